@@ -1,0 +1,353 @@
+"""Read-side SQL of the archive: statistics, search, lookup and loading whole conversations.
+
+Only ``archive.py`` calls into this module; it exists to keep that file readable. Search uses
+the FTS5 index over message text (external content, kept in step by triggers) and ranks by BM25,
+lifting messages whose conversation title matches too.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from freehold.errors import FreeholdError, NotFoundError
+from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
+
+__all__ = [
+    "Hit",
+    "context_records",
+    "load_conversation",
+    "parse_when",
+    "resolve",
+    "search",
+    "select_ids",
+    "sources",
+    "stats",
+]
+
+_OPEN, _CLOSE = "\x02", "\x03"
+_FTS_SYNTAX = re.compile(r'["*()^:]|\b(AND|OR|NOT|NEAR)\b')
+
+
+@dataclass(slots=True)
+class Hit:
+    """One search result: a message, its conversation, and a snippet with highlight spans."""
+
+    conversation_id: str
+    title: str | None
+    message_id: int
+    role: str
+    model: str | None
+    created_at: float | None
+    source_kind: str
+    snippet: str
+    highlights: list[tuple[int, int]]
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id,
+            "title": self.title,
+            "message_id": self.message_id,
+            "role": self.role,
+            "model": self.model,
+            "created_at": iso(self.created_at),
+            "source": self.source_kind,
+            "snippet": self.snippet,
+            "highlights": [list(span) for span in self.highlights],
+            "score": round(self.score, 4),
+        }
+
+
+def iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def parse_when(text: str, *, end: bool = False) -> float:
+    """``2024``, ``2024-01``, ``2024-01-15`` or a full ISO time → epoch seconds (UTC).
+
+    With ``end`` a partial date means the end of that period (``--until 2024-01`` is inclusive).
+    """
+    parts = text.strip().split("-")
+    try:
+        if len(parts) <= 3 and all(p.isdigit() for p in parts):
+            year, month, day = (int(p) for p in [*parts, "1", "1"][:3])
+            start = datetime(year, month, day, tzinfo=UTC)
+            if not end:
+                return start.timestamp()
+            if len(parts) == 1:
+                stop = datetime(year + 1, 1, 1, tzinfo=UTC)
+            elif len(parts) == 2:
+                stop = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+            else:
+                return start.timestamp() + 86400
+            return stop.timestamp()
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise FreeholdError(
+            f"{text!r}: not a date — use YYYY, YYYY-MM, YYYY-MM-DD or an ISO time"
+        ) from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _fts_query(query: str) -> str:
+    """Plain words become an AND of quoted terms; FTS5 syntax is passed through as written."""
+    if _FTS_SYNTAX.search(query):
+        return query
+    terms = [t for t in re.split(r"\s+", query.strip()) if t]
+    return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def search(
+    db: sqlite3.Connection,
+    query: str,
+    *,
+    source: str | None = None,
+    model: str | None = None,
+    role: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    conversation: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> list[Hit]:
+    """Ranked message hits for ``query`` with the given filters."""
+    if not query.strip():
+        raise FreeholdError("empty search — give one or more words to look for")
+    where = ["messages_fts MATCH ?1"]
+    params: list[Any] = [_fts_query(query)]
+    for clause, value in (
+        ("c.source_kind = ?", source),
+        ("coalesce(m.model, c.model) LIKE ? || '%'", model),
+        ("m.role = ?", role),
+        ("m.created_at >= ?", parse_when(since) if since else None),
+        ("m.created_at < ?", parse_when(until, end=True) if until else None),
+        ("m.conversation_id = ?", conversation),
+    ):
+        if value is not None:
+            params.append(value)
+            where.append(clause.replace("?", f"?{len(params)}"))
+    params += [limit, offset]
+    sql = f"""
+        SELECT m.conversation_id, c.title, m.id, m.role, coalesce(m.model, c.model), m.created_at,
+               c.source_kind, snippet(messages_fts, 0, '{_OPEN}', '{_CLOSE}', '…', 16),
+               bm25(messages_fts) AS rank
+        FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+        JOIN conversations c ON c.id = m.conversation_id
+        WHERE {" AND ".join(where)}
+        ORDER BY rank LIMIT ?{len(params) - 1} OFFSET ?{len(params)}"""
+    try:
+        rows = db.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as error:
+        raise FreeholdError(
+            f"search {query!r}: {error} — quote words with special characters"
+        ) from error
+    return [_hit(row) for row in rows]
+
+
+def _hit(row: tuple[Any, ...]) -> Hit:
+    snippet, spans = _spans(row[7] or "")
+    return Hit(row[0], row[1], row[2], row[3], row[4], row[5], row[6], snippet, spans, -row[8])
+
+
+def _spans(marked: str) -> tuple[str, list[tuple[int, int]]]:
+    out: list[str] = []
+    spans: list[tuple[int, int]] = []
+    length = 0
+    start = 0
+    for piece in re.split(f"([{_OPEN}{_CLOSE}])", marked):
+        if piece == _OPEN:
+            start = length
+        elif piece == _CLOSE:
+            spans.append((start, length))
+        else:
+            out.append(piece)
+            length += len(piece)
+    return "".join(out), spans
+
+
+def resolve(db: sqlite3.Connection, ref: str) -> str:
+    """A conversation id from freehold's id, the source's id, or a unique prefix of either."""
+    ref = ref.strip()
+    for sql in (
+        "SELECT id FROM conversations WHERE id = ?1 OR source_conversation_id = ?1",
+        "SELECT id FROM conversations WHERE id LIKE ?1 || '%' "
+        "OR source_conversation_id LIKE ?1 || '%' LIMIT 2",
+    ):
+        rows = db.execute(sql, (ref,)).fetchall() if ref else []
+        if len(rows) == 1:
+            return str(rows[0][0])
+        if len(rows) > 1:
+            raise NotFoundError(f"{ref!r} matches several conversations — give more characters")
+    raise NotFoundError(f"no conversation {ref!r} — `freehold search` finds ids")
+
+
+def select_ids(
+    db: sqlite3.Connection,
+    *,
+    ids: list[str] | None = None,
+    source: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> Iterator[str]:
+    """Conversation ids in creation order, filtered."""
+    where = ["1"]
+    params: list[Any] = []
+    if source:
+        where.append("source_kind = ?")
+        params.append(source)
+    if since:
+        where.append("created_at >= ?")
+        params.append(parse_when(since))
+    if until:
+        where.append("created_at < ?")
+        params.append(parse_when(until, end=True))
+    sql = f"SELECT id FROM conversations WHERE {' AND '.join(where)} ORDER BY created_at, id"
+    wanted = set(ids) if ids is not None else None
+    for (cid,) in db.execute(sql, params).fetchall():
+        if wanted is None or cid in wanted:
+            yield cid
+
+
+def load_conversation(db: sqlite3.Connection, cid: str) -> Conversation:
+    """A whole conversation with every message (parents first) and its attachments."""
+    row = db.execute(
+        "SELECT source_kind, source_conversation_id, title, created_at, updated_at, model, "
+        "(SELECT source_message_id FROM messages WHERE id = current_leaf), account_id, project, "
+        "archived, starred, problems, gone_upstream_at FROM conversations WHERE id = ?",
+        (cid,),
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no conversation {cid!r}")
+    messages = _messages(db, cid)
+    context = [
+        ContextRecord(r[0], r[1], orjson.loads(r[2] or "{}"), r[3], r[4] or None)
+        for r in db.execute(
+            "SELECT kind, text, data, created_at, source_message_id FROM context_records "
+            "WHERE conversation_id = ? ORDER BY id",
+            (cid,),
+        )
+    ]
+    return Conversation(
+        source_kind=row[0],
+        source_id=row[1],
+        title=row[2],
+        messages=messages,
+        raw=b"",
+        created_at=row[3],
+        updated_at=row[4],
+        model=row[5],
+        current_leaf=row[6],
+        account_id=row[7],
+        project=row[8],
+        archived=bool(row[9]),
+        starred=bool(row[10]),
+        context=context,
+        problems=orjson.loads(row[11]) if row[11] else [],
+        id=cid,
+        gone_upstream_at=row[12],
+    )
+
+
+def _messages(db: sqlite3.Connection, cid: str) -> list[Message]:
+    attachments: dict[int, list[AttachmentRef]] = {}
+    for a in db.execute(
+        "SELECT ma.message_id, ma.pointer, ma.name, coalesce(at.mime, ma.declared_mime), at.size, "
+        "ma.sha256 FROM message_attachments ma JOIN messages m ON m.id = ma.message_id "
+        "LEFT JOIN attachments at ON at.sha256 = ma.sha256 WHERE m.conversation_id = ?",
+        (cid,),
+    ):
+        attachments.setdefault(a[0], []).append(
+            AttachmentRef(pointer=a[1], name=a[2], mime=a[3], size=a[4], sha256=a[5])
+        )
+    by_id: dict[int, str] = {}
+    messages = []
+    for r in db.execute(
+        "SELECT id, parent_id, source_message_id, role, author_name, model, created_at, "
+        "content_type, parts, text, hidden, on_visible_path, status, meta FROM messages "
+        "WHERE conversation_id = ? ORDER BY id",
+        (cid,),
+    ):
+        by_id[r[0]] = r[2]
+        messages.append(
+            Message(
+                source_id=r[2],
+                parent_source_id=by_id.get(r[1]) if r[1] is not None else None,
+                role=r[3],
+                content_type=r[7],
+                parts=orjson.loads(r[8]),
+                text=r[9],
+                author_name=r[4],
+                model=r[5],
+                created_at=r[6],
+                hidden=bool(r[10]),
+                status=r[12],
+                on_visible_path=bool(r[11]),
+                meta=orjson.loads(r[13]) if r[13] else {},
+                attachments=attachments.get(r[0], []),
+                id=r[0],
+                parent_id=r[1],
+            )
+        )
+    return messages
+
+
+def stats(db: sqlite3.Connection) -> dict[str, Any]:
+    """What the archive holds, as plain numbers."""
+
+    def one(sql: str) -> int:
+        return int(db.execute(sql).fetchone()[0] or 0)
+
+    per_source = {
+        kind: {"conversations": convs, "messages": msgs}
+        for kind, convs, msgs in db.execute(
+            "SELECT source_kind, count(*), sum(message_count) FROM conversations "
+            "GROUP BY source_kind ORDER BY source_kind"
+        )
+    }
+    return {
+        "conversations": one("SELECT count(*) FROM conversations"),
+        "messages": one("SELECT count(*) FROM messages"),
+        "visible_messages": one("SELECT count(*) FROM messages WHERE on_visible_path"),
+        "branched_conversations": one("SELECT count(*) FROM conversations WHERE branch_count > 0"),
+        "attachments": one("SELECT count(*) FROM attachments"),
+        "attachment_bytes": one("SELECT sum(size) FROM attachments"),
+        "attachments_missing": one("SELECT count(*) FROM message_attachments WHERE sha256 IS NULL"),
+        "context_records": one("SELECT count(*) FROM context_records"),
+        "gone_upstream": one(
+            "SELECT count(*) FROM conversations WHERE gone_upstream_at IS NOT NULL"
+        ),
+        "imports": one("SELECT count(*) FROM sources"),
+        "per_source": per_source,
+    }
+
+
+def sources(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    columns = ["id", "kind", "file_name", "sha256", "size", "account_id", "parser_version"]
+    columns += ["started_at", "finished_at", "status", "report"]
+    out = []
+    for row in db.execute(f"SELECT {', '.join(columns)} FROM sources ORDER BY id"):
+        item = dict(zip(columns, row, strict=True))
+        item["report"] = orjson.loads(item["report"]) if item["report"] else None
+        out.append(item)
+    return out
+
+
+def context_records(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    columns = ["conversation_id", "source_message_id", "kind", "text", "data", "created_at"]
+    out = []
+    for row in db.execute(f"SELECT {', '.join(columns)} FROM context_records ORDER BY created_at"):
+        item = dict(zip(columns, row, strict=True))
+        item["data"] = orjson.loads(item["data"]) if item["data"] else {}
+        out.append(item)
+    return out

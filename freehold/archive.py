@@ -1,0 +1,423 @@
+"""The archive: one SQLite file, a content-addressed blob folder, and the class that owns SQL.
+
+Layout of the data folder (``FREEHOLD_HOME``, else the platform's user data dir)::
+
+    archive.sqlite        every table documented in docs/archive-format.md
+    blobs/ab/abcdef…      attachment bytes, named by their SHA-256
+
+Opening the archive migrates it (``migrations.py``), once. Writes happen in explicit
+transactions (``with archive.transaction():``), one per batch of conversations, so a crash or a
+kill -9 leaves the archive as it was after the last batch; WAL keeps readers unblocked.
+
+Re-import semantics: a conversation is keyed by (source kind, source conversation id) and a
+message by (conversation, source message id). Conversation raw JSON that was seen before
+(same SHA-256) is ``unchanged`` without any parsing work stored; otherwise the normalised rows
+are compared by digest: new messages are added, changed ones updated, none ever deleted, and
+each distinct raw version is kept. Conversations missing from a newer full export of the same
+account are flagged ``gone_upstream_at``, never removed. Queries live in ``_queries.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import tempfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import filetype
+import orjson
+import platformdirs
+
+from freehold import _queries
+from freehold.errors import ArchiveError
+from freehold.migrations import migrate
+from freehold.models import Conversation, Message
+
+__all__ = ["AddResult", "Archive", "conversation_id", "home_dir", "open_archive"]
+
+ARCHIVE_NAME = "archive.sqlite"
+_RAW_LEVEL = 6
+
+
+def home_dir() -> Path:
+    """The data folder: ``FREEHOLD_HOME`` or the platform's user data dir."""
+    configured = os.environ.get("FREEHOLD_HOME")
+    return Path(configured) if configured else Path(platformdirs.user_data_dir("freehold"))
+
+
+def conversation_id(source_kind: str, source_id: str) -> str:
+    """freehold's own conversation id: stable, derived from the dedup key."""
+    return "c" + hashlib.sha256(f"{source_kind}\x00{source_id}".encode()).hexdigest()[:15]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text; falls back to the stdlib for what orjson refuses (huge ints)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        import json
+
+        return json.dumps(value, ensure_ascii=False, default=str)
+
+
+@dataclass(slots=True)
+class AddResult:
+    """What ``add_conversation`` did: status is ``new``, ``updated`` or ``unchanged``."""
+
+    status: str
+    messages_new: int = 0
+    messages_updated: int = 0
+    messages_unchanged: int = 0
+
+
+_MESSAGE_COLUMNS = (
+    "id, conversation_id, parent_id, source_message_id, role, author_name, model, created_at, "
+    "content_type, parts, text, hidden, on_visible_path, status, meta"
+)
+_INSERT_MESSAGE = f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+_UPDATE_MESSAGE = (
+    "UPDATE messages SET parent_id=?, role=?, author_name=?, model=?, created_at=?, "
+    "content_type=?, parts=?, text=?, hidden=?, on_visible_path=?, status=?, meta=? WHERE id=?"
+)
+
+
+def _message_row(message: Message, parent_id: int | None) -> tuple[Any, ...]:
+    """The comparable part of a message row (everything but id and conversation)."""
+    return (
+        parent_id,
+        message.role,
+        message.author_name,
+        message.model,
+        message.created_at,
+        message.content_type,
+        dumps(message.parts),
+        message.text,
+        int(message.hidden),
+        int(message.on_visible_path),
+        message.status,
+        dumps(message.meta) if message.meta else None,
+    )
+
+
+class Archive:
+    """An open archive. Use ``open_archive()``; close it, or use it as a context manager."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.path = home / ARCHIVE_NAME
+        self.blobs = home / "blobs"
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA cache_size=-65536")
+            migrate(self.db)
+        except sqlite3.DatabaseError as error:
+            raise ArchiveError(
+                f"{self.path}: not a usable freehold archive ({error}) — "
+                "point FREEHOLD_HOME at another folder or restore a backup"
+            ) from error
+        self._next_message_id = 0
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction; rolled back whole on any error."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self._next_message_id = self._scalar("SELECT coalesce(max(id), 0) + 1 FROM messages")
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        row = self.db.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    def begin_source(
+        self, kind: str, file_name: str, sha256: str | None, size: int | None, parser: str
+    ) -> int:
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO sources (kind, file_name, sha256, size, parser_version, started_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (kind, file_name, sha256, size, parser, now_iso()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def finish_source(
+        self, source_id: int, status: str, report: dict[str, Any], account_id: str | None
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE sources SET finished_at=?, status=?, report=?, account_id=? WHERE id=?",
+                (now_iso(), status, dumps(report), account_id, source_id),
+            )
+
+    def add_source_file(self, source_id: int, name: str, raw: bytes) -> None:
+        """Keep an account-level file (``user.json``, feedback…) raw and compressed."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO source_files VALUES (?, ?, ?, ?)",
+            (source_id, name, hashlib.sha256(raw).hexdigest(), zlib.compress(raw, _RAW_LEVEL)),
+        )
+
+    def store_blob(self, stream: IO[bytes], name: str | None) -> tuple[str, str | None, int]:
+        """Copy a stream into the blob folder; returns (sha256, sniffed mime, size)."""
+        digest = hashlib.sha256()
+        tmp_dir = self.blobs / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        size = 0
+        head = b""
+        with tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False) as out:
+            while chunk := stream.read(1 << 20):
+                if len(head) < 8192:
+                    head += chunk[: 8192 - len(head)]
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        sha = digest.hexdigest()
+        final = self.blob_path(sha)
+        if final.exists():
+            os.unlink(out.name)
+        else:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(out.name, final)
+        kind = filetype.guess(head) if head else None
+        mime = kind.mime if kind is not None else None
+        self.db.execute(
+            "INSERT OR IGNORE INTO attachments VALUES (?, ?, ?, ?)", (sha, mime, size, name)
+        )
+        return sha, mime, size
+
+    def blob_path(self, sha: str) -> Path:
+        return self.blobs / sha[:2] / sha
+
+    def add_conversation(self, conv: Conversation, source_id: int) -> AddResult:
+        """Add or update one conversation; must run inside ``transaction()``."""
+        cid = conversation_id(conv.source_kind, conv.source_id)
+        raw_sha = hashlib.sha256(conv.raw).hexdigest()
+        row = self.db.execute(
+            "SELECT raw_sha256, digest, message_count FROM conversations WHERE id=?", (cid,)
+        ).fetchone()
+        if row is not None and row[0] == raw_sha:
+            self._seen(cid, source_id)
+            return AddResult("unchanged", messages_unchanged=row[2])
+        if row is None:
+            self._insert_conversation(cid, conv, raw_sha, source_id)
+        self.db.execute(
+            "INSERT OR IGNORE INTO conversation_raw VALUES (?, ?, ?, 'zlib', ?)",
+            (raw_sha, cid, source_id, zlib.compress(conv.raw, _RAW_LEVEL)),
+        )
+        result = self._upsert_messages(cid, conv)
+        digest = self._digest(conv)
+        if row is not None:
+            result.status = "unchanged" if digest == row[1] else "updated"
+        self._update_conversation(cid, conv, raw_sha, digest, source_id)
+        self._upsert_context(cid, conv)
+        return result
+
+    def _seen(self, cid: str, source_id: int) -> None:
+        self.db.execute(
+            "UPDATE conversations SET last_seen_source=?, last_seen_at=?, gone_upstream_at=NULL "
+            "WHERE id=?",
+            (source_id, now_iso(), cid),
+        )
+
+    def _insert_conversation(self, cid: str, conv: Conversation, raw_sha: str, source: int) -> None:
+        now = now_iso()
+        self.db.execute(
+            "INSERT INTO conversations (id, source_kind, source_conversation_id, digest, "
+            "raw_sha256, first_seen_source, last_seen_source, first_seen_at, last_seen_at) "
+            "VALUES (?, ?, ?, '', ?, ?, ?, ?, ?)",
+            (cid, conv.source_kind, conv.source_id, raw_sha, source, source, now, now),
+        )
+
+    def _update_conversation(
+        self, cid: str, conv: Conversation, raw_sha: str, digest: str, source_id: int
+    ) -> None:
+        leaf = self._scalar(
+            "SELECT id FROM messages WHERE conversation_id=? AND source_message_id=?",
+            (cid, conv.current_leaf),
+        )
+        counts = self.db.execute(
+            "SELECT count(*), (SELECT count(*) FROM (SELECT parent_id FROM messages "
+            "WHERE conversation_id=?1 AND parent_id IS NOT NULL GROUP BY parent_id "
+            "HAVING count(*) > 1)) FROM messages WHERE conversation_id=?1",
+            (cid,),
+        ).fetchone()
+        self.db.execute(
+            "UPDATE conversations SET account_id=?, title=?, created_at=?, updated_at=?, model=?, "
+            "current_leaf=?, project=?, archived=?, starred=?, message_count=?, branch_count=?, "
+            "digest=?, raw_sha256=?, problems=?, last_seen_source=?, last_seen_at=?, "
+            "gone_upstream_at=NULL WHERE id=?",
+            (
+                conv.account_id,
+                conv.title,
+                conv.created_at,
+                conv.updated_at,
+                conv.model,
+                leaf,
+                conv.project,
+                int(conv.archived),
+                int(conv.starred),
+                counts[0],
+                counts[1],
+                digest,
+                raw_sha,
+                dumps(conv.problems) if conv.problems else None,
+                source_id,
+                now_iso(),
+                cid,
+            ),
+        )
+
+    def _digest(self, conv: Conversation) -> str:
+        digest = hashlib.sha256()
+        head = (conv.title, conv.created_at, conv.updated_at, conv.model, conv.current_leaf)
+        digest.update(dumps([head, conv.project, conv.archived, conv.starred]).encode())
+        for message in conv.messages:
+            row = _message_row(message, None)
+            pointers = [(a.pointer, a.sha256) for a in message.attachments]
+            digest.update(
+                dumps([message.source_id, message.parent_source_id, row, pointers]).encode()
+            )
+        for record in conv.context:
+            digest.update(dumps([record.kind, record.text, record.message_source_id]).encode())
+        return digest.hexdigest()
+
+    def _upsert_messages(self, cid: str, conv: Conversation) -> AddResult:
+        existing: dict[str, tuple[int, tuple[Any, ...]]] = {}
+        for db_row in self.db.execute(
+            "SELECT id, source_message_id, parent_id, role, author_name, model, created_at, "
+            "content_type, parts, text, hidden, on_visible_path, status, meta FROM messages "
+            "WHERE conversation_id=?",
+            (cid,),
+        ):
+            existing[db_row[1]] = (db_row[0], tuple(db_row[2:]))
+        ids = {source: found[0] for source, found in existing.items()}
+        result = AddResult("new")
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        for message in conv.messages:
+            parent = ids.get(message.parent_source_id) if message.parent_source_id else None
+            row = _message_row(message, parent)
+            found = existing.get(message.source_id)
+            if found is None:
+                ids[message.source_id] = self._next_message_id
+                self._next_message_id += 1
+                inserts.append((ids[message.source_id], cid, row[0], message.source_id, *row[1:]))
+                result.messages_new += 1
+            elif found[1] != row:
+                updates.append((*row, found[0]))
+                result.messages_updated += 1
+            else:
+                result.messages_unchanged += 1
+        self.db.executemany(_INSERT_MESSAGE, inserts)
+        self.db.executemany(_UPDATE_MESSAGE, updates)
+        self._link_attachments(conv, ids)
+        self._hide_vanished(cid, conv, existing)
+        return result
+
+    def _hide_vanished(
+        self, cid: str, conv: Conversation, existing: dict[str, tuple[int, tuple[Any, ...]]]
+    ) -> None:
+        """Messages a newer export no longer has are kept, but leave the visible path."""
+        present = {m.source_id for m in conv.messages}
+        vanished = [(found[0],) for source, found in existing.items() if source not in present]
+        self.db.executemany("UPDATE messages SET on_visible_path=0 WHERE id=?", vanished)
+
+    def _link_attachments(self, conv: Conversation, ids: dict[str, int]) -> None:
+        rows = [
+            (ids[m.source_id], ref.pointer, ref.name, ref.mime, ref.sha256)
+            for m in conv.messages
+            for ref in m.attachments
+        ]
+        self.db.executemany(
+            "INSERT INTO message_attachments VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (message_id, pointer) DO UPDATE SET name=excluded.name, "
+            "declared_mime=excluded.declared_mime, sha256=coalesce(excluded.sha256, sha256)",
+            rows,
+        )
+
+    def _upsert_context(self, cid: str, conv: Conversation) -> None:
+        self.db.executemany(
+            "INSERT INTO context_records (conversation_id, source_message_id, kind, text, data, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (conversation_id, source_message_id, kind) DO UPDATE SET "
+            "text=excluded.text, data=excluded.data, created_at=excluded.created_at",
+            [
+                (cid, r.message_source_id or "", r.kind, r.text, dumps(r.data), r.created_at)
+                for r in conv.context
+            ],
+        )
+
+    def mark_gone_upstream(self, kind: str, account_id: str | None, source_id: int) -> int:
+        """Flag conversations of this account that a full export no longer had."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE conversations SET gone_upstream_at=? WHERE source_kind=? "
+                "AND account_id IS ? AND last_seen_source IS NOT ? AND gone_upstream_at IS NULL",
+                (now_iso(), kind, account_id, source_id),
+            )
+        return cursor.rowcount
+
+    # -- reading (the SQL lives in _queries.py) --------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        return _queries.stats(self.db)
+
+    def search(self, query: str, **filters: Any) -> list[_queries.Hit]:
+        return _queries.search(self.db, query, **filters)
+
+    def resolve(self, ref: str) -> str:
+        return _queries.resolve(self.db, ref)
+
+    def get_conversation(self, ref: str) -> Conversation:
+        return _queries.load_conversation(self.db, self.resolve(ref))
+
+    def iter_conversations(self, **filters: Any) -> Iterator[Conversation]:
+        for cid in _queries.select_ids(self.db, **filters):
+            yield _queries.load_conversation(self.db, cid)
+
+    def raw_versions(self, cid: str) -> list[bytes]:
+        """Every distinct raw JSON this conversation arrived as, oldest first, decompressed."""
+        rows = self.db.execute(
+            "SELECT data FROM conversation_raw WHERE conversation_id=? ORDER BY rowid", (cid,)
+        )
+        return [zlib.decompress(row[0]) for row in rows]
+
+    def sources(self) -> list[dict[str, Any]]:
+        return _queries.sources(self.db)
+
+    def context_records(self) -> list[dict[str, Any]]:
+        return _queries.context_records(self.db)
+
+
+def open_archive(home: Path | None = None) -> Archive:
+    """Open (creating and migrating if needed) the archive in ``home`` or ``home_dir()``."""
+    return Archive(home if home is not None else home_dir())

@@ -1,0 +1,224 @@
+"""The ``freehold`` command: thin click commands over the library.
+
+Each command parses flags, calls the archive or an importer/exporter, and prints with rich.
+Library errors (``FreeholdError``) become one-line ``click.ClickException`` messages here and
+nowhere else. Every listing command has ``--json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import orjson
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from freehold import __version__, plugins, render
+from freehold.archive import Archive, open_archive
+from freehold.errors import FreeholdError
+from freehold.ingest import import_path
+
+__all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def json_option(function: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(
+        function
+    )
+
+
+def _print_json(value: Any) -> None:
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
+
+
+@contextmanager
+def _archive() -> Iterator[Archive]:
+    try:
+        with open_archive() as archive:
+            yield archive
+    except FreeholdError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="freehold")
+def cli() -> None:
+    """freehold: your AI history, on ground you own.
+
+    The archive lives in one folder: FREEHOLD_HOME, or the platform's user data folder.
+    """
+
+
+@cli.command(name="import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@json_option
+def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Import exports: a ChatGPT zip, its folder, a conversations.json, or a freehold export.
+
+    The source is detected. Importing the same file again changes nothing; a newer export adds
+    and updates, never deletes. Exits non-zero when anything was skipped.
+    """
+    reports = []
+    with _archive() as archive:
+        for path in paths:
+            try:
+                with _progress(path.name) as tick:
+                    report = import_path(archive, path, progress=tick)
+            except FreeholdError as error:
+                raise click.ClickException(str(error)) from error
+            reports.append(report.to_json())
+            if not as_json:
+                out.print(render.import_report(reports[-1]))
+                _print_problems(reports[-1])
+    if as_json:
+        _print_json(reports if len(reports) > 1 else reports[0])
+    if not all(r["ok"] for r in reports):
+        raise click.exceptions.Exit(1)
+
+
+def _print_problems(report: dict[str, Any]) -> None:
+    for problem in report["problems"][:50]:
+        style = "red" if problem["lost"] else "yellow"
+        err.print(
+            f"{'lost' if problem['lost'] else 'note'}: {problem['where']}: {problem['what']}",
+            style=style,
+            markup=False,
+        )
+    if report["problem_count"] > 50:
+        err.print(f"… {report['problem_count'] - 50} more: use --json for the full list")
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int, int], None]]:
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[conversations]:,} conversations"),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    task = progress.add_task(label, total=None, conversations=0)
+
+    def tick(done: int, total: int, conversations: int) -> None:
+        progress.update(task, completed=done, total=total or None, conversations=conversations)
+
+    with progress:
+        yield tick
+
+
+@cli.command()
+@json_option
+def stats(as_json: bool) -> None:
+    """What the archive holds: conversations, messages (every branch), attachments, sources."""
+    with _archive() as archive:
+        numbers = archive.stats()
+    if as_json:
+        _print_json(numbers)
+    else:
+        out.print(render.stats_table(numbers))
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--source", help="Only this source kind (chatgpt, …).")
+@click.option("--model", help="Only messages from models whose slug starts with this.")
+@click.option("--role", type=click.Choice(["user", "assistant", "system", "tool"]))
+@click.option("--since", help="From this date: YYYY, YYYY-MM, YYYY-MM-DD or ISO time.")
+@click.option("--until", help="Up to this date, inclusive: YYYY, YYYY-MM, YYYY-MM-DD or ISO.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@json_option
+def search(query: str, as_json: bool, limit: int, **filters: Any) -> None:
+    """Full-text search over every message, ranked, with highlighted snippets."""
+    with _archive() as archive:
+        try:
+            hits = archive.search(query, limit=limit, **filters)
+        except FreeholdError as error:
+            raise click.ClickException(str(error)) from error
+    if as_json:
+        _print_json([hit.to_json() for hit in hits])
+        return
+    if not hits:
+        err.print("no matches")
+    for line in render.search_hits(hits):
+        out.print(line)
+
+
+@cli.command()
+@click.argument("conversation")
+@click.option("--all-branches", is_flag=True, help="Show every branch, not only the visible one.")
+@json_option
+def show(conversation: str, all_branches: bool, as_json: bool) -> None:
+    """Read one conversation: by freehold id, source id, or a unique prefix of either."""
+    from freehold.exporters.json import conversation_to_json
+
+    with _archive() as archive:
+        try:
+            conv = archive.get_conversation(conversation)
+        except FreeholdError as error:
+            raise click.ClickException(str(error)) from error
+    if as_json:
+        _print_json(conversation_to_json(conv))
+        return
+    for item in render.conversation(conv, all_branches=all_branches):
+        out.print(item)
+
+
+@cli.command()
+@click.option("--format", "format_name", required=True, help="Output format: json, markdown.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--all-branches", is_flag=True, help="Render every branch in full.")
+@click.option("--source", help="Only conversations from this source kind.")
+@click.option("--since", help="Only conversations created from this date.")
+@click.option("--until", help="Only conversations created up to this date (inclusive).")
+@click.option("--id", "ids", multiple=True, help="Only these conversations (repeatable).")
+def export(
+    format_name: str, out_dir: Path, all_branches: bool, ids: tuple[str, ...], **filters: Any
+) -> None:
+    """Write the archive (or a selection) in an open format, into a new folder."""
+    exporters = plugins.exporters()
+    if format_name not in exporters:
+        raise click.BadParameter(
+            f"unknown format {format_name!r}; choose one of: {', '.join(sorted(exporters))}",
+            param_hint="--format",
+        )
+    with _archive() as archive:
+        try:
+            wanted = [archive.resolve(ref) for ref in ids] if ids else None
+            conversations = archive.iter_conversations(ids=wanted, **filters)
+            with _progress(f"export {format_name}") as tick:
+                count = exporters[format_name].write(
+                    archive,
+                    conversations,
+                    out_dir,
+                    all_branches=all_branches,
+                    progress=lambda n: tick(n, 0, n),
+                )
+        except FreeholdError as error:
+            raise click.ClickException(str(error)) from error
+    err.print(f"wrote {count} conversation(s) to {out_dir}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="freehold")
+
+
+if __name__ == "__main__":
+    main()

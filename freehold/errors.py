@@ -1,0 +1,48 @@
+"""Errors freehold raises, each with a message that says what to do next.
+
+The tree is small on purpose::
+
+    FreeholdError                 base: anything freehold reports to a person
+    ├── UnknownExportError        a path that no importer recognises
+    ├── BadExportError            a file that claims to be an export but cannot be read
+    │   └── UnsafeArchiveError    a zip that breaks the safety rules (bomb, hostile names)
+    ├── ArchiveError              the archive file cannot be opened or is not freehold's
+    └── NotFoundError             an id or a name that the archive does not hold
+
+Library code raises these; only the CLI turns them into ``click.ClickException``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArchiveError",
+    "BadExportError",
+    "FreeholdError",
+    "NotFoundError",
+    "UnknownExportError",
+    "UnsafeArchiveError",
+]
+
+
+class FreeholdError(Exception):
+    """Base class: the message is one line a person can act on."""
+
+
+class UnknownExportError(FreeholdError):
+    """No importer recognises the path."""
+
+
+class BadExportError(FreeholdError):
+    """The file is an export, or claims to be, but cannot be read."""
+
+
+class UnsafeArchiveError(BadExportError):
+    """A zip member or the zip as a whole breaks the safety limits."""
+
+
+class ArchiveError(FreeholdError):
+    """The archive cannot be opened, or is not a freehold archive."""
+
+
+class NotFoundError(FreeholdError):
+    """An id, prefix or name that matches nothing in the archive."""

@@ -1,0 +1,1 @@
+"""Exporters: one module per format, the format name is the module name, each with ``write``."""

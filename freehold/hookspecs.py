@@ -1,0 +1,26 @@
+"""Plugin hooks: built-ins and third parties register importers and exporters the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+__all__ = ["hookimpl", "hookspec"]
+
+hookspec = pluggy.HookspecMarker("freehold")
+hookimpl = pluggy.HookimplMarker("freehold")
+
+
+@hookspec
+def register_importers(register: Callable[[Any], None]) -> None:
+    """Call ``register(module)`` for each importer module.
+
+    The module has ``KIND``, ``PARSER_VERSION``, ``detect(path)`` and ``iter_conversations(path)``.
+    """
+
+
+@hookspec
+def register_exporters(register: Callable[[Any], None]) -> None:
+    """Call ``register(module)`` for each exporter (FORMAT, write)."""

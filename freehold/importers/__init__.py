@@ -1,0 +1,1 @@
+"""Importers: one module per source, each with ``detect(path)`` and ``iter_conversations(path)``."""

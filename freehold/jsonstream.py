@@ -1,0 +1,277 @@
+"""Read a JSON array one element at a time, in flat memory, keeping each element's raw text.
+
+Exports hold one big array (``conversations.json``, up to GBs on one line). This reader decodes
+the bytes incrementally and hands each element to the standard library's C decoder
+(``JSONDecoder.raw_decode``), which also tells where the element ends, so the exact source text
+of every element is kept as its raw copy. Only the element being read is in memory; the buffer
+grows geometrically while an element is incomplete, so a large element costs linear time.
+
+Why not ijson's item builder: its event prefixes grow with depth, and a 100,000-deep element
+exhausts memory (measured, docs/decisions.md). Here depth is bounded twice: the C decoder
+raises ``RecursionError`` long before memory grows, and every parsed element is walked once and
+rejected past ``MAX_DEPTH``. A bad element is skipped and the reader resynchronises on the next
+one; a syntax error or a truncation ends the file with a precise report of what was lost.
+
+Invalid UTF-8 is decoded with ``surrogateescape`` so the raw copy keeps the original bytes;
+strings with lone surrogates (from bad bytes or from ``\\udXXX`` escapes) are repaired to U+FFFD
+in the parsed value and the element is flagged.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+__all__ = ["MAX_DEPTH", "Element", "JsonStreamError", "iter_elements"]
+
+MAX_DEPTH = 128
+_CHUNK = 1 << 22
+_MAX_ELEMENT_CHARS = 1 << 30
+_NEAR_END = 32
+_WS = " \t\r\n"
+_DECODER = json.JSONDecoder()
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+_bad_bytes = [0]
+
+
+def _flag_bad_bytes(error: UnicodeError) -> tuple[str, int]:
+    _bad_bytes[0] += 1
+    replacement, resume = codecs.lookup_error("surrogateescape")(error)
+    return str(replacement), resume
+
+
+codecs.register_error("freehold-flag", _flag_bad_bytes)
+
+
+class JsonStreamError(Exception):
+    """The stream cannot be read further; ``offset`` is the character where it broke."""
+
+    def __init__(self, message: str, offset: int, elements: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.elements = elements
+
+
+@dataclass(slots=True)
+class Element:
+    """One array element: parsed ``value`` (None when skipped), raw text, and its problems."""
+
+    index: int
+    offset: int
+    value: Any
+    raw: bytes
+    problems: list[str]
+
+
+class _Buffer:
+    """Decoded text with an absolute offset, refilled from the byte stream on demand."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="freehold-flag")
+        self.text = ""
+        self.base = 0
+        self.eof = False
+        self.dirty: list[tuple[int, int]] = []
+
+    def fill(self, at_least: int = _CHUNK) -> bool:
+        if self.eof:
+            return False
+        data = self.stream.read(at_least)
+        before = _bad_bytes[0]
+        start = self.base + len(self.text)
+        chunk = self.decoder.decode(data, final=not data)
+        if self.base == 0 and not self.text and chunk.startswith("\ufeff"):
+            chunk = chunk[1:]
+            self.base = 1
+            start = 1
+        self.text += chunk
+        if _bad_bytes[0] != before:
+            self.dirty.append((start, start + len(chunk)))
+        self.eof = not data
+        return True
+
+    def drop(self, pos: int) -> int:
+        if pos > _CHUNK:
+            self.text = self.text[pos:]
+            self.base += pos
+            return 0
+        return pos
+
+    def is_dirty(self, start: int, end: int) -> bool:
+        return any(a < self.base + end and self.base + start < b for a, b in self.dirty)
+
+
+def _skip_ws(buf: _Buffer, pos: int) -> int:
+    while True:
+        text = buf.text
+        while pos < len(text) and text[pos] in _WS:
+            pos += 1
+        if pos < len(text) or not buf.fill():
+            return pos
+
+
+def iter_elements(stream: IO[bytes], *, max_depth: int = MAX_DEPTH) -> Iterator[Element]:
+    """Yield the elements of a top-level JSON array, or the one top-level object.
+
+    Raises ``JsonStreamError`` when the stream breaks (after yielding what came before).
+    """
+    buf = _Buffer(stream)
+    pos = _skip_ws(buf, 0)
+    if pos >= len(buf.text):
+        raise JsonStreamError("the file is empty", buf.base, 0)
+    if buf.text[pos] == "{":
+        yield from _one_object(buf, pos, max_depth)
+        return
+    if buf.text[pos] != "[":
+        raise JsonStreamError("not a JSON array or object", buf.base + pos, 0)
+    yield from _array(buf, pos + 1, max_depth)
+
+
+def _one_object(buf: _Buffer, pos: int, max_depth: int) -> Iterator[Element]:
+    element = _read_element(buf, pos, 0, max_depth)
+    if element is None:
+        raise JsonStreamError("truncated JSON object", buf.base + pos, 0)
+    yield element[0]
+
+
+def _array(buf: _Buffer, pos: int, max_depth: int) -> Iterator[Element]:
+    index = 0
+    pos = _skip_ws(buf, pos)
+    if pos < len(buf.text) and buf.text[pos] == "]":
+        return
+    while True:
+        if pos >= len(buf.text):
+            raise JsonStreamError("truncated: the array never closes", buf.base + pos, index)
+        result = _read_element(buf, pos, index, max_depth)
+        if result is None:
+            raise JsonStreamError("truncated in the middle of an element", buf.base + pos, index)
+        element, pos = result
+        yield element
+        index += 1
+        pos = _skip_ws(buf, buf.drop(pos))
+        if pos >= len(buf.text):
+            raise JsonStreamError("truncated: the array never closes", buf.base + pos, index)
+        sep = buf.text[pos]
+        if sep == "]":
+            return
+        if sep != ",":
+            raise JsonStreamError(f"expected ',' or ']' but found {sep!r}", buf.base + pos, index)
+        pos = _skip_ws(buf, pos + 1)
+
+
+def _read_element(buf: _Buffer, pos: int, index: int, max_depth: int) -> tuple[Element, int] | None:
+    """Decode one element at ``pos``; None when the stream ends inside it."""
+    while True:
+        try:
+            value, end = _DECODER.raw_decode(buf.text, pos)
+        except RecursionError:
+            return _skip_deep(buf, pos, index, max_depth)
+        except json.JSONDecodeError as error:
+            if _needs_more(buf, error) and _grow(buf, pos):
+                continue
+            if buf.eof and _cut_short(buf.text, error):
+                return None
+            message = f"malformed JSON: {error.msg}"
+            raise JsonStreamError(message, buf.base + error.pos, index) from None
+        return _finish(buf, pos, end, index, value, max_depth), end
+
+
+def _needs_more(buf: _Buffer, error: json.JSONDecodeError) -> bool:
+    return error.pos >= len(buf.text) - _NEAR_END or error.msg.startswith("Unterminated string")
+
+
+def _cut_short(text: str, error: json.JSONDecodeError) -> bool:
+    """At end of file: did the text end inside the element (truncation) rather than break it?"""
+    tail = text[error.pos :].strip()
+    if error.msg.startswith("Unterminated string") or not tail:
+        return True
+    return any(word.startswith(tail) for word in ("true", "false", "null"))
+
+
+def _grow(buf: _Buffer, pos: int) -> bool:
+    pending = len(buf.text) - pos
+    if pending > _MAX_ELEMENT_CHARS:
+        raise JsonStreamError("an element is larger than 1 GiB", buf.base + pos, 0)
+    return buf.fill(max(_CHUNK, pending))
+
+
+def _finish(buf: _Buffer, start: int, end: int, index: int, value: Any, max_depth: int) -> Element:
+    raw_text = buf.text[start:end]
+    raw = raw_text.encode("utf-8", "surrogateescape")
+    problems: list[str] = []
+    if type(value) in (dict, list) and _too_deep(value, max_depth):
+        problems.append(f"nests deeper than {max_depth} levels; skipped, raw kept")
+        return Element(index, buf.base + start, None, raw, problems)
+    if buf.is_dirty(start, end) or "\\ud" in raw_text or "\\uD" in raw_text:
+        value, repaired = _repair(value)
+        if repaired:
+            problems.append(f"{repaired} string(s) with invalid UTF-8 or lone surrogates repaired")
+    return Element(index, buf.base + start, value, raw, problems)
+
+
+def _skip_deep(buf: _Buffer, pos: int, index: int, max_depth: int) -> tuple[Element, int] | None:
+    """Find the end of an element too deep for the decoder, by bracket counting."""
+    depth = 0
+    scan = pos
+    while True:
+        for match in _TOKEN.finditer(buf.text, scan):
+            token = match.group()
+            if token[0] == '"':
+                if match.end() == len(buf.text) and not buf.eof:
+                    scan = match.start()
+                    break
+                continue
+            depth += 1 if token in "[{" else -1
+            if depth == 0:
+                end = match.end()
+                raw = buf.text[pos:end].encode("utf-8", "surrogateescape")
+                problem = f"nests deeper than {max_depth} levels; skipped, raw kept"
+                return Element(index, buf.base + pos, None, raw, [problem]), end
+        else:
+            scan = len(buf.text)
+        if not _grow(buf, pos):
+            return None
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Breadth-first, one level at a time: list comprehensions keep this cheap."""
+    level = [value]
+    depth = 1
+    while level:
+        if depth > limit:
+            return True
+        deeper: list[Any] = []
+        extend = deeper.extend
+        for item in level:
+            children = item.values() if type(item) is dict else item
+            extend([c for c in children if type(c) is dict or type(c) is list])
+        level = deeper
+        depth += 1
+    return False
+
+
+def _repair(value: Any) -> tuple[Any, int]:
+    """Replace lone surrogates with U+FFFD everywhere; returns the new value and a count."""
+    count = 0
+
+    def fix(item: Any) -> Any:
+        nonlocal count
+        if type(item) is str:
+            if _SURROGATE.search(item):
+                count += 1
+                return _SURROGATE.sub("\ufffd", item)
+            return item
+        if type(item) is dict:
+            return {fix(k): fix(v) for k, v in item.items()}
+        if type(item) is list:
+            return [fix(v) for v in item]
+        return item
+
+    return fix(value), count

@@ -1,0 +1,179 @@
+"""Append-only schema migrations, applied once, in order, each in its own transaction.
+
+Each step is a named function; ``_freehold_migrations`` records which ran. Never edit a step
+that has shipped: add a new one. docs/archive-format.md documents the resulting schema, and a
+test checks that every table is documented there.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+__all__ = ["MIGRATIONS", "migrate"]
+
+Step = Callable[[], str]
+MIGRATIONS: list[tuple[str, Step]] = []
+
+
+def _step(function: Step) -> Step:
+    MIGRATIONS.append((function.__name__, function))
+    return function
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply the steps this database has not seen; returns their names.
+
+    ``db`` must be in autocommit mode (``isolation_level=None``): each step's script runs
+    between its own BEGIN and COMMIT, so a failed step leaves nothing behind.
+    """
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _freehold_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM _freehold_migrations")}
+    applied = []
+    for name, function in MIGRATIONS:
+        if name in done:
+            continue
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        record = f"INSERT INTO _freehold_migrations VALUES ('{name}', '{now}');"
+        script = f"BEGIN;\n{function()}\n{record}"
+        try:
+            db.executescript(script)
+            db.execute("COMMIT")
+        except sqlite3.Error:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+@_step
+def m001_initial() -> str:
+    return """
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            sha256 TEXT,
+            size INTEGER,
+            account_id TEXT,
+            parser_version TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL DEFAULT 'running',
+            report TEXT
+        );
+        CREATE TABLE source_files (
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            raw BLOB NOT NULL,
+            PRIMARY KEY (source_id, name)
+        );
+        CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            source_kind TEXT NOT NULL,
+            source_conversation_id TEXT NOT NULL,
+            account_id TEXT,
+            title TEXT,
+            created_at REAL,
+            updated_at REAL,
+            model TEXT,
+            current_leaf INTEGER,
+            project TEXT,
+            archived INTEGER NOT NULL DEFAULT 0,
+            starred INTEGER NOT NULL DEFAULT 0,
+            message_count INTEGER NOT NULL DEFAULT 0,
+            branch_count INTEGER NOT NULL DEFAULT 0,
+            digest TEXT NOT NULL,
+            raw_sha256 TEXT NOT NULL,
+            problems TEXT,
+            first_seen_source INTEGER REFERENCES sources(id),
+            last_seen_source INTEGER REFERENCES sources(id),
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            gone_upstream_at TEXT,
+            UNIQUE (source_kind, source_conversation_id)
+        );
+        CREATE INDEX conversations_updated ON conversations(updated_at);
+        CREATE TABLE conversation_raw (
+            sha256 TEXT PRIMARY KEY,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id),
+            source_id INTEGER REFERENCES sources(id),
+            encoding TEXT NOT NULL DEFAULT 'zlib',
+            data BLOB NOT NULL
+        );
+        CREATE INDEX conversation_raw_conversation ON conversation_raw(conversation_id);
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id),
+            parent_id INTEGER REFERENCES messages(id),
+            source_message_id TEXT NOT NULL,
+            role TEXT NOT NULL,
+            author_name TEXT,
+            model TEXT,
+            created_at REAL,
+            content_type TEXT NOT NULL,
+            parts TEXT NOT NULL,
+            text TEXT NOT NULL,
+            hidden INTEGER NOT NULL DEFAULT 0,
+            on_visible_path INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'complete',
+            meta TEXT,
+            UNIQUE (conversation_id, source_message_id)
+        );
+        CREATE INDEX messages_created ON messages(created_at);
+        CREATE TABLE attachments (
+            sha256 TEXT PRIMARY KEY,
+            mime TEXT,
+            size INTEGER NOT NULL,
+            first_name TEXT
+        );
+        CREATE TABLE message_attachments (
+            message_id INTEGER NOT NULL REFERENCES messages(id),
+            pointer TEXT NOT NULL,
+            name TEXT,
+            declared_mime TEXT,
+            sha256 TEXT REFERENCES attachments(sha256),
+            PRIMARY KEY (message_id, pointer)
+        );
+        CREATE INDEX message_attachments_sha ON message_attachments(sha256);
+        CREATE TABLE context_records (
+            id INTEGER PRIMARY KEY,
+            conversation_id TEXT REFERENCES conversations(id),
+            source_message_id TEXT,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            data TEXT,
+            created_at REAL,
+            UNIQUE (conversation_id, source_message_id, kind)
+        );
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+            text, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE TRIGGER messages_au AFTER UPDATE OF text ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE VIRTUAL TABLE conversations_fts USING fts5(
+            title, content='conversations', content_rowid='rowid',
+            tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER conversations_ai AFTER INSERT ON conversations BEGIN
+            INSERT INTO conversations_fts(rowid, title) VALUES (new.rowid, coalesce(new.title, ''));
+        END;
+        CREATE TRIGGER conversations_au AFTER UPDATE OF title ON conversations BEGIN
+            INSERT INTO conversations_fts(conversations_fts, rowid, title)
+                VALUES ('delete', old.rowid, coalesce(old.title, ''));
+            INSERT INTO conversations_fts(rowid, title) VALUES (new.rowid, coalesce(new.title, ''));
+        END;
+        """

@@ -1,0 +1,146 @@
+"""Source-neutral value types: what every importer yields and every exporter reads.
+
+Pure dataclasses, no I/O. Identity belongs to storage: the ``id`` fields stay ``None`` until the
+archive hands a value back. An importer yields a stream of records (``Record``): one
+``ExportInfo`` first, then ``Conversation`` objects, ``SourceFile`` objects (account-level files
+kept raw, e.g. ``user.json``) and ``Problem`` objects (what could not be read), in any order.
+
+A message's ``parts`` is a list of JSON-ready dicts, each with a ``type``:
+
+========================  ==========================================================
+``text``                  ``{"text"}``
+``code``                  ``{"language", "text"}`` (a tool call's input, or code)
+``image``                 ``{"pointer", "name"?, "width"?, "height"?}`` (see attachments)
+``audio``                 ``{"pointer"}`` / ``transcript`` ``{"text"}``
+``execution_output``      ``{"text"}``
+``web``                   ``{"url"?, "title"?, "domain"?, "text"}`` (browsing, quotes)
+``citation``              ``{"marker", "url"?, "title"?}``
+``thought``               ``{"summary"?, "text"}`` (reasoning, hidden)
+``context``               ``{"about_user"?, "about_model"?}`` (custom instructions)
+``error``                 ``{"name"?, "text"}``
+``unknown``               ``{"content_type", "raw"}`` (stored whole, named in the report)
+========================  ==========================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+__all__ = [
+    "AttachmentRef",
+    "ContextRecord",
+    "Conversation",
+    "ExportInfo",
+    "Message",
+    "Part",
+    "Problem",
+    "Record",
+    "SourceFile",
+]
+
+Part = dict[str, Any]
+
+
+@dataclass(slots=True)
+class AttachmentRef:
+    """A file a message points at; ``opener`` is None when the export lacks the bytes."""
+
+    pointer: str
+    name: str | None = None
+    mime: str | None = None
+    size: int | None = None
+    opener: Callable[[], IO[bytes]] | None = None
+    sha256: str | None = None
+
+
+@dataclass(slots=True)
+class Message:
+    """One node of a conversation tree."""
+
+    source_id: str
+    parent_source_id: str | None
+    role: str
+    content_type: str
+    parts: list[Part]
+    text: str
+    author_name: str | None = None
+    model: str | None = None
+    created_at: float | None = None
+    hidden: bool = False
+    status: str = "complete"
+    on_visible_path: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+    attachments: list[AttachmentRef] = field(default_factory=list)
+    id: int | None = None
+    parent_id: int | None = None
+
+
+@dataclass(slots=True)
+class ContextRecord:
+    """Personal context: custom instructions, a memory note, a profile text."""
+
+    kind: str
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+    created_at: float | None = None
+    message_source_id: str | None = None
+
+
+@dataclass(slots=True)
+class Conversation:
+    """A whole conversation: every branch, plus the raw JSON it came from."""
+
+    source_kind: str
+    source_id: str
+    title: str | None
+    messages: list[Message]
+    raw: bytes
+    created_at: float | None = None
+    updated_at: float | None = None
+    current_leaf: str | None = None
+    model: str | None = None
+    account_id: str | None = None
+    project: str | None = None
+    archived: bool = False
+    starred: bool = False
+    context: list[ContextRecord] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    id: str | None = None
+    gone_upstream_at: str | None = None
+
+
+@dataclass(slots=True)
+class SourceFile:
+    """An account-level file of an export kept raw (``user.json``, feedback, settings)."""
+
+    name: str
+    raw: bytes
+
+
+@dataclass(slots=True)
+class Problem:
+    """Something in an export that could not be read; ``lost`` when data was skipped.
+
+    ``skipped`` counts the conversations this problem cost (0 when unknown or none).
+    """
+
+    where: str
+    what: str
+    lost: bool = True
+    skipped: int = 0
+
+
+@dataclass(slots=True)
+class ExportInfo:
+    """What the importer learnt about the export as a whole; yielded first."""
+
+    kind: str
+    account_id: str | None = None
+    full_export: bool = False
+    files: list[tuple[str, int]] = field(default_factory=list)
+    expected_conversations: int | None = None
+
+
+Record = Conversation | SourceFile | Problem | ExportInfo

@@ -1,0 +1,57 @@
+"""The plugin manager: built-in importers and exporters, then the ``freehold`` entry points.
+
+Third-party plugins load from the ``freehold`` entry-point group unless ``FREEHOLD_LOAD_PLUGINS``
+is set to an empty string (the tests do this, so an installed plugin never changes a result).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+import pluggy
+
+from freehold import hookspecs
+
+__all__ = ["exporters", "importers", "pm"]
+
+pm = pluggy.PluginManager("freehold")
+pm.add_hookspecs(hookspecs)
+
+
+class _BuiltIns:
+    @hookspecs.hookimpl
+    def register_importers(self, register: Any) -> None:
+        from freehold.importers import chatgpt, freehold
+
+        register(freehold)
+        register(chatgpt)
+
+    @hookspecs.hookimpl
+    def register_exporters(self, register: Any) -> None:
+        from freehold.exporters import json, markdown
+
+        register(json)
+        register(markdown)
+
+
+pm.register(_BuiltIns(), name="freehold-builtins")
+if os.environ.get("FREEHOLD_LOAD_PLUGINS", "1") != "":
+    pm.load_setuptools_entrypoints("freehold")
+
+
+@cache
+def importers() -> dict[str, Any]:
+    """Importer modules by ``KIND``, in detection order."""
+    found: dict[str, Any] = {}
+    pm.hook.register_importers(register=lambda module: found.setdefault(module.KIND, module))
+    return found
+
+
+@cache
+def exporters() -> dict[str, Any]:
+    """Exporter modules by ``FORMAT``."""
+    found: dict[str, Any] = {}
+    pm.hook.register_exporters(register=lambda module: found.setdefault(module.FORMAT, module))
+    return found

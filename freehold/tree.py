@@ -1,0 +1,141 @@
+"""Conversation trees as exports give them, made whole.
+
+Exports describe a tree by parent links (ChatGPT's ``mapping``, Claude's ``parent_message_uuid``)
+and are often damaged: parents that are not there, parent cycles, several roots, a current node
+that points nowhere. ``build_tree`` repairs all of it without dropping a node: orphans become
+roots, a cycle is cut at the node that closes it, a dangling current node falls back to the
+newest leaf. Each repair is reported as a problem string. The result lists parents before children
+and marks the visible path (current leaf up to its root).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from freehold.models import Message
+
+__all__ = ["Tree", "branch_paths", "build_tree"]
+
+
+class Tree:
+    """Messages in parent-first order, the chosen leaf and what had to be repaired."""
+
+    __slots__ = ("leaf", "messages", "problems")
+
+    def __init__(self, messages: list[Message], leaf: str | None, problems: list[str]) -> None:
+        self.messages = messages
+        self.leaf = leaf
+        self.problems = problems
+
+
+def build_tree(messages: Sequence[Message], current_leaf: str | None) -> Tree:
+    """Order ``messages`` parents-first, repair the links and mark the visible path."""
+    problems: list[str] = []
+    by_id = _unique(messages, problems)
+    _cut_orphans_and_cycles(by_id, problems)
+    ordered = _parents_first(by_id)
+    leaf = _choose_leaf(by_id, ordered, current_leaf, problems)
+    node = by_id.get(leaf) if leaf is not None else None
+    while node is not None:
+        node.on_visible_path = True
+        node = by_id.get(node.parent_source_id) if node.parent_source_id is not None else None
+    return Tree(ordered, leaf, problems)
+
+
+def _unique(messages: Sequence[Message], problems: list[str]) -> dict[str, Message]:
+    by_id: dict[str, Message] = {}
+    for message in messages:
+        message.on_visible_path = False
+        if message.source_id in by_id:
+            problems.append(f"message {message.source_id} appears twice; the first was kept")
+            continue
+        by_id[message.source_id] = message
+    return by_id
+
+
+def _cut_orphans_and_cycles(by_id: dict[str, Message], problems: list[str]) -> None:
+    done: set[str] = set()
+    for start in by_id:
+        path: list[str] = []
+        on_path: set[str] = set()
+        current: str | None = start
+        while current is not None and current not in done:
+            if current in on_path:
+                by_id[current].parent_source_id = None
+                problems.append(f"parent cycle through message {current}; cut there")
+                break
+            path.append(current)
+            on_path.add(current)
+            parent = by_id[current].parent_source_id
+            if parent is not None and parent not in by_id:
+                by_id[current].parent_source_id = None
+                problems.append(f"message {current} points at missing parent {parent}")
+                parent = None
+            current = parent
+        done.update(path)
+
+
+def _sort_key(message: Message) -> float:
+    return message.created_at if message.created_at is not None else float("-inf")
+
+
+def _parents_first(by_id: dict[str, Message]) -> list[Message]:
+    children: dict[str | None, list[Message]] = {}
+    for message in by_id.values():
+        children.setdefault(message.parent_source_id, []).append(message)
+    ordered: list[Message] = []
+    stack = sorted(children.get(None, []), key=_sort_key, reverse=True)
+    while stack:
+        message = stack.pop()
+        ordered.append(message)
+        kids = children.get(message.source_id)
+        if kids:
+            stack.extend(sorted(kids, key=_sort_key, reverse=True))
+    return ordered
+
+
+def _choose_leaf(
+    by_id: dict[str, Message],
+    ordered: list[Message],
+    current_leaf: str | None,
+    problems: list[str],
+) -> str | None:
+    if current_leaf is not None and current_leaf in by_id:
+        return current_leaf
+    if not ordered:
+        return None
+    if current_leaf is not None:
+        problems.append(f"current node {current_leaf} is not in the tree; newest leaf shown")
+    parents = {m.parent_source_id for m in ordered}
+    leaves = [m for m in ordered if m.source_id not in parents]
+    return max(leaves, key=_sort_key).source_id
+
+
+def branch_paths(messages: Sequence[Message]) -> list[list[Message]]:
+    """Split a stored tree into the visible path and one segment per other leaf.
+
+    The first list is the visible path (root to current leaf). Each further list starts at the
+    first message that no earlier list holds and runs down to a leaf, so every message appears
+    exactly once; ``segment[0].parent_source_id`` names the fork it hangs from.
+    """
+    children: dict[str | None, list[Message]] = {}
+    for message in messages:
+        children.setdefault(message.parent_source_id, []).append(message)
+    visible = [m for m in messages if m.on_visible_path]
+    paths = [visible] if visible else []
+    placed = {m.source_id for m in visible}
+    for message in messages:
+        if message.source_id in placed:
+            continue
+        segment = [message]
+        placed.add(message.source_id)
+        kids = children.get(message.source_id)
+        while kids:
+            nxt = max(kids, key=_sort_key)
+            if nxt.source_id in placed:
+                break
+            segment.append(nxt)
+            placed.add(nxt.source_id)
+            kids = children.get(nxt.source_id)
+        paths.append(segment)
+    return paths
