@@ -263,12 +263,12 @@ def _messages(db: sqlite3.Connection, cid: str) -> list[Message]:
     attachments: dict[int, list[AttachmentRef]] = {}
     for a in db.execute(
         "SELECT ma.message_id, ma.pointer, ma.name, coalesce(at.mime, ma.declared_mime), at.size, "
-        "ma.sha256 FROM message_attachments ma JOIN messages m ON m.id = ma.message_id "
+        "ma.sha256, at.mime FROM message_attachments ma JOIN messages m ON m.id = ma.message_id "
         "LEFT JOIN attachments at ON at.sha256 = ma.sha256 WHERE m.conversation_id = ?",
         (cid,),
     ):
         attachments.setdefault(a[0], []).append(
-            AttachmentRef(pointer=a[1], name=a[2], mime=a[3], size=a[4], sha256=a[5])
+            AttachmentRef(a[1], a[2], a[3], a[4], sha256=a[5], sniffed_mime=a[6])
         )
     by_id: dict[int, str] = {}
     messages = []

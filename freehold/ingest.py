@@ -11,23 +11,32 @@ the import; the report's ``ok`` is False whenever anything was skipped.
 from __future__ import annotations
 
 import hashlib
+import importlib
+import multiprocessing
+import pickle
+import queue
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from freehold import plugins
-from freehold.archive import Archive
-from freehold.errors import BadExportError, UnknownExportError
-from freehold.models import Conversation, ExportInfo, Problem, SourceFile
+from freehold.archive import Archive, Prepared, prepare, write_blob
+from freehold.errors import BadExportError, FreeholdError, UnknownExportError
+from freehold.models import AttachmentRef, Conversation, ExportInfo, Problem, SourceFile
 
 __all__ = ["ImportReport", "Progress", "detect_importer", "import_path"]
 
 Progress = Callable[[int, int, int], None]
 _BATCH_CONVERSATIONS = 500
-_BATCH_BYTES = 32 << 20
+_BATCH_BYTES = 16 << 20
 _MAX_LISTED_PROBLEMS = 1000
+_PROCESS_THRESHOLD = 16 << 20
+_PIPE_BATCH = 32
+_PIPE_QUEUE = 8
 
 
 @dataclass
@@ -110,20 +119,42 @@ def _sha256(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def import_path(archive: Archive, path: Path, progress: Progress | None = None) -> ImportReport:
-    """Import one export; raises only when the whole file cannot be read."""
+def import_path(
+    archive: Archive,
+    path: Path,
+    progress: Progress | None = None,
+    *,
+    reader_process: bool | None = None,
+) -> ImportReport:
+    """Import one export; raises only when the whole file cannot be read.
+
+    Exports over ``_PROCESS_THRESHOLD`` bytes are read in a second process (``reader_process``
+    forces the choice either way).
+    """
     module = detect_importer(path)
-    size = path.stat().st_size if path.is_file() else None
-    report = ImportReport(path=str(path), kind=module.KIND)
-    records = module.iter_conversations(path)
-    first = next(records, None)
-    if not isinstance(first, ExportInfo):
-        raise BadExportError(f"{path.name}: the {module.KIND} importer found nothing to read")
-    report.files = first.files
-    report.source_id = archive.begin_source(
-        module.KIND, path.name, _sha256(path), size, module.PARSER_VERSION
+    size = _size(path)
+    if reader_process is None:
+        reader_process = size > _PROCESS_THRESHOLD
+    items = (
+        _from_process(module, path, archive.blobs)
+        if reader_process
+        else _items(module, path, archive.blobs)
     )
-    _Run(archive, report, first, progress).consume(records)
+    try:
+        first = next(items, None)
+        if not isinstance(first, ExportInfo):
+            raise BadExportError(f"{path.name}: the {module.KIND} importer found nothing to read")
+        report = ImportReport(path=str(path), kind=module.KIND, files=first.files)
+        report.source_id = archive.begin_source(
+            module.KIND,
+            path.name,
+            _sha256(path),
+            size if path.is_file() else None,
+            module.PARSER_VERSION,
+        )
+        _Writer(archive, report, first, progress).consume(items)
+    finally:
+        items.close()
     if first.full_export and first.account_id and report.ok:
         report.gone_upstream = archive.mark_gone_upstream(
             module.KIND, first.account_id, report.source_id
@@ -133,8 +164,138 @@ def import_path(archive: Archive, path: Path, progress: Progress | None = None) 
     return report
 
 
-class _Run:
-    """The loop of one import: batches, attachments, counting."""
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What the reading side counted for one conversation (the writer owns the report)."""
+
+    messages: int = 0
+    content_types: Counter[str] = field(default_factory=Counter)
+    not_understood: Counter[str] = field(default_factory=Counter)
+    attachments: Counter[str] = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+    context_records: int = 0
+
+
+def _items(module: Any, path: Path, blobs: Path) -> Generator[Any, None, None]:
+    """The reading side: records become (Prepared, tally, raw size); other records pass."""
+    reader = _Reader(blobs)
+    for record in module.iter_conversations(path):
+        if isinstance(record, Conversation):
+            tally = reader.tally(record)
+            yield prepare(record), tally, len(record.raw)
+        else:
+            yield record
+
+
+class _Reader:
+    """Counts a conversation and stores its attachments' bytes, once per pointer."""
+
+    def __init__(self, blobs: Path) -> None:
+        self.blobs_dir = blobs
+        self.blobs: dict[str, tuple[str, str | None, int] | None] = {}
+
+    def tally(self, conv: Conversation) -> _Tally:
+        tally = _Tally(messages=len(conv.messages), context_records=len(conv.context))
+        for message in conv.messages:
+            tally.content_types[message.content_type] += 1
+            if any(part.get("type") == "unknown" for part in message.parts):
+                tally.not_understood[message.content_type] += 1
+            for ref in message.attachments:
+                self._attachment(ref, tally)
+        tally.problems += [
+            Problem(f"conversation {conv.source_id}", text, lost=False) for text in conv.problems
+        ]
+        return tally
+
+    def _attachment(self, ref: AttachmentRef, tally: _Tally) -> None:
+        tally.attachments["referenced"] += 1
+        if ref.pointer not in self.blobs and ref.opener is not None:
+            self.blobs[ref.pointer] = None
+            try:
+                with ref.opener() as stream:
+                    self.blobs[ref.pointer] = write_blob(self.blobs_dir, stream)
+                tally.attachments["stored"] += 1
+            except (BadExportError, OSError) as error:
+                tally.problems.append(Problem(ref.pointer, f"attachment unreadable: {error}"))
+        blob = self.blobs.get(ref.pointer)
+        if blob is not None:
+            ref.sha256, ref.sniffed_mime, ref.size = blob
+        tally.attachments["found" if blob else "missing"] += 1
+
+
+def _child(module_name: str, path: str, blobs: str, conn: Connection) -> None:
+    """Entry point of the reader process: sends batches of items, then None."""
+    try:
+        batch: list[Any] = []
+        for item in _items(importlib.import_module(module_name), Path(path), Path(blobs)):
+            batch.append(item)
+            if len(batch) >= _PIPE_BATCH or isinstance(item, ExportInfo):
+                conn.send(batch)
+                batch = []
+        conn.send(batch)
+        conn.send(None)
+    except BaseException as error:
+        conn.send(_portable(error))
+    finally:
+        conn.close()
+
+
+def _portable(error: BaseException) -> BaseException:
+    """The error itself if it survives pickling, else a FreeholdError that says what it was."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return FreeholdError(f"import failed in the reader: {type(error).__name__}: {error}")
+    return error
+
+
+def _from_process(module: Any, path: Path, blobs: Path) -> Generator[Any, None, None]:
+    """Run ``_items`` in a spawned process: parsing on one core, SQLite on the other.
+
+    A thread drains the pipe into a bounded queue, so the reader never waits for the writer's
+    transactions (a pipe buffers only 64 KiB) and memory stays bounded.
+    """
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    args = (module.__name__, str(path), str(blobs), sender)
+    process = context.Process(target=_child, args=args, daemon=True)
+    process.start()
+    sender.close()
+    buffer: queue.Queue[bytes | None] = queue.Queue(maxsize=_PIPE_QUEUE)
+    pump = threading.Thread(target=_pump, args=(receiver, buffer), daemon=True)
+    pump.start()
+    try:
+        while (data := buffer.get()) is not None:
+            batch = pickle.loads(data)
+            if batch is None:
+                return
+            if isinstance(batch, BaseException):
+                raise batch
+            yield from batch
+        raise FreeholdError(f"{path.name}: the reader process stopped unexpectedly")
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join()
+        receiver.close()
+
+
+def _pump(receiver: Connection, buffer: queue.Queue[bytes | None]) -> None:
+    try:
+        while True:
+            buffer.put(receiver.recv_bytes())
+    except (EOFError, OSError):
+        buffer.put(None)
+
+
+class _Writer:
+    """The writing side: batches of items, one transaction each, and the report."""
 
     def __init__(
         self, archive: Archive, report: ImportReport, info: ExportInfo, progress: Progress | None
@@ -144,15 +305,13 @@ class _Run:
         self.progress = progress
         self.total = sum(size for _, size in info.files)
         self.done_bytes = 0
-        self.blobs: dict[str, str | None] = {}
 
-    def consume(self, records: Any) -> None:
+    def consume(self, items: Iterator[Any]) -> None:
         pending: list[Any] = []
         pending_bytes = 0
-        for record in records:
-            pending.append(record)
-            if isinstance(record, Conversation):
-                pending_bytes += len(record.raw)
+        for item in items:
+            pending.append(item)
+            pending_bytes += item[2] if isinstance(item, tuple) else 0
             if len(pending) >= _BATCH_CONVERSATIONS or pending_bytes >= _BATCH_BYTES:
                 self._write(pending)
                 pending, pending_bytes = [], 0
@@ -162,51 +321,33 @@ class _Run:
         if not batch:
             return
         with self.archive.transaction():
-            for record in batch:
-                self._one(record)
+            for item in batch:
+                self._one(item)
         if self.progress is not None:
             self.progress(self.done_bytes, self.total, self.report.conversations["read"])
 
-    def _one(self, record: Any) -> None:
-        if isinstance(record, Conversation):
-            self._conversation(record)
-        elif isinstance(record, SourceFile):
-            self.archive.add_source_file(self.report.source_id, record.name, record.raw)
-            self.report.kept_files.append(record.name)
-        elif isinstance(record, Problem):
-            self.report.problem(record)
+    def _one(self, item: Any) -> None:
+        if isinstance(item, tuple):
+            self._conversation(*item)
+        elif isinstance(item, SourceFile):
+            self.archive.add_source_file(self.report.source_id, item.name, item.raw)
+            self.report.kept_files.append(item.name)
+        elif isinstance(item, Problem):
+            self.report.problem(item)
 
-    def _conversation(self, conv: Conversation) -> None:
+    def _conversation(self, ready: Prepared, tally: _Tally, size: int) -> None:
         report = self.report
         report.conversations["read"] += 1
-        self.done_bytes += len(conv.raw)
-        for message in conv.messages:
-            report.messages["read"] += 1
-            report.content_types[message.content_type] += 1
-            if any(part.get("type") == "unknown" for part in message.parts):
-                report.not_understood[message.content_type] += 1
-            for ref in message.attachments:
-                self._attachment(ref)
-        report.context_records += len(conv.context)
-        for text in conv.problems:
-            report.problem(Problem(f"conversation {conv.source_id}", text, lost=False))
-        result = self.archive.add_conversation(conv, report.source_id)
+        report.messages["read"] += tally.messages
+        report.content_types.update(tally.content_types)
+        report.not_understood.update(tally.not_understood)
+        report.attachments.update(tally.attachments)
+        report.context_records += tally.context_records
+        for problem in tally.problems:
+            report.problem(problem)
+        self.done_bytes += size
+        result = self.archive.add_conversation(ready, report.source_id)
         report.conversations[result.status] += 1
         report.messages["new"] += result.messages_new
         report.messages["updated"] += result.messages_updated
         report.messages["unchanged"] += result.messages_unchanged
-
-    def _attachment(self, ref: Any) -> None:
-        counts = self.report.attachments
-        counts["referenced"] += 1
-        if ref.pointer in self.blobs:
-            ref.sha256 = self.blobs[ref.pointer]
-        elif ref.opener is not None:
-            try:
-                with ref.opener() as stream:
-                    ref.sha256, _, _ = self.archive.store_blob(stream, ref.name)
-                counts["stored"] += 1
-            except (BadExportError, OSError) as error:
-                self.report.problem(Problem(ref.pointer, f"attachment unreadable: {error}"))
-            self.blobs[ref.pointer] = ref.sha256
-        counts["found" if ref.sha256 else "missing"] += 1

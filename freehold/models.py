@@ -45,7 +45,10 @@ Part = dict[str, Any]
 
 @dataclass(slots=True)
 class AttachmentRef:
-    """A file a message points at; ``opener`` is None when the export lacks the bytes."""
+    """A file a message points at; ``opener`` is None when the export lacks the bytes.
+
+    ``mime`` is the type the export declares; ``sniffed_mime`` the one read from the bytes.
+    """
 
     pointer: str
     name: str | None = None
@@ -53,6 +56,7 @@ class AttachmentRef:
     size: int | None = None
     opener: Callable[[], IO[bytes]] | None = None
     sha256: str | None = None
+    sniffed_mime: str | None = None
 
 
 @dataclass(slots=True)

@@ -37,21 +37,26 @@ class _BuiltIns:
 
 
 pm.register(_BuiltIns(), name="freehold-builtins")
-if os.environ.get("FREEHOLD_LOAD_PLUGINS", "1") != "":
-    pm.load_setuptools_entrypoints("freehold")
 
 
 @cache
+def _load_entry_points() -> None:
+    """Third-party plugins load on first use, so tests can switch them off beforehand."""
+    if os.environ.get("FREEHOLD_LOAD_PLUGINS", "1") != "":
+        pm.load_setuptools_entrypoints("freehold")
+
+
 def importers() -> dict[str, Any]:
     """Importer modules by ``KIND``, in detection order."""
+    _load_entry_points()
     found: dict[str, Any] = {}
     pm.hook.register_importers(register=lambda module: found.setdefault(module.KIND, module))
     return found
 
 
-@cache
 def exporters() -> dict[str, Any]:
     """Exporter modules by ``FORMAT``."""
+    _load_entry_points()
     found: dict[str, Any] = {}
     pm.hook.register_exporters(register=lambda module: found.setdefault(module.FORMAT, module))
     return found
