@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from freehold.errors import BadExportError, UnsafeArchiveError
+from freehold.importers import _salvage
 
 __all__ = [
     "MAX_RATIO",
@@ -37,10 +38,14 @@ _MAX_MEMBERS = 1_000_000
 
 
 class ExportFiles(Protocol):
-    """Named, readable files of one export; ``rejected`` lists what was set aside and why."""
+    """Named, readable files of one export.
+
+    ``rejected`` lists what was set aside and why; ``truncated`` says what a cut zip lost.
+    """
 
     label: str
     rejected: list[tuple[str, str]]
+    truncated: str | None
 
     def names(self) -> list[str]: ...
 
@@ -96,14 +101,34 @@ class ZipFiles:
     def __init__(self, path: Path) -> None:
         self.label = path.name
         self.rejected: list[tuple[str, str]] = []
+        self._path = path
+        self._zip: zipfile.ZipFile | None = None
+        self.truncated: str | None = None
+        self._partial: str | None = None
         try:
             self._zip = zipfile.ZipFile(path)
+            infos = self._zip.infolist()
         except (zipfile.BadZipFile, OSError, EOFError) as error:
+            infos = self._salvage(path, error)
+        self._members = self._check(infos)
+
+    def _salvage(self, path: Path, error: Exception) -> list[zipfile.ZipInfo]:
+        """No central directory (a cut download): recover the members before the cut."""
+        with path.open("rb") as handle:
+            found = _salvage.scan(handle, path.stat().st_size, MAX_RATIO)
+        if not found.members and found.partial is None:
             raise BadExportError(
                 f"{path.name}: not a readable zip ({error}; truncated download?) "
-                "— download the export again, or unzip what you can and import the folder"
+                "— download the export again"
             ) from error
-        self._members = self._check(self._zip.infolist())
+        cut = found.partial.filename if found.partial else "the last member"
+        self.truncated = (
+            f"truncated zip (no central directory): {len(found.members)} complete member(s) "
+            f"recovered; {cut} is cut off (read up to the cut) and anything after it is lost "
+            "— download the export again"
+        )
+        self._partial = found.partial.filename if found.partial else None
+        return found.members + ([found.partial] if found.partial else [])
 
     def _check(self, infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
         if len(infos) > _MAX_MEMBERS:
@@ -136,7 +161,7 @@ class ZipFiles:
         if name in seen:
             return "duplicate member name; the first was kept"
         ratio = info.file_size / max(info.compress_size, 1)
-        if info.file_size > _RATIO_FLOOR and ratio > MAX_RATIO:
+        if info.file_size > _RATIO_FLOOR and ratio > MAX_RATIO and name != self._partial:
             return f"compression ratio over {MAX_RATIO}:1 (zip bomb?)"
         return ""
 
@@ -149,13 +174,17 @@ class ZipFiles:
     def open(self, name: str) -> IO[bytes]:
         info = self._members[name]
         try:
-            raw = self._zip.open(info)
+            if self._zip is not None:
+                raw = self._zip.open(info)
+            else:
+                raw = _salvage.open_member(self._path.open("rb"), info)
         except (zipfile.BadZipFile, OSError, NotImplementedError) as error:
             raise BadExportError(f"{self.label}/{name}: cannot be read ({error})") from error
         return _Capped(raw, info.file_size, f"{self.label}/{name}")  # type: ignore[return-value]
 
     def close(self) -> None:
-        self._zip.close()
+        if self._zip is not None:
+            self._zip.close()
 
 
 class DirFiles:
@@ -164,6 +193,7 @@ class DirFiles:
     def __init__(self, path: Path) -> None:
         self.label = path.name or str(path)
         self.rejected: list[tuple[str, str]] = []
+        self.truncated: str | None = None
         self._root = path
         self._sizes = dict(self._walk(path, ""))
 
@@ -199,6 +229,7 @@ class OneFile:
     def __init__(self, path: Path) -> None:
         self.label = path.name
         self.rejected: list[tuple[str, str]] = []
+        self.truncated: str | None = None
         self._path = path
 
     def names(self) -> list[str]:

@@ -13,6 +13,8 @@ through ``conversation_asset_file_names.json``. Account-level files are kept raw
 from __future__ import annotations
 
 import re
+import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from functools import partial
@@ -104,6 +106,8 @@ class _Export:
             files=[(name, self.files.size(name)) for name in self.shards],
         )
         yield info
+        if self.files.truncated:
+            yield Problem(self.files.label, self.files.truncated)
         for name, reason in self.files.rejected:
             yield Problem(f"{self.files.label}/{name}", f"member not read: {reason}")
         yield from side
@@ -196,6 +200,12 @@ class _Export:
             )
         except FreeholdError as error:
             yield Problem(shard, str(error))
+        except (EOFError, zlib.error, zipfile.BadZipFile) as error:
+            yield Problem(
+                shard,
+                f"the data stops ({error}): {count} conversation(s) read before it; "
+                "the rest of this file was not imported — download the export again",
+            )
 
     def _element(
         self, shard: str, index: int, value: Any, raw: bytes, problems: list[str]

@@ -1,0 +1,8 @@
+"""``python -m freehold`` runs the CLI."""
+
+from __future__ import annotations
+
+from freehold.cli import main
+
+if __name__ == "__main__":
+    main()
