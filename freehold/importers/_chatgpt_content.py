@@ -289,10 +289,24 @@ def convert_content(content: Any, metadata: dict[str, Any]) -> tuple[str, Conten
     kind = str(content.get("content_type") or "missing")
     _CONVERTERS.get(kind, _unknown)(content, out, metadata)
     out.hidden = kind in _HIDDEN_TYPES
+    if kind != "user_editable_context" and metadata.get("user_context_message_data"):
+        _legacy_instructions(metadata["user_context_message_data"], out)
     for attachment in metadata.get("attachments") or []:
         if isinstance(attachment, dict) and attachment.get("id"):
             _declared_attachment(attachment, out)
     return kind, out
+
+
+def _legacy_instructions(data: Any, out: Content) -> None:
+    """Late-2023 custom instructions: raw values on a system message's metadata."""
+    if not isinstance(data, dict):
+        return
+    about_user = str(data.get("about_user_message") or "")
+    about_model = str(data.get("about_model_message") or "")
+    text = "\n\n".join(t for t in (about_user, about_model) if t)
+    if text:
+        fields = {"about_user": about_user, "about_model": about_model}
+        out.context.append(ContextRecord("custom_instructions", text, fields))
 
 
 def _declared_attachment(attachment: dict[str, Any], out: Content) -> None:

@@ -48,8 +48,11 @@ def scan(handle: IO[bytes], file_size: int, max_ratio: int) -> Salvage:
         header = handle.read(_LOCAL.size)
         if header[:4] != _LOCAL_MAGIC:
             break
-        info, data_start = _local_info(handle, header, offset)
-        end = _data_end(handle, info, data_start, file_size)
+        try:
+            info, data_start = _local_info(handle, header, offset)
+            end = _data_end(handle, info, data_start, file_size)
+        except (ValueError, IndexError, struct.error, zlib.error):
+            break  # not a sane header or stream: what came before is all there is
         if end is None:
             info.compress_size = file_size - data_start
             declared = info.file_size or info.compress_size * max_ratio

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from freehold.errors import BadExportError, FreeholdError
+from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
 from freehold.importers._chatgpt_content import convert_content
 from freehold.importers._safezip import ExportFiles, OneFile, open_export
 from freehold.jsonstream import JsonStreamError, iter_elements
@@ -54,6 +54,8 @@ def detect(path: Path) -> bool:
     """True for a ChatGPT export: a zip/folder with conversations JSON, or such a JSON file."""
     try:
         files = open_export(path)
+    except UnsafeArchiveError:
+        raise
     except FreeholdError:
         return False
     try:
