@@ -152,7 +152,7 @@ def m001_initial() -> str:
             UNIQUE (conversation_id, source_message_id, kind)
         );
         CREATE VIRTUAL TABLE messages_fts USING fts5(
-            text, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+            text, content='messages', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
         );
         CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
             INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
@@ -163,7 +163,7 @@ def m001_initial() -> str:
         END;
         CREATE VIRTUAL TABLE conversations_fts USING fts5(
             title, content='conversations', content_rowid='rowid',
-            tokenize='unicode61 remove_diacritics 2'
+            tokenize='porter unicode61 remove_diacritics 2'
         );
         CREATE TRIGGER conversations_ai AFTER INSERT ON conversations BEGIN
             INSERT INTO conversations_fts(rowid, title) VALUES (new.rowid, coalesce(new.title, ''));
