@@ -181,8 +181,8 @@ def resolve(db: sqlite3.Connection, ref: str) -> str:
     ref = ref.strip()
     for sql in (
         "SELECT id FROM conversations WHERE id = ?1 OR source_conversation_id = ?1",
-        "SELECT id FROM conversations WHERE id LIKE ?1 || '%' "
-        "OR source_conversation_id LIKE ?1 || '%' LIMIT 2",
+        "SELECT id FROM conversations WHERE substr(id, 1, length(?1)) = ?1 "
+        "OR substr(source_conversation_id, 1, length(?1)) = ?1 LIMIT 2",
     ):
         rows = db.execute(sql, (ref,)).fetchall() if ref else []
         if len(rows) == 1:

@@ -299,7 +299,7 @@ class Archive:
             "SELECT raw_sha256, digest, message_count FROM conversations WHERE id=?", (cid,)
         ).fetchone()
         if row is not None and row[0] == ready.raw_sha:
-            self._seen(cid, source_id)
+            self._seen(cid, source_id, ready.head.account_id)
             return AddResult("unchanged", messages_unchanged=row[2])
         if row is None:
             self._insert_conversation(cid, ready.head, ready.raw_sha, source_id)
@@ -314,11 +314,11 @@ class Archive:
         self._upsert_context(cid, ready.head)
         return result
 
-    def _seen(self, cid: str, source_id: int) -> None:
+    def _seen(self, cid: str, source_id: int, account_id: str | None) -> None:
         self.db.execute(
-            "UPDATE conversations SET last_seen_source=?, last_seen_at=?, gone_upstream_at=NULL "
-            "WHERE id=?",
-            (source_id, now_iso(), cid),
+            "UPDATE conversations SET last_seen_source=?, last_seen_at=?, gone_upstream_at=NULL, "
+            "account_id=coalesce(?, account_id) WHERE id=?",
+            (source_id, now_iso(), account_id, cid),
         )
 
     def _insert_conversation(self, cid: str, conv: Conversation, raw_sha: str, source: int) -> None:
@@ -336,8 +336,9 @@ class Archive:
         children = Counter(parent for parent in tree.parents.values() if parent is not None)
         counts = (len(tree.parents), sum(1 for n in children.values() if n > 1))
         self.db.execute(
-            "UPDATE conversations SET account_id=?, title=?, created_at=?, updated_at=?, model=?, "
-            "current_leaf=?, project=?, archived=?, starred=?, message_count=?, branch_count=?, "
+            "UPDATE conversations SET account_id=coalesce(?, account_id), title=?, created_at=?, "
+            "updated_at=?, model=?, current_leaf=?, project=?, archived=?, starred=?, "
+            "message_count=?, branch_count=?, "
             "digest=?, raw_sha256=?, problems=?, last_seen_source=?, last_seen_at=?, "
             "gone_upstream_at=NULL WHERE id=?",
             (

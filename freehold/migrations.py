@@ -152,7 +152,8 @@ def m001_initial() -> str:
             UNIQUE (conversation_id, source_message_id, kind)
         );
         CREATE VIRTUAL TABLE messages_fts USING fts5(
-            text, content='messages', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+            text, content='messages', content_rowid='id',
+            tokenize='porter unicode61 remove_diacritics 2'
         );
         CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
             INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);

@@ -84,10 +84,10 @@ def _citations(text: str, metadata: dict[str, Any]) -> tuple[list[Part], dict[st
         )
         if isinstance(ref.get("alt"), str) and ref.get("type") != "grouped_webpages":
             visible[match.group()] = ref["alt"]
-    old = _old_sources(metadata)
+    by_offset, by_number = _old_sources(metadata)
     for match in _OLD_CITE.finditer(text):
         number = match.group()[1:].split("†")[0].split(":")[0]
-        source = old.get(number, {})
+        source = by_offset.get(match.start()) or by_number.get(number, {})
         parts.append(
             {
                 "type": "citation",
@@ -99,16 +99,26 @@ def _citations(text: str, metadata: dict[str, Any]) -> tuple[list[Part], dict[st
     return parts, visible
 
 
-def _old_sources(metadata: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    cite = metadata.get("_cite_metadata") or {}
-    sources: dict[str, dict[str, Any]] = {}
-    for index, item in enumerate(cite.get("metadata_list") or []):
-        if isinstance(item, dict):
-            sources[str(index)] = item
+def _old_sources(
+    metadata: dict[str, Any],
+) -> tuple[dict[int, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """2023–24 citation sources: by the marker's offset (``citations[].start_ix``), the exact
+    link, and by the marker's number into ``_cite_metadata.metadata_list``, a fallback."""
+    by_offset: dict[int, dict[str, Any]] = {}
     for item in metadata.get("citations") or []:
-        if isinstance(item, dict) and isinstance(item.get("metadata"), dict):
-            sources.setdefault(str(len(sources)), item["metadata"])
-    return sources
+        if (
+            isinstance(item, dict)
+            and isinstance(item.get("metadata"), dict)
+            and isinstance(item.get("start_ix"), int)
+        ):
+            by_offset[item["start_ix"]] = item["metadata"]
+    cite = metadata.get("_cite_metadata") or {}
+    by_number = {
+        str(index): item
+        for index, item in enumerate(cite.get("metadata_list") or [])
+        if isinstance(item, dict)
+    }
+    return by_offset, by_number
 
 
 def _text(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:
