@@ -22,6 +22,7 @@ from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
 __all__ = [
     "Hit",
     "context_records",
+    "iso",
     "load_conversation",
     "parse_when",
     "resolve",
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 _OPEN, _CLOSE = "\x02", "\x03"
-_FTS_SYNTAX = re.compile(r'["*()^:]|\b(AND|OR|NOT|NEAR)\b')
+_FTS_SYNTAX = re.compile(r'["*()]|\b(AND|OR|NOT|NEAR)\b')
 
 
 @dataclass(slots=True)

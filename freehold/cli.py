@@ -28,7 +28,7 @@ from freehold.archive import Archive, open_archive
 from freehold.errors import FreeholdError
 from freehold.ingest import import_path
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "json_option", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console(highlight=False)
@@ -73,20 +73,23 @@ def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
     and updates, never deletes. Exits non-zero when anything was skipped.
     """
     reports = []
+    failed = False
     with _archive() as archive:
         for path in paths:
             try:
                 with _progress(path.name) as tick:
                     report = import_path(archive, path, progress=tick)
             except FreeholdError as error:
-                raise click.ClickException(str(error)) from error
+                err.print(f"Error: {error}", markup=False, highlight=False)
+                failed = True
+                continue
             reports.append(report.to_json())
             if not as_json:
                 out.print(render.import_report(reports[-1]))
                 _print_problems(reports[-1])
-    if as_json:
-        _print_json(reports if len(reports) > 1 else reports[0])
-    if not all(r["ok"] for r in reports):
+    if as_json and reports:
+        _print_json(reports if len(paths) > 1 else reports[0])
+    if failed or not all(r["ok"] for r in reports):
         raise click.exceptions.Exit(1)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pluggy
 
-__all__ = ["hookimpl", "hookspec"]
+__all__ = ["hookimpl", "hookspec", "register_exporters", "register_importers"]
 
 hookspec = pluggy.HookspecMarker("freehold")
 hookimpl = pluggy.HookimplMarker("freehold")

@@ -26,6 +26,7 @@ from typing import Any
 from freehold import plugins
 from freehold.archive import Archive, Prepared, prepare, write_blob
 from freehold.errors import BadExportError, FreeholdError, UnknownExportError
+from freehold.importers._safezip import open_export
 from freehold.models import AttachmentRef, Conversation, ExportInfo, Problem, SourceFile
 
 __all__ = ["ImportReport", "Progress", "detect_importer", "import_path"]
@@ -95,17 +96,25 @@ def _counts(counter: Counter[str], keys: str) -> dict[str, int]:
 
 
 def detect_importer(path: Path) -> Any:
-    """The importer module that recognises ``path``."""
+    """The importer module that recognises ``path``.
+
+    The file is opened once first, so a broken or refused zip says so rather than being
+    reported as an unknown export.
+    """
     if not path.exists():
         raise BadExportError(f"{path}: no such file or folder — check the path")
+    files = open_export(path)
+    refused = "; ".join(f"{name}: {reason}" for name, reason in files.rejected[:3])
+    files.close()
     for module in plugins.importers().values():
         if module.detect(path):
             return module
     kinds = ", ".join(plugins.importers())
     raise UnknownExportError(
-        f"{path.name}: not a known export (looked for: {kinds}) — expected a ChatGPT export "
-        "zip, its unpacked folder, a conversations.json, or a folder written by "
-        "`freehold export --format json`"
+        f"{path.name}: not a known export (looked for: {kinds}"
+        + (f"; refused members: {refused}" if refused else "")
+        + ") — expected a ChatGPT export zip, its unpacked folder, a conversations.json, "
+        "or a folder written by `freehold export --format json`"
     )
 
 

@@ -180,8 +180,8 @@ def _read_element(buf: _Buffer, pos: int, index: int, max_depth: int) -> tuple[E
                 return None
             message = f"malformed JSON: {error.msg}"
             raise JsonStreamError(message, buf.base + error.pos, index) from None
-        if end == len(buf.text) and type(value) in (int, float) and _grow(buf, pos):
-            continue  # a number that ends with the buffer may go on in the next chunk
+        if end >= len(buf.text) - 2 and type(value) in (int, float) and _grow(buf, pos):
+            continue  # a number at the buffer's end ("12", "12.", "12e+") may go on
         return _finish(buf, pos, end, index, value, max_depth), end
 
 

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-__all__ = ["MIGRATIONS", "migrate"]
+__all__ = ["MIGRATIONS", "m001_initial", "migrate"]
 
 Step = Callable[[], str]
 MIGRATIONS: list[tuple[str, Step]] = []

@@ -1,0 +1,388 @@
+"""Hostile and broken exports through import_path and the CLI: reported, contained, never fatal."""
+
+from __future__ import annotations
+
+import json
+import stat
+import struct
+import tracemalloc
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from freehold.archive import Archive, conversation_id, open_archive
+from freehold.cli import cli
+from freehold.errors import BadExportError, FreeholdError, UnknownExportError, UnsafeArchiveError
+from freehold.importers import _safezip
+from freehold.ingest import ImportReport, import_path
+
+
+def conversation(cid: str, text: str = "hello there") -> dict[str, Any]:
+    def node(mid: str, parent: str | None, role: str, words: str) -> dict[str, Any]:
+        content = {"content_type": "text", "parts": [words]}
+        message = {"id": mid, "author": {"role": role}, "content": content, "create_time": 1.7e9}
+        return {"id": mid, "parent": parent, "message": message}
+
+    return {
+        "id": cid,
+        "title": f"title {cid}",
+        "create_time": 1.7e9,
+        "current_node": "a",
+        "mapping": {
+            "root": {"id": "root", "parent": None, "message": None},
+            "u": node("u", "root", "user", text),
+            "a": node("a", "u", "assistant", f"answer to {cid}"),
+        },
+    }
+
+
+def dumps(convs: list[dict[str, Any]]) -> bytes:
+    return json.dumps(convs).encode()
+
+
+def build(path: Path, members: dict[str | zipfile.ZipInfo, bytes]) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # duplicate names are the point here
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+    return path
+
+
+def ingest(archive: Archive, path: Path) -> ImportReport:
+    return import_path(archive, path, reader_process=False)
+
+
+def imported(archive: Archive) -> set[str]:
+    rows = archive.db.execute("SELECT source_conversation_id FROM conversations")
+    return {row[0] for row in rows}
+
+
+def cli_import(path: Path) -> Result:
+    return CliRunner().invoke(cli, ["import", str(path)])
+
+
+def snapshot(folder: Path) -> dict[str, int]:
+    return {
+        str(p.relative_to(folder)): p.stat().st_size
+        for p in folder.rglob("*")
+        if "home" not in p.parts
+    }
+
+
+# -- hostile members -------------------------------------------------------------------------------
+
+
+def symlink(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return info
+
+
+def hostile_zip(path: Path) -> Path:
+    evil = dumps([conversation("evil")])
+    return build(
+        path,
+        {
+            "conversations.json": dumps([conversation("good")]),
+            "../conversations-001.json": evil,
+            "/tmp/conversations-002.json": evil,
+            "..\\conversations-003.json": evil,
+            "../../../home/evil.png": b"\x89PNG\r\n\x1a\n",
+            symlink("user.json"): b"/etc/passwd",
+            symlink("conversations-004.json"): b"/etc/passwd",
+        },
+    )
+
+
+def test_hostile_members_are_reported_and_never_read(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    (tmp_path / "in").mkdir()
+    path = hostile_zip(tmp_path / "in" / "export.zip")
+    before = snapshot(tmp_path)
+    report = ingest(archive, path)
+    assert imported(archive) == {"good"}
+    assert not report.ok
+    unread = {p.where for p in report.problems if "member not read" in p.what}
+    assert unread == {
+        f"export.zip/{name}"
+        for name in (
+            "../conversations-001.json",
+            "/tmp/conversations-002.json",
+            "..\\conversations-003.json",
+            "../../../home/evil.png",
+            "user.json",
+            "conversations-004.json",
+        )
+    }
+    assert "user.json" not in report.kept_files
+    assert snapshot(tmp_path) == before
+    assert list(workdir.iterdir()) == []
+    assert not Path("/tmp/conversations-002.json").exists()
+
+
+def test_folder_symlinks_are_reported_and_not_followed(archive: Archive, tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "conversations.json").write_bytes(dumps([conversation("good")]))
+    (folder / "user.json").symlink_to("/etc/passwd")
+    (folder / "loop").symlink_to(tmp_path, target_is_directory=True)
+    report = ingest(archive, folder)
+    assert imported(archive) == {"good"} and report.kept_files == []
+    assert {p.where for p in report.problems} == {"export/user.json", "export/loop"}
+    assert not report.ok
+
+
+def test_duplicate_conversations_member_keeps_the_first(archive: Archive, tmp_path: Path) -> None:
+    path = build(tmp_path / "dup.zip", {"conversations.json": dumps([conversation("first")])})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with zipfile.ZipFile(path, "a") as zf:
+            zf.writestr("conversations.json", dumps([conversation("second")]))
+    report = ingest(archive, path)
+    assert imported(archive) == {"first"}
+    assert any("duplicate" in p.what for p in report.problems) and not report.ok
+
+
+def zip_bomb(path: Path, name: str, megabytes: int, good: bool = True) -> Path:
+    info = zipfile.ZipInfo(name)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(path, "w") as zf:
+        if good:
+            zf.writestr("conversations.json", dumps([conversation("good")]))
+        with zf.open(info, "w", force_zip64=True) as out:
+            for _ in range(megabytes):
+                out.write(bytes(1 << 20))
+    return path
+
+
+def test_zip_bomb_member_is_refused_and_the_rest_imported(archive: Archive, tmp_path: Path) -> None:
+    report = ingest(archive, zip_bomb(tmp_path / "bomb.zip", "message_feedback.json", 40))
+    assert imported(archive) == {"good"} and not report.ok
+    assert any("compression ratio" in p.what for p in report.problems)
+    assert "message_feedback.json" not in report.kept_files
+
+
+def test_zip_bomb_as_the_only_conversations_file_says_so(archive: Archive, tmp_path: Path) -> None:
+    path = zip_bomb(tmp_path / "bomb.zip", "conversations.json", 40, good=False)
+    with pytest.raises(FreeholdError, match="compression ratio"):
+        ingest(archive, path)
+
+
+def test_total_size_cap_refuses_the_whole_zip(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = build(
+        tmp_path / "big.zip",
+        {"conversations.json": dumps([conversation(f"c{i}") for i in range(20)])},
+    )
+    monkeypatch.setattr(_safezip, "MAX_TOTAL_BYTES", 1000)
+    before = archive.stats()
+    with pytest.raises(UnsafeArchiveError, match=r"^big\.zip: would inflate"):
+        ingest(archive, path)
+    assert archive.stats() == before
+    result = cli_import(path)
+    assert result.exit_code != 0 and "big.zip: would inflate" in result.output
+
+
+def test_member_inflating_past_its_declared_size(archive: Archive, tmp_path: Path) -> None:
+    convs = [conversation(f"c{i}", "word " * 200) for i in range(40)]
+    path = build(tmp_path / "liar.zip", {"conversations.json": dumps(convs)})
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, data.rfind(b"PK\x01\x02") + 24, 5000)
+    path.write_bytes(bytes(data))
+    report = ingest(archive, path)
+    assert not report.ok
+    assert [p.where for p in report.problems] == ["conversations.json"]
+    assert "not imported" in report.problems[0].what
+    text = dumps(convs)[:5000]
+    assert all(f'"id": "{cid}"'.encode() in text for cid in imported(archive))
+
+
+# -- truncated files -------------------------------------------------------------------------------
+
+
+def test_truncated_zip_imports_what_precedes_the_cut(archive: Archive, tmp_path: Path) -> None:
+    convs = [conversation(f"c{i:03d}", f"text {i} " * 300) for i in range(200)]
+    whole = build(tmp_path / "whole.zip", {"conversations.json": dumps(convs)}).read_bytes()
+    path = tmp_path / "half.zip"
+    path.write_bytes(whole[: len(whole) // 2])
+    report = ingest(archive, path)
+    assert not report.ok
+    got = imported(archive)
+    assert got and got < {c["id"] for c in convs}
+    assert got == {f"c{i:03d}" for i in range(len(got))}
+    assert any("truncated zip" in p.what for p in report.problems)
+
+
+def test_unreadable_zip_is_a_bad_export_error(archive: Archive, tmp_path: Path) -> None:
+    whole = build(tmp_path / "whole.zip", {"conversations.json": b"[]"}).read_bytes()
+    path = tmp_path / "cut.zip"
+    path.write_bytes(whole[:20])
+    with pytest.raises(BadExportError, match=r"^cut\.zip: not a readable zip"):
+        ingest(archive, path)
+
+
+def test_unreadable_zip_fails_through_the_cli(archive: Archive, tmp_path: Path) -> None:
+    whole = build(tmp_path / "whole.zip", {"conversations.json": b"[]"}).read_bytes()
+    path = tmp_path / "cut.zip"
+    path.write_bytes(whole[:20])
+    result = cli_import(path)
+    assert result.exit_code != 0
+    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1 and "cut.zip" in error_lines[0]
+    assert archive.stats()["conversations"] == 0
+
+
+def truncated_json(tmp_path: Path) -> Path:
+    convs = [conversation(f"t{i}") for i in range(6)]
+    data = dumps(convs)
+    cut = data.index(b'"id": "t4"')
+    path = tmp_path / "conversations.json"
+    path.write_bytes(data[:cut])
+    return path
+
+
+def test_truncated_json_keeps_what_came_before(archive: Archive, tmp_path: Path) -> None:
+    path = truncated_json(tmp_path)
+    report = ingest(archive, path)
+    assert imported(archive) == {"t0", "t1", "t2", "t3"}
+    assert not report.ok
+    (problem,) = report.problems
+    assert problem.where == "conversations.json" and problem.lost
+    assert "truncated" in problem.what and "4 conversation(s) read before it" in problem.what
+    assert "not imported" in problem.what
+
+
+def test_truncated_json_fails_through_the_cli(tmp_path: Path) -> None:
+    path = truncated_json(tmp_path)
+    result = cli_import(path)
+    assert result.exit_code != 0
+    assert "truncated" in result.output and "conversations.json" in result.output
+    with open_archive() as archive:
+        assert imported(archive) == {"t0", "t1", "t2", "t3"}
+
+
+# -- hostile JSON ----------------------------------------------------------------------------------
+
+
+def test_invalid_utf8_and_lone_surrogates_are_repaired_and_raw_kept(
+    archive: Archive, tmp_path: Path
+) -> None:
+    data = dumps(
+        [
+            conversation("clean"),
+            conversation("bytes", "BADBYTES"),
+            conversation("escape", "BADESCAPE"),
+        ]
+    )
+    data = data.replace(b"BADBYTES", b"caf\xe9 \xff end").replace(b"BADESCAPE", b"x\\ud800y")
+    path = tmp_path / "conversations.json"
+    path.write_bytes(data)
+    report = ingest(archive, path)
+    assert report.ok and imported(archive) == {"clean", "bytes", "escape"}
+    texts = {cid: archive.get_conversation(cid).messages[0].text for cid in ("bytes", "escape")}
+    assert texts == {"bytes": "caf\ufffd \ufffd end", "escape": "x\ufffdy"}
+    noted = {p.where for p in report.problems if "repaired" in p.what}
+    assert noted == {"conversation bytes", "conversation escape"}
+    for cid, marker in (("bytes", b"\xff end"), ("escape", b"\\ud800")):
+        raw = archive.raw_versions(conversation_id("chatgpt", cid))[0]
+        start = data.index(b'{"id": "%s"' % cid.encode())
+        assert raw == data[start : start + len(raw)] and marker in raw
+        assert raw.endswith(b"}") and data[start + len(raw) : start + len(raw) + 2] in (b", ", b"]")
+
+
+def test_deep_nesting_skips_one_element_in_small_memory(archive: Archive, tmp_path: Path) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    bomb = b'{"id": "deep", "title": "deep", "mapping": {"x": ' + deep + b"}}"
+    data = (
+        b"["
+        + dumps([conversation("before")])[1:-1]
+        + b", "
+        + bomb
+        + b", "
+        + dumps([conversation("after")])[1:-1]
+        + b"]"
+    )
+    path = tmp_path / "conversations.json"
+    path.write_bytes(data)
+    tracemalloc.start()
+    try:
+        report = ingest(archive, path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 << 20
+    assert imported(archive) == {"before", "after"}
+    assert report.conversations["skipped"] == 1 and not report.ok
+    (problem,) = report.problems
+    assert problem.where == "conversations.json[1]" and "deeper than 128" in problem.what
+
+
+def test_nan_and_duplicate_keys_are_tolerated(archive: Archive, tmp_path: Path) -> None:
+    text = json.dumps([conversation("odd")])
+    text = text.replace(
+        '"create_time": 1700000000.0, "current_node"', '"create_time": NaN, "current_node"'
+    )
+    text = text.replace('"title": "title odd"', '"title": "first title", "title": "last title"')
+    assert "NaN" in text and "first title" in text
+    path = tmp_path / "conversations.json"
+    path.write_text(text)
+    report = ingest(archive, path)
+    assert report.ok
+    conv = archive.get_conversation("odd")
+    assert conv.title == "last title" and conv.created_at is None
+    assert len(conv.messages) == 2
+
+
+def test_unreadable_conversation_is_skipped_not_fatal(archive: Archive, tmp_path: Path) -> None:
+    items = [
+        conversation("ok1"),
+        {"title": "no id", "mapping": {}},
+        "just a string",
+        conversation("ok2"),
+    ]
+    path = tmp_path / "conversations.json"
+    path.write_bytes(dumps(items))
+    report = ingest(archive, path)
+    assert imported(archive) == {"ok1", "ok2"}
+    assert report.conversations["skipped"] == 2 and not report.ok
+
+
+# -- not an export at all --------------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("picture.png", PNG),
+        ("random.json", b'{"hello": "world", "items": [1, 2, 3]}'),
+        ("empty.json", b""),
+        ("numbers.json", b"[1, 2, 3]"),
+        ("notes.zip", None),
+    ],
+)
+def test_not_an_export(archive: Archive, tmp_path: Path, name: str, data: bytes | None) -> None:
+    path = tmp_path / name
+    if data is None:
+        build(path, {"readme.txt": b"hello", "photos/a.png": PNG})
+    else:
+        path.write_bytes(data)
+    before = archive.stats()
+    with pytest.raises((UnknownExportError, BadExportError)) as caught:
+        ingest(archive, path)
+    message = str(caught.value)
+    assert message.startswith(f"{name}: ") and "\n" not in message
+    result = cli_import(path)
+    assert result.exit_code != 0 and name in result.output
+    assert archive.stats() == before

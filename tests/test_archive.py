@@ -1,0 +1,330 @@
+"""The SQLite archive: migrations, search, resolve, stats, round trips — on real SQLite files."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from freehold.archive import Archive, conversation_id, open_archive
+from freehold.errors import ArchiveError, FreeholdError, NotFoundError
+from freehold.migrations import MIGRATIONS, migrate
+from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
+from freehold.tree import build_tree
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"\x00" * 64
+
+
+def epoch(day: str) -> float:
+    return datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
+
+
+def msg(sid: str, parent: str | None, role: str, text: str, **extra: object) -> Message:
+    return Message(sid, parent, role, "text", [{"type": "text", "text": text}], text, **extra)  # type: ignore[arg-type]
+
+
+def conversation(
+    sid: str,
+    messages: list[Message],
+    *,
+    kind: str = "chatgpt",
+    leaf: str | None = None,
+    **extra: object,
+) -> Conversation:
+    tree = build_tree(messages, leaf)
+    raw = orjson.dumps({"id": sid, "n": [m.text for m in messages], "leaf": leaf})
+    return Conversation(
+        kind,
+        sid,
+        extra.pop("title", f"title {sid}"),
+        tree.messages,
+        raw,
+        current_leaf=tree.leaf,
+        **extra,
+    )  # type: ignore[arg-type]
+
+
+def add(archive: Archive, *conversations: Conversation, kind: str = "chatgpt") -> list[str]:
+    source = archive.begin_source(kind, "test.json", None, None, "test/1")
+    with archive.transaction():
+        statuses = [archive.add_conversation(c, source).status for c in conversations]
+    return statuses
+
+
+def chat(
+    sid: str, day: str, user: str, answer: str, model: str = "gpt-4o", **extra: object
+) -> Conversation:
+    t = epoch(day)
+    messages = [
+        msg("s", None, "system", "", hidden=True, created_at=t),
+        msg("u", "s", "user", user, created_at=t + 1),
+        msg("a", "u", "assistant", answer, model=model, created_at=t + 2),
+    ]
+    return conversation(sid, messages, created_at=t, **extra)
+
+
+@pytest.fixture
+def filled(archive: Archive) -> Archive:
+    add(
+        archive,
+        chat(
+            "c-invoice",
+            "2024-01-10",
+            "Write an invoice template",
+            "Here is an invoice: invoice number, invoice date.",
+        ),
+        chat(
+            "c-travel",
+            "2024-03-05",
+            "Plan a trip to Lisbon",
+            "Day one: the café and an invoice-free holiday.",
+            model="gpt-3.5",
+        ),
+        chat("c-old", "2023-06-01", "Explain SQLite pragmas", "WAL means write-ahead log."),
+    )
+    claude = chat(
+        "k-1",
+        "2024-02-01",
+        "invoice for Claude?",
+        "An invoice from Claude.",
+        model="claude-3",
+        kind="claude",
+    )
+    add(archive, claude, kind="claude")
+    return archive
+
+
+# -- migrations ------------------------------------------------------------------------------------
+
+
+def test_opening_migrates_once(archive: Archive, tmp_path: Path) -> None:
+    names = [row[0] for row in archive.db.execute("SELECT name FROM _freehold_migrations")]
+    assert names == [name for name, _ in MIGRATIONS]
+    assert migrate(archive.db) == []
+    with open_archive(archive.home) as again:
+        assert migrate(again.db) == []
+        assert again.db.execute("SELECT count(*) FROM _freehold_migrations").fetchone()[0] == len(
+            names
+        )
+
+
+def test_blank_database_gets_every_step() -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    assert migrate(db) == [name for name, _ in MIGRATIONS]
+    assert migrate(db) == []
+
+
+def test_a_file_that_is_not_sqlite_is_an_archive_error(tmp_path: Path) -> None:
+    home = tmp_path / "broken"
+    home.mkdir()
+    (home / "archive.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ArchiveError, match=r"archive\.sqlite"):
+        open_archive(home)
+
+
+# -- search ----------------------------------------------------------------------------------------
+
+
+def test_search_is_ranked(filled: Archive) -> None:
+    hits = filled.search("invoice")
+    assert len(hits) == 5
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert hits[0].conversation_id == conversation_id("chatgpt", "c-invoice")
+    assert hits[0].role == "assistant"
+
+
+def test_search_snippet_highlights_point_at_the_words(filled: Archive) -> None:
+    for hit in filled.search("invoice template"):
+        assert hit.highlights
+        for start, end in hit.highlights:
+            assert hit.snippet[start:end].lower() in ("invoice", "template")
+    (cafe,) = filled.search("cafe")  # diacritics removed in the index
+    assert [cafe.snippet[a:b] for a, b in cafe.highlights] == ["café"]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"source": "claude"}, {"k-1"}),
+        ({"source": "chatgpt"}, {"c-invoice", "c-travel"}),
+        ({"role": "user"}, {"c-invoice", "k-1"}),
+        ({"model": "gpt-3"}, {"c-travel"}),
+        ({"model": "claude"}, {"k-1"}),
+        ({"since": "2024-02"}, {"c-travel", "k-1"}),
+        ({"until": "2024-01"}, {"c-invoice"}),
+        ({"since": "2024-01-11", "until": "2024-02-01"}, {"k-1"}),
+    ],
+)
+def test_search_filters(filled: Archive, filters: dict[str, str], expected: set[str]) -> None:
+    found = {
+        filled.get_conversation(h.conversation_id).source_id
+        for h in filled.search("invoice", **filters)
+    }
+    assert found == expected
+
+
+def test_search_limit_and_offset(filled: Archive) -> None:
+    everything = [h.message_id for h in filled.search("invoice")]
+    assert [h.message_id for h in filled.search("invoice", limit=2)] == everything[:2]
+    assert [h.message_id for h in filled.search("invoice", limit=2, offset=2)] == everything[2:4]
+
+
+def test_search_finds_hidden_and_branch_messages_and_titles_do_not_leak(archive: Archive) -> None:
+    messages = [
+        msg("u", None, "user", "question about zebras"),
+        msg("a1", "u", "assistant", "first answer mentions okapi"),
+        msg("a2", "u", "assistant", "second answer mentions giraffe"),
+    ]
+    add(archive, conversation("b", messages, leaf="a2"))
+    assert len(archive.search("okapi")) == 1  # the non-visible branch is searchable too
+    assert archive.search("nomatchword") == []
+
+
+@pytest.mark.parametrize("query", ['"unclosed', "invoice AND", "NEAR(", "("])
+def test_fts_syntax_errors_are_clear(filled: Archive, query: str) -> None:
+    with pytest.raises(FreeholdError, match="quote words"):
+        filled.search(query)
+
+
+def test_empty_search_is_refused(filled: Archive) -> None:
+    with pytest.raises(FreeholdError, match="empty search"):
+        filled.search("   ")
+
+
+def test_bad_date_filter_is_clear(filled: Archive) -> None:
+    with pytest.raises(FreeholdError, match="not a date"):
+        filled.search("invoice", since="last tuesday")
+
+
+def test_plain_words_with_punctuation_are_quoted(archive: Archive) -> None:
+    add(archive, chat("p", "2024-01-01", "how do I use c++ templates", "like this"))
+    assert len(archive.search("c++ templates")) == 1
+
+
+# -- resolve ---------------------------------------------------------------------------------------
+
+
+def test_resolve_by_id_source_id_and_prefix(filled: Archive) -> None:
+    cid = conversation_id("chatgpt", "c-travel")
+    assert filled.resolve(cid) == cid
+    assert filled.resolve("c-travel") == cid
+    assert filled.resolve(cid[:8]) == cid
+    assert filled.resolve("c-tr") == cid
+    assert filled.resolve("  c-travel ") == cid
+
+
+def test_resolve_ambiguous_and_unknown(filled: Archive) -> None:
+    with pytest.raises(NotFoundError, match="several"):
+        filled.resolve("c-")
+    with pytest.raises(NotFoundError, match="no conversation"):
+        filled.resolve("zzz-nothing")
+    with pytest.raises(NotFoundError):
+        filled.resolve("")
+
+
+def test_resolve_treats_wildcards_literally(filled: Archive) -> None:
+    with pytest.raises(NotFoundError):
+        filled.resolve("%ravel")
+
+
+# -- stats and round trips -------------------------------------------------------------------------
+
+
+def test_stats_count_hidden_messages_and_every_branch(archive: Archive) -> None:
+    messages = [
+        msg("s", None, "system", "", hidden=True),
+        msg("u", "s", "user", "hi"),
+        msg("a1", "u", "assistant", "one"),
+        msg("a2", "u", "assistant", "two"),
+        msg("t", "a2", "tool", "tool output", hidden=True),
+    ]
+    branched = conversation("br", messages, leaf="a1")
+    branched.context = [
+        ContextRecord("custom_instructions", "be brief", {"about_model": "be brief"}, None, "s")
+    ]
+    add(archive, branched, chat("plain", "2024-01-01", "q", "a"))
+    stats = archive.stats()
+    assert stats["conversations"] == 2
+    assert stats["messages"] == 8
+    assert stats["visible_messages"] == 3 + 3
+    assert stats["branched_conversations"] == 1
+    assert stats["context_records"] == 1
+    assert stats["imports"] == 1
+    assert stats["per_source"] == {"chatgpt": {"conversations": 2, "messages": 8}}
+    assert stats["gone_upstream"] == 0
+
+
+def test_round_trip_keeps_tree_flags_and_leaf(archive: Archive) -> None:
+    messages = [
+        msg("u", None, "user", "hi", created_at=1.0),
+        msg("a1", "u", "assistant", "one", created_at=2.0, status="interrupted"),
+        msg(
+            "a2",
+            "u",
+            "assistant",
+            "two",
+            created_at=3.0,
+            model="gpt-4o",
+            meta={"recipient": "python"},
+        ),
+    ]
+    add(archive, conversation("rt", messages, leaf="a1", title="Round trip", archived=True))
+    got = archive.get_conversation("rt")
+    assert got.title == "Round trip" and got.archived and got.current_leaf == "a1"
+    by_id = {m.source_id: m for m in got.messages}
+    assert by_id["a1"].parent_source_id == "u" and by_id["a1"].status == "interrupted"
+    assert [m.source_id for m in got.messages if m.on_visible_path] == ["u", "a1"]
+    assert by_id["a2"].meta == {"recipient": "python"} and by_id["a2"].model == "gpt-4o"
+    assert by_id["a2"].parts == [{"type": "text", "text": "two"}]
+
+
+def test_same_raw_twice_is_unchanged_and_growth_is_an_update(archive: Archive) -> None:
+    first = chat("g", "2024-01-01", "q", "a")
+    assert add(archive, first) == ["new"]
+    assert add(archive, chat("g", "2024-01-01", "q", "a")) == ["unchanged"]
+    grown = chat("g", "2024-01-01", "q", "a")
+    grown.messages.append(msg("u2", "a", "user", "follow-up"))
+    grown.raw += b" "
+    assert add(archive, grown) == ["updated"]
+    got = archive.get_conversation("g")
+    assert len(got.messages) == 4
+    assert len(archive.raw_versions(got.id or "")) == 2
+
+
+def test_blobs_are_content_addressed_and_sniffed(archive: Archive) -> None:
+    sha, mime, size = archive.write_blob(io.BytesIO(PNG))
+    assert archive.write_blob(io.BytesIO(PNG)) == (sha, mime, size)
+    assert mime == "image/png" and size == len(PNG)
+    assert archive.blob_path(sha).read_bytes() == PNG
+    assert [p.name for p in archive.blob_path(sha).parent.iterdir()] == [sha]
+    assert list((archive.blobs / "tmp").iterdir()) == []
+
+
+def test_attachment_links_round_trip(archive: Archive) -> None:
+    sha, mime, size = archive.write_blob(io.BytesIO(PNG))
+    message = msg("u", None, "user", "see picture")
+    message.attachments = [
+        AttachmentRef(
+            "file-service://file-A", name="pic.png", sha256=sha, size=size, sniffed_mime=mime
+        ),
+        AttachmentRef("file-service://file-B", name="doc.pdf", mime="application/pdf"),
+    ]
+    add(archive, conversation("att", [message]))
+    (got,) = archive.get_conversation("att").messages
+    refs = {a.pointer: a for a in got.attachments}
+    assert refs["file-service://file-A"].mime == "image/png"
+    assert refs["file-service://file-A"].sha256 == sha
+    assert refs["file-service://file-A"].size == len(PNG)
+    assert refs["file-service://file-B"].sha256 is None
+    assert refs["file-service://file-B"].mime == "application/pdf"
+    stats = archive.stats()
+    assert (stats["attachments"], stats["attachment_bytes"], stats["attachments_missing"]) == (
+        1,
+        len(PNG),
+        1,
+    )

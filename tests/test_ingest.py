@@ -1,0 +1,322 @@
+"""import_path end to end: idempotency, newer exports, gone-upstream flags, and kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from freehold.archive import Archive, open_archive
+from freehold.ingest import ImportReport, import_path
+
+ACCOUNT = b'{"id": "user-same", "email": "me@example.org"}'
+
+
+# -- building exports ------------------------------------------------------------------------------
+
+
+def node(mid: str, parent: str | None, role: str, text: str, t: float) -> dict[str, Any]:
+    message = {
+        "id": mid,
+        "author": {"role": role, "name": None, "metadata": {}},
+        "create_time": t,
+        "content": {"content_type": "text", "parts": [text]},
+        "status": "finished_successfully",
+        "metadata": {"model_slug": "gpt-4o"} if role == "assistant" else {},
+        "recipient": "all",
+    }
+    return {"id": mid, "message": message, "parent": parent}
+
+
+def conversation(
+    cid: str, turns: list[tuple[str, str | None, str, str]], current: str
+) -> dict[str, Any]:
+    """turns: (message id, parent id, role, text); a null-message root is added."""
+    mapping: dict[str, Any] = {"root": {"id": "root", "message": None, "parent": None}}
+    for number, (mid, parent, role, text) in enumerate(turns):
+        mapping[mid] = node(mid, parent or "root", role, text, 1_700_000_000.0 + number)
+    return {
+        "id": cid,
+        "conversation_id": cid,
+        "title": f"About {cid}",
+        "create_time": 1_700_000_000.0,
+        "update_time": 1_700_000_000.0 + len(turns),
+        "mapping": mapping,
+        "current_node": current,
+    }
+
+
+def basic(cid: str) -> dict[str, Any]:
+    return conversation(
+        cid, [("u", None, "user", f"question {cid}"), ("a", "u", "assistant", f"answer {cid}")], "a"
+    )
+
+
+def grown(cid: str) -> dict[str, Any]:
+    """``basic`` plus a regenerated answer (a new branch) and a follow-up turn."""
+    turns: list[tuple[str, str | None, str, str]] = [
+        ("u", None, "user", f"question {cid}"),
+        ("a", "u", "assistant", f"answer {cid}"),
+        ("a2", "u", "assistant", f"regenerated answer {cid}"),
+        ("u3", "a2", "user", "tell me more"),
+        ("a3", "u3", "assistant", "more details here"),
+    ]
+    return conversation(cid, turns, "a3")
+
+
+def export_zip(path: Path, convs: list[dict[str, Any]], *, account: bytes | None = ACCOUNT) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("conversations.json", json.dumps(convs))
+        if account is not None:
+            zf.writestr("user.json", account)
+    return path
+
+
+def ingest(archive: Archive, path: Path) -> ImportReport:
+    return import_path(archive, path, reader_process=False)
+
+
+def without_imports(stats: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in stats.items() if key != "imports"}
+
+
+def count(archive: Archive, table: str) -> int:
+    return int(archive.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+# -- idempotency -----------------------------------------------------------------------------------
+
+
+def test_same_file_twice_changes_nothing(archive: Archive, tmp_path: Path) -> None:
+    path = export_zip(tmp_path / "export.zip", [basic("c1"), grown("c2"), basic("c3")])
+    first = ingest(archive, path)
+    stats, raws = archive.stats(), count(archive, "conversation_raw")
+    second = ingest(archive, path)
+    assert first.conversations["new"] == 3
+    assert second.conversations["unchanged"] == second.conversations["read"] == 3
+    assert second.conversations["new"] == second.conversations["updated"] == 0
+    assert second.messages["unchanged"] == second.messages["read"] == 9
+    assert second.messages["new"] == second.messages["updated"] == 0
+    assert second.ok and second.gone_upstream == 0
+    assert without_imports(archive.stats()) == without_imports(stats)
+    assert archive.stats()["imports"] == 2
+    assert count(archive, "conversation_raw") == raws == 3
+
+
+def test_reserialised_export_is_unchanged_but_keeps_the_new_raw(
+    archive: Archive, tmp_path: Path
+) -> None:
+    convs = [basic("c1")]
+    ingest(archive, export_zip(tmp_path / "one-line.zip", convs))
+    pretty = tmp_path / "pretty.zip"
+    with zipfile.ZipFile(pretty, "w") as zf:
+        zf.writestr("conversations.json", json.dumps(convs, indent=2, sort_keys=True))
+        zf.writestr("user.json", ACCOUNT)
+    report = ingest(archive, pretty)
+    assert report.conversations["unchanged"] == 1 and report.messages["unchanged"] == 2
+    raws = archive.raw_versions(archive.resolve("c1"))
+    assert [json.loads(raw) for raw in raws] == convs * 2 and raws[0] != raws[1]
+
+
+# -- a newer export --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_exports(archive: Archive, tmp_path: Path) -> tuple[ImportReport, ImportReport]:
+    old = export_zip(tmp_path / "2024.zip", [basic("grows"), basic("removed"), basic("same")])
+    new = export_zip(tmp_path / "2025.zip", [grown("grows"), basic("same"), basic("fresh")])
+    return ingest(archive, old), ingest(archive, new)
+
+
+def test_newer_export_counts(two_exports: tuple[ImportReport, ImportReport]) -> None:
+    _, report = two_exports
+    assert report.ok
+    assert (report.conversations["new"], report.conversations["updated"]) == (1, 1)
+    assert report.conversations["unchanged"] == 1
+    assert report.messages["new"] == 3 + 2
+    assert report.messages["updated"] == 1  # the first answer left the visible path
+    assert report.messages["unchanged"] == 2 + 1
+    assert report.gone_upstream == 1
+
+
+def test_newer_export_keeps_old_messages_and_adds_the_branch(
+    archive: Archive, two_exports: Any
+) -> None:
+    conv = archive.get_conversation("grows")
+    assert sorted(m.source_id for m in conv.messages) == ["a", "a2", "a3", "u", "u3"]
+    assert [m.source_id for m in conv.messages if m.on_visible_path] == ["u", "a2", "u3", "a3"]
+    assert conv.current_leaf == "a3"
+    row = archive.db.execute(
+        "SELECT message_count, branch_count FROM conversations WHERE source_conversation_id='grows'"
+    ).fetchone()
+    assert row == (5, 1)
+    assert len(archive.raw_versions(archive.resolve("grows"))) == 2
+
+
+def test_removed_conversation_is_flagged_not_deleted(archive: Archive, two_exports: Any) -> None:
+    gone = archive.get_conversation("removed")
+    assert gone.gone_upstream_at is not None
+    assert [m.text for m in gone.messages] == ["question removed", "answer removed"]
+    assert archive.get_conversation("same").gone_upstream_at is None
+    stats = archive.stats()
+    assert stats["gone_upstream"] == 1 and stats["conversations"] == 4
+    assert archive.search("removed")
+
+
+def test_conversation_back_upstream_clears_the_flag(
+    archive: Archive, tmp_path: Path, two_exports: Any
+) -> None:
+    back = export_zip(
+        tmp_path / "2026.zip", [grown("grows"), basic("same"), basic("fresh"), basic("removed")]
+    )
+    report = ingest(archive, back)
+    assert report.conversations["unchanged"] == 4 and report.gone_upstream == 0
+    assert archive.get_conversation("removed").gone_upstream_at is None
+    assert archive.stats()["gone_upstream"] == 0
+
+
+def test_partial_export_flags_nothing(archive: Archive, tmp_path: Path) -> None:
+    ingest(archive, export_zip(tmp_path / "full.zip", [basic("one"), basic("two")]))
+    cut = tmp_path / "cut.zip"
+    with zipfile.ZipFile(cut, "w") as zf:
+        zf.writestr("conversations.json", json.dumps([basic("one"), basic("two")])[:300])
+        zf.writestr("user.json", ACCOUNT)
+    report = ingest(archive, cut)
+    assert not report.ok and report.gone_upstream == 0
+    assert archive.stats()["gone_upstream"] == 0
+
+
+def test_other_account_is_never_flagged(archive: Archive, tmp_path: Path) -> None:
+    ingest(archive, export_zip(tmp_path / "mine.zip", [basic("mine")]))
+    other = export_zip(tmp_path / "theirs.zip", [basic("theirs")], account=b'{"id": "user-other"}')
+    assert ingest(archive, other).gone_upstream == 0
+    assert archive.get_conversation("mine").gone_upstream_at is None
+
+
+def test_account_learnt_later_still_flags_gone(archive: Archive, tmp_path: Path) -> None:
+    bare = tmp_path / "conversations.json"
+    bare.write_text(json.dumps([basic("one"), basic("two")]))
+    ingest(archive, bare)
+    ingest(archive, export_zip(tmp_path / "full.zip", [basic("one"), basic("two")]))
+    assert archive.get_conversation("one").account_id == "user-same"
+    report = ingest(archive, export_zip(tmp_path / "newer.zip", [basic("one")]))
+    assert report.gone_upstream == 1
+
+
+# -- kill -9 in the middle of an import ------------------------------------------------------------
+
+_IMPORT = """
+import sys
+from pathlib import Path
+from freehold.archive import open_archive
+from freehold.ingest import import_path
+with open_archive() as archive:
+    import_path(archive, Path(sys.argv[1]))
+"""
+
+
+def big_export(path: Path, conversations: int = 1700) -> Path:
+    """About 20 MB of conversations JSON, ten long turns each, streamed into the zip."""
+    filler = "lorem ipsum dolor sit amet " * 36
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("user.json", ACCOUNT)
+        with zf.open("conversations.json", "w") as out:
+            out.write(b"[")
+            for number in range(conversations):
+                turns = [
+                    (
+                        f"m{j}",
+                        f"m{j - 1}" if j else None,
+                        "user" if j % 2 == 0 else "assistant",
+                        f"w{number} turn {j} {filler}",
+                    )
+                    for j in range(10)
+                ]
+                out.write(
+                    (b", " if number else b"")
+                    + json.dumps(conversation(f"big-{number:05d}", turns, "m9")).encode()
+                )
+            out.write(b"]")
+    return path
+
+
+def committed_conversations(db_path: Path) -> int:
+    try:
+        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1)) as db:
+            return int(db.execute("SELECT count(*) FROM conversations").fetchone()[0])
+    except sqlite3.Error:
+        return 0  # not created or not migrated yet
+
+
+def kill_when_rows_land(process: subprocess.Popen[bytes], db_path: Path) -> int:
+    """Poll (bounded) until a batch is committed, then SIGKILL the import's process group."""
+    for _ in range(6000):
+        if process.poll() is not None:
+            break
+        if db_path.exists() and (found := committed_conversations(db_path)):
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return found
+        time.sleep(0.005)
+    process.kill()
+    process.wait()
+    pytest.fail(f"no committed rows seen before the import ended (rc={process.returncode})")
+    return 0
+
+
+def message_rows(archive: Archive) -> list[tuple[Any, ...]]:
+    return archive.db.execute(
+        "SELECT m.conversation_id, m.source_message_id, p.source_message_id, m.role, m.text, "
+        "m.on_visible_path, m.hidden FROM messages m LEFT JOIN messages p ON p.id = m.parent_id "
+        "ORDER BY 1, 2"
+    ).fetchall()
+
+
+def assert_consistent(archive: Archive) -> None:
+    assert archive.db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    mismatched = archive.db.execute(
+        "SELECT c.id FROM conversations c WHERE c.message_count != "
+        "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) OR c.message_count = 0"
+    ).fetchall()
+    assert mismatched == []
+    archive.db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')")
+    assert count(archive, "messages_fts_docsize") == count(archive, "messages")
+
+
+def test_kill_9_mid_import_leaves_a_consistent_archive(
+    tmp_path: Path, _isolated_home: Path
+) -> None:
+    path = big_export(tmp_path / "big.zip")
+    with zipfile.ZipFile(path) as zf:
+        assert zf.getinfo("conversations.json").file_size > 18 << 20
+    with (tmp_path / "stderr.txt").open("wb") as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-c", _IMPORT, str(path)],
+            env=dict(os.environ),
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
+        seen = kill_when_rows_land(process, _isolated_home / "archive.sqlite")
+    assert process.returncode == -signal.SIGKILL and seen > 0
+    with open_archive(_isolated_home) as archive:
+        assert_consistent(archive)
+        assert 0 < archive.stats()["conversations"] < 1700
+        report = import_path(archive, path)
+        assert report.ok and report.conversations["read"] == 1700
+        assert_consistent(archive)
+        resumed, rows = archive.stats(), message_rows(archive)
+    with open_archive(tmp_path / "clean") as clean:
+        import_path(clean, path)
+        assert without_imports(clean.stats()) == without_imports(resumed)
+        assert message_rows(clean) == rows

@@ -1,0 +1,204 @@
+"""The streaming array reader: values, exact raw slices, chunk boundaries, truncation, depth."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from freehold import jsonstream
+from freehold.jsonstream import JsonStreamError, iter_elements
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_OBJECTS = st.lists(st.dictionaries(st.text(max_size=8), _VALUES, max_size=5), max_size=6)
+_LAYOUTS = st.sampled_from(
+    [
+        {},
+        {"separators": (",", ":")},
+        {"indent": 2},
+        {"indent": 2, "sort_keys": True},
+        {"indent": "\t", "ensure_ascii": False},
+        {"ensure_ascii": False},
+        {"separators": (" ,  ", " : "), "ensure_ascii": False},
+    ]
+)
+
+
+class Trickle:
+    """A byte stream that returns at most ``step`` bytes per read, like a slow pipe."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data = io.BytesIO(data)
+        self._step = step
+
+    def read(self, n: int = -1) -> bytes:
+        return self._data.read(self._step if n < 0 else min(n, self._step))
+
+
+def read_all(data: bytes, step: int | None = None) -> list[jsonstream.Element]:
+    stream: Any = io.BytesIO(data) if step is None else Trickle(data, step)
+    return list(iter_elements(stream))
+
+
+def assert_exact_slices(text: str, elements: list[jsonstream.Element]) -> None:
+    """Each raw is the element's exact source text; only whitespace and commas lie between."""
+    cursor = text.index("[") + 1
+    for element in elements:
+        raw_text = element.raw.decode("utf-8")
+        assert text[element.offset : element.offset + len(raw_text)] == raw_text
+        assert text[cursor : element.offset].strip() in ("", ",")
+        cursor = element.offset + len(raw_text)
+    assert text[cursor:].strip() == "]"
+
+
+@settings(max_examples=80, deadline=None)
+@given(_OBJECTS, _LAYOUTS)
+def test_values_and_raw_slices_match_the_input(objects: list[Any], layout: dict[str, Any]) -> None:
+    text = json.dumps(objects, **layout)
+    elements = read_all(text.encode("utf-8"))
+    assert [e.value for e in elements] == json.loads(text)
+    assert [e.index for e in elements] == list(range(len(objects)))
+    assert all(e.problems == [] for e in elements)
+    assert_exact_slices(text, elements)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(_OBJECTS, _LAYOUTS, st.integers(1, 9))
+def test_tiny_chunks_force_growth(
+    monkeypatch: pytest.MonkeyPatch, objects: list[Any], layout: dict[str, Any], step: int
+) -> None:
+    # _CHUNK drives growth and buffer dropping; the trickle stream makes every read short,
+    # since fill()'s default read size is bound when the module is imported.
+    monkeypatch.setattr(jsonstream, "_CHUNK", 7)
+    text = json.dumps(objects, **layout)
+    elements = read_all(text.encode("utf-8"), step)
+    assert [e.value for e in elements] == json.loads(text)
+    assert_exact_slices(text, elements)
+
+
+_DOC = json.dumps(
+    [{"a": 1, "b": [True, None, "x"]}, {"t": "één ü"}, {"n": -12.5e3, "s": 'q"\\'}],
+    ensure_ascii=False,
+)
+
+
+@pytest.mark.parametrize("cut", range(len(_DOC.encode("utf-8"))))
+def test_every_truncation_yields_a_prefix_then_raises(cut: int) -> None:
+    whole = [e.value for e in read_all(_DOC.encode("utf-8"))]
+    got: list[Any] = []
+    with pytest.raises(JsonStreamError) as caught:
+        for element in iter_elements(io.BytesIO(_DOC.encode("utf-8")[:cut])):
+            got.append(element.value)
+    assert got == whole[: len(got)]
+    assert caught.value.elements == len(got)
+
+
+def test_the_complete_document_raises_nothing() -> None:
+    assert [e.value for e in read_all(_DOC.encode("utf-8"))] == json.loads(_DOC)
+
+
+def test_a_single_top_level_object_is_one_element() -> None:
+    data = b'  {"id": "x", "mapping": {}}  '
+    (element,) = read_all(data)
+    assert element.value == {"id": "x", "mapping": {}}
+    assert element.raw == b'{"id": "x", "mapping": {}}'
+
+
+def test_utf8_bom_is_skipped_and_raw_excludes_it() -> None:
+    (element,) = read_all(b'\xef\xbb\xbf[{"a": "\xc3\xa9"}]')
+    assert element.value == {"a": "é"}
+    assert element.raw == b'{"a": "\xc3\xa9"}'
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (b'"just a string"', "not a JSON array"),
+        (b"[{}} ]", "expected ','"),
+    ],
+)
+def test_not_an_array_is_a_clear_error(data: bytes, message: str) -> None:
+    with pytest.raises(JsonStreamError, match=message):
+        read_all(data)
+
+
+def test_invalid_utf8_is_repaired_flagged_and_raw_keeps_the_bytes() -> None:
+    data = b'[{"t": "ok"}, {"t": "bad \xff\xfe here"}, {"t": "fine"}]'
+    elements = read_all(data)
+    assert elements[0].problems == [] and elements[2].problems == []
+    assert elements[1].value == {"t": "bad \ufffd\ufffd here"}
+    assert elements[1].raw == b'{"t": "bad \xff\xfe here"}'
+    assert "repaired" in elements[1].problems[0]
+
+
+def test_lone_surrogate_escape_is_repaired_and_raw_is_verbatim() -> None:
+    data = b'[{"t": "x\\ud800y", "u": "\\ud83d\\ude00"}]'
+    (element,) = read_all(data)
+    assert element.value == {"t": "x\ufffdy", "u": "\U0001f600"}
+    assert element.raw == data[1:-1]
+    assert element.problems
+
+
+@pytest.mark.parametrize("depth", [jsonstream.MAX_DEPTH + 1, 600, 100_000])
+def test_too_deep_element_is_skipped_and_the_next_one_read(depth: int) -> None:
+    deep = b"[" * depth + b"]" * depth
+    data = b'[{"a": 1}, {"deep": ' + deep + b'}, {"b": 2}]'
+    elements = read_all(data)
+    assert [e.value for e in elements] == [{"a": 1}, None, {"b": 2}]
+    assert "deeper than" in elements[1].problems[0]
+    assert elements[1].raw == b'{"deep": ' + deep + b"}"
+
+
+def test_exactly_max_depth_is_accepted() -> None:
+    depth = jsonstream.MAX_DEPTH - 1  # the element object itself is one level
+    data = b'[{"d": ' + b"[" * depth + b"]" * depth + b"}]"
+    (element,) = read_all(data)
+    assert element.value is not None and element.problems == []
+
+
+def test_nan_and_duplicate_keys_are_tolerated() -> None:
+    (element,) = read_all(b'[{"x": NaN, "k": 1, "k": 2, "y": Infinity}]')
+    assert element.value["k"] == 2
+    assert element.value["x"] != element.value["x"]
+    assert element.value["y"] == float("inf")
+
+
+def test_number_element_across_a_chunk_boundary() -> None:
+    # A plain BytesIO: the first fill() reads exactly 4 MiB, cutting the number after '12'.
+    first_read = 1 << 22
+    data = b"[" + b" " * (first_read - 3) + b"12345, 6]"
+    assert [e.value for e in read_all(data)] == [12345, 6]
+
+
+@pytest.mark.parametrize(("data", "step"), [(b"[123, 1]", 3), (b"[-5, 10]", 2), (b"[7, 89]", 6)])
+def test_integers_cut_by_short_reads(data: bytes, step: int) -> None:
+    assert [e.value for e in read_all(data, step)] == json.loads(data)
+
+
+@pytest.mark.parametrize("number", [b"123.5", b"12e5", b"12E+5"])
+def test_float_cut_after_its_point_or_exponent(number: bytes) -> None:
+    cut = number.index(number.lstrip(b"0123456789")[:1]) + 1  # just past '.', 'e' or 'E'
+    first_read = 1 << 22
+    data = b"[" + b" " * (first_read - 1 - cut) + number + b", 6]"
+    assert [e.value for e in read_all(data)] == [json.loads(number), 6]
