@@ -35,6 +35,10 @@ _NEAR_END = 32
 _WS = " \t\r\n"
 _DECODER = json.JSONDecoder()
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+    r"|\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
 _bad_bytes = [0]
@@ -211,11 +215,19 @@ def _finish(buf: _Buffer, start: int, end: int, index: int, value: Any, max_dept
     if type(value) in (dict, list) and _too_deep(value, max_depth):
         problems.append(f"nests deeper than {max_depth} levels; skipped, raw kept")
         return Element(index, buf.base + start, None, raw, problems)
-    if buf.is_dirty(start, end) or "\\ud" in raw_text or "\\uD" in raw_text:
+    if buf.is_dirty(start, end) or _lone_surrogate_escape(raw_text):
         value, repaired = _repair(value)
         if repaired:
             problems.append(f"{repaired} string(s) with invalid UTF-8 or lone surrogates repaired")
     return Element(index, buf.base + start, value, raw, problems)
+
+
+def _lone_surrogate_escape(raw_text: str) -> bool:
+    """A ``\\udXXX`` escape that is not half of a pair (pairs are how ensure_ascii writes
+    emoji, so they are common and fine): a match of 6 characters is a lone half."""
+    if "\\ud" not in raw_text and "\\uD" not in raw_text:
+        return False
+    return any(len(m.group()) == 6 for m in _SURROGATE_ESCAPE.finditer(raw_text))
 
 
 def _skip_deep(buf: _Buffer, pos: int, index: int, max_depth: int) -> tuple[Element, int] | None:

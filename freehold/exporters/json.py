@@ -1,0 +1,292 @@
+"""freehold's own export format: lossless, documented, readable without freehold.
+
+Layout of the output folder::
+
+    freehold-export.json   manifest: format, version, exported_at, counts, files (written last)
+    conversations.jsonl    one conversation per line, every field, every branch, every raw version
+    attachments/<sha256>   attachment bytes, once each, named by their content hash
+
+Why JSON Lines: a whole archive exports and re-imports in flat memory, one conversation at a time,
+and each line is a complete JSON document that jq, pandas or a ten-line script can read. A line is
+``conversation_to_json(conv)`` plus ``"raw"``: the raw versions the conversation arrived as,
+oldest first, each ``{"sha256", "encoding", "value"}``. ``sha256`` names the original bytes;
+``encoding`` is ``"json"`` (``value`` is the parsed JSON, equal in value though not in bytes) when
+the bytes are strict UTF-8 JSON, else ``"base64"`` (the exact bytes) — lone surrogates, NaN or
+invalid UTF-8 are kept that way rather than repaired. An attachment is ``{"pointer", "name",
+"mime", "sniffed_mime", "size", "sha256"}``, its bytes in ``attachments/<sha256>`` when the
+archive has them. Timestamps stay epoch seconds as stored; message ``id``/``parent_id`` are this
+archive's row numbers, the tree itself is given by the source ids.
+
+Every branch is always written, so ``all_branches`` is accepted for the common exporter signature
+and ignored. The manifest is written first with ``"complete": false`` and replaced at the end, so
+an interrupted export is recognisable and can simply be run again into the same folder (stale
+attachments are removed then); any other non-empty folder is refused, never overwritten.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from freehold import __version__
+from freehold.archive import Archive, conversation_id
+from freehold.errors import FreeholdError
+from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
+
+__all__ = [
+    "CONVERSATIONS",
+    "FORMAT",
+    "FORMAT_NAME",
+    "MANIFEST",
+    "VERSION",
+    "conversation_to_json",
+    "dumps",
+    "loads",
+    "read_manifest",
+    "write",
+]
+
+FORMAT = "json"
+FORMAT_NAME = "freehold-export"
+VERSION = 1
+MANIFEST = "freehold-export.json"
+CONVERSATIONS = "conversations.jsonl"
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+_BIG_NUMBER = re.compile(rb"\d{19}")
+_MANIFEST_LIMIT = 256 << 20
+
+
+def loads(data: bytes) -> Any:
+    """Strict JSON → value without loss (orjson turns integers past 64 bits into floats)."""
+    if _BIG_NUMBER.search(data):
+        return json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+    return orjson.loads(data)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON bytes; the stdlib takes over where orjson refuses (huge ints, surrogates)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=True, allow_nan=False).encode()
+
+
+def conversation_to_json(conv: Conversation) -> dict[str, Any]:
+    """Every field of a conversation and its messages, JSON-ready (no raw versions)."""
+    return {
+        "id": conv.id or conversation_id(conv.source_kind, conv.source_id),
+        "source_kind": conv.source_kind,
+        "source_id": conv.source_id,
+        "title": conv.title,
+        "created_at": conv.created_at,
+        "updated_at": conv.updated_at,
+        "current_leaf": conv.current_leaf,
+        "model": conv.model,
+        "account_id": conv.account_id,
+        "project": conv.project,
+        "archived": conv.archived,
+        "starred": conv.starred,
+        "gone_upstream_at": conv.gone_upstream_at,
+        "problems": list(conv.problems),
+        "context": [_context_json(record) for record in conv.context],
+        "messages": [_message_json(message) for message in conv.messages],
+    }
+
+
+def _message_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "parent_id": message.parent_id,
+        "source_id": message.source_id,
+        "parent_source_id": message.parent_source_id,
+        "role": message.role,
+        "author_name": message.author_name,
+        "model": message.model,
+        "created_at": message.created_at,
+        "content_type": message.content_type,
+        "parts": message.parts,
+        "text": message.text,
+        "hidden": message.hidden,
+        "on_visible_path": message.on_visible_path,
+        "status": message.status,
+        "meta": message.meta,
+        "attachments": [_attachment_json(ref) for ref in message.attachments],
+    }
+
+
+def _attachment_json(ref: AttachmentRef) -> dict[str, Any]:
+    return {
+        "pointer": ref.pointer,
+        "name": ref.name,
+        "mime": ref.mime,
+        "sniffed_mime": ref.sniffed_mime,
+        "size": ref.size,
+        "sha256": ref.sha256,
+    }
+
+
+def _context_json(record: ContextRecord) -> dict[str, Any]:
+    return {
+        "kind": record.kind,
+        "text": record.text,
+        "data": record.data,
+        "created_at": record.created_at,
+        "message_source_id": record.message_source_id,
+    }
+
+
+def _raw_json(data: bytes) -> dict[str, Any]:
+    """One raw version: parsed when it is strict JSON, else its exact bytes in base64."""
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        return {"sha256": sha, "encoding": "json", "value": loads(data)}
+    except (ValueError, RecursionError):
+        return {"sha256": sha, "encoding": "base64", "value": base64.b64encode(data).decode()}
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The manifest of a freehold export folder, or None when ``folder`` is not one."""
+    path = folder / MANIFEST
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > _MANIFEST_LIMIT:
+        return None
+    try:
+        manifest = orjson.loads(path.read_bytes())
+    except (orjson.JSONDecodeError, OSError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        return None
+    return manifest
+
+
+def _prepare(out: Path) -> dict[str, Any]:
+    """Make sure ``out`` may be written; returns the previous export's file list, if any."""
+    if out.exists() and not out.is_dir():
+        raise FreeholdError(f"{out}: is a file — give a folder (new or empty) for the export")
+    out.mkdir(parents=True, exist_ok=True)
+    if not any(out.iterdir()):
+        return {}
+    manifest = read_manifest(out)
+    if manifest is None:
+        raise FreeholdError(
+            f"{out}: folder is not empty and holds no freehold JSON export "
+            "— choose a new or empty folder"
+        )
+    files = manifest.get("files")
+    return files if isinstance(files, dict) else {}
+
+
+def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    tmp = out / (MANIFEST + ".tmp")
+    tmp.unlink(missing_ok=True)  # never write through a link planted in the folder
+    tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
+    os.replace(tmp, out / MANIFEST)
+
+
+def write(
+    archive: Archive,
+    conversations: Iterable[Conversation],
+    out: Path,
+    *,
+    all_branches: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write ``conversations`` to ``out``; returns how many were written.
+
+    ``progress`` is called after each conversation with the number written so far.
+    """
+    previous = _prepare(out)
+    _write_manifest(out, {"format": FORMAT_NAME, "version": VERSION, "complete": False})
+    writer = _Writer(archive, out)
+    tmp = out / (CONVERSATIONS + ".tmp")
+    tmp.unlink(missing_ok=True)
+    with tmp.open("wb") as handle:
+        for conv in conversations:
+            writer.conversation(conv, handle)
+            if progress is not None:
+                progress(writer.count)
+    os.replace(tmp, out / CONVERSATIONS)
+    writer.remove_stale(previous)
+    _write_manifest(out, writer.manifest())
+    return writer.count
+
+
+class _Writer:
+    """One export run: the lines written, their digest, and the attachments copied so far."""
+
+    def __init__(self, archive: Archive, out: Path) -> None:
+        self.archive = archive
+        self.out = out
+        self.count = 0
+        self.size = 0
+        self.digest = hashlib.sha256()
+        self.copied: dict[str, int] = {}
+        self.missing = 0
+
+    def conversation(self, conv: Conversation, handle: IO[bytes]) -> None:
+        record = conversation_to_json(conv)
+        record["raw"] = [_raw_json(data) for data in self.archive.raw_versions(record["id"])]
+        line = dumps(record) + b"\n"
+        handle.write(line)
+        self.digest.update(line)
+        self.size += len(line)
+        self.count += 1
+        for message in conv.messages:
+            for ref in message.attachments:
+                self._copy(ref)
+
+    def _copy(self, ref: AttachmentRef) -> None:
+        sha = ref.sha256
+        if sha is None or not _SHA.match(sha):
+            self.missing += 1
+            return
+        if sha in self.copied:
+            return
+        source = self.archive.blob_path(sha)
+        if not source.is_file():
+            self.missing += 1
+            return
+        target = self.out / "attachments" / sha
+        size = source.stat().st_size
+        if target.is_symlink() or not target.is_file() or target.stat().st_size != size:
+            target.parent.mkdir(exist_ok=True)
+            target.unlink(missing_ok=True)
+            shutil.copyfile(source, target)
+        self.copied[sha] = size
+
+    def remove_stale(self, previous: dict[str, Any]) -> None:
+        """Attachments a previous export into this folder wrote and this one did not."""
+        for name in previous:
+            sha = name.removeprefix("attachments/")
+            if name.startswith("attachments/") and _SHA.match(sha) and sha not in self.copied:
+                (self.out / "attachments" / sha).unlink(missing_ok=True)
+
+    def manifest(self) -> dict[str, Any]:
+        files: dict[str, Any] = {
+            CONVERSATIONS: {"bytes": self.size, "sha256": self.digest.hexdigest()}
+        }
+        files.update({f"attachments/{sha}": {"bytes": n} for sha, n in self.copied.items()})
+        return {
+            "format": FORMAT_NAME,
+            "version": VERSION,
+            "complete": True,
+            "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "generator": f"freehold {__version__}",
+            "conversations": self.count,
+            "attachments": len(self.copied),
+            "attachments_missing": self.missing,
+            "files": files,
+        }

@@ -1,0 +1,448 @@
+"""Markdown export: one readable, Obsidian-friendly note per conversation.
+
+Layout of the output folder::
+
+    index.md                               every conversation, linked (written as it goes)
+    2024-05-01-assist-user-c1a2b3c4.md     one note: YAML front matter, then the conversation
+    attachments/<sha256>.png               each attachment once, linked relatively
+
+A note is for reading, not for round trips (that is the JSON export's job), so it shows what the
+person saw: the visible path, one heading per message (``### User``, ``### Assistant (gpt-4o)``)
+with its time. What the interface hid (system prompts, tool calls and results, custom
+instructions, reasoning) stays one click away in ``<details>`` blocks rather than being dropped.
+Code is fenced with a fence longer than any backtick run inside it, so no content can close it.
+File names are built only from ASCII letters, digits and dashes, plus the first 8 characters of
+freehold's stable id, so a hostile title cannot escape the folder or collide, and links from
+other notes keep working after a re-export.
+
+Branches: every other branch (``tree.branch_paths``) is listed under ``## Other branches``,
+saying which message it forks from. By default (``all_branches=True``) each branch is rendered
+in full like the main path; with ``all_branches=False`` it is summarised (message count and its
+first message) so the note stays short while still showing that the branch exists.
+
+Exporting again into the same folder replaces the notes it wrote before (a hidden file lists
+them; a renamed conversation leaves no stale note behind) and keeps anything else there; any
+other non-empty folder is refused. Conversations are rendered one at a time.
+"""
+
+from __future__ import annotations
+
+import html
+import mimetypes
+import re
+import shutil
+import unicodedata
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+import yaml
+
+from freehold.archive import Archive, conversation_id
+from freehold.errors import FreeholdError
+from freehold.models import AttachmentRef, Conversation, Message, Part
+from freehold.tree import branch_paths
+
+__all__ = ["FORMAT", "file_name", "write"]
+
+FORMAT = "markdown"
+INDEX = "index.md"
+_MARKER = "freehold_export: markdown"
+_LISTING = ".freehold-files"
+_MAX_NAME = 100
+_LISTED = re.compile(r"^(?:[a-z0-9-]+\.md|attachments/[0-9a-f]{64}(?:\.[a-z0-9]+)?)$")
+_CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
+_LANGUAGE = re.compile(r"^[A-Za-z0-9_+.#-]{1,40}$")
+_CONTEXT_LABELS = (
+    ("about_user", "About the user"),
+    ("about_model", "How to respond"),
+    ("memory", "Memory"),
+    ("instructions", "Instructions"),
+)
+_ROLES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
+
+
+def write(
+    archive: Archive,
+    conversations: Iterable[Conversation],
+    out: Path,
+    *,
+    all_branches: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write one note per conversation and ``index.md``; returns how many were written.
+
+    ``progress`` is called after each conversation with the number written so far.
+    """
+    previous = _prepare(out)
+    writer = _Writer(archive, out, all_branches)
+    with (out / INDEX).open("w", encoding="utf-8", errors="replace") as index:
+        index.write(_index_head())
+        for conv in conversations:
+            name = writer.conversation(conv)
+            index.write(_index_line(conv, name))
+            if progress is not None:
+                progress(len(writer.notes))
+    writer.finish(previous)
+    return len(writer.notes)
+
+
+def _prepare(out: Path) -> set[str]:
+    """Make sure ``out`` may be written; returns the files a previous export there wrote."""
+    if out.exists() and not out.is_dir():
+        raise FreeholdError(f"{out}: is a file — give a folder (new or empty) for the export")
+    out.mkdir(parents=True, exist_ok=True)
+    if not any(out.iterdir()):
+        return set()
+    index = out / INDEX
+    if index.is_symlink() or not index.is_file() or _MARKER not in _head(index):
+        raise FreeholdError(
+            f"{out}: folder is not empty and holds no freehold Markdown export "
+            "— choose a new or empty folder"
+        )
+    listing = out / _LISTING
+    if listing.is_symlink() or not listing.is_file():
+        return set()
+    names = listing.read_text(encoding="utf-8", errors="replace").splitlines()
+    return {name for name in names if _LISTED.match(name)}
+
+
+def _head(path: Path) -> str:
+    with path.open("rb") as handle:
+        return handle.read(512).decode("utf-8", "replace")
+
+
+def _index_head() -> str:
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    return f"---\n{_MARKER}\nexported_at: '{now}'\n---\n\n# freehold archive\n\n"
+
+
+def _index_line(conv: Conversation, name: str) -> str:
+    title = _inline(conv.title or "Untitled", 200)
+    day = _day(conv.created_at) or "undated"
+    count = sum(1 for m in conv.messages if m.on_visible_path and not m.hidden)
+    return f"- {day} · [{title}]({name}) · {conv.source_kind} · {_count(count, 'message')}\n"
+
+
+def file_name(conv: Conversation, taken: set[str]) -> str:
+    """``<date>-<slug>-<id8>.md``: ASCII, at most 100 characters, not in ``taken``."""
+    day = _day(conv.created_at) or "undated"
+    short = (conv.id or conversation_id(conv.source_kind, conv.source_id))[:8]
+    room = _MAX_NAME - len(day) - len(short) - len("--.md") - len("-99999")
+    slug = _slug(conv.title or "", room) or "untitled"
+    name = f"{day}-{slug}-{short}.md"
+    number = 2
+    while name in taken:
+        name = f"{day}-{slug}-{short}-{number}.md"
+        number += 1
+    return name
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _slug(text: str, room: int) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:room].strip("-")
+
+
+def _day(epoch: float | None) -> str | None:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d") if epoch is not None else None
+
+
+def _time(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def _inline(text: str, limit: int) -> str:
+    """One line of untrusted text made inert inside Markdown (links, emphasis, HTML)."""
+    line = " ".join(text.split())
+    if len(line) > limit:
+        line = line[: limit - 1] + "…"
+    return re.sub(r"([\\`*_\[\]<>#|!])", r"\\\1", line)
+
+
+def _fence(text: str, info: str = "") -> str:
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
+def _details(summary: str, body: str) -> str:
+    return f"<details>\n<summary>{html.escape(summary)}</summary>\n\n{body}\n\n</details>"
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}".rstrip() for line in text.splitlines() or [""])
+
+
+def _link(url: Any, label: str) -> str:
+    """A Markdown link for http(s) URLs only; anything else is shown as inert text."""
+    if not isinstance(url, str) or not re.match(r"^https?://", url, re.IGNORECASE):
+        return label
+    safe = quote(url, safe=":/?#[]@!$&'()*+,;=%~")
+    return f"[{label}](<{safe}>)"
+
+
+def _label(message: Message) -> str:
+    label = _ROLES.get(message.role, message.role.title() or "Unknown")
+    if message.author_name:
+        label += f": {message.author_name}"
+    if message.model and message.role == "assistant":
+        label += f" ({message.model})"
+    return " ".join(label.split())
+
+
+def _extension(ref: AttachmentRef) -> str:
+    guessed = mimetypes.guess_extension(ref.mime) if ref.mime else None
+    if guessed:
+        return guessed
+    suffix = PurePosixPath(ref.name or "").suffix.lower()
+    return suffix if re.match(r"^\.[a-z0-9]{1,10}$", suffix) else ""
+
+
+class _Writer:
+    """One export run: the notes and attachment files written so far."""
+
+    def __init__(self, archive: Archive, out: Path, all_branches: bool) -> None:
+        self.archive = archive
+        self.out = out
+        self.all_branches = all_branches
+        self.notes: set[str] = set()
+        self.copied: dict[str, str | None] = {}
+
+    def conversation(self, conv: Conversation) -> str:
+        name = file_name(conv, self.notes)
+        self.notes.add(name)
+        text = _Note(self, conv).render()
+        target = self.out / name
+        target.unlink(missing_ok=True)  # never write through a link planted in the folder
+        target.write_text(text, encoding="utf-8", errors="replace")
+        return name
+
+    def attachment(self, ref: AttachmentRef) -> str | None:
+        """The relative link to the attachment's copy, made on first use; None if missing."""
+        sha = ref.sha256
+        if sha is None or not re.match(r"^[0-9a-f]{64}$", sha):
+            return None
+        if sha not in self.copied:
+            self.copied[sha] = self._copy(sha, ref)
+        return self.copied[sha]
+
+    def _copy(self, sha: str, ref: AttachmentRef) -> str | None:
+        source = self.archive.blob_path(sha)
+        if not source.is_file():
+            return None
+        relative = f"attachments/{sha}{_extension(ref)}"
+        target = self.out / relative
+        target.parent.mkdir(exist_ok=True)
+        target.unlink(missing_ok=True)
+        shutil.copyfile(source, target)
+        return relative
+
+    def finish(self, previous: set[str]) -> None:
+        written = self.notes | {link for link in self.copied.values() if link}
+        for name in previous - written:
+            (self.out / name).unlink(missing_ok=True)
+        (self.out / _LISTING).write_text("".join(f"{n}\n" for n in sorted(written)), "utf-8")
+
+
+class _Note:
+    """The Markdown of one conversation."""
+
+    def __init__(self, writer: _Writer, conv: Conversation) -> None:
+        self.writer = writer
+        self.conv = conv
+        self.by_id = {m.source_id: m for m in conv.messages}
+        self.in_details = False
+
+    def render(self) -> str:
+        paths = branch_paths(self.conv.messages)
+        main = paths[0] if paths and paths[0][0].on_visible_path else []
+        others = paths[1:] if main else paths
+        blocks = [
+            self._front_matter(len(paths)),
+            f"# {_inline(self.conv.title or 'Untitled', 300)}",
+        ]
+        blocks += [block for m in main for block in self._message(m, 3)]
+        if others:
+            blocks.append("## Other branches")
+            for number, segment in enumerate(others, start=2):
+                blocks += self._branch(number, segment)
+        return "\n\n".join(blocks) + "\n"
+
+    def _front_matter(self, branches: int) -> str:
+        conv = self.conv
+        data = {
+            "title": conv.title or "Untitled",
+            "id": conv.id or conversation_id(conv.source_kind, conv.source_id),
+            "source": conv.source_kind,
+            "source_id": conv.source_id,
+            "created": _iso(conv.created_at),
+            "updated": _iso(conv.updated_at),
+            "model": conv.model,
+            "project": conv.project,
+            "archived": conv.archived,
+            "starred": conv.starred,
+            "gone_upstream": conv.gone_upstream_at,
+            "branches": branches,
+            "tags": ["freehold", conv.source_kind],
+        }
+        dumped = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1 << 20)
+        return f"---\n{dumped}---"
+
+    def _branch(self, number: int, segment: list[Message]) -> list[str]:
+        parent = self.by_id.get(segment[0].parent_source_id or "")
+        if parent is None:
+            fork = "a separate root"
+        else:
+            excerpt = _inline(parent.text, 80)
+            fork = f"forks after {_label(parent)} (`{parent.source_id}`): “{excerpt}”"
+        head = f"### Branch {number}\n\n*{fork}*"
+        if self.writer.all_branches:
+            return [head] + [block for m in segment for block in self._message(m, 4)]
+        first = next((m for m in segment if not m.hidden), segment[0])
+        summary = f"{_count(len(segment), 'message')}, starting with {_label(first)}: "
+        return [head, summary + f"“{_inline(first.text, 200)}”"]
+
+    def _message(self, message: Message, level: int) -> list[str]:
+        self.in_details = message.hidden
+        blocks = self._content(message)
+        self.in_details = False
+        if not blocks:
+            return []
+        when = _time(message.created_at)
+        status = f" · {message.status}" if message.status != "complete" else ""
+        if message.hidden:
+            summary = f"{_label(message)} · {message.content_type}{' · ' + when if when else ''}"
+            summary += status
+            return [_details(summary, "\n\n".join(blocks))]
+        head = f"{'#' * level} {_label(message)}"
+        stamp = f"*{when}{status}*" if when or status else ""
+        return [f"{head}\n\n{stamp}".rstrip(), *blocks]
+
+    def _content(self, message: Message) -> list[str]:
+        refs = {ref.pointer: ref for ref in message.attachments}
+        used: set[str] = set()
+        blocks = []
+        for part in message.parts:
+            if part.get("type") == "citation":
+                continue
+            block = self._part(part, refs, used)
+            if block.strip():
+                blocks.append(block)
+        sources = _sources(message.parts)
+        if sources:
+            blocks.append(sources)
+        for ref in message.attachments:
+            if ref.pointer not in used:
+                blocks.append(self._file(ref, image=(ref.mime or "").startswith("image/")))
+        return blocks
+
+    def _part(self, part: Part, refs: dict[str, AttachmentRef], used: set[str]) -> str:
+        kind = part.get("type")
+        pointer = part.get("pointer")
+        if kind in ("image", "audio", "file") and isinstance(pointer, str):
+            used.add(pointer)
+            ref = refs.get(pointer) or AttachmentRef(pointer=pointer, name=part.get("name"))
+            return self._file(ref, image=kind == "image")
+        render = _PARTS.get(str(kind), _unknown)
+        return render(self, part)
+
+    def _file(self, ref: AttachmentRef, *, image: bool) -> str:
+        name = _inline(ref.name or ref.pointer.rsplit("/", 1)[-1] or "attachment", 120)
+        link = self.writer.attachment(ref)
+        if link is None:
+            return f"*(missing attachment: {name})*"
+        return f"![{name}]({link})" if image else f"[{name}]({link})"
+
+
+def _text_part(note: _Note, part: Part) -> str:
+    return _CITE_MARK.sub("", str(part.get("text") or ""))
+
+
+def _code_part(note: _Note, part: Part) -> str:
+    language = part.get("language")
+    info = language if isinstance(language, str) and _LANGUAGE.match(language) else ""
+    return _fence(str(part.get("text") or ""), "" if info == "unknown" else info)
+
+
+def _output_part(note: _Note, part: Part) -> str:
+    text = str(part.get("text") or "")
+    return f"*Output:*\n\n{_fence(text)}" if text else ""
+
+
+def _web_part(note: _Note, part: Part) -> str:
+    title = _inline(str(part.get("title") or part.get("url") or "Web result"), 200)
+    head = f"**{_link(part.get('url'), title)}**"
+    if part.get("domain"):
+        head += f" · {_inline(str(part['domain']), 80)}"
+    text = str(part.get("text") or "")
+    return _quote(f"{head}\n\n{text}" if text else head)
+
+
+def _thought_part(note: _Note, part: Part) -> str:
+    text = str(part.get("text") or "")
+    summary = part.get("summary")
+    label = f"Thought: {' '.join(summary.split())}" if isinstance(summary, str) else "Thought"
+    if note.in_details:
+        return f"*{_inline(label, 200)}*\n\n{text}" if text else ""
+    return _details(label, text) if text else ""
+
+
+def _context_part(note: _Note, part: Part) -> str:
+    blocks = [f"**{label}:**\n\n{part[key]}" for key, label in _CONTEXT_LABELS if part.get(key)]
+    return "\n\n".join(blocks)
+
+
+def _error_part(note: _Note, part: Part) -> str:
+    name = f" ({_inline(str(part['name']), 80)})" if part.get("name") else ""
+    return _quote(f"**Error**{name}: {part.get('text') or ''}")
+
+
+def _transcript_part(note: _Note, part: Part) -> str:
+    text = str(part.get("text") or "")
+    return f"*(voice)* {text}" if text else ""
+
+
+def _unknown(note: _Note, part: Part) -> str:
+    kind = part.get("content_type") or part.get("type") or "unknown"
+    dumped = orjson.dumps(part, option=orjson.OPT_INDENT_2, default=str).decode()
+    return _details(f"Content not understood: {kind}", _fence(dumped, "json"))
+
+
+def _sources(parts: list[Part]) -> str:
+    """The citations of a message, once per URL, as a short list of links."""
+    seen: dict[str, str] = {}
+    for part in parts:
+        url = part.get("url")
+        if part.get("type") == "citation" and isinstance(url, str) and url not in seen:
+            seen[url] = _link(url, _inline(str(part.get("title") or url), 200))
+    if not seen:
+        return ""
+    return "**Sources:**\n\n" + "\n".join(f"- {link}" for link in seen.values())
+
+
+_PARTS: dict[str, Callable[[_Note, Part], str]] = {
+    "text": _text_part,
+    "code": _code_part,
+    "execution_output": _output_part,
+    "web": _web_part,
+    "thought": _thought_part,
+    "context": _context_part,
+    "error": _error_part,
+    "transcript": _transcript_part,
+}

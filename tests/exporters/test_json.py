@@ -1,0 +1,257 @@
+"""The JSON export: manifest, one parseable line per conversation, attachments once each.
+
+``fill_archive`` (real ChatGPT exports plus a small zip with an image and hostile titles) is
+shared with the Markdown and freehold-importer tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from freehold.archive import Archive
+from freehold.errors import FreeholdError
+from freehold.exporters import json as json_export
+from freehold.ingest import import_path
+
+TREE = "librechat-import-data/chatgpt-tree.json"
+PK = "pkuppens-chatgpt-2023-06/conversations.json"
+HOSTILE_TITLES = ["../../etc/passwd", "con", "long " * 80, "🦦 Otters 🦦 日本語"]
+T0 = 1714585031.0
+
+
+def png(width: int = 2, height: int = 2) -> bytes:
+    """A real, decodable PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\x10\x20\x30" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
+
+
+PNG = png()
+
+
+def node(mid: str, parent: str | None, role: str, content: dict[str, Any], **meta: Any) -> Any:
+    message = {
+        "id": mid,
+        "author": {"role": role, "name": None, "metadata": {}},
+        "create_time": T0 + len(mid),
+        "content": content,
+        "status": "finished_successfully",
+        "metadata": meta,
+        "recipient": "all",
+    }
+    return {"id": mid, "message": message, "parent": parent}
+
+
+def text(*parts: Any) -> dict[str, Any]:
+    return {"content_type": "text", "parts": list(parts)}
+
+
+def otter_conversation() -> dict[str, Any]:
+    image = {"content_type": "image_asset_pointer", "asset_pointer": "file-service://file-Otter1"}
+    gone = {"content_type": "image_asset_pointer", "asset_pointer": "file-service://file-Gone9"}
+    declared = [{"id": "file-Otter1", "name": "otter.png", "mime_type": "image/png"}]
+    thoughts = {"content_type": "thoughts", "thoughts": [{"summary": "Pondering", "content": "hm"}]}
+    code = {"content_type": "code", "language": "python", "text": "s = '````'\nprint(s)"}
+    nodes = [
+        node("sys", None, "system", text("")),
+        node(
+            "u1",
+            "sys",
+            "user",
+            {"content_type": "multimodal_text", "parts": [image, "look"]},
+            attachments=declared,
+        ),
+        node("a1", "u1", "assistant", thoughts),
+        node("a2", "a1", "assistant", code),
+        node("u2", "a2", "user", {"content_type": "multimodal_text", "parts": [gone]}),
+        node("a3", "u2", "assistant", text("An otter. **Lovely**.")),
+    ]
+    return {
+        "id": "otter-conv",
+        "title": "Pictures of otters",
+        "create_time": T0,
+        "update_time": T0 + 60,
+        "current_node": "a3",
+        "mapping": {n["id"]: n for n in nodes},
+    }
+
+
+def small_conversation(cid: str, title: str) -> dict[str, Any]:
+    nodes = [node("q", None, "user", text(f"hello from {cid}"))]
+    return {
+        "id": cid,
+        "title": title,
+        "create_time": T0,
+        "current_node": "q",
+        "mapping": {"q": nodes[0]},
+    }
+
+
+def small_zip(folder: Path) -> Path:
+    conversations = [otter_conversation()]
+    conversations += [small_conversation(f"hostile-{i}", t) for i, t in enumerate(HOSTILE_TITLES)]
+    path = folder / "small-export.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("conversations.json", json.dumps(conversations))
+        archive.writestr("user.json", '{"id": "user-otter"}')
+        archive.writestr("file-Otter1-otter.png", PNG)
+    return path
+
+
+def odd_raw_file(folder: Path) -> Path:
+    """One conversation whose raw is not valid UTF-8 and one with an integer past 64 bits."""
+    bad = (
+        json.dumps(small_conversation("bad-utf8", "caf\u00e9"), ensure_ascii=False)
+        .encode()
+        .replace(b"\xc3\xa9", b"\xff")
+    )
+    big = json.dumps({**small_conversation("big-int", "big"), "n": 123456789012345678901234567})
+    path = folder / "odd.json"
+    path.write_bytes(b"[" + bad + b"," + big.encode() + b"]")
+    return path
+
+
+def fill_archive(archive: Archive, real: Path, folder: Path) -> None:
+    """Real exports (one with branches) plus the small zip and the odd raw file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in (real / TREE, real / PK, small_zip(folder), odd_raw_file(folder)):
+        report = import_path(archive, path)
+        assert report.conversations["new"] > 0, report.to_json()
+
+
+def lines(out: Path) -> list[dict[str, Any]]:
+    raw = (out / json_export.CONVERSATIONS).read_bytes().splitlines()
+    return [json.loads(line) for line in raw]
+
+
+@pytest.fixture
+def filled(archive: Archive, real: Path, tmp_path: Path) -> Archive:
+    fill_archive(archive, real, tmp_path / "inputs")
+    return archive
+
+
+def export(archive: Archive, out: Path, **options: Any) -> int:
+    return json_export.write(archive, archive.iter_conversations(), out, **options)
+
+
+# -- tests -----------------------------------------------------------------------------------------
+
+
+def test_manifest_counts_and_digests(filled: Archive, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    ticks: list[int] = []
+    count = export(filled, out, progress=ticks.append)
+    manifest = json.loads((out / json_export.MANIFEST).read_text())
+    assert count == filled.stats()["conversations"] == manifest["conversations"]
+    assert ticks == list(range(1, count + 1))
+    assert manifest["format"] == "freehold-export" and manifest["version"] == 1
+    assert manifest["complete"] is True and manifest["exported_at"]
+    jsonl = (out / json_export.CONVERSATIONS).read_bytes()
+    entry = manifest["files"][json_export.CONVERSATIONS]
+    assert entry == {"bytes": len(jsonl), "sha256": hashlib.sha256(jsonl).hexdigest()}
+    assert manifest["attachments"] == 1 and manifest["attachments_missing"] == 1
+
+
+def test_every_line_is_a_whole_conversation(filled: Archive, tmp_path: Path) -> None:
+    export(filled, tmp_path / "out")
+    records = lines(tmp_path / "out")
+    assert len(records) == filled.stats()["conversations"]
+    for record in records:
+        stored = filled.get_conversation(record["id"])
+        assert record == {**json_export.conversation_to_json(stored), "raw": record["raw"]}
+        versions = filled.raw_versions(record["id"])
+        assert [v["sha256"] for v in record["raw"]] == [
+            hashlib.sha256(b).hexdigest() for b in versions
+        ]
+    message = next(r for r in records if r["source_id"] == "otter-conv")["messages"][1]
+    assert set(message) >= {
+        "source_id",
+        "parent_source_id",
+        "role",
+        "parts",
+        "meta",
+        "hidden",
+        "on_visible_path",
+        "status",
+        "attachments",
+        "text",
+        "content_type",
+    }
+    assert message["attachments"][0]["name"] == "otter.png"
+
+
+def test_raw_versions_json_when_possible_base64_when_not(filled: Archive, tmp_path: Path) -> None:
+    export(filled, tmp_path / "out")
+    by_source = {r["source_id"]: r for r in lines(tmp_path / "out")}
+    otter = by_source["otter-conv"]["raw"][0]
+    assert otter["encoding"] == "json"
+    assert otter["value"] == orjson.loads(filled.raw_versions(by_source["otter-conv"]["id"])[0])
+    bad = by_source["bad-utf8"]
+    assert bad["raw"][0]["encoding"] == "base64"
+    assert base64.b64decode(bad["raw"][0]["value"]) == filled.raw_versions(bad["id"])[0]
+    assert by_source["big-int"]["raw"][0]["value"]["n"] == 123456789012345678901234567
+
+
+def test_attachments_copied_once_by_hash(filled: Archive, tmp_path: Path) -> None:
+    export(filled, tmp_path / "out")
+    files = list((tmp_path / "out" / "attachments").iterdir())
+    assert [f.name for f in files] == [hashlib.sha256(PNG).hexdigest()]
+    assert files[0].read_bytes() == PNG
+
+
+def test_all_branches_is_ignored(filled: Archive, tmp_path: Path) -> None:
+    export(filled, tmp_path / "a", all_branches=True)
+    export(filled, tmp_path / "b", all_branches=False)
+    a = (tmp_path / "a" / json_export.CONVERSATIONS).read_bytes()
+    assert a == (tmp_path / "b" / json_export.CONVERSATIONS).read_bytes()
+
+
+def test_conversation_to_json_has_no_raw(filled: Archive) -> None:
+    conv = next(filled.iter_conversations())
+    record = json_export.conversation_to_json(conv)
+    assert "raw" not in record and record["id"] == conv.id
+    json.dumps(record)
+
+
+def test_refuses_a_non_empty_folder_that_is_not_an_export(archive: Archive, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(FreeholdError, match=r"not empty.*choose a new or empty folder"):
+        export(archive, out)
+    assert (out / "notes.txt").read_text() == "mine"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FreeholdError, match="is a file"):
+        export(archive, tmp_path / "file")
+
+
+def test_export_again_into_the_same_folder(filled: Archive, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export(filled, out)
+    only = [r["id"] for r in lines(out) if r["source_id"] == "hostile-1"]
+    assert json_export.write(filled, filled.iter_conversations(ids=only), out) == 1
+    assert [r["source_id"] for r in lines(out)] == ["hostile-1"]
+    assert not any((out / "attachments").iterdir()), "stale attachment left behind"
+
+
+def test_empty_archive_gives_an_empty_valid_export(archive: Archive, tmp_path: Path) -> None:
+    assert export(archive, tmp_path / "out") == 0
+    manifest = json.loads((tmp_path / "out" / json_export.MANIFEST).read_text())
+    assert manifest["conversations"] == 0 and manifest["complete"] is True
+    assert (tmp_path / "out" / json_export.CONVERSATIONS).read_bytes() == b""

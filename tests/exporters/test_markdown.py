@@ -1,0 +1,171 @@
+"""The Markdown export: front matter, visible path, hidden items, branches, attachments, names."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from freehold.archive import Archive
+from freehold.errors import FreeholdError
+from freehold.exporters import markdown
+from freehold.models import Conversation
+from tests.exporters.test_json import HOSTILE_TITLES, PNG, T0, fill_archive
+
+LINK = re.compile(r"\]\(([^)<>]+)\)")
+FIELDS = {"title", "id", "source", "source_id", "created", "updated", "model", "project"}
+FIELDS |= {"archived", "starred", "gone_upstream", "branches", "tags"}
+
+
+@pytest.fixture
+def filled(archive: Archive, real: Path, tmp_path: Path) -> Archive:
+    fill_archive(archive, real, tmp_path / "inputs")
+    return archive
+
+
+def export(archive: Archive, out: Path, **options: Any) -> int:
+    return markdown.write(archive, archive.iter_conversations(), out, **options)
+
+
+def front_matter(note: Path) -> tuple[dict[str, Any], str]:
+    text = note.read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    head, _, body = text[4:].partition("\n---\n")
+    return yaml.safe_load(head), body
+
+
+def notes(out: Path) -> dict[str, tuple[dict[str, Any], str]]:
+    """Source id → (front matter, body) of every note."""
+    found = {}
+    for note in out.glob("*.md"):
+        if note.name != markdown.INDEX:
+            meta, body = front_matter(note)
+            found[meta["source_id"]] = (meta, body)
+    return found
+
+
+def test_front_matter_parses_and_has_every_field(filled: Archive, tmp_path: Path) -> None:
+    assert export(filled, tmp_path / "out") == filled.stats()["conversations"]
+    found = notes(tmp_path / "out")
+    assert len(found) == filled.stats()["conversations"]
+    for conv in filled.iter_conversations():
+        meta, _ = found[conv.source_id]
+        assert set(meta) == FIELDS
+        assert meta["id"] == conv.id and meta["source"] == "chatgpt"
+        assert meta["tags"] == ["freehold", "chatgpt"]
+        assert meta["title"] == (conv.title or "Untitled")
+    assert found["otter-conv"][0]["created"] == "2024-05-01T17:37:11+00:00"
+
+
+def test_body_shows_the_visible_path_and_hides_the_hidden(filled: Archive, tmp_path: Path) -> None:
+    export(filled, tmp_path / "out")
+    _, body = notes(tmp_path / "out")["otter-conv"]
+    assert "# Pictures of otters" in body
+    assert "### User\n\n*2024-05-01 17:37 UTC*" in body
+    assert "An otter. **Lovely**." in body
+    thought = re.search(
+        r"<details>\n<summary>Assistant · thoughts[^<]*</summary>(.*?)</details>", body, re.S
+    )
+    assert thought and "Pondering" in thought.group(1) and "hm" in thought.group(1)
+    assert "System" not in body, "an empty system message is left out"
+
+
+def test_code_fence_outlasts_backticks_inside(filled: Archive, tmp_path: Path) -> None:
+    export(filled, tmp_path / "out")
+    _, body = notes(tmp_path / "out")["otter-conv"]
+    assert "`````python\ns = '````'\nprint(s)\n`````" in body
+
+
+def test_attachments_copied_once_and_links_resolve(filled: Archive, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export(filled, out)
+    _, body = notes(out)["otter-conv"]
+    sha = hashlib.sha256(PNG).hexdigest()
+    assert f"![otter.png](attachments/{sha}.png)" in body
+    assert (out / "attachments" / f"{sha}.png").read_bytes() == PNG
+    assert [p.name for p in (out / "attachments").iterdir()] == [f"{sha}.png"]
+    assert "*(missing attachment: file-Gone9)*" in body
+    for note in out.glob("*.md"):
+        for target in LINK.findall(note.read_text(encoding="utf-8")):
+            if not target.startswith("http"):
+                assert (out / target).is_file(), f"{note.name}: broken link {target}"
+
+
+def test_branches_summarised_in_an_appendix(filled: Archive, real: Path, tmp_path: Path) -> None:
+    export(filled, tmp_path / "out", all_branches=False)
+    branched = [meta for meta, _ in notes(tmp_path / "out").values() if meta["branches"] > 1]
+    assert branched, "the chatgpt-tree fixture has branches"
+    for meta in branched:
+        _, body = notes(tmp_path / "out")[meta["source_id"]]
+        appendix = body.split("## Other branches\n", 1)[1]
+        assert appendix.count("### Branch ") == meta["branches"] - 1
+        assert "*forks after " in appendix and "#### " not in appendix
+    tree = notes(tmp_path / "out")["d5dc5307-6807-41a0-8b04-4acee626eeb7"][1]
+    assert "4 messages, starting with User: “so cool bro”" in tree
+
+
+def test_all_branches_rendered_in_full(filled: Archive, tmp_path: Path) -> None:
+    export(filled, tmp_path / "out", all_branches=True)
+    _, body = notes(tmp_path / "out")["d5dc5307-6807-41a0-8b04-4acee626eeb7"]
+    main, appendix = body.split("## Other branches\n", 1)
+    assert "tell me a joke" in main and "so cool bro" not in main
+    assert "#### User" in appendix and "tell me a story" in appendix
+    assert "interrupted" in appendix
+
+
+def test_index_links_every_note(filled: Archive, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export(filled, out)
+    index = (out / markdown.INDEX).read_text(encoding="utf-8")
+    targets = LINK.findall(index)
+    assert sorted(targets) == sorted(p.name for p in out.glob("*.md") if p.name != "index.md")
+    assert "[Pictures of otters](" in index
+
+
+def test_hostile_titles_give_safe_unique_names(filled: Archive, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export(filled, out)
+    names = [p.name for p in out.iterdir() if p.suffix == ".md"]
+    for name in names:
+        assert re.fullmatch(r"[a-z0-9-]+\.md", name) and len(name) <= 100, name
+        assert (out / name).resolve().parent == out.resolve()
+    assert not (tmp_path / "etc").exists()
+    titles = {meta["title"] for meta, _ in notes(out).values()}
+    assert set(HOSTILE_TITLES) <= titles
+
+
+@pytest.mark.parametrize("title", [*HOSTILE_TITLES, "", "   ", "CON", "a/b\\c:d*e?f", "...."])
+def test_file_name_alone(title: str) -> None:
+    conv = Conversation("chatgpt", "x", title, [], b"", created_at=T0, id="c0123456789abcdef")
+    taken: set[str] = set()
+    first = markdown.file_name(conv, taken)
+    taken.add(first)
+    second = markdown.file_name(conv, taken)
+    for name in (first, second):
+        assert re.fullmatch(r"2024-05-01-[a-z0-9-]+-c0123456(-2)?\.md", name), name
+        assert len(name) <= 100
+    assert first != second
+
+
+def test_refuses_a_foreign_non_empty_folder(archive: Archive, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "index.md").write_text("# my own notes\n")
+    with pytest.raises(FreeholdError, match="not empty"):
+        export(archive, out)
+    assert (out / "index.md").read_text() == "# my own notes\n"
+
+
+def test_export_again_replaces_its_own_notes_only(filled: Archive, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export(filled, out)
+    (out / "my-note.md").write_text("mine")
+    only = [c.id for c in filled.iter_conversations() if c.source_id == "hostile-1"]
+    assert markdown.write(filled, filled.iter_conversations(ids=only), out) == 1
+    left = sorted(p.name for p in out.glob("*.md"))
+    assert left == ["2024-05-01-con-" + only[0][:8] + ".md", "index.md", "my-note.md"]
+    assert not any((out / "attachments").iterdir())

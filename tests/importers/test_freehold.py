@@ -1,0 +1,265 @@
+"""freehold's own JSON export read back: the round trip rebuilds the same archive."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from freehold.archive import Archive, open_archive
+from freehold.errors import BadExportError
+from freehold.exporters import json as json_export
+from freehold.importers import freehold
+from freehold.ingest import detect_importer, import_path
+from freehold.models import Conversation, ExportInfo, Problem
+from tests.exporters.test_json import fill_archive
+
+
+@pytest.fixture
+def exported(archive: Archive, real: Path, tmp_path: Path) -> Path:
+    fill_archive(archive, real, tmp_path / "inputs")
+    out = tmp_path / "export"
+    json_export.write(archive, archive.iter_conversations(), out)
+    return out
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Any:
+    with open_archive(tmp_path / "fresh") as opened:
+        yield opened
+
+
+def rows(archive: Archive, cid: str) -> list[tuple[Any, ...]]:
+    conv = archive.get_conversation(cid)
+    return [
+        (
+            m.source_id,
+            m.parent_source_id,
+            m.role,
+            m.text,
+            m.parts,
+            m.hidden,
+            m.on_visible_path,
+            m.status,
+            m.meta,
+            [(a.pointer, a.name, a.sha256) for a in m.attachments],
+        )
+        for m in conv.messages
+    ]
+
+
+def head(archive: Archive, cid: str) -> tuple[Any, ...]:
+    c = archive.get_conversation(cid)
+    context = [(r.kind, r.text, r.data, r.message_source_id) for r in c.context]
+    fields = (c.source_kind, c.source_id, c.title, c.created_at, c.updated_at, c.current_leaf)
+    return (*fields, c.model, c.account_id, c.project, c.archived, c.starred, c.problems, context)
+
+
+def write_export(folder: Path, lines: list[bytes], **manifest: Any) -> Path:
+    folder.mkdir()
+    body = {"format": "freehold-export", "version": 1, "conversations": len(lines), **manifest}
+    (folder / json_export.MANIFEST).write_bytes(orjson.dumps(body))
+    (folder / json_export.CONVERSATIONS).write_bytes(b"".join(line + b"\n" for line in lines))
+    return folder
+
+
+def minimal(source_id: str, **extra: Any) -> bytes:
+    message = {"source_id": "m1", "role": "user", "content_type": "text", "text": "hi"}
+    message["parts"] = [{"type": "text", "text": "hi"}]
+    message["on_visible_path"] = True
+    record = {"source_kind": "chatgpt", "source_id": source_id, "messages": [message], **extra}
+    return orjson.dumps(record)
+
+
+# -- the round trip --------------------------------------------------------------------------------
+
+
+def test_round_trip_rebuilds_the_same_archive(
+    archive: Archive, fresh: Archive, exported: Path
+) -> None:
+    report = import_path(fresh, exported)
+    assert report.ok and report.kind == "freehold", report.to_json()
+    before, after = archive.stats(), fresh.stats()
+    before.pop("imports"), after.pop("imports")
+    assert after == before
+    ids = [c.id for c in archive.iter_conversations()]
+    assert ids == [c.id for c in fresh.iter_conversations()]
+    for cid in ids:
+        assert head(fresh, cid) == head(archive, cid)
+        assert rows(fresh, cid) == rows(archive, cid)
+        old, new = archive.raw_versions(cid)[-1], fresh.raw_versions(cid)[-1]
+        try:
+            assert orjson.loads(new) == orjson.loads(old)
+        except orjson.JSONDecodeError:
+            assert new == old, "a raw that is not strict JSON comes back byte for byte"
+
+
+def test_round_trip_keeps_big_integers_and_bad_bytes(
+    archive: Archive, fresh: Archive, exported: Path
+) -> None:
+    import_path(fresh, exported)
+    by_source = {c.source_id: c.id for c in fresh.iter_conversations()}
+    big = fresh.raw_versions(str(by_source["big-int"]))[-1]
+    assert json.loads(big)["n"] == 123456789012345678901234567
+    bad = str(by_source["bad-utf8"])
+    assert fresh.raw_versions(bad) == archive.raw_versions(bad)
+    assert b"\xff" in fresh.raw_versions(bad)[0]
+
+
+def test_export_of_the_reimport_is_the_same(fresh: Archive, exported: Path, tmp_path: Path) -> None:
+    import_path(fresh, exported)
+    again = tmp_path / "again"
+    json_export.write(fresh, fresh.iter_conversations(), again)
+    first = [
+        json.loads(line) for line in (exported / "conversations.jsonl").read_bytes().splitlines()
+    ]
+    second = [
+        json.loads(line) for line in (again / "conversations.jsonl").read_bytes().splitlines()
+    ]
+    for record in first + second:
+        record.pop("raw")
+        for message in record["messages"]:
+            message.pop("id"), message.pop("parent_id")
+    assert second == first
+
+
+def test_importing_twice_changes_nothing(fresh: Archive, exported: Path) -> None:
+    import_path(fresh, exported)
+    report = import_path(fresh, exported)
+    assert report.conversations["unchanged"] == report.conversations["read"] > 0
+
+
+# -- detection and the record stream ---------------------------------------------------------------
+
+
+def test_detect(exported: Path, tmp_path: Path, real: Path) -> None:
+    assert freehold.detect(exported)
+    assert detect_importer(exported) is freehold
+    assert not freehold.detect(exported / "conversations.jsonl")
+    assert not freehold.detect(real / "pkuppens-chatgpt-2023-06")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / json_export.MANIFEST).write_text('{"format": "something-else"}')
+    assert not freehold.detect(other)
+
+
+def test_export_info_comes_first(exported: Path) -> None:
+    records = list(freehold.iter_conversations(exported))
+    info = records[0]
+    assert isinstance(info, ExportInfo) and info.kind == "freehold" and not info.full_export
+    assert info.files == [
+        ("conversations.jsonl", (exported / "conversations.jsonl").stat().st_size)
+    ]
+    conversations = [r for r in records if isinstance(r, Conversation)]
+    assert {c.source_kind for c in conversations} == {"chatgpt"}
+    assert info.expected_conversations == len(conversations)
+    otter = next(c for c in conversations if c.source_id == "otter-conv")
+    refs = [ref for m in otter.messages for ref in m.attachments]
+    assert {(r.pointer, r.name, r.opener is not None) for r in refs} == {
+        ("file-service://file-Otter1", "otter.png", True),
+        ("file-service://file-Gone9", None, False),
+    }
+
+
+def test_malformed_lines_become_problems(tmp_path: Path, fresh: Archive) -> None:
+    lines = [
+        minimal("good-1"),
+        b"{not json",
+        b"[1, 2]",
+        minimal("no-messages", messages="nope"),
+        b"",
+        orjson.dumps({"source_kind": "chatgpt"}),
+        minimal("bad-raw", raw=[{"encoding": "rot13", "value": "x"}]),
+        minimal("good-2"),
+    ]
+    folder = write_export(tmp_path / "exp", lines)
+    folder.joinpath(json_export.MANIFEST).write_bytes(
+        orjson.dumps({"format": "freehold-export", "version": 1, "conversations": 7})
+    )
+    records = list(freehold.iter_conversations(folder))
+    problems = [r for r in records if isinstance(r, Problem)]
+    assert [p.where for p in problems] == [f"conversations.jsonl:{n}" for n in (2, 3, 4, 6, 7)]
+    assert all(p.skipped == 1 for p in problems)
+    assert [r.source_id for r in records if isinstance(r, Conversation)] == ["good-1", "good-2"]
+    report = import_path(fresh, folder)
+    assert report.conversations["new"] == 2 and report.conversations["skipped"] == 5
+    assert not report.ok
+
+
+def test_count_mismatch_and_interrupted_export_are_reported(tmp_path: Path) -> None:
+    short = write_export(tmp_path / "short", [minimal("a")], conversations=3)
+    problems = [r for r in freehold.iter_conversations(short) if isinstance(r, Problem)]
+    assert [p.where for p in problems] == ["conversations.jsonl"]
+    assert "manifest says 3" in problems[0].what
+    cut = write_export(tmp_path / "cut", [minimal("a")], complete=False)
+    problems = [r for r in freehold.iter_conversations(cut) if isinstance(r, Problem)]
+    assert [p.where for p in problems] == ["freehold-export.json"]
+
+
+def test_newer_version_and_missing_lines_are_refused(tmp_path: Path) -> None:
+    newer = write_export(tmp_path / "newer", [], version=2)
+    with pytest.raises(BadExportError, match="upgrade freehold"):
+        list(freehold.iter_conversations(newer))
+    gone = write_export(tmp_path / "gone", [])
+    (gone / "conversations.jsonl").unlink()
+    with pytest.raises(BadExportError, match=r"conversations\.jsonl is missing"):
+        list(freehold.iter_conversations(gone))
+
+
+def test_hostile_attachment_hashes_never_open_a_path(tmp_path: Path, fresh: Archive) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not read")
+    attachments = [
+        {"pointer": "p1", "sha256": "../../secret.txt"},
+        {"pointer": "p2", "sha256": "/etc/passwd"},
+        {"pointer": "p3", "sha256": "a" * 64},
+    ]
+    record = orjson.loads(minimal("hostile"))
+    record["messages"][0]["attachments"] = attachments
+    folder = write_export(tmp_path / "exp", [orjson.dumps(record)])
+    (folder / "attachments").mkdir()
+    (folder / "attachments" / ("a" * 64)).symlink_to(secret)
+    records = list(freehold.iter_conversations(folder))
+    conv = next(r for r in records if isinstance(r, Conversation))
+    assert all(ref.opener is None for ref in conv.messages[0].attachments)
+    assert any(isinstance(r, Problem) and "symlink" in r.what for r in records)
+
+
+def test_children_before_parents_are_reordered_keeping_the_path(
+    tmp_path: Path, fresh: Archive
+) -> None:
+    def message(mid: str, parent: str | None, visible: bool) -> dict[str, Any]:
+        return {
+            "source_id": mid,
+            "parent_source_id": parent,
+            "role": "user",
+            "text": mid,
+            "content_type": "text",
+            "parts": [],
+            "on_visible_path": visible,
+        }
+
+    record = {
+        "source_kind": "chatgpt",
+        "source_id": "tangled",
+        "current_leaf": "c",
+        "messages": [
+            message("c", "b", True),
+            message("b", "a", True),
+            message("a", None, True),
+            message("a", None, False),
+        ],
+    }
+    folder = write_export(tmp_path / "exp", [orjson.dumps(record)])
+    report = import_path(fresh, folder)
+    assert report.conversations["new"] == 1
+    conv = next(fresh.iter_conversations())
+    assert [(m.source_id, m.parent_source_id, m.on_visible_path) for m in conv.messages] == [
+        ("a", None, True),
+        ("b", "a", True),
+        ("c", "b", True),
+    ]
+    assert any("appears twice" in problem for problem in conv.problems)
