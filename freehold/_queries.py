@@ -263,7 +263,7 @@ def load_conversation(db: sqlite3.Connection, cid: str) -> Conversation:
 def _messages(db: sqlite3.Connection, cid: str) -> list[Message]:
     attachments: dict[int, list[AttachmentRef]] = {}
     for a in db.execute(
-        "SELECT ma.message_id, ma.pointer, ma.name, coalesce(at.mime, ma.declared_mime), at.size, "
+        "SELECT ma.message_id, ma.pointer, ma.name, ma.declared_mime, at.size, "
         "ma.sha256, at.mime FROM message_attachments ma JOIN messages m ON m.id = ma.message_id "
         "LEFT JOIN attachments at ON at.sha256 = ma.sha256 WHERE m.conversation_id = ?",
         (cid,),

@@ -134,6 +134,7 @@ class Prepared:
     cid: str
     raw_sha: str
     raw_z: bytes
+    older: list[tuple[str, bytes]]
     links: list[tuple[str, str | None, list[AttachmentRef]]]
     rows: list[tuple[Any, ...]]
     digest: str
@@ -155,10 +156,14 @@ def prepare(conv: Conversation) -> Prepared:
     for record in conv.context:
         digest.update(dumps([record.kind, record.text, record.message_source_id]).encode())
     return Prepared(
-        head=replace(conv, messages=[], raw=b""),
+        head=replace(conv, messages=[], raw=b"", older_raw=[]),
         cid=conversation_id(conv.source_kind, conv.source_id),
         raw_sha=hashlib.sha256(conv.raw).hexdigest(),
         raw_z=zlib.compress(conv.raw, _RAW_LEVEL),
+        older=[
+            (hashlib.sha256(raw).hexdigest(), zlib.compress(raw, _RAW_LEVEL))
+            for raw in conv.older_raw
+        ],
         links=links,
         rows=rows,
         digest=digest.hexdigest(),
@@ -221,18 +226,19 @@ class _Plan:
 
 _CONVERSATION_COLUMNS = (
     "account_id, title, created_at, updated_at, model, current_leaf, project, archived, "
-    "starred, message_count, branch_count, digest, raw_sha256, problems, last_seen_source"
+    "starred, message_count, branch_count, digest, raw_sha256, problems, last_seen_source, "
+    "gone_upstream_at"
 )
 _INSERT_CONVERSATION = (
     f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}, id, source_kind, "
     "source_conversation_id, first_seen_source, first_seen_at, last_seen_at) "
-    f"VALUES ({', '.join('?' * 21)})"
+    f"VALUES ({', '.join('?' * 22)})"
 )
 _UPDATE_CONVERSATION = (
     "UPDATE conversations SET account_id=coalesce(?, account_id), title=?, created_at=?, "
     "updated_at=?, model=?, current_leaf=?, project=?, archived=?, starred=?, message_count=?, "
-    "branch_count=?, digest=?, raw_sha256=?, problems=?, last_seen_source=?, last_seen_at=?, "
-    "gone_upstream_at=NULL WHERE id=?"
+    "branch_count=?, digest=?, raw_sha256=?, problems=?, last_seen_source=?, gone_upstream_at=?, "
+    "last_seen_at=? WHERE id=?"
 )
 
 
@@ -327,7 +333,7 @@ class Archive:
             "SELECT raw_sha256, digest, message_count FROM conversations WHERE id=?", (cid,)
         ).fetchone()
         if row is not None and row[0] == ready.raw_sha:
-            self._seen(cid, source_id, ready.head.account_id)
+            self._seen(cid, source_id, ready.head)
             return AddResult("unchanged", messages_unchanged=row[2])
         plan = self._plan(ready, self._existing(cid) if row is not None else {})
         values = self._conversation_values(ready, plan.tree, source_id)
@@ -340,18 +346,21 @@ class Archive:
         else:
             self.db.execute(_UPDATE_CONVERSATION, (*values, now_iso(), cid))
             plan.result.status = "unchanged" if ready.digest == row[1] else "updated"
-        self.db.execute(
+        self.db.executemany(
             "INSERT OR IGNORE INTO conversation_raw VALUES (?, ?, ?, 'zlib', ?)",
-            (ready.raw_sha, cid, source_id, ready.raw_z),
+            [
+                (sha, cid, source_id, data)
+                for sha, data in [*ready.older, (ready.raw_sha, ready.raw_z)]
+            ],
         )
         self._write_messages(ready, plan)
         return plan.result
 
-    def _seen(self, cid: str, source_id: int, account_id: str | None) -> None:
+    def _seen(self, cid: str, source_id: int, conv: Conversation) -> None:
         self.db.execute(
-            "UPDATE conversations SET last_seen_source=?, last_seen_at=?, gone_upstream_at=NULL, "
+            "UPDATE conversations SET last_seen_source=?, last_seen_at=?, gone_upstream_at=?, "
             "account_id=coalesce(?, account_id) WHERE id=?",
-            (source_id, now_iso(), account_id, cid),
+            (source_id, now_iso(), conv.gone_upstream_at, conv.account_id, cid),
         )
 
     def _conversation_values(self, ready: Prepared, tree: _Tree, source_id: int) -> tuple[Any, ...]:
@@ -374,6 +383,7 @@ class Archive:
             ready.raw_sha,
             dumps(conv.problems) if conv.problems else None,
             source_id,
+            conv.gone_upstream_at,
         )
 
     def _existing(self, cid: str) -> dict[str, tuple[int, tuple[Any, ...]]]:

@@ -224,15 +224,16 @@ class _Reader:
 
     def _attachment(self, ref: AttachmentRef, tally: _Tally) -> None:
         tally.attachments["referenced"] += 1
-        if ref.pointer not in self.blobs and ref.opener is not None:
-            self.blobs[ref.pointer] = None
+        key = f"{ref.pointer}\x00{ref.sha256 or ''}"
+        if key not in self.blobs and ref.opener is not None:
+            self.blobs[key] = None
             try:
                 with ref.opener() as stream:
-                    self.blobs[ref.pointer] = write_blob(self.blobs_dir, stream)
+                    self.blobs[key] = write_blob(self.blobs_dir, stream)
                 tally.attachments["stored"] += 1
             except (BadExportError, OSError) as error:
                 tally.problems.append(Problem(ref.pointer, f"attachment unreadable: {error}"))
-        blob = self.blobs.get(ref.pointer)
+        blob = self.blobs.get(key)
         if blob is not None:
             ref.sha256, ref.sniffed_mime, ref.size = blob
         tally.attachments["found" if blob else "missing"] += 1

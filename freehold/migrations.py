@@ -100,13 +100,13 @@ def m001_initial() -> str:
         );
         CREATE INDEX conversations_updated ON conversations(updated_at);
         CREATE TABLE conversation_raw (
-            sha256 TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
             conversation_id TEXT NOT NULL REFERENCES conversations(id),
             source_id INTEGER REFERENCES sources(id),
             encoding TEXT NOT NULL DEFAULT 'zlib',
-            data BLOB NOT NULL
+            data BLOB NOT NULL,
+            PRIMARY KEY (conversation_id, sha256)
         );
-        CREATE INDEX conversation_raw_conversation ON conversation_raw(conversation_id);
         CREATE TABLE messages (
             id INTEGER PRIMARY KEY,
             conversation_id TEXT NOT NULL REFERENCES conversations(id),

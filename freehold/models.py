@@ -94,7 +94,11 @@ class ContextRecord:
 
 @dataclass(slots=True)
 class Conversation:
-    """A whole conversation: every branch, plus the raw JSON it came from."""
+    """A whole conversation: every branch, plus the raw JSON it came from.
+
+    ``older_raw`` holds earlier raw versions to keep as well (a freehold export carries them);
+    ``gone_upstream_at`` is restored from a freehold export and otherwise None (seen upstream).
+    """
 
     source_kind: str
     source_id: str
@@ -113,6 +117,7 @@ class Conversation:
     problems: list[str] = field(default_factory=list)
     id: str | None = None
     gone_upstream_at: str | None = None
+    older_raw: list[bytes] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -317,7 +317,7 @@ def test_attachment_links_round_trip(archive: Archive) -> None:
     add(archive, conversation("att", [message]))
     (got,) = archive.get_conversation("att").messages
     refs = {a.pointer: a for a in got.attachments}
-    assert refs["file-service://file-A"].mime == "image/png"
+    assert refs["file-service://file-A"].sniffed_mime == "image/png"
     assert refs["file-service://file-A"].sha256 == sha
     assert refs["file-service://file-A"].size == len(PNG)
     assert refs["file-service://file-B"].sha256 is None

@@ -207,7 +207,8 @@ def _label(message: Message) -> str:
 
 
 def _extension(ref: AttachmentRef) -> str:
-    guessed = mimetypes.guess_extension(ref.mime) if ref.mime else None
+    mime = ref.sniffed_mime or ref.mime
+    guessed = mimetypes.guess_extension(mime) if mime else None
     if guessed:
         return guessed
     suffix = PurePosixPath(ref.name or "").suffix.lower()
@@ -349,7 +350,9 @@ class _Note:
             blocks.append(sources)
         for ref in message.attachments:
             if ref.pointer not in used:
-                blocks.append(self._file(ref, image=(ref.mime or "").startswith("image/")))
+                blocks.append(
+                    self._file(ref, image=(ref.sniffed_mime or ref.mime or "").startswith("image/"))
+                )
         return blocks
 
     def _part(self, part: Part, refs: dict[str, AttachmentRef], used: set[str]) -> str:

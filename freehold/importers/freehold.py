@@ -9,9 +9,9 @@ hash that is not 64 hex digits, or a file the folder does not hold, is an attach
 bytes). The format's constants and its lossless JSON helpers live in ``exporters/json.py``, so
 the writer and the reader cannot drift apart.
 
-A conversation's raw copy is its newest raw version, re-serialised when it was stored as JSON.
-Older raw versions stay in the export file but are not re-imported: ``Archive.add_conversation``
-takes one raw per conversation. Lines are read one at a time (capped at 1 GiB); a line that is
+Every raw version comes back: the newest as ``raw``, the earlier ones as ``older_raw`` (each
+re-serialised when it was stored as JSON), and ``gone_upstream_at`` is restored. Lines are read
+one at a time (capped at 1 GiB); a line that is
 not a readable conversation becomes a ``Problem`` and the import goes on.
 """
 
@@ -125,12 +125,15 @@ class _Export:
         if not isinstance(obj, dict):
             raise ValueError("not a JSON object")
         messages = [self._message(item) for item in _list(obj, "messages")]
+        raws = [_raw(version) for version in _list(obj, "raw")]
         conv = Conversation(
             source_kind=_text(obj, "source_kind"),
             source_id=_text(obj, "source_id"),
             title=_opt(obj, "title", str),
             messages=messages,
-            raw=_raw(_list(obj, "raw")) or line.rstrip(b"\r\n"),
+            raw=raws[-1] if raws else line.rstrip(b"\r\n"),
+            older_raw=raws[:-1],
+            gone_upstream_at=_opt(obj, "gone_upstream_at", str),
             created_at=_number(obj.get("created_at")),
             updated_at=_number(obj.get("updated_at")),
             current_leaf=_opt(obj, "current_leaf", str),
@@ -184,6 +187,7 @@ class _Export:
         # The archive recomputes the hash from the bytes; the name only finds the file.
         if isinstance(sha, str) and _SHA.match(sha) and sha in self.blobs:
             ref.opener = partial(self.files.open, f"attachments/{sha}")
+            ref.sha256 = sha  # keys the import's blob cache; the archive re-hashes the bytes
         return ref
 
 
@@ -227,11 +231,8 @@ def _skip_rest_of_line(handle: IO[bytes]) -> None:
             return
 
 
-def _raw(versions: list[Any]) -> bytes:
-    """The newest raw version's bytes (b"" when the line has none)."""
-    if not versions:
-        return b""
-    last = versions[-1]
+def _raw(last: Any) -> bytes:
+    """One raw version's bytes."""
     if not isinstance(last, dict):
         raise ValueError("a raw version is not a JSON object")
     encoding = last.get("encoding")

@@ -535,7 +535,7 @@ def test_sharded_2026_export(archive: Archive, tmp_path: Path) -> None:
     assert archive.get_conversation("shard-b").messages[0].text == "second shard question"
     refs = {a.pointer: a for a in first.messages[0].attachments}
     direct = refs[f"sediment://file_{HEX_A}"]
-    assert direct.sha256 == hashlib.sha256(image).hexdigest() and direct.mime == "image/png"
+    assert direct.sha256 == hashlib.sha256(image).hexdigest() and direct.sniffed_mime == "image/png"
     assert archive.blob_path(direct.sha256).read_bytes() == image
     mapped = refs[f"sediment://file_{HEX_B}"]
     assert mapped.sha256 == hashlib.sha256(members["4a7e19c2.dat"]).hexdigest()

@@ -263,3 +263,26 @@ def test_children_before_parents_are_reordered_keeping_the_path(
         ("c", "b", True),
     ]
     assert any("appears twice" in problem for problem in conv.problems)
+
+
+def test_every_raw_version_and_the_gone_upstream_flag_come_back(
+    archive: Archive, fresh: Archive, tmp_path: Path
+) -> None:
+    from tests.exporters.test_json import small_conversation
+
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps([small_conversation("keep-me", "First title")]))
+    second = tmp_path / "second.json"
+    second.write_text(json.dumps([small_conversation("keep-me", "Renamed later")]))
+    import_path(archive, first)
+    import_path(archive, second)
+    cid = archive.resolve("keep-me")
+    archive.db.execute("UPDATE conversations SET gone_upstream_at = '2026-01-01T00:00:00+00:00'")
+    assert len(archive.raw_versions(cid)) == 2
+    out = tmp_path / "export"
+    json_export.write(archive, archive.iter_conversations(), out)
+    import_path(fresh, out)
+    versions = [orjson.loads(raw) for raw in fresh.raw_versions(cid)]
+    assert [v["title"] for v in versions] == ["First title", "Renamed later"]
+    assert fresh.get_conversation(cid).gone_upstream_at == "2026-01-01T00:00:00+00:00"
+    assert fresh.get_conversation(cid).title == "Renamed later"
