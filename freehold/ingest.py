@@ -14,9 +14,7 @@ import hashlib
 import importlib
 import multiprocessing
 import pickle
-import queue
-import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -37,7 +35,7 @@ _BATCH_BYTES = 16 << 20
 _MAX_LISTED_PROBLEMS = 1000
 _PROCESS_THRESHOLD = 16 << 20
 _PIPE_BATCH = 32
-_PIPE_QUEUE = 8
+_PIPE_QUEUE = 16
 
 
 @dataclass
@@ -268,8 +266,9 @@ def _portable(error: BaseException) -> BaseException:
 def _from_process(module: Any, path: Path, blobs: Path) -> Generator[Any, None, None]:
     """Run ``_items`` in a spawned process: parsing on one core, SQLite on the other.
 
-    A thread drains the pipe into a bounded queue, so the reader never waits for the writer's
-    transactions (a pipe buffers only 64 KiB) and memory stays bounded.
+    The pipe is drained after every item handed to the writer, so the reader rarely waits on a
+    full pipe (it holds only 64 KiB, and SQLite holds the GIL while it works, which starves any
+    draining thread). At most ``_PIPE_QUEUE`` batches wait here: memory stays bounded.
     """
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
@@ -277,18 +276,19 @@ def _from_process(module: Any, path: Path, blobs: Path) -> Generator[Any, None, 
     process = context.Process(target=_child, args=args, daemon=True)
     process.start()
     sender.close()
-    buffer: queue.Queue[bytes | None] = queue.Queue(maxsize=_PIPE_QUEUE)
-    pump = threading.Thread(target=_pump, args=(receiver, buffer), daemon=True)
-    pump.start()
+    waiting: deque[bytes] = deque()
     try:
-        while (data := buffer.get()) is not None:
-            batch = pickle.loads(data)
+        while True:
+            if not waiting:
+                waiting.append(_receive(receiver, path))
+            batch = pickle.loads(waiting.popleft())
             if batch is None:
                 return
             if isinstance(batch, BaseException):
                 raise batch
-            yield from batch
-        raise FreeholdError(f"{path.name}: the reader process stopped unexpectedly")
+            for item in batch:
+                yield item
+                _drain(receiver, waiting)
     finally:
         if process.is_alive():
             process.kill()
@@ -296,12 +296,20 @@ def _from_process(module: Any, path: Path, blobs: Path) -> Generator[Any, None, 
         receiver.close()
 
 
-def _pump(receiver: Connection, buffer: queue.Queue[bytes | None]) -> None:
+def _drain(receiver: Connection, waiting: deque[bytes]) -> None:
+    """Take what the pipe holds now, without waiting (an ended pipe is noticed later)."""
     try:
-        while True:
-            buffer.put(receiver.recv_bytes())
+        while len(waiting) < _PIPE_QUEUE and receiver.poll(0):
+            waiting.append(receiver.recv_bytes())
     except (EOFError, OSError):
-        buffer.put(None)
+        return
+
+
+def _receive(receiver: Connection, path: Path) -> bytes:
+    try:
+        return receiver.recv_bytes()
+    except (EOFError, OSError):
+        raise FreeholdError(f"{path.name}: the reader process stopped unexpectedly") from None
 
 
 class _Writer:
@@ -317,22 +325,28 @@ class _Writer:
         self.done_bytes = 0
 
     def consume(self, items: Iterator[Any]) -> None:
-        pending: list[Any] = []
-        pending_bytes = 0
-        for item in items:
-            pending.append(item)
-            pending_bytes += item[2] if isinstance(item, tuple) else 0
-            if len(pending) >= _BATCH_CONVERSATIONS or pending_bytes >= _BATCH_BYTES:
-                self._write(pending)
-                pending, pending_bytes = [], 0
-        self._write(pending)
-
-    def _write(self, batch: list[Any]) -> None:
-        if not batch:
-            return
-        with self.archive.transaction():
-            for item in batch:
+        """Write items as they come, committing every batch (a kill loses one batch at most)."""
+        done = True
+        count = size = 0
+        try:
+            for item in items:
+                if done:
+                    self.archive.begin()
+                    done = False
                 self._one(item)
+                count += 1
+                size += item[2] if isinstance(item, tuple) else 0
+                if count >= _BATCH_CONVERSATIONS or size >= _BATCH_BYTES:
+                    self._commit()
+                    done, count, size = True, 0, 0
+        except BaseException:
+            self.archive.rollback()
+            raise
+        if not done:
+            self._commit()
+
+    def _commit(self) -> None:
+        self.archive.commit()
         if self.progress is not None:
             self.progress(self.done_bytes, self.total, self.report.conversations["read"])
 

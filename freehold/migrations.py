@@ -125,7 +125,6 @@ def m001_initial() -> str:
             meta TEXT,
             UNIQUE (conversation_id, source_message_id)
         );
-        CREATE INDEX messages_created ON messages(created_at);
         CREATE TABLE attachments (
             sha256 TEXT PRIMARY KEY,
             mime TEXT,
