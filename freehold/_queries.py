@@ -20,6 +20,7 @@ from freehold.errors import FreeholdError, NotFoundError
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
 
 __all__ = [
+    "CANDIDATES",
     "Hit",
     "context_records",
     "iso",
@@ -122,43 +123,77 @@ def search(
     limit: int = 20,
     offset: int = 0,
 ) -> list[Hit]:
-    """Ranked message hits for ``query`` with the given filters."""
+    """Ranked message hits for ``query`` with the given filters.
+
+    BM25 ranks the newest ``CANDIDATES`` matching messages (all of them unless a word is very
+    common): FTS5 walks its index newest first and stops there, so a search for "the" in a
+    million messages costs what a search for a rare word does.
+    """
     if not query.strip():
         raise FreeholdError("empty search — give one or more words to look for")
-    where = ["messages_fts MATCH ?1"]
-    params: list[Any] = [_fts_query(query)]
+    match = _fts_query(query)
+    where, params = _filters(source, model, role, since, until, conversation)
+    sql = f"""
+        SELECT f.rowid, f.rank, m.conversation_id, c.title, m.role,
+               coalesce(m.model, c.model), m.created_at, c.source_kind
+        FROM messages_fts f JOIN messages m ON m.id = f.rowid
+        JOIN conversations c ON c.id = m.conversation_id
+        WHERE messages_fts MATCH ? {where}
+        ORDER BY f.rowid DESC LIMIT {CANDIDATES}"""
+    try:
+        rows = db.execute(sql, [match, *params]).fetchall()
+        rows.sort(key=lambda row: (row[1], -row[0]))
+        page = rows[offset : offset + limit]
+        snippets = _snippets(db, match, [row[0] for row in page])
+    except sqlite3.OperationalError as error:
+        raise FreeholdError(
+            f"search {query!r}: {error} — quote words with special characters"
+        ) from error
+    return [_hit(row, snippets.get(row[0], "")) for row in page]
+
+
+CANDIDATES = 1000
+
+
+def _filters(
+    source: str | None,
+    model: str | None,
+    role: str | None,
+    since: str | None,
+    until: str | None,
+    conversation: str | None,
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
     for clause, value in (
         ("c.source_kind = ?", source),
-        ("coalesce(m.model, c.model) LIKE ? || '%'", model),
+        ("substr(coalesce(m.model, c.model), 1, length(?)) = ?", model),
         ("m.role = ?", role),
         ("m.created_at >= ?", parse_when(since) if since else None),
         ("m.created_at < ?", parse_when(until, end=True) if until else None),
         ("m.conversation_id = ?", conversation),
     ):
         if value is not None:
-            params.append(value)
-            where.append(clause.replace("?", f"?{len(params)}"))
-    params += [limit, offset]
-    sql = f"""
-        SELECT m.conversation_id, c.title, m.id, m.role, coalesce(m.model, c.model), m.created_at,
-               c.source_kind, snippet(messages_fts, 0, '{_OPEN}', '{_CLOSE}', '…', 16),
-               bm25(messages_fts) AS rank
-        FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
-        JOIN conversations c ON c.id = m.conversation_id
-        WHERE {" AND ".join(where)}
-        ORDER BY rank LIMIT ?{len(params) - 1} OFFSET ?{len(params)}"""
-    try:
-        rows = db.execute(sql, params).fetchall()
-    except sqlite3.OperationalError as error:
-        raise FreeholdError(
-            f"search {query!r}: {error} — quote words with special characters"
-        ) from error
-    return [_hit(row) for row in rows]
+            clauses.append(clause)
+            params += [value] * clause.count("?")
+    return "".join(f" AND {clause}" for clause in clauses), params
 
 
-def _hit(row: tuple[Any, ...]) -> Hit:
-    snippet, spans = _spans(row[7] or "")
-    return Hit(row[0], row[1], row[2], row[3], row[4], row[5], row[6], snippet, spans, -row[8])
+def _snippets(db: sqlite3.Connection, match: str, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = db.execute(
+        f"SELECT rowid, snippet(messages_fts, 0, '{_OPEN}', '{_CLOSE}', '…', 16) "
+        "FROM messages_fts WHERE messages_fts MATCH ? "
+        "AND rowid IN (SELECT value FROM json_each(?))",
+        (match, orjson.dumps(ids).decode()),
+    )
+    return {row[0]: row[1] or "" for row in rows}
+
+
+def _hit(row: tuple[Any, ...], marked: str) -> Hit:
+    snippet, spans = _spans(marked)
+    return Hit(row[2], row[3], row[0], row[4], row[5], row[6], row[7], snippet, spans, -row[1])
 
 
 def _spans(marked: str) -> tuple[str, list[tuple[int, int]]]:

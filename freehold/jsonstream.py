@@ -29,7 +29,7 @@ from typing import IO, Any
 __all__ = ["MAX_DEPTH", "Element", "JsonStreamError", "iter_elements"]
 
 MAX_DEPTH = 128
-_CHUNK = 1 << 22
+_CHUNK = 1 << 20
 _MAX_ELEMENT_CHARS = 1 << 30
 _NEAR_END = 32
 _WS = " \t\r\n"
