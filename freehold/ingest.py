@@ -36,6 +36,7 @@ _MAX_LISTED_PROBLEMS = 1000
 _PROCESS_THRESHOLD = 16 << 20
 _PIPE_BATCH = 32
 _PIPE_QUEUE = 16
+_PROGRESS_EVERY = 50
 
 
 @dataclass
@@ -323,6 +324,7 @@ class _Writer:
         self.progress = progress
         self.total = sum(size for _, size in info.files)
         self.done_bytes = 0
+        self._tick()
 
     def consume(self, items: Iterator[Any]) -> None:
         """Write items as they come, committing every batch (a kill loses one batch at most)."""
@@ -339,6 +341,8 @@ class _Writer:
                 if count >= _BATCH_CONVERSATIONS or size >= _BATCH_BYTES:
                     self._commit()
                     done, count, size = True, 0, 0
+                elif count % _PROGRESS_EVERY == 0:
+                    self._tick()
         except BaseException:
             self.archive.rollback()
             raise
@@ -347,6 +351,9 @@ class _Writer:
 
     def _commit(self) -> None:
         self.archive.commit()
+        self._tick()
+
+    def _tick(self) -> None:
         if self.progress is not None:
             self.progress(self.done_bytes, self.total, self.report.conversations["read"])
 
