@@ -9,9 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import struct
 import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +20,12 @@ from freehold.archive import Archive
 from freehold.errors import FreeholdError
 from freehold.exporters import json as json_export
 from freehold.ingest import import_path
+from tests.builders import png
 
 TREE = "librechat-import-data/chatgpt-tree.json"
 PK = "pkuppens-chatgpt-2023-06/conversations.json"
 HOSTILE_TITLES = ["../../etc/passwd", "con", "long " * 80, "🦦 Otters 🦦 日本語"]
 T0 = 1714585031.0
-
-
-def png(width: int = 2, height: int = 2) -> bytes:
-    """A real, decodable PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    rows = b"".join(b"\x00" + b"\x10\x20\x30" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-    return b"\x89PNG\r\n\x1a\n" + chunks
 
 
 PNG = png()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import struct
 import zipfile
 import zlib
 from pathlib import Path
@@ -18,6 +17,7 @@ from freehold.importers import chatgpt
 from freehold.ingest import ImportReport, import_path
 from freehold.models import Conversation, ExportInfo, Message, Problem, SourceFile
 from freehold.tree import branch_paths
+from tests.builders import png
 
 PK = "pkuppens-chatgpt-2023-06"
 TREE = "librechat-import-data/chatgpt-tree.json"
@@ -63,23 +63,6 @@ def forks(conv: Conversation) -> dict[str, set[str]]:
         if m.parent_source_id is not None:
             children.setdefault(m.parent_source_id, []).append(m)
     return {p: {k.role for k in kids} for p, kids in children.items() if len(kids) > 1}
-
-
-def png(width: int = 2, height: int = 2) -> bytes:
-    """A real, decodable PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    rows = b"".join(b"\x00" + b"\x10\x20\x30" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 def message(
