@@ -57,6 +57,7 @@ __all__ = [
 
 ARCHIVE_NAME = "archive.sqlite"
 _RAW_LEVEL = 1
+_BLOB_CHUNK = 1 << 20
 
 
 def home_dir() -> Path:
@@ -133,7 +134,7 @@ class Prepared:
     head: Conversation
     cid: str
     raw_sha: str
-    raw: bytes
+    raw: bytes  # compressed (zlib)
     older: list[tuple[str, bytes]]
     links: list[tuple[str, str | None, list[AttachmentRef]]]
     rows: list[tuple[Any, ...]]
@@ -141,11 +142,7 @@ class Prepared:
 
 
 def prepare(conv: Conversation) -> Prepared:
-    """Serialise ``conv`` (ids, message rows, digest) without touching SQL.
-
-    The raw bytes are compressed by the writer, and only when they are new: that balances the
-    two processes of an import and makes an unchanged re-import skip compression altogether.
-    """
+    """Serialise ``conv`` (ids, compressed raw, message rows, digest) without touching SQL."""
     rows = [_message_row(m) for m in conv.messages]
     links = [
         (m.source_id, m.parent_source_id, [replace(a, opener=None) for a in m.attachments])
@@ -163,8 +160,11 @@ def prepare(conv: Conversation) -> Prepared:
         head=replace(conv, messages=[], raw=b"", older_raw=[]),
         cid=conversation_id(conv.source_kind, conv.source_id),
         raw_sha=hashlib.sha256(conv.raw).hexdigest(),
-        raw=conv.raw,
-        older=[(hashlib.sha256(raw).hexdigest(), raw) for raw in conv.older_raw],
+        raw=zlib.compress(conv.raw, _RAW_LEVEL),
+        older=[
+            (hashlib.sha256(raw).hexdigest(), zlib.compress(raw, _RAW_LEVEL))
+            for raw in conv.older_raw
+        ],
         links=links,
         rows=rows,
         digest=digest.hexdigest(),
@@ -181,17 +181,25 @@ def write_blob(blobs: Path, stream: IO[bytes]) -> tuple[str, str | None, int]:
     File work only, no SQL, so the reading side of an import can do it in its own process; the
     ``attachments`` row is written with the message that points at the blob. A blob is written
     to ``blobs/tmp`` and renamed into place, so a crash never leaves a partial blob under its
-    hash.
+    hash. A small file is hashed in memory first and not written at all when it is already
+    there (exports repeat the same image under many pointers).
     """
-    digest = hashlib.sha256()
+    first = stream.read(_BLOB_CHUNK)
+    kind = filetype.guess(first[:8192]) if first else None
+    mime = kind.mime if kind is not None else None
+    if len(first) < _BLOB_CHUNK:
+        sha = hashlib.sha256(first).hexdigest()
+        final = blob_path(blobs, sha)
+        if not final.exists():
+            _place(blobs, final, [first])
+        return sha, mime, len(first)
+    digest = hashlib.sha256(first)
+    size = len(first)
     tmp_dir = blobs / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    size = 0
-    head = b""
     with tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False) as out:
-        while chunk := stream.read(1 << 20):
-            if len(head) < 8192:
-                head += chunk[: 8192 - len(head)]
+        out.write(first)
+        while chunk := stream.read(_BLOB_CHUNK):
             digest.update(chunk)
             out.write(chunk)
             size += len(chunk)
@@ -202,8 +210,17 @@ def write_blob(blobs: Path, stream: IO[bytes]) -> tuple[str, str | None, int]:
     else:
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(out.name, final)
-    kind = filetype.guess(head) if head else None
-    return sha, (kind.mime if kind is not None else None), size
+    return sha, mime, size
+
+
+def _place(blobs: Path, final: Path, chunks: list[bytes]) -> None:
+    tmp_dir = blobs / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False) as out:
+        for chunk in chunks:
+            out.write(chunk)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(out.name, final)
 
 
 @dataclass(slots=True)
@@ -363,7 +380,7 @@ class Archive:
         self.db.executemany(
             "INSERT OR IGNORE INTO conversation_raw VALUES (?, ?, ?, 'zlib', ?)",
             [
-                (sha, cid, source_id, zlib.compress(data, _RAW_LEVEL))
+                (sha, cid, source_id, data)
                 for sha, data in [*ready.older, (ready.raw_sha, ready.raw)]
             ],
         )

@@ -14,6 +14,7 @@ import hashlib
 import importlib
 import multiprocessing
 import pickle
+import zipfile
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -142,7 +143,7 @@ def import_path(
     module = detect_importer(path)
     size = _size(path)
     if reader_process is None:
-        reader_process = size > _PROCESS_THRESHOLD
+        reader_process = _unpacked_size(path, size) > _PROCESS_THRESHOLD
     items = (
         _from_process(module, path, archive.blobs)
         if reader_process
@@ -176,6 +177,14 @@ def _size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _unpacked_size(path: Path, size: int) -> int:
+    """What there is to parse: a zip's members inflated, else the bytes on disk."""
+    if path.is_file() and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    return size
 
 
 @dataclass(slots=True)
