@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import sqlite3
 from datetime import UTC, datetime
@@ -328,3 +329,12 @@ def test_attachment_links_round_trip(archive: Archive) -> None:
         len(PNG),
         1,
     )
+
+
+def test_large_blob_streams_through_a_temp_file_once(archive: Archive) -> None:
+    data = bytes(range(256)) * 9000  # 2.3 MB: past the in-memory path
+    sha, _, size = archive.write_blob(io.BytesIO(data))
+    assert size == len(data) and sha == hashlib.sha256(data).hexdigest()
+    assert archive.write_blob(io.BytesIO(data))[0] == sha
+    assert archive.blob_path(sha).read_bytes() == data
+    assert list((archive.blobs / "tmp").iterdir()) == []
