@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import struct
+import warnings
+import zipfile
 import zlib
+from collections.abc import Mapping
+from pathlib import Path
 
-__all__ = ["png"]
+from freehold.archive import Archive
+from freehold.ingest import ImportReport, import_path
+
+__all__ = ["ingest", "png", "write_zip"]
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -19,3 +26,18 @@ def png(width: int = 2, height: int = 2) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     chunks = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
     return b"\x89PNG\r\n\x1a\n" + chunks
+
+
+def write_zip(path: Path, members: Mapping[str | zipfile.ZipInfo, bytes]) -> Path:
+    """A real zip of ``members``; duplicate names are allowed (some tests need them)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+    return path
+
+
+def ingest(archive: Archive, path: Path) -> ImportReport:
+    """Import in this process (the reader-process path has its own tests)."""
+    return import_path(archive, path, reader_process=False)

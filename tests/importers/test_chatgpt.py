@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,9 @@ import pytest
 
 from freehold.archive import Archive, conversation_id
 from freehold.importers import chatgpt
-from freehold.ingest import ImportReport, import_path
 from freehold.models import Conversation, ExportInfo, Message, Problem, SourceFile
 from freehold.tree import branch_paths
-from tests.builders import png
+from tests.builders import ingest, png, write_zip
 
 PK = "pkuppens-chatgpt-2023-06"
 TREE = "librechat-import-data/chatgpt-tree.json"
@@ -108,17 +106,6 @@ def chain(cid: str, messages: list[dict[str, Any]], *, children: bool = True) ->
         "mapping": mapping,
         "current_node": parent,
     }
-
-
-def write_zip(path: Path, members: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
-
-
-def ingest(archive: Archive, path: Path) -> ImportReport:
-    return import_path(archive, path, reader_process=False)
 
 
 # -- 2023: pkuppens --------------------------------------------------------------------------------

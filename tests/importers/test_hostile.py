@@ -18,7 +18,7 @@ from freehold.archive import Archive, conversation_id, open_archive
 from freehold.cli import cli
 from freehold.errors import BadExportError, FreeholdError, UnknownExportError, UnsafeArchiveError
 from freehold.importers import _safezip
-from freehold.ingest import ImportReport, import_path
+from tests.builders import ingest, write_zip
 
 
 def conversation(cid: str, text: str = "hello there") -> dict[str, Any]:
@@ -44,17 +44,7 @@ def dumps(convs: list[dict[str, Any]]) -> bytes:
     return json.dumps(convs).encode()
 
 
-def build(path: Path, members: dict[str | zipfile.ZipInfo, bytes]) -> Path:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # duplicate names are the point here
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, data in members.items():
-                zf.writestr(name, data)
-    return path
-
-
-def ingest(archive: Archive, path: Path) -> ImportReport:
-    return import_path(archive, path, reader_process=False)
+build = write_zip
 
 
 def imported(archive: Archive) -> set[str]:
