@@ -44,9 +44,6 @@ def dumps(convs: list[dict[str, Any]]) -> bytes:
     return json.dumps(convs).encode()
 
 
-build = write_zip
-
-
 def imported(archive: Archive) -> set[str]:
     rows = archive.db.execute("SELECT source_conversation_id FROM conversations")
     return {row[0] for row in rows}
@@ -75,7 +72,7 @@ def symlink(name: str) -> zipfile.ZipInfo:
 
 def hostile_zip(path: Path) -> Path:
     evil = dumps([conversation("evil")])
-    return build(
+    return write_zip(
         path,
         {
             "conversations.json": dumps([conversation("good")]),
@@ -132,7 +129,7 @@ def test_folder_symlinks_are_reported_and_not_followed(archive: Archive, tmp_pat
 
 
 def test_duplicate_conversations_member_keeps_the_first(archive: Archive, tmp_path: Path) -> None:
-    path = build(tmp_path / "dup.zip", {"conversations.json": dumps([conversation("first")])})
+    path = write_zip(tmp_path / "dup.zip", {"conversations.json": dumps([conversation("first")])})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         with zipfile.ZipFile(path, "a") as zf:
@@ -170,7 +167,7 @@ def test_zip_bomb_as_the_only_conversations_file_says_so(archive: Archive, tmp_p
 def test_total_size_cap_refuses_the_whole_zip(
     archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = build(
+    path = write_zip(
         tmp_path / "big.zip",
         {"conversations.json": dumps([conversation(f"c{i}") for i in range(20)])},
     )
@@ -185,7 +182,7 @@ def test_total_size_cap_refuses_the_whole_zip(
 
 def test_member_inflating_past_its_declared_size(archive: Archive, tmp_path: Path) -> None:
     convs = [conversation(f"c{i}", "word " * 200) for i in range(40)]
-    path = build(tmp_path / "liar.zip", {"conversations.json": dumps(convs)})
+    path = write_zip(tmp_path / "liar.zip", {"conversations.json": dumps(convs)})
     data = bytearray(path.read_bytes())
     struct.pack_into("<I", data, data.rfind(b"PK\x01\x02") + 24, 5000)
     path.write_bytes(bytes(data))
@@ -202,7 +199,7 @@ def test_member_inflating_past_its_declared_size(archive: Archive, tmp_path: Pat
 
 def test_truncated_zip_imports_what_precedes_the_cut(archive: Archive, tmp_path: Path) -> None:
     convs = [conversation(f"c{i:03d}", f"text {i} " * 300) for i in range(200)]
-    whole = build(tmp_path / "whole.zip", {"conversations.json": dumps(convs)}).read_bytes()
+    whole = write_zip(tmp_path / "whole.zip", {"conversations.json": dumps(convs)}).read_bytes()
     path = tmp_path / "half.zip"
     path.write_bytes(whole[: len(whole) // 2])
     report = ingest(archive, path)
@@ -214,7 +211,7 @@ def test_truncated_zip_imports_what_precedes_the_cut(archive: Archive, tmp_path:
 
 
 def test_unreadable_zip_is_a_bad_export_error(archive: Archive, tmp_path: Path) -> None:
-    whole = build(tmp_path / "whole.zip", {"conversations.json": b"[]"}).read_bytes()
+    whole = write_zip(tmp_path / "whole.zip", {"conversations.json": b"[]"}).read_bytes()
     path = tmp_path / "cut.zip"
     path.write_bytes(whole[:20])
     with pytest.raises(BadExportError, match=r"^cut\.zip: not a readable zip"):
@@ -222,7 +219,7 @@ def test_unreadable_zip_is_a_bad_export_error(archive: Archive, tmp_path: Path) 
 
 
 def test_unreadable_zip_fails_through_the_cli(archive: Archive, tmp_path: Path) -> None:
-    whole = build(tmp_path / "whole.zip", {"conversations.json": b"[]"}).read_bytes()
+    whole = write_zip(tmp_path / "whole.zip", {"conversations.json": b"[]"}).read_bytes()
     path = tmp_path / "cut.zip"
     path.write_bytes(whole[:20])
     result = cli_import(path)
@@ -365,7 +362,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
 def test_not_an_export(archive: Archive, tmp_path: Path, name: str, data: bytes | None) -> None:
     path = tmp_path / name
     if data is None:
-        build(path, {"readme.txt": b"hello", "photos/a.png": PNG})
+        write_zip(path, {"readme.txt": b"hello", "photos/a.png": PNG})
     else:
         path.write_bytes(data)
     before = archive.stats()
