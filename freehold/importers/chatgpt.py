@@ -98,6 +98,7 @@ class _Export:
         self.root_prefix = self.root + "/" if self.root else ""
         self.account_id: str | None = None
         self.assets: dict[str, str] = {}
+        self.used: set[str] = set(self.shards)
 
     def records(self) -> Iterator[Record]:
         side = list(self._side_files())
@@ -117,6 +118,22 @@ class _Export:
         self._index_assets()
         for shard in self.shards:
             yield from self._read_shard(shard)
+        yield from self._unread()
+
+    def _unread(self) -> Iterator[Problem]:
+        """Name what the export holds that nothing read or pointed at (loud, not lost)."""
+        ignored = {self.root_prefix + "chat.html"}  # the same conversations, as a web page
+        unread = sorted(set(self.files.names()) - self.used - ignored)
+        if unread:
+            listed = ", ".join(unread[:5]) + (
+                f" and {len(unread) - 5} more" if len(unread) > 5 else ""
+            )
+            yield Problem(
+                self.files.label,
+                f"{len(unread)} file(s) not referenced by any conversation, left in the export: "
+                f"{listed}",
+                lost=False,
+            )
 
     def _side_files(self) -> Iterator[Record]:
         for name in self.files.names():
@@ -130,6 +147,7 @@ class _Export:
                 continue
             with self.files.open(name) as handle:
                 raw = handle.read()
+            self.used.add(name)
             yield SourceFile(local, raw)
             if local == "user.json":
                 self.account_id = _account_id(raw)
@@ -183,6 +201,7 @@ class _Export:
         member = self.assets.get(match.group(1)) if match else None
         if member is not None:
             ref.opener = partial(self.files.open, member)
+            self.used.add(member)
             ref.name = ref.name or PurePosixPath(member).name
 
     def _read_shard(self, shard: str) -> Iterator[Record]:

@@ -373,3 +373,24 @@ def test_not_an_export(archive: Archive, tmp_path: Path, name: str, data: bytes 
     result = cli_import(path)
     assert result.exit_code != 0 and name in result.output
     assert archive.stats() == before
+
+
+def test_files_nothing_points_at_are_named_but_not_counted_as_lost(
+    archive: Archive, tmp_path: Path
+) -> None:
+    path = write_zip(
+        tmp_path / "extra.zip",
+        {
+            "conversations.json": dumps([conversation("only")]),
+            "chat.html": b"<html></html>",
+            "textdocs/canvas-1.md": b"# a canvas",
+            "file-Orphan123-notes.txt": b"nobody links here",
+        },
+    )
+    report = ingest(archive, path)
+    assert report.ok
+    (note,) = [p for p in report.problems if "not referenced" in p.what]
+    assert not note.lost
+    assert "2 file(s)" in note.what
+    assert "textdocs/canvas-1.md" in note.what and "file-Orphan123-notes.txt" in note.what
+    assert "chat.html" not in note.what
