@@ -269,7 +269,15 @@ class Archive:
         self.blobs = home / "blobs"
         try:
             home.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except OSError as error:
+            raise ArchiveError(
+                f"{home}: cannot create the data folder ({error.strerror}) — "
+                "check its permissions or set FREEHOLD_HOME to a folder you own"
+            ) from error
+        try:
+            self.db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")

@@ -338,3 +338,15 @@ def test_large_blob_streams_through_a_temp_file_once(archive: Archive) -> None:
     assert archive.write_blob(io.BytesIO(data))[0] == sha
     assert archive.blob_path(sha).read_bytes() == data
     assert list((archive.blobs / "tmp").iterdir()) == []
+
+
+def test_unusable_data_folders_say_what_to_do(tmp_path: Path) -> None:
+    not_a_db = tmp_path / "garbage"
+    not_a_db.mkdir()
+    (not_a_db / "archive.sqlite").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(ArchiveError, match="not a usable freehold archive"):
+        open_archive(not_a_db)
+    blocked = tmp_path / "file-in-the-way"
+    blocked.write_text("x")
+    with pytest.raises(ArchiveError, match="cannot create the data folder"):
+        open_archive(blocked / "home")
