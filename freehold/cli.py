@@ -67,7 +67,7 @@ def cli() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @json_option
 def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
-    """Import exports: a ChatGPT zip, its folder, a conversations.json, or a freehold export.
+    """Import exports: ChatGPT or Claude (zip, folder, conversations.json), or a freehold export.
 
     The source is detected. Importing the same file again changes nothing; a newer export adds
     and updates, never deletes. Exits non-zero when anything was skipped.

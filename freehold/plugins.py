@@ -23,10 +23,11 @@ pm.add_hookspecs(hookspecs)
 class _BuiltIns:
     @hookspecs.hookimpl
     def register_importers(self, register: Any) -> None:
-        from freehold.importers import chatgpt, freehold
+        from freehold.importers import chatgpt, claude, freehold
 
         register(freehold)
         register(chatgpt)
+        register(claude)
 
     @hookspecs.hookimpl
     def register_exporters(self, register: Any) -> None:
