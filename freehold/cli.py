@@ -184,7 +184,7 @@ def show(conversation: str, all_branches: bool, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--format", "format_name", required=True, help="Output format: json, markdown.")
+@click.option("--format", "format_name", required=True, help="Output format: json, markdown, csv, jsonl, openwebui.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--all-branches", is_flag=True, help="Render every branch in full.")
 @click.option("--source", help="Only conversations from this source kind.")

@@ -31,10 +31,13 @@ class _BuiltIns:
 
     @hookspecs.hookimpl
     def register_exporters(self, register: Any) -> None:
-        from freehold.exporters import json, markdown
+        from freehold.exporters import csv, json, jsonl, markdown, openwebui
 
         register(json)
         register(markdown)
+        register(csv)
+        register(jsonl)
+        register(openwebui)
 
 
 pm.register(_BuiltIns(), name="freehold-builtins")

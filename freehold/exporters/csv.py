@@ -1,0 +1,217 @@
+"""CSV export: one row per message and one per conversation, for spreadsheets and pandas.
+
+Layout of the output folder::
+
+    messages.csv        one row per message, every branch, in reading order
+    conversations.csv   one row per conversation
+
+Both files are written with the standard ``csv`` module (``QUOTE_MINIMAL``, ``\\r\\n`` row ends,
+fields with commas, quotes or newlines quoted), UTF-8 **without** a byte-order mark: pandas,
+DuckDB, SQLite's ``.import`` and LibreOffice read that as is, and a BOM would end up glued to the
+first column name in most of them (Excel users pick UTF-8 in the import dialog). Text is written
+exactly as stored — no spreadsheet-formula escaping, since this is a data export and a leading
+``=`` is part of what was said; open it through an import dialog, not by double-click, when in
+doubt. Times are ISO 8601 in UTC (``2024-05-01T17:37:11.000Z``), booleans ``true``/``false``,
+missing values empty.
+
+A message row names its conversation, its own ids (freehold's ``message_id`` and the export's
+``source_message_id``) and its parent's source id, so the tree can be rebuilt from the file alone.
+``branch`` numbers the segments ``tree.branch_paths`` gives: 0 is the visible path, ``n`` the nth
+other branch (a segment starts at its fork, so every message is on exactly one row). With
+``all_branches=False`` only branch 0 is written. ``attachments`` is the attachment names joined
+with ``"; "``.
+
+Rows are streamed one conversation at a time into temporary files that replace the previous ones
+at the end. A folder may be exported into again when it holds nothing but this export's files;
+any other non-empty folder is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from freehold.archive import Archive, conversation_id
+from freehold.errors import FreeholdError
+from freehold.models import Conversation, Message
+from freehold.tree import branch_paths
+
+__all__ = [
+    "CONVERSATIONS",
+    "CONVERSATION_COLUMNS",
+    "FORMAT",
+    "MESSAGES",
+    "MESSAGE_COLUMNS",
+    "write",
+]
+
+FORMAT = "csv"
+MESSAGES = "messages.csv"
+CONVERSATIONS = "conversations.csv"
+MESSAGE_COLUMNS = (
+    "conversation_id",
+    "conversation_title",
+    "source",
+    "source_conversation_id",
+    "message_id",
+    "source_message_id",
+    "parent_source_message_id",
+    "branch",
+    "on_visible_path",
+    "hidden",
+    "role",
+    "author_name",
+    "model",
+    "created_at",
+    "status",
+    "content_type",
+    "text",
+    "attachments",
+)
+CONVERSATION_COLUMNS = (
+    "conversation_id",
+    "title",
+    "source",
+    "source_conversation_id",
+    "created_at",
+    "updated_at",
+    "model",
+    "project",
+    "archived",
+    "starred",
+    "gone_upstream_at",
+    "messages",
+    "branches",
+)
+_FILES = (MESSAGES, CONVERSATIONS)
+_OWN = {*_FILES, *(name + ".tmp" for name in _FILES)}
+_HEADER = ",".join(MESSAGE_COLUMNS).encode()
+
+
+def write(
+    archive: Archive,
+    conversations: Iterable[Conversation],
+    out: Path,
+    *,
+    all_branches: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write ``messages.csv`` and ``conversations.csv``; returns how many conversations.
+
+    ``progress`` is called after each conversation with the number written so far.
+    """
+    _prepare(out)
+    count = 0
+    with _open(out / MESSAGES) as messages, _open(out / CONVERSATIONS) as convs:
+        message_rows = csv.writer(messages, quoting=csv.QUOTE_MINIMAL)
+        conversation_rows = csv.writer(convs, quoting=csv.QUOTE_MINIMAL)
+        message_rows.writerow(MESSAGE_COLUMNS)
+        conversation_rows.writerow(CONVERSATION_COLUMNS)
+        for conv in conversations:
+            paths = _numbered_paths(conv, all_branches)
+            message_rows.writerows(_message_row(conv, n, m) for n, path in paths for m in path)
+            conversation_rows.writerow(_conversation_row(conv, len(paths)))
+            count += 1
+            if progress is not None:
+                progress(count)
+    for name in _FILES:
+        os.replace(out / (name + ".tmp"), out / name)
+    return count
+
+
+def _prepare(out: Path) -> None:
+    """Make sure ``out`` may be written: new, empty, or holding only a previous CSV export."""
+    if out.exists() and not out.is_dir():
+        raise FreeholdError(f"{out}: is a file — give a folder (new or empty) for the export")
+    out.mkdir(parents=True, exist_ok=True)
+    names = {path.name for path in out.iterdir()}
+    if not names or (names <= _OWN and _is_ours(out / MESSAGES)):
+        return
+    raise FreeholdError(
+        f"{out}: folder is not empty and holds no freehold CSV export "
+        "— choose a new or empty folder"
+    )
+
+
+def _is_ours(path: Path) -> bool:
+    if path.is_symlink() or not path.is_file():
+        return False
+    with path.open("rb") as handle:
+        return handle.read(len(_HEADER) + 2).rstrip(b"\r\n") == _HEADER
+
+
+def _open(final: Path) -> IO[str]:
+    tmp = final.with_name(final.name + ".tmp")
+    tmp.unlink(missing_ok=True)  # never write through a link planted in the folder
+    return tmp.open("w", encoding="utf-8", errors="replace", newline="")
+
+
+def _numbered_paths(conv: Conversation, all_branches: bool) -> list[tuple[int, list[Message]]]:
+    """``branch_paths`` numbered: 0 for the visible path, then 1, 2, … for the others."""
+    paths = branch_paths(conv.messages)
+    start = 0 if paths and paths[0][0].on_visible_path else 1
+    numbered = list(enumerate(paths, start=start))
+    return numbered if all_branches else [(n, p) for n, p in numbered if n == 0]
+
+
+def _message_row(conv: Conversation, branch: int, message: Message) -> list[Any]:
+    return [
+        _cid(conv),
+        conv.title or "",
+        conv.source_kind,
+        conv.source_id,
+        message.id if message.id is not None else "",
+        message.source_id,
+        message.parent_source_id or "",
+        branch,
+        _bool(message.on_visible_path),
+        _bool(message.hidden),
+        message.role,
+        message.author_name or "",
+        message.model or "",
+        _iso(message.created_at),
+        message.status,
+        message.content_type,
+        message.text,
+        "; ".join(ref.name or ref.pointer for ref in message.attachments),
+    ]
+
+
+def _conversation_row(conv: Conversation, branches: int) -> list[Any]:
+    return [
+        _cid(conv),
+        conv.title or "",
+        conv.source_kind,
+        conv.source_id,
+        _iso(conv.created_at),
+        _iso(conv.updated_at),
+        conv.model or "",
+        conv.project or "",
+        _bool(conv.archived),
+        _bool(conv.starred),
+        conv.gone_upstream_at or "",
+        len(conv.messages),
+        branches,
+    ]
+
+
+def _cid(conv: Conversation) -> str:
+    return conv.id or conversation_id(conv.source_kind, conv.source_id)
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _iso(epoch: float | None) -> str:
+    if epoch is None:
+        return ""
+    try:
+        moment = datetime.fromtimestamp(epoch, UTC)
+    except (OverflowError, OSError, ValueError):
+        return ""  # a corrupt timestamp stays in the JSON export; here it is simply unknown
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

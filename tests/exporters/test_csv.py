@@ -1,0 +1,113 @@
+"""The CSV export: readable by ``csv.DictReader``, one row per message, branches numbered."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from freehold.archive import Archive
+from freehold.errors import FreeholdError
+from freehold.exporters import csv as csv_export
+from freehold.tree import branch_paths
+from tests.exporters.test_json import fill_archive
+
+
+@pytest.fixture
+def filled(archive: Archive, real: Path, tmp_path: Path) -> Archive:
+    fill_archive(archive, real, tmp_path / "inputs")
+    return archive
+
+
+def export(archive: Archive, out: Path, **options: Any) -> int:
+    return csv_export.write(archive, archive.iter_conversations(), out, **options)
+
+
+def rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def test_one_row_per_message(filled: Archive, tmp_path: Path) -> None:
+    ticks: list[int] = []
+    count = export(filled, tmp_path / "out", progress=ticks.append)
+    assert count == filled.stats()["conversations"] and ticks == list(range(1, count + 1))
+    header, messages = rows(tmp_path / "out" / csv_export.MESSAGES)
+    assert header == list(csv_export.MESSAGE_COLUMNS)
+    assert len(messages) == filled.stats()["messages"]
+    assert len({r["message_id"] for r in messages}) == len(messages)
+    assert not (tmp_path / "out" / csv_export.MESSAGES).read_bytes().startswith(b"\xef\xbb\xbf")
+    header, convs = rows(tmp_path / "out" / csv_export.CONVERSATIONS)
+    assert header == list(csv_export.CONVERSATION_COLUMNS) and len(convs) == count
+    assert sum(int(c["messages"]) for c in convs) == len(messages)
+
+
+def test_branch_numbers_follow_branch_paths(filled: Archive, tmp_path: Path) -> None:
+    export(filled, tmp_path / "out")
+    _, messages = rows(tmp_path / "out" / csv_export.MESSAGES)
+    branched = 0
+    for conv in filled.iter_conversations():
+        assert conv.id is not None
+        got = [
+            (r["source_message_id"], int(r["branch"]))
+            for r in messages
+            if r["conversation_id"] == conv.id
+        ]
+        paths = branch_paths(conv.messages)
+        want = [(m.source_id, n) for n, path in enumerate(paths) for m in path]
+        assert got == want
+        branched += len(paths) > 1
+        visible = {
+            r["source_message_id"]
+            for r in messages
+            if r["conversation_id"] == conv.id and r["branch"] == "0"
+        }
+        assert visible == {m.source_id for m in conv.messages if m.on_visible_path}
+    assert branched, "fixtures should hold a branched conversation"
+
+
+def test_fields_round_trip(filled: Archive, tmp_path: Path) -> None:
+    export(filled, tmp_path / "out")
+    _, messages = rows(tmp_path / "out" / csv_export.MESSAGES)
+    conv = next(c for c in filled.iter_conversations() if c.source_id == "otter-conv")
+    by_id = {r["source_message_id"]: r for r in messages if r["conversation_id"] == conv.id}
+    for message in conv.messages:
+        row = by_id[message.source_id]
+        assert row["text"] == message.text and row["role"] == message.role
+        assert row["parent_source_message_id"] == (message.parent_source_id or "")
+        assert row["hidden"] == ("true" if message.hidden else "false")
+        assert row["created_at"].endswith("Z") and row["source"] == "chatgpt"
+    assert by_id["u1"]["attachments"].startswith("otter.png")
+    assert by_id["a2"]["text"].count("\n") >= 1  # newlines survive quoting
+
+
+def test_visible_path_only(filled: Archive, tmp_path: Path) -> None:
+    export(filled, tmp_path / "out", all_branches=False)
+    _, messages = rows(tmp_path / "out" / csv_export.MESSAGES)
+    assert {r["branch"] for r in messages} == {"0"}
+    assert all(r["on_visible_path"] == "true" for r in messages)
+
+
+def test_export_again_and_refuse_foreign(filled: Archive, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export(filled, out)
+    assert export(filled, out) == filled.stats()["conversations"]
+    assert sorted(p.name for p in out.iterdir()) == ["conversations.csv", "messages.csv"]
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(FreeholdError, match=r"not empty.*choose a new or empty folder"):
+        export(filled, out)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / csv_export.MESSAGES).write_text("a,b\n1,2\n")
+    with pytest.raises(FreeholdError, match="no freehold CSV export"):
+        export(filled, other)
+    assert (other / csv_export.MESSAGES).read_text() == "a,b\n1,2\n"
+
+
+def test_empty_archive(archive: Archive, tmp_path: Path) -> None:
+    assert export(archive, tmp_path / "out") == 0
+    header, messages = rows(tmp_path / "out" / csv_export.MESSAGES)
+    assert header == list(csv_export.MESSAGE_COLUMNS) and messages == []
