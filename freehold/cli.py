@@ -67,7 +67,7 @@ def cli() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @json_option
 def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
-    """Import exports: ChatGPT or Claude (zip, folder, conversations.json), or a freehold export.
+    """Import exports: ChatGPT, Claude, AI Studio, Grok (zip, folder, JSON), or a freehold export.
 
     The source is detected. Importing the same file again changes nothing; a newer export adds
     and updates, never deletes. Exits non-zero when anything was skipped.
@@ -184,7 +184,12 @@ def show(conversation: str, all_branches: bool, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--format", "format_name", required=True, help="Output format: json, markdown, csv, jsonl, openwebui.")
+@click.option(
+    "--format",
+    "format_name",
+    required=True,
+    help="Output format: json, markdown, csv, jsonl, openwebui.",
+)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--all-branches", is_flag=True, help="Render every branch in full.")
 @click.option("--source", help="Only conversations from this source kind.")

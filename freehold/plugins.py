@@ -23,11 +23,13 @@ pm.add_hookspecs(hookspecs)
 class _BuiltIns:
     @hookspecs.hookimpl
     def register_importers(self, register: Any) -> None:
-        from freehold.importers import chatgpt, claude, freehold
+        from freehold.importers import aistudio, chatgpt, claude, freehold, grok
 
         register(freehold)
         register(chatgpt)
         register(claude)
+        register(aistudio)
+        register(grok)
 
     @hookspecs.hookimpl
     def register_exporters(self, register: Any) -> None:

@@ -1,0 +1,156 @@
+"""The Grok importer on the real polylogue fixture and on small synthetic exports."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from freehold import plugins
+from freehold.archive import Archive
+from freehold.importers import aistudio, chatgpt, claude, freehold, grok
+from freehold.models import Conversation, ExportInfo, Problem
+from tests.builders import ingest, write_zip
+
+GROK = "polylogue-aistudio-and-misc/grok-export.json"
+
+
+@pytest.fixture
+def registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register the new modules after the existing ones (plugins.py does not list them yet)."""
+    found = {m.KIND: m for m in (freehold, chatgpt, claude, aistudio, grok)}
+    monkeypatch.setattr(plugins, "importers", lambda: found)
+
+
+def records(path: Path) -> list[Any]:
+    return list(grok.iter_conversations(path))
+
+
+def conversations(path: Path) -> list[Conversation]:
+    return [r for r in records(path) if isinstance(r, Conversation)]
+
+
+def wrapped(sender: str, text: str, when: Any, **extra: Any) -> dict[str, Any]:
+    return {"response": {"sender": sender, "message": text, "create_time": when, **extra}}
+
+
+def export(tmp_path: Path, items: list[Any], name: str = "prod-grok-backend.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps({"conversations": items}, indent=2))
+    return path
+
+
+def iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+# -- detection -------------------------------------------------------------------------------------
+
+
+def test_detect_matrix(real: Path, tmp_path: Path) -> None:
+    assert grok.detect(real / GROK)
+    assert grok.detect(
+        write_zip(tmp_path / "g.zip", {"data/prod-grok-backend.json": (real / GROK).read_bytes()})
+    )
+    assert not grok.detect(real / "librechat-import-data" / "chatgpt-tree.json")
+    assert not grok.detect(real / "echomine-aucontraire" / "claude" / "sample_export.json")
+    for name in (
+        "multimodal_session",
+        "branching_session",
+        "code_execution_session",
+        "text_only_prompt",
+    ):
+        assert not grok.detect(real / f"polylogue-aistudio-and-misc/aistudio-{name}.json")
+    assert not any(m.detect(real / GROK) for m in (freehold, chatgpt, claude, aistudio))
+
+
+# -- real file -------------------------------------------------------------------------------------
+
+
+def test_real_file_counts_roles_and_times(real: Path) -> None:
+    path = real / GROK
+    source = json.loads(path.read_bytes())["conversations"]
+    found = records(path)
+    assert isinstance(found[0], ExportInfo) and found[0].kind == "grok"
+    assert not [r for r in found if isinstance(r, Problem)]
+    convs = conversations(path)
+    assert [len(c.messages) for c in convs] == [len(item["responses"]) for item in source]
+    (conv,) = convs
+    assert conv.title == "Origin capability matrix"
+    assert [m.role for m in conv.messages] == ["user", "assistant"]
+    assert [m.text for m in conv.messages] == [r["message"] for r in source[0]["responses"]]
+    assert conv.created_at == datetime(2026, 8, 1, 10, tzinfo=UTC).timestamp()
+    assert conv.messages[1].created_at == conv.created_at + 2
+    assert conv.messages[1].parent_source_id == conv.messages[0].source_id
+    assert all(m.on_visible_path for m in conv.messages)
+    assert json.loads(conv.raw) == source[0] and conv.raw in path.read_bytes()
+    assert conversations(path)[0].source_id == conv.source_id  # derived id is stable
+
+
+# -- synthetic exports -----------------------------------------------------------------------------
+
+
+def test_wrapped_responses_model_thinking_and_time_forms(tmp_path: Path) -> None:
+    base = 1_733_000_000
+    responses = [
+        wrapped("human", "hello", {"$date": {"$numberLong": str(base * 1000)}}, _id="r1"),
+        wrapped(
+            "ASSISTANT",
+            "hi there",
+            {"$date": iso(base + 1)},
+            _id="r2",
+            model="grok-3",
+            thinking_trace="musing quietly",
+        ),
+        wrapped("human", "again", base + 2, _id="r3"),
+        wrapped("assistant", "sure", str((base + 3) * 1000), _id="r4", model="grok-3"),
+    ]
+    item = {
+        "conversation": {"id": "c1", "title": "T", "create_time": iso(base)},
+        "responses": responses,
+    }
+    (conv,) = conversations(export(tmp_path, [item]))
+    assert conv.source_id == "c1" and conv.model == "grok-3"
+    assert [m.created_at for m in conv.messages] == [base, base + 1, base + 2, base + 3]
+    assert [m.role for m in conv.messages] == ["user", "assistant", "user", "assistant"]
+    answer = conv.messages[1]
+    assert [p["type"] for p in answer.parts] == ["thought", "text"] and answer.text == "hi there"
+    assert conv.current_leaf == "r4" and not conv.problems
+
+
+def test_conversations_not_first_are_still_read(tmp_path: Path) -> None:
+    item = {"conversation": {"title": "late"}, "responses": [{"sender": "human", "message": "x"}]}
+    path = tmp_path / "late.json"
+    path.write_text(json.dumps({"projects": [], "conversations": [item]}))
+    assert grok.detect(path)
+    (conv,) = conversations(path)
+    assert conv.title == "late" and json.loads(conv.raw) == item
+
+
+def test_bad_input_becomes_problems(tmp_path: Path) -> None:
+    good = {"conversation": {"title": "ok"}, "responses": [{"sender": "human", "message": "hi"}]}
+    path = tmp_path / "grok.json"
+    text = json.dumps({"conversations": [{"responses": []}, good, "junk"]})
+    path.write_text(text[:-2] + ', {"conversation": {"ti')
+    found = records(path)
+    assert [c.title for c in found if isinstance(c, Conversation)] == ["ok"]
+    problems = [r for r in found if isinstance(r, Problem)]
+    assert [p.skipped for p in problems] == [1, 1, 0]
+    assert "3 conversation(s) read" in problems[-1].what
+    assert all("—" in p.what and "\n" not in p.what for p in problems)
+
+
+# -- archive level ---------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("registered")
+def test_import_and_reimport_unchanged(archive: Archive, real: Path) -> None:
+    report = ingest(archive, real / GROK)
+    assert report.kind == "grok" and report.ok
+    assert report.conversations["new"] == 1 and report.messages["read"] == 2
+    assert archive.search("witness")
+    again = ingest(archive, real / GROK)
+    assert again.conversations["unchanged"] == 1 and again.messages["new"] == 0
