@@ -23,11 +23,21 @@ pm.add_hookspecs(hookspecs)
 class _BuiltIns:
     @hookspecs.hookimpl
     def register_importers(self, register: Any) -> None:
-        from freehold.importers import aistudio, chatgpt, claude, freehold, grok
+        from freehold.importers import (
+            aistudio,
+            chatgpt,
+            claude,
+            freehold,
+            grok,
+            librechat,
+            openwebui,
+        )
 
         register(freehold)
         register(chatgpt)
         register(claude)
+        register(openwebui)
+        register(librechat)
         register(aistudio)
         register(grok)
 
