@@ -68,7 +68,7 @@ def cli() -> None:
 @json_option
 def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
     """Import exports (zip, folder or JSON) of ChatGPT, Claude, Open WebUI, LibreChat,
-    Google AI Studio, Grok, or a folder written by ``freehold export --format json``.
+    Google AI Studio, Grok, or a folder written by 'freehold export --format json'.
 
     The source is detected. Importing the same file again changes nothing; a newer export adds
     and updates, never deletes. Exits non-zero when anything was skipped.
