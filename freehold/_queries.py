@@ -235,22 +235,45 @@ def select_ids(
     source: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    model: str | None = None,
+    query: str | None = None,
 ) -> Iterator[str]:
-    """Conversation ids in creation order, filtered."""
+    """Conversation ids in creation order, filtered.
+
+    ``model`` matches a prefix of the conversation's model or of any of its messages' models;
+    ``query`` keeps conversations with at least one message matching the full-text query.
+    """
     where = ["1"]
     params: list[Any] = []
-    if source:
-        where.append("source_kind = ?")
-        params.append(source)
-    if since:
-        where.append("created_at >= ?")
-        params.append(parse_when(since))
-    if until:
-        where.append("created_at < ?")
-        params.append(parse_when(until, end=True))
+    if model:
+        where.append(
+            "(substr(model, 1, length(?1)) = ?1 OR id IN (SELECT conversation_id FROM messages "
+            "WHERE substr(model, 1, length(?1)) = ?1))".replace("?1", f"?{len(params) + 1}")
+        )
+        params.append(model)
+    if query:
+        where.append(
+            f"id IN (SELECT m.conversation_id FROM messages_fts JOIN messages m "
+            f"ON m.id = messages_fts.rowid WHERE messages_fts MATCH ?{len(params) + 1})"
+        )
+        params.append(_fts_query(query))
+    for clause, value in (
+        ("source_kind = ?", source),
+        ("created_at >= ?", parse_when(since) if since else None),
+        ("created_at < ?", parse_when(until, end=True) if until else None),
+    ):
+        if value is not None:
+            params.append(value)
+            where.append(clause.replace("?", f"?{len(params)}"))
     sql = f"SELECT id FROM conversations WHERE {' AND '.join(where)} ORDER BY created_at, id"
     wanted = set(ids) if ids is not None else None
-    for (cid,) in db.execute(sql, params).fetchall():
+    try:
+        rows = db.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as error:
+        raise FreeholdError(
+            f"--query {query!r}: {error} — quote words with special characters"
+        ) from error
+    for (cid,) in rows:
         if wanted is None or cid in wanted:
             yield cid
 

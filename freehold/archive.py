@@ -535,8 +535,9 @@ class Archive:
         return _queries.load_conversation(self.db, self.resolve(ref))
 
     def iter_conversations(self, **filters: Any) -> Iterator[Conversation]:
-        for cid in _queries.select_ids(self.db, **filters):
-            yield _queries.load_conversation(self.db, cid)
+        """The selected conversations, loaded one at a time; a bad filter raises right here."""
+        ids = list(_queries.select_ids(self.db, **filters))
+        return (_queries.load_conversation(self.db, cid) for cid in ids)
 
     def raw_versions(self, cid: str) -> list[bytes]:
         """Every distinct raw JSON this conversation arrived as, oldest first, decompressed."""

@@ -196,6 +196,8 @@ def show(conversation: str, all_branches: bool, as_json: bool) -> None:
 @click.option("--source", help="Only conversations from this source kind.")
 @click.option("--since", help="Only conversations created from this date.")
 @click.option("--until", help="Only conversations created up to this date (inclusive).")
+@click.option("--model", help="Only conversations with a model whose slug starts with this.")
+@click.option("--query", help="Only conversations with a message matching this search.")
 @click.option("--id", "ids", multiple=True, help="Only these conversations (repeatable).")
 def export(
     format_name: str, out_dir: Path, all_branches: bool, ids: tuple[str, ...], **filters: Any

@@ -350,3 +350,29 @@ def test_unusable_data_folders_say_what_to_do(tmp_path: Path) -> None:
     blocked.write_text("x")
     with pytest.raises(ArchiveError, match="cannot create the data folder"):
         open_archive(blocked / "home")
+
+
+def test_export_selection_by_model_and_query(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from freehold.cli import cli
+
+    with open_archive() as archive:
+        first = msg("u1", None, "user", "how do I bake sourdough bread")
+        second = msg("u2", None, "user", "compare kubernetes ingress controllers")
+        answer = msg("a2", "u2", "assistant", "use whichever your cloud ships")
+        answer.model = "o3-mini"
+        add(archive, conversation("bread", [first]))
+        add(archive, conversation("k8s", [second, answer]))
+        by_query = [c.source_id for c in archive.iter_conversations(query="sourdough")]
+        by_model = [c.source_id for c in archive.iter_conversations(model="o3")]
+        both = [c.source_id for c in archive.iter_conversations(model="o3", query="bread")]
+        assert (by_query, by_model, both) == (["bread"], ["k8s"], [])
+        with pytest.raises(FreeholdError, match="quote words"):
+            archive.iter_conversations(query='"unclosed')
+    out = tmp_path / "never-made"
+    result = CliRunner().invoke(
+        cli, ["export", "--format", "csv", "--out", str(out), "--query", '"unclosed']
+    )
+    assert result.exit_code == 1 and "quote words" in result.output
+    assert not out.exists()
