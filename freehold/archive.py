@@ -39,7 +39,7 @@ import platformdirs
 from freehold import _queries
 from freehold.errors import ArchiveError
 from freehold.migrations import migrate
-from freehold.models import AttachmentRef, Conversation, Message
+from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
 
 __all__ = [
     "AddResult",
@@ -349,6 +349,22 @@ class Archive:
                 "UPDATE sources SET finished_at=?, status=?, report=?, account_id=? WHERE id=?",
                 (now_iso(), status, dumps(report), account_id, source_id),
             )
+
+    def add_account_context(self, record: ContextRecord) -> None:
+        """Keep personal context that belongs to the account, not to one conversation."""
+        self.db.execute(
+            "INSERT INTO context_records (conversation_id, source_message_id, kind, text, data, "
+            "created_at) VALUES (NULL, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (kind, source_message_id) WHERE conversation_id IS NULL DO UPDATE SET "
+            "text=excluded.text, data=excluded.data, created_at=excluded.created_at",
+            (
+                record.message_source_id or "",
+                record.kind,
+                record.text,
+                dumps(record.data),
+                record.created_at,
+            ),
+        )
 
     def add_source_file(self, source_id: int, name: str, raw: bytes) -> None:
         """Keep an account-level file (``user.json``, feedback…) raw and compressed."""

@@ -26,7 +26,14 @@ from freehold import plugins
 from freehold.archive import Archive, Prepared, prepare, write_blob
 from freehold.errors import BadExportError, FreeholdError, UnknownExportError
 from freehold.importers._safezip import open_export
-from freehold.models import AttachmentRef, Conversation, ExportInfo, Problem, SourceFile
+from freehold.models import (
+    AttachmentRef,
+    ContextRecord,
+    Conversation,
+    ExportInfo,
+    Problem,
+    SourceFile,
+)
 
 __all__ = ["ImportReport", "Progress", "detect_importer", "import_path"]
 
@@ -374,6 +381,9 @@ class _Writer:
             self.report.kept_files.append(item.name)
         elif isinstance(item, Problem):
             self.report.problem(item)
+        elif isinstance(item, ContextRecord):
+            self.archive.add_account_context(item)
+            self.report.context_records += 1
 
     def _conversation(self, ready: Prepared, tally: _Tally, size: int) -> None:
         report = self.report

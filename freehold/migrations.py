@@ -150,6 +150,8 @@ def m001_initial() -> str:
             created_at REAL,
             UNIQUE (conversation_id, source_message_id, kind)
         );
+        CREATE UNIQUE INDEX context_records_account ON context_records(kind, source_message_id)
+            WHERE conversation_id IS NULL;
         CREATE VIRTUAL TABLE messages_fts USING fts5(
             text, content='messages', content_rowid='id',
             tokenize='porter unicode61 remove_diacritics 2'

@@ -3,7 +3,8 @@
 Pure dataclasses, no I/O. Identity belongs to storage: the ``id`` fields stay ``None`` until the
 archive hands a value back. An importer yields a stream of records (``Record``): one
 ``ExportInfo`` first, then ``Conversation`` objects, ``SourceFile`` objects (account-level files
-kept raw, e.g. ``user.json``) and ``Problem`` objects (what could not be read), in any order.
+kept raw, e.g. ``user.json``), account-level ``ContextRecord`` objects and ``Problem`` objects
+(what could not be read), in any order.
 
 A message's ``parts`` is a list of JSON-ready dicts, each with a ``type``:
 
@@ -83,7 +84,12 @@ class Message:
 
 @dataclass(slots=True)
 class ContextRecord:
-    """Personal context: custom instructions, a memory note, a profile text."""
+    """Personal context: custom instructions, a memory note, a profile text.
+
+    Inside a ``Conversation`` it belongs to that conversation; yielded on its own by an importer
+    it belongs to the account (a memory file, project instructions), keyed by
+    ``message_source_id`` (e.g. ``memories.json#0``) so a re-import updates it in place.
+    """
 
     kind: str
     text: str
@@ -152,4 +158,4 @@ class ExportInfo:
     expected_conversations: int | None = None
 
 
-Record = Conversation | SourceFile | Problem | ExportInfo
+Record = Conversation | SourceFile | Problem | ExportInfo | ContextRecord

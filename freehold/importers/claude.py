@@ -22,9 +22,9 @@ parent) and the conversation its ``current_leaf_message_uuid``; older exports ar
 message hangs from the one before it and the last is the leaf. ``tree.build_tree`` repairs both.
 
 Side files at the export root (``users.json``, ``projects.json``, ``memories.json``…) are kept
-raw. A project's ``prompt_template`` also becomes a ``project_instructions`` context record on
-every conversation whose ``project_uuid`` names that project; memories are not tied to any
-conversation, so for now they are kept only as the raw ``memories.json``.
+raw. A project's ``prompt_template`` becomes a ``project_instructions`` context record, once for
+the account and again on every conversation whose ``project_uuid`` names that project; each
+``memories.json`` entry becomes an account-level ``memory`` record.
 """
 
 from __future__ import annotations
@@ -184,15 +184,28 @@ class _Export:
             with self.files.open(name) as handle:
                 raw = handle.read()
             yield SourceFile(local, raw)
-            self._learn(local, raw)
+            yield from self._learn(local, raw)
 
-    def _learn(self, local: str, raw: bytes) -> None:
-        """Take the account id from ``users.json`` and the projects from ``projects.json``."""
+    def _learn(self, local: str, raw: bytes) -> Iterator[ContextRecord]:
+        """Account id from ``users.json``; projects and memories as account context records."""
         items = _json_list(raw)
         if local == "users.json" and items:
             self.account_id = _str(items[0].get("uuid"))
         elif local == "projects.json":
             self.projects = {p["uuid"]: p for p in items if _str(p.get("uuid"))}
+            for uuid, project in self.projects.items():
+                text = _str(project.get("prompt_template"))
+                if text:
+                    data = {"project": uuid, "name": _str(project.get("name"))}
+                    key = f"projects.json#{uuid}"
+                    yield ContextRecord("project_instructions", text, data, None, key)
+        elif local == "memories.json":
+            for number, item in enumerate(items):
+                text = _str(item.get("conversations_memory"))
+                if text:
+                    data = {"account": _str(item.get("account_uuid"))}
+                    key = f"memories.json#{number}"
+                    yield ContextRecord("memory", text, data, None, key)
 
     def _read(self, name: str, convert: Converter) -> Iterator[Record]:
         count = 0

@@ -313,10 +313,18 @@ def test_import_and_reimport_unchanged(archive: Archive, tmp_path: Path) -> None
     assert report.kind == "claude" and report.ok
     assert report.conversations["new"] == 2 and report.messages["read"] == 6
     assert sorted(report.kept_files) == ["memories.json", "projects.json", "users.json"]
-    assert report.attachments["missing"] == 1 and report.context_records == 1
+    # one project_instructions on the conversation, plus the project and the memory for the account
+    assert report.attachments["missing"] == 1 and report.context_records == 3
     assert [h for h in archive.search("zanzibar")]
     again = ingest(archive, path)
     assert again.conversations["unchanged"] == 2 and again.messages["new"] == 0
+    account = [
+        (r["kind"], r["text"]) for r in archive.context_records() if r["conversation_id"] is None
+    ]
+    assert sorted(account) == [
+        ("memory", "Likes tea."),
+        ("project_instructions", "Answer in French."),
+    ]
 
 
 @pytest.mark.usefixtures("with_claude")
