@@ -67,7 +67,7 @@ def cli() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @json_option
 def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
-    """Import exports (zip, folder or JSON) of ChatGPT, Claude, Open WebUI, LibreChat,
+    """Import exports (zip, folder or JSON) of ChatGPT, Claude, Gemini, Open WebUI, LibreChat,
     Google AI Studio, Grok, or a folder written by 'freehold export --format json'.
 
     The source is detected. Importing the same file again changes nothing; a newer export adds

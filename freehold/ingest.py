@@ -120,8 +120,9 @@ def detect_importer(path: Path) -> Any:
     raise UnknownExportError(
         f"{path.name}: not a known export (looked for: {kinds}"
         + (f"; refused members: {refused}" if refused else "")
-        + ") — expected a ChatGPT, Claude, Open WebUI, LibreChat, Google AI Studio or Grok "
-        "export (zip, folder or JSON file), or a folder written by `freehold export --format json`"
+        + ") — expected a ChatGPT, Claude, Gemini (Takeout JSON), Open WebUI, LibreChat, Google "
+        "AI Studio or Grok export (zip, folder or JSON file), or a folder written by "
+        "`freehold export --format json`"
     )
 
 

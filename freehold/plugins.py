@@ -28,6 +28,7 @@ class _BuiltIns:
             chatgpt,
             claude,
             freehold,
+            gemini,
             grok,
             librechat,
             openwebui,
@@ -39,6 +40,7 @@ class _BuiltIns:
         register(openwebui)
         register(librechat)
         register(aistudio)
+        register(gemini)
         register(grok)
 
     @hookspecs.hookimpl

@@ -1,0 +1,228 @@
+"""The Gemini (Takeout My Activity, JSON) importer on the real sample and synthetic exports."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from freehold import plugins
+from freehold.archive import Archive
+from freehold.importers import (
+    aistudio,
+    chatgpt,
+    claude,
+    freehold,
+    gemini,
+    grok,
+    librechat,
+    openwebui,
+)
+from freehold.models import Conversation, ExportInfo, Problem
+from tests.builders import ingest, png, write_zip
+
+GEMINI = "portable-ai-context-gemini/gemini_my_activity.synthetic.json"
+FOLDER = "Takeout/Mon activité/Applis Gemini"
+BASE = 1_780_000_000
+
+
+@pytest.fixture
+def registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register gemini after the existing importers (plugins.py does not list it yet)."""
+    modules = (freehold, chatgpt, claude, openwebui, librechat, aistudio, grok, gemini)
+    found = {m.KIND: m for m in modules}
+    monkeypatch.setattr(plugins, "importers", lambda: found)
+
+
+def records(path: Path) -> list[Any]:
+    return list(gemini.iter_conversations(path))
+
+
+def conversations(path: Path) -> list[Conversation]:
+    return [r for r in records(path) if isinstance(r, Conversation)]
+
+
+def iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def record(title: str, when: float, html: str | None = "<p>ok</p>", **extra: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "header": "Gemini Apps",
+        "title": title,
+        "time": iso(when),
+        "products": ["Gemini Apps"],
+        **extra,
+    }
+    if html is not None:
+        item["safeHtmlItem"] = [{"html": html}]
+    return item
+
+
+def export(tmp_path: Path, items: list[dict[str, Any]], name: str = "MyActivity.json") -> Path:
+    """Newest first, as Takeout writes it."""
+    path = tmp_path / name
+    ordered = sorted(items, key=lambda r: r["time"], reverse=True)
+    path.write_text(json.dumps(ordered, indent=2, ensure_ascii=False))
+    return path
+
+
+# -- detection -------------------------------------------------------------------------------------
+
+
+def test_detect_matrix(real: Path, tmp_path: Path) -> None:
+    sample = (real / GEMINI).read_bytes()
+    assert gemini.detect(real / GEMINI)
+    zipped = write_zip(tmp_path / "takeout.zip", {f"{FOLDER}/MesActivités.json": sample})
+    assert gemini.detect(zipped)
+    assert not gemini.detect(real / "librechat-import-data" / "chatgpt-tree.json")
+    assert not gemini.detect(real / "echomine-aucontraire" / "claude" / "sample_export.json")
+    html = tmp_path / "MyActivity.html"
+    html.write_text("<html><body><div class='outer-cell'>Gemini Apps</div></body></html>")
+    assert not gemini.detect(html)
+    search = export(tmp_path, [{**record("Searched x", BASE), "header": "Search", "products": []}])
+    assert not gemini.detect(search)
+    assert not any(m.detect(real / GEMINI) for m in (freehold, chatgpt, claude, aistudio, grok))
+
+
+# -- real sample -----------------------------------------------------------------------------------
+
+
+def test_real_sample(real: Path) -> None:
+    path = real / GEMINI
+    source = json.loads(path.read_bytes())
+    found = records(path)
+    assert isinstance(found[0], ExportInfo) and found[0].kind == "gemini"
+    (problem,) = [r for r in found if isinstance(r, Problem)]
+    assert problem.what == "1 records of other Google products ignored" and not problem.lost
+    (conv,) = conversations(path)  # 10:00 and 10:05: one conversation by the time gap
+    assert conv.source_id == "gemini-2026-08-18T10:00:00Z" and not conv.problems
+    assert conv.title == "Build a privacy-safe Gemini activity adapter."
+    assert [m.role for m in conv.messages] == ["user", "assistant"] * 2
+    assert conv.messages[2].text == "Verify the Gemini adapter tail."
+    tail = conv.messages[3]
+    assert tail.text == "Tail verification passed.\n\n2/2 messages preserved"
+    assert "PRIVATE_EMBEDDED" not in tail.text and "PRIVATE_EMBEDDED" in tail.parts[0]["html"]
+    assert conv.created_at == datetime(2026, 8, 18, 10, tzinfo=UTC).timestamp()
+    assert conv.updated_at == conv.created_at + 300
+    assert json.loads(conv.raw) == [source[2], source[0]]
+    assert b"PRIVATE_NON_GEMINI" not in conv.raw
+    refs = [a for m in conv.messages for a in m.attachments]
+    assert [(a.pointer, a.opener) for a in refs] == [
+        ("takeout://PRIVATE_IMAGE.webp", None),
+        ("takeout://PRIVATE_ATTACHMENT.bin", None),
+    ]
+    assert all(m.on_visible_path for m in conv.messages)
+
+
+# -- synthetic exports -----------------------------------------------------------------------------
+
+
+def test_prefixes_stripped(tmp_path: Path) -> None:
+    titles = ["Prompted one", "Live Prompt two", "Asked three", "Prompt : quatre", "Made a plan"]
+    items = [record(t, BASE + i * 3600) for i, t in enumerate(titles)]
+    texts = [c.messages[0].text for c in conversations(export(tmp_path, items))]
+    assert texts == ["one", "two", "three", "quatre", "Made a plan"]
+
+
+def test_grouping_by_chat_link_and_time_gap(tmp_path: Path) -> None:
+    link = "https://gemini.google.com/app/abc123"
+    items = [
+        record("Prompted a1", BASE),
+        record("Prompted b1", BASE + 60, titleUrl=link),
+        record("Prompted a2", BASE + 120),
+        record("Prompted c1", BASE + 300),
+        record("Prompted c2", BASE + 300 + 29 * 60),
+        record("Prompted d1", BASE + 300 + 29 * 60 + 30 * 60),
+        record("Prompted b2", BASE + 9000, subtitles=[{"url": link + "?hl=fr"}]),
+    ]
+    convs = conversations(export(tmp_path, items))
+    prompts = {c.source_id: [m.text for m in c.messages if m.role == "user"] for c in convs}
+    assert prompts == {
+        "gemini-" + iso(BASE): ["a1"],
+        "abc123": ["b1", "b2"],
+        "gemini-" + iso(BASE + 120): ["a2", "c1", "c2"],
+        "gemini-" + iso(BASE + 300 + 59 * 60): ["d1"],
+    }
+    by_id = {c.source_id: c for c in convs}
+    assert len(by_id["abc123"].messages) == 4 and by_id["abc123"].title == "b1"
+    chain = by_id["gemini-" + iso(BASE + 120)].messages
+    assert [m.parent_source_id for m in chain[1:]] == [m.source_id for m in chain[:-1]]
+
+
+def test_title_truncated_and_answer_missing_flagged(tmp_path: Path) -> None:
+    long = "x" * 200
+    items = [record("Prompted " + long, BASE, html=None), record("Prompted next", BASE + 60)]
+    (conv,) = conversations(export(tmp_path, items))
+    assert conv.title == "x" * 80
+    assert [m.role for m in conv.messages] == ["user", "user", "assistant"]
+    assert len(conv.problems) == 1 and "no answer in the export" in conv.problems[0]
+
+
+def test_html_text_blocks_and_hidden() -> None:
+    html = "<h1>T</h1><ul><li>a &amp; b</li><li>c</li></ul>x<br>y"
+    html += "<script>s()</script><style>z</style>"
+    assert gemini.html_text(html) == "T\n\na & b\n\nc\n\nx\ny"
+
+
+def test_attachments_beside_the_json(tmp_path: Path) -> None:
+    item = record("Prompted look", BASE, attachedFiles=["1-ab.png", "notes.txt"])
+    data = json.dumps([item]).encode()
+    zipped = write_zip(
+        tmp_path / "takeout.zip",
+        {f"{FOLDER}/MyActivity.json": data, f"{FOLDER}/1-ab.png": png(), "other/notes.txt": b"n"},
+    )
+    for conv in gemini.iter_conversations(zipped):  # openers work while the zip is open
+        if isinstance(conv, Conversation):
+            refs = conv.messages[0].attachments
+            assert [(r.pointer, r.name) for r in refs] == [
+                ("takeout://1-ab.png", "1-ab.png"),
+                ("takeout://notes.txt", "notes.txt"),
+            ]
+            assert refs[1].opener is None and refs[0].opener is not None
+            with refs[0].opener() as stream:
+                assert stream.read() == png()
+            assert [p["type"] for p in conv.messages[0].parts] == ["text", "image", "file"]
+
+
+@pytest.mark.usefixtures("registered")
+def test_import_stores_attachments_found_beside(archive: Archive, tmp_path: Path) -> None:
+    item = record("Prompted look", BASE, imageFile="image_ab-cd.png", attachedFiles=["gone.pdf"])
+    members = {f"{FOLDER}/MyActivity.json": json.dumps([item]).encode()}
+    folder = tmp_path / "Takeout"
+    for name, data in {**members, f"{FOLDER}/image_ab-cd.png": png()}.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    report = ingest(archive, folder)
+    assert report.kind == "gemini"
+    assert report.attachments["found"] == 1 and report.attachments["missing"] == 1
+
+
+def test_bad_input_becomes_problems(tmp_path: Path) -> None:
+    good = json.dumps(record("Prompted fine", BASE))
+    path = tmp_path / "MyActivity.json"
+    path.write_text(f'[{good}, {good}, {good}, "junk", {{"header": "Gemini Apps", "ti')
+    found = records(path)
+    assert [c.title for c in found if isinstance(c, Conversation)] == ["fine"]
+    assert len(found[1].messages) == 6  # three records at the same time: one conversation
+    problems = [r for r in found if isinstance(r, Problem)]
+    assert len(problems) == 2 and all(p.lost for p in problems)
+    assert "3 Gemini record(s) read" in problems[1].what
+    assert all("—" in p.what and "\n" not in p.what for p in problems)
+
+
+# -- archive level ---------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("registered")
+def test_import_and_reimport_unchanged(archive: Archive, real: Path) -> None:
+    report = ingest(archive, real / GEMINI)
+    assert report.kind == "gemini" and report.ok
+    assert report.conversations["new"] == 1 and report.messages["read"] == 4
+    assert archive.search("verification")
+    assert not archive.search("PRIVATE_EMBEDDED_SCRIPT")
+    again = ingest(archive, real / GEMINI)
+    assert again.conversations["unchanged"] == 1 and again.messages["new"] == 0
