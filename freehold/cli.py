@@ -68,7 +68,7 @@ def cli() -> None:
 @json_option
 def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
     """Import exports (zip, folder or JSON) of ChatGPT, Claude, Gemini, Open WebUI, LibreChat,
-    Google AI Studio, Grok, or a folder written by 'freehold export --format json'.
+    Google AI Studio, Grok, Mistral; an llm logs.db; or a 'freehold export --format json' folder.
 
     The source is detected. Importing the same file again changes nothing; a newer export adds
     and updates, never deletes. Exits non-zero when anything was skipped.
@@ -189,7 +189,7 @@ def show(conversation: str, all_branches: bool, as_json: bool) -> None:
     "--format",
     "format_name",
     required=True,
-    help="Output format: json, markdown, csv, jsonl, openwebui.",
+    help="Output format: json, markdown, html, csv, jsonl, openwebui.",
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--all-branches", is_flag=True, help="Render every branch in full.")

@@ -121,8 +121,8 @@ def detect_importer(path: Path) -> Any:
         f"{path.name}: not a known export (looked for: {kinds}"
         + (f"; refused members: {refused}" if refused else "")
         + ") — expected a ChatGPT, Claude, Gemini (Takeout JSON), Open WebUI, LibreChat, Google "
-        "AI Studio or Grok export (zip, folder or JSON file), or a folder written by "
-        "`freehold export --format json`"
+        "AI Studio, Grok or Mistral export (zip, folder or JSON file), an llm logs.db, or a "
+        "folder written by `freehold export --format json`"
     )
 
 

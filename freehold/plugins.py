@@ -31,6 +31,8 @@ class _BuiltIns:
             gemini,
             grok,
             librechat,
+            llm,
+            mistral,
             openwebui,
         )
 
@@ -42,13 +44,16 @@ class _BuiltIns:
         register(aistudio)
         register(gemini)
         register(grok)
+        register(mistral)
+        register(llm)
 
     @hookspecs.hookimpl
     def register_exporters(self, register: Any) -> None:
-        from freehold.exporters import csv, json, jsonl, markdown, openwebui
+        from freehold.exporters import csv, html, json, jsonl, markdown, openwebui
 
         register(json)
         register(markdown)
+        register(html)
         register(csv)
         register(jsonl)
         register(openwebui)

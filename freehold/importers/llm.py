@@ -1,0 +1,455 @@
+"""simonw ``llm`` logs databases (``logs.db``, FORMATS.md §D.3).
+
+The database is opened read-only (``mode=ro`` URI, ``PRAGMA query_only``) and never written to.
+Two schemas are read, both when a database holds both:
+
+Legacy (llm ≤ 0.31): each ``conversations`` row (``id``, ``name`` → title, ``model``) becomes a
+conversation; its ``responses`` ordered by ``datetime_utc`` (then rowid) make a linear tree. Per
+response: a hidden ``system`` message when ``system`` is set, a ``user`` message (``prompt``)
+and an ``assistant`` message (``response``, ``model``; ``resolved_model``, tokens, duration in
+``meta``; ``reasoning``, where the column exists, a hidden ``thought`` part). Source message ids
+are ``<response id>:system``, ``<response id>:prompt`` and the response id. A response with no
+``conversation_id`` is its own conversation; one pointing at a missing row is titled None.
+
+0.32+ message store: ``threads`` (ULID ``id``, ``name``, ``tip_message_hash``, ``forked_from``)
+become conversations. ``messages`` form a tree by ``parent_hash``; a thread holds every message
+reachable (parent-wards) from its tip and from the tip of each of its ``turns``, so branches
+abandoned inside a thread are kept and the visible leaf is ``tip_message_hash``. Messages shared
+by several threads (a fork's prefix) are copied into each conversation; source message id = the
+hash. ``parts`` by ``position``: ``text`` → text, ``reasoning``/``thinking`` → thought (hidden),
+``tool_call`` → code (``payload`` or ``text``), ``tool_result`` → execution_output, anything else
+→ unknown. Turns give ``model``, tokens and ``datetime_utc`` to the messages between their
+``parent_message_hash`` and ``tip_message_hash`` (the earliest turn wins for shared messages).
+A thread whose id is also a legacy conversation id is read from the message store only
+[unverified: whether 0.32's migration copies legacy conversations into threads].
+
+``raw`` is a JSON object of the conversation's rows (``orjson`` of the row dicts, BLOBs as hex):
+legacy ``{"conversation": row|null, "responses": [rows]}``; 0.32+ ``{"thread": row, "turns":
+[rows], "messages": [rows], "parts": [rows]}`` in tree order.
+
+Unverified: the 0.32 column names come from FORMATS.md §D.3, not a real database; the meaning of
+a turn's ``parent_message_hash``/``tip_message_hash`` range and of part types other than those
+listed is inferred. Missing core columns (older minor versions) give a problem, not a crash;
+``datetime_utc`` is read as UTC.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from freehold.errors import BadExportError
+from freehold.models import Conversation, ExportInfo, Message, Part, Problem, Record
+from freehold.tree import build_tree
+
+__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+
+KIND = "llm"
+PARSER_VERSION = "llm/1"
+
+_MAGIC = b"SQLite format 3\x00"
+_STORE = ("threads", "turns", "messages", "parts")
+_LEGACY_CORE = ("id", "prompt", "response", "model", "datetime_utc", "conversation_id")
+_STORE_CORE = {
+    "threads": ("id", "name", "tip_message_hash"),
+    "turns": ("thread_id", "parent_message_hash", "tip_message_hash", "model", "datetime_utc"),
+    "messages": ("hash", "parent_hash", "role"),
+    "parts": ("message_hash", "position", "type", "text"),
+}
+_PART_TYPES = {
+    "text": "text",
+    "reasoning": "thought",
+    "thinking": "thought",
+    "tool_call": "code",
+    "tool_result": "execution_output",
+}
+
+Row = dict[str, Any]
+
+
+# -- detection -------------------------------------------------------------------------------------
+
+
+def detect(path: Path) -> bool:
+    """True for a SQLite file holding llm's ``responses`` table or its 0.32+ message store."""
+    try:
+        if not path.is_file():
+            return False
+        with path.open("rb") as handle:
+            if handle.read(16) != _MAGIC:
+                return False
+        db = _connect(path)
+    except (OSError, sqlite3.Error):
+        return False
+    try:
+        tables = _tables(db)
+    except sqlite3.Error:
+        return False
+    finally:
+        db.close()
+    return "responses" in tables or all(name in tables for name in _STORE)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA query_only = ON")
+    return db
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    rows = db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+    return {str(row[0]) for row in rows}
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {str(row[1]) for row in db.execute(f'PRAGMA table_info("{table}")')}
+
+
+# -- the database ----------------------------------------------------------------------------------
+
+
+def iter_conversations(path: Path) -> Iterator[Record]:
+    """Yield an ``ExportInfo``, then conversations and problems."""
+    if not detect(path):
+        raise BadExportError(
+            f"{path.name}: not an llm logs database (a SQLite file with a responses table or "
+            "threads/turns/messages/parts) — find it with `llm logs path`"
+        )
+    db = _connect(path)
+    try:
+        yield ExportInfo(kind=KIND, files=[(path.name, path.stat().st_size)])
+        tables = _tables(db)
+        threads: set[str] = set()
+        if all(name in tables for name in _STORE):
+            yield from _guard(path.name, _store(db, threads))
+        if "responses" in tables:
+            yield from _guard(path.name, _legacy(db, threads, "conversations" in tables))
+    finally:
+        db.close()
+
+
+def _guard(label: str, records: Iterator[Record]) -> Iterator[Record]:
+    """Pass records on; a database error ends this part of the read with one problem."""
+    count = 0
+    try:
+        for record in records:
+            count += isinstance(record, Conversation)
+            yield record
+    except sqlite3.Error as error:
+        yield Problem(
+            label,
+            f"database error ({error}) after {count} conversation(s); the rest was not read "
+            "— run `sqlite3 logs.db 'PRAGMA integrity_check'`",
+        )
+
+
+def _missing(db: sqlite3.Connection, table: str, wanted: Iterable[str]) -> Iterator[Problem]:
+    have = _columns(db, table)
+    lost = [name for name in wanted if name not in have]
+    if lost:
+        yield Problem(
+            f"{table}",
+            f"no column(s) {', '.join(lost)} (an older llm version?); read without them "
+            "— upgrade llm and run `llm logs` to migrate",
+            lost=False,
+        )
+
+
+def _problem(where: str, error: Exception) -> Problem:
+    what = f"not a readable conversation ({type(error).__name__}: {error}); it was skipped"
+    return Problem(where, what + " — check this row of the database", skipped=1)
+
+
+# -- legacy tables ---------------------------------------------------------------------------------
+
+
+def _legacy(db: sqlite3.Connection, skip: set[str], has_conversations: bool) -> Iterator[Record]:
+    yield from _missing(db, "responses", _LEGACY_CORE)
+    heads: dict[str, Row] = {}
+    if has_conversations:
+        heads = {str(r["id"]): r for r in map(_row, db.execute("SELECT * FROM conversations"))}
+    columns = _columns(db, "responses")
+    grouped = "conversation_id" in columns
+    order = ["conversation_id"] if grouped else []
+    order += ["datetime_utc"] if "datetime_utc" in columns else []
+    cursor = db.execute(f"SELECT * FROM responses ORDER BY {', '.join([*order, 'rowid'])}")
+    seen: set[str] = set()
+    for key, rows in groupby(map(_row, cursor), key=lambda r: r.get("conversation_id")):
+        if key is None:
+            for row in rows:
+                yield _legacy_one(None, [row], skip)
+            continue
+        seen.add(str(key))
+        yield _legacy_one(heads.get(str(key)) or {"id": key}, list(rows), skip)
+    for key, head in heads.items():
+        if key not in seen:
+            yield _legacy_one(head, [], skip)
+
+
+def _legacy_one(head: Row | None, rows: list[Row], skip: set[str]) -> Record:
+    where = f"conversations/{head['id']}" if head else f"responses/{rows[0].get('id')}"
+    try:
+        conv = _legacy_conversation(head, rows)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        return _problem(where, error)
+    if conv.source_id in skip:
+        return Problem(where, "also a 0.32 thread; read from the message store only", lost=False)
+    return conv
+
+
+def _legacy_conversation(head: Row | None, rows: list[Row]) -> Conversation:
+    messages: list[Message] = []
+    for row in rows:
+        for message in _response_messages(row):
+            message.parent_source_id = messages[-1].source_id if messages else None
+            messages.append(message)
+    tree = build_tree(messages, messages[-1].source_id if messages else None)
+    times = [m.created_at for m in messages if m.created_at is not None]
+    models = [m.model for m in messages if m.model]
+    source_id = str(head["id"]) if head else str(rows[0]["id"])
+    return Conversation(
+        source_kind=KIND,
+        source_id=source_id,
+        title=_str(head.get("name")) if head else None,
+        messages=tree.messages,
+        raw=_dumps({"conversation": head, "responses": rows}),
+        created_at=min(times) if times else None,
+        updated_at=max(times) if times else None,
+        current_leaf=tree.leaf,
+        model=(_str(head.get("model")) if head else None) or (models[-1] if models else None),
+        problems=tree.problems,
+    )
+
+
+def _response_messages(row: Row) -> list[Message]:
+    rid = str(row["id"])
+    when = _time(row.get("datetime_utc"))
+    found: list[Message] = []
+    system = _str(row.get("system"))
+    if system:
+        found.append(_text_message(f"{rid}:system", "system", system, when, hidden=True))
+    prompt = _str(row.get("prompt"))
+    if prompt:
+        found.append(_text_message(f"{rid}:prompt", "user", prompt, when))
+    found.append(_answer(rid, row, when))
+    return found
+
+
+def _answer(rid: str, row: Row, when: float | None) -> Message:
+    parts: list[Part] = []
+    reasoning = _str(row.get("reasoning"))
+    if reasoning:
+        parts.append({"type": "thought", "text": reasoning})
+    text = _str(row.get("response")) or ""
+    if text:
+        parts.append({"type": "text", "text": text})
+    duration = row.get("duration_ms")
+    if when is not None and isinstance(duration, int | float):
+        when += duration / 1000
+    message = _message(rid, "assistant", parts, when)
+    message.model = _str(row.get("model"))
+    keys = ("resolved_model", "input_tokens", "output_tokens", "token_details", "duration_ms")
+    message.meta = {key: row[key] for key in keys if row.get(key) is not None}
+    return message
+
+
+def _text_message(
+    source_id: str, role: str, text: str, when: float | None, *, hidden: bool = False
+) -> Message:
+    message = _message(source_id, role, [{"type": "text", "text": text}], when)
+    message.hidden = hidden
+    return message
+
+
+# -- 0.32+ message store ---------------------------------------------------------------------------
+
+
+def _store(db: sqlite3.Connection, threads: set[str]) -> Iterator[Record]:
+    for table, wanted in _STORE_CORE.items():
+        yield from _missing(db, table, wanted)
+    parents = {
+        str(r["hash"]): _str(r["parent_hash"])
+        for r in db.execute("SELECT hash, parent_hash FROM messages")
+    }
+    turns = [_row(r) for r in db.execute("SELECT * FROM turns ORDER BY datetime_utc, rowid")]
+    by_message = _turn_of(turns, parents)
+    for thread in map(_row, db.execute("SELECT * FROM threads ORDER BY id")):
+        threads.add(str(thread.get("id")))
+        mine = [t for t in turns if t.get("thread_id") == thread.get("id")]
+        try:
+            yield _thread(db, thread, mine, parents, by_message)
+        except (TypeError, ValueError, KeyError, AttributeError) as error:
+            yield _problem(f"threads/{thread.get('id')}", error)
+
+
+def _chain(tip: str | None, parents: dict[str, str | None], stop: str | None = None) -> list[str]:
+    """Hashes from ``tip`` up to (not including) ``stop`` or the root, tip first."""
+    found: list[str] = []
+    seen: set[str] = set()
+    while tip is not None and tip != stop and tip in parents and tip not in seen:
+        found.append(tip)
+        seen.add(tip)
+        tip = parents[tip]
+    return found
+
+
+def _turn_of(turns: list[Row], parents: dict[str, str | None]) -> dict[str, Row]:
+    by_message: dict[str, Row] = {}
+    for turn in turns:
+        stop = _str(turn.get("parent_message_hash"))
+        for digest in _chain(_str(turn.get("tip_message_hash")), parents, stop):
+            by_message.setdefault(digest, turn)
+    return by_message
+
+
+def _thread(
+    db: sqlite3.Connection,
+    thread: Row,
+    turns: list[Row],
+    parents: dict[str, str | None],
+    by_message: dict[str, Row],
+) -> Conversation:
+    tip = _str(thread.get("tip_message_hash"))
+    problems = [] if tip is None or tip in parents else [f"tip message {tip} is not in messages"]
+    hashes: dict[str, None] = {}
+    for start in [tip] + [_str(t.get("tip_message_hash")) for t in turns]:
+        hashes.update(dict.fromkeys(reversed(_chain(start, parents))))
+    rows = [_message_row(db, digest) for digest in hashes]
+    parts = {digest: _part_rows(db, digest) for digest in hashes}
+    messages = [_stored(row, parts[str(row["hash"])], by_message) for row in rows]
+    tree = build_tree(messages, tip)
+    times = [t for t in map(_time, (t.get("datetime_utc") for t in turns)) if t is not None]
+    models = [m.model for m in tree.messages if m.model and m.on_visible_path]
+    order = [m.source_id for m in tree.messages]
+    place = {digest: index for index, digest in enumerate(order)}
+    return Conversation(
+        source_kind=KIND,
+        source_id=str(thread["id"]),
+        title=_str(thread.get("name")),
+        messages=tree.messages,
+        raw=_dumps(
+            {
+                "thread": thread,
+                "turns": turns,
+                "messages": sorted(rows, key=lambda r: place[str(r["hash"])]),
+                "parts": [p for digest in order for p in parts[digest]],
+            }
+        ),
+        created_at=_time(thread.get("datetime_utc")) or (min(times) if times else None),
+        updated_at=max(times) if times else None,
+        current_leaf=tree.leaf,
+        model=models[-1] if models else None,
+        problems=problems + tree.problems,
+    )
+
+
+def _message_row(db: sqlite3.Connection, digest: str) -> Row:
+    return _row(db.execute("SELECT * FROM messages WHERE hash = ?", (digest,)).fetchone())
+
+
+def _part_rows(db: sqlite3.Connection, digest: str) -> list[Row]:
+    query = "SELECT * FROM parts WHERE message_hash = ? ORDER BY position, rowid"
+    return [_row(r) for r in db.execute(query, (digest,))]
+
+
+def _stored(row: Row, part_rows: list[Row], by_message: dict[str, Row]) -> Message:
+    digest = str(row["hash"])
+    turn = by_message.get(digest, {})
+    role = _str(row.get("role")) or "unknown"
+    message = _message(digest, role, [_part(p) for p in part_rows], _time(turn.get("datetime_utc")))
+    message.parent_source_id = _str(row.get("parent_hash"))
+    message.hidden = message.hidden or role == "system"
+    if role == "assistant":
+        message.model = _str(turn.get("model"))
+        keys = ("resolved_model", "input_tokens", "output_tokens", "duration_ms")
+        message.meta = {key: turn[key] for key in keys if turn.get(key) is not None}
+    metadata = row.get("provider_metadata")
+    if metadata is not None:
+        message.meta["provider_metadata"] = _loads(metadata)
+    return message
+
+
+def _part(row: Row) -> Part:
+    kind = _str(row.get("type")) or "unknown"
+    mapped = _PART_TYPES.get(kind)
+    text = _str(row.get("text"))
+    payload = row.get("payload")
+    if mapped == "code":
+        part: Part = {"type": "code", "language": "json", "text": text or _plain(payload)}
+        if row.get("tool_name"):
+            part["tool_name"] = row["tool_name"]
+        return part
+    if mapped is not None:
+        return {"type": mapped, "text": text or _plain(payload)}
+    return {"type": "unknown", "content_type": kind, "raw": orjson.loads(_dumps(row))}
+
+
+# -- small helpers ---------------------------------------------------------------------------------
+
+
+def _message(source_id: str, role: str, parts: list[Part], when: float | None) -> Message:
+    kinds = list(dict.fromkeys(p["type"] for p in parts))
+    text = "\n\n".join(p["text"] for p in parts if p["type"] == "text" and p["text"])
+    return Message(
+        source_id=source_id,
+        parent_source_id=None,
+        role=role,
+        content_type="text" if kinds in ([], ["text"]) else "+".join(kinds),
+        parts=parts,
+        text=text,
+        created_at=when,
+        hidden=kinds == ["thought"],
+    )
+
+
+def _row(row: sqlite3.Row) -> Row:
+    return {key: row[key] for key in row.keys()}  # noqa: SIM118 (a Row iterates values)
+
+
+def _blob(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=_blob)
+
+
+def _loads(value: Any) -> Any:
+    if isinstance(value, str | bytes):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value if isinstance(value, str) else value.hex()
+    return value
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return _dumps(value).decode() if not isinstance(value, bytes) else value.hex()
+
+
+def _time(value: Any) -> float | None:
+    """llm's ``datetime_utc``: ISO 8601 without a zone, meaning UTC."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
