@@ -23,7 +23,8 @@ message hangs from the one before it and the last is the leaf. ``tree.build_tree
 
 Side files at the export root (``users.json``, ``projects.json``, ``memories.json``…) are kept
 raw. A project's ``prompt_template`` becomes a ``project_instructions`` context record, once for
-the account and again on every conversation whose ``project_uuid`` names that project; each
+the account and again on every conversation whose ``project_uuid`` names that project; its
+knowledge documents (inlined as text) become ``project_document`` records; each
 ``memories.json`` entry becomes an account-level ``memory`` record.
 """
 
@@ -194,11 +195,7 @@ class _Export:
         elif local == "projects.json":
             self.projects = {p["uuid"]: p for p in items if _str(p.get("uuid"))}
             for uuid, project in self.projects.items():
-                text = _str(project.get("prompt_template"))
-                if text:
-                    data = {"project": uuid, "name": _str(project.get("name"))}
-                    key = f"projects.json#{uuid}"
-                    yield ContextRecord("project_instructions", text, data, None, key)
+                yield from _project_context(uuid, project)
         elif local == "memories.json":
             for number, item in enumerate(items):
                 text = _str(item.get("conversations_memory"))
@@ -561,6 +558,21 @@ def _design_attachment(out: _Content, entry: Any) -> None:
 
 def _parent(name: str) -> str:
     return name.rpartition("/")[0]
+
+
+def _project_context(uuid: str, project: dict[str, Any]) -> Iterator[ContextRecord]:
+    """A project's instructions and its knowledge documents (inlined as text in projects.json)."""
+    name = _str(project.get("name"))
+    text = _str(project.get("prompt_template"))
+    if text:
+        data = {"project": uuid, "name": name}
+        yield ContextRecord("project_instructions", text, data, None, f"projects.json#{uuid}")
+    for number, doc in enumerate(project.get("docs") or []):
+        content = _str(doc.get("content")) if isinstance(doc, dict) else None
+        if content:
+            key = f"projects.json#{uuid}/{_str(doc.get('uuid')) or number}"
+            data = {"project": uuid, "name": name, "filename": _str(doc.get("filename"))}
+            yield ContextRecord("project_document", content, data, None, key)
 
 
 def _json_list(raw: bytes) -> list[dict[str, Any]]:

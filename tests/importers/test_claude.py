@@ -71,7 +71,10 @@ def msg(
 
 def side_files() -> dict[str, bytes]:
     users = [{"uuid": "acc-1", "full_name": "A", "email_address": "a@example.org"}]
-    projects = [{"uuid": "proj-1", "name": "P", "prompt_template": "Answer in French."}]
+    docs = [{"uuid": "doc-1", "filename": "style.md", "content": "Use short sentences."}]
+    projects = [
+        {"uuid": "proj-1", "name": "P", "prompt_template": "Answer in French.", "docs": docs}
+    ]
     memories = [{"conversations_memory": "Likes tea.", "account_uuid": "acc-1"}]
     return {
         "users.json": json.dumps(users).encode(),
@@ -314,7 +317,7 @@ def test_import_and_reimport_unchanged(archive: Archive, tmp_path: Path) -> None
     assert report.conversations["new"] == 2 and report.messages["read"] == 6
     assert sorted(report.kept_files) == ["memories.json", "projects.json", "users.json"]
     # one project_instructions on the conversation, plus the project and the memory for the account
-    assert report.attachments["missing"] == 1 and report.context_records == 3
+    assert report.attachments["missing"] == 1 and report.context_records == 4
     assert [h for h in archive.search("zanzibar")]
     again = ingest(archive, path)
     assert again.conversations["unchanged"] == 2 and again.messages["new"] == 0
@@ -323,6 +326,7 @@ def test_import_and_reimport_unchanged(archive: Archive, tmp_path: Path) -> None
     ]
     assert sorted(account) == [
         ("memory", "Likes tea."),
+        ("project_document", "Use short sentences."),
         ("project_instructions", "Answer in French."),
     ]
 
