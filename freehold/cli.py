@@ -189,7 +189,7 @@ def show(conversation: str, all_branches: bool, as_json: bool) -> None:
     "--format",
     "format_name",
     required=True,
-    help="Output format: json, markdown, html, csv, jsonl, openwebui.",
+    help="Output format: json, markdown, html, pdf, csv, jsonl, openwebui.",
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--all-branches", is_flag=True, help="Render every branch in full.")

@@ -49,11 +49,12 @@ class _BuiltIns:
 
     @hookspecs.hookimpl
     def register_exporters(self, register: Any) -> None:
-        from freehold.exporters import csv, html, json, jsonl, markdown, openwebui
+        from freehold.exporters import csv, html, json, jsonl, markdown, openwebui, pdf
 
         register(json)
         register(markdown)
         register(html)
+        register(pdf)
         register(csv)
         register(jsonl)
         register(openwebui)

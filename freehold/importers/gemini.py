@@ -1,12 +1,15 @@
-"""Gemini chat history from Google Takeout, "My Activity → Gemini Apps", JSON variant (§C).
+"""Gemini chat history from Google Takeout, "My Activity → Gemini Apps", JSON and HTML (§C).
 
 The export is one JSON array, **newest first**, one record per activity: ``{header:"Gemini
 Apps", title:"Prompted <prompt>", titleUrl?, time:<ISO>, products:["Gemini Apps"],
 safeHtmlItem?:[{html:<answer>}], attachedFiles?:[names], imageFile?:<name>, …}``. It is given
 as the file itself, or a Takeout folder or zip holding it (folder and file names are localised,
 so any ``*.json`` member whose first records look like My Activity records and name "Gemini
-Apps" in ``header`` or ``products`` is taken). The HTML variant (``MyActivity.html``) is not
-read here: ``detect`` returns False for it.
+Apps" in ``header`` or ``products`` is taken). The HTML variant (``MyActivity.html``, any
+localised ``*.html`` name) is read by ``_gemini_html`` into the same records, then grouped and
+converted by the same code, so both variants give the same conversations (``raw`` excepted: for
+HTML it is the blocks' own HTML as JSON strings). An HTML date that is not understood leaves the
+record without a time and is reported (nothing lost).
 
 Records of other Google products (``header:"Search"`` …) that a whole Takeout mixes in are
 counted and reported as one problem that loses nothing (they are not Gemini chats).
@@ -47,6 +50,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
+from freehold.importers import _gemini_html
 from freehold.importers._safezip import ExportFiles, open_export
 from freehold.jsonstream import JsonStreamError, iter_elements
 from freehold.models import AttachmentRef, Conversation, ExportInfo, Message, Part, Problem, Record
@@ -69,6 +73,7 @@ _BLOCKS = frozenset(
     | {"nav", "ol", "p", "pre", "section", "table", "tbody", "td", "th", "thead", "tr", "ul"}
 )
 _HIDDEN = frozenset({"script", "style", "template", "noscript"})
+_HTML = (".html", ".htm")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".heic", ".bmp")
 _READ_ERRORS = (FreeholdError, OSError, EOFError, zlib.error, zipfile.BadZipFile)
 
@@ -92,10 +97,27 @@ def detect(path: Path) -> bool:
 
 def _candidates(files: ExportFiles) -> list[str]:
     names = files.names()
-    return names if len(names) == 1 else [n for n in names if n.lower().endswith(".json")]
+    wanted = (".json", *_HTML)
+    return names if len(names) == 1 else [n for n in names if n.lower().endswith(wanted)]
+
+
+def _is_html(files: ExportFiles, name: str) -> bool:
+    if name.lower().endswith(_HTML):
+        return True
+    try:
+        with files.open(name) as handle:
+            return handle.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
+    except _READ_ERRORS:
+        return False
 
 
 def _is_gemini(files: ExportFiles, name: str) -> bool:
+    if _is_html(files, name):
+        try:
+            with files.open(name) as handle:
+                return _gemini_html.looks_like(handle)
+        except _READ_ERRORS:
+            return False
     head = _head(files, name)
     return bool(head) and all(_looks_like_activity(r) for r in head) and any(map(_is_ours, head))
 
@@ -145,7 +167,7 @@ def _records(files: ExportFiles) -> Iterator[Record]:
     if not names:
         raise BadExportError(
             f"{files.label}: no Gemini activity (a JSON array of My Activity records for "
-            '"Gemini Apps") found — choose JSON, not HTML, for My Activity in Google Takeout'
+            '"Gemini Apps", or its MyActivity.html) found — check the Takeout'
         )
     yield ExportInfo(kind=KIND, files=[(name, files.size(name)) for name in names])
     if files.truncated:
@@ -153,7 +175,7 @@ def _records(files: ExportFiles) -> Iterator[Record]:
     for name, reason in files.rejected:
         yield Problem(f"{files.label}/{name}", f"member not read: {reason} — check the zip")
     for name in names:
-        yield from _read(files, name)
+        yield from _read_html(files, name) if _is_html(files, name) else _read(files, name)
 
 
 @dataclass(slots=True)
@@ -186,6 +208,41 @@ def _read(files: ExportFiles, name: str) -> Iterator[Record]:
         broken.append(Problem(name, f"{error} at character {error.offset}: {_lost(len(items))}"))
     except _READ_ERRORS as error:
         broken.append(Problem(name, f"cannot be read ({error}): {_lost(len(items))}"))
+    yield from _finish(files, name, items, others, broken)
+
+
+def _read_html(files: ExportFiles, name: str) -> Iterator[Record]:
+    """Whole-file read (Takeout writes ~5 MB; over 256 MB is refused), then block by block."""
+    items: list[_Item] = []
+    others = 0
+    broken: list[Problem] = []
+    undated: list[str] = []
+    try:
+        with files.open(name) as handle:
+            data = handle.read(_gemini_html.MAX_BYTES + 1)
+    except _READ_ERRORS as error:
+        yield Problem(name, f"cannot be read ({error}) — download the export again")
+        return
+    if len(data) > _gemini_html.MAX_BYTES:
+        yield Problem(name, "over 256 MB: not read — split the Takeout export by date range")
+        return
+    for found in _gemini_html.iter_records(data.decode("utf-8", "replace")):
+        if not found.ours:
+            others += 1
+            continue
+        items.append(_item(found.value, found.raw, []))
+        if found.bad_date is not None:
+            undated.append(found.bad_date)
+    if undated:
+        shown = ", ".join(repr(text) for text in list(dict.fromkeys(undated))[:3])
+        what = f"{len(undated)} record(s) kept without a time: date not understood ({shown})"
+        broken.append(Problem(name, what, lost=False))
+    yield from _finish(files, name, items, others, broken)
+
+
+def _finish(
+    files: ExportFiles, name: str, items: list[_Item], others: int, broken: list[Problem]
+) -> Iterator[Record]:
     beside = _beside(files, name)
     for group in _groups(items):
         yield _conversation(group, beside)
@@ -318,7 +375,9 @@ def _key(item: _Item, seen: set[str]) -> str:
 
 
 def _exchange(item: _Item, key: str, beside: Opener, problems: list[str]) -> list[Message]:
-    prompt = _message(key + "/prompt", "user", _prompt(item.value.get("title")), item.when)
+    text = item.value.get("prompt")
+    text = text if isinstance(text, str) else _prompt(item.value.get("title"))
+    prompt = _message(key + "/prompt", "user", text, item.when)
     prompt.attachments, files = _attachments(item.value, beside)
     prompt.parts += files
     html = _answer_html(item.value)

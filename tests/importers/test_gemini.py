@@ -12,6 +12,7 @@ import pytest
 from freehold import plugins
 from freehold.archive import Archive
 from freehold.importers import (
+    _gemini_html,
     aistudio,
     chatgpt,
     claude,
@@ -226,3 +227,147 @@ def test_import_and_reimport_unchanged(archive: Archive, real: Path) -> None:
     assert not archive.search("PRIVATE_EMBEDDED_SCRIPT")
     again = ingest(archive, real / GEMINI)
     assert again.conversations["unchanged"] == 1 and again.messages["new"] == 0
+
+
+# -- the HTML variant ------------------------------------------------------------------------------
+
+CSS = "<style>" + ".mdl-grid{display:flex}\n" * 2000 + "</style>"
+CELL = "content-cell mdl-cell mdl-cell--6-col mdl-typography--body-1"
+
+
+def block(
+    prompt: str,
+    date: str,
+    answer: str | None = "<p>ok</p>",
+    *,
+    header: str = "Gemini Apps",
+    prefix: str = "Prompted",
+    chat: str | None = None,
+    files: tuple[str, ...] = (),
+) -> str:
+    attached = ""
+    if files:
+        links = "".join(f'&emsp;-&nbsp;<a href="{f}">{f}</a><br>' for f in files)
+        attached = f"Attached {len(files)} file(s).<br>{links}"
+    link = f'<a href="https://gemini.google.com/app/{chat}">Gemini Apps</a><br>' if chat else ""
+    return (
+        '<div class="outer-cell mdl-cell mdl-cell--12-col mdl-shadow--2dp"><div class="mdl-grid">'
+        '<div class="header-cell mdl-cell mdl-cell--12-col">'
+        f'<p class="mdl-typography--title">{header}<br></p></div>'
+        f'<div class="{CELL}">{prefix}&nbsp;{prompt}<br>{attached}{date}<br>{answer or ""}</div>'
+        f'<div class="{CELL} mdl-typography--text-right"></div>'
+        '<div class="content-cell mdl-cell mdl-cell--12-col mdl-typography--caption">'
+        f"<b>Products:</b><br>&emsp;{header}<br>{link}<b>Why is this here?</b><br>"
+        "&emsp;This activity was saved to your Google Account.<br></div></div></div>"
+    )
+
+
+def html_export(tmp_path: Path, blocks: list[str], name: str = "MyActivity.html") -> Path:
+    path = tmp_path / name
+    head = f'<!DOCTYPE html><html><head><meta charset="UTF-8"><title>My Activity</title>{CSS}'
+    body = '</head><body><div class="mdl-grid">' + "".join(blocks) + "</div></body></html>"
+    path.write_text(head + body, encoding="utf-8")
+    return path
+
+
+JAN5 = datetime(2026, 1, 5, 9, tzinfo=UTC).timestamp()  # 10:00 CET / MEZ / SEČ
+
+
+@pytest.mark.parametrize(
+    ("name", "prefix", "date", "when"),
+    [
+        ("MyActivity.html", "Prompted", "Jan 5, 2026, 10:00:00\u202fAM CET", JAN5),
+        ("MonActivité.html", "Prompt :", "5 janv. 2026, 10:00:00 CET", JAN5),
+        ("MeineAktivitäten.html", "Prompt", "05.01.2026, 10:00:00 MEZ", JAN5),
+        ("Moje aktivita.html", "Pokyn", "5. 1. 2026 10:00:00\n SEČ", JAN5),
+        ("내 활동.html", "프롬프트", "2026. 1. 5. 오후 6:00:00 KST", JAN5),
+    ],
+)
+def test_html_locales(tmp_path: Path, name: str, prefix: str, date: str, when: float) -> None:
+    blocks = [
+        block("hello &amp; <b>bye</b>", date, "<p>answer</p><ul><li>x</li></ul>", prefix=prefix),
+        block("weather", date, header="Search", prefix="Searched for"),
+    ]
+    path = html_export(tmp_path, blocks, name)
+    assert gemini.detect(path)
+    found = records(path)
+    assert isinstance(found[0], ExportInfo) and found[0].files[0][0] == name
+    (conv,) = [r for r in found if isinstance(r, Conversation)]
+    (problem,) = [r for r in found if isinstance(r, Problem)]
+    assert problem.what == "1 records of other Google products ignored" and not problem.lost
+    assert conv.created_at == when and conv.title == "hello & bye"
+    assert [m.text for m in conv.messages] == ["hello & bye", "answer\n\nx"]
+    assert conv.messages[1].parts[0]["html"] == "<p>answer</p><ul><li>x</li></ul>"
+    assert json.loads(conv.raw)[0].startswith('<div class="outer-cell')
+
+
+def test_parse_date_forms() -> None:
+    parse = _gemini_html.parse_date
+    assert parse("Jan 5, 2026, 12:05:00 AM PST") == "2026-01-05T08:05:00Z"
+    assert parse("5 Jan 2026, 23:59:59 GMT+01:00") == "2026-01-05T22:59:59Z"
+    assert parse("2026. 1. 5. 오전 12:00:00 KST") == "2026-01-04T15:00:00Z"
+    assert parse("1. 7. 2026 10:00:00 SELČ") == "2026-07-01T08:00:00Z"
+    for bad in (
+        "1/5/2026, 10:00:00 AM EST",
+        "5 Jan 2026, 10:00:00 XYZ",
+        "31.02.2026, 10:00:00 MEZ",
+    ):
+        assert parse(bad) is None
+
+
+def test_html_date_not_understood_is_reported(tmp_path: Path) -> None:
+    path = html_export(tmp_path, [block("when?", "5 Foo 2026, 10:00:00 CET")])
+    found = records(path)
+    (conv,) = [r for r in found if isinstance(r, Conversation)]
+    (problem,) = [r for r in found if isinstance(r, Problem)]
+    assert conv.created_at is None and conv.messages[0].text == "when?"
+    assert not problem.lost and "'5 Foo 2026, 10:00:00 CET'" in problem.what
+
+
+def test_json_and_html_give_the_same_conversations(tmp_path: Path) -> None:
+    link = "https://gemini.google.com/app/chat9"
+    items = [
+        record("Prompted first", BASE, "<p>one</p>", attachedFiles=["1-ab.png", "notes.txt"]),
+        record("Prompted second", BASE + 600, "<h2>two</h2><p>2 &amp; 2</p>"),
+        record("Prompted linked", BASE + 7200, None, titleUrl=link),
+    ]
+    from_json = conversations(export(tmp_path, items))
+
+    def english(when: float) -> str:
+        return datetime.fromtimestamp(when, UTC).strftime("%b %-d, %Y, %-I:%M:%S %p UTC")
+
+    blocks = [
+        block("linked", english(BASE + 7200), None, chat="chat9"),
+        block("second", english(BASE + 600), items[1]["safeHtmlItem"][0]["html"]),
+        block("first", english(BASE), "<p>one</p>", files=("1-ab.png", "notes.txt")),
+    ]
+    from_html = conversations(html_export(tmp_path, blocks))
+    assert len(from_json) == 2 and len(from_html) == 2
+
+    def refs(message: Any) -> list[tuple[str, str | None]]:
+        return [(a.pointer, a.name) for a in message.attachments]
+
+    def shape(conv: Conversation) -> Any:
+        messages = [
+            (m.source_id, m.parent_source_id, m.role, m.text, m.parts, m.created_at, refs(m))
+            for m in conv.messages
+        ]
+        fields = (conv.source_id, conv.title, conv.created_at, conv.updated_at, conv.problems)
+        return fields, conv.current_leaf, messages
+
+    assert [shape(c) for c in from_html] == [shape(c) for c in from_json]
+    assert from_html[0].messages[0].attachments[0].pointer == "takeout://1-ab.png"
+
+
+def test_html_detect_false_for_unrelated_html(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text(f"<html><head>{CSS}</head><body><p>Gemini Apps 10:00:00 2026</p></body></html>")
+    assert not gemini.detect(page)
+    search = html_export(
+        tmp_path, [block("weather", "Jan 5, 2026, 10:00:00 AM CET", header="Search")]
+    )
+    assert not gemini.detect(search)
+    folder = tmp_path / "Takeout" / "Mes activités" / "Applis Gemini"
+    folder.mkdir(parents=True)
+    html_export(folder, [block("hi", "5 janv. 2026, 10:00:00 CET")], "MesActivités.html")
+    assert gemini.detect(tmp_path / "Takeout")
