@@ -38,7 +38,6 @@ import io
 import zipfile
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,9 @@ from typing import Any
 import orjson
 
 from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
+from freehold.importers._common import export_problems
+from freehold.importers._common import iso_time as _time
+from freehold.importers._common import text_or_none as _str
 from freehold.importers._safezip import ExportFiles, open_export
 from freehold.models import (
     AttachmentRef,
@@ -137,10 +139,7 @@ def _records(files: ExportFiles) -> Iterator[Record]:
         files=[(name, files.size(name)) for name in names],
         expected_conversations=len(names),
     )
-    if files.truncated:
-        yield Problem(files.label, files.truncated)
-    for name, reason in files.rejected:
-        yield Problem(f"{files.label}/{name}", f"member not read: {reason} — check the zip")
+    yield from export_problems(files)
     for name in names:
         yield _read(files, name)
 
@@ -442,18 +441,3 @@ def _decode(data: Any) -> bytes | None:
         return base64.b64decode(text.encode("ascii"), altchars=altchars, validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
         return None
-
-
-def _time(value: Any) -> float | None:
-    """ISO 8601 (``Z``, an offset, or zone-less read as UTC) → epoch seconds."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None

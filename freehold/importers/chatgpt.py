@@ -25,6 +25,8 @@ import orjson
 
 from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
 from freehold.importers._chatgpt_content import convert_content
+from freehold.importers._common import export_problems
+from freehold.importers._common import text_or_none as _str
 from freehold.importers._safezip import ExportFiles, OneFile, open_export
 from freehold.jsonstream import JsonStreamError, iter_elements
 from freehold.models import (
@@ -109,10 +111,7 @@ class _Export:
             files=[(name, self.files.size(name)) for name in self.shards],
         )
         yield info
-        if self.files.truncated:
-            yield Problem(self.files.label, self.files.truncated)
-        for name, reason in self.files.rejected:
-            yield Problem(f"{self.files.label}/{name}", f"member not read: {reason}")
+        yield from export_problems(self.files)
         yield from side
         yield from self._check_manifest()
         self._index_assets()
@@ -369,10 +368,6 @@ def _account_id(raw: bytes) -> str | None:
     except orjson.JSONDecodeError:
         return None
     return _str(user.get("id")) if isinstance(user, dict) else None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _num(value: Any) -> float | None:

@@ -35,7 +35,6 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -43,6 +42,9 @@ from typing import Any
 import orjson
 
 from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
+from freehold.importers._common import export_problems
+from freehold.importers._common import iso_time as _time
+from freehold.importers._common import text_or_none as _str
 from freehold.importers._safezip import ExportFiles, OneFile, open_export
 from freehold.jsonstream import JsonStreamError, iter_elements
 from freehold.models import (
@@ -164,10 +166,7 @@ class _Export:
             full_export=not isinstance(self.files, OneFile),
             files=[(name, self.files.size(name)) for name in self.chats + self.designs],
         )
-        if self.files.truncated:
-            yield Problem(self.files.label, self.files.truncated)
-        for name, reason in self.files.rejected:
-            yield Problem(f"{self.files.label}/{name}", f"member not read: {reason}")
+        yield from export_problems(self.files)
         yield from side
         for name in self.chats:
             yield from self._read(name, self.conversation)
@@ -584,23 +583,6 @@ def _json_list(raw: bytes) -> list[dict[str, Any]]:
     return [item for item in items if isinstance(item, dict)]
 
 
-def _time(value: Any) -> float | None:
-    """ISO 8601 (``Z``, an offset, or zone-less read as UTC) → epoch seconds."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
 def _first_time(messages: list[Message]) -> float | None:
     times = [m.created_at for m in messages if m.created_at is not None]
     return min(times) if times else None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None

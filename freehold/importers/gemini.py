@@ -51,6 +51,7 @@ from typing import IO, Any
 
 from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
 from freehold.importers import _gemini_html
+from freehold.importers._common import export_problems
 from freehold.importers._safezip import ExportFiles, open_export
 from freehold.jsonstream import JsonStreamError, iter_elements
 from freehold.models import AttachmentRef, Conversation, ExportInfo, Message, Part, Problem, Record
@@ -170,10 +171,7 @@ def _records(files: ExportFiles) -> Iterator[Record]:
             '"Gemini Apps", or its MyActivity.html) found — check the Takeout'
         )
     yield ExportInfo(kind=KIND, files=[(name, files.size(name)) for name in names])
-    if files.truncated:
-        yield Problem(files.label, files.truncated)
-    for name, reason in files.rejected:
-        yield Problem(f"{files.label}/{name}", f"member not read: {reason} — check the zip")
+    yield from export_problems(files)
     for name in names:
         yield from _read_html(files, name) if _is_html(files, name) else _read(files, name)
 

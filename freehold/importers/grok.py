@@ -29,13 +29,15 @@ import re
 import zipfile
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
+from freehold.importers._common import any_time as _time
+from freehold.importers._common import export_problems
+from freehold.importers._common import text_or_none as _str
 from freehold.importers._safezip import ExportFiles, open_export
 from freehold.jsonstream import JsonStreamError, iter_elements
 from freehold.models import Conversation, ExportInfo, Message, Part, Problem, Record
@@ -104,10 +106,7 @@ def _records(files: ExportFiles) -> Iterator[Record]:
             "found — is this the file from x.ai's data download?"
         )
     yield ExportInfo(kind=KIND, files=[(name, files.size(name)) for name in names])
-    if files.truncated:
-        yield Problem(files.label, files.truncated)
-    for name, reason in files.rejected:
-        yield Problem(f"{files.label}/{name}", f"member not read: {reason} — check the zip")
+    yield from export_problems(files)
     for name in names:
         yield from _read(files, name)
 
@@ -258,38 +257,6 @@ def _role(sender: Any) -> str:
 
 
 # -- small helpers ---------------------------------------------------------------------------------
-
-
-def _time(value: Any) -> float | None:
-    """ISO 8601, epoch seconds or milliseconds, or a ``{"$date"}``/``{"$numberLong"}`` wrapper."""
-    if isinstance(value, dict):
-        value = value.get("$date", value.get("$numberLong"))
-    if isinstance(value, dict):
-        value = value.get("$numberLong")
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
-        value = float(value)
-    if isinstance(value, int | float):
-        number = float(value)
-        return number / 1000 if number > 1e11 else number
-    return _iso(value)
-
-
-def _iso(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-
-
 def _first_time(messages: list[Message]) -> float | None:
     times = [m.created_at for m in messages if m.created_at is not None]
     return min(times) if times else None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,8 @@ from typing import Any
 import orjson
 
 from freehold.errors import BadExportError
+from freehold.importers._common import iso_time as _time
+from freehold.importers._common import text_or_none as _str
 from freehold.models import Conversation, ExportInfo, Message, Part, Problem, Record
 from freehold.tree import build_tree
 
@@ -438,18 +439,3 @@ def _plain(value: Any) -> str:
     if isinstance(value, str):
         return value
     return _dumps(value).decode() if not isinstance(value, bytes) else value.hex()
-
-
-def _time(value: Any) -> float | None:
-    """llm's ``datetime_utc``: ISO 8601 without a zone, meaning UTC."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None

@@ -25,13 +25,15 @@ import re
 import zipfile
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
+from freehold.importers._common import export_problems
+from freehold.importers._common import iso_time as _time
+from freehold.importers._common import text_or_none as _str
 from freehold.importers._safezip import ExportFiles, open_export
 from freehold.models import Conversation, ExportInfo, Message, Part, Problem, Record
 from freehold.tree import build_tree
@@ -119,8 +121,7 @@ def _records(files: ExportFiles) -> Iterator[Record]:
             f"{files.label}: no Le Chat chat-<uuid>.json file found — is this Mistral's export?"
         )
     yield ExportInfo(kind=KIND, files=[(name, files.size(name)) for name in names])
-    for name, reason in files.rejected:
-        yield Problem(f"{files.label}/{name}", f"member not read: {reason} — check the zip")
+    yield from export_problems(files)
     for name in names:
         yield _read(files, name)
 
@@ -234,17 +235,3 @@ def _plain(value: Any) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else orjson.dumps(value).decode()
-
-
-def _time(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None

@@ -34,11 +34,13 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
+from freehold.importers._common import any_time as _time
+from freehold.importers._common import export_problems
+from freehold.importers._common import text_or_none as _str
 from freehold.importers._safezip import ExportFiles, OneFile, open_export
 from freehold.jsonstream import JsonStreamError, iter_elements
 from freehold.models import (
@@ -132,10 +134,7 @@ def _records(files: ExportFiles) -> Iterator[Record]:
             "Settings → Chats → Export All Chats and import that file"
         )
     yield ExportInfo(kind=KIND, files=[(name, files.size(name)) for name in chats])
-    if files.truncated:
-        yield Problem(files.label, files.truncated)
-    for name, reason in files.rejected:
-        yield Problem(f"{files.label}/{name}", f"member not read: {reason}")
+    yield from export_problems(files)
     for name in names:
         if name not in chats:
             what = "not an Open WebUI chat file; left out — import it on its own if it is needed"
@@ -442,25 +441,3 @@ def _unquote(text: str) -> str:
     if not lines or not all(line.startswith(">") for line in lines if line.strip()):
         return text
     return "\n".join(line[1:].removeprefix(" ") if line.startswith(">") else line for line in lines)
-
-
-def _time(value: Any) -> float | None:
-    """Epoch seconds, milliseconds (or finer), or an ISO 8601 string → epoch seconds."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        number = float(value)
-        while abs(number) > 1e11:  # past the year 5138 in seconds: a finer unit
-            number /= 1000
-        return number
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None

@@ -1,0 +1,61 @@
+"""Small readers every importer shares: loose JSON values, times, and an export's file problems.
+
+Exports are untrusted and drift, so a field is read defensively: a string only when it is a
+non-empty string, a time only when it parses. Times come as ISO 8601 (with ``Z``, an offset, or
+no zone, which means UTC) or as epoch numbers in seconds or a finer unit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from freehold.importers._safezip import ExportFiles
+from freehold.models import Problem
+
+__all__ = ["any_time", "export_problems", "iso_time", "text_or_none"]
+
+_DIGITS = re.compile(r"\d+(\.\d+)?")
+
+
+def text_or_none(value: Any) -> str | None:
+    """``value`` when it is a non-empty string, else None."""
+    return value if isinstance(value, str) and value else None
+
+
+def iso_time(value: Any) -> float | None:
+    """ISO 8601 (``Z``, an offset, or zone-less read as UTC) → epoch seconds; None if not one."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def any_time(value: Any) -> float | None:
+    """Epoch seconds or a finer unit (ms, µs), a string of digits, a ``{"$date"}`` or
+    ``{"$numberLong"}`` wrapper (MongoDB dumps), or ISO 8601 → epoch seconds."""
+    while isinstance(value, dict):
+        value = value.get("$date", value.get("$numberLong"))
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        value = float(value)
+    if isinstance(value, int | float):
+        number = float(value)
+        while abs(number) > 1e11:  # past the year 5138 in seconds: a finer unit
+            number /= 1000
+        return number
+    return iso_time(value)
+
+
+def export_problems(files: ExportFiles) -> Iterator[Problem]:
+    """What opening the export already lost: a cut zip, refused members."""
+    if files.truncated:
+        yield Problem(files.label, files.truncated)
+    for name, reason in files.rejected:
+        yield Problem(f"{files.label}/{name}", f"member not read: {reason}")
