@@ -40,7 +40,6 @@ from __future__ import annotations
 import html
 import mimetypes
 import re
-import shutil
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -59,7 +58,7 @@ from pygments.lexers.special import TextLexer  # type: ignore[import-untyped,unu
 from pygments.util import ClassNotFound  # type: ignore[import-untyped,unused-ignore]
 
 from freehold.archive import Archive
-from freehold.errors import FreeholdError
+from freehold.exporters import _folder
 from freehold.exporters.markdown import file_name
 from freehold.models import AttachmentRef, Conversation, Message, Part
 from freehold.tree import branch_paths
@@ -81,7 +80,6 @@ INDEX = "index.html"
 STYLE = "style.css"
 CSP = "default-src 'none'; img-src 'self'; style-src 'self'"
 _MARKER = '<meta name="generator" content="freehold html export">'
-_LISTING = ".freehold-files"
 _LISTED = re.compile(r"^(?:[a-z0-9-]+\.html|attachments/[0-9a-f]{64}(?:\.[a-z0-9]+)?)$")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
@@ -119,7 +117,12 @@ def write(
 
     ``progress`` is called after each conversation with the number written so far.
     """
-    previous = _prepare(out)
+    previous = _folder.prepare(
+        out,
+        label="HTML",
+        ours=lambda folder: _folder.starts_with(folder / INDEX, _MARKER, 1024),
+        listed=_LISTED,
+    )
     writer = _Writer(archive, out, all_branches)
     _write_text(out / STYLE, stylesheet())
     with _open_new(out / INDEX) as index:
@@ -141,31 +144,6 @@ def page_name(conv: Conversation, taken: set[str]) -> str:
 
 
 # --- the folder ---------------------------------------------------------------------------
-
-
-def _prepare(out: Path) -> set[str]:
-    """Make sure ``out`` may be written; returns the files a previous export there wrote."""
-    if out.exists() and not out.is_dir():
-        raise FreeholdError(f"{out}: is a file — give a folder (new or empty) for the export")
-    out.mkdir(parents=True, exist_ok=True)
-    if not any(out.iterdir()):
-        return set()
-    index = out / INDEX
-    if index.is_symlink() or not index.is_file() or _MARKER not in _head(index):
-        raise FreeholdError(
-            f"{out}: folder is not empty and holds no freehold HTML export "
-            "— choose a new or empty folder"
-        )
-    listing = out / _LISTING
-    if listing.is_symlink() or not listing.is_file():
-        return set()
-    names = listing.read_text(encoding="utf-8", errors="replace").splitlines()
-    return {name for name in names if _LISTED.match(name)}
-
-
-def _head(path: Path) -> str:
-    with path.open("rb") as handle:
-        return handle.read(1024).decode("utf-8", "replace")
 
 
 def _open_new(path: Path) -> Any:
@@ -399,7 +377,7 @@ class _Writer:
         self.out = out
         self.all_branches = all_branches
         self.pages: set[str] = set()
-        self.copied: dict[str, str | None] = {}
+        self.files = _folder.Attachments(archive, out, _extension)
 
     def conversation(self, conv: Conversation) -> str:
         name = page_name(conv, self.pages)
@@ -409,29 +387,10 @@ class _Writer:
 
     def attachment(self, ref: AttachmentRef) -> str | None:
         """The relative link to the attachment's copy, made on first use; None if missing."""
-        sha = ref.sha256
-        if sha is None or not _SHA.match(sha):
-            return None
-        if sha not in self.copied:
-            self.copied[sha] = self._copy(sha, ref)
-        return self.copied[sha]
-
-    def _copy(self, sha: str, ref: AttachmentRef) -> str | None:
-        source = self.archive.blob_path(sha)
-        if not source.is_file():
-            return None
-        relative = f"attachments/{sha}{_extension(ref)}"
-        target = self.out / relative
-        target.parent.mkdir(exist_ok=True)
-        target.unlink(missing_ok=True)
-        shutil.copyfile(source, target)
-        return relative
+        return self.files.link(ref)
 
     def finish(self, previous: set[str]) -> None:
-        written = self.pages | {link for link in self.copied.values() if link}
-        for name in previous - written:
-            (self.out / name).unlink(missing_ok=True)
-        _write_text(self.out / _LISTING, "".join(f"{n}\n" for n in sorted(written)))
+        _folder.finish(self.out, previous, self.pages | self.files.written())
 
 
 # --- one conversation page -----------------------------------------------------------------
@@ -629,3 +588,7 @@ _PARTS: dict[str, Callable[[_Page, Part], str]] = {
     "error": _error_part,
     "transcript": _transcript_part,
 }
+
+
+def _ours(out: Path) -> bool:
+    return _folder.starts_with(out / INDEX, _MARKER, 1024)

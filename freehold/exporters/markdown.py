@@ -30,7 +30,6 @@ from __future__ import annotations
 import html
 import mimetypes
 import re
-import shutil
 import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -41,7 +40,7 @@ from urllib.parse import quote
 import orjson
 
 from freehold.archive import Archive, conversation_id
-from freehold.errors import FreeholdError
+from freehold.exporters import _folder
 from freehold.models import AttachmentRef, Conversation, Message, Part
 from freehold.tree import branch_paths
 
@@ -50,7 +49,6 @@ __all__ = ["FORMAT", "file_name", "write"]
 FORMAT = "markdown"
 INDEX = "index.md"
 _MARKER = "freehold_export: markdown"
-_LISTING = ".freehold-files"
 _MAX_NAME = 100
 _LISTED = re.compile(r"^(?:[a-z0-9-]+\.md|attachments/[0-9a-f]{64}(?:\.[a-z0-9]+)?)$")
 _CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
@@ -76,7 +74,12 @@ def write(
 
     ``progress`` is called after each conversation with the number written so far.
     """
-    previous = _prepare(out)
+    previous = _folder.prepare(
+        out,
+        label="Markdown",
+        ours=lambda folder: _folder.starts_with(folder / INDEX, _MARKER, 512),
+        listed=_LISTED,
+    )
     writer = _Writer(archive, out, all_branches)
     with (out / INDEX).open("w", encoding="utf-8", errors="replace") as index:
         index.write(_index_head())
@@ -87,31 +90,6 @@ def write(
                 progress(len(writer.notes))
     writer.finish(previous)
     return len(writer.notes)
-
-
-def _prepare(out: Path) -> set[str]:
-    """Make sure ``out`` may be written; returns the files a previous export there wrote."""
-    if out.exists() and not out.is_dir():
-        raise FreeholdError(f"{out}: is a file — give a folder (new or empty) for the export")
-    out.mkdir(parents=True, exist_ok=True)
-    if not any(out.iterdir()):
-        return set()
-    index = out / INDEX
-    if index.is_symlink() or not index.is_file() or _MARKER not in _head(index):
-        raise FreeholdError(
-            f"{out}: folder is not empty and holds no freehold Markdown export "
-            "— choose a new or empty folder"
-        )
-    listing = out / _LISTING
-    if listing.is_symlink() or not listing.is_file():
-        return set()
-    names = listing.read_text(encoding="utf-8", errors="replace").splitlines()
-    return {name for name in names if _LISTED.match(name)}
-
-
-def _head(path: Path) -> str:
-    with path.open("rb") as handle:
-        return handle.read(512).decode("utf-8", "replace")
 
 
 def _index_head() -> str:
@@ -222,7 +200,7 @@ class _Writer:
         self.out = out
         self.all_branches = all_branches
         self.notes: set[str] = set()
-        self.copied: dict[str, str | None] = {}
+        self.files = _folder.Attachments(archive, out, _extension)
 
     def conversation(self, conv: Conversation) -> str:
         name = file_name(conv, self.notes)
@@ -235,29 +213,10 @@ class _Writer:
 
     def attachment(self, ref: AttachmentRef) -> str | None:
         """The relative link to the attachment's copy, made on first use; None if missing."""
-        sha = ref.sha256
-        if sha is None or not re.match(r"^[0-9a-f]{64}$", sha):
-            return None
-        if sha not in self.copied:
-            self.copied[sha] = self._copy(sha, ref)
-        return self.copied[sha]
-
-    def _copy(self, sha: str, ref: AttachmentRef) -> str | None:
-        source = self.archive.blob_path(sha)
-        if not source.is_file():
-            return None
-        relative = f"attachments/{sha}{_extension(ref)}"
-        target = self.out / relative
-        target.parent.mkdir(exist_ok=True)
-        target.unlink(missing_ok=True)
-        shutil.copyfile(source, target)
-        return relative
+        return self.files.link(ref)
 
     def finish(self, previous: set[str]) -> None:
-        written = self.notes | {link for link in self.copied.values() if link}
-        for name in previous - written:
-            (self.out / name).unlink(missing_ok=True)
-        (self.out / _LISTING).write_text("".join(f"{n}\n" for n in sorted(written)), "utf-8")
+        _folder.finish(self.out, previous, self.notes | self.files.written())
 
 
 class _Note:
@@ -450,3 +409,7 @@ _PARTS: dict[str, Callable[[_Note, Part], str]] = {
     "error": _error_part,
     "transcript": _transcript_part,
 }
+
+
+def _ours(out: Path) -> bool:
+    return _folder.starts_with(out / INDEX, _MARKER, 512)

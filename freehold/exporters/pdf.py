@@ -51,6 +51,7 @@ from PIL import Image, UnidentifiedImageError
 
 from freehold.archive import Archive
 from freehold.errors import FreeholdError
+from freehold.exporters import _folder
 from freehold.exporters.markdown import file_name
 from freehold.models import AttachmentRef, Conversation, Message, Part
 from freehold.tree import branch_paths
@@ -79,7 +80,6 @@ _SANS = "DejaVuSans.ttf"
 _SANS_BOLD = "DejaVuSans-Bold.ttf"
 _MONO = "DejaVuSansMono.ttf"
 _MARKER = "# freehold_export: pdf"
-_LISTING = ".freehold-files"
 _LISTED = re.compile(r"^[a-z0-9-]+\.pdf$")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
@@ -144,8 +144,9 @@ def write(
     ``progress`` is called after each conversation with the number written so far.
     """
     fonts = find_fonts()
-    previous = _prepare(out)
-    _write_listing(out, previous)  # an interrupted run still leaves a folder we may reuse
+    previous = _folder.prepare(out, label="PDF", ours=_ours, listed=_LISTED)
+    # an interrupted run still leaves a folder this export may reuse
+    _folder.finish(out, set(), previous, header=_MARKER)
     combined = _new_document(fonts, "freehold archive")
     written: list[str] = []
     for conv in conversations:
@@ -160,7 +161,7 @@ def write(
     if not written:
         _empty_page(combined)
     _save(combined, out / COMBINED)
-    _finish(out, previous, {*written, COMBINED})
+    _folder.finish(out, previous, {*written, COMBINED}, header=_MARKER)
     return len(written)
 
 
@@ -171,37 +172,6 @@ def pdf_name(conv: Conversation, taken: set[str]) -> str:
 
 
 # --- the folder ---------------------------------------------------------------------------
-
-
-def _prepare(out: Path) -> set[str]:
-    """Make sure ``out`` may be written; returns the files a previous export there wrote."""
-    if out.exists() and not out.is_dir():
-        raise FreeholdError(f"{out}: is a file — give a folder (new or empty) for the export")
-    out.mkdir(parents=True, exist_ok=True)
-    if not any(out.iterdir()):
-        return set()
-    listing = out / _LISTING
-    lines = []
-    if listing.is_file() and not listing.is_symlink():
-        lines = listing.read_text(encoding="utf-8", errors="replace").splitlines()
-    if not lines or lines[0] != _MARKER:
-        raise FreeholdError(
-            f"{out}: folder is not empty and holds no freehold PDF export "
-            "— choose a new or empty folder"
-        )
-    return {name for name in lines[1:] if _LISTED.match(name)}
-
-
-def _write_listing(out: Path, names: set[str]) -> None:
-    target = out / _LISTING
-    target.unlink(missing_ok=True)
-    target.write_text("".join(f"{n}\n" for n in [_MARKER, *sorted(names)]), encoding="utf-8")
-
-
-def _finish(out: Path, previous: set[str], written: set[str]) -> None:
-    for name in previous - written:
-        (out / name).unlink(missing_ok=True)
-    _write_listing(out, written)
 
 
 def _save(pdf: FPDF, target: Path) -> None:
@@ -465,3 +435,8 @@ class _Renderer:
         pdf.set_text_color(*colour)
         pdf.multi_cell(0, height, self.clean(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_text_color(*_BLACK)
+
+
+def _ours(out: Path) -> bool:
+    lines = _folder.read_listing(out)
+    return bool(lines) and lines[0] == _MARKER
