@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from freehold.importers._safezip import ExportFiles
-from freehold.models import Problem
+from freehold.models import AttachmentRef, Part, Problem
 
-__all__ = ["any_time", "export_problems", "iso_time", "text_or_none"]
+__all__ = ["PartsBuilder", "any_time", "export_problems", "iso_time", "text_or_none"]
 
 _DIGITS = re.compile(r"\d+(\.\d+)?")
 
@@ -59,3 +59,35 @@ def export_problems(files: ExportFiles) -> Iterator[Problem]:
         yield Problem(files.label, files.truncated)
     for name, reason in files.rejected:
         yield Problem(f"{files.label}/{name}", f"member not read: {reason}")
+
+
+class PartsBuilder:
+    """A message's parts, its searchable text pieces, attachments and the kinds it held.
+
+    Importers subclass it with their own content readers; ``content_type`` is ``text`` for a
+    plain message, else the kinds in order (``thinking+text``), so the report names unknowns.
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[Part] = []
+        self.pieces: list[str] = []
+        self.attachments: list[AttachmentRef] = []
+        self.types: list[str] = []
+
+    def add(self, kind: str, text: str, *, searchable: bool, **extra: Any) -> None:
+        self.parts.append({"type": kind, "text": text, **extra})
+        if searchable and text:
+            self.pieces.append(text)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.pieces)
+
+    @property
+    def content_type(self) -> str:
+        kinds = list(dict.fromkeys(self.types))
+        return "text" if kinds in ([], ["text"]) else "+".join(kinds)
+
+    @property
+    def only_thoughts(self) -> bool:
+        return bool(self.parts) and all(p["type"] == "thought" for p in self.parts)

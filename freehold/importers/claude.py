@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 
 from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
-from freehold.importers._common import export_problems
+from freehold.importers._common import PartsBuilder, export_problems
 from freehold.importers._common import iso_time as _time
 from freehold.importers._common import text_or_none as _str
 from freehold.importers._safezip import ExportFiles, OneFile, open_export
@@ -53,7 +53,6 @@ from freehold.models import (
     Conversation,
     ExportInfo,
     Message,
-    Part,
     Problem,
     Record,
     SourceFile,
@@ -355,33 +354,8 @@ def _message(item: dict[str, Any], index: int, problems: list[str]) -> Message:
     )
 
 
-class _Content:
+class _Content(PartsBuilder):
     """Parts, searchable text pieces and attachments of one message."""
-
-    def __init__(self) -> None:
-        self.parts: list[Part] = []
-        self.pieces: list[str] = []
-        self.attachments: list[AttachmentRef] = []
-        self.types: list[str] = []
-
-    def add(self, kind: str, text: str, *, searchable: bool, **extra: Any) -> None:
-        self.parts.append({"type": kind, "text": text, **extra})
-        if searchable and text:
-            self.pieces.append(text)
-
-    @property
-    def text(self) -> str:
-        return "\n\n".join(self.pieces)
-
-    @property
-    def content_type(self) -> str:
-        """``text`` for plain messages, else the block types in order (``thinking+text``)."""
-        kinds = list(dict.fromkeys(self.types))
-        return "text" if kinds in ([], ["text"]) else "+".join(kinds)
-
-    @property
-    def only_thoughts(self) -> bool:
-        return bool(self.parts) and all(p["type"] == "thought" for p in self.parts)
 
     def block(self, block: Any) -> None:
         kind = str(block.get("type")) if isinstance(block, dict) else type(block).__name__

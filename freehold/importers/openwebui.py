@@ -38,8 +38,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
+from freehold.importers._common import PartsBuilder, export_problems
 from freehold.importers._common import any_time as _time
-from freehold.importers._common import export_problems
 from freehold.importers._common import text_or_none as _str
 from freehold.importers._safezip import ExportFiles, OneFile, open_export
 from freehold.jsonstream import JsonStreamError, iter_elements
@@ -48,7 +48,6 @@ from freehold.models import (
     Conversation,
     ExportInfo,
     Message,
-    Part,
     Problem,
     Record,
 )
@@ -298,32 +297,8 @@ def _message(node: dict[str, Any], source_id: str) -> Message:
     )
 
 
-class _Content:
+class _Content(PartsBuilder):
     """Parts and searchable text pieces of one message."""
-
-    def __init__(self) -> None:
-        self.parts: list[Part] = []
-        self.pieces: list[str] = []
-        self.types: list[str] = []
-
-    def add(self, kind: str, text: str, *, searchable: bool, **extra: Any) -> None:
-        self.parts.append({"type": kind, "text": text, **extra})
-        if searchable and text:
-            self.pieces.append(text)
-
-    @property
-    def text(self) -> str:
-        return "\n\n".join(self.pieces)
-
-    @property
-    def content_type(self) -> str:
-        """``text`` for plain messages, else the kinds in order (``reasoning+text``)."""
-        kinds = list(dict.fromkeys(self.types))
-        return "text" if kinds in ([], ["text"]) else "+".join(kinds)
-
-    @property
-    def only_thoughts(self) -> bool:
-        return bool(self.parts) and all(p["type"] == "thought" for p in self.parts)
 
     def text_only(self, markdown: str) -> None:
         """The Markdown outside any ``<details>`` block, as one text part."""
