@@ -8,14 +8,25 @@ no zone, which means UTC) or as epoch numbers in seconds or a finer unit.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from freehold.errors import FreeholdError
 from freehold.importers._safezip import ExportFiles
-from freehold.models import AttachmentRef, Part, Problem
+from freehold.jsonstream import JsonStreamError, iter_elements
+from freehold.models import AttachmentRef, Conversation, Part, Problem, Record
 
-__all__ = ["PartsBuilder", "any_time", "export_problems", "iso_time", "text_or_none"]
+__all__ = [
+    "PartsBuilder",
+    "any_time",
+    "export_problems",
+    "iso_time",
+    "read_conversations",
+    "text_or_none",
+]
 
 _DIGITS = re.compile(r"\d+(\.\d+)?")
 
@@ -91,3 +102,56 @@ class PartsBuilder:
     @property
     def only_thoughts(self) -> bool:
         return bool(self.parts) and all(p["type"] == "thought" for p in self.parts)
+
+
+def read_conversations(
+    files: ExportFiles,
+    name: str,
+    convert: Callable[[dict[str, Any], bytes], Conversation],
+    *,
+    noun: str = "conversation",
+    again: str = "download the export again",
+) -> Iterator[Record]:
+    """Stream the JSON array ``name`` element by element through ``convert``.
+
+    A bad element is one skipped problem; a file that breaks (truncated, malformed, cut zip)
+    ends with a problem saying where, how many were read, and what to do (``again``).
+    """
+    count = 0
+
+    def lost() -> str:
+        return f"{count} {noun}(s) read before it; the rest of this file was not imported — {again}"
+
+    try:
+        with files.open(name) as handle:
+            for element in iter_elements(handle):
+                count += 1
+                where = f"{name}[{element.index}]"
+                yield _convert(where, element.value, element.raw, element.problems, convert, noun)
+    except JsonStreamError as error:
+        yield Problem(name, f"{error} at character {error.offset}: {lost()}")
+    except FreeholdError as error:
+        yield Problem(name, f"{error}: {lost()}")
+    except (EOFError, zlib.error, zipfile.BadZipFile) as error:
+        yield Problem(name, f"the data stops ({error}): {lost()}")
+
+
+def _convert(
+    where: str,
+    value: Any,
+    raw: bytes,
+    problems: list[str],
+    convert: Callable[[dict[str, Any], bytes], Conversation],
+    noun: str,
+) -> Record:
+    check = "check this element of the export"
+    if not isinstance(value, dict):
+        what = "; ".join(problems) or "not a JSON object"
+        return Problem(where, f"{what}; this {noun} was skipped — {check}", skipped=1)
+    try:
+        conversation = convert(value, raw)
+    except (TypeError, ValueError, AttributeError, KeyError) as error:
+        what = f"not a readable {noun} ({type(error).__name__}: {error}); it was skipped"
+        return Problem(where, f"{what} — {check}", skipped=1)
+    conversation.problems[:0] = problems
+    return conversation

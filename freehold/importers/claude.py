@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import json
 import re
-import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path, PurePosixPath
@@ -42,11 +40,10 @@ from typing import Any
 import orjson
 
 from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
-from freehold.importers._common import PartsBuilder, export_problems
+from freehold.importers._common import PartsBuilder, export_problems, read_conversations
 from freehold.importers._common import iso_time as _time
 from freehold.importers._common import text_or_none as _str
 from freehold.importers._safezip import ExportFiles, OneFile, open_export
-from freehold.jsonstream import JsonStreamError, iter_elements
 from freehold.models import (
     AttachmentRef,
     ContextRecord,
@@ -70,8 +67,6 @@ _SENTINEL = re.compile(r"^0{8}-0{4}-[0-9a-f]0{3}-[0-9a-f]0{3}-0{12}$")
 _SIDE_FILE_LIMIT = 256 << 20
 _PEEK = 1 << 16
 _ROLES = {"human": "user", "assistant": "assistant", "user": "user"}
-
-Converter = Callable[[dict[str, Any], bytes], Conversation]
 
 
 # -- detection -------------------------------------------------------------------------------------
@@ -168,9 +163,9 @@ class _Export:
         yield from export_problems(self.files)
         yield from side
         for name in self.chats:
-            yield from self._read(name, self.conversation)
+            yield from read_conversations(self.files, name, self.conversation)
         for name in self.designs:
-            yield from self._read(name, self.design)
+            yield from read_conversations(self.files, name, self.design)
 
     def _side_files(self) -> Iterator[Record]:
         for name in self.files.names():
@@ -201,23 +196,6 @@ class _Export:
                     data = {"account": _str(item.get("account_uuid"))}
                     key = f"memories.json#{number}"
                     yield ContextRecord("memory", text, data, None, key)
-
-    def _read(self, name: str, convert: Converter) -> Iterator[Record]:
-        count = 0
-        try:
-            with self.files.open(name) as handle:
-                for element in iter_elements(handle):
-                    count += 1
-                    where = f"{name}[{element.index}]"
-                    yield from _element(
-                        where, element.value, element.raw, element.problems, convert
-                    )
-        except JsonStreamError as error:
-            yield Problem(name, f"{error} at character {error.offset}: {_lost(count)}")
-        except FreeholdError as error:
-            yield Problem(name, f"{error}: {_lost(count)}")
-        except (EOFError, zlib.error, zipfile.BadZipFile) as error:
-            yield Problem(name, f"the data stops ({error}): {_lost(count)}")
 
     def conversation(self, obj: dict[str, Any], raw: bytes) -> Conversation:
         source_id = _str(obj.get("uuid"))
@@ -279,30 +257,6 @@ class _Export:
             project=_str(project.get("uuid")) if isinstance(project, dict) else None,
             problems=problems + tree.problems,
         )
-
-
-def _element(
-    where: str, value: Any, raw: bytes, problems: list[str], convert: Converter
-) -> Iterator[Record]:
-    if not isinstance(value, dict):
-        what = "; ".join(problems) or "not a JSON object"
-        yield Problem(where, f"{what}; this conversation was skipped", skipped=1)
-        return
-    try:
-        conversation = convert(value, raw)
-    except (TypeError, ValueError, AttributeError, KeyError) as error:
-        what = f"not a readable conversation ({type(error).__name__}: {error}); it was skipped"
-        yield Problem(where, what + " — check this element of the export", skipped=1)
-        return
-    conversation.problems[:0] = problems
-    yield conversation
-
-
-def _lost(count: int) -> str:
-    return (
-        f"{count} conversation(s) read before it; the rest of this file was not imported "
-        "— download the export again"
-    )
 
 
 # -- chat messages ---------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
-from freehold.importers._common import PartsBuilder, export_problems
+from freehold.importers._common import PartsBuilder, export_problems, read_conversations
 from freehold.importers._common import any_time as _time
 from freehold.importers._common import text_or_none as _str
 from freehold.importers._safezip import ExportFiles, OneFile, open_export
@@ -139,45 +139,9 @@ def _records(files: ExportFiles) -> Iterator[Record]:
             what = "not an Open WebUI chat file; left out — import it on its own if it is needed"
             yield Problem(name, what, lost=False)
     for name in chats:
-        yield from _read(files, name)
-
-
-def _read(files: ExportFiles, name: str) -> Iterator[Record]:
-    count = 0
-    try:
-        with files.open(name) as handle:
-            for element in iter_elements(handle):
-                count += 1
-                where = f"{name}[{element.index}]"
-                yield from _element(where, element.value, element.raw, element.problems)
-    except JsonStreamError as error:
-        yield Problem(name, f"{error} at character {error.offset}: {_lost(count)}")
-    except FreeholdError as error:
-        yield Problem(name, f"{error}: {_lost(count)}")
-    except (EOFError, zlib.error, zipfile.BadZipFile) as error:
-        yield Problem(name, f"the data stops ({error}): {_lost(count)}")
-
-
-def _element(where: str, value: Any, raw: bytes, problems: list[str]) -> Iterator[Record]:
-    if not isinstance(value, dict):
-        what = "; ".join(problems) or "not a JSON object"
-        yield Problem(where, f"{what}; this chat was skipped — check this element", skipped=1)
-        return
-    try:
-        conversation = _conversation(value, raw)
-    except (TypeError, ValueError, AttributeError, KeyError) as error:
-        what = f"not a readable chat ({type(error).__name__}: {error}); it was skipped"
-        yield Problem(where, what + " — check this element of the export", skipped=1)
-        return
-    conversation.problems[:0] = problems
-    yield conversation
-
-
-def _lost(count: int) -> str:
-    return (
-        f"{count} chat(s) read before it; the rest of this file was not imported "
-        "— export the chats from Open WebUI again"
-    )
+        yield from read_conversations(
+            files, name, _conversation, noun="chat", again="export the chats from Open WebUI again"
+        )
 
 
 def _conversation(obj: dict[str, Any], raw: bytes) -> Conversation:
