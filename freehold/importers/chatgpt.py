@@ -62,12 +62,33 @@ def detect(path: Path) -> bool:
         return False
     try:
         if isinstance(files, OneFile):
-            with files.open(files.names()[0]) as handle:
-                head = handle.read(1 << 16)
+            head = _head(files, files.names()[0])
             return b'"mapping"' in head and (b'"current_node"' in head or b'"title"' in head)
-        return any(_CONVERSATIONS.search(name) for name in files.names())
+        shards = sorted(name for name in files.names() if _CONVERSATIONS.search(name))
+        # Claude exports have a conversations.json too: look inside, not at the name alone.
+        return bool(shards) and _looks_like_chatgpt(_head(files, shards[0]))
     finally:
         files.close()
+
+
+def _head(files: ExportFiles, name: str) -> bytes:
+    """Up to 64 KiB from the start of ``name``; what was read before a broken end is kept
+    (the import itself then reports the damage)."""
+    chunks: list[bytes] = []
+    try:
+        with files.open(name) as handle:
+            while sum(map(len, chunks)) < 1 << 16 and (chunk := handle.read(4096)):
+                chunks.append(chunk)
+    except (FreeholdError, EOFError, zlib.error, zipfile.BadZipFile):
+        pass
+    return b"".join(chunks)
+
+
+def _looks_like_chatgpt(head: bytes) -> bool:
+    """Conversations with a ``mapping``, or an empty array (an account with no chats yet)."""
+    if b'"chat_messages"' in head.split(b'"mapping"', 1)[0]:
+        return False
+    return b'"mapping"' in head or head.strip() == b"[]"
 
 
 def iter_conversations(path: Path) -> Iterator[Record]:

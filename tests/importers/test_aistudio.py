@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from freehold import plugins
 from freehold.archive import Archive
 from freehold.importers import aistudio, chatgpt, claude, freehold, grok
 from freehold.models import Conversation, ExportInfo, Message, Problem
@@ -18,13 +17,6 @@ from tests.builders import ingest, png, write_zip
 
 MISC = "polylogue-aistudio-and-misc"
 FILES = ("multimodal_session", "branching_session", "code_execution_session", "text_only_prompt")
-
-
-@pytest.fixture
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register the new modules after the existing ones (plugins.py does not list them yet)."""
-    found = {m.KIND: m for m in (freehold, chatgpt, claude, aistudio, grok)}
-    monkeypatch.setattr(plugins, "importers", lambda: found)
 
 
 def fixture(real: Path, name: str) -> Path:
@@ -232,7 +224,6 @@ def test_bad_input_becomes_problems(tmp_path: Path) -> None:
 # -- archive level ---------------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("registered")
 def test_import_stores_inline_bytes_and_reimport_is_unchanged(
     archive: Archive, tmp_path: Path
 ) -> None:
@@ -262,7 +253,6 @@ def test_import_stores_inline_bytes_and_reimport_is_unchanged(
     assert again.conversations["unchanged"] == 1 and again.messages["new"] == 0
 
 
-@pytest.mark.usefixtures("registered")
 def test_import_real_fixtures(archive: Archive, real: Path) -> None:
     for name in FILES:
         report = ingest(archive, fixture(real, name))

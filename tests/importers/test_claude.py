@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from freehold import plugins
 from freehold.archive import Archive
-from freehold.importers import chatgpt, claude
+from freehold.importers import claude
 from freehold.models import Conversation, ExportInfo, Message, Problem, SourceFile
 from tests.builders import ingest, write_zip
 
@@ -19,12 +18,6 @@ ECHO = "echomine-aucontraire/claude"
 REAL_FILES = ("sample_export.json", "tool_messages.json", "claude_thinking.json")
 DESIGN = "polylogue-aistudio-and-misc/claude-design-session.json"
 SENTINEL = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def with_claude(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register the module for archive-level tests (plugins.py does not list it yet)."""
-    monkeypatch.setattr(plugins, "importers", lambda: {"claude": claude, "chatgpt": chatgpt})
 
 
 def records(path: Path) -> list[Any]:
@@ -309,7 +302,6 @@ def test_bad_input_becomes_problems(tmp_path: Path) -> None:
 # -- archive level ---------------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("with_claude")
 def test_import_and_reimport_unchanged(archive: Archive, tmp_path: Path) -> None:
     path = tree_export(tmp_path)
     report = ingest(archive, path)
@@ -331,7 +323,6 @@ def test_import_and_reimport_unchanged(archive: Archive, tmp_path: Path) -> None
     ]
 
 
-@pytest.mark.usefixtures("with_claude")
 def test_import_real_files_names_unknown_blocks(archive: Archive, real: Path) -> None:
     report = ingest(archive, real / ECHO / "claude_thinking.json")
     assert report.not_understood == {"token_budget": 1}

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from freehold import plugins
 from freehold.archive import Archive
 from freehold.importers import (
     _gemini_html,
@@ -19,8 +18,6 @@ from freehold.importers import (
     freehold,
     gemini,
     grok,
-    librechat,
-    openwebui,
 )
 from freehold.models import Conversation, ExportInfo, Problem
 from tests.builders import ingest, png, write_zip
@@ -28,14 +25,6 @@ from tests.builders import ingest, png, write_zip
 GEMINI = "portable-ai-context-gemini/gemini_my_activity.synthetic.json"
 FOLDER = "Takeout/Mon activité/Applis Gemini"
 BASE = 1_780_000_000
-
-
-@pytest.fixture
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register gemini after the existing importers (plugins.py does not list it yet)."""
-    modules = (freehold, chatgpt, claude, openwebui, librechat, aistudio, grok, gemini)
-    found = {m.KIND: m for m in modules}
-    monkeypatch.setattr(plugins, "importers", lambda: found)
 
 
 def records(path: Path) -> list[Any]:
@@ -189,7 +178,6 @@ def test_attachments_beside_the_json(tmp_path: Path) -> None:
             assert [p["type"] for p in conv.messages[0].parts] == ["text", "image", "file"]
 
 
-@pytest.mark.usefixtures("registered")
 def test_import_stores_attachments_found_beside(archive: Archive, tmp_path: Path) -> None:
     item = record("Prompted look", BASE, imageFile="image_ab-cd.png", attachedFiles=["gone.pdf"])
     members = {f"{FOLDER}/MyActivity.json": json.dumps([item]).encode()}
@@ -218,7 +206,6 @@ def test_bad_input_becomes_problems(tmp_path: Path) -> None:
 # -- archive level ---------------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("registered")
 def test_import_and_reimport_unchanged(archive: Archive, real: Path) -> None:
     report = ingest(archive, real / GEMINI)
     assert report.kind == "gemini" and report.ok

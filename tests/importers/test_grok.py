@@ -7,22 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from freehold import plugins
 from freehold.archive import Archive
 from freehold.importers import aistudio, chatgpt, claude, freehold, grok
 from freehold.models import Conversation, ExportInfo, Problem
 from tests.builders import ingest, write_zip
 
 GROK = "polylogue-aistudio-and-misc/grok-export.json"
-
-
-@pytest.fixture
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register the new modules after the existing ones (plugins.py does not list them yet)."""
-    found = {m.KIND: m for m in (freehold, chatgpt, claude, aistudio, grok)}
-    monkeypatch.setattr(plugins, "importers", lambda: found)
 
 
 def records(path: Path) -> list[Any]:
@@ -146,7 +136,6 @@ def test_bad_input_becomes_problems(tmp_path: Path) -> None:
 # -- archive level ---------------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("registered")
 def test_import_and_reimport_unchanged(archive: Archive, real: Path) -> None:
     report = ingest(archive, real / GROK)
     assert report.kind == "grok" and report.ok

@@ -394,3 +394,14 @@ def test_files_nothing_points_at_are_named_but_not_counted_as_lost(
     assert "2 file(s)" in note.what
     assert "textdocs/canvas-1.md" in note.what and "file-Orphan123-notes.txt" in note.what
     assert "chat.html" not in note.what
+
+
+def test_an_account_with_no_chats_is_still_a_chatgpt_export(
+    archive: Archive, tmp_path: Path
+) -> None:
+    path = write_zip(
+        tmp_path / "empty.zip", {"conversations.json": b"[]", "user.json": b'{"id": "user-x"}'}
+    )
+    report = ingest(archive, path)
+    assert report.kind == "chatgpt" and report.ok and report.conversations["read"] == 0
+    assert report.kept_files == ["user.json"]

@@ -6,12 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from freehold import plugins
 from freehold.archive import Archive
-from freehold.importers import chatgpt, claude, librechat, openwebui
-from freehold.importers import freehold as freehold_importer
+from freehold.importers import librechat
 from freehold.models import Conversation, ExportInfo, Message, Problem
 from tests.builders import ingest, write_zip
 
@@ -19,19 +15,6 @@ DATA = "librechat-import-data"
 EXPORT = f"{DATA}/librechat-tree.json"
 CLAUDE = "echomine-aucontraire/claude/sample_export.json"
 ROOT = "00000000-0000-0000-0000-000000000000"
-
-
-@pytest.fixture
-def with_all(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register the new importers for archive-level tests (plugins.py does not list them yet)."""
-    found = {
-        "freehold": freehold_importer,
-        "chatgpt": chatgpt,
-        "claude": claude,
-        "openwebui": openwebui,
-        "librechat": librechat,
-    }
-    monkeypatch.setattr(plugins, "importers", lambda: found)
 
 
 def records(path: Path) -> list[Any]:
@@ -236,7 +219,6 @@ def test_deep_recursive_export_is_reported(tmp_path: Path) -> None:
 # -- archive level ---------------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("with_all")
 def test_import_and_reimport_unchanged(archive: Archive, real: Path) -> None:
     report = ingest(archive, real / EXPORT)
     assert report.kind == "librechat" and report.ok

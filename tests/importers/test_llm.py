@@ -8,11 +8,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from freehold import plugins
 from freehold.archive import Archive
-from freehold.importers import aistudio, chatgpt, claude, freehold, grok, llm, mistral
+from freehold.importers import chatgpt, claude, freehold, grok, llm
 from freehold.models import Conversation, ExportInfo, Problem
 from tests.builders import ingest
 
@@ -39,13 +36,6 @@ CREATE TABLE messages (hash TEXT PRIMARY KEY, parent_hash TEXT, role TEXT,
 CREATE TABLE parts (message_hash TEXT, position INTEGER, type TEXT, tool_name TEXT, text TEXT,
     payload TEXT, PRIMARY KEY (message_hash, position));
 """
-
-
-@pytest.fixture
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register the new modules after the existing ones (plugins.py does not list them yet)."""
-    found = {m.KIND: m for m in (freehold, chatgpt, claude, aistudio, grok, llm, mistral)}
-    monkeypatch.setattr(plugins, "importers", lambda: found)
 
 
 def build(path: Path, schema: str, rows: dict[str, list[tuple[Any, ...]]]) -> Path:
@@ -299,7 +289,6 @@ def test_broken_store_is_a_problem(tmp_path: Path) -> None:
 # -- archive level ---------------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("registered")
 def test_import_and_reimport_unchanged(archive: Archive, tmp_path: Path) -> None:
     path = legacy_db(tmp_path)
     before = sha(path)
@@ -312,7 +301,6 @@ def test_import_and_reimport_unchanged(archive: Archive, tmp_path: Path) -> None
     assert sha(path) == before
 
 
-@pytest.mark.usefixtures("registered")
 def test_import_store_and_reimport_unchanged(archive: Archive, tmp_path: Path) -> None:
     path, _ = store_db(tmp_path)
     report = ingest(archive, path)

@@ -6,23 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from freehold import plugins
 from freehold.archive import Archive
-from freehold.importers import aistudio, chatgpt, claude, freehold, grok, llm, mistral
+from freehold.importers import chatgpt, claude, freehold, grok, llm, mistral
 from freehold.models import Conversation, ExportInfo, Problem
 from tests.builders import ingest, write_zip
 
 U1 = "0b6f2a5e-3c1d-4e8f-9a7b-1c2d3e4f5a6b"
 U2 = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
-
-
-@pytest.fixture
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register the new modules after the existing ones (plugins.py does not list them yet)."""
-    found = {m.KIND: m for m in (freehold, chatgpt, claude, aistudio, grok, llm, mistral)}
-    monkeypatch.setattr(plugins, "importers", lambda: found)
 
 
 def lechat(uuid: str, first: str) -> list[dict[str, Any]]:
@@ -115,7 +105,6 @@ def test_bad_file_is_one_problem(tmp_path: Path) -> None:
     assert len([r for r in found if isinstance(r, Conversation)]) == 2
 
 
-@pytest.mark.usefixtures("registered")
 def test_import_and_reimport_unchanged(archive: Archive, tmp_path: Path) -> None:
     root = folder(tmp_path)
     report = ingest(archive, root)

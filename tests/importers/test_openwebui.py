@@ -9,29 +9,14 @@ from typing import Any
 
 import pytest
 
-from freehold import plugins
 from freehold.archive import Archive
-from freehold.importers import chatgpt, claude, librechat, openwebui
-from freehold.importers import freehold as freehold_importer
+from freehold.importers import openwebui
 from freehold.models import Conversation, ExportInfo, Message, Problem
 from tests.builders import ingest, write_zip
 
 DATA = "librechat-import-data"
 EXPORT = f"{DATA}/openwebui-export.json"
 CLAUDE = "echomine-aucontraire/claude/sample_export.json"
-
-
-@pytest.fixture
-def with_all(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register the new importers for archive-level tests (plugins.py does not list them yet)."""
-    found = {
-        "freehold": freehold_importer,
-        "chatgpt": chatgpt,
-        "claude": claude,
-        "openwebui": openwebui,
-        "librechat": librechat,
-    }
-    monkeypatch.setattr(plugins, "importers", lambda: found)
 
 
 def records(path: Path) -> list[Any]:
@@ -293,7 +278,6 @@ def test_not_open_webui_is_refused(real: Path) -> None:
 # -- archive level ---------------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("with_all")
 def test_import_and_reimport_unchanged(archive: Archive, real: Path, tmp_path: Path) -> None:
     report = ingest(archive, real / EXPORT)
     assert report.kind == "openwebui" and report.ok
