@@ -37,7 +37,6 @@ go and anything else stays); conversations are rendered and written one at a tim
 
 from __future__ import annotations
 
-import html
 import mimetypes
 import re
 from collections.abc import Callable, Iterable
@@ -45,22 +44,12 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import nh3
-import orjson
-from markdown_it import MarkdownIt
-from markdown_it.renderer import RendererHTML
-from markdown_it.token import Token
-from markdown_it.utils import EnvType, OptionsDict
-from pygments import highlight  # type: ignore[import-untyped,unused-ignore]
-from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped,unused-ignore]
-from pygments.lexers import get_lexer_by_name  # type: ignore[import-untyped,unused-ignore]
-from pygments.lexers.special import TextLexer  # type: ignore[import-untyped,unused-ignore]
-from pygments.util import ClassNotFound  # type: ignore[import-untyped,unused-ignore]
-
 from freehold.archive import Archive
 from freehold.exporters import _folder
 from freehold.exporters.markdown import file_name
-from freehold.models import AttachmentRef, Conversation, Message, Part
+from freehold.models import AttachmentRef, Conversation, Message
+from freehold.safehtml import RASTER as _RASTER
+from freehold.safehtml import Body, escape, highlight_css, one_line
 from freehold.tree import branch_paths
 
 __all__ = [
@@ -68,9 +57,7 @@ __all__ = [
     "FORMAT",
     "INDEX",
     "STYLE",
-    "highlight_code",
     "page_name",
-    "render_markdown",
     "stylesheet",
     "write",
 ]
@@ -82,27 +69,9 @@ CSP = "default-src 'none'; img-src 'self'; style-src 'self'"
 _MARKER = '<meta name="generator" content="freehold html export">'
 _LISTED = re.compile(r"^(?:[a-z0-9-]+\.html|attachments/[0-9a-f]{64}(?:\.[a-z0-9]+)?)$")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
-_CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
-_SAFE_URL = re.compile(r"^(?:https?://|mailto:)", re.IGNORECASE)
-_RASTER = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}
 _RUNNABLE = {".htm", ".html", ".xhtml", ".xht", ".shtml", ".svg", ".svgz", ".xml", ".xsl"}
 _RUNNABLE |= {".js", ".mjs", ".hta", ".mht", ".mhtml", ".swf", ".pdf"}
 _ROLES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
-_CONTEXT_LABELS = (
-    ("about_user", "About the user"),
-    ("about_model", "How to respond"),
-    ("memory", "Memory"),
-    ("instructions", "Instructions"),
-)
-
-# The sanitiser's allow-list: what CommonMark (plus tables and strikethrough) can produce,
-# minus images (made links) and raw HTML (off). Classes only carry pygments' token names.
-_TAGS = {"a", "p", "br", "hr", "strong", "em", "s", "del", "code", "pre", "span", "blockquote"}
-_TAGS |= {"ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6"}
-_TAGS |= {"table", "thead", "tbody", "tr", "th", "td"}
-_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "pre": {"class"}, "code": {"class"}}
-_ATTRIBUTES["span"] = {"class"}
-_SCHEMES = {"http", "https", "mailto"}
 
 
 def write(
@@ -159,13 +128,8 @@ def _write_text(path: Path, text: str) -> None:
 # --- small formatting helpers --------------------------------------------------------------
 
 
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _one_line(text: str, limit: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+_e = escape
+_one_line = one_line
 
 
 def _count(number: int, noun: str) -> str:
@@ -192,17 +156,6 @@ def _stamp(epoch: float | None) -> str:
     return f'<time datetime="{_e(_iso(epoch))}">{_e(_time(epoch))}</time>'
 
 
-def _link(url: Any, label: str) -> str:
-    """An escaped link for http(s) URLs; anything else is shown as escaped text."""
-    if not isinstance(url, str) or not re.match(r"^https?://", url, re.IGNORECASE):
-        return _e(label)
-    return f'<a href="{_e(url)}" rel="noopener noreferrer">{_e(label)}</a>'
-
-
-def _details(summary: str, body: str, css: str = "hidden") -> str:
-    return f'<details class="{css}">\n<summary>{_e(summary)}</summary>\n{body}\n</details>'
-
-
 def _label(message: Message) -> str:
     label = _ROLES.get(message.role, message.role.title() or "Unknown")
     if message.author_name:
@@ -226,69 +179,9 @@ def _head_html(title: str) -> str:
 _FOOT = "</body>\n</html>\n"
 
 
-# --- markdown and code ---------------------------------------------------------------------
-
-
-def _lexer(language: str) -> Any:
-    try:
-        return get_lexer_by_name(language) if language else TextLexer()
-    except ClassNotFound:
-        return TextLexer()
-
-
-def highlight_code(code: str, language: str = "") -> str:
-    """Code as ``<pre class="highlight"><code>`` with pygments' token classes, escaped."""
-    spans = highlight(code, _lexer(language.strip()), HtmlFormatter(nowrap=True))
-    return f'<pre class="highlight"><code>{spans}</code></pre>\n'
-
-
-def _fence_highlight(code: str, language: str, attrs: str) -> str:
-    return highlight_code(code, language)
-
-
-def _image_as_link(
-    self: RendererHTML, tokens: list[Token], idx: int, options: OptionsDict, env: EnvType
-) -> str:
-    """A Markdown image is never loaded: it becomes a link that nh3 then vets."""
-    token = tokens[idx]
-    alt = self.renderInlineAsText(token.children or [], options, env) or "image"
-    return f'<a href="{_e(token.attrGet("src") or "")}">{_e(f"[image: {alt}]")}</a>'
-
-
-def _markdown() -> MarkdownIt:
-    parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    parser.enable(["table", "strikethrough"])
-    parser.options["highlight"] = _fence_highlight
-    parser.add_render_rule("image", _image_as_link)
-    return parser
-
-
-_MD = _markdown()
-
-
-def _keep_attribute(tag: str, name: str, value: str) -> str | None:
-    if name == "href":
-        return value if _SAFE_URL.match(value.strip()) else None
-    return value
-
-
-def render_markdown(text: str) -> str:
-    """Untrusted Markdown to safe HTML: markdown-it-py (no raw HTML), then nh3."""
-    return nh3.clean(
-        _MD.render(text),
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        attribute_filter=_keep_attribute,
-        url_schemes=_SCHEMES,
-        link_rel="noopener noreferrer",
-    )
-
-
 def stylesheet() -> str:
     """The site's CSS: light and dark, phone-friendly, then pygments' classes for both."""
-    light = HtmlFormatter(style="default").get_style_defs(".highlight")
-    dark = HtmlFormatter(style="github-dark").get_style_defs(".highlight")
-    return f"{_CSS}\n{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
+    return f"{_CSS}\n{highlight_css()}"
 
 
 _CSS = """\
@@ -353,10 +246,6 @@ def _index_foot(count: int) -> str:
 # --- attachments ---------------------------------------------------------------------------
 
 
-def _is_raster(ref: AttachmentRef) -> bool:
-    return ref.sniffed_mime in _RASTER
-
-
 def _extension(ref: AttachmentRef) -> str:
     """A file extension no browser will run: raster types as sniffed, else a harmless one."""
     if ref.sniffed_mime in _RASTER:
@@ -403,7 +292,7 @@ class _Page:
         self.writer = writer
         self.conv = conv
         self.by_id = {m.source_id: m for m in conv.messages}
-        self.in_details = False
+        self.body = Body(writer.attachment)
 
     def render(self) -> str:
         paths = branch_paths(self.conv.messages)
@@ -447,9 +336,7 @@ class _Page:
         return f"{head}\n{body}\n</section>"
 
     def _message(self, message: Message) -> str:
-        self.in_details = message.hidden
-        blocks = self._content(message)
-        self.in_details = False
+        blocks = self.body.blocks(message)
         if not blocks:
             return ""
         body = "\n".join(blocks)
@@ -457,7 +344,9 @@ class _Page:
         if message.hidden:
             when = _time(message.created_at)
             summary = f"{_label(message)} · {message.content_type}{' · ' + when if when else ''}"
-            return _details(summary + status, f'<div class="body">\n{body}\n</div>')
+            summary = _e(summary + status)
+            inner = f'<div class="body">\n{body}\n</div>'
+            return f'<details class="hidden">\n<summary>{summary}</summary>\n{inner}\n</details>'
         model = f'<span class="model">{_e(message.model)}</span>' if message.model else ""
         role = _e(message.role or "unknown")
         return (
@@ -465,129 +354,6 @@ class _Page:
             f'{_e(_label(message))}</span> <span class="when">{_stamp(message.created_at)}'
             f'{_e(status)}</span> {model}</header>\n<div class="body">\n{body}\n</div>\n</article>'
         )
-
-    def _content(self, message: Message) -> list[str]:
-        refs = {ref.pointer: ref for ref in message.attachments}
-        used: set[str] = set()
-        blocks = []
-        for part in message.parts:
-            if part.get("type") == "citation":
-                continue
-            block = self._part(part, refs, used)
-            if block.strip():
-                blocks.append(block)
-        sources = _sources(message.parts)
-        if sources:
-            blocks.append(sources)
-        blocks += [self._file(ref) for ref in message.attachments if ref.pointer not in used]
-        return blocks
-
-    def _part(self, part: Part, refs: dict[str, AttachmentRef], used: set[str]) -> str:
-        kind = part.get("type")
-        pointer = part.get("pointer")
-        if kind in ("image", "audio", "file") and isinstance(pointer, str):
-            used.add(pointer)
-            ref = refs.get(pointer) or AttachmentRef(pointer=pointer, name=part.get("name"))
-            return self._file(ref)
-        render = _PARTS.get(str(kind), _unknown)
-        return render(self, part)
-
-    def _file(self, ref: AttachmentRef) -> str:
-        name = _one_line(ref.name or ref.pointer.rsplit("/", 1)[-1] or "attachment", 120)
-        link = self.writer.attachment(ref)
-        if link is None:
-            return f'<p class="missing"><em>(missing attachment: {_e(name)})</em></p>'
-        if _is_raster(ref):
-            return (
-                f'<figure><a href="{_e(link)}"><img src="{_e(link)}" alt="{_e(name)}"></a>'
-                f"<figcaption>{_e(name)}</figcaption></figure>"
-            )
-        return f'<p class="file"><a href="{_e(link)}" download>{_e(name)}</a></p>'
-
-
-def _text_part(page: _Page, part: Part) -> str:
-    return render_markdown(_CITE_MARK.sub("", str(part.get("text") or "")))
-
-
-def _code_part(page: _Page, part: Part) -> str:
-    language = part.get("language")
-    name = language if isinstance(language, str) and language != "unknown" else ""
-    return highlight_code(str(part.get("text") or ""), name)
-
-
-def _output_part(page: _Page, part: Part) -> str:
-    text = str(part.get("text") or "")
-    return f"<p><em>Output:</em></p>\n{highlight_code(text)}" if text else ""
-
-
-def _web_part(page: _Page, part: Part) -> str:
-    title = _one_line(str(part.get("title") or part.get("url") or "Web result"), 200)
-    head = f"<p><strong>{_link(part.get('url'), title)}</strong>"
-    if part.get("domain"):
-        head += f" · {_e(_one_line(str(part['domain']), 80))}"
-    text = str(part.get("text") or "")
-    return f"<blockquote>\n{head}</p>\n{render_markdown(text) if text else ''}\n</blockquote>"
-
-
-def _thought_part(page: _Page, part: Part) -> str:
-    text = str(part.get("text") or "")
-    summary = part.get("summary")
-    label = f"Thought: {_one_line(summary, 200)}" if isinstance(summary, str) else "Thought"
-    if not text:
-        return ""
-    if page.in_details:
-        return f"<p><em>{_e(label)}</em></p>\n{render_markdown(text)}"
-    return _details(label, render_markdown(text))
-
-
-def _context_part(page: _Page, part: Part) -> str:
-    blocks = [
-        f"<p><strong>{_e(label)}:</strong></p>\n{render_markdown(str(part[key]))}"
-        for key, label in _CONTEXT_LABELS
-        if part.get(key)
-    ]
-    return "\n".join(blocks)
-
-
-def _error_part(page: _Page, part: Part) -> str:
-    name = f" ({_e(_one_line(str(part['name']), 80))})" if part.get("name") else ""
-    return f'<p class="error"><strong>Error</strong>{name}: {_e(part.get("text") or "")}</p>'
-
-
-def _transcript_part(page: _Page, part: Part) -> str:
-    text = str(part.get("text") or "")
-    return f"<p><em>(voice)</em> {_e(text)}</p>" if text else ""
-
-
-def _unknown(page: _Page, part: Part) -> str:
-    kind = part.get("content_type") or part.get("type") or "unknown"
-    dumped = orjson.dumps(part, option=orjson.OPT_INDENT_2, default=str).decode()
-    return _details(f"Content not understood: {kind}", highlight_code(dumped, "json"))
-
-
-def _sources(parts: list[Part]) -> str:
-    """The citations of a message, once per URL, as a short list of links."""
-    seen: dict[str, str] = {}
-    for part in parts:
-        url = part.get("url")
-        if part.get("type") == "citation" and isinstance(url, str) and url not in seen:
-            seen[url] = _link(url, _one_line(str(part.get("title") or url), 200))
-    if not seen:
-        return ""
-    items = "".join(f"<li>{link}</li>" for link in seen.values())
-    return f'<p><strong>Sources:</strong></p>\n<ul class="sources">{items}</ul>'
-
-
-_PARTS: dict[str, Callable[[_Page, Part], str]] = {
-    "text": _text_part,
-    "code": _code_part,
-    "execution_output": _output_part,
-    "web": _web_part,
-    "thought": _thought_part,
-    "context": _context_part,
-    "error": _error_part,
-    "transcript": _transcript_part,
-}
 
 
 def _ours(out: Path) -> bool:

@@ -1,0 +1,301 @@
+"""Untrusted archive content to safe HTML: shared by the HTML export and the web app.
+
+Everything in an archive is hostile (DESIGN §7), so there is one way to turn it into HTML:
+
+- message text is Markdown rendered by markdown-it-py (CommonMark, raw HTML off, linkify off)
+  and then cleaned by nh3 with the small allow-list ``_TAGS`` / ``_ATTRIBUTES``: no ``img``,
+  no ``style``, classes only on ``pre``/``code``/``span``; ``href`` only for http, https and
+  mailto, and every link gets ``rel="noopener noreferrer"``;
+- Markdown images are never loaded: they become plain links (``[image: alt]``) that nh3 then
+  checks like any other link, so ``data:`` and remote images are neither fetched nor shown;
+- code is highlighted by pygments with CSS classes (no inline styles) and escaped by it;
+- every other title, text, file name and URL goes through ``html.escape``;
+- an attachment is an ``<img>`` only when its *sniffed* type is a raster image (png, jpeg, gif,
+  webp); anything else is a download link. Where the file lives is the caller's business: it
+  passes a ``link`` function (``None`` when the bytes are missing).
+
+``Body`` renders one message's parts; labels go through a ``translate`` function so the web app
+can show them in the reader's language.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from typing import Any
+
+import nh3
+import orjson
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+from pygments import highlight  # type: ignore[import-untyped,unused-ignore]
+from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped,unused-ignore]
+from pygments.lexers import get_lexer_by_name  # type: ignore[import-untyped,unused-ignore]
+from pygments.lexers.special import TextLexer  # type: ignore[import-untyped,unused-ignore]
+from pygments.util import ClassNotFound  # type: ignore[import-untyped,unused-ignore]
+
+from freehold.models import AttachmentRef, Message, Part
+
+__all__ = [
+    "RASTER",
+    "Body",
+    "escape",
+    "highlight_code",
+    "highlight_css",
+    "link",
+    "one_line",
+    "render_markdown",
+]
+
+RASTER = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}
+_CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
+_SAFE_URL = re.compile(r"^(?:https?://|mailto:)", re.IGNORECASE)
+_CONTEXT_LABELS = (
+    ("about_user", "About the user"),
+    ("about_model", "How to respond"),
+    ("memory", "Memory"),
+    ("instructions", "Instructions"),
+)
+
+# The sanitiser's allow-list: what CommonMark (plus tables and strikethrough) can produce,
+# minus images (made links) and raw HTML (off). Classes only carry pygments' token names.
+_TAGS = {"a", "p", "br", "hr", "strong", "em", "s", "del", "code", "pre", "span", "blockquote"}
+_TAGS |= {"ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6"}
+_TAGS |= {"table", "thead", "tbody", "tr", "th", "td"}
+_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "pre": {"class"}, "code": {"class"}}
+_ATTRIBUTES["span"] = {"class"}
+_SCHEMES = {"http", "https", "mailto"}
+
+Translate = Callable[[str], str]
+Linker = Callable[[AttachmentRef], "str | None"]
+
+
+def escape(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def one_line(text: str, limit: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def link(url: Any, label: str) -> str:
+    """An escaped link for http(s) URLs; anything else is shown as escaped text."""
+    if not isinstance(url, str) or not re.match(r"^https?://", url, re.IGNORECASE):
+        return escape(label)
+    return f'<a href="{escape(url)}" rel="noopener noreferrer">{escape(label)}</a>'
+
+
+def _details(summary: str, body: str, css: str = "hidden") -> str:
+    return f'<details class="{css}">\n<summary>{escape(summary)}</summary>\n{body}\n</details>'
+
+
+# --- markdown and code ---------------------------------------------------------------------
+
+
+def _lexer(language: str) -> Any:
+    try:
+        return get_lexer_by_name(language) if language else TextLexer()
+    except ClassNotFound:
+        return TextLexer()
+
+
+def highlight_code(code: str, language: str = "") -> str:
+    """Code as ``<pre class="highlight"><code>`` with pygments' token classes, escaped."""
+    spans = highlight(code, _lexer(language.strip()), HtmlFormatter(nowrap=True))
+    return f'<pre class="highlight"><code>{spans}</code></pre>\n'
+
+
+def highlight_css() -> str:
+    """pygments' classes for ``.highlight``: light, then dark under prefers-color-scheme."""
+    light = HtmlFormatter(style="default").get_style_defs(".highlight")
+    dark = HtmlFormatter(style="github-dark").get_style_defs(".highlight")
+    return f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
+
+
+def _fence_highlight(code: str, language: str, attrs: str) -> str:
+    return highlight_code(code, language)
+
+
+def _image_as_link(
+    self: RendererHTML, tokens: list[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    """A Markdown image is never loaded: it becomes a link that nh3 then vets."""
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env) or "image"
+    return f'<a href="{escape(token.attrGet("src") or "")}">{escape(f"[image: {alt}]")}</a>'
+
+
+def _markdown() -> MarkdownIt:
+    parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    parser.enable(["table", "strikethrough"])
+    parser.options["highlight"] = _fence_highlight
+    parser.add_render_rule("image", _image_as_link)
+    return parser
+
+
+_MD = _markdown()
+
+
+def _keep_attribute(tag: str, name: str, value: str) -> str | None:
+    if name == "href":
+        return value if _SAFE_URL.match(value.strip()) else None
+    return value
+
+
+def render_markdown(text: str) -> str:
+    """Untrusted Markdown to safe HTML: markdown-it-py (no raw HTML), then nh3."""
+    return nh3.clean(
+        _MD.render(text),
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        attribute_filter=_keep_attribute,
+        url_schemes=_SCHEMES,
+        link_rel="noopener noreferrer",
+    )
+
+
+# --- one message's body --------------------------------------------------------------------
+
+
+def _same(text: str) -> str:
+    return text
+
+
+class Body:
+    """Renders the parts of messages as safe HTML blocks.
+
+    ``link`` gives the URL of an attachment's bytes (None when they are missing);
+    ``translate`` turns the English labels into the reader's language.
+    """
+
+    def __init__(self, link: Linker, translate: Translate = _same) -> None:
+        self.link = link
+        self.t = translate
+        self.in_details = False
+
+    def blocks(self, message: Message) -> list[str]:
+        """The message's parts, citations gathered as a list of sources, then unused files."""
+        self.in_details = message.hidden
+        refs = {ref.pointer: ref for ref in message.attachments}
+        used: set[str] = set()
+        blocks = []
+        for part in message.parts:
+            if part.get("type") == "citation":
+                continue
+            block = self._part(part, refs, used)
+            if block.strip():
+                blocks.append(block)
+        sources = self._sources(message.parts)
+        if sources:
+            blocks.append(sources)
+        blocks += [self.file(ref) for ref in message.attachments if ref.pointer not in used]
+        self.in_details = False
+        return blocks
+
+    def _part(self, part: Part, refs: dict[str, AttachmentRef], used: set[str]) -> str:
+        kind = part.get("type")
+        pointer = part.get("pointer")
+        if kind in ("image", "audio", "file") and isinstance(pointer, str):
+            used.add(pointer)
+            ref = refs.get(pointer) or AttachmentRef(pointer=pointer, name=part.get("name"))
+            return self.file(ref)
+        render = _PARTS.get(str(kind), Body._unknown)
+        return render(self, part)
+
+    def file(self, ref: AttachmentRef) -> str:
+        name = one_line(ref.name or ref.pointer.rsplit("/", 1)[-1] or "attachment", 120)
+        url = self.link(ref)
+        if url is None:
+            missing = self.t("missing attachment")
+            return f'<p class="missing"><em>({escape(missing)}: {escape(name)})</em></p>'
+        if ref.sniffed_mime in RASTER:
+            return (
+                f'<figure><a href="{escape(url)}"><img src="{escape(url)}" alt="{escape(name)}">'
+                f"</a><figcaption>{escape(name)}</figcaption></figure>"
+            )
+        return f'<p class="file"><a href="{escape(url)}" download>{escape(name)}</a></p>'
+
+    def _text(self, part: Part) -> str:
+        return render_markdown(_CITE_MARK.sub("", str(part.get("text") or "")))
+
+    def _code(self, part: Part) -> str:
+        language = part.get("language")
+        name = language if isinstance(language, str) and language != "unknown" else ""
+        return highlight_code(str(part.get("text") or ""), name)
+
+    def _output(self, part: Part) -> str:
+        text = str(part.get("text") or "")
+        label = escape(self.t("Output"))
+        return f"<p><em>{label}:</em></p>\n{highlight_code(text)}" if text else ""
+
+    def _web(self, part: Part) -> str:
+        title = one_line(str(part.get("title") or part.get("url") or self.t("Web result")), 200)
+        head = f"<p><strong>{link(part.get('url'), title)}</strong>"
+        if part.get("domain"):
+            head += f" · {escape(one_line(str(part['domain']), 80))}"
+        text = str(part.get("text") or "")
+        return f"<blockquote>\n{head}</p>\n{render_markdown(text) if text else ''}\n</blockquote>"
+
+    def _thought(self, part: Part) -> str:
+        text = str(part.get("text") or "")
+        summary = part.get("summary")
+        label = self.t("Thought")
+        if isinstance(summary, str):
+            label = f"{label}: {one_line(summary, 200)}"
+        if not text:
+            return ""
+        if self.in_details:
+            return f"<p><em>{escape(label)}</em></p>\n{render_markdown(text)}"
+        return _details(label, render_markdown(text))
+
+    def _context(self, part: Part) -> str:
+        blocks = [
+            f"<p><strong>{escape(self.t(label))}:</strong></p>\n{render_markdown(str(part[key]))}"
+            for key, label in _CONTEXT_LABELS
+            if part.get(key)
+        ]
+        return "\n".join(blocks)
+
+    def _error(self, part: Part) -> str:
+        name = f" ({escape(one_line(str(part['name']), 80))})" if part.get("name") else ""
+        text = escape(part.get("text") or "")
+        return f'<p class="error"><strong>{escape(self.t("Error"))}</strong>{name}: {text}</p>'
+
+    def _transcript(self, part: Part) -> str:
+        text = str(part.get("text") or "")
+        return f"<p><em>({escape(self.t('voice'))})</em> {escape(text)}</p>" if text else ""
+
+    def _unknown(self, part: Part) -> str:
+        kind = part.get("content_type") or part.get("type") or "unknown"
+        dumped = orjson.dumps(part, option=orjson.OPT_INDENT_2, default=str).decode()
+        label = f"{self.t('Content not understood')}: {kind}"
+        return _details(label, highlight_code(dumped, "json"))
+
+    def _sources(self, parts: list[Part]) -> str:
+        """The citations of a message, once per URL, as a short list of links."""
+        seen: dict[str, str] = {}
+        for part in parts:
+            url = part.get("url")
+            if part.get("type") == "citation" and isinstance(url, str) and url not in seen:
+                seen[url] = link(url, one_line(str(part.get("title") or url), 200))
+        if not seen:
+            return ""
+        items = "".join(f"<li>{item}</li>" for item in seen.values())
+        label = escape(self.t("Sources"))
+        return f'<p><strong>{label}:</strong></p>\n<ul class="sources">{items}</ul>'
+
+
+_PARTS: dict[str, Callable[[Body, Part], str]] = {
+    "text": Body._text,
+    "code": Body._code,
+    "execution_output": Body._output,
+    "web": Body._web,
+    "thought": Body._thought,
+    "context": Body._context,
+    "error": Body._error,
+    "transcript": Body._transcript,
+}
