@@ -22,14 +22,19 @@ from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
 __all__ = [
     "CANDIDATES",
     "Hit",
+    "candidates",
     "context_records",
+    "filters",
+    "hit",
     "iso",
     "load_conversation",
     "parse_when",
     "resolve",
     "search",
     "select_ids",
+    "snippets",
     "sources",
+    "spans",
     "stats",
 ]
 
@@ -129,10 +134,23 @@ def search(
     common): FTS5 walks its index newest first and stops there, so a search for "the" in a
     million messages costs what a search for a rare word does.
     """
+    match, rows = candidates(db, query, filters(source, model, role, since, until, conversation))
+    page = rows[offset : offset + limit]
+    marked = snippets(db, query, match, page)
+    return [hit(row, text) for row, text in zip(page, marked, strict=True)]
+
+
+def candidates(
+    db: sqlite3.Connection, query: str, filters: tuple[str, list[Any]]
+) -> tuple[str, list[tuple[Any, ...]]]:
+    """The FTS match expression and the newest ``CANDIDATES`` matching rows, best first.
+
+    A row is (message id, rank, conversation id, title, role, model, created_at, source_kind).
+    """
     if not query.strip():
         raise FreeholdError("empty search — give one or more words to look for")
     match = _fts_query(query)
-    where, params = _filters(source, model, role, since, until, conversation)
+    where, params = filters
     sql = f"""
         SELECT f.rowid, f.rank, m.conversation_id, c.title, m.role,
                coalesce(m.model, c.model), m.created_at, c.source_kind
@@ -142,20 +160,31 @@ def search(
         ORDER BY f.rowid DESC LIMIT {CANDIDATES}"""
     try:
         rows = db.execute(sql, [match, *params]).fetchall()
-        rows.sort(key=lambda row: (row[1], -row[0]))
-        page = rows[offset : offset + limit]
-        snippets = _snippets(db, match, [row[0] for row in page])
     except sqlite3.OperationalError as error:
-        raise FreeholdError(
-            f"search {query!r}: {error} — quote words with special characters"
-        ) from error
-    return [_hit(row, snippets.get(row[0], "")) for row in page]
+        raise _bad_query(query, error) from error
+    rows.sort(key=lambda row: (row[1], -row[0]))
+    return match, rows
+
+
+def snippets(
+    db: sqlite3.Connection, query: str, match: str, rows: list[tuple[Any, ...]]
+) -> list[str]:
+    """The marked snippet of each candidate row, in order."""
+    try:
+        found = _snippets(db, match, [row[0] for row in rows])
+    except sqlite3.OperationalError as error:
+        raise _bad_query(query, error) from error
+    return [found.get(row[0], "") for row in rows]
+
+
+def _bad_query(query: str, error: sqlite3.OperationalError) -> FreeholdError:
+    return FreeholdError(f"search {query!r}: {error} — quote words with special characters")
 
 
 CANDIDATES = 1000
 
 
-def _filters(
+def filters(
     source: str | None,
     model: str | None,
     role: str | None,
@@ -191,25 +220,25 @@ def _snippets(db: sqlite3.Connection, match: str, ids: list[int]) -> dict[int, s
     return {row[0]: row[1] or "" for row in rows}
 
 
-def _hit(row: tuple[Any, ...], marked: str) -> Hit:
-    snippet, spans = _spans(marked)
-    return Hit(row[2], row[3], row[0], row[4], row[5], row[6], row[7], snippet, spans, -row[1])
+def hit(row: tuple[Any, ...], marked: str) -> Hit:
+    snippet, marks = spans(marked)
+    return Hit(row[2], row[3], row[0], row[4], row[5], row[6], row[7], snippet, marks, -row[1])
 
 
-def _spans(marked: str) -> tuple[str, list[tuple[int, int]]]:
+def spans(marked: str) -> tuple[str, list[tuple[int, int]]]:
     out: list[str] = []
-    spans: list[tuple[int, int]] = []
+    found: list[tuple[int, int]] = []
     length = 0
     start = 0
     for piece in re.split(f"([{_OPEN}{_CLOSE}])", marked):
         if piece == _OPEN:
             start = length
         elif piece == _CLOSE:
-            spans.append((start, length))
+            found.append((start, length))
         else:
             out.append(piece)
             length += len(piece)
-    return "".join(out), spans
+    return "".join(out), found
 
 
 def resolve(db: sqlite3.Connection, ref: str) -> str:
@@ -283,7 +312,9 @@ def load_conversation(db: sqlite3.Connection, cid: str) -> Conversation:
     row = db.execute(
         "SELECT source_kind, source_conversation_id, title, created_at, updated_at, model, "
         "(SELECT source_message_id FROM messages WHERE id = current_leaf), account_id, project, "
-        "archived, starred, problems, gone_upstream_at FROM conversations WHERE id = ?",
+        "archived, coalesce((SELECT starred FROM conversation_marks mk "
+        "WHERE mk.conversation_id = conversations.id), starred), problems, gone_upstream_at "
+        "FROM conversations WHERE id = ?",
         (cid,),
     ).fetchone()
     if row is None:

@@ -36,7 +36,7 @@ import filetype
 import orjson
 import platformdirs
 
-from freehold import _queries
+from freehold import _browse, _queries
 from freehold.errors import ArchiveError
 from freehold.migrations import migrate
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
@@ -567,6 +567,22 @@ class Archive:
 
     def context_records(self) -> list[dict[str, Any]]:
         return _queries.context_records(self.db)
+
+    def conversation_rows(self, **filters: Any) -> _browse.Listing:
+        return _browse.conversation_rows(self.db, **filters)
+
+    def models(self) -> list[str]:
+        return _browse.models(self.db)
+
+    def search_page(self, query: str, **filters: Any) -> _browse.SearchPage:
+        return _browse.search_page(self.db, query, **filters)
+
+    def attachment(self, sha256: str) -> _browse.AttachmentInfo | None:
+        return _browse.attachment(self.db, sha256)
+
+    def set_starred(self, cid: str, starred: bool) -> None:
+        """The reader's star for a conversation (kept apart from the source's flag)."""
+        _browse.set_starred(self.db, cid, starred)
 
 
 def open_archive(home: Path | None = None) -> Archive:

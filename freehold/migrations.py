@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-__all__ = ["MIGRATIONS", "m001_initial", "migrate"]
+__all__ = ["MIGRATIONS", "m001_initial", "m002_conversation_marks", "migrate"]
 
 Step = Callable[[], str]
 MIGRATIONS: list[tuple[str, Step]] = []
@@ -178,4 +178,17 @@ def m001_initial() -> str:
                 VALUES ('delete', old.rowid, coalesce(old.title, ''));
             INSERT INTO conversations_fts(rowid, title) VALUES (new.rowid, coalesce(new.title, ''));
         END;
+        """
+
+
+@_step
+def m002_conversation_marks() -> str:
+    # The reader's own marks (a star set or cleared in the web app) live apart from what the
+    # source said, so a re-import never overwrites them; a mark, when present, wins.
+    return """
+        CREATE TABLE conversation_marks (
+            conversation_id TEXT PRIMARY KEY REFERENCES conversations(id),
+            starred INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        );
         """

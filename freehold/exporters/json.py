@@ -49,6 +49,7 @@ __all__ = [
     "FORMAT_NAME",
     "MANIFEST",
     "VERSION",
+    "conversation_record",
     "conversation_to_json",
     "dumps",
     "loads",
@@ -105,6 +106,13 @@ def conversation_to_json(conv: Conversation) -> dict[str, Any]:
         "context": [_context_json(record) for record in conv.context],
         "messages": [_message_json(message) for message in conv.messages],
     }
+
+
+def conversation_record(archive: Archive, conv: Conversation) -> dict[str, Any]:
+    """One line of ``conversations.jsonl``: the conversation and its raw versions."""
+    record = conversation_to_json(conv)
+    record["raw"] = [_raw_json(data) for data in archive.raw_versions(record["id"])]
+    return record
 
 
 def _message_json(message: Message) -> dict[str, Any]:
@@ -237,8 +245,7 @@ class _Writer:
         self.missing = 0
 
     def conversation(self, conv: Conversation, handle: IO[bytes]) -> None:
-        record = conversation_to_json(conv)
-        record["raw"] = [_raw_json(data) for data in self.archive.raw_versions(record["id"])]
+        record = conversation_record(self.archive, conv)
         line = dumps(record) + b"\n"
         handle.write(line)
         self.digest.update(line)

@@ -1,0 +1,184 @@
+"""Read-side SQL for browsing: conversation lists with filters and pages, search with facets,
+attachments by hash, and the reader's own marks.
+
+Only ``archive.py`` calls into this module (like ``_queries.py``). Lists are ordered newest
+first by ``updated_at`` so the ``conversations_updated`` index serves them; facets are counted
+over the same newest-``CANDIDATES`` matches that search ranks, so a facet never claims more
+than the result list can show.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from freehold import _queries
+
+__all__ = [
+    "AttachmentInfo",
+    "ConversationRow",
+    "Listing",
+    "SearchPage",
+    "attachment",
+    "conversation_rows",
+    "models",
+    "search_page",
+    "set_starred",
+]
+
+
+@dataclass(slots=True)
+class ConversationRow:
+    """One line of a conversation list."""
+
+    id: str
+    title: str | None
+    source_kind: str
+    model: str | None
+    created_at: float | None
+    updated_at: float | None
+    message_count: int
+    branch_count: int
+    starred: bool
+    gone_upstream_at: str | None
+
+
+@dataclass(slots=True)
+class Listing:
+    rows: list[ConversationRow]
+    total: int
+
+
+@dataclass(slots=True)
+class SearchPage:
+    hits: list[_queries.Hit]
+    total: int
+    capped: bool
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AttachmentInfo:
+    sha256: str
+    mime: str | None
+    size: int
+    name: str | None
+
+
+_ROW = """c.id, c.title, c.source_kind, c.model, c.created_at, c.updated_at, c.message_count,
+    c.branch_count, coalesce(mk.starred, c.starred), c.gone_upstream_at"""
+
+
+def _list_filters(
+    source: str | None,
+    model: str | None,
+    since: str | None,
+    until: str | None,
+    branched: bool,
+    starred: bool,
+    gone: bool,
+) -> tuple[str, list[Any]]:
+    clauses = ["1"]
+    params: list[Any] = []
+    for clause, value in (
+        ("c.source_kind = ?", source),
+        ("substr(c.model, 1, length(?)) = ?", model),
+        ("c.created_at >= ?", _queries.parse_when(since) if since else None),
+        ("c.created_at < ?", _queries.parse_when(until, end=True) if until else None),
+    ):
+        if value:
+            clauses.append(clause)
+            params += [value] * clause.count("?")
+    flags = (
+        ("c.branch_count > 0", branched),
+        ("coalesce(mk.starred, c.starred) = 1", starred),
+        ("c.gone_upstream_at IS NOT NULL", gone),
+    )
+    clauses += [clause for clause, wanted in flags if wanted]
+    return " AND ".join(clauses), params
+
+
+def conversation_rows(
+    db: sqlite3.Connection,
+    *,
+    source: str | None = None,
+    model: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    branched: bool = False,
+    starred: bool = False,
+    gone: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> Listing:
+    """A page of conversations, most recently updated first, and how many match in all."""
+    where, params = _list_filters(source, model, since, until, branched, starred, gone)
+    joined = "conversations c LEFT JOIN conversation_marks mk ON mk.conversation_id = c.id"
+    total = db.execute(f"SELECT count(*) FROM {joined} WHERE {where}", params).fetchone()[0]
+    rows = db.execute(
+        f"SELECT {_ROW} FROM {joined} WHERE {where} "
+        "ORDER BY c.updated_at DESC, c.id LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    return Listing([_row(row) for row in rows], total)
+
+
+def _row(row: tuple[Any, ...]) -> ConversationRow:
+    cid, title, kind, model, created, updated, messages, branches, starred, gone = row
+    return ConversationRow(
+        cid, title, kind, model, created, updated, messages, branches, bool(starred), gone
+    )
+
+
+def models(db: sqlite3.Connection) -> list[str]:
+    """Every conversation-level model name, for a filter's choices."""
+    rows = db.execute(
+        "SELECT DISTINCT model FROM conversations WHERE model IS NOT NULL ORDER BY model"
+    )
+    return [row[0] for row in rows]
+
+
+def search_page(
+    db: sqlite3.Connection,
+    query: str,
+    *,
+    source: str | None = None,
+    model: str | None = None,
+    role: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> SearchPage:
+    """One page of ranked hits plus facets (source, model, role) over every candidate."""
+    where = _queries.filters(source, model, role, since, until, None)
+    match, rows = _queries.candidates(db, query, where)
+    page = rows[offset : offset + limit]
+    marked = _queries.snippets(db, query, match, page)
+    hits = [_queries.hit(row, text) for row, text in zip(page, marked, strict=True)]
+    facets = {
+        "source": Counter(row[7] for row in rows).most_common(),
+        "model": Counter(row[5] for row in rows if row[5]).most_common(12),
+        "role": Counter(row[4] for row in rows).most_common(),
+    }
+    return SearchPage(hits, len(rows), len(rows) >= _queries.CANDIDATES, facets)
+
+
+def attachment(db: sqlite3.Connection, sha256: str) -> AttachmentInfo | None:
+    """A stored attachment by its hash, with the name it was first seen under."""
+    row = db.execute(
+        "SELECT sha256, mime, size, first_name FROM attachments WHERE sha256 = ?", (sha256,)
+    ).fetchone()
+    return AttachmentInfo(*row) if row else None
+
+
+def set_starred(db: sqlite3.Connection, cid: str, starred: bool) -> None:
+    """Record the reader's star (or its removal) for one conversation."""
+    db.execute(
+        "INSERT INTO conversation_marks VALUES (?, ?, ?) ON CONFLICT(conversation_id) "
+        "DO UPDATE SET starred = excluded.starred, updated_at = excluded.updated_at",
+        (cid, int(starred), datetime.now(UTC).isoformat(timespec="seconds")),
+    )
