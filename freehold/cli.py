@@ -226,6 +226,62 @@ def export(
     err.print(f"wrote {count} conversation(s) to {out_dir}")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--token",
+    envvar="FREEHOLD_TOKEN",
+    help="Access token (default: FREEHOLD_TOKEN, else a new random one each start).",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    help="Another host name the server may be reached by (e.g. behind a reverse proxy).",
+)
+@click.option(
+    "--max-upload",
+    default=8192,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Largest upload accepted on the import page, in MB.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the app in a web browser.")
+def serve(
+    host: str,
+    port: int,
+    token: str | None,
+    allow_hosts: tuple[str, ...],
+    max_upload: int,
+    open_browser: bool,
+) -> None:
+    """Browse, search and read the archive in a local web app.
+
+    Prints the address with its access token; open that once, and the browser keeps the
+    token in a cookie. Listens on 127.0.0.1 only unless --host says otherwise.
+    """
+    import uvicorn
+
+    from freehold.archive import home_dir
+    from freehold.web import create_app, new_token
+
+    token = token or new_token()
+    hosts = {host, *allow_hosts}
+    try:
+        app = create_app(home_dir(), token, port=port, hosts=hosts, max_upload=max_upload << 20)
+    except FreeholdError as error:
+        raise click.ClickException(str(error)) from error
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/?token={token}"
+    err.print(f"freehold is serving {home_dir()} at\n  {url}")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="freehold")

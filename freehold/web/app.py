@@ -1,0 +1,130 @@
+"""``create_app(home, token)``: the local web app to browse, search and read an archive.
+
+The route list below is the whole surface. Every request first passes ``security.Guard``
+(host, token, origin, CSRF, body size, headers: see docs/web.md); errors become pages in one
+place, ``_error``. Each worker thread opens its own archive connection on first use (SQLite
+connections are not shared between threads), and all of them are closed at shutdown.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from freehold.archive import Archive, open_archive
+from freehold.errors import FreeholdError, NotFoundError
+from freehold.safehtml import highlight_css
+from freehold.web import views
+from freehold.web.imports import Jobs
+from freehold.web.render import page
+from freehold.web.security import Guard, GuardConfig
+
+__all__ = ["Archives", "create_app", "new_token"]
+
+_STATIC = Path(__file__).parent / "static"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Archives:
+    """One archive connection per thread, opened on first use."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.local = threading.local()
+        self.opened: list[Archive] = []
+        self.lock = threading.Lock()
+
+    def get(self) -> Archive:
+        archive: Archive | None = getattr(self.local, "archive", None)
+        if archive is None:
+            archive = open_archive(self.home)
+            self.local.archive = archive
+            with self.lock:
+                self.opened.append(archive)
+        return archive
+
+    def close(self) -> None:
+        with self.lock:
+            for archive in self.opened:
+                archive.close()
+            self.opened.clear()
+
+
+def _highlight(request: Request) -> Response:
+    return Response(
+        highlight_css(), media_type="text/css", headers={"cache-control": "max-age=3600"}
+    )
+
+
+ROUTES = [
+    Route("/", views.home),
+    Route("/conversations", views.conversations),
+    Route("/conversations/{cid}", views.conversation),
+    Route("/conversations/{cid}/star", views.star, methods=["POST"]),
+    Route("/conversations/{cid}/download.{fmt:str}", views.download),
+    Route("/search", views.search),
+    Route("/attachments/{sha}", views.attachment),
+    Route("/sources/{sid:int}", views.source),
+    Route("/import", views.import_form, methods=["GET"]),
+    Route("/import", views.import_upload, methods=["POST"]),
+    Route("/import/jobs/{job}", views.import_job),
+    Route("/language/{code}", views.language),
+    Route("/csp-report", views.csp_report, methods=["POST"]),
+    Route("/highlight.css", _highlight),
+    Mount("/static", StaticFiles(directory=_STATIC), name="static"),
+]
+
+
+def _error(request: Request, exc: Exception) -> Response:
+    """The one place errors become status codes and pages."""
+    if isinstance(exc, NotFoundError):
+        status, text = 404, str(exc)
+    elif isinstance(exc, FreeholdError):
+        status, text = 400, str(exc)
+    elif isinstance(exc, HTTPException):
+        status, text = exc.status_code, str(exc.detail)
+    else:
+        status, text = 500, "Internal error"
+    return page(request, "error.html", {"status": status, "message": text}, status_code=status)
+
+
+def create_app(
+    home: Path,
+    token: str,
+    *,
+    port: int = 8765,
+    hosts: set[str] | None = None,
+    max_upload: int = 8 << 30,
+) -> Guard:
+    """The web app over the archive in ``home``, behind its guard."""
+    archives = Archives(home)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        archives.close()
+
+    app = Starlette(
+        routes=ROUTES,
+        exception_handlers={FreeholdError: _error, HTTPException: _error, Exception: _error},
+        lifespan=lifespan,
+    )
+    open_archive(home).close()  # a broken archive fails here, at start, not on a first page
+    app.state.archives = archives
+    app.state.jobs = Jobs(home)
+    app.state.csp_reports = []
+    config = GuardConfig(token, port, hosts or set(), max_upload=max_upload)
+    return Guard(app, config)

@@ -1,0 +1,144 @@
+"""English and French for the web app: a catalogue keyed by the English text.
+
+The language is the ``lang`` cookie when set (the footer's links set it through
+``/language/<code>``), else the best match in ``Accept-Language``, else English. A string with no
+French entry shows in English, and a test checks that every string the templates use has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+__all__ = ["FRENCH", "LANGUAGES", "choose", "translator"]
+
+LANGUAGES = ("en", "fr")
+
+FRENCH: dict[str, str] = {
+    "Home": "Accueil",
+    "Conversations": "Conversations",
+    "Search": "Rechercher",
+    "Import": "Importer",
+    "Search your archive": "Rechercher dans l'archive",
+    "Your archive": "Votre archive",
+    "conversations": "conversations",
+    "messages": "messages",
+    "attachments": "pièces jointes",
+    "imports": "imports",
+    "Sources": "Sources",
+    "Recent conversations": "Conversations récentes",
+    "No conversations yet.": "Aucune conversation pour l'instant.",
+    "Import an export": "Importer un export",
+    "Import report": "Rapport d'import",
+    "File": "Fichier",
+    "Kind": "Type",
+    "Started": "Commencé",
+    "Status": "État",
+    "Report": "Rapport",
+    "read": "lus",
+    "new": "nouveaux",
+    "updated": "mis à jour",
+    "unchanged": "inchangés",
+    "skipped": "ignorés",
+    "found": "trouvées",
+    "missing": "manquantes",
+    "Problems": "Problèmes",
+    "Not understood": "Non compris",
+    "Source": "Source",
+    "Model": "Modèle",
+    "Role": "Rôle",
+    "From": "Du",
+    "To": "Au",
+    "Any": "Tous",
+    "Has branches": "Avec branches",
+    "Starred": "Favoris",
+    "Gone upstream": "Disparues chez la source",
+    "Filter": "Filtrer",
+    "Previous": "Précédent",
+    "Next": "Suivant",
+    "Page": "Page",
+    "of": "sur",
+    "Untitled": "Sans titre",
+    "Updated": "Mise à jour",
+    "branches": "branches",
+    "No conversation matches these filters.": "Aucune conversation ne correspond à ces filtres.",
+    "results": "résultats",
+    "Showing the newest matches only.": (
+        "Seules les correspondances les plus récentes sont montrées."
+    ),
+    "No results.": "Aucun résultat.",
+    "Download Markdown": "Télécharger en Markdown",
+    "Download JSON": "Télécharger en JSON",
+    "Star": "Ajouter aux favoris",
+    "Unstar": "Retirer des favoris",
+    "Branch": "Branche",
+    "Previous branch": "Branche précédente",
+    "Next branch": "Branche suivante",
+    "Custom instructions and memory": "Instructions personnalisées et mémoire",
+    "This conversation is no longer in the source's latest export.": (
+        "Cette conversation n'est plus dans le dernier export de la source."
+    ),
+    "User": "Utilisateur",
+    "Assistant": "Assistant",
+    "System": "Système",
+    "Tool": "Outil",
+    "Copy": "Copier",
+    "Copied": "Copié",
+    "missing attachment": "pièce jointe manquante",
+    "Output": "Sortie",
+    "Web result": "Résultat web",
+    "Thought": "Réflexion",
+    "About the user": "À propos de l'utilisateur",
+    "How to respond": "Comment répondre",
+    "Memory": "Mémoire",
+    "Instructions": "Instructions",
+    "Error": "Erreur",
+    "voice": "voix",
+    "Content not understood": "Contenu non compris",
+    "Choose an export (zip, folder as zip, JSON file or logs.db)": (
+        "Choisissez un export (zip, JSON ou logs.db)"
+    ),
+    "Upload and import": "Envoyer et importer",
+    "Importing": "Import en cours",
+    "Import finished": "Import terminé",
+    "Import failed": "Échec de l'import",
+    "Import finished with problems": "Import terminé avec des problèmes",
+    "Another import is running; wait for it to finish.": (
+        "Un autre import est en cours ; attendez qu'il se termine."
+    ),
+    "Nothing was uploaded.": "Aucun fichier n'a été envoyé.",
+    "Keyboard": "Clavier",
+    "search": "rechercher",
+    "next / previous item": "élément suivant / précédent",
+    "open": "ouvrir",
+    "other branch": "autre branche",
+    "Not found": "Introuvable",
+    "Bad request": "Requête invalide",
+    "Back to the archive": "Retour à l'archive",
+    "Language": "Langue",
+    "hidden": "masqué",
+    "Messages": "Messages",
+    "Created": "Créée",
+    "MB read": "Mo lus",
+}
+
+
+def choose(cookie: str | None, accept_language: str | None) -> str:
+    """The language to answer in: the cookie, else the first supported one the browser asks for."""
+    if cookie in LANGUAGES:
+        return cookie
+    for item in (accept_language or "").split(","):
+        code = item.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return "en"
+
+
+def translator(language: str) -> Callable[[str], str]:
+    """A function from English text to the language's text (English when missing)."""
+    if language != "fr":
+        return _same
+    return lambda text: FRENCH.get(text, text)
+
+
+def _same(text: str) -> str:
+    return text

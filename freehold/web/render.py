@@ -1,0 +1,107 @@
+"""Templates and the conversation page's HTML.
+
+Jinja2 autoescapes everything a template prints. The only HTML that reaches a template
+unescaped (``|safe``) is what ``freehold.safehtml`` made from a message — Markdown with raw
+HTML off, cleaned by nh3 — so that module is the one place to review for injection.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from freehold.errors import FreeholdError
+from freehold.models import AttachmentRef, Conversation, Message
+from freehold.safehtml import Body, one_line
+from freehold.web.i18n import choose, translator
+from freehold.web.thread import choose_path
+
+__all__ = ["TEMPLATES", "conversation_page", "page"]
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+_ROLES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return ""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _day(epoch: float | None) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d") if epoch is not None else ""
+
+
+def _size(size: int | None) -> str:
+    value = float(size or 0)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return ""
+
+
+TEMPLATES.env.filters.update(when=_when, day=_day, size=_size, one_line=one_line)
+
+
+def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    """A template rendered with what every page needs: language, CSRF token, current path."""
+    language = choose(request.cookies.get("lang"), request.headers.get("accept-language"))
+    common = {
+        "t": translator(language),
+        "lang": language,
+        "csrf": request.scope.get("state", {}).get("csrf", ""),
+        "path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "sidebar": _sidebar(request),
+    }
+    response = TEMPLATES.TemplateResponse(
+        request, name, {**common, **context}, status_code=status_code
+    )
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def _sidebar(request: Request) -> list[Any]:
+    """The most recently updated conversations, for the sidebar; none if the archive fails."""
+    try:
+        return list(request.app.state.archives.get().conversation_rows(limit=30).rows)
+    except FreeholdError:
+        return []
+
+
+def _link(ref: AttachmentRef) -> str | None:
+    return f"/attachments/{ref.sha256}" if ref.sha256 else None
+
+
+def _label(message: Message, t: Any) -> str:
+    label = t(_ROLES.get(message.role, message.role.title() or "Unknown"))
+    return f"{label}: {message.author_name}" if message.author_name else label
+
+
+def conversation_page(request: Request, conv: Conversation, at: int | None) -> Response:
+    """The page of one conversation along the chosen path (see ``thread.choose_path``)."""
+    language = choose(request.cookies.get("lang"), request.headers.get("accept-language"))
+    t = translator(language)
+    body = Body(_link, t)
+    steps = [
+        {
+            "message": step.message,
+            "fork": step.fork,
+            "label": _label(step.message, t),
+            "html": Markup("\n".join(body.blocks(step.message))),
+        }
+        for step in choose_path(conv.messages, at)
+    ]
+    context = {
+        "conv": conv,
+        "steps": steps,
+        "branches": sum(1 for s in steps if s["fork"] is not None),
+        "context_records": conv.context,
+    }
+    return page(request, "conversation.html", context)

@@ -1,0 +1,243 @@
+"""The web app's guard: one ASGI middleware every request passes before any endpoint.
+
+In order, for every request (DESIGN §7):
+
+1. **Host** must name this server (``127.0.0.1``, ``localhost``, ``::1``, the bound host, or one
+   given with ``--allow-host``): a DNS-rebinding page arrives with its own host name and stops
+   here with 400.
+2. **Token**: the random access token (Jupyter-style) from the ``freehold_token_<port>`` cookie,
+   an ``Authorization: Bearer`` header, or ``?token=`` on a GET — which stores it in an
+   HttpOnly, SameSite=Strict cookie and redirects to the same URL without it, so the token never
+   stays in the address bar or the history. Without it: 403. Static files and the CSP report
+   endpoint are the only exceptions (they hold nothing of the archive).
+3. **State changes** (any method but GET/HEAD/OPTIONS) need an ``Origin`` equal to this server's
+   own, when the browser sends one, and the CSRF token in an ``X-CSRF-Token`` header (htmx sends
+   it on every request, from ``hx-headers`` on ``<body>``) or a ``csrf`` query parameter (plain
+   forms). The CSRF token is an HMAC of the access token, so a page that cannot read ours cannot
+   make one.
+4. **Body size**: at most ``max_body`` bytes (uploads: ``max_upload``), counted as it streams,
+   so a lying ``Content-Length`` cannot get past it: 413.
+
+Every response gets the security headers: a strict Content-Security-Policy (no inline script,
+no inline style, nothing from elsewhere), ``nosniff``, no referrer, no framing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+__all__ = ["CSP", "Guard", "GuardConfig", "csrf_token"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'; "
+    "report-uri /csp-report"
+)
+_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+_OPEN_PATHS = ("/static/", "/csp-report")
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def csrf_token(token: str) -> str:
+    """The CSRF token that goes with an access token."""
+    return hmac.new(token.encode(), b"freehold csrf", hashlib.sha256).hexdigest()
+
+
+@dataclass
+class GuardConfig:
+    token: str
+    port: int
+    hosts: set[str] = field(default_factory=set)
+    max_body: int = 1 << 20
+    max_upload: int = 8 << 30
+    upload_paths: tuple[str, ...] = ("/import",)
+
+    @property
+    def cookie(self) -> str:
+        return f"freehold_token_{self.port}"
+
+    def allowed_hosts(self) -> set[str]:
+        return _LOCAL_HOSTS | {host.lower().strip("[]") for host in self.hosts}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Guard:
+    """ASGI middleware applying the checks in the module docstring."""
+
+    def __init__(self, app: ASGIApp, config: GuardConfig) -> None:
+        self.app = app
+        self.config = config
+        self.csrf = csrf_token(config.token)
+        self.hosts = config.allowed_hosts()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        refusal = self._refusal(scope, headers)
+        if refusal is not None:
+            status, text = refusal
+            await _plain(send, status, text)
+            return
+        if self._token_in_query(scope):
+            await self._store_token(scope, send)
+            return
+        scope.setdefault("state", {})["csrf"] = self.csrf
+        await self._call(scope, self._limited(scope, headers, receive), _secured(send))
+
+    async def _call(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except _TooLarge:
+            if not started:
+                await _plain(send, 413, "The upload is larger than this server accepts.")
+
+    def _refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
+        host = _host_name(headers.get("host", ""))
+        if host not in self.hosts:
+            return 400, "Invalid Host header: this server answers only to its own address."
+        path = scope["path"]
+        if path.startswith(_OPEN_PATHS):
+            return None
+        if not self._has_token(scope, headers):
+            return 403, (
+                "This freehold server needs its access token: open the address that "
+                "`freehold serve` printed (it ends with ?token=…)."
+            )
+        if scope["method"] not in _SAFE_METHODS:
+            return self._state_change_refusal(scope, headers)
+        return None
+
+    def _state_change_refusal(
+        self, scope: Scope, headers: dict[str, str]
+    ) -> tuple[int, str] | None:
+        origin = headers.get("origin")
+        own = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
+        if origin is not None and origin != own:
+            return 403, "Cross-origin request refused."
+        sent = headers.get("x-csrf-token") or _query(scope).get("csrf", "")
+        if not hmac.compare_digest(sent.encode(), self.csrf.encode()):
+            return 403, "Missing or wrong CSRF token: reload the page and try again."
+        return None
+
+    def _has_token(self, scope: Scope, headers: dict[str, str]) -> bool:
+        token = self.config.token.encode()
+        bearer = headers.get("authorization", "")
+        candidates = [_cookies(headers).get(self.config.cookie, "")]
+        if bearer.lower().startswith("bearer "):
+            candidates.append(bearer[7:].strip())
+        if self._token_in_query(scope):
+            candidates.append(_query(scope)["token"])
+        return any(hmac.compare_digest(c.encode(), token) for c in candidates if c)
+
+    def _token_in_query(self, scope: Scope) -> bool:
+        return scope["method"] == "GET" and "token" in _query(scope)
+
+    async def _store_token(self, scope: Scope, send: Send) -> None:
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"))
+        rest = [(k, v) for k, v in query if k != "token"]
+        location = scope["path"] + (f"?{urlencode(rest)}" if rest else "")
+        cookie = (
+            f"{self.config.cookie}={self.config.token}; HttpOnly; SameSite=Strict; Path=/"
+        ).encode()
+        headers = [(b"location", location.encode()), (b"set-cookie", cookie)]
+        await send({"type": "http.response.start", "status": 303, "headers": headers + _HEADERS})
+        await send({"type": "http.response.body", "body": b""})
+
+    def _limited(self, scope: Scope, headers: dict[str, str], receive: Receive) -> Receive:
+        limit = self.config.max_body
+        if scope["path"] in self.config.upload_paths:
+            limit = self.config.max_upload
+        declared = headers.get("content-length", "")
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            if declared.isdigit() and int(declared) > limit:
+                raise _TooLarge
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge
+            return message
+
+        return counted
+
+
+def _secured(send: Send) -> Send:
+    async def with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            names = {name for name, _ in message.get("headers", [])}
+            extra = [(name, value) for name, value in _HEADERS if name not in names]
+            message["headers"] = [*message.get("headers", []), *extra]
+        await send(message)
+
+    return with_headers
+
+
+async def _plain(send: Send, status: int, text: str) -> None:
+    body = (
+        '<!DOCTYPE html><html lang="en"><meta charset="utf-8"><title>freehold</title>'
+        f"<p>{html.escape(text)}</p></html>"
+    ).encode()
+    headers = [(b"content-type", b"text/html; charset=utf-8"), *_HEADERS]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def _query(scope: Scope) -> dict[str, str]:
+    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+
+
+def _cookies(headers: dict[str, str]) -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(headers.get("cookie", ""))
+    except Exception:  # a malformed Cookie header is treated as no cookie
+        return {}
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def _host_name(host: str) -> str:
+    """The host part of a Host header, lower-case, without port or IPv6 brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else ""
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host

@@ -1,0 +1,278 @@
+"""The web app's endpoints: each reads its parameters, asks the archive, renders a template.
+
+Endpoints are plain functions (Starlette runs them in its thread pool, each thread with its own
+archive connection); errors are raised as ``FreeholdError`` / ``NotFoundError`` /
+``HTTPException`` and turned into pages in one place, ``app._error``. Parameters that reach
+SQL are passed as values; the only path from a URL to the file system is an attachment's
+SHA-256, which must be 64 hex digits *and* a row of the ``attachments`` table.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+
+from freehold.errors import FreeholdError, NotFoundError
+from freehold.exporters import json as json_export
+from freehold.exporters import markdown as markdown_export
+from freehold.safehtml import RASTER
+from freehold.web.render import conversation_page, page
+
+__all__ = [
+    "attachment",
+    "conversation",
+    "conversations",
+    "csp_report",
+    "download",
+    "home",
+    "import_form",
+    "import_job",
+    "import_upload",
+    "language",
+    "search",
+    "source",
+    "star",
+]
+
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+_PAGE_SIZE = 50
+_HITS_PER_PAGE = 20
+_ROLES = ("user", "assistant", "system", "tool")
+
+
+def _archive(request: Request) -> Any:
+    return request.app.state.archives.get()
+
+
+def _text(request: Request, name: str, limit: int = 200) -> str | None:
+    value = request.query_params.get(name, "").strip()
+    return value[:limit] or None
+
+
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name) in ("1", "on", "true")
+
+
+def _page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise HTTPException(400, "page must be a whole number from 1")
+    return int(raw)
+
+
+def _pager(request: Request, number: int, total: int, size: int) -> dict[str, Any]:
+    """Links to the neighbouring pages, keeping every other parameter."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+
+    def url(n: int) -> str:
+        return f"{request.url.path}?{urlencode([*params, ('page', str(n))])}"
+
+    last = max(1, -(-total // size))
+    return {
+        "number": number,
+        "last": last,
+        "previous": url(number - 1) if number > 1 else None,
+        "next": url(number + 1) if number < last else None,
+    }
+
+
+def home(request: Request) -> Response:
+    archive = _archive(request)
+    recent = archive.conversation_rows(limit=12).rows
+    context = {"stats": archive.stats(), "sources": archive.sources()[::-1][:20], "recent": recent}
+    return page(request, "home.html", context)
+
+
+def conversations(request: Request) -> Response:
+    archive = _archive(request)
+    number = _page_number(request)
+    filters: dict[str, Any] = {
+        "source": _text(request, "source"),
+        "model": _text(request, "model"),
+        "since": _text(request, "since"),
+        "until": _text(request, "until"),
+        "branched": _flag(request, "branched"),
+        "starred": _flag(request, "starred"),
+        "gone": _flag(request, "gone"),
+    }
+    listing = archive.conversation_rows(
+        **filters, limit=_PAGE_SIZE, offset=(number - 1) * _PAGE_SIZE
+    )
+    context = {
+        "listing": listing,
+        "filters": filters,
+        "kinds": sorted(archive.stats()["per_source"]),
+        "models": archive.models(),
+        "pager": _pager(request, number, listing.total, _PAGE_SIZE),
+    }
+    return page(request, "conversations.html", context)
+
+
+def search(request: Request) -> Response:
+    archive = _archive(request)
+    query = _text(request, "q", 500)
+    filters: dict[str, Any] = {
+        "source": _text(request, "source"),
+        "model": _text(request, "model"),
+        "role": _text(request, "role"),
+        "since": _text(request, "since"),
+        "until": _text(request, "until"),
+    }
+    number = _page_number(request)
+    result = None
+    if query:
+        offset = (number - 1) * _HITS_PER_PAGE
+        result = archive.search_page(query, **filters, limit=_HITS_PER_PAGE, offset=offset)
+    context: dict[str, Any] = {
+        "query": query or "",
+        "filters": filters,
+        "result": result,
+        "roles": _ROLES,
+        "kinds": sorted(archive.stats()["per_source"]),
+        "facet_url": lambda name, value: _facet_url(request, name, value),
+        "pager": _pager(request, number, result.total if result else 0, _HITS_PER_PAGE),
+    }
+    return page(request, "search.html", context)
+
+
+def _facet_url(request: Request, name: str, value: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in (name, "page")]
+    return f"/search?{urlencode([*params, (name, value)])}"
+
+
+def conversation(request: Request) -> Response:
+    archive = _archive(request)
+    conv = archive.get_conversation(request.path_params["cid"])
+    raw_at = request.query_params.get("at", "")
+    if raw_at and not raw_at.isdigit():
+        raise HTTPException(400, "at must be a message number")
+    return conversation_page(request, conv, int(raw_at) if raw_at else None)
+
+
+def star(request: Request) -> Response:
+    archive = _archive(request)
+    cid = archive.resolve(request.path_params["cid"])
+    wanted = request.query_params.get("starred") == "1"
+    with archive.transaction():
+        archive.set_starred(cid, wanted)
+    if request.headers.get("hx-request"):
+        return page(request, "_star.html", {"cid": cid, "starred": wanted})
+    return RedirectResponse(f"/conversations/{cid}", status_code=303)
+
+
+def download(request: Request) -> Response:
+    archive = _archive(request)
+    conv = archive.get_conversation(request.path_params["cid"])
+    if request.path_params["fmt"] == "json":
+        body = json_export.dumps(json_export.conversation_record(archive, conv))
+        return _attachment_response(body, f"{conv.id}.json", "application/json")
+    with tempfile.TemporaryDirectory(prefix="freehold-") as tmp:
+        out = Path(tmp) / "export"
+        markdown_export.write(archive, [conv], out)
+        notes = [p for p in out.rglob("*") if p.is_file() and p.name != markdown_export.INDEX]
+        note = next(p for p in notes if p.parent == out and p.suffix == ".md")
+        if len(notes) == 1:
+            return _attachment_response(note.read_bytes(), note.name, "text/markdown")
+        return _attachment_response(_zip(out, notes), note.stem + ".zip", "application/zip")
+
+
+def _zip(root: Path, files: list[Path]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(files):
+            archive.write(path, path.relative_to(root).as_posix())
+    return buffer.getvalue()
+
+
+def _attachment_response(body: bytes, name: str, mime: str) -> Response:
+    disposition = f'attachment; filename="{name}"'
+    return Response(body, media_type=mime, headers={"content-disposition": disposition})
+
+
+def attachment(request: Request) -> Response:
+    sha = request.path_params["sha"]
+    info = _archive(request).attachment(sha) if _SHA.match(sha) else None
+    if info is None:
+        raise NotFoundError(f"no attachment {sha[:80]!r}")
+    path = _archive(request).blob_path(sha)
+    if not path.is_file():
+        raise NotFoundError(f"attachment {sha} is listed but its file is missing")
+    if info.mime in RASTER:
+        return FileResponse(path, media_type=info.mime, headers={"cache-control": "private"})
+    extension = RASTER.get(info.mime or "", ".bin")
+    return FileResponse(
+        path,
+        media_type="application/octet-stream",
+        filename=f"attachment-{sha[:12]}{extension}",
+        content_disposition_type="attachment",
+    )
+
+
+def source(request: Request) -> Response:
+    wanted = request.path_params["sid"]
+    found = [s for s in _archive(request).sources() if s["id"] == wanted]
+    if not found:
+        raise NotFoundError(f"no import number {wanted}")
+    return page(request, "source.html", {"source": found[0], "report": found[0]["report"]})
+
+
+def import_form(request: Request, error: str | None = None, status: int = 200) -> Response:
+    jobs = request.app.state.jobs
+    context = {"error": error, "jobs": list(jobs.jobs.values())[::-1]}
+    return page(request, "import.html", context, status_code=status)
+
+
+async def import_upload(request: Request) -> Response:
+    form = await request.form(max_files=1, max_fields=4)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return import_form(request, "Nothing was uploaded.", 400)
+    try:
+        job = request.app.state.jobs.start(upload.filename, upload.file)
+    except FreeholdError as error:
+        return import_form(request, str(error), 409)
+    finally:
+        await form.close()
+    return RedirectResponse(f"/import/jobs/{job.id}", status_code=303)
+
+
+def import_job(request: Request) -> Response:
+    job = request.app.state.jobs.get(request.path_params["job"])
+    if job is None:
+        raise NotFoundError("no such import in this session")
+    template = "_job.html" if request.headers.get("hx-request") else "job.html"
+    return page(request, template, {"job": job, "report": job.report})
+
+
+def language(request: Request) -> Response:
+    code = request.path_params["code"]
+    target = request.query_params.get("next", "/")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = "/"
+    response = RedirectResponse(target, status_code=303)
+    if code in ("en", "fr"):
+        response.set_cookie("lang", code, max_age=365 * 86400, httponly=True, samesite="strict")
+    return response
+
+
+async def csp_report(request: Request) -> Response:
+    """Browsers post CSP violations here; they are kept (a bounded list) for tests and logs."""
+    body = await request.body()
+    reports: list[Any] = request.app.state.csp_reports
+    if len(reports) < 100:
+        try:
+            reports.append(orjson.loads(body))
+        except orjson.JSONDecodeError:
+            reports.append({"unreadable": body[:200].decode("utf-8", "replace")})
+    return Response(status_code=204)
