@@ -7,6 +7,7 @@ nowhere else. Every listing command has ``--json``.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -266,20 +267,42 @@ def serve(
     from freehold.archive import home_dir
     from freehold.web import create_app, new_token
 
+    sock = _listen(host, port)
+    port = sock.getsockname()[1]
     token = token or new_token()
-    hosts = {host, *allow_hosts}
     try:
-        app = create_app(home_dir(), token, port=port, hosts=hosts, max_upload=max_upload << 20)
+        app = create_app(
+            home_dir(), token, port=port, hosts={host, *allow_hosts}, max_upload=max_upload << 20
+        )
     except FreeholdError as error:
+        sock.close()
         raise click.ClickException(str(error)) from error
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/?token={token}"
-    err.print(f"freehold is serving {home_dir()} at\n  {url}")
+    # click, not rich: rich would wrap a long address, and the address must stay clickable.
+    click.echo(f"freehold is serving {home_dir()} at\n  {url}", err=True)
     if open_browser:
         import webbrowser
 
         webbrowser.open(url)
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    config = uvicorn.Config(app, log_level="warning", server_header=False, ws="none")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is printed; a taken port is a clear error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise click.ClickException(
+            f"{host}:{port}: cannot listen ({error.strerror}) — choose another --port "
+            "(0 picks a free one) or stop what is using it"
+        ) from error
+    return sock
 
 
 def main() -> None:
