@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from freehold import _queries
+from freehold.errors import FreeholdError
 
 __all__ = [
     "AttachmentInfo",
@@ -24,6 +25,7 @@ __all__ = [
     "SearchPage",
     "attachment",
     "conversation_rows",
+    "kinds",
     "models",
     "search_page",
     "set_starred",
@@ -86,10 +88,10 @@ def _list_filters(
     for clause, value in (
         ("c.source_kind = ?", source),
         ("substr(c.model, 1, length(?)) = ?", model),
-        ("c.created_at >= ?", _queries.parse_when(since) if since else None),
-        ("c.created_at < ?", _queries.parse_when(until, end=True) if until else None),
+        ("c.created_at >= ?", _when(since) if since else None),
+        ("c.created_at < ?", _when(until, end=True) if until else None),
     ):
-        if value:
+        if value is not None and value != "":  # 1970 is 0.0, and still a date
             clauses.append(clause)
             params += [value] * clause.count("?")
     flags = (
@@ -99,6 +101,15 @@ def _list_filters(
     )
     clauses += [clause for clause, wanted in flags if wanted]
     return " AND ".join(clauses), params
+
+
+def _when(text: str, *, end: bool = False) -> float:
+    """``_queries.parse_when``, with a year too large for a date also a FreeholdError."""
+    try:
+        return _queries.parse_when(text, end=end)
+    except OverflowError as error:
+        message = f"{text[:40]!r}: not a date — use YYYY, YYYY-MM or YYYY-MM-DD"
+        raise FreeholdError(message) from error
 
 
 def conversation_rows(
@@ -113,11 +124,15 @@ def conversation_rows(
     gone: bool = False,
     limit: int = 50,
     offset: int = 0,
+    count: bool = True,
 ) -> Listing:
-    """A page of conversations, most recently updated first, and how many match in all."""
+    """A page of conversations, most recently updated first, and how many match in all
+    (``count=False`` skips that count, e.g. for the sidebar, and reports 0)."""
     where, params = _list_filters(source, model, since, until, branched, starred, gone)
     joined = "conversations c LEFT JOIN conversation_marks mk ON mk.conversation_id = c.id"
-    total = db.execute(f"SELECT count(*) FROM {joined} WHERE {where}", params).fetchone()[0]
+    total = 0
+    if count:
+        total = db.execute(f"SELECT count(*) FROM {joined} WHERE {where}", params).fetchone()[0]
     rows = db.execute(
         f"SELECT {_ROW} FROM {joined} WHERE {where} "
         "ORDER BY c.updated_at DESC, c.id LIMIT ? OFFSET ?",
@@ -131,6 +146,11 @@ def _row(row: tuple[Any, ...]) -> ConversationRow:
     return ConversationRow(
         cid, title, kind, model, created, updated, messages, branches, bool(starred), gone
     )
+
+
+def kinds(db: sqlite3.Connection) -> list[str]:
+    """The source kinds present (served by the conversations' unique index: no table scan)."""
+    return [row[0] for row in db.execute("SELECT DISTINCT source_kind FROM conversations")]
 
 
 def models(db: sqlite3.Connection) -> list[str]:
@@ -154,6 +174,9 @@ def search_page(
     offset: int = 0,
 ) -> SearchPage:
     """One page of ranked hits plus facets (source, model, role) over every candidate."""
+    for text in (since, until):
+        if text:
+            _when(text)  # a bad date is a FreeholdError here, whatever parse_when lets through
     where = _queries.filters(source, model, role, since, until, None)
     match, rows = _queries.candidates(db, query, where)
     page = rows[offset : offset + limit]

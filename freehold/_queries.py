@@ -98,7 +98,7 @@ def parse_when(text: str, *, end: bool = False) -> float:
                 return start.timestamp() + 86400
             return stop.timestamp()
         moment = datetime.fromisoformat(text)
-    except ValueError as error:
+    except (ValueError, OverflowError) as error:
         raise FreeholdError(
             f"{text!r}: not a date — use YYYY, YYYY-MM, YYYY-MM-DD or an ISO time"
         ) from error

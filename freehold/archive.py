@@ -574,6 +574,9 @@ class Archive:
     def models(self) -> list[str]:
         return _browse.models(self.db)
 
+    def kinds(self) -> list[str]:
+        return _browse.kinds(self.db)
+
     def search_page(self, query: str, **filters: Any) -> _browse.SearchPage:
         return _browse.search_page(self.db, query, **filters)
 

@@ -41,6 +41,8 @@ FRENCH: dict[str, str] = {
     "skipped": "ignorés",
     "found": "trouvées",
     "missing": "manquantes",
+    "referenced": "référencées",
+    "stored": "stockées",
     "Problems": "Problèmes",
     "Not understood": "Non compris",
     "Source": "Source",
@@ -81,6 +83,7 @@ FRENCH: dict[str, str] = {
     "Assistant": "Assistant",
     "System": "Système",
     "Tool": "Outil",
+    "Unknown": "Inconnu",
     "Copy": "Copier",
     "Copied": "Copié",
     "missing attachment": "pièce jointe manquante",
@@ -123,14 +126,29 @@ FRENCH: dict[str, str] = {
 
 
 def choose(cookie: str | None, accept_language: str | None) -> str:
-    """The language to answer in: the cookie, else the first supported one the browser asks for."""
+    """The language to answer in: the cookie, else the supported one the browser prefers."""
     if cookie in LANGUAGES:
         return cookie
-    for item in (accept_language or "").split(","):
-        code = item.split(";")[0].strip().lower()[:2]
-        if code in LANGUAGES:
-            return code
-    return "en"
+    wanted = sorted(_ranges(accept_language or ""), key=lambda item: -item[1])  # stable
+    return next((code for code, _ in wanted if code in LANGUAGES), "en")
+
+
+def _ranges(header: str) -> list[tuple[str, float]]:
+    """``fr-CA;q=0.8, en`` → [("fr", 0.8), ("en", 1.0)]: primary tags, without refused ones."""
+    found = []
+    for item in header.split(",")[:50]:
+        tag, *params = item.split(";")
+        weight = 1.0
+        for param in params:
+            name, _, value = param.strip().partition("=")
+            if name.lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if weight > 0:  # q=0 means "not this one"; NaN is not > 0 either
+            found.append((tag.strip().lower().split("-")[0], weight))
+    return found
 
 
 def translator(language: str) -> Callable[[str], str]:

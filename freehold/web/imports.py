@@ -94,14 +94,16 @@ class Jobs:
         def progress(done: int, total: int, conversations: int) -> None:
             job.done_bytes, job.total_bytes, job.conversations = done, total, conversations
 
+        state, report, error = "failed", None, None
         try:
             with open_archive(self.home) as archive:
-                report = import_path(archive, folder / job.name, progress)
-            job.report = report.to_json()
-            job.state = "done" if report.ok else "problems"
-        except FreeholdError as error:
-            job.error, job.state = str(error), "failed"
-        except Exception as error:  # reported on the page rather than lost in a thread
-            job.error, job.state = f"{type(error).__name__}: {error}", "failed"
+                result = import_path(archive, folder / job.name, progress)
+            report, state = result.to_json(), "done" if result.ok else "problems"
+        except FreeholdError as failure:
+            error = str(failure)
+        except Exception as failure:  # reported on the page rather than lost in a thread
+            error = f"{type(failure).__name__}: {failure}"
         finally:
+            # The upload goes first: a job seen as finished has left nothing behind.
             shutil.rmtree(folder, ignore_errors=True)
+            job.report, job.error, job.state = report, error, state

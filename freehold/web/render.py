@@ -68,9 +68,12 @@ def page(request: Request, name: str, context: dict[str, Any], status_code: int 
 
 
 def _sidebar(request: Request) -> list[Any]:
-    """The most recently updated conversations, for the sidebar; none if the archive fails."""
+    """The most recently updated conversations, for the sidebar; none if the archive fails,
+    and none on a page answered without the token (a 404 under ``/static/``)."""
+    if not request.scope.get("state", {}).get("authorized"):
+        return []
     try:
-        return list(request.app.state.archives.get().conversation_rows(limit=30).rows)
+        return list(request.app.state.archives.get().conversation_rows(limit=30, count=False).rows)
     except FreeholdError:
         return []
 

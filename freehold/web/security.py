@@ -2,24 +2,26 @@
 
 In order, for every request (DESIGN §7):
 
-1. **Host** must name this server (``127.0.0.1``, ``localhost``, ``::1``, the bound host, or one
-   given with ``--allow-host``): a DNS-rebinding page arrives with its own host name and stops
-   here with 400.
+1. **Host** must be a plain ``host[:port]`` naming this server (``127.0.0.1``, ``localhost``,
+   ``[::1]``, the bound host, or one given with ``--allow-host``): a DNS-rebinding page arrives
+   with its own host name and stops here with 400.
 2. **Token**: the random access token (Jupyter-style) from the ``freehold_token_<port>`` cookie,
    an ``Authorization: Bearer`` header, or ``?token=`` on a GET — which stores it in an
    HttpOnly, SameSite=Strict cookie and redirects to the same URL without it, so the token never
-   stays in the address bar or the history. Without it: 403. Static files and the CSP report
-   endpoint are the only exceptions (they hold nothing of the archive).
+   stays in the address bar or the history (only a valid token is stored). Without it: 403.
+   Static files and the CSP report endpoint are the only exceptions (they hold nothing of the
+   archive; a page the app renders for them, a 404, shows no sidebar and no CSRF token).
 3. **State changes** (any method but GET/HEAD/OPTIONS) need an ``Origin`` equal to this server's
    own, when the browser sends one, and the CSRF token in an ``X-CSRF-Token`` header (htmx sends
    it on every request, from ``hx-headers`` on ``<body>``) or a ``csrf`` query parameter (plain
    forms). The CSRF token is an HMAC of the access token, so a page that cannot read ours cannot
    make one.
-4. **Body size**: at most ``max_body`` bytes (uploads: ``max_upload``), counted as it streams,
-   so a lying ``Content-Length`` cannot get past it: 413.
+4. **Body size**: at most ``max_body`` bytes (uploads: ``max_upload``): a larger
+   ``Content-Length`` is refused before the body is read, and the body is counted as it streams,
+   so one sent without a length cannot get past it either: 413.
 
 Every response gets the security headers: a strict Content-Security-Policy (no inline script,
-no inline style, nothing from elsewhere), ``nosniff``, no referrer, no framing.
+no inline style, nothing from elsewhere), ``nosniff``, no referrer to other sites, no framing.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote_plus
+
+from starlette.requests import cookie_parser
 
 __all__ = ["CSP", "Guard", "GuardConfig", "csrf_token"]
 
@@ -49,13 +53,16 @@ CSP = (
 _HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    # Not "no-referrer": under it Chromium sends "Origin: null" with a plain form's POST, which
+    # the origin check must refuse. "same-origin" still tells other sites nothing.
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-_OPEN_PATHS = ("/static/", "/csp-report")
+_TOO_LARGE = "The request body is larger than this server accepts."
+_HOST = re.compile(r"(?:\[(?P<ip6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9._-]+))(?::[0-9]{1,5})?")
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -99,45 +106,74 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)
-        refusal = self._refusal(scope, headers)
+        authorized = self._has_token(scope, headers)
+        refusal = self._refusal(scope, headers, authorized)
         if refusal is not None:
             status, text = refusal
             await _plain(send, status, text)
             return
-        if self._token_in_query(scope):
+        if authorized and self._token_in_query(scope):
             await self._store_token(scope, send)
             return
-        scope.setdefault("state", {})["csrf"] = self.csrf
-        await self._call(scope, self._limited(scope, headers, receive), _secured(send))
+        # Open paths (static files, CSP reports) answer without the token: what the app renders
+        # for them (a 404 page) must then show nothing of the archive, nor the CSRF token.
+        state = scope.setdefault("state", {})
+        state["authorized"] = authorized
+        state["csrf"] = self.csrf if authorized else ""
+        await self._call(scope, receive, _secured(send), self._limit(scope))
 
-    async def _call(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
+    async def _call(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        started = overflow = False
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen, overflow
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                overflow = True
+                raise _TooLarge
+            return message
 
         async def tracking(message: Message) -> None:
             nonlocal started
+            if overflow:  # the app's answer to a body it could not read: 413 replaces it
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, receive, tracking)
-        except _TooLarge:
-            if not started:
-                await _plain(send, 413, "The upload is larger than this server accepts.")
+            await self.app(scope, counted, tracking)
+        except Exception:
+            if not overflow:  # Starlette re-raises what reached its 500 handler
+                raise
+        if overflow and not started:
+            await _plain(send, 413, _TOO_LARGE)
 
-    def _refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
+    def _limit(self, scope: Scope) -> int:
+        if scope["path"] in self.config.upload_paths:
+            return self.config.max_upload
+        return self.config.max_body
+
+    def _refusal(
+        self, scope: Scope, headers: dict[str, str], authorized: bool
+    ) -> tuple[int, str] | None:
         host = _host_name(headers.get("host", ""))
         if host not in self.hosts:
             return 400, "Invalid Host header: this server answers only to its own address."
-        path = scope["path"]
-        if path.startswith(_OPEN_PATHS):
-            return None
-        if not self._has_token(scope, headers):
+        guarded = not _is_open(scope["path"])
+        if guarded and not authorized:
             return 403, (
                 "This freehold server needs its access token: open the address that "
                 "`freehold serve` printed (it ends with ?token=…)."
             )
-        if scope["method"] not in _SAFE_METHODS:
-            return self._state_change_refusal(scope, headers)
+        if guarded and scope["method"] not in _SAFE_METHODS:
+            refusal = self._state_change_refusal(scope, headers)
+            if refusal is not None:
+                return refusal
+        declared = headers.get("content-length", "")
+        if declared.isdecimal() and int(declared) > self._limit(scope):
+            return 413, _TOO_LARGE
         return None
 
     def _state_change_refusal(
@@ -145,7 +181,7 @@ class Guard:
     ) -> tuple[int, str] | None:
         origin = headers.get("origin")
         own = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
-        if origin is not None and origin != own:
+        if origin is not None and origin.lower() != own.lower():
             return 403, "Cross-origin request refused."
         sent = headers.get("x-csrf-token") or _query(scope).get("csrf", "")
         if not hmac.compare_digest(sent.encode(), self.csrf.encode()):
@@ -166,34 +202,22 @@ class Guard:
         return scope["method"] == "GET" and "token" in _query(scope)
 
     async def _store_token(self, scope: Scope, send: Send) -> None:
-        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"))
-        rest = [(k, v) for k, v in query if k != "token"]
-        location = scope["path"] + (f"?{urlencode(rest)}" if rest else "")
+        """Keep the token in a cookie; redirect to the same address without it."""
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        path = b"/" + raw_path.lstrip(b"/\\")  # "//host", "/\\host": another site
+        query = scope.get("query_string", b"")
+        rest = b"&".join(
+            part
+            for part in query.split(b"&")
+            if unquote_plus(part.split(b"=")[0].decode("latin-1")) != "token"
+        )
+        location = path + (b"?" + rest if rest else b"")
         cookie = (
             f"{self.config.cookie}={self.config.token}; HttpOnly; SameSite=Strict; Path=/"
         ).encode()
-        headers = [(b"location", location.encode()), (b"set-cookie", cookie)]
+        headers = [(b"location", location), (b"set-cookie", cookie)]
         await send({"type": "http.response.start", "status": 303, "headers": headers + _HEADERS})
         await send({"type": "http.response.body", "body": b""})
-
-    def _limited(self, scope: Scope, headers: dict[str, str], receive: Receive) -> Receive:
-        limit = self.config.max_body
-        if scope["path"] in self.config.upload_paths:
-            limit = self.config.max_upload
-        declared = headers.get("content-length", "")
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            if declared.isdigit() and int(declared) > limit:
-                raise _TooLarge
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise _TooLarge
-            return message
-
-        return counted
 
 
 def _secured(send: Send) -> Send:
@@ -227,17 +251,20 @@ def _query(scope: Scope) -> dict[str, str]:
 
 
 def _cookies(headers: dict[str, str]) -> dict[str, str]:
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(headers.get("cookie", ""))
-    except Exception:  # a malformed Cookie header is treated as no cookie
-        return {}
-    return {name: morsel.value for name, morsel in jar.items()}
+    # Starlette's lenient parser, not SimpleCookie: cookies on localhost are shared by every
+    # port, and SimpleCookie drops every cookie after one it cannot parse (a JSON value).
+    return cookie_parser(headers.get("cookie", ""))
+
+
+def _is_open(path: str) -> bool:
+    """Paths that answer without the token: the app's own files and CSP reports."""
+    return path.startswith("/static/") or path == "/csp-report"
 
 
 def _host_name(host: str) -> str:
-    """The host part of a Host header, lower-case, without port or IPv6 brackets."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else ""
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    """The host part of a Host header, lower-case, without port or IPv6 brackets; "" if the
+    header is not a plain ``host[:port]`` (``localhost:1@evil`` is not localhost)."""
+    match = _HOST.fullmatch(host.strip().lower())
+    if match is None:
+        return ""
+    return match["ip6"] or match["name"]

@@ -5,6 +5,7 @@ last); ``?at=<message id>`` asks for the path through that message instead, cont
 leaf by the same rule a chat app uses: the child on the visible path if there is one, else the
 newest child. Every message on the path whose parent has several children carries a ``Fork``:
 its place among its siblings (``2/3``) and the messages the ``<`` and ``>`` arrows lead to.
+Several roots are siblings too; a message without an id (never stored) cannot be shown.
 """
 
 from __future__ import annotations
@@ -36,52 +37,63 @@ def _order(message: Message) -> tuple[float, int]:
 
 def choose_path(messages: list[Message], at: int | None = None) -> list[Step]:
     """The path through message ``at`` (or the visible path), root first, with its forks."""
-    by_id: dict[int | None, Message] = {m.id: m for m in messages if m.id is not None}
-    children: dict[int | None, list[Message]] = {}
-    for message in messages:
-        parent = message.parent_id if message.parent_id in by_id else None
-        children.setdefault(parent, []).append(message)
-    for siblings in children.values():
-        siblings.sort(key=_order)
-    start = by_id.get(at) if at is not None else None
-    if start is None:
-        start = _descend(children, None)
+    by_id = {m.id: m for m in messages if m.id is not None}
+    parents = _parents(by_id)
+    children: dict[int | None, list[int]] = {}
+    for mid in sorted(by_id, key=lambda i: _order(by_id[i])):
+        children.setdefault(parents[mid], []).append(mid)
+    start = at if at in by_id else _descend(children, by_id, None)
     if start is None:
         return []
-    path = _ancestors(by_id, start)
-    tail = start.id
-    while (child := _descend(children, tail)) is not None:
+    path = _ancestors(parents, start)
+    while (child := _descend(children, by_id, path[-1])) is not None:
         path.append(child)
-        tail = child.id
-    return [Step(m, _fork(children, by_id, m)) for m in path]
+    return [Step(by_id[mid], _fork(children[parents[mid]], mid)) for mid in path]
 
 
-def _descend(children: dict[int | None, list[Message]], parent: int | None) -> Message | None:
+def _parents(by_id: dict[int, Message]) -> dict[int, int | None]:
+    """Each message's parent id, None for a root.
+
+    A parent that is not there makes a root. So does closing a parent cycle: the archive never
+    stores one (``tree.build_tree`` cuts them at import), but a page must not loop if it did.
+    """
+    parents = {i: m.parent_id if m.parent_id in by_id else None for i, m in by_id.items()}
+    done: set[int] = set()
+    for first in by_id:
+        walk: dict[int, None] = {}  # ordered, and a fast "in"
+        node: int | None = first
+        while node is not None and node not in done and node not in walk:
+            walk[node] = None
+            node = parents[node]
+        if node is not None and node in walk:
+            parents[node] = None  # the walk came back to ``node``: cut the link there
+        done.update(walk)
+    return parents
+
+
+def _descend(
+    children: dict[int | None, list[int]], by_id: dict[int, Message], parent: int | None
+) -> int | None:
+    """The child a chat app would show: the one on the visible path, else the newest."""
     kids = children.get(parent)
     if not kids:
         return None
-    visible = [kid for kid in kids if kid.on_visible_path]
+    visible = [kid for kid in kids if by_id[kid].on_visible_path]
     return visible[-1] if visible else kids[-1]
 
 
-def _ancestors(by_id: dict[int | None, Message], message: Message) -> list[Message]:
-    path = [message]
-    seen = {message.id}
-    while (parent := by_id.get(path[-1].parent_id)) is not None and parent.id not in seen:
-        seen.add(parent.id)
+def _ancestors(parents: dict[int, int | None], mid: int) -> list[int]:
+    path = [mid]
+    while (parent := parents[path[-1]]) is not None:
         path.append(parent)
     path.reverse()
     return path
 
 
-def _fork(
-    children: dict[int | None, list[Message]], by_id: dict[int | None, Message], message: Message
-) -> Fork | None:
-    parent = message.parent_id if message.parent_id in by_id else None
-    siblings = children.get(parent, [])
+def _fork(siblings: list[int], mid: int) -> Fork | None:
     if len(siblings) < 2:
         return None
-    index = next(i for i, sibling in enumerate(siblings) if sibling is message)
-    previous = siblings[index - 1].id if index > 0 else None
-    following = siblings[index + 1].id if index + 1 < len(siblings) else None
+    index = siblings.index(mid)
+    previous = siblings[index - 1] if index > 0 else None
+    following = siblings[index + 1] if index + 1 < len(siblings) else None
     return Fork(index + 1, len(siblings), previous, following)

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -45,7 +46,8 @@ __all__ = [
     "star",
 ]
 
-_SHA = re.compile(r"^[0-9a-f]{64}$")
+_SHA = re.compile(r"[0-9a-f]{64}")
+_NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only: "²".isdigit() is true, int("²") fails
 _PAGE_SIZE = 50
 _HITS_PER_PAGE = 20
 _ROLES = ("user", "assistant", "system", "tool")
@@ -66,7 +68,7 @@ def _flag(request: Request, name: str) -> bool:
 
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+    if not _NUMBER.fullmatch(raw) or not 1 <= int(raw) <= 100_000:
         raise HTTPException(400, "page must be a whole number from 1")
     return int(raw)
 
@@ -89,7 +91,7 @@ def _pager(request: Request, number: int, total: int, size: int) -> dict[str, An
 
 def home(request: Request) -> Response:
     archive = _archive(request)
-    recent = archive.conversation_rows(limit=12).rows
+    recent = archive.conversation_rows(limit=12, count=False).rows
     context = {"stats": archive.stats(), "sources": archive.sources()[::-1][:20], "recent": recent}
     return page(request, "home.html", context)
 
@@ -112,7 +114,7 @@ def conversations(request: Request) -> Response:
     context = {
         "listing": listing,
         "filters": filters,
-        "kinds": sorted(archive.stats()["per_source"]),
+        "kinds": sorted(archive.kinds()),
         "models": archive.models(),
         "pager": _pager(request, number, listing.total, _PAGE_SIZE),
     }
@@ -139,7 +141,7 @@ def search(request: Request) -> Response:
         "filters": filters,
         "result": result,
         "roles": _ROLES,
-        "kinds": sorted(archive.stats()["per_source"]),
+        "kinds": sorted(archive.kinds()),
         "facet_url": lambda name, value: _facet_url(request, name, value),
         "pager": _pager(request, number, result.total if result else 0, _HITS_PER_PAGE),
     }
@@ -155,7 +157,7 @@ def conversation(request: Request) -> Response:
     archive = _archive(request)
     conv = archive.get_conversation(request.path_params["cid"])
     raw_at = request.query_params.get("at", "")
-    if raw_at and not raw_at.isdigit():
+    if raw_at and not _NUMBER.fullmatch(raw_at):
         raise HTTPException(400, "at must be a message number")
     return conversation_page(request, conv, int(raw_at) if raw_at else None)
 
@@ -173,18 +175,26 @@ def star(request: Request) -> Response:
 
 def download(request: Request) -> Response:
     archive = _archive(request)
+    fmt = request.path_params["fmt"]
+    if fmt not in ("md", "json"):
+        raise NotFoundError(f"no download format {fmt[:20]!r}: use .md or .json")
     conv = archive.get_conversation(request.path_params["cid"])
-    if request.path_params["fmt"] == "json":
+    if fmt == "json":
         body = json_export.dumps(json_export.conversation_record(archive, conv))
         return _attachment_response(body, f"{conv.id}.json", "application/json")
     with tempfile.TemporaryDirectory(prefix="freehold-") as tmp:
         out = Path(tmp) / "export"
         markdown_export.write(archive, [conv], out)
-        notes = [p for p in out.rglob("*") if p.is_file() and p.name != markdown_export.INDEX]
+        notes = [p for p in out.rglob("*") if p.is_file() and _exported(p.name)]
         note = next(p for p in notes if p.parent == out and p.suffix == ".md")
         if len(notes) == 1:
             return _attachment_response(note.read_bytes(), note.name, "text/markdown")
         return _attachment_response(_zip(out, notes), note.stem + ".zip", "application/zip")
+
+
+def _exported(name: str) -> bool:
+    """A note or attachment, not the exporter's index or its listing (``.freehold-files``)."""
+    return name != markdown_export.INDEX and not name.startswith(".")
 
 
 def _zip(root: Path, files: list[Path]) -> bytes:
@@ -202,7 +212,7 @@ def _attachment_response(body: bytes, name: str, mime: str) -> Response:
 
 def attachment(request: Request) -> Response:
     sha = request.path_params["sha"]
-    info = _archive(request).attachment(sha) if _SHA.match(sha) else None
+    info = _archive(request).attachment(sha) if _SHA.fullmatch(sha) else None
     if info is None:
         raise NotFoundError(f"no attachment {sha[:80]!r}")
     path = _archive(request).blob_path(sha)
@@ -235,13 +245,16 @@ def import_form(request: Request, error: str | None = None, status: int = 200) -
 
 async def import_upload(request: Request) -> Response:
     form = await request.form(max_files=1, max_fields=4)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return import_form(request, "Nothing was uploaded.", 400)
     try:
-        job = request.app.state.jobs.start(upload.filename, upload.file)
-    except FreeholdError as error:
-        return import_form(request, str(error), 409)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return import_form(request, "Nothing was uploaded.", 400)
+        try:
+            # Copying a large upload takes a while: not on the event loop, which serves the rest.
+            jobs = request.app.state.jobs
+            job = await run_in_threadpool(jobs.start, upload.filename, upload.file)
+        except FreeholdError as error:
+            return import_form(request, str(error), 409)
     finally:
         await form.close()
     return RedirectResponse(f"/import/jobs/{job.id}", status_code=303)

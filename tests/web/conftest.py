@@ -41,12 +41,14 @@ class Server:
         )
 
 
-def start_server(home: Path, max_upload: int = 8 << 30) -> Iterator[Server]:
+def start_server(
+    home: Path, max_upload: int = 8 << 30, hosts: set[str] | None = None
+) -> Iterator[Server]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    guard = create_app(home, TOKEN, port=port, max_upload=max_upload)
+    guard = create_app(home, TOKEN, port=port, max_upload=max_upload, hosts=hosts)
     config = uvicorn.Config(guard, log_level="warning", ws="none", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -1,0 +1,149 @@
+"""English and French: every string the app translates has a French entry, and the language is
+chosen from the cookie, then Accept-Language, then English."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from freehold import safehtml
+from freehold.archive import open_archive
+from freehold.web import i18n, imports, render, views
+from freehold.web.i18n import FRENCH, choose, translator
+from tests.builders import ingest
+from tests.web.conftest import Server, start_server
+
+TEMPLATES = Path(i18n.__file__).parent / "templates"
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-chatgpt-export.zip"
+CALL = re.compile(r"""\bt\(\s*(["'])(.*?)\1\s*\)""")
+SELF_CALL = re.compile(r"""\bself\.t\(\s*(["'])(.*?)\1\s*\)""")
+
+
+def template_strings() -> set[str]:
+    found = {
+        text for path in TEMPLATES.glob("*.html") for _, text in CALL.findall(path.read_text())
+    }
+    assert len(found) > 60  # the pattern still finds the templates' strings
+    return found
+
+
+def test_every_template_string_has_french() -> None:
+    missing = sorted(template_strings() - FRENCH.keys())
+    assert missing == []
+
+
+def test_strings_templates_translate_indirectly_have_french(tmp_path: Path) -> None:
+    # _report.html: t(key|capitalize) and t(name) over a report's counters;
+    # search.html: t(label) over its facet names; import.html: t(error) over the upload errors
+    with open_archive(tmp_path / "home") as archive:
+        report = ingest(archive, SAMPLE).to_json()
+    wanted = {name for key in ("conversations", "messages", "attachments") for name in report[key]}
+    wanted |= {"Conversations", "Messages", "Source", "Model", "Role"}
+    wanted |= {"Nothing was uploaded.", "Another import is running; wait for it to finish."}
+    assert sorted(wanted - FRENCH.keys()) == []
+
+
+def test_messages_the_upload_page_shows_are_the_catalogued_ones() -> None:
+    sources = Path(views.__file__).read_text() + Path(imports.__file__).read_text()
+    for text in ("Nothing was uploaded.", "Another import is running; wait for it to finish."):
+        assert f'"{text}"' in sources and text in FRENCH
+
+
+def test_every_message_label_has_french() -> None:
+    labels = {text for _, text in SELF_CALL.findall(Path(safehtml.__file__).read_text())}
+    assert {"Output", "Thought", "Error", "missing attachment"} <= labels
+    labels |= {label for _, label in safehtml._CONTEXT_LABELS}
+    labels |= set(render._ROLES.values()) | {"Unknown"}
+    assert sorted(labels - FRENCH.keys()) == []
+
+
+def test_french_entries_are_french_and_keep_their_shape() -> None:
+    for english, french in FRENCH.items():
+        assert french.strip() == french and french, english
+        assert english.endswith(".") == french.endswith("."), english
+
+
+def test_translator() -> None:
+    assert translator("fr")("Search") == "Rechercher"
+    assert translator("fr")("no such string") == "no such string"
+    assert translator("en")("Search") == "Search"
+
+
+@pytest.mark.parametrize(
+    ("cookie", "header", "expected"),
+    [
+        (None, None, "en"),
+        (None, "", "en"),
+        (None, "*", "en"),
+        (None, "fr", "fr"),
+        (None, "fr-CA,fr;q=0.9", "fr"),
+        (None, "de-DE,de;q=0.9,fr;q=0.8,en;q=0.7", "fr"),
+        (None, "en-GB,en;q=0.9,fr;q=0.8", "en"),
+        (None, "en;q=0.1, fr;q=0.9", "fr"),  # the weights decide, not the order
+        (None, "fr;q=0, en", "en"),  # q=0: not French
+        (None, "fr;q=0", "en"),
+        (None, "frr, fr;q=0.5", "fr"),  # North Frisian is not French
+        (None, "frr", "en"),
+        (None, "fr;q=abc, en;q=0.5", "en"),
+        (None, "FR", "fr"),
+        ("fr", "en", "fr"),
+        ("en", "fr", "en"),
+        ("de", "fr", "fr"),  # a cookie for a language we do not have is ignored
+        ("", "fr", "fr"),
+        ("fr", None, "fr"),
+    ],
+)
+def test_choose(cookie: str | None, header: str | None, expected: str) -> None:
+    assert choose(cookie, header) == expected
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("i18n") / "home"
+    with open_archive(home) as archive:
+        ingest(archive, SAMPLE)
+    yield from start_server(home)
+
+
+def lang(page: httpx.Response) -> str:
+    found = re.search(r'<html lang="(\w+)">', page.text)
+    assert page.status_code == 200 and found
+    return found[1]
+
+
+def test_page_in_french_from_accept_language(sample: Server) -> None:
+    with sample.client(headers={"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.8"}) as client:
+        home = client.get("/")
+        conversation = client.get("/conversations/c19ee96c229f96f6")
+        report = client.get("/sources/1")
+    assert lang(home) == "fr"
+    assert "Votre archive" in home.text and "Your archive" not in home.text
+    assert "Télécharger en Markdown" in conversation.text and "Utilisateur" in conversation.text
+    assert "nouveaux 23" in report.text and "stockées 10" in report.text
+    with sample.client(headers={"Accept-Language": "de, en;q=0.5"}) as client:
+        assert lang(client.get("/")) == "en"
+
+
+def test_language_cookie_wins_over_accept_language(sample: Server) -> None:
+    with sample.client(headers={"Accept-Language": "fr"}) as client:
+        switched = client.get("/language/en", params={"next": "/conversations"})
+        assert switched.status_code == 303 and switched.headers["location"] == "/conversations"
+        cookie = switched.headers["set-cookie"].lower()
+        assert "lang=en" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+        page = client.get("/conversations")
+        assert lang(page) == "en" and "Has branches" in page.text
+        client.get("/language/fr")
+        page = client.get("/conversations")
+        assert lang(page) == "fr" and "Avec branches" in page.text
+
+
+def test_error_pages_are_translated(sample: Server) -> None:
+    with sample.client(headers={"Accept-Language": "fr"}) as client:
+        missing = client.get("/conversations/nope")
+        bad = client.get("/conversations?page=x")
+    assert missing.status_code == 404 and "Introuvable" in missing.text
+    assert bad.status_code == 400 and "Requête invalide" in bad.text

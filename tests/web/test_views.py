@@ -1,0 +1,716 @@
+"""The web app's pages over a real server: lists, search, conversations, downloads, attachments
+and imports through the upload page.
+
+Most tests share one server (``library``) over an archive built once per module: the sample
+ChatGPT export, a synthetic one of 60 conversations imported twice (the second time without its
+last conversation, which becomes "gone upstream"), a small Claude export and an export whose
+attachments are a PNG, an HTML page and an SVG drawing. Tests that change the archive or start
+imports have their own server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import socket
+import time
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from freehold.archive import conversation_id, open_archive
+from freehold.web.imports import Job
+from tests.builders import ingest, png, write_zip
+from tests.web.conftest import Server, start_server
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-chatgpt-export.zip"
+BRANCHED = "c19ee96c229f96f6"  # sample: "Data analysis troubleshooting", forks at message 136
+PLAIN = "c4cd9d17c96e5a5f"  # sample: no attachment files
+HTML = b"<html><body><script>alert(document.cookie)</script></body></html>"
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+IMAGE = png(3, 2)
+SYNTHETIC = 60
+START = datetime(2001, 1, 1, tzinfo=UTC).timestamp()
+DAY = 86400.0
+
+
+# -- exports built here ----------------------------------------------------------------------------
+
+
+def chatgpt_message(mid: str, role: str, content: Any, t: float, model: str | None) -> Any:
+    if isinstance(content, str):
+        content = {"content_type": "text", "parts": [content]}
+    return {
+        "id": mid,
+        "author": {"role": role, "name": None, "metadata": {}},
+        "create_time": t,
+        "content": content,
+        "status": "finished_successfully",
+        "metadata": {"model_slug": model} if model else {},
+        "recipient": "all",
+    }
+
+
+def chatgpt_conversation(
+    cid: str, title: str, t: float, nodes: list[tuple[str, str | None, Any]], current: str
+) -> dict[str, Any]:
+    """``nodes``: (id, parent id, message or None) in any order."""
+    mapping = {
+        node: {"id": node, "message": msg, "parent": parent, "children": []}
+        for node, parent, msg in nodes
+    }
+    for node, parent, _ in nodes:
+        if parent is not None:
+            mapping[parent]["children"].append(node)
+    return {
+        "id": cid,
+        "conversation_id": cid,
+        "title": title,
+        "create_time": t,
+        "update_time": t + 100,
+        "mapping": mapping,
+        "current_node": current,
+    }
+
+
+def synthetic(i: int) -> dict[str, Any]:
+    """Conversation ``syn-ii``: ten days after the previous one; every seventh has a fork."""
+    t = START + i * 10 * DAY
+    model = "synth-model-a" if i % 2 == 0 else "synth-model-b"
+    root = f"r{i}"
+    nodes: list[tuple[str, str | None, Any]] = [
+        (root, None, None),
+        (f"u{i}", root, chatgpt_message(f"u{i}", "user", f"zebra question {i}", t, None)),
+        (
+            f"a{i}",
+            f"u{i}",
+            chatgpt_message(f"a{i}", "assistant", f"zebra answer {i}", t + 5, model),
+        ),
+    ]
+    current = f"a{i}"
+    if i % 7 == 0:
+        again = chatgpt_message(f"b{i}", "assistant", f"regenerated answer {i}", t + 9, model)
+        nodes.append((f"b{i}", f"u{i}", again))
+        current = f"b{i}"
+    return chatgpt_conversation(f"syn-{i:02d}", f"Synthetic {i:02d}", t, nodes, current)
+
+
+def synthetic_export(path: Path, count: int) -> Path:
+    convs = [synthetic(i) for i in range(count)]
+    return write_zip(
+        path,
+        {"conversations.json": json.dumps(convs).encode(), "user.json": b'{"id": "user-synth"}'},
+    )
+
+
+def attachments_export(path: Path) -> Path:
+    pointers = ["file-Html1", "file-Svg1", "file-Png1"]
+    parts: list[Any] = [
+        {"content_type": "image_asset_pointer", "asset_pointer": f"file-service://{p}"}
+        for p in pointers
+    ]
+    content = {"content_type": "multimodal_text", "parts": [*parts, "three files"]}
+    t = datetime(2000, 6, 1, tzinfo=UTC).timestamp()
+    nodes: list[tuple[str, str | None, Any]] = [
+        ("root", None, None),
+        ("m1", "root", chatgpt_message("m1", "user", content, t, None)),
+    ]
+    conv = chatgpt_conversation("files", "Files", t, nodes, "m1")
+    members = {
+        "conversations.json": json.dumps([conv]).encode(),
+        "user.json": b'{"id": "user-files"}',
+        "file-Html1-page.html": HTML,
+        "file-Svg1-drawing.svg": SVG,
+        "file-Png1-picture.png": IMAGE,
+    }
+    return write_zip(path, members)
+
+
+def claude_export(path: Path) -> Path:
+    def message(uuid: str, sender: str, text: str, parent: str) -> dict[str, Any]:
+        return {
+            "uuid": uuid,
+            "text": text,
+            "content": [{"type": "text", "text": text, "citations": []}],
+            "sender": sender,
+            "created_at": "2026-01-02T10:00:00Z",
+            "attachments": [],
+            "files": [],
+            "parent_message_uuid": parent,
+        }
+
+    chat = {
+        "uuid": "claude-chat",
+        "name": "Claude chat about otters",
+        "summary": "",
+        "created_at": "2026-01-02T10:00:00Z",
+        "updated_at": "2026-01-02T10:05:00Z",
+        "account": {"uuid": "acc-1"},
+        "chat_messages": [
+            message("q1", "human", "tell me about otters", "00000000-0000-4000-8000-000000000000"),
+            message("r1", "assistant", "otters hold hands", "q1"),
+        ],
+    }
+    users = [{"uuid": "acc-1", "full_name": "A", "email_address": "a@example.org"}]
+    return write_zip(
+        path,
+        {
+            "conversations.json": json.dumps([chat]).encode(),
+            "users.json": json.dumps(users).encode(),
+        },
+    )
+
+
+def cid(source_id: str, kind: str = "chatgpt") -> str:
+    return conversation_id(kind, source_id)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("library")
+    home = folder / "home"
+    with open_archive(home) as archive:
+        for path in (
+            SAMPLE,
+            synthetic_export(folder / "synthetic.zip", SYNTHETIC),
+            synthetic_export(folder / "synthetic-later.zip", SYNTHETIC - 1),
+            claude_export(folder / "claude.zip"),
+            attachments_export(folder / "files.zip"),
+        ):
+            assert ingest(archive, path).ok, path
+        with archive.transaction():
+            archive.set_starred(cid("syn-03"), True)
+    yield from start_server(home)
+
+
+@pytest.fixture(scope="module")
+def client(library: Server) -> Iterator[httpx.Client]:
+    with library.client() as opened:
+        yield opened
+
+
+def main(page: httpx.Response) -> str:
+    """The page's own content, without the sidebar of recent conversations."""
+    assert page.status_code == 200, page.text
+    return page.text.split('<main id="main"', 1)[1]
+
+
+def titles(page: httpx.Response) -> list[str]:
+    return re.findall(r'<li class="row" data-item>\s*<a href="[^"]+">([^<]*)</a>', main(page))
+
+
+def total(page: httpx.Response) -> int:
+    found = re.search(r'<p class="meta">(\d+) ', main(page))
+    assert found, page.text
+    return int(found[1])
+
+
+def _next(page: httpx.Response) -> str:
+    """The pager's link to the next page ("" on the last)."""
+    found = re.search(r'<a rel="next" href="([^"]+)"', main(page))
+    return found[1].replace("&amp;", "&") if found else ""
+
+
+# -- the conversation list -------------------------------------------------------------------------
+
+
+def test_list_pages_of_fifty(client: httpx.Client) -> None:
+    first = client.get("/conversations", params={"model": "synth-model"})
+    link = _next(first)
+    second = client.get(link)
+    third = client.get("/conversations", params={"model": "synth-model", "page": "3"})
+    assert total(first) == SYNTHETIC
+    assert titles(first) == [f"Synthetic {i:02d}" for i in range(59, 9, -1)]
+    assert "model=synth-model" in link and "page=2" in link
+    assert titles(second) == [f"Synthetic {i:02d}" for i in range(9, -1, -1)]
+    assert _next(second) == ""
+    assert titles(third) == [] and "No conversation matches" in main(third)
+    everything = client.get("/conversations")
+    assert total(everything) == 23 + SYNTHETIC + 2 and len(titles(everything)) == 50
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"source": "claude"}, ["Claude chat about otters"]),
+        (
+            {"model": "synth-model-b", "since": "2002-07"},
+            ["Synthetic 59", "Synthetic 57", "Synthetic 55"],
+        ),
+        (
+            {"model": "synth-model", "until": "2001-01-21"},
+            ["Synthetic 02", "Synthetic 01", "Synthetic 00"],
+        ),
+        (
+            {"model": "synth-model-a", "since": "2001-01-11", "until": "2001-01-31"},
+            ["Synthetic 02"],
+        ),
+        (
+            {"model": "synth", "branched": "1", "until": "2001-06"},
+            ["Synthetic 14", "Synthetic 07", "Synthetic 00"],
+        ),
+        ({"model": "synth", "starred": "1"}, ["Synthetic 03"]),
+        ({"gone": "1"}, ["Synthetic 59"]),
+        ({"source": "claude", "gone": "1"}, []),
+        ({"source": "chatgpt", "model": "gpt-4-5"}, ["Travel planning tips"]),
+    ],
+)
+def test_list_filters(client: httpx.Client, params: dict[str, str], expected: list[str]) -> None:
+    page = client.get("/conversations", params=params)
+    assert titles(page) == expected
+    assert total(page) == len(expected)
+
+
+def test_list_filters_change_the_result(client: httpx.Client) -> None:
+    everything = total(client.get("/conversations"))
+    for params in ({"source": "chatgpt"}, {"branched": "1"}, {"starred": "on"}, {"since": "2025"}):
+        assert 0 < total(client.get("/conversations", params=params)) < everything, params
+    # the sample's own star comes from the export; the reader's star is counted with it
+    starred = titles(client.get("/conversations", params={"starred": "1"}))
+    assert starred == ["Postgresql indexing basics", "Synthetic 03"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=0",
+        "page=-1",
+        "page=abc",
+        "page=1.5",
+        "page=%C2%B2",  # a superscript two: str.isdigit() says yes, int() says no
+        "page=%D9%A1",  # an Arabic-Indic one
+        "page=" + "9" * 5000,
+        "since=garbage",
+        "since=2024-13",
+        "until=2024-02-30",
+        "since=%C2%B2",
+        "until=99999",
+        "since=" + "1" * 5000,
+    ],
+)
+def test_bad_list_parameters_are_400_pages(client: httpx.Client, query: str) -> None:
+    page = client.get(f"/conversations?{query}")
+    assert page.status_code == 400
+    assert "<h1>Bad request</h1>" in page.text
+
+
+# -- search ----------------------------------------------------------------------------------------
+
+
+def hits(page: httpx.Response) -> list[str]:
+    return re.findall(r'<li class="hit" data-item>\s*<a href="([^"]+)"', main(page))
+
+
+def facet(page: httpx.Response, name: str) -> dict[str, int]:
+    block = main(page).split(f"<h2>{name}</h2>", 1)[1].split("</ul>", 1)[0]
+    found = re.findall(r'<a href="[^"]+"[^>]*>([^<]+)</a> <span class="meta">(\d+)</span>', block)
+    return {value: int(count) for value, count in found}
+
+
+def test_empty_search_shows_the_form(client: httpx.Client) -> None:
+    for url in ("/search", "/search?q=", "/search?q=+++"):
+        page = client.get(url)
+        assert '<input type="search" name="q"' in main(page)
+        assert "results" not in main(page) and hits(page) == []
+
+
+def test_search_with_facets_and_pages(client: httpx.Client) -> None:
+    page = client.get("/search", params={"q": "zebra"})
+    assert f"{2 * SYNTHETIC} results" in main(page)
+    assert facet(page, "Role") == {"user": SYNTHETIC, "assistant": SYNTHETIC}
+    assert facet(page, "Model") == {"synth-model-a": SYNTHETIC, "synth-model-b": SYNTHETIC}
+    assert facet(page, "Source") == {"chatgpt": 2 * SYNTHETIC}
+    first = hits(page)
+    second = hits(client.get(_next(page)))
+    assert len(first) == 20 and len(second) == 20 and not set(first) & set(second)
+    role = re.search(r'<a href="(/search\?[^"]*role=user[^"]*)"', main(page))
+    assert role is not None
+    only_users = client.get(role[1].replace("&amp;", "&"))
+    assert f"{SYNTHETIC} results" in main(only_users)
+    assert facet(only_users, "Role") == {"user": SYNTHETIC}
+
+
+def test_search_filters(client: httpx.Client) -> None:
+    page = client.get("/search", params={"q": "zebra", "role": "assistant", "until": "2001-01-11"})
+    assert "2 results" in main(page)
+    links = hits(page)
+    assert all(f"/conversations/{cid(f'syn-0{i}')}?at=" in "".join(links) for i in (0, 1))
+    otters = client.get("/search", params={"q": "otters", "source": "claude"})
+    assert "2 results" in main(otters)
+    assert "0 results" in main(client.get("/search", params={"q": "otters", "source": "chatgpt"}))
+
+
+@pytest.mark.parametrize("query", ['"unbalanced', "zebra AND", "(zebra", "NEAR(", "zebra*)"])
+def test_search_syntax_errors_are_400_with_a_message(client: httpx.Client, query: str) -> None:
+    page = client.get("/search", params={"q": query})
+    assert page.status_code == 400
+    assert "quote words with special characters" in page.text
+
+
+def test_bad_search_parameters_are_400(client: httpx.Client) -> None:
+    for params in (
+        {"q": "zebra", "page": "x"},
+        {"q": "zebra", "since": "soon"},
+        {"q": "zebra", "until": "9" * 300},
+        {"q": "zebra", "since": "2024-02-30"},
+    ):
+        assert client.get("/search", params=params).status_code == 400
+
+
+# -- one conversation ------------------------------------------------------------------------------
+
+
+def articles(page: httpx.Response) -> list[int]:
+    return [int(n) for n in re.findall(r'<article class="[^"]*" id="m(\d+)"', main(page))]
+
+
+def test_conversation_shows_the_visible_path(client: httpx.Client) -> None:
+    page = client.get(f"/conversations/{BRANCHED}")
+    shown = articles(page)
+    assert 138 in shown and 139 in shown and 140 in shown and 137 not in shown
+    assert shown == sorted(shown)
+    assert '<span class="count">2/2</span>' in main(page)
+    assert f'href="/conversations/{BRANCHED}?at=137"' in main(page)
+
+
+def test_conversation_at_another_branch(client: httpx.Client) -> None:
+    page = client.get(f"/conversations/{BRANCHED}", params={"at": "137"})
+    shown = articles(page)
+    assert 137 in shown and 138 not in shown and 139 not in shown
+    assert 136 in shown and 112 in shown  # the shared start of both branches
+    assert '<span class="count">1/2</span>' in main(page)
+    assert f'href="/conversations/{BRANCHED}?at=138"' in main(page)
+    # a message of another conversation, or none at all, falls back to the visible path
+    for at in ("1", "999999999999999"):
+        assert articles(client.get(f"/conversations/{BRANCHED}?at={at}")) == articles(
+            client.get(f"/conversations/{BRANCHED}")
+        )
+
+
+@pytest.mark.parametrize("at", ["x", "-1", "1.0", "%C2%B2", "9" * 19, "9" * 5000])
+def test_bad_at_is_400(client: httpx.Client, at: str) -> None:
+    page = client.get(f"/conversations/{BRANCHED}?at={at}")
+    assert page.status_code == 400
+
+
+def test_conversation_by_prefix_and_source_id(client: httpx.Client) -> None:
+    assert "Synthetic 07" in main(client.get("/conversations/syn-07"))
+    assert "Synthetic 07" in main(client.get(f"/conversations/{cid('syn-07')[:10]}"))
+
+
+def test_unknown_conversation_is_a_404_page(client: httpx.Client) -> None:
+    for path in ("/conversations/nope", "/conversations/nope/download.md", "/conversations/c"):
+        page = client.get(path)
+        assert page.status_code == 404, path
+        assert page.headers["content-type"].startswith("text/html")
+        assert "<h1>Not found</h1>" in page.text
+
+
+def test_gone_upstream_is_said_on_the_page(client: httpx.Client) -> None:
+    assert "no longer in the source" in main(client.get("/conversations/syn-59"))
+    assert "no longer in the source" not in main(client.get("/conversations/syn-58"))
+
+
+# -- downloads -------------------------------------------------------------------------------------
+
+
+def disposition_name(response: httpx.Response) -> str:
+    found = re.match(r'attachment; filename="([^"]+)"', response.headers["content-disposition"])
+    assert found, response.headers["content-disposition"]
+    return found[1]
+
+
+def test_markdown_download_of_a_conversation_without_files(client: httpx.Client) -> None:
+    response = client.get(f"/conversations/{PLAIN}/download.md")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/markdown")
+    assert disposition_name(response).endswith(".md")
+    assert "Steuererklärung Fragen" in response.text
+
+
+def test_markdown_download_with_files_is_a_zip(client: httpx.Client) -> None:
+    response = client.get("/conversations/files/download.md")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    assert disposition_name(response).endswith(".zip")
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        names = archive.namelist()
+        contents = {archive.read(name) for name in names}
+    assert [n for n in names if n.endswith(".md") and "/" not in n]
+    assert {HTML, SVG, IMAGE} <= contents
+    assert not [n for n in names if n.startswith(("/", "..")) or "/../" in n]
+
+
+def test_json_download(client: httpx.Client) -> None:
+    response = client.get(f"/conversations/{BRANCHED}/download.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert disposition_name(response) == f"{BRANCHED}.json"
+    record = json.loads(response.content)
+    assert "raw" in record and json.dumps(record).count("Data analysis troubleshooting")
+
+
+@pytest.mark.parametrize("fmt", ["exe", "html", "md.exe", "JSON"])
+def test_unknown_download_format_is_404(client: httpx.Client, fmt: str) -> None:
+    assert client.get(f"/conversations/{BRANCHED}/download.{fmt}").status_code == 404
+
+
+# -- attachments -----------------------------------------------------------------------------------
+
+
+def sha_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_raster_image_is_served_inline(client: httpx.Client) -> None:
+    response = client.get(f"/attachments/{sha_of(IMAGE)}")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert "attachment" not in response.headers.get("content-disposition", "")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.content == IMAGE
+
+
+def test_sample_images_are_served_with_their_types(client: httpx.Client) -> None:
+    page = main(client.get(f"/conversations/{BRANCHED}"))
+    images = re.findall(r'<img src="(/attachments/[0-9a-f]{64})"', page)
+    assert images
+    for url in images:
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response.headers["content-type"] in ("image/png", "image/jpeg", "image/webp")
+
+
+@pytest.mark.parametrize("data", [HTML, SVG], ids=["html", "svg"])
+def test_active_content_is_a_download(client: httpx.Client, data: bytes) -> None:
+    response = client.get(f"/attachments/{sha_of(data)}")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/octet-stream"
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith("attachment;")
+    assert ".html" not in disposition and ".svg" not in disposition
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.content == data
+    page = main(client.get("/conversations/files"))
+    assert f'<a href="/attachments/{sha_of(data)}" download>' in page
+
+
+def raw_get(server: Server, path: str) -> tuple[int, bytes]:
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Cookie: {server.cookie}={server.token}\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(request.encode("latin-1"))
+        received = b""
+        while chunk := sock.recv(1 << 16):
+            received += chunk
+    return int(received.split(b" ", 2)[1]), received
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/attachments/../archive.sqlite",
+        "/attachments/../../archive.sqlite",
+        "/attachments/%2e%2e%2farchive.sqlite",
+        "/attachments/%2e%2e%2f%2e%2e%2farchive.sqlite",
+        "/attachments/..%2f..%2farchive.sqlite",
+        "/attachments/..%5c..%5carchive.sqlite",
+        "/attachments/..\\..\\archive.sqlite",
+        "/attachments/%2e%2e",
+        "/attachments/archive.sqlite%00",
+        "/attachments/%00",
+        "/attachments/" + "0" * 64,
+        "/attachments/" + "a" * 63,
+        "/attachments/" + "a" * 65,
+        "/attachments/{sha_upper}",
+        "/attachments/{sha}%0a",
+        "/attachments/{sha}%00",
+        "/attachments/{sha}.png",
+        "/attachments/%2e%2e%2fblobs%2f{sha2}%2f{sha}",
+        "/static/../archive.sqlite",
+        "/static/%2e%2e/archive.sqlite",
+        "/static/%2e%2e%2f%2e%2e%2farchive.sqlite",
+        "/static/..%2f..%2f..%2fpyproject.toml",
+    ],
+)
+def test_attachment_traversal_finds_nothing(library: Server, path: str) -> None:
+    sha = sha_of(IMAGE)
+    path = path.format(sha=sha, sha_upper=sha.upper(), sha2=sha[:2])
+    status, received = raw_get(library, path)
+    assert status in (400, 404), (path, received[:300])
+    assert b"SQLite format 3" not in received and b"\x89PNG" not in received
+    assert b"[tool." not in received
+
+
+def test_attachment_whose_file_is_missing_is_404(server: Server, tmp_path: Path) -> None:
+    with open_archive(server.home) as archive:
+        ingest(archive, attachments_export(tmp_path / "files.zip"))
+        sha = sha_of(IMAGE)
+        archive.blob_path(sha).unlink()
+    with server.client() as client:
+        response = client.get(f"/attachments/{sha}")
+    assert response.status_code == 404
+    assert "missing" in response.text
+
+
+# -- imports through the upload page ---------------------------------------------------------------
+
+
+def upload(client: httpx.Client, server: Server, name: str, data: bytes) -> httpx.Response:
+    """A multipart upload with the file name sent exactly as given."""
+    body = (
+        b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="'
+        + name.encode()
+        + b'"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        + data
+        + b"\r\n--b0undary--\r\n"
+    )
+    headers = {
+        "X-CSRF-Token": server.csrf,
+        "Content-Type": "multipart/form-data; boundary=b0undary",
+    }
+    return client.post("/import", content=body, headers=headers)
+
+
+def finished(client: httpx.Client, location: str) -> str:
+    """Poll the job's page until the import is no longer running; its final HTML."""
+    deadline = time.monotonic() + 60
+    while True:
+        page = client.get(location)
+        assert page.status_code == 200
+        if "job-running" not in page.text:
+            return main(page)
+        assert time.monotonic() < deadline, "the import did not finish within a minute"
+        time.sleep(0.02)
+
+
+def test_upload_imports_and_deletes_the_file(server: Server) -> None:
+    with server.client() as client:
+        response = upload(client, server, "sample-chatgpt-export.zip", SAMPLE.read_bytes())
+        assert response.status_code == 303
+        location = response.headers["location"]
+        job = re.fullmatch(r"/import/jobs/([0-9a-f]{16})", location)
+        assert job is not None
+        page = finished(client, location)
+        listing = client.get("/conversations")
+        form = main(client.get("/import"))
+    assert "Import finished" in page and "sample-chatgpt-export.zip" in page
+    assert "new 23" in page and "new 250" in page and "found 10" in page
+    assert not (server.home / "uploads" / job[1]).exists()
+    assert total(listing) == 23
+    assert f'<a href="/import/jobs/{job[1]}">sample-chatgpt-export.zip</a> · done' in form
+
+
+def test_second_import_while_one_runs_is_409(server: Server) -> None:
+    jobs = server.state.jobs  # type: ignore[attr-defined]
+    jobs.jobs["running"] = Job("running", "other.zip")  # what a running import leaves there
+    with server.client() as client:
+        refused = upload(client, server, "sample.zip", SAMPLE.read_bytes())
+        assert refused.status_code == 409
+        assert "Another import is running" in refused.text
+        assert not (server.home / "uploads").exists() or not any(
+            (server.home / "uploads").iterdir()
+        )
+        jobs.jobs["running"].state = "done"
+        accepted = upload(client, server, "sample.zip", SAMPLE.read_bytes())
+        assert accepted.status_code == 303
+        finished(client, accepted.headers["location"])
+
+
+def test_upload_that_is_not_an_export_fails_clearly(server: Server) -> None:
+    with server.client() as client:
+        response = upload(client, server, "x.zip", bytes(range(256)) * 40)
+        assert response.status_code == 303
+        page = finished(client, response.headers["location"])
+    assert "Import failed" in page
+    message = re.search(r'<p class="notice error" role="alert">([^<]+)</p>', page)
+    assert message is not None and "x.zip: not a known export" in message[1], page
+    assert not any((server.home / "uploads").iterdir())
+
+
+def test_upload_without_a_file_is_400(server: Server) -> None:
+    with server.client(headers={"X-CSRF-Token": server.csrf}) as client:
+        nothing = client.post("/import", data={"other": "1"})
+        empty_name = upload(client, server, "", SAMPLE.read_bytes())
+    assert nothing.status_code == 400 and "Nothing was uploaded." in nothing.text
+    assert empty_name.status_code == 400
+    assert not (server.home / "uploads").exists() or not any((server.home / "uploads").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\\\..\\\\x.zip", "x.zip"),
+        ("/tmp/abs.zip", "abs.zip"),
+        ("....", "upload"),
+        (".hidden.zip", "hidden.zip"),
+        ("a b$(c).zip", "a_b_c_.zip"),
+    ],
+)
+def test_hostile_upload_names_stay_in_the_job_folder(
+    server: Server, tmp_path: Path, name: str, kept: str
+) -> None:
+    before = {p for p in tmp_path.rglob("*") if not p.is_relative_to(server.home)}
+    with server.client() as client:
+        response = upload(client, server, name, SAMPLE.read_bytes())
+        assert response.status_code == 303
+        job_id = response.headers["location"].rsplit("/", 1)[1]
+        job = server.state.jobs.get(job_id)  # type: ignore[attr-defined]
+        assert job.name == kept
+        folder = server.home / "uploads" / job_id
+        assert (folder / job.name).resolve().parent == folder.resolve()
+        finished(client, response.headers["location"])
+    assert not folder.exists()
+    assert {p for p in tmp_path.rglob("*") if not p.is_relative_to(server.home)} == before
+
+
+def test_unknown_job_and_source_are_404(client: httpx.Client) -> None:
+    assert client.get("/import/jobs/nope").status_code == 404
+    assert client.get("/sources/999").status_code == 404
+    report = client.get("/sources/1")
+    assert "new 23" in main(report)
+
+
+# -- language --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "//evil.example/path",
+        "https://evil.example",
+        "http:evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        " //evil.example",
+        "evil.example",
+        "javascript:alert(1)",
+    ],
+)
+def test_language_never_redirects_off_site(client: httpx.Client, target: str) -> None:
+    response = client.get("/language/fr", params={"next": target})
+    assert response.status_code == 303
+    location = response.headers["location"]
+    tidy = re.sub(r"[\x00-\x20]", "", location)  # what a browser strips before it parses
+    assert tidy.startswith("/") and not tidy.startswith(("//", "/\\")), location
+    assert "lang=fr" in response.headers["set-cookie"]
+
+
+def test_language_keeps_a_local_next(client: httpx.Client) -> None:
+    response = client.get("/language/en", params={"next": "/search?q=zebra&page=2"})
+    assert response.headers["location"] == "/search?q=zebra&page=2"
+    unknown = client.get("/language/xx", params={"next": "/"})
+    assert unknown.status_code == 303 and "set-cookie" not in unknown.headers
