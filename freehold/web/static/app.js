@@ -21,7 +21,12 @@
           window.setTimeout(function () { button.textContent = label; }, 1500);
         });
       });
-      pre.parentNode.insertBefore(button, pre);
+      // The button sits in the code's top-right corner: a wrapper holds both.
+      var wrapper = document.createElement("div");
+      wrapper.className = "code-block";
+      pre.parentNode.insertBefore(wrapper, pre);
+      wrapper.appendChild(pre);
+      wrapper.appendChild(button);
     });
   }
 
