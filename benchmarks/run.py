@@ -19,11 +19,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from genexport import generate  # noqa: E402
+from genexport import GenStats, generate  # noqa: E402
 
 QUERIES = [
     "invoice",
@@ -73,12 +74,24 @@ def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, st
     return wall, peak_kb / 1024, done.stdout
 
 
-def bench_import(export: Path, home: Path, json_bytes: int) -> dict[str, float]:
+def generate_export(work: Path, size: int, layout: str) -> tuple[Path, GenStats]:
+    """The benchmark export of ``size`` bytes of JSON (seed 1), written to ``work/export.zip``."""
+    work.mkdir(parents=True, exist_ok=True)
+    export = work / "export.zip"
+    return export, generate(export, target_bytes=size, layout=layout, seed=1)
+
+
+def import_export(export: Path, home: Path) -> tuple[float, float, dict[str, Any]]:
+    """``freehold import --json`` into ``home``: wall seconds, peak RSS in MB, its report."""
     env = {**os.environ, "FREEHOLD_HOME": str(home)}
-    freehold = [sys.executable, "-m", "freehold"]
-    wall, rss, out = run_measured([*freehold, "import", str(export), "--json"], env)
-    report = json.loads(out)
-    rewall, _, _ = run_measured([*freehold, "import", str(export), "--json"], env)
+    command = [sys.executable, "-m", "freehold", "import", str(export), "--json"]
+    wall, rss, out = run_measured(command, env)
+    return wall, rss, json.loads(out)
+
+
+def bench_import(export: Path, home: Path, json_bytes: int) -> dict[str, float]:
+    wall, rss, report = import_export(export, home)
+    rewall, _, _ = import_export(export, home)
     return {
         "import_s": wall,
         "import_mb_s": json_bytes / 1e6 / wall,
@@ -122,9 +135,7 @@ def main() -> None:
     for label in args.sizes.split(","):
         size = parse_size(label)
         work = args.workdir / f"{args.layout}-{label}"
-        work.mkdir(parents=True, exist_ok=True)
-        export = work / "export.zip"
-        stats = generate(export, target_bytes=size, layout=args.layout, seed=1)
+        export, stats = generate_export(work, size, args.layout)
         home = work / "home"
         subprocess.run(["rm", "-rf", str(home), str(work / "markdown")], check=True)
         figures = {
