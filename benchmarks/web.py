@@ -11,8 +11,8 @@ and last page) and the home page. Nothing is asserted; the figures are printed f
 docs/performance.md, followed by where a page's time goes: the same endpoint called in process
 with timers around each stage (unprofiled), then cProfile's most expensive functions.
 
-    python benchmarks/web.py                  # 1 GB export (a few minutes to build)
-    python benchmarks/web.py --size 100MB     # quicker
+    python benchmarks/web.py                  # 1 GB export: ~70 s to build, ~5 min to measure
+    python benchmarks/web.py --size 100MB     # ~3 min in all
     python benchmarks/web.py --home PATH      # reuse an archive (the long conversation is
                                               # added if it is not there yet)
 """
@@ -387,7 +387,10 @@ class Stages:
         self.undo: list[tuple[Any, str, Any]] = []
 
     def wrap(self, owner: Any, name: str, label: str) -> None:
-        original = getattr(owner, name)
+        original = getattr(owner, name, None)
+        if original is None:  # renamed since: the stage is left out, the others still timed
+            console.print(f"[yellow]no {name} to time as {label!r}[/]")
+            return
         stages = self
 
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -425,8 +428,7 @@ def instrument(stages: Stages) -> None:
     stages.wrap(Archive, "search_page", "search_page (FTS5 + snippets)")
     stages.wrap(Archive, "conversation_rows", "conversation_rows (list, sidebar)")
     for name in ("models", "kinds", "sources"):
-        if hasattr(Archive, name):
-            stages.wrap(Archive, name, f"archive.{name}()")
+        stages.wrap(Archive, name, f"archive.{name}()")
     stages.wrap(render, "choose_path", "choose_path")
     stages.wrap(safehtml._MD, "render", "markdown-it")
     stages.wrap(safehtml, "highlight", "pygments")
@@ -579,17 +581,32 @@ def cpu_busy() -> tuple[float, float, float]:
     return time.monotonic(), busy, time.process_time()
 
 
-def others(what: str, before: tuple[float, float, float]) -> None:
-    """How much CPU other processes took while a step ran: the machine has 2 cores, so
-    anything else running (tests, a browser) slows the figures."""
+def probe() -> float:
+    """Median ms of a fixed pure-Python loop. A virtual machine's speed drifts (by a quarter
+    on the project's machine, minute to minute, with nothing else running): printed before
+    and after the runs, it tells a slow phase from a slow change."""
+    timings = []
+    for _ in range(7):
+        started = time.perf_counter()
+        total = 0
+        for value in range(1_000_000):
+            total += value
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+def others(what: str, before: tuple[float, float, float], speed: float) -> None:
+    """How much CPU other processes took while a step ran (the machine has 2 cores: anything
+    else running slows the figures), and the speed probe before and after it."""
     wall, busy, own = (b - a for a, b in zip(before, cpu_busy(), strict=True))
-    if busy <= 0:
-        return
-    share = max(0.0, busy - own) / wall
+    share = max(0.0, busy - own) / wall if busy > 0 else 0.0
     flag = (
         "  [bold red]busy machine: these figures are slower than the app[/]" if share > 0.25 else ""
     )
-    console.print(f"other processes during {what}: {share:.2f} cores on average{flag}")
+    console.print(
+        f"{what}: other processes {share:.2f} cores on average; CPU speed probe "
+        f"{speed:.0f} → {probe():.0f} ms (a fixed pure-Python loop, lower is faster){flag}"
+    )
 
 
 def main() -> None:
@@ -631,9 +648,9 @@ def main() -> None:
     runs: dict[str, list[Figure]] = {}
     for mode in modes:
         with serving(home, mode) as served:
-            before = cpu_busy()
+            before, speed = cpu_busy(), probe()
             runs[mode] = measure(served, facts, args)
-            others(f"the {mode} run", before)
+            others(f"{mode} run", before, speed)
     print_figures(runs, f"Web app over HTTP, httpx → uvicorn on 127.0.0.1 ({home})")
     for mode, figures in runs.items():
         long_page = next(f for f in figures if f.label.startswith("conversation, 1"))
@@ -644,9 +661,9 @@ def main() -> None:
             f"search ≤ 100 ms p95: {every.p95:.0f} ms"
         )
     with serving(home, modes[-1]) as served:
-        before = cpu_busy()
+        before, speed = cpu_busy(), probe()
         explain(served, facts, args)
-        others("the breakdown", before)
+        others("breakdown", before, speed)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ can show them in the reader's language.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Callable
@@ -96,6 +97,10 @@ def _details(summary: str, body: str, css: str = "hidden") -> str:
 # --- markdown and code ---------------------------------------------------------------------
 
 
+_FORMATTER = HtmlFormatter(nowrap=True)
+
+
+@functools.lru_cache(maxsize=64)
 def _lexer(language: str) -> Any:
     try:
         return get_lexer_by_name(language) if language else TextLexer()
@@ -105,7 +110,7 @@ def _lexer(language: str) -> Any:
 
 def highlight_code(code: str, language: str = "") -> str:
     """Code as ``<pre class="highlight"><code>`` with pygments' token classes, escaped."""
-    spans = highlight(code, _lexer(language.strip()), HtmlFormatter(nowrap=True))
+    spans = highlight(code, _lexer(language.strip()), _FORMATTER)
     return f'<pre class="highlight"><code>{spans}</code></pre>\n'
 
 
