@@ -1,4 +1,8 @@
-"""The output folder of the file-per-conversation exporters (markdown, html, pdf).
+"""The output folder of the exporters.
+
+``prepare_fixed`` serves the exporters that write a fixed set of files (csv, jsonl, openwebui):
+the folder must be new, empty, or hold only those files from a previous run of the same export.
+The rest serves the file-per-conversation exporters (markdown, html, pdf).
 
 Such an export may be run again into its own folder: what it wrote is listed in
 ``.freehold-files``, the next run replaces those files and removes the ones it no longer
@@ -18,27 +22,54 @@ from freehold.archive import Archive
 from freehold.errors import FreeholdError
 from freehold.models import AttachmentRef
 
-__all__ = ["LISTING", "Attachments", "finish", "prepare", "read_listing", "starts_with"]
+__all__ = [
+    "LISTING",
+    "Attachments",
+    "finish",
+    "prepare",
+    "prepare_fixed",
+    "read_listing",
+    "starts_with",
+]
 
 LISTING = ".freehold-files"
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _make(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise FreeholdError(f"{out}: is a file — give a folder (new or empty) for the export")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _refuse(out: Path, label: str) -> FreeholdError:
+    return FreeholdError(
+        f"{out}: folder is not empty and holds no freehold {label} export "
+        "— choose a new or empty folder"
+    )
 
 
 def prepare(
     out: Path, *, label: str, ours: Callable[[Path], bool], listed: re.Pattern[str]
 ) -> set[str]:
     """Make sure ``out`` may be written; returns the files a previous export there wrote."""
-    if out.exists() and not out.is_dir():
-        raise FreeholdError(f"{out}: is a file — give a folder (new or empty) for the export")
-    out.mkdir(parents=True, exist_ok=True)
+    _make(out)
     if not any(out.iterdir()):
         return set()
     if not ours(out):
-        raise FreeholdError(
-            f"{out}: folder is not empty and holds no freehold {label} export "
-            "— choose a new or empty folder"
-        )
+        raise _refuse(out, label)
     return {name for name in read_listing(out) if listed.match(name)}
+
+
+def prepare_fixed(out: Path, *, label: str, own: set[str], ours: Callable[[], bool]) -> None:
+    """Make sure ``out`` may be written by an export of the fixed files ``own``.
+
+    It may be new, empty, or hold nothing but ``own`` files of which ``ours()`` recognises one.
+    """
+    _make(out)
+    names = {path.name for path in out.iterdir()}
+    if names and not (names <= own and ours()):
+        raise _refuse(out, label)
 
 
 def read_listing(out: Path) -> list[str]:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from freehold.archive import Archive, conversation_id
-from freehold.errors import FreeholdError
+from freehold.exporters import _folder
 from freehold.models import Conversation, Message
 from freehold.tree import branch_paths
 
@@ -104,7 +104,7 @@ def write(
 
     ``progress`` is called after each conversation with the number written so far.
     """
-    _prepare(out)
+    _folder.prepare_fixed(out, label="CSV", own=_OWN, ours=lambda: _is_ours(out / MESSAGES))
     count = 0
     with _open(out / MESSAGES) as messages, _open(out / CONVERSATIONS) as convs:
         message_rows = csv.writer(messages, quoting=csv.QUOTE_MINIMAL)
@@ -121,20 +121,6 @@ def write(
     for name in _FILES:
         os.replace(out / (name + ".tmp"), out / name)
     return count
-
-
-def _prepare(out: Path) -> None:
-    """Make sure ``out`` may be written: new, empty, or holding only a previous CSV export."""
-    if out.exists() and not out.is_dir():
-        raise FreeholdError(f"{out}: is a file — give a folder (new or empty) for the export")
-    out.mkdir(parents=True, exist_ok=True)
-    names = {path.name for path in out.iterdir()}
-    if not names or (names <= _OWN and _is_ours(out / MESSAGES)):
-        return
-    raise FreeholdError(
-        f"{out}: folder is not empty and holds no freehold CSV export "
-        "— choose a new or empty folder"
-    )
 
 
 def _is_ours(path: Path) -> bool:

@@ -44,7 +44,7 @@ from typing import IO, Any
 import orjson
 
 from freehold.archive import Archive
-from freehold.errors import FreeholdError
+from freehold.exporters import _folder
 from freehold.models import Conversation, Message
 from freehold.tree import branch_paths
 
@@ -71,7 +71,7 @@ def write(
 
     ``progress`` is called after each conversation with the number processed so far.
     """
-    _prepare(out)
+    _folder.prepare_fixed(out, label="JSONL", own=_OWN, ours=lambda: _is_ours(out / CONVERSATIONS))
     tmp = out / (CONVERSATIONS + ".tmp")
     tmp.unlink(missing_ok=True)  # never write through a link planted in the folder
     written = 0
@@ -89,20 +89,6 @@ def _write_conversation(handle: IO[bytes], conv: Conversation, all_branches: boo
     for chat in chats:
         handle.write(orjson.dumps({"messages": chat}) + b"\n")
     return 1 if chats else 0
-
-
-def _prepare(out: Path) -> None:
-    """Make sure ``out`` may be written: new, empty, or holding only a previous JSONL export."""
-    if out.exists() and not out.is_dir():
-        raise FreeholdError(f"{out}: is a file — give a folder (new or empty) for the export")
-    out.mkdir(parents=True, exist_ok=True)
-    names = {path.name for path in out.iterdir()}
-    if not names or (names <= _OWN and _is_ours(out / CONVERSATIONS)):
-        return
-    raise FreeholdError(
-        f"{out}: folder is not empty and holds no freehold JSONL export "
-        "— choose a new or empty folder"
-    )
 
 
 def _is_ours(path: Path) -> bool:

@@ -40,7 +40,7 @@ from typing import Any
 import orjson
 
 from freehold.archive import Archive, conversation_id
-from freehold.errors import FreeholdError
+from freehold.exporters import _folder
 from freehold.models import Conversation, Message
 
 __all__ = ["FILE", "FORMAT", "chat_item", "write"]
@@ -68,7 +68,7 @@ def write(
     ``all_branches`` is accepted for the common exporter signature and ignored. ``progress`` is
     called after each conversation with the number processed so far.
     """
-    _prepare(out)
+    _folder.prepare_fixed(out, label="Open WebUI", own=_OWN, ours=lambda: _is_ours(out / FILE))
     tmp = out / (FILE + ".tmp")
     tmp.unlink(missing_ok=True)  # never write through a link planted in the folder
     written = 0
@@ -84,20 +84,6 @@ def write(
         handle.write(b"\n]\n")
     os.replace(tmp, out / FILE)
     return written
-
-
-def _prepare(out: Path) -> None:
-    """Make sure ``out`` may be written: new, empty, or holding only a previous such export."""
-    if out.exists() and not out.is_dir():
-        raise FreeholdError(f"{out}: is a file — give a folder (new or empty) for the export")
-    out.mkdir(parents=True, exist_ok=True)
-    names = {path.name for path in out.iterdir()}
-    if not names or (names <= _OWN and _is_ours(out / FILE)):
-        return
-    raise FreeholdError(
-        f"{out}: folder is not empty and holds no freehold Open WebUI export "
-        "— choose a new or empty folder"
-    )
 
 
 def _is_ours(path: Path) -> bool:
