@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 __all__ = [
+    "ROLE_NAMES",
     "AttachmentRef",
     "ContextRecord",
     "Conversation",
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 Part = dict[str, Any]
+ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 
 
 @dataclass(slots=True)
@@ -80,6 +82,21 @@ class Message:
     attachments: list[AttachmentRef] = field(default_factory=list)
     id: int | None = None
     parent_id: int | None = None
+
+    def label(
+        self, translate: Callable[[str], str] | None = None, *, with_model: bool = False
+    ) -> str:
+        """ "Assistant: Name (model)": the role as a person reads it, on one line.
+
+        ``translate`` turns the English role name into the reader's language.
+        """
+        role = ROLE_NAMES.get(self.role, self.role.title() or "Unknown")
+        label = translate(role) if translate else role
+        if self.author_name:
+            label += f": {self.author_name}"
+        if with_model and self.model and self.role == "assistant":
+            label += f" ({self.model})"
+        return " ".join(label.split())
 
 
 @dataclass(slots=True)

@@ -68,10 +68,8 @@ STYLE = "style.css"
 CSP = "default-src 'none'; img-src 'self'; style-src 'self'"
 _MARKER = '<meta name="generator" content="freehold html export">'
 _LISTED = re.compile(r"^(?:[a-z0-9-]+\.html|attachments/[0-9a-f]{64}(?:\.[a-z0-9]+)?)$")
-_SHA = re.compile(r"^[0-9a-f]{64}$")
 _RUNNABLE = {".htm", ".html", ".xhtml", ".xht", ".shtml", ".svg", ".svgz", ".xml", ".xsl"}
 _RUNNABLE |= {".js", ".mjs", ".hta", ".mht", ".mhtml", ".swf", ".pdf"}
-_ROLES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 
 
 def write(
@@ -154,13 +152,6 @@ def _stamp(epoch: float | None) -> str:
     if epoch is None:
         return ""
     return f'<time datetime="{_e(_iso(epoch))}">{_e(_time(epoch))}</time>'
-
-
-def _label(message: Message) -> str:
-    label = _ROLES.get(message.role, message.role.title() or "Unknown")
-    if message.author_name:
-        label += f": {message.author_name}"
-    return " ".join(label.split())
 
 
 def _head_html(title: str) -> str:
@@ -325,13 +316,13 @@ class _Page:
             fork = "A separate root"
         else:
             excerpt = _one_line(parent.text, 80)
-            fork = f"Forks after {_label(parent)} ({parent.source_id}): “{excerpt}”"
+            fork = f"Forks after {parent.label()} ({parent.source_id}): “{excerpt}”"
         head = f'<section class="branch">\n<h3>Branch {number}</h3>\n<p class="fork">{_e(fork)}</p>'
         if self.writer.all_branches:
             body = "\n".join(self._message(m) for m in segment)
         else:
             first = next((m for m in segment if not m.hidden), segment[0])
-            summary = f"{_count(len(segment), 'message')}, starting with {_label(first)}: "
+            summary = f"{_count(len(segment), 'message')}, starting with {first.label()}: "
             body = f'<p class="summary">{_e(summary + "“" + _one_line(first.text, 200) + "”")}</p>'
         return f"{head}\n{body}\n</section>"
 
@@ -343,7 +334,7 @@ class _Page:
         status = f" · {message.status}" if message.status != "complete" else ""
         if message.hidden:
             when = _time(message.created_at)
-            summary = f"{_label(message)} · {message.content_type}{' · ' + when if when else ''}"
+            summary = f"{message.label()} · {message.content_type}{' · ' + when if when else ''}"
             summary = _e(summary + status)
             inner = f'<div class="body">\n{body}\n</div>'
             return f'<details class="hidden">\n<summary>{summary}</summary>\n{inner}\n</details>'
@@ -351,10 +342,6 @@ class _Page:
         role = _e(message.role or "unknown")
         return (
             f'<article class="message role-{role}">\n<header><span class="role">'
-            f'{_e(_label(message))}</span> <span class="when">{_stamp(message.created_at)}'
+            f'{_e(message.label())}</span> <span class="when">{_stamp(message.created_at)}'
             f'{_e(status)}</span> {model}</header>\n<div class="body">\n{body}\n</div>\n</article>'
         )
-
-
-def _ours(out: Path) -> bool:
-    return _folder.starts_with(out / INDEX, _MARKER, 1024)

@@ -59,7 +59,6 @@ _CONTEXT_LABELS = (
     ("memory", "Memory"),
     ("instructions", "Instructions"),
 )
-_ROLES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 
 
 def write(
@@ -174,15 +173,6 @@ def _link(url: Any, label: str) -> str:
     return f"[{label}](<{safe}>)"
 
 
-def _label(message: Message) -> str:
-    label = _ROLES.get(message.role, message.role.title() or "Unknown")
-    if message.author_name:
-        label += f": {message.author_name}"
-    if message.model and message.role == "assistant":
-        label += f" ({message.model})"
-    return " ".join(label.split())
-
-
 def _extension(ref: AttachmentRef) -> str:
     mime = ref.sniffed_mime or ref.mime
     guessed = mimetypes.guess_extension(mime) if mime else None
@@ -190,6 +180,10 @@ def _extension(ref: AttachmentRef) -> str:
         return guessed
     suffix = PurePosixPath(ref.name or "").suffix.lower()
     return suffix if re.match(r"^\.[a-z0-9]{1,10}$", suffix) else ""
+
+
+def _label(message: Message) -> str:
+    return message.label(with_model=True)
 
 
 class _Writer:

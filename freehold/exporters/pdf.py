@@ -84,7 +84,6 @@ _LISTED = re.compile(r"^[a-z0-9-]+\.pdf$")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
 _EMBEDDED = {"image/png", "image/jpeg"}
-_ROLES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 _CONTEXT_LABELS = (
     ("about_user", "About the user"),
     ("about_model", "How to respond"),
@@ -245,12 +244,7 @@ def _time(epoch: float | None) -> str:
 
 
 def _label(message: Message) -> str:
-    label = _ROLES.get(message.role, message.role.title() or "Unknown")
-    if message.author_name:
-        label += f": {message.author_name}"
-    if message.model and message.role == "assistant":
-        label += f" ({message.model})"
-    return " ".join(label.split())
+    return message.label(with_model=True)
 
 
 def _has_content(message: Message) -> bool:

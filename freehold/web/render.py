@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from freehold.errors import FreeholdError
-from freehold.models import AttachmentRef, Conversation, Message
+from freehold.models import AttachmentRef, Conversation
 from freehold.safehtml import Body, one_line
 from freehold.web.i18n import choose, translator
 from freehold.web.thread import choose_path
@@ -25,7 +25,6 @@ from freehold.web.thread import choose_path
 __all__ = ["TEMPLATES", "conversation_page", "page"]
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-_ROLES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 
 
 def _when(epoch: float | None) -> str:
@@ -82,11 +81,6 @@ def _link(ref: AttachmentRef) -> str | None:
     return f"/attachments/{ref.sha256}" if ref.sha256 else None
 
 
-def _label(message: Message, t: Any) -> str:
-    label = t(_ROLES.get(message.role, message.role.title() or "Unknown"))
-    return f"{label}: {message.author_name}" if message.author_name else label
-
-
 def conversation_page(request: Request, conv: Conversation, at: int | None) -> Response:
     """The page of one conversation along the chosen path (see ``thread.choose_path``)."""
     language = choose(request.cookies.get("lang"), request.headers.get("accept-language"))
@@ -96,7 +90,7 @@ def conversation_page(request: Request, conv: Conversation, at: int | None) -> R
         {
             "message": step.message,
             "fork": step.fork,
-            "label": _label(step.message, t),
+            "label": step.message.label(t),
             "html": Markup("\n".join(body.blocks(step.message))),
         }
         for step in choose_path(conv.messages, at)

@@ -12,7 +12,8 @@ import pytest
 
 from freehold import safehtml
 from freehold.archive import open_archive
-from freehold.web import i18n, imports, render, views
+from freehold.models import ROLE_NAMES
+from freehold.web import i18n, imports, views
 from freehold.web.i18n import FRENCH, choose, translator
 from tests.builders import ingest
 from tests.web.conftest import Server, start_server
@@ -57,7 +58,7 @@ def test_every_message_label_has_french() -> None:
     labels = {text for _, text in SELF_CALL.findall(Path(safehtml.__file__).read_text())}
     assert {"Output", "Thought", "Error", "missing attachment"} <= labels
     labels |= {label for _, label in safehtml._CONTEXT_LABELS}
-    labels |= set(render._ROLES.values()) | {"Unknown"}
+    labels |= set(ROLE_NAMES.values()) | {"Unknown"}
     assert sorted(labels - FRENCH.keys()) == []
 
 
