@@ -49,9 +49,13 @@ def _size(size: int | None) -> str:
 TEMPLATES.env.filters.update(when=_when, day=_day, size=_size, one_line=one_line)
 
 
+def _language(request: Request) -> str:
+    return choose(request.cookies.get("lang"), request.headers.get("accept-language"))
+
+
 def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     """A template rendered with what every page needs: language, CSRF token, current path."""
-    language = choose(request.cookies.get("lang"), request.headers.get("accept-language"))
+    language = _language(request)
     common = {
         "t": translator(language),
         "lang": language,
@@ -83,8 +87,7 @@ def _link(ref: AttachmentRef) -> str | None:
 
 def conversation_page(request: Request, conv: Conversation, at: int | None) -> Response:
     """The page of one conversation along the chosen path (see ``thread.choose_path``)."""
-    language = choose(request.cookies.get("lang"), request.headers.get("accept-language"))
-    t = translator(language)
+    t = translator(_language(request))
     body = Body(_link, t)
     steps = [
         {
