@@ -114,6 +114,7 @@ def highlight_code(code: str, language: str = "") -> str:
     return f'<pre class="highlight"><code>{spans}</code></pre>\n'
 
 
+@functools.cache
 def highlight_css() -> str:
     """pygments' classes for ``.highlight``: light, then dark under prefers-color-scheme."""
     light = HtmlFormatter(style="default").get_style_defs(".highlight")
