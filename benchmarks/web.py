@@ -57,6 +57,7 @@ from freehold.archive import Archive, conversation_id, open_archive  # noqa: E40
 from freehold.cli import _listen  # noqa: E402
 from freehold.ingest import import_path  # noqa: E402
 from freehold.web import create_app, new_token, render, views  # noqa: E402
+from freehold.web.workers import Renderers  # noqa: E402
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 
@@ -323,6 +324,10 @@ def measure(served: Served, facts: dict[str, Any], args: argparse.Namespace) -> 
         figures.append(
             timed_gets(client, f"conversation, {facts['long_on_path']:,} messages", long_url, n, 3)
         )
+        renderers = served.app.state.renderers
+        helpers, renderers.workers = renderers.workers, 0
+        figures.append(timed_gets(client, "same, no render helper (one process)", long_url, n, 1))
+        renderers.workers = helpers
         figures.append(
             timed_gets(
                 client,
@@ -430,12 +435,12 @@ def instrument(stages: Stages) -> None:
     for name in ("models", "kinds", "sources"):
         stages.wrap(Archive, name, f"archive.{name}()")
     stages.wrap(render, "choose_path", "choose_path")
-    stages.wrap(safehtml._MD, "render", "markdown-it")
+    stages.wrap(safehtml, "_render", "cmark-gfm")
     stages.wrap(safehtml, "highlight", "pygments")
-    shim = SimpleNamespace(clean=safehtml.nh3.clean)
+    shim = SimpleNamespace(clean=safehtml._CLEANER.clean)
     stages.wrap(shim, "clean", "nh3")
-    stages.undo.append((safehtml, "nh3", safehtml.nh3))
-    safehtml.nh3 = shim  # type: ignore[assignment]
+    stages.undo.append((safehtml, "_CLEANER", safehtml._CLEANER))
+    safehtml._CLEANER = shim  # type: ignore[assignment]
     stages.wrap(jinja2.Template, "render", "jinja2 templates")
 
 
@@ -638,7 +643,7 @@ def main() -> None:
             sys.exit(f"{home}: no archive.sqlite there")
     long_id = add_long_conversation(home)
     facts = {**archive_facts(home, long_id), "long_id": long_id, **built}
-    console.print(f"machine: {machine()}")
+    console.print(f"machine: {machine()}; render helpers: {Renderers().workers}")
     console.print(
         f"archive: {home}, {facts['db_mb']:,.0f} MB, {facts['conversations']:,} conversations, "
         f"{facts['messages']:,} messages; long conversation {long_id}: "
@@ -662,6 +667,7 @@ def main() -> None:
         )
     with serving(home, modes[-1]) as served:
         before, speed = cpu_busy(), probe()
+        served.app.state.renderers.workers = 0  # every stage in this process, to be timed
         explain(served, facts, args)
         others("breakdown", before, speed)
 

@@ -2,8 +2,9 @@
 
 Everything in an archive is hostile (DESIGN §7), so there is one way to turn it into HTML:
 
-- message text is Markdown rendered by markdown-it-py (CommonMark, raw HTML off, linkify off)
-  and then cleaned by nh3 with the small allow-list ``_TAGS`` / ``_ATTRIBUTES``: no ``img``,
+- message text is Markdown rendered by cmark-gfm (CommonMark plus tables and strikethrough, in
+  safe mode; raw HTML shown as text, as markdown-it does with html off; no linkify) and then
+  cleaned by nh3 with the small allow-list ``_TAGS`` / ``_ATTRIBUTES``: no ``img``,
   no ``style``, classes only on ``pre``/``code``/``span``; ``href`` only for http, https and
   mailto, and every link gets ``rel="noopener noreferrer"``;
 - Markdown images are never loaded: they become plain links (``[image: alt]``) that nh3 then
@@ -23,15 +24,13 @@ from __future__ import annotations
 import functools
 import html
 import re
+import secrets
 from collections.abc import Callable
 from typing import Any
 
+import cmarkgfm  # type: ignore[import-untyped,unused-ignore]
 import nh3
 import orjson
-from markdown_it import MarkdownIt
-from markdown_it.renderer import RendererHTML
-from markdown_it.token import Token
-from markdown_it.utils import EnvType, OptionsDict
 from pygments import highlight  # type: ignore[import-untyped,unused-ignore]
 from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped,unused-ignore]
 from pygments.lexers import get_lexer_by_name  # type: ignore[import-untyped,unused-ignore]
@@ -69,6 +68,9 @@ _TAGS |= {"table", "thead", "tbody", "tr", "th", "td"}
 _ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "pre": {"class"}, "code": {"class"}}
 _ATTRIBUTES["span"] = {"class"}
 _SCHEMES = {"http", "https", "mailto"}
+
+_MEMO_CODE = 16_384  # Body remembers highlighted blocks up to this many characters,
+_MEMO_BLOCKS = 2_048  # and this many of them
 
 Translate = Callable[[str], str]
 Linker = Callable[[AttachmentRef], "str | None"]
@@ -122,28 +124,38 @@ def highlight_css() -> str:
     return f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
 
 
-def _fence_highlight(code: str, language: str, attrs: str) -> str:
-    return highlight_code(code, language)
+# cmark-gfm's safe mode drops raw HTML ("<!-- raw HTML omitted -->"); a chat archive must show
+# it as text instead, the way markdown-it does with html off. So every "<" that does not open an
+# autolink is swapped for a noncharacter the text does not hold, which starts neither a tag nor
+# anything else in Markdown, and the swap is undone as "&lt;" in the HTML.
+_NOT_AUTOLINK = re.compile(
+    r"(?<!\]\()<(?![A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*>"
+    r"|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*>)"
+)
+_STAND_INS = [chr(code) for code in range(0xFDD0, 0xFDF0)]  # Unicode's noncharacters
+_EXTENSIONS = ["table", "strikethrough"]
 
 
-def _image_as_link(
-    self: RendererHTML, tokens: list[Token], idx: int, options: OptionsDict, env: EnvType
-) -> str:
-    """A Markdown image is never loaded: it becomes a link that nh3 then vets."""
-    token = tokens[idx]
-    alt = self.renderInlineAsText(token.children or [], options, env) or "image"
-    return f'<a href="{escape(token.attrGet("src") or "")}">{escape(f"[image: {alt}]")}</a>'
+def _cmark(text: str) -> str:
+    """CommonMark (cmark-gfm, safe mode) plus tables and strikethrough; raw HTML as text."""
+    stand_in = next((c for c in _STAND_INS if c not in text), None)
+    if stand_in is None:  # all 32 noncharacters in one message: U+FDD0 is shown as U+FFFD
+        stand_in, text = "\ufdd0", text.replace("\ufdd0", "\ufffd")
+    swapped = _NOT_AUTOLINK.sub(stand_in, text)
+    out: str = cmarkgfm.markdown_to_html_with_extensions(swapped, extensions=_EXTENSIONS)
+    return out.replace(stand_in, "&lt;")
 
 
-def _markdown() -> MarkdownIt:
-    parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    parser.enable(["table", "strikethrough"])
-    parser.options["highlight"] = _fence_highlight
-    parser.add_render_rule("image", _image_as_link)
-    return parser
+_render = _cmark
 
-
-_MD = _markdown()
+# What the renderer makes of images and code blocks: its own output, attributes and text
+# escaped by it, so these patterns are exact. Anything they miss is still vetted by nh3.
+_IMAGE = re.compile(r'<img src="([^"]*)" alt="([^"]*)"(?: title="[^"]*")? />')
+_CODE_BLOCK = re.compile(r'<pre><code(?: class="language-([^"]*)")?>(.*?)</code></pre>\n?', re.S)
+# Code blocks wait outside nh3 behind a slot nobody can forge: a random word per process.
+_SLOT = f"fh{secrets.token_hex(12)}n"
+_SLOT_BACK = re.compile(f"<pre>{_SLOT}(\\d+)</pre>")
 
 
 def _keep_attribute(tag: str, name: str, value: str) -> str | None:
@@ -152,16 +164,41 @@ def _keep_attribute(tag: str, name: str, value: str) -> str | None:
     return value
 
 
-def render_markdown(text: str) -> str:
-    """Untrusted Markdown to safe HTML: markdown-it-py (no raw HTML), then nh3."""
-    return nh3.clean(
-        _MD.render(text),
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        attribute_filter=_keep_attribute,
-        url_schemes=_SCHEMES,
-        link_rel="noopener noreferrer",
-    )
+_CLEANER = nh3.Cleaner(
+    tags=_TAGS,
+    attributes=_ATTRIBUTES,
+    attribute_filter=_keep_attribute,
+    url_schemes=_SCHEMES,
+    link_rel="noopener noreferrer",
+)
+
+
+def _image_as_link(match: re.Match[str]) -> str:
+    """A Markdown image is never loaded: it becomes a link that nh3 then vets."""
+    return f'<a href="{match[1]}">[image: {match[2] or "image"}]</a>'
+
+
+def render_markdown(text: str, highlight: Callable[[str, str], str] | None = None) -> str:
+    """Untrusted Markdown to safe HTML: cmark-gfm (raw HTML shown as text), then nh3.
+
+    Code blocks are taken out before nh3 and put back highlighted (by ``highlight``, default
+    ``highlight_code``): pygments escapes them itself, and nh3 need not re-parse thousands of
+    token ``<span>`` s.
+    """
+    try:
+        out = _render(text)
+    except UnicodeEncodeError:  # a lone surrogate: cmark takes UTF-8 only
+        out = _render(re.sub("[\ud800-\udfff]", "\ufffd", text))
+    out = _IMAGE.sub(_image_as_link, out)
+    codes: list[str] = []
+    paint = highlight or highlight_code
+
+    def park(match: re.Match[str]) -> str:
+        codes.append(paint(html.unescape(match[2]), html.unescape(match[1] or "")))
+        return f"<pre>{_SLOT}{len(codes) - 1}</pre>"
+
+    out = _CLEANER.clean(_CODE_BLOCK.sub(park, out))
+    return _SLOT_BACK.sub(lambda match: codes[int(match[1])], out) if codes else out
 
 
 # --- one message's body --------------------------------------------------------------------
@@ -182,6 +219,22 @@ class Body:
         self.link = link
         self.t = translate
         self.in_details = False
+        self.painted: dict[tuple[str, str], str] = {}
+
+    def highlight(self, code: str, language: str = "") -> str:
+        """``highlight_code``, once per distinct small block: conversations repeat their code."""
+        if len(code) > _MEMO_CODE:
+            return highlight_code(code, language)
+        key = (code, language)
+        done = self.painted.get(key)
+        if done is None:
+            if len(self.painted) >= _MEMO_BLOCKS:
+                self.painted.clear()
+            done = self.painted[key] = highlight_code(code, language)
+        return done
+
+    def markdown(self, text: str) -> str:
+        return render_markdown(text, self.highlight)
 
     def blocks(self, message: Message) -> list[str]:
         """The message's parts, citations gathered as a list of sources, then unused files."""
@@ -226,17 +279,17 @@ class Body:
         return f'<p class="file"><a href="{escape(url)}" download>{escape(name)}</a></p>'
 
     def _text(self, part: Part) -> str:
-        return render_markdown(_CITE_MARK.sub("", str(part.get("text") or "")))
+        return self.markdown(_CITE_MARK.sub("", str(part.get("text") or "")))
 
     def _code(self, part: Part) -> str:
         language = part.get("language")
         name = language if isinstance(language, str) and language != "unknown" else ""
-        return highlight_code(str(part.get("text") or ""), name)
+        return self.highlight(str(part.get("text") or ""), name)
 
     def _output(self, part: Part) -> str:
         text = str(part.get("text") or "")
         label = escape(self.t("Output"))
-        return f"<p><em>{label}:</em></p>\n{highlight_code(text)}" if text else ""
+        return f"<p><em>{label}:</em></p>\n{self.highlight(text)}" if text else ""
 
     def _web(self, part: Part) -> str:
         title = one_line(str(part.get("title") or part.get("url") or self.t("Web result")), 200)
@@ -244,7 +297,7 @@ class Body:
         if part.get("domain"):
             head += f" · {escape(one_line(str(part['domain']), 80))}"
         text = str(part.get("text") or "")
-        return f"<blockquote>\n{head}</p>\n{render_markdown(text) if text else ''}\n</blockquote>"
+        return f"<blockquote>\n{head}</p>\n{self.markdown(text) if text else ''}\n</blockquote>"
 
     def _thought(self, part: Part) -> str:
         text = str(part.get("text") or "")
@@ -255,12 +308,12 @@ class Body:
         if not text:
             return ""
         if self.in_details:
-            return f"<p><em>{escape(label)}</em></p>\n{render_markdown(text)}"
-        return _details(label, render_markdown(text))
+            return f"<p><em>{escape(label)}</em></p>\n{self.markdown(text)}"
+        return _details(label, self.markdown(text))
 
     def _context(self, part: Part) -> str:
         blocks = [
-            f"<p><strong>{escape(self.t(label))}:</strong></p>\n{render_markdown(str(part[key]))}"
+            f"<p><strong>{escape(self.t(label))}:</strong></p>\n{self.markdown(str(part[key]))}"
             for key, label in _CONTEXT_LABELS
             if part.get(key)
         ]
@@ -279,7 +332,7 @@ class Body:
         kind = part.get("content_type") or part.get("type") or "unknown"
         dumped = orjson.dumps(part, option=orjson.OPT_INDENT_2, default=str).decode()
         label = f"{self.t('Content not understood')}: {kind}"
-        return _details(label, highlight_code(dumped, "json"))
+        return _details(label, self.highlight(dumped, "json"))
 
     def _sources(self, parts: list[Part]) -> str:
         """The citations of a message, once per URL, as a short list of links."""

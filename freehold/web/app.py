@@ -28,6 +28,7 @@ from freehold.web import views
 from freehold.web.imports import Jobs
 from freehold.web.render import page
 from freehold.web.security import Guard, GuardConfig
+from freehold.web.workers import Renderers
 
 __all__ = ["Archives", "create_app", "new_token"]
 
@@ -108,14 +109,21 @@ def create_app(
     port: int = 8765,
     hosts: set[str] | None = None,
     max_upload: int = 8 << 30,
+    render_workers: int | None = None,
 ) -> Guard:
-    """The web app over the archive in ``home``, behind its guard."""
+    """The web app over the archive in ``home``, behind its guard.
+
+    ``render_workers``: helper processes for long conversations (``workers.Renderers``);
+    None picks one per core beyond the first, up to 3.
+    """
     archives = Archives(home)
+    renderers = Renderers(render_workers)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         archives.close()
+        renderers.close()
 
     app = Starlette(
         routes=ROUTES,
@@ -124,6 +132,7 @@ def create_app(
     )
     open_archive(home).close()  # a broken archive fails here, at start, not on a first page
     app.state.archives = archives
+    app.state.renderers = renderers
     app.state.jobs = Jobs(home)
     app.state.csp_reports = []
     config = GuardConfig(token, port, hosts or set(), max_upload=max_upload)

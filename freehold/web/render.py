@@ -17,8 +17,8 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from freehold.errors import FreeholdError
-from freehold.models import AttachmentRef, Conversation
-from freehold.safehtml import Body, one_line
+from freehold.models import Conversation
+from freehold.safehtml import one_line
 from freehold.web.i18n import choose, translator
 from freehold.web.thread import choose_path
 
@@ -81,22 +81,20 @@ def _sidebar(request: Request) -> list[Any]:
         return []
 
 
-def _link(ref: AttachmentRef) -> str | None:
-    return f"/attachments/{ref.sha256}" if ref.sha256 else None
-
-
 def conversation_page(request: Request, conv: Conversation, at: int | None) -> Response:
     """The page of one conversation along the chosen path (see ``thread.choose_path``)."""
-    t = translator(_language(request))
-    body = Body(_link, t)
+    language = _language(request)
+    t = translator(language)
+    path = choose_path(conv.messages, at)
+    bodies = request.app.state.renderers.bodies([step.message for step in path], language)
     steps = [
         {
             "message": step.message,
             "fork": step.fork,
             "label": step.message.label(t),
-            "html": Markup("\n".join(body.blocks(step.message))),
+            "html": Markup(html),
         }
-        for step in choose_path(conv.messages, at)
+        for step, html in zip(path, bodies, strict=True)
     ]
     context = {
         "conv": conv,
