@@ -18,10 +18,10 @@ Everything in the archive is hostile (DESIGN §7):
 
 - the pages hold no JavaScript at all, and every page carries the Content-Security-Policy
   ``default-src 'none'; img-src 'self'; style-src 'self'`` and ``referrer: no-referrer``;
-- message text is Markdown rendered by markdown-it-py (CommonMark, raw HTML off, linkify off)
-  and then cleaned by nh3 with the small allow-list ``_TAGS`` / ``_ATTRIBUTES``: no ``img``,
-  no ``style``, classes only on ``pre``/``code``/``span``; ``href`` only for http, https and
-  mailto, and every link gets ``rel="noopener noreferrer"``;
+- message text is Markdown rendered by cmark-gfm (CommonMark in safe mode, raw HTML shown as
+  text, no linkify) and then cleaned by nh3 with the small allow-list ``_TAGS`` /
+  ``_ATTRIBUTES``: no ``img``, no ``style``, classes only on ``pre``/``code``/``span``;
+  ``href`` only for http, https and mailto, and every link gets ``rel="noopener noreferrer"``;
 - Markdown images are never loaded: they become plain links (``[image: alt]``) that nh3 then
   checks like any other link, so ``data:`` and remote images are neither fetched nor shown;
 - code is highlighted by pygments with CSS classes (no inline styles) and escaped by it;
