@@ -14,7 +14,7 @@ import secrets
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,6 +45,13 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     report: dict[str, Any] | None = None
     error: str | None = None
+
+    def snapshot(self) -> Job:
+        """A copy that is consistent while the import thread runs: ``state`` is read before
+        ``report`` and ``error``, and the thread writes them in the other order, so a finished
+        state always comes with its report."""
+        state = self.state
+        return replace(self, state=state)
 
     @property
     def percent(self) -> int:
@@ -106,4 +113,4 @@ class Jobs:
         finally:
             # The upload goes first: a job seen as finished has left nothing behind.
             shutil.rmtree(folder, ignore_errors=True)
-            job.report, job.error, job.state = report, error, state
+            job.report, job.error, job.state = report, error, state  # state last: see snapshot

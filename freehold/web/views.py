@@ -265,6 +265,7 @@ def import_job(request: Request) -> Response:
     if job is None:
         raise NotFoundError("no such import in this session")
     template = "_job.html" if request.headers.get("hx-request") else "job.html"
+    job = job.snapshot()  # the import thread may finish while the page is rendered
     return page(request, template, {"job": job, "report": job.report})
 
 
