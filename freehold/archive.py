@@ -136,7 +136,7 @@ class Prepared:
     raw_sha: str
     raw: bytes  # compressed (zlib)
     older: list[tuple[str, bytes]]
-    links: list[tuple[str, str | None, list[AttachmentRef]]]
+    links: list[tuple[str, str | None, tuple[AttachmentRef, ...]]]
     rows: list[tuple[Any, ...]]
     digest: str
 
@@ -145,7 +145,7 @@ def prepare(conv: Conversation) -> Prepared:
     """Serialise ``conv`` (ids, compressed raw, message rows, digest) without touching SQL."""
     rows = [_message_row(m) for m in conv.messages]
     links = [
-        (m.source_id, m.parent_source_id, [replace(a, opener=None) for a in m.attachments])
+        (m.source_id, m.parent_source_id, tuple(replace(a, opener=None) for a in m.attachments))
         for m in conv.messages
     ]
     digest = hashlib.sha256()

@@ -206,6 +206,12 @@ class _Tally:
     problems: list[Problem] = field(default_factory=list)
     context_records: int = 0
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with plain dicts: unpickling a ``Counter`` runs Python code per entry, and
+        the writer only ever adds these counts to the report's own Counters."""
+        counts = (dict(self.content_types), dict(self.not_understood), dict(self.attachments))
+        return (_Tally, (self.messages, *counts, self.problems, self.context_records))
+
 
 def _items(module: Any, path: Path, blobs: Path) -> Generator[Any, None, None]:
     """The reading side: records become (Prepared, tally, raw size); other records pass."""
