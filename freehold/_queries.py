@@ -392,8 +392,12 @@ def _messages(db: sqlite3.Connection, cid: str) -> list[Message]:
     return messages
 
 
-def stats(db: sqlite3.Connection) -> dict[str, Any]:
-    """What the archive holds, as plain numbers."""
+def stats(db: sqlite3.Connection, *, visible: bool = True) -> dict[str, Any]:
+    """What the archive holds, as plain numbers.
+
+    ``visible=False`` leaves out ``visible_messages``: counting them reads every message row
+    (210 ms at 1 GB), which a page that does not show the figure need not pay for.
+    """
 
     def one(sql: str) -> int:
         return int(db.execute(sql).fetchone()[0] or 0)
@@ -405,10 +409,11 @@ def stats(db: sqlite3.Connection) -> dict[str, Any]:
             "GROUP BY source_kind ORDER BY source_kind"
         )
     }
+    visible_count = "SELECT count(*) FROM messages WHERE on_visible_path"
     return {
         "conversations": one("SELECT count(*) FROM conversations"),
         "messages": one("SELECT count(*) FROM messages"),
-        "visible_messages": one("SELECT count(*) FROM messages WHERE on_visible_path"),
+        "visible_messages": one(visible_count) if visible else None,
         "branched_conversations": one("SELECT count(*) FROM conversations WHERE branch_count > 0"),
         "attachments": one("SELECT count(*) FROM attachments"),
         "attachment_bytes": one("SELECT sum(size) FROM attachments"),

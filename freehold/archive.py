@@ -538,8 +538,8 @@ class Archive:
 
     # -- reading (the SQL lives in _queries.py) --------------------------------------------
 
-    def stats(self) -> dict[str, Any]:
-        return _queries.stats(self.db)
+    def stats(self, *, visible: bool = True) -> dict[str, Any]:
+        return _queries.stats(self.db, visible=visible)
 
     def search(self, query: str, **filters: Any) -> list[_queries.Hit]:
         return _queries.search(self.db, query, **filters)

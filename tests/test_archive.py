@@ -258,6 +258,9 @@ def test_stats_count_hidden_messages_and_every_branch(archive: Archive) -> None:
     assert stats["imports"] == 1
     assert stats["per_source"] == {"chatgpt": {"conversations": 2, "messages": 8}}
     assert stats["gone_upstream"] == 0
+    light = archive.stats(visible=False)
+    assert light["visible_messages"] is None
+    assert {**light, "visible_messages": 6} == stats
 
 
 def test_round_trip_keeps_tree_flags_and_leaf(archive: Archive) -> None:

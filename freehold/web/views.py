@@ -92,7 +92,8 @@ def _pager(request: Request, number: int, total: int, size: int) -> dict[str, An
 def home(request: Request) -> Response:
     archive = _archive(request)
     recent = archive.conversation_rows(limit=12, count=False).rows
-    context = {"stats": archive.stats(), "sources": archive.sources()[::-1][:20], "recent": recent}
+    stats = archive.stats(visible=False)  # the page does not show the visible-path count
+    context = {"stats": stats, "sources": archive.sources()[::-1][:20], "recent": recent}
     return page(request, "home.html", context)
 
 
