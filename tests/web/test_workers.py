@@ -45,16 +45,21 @@ def renderers() -> Iterator[Renderers]:
     pool.close()
 
 
-@given(st.lists(st.integers(0, 5000), max_size=60), st.integers(1, 5))
-def test_slices_keep_every_message_in_order(sizes: list[int], count: int) -> None:
+@given(
+    st.lists(st.integers(0, 5000), max_size=60),
+    st.integers(1, 5),
+    st.sampled_from([1.0, 1.25, 2.0]),
+)
+def test_slices_keep_every_message_in_order(sizes: list[int], count: int, first: float) -> None:
     messages = [message(n, size) for n, size in enumerate(sizes)]
-    cut = slices(messages, count)
+    cut = slices(messages, count, first)
     assert len(cut) == count
     assert [m for part in cut for m in part] == messages
     total = sum(len(m.text) + 64 for m in messages)
     biggest = max((len(m.text) + 64 for m in messages), default=0)
-    for part in cut[:-1]:
-        assert sum(len(m.text) + 64 for m in part) <= total / count + biggest
+    share = total / (first + count - 1)
+    for n, part in enumerate(cut[:-1]):
+        assert sum(len(m.text) + 64 for m in part) <= share * (first if n == 0 else 1) + biggest
 
 
 def test_a_long_conversation_renders_the_same_with_a_helper(renderers: Renderers) -> None:
