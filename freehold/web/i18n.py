@@ -109,6 +109,17 @@ FRENCH: dict[str, str] = {
         "Un autre import est en cours ; attendez qu'il se termine."
     ),
     "Nothing was uploaded.": "Aucun fichier n'a été envoyé.",
+    "Nothing was uploaded. Send the export as a file from the import page's form "
+    "(multipart/form-data).": (
+        "Aucun fichier n'a été envoyé. Envoyez l'export comme fichier depuis le formulaire de "
+        "la page d'import (multipart/form-data)."
+    ),
+    "The upload holds too many parts; send one file.": (
+        "L'envoi contient trop de parties ; envoyez un seul fichier."
+    ),
+    "A form field other than the file is too large.": (
+        "Un champ du formulaire autre que le fichier est trop grand."
+    ),
     "Keyboard": "Clavier",
     "search": "rechercher",
     "next / previous item": "élément suivant / précédent",

@@ -1,7 +1,8 @@
 """Imports started from the web app: the upload is saved, imported in a thread, then deleted.
 
 One import runs at a time (the archive has one writer); a second is refused while it runs.
-The upload goes to ``<data folder>/uploads/<job id>/<cleaned name>`` — the name keeps only
+The upload is streamed (never spooled in the system's temporary folder) to
+``<data folder>/uploads/<job id>/<cleaned name>`` — the name keeps only
 letters, digits, dots, dashes and underscores, because detection looks at the suffix
 (``.zip``, ``.json``, ``logs.db``) — and is removed when the import ends, whatever happened;
 what the import kept is in the archive, and the person still has their original file.
@@ -14,15 +15,19 @@ import secrets
 import shutil
 import threading
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
 
 from freehold.archive import open_archive
 from freehold.errors import FreeholdError
 from freehold.ingest import import_path
 
-__all__ = ["Job", "Jobs", "clean_name"]
+__all__ = ["Job", "Jobs", "UploadError", "clean_name"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -78,23 +83,56 @@ class Jobs:
     def busy(self) -> bool:
         return any(job.state == "running" for job in self.jobs.values())
 
-    def start(self, name: str | None, stream: IO[bytes]) -> Job:
-        """Save the upload and import it in a thread; FreeholdError while another one runs."""
+    def reserve(self) -> tuple[Job, Path]:
+        """A new job and its empty folder; FreeholdError while another import runs."""
         with self.lock:
             if self.busy():
                 raise FreeholdError("Another import is running; wait for it to finish.")
-            job = Job(secrets.token_hex(8), clean_name(name))
+            job = Job(secrets.token_hex(8), "upload")
             self.jobs[job.id] = job
         folder = self.home / "uploads" / job.id
         try:
             folder.mkdir(parents=True)
-            with (folder / job.name).open("xb") as out:
-                shutil.copyfileobj(stream, out, 1 << 20)
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            job.state = "failed"
+            self.abandon(job, folder)
             raise
+        return job, folder
+
+    def abandon(self, job: Job, folder: Path) -> None:
+        """Forget a job whose upload did not arrive whole, and everything it saved."""
+        shutil.rmtree(folder, ignore_errors=True)
+        with self.lock:
+            self.jobs.pop(job.id, None)
+
+    def launch(self, job: Job, folder: Path) -> None:
+        """Import the saved upload in a thread."""
         threading.Thread(target=self._run, args=(job, folder), daemon=True).start()
+
+    async def receive(self, content_type: str, body: AsyncIterator[bytes]) -> Job:
+        """Stream a multipart upload straight into a new job's folder, then import it.
+
+        The file never passes through the system's temporary folder (which may be a small
+        tmpfs) and is written once. A body that is cut, malformed, too large (the guard
+        raises as it counts) or holds no file leaves nothing behind.
+        """
+        job, folder = self.reserve()
+        saver = _Upload(folder)
+        try:
+            parser = saver.parser(content_type)
+            async for chunk in body:
+                parser.write(chunk)
+                await saver.flush(_FLUSH_AT)
+            parser.finalize()
+            await saver.flush(0)
+            if saver.path is None:
+                raise UploadError("Nothing was uploaded.")
+        except BaseException:
+            saver.close()
+            self.abandon(job, folder)
+            raise
+        saver.close()
+        job.name = saver.path.name
+        self.launch(job, folder)
         return job
 
     def _run(self, job: Job, folder: Path) -> None:
@@ -114,3 +152,94 @@ class Jobs:
             # The upload goes first: a job seen as finished has left nothing behind.
             shutil.rmtree(folder, ignore_errors=True)
             job.report, job.error, job.state = report, error, state  # state last: see snapshot
+
+
+_FLUSH_AT = 1 << 20  # bytes of upload held in memory before they go to disk
+_MAX_FIELD = 4096  # bytes of any form field that is not the file (none is expected)
+_MAX_PARTS = 4
+
+
+class UploadError(FreeholdError):
+    """An upload that is not one file in a multipart/form-data body."""
+
+
+class _Upload:
+    """The receiving end of ``python_multipart``'s streaming parser: the part named ``file``
+    goes to ``folder/<cleaned name>``; other parts are counted, capped and dropped."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path: Path | None = None
+        self.out: IO[bytes] | None = None
+        self.pending = bytearray()
+        self.headers: dict[bytes, bytes] = {}
+        self.field = b""
+        self.value = b""
+        self.writing = False
+        self.parts = 0
+        self.other = 0
+
+    def parser(self, content_type: str) -> MultipartParser:
+        kind, options = parse_options_header(content_type)
+        boundary = options.get(b"boundary")
+        if kind != b"multipart/form-data" or not boundary:
+            raise UploadError(
+                "Nothing was uploaded. Send the export as a file from the import page's form "
+                "(multipart/form-data)."
+            )
+        callbacks: Any = {
+            "on_part_begin": self._begin,
+            "on_header_field": self._field,
+            "on_header_value": self._value,
+            "on_header_end": self._header,
+            "on_headers_finished": self._headers_done,
+            "on_part_data": self._data,
+            "on_part_end": self._end,
+        }
+        return MultipartParser(boundary, callbacks)
+
+    def _begin(self) -> None:
+        self.parts += 1
+        if self.parts > _MAX_PARTS:
+            raise UploadError("The upload holds too many parts; send one file.")
+        self.headers, self.writing, self.other = {}, False, 0
+
+    def _field(self, data: bytes, start: int, end: int) -> None:
+        self.field += data[start:end]
+
+    def _value(self, data: bytes, start: int, end: int) -> None:
+        self.value += data[start:end]
+
+    def _header(self) -> None:
+        self.headers[self.field.lower()] = self.value
+        self.field = self.value = b""
+
+    def _headers_done(self) -> None:
+        _, options = parse_options_header(self.headers.get(b"content-disposition", b""))
+        filename = options.get(b"filename")
+        if options.get(b"name") != b"file" or not filename or self.path is not None:
+            return  # not the file: its bytes are dropped
+        name = clean_name(filename.decode("utf-8", "replace"))
+        self.path = self.folder / name
+        self.out = self.path.open("xb")
+        self.writing = True
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if self.writing:
+            self.pending += data[start:end]
+            return
+        self.other += end - start
+        if self.other > _MAX_FIELD:
+            raise UploadError("A form field other than the file is too large.")
+
+    def _end(self) -> None:
+        self.writing = False
+
+    async def flush(self, at_least: int) -> None:
+        if self.out is not None and self.pending and len(self.pending) >= at_least:
+            data, self.pending = bytes(self.pending), bytearray()
+            await run_in_threadpool(self.out.write, data)
+
+    def close(self) -> None:
+        if self.out is not None:
+            self.out.close()

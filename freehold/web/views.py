@@ -18,8 +18,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
@@ -28,6 +26,7 @@ from freehold.errors import FreeholdError, NotFoundError
 from freehold.exporters import json as json_export
 from freehold.exporters import markdown as markdown_export
 from freehold.safehtml import RASTER
+from freehold.web.imports import UploadError
 from freehold.web.render import conversation_page, page
 
 __all__ = [
@@ -245,19 +244,13 @@ def import_form(request: Request, error: str | None = None, status: int = 200) -
 
 
 async def import_upload(request: Request) -> Response:
-    form = await request.form(max_files=1, max_fields=4)
+    jobs = request.app.state.jobs
     try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            return import_form(request, "Nothing was uploaded.", 400)
-        try:
-            # Copying a large upload takes a while: not on the event loop, which serves the rest.
-            jobs = request.app.state.jobs
-            job = await run_in_threadpool(jobs.start, upload.filename, upload.file)
-        except FreeholdError as error:
-            return import_form(request, str(error), 409)
-    finally:
-        await form.close()
+        job = await jobs.receive(request.headers.get("content-type", ""), request.stream())
+    except UploadError as error:
+        return import_form(request, str(error), 400)
+    except FreeholdError as error:  # another import is running
+        return import_form(request, str(error), 409)
     return RedirectResponse(f"/import/jobs/{job.id}", status_code=303)
 
 
