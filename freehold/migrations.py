@@ -11,7 +11,13 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-__all__ = ["MIGRATIONS", "m001_initial", "m002_conversation_marks", "migrate"]
+__all__ = [
+    "MIGRATIONS",
+    "m001_initial",
+    "m002_conversation_marks",
+    "m003_conversations_by_kind",
+    "migrate",
+]
 
 Step = Callable[[], str]
 MIGRATIONS: list[tuple[str, Step]] = []
@@ -191,4 +197,13 @@ def m002_conversation_marks() -> str:
             starred INTEGER NOT NULL,
             updated_at TEXT NOT NULL
         );
+        """
+
+
+@_step
+def m003_conversations_by_kind() -> str:
+    # Counts per source (the web app's home page, `freehold stats`) read this index instead of
+    # every conversation row: 90 ms (504 ms from a cold cache) → 5 ms at 1 GB; built in 40 ms.
+    return """
+        CREATE INDEX conversations_by_kind ON conversations(source_kind, message_count);
         """

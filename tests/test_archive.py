@@ -113,6 +113,17 @@ def test_opening_migrates_once(archive: Archive, tmp_path: Path) -> None:
         )
 
 
+def test_an_archive_from_before_m003_gets_the_per_source_index(archive: Archive) -> None:
+    archive.db.execute("DROP INDEX conversations_by_kind")
+    archive.db.execute("DELETE FROM _freehold_migrations WHERE name = 'm003_conversations_by_kind'")
+    assert migrate(archive.db) == ["m003_conversations_by_kind"]
+    plan = archive.db.execute(
+        "EXPLAIN QUERY PLAN SELECT source_kind, count(*), sum(message_count) FROM conversations "
+        "GROUP BY source_kind ORDER BY source_kind"
+    ).fetchall()
+    assert "COVERING INDEX conversations_by_kind" in str(plan)
+
+
 def test_blank_database_gets_every_step() -> None:
     db = sqlite3.connect(":memory:", isolation_level=None)
     assert migrate(db) == [name for name, _ in MIGRATIONS]
