@@ -22,7 +22,7 @@ from freehold.safehtml import one_line
 from freehold.web.i18n import choose, translator
 from freehold.web.thread import choose_path
 
-__all__ = ["TEMPLATES", "conversation_page", "page"]
+__all__ = ["CONTEXT_KINDS", "TEMPLATES", "conversation_page", "page"]
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -46,7 +46,24 @@ def _size(size: int | None) -> str:
     return ""
 
 
+# What the importers call their personal-context records, as a reader calls them.
+CONTEXT_KINDS = {
+    "custom_instructions": "Custom instructions",
+    "memory": "Memory note",
+    "memory_snapshot": "Memory snapshot",
+    "project_document": "Project document",
+    "project_instructions": "Project instructions",
+    "system_instructions": "System instructions",
+}
+
+
+def _context_kind(kind: str) -> str:
+    """The English label of a context record's kind (an unknown kind, made readable)."""
+    return CONTEXT_KINDS.get(kind) or kind.replace("_", " ").strip().capitalize() or "Context"
+
+
 TEMPLATES.env.filters.update(when=_when, day=_day, size=_size, one_line=one_line)
+TEMPLATES.env.filters["context_kind"] = _context_kind
 
 
 def _language(request: Request) -> str:

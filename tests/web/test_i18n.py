@@ -15,6 +15,7 @@ from freehold.archive import open_archive
 from freehold.models import ROLE_NAMES
 from freehold.web import i18n, imports, views
 from freehold.web.i18n import FRENCH, choose, translator
+from freehold.web.render import CONTEXT_KINDS
 from tests.builders import ingest
 from tests.web.conftest import Server, start_server
 
@@ -45,12 +46,22 @@ def test_strings_templates_translate_indirectly_have_french(tmp_path: Path) -> N
     wanted = {name for key in ("conversations", "messages", "attachments") for name in report[key]}
     wanted |= {"Conversations", "Messages", "Source", "Model", "Role"}
     wanted |= {"Nothing was uploaded.", "Another import is running; wait for it to finish."}
+    wanted |= {
+        "Nothing was uploaded. Send the export as a file from the import page's form "
+        "(multipart/form-data).",
+        "The upload holds too many parts; send one file.",
+        "A form field other than the file is too large.",
+    }
+    wanted |= set(CONTEXT_KINDS.values())  # conversation.html: t(record.kind|context_kind)
     assert sorted(wanted - FRENCH.keys()) == []
 
 
 def test_messages_the_upload_page_shows_are_the_catalogued_ones() -> None:
     sources = Path(views.__file__).read_text() + Path(imports.__file__).read_text()
-    for text in ("Nothing was uploaded.", "Another import is running; wait for it to finish."):
+    shown = ("Nothing was uploaded.", "Another import is running; wait for it to finish.")
+    shown += ("The upload holds too many parts; send one file.",)
+    shown += ("A form field other than the file is too large.",)
+    for text in shown:
         assert f'"{text}"' in sources and text in FRENCH
 
 

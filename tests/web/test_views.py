@@ -714,3 +714,27 @@ def test_language_keeps_a_local_next(client: httpx.Client) -> None:
     assert response.headers["location"] == "/search?q=zebra&page=2"
     unknown = client.get("/language/xx", params={"next": "/"})
     assert unknown.status_code == 303 and "set-cookie" not in unknown.headers
+
+
+def test_context_records_show_what_they_are(library: Server) -> None:
+    with open_archive(library.home) as archive:
+        found = archive.db.execute(
+            "SELECT conversation_id FROM context_records WHERE kind = 'custom_instructions' "
+            "AND conversation_id IS NOT NULL"
+        ).fetchone()
+    assert found, "the sample export holds custom instructions"
+    pages = {}
+    for language in ("en", "fr"):
+        with library.client(headers={"Accept-Language": language}) as fresh:
+            pages[language] = main(fresh.get(f"/conversations/{found[0]}"))
+    assert "<strong>Custom instructions</strong>" in pages["en"]
+    assert "custom_instructions" not in pages["en"]
+    assert "<strong>Instructions personnalisées</strong>" in pages["fr"]
+
+
+def test_pages_have_a_favicon(client: httpx.Client) -> None:
+    home = client.get("/")
+    assert '<link rel="icon" href="/static/favicon.svg"' in home.text
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert b"<script" not in icon.content and icon.content.startswith(b"<svg")
