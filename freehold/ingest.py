@@ -14,6 +14,8 @@ import hashlib
 import importlib
 import multiprocessing
 import pickle
+import queue
+import threading
 import zipfile
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator
@@ -262,20 +264,62 @@ class _Reader:
 
 
 def _child(module_name: str, path: str, blobs: str, conn: Connection) -> None:
-    """Entry point of the reader process: sends batches of items, then None."""
+    """Entry point of the reader process: sends batches of items, then None.
+
+    Batches are pickled here and written to the pipe by a sender thread, so parsing goes on
+    while the writer is busy (a commit, a big conversation) and the 64 KiB pipe is full: a
+    thread blocked in ``write`` releases the GIL. At most ``_PIPE_QUEUE`` batches wait.
+    """
+    outbox = _Outbox(conn)
     try:
         batch: list[Any] = []
         for item in _items(importlib.import_module(module_name), Path(path), Path(blobs)):
             batch.append(item)
             if len(batch) >= _PIPE_BATCH or isinstance(item, ExportInfo):
-                conn.send(batch)
+                outbox.put(batch)
                 batch = []
-        conn.send(batch)
-        conn.send(None)
+        outbox.put(batch)
+        outbox.put(None)
+    except _WriterGone:
+        return
     except BaseException as error:
-        conn.send(_portable(error))
+        outbox.put(_portable(error))
     finally:
+        outbox.close()
         conn.close()
+
+
+class _WriterGone(Exception):
+    """The writer closed its end of the pipe: nothing more to read for."""
+
+
+class _Outbox:
+    """Pickled batches handed to a thread that writes them to the pipe in order."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_PIPE_QUEUE)
+        self.failed = False
+        self.thread = threading.Thread(target=self._send_all, name="freehold-send", daemon=True)
+        self.thread.start()
+
+    def put(self, batch: Any) -> None:
+        if self.failed:
+            raise _WriterGone
+        self.queue.put(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _send_all(self) -> None:
+        while (data := self.queue.get()) is not None:
+            if self.failed:
+                continue  # drain, so a producer blocked on a full queue wakes up
+            try:
+                self.conn.send_bytes(data)
+            except OSError:
+                self.failed = True
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
 
 
 def _portable(error: BaseException) -> BaseException:
