@@ -390,3 +390,31 @@ def test_export_selection_by_model_and_query(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1 and "quote words" in result.output
     assert not out.exists()
+
+
+def _fts_consistent(archive: Archive) -> None:
+    """FTS5's own check of the index against the messages' text (raises if they differ)."""
+    archive.db.execute("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_a_conversation_updated_in_the_transaction_that_added_it_is_indexed_right(
+    archive: Archive,
+) -> None:
+    first = chat("twice", "2024-02-01", "tell me about otters", "otters hold hands")
+    second = chat("twice", "2024-02-01", "tell me about otters", "beavers build dams")
+    assert add(archive, first, second) == ["new", "updated"]
+    _fts_consistent(archive)
+    assert [h.conversation_id for h in archive.search("beavers")] == [
+        first.id or archive.resolve("twice")
+    ]
+    assert archive.search("hands") == []
+
+
+def test_a_rolled_back_import_leaves_nothing_to_index(archive: Archive) -> None:
+    source = archive.begin_source("chatgpt", "test.json", None, None, "test/1")
+    archive.begin()
+    archive.add_conversation(chat("gone", "2024-03-01", "walruses", "tusks"), source)
+    archive.rollback()
+    add(archive, chat("kept", "2024-03-02", "penguins", "waddle"))
+    _fts_consistent(archive)
+    assert archive.search("walruses") == [] and len(archive.search("penguins")) == 1
