@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 __all__ = [
+    "FILE_PARTS",
     "ROLE_NAMES",
     "AttachmentRef",
     "ContextRecord",
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 Part = dict[str, Any]
+FILE_PARTS = ("image", "audio", "file")  # part types that point at an attachment
 ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 
 
@@ -97,6 +99,36 @@ class Message:
         if with_model and self.model and self.role == "assistant":
             label += f" ({self.model})"
         return " ".join(label.split())
+
+    def layout(self) -> tuple[list[tuple[Part, AttachmentRef | None]], list[AttachmentRef]]:
+        """What the message shows, in reading order, for every renderer.
+
+        First its parts, citations left out (see ``sources``); a part that points at a file
+        (image, audio, file) comes with that file's reference, the declared one when the
+        message lists it, else one made from the part. Then the attached files no part showed.
+        """
+        refs = {ref.pointer: ref for ref in self.attachments}
+        shown: list[tuple[Part, AttachmentRef | None]] = []
+        for part in self.parts:
+            kind, pointer = part.get("type"), part.get("pointer")
+            if kind == "citation":
+                continue
+            if kind in FILE_PARTS and isinstance(pointer, str):
+                ref = refs.get(pointer) or AttachmentRef(pointer, part.get("name"))
+                shown.append((part, ref))
+            else:
+                shown.append((part, None))
+        pointed = {ref.pointer for _, ref in shown if ref is not None}
+        return shown, [ref for ref in self.attachments if ref.pointer not in pointed]
+
+    def sources(self) -> dict[str, str]:
+        """The URLs the message's citations point at, once each, with a title (else the URL)."""
+        seen: dict[str, str] = {}
+        for part in self.parts:
+            url = part.get("url")
+            if part.get("type") == "citation" and isinstance(url, str) and url not in seen:
+                seen[url] = str(part.get("title") or url)
+        return seen
 
 
 @dataclass(slots=True)

@@ -239,30 +239,18 @@ class Body:
     def blocks(self, message: Message) -> list[str]:
         """The message's parts, citations gathered as a list of sources, then unused files."""
         self.in_details = message.hidden
-        refs = {ref.pointer: ref for ref in message.attachments}
-        used: set[str] = set()
-        blocks = []
-        for part in message.parts:
-            if part.get("type") == "citation":
-                continue
-            block = self._part(part, refs, used)
-            if block.strip():
-                blocks.append(block)
-        sources = self._sources(message.parts)
+        shown, unused = message.layout()
+        blocks = [self.file(ref) if ref else self._part(part) for part, ref in shown]
+        blocks = [block for block in blocks if block.strip()]
+        sources = self._sources(message.sources())
         if sources:
             blocks.append(sources)
-        blocks += [self.file(ref) for ref in message.attachments if ref.pointer not in used]
+        blocks += [self.file(ref) for ref in unused]
         self.in_details = False
         return blocks
 
-    def _part(self, part: Part, refs: dict[str, AttachmentRef], used: set[str]) -> str:
-        kind = part.get("type")
-        pointer = part.get("pointer")
-        if kind in ("image", "audio", "file") and isinstance(pointer, str):
-            used.add(pointer)
-            ref = refs.get(pointer) or AttachmentRef(pointer=pointer, name=part.get("name"))
-            return self.file(ref)
-        render = _PARTS.get(str(kind), Body._unknown)
+    def _part(self, part: Part) -> str:
+        render = _PARTS.get(str(part.get("type")), Body._unknown)
         return render(self, part)
 
     def file(self, ref: AttachmentRef) -> str:
@@ -334,16 +322,13 @@ class Body:
         label = f"{self.t('Content not understood')}: {kind}"
         return _details(label, self.highlight(dumped, "json"))
 
-    def _sources(self, parts: list[Part]) -> str:
-        """The citations of a message, once per URL, as a short list of links."""
-        seen: dict[str, str] = {}
-        for part in parts:
-            url = part.get("url")
-            if part.get("type") == "citation" and isinstance(url, str) and url not in seen:
-                seen[url] = link(url, one_line(str(part.get("title") or url), 200))
-        if not seen:
+    def _sources(self, sources: dict[str, str]) -> str:
+        """A message's citations (``Message.sources``) as a short list of links."""
+        if not sources:
             return ""
-        items = "".join(f"<li>{item}</li>" for item in seen.values())
+        items = "".join(
+            f"<li>{link(url, one_line(title, 200))}</li>" for url, title in sources.items()
+        )
         label = escape(self.t("Sources"))
         return f'<p><strong>{label}:</strong></p>\n<ul class="sources">{items}</ul>'
 

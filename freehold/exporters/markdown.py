@@ -290,32 +290,23 @@ class _Note:
         return [f"{head}\n\n{stamp}".rstrip(), *blocks]
 
     def _content(self, message: Message) -> list[str]:
-        refs = {ref.pointer: ref for ref in message.attachments}
-        used: set[str] = set()
-        blocks = []
-        for part in message.parts:
-            if part.get("type") == "citation":
-                continue
-            block = self._part(part, refs, used)
-            if block.strip():
-                blocks.append(block)
-        sources = _sources(message.parts)
+        shown, unused = message.layout()
+        blocks = [
+            self._file(ref, image=part.get("type") == "image") if ref else self._part(part)
+            for part, ref in shown
+        ]
+        blocks = [block for block in blocks if block.strip()]
+        sources = _sources(message.sources())
         if sources:
             blocks.append(sources)
-        for ref in message.attachments:
-            if ref.pointer not in used:
-                blocks.append(
-                    self._file(ref, image=(ref.sniffed_mime or ref.mime or "").startswith("image/"))
-                )
+        for ref in unused:
+            blocks.append(
+                self._file(ref, image=(ref.sniffed_mime or ref.mime or "").startswith("image/"))
+            )
         return blocks
 
-    def _part(self, part: Part, refs: dict[str, AttachmentRef], used: set[str]) -> str:
+    def _part(self, part: Part) -> str:
         kind = part.get("type")
-        pointer = part.get("pointer")
-        if kind in ("image", "audio", "file") and isinstance(pointer, str):
-            used.add(pointer)
-            ref = refs.get(pointer) or AttachmentRef(pointer=pointer, name=part.get("name"))
-            return self._file(ref, image=kind == "image")
         render = _PARTS.get(str(kind), _unknown)
         return render(self, part)
 
@@ -381,16 +372,12 @@ def _unknown(note: _Note, part: Part) -> str:
     return _details(f"Content not understood: {kind}", _fence(dumped, "json"))
 
 
-def _sources(parts: list[Part]) -> str:
-    """The citations of a message, once per URL, as a short list of links."""
-    seen: dict[str, str] = {}
-    for part in parts:
-        url = part.get("url")
-        if part.get("type") == "citation" and isinstance(url, str) and url not in seen:
-            seen[url] = _link(url, _inline(str(part.get("title") or url), 200))
-    if not seen:
+def _sources(sources: dict[str, str]) -> str:
+    """A message's citations (``Message.sources``) as a short list of links."""
+    if not sources:
         return ""
-    return "**Sources:**\n\n" + "\n".join(f"- {link}" for link in seen.values())
+    links = (_link(url, _inline(title, 200)) for url, title in sources.items())
+    return "**Sources:**\n\n" + "\n".join(f"- {link}" for link in links)
 
 
 _PARTS: dict[str, Callable[[_Note, Part], str]] = {

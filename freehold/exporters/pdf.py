@@ -332,19 +332,14 @@ class _Renderer:
         self._content(message)
 
     def _content(self, message: Message) -> None:
-        refs = {ref.pointer: ref for ref in message.attachments}
-        used: set[str] = set()
-        for part in message.parts:
-            kind = part.get("type")
-            pointer = part.get("pointer")
-            if kind in ("image", "audio", "file") and isinstance(pointer, str):
-                used.add(pointer)
-                self._attachment(refs.get(pointer) or AttachmentRef(pointer, part.get("name")))
-            elif kind != "citation":
-                self._part(part)
-        for ref in message.attachments:
-            if ref.pointer not in used:
+        shown, unused = message.layout()
+        for part, ref in shown:
+            if ref is not None:
                 self._attachment(ref)
+            else:
+                self._part(part)
+        for ref in unused:
+            self._attachment(ref)
 
     def _part(self, part: Part) -> None:
         kind = part.get("type")
