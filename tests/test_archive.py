@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import sqlite3
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -309,6 +310,17 @@ def test_same_raw_twice_is_unchanged_and_growth_is_an_update(archive: Archive) -
     got = archive.get_conversation("g")
     assert len(got.messages) == 4
     assert len(archive.raw_versions(got.id or "")) == 2
+
+
+def test_raw_json_reads_back_with_plain_sqlite3_and_zlib(archive: Archive) -> None:
+    # Written by ISA-L for speed, but a standard zlib stream: no freehold needed to read it.
+    first = chat("z", "2024-01-01", "q " * 5000, "a")
+    add(archive, first)
+    with sqlite3.connect(archive.path) as db:
+        encoding, data = db.execute("SELECT encoding, data FROM conversation_raw").fetchone()
+    assert encoding == "zlib"
+    assert zlib.decompress(data) == first.raw
+    assert len(data) < len(first.raw) // 10
 
 
 def test_blobs_are_content_addressed_and_sniffed(archive: Archive) -> None:

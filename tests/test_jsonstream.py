@@ -202,3 +202,38 @@ def test_float_cut_after_its_point_or_exponent(number: bytes) -> None:
     first_read = 1 << 22
     data = b"[" + b" " * (first_read - 1 - cut) + number + b", 6]"
     assert [e.value for e in read_all(data)] == [json.loads(number), 6]
+
+
+def _nested(depth: int, innermost: object) -> object:
+    value = innermost
+    for level in range(depth - (0 if innermost == 0 else 1)):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+@pytest.mark.parametrize("innermost", [0, [], {}], ids=["scalar", "empty-list", "empty-dict"])
+def test_quick_guard_draws_the_line_exactly_at_max_depth(innermost: object) -> None:
+    # The quick test (orjson's own nesting limit) must pass every element the exact walk
+    # passes, and nothing deeper: at MAX_DEPTH containers it says clean, one more it does not.
+    guard = jsonstream._Guard(jsonstream.MAX_DEPTH)
+    at_limit = _nested(jsonstream.MAX_DEPTH, innermost)
+    past_limit = _nested(jsonstream.MAX_DEPTH + 1, innermost)
+    assert not jsonstream._too_deep(at_limit, jsonstream.MAX_DEPTH)
+    assert jsonstream._too_deep(past_limit, jsonstream.MAX_DEPTH)
+    assert guard.clean(at_limit)
+    assert not guard.clean(past_limit)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"t": "x\ud800y"}, {"k\udcff": 1}, [["\udc80"]]],
+    ids=["lone-in-value", "lone-in-key", "bad-byte"],
+)
+def test_quick_guard_refuses_lone_surrogates(value: object) -> None:
+    assert not jsonstream._Guard(jsonstream.MAX_DEPTH).clean(value)
+
+
+def test_integer_past_64_bits_takes_the_exact_path_and_is_kept() -> None:
+    (element,) = read_all(b'[{"n": 123456789012345678901234567890}]')
+    assert element.value == {"n": 123456789012345678901234567890}
+    assert element.problems == []
