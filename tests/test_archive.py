@@ -131,6 +131,25 @@ def test_blank_database_gets_every_step() -> None:
     assert migrate(db) == []
 
 
+def test_new_archives_get_16k_pages_and_old_ones_keep_theirs(tmp_path: Path) -> None:
+    with open_archive(tmp_path / "new") as new:
+        assert new.db.execute("PRAGMA page_size").fetchone()[0] == 16384
+        assert new.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 4096  # 64 MB
+        assert new.db.execute("PRAGMA temp_store").fetchone()[0] == 2  # memory
+    old_home = tmp_path / "old"
+    old_home.mkdir()
+    db = sqlite3.connect(old_home / "archive.sqlite", isolation_level=None)
+    db.execute("PRAGMA page_size=4096")
+    db.execute("PRAGMA journal_mode=WAL")
+    migrate(db)
+    db.close()
+    with open_archive(old_home) as old:
+        assert old.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert old.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 16384  # 64 MB
+        add(old, chat("p", "2024-01-01", "question", "answer"))
+        assert "question" in [m.text for m in old.get_conversation("p").messages]
+
+
 def test_a_file_that_is_not_sqlite_is_an_archive_error(tmp_path: Path) -> None:
     home = tmp_path / "broken"
     home.mkdir()
