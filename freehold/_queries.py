@@ -375,7 +375,7 @@ def _messages(db: sqlite3.Connection, cid: str) -> list[Message]:
                 parent_source_id=by_id.get(r[1]) if r[1] is not None else None,
                 role=r[3],
                 content_type=r[7],
-                parts=orjson.loads(r[8]),
+                parts=orjson.loads(r[8]) if r[8] is not None else [{"type": "text", "text": r[9]}],
                 text=r[9],
                 author_name=r[4],
                 model=r[5],

@@ -125,13 +125,33 @@ def _message_row(message: Message) -> tuple[Any, ...]:
         message.model,
         message.created_at,
         message.content_type,
-        dumps(message.parts),
+        None if _plain(message.parts, message.text) else dumps(message.parts),
         message.text,
         int(message.hidden),
         int(message.on_visible_path),
         message.status,
         dumps(message.meta) if message.meta else None,
     )
+
+
+def _plain(parts: list[dict[str, Any]], text: str) -> bool:
+    """One plain text part that says exactly ``text``: its ``parts`` column is NULL, so the
+    text is stored once (three messages in four; docs/archive-format.md)."""
+    if len(parts) != 1:
+        return False
+    only = parts[0]
+    return len(only) == 2 and only.get("type") == "text" and only.get("text") == text
+
+
+def _plain_json(parts: str, text: str) -> bool:
+    """``_plain`` for a ``parts`` column written before migration m004 (or by hand)."""
+    if not parts.startswith('[{"type":"text"'):
+        return False
+    try:
+        value = orjson.loads(parts)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(value, list) and len(value) == 1 and _plain(value, text)
 
 
 @dataclass(slots=True)
@@ -479,7 +499,13 @@ class Archive:
             "WHERE conversation_id=?",
             (cid,),
         )
-        return {r[1]: (r[0], tuple(r[2:])) for r in rows}
+        found = {}
+        for r in rows:
+            row = r[2:]
+            if row[6] is not None and _plain_json(row[6], row[7]):
+                row = (*row[:6], None, *row[7:])  # compares equal to the same message re-read
+            found[r[1]] = (r[0], tuple(row))
+        return found
 
     def _plan(self, ready: Prepared, found_rows: dict[str, tuple[int, tuple[Any, ...]]]) -> _Plan:
         """Assign ids to new messages and sort every message into insert, update or keep."""

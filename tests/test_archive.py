@@ -449,3 +449,140 @@ def test_a_rolled_back_import_leaves_nothing_to_index(archive: Archive) -> None:
     add(archive, chat("kept", "2024-03-02", "penguins", "waddle"))
     _fts_consistent(archive)
     assert archive.search("walruses") == [] and len(archive.search("penguins")) == 1
+
+
+# -- plain text parts stored once (m004) ---------------------------------------------------------
+
+
+def _parts_column(archive: Archive, source_message_id: str) -> str | None:
+    row = archive.db.execute(
+        "SELECT parts FROM messages WHERE source_message_id = ?", (source_message_id,)
+    ).fetchone()
+    return row[0]
+
+
+def test_a_plain_text_message_stores_its_text_once_and_reads_back_whole(archive: Archive) -> None:
+    cited = [{"type": "text", "text": "see [1]"}, {"type": "citation", "marker": "[1]", "url": "u"}]
+    extra = [{"type": "text", "text": "hi", "lang": "en"}]
+    differs = [{"type": "text", "text": "raw 【1†source】"}]
+    messages = [
+        msg("plain", None, "user", "just words"),
+        Message("cited", "plain", "assistant", "text", cited, "see"),
+        Message("extra", "cited", "user", "text", extra, "hi"),
+        Message("differs", "extra", "assistant", "text", differs, "raw"),
+        Message("empty", "differs", "user", "text", [], ""),
+    ]
+    add(archive, conversation("p1", messages))
+    assert _parts_column(archive, "plain") is None
+    for kept in ("cited", "extra", "differs", "empty"):
+        assert _parts_column(archive, kept) is not None
+    got = {m.source_id: m.parts for m in archive.get_conversation("p1").messages}
+    assert got == {
+        "plain": [{"type": "text", "text": "just words"}],
+        "cited": cited,
+        "extra": extra,
+        "differs": differs,
+        "empty": [],
+    }
+    assert add(archive, conversation("p1", messages)) == ["unchanged"]
+
+
+def _archive_before_m004(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An archive written by the code before m004: NOT NULL parts, plain parts as JSON."""
+    from freehold import archive as archive_module
+    from freehold import migrations
+
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:3])
+        patch.setattr(archive_module, "_plain", lambda parts, text: False)
+        with open_archive(home) as old:
+            assert (
+                "parts TEXT NOT NULL"
+                in old.db.execute(
+                    "SELECT sql FROM sqlite_master WHERE name = 'messages'"
+                ).fetchone()[0]
+            )
+            add(old, chat("m-1", "2024-05-01", "otters and rivers", "otters hold hands"))
+            branchy = chat("m-2", "2024-05-02", "first question", "first answer")
+            branchy.messages.append(
+                Message("cite", "u", "assistant", "text", [{"type": "text", "text": "x [1]"}], "x")
+            )
+            add(old, branchy)
+            source = old.begin_source("chatgpt", "a.zip", None, None, "test/1")
+            with old.transaction():
+                ref = AttachmentRef("file-service://file-1", "a.png", "image/png")
+                ref.opener = lambda: io.BytesIO(PNG)
+                photo = chat("m-3", "2024-05-03", "a photo", "nice")
+                photo.messages[1].attachments.append(ref)
+                old.add_conversation(photo, source)
+
+
+def test_m004_rebuilds_messages_keeping_ids_index_and_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    _archive_before_m004(home, monkeypatch)
+    with sqlite3.connect(home / "archive.sqlite") as db:
+        before = db.execute(
+            "SELECT id, conversation_id, parent_id, source_message_id, text FROM messages "
+            "ORDER BY id"
+        ).fetchall()
+        assert db.execute("SELECT count(*) FROM messages WHERE parts IS NULL").fetchone()[0] == 0
+    with open_archive(home) as archive:
+        assert "m004_plain_parts_once" in {
+            r[0] for r in archive.db.execute("SELECT name FROM _freehold_migrations")
+        }
+        after = archive.db.execute(
+            "SELECT id, conversation_id, parent_id, source_message_id, text FROM messages "
+            "ORDER BY id"
+        ).fetchall()
+        assert after == before
+        assert _parts_column(archive, "cite") == '[{"type":"text","text":"x [1]"}]'
+        nulls = archive.db.execute("SELECT count(*) FROM messages WHERE parts IS NULL").fetchone()
+        assert nulls[0] == len(before) - 1
+        assert archive.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert archive.db.execute("PRAGMA foreign_key_check").fetchall() == []
+        _fts_consistent(archive)
+        assert {h.conversation_id for h in archive.search("otters")} == {archive.resolve("m-1")}
+        photo = archive.get_conversation("m-3")
+        assert [a.pointer for a in photo.messages[1].attachments] == ["file-service://file-1"]
+        # the triggers came back: an updated text is re-indexed
+        changed = chat("m-1", "2024-05-01", "otters and rivers", "beavers build dams")
+        changed.raw += b" "
+        assert add(archive, changed) == ["updated"]
+        _fts_consistent(archive)
+        assert archive.search("hands") == [] and len(archive.search("beavers")) == 1
+
+
+def test_a_plain_part_left_as_json_still_compares_equal_on_reimport(archive: Archive) -> None:
+    add(archive, chat("j", "2024-06-01", "question", "answer"))
+    archive.db.execute(
+        "UPDATE messages SET parts = ? WHERE source_message_id = 'u'",
+        ('[{"type":"text","text":"question"}]',),
+    )
+    again = chat("j", "2024-06-01", "question", "answer")
+    again.raw += b" "
+    source = archive.begin_source("chatgpt", "again.json", None, None, "test/1")
+    with archive.transaction():
+        result = archive.add_conversation(again, source)
+    assert (result.messages_unchanged, result.messages_updated) == (3, 0)
+
+
+def test_a_step_that_breaks_a_reference_is_rolled_back(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from freehold import migrations
+
+    def m999_broken() -> str:
+        return (
+            "INSERT INTO message_attachments VALUES (424242, 'file-service://x', NULL, NULL, NULL);"
+        )
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*MIGRATIONS, ("m999_broken", m999_broken)])
+    with pytest.raises(sqlite3.IntegrityError, match="message_attachments"):
+        migrate(archive.db)
+    assert archive.db.execute("SELECT count(*) FROM message_attachments").fetchone()[0] == 0
+    assert archive.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert "m999_broken" not in {
+        r[0] for r in archive.db.execute("SELECT name FROM _freehold_migrations")
+    }
