@@ -140,7 +140,12 @@ def _plain(parts: list[dict[str, Any]], text: str) -> bool:
     if len(parts) != 1:
         return False
     only = parts[0]
-    return len(only) == 2 and only.get("type") == "text" and only.get("text") == text
+    return (
+        type(only) is dict
+        and len(only) == 2
+        and only.get("type") == "text"
+        and only.get("text") == text
+    )
 
 
 def _plain_json(parts: str, text: str) -> bool:

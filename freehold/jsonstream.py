@@ -8,8 +8,9 @@ grows geometrically while an element is incomplete, so a large element costs lin
 
 Why not ijson's item builder: its event prefixes grow with depth, and a 100,000-deep element
 exhausts memory (measured, docs/decisions.md). Here depth is bounded twice: the C decoder
-raises ``RecursionError`` long before memory grows, and every parsed element is walked once and
-rejected past ``MAX_DEPTH``. A bad element is skipped and the reader resynchronises on the next
+raises ``RecursionError`` long before memory grows, and every parsed element is rejected past
+``MAX_DEPTH`` (a clean element is vouched for by one ``orjson.dumps``, see ``_Guard``; any other
+is walked). A bad element is skipped and the reader resynchronises on the next
 one; a syntax error or a truncation ends the file with a precise report of what was lost.
 
 Invalid UTF-8 is decoded with ``surrogateescape`` so the raw copy keeps the original bytes;
