@@ -318,9 +318,6 @@ class Archive:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA cache_size=-32768")
-            # Statement journals in memory: in a file they cost one write per page touched by
-            # each statement of an import's transactions (measured, docs/performance.md).
-            self.db.execute("PRAGMA temp_store=MEMORY")
             # Checkpoint every 64 MB of WAL rather than 4 MB: fewer, larger copies on import.
             page_size = self.db.execute("PRAGMA page_size").fetchone()[0]
             self.db.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_BYTES // page_size}")
@@ -356,18 +353,27 @@ class Archive:
         self.commit()
 
     def begin(self) -> None:
-        """Start a write transaction (``transaction()`` is the safe way to use one)."""
+        """Start a write transaction (``transaction()`` is the safe way to use one).
+
+        Its statement journals stay in memory: with 16 KiB pages nearly every statement of an
+        import passed SQLite's 64 KiB limit and wrote them to a temporary file, one write per
+        page it touched (measured, docs/performance.md). Only for the transaction: a statement
+        that rewrites a big table (a migration) would hold the whole table in memory.
+        """
+        self.db.execute("PRAGMA temp_store=MEMORY")
         self.db.execute("BEGIN IMMEDIATE")
         self._next_message_id = self._scalar("SELECT coalesce(max(id), 0) + 1 FROM messages")
 
     def commit(self) -> None:
         self._index_pending()
         self.db.execute("COMMIT")
+        self.db.execute("PRAGMA temp_store=DEFAULT")
 
     def rollback(self) -> None:
         self._fts_pending.clear()
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
+        self.db.execute("PRAGMA temp_store=DEFAULT")
 
     def _index_pending(self) -> None:
         """Index the new messages' text, in the same transaction as their rows.

@@ -135,7 +135,11 @@ def test_new_archives_get_16k_pages_and_old_ones_keep_theirs(tmp_path: Path) -> 
     with open_archive(tmp_path / "new") as new:
         assert new.db.execute("PRAGMA page_size").fetchone()[0] == 16384
         assert new.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 4096  # 64 MB
-        assert new.db.execute("PRAGMA temp_store").fetchone()[0] == 2  # memory
+        assert new.db.execute("PRAGMA temp_store").fetchone()[0] == 0  # default: files
+        new.begin()
+        assert new.db.execute("PRAGMA temp_store").fetchone()[0] == 2  # memory, for writing
+        new.commit()
+        assert new.db.execute("PRAGMA temp_store").fetchone()[0] == 0
     old_home = tmp_path / "old"
     old_home.mkdir()
     db = sqlite3.connect(old_home / "archive.sqlite", isolation_level=None)
