@@ -149,8 +149,9 @@ def _plain(parts: list[dict[str, Any]], text: str) -> bool:
 
 
 def _plain_json(parts: str, text: str) -> bool:
-    """``_plain`` for a ``parts`` column written before migration m004 (or by hand)."""
-    if not parts.startswith('[{"type":"text"'):
+    """``_plain`` for a ``parts`` column written before migration m004 (or by hand, or by an
+    importer that put the keys in another order)."""
+    if not parts.startswith("[{") or '"text"' not in parts:
         return False
     try:
         value = orjson.loads(parts)
@@ -361,7 +362,11 @@ class Archive:
         that rewrites a big table (a migration) would hold the whole table in memory.
         """
         self.db.execute("PRAGMA temp_store=MEMORY")
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error:
+            self.db.execute("PRAGMA temp_store=DEFAULT")
+            raise
         self._next_message_id = self._scalar("SELECT coalesce(max(id), 0) + 1 FROM messages")
 
     def commit(self) -> None:

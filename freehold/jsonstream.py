@@ -43,6 +43,7 @@ _SURROGATE_ESCAPE = re.compile(
     r"|\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 )
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_NUMBER = re.compile(r"-?[0-9][0-9.eE+-]*")
 
 _bad_bytes = [0]
 
@@ -179,7 +180,8 @@ def _read_element(buf: _Buffer, pos: int, index: int, guard: _Guard) -> tuple[El
         try:
             value, end = _DECODER.raw_decode(buf.text, pos)
         except RecursionError:
-            return _skip_deep(buf, pos, index, guard.max_depth)
+            problem = f"nests deeper than {guard.max_depth} levels; skipped, raw kept"
+            return _skip(buf, pos, index, problem)
         except json.JSONDecodeError as error:
             if _needs_more(buf, error) and _grow(buf, pos):
                 continue
@@ -187,6 +189,9 @@ def _read_element(buf: _Buffer, pos: int, index: int, guard: _Guard) -> tuple[El
                 return None
             message = f"malformed JSON: {error.msg}"
             raise JsonStreamError(message, buf.base + error.pos, index) from None
+        except ValueError:  # int(): Python refuses integers of more than 4,300 digits
+            problem = "holds an integer too long to read (over 4,300 digits); skipped, raw kept"
+            return _skip(buf, pos, index, problem)
         if end >= len(buf.text) - 2 and type(value) in (int, float) and _grow(buf, pos):
             continue  # a number at the buffer's end ("12", "12.", "12e+") may go on
         return _finish(buf, pos, end, index, value, guard), end
@@ -297,8 +302,11 @@ def _lone_surrogate_escape(raw_text: str) -> bool:
     return any(len(m.group()) == 6 for m in _SURROGATE_ESCAPE.finditer(raw_text))
 
 
-def _skip_deep(buf: _Buffer, pos: int, index: int, max_depth: int) -> tuple[Element, int] | None:
-    """Find the end of an element too deep for the decoder, by bracket counting."""
+def _skip(buf: _Buffer, pos: int, index: int, problem: str) -> tuple[Element, int] | None:
+    """Find the end of an element the decoder cannot take (too deep, a number too long) by
+    bracket counting, and keep it raw; None when the stream ends first."""
+    if buf.text[pos] not in "[{":
+        return _skip_number(buf, pos, index, problem)
     depth = 0
     scan = pos
     while True:
@@ -313,10 +321,22 @@ def _skip_deep(buf: _Buffer, pos: int, index: int, max_depth: int) -> tuple[Elem
             if depth == 0:
                 end = match.end()
                 raw = buf.text[pos:end].encode("utf-8", "surrogateescape")
-                problem = f"nests deeper than {max_depth} levels; skipped, raw kept"
                 return Element(index, buf.base + pos, None, raw, [problem]), end
         else:
             scan = len(buf.text)
+        if not _grow(buf, pos):
+            return None
+
+
+def _skip_number(buf: _Buffer, pos: int, index: int, problem: str) -> tuple[Element, int] | None:
+    """A bare number as the element itself (``[1, 99…9]``)."""
+    while True:
+        match = _NUMBER.match(buf.text, pos)
+        if match is None:
+            raise JsonStreamError("malformed JSON: expected a value", buf.base + pos, index)
+        if match.end() < len(buf.text) or buf.eof:
+            raw = match.group().encode()
+            return Element(index, buf.base + pos, None, raw, [problem]), match.end()
         if not _grow(buf, pos):
             return None
 

@@ -8,7 +8,7 @@ test checks that every table is documented there.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 __all__ = [
@@ -20,7 +20,7 @@ __all__ = [
     "migrate",
 ]
 
-Step = Callable[[], str]
+Step = Callable[[sqlite3.Connection], str]
 MIGRATIONS: list[tuple[str, Step]] = []
 
 
@@ -32,11 +32,12 @@ def _step(function: Step) -> Step:
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Apply the steps this database has not seen; returns their names.
 
-    ``db`` must be in autocommit mode (``isolation_level=None``): each step's script runs
-    between its own BEGIN and COMMIT, so a failed step leaves nothing behind. Foreign keys are
-    not enforced while a step runs (a step may rebuild a table that others point at, SQLite's
-    own procedure for changes ALTER TABLE cannot make); every reference is checked before the
-    step commits instead.
+    ``db`` must be in autocommit mode (``isolation_level=None``): each step runs in its own
+    ``BEGIN IMMEDIATE`` transaction, so a failed step leaves nothing behind and a second
+    process opening the archive at the same time waits, then finds the step done. Foreign
+    keys are not enforced while a step runs (a step may rebuild a table that others point at,
+    SQLite's own procedure for changes ALTER TABLE cannot make); instead a step that would
+    add a broken reference is refused (references broken before it, by hand, are left be).
     """
     db.execute(
         "CREATE TABLE IF NOT EXISTS _freehold_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
@@ -48,32 +49,54 @@ def migrate(db: sqlite3.Connection) -> list[str]:
     enforced = db.execute("PRAGMA foreign_keys").fetchone()[0]
     db.execute("PRAGMA foreign_keys=OFF")
     try:
-        for name, function in pending:
-            _apply(db, name, function)
+        return [name for name, function in pending if _apply(db, name, function)]
     finally:
         db.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
-    return [name for name, _ in pending]
 
 
-def _apply(db: sqlite3.Connection, name: str, function: Step) -> None:
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    record = f"INSERT INTO _freehold_migrations VALUES ('{name}', '{now}');"
+def _apply(db: sqlite3.Connection, name: str, function: Step) -> bool:
+    """Run one step in one transaction; False when another process ran it meanwhile."""
+    db.execute("BEGIN IMMEDIATE")
     try:
-        db.executescript(f"BEGIN;\n{function()}\n{record}")
-        broken = db.execute("PRAGMA foreign_key_check").fetchone()
-        if broken is not None:
+        if db.execute("SELECT 1 FROM _freehold_migrations WHERE name = ?", (name,)).fetchone():
+            db.execute("ROLLBACK")
+            return False
+        before = _broken_references(db)
+        for statement in _statements(function(db)):
+            db.execute(statement)
+        added = _broken_references(db) - before
+        if added:
+            table = sorted(added)[0][0]
             raise sqlite3.IntegrityError(
-                f"migration {name} would leave a broken reference in table {broken[0]}"
+                f"migration {name} would leave a broken reference in table {table}"
             )
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        db.execute("INSERT INTO _freehold_migrations VALUES (?, ?)", (name, now))
         db.execute("COMMIT")
-    except sqlite3.Error:
+    except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+    return True
+
+
+def _broken_references(db: sqlite3.Connection) -> set[tuple[object, ...]]:
+    return {tuple(row) for row in db.execute("PRAGMA foreign_key_check")}
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of ``script`` one by one (``executescript`` would commit first)."""
+    statement = ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip().strip(";").strip():
+                yield statement
+            statement = ""
 
 
 @_step
-def m001_initial() -> str:
+def m001_initial(_db: sqlite3.Connection) -> str:
     return """
         CREATE TABLE sources (
             id INTEGER PRIMARY KEY,
@@ -204,7 +227,7 @@ def m001_initial() -> str:
 
 
 @_step
-def m002_conversation_marks() -> str:
+def m002_conversation_marks(_db: sqlite3.Connection) -> str:
     # The reader's own marks (a star set or cleared in the web app) live apart from what the
     # source said, so a re-import never overwrites them; a mark, when present, wins.
     return """
@@ -217,7 +240,7 @@ def m002_conversation_marks() -> str:
 
 
 @_step
-def m003_conversations_by_kind() -> str:
+def m003_conversations_by_kind(_db: sqlite3.Connection) -> str:
     # Counts per source (the web app's home page, `freehold stats`) read this index instead of
     # every conversation row: 90 ms (504 ms from a cold cache) → 5 ms at 1 GB; built in 40 ms.
     return """
@@ -226,12 +249,22 @@ def m003_conversations_by_kind() -> str:
 
 
 @_step
-def m004_plain_parts_once() -> str:
+def m004_plain_parts_once(db: sqlite3.Connection) -> str:
     # Most messages are one plain text part: ``parts`` is now NULL for them and the text is
     # stored once, in ``text`` (archive-format.md). That needs ``parts`` nullable, which
     # ALTER TABLE cannot do: the table is rebuilt (SQLite's documented procedure, foreign keys
     # off, every reference checked before commit), ids kept, so the FTS index stays valid.
-    # Rows already stored as one plain text part become NULL on the way.
+    # Rows already stored as one plain text part become NULL on the way. Indexes and triggers
+    # someone added to the table with sqlite3 are made again after it; views on it are left
+    # as they are (legacy_alter_table: the rename does not re-check them while the table is
+    # away).
+    theirs = [
+        row[0]
+        for row in db.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'messages' AND sql IS NOT NULL "
+            "AND type IN ('index', 'trigger') AND name NOT IN ('messages_ad', 'messages_au')"
+        )
+    ]
     return """
         CREATE TABLE messages_m004 (
             id INTEGER PRIMARY KEY,
@@ -261,7 +294,9 @@ def m004_plain_parts_once() -> str:
             text, hidden, on_visible_path, status, meta
         FROM messages ORDER BY id;
         DROP TABLE messages;
+        PRAGMA legacy_alter_table=ON;
         ALTER TABLE messages_m004 RENAME TO messages;
+        PRAGMA legacy_alter_table=OFF;
         CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
             INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
         END;
@@ -269,4 +304,4 @@ def m004_plain_parts_once() -> str:
             INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
             INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
         END;
-        """
+        """ + "".join(f"{sql};\n" for sql in theirs)

@@ -577,7 +577,7 @@ def test_a_step_that_breaks_a_reference_is_rolled_back(
 ) -> None:
     from freehold import migrations
 
-    def m999_broken() -> str:
+    def m999_broken(_db: sqlite3.Connection) -> str:
         return (
             "INSERT INTO message_attachments VALUES (424242, 'file-service://x', NULL, NULL, NULL);"
         )
@@ -590,3 +590,99 @@ def test_a_step_that_breaks_a_reference_is_rolled_back(
     assert "m999_broken" not in {
         r[0] for r in archive.db.execute("SELECT name FROM _freehold_migrations")
     }
+
+
+def test_m004_keeps_what_a_person_added_to_messages_with_sqlite3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    _archive_before_m004(home, monkeypatch)
+    with sqlite3.connect(home / "archive.sqlite") as db:
+        db.execute("CREATE VIEW my_words AS SELECT id, text FROM messages WHERE role = 'user'")
+        db.execute("CREATE INDEX my_by_time ON messages(created_at)")
+        db.execute(
+            "CREATE TRIGGER my_log AFTER UPDATE OF role ON messages BEGIN "
+            "UPDATE conversations SET title = 'touched' WHERE id = new.conversation_id; END"
+        )
+        expected = db.execute("SELECT * FROM my_words ORDER BY id").fetchall()
+    with open_archive(home) as archive:
+        names = {r[0] for r in archive.db.execute("SELECT name FROM sqlite_master")}
+        assert {"my_words", "my_by_time", "my_log", "messages_ad", "messages_au"} <= names
+        assert archive.db.execute("SELECT * FROM my_words ORDER BY id").fetchall() == expected
+        plan = archive.db.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM messages WHERE created_at > 0"
+        ).fetchall()
+        assert "my_by_time" in str(plan)
+
+
+def test_m004_leaves_a_reference_broken_by_hand_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    _archive_before_m004(home, monkeypatch)
+    with sqlite3.connect(home / "archive.sqlite") as db:  # foreign keys off, as in the shell
+        db.execute("DELETE FROM messages WHERE source_message_id = 'u'")
+        broken = db.execute("PRAGMA foreign_key_check").fetchall()
+    assert broken
+    with open_archive(home) as archive:
+        assert archive.db.execute("SELECT parts FROM messages WHERE parts IS NULL").fetchone()
+        assert archive.db.execute("PRAGMA foreign_key_check").fetchall() == broken
+
+
+def test_a_step_another_process_applied_meanwhile_is_not_run_twice(archive: Archive) -> None:
+    from freehold import migrations
+
+    runs: list[str] = []
+
+    def m999_counted(_db: sqlite3.Connection) -> str:
+        runs.append("ran")
+        return "CREATE TABLE m999_table (x);"
+
+    other = sqlite3.connect(archive.path, isolation_level=None)
+    assert migrations._apply(other, "m999_counted", m999_counted) is True
+    other.close()
+    assert migrations._apply(archive.db, "m999_counted", m999_counted) is False
+    assert runs == ["ran"]
+    assert not archive.db.in_transaction
+
+
+def test_statements_are_split_where_sqlite_says_they_end() -> None:
+    from freehold.migrations import _statements
+
+    script = """
+        CREATE TABLE t (a TEXT); -- a comment; with a semicolon
+        INSERT INTO t VALUES ('x;y');
+        CREATE TRIGGER tr AFTER INSERT ON t BEGIN
+            INSERT INTO t VALUES ('z'); INSERT INTO t VALUES ('w');
+        END;
+    """
+    parts = [s.strip() for s in _statements(script)]
+    assert len(parts) == 3
+    assert parts[1].endswith("VALUES ('x;y');")
+    assert parts[2].startswith("CREATE TRIGGER")
+    assert parts[2].rstrip().endswith("END;")
+
+
+def test_a_plain_part_in_another_key_order_compares_equal(archive: Archive) -> None:
+    add(archive, chat("o", "2024-06-01", "question", "answer"))
+    archive.db.execute(
+        "UPDATE messages SET parts = ? WHERE source_message_id = 'u'",
+        ('[{"text":"question","type":"text"}]',),
+    )
+    again = chat("o", "2024-06-01", "question", "answer")
+    again.raw += b" "
+    source = archive.begin_source("chatgpt", "again.json", None, None, "test/1")
+    with archive.transaction():
+        result = archive.add_conversation(again, source)
+    assert (result.messages_unchanged, result.messages_updated) == (3, 0)
+
+
+def test_a_failed_begin_leaves_temporary_storage_as_it_was(archive: Archive) -> None:
+    other = sqlite3.connect(archive.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    archive.db.execute("PRAGMA busy_timeout=0")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        archive.begin()
+    other.execute("ROLLBACK")
+    other.close()
+    assert archive.db.execute("PRAGMA temp_store").fetchone()[0] == 0

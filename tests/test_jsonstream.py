@@ -237,3 +237,14 @@ def test_integer_past_64_bits_takes_the_exact_path_and_is_kept() -> None:
     (element,) = read_all(b'[{"n": 123456789012345678901234567890}]')
     assert element.value == {"n": 123456789012345678901234567890}
     assert element.problems == []
+
+
+@pytest.mark.parametrize("step", [None, 1000])
+def test_an_integer_too_long_for_python_skips_that_element_only(step: int | None) -> None:
+    huge = b"9" * 5000
+    data = b'[{"a": 1}, {"n": ' + huge + b', "s": "[{"}, ' + huge + b', {"b": 2}]'
+    elements = read_all(data, step) if step else read_all(data)
+    assert [e.value for e in elements] == [{"a": 1}, None, None, {"b": 2}]
+    assert elements[1].raw == b'{"n": ' + huge + b', "s": "[{"}'
+    assert elements[2].raw == huge
+    assert all("too long to read" in e.problems[0] for e in elements[1:3])
