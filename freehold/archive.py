@@ -25,7 +25,7 @@ import sqlite3
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -297,7 +297,7 @@ _UPDATE_CONVERSATION = (
 class Archive:
     """An open archive. Use ``open_archive()``; close it, or use it as a context manager."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, notice: Callable[[str], None] | None = None) -> None:
         self.home = home
         self.path = home / ARCHIVE_NAME
         self.blobs = home / "blobs"
@@ -322,7 +322,7 @@ class Archive:
             # Checkpoint every 64 MB of WAL rather than 4 MB: fewer, larger copies on import.
             page_size = self.db.execute("PRAGMA page_size").fetchone()[0]
             self.db.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_BYTES // page_size}")
-            migrate(self.db)
+            migrate(self.db, notice)
         except sqlite3.DatabaseError as error:
             raise ArchiveError(
                 f"{self.path}: not a usable freehold archive ({error}) — "
@@ -661,6 +661,7 @@ class Archive:
         _browse.set_starred(self.db, cid, starred)
 
 
-def open_archive(home: Path | None = None) -> Archive:
-    """Open (creating and migrating if needed) the archive in ``home`` or ``home_dir()``."""
-    return Archive(home if home is not None else home_dir())
+def open_archive(home: Path | None = None, notice: Callable[[str], None] | None = None) -> Archive:
+    """Open (creating and migrating if needed) the archive in ``home`` or ``home_dir()``;
+    ``notice`` is told before a migration step rewrites an existing archive."""
+    return Archive(home if home is not None else home_dir(), notice)

@@ -46,10 +46,14 @@ def _print_json(value: Any) -> None:
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
 
 
+def _tell(text: str) -> None:
+    click.echo(text, err=True)
+
+
 @contextmanager
 def _archive() -> Iterator[Archive]:
     try:
-        with open_archive() as archive:
+        with open_archive(notice=_tell) as archive:
             yield archive
     except FreeholdError as error:
         raise click.ClickException(str(error)) from error
@@ -271,6 +275,7 @@ def serve(
     port = sock.getsockname()[1]
     token = token or new_token()
     try:
+        open_archive(notice=_tell).close()  # migrated here, where a long update can say so
         app = create_app(
             home_dir(), token, port=port, hosts={host, *allow_hosts}, max_upload=max_upload << 20
         )

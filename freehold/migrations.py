@@ -22,6 +22,8 @@ __all__ = [
 
 Step = Callable[[sqlite3.Connection], str]
 MIGRATIONS: list[tuple[str, Step]] = []
+# Steps that copy a whole table: an existing archive is told before they run.
+_REWRITES = {"m004_plain_parts_once"}
 
 
 def _step(function: Step) -> Step:
@@ -29,8 +31,9 @@ def _step(function: Step) -> Step:
     return function
 
 
-def migrate(db: sqlite3.Connection) -> list[str]:
-    """Apply the steps this database has not seen; returns their names.
+def migrate(db: sqlite3.Connection, notice: Callable[[str], None] | None = None) -> list[str]:
+    """Apply the steps this database has not seen; returns their names. ``notice`` is told
+    before a step that rewrites a table runs on an archive that already holds data.
 
     ``db`` must be in autocommit mode (``isolation_level=None``): each step runs in its own
     ``BEGIN IMMEDIATE`` transaction, so a failed step leaves nothing behind and a second
@@ -49,6 +52,11 @@ def migrate(db: sqlite3.Connection) -> list[str]:
     enforced = db.execute("PRAGMA foreign_keys").fetchone()[0]
     db.execute("PRAGMA foreign_keys=OFF")
     try:
+        if notice is not None and done and any(name in _REWRITES for name, _ in pending):
+            notice(
+                "Updating the archive to a new format (once; about 20 s per GB of messages, "
+                "do not interrupt it — an interrupted update is simply redone)…"
+            )
         return [name for name, function in pending if _apply(db, name, function)]
     finally:
         db.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")

@@ -686,3 +686,23 @@ def test_a_failed_begin_leaves_temporary_storage_as_it_was(archive: Archive) -> 
     other.execute("ROLLBACK")
     other.close()
     assert archive.db.execute("PRAGMA temp_store").fetchone()[0] == 0
+
+
+def test_the_cli_says_when_it_updates_an_existing_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from freehold.cli import cli
+
+    home = tmp_path / "home"
+    _archive_before_m004(home, monkeypatch)
+    runner = CliRunner()
+    first = runner.invoke(cli, ["stats", "--json"], env={"FREEHOLD_HOME": str(home)})
+    assert first.exit_code == 0, first.output
+    assert "Updating the archive" in first.stderr
+    assert orjson.loads(first.stdout)["conversations"] == 3
+    again = runner.invoke(cli, ["stats", "--json"], env={"FREEHOLD_HOME": str(home)})
+    assert "Updating" not in again.stderr
+    fresh = runner.invoke(cli, ["stats"], env={"FREEHOLD_HOME": str(tmp_path / "fresh")})
+    assert fresh.exit_code == 0 and "Updating" not in fresh.stderr
