@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 __all__ = [
@@ -22,8 +23,9 @@ __all__ = [
 
 Step = Callable[[sqlite3.Connection], str]
 MIGRATIONS: list[tuple[str, Step]] = []
-# Steps that copy a whole table: an existing archive is told before they run.
-_REWRITES = {"m004_plain_parts_once"}
+# Steps that rebuild a table (SQLite's procedure for what ALTER TABLE cannot do): they run with
+# foreign keys off, must not add a broken reference, and an existing archive is told first.
+_REBUILDS = {"m004_plain_parts_once"}
 
 
 def _step(function: Step) -> Step:
@@ -33,59 +35,66 @@ def _step(function: Step) -> Step:
 
 def migrate(db: sqlite3.Connection, notice: Callable[[str], None] | None = None) -> list[str]:
     """Apply the steps this database has not seen; returns their names. ``notice`` is told
-    before a step that rewrites a table runs on an archive that already holds data.
+    before a step that rebuilds a table runs on an archive that already holds data.
 
     ``db`` must be in autocommit mode (``isolation_level=None``): each step runs in its own
     ``BEGIN IMMEDIATE`` transaction, so a failed step leaves nothing behind and a second
-    process opening the archive at the same time waits, then finds the step done. Foreign
-    keys are not enforced while a step runs (a step may rebuild a table that others point at,
-    SQLite's own procedure for changes ALTER TABLE cannot make); instead a step that would
-    add a broken reference is refused (references broken before it, by hand, are left be).
+    process opening the archive at the same time waits, then finds the step done.
     """
     db.execute(
         "CREATE TABLE IF NOT EXISTS _freehold_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
     )
     done = {row[0] for row in db.execute("SELECT name FROM _freehold_migrations")}
     pending = [(name, function) for name, function in MIGRATIONS if name not in done]
-    if not pending:
-        return []
-    enforced = db.execute("PRAGMA foreign_keys").fetchone()[0]
-    db.execute("PRAGMA foreign_keys=OFF")
-    try:
-        if notice is not None and done and any(name in _REWRITES for name, _ in pending):
-            notice(
-                "Updating the archive to a new format (once; about 20 s per GB of messages, "
-                "do not interrupt it — an interrupted update is simply redone)…"
-            )
-        return [name for name, function in pending if _apply(db, name, function)]
-    finally:
-        db.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
+    if notice is not None and done and any(name in _REBUILDS for name, _ in pending):
+        notice(
+            "Updating the archive to a new format (once; about 20 s per GB of messages, "
+            "do not interrupt it — an interrupted update is simply redone)…"
+        )
+    return [name for name, function in pending if _apply(db, name, function)]
 
 
 def _apply(db: sqlite3.Connection, name: str, function: Step) -> bool:
-    """Run one step in one transaction; False when another process ran it meanwhile."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        if db.execute("SELECT 1 FROM _freehold_migrations WHERE name = ?", (name,)).fetchone():
-            db.execute("ROLLBACK")
-            return False
-        before = _broken_references(db)
-        for statement in _statements(function(db)):
-            db.execute(statement)
-        added = _broken_references(db) - before
-        if added:
-            table = sorted(added)[0][0]
-            raise sqlite3.IntegrityError(
-                f"migration {name} would leave a broken reference in table {table}"
-            )
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        db.execute("INSERT INTO _freehold_migrations VALUES (?, ?)", (name, now))
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
+    """Run one step in one transaction; False when another process ran it meanwhile.
+
+    A rebuild runs with foreign keys off (the table others point at is dropped and made
+    again); instead, a reference it breaks stops it (one broken by hand before is left be).
+    """
+    rebuild = name in _REBUILDS
+    with _foreign_keys_off(db, rebuild):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("SELECT 1 FROM _freehold_migrations WHERE name = ?", (name,)).fetchone():
+                db.execute("ROLLBACK")
+                return False
+            before = _broken_references(db) if rebuild else set()
+            for statement in _statements(function(db)):
+                db.execute(statement)
+            added = _broken_references(db) - before if rebuild else set()
+            if added:
+                table = sorted(added)[0][0]
+                raise sqlite3.IntegrityError(
+                    f"migration {name} would leave a broken reference in table {table}"
+                )
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            db.execute("INSERT INTO _freehold_migrations VALUES (?, ?)", (name, now))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
     return True
+
+
+@contextmanager
+def _foreign_keys_off(db: sqlite3.Connection, off: bool) -> Iterator[None]:
+    enforced = db.execute("PRAGMA foreign_keys").fetchone()[0]
+    if off:
+        db.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
 
 
 def _broken_references(db: sqlite3.Connection) -> set[tuple[object, ...]]:
@@ -262,15 +271,15 @@ def m004_plain_parts_once(db: sqlite3.Connection) -> str:
     # stored once, in ``text`` (archive-format.md). That needs ``parts`` nullable, which
     # ALTER TABLE cannot do: the table is rebuilt (SQLite's documented procedure, foreign keys
     # off, every reference checked before commit), ids kept, so the FTS index stays valid.
-    # Rows already stored as one plain text part become NULL on the way. Indexes and triggers
-    # someone added to the table with sqlite3 are made again after it; views on it are left
-    # as they are (legacy_alter_table: the rename does not re-check them while the table is
-    # away).
-    theirs = [
+    # Rows already stored as one plain text part become NULL on the way. The table's indexes
+    # and triggers (freehold's FTS triggers, and any a person added with sqlite3) are made
+    # again from their own SQL; views on it are left as they are (legacy_alter_table: the
+    # rename does not re-check them while the table is away).
+    kept = [
         row[0]
         for row in db.execute(
             "SELECT sql FROM sqlite_master WHERE tbl_name = 'messages' AND sql IS NOT NULL "
-            "AND type IN ('index', 'trigger') AND name NOT IN ('messages_ad', 'messages_au')"
+            "AND type IN ('index', 'trigger')"
         )
     ]
     return """
@@ -305,11 +314,4 @@ def m004_plain_parts_once(db: sqlite3.Connection) -> str:
         PRAGMA legacy_alter_table=ON;
         ALTER TABLE messages_m004 RENAME TO messages;
         PRAGMA legacy_alter_table=OFF;
-        CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
-            INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
-        END;
-        CREATE TRIGGER messages_au AFTER UPDATE OF text ON messages BEGIN
-            INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
-            INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
-        END;
-        """ + "".join(f"{sql};\n" for sql in theirs)
+        """ + "".join(f"{sql};\n" for sql in kept)

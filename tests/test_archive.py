@@ -583,6 +583,7 @@ def test_a_step_that_breaks_a_reference_is_rolled_back(
         )
 
     monkeypatch.setattr(migrations, "MIGRATIONS", [*MIGRATIONS, ("m999_broken", m999_broken)])
+    monkeypatch.setattr(migrations, "_REBUILDS", {*migrations._REBUILDS, "m999_broken"})
     with pytest.raises(sqlite3.IntegrityError, match="message_attachments"):
         migrate(archive.db)
     assert archive.db.execute("SELECT count(*) FROM message_attachments").fetchone()[0] == 0
@@ -590,6 +591,23 @@ def test_a_step_that_breaks_a_reference_is_rolled_back(
     assert "m999_broken" not in {
         r[0] for r in archive.db.execute("SELECT name FROM _freehold_migrations")
     }
+
+
+def test_a_step_that_rebuilds_nothing_keeps_sqlite_enforcing_references(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from freehold import migrations
+
+    def m999_plain(_db: sqlite3.Connection) -> str:
+        return (
+            "INSERT INTO message_attachments VALUES (424242, 'file-service://x', NULL, NULL, NULL);"
+        )
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*MIGRATIONS, ("m999_plain", m999_plain)])
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        migrate(archive.db)
+    assert archive.db.execute("SELECT count(*) FROM message_attachments").fetchone()[0] == 0
+    assert archive.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
 def test_m004_keeps_what_a_person_added_to_messages_with_sqlite3(
