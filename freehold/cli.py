@@ -275,9 +275,13 @@ def serve(
     port = sock.getsockname()[1]
     token = token or new_token()
     try:
-        open_archive(notice=_tell).close()  # migrated here, where a long update can say so
         app = create_app(
-            home_dir(), token, port=port, hosts={host, *allow_hosts}, max_upload=max_upload << 20
+            home_dir(),
+            token,
+            port=port,
+            hosts={host, *allow_hosts},
+            max_upload=max_upload << 20,
+            notice=_tell,
         )
     except FreeholdError as error:
         sock.close()

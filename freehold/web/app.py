@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -110,11 +110,13 @@ def create_app(
     hosts: set[str] | None = None,
     max_upload: int = 8 << 30,
     render_workers: int | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> Guard:
     """The web app over the archive in ``home``, behind its guard.
 
     ``render_workers``: helper processes for long conversations (``workers.Renderers``);
-    None picks one per core beyond the first, up to 3.
+    None picks one per core beyond the first, up to 3. ``notice`` is told before a long
+    migration of the archive (``open_archive``).
     """
     archives = Archives(home)
     renderers = Renderers(render_workers)
@@ -130,7 +132,8 @@ def create_app(
         exception_handlers={FreeholdError: _error, HTTPException: _error, Exception: _error},
         lifespan=lifespan,
     )
-    open_archive(home).close()  # a broken archive fails here, at start, not on a first page
+    # A broken archive fails here, at start, not on a first page; migrations run here too.
+    open_archive(home, notice).close()
     app.state.archives = archives
     app.state.renderers = renderers
     app.state.jobs = Jobs(home)
