@@ -3,6 +3,10 @@
 Each command parses flags, calls the archive or an importer/exporter, and prints with rich.
 Library errors (``FreeholdError``) become one-line ``click.ClickException`` messages here and
 nowhere else. Every listing command has ``--json``.
+
+Whatever comes from an export is printed through ``render.visible`` (see ``freehold.render``):
+rich output by the ``render.Terminal`` consoles, error messages by the command group, JSON by
+``_print_json``, so no escape sequence in an export ever reaches the terminal.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from typing import Any, TypeVar
 
 import click
 import orjson
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     Progress,
@@ -32,8 +35,8 @@ from freehold.ingest import import_path
 __all__ = ["cli", "json_option", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = render.Terminal(highlight=False, markup=False)
+err = render.Terminal(stderr=True, highlight=False, markup=False)
 
 
 def json_option(function: F) -> F:
@@ -43,7 +46,8 @@ def json_option(function: F) -> F:
 
 
 def _print_json(value: Any) -> None:
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
+    dumped = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+    click.echo(render.json_text(dumped))
 
 
 def _tell(text: str) -> None:
@@ -59,7 +63,23 @@ def _archive() -> Iterator[Archive]:
         raise click.ClickException(str(error)) from error
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group: a library error's message is made visible before click prints it.
+
+    Those are plain ``ClickException``s (they may quote an export); click's own usage errors
+    quote values with ``repr``, which escapes control characters already.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as error:
+            if type(error) is not click.ClickException:
+                raise
+            raise click.ClickException(render.visible(error.message)) from error.__cause__
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="freehold")
 def cli() -> None:
     """freehold: your AI history, on ground you own.
@@ -86,7 +106,7 @@ def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
                 with _progress(path.name) as tick:
                     report = import_path(archive, path, progress=tick)
             except FreeholdError as error:
-                err.print(f"Error: {error}", markup=False, highlight=False)
+                err.print(f"Error: {error}")
                 failed = True
                 continue
             reports.append(report.to_json())
@@ -102,11 +122,8 @@ def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
 def _print_problems(report: dict[str, Any]) -> None:
     for problem in report["problems"][:50]:
         style = "red" if problem["lost"] else "yellow"
-        err.print(
-            f"{'lost' if problem['lost'] else 'note'}: {problem['where']}: {problem['what']}",
-            style=style,
-            markup=False,
-        )
+        line = f"{'lost' if problem['lost'] else 'note'}: {problem['where']}: {problem['what']}"
+        err.print(render.visible(line), style=style)
     if report["problem_count"] > 50:
         err.print(f"… {report['problem_count'] - 50} more: use --json for the full list")
 
@@ -114,7 +131,7 @@ def _print_problems(report: dict[str, Any]) -> None:
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[int, int, int], None]]:
     progress = Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         TextColumn("{task.fields[conversations]:,} conversations"),
         TransferSpeedColumn(),
