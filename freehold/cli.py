@@ -28,6 +28,7 @@ from rich.progress import (
 )
 
 from freehold import __version__, plugins, render
+from freehold._queries import parse_when
 from freehold.archive import Archive, open_archive
 from freehold.errors import FreeholdError
 from freehold.ingest import import_path
@@ -43,6 +44,49 @@ def json_option(function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(
         function
     )
+
+
+def _source_kind(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--source``: a registered importer's kind, in any case; else the list of kinds."""
+    if value is None:
+        return None
+    kinds = sorted(plugins.importers())
+    if value.lower() not in kinds:
+        raise click.BadParameter(
+            f"unknown source kind {value!r}; choose one of: {', '.join(kinds)}"
+        )
+    return value.lower()
+
+
+def source_option(help_text: str) -> Callable[[F], F]:
+    return click.option(
+        "--source", callback=_source_kind, help=f"{help_text} (chatgpt, claude, gemini, …)."
+    )
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--since``/``--until``: refused here, before the archive is opened, when not a date."""
+    if value is not None:
+        try:
+            parse_when(value)
+        except FreeholdError as error:
+            raise click.BadParameter(str(error)) from error
+    return value
+
+
+def period_options(what: str) -> Callable[[F], F]:
+    """``--since`` and ``--until`` (inclusive) over ``what``'s dates."""
+    formats = "YYYY, YYYY-MM, YYYY-MM-DD or an ISO time"
+    since = click.option("--since", callback=_date, help=f"Only {what} from this date: {formats}.")
+    until = click.option(
+        "--until", callback=_date, help=f"Only {what} up to this date, inclusive: {formats}."
+    )
+    return lambda function: since(until(function))
+
+
+def _check_period(since: str | None, until: str | None) -> None:
+    if since and until and parse_when(since) >= parse_when(until, end=True):
+        raise click.UsageError(f"--since {since} is after --until {until}: nothing can match")
 
 
 def _print_json(value: Any) -> None:
@@ -163,15 +207,19 @@ def stats(as_json: bool) -> None:
 
 @cli.command()
 @click.argument("query")
-@click.option("--source", help="Only this source kind (chatgpt, …).")
+@source_option("Only messages from this source kind")
 @click.option("--model", help="Only messages from models whose slug starts with this.")
-@click.option("--role", type=click.Choice(["user", "assistant", "system", "tool"]))
-@click.option("--since", help="From this date: YYYY, YYYY-MM, YYYY-MM-DD or ISO time.")
-@click.option("--until", help="Up to this date, inclusive: YYYY, YYYY-MM, YYYY-MM-DD or ISO.")
+@click.option(
+    "--role",
+    type=click.Choice(["user", "assistant", "system", "tool"], case_sensitive=False),
+    help="Only messages of this role.",
+)
+@period_options("messages")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @json_option
 def search(query: str, as_json: bool, limit: int, **filters: Any) -> None:
     """Full-text search over every message, ranked, with highlighted snippets."""
+    _check_period(filters["since"], filters["until"])
     with _archive() as archive:
         try:
             hits = archive.search(query, limit=limit, **filters)
@@ -181,9 +229,15 @@ def search(query: str, as_json: bool, limit: int, **filters: Any) -> None:
         _print_json([hit.to_json() for hit in hits])
         return
     if not hits:
-        err.print("no matches")
+        err.print("no matches" + _filters_text(filters))
     for line in render.search_hits(hits):
         out.print(line)
+
+
+def _filters_text(filters: dict[str, Any]) -> str:
+    """`` with --source chatgpt, --model gpt-5``: the filters a reader may have mistyped."""
+    given = [f"--{name} {value}" for name, value in filters.items() if value]
+    return f" with {', '.join(given)}" if given else ""
 
 
 @cli.command()
@@ -206,18 +260,25 @@ def show(conversation: str, all_branches: bool, as_json: bool) -> None:
         out.print(item)
 
 
+def _format_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    formats = sorted(plugins.exporters())
+    if value.lower() not in formats:
+        raise click.BadParameter(f"unknown format {value!r}; choose one of: {', '.join(formats)}")
+    return value.lower()
+
+
 @cli.command()
 @click.option(
     "--format",
     "format_name",
     required=True,
+    callback=_format_name,
     help="Output format: json, markdown, html, pdf, csv, jsonl, openwebui.",
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--all-branches", is_flag=True, help="Render every branch in full.")
-@click.option("--source", help="Only conversations from this source kind.")
-@click.option("--since", help="Only conversations created from this date.")
-@click.option("--until", help="Only conversations created up to this date (inclusive).")
+@source_option("Only conversations from this source kind")
+@period_options("conversations created")
 @click.option("--model", help="Only conversations with a model whose slug starts with this.")
 @click.option("--query", help="Only conversations with a message matching this search.")
 @click.option("--id", "ids", multiple=True, help="Only these conversations (repeatable).")
@@ -226,11 +287,7 @@ def export(
 ) -> None:
     """Write the archive (or a selection) in an open format, into a new folder."""
     exporters = plugins.exporters()
-    if format_name not in exporters:
-        raise click.BadParameter(
-            f"unknown format {format_name!r}; choose one of: {', '.join(sorted(exporters))}",
-            param_hint="--format",
-        )
+    _check_period(filters["since"], filters["until"])
     with _archive() as archive:
         try:
             wanted = [archive.resolve(ref) for ref in ids] if ids else None
