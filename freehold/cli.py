@@ -19,15 +19,8 @@ from typing import Any, TypeVar
 
 import click
 import orjson
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from freehold import __version__, plugins, render
+from freehold import __version__, plugins, progress, render
 from freehold._queries import parse_when
 from freehold.archive import Archive, open_archive
 from freehold.errors import FreeholdError
@@ -58,7 +51,7 @@ def _source_kind(ctx: click.Context, param: click.Parameter, value: str | None) 
     return value.lower()
 
 
-def source_option(help_text: str) -> Callable[[F], F]:
+def _source_option(help_text: str) -> Callable[[F], F]:
     return click.option(
         "--source", callback=_source_kind, help=f"{help_text} (chatgpt, claude, gemini, …)."
     )
@@ -74,7 +67,7 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     return value
 
 
-def period_options(what: str) -> Callable[[F], F]:
+def _period_options(what: str) -> Callable[[F], F]:
     """``--since`` and ``--until`` (inclusive) over ``what``'s dates."""
     formats = "YYYY, YYYY-MM, YYYY-MM-DD or an ISO time"
     since = click.option("--since", callback=_date, help=f"Only {what} from this date: {formats}.")
@@ -147,7 +140,7 @@ def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
     with _archive() as archive:
         for path in paths:
             try:
-                with _progress(path.name) as tick:
+                with progress.reading(err, path.name) as tick:
                     report = import_path(archive, path, progress=tick)
             except FreeholdError as error:
                 err.print(f"Error: {error}")
@@ -172,27 +165,6 @@ def _print_problems(report: dict[str, Any]) -> None:
         err.print(f"… {report['problem_count'] - 50} more: use --json for the full list")
 
 
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int, int], None]]:
-    progress = Progress(
-        TextColumn("{task.description}", style="bold", markup=False),
-        BarColumn(),
-        TextColumn("{task.fields[conversations]:,} conversations"),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-    task = progress.add_task(label, total=None, conversations=0)
-
-    def tick(done: int, total: int, conversations: int) -> None:
-        progress.update(task, completed=done, total=total or None, conversations=conversations)
-
-    with progress:
-        yield tick
-
-
 @cli.command()
 @json_option
 def stats(as_json: bool) -> None:
@@ -207,14 +179,14 @@ def stats(as_json: bool) -> None:
 
 @cli.command()
 @click.argument("query")
-@source_option("Only messages from this source kind")
+@_source_option("Only messages from this source kind")
 @click.option("--model", help="Only messages from models whose slug starts with this.")
 @click.option(
     "--role",
     type=click.Choice(["user", "assistant", "system", "tool"], case_sensitive=False),
     help="Only messages of this role.",
 )
-@period_options("messages")
+@_period_options("messages")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @json_option
 def search(query: str, as_json: bool, limit: int, **filters: Any) -> None:
@@ -234,10 +206,14 @@ def search(query: str, as_json: bool, limit: int, **filters: Any) -> None:
         out.print(line)
 
 
+def _given(filters: dict[str, Any]) -> str:
+    """``--source chatgpt, --model gpt-5``: the filters used, which a reader may have mistyped."""
+    return ", ".join(f"--{name} {value}" for name, value in filters.items() if value)
+
+
 def _filters_text(filters: dict[str, Any]) -> str:
-    """`` with --source chatgpt, --model gpt-5``: the filters a reader may have mistyped."""
-    given = [f"--{name} {value}" for name, value in filters.items() if value]
-    return f" with {', '.join(given)}" if given else ""
+    given = _given(filters)
+    return f" with {given}" if given else ""
 
 
 @cli.command()
@@ -277,8 +253,8 @@ def _format_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--all-branches", is_flag=True, help="Render every branch in full.")
-@source_option("Only conversations from this source kind")
-@period_options("conversations created")
+@_source_option("Only conversations from this source kind")
+@_period_options("conversations created")
 @click.option("--model", help="Only conversations with a model whose slug starts with this.")
 @click.option("--query", help="Only conversations with a message matching this search.")
 @click.option("--id", "ids", multiple=True, help="Only these conversations (repeatable).")
@@ -291,18 +267,28 @@ def export(
     with _archive() as archive:
         try:
             wanted = [archive.resolve(ref) for ref in ids] if ids else None
-            conversations = archive.iter_conversations(ids=wanted, **filters)
-            with _progress(f"export {format_name}") as tick:
+            selected = archive.select(ids=wanted, **filters)
+            if not selected:
+                raise click.ClickException(_nothing_selected(filters, ids))
+            label = f"export {format_name}"
+            with progress.counting(err, label, len(selected)) as tick:
                 count = exporters[format_name].write(
                     archive,
-                    conversations,
+                    archive.iter_conversations(ids=selected),
                     out_dir,
                     all_branches=all_branches,
-                    progress=lambda n: tick(n, 0, n),
+                    progress=tick,
                 )
         except FreeholdError as error:
             raise click.ClickException(str(error)) from error
-    err.print(f"wrote {count} conversation(s) to {out_dir}")
+    err.print(f"wrote {progress.plural(count, 'conversation')} to {out_dir}", soft_wrap=True)
+
+
+def _nothing_selected(filters: dict[str, Any], ids: tuple[str, ...]) -> str:
+    given = _given({**filters, "id": " ".join(ids)})
+    if not given:
+        return "the archive holds no conversations — import an export first; nothing written"
+    return f"no conversation matches {given} — nothing written"
 
 
 @cli.command()
