@@ -27,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from freehold.models import Conversation, Message
+from freehold.progress import plural
 from freehold.tree import branch_paths
 
 __all__ = [
@@ -108,14 +109,26 @@ def conversation(conv: Conversation, *, all_branches: bool = False) -> list[Rend
         out.append(_message(message))
         if forks.get(message.source_id, 0) > 1 and not all_branches:
             out.append(Text(f"  ⑂ {forks[message.source_id]} branches here", style="magenta"))
-    for number, segment in enumerate(paths[1:], start=2):
-        if not all_branches:
-            break
-        out.append(Rule(f"branch {number} (forks after {segment[0].parent_source_id or 'root'})"))
-        out.extend(_message(m) for m in segment)
-    if not all_branches and len(paths) > 1:
-        out.append(Text(f"{len(paths) - 1} other branch(es): --all-branches shows them", "dim"))
+    if all_branches:
+        by_id: dict[str | None, Message] = {message.source_id: message for message in conv.messages}
+        for number, segment in enumerate(paths[1:], start=2):
+            out.append(_branch_rule(number, len(paths), by_id.get(segment[0].parent_source_id)))
+            out.extend(_message(m) for m in segment)
+    elif len(paths) > 1:
+        others = plural(len(paths) - 1, "other branch", "other branches")
+        out.append(Text(f"{others}: --all-branches shows them", "dim"))
     return out
+
+
+def _branch_rule(number: int, total: int, fork: Message | None) -> Rule:
+    """ "Branch 2 of 3 — from User: “first words…”": where the branch leaves the tree."""
+    where = f"from {fork.label()}: “{_excerpt(fork)}”" if fork else "a separate start"
+    return Rule(_text(f"Branch {number} of {total} — {where}"))
+
+
+def _excerpt(message: Message, limit: int = 40) -> str:
+    words = " ".join(message.text.split()) or message.kind()
+    return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
 
 
 def _fork_counts(messages: list[Message]) -> dict[str, int]:
@@ -133,7 +146,7 @@ def _header(conv: Conversation, other_branches: int) -> RenderableType:
     if conv.model:
         details.append(conv.model)
     if other_branches:
-        details.append(f"{other_branches + 1} branches")
+        details.append(plural(other_branches + 1, "branch", "branches"))
     if conv.gone_upstream_at:
         details.append(f"gone upstream {conv.gone_upstream_at}")
     lines.append("\n" + visible(" · ".join(details)), style="dim")
@@ -141,16 +154,14 @@ def _header(conv: Conversation, other_branches: int) -> RenderableType:
 
 
 def _message(message: Message) -> RenderableType:
-    label = message.role + (f" ({message.author_name})" if message.author_name else "")
-    if message.model:
-        label += f" · {message.model}"
-    label += f" · {when(message.created_at)}"
+    label = f"{message.label(with_model=True)} · {when(message.created_at)}"
     if message.status != "complete":
         label += f" · {message.status}"
     title = _text(label, _ROLE_STYLE.get(message.role, "bold"))
     if message.hidden:
         preview = message.text.strip().replace("\n", " ")[:100]
-        return Text.assemble(("  ▸ hidden ", "dim"), title, _text(f"  {preview}", "dim"))
+        kind = _text(f"  ▸ {message.kind()} (hidden) · ", "dim")
+        return Text.assemble(kind, title, _text(f"  {preview}", "dim"))
     body: list[RenderableType] = [title]
     if message.role == "assistant":
         body.append(Markdown(visible(message.text)))
