@@ -623,6 +623,10 @@ class Archive:
     def get_conversation(self, ref: str) -> Conversation:
         return _queries.load_conversation(self.db, self.resolve(ref))
 
+    def select(self, **filters: Any) -> list[str]:
+        """The ids ``iter_conversations`` would load, in its order: a count before the work."""
+        return list(_queries.select_ids(self.db, **filters))
+
     def iter_conversations(self, **filters: Any) -> Iterator[Conversation]:
         """The selected conversations, loaded one at a time; a bad filter raises right here."""
         ids = list(_queries.select_ids(self.db, **filters))

@@ -3,6 +3,10 @@
 Each command parses flags, calls the archive or an importer/exporter, and prints with rich.
 Library errors (``FreeholdError``) become one-line ``click.ClickException`` messages here and
 nowhere else. Every listing command has ``--json``.
+
+Whatever comes from an export is printed through ``render.visible`` (see ``freehold.render``):
+rich output by the ``render.Terminal`` consoles, error messages by the command group, JSON by
+``_print_json``, so no escape sequence in an export ever reaches the terminal.
 """
 
 from __future__ import annotations
@@ -15,16 +19,9 @@ from typing import Any, TypeVar
 
 import click
 import orjson
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from freehold import __version__, plugins, render
+from freehold import __version__, plugins, progress, render
+from freehold._queries import parse_when
 from freehold.archive import Archive, open_archive
 from freehold.errors import FreeholdError
 from freehold.ingest import import_path
@@ -32,8 +29,8 @@ from freehold.ingest import import_path
 __all__ = ["cli", "json_option", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = render.Terminal(highlight=False, markup=False)
+err = render.Terminal(stderr=True, highlight=False, markup=False)
 
 
 def json_option(function: F) -> F:
@@ -42,8 +39,52 @@ def json_option(function: F) -> F:
     )
 
 
+def _source_kind(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--source``: a registered importer's kind, in any case; else the list of kinds."""
+    if value is None:
+        return None
+    kinds = sorted(plugins.importers())
+    if value.lower() not in kinds:
+        raise click.BadParameter(
+            f"unknown source kind {value!r}; choose one of: {', '.join(kinds)}"
+        )
+    return value.lower()
+
+
+def _source_option(help_text: str) -> Callable[[F], F]:
+    return click.option(
+        "--source", callback=_source_kind, help=f"{help_text} (chatgpt, claude, gemini, …)."
+    )
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--since``/``--until``: refused here, before the archive is opened, when not a date."""
+    if value is not None:
+        try:
+            parse_when(value)
+        except FreeholdError as error:
+            raise click.BadParameter(str(error)) from error
+    return value
+
+
+def _period_options(what: str) -> Callable[[F], F]:
+    """``--since`` and ``--until`` (inclusive) over ``what``'s dates."""
+    formats = "YYYY, YYYY-MM, YYYY-MM-DD or an ISO time"
+    since = click.option("--since", callback=_date, help=f"Only {what} from this date: {formats}.")
+    until = click.option(
+        "--until", callback=_date, help=f"Only {what} up to this date, inclusive: {formats}."
+    )
+    return lambda function: since(until(function))
+
+
+def _check_period(since: str | None, until: str | None) -> None:
+    if since and until and parse_when(since) >= parse_when(until, end=True):
+        raise click.UsageError(f"--since {since} is after --until {until}: nothing can match")
+
+
 def _print_json(value: Any) -> None:
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
+    dumped = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+    click.echo(render.json_text(dumped))
 
 
 def _tell(text: str) -> None:
@@ -59,7 +100,23 @@ def _archive() -> Iterator[Archive]:
         raise click.ClickException(str(error)) from error
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group: a library error's message is made visible before click prints it.
+
+    Those are plain ``ClickException``s (they may quote an export); click's own usage errors
+    quote values with ``repr``, which escapes control characters already.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as error:
+            if type(error) is not click.ClickException:
+                raise
+            raise click.ClickException(render.visible(error.message)) from error.__cause__
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="freehold")
 def cli() -> None:
     """freehold: your AI history, on ground you own.
@@ -83,10 +140,10 @@ def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
     with _archive() as archive:
         for path in paths:
             try:
-                with _progress(path.name) as tick:
+                with progress.reading(err, path.name) as tick:
                     report = import_path(archive, path, progress=tick)
             except FreeholdError as error:
-                err.print(f"Error: {error}", markup=False, highlight=False)
+                err.print(f"Error: {error}")
                 failed = True
                 continue
             reports.append(report.to_json())
@@ -102,34 +159,10 @@ def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
 def _print_problems(report: dict[str, Any]) -> None:
     for problem in report["problems"][:50]:
         style = "red" if problem["lost"] else "yellow"
-        err.print(
-            f"{'lost' if problem['lost'] else 'note'}: {problem['where']}: {problem['what']}",
-            style=style,
-            markup=False,
-        )
+        line = f"{'lost' if problem['lost'] else 'note'}: {problem['where']}: {problem['what']}"
+        err.print(render.visible(line), style=style)
     if report["problem_count"] > 50:
         err.print(f"… {report['problem_count'] - 50} more: use --json for the full list")
-
-
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int, int], None]]:
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[conversations]:,} conversations"),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-    task = progress.add_task(label, total=None, conversations=0)
-
-    def tick(done: int, total: int, conversations: int) -> None:
-        progress.update(task, completed=done, total=total or None, conversations=conversations)
-
-    with progress:
-        yield tick
 
 
 @cli.command()
@@ -146,15 +179,19 @@ def stats(as_json: bool) -> None:
 
 @cli.command()
 @click.argument("query")
-@click.option("--source", help="Only this source kind (chatgpt, …).")
+@_source_option("Only messages from this source kind")
 @click.option("--model", help="Only messages from models whose slug starts with this.")
-@click.option("--role", type=click.Choice(["user", "assistant", "system", "tool"]))
-@click.option("--since", help="From this date: YYYY, YYYY-MM, YYYY-MM-DD or ISO time.")
-@click.option("--until", help="Up to this date, inclusive: YYYY, YYYY-MM, YYYY-MM-DD or ISO.")
+@click.option(
+    "--role",
+    type=click.Choice(["user", "assistant", "system", "tool"], case_sensitive=False),
+    help="Only messages of this role.",
+)
+@_period_options("messages")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @json_option
 def search(query: str, as_json: bool, limit: int, **filters: Any) -> None:
     """Full-text search over every message, ranked, with highlighted snippets."""
+    _check_period(filters["since"], filters["until"])
     with _archive() as archive:
         try:
             hits = archive.search(query, limit=limit, **filters)
@@ -164,9 +201,19 @@ def search(query: str, as_json: bool, limit: int, **filters: Any) -> None:
         _print_json([hit.to_json() for hit in hits])
         return
     if not hits:
-        err.print("no matches")
+        err.print("no matches" + _filters_text(filters))
     for line in render.search_hits(hits):
         out.print(line)
+
+
+def _given(filters: dict[str, Any]) -> str:
+    """``--source chatgpt, --model gpt-5``: the filters used, which a reader may have mistyped."""
+    return ", ".join(f"--{name} {value}" for name, value in filters.items() if value)
+
+
+def _filters_text(filters: dict[str, Any]) -> str:
+    given = _given(filters)
+    return f" with {given}" if given else ""
 
 
 @cli.command()
@@ -189,18 +236,25 @@ def show(conversation: str, all_branches: bool, as_json: bool) -> None:
         out.print(item)
 
 
+def _format_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    formats = sorted(plugins.exporters())
+    if value.lower() not in formats:
+        raise click.BadParameter(f"unknown format {value!r}; choose one of: {', '.join(formats)}")
+    return value.lower()
+
+
 @cli.command()
 @click.option(
     "--format",
     "format_name",
     required=True,
+    callback=_format_name,
     help="Output format: json, markdown, html, pdf, csv, jsonl, openwebui.",
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--all-branches", is_flag=True, help="Render every branch in full.")
-@click.option("--source", help="Only conversations from this source kind.")
-@click.option("--since", help="Only conversations created from this date.")
-@click.option("--until", help="Only conversations created up to this date (inclusive).")
+@_source_option("Only conversations from this source kind")
+@_period_options("conversations created")
 @click.option("--model", help="Only conversations with a model whose slug starts with this.")
 @click.option("--query", help="Only conversations with a message matching this search.")
 @click.option("--id", "ids", multiple=True, help="Only these conversations (repeatable).")
@@ -209,26 +263,32 @@ def export(
 ) -> None:
     """Write the archive (or a selection) in an open format, into a new folder."""
     exporters = plugins.exporters()
-    if format_name not in exporters:
-        raise click.BadParameter(
-            f"unknown format {format_name!r}; choose one of: {', '.join(sorted(exporters))}",
-            param_hint="--format",
-        )
+    _check_period(filters["since"], filters["until"])
     with _archive() as archive:
         try:
             wanted = [archive.resolve(ref) for ref in ids] if ids else None
-            conversations = archive.iter_conversations(ids=wanted, **filters)
-            with _progress(f"export {format_name}") as tick:
+            selected = archive.select(ids=wanted, **filters)
+            if not selected:
+                raise click.ClickException(_nothing_selected(filters, ids))
+            label = f"export {format_name}"
+            with progress.counting(err, label, len(selected)) as tick:
                 count = exporters[format_name].write(
                     archive,
-                    conversations,
+                    archive.iter_conversations(ids=selected),
                     out_dir,
                     all_branches=all_branches,
-                    progress=lambda n: tick(n, 0, n),
+                    progress=tick,
                 )
         except FreeholdError as error:
             raise click.ClickException(str(error)) from error
-    err.print(f"wrote {count} conversation(s) to {out_dir}")
+    err.print(f"wrote {progress.plural(count, 'conversation')} to {out_dir}", soft_wrap=True)
+
+
+def _nothing_selected(filters: dict[str, Any], ids: tuple[str, ...]) -> str:
+    given = _given({**filters, "id": " ".join(ids)})
+    if not given:
+        return "the archive holds no conversations — import an export first; nothing written"
+    return f"no conversation matches {given} — nothing written"
 
 
 @cli.command()

@@ -31,6 +31,7 @@ from typing import IO, Any
 
 __all__ = [
     "FILE_PARTS",
+    "KIND_NAMES",
     "ROLE_NAMES",
     "AttachmentRef",
     "ContextRecord",
@@ -46,6 +47,34 @@ __all__ = [
 Part = dict[str, Any]
 FILE_PARTS = ("image", "audio", "file")  # part types that point at an attachment
 ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
+
+# What a reader calls a message (a hidden one, mostly) by what it holds, first rule that matches:
+# a few source content types that say more than their parts, then the parts, then the role.
+_CONTENT_KINDS = {
+    "reasoning_recap": "Reasoning summary",
+    "user_editable_context": "Custom instructions",
+    "model_editable_context": "Memory",
+    "system_content": "System instructions",
+}
+_PART_KINDS = (
+    ("code", "Tool call"),
+    ("execution_output", "Tool output"),
+    ("thought", "Reasoning"),
+    ("web", "Web results"),
+    ("context", "Custom instructions"),
+    ("error", "Error"),
+)
+_ROLE_KINDS = {
+    "system": "System message",
+    "tool": "Tool output",
+    "assistant": "Assistant message",
+    "user": "User message",
+}
+KIND_NAMES = frozenset(
+    {*_CONTENT_KINDS.values(), *(name for _, name in _PART_KINDS), *_ROLE_KINDS.values()}
+    | {"Message"}
+)
+_TOOL_PARTS = ("code", "execution_output")
 
 
 @dataclass(slots=True)
@@ -88,17 +117,37 @@ class Message:
     def label(
         self, translate: Callable[[str], str] | None = None, *, with_model: bool = False
     ) -> str:
-        """ "Assistant: Name (model)": the role as a person reads it, on one line.
+        """ "Assistant: Name (model) · Tool: web_search": who speaks, on one line.
 
-        ``translate`` turns the English role name into the reader's language.
+        The tools named are those the message calls or answers for (``tool_names``), when
+        its author is not already that tool. ``translate`` turns the English words into the
+        reader's language.
         """
-        role = ROLE_NAMES.get(self.role, self.role.title() or "Unknown")
-        label = translate(role) if translate else role
+        tr = translate or _same
+        label = tr(ROLE_NAMES.get(self.role, self.role.title() or "Unknown"))
         if self.author_name:
             label += f": {self.author_name}"
         if with_model and self.model and self.role == "assistant":
             label += f" ({self.model})"
+        tools = [name for name in self.tool_names() if name != self.author_name]
+        if tools:
+            label += f" · {tr('Tool' if len(tools) == 1 else 'Tools')}: {', '.join(tools)}"
         return " ".join(label.split())
+
+    def tool_names(self) -> list[str]:
+        """The tools the message's calls and outputs name (Claude, Open WebUI, LibreChat keep
+        them on the parts), once each, in order."""
+        names = (part.get("name") for part in self.parts if part.get("type") in _TOOL_PARTS)
+        return list(dict.fromkeys(name for name in names if isinstance(name, str) and name))
+
+    def kind(self) -> str:
+        """What the message is, as a reader calls it ("Reasoning summary", "Tool call"): the
+        label of a hidden item, one of ``KIND_NAMES`` (English; translate for the reader)."""
+        if self.content_type in _CONTENT_KINDS:
+            return _CONTENT_KINDS[self.content_type]
+        types = {part.get("type") for part in self.parts}
+        found = (name for part_type, name in _PART_KINDS if part_type in types)
+        return next(found, _ROLE_KINDS.get(self.role, "Message"))
 
     def layout(self) -> tuple[list[tuple[Part, AttachmentRef | None]], list[AttachmentRef]]:
         """What the message shows, in reading order, for every renderer.
@@ -208,3 +257,7 @@ class ExportInfo:
 
 
 Record = Conversation | SourceFile | Problem | ExportInfo | ContextRecord
+
+
+def _same(text: str) -> str:
+    return text

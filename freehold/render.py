@@ -1,27 +1,97 @@
 """Terminal rendering with rich: conversations, import reports, statistics, search hits.
 
-Everything printed comes from untrusted text (titles, messages), so text is always passed to
-rich as ``Text`` (never parsed as console markup).
+Everything printed comes from untrusted text (titles, messages, file names), so text is always
+passed to rich as ``Text`` (never parsed as console markup), and no character of it may reach
+the terminal as a command: an export can hold escape sequences that set the clipboard (OSC 52),
+the window title, or clear the screen, C1 controls, and bidi overrides that reorder a line.
+``visible`` is the one rule: each such character is printed as its escape (``\\x1b``,
+``\\u202e``), so nothing is obeyed and nothing is silently hidden. The builders below apply it
+to every string they take from the archive (so rich lays out what will be printed), and
+``Terminal``, the console the CLI prints with, applies it again to every segment it writes,
+whatever the renderable; ``json_text`` escapes the same characters in JSON output.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.rule import Rule
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from freehold.models import Conversation, Message
+from freehold.progress import plural
 from freehold.tree import branch_paths
 
-__all__ = ["conversation", "import_report", "search_hits", "stats_table", "when"]
+__all__ = [
+    "Terminal",
+    "conversation",
+    "import_report",
+    "json_text",
+    "search_hits",
+    "stats_table",
+    "visible",
+    "when",
+]
 
 _ROLE_STYLE = {"user": "bold cyan", "assistant": "bold green", "system": "dim", "tool": "yellow"}
+
+# C0 controls but newline and tab (CR too: it lets a line overwrite itself), DEL, C1 controls,
+# and the bidi embeddings, overrides and isolates ("Trojan Source"). A CRLF is a line end.
+_CONTROL_CHAR = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+_CONTROL = re.compile(r"\r\n|" + _CONTROL_CHAR)
+_IN_JSON = re.compile(_CONTROL_CHAR)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == "\r\n":
+        return "\n"
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def visible(text: str) -> str:
+    """``text`` with every character a terminal would obey shown as its escape (``\\x1b``)."""
+    return _CONTROL.sub(_escape, text)
+
+
+def json_text(dumped: str) -> str:
+    """JSON text with the same characters as ``\\uXXXX`` escapes: the same value, but safe to
+    print (orjson escapes C0 controls only; these can only stand inside JSON strings)."""
+    return _IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", dumped)
+
+
+class Terminal(Console):
+    """A rich console that prints every string through ``visible``.
+
+    A plain string is made visible before rich lays it out (``render_str``: rich strips BEL,
+    backspace and CR from text without a word); every segment of text is checked again on its
+    way out, whatever made it. Rich's own control segments (a live progress bar's cursor moves)
+    pass as they are, and styles become escape codes after this, so neither is touched.
+    """
+
+    def render_str(self, text: str, *args: Any, **options: Any) -> Text:
+        return super().render_str(visible(text), *args, **options)
+
+    def render(
+        self, renderable: RenderableType, options: ConsoleOptions | None = None
+    ) -> Iterator[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control or not _CONTROL.search(segment.text):
+                yield segment
+            else:
+                yield Segment(visible(segment.text), segment.style)
+
+
+def _text(value: object, style: str = "") -> Text:
+    return Text(visible(str(value)), style)
 
 
 def when(epoch: float | None) -> str:
@@ -39,14 +109,26 @@ def conversation(conv: Conversation, *, all_branches: bool = False) -> list[Rend
         out.append(_message(message))
         if forks.get(message.source_id, 0) > 1 and not all_branches:
             out.append(Text(f"  ⑂ {forks[message.source_id]} branches here", style="magenta"))
-    for number, segment in enumerate(paths[1:], start=2):
-        if not all_branches:
-            break
-        out.append(Rule(f"branch {number} (forks after {segment[0].parent_source_id or 'root'})"))
-        out.extend(_message(m) for m in segment)
-    if not all_branches and len(paths) > 1:
-        out.append(Text(f"{len(paths) - 1} other branch(es): --all-branches shows them", "dim"))
+    if all_branches:
+        by_id: dict[str | None, Message] = {message.source_id: message for message in conv.messages}
+        for number, segment in enumerate(paths[1:], start=2):
+            out.append(_branch_rule(number, len(paths), by_id.get(segment[0].parent_source_id)))
+            out.extend(_message(m) for m in segment)
+    elif len(paths) > 1:
+        others = plural(len(paths) - 1, "other branch", "other branches")
+        out.append(Text(f"{others}: --all-branches shows them", "dim"))
     return out
+
+
+def _branch_rule(number: int, total: int, fork: Message | None) -> Rule:
+    """ "Branch 2 of 3 — from User: “first words…”": where the branch leaves the tree."""
+    where = f"from {fork.label()}: “{_excerpt(fork)}”" if fork else "a separate start"
+    return Rule(_text(f"Branch {number} of {total} — {where}"))
+
+
+def _excerpt(message: Message, limit: int = 40) -> str:
+    words = " ".join(message.text.split()) or message.kind()
+    return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
 
 
 def _fork_counts(messages: list[Message]) -> dict[str, int]:
@@ -59,36 +141,34 @@ def _fork_counts(messages: list[Message]) -> dict[str, int]:
 
 def _header(conv: Conversation, other_branches: int) -> RenderableType:
     lines = Text()
-    lines.append(conv.title or "(untitled)", style="bold")
+    lines.append(visible(conv.title or "(untitled)"), style="bold")
     details = [f"id {conv.id}", f"{conv.source_kind} {conv.source_id}", when(conv.created_at)]
     if conv.model:
         details.append(conv.model)
     if other_branches:
-        details.append(f"{other_branches + 1} branches")
+        details.append(plural(other_branches + 1, "branch", "branches"))
     if conv.gone_upstream_at:
         details.append(f"gone upstream {conv.gone_upstream_at}")
-    lines.append("\n" + " · ".join(details), style="dim")
+    lines.append("\n" + visible(" · ".join(details)), style="dim")
     return Panel(lines)
 
 
 def _message(message: Message) -> RenderableType:
-    label = message.role + (f" ({message.author_name})" if message.author_name else "")
-    if message.model:
-        label += f" · {message.model}"
-    label += f" · {when(message.created_at)}"
+    label = f"{message.label(with_model=True)} · {when(message.created_at)}"
     if message.status != "complete":
         label += f" · {message.status}"
-    title = Text(label, style=_ROLE_STYLE.get(message.role, "bold"))
+    title = _text(label, _ROLE_STYLE.get(message.role, "bold"))
     if message.hidden:
         preview = message.text.strip().replace("\n", " ")[:100]
-        return Text.assemble(("  ▸ hidden ", "dim"), title, (f"  {preview}", "dim"))
+        kind = _text(f"  ▸ {message.kind()} (hidden) · ", "dim")
+        return Text.assemble(kind, title, _text(f"  {preview}", "dim"))
     body: list[RenderableType] = [title]
     if message.role == "assistant":
-        body.append(Markdown(message.text))
+        body.append(Markdown(visible(message.text)))
     else:
-        body.append(Text(message.text))
+        body.append(_text(message.text))
     body.extend(
-        Text(f"  📎 {ref.name or ref.pointer}" + ("" if ref.sha256 else " (missing)"), "blue")
+        _text(f"  📎 {ref.name or ref.pointer}" + ("" if ref.sha256 else " (missing)"), "blue")
         for ref in message.attachments
     )
     return Group(*body, Text(""))
@@ -96,7 +176,7 @@ def _message(message: Message) -> RenderableType:
 
 def import_report(report: dict[str, Any]) -> Table:
     """The end-of-import table (the same numbers as ``--json``)."""
-    table = Table(title=f"import {report['path']} ({report['kind']})", show_header=True)
+    table = Table(title=_text(f"import {report['path']} ({report['kind']})"), show_header=True)
     table.add_column("what")
     for column in ("read", "new", "updated", "unchanged", "skipped"):
         table.add_column(column, justify="right")
@@ -107,7 +187,7 @@ def import_report(report: dict[str, Any]) -> Table:
         )
     att = report["attachments"]
     table.add_row("attachments", str(att["referenced"]), str(att["stored"]), "", "", "")
-    table.caption = _caption(report)
+    table.caption = _text(_caption(report))
     return table
 
 
@@ -134,7 +214,7 @@ def stats_table(stats: dict[str, Any]) -> Table:
             table.add_row(key.replace("_", " "), f"{value:,}")
     for kind, counts in stats["per_source"].items():
         table.add_row(
-            f"{kind}: conversations / messages",
+            _text(f"{kind}: conversations / messages"),
             f"{counts['conversations']:,} / {counts['messages']:,}",
         )
     return table
@@ -145,10 +225,19 @@ def search_hits(hits: list[Any]) -> list[RenderableType]:
     for hit in hits:
         where = f"  {hit.conversation_id} · {hit.role} · {when(hit.created_at)}"
         head = Text.assemble(
-            (hit.title or "(untitled)", "bold"), (f"{where} · {hit.source_kind}", "dim")
+            _text(hit.title or "(untitled)", "bold"), _text(f"{where} · {hit.source_kind}", "dim")
         )
-        snippet = Text(hit.snippet.replace("\n", " "))
-        for start, end in hit.highlights:
-            snippet.stylize("bold reverse", start, end)
-        out.extend([head, snippet, Text("")])
+        out.extend([head, _snippet(hit.snippet.replace("\n", " "), hit.highlights), Text("")])
     return out
+
+
+def _snippet(flat: str, highlights: list[tuple[int, int]]) -> Text:
+    """The snippet with its matched words marked: each piece made visible on its own, since an
+    escape is longer than the character it shows and the offsets count characters."""
+    snippet, done = Text(), 0
+    for start, end in highlights:
+        snippet.append(visible(flat[done:start]))
+        snippet.append(visible(flat[start:end]), "bold reverse")
+        done = end
+    snippet.append(visible(flat[done:]))
+    return snippet

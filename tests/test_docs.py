@@ -65,3 +65,13 @@ def test_readme_has_the_two_code_blocks_ci_runs() -> None:
     assert "freehold import" in blocks[0]
     ci = (DOCS.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert blocks[1].strip() in ci, ".ci/run must run exactly the README's test command"
+
+
+def test_the_readme_try_it_leaves_nothing_for_git_to_show() -> None:
+    """The folders the Try-it block writes (the archive, the export) are ignored by git."""
+    first = re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)[0]
+    written = re.findall(r'FREEHOLD_HOME="\$PWD/([\w.-]+)"|--out ([\w.-]+)', first)
+    folders = {home or out for home, out in written}
+    assert {"demo-archive", "demo-markdown"} <= folders
+    ignored = (DOCS.parent / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert sorted(f for f in folders if f"/{f}/" not in ignored and f"{f}/" not in ignored) == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["FRENCH", "LANGUAGES", "choose", "translator"]
+__all__ = ["FRENCH", "LANGUAGES", "choose", "counter", "translator"]
 
 LANGUAGES = ("en", "fr")
 
@@ -139,6 +139,22 @@ FRENCH: dict[str, str] = {
     "Messages": "Messages",
     "Created": "Créée",
     "MB read": "Mo lus",
+    "conversation": "conversation",
+    "message": "message",
+    "attachment": "pièce jointe",
+    "import": "import",
+    "result": "résultat",
+    "branch": "branche",
+    "Tools": "Outils",
+    "Reasoning": "Raisonnement",
+    "Reasoning summary": "Résumé du raisonnement",
+    "Tool call": "Appel d'outil",
+    "Tool output": "Sortie d'outil",
+    "Web results": "Résultats web",
+    "System message": "Message système",
+    "Assistant message": "Message de l'assistant",
+    "User message": "Message de l'utilisateur",
+    "Message": "Message",
 }
 
 
@@ -177,3 +193,13 @@ def translator(language: str) -> Callable[[str], str]:
 
 def _same(text: str) -> str:
     return text
+
+
+def counter(language: str) -> Callable[[int, str, str], str]:
+    """The word after a number, translated: ``noun(1, "conversation", "conversations")``.
+
+    English says "0 conversations", French « 0 conversation »: 0 and 1 take the singular there.
+    """
+    t = translator(language)
+    singular = (0, 1) if language == "fr" else (1,)
+    return lambda number, one, many: t(one if number in singular else many)

@@ -19,7 +19,7 @@ from starlette.templating import Jinja2Templates
 from freehold.errors import FreeholdError
 from freehold.models import Conversation
 from freehold.safehtml import one_line
-from freehold.web.i18n import choose, translator
+from freehold.web.i18n import choose, counter, translator
 from freehold.web.thread import choose_path
 
 __all__ = ["CONTEXT_KINDS", "TEMPLATES", "conversation_page", "page"]
@@ -75,6 +75,7 @@ def page(request: Request, name: str, context: dict[str, Any], status_code: int 
     language = _language(request)
     common = {
         "t": translator(language),
+        "noun": counter(language),
         "lang": language,
         "csrf": request.scope.get("state", {}).get("csrf", ""),
         "path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),

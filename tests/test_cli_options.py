@@ -1,0 +1,86 @@
+"""Selection flags that cannot match are refused with the choices (exit 2), not answered with
+nothing: a misspelt ``--source`` or ``--format``, a date that is not one, an empty period."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from freehold import plugins
+from freehold.cli import cli
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-chatgpt-export.zip"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture
+def sample() -> None:
+    assert run("import", str(SAMPLE)).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["search", "pivot", "--source", "chatgtp"],
+        ["export", "--format", "json", "--out", "{out}", "--source", "chatgtp"],
+    ],
+)
+def test_an_unknown_source_kind_is_refused_with_the_kinds(
+    sample: None, tmp_path: Path, args: list[str]
+) -> None:
+    result = run(*(arg.format(out=tmp_path / "out") for arg in args))
+    assert result.exit_code == 2
+    assert "Invalid value for '--source': unknown source kind 'chatgtp'" in result.stderr
+    for kind in plugins.importers():  # every registered kind is offered, freehold's own too
+        assert kind in result.stderr
+    assert "freehold" in plugins.importers()
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_source_kind_in_any_case_is_the_kind(sample: None) -> None:
+    result = run("search", "pivot", "--source", "ChatGPT", "--json")
+    assert result.exit_code == 0 and '"source": "chatgpt"' in result.stdout
+
+
+def test_an_unknown_format_is_refused_with_the_formats(sample: None, tmp_path: Path) -> None:
+    result = run("export", "--format", "mardown", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "unknown format 'mardown'; choose one of: csv, html, json" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--since", "2024-13"), ("--until", "yesterday"), ("--since", "99999")]
+)
+def test_a_date_that_is_not_one_is_refused_naming_the_option(
+    sample: None, tmp_path: Path, option: str, value: str
+) -> None:
+    for args in (["search", "pivot"], ["export", "--format", "json", "--out", str(tmp_path)]):
+        result = run(*args, option, value)
+        assert result.exit_code == 2
+        assert f"Invalid value for '{option}': '{value}': not a date" in result.stderr
+        assert "YYYY-MM-DD" in result.stderr
+
+
+def test_a_period_that_ends_before_it_starts_is_refused(sample: None) -> None:
+    result = run("search", "pivot", "--since", "2025", "--until", "2024")
+    assert result.exit_code == 2
+    assert "--since 2025 is after --until 2024: nothing can match" in result.stderr
+
+
+def test_a_role_that_is_none_lists_the_roles(sample: None) -> None:
+    result = run("search", "pivot", "--role", "bot")
+    assert result.exit_code == 2
+    assert "'bot' is not one of 'user', 'assistant', 'system', 'tool'" in result.stderr
+    assert run("search", "pivot", "--role", "Assistant").exit_code == 0
+
+
+def test_no_matches_names_the_filters_that_may_be_mistyped(sample: None) -> None:
+    result = run("search", "pivot", "--model", "gtp-4")
+    assert result.exit_code == 0
+    assert "no matches with --model gtp-4" in result.stderr

@@ -1,0 +1,51 @@
+"""``freehold show`` names what a reader knows: the message a branch forks from (not a node id),
+what a hidden item is (not its source content type), and counts in words that agree."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from freehold.archive import open_archive
+from freehold.cli import cli
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-chatgpt-export.zip"
+BRANCHED = "c19ee96c229f96f6"  # two branches, reasoning, tool calls, a hidden system message
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), terminal_width=200)
+
+
+@pytest.fixture
+def sample() -> None:
+    assert run("import", str(SAMPLE)).exit_code == 0
+
+
+def test_a_branch_is_headed_by_the_message_it_forks_from(sample: None) -> None:
+    with open_archive() as archive:
+        conv = archive.get_conversation(BRANCHED)
+    node_ids = {message.source_id for message in conv.messages}
+    result = run("show", BRANCHED, "--all-branches")
+    headers = [line for line in result.stdout.splitlines() if "Branch " in line]
+    assert len(headers) == 1
+    assert re.search(r"Branch 2 of 2 — from User: “Compare two approaches [^”]*”", headers[0])
+    assert not [node for node in node_ids if node in headers[0]]
+
+
+def test_hidden_items_are_named_for_a_reader(sample: None) -> None:
+    result = run("show", BRANCHED)
+    hidden = [line.strip() for line in result.stdout.splitlines() if "(hidden)" in line]
+    kinds = {line.split(" (hidden)")[0].lstrip("▸ ") for line in hidden}
+    assert {"System message", "Tool call", "Tool output", "Reasoning", "Reasoning summary"} <= kinds
+    assert "reasoning_recap" not in result.stdout and "▸ hidden" not in result.stdout
+
+
+def test_counts_agree_with_their_number(sample: None) -> None:
+    result = run("show", BRANCHED)
+    assert "2 branches" in result.stdout
+    assert "1 other branch: --all-branches shows them" in result.stdout
+    assert "branch(es)" not in result.stdout
