@@ -98,12 +98,20 @@ def dumps(value: Any) -> str:
 
 @dataclass(slots=True)
 class AddResult:
-    """What ``add_conversation`` did: status is ``new``, ``updated`` or ``unchanged``."""
+    """What ``add_conversation`` did: status is ``new``, ``updated`` or ``unchanged``.
+
+    Attachment counts are per link (a message pointing at a file): ``found`` when the archive
+    now holds its bytes (brought by this import or an earlier one), else ``missing`` — the
+    links ``stats`` counts as missing; ``files_new`` counts files the archive did not hold.
+    """
 
     status: str
     messages_new: int = 0
     messages_updated: int = 0
     messages_unchanged: int = 0
+    attachments_found: int = 0
+    attachments_missing: int = 0
+    files_new: int = 0
 
 
 _MESSAGE_COLUMNS = (
@@ -189,7 +197,9 @@ def prepare(conv: Conversation) -> Prepared:
     head = (conv.title, conv.created_at, conv.updated_at, conv.model, conv.current_leaf)
     digest.update(dumps([head, conv.project, conv.archived, conv.starred]).encode())
     for (source_id, parent, refs), row in zip(links, rows, strict=True):
-        pointers = [(a.pointer, a.sha256) for a in refs]
+        # Pointers, not whether this copy of the export had their bytes: a file that arrives
+        # later is linked and counted as an attachment, and leaves the conversation unchanged.
+        pointers = [(a.pointer, None) for a in refs]
         digest.update(dumps([[source_id, parent], row, pointers]).encode())
     for record in conv.context:
         digest.update(dumps([record.kind, record.text, record.message_source_id]).encode())
@@ -455,8 +465,12 @@ class Archive:
             "SELECT raw_sha256, digest, message_count FROM conversations WHERE id=?", (cid,)
         ).fetchone()
         if row is not None and row[0] == ready.raw_sha:
+            # Nothing to re-read, but this copy of the export may bring files an earlier one
+            # lacked (conversations.json alone first, then the whole zip): link them.
             self._seen(cid, source_id, ready.head)
-            return AddResult("unchanged", messages_unchanged=row[2])
+            result = AddResult("unchanged", messages_unchanged=row[2])
+            self._link_attachments(ready, self._ids_of_linking(cid, ready), result)
+            return result
         plan = self._plan(ready, self._existing(cid) if row is not None else {})
         values = self._conversation_values(ready, plan.tree, source_id)
         if row is None:
@@ -558,7 +572,7 @@ class Archive:
         self._fts_pending.extend((r[0], r[10]) for r in plan.inserts)
         if plan.updates:
             self.db.executemany(_UPDATE_MESSAGE, plan.updates)
-        self._link_attachments(ready, plan.tree.ids)
+        self._link_attachments(ready, plan.tree.ids, plan.result)
         if plan.found:
             self._hide_vanished(ready, plan.found)
         if ready.head.context:
@@ -572,20 +586,47 @@ class Archive:
         vanished = [(found[0],) for source, found in existing.items() if source not in present]
         self.db.executemany("UPDATE messages SET on_visible_path=0 WHERE id=?", vanished)
 
-    def _link_attachments(self, ready: Prepared, ids: dict[str, int]) -> None:
-        refs = [(source_id, ref) for source_id, _, found in ready.links for ref in found]
-        if not refs:
-            return
-        self.db.executemany(
-            "INSERT OR IGNORE INTO attachments VALUES (?, ?, ?, ?)",
-            [(r.sha256, r.sniffed_mime, r.size or 0, r.name) for _, r in refs if r.sha256],
+    def _ids_of_linking(self, cid: str, ready: Prepared) -> dict[str, int]:
+        """Stored ids of the messages that point at files (none read when none does)."""
+        wanted = [source_id for source_id, _, refs in ready.links if refs]
+        if not wanted:
+            return {}
+        rows = self.db.execute(
+            "SELECT source_message_id, id FROM messages WHERE conversation_id=? "
+            "AND source_message_id IN (SELECT value FROM json_each(?))",
+            (cid, dumps(wanted)),
         )
+        return dict(rows.fetchall())
+
+    def _link_attachments(self, ready: Prepared, ids: dict[str, int], result: AddResult) -> None:
+        """Link each message to its files; a link keeps bytes an earlier import brought."""
+        links: dict[tuple[int, str], AttachmentRef] = {}
+        for source_id, _, refs in ready.links:
+            for ref in refs:
+                if source_id in ids:
+                    key = (ids[source_id], ref.pointer)
+                    links[key] = ref if ref.sha256 or key not in links else links[key]
+        if not links:
+            return
+        files = {r.sha256: r for r in links.values() if r.sha256}
+        result.files_new += self.db.executemany(
+            "INSERT OR IGNORE INTO attachments VALUES (?, ?, ?, ?)",
+            [(sha, r.sniffed_mime, r.size or 0, r.name) for sha, r in files.items()],
+        ).rowcount
         self.db.executemany(
             "INSERT INTO message_attachments VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (message_id, pointer) DO UPDATE SET name=excluded.name, "
             "declared_mime=excluded.declared_mime, sha256=coalesce(excluded.sha256, sha256)",
-            [(ids[source_id], r.pointer, r.name, r.mime, r.sha256) for source_id, r in refs],
+            [(mid, r.pointer, r.name, r.mime, r.sha256) for (mid, _), r in links.items()],
         )
+        for (mid, pointer), ref in links.items():
+            found = ref.sha256 is not None or self._scalar(
+                "SELECT sha256 IS NOT NULL FROM message_attachments "
+                "WHERE message_id=? AND pointer=?",
+                (mid, pointer),
+            )
+            result.attachments_found += bool(found)
+            result.attachments_missing += not found
 
     def _upsert_context(self, cid: str, conv: Conversation) -> None:
         self.db.executemany(

@@ -714,3 +714,69 @@ def test_the_cli_says_when_it_updates_an_existing_archive(
     assert "Updating" not in again.stderr
     fresh = runner.invoke(cli, ["stats"], env={"FREEHOLD_HOME": str(tmp_path / "fresh")})
     assert fresh.exit_code == 0 and "Updating" not in fresh.stderr
+
+
+# -- attachments that arrive with a later import (issue 10, item 1) --------------------------------
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-chatgpt-export.zip"
+
+
+def _cli(home: Path, *args: str) -> dict[str, object]:
+    from click.testing import CliRunner
+
+    from freehold.cli import cli
+
+    result = CliRunner().invoke(cli, [*args, "--json"], env={"FREEHOLD_HOME": str(home)})
+    assert result.exit_code == 0, result.output
+    loaded: dict[str, object] = orjson.loads(result.stdout)
+    return loaded
+
+
+def _links(home: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(home / "archive.sqlite") as db:
+        return db.execute(
+            "SELECT m.source_message_id, ma.pointer, ma.sha256 FROM message_attachments ma "
+            "JOIN messages m ON m.id = ma.message_id ORDER BY 1, 2"
+        ).fetchall()
+
+
+@pytest.fixture(scope="module")
+def sample_parts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import zipfile
+
+    folder = tmp_path_factory.mktemp("sample") / "unpacked"
+    with zipfile.ZipFile(SAMPLE) as opened:
+        opened.extractall(folder)
+    return {"zip": SAMPLE, "folder": folder, "json": folder / "conversations.json"}
+
+
+@pytest.mark.parametrize(
+    ("first", "then"), [("json", "zip"), ("json", "folder"), ("zip", "json"), ("zip", "zip")]
+)
+def test_attachments_brought_by_a_later_import_are_linked(
+    tmp_path: Path, sample_parts: dict[str, Path], first: str, then: str
+) -> None:
+    whole = tmp_path / "whole"
+    alone = _cli(whole, "import", str(SAMPLE))
+    expected = _cli(whole, "stats")
+    home = tmp_path / "home"
+    _cli(home, "import", str(sample_parts[first]))
+    report = _cli(home, "import", str(sample_parts[then]))
+    stats = _cli(home, "stats")
+    assert _links(home) == _links(whole)
+    for key in ("attachments", "attachment_bytes", "attachments_missing"):
+        assert stats[key] == expected[key], key
+    found = alone["attachments"]  # type: ignore[index]
+    # the report counts references the way stats does: found + missing = every link
+    assert report["attachments"]["found"] == found["found"]  # type: ignore[index]
+    assert report["attachments"]["missing"] == stats["attachments_missing"]  # type: ignore[index]
+    new_files = 0 if first == "zip" else stats["attachments"]
+    assert report["attachments"]["stored"] == new_files  # type: ignore[index]
+    with sqlite3.connect(home / "archive.sqlite") as db:
+        cid, pointer = db.execute(
+            "SELECT m.conversation_id, ma.pointer FROM message_attachments ma "
+            "JOIN messages m ON m.id = ma.message_id WHERE ma.sha256 IS NOT NULL LIMIT 1"
+        ).fetchone()
+    shown = _cli(home, "show", cid)
+    refs = [a for m in shown["messages"] for a in m["attachments"]]  # type: ignore[attr-defined]
+    assert any(a["pointer"] == pointer and a["sha256"] for a in refs)
