@@ -5,7 +5,11 @@ Layout of the data folder (``FREEHOLD_HOME``, else the platform's user data dir)
     archive.sqlite        every table documented in docs/archive-format.md
     blobs/ab/abcdef…      attachment bytes, named by their SHA-256
 
-Opening the archive migrates it (``migrations.py``), once. Writes happen in explicit
+Only an import creates the archive (``open_archive(create=True)``); reading a data folder that
+holds none is a ``NoArchiveError`` that creates nothing, and ``discard_if_empty`` takes back
+what creating made when the import stored nothing (a wrong path, an unknown file), so a failed
+first import leaves no folder behind. Opening the archive migrates it (``migrations.py``),
+once. Writes happen in explicit
 transactions (``with archive.transaction():``), one per batch of conversations, so a crash or a
 kill -9 leaves the archive as it was after the last batch; WAL keeps readers unblocked.
 
@@ -21,12 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sqlite3
 import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +43,7 @@ import platformdirs
 from isal import isal_zlib
 
 from freehold import _browse, _queries
-from freehold.errors import ArchiveError
+from freehold.errors import ArchiveError, NoArchiveError
 from freehold.migrations import migrate
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
 
@@ -307,17 +312,23 @@ _UPDATE_CONVERSATION = (
 class Archive:
     """An open archive. Use ``open_archive()``; close it, or use it as a context manager."""
 
-    def __init__(self, home: Path, notice: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, home: Path, notice: Callable[[str], None] | None = None, *, create: bool = True
+    ) -> None:
         self.home = home
         self.path = home / ARCHIVE_NAME
         self.blobs = home / "blobs"
-        try:
-            home.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ArchiveError(
-                f"{home}: cannot create the data folder ({error.strerror}) — "
-                "check its permissions or set FREEHOLD_HOME to a folder you own"
-            ) from error
+        # What this open made, so that discard_if_empty can take exactly that back.
+        self.created = not self.path.exists()
+        self._made: list[Path] = []
+        self._blobs_existed = self.blobs.exists()
+        if self.created and not create:
+            raise NoArchiveError(
+                f"no archive at {self.path} — run `freehold import <your export>` first, "
+                "or set FREEHOLD_HOME to the folder that holds archive.sqlite"
+            )
+        if self.created:
+            self._made = _make_home(home)
         try:
             self.db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30
@@ -343,6 +354,25 @@ class Archive:
 
     def close(self) -> None:
         self.db.close()
+
+    def discard_if_empty(self) -> bool:
+        """Close; and when this open created the archive and nothing was ever imported into
+        it, remove what creating made (the database, a blob folder, the folders made for
+        them). True when it did. A folder that existed before is left where it was."""
+        empty = self.created and not self._scalar(
+            "SELECT EXISTS (SELECT 1 FROM sources) OR EXISTS (SELECT 1 FROM conversations)"
+        )
+        self.close()
+        if not empty:
+            return False
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            self.path.with_name(ARCHIVE_NAME + suffix).unlink(missing_ok=True)
+        if not self._blobs_existed:
+            shutil.rmtree(self.blobs, ignore_errors=True)
+        for folder in reversed(self._made):
+            with suppress(OSError):  # not empty: something else lives there now
+                folder.rmdir()
+        return True
 
     def __enter__(self) -> Archive:
         return self
@@ -653,7 +683,8 @@ class Archive:
     # -- reading (the SQL lives in _queries.py) --------------------------------------------
 
     def stats(self, *, visible: bool = True) -> dict[str, Any]:
-        return _queries.stats(self.db, visible=visible)
+        """What the archive holds, and where: ``archive`` is the database file's path."""
+        return {"archive": str(self.path), **_queries.stats(self.db, visible=visible)}
 
     def search(self, query: str, **filters: Any) -> list[_queries.Hit]:
         return _queries.search(self.db, query, **filters)
@@ -702,7 +733,26 @@ class Archive:
         _browse.set_starred(self.db, cid, starred)
 
 
-def open_archive(home: Path | None = None, notice: Callable[[str], None] | None = None) -> Archive:
-    """Open (creating and migrating if needed) the archive in ``home`` or ``home_dir()``;
-    ``notice`` is told before a migration step rewrites an existing archive."""
-    return Archive(home if home is not None else home_dir(), notice)
+def _make_home(home: Path) -> list[Path]:
+    """Create the data folder (and missing parents); returns the folders made, outermost first."""
+    missing = [folder for folder in (home, *home.parents) if not folder.exists()][::-1]
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ArchiveError(
+            f"{home}: cannot create the data folder ({error.strerror}) — "
+            "check its permissions or set FREEHOLD_HOME to a folder you own"
+        ) from error
+    return missing
+
+
+def open_archive(
+    home: Path | None = None,
+    notice: Callable[[str], None] | None = None,
+    *,
+    create: bool = True,
+) -> Archive:
+    """Open (migrating if needed) the archive in ``home`` or ``home_dir()``; ``notice`` is told
+    before a migration step rewrites an existing archive. ``create=False`` refuses a folder
+    without an archive (``NoArchiveError``) instead of making an empty one there."""
+    return Archive(home if home is not None else home_dir(), notice, create=create)

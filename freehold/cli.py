@@ -51,12 +51,20 @@ def _tell(text: str) -> None:
 
 
 @contextmanager
-def _archive() -> Iterator[Archive]:
+def _archive(*, create: bool = False) -> Iterator[Archive]:
+    """The archive, for one command. Only ``import`` creates one (``create``): any other
+    command on a data folder without an archive says where it looked and creates nothing,
+    and an import that stored nothing takes back what creating the archive made."""
     try:
-        with open_archive(notice=_tell) as archive:
-            yield archive
+        archive = open_archive(notice=_tell, create=create)
     except FreeholdError as error:
         raise click.ClickException(str(error)) from error
+    try:
+        yield archive
+    except FreeholdError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        archive.discard_if_empty()  # closes it; removes only an archive made just now
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,7 +88,7 @@ def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
     """
     reports = []
     failed = False
-    with _archive() as archive:
+    with _archive(create=True) as archive:
         for path in paths:
             try:
                 with _progress(path.name) as tick:
@@ -135,7 +143,8 @@ def _progress(label: str) -> Iterator[Callable[[int, int, int], None]]:
 @cli.command()
 @json_option
 def stats(as_json: bool) -> None:
-    """What the archive holds: conversations, messages (every branch), attachments, sources."""
+    """What the archive holds (conversations, messages on every branch, attachments, imports)
+    and where it is."""
     with _archive() as archive:
         numbers = archive.stats()
     if as_json:

@@ -130,7 +130,9 @@ def stats_table(stats: dict[str, Any]) -> Table:
     table.add_column("what")
     table.add_column("count", justify="right")
     for key, value in stats.items():
-        if key != "per_source":
+        if key == "archive":
+            table.add_row("archive", Text(value, overflow="fold"))  # where it is: a path
+        elif key != "per_source":
             table.add_row(key.replace("_", " "), f"{value:,}")
     for kind, counts in stats["per_source"].items():
         table.add_row(

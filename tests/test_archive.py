@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import sqlite3
 import zlib
 from datetime import UTC, datetime
@@ -712,7 +713,7 @@ def test_the_cli_says_when_it_updates_an_existing_archive(
     assert orjson.loads(first.stdout)["conversations"] == 3
     again = runner.invoke(cli, ["stats", "--json"], env={"FREEHOLD_HOME": str(home)})
     assert "Updating" not in again.stderr
-    fresh = runner.invoke(cli, ["stats"], env={"FREEHOLD_HOME": str(tmp_path / "fresh")})
+    fresh = runner.invoke(cli, ["import", str(SAMPLE)], env={"FREEHOLD_HOME": str(tmp_path / "f")})
     assert fresh.exit_code == 0 and "Updating" not in fresh.stderr
 
 
@@ -780,3 +781,82 @@ def test_attachments_brought_by_a_later_import_are_linked(
     shown = _cli(home, "show", cid)
     refs = [a for m in shown["messages"] for a in m["attachments"]]  # type: ignore[attr-defined]
     assert any(a["pointer"] == pointer and a["sha256"] for a in refs)
+
+
+# -- only an import creates an archive (issue 10, item 11) -----------------------------------------
+
+
+def _run(home: Path, *args: str) -> object:
+    from click.testing import CliRunner
+
+    from freehold.cli import cli
+
+    return CliRunner().invoke(cli, list(args), env={"FREEHOLD_HOME": str(home)})
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["stats"],
+        ["stats", "--json"],
+        ["search", "invoice"],
+        ["show", "c123"],
+        ["export", "--format", "json", "--out", "{tmp}/out"],
+    ],
+    ids=lambda command: " ".join(command),
+)
+def test_reading_commands_on_a_missing_archive_say_so_and_create_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    home = tmp_path / "nowhere" / "home"
+    result = _run(home, *(part.format(tmp=tmp_path) for part in command))
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    said = " ".join(result.stderr.split())  # type: ignore[attr-defined]
+    assert said == (
+        f"Error: no archive at {home / 'archive.sqlite'} — run `freehold import <your export>` "
+        "first, or set FREEHOLD_HOME to the folder that holds archive.sqlite"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_open_archive_can_refuse_to_create(tmp_path: Path) -> None:
+    from freehold.errors import NoArchiveError
+
+    with pytest.raises(NoArchiveError, match="no archive at"):
+        open_archive(tmp_path / "home", create=False)
+    assert not (tmp_path / "home").exists()
+
+
+@pytest.mark.parametrize("bad", ["missing.zip", "random.bin", "empty.json"])
+def test_a_failed_first_import_leaves_nothing_behind(tmp_path: Path, bad: str) -> None:
+    (tmp_path / "random.bin").write_bytes(os.urandom(4000))
+    (tmp_path / "empty.json").write_bytes(b"")
+    home = tmp_path / "made" / "for" / "it"
+    result = _run(home, "import", str(tmp_path / bad))
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    assert not (tmp_path / "made").exists()
+    user_made = tmp_path / "mine"
+    user_made.mkdir()
+    assert _run(user_made, "import", str(tmp_path / bad)).exit_code == 1  # type: ignore[attr-defined]
+    assert list(user_made.iterdir()) == []
+
+
+def test_a_failed_import_into_an_archive_leaves_it_as_it_was(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    both = _run(home, "import", str(SAMPLE), str(tmp_path / "missing.zip"))
+    assert both.exit_code == 1  # type: ignore[attr-defined]
+    before = _cli(home, "stats")
+    assert before["conversations"] == 23
+    assert _run(home, "import", str(tmp_path / "missing.zip")).exit_code == 1  # type: ignore[attr-defined]
+    assert _cli(home, "stats") == before
+
+
+def test_stats_says_where_the_archive_is(tmp_path: Path) -> None:
+    home = tmp_path / "a-home-with-a-rather-long-name" / "freehold-data"
+    _cli(home, "import", str(SAMPLE))
+    assert _cli(home, "stats")["archive"] == str(home / "archive.sqlite")
+    table = _run(home, "stats")
+    assert table.exit_code == 0  # type: ignore[attr-defined]
+    cells = [line.split("│") for line in table.stdout.splitlines() if "│" in line]  # type: ignore[attr-defined]
+    shown = "".join(row[2].strip() for row in cells if row[1].strip() in ("archive", ""))
+    assert shown == str(home / "archive.sqlite")  # folded to the column's width, whole
