@@ -1,6 +1,7 @@
 """The archive: one SQLite file, a content-addressed blob folder, and the class that owns SQL.
 
-Layout of the data folder (``FREEHOLD_HOME``, else the platform's user data dir)::
+Layout of the data folder (``FREEHOLD_HOME``, else the platform's user data dir), private to
+its user (folders 0700, files 0600: ``_private.py``)::
 
     archive.sqlite        every table documented in docs/archive-format.md
     blobs/ab/abcdef…      attachment bytes, named by their SHA-256
@@ -42,7 +43,7 @@ import orjson
 import platformdirs
 from isal import isal_zlib
 
-from freehold import _browse, _queries
+from freehold import _browse, _private, _queries
 from freehold.errors import ArchiveError, NoArchiveError
 from freehold.migrations import migrate
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
@@ -245,8 +246,8 @@ def write_blob(blobs: Path, stream: IO[bytes]) -> tuple[str, str | None, int]:
     digest = hashlib.sha256(first)
     size = len(first)
     tmp_dir = blobs / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False) as out:
+    _private.make_dirs(tmp_dir)
+    with tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False) as out:  # 0600
         out.write(first)
         while chunk := stream.read(_BLOB_CHUNK):
             digest.update(chunk)
@@ -257,18 +258,18 @@ def write_blob(blobs: Path, stream: IO[bytes]) -> tuple[str, str | None, int]:
     if final.exists():
         os.unlink(out.name)
     else:
-        final.parent.mkdir(parents=True, exist_ok=True)
+        _private.make_dirs(final.parent)
         os.replace(out.name, final)
     return sha, mime, size
 
 
 def _place(blobs: Path, final: Path, chunks: list[bytes]) -> None:
     tmp_dir = blobs / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False) as out:
+    _private.make_dirs(tmp_dir)
+    with tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False) as out:  # 0600
         for chunk in chunks:
             out.write(chunk)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    _private.make_dirs(final.parent)
     os.replace(out.name, final)
 
 
@@ -328,7 +329,7 @@ class Archive:
                 "or set FREEHOLD_HOME to the folder that holds archive.sqlite"
             )
         if self.created:
-            self._made = _make_home(home)
+            self._made = _make_home(home, self.path)
         try:
             self.db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30
@@ -733,17 +734,18 @@ class Archive:
         _browse.set_starred(self.db, cid, starred)
 
 
-def _make_home(home: Path) -> list[Path]:
-    """Create the data folder (and missing parents); returns the folders made, outermost first."""
-    missing = [folder for folder in (home, *home.parents) if not folder.exists()][::-1]
+def _make_home(home: Path, database: Path) -> list[Path]:
+    """Create the data folder (and missing parents) and an empty database file, all private
+    (``_private``); returns the folders made, outermost first."""
     try:
-        home.mkdir(parents=True, exist_ok=True)
+        made = _private.make_dirs(home)
+        _private.create(database)
     except OSError as error:
         raise ArchiveError(
             f"{home}: cannot create the data folder ({error.strerror}) — "
             "check its permissions or set FREEHOLD_HOME to a folder you own"
         ) from error
-    return missing
+    return made
 
 
 def open_archive(

@@ -7,6 +7,7 @@ import io
 import os
 import sqlite3
 import zlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -860,3 +861,75 @@ def test_stats_says_where_the_archive_is(tmp_path: Path) -> None:
     cells = [line.split("│") for line in table.stdout.splitlines() if "│" in line]  # type: ignore[attr-defined]
     shown = "".join(row[2].strip() for row in cells if row[1].strip() in ("archive", ""))
     assert shown == str(home / "archive.sqlite")  # folded to the column's width, whole
+
+
+# -- the data folder is private (issue 10, item 6) -------------------------------------------------
+
+
+def _modes(root: Path) -> dict[str, int]:
+    return {
+        str(path.relative_to(root)): path.stat().st_mode & 0o777
+        for path in [root, *root.rglob("*")]
+    }
+
+
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    """The usual umask (022): without freehold's rule, files would be 0644, folders 0755."""
+    before = os.umask(0o022)
+    yield
+    os.umask(before)
+
+
+def test_everything_freehold_makes_in_the_data_folder_is_private(
+    tmp_path: Path, loose_umask: None
+) -> None:
+    from tests.builders import ingest
+
+    home = tmp_path / "made" / "home"
+    with open_archive(home) as archive:
+        ingest(archive, SAMPLE)
+        data = bytes(range(256)) * 9000  # a large blob: through blobs/tmp
+        archive.write_blob(io.BytesIO(data))
+        modes = _modes(home)  # while open: -wal and -shm are there too
+    assert {"archive.sqlite", "archive.sqlite-wal", "archive.sqlite-shm", "blobs/tmp"} <= set(modes)
+    assert len([name for name in modes if name.startswith("blobs/")]) > 10
+    for name, mode in modes.items():
+        expected = 0o700 if (home / name).is_dir() else 0o600
+        assert mode == expected, f"{name}: {oct(mode)}"
+    assert (tmp_path / "made").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_folder_the_user_made_keeps_its_mode_and_our_files_are_private(
+    tmp_path: Path, loose_umask: None
+) -> None:
+    home = tmp_path / "shared-with-my-group"
+    home.mkdir(mode=0o750)
+    with open_archive(home) as archive:
+        archive.write_blob(io.BytesIO(PNG))
+        modes = _modes(home)
+    assert modes.pop(".") == 0o750
+    assert modes and all(
+        mode == (0o700 if (home / name).is_dir() else 0o600) for name, mode in modes.items()
+    ), modes
+
+
+def test_the_web_apps_upload_folders_are_private(tmp_path: Path, loose_umask: None) -> None:
+    import asyncio
+    from collections.abc import AsyncIterator
+
+    from freehold.web.imports import Jobs
+
+    async def body() -> AsyncIterator[bytes]:
+        yield (
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="export.zip"\r\n\r\n'
+            b"PK bytes\r\n--b--\r\n"
+        )
+
+    jobs = Jobs(tmp_path / "home")
+    seen: list[dict[str, int]] = []
+    jobs.launch = lambda job, folder: seen.append(_modes(folder.parent))  # type: ignore[method-assign]
+    job = asyncio.run(jobs.receive("multipart/form-data; boundary=b", body()))
+    ((_, folder_mode), (name, file_mode)) = sorted(seen[0].items())[1:]
+    assert (folder_mode, file_mode) == (0o700, 0o600) and name == f"{job.id}/export.zip"
+    assert seen[0]["."] == 0o700  # uploads/
