@@ -163,7 +163,11 @@ def stats(as_json: bool) -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @json_option
 def search(query: str, as_json: bool, limit: int, **filters: Any) -> None:
-    """Full-text search over every message, ranked, with highlighted snippets."""
+    """Full-text search over every message, ranked, with highlighted snippets.
+
+    Every word must match; "a phrase" matches words in a row; OR between two words matches
+    either; word* matches words starting with it. Anything else is a literal word.
+    """
     with _archive() as archive:
         try:
             hits = archive.search(query, limit=limit, **filters)

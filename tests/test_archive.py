@@ -13,6 +13,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from freehold.archive import Archive, conversation_id, open_archive
 from freehold.errors import ArchiveError, FreeholdError, NotFoundError
@@ -20,6 +22,33 @@ from freehold.migrations import MIGRATIONS, migrate
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
 from freehold.tree import build_tree
 
+FTS_WORDS = [
+    '"',
+    "*",
+    "(",
+    ")",
+    "AND",
+    "OR",
+    "NOT",
+    "NEAR",
+    "NEAR(",
+    ":",
+    "^",
+    "-",
+    "+",
+    "\x00",
+    "text:",
+    "invoice",
+    "in*",
+    '"in',
+    "{text}",
+    ",",
+    "'",
+    "rank",
+    "\\",
+    "\u00e9",
+    "1",
+]
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"\x00" * 64
 
 
@@ -223,10 +252,57 @@ def test_search_finds_hidden_and_branch_messages_and_titles_do_not_leak(archive:
     assert archive.search("nomatchword") == []
 
 
-@pytest.mark.parametrize("query", ['"unclosed', "invoice AND", "NEAR(", "("])
-def test_fts_syntax_errors_are_clear(filled: Archive, query: str) -> None:
-    with pytest.raises(FreeholdError, match="quote words"):
-        filled.search(query)
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ('"unclosed', set()),
+        ("invoice AND", {"c-travel"}),  # AND is a word: "the café and an invoice-free…"
+        ("NEAR(", set()),
+        ("(", None),
+        ("invoice NOT claude", set()),
+        ('"unknown special query"', set()),
+        ("messages_fts:invoice", set()),
+        ("invoice*", {"c-invoice", "c-travel", "k-1"}),
+        ("invoi*", {"c-invoice", "c-travel", "k-1"}),
+        ('"invoice number"', {"c-invoice"}),
+        ('"number date"', set()),  # both words are there, not in a row
+        ("lisbon OR pragmas", {"c-travel", "c-old"}),
+        ("lisbon OR pragmas trip", {"c-travel"}),
+        ('"invoice date" OR wal', {"c-invoice", "c-old"}),
+        ("invoice claude", {"k-1"}),
+    ],
+)
+def test_a_search_is_words_phrases_or_and_prefixes_never_fts5_syntax(
+    filled: Archive, query: str, found: set[str] | None
+) -> None:
+    if found is None:
+        with pytest.raises(FreeholdError, match="nothing to search for in '\\(' — give one"):
+            filled.search(query)
+        return
+    hits = filled.search(query)
+    assert {filled.get_conversation(hit.conversation_id).source_id for hit in hits} == found
+
+
+def test_the_same_words_select_conversations_for_an_export(filled: Archive) -> None:
+    chosen = {c.source_id for c in filled.iter_conversations(query="lisbon OR pragmas")}
+    assert chosen == {"c-travel", "c-old"}
+    assert [c.source_id for c in filled.iter_conversations(query="invoice AND")] == ["c-travel"]
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(query=st.text(max_size=60) | st.lists(st.sampled_from(FTS_WORDS), max_size=8).map(" ".join))
+def test_no_search_ever_raises_an_sqlite_error(filled: Archive, query: str) -> None:
+    for run in (
+        lambda: filled.search(query),
+        lambda: filled.search_page(query),
+        lambda: list(filled.iter_conversations(query=query)),
+    ):
+        try:
+            run()
+        except FreeholdError as error:
+            assert "search" in str(error) and "fts5" not in str(error)
 
 
 def test_empty_search_is_refused(filled: Archive) -> None:
@@ -419,13 +495,13 @@ def test_export_selection_by_model_and_query(tmp_path: Path) -> None:
         by_model = [c.source_id for c in archive.iter_conversations(model="o3")]
         both = [c.source_id for c in archive.iter_conversations(model="o3", query="bread")]
         assert (by_query, by_model, both) == (["bread"], ["k8s"], [])
-        with pytest.raises(FreeholdError, match="quote words"):
-            archive.iter_conversations(query='"unclosed')
+        with pytest.raises(FreeholdError, match="nothing to search for"):
+            archive.iter_conversations(query='"(')
     out = tmp_path / "never-made"
     result = CliRunner().invoke(
-        cli, ["export", "--format", "csv", "--out", str(out), "--query", '"unclosed']
+        cli, ["export", "--format", "csv", "--out", str(out), "--query", '"(']
     )
-    assert result.exit_code == 1 and "quote words" in result.output
+    assert result.exit_code == 1 and "nothing to search for" in result.output
     assert not out.exists()
 
 
