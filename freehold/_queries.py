@@ -466,7 +466,7 @@ def stats(db: sqlite3.Connection, *, visible: bool = True) -> dict[str, Any]:
         "conversations": one("SELECT count(*) FROM conversations"),
         "messages": one("SELECT count(*) FROM messages"),
         "visible_messages": one(visible_count) if visible else None,
-        "branched_conversations": one("SELECT count(*) FROM conversations WHERE branch_count > 0"),
+        "branched_conversations": one("SELECT count(*) FROM conversations WHERE branch_count > 1"),
         "attachments": one("SELECT count(*) FROM attachments"),
         "attachment_bytes": one("SELECT sum(size) FROM attachments"),
         "attachments_missing": one("SELECT count(*) FROM message_attachments WHERE sha256 IS NULL"),

@@ -30,7 +30,6 @@ import shutil
 import sqlite3
 import tempfile
 import zlib
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -46,7 +45,7 @@ from isal import isal_zlib
 from freehold import _browse, _private, _queries
 from freehold.errors import ArchiveError, NoArchiveError
 from freehold.migrations import migrate
-from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
+from freehold.models import AttachmentRef, ContextRecord, Conversation, Message, count_branches
 
 __all__ = [
     "AddResult",
@@ -118,6 +117,7 @@ class AddResult:
     attachments_found: int = 0
     attachments_missing: int = 0
     files_new: int = 0
+    notes: list[str] = field(default_factory=list)  # repair notes this import met first
 
 
 _MESSAGE_COLUMNS = (
@@ -493,7 +493,8 @@ class Archive:
         ready = conv if isinstance(conv, Prepared) else prepare(conv)
         cid = ready.cid
         row = self.db.execute(
-            "SELECT raw_sha256, digest, message_count FROM conversations WHERE id=?", (cid,)
+            "SELECT raw_sha256, digest, message_count, problems FROM conversations WHERE id=?",
+            (cid,),
         ).fetchone()
         if row is not None and row[0] == ready.raw_sha:
             # Nothing to re-read, but this copy of the export may bring files an earlier one
@@ -503,6 +504,9 @@ class Archive:
             self._link_attachments(ready, self._ids_of_linking(cid, ready), result)
             return result
         plan = self._plan(ready, self._existing(cid) if row is not None else {})
+        # A repair note belongs to the import that first met it, not to every re-import.
+        known = orjson.loads(row[3]) if row is not None and row[3] else []
+        plan.result.notes = [note for note in ready.head.problems if note not in known]
         values = self._conversation_values(ready, plan.tree, source_id)
         if row is None:
             now = now_iso()
@@ -533,19 +537,20 @@ class Archive:
     def _conversation_values(self, ready: Prepared, tree: _Tree, source_id: int) -> tuple[Any, ...]:
         """The columns both the INSERT and the UPDATE of a conversation set, in that order."""
         conv = ready.head
-        children = Counter(parent for parent in tree.parents.values() if parent is not None)
+        leaf = tree.ids.get(conv.current_leaf) if conv.current_leaf else None
+        # Over every message stored, those a newer export dropped included (models.py).
         return (
             conv.account_id,
             conv.title,
             conv.created_at,
             conv.updated_at,
             conv.model,
-            tree.ids.get(conv.current_leaf) if conv.current_leaf else None,
+            leaf,
             conv.project,
             int(conv.archived),
             int(conv.starred),
             len(tree.parents),
-            sum(1 for n in children.values() if n > 1),
+            count_branches(tree.parents, leaf),
             ready.digest,
             ready.raw_sha,
             dumps(conv.problems) if conv.problems else None,
@@ -684,8 +689,7 @@ class Archive:
     # -- reading (the SQL lives in _queries.py) --------------------------------------------
 
     def stats(self, *, visible: bool = True) -> dict[str, Any]:
-        """What the archive holds, and where: ``archive`` is the database file's path."""
-        return {"archive": str(self.path), **_queries.stats(self.db, visible=visible)}
+        return _queries.stats(self.db, visible=visible)
 
     def search(self, query: str, **filters: Any) -> list[_queries.Hit]:
         return _queries.search(self.db, query, **filters)

@@ -146,7 +146,7 @@ def stats(as_json: bool) -> None:
     """What the archive holds (conversations, messages on every branch, attachments, imports)
     and where it is."""
     with _archive() as archive:
-        numbers = archive.stats()
+        numbers = {"archive": str(archive.path), **archive.stats()}
     if as_json:
         _print_json(numbers)
     else:

@@ -240,9 +240,6 @@ class _Reader:
                 tally.not_understood[message.content_type] += 1
             for ref in message.attachments:
                 self._attachment(ref, tally)
-        tally.problems += [
-            Problem(f"conversation {conv.source_id}", text, lost=False) for text in conv.problems
-        ]
         return tally
 
     def _attachment(self, ref: AttachmentRef, tally: _Tally) -> None:
@@ -448,6 +445,8 @@ class _Writer:
         report.messages["new"] += result.messages_new
         report.messages["updated"] += result.messages_updated
         report.messages["unchanged"] += result.messages_unchanged
+        for note in result.notes:  # repairs: reported once, by the import that made them
+            report.problem(Problem(f"conversation {ready.head.source_id}", note, lost=False))
         found, missing = result.attachments_found, result.attachments_missing
         report.attachments.update(
             referenced=found + missing, found=found, missing=missing, stored=result.files_new

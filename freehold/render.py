@@ -33,7 +33,7 @@ def when(epoch: float | None) -> str:
 def conversation(conv: Conversation, *, all_branches: bool = False) -> list[RenderableType]:
     """The visible path, then (with ``all_branches``) every other branch in full."""
     paths = branch_paths(conv.messages)
-    out: list[RenderableType] = [_header(conv, len(paths) - 1)]
+    out: list[RenderableType] = [_header(conv, conv.branch_count - 1)]
     forks = _fork_counts(conv.messages)
     for message in paths[0] if paths else []:
         out.append(_message(message))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import sqlite3
 import zlib
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from freehold.archive import Archive, conversation_id, open_archive
 from freehold.errors import ArchiveError, FreeholdError, NotFoundError
 from freehold.migrations import MIGRATIONS, migrate
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
-from freehold.tree import build_tree
+from freehold.tree import branch_paths, build_tree
 
 FTS_WORDS = [
     '"',
@@ -1009,3 +1010,107 @@ def test_the_web_apps_upload_folders_are_private(tmp_path: Path, loose_umask: No
     ((_, folder_mode), (name, file_mode)) = sorted(seen[0].items())[1:]
     assert (folder_mode, file_mode) == (0o700, 0o600) and name == f"{job.id}/export.zip"
     assert seen[0]["."] == 0o700  # uploads/
+
+
+# -- one definition of each count (issue 10, item 15) ----------------------------------------------
+
+
+def test_an_unchanged_reimport_reports_nothing_new_and_no_repeated_notes(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    first = _cli(home, "import", str(SAMPLE))
+    notes = [p for p in first["problems"] if not p["lost"]]  # type: ignore[attr-defined]
+    assert notes and first["attachments"]["stored"] > 0  # type: ignore[index]
+    again = _cli(home, "import", str(SAMPLE))
+    assert again["conversations"]["unchanged"] == again["conversations"]["read"]  # type: ignore[index]
+    assert again["attachments"]["stored"] == 0 and again["problems"] == []  # type: ignore[index]
+    assert again["attachments"]["found"] == first["attachments"]["found"]  # type: ignore[index]
+    table = _run(home, "import", str(SAMPLE))
+    row = next(line for line in table.stdout.splitlines() if "attachments" in line)  # type: ignore[attr-defined]
+    assert row.split("│")[3].strip() == "0"  # the table's "new" column
+    assert "note:" not in table.stderr  # type: ignore[attr-defined]
+
+
+def _index_counts(text: str, pattern: str) -> dict[str, int]:
+    return {name: int(count) for name, count in re.findall(pattern, text)}
+
+
+def test_every_view_counts_messages_and_branches_the_same_way(tmp_path: Path) -> None:
+    import csv
+
+    home = tmp_path / "home"
+    _cli(home, "import", str(SAMPLE))
+    for kind in ("csv", "markdown", "html"):
+        assert _run(home, "export", "--format", kind, "--out", str(tmp_path / kind)).exit_code == 0  # type: ignore[attr-defined]
+    with open_archive(home) as archive:
+        stored = {
+            row[0]: (row[1], row[2])
+            for row in archive.db.execute(
+                "SELECT id, message_count, branch_count FROM conversations"
+            )
+        }
+        listed = {
+            r.id: (r.message_count, r.branch_count)
+            for r in archive.conversation_rows(limit=99).rows
+        }
+        loaded = {cid: archive.get_conversation(cid) for cid in stored}
+    assert any(branches > 1 for _, branches in stored.values())
+    assert listed == stored
+    assert {cid: (c.message_count, c.branch_count) for cid, c in loaded.items()} == stored
+    assert {cid: len(branch_paths(c.messages)) for cid, c in loaded.items()} == {
+        cid: branches for cid, (_, branches) in stored.items()
+    }
+    with (tmp_path / "csv" / "conversations.csv").open(encoding="utf-8") as handle:
+        rows = {
+            r["conversation_id"]: (int(r["messages"]), int(r["branches"]))
+            for r in csv.DictReader(handle)
+        }
+    assert rows == stored
+    names = {}
+    for page in (tmp_path / "markdown").glob("*-c*.md"):
+        front = page.read_text(encoding="utf-8").split("---")[1]
+        cid = re.search(r'^id: "(c\w+)"$', front, re.M)[1]  # type: ignore[index]
+        names[page.name] = cid
+        assert int(re.search(r"^branches: (\d+)$", front, re.M)[1]) == stored[cid][1]  # type: ignore[index]
+    index = (tmp_path / "markdown" / "index.md").read_text(encoding="utf-8")
+    counted = _index_counts(index, r"\]\((?:[^)]*/)?([^)/]+\.md)\) · \w+ · (\d+) messages?")
+    assert {names[name]: count for name, count in counted.items()} == {
+        cid: messages for cid, (messages, _) in stored.items()
+    }
+    html_index = (tmp_path / "html" / "index.html").read_text(encoding="utf-8")
+    rows_html = re.findall(r'<a href="([^"]+)">.*?<td>(\d+)</td></tr>', html_index)
+    assert len(rows_html) == len(stored)
+    for name, count in rows_html:
+        page = (tmp_path / "html" / name).read_text(encoding="utf-8")
+        prefix = name.rsplit("-", 1)[1].split(".")[0]  # a page is named after its id
+        (cid,) = (c for c in stored if c.startswith(prefix))
+        assert int(count) == stored[cid][0]
+        shown = re.search(r"(\d+) branches", page)
+        assert (int(shown[1]) if shown else 1) == stored[cid][1]
+    for cid, (_, branches) in stored.items():
+        header = _run(home, "show", cid).stdout  # type: ignore[attr-defined]
+        said = re.search(r"(\d+) branches", header.split("\n\n")[0])
+        assert (int(said[1]) if said else 1) == branches, cid
+
+
+def test_m005_counts_branches_in_an_older_archive(archive: Archive) -> None:
+    three = [
+        msg("q", None, "user", "pick one"),
+        *(msg(f"a{i}", "q", "assistant", "x") for i in range(3)),
+    ]
+    above = [msg("u", None, "user", "hi"), msg("a", "u", "assistant", "yo")]
+    add(archive, conversation("three", three, leaf="a1"), conversation("above", above, leaf="u"))
+    add(archive, chat("plain", "2024-01-01", "q", "a"), conversation("empty", []))
+    archive.db.execute("UPDATE conversations SET branch_count = 0")  # as any older archive had it
+    archive.db.execute(
+        "DELETE FROM _freehold_migrations WHERE name = 'm005_branch_count_is_branches'"
+    )
+    assert migrate(archive.db) == ["m005_branch_count_is_branches"]
+    counts = dict(
+        archive.db.execute("SELECT source_conversation_id, branch_count FROM conversations")
+    )
+    assert counts == {"three": 3, "above": 2, "plain": 1, "empty": 0}
+    assert archive.stats()["branched_conversations"] == 2
+    assert {r.id for r in archive.conversation_rows(branched=True).rows} == {
+        archive.resolve("three"),
+        archive.resolve("above"),
+    }
