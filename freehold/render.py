@@ -126,13 +126,13 @@ def _caption(report: dict[str, Any]) -> str:
 
 
 def stats_table(stats: dict[str, Any]) -> Table:
-    table = Table(title="freehold archive", show_header=False)
+    where = stats.get("archive")  # the database's path, in the title: a whole line for it
+    title = Text(f"freehold archive {where}" if where else "freehold archive", overflow="fold")
+    table = Table(title=title, show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
     for key, value in stats.items():
-        if key == "archive":
-            table.add_row("archive", Text(value, overflow="fold"))  # where it is: a path
-        elif key != "per_source":
+        if key not in ("archive", "per_source"):
             table.add_row(key.replace("_", " "), f"{value:,}")
     for kind, counts in stats["per_source"].items():
         table.add_row(
