@@ -95,7 +95,7 @@ def _list_filters(
             clauses.append(clause)
             params += [value] * clause.count("?")
     flags = (
-        ("c.branch_count > 0", branched),
+        ("c.branch_count > 1", branched),
         ("coalesce(mk.starred, c.starred) = 1", starred),
         ("c.gone_upstream_at IS NOT NULL", gone),
     )

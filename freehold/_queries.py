@@ -3,12 +3,21 @@
 Only ``archive.py`` calls into this module; it exists to keep that file readable. Search uses
 the FTS5 index over message text (external content, kept in step by triggers) and ranks by BM25,
 lifting messages whose conversation title matches too.
+
+A search is what a person types, never FTS5's own language (``fts_query`` is the one place the
+CLI, the web app and ``export --query`` turn one into the other): every word must match;
+``"a phrase"`` matches those words in a row; ``OR`` between two words (or phrases) matches
+either; ``word*`` matches words starting with it. Everything else is a literal word: ``AND``,
+``NOT``, ``NEAR``, ``-flag``, ``column:value``, brackets. Each word is handed to FTS5 as a
+quoted string, so no input can be an FTS5 syntax error; punctuation on its own is not indexed
+and is dropped (a search of nothing but punctuation says so).
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +34,7 @@ __all__ = [
     "candidates",
     "context_records",
     "filters",
+    "fts_query",
     "hit",
     "iso",
     "load_conversation",
@@ -39,7 +49,9 @@ __all__ = [
 ]
 
 _OPEN, _CLOSE = "\x02", "\x03"
-_FTS_SYNTAX = re.compile(r'["*()]|\b(AND|OR|NOT|NEAR)\b')
+# A phrase in double quotes (its closing quote optional), or a run of anything but space and
+# quotes; either may end in ``*`` (a prefix).
+_TERM = re.compile(r'"(?P<phrase>[^"]*)"?(?P<pstar>\*?)|(?P<word>[^\s"]+)')
 
 
 @dataclass(slots=True)
@@ -107,12 +119,50 @@ def parse_when(text: str, *, end: bool = False) -> float:
     return moment.timestamp()
 
 
-def _fts_query(query: str) -> str:
-    """Plain words become an AND of quoted terms; FTS5 syntax is passed through as written."""
-    if _FTS_SYNTAX.search(query):
-        return query
-    terms = [t for t in re.split(r"\s+", query.strip()) if t]
-    return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+def fts_query(query: str) -> str:
+    """The FTS5 expression for what a person typed (the module docstring says what it means).
+
+    Words (and phrases) are joined by an explicit AND, and an OR-group is bracketed: FTS5
+    binds OR looser than AND, where a person means ``(a OR b) c``.
+    """
+    groups: list[list[str]] = []
+    joining = False
+    for match in _TERM.finditer(query.replace("\x00", " ")):
+        word = match["word"]
+        if word == "OR" and groups and not joining:
+            joining = True
+            continue
+        term = _term(match["phrase"] if word is None else word, bool(match["pstar"]))
+        if term is None:
+            continue
+        if joining:
+            groups[-1].append(term)
+        else:
+            groups.append([term])
+        joining = False
+    if joining:  # a last OR joins nothing: it was a word
+        groups.append(['"OR"'])
+    if not groups:
+        raise FreeholdError(
+            f"nothing to search for in {query[:60]!r} — give one or more words "
+            "(punctuation on its own is not indexed)"
+        )
+    return " AND ".join(g[0] if len(g) == 1 else "(" + " OR ".join(g) + ")" for g in groups)
+
+
+def _term(text: str, prefix: bool) -> str | None:
+    """One quoted FTS5 string (a prefix query when asked), or None when it holds nothing the
+    tokenizer indexes (unicode61 keeps letters, numbers and private-use characters)."""
+    if text.endswith("*"):
+        text, prefix = text.rstrip("*"), True
+    if not any(_indexed(c) for c in text):
+        return None
+    return '"' + text.replace('"', '""') + '"' + ("*" if prefix else "")
+
+
+def _indexed(char: str) -> bool:
+    category = unicodedata.category(char)
+    return category[0] in "LN" or category == "Co"
 
 
 def search(
@@ -149,7 +199,7 @@ def candidates(
     """
     if not query.strip():
         raise FreeholdError("empty search — give one or more words to look for")
-    match = _fts_query(query)
+    match = fts_query(query)
     where, params = filters
     sql = f"""
         SELECT f.rowid, f.rank, m.conversation_id, c.title, m.role,
@@ -178,7 +228,11 @@ def snippets(
 
 
 def _bad_query(query: str, error: sqlite3.OperationalError) -> FreeholdError:
-    return FreeholdError(f"search {query!r}: {error} — quote words with special characters")
+    """Not expected (``fts_query`` quotes everything), but a person never sees SQLite's words."""
+    return FreeholdError(
+        f"search {query[:60]!r} could not be run ({type(error).__name__}) — try fewer or plainer "
+        "words, and report it if it persists"
+    )
 
 
 CANDIDATES = 1000
@@ -285,7 +339,7 @@ def select_ids(
             f"id IN (SELECT m.conversation_id FROM messages_fts JOIN messages m "
             f"ON m.id = messages_fts.rowid WHERE messages_fts MATCH ?{len(params) + 1})"
         )
-        params.append(_fts_query(query))
+        params.append(fts_query(query))
     for clause, value in (
         ("source_kind = ?", source),
         ("created_at >= ?", parse_when(since) if since else None),
@@ -299,9 +353,7 @@ def select_ids(
     try:
         rows = db.execute(sql, params).fetchall()
     except sqlite3.OperationalError as error:
-        raise FreeholdError(
-            f"--query {query!r}: {error} — quote words with special characters"
-        ) from error
+        raise _bad_query(query or "", error) from error
     for (cid,) in rows:
         if wanted is None or cid in wanted:
             yield cid
@@ -414,7 +466,7 @@ def stats(db: sqlite3.Connection, *, visible: bool = True) -> dict[str, Any]:
         "conversations": one("SELECT count(*) FROM conversations"),
         "messages": one("SELECT count(*) FROM messages"),
         "visible_messages": one(visible_count) if visible else None,
-        "branched_conversations": one("SELECT count(*) FROM conversations WHERE branch_count > 0"),
+        "branched_conversations": one("SELECT count(*) FROM conversations WHERE branch_count > 1"),
         "attachments": one("SELECT count(*) FROM attachments"),
         "attachment_bytes": one("SELECT sum(size) FROM attachments"),
         "attachments_missing": one("SELECT count(*) FROM message_attachments WHERE sha256 IS NULL"),

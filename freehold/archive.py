@@ -1,11 +1,16 @@
 """The archive: one SQLite file, a content-addressed blob folder, and the class that owns SQL.
 
-Layout of the data folder (``FREEHOLD_HOME``, else the platform's user data dir)::
+Layout of the data folder (``FREEHOLD_HOME``, else the platform's user data dir), private to
+its user (folders 0700, files 0600: ``_private.py``)::
 
     archive.sqlite        every table documented in docs/archive-format.md
     blobs/ab/abcdef…      attachment bytes, named by their SHA-256
 
-Opening the archive migrates it (``migrations.py``), once. Writes happen in explicit
+Only an import creates the archive (``open_archive(create=True)``); reading a data folder that
+holds none is a ``NoArchiveError`` that creates nothing, and ``discard_if_empty`` takes back
+what creating made when the import stored nothing (a wrong path, an unknown file), so a failed
+first import leaves no folder behind. Opening the archive migrates it (``migrations.py``),
+once. Writes happen in explicit
 transactions (``with archive.transaction():``), one per batch of conversations, so a crash or a
 kill -9 leaves the archive as it was after the last batch; WAL keeps readers unblocked.
 
@@ -21,12 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sqlite3
 import tempfile
 import zlib
-from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,10 +42,10 @@ import orjson
 import platformdirs
 from isal import isal_zlib
 
-from freehold import _browse, _queries
-from freehold.errors import ArchiveError
+from freehold import _browse, _private, _queries
+from freehold.errors import ArchiveError, NoArchiveError
 from freehold.migrations import migrate
-from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
+from freehold.models import AttachmentRef, ContextRecord, Conversation, Message, count_branches
 
 __all__ = [
     "AddResult",
@@ -98,12 +103,21 @@ def dumps(value: Any) -> str:
 
 @dataclass(slots=True)
 class AddResult:
-    """What ``add_conversation`` did: status is ``new``, ``updated`` or ``unchanged``."""
+    """What ``add_conversation`` did: status is ``new``, ``updated`` or ``unchanged``.
+
+    Attachment counts are per link (a message pointing at a file): ``found`` when the archive
+    now holds its bytes (brought by this import or an earlier one), else ``missing`` — the
+    links ``stats`` counts as missing; ``files_new`` counts files the archive did not hold.
+    """
 
     status: str
     messages_new: int = 0
     messages_updated: int = 0
     messages_unchanged: int = 0
+    attachments_found: int = 0
+    attachments_missing: int = 0
+    files_new: int = 0
+    notes: list[str] = field(default_factory=list)  # repair notes this import met first
 
 
 _MESSAGE_COLUMNS = (
@@ -189,7 +203,9 @@ def prepare(conv: Conversation) -> Prepared:
     head = (conv.title, conv.created_at, conv.updated_at, conv.model, conv.current_leaf)
     digest.update(dumps([head, conv.project, conv.archived, conv.starred]).encode())
     for (source_id, parent, refs), row in zip(links, rows, strict=True):
-        pointers = [(a.pointer, a.sha256) for a in refs]
+        # Pointers, not whether this copy of the export had their bytes: a file that arrives
+        # later is linked and counted as an attachment, and leaves the conversation unchanged.
+        pointers = [(a.pointer, None) for a in refs]
         digest.update(dumps([[source_id, parent], row, pointers]).encode())
     for record in conv.context:
         digest.update(dumps([record.kind, record.text, record.message_source_id]).encode())
@@ -230,8 +246,8 @@ def write_blob(blobs: Path, stream: IO[bytes]) -> tuple[str, str | None, int]:
     digest = hashlib.sha256(first)
     size = len(first)
     tmp_dir = blobs / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False) as out:
+    _private.make_dirs(tmp_dir)
+    with tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False) as out:  # 0600
         out.write(first)
         while chunk := stream.read(_BLOB_CHUNK):
             digest.update(chunk)
@@ -242,18 +258,18 @@ def write_blob(blobs: Path, stream: IO[bytes]) -> tuple[str, str | None, int]:
     if final.exists():
         os.unlink(out.name)
     else:
-        final.parent.mkdir(parents=True, exist_ok=True)
+        _private.make_dirs(final.parent)
         os.replace(out.name, final)
     return sha, mime, size
 
 
 def _place(blobs: Path, final: Path, chunks: list[bytes]) -> None:
     tmp_dir = blobs / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False) as out:
+    _private.make_dirs(tmp_dir)
+    with tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False) as out:  # 0600
         for chunk in chunks:
             out.write(chunk)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    _private.make_dirs(final.parent)
     os.replace(out.name, final)
 
 
@@ -297,17 +313,23 @@ _UPDATE_CONVERSATION = (
 class Archive:
     """An open archive. Use ``open_archive()``; close it, or use it as a context manager."""
 
-    def __init__(self, home: Path, notice: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, home: Path, notice: Callable[[str], None] | None = None, *, create: bool = True
+    ) -> None:
         self.home = home
         self.path = home / ARCHIVE_NAME
         self.blobs = home / "blobs"
-        try:
-            home.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ArchiveError(
-                f"{home}: cannot create the data folder ({error.strerror}) — "
-                "check its permissions or set FREEHOLD_HOME to a folder you own"
-            ) from error
+        # What this open made, so that discard_if_empty can take exactly that back.
+        self.created = not self.path.exists()
+        self._made: list[Path] = []
+        self._blobs_existed = self.blobs.exists()
+        if self.created and not create:
+            raise NoArchiveError(
+                f"no archive at {self.path} — run `freehold import <your export>` first, "
+                "or set FREEHOLD_HOME to the folder that holds archive.sqlite"
+            )
+        if self.created:
+            self._made = _make_home(home, self.path)
         try:
             self.db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30
@@ -333,6 +355,25 @@ class Archive:
 
     def close(self) -> None:
         self.db.close()
+
+    def discard_if_empty(self) -> bool:
+        """Close; and when this open created the archive and nothing was ever imported into
+        it, remove what creating made (the database, a blob folder, the folders made for
+        them). True when it did. A folder that existed before is left where it was."""
+        empty = self.created and not self._scalar(
+            "SELECT EXISTS (SELECT 1 FROM sources) OR EXISTS (SELECT 1 FROM conversations)"
+        )
+        self.close()
+        if not empty:
+            return False
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            self.path.with_name(ARCHIVE_NAME + suffix).unlink(missing_ok=True)
+        if not self._blobs_existed:
+            shutil.rmtree(self.blobs, ignore_errors=True)
+        for folder in reversed(self._made):
+            with suppress(OSError):  # not empty: something else lives there now
+                folder.rmdir()
+        return True
 
     def __enter__(self) -> Archive:
         return self
@@ -452,12 +493,20 @@ class Archive:
         ready = conv if isinstance(conv, Prepared) else prepare(conv)
         cid = ready.cid
         row = self.db.execute(
-            "SELECT raw_sha256, digest, message_count FROM conversations WHERE id=?", (cid,)
+            "SELECT raw_sha256, digest, message_count, problems FROM conversations WHERE id=?",
+            (cid,),
         ).fetchone()
         if row is not None and row[0] == ready.raw_sha:
+            # Nothing to re-read, but this copy of the export may bring files an earlier one
+            # lacked (conversations.json alone first, then the whole zip): link them.
             self._seen(cid, source_id, ready.head)
-            return AddResult("unchanged", messages_unchanged=row[2])
+            result = AddResult("unchanged", messages_unchanged=row[2])
+            self._link_attachments(ready, self._ids_of_linking(cid, ready), result)
+            return result
         plan = self._plan(ready, self._existing(cid) if row is not None else {})
+        # A repair note belongs to the import that first met it, not to every re-import.
+        known = orjson.loads(row[3]) if row is not None and row[3] else []
+        plan.result.notes = [note for note in ready.head.problems if note not in known]
         values = self._conversation_values(ready, plan.tree, source_id)
         if row is None:
             now = now_iso()
@@ -488,19 +537,20 @@ class Archive:
     def _conversation_values(self, ready: Prepared, tree: _Tree, source_id: int) -> tuple[Any, ...]:
         """The columns both the INSERT and the UPDATE of a conversation set, in that order."""
         conv = ready.head
-        children = Counter(parent for parent in tree.parents.values() if parent is not None)
+        leaf = tree.ids.get(conv.current_leaf) if conv.current_leaf else None
+        # Over every message stored, those a newer export dropped included (models.py).
         return (
             conv.account_id,
             conv.title,
             conv.created_at,
             conv.updated_at,
             conv.model,
-            tree.ids.get(conv.current_leaf) if conv.current_leaf else None,
+            leaf,
             conv.project,
             int(conv.archived),
             int(conv.starred),
             len(tree.parents),
-            sum(1 for n in children.values() if n > 1),
+            count_branches(tree.parents, leaf),
             ready.digest,
             ready.raw_sha,
             dumps(conv.problems) if conv.problems else None,
@@ -558,7 +608,7 @@ class Archive:
         self._fts_pending.extend((r[0], r[10]) for r in plan.inserts)
         if plan.updates:
             self.db.executemany(_UPDATE_MESSAGE, plan.updates)
-        self._link_attachments(ready, plan.tree.ids)
+        self._link_attachments(ready, plan.tree.ids, plan.result)
         if plan.found:
             self._hide_vanished(ready, plan.found)
         if ready.head.context:
@@ -572,20 +622,47 @@ class Archive:
         vanished = [(found[0],) for source, found in existing.items() if source not in present]
         self.db.executemany("UPDATE messages SET on_visible_path=0 WHERE id=?", vanished)
 
-    def _link_attachments(self, ready: Prepared, ids: dict[str, int]) -> None:
-        refs = [(source_id, ref) for source_id, _, found in ready.links for ref in found]
-        if not refs:
-            return
-        self.db.executemany(
-            "INSERT OR IGNORE INTO attachments VALUES (?, ?, ?, ?)",
-            [(r.sha256, r.sniffed_mime, r.size or 0, r.name) for _, r in refs if r.sha256],
+    def _ids_of_linking(self, cid: str, ready: Prepared) -> dict[str, int]:
+        """Stored ids of the messages that point at files (none read when none does)."""
+        wanted = [source_id for source_id, _, refs in ready.links if refs]
+        if not wanted:
+            return {}
+        rows = self.db.execute(
+            "SELECT source_message_id, id FROM messages WHERE conversation_id=? "
+            "AND source_message_id IN (SELECT value FROM json_each(?))",
+            (cid, dumps(wanted)),
         )
+        return dict(rows.fetchall())
+
+    def _link_attachments(self, ready: Prepared, ids: dict[str, int], result: AddResult) -> None:
+        """Link each message to its files; a link keeps bytes an earlier import brought."""
+        links: dict[tuple[int, str], AttachmentRef] = {}
+        for source_id, _, refs in ready.links:
+            for ref in refs:
+                if source_id in ids:
+                    key = (ids[source_id], ref.pointer)
+                    links[key] = ref if ref.sha256 or key not in links else links[key]
+        if not links:
+            return
+        files = {r.sha256: r for r in links.values() if r.sha256}
+        result.files_new += self.db.executemany(
+            "INSERT OR IGNORE INTO attachments VALUES (?, ?, ?, ?)",
+            [(sha, r.sniffed_mime, r.size or 0, r.name) for sha, r in files.items()],
+        ).rowcount
         self.db.executemany(
             "INSERT INTO message_attachments VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (message_id, pointer) DO UPDATE SET name=excluded.name, "
             "declared_mime=excluded.declared_mime, sha256=coalesce(excluded.sha256, sha256)",
-            [(ids[source_id], r.pointer, r.name, r.mime, r.sha256) for source_id, r in refs],
+            [(mid, r.pointer, r.name, r.mime, r.sha256) for (mid, _), r in links.items()],
         )
+        for (mid, pointer), ref in links.items():
+            found = ref.sha256 is not None or self._scalar(
+                "SELECT sha256 IS NOT NULL FROM message_attachments "
+                "WHERE message_id=? AND pointer=?",
+                (mid, pointer),
+            )
+            result.attachments_found += bool(found)
+            result.attachments_missing += not found
 
     def _upsert_context(self, cid: str, conv: Conversation) -> None:
         self.db.executemany(
@@ -665,7 +742,27 @@ class Archive:
         _browse.set_starred(self.db, cid, starred)
 
 
-def open_archive(home: Path | None = None, notice: Callable[[str], None] | None = None) -> Archive:
-    """Open (creating and migrating if needed) the archive in ``home`` or ``home_dir()``;
-    ``notice`` is told before a migration step rewrites an existing archive."""
-    return Archive(home if home is not None else home_dir(), notice)
+def _make_home(home: Path, database: Path) -> list[Path]:
+    """Create the data folder (and missing parents) and an empty database file, all private
+    (``_private``); returns the folders made, outermost first."""
+    try:
+        made = _private.make_dirs(home)
+        _private.create(database)
+    except OSError as error:
+        raise ArchiveError(
+            f"{home}: cannot create the data folder ({error.strerror}) — "
+            "check its permissions or set FREEHOLD_HOME to a folder you own"
+        ) from error
+    return made
+
+
+def open_archive(
+    home: Path | None = None,
+    notice: Callable[[str], None] | None = None,
+    *,
+    create: bool = True,
+) -> Archive:
+    """Open (migrating if needed) the archive in ``home`` or ``home_dir()``; ``notice`` is told
+    before a migration step rewrites an existing archive. ``create=False`` refuses a folder
+    without an archive (``NoArchiveError``) instead of making an empty one there."""
+    return Archive(home if home is not None else home_dir(), notice, create=create)

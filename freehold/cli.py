@@ -92,12 +92,20 @@ def _tell(text: str) -> None:
 
 
 @contextmanager
-def _archive() -> Iterator[Archive]:
+def _archive(*, create: bool = False) -> Iterator[Archive]:
+    """The archive, for one command. Only ``import`` creates one (``create``): any other
+    command on a data folder without an archive says where it looked and creates nothing,
+    and an import that stored nothing takes back what creating the archive made."""
     try:
-        with open_archive(notice=_tell) as archive:
-            yield archive
+        archive = open_archive(notice=_tell, create=create)
     except FreeholdError as error:
         raise click.ClickException(str(error)) from error
+    try:
+        yield archive
+    except FreeholdError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        archive.discard_if_empty()  # closes it; removes only an archive made just now
 
 
 class _Commands(click.Group):
@@ -137,7 +145,7 @@ def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
     """
     reports = []
     failed = False
-    with _archive() as archive:
+    with _archive(create=True) as archive:
         for path in paths:
             try:
                 with progress.reading(err, path.name) as tick:
@@ -168,9 +176,10 @@ def _print_problems(report: dict[str, Any]) -> None:
 @cli.command()
 @json_option
 def stats(as_json: bool) -> None:
-    """What the archive holds: conversations, messages (every branch), attachments, sources."""
+    """What the archive holds (conversations, messages on every branch, attachments, imports)
+    and where it is."""
     with _archive() as archive:
-        numbers = archive.stats()
+        numbers = {"archive": str(archive.path), **archive.stats()}
     if as_json:
         _print_json(numbers)
     else:
@@ -190,7 +199,11 @@ def stats(as_json: bool) -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @json_option
 def search(query: str, as_json: bool, limit: int, **filters: Any) -> None:
-    """Full-text search over every message, ranked, with highlighted snippets."""
+    """Full-text search over every message, ranked, with highlighted snippets.
+
+    Every word must match; "a phrase" matches words in a row; OR between two words matches
+    either; word* matches words starting with it. Anything else is a literal word.
+    """
     _check_period(filters["since"], filters["until"])
     with _archive() as archive:
         try:

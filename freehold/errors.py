@@ -7,6 +7,7 @@ The tree is small on purpose::
     ├── BadExportError            a file that claims to be an export but cannot be read
     │   └── UnsafeArchiveError    a zip that breaks the safety rules (bomb, hostile names)
     ├── ArchiveError              the archive file cannot be opened or is not freehold's
+    │   └── NoArchiveError        there is no archive yet where one is read
     └── NotFoundError             an id or a name that the archive does not hold
 
 Library code raises these; only the CLI turns them into ``click.ClickException``.
@@ -18,6 +19,7 @@ __all__ = [
     "ArchiveError",
     "BadExportError",
     "FreeholdError",
+    "NoArchiveError",
     "NotFoundError",
     "UnknownExportError",
     "UnsafeArchiveError",
@@ -42,6 +44,10 @@ class UnsafeArchiveError(BadExportError):
 
 class ArchiveError(FreeholdError):
     """The archive cannot be opened, or is not a freehold archive."""
+
+
+class NoArchiveError(ArchiveError):
+    """A command that reads the archive found none (it never creates one)."""
 
 
 class NotFoundError(FreeholdError):

@@ -204,14 +204,13 @@ class _Tally:
     messages: int = 0
     content_types: Counter[str] = field(default_factory=Counter)
     not_understood: Counter[str] = field(default_factory=Counter)
-    attachments: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
     context_records: int = 0
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled with plain dicts: unpickling a ``Counter`` runs Python code per entry, and
         the writer only ever adds these counts to the report's own Counters."""
-        counts = (dict(self.content_types), dict(self.not_understood), dict(self.attachments))
+        counts = (dict(self.content_types), dict(self.not_understood))
         return (_Tally, (self.messages, *counts, self.problems, self.context_records))
 
 
@@ -241,26 +240,21 @@ class _Reader:
                 tally.not_understood[message.content_type] += 1
             for ref in message.attachments:
                 self._attachment(ref, tally)
-        tally.problems += [
-            Problem(f"conversation {conv.source_id}", text, lost=False) for text in conv.problems
-        ]
         return tally
 
     def _attachment(self, ref: AttachmentRef, tally: _Tally) -> None:
-        tally.attachments["referenced"] += 1
+        """Store the bytes once per pointer; the writer counts the links (``AddResult``)."""
         key = f"{ref.pointer}\x00{ref.sha256 or ''}"
         if key not in self.blobs and ref.opener is not None:
             self.blobs[key] = None
             try:
                 with ref.opener() as stream:
                     self.blobs[key] = write_blob(self.blobs_dir, stream)
-                tally.attachments["stored"] += 1
             except (BadExportError, OSError) as error:
                 tally.problems.append(Problem(ref.pointer, f"attachment unreadable: {error}"))
         blob = self.blobs.get(key)
         if blob is not None:
             ref.sha256, ref.sniffed_mime, ref.size = blob
-        tally.attachments["found" if blob else "missing"] += 1
 
 
 def _child(module_name: str, path: str, blobs: str, conn: Connection) -> None:
@@ -442,7 +436,6 @@ class _Writer:
         report.messages["read"] += tally.messages
         report.content_types.update(tally.content_types)
         report.not_understood.update(tally.not_understood)
-        report.attachments.update(tally.attachments)
         report.context_records += tally.context_records
         for problem in tally.problems:
             report.problem(problem)
@@ -452,3 +445,9 @@ class _Writer:
         report.messages["new"] += result.messages_new
         report.messages["updated"] += result.messages_updated
         report.messages["unchanged"] += result.messages_unchanged
+        for note in result.notes:  # repairs: reported once, by the import that made them
+            report.problem(Problem(f"conversation {ready.head.source_id}", note, lost=False))
+        found, missing = result.attachments_found, result.attachments_missing
+        report.attachments.update(
+            referenced=found + missing, found=found, missing=missing, stored=result.files_new
+        )

@@ -25,9 +25,9 @@ A message's ``parts`` is a list of JSON-ready dicts, each with a ``type``:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 __all__ = [
     "FILE_PARTS",
@@ -42,6 +42,7 @@ __all__ = [
     "Problem",
     "Record",
     "SourceFile",
+    "count_branches",
 ]
 
 Part = dict[str, Any]
@@ -223,6 +224,19 @@ class Conversation:
     gone_upstream_at: str | None = None
     older_raw: list[bytes] = field(default_factory=list)
 
+    @property
+    def message_count(self) -> int:
+        """Every message kept: every branch, hidden ones (system, tool calls, reasoning)
+        included. The one definition: the import report, ``stats``, every list and export."""
+        return len(self.messages)
+
+    @property
+    def branch_count(self) -> int:
+        """How many branches the conversation has (``count_branches``): 1 when it never forks."""
+        return count_branches(
+            {m.source_id: m.parent_source_id for m in self.messages}, self.current_leaf
+        )
+
 
 @dataclass(slots=True)
 class SourceFile:
@@ -261,3 +275,16 @@ Record = Conversation | SourceFile | Problem | ExportInfo | ContextRecord
 
 def _same(text: str) -> str:
     return text
+
+
+_Node = TypeVar("_Node", bound=Hashable)  # a message's source id, or its id in the archive
+
+
+def count_branches(parents: Mapping[_Node, _Node | None], leaf: _Node | None) -> int:
+    """The one definition of a conversation's branch count, from each message's parent and
+    the current leaf: one branch per leaf (a message nothing follows), and one more when the
+    visible path stops at a message that has followers. 1 for a conversation without a fork,
+    0 without messages: the number of paths ``tree.branch_paths`` gives, what ``show``, the
+    web app and every export say, and ``conversations.branch_count`` stores."""
+    followed = {parent for parent in parents.values() if parent is not None}
+    return len(parents) - len(followed & parents.keys()) + (leaf in followed)

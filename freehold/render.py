@@ -103,7 +103,7 @@ def when(epoch: float | None) -> str:
 def conversation(conv: Conversation, *, all_branches: bool = False) -> list[RenderableType]:
     """The visible path, then (with ``all_branches``) every other branch in full."""
     paths = branch_paths(conv.messages)
-    out: list[RenderableType] = [_header(conv, len(paths) - 1)]
+    out: list[RenderableType] = [_header(conv, conv.branch_count - 1)]
     forks = _fork_counts(conv.messages)
     for message in paths[0] if paths else []:
         out.append(_message(message))
@@ -206,11 +206,13 @@ def _caption(report: dict[str, Any]) -> str:
 
 
 def stats_table(stats: dict[str, Any]) -> Table:
-    table = Table(title="freehold archive", show_header=False)
+    where = stats.get("archive")  # the database's path, in the title: a whole line for it
+    title = Text(f"freehold archive {where}" if where else "freehold archive", overflow="fold")
+    table = Table(title=title, show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
     for key, value in stats.items():
-        if key != "per_source":
+        if key not in ("archive", "per_source"):
             table.add_row(key.replace("_", " "), f"{value:,}")
     for kind, counts in stats["per_source"].items():
         table.add_row(

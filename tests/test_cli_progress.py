@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from freehold import cli as cli_module
 from freehold import progress, render
+from freehold.archive import open_archive
 from freehold.cli import cli
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-chatgpt-export.zip"
@@ -88,6 +89,7 @@ def test_an_export_that_selects_nothing_says_so_and_writes_nothing(
 
 
 def test_an_export_of_an_empty_archive_says_to_import_first(tmp_path: Path) -> None:
+    open_archive(create=True).close()  # an archive that holds nothing yet
     result = run("export", "--format", "json", "--out", str(tmp_path / "out"))
     assert result.exit_code == 1
     assert "the archive holds no conversations — import an export first" in result.stderr

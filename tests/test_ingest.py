@@ -159,7 +159,7 @@ def test_newer_export_keeps_old_messages_and_adds_the_branch(
     row = archive.db.execute(
         "SELECT message_count, branch_count FROM conversations WHERE source_conversation_id='grows'"
     ).fetchone()
-    assert row == (5, 1)
+    assert row == (5, 2)  # two branches: u → a, and u → a2 → u3 → a3
     assert len(archive.raw_versions(archive.resolve("grows"))) == 2
 
 

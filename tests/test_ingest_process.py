@@ -57,11 +57,9 @@ def test_a_tally_crosses_the_pipe_with_its_counts() -> None:
     tally = ingest._Tally(messages=3, context_records=1)
     tally.content_types.update({"text": 2, "code": 1})
     tally.not_understood["weird"] += 1
-    tally.attachments.update({"referenced": 2, "found": 1, "missing": 1})
     tally.problems.append(ingest.Problem("file-1", "attachment unreadable: cut"))
     back = pickle.loads(pickle.dumps(tally, protocol=pickle.HIGHEST_PROTOCOL))
     assert back.messages == 3 and back.context_records == 1
     assert dict(back.content_types) == {"text": 2, "code": 1}
     assert dict(back.not_understood) == {"weird": 1}
-    assert dict(back.attachments) == {"referenced": 2, "found": 1, "missing": 1}
     assert back.problems == tally.problems

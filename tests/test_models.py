@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from freehold.models import AttachmentRef, Message
+from hypothesis import given, settings
+
+from freehold.models import AttachmentRef, Conversation, Message, count_branches
+from freehold.tree import branch_paths, build_tree
+from tests.test_tree import Graph, graphs
 
 
 def test_layout_pairs_file_parts_with_their_files_and_keeps_the_rest_for_last() -> None:
@@ -41,3 +45,28 @@ def test_sources_are_each_cited_url_once_in_order() -> None:
         "https://a.example/": "https://a.example/",
     }
     assert Message("n", None, "user", "text", [], "").layout() == ([], [])
+
+
+# -- one branch count (issue 10, item 15) ----------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(graphs())
+def test_a_branch_count_is_the_number_of_paths_a_reader_is_shown(graph: Graph) -> None:
+    tree = build_tree(graph.messages, graph.current)
+    conv = Conversation("chatgpt", "c", None, tree.messages, b"", current_leaf=tree.leaf)
+    assert conv.branch_count == len(branch_paths(tree.messages))
+    assert conv.message_count == len(tree.messages)
+
+
+def test_a_fork_into_three_is_three_branches() -> None:
+    def node(sid: str, parent: str | None) -> Message:
+        return Message(sid, parent, "user", "text", [], "")
+
+    nodes = [node("q", None), node("a1", "q"), node("a2", "q"), node("a3", "q")]
+    tree = build_tree(nodes, "a2")
+    conv = Conversation("chatgpt", "c", None, tree.messages, b"", current_leaf=tree.leaf)
+    assert conv.branch_count == 3
+    assert Conversation("chatgpt", "c", None, [], b"").branch_count == 0
+    # the visible path may stop above a leaf: it is a branch of its own
+    assert count_branches({"q": None, "a": "q"}, "q") == 2

@@ -114,7 +114,7 @@ def write(
         for conv in conversations:
             paths = _numbered_paths(conv, all_branches)
             message_rows.writerows(_message_row(conv, n, m) for n, path in paths for m in path)
-            conversation_rows.writerow(_conversation_row(conv, len(paths)))
+            conversation_rows.writerow(_conversation_row(conv, conv.branch_count))
             count += 1
             if progress is not None:
                 progress(count)
@@ -180,7 +180,7 @@ def _conversation_row(conv: Conversation, branches: int) -> list[Any]:
         _bool(conv.archived),
         _bool(conv.starred),
         conv.gone_upstream_at or "",
-        len(conv.messages),
+        conv.message_count,
         branches,
     ]
 

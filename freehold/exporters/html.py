@@ -219,7 +219,7 @@ def _index_head() -> str:
 
 def _index_row(conv: Conversation, name: str) -> str:
     title = _one_line(conv.title or "Untitled", 200)
-    count = sum(1 for m in conv.messages if m.on_visible_path and not m.hidden)
+    count = conv.message_count
     return (
         f"<tr><td>{_e(_day(conv.created_at) or 'undated')}</td>"
         f'<td><a href="{_e(name)}">{_e(title)}</a></td><td>{_e(conv.source_kind)}</td>'
@@ -293,7 +293,7 @@ class _Page:
         blocks = [
             f'<nav><a href="{INDEX}">← All conversations</a></nav>\n<main>',
             f"<h1>{_e(title)}</h1>",
-            self._meta(len(paths)),
+            self._meta(self.conv.branch_count),
         ]
         blocks += [self._message(m) for m in main]
         if others:

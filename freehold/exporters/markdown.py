@@ -99,7 +99,7 @@ def _index_head() -> str:
 def _index_line(conv: Conversation, name: str) -> str:
     title = _inline(conv.title or "Untitled", 200)
     day = _day(conv.created_at) or "undated"
-    count = sum(1 for m in conv.messages if m.on_visible_path and not m.hidden)
+    count = conv.message_count
     return f"- {day} · [{title}]({name}) · {conv.source_kind} · {_count(count, 'message')}\n"
 
 
@@ -227,7 +227,7 @@ class _Note:
         main = paths[0] if paths and paths[0][0].on_visible_path else []
         others = paths[1:] if main else paths
         blocks = [
-            self._front_matter(len(paths)),
+            self._front_matter(self.conv.branch_count),
             f"# {_inline(self.conv.title or 'Untitled', 300)}",
         ]
         blocks += [block for m in main for block in self._message(m, 3)]

@@ -3,9 +3,14 @@
 Every source is seen through ``ExportFiles``: member names are plain strings that are looked up,
 never joined into file-system paths, and nothing is ever extracted to disk. A zip is checked
 before anything is read: hostile names (``..``, absolute, drive letters, backslashes), symlink
-members and duplicate names are set aside and reported; a zip bomb is refused by a cap on the
-total uncompressed size and on each member's compression ratio, and a member that inflates past
-its declared size is cut off while it is read (Python 3.11's zipfile has no such guard).
+members and duplicate names are set aside and reported. Zip bombs are refused four ways (Python
+3.11's zipfile has no guard): members whose bytes overlap (the "overlapping files" bombs,
+CVE-2024-0450: each member's data re-reads the next ones, so a few KB inflate to GBs while
+every member keeps a modest ratio) refuse the whole zip; so does an expansion budget, the
+members' declared sizes adding up to more than ``MAX_RATIO`` times the zip's own size (at
+least ``BUDGET_FLOOR``, at most ``MAX_TOTAL_BYTES``); a member over ``MAX_RATIO``:1 is set
+aside; and while reading, a member that inflates past its declared size is cut off and all
+reads together are held to the same budget (an importer that opens a member twice pays twice).
 A folder is walked without following symlinks and nothing outside it is ever opened.
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +28,7 @@ from freehold.errors import BadExportError, UnsafeArchiveError
 from freehold.importers import _salvage
 
 __all__ = [
+    "BUDGET_FLOOR",
     "MAX_RATIO",
     "MAX_TOTAL_BYTES",
     "DirFiles",
@@ -33,8 +40,11 @@ __all__ = [
 
 MAX_TOTAL_BYTES = 64 << 30
 MAX_RATIO = 200
+BUDGET_FLOOR = 64 << 20  # what even a tiny zip may inflate to in all
 _RATIO_FLOOR = 1 << 20
 _MAX_MEMBERS = 1_000_000
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then the name and extra field lengths
+_LOCAL_MAGIC = b"PK\x03\x04"
 
 
 class ExportFiles(Protocol):
@@ -68,13 +78,38 @@ def _hostile(name: str) -> str | None:
     return None
 
 
-class _Capped:
-    """A reader that refuses to give more bytes than the zip declared for the member."""
+class _Budget:
+    """What all the reads of one zip may inflate to, together."""
 
-    def __init__(self, raw: IO[bytes], limit: int, label: str) -> None:
+    def __init__(self, limit: int, label: str) -> None:
+        self.left = limit
+        self._limit = limit
+        self._label = label
+
+    def spend(self, size: int) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise UnsafeArchiveError(
+                f"{self._label}: reading it inflated more than {_mb(self._limit)} "
+                "(its expansion budget; zip bomb?) — refused"
+            )
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
+class _Capped:
+    """A reader that refuses to give more bytes than the zip declared for the member, or than
+    the zip's expansion budget has left."""
+
+    def __init__(
+        self, raw: IO[bytes], limit: int, label: str, budget: _Budget | None = None
+    ) -> None:
         self._raw = raw
         self._left = limit
         self._label = label
+        self._budget = budget
 
     def read(self, n: int = -1) -> bytes:
         data = self._raw.read(n if n is not None and n >= 0 else self._left + 1)
@@ -83,6 +118,8 @@ class _Capped:
             raise UnsafeArchiveError(
                 f"{self._label}: inflates past its declared size (zip bomb?) — do not import it"
             )
+        if self._budget is not None:
+            self._budget.spend(len(data))
         return data
 
     def close(self) -> None:
@@ -109,7 +146,11 @@ class ZipFiles:
             self._zip = zipfile.ZipFile(path)
             infos = self._zip.infolist()
         except (zipfile.BadZipFile, OSError, EOFError) as error:
-            infos = self._salvage(path, error)
+            infos = self._salvage(path, error)  # read header after header: no overlap
+        else:
+            self._refuse_overlaps(infos, getattr(self._zip, "start_dir", path.stat().st_size))
+        size = path.stat().st_size
+        self._budget = _Budget(min(MAX_TOTAL_BYTES, max(BUDGET_FLOOR, size * MAX_RATIO)), path.name)
         self._members = self._check(infos)
 
     def _salvage(self, path: Path, error: Exception) -> list[zipfile.ZipInfo]:
@@ -130,6 +171,33 @@ class ZipFiles:
         self._partial = found.partial.filename if found.partial else None
         return found.members + ([found.partial] if found.partial else [])
 
+    def _refuse_overlaps(self, infos: list[zipfile.ZipInfo], directory: int) -> None:
+        """Refuse the zip when a member's header and data reach into the next member's (or
+        into the central directory): no zip writer does that, only a bomb. Each member's
+        span is its local header (whose name and extra field lengths are read from it) and
+        its compressed data; a data descriptor after it only makes the span longer."""
+        if len(infos) > _MAX_MEMBERS:
+            raise UnsafeArchiveError(f"{self.label}: more than {_MAX_MEMBERS} members; refused")
+        end, previous = 0, ""
+        with self._path.open("rb") as handle:
+            for info in sorted(infos, key=lambda item: item.header_offset):
+                if info.header_offset < end:
+                    self._overlap(previous, info.filename)
+                handle.seek(info.header_offset)
+                header = handle.read(_LOCAL_HEADER.size)
+                magic, name, extra = _LOCAL_HEADER.unpack(header.ljust(_LOCAL_HEADER.size))
+                fields = name + extra if magic == _LOCAL_MAGIC else 0
+                end = info.header_offset + _LOCAL_HEADER.size + fields + info.compress_size
+                previous = info.filename
+        if end > directory:
+            self._overlap(previous, "the central directory")
+
+    def _overlap(self, first: str, second: str) -> None:
+        raise UnsafeArchiveError(
+            f"{self.label}: zip members {first!r} and {second!r} overlap (a crafted zip bomb, "
+            "CVE-2024-0450; no export is written that way) — refused"
+        )
+
     def _check(self, infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
         if len(infos) > _MAX_MEMBERS:
             raise UnsafeArchiveError(f"{self.label}: more than {_MAX_MEMBERS} members; refused")
@@ -142,10 +210,11 @@ class ZipFiles:
                 continue
             total += info.file_size
             members[info.filename] = info
-        if total > MAX_TOTAL_BYTES:
+        if total > self._budget.left:
             raise UnsafeArchiveError(
-                f"{self.label}: would inflate to {total / 2**30:.1f} GiB "
-                f"(limit {MAX_TOTAL_BYTES >> 30} GiB; zip bomb?) — refused"
+                f"{self.label}: would inflate to {_mb(total)}, over its expansion budget of "
+                f"{_mb(self._budget.left)} ({MAX_RATIO} times its size, at least "
+                f"{_mb(BUDGET_FLOOR)}, at most {MAX_TOTAL_BYTES >> 30} GiB; zip bomb?) — refused"
             )
         return members
 
@@ -180,7 +249,8 @@ class ZipFiles:
                 raw = _salvage.open_member(self._path.open("rb"), info)
         except (zipfile.BadZipFile, OSError, NotImplementedError) as error:
             raise BadExportError(f"{self.label}/{name}: cannot be read ({error})") from error
-        return _Capped(raw, info.file_size, f"{self.label}/{name}")  # type: ignore[return-value]
+        capped = _Capped(raw, info.file_size, f"{self.label}/{name}", self._budget)
+        return capped  # type: ignore[return-value]
 
     def close(self) -> None:
         if self._zip is not None:

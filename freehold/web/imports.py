@@ -23,6 +23,7 @@ from typing import IO, Any
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
+from freehold import _private
 from freehold.archive import open_archive
 from freehold.errors import FreeholdError
 from freehold.ingest import import_path
@@ -92,7 +93,8 @@ class Jobs:
             self.jobs[job.id] = job
         folder = self.home / "uploads" / job.id
         try:
-            folder.mkdir(parents=True)
+            if not _private.make_dirs(folder):  # 0700, like everything in the data folder
+                raise FileExistsError(folder)
         except BaseException:
             self.abandon(job, folder)
             raise
@@ -221,7 +223,7 @@ class _Upload:
             return  # not the file: its bytes are dropped
         name = clean_name(filename.decode("utf-8", "replace"))
         self.path = self.folder / name
-        self.out = self.path.open("xb")
+        self.out = _private.open_new(self.path)  # 0600
         self.writing = True
 
     def _data(self, data: bytes, start: int, end: int) -> None:

@@ -305,7 +305,7 @@ def test_tree_branch_paths_and_archive_counts(archive: Archive, real: Path, tree
     assert visible(stored) == json_visible_path(obj)
     assert stored.current_leaf == obj["current_node"]
     branch_count = archive.db.execute("SELECT branch_count FROM conversations").fetchone()[0]
-    assert branch_count == 2
+    assert branch_count == len(paths) == 3
 
 
 # -- 2025: one conversation object -----------------------------------------------------------------

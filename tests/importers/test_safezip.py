@@ -8,6 +8,7 @@ import stat
 import struct
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,155 @@ def test_open_export_picks_by_what_is_on_disk(tmp_path: Path) -> None:
     zipped.close()
     with pytest.raises(BadExportError, match="no such file"):
         open_export(tmp_path / "missing.zip")
+
+
+# -- overlapping members and the expansion budget (issue 10, item 4) -------------------------------
+
+
+def _local_header(name: bytes, crc: int, compressed: int, size: int) -> bytes:
+    fields = (b"PK\x03\x04", 20, 0, zipfile.ZIP_DEFLATED, 0, 0x21, crc, compressed, size)
+    return struct.pack("<4sHHHHHIIIHH", *fields, len(name), 0) + name
+
+
+def _finish(path: Path, body: bytes, entries: list[tuple[bytes, bytes, int]]) -> Path:
+    """Write ``body`` then a central directory of (name, local header, offset) entries."""
+    directory = b""
+    for name, header, offset in entries:
+        crc, compressed, size = struct.unpack_from("<III", header, 14)
+        directory += struct.pack(
+            "<4sHHHHHHIIIHHHHHII",
+            *(b"PK\x01\x02", 20, 20, 0, zipfile.ZIP_DEFLATED, 0, 0x21, crc, compressed, size),
+            *(len(name), 0, 0, 0, 0, 0, offset),
+        )
+        directory += name
+    end = struct.pack(
+        "<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(directory), len(body), 0
+    )
+    path.write_bytes(body + directory + end)
+    return path
+
+
+def quoted_overlap_bomb(path: Path, members: int, kernel_size: int) -> Path:
+    """David Fifield's "quoted overlap" (A better zip bomb, 2019): every member's DEFLATE
+    stream opens with a stored block that quotes the next member's local header, then runs on
+    into the next member's data, down to one shared kernel. Every member is a valid deflate
+    stream with a correct CRC and a modest declared size; all of them share one kernel."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    kernel = packer.compress(bytes(kernel_size)) + packer.flush()
+    names = [f"file-{i:03d}.png".encode() for i in range(members)]
+    data, headers = [b""] * members, [b""] * members
+    data[-1] = kernel
+    for i in reversed(range(members)):
+        if i + 1 < members:
+            quote = headers[i + 1]
+            stored = b"\x00" + struct.pack("<HH", len(quote), len(quote) ^ 0xFFFF)
+            data[i] = stored + quote + data[i + 1]
+        plain = zlib.decompress(data[i], -15)
+        headers[i] = _local_header(names[i], zlib.crc32(plain), len(data[i]), len(plain))
+    offsets = [0]
+    for header in headers[:-1]:
+        offsets.append(offsets[-1] + len(header) + 5)
+    return _finish(path, headers[0] + data[0], list(zip(names, headers, offsets, strict=True)))
+
+
+def test_a_quoted_overlap_bomb_is_refused_before_anything_is_read(tmp_path: Path) -> None:
+    path = quoted_overlap_bomb(tmp_path / "overlap.zip", members=60, kernel_size=1_000_000)
+    assert path.stat().st_size < 10_000  # 60 MB from 7 KB
+    with zipfile.ZipFile(path) as plain:  # Python 3.11.7's zipfile reads it happily
+        assert len(plain.read("file-000.png")) > 1_000_000
+    with pytest.raises(UnsafeArchiveError) as caught:
+        ZipFiles(path)
+    message = str(caught.value)
+    assert message.startswith("overlap.zip: ") and "\n" not in message
+    assert "'file-000.png' and 'file-001.png' overlap" in message
+
+
+def test_members_sharing_one_local_header_are_refused(tmp_path: Path) -> None:
+    whole = build(tmp_path / "one.zip", {"conversations.json": b"[]" * 1000}).read_bytes()
+    header_end = whole.index(b"PK\x01\x02")
+    header = whole[: 30 + len(b"conversations.json")]
+    entries = [(b"conversations.json", header, 0), (b"user.json", header, 0)]
+    path = _finish(tmp_path / "shared.zip", whole[:header_end], entries)
+    with pytest.raises(UnsafeArchiveError, match=r"^shared\.zip: zip members .* overlap"):
+        ZipFiles(path)
+
+
+def test_a_member_running_into_the_central_directory_is_refused(tmp_path: Path) -> None:
+    whole = build(tmp_path / "one.zip", {"conversations.json": b"[]" * 1000}).read_bytes()
+    body = whole[: whole.index(b"PK\x01\x02")]
+    header = bytearray(body[: 30 + len(b"conversations.json")])
+    struct.pack_into("<I", header, 18, len(body) + 40)  # compressed size past the data
+    path = _finish(tmp_path / "long.zip", body, [(b"conversations.json", bytes(header), 0)])
+    with pytest.raises(UnsafeArchiveError, match="the central directory"):
+        ZipFiles(path)
+
+
+def test_many_small_members_over_the_expansion_budget_are_refused(tmp_path: Path) -> None:
+    # Each member is exactly 1 MiB: under the per-member ratio check, 1,000:1 all the same.
+    path = build(tmp_path / "many.zip", {f"file-{i}.png": bytes(1 << 20) for i in range(80)})
+    assert path.stat().st_size * _safezip.MAX_RATIO < _safezip.BUDGET_FLOOR < 80 << 20
+    with pytest.raises(UnsafeArchiveError) as caught:
+        ZipFiles(path)
+    message = str(caught.value)
+    assert message.startswith("many.zip: would inflate to 83.9 MB") and "\n" not in message
+    assert "expansion budget" in message
+
+
+def test_the_budget_grows_with_the_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = build(tmp_path / "ok.zip", {f"file-{i}.json": bytes(1 << 14) for i in range(8)})
+    monkeypatch.setattr(_safezip, "BUDGET_FLOOR", 1000)
+    size = path.stat().st_size
+    assert size * _safezip.MAX_RATIO > 8 << 14
+    files = ZipFiles(path)
+    assert len(files.names()) == 8
+    files.close()
+    monkeypatch.setattr(_safezip, "MAX_RATIO", (8 << 14) // size - 1)
+    with pytest.raises(UnsafeArchiveError, match="expansion budget"):
+        ZipFiles(path)
+
+
+def test_reading_a_member_again_and_again_spends_the_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(300_000)
+    path = build(tmp_path / "again.zip", {"conversations.json": data})
+    monkeypatch.setattr(_safezip, "BUDGET_FLOOR", 700_000)
+    monkeypatch.setattr(_safezip, "MAX_RATIO", 1)
+    files = ZipFiles(path)
+    assert read(files, "conversations.json") == data
+    assert read(files, "conversations.json") == data
+    with pytest.raises(UnsafeArchiveError, match=r"^again\.zip: reading it inflated more"):
+        read(files, "conversations.json")
+    files.close()
+
+
+def test_the_cli_refuses_an_overlap_bomb_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from freehold.cli import cli
+
+    path = quoted_overlap_bomb(tmp_path / "upload.zip", members=30, kernel_size=1_000_000)
+    home = tmp_path / "home"
+    result = CliRunner().invoke(cli, ["import", str(path)], env={"FREEHOLD_HOME": str(home)})
+    assert result.exit_code == 1
+    said = " ".join(result.stderr.split())  # rich wraps at the test console's 80 columns
+    assert said.startswith("Error: upload.zip: zip members 'file-000.png' and 'file-001.png'")
+    assert said.endswith(
+        "overlap (a crafted zip bomb, CVE-2024-0450; no export is written that way) — refused"
+    )
+    assert not (home / "blobs").exists()
+
+
+def test_real_exports_fit_their_budget(real: Path, tmp_path: Path) -> None:
+    # Zipped as a service would (deflate, level 6): every real export opens and reads whole.
+    for folder in sorted(p for p in real.iterdir() if p.is_dir()):
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+        path = tmp_path / f"{folder.name}.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for file in files:
+                zf.write(file, file.relative_to(folder).as_posix())
+        opened = ZipFiles(path)
+        assert len(opened.names()) == len(files), folder.name
+        for name in opened.names():
+            read(opened, name)
+        opened.close()

@@ -135,7 +135,7 @@ def test_page_in_french_from_accept_language(sample: Server) -> None:
     assert lang(home) == "fr"
     assert "Votre archive" in home.text and "Your archive" not in home.text
     assert "Télécharger en Markdown" in conversation.text and "Utilisateur" in conversation.text
-    assert "nouveaux 23" in report.text and "stockées 10" in report.text
+    assert "nouveaux 23" in report.text and "stockées 8" in report.text  # 8 distinct files
     with sample.client(headers={"Accept-Language": "de, en;q=0.5"}) as client:
         assert lang(client.get("/")) == "en"
 

@@ -1,0 +1,58 @@
+"""The data folder is private to its user: every folder freehold makes there is 0700, every
+file 0600 (before the umask, which can only make them stricter).
+
+One rule, applied where a thing is made, never by a later sweep: ``make_dirs`` for folders,
+``open_new`` and ``create`` for files. The archive's database is created by ``create`` before
+SQLite opens it, and SQLite gives its ``-wal``, ``-shm`` and ``-journal`` files the database's
+own mode; blobs and other temporary files come from ``tempfile``, which makes them 0600 too.
+
+A folder the user made before (``FREEHOLD_HOME`` pointing at an existing folder) keeps its own
+mode: they chose it, and may share it on purpose (a group folder, a synced folder); what
+freehold writes inside is private all the same. Files written by an earlier freehold keep
+theirs (``chmod -R go= <data folder>`` makes them private). On Windows these modes only set
+the read-only flag; the folder has the access rules of the user's profile.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO
+
+__all__ = ["FILE_MODE", "FOLDER_MODE", "create", "make_dirs", "open_new"]
+
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def make_dirs(path: Path) -> list[Path]:
+    """Create ``path`` and its missing parents, each 0700; returns the folders it made,
+    outermost first (none when ``path`` is already a folder: one ``stat``)."""
+    missing: list[Path] = []
+    folder = path
+    while not folder.is_dir() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    made = []
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=FOLDER_MODE)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue  # made by another process meanwhile: not ours
+        made.append(folder)
+    return made
+
+
+def open_new(path: Path) -> IO[bytes]:
+    """A new file, 0600, open for writing; refuses a path that exists (even as a link)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb")
+
+
+def create(path: Path) -> None:
+    """An empty file, 0600, unless one is already there."""
+    try:
+        open_new(path).close()
+    except FileExistsError:
+        return
