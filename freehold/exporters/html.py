@@ -170,6 +170,9 @@ def _head_html(title: str) -> str:
 _FOOT = "</body>\n</html>\n"
 
 
+# Text wraps at spaces; ``break-word`` splits only a token longer than its line (a URL, a hash).
+# ``anywhere`` would also shrink every table column to one letter's width, so the index broke
+# "chatgpt" as "chatgp-t": only the title cell may break that way, and never below 10rem.
 def stylesheet() -> str:
     """The site's CSS: light and dark, phone-friendly, then pygments' classes for both."""
     return f"{_CSS}\n{highlight_css()}"
@@ -184,7 +187,7 @@ _CSS = """\
 }
 * { box-sizing: border-box; }
 body { margin: 0 auto; max-width: 50rem; padding: 1rem; font: 1rem/1.55 system-ui, sans-serif;
-  color: var(--fg); background: var(--bg); overflow-wrap: anywhere; }
+  color: var(--fg); background: var(--bg); overflow-wrap: break-word; }
 a { color: var(--link); }
 h1 { font-size: 1.5rem; line-height: 1.3; }
 .meta, .when, .model, .fork, .summary, nav { color: var(--muted); font-size: .9rem; }
@@ -201,6 +204,7 @@ th, td { border: 1px solid var(--line); padding: .3rem .5rem; text-align: left; 
 img { max-width: 100%; height: auto; }
 .branch { border-top: 2px solid var(--line); margin-top: 1.5rem; }
 .index td:first-child { white-space: nowrap; }
+.index td:nth-child(2) { min-width: 10rem; overflow-wrap: anywhere; }
 """
 
 
