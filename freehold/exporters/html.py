@@ -8,7 +8,7 @@ Layout of the output folder::
     style.css                                light and dark (prefers-color-scheme), phone-friendly,
                                              followed by pygments' CSS for code highlighting
 
-A page shows what the person saw, like the Markdown export (whose file naming it reuses): the
+A page shows what the person saw, like the Markdown export (named the same way): the
 visible path, each message with its role, time and model; what the interface hid (system
 prompts, tool calls and results, reasoning, custom instructions) sits in ``<details>``. Other
 branches follow under "Other branches", each saying which message it forks from: in full by
@@ -46,7 +46,6 @@ from typing import Any
 
 from freehold.archive import Archive
 from freehold.exporters import _folder
-from freehold.exporters.markdown import file_name
 from freehold.models import AttachmentRef, Conversation, Message
 from freehold.safehtml import RASTER as _RASTER
 from freehold.safehtml import Body, escape, highlight_css, one_line
@@ -67,7 +66,7 @@ INDEX = "index.html"
 STYLE = "style.css"
 CSP = "default-src 'none'; img-src 'self'; style-src 'self'"
 _MARKER = '<meta name="generator" content="freehold html export">'
-_LISTED = re.compile(r"^(?:[a-z0-9-]+\.html|attachments/[0-9a-f]{64}(?:\.[a-z0-9]+)?)$")
+_LISTED = _folder.listed(".html")
 _RUNNABLE = {".htm", ".html", ".xhtml", ".xht", ".shtml", ".svg", ".svgz", ".xml", ".xsl"}
 _RUNNABLE |= {".js", ".mjs", ".hta", ".mht", ".mhtml", ".swf", ".pdf"}
 
@@ -105,9 +104,8 @@ def write(
 
 
 def page_name(conv: Conversation, taken: set[str]) -> str:
-    """``<date>-<slug>-<id8>.html``: the Markdown export's safe ASCII name, not in ``taken``."""
-    stems = {name.removesuffix(".html") + ".md" for name in taken}
-    return file_name(conv, stems).removesuffix(".md") + ".html"
+    """``<date>-<slug>-<id8>.html``, not in ``taken`` (see ``_folder.conversation_name``)."""
+    return _folder.conversation_name(conv, taken, ".html")
 
 
 # --- the folder ---------------------------------------------------------------------------

@@ -11,9 +11,10 @@ person saw: the visible path, one heading per message (``### User``, ``### Assis
 with its time. What the interface hid (system prompts, tool calls and results, custom
 instructions, reasoning) stays one click away in ``<details>`` blocks rather than being dropped.
 Code is fenced with a fence longer than any backtick run inside it, so no content can close it.
-File names are built only from ASCII letters, digits and dashes, plus the first 8 characters of
-freehold's stable id, so a hostile title cannot escape the folder or collide, and links from
-other notes keep working after a re-export.
+File names are ``_folder.conversation_name``'s: the date, the title's words in any script
+(``2024-05-01-日本語の質問-c1a2b3c4.md``), and the first 8 characters of freehold's stable id,
+so a hostile title cannot escape the folder or collide, and links from other notes keep
+working after a re-export.
 
 Branches: every other branch (``tree.branch_paths``) is listed under ``## Other branches``,
 saying which message it forks from. By default (``all_branches=True``) each branch is rendered
@@ -30,7 +31,6 @@ from __future__ import annotations
 import html
 import mimetypes
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -49,8 +49,7 @@ __all__ = ["FORMAT", "file_name", "write"]
 FORMAT = "markdown"
 INDEX = "index.md"
 _MARKER = "freehold_export: markdown"
-_MAX_NAME = 100
-_LISTED = re.compile(r"^(?:[a-z0-9-]+\.md|attachments/[0-9a-f]{64}(?:\.[a-z0-9]+)?)$")
+_LISTED = _folder.listed(".md")
 _CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
 _LANGUAGE = re.compile(r"^[A-Za-z0-9_+.#-]{1,40}$")
 _CONTEXT_LABELS = (
@@ -104,27 +103,12 @@ def _index_line(conv: Conversation, name: str) -> str:
 
 
 def file_name(conv: Conversation, taken: set[str]) -> str:
-    """``<date>-<slug>-<id8>.md``: ASCII, at most 100 characters, not in ``taken``."""
-    day = _day(conv.created_at) or "undated"
-    short = (conv.id or conversation_id(conv.source_kind, conv.source_id))[:8]
-    room = _MAX_NAME - len(day) - len(short) - len("--.md") - len("-99999")
-    slug = _slug(conv.title or "", room) or "untitled"
-    name = f"{day}-{slug}-{short}.md"
-    number = 2
-    while name in taken:
-        name = f"{day}-{slug}-{short}-{number}.md"
-        number += 1
-    return name
+    """``<date>-<slug>-<id8>.md``, not in ``taken`` (see ``_folder.conversation_name``)."""
+    return _folder.conversation_name(conv, taken, ".md")
 
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def _slug(text: str, room: int) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:room].strip("-")
 
 
 def _day(epoch: float | None) -> str | None:

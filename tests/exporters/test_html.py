@@ -16,6 +16,7 @@ from freehold.errors import FreeholdError
 from freehold.exporters import html as html_export
 from freehold.ingest import import_path
 from tests.exporters.test_json import HOSTILE_TITLES, PNG, T0, fill_archive, node, text
+from tests.exporters.test_markdown import assert_safe_name
 
 TREE_ID = "d5dc5307-6807-41a0-8b04-4acee626eeb7"
 XSS = [
@@ -264,8 +265,8 @@ def test_safe_unique_file_names(filled: Archive, tmp_path: Path) -> None:
     names = [p.name for p in pages(out)]
     assert len(set(names)) == len(names)
     for name in names:
-        assert name.endswith(".html") and len(name) <= 102
-        assert name.removesuffix(".html").replace("-", "").isalnum() and name.isascii()
+        assert_safe_name(name, ".html")
+    assert any("-otters-日本語-" in name for name in names), names
     text = (out / html_export.INDEX).read_text(encoding="utf-8")
     for title in HOSTILE_TITLES[:2]:
         assert f">{title}</a>" in text
