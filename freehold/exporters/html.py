@@ -12,7 +12,9 @@ A page shows what the person saw, like the Markdown export (named the same way):
 visible path, each message with its role, time and model; what the interface hid (system
 prompts, tool calls and results, reasoning, custom instructions) sits in ``<details>``. Other
 branches follow under "Other branches", each saying which message it forks from: in full by
-default (``all_branches=True``), else summarised (message count and first message).
+default (``all_branches=True``), else summarised (message count and first message). A
+message's own headings are moved three levels down (``<h1>`` → ``<h4>``), below the page's title
+and branch headings.
 
 Everything in the archive is hostile (DESIGN §7):
 
@@ -251,6 +253,25 @@ def _extension(ref: AttachmentRef) -> str:
     return suffix if suffix not in _RASTER.values() else ".bin"
 
 
+# A message's own headings start below the page's (h1 title, h2 "Other branches", h3 branch).
+_MESSAGE_HEADING = re.compile(r"<(/?)h([1-6])>")
+_BELOW_PAGE = 3
+
+
+class _Body(Body):
+    """``Body`` with each heading of a message moved below the page's own headings.
+
+    The sanitised HTML escapes every ``<`` of text and attributes, so a ``<h1>`` in it is a tag.
+    """
+
+    def markdown(self, text: str) -> str:
+        return _MESSAGE_HEADING.sub(_lower_heading, super().markdown(text))
+
+
+def _lower_heading(match: re.Match[str]) -> str:
+    return f"<{match[1]}h{min(6, int(match[2]) + _BELOW_PAGE)}>"
+
+
 class _Writer:
     """One export run: the pages and attachment files written so far."""
 
@@ -285,7 +306,7 @@ class _Page:
         self.writer = writer
         self.conv = conv
         self.by_id = {m.source_id: m for m in conv.messages}
-        self.body = Body(writer.attachment)
+        self.body = _Body(writer.attachment)
 
     def render(self) -> str:
         paths = branch_paths(self.conv.messages)

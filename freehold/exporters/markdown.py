@@ -11,6 +11,9 @@ person saw: the visible path, one heading per message (``### User``, ``### Assis
 with its time. What the interface hid (system prompts, tool calls and results, custom
 instructions, reasoning) stays one click away in ``<details>`` blocks rather than being dropped.
 Code is fenced with a fence longer than any backtick run inside it, so no content can close it.
+Headings a message writes are moved below its role heading (``demote_headings``: a ``#`` in an
+answer under ``### Assistant`` becomes ``####``), found by cmark-gfm's own parse so that a
+``#`` in a code block, an HTML block or mid-paragraph is never touched.
 File names are ``_folder.conversation_name``'s: the date, the title's words in any script
 (``2024-05-01-日本語の質問-c1a2b3c4.md``), and the first 8 characters of freehold's stable id,
 so a hostile title cannot escape the folder or collide, and links from other notes keep
@@ -37,14 +40,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+import cmarkgfm  # type: ignore[import-untyped,unused-ignore]
 import orjson
+from cmarkgfm.cmark import Options  # type: ignore[import-untyped,unused-ignore]
 
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
 from freehold.models import AttachmentRef, Conversation, Message, Part
 from freehold.tree import branch_paths
 
-__all__ = ["FORMAT", "file_name", "write"]
+__all__ = ["FORMAT", "demote_headings", "file_name", "write"]
 
 FORMAT = "markdown"
 INDEX = "index.md"
@@ -52,6 +57,10 @@ _MARKER = "freehold_export: markdown"
 _LISTED = _folder.listed(".md")
 _CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
 _LANGUAGE = re.compile(r"^[A-Za-z0-9_+.#-]{1,40}$")
+# A line that may hold a heading: an ATX ``#`` after container marks, or a setext underline.
+_MAYBE_HEADING = re.compile(r"^[ \t>]*(?:(?:[-+*]|\d{1,9}[.)])[ \t]+)*(?:#|(?:=+|-+)[ \t]*$)", re.M)
+_HEADING_AT = re.compile(r'<h([1-6]) data-sourcepos="(\d+):(\d+)-')
+_UNDERLINE = re.compile(r"^[ \t>]*(?:=+|-+)[ \t]*$")
 _CONTEXT_LABELS = (
     ("about_user", "About the user"),
     ("about_model", "How to respond"),
@@ -105,6 +114,40 @@ def _index_line(conv: Conversation, name: str) -> str:
 def file_name(conv: Conversation, taken: set[str]) -> str:
     """``<date>-<slug>-<id8>.md``, not in ``taken`` (see ``_folder.conversation_name``)."""
     return _folder.conversation_name(conv, taken, ".md")
+
+
+def demote_headings(text: str, by: int) -> str:
+    """``text`` with each Markdown heading ``by`` levels lower (at most 6), setext made ATX."""
+    if not _MAYBE_HEADING.search(text):
+        return text
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    parsed = re.sub("[\ud800-\udfff]", "\ufffd", "\n".join(lines))  # cmark reads UTF-8 only
+    rendered: str = cmarkgfm.markdown_to_html_with_extensions(
+        parsed, options=Options.CMARK_OPT_SOURCEPOS, extensions=["table", "strikethrough"]
+    )
+    parsed_lines = parsed.split("\n")
+    # Bottom-up, so that a setext heading folded into one line leaves the lines above in place.
+    for match in reversed(list(_HEADING_AT.finditer(rendered))):
+        row, column = int(match[2]) - 1, int(match[3]) - 1
+        at = len(parsed_lines[row].encode()[:column].decode("utf-8", "ignore"))
+        _lower(lines, row, at, min(6, int(match[1]) + by))
+    return "\n".join(lines)
+
+
+def _lower(lines: list[str], row: int, at: int, level: int) -> None:
+    """Rewrite the heading starting at ``lines[row][at]`` as an ATX heading of ``level``."""
+    line = lines[row]
+    if line.startswith("#", at):
+        lines[row] = line[:at] + "#" * level + line[at:].lstrip("#")
+        return
+    end = next((n for n in range(row + 1, len(lines)) if _UNDERLINE.match(lines[n])), None)
+    if end is None:
+        return  # not where cmark said: leave the text as it was
+    words = " ".join(
+        [line[at:].strip(), *(re.sub(r"^[ \t>]*", "", x) for x in lines[row + 1 : end])]
+    )
+    closing = " " + "#" * level if words.endswith("#") else ""  # keep a final "#" as text
+    lines[row : end + 1] = [f"{line[:at]}{'#' * level} {words.strip()}{closing}"]
 
 
 def _count(number: int, noun: str) -> str:
@@ -265,13 +308,14 @@ class _Note:
             return []
         when = _time(message.created_at)
         status = f" · {message.status}" if message.status != "complete" else ""
+        body = demote_headings("\n\n".join(blocks), level)
         if message.hidden:
             summary = f"{_label(message)} · {message.content_type}{' · ' + when if when else ''}"
             summary += status
-            return [_details(summary, "\n\n".join(blocks))]
+            return [_details(summary, body)]
         head = f"{'#' * level} {_label(message)}"
         stamp = f"*{when}{status}*" if when or status else ""
-        return [f"{head}\n\n{stamp}".rstrip(), *blocks]
+        return [f"{head}\n\n{stamp}".rstrip(), body]
 
     def _content(self, message: Message) -> list[str]:
         shown, unused = message.layout()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -375,3 +376,27 @@ def test_words_wrap_at_spaces_in_chromium(archive: Archive, tmp_path: Path) -> N
                 page.close()
         finally:
             browser.close()
+
+
+def test_message_headings_sit_below_the_page_headings(archive: Archive, tmp_path: Path) -> None:
+    from tests.exporters.test_markdown import headed_zip
+
+    import_path(archive, headed_zip(tmp_path))
+    out = tmp_path / "out"
+    export(archive, out)
+    page = page_of(archive, out, "headed").read_text(encoding="utf-8")
+    heads = re.findall(r"<h([1-6])[^>]*>(.*?)</h\1>", page)
+    assert heads == [
+        ("1", "Headings"),
+        ("4", "Question heading"),
+        ("4", "Idea"),
+        ("4", "Plan"),
+        ("5", "Step one"),
+        ("5", "Setext"),
+        ("2", "Other branches"),
+        ("3", "Branch 2"),
+        ("4", "Other plan"),
+        ("5", "Step one"),
+        ("5", "Setext"),
+    ]
+    assert "# not a heading" in page

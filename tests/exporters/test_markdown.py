@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +14,15 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from freehold.archive import Archive
 from freehold.errors import FreeholdError
 from freehold.exporters import _folder, markdown
 from freehold.exporters import html as html_export
+from freehold.ingest import import_path
 from freehold.models import Conversation
-from tests.exporters.test_json import HOSTILE_TITLES, PNG, T0, fill_archive
+from tests.exporters.test_json import HOSTILE_TITLES, PNG, T0, fill_archive, node, text
 
 LINK = re.compile(r"\]\(([^)<>]+)\)")
 FIELDS = {"title", "id", "source", "source_id", "created", "updated", "model", "project"}
@@ -255,3 +259,89 @@ def test_a_tampered_listing_deletes_nothing_outside(filled: Archive, tmp_path: P
     assert markdown.write(filled, filled.iter_conversations(ids=only), out) == 1
     assert all(path.read_text() == "mine" for path in kept)
     assert (out / "2024-01-01-mine.md").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("text", "by", "expected"),
+    [
+        ("# Plan\n\n## Step\n\ntext", 3, "#### Plan\n\n##### Step\n\ntext"),
+        ("### Deep\n\n###### Deepest ##", 4, "###### Deep\n\n###### Deepest ##"),
+        (
+            "```\n# a comment\n```\n\n    # indented code",
+            3,
+            "```\n# a comment\n```\n\n    # indented code",
+        ),
+        ("<div>\n# inside HTML\n</div>", 3, "<div>\n# inside HTML\n</div>"),
+        ("C# and #hashtag, #1", 3, "C# and #hashtag, #1"),
+        (
+            "Title\nsecond line\n===\n\nSub\n---\n\nbody",
+            3,
+            "#### Title second line\n\n##### Sub\n\nbody",
+        ),
+        (
+            "> # Quoted\n\n- ## Listed\n\n1. item\n   # In item",
+            3,
+            "> #### Quoted\n\n- ##### Listed\n\n1. item\n   #### In item",
+        ),
+        ("C#\n==", 3, "#### C# ####"),
+        ("# Win\r\n\r\ntext", 3, "#### Win\n\ntext"),
+        ("# lone \ud800 surrogate\n\n\ttab # no", 3, "#### lone \ud800 surrogate\n\n\ttab # no"),
+        ("a | b\n--|--\n\n# After table", 3, "a | b\n--|--\n\n#### After table"),
+    ],
+)
+def test_demote_headings(text: str, by: int, expected: str) -> None:
+    assert markdown.demote_headings(text, by) == expected
+
+
+HEADED = "# Plan\n\nFirst.\n\n## Step one\n\n```python\n# not a heading\n```\n\nSetext\n---"
+
+
+def headed_zip(folder: Path) -> Path:
+    """An answer with its own headings, on the visible path and on another branch."""
+    thoughts = {"content_type": "thoughts", "thoughts": [{"summary": "S", "content": "# Idea"}]}
+    nodes = [
+        node("q", None, "user", text("# Question heading")),
+        node("t", "q", "assistant", thoughts),
+        node("a", "t", "assistant", text(HEADED)),
+        node("b", "q", "assistant", text(HEADED.replace("Plan", "Other plan"))),
+    ]
+    conversation = {
+        "id": "headed",
+        "title": "Headings",
+        "create_time": T0,
+        "current_node": "a",
+        "mapping": {n["id"]: n for n in nodes},
+    }
+    path = folder / "headed.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("conversations.json", json.dumps([conversation]))
+    return path
+
+
+def test_message_headings_sit_below_the_role_heading(archive: Archive, tmp_path: Path) -> None:
+    import_path(archive, headed_zip(tmp_path))
+    export(archive, tmp_path / "out")
+    _, body = notes(tmp_path / "out")["headed"]
+    heads = [
+        (len(t.markup), tokens[n + 1].content)
+        for tokens in [MarkdownIt().parse(body)]
+        for n, t in enumerate(tokens)
+        if t.type == "heading_open"
+    ]
+    assert heads == [
+        (1, "Headings"),
+        (3, "User"),
+        (4, "Question heading"),
+        (4, "Idea"),  # in the hidden reasoning's <details>
+        (3, "Assistant"),
+        (4, "Plan"),
+        (5, "Step one"),
+        (5, "Setext"),
+        (2, "Other branches"),
+        (3, "Branch 2"),
+        (4, "Assistant"),
+        (5, "Other plan"),
+        (6, "Step one"),
+        (6, "Setext"),
+    ]
+    assert "```python\n# not a heading\n```" in body
