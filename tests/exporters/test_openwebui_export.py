@@ -11,6 +11,7 @@ import pytest
 from freehold.archive import Archive
 from freehold.errors import FreeholdError
 from freehold.exporters import openwebui
+from freehold.ingest import import_path
 from freehold.models import Conversation, Message
 from freehold.tree import build_tree
 from tests.exporters.test_json import fill_archive
@@ -141,3 +142,24 @@ def test_empty_archive(archive: Archive, tmp_path: Path) -> None:
     assert export(archive, out) == 0
     assert items(out) == []
     assert export(archive, out) == 0
+
+
+def librechat_children(items: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each message's replies, in the order LibreChat's nested export lists them."""
+    found: dict[str, list[str]] = {}
+    for item in items:
+        found[item["messageId"]] = [child["messageId"] for child in item.get("children", [])]
+        found.update(librechat_children(item.get("children", [])))
+    return found
+
+
+def test_librechat_siblings_keep_their_order(archive: Archive, real: Path, tmp_path: Path) -> None:
+    source = real / "librechat-import-data" / "librechat-tree.json"
+    import_path(archive, source)
+    export(archive, tmp_path / "out")
+    (item,) = items(tmp_path / "out")
+    history = item["chat"]["history"]
+    expected = librechat_children(json.loads(source.read_text(encoding="utf-8"))["messages"])
+    assert {mid: m["childrenIds"] for mid, m in history["messages"].items()} == expected
+    assert any(len(children) > 1 for children in expected.values())
+    assert history["currentId"] == "1f062c99-ff0a-4cf4-a1cf-7150261a24e2"  # the last reply shown
