@@ -319,10 +319,12 @@ def _reasoning(part: Part, text: str) -> str:
 def _tool_call(call: tuple[Message, Part] | None, output: tuple[Message, Part] | None) -> str:
     """Open WebUI's tool-call block, with the attributes its own ``serialize_output`` writes.
 
-    The name is the call's, else its result's, else the author of either (ChatGPT: ``python``).
+    The name is the call's, else its result's, else whom the call was sent to (ChatGPT's
+    ``recipient``: ``python``, ``dalle.text2im``), else the author of either.
     """
     sides = [side for side in (call, output) if side is not None]
-    names = [part.get("name") for _, part in sides] + [m.author_name for m, _ in sides]
+    names = [part.get("name") for _, part in sides] + [m.meta.get("recipient") for m, _ in sides]
+    names = [n for n in names if n != "all"] + [m.author_name for m, _ in sides]
     ids = [part.get("call_id") for _, part in sides]
     code, result = (call[1] if call else {}), (output[1] if output else {})
     arguments = code.get("text") if isinstance(code.get("text"), str) else ""

@@ -321,3 +321,4 @@ def test_hidden_tool_steps_and_images_reach_the_next_answer(
         m["content"] for m in messages if '<details type="tool_calls" done="true"' in m["content"]
     ]
     assert any('name="python"' in content for content in calls)
+    assert any('name="dalle.text2im"' in content for content in calls)
