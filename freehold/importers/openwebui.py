@@ -25,9 +25,10 @@ truth and ``content`` is only its rendering, so parts come from ``output``: ``re
 block's ``duration`` (seconds) is kept on its ``thought`` (its label "Thought for N seconds" is
 not a summary); a tool call's ``arguments`` and ``result`` are JSON-encoded strings in Open
 WebUI's markup and are decoded. Reasoning and tool inputs stay out of the searchable ``text``,
-so search finds what was said, not what was considered; tool results are searchable. A reasoning-only message is hidden. Images that
-``files`` holds inline (``type: image``, a base64 ``data:`` URL) become ``image`` parts with
-their bytes; other files (ids in Open WebUI's own store) are not imported and remain in ``raw``.
+so search finds what was said, not what was considered; tool results are searchable. A
+reasoning-only message is hidden. Images that ``files`` holds inline (``type: image``, a base64
+``data:`` URL) become ``image`` parts with their bytes; other files (ids in Open WebUI's own
+store) are not imported and remain in ``raw``.
 """
 
 from __future__ import annotations
