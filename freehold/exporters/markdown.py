@@ -59,7 +59,9 @@ _CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
 _LANGUAGE = re.compile(r"^[A-Za-z0-9_+.#-]{1,40}$")
 # A line that may hold a heading: an ATX ``#`` after container marks, or a setext underline.
 _MAYBE_HEADING = re.compile(r"^[ \t>]*(?:(?:[-+*]|\d{1,9}[.)])[ \t]+)*(?:#|(?:=+|-+)[ \t]*$)", re.M)
-_HEADING_AT = re.compile(r'<h([1-6]) data-sourcepos="(\d+):(\d+)-')
+_HEADING_AT = re.compile(r'<h([1-6]) data-sourcepos="(\d+):(\d+)-(\d+):')
+_SOURCEPOS = Options.CMARK_OPT_SOURCEPOS  # tables and strikethrough change no heading: not needed
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _UNDERLINE = re.compile(r"^[ \t>]*(?:=+|-+)[ \t]*$")
 _CONTEXT_LABELS = (
     ("about_user", "About the user"),
@@ -120,27 +122,34 @@ def demote_headings(text: str, by: int) -> str:
     """``text`` with each Markdown heading ``by`` levels lower (at most 6), setext made ATX."""
     if not _MAYBE_HEADING.search(text):
         return text
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    parsed = re.sub("[\ud800-\udfff]", "\ufffd", "\n".join(lines))  # cmark reads UTF-8 only
-    rendered: str = cmarkgfm.markdown_to_html_with_extensions(
-        parsed, options=Options.CMARK_OPT_SOURCEPOS, extensions=["table", "strikethrough"]
-    )
-    parsed_lines = parsed.split("\n")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        rendered: str = cmarkgfm.markdown_to_html(text, options=_SOURCEPOS)
+    except UnicodeEncodeError:  # a lone surrogate: cmark takes UTF-8 only; lines stay the same
+        rendered = cmarkgfm.markdown_to_html(_SURROGATE.sub("\ufffd", text), options=_SOURCEPOS)
+    found = _HEADING_AT.findall(rendered)
+    if not found:
+        return text
+    lines = text.split("\n")
     # Bottom-up, so that a setext heading folded into one line leaves the lines above in place.
-    for match in reversed(list(_HEADING_AT.finditer(rendered))):
-        row, column = int(match[2]) - 1, int(match[3]) - 1
-        at = len(parsed_lines[row].encode()[:column].decode("utf-8", "ignore"))
-        _lower(lines, row, at, min(6, int(match[1]) + by))
+    # A heading starts after container marks only (spaces, ">", list markers): ASCII, so cmark's
+    # byte column is the character column.
+    for level, row, column, last in reversed(found):
+        _lower(lines, (int(row) - 1, int(column) - 1, int(last)), min(6, int(level) + by))
     return "\n".join(lines)
 
 
-def _lower(lines: list[str], row: int, at: int, level: int) -> None:
-    """Rewrite the heading starting at ``lines[row][at]`` as an ATX heading of ``level``."""
+def _lower(lines: list[str], where: tuple[int, int, int], level: int) -> None:
+    """Rewrite the heading cmark found (first line, column, last line) as ATX of ``level``."""
+    row, at, last = where
     line = lines[row]
     if line.startswith("#", at):
         lines[row] = line[:at] + "#" * level + line[at:].lstrip("#")
         return
-    end = next((n for n in range(row + 1, len(lines)) if _UNDERLINE.match(lines[n])), None)
+    # A setext heading: its text lines, then the underline, all by the last line cmark names.
+    under = range(row + 1, min(last, len(lines)))
+    end = next((n for n in under if _UNDERLINE.match(lines[n])), None)
     if end is None:
         return  # not where cmark said: leave the text as it was
     words = " ".join(
