@@ -165,7 +165,7 @@ def write(
 
 
 def pdf_name(conv: Conversation, taken: set[str]) -> str:
-    """``<date>-<slug>-<id8>.pdf``: the Markdown export's safe ASCII name, not in ``taken``."""
+    """``<date>-<slug>-<id8>.pdf``: the Markdown export's safe name, not in ``taken``."""
     stems = {name.removesuffix(".pdf") + ".md" for name in taken}
     return file_name(conv, stems).removesuffix(".md") + ".pdf"
 
