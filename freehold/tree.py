@@ -5,7 +5,8 @@ and are often damaged: parents that are not there, parent cycles, several roots,
 that points nowhere. ``build_tree`` repairs all of it without dropping a node: orphans become
 roots, a cycle is cut at the node that closes it, a dangling current node falls back to the
 newest leaf. Each repair is reported as a problem string. The result lists parents before children
-and marks the visible path (current leaf up to its root).
+(siblings oldest first; siblings of the same or no time in the export's order) and marks the
+visible path (current leaf up to its root).
 """
 
 from __future__ import annotations
@@ -84,13 +85,14 @@ def _parents_first(by_id: dict[str, Message]) -> list[Message]:
     for message in by_id.values():
         children.setdefault(message.parent_source_id, []).append(message)
     ordered: list[Message] = []
-    stack = sorted(children.get(None, []), key=_sort_key, reverse=True)
+    # Oldest on top of the stack; a stable sort keeps ties (no times) in the export's order.
+    stack = sorted(children.get(None, []), key=_sort_key)[::-1]
     while stack:
         message = stack.pop()
         ordered.append(message)
         kids = children.get(message.source_id)
         if kids:
-            stack.extend(sorted(kids, key=_sort_key, reverse=True))
+            stack.extend(sorted(kids, key=_sort_key)[::-1])
     return ordered
 
 
@@ -108,7 +110,7 @@ def _choose_leaf(
         problems.append(f"current node {current_leaf} is not in the tree; newest leaf shown")
     parents = {m.parent_source_id for m in ordered}
     leaves = [m for m in ordered if m.source_id not in parents]
-    return max(leaves, key=_sort_key).source_id
+    return max(reversed(leaves), key=_sort_key).source_id  # of equal times, the last written
 
 
 def branch_paths(messages: Sequence[Message]) -> list[list[Message]]:

@@ -169,3 +169,13 @@ def test_current_node_may_be_an_inner_node() -> None:
     assert [m.source_id for m in tree.messages if m.on_visible_path] == ["r", "x"]
     paths = branch_paths(tree.messages)
     assert [[m.source_id for m in p] for p in paths] == [["r", "x"], ["y"]]
+
+
+def test_siblings_of_equal_or_no_time_keep_the_export_order() -> None:
+    messages = [message("r", None), message("a", "r"), message("b", "r"), message("c", "r", 1)]
+    messages += [message("a1", "a"), message("a2", "a")]
+    tree = build_tree(messages, None)
+    assert [m.source_id for m in tree.messages] == ["r", "a", "a1", "a2", "b", "c"]
+    assert tree.leaf == "c"  # the newest leaf; of equal times, the last one
+    untimed = build_tree([*messages[:-1], message("c", "r")], None)
+    assert untimed.leaf == "c"

@@ -9,31 +9,97 @@ Such an export may be run again into its own folder: what it wrote is listed in
 writes, and anything a person added there is left alone. Any other non-empty folder is refused,
 never overwritten. Attachments are copied once each, named by their hash, and a file is always
 unlinked before it is written, so a link planted in the folder is never written through.
+
+File names: every exporter that writes a file per conversation names it with
+``conversation_name``: ``<date>-<slug>-<id8><suffix>``. The slug keeps the title's letters,
+digits and combining marks in any script (NFC, case-folded so that names differing only in
+case or normalisation cannot meet on a case-insensitive file system) and turns every other run
+of characters (spaces, punctuation, path separators, control and format characters, emoji)
+into one dash. A name starts with a date, so it is never a reserved Windows device name
+(``CON``, ``NUL``…), and it is at most 100 bytes of UTF-8, cut between whole characters.
+``taken`` makes it unique within one run. A listing (``.freehold-files``) is trusted only for
+names of that shape (``listed``): it can never make a later run delete outside the folder.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+import unicodedata
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
-from freehold.archive import Archive
+from freehold.archive import Archive, conversation_id
 from freehold.errors import FreeholdError
-from freehold.models import AttachmentRef
+from freehold.models import AttachmentRef, Conversation
 
 __all__ = [
     "LISTING",
+    "MAX_NAME_BYTES",
     "Attachments",
+    "conversation_name",
     "finish",
+    "listed",
     "prepare",
     "prepare_fixed",
     "read_listing",
+    "slug",
     "starts_with",
 ]
 
 LISTING = ".freehold-files"
+MAX_NAME_BYTES = 100
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+_ATTACHMENT = r"attachments/[0-9a-f]{64}(?:\.[a-z0-9]+)?"
+# What a conversation's name may hold between its date and its suffix: no separator, dot,
+# control character or anything else a file system or a shell treats specially.
+_NAME = r"(?:\d{4}-\d{2}-\d{2}|undated)-[^/\\\x00-\x1f\x7f-\x9f.:*?\"<>|]+"
+_KEPT = ("L", "N", "M")  # Unicode categories a slug keeps: letters, digits, combining marks
+
+
+def slug(text: str, max_bytes: int) -> str:
+    """The title's words, lower-case and dash-joined, at most ``max_bytes`` of UTF-8."""
+    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+    # Case folding may undo a composition that NFC then redoes; fold once more to a fixed point.
+    folded = unicodedata.normalize("NFC", folded.casefold())
+    kept = "".join(c if unicodedata.category(c)[0] in _KEPT else " " for c in folded)
+    joined = "-".join(kept.split())
+    return _cut(joined, max_bytes).strip("-")
+
+
+def _cut(text: str, max_bytes: int) -> str:
+    """``text`` cut to ``max_bytes`` of UTF-8, never between a letter and its marks."""
+    if len(text.encode("utf-8")) <= max_bytes:
+        return text
+    end = len(text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore"))
+    while 0 < end < len(text) and unicodedata.category(text[end])[0] == "M":
+        end -= 1
+    return text[:end]
+
+
+def conversation_name(conv: Conversation, taken: set[str], suffix: str) -> str:
+    """``<date>-<slug>-<id8><suffix>`` (``-2``, ``-3``… before the suffix if in ``taken``)."""
+    day = _day(conv.created_at)
+    short = (conv.id or conversation_id(conv.source_kind, conv.source_id))[:8]
+    room = MAX_NAME_BYTES - len(f"{day}--{short}-99999{suffix}".encode())
+    stem = f"{day}-{slug(conv.title or '', room) or 'untitled'}-{short}"
+    name, number = f"{stem}{suffix}", 2
+    while name in taken:
+        name, number = f"{stem}-{number}{suffix}", number + 1
+    return name
+
+
+def _day(epoch: float | None) -> str:
+    if epoch is None:
+        return "undated"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d")
+
+
+def listed(suffix: str, *, attachments: bool = True) -> re.Pattern[str]:
+    """The names a listing may hold: ``conversation_name``'s (and attachments' if asked)."""
+    pattern = f"{_NAME}{re.escape(suffix)}"
+    return re.compile(f"^(?:{pattern}|{_ATTACHMENT})$" if attachments else f"^{pattern}$")
 
 
 def _make(out: Path) -> None:
@@ -90,7 +156,9 @@ def starts_with(path: Path, marker: str, size: int = 1024) -> bool:
 def finish(out: Path, previous: set[str], written: set[str], header: str | None = None) -> None:
     """Remove what the last run wrote and this one did not; list what this one wrote."""
     for name in previous - written:
-        (out / name).unlink(missing_ok=True)
+        stale = out / name
+        if stale.is_symlink() or stale.is_file():  # a folder of that name is not one we wrote
+            stale.unlink()
     lines = ([header] if header else []) + sorted(written)
     target = out / LISTING
     target.unlink(missing_ok=True)

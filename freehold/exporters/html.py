@@ -8,11 +8,13 @@ Layout of the output folder::
     style.css                                light and dark (prefers-color-scheme), phone-friendly,
                                              followed by pygments' CSS for code highlighting
 
-A page shows what the person saw, like the Markdown export (whose file naming it reuses): the
+A page shows what the person saw, like the Markdown export (named the same way): the
 visible path, each message with its role, time and model; what the interface hid (system
 prompts, tool calls and results, reasoning, custom instructions) sits in ``<details>``. Other
 branches follow under "Other branches", each saying which message it forks from: in full by
-default (``all_branches=True``), else summarised (message count and first message).
+default (``all_branches=True``), else summarised (message count and first message). A
+message's own headings are moved three levels down (``<h1>`` → ``<h4>``), below the page's title
+and branch headings.
 
 Everything in the archive is hostile (DESIGN §7):
 
@@ -46,7 +48,6 @@ from typing import Any
 
 from freehold.archive import Archive
 from freehold.exporters import _folder
-from freehold.exporters.markdown import file_name
 from freehold.models import AttachmentRef, Conversation, Message
 from freehold.safehtml import RASTER as _RASTER
 from freehold.safehtml import Body, escape, highlight_css, one_line
@@ -67,7 +68,7 @@ INDEX = "index.html"
 STYLE = "style.css"
 CSP = "default-src 'none'; img-src 'self'; style-src 'self'"
 _MARKER = '<meta name="generator" content="freehold html export">'
-_LISTED = re.compile(r"^(?:[a-z0-9-]+\.html|attachments/[0-9a-f]{64}(?:\.[a-z0-9]+)?)$")
+_LISTED = _folder.listed(".html")
 _RUNNABLE = {".htm", ".html", ".xhtml", ".xht", ".shtml", ".svg", ".svgz", ".xml", ".xsl"}
 _RUNNABLE |= {".js", ".mjs", ".hta", ".mht", ".mhtml", ".swf", ".pdf"}
 
@@ -105,9 +106,8 @@ def write(
 
 
 def page_name(conv: Conversation, taken: set[str]) -> str:
-    """``<date>-<slug>-<id8>.html``: the Markdown export's safe ASCII name, not in ``taken``."""
-    stems = {name.removesuffix(".html") + ".md" for name in taken}
-    return file_name(conv, stems).removesuffix(".md") + ".html"
+    """``<date>-<slug>-<id8>.html``, not in ``taken`` (see ``_folder.conversation_name``)."""
+    return _folder.conversation_name(conv, taken, ".html")
 
 
 # --- the folder ---------------------------------------------------------------------------
@@ -170,6 +170,9 @@ def _head_html(title: str) -> str:
 _FOOT = "</body>\n</html>\n"
 
 
+# Text wraps at spaces; ``break-word`` splits only a token longer than its line (a URL, a hash).
+# ``anywhere`` would also shrink every table column to one letter's width, so the index broke
+# "chatgpt" as "chatgp-t": only the title cell may break that way, and never below 10rem.
 def stylesheet() -> str:
     """The site's CSS: light and dark, phone-friendly, then pygments' classes for both."""
     return f"{_CSS}\n{highlight_css()}"
@@ -184,7 +187,7 @@ _CSS = """\
 }
 * { box-sizing: border-box; }
 body { margin: 0 auto; max-width: 50rem; padding: 1rem; font: 1rem/1.55 system-ui, sans-serif;
-  color: var(--fg); background: var(--bg); overflow-wrap: anywhere; }
+  color: var(--fg); background: var(--bg); overflow-wrap: break-word; }
 a { color: var(--link); }
 h1 { font-size: 1.5rem; line-height: 1.3; }
 .meta, .when, .model, .fork, .summary, nav { color: var(--muted); font-size: .9rem; }
@@ -201,6 +204,7 @@ th, td { border: 1px solid var(--line); padding: .3rem .5rem; text-align: left; 
 img { max-width: 100%; height: auto; }
 .branch { border-top: 2px solid var(--line); margin-top: 1.5rem; }
 .index td:first-child { white-space: nowrap; }
+.index td:nth-child(2) { min-width: 10rem; overflow-wrap: anywhere; }
 """
 
 
@@ -249,6 +253,25 @@ def _extension(ref: AttachmentRef) -> str:
     return suffix if suffix not in _RASTER.values() else ".bin"
 
 
+# A message's own headings start below the page's (h1 title, h2 "Other branches", h3 branch).
+_MESSAGE_HEADING = re.compile(r"<(/?)h([1-6])>")
+_BELOW_PAGE = 3
+
+
+class _Body(Body):
+    """``Body`` with each heading of a message moved below the page's own headings.
+
+    The sanitised HTML escapes every ``<`` of text and attributes, so a ``<h1>`` in it is a tag.
+    """
+
+    def markdown(self, text: str) -> str:
+        return _MESSAGE_HEADING.sub(_lower_heading, super().markdown(text))
+
+
+def _lower_heading(match: re.Match[str]) -> str:
+    return f"<{match[1]}h{min(6, int(match[2]) + _BELOW_PAGE)}>"
+
+
 class _Writer:
     """One export run: the pages and attachment files written so far."""
 
@@ -283,7 +306,7 @@ class _Page:
         self.writer = writer
         self.conv = conv
         self.by_id = {m.source_id: m for m in conv.messages}
-        self.body = Body(writer.attachment)
+        self.body = _Body(writer.attachment)
 
     def render(self) -> str:
         paths = branch_paths(self.conv.messages)

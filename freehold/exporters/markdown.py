@@ -11,9 +11,13 @@ person saw: the visible path, one heading per message (``### User``, ``### Assis
 with its time. What the interface hid (system prompts, tool calls and results, custom
 instructions, reasoning) stays one click away in ``<details>`` blocks rather than being dropped.
 Code is fenced with a fence longer than any backtick run inside it, so no content can close it.
-File names are built only from ASCII letters, digits and dashes, plus the first 8 characters of
-freehold's stable id, so a hostile title cannot escape the folder or collide, and links from
-other notes keep working after a re-export.
+Headings a message writes are moved below its role heading (``demote_headings``: a ``#`` in an
+answer under ``### Assistant`` becomes ``####``), found by cmark-gfm's own parse so that a
+``#`` in a code block, an HTML block or mid-paragraph is never touched.
+File names are ``_folder.conversation_name``'s: the date, the title's words in any script
+(``2024-05-01-日本語の質問-c1a2b3c4.md``), and the first 8 characters of freehold's stable id,
+so a hostile title cannot escape the folder or collide, and links from other notes keep
+working after a re-export.
 
 Branches: every other branch (``tree.branch_paths``) is listed under ``## Other branches``,
 saying which message it forks from. By default (``all_branches=True``) each branch is rendered
@@ -30,29 +34,35 @@ from __future__ import annotations
 import html
 import mimetypes
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+import cmarkgfm  # type: ignore[import-untyped,unused-ignore]
 import orjson
+from cmarkgfm.cmark import Options  # type: ignore[import-untyped,unused-ignore]
 
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
 from freehold.models import AttachmentRef, Conversation, Message, Part
 from freehold.tree import branch_paths
 
-__all__ = ["FORMAT", "file_name", "write"]
+__all__ = ["FORMAT", "demote_headings", "file_name", "write"]
 
 FORMAT = "markdown"
 INDEX = "index.md"
 _MARKER = "freehold_export: markdown"
-_MAX_NAME = 100
-_LISTED = re.compile(r"^(?:[a-z0-9-]+\.md|attachments/[0-9a-f]{64}(?:\.[a-z0-9]+)?)$")
+_LISTED = _folder.listed(".md")
 _CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
 _LANGUAGE = re.compile(r"^[A-Za-z0-9_+.#-]{1,40}$")
+# A line that may hold a heading: an ATX ``#`` after container marks, or a setext underline.
+_MAYBE_HEADING = re.compile(r"^[ \t>]*(?:(?:[-+*]|\d{1,9}[.)])[ \t]+)*(?:#|(?:=+|-+)[ \t]*$)", re.M)
+_HEADING_AT = re.compile(r'<h([1-6]) data-sourcepos="(\d+):(\d+)-(\d+):')
+_SOURCEPOS = Options.CMARK_OPT_SOURCEPOS  # tables and strikethrough change no heading: not needed
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNDERLINE = re.compile(r"^[ \t>]*(?:=+|-+)[ \t]*$")
 _CONTEXT_LABELS = (
     ("about_user", "About the user"),
     ("about_model", "How to respond"),
@@ -104,27 +114,53 @@ def _index_line(conv: Conversation, name: str) -> str:
 
 
 def file_name(conv: Conversation, taken: set[str]) -> str:
-    """``<date>-<slug>-<id8>.md``: ASCII, at most 100 characters, not in ``taken``."""
-    day = _day(conv.created_at) or "undated"
-    short = (conv.id or conversation_id(conv.source_kind, conv.source_id))[:8]
-    room = _MAX_NAME - len(day) - len(short) - len("--.md") - len("-99999")
-    slug = _slug(conv.title or "", room) or "untitled"
-    name = f"{day}-{slug}-{short}.md"
-    number = 2
-    while name in taken:
-        name = f"{day}-{slug}-{short}-{number}.md"
-        number += 1
-    return name
+    """``<date>-<slug>-<id8>.md``, not in ``taken`` (see ``_folder.conversation_name``)."""
+    return _folder.conversation_name(conv, taken, ".md")
+
+
+def demote_headings(text: str, by: int) -> str:
+    """``text`` with each Markdown heading ``by`` levels lower (at most 6), setext made ATX."""
+    if not _MAYBE_HEADING.search(text):
+        return text
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        rendered: str = cmarkgfm.markdown_to_html(text, options=_SOURCEPOS)
+    except UnicodeEncodeError:  # a lone surrogate: cmark takes UTF-8 only; lines stay the same
+        rendered = cmarkgfm.markdown_to_html(_SURROGATE.sub("\ufffd", text), options=_SOURCEPOS)
+    found = _HEADING_AT.findall(rendered)
+    if not found:
+        return text
+    lines = text.split("\n")
+    # Bottom-up, so that a setext heading folded into one line leaves the lines above in place.
+    # A heading starts after container marks only (spaces, ">", list markers): ASCII, so cmark's
+    # byte column is the character column.
+    for level, row, column, last in reversed(found):
+        _lower(lines, (int(row) - 1, int(column) - 1, int(last)), min(6, int(level) + by))
+    return "\n".join(lines)
+
+
+def _lower(lines: list[str], where: tuple[int, int, int], level: int) -> None:
+    """Rewrite the heading cmark found (first line, column, last line) as ATX of ``level``."""
+    row, at, last = where
+    line = lines[row]
+    if line.startswith("#", at):
+        lines[row] = line[:at] + "#" * level + line[at:].lstrip("#")
+        return
+    # A setext heading: its text lines, then the underline, all by the last line cmark names.
+    under = range(row + 1, min(last, len(lines)))
+    end = next((n for n in under if _UNDERLINE.match(lines[n])), None)
+    if end is None:
+        return  # not where cmark said: leave the text as it was
+    words = " ".join(
+        [line[at:].strip(), *(re.sub(r"^[ \t>]*", "", x) for x in lines[row + 1 : end])]
+    )
+    closing = " " + "#" * level if words.endswith("#") else ""  # keep a final "#" as text
+    lines[row : end + 1] = [f"{line[:at]}{'#' * level} {words.strip()}{closing}"]
 
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def _slug(text: str, room: int) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:room].strip("-")
 
 
 def _day(epoch: float | None) -> str | None:
@@ -281,13 +317,14 @@ class _Note:
             return []
         when = _time(message.created_at)
         status = f" · {message.status}" if message.status != "complete" else ""
+        body = demote_headings("\n\n".join(blocks), level)
         if message.hidden:
             summary = f"{_label(message)} · {message.content_type}{' · ' + when if when else ''}"
             summary += status
-            return [_details(summary, "\n\n".join(blocks))]
+            return [_details(summary, body)]
         head = f"{'#' * level} {_label(message)}"
         stamp = f"*{when}{status}*" if when or status else ""
-        return [f"{head}\n\n{stamp}".rstrip(), *blocks]
+        return [f"{head}\n\n{stamp}".rstrip(), body]
 
     def _content(self, message: Message) -> list[str]:
         shown, unused = message.layout()

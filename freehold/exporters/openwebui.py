@@ -10,18 +10,32 @@ and ``done``) and ``chat.history.currentId`` names the leaf of the visible path,
 answers and edited prompts stay switchable branches after the import. Message ids are the
 export's own message ids (Open WebUI gives new ones on import anyway); ``meta.tags`` holds the
 source (``chatgpt``, ``claude``…), ``pinned`` is ``starred``; times are integer epoch seconds.
+Siblings are listed in ``childrenIds`` in the archive's order (oldest first).
+
+Content is written from a message's parts the way Open WebUI itself writes a message (its
+``serialize_output``, read in the 0.12 source; 0.12 still draws these blocks from ``content``):
+
+- text as Markdown, citation markers removed;
+- reasoning (``thought``) as ``<details type="reasoning" done="true" duration="7">`` with its
+  summary and the text quoted and HTML-escaped (``duration`` only when the archive knows it);
+- a tool call (``code``, with the ``execution_output`` after it as its result) as
+  ``<details type="tool_calls" done="true" id name arguments result files embeds>``, the
+  arguments and the result JSON-encoded and HTML-escaped, as Open WebUI encodes them;
+- an error as the message's ``error: {content}``;
+- an image whose bytes the archive holds, sniffed as PNG, JPEG, GIF or WebP, as an entry of the
+  message's ``files``: ``{"type": "image", "url": "data:image/png;base64,…", "name"?}``, which
+  Open WebUI shows above the message (other files are not carried: Open WebUI would need them
+  uploaded to its own store).
 
 Open WebUI's tree holds only what its chat view shows: user and assistant messages. Folding, in
 one rule: every message that is hidden, or whose role is neither user nor assistant (system
 prompts, tool calls and results, custom instructions, memory notes), leaves the tree and its
-children hang from its nearest kept ancestor. Reasoning alone survives the fold: ``thought``
-parts — of the dropped messages since the last kept one, and of the assistant message itself —
-are put in front of the next assistant message on the same path as Open WebUI writes them,
-``<details type="reasoning" done="true">`` with the text quoted and HTML-escaped; reasoning
-followed by a user message is dropped with it. Content is the message's plain text; attachments
-are not carried (Open WebUI would need its own file ids). A conversation with no user or
-assistant message left is skipped: ``write`` returns the number of items written and
-``progress`` counts conversations processed.
+children hang from its nearest kept ancestor. What Open WebUI can show of such a message — its
+reasoning, tool calls and results, images — moves to the front of the next assistant message on
+the same path (a ChatGPT DALL·E image arrives with the answer that follows it); what is left
+when a user message comes first is dropped with it. A conversation with no user or assistant
+message left is skipped: ``write`` returns the number of items written and ``progress`` counts
+conversations processed.
 
 The array is streamed: ``[``, one item per line separated by ``,``, ``]``, into a temporary file
 that replaces the previous one at the end. A folder may be exported into again when it holds
@@ -30,9 +44,12 @@ nothing but this export's file; any other non-empty folder is refused.
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import math
 import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -41,7 +58,8 @@ import orjson
 
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
-from freehold.models import Conversation, Message
+from freehold.models import AttachmentRef, Conversation, Message, Part
+from freehold.safehtml import RASTER
 
 __all__ = ["FILE", "FORMAT", "chat_item", "write"]
 
@@ -50,8 +68,11 @@ FILE = "openwebui-import.json"
 _OWN = {FILE, FILE + ".tmp"}
 _HEADS = (b"[\n]", b'[\n{"id":')
 _ROLES = ("user", "assistant")
+_CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
+_TEXT_PARTS = ("text", "transcript", "web")
 
 Node = dict[str, Any]
+ImageUrl = Callable[[AttachmentRef], str | None]
 
 
 def write(
@@ -71,11 +92,12 @@ def write(
     _folder.prepare_fixed(out, label="Open WebUI", own=_OWN, ours=lambda: _is_ours(out / FILE))
     tmp = out / (FILE + ".tmp")
     tmp.unlink(missing_ok=True)  # never write through a link planted in the folder
+    images = _Images(archive)
     written = 0
     with tmp.open("wb") as handle:
         handle.write(b"[")
         for seen, conv in enumerate(conversations, start=1):
-            item = chat_item(conv)
+            item = chat_item(conv, images.url)
             if item is not None:
                 handle.write((b",\n" if written else b"\n") + orjson.dumps(item))
                 written += 1
@@ -94,9 +116,32 @@ def _is_ours(path: Path) -> bool:
     return any(head.startswith(h) for h in _HEADS)
 
 
-def chat_item(conv: Conversation) -> dict[str, Any] | None:
-    """One Open WebUI chat, or None when no user or assistant message is left."""
-    nodes, anchor = _Fold(conv).run()
+class _Images:
+    """Data URLs of the archive's raster images, the last one kept (a conversation repeats it)."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self.last: tuple[str, str] | None = None
+
+    def url(self, ref: AttachmentRef) -> str | None:
+        mime, sha = ref.sniffed_mime, ref.sha256
+        if mime not in RASTER or sha is None:
+            return None  # only what a browser draws as an image, never SVG or HTML
+        if self.last is None or self.last[0] != sha:
+            path = self.archive.blob_path(sha)
+            if not path.is_file():
+                return None
+            encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+            self.last = (sha, f"data:{mime};base64,{encoded}")
+        return self.last[1]
+
+
+def chat_item(conv: Conversation, image: ImageUrl | None = None) -> dict[str, Any] | None:
+    """One Open WebUI chat, or None when no user or assistant message is left.
+
+    ``image`` gives an attachment's data URL (None: not carried); without it no image is.
+    """
+    nodes, anchor = _Fold(conv, image or _no_image).run()
     if not nodes:
         return None
     current = anchor.get(_visible_leaf(conv.messages) or "") or next(reversed(nodes))
@@ -117,11 +162,16 @@ def chat_item(conv: Conversation) -> dict[str, Any] | None:
     }
 
 
+def _no_image(ref: AttachmentRef) -> str | None:
+    return None
+
+
 class _Fold:
     """Walk the tree root-down, keeping user/assistant messages and folding the rest away."""
 
-    def __init__(self, conv: Conversation) -> None:
+    def __init__(self, conv: Conversation, image: ImageUrl) -> None:
         self.conv = conv
+        self.image = image
         self.nodes: dict[str, Node] = {}
         self.anchor: dict[str, str | None] = {}  # source id → the kept node standing for it
 
@@ -132,9 +182,10 @@ class _Fold:
         for m in messages:
             parent = m.parent_source_id if m.parent_source_id in known else None
             children.setdefault(parent, []).append(m)
-        # Each stack entry carries what its parent leaves it: the kept parent and pending reasoning.
-        stack: list[tuple[Message, str | None, list[str]]] = [
-            (m, None, []) for m in reversed(children.get(None, []))
+        # Each stack entry carries what its parent leaves it: the kept parent and what a folded
+        # message left for the next answer.
+        stack: list[tuple[Message, str | None, _Content | None]] = [
+            (m, None, None) for m in reversed(children.get(None, []))
         ]
         while stack:
             message, parent, pending = stack.pop()
@@ -146,52 +197,150 @@ class _Fold:
         return self.nodes, self.anchor
 
     def _visit(
-        self, message: Message, parent: str | None, pending: list[str]
-    ) -> tuple[str | None, list[str]]:
-        reasoning = pending + _thoughts(message)
+        self, message: Message, parent: str | None, pending: _Content | None
+    ) -> tuple[str | None, _Content | None]:
         if message.hidden or message.role not in _ROLES:
             self.anchor[message.source_id] = parent
-            return parent, reasoning
-        self.nodes[message.source_id] = self._node(message, parent, reasoning)
+            carried = pending.copy() if pending else _Content(self.image)
+            carried.add(message, folded=True)
+            return parent, carried
+        content = (
+            pending.copy() if pending and message.role == "assistant" else _Content(self.image)
+        )
+        content.add(message, folded=False)
+        self.nodes[message.source_id] = self._node(message, parent, content)
         if parent is not None:
             self.nodes[parent]["childrenIds"].append(message.source_id)
         self.anchor[message.source_id] = message.source_id
-        return message.source_id, []
+        return message.source_id, None
 
-    def _node(self, message: Message, parent: str | None, reasoning: list[str]) -> Node:
+    def _node(self, message: Message, parent: str | None, content: _Content) -> Node:
         node: Node = {
             "id": message.source_id,
             "parentId": parent,
             "childrenIds": [],
             "role": message.role,
-            "content": message.text,
+            "content": content.markdown(),
             "timestamp": _epoch(message.created_at or self.conv.created_at),
         }
+        if content.files:
+            node["files"] = content.files
+        if content.error is not None:
+            node["error"] = {"content": content.error}
         if message.role == "assistant":
-            node["content"] = "".join(reasoning) + message.text
             node["model"] = message.model or self.conv.model or ""
             node["done"] = True
         return node
 
 
-def _thoughts(message: Message) -> list[str]:
-    """Each ``thought`` part with text, as Open WebUI's reasoning block."""
-    blocks = []
-    for part in message.parts:
-        text = part.get("text")
-        if part.get("type") == "thought" and isinstance(text, str) and text.strip():
-            summary = part.get("summary")
-            blocks.append(_details(summary if isinstance(summary, str) else "Thought", text))
-    return blocks
+class _Content:
+    """A message's Open WebUI ``content`` blocks, ``files`` and ``error``, built part by part."""
+
+    def __init__(self, image: ImageUrl) -> None:
+        self.image = image
+        self.blocks: list[tuple[bool, str]] = []  # (is a <details> block, its text)
+        self.files: list[dict[str, str]] = []
+        self.error: str | None = None
+        self.call: tuple[Message, Part] | None = None  # a tool call waiting for its result
+
+    def copy(self) -> _Content:
+        twin = _Content(self.image)
+        twin.blocks, twin.files, twin.call = list(self.blocks), list(self.files), self.call
+        return twin
+
+    def add(self, message: Message, *, folded: bool) -> None:
+        """Every part of ``message``; of a folded one only what Open WebUI shows elsewhere."""
+        shown, unused = message.layout()
+        for part, ref in shown:
+            if ref is not None:
+                self._file(ref)
+            else:
+                self._part(message, part, folded)
+        for ref in unused:
+            self._file(ref)
+        if not folded:
+            self._close_call()
+
+    def markdown(self) -> str:
+        self._close_call()
+        pieces = []
+        for n, (details, text) in enumerate(self.blocks):
+            last = n == len(self.blocks) - 1
+            pieces.append(text if details or last else text + "\n\n")
+        return "".join(pieces)
+
+    def _part(self, message: Message, part: Part, folded: bool) -> None:
+        kind, text = part.get("type"), part.get("text")
+        text = text if isinstance(text, str) else ""
+        if kind == "thought" and text.strip():
+            self._close_call()
+            self.blocks.append((True, _reasoning(part, text)))
+        elif kind == "code":
+            self._close_call()
+            self.call = (message, part)
+        elif kind == "execution_output":
+            self._close_call((message, part))
+        elif kind == "error" and not folded:
+            self.error = text if self.error is None else f"{self.error}\n\n{text}"
+        elif kind in _TEXT_PARTS and not folded and text.strip():
+            self._close_call()
+            self.blocks.append((False, _CITE_MARK.sub("", text)))
+
+    def _close_call(self, output: tuple[Message, Part] | None = None) -> None:
+        """Write the waiting tool call (and ``output`` as its result) as one block."""
+        call, self.call = self.call, None
+        if call is None and output is None:
+            return
+        self.blocks.append((True, _tool_call(call, output)))
+
+    def _file(self, ref: AttachmentRef) -> None:
+        url = self.image(ref)
+        if url is not None:
+            named = {"name": ref.name} if ref.name else {}
+            self.files.append({"type": "image", "url": url, **named})
 
 
-def _details(summary: str, text: str) -> str:
+def _reasoning(part: Part, text: str) -> str:
+    """Open WebUI's reasoning block: the text quoted and escaped, the duration when known."""
     quoted = "\n".join(line if line.startswith(">") else f"> {line}" for line in text.splitlines())
-    summary = html.escape(" ".join(summary.split()) or "Thought")
+    duration = part.get("duration")
+    seconds = int(duration) if isinstance(duration, int | float) and duration >= 0 else None
+    summary = part.get("summary")
+    if not isinstance(summary, str) or not summary.strip():
+        summary = f"Thought for {seconds} seconds" if seconds is not None else "Thought"
+    timing = f' duration="{seconds}"' if seconds is not None else ""
     return (
-        f'<details type="reasoning" done="true">\n<summary>{summary}</summary>\n'
+        f'<details type="reasoning" done="true"{timing}>\n'
+        f"<summary>{html.escape(' '.join(summary.split()))}</summary>\n"
         f"{html.escape(quoted)}\n</details>\n"
     )
+
+
+def _tool_call(call: tuple[Message, Part] | None, output: tuple[Message, Part] | None) -> str:
+    """Open WebUI's tool-call block, with the attributes its own ``serialize_output`` writes.
+
+    The name is the call's, else its result's, else whom the call was sent to (ChatGPT's
+    ``recipient``: ``python``, ``dalle.text2im``), else the author of either.
+    """
+    sides = [side for side in (call, output) if side is not None]
+    names = [part.get("name") for _, part in sides] + [m.meta.get("recipient") for m, _ in sides]
+    names = [n for n in names if n != "all"] + [m.author_name for m, _ in sides]
+    ids = [part.get("call_id") for _, part in sides]
+    code, result = (call[1] if call else {}), (output[1] if output else {})
+    arguments = code.get("text") if isinstance(code.get("text"), str) else ""
+    text = result.get("text") if isinstance(result.get("text"), str) else ""
+    attributes = {
+        "type": "tool_calls",
+        "done": "true",
+        "id": next((str(i) for i in ids if i), ""),
+        "name": next((str(n) for n in names if n), "tool"),
+        "arguments": json.dumps(arguments),
+        "result": json.dumps(text, ensure_ascii=False),
+        "files": "",
+        "embeds": json.dumps(""),
+    }
+    joined = " ".join(f'{key}="{html.escape(value)}"' for key, value in attributes.items())
+    return f"<details {joined}>\n<summary>Tool Executed</summary>\n</details>\n"
 
 
 def _visible_leaf(messages: list[Message]) -> str | None:

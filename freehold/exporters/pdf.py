@@ -80,7 +80,7 @@ _SANS = "DejaVuSans.ttf"
 _SANS_BOLD = "DejaVuSans-Bold.ttf"
 _MONO = "DejaVuSansMono.ttf"
 _MARKER = "# freehold_export: pdf"
-_LISTED = re.compile(r"^[a-z0-9-]+\.pdf$")
+_LISTED = _folder.listed(".pdf", attachments=False)
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
 _EMBEDDED = {"image/png", "image/jpeg"}
@@ -165,7 +165,7 @@ def write(
 
 
 def pdf_name(conv: Conversation, taken: set[str]) -> str:
-    """``<date>-<slug>-<id8>.pdf``: the Markdown export's safe ASCII name, not in ``taken``."""
+    """``<date>-<slug>-<id8>.pdf``: the Markdown export's safe name, not in ``taken``."""
     stems = {name.removesuffix(".pdf") + ".md" for name in taken}
     return file_name(conv, stems).removesuffix(".md") + ".pdf"
 

@@ -21,19 +21,28 @@ truth and ``content`` is only its rendering, so parts come from ``output``: ``re
 ``<details type="reasoning">`` → ``thought`` (its ``> `` quoting and HTML escapes undone),
 ``<details type="tool_calls">`` → ``code`` (the ``arguments`` attribute) and ``execution_output``
 (the ``result`` attribute, else the body), ``<details type="code_interpreter">`` → ``code`` and
-``execution_output``, other ``details`` → ``unknown``, and the rest → ``text``. Reasoning and
-tool inputs stay out of the searchable ``text``, so search finds what was said, not what was
-considered; tool results are searchable. A reasoning-only message is hidden. File and image
-attachments (``files``) are not imported yet; they remain in ``raw``.
+``execution_output``, other ``details`` → ``unknown``, and the rest → ``text``. A reasoning
+block's ``duration`` (seconds) is kept on its ``thought`` (its label "Thought for N seconds" is
+not a summary); a tool call's ``arguments`` and ``result`` are JSON-encoded strings in Open
+WebUI's markup and are decoded. Reasoning and tool inputs stay out of the searchable ``text``,
+so search finds what was said, not what was considered; tool results are searchable. A
+reasoning-only message is hidden. Images that ``files`` holds inline (``type: image``, a base64
+``data:`` URL) become ``image`` parts with their bytes; other files (ids in Open WebUI's own
+store) are not imported and remain in ``raw``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
+import io
+import json
 import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -44,6 +53,7 @@ from freehold.importers._common import text_or_none as _str
 from freehold.importers._safezip import ExportFiles, OneFile, open_export
 from freehold.jsonstream import JsonStreamError, iter_elements
 from freehold.models import (
+    AttachmentRef,
     ContextRecord,
     Conversation,
     ExportInfo,
@@ -63,6 +73,7 @@ _DETAILS = re.compile(r"<details\b([^>]*)>(.*?)</details>", re.DOTALL | re.IGNOR
 _ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
 _SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.DOTALL | re.IGNORECASE)
 _FOREIGN = ("mapping", "chat_messages")
+_DATA_URL = re.compile(r"data:(image/[\w.+-]+)(?:;[^,;]*)*;base64,(.*)", re.DOTALL | re.IGNORECASE)
 
 
 # -- detection -------------------------------------------------------------------------------------
@@ -235,6 +246,7 @@ def _from_list(items: list[Any], problems: list[str]) -> list[Message]:
 
 def _message(node: dict[str, Any], source_id: str) -> Message:
     content = _Content()
+    content.files(node.get("files"))
     output = node.get("output")
     body = node.get("content")
     markdown = body if isinstance(body, str) else ""
@@ -258,6 +270,7 @@ def _message(node: dict[str, Any], source_id: str) -> Message:
         created_at=_time(node.get("timestamp")),
         hidden=content.only_thoughts,
         status="incomplete" if node.get("done") is False else "complete",
+        attachments=content.attachments,
     )
 
 
@@ -296,14 +309,18 @@ class _Content(PartsBuilder):
         self.types.append(kind if known else f"details:{kind}")
         if kind == "reasoning":
             title = html.unescape(summary.group(1)).strip() if summary else None
-            self.add("thought", _unquote(body), searchable=False, summary=title or None)
+            extra = _duration(attributes.get("duration"))
+            if extra and title == f"Thought for {extra['duration']} seconds":
+                title = None  # Open WebUI's own label for the duration, not a summary
+            self.add("thought", _unquote(body), searchable=False, summary=title or None, **extra)
         elif kind == "tool_calls":
             name = attributes.get("name") or None
+            call = {"call_id": attributes["id"]} if attributes.get("id") else {}
             if "arguments" in attributes:
-                self.add(
-                    "code", attributes["arguments"], searchable=False, language="json", name=name
-                )
-            self.add("execution_output", attributes.get("result", body), searchable=True, name=name)
+                arguments = _json_text(attributes["arguments"])
+                self.add("code", arguments, searchable=False, language="json", name=name, **call)
+            result = _json_text(attributes["result"]) if "result" in attributes else body
+            self.add("execution_output", result, searchable=True, name=name, **call)
         elif kind == "code_interpreter":
             language = attributes.get("lang") or "python"
             self.add("code", body, searchable=False, language=language)
@@ -313,6 +330,24 @@ class _Content(PartsBuilder):
             self.parts.append(
                 {"type": "unknown", "content_type": f"details:{kind}", "raw": match.group(0)}
             )
+
+    def files(self, value: Any) -> None:
+        """Images kept inline in ``files`` (a base64 data URL), first, as Open WebUI shows them."""
+        for index, entry in enumerate(value if isinstance(value, list) else []):
+            found = _DATA_URL.fullmatch(entry.get("url") or "") if isinstance(entry, dict) else None
+            if found is None or not isinstance(entry, dict) or entry.get("type") != "image":
+                continue
+            try:
+                data = base64.b64decode("".join(found[2].split()), validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            pointer, name = f"files[{index}]", _str(entry.get("name"))
+            self.types.append("image")
+            self.parts.append(
+                {"type": "image", "pointer": pointer, **({"name": name} if name else {})}
+            )
+            opener = partial(io.BytesIO, data)
+            self.attachments.append(AttachmentRef(pointer, name, found[1], len(data), opener))
 
     def output_item(self, item: Any) -> None:
         kind = str(item.get("type")) if isinstance(item, dict) else type(item).__name__
@@ -334,7 +369,8 @@ class _Content(PartsBuilder):
 
 def _reasoning(out: _Content, item: dict[str, Any]) -> None:
     summary = _texts(item.get("summary")) or None
-    out.add("thought", _texts(item.get("content")), searchable=False, summary=summary)
+    extra = _duration(item.get("duration"))
+    out.add("thought", _texts(item.get("content")), searchable=False, summary=summary, **extra)
 
 
 def _function_call(out: _Content, item: dict[str, Any]) -> None:
@@ -372,6 +408,27 @@ def _texts(value: Any) -> str:
         return ""
     found = [item.get("text") if isinstance(item, dict) else item for item in value]
     return "\n".join(text for text in found if isinstance(text, str) and text)
+
+
+def _duration(value: Any) -> dict[str, float]:
+    """``{"duration": seconds}`` for a number of seconds (or its text), else ``{}``."""
+    number = isinstance(value, str | int | float) and not isinstance(value, bool)
+    try:
+        seconds = float(value) if number else float("nan")
+    except (ValueError, OverflowError):
+        return {}
+    if not 0 <= seconds < 1e9:  # also refuses NaN
+        return {}
+    return {"duration": int(seconds) if seconds.is_integer() else seconds}
+
+
+def _json_text(value: str) -> str:
+    """An attribute Open WebUI wrote as a JSON string (``json.dumps``), decoded; else as is."""
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, str) else value
 
 
 def _unquote(text: str) -> str:

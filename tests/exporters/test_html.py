@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,6 +17,7 @@ from freehold.errors import FreeholdError
 from freehold.exporters import html as html_export
 from freehold.ingest import import_path
 from tests.exporters.test_json import HOSTILE_TITLES, PNG, T0, fill_archive, node, text
+from tests.exporters.test_markdown import assert_safe_name
 
 TREE_ID = "d5dc5307-6807-41a0-8b04-4acee626eeb7"
 XSS = [
@@ -264,8 +266,8 @@ def test_safe_unique_file_names(filled: Archive, tmp_path: Path) -> None:
     names = [p.name for p in pages(out)]
     assert len(set(names)) == len(names)
     for name in names:
-        assert name.endswith(".html") and len(name) <= 102
-        assert name.removesuffix(".html").replace("-", "").isalnum() and name.isascii()
+        assert_safe_name(name, ".html")
+    assert any("-otters-日本語-" in name for name in names), names
     text = (out / html_export.INDEX).read_text(encoding="utf-8")
     for title in HOSTILE_TITLES[:2]:
         assert f">{title}</a>" in text
@@ -293,3 +295,108 @@ def test_export_again_replaces_its_own_pages_only(filled: Archive, tmp_path: Pat
     assert not any((out / "attachments").iterdir())
     assert (out / html_export.STYLE).is_file()
     assert export(filled, out) == filled.stats()["conversations"]
+
+
+# --- line breaking, measured in a real browser ----------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-chatgpt-export.zip"
+LONG_URL = "https://example.com/" + "/".join(f"segment{n}" for n in range(12)) + "?q=otters"
+LONG_HASH = hashlib.sha256(b"otter").hexdigest() * 2
+# Every run of non-space text, split after hyphens (a line may end after one): a run on more
+# than one line was broken mid-word.
+_WORD_LINES = """() => {
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (const m of node.data.matchAll(/[^\\s\\u002d\\u2010]+[\\u002d\\u2010]?/g)) {
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+      found.push([m[0], tops.size]);
+    }
+  }
+  const table = document.querySelector('table');
+  return {found, page: document.documentElement.scrollWidth - innerWidth,
+          table: table ? table.scrollWidth - table.clientWidth : 0};
+}"""
+
+
+def test_css_breaks_only_overlong_tokens() -> None:
+    css = html_export.stylesheet()
+    body = next(rule for rule in css.split("}") if rule.lstrip().startswith("body {"))
+    assert "overflow-wrap: break-word" in body and "anywhere" not in body
+
+
+def long_token_zip(folder: Path) -> Path:
+    said = f"The hash is {LONG_HASH} and the page is {LONG_URL} — both long."
+    conversation = {
+        "id": "long-tokens",
+        "title": f"Otter facts from {LONG_URL}",
+        "create_time": T0,
+        "current_node": "a",
+        "default_model_slug": "text-davinci-002-render-sha",
+        "mapping": {
+            "q": node("q", None, "user", text("where are the otter facts?")),
+            "a": node("a", "q", "assistant", text(said)),
+        },
+    }
+    path = folder / "long-tokens.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("conversations.json", json.dumps([conversation]))
+    return path
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not found (scripts/install-browser)")
+def test_words_wrap_at_spaces_in_chromium(archive: Archive, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    import_path(archive, SAMPLE)
+    import_path(archive, long_token_zip(tmp_path))
+    out = tmp_path / "out"
+    export(archive, out)
+    long_page = page_of(archive, out, "long-tokens")
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            for width in (390, 1280):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                for path in (out / html_export.INDEX, long_page):
+                    page.goto(path.as_uri())
+                    measured = page.evaluate(_WORD_LINES)
+                    assert measured["page"] <= 0, f"{path.name} wider than {width}px"
+                    broken = [w for w, lines in measured["found"] if lines > 1 and len(w) < 40]
+                    assert not broken, f"{path.name} at {width}px breaks {broken[:10]}"
+                    split = {w for w, lines in measured["found"] if lines > 1}
+                    assert LONG_HASH in split or path.name == html_export.INDEX
+                    if width == 1280:  # a long title breaks in its cell, no sideways scrolling
+                        assert measured["table"] <= 0
+                        assert any(w.startswith("https://example.com/") for w in split)
+                page.close()
+        finally:
+            browser.close()
+
+
+def test_message_headings_sit_below_the_page_headings(archive: Archive, tmp_path: Path) -> None:
+    from tests.exporters.test_markdown import headed_zip
+
+    import_path(archive, headed_zip(tmp_path))
+    out = tmp_path / "out"
+    export(archive, out)
+    page = page_of(archive, out, "headed").read_text(encoding="utf-8")
+    heads = re.findall(r"<h([1-6])[^>]*>(.*?)</h\1>", page)
+    assert heads == [
+        ("1", "Headings"),
+        ("4", "Question heading"),
+        ("4", "Idea"),
+        ("4", "Plan"),
+        ("5", "Step one"),
+        ("5", "Setext"),
+        ("2", "Other branches"),
+        ("3", "Branch 2"),
+        ("4", "Other plan"),
+        ("5", "Step one"),
+        ("5", "Setext"),
+    ]
+    assert "# not a heading" in page

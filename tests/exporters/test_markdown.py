@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import unicodedata
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from freehold.archive import Archive
 from freehold.errors import FreeholdError
-from freehold.exporters import markdown
+from freehold.exporters import _folder, markdown
+from freehold.exporters import html as html_export
+from freehold.ingest import import_path
 from freehold.models import Conversation
-from tests.exporters.test_json import HOSTILE_TITLES, PNG, T0, fill_archive
+from tests.exporters.test_json import HOSTILE_TITLES, PNG, T0, fill_archive, node, text
 
 LINK = re.compile(r"\]\(([^)<>]+)\)")
 FIELDS = {"title", "id", "source", "source_id", "created", "updated", "model", "project"}
@@ -126,29 +134,93 @@ def test_index_links_every_note(filled: Archive, tmp_path: Path) -> None:
     assert "[Pictures of otters](" in index
 
 
+WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+WINDOWS_RESERVED |= {f"{d}{n}" for d in ("COM", "LPT") for n in [*"0123456789", "¹", "²", "³"]}
+
+
+def assert_safe_name(name: str, suffix: str) -> None:
+    """A name any file system takes, that stays in its folder, and that a later run trusts."""
+    stem = name.removesuffix(suffix)
+    assert name.endswith(suffix) and stem and len(name.encode("utf-8")) <= 100, name
+    assert unicodedata.normalize("NFC", name) == name
+    assert not any(unicodedata.category(c)[0] == "C" for c in name), ascii(name)
+    assert not set('/\\:*?"<>|') & set(name) and not name.startswith(".")
+    assert stem.split(".")[0].rstrip(" ").upper() not in WINDOWS_RESERVED
+    assert _folder.listed(suffix).match(name), name
+
+
 def test_hostile_titles_give_safe_unique_names(filled: Archive, tmp_path: Path) -> None:
     out = tmp_path / "out"
     export(filled, out)
-    names = [p.name for p in out.iterdir() if p.suffix == ".md"]
+    names = [p.name for p in out.iterdir() if p.suffix == ".md" and p.name != markdown.INDEX]
     for name in names:
-        assert re.fullmatch(r"[a-z0-9-]+\.md", name) and len(name) <= 100, name
+        assert_safe_name(name, ".md")
         assert (out / name).resolve().parent == out.resolve()
     assert not (tmp_path / "etc").exists()
     titles = {meta["title"] for meta, _ in notes(out).values()}
     assert set(HOSTILE_TITLES) <= titles
+    assert any(name.startswith("2024-05-01-otters-日本語-c") for name in names), names
 
 
-@pytest.mark.parametrize("title", [*HOSTILE_TITLES, "", "   ", "CON", "a/b\\c:d*e?f", "...."])
-def test_file_name_alone(title: str) -> None:
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [
+        ("日本語の質問", "日本語の質問"),
+        ("🦦 Otters 🦦 日本語", "otters-日本語"),
+        ("Straße in Köln", "strasse-in-köln"),
+        ("नमस्ते दुनिया", "नमस्ते-दुनिया"),
+        ("Cafe\u0301 \u202eevil\x00", "café-evil"),
+        ("../../etc/passwd", "etc-passwd"),
+        ("CON", "con"),
+        ("a/b\\c:d*e?f", "a-b-c-d-e-f"),
+        ("....", "untitled"),
+        ("", "untitled"),
+    ],
+)
+def test_file_name_keeps_the_title_in_any_script(title: str, slug: str) -> None:
     conv = Conversation("chatgpt", "x", title, [], b"", created_at=T0, id="c0123456789abcdef")
     taken: set[str] = set()
     first = markdown.file_name(conv, taken)
+    assert first == f"2024-05-01-{slug}-c0123456.md"
     taken.add(first)
-    second = markdown.file_name(conv, taken)
-    for name in (first, second):
-        assert re.fullmatch(r"2024-05-01-[a-z0-9-]+-c0123456(-2)?\.md", name), name
-        assert len(name) <= 100
-    assert first != second
+    assert markdown.file_name(conv, taken) == f"2024-05-01-{slug}-c0123456-2.md"
+
+
+def test_long_title_cut_by_bytes_between_whole_characters() -> None:
+    title = "日本語" * 40 + " " + "e\u0301" * 80
+    conv = Conversation("chatgpt", "x", title, [], b"", created_at=T0, id="c0123456789abcdef")
+    name = markdown.file_name(conv, set())
+    assert_safe_name(name, ".md")
+    assert len(name.encode()) > 90 and name.startswith("2024-05-01-日本語日本語")
+    accented = Conversation("chatgpt", "x", "e\u0301" * 80, [], b"", created_at=T0, id="c0")
+    cut = markdown.file_name(accented, set()).removeprefix("2024-05-01-").removesuffix("-c0.md")
+    assert cut == "é" * len(cut)  # NFC, and no accent left without its letter
+    marks = "a" + "\u0301\u0302" * 60  # one letter with more marks than fit: left out whole
+    assert _folder.slug(marks, 10) == ""
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    titles=st.lists(
+        st.one_of(st.none(), st.text(st.characters(codec=None), max_size=300)),
+        min_size=1,
+        max_size=6,
+    ),
+    created=st.one_of(st.none(), st.floats(0, 4e9)),
+)
+def test_any_title_gives_a_safe_unique_name(
+    titles: list[str | None], created: float | None
+) -> None:
+    taken: set[str] = set()
+    keys = set()
+    for title in [*titles, *titles]:  # the same id and day each time: names must still differ
+        conv = Conversation("chatgpt", "x", title, [], b"", created_at=created, id="c0123456789")
+        for name in (markdown.file_name(conv, taken), html_export.page_name(conv, taken)):
+            assert_safe_name(name, "." + name.rsplit(".", 1)[1])
+            key = unicodedata.normalize("NFC", name.casefold())
+            assert key not in keys, name  # unique even where case and normalisation do not count
+            keys.add(key)
+            taken.add(name)
 
 
 def test_refuses_a_foreign_non_empty_folder(archive: Archive, tmp_path: Path) -> None:
@@ -169,3 +241,107 @@ def test_export_again_replaces_its_own_notes_only(filled: Archive, tmp_path: Pat
     left = sorted(p.name for p in out.glob("*.md"))
     assert left == ["2024-05-01-con-" + only[0][:8] + ".md", "index.md", "my-note.md"]
     assert not any((out / "attachments").iterdir())
+
+
+def test_a_tampered_listing_deletes_nothing_outside(filled: Archive, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export(filled, out)
+    victim = tmp_path / "victim.md"
+    (out / "2024-01-01-mine.md").mkdir()  # a name of the right shape but not a file it wrote
+    kept = [victim, out / ".hidden.md", out / "mine.md"]
+    for path in kept:
+        path.write_text("mine")
+    forged = ["../victim.md", str(victim), "2024-01-01-x/../../victim.md", ".hidden.md"]
+    forged += ["mine.md", "2024-01-01-mine.md"]
+    with (out / _folder.LISTING).open("a", encoding="utf-8") as listing:
+        listing.write("".join(f"{name}\n" for name in forged))
+    only = [c.id for c in filled.iter_conversations() if c.source_id == "hostile-1"]
+    assert markdown.write(filled, filled.iter_conversations(ids=only), out) == 1
+    assert all(path.read_text() == "mine" for path in kept)
+    assert (out / "2024-01-01-mine.md").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("text", "by", "expected"),
+    [
+        ("# Plan\n\n## Step\n\ntext", 3, "#### Plan\n\n##### Step\n\ntext"),
+        ("### Deep\n\n###### Deepest ##", 4, "###### Deep\n\n###### Deepest ##"),
+        (
+            "```\n# a comment\n```\n\n    # indented code",
+            3,
+            "```\n# a comment\n```\n\n    # indented code",
+        ),
+        ("<div>\n# inside HTML\n</div>", 3, "<div>\n# inside HTML\n</div>"),
+        ("C# and #hashtag, #1", 3, "C# and #hashtag, #1"),
+        (
+            "Title\nsecond line\n===\n\nSub\n---\n\nbody",
+            3,
+            "#### Title second line\n\n##### Sub\n\nbody",
+        ),
+        (
+            "> # Quoted\n\n- ## Listed\n\n1. item\n   # In item",
+            3,
+            "> #### Quoted\n\n- ##### Listed\n\n1. item\n   #### In item",
+        ),
+        ("C#\n==", 3, "#### C# ####"),
+        ("# Win\r\n\r\ntext", 3, "#### Win\n\ntext"),
+        ("# lone \ud800 surrogate\n\n\ttab # no", 3, "#### lone \ud800 surrogate\n\n\ttab # no"),
+        ("a | b\n--|--\n\n# After table", 3, "a | b\n--|--\n\n#### After table"),
+    ],
+)
+def test_demote_headings(text: str, by: int, expected: str) -> None:
+    assert markdown.demote_headings(text, by) == expected
+
+
+HEADED = "# Plan\n\nFirst.\n\n## Step one\n\n```python\n# not a heading\n```\n\nSetext\n---"
+
+
+def headed_zip(folder: Path) -> Path:
+    """An answer with its own headings, on the visible path and on another branch."""
+    thoughts = {"content_type": "thoughts", "thoughts": [{"summary": "S", "content": "# Idea"}]}
+    nodes = [
+        node("q", None, "user", text("# Question heading")),
+        node("t", "q", "assistant", thoughts),
+        node("a", "t", "assistant", text(HEADED)),
+        node("b", "q", "assistant", text(HEADED.replace("Plan", "Other plan"))),
+    ]
+    conversation = {
+        "id": "headed",
+        "title": "Headings",
+        "create_time": T0,
+        "current_node": "a",
+        "mapping": {n["id"]: n for n in nodes},
+    }
+    path = folder / "headed.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("conversations.json", json.dumps([conversation]))
+    return path
+
+
+def test_message_headings_sit_below_the_role_heading(archive: Archive, tmp_path: Path) -> None:
+    import_path(archive, headed_zip(tmp_path))
+    export(archive, tmp_path / "out")
+    _, body = notes(tmp_path / "out")["headed"]
+    heads = [
+        (len(t.markup), tokens[n + 1].content)
+        for tokens in [MarkdownIt().parse(body)]
+        for n, t in enumerate(tokens)
+        if t.type == "heading_open"
+    ]
+    assert heads == [
+        (1, "Headings"),
+        (3, "User"),
+        (4, "Question heading"),
+        (4, "Idea"),  # in the hidden reasoning's <details>
+        (3, "Assistant"),
+        (4, "Plan"),
+        (5, "Step one"),
+        (5, "Setext"),
+        (2, "Other branches"),
+        (3, "Branch 2"),
+        (4, "Assistant"),
+        (5, "Other plan"),
+        (6, "Step one"),
+        (6, "Setext"),
+    ]
+    assert "```python\n# not a heading\n```" in body
