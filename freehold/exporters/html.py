@@ -357,7 +357,7 @@ class _Page:
         status = f" · {message.status}" if message.status != "complete" else ""
         if message.hidden:
             when = _time(message.created_at)
-            summary = f"{message.label()} · {message.content_type}{' · ' + when if when else ''}"
+            summary = f"{message.label()} · {message.kind()} (hidden){' · ' + when if when else ''}"
             summary = _e(summary + status)
             inner = f'<div class="body">\n{body}\n</div>'
             return f'<details class="hidden">\n<summary>{summary}</summary>\n{inner}\n</details>'

@@ -319,7 +319,7 @@ class _Note:
         status = f" · {message.status}" if message.status != "complete" else ""
         body = demote_headings("\n\n".join(blocks), level)
         if message.hidden:
-            summary = f"{_label(message)} · {message.content_type}{' · ' + when if when else ''}"
+            summary = f"{_label(message)} · {message.kind()} (hidden){' · ' + when if when else ''}"
             summary += status
             return [_details(summary, body)]
         head = f"{'#' * level} {_label(message)}"

@@ -214,7 +214,7 @@ def test_hidden_items_sit_in_details(filled: Archive, tmp_path: Path) -> None:
     out = tmp_path / "out"
     export(filled, out)
     body = page_of(filled, out, "otter-conv").read_text(encoding="utf-8")
-    assert '<details class="hidden">\n<summary>Assistant · thoughts' in body
+    assert '<details class="hidden">\n<summary>Assistant · Reasoning (hidden)' in body
     assert "Pondering" in body and "<p>hm</p>" in body
     assert "<strong>Lovely</strong>" in body
 

@@ -76,7 +76,9 @@ def test_body_shows_the_visible_path_and_hides_the_hidden(filled: Archive, tmp_p
     assert "### User\n\n*2024-05-01 17:37 UTC*" in body
     assert "An otter. **Lovely**." in body
     thought = re.search(
-        r"<details>\n<summary>Assistant · thoughts[^<]*</summary>(.*?)</details>", body, re.S
+        r"<details>\n<summary>Assistant · Reasoning \(hidden\)[^<]*</summary>(.*?)</details>",
+        body,
+        re.S,
     )
     assert thought and "Pondering" in thought.group(1) and "hm" in thought.group(1)
     assert "System" not in body, "an empty system message is left out"
