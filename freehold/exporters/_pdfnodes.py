@@ -14,7 +14,7 @@ Hostile content is bounded here, before Typst sees it:
 - a table wider than ``MAX_COLUMNS`` becomes monospaced rows (``a | b | c``);
 - a run of ``LONG_RUN`` or more characters with nowhere to break (a 100,000-character word,
   a base64 blob) gets a zero-width space every ``LONG_RUN // 2`` characters, so it wraps;
-- control characters become their visible Unicode pictures (U+2400…), lone surrogates U+FFFD;
+- control characters are shown as ``\\x1b``-style escapes, lone surrogates as U+FFFD;
 - code over ``MAX_HIGHLIGHT`` characters is shown without colours (pygments can be slow).
 """
 
@@ -57,9 +57,11 @@ LONG_RUN = 48
 Node = str | dict[str, Any]
 Image = tuple[str, str, float]  # (path under Typst's root, format, width in pt)
 
-# C0 controls (but tab and newline) and DEL as their pictures, C1 controls as U+FFFD.
-_CONTROLS: dict[int, int | None] = {c: 0x2400 + c for c in range(0x20) if c not in (0x09, 0x0A)}
-_CONTROLS |= {0x7F: 0x2421, 0x0D: None} | dict.fromkeys(range(0x80, 0xA0), 0xFFFD)
+# Control characters (but tab and newline) are shown as the escape a programmer would write.
+_CONTROLS: dict[int, str | None] = {
+    code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7F, 0xA0)] if code not in (9, 10)
+}
+_CONTROLS[0x0D] = None
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _UNBROKEN = re.compile(r"[^\s\u200b\-/]{" + str(LONG_RUN) + ",}")
 
@@ -250,7 +252,7 @@ def nodes(html: str, parked: list[dict[str, Any]]) -> list[Node]:
 
 def _finish(node: Node) -> Node:
     """Details become a grey line, wide tables monospaced rows, paragraphs get a direction."""
-    if isinstance(node, str) or node["k"] in ("pre", "img"):
+    if isinstance(node, str) or node["k"] in ("pre", "img") or "c" not in node:
         return node
     kind = node["k"]
     if kind == "details":

@@ -120,10 +120,13 @@ def _cmap(path: Path) -> set[int]:
     """Every code point a font file (each face of a collection) maps to a glyph."""
     try:
         if path.suffix.lower() in (".ttc", ".otc"):
-            faces = TTCollection(str(path), lazy=True).fonts
-        else:
-            faces = [TTFont(str(path), lazy=True)]
-        return {code for face in faces for code in face.getBestCmap() or {}}
+            collection = TTCollection(str(path), lazy=True)
+            try:
+                return {code for face in collection.fonts for code in face.getBestCmap() or {}}
+            finally:
+                collection.close()
+        with TTFont(str(path), lazy=True) as face:
+            return set(face.getBestCmap() or {})
     except (OSError, TTLibError, AssertionError, KeyError):
         return set()  # Typst skips a font it cannot read too
 

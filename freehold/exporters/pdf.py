@@ -314,7 +314,7 @@ class _Layout:
             if not _shows_anything(message):
                 return []
             head = f"{label} · {message.content_type}{' · ' + when if when else ''}{status}"
-            return [_note(f"(hidden) {head}: {one_line(message.text, 160)}")]
+            return [_note(f"(hidden) {head}: {one_line(_gist(message), 160)}")]
         body = self._body(message)
         if not body:
             return []
@@ -325,6 +325,12 @@ class _Layout:
             text = clean(message.text.strip())
             return [{"k": "p", "c": text}] if text else []
         return nodes("\n".join(self.body.blocks(message)), self.body.parked)
+
+
+def _gist(message: Message) -> str:
+    """What a hidden message is about: its parts' summaries (reasoning has them), else text."""
+    summaries = [p["summary"] for p in message.parts if isinstance(p.get("summary"), str)]
+    return "; ".join(summaries) or message.text
 
 
 def _shows_anything(message: Message) -> bool:
