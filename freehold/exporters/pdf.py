@@ -348,4 +348,4 @@ def _undrawable(text: str, covered: frozenset[int]) -> dict[str, int]:
         for char in set(text)
         if ord(char) not in covered and unicodedata.category(char) not in _INVISIBLE
     }
-    return dict(sorted(missing.items(), key=lambda item: -item[1]))
+    return dict(sorted(missing.items(), key=lambda item: (-item[1], item[0])))

@@ -381,6 +381,7 @@ def test_hostile_content_through_the_command_line_in_bounded_time(
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert len(singles(out)) == 4
+    assert "(U+0F40 U+0F41)" in text_of(pdf_of(archive, out, "hostile"))
 
 
 def test_nesting_is_capped_before_typst(tmp_path: Path) -> None:
@@ -451,6 +452,8 @@ def test_branches_summarised_or_in_full(filled: Archive, tmp_path: Path) -> None
     in_full = text_of(pdf_of(filled, full, TREE_ID)).split("Other branches", 1)[1]
     assert "Branch 2" in in_full and "tell me a story" in in_full
     assert "starting with" not in in_full
+    outline = PdfReader(pdf_of(filled, full, TREE_ID)).outline
+    assert [str(item.title) for item in outline[1]] == ["Other branches"], outline
 
 
 def test_an_empty_selection_is_one_page(archive: Archive, tmp_path: Path) -> None:
@@ -458,7 +461,8 @@ def test_an_empty_selection_is_one_page(archive: Archive, tmp_path: Path) -> Non
     assert export(archive, out) == 0
     reader = PdfReader(out / pdf_export.COMBINED)
     assert len(reader.pages) == 1
-    assert "No conversations selected." in (reader.pages[0].extract_text() or "")
+    shown = reader.pages[0].extract_text() or ""
+    assert "No conversations selected." in shown and "1 / 1" in shown
 
 
 def test_refuses_a_foreign_non_empty_folder(archive: Archive, tmp_path: Path) -> None:
