@@ -47,11 +47,24 @@ _FONT_FILES = (".ttf", ".otf", ".ttc", ".otc")
 
 @dataclass(frozen=True, slots=True)
 class FontBook:
-    """The font folders, the families found there and every code point they can draw."""
+    """The font folders, the families found there, and the font files (most useful first)."""
 
     folders: tuple[Path, ...]
     families: tuple[str, ...]
-    covered: frozenset[int]
+    files: tuple[Path, ...]
+
+    def undrawable(self, codes: set[int]) -> set[int]:
+        """The code points no font file maps to a glyph.
+
+        Files are read as needed, each once: text Noto Sans covers never loads the 33 MB of
+        Noto Sans CJK's character maps.
+        """
+        left = set(codes)
+        for path in self.files:
+            if not left:
+                break
+            left -= _cmap(path)
+        return left
 
     def sans(self, lead: str = "zh") -> list[str]:
         """The fallback list for text: Noto Sans, other scripts, CJK (``lead`` first), symbols."""
@@ -108,27 +121,40 @@ def _book(folders: tuple[Path, ...]) -> FontBook:
                 f"PDF export: the font {needed} is missing from {folders[0].parent} — "
                 "reinstall freehold (pip install -e .)"
             )
-    covered: set[int] = set()
-    for folder in folders:
-        for path in sorted(folder.rglob("*")):
-            if path.suffix.lower() in _FONT_FILES:
-                covered |= _cmap(path)
-    return FontBook(folders, families, frozenset(covered))
+    files = [p for f in folders for p in f.rglob("*") if p.suffix.lower() in _FONT_FILES]
+    # Noto Sans and the code font first, then the smaller files: the cheapest answers first
+    files.sort(key=lambda p: (not p.name.startswith(("NotoSans[", "JetBrainsMono[")), _size(p)))
+    return FontBook(folders, families, tuple(files))
 
 
-def _cmap(path: Path) -> set[int]:
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+@functools.cache
+def _cmap(path: Path) -> frozenset[int]:
     """Every code point a font file (each face of a collection) maps to a glyph."""
     try:
         if path.suffix.lower() in (".ttc", ".otc"):
             collection = TTCollection(str(path), lazy=True)
             try:
-                return {code for face in collection.fonts for code in face.getBestCmap() or {}}
+                return frozenset(code for face in collection.fonts for code in _codes(face))
             finally:
                 collection.close()
         with TTFont(str(path), lazy=True) as face:
-            return set(face.getBestCmap() or {})
+            return frozenset(_codes(face))
     except (OSError, TTLibError, AssertionError, KeyError):
-        return set()  # Typst skips a font it cannot read too
+        return frozenset()  # Typst skips a font it cannot read too
+
+
+def _codes(face: TTFont) -> set[int]:
+    # Numbered glyph names: fontTools would otherwise name all 65,000 glyphs of the CJK
+    # font from its CFF charset first (seconds); only the code points are wanted here.
+    face.setGlyphOrder([f"g{number}" for number in range(face["maxp"].numGlyphs)])
+    return set(face.getBestCmap() or {})
 
 
 @functools.cache

@@ -275,7 +275,7 @@ class _Layout:
     def _with_losses(self, data: dict[str, Any]) -> bytes:
         """The JSON, ending with a grey line when some characters have no font at all."""
         dumped = orjson.dumps(data)
-        missing = _undrawable(dumped.decode(), self.book.covered)
+        missing = _undrawable(dumped.decode(), self.book)
         if not missing:
             return dumped
         total = sum(missing.values())
@@ -341,11 +341,8 @@ def _shows_anything(message: Message) -> bool:
 _INVISIBLE = {"Zs", "Zl", "Zp", "Cf", "Cc"}
 
 
-def _undrawable(text: str, covered: frozenset[int]) -> dict[str, int]:
+def _undrawable(text: str, book: FontBook) -> dict[str, int]:
     """Characters of ``text`` no font covers (spacing and format characters need none)."""
-    missing = {
-        char: text.count(char)
-        for char in set(text)
-        if ord(char) not in covered and unicodedata.category(char) not in _INVISIBLE
-    }
+    seen = {ord(char) for char in set(text) if unicodedata.category(char) not in _INVISIBLE}
+    missing = {chr(code): text.count(chr(code)) for code in book.undrawable(seen)}
     return dict(sorted(missing.items(), key=lambda item: (-item[1], item[0])))
