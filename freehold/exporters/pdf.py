@@ -39,9 +39,14 @@ is typeset at the end from every conversation's layout data, which is all that i
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 import unicodedata
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,22 +106,10 @@ def write(
     # an interrupted run still leaves a folder this export may reuse
     _folder.finish(out, set(), previous, header=_MARKER)
     root = archive.blobs if archive.blobs.is_dir() else out
-    typesetter = _Typesetter(book, Engine(book, root))
-    pictures = _Pictures(archive)
-    written: list[str] = []
-    kept: list[bytes] = []
-    for conv in conversations:
-        name = pdf_name(conv, set(written))
-        layout = _Layout(pictures, book, all_branches)
-        data, pdf = typesetter.conversation(conv, layout)
-        _save(out / name, pdf)
-        kept.append(data)
-        written.append(name)
-        if progress is not None:
-            progress(len(written))
-    _save(out / COMBINED, typesetter.document("freehold archive", kept))
-    _folder.finish(out, previous, {*written, COMBINED}, header=_MARKER)
-    return len(written)
+    run = _Run(out, _Typesetter(book, root), _Pictures(archive), all_branches, progress)
+    run.export(conversations)
+    _folder.finish(out, previous, {*run.written, COMBINED}, header=_MARKER)
+    return len(run.written)
 
 
 def pdf_name(conv: Conversation, taken: set[str]) -> str:
@@ -136,44 +129,118 @@ def _ours(out: Path) -> bool:
     return bool(lines) and lines[0] == _MARKER
 
 
+# --- the run -------------------------------------------------------------------------------
+
+# Typst releases the GIL while it typesets: conversations are laid out here, in order, and
+# typeset by a few threads at once (each with its own compiler; one cannot be shared).
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass
+class _Job:
+    conv: Conversation
+    name: str
+    layout: _Layout
+    data: bytes
+    pdf: Future[bytes | str]
+
+
+class _Run:
+    """One export: conversations in, files out in order, at most a few typeset ahead."""
+
+    def __init__(
+        self,
+        out: Path,
+        typesetter: _Typesetter,
+        pictures: _Pictures,
+        all_branches: bool,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self.out = out
+        self.typesetter = typesetter
+        self.pictures = pictures
+        self.all_branches = all_branches
+        self.progress = progress
+        self.stems: set[str] = set()
+        self.written: list[str] = []
+        self.kept: list[bytes] = []
+
+    def export(self, conversations: Iterable[Conversation]) -> None:
+        pending: deque[_Job] = deque()
+        with ThreadPoolExecutor(_WORKERS, thread_name_prefix="freehold-pdf") as pool:
+            for conv in conversations:
+                pending.append(self._start(pool, conv))
+                while len(pending) > 2 * _WORKERS:  # bounded: data waits, not the whole export
+                    self._finish(pending.popleft())
+            while pending:
+                self._finish(pending.popleft())
+            whole = pool.submit(self.typesetter.document, "freehold archive", self.kept)
+            _save(self.out / COMBINED, whole.result())
+
+    def _start(self, pool: ThreadPoolExecutor, conv: Conversation) -> _Job:
+        stem = file_name(conv, self.stems)
+        self.stems.add(stem)
+        layout = _Layout(self.pictures, self.typesetter.book, self.all_branches)
+        data = layout.conversation(conv)
+        job = pool.submit(self.typesetter.attempt, conv.title or "Untitled", data)
+        return _Job(conv, stem.removesuffix(".md") + ".pdf", layout, data, job)
+
+    def _finish(self, job: _Job) -> None:
+        pdf, data = job.pdf.result(), job.data
+        if isinstance(pdf, str):  # Typst refused the layout: once more as plain text, here
+            data, pdf = self.typesetter.plainly(job.conv, job.layout, pdf)
+        _save(self.out / job.name, pdf)
+        self.kept.append(data)
+        self.written.append(job.name)
+        if self.progress is not None:
+            self.progress(len(self.written))
+
+
 # --- typesetting ----------------------------------------------------------------------------
 
 
 class _Typesetter:
-    """Conversation data to PDF bytes, with the plain-text retry when Typst refuses a layout."""
+    """Layout data to PDF bytes, one Typst compiler per thread; the plain-text retry."""
 
-    def __init__(self, book: FontBook, engine: Engine) -> None:
+    def __init__(self, book: FontBook, root: Path) -> None:
         self.book = book
-        self.engine = engine
+        self.root = root
+        self.local = threading.local()
 
     def document(self, title: str, conversations: list[bytes]) -> bytes:
         fonts = {"title": clean(title), "fonts": self.book.sans(), "mono": self.book.mono()}
         # the conversations are already JSON: spliced in, not parsed and dumped again
         data = orjson.dumps(fonts)[:-1] + b',"convs":[' + b",".join(conversations) + b"]}"
+        engine = getattr(self.local, "engine", None)
+        if engine is None:
+            engine = self.local.engine = Engine(self.book, self.root)
         try:
-            return self.engine.pdf(data.decode())
+            return engine.pdf(data.decode())
         except typst.TypstError as error:
             raise FreeholdError(
                 f"{title}: the PDF could not be typeset ({_reason(error)}) — "
                 "export fewer conversations (--since, --query, --id)"
             ) from error
 
-    def conversation(self, conv: Conversation, layout: _Layout) -> tuple[bytes, bytes]:
-        """The conversation's layout data and its own PDF."""
-        title = conv.title or "Untitled"
-        data = layout.conversation(conv)
+    def attempt(self, title: str, data: bytes) -> bytes | str:
+        """The PDF, or why Typst refused the layout (then the caller retries plainly)."""
         try:
-            return data, self.document(title, [data])
+            return self.document(title, [data])
         except FreeholdError as error:
-            plain = layout.conversation(conv, plain=str(error.__cause__ or error))
-            try:
-                return plain, self.document(title, [plain])
-            except FreeholdError as again:
-                raise FreeholdError(
-                    f"conversation {conv.id or conv.source_id} could not be typeset as PDF, "
-                    f"even as plain text ({_reason(again.__cause__ or again)}) — "
-                    "leave it out with --query or --id and report it"
-                ) from again
+            return _reason(error.__cause__ or error)
+
+    def plainly(self, conv: Conversation, layout: _Layout, reason: str) -> tuple[bytes, bytes]:
+        """The conversation as plain text, saying why: its layout data and its PDF."""
+        title = conv.title or "Untitled"
+        plain = layout.conversation(conv, plain=reason)
+        try:
+            return plain, self.document(title, [plain])
+        except FreeholdError as again:
+            raise FreeholdError(
+                f"conversation {conv.id or conv.source_id} could not be typeset as PDF, "
+                f"even as plain text ({_reason(again.__cause__ or again)}) — "
+                "leave it out with --query or --id and report it"
+            ) from again
 
 
 def _reason(error: BaseException) -> str:
