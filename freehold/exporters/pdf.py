@@ -314,6 +314,7 @@ class _Layout:
         self.book = book
         self.all_branches = all_branches
         self.plain = False
+        self.body = PdfBody(pictures)
 
     def conversation(self, conv: Conversation, plain: str | None = None) -> bytes:
         self.plain = plain is not None
