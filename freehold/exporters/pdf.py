@@ -33,8 +33,9 @@ Folder rules are those of the other exporters: a non-empty folder is refused unl
 freehold PDF export (its hidden listing file starts with a marker line), which is then replaced
 (the listing names the files written, so stale PDFs go and anything else stays); every file is
 unlinked before it is written, so a link planted in the folder is never written through.
-Conversations are read one at a time and each one's PDF is written at once; the combined PDF
-is typeset at the end from every conversation's layout data, which is all that is kept.
+Conversations are read and laid out one at a time, in order, and typeset by a few threads at
+once (Typst releases the GIL), at most a few ahead. Only each conversation's layout data (its
+JSON) is kept, for the combined PDF, which is typeset at the end.
 """
 
 from __future__ import annotations
@@ -72,7 +73,6 @@ __all__ = [
     "FORMAT",
     "MAX_PIXELS",
     "find_fonts",
-    "pdf_name",
     "write",
 ]
 
@@ -110,12 +110,6 @@ def write(
     run.export(conversations)
     _folder.finish(out, previous, {*run.written, COMBINED}, header=_MARKER)
     return len(run.written)
-
-
-def pdf_name(conv: Conversation, taken: set[str]) -> str:
-    """``<date>-<slug>-<id8>.pdf``: the Markdown export's safe ASCII name, not in ``taken``."""
-    stems = {name.removesuffix(".pdf") + ".md" for name in taken}
-    return file_name(conv, stems).removesuffix(".md") + ".pdf"
 
 
 def _save(target: Path, pdf: bytes) -> None:
@@ -178,7 +172,7 @@ class _Run:
             _save(self.out / COMBINED, whole.result())
 
     def _start(self, pool: ThreadPoolExecutor, conv: Conversation) -> _Job:
-        stem = file_name(conv, self.stems)
+        stem = file_name(conv, self.stems)  # the Markdown export's name, so the files pair up
         self.stems.add(stem)
         layout = _Layout(self.pictures, self.typesetter.book, self.all_branches)
         data = layout.conversation(conv)
