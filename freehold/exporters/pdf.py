@@ -5,129 +5,88 @@ Layout of the output folder::
     all-conversations.pdf                  every conversation of the selection, each on new pages
     2024-05-01-assist-user-c1a2b3c4.pdf    one conversation (the Markdown export's file name)
 
-Written with fpdf2. A PDF is for reading and printing, so it shows what the person saw, like the
-Markdown and HTML exports: the title, then date, source and model; then the visible path, one
-heading per message (role, author, model, time) followed by its text. Code and program output are
-set in the monospace font; Markdown is shown as the plain text it is. What the interface hid
-(system prompts, tool calls, reasoning, custom instructions) is summarised in one grey line each
-(kind and the start of its text), not dropped. Other branches follow under "Other branches",
-each saying which message it forks from: in full by default (``all_branches=True``), else one
-summary line (message count and first message).
+A PDF reads like the HTML export, because it is made from the same HTML: each message goes
+through ``safehtml.Body`` (Markdown, code highlighted by pygments, sources, labels) and
+``_pdfnodes`` turns that HTML into data for one fixed Typst template (``pdf.typ``), which
+``_typst`` compiles. So a PDF has the title, then date, source and model; the visible path
+with one heading per message (role, author, model, time); headings, lists, tables, quotes and
+links as the Markdown meant them; code in a monospaced font with the HTML export's colours;
+raster images embedded. What the interface hid (system prompts, tool calls, reasoning) is one
+grey line each, not dropped. Other branches follow under "Other branches", each saying which
+message it forks from: in full by default (``all_branches=True``), else one summary line.
+The PDF has a bookmark per conversation and page numbers ("3 / 12") in the footer.
 
-Attachments: a raster image whose *sniffed* type is PNG or JPEG is embedded from the archive's
-blob store (``archive.blob_path(sha)``), scaled to the page width (and to the page height when
-tall); any other attachment, or one whose bytes are missing or unreadable, is the line
-``(attachment: name)``. Nothing remote is ever fetched: links are printed as text.
+Every script is drawn with a real font (see ``_typst``: Noto from PyPI packages, fallback per
+glyph, shaping for Arabic, Hebrew, Devanagari…). A character no font has is counted, and the
+conversation ends with a grey line saying how many were shown as boxes: loud, not silent.
 
-Fonts: PDF's built-in fonts only cover Latin-1, so the text is set in DejaVu Sans (and DejaVu
-Sans Mono for code), looked up in the first folder that holds both ``DejaVuSans.ttf`` and
-``DejaVuSansMono.ttf`` among ``$FREEHOLD_PDF_FONT_DIR`` and ``FONT_DIRS`` (Debian's
-``fonts-dejavu-core``, Arch, macOS, Windows). Without them the export stops with a
-``FreeholdError`` before touching the folder. A character the font has no glyph for (emoji, CJK,
-control characters) is printed as ``?``; each PDF ends with a grey line saying how many were
-replaced, so the loss is visible rather than silent. No fallback font is needed, nothing crashes.
+Images: an attachment whose *sniffed* type is PNG, JPEG, GIF or WebP, whose bytes are in the
+blob store and which Pillow can read (at most ``MAX_PIXELS``), is embedded from the blob
+store, scaled to the text width; any other attachment is the line ``(attachment: name)`` or
+``(missing attachment: name)``. Nothing remote is ever fetched; links stay links.
+
+Should Typst refuse a conversation's layout anyway, the conversation is typeset again as plain
+text (no images, no tables) with a grey line saying so; only if that fails too does the export
+stop, naming the conversation.
 
 Folder rules are those of the other exporters: a non-empty folder is refused unless it holds a
 freehold PDF export (its hidden listing file starts with a marker line), which is then replaced
 (the listing names the files written, so stale PDFs go and anything else stays); every file is
 unlinked before it is written, so a link planted in the folder is never written through.
-Conversations are read one at a time and each one's PDF is written and freed at once; only the
-combined PDF grows with the selection (fpdf2 keeps a document in memory until it is written).
+Conversations are read and laid out one at a time, in order, and typeset by a few threads at
+once (Typst releases the GIL), at most a few ahead. Only each conversation's layout data (its
+JSON) is kept, for the combined PDF, which is typeset at the end.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
+import unicodedata
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
-from fpdf.fonts import TTFFont
+import orjson
+import typst
 from PIL import Image, UnidentifiedImageError
 
 from freehold.archive import Archive
 from freehold.errors import FreeholdError
 from freehold.exporters import _folder
+from freehold.exporters._pdfnodes import Image as Picture
+from freehold.exporters._pdfnodes import Node, PdfBody, clean, nodes
+from freehold.exporters._typst import FONT_ENV, Engine, FontBook, find_fonts
 from freehold.exporters.markdown import file_name
-from freehold.models import AttachmentRef, Conversation, Message, Part
+from freehold.models import AttachmentRef, Conversation, Message
+from freehold.safehtml import one_line
 from freehold.tree import branch_paths
 
 __all__ = [
     "COMBINED",
-    "FONT_DIRS",
     "FONT_ENV",
     "FORMAT",
-    "Fonts",
+    "MAX_PIXELS",
     "find_fonts",
-    "pdf_name",
     "write",
 ]
 
 FORMAT = "pdf"
 COMBINED = "all-conversations.pdf"
-FONT_ENV = "FREEHOLD_PDF_FONT_DIR"
-FONT_DIRS: tuple[str, ...] = (
-    "/usr/share/fonts/truetype/dejavu",
-    "/usr/share/fonts/TTF",
-    "/Library/Fonts",
-    "C:\\Windows\\Fonts",
-)
-_SANS = "DejaVuSans.ttf"
-_SANS_BOLD = "DejaVuSans-Bold.ttf"
-_MONO = "DejaVuSansMono.ttf"
+MAX_PIXELS = 40_000_000
 _MARKER = "# freehold_export: pdf"
 _LISTED = _folder.listed(".pdf", attachments=False)
 _SHA = re.compile(r"^[0-9a-f]{64}$")
-_CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
-_EMBEDDED = {"image/png", "image/jpeg"}
-_CONTEXT_LABELS = (
-    ("about_user", "About the user"),
-    ("about_model", "How to respond"),
-    ("memory", "Memory"),
-    ("instructions", "Instructions"),
-)
-_TEXTUAL = {"text", "transcript", "code", "execution_output", "thought"}
-_GREY = (110, 110, 110)
-_BLACK = (0, 0, 0)
-_LINE = 5.0  # mm per line of body text
-
-
-@dataclass(frozen=True, slots=True)
-class Fonts:
-    """The TTF files used, and the code points the text font has glyphs for."""
-
-    sans: Path
-    sans_bold: Path
-    mono: Path
-    covered: frozenset[int]
-
-
-def find_fonts() -> Fonts:
-    """DejaVu Sans and Sans Mono from ``$FREEHOLD_PDF_FONT_DIR`` or ``FONT_DIRS``."""
-    env = os.environ.get(FONT_ENV)
-    for folder in [Path(d) for d in ([env] if env else []) + list(FONT_DIRS)]:
-        sans, mono = folder / _SANS, folder / _MONO
-        if sans.is_file() and mono.is_file():
-            bold = folder / _SANS_BOLD
-            return Fonts(sans, bold if bold.is_file() else sans, mono, _coverage(sans, mono))
-    raise FreeholdError(
-        f"PDF export needs the DejaVu fonts ({_SANS}, {_MONO}): install fonts-dejavu-core "
-        f"or set {FONT_ENV} to the folder that holds them"
-    )
-
-
-def _coverage(sans: Path, mono: Path) -> frozenset[int]:
-    """Code points both fonts can draw (so text may move between them safely)."""
-    probe = FPDF()
-    probe.add_font("sans", "", str(sans))
-    probe.add_font("mono", "", str(mono))
-    maps = [getattr(probe.fonts[key], "cmap", {}) for key in ("sans", "mono")]
-    _close_fonts(probe)
-    return frozenset(maps[0]) & frozenset(maps[1])
+_FORMATS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+_TEXT_WIDTH = 493.0  # pt: A4 less 18 mm margins
+_IMAGE_HEIGHT = 520.0  # pt: a tall image is scaled to fit about two thirds of a page
+_KANA = re.compile("[\u3040-\u30ff]")
+_HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff]")
 
 
 def write(
@@ -142,95 +101,182 @@ def write(
 
     ``progress`` is called after each conversation with the number written so far.
     """
-    fonts = find_fonts()
+    book = find_fonts()
     previous = _folder.prepare(out, label="PDF", ours=_ours, listed=_LISTED)
     # an interrupted run still leaves a folder this export may reuse
     _folder.finish(out, set(), previous, header=_MARKER)
-    combined = _new_document(fonts, "freehold archive")
-    written: list[str] = []
-    for conv in conversations:
-        name = pdf_name(conv, set(written))
-        single = _new_document(fonts, conv.title or "Untitled")
-        _Renderer(archive, fonts, single, all_branches).conversation(conv)
-        _save(single, out / name)
-        _Renderer(archive, fonts, combined, all_branches).conversation(conv)
-        written.append(name)
-        if progress is not None:
-            progress(len(written))
-    if not written:
-        _empty_page(combined)
-    _save(combined, out / COMBINED)
-    _folder.finish(out, previous, {*written, COMBINED}, header=_MARKER)
-    return len(written)
+    root = archive.blobs if archive.blobs.is_dir() else out
+    run = _Run(out, _Typesetter(book, root), _Pictures(archive), all_branches, progress)
+    run.export(conversations)
+    _folder.finish(out, previous, {*run.written, COMBINED}, header=_MARKER)
+    return len(run.written)
 
 
-def pdf_name(conv: Conversation, taken: set[str]) -> str:
-    """``<date>-<slug>-<id8>.pdf``: the Markdown export's safe name, not in ``taken``."""
-    stems = {name.removesuffix(".pdf") + ".md" for name in taken}
-    return file_name(conv, stems).removesuffix(".md") + ".pdf"
-
-
-# --- the folder ---------------------------------------------------------------------------
-
-
-def _save(pdf: FPDF, target: Path) -> None:
+def _save(target: Path, pdf: bytes) -> None:
     target.unlink(missing_ok=True)  # never write through a link planted in the folder
-    pdf.output(str(target))
-    _close_fonts(pdf)
+    with target.open("xb") as handle:
+        handle.write(pdf)
 
 
-def _close_fonts(pdf: FPDF) -> None:
-    """fpdf2 closes only the fonts a document used; close the others' files too."""
-    for font in pdf.fonts.values():
-        if isinstance(font, TTFFont):
-            font.close()
+def _ours(out: Path) -> bool:
+    lines = _folder.read_listing(out)
+    return bool(lines) and lines[0] == _MARKER
 
 
-# --- the document -------------------------------------------------------------------------
+# --- the run -------------------------------------------------------------------------------
+
+# Typst releases the GIL while it typesets: conversations are laid out here, in order, and
+# typeset by a few threads at once (each with its own compiler; one cannot be shared).
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
-def _new_document(fonts: Fonts, title: str) -> FPDF:
-    pdf = FPDF(format="A4")
-    pdf.add_font("sans", "", str(fonts.sans))
-    pdf.add_font("sans", "B", str(fonts.sans_bold))
-    pdf.add_font("mono", "", str(fonts.mono))
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.set_creator("freehold")
-    pdf.set_title(_one_line(title, 200))
-    return pdf
+@dataclass
+class _Job:
+    conv: Conversation
+    name: str
+    layout: _Layout
+    data: bytes
+    pdf: Future[bytes | str]
 
 
-def _empty_page(pdf: FPDF) -> None:
-    pdf.add_page()
-    pdf.set_font("sans", "", 11)
-    pdf.multi_cell(0, _LINE, "No conversations selected.", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+class _Run:
+    """One export: conversations in, files out in order, at most a few typeset ahead."""
+
+    def __init__(
+        self,
+        out: Path,
+        typesetter: _Typesetter,
+        pictures: _Pictures,
+        all_branches: bool,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self.out = out
+        self.typesetter = typesetter
+        self.pictures = pictures
+        self.all_branches = all_branches
+        self.progress = progress
+        self.stems: set[str] = set()
+        self.written: list[str] = []
+        self.kept: list[bytes] = []
+
+    def export(self, conversations: Iterable[Conversation]) -> None:
+        pending: deque[_Job] = deque()
+        with ThreadPoolExecutor(_WORKERS, thread_name_prefix="freehold-pdf") as pool:
+            for conv in conversations:
+                pending.append(self._start(pool, conv))
+                while len(pending) > 2 * _WORKERS:  # bounded: data waits, not the whole export
+                    self._finish(pending.popleft())
+            while pending:
+                self._finish(pending.popleft())
+            whole = pool.submit(self.typesetter.document, "freehold archive", self.kept)
+            _save(self.out / COMBINED, whole.result())
+
+    def _start(self, pool: ThreadPoolExecutor, conv: Conversation) -> _Job:
+        stem = file_name(conv, self.stems)  # the Markdown export's name, so the files pair up
+        self.stems.add(stem)
+        layout = _Layout(self.pictures, self.typesetter.book, self.all_branches)
+        data = layout.conversation(conv)
+        job = pool.submit(self.typesetter.attempt, conv.title or "Untitled", data)
+        return _Job(conv, stem.removesuffix(".md") + ".pdf", layout, data, job)
+
+    def _finish(self, job: _Job) -> None:
+        pdf, data = job.pdf.result(), job.data
+        if isinstance(pdf, str):  # Typst refused the layout: once more as plain text, here
+            data, pdf = self.typesetter.plainly(job.conv, job.layout, pdf)
+        _save(self.out / job.name, pdf)
+        self.kept.append(data)
+        self.written.append(job.name)
+        if self.progress is not None:
+            self.progress(len(self.written))
 
 
-class _Clean:
-    """Replaces what the font cannot draw with ``?``, counting the replacements."""
-
-    def __init__(self, covered: frozenset[int]) -> None:
-        self.covered = covered
-        self.replaced = 0
-
-    def __call__(self, text: str) -> str:
-        text = text.replace("\r\n", "\n").replace("\t", "    ")
-        out = []
-        for char in text:
-            if char == "\n" or (ord(char) in self.covered and char.isprintable()):
-                out.append(char)
-            else:
-                out.append("?")
-                self.replaced += 1
-        return "".join(out)
+# --- typesetting ----------------------------------------------------------------------------
 
 
-# --- formatting helpers -------------------------------------------------------------------
+class _Typesetter:
+    """Layout data to PDF bytes, one Typst compiler per thread; the plain-text retry."""
+
+    def __init__(self, book: FontBook, root: Path) -> None:
+        self.book = book
+        self.root = root
+        self.local = threading.local()
+
+    def document(self, title: str, conversations: list[bytes]) -> bytes:
+        fonts = {"title": clean(title), "fonts": self.book.sans(), "mono": self.book.mono()}
+        # the conversations are already JSON: spliced in, not parsed and dumped again
+        data = orjson.dumps(fonts)[:-1] + b',"convs":[' + b",".join(conversations) + b"]}"
+        engine = getattr(self.local, "engine", None)
+        if engine is None:
+            engine = self.local.engine = Engine(self.book, self.root)
+        try:
+            return engine.pdf(data.decode())
+        except typst.TypstError as error:
+            raise FreeholdError(
+                f"{title}: the PDF could not be typeset ({_reason(error)}) — "
+                "export fewer conversations (--since, --query, --id)"
+            ) from error
+
+    def attempt(self, title: str, data: bytes) -> bytes | str:
+        """The PDF, or why Typst refused the layout (then the caller retries plainly)."""
+        try:
+            return self.document(title, [data])
+        except FreeholdError as error:
+            return _reason(error.__cause__ or error)
+
+    def plainly(self, conv: Conversation, layout: _Layout, reason: str) -> tuple[bytes, bytes]:
+        """The conversation as plain text, saying why: its layout data and its PDF."""
+        title = conv.title or "Untitled"
+        plain = layout.conversation(conv, plain=reason)
+        try:
+            return plain, self.document(title, [plain])
+        except FreeholdError as again:
+            raise FreeholdError(
+                f"conversation {conv.id or conv.source_id} could not be typeset as PDF, "
+                f"even as plain text ({_reason(again.__cause__ or again)}) — "
+                "leave it out with --query or --id and report it"
+            ) from again
 
 
-def _one_line(text: str, limit: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+def _reason(error: BaseException) -> str:
+    return one_line(str(getattr(error, "message", None) or error), 160)
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+class _Pictures:
+    """Which attachments can be embedded, and how big; each blob is checked once."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self.seen: dict[str, Picture | None] = {}
+
+    def __call__(self, ref: AttachmentRef) -> Picture | None:
+        kind = _FORMATS.get(ref.sniffed_mime or "")
+        sha = ref.sha256 or ""
+        if kind is None or not _SHA.match(sha):
+            return None
+        if sha not in self.seen:
+            self.seen[sha] = self._check(sha, kind)
+        return self.seen[sha]
+
+    def _check(self, sha: str, kind: str) -> Picture | None:
+        path = self.archive.blob_path(sha)
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS or min(width, height) <= 0:
+                    return None
+                image.verify()
+        except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+            return None  # missing, unreadable or hostile: named instead of shown
+        size = min(width * 0.75, _TEXT_WIDTH)  # 96 dpi, as a browser shows it
+        if size * height / width > _IMAGE_HEIGHT:
+            size = _IMAGE_HEIGHT * width / height
+        return f"/{sha[:2]}/{sha}", kind, round(max(size, 1.0), 2)
+
+
+# --- one conversation -----------------------------------------------------------------------
 
 
 def _count(number: int, noun: str) -> str:
@@ -243,56 +289,62 @@ def _time(epoch: float | None) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _label(message: Message) -> str:
-    return message.label(with_model=True)
+def _note(text: str) -> dict[str, Any]:
+    return {"k": "note", "c": clean(one_line(text, 400))}
 
 
-def _has_content(message: Message) -> bool:
-    """Whether a message would draw anything (empty system stubs are left out)."""
-    if message.attachments:
-        return True
-    for part in message.parts:
-        kind = part.get("type")
-        if kind == "citation":
-            continue
-        if kind not in _TEXTUAL or part.get("pointer") or str(part.get("text") or "").strip():
-            return True
-    return False
+def _lead(conv: Conversation) -> str:
+    """Which Noto Sans CJK face should lead: Japanese with kana, Korean with hangul."""
+    sample = (conv.title or "") + "".join(m.text[:2000] for m in conv.messages[:50])
+    kana, hangul = len(_KANA.findall(sample)), len(_HANGUL.findall(sample))
+    return "ja" if kana > hangul else "ko" if hangul else "zh"
 
 
-def _attachment_name(ref: AttachmentRef) -> str:
-    return _one_line(ref.name or ref.pointer.rsplit("/", 1)[-1] or "attachment", 120)
+class _Layout:
+    """The layout data (JSON bytes) of one conversation."""
 
-
-# --- one conversation ---------------------------------------------------------------------
-
-
-class _Renderer:
-    """Draws one conversation onto a document, starting on a new page."""
-
-    def __init__(self, archive: Archive, fonts: Fonts, pdf: FPDF, all_branches: bool) -> None:
-        self.archive = archive
-        self.pdf = pdf
+    def __init__(self, pictures: _Pictures, book: FontBook, all_branches: bool) -> None:
+        self.pictures = pictures
+        self.book = book
         self.all_branches = all_branches
-        self.clean = _Clean(fonts.covered)
+        self.plain = False
+        self.body = PdfBody(pictures)
 
-    def conversation(self, conv: Conversation) -> None:
-        self.pdf.add_page()
+    def conversation(self, conv: Conversation, plain: str | None = None) -> bytes:
+        self.plain = plain is not None
+        self.body = PdfBody(self.pictures)
         paths = branch_paths(conv.messages)
         main = paths[0] if paths and paths[0][0].on_visible_path else []
         others = paths[1:] if main else paths
-        self._heading(conv.title or "Untitled", 16)
-        self._grey(self._meta(conv, len(paths)))
+        blocks: list[Node] = []
+        if plain is not None:
+            blocks.append(_note(f"Shown as plain text: the full layout failed ({plain})."))
         for message in main:
-            self._message(message)
+            blocks += self._message(message)
         if others:
-            self._heading("Other branches", 13)
+            blocks.append({"k": "sec", "c": "Other branches"})
             by_id = {m.source_id: m for m in conv.messages}
             for number, segment in enumerate(others, start=2):
-                self._branch(number, segment, by_id)
-        if self.clean.replaced:
-            noun = _count(self.clean.replaced, "character")
-            self._grey(f"{noun} the font cannot show were printed as “?”.")
+                blocks += self._branch(number, segment, by_id)
+        data = {
+            "title": clean(one_line(conv.title or "Untitled", 300)),
+            "meta": clean(self._meta(conv, len(paths))),
+            "fonts": self.book.sans(_lead(conv)),
+            "c": blocks,
+        }
+        return self._with_losses(data)
+
+    def _with_losses(self, data: dict[str, Any]) -> bytes:
+        """The JSON, ending with a grey line when some characters have no font at all."""
+        dumped = orjson.dumps(data)
+        missing = _undrawable(dumped.decode(), self.book)
+        if not missing:
+            return dumped
+        total = sum(missing.values())
+        sample = " ".join(f"U+{ord(char):04X}" for char in list(missing)[:8])
+        line = f"{_count(total, 'character')} no font here can draw are shown as boxes ({sample})."
+        data["c"].append(_note(line))
+        return orjson.dumps(data)
 
     def _meta(self, conv: Conversation, branches: int) -> str:
         items = [_time(conv.created_at) or "undated", conv.source_kind]
@@ -301,131 +353,58 @@ class _Renderer:
             items.append(f"{branches} branches")
         return " · ".join(items)
 
-    def _branch(self, number: int, segment: list[Message], by_id: dict[str, Message]) -> None:
+    def _branch(self, number: int, segment: list[Message], by_id: dict[str, Message]) -> list[Node]:
         parent = by_id.get(segment[0].parent_source_id or "")
         if parent is None:
             fork = "A separate root"
         else:
-            fork = f"Forks after {_label(parent)}: “{_one_line(parent.text, 80)}”"
-        self._heading(f"Branch {number}", 12)
-        self._grey(fork)
+            fork = f"Forks after {parent.label(with_model=True)}: “{one_line(parent.text, 80)}”"
+        blocks: list[Node] = [{"k": "branch", "c": f"Branch {number}"}, _note(fork)]
         if self.all_branches:
             for message in segment:
-                self._message(message)
-            return
+                blocks += self._message(message)
+            return blocks
         first = next((m for m in segment if not m.hidden), segment[0])
-        summary = f"{_count(len(segment), 'message')}, starting with {_label(first)}: "
-        self._text(summary + f"“{_one_line(first.text, 200)}”")
+        summary = f"{_count(len(segment), 'message')}, starting with {first.label()}: "
+        return [*blocks, _note(summary + f"“{one_line(first.text, 200)}”")]
 
-    def _message(self, message: Message) -> None:
+    def _message(self, message: Message) -> list[Node]:
         status = f" · {message.status}" if message.status != "complete" else ""
         when = _time(message.created_at)
+        label = message.label(with_model=True)
         if message.hidden:
-            if _has_content(message):
-                head = f"{_label(message)} · {message.content_type}{' · ' + when if when else ''}"
-                self._grey(f"(hidden) {head}{status}: {_one_line(message.text, 160)}")
-            return
-        if not _has_content(message):
-            return
-        self.pdf.ln(2)
-        self._heading(f"{_label(message)}{'  ' + when if when else ''}{status}", 11)
-        self._content(message)
+            if not _shows_anything(message):
+                return []
+            head = f"{label} · {message.kind()} (hidden){' · ' + when if when else ''}{status}"
+            return [_note(f"{head}: {one_line(_gist(message), 160)}")]
+        body = self._body(message)
+        if not body:
+            return []
+        return [{"k": "msg", "head": clean(label), "when": when + status, "c": body}]
 
-    def _content(self, message: Message) -> None:
-        shown, unused = message.layout()
-        for part, ref in shown:
-            if ref is not None:
-                self._attachment(ref)
-            else:
-                self._part(part)
-        for ref in unused:
-            self._attachment(ref)
-
-    def _part(self, part: Part) -> None:
-        kind = part.get("type")
-        text = str(part.get("text") or "")
-        if kind in ("code", "execution_output"):
-            if text:
-                self._mono(text)
-        elif kind == "thought":
-            self._grey(f"(thought) {_one_line(str(part.get('summary') or text), 160)}")
-        elif kind == "context":
-            for key, label in _CONTEXT_LABELS:
-                if part.get(key):
-                    self._text(f"{label}: {part[key]}")
-        elif kind == "web":
-            head = str(part.get("title") or "Web result")
-            url = part.get("url")
-            self._text(f"{head}{' <' + url + '>' if isinstance(url, str) else ''}\n{text}")
-        elif kind == "error":
-            self._text(f"Error{' (' + str(part['name']) + ')' if part.get('name') else ''}: {text}")
-        elif kind in ("text", "transcript"):
-            if text.strip():
-                self._text(_CITE_MARK.sub("", text))
-        else:
-            self._grey(f"(content not understood: {part.get('content_type') or kind})")
-
-    def _attachment(self, ref: AttachmentRef) -> None:
-        name = _attachment_name(ref)
-        path = self._image_path(ref)
-        if path is None or not self._image(path):
-            self._grey(f"(attachment: {name})")
-
-    def _image_path(self, ref: AttachmentRef) -> Path | None:
-        if ref.sniffed_mime not in _EMBEDDED or ref.sha256 is None or not _SHA.match(ref.sha256):
-            return None
-        path = self.archive.blob_path(ref.sha256)
-        return path if path.is_file() else None
-
-    def _image(self, path: Path) -> bool:
-        """Embed a raster image scaled to the page; False when it cannot be read."""
-        try:
-            with Image.open(path) as image:
-                width, height = image.size
-        except (OSError, UnidentifiedImageError, Image.DecompressionBombError):
-            return False
-        if width <= 0 or height <= 0:
-            return False
-        pdf = self.pdf
-        w = pdf.epw
-        h = w * height / width
-        if h > pdf.eph * 0.8:
-            h = pdf.eph * 0.8
-            w = h * width / height
-        pdf.image(str(path), w=w, h=h)
-        pdf.ln(1)
-        return True
-
-    # --- drawing text ---
-
-    def _heading(self, text: str, size: float) -> None:
-        self._draw(text, "sans", "B", size, _BLACK, size * 0.5)
-
-    def _text(self, text: str) -> None:
-        self._draw(text, "sans", "", 10, _BLACK, _LINE)
-
-    def _mono(self, text: str) -> None:
-        self._draw(text, "mono", "", 9, _BLACK, _LINE * 0.9)
-
-    def _grey(self, text: str) -> None:
-        self._draw(_one_line(text, 400), "sans", "", 9, _GREY, _LINE * 0.9)
-
-    def _draw(
-        self,
-        text: str,
-        family: str,
-        style: str,
-        size: float,
-        colour: tuple[int, int, int],
-        height: float,
-    ) -> None:
-        pdf = self.pdf
-        pdf.set_font(family, style, size)
-        pdf.set_text_color(*colour)
-        pdf.multi_cell(0, height, self.clean(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.set_text_color(*_BLACK)
+    def _body(self, message: Message) -> list[Node]:
+        if self.plain:
+            text = clean(message.text.strip())
+            return [{"k": "p", "c": text}] if text else []
+        return nodes("\n".join(self.body.blocks(message)), self.body.parked)
 
 
-def _ours(out: Path) -> bool:
-    lines = _folder.read_listing(out)
-    return bool(lines) and lines[0] == _MARKER
+def _gist(message: Message) -> str:
+    """What a hidden message is about: its parts' summaries (reasoning has them), else text."""
+    summaries = [p["summary"] for p in message.parts if isinstance(p.get("summary"), str)]
+    return "; ".join(summaries) or message.text
+
+
+def _shows_anything(message: Message) -> bool:
+    """Whether a hidden message has something to summarise (empty system stubs have not)."""
+    return bool(message.attachments or message.text.strip())
+
+
+_INVISIBLE = {"Zs", "Zl", "Zp", "Cf", "Cc"}
+
+
+def _undrawable(text: str, book: FontBook) -> dict[str, int]:
+    """Characters of ``text`` no font covers (spacing and format characters need none)."""
+    seen = {ord(char) for char in set(text) if unicodedata.category(char) not in _INVISIBLE}
+    missing = {chr(code): text.count(chr(code)) for code in book.undrawable(seen)}
+    return dict(sorted(missing.items(), key=lambda item: (-item[1], item[0])))
