@@ -263,8 +263,9 @@ def serve(
 ) -> None:
     """Browse, search and read the archive in a local web app.
 
-    Prints the address with its access token; open that once, and the browser keeps the
-    token in a cookie. Listens on 127.0.0.1 only unless --host says otherwise.
+    Prints the address with its access token on stdout (notices go to stderr); open that
+    once, and the browser keeps the token in a cookie. Listens on 127.0.0.1 only unless
+    --host says otherwise.
     """
     import uvicorn
 
@@ -288,8 +289,10 @@ def serve(
         raise click.ClickException(str(error)) from error
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/?token={token}"
+    _tell(f"freehold is serving {home_dir()}; open this address once (it holds the token):")
+    # The address is the command's output: stdout, alone on its line, so a script can read it.
     # click, not rich: rich would wrap a long address, and the address must stay clickable.
-    click.echo(f"freehold is serving {home_dir()} at\n  {url}", err=True)
+    click.echo(url)
     if open_browser:
         import webbrowser
 

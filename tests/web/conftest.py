@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import selectors
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -71,3 +77,57 @@ def start_server(
 def server(_isolated_home: Path) -> Iterator[Server]:
     """A server over this test's (empty until a test imports something) archive."""
     yield from start_server(_isolated_home)
+
+
+@dataclass
+class Served:
+    """``freehold serve`` run as a person runs it: its own process, its printed address."""
+
+    process: subprocess.Popen[str]
+    url: str  # the line printed on stdout
+    log: Path  # everything printed on stderr
+
+    @property
+    def base(self) -> str:
+        return self.url.split("?")[0].rstrip("/")
+
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
+
+    def rss(self) -> int:
+        """The server process's resident memory, in bytes (Linux's /proc)."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))
+        return int(kib) * 1024
+
+
+def read_line(pipe: IO[str], timeout: float = 30) -> str:
+    """One line from a child's pipe, or AssertionError if none comes within ``timeout``."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(pipe, selectors.EVENT_READ)
+        assert selector.select(timeout), f"nothing printed within {timeout} s"
+    return pipe.readline()
+
+
+@contextmanager
+def serve_process(home: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
+    """Start ``python -m freehold serve --port 0 *args``; stop it at the end."""
+    log = home.parent / "serve-stderr.txt"
+    environment = {**os.environ, "FREEHOLD_HOME": str(home), "FREEHOLD_TOKEN": "", **(env or {})}
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "freehold", "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=environment,
+        )
+    try:
+        assert process.stdout is not None
+        yield Served(process, read_line(process.stdout).strip(), log)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
