@@ -9,8 +9,9 @@ In order, for every request (DESIGN §7):
    an ``Authorization: Bearer`` header, or ``?token=`` on a GET — which stores it in an
    HttpOnly, SameSite=Strict cookie and redirects to the same URL without it, so the token never
    stays in the address bar or the history (only a valid token is stored). Without it: 403.
-   Static files and the CSP report endpoint are the only exceptions (they hold nothing of the
-   archive; a page the app renders for them, a 404, shows no sidebar and no CSRF token).
+   Static files are the only exception (they hold nothing of the archive; a page the app
+   renders for them, a 404, shows no sidebar and no CSRF token). Nothing that reads a request
+   body answers without the token: there is no CSP report endpoint (docs/decisions.md).
 3. **State changes** (any method but GET/HEAD/OPTIONS) need an ``Origin`` equal to this server's
    own, when the browser sends one, and the CSRF token in an ``X-CSRF-Token`` header (htmx sends
    it on every request, from ``hx-headers`` on ``<body>``) or a ``csrf`` query parameter (plain
@@ -47,8 +48,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'; "
-    "report-uri /csp-report"
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 _HEADERS = [
     (b"content-security-policy", CSP.encode()),
@@ -115,8 +115,8 @@ class Guard:
         if authorized and self._token_in_query(scope):
             await self._store_token(scope, send)
             return
-        # Open paths (static files, CSP reports) answer without the token: what the app renders
-        # for them (a 404 page) must then show nothing of the archive, nor the CSRF token.
+        # Static files answer without the token: what the app renders for them (a 404 page)
+        # must then show nothing of the archive, nor the CSRF token.
         state = scope.setdefault("state", {})
         state["authorized"] = authorized
         state["csrf"] = self.csrf if authorized else ""
@@ -257,8 +257,8 @@ def _cookies(headers: dict[str, str]) -> dict[str, str]:
 
 
 def _is_open(path: str) -> bool:
-    """Paths that answer without the token: the app's own files and CSP reports."""
-    return path.startswith("/static/") or path == "/csp-report"
+    """Paths that answer without the token: the app's own files."""
+    return path.startswith("/static/")
 
 
 def _host_name(host: str) -> str:

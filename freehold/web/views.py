@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
@@ -33,7 +32,6 @@ __all__ = [
     "attachment",
     "conversation",
     "conversations",
-    "csp_report",
     "download",
     "home",
     "import_form",
@@ -272,15 +270,3 @@ def language(request: Request) -> Response:
     if code in ("en", "fr"):
         response.set_cookie("lang", code, max_age=365 * 86400, httponly=True, samesite="strict")
     return response
-
-
-async def csp_report(request: Request) -> Response:
-    """Browsers post CSP violations here; they are kept (a bounded list) for tests and logs."""
-    body = await request.body()
-    reports: list[Any] = request.app.state.csp_reports
-    if len(reports) < 100:
-        try:
-            reports.append(orjson.loads(body))
-        except orjson.JSONDecodeError:
-            reports.append({"unreadable": body[:200].decode("utf-8", "replace")})
-    return Response(status_code=204)

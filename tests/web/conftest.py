@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 
 from freehold.web import create_app
-from freehold.web.security import csrf_token
+from freehold.web.security import Guard, csrf_token
 
 TOKEN = "test-token-0123456789"
 
@@ -50,23 +50,32 @@ class Server:
 def start_server(
     home: Path, max_upload: int = 8 << 30, hosts: set[str] | None = None
 ) -> Iterator[Server]:
+    def app(port: int) -> Guard:
+        return create_app(home, TOKEN, port=port, max_upload=max_upload, hosts=hosts)
+
+    for port, guard in run(app):
+        url = f"http://127.0.0.1:{port}"
+        yield Server(url, port, TOKEN, csrf_token(TOKEN), home, guard.app.state)
+
+
+def run(make: Callable[[int], Guard], lifespan: str = "on") -> Iterator[tuple[int, Guard]]:
+    """Serve ``make(port)`` under uvicorn in a thread on a free port of 127.0.0.1."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    guard = create_app(home, TOKEN, port=port, max_upload=max_upload, hosts=hosts)
-    config = uvicorn.Config(guard, log_level="warning", ws="none", lifespan="on")
+    guard = make(port)
+    config = uvicorn.Config(guard, log_level="warning", ws="none", lifespan=lifespan)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test web server did not start")
-        time.sleep(0.02)
     try:
-        url = f"http://127.0.0.1:{port}"
-        yield Server(url, port, TOKEN, csrf_token(TOKEN), home, guard.app.state)
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the test web server did not start")
+            time.sleep(0.02)
+        yield port, guard
     finally:
         server.should_exit = True
         thread.join(timeout=20)
