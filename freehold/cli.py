@@ -270,7 +270,7 @@ def serve(
     import uvicorn
 
     from freehold.archive import home_dir
-    from freehold.web import create_app, new_token
+    from freehold.web import create_app, new_token, serving
 
     sock = _listen(host, port)
     port = sock.getsockname()[1]
@@ -297,7 +297,7 @@ def serve(
         import webbrowser
 
         webbrowser.open(url)
-    config = uvicorn.Config(app, log_level="warning", server_header=False, ws="none")
+    config = serving.Config(app, log_level="warning", server_header=False)
     uvicorn.Server(config).run(sockets=[sock])
 
 

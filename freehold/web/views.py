@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from freehold.errors import FreeholdError, NotFoundError
@@ -249,6 +249,8 @@ async def import_upload(request: Request) -> Response:
         return import_form(request, str(error), 400)
     except FreeholdError as error:  # another import is running
         return import_form(request, str(error), 409)
+    except ClientDisconnect:  # hung up, or silent past the idle timeout: nothing was kept
+        return Response(status_code=400)  # nobody is left to read it
     return RedirectResponse(f"/import/jobs/{job.id}", status_code=303)
 
 

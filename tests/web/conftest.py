@@ -21,6 +21,7 @@ import uvicorn
 
 from freehold.web import create_app
 from freehold.web.security import Guard, csrf_token
+from freehold.web.serving import Config
 
 TOKEN = "test-token-0123456789"
 
@@ -48,24 +49,29 @@ class Server:
 
 
 def start_server(
-    home: Path, max_upload: int = 8 << 30, hosts: set[str] | None = None
+    home: Path, max_upload: int = 8 << 30, hosts: set[str] | None = None, **timeouts: float
 ) -> Iterator[Server]:
+    """``timeouts``: ``header_timeout``, ``idle_timeout`` (``serving.Config``)."""
+
     def app(port: int) -> Guard:
         return create_app(home, TOKEN, port=port, max_upload=max_upload, hosts=hosts)
 
-    for port, guard in run(app):
+    for port, guard in run(app, **timeouts):
         url = f"http://127.0.0.1:{port}"
         yield Server(url, port, TOKEN, csrf_token(TOKEN), home, guard.app.state)
 
 
-def run(make: Callable[[int], Guard], lifespan: str = "on") -> Iterator[tuple[int, Guard]]:
-    """Serve ``make(port)`` under uvicorn in a thread on a free port of 127.0.0.1."""
+def run(
+    make: Callable[[int], Guard], lifespan: str = "on", **timeouts: float
+) -> Iterator[tuple[int, Guard]]:
+    """Serve ``make(port)`` as ``freehold serve`` does (``serving.Config``), in a thread, on a
+    free port of 127.0.0.1."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     guard = make(port)
-    config = uvicorn.Config(guard, log_level="warning", ws="none", lifespan=lifespan)
+    config = Config(guard, log_level="warning", lifespan=lifespan, **timeouts)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
