@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 
 from freehold.web import create_app
-from freehold.web.security import Guard, csrf_token
+from freehold.web.security import Codes, Guard, csrf_token
 from freehold.web.serving import Config
 
 TOKEN = "test-token-0123456789"
@@ -36,6 +36,7 @@ class Server:
     csrf: str
     home: Path
     state: object
+    codes: Codes | None = None  # the guard's one-time codes (serve --open)
 
     @property
     def cookie(self) -> str:
@@ -58,7 +59,7 @@ def start_server(
 
     for port, guard in run(app, **timeouts):
         url = f"http://127.0.0.1:{port}"
-        yield Server(url, port, TOKEN, csrf_token(TOKEN), home, guard.app.state)
+        yield Server(url, port, TOKEN, csrf_token(TOKEN), home, guard.app.state, guard.codes)
 
 
 def run(

@@ -19,7 +19,9 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from freehold.archive import ARCHIVE_NAME, open_archive
-from freehold.web.security import CSP, Guard, GuardConfig, csrf_token
+from freehold.errors import FreeholdError
+from freehold.web import create_app
+from freehold.web.security import CSP, Codes, Guard, GuardConfig, check_token, csrf_token
 from tests.builders import ingest
 from tests.web.conftest import TOKEN, Server, run, serve_process, start_server
 
@@ -213,6 +215,59 @@ def test_token_redirect_keeps_the_query_byte_for_byte(sample: Server) -> None:
     )
     assert status == 303
     assert headers["location"] == "/search?q=caf%C3%A9+au+lait&q=%26%3D&empty"
+
+
+# -- one-time codes (serve --open) and what a token may be -----------------------------------------
+
+
+def test_a_one_time_code_opens_the_app_once(sample: Server) -> None:
+    assert sample.codes is not None
+    code = sample.codes.issue()
+    with anonymous(sample) as client:
+        opened = client.get(f"/conversations?source=chatgpt&code={code}")
+        assert opened.status_code == 303
+        assert opened.headers["location"] == "/conversations?source=chatgpt"
+        assert opened.headers["set-cookie"].startswith(f"{sample.cookie}={TOKEN};")
+        assert client.get("/conversations?source=chatgpt").status_code == 200  # the cookie
+    with anonymous(sample) as someone_else:  # e.g. who read it in `ps` a moment later
+        again = someone_else.get("/", params={"code": code})
+    assert again.status_code == 403 and "used already or has expired" in again.text
+    assert "set-cookie" not in again.headers
+
+
+def test_a_code_is_spent_only_by_a_get_to_this_server(sample: Server) -> None:
+    assert sample.codes is not None
+    code = sample.codes.issue()
+    with anonymous(sample) as client:
+        assert client.post(f"/import?code={code}").status_code == 403
+        assert client.head(f"/?code={code}").status_code == 403
+        assert raw(sample, get(sample, f"/?code={code}", host="evil.example"))[0] == 400
+        assert client.get(f"/?code={code}").status_code == 303  # still good: none spent it
+
+
+def test_an_expired_or_unknown_code_opens_nothing(sample: Server) -> None:
+    expired = Codes(ttl=0)
+    assert not expired.redeem(expired.issue())
+    codes = Codes()
+    code = codes.issue()
+    assert not codes.redeem(code + "x") and not codes.redeem("")
+    assert codes.redeem(code) and not codes.redeem(code)
+    with anonymous(sample) as client:
+        assert client.get("/", params={"code": "guess" * 8}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "token", ["a", "x" * 15, "sixteen chars ok", "sixteen-chars-éé", "a;b=c0123456789x"]
+)
+def test_a_token_under_16_url_safe_characters_is_refused(token: str, tmp_path: Path) -> None:
+    with pytest.raises(FreeholdError, match="at least 16"):
+        check_token(token)
+    with pytest.raises(FreeholdError, match="at least 16"):
+        create_app(tmp_path, token)
+
+
+def test_a_token_of_16_url_safe_characters_is_accepted() -> None:
+    assert check_token("Ab0._~-" + "x" * 9) == "Ab0._~-xxxxxxxxx"
 
 
 def test_open_paths_never_hand_out_the_token(sample: Server) -> None:
