@@ -131,13 +131,16 @@ class Codes:
         return code
 
     def redeem(self, code: str) -> bool:
-        """True once for a code issued less than ``ttl`` seconds ago; it is spent either way."""
-        now = time.monotonic()
+        """True once for a code issued less than ``ttl`` seconds ago."""
+        now, given = time.monotonic(), code.encode()
         with self.lock:
             for known in [c for c, expires in self.expiry.items() if expires <= now]:
                 del self.expiry[known]  # expired codes go whenever one is tried
-            found = next((c for c in self.expiry if hmac.compare_digest(c, code)), None)
-            return found is not None and self.expiry.pop(found) > now
+            found = next((c for c in self.expiry if hmac.compare_digest(c.encode(), given)), None)
+            if found is None:
+                return False
+            del self.expiry[found]
+            return True
 
 
 def csrf_token(token: str) -> str:

@@ -254,6 +254,7 @@ def test_an_expired_or_unknown_code_opens_nothing(sample: Server) -> None:
     assert codes.redeem(code) and not codes.redeem(code)
     with anonymous(sample) as client:
         assert client.get("/", params={"code": "guess" * 8}).status_code == 403
+        assert client.get("/", params={"code": "é" * 32}).status_code == 403
 
 
 @pytest.mark.parametrize(
