@@ -305,12 +305,18 @@ def _nothing_selected(filters: dict[str, Any], ids: tuple[str, ...]) -> str:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (anything but a loopback address opens the archive to the network).",
+)
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--token",
     envvar="FREEHOLD_TOKEN",
-    help="Access token (default: FREEHOLD_TOKEN, else a new random one each start).",
+    help="Access token, at least 16 letters, digits or . _ ~ - (default: FREEHOLD_TOKEN, "
+    "else a new random one each start).",
 )
 @click.option(
     "--allow-host",
@@ -325,8 +331,15 @@ def _nothing_selected(filters: dict[str, Any], ids: tuple[str, ...]) -> str:
     type=click.IntRange(1),
     help="Largest upload accepted on the import page, in MB.",
 )
-@click.option("--open", "open_browser", is_flag=True, help="Open the app in a web browser.")
+@click.option(
+    "--open",
+    "open_browser",
+    is_flag=True,
+    help="Open the app in a web browser (with a one-time code, not the token).",
+)
+@click.pass_context
 def serve(
+    ctx: click.Context,
     host: str,
     port: int,
     token: str | None,
@@ -336,17 +349,19 @@ def serve(
 ) -> None:
     """Browse, search and read the archive in a local web app.
 
-    Prints the address with its access token; open that once, and the browser keeps the
-    token in a cookie. Listens on 127.0.0.1 only unless --host says otherwise.
+    Prints the address with its access token on stdout (notices go to stderr); open that
+    once, and the browser keeps the token in a cookie. Listens on 127.0.0.1 only unless
+    --host says otherwise. --open hands the browser a one-time code instead of the token,
+    since a browser's command line is visible to every user of the machine.
     """
     import uvicorn
 
     from freehold.archive import home_dir
-    from freehold.web import create_app, new_token
+    from freehold.web import create_app, serving
 
+    token = _serve_token(ctx, token)  # before listening: a bad token changes nothing
     sock = _listen(host, port)
     port = sock.getsockname()[1]
-    token = token or new_token()
     try:
         app = create_app(
             home_dir(),
@@ -360,15 +375,47 @@ def serve(
         sock.close()
         raise click.ClickException(str(error)) from error
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/?token={token}"
-    # click, not rich: rich would wrap a long address, and the address must stay clickable.
-    click.echo(f"freehold is serving {home_dir()} at\n  {url}", err=True)
+    base = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
+    _announce(host, home_dir(), f"{base}?token={token}")
     if open_browser:
         import webbrowser
 
-        webbrowser.open(url)
-    config = uvicorn.Config(app, log_level="warning", server_header=False, ws="none")
+        webbrowser.open(f"{base}?code={app.codes.issue()}")
+    config = serving.Config(app, log_level="warning", server_header=False)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _serve_token(ctx: click.Context, token: str | None) -> str:
+    """--token or FREEHOLD_TOKEN when the app accepts it (the error names which one was
+    wrong), else a new random token."""
+    from click.core import ParameterSource
+
+    from freehold.web import new_token
+    from freehold.web.security import check_token
+
+    if not token:
+        return new_token()
+    from_env = ctx.get_parameter_source("token") is ParameterSource.ENVIRONMENT
+    try:
+        return check_token(token)
+    except FreeholdError as error:
+        named = "FREEHOLD_TOKEN" if from_env else "--token"
+        raise click.ClickException(f"{named}: {error}") from error
+
+
+def _announce(host: str, home: Path, url: str) -> None:
+    """Notices on stderr; the address, the command's output, alone on stdout."""
+    from freehold.web.security import is_loopback
+
+    if not is_loopback(host):
+        _tell(
+            f"warning: listening on {host}: the archive is reachable from the network by "
+            "anyone who has the address below; use the default --host 127.0.0.1 unless you "
+            "mean to share it"
+        )
+    _tell(f"freehold is serving {home}; open this address once (it holds the token):")
+    # click, not rich: rich would wrap a long address, and the address must stay clickable.
+    click.echo(url)
 
 
 def _listen(host: str, port: int) -> socket.socket:

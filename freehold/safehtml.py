@@ -10,6 +10,8 @@ Everything in an archive is hostile (DESIGN §7), so there is one way to turn it
 - Markdown images are never loaded: they become plain links (``[image: alt]``) that nh3 then
   checks like any other link, so ``data:`` and remote images are neither fetched nor shown;
 - code is highlighted by pygments with CSS classes (no inline styles) and escaped by it;
+- elements nested deeper than ``MAX_DEPTH`` (64) are unwrapped before nh3 sees them, their text
+  kept in place (``cap_depth``): nh3's time grows with the square of the depth;
 - every other title, text, file name and URL goes through ``html.escape``;
 - an attachment is an ``<img>`` only when its *sniffed* type is a raster image (png, jpeg, gif,
   webp); anything else is a download link. Where the file lives is the caller's business: it
@@ -26,6 +28,7 @@ import html
 import re
 import secrets
 from collections.abc import Callable
+from itertools import accumulate
 from typing import Any
 
 import cmarkgfm  # type: ignore[import-untyped,unused-ignore]
@@ -40,8 +43,10 @@ from pygments.util import ClassNotFound  # type: ignore[import-untyped,unused-ig
 from freehold.models import AttachmentRef, Message, Part
 
 __all__ = [
+    "MAX_DEPTH",
     "RASTER",
     "Body",
+    "cap_depth",
     "escape",
     "highlight_code",
     "highlight_css",
@@ -178,12 +183,73 @@ def _image_as_link(match: re.Match[str]) -> str:
     return f'<a href="{match[1]}">[image: {match[2] or "image"}]</a>'
 
 
+# nh3 (html5ever) takes time quadratic in nesting depth: 100,000 nested ">" took 53 s. So the
+# renderer's HTML is flattened past MAX_DEPTH before nh3 sees it. cmark writes every "<" of
+# text, code and attributes as "&lt;", so each "<" in its output starts a tag and _TAG is exact.
+MAX_DEPTH = 64
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)[^>]*>")
+_NESTING = re.compile(r"<(/?)[A-Za-z][^>]*(?<!/)>")  # every tag but cmark's "<br />" and such
+_STEP = {"": 1, "/": -1}.__getitem__
+_VOID = {"br", "hr", "img", "input"}
+_LEAVES = {"pre", "code"}  # never unwrapped: a parked code block must stay whole
+_BLOCKS = {"p", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "pre"}
+_BLOCKS |= {"ul", "ol", "table"}
+_BREAK = "<br />\n"
+
+
+def cap_depth(out: str, limit: int = MAX_DEPTH) -> str:
+    """The renderer's well-formed HTML with every element nested deeper than ``limit``
+    unwrapped: its text stays, in place; a block that starts or ends down there breaks the
+    line (once, between words)."""
+    # Two cheap looks first (a normal page is 1,000 of these): fewer elements than the limit,
+    # or a depth counted by C loops, cannot need the walk below.
+    if out.count("<") - out.count("</") <= limit:
+        return out
+    if max(accumulate(map(_STEP, _NESTING.findall(out)))) <= limit:
+        return out
+    return _unwrap(out, limit)
+
+
+def _unwrap(out: str, limit: int) -> str:
+    pieces: list[str] = []
+    kept: list[bool] = []  # for each open element, whether its tags were kept
+    depth = position = 0
+    text = blank = False  # words since the last line break; the last piece is white space
+    for tag in _TAG.finditer(out):
+        between, position = out[position : tag.start()], tag.end()
+        if between and not (blank and between.isspace()):  # unwrapped tags leave no gaps
+            pieces.append(between)
+            blank = between.isspace()
+            text = text or not blank
+        closing, name = tag[1] == "/", tag[2].lower()
+        if name in _VOID or tag[0].endswith("/>"):
+            keep = True
+        elif not closing:
+            keep = depth < limit or name in _LEAVES
+            kept.append(keep)
+            depth += keep
+        elif kept:
+            keep = kept.pop()
+            depth -= keep
+        else:
+            keep = True  # a stray end tag: nh3 deals with it
+        if keep:
+            pieces.append(tag[0])
+            blank, text = False, text and name not in _BLOCKS
+        elif text and name in _BLOCKS:
+            pieces.append(_BREAK)
+            text, blank = False, True
+    pieces.append(out[position:])
+    return "".join(pieces)
+
+
 def render_markdown(text: str, highlight: Callable[[str, str], str] | None = None) -> str:
     """Untrusted Markdown to safe HTML: cmark-gfm (raw HTML shown as text), then nh3.
 
     Code blocks are taken out before nh3 and put back highlighted (by ``highlight``, default
     ``highlight_code``): pygments escapes them itself, and nh3 need not re-parse thousands of
-    token ``<span>`` s.
+    token ``<span>`` s. Elements nested deeper than ``MAX_DEPTH`` are unwrapped first
+    (``cap_depth``): nh3's time grows with the square of the depth.
     """
     try:
         out = _render(text)
@@ -197,7 +263,7 @@ def render_markdown(text: str, highlight: Callable[[str, str], str] | None = Non
         codes.append(paint(html.unescape(match[2]), html.unescape(match[1] or "")))
         return f"<pre>{_SLOT}{len(codes) - 1}</pre>"
 
-    out = _CLEANER.clean(_CODE_BLOCK.sub(park, out))
+    out = _CLEANER.clean(cap_depth(_CODE_BLOCK.sub(park, out)))
     return _SLOT_BACK.sub(lambda match: codes[int(match[1])], out) if codes else out
 
 

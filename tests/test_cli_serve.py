@@ -7,39 +7,31 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from freehold.cli import cli
+from tests.web.conftest import serve_process
 
 
 def test_serve_prints_an_address_whose_token_opens_the_app(_isolated_home: Path) -> None:
-    env = {**os.environ, "FREEHOLD_HOME": str(_isolated_home), "FREEHOLD_TOKEN": ""}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "freehold", "serve", "--port", "0"],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stderr is not None
-        lines = [process.stderr.readline(), process.stderr.readline()]
-        found = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]{32})", "".join(lines))
-        assert found, lines
-        url = found.group(0)
+    with serve_process(_isolated_home) as served:
+        # the address is the command's output (stdout), alone on its line; notices go to stderr
+        found = re.fullmatch(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]{32})", served.url)
+        assert found, served.url
         with httpx.Client(timeout=30) as client:
-            assert client.get(url.split("?")[0]).status_code == 403
-            opened = client.get(url, follow_redirects=True)
+            assert client.get(served.base).status_code == 403
+            opened = client.get(served.url, follow_redirects=True)
         assert opened.status_code == 200
-        assert str(opened.url) == url.split("?")[0]
+        assert str(opened.url) == served.base + "/"
         assert "freehold" in opened.text
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        if process.stderr is not None:
-            process.stderr.close()
+        notices = served.log.read_text()
+        assert f"freehold is serving {_isolated_home}" in notices
+        assert found[2] not in notices  # the token is printed once, on stdout
 
 
 def test_serve_refuses_a_taken_port_with_one_line() -> None:
@@ -51,3 +43,70 @@ def test_serve_refuses_a_taken_port_with_one_line() -> None:
     assert result.exit_code == 1
     assert f"127.0.0.1:{port}: cannot listen" in result.output
     assert "--port" in result.output
+
+
+def _serve(
+    home: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``freehold serve`` expected to stop at once (it would otherwise serve until killed)."""
+    environment = {**os.environ, "FREEHOLD_HOME": str(home), "FREEHOLD_TOKEN": "", **(env or {})}
+    command = [sys.executable, "-m", "freehold", "serve", "--port", "0", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["--token", "a"], {}, "--token"),
+        (["--token", "fifteen-chars-x"], {}, "--token"),
+        (["--token", "has spaces in it, 30 chars long"], {}, "--token"),
+        ([], {"FREEHOLD_TOKEN": "short"}, "FREEHOLD_TOKEN"),
+    ],
+)
+def test_serve_refuses_a_weak_token_with_one_line(
+    _isolated_home: Path, args: list[str], env: dict[str, str], named: str
+) -> None:
+    result = _serve(_isolated_home, *args, env=env)
+    assert result.returncode == 1
+    assert result.stdout == ""  # no address: nothing was served
+    line = result.stderr.strip()
+    assert "\n" not in line and line.startswith(f"Error: {named}: the access token")
+    assert "at least 16" in line
+
+
+def test_serve_open_hands_the_browser_a_one_time_code_not_the_token(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    """The browser's command line is visible to every user (`ps`): it gets a code that opens
+    the app once. $BROWSER, which Python's webbrowser honours, stands in for the browser."""
+    if os.name != "posix":
+        pytest.skip("the stand-in browser is a shell script")
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}.part && mv {opened}.part {opened}\n')
+    browser.chmod(0o755)
+    with serve_process(_isolated_home, "--open", env={"BROWSER": str(browser)}) as served:
+        token = served.url.split("?token=")[1]
+        deadline = time.monotonic() + 30
+        while not opened.exists():
+            assert time.monotonic() < deadline, "the browser was never opened"
+            time.sleep(0.02)
+        url = opened.read_text()
+        assert token not in url
+        assert re.fullmatch(re.escape(served.base) + r"/\?code=[\w-]{32}", url), url
+        with httpx.Client(timeout=30) as browser_client:
+            page = browser_client.get(url, follow_redirects=True)
+            assert page.status_code == 200 and str(page.url) == served.base + "/"
+        with httpx.Client(timeout=30) as someone_else:
+            assert someone_else.get(url).status_code == 403  # spent
+
+
+@pytest.mark.parametrize(("host", "warned"), [("0.0.0.0", True), ("127.0.0.1", False)])
+def test_serve_warns_when_it_listens_beyond_this_machine(
+    _isolated_home: Path, host: str, warned: bool
+) -> None:
+    with serve_process(_isolated_home, "--host", host) as served:
+        with httpx.Client(timeout=30) as client:  # it answers on this machine either way
+            assert client.get(served.url, follow_redirects=True).status_code == 200
+        notices = served.log.read_text()
+    assert ("reachable from the network" in notices) is warned

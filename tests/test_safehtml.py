@@ -202,3 +202,117 @@ def test_every_stand_in_taken_still_renders() -> None:
     text = "".join(safehtml._STAND_INS) + " <b>"
     out = render_markdown(text)
     assert out.endswith(" &lt;b&gt;</p>\n") and "<b>" not in out
+
+
+# -- nesting: nh3's time grows with the square of the depth (issue 10: 100,000 ">" took 53 s) --
+
+
+def _depth(html: str) -> int:
+    """The deepest element nesting in ``html`` as a browser's tokenizer reads it."""
+    deepest, open_ = 0, 0
+
+    class Count(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            nonlocal deepest, open_
+            if tag not in ("br", "hr", "img"):
+                open_ += 1
+                deepest = max(deepest, open_)
+
+        def handle_endtag(self, tag: str) -> None:
+            nonlocal open_
+            open_ -= 1
+
+    counter = Count()
+    counter.feed(html)
+    counter.close()
+    return deepest
+
+
+def _words(html: str) -> list[str]:
+    return re.sub(r"<[^>]*>", " ", html).split()
+
+
+_BOUND = safehtml.MAX_DEPTH + 2  # a code block keeps its <pre><code> below the cap
+
+
+def test_100000_nested_quotes_render_flat_past_the_cap_with_the_text_kept() -> None:
+    out = render_markdown(">" * 100_000 + " the bottom of the well")
+    assert _depth(out) == safehtml.MAX_DEPTH
+    assert _words(out) == ["the", "bottom", "of", "the", "well"]
+
+
+def test_every_level_of_deep_quotes_keeps_its_text_on_its_own_line() -> None:
+    text = "\n".join(">" * level + f" level{level} *said* here" for level in range(1, 301))
+    out = render_markdown(text)
+    assert _depth(out) <= _BOUND
+    words = _words(out)
+    assert [w for w in words if w.startswith("level")] == [f"level{n}" for n in range(1, 301)]
+    assert words.count("said") == 300
+    # past the cap, each level still ends its line: no two levels run together
+    assert re.search(r"level299 said here\s*<br>\s*level300 said here", out), out[-400:]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "".join("  " * level + f"- item{level}\n" for level in range(200)),  # one per line
+        "- " * 50_000 + "item0",  # every level opened on one line
+        "".join("   " * level + f"1. item{level}\n" for level in range(150)),
+    ],
+)
+def test_deep_lists_render_flat_past_the_cap_with_every_item(text: str) -> None:
+    out = render_markdown(text)
+    assert _depth(out) <= _BOUND
+    expected = re.findall(r"item\d+", text)
+    assert [w for w in _words(out) if w.startswith("item")] == expected
+
+
+def test_mixed_deep_nesting_keeps_text_links_and_code() -> None:
+    level = "> - 1. "
+    text = (
+        level * 400
+        + "**bold [a link](https://a.example/deep) _and `code`_**\n"
+        + "\n\n"
+        + "> " * 200
+        + "```python\nx = '<deep>'\n```\n"
+        + "\n\n"
+        + "*a _b *c _d " * 500
+        + "end"
+    )
+    out = render_markdown(text)
+    assert _depth(out) <= _BOUND
+    words = _words(out)
+    for word in ("bold", "a", "link", "and", "end"):
+        assert word in words
+    assert "code" in words and "&lt;deep&gt;" in out
+    assert safehtml._SLOT not in out  # the parked code block came back whole
+    assert '<pre class="highlight"><code>' in out
+    assert {tag for tag, _ in _elements(out)} <= safehtml._TAGS
+
+
+def test_the_cap_leaves_a_normal_message_untouched() -> None:
+    text = FEATURES[1] + "\n\n" + "\n".join("  " * n + "- nested" for n in range(20))
+    out = safehtml._render(text)
+    assert safehtml.cap_depth(out) == out
+
+
+def test_the_cap_holds_for_every_renderer_of_a_message_body() -> None:
+    """Body (the web app's and the HTML export's renderer) goes through the same cap."""
+    text = ">" * 5_000 + " deep answer"
+    message = Message("m1", None, "assistant", "text", [{"type": "text", "text": text}], text)
+    thought = {"type": "thought", "text": "- " * 5_000 + "deep thought"}
+    web = {"type": "web", "url": "https://a.example", "text": "> " * 5_000 + "deep result"}
+    message.parts += [thought, web]
+    html = "".join(Body(lambda ref: None).blocks(message))
+    assert _depth(html) <= _BOUND + 3  # a part's own wrapper: <details>, <blockquote>
+    assert {"deep", "answer", "thought", "result"} <= set(_words(html))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab >>>--*_`[]()1.\n\n  |:~#"), max_size=120))
+def test_capping_keeps_every_character_of_text_in_order(text: str) -> None:
+    """With the cap at 3, any Markdown keeps its text exactly, only its tags go."""
+    out = safehtml._render(text)
+    capped = safehtml.cap_depth(out, 3)
+    assert _depth(capped) <= 3 + 2
+    assert re.sub(r"<[^>]*>|\s", "", capped) == re.sub(r"<[^>]*>|\s", "", out)

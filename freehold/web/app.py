@@ -83,7 +83,6 @@ ROUTES = [
     Route("/import", views.import_upload, methods=["POST"]),
     Route("/import/jobs/{job}", views.import_job),
     Route("/language/{code}", views.language),
-    Route("/csp-report", views.csp_report, methods=["POST"]),
     Route("/highlight.css", _highlight),
     Mount("/static", StaticFiles(directory=_STATIC), name="static"),
 ]
@@ -137,6 +136,5 @@ def create_app(
     app.state.archives = archives
     app.state.renderers = renderers
     app.state.jobs = Jobs(home)
-    app.state.csp_reports = []
     config = GuardConfig(token, port, hosts or set(), max_upload=max_upload)
     return Guard(app, config)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
@@ -114,26 +115,21 @@ class Jobs:
         """Stream a multipart upload straight into a new job's folder, then import it.
 
         The file never passes through the system's temporary folder (which may be a small
-        tmpfs) and is written once. A body that is cut, malformed, too large (the guard
-        raises as it counts) or holds no file leaves nothing behind.
+        tmpfs) and is written once. A body that is cut (the client hung up, or went silent
+        past the server's idle timeout: ``serving``), malformed, without its closing
+        boundary, too large (the guard raises as it counts) or holds no file leaves nothing
+        behind.
         """
         job, folder = self.reserve()
         saver = _Upload(folder)
         try:
-            parser = saver.parser(content_type)
-            async for chunk in body:
-                parser.write(chunk)
-                await saver.flush(_FLUSH_AT)
-            parser.finalize()
-            await saver.flush(0)
-            if saver.path is None:
-                raise UploadError("Nothing was uploaded.")
+            path = await saver.receive(content_type, body)
         except BaseException:
             saver.close()
             self.abandon(job, folder)
             raise
         saver.close()
-        job.name = saver.path.name
+        job.name = path.name
         self.launch(job, folder)
         return job
 
@@ -159,6 +155,7 @@ class Jobs:
 _FLUSH_AT = 1 << 20  # bytes of upload held in memory before they go to disk
 _MAX_FIELD = 4096  # bytes of any form field that is not the file (none is expected)
 _MAX_PARTS = 4
+_AGAIN = "send the file again from the import page"
 
 
 class UploadError(FreeholdError):
@@ -180,6 +177,24 @@ class _Upload:
         self.writing = False
         self.parts = 0
         self.other = 0
+        self.ended = False
+
+    async def receive(self, content_type: str, body: AsyncIterator[bytes]) -> Path:
+        """Parse the whole body into the file; UploadError unless it is a well-formed form
+        holding the file."""
+        parser = self.parser(content_type)
+        try:
+            async for chunk in body:
+                parser.write(chunk)
+                await self.flush(_FLUSH_AT)
+        except FormParserError as error:  # the library's one base for what it cannot parse
+            raise UploadError(f"This is not a valid upload ({error}); {_AGAIN}") from error
+        if not self.ended:  # python-multipart's finalize() does not check it
+            raise UploadError(f"The upload ended before its closing boundary; {_AGAIN}")
+        await self.flush(0)
+        if self.path is None:
+            raise UploadError("Nothing was uploaded.")
+        return self.path
 
     def parser(self, content_type: str) -> MultipartParser:
         kind, options = parse_options_header(content_type)
@@ -197,8 +212,12 @@ class _Upload:
             "on_headers_finished": self._headers_done,
             "on_part_data": self._data,
             "on_part_end": self._end,
+            "on_end": self._finished,
         }
-        return MultipartParser(boundary, callbacks)
+        try:
+            return MultipartParser(boundary, callbacks)
+        except FormParserError as error:  # e.g. a boundary over 70 characters
+            raise UploadError(f"This is not a valid upload ({error}); {_AGAIN}") from error
 
     def _begin(self) -> None:
         self.parts += 1
@@ -236,6 +255,9 @@ class _Upload:
 
     def _end(self) -> None:
         self.writing = False
+
+    def _finished(self) -> None:
+        self.ended = True
 
     async def flush(self, at_least: int) -> None:
         if self.out is not None and self.pending and len(self.pending) >= at_least:

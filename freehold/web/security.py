@@ -9,8 +9,13 @@ In order, for every request (DESIGN §7):
    an ``Authorization: Bearer`` header, or ``?token=`` on a GET — which stores it in an
    HttpOnly, SameSite=Strict cookie and redirects to the same URL without it, so the token never
    stays in the address bar or the history (only a valid token is stored). Without it: 403.
-   Static files and the CSP report endpoint are the only exceptions (they hold nothing of the
-   archive; a page the app renders for them, a 404, shows no sidebar and no CSRF token).
+   A ``?code=`` on a GET is a one-time code (``Codes``) that does the same once, within two
+   minutes: ``serve --open`` hands the browser that instead of the token, because a browser's
+   command line is visible to every user of the machine (``ps``). A token is at least 16
+   characters that travel unescaped in a URL and a cookie (``check_token``).
+   Static files are the only exception (they hold nothing of the archive; a page the app
+   renders for them, a 404, shows no sidebar and no CSRF token). Nothing that reads a request
+   body answers without the token: there is no CSP report endpoint (docs/decisions.md).
 3. **State changes** (any method but GET/HEAD/OPTIONS) need an ``Origin`` equal to this server's
    own, when the browser sends one, and the CSRF token in an ``X-CSRF-Token`` header (htmx sends
    it on every request, from ``hx-headers`` on ``<body>``) or a ``csrf`` query parameter (plain
@@ -29,7 +34,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+import ipaddress
 import re
+import secrets
+import threading
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +46,18 @@ from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.requests import cookie_parser
 
-__all__ = ["CSP", "Guard", "GuardConfig", "csrf_token"]
+from freehold.errors import FreeholdError
+
+__all__ = [
+    "CSP",
+    "MIN_TOKEN",
+    "Codes",
+    "Guard",
+    "GuardConfig",
+    "check_token",
+    "csrf_token",
+    "is_loopback",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -47,8 +67,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'; "
-    "report-uri /csp-report"
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 _HEADERS = [
     (b"content-security-policy", CSP.encode()),
@@ -62,8 +81,66 @@ _HEADERS = [
 ]
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 _TOO_LARGE = "The request body is larger than this server accepts."
+_BAD_HOST = "Invalid Host header: this server answers only to its own address."
 _HOST = re.compile(r"(?:\[(?P<ip6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9._-]+))(?::[0-9]{1,5})?")
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+MIN_TOKEN = 16
+_TOKEN = re.compile(r"[A-Za-z0-9._~-]+")  # URL-unreserved: no escaping in a URL or a cookie
+
+
+def check_token(token: str) -> str:
+    """The token, if it is one the app accepts; else FreeholdError saying what would do."""
+    if len(token) < MIN_TOKEN or not _TOKEN.fullmatch(token):
+        problem = (
+            f"is {len(token)} character{'s' if len(token) != 1 else ''}"
+            if len(token) < MIN_TOKEN
+            else "holds characters other than letters, digits and . _ ~ -"
+        )
+        raise FreeholdError(
+            f"the access token {problem}; use at least {MIN_TOKEN} letters, digits or . _ ~ - "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))'), "
+            "or set none for a new random one"
+        )
+    return token
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address to listen on is reachable from this machine only."""
+    if host.lower().strip("[]") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+class Codes:
+    """One-time login codes: each stands for the token once, within ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = 120.0) -> None:
+        self.ttl = ttl
+        self.expiry: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def issue(self) -> str:
+        code = secrets.token_urlsafe(24)
+        with self.lock:
+            self.expiry[code] = time.monotonic() + self.ttl
+        return code
+
+    def redeem(self, code: str) -> bool:
+        """True once for a code issued less than ``ttl`` seconds ago."""
+        now, given = time.monotonic(), code.encode()
+        with self.lock:
+            for known in [c for c, expires in self.expiry.items() if expires <= now]:
+                del self.expiry[known]  # expired codes go whenever one is tried
+            found = next((c for c in self.expiry if hmac.compare_digest(c.encode(), given)), None)
+            if found is None:
+                return False
+            del self.expiry[found]
+            return True
 
 
 def csrf_token(token: str) -> str:
@@ -79,6 +156,9 @@ class GuardConfig:
     max_body: int = 1 << 20
     max_upload: int = 8 << 30
     upload_paths: tuple[str, ...] = ("/import",)
+
+    def __post_init__(self) -> None:
+        check_token(self.token)
 
     @property
     def cookie(self) -> str:
@@ -100,23 +180,29 @@ class Guard:
         self.config = config
         self.csrf = csrf_token(config.token)
         self.hosts = config.allowed_hosts()
+        self.codes = Codes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)
-        authorized = self._has_token(scope, headers)
-        refusal = self._refusal(scope, headers, authorized)
+        if _host_name(headers.get("host", "")) not in self.hosts:  # before a code is spent
+            await _plain(send, 400, _BAD_HOST)
+            return
+        code = self._in_query(scope, "code")
+        redeemed = code is not None and self.codes.redeem(code)
+        authorized = redeemed or self._has_token(scope, headers)
+        refusal = self._refusal(scope, headers, authorized, code is not None)
         if refusal is not None:
             status, text = refusal
             await _plain(send, status, text)
             return
-        if authorized and self._token_in_query(scope):
+        if authorized and (code is not None or self._in_query(scope, "token") is not None):
             await self._store_token(scope, send)
             return
-        # Open paths (static files, CSP reports) answer without the token: what the app renders
-        # for them (a 404 page) must then show nothing of the archive, nor the CSRF token.
+        # Static files answer without the token: what the app renders for them (a 404 page)
+        # must then show nothing of the archive, nor the CSRF token.
         state = scope.setdefault("state", {})
         state["authorized"] = authorized
         state["csrf"] = self.csrf if authorized else ""
@@ -156,16 +242,14 @@ class Guard:
         return self.config.max_body
 
     def _refusal(
-        self, scope: Scope, headers: dict[str, str], authorized: bool
+        self, scope: Scope, headers: dict[str, str], authorized: bool, code: bool
     ) -> tuple[int, str] | None:
-        host = _host_name(headers.get("host", ""))
-        if host not in self.hosts:
-            return 400, "Invalid Host header: this server answers only to its own address."
         guarded = not _is_open(scope["path"])
         if guarded and not authorized:
+            spent = "This one-time address was used already or has expired. " if code else ""
             return 403, (
-                "This freehold server needs its access token: open the address that "
-                "`freehold serve` printed (it ends with ?token=…)."
+                f"{spent}This freehold server needs its access token: open the address "
+                "that `freehold serve` printed (it ends with ?token=…)."
             )
         if guarded and scope["method"] not in _SAFE_METHODS:
             refusal = self._state_change_refusal(scope, headers)
@@ -194,22 +278,24 @@ class Guard:
         candidates = [_cookies(headers).get(self.config.cookie, "")]
         if bearer.lower().startswith("bearer "):
             candidates.append(bearer[7:].strip())
-        if self._token_in_query(scope):
-            candidates.append(_query(scope)["token"])
+        query_token = self._in_query(scope, "token")
+        if query_token is not None:
+            candidates.append(query_token)
         return any(hmac.compare_digest(c.encode(), token) for c in candidates if c)
 
-    def _token_in_query(self, scope: Scope) -> bool:
-        return scope["method"] == "GET" and "token" in _query(scope)
+    def _in_query(self, scope: Scope, name: str) -> str | None:
+        """A GET's ``token`` or ``code`` parameter (no other method takes one)."""
+        return _query(scope).get(name) if scope["method"] == "GET" else None
 
     async def _store_token(self, scope: Scope, send: Send) -> None:
-        """Keep the token in a cookie; redirect to the same address without it."""
+        """Keep the token in a cookie; redirect to the same address without it (or the code)."""
         raw_path = scope.get("raw_path") or scope["path"].encode()
         path = b"/" + raw_path.lstrip(b"/\\")  # "//host", "/\\host": another site
         query = scope.get("query_string", b"")
         rest = b"&".join(
             part
             for part in query.split(b"&")
-            if unquote_plus(part.split(b"=")[0].decode("latin-1")) != "token"
+            if unquote_plus(part.split(b"=")[0].decode("latin-1")) not in ("token", "code")
         )
         location = path + (b"?" + rest if rest else b"")
         cookie = (
@@ -257,8 +343,8 @@ def _cookies(headers: dict[str, str]) -> dict[str, str]:
 
 
 def _is_open(path: str) -> bool:
-    """Paths that answer without the token: the app's own files and CSP reports."""
-    return path.startswith("/static/") or path == "/csp-report"
+    """Paths that answer without the token: the app's own files."""
+    return path.startswith("/static/")
 
 
 def _host_name(host: str) -> str:

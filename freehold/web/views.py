@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import orjson
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from freehold.errors import FreeholdError, NotFoundError
@@ -33,7 +32,6 @@ __all__ = [
     "attachment",
     "conversation",
     "conversations",
-    "csp_report",
     "download",
     "home",
     "import_form",
@@ -251,6 +249,8 @@ async def import_upload(request: Request) -> Response:
         return import_form(request, str(error), 400)
     except FreeholdError as error:  # another import is running
         return import_form(request, str(error), 409)
+    except ClientDisconnect:  # hung up, or silent past the idle timeout: nothing was kept
+        return Response(status_code=400)  # nobody is left to read it
     return RedirectResponse(f"/import/jobs/{job.id}", status_code=303)
 
 
@@ -272,15 +272,3 @@ def language(request: Request) -> Response:
     if code in ("en", "fr"):
         response.set_cookie("lang", code, max_age=365 * 86400, httponly=True, samesite="strict")
     return response
-
-
-async def csp_report(request: Request) -> Response:
-    """Browsers post CSP violations here; they are kept (a bounded list) for tests and logs."""
-    body = await request.body()
-    reports: list[Any] = request.app.state.csp_reports
-    if len(reports) < 100:
-        try:
-            reports.append(orjson.loads(body))
-        except orjson.JSONDecodeError:
-            reports.append({"unreadable": body[:200].decode("utf-8", "replace")})
-    return Response(status_code=204)

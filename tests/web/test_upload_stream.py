@@ -4,19 +4,23 @@ written whole whatever the chunking, and nothing is left of one that does not ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
+import secrets
 import socket
 import tempfile
 import time
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from freehold.web.imports import Jobs, UploadError
-from tests.web.conftest import Server
+from tests.web.conftest import Server, start_server
 from tests.web.test_views import SAMPLE, finished, upload
 
 BOUNDARY = "b0undary"
@@ -63,6 +67,9 @@ def test_the_file_arrives_whole_however_it_is_chunked(tmp_path: Path, size: int)
         (TYPE, body(("other", None, b"1")), "Nothing was uploaded"),
         (TYPE, body(*[("f", None, b"1")] * 5), "too many parts"),
         (TYPE, body(("note", None, b"x" * 5000), ("file", "a.zip", b"x")), "too large"),
+        (TYPE, b"garbage", "not a valid upload"),
+        (TYPE, body(("file", "a.zip", b"x" * 3000))[:-6], "closing boundary"),
+        (TYPE, b"", "closing boundary"),
     ],
 )
 def test_a_bad_upload_is_refused_and_leaves_nothing(
@@ -72,6 +79,34 @@ def test_a_bad_upload_is_refused_and_leaves_nothing(
     with pytest.raises(UploadError, match=says):
         asyncio.run(jobs.receive(content_type, chunks(sent, 1000)))
     assert jobs.jobs == {} and leftovers(tmp_path) == []
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    cut=st.integers(0, 400),
+    noise=st.binary(max_size=40),
+    at=st.integers(0, 400),
+    size=st.integers(1, 64),
+)
+def test_any_mangled_body_is_an_upload_error_or_a_whole_file(
+    tmp_path: Path, cut: int, noise: bytes, at: int, size: int
+) -> None:
+    """Cut anywhere, with bytes spliced in anywhere: UploadError (400), never another error,
+    and nothing left behind; or, when the body still holds a whole form, the file."""
+    home = tmp_path / secrets.token_hex(6)  # one per example: tmp_path is the test's
+    jobs = Jobs(home)
+    jobs.launch = lambda job, folder: None  # type: ignore[method-assign]
+    whole = body(("note", None, b"hello"), ("file", "a.zip", b"0123456789" * 20))
+    sent = whole[: len(whole) - cut]
+    sent = sent[:at] + noise + sent[at:]
+    try:
+        job = asyncio.run(jobs.receive(TYPE, chunks(sent, size)))
+    except UploadError:
+        assert jobs.jobs == {} and leftovers(home) == []
+    else:
+        assert (home / "uploads" / job.id / job.name).is_file()
 
 
 def test_an_upload_cut_short_leaves_nothing(tmp_path: Path) -> None:
@@ -122,3 +157,131 @@ def test_a_client_that_hangs_up_mid_upload_leaves_nothing(server: Server) -> Non
     while jobs.jobs or leftovers(server.home):
         assert time.monotonic() < deadline, f"left behind: {leftovers(server.home)}"
         time.sleep(0.01)
+
+
+# -- malformed, unfinished and stalled uploads over a real server (issue 10, item 9) -----------
+
+
+def post(server: Server, body: bytes, content_type: str = TYPE, length: int | None = None) -> bytes:
+    """The head of an upload to /import, holding the cookie and CSRF token."""
+    return (
+        f"POST /import HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Cookie: {server.cookie}={server.token}\r\nX-CSRF-Token: {server.csrf}\r\n"
+        f"Content-Type: {content_type}\r\nConnection: close\r\n"
+        f"Content-Length: {len(body) if length is None else length}\r\n\r\n"
+    ).encode()
+
+
+def answer(sock: socket.socket) -> tuple[int, bytes]:
+    """Read a response to the end of the connection: its status and body."""
+    received = b""
+    while chunk := sock.recv(1 << 16):
+        received += chunk
+    head, _, rest = received.partition(b"\r\n\r\n")
+    return int(head.split()[1]), rest
+
+
+def send_whole(server: Server, body: bytes, content_type: str = TYPE) -> tuple[int, bytes]:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        with contextlib.suppress(OSError):  # the server may answer before the whole body
+            sock.sendall(post(server, body, content_type) + body)
+        return answer(sock)
+
+
+def hung_up(sock: socket.socket) -> bool:
+    """Whether the server closed this connection (read to its end, or reset)."""
+    try:
+        return sock.recv(1 << 16) == b""
+    except ConnectionResetError:
+        return True
+
+
+def wait_until(condition: object, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+FILE_HEAD = b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="a.zip"\r\n\r\n'
+
+
+@pytest.mark.parametrize(
+    ("content_type", "sent"),
+    [
+        (TYPE, b"this is not multipart at all"),
+        (TYPE, b"--b0undary\r\nContent-Disposition form-data\r\n\r\nx\r\n--b0undary--\r\n"),
+        (TYPE, b"--b0undaryXX\r\n" + FILE_HEAD[12:] + b"x\r\n--b0undary--\r\n"),
+        ("multipart/form-data; boundary=" + "b" * 100, body(("file", "a.zip", b"x"))),
+    ],
+    ids=["not multipart", "header without colon", "bad boundary line", "boundary too long"],
+)
+def test_malformed_multipart_is_400_and_leaves_nothing(
+    server: Server, content_type: str, sent: bytes
+) -> None:
+    status, page = send_whole(server, sent, content_type)
+    assert status == 400 and b"not a valid upload" in page
+    assert server.state.jobs.jobs == {} and leftovers(server.home) == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        FILE_HEAD + b"x" * 5000,  # the file's bytes, then nothing
+        FILE_HEAD + b"x" * 5000 + b"\r\n--b0undary\r\n",  # a part ends, the next never comes
+        body(("file", "a.zip", b"x" * 5000))[:-6],  # "--b0undary" without its final "--"
+    ],
+    ids=["no boundary after the file", "no part after a boundary", "no final dashes"],
+)
+def test_a_body_without_its_closing_boundary_is_400_and_leaves_nothing(
+    server: Server, sent: bytes
+) -> None:
+    status, page = send_whole(server, sent)
+    assert status == 400 and b"closing boundary" in page
+    assert server.state.jobs.jobs == {} and leftovers(server.home) == []  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def impatient(_isolated_home: Path) -> Iterator[Server]:
+    """A server that waits half a second for headers and for the next byte of a body."""
+    yield from start_server(_isolated_home, header_timeout=0.5, idle_timeout=0.5)
+
+
+def test_a_stalled_upload_frees_the_import_slot(impatient: Server) -> None:
+    jobs = impatient.state.jobs  # type: ignore[attr-defined]
+    sent = FILE_HEAD + os.urandom(200_000)
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=30) as sock:
+        sock.sendall(post(impatient, sent, length=len(sent) + 100_000) + sent)
+        wait_until(lambda: leftovers(impatient.home), "the upload never started")
+        # the client says no more and does not hang up: the server hangs up on it
+        assert hung_up(sock)
+    wait_until(lambda: not jobs.jobs and not leftovers(impatient.home), "the slot stayed taken")
+    with impatient.client() as client:  # the slot is free for the next upload
+        response = upload(client, impatient, "sample-chatgpt-export.zip", SAMPLE.read_bytes())
+        assert response.status_code == 303
+        assert "Import finished" in finished(client, response.headers["location"])
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [b"", b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"],
+    ids=["nothing sent", "headers never finished"],
+)
+def test_a_client_slow_to_send_its_headers_is_disconnected(impatient: Server, sent: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=30) as sock:
+        sock.sendall(sent)
+        assert hung_up(sock)
+
+
+def test_a_slow_but_steady_upload_is_not_cut(_isolated_home: Path) -> None:
+    """Bytes that keep coming are not idle: eight pieces a quarter of a second apart take
+    twice the idle timeout in all, and the upload arrives whole."""
+    sent = body(("file", "a.zip", os.urandom(8000)))
+    for server in start_server(_isolated_home, idle_timeout=1.0):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(post(server, sent))
+            for start in range(0, len(sent), len(sent) // 8 + 1):
+                time.sleep(0.25)  # a slow client, not a timing assertion
+                sock.sendall(sent[start : start + len(sent) // 8 + 1])
+            status, _ = answer(sock)
+        assert status == 303

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from freehold.archive import conversation_id, open_archive
+from freehold.safehtml import MAX_DEPTH
 from freehold.web.imports import Job
 from tests.builders import ingest, png, write_zip
 from tests.web.conftest import Server, start_server
@@ -379,6 +380,31 @@ def test_conversation_shows_the_visible_path(client: httpx.Client) -> None:
     assert shown == sorted(shown)
     assert '<span class="count">2/2</span>' in main(page)
     assert f'href="/conversations/{BRANCHED}?at=137"' in main(page)
+
+
+def test_a_message_of_100000_nested_quotes_renders_flat_past_the_cap(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    """nh3's time grows with the square of the depth (53 s for this page before the cap);
+    over 100,000 characters, it is also rendered by the helper processes."""
+    deep = ">" * 100_000 + " the bottom of the well"
+    nodes: list[tuple[str, str | None, Any]] = [
+        ("r", None, None),
+        ("u", "r", chatgpt_message("u", "user", "how deep?", START, None)),
+        ("a", "u", chatgpt_message("a", "assistant", deep, START + 1, "m")),
+    ]
+    chat = chatgpt_conversation("deep-1", "Deep", START, nodes, "a")
+    with open_archive(_isolated_home) as archive:
+        export = write_zip(
+            tmp_path / "deep.zip", {"conversations.json": json.dumps([chat]).encode()}
+        )
+        assert ingest(archive, export).ok
+    for server in start_server(_isolated_home):
+        with server.client() as client:
+            page = client.get(f"/conversations/{cid('deep-1')}")
+    assert page.status_code == 200
+    assert "the bottom of the well" in page.text
+    assert page.text.count("<blockquote>") == MAX_DEPTH  # the rest unwrapped, text kept
 
 
 def test_conversation_at_another_branch(client: httpx.Client) -> None:
