@@ -110,3 +110,26 @@ def test_serve_warns_when_it_listens_beyond_this_machine(
             assert client.get(served.url, follow_redirects=True).status_code == 200
         notices = served.log.read_text()
     assert ("reachable from the network" in notices) is warned
+
+
+def test_serve_on_a_missing_archive_says_so_and_leaves_nothing_if_nothing_came_in(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "new-home"
+    with serve_process(home) as served:
+        with httpx.Client(timeout=30) as client:
+            assert client.get(served.url, follow_redirects=True).status_code == 200
+        assert (home / "archive.sqlite").exists()  # made for the import page meanwhile
+        notices = served.log.read_text()
+    assert f"no archive at {home} yet" in notices
+    assert not home.exists()  # nothing was imported: what serve made is gone
+
+
+def test_serve_keeps_an_archive_that_was_there(_isolated_home: Path) -> None:
+    from freehold.archive import open_archive
+
+    open_archive(_isolated_home).close()
+    with serve_process(_isolated_home) as served:
+        assert served.url.startswith("http://127.0.0.1:")
+    assert "no archive at" not in served.log.read_text()
+    assert (_isolated_home / "archive.sqlite").exists()

@@ -117,6 +117,13 @@ def create_app(
     None picks one per core beyond the first, up to 3. ``notice`` is told before a long
     migration of the archive (``open_archive``).
     """
+    # A broken archive fails here, at start, not on a first page; migrations run here too.
+    # A new one is made for the import page, and taken back at shutdown if nothing came in.
+    founding = open_archive(home, notice)
+    if founding.created and notice is not None:
+        notice(f"no archive at {home} yet: import an export on the Import page")
+    if not founding.created:
+        founding.close()
     archives = Archives(home)
     renderers = Renderers(render_workers)
 
@@ -125,14 +132,14 @@ def create_app(
         yield
         archives.close()
         renderers.close()
+        if founding.created:
+            founding.discard_if_empty()
 
     app = Starlette(
         routes=ROUTES,
         exception_handlers={FreeholdError: _error, HTTPException: _error, Exception: _error},
         lifespan=lifespan,
     )
-    # A broken archive fails here, at start, not on a first page; migrations run here too.
-    open_archive(home, notice).close()
     app.state.archives = archives
     app.state.renderers = renderers
     app.state.jobs = Jobs(home)
