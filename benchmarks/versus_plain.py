@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,34 +72,30 @@ def timed(command: list[str], env: dict[str, str]) -> float:
     return wall
 
 
-def run_freehold(export: Path, scratch: Path) -> float:
-    home = scratch / "freehold-home"
-    shutil.rmtree(home, ignore_errors=True)
-    env = {**os.environ, "FREEHOLD_HOME": str(home)}
-    wall = timed([sys.executable, "-m", "freehold", "import", str(export), "--json"], env)
-    shutil.rmtree(home, ignore_errors=True)
-    return wall
+# Every run writes to a new folder, and nothing is deleted until the end. On ext4 without a
+# journal (this machine's disk), creating a file soon after thousands were deleted costs up
+# to 1 ms of kernel time (the allocator skips recently deleted inodes one by one:
+# ``recently_deleted`` in perf), so deleting one run's archive would slow the next run's
+# attachments, whichever importer it is.
+def run_freehold(export: Path, out: Path) -> float:
+    env = {**os.environ, "FREEHOLD_HOME": str(out / "home")}
+    return timed([sys.executable, "-m", "freehold", "import", str(export), "--json"], env)
 
 
-def run_plain(export: Path, scratch: Path, tokenize: str = "") -> float:
-    db = scratch / "plain.sqlite"
-    for leftover in scratch.glob("plain.sqlite*"):
-        leftover.unlink()
-    command = [sys.executable, str(HERE / "plain_importer.py"), str(export), str(db)]
-    wall = timed([*command, "--tokenize", tokenize] if tokenize else command, dict(os.environ))
-    for leftover in scratch.glob("plain.sqlite*"):
-        leftover.unlink()
-    return wall
+def run_plain(export: Path, out: Path, tokenize: str = "") -> float:
+    out.mkdir(parents=True)
+    command = [sys.executable, str(HERE / "plain_importer.py"), str(export), str(out / "db")]
+    return timed([*command, "--tokenize", tokenize] if tokenize else command, dict(os.environ))
 
 
 def compare(export: Path, json_bytes: int, repeats: int, porter: bool, scratch: Path) -> None:
     mb = json_bytes / 1e6
-    runs = {
-        "freehold": lambda: run_freehold(export, scratch),
-        "plain": lambda: run_plain(export, scratch),
+    runs: dict[str, Callable[[Path], float]] = {
+        "freehold": lambda out: run_freehold(export, out),
+        "plain": lambda out: run_plain(export, out),
     }
     if porter:
-        runs["plain-porter"] = lambda: run_plain(export, scratch, PORTER)
+        runs["plain-porter"] = lambda out: run_plain(export, out, PORTER)
     contenders = {name: Contender(name) for name in runs}
     ratios: list[float] = []
     for round_ in range(repeats):
@@ -106,7 +103,7 @@ def compare(export: Path, json_bytes: int, repeats: int, porter: bool, scratch: 
         rates = {}
         for name in order:
             before = load()
-            wall = runs[name]()
+            wall = runs[name](scratch / f"{export.stem}-{round_}-{name}")
             rates[name] = mb / wall
             contenders[name].rates.append(rates[name])
             print(f"  round {round_ + 1} {name:>12}: {wall:6.2f} s {rates[name]:6.1f} MB/s", end="")
@@ -135,15 +132,17 @@ def main(argv: list[str] | None = None) -> int:
         help="also time the plain importer with freehold's tokenizer",
     )
     args = parser.parse_args(argv)
-    for profile in args.profiles.split(","):
-        for label in args.sizes.split(","):
-            export, json_bytes = export_for(args.workdir, profile, parse_size(label), args.layout)
-            scratch = args.workdir / "scratch"
-            scratch.mkdir(parents=True, exist_ok=True)
-            print(
-                f"== {profile} {args.layout} {label}: {json_bytes / 1e6:.1f} MB of JSON", flush=True
-            )
-            compare(export, json_bytes, args.repeats, args.porter, scratch)
+    scratch = args.workdir / "scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        for profile in args.profiles.split(","):
+            for label in args.sizes.split(","):
+                size = parse_size(label)
+                export, json_bytes = export_for(args.workdir, profile, size, args.layout)
+                print(f"== {profile} {args.layout} {label}: {json_bytes / 1e6:.1f} MB of JSON")
+                compare(export, json_bytes, args.repeats, args.porter, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
