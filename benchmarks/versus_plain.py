@@ -5,9 +5,11 @@ in the work folder for the next run), then the two importers take turns on it, `
 times, the order swapped each round so that neither always runs first: ``freehold import``
 exactly as a user runs it (a fresh ``FREEHOLD_HOME``, the CLI, start-up included), and
 ``plain_importer.py`` (also a fresh process and a fresh database). Each run prints its wall
-time, its MB/s of conversations JSON and the load average just before it; each round prints
-the ratio of the two rates measured side by side. The summary gives ranges and medians, ready
-for docs/performance.md. Nothing is asserted: the machine's speed drifts (see that page), so
+time, its MB/s of conversations JSON, its CPU time (user + system, every process included:
+it moves much less than the wall time when other work shares the machine, and says how much
+work each importer does) and the load average just before it; each round prints the ratio
+of the two rates measured side by side. The summary gives ranges and medians, ready for
+docs/performance.md. Nothing is asserted: the machine's speed drifts (see that page), so
 only the ratios within a round are compared, never figures from different runs.
 
     python benchmarks/versus_plain.py --profiles default,varied --sizes 100MB,200MB --repeats 3
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,12 +42,14 @@ PORTER = "porter unicode61 remove_diacritics 2"  # freehold's tokenizer
 class Contender:
     name: str
     rates: list[float] = field(default_factory=list)  # MB/s, one per round
+    cpu: list[float] = field(default_factory=list)  # CPU seconds, one per round
 
     def summary(self) -> str:
         if not self.rates:
             return "-"
         low, high, mid = min(self.rates), max(self.rates), statistics.median(self.rates)
-        return f"{low:.1f}-{high:.1f} (median {mid:.1f})"
+        cpu = statistics.median(self.cpu)
+        return f"{low:.1f}-{high:.1f} (median {mid:.1f}); CPU median {cpu:.2f} s"
 
 
 def export_for(work: Path, profile: str, size: int, layout: str) -> tuple[Path, int]:
@@ -63,13 +68,25 @@ def load() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
+@dataclass
+class Timing:
+    wall: float
+    cpu: float  # user + system seconds of the command and every process it waited for
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], env: dict[str, str]) -> Timing:
+    cpu = _children_cpu()
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if done.returncode not in (0, 1):  # freehold exits 1 when its report lists problems
         sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
-    return wall
+    return Timing(wall, _children_cpu() - cpu)
 
 
 # Every run writes to a new folder, and nothing is deleted until the end. On ext4 without a
@@ -77,12 +94,12 @@ def timed(command: list[str], env: dict[str, str]) -> float:
 # to 1 ms of kernel time (the allocator skips recently deleted inodes one by one:
 # ``recently_deleted`` in perf), so deleting one run's archive would slow the next run's
 # attachments, whichever importer it is.
-def run_freehold(export: Path, out: Path) -> float:
+def run_freehold(export: Path, out: Path) -> Timing:
     env = {**os.environ, "FREEHOLD_HOME": str(out / "home")}
     return timed([sys.executable, "-m", "freehold", "import", str(export), "--json"], env)
 
 
-def run_plain(export: Path, out: Path, tokenize: str = "") -> float:
+def run_plain(export: Path, out: Path, tokenize: str = "") -> Timing:
     out.mkdir(parents=True)
     command = [sys.executable, str(HERE / "plain_importer.py"), str(export), str(out / "db")]
     return timed([*command, "--tokenize", tokenize] if tokenize else command, dict(os.environ))
@@ -90,7 +107,7 @@ def run_plain(export: Path, out: Path, tokenize: str = "") -> float:
 
 def compare(export: Path, json_bytes: int, repeats: int, porter: bool, scratch: Path) -> None:
     mb = json_bytes / 1e6
-    runs: dict[str, Callable[[Path], float]] = {
+    runs: dict[str, Callable[[Path], Timing]] = {
         "freehold": lambda out: run_freehold(export, out),
         "plain": lambda out: run_plain(export, out),
     }
@@ -103,11 +120,15 @@ def compare(export: Path, json_bytes: int, repeats: int, porter: bool, scratch: 
         rates = {}
         for name in order:
             before = load()
-            wall = runs[name](scratch / f"{export.stem}-{round_}-{name}")
-            rates[name] = mb / wall
+            timing = runs[name](scratch / f"{export.stem}-{round_}-{name}")
+            rates[name] = mb / timing.wall
             contenders[name].rates.append(rates[name])
-            print(f"  round {round_ + 1} {name:>12}: {wall:6.2f} s {rates[name]:6.1f} MB/s", end="")
-            print(f"  load {before}")
+            contenders[name].cpu.append(timing.cpu)
+            print(
+                f"  round {round_ + 1} {name:>12}: {timing.wall:6.2f} s {rates[name]:6.1f} MB/s",
+                end="",
+            )
+            print(f"  CPU {timing.cpu:5.2f} s  load {before}")
         ratios.append(rates["freehold"] / rates["plain"])
         print(f"  round {round_ + 1} ratio freehold/plain: {ratios[-1]:.2f}", flush=True)
     for contender in contenders.values():
