@@ -97,6 +97,15 @@ def dumps(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def _dumps_bytes(value: Any) -> bytes:
+    """``dumps(value).encode()`` without the round trip through ``str``: the digest hashes
+    every message's text, and decoding then encoding it again made `prepare` ~10 % slower."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return dumps(value).encode()
+
+
 @dataclass(slots=True)
 class AddResult:
     """What ``add_conversation`` did: status is ``new``, ``updated`` or ``unchanged``."""
@@ -188,12 +197,12 @@ def prepare(conv: Conversation) -> Prepared:
     ]
     digest = hashlib.sha256()
     head = (conv.title, conv.created_at, conv.updated_at, conv.model, conv.current_leaf)
-    digest.update(dumps([head, conv.project, conv.archived, conv.starred]).encode())
+    digest.update(_dumps_bytes([head, conv.project, conv.archived, conv.starred]))
     for (source_id, parent, refs), row in zip(links, rows, strict=True):
         pointers = [(a.pointer, a.sha256) for a in refs]
-        digest.update(dumps([[source_id, parent], row, pointers]).encode())
+        digest.update(_dumps_bytes([[source_id, parent], row, pointers]))
     for record in conv.context:
-        digest.update(dumps([record.kind, record.text, record.message_source_id]).encode())
+        digest.update(_dumps_bytes([record.kind, record.text, record.message_source_id]))
     return Prepared(
         head=replace(conv, messages=[], raw=b"", older_raw=[]),
         cid=conversation_id(conv.source_kind, conv.source_id),
