@@ -714,3 +714,27 @@ def test_the_cli_says_when_it_updates_an_existing_archive(
     assert "Updating" not in again.stderr
     fresh = runner.invoke(cli, ["stats"], env={"FREEHOLD_HOME": str(tmp_path / "fresh")})
     assert fresh.exit_code == 0 and "Updating" not in fresh.stderr
+
+
+DIGEST_PINNED = "7194cd0eefa5fe428626b3c6b4cc7035621a8ad7b21bd0b2d5cdbed85c60f4f0"
+
+
+def _digest_sample() -> Conversation:
+    answer = msg("a", "u", "assistant", "ünïcode ✓ 🙂", model="gpt-4o", created_at=2.5)
+    answer.parts = [{"type": "text", "text": answer.text}, {"type": "code", "text": "x = 1"}]
+    answer.meta = {"finish_details": {"type": "stop"}, "big": 10**30}  # past orjson's ints
+    answer.attachments = [AttachmentRef("file-service://file-A", "a.png", sha256="ab" * 32)]
+    conv = conversation(
+        "d", [msg("u", None, "user", "hi", created_at=1.0), answer], project="g-1", starred=True
+    )
+    conv.context = [ContextRecord("memory", "likes tea", {"tool": "bio"}, 3.0, "a")]
+    return conv
+
+
+def test_digest_format_is_stable() -> None:
+    """Stored digests decide `unchanged` at every re-import: computing them differently would
+    report every conversation of every existing archive updated. Pinned from the code that
+    wrote the first archives (``dumps(...).encode()`` per row, before the bytes shortcut)."""
+    from freehold.archive import prepare
+
+    assert prepare(_digest_sample()).digest == DIGEST_PINNED
