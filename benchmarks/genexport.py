@@ -42,6 +42,17 @@ Design
   either way, deflate-1 or ``compresslevel=0`` (``ZIP_STORED``), i.e. a 1 GB export in ~25 s;
   the main thread (building dicts + serialising) is the limit.  The cyclic garbage collector
   is paused during a run (no reference cycles are made; it cost ~30% of build time).
+* **Two profiles.**  ``default`` is the shape the figures in docs/performance.md were first
+  taken on: ~1.8 KB of JSON per message, text of 50 B to 6 KB, 12 % tool messages.
+  ``varied`` (``--profile varied``) is another account, shaped on the real exports in
+  shared/fixtures/real (whose text runs from a few bytes to 14 KB): a third of the prompts
+  are one-word replies ("ok", "go on") and a few a long paste (a log, a document, source
+  files); half the answers are one line and one in twelve a 4-25 KB write-up; quick chats of
+  1-3 turns beside working sessions of up to 120; about twice the tool turns (multi-round code
+  interpreter, web search, image generation); a quarter of the prompts carry 1-4 uploaded
+  images, each with its own bytes (~2.7x the images per MB); two to three times the forks
+  per MB.  The default profile draws exactly the random numbers it always did, so its output
+  is unchanged.
 * **Media.**  Images are real, tiny and valid: an 8x8 PNG (zlib + struct), an 8x8 baseline
   JPEG (one DC coefficient per component, built here), a 1x1 lossless WEBP (VP8L with
   single-symbol prefix codes); the sharded layout also has MP4-looking blobs (``ftyp`` box)
@@ -53,7 +64,7 @@ Library use::
 
 Command line::
 
-    python benchmarks/genexport.py OUT --size 100MB --layout sharded --seed 1
+    python benchmarks/genexport.py OUT --size 100MB --layout sharded --seed 1 [--profile varied]
 """
 
 from __future__ import annotations
@@ -79,6 +90,7 @@ Json = dict[str, Any]
 
 MIB = 1024 * 1024
 DEFAULT_SHARD_BYTES = 64 * MIB
+PROFILES = ("default", "varied")
 FAST_COMPRESSION_ABOVE = 50_000_000
 _FLUSH_BYTES = MIB
 _UNKNOWN_TURN_RATE = 0.0012
@@ -618,6 +630,56 @@ _ABOUT_MODEL = (
 )
 
 
+_SHORT_PROMPTS = (
+    "ok",
+    "thanks!",
+    "continue",
+    "yes",
+    "why?",
+    "shorter please",
+    "and in Python?",
+    "go on",
+    "perfect, thank you",
+    "that didn't work",
+    "what about the second one?",
+    "can you explain step 3?",
+    "hmm",
+    "ok thx",
+    "no",
+    "again but simpler",
+)
+_SHORT_ANSWERS = (
+    "Sure.",
+    "Done.",
+    "You're welcome!",
+    "Yes, exactly.",
+    "Glad it helped.",
+    "Good catch, that was a typo.",
+    "Here it is, shorter.",
+    "Happy to help. 🙂",
+    "No, that is not needed.",
+)
+_PASTE_LEADS = (
+    "Here's the full output, what is going wrong?",
+    "Can you summarize this?",
+    "Please review this file:",
+    "This is what I have so far.",
+    "Fix the errors in this:",
+    "Translate this into plain English:",
+)
+_LOG_LINES = (
+    "2025-03-04T10:{s}:02.113Z INFO  {f}: request handled in {n} ms",
+    "2025-03-04T10:{s}:02.441Z WARN  {f}: retrying after timeout (attempt {n})",
+    "2025-03-04T10:{s}:03.007Z ERROR {f}: connection reset by peer",
+    "Traceback (most recent call last):",
+    '  File "/srv/app/{f}.py", line {n}, in handle',
+    "    return self._dispatch(request)",
+    "KeyError: '{f}'",
+    "[{n}/1000] building {f}.o",
+    "npm WARN deprecated {f}@1.{s}.0: no longer supported",
+)
+
+
 @dataclass
 class _Blocks:
     paragraphs: list[str]
@@ -629,8 +691,9 @@ class _Blocks:
 class _Text:
     """Prose, prompts, markdown answers and code, from seeded pools built once per run."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, varied: bool = False) -> None:
         self.rng = rng
+        self.varied = varied
         self.sentences = [self._pool(i, _SENTENCES, 48) for i in range(len(_TOPICS))]
         self.prompts = [self._pool(i, _PROMPTS, 24) for i in range(len(_TOPICS))]
         self._blocks: dict[tuple[int, str], _Blocks] = {}
@@ -656,6 +719,13 @@ class _Text:
         return sep.join(self.rng.choices(pool, k=k))
 
     def prompt(self, topic: int, lang: str) -> str:
+        if self.varied:  # the varied profile: a third are one-word replies, a few a long paste
+            roll = self.rng.random()
+            if roll < 0.33:
+                pool = _FOREIGN.get(lang, _SHORT_PROMPTS)  # foreign replies are whole lines
+                return self.rng.choice(pool)
+            if roll < 0.39:
+                return self.paste(topic, lang)
         if lang in _FOREIGN:
             text = self.rng.choice(_FOREIGN[lang])
         else:
@@ -722,6 +792,15 @@ class _Text:
         """A markdown answer: short (one paragraph), normal, or long (several sections)."""
         rand = self.rng.random  # the hottest path: index with random() instead of choice()
         b = self.blocks(topic, lang)
+        if self.varied:
+            roll = rand()
+            if roll < 0.3:  # "Done.", or one sentence
+                pool = _FOREIGN.get(lang, _SHORT_ANSWERS)
+                return pool[int(rand() * len(pool))]
+            if roll < 0.5:
+                return self.sentences_of(topic, lang, 1 + int(rand() * 3))
+            if roll >= 0.92:
+                return self.long_answer(topic, lang, crlf)
         paragraphs = b.paragraphs
         n_par = len(paragraphs)
         roll = rand()
@@ -742,6 +821,41 @@ class _Text:
         if rand() < 0.1:
             parts.append(_EMOJI[int(rand() * len(_EMOJI))])
         return "\n\n".join(parts)
+
+    def long_answer(self, topic: int, lang: str, crlf: bool = False) -> str:
+        """A long write-up (varied profile): 4-12 sections, 4-25 KB, most with code."""
+        rand = self.rng.random
+        b = self.blocks(topic, lang)
+        parts = [b.paragraphs[int(rand() * len(b.paragraphs))]]
+        for _ in range(4 + int(rand() * 9)):
+            parts.append(f"## {_HEADINGS[int(rand() * len(_HEADINGS))]}")
+            parts += self.rng.choices(b.paragraphs, k=1 + int(rand() * 3))
+            parts.append(b.lists[int(rand() * len(b.lists))])
+            if rand() < 0.6:
+                parts += self.rng.choices(b.code, k=1 + int(rand() * 2))
+            if rand() < 0.15:
+                parts.append(b.tables[int(rand() * len(b.tables))])
+        text = "\n\n".join(parts)
+        return text.replace("\n", "\r\n") if crlf else text
+
+    def paste(self, topic: int, lang: str) -> str:
+        """A question with a long paste under it: a log, a document or a source file."""
+        head = self.rng.choice(_PASTE_LEADS)
+        kind = self.rng.random()
+        if kind < 0.4:
+            rows = self.rng.choices(_LOG_LINES, k=self.rng.randint(30, 400))
+            ident = self.rng.choice(_IDENTS)
+            body = "\n".join(
+                line.format(s=10 + i % 50, f=ident, n=i * 7 % 997) for i, line in enumerate(rows)
+            )
+            return f"{head}\n\n```\n{body}\n```"
+        if kind < 0.7:
+            paragraphs = self.blocks(topic, lang).paragraphs
+            return (
+                head + "\n\n" + "\n\n".join(self.rng.choices(paragraphs, k=self.rng.randint(6, 40)))
+            )
+        codes = [self.code(topic)[1] for _ in range(self.rng.randint(3, 12))]
+        return f"{head}\n\n```\n" + "\n\n".join(codes) + "\n```"
 
     def _bullets(self, topic: int, lang: str) -> str:
         numbered = self.rng.random() < 0.4
@@ -1055,6 +1169,8 @@ class _Plan:
     missing_image: bool = False
     crlf: bool = False
     model: str = ""
+    forks: int = 1  # how many edit / regenerate forks of each kind (varied profile: 1-3)
+    images: int = 1  # images per upload (varied profile: 1-4)
 
 
 # Fixed plans for the first conversations, so that small exports cover every feature:
@@ -1187,6 +1303,23 @@ def _weighted(rng: random.Random, table: _Weighted) -> str:
 _MODELS = {era: _cumulative(table) for era, table in _MODEL_TABLE.items()}
 _ASSISTANT_KINDS = {era: _cumulative(table) for era, table in _ASSISTANT_TABLE.items()}
 _USER_KINDS = {era: _cumulative(table) for era, table in _USER_TABLE.items()}
+
+# The varied profile: more uploads (of several images each) and about twice the tool turns.
+_VARIED_ASSISTANT_TABLE: dict[int, tuple[tuple[str, float], ...]] = {
+    2023: (("text", 60), ("browse", 12), ("browse_error", 3), ("python", 10),
+           ("python_steps", 10), ("dalle", 5)),
+    2024: (("text", 50), ("python", 8), ("python_steps", 12), ("browse", 8),
+           ("browse_error", 2), ("dalle", 12), ("bio", 8)),
+    2025: (("text", 40), ("reasoning", 14), ("web", 14), ("python", 6), ("python_steps", 10),
+           ("image_gen", 10), ("bio", 6)),
+}  # fmt: skip
+_VARIED_USER_TABLE: dict[int, tuple[tuple[str, float], ...]] = {
+    2023: (("text", 90), ("attachment", 10)),
+    2024: (("text", 68), ("upload", 25), ("attachment", 7)),
+    2025: (("text", 60), ("upload", 25), ("voice", 8), ("attachment", 7)),
+}
+_VARIED_ASSISTANT_KINDS = {e: _cumulative(t) for e, t in _VARIED_ASSISTANT_TABLE.items()}
+_VARIED_USER_KINDS = {e: _cumulative(t) for e, t in _VARIED_USER_TABLE.items()}
 
 
 # --------------------------------------------------------------------------- conversations
@@ -1345,10 +1478,11 @@ class _Conv:
             turns.append(turn)
             parent = turn.leaf
         current = turns[-1].leaf
-        if self.plan.edit_fork:
-            self._edit_fork(turns)
-        if self.plan.regen_fork:
-            self._regen_fork(turns)
+        for _ in range(self.plan.forks):
+            if self.plan.edit_fork:
+                self._edit_fork(turns)
+            if self.plan.regen_fork:
+                self._regen_fork(turns)
         if self.plan.interrupted and not self.plan.edit_fork:
             current = self._interrupted_tail(current)
         if self.plan.dangling:
@@ -1472,8 +1606,12 @@ class _Conv:
             prompt += "\r\n\r\n" + self.text.code(topic, crlf=True)[1]
         meta: Json = {}
         if kind == "upload":
-            content = _multimodal([self.upload_image(), prompt])
-            meta["attachments"] = [self.last_attachment]
+            images, attached = [], []
+            for _ in range(self.plan.images):
+                images.append(self.upload_image())
+                attached.append(self.last_attachment)
+            content = _multimodal([*images, prompt])
+            meta["attachments"] = attached
         elif kind == "voice":
             content = _multimodal(self.audio_parts(prompt, "in"))
             meta["voice_mode_message"] = True
@@ -1683,6 +1821,29 @@ class _Conv:
             {"is_complete": True, "aggregate_result": self._aggregate(code, output, failed)},
         )
         return call, self.answer_text(result)[1]
+
+    def answer_python_steps(self, parent: str) -> tuple[str, str]:
+        """Several code-interpreter rounds before the answer (an analysis session)."""
+        rng = self.rng
+        first = node = parent
+        for step in range(rng.randint(2, 6)):
+            _, code = self.text.code(self.plan.topic)
+            call = self.tool_call(node, "python", "python", code)
+            first = call if step == 0 else first
+            output = "\n".join(
+                f"{rng.choice(_IDENTS)}  {rng.randint(0, 9999):>6}  {rng.random():.4f}"
+                for _ in range(rng.randint(1, 40))
+            )
+            node = self.tool_result(
+                call,
+                "python",
+                {"content_type": "execution_output", "text": output},
+                {"is_complete": True, "aggregate_result": self._aggregate(code, output, False)},
+            )
+            if self.rng.random() < 0.5:  # a short remark between the rounds
+                node = self.add(node, "assistant", _text(self.text.sentences_of(
+                    self.plan.topic, self.plan.lang, 1)), end_turn=False)  # fmt: skip
+        return first, self.answer_text(node)[1]
 
     def _aggregate(self, code: str, output: str, failed: bool) -> Json:
         t = round(self.t, 6)
@@ -2074,6 +2235,7 @@ _MODERN_FLAGS: Json = {
     "owner": None,
 }
 _ANSWERS = {
+    "python_steps": _Conv.answer_python_steps,
     "text": _Conv.answer_text,
     "voice": _Conv.answer_voice,
     "python": _Conv.answer_python,
@@ -2144,14 +2306,22 @@ class _Generator:
     """Runs one export: plans conversations, streams them, writes the side files."""
 
     def __init__(
-        self, sink: _Sink, layout: str, seed: int, era_mix: bool, images: bool, shard_bytes: int
+        self,
+        sink: _Sink,
+        layout: str,
+        seed: int,
+        era_mix: bool,
+        images: bool,
+        shard_bytes: int,
+        profile: str = "default",
     ) -> None:
         self.sink = sink
         self.sharded = layout == "sharded"
         self.layout = layout
+        self.varied = profile == "varied"
         self.rng = random.Random(seed)
         self.ids = _Ids(self.rng)
-        self.text = _Text(self.rng)
+        self.text = _Text(self.rng, self.varied)
         self.blobs = _Blobs()
         self.era_mix = era_mix
         self.images = images
@@ -2226,6 +2396,8 @@ class _Generator:
         else:
             era = self.latest_era()
         kinds = min(era, 2025)
+        if self.varied:
+            return self.varied_plan(era)
         n_turns = min(1 + int(rng.expovariate(1 / 3.5)), 40)
         turns = [
             (_weighted(rng, _USER_KINDS[kinds]), _weighted(rng, _ASSISTANT_KINDS[kinds]))
@@ -2253,6 +2425,40 @@ class _Generator:
             crlf=rng.random() < 0.03,
         )
 
+    def varied_plan(self, era: int) -> _Plan:
+        """The varied profile: quick chats, long sessions, tool-heavy turns, many forks."""
+        rng = self.rng
+        kinds = min(era, 2025)
+        roll = rng.random()
+        if roll < 0.35:  # a quick exchange
+            n_turns = rng.randint(1, 3)
+        elif roll < 0.92:
+            n_turns = min(1 + int(rng.expovariate(1 / 6)), 60)
+        else:  # a long working session
+            n_turns = rng.randint(30, 120)
+        users, answers = _VARIED_USER_KINDS[kinds], _VARIED_ASSISTANT_KINDS[kinds]
+        turns = [(_weighted(rng, users), _weighted(rng, answers)) for _ in range(n_turns)]
+        roll = rng.random()
+        lang = "fr" if roll < 0.04 else "de" if roll < 0.08 else "ja" if roll < 0.12 else "en"
+        return _Plan(
+            era=era,
+            turns=turns,
+            topic=rng.randrange(len(_TOPICS)),
+            lang=lang,
+            edit_fork=rng.random() < 0.3,
+            regen_fork=rng.random() < 0.4,
+            current_on_alt=rng.random() < 0.6,
+            interrupted=rng.random() < 0.05,
+            dangling=rng.random() < 0.004,
+            title_null=rng.random() < 0.05,
+            gizmo=("" if era == 2023 or rng.random() > 0.15 else rng.choice(("gpt", "project"))),
+            archived=era >= 2024 and rng.random() < 0.05,
+            starred=era >= 2025 and rng.random() < 0.04,
+            crlf=rng.random() < 0.03,
+            forks=1 + int(rng.random() * 3) + n_turns // 20,
+            images=1 + int(rng.random() * 4),
+        )
+
     # -- media
 
     def next_upload_kind(self) -> str:
@@ -2263,7 +2469,11 @@ class _Generator:
         self, kind: str, single_name: str, dat_name: str, original: str, force_missing: bool
     ) -> bytes:
         """Register one image referenced by a pointer; returns its bytes (for size_bytes)."""
-        blob = self.blobs.get(kind, self.rng.randrange(len(_PALETTE)))
+        if self.varied:  # every image its own bytes, as in a real export
+            rgb = self.rng.getrandbits(24).to_bytes(3, "big")
+            blob = _MAKERS[kind]((rgb[0], rgb[1], rgb[2]))
+        else:
+            blob = self.blobs.get(kind, self.rng.randrange(len(_PALETTE)))
         unlucky = self.rng.random() < 0.03
         if force_missing or unlucky or not self.images:
             self.stats.images_missing += 1
@@ -2441,6 +2651,7 @@ def generate(
     images: bool = True,
     shard_bytes: int = DEFAULT_SHARD_BYTES,
     compresslevel: int | None = None,
+    profile: str = "default",
 ) -> GenStats:
     """Write a synthetic ChatGPT export to ``out`` (a ``.zip`` file, or else a folder).
 
@@ -2450,9 +2661,12 @@ def generate(
     reaches ``shard_bytes``).  ``era_mix=False`` makes every conversation use the newest era of
     the layout.  ``images=False`` writes no media files (pointers stay, counted as missing).
     ``compresslevel`` (zip only): None = 6 up to 50 MB of JSON, 1 above; 0 = stored.
+    ``profile`` picks the shape of the conversations (:data:`PROFILES`).
     """
     if layout not in ("single", "sharded"):
         raise ValueError(f"layout must be 'single' or 'sharded', not {layout!r}")
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
     out = Path(out)
     if compresslevel is None:
         compresslevel = 1 if target_bytes > FAST_COMPRESSION_ABOVE else 6
@@ -2464,7 +2678,8 @@ def generate(
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the generator makes no reference cycles; the collector only costs time
     try:
-        return _Generator(sink, layout, seed, era_mix, images, shard_bytes).run(target_bytes)
+        gen = _Generator(sink, layout, seed, era_mix, images, shard_bytes, profile)
+        return gen.run(target_bytes)
     finally:
         sink.close()
         if gc_was_enabled:
@@ -2500,6 +2715,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-era-mix", action="store_true")
     parser.add_argument("--no-images", action="store_true")
     parser.add_argument("--compresslevel", type=int, default=None, choices=range(10))
+    parser.add_argument("--profile", choices=PROFILES, default="default")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     stats = generate(
@@ -2511,6 +2727,7 @@ def main(argv: list[str] | None = None) -> int:
         images=not args.no_images,
         shard_bytes=args.shard_size,
         compresslevel=args.compresslevel,
+        profile=args.profile,
     )
     elapsed = time.perf_counter() - started
     report: Json = asdict(stats)

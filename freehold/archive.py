@@ -25,6 +25,7 @@ account are flagged ``gone_upstream_at``, never removed. Queries live in ``_quer
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
 import sqlite3
@@ -99,6 +100,15 @@ def dumps(value: Any) -> str:
         import json
 
         return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _dumps_bytes(value: Any) -> bytes:
+    """``dumps(value).encode()`` without the round trip through ``str``: the digest hashes
+    every message's text, and decoding then encoding it again made `prepare` ~10 % slower."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return dumps(value).encode()
 
 
 @dataclass(slots=True)
@@ -201,14 +211,14 @@ def prepare(conv: Conversation) -> Prepared:
     ]
     digest = hashlib.sha256()
     head = (conv.title, conv.created_at, conv.updated_at, conv.model, conv.current_leaf)
-    digest.update(dumps([head, conv.project, conv.archived, conv.starred]).encode())
+    digest.update(_dumps_bytes([head, conv.project, conv.archived, conv.starred]))
     for (source_id, parent, refs), row in zip(links, rows, strict=True):
         # Pointers, not whether this copy of the export had their bytes: a file that arrives
         # later is linked and counted as an attachment, and leaves the conversation unchanged.
         pointers = [(a.pointer, None) for a in refs]
-        digest.update(dumps([[source_id, parent], row, pointers]).encode())
+        digest.update(_dumps_bytes([[source_id, parent], row, pointers]))
     for record in conv.context:
-        digest.update(dumps([record.kind, record.text, record.message_source_id]).encode())
+        digest.update(_dumps_bytes([record.kind, record.text, record.message_source_id]))
     return Prepared(
         head=replace(conv, messages=[], raw=b"", older_raw=[]),
         cid=conversation_id(conv.source_kind, conv.source_id),
@@ -264,13 +274,18 @@ def write_blob(blobs: Path, stream: IO[bytes]) -> tuple[str, str | None, int]:
 
 
 def _place(blobs: Path, final: Path, chunks: list[bytes]) -> None:
-    tmp_dir = blobs / "tmp"
-    _private.make_dirs(tmp_dir)
-    with tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False) as out:  # 0600
+    # The hot path of an export with many images, one new file each: no tempfile object and
+    # no failing mkdir per blob (``make_dirs`` is one stat when the folder is there).
+    _private.make_dirs(blobs / "tmp")
+    tmp = blobs / "tmp" / f"{final.name}.{os.getpid()}.{next(_TMP_COUNTER)}"
+    with _private.open_new(tmp) as out:  # 0600
         for chunk in chunks:
             out.write(chunk)
     _private.make_dirs(final.parent)
-    os.replace(out.name, final)
+    os.replace(tmp, final)
+
+
+_TMP_COUNTER = itertools.count()
 
 
 @dataclass(slots=True)

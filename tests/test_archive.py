@@ -1188,3 +1188,28 @@ def test_m006_makes_an_older_archive_searchable_in_datasette(
     found = [row["text"] for row in db["messages"].search("otters")]
     assert found and all("otters" in text for text in found)
     db.close()
+
+
+DIGEST_PINNED = "9162797d1255bada4aa57b2432d2bf90325e4029b8dd424cfe91da258064cf4a"
+
+
+def _digest_sample() -> Conversation:
+    answer = msg("a", "u", "assistant", "ünïcode ✓ 🙂", model="gpt-4o", created_at=2.5)
+    answer.parts = [{"type": "text", "text": answer.text}, {"type": "code", "text": "x = 1"}]
+    answer.meta = {"finish_details": {"type": "stop"}, "big": 10**30}  # past orjson's ints
+    answer.attachments = [AttachmentRef("file-service://file-A", "a.png", sha256="ab" * 32)]
+    conv = conversation(
+        "d", [msg("u", None, "user", "hi", created_at=1.0), answer], project="g-1", starred=True
+    )
+    conv.context = [ContextRecord("memory", "likes tea", {"tool": "bio"}, 3.0, "a")]
+    return conv
+
+
+def test_digest_format_is_stable() -> None:
+    """Stored digests decide `unchanged` at every re-import: computing them differently would
+    report every conversation of every existing archive updated. Pinned from the code that
+    wrote the first archives (``dumps(...).encode()`` per row, before the bytes shortcut),
+    since attachments are hashed by pointer alone (issue 10, item 1)."""
+    from freehold.archive import prepare
+
+    assert prepare(_digest_sample()).digest == DIGEST_PINNED

@@ -6,6 +6,7 @@ the written files with the stdlib ``json`` module.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import re
@@ -59,7 +60,7 @@ genexport = _load()
 
 @dataclass
 class Export:
-    layout: str
+    layout: str  # "single" or "sharded", whatever the profile
     path: Path
     stats: Any
     members: dict[str, bytes]
@@ -89,13 +90,20 @@ def _make(tmp: Path, layout: str, name: str, **kwargs: Any) -> Export:
     return Export(layout, path, stats, members, conversations, files)
 
 
+VARIANTS = ["single", "sharded", "varied-single", "varied-sharded"]
+
+
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Export]:
+    """Both layouts of both profiles: every content test below runs on each."""
     tmp = tmp_path_factory.mktemp("genexport")
-    return {layout: _make(tmp, layout, f"{layout}.zip") for layout in ("single", "sharded")}
+    made = {layout: _make(tmp, layout, f"{layout}.zip") for layout in ("single", "sharded")}
+    for layout in ("single", "sharded"):
+        made[f"varied-{layout}"] = _make(tmp, layout, f"v-{layout}.zip", profile="varied")
+    return made
 
 
-@pytest.fixture(params=["single", "sharded"])
+@pytest.fixture(params=VARIANTS)
 def export(request: pytest.FixtureRequest, exports: dict[str, Export]) -> Export:
     return exports[request.param]
 
@@ -121,15 +129,42 @@ def _children(mapping: dict[str, Any]) -> dict[str, list[str]]:
 # --------------------------------------------------------------------------- determinism
 
 
-@pytest.mark.parametrize("layout", ["single", "sharded"])
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_same_seed_gives_identical_bytes(
-    layout: str, exports: dict[str, Export], tmp_path: Path
+    variant: str, exports: dict[str, Export], tmp_path: Path
 ) -> None:
+    profile, _, layout = variant.rpartition("-")
     again = genexport.generate(
-        tmp_path / "again.zip", target_bytes=TARGET, layout=layout, seed=7, shard_bytes=SHARD_BYTES
+        tmp_path / "again.zip",
+        target_bytes=TARGET,
+        layout=layout,
+        seed=7,
+        shard_bytes=SHARD_BYTES,
+        profile=profile or "default",
     )
-    assert (tmp_path / "again.zip").read_bytes() == exports[layout].path.read_bytes()
-    assert again == exports[layout].stats
+    assert (tmp_path / "again.zip").read_bytes() == exports[variant].path.read_bytes()
+    assert again == exports[variant].stats
+
+
+# The members of the seed-7 exports as the generator wrote them before the varied profile
+# existed: adding a profile must not move a single random draw of the default one.
+DEFAULT_DIGESTS = {
+    "single": "6b55dbe3a5ec690f4968e8ca7254835250226d7c1453f77a5767b9134b50cdc3",
+    "sharded": "28ac73571832193f8a609fc0500cbc007f5a4040e4b4471164b6188d2105991c",
+}
+
+
+@pytest.mark.parametrize("layout", ["single", "sharded"])
+def test_default_profile_is_unchanged(layout: str, exports: dict[str, Export]) -> None:
+    digest = hashlib.sha256()
+    for name, data in sorted(exports[layout].members.items()):
+        digest.update(name.encode() + b"\0" + data)
+    assert digest.hexdigest() == DEFAULT_DIGESTS[layout]
+
+
+def test_unknown_profile_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="profile"):
+        genexport.generate(tmp_path / "x.zip", target_bytes=TARGET, profile="huge")
 
 
 def test_other_seed_differs(exports: dict[str, Export], tmp_path: Path) -> None:
@@ -218,15 +253,17 @@ def test_manifest_matches_members(exports: dict[str, Export]) -> None:
     assert logical["user.json"] == {"files": ["user.json"], "sharded": False}
 
 
-def test_single_is_one_line_json_dumps_defaults(exports: dict[str, Export]) -> None:
-    raw = exports["single"].members["conversations.json"]
+@pytest.mark.parametrize("variant", ["single", "varied-single"])
+def test_single_is_one_line_json_dumps_defaults(variant: str, exports: dict[str, Export]) -> None:
+    raw = exports[variant].members["conversations.json"]
     assert b"\n" not in raw
     assert raw.isascii()
     assert json.dumps(json.loads(raw)).encode() == raw
 
 
-def test_shards_are_sorted_pretty_json(exports: dict[str, Export]) -> None:
-    export = exports["sharded"]
+@pytest.mark.parametrize("variant", ["sharded", "varied-sharded"])
+def test_shards_are_sorted_pretty_json(variant: str, exports: dict[str, Export]) -> None:
+    export = exports[variant]
     for name in export.conversation_files:
         text = export.members[name].decode("utf-8")
         again = json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False)
@@ -356,7 +393,7 @@ def test_text_variety(export: Export) -> None:
     ]
     joined = "\n".join(parts)
     assert "```" in joined and "\r\n" in joined and "### " in joined
-    assert "à" in joined  # French
+    assert re.search("[àéç]", joined)  # French
     assert "ü" in joined or "ö" in joined  # German
     assert re.search("[\u3040-\u30ff]", joined)  # Japanese kana
     assert re.search("[\U0001f300-\U0001faff]", joined)  # emoji
@@ -480,6 +517,106 @@ def test_side_files_parse(export: Export) -> None:
     assert feedback and all(f["conversation_id"] in ids for f in feedback)
 
 
+# --------------------------------------------------------------------------- the varied profile
+
+
+@dataclass
+class Shape:
+    """What an export is made of, per MB of conversations JSON."""
+
+    messages_per_mb: float
+    images_per_mb: float
+    forks_per_mb: float
+    tool_share: float  # tool messages / messages
+    text_lengths: list[int]  # of every message with text, sorted
+    uploads_per_message: Counter[int]  # images per user message that has any
+    images: int  # image files written
+    distinct_images: int
+
+
+def _shape(export: Export) -> Shape:
+    messages = _messages(export)
+    mb = export.stats.bytes_json / 1e6
+    forks = sum(
+        1 for c in export.conversations for k in _children(c["mapping"]).values() if len(k) > 1
+    )
+    lengths = sorted(
+        n
+        for m in messages
+        if (n := sum(len(p) for p in m["content"].get("parts") or [] if isinstance(p, str)))
+    )
+    uploads = Counter(
+        n
+        for m in messages
+        if m["author"]["role"] == "user"
+        and (n := sum(isinstance(p, dict) for p in m["content"].get("parts") or []))
+        and m["content"]["parts"][0]["content_type"] == "image_asset_pointer"
+    )
+    media = [d for n, d in export.members.items() if not n.endswith((".json", ".html"))]
+    return Shape(
+        messages_per_mb=len(messages) / mb,
+        images_per_mb=export.stats.images / mb,
+        forks_per_mb=forks / mb,
+        tool_share=sum(m["author"]["role"] == "tool" for m in messages) / len(messages),
+        text_lengths=lengths,
+        uploads_per_message=uploads,
+        images=export.stats.images,
+        distinct_images=len(set(media)),
+    )
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Shape]:
+    """6 MB of each profile: enough conversations past the fixed coverage plans to compare."""
+    tmp = tmp_path_factory.mktemp("shapes")
+    made = {}
+    for profile in ("default", "varied"):
+        path = tmp / f"{profile}.zip"
+        stats = genexport.generate(path, target_bytes=6_000_000, seed=3, profile=profile)
+        members = _read_zip(path)
+        convs = json.loads(members["conversations.json"])
+        made[profile] = _shape(Export("single", path, stats, members, convs, []))
+    return made
+
+
+def _quantile(values: list[int], q: float) -> int:
+    return values[int(len(values) * q)]
+
+
+def test_varied_profile_is_shaped_differently(shapes: dict[str, Shape]) -> None:
+    default, varied = shapes["default"], shapes["varied"]
+    assert varied.images_per_mb > 2 * default.images_per_mb
+    assert varied.forks_per_mb > 1.5 * default.forks_per_mb
+    assert varied.tool_share > 1.5 * default.tool_share
+    # shorter and longer messages: the short end is shorter, the long end is longer
+    assert _quantile(varied.text_lengths, 0.25) < _quantile(default.text_lengths, 0.25) / 2
+    assert _quantile(varied.text_lengths, 0.99) > 2 * _quantile(default.text_lengths, 0.99)
+    assert max(varied.text_lengths) > 15_000 and min(varied.text_lengths) <= 3
+
+
+def test_varied_profile_uploads_several_distinct_images(shapes: dict[str, Shape]) -> None:
+    varied, default = shapes["varied"], shapes["default"]
+    assert set(varied.uploads_per_message) >= {1, 2, 3, 4}
+    assert set(default.uploads_per_message) == {1}
+    # every image has its own bytes in the varied profile; the default one reuses a palette
+    assert varied.distinct_images == varied.images
+    assert default.distinct_images < default.images / 4
+
+
+def test_varied_profile_has_multi_round_tool_turns(exports: dict[str, Export]) -> None:
+    """Some answers follow two or more code-interpreter rounds in a row."""
+    rounds = 0
+    for conv in exports["varied-single"].conversations:
+        mapping = conv["mapping"]
+        for node in mapping.values():
+            message = node["message"]
+            parent = mapping.get(node["parent"] or "", {}).get("message")
+            if message and parent and message["recipient"] == "python":
+                rounds += parent["content"]["content_type"] == "execution_output"
+                rounds += parent["recipient"] == "all" and parent["author"]["role"] == "assistant"
+    assert rounds > 0
+
+
 def test_era_mix_off_uses_newest_era(tmp_path: Path) -> None:
     export = _make(tmp_path, "sharded", "modern.zip", era_mix=False)
     assert all("status" in m for m in _messages(export))  # no slim re-exports
@@ -496,7 +633,8 @@ def test_parse_size(text: str, value: int) -> None:
 
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli"
-    assert genexport.main([str(out), "--size", "50KB", "--layout", "sharded", "--seed", "1"]) == 0
+    argv = [str(out), "--size", "50KB", "--layout", "sharded", "--seed", "1", "--profile", "varied"]
+    assert genexport.main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["bytes_json"] >= 50_000
     assert (out / "export_manifest.json").is_file()

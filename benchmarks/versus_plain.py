@@ -1,0 +1,171 @@
+"""Time freehold's import beside a plain importer, on the same export, in the same run.
+
+For each generator profile and size, one export is generated (``genexport.py``, seed 1, kept
+in the work folder for the next run), then the two importers take turns on it, ``--repeats``
+times, the order swapped each round so that neither always runs first: ``freehold import``
+exactly as a user runs it (a fresh ``FREEHOLD_HOME``, the CLI, start-up included), and
+``plain_importer.py`` (also a fresh process and a fresh database). Each run prints its wall
+time, its MB/s of conversations JSON, its CPU time (user + system, every process included:
+it moves much less than the wall time when other work shares the machine, and says how much
+work each importer does) and the load average just before it; each round prints the ratio
+of the two rates measured side by side. The summary gives ranges and medians, ready for
+docs/performance.md. Nothing is asserted: the machine's speed drifts (see that page), so
+only the ratios within a round are compared, never figures from different runs.
+
+    python benchmarks/versus_plain.py --profiles default,varied --sizes 100MB,200MB --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from genexport import PROFILES, generate, parse_size  # noqa: E402
+
+PORTER = "porter unicode61 remove_diacritics 2"  # freehold's tokenizer
+
+
+@dataclass
+class Contender:
+    name: str
+    rates: list[float] = field(default_factory=list)  # MB/s, one per round
+    cpu: list[float] = field(default_factory=list)  # CPU seconds, one per round
+
+    def summary(self) -> str:
+        if not self.rates:
+            return "-"
+        low, high, mid = min(self.rates), max(self.rates), statistics.median(self.rates)
+        cpu = statistics.median(self.cpu)
+        return f"{low:.1f}-{high:.1f} (median {mid:.1f}); CPU median {cpu:.2f} s"
+
+
+def export_for(work: Path, profile: str, size: int, layout: str) -> tuple[Path, int]:
+    """The export for these arguments and its bytes of conversations JSON, generated once."""
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / f"{profile}-{layout}-{size}.zip"
+    meta = path.with_suffix(".json")
+    if path.exists() and meta.exists():
+        return path, int(json.loads(meta.read_text())["bytes_json"])
+    stats = generate(path, target_bytes=size, layout=layout, seed=1, profile=profile)
+    meta.write_text(json.dumps({"bytes_json": stats.bytes_json}))
+    return path, stats.bytes_json
+
+
+def load() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+@dataclass
+class Timing:
+    wall: float
+    cpu: float  # user + system seconds of the command and every process it waited for
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], env: dict[str, str]) -> Timing:
+    cpu = _children_cpu()
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode not in (0, 1):  # freehold exits 1 when its report lists problems
+        sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
+    return Timing(wall, _children_cpu() - cpu)
+
+
+# Every run writes to a new folder, and nothing is deleted until the end. On ext4 without a
+# journal (this machine's disk), creating a file soon after thousands were deleted costs up
+# to 1 ms of kernel time (the allocator skips recently deleted inodes one by one:
+# ``recently_deleted`` in perf), so deleting one run's archive would slow the next run's
+# attachments, whichever importer it is.
+def run_freehold(export: Path, out: Path) -> Timing:
+    env = {**os.environ, "FREEHOLD_HOME": str(out / "home")}
+    return timed([sys.executable, "-m", "freehold", "import", str(export), "--json"], env)
+
+
+def run_plain(export: Path, out: Path, tokenize: str = "") -> Timing:
+    out.mkdir(parents=True)
+    command = [sys.executable, str(HERE / "plain_importer.py"), str(export), str(out / "db")]
+    return timed([*command, "--tokenize", tokenize] if tokenize else command, dict(os.environ))
+
+
+def compare(export: Path, json_bytes: int, repeats: int, porter: bool, scratch: Path) -> None:
+    mb = json_bytes / 1e6
+    runs: dict[str, Callable[[Path], Timing]] = {
+        "freehold": lambda out: run_freehold(export, out),
+        "plain": lambda out: run_plain(export, out),
+    }
+    if porter:
+        runs["plain-porter"] = lambda out: run_plain(export, out, PORTER)
+    contenders = {name: Contender(name) for name in runs}
+    ratios: list[float] = []
+    for round_ in range(repeats):
+        order = list(runs) if round_ % 2 == 0 else list(reversed(runs))
+        rates = {}
+        for name in order:
+            before = load()
+            timing = runs[name](scratch / f"{export.stem}-{round_}-{name}")
+            rates[name] = mb / timing.wall
+            contenders[name].rates.append(rates[name])
+            contenders[name].cpu.append(timing.cpu)
+            print(
+                f"  round {round_ + 1} {name:>12}: {timing.wall:6.2f} s {rates[name]:6.1f} MB/s",
+                end="",
+            )
+            print(f"  CPU {timing.cpu:5.2f} s  load {before}")
+        ratios.append(rates["freehold"] / rates["plain"])
+        print(f"  round {round_ + 1} ratio freehold/plain: {ratios[-1]:.2f}", flush=True)
+    for contender in contenders.values():
+        print(f"  {contender.name:>12} MB/s: {contender.summary()}")
+    print(
+        f"  ratio freehold/plain: {min(ratios):.2f}-{max(ratios):.2f} "
+        f"(median {statistics.median(ratios):.2f})",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--profiles", default=",".join(PROFILES))
+    parser.add_argument("--sizes", default="100MB,200MB")
+    parser.add_argument("--layout", default="single", choices=["single", "sharded"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, default=Path("bench-out"))
+    parser.add_argument(
+        "--porter",
+        action="store_true",
+        help="also time the plain importer with freehold's tokenizer",
+    )
+    args = parser.parse_args(argv)
+    scratch = args.workdir / "scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        for profile in args.profiles.split(","):
+            for label in args.sizes.split(","):
+                size = parse_size(label)
+                export, json_bytes = export_for(args.workdir, profile, size, args.layout)
+                print(f"== {profile} {args.layout} {label}: {json_bytes / 1e6:.1f} MB of JSON")
+                compare(export, json_bytes, args.repeats, args.porter, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

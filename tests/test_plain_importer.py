@@ -1,0 +1,87 @@
+"""Tests for the benchmark yardstick: benchmarks/plain_importer.py and benchmarks/versus_plain.py.
+
+The plain importer must really do the job it is timed on (every message stored, its text
+searchable), or the ratio in docs/performance.md would flatter freehold.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sqlite3
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _load(name: str) -> ModuleType:
+    sys.path.insert(0, str(BENCHMARKS))  # versus_plain imports genexport by name
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+genexport = _load("genexport")
+plain_importer = _load("plain_importer")
+versus_plain = _load("versus_plain")
+
+
+@pytest.mark.parametrize(("layout", "profile"), [("single", "varied"), ("sharded", "default")])
+def test_every_message_is_stored_and_searchable(layout: str, profile: str, tmp_path: Path) -> None:
+    export = tmp_path / "export.zip"
+    stats = genexport.generate(
+        export, target_bytes=400_000, layout=layout, seed=5, shard_bytes=150_000, profile=profile
+    )
+    got = plain_importer.import_export(export, tmp_path / "plain.sqlite")
+    assert (got["conversations"], got["messages"]) == (stats.conversations, stats.messages)
+    with sqlite3.connect(tmp_path / "plain.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == stats.messages
+        hits = db.execute(
+            "SELECT m.role, m.text FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+            "WHERE messages_fts MATCH 'mistake'"
+        ).fetchall()
+        assert hits and all("mistake" in text.lower() for _, text in hits)
+        db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')")
+
+
+@pytest.mark.parametrize("parser", ["stdlib", "ijson"])
+def test_both_parsers_read_the_same_elements(parser: str, tmp_path: Path) -> None:
+    if parser == "ijson":
+        pytest.importorskip("ijson", reason="ijson is optional (pip install ijson)")
+    export = tmp_path / "export.zip"
+    genexport.generate(export, target_bytes=300_000, seed=2)
+    got = plain_importer.import_export(export, tmp_path / f"{parser}.sqlite", parser)
+    with sqlite3.connect(tmp_path / f"{parser}.sqlite") as db:
+        rows = db.execute("SELECT message_id, text FROM messages ORDER BY id").fetchall()
+    assert len(rows) == got["messages"] > 0
+    assert any("\r\n" in text for _, text in rows)  # escapes decoded, text kept as it was
+
+
+def test_stdlib_items_reads_elements_across_chunk_borders(monkeypatch: Any) -> None:
+    import io
+    import json
+
+    monkeypatch.setattr(plain_importer, "_CHUNK", 7)
+    values = [{"a": "x" * n, "b": [n, {"c": None}]} for n in range(30)]
+    data = json.dumps(values, indent=1).encode()
+    assert list(plain_importer.stdlib_items(io.BytesIO(data))) == values
+
+
+def test_versus_plain_prints_both_rates_and_their_ratio(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--profiles", "varied", "--sizes", "200KB", "--repeats", "2"]
+    assert versus_plain.main([*argv, "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert len(re.findall(r"round \d  +freehold: ", out)) == 2
+    assert len(re.findall(r"round \d  +plain: ", out)) == 2
+    assert out.count("ratio freehold/plain: ") == 3  # one per round, one in the summary
+    assert not (tmp_path / "scratch").exists()  # the runs' archives are removed at the end
