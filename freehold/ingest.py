@@ -27,6 +27,7 @@ from typing import Any
 from freehold import plugins
 from freehold.archive import Archive, Prepared, prepare, write_blob
 from freehold.errors import BadExportError, FreeholdError, UnknownExportError
+from freehold.importers._conform import conform
 from freehold.importers._safezip import open_export
 from freehold.models import (
     AttachmentRef,
@@ -171,16 +172,33 @@ def import_path(
             size if path.is_file() else None,
             module.PARSER_VERSION,
         )
-        _Writer(archive, report, first, progress).consume(items)
+        try:
+            _Writer(archive, report, first, progress).consume(items)
+            if first.full_export and first.account_id and report.ok:
+                report.gone_upstream = archive.mark_gone_upstream(
+                    module.KIND, first.account_id, report.source_id
+                )
+        except BaseException as error:
+            _finish_failed(archive, report, first, error)
+            raise
     finally:
         items.close()
-    if first.full_export and first.account_id and report.ok:
-        report.gone_upstream = archive.mark_gone_upstream(
-            module.KIND, first.account_id, report.source_id
-        )
     status = "complete" if report.ok else "partial"
     archive.finish_source(report.source_id, status, report.to_json(), first.account_id)
     return report
+
+
+def _finish_failed(
+    archive: Archive, report: ImportReport, info: ExportInfo, error: BaseException
+) -> None:
+    """An import that stops after its source row was written leaves it ``failed``, with the
+    report so far and what stopped it, never ``running``; the batches already committed stay."""
+    what = str(error) or type(error).__name__
+    report.problem(Problem(Path(report.path).name, f"the import stopped: {what}"))
+    try:
+        archive.finish_source(report.source_id, "failed", report.to_json(), info.account_id)
+    except Exception:  # the archive itself failed: the first error is the one to tell
+        return
 
 
 def _size(path: Path) -> int:
@@ -216,10 +234,20 @@ class _Tally:
 
 
 def _items(module: Any, path: Path, blobs: Path) -> Generator[Any, None, None]:
-    """The reading side: records become (Prepared, tally, raw size); other records pass."""
+    """The reading side: records become (Prepared, tally, raw size); other records pass.
+
+    Every conversation is first made to conform to the model's types, whatever importer made
+    it: an odd value is dropped and noted, and only one without a usable id is skipped.
+    """
     reader = _Reader(blobs)
     for record in module.iter_conversations(path):
         if isinstance(record, Conversation):
+            try:
+                conform(record)
+            except ValueError as error:
+                where = f"{path.name}: a {module.KIND} conversation"
+                yield Problem(where, f"{error}; it was skipped — report this importer", skipped=1)
+                continue
             tally = reader.tally(record)
             yield prepare(record), tally, len(record.raw)
         else:

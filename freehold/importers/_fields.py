@@ -33,6 +33,7 @@ __all__ = [
     "flag",
     "integer",
     "iso_time",
+    "known",
     "mapping",
     "note",
     "noting",
@@ -98,6 +99,8 @@ def describe(value: Any) -> str:
     if isinstance(value, str):
         shown = value if len(value) <= _SHOWN else value[: _SHOWN - 1] + "…"
         return f"text ({shown!r})"
+    if isinstance(value, bytes):
+        return f"binary data ({len(value)} bytes)"
     return f"a {type(value).__name__}"
 
 
@@ -181,12 +184,17 @@ def array(obj: Any, key: str) -> list[Any]:
 def when(obj: Any, key: str) -> float | None:
     """A time: ISO 8601, epoch seconds or a finer unit, digits, or a ``{"$date"}`` wrapper."""
     value = _get(obj, key)
-    if value is None or value == "":
+    if value is None:
         return None
     found = any_time(value)
     if found is None:
         odd(key, value, "a time")
     return found
+
+
+def known(*values: float | None) -> float | None:
+    """The first value that is not None: a time of 0 (1970) is a time, not a missing one."""
+    return next((value for value in values if value is not None), None)
 
 
 def _finite(value: Any) -> float | None:

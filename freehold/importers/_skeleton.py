@@ -249,7 +249,10 @@ class Format:
         if not self.export.one_file and self.names and not self.names.search(name):
             return False
         head = self.export.head(name, self.look.size)
-        return self.look.matches(head) and self.confirm(name, head)
+        try:
+            return self.look.matches(head) and self.confirm(name, head)
+        except _CONVERT_ERRORS:  # a check that trips on an odd value: not recognised
+            return False
 
     def confirm(self, name: str, head: bytes) -> bool:
         """A closer look, for formats that need to parse; the head already matched."""
@@ -370,7 +373,11 @@ class Format:
         *,
         todo: str = "check this element of the export",
     ) -> Iterator[Record]:
-        if not self.valid(value):
+        try:
+            valid = self.valid(value)
+        except _CONVERT_ERRORS:
+            valid = False
+        if not valid:
             yield self.skip(where, "; ".join(problems) or self.invalid, todo)
             return
         yield from self.guarded(where, value, raw, problems, todo=todo)
@@ -393,7 +400,7 @@ class Format:
             try:
                 conversation = (convert or self.convert)(value, raw)
             except _CONVERT_ERRORS as error:
-                known = source_id or self.identify(value, raw)
+                known = source_id or self._identified(value, raw)
                 yield from self.salvage(where, known, raw, error, notes, todo)
                 return
         conversation.problems[:0] = problems or []
@@ -407,6 +414,12 @@ class Format:
     def identify(self, value: Any, raw: bytes) -> str | None:
         """The conversation id of an element ``convert`` could not read, to keep it by."""
         return None
+
+    def _identified(self, value: Any, raw: bytes) -> str | None:
+        try:
+            return self.identify(value, raw)
+        except _CONVERT_ERRORS:
+            return None
 
     def salvage(
         self,

@@ -104,7 +104,7 @@ class _AIStudio(Format):
             or _title(messages),
             messages=tree.messages,
             raw=raw,
-            created_at=created or first_time(messages),
+            created_at=field.known(created, first_time(messages)),
             updated_at=field.when(value, "updateTime"),
             current_leaf=tree.leaf,
             model=model,
@@ -193,8 +193,8 @@ def _chunk_ids(chunks: list[Any], seen: set[str], problems: list[str]) -> list[s
 def _branch_parent(value: Any) -> str | None:
     if isinstance(value, dict):
         return field.text(value, "id")
-    if isinstance(value, str):
-        return value or None
+    if isinstance(value, str) and value:
+        return value
     if value is not None:
         field.odd("branchParent", value, "an object or an id")
     return None
@@ -250,6 +250,9 @@ class _Content(PartsBuilder):
             return
         if isinstance(part.get("text"), str):
             self.text_part(part["text"], thought or field.flag(part, "thought"))
+        elif part.get("text") is not None:
+            field.odd("text", part["text"], "text")
+            self.parts.append({"type": "unknown", "content_type": "part", "raw": part})
         elif not any(key in part for key in _EXTRAS):
             self.parts.append({"type": "unknown", "content_type": "part", "raw": part})
         self.extras(part)
@@ -309,6 +312,8 @@ class _Content(PartsBuilder):
     def grounding(self, grounding: dict[str, Any]) -> None:
         sources = field.array(grounding, "groundingChunks")
         for number, source in enumerate(sources, 1):
+            if not isinstance(source, dict):
+                field.odd("groundingChunks", source, "an object")
             self.parts.append({"type": "citation", "marker": f"[{number}]", **_cited(source)})
 
 

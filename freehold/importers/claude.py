@@ -192,7 +192,7 @@ class _Claude(Format):
         if found is None or text is None:
             return []
         data = {"project_uuid": project, "project_name": found.get("name")}
-        created = field.when(found, "updated_at") or field.when(found, "created_at")
+        created = field.known(field.when(found, "updated_at"), field.when(found, "created_at"))
         return [ContextRecord("project_instructions", text, data, created)]
 
     def design(self, obj: dict[str, Any], raw: bytes) -> Conversation:
@@ -213,7 +213,7 @@ class _Claude(Format):
             title=field.text(obj, "title") or field.text(obj, "name"),
             messages=tree.messages,
             raw=raw,
-            created_at=field.when(obj, "created_at") or first_time(tree.messages),
+            created_at=field.known(field.when(obj, "created_at"), first_time(tree.messages)),
             updated_at=field.when(obj, "updated_at"),
             current_leaf=tree.leaf,
             account_id=self.account_id,
@@ -384,7 +384,7 @@ def _design_message(item: dict[str, Any], index: int, problems: list[str]) -> Me
         source_id,
         _ROLES.get(role, role),
         author_name=field.text(body, "authorName"),
-        created_at=field.when(body, "timestamp") or field.when(item, "created_at"),
+        created_at=field.known(field.when(body, "timestamp"), field.when(item, "created_at")),
     )
 
 

@@ -25,6 +25,7 @@ bytes would not).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -96,7 +97,7 @@ class _Grok(Format):
             title=field.text(head, "title"),
             messages=tree.messages,
             raw=raw,
-            created_at=field.when(head, "create_time") or first_time(messages),
+            created_at=field.known(field.when(head, "create_time"), first_time(messages)),
             updated_at=field.when(head, "modify_time"),
             current_leaf=tree.leaf,
             model=models[-1] if models else None,
@@ -126,7 +127,11 @@ def _conversation_id(head: dict[str, Any]) -> str:
     given = field.text(head, "id") or field.text(head, "conversation_id")
     if given:
         return given
-    key = orjson.dumps([head.get("create_time"), head.get("title")])
+    pair = [head.get("create_time"), head.get("title")]
+    try:
+        key = orjson.dumps(pair)
+    except TypeError:  # an integer orjson cannot write; any stable spelling will do
+        key = json.dumps(pair).encode()
     return "grok-" + hashlib.sha256(key).hexdigest()[:32]
 
 

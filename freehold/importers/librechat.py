@@ -147,18 +147,23 @@ def _instructions(options: dict[str, Any]) -> list[ContextRecord]:
 def _flatten(items: list[Any], model: str | None, problems: list[str]) -> list[Message]:
     """Depth first in file order; a nested message's default parent is the one around it."""
     messages: list[Message] = []
-    stack: list[tuple[Any, str | None]] = [(item, None) for item in reversed(items)]
+    stack: list[tuple[Any, str | None, str]] = [
+        (item, None, f"messages[{n}]") for n, item in reversed(list(enumerate(items)))
+    ]
     while stack:
-        item, around = stack.pop()
+        item, around, where = stack.pop()
         if not isinstance(item, dict):
-            problems.append(f"message {len(messages)} is not an object; left out")
+            problems.append(f"{where} is not an object ({field.describe(item)}); left out")
             continue
         message = _message(item, f"message-{len(messages)}", model, problems)
         parent = field.text(item, "parentMessageId") or around
         message.parent_source_id = None if parent == ROOT else parent
         messages.append(message)
-        children = field.array(item, "children")
-        stack.extend((child, message.source_id) for child in reversed(children))
+        children = list(enumerate(field.array(item, "children")))
+        inside = f"children[{{}}] of {message.source_id}"
+        stack.extend(
+            (child, message.source_id, inside.format(n)) for n, child in reversed(children)
+        )
     return messages
 
 

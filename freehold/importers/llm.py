@@ -181,7 +181,8 @@ def _legacy(
     order += ["datetime_utc"] if "datetime_utc" in columns else []
     cursor = db.execute(f"SELECT * FROM responses ORDER BY {', '.join([*order, 'rowid'])}")
     seen: set[str] = set()
-    for key, rows in groupby(map(_row, cursor), key=lambda r: r.get("conversation_id")):
+    # An empty or missing conversation id: the response is a conversation of its own.
+    for key, rows in groupby(map(_row, cursor), key=lambda r: r.get("conversation_id") or None):
         if key is None:
             for row in rows:
                 yield from _legacy_one(fmt, None, [row], skip)
@@ -253,8 +254,8 @@ def _answer(rid: str, row: Row, when: float | None) -> Message:
     text = field.text(row, "response") or ""
     if text:
         parts.append({"type": "text", "text": text})
-    duration = row.get("duration_ms")
-    if when is not None and isinstance(duration, int | float):
+    duration = field.number(row, "duration_ms")
+    if when is not None and duration is not None:
         when += duration / 1000
     message = _message(rid, "assistant", parts, when)
     message.model = field.text(row, "model")
@@ -350,7 +351,7 @@ def _thread(
                 "parts": [p for digest in order for p in parts[digest]],
             }
         ),
-        created_at=field.when(thread, "datetime_utc") or (min(times) if times else None),
+        created_at=field.known(field.when(thread, "datetime_utc"), min(times, default=None)),
         updated_at=max(times) if times else None,
         current_leaf=tree.leaf,
         model=models[-1] if models else None,

@@ -110,9 +110,13 @@ def _messages_of(value: Any) -> list[Any] | None:
     items = value.get("messages") if isinstance(value, dict) else value
     if not isinstance(items, list):
         return None
-    if items and not any(isinstance(m, dict) and m.get("role") in _ROLES for m in items):
+    if items and not any(isinstance(m, dict) and _str_in(m.get("role"), _ROLES) for m in items):
         return None
     return items
+
+
+def _str_in(value: Any, allowed: set[str]) -> bool:
+    return isinstance(value, str) and value in allowed
 
 
 def _message(item: dict[str, Any], index: int, seen: set[str]) -> Message:
@@ -143,11 +147,15 @@ def _chunks(chunks: list[Any]) -> list[Part]:
     parts: list[Part] = []
     for chunk in chunks:
         kind = chunk.get("type") if isinstance(chunk, dict) else None
-        if kind == "text" and isinstance(chunk.get("text"), str):
-            parts.append({"type": "text", "text": chunk["text"]})
+        if kind == "text" and isinstance(text := chunk.get("text"), str):
+            parts.append({"type": "text", "text": text})
         elif kind == "tool_call" and isinstance(chunk, dict):
             parts.extend(_tool_call(chunk))
         else:
+            if not isinstance(chunk, dict):
+                field.odd("contentChunks", chunk, "an object")
+            elif kind == "text":
+                field.odd("text", chunk.get("text"), "text")
             parts.append({"type": "unknown", "content_type": str(kind), "raw": chunk})
     return parts
 

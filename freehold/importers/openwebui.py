@@ -119,7 +119,7 @@ def _conversation(obj: dict[str, Any], raw: bytes) -> Conversation:
         title=field.text(obj, "title") or field.text(chat, "title"),
         messages=tree.messages,
         raw=raw,
-        created_at=field.when(obj, "created_at") or field.when(chat, "timestamp"),
+        created_at=field.known(field.when(obj, "created_at"), field.when(chat, "timestamp")),
         updated_at=field.when(obj, "updated_at"),
         current_leaf=tree.leaf,
         model=_first_model(chat),
@@ -131,9 +131,10 @@ def _conversation(obj: dict[str, Any], raw: bytes) -> Conversation:
 
 
 def _first_model(chat: dict[str, Any]) -> str | None:
-    if isinstance(chat.get("models"), list):
-        return next((m for m in chat["models"] if isinstance(m, str) and m), None)
-    return field.text(chat, "model")
+    models = field.array(chat, "models")
+    for odd in (m for m in models if not isinstance(m, str)):
+        field.odd("models", odd, "a model name")
+    return next((m for m in models if isinstance(m, str) and m), None) or field.text(chat, "model")
 
 
 def _system(chat: dict[str, Any]) -> list[ContextRecord]:
@@ -278,7 +279,13 @@ def _reasoning(out: _Content, item: dict[str, Any]) -> None:
 
 def _function_call(out: _Content, item: dict[str, Any]) -> None:
     arguments = item.get("arguments")
-    text = arguments if isinstance(arguments, str) else json.dumps(arguments) if arguments else ""
+    text = (
+        arguments
+        if isinstance(arguments, str)
+        else ""
+        if arguments is None
+        else json.dumps(arguments)
+    )
     name, call = field.text(item, "name"), field.text(item, "call_id")
     out.add("code", text, searchable=False, language="json", name=name, call_id=call)
 
@@ -308,8 +315,13 @@ def _texts(item: dict[str, Any], key: str) -> str:
     value = item.get(key)
     if isinstance(value, str):
         return value
-    found = [field.text(i, "text") if isinstance(i, dict) else i for i in field.array(item, key)]
-    return "\n".join(text for text in found if isinstance(text, str) and text)
+    found = []
+    for entry in field.array(item, key):
+        if isinstance(entry, dict | str):
+            found.append(field.text(entry, "text") if isinstance(entry, dict) else entry)
+        else:
+            field.odd(key, entry, "text or an object")
+    return "\n".join(text for text in found if text)
 
 
 def _unquote(text: str) -> str:
