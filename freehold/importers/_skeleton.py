@@ -11,10 +11,12 @@ An importer module is its *mapping*: a ``Format`` subclass that says
   element at a time, or one object) or ``"file"`` (each file is one conversation, read whole);
 * how one element becomes a ``Conversation``: ``convert(value, raw)``.
 
-The module then exposes the public protocol of ``hookspecs.py`` with plain assignments::
+The module then exposes the public protocol of ``hookspecs.py`` with plain assignments, and
+``FORMAT`` for the planner (``_plan``), which asks each format what it claims in a path::
 
     KIND = "grok"
     PARSER_VERSION = "grok/1"
+    FORMAT = _Grok
     detect = _Grok.detect
     iter_conversations = _Grok.iter_conversations
 
@@ -37,7 +39,7 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, ClassVar, Literal
@@ -190,6 +192,11 @@ class Format:
 
     kind: ClassVar[str]
     version: ClassVar[str]
+    title: ClassVar[str] = ""  # as a person names the source: "ChatGPT"
+    # Files the export holds beside its conversations, by name, and what to import instead
+    # when one of them is given alone (``_diagnose``).
+    companions: ClassVar[Mapping[str, str]] = {}
+    advice: ClassVar[str] = ""
     names: ClassVar[re.Pattern[str] | None] = None
     look: ClassVar[Look] = Look()
     shape: ClassVar[Literal["array", "file"]] = "array"

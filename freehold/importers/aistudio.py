@@ -44,7 +44,7 @@ from freehold.importers._skeleton import Format, Look, first_time
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "aistudio"
 PARSER_VERSION = "aistudio/1"
@@ -66,6 +66,7 @@ _META_KEYS = (
 class _AIStudio(Format):
     kind = KIND
     version = PARSER_VERSION
+    title = "Google AI Studio"
     # ``chunkedPrompt`` may follow a long system instruction: look further than usual.
     look = Look(
         opens="{", keys=("chunkedPrompt",), not_before=("mapping", "chat_messages"), size=1 << 20
@@ -119,6 +120,7 @@ class _AIStudio(Format):
         return given or hashlib.sha256(raw).hexdigest()
 
 
+FORMAT = _AIStudio
 detect = _AIStudio.detect
 iter_conversations = _AIStudio.iter_conversations
 

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from functools import partial
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -35,7 +35,7 @@ from freehold.models import (
 )
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "chatgpt"
 PARSER_VERSION = "chatgpt/1"
@@ -51,6 +51,18 @@ _ONE = Look(keys=("mapping", ("current_node", "title")), not_before=("chat_messa
 class _ChatGPT(Format):
     kind = KIND
     version = PARSER_VERSION
+    title = "ChatGPT"
+    companions: ClassVar[dict[str, str]] = {
+        "chat.html": "ChatGPT's chat.html page (the same conversations, as a web page)",
+        "user.json": "the account file of a ChatGPT export",
+        "message_feedback.json": "the feedback file of a ChatGPT export",
+        "shared_conversations.json": "the shared-links file of a ChatGPT export",
+        "model_comparisons.json": "the model-comparisons file of a ChatGPT export",
+        "user_settings.json": "the settings file of a ChatGPT export",
+        "export_manifest.json": "the manifest of a ChatGPT export",
+        "conversation_asset_file_names.json": "the attachment index of a ChatGPT export",
+    }
+    advice = "import conversations.json or the whole zip"
     missing = (
         "no conversations.json or conversations-NNN.json found "
         "— is this a ChatGPT export? Unzip it and check, or download it again"
@@ -329,5 +341,6 @@ def _looks_like_chatgpt(head: bytes) -> bool:
     return b'"mapping"' in head or head.strip() == b"[]"
 
 
+FORMAT = _ChatGPT
 detect = _ChatGPT.detect
 iter_conversations = _ChatGPT.iter_conversations

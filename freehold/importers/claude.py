@@ -1,7 +1,9 @@
 """Claude.ai data exports, 2024–2026 (FORMATS.md §B).
 
 Accepts the zip, an unpacked folder, a ``conversations.json`` (an array, or one conversation
-object as browser-extension dumps give it), or one ``design_chats/<uuid>.json`` session.
+object as browser-extension dumps give it), or one ``design_chats/<uuid>.json`` session; in a
+folder or zip, other JSON files holding Claude conversations or a design chat on their own are
+read too (they carry no account files).
 Conversations are read one at a time (``jsonstream``) straight from the zip; each keeps the exact
 bytes of its array element as ``raw``.
 
@@ -34,7 +36,7 @@ import json
 import re
 from collections.abc import Iterator
 from itertools import pairwise
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -52,7 +54,7 @@ from freehold.models import (
 )
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "claude"
 PARSER_VERSION = "claude/1"
@@ -67,6 +69,13 @@ _ROLES = {"human": "user", "assistant": "assistant", "user": "user"}
 class _Claude(Format):
     kind = KIND
     version = PARSER_VERSION
+    title = "Claude"
+    companions: ClassVar[dict[str, str]] = {
+        "users.json": "the account file of a Claude export",
+        "projects.json": "the projects file of a Claude export",
+        "memories.json": "the memories file of a Claude export",
+    }
+    advice = "import the export's zip, or the folder it unpacked to (with conversations.json)"
     missing = (
         "no conversations.json or design_chats/ found "
         "— is this a Claude export? Unzip it and check, or download it again"
@@ -76,6 +85,8 @@ class _Claude(Format):
         super().__init__(export)
         self.chats: list[str] = []
         self.designs: list[str] = []
+        self.root = ""  # the folder of the export's layout, with a slash
+        self.side: list[str] = []  # its account files, kept raw
         self.projects: dict[str, dict[str, Any]] = {}
 
     def claim(self) -> Claim:
@@ -93,17 +104,31 @@ class _Claude(Format):
         shards = _shards(names)[:1]
         self.chats = shards if shards and _is_chats(self.export.head(shards[0])) else []
         self.designs = sorted(n for n in names if _DESIGN.search(n))
+        if self.chats or self.designs:
+            root = _parent(self.chats[0]) if self.chats else _parent(_parent(self.designs[0]))
+            self.root = root + "/" if root else ""
+            self.side = self._side_names()
+        self._loose(names)
         if not self.chats and not self.designs:
             return Claim()
-        return Claim(self.chats + self.designs, {*self.chats, *self.designs, *self._side_names()})
+        return Claim(self.chats + self.designs, {*self.chats, *self.designs, *self.side})
 
-    def _root(self) -> str:
-        root = _parent(self.chats[0]) if self.chats else _parent(_parent(self.designs[0]))
-        return root + "/" if root else ""
+    def _loose(self, names: list[str]) -> None:
+        """JSON files outside the export's layout that hold Claude conversations or a design
+        chat on their own (as a browser extension saves them)."""
+        taken = {*self.chats, *self.designs, *self.side}
+        for name in names:
+            if name in taken or not name.lower().endswith(".json"):
+                continue
+            head = self.export.head(name)
+            if _is_chats(head):
+                self.chats.append(name)
+            elif _is_design(head, in_design_folder=False):
+                self.designs.append(name)
 
     def _side_names(self) -> list[str]:
         """The export's top-level JSON files beside the conversations (account, projects…)."""
-        root = self._root()
+        root = self.root
         return [
             name
             for name in self.export.names()
@@ -117,10 +142,8 @@ class _Claude(Format):
         return not self.export.one_file
 
     def prologue(self, names: list[str]) -> Iterator[Record]:
-        if self.export.one_file:
-            return
-        root = self._root()
-        for name in self._side_names():
+        root = self.root
+        for name in self.side:
             if self.export.size(name) > _SIDE_FILE_LIMIT:
                 yield Problem(name, "larger than 256 MiB; not kept — open it by hand if needed")
                 continue
@@ -222,6 +245,7 @@ class _Claude(Format):
         )
 
 
+FORMAT = _Claude
 detect = _Claude.detect
 iter_conversations = _Claude.iter_conversations
 

@@ -22,7 +22,7 @@ import binascii
 import re
 from collections.abc import Iterator
 from functools import partial
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import orjson
 
@@ -50,7 +50,7 @@ from freehold.models import (
 )
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "freehold"
 PARSER_VERSION = "freehold/1"
@@ -64,6 +64,12 @@ _BAD_LINE = (ValueError, TypeError, KeyError, ArithmeticError, RecursionError, b
 class _Freehold(Format):
     kind = KIND
     version = PARSER_VERSION
+    title = "freehold"
+    companions: ClassVar[dict[str, str]] = {
+        MANIFEST: "the manifest of a freehold JSON export",
+        CONVERSATIONS: "the conversations of a freehold JSON export",
+    }
+    advice = "import the whole folder `freehold export --format json` wrote"
     missing = "not a folder written by `freehold export --format json` — give that folder"
 
     def claim(self) -> Claim:
@@ -186,6 +192,7 @@ class _Freehold(Format):
         return ref
 
 
+FORMAT = _Freehold
 detect = _Freehold.detect
 iter_conversations = _Freehold.iter_conversations
 

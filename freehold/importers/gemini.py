@@ -51,7 +51,7 @@ from freehold.jsonstream import JsonStreamError, iter_elements
 from freehold.models import AttachmentRef, Conversation, Message, Part, Problem, Record
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "html_text", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "html_text", "iter_conversations"]
 
 KIND = "gemini"
 PARSER_VERSION = "gemini/1"
@@ -75,6 +75,7 @@ _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".heic", ".bmp")
 class _Gemini(Format):
     kind = KIND
     version = PARSER_VERSION
+    title = "Gemini"
     noun = "Gemini record"
     missing = (
         "no Gemini activity (a JSON array of My Activity records for "
@@ -179,6 +180,7 @@ class _Gemini(Format):
         return _source_id(value)
 
 
+FORMAT = _Gemini
 detect = _Gemini.detect
 iter_conversations = _Gemini.iter_conversations
 

@@ -40,7 +40,7 @@ from freehold.jsonstream import iter_elements
 from freehold.models import Conversation, Message
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "grok"
 PARSER_VERSION = "grok/1"
@@ -54,6 +54,7 @@ _ASSISTANT = {"assistant", "grok", "model", "bot"}
 class _Grok(Format):
     kind = KIND
     version = PARSER_VERSION
+    title = "Grok"
     look = Look(opens="{", keys=("conversations", "conversation", "responses"))
     missing = (
         "no Grok export (a JSON object with conversations[].responses) found "
@@ -109,6 +110,7 @@ class _Grok(Format):
         return _conversation_id(head) if isinstance(head, dict) else None
 
 
+FORMAT = _Grok
 detect = _Grok.detect
 iter_conversations = _Grok.iter_conversations
 

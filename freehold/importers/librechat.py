@@ -37,7 +37,7 @@ from freehold.importers._skeleton import READ_ERRORS, Claim, Format, Look
 from freehold.models import ContextRecord, Conversation, Message
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "librechat"
 PARSER_VERSION = "librechat/1"
@@ -49,6 +49,7 @@ _META = ("sender", "endpoint", "tokenCount", "finish_reason", "unfinished")
 class _LibreChat(Format):
     kind = KIND
     version = PARSER_VERSION
+    title = "LibreChat"
     names = re.compile(r"(?i)\.json$")
     look = Look(opens="{", keys=("conversationId",))
     shape = "file"
@@ -91,6 +92,7 @@ class _LibreChat(Format):
         return field.text(value, "conversationId")
 
 
+FORMAT = _LibreChat
 detect = _LibreChat.detect
 iter_conversations = _LibreChat.iter_conversations
 

@@ -48,7 +48,7 @@ from freehold.importers._skeleton import Claim, Format
 from freehold.models import Conversation, Message, Part, Problem, Record
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "llm"
 PARSER_VERSION = "llm/1"
@@ -76,6 +76,7 @@ Row = dict[str, Any]
 class _Llm(Format):
     kind = KIND
     version = PARSER_VERSION
+    title = "llm"
     missing = (
         "not an llm logs database (a SQLite file with a responses table or "
         "threads/turns/messages/parts) — find it with `llm logs path`"
@@ -115,6 +116,7 @@ class _Llm(Format):
             db.close()
 
 
+FORMAT = _Llm
 detect = _Llm.detect
 iter_conversations = _Llm.iter_conversations
 

@@ -32,7 +32,7 @@ from freehold.importers._skeleton import READ_ERRORS, Claim, Format, linear
 from freehold.models import Conversation, Message, Part
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "mistral"
 PARSER_VERSION = "mistral/1"
@@ -46,6 +46,7 @@ _ROLES = {"user", "assistant", "system", "tool"}
 class _Mistral(Format):
     kind = KIND
     version = PARSER_VERSION
+    title = "Mistral Le Chat"
     names = _NAME
     shape = "file"
     noun = "chat"
@@ -96,6 +97,7 @@ class _Mistral(Format):
         return _uuid(self.member)
 
 
+FORMAT = _Mistral
 detect = _Mistral.detect
 iter_conversations = _Mistral.iter_conversations
 

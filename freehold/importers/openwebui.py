@@ -42,7 +42,7 @@ from freehold.jsonstream import JsonStreamError, iter_elements
 from freehold.models import ContextRecord, Conversation, Message, Problem, Record
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "openwebui"
 PARSER_VERSION = "openwebui/1"
@@ -56,6 +56,7 @@ _FOREIGN = ("mapping", "chat_messages")
 class _OpenWebUI(Format):
     kind = KIND
     version = PARSER_VERSION
+    title = "Open WebUI"
     names = re.compile(r"(?i)\.json$")
     noun = "chat"
     again = "export the chats from Open WebUI again"
@@ -88,6 +89,7 @@ class _OpenWebUI(Format):
         return field.text(value, "id")
 
 
+FORMAT = _OpenWebUI
 detect = _OpenWebUI.detect
 iter_conversations = _OpenWebUI.iter_conversations
 
