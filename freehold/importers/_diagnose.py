@@ -41,7 +41,8 @@ _PARSE_LIMIT = 32 << 20  # JSON parsed whole to say what it is; larger files are
 _SHOWN_KEYS = 5
 _SHOWN_MEMBERS = 4
 _SQLITE = b"SQLite format 3\x00"
-_ARCHIVES = {"gz", "bz2", "xz", "7z", "rar", "tar", "zst", "br", "lz", "lz4", "Z", "cab"}
+_ARCHIVES = {"gz": "gzip", "bz2": "bzip2", "xz": "xz", "7z": "7-Zip", "rar": "RAR", "tar": "tar"}
+_ARCHIVES |= {"zst": "zstd", "br": "Brotli", "lz": "lzip", "lz4": "LZ4", "Z": "compress"}
 _OFFICE = {"docx": "a Word document", "xlsx": "an Excel workbook", "pptx": "a PowerPoint file"}
 _OFFICE |= {"odt": "an OpenDocument text", "ods": "an OpenDocument spreadsheet"}
 _OFFICE |= {"epub": "an EPUB book"}
@@ -136,10 +137,9 @@ def _file(export: Export, name: str, whole_path: Path | None = None) -> Finding:
         )
     head = export.head(name)
     if whole_path is not None and whole_path.suffix.lower() == ".zip" and head[:2] != b"PK":
-        what = _content(export, name, head, size).what
-        return Finding(
-            f"named .zip but not a zip archive ({what})", "download the export again", lost=True
-        )
+        inner = _content(export, name, head, size).what.removesuffix(", not an export")
+        what = f"named .zip but not a zip archive: it is {inner}"
+        return Finding(what, "download the export again", lost=True)
     return _content(export, name, head, size)
 
 
@@ -178,7 +178,9 @@ def _typed(mime: str, extension: str) -> Finding:
     if extension == "zip":
         return Finding("a zip inside the export", "unzip it and import what it holds")
     if extension in _ARCHIVES:
-        return Finding(f"a {extension} archive", "unpack it, then import the export it holds")
+        return Finding(
+            f"a {_ARCHIVES[extension]} archive", "unpack it, then import the export it holds"
+        )
     if extension in _OFFICE:
         return Finding(f"{_OFFICE[extension]}, not an export")
     top = mime.split("/")[0]
@@ -203,8 +205,9 @@ def _json(export: Export, name: str, size: int) -> Finding:
 
 
 def _short(error: BaseException) -> str:
-    text = str(error).split(": line")[0] if isinstance(error, ValueError) else "nested too deeply"
-    return text[:80]
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at character {error.pos}"
+    return "nested too deeply" if isinstance(error, RecursionError) else str(error)[:80]
 
 
 def _shape(value: Any) -> Finding:
