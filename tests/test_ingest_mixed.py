@@ -106,6 +106,21 @@ def test_a_folder_of_loose_claude_files(archive: Archive, real: Path, tmp_path: 
     assert report.kind == "claude" and report.ok and report.conversations["new"] == 3
 
 
+def test_an_uploaded_file_inside_a_chatgpt_export_stays_the_exports(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """A Claude file once uploaded to ChatGPT (``file-…``) is the ChatGPT export's, not Claude's."""
+    conv = json.loads((real / "pkuppens-chatgpt-2023-06" / "conversations.json").read_text())[0]
+    claude_file = (real / "echomine-aucontraire" / "claude" / "sample_export.json").read_bytes()
+    members = {
+        "conversations.json": json.dumps([conv]).encode(),
+        "file-Up1-claude.json": claude_file,
+    }
+    report = import_path(archive, write_zip(tmp_path / "gpt.zip", members), reader_process=False)
+    assert report.kind == "chatgpt" and kinds(archive) == {"chatgpt": 1}
+    assert report.kept_files == ["file-Up1-claude.json"]
+
+
 @pytest.mark.parametrize("noise", [".DS_Store", "__MACOSX/._grok-export.json"])
 def test_system_clutter_is_not_named(
     archive: Archive, real: Path, tmp_path: Path, noise: str

@@ -97,10 +97,10 @@ def plan(path: Path) -> Plan:
 
 
 def _plan(path: Path, export: Export) -> Plan:
-    """Two passes: the files each format reads conversations from are claimed first, in the
-    registry's order; then what each also accounts for (account files, attachments, its
-    folder) among what is left, so a Grok file inside a ChatGPT export's folder is still read
-    as Grok rather than kept as a ChatGPT account file."""
+    """Claims in the registry's order, each among what earlier ones did not take; a claim's
+    ``shared`` members stay on offer to the formats after it, and what nobody read of them
+    goes back to the claim, so a Grok file inside a ChatGPT export's folder is read as Grok,
+    while the export's own files (attachments included) are never offered."""
     claims: list[tuple[Any, Claim]] = []
     free = export.names()
     for module in plugins.importers().values():
@@ -112,14 +112,15 @@ def _plan(path: Path, export: Export) -> Plan:
         claim = fmt(export.restrict(free)).claimed() if free else Claim()
         if claim.members:
             claims.append((module, claim))
-            free = [n for n in free if n not in set(claim.members)]
+            taken = set(claim.members) | (claim.owns - claim.shared)
+            free = [n for n in free if n not in taken]
     if not claims:
         raise UnknownExportError(_diagnose.unknown(path, export))
     parts = []
     for module, claim in claims:
-        extra = [n for n in free if n in claim.owns]
-        free = [n for n in free if n not in claim.owns]
-        only = tuple(sorted({*claim.members, *extra}))
+        extra = {n for n in free if n in claim.shared}
+        free = [n for n in free if n not in extra]
+        only = tuple(sorted({*claim.members, *(claim.owns - claim.shared), *extra}))
         parts.append(Part(module.__name__, module.KIND, module.PARSER_VERSION, only))
     problems = list(export_problems(export)) + list(_left_out(export, free))
     return Plan(path, parts, problems)

@@ -41,7 +41,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any, ClassVar, Literal
 
 import orjson
@@ -92,7 +92,7 @@ class Export:
         self.one_file = isinstance(files, OneFile)
         wanted = None if only is None else set(only)
         self._names = [n for n in files.names() if wanted is None or n in wanted]
-        self._heads: dict[str, bytes] = {}
+        self._heads: dict[str, tuple[bytes, bool]] = {}  # first bytes, and whether that is all
 
     @classmethod
     def of(cls, path: Path, only: Collection[str] | None = None) -> Export:
@@ -123,25 +123,33 @@ class Export:
         self.files.close()
 
     def holds(self, base_name: str) -> bool:
-        return any(PurePosixPath(n).name == base_name for n in self._names)
+        tail = "/" + base_name
+        return any(n == base_name or n.endswith(tail) for n in self._names)
 
     def head(self, name: str, size: int = HEAD) -> bytes:
         """Up to ``size`` bytes from the start of ``name``; what was read before a broken end is
         kept (reading the file itself then reports the damage)."""
-        known = self._heads.get(name)
-        if known is not None and (len(known) < HEAD or size <= len(known)):
+        known, whole = self._heads.get(name, (b"", False))
+        if whole or size <= len(known):
             return known[:size]
         chunks: list[bytes] = []
         got = 0
+        whole = True
         try:
             with self.open(name) as handle:
-                while got < size and (chunk := handle.read(min(_CHUNK, size - got))):
+                while got < size:
+                    chunk = handle.read(min(_CHUNK, size - got))
+                    if not chunk:
+                        break
                     chunks.append(chunk)
                     got += len(chunk)
+                else:
+                    whole = False  # stopped at ``size``: there may be more
         except READ_ERRORS:
-            pass
+            pass  # what was read is the whole of what can be read
         data = b"".join(chunks)
-        self._heads[name] = data[:HEAD]
+        if len(data) > len(known):
+            self._heads[name] = (data[:HEAD], whole and len(data) <= HEAD)
         return data
 
     def start(self, name: str, size: int = HEAD) -> bytes:
@@ -181,10 +189,16 @@ def _quoted(key: str) -> bytes:
 
 @dataclass
 class Claim:
-    """The members a format reads conversations from, and every member it accounts for."""
+    """The members a format reads conversations from, and every member it accounts for.
+
+    ``shared`` are members it owns unless another format reads them as its own: the files
+    lying loose in an export's folder that are none of the export's known files (a Grok file
+    dropped into a ChatGPT export's folder is Grok's; an attachment never is).
+    """
 
     members: list[str] = field(default_factory=list)
     owns: set[str] = field(default_factory=set)
+    shared: set[str] = field(default_factory=set)
 
 
 class Format:
@@ -255,6 +269,9 @@ class Format:
         """One member: its name (inside a folder or zip), its first bytes, then ``confirm``."""
         if not self.export.one_file and self.names and not self.names.search(name):
             return False
+        first = self.export.start(name, _CHUNK)[:1]
+        if not first or chr(first[0]) not in self.look.opens:
+            return False  # a picture, an attachment: judged by its first bytes, never read on
         head = self.export.head(name, self.look.size)
         try:
             return self.look.matches(head) and self.confirm(name, head)

@@ -61,6 +61,7 @@ class _ChatGPT(Format):
         "user_settings.json": "the settings file of a ChatGPT export",
         "export_manifest.json": "the manifest of a ChatGPT export",
         "conversation_asset_file_names.json": "the attachment index of a ChatGPT export",
+        "library_files.json": "the library file of a ChatGPT export",
     }
     advice = "import conversations.json or the whole zip"
     missing = (
@@ -93,7 +94,14 @@ class _ChatGPT(Format):
         root = shards[0].rpartition("/")[0]
         self.root_prefix = root + "/" if root else ""
         self.used = set(shards)
-        return Claim(shards, {n for n in names if n.startswith(self.root_prefix)})
+        owns = {n for n in names if n.startswith(self.root_prefix)}
+        return Claim(shards, owns, {n for n in owns if self._loose(n)})
+
+    def _loose(self, name: str) -> bool:
+        """A file at the export's top that is none of its own (another export, a note)."""
+        local = name[len(self.root_prefix) :]
+        known = local in self.companions or _FILE_KEY.match(local) or _CONVERSATIONS.search(name)
+        return "/" not in local and not known
 
     def full_export(self) -> bool:
         return not self.export.one_file

@@ -111,7 +111,8 @@ class _Claude(Format):
         self._loose(names)
         if not self.chats and not self.designs:
             return Claim()
-        return Claim(self.chats + self.designs, {*self.chats, *self.designs, *self.side})
+        shared = {n for n in self.side if n[len(self.root) :] not in self.companions}
+        return Claim(self.chats + self.designs, {*self.chats, *self.designs, *self.side}, shared)
 
     def _loose(self, names: list[str]) -> None:
         """JSON files outside the export's layout that hold Claude conversations or a design
