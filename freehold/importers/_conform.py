@@ -25,6 +25,7 @@ __all__ = ["conform"]
 _LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z: a later time cannot be shown as a date
 _OPTIONAL_TEXT = ("title", "current_leaf", "model", "account_id", "project", "gone_upstream_at")
 _PART_TEXT = ("pointer", "name", "url", "title", "domain", "summary", "language", "marker")
+_PART_STRINGS = frozenset(("text", *_PART_TEXT))
 
 
 class _Notes:
@@ -63,12 +64,54 @@ def _messages(notes: _Notes, messages: Any) -> list[Message]:
         if not isinstance(message, Message):
             notes.odd(f"messages[{number}]", message, "a message")
             continue
-        if not isinstance(message.source_id, str):
-            notes.odd(f"messages[{number}].source_id", message.source_id, "an id")
-            message.source_id = f"message-{number}"
-        _message(notes, message, f"message {message.source_id}")
+        if not _clean(message):
+            if not isinstance(message.source_id, str):
+                notes.odd(f"messages[{number}].source_id", message.source_id, "an id")
+                message.source_id = f"message-{number}"
+            _message(notes, message, f"message {message.source_id}")
         kept.append(message)
     return kept
+
+
+def _clean(m: Message) -> bool:
+    """Every field of ``m`` already of its type: the common case, checked in one pass (the
+    field-by-field repair below is several times slower)."""
+    when = m.created_at
+    if not (
+        type(m.source_id) is str
+        and type(m.role) is str
+        and type(m.content_type) is str
+        and type(m.text) is str
+        and type(m.status) is str
+        and type(m.hidden) is bool
+        and type(m.on_visible_path) is bool
+        and type(m.meta) is dict
+        and (m.parent_source_id is None or type(m.parent_source_id) is str)
+        and (m.author_name is None or type(m.author_name) is str)
+        and (m.model is None or type(m.model) is str)
+        and (when is None or (type(when) is float and -_LATEST <= when <= _LATEST))
+        and type(m.parts) is list
+        and type(m.attachments) is list
+    ):
+        return False
+    for part in m.parts:
+        if type(part) is not dict or type(part.get("type")) is not str:
+            return False
+        for key in part.keys() & _PART_STRINGS:
+            if part[key] is not None and type(part[key]) is not str:
+                return False
+    return all(map(_clean_ref, m.attachments))
+
+
+def _clean_ref(ref: Any) -> bool:
+    return (
+        type(ref) is AttachmentRef
+        and type(ref.pointer) is str
+        and (ref.name is None or type(ref.name) is str)
+        and (ref.mime is None or type(ref.mime) is str)
+        and (ref.size is None or type(ref.size) is int)
+        and (ref.sha256 is None or type(ref.sha256) is str)
+    )
 
 
 def _message(notes: _Notes, message: Message, where: str) -> None:
