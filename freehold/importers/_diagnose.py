@@ -137,7 +137,7 @@ def _file(export: Export, name: str, whole_path: Path | None = None) -> Finding:
         )
     head = export.head(name)
     if whole_path is not None and whole_path.suffix.lower() == ".zip" and head[:2] != b"PK":
-        inner = _content(export, name, head, size).what.removesuffix(", not an export")
+        inner = _content(export, name, head, size).what.split(", not ")[0]  # what it is
         what = f"named .zip but not a zip archive: it is {inner}"
         return Finding(what, "download the export again", lost=True)
     return _content(export, name, head, size)

@@ -420,13 +420,19 @@ class Format:
         """``convert`` with its odd values noted; an error it raises costs the conversation's
         messages only, when its id is known (``source_id``, else ``identify``), else the
         conversation."""
+        # Nothing is yielded while the notes are being collected: whoever consumes the records
+        # must not note into this conversation's collector.
         with noting() as notes:
             try:
                 conversation = (convert or self.convert)(value, raw)
             except _CONVERT_ERRORS as error:
-                known = source_id or self._identified(value, raw)
-                yield from self.salvage(where, known, raw, error, notes, todo)
-                return
+                failed: Exception | None = error
+            else:
+                failed = None
+        if failed is not None:
+            known = source_id or self._identified(value, raw)
+            yield from self.salvage(where, known, raw, failed, notes, todo)
+            return
         conversation.problems[:0] = problems or []
         conversation.problems += notes.lines()
         yield conversation
