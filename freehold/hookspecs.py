@@ -18,6 +18,9 @@ def register_importers(register: Callable[[Any], None]) -> None:
     """Call ``register(module)`` for each importer module.
 
     The module has ``KIND``, ``PARSER_VERSION``, ``detect(path)`` and ``iter_conversations(path)``.
+    Built-in importers also expose ``FORMAT`` (an ``importers._skeleton.Format``), which says
+    what they claim in a folder holding several exports; a module without it reads the whole
+    path it recognises.
     """
 
 

@@ -24,10 +24,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from freehold import plugins
 from freehold.archive import Archive, Prepared, prepare, write_blob
-from freehold.errors import BadExportError, FreeholdError, UnknownExportError
-from freehold.importers._safezip import open_export
+from freehold.errors import BadExportError, FreeholdError
+from freehold.importers._conform import conform
+from freehold.importers._plan import Plan, plan
 from freehold.models import (
     AttachmentRef,
     ContextRecord,
@@ -105,27 +105,12 @@ def _counts(counter: Counter[str], keys: str) -> dict[str, int]:
 
 
 def detect_importer(path: Path) -> Any:
-    """The importer module that recognises ``path``.
+    """The importer module that reads ``path`` (the first, when it holds several exports).
 
-    The file is opened once first, so a broken or refused zip says so rather than being
-    reported as an unknown export.
+    A broken or refused zip says so rather than being reported as an unknown export; a path no
+    importer reads raises ``UnknownExportError`` saying what it is and what to do.
     """
-    if not path.exists():
-        raise BadExportError(f"{path}: no such file or folder — check the path")
-    files = open_export(path)
-    refused = "; ".join(f"{name}: {reason}" for name, reason in files.rejected[:3])
-    files.close()
-    for module in plugins.importers().values():
-        if module.detect(path):
-            return module
-    kinds = ", ".join(plugins.importers())
-    raise UnknownExportError(
-        f"{path.name}: not a known export (looked for: {kinds}"
-        + (f"; refused members: {refused}" if refused else "")
-        + ") — expected a ChatGPT, Claude, Gemini (Takeout JSON), Open WebUI, LibreChat, Google "
-        "AI Studio, Grok or Mistral export (zip, folder or JSON file), an llm logs.db, or a "
-        "folder written by `freehold export --format json`"
-    )
+    return plan(path).parts[0].load()
 
 
 def _sha256(path: Path) -> str | None:
@@ -150,37 +135,50 @@ def import_path(
     Exports over ``_PROCESS_THRESHOLD`` bytes are read in a second process (``reader_process``
     forces the choice either way).
     """
-    module = detect_importer(path)
+    found = plan(path)
     size = _size(path)
     if reader_process is None:
         reader_process = _unpacked_size(path, size) > _PROCESS_THRESHOLD
     items = (
-        _from_process(module, path, archive.blobs)
+        _from_process(found, path, archive.blobs)
         if reader_process
-        else _items(module, path, archive.blobs)
+        else _items(found, path, archive.blobs)
     )
     try:
         first = next(items, None)
         if not isinstance(first, ExportInfo):
-            raise BadExportError(f"{path.name}: the {module.KIND} importer found nothing to read")
-        report = ImportReport(path=str(path), kind=module.KIND, files=first.files)
+            raise BadExportError(f"{path.name}: the {found.kind} importer found nothing to read")
+        report = ImportReport(path=str(path), kind=found.kind, files=first.files)
         report.source_id = archive.begin_source(
-            module.KIND,
-            path.name,
-            _sha256(path),
-            size if path.is_file() else None,
-            module.PARSER_VERSION,
+            found.kind, path.name, _sha256(path), size if path.is_file() else None, found.version
         )
-        _Writer(archive, report, first, progress).consume(items)
+        try:
+            _Writer(archive, report, first, progress).consume(items)
+            if first.full_export and first.account_id and report.ok:
+                report.gone_upstream = archive.mark_gone_upstream(
+                    found.kind, first.account_id, report.source_id
+                )
+        except BaseException as error:
+            _finish_failed(archive, report, first, error)
+            raise
     finally:
         items.close()
-    if first.full_export and first.account_id and report.ok:
-        report.gone_upstream = archive.mark_gone_upstream(
-            module.KIND, first.account_id, report.source_id
-        )
     status = "complete" if report.ok else "partial"
     archive.finish_source(report.source_id, status, report.to_json(), first.account_id)
     return report
+
+
+def _finish_failed(
+    archive: Archive, report: ImportReport, info: ExportInfo, error: BaseException
+) -> None:
+    """An import that stops after its source row was written leaves it ``failed``, with the
+    report so far and what stopped it, never ``running``; the batches already committed stay."""
+    what = str(error) or type(error).__name__
+    report.problem(Problem(Path(report.path).name, f"the import stopped: {what}"))
+    try:
+        archive.finish_source(report.source_id, "failed", report.to_json(), info.account_id)
+    except Exception:  # the archive itself failed: the first error is the one to tell
+        return
 
 
 def _size(path: Path) -> int:
@@ -214,11 +212,23 @@ class _Tally:
         return (_Tally, (self.messages, *counts, self.problems, self.context_records))
 
 
-def _items(module: Any, path: Path, blobs: Path) -> Generator[Any, None, None]:
-    """The reading side: records become (Prepared, tally, raw size); other records pass."""
+def _items(source: Plan | Any, path: Path, blobs: Path) -> Generator[Any, None, None]:
+    """The reading side: records become (Prepared, tally, raw size); other records pass.
+
+    ``source`` is the import's ``Plan`` (or one importer module, reading all of ``path``).
+    Every conversation is first made to conform to the model's types, whatever importer made
+    it: an odd value is dropped and noted, and only one without a usable id is skipped.
+    """
     reader = _Reader(blobs)
-    for record in module.iter_conversations(path):
+    records = source.records() if isinstance(source, Plan) else source.iter_conversations(path)
+    for record in records:
         if isinstance(record, Conversation):
+            try:
+                conform(record)
+            except ValueError as error:
+                where = f"{path.name}: a {record.source_kind!s} conversation"
+                yield Problem(where, f"{error}; it was skipped — report this importer", skipped=1)
+                continue
             tally = reader.tally(record)
             yield prepare(record), tally, len(record.raw)
         else:
@@ -257,7 +267,7 @@ class _Reader:
             ref.sha256, ref.sniffed_mime, ref.size = blob
 
 
-def _child(module_name: str, path: str, blobs: str, conn: Connection) -> None:
+def _child(source: Plan | str, path: str, blobs: str, conn: Connection) -> None:
     """Entry point of the reader process: sends batches of items, then None.
 
     Batches are pickled here and written to the pipe by a sender thread, so parsing goes on
@@ -267,7 +277,8 @@ def _child(module_name: str, path: str, blobs: str, conn: Connection) -> None:
     outbox = _Outbox(conn)
     try:
         batch: list[Any] = []
-        for item in _items(importlib.import_module(module_name), Path(path), Path(blobs)):
+        found = importlib.import_module(source) if isinstance(source, str) else source
+        for item in _items(found, Path(path), Path(blobs)):
             batch.append(item)
             if len(batch) >= _PIPE_BATCH or isinstance(item, ExportInfo):
                 outbox.put(batch)
@@ -325,7 +336,7 @@ def _portable(error: BaseException) -> BaseException:
     return error
 
 
-def _from_process(module: Any, path: Path, blobs: Path) -> Generator[Any, None, None]:
+def _from_process(source: Plan | Any, path: Path, blobs: Path) -> Generator[Any, None, None]:
     """Run ``_items`` in a spawned process: parsing on one core, SQLite on the other.
 
     The pipe is drained after every item handed to the writer, so the reader rarely waits on a
@@ -334,7 +345,8 @@ def _from_process(module: Any, path: Path, blobs: Path) -> Generator[Any, None, 
     """
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    args = (module.__name__, str(path), str(blobs), sender)
+    given = source if isinstance(source, Plan) else source.__name__
+    args = (given, str(path), str(blobs), sender)
     process = context.Process(target=_child, args=args, daemon=True)
     process.start()
     sender.close()

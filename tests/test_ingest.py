@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import zipfile
+import zlib
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -320,3 +321,87 @@ def test_kill_9_mid_import_leaves_a_consistent_archive(
         import_path(clean, path)
         assert without_imports(clean.stats()) == without_imports(resumed)
         assert message_rows(clean) == rows
+
+
+# -- any value of any type -------------------------------------------------------------------------
+
+
+def source_rows(archive: Archive) -> list[tuple[str, str]]:
+    return archive.db.execute("SELECT kind, status FROM sources ORDER BY id").fetchall()
+
+
+def test_odd_types_cost_the_value_not_the_conversation(archive: Archive, tmp_path: Path) -> None:
+    """The issue's case: attachment name and mime type of the wrong type, a numeric model."""
+    odd = basic("odd")
+    user = odd["mapping"]["u"]["message"]
+    user["metadata"]["attachments"] = [{"id": "file-x1", "name": {"a": 1}, "mime_type": ["x"]}]
+    odd["mapping"]["a"]["message"]["metadata"]["model_slug"] = 5
+    odd["default_model_slug"] = {"slug": "gpt-4o"}
+    report = ingest(archive, export_zip(tmp_path / "odd.zip", [odd, basic("fine")]))
+    assert report.conversations["new"] == 2 and report.conversations["skipped"] == 0
+    assert source_rows(archive) == [("chatgpt", "complete")]
+    notes = [p.what for p in report.problems if p.where == "conversation odd" and not p.lost]
+    assert any(n.startswith("name: an object where text was expected") for n in notes)
+    assert any(n.startswith("mime_type: an array where text was expected") for n in notes)
+    assert any(n.startswith("model_slug: a number (5)") for n in notes)
+    raw = archive.db.execute(
+        "SELECT r.data FROM conversation_raw r JOIN conversations c ON c.id = r.conversation_id "
+        "WHERE c.source_conversation_id = 'odd'"
+    ).fetchone()[0]
+    assert b'"name": {"a": 1}' in zlib.decompress(raw)
+
+
+@pytest.fixture
+def plugin() -> Any:
+    """Register a test importer as a plugin would, for one test."""
+    from freehold import hookspecs, plugins
+
+    registered: list[Any] = []
+
+    def use(module: Any) -> None:
+        class Plugin:
+            @hookspecs.hookimpl
+            def register_importers(self, register: Any) -> None:
+                register(module)
+
+        registered.append(plugins.pm.register(Plugin()))
+
+    yield use
+    for name in registered:
+        plugins.pm.unregister(name=name)
+
+
+def test_a_plugins_odd_values_are_dropped_and_noted(
+    archive: Archive, tmp_path: Path, plugin: Any
+) -> None:
+    from tests import sloppy_importer
+
+    plugin(sloppy_importer)
+    path = tmp_path / "data.sloppy"
+    path.write_text("{}")
+    report = ingest(archive, path)
+    assert report.conversations["new"] == 1 and report.conversations["skipped"] == 1
+    assert source_rows(archive) == [("sloppy", "partial")]
+    (conv,) = archive.iter_conversations()
+    assert conv.title is None and conv.model is None
+    (message,) = conv.messages
+    assert message.model is None and message.created_at is None and message.parts[0]["text"] == ""
+    assert message.attachments[0].name is None and message.attachments[0].mime is None
+    noted = " | ".join(p.what for p in report.problems)
+    assert "title: an object where text was expected" in noted
+    assert "attachment name: an object" in noted and "no usable source_id" in noted
+
+
+def test_an_import_that_breaks_leaves_its_source_failed(
+    archive: Archive, tmp_path: Path, plugin: Any
+) -> None:
+    from tests import failing_importer
+
+    plugin(failing_importer)
+    path = tmp_path / "anything.json"
+    path.write_text("[]")
+    with pytest.raises(RuntimeError, match="fell apart"):
+        ingest(archive, path)
+    assert source_rows(archive) == [("failing", "failed")]
+    (report,) = [s["report"] for s in archive.sources()]
+    assert "the import stopped: the export fell apart" in report["problems"][-1]["what"]

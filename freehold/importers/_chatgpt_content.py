@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from freehold.importers import _fields as field
 from freehold.models import AttachmentRef, ContextRecord, Part
 
 __all__ = ["KNOWN_TYPES", "Content", "convert_content", "strip_citations"]
@@ -66,37 +67,29 @@ def _citations(text: str, metadata: dict[str, Any]) -> tuple[list[Part], dict[st
     parts: list[Part] = []
     visible: dict[str, str] = {}
     refs = {
-        ref.get("matched_text"): ref
-        for ref in metadata.get("content_references") or []
-        if isinstance(ref, dict) and ref.get("matched_text")
+        matched: ref
+        for ref in field.array(metadata, "content_references")
+        if (matched := field.text(ref, "matched_text"))
     }
     for match in _NEW_CITE.finditer(text):
         ref = refs.get(match.group(), {})
-        items = ref.get("items") or [{}]
-        first = items[0] if isinstance(items[0], dict) else {}
-        parts.append(
-            {
-                "type": "citation",
-                "marker": match.group(),
-                "url": first.get("url"),
-                "title": first.get("title"),
-            }
-        )
-        if isinstance(ref.get("alt"), str) and ref.get("type") != "grouped_webpages":
-            visible[match.group()] = ref["alt"]
+        items = field.array(ref, "items")
+        first = items[0] if items else {}
+        parts.append(_citation(match.group(), first))
+        alt = field.text(ref, "alt")
+        if alt is not None and ref.get("type") != "grouped_webpages":
+            visible[match.group()] = alt
     by_offset, by_number = _old_sources(metadata)
     for match in _OLD_CITE.finditer(text):
         number = match.group()[1:].split("†")[0].split(":")[0]
         source = by_offset.get(match.start()) or by_number.get(number, {})
-        parts.append(
-            {
-                "type": "citation",
-                "marker": match.group(),
-                "url": source.get("url"),
-                "title": source.get("title"),
-            }
-        )
+        parts.append(_citation(match.group(), source))
     return parts, visible
+
+
+def _citation(marker: str, source: Any) -> Part:
+    url, title = field.text(source, "url"), field.text(source, "title")
+    return {"type": "citation", "marker": marker, "url": url, "title": title}
 
 
 def _old_sources(
@@ -105,24 +98,18 @@ def _old_sources(
     """2023–24 citation sources: by the marker's offset (``citations[].start_ix``), the exact
     link, and by the marker's number into ``_cite_metadata.metadata_list``, a fallback."""
     by_offset: dict[int, dict[str, Any]] = {}
-    for item in metadata.get("citations") or []:
-        if (
-            isinstance(item, dict)
-            and isinstance(item.get("metadata"), dict)
-            and isinstance(item.get("start_ix"), int)
-        ):
-            by_offset[item["start_ix"]] = item["metadata"]
-    cite = metadata.get("_cite_metadata") or {}
-    by_number = {
-        str(index): item
-        for index, item in enumerate(cite.get("metadata_list") or [])
-        if isinstance(item, dict)
-    }
+    for item in field.array(metadata, "citations"):
+        start = field.integer(item, "start_ix")
+        if start is not None and isinstance(item.get("metadata"), dict):
+            by_offset[start] = item["metadata"]
+    cite = field.mapping(metadata, "_cite_metadata")
+    listed = field.array(cite, "metadata_list")
+    by_number = {str(index): item for index, item in enumerate(listed) if isinstance(item, dict)}
     return by_offset, by_number
 
 
 def _text(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:
-    for part in content.get("parts") or []:
+    for part in field.array(content, "parts"):
         if isinstance(part, str):
             _add_cited_text(part, out, metadata)
         else:
@@ -141,23 +128,25 @@ def _add_cited_text(text: str, out: Content, metadata: dict[str, Any]) -> None:
 
 def _multimodal_object(part: Any, out: Content) -> None:
     if not isinstance(part, dict):
+        field.odd("parts", part, "text or an object")
         out.parts.append({"type": "unknown", "content_type": type(part).__name__, "raw": part})
         return
-    kind = part.get("content_type")
+    kind = field.text(part, "content_type")
     if kind == "image_asset_pointer":
-        pointer = str(part.get("asset_pointer") or "")
+        pointer = field.string(part, "asset_pointer")
         out.parts.append(
             {
                 "type": "image",
                 "pointer": pointer,
-                "width": part.get("width"),
-                "height": part.get("height"),
-                "generated": bool((part.get("metadata") or {}).get("dalle")),
+                "width": field.integer(part, "width"),
+                "height": field.integer(part, "height"),
+                "generated": bool(field.mapping(part, "metadata").get("dalle")),
             }
         )
-        out.attachments.append(AttachmentRef(pointer=pointer, size=part.get("size_bytes")))
+        size = field.integer(part, "size_bytes")
+        out.attachments.append(AttachmentRef(pointer=pointer, size=size))
     elif kind == "audio_transcription":
-        out.add_text("transcript", str(part.get("text") or ""))
+        out.add_text("transcript", field.string(part, "text"))
     elif kind in ("audio_asset_pointer", "real_time_user_audio_video_asset_pointer"):
         _audio(part, out)
     else:
@@ -168,50 +157,53 @@ def _multimodal_object(part: Any, out: Content) -> None:
 def _audio(part: dict[str, Any], out: Content) -> None:
     nested = part.get("audio_asset_pointer")
     inner: dict[str, Any] = nested if isinstance(nested, dict) else part
-    pointer = str(inner.get("asset_pointer") or "")
-    out.parts.append({"type": "audio", "pointer": pointer, "format": inner.get("format")})
+    pointer = field.string(inner, "asset_pointer")
+    out.parts.append({"type": "audio", "pointer": pointer, "format": field.text(inner, "format")})
     if pointer:
-        out.attachments.append(AttachmentRef(pointer=pointer, size=inner.get("size_bytes")))
+        size = field.integer(inner, "size_bytes")
+        out.attachments.append(AttachmentRef(pointer=pointer, size=size))
 
 
 def _code(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:
-    out.add_text("code", str(content.get("text") or ""), language=content.get("language"))
+    out.add_text("code", field.string(content, "text"), language=field.text(content, "language"))
 
 
 def _execution_output(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:
-    out.add_text("execution_output", str(content.get("text") or ""))
-    result = metadata.get("aggregate_result") or {}
-    for item in result.get("messages") or []:
-        if isinstance(item, dict) and item.get("message_type") == "image" and item.get("image_url"):
-            pointer = str(item["image_url"])
+    out.add_text("execution_output", field.string(content, "text"))
+    result = field.mapping(metadata, "aggregate_result")
+    for item in field.array(result, "messages"):
+        pointer = field.text(item, "image_url") if item.get("message_type") == "image" else None
+        if pointer:
             out.parts.append({"type": "image", "pointer": pointer, "generated": True})
             out.attachments.append(AttachmentRef(pointer=pointer))
 
 
 def _web(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:
-    text = content.get("text") if "text" in content else content.get("result")
+    text = field.string(content, "text" if "text" in content else "result")
     out.parts.append(
         {
             "type": "web",
-            "url": content.get("url"),
-            "title": content.get("title"),
-            "domain": content.get("domain"),
-            "text": str(text or ""),
-            "summary": content.get("summary"),
-            "snippet": content.get("snippet"),
+            "url": field.text(content, "url"),
+            "title": field.text(content, "title"),
+            "domain": field.text(content, "domain"),
+            "text": text,
+            "summary": field.text(content, "summary"),
+            "snippet": field.text(content, "snippet"),
         }
     )
-    out.text_pieces.append(strip_citations(str(text or "")))
+    out.text_pieces.append(strip_citations(text))
 
 
 def _system_error(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:
-    out.add_text("error", str(content.get("text") or ""), name=content.get("name"))
+    out.add_text("error", field.string(content, "text"), name=field.text(content, "name"))
 
 
 def _user_context(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:
-    data = metadata.get("user_context_message_data") or {}
-    about_user = data.get("about_user_message") or content.get("user_profile") or ""
-    about_model = data.get("about_model_message") or content.get("user_instructions") or ""
+    data = field.mapping(metadata, "user_context_message_data")
+    about_user = field.text(data, "about_user_message") or field.string(content, "user_profile")
+    about_model = field.text(data, "about_model_message") or field.string(
+        content, "user_instructions"
+    )
     out.parts.append({"type": "context", "about_user": about_user, "about_model": about_model})
     text = "\n\n".join(t for t in (about_user, about_model) if t)
     out.text_pieces.append(text)
@@ -223,28 +215,29 @@ def _user_context(content: dict[str, Any], out: Content, metadata: dict[str, Any
 
 
 def _model_context(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:
-    text = str(content.get("model_set_context") or content.get("text") or "")
+    text = field.text(content, "model_set_context") or field.string(content, "text")
     out.parts.append({"type": "context", "memory": text, "raw": content})
     out.text_pieces.append(text)
     out.context.append(ContextRecord("memory_snapshot", text, dict(content)))
 
 
 def _thoughts(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:
-    for thought in content.get("thoughts") or []:
+    for thought in field.array(content, "thoughts"):
         if isinstance(thought, dict):
-            out.add_text(
-                "thought", str(thought.get("content") or ""), summary=thought.get("summary")
-            )
+            text = field.string(thought, "content")
+            out.add_text("thought", text, summary=field.text(thought, "summary"))
+        else:
+            field.odd("thoughts", thought, "an object")
 
 
 def _recap(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:
-    out.add_text("thought", str(content.get("content") or ""), summary="recap")
+    out.add_text("thought", field.string(content, "content"), summary="recap")
 
 
 def _system_content(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:
     fields = {k: v for k, v in content.items() if k != "content_type"}
     out.parts.append({"type": "context", **fields})
-    out.text_pieces.append(str(content.get("instructions") or ""))
+    out.text_pieces.append(field.string(content, "instructions"))
 
 
 def _unknown(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:
@@ -293,17 +286,19 @@ def convert_content(content: Any, metadata: dict[str, Any]) -> tuple[str, Conten
     """Convert a message's ``content``; returns its content type and the result."""
     out = Content()
     if not isinstance(content, dict):
+        if content is not None:
+            field.odd("content", content, "an object")
         out.known = False
         out.parts.append({"type": "unknown", "content_type": None, "raw": content})
         return "missing", out
-    kind = str(content.get("content_type") or "missing")
+    kind = field.text(content, "content_type") or "missing"
     _CONVERTERS.get(kind, _unknown)(content, out, metadata)
     out.hidden = kind in _HIDDEN_TYPES
     if kind != "user_editable_context" and metadata.get("user_context_message_data"):
         _legacy_instructions(metadata["user_context_message_data"], out)
-    for attachment in metadata.get("attachments") or []:
-        if isinstance(attachment, dict) and attachment.get("id"):
-            _declared_attachment(attachment, out)
+    for attachment in field.array(metadata, "attachments"):
+        if file_id := field.text(attachment, "id"):
+            _declared_attachment(file_id, attachment, out)
     return kind, out
 
 
@@ -311,30 +306,23 @@ def _legacy_instructions(data: Any, out: Content) -> None:
     """Late-2023 custom instructions: raw values on a system message's metadata."""
     if not isinstance(data, dict):
         return
-    about_user = str(data.get("about_user_message") or "")
-    about_model = str(data.get("about_model_message") or "")
+    about_user = field.string(data, "about_user_message")
+    about_model = field.string(data, "about_model_message")
     text = "\n\n".join(t for t in (about_user, about_model) if t)
     if text:
         fields = {"about_user": about_user, "about_model": about_model}
         out.context.append(ContextRecord("custom_instructions", text, fields))
 
 
-def _declared_attachment(attachment: dict[str, Any], out: Content) -> None:
+def _declared_attachment(file_id: str, attachment: dict[str, Any], out: Content) -> None:
     """Files named in ``metadata.attachments`` (uploads); images may already be pointed at."""
-    file_id = str(attachment["id"])
+    name, mime = field.text(attachment, "name"), field.text(attachment, "mime_type")
     for ref in out.attachments:
         if ref.pointer.rsplit("/", 1)[-1] == file_id:
-            ref.name = ref.name or attachment.get("name")
-            ref.mime = ref.mime or attachment.get("mime_type")
+            ref.name = ref.name or name
+            ref.mime = ref.mime or mime
             return
-    out.attachments.append(
-        AttachmentRef(
-            pointer=f"file-service://{file_id}",
-            name=attachment.get("name"),
-            mime=attachment.get("mime_type"),
-            size=attachment.get("size"),
-        )
-    )
-    out.parts.append(
-        {"type": "file", "pointer": f"file-service://{file_id}", "name": attachment.get("name")}
-    )
+    pointer = f"file-service://{file_id}"
+    size = field.integer(attachment, "size")
+    out.attachments.append(AttachmentRef(pointer=pointer, name=name, mime=mime, size=size))
+    out.parts.append({"type": "file", "pointer": pointer, "name": name})

@@ -1,67 +1,23 @@
-"""Small readers every importer shares: loose JSON values, times, and an export's file problems.
+"""Pieces every importer shares: a message's parts as they are built, and what opening an
+export lost.
 
-Exports are untrusted and drift, so a field is read defensively: a string only when it is a
-non-empty string, a time only when it parses. Times come as ISO 8601 (with ``Z``, an offset, or
-no zone, which means UTC) or as epoch numbers in seconds or a finer unit.
+``PartsBuilder`` collects a message's parts, its searchable text, its attachments and the kinds
+of content it held; ``block`` sends typed blocks (``{"type": "text", …}``) to the importer's
+``handlers`` and keeps anything else whole as an ``unknown`` part, which the report names.
+The field readers are in ``_fields``; the importer skeleton in ``_skeleton``.
 """
 
 from __future__ import annotations
 
-import re
-import zipfile
-import zlib
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
 
-from freehold.errors import FreeholdError
+from freehold.importers._fields import describe
+from freehold.importers._fields import note as field_note
 from freehold.importers._safezip import ExportFiles
-from freehold.jsonstream import JsonStreamError, iter_elements
-from freehold.models import AttachmentRef, Conversation, Part, Problem, Record
+from freehold.models import AttachmentRef, Message, Part, Problem
 
-__all__ = [
-    "PartsBuilder",
-    "any_time",
-    "export_problems",
-    "iso_time",
-    "read_conversations",
-    "text_or_none",
-]
-
-_DIGITS = re.compile(r"\d+(\.\d+)?")
-
-
-def text_or_none(value: Any) -> str | None:
-    """``value`` when it is a non-empty string, else None."""
-    return value if isinstance(value, str) and value else None
-
-
-def iso_time(value: Any) -> float | None:
-    """ISO 8601 (``Z``, an offset, or zone-less read as UTC) → epoch seconds; None if not one."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-
-
-def any_time(value: Any) -> float | None:
-    """Epoch seconds or a finer unit (ms, µs), a string of digits, a ``{"$date"}`` or
-    ``{"$numberLong"}`` wrapper (MongoDB dumps), or ISO 8601 → epoch seconds."""
-    while isinstance(value, dict):
-        value = value.get("$date", value.get("$numberLong"))
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        value = float(value)
-    if isinstance(value, int | float):
-        number = float(value)
-        while abs(number) > 1e11:  # past the year 5138 in seconds: a finer unit
-            number /= 1000
-        return number
-    return iso_time(value)
+__all__ = ["PartsBuilder", "export_problems"]
 
 
 def export_problems(files: ExportFiles) -> Iterator[Problem]:
@@ -76,8 +32,11 @@ class PartsBuilder:
     """A message's parts, its searchable text pieces, attachments and the kinds it held.
 
     Importers subclass it with their own content readers; ``content_type`` is ``text`` for a
-    plain message, else the kinds in order (``thinking+text``), so the report names unknowns.
+    plain message, else the kinds in order (``thinking+text``; the source's block types when
+    they were noted in ``types``, else the parts' types), so the report names unknowns.
     """
+
+    handlers: ClassVar[Mapping[str, Callable[[Any, dict[str, Any]], None]]] = {}
 
     def __init__(self) -> None:
         self.parts: list[Part] = []
@@ -96,62 +55,39 @@ class PartsBuilder:
 
     @property
     def content_type(self) -> str:
-        kinds = list(dict.fromkeys(self.types))
+        kinds = list(dict.fromkeys(self.types or [part["type"] for part in self.parts]))
         return "text" if kinds in ([], ["text"]) else "+".join(kinds)
 
     @property
     def only_thoughts(self) -> bool:
         return bool(self.parts) and all(p["type"] == "thought" for p in self.parts)
 
+    def message(self, source_id: str, role: str, **extra: Any) -> Message:
+        """The message these parts make; one holding only thoughts is hidden."""
+        return Message(
+            source_id=source_id,
+            parent_source_id=None,
+            role=role,
+            content_type=self.content_type,
+            parts=self.parts,
+            text=self.text,
+            hidden=self.only_thoughts,
+            attachments=self.attachments,
+            **extra,
+        )
 
-def read_conversations(
-    files: ExportFiles,
-    name: str,
-    convert: Callable[[dict[str, Any], bytes], Conversation],
-    *,
-    noun: str = "conversation",
-    again: str = "download the export again",
-) -> Iterator[Record]:
-    """Stream the JSON array ``name`` element by element through ``convert``.
-
-    A bad element is one skipped problem; a file that breaks (truncated, malformed, cut zip)
-    ends with a problem saying where, how many were read, and what to do (``again``).
-    """
-    count = 0
-
-    def lost() -> str:
-        return f"{count} {noun}(s) read before it; the rest of this file was not imported — {again}"
-
-    try:
-        with files.open(name) as handle:
-            for element in iter_elements(handle):
-                count += 1
-                where = f"{name}[{element.index}]"
-                yield _convert(where, element.value, element.raw, element.problems, convert, noun)
-    except JsonStreamError as error:
-        yield Problem(name, f"{error} at character {error.offset}: {lost()}")
-    except FreeholdError as error:
-        yield Problem(name, f"{error}: {lost()}")
-    except (EOFError, zlib.error, zipfile.BadZipFile) as error:
-        yield Problem(name, f"the data stops ({error}): {lost()}")
-
-
-def _convert(
-    where: str,
-    value: Any,
-    raw: bytes,
-    problems: list[str],
-    convert: Callable[[dict[str, Any], bytes], Conversation],
-    noun: str,
-) -> Record:
-    check = "check this element of the export"
-    if not isinstance(value, dict):
-        what = "; ".join(problems) or "not a JSON object"
-        return Problem(where, f"{what}; this {noun} was skipped — {check}", skipped=1)
-    try:
-        conversation = convert(value, raw)
-    except (TypeError, ValueError, AttributeError, KeyError) as error:
-        what = f"not a readable {noun} ({type(error).__name__}: {error}); it was skipped"
-        return Problem(where, f"{what} — {check}", skipped=1)
-    conversation.problems[:0] = problems
-    return conversation
+    def block(self, block: Any, key: str = "content") -> None:
+        """One typed block (``{"type": …}``) through ``handlers``; anything else is kept whole
+        as an ``unknown`` part, named in the report by its type (``key`` names the list)."""
+        given = block.get("type") if isinstance(block, dict) else None
+        kind = str(given) if isinstance(block, dict) else type(block).__name__
+        self.types.append(kind)
+        handler = self.handlers.get(kind)
+        if not isinstance(block, dict):
+            field_note(f"{key}: {describe(block)} where an object was expected")
+        elif given is not None and not isinstance(given, str):
+            field_note(f"type: {describe(given)} where text was expected")
+        if handler is None or not isinstance(block, dict):
+            self.parts.append({"type": "unknown", "content_type": kind, "raw": block})
+            return
+        handler(self, block)

@@ -13,27 +13,21 @@ through ``conversation_asset_file_names.json``. Account-level files are kept raw
 from __future__ import annotations
 
 import re
-import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Iterator
 from functools import partial
-from pathlib import Path, PurePosixPath
-from typing import Any
+from pathlib import PurePosixPath
+from typing import Any, ClassVar
 
 import orjson
 
-from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
+from freehold.importers import _fields as field
 from freehold.importers._chatgpt_content import convert_content
-from freehold.importers._common import export_problems
-from freehold.importers._common import text_or_none as _str
-from freehold.importers._safezip import ExportFiles, OneFile, open_export
-from freehold.jsonstream import JsonStreamError, iter_elements
+from freehold.importers._skeleton import Claim, Element, Format, Look
 from freehold.models import (
     AttachmentRef,
     ContextRecord,
     Conversation,
-    ExportInfo,
     Message,
     Problem,
     Record,
@@ -41,7 +35,7 @@ from freehold.models import (
 )
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "chatgpt"
 PARSER_VERSION = "chatgpt/1"
@@ -50,122 +44,101 @@ _CONVERSATIONS = re.compile(r"(?:^|/)conversations(?:-(\d+))?\.json$")
 _FILE_KEY = re.compile(r"^(file[-_][A-Za-z0-9]+)")
 _SIDE_FILE_LIMIT = 256 << 20
 _STATUS = {"finished_successfully": "complete", "in_progress": "incomplete"}
+# One conversation saved on its own; Claude files name ``chat_messages`` first.
+_ONE = Look(keys=("mapping", ("current_node", "title")), not_before=("chat_messages",))
 
 
-def detect(path: Path) -> bool:
-    """True for a ChatGPT export: a zip/folder with conversations JSON, or such a JSON file."""
-    try:
-        files = open_export(path)
-    except UnsafeArchiveError:
-        raise
-    except FreeholdError:
-        return False
-    try:
-        if isinstance(files, OneFile):
-            head = _head(files, files.names()[0])
-            return b'"mapping"' in head and (b'"current_node"' in head or b'"title"' in head)
-        shards = sorted(name for name in files.names() if _CONVERSATIONS.search(name))
-        # Claude exports have a conversations.json too: look inside, not at the name alone.
-        return bool(shards) and _looks_like_chatgpt(_head(files, shards[0]))
-    finally:
-        files.close()
+class _ChatGPT(Format):
+    kind = KIND
+    version = PARSER_VERSION
+    title = "ChatGPT"
+    companions: ClassVar[dict[str, str]] = {
+        "chat.html": "ChatGPT's chat.html page (the same conversations, as a web page)",
+        "user.json": "the account file of a ChatGPT export",
+        "message_feedback.json": "the feedback file of a ChatGPT export",
+        "shared_conversations.json": "the shared-links file of a ChatGPT export",
+        "model_comparisons.json": "the model-comparisons file of a ChatGPT export",
+        "user_settings.json": "the settings file of a ChatGPT export",
+        "export_manifest.json": "the manifest of a ChatGPT export",
+        "conversation_asset_file_names.json": "the attachment index of a ChatGPT export",
+        "library_files.json": "the library file of a ChatGPT export",
+    }
+    advice = "import conversations.json or the whole zip"
+    missing = (
+        "no conversations.json or conversations-NNN.json found "
+        "— is this a ChatGPT export? Unzip it and check, or download it again"
+    )
 
+    def __init__(self, export: Any) -> None:
+        super().__init__(export)
+        self.shards: list[str] = []
+        self.root_prefix = ""
+        self.assets: dict[str, str] = {}
+        self.used: set[str] = set()
 
-def _head(files: ExportFiles, name: str) -> bytes:
-    """Up to 64 KiB from the start of ``name``; what was read before a broken end is kept
-    (the import itself then reports the damage)."""
-    chunks: list[bytes] = []
-    try:
-        with files.open(name) as handle:
-            while sum(map(len, chunks)) < 1 << 16 and (chunk := handle.read(4096)):
-                chunks.append(chunk)
-    except (FreeholdError, EOFError, zlib.error, zipfile.BadZipFile):
-        pass
-    return b"".join(chunks)
-
-
-def _looks_like_chatgpt(head: bytes) -> bool:
-    """Conversations with a ``mapping``, or an empty array (an account with no chats yet)."""
-    if b'"chat_messages"' in head.split(b'"mapping"', 1)[0]:
-        return False
-    return b'"mapping"' in head or head.strip() == b"[]"
-
-
-def iter_conversations(path: Path) -> Iterator[Record]:
-    """Yield an ``ExportInfo``, then conversations, kept files and problems."""
-    files = open_export(path)
-    try:
-        yield from _Export(files).records()
-    finally:
-        files.close()
-
-
-class _Export:
-    """One open export: its files, its attachment index and its account."""
-
-    def __init__(self, files: ExportFiles) -> None:
-        self.files = files
-        names = files.names()
-        self.shards = sorted(
+    def claim(self) -> Claim:
+        """A JSON file of conversations, or a folder or zip with ``conversations.json`` (or
+        its 2026 shards) looking like ChatGPT's; such an export owns its whole folder."""
+        names = self.export.names()
+        if self.export.one_file:
+            found = _ONE.matches(self.export.head(names[0]))
+            return Claim(names, set(names)) if found else Claim()
+        shards = sorted(
             (n for n in names if _CONVERSATIONS.search(n)),
             key=lambda n: (n.count("/"), int(_CONVERSATIONS.search(n).group(1) or -1), n),  # type: ignore[union-attr]
         )
-        if isinstance(files, OneFile):
-            self.shards = names
-        if not self.shards:
-            raise BadExportError(
-                f"{files.label}: no conversations.json or conversations-NNN.json found "
-                "— is this a ChatGPT export? Unzip it and check, or download it again"
-            )
-        self.root = self.shards[0].rpartition("/")[0]
-        self.root_prefix = self.root + "/" if self.root else ""
-        self.account_id: str | None = None
-        self.assets: dict[str, str] = {}
-        self.used: set[str] = set(self.shards)
+        # Claude exports have a conversations.json too: look inside, not at the name alone.
+        if not shards or not _looks_like_chatgpt(self.export.head(shards[0])):
+            return Claim()
+        self.shards = shards
+        root = shards[0].rpartition("/")[0]
+        self.root_prefix = root + "/" if root else ""
+        self.used = set(shards)
+        owns = {n for n in names if n.startswith(self.root_prefix)}
+        return Claim(shards, owns, {n for n in owns if self._loose(n)})
 
-    def records(self) -> Iterator[Record]:
-        side = list(self._side_files())
-        info = ExportInfo(
-            kind=KIND,
-            account_id=self.account_id,
-            full_export=not isinstance(self.files, OneFile),
-            files=[(name, self.files.size(name)) for name in self.shards],
-        )
-        yield info
-        yield from export_problems(self.files)
-        yield from side
+    def _loose(self, name: str) -> bool:
+        """A file at the export's top that is none of its own (another export, a note)."""
+        local = name[len(self.root_prefix) :]
+        known = local in self.companions or _FILE_KEY.match(local) or _CONVERSATIONS.search(name)
+        return "/" not in local and not known
+
+    def full_export(self) -> bool:
+        return not self.export.one_file
+
+    def prologue(self, names: list[str]) -> Iterator[Record]:
+        yield from self._side_files()
         yield from self._check_manifest()
         self._index_assets()
-        for shard in self.shards:
-            yield from self._read_shard(shard)
-        yield from self._unread()
 
-    def _unread(self) -> Iterator[Problem]:
+    def epilogue(self, names: list[str]) -> Iterator[Record]:
         """Name what the export holds that nothing read or pointed at (loud, not lost)."""
         ignored = {self.root_prefix + "chat.html"}  # the same conversations, as a web page
-        unread = sorted(set(self.files.names()) - self.used - ignored)
+        unread = sorted(set(self.export.names()) - self.used - ignored - set(names))
         if unread:
             listed = ", ".join(unread[:5]) + (
                 f" and {len(unread) - 5} more" if len(unread) > 5 else ""
             )
             yield Problem(
-                self.files.label,
+                self.export.label,
                 f"{len(unread)} file(s) not referenced by any conversation, left in the export: "
                 f"{listed}",
                 lost=False,
             )
 
     def _side_files(self) -> Iterator[Record]:
-        for name in self.files.names():
+        if self.export.one_file:
+            return
+        for name in self.export.names():
             if not name.startswith(self.root_prefix) or name in self.shards:
                 continue
             local = name[len(self.root_prefix) :]
             if "/" in local or not local.endswith(".json"):
                 continue
-            if self.files.size(name) > _SIDE_FILE_LIMIT:
+            if self.export.size(name) > _SIDE_FILE_LIMIT:
                 yield Problem(name, "larger than 256 MiB; not kept", lost=True)
                 continue
-            with self.files.open(name) as handle:
+            with self.export.open(name) as handle:
                 raw = handle.read()
             self.used.add(name)
             yield SourceFile(local, raw)
@@ -174,9 +147,9 @@ class _Export:
 
     def _json(self, local: str) -> Any:
         name = self.root_prefix + local
-        if name not in self.files.names():
+        if name not in self.export.names():
             return None
-        with self.files.open(name) as handle:
+        with self.export.open(name) as handle:
             try:
                 return orjson.loads(handle.read())
             except orjson.JSONDecodeError:
@@ -186,23 +159,23 @@ class _Export:
         manifest = self._json("export_manifest.json")
         if not isinstance(manifest, dict):
             return
-        present = set(self.files.names())
+        present = set(self.export.names())
         for entry in manifest.get("export_files") or []:
             if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
                 continue
             name = self.root_prefix + entry["path"]
             if name not in present:
                 yield Problem(name, "listed in export_manifest.json but missing from the export")
-            elif entry.get("size_bytes") not in (None, self.files.size(name)):
+            elif entry.get("size_bytes") not in (None, self.export.size(name)):
                 yield Problem(
                     name,
-                    f"size {self.files.size(name)} but export_manifest.json says "
+                    f"size {self.export.size(name)} but export_manifest.json says "
                     f"{entry['size_bytes']} (truncated?)",
                 )
 
     def _index_assets(self) -> None:
         """Map file ids (``file-…`` / ``file_…``) to the zip members that hold their bytes."""
-        names = self.files.names()
+        names = self.export.names()
         for name in names:
             match = _FILE_KEY.match(PurePosixPath(name).name)
             if match and not name.endswith(".json"):
@@ -220,58 +193,26 @@ class _Export:
         match = _FILE_KEY.match(key)
         member = self.assets.get(match.group(1)) if match else None
         if member is not None:
-            ref.opener = partial(self.files.open, member)
+            ref.opener = partial(self.export.open, member)
             self.used.add(member)
             ref.name = ref.name or PurePosixPath(member).name
 
-    def _read_shard(self, shard: str) -> Iterator[Record]:
-        count = 0
-        try:
-            with self.files.open(shard) as handle:
-                for element in iter_elements(handle):
-                    count += 1
-                    yield from self._element(
-                        shard, element.index, element.value, element.raw, element.problems
-                    )
-        except JsonStreamError as error:
-            yield Problem(
-                shard,
-                f"{error} at character {error.offset}: {count} conversation(s) read before it; "
-                "the rest of this file was not imported — download the export again",
-            )
-        except FreeholdError as error:
-            yield Problem(shard, str(error))
-        except (EOFError, zlib.error, zipfile.BadZipFile) as error:
-            yield Problem(
-                shard,
-                f"the data stops ({error}): {count} conversation(s) read before it; "
-                "the rest of this file was not imported — download the export again",
-            )
+    def elements(self, name: str) -> Iterator[Element]:
+        """Each conversation; an object wrapping a ``conversations`` list gives its items."""
+        for where, value, raw, problems in super().elements(name):
+            items = value.get("conversations") if isinstance(value, dict) else None
+            if isinstance(items, list) and "mapping" not in value:
+                for number, item in enumerate(items):
+                    yield f"{name}[{number}]", item, orjson.dumps(item), []
+            else:
+                yield where, value, raw, problems
 
-    def _element(
-        self, shard: str, index: int, value: Any, raw: bytes, problems: list[str]
-    ) -> Iterator[Record]:
-        where = f"{shard}[{index}]"
-        if value is None:
-            yield Problem(where, "; ".join(problems), skipped=1)
-            return
-        items = value.get("conversations") if isinstance(value, dict) else None
-        if isinstance(items, list) and "mapping" not in value:
-            for number, item in enumerate(items):
-                yield from self._element(shard, number, item, orjson.dumps(item), [])
-            return
-        try:
-            conversation = self.conversation(value, raw)
-        except (TypeError, ValueError, AttributeError, KeyError) as error:
-            what = f"not a readable conversation ({type(error).__name__}: {error})"
-            yield Problem(where, what, skipped=1)
-            return
-        conversation.problems[:0] = problems
-        yield conversation
+    def identify(self, value: Any, raw: bytes) -> str | None:
+        return field.text(value, "conversation_id") or field.text(value, "id")
 
-    def conversation(self, obj: dict[str, Any], raw: bytes) -> Conversation:
-        source_id = obj.get("conversation_id") or obj.get("id")
-        if not isinstance(source_id, str) or not source_id:
+    def convert(self, obj: dict[str, Any], raw: bytes) -> Conversation:
+        source_id = self.identify(obj, raw)
+        if source_id is None:
             raise ValueError("no conversation id")
         mapping = obj.get("mapping")
         problems: list[str] = []
@@ -279,34 +220,32 @@ class _Export:
             problems.append("no mapping: conversation kept without messages")
             mapping = {}
         messages, context = self._messages(mapping)
-        tree = build_tree(messages, _str(obj.get("current_node")))
+        tree = build_tree(messages, field.text(obj, "current_node"))
         return Conversation(
             source_kind=KIND,
             source_id=source_id,
-            title=_str(obj.get("title")),
+            title=field.text(obj, "title"),
             messages=tree.messages,
             raw=raw,
-            created_at=_num(obj.get("create_time")),
-            updated_at=_num(obj.get("update_time")),
+            created_at=field.when(obj, "create_time"),
+            updated_at=field.when(obj, "update_time"),
             current_leaf=tree.leaf,
-            model=_str(obj.get("default_model_slug")) or _main_model(tree.messages),
+            model=field.text(obj, "default_model_slug") or _main_model(tree.messages),
             account_id=self.account_id,
-            project=_str(obj.get("gizmo_id")) or _str(obj.get("conversation_template_id")),
-            archived=bool(obj.get("is_archived")),
-            starred=bool(obj.get("is_starred")),
+            project=field.text(obj, "gizmo_id") or field.text(obj, "conversation_template_id"),
+            archived=field.flag(obj, "is_archived"),
+            starred=field.flag(obj, "is_starred"),
             context=context,
             problems=problems + tree.problems,
         )
 
     def _messages(self, mapping: dict[str, Any]) -> tuple[list[Message], list[ContextRecord]]:
-        empty = {
-            key
-            for key, node in mapping.items()
-            if not isinstance(node, dict) or not node.get("message")
-        }
+        nodes = {key: node for key, node in mapping.items() if _node(key, node)}
+        empty = {key for key, node in nodes.items() if not node.get("message")}
+        empty |= mapping.keys() - nodes.keys()
         messages: list[Message] = []
         context: list[ContextRecord] = []
-        for key, node in mapping.items():
+        for key, node in nodes.items():
             if key in empty:
                 continue
             parent = node.get("parent")
@@ -315,20 +254,22 @@ class _Export:
                 parent_node = mapping.get(parent)
                 parent = parent_node.get("parent") if isinstance(parent_node, dict) else None
                 seen += 1
-            message = self._message(str(key), _str(parent), node["message"], context)
-            messages.append(message)
+            if parent is not None and not isinstance(parent, str):
+                field.odd("parent", parent, "a node id")
+            text_parent = parent if isinstance(parent, str) else None
+            messages.append(self._message(key, text_parent, node["message"], context))
         return messages, context
 
     def _message(
         self, key: str, parent: str | None, msg: dict[str, Any], context: list[ContextRecord]
     ) -> Message:
-        author = msg.get("author") or {}
-        metadata = msg.get("metadata") or {}
-        role = str(author.get("role") or "unknown")
+        author = field.mapping(msg, "author")
+        metadata = field.mapping(msg, "metadata")
+        role = field.text(author, "role") or "unknown"
         content_type, content = convert_content(msg.get("content"), metadata)
         for ref in content.attachments:
             self.resolve(ref)
-        created = _num(msg.get("create_time"))
+        created = field.when(msg, "create_time")
         recipient = msg.get("recipient")
         for record in content.context:
             record.created_at, record.message_source_id = created, key
@@ -338,7 +279,7 @@ class _Export:
         hidden = (
             content.hidden
             or role in ("system", "tool")
-            or bool(metadata.get("is_visually_hidden_from_conversation"))
+            or field.flag(metadata, "is_visually_hidden_from_conversation")
             or recipient not in (None, "all")
         )
         return Message(
@@ -348,8 +289,8 @@ class _Export:
             content_type=content_type,
             parts=content.parts,
             text=content.text,
-            author_name=_str(author.get("name")),
-            model=_str(metadata.get("model_slug")),
+            author_name=field.text(author, "name"),
+            model=field.text(metadata, "model_slug"),
             created_at=created,
             hidden=hidden,
             status=_status(msg, metadata),
@@ -358,12 +299,22 @@ class _Export:
         )
 
 
+def _node(key: str, node: Any) -> bool:
+    """A mapping entry that is an object (a node); anything else is noted and left out."""
+    if not isinstance(node, dict):
+        field.odd(f"mapping.{key}", node, "a node object")
+        return False
+    if node.get("message") is not None and not isinstance(node["message"], dict):
+        field.odd(f"mapping.{key}.message", node["message"], "a message object")
+        return False
+    return True
+
+
 def _status(msg: dict[str, Any], metadata: dict[str, Any]) -> str:
-    finish = metadata.get("finish_details") or {}
-    if isinstance(finish, dict) and finish.get("type") == "interrupted":
+    if field.text(field.mapping(metadata, "finish_details"), "type") == "interrupted":
         return "interrupted"
-    status = msg.get("status")
-    return _STATUS.get(status, str(status)) if status else "complete"
+    status = field.text(msg, "status")
+    return _STATUS.get(status, status) if status else "complete"
 
 
 _META_KEYS = ("finish_details", "gizmo_id", "invoked_plugin", "attachments", "is_complete")
@@ -388,10 +339,16 @@ def _account_id(raw: bytes) -> str | None:
         user = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    return _str(user.get("id")) if isinstance(user, dict) else None
+    return field.text_or_none(user.get("id")) if isinstance(user, dict) else None
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
-        return float(value)
-    return None
+def _looks_like_chatgpt(head: bytes) -> bool:
+    """Conversations with a ``mapping``, or an empty array (an account with no chats yet)."""
+    if b'"chat_messages"' in head.split(b'"mapping"', 1)[0]:
+        return False
+    return b'"mapping"' in head or head.strip() == b"[]"
+
+
+FORMAT = _ChatGPT
+detect = _ChatGPT.detect
+iter_conversations = _ChatGPT.iter_conversations

@@ -1,7 +1,9 @@
 """Claude.ai data exports, 2024–2026 (FORMATS.md §B).
 
 Accepts the zip, an unpacked folder, a ``conversations.json`` (an array, or one conversation
-object as browser-extension dumps give it), or one ``design_chats/<uuid>.json`` session.
+object as browser-extension dumps give it), or one ``design_chats/<uuid>.json`` session; in a
+folder or zip, other JSON files holding Claude conversations or a design chat on their own are
+read too (they carry no account files).
 Conversations are read one at a time (``jsonstream``) straight from the zip; each keeps the exact
 bytes of its array element as ``raw``.
 
@@ -32,23 +34,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from itertools import pairwise
-from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
-from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
-from freehold.importers._common import PartsBuilder, export_problems, read_conversations
-from freehold.importers._common import iso_time as _time
-from freehold.importers._common import text_or_none as _str
-from freehold.importers._safezip import ExportFiles, OneFile, open_export
+from freehold.importers import _fields as field
+from freehold.importers._common import PartsBuilder
+from freehold.importers._skeleton import Claim, Format, first_time, linear
 from freehold.models import (
     AttachmentRef,
     ContextRecord,
     Conversation,
-    ExportInfo,
     Message,
     Problem,
     Record,
@@ -56,7 +54,7 @@ from freehold.models import (
 )
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "claude"
 PARSER_VERSION = "claude/1"
@@ -65,40 +63,192 @@ _CONVERSATIONS = re.compile(r"(?:^|/)conversations\.json$")
 _DESIGN = re.compile(r"(?:^|/)design_chats/[^/]+\.json$")
 _SENTINEL = re.compile(r"^0{8}-0{4}-[0-9a-f]0{3}-[0-9a-f]0{3}-0{12}$")
 _SIDE_FILE_LIMIT = 256 << 20
-_PEEK = 1 << 16
 _ROLES = {"human": "user", "assistant": "assistant", "user": "user"}
 
 
-# -- detection -------------------------------------------------------------------------------------
+class _Claude(Format):
+    kind = KIND
+    version = PARSER_VERSION
+    title = "Claude"
+    companions: ClassVar[dict[str, str]] = {
+        "users.json": "the account file of a Claude export",
+        "projects.json": "the projects file of a Claude export",
+        "memories.json": "the memories file of a Claude export",
+    }
+    advice = "import the export's zip, or the folder it unpacked to (with conversations.json)"
+    missing = (
+        "no conversations.json or design_chats/ found "
+        "— is this a Claude export? Unzip it and check, or download it again"
+    )
+
+    def __init__(self, export: Any) -> None:
+        super().__init__(export)
+        self.chats: list[str] = []
+        self.designs: list[str] = []
+        self.root = ""  # the folder of the export's layout, with a slash
+        self.side: list[str] = []  # its account files, kept raw
+        self.projects: dict[str, dict[str, Any]] = {}
+
+    def claim(self) -> Claim:
+        """A file of conversations or one design chat; in a folder or zip, the shallowest
+        ``conversations.json`` and every ``design_chats/*.json``, with the account files."""
+        names = self.export.names()
+        if self.export.one_file:
+            head = self.export.head(names[0])
+            in_designs = self.export.path.parent.name == "design_chats"
+            if _is_chats(head):
+                self.chats = names
+            elif _is_design(head, in_designs):
+                self.designs = names
+            return Claim(self.chats + self.designs, set(names))
+        shards = _shards(names)[:1]
+        self.chats = shards if shards and _is_chats(self.export.head(shards[0])) else []
+        self.designs = sorted(n for n in names if _DESIGN.search(n))
+        if self.chats or self.designs:
+            root = _parent(self.chats[0]) if self.chats else _parent(_parent(self.designs[0]))
+            self.root = root + "/" if root else ""
+            self.side = self._side_names()
+        self._loose(names)
+        if not self.chats and not self.designs:
+            return Claim()
+        shared = {n for n in self.side if n[len(self.root) :] not in self.companions}
+        return Claim(self.chats + self.designs, {*self.chats, *self.designs, *self.side}, shared)
+
+    def _loose(self, names: list[str]) -> None:
+        """JSON files outside the export's layout that hold Claude conversations or a design
+        chat on their own (as a browser extension saves them)."""
+        taken = {*self.chats, *self.designs, *self.side}
+        for name in names:
+            if name in taken or not name.lower().endswith(".json"):
+                continue
+            head = self.export.head(name)
+            if _is_chats(head):
+                self.chats.append(name)
+            elif _is_design(head, in_design_folder=False):
+                self.designs.append(name)
+
+    def _side_names(self) -> list[str]:
+        """The export's top-level JSON files beside the conversations (account, projects…)."""
+        root = self.root
+        return [
+            name
+            for name in self.export.names()
+            if name.startswith(root)
+            and "/" not in name[len(root) :]
+            and name.endswith(".json")
+            and name not in self.chats
+        ]
+
+    def full_export(self) -> bool:
+        return not self.export.one_file
+
+    def prologue(self, names: list[str]) -> Iterator[Record]:
+        root = self.root
+        for name in self.side:
+            if self.export.size(name) > _SIDE_FILE_LIMIT:
+                yield Problem(name, "larger than 256 MiB; not kept — open it by hand if needed")
+                continue
+            with self.export.open(name) as handle:
+                raw = handle.read()
+            local = name[len(root) :]
+            yield SourceFile(local, raw)
+            with field.noting() as notes:
+                learnt = list(self._learn(local, raw))
+            yield from learnt
+            yield from (Problem(name, line, lost=False) for line in notes.lines())
+
+    def _learn(self, local: str, raw: bytes) -> Iterator[ContextRecord]:
+        """Account id from ``users.json``; projects and memories as account context records."""
+        items = _json_list(raw)
+        if local == "users.json" and items:
+            self.account_id = field.text(items[0], "uuid")
+        elif local == "projects.json":
+            self.projects = {p["uuid"]: p for p in items if field.text(p, "uuid")}
+            for uuid, project in self.projects.items():
+                yield from _project_context(uuid, project)
+        elif local == "memories.json":
+            for number, item in enumerate(items):
+                text = field.text(item, "conversations_memory")
+                if text:
+                    data = {"account": field.text(item, "account_uuid")}
+                    key = f"memories.json#{number}"
+                    yield ContextRecord("memory", text, data, None, key)
+
+    def convert(self, value: dict[str, Any], raw: bytes) -> Conversation:
+        if self.member in self.designs:
+            return self.design(value, raw)
+        return self.conversation(value, raw)
+
+    def identify(self, value: Any, raw: bytes) -> str | None:
+        return field.text(value, "uuid")
+
+    def conversation(self, obj: dict[str, Any], raw: bytes) -> Conversation:
+        source_id = field.text(obj, "uuid")
+        if source_id is None:
+            raise ValueError("no uuid")
+        chat = obj.get("chat_messages")
+        problems = [] if isinstance(chat, list) else ["no chat_messages: kept without messages"]
+        items = _objects(chat if isinstance(chat, list) else [], problems)
+        messages, leaf = _linked(items, field.text(obj, "current_leaf_message_uuid"), problems)
+        tree = build_tree(messages, leaf)
+        account_id = field.text(field.mapping(obj, "account"), "uuid")
+        project = field.text(obj, "project_uuid")
+        return Conversation(
+            source_kind=KIND,
+            source_id=source_id,
+            title=field.text(obj, "name"),
+            messages=tree.messages,
+            raw=raw,
+            created_at=field.when(obj, "created_at"),
+            updated_at=field.when(obj, "updated_at"),
+            current_leaf=tree.leaf,
+            model=field.text(obj, "model"),
+            account_id=account_id or self.account_id,
+            project=project,
+            starred=field.flag(obj, "is_starred"),
+            context=self._instructions(project),
+            problems=problems + tree.problems,
+        )
+
+    def _instructions(self, project: str | None) -> list[ContextRecord]:
+        found = self.projects.get(project) if project else None
+        text = field.text(found, "prompt_template") if found else None
+        if found is None or text is None:
+            return []
+        data = {"project_uuid": project, "project_name": found.get("name")}
+        created = field.known(field.when(found, "updated_at"), field.when(found, "created_at"))
+        return [ContextRecord("project_instructions", text, data, created)]
+
+    def design(self, obj: dict[str, Any], raw: bytes) -> Conversation:
+        source_id = field.text(obj, "uuid")
+        if source_id is None:
+            raise ValueError("no uuid")
+        items = obj.get("messages")
+        problems = [] if isinstance(items, list) else ["no messages: kept without messages"]
+        messages = linear(
+            items if isinstance(items, list) else [],
+            lambda item, index: _design_message(item, index, problems),
+            problems,
+        )
+        tree = build_tree(messages, messages[-1].source_id if messages else None)
+        return Conversation(
+            source_kind=KIND,
+            source_id=source_id,
+            title=field.text(obj, "title") or field.text(obj, "name"),
+            messages=tree.messages,
+            raw=raw,
+            created_at=field.known(field.when(obj, "created_at"), first_time(tree.messages)),
+            updated_at=field.when(obj, "updated_at"),
+            current_leaf=tree.leaf,
+            account_id=self.account_id,
+            project=field.text(field.mapping(obj, "project"), "uuid"),
+            problems=problems + tree.problems,
+        )
 
 
-def detect(path: Path) -> bool:
-    """True for a Claude export: a zip/folder with Claude conversations or design chats, or such
-    a JSON file."""
-    try:
-        files = open_export(path)
-    except UnsafeArchiveError:
-        raise
-    except FreeholdError:
-        return False
-    try:
-        if isinstance(files, OneFile):
-            head = _peek(files, files.names()[0])
-            return _is_chats(head) or _is_design(head, path.parent.name == "design_chats")
-        names = files.names()
-        if any(PurePosixPath(n).name == "freehold-export.json" for n in names):
-            return False
-        if any(_DESIGN.search(n) for n in names):
-            return True
-        shards = _shards(names)
-        return bool(shards) and _is_chats(_peek(files, shards[0]))
-    finally:
-        files.close()
-
-
-def _peek(files: ExportFiles, name: str) -> bytes:
-    with files.open(name) as handle:
-        return handle.read(_PEEK)
+FORMAT = _Claude
+detect = _Claude.detect
+iter_conversations = _Claude.iter_conversations
 
 
 def _is_chats(head: bytes) -> bool:
@@ -119,146 +269,6 @@ def _shards(names: list[str]) -> list[str]:
     return sorted((n for n in names if _CONVERSATIONS.search(n)), key=lambda n: (n.count("/"), n))
 
 
-# -- the export --------------------------------------------------------------------------------
-
-
-def iter_conversations(path: Path) -> Iterator[Record]:
-    """Yield an ``ExportInfo``, then conversations, kept files and problems."""
-    files = open_export(path)
-    try:
-        yield from _Export(files).records()
-    finally:
-        files.close()
-
-
-class _Export:
-    """One open export: its conversation files, design chats, account and projects."""
-
-    def __init__(self, files: ExportFiles) -> None:
-        self.files = files
-        names = files.names()
-        self.chats = _shards(names)[:1]
-        self.designs = sorted(n for n in names if _DESIGN.search(n))
-        if isinstance(files, OneFile):
-            head = _peek(files, names[0])
-            self.chats, self.designs = ([], names) if not _is_chats(head) else (names, [])
-        if not self.chats and not self.designs:
-            raise BadExportError(
-                f"{files.label}: no conversations.json or design_chats/ found "
-                "— is this a Claude export? Unzip it and check, or download it again"
-            )
-        root = _parent(self.chats[0]) if self.chats else _parent(_parent(self.designs[0]))
-        self.root_prefix = root + "/" if root else ""
-        self.account_id: str | None = None
-        self.projects: dict[str, dict[str, Any]] = {}
-
-    def records(self) -> Iterator[Record]:
-        side = [] if isinstance(self.files, OneFile) else list(self._side_files())
-        yield ExportInfo(
-            kind=KIND,
-            account_id=self.account_id,
-            full_export=not isinstance(self.files, OneFile),
-            files=[(name, self.files.size(name)) for name in self.chats + self.designs],
-        )
-        yield from export_problems(self.files)
-        yield from side
-        for name in self.chats:
-            yield from read_conversations(self.files, name, self.conversation)
-        for name in self.designs:
-            yield from read_conversations(self.files, name, self.design)
-
-    def _side_files(self) -> Iterator[Record]:
-        for name in self.files.names():
-            local = name[len(self.root_prefix) :] if name.startswith(self.root_prefix) else "/"
-            if "/" in local or not local.endswith(".json") or name in self.chats:
-                continue
-            if self.files.size(name) > _SIDE_FILE_LIMIT:
-                yield Problem(name, "larger than 256 MiB; not kept — open it by hand if needed")
-                continue
-            with self.files.open(name) as handle:
-                raw = handle.read()
-            yield SourceFile(local, raw)
-            yield from self._learn(local, raw)
-
-    def _learn(self, local: str, raw: bytes) -> Iterator[ContextRecord]:
-        """Account id from ``users.json``; projects and memories as account context records."""
-        items = _json_list(raw)
-        if local == "users.json" and items:
-            self.account_id = _str(items[0].get("uuid"))
-        elif local == "projects.json":
-            self.projects = {p["uuid"]: p for p in items if _str(p.get("uuid"))}
-            for uuid, project in self.projects.items():
-                yield from _project_context(uuid, project)
-        elif local == "memories.json":
-            for number, item in enumerate(items):
-                text = _str(item.get("conversations_memory"))
-                if text:
-                    data = {"account": _str(item.get("account_uuid"))}
-                    key = f"memories.json#{number}"
-                    yield ContextRecord("memory", text, data, None, key)
-
-    def conversation(self, obj: dict[str, Any], raw: bytes) -> Conversation:
-        source_id = _str(obj.get("uuid"))
-        if source_id is None:
-            raise ValueError("no uuid")
-        chat = obj.get("chat_messages")
-        problems = [] if isinstance(chat, list) else ["no chat_messages: kept without messages"]
-        items = [m for m in chat if isinstance(m, dict)] if isinstance(chat, list) else []
-        messages, leaf = _linked(items, _str(obj.get("current_leaf_message_uuid")), problems)
-        tree = build_tree(messages, leaf)
-        account = obj.get("account")
-        account_id = _str(account.get("uuid")) if isinstance(account, dict) else None
-        project = _str(obj.get("project_uuid"))
-        return Conversation(
-            source_kind=KIND,
-            source_id=source_id,
-            title=_str(obj.get("name")),
-            messages=tree.messages,
-            raw=raw,
-            created_at=_time(obj.get("created_at")),
-            updated_at=_time(obj.get("updated_at")),
-            current_leaf=tree.leaf,
-            model=_str(obj.get("model")),
-            account_id=account_id or self.account_id,
-            project=project,
-            starred=bool(obj.get("is_starred")),
-            context=self._instructions(project),
-            problems=problems + tree.problems,
-        )
-
-    def _instructions(self, project: str | None) -> list[ContextRecord]:
-        found = self.projects.get(project) if project else None
-        text = _str(found.get("prompt_template")) if found else None
-        if found is None or text is None:
-            return []
-        data = {"project_uuid": project, "project_name": found.get("name")}
-        created = _time(found.get("updated_at")) or _time(found.get("created_at"))
-        return [ContextRecord("project_instructions", text, data, created)]
-
-    def design(self, obj: dict[str, Any], raw: bytes) -> Conversation:
-        source_id = _str(obj.get("uuid"))
-        if source_id is None:
-            raise ValueError("no uuid")
-        items = obj.get("messages")
-        problems = [] if isinstance(items, list) else ["no messages: kept without messages"]
-        messages = _design_messages(items if isinstance(items, list) else [], problems)
-        tree = build_tree(messages, messages[-1].source_id if messages else None)
-        project = obj.get("project")
-        return Conversation(
-            source_kind=KIND,
-            source_id=source_id,
-            title=_str(obj.get("title")) or _str(obj.get("name")),
-            messages=tree.messages,
-            raw=raw,
-            created_at=_time(obj.get("created_at")) or _first_time(tree.messages),
-            updated_at=_time(obj.get("updated_at")),
-            current_leaf=tree.leaf,
-            account_id=self.account_id,
-            project=_str(project.get("uuid")) if isinstance(project, dict) else None,
-            problems=problems + tree.problems,
-        )
-
-
 # -- chat messages ---------------------------------------------------------------------------------
 
 
@@ -270,7 +280,7 @@ def _linked(
     if any("parent_message_uuid" in item for item in items):
         ids = {m.source_id for m in messages}
         for index, (message, item) in enumerate(zip(messages, items, strict=True)):
-            parent = _str(item.get("parent_message_uuid"))
+            parent = field.text(item, "parent_message_uuid")
             sentinel = parent is not None and parent not in ids
             root = sentinel and (index == 0 or bool(_SENTINEL.match(parent or "")))
             message.parent_source_id = None if root else parent
@@ -281,106 +291,79 @@ def _linked(
 
 
 def _message(item: dict[str, Any], index: int, problems: list[str]) -> Message:
-    source_id = _str(item.get("uuid"))
+    source_id = field.text(item, "uuid")
     if source_id is None:
         source_id = f"message-{index}"
         problems.append(f"message {index} has no uuid; kept as {source_id}")
     content = _Content()
-    blocks = item.get("content")
-    if isinstance(blocks, list) and blocks:
-        for block in blocks:
-            content.block(block)
-    else:
-        content.add("text", str(item.get("text") or ""), searchable=True)
+    blocks = field.array(item, "content")
+    for block in blocks:
+        content.block(block)
+    if not blocks:
+        content.add("text", field.string(item, "text"), searchable=True)
         content.types.append("text")
     content.attach(item)
-    sender = str(item.get("sender") or "unknown")
-    return Message(
-        source_id=source_id,
-        parent_source_id=None,
-        role=_ROLES.get(sender, sender),
-        content_type=content.content_type,
-        parts=content.parts,
-        text=content.text,
-        created_at=_time(item.get("created_at")),
-        hidden=content.only_thoughts,
-        attachments=content.attachments,
+    sender = field.text(item, "sender") or "unknown"
+    return content.message(
+        source_id, _ROLES.get(sender, sender), created_at=field.when(item, "created_at")
     )
 
 
 class _Content(PartsBuilder):
     """Parts, searchable text pieces and attachments of one message."""
 
-    def block(self, block: Any) -> None:
-        kind = str(block.get("type")) if isinstance(block, dict) else type(block).__name__
-        self.types.append(kind)
-        handler = _BLOCKS.get(kind)
-        if handler is None or not isinstance(block, dict):
-            self.parts.append({"type": "unknown", "content_type": kind, "raw": block})
-            return
-        handler(self, block)
-
     def attach(self, item: dict[str, Any]) -> None:
         """Attachments (extracted text, no bytes) and uploaded files (names only)."""
-        for entry in item.get("attachments") or []:
-            if isinstance(entry, dict):
-                name = _str(entry.get("file_name"))
-                self.add(
-                    "file", str(entry.get("extracted_content") or ""), searchable=True, name=name
-                )
-                self.ref(name, _str(entry.get("file_type")), entry.get("file_size"))
-        for entry in item.get("files") or []:
-            if isinstance(entry, dict):
-                self.ref(_str(entry.get("file_name")), None, None)
+        for entry in _objects(field.array(item, "attachments"), key="attachments"):
+            name = field.text(entry, "file_name")
+            text = field.string(entry, "extracted_content")
+            self.add("file", text, searchable=True, name=name)
+            self.ref(name, field.text(entry, "file_type"), field.integer(entry, "file_size"))
+        for entry in _objects(field.array(item, "files"), key="files"):
+            self.ref(field.text(entry, "file_name"), None, None)
 
-    def ref(self, name: str | None, mime: str | None, size: Any) -> None:
+    def ref(self, name: str | None, mime: str | None, size: int | None) -> None:
         pointer = f"claude-file://{name or ''}"
         if any(ref.pointer == pointer for ref in self.attachments):
             return
-        number = size if isinstance(size, int) and not isinstance(size, bool) else None
-        self.attachments.append(AttachmentRef(pointer, name=name, mime=mime, size=number))
+        self.attachments.append(AttachmentRef(pointer, name=name, mime=mime, size=size))
 
 
 def _text_block(out: _Content, block: dict[str, Any]) -> None:
     citations = block.get("citations")
     extra = {"citations": citations} if isinstance(citations, list) and citations else {}
-    out.add("text", str(block.get("text") or ""), searchable=True, **extra)
+    out.add("text", field.string(block, "text"), searchable=True, **extra)
 
 
 def _thinking_block(out: _Content, block: dict[str, Any]) -> None:
-    text = str(block.get("thinking") or block.get("text") or "")
-    out.add("thought", text, searchable=False, summary=_summary(block.get("summaries")))
+    text = _first_text(block, "thinking", "text")
+    out.add("thought", text, searchable=False, summary=_summary(field.array(block, "summaries")))
 
 
-def _summary(summaries: Any) -> str | None:
-    found = [
-        str(s.get("summary") or "") if isinstance(s, dict) else str(s) for s in summaries or [] if s
-    ]
-    return "\n".join(found) or None
+def _summary(summaries: list[Any]) -> str | None:
+    found = [field.string(s, "summary") if isinstance(s, dict) else s for s in summaries]
+    return "\n".join(s for s in found if isinstance(s, str) and s) or None
 
 
 def _tool_use_block(out: _Content, block: dict[str, Any]) -> None:
     given = block.get("input")
     code = json.dumps(given, ensure_ascii=False, indent=2)
-    out.add("code", code, searchable=False, language="json", name=_str(block.get("name")))
+    out.add("code", code, searchable=False, language="json", name=field.text(block, "name"))
     out.pieces.extend(_strings(given))
 
 
 def _tool_result_block(out: _Content, block: dict[str, Any]) -> None:
-    text = _result_text(block.get("content"))
-    name, error = _str(block.get("name")), bool(block.get("is_error"))
+    text = _result_text(block, "content")
+    name, error = field.text(block, "name"), field.flag(block, "is_error")
     out.add("execution_output", text, searchable=True, name=name, is_error=error)
 
 
-def _result_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    texts = [
-        str(item.get("text") or "")
-        for item in content or []
-        if isinstance(item, dict) and item.get("type") == "text"
-    ]
-    return "\n".join(texts)
+def _result_text(obj: dict[str, Any], key: str) -> str:
+    """A tool's result: text, or the text items of a list of content items."""
+    if isinstance(obj.get(key), str):
+        return str(obj[key])
+    items = field.array(obj, key)
+    return "\n".join(field.string(i, "text") for i in items if field.text(i, "type") == "text")
 
 
 def _strings(value: Any) -> list[str]:
@@ -394,7 +377,7 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-_BLOCKS: dict[str, Callable[[_Content, dict[str, Any]], None]] = {
+_Content.handlers = {
     "text": _text_block,
     "thinking": _thinking_block,
     "tool_use": _tool_use_block,
@@ -405,79 +388,57 @@ _BLOCKS: dict[str, Callable[[_Content, dict[str, Any]], None]] = {
 # -- design chats ----------------------------------------------------------------------------------
 
 
-def _design_messages(items: list[Any], problems: list[str]) -> list[Message]:
-    messages: list[Message] = []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            problems.append(f"message {index} is not an object; left out")
-            continue
-        message = _design_message(item, index, problems)
-        message.parent_source_id = messages[-1].source_id if messages else None
-        messages.append(message)
-    return messages
-
-
 def _design_message(item: dict[str, Any], index: int, problems: list[str]) -> Message:
-    source_id = _str(item.get("uuid"))
+    source_id = field.text(item, "uuid")
     if source_id is None:
         source_id = f"message-{index}"
         problems.append(f"message {index} has no uuid; kept as {source_id}")
     body = item.get("content")
     body = body if isinstance(body, dict) else {"content": body}
     content = _Content()
-    blocks = body.get("contentBlocks")
-    if isinstance(blocks, list) and blocks:
-        for block in blocks:
-            _design_block(content, block)
-    else:
-        content.add("text", str(body.get("content") or ""), searchable=True)
+    blocks = field.array(body, "contentBlocks")
+    for block in blocks:
+        _design_block(content, block)
+    if not blocks:
+        content.add("text", field.string(body, "content"), searchable=True)
         content.types.append("text")
-    for entry in body.get("attachments") or []:
+    for entry in _objects(field.array(body, "attachments"), key="attachments"):
         _design_attachment(content, entry)
-    role = str(item.get("role") or body.get("role") or "unknown")
-    return Message(
-        source_id=source_id,
-        parent_source_id=None,
-        role=_ROLES.get(role, role),
-        content_type=content.content_type,
-        parts=content.parts,
-        text=content.text,
-        author_name=_str(body.get("authorName")),
-        created_at=_time(body.get("timestamp")) or _time(item.get("created_at")),
-        hidden=content.only_thoughts,
-        attachments=content.attachments,
+    role = _first_text(item, "role") or _first_text(body, "role") or "unknown"
+    return content.message(
+        source_id,
+        _ROLES.get(role, role),
+        author_name=field.text(body, "authorName"),
+        created_at=field.known(field.when(body, "timestamp"), field.when(item, "created_at")),
     )
 
 
 def _design_block(out: _Content, block: Any) -> None:
     """Design-chat blocks: ``tool_call`` holds ``toolCall:{name, input, output}``."""
-    kind = str(block.get("type")) if isinstance(block, dict) else type(block).__name__
-    if not isinstance(block, dict) or kind not in ("tool_call", "error", "user_interjection"):
-        out.block(block)
+    kind = block.get("type") if isinstance(block, dict) else None
+    if kind not in ("tool_call", "error", "user_interjection"):
+        out.block(block, "contentBlocks")
         return
-    out.types.append(kind)
-    text = str(block.get("text") or block.get("content") or block.get("message") or "")
+    out.types.append(str(kind))
+    text = _first_text(block, "text", "content", "message")
     if kind == "error":
         out.add("error", text, searchable=True)
     elif kind == "user_interjection":
         out.add("text", text, searchable=True, interjection=True)
     else:
-        found = block.get("toolCall")
-        call: dict[str, Any] = found if isinstance(found, dict) else {}
-        name = _str(call.get("name"))
+        call = field.mapping(block, "toolCall")
+        name = field.text(call, "name")
         _tool_use_block(out, {"name": name, "input": call.get("input")})
-        output = call.get("output")
-        shown = output if isinstance(output, str) else _result_text(output)
-        out.add("execution_output", shown, searchable=True, name=name, is_error=False)
+        output = _result_text(call, "output")
+        out.add("execution_output", output, searchable=True, name=name, is_error=False)
 
 
-def _design_attachment(out: _Content, entry: Any) -> None:
-    if not isinstance(entry, dict):
-        return
-    name = _str(entry.get("name")) or _str(entry.get("file_name")) or _str(entry.get("fileName"))
-    text = str(entry.get("extracted_content") or entry.get("content") or "")
+def _design_attachment(out: _Content, entry: dict[str, Any]) -> None:
+    name = _first_text(entry, "name", "file_name", "fileName") or None
+    text = _first_text(entry, "extracted_content", "content")
     out.add("file", text, searchable=True, name=name)
-    out.ref(name, _str(entry.get("mimeType")) or _str(entry.get("file_type")), entry.get("size"))
+    mime = _first_text(entry, "mimeType", "file_type") or None
+    out.ref(name, mime, field.integer(entry, "size"))
 
 
 # -- small helpers ---------------------------------------------------------------------------------
@@ -487,18 +448,37 @@ def _parent(name: str) -> str:
     return name.rpartition("/")[0]
 
 
+def _first_text(obj: dict[str, Any], *keys: str) -> str:
+    """The first of ``keys`` that holds text (each odd one noted), else ``""``."""
+    return next((found for key in keys if (found := field.text(obj, key))), "")
+
+
+def _objects(
+    items: list[Any], problems: list[str] | None = None, key: str = "message"
+) -> list[Any]:
+    """The objects of a list; anything else is left out, as a problem or a note."""
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            what = f"{key} {index} is not an object ({field.describe(item)}); left out"
+            if problems is None:
+                field.note(what)
+            else:
+                problems.append(what)
+    return [item for item in items if isinstance(item, dict)]
+
+
 def _project_context(uuid: str, project: dict[str, Any]) -> Iterator[ContextRecord]:
     """A project's instructions and its knowledge documents (inlined as text in projects.json)."""
-    name = _str(project.get("name"))
-    text = _str(project.get("prompt_template"))
+    name = field.text(project, "name")
+    text = field.text(project, "prompt_template")
     if text:
         data = {"project": uuid, "name": name}
         yield ContextRecord("project_instructions", text, data, None, f"projects.json#{uuid}")
-    for number, doc in enumerate(project.get("docs") or []):
-        content = _str(doc.get("content")) if isinstance(doc, dict) else None
+    for number, doc in enumerate(_objects(field.array(project, "docs"), key="docs")):
+        content = field.text(doc, "content")
         if content:
-            key = f"projects.json#{uuid}/{_str(doc.get('uuid')) or number}"
-            data = {"project": uuid, "name": name, "filename": _str(doc.get("filename"))}
+            key = f"projects.json#{uuid}/{field.text(doc, 'uuid') or number}"
+            data = {"project": uuid, "name": name, "filename": field.text(doc, "filename")}
             yield ContextRecord("project_document", content, data, None, key)
 
 
@@ -509,8 +489,3 @@ def _json_list(raw: bytes) -> list[dict[str, Any]]:
         return []
     items = value if isinstance(value, list) else [value]
     return [item for item in items if isinstance(item, dict)]
-
-
-def _first_time(messages: list[Message]) -> float | None:
-    times = [m.created_at for m in messages if m.created_at is not None]
-    return min(times) if times else None

@@ -22,8 +22,7 @@ import binascii
 import re
 from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import orjson
 
@@ -37,19 +36,21 @@ from freehold.exporters.json import (
     loads,
     read_manifest,
 )
-from freehold.importers._safezip import DirFiles
+from freehold.importers import _fields as field
+from freehold.importers._common import export_problems
+from freehold.importers._skeleton import Claim, Export, Format
 from freehold.models import (
     AttachmentRef,
     ContextRecord,
     Conversation,
-    ExportInfo,
     Message,
+    Part,
     Problem,
     Record,
 )
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "freehold"
 PARSER_VERSION = "freehold/1"
@@ -60,138 +61,143 @@ _READ = 1 << 20
 _BAD_LINE = (ValueError, TypeError, KeyError, ArithmeticError, RecursionError, binascii.Error)
 
 
-def detect(path: Path) -> bool:
-    """True for a folder holding a ``freehold-export.json`` manifest."""
-    return path.is_dir() and read_manifest(path) is not None
+class _Freehold(Format):
+    kind = KIND
+    version = PARSER_VERSION
+    title = "freehold"
+    companions: ClassVar[dict[str, str]] = {
+        MANIFEST: "the manifest of a freehold JSON export",
+        CONVERSATIONS: "the conversations of a freehold JSON export",
+    }
+    advice = "import the whole folder `freehold export --format json` wrote"
+    missing = "not a folder written by `freehold export --format json` — give that folder"
 
+    def claim(self) -> Claim:
+        """A folder (not a zip) holding a ``freehold-export.json`` manifest: all of it."""
+        path = self.export.path
+        if self.export.one_file or not path.is_dir() or read_manifest(path) is None:
+            return Claim()
+        return Claim([CONVERSATIONS], set(self.export.names()))
 
-def iter_conversations(path: Path) -> Iterator[Record]:
-    """Yield an ``ExportInfo``, then one conversation (or problem) per line."""
-    if not path.is_dir():
-        raise BadExportError(f"{path}: not a folder — give the folder `freehold export` wrote")
-    files = DirFiles(path)
-    try:
-        yield from _Export(files).records()
-    finally:
-        files.close()
-
-
-class _Export:
-    """One open export folder: its manifest and the attachments it holds."""
-
-    def __init__(self, files: DirFiles) -> None:
-        self.files = files
-        names = files.names()
-        self.manifest = _manifest(files, names)
+    def records(self, claim: Claim, *, planned: bool) -> Iterator[Record]:
+        names = self.export.names()
+        manifest = _manifest(self.export, names)
         if CONVERSATIONS not in names:
             raise BadExportError(
-                f"{files.label}: {CONVERSATIONS} is missing — copy the whole export folder, "
+                f"{self.export.label}: {CONVERSATIONS} is missing — copy the whole export folder, "
                 "or export again"
             )
         self.blobs = {n[len("attachments/") :] for n in names if n.startswith("attachments/")}
-
-    def records(self) -> Iterator[Record]:
-        expected = self.manifest.get("conversations")
-        complete = self.manifest.get("complete", True) is not False
-        yield ExportInfo(
-            kind=KIND,
-            full_export=False,
-            files=[(CONVERSATIONS, self.files.size(CONVERSATIONS))],
-            expected_conversations=expected if complete and isinstance(expected, int) else None,
-        )
-        for name, reason in self.files.rejected:
-            yield Problem(f"{self.files.label}/{name}", f"not read: {reason}")
+        expected = manifest.get("conversations")
+        complete = manifest.get("complete", True) is not False
+        info = self.info([CONVERSATIONS])
+        info.expected_conversations = expected if complete and isinstance(expected, int) else None
+        yield info
+        if not planned:
+            yield from export_problems(self.export)
         if not complete:
             yield Problem(MANIFEST, "the export was interrupted; run `freehold export` again")
         count = 0
-        for number, line in _lines(self.files.open(CONVERSATIONS)):
+        for number, line in _lines(self.export.open(CONVERSATIONS)):
             count += 1
-            yield self._record(number, line)
+            yield from self._record(number, line)
         if complete and isinstance(expected, int) and count != expected:
             what = f"{count} conversation line(s) but the manifest says {expected} (truncated?)"
             yield Problem(CONVERSATIONS, what)
 
-    def _record(self, number: int, line: bytes | None) -> Conversation | Problem:
+    def _record(self, number: int, line: bytes | None) -> Iterator[Record]:
         where = f"{CONVERSATIONS}:{number}"
         if line is None:
-            return Problem(where, "line longer than 1 GiB; skipped", skipped=1)
+            yield Problem(where, "line longer than 1 GiB; skipped", skipped=1)
+            return
         try:
-            return self._conversation(loads(line), line)
+            value = loads(line)
         except _BAD_LINE as error:
-            what = f"not a readable conversation ({type(error).__name__}: {error})"
-            return Problem(where, what, skipped=1)
+            yield Problem(
+                where, f"not a readable conversation ({type(error).__name__}: {error})", skipped=1
+            )
+            return
+        yield from self.element(where, value, line, [], todo="export again")
 
-    def _conversation(self, obj: Any, line: bytes) -> Conversation:
-        if not isinstance(obj, dict):
-            raise ValueError("not a JSON object")
-        messages = [self._message(item) for item in _list(obj, "messages")]
+    def convert(self, obj: dict[str, Any], line: bytes) -> Conversation:
+        """One line; its messages and raw versions must be readable (they are freehold's own
+        writing), every other field is read loosely."""
+        messages = [self._message(item, n) for n, item in enumerate(_list(obj, "messages"))]
         raws = [_raw(version) for version in _list(obj, "raw")]
         conv = Conversation(
             source_kind=_text(obj, "source_kind"),
             source_id=_text(obj, "source_id"),
-            title=_opt(obj, "title", str),
-            messages=messages,
+            title=field.text(obj, "title"),
+            messages=[m for m in messages if m is not None],
             raw=raws[-1] if raws else line.rstrip(b"\r\n"),
             older_raw=raws[:-1],
-            gone_upstream_at=_opt(obj, "gone_upstream_at", str),
-            created_at=_number(obj.get("created_at")),
-            updated_at=_number(obj.get("updated_at")),
-            current_leaf=_opt(obj, "current_leaf", str),
-            model=_opt(obj, "model", str),
-            account_id=_opt(obj, "account_id", str),
-            project=_opt(obj, "project", str),
-            archived=obj.get("archived") is True,
-            starred=obj.get("starred") is True,
-            context=[_context(item) for item in _list(obj, "context")],
-            problems=[str(item) for item in _list(obj, "problems")],
+            gone_upstream_at=field.text(obj, "gone_upstream_at"),
+            created_at=field.number(obj, "created_at"),
+            updated_at=field.number(obj, "updated_at"),
+            current_leaf=field.text(obj, "current_leaf"),
+            model=field.text(obj, "model"),
+            account_id=field.text(obj, "account_id"),
+            project=field.text(obj, "project"),
+            archived=field.flag(obj, "archived"),
+            starred=field.flag(obj, "starred"),
+            context=[c for c in map(_context, field.array(obj, "context")) if c is not None],
+            problems=[str(item) for item in field.array(obj, "problems")],
         )
         _order(conv)
         return conv
 
-    def _message(self, item: Any) -> Message:
+    def _message(self, item: Any, number: int) -> Message | None:
         if not isinstance(item, dict):
-            raise ValueError("a message is not a JSON object")
-        parts = _list(item, "parts")
-        if not all(isinstance(part, dict) for part in parts):
-            raise ValueError("a message part is not a JSON object")
-        meta = item.get("meta") or {}
-        if not isinstance(meta, dict):
-            raise ValueError("message meta is not a JSON object")
+            field.odd(f"messages[{number}]", item, "a message object")
+            return None
+        source_id = item.get("source_id")
+        if not isinstance(source_id, str):
+            field.odd("source_id", source_id, "a message id")
+            source_id = f"message-{number}"
         return Message(
-            source_id=_text(item, "source_id", empty=True),
-            parent_source_id=_opt(item, "parent_source_id", str),
-            role=_text(item, "role"),
-            content_type=_text(item, "content_type"),
-            parts=parts,
-            text=_opt(item, "text", str) or "",
-            author_name=_opt(item, "author_name", str),
-            model=_opt(item, "model", str),
-            created_at=_number(item.get("created_at")),
-            hidden=item.get("hidden") is True,
-            status=_opt(item, "status", str) or "complete",
-            on_visible_path=item.get("on_visible_path") is True,
-            meta=meta,
-            attachments=[self._attachment(ref) for ref in _list(item, "attachments")],
+            source_id=source_id,
+            parent_source_id=field.text(item, "parent_source_id"),
+            role=field.text(item, "role") or "unknown",
+            content_type=field.text(item, "content_type") or "unknown",
+            parts=[_part(part) for part in field.array(item, "parts")],
+            text=field.string(item, "text"),
+            author_name=field.text(item, "author_name"),
+            model=field.text(item, "model"),
+            created_at=field.number(item, "created_at"),
+            hidden=field.flag(item, "hidden"),
+            status=field.text(item, "status") or "complete",
+            on_visible_path=field.flag(item, "on_visible_path"),
+            meta=field.mapping(item, "meta"),
+            attachments=[
+                ref for ref in map(self._attachment, field.array(item, "attachments")) if ref
+            ],
         )
 
-    def _attachment(self, item: Any) -> AttachmentRef:
-        if not isinstance(item, dict):
-            raise ValueError("an attachment is not a JSON object")
+    def _attachment(self, item: Any) -> AttachmentRef | None:
+        pointer = field.text(item, "pointer")
+        if pointer is None:
+            field.odd("attachments", item, "an attachment with a pointer")
+            return None
         sha = item.get("sha256")
         ref = AttachmentRef(
-            pointer=_text(item, "pointer"),
-            name=_opt(item, "name", str),
-            mime=_opt(item, "mime", str),
-            size=_opt(item, "size", int),
+            pointer=pointer,
+            name=field.text(item, "name"),
+            mime=field.text(item, "mime"),
+            size=field.integer(item, "size"),
         )
         # The archive recomputes the hash from the bytes; the name only finds the file.
         if isinstance(sha, str) and _SHA.match(sha) and sha in self.blobs:
-            ref.opener = partial(self.files.open, f"attachments/{sha}")
+            ref.opener = partial(self.export.open, f"attachments/{sha}")
             ref.sha256 = sha  # keys the import's blob cache; the archive re-hashes the bytes
         return ref
 
 
-def _manifest(files: DirFiles, names: list[str]) -> dict[str, Any]:
+FORMAT = _Freehold
+detect = _Freehold.detect
+iter_conversations = _Freehold.iter_conversations
+
+
+def _manifest(files: Export, names: list[str]) -> dict[str, Any]:
     if MANIFEST not in names:
         raise BadExportError(f"{files.label}: no {MANIFEST} — not a freehold JSON export")
     with files.open(MANIFEST) as handle:
@@ -261,20 +267,31 @@ def _order(conv: Conversation) -> None:
     conv.problems.extend(tree.problems)
 
 
-def _context(item: Any) -> ContextRecord:
-    if not isinstance(item, dict):
-        raise ValueError("a context record is not a JSON object")
+def _context(item: Any) -> ContextRecord | None:
+    kind = field.text(item, "kind")
+    if kind is None:
+        field.odd("context", item, "a context record with a kind")
+        return None
     data = item.get("data") or {}
     return ContextRecord(
-        kind=_text(item, "kind"),
-        text=_opt(item, "text", str) or "",
+        kind=kind,
+        text=field.string(item, "text"),
         data=data if isinstance(data, dict) else {"value": data},
-        created_at=_number(item.get("created_at")),
-        message_source_id=_opt(item, "message_source_id", str),
+        created_at=field.number(item, "created_at"),
+        message_source_id=field.text(item, "message_source_id"),
     )
 
 
+def _part(part: Any) -> Part:
+    """A stored part; anything but an object is kept whole as an ``unknown`` part."""
+    if isinstance(part, dict) and isinstance(part.get("type"), str):
+        return part
+    field.odd("parts", part, "a part object with a type")
+    return {"type": "unknown", "content_type": type(part).__name__, "raw": part}
+
+
 def _list(obj: dict[str, Any], key: str) -> list[Any]:
+    """One of the lists a line must hold as freehold wrote it."""
     value = obj.get(key)
     if value is None:
         return []
@@ -283,19 +300,8 @@ def _list(obj: dict[str, Any], key: str) -> list[Any]:
     return value
 
 
-def _text(obj: dict[str, Any], key: str, *, empty: bool = False) -> str:
+def _text(obj: dict[str, Any], key: str) -> str:
     value = obj.get(key)
-    if not isinstance(value, str) or not (value or empty):
+    if not isinstance(value, str) or not value:
         raise ValueError(f"no {key!r}")
     return value
-
-
-def _opt(obj: dict[str, Any], key: str, kind: type[Any]) -> Any:
-    value = obj.get(key)
-    return value if isinstance(value, kind) and not isinstance(value, bool) else None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
-        return float(value)
-    return None

@@ -39,25 +39,19 @@ import hashlib
 import io
 import itertools
 import re
-import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import IO, Any
 
-from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
-from freehold.importers import _gemini_html
-from freehold.importers._common import export_problems
-from freehold.importers._safezip import ExportFiles, open_export
+from freehold.importers import _fields, _gemini_html
+from freehold.importers._skeleton import READ_ERRORS, Claim, Export, Format
 from freehold.jsonstream import JsonStreamError, iter_elements
-from freehold.models import AttachmentRef, Conversation, ExportInfo, Message, Part, Problem, Record
+from freehold.models import AttachmentRef, Conversation, Message, Part, Problem, Record
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "html_text", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "html_text", "iter_conversations"]
 
 KIND = "gemini"
 PARSER_VERSION = "gemini/1"
@@ -76,68 +70,119 @@ _BLOCKS = frozenset(
 _HIDDEN = frozenset({"script", "style", "template", "noscript"})
 _HTML = (".html", ".htm")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".heic", ".bmp")
-_READ_ERRORS = (FreeholdError, OSError, EOFError, zlib.error, zipfile.BadZipFile)
 
 
-# -- detection -------------------------------------------------------------------------------------
+class _Gemini(Format):
+    kind = KIND
+    version = PARSER_VERSION
+    title = "Gemini"
+    noun = "Gemini record"
+    missing = (
+        "no Gemini activity (a JSON array of My Activity records for "
+        '"Gemini Apps", or its MyActivity.html) found — check the Takeout'
+    )
 
-
-def detect(path: Path) -> bool:
-    """True for a My Activity → Gemini Apps JSON file, or a Takeout folder or zip holding one."""
-    try:
-        files = open_export(path)
-    except UnsafeArchiveError:
-        raise
-    except FreeholdError:
-        return False
-    try:
-        return any(_is_gemini(files, name) for name in _candidates(files))
-    finally:
-        files.close()
-
-
-def _candidates(files: ExportFiles) -> list[str]:
-    names = files.names()
-    wanted = (".json", *_HTML)
-    return names if len(names) == 1 else [n for n in names if n.lower().endswith(wanted)]
-
-
-def _is_html(files: ExportFiles, name: str) -> bool:
-    if name.lower().endswith(_HTML):
-        return True
-    try:
-        with files.open(name) as handle:
-            return handle.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
-    except _READ_ERRORS:
-        return False
-
-
-def _is_gemini(files: ExportFiles, name: str) -> bool:
-    if _is_html(files, name):
-        try:
-            with files.open(name) as handle:
-                return _gemini_html.looks_like(handle)
-        except _READ_ERRORS:
+    def accepts(self, name: str) -> bool:
+        """Any JSON or HTML member (folder and file names are localised) whose first records
+        are My Activity records naming Gemini Apps; a lone member whatever its name."""
+        lone = len(self.export.names()) == 1
+        if not lone and not name.lower().endswith((".json", *_HTML)):
             return False
-    head = _head(files, name)
-    return bool(head) and all(_looks_like_activity(r) for r in head) and any(map(_is_ours, head))
+        if self._is_html(name):
+            try:
+                with self.export.open(name) as handle:
+                    return _gemini_html.looks_like(handle)
+            except READ_ERRORS:
+                return False
+        head = self._records_head(name)
+        return bool(head) and all(map(_looks_like_activity, head)) and any(map(_is_ours, head))
+
+    def claim(self) -> Claim:
+        """The activity files, and the files beside them (attachments are read from there)."""
+        members = [name for name in self.export.names() if self.accepts(name)]
+        folders = {name.rpartition("/")[0] for name in members}
+        owns = {n for n in self.export.names() if n.rpartition("/")[0] in folders}
+        return Claim(members, owns if members else set())
+
+    def _is_html(self, name: str) -> bool:
+        return name.lower().endswith(_HTML) or self.export.start(name, 64)[:1] == b"<"
+
+    def _records_head(self, name: str) -> list[Any]:
+        """The first few records of an array file; [] when it is not one."""
+        if self.export.start(name, 64)[:1] != b"[":
+            return []
+        found: list[Any] = []
+        try:
+            with self.export.open(name) as handle:
+                for element in iter_elements(handle):
+                    found.append(element.value)
+                    if len(found) >= _PEEK_RECORDS:
+                        break
+        except (JsonStreamError, *READ_ERRORS):
+            pass
+        return found
+
+    def read(self, name: str) -> Iterator[Record]:
+        reader = self._read_html if self._is_html(name) else self._read_json
+        items: list[_Item] = []
+        others: list[int] = [0]
+        broken = list(reader(name, items, others))
+        beside = _beside(self.export, name)
+        for group in _groups(items):
+            raw = b"[" + b",".join(item.raw for item in group) + b"]"
+            yield from self.guarded(name, group, raw, convert=partial(_conversation, beside=beside))
+        if others[0]:
+            yield Problem(name, f"{others[0]} records of other Google products ignored", lost=False)
+        yield from broken
+
+    def _read_json(self, name: str, items: list[_Item], others: list[int]) -> Iterator[Problem]:
+        try:
+            with self.export.open(name) as handle:
+                for element in iter_elements(handle):
+                    where = f"{name}[{element.index}]"
+                    if not isinstance(element.value, dict):
+                        why = "; ".join(element.problems) or "not a JSON object"
+                        yield Problem(where, f"record skipped ({why}) — check the export")
+                    elif not _is_ours(element.value):
+                        others[0] += 1
+                    else:
+                        items.append(_item(element.value, element.raw, element.problems))
+        except JsonStreamError as error:
+            yield Problem(name, f"{error} at character {error.offset}: {_lost(len(items))}")
+        except READ_ERRORS as error:
+            yield Problem(name, f"cannot be read ({error}): {_lost(len(items))}")
+
+    def _read_html(self, name: str, items: list[_Item], others: list[int]) -> Iterator[Problem]:
+        """Whole-file read (Takeout writes ~5 MB; over 256 MB is refused), then block by block."""
+        try:
+            with self.export.open(name) as handle:
+                data = handle.read(_gemini_html.MAX_BYTES + 1)
+        except READ_ERRORS as error:
+            yield Problem(name, f"cannot be read ({error}) — download the export again")
+            return
+        if len(data) > _gemini_html.MAX_BYTES:
+            yield Problem(name, "over 256 MB: not read — split the Takeout export by date range")
+            return
+        undated: list[str] = []
+        for found in _gemini_html.iter_records(data.decode("utf-8", "replace")):
+            if not found.ours:
+                others[0] += 1
+                continue
+            items.append(_item(found.value, found.raw, []))
+            if found.bad_date is not None:
+                undated.append(found.bad_date)
+        if undated:
+            shown = ", ".join(repr(text) for text in list(dict.fromkeys(undated))[:3])
+            what = f"{len(undated)} record(s) kept without a time: date not understood ({shown})"
+            yield Problem(name, what, lost=False)
+
+    def identify(self, value: Any, raw: bytes) -> str | None:
+        return _source_id(value)
 
 
-def _head(files: ExportFiles, name: str) -> list[Any]:
-    """The first few records of an array file; [] when it is not one."""
-    found: list[Any] = []
-    try:
-        with files.open(name) as handle:
-            if handle.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] != b"[":
-                return []
-        with files.open(name) as handle:
-            for element in iter_elements(handle):
-                found.append(element.value)
-                if len(found) >= _PEEK_RECORDS:
-                    break
-    except (JsonStreamError, *_READ_ERRORS):
-        pass
-    return found
+FORMAT = _Gemini
+detect = _Gemini.detect
+iter_conversations = _Gemini.iter_conversations
 
 
 def _looks_like_activity(record: Any) -> bool:
@@ -151,29 +196,11 @@ def _is_ours(record: Any) -> bool:
     return record.get("header") == PRODUCT or (isinstance(products, list) and PRODUCT in products)
 
 
-# -- the export ------------------------------------------------------------------------------------
-
-
-def iter_conversations(path: Path) -> Iterator[Record]:
-    """Yield an ``ExportInfo``, then conversations and problems."""
-    files = open_export(path)
-    try:
-        yield from _records(files)
-    finally:
-        files.close()
-
-
-def _records(files: ExportFiles) -> Iterator[Record]:
-    names = [name for name in _candidates(files) if _is_gemini(files, name)]
-    if not names:
-        raise BadExportError(
-            f"{files.label}: no Gemini activity (a JSON array of My Activity records for "
-            '"Gemini Apps", or its MyActivity.html) found — check the Takeout'
-        )
-    yield ExportInfo(kind=KIND, files=[(name, files.size(name)) for name in names])
-    yield from export_problems(files)
-    for name in names:
-        yield from _read_html(files, name) if _is_html(files, name) else _read(files, name)
+def _lost(count: int) -> str:
+    return (
+        f"{count} Gemini record(s) read before it; the rest of this file was not imported "
+        "— download the export again"
+    )
 
 
 @dataclass(slots=True)
@@ -187,84 +214,16 @@ class _Item:
     problems: list[str] = field(default_factory=list)
 
 
-def _read(files: ExportFiles, name: str) -> Iterator[Record]:
-    items: list[_Item] = []
-    others = 0
-    broken: list[Problem] = []
-    try:
-        with files.open(name) as handle:
-            for element in iter_elements(handle):
-                where = f"{name}[{element.index}]"
-                if not isinstance(element.value, dict):
-                    why = "; ".join(element.problems) or "not a JSON object"
-                    broken.append(Problem(where, f"record skipped ({why}) — check the export"))
-                elif not _is_ours(element.value):
-                    others += 1
-                else:
-                    items.append(_item(element.value, element.raw, element.problems))
-    except JsonStreamError as error:
-        broken.append(Problem(name, f"{error} at character {error.offset}: {_lost(len(items))}"))
-    except _READ_ERRORS as error:
-        broken.append(Problem(name, f"cannot be read ({error}): {_lost(len(items))}"))
-    yield from _finish(files, name, items, others, broken)
-
-
-def _read_html(files: ExportFiles, name: str) -> Iterator[Record]:
-    """Whole-file read (Takeout writes ~5 MB; over 256 MB is refused), then block by block."""
-    items: list[_Item] = []
-    others = 0
-    broken: list[Problem] = []
-    undated: list[str] = []
-    try:
-        with files.open(name) as handle:
-            data = handle.read(_gemini_html.MAX_BYTES + 1)
-    except _READ_ERRORS as error:
-        yield Problem(name, f"cannot be read ({error}) — download the export again")
-        return
-    if len(data) > _gemini_html.MAX_BYTES:
-        yield Problem(name, "over 256 MB: not read — split the Takeout export by date range")
-        return
-    for found in _gemini_html.iter_records(data.decode("utf-8", "replace")):
-        if not found.ours:
-            others += 1
-            continue
-        items.append(_item(found.value, found.raw, []))
-        if found.bad_date is not None:
-            undated.append(found.bad_date)
-    if undated:
-        shown = ", ".join(repr(text) for text in list(dict.fromkeys(undated))[:3])
-        what = f"{len(undated)} record(s) kept without a time: date not understood ({shown})"
-        broken.append(Problem(name, what, lost=False))
-    yield from _finish(files, name, items, others, broken)
-
-
-def _finish(
-    files: ExportFiles, name: str, items: list[_Item], others: int, broken: list[Problem]
-) -> Iterator[Record]:
-    beside = _beside(files, name)
-    for group in _groups(items):
-        yield _conversation(group, beside)
-    if others:
-        yield Problem(name, f"{others} records of other Google products ignored", lost=False)
-    yield from broken
-
-
-def _lost(count: int) -> str:
-    return (
-        f"{count} Gemini record(s) read before it; the rest of this file was not imported "
-        "— download the export again"
-    )
-
-
 def _item(value: dict[str, Any], raw: bytes, problems: list[str]) -> _Item:
-    return _Item(value, raw, _iso(value.get("time")), _chat_id(value), list(problems))
+    when = _fields.iso_time(value.get("time"))  # noted when the record is converted
+    return _Item(value, raw, when, _chat_id(value), list(problems))
 
 
 def _chat_id(record: dict[str, Any]) -> str | None:
     urls = [record.get("titleUrl")]
     subtitles = record.get("subtitles")
     if isinstance(subtitles, list):
-        urls += [s.get("url") for s in subtitles if isinstance(s, dict)]
+        urls += [s.get("url") for s in subtitles if isinstance(s, dict)]  # noted on conversion
     for url in urls:
         found = _CHAT.search(url) if isinstance(url, str) else None
         if found:
@@ -323,8 +282,8 @@ def _source_id(group: list[_Item]) -> str:
 Opener = Callable[[str], Callable[[], IO[bytes]] | None]
 
 
-def _beside(files: ExportFiles, name: str) -> Opener:
-    """Openers for files in the JSON's own folder, read through the same ``ExportFiles``."""
+def _beside(files: Export, name: str) -> Opener:
+    """Openers for files in the JSON's own folder, read through the same open export."""
     folder = name.rpartition("/")[0]
     present = set(files.names()) - {name}
 
@@ -337,7 +296,7 @@ def _beside(files: ExportFiles, name: str) -> Opener:
     return opener
 
 
-def _conversation(group: list[_Item], beside: Opener) -> Conversation:
+def _conversation(group: list[_Item], raw: bytes, *, beside: Opener) -> Conversation:
     messages: list[Message] = []
     problems: list[str] = []
     seen: set[str] = set()
@@ -353,7 +312,7 @@ def _conversation(group: list[_Item], beside: Opener) -> Conversation:
         source_id=_source_id(group),
         title=first_prompt[:_TITLE_CHARS] or None,
         messages=tree.messages,
-        raw=b"[" + b",".join(item.raw for item in group) + b"]",
+        raw=raw,
         created_at=group[0].when,
         updated_at=group[-1].when,
         current_leaf=tree.leaf,
@@ -373,8 +332,10 @@ def _key(item: _Item, seen: set[str]) -> str:
 
 
 def _exchange(item: _Item, key: str, beside: Opener, problems: list[str]) -> list[Message]:
+    if item.when is None:
+        _fields.when(item.value, "time")  # notes an odd one
     text = item.value.get("prompt")
-    text = text if isinstance(text, str) else _prompt(item.value.get("title"))
+    text = text if isinstance(text, str) else _prompt(_fields.string(item.value, "title"))
     prompt = _message(key + "/prompt", "user", text, item.when)
     prompt.attachments, files = _attachments(item.value, beside)
     prompt.parts += files
@@ -399,23 +360,23 @@ def _message(source_id: str, role: str, text: str, when: float | None) -> Messag
     )
 
 
-def _prompt(title: Any) -> str:
-    return _PREFIX.sub("", title, count=1) if isinstance(title, str) else ""
+def _prompt(title: str) -> str:
+    return _PREFIX.sub("", title, count=1)
 
 
 def _answer_html(record: dict[str, Any]) -> str | None:
-    items = record.get("safeHtmlItem")
-    if not isinstance(items, list):
-        return None
-    found = [i["html"] for i in items if isinstance(i, dict) and isinstance(i.get("html"), str)]
+    items = _fields.array(record, "safeHtmlItem")
+    found = [html for item in items if (html := _fields.text(item, "html"))]
     return "\n".join(found) if found else None
 
 
 def _attachments(record: dict[str, Any], beside: Opener) -> tuple[list[AttachmentRef], list[Part]]:
-    listed = record.get("attachedFiles")
-    names = [n for n in listed if isinstance(n, str) and n] if isinstance(listed, list) else []
-    image = record.get("imageFile")
-    names += [image] if isinstance(image, str) and image else []
+    listed = _fields.array(record, "attachedFiles")
+    for odd in (n for n in listed if not isinstance(n, str)):
+        _fields.odd("attachedFiles", odd, "a file name")
+    names = [n for n in listed if isinstance(n, str) and n]
+    image = _fields.text(record, "imageFile")
+    names += [image] if image else []
     refs: list[AttachmentRef] = []
     parts: list[Part] = []
     for name in dict.fromkeys(names):
@@ -470,16 +431,3 @@ def html_text(html: str) -> str:
     parser.close()
     lines = [line.rstrip() for line in parser.out.getvalue().splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-# -- small helpers ---------------------------------------------------------------------------------
-
-
-def _iso(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()

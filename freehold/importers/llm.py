@@ -43,13 +43,12 @@ from typing import Any
 
 import orjson
 
-from freehold.errors import BadExportError
-from freehold.importers._common import iso_time as _time
-from freehold.importers._common import text_or_none as _str
-from freehold.models import Conversation, ExportInfo, Message, Part, Problem, Record
+from freehold.importers import _fields as field
+from freehold.importers._skeleton import Claim, Format
+from freehold.models import Conversation, Message, Part, Problem, Record
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "llm"
 PARSER_VERSION = "llm/1"
@@ -74,27 +73,52 @@ _PART_TYPES = {
 Row = dict[str, Any]
 
 
-# -- detection -------------------------------------------------------------------------------------
+class _Llm(Format):
+    kind = KIND
+    version = PARSER_VERSION
+    title = "llm"
+    missing = (
+        "not an llm logs database (a SQLite file with a responses table or "
+        "threads/turns/messages/parts) — find it with `llm logs path`"
+    )
 
+    def claim(self) -> Claim:
+        """A SQLite file (given on its own) holding llm's ``responses`` table or its 0.32+
+        message store."""
+        path = self.export.path
+        if not self.export.one_file or self.export.head(path.name, 16) != _MAGIC:
+            return Claim()
+        try:
+            db = _connect(path)
+        except (OSError, sqlite3.Error):
+            return Claim()
+        try:
+            tables = _tables(db)
+        except sqlite3.Error:
+            return Claim()
+        finally:
+            db.close()
+        found = "responses" in tables or all(name in tables for name in _STORE)
+        return Claim([path.name], {path.name}) if found else Claim()
 
-def detect(path: Path) -> bool:
-    """True for a SQLite file holding llm's ``responses`` table or its 0.32+ message store."""
-    try:
-        if not path.is_file():
-            return False
-        with path.open("rb") as handle:
-            if handle.read(16) != _MAGIC:
-                return False
+    def records(self, claim: Claim, *, planned: bool) -> Iterator[Record]:
+        path = self.export.path
         db = _connect(path)
-    except (OSError, sqlite3.Error):
-        return False
-    try:
-        tables = _tables(db)
-    except sqlite3.Error:
-        return False
-    finally:
-        db.close()
-    return "responses" in tables or all(name in tables for name in _STORE)
+        try:
+            yield self.info(claim.members)
+            tables = _tables(db)
+            threads: set[str] = set()
+            if all(name in tables for name in _STORE):
+                yield from _guard(path.name, _store(self, db, threads))
+            if "responses" in tables:
+                yield from _guard(path.name, _legacy(self, db, threads, "conversations" in tables))
+        finally:
+            db.close()
+
+
+FORMAT = _Llm
+detect = _Llm.detect
+iter_conversations = _Llm.iter_conversations
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -114,26 +138,6 @@ def _columns(db: sqlite3.Connection, table: str) -> set[str]:
 
 
 # -- the database ----------------------------------------------------------------------------------
-
-
-def iter_conversations(path: Path) -> Iterator[Record]:
-    """Yield an ``ExportInfo``, then conversations and problems."""
-    if not detect(path):
-        raise BadExportError(
-            f"{path.name}: not an llm logs database (a SQLite file with a responses table or "
-            "threads/turns/messages/parts) — find it with `llm logs path`"
-        )
-    db = _connect(path)
-    try:
-        yield ExportInfo(kind=KIND, files=[(path.name, path.stat().st_size)])
-        tables = _tables(db)
-        threads: set[str] = set()
-        if all(name in tables for name in _STORE):
-            yield from _guard(path.name, _store(db, threads))
-        if "responses" in tables:
-            yield from _guard(path.name, _legacy(db, threads, "conversations" in tables))
-    finally:
-        db.close()
 
 
 def _guard(label: str, records: Iterator[Record]) -> Iterator[Record]:
@@ -163,15 +167,12 @@ def _missing(db: sqlite3.Connection, table: str, wanted: Iterable[str]) -> Itera
         )
 
 
-def _problem(where: str, error: Exception) -> Problem:
-    what = f"not a readable conversation ({type(error).__name__}: {error}); it was skipped"
-    return Problem(where, what + " — check this row of the database", skipped=1)
-
-
 # -- legacy tables ---------------------------------------------------------------------------------
 
 
-def _legacy(db: sqlite3.Connection, skip: set[str], has_conversations: bool) -> Iterator[Record]:
+def _legacy(
+    fmt: Format, db: sqlite3.Connection, skip: set[str], has_conversations: bool
+) -> Iterator[Record]:
     yield from _missing(db, "responses", _LEGACY_CORE)
     heads: dict[str, Row] = {}
     if has_conversations:
@@ -182,30 +183,35 @@ def _legacy(db: sqlite3.Connection, skip: set[str], has_conversations: bool) -> 
     order += ["datetime_utc"] if "datetime_utc" in columns else []
     cursor = db.execute(f"SELECT * FROM responses ORDER BY {', '.join([*order, 'rowid'])}")
     seen: set[str] = set()
-    for key, rows in groupby(map(_row, cursor), key=lambda r: r.get("conversation_id")):
+    # An empty or missing conversation id: the response is a conversation of its own.
+    for key, rows in groupby(map(_row, cursor), key=lambda r: r.get("conversation_id") or None):
         if key is None:
             for row in rows:
-                yield _legacy_one(None, [row], skip)
+                yield from _legacy_one(fmt, None, [row], skip)
             continue
         seen.add(str(key))
-        yield _legacy_one(heads.get(str(key)) or {"id": key}, list(rows), skip)
+        yield from _legacy_one(fmt, heads.get(str(key)) or {"id": key}, list(rows), skip)
     for key, head in heads.items():
         if key not in seen:
-            yield _legacy_one(head, [], skip)
+            yield from _legacy_one(fmt, head, [], skip)
 
 
-def _legacy_one(head: Row | None, rows: list[Row], skip: set[str]) -> Record:
-    where = f"conversations/{head['id']}" if head else f"responses/{rows[0].get('id')}"
-    try:
-        conv = _legacy_conversation(head, rows)
-    except (TypeError, ValueError, KeyError, AttributeError) as error:
-        return _problem(where, error)
-    if conv.source_id in skip:
-        return Problem(where, "also a 0.32 thread; read from the message store only", lost=False)
-    return conv
+def _legacy_one(fmt: Format, head: Row | None, rows: list[Row], skip: set[str]) -> Iterator[Record]:
+    source_id = str(head["id"]) if head else str(rows[0]["id"])
+    where = f"conversations/{source_id}" if head else f"responses/{source_id}"
+    if source_id in skip:
+        yield Problem(where, "also a 0.32 thread; read from the message store only", lost=False)
+        return
+    raw = _dumps({"conversation": head, "responses": rows})
+    todo = "check this row of the database"
+    value = (source_id, head, rows)
+    yield from fmt.guarded(
+        where, value, raw, convert=_legacy_conversation, todo=todo, source_id=source_id
+    )
 
 
-def _legacy_conversation(head: Row | None, rows: list[Row]) -> Conversation:
+def _legacy_conversation(value: tuple[str, Row | None, list[Row]], raw: bytes) -> Conversation:
+    source_id, head, rows = value
     messages: list[Message] = []
     for row in rows:
         for message in _response_messages(row):
@@ -214,29 +220,28 @@ def _legacy_conversation(head: Row | None, rows: list[Row]) -> Conversation:
     tree = build_tree(messages, messages[-1].source_id if messages else None)
     times = [m.created_at for m in messages if m.created_at is not None]
     models = [m.model for m in messages if m.model]
-    source_id = str(head["id"]) if head else str(rows[0]["id"])
     return Conversation(
         source_kind=KIND,
         source_id=source_id,
-        title=_str(head.get("name")) if head else None,
+        title=field.text(head, "name"),
         messages=tree.messages,
-        raw=_dumps({"conversation": head, "responses": rows}),
+        raw=raw,
         created_at=min(times) if times else None,
         updated_at=max(times) if times else None,
         current_leaf=tree.leaf,
-        model=(_str(head.get("model")) if head else None) or (models[-1] if models else None),
+        model=field.text(head, "model") or (models[-1] if models else None),
         problems=tree.problems,
     )
 
 
 def _response_messages(row: Row) -> list[Message]:
     rid = str(row["id"])
-    when = _time(row.get("datetime_utc"))
+    when = field.when(row, "datetime_utc")
     found: list[Message] = []
-    system = _str(row.get("system"))
+    system = field.text(row, "system")
     if system:
         found.append(_text_message(f"{rid}:system", "system", system, when, hidden=True))
-    prompt = _str(row.get("prompt"))
+    prompt = field.text(row, "prompt")
     if prompt:
         found.append(_text_message(f"{rid}:prompt", "user", prompt, when))
     found.append(_answer(rid, row, when))
@@ -245,17 +250,17 @@ def _response_messages(row: Row) -> list[Message]:
 
 def _answer(rid: str, row: Row, when: float | None) -> Message:
     parts: list[Part] = []
-    reasoning = _str(row.get("reasoning"))
+    reasoning = field.text(row, "reasoning")
     if reasoning:
         parts.append({"type": "thought", "text": reasoning})
-    text = _str(row.get("response")) or ""
+    text = field.text(row, "response") or ""
     if text:
         parts.append({"type": "text", "text": text})
-    duration = row.get("duration_ms")
-    if when is not None and isinstance(duration, int | float):
+    duration = field.number(row, "duration_ms")
+    if when is not None and duration is not None:
         when += duration / 1000
     message = _message(rid, "assistant", parts, when)
-    message.model = _str(row.get("model"))
+    message.model = field.text(row, "model")
     keys = ("resolved_model", "input_tokens", "output_tokens", "token_details", "duration_ms")
     message.meta = {key: row[key] for key in keys if row.get(key) is not None}
     return message
@@ -272,11 +277,11 @@ def _text_message(
 # -- 0.32+ message store ---------------------------------------------------------------------------
 
 
-def _store(db: sqlite3.Connection, threads: set[str]) -> Iterator[Record]:
+def _store(fmt: Format, db: sqlite3.Connection, threads: set[str]) -> Iterator[Record]:
     for table, wanted in _STORE_CORE.items():
         yield from _missing(db, table, wanted)
     parents = {
-        str(r["hash"]): _str(r["parent_hash"])
+        str(r["hash"]): field.text_or_none(r["parent_hash"])
         for r in db.execute("SELECT hash, parent_hash FROM messages")
     }
     turns = [_row(r) for r in db.execute("SELECT * FROM turns ORDER BY datetime_utc, rowid")]
@@ -284,10 +289,15 @@ def _store(db: sqlite3.Connection, threads: set[str]) -> Iterator[Record]:
     for thread in map(_row, db.execute("SELECT * FROM threads ORDER BY id")):
         threads.add(str(thread.get("id")))
         mine = [t for t in turns if t.get("thread_id") == thread.get("id")]
-        try:
-            yield _thread(db, thread, mine, parents, by_message)
-        except (TypeError, ValueError, KeyError, AttributeError) as error:
-            yield _problem(f"threads/{thread.get('id')}", error)
+        source_id = str(thread.get("id"))
+        raw = _dumps({"thread": thread, "turns": mine})  # kept as it is if the thread is unreadable
+
+        def convert(value: Row, raw: bytes, turns: list[Row] = mine) -> Conversation:
+            return _thread(db, value, turns, parents, by_message)
+
+        todo = "check this row of the database"
+        where = f"threads/{source_id}"
+        yield from fmt.guarded(where, thread, raw, convert=convert, todo=todo, source_id=source_id)
 
 
 def _chain(tip: str | None, parents: dict[str, str | None], stop: str | None = None) -> list[str]:
@@ -304,8 +314,8 @@ def _chain(tip: str | None, parents: dict[str, str | None], stop: str | None = N
 def _turn_of(turns: list[Row], parents: dict[str, str | None]) -> dict[str, Row]:
     by_message: dict[str, Row] = {}
     for turn in turns:
-        stop = _str(turn.get("parent_message_hash"))
-        for digest in _chain(_str(turn.get("tip_message_hash")), parents, stop):
+        stop = field.text(turn, "parent_message_hash")
+        for digest in _chain(field.text(turn, "tip_message_hash"), parents, stop):
             by_message.setdefault(digest, turn)
     return by_message
 
@@ -317,23 +327,23 @@ def _thread(
     parents: dict[str, str | None],
     by_message: dict[str, Row],
 ) -> Conversation:
-    tip = _str(thread.get("tip_message_hash"))
+    tip = field.text(thread, "tip_message_hash")
     problems = [] if tip is None or tip in parents else [f"tip message {tip} is not in messages"]
     hashes: dict[str, None] = {}
-    for start in [tip] + [_str(t.get("tip_message_hash")) for t in turns]:
+    for start in [tip] + [field.text(t, "tip_message_hash") for t in turns]:
         hashes.update(dict.fromkeys(reversed(_chain(start, parents))))
     rows = [_message_row(db, digest) for digest in hashes]
     parts = {digest: _part_rows(db, digest) for digest in hashes}
     messages = [_stored(row, parts[str(row["hash"])], by_message) for row in rows]
     tree = build_tree(messages, tip)
-    times = [t for t in map(_time, (t.get("datetime_utc") for t in turns)) if t is not None]
+    times = [t for t in (field.when(t, "datetime_utc") for t in turns) if t is not None]
     models = [m.model for m in tree.messages if m.model and m.on_visible_path]
     order = [m.source_id for m in tree.messages]
     place = {digest: index for index, digest in enumerate(order)}
     return Conversation(
         source_kind=KIND,
         source_id=str(thread["id"]),
-        title=_str(thread.get("name")),
+        title=field.text(thread, "name"),
         messages=tree.messages,
         raw=_dumps(
             {
@@ -343,7 +353,7 @@ def _thread(
                 "parts": [p for digest in order for p in parts[digest]],
             }
         ),
-        created_at=_time(thread.get("datetime_utc")) or (min(times) if times else None),
+        created_at=field.known(field.when(thread, "datetime_utc"), min(times, default=None)),
         updated_at=max(times) if times else None,
         current_leaf=tree.leaf,
         model=models[-1] if models else None,
@@ -363,12 +373,14 @@ def _part_rows(db: sqlite3.Connection, digest: str) -> list[Row]:
 def _stored(row: Row, part_rows: list[Row], by_message: dict[str, Row]) -> Message:
     digest = str(row["hash"])
     turn = by_message.get(digest, {})
-    role = _str(row.get("role")) or "unknown"
-    message = _message(digest, role, [_part(p) for p in part_rows], _time(turn.get("datetime_utc")))
-    message.parent_source_id = _str(row.get("parent_hash"))
+    role = field.text(row, "role") or "unknown"
+    message = _message(
+        digest, role, [_part(p) for p in part_rows], field.when(turn, "datetime_utc")
+    )
+    message.parent_source_id = field.text(row, "parent_hash")
     message.hidden = message.hidden or role == "system"
     if role == "assistant":
-        message.model = _str(turn.get("model"))
+        message.model = field.text(turn, "model")
         keys = ("resolved_model", "input_tokens", "output_tokens", "duration_ms")
         message.meta = {key: turn[key] for key in keys if turn.get(key) is not None}
     metadata = row.get("provider_metadata")
@@ -378,9 +390,9 @@ def _stored(row: Row, part_rows: list[Row], by_message: dict[str, Row]) -> Messa
 
 
 def _part(row: Row) -> Part:
-    kind = _str(row.get("type")) or "unknown"
+    kind = field.text(row, "type") or "unknown"
     mapped = _PART_TYPES.get(kind)
-    text = _str(row.get("text"))
+    text = field.text(row, "text")
     payload = row.get("payload")
     if mapped == "code":
         part: Part = {"type": "code", "language": "json", "text": text or _plain(payload)}

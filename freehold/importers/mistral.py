@@ -22,74 +22,89 @@ truncated to 80 characters. Source id: the uuid from the file name; message ids:
 from __future__ import annotations
 
 import re
-import zipfile
-import zlib
-from collections.abc import Iterator
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Any
 
 import orjson
 
-from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
-from freehold.importers._common import export_problems
-from freehold.importers._common import iso_time as _time
-from freehold.importers._common import text_or_none as _str
-from freehold.importers._safezip import ExportFiles, open_export
-from freehold.models import Conversation, ExportInfo, Message, Part, Problem, Record
+from freehold.importers import _fields as field
+from freehold.importers._skeleton import READ_ERRORS, Claim, Format, linear
+from freehold.models import Conversation, Message, Part
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "mistral"
 PARSER_VERSION = "mistral/1"
 
-_NAME = re.compile(r"chat-([0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})\.json")
-_LIMIT = 256 << 20
+_UUID = r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+_NAME = re.compile(rf"(?:^|/)chat-({_UUID})\.json$")
 _TITLE = 80
 _ROLES = {"user", "assistant", "system", "tool"}
 
 
-# -- detection -------------------------------------------------------------------------------------
+class _Mistral(Format):
+    kind = KIND
+    version = PARSER_VERSION
+    title = "Mistral Le Chat"
+    names = _NAME
+    shape = "file"
+    noun = "chat"
+    again = "download it again"
+    invalid = "not a list of messages"
+    missing = "no Le Chat chat-<uuid>.json file found — is this Mistral's export?"
+
+    def accepts(self, name: str) -> bool:
+        """A ``chat-<uuid>.json`` (even given on its own) that holds messages."""
+        return _uuid(name) is not None and _messages_of(self._load(name)) is not None
+
+    def _load(self, name: str) -> Any:
+        try:
+            if self.export.size(name) > self.limit:
+                return None
+            with self.export.open(name) as handle:
+                return orjson.loads(handle.read())
+        except (*READ_ERRORS, orjson.JSONDecodeError):
+            return None
+
+    def candidates(self, claim: Claim) -> list[str]:
+        """Every ``chat-<uuid>.json``: one that is broken is reported, not passed over."""
+        return [name for name in self.export.names() if _uuid(name)]
+
+    def valid(self, value: Any) -> bool:
+        return _messages_of(value) is not None
+
+    def convert(self, value: Any, raw: bytes) -> Conversation:
+        problems: list[str] = []
+        seen: set[str] = set()
+        items = _messages_of(value) or []
+        messages = linear(items, lambda item, index: _message(item, index, seen), problems)
+        tree = build_tree(messages, messages[-1].source_id if messages else None)
+        times = [m.created_at for m in messages if m.created_at is not None]
+        return Conversation(
+            source_kind=KIND,
+            source_id=str(_uuid(self.member)),
+            title=_title(messages),
+            messages=tree.messages,
+            raw=raw,
+            created_at=min(times) if times else None,
+            updated_at=max(times) if times else None,
+            current_leaf=tree.leaf,
+            problems=problems + tree.problems,
+        )
+
+    def identify(self, value: Any, raw: bytes) -> str | None:
+        return _uuid(self.member)
 
 
-def detect(path: Path) -> bool:
-    """True for a ``chat-<uuid>.json`` holding messages, or a folder or zip with one."""
-    try:
-        files = open_export(path)
-    except UnsafeArchiveError:
-        raise
-    except FreeholdError:
-        return False
-    try:
-        return any(_messages_of(_load(files, name)) is not None for name in _chat_names(files))
-    finally:
-        files.close()
-
-
-def _chat_names(files: ExportFiles) -> list[str]:
-    return [name for name in files.names() if _uuid(name)]
+FORMAT = _Mistral
+detect = _Mistral.detect
+iter_conversations = _Mistral.iter_conversations
 
 
 def _uuid(name: str) -> str | None:
-    found = _NAME.fullmatch(name.rsplit("/", 1)[-1])
+    found = _NAME.search("/" + PurePosixPath(name).name)
     return found.group(1).lower() if found else None
-
-
-def _load(files: ExportFiles, name: str) -> Any:
-    try:
-        if files.size(name) > _LIMIT:
-            return None
-        with files.open(name) as handle:
-            return orjson.loads(handle.read())
-    except (
-        FreeholdError,
-        OSError,
-        EOFError,
-        zlib.error,
-        zipfile.BadZipFile,
-        orjson.JSONDecodeError,
-    ):
-        return None
 
 
 def _messages_of(value: Any) -> list[Any] | None:
@@ -97,103 +112,35 @@ def _messages_of(value: Any) -> list[Any] | None:
     items = value.get("messages") if isinstance(value, dict) else value
     if not isinstance(items, list):
         return None
-    if items and not any(isinstance(m, dict) and m.get("role") in _ROLES for m in items):
+    if items and not any(isinstance(m, dict) and _str_in(m.get("role"), _ROLES) for m in items):
         return None
     return items
 
 
-# -- the export ------------------------------------------------------------------------------------
+def _str_in(value: Any, allowed: set[str]) -> bool:
+    return isinstance(value, str) and value in allowed
 
 
-def iter_conversations(path: Path) -> Iterator[Record]:
-    """Yield an ``ExportInfo``, then conversations and problems."""
-    files = open_export(path)
-    try:
-        yield from _records(files)
-    finally:
-        files.close()
-
-
-def _records(files: ExportFiles) -> Iterator[Record]:
-    names = _chat_names(files)
-    if not names:
-        raise BadExportError(
-            f"{files.label}: no Le Chat chat-<uuid>.json file found — is this Mistral's export?"
-        )
-    yield ExportInfo(kind=KIND, files=[(name, files.size(name)) for name in names])
-    yield from export_problems(files)
-    for name in names:
-        yield _read(files, name)
-
-
-def _read(files: ExportFiles, name: str) -> Record:
-    try:
-        with files.open(name) as handle:
-            raw = handle.read()
-        items = _messages_of(orjson.loads(raw))
-        if items is None:
-            raise ValueError("not a list of messages")
-        return _conversation(str(_uuid(name)), items, raw)
-    except (FreeholdError, OSError, EOFError, zlib.error, zipfile.BadZipFile) as error:
-        return Problem(name, f"cannot be read ({error}); skipped — download it again", skipped=1)
-    except orjson.JSONDecodeError as error:
-        return Problem(name, f"not valid JSON ({error}); skipped — download it again", skipped=1)
-    except (TypeError, ValueError, AttributeError, KeyError) as error:
-        what = f"not a readable chat ({type(error).__name__}: {error}); skipped"
-        return Problem(name, what + " — check the file", skipped=1)
-
-
-def _conversation(uuid: str, items: list[Any], raw: bytes) -> Conversation:
-    problems: list[str] = []
-    messages: list[Message] = []
-    seen: set[str] = set()
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            problems.append(f"message {index} is not an object; left out — check the file")
-            continue
-        message = _message(item, _message_id(item, index, seen))
-        message.parent_source_id = messages[-1].source_id if messages else None
-        messages.append(message)
-    tree = build_tree(messages, messages[-1].source_id if messages else None)
-    times = [m.created_at for m in messages if m.created_at is not None]
-    return Conversation(
-        source_kind=KIND,
-        source_id=uuid,
-        title=_title(messages),
-        messages=tree.messages,
-        raw=raw,
-        created_at=min(times) if times else None,
-        updated_at=max(times) if times else None,
-        current_leaf=tree.leaf,
-        problems=problems + tree.problems,
-    )
-
-
-def _message_id(item: dict[str, Any], index: int, seen: set[str]) -> str:
-    given = _str(item.get("id"))
+def _message(item: dict[str, Any], index: int, seen: set[str]) -> Message:
+    given = field.text(item, "id")
     source_id = given if given and given not in seen else f"message-{index}"
     seen.add(source_id)
-    return source_id
-
-
-def _message(item: dict[str, Any], source_id: str) -> Message:
-    chunks = item.get("contentChunks")
-    content = _str(item.get("content")) or ""
-    parts = _chunks(chunks) if isinstance(chunks, list) and chunks else []
+    chunks = field.array(item, "contentChunks")
+    content = field.string(item, "content")
+    parts = _chunks(chunks)
     if not any(p["type"] == "text" for p in parts) and content:
         parts.insert(0, {"type": "text", "text": content})
     kinds = list(dict.fromkeys(p["type"] for p in parts))
     text = "\n\n".join(p["text"] for p in parts if p["type"] == "text") or content
-    files = item.get("files")
-    names = [f.get("name") for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+    names = [field.text(f, "name") for f in field.array(item, "files") if isinstance(f, dict)]
     return Message(
         source_id=source_id,
         parent_source_id=None,
-        role=_str(item.get("role")) or "unknown",
+        role=field.text(item, "role") or "unknown",
         content_type="text" if kinds in ([], ["text"]) else "+".join(kinds),
         parts=parts,
         text=text,
-        created_at=_time(item.get("createdAt")),
+        created_at=field.when(item, "createdAt"),
         meta={"files": names} if names else {},
     )
 
@@ -202,20 +149,24 @@ def _chunks(chunks: list[Any]) -> list[Part]:
     parts: list[Part] = []
     for chunk in chunks:
         kind = chunk.get("type") if isinstance(chunk, dict) else None
-        if kind == "text" and isinstance(chunk.get("text"), str):
-            parts.append({"type": "text", "text": chunk["text"]})
+        if kind == "text" and isinstance(text := chunk.get("text"), str):
+            parts.append({"type": "text", "text": text})
         elif kind == "tool_call" and isinstance(chunk, dict):
             parts.extend(_tool_call(chunk))
         else:
+            if not isinstance(chunk, dict):
+                field.odd("contentChunks", chunk, "an object")
+            elif kind == "text":
+                field.odd("text", chunk.get("text"), "text")
             parts.append({"type": "unknown", "content_type": str(kind), "raw": chunk})
     return parts
 
 
 def _tool_call(chunk: dict[str, Any]) -> list[Part]:
-    arguments = chunk.get("publicArguments")
-    code: Part = {"type": "code", "language": "json", "text": _plain(arguments)}
-    if chunk.get("name"):
-        code["tool_name"] = chunk["name"]
+    code: Part = {"type": "code", "language": "json", "text": _plain(chunk.get("publicArguments"))}
+    name = field.text(chunk, "name")
+    if name:
+        code["tool_name"] = name
     result = chunk.get("publicResult")
     return [code] + ([{"type": "execution_output", "text": _plain(result)}] if result else [])
 
@@ -226,9 +177,6 @@ def _title(messages: list[Message]) -> str | None:
         if message.role == "user" and text:
             return text if len(text) <= _TITLE else text[: _TITLE - 1].rstrip() + "…"
     return None
-
-
-# -- small helpers ---------------------------------------------------------------------------------
 
 
 def _plain(value: Any) -> str:

@@ -39,36 +39,29 @@ import html
 import io
 import json
 import re
-import zipfile
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
-from pathlib import Path, PurePosixPath
 from typing import Any
 
-from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
-from freehold.importers._common import PartsBuilder, export_problems, read_conversations
-from freehold.importers._common import any_time as _time
-from freehold.importers._common import text_or_none as _str
-from freehold.importers._safezip import ExportFiles, OneFile, open_export
+from freehold.importers import _fields as field
+from freehold.importers._common import PartsBuilder
+from freehold.importers._skeleton import READ_ERRORS, Format
 from freehold.jsonstream import JsonStreamError, iter_elements
 from freehold.models import (
     AttachmentRef,
     ContextRecord,
     Conversation,
-    ExportInfo,
     Message,
     Problem,
     Record,
 )
 from freehold.tree import build_tree
 
-__all__ = ["KIND", "PARSER_VERSION", "detect", "iter_conversations"]
+__all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "openwebui"
 PARSER_VERSION = "openwebui/1"
 
-_DETECT_FILES = 20
 _DETAILS = re.compile(r"<details\b([^>]*)>(.*?)</details>", re.DOTALL | re.IGNORECASE)
 _ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
 _SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.DOTALL | re.IGNORECASE)
@@ -76,41 +69,45 @@ _FOREIGN = ("mapping", "chat_messages")
 _DATA_URL = re.compile(r"data:(image/[\w.+-]+)(?:;[^,;]*)*;base64,(.*)", re.DOTALL | re.IGNORECASE)
 
 
-# -- detection -------------------------------------------------------------------------------------
+class _OpenWebUI(Format):
+    kind = KIND
+    version = PARSER_VERSION
+    title = "Open WebUI"
+    names = re.compile(r"(?i)\.json$")
+    noun = "chat"
+    again = "export the chats from Open WebUI again"
+    missing = (
+        "no Open WebUI chats found — export them again from "
+        "Settings → Chats → Export All Chats and import that file"
+    )
 
-
-def detect(path: Path) -> bool:
-    """True for an Open WebUI export: such a JSON file, or a folder/zip holding one."""
-    try:
-        files = open_export(path)
-    except UnsafeArchiveError:
-        raise
-    except FreeholdError:
-        return False
-    try:
-        names = _candidates(files)
-        if any(PurePosixPath(n).name == "freehold-export.json" for n in files.names()):
+    def confirm(self, name: str, head: bytes) -> bool:
+        """The file's first element (or its one object) is an Open WebUI chat."""
+        try:
+            with self.export.open(name) as handle:
+                for element in iter_elements(handle):
+                    return _is_chat(element.value)
+        except (JsonStreamError, *READ_ERRORS):
             return False
-        return any(_is_chat(_first(files, name)) for name in names[:_DETECT_FILES])
-    finally:
-        files.close()
+        return False
+
+    def prologue(self, names: list[str]) -> Iterator[Record]:
+        """Other JSON files beside the chats are named, not read."""
+        others = [n for n in self.export.names() if self.names.search(n) and n not in names]
+        for name in others:
+            what = "not an Open WebUI chat file; left out — import it on its own if it is needed"
+            yield Problem(name, what, lost=False)
+
+    def convert(self, value: dict[str, Any], raw: bytes) -> Conversation:
+        return _conversation(value, raw)
+
+    def identify(self, value: Any, raw: bytes) -> str | None:
+        return field.text(value, "id")
 
 
-def _candidates(files: ExportFiles) -> list[str]:
-    if isinstance(files, OneFile):
-        return files.names()
-    return sorted(n for n in files.names() if n.lower().endswith(".json"))
-
-
-def _first(files: ExportFiles, name: str) -> Any:
-    """The first element of a JSON array (or the one object); None when unreadable."""
-    try:
-        with files.open(name) as handle:
-            for element in iter_elements(handle):
-                return element.value
-    except (JsonStreamError, FreeholdError, OSError, EOFError, zlib.error, zipfile.BadZipFile):
-        return None
-    return None
+FORMAT = _OpenWebUI
+detect = _OpenWebUI.detect
+iter_conversations = _OpenWebUI.iter_conversations
 
 
 def _is_chat(value: Any) -> bool:
@@ -123,77 +120,44 @@ def _is_chat(value: Any) -> bool:
     return isinstance(history, dict) and ("messages" in value or "messages" in history)
 
 
-# -- the export ------------------------------------------------------------------------------------
-
-
-def iter_conversations(path: Path) -> Iterator[Record]:
-    """Yield an ``ExportInfo``, then conversations and problems."""
-    files = open_export(path)
-    try:
-        yield from _records(files)
-    finally:
-        files.close()
-
-
-def _records(files: ExportFiles) -> Iterator[Record]:
-    names = _candidates(files)
-    chats = [name for name in names if _is_chat(_first(files, name))]
-    if not chats:
-        raise BadExportError(
-            f"{files.label}: no Open WebUI chats found — export them again from "
-            "Settings → Chats → Export All Chats and import that file"
-        )
-    yield ExportInfo(kind=KIND, files=[(name, files.size(name)) for name in chats])
-    yield from export_problems(files)
-    for name in names:
-        if name not in chats:
-            what = "not an Open WebUI chat file; left out — import it on its own if it is needed"
-            yield Problem(name, what, lost=False)
-    for name in chats:
-        yield from read_conversations(
-            files, name, _conversation, noun="chat", again="export the chats from Open WebUI again"
-        )
-
-
 def _conversation(obj: dict[str, Any], raw: bytes) -> Conversation:
-    source_id = _str(obj.get("id"))
+    source_id = field.text(obj, "id")
     if source_id is None:
         raise ValueError("no id")
     found = obj.get("chat")
     chat: dict[str, Any] = found if isinstance(found, dict) else obj
+    if found is not None and not isinstance(found, dict):
+        field.odd("chat", found, "an object")
     problems: list[str] = []
     messages, leaf = _messages(chat, problems)
     tree = build_tree(messages, leaf)
     return Conversation(
         source_kind=KIND,
         source_id=source_id,
-        title=_str(obj.get("title")) or _str(chat.get("title")),
+        title=field.text(obj, "title") or field.text(chat, "title"),
         messages=tree.messages,
         raw=raw,
-        created_at=_time(obj.get("created_at")) or _time(chat.get("timestamp")),
-        updated_at=_time(obj.get("updated_at")),
+        created_at=field.known(field.when(obj, "created_at"), field.when(chat, "timestamp")),
+        updated_at=field.when(obj, "updated_at"),
         current_leaf=tree.leaf,
         model=_first_model(chat),
-        archived=bool(obj.get("archived")),
-        starred=bool(obj.get("pinned")),
+        archived=field.flag(obj, "archived"),
+        starred=field.flag(obj, "pinned"),
         context=_system(chat),
         problems=problems + tree.problems,
     )
 
 
 def _first_model(chat: dict[str, Any]) -> str | None:
-    models = chat.get("models")
-    if isinstance(models, list):
-        return next((m for m in models if isinstance(m, str) and m), None)
-    return _str(chat.get("model"))
+    models = field.array(chat, "models")
+    for odd in (m for m in models if not isinstance(m, str)):
+        field.odd("models", odd, "a model name")
+    return next((m for m in models if isinstance(m, str) and m), None) or field.text(chat, "model")
 
 
 def _system(chat: dict[str, Any]) -> list[ContextRecord]:
     """A chat's own system prompt (``chat.system`` or ``chat.params.system``)."""
-    params = chat.get("params")
-    text = _str(chat.get("system")) or (
-        _str(params.get("system")) if isinstance(params, dict) else None
-    )
+    text = field.text(chat, "system") or field.text(field.mapping(chat, "params"), "system")
     return [ContextRecord("custom_instructions", text)] if text else []
 
 
@@ -201,14 +165,13 @@ def _system(chat: dict[str, Any]) -> list[ContextRecord]:
 
 
 def _messages(chat: dict[str, Any], problems: list[str]) -> tuple[list[Message], str | None]:
-    found = chat.get("history")
-    history: dict[str, Any] = found if isinstance(found, dict) else {}
+    history = field.mapping(chat, "history")
     nodes = history.get("messages")
     if isinstance(nodes, dict):
-        return _from_history(nodes, problems), _str(history.get("currentId"))
+        return _from_history(nodes, problems), field.text(history, "currentId")
     if isinstance(chat.get("messages"), list):
         messages = _from_list(chat["messages"], problems)
-        leaf = _str(history.get("currentId")) or (messages[-1].source_id if messages else None)
+        leaf = field.text(history, "currentId") or (messages[-1].source_id if messages else None)
         return messages, leaf
     problems.append("no history.messages: kept without messages")
     return [], None
@@ -220,8 +183,8 @@ def _from_history(nodes: dict[str, Any], problems: list[str]) -> list[Message]:
         if not isinstance(node, dict):
             problems.append(f"message {key} is not an object; left out")
             continue
-        message = _message(node, _str(node.get("id")) or key)
-        message.parent_source_id = _str(node.get("parentId"))
+        message = _message(node, field.text(node, "id") or key)
+        message.parent_source_id = field.text(node, "parentId")
         messages.append(message)
     return messages
 
@@ -233,44 +196,37 @@ def _from_list(items: list[Any], problems: list[str]) -> list[Message]:
         if not isinstance(node, dict):
             problems.append(f"message {index} is not an object; left out")
             continue
-        source_id = _str(node.get("id"))
+        source_id = field.text(node, "id")
         if source_id is None:
             source_id = f"message-{index}"
             problems.append(f"message {index} has no id; kept as {source_id}")
         message = _message(node, source_id)
         before = messages[-1].source_id if messages else None
-        message.parent_source_id = _str(node.get("parentId")) if "parentId" in node else before
+        message.parent_source_id = field.text(node, "parentId") if "parentId" in node else before
         messages.append(message)
     return messages
 
 
 def _message(node: dict[str, Any], source_id: str) -> Message:
     content = _Content()
-    content.files(node.get("files"))
-    output = node.get("output")
-    body = node.get("content")
-    markdown = body if isinstance(body, str) else ""
-    if isinstance(output, list) and output:
+    content.files(field.array(node, "files"))
+    output = field.array(node, "output")
+    markdown = field.string(node, "content")
+    if output:
         for item in output:
-            content.output_item(item)
+            content.block(item, "output")
         if "message" not in content.types:
             content.text_only(markdown)
     else:
         content.markdown(markdown)
     content.error(node.get("error"))
-    role = _str(node.get("role")) or "unknown"
-    return Message(
-        source_id=source_id,
-        parent_source_id=None,
-        role=role,
-        content_type=content.content_type,
-        parts=content.parts,
-        text=content.text,
-        model=_str(node.get("model")),
-        created_at=_time(node.get("timestamp")),
-        hidden=content.only_thoughts,
+    role = field.text(node, "role") or "unknown"
+    return content.message(
+        source_id,
+        role,
+        model=field.text(node, "model"),
+        created_at=field.when(node, "timestamp"),
         status="incomplete" if node.get("done") is False else "complete",
-        attachments=content.attachments,
     )
 
 
@@ -331,17 +287,18 @@ class _Content(PartsBuilder):
                 {"type": "unknown", "content_type": f"details:{kind}", "raw": match.group(0)}
             )
 
-    def files(self, value: Any) -> None:
+    def files(self, value: list[Any]) -> None:
         """Images kept inline in ``files`` (a base64 data URL), first, as Open WebUI shows them."""
-        for index, entry in enumerate(value if isinstance(value, list) else []):
-            found = _DATA_URL.fullmatch(entry.get("url") or "") if isinstance(entry, dict) else None
+        for index, entry in enumerate(value):
+            url = field.text(entry, "url") if isinstance(entry, dict) else None
+            found = _DATA_URL.fullmatch(url or "")
             if found is None or not isinstance(entry, dict) or entry.get("type") != "image":
                 continue
             try:
                 data = base64.b64decode("".join(found[2].split()), validate=True)
             except (binascii.Error, ValueError):
                 continue
-            pointer, name = f"files[{index}]", _str(entry.get("name"))
+            pointer, name = f"files[{index}]", field.text(entry, "name")
             self.types.append("image")
             self.parts.append(
                 {"type": "image", "pointer": pointer, **({"name": name} if name else {})}
@@ -349,47 +306,43 @@ class _Content(PartsBuilder):
             opener = partial(io.BytesIO, data)
             self.attachments.append(AttachmentRef(pointer, name, found[1], len(data), opener))
 
-    def output_item(self, item: Any) -> None:
-        kind = str(item.get("type")) if isinstance(item, dict) else type(item).__name__
-        self.types.append(kind)
-        handler = _OUTPUT.get(kind)
-        if handler is None or not isinstance(item, dict):
-            self.parts.append({"type": "unknown", "content_type": kind, "raw": item})
-            return
-        handler(self, item)
-
     def error(self, value: Any) -> None:
         """Open WebUI stores a failed reply as ``error: {content}`` (or ``true``)."""
         if isinstance(value, dict):
             self.types.append("error")
-            self.add(
-                "error", str(value.get("content") or value.get("message") or ""), searchable=True
-            )
+            text = field.text(value, "content") or field.string(value, "message")
+            self.add("error", text, searchable=True)
 
 
 def _reasoning(out: _Content, item: dict[str, Any]) -> None:
-    summary = _texts(item.get("summary")) or None
+    summary = _texts(item, "summary") or None
     extra = _duration(item.get("duration"))
-    out.add("thought", _texts(item.get("content")), searchable=False, summary=summary, **extra)
+    out.add("thought", _texts(item, "content"), searchable=False, summary=summary, **extra)
 
 
 def _function_call(out: _Content, item: dict[str, Any]) -> None:
     arguments = item.get("arguments")
-    text = arguments if isinstance(arguments, str) else str(arguments or "")
-    name, call = _str(item.get("name")), _str(item.get("call_id"))
+    text = (
+        arguments
+        if isinstance(arguments, str)
+        else ""
+        if arguments is None
+        else json.dumps(arguments)
+    )
+    name, call = field.text(item, "name"), field.text(item, "call_id")
     out.add("code", text, searchable=False, language="json", name=name, call_id=call)
 
 
 def _function_output(out: _Content, item: dict[str, Any]) -> None:
-    text = _texts(item.get("output"))
-    out.add("execution_output", text, searchable=True, call_id=_str(item.get("call_id")))
+    text = _texts(item, "output")
+    out.add("execution_output", text, searchable=True, call_id=field.text(item, "call_id"))
 
 
 def _message_item(out: _Content, item: dict[str, Any]) -> None:
-    out.add("text", _texts(item.get("content")), searchable=True)
+    out.add("text", _texts(item, "content"), searchable=True)
 
 
-_OUTPUT: dict[str, Callable[[_Content, dict[str, Any]], None]] = {
+_Content.handlers = {
     "reasoning": _reasoning,
     "function_call": _function_call,
     "function_call_output": _function_output,
@@ -400,14 +353,18 @@ _OUTPUT: dict[str, Callable[[_Content, dict[str, Any]], None]] = {
 # -- small helpers ---------------------------------------------------------------------------------
 
 
-def _texts(value: Any) -> str:
+def _texts(item: dict[str, Any], key: str) -> str:
     """A string, or the ``text`` of each item of a list of content items, joined."""
+    value = item.get(key)
     if isinstance(value, str):
         return value
-    if not isinstance(value, list):
-        return ""
-    found = [item.get("text") if isinstance(item, dict) else item for item in value]
-    return "\n".join(text for text in found if isinstance(text, str) and text)
+    found = []
+    for entry in field.array(item, key):
+        if isinstance(entry, dict | str):
+            found.append(field.text(entry, "text") if isinstance(entry, dict) else entry)
+        else:
+            field.odd(key, entry, "text or an object")
+    return "\n".join(text for text in found if text)
 
 
 def _duration(value: Any) -> dict[str, float]:

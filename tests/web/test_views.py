@@ -660,7 +660,7 @@ def test_upload_that_is_not_an_export_fails_clearly(server: Server) -> None:
         page = finished(client, response.headers["location"])
     assert "Import failed" in page
     message = re.search(r'<p class="notice error" role="alert">([^<]+)</p>', page)
-    assert message is not None and "x.zip: not a known export" in message[1], page
+    assert message is not None and "x.zip: named .zip but not a zip archive" in message[1], page
     assert not any((server.home / "uploads").iterdir())
 
 

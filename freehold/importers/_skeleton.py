@@ -1,0 +1,501 @@
+"""The skeleton every built-in importer fills in: recognise, read, convert, and the guards.
+
+An importer module is its *mapping*: a ``Format`` subclass that says
+
+* how a file of it is recognised, declaratively where it can: ``names`` (a pattern a member's
+  path must match inside a folder or zip; a file given on its own is judged by its content
+  alone), ``look`` (what its first bytes hold: how it opens, the keys it names, the keys that
+  must not come before them), and ``confirm`` for a check that needs parsing. An export with a
+  folder layout (ChatGPT, Claude, freehold) overrides ``claim`` instead;
+* where its conversations are in a file: ``shape = "array"`` (a JSON array streamed one
+  element at a time, or one object) or ``"file"`` (each file is one conversation, read whole);
+* how one element becomes a ``Conversation``: ``convert(value, raw)``.
+
+The module then exposes the public protocol of ``hookspecs.py`` with plain assignments, and
+``FORMAT`` for the planner (``_plan``), which asks each format what it claims in a path::
+
+    KIND = "grok"
+    PARSER_VERSION = "grok/1"
+    FORMAT = _Grok
+    detect = _Grok.detect
+    iter_conversations = _Grok.iter_conversations
+
+Everything else lives here once: opening the export through ``_safezip`` (an unsafe zip is
+refused; anything else unreadable is simply not this format), the ``ExportInfo``, what opening
+lost, streaming and its truncation messages, one bad element = one skipped problem, and the
+guards that make "any field may be any JSON type" a property of every importer: the readers of
+``_fields`` note odd values while ``convert`` runs (the notes join the conversation's
+problems), and an error that still escapes ``convert`` costs at most the conversation's
+messages, never the conversation: it is kept with its raw JSON when ``identify`` finds its id.
+
+A ``Format`` instance is one open export, so an import's state (account id, attachment index)
+lives on it. ``iter_conversations`` takes an optional ``only``: the members of a folder or zip
+this importer is given when the path holds several exports (``_plan``); the import then reports
+what opening the export lost once, not per importer.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, ClassVar, Literal
+
+import orjson
+
+from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
+from freehold.importers._common import export_problems
+from freehold.importers._fields import Notes, noting
+from freehold.importers._safezip import ExportFiles, OneFile, open_export
+from freehold.jsonstream import JsonStreamError, iter_elements
+from freehold.models import Conversation, ExportInfo, Message, Problem, Record
+
+__all__ = [
+    "HEAD",
+    "READ_ERRORS",
+    "Claim",
+    "Element",
+    "Export",
+    "Format",
+    "Look",
+    "first_time",
+    "linear",
+]
+
+HEAD = 1 << 16
+READ_ERRORS = (FreeholdError, OSError, EOFError, zlib.error, zipfile.BadZipFile)
+FOREIGN = "freehold-export.json"  # a folder holding it is freehold's own export, read by it alone
+_BLANK = b"\xef\xbb\xbf \t\r\n"
+_CHUNK = 4096  # small reads: a member cut short (or lying about its size) still shows its head
+# What a bug or an unforeseen shape raises inside ``convert``; anything else is not ours to hide.
+_CONVERT_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError)
+
+Element = tuple[str, Any, bytes, list[str]]  # where, value, raw bytes, problems found parsing it
+
+
+class Export:
+    """One opened export (zip, folder or file), seen through ``names`` only when restricted.
+
+    The first ``HEAD`` bytes of each member are kept once read, so recognising a member for
+    several formats, or planning a mixed folder, reads each member's head once.
+    """
+
+    def __init__(self, files: ExportFiles, path: Path, only: Collection[str] | None = None) -> None:
+        self.files = files
+        self.path = path
+        self.label = files.label
+        self.rejected = files.rejected
+        self.truncated = files.truncated
+        self.one_file = isinstance(files, OneFile)
+        wanted = None if only is None else set(only)
+        self._names = [n for n in files.names() if wanted is None or n in wanted]
+        self._heads: dict[str, tuple[bytes, bool]] = {}  # first bytes, and whether that is all
+
+    @classmethod
+    def of(cls, path: Path, only: Collection[str] | None = None) -> Export:
+        return cls(open_export(path), path, only)
+
+    def restrict(self, only: Collection[str]) -> Export:
+        """The same open export, showing only ``only`` (the heads read so far are shared)."""
+        view = Export(self.files, self.path, only)
+        view._heads = self._heads
+        return view
+
+    def __enter__(self) -> Export:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def names(self) -> list[str]:
+        return list(self._names)
+
+    def size(self, name: str) -> int:
+        return self.files.size(name)
+
+    def open(self, name: str) -> IO[bytes]:
+        return self.files.open(name)
+
+    def close(self) -> None:
+        self.files.close()
+
+    def holds(self, base_name: str) -> bool:
+        tail = "/" + base_name
+        return any(n == base_name or n.endswith(tail) for n in self._names)
+
+    def head(self, name: str, size: int = HEAD) -> bytes:
+        """Up to ``size`` bytes from the start of ``name``; what was read before a broken end is
+        kept (reading the file itself then reports the damage)."""
+        known, whole = self._heads.get(name, (b"", False))
+        if whole or size <= len(known):
+            return known[:size]
+        chunks: list[bytes] = []
+        got = 0
+        whole = True
+        try:
+            with self.open(name) as handle:
+                while got < size:
+                    chunk = handle.read(min(_CHUNK, size - got))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    got += len(chunk)
+                else:
+                    whole = False  # stopped at ``size``: there may be more
+        except READ_ERRORS:
+            pass  # what was read is the whole of what can be read
+        data = b"".join(chunks)
+        if len(data) > len(known):
+            self._heads[name] = (data[:HEAD], whole and len(data) <= HEAD)
+        return data
+
+    def start(self, name: str, size: int = HEAD) -> bytes:
+        """The head without a byte-order mark and leading blanks."""
+        return self.head(name, size).lstrip(_BLANK)
+
+
+@dataclass(frozen=True)
+class Look:
+    """What a file's first bytes hold: it opens with one of ``opens`` (after a BOM and blanks),
+    names every key of ``keys`` (a tuple inside means any one of them), and names none of
+    ``not_before`` before its first key. ``size`` bytes are looked at."""
+
+    opens: str = "{["
+    keys: tuple[str | tuple[str, ...], ...] = ()
+    not_before: tuple[str, ...] = ()
+    size: int = HEAD
+
+    def matches(self, head: bytes) -> bool:
+        body = head.lstrip(_BLANK)
+        if not body or chr(body[0]) not in self.opens:
+            return False
+        places = []
+        for key in self.keys:
+            options = key if isinstance(key, tuple) else (key,)
+            found = [at for at in (body.find(_quoted(o)) for o in options) if at >= 0]
+            if not found:
+                return False
+            places.append(min(found))
+        first = places[0] if places else len(body)
+        return not any(0 <= body.find(_quoted(o)) < first for o in self.not_before)
+
+
+def _quoted(key: str) -> bytes:
+    return b'"' + key.encode() + b'"'
+
+
+@dataclass
+class Claim:
+    """The members a format reads conversations from, and every member it accounts for.
+
+    ``shared`` are members it owns unless another format reads them as its own: the files
+    lying loose in an export's folder that are none of the export's known files (a Grok file
+    dropped into a ChatGPT export's folder is Grok's; an attachment never is).
+    """
+
+    members: list[str] = field(default_factory=list)
+    owns: set[str] = field(default_factory=set)
+    shared: set[str] = field(default_factory=set)
+
+
+class Format:
+    """One export format; an instance is one open export of it (see the module docstring)."""
+
+    kind: ClassVar[str]
+    version: ClassVar[str]
+    title: ClassVar[str] = ""  # as a person names the source: "ChatGPT"
+    # Files the export holds beside its conversations, by name, and what to import instead
+    # when one of them is given alone (``_diagnose``).
+    companions: ClassVar[Mapping[str, str]] = {}
+    advice: ClassVar[str] = ""
+    names: ClassVar[re.Pattern[str] | None] = None
+    look: ClassVar[Look] = Look()
+    shape: ClassVar[Literal["array", "file"]] = "array"
+    noun: ClassVar[str] = "conversation"
+    again: ClassVar[str] = "download the export again"
+    missing: ClassVar[str] = "no conversations found"
+    limit: ClassVar[int] = 256 << 20  # the largest file read whole (``shape = "file"``)
+    too_deep: ClassVar[str] = "check the file"  # what to do about a file nested too deeply
+    invalid: ClassVar[str] = "not a JSON object"  # why an element that is not ``valid`` is not
+
+    def __init__(self, export: Export) -> None:
+        self.export = export
+        self.account_id: str | None = None
+        self.member = ""  # the member being read
+
+    # -- the public protocol -----------------------------------------------------------------
+
+    @classmethod
+    def detect(cls, path: Path) -> bool:
+        """True when ``path`` holds something of this format to read."""
+        try:
+            export = Export.of(path)
+        except UnsafeArchiveError:
+            raise
+        except FreeholdError:
+            return False
+        with export:
+            return bool(cls(export).claimed().members)
+
+    @classmethod
+    def iter_conversations(
+        cls, path: Path, only: Collection[str] | None = None
+    ) -> Iterator[Record]:
+        """Yield an ``ExportInfo``, then conversations, kept files, context and problems."""
+        with Export.of(path, only) as export:
+            reading = cls(export)
+            claim = reading.claimed()
+            if not claim.members:
+                raise BadExportError(f"{export.label}: {cls.missing}")
+            yield from reading.records(claim, planned=only is not None)
+
+    # -- recognition -------------------------------------------------------------------------
+
+    def claimed(self) -> Claim:
+        """``claim``, except that freehold's own export folder is read by freehold alone."""
+        if self.kind != "freehold" and self.export.holds(FOREIGN):
+            return Claim()
+        return self.claim()
+
+    def claim(self) -> Claim:
+        """What this format reads in the export: by default each member it ``accepts``."""
+        members = [name for name in self.export.names() if self.accepts(name)]
+        return Claim(members, set(members))
+
+    def accepts(self, name: str) -> bool:
+        """One member: its name (inside a folder or zip), its first bytes, then ``confirm``."""
+        if not self.export.one_file and self.names and not self.names.search(name):
+            return False
+        first = self.export.start(name, _CHUNK)[:1]
+        if not first or chr(first[0]) not in self.look.opens:
+            return False  # a picture, an attachment: judged by its first bytes, never read on
+        head = self.export.head(name, self.look.size)
+        try:
+            return self.look.matches(head) and self.confirm(name, head)
+        except _CONVERT_ERRORS:  # a check that trips on an odd value: not recognised
+            return False
+
+    def confirm(self, name: str, head: bytes) -> bool:
+        """A closer look, for formats that need to parse; the head already matched."""
+        return True
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def records(self, claim: Claim, *, planned: bool) -> Iterator[Record]:
+        names = self.candidates(claim)
+        before = list(self.prologue(names))  # side files: the account is known before the info
+        yield self.info(names)
+        if not planned:
+            yield from export_problems(self.export)
+        yield from before
+        for name in names:
+            self.member = name
+            yield from self.read(name)
+        yield from self.epilogue(names)
+
+    def candidates(self, claim: Claim) -> list[str]:
+        """The members read one by one (by default the claimed ones)."""
+        return claim.members
+
+    def info(self, names: list[str]) -> ExportInfo:
+        return ExportInfo(
+            kind=self.kind,
+            account_id=self.account_id,
+            full_export=self.full_export(),
+            files=[(name, self.export.size(name)) for name in names],
+            expected_conversations=len(names) if self.shape == "file" else None,
+        )
+
+    def full_export(self) -> bool:
+        """True when the export holds every conversation of its account (gone-upstream flags)."""
+        return False
+
+    def prologue(self, names: list[str]) -> Iterator[Record]:
+        """Records before the conversations (account files), read before the ``ExportInfo``."""
+        return iter(())
+
+    def epilogue(self, names: list[str]) -> Iterator[Record]:
+        """Records after the conversations (what nothing read)."""
+        return iter(())
+
+    def read(self, name: str) -> Iterator[Record]:
+        if self.shape == "file":
+            yield from self.whole(name)
+        else:
+            yield from self.stream(name)
+
+    def stream(self, name: str) -> Iterator[Record]:
+        """Each element of ``name``; a file that breaks ends with a problem saying where, how
+        many were read, and what to do."""
+        count = 0
+
+        def lost() -> str:
+            return (
+                f"{count} {self.noun}(s) read before it; the rest of this file was not imported "
+                f"— {self.again}"
+            )
+
+        try:
+            for element in self.elements(name):
+                count += 1
+                yield from self.element(*element)
+        except JsonStreamError as error:
+            yield Problem(name, f"{error} at character {error.offset}: {lost()}")
+        except FreeholdError as error:
+            yield Problem(name, f"{error}: {lost()}")
+        except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as error:
+            yield Problem(name, f"the data stops ({error}): {lost()}")
+        except ValueError as error:  # a whole-file parse (``elements`` overridden)
+            yield Problem(name, f"not valid JSON ({error}): {lost()}")
+
+    def elements(self, name: str) -> Iterator[Element]:
+        """The elements of a JSON array (or the one object) in ``name``, streamed."""
+        with self.export.open(name) as handle:
+            for element in iter_elements(handle):
+                where = f"{name}[{element.index}]"
+                yield where, element.value, element.raw, element.problems
+
+    def whole(self, name: str) -> Iterator[Record]:
+        """``name`` as one conversation, read whole."""
+        if self.export.size(name) > self.limit:
+            yield self.skip(name, f"larger than {self.limit >> 20} MiB", "split or check the file")
+            return
+        try:
+            with self.export.open(name) as handle:
+                raw = handle.read()
+        except READ_ERRORS as error:
+            yield self.skip(name, f"cannot be read ({error})", self.again)
+            return
+        try:
+            value = self.parse(raw)
+        except RecursionError:
+            yield self.skip(name, "nested too deeply to read", self.too_deep)
+            return
+        except ValueError as error:
+            yield self.skip(name, f"not valid JSON ({error}; truncated?)", self.again)
+            return
+        yield from self.element(name, value, raw, [], todo="check this file")
+
+    def parse(self, raw: bytes) -> Any:
+        return orjson.loads(raw)
+
+    # -- one element -------------------------------------------------------------------------
+
+    def valid(self, value: Any) -> bool:
+        """Whether an element is one of this format's conversations at all."""
+        return isinstance(value, dict)
+
+    def element(
+        self,
+        where: str,
+        value: Any,
+        raw: bytes,
+        problems: list[str],
+        *,
+        todo: str = "check this element of the export",
+    ) -> Iterator[Record]:
+        try:
+            valid = self.valid(value)
+        except _CONVERT_ERRORS:
+            valid = False
+        if not valid:
+            yield self.skip(where, "; ".join(problems) or self.invalid, todo)
+            return
+        yield from self.guarded(where, value, raw, problems, todo=todo)
+
+    def guarded(
+        self,
+        where: str,
+        value: Any,
+        raw: bytes,
+        problems: list[str] | None = None,
+        *,
+        convert: Callable[[Any, bytes], Conversation] | None = None,
+        todo: str = "check this element of the export",
+        source_id: str | None = None,
+    ) -> Iterator[Record]:
+        """``convert`` with its odd values noted; an error it raises costs the conversation's
+        messages only, when its id is known (``source_id``, else ``identify``), else the
+        conversation."""
+        # Nothing is yielded while the notes are being collected: whoever consumes the records
+        # must not note into this conversation's collector.
+        with noting() as notes:
+            try:
+                conversation = (convert or self.convert)(value, raw)
+            except _CONVERT_ERRORS as error:
+                failed: Exception | None = error
+            else:
+                failed = None
+        if failed is not None:
+            known = source_id or self._identified(value, raw)
+            yield from self.salvage(where, known, raw, failed, notes, todo)
+            return
+        conversation.problems[:0] = problems or []
+        conversation.problems += notes.lines()
+        yield conversation
+
+    def convert(self, value: Any, raw: bytes) -> Conversation:
+        """One element → a ``Conversation``; raise ``ValueError`` when it has no usable id."""
+        raise NotImplementedError
+
+    def identify(self, value: Any, raw: bytes) -> str | None:
+        """The conversation id of an element ``convert`` could not read, to keep it by."""
+        return None
+
+    def _identified(self, value: Any, raw: bytes) -> str | None:
+        try:
+            return self.identify(value, raw)
+        except _CONVERT_ERRORS:
+            return None
+
+    def salvage(
+        self,
+        where: str,
+        source_id: str | None,
+        raw: bytes,
+        error: Exception,
+        notes: Notes,
+        todo: str,
+    ) -> Iterator[Record]:
+        what = f"{type(error).__name__}: {error}"
+        if source_id is None or isinstance(error, RecursionError):
+            yield self.skip(where, f"not a readable {self.noun} ({what})", todo, it=True)
+            return
+        lost = f"its messages could not be read ({what}); kept with its raw JSON only"
+        yield Conversation(self.kind, source_id, None, [], raw, problems=notes.lines())
+        yield Problem(where, f"{lost} — please report this (the raw JSON is in the archive)")
+
+    def skip(self, where: str, what: str, todo: str, *, it: bool = False) -> Problem:
+        """One skipped conversation, saying what it was and what to do."""
+        subject = "it" if it else f"this {self.noun}"
+        return Problem(where, f"{what}; {subject} was skipped — {todo}", skipped=1)
+
+
+# -- shared pieces of mappings ---------------------------------------------------------------------
+
+
+def linear(
+    items: list[Any],
+    build: Callable[[dict[str, Any], int], Message],
+    problems: list[str],
+    noun: str = "message",
+) -> list[Message]:
+    """Messages of a linear conversation: each hangs from the one before; a non-object item is
+    left out with a problem."""
+    messages: list[Message] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            problems.append(f"{noun} {index} is not an object; left out — check the export")
+            continue
+        message = build(item, index)
+        message.parent_source_id = messages[-1].source_id if messages else None
+        messages.append(message)
+    return messages
+
+
+def first_time(messages: list[Message]) -> float | None:
+    times = [m.created_at for m in messages if m.created_at is not None]
+    return min(times) if times else None

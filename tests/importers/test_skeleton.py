@@ -1,0 +1,131 @@
+"""The importer skeleton: a new format is only its mapping, and gets everything else.
+
+``_Notes`` below is a made-up format written the way a new importer is: how its files look,
+and how one element becomes a conversation. Detection, zips and folders, streaming, truncation,
+bad elements, odd values and the guard around ``convert`` all come from ``_skeleton``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from freehold.errors import BadExportError
+from freehold.importers import _fields as field
+from freehold.importers._skeleton import Format, Look, linear
+from freehold.models import Conversation, ExportInfo, Message, Problem
+from freehold.tree import build_tree
+from tests.builders import write_zip
+
+
+class _Notes(Format):
+    kind = "notes"
+    version = "notes/1"
+    look = Look(opens="[{", keys=("turns",), not_before=("mapping",))
+    missing = "no notes found — give a notes export"
+
+    def convert(self, value: dict[str, Any], raw: bytes) -> Conversation:
+        source_id = field.text(value, "id")
+        if source_id is None:
+            raise ValueError("no id")
+        if value.get("explode"):
+            raise TypeError("a bug in the mapping")
+        problems: list[str] = []
+        messages = linear(field.array(value, "turns"), _turn, problems)
+        tree = build_tree(messages, messages[-1].source_id if messages else None)
+        return Conversation(
+            self.kind,
+            source_id,
+            field.text(value, "title"),
+            tree.messages,
+            raw,
+            created_at=field.when(value, "at"),
+            current_leaf=tree.leaf,
+            problems=problems + tree.problems,
+        )
+
+    def identify(self, value: Any, raw: bytes) -> str | None:
+        return field.text(value, "id")
+
+
+def _turn(item: dict[str, Any], index: int) -> Message:
+    text = field.string(item, "said")
+    return Message(f"t{index}", None, field.text(item, "who") or "user", "text", [], text)
+
+
+def note(cid: str, *turns: str, **extra: Any) -> dict[str, Any]:
+    return {"id": cid, "title": f"About {cid}", "turns": [{"said": t} for t in turns], **extra}
+
+
+def write(path: Path, items: list[Any]) -> Path:
+    path.write_text(json.dumps(items, indent=1))
+    return path
+
+
+def records(path: Path) -> list[Any]:
+    return list(_Notes.iter_conversations(path))
+
+
+def test_recognised_by_its_look_alone(tmp_path: Path) -> None:
+    path = write(tmp_path / "whatever.json", [note("a", "hi")])
+    assert _Notes.detect(path)
+    assert _Notes.detect(write_zip(tmp_path / "n.zip", {"deep/x.json": path.read_bytes()}))
+    other = write(tmp_path / "other.json", [{"mapping": {}, "turns": []}])
+    assert not _Notes.detect(other) and not _Notes.detect(tmp_path / "missing.json")
+    with pytest.raises(BadExportError, match=r"^other\.json: no notes found"):
+        records(other)
+
+
+def test_streams_elements_into_linear_conversations(tmp_path: Path) -> None:
+    found = records(write(tmp_path / "n.json", [note("a", "hi", "ho"), note("b")]))
+    assert isinstance(found[0], ExportInfo) and found[0].kind == "notes"
+    first, second = found[1:]
+    assert [m.parent_source_id for m in first.messages] == [None, "t0"]
+    assert first.current_leaf == "t1" and second.messages == []
+    assert json.loads(first.raw)["id"] == "a"
+
+
+def test_bad_elements_and_a_cut_file(tmp_path: Path) -> None:
+    text = json.dumps([note("a"), "nope", {"turns": []}, note("b"), note("c")])
+    path = tmp_path / "n.json"
+    path.write_text(text[: text.index('"c"')])
+    found = records(path)
+    assert [r.source_id for r in found if isinstance(r, Conversation)] == ["a", "b"]
+    problems = [r for r in found if isinstance(r, Problem)]
+    assert [p.skipped for p in problems] == [1, 1, 0]
+    assert "not a JSON object" in problems[0].what and "no id" in problems[1].what
+    assert "4 conversation(s) read before it" in problems[2].what
+
+
+def test_odd_values_are_noted_and_the_conversation_kept(tmp_path: Path) -> None:
+    odd = note("a", "hi", title={"x": 1}, at=[2024])
+    odd["turns"] += [5, {"said": ["not", "text"]}]
+    (conv,) = [r for r in records(write(tmp_path / "n.json", [odd])) if isinstance(r, Conversation)]
+    assert conv.title is None and conv.created_at is None and len(conv.messages) == 2
+    notes = " | ".join(conv.problems)
+    assert "title: an object where text was expected" in notes
+    assert "at: an array where a time was expected" in notes
+    assert "said: an array where text was expected" in notes
+    assert "message 1 is not an object" in notes
+
+
+def test_an_error_in_the_mapping_costs_the_messages_not_the_conversation(tmp_path: Path) -> None:
+    found = records(write(tmp_path / "n.json", [note("a", "hi", explode=True), note("b")]))
+    kept = [r for r in found if isinstance(r, Conversation)]
+    assert [c.source_id for c in kept] == ["a", "b"] and kept[0].messages == []
+    assert json.loads(kept[0].raw)["explode"] is True
+    (problem,) = [r for r in found if isinstance(r, Problem)]
+    assert problem.lost and not problem.skipped and "TypeError: a bug" in problem.what
+
+
+def test_only_the_members_it_is_given(tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    write(folder / "one.json", [note("a")])
+    write(folder / "two.json", [note("b")])
+    found = list(_Notes.iter_conversations(folder, only=["two.json"]))
+    assert found[0].files == [("two.json", (folder / "two.json").stat().st_size)]
+    assert [r.source_id for r in found if isinstance(r, Conversation)] == ["b"]

@@ -1,0 +1,133 @@
+"""A path that holds more than one kind of export: each file is read by its own importer, and
+every file no importer reads is named in the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from freehold.archive import Archive
+from freehold.importers import aistudio, grok
+from freehold.ingest import ImportReport, import_path
+from tests.builders import write_zip
+
+MISC = "polylogue-aistudio-and-misc"
+STUDIO = ["branching_session", "code_execution_session", "multimodal_session", "text_only_prompt"]
+
+
+def mixed_folder(real: Path, root: Path) -> Path:
+    """The issue's case: AI Studio files beside a Grok and a Claude file, and two strays."""
+    root.mkdir()
+    for name in STUDIO:
+        (root / f"aistudio-{name}.json").write_bytes(
+            (real / MISC / f"aistudio-{name}.json").read_bytes()
+        )
+    (root / "grok-export.json").write_bytes((real / MISC / "grok-export.json").read_bytes())
+    (root / "claude-design-session.json").write_bytes(
+        (real / MISC / "claude-design-session.json").read_bytes()
+    )
+    (root / "README.txt").write_text("my exports, 2026\n")
+    (root / "settings.json").write_text(json.dumps({"theme": "dark", "font": 14}))
+    return root
+
+
+def kinds(archive: Archive) -> dict[str, int]:
+    rows = archive.db.execute("SELECT source_kind, count(*) FROM conversations GROUP BY 1")
+    return dict(rows.fetchall())
+
+
+def check_mixed(archive: Archive, report: ImportReport) -> None:
+    assert report.kind == "claude+aistudio+grok"
+    assert report.conversations["new"] == 6 and report.conversations["skipped"] == 0
+    assert kinds(archive) == {"aistudio": 4, "claude": 1, "grok": 1}
+    read = sorted(name.rpartition("/")[2] for name, _ in report.files)
+    assert read == sorted(
+        [f"aistudio-{n}.json" for n in STUDIO] + ["claude-design-session.json", "grok-export.json"]
+    )
+    left = {p.where.rpartition("/")[2]: p for p in report.problems}
+    assert set(left) == {"README.txt", "settings.json"}
+    assert not any(p.lost for p in left.values()) and report.ok
+    assert "text file" in left["README.txt"].what and "left out" in left["README.txt"].what
+    assert '"font", "theme"' in left["settings.json"].what
+    (source,) = archive.sources()
+    assert (source["kind"], source["status"]) == ("claude+aistudio+grok", "complete")
+    assert source["parser_version"] == "claude/1+aistudio/1+grok/1"
+
+
+def test_a_folder_of_several_exports_imports_each(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    folder = mixed_folder(real, tmp_path / "downloads")
+    check_mixed(archive, import_path(archive, folder, reader_process=False))
+    again = import_path(archive, folder, reader_process=False)
+    assert again.conversations["unchanged"] == 6 and again.conversations["new"] == 0
+
+
+def test_a_zip_of_several_exports_through_the_reader_process(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    folder = mixed_folder(real, tmp_path / "downloads")
+    members = {f"downloads/{p.name}": p.read_bytes() for p in sorted(folder.iterdir())}
+    path = write_zip(tmp_path / "downloads.zip", members)
+    check_mixed(archive, import_path(archive, path, reader_process=True))
+
+
+def test_each_importer_alone_reads_only_its_own_files(real: Path, tmp_path: Path) -> None:
+    folder = mixed_folder(real, tmp_path / "downloads")
+    assert aistudio.detect(folder) and grok.detect(folder)
+    found = list(grok.iter_conversations(folder))
+    assert [name for name, _ in found[0].files] == ["grok-export.json"]
+
+
+def test_an_export_beside_another_in_its_folder_is_read_as_itself(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """A Grok file dropped into a ChatGPT export's folder is Grok's, not a ChatGPT account file."""
+    gpt = real / "pkuppens-chatgpt-2023-06"
+    members = {f"export/{n}": (gpt / n).read_bytes() for n in ("conversations.json", "user.json")}
+    members["export/grok-export.json"] = (real / MISC / "grok-export.json").read_bytes()
+    report = import_path(archive, write_zip(tmp_path / "gpt.zip", members), reader_process=False)
+    assert report.kind == "chatgpt+grok" and report.ok
+    assert report.kept_files == ["user.json"]
+    assert kinds(archive) == {"chatgpt": 8, "grok": 1}
+
+
+def test_a_folder_of_loose_claude_files(archive: Archive, real: Path, tmp_path: Path) -> None:
+    chats = json.loads(
+        (real / "echomine-aucontraire" / "claude" / "sample_export.json").read_text()
+    )
+    folder = tmp_path / "claude-files"
+    folder.mkdir()
+    for number, chat in enumerate(chats[:3]):
+        (folder / f"chat-{number}.json").write_text(json.dumps(chat))
+    report = import_path(archive, folder, reader_process=False)
+    assert report.kind == "claude" and report.ok and report.conversations["new"] == 3
+
+
+def test_an_uploaded_file_inside_a_chatgpt_export_stays_the_exports(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """A Claude file once uploaded to ChatGPT (``file-…``) is the ChatGPT export's, not Claude's."""
+    conv = json.loads((real / "pkuppens-chatgpt-2023-06" / "conversations.json").read_text())[0]
+    claude_file = (real / "echomine-aucontraire" / "claude" / "sample_export.json").read_bytes()
+    members = {
+        "conversations.json": json.dumps([conv]).encode(),
+        "file-Up1-claude.json": claude_file,
+    }
+    report = import_path(archive, write_zip(tmp_path / "gpt.zip", members), reader_process=False)
+    assert report.kind == "chatgpt" and kinds(archive) == {"chatgpt": 1}
+    assert report.kept_files == ["file-Up1-claude.json"]
+
+
+@pytest.mark.parametrize("noise", [".DS_Store", "__MACOSX/._grok-export.json"])
+def test_system_clutter_is_not_named(
+    archive: Archive, real: Path, tmp_path: Path, noise: str
+) -> None:
+    members = {
+        "grok-export.json": (real / MISC / "grok-export.json").read_bytes(),
+        noise: b"\x00\x05",
+    }
+    report = import_path(archive, write_zip(tmp_path / "g.zip", members), reader_process=False)
+    assert report.kind == "grok" and report.problems == []
