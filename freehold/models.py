@@ -83,6 +83,9 @@ class AttachmentRef:
     """A file a message points at; ``opener`` is None when the export lacks the bytes.
 
     ``mime`` is the type the export declares; ``sniffed_mime`` the one read from the bytes.
+    An import reads the bytes behind a ``pointer`` once, so a pointer names one file
+    throughout the export; where it is only a place in a message (Open WebUI's ``files[0]``),
+    the importer sets ``sha256`` from the bytes it already holds, and that tells files apart.
     """
 
     pointer: str
