@@ -50,6 +50,7 @@ __all__ = [
     "escape",
     "highlight_code",
     "highlight_css",
+    "lexer",
     "link",
     "one_line",
     "render_markdown",
@@ -108,7 +109,8 @@ _FORMATTER = HtmlFormatter(nowrap=True)
 
 
 @functools.lru_cache(maxsize=64)
-def _lexer(language: str) -> Any:
+def lexer(language: str) -> Any:
+    """pygments' lexer for a code block's language name; plain text when it knows none."""
     try:
         return get_lexer_by_name(language) if language else TextLexer()
     except ClassNotFound:
@@ -117,7 +119,7 @@ def _lexer(language: str) -> Any:
 
 def highlight_code(code: str, language: str = "") -> str:
     """Code as ``<pre class="highlight"><code>`` with pygments' token classes, escaped."""
-    spans = highlight(code, _lexer(language.strip()), _FORMATTER)
+    spans = highlight(code, lexer(language.strip()), _FORMATTER)
     return f'<pre class="highlight"><code>{spans}</code></pre>\n'
 
 
