@@ -12,7 +12,7 @@ rich output by the ``render.Terminal`` consoles, error messages by the command g
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,21 +39,26 @@ def json_option(function: F) -> F:
     )
 
 
-def _source_kind(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """``--source``: a registered importer's kind, in any case; else the list of kinds."""
-    if value is None:
-        return None
-    kinds = sorted(plugins.importers())
-    if value.lower() not in kinds:
-        raise click.BadParameter(
-            f"unknown source kind {value!r}; choose one of: {', '.join(kinds)}"
-        )
-    return value.lower()
+def _registered(noun: str, names: Callable[[], Iterable[str]]) -> Callable[..., Any]:
+    """A click callback taking a registered name (an importer's kind, an exporter's format) in
+    any case, and refusing any other with the choices."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        known = sorted(names())
+        if value.lower() not in known:
+            raise click.BadParameter(f"unknown {noun} {value!r}; choose one of: {', '.join(known)}")
+        return value.lower()
+
+    return check
 
 
 def _source_option(help_text: str) -> Callable[[F], F]:
     return click.option(
-        "--source", callback=_source_kind, help=f"{help_text} (chatgpt, claude, gemini, …)."
+        "--source",
+        callback=_registered("source kind", plugins.importers),
+        help=f"{help_text} (chatgpt, claude, gemini, …).",
     )
 
 
@@ -249,19 +254,12 @@ def show(conversation: str, all_branches: bool, as_json: bool) -> None:
         out.print(item)
 
 
-def _format_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    formats = sorted(plugins.exporters())
-    if value.lower() not in formats:
-        raise click.BadParameter(f"unknown format {value!r}; choose one of: {', '.join(formats)}")
-    return value.lower()
-
-
 @cli.command()
 @click.option(
     "--format",
     "format_name",
     required=True,
-    callback=_format_name,
+    callback=_registered("format", plugins.exporters),
     help="Output format: json, markdown, html, pdf, csv, jsonl, openwebui.",
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))

@@ -25,6 +25,7 @@ A message's ``parts`` is a list of JSON-ready dicts, each with a ``type``:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, TypeVar
@@ -43,9 +44,13 @@ __all__ = [
     "Record",
     "SourceFile",
     "count_branches",
+    "without_citation_marks",
 ]
 
 Part = dict[str, Any]
+# ChatGPT's 2025+ citation markers (private-use U+E200 … U+E201), kept in a text part's text
+# where the answer cited a source; the ``citation`` parts say what each one points at.
+_CITATION_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
 FILE_PARTS = ("image", "audio", "file")  # part types that point at an attachment
 ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 
@@ -83,6 +88,9 @@ class AttachmentRef:
     """A file a message points at; ``opener`` is None when the export lacks the bytes.
 
     ``mime`` is the type the export declares; ``sniffed_mime`` the one read from the bytes.
+    An import reads the bytes behind a ``pointer`` once, so a pointer names one file
+    throughout the export; where it is only a place in a message (Open WebUI's ``files[0]``),
+    the importer sets ``sha256`` from the bytes it already holds, and that tells files apart.
     """
 
     pointer: str
@@ -288,3 +296,8 @@ def count_branches(parents: Mapping[_Node, _Node | None], leaf: _Node | None) ->
     web app and every export say, and ``conversations.branch_count`` stores."""
     followed = {parent for parent in parents.values() if parent is not None}
     return len(parents) - len(followed & parents.keys()) + (leaf in followed)
+
+
+def without_citation_marks(text: str) -> str:
+    """A text part's text as a reader sees it: the citation markers taken out."""
+    return _CITATION_MARK.sub("", text)
