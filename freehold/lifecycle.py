@@ -45,6 +45,7 @@ __all__ = [
     "FAILING",
     "RETIRING_DAYS",
     "STAMP",
+    "USER_DATA",
     "USER_FILE",
     "Model",
     "ModelWarning",
@@ -64,6 +65,7 @@ __all__ = [
 
 RETIRING_DAYS = 60
 USER_FILE = "model-lifecycle.toml"
+USER_DATA = "your model-lifecycle.toml"  # the `data` of a row from the user's file
 FAILING = frozenset({"retired", "retiring", "deprecated"})  # what `models check` exits 1 on
 
 # A version stamp: 2024-08-06, 20250929, 0613 (OpenAI) / 2411 (Mistral), 001 (Google), 05-20 and
@@ -300,7 +302,7 @@ def _lay_over(table: Table, rows: list[dict[str, Any]]) -> None:
     for row in rows:
         key = (str(row["vendor"]), str(row["id"]))
         fields = {k: v for k, v in row.items() if k not in ("price_input", "price_output")}
-        fields.update(data="your model-lifecycle.toml", checked=str(_day(row["checked"])))
+        fields.update(data=USER_DATA, checked=str(_day(row["checked"])))
         if "price_input" in row and "price_output" in row:
             fields["price"] = {
                 "input": float(row["price_input"]),
@@ -361,7 +363,8 @@ def is_pinned(model_id: str, *, table: Table | None = None) -> bool:
         return False
     if STAMP.search(model_id):
         return True
-    return any(model.vendor not in UNDATED_ARE_ALIASES for model in rows)
+    # The vendor's own undated id (claude-2.1, gemini-2.5-pro); the user's rows say nothing of it.
+    return any(m.vendor not in UNDATED_ARE_ALIASES and m.data != USER_DATA for m in rows)
 
 
 def same_model(requested: str, served: str, *, table: Table | None = None) -> bool:
@@ -467,13 +470,17 @@ def _life(ref: str, table: Table, model: Model, today: date) -> Iterator[ModelWa
 
 
 def _kind(model: Model, today: date) -> str | None:
-    if model.state == "retired" or (model.retires and model.retires <= today):
+    # A dataset's word ("deprecated" on the day it checked) counts only where it gives no date.
+    if model.retires:
+        if model.retires <= today:
+            return "retired"
+        if (model.retires - today).days <= RETIRING_DAYS:
+            return "retiring"
+    elif model.state == "retired":
         return "retired"
-    if model.retires and (model.retires - today).days <= RETIRING_DAYS:
-        return "retiring"
-    if model.state == "deprecated" or (model.deprecated and model.deprecated <= today):
-        return "deprecated"
-    return None
+    if model.deprecated:
+        return "deprecated" if model.deprecated <= today else None
+    return "deprecated" if model.state in ("deprecated", "retired") else None
 
 
 def _when(kind: str, model: Model, today: date) -> str:

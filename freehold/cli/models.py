@@ -87,16 +87,15 @@ def check_command(as_json: bool, on: datetime | None) -> None:
 
 
 def _print_check(found: list[pins.Pin], failing: list[pins.Pin], table: lifecycle.Table) -> None:
-    out.print(_provenance(table))
+    out.print(_provenance(table), soft_wrap=True)
     if not found:
         out.print("No pins in use: config.toml has no aliases or routes.")
         return
     for pin in found:
-        out.print(
-            f"{pin.status:<10} {pin.ref}  ({', '.join(pin.places)})", style=_STYLE.get(pin.status)
-        )
+        line = f"{pin.status:<10} {pin.ref}  ({', '.join(pin.places)})"
+        out.print(line, style=_STYLE.get(pin.status), soft_wrap=True)
         for warning in pin.warnings:
-            out.print(f"    {warning.message}", style=_STYLE.get(warning.kind))
+            out.print(f"    {warning.message}", style=_STYLE.get(warning.kind), soft_wrap=True)
     unknown = sum(1 for pin in found if pin.status == "unknown")
     verdict = (
         f"{len(failing)} of {len(found)} pins need a move"
@@ -116,7 +115,7 @@ def _print_state(state: pins.ProviderState) -> None:
         out.print(_pin_table(state.pins))
         for pin in state.pins:
             for warning in pin.warnings:
-                out.print(f"  {warning.message}", style=_STYLE.get(warning.kind))
+                out.print(f"  {warning.message}", style=_STYLE.get(warning.kind), soft_wrap=True)
     else:
         out.print("  no alias or route uses this provider")
     if state.served:
