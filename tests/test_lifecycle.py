@@ -317,3 +317,15 @@ def test_a_bad_user_file_is_one_line_naming_it(home: Path, text: str, problem: s
     message = str(caught.value)
     assert message.startswith(f"{path}: ") and problem in message
     assert "\n" not in message and message.endswith("fix it or move it away")
+
+
+def test_a_user_row_can_mark_a_moving_name_as_an_alias(home: Path) -> None:
+    """DeepSeek's deepseek-chat moves between versions, and no dataset pairs it with one."""
+    assert lifecycle.is_pinned("deepseek-chat")
+    (home / lifecycle.USER_FILE).write_text(
+        '[[model]]\nvendor = "deepseek"\nid = "deepseek-chat"\nalias_of = ["deepseek-v3.2"]\n'
+        'source = "https://api-docs.deepseek.com/"\nchecked = 2026-12-01\n',
+        encoding="utf-8",
+    )
+    assert not lifecycle.is_pinned("deepseek-chat")
+    assert lifecycle.same_model("deepseek-chat", "deepseek-v3.2")

@@ -54,7 +54,8 @@ def models(ctx: click.Context, as_json: bool) -> None:
     "--on",
     "on",
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Judge the pins as of this day (YYYY-MM-DD; default today), e.g. next quarter's.",
+    metavar="YYYY-MM-DD",
+    help="Judge the pins as of this day (default today), e.g. a day next quarter.",
 )
 def check_command(as_json: bool, on: datetime | None) -> None:
     """Exit 1 when a pin in use (in an alias or a route) is retired, retires within 60 days or
