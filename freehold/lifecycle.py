@@ -438,8 +438,8 @@ def check(ref: str, *, today: date | None = None) -> list[ModelWarning]:
     60 days, deprecated, unknown to the table, not pinned. Never changes anything."""
     table = load_table()
     today = today or date.today()
-    _, model_id = _resolve(ref)
-    model = lookup(ref, table=table)
+    vendors, model_id = _resolve(ref)
+    model = table.find(vendors, model_id)
     found = list(_life(ref, table, model, today)) if model else [_unknown(ref, table)]
     if not is_pinned(model_id, table=table):
         found.append(_unpinned(ref, model_id, model))
