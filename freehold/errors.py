@@ -8,7 +8,8 @@ The tree is small on purpose::
     │   └── UnsafeArchiveError    a zip that breaks the safety rules (bomb, hostile names)
     ├── ArchiveError              the archive file cannot be opened or is not freehold's
     │   └── NoArchiveError        there is no archive yet where one is read
-    └── NotFoundError             an id or a name that the archive does not hold
+    ├── NotFoundError             an id or a name that the archive does not hold
+    └── LifecycleError            the user's model-lifecycle.toml cannot be read
 
 Library code raises these; only the CLI turns them into ``click.ClickException``.
 """
@@ -19,6 +20,7 @@ __all__ = [
     "ArchiveError",
     "BadExportError",
     "FreeholdError",
+    "LifecycleError",
     "NoArchiveError",
     "NotFoundError",
     "UnknownExportError",
@@ -52,3 +54,7 @@ class NoArchiveError(ArchiveError):
 
 class NotFoundError(FreeholdError):
     """An id, prefix or name that matches nothing in the archive."""
+
+
+class LifecycleError(FreeholdError):
+    """The user's model lifecycle file (FREEHOLD_HOME/model-lifecycle.toml) is not usable."""
