@@ -31,7 +31,7 @@ import filetype
 from freehold.errors import FreeholdError
 from freehold.importers._safezip import ZipFiles
 
-__all__ = ["OPEN_FORMATS", "Sniffed", "is_open", "sniff", "sniff_bytes"]
+__all__ = ["CLOSED_FORMATS", "OPEN_FORMATS", "Sniffed", "is_open", "sniff", "sniff_bytes"]
 
 _HEAD = 1 << 16
 _MAX_LISTED = 20
@@ -53,7 +53,7 @@ OPEN_FORMATS = _names(
     "car"
 )
 # Recognised, and not open: a proprietary binary layout (prefer another export format).
-_CLOSED = _names("doc xls ppt pst ost rar psd exe swf wmv flv amr numbers pages key")
+CLOSED_FORMATS = _names("doc xls ppt pst ost rar psd exe swf wmv flv amr numbers pages key")
 _ALIASES = {
     "jpeg": "jpg",
     "htm": "html",
@@ -136,7 +136,7 @@ def sniff_bytes(head: bytes, name: str = "") -> tuple[str, str | None]:
     if text is None:
         if b"gversion" in head[:128]:  # a CBOR header naming its version: IPLD CAR (Bluesky)
             return "car", "application/vnd.ipld.car"
-        return (extension if extension in _CLOSED else "unknown"), None
+        return (extension if extension in CLOSED_FORMATS else "unknown"), None
     found = _text_format(text, extension)
     return found, _MIMES.get(found, "text/plain" if found == "txt" else None)
 
@@ -232,7 +232,7 @@ def _zip_members(path: Path) -> Iterator[tuple[str, str]]:
 def _member_format(name: str, opener: Opener | None) -> str:
     """A member's format: by its extension when freehold knows it, else by its first bytes."""
     extension = _extension(name)
-    if extension in OPEN_FORMATS or extension in _CLOSED:
+    if extension in OPEN_FORMATS or extension in CLOSED_FORMATS:
         return extension
     if opener is None:
         return "unknown"

@@ -107,7 +107,7 @@ def list_command(catalogue: bool, category: str | None, as_json: bool) -> None:
     if as_json:
         print_json([{**s.to_json(), "exports": counts.get(s.entry.id, 0)} for s in found])
     elif not found:
-        err.print(_empty_plan())
+        err.print(_empty_plan(), soft_wrap=True)
     else:
         out.print(_plan_table(found, counts))
 
@@ -341,7 +341,7 @@ def record(
             try:
                 done = _record_one(archive, platform, path, exported_at, no_import)
             except FreeholdError as error:
-                err.print(f"Error: {render.visible(str(error))}")
+                err.print(f"Error: {render.visible(str(error))}", soft_wrap=True)
                 failed = True
                 continue
             results.append(_recorded_json(done))
@@ -393,21 +393,22 @@ def _print_recorded(done: exits.Recorded) -> None:
         Text(
             f"{head}: {export.file_name} for {export.platform_id}, {_size(export.size)}, {kind}, "
             f"exported {_day(export.exported_at)} — vault/{export.sha256[:2]}/{export.sha256}"
-        )
+        ),
+        soft_wrap=True,
     )
     if done.sniffed.not_open:
         shown = ", ".join(done.sniffed.not_open[:5])
-        err.print(Text(f"not open: {shown}", style="yellow"))
+        err.print(Text(f"not open: {shown}", style="yellow"), soft_wrap=True)
     if done.sniffed.problem:
-        err.print(Text(f"problem: {done.sniffed.problem}", style="bold red"))
+        err.print(Text(f"problem: {done.sniffed.problem}", style="bold red"), soft_wrap=True)
     if done.import_error:
-        err.print(Text(f"not imported: {done.import_error}", style="bold red"))
+        err.print(Text(f"not imported: {done.import_error}", style="bold red"), soft_wrap=True)
     if done.report is not None:
         report = done.report.to_json()
         out.print(render.import_report(report))
         print_problems(report)
     for note in done.notes:
-        err.print(Text(f"note: {note}", style="yellow"))
+        err.print(Text(f"note: {note}", style="yellow"), soft_wrap=True)
 
 
 # -- status ----------------------------------------------------------------------------------------
@@ -439,10 +440,10 @@ def status(as_json: bool) -> None:
 
 def _print_status(found: list[exits.Status]) -> None:
     if not found:
-        out.print(_empty_plan())
+        out.print(_empty_plan(), soft_wrap=True)
         return
     for state in found:
-        out.print(_status_line(state))
+        out.print(_status_line(state), soft_wrap=True)
     for state in (s for s in found if s.not_open):
         latest = state.latest
         assert latest is not None
@@ -454,7 +455,8 @@ def _print_status(found: list[exits.Status]) -> None:
                 "look for an export in an open format (freehold exits show "
                 f"{state.entry.id})",
                 style="yellow",
-            )
+            ),
+            soft_wrap=True,
         )
     overdue = sum(s.overdue for s in found)
     summary = f"{overdue} of {progress.plural(len(found), 'platform')} overdue"
