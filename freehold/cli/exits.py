@@ -274,6 +274,7 @@ def _open(value: bool) -> Text:
 @click.option(
     "--cadence",
     callback=_cadence,
+    metavar="DAYS",
     help="How often to export it: days (30), weeks (2w), or monthly, quarterly… "
     "[default: the catalogue's, else monthly]",
 )
@@ -322,6 +323,7 @@ def remove(platform: str) -> None:
     "--date",
     "exported_at",
     callback=_date,
+    metavar="YYYY-MM-DD",
     help="The day the export was made (YYYY-MM-DD) [default: the file's modification time].",
 )
 @click.option("--no-import", is_flag=True, help="Keep an AI export without importing it.")
@@ -332,7 +334,7 @@ def record(
     """Keep each export FILE of PLATFORM in the vault (by content: the same file twice is kept
     once) with its date, size and sniffed format; an AI export is also imported.
 
-    Exits 1 when a file is cut short or an import skipped something.
+    Exits 1 when a file is refused or cut short, or its import failed or skipped something.
     """
     results = []
     failed = False

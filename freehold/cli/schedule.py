@@ -32,7 +32,12 @@ def _time(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 @click.command()
 @click.option(
-    "--at", default="03:00", show_default=True, callback=_time, help="Local time of day, HH:MM."
+    "--at",
+    default="03:00",
+    show_default=True,
+    callback=_time,
+    metavar="HH:MM",
+    help="Local time of day.",
 )
 @click.option(
     "--passphrase-file",
