@@ -1,5 +1,6 @@
-"""The daily job: the files each scheduler reads (parsed with the tools that read them), the
-install and removal on Linux in a temporary XDG folder, and the job itself on a real data folder.
+"""Installing the daily job: the files each scheduler reads (parsed with the tools that read
+them), and the install and removal on Linux in a temporary XDG folder (tests/test_daily.py runs
+the job itself).
 
 Nothing here touches the machine's real schedulers: PATH holds only a temporary folder, where
 the programs a test needs (``systemctl``, ``crontab``, ``launchctl``, ``schtasks``) are small
@@ -10,14 +11,12 @@ system that cannot run in a test.
 from __future__ import annotations
 
 import configparser
-import os
 import plistlib
 import shlex
-import stat
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -163,9 +162,17 @@ def calls(bin_dir: Path) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
+def an_archive(home: Path) -> Path:
+    with open_archive(home) as archive:
+        exits.add(archive, "stripe")
+    return home
+
+
 @pytest.fixture
-def linux(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Linux, a temporary XDG_CONFIG_HOME, and a PATH with nothing on it yet."""
+def linux(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _isolated_home: Path) -> Path:
+    """Linux, an archive in FREEHOLD_HOME, a temporary XDG_CONFIG_HOME, and a PATH with
+    nothing on it yet."""
+    an_archive(_isolated_home)
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     bin_dir = tmp_path / "bin"
@@ -279,7 +286,7 @@ def test_the_cli_installs_and_says_what_it_replaced(
     assert first.exit_code == 0
     assert "Installed the daily job (cron) at 03:00: crontab" in first.stdout
     assert "cannot verify or drill" in first.stderr
-    other = tmp_path / "other-home"
+    other = an_archive(tmp_path / "other-home")
     second = CliRunner().invoke(
         cli,
         ["backup", "schedule", "--passphrase-file", str(secret)],
@@ -338,95 +345,18 @@ def test_a_task_scheduler_task(linux: Path) -> None:
     assert tasks.remove() is True and tasks.installed() is None and tasks.remove() is False
 
 
+def test_a_data_folder_without_an_archive_is_refused(linux: Path, tmp_path: Path) -> None:
+    fake(linux, "crontab", CRONTAB)
+    with pytest.raises(FreeholdError, match="no freehold archive there"):
+        schedule.install(home=tmp_path / "typo")
+    result = CliRunner().invoke(
+        cli, ["backup", "schedule"], env={"FREEHOLD_HOME": str(tmp_path / "typo")}
+    )
+    assert result.exit_code == 1 and "set FREEHOLD_HOME to your data folder" in result.stderr
+    assert not (linux / "crontab.txt").exists() and not (tmp_path / "typo").exists()
+
+
 def test_cron_and_systemd_classes_are_what_linux_picks(linux: Path) -> None:
     assert isinstance(schedule._scheduler(), Cron)
     fake(linux, "systemctl", "exit 0")
     assert isinstance(schedule._scheduler(), Systemd)
-
-
-# -- the job ---------------------------------------------------------------------------------------
-
-
-def _plan(home: Path) -> None:
-    with open_archive(home) as archive:
-        exits.add(archive, "stripe")  # never exported: overdue
-
-
-def _run_job_as_scheduled(home: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    """The job's command line as a scheduler runs it: no FREEHOLD_HOME, almost no PATH."""
-    command = Job(home, Path(sys.executable).absolute()).command() + list(extra)
-    environment = {"PATH": "/nonexistent", "HOME": str(home.parent)}
-    return subprocess.run(
-        command, capture_output=True, text=True, env=environment, timeout=300, check=False
-    )
-
-
-def test_the_job_runs_every_step_and_logs_them(tmp_path: Path) -> None:
-    home = tmp_path / "data"
-    _plan(home)
-    done = _run_job_as_scheduled(home)
-    assert done.returncode == 1  # no backup configured here, and Stripe is overdue
-    assert f"see {home}/logs/daily.log" in done.stdout
-    log = (home / "logs" / "daily.log").read_text()
-    assert "-- freehold backup run: exit " in log and "-- freehold backup run: exit 0" not in log
-    assert "-- freehold exits status: exit 1" in log
-    assert "overdue: Stripe — no export recorded yet" in log  # the data folder it was given
-    assert "verify and drill skipped: no --passphrase-file" in log
-    assert stat.S_IMODE((home / "logs").stat().st_mode) == 0o700
-    assert stat.S_IMODE((home / "logs" / "daily.log").stat().st_mode) == 0o600
-
-
-def test_with_a_passphrase_file_it_verifies_and_drills_until_a_drill_succeeds(
-    tmp_path: Path, secret: Path
-) -> None:
-    home = tmp_path / "data"
-    _plan(home)
-    now = datetime(2026, 12, 6, 3, tzinfo=UTC)
-    assert schedule.run_job(home, secret, now) == 1
-    log = (home / "logs" / "daily.log").read_text()
-    assert "-- freehold backup verify --sample 5 --passphrase-file" in log
-    assert "-- freehold backup drill --passphrase-file" in log  # failed: tried again tomorrow
-    assert SECRET not in log
-    (home / "logs" / "daily.json").write_text('{"drill_ok_at": "2026-12-04T03:00:00+00:00"}')
-    schedule.run_job(home, secret, now + timedelta(days=1))
-    last_run = (home / "logs" / "daily.log").read_text().rsplit("== ", 1)[1]
-    assert "backup drill" not in last_run  # the last good drill is 3 days old
-    schedule.run_job(home, secret, now + timedelta(days=5))
-    last_run = (home / "logs" / "daily.log").read_text().rsplit("== ", 1)[1]
-    assert "backup drill" in last_run  # a week old
-
-
-def test_the_passphrase_reaches_the_steps_only_as_the_file(
-    tmp_path: Path, secret: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("FREEHOLD_PASSPHRASE", SECRET)
-    seen: list[dict[str, str]] = []
-    real = subprocess.run
-
-    def spy(*args: object, **kwargs: object) -> object:
-        seen.append(dict(kwargs["env"]))  # type: ignore[arg-type]
-        return real(*args, **kwargs)  # type: ignore[call-overload]
-
-    monkeypatch.setattr(subprocess, "run", spy)
-    schedule.run_job(tmp_path / "data", secret)
-    assert seen and all("FREEHOLD_PASSPHRASE" not in env for env in seen)
-    assert all(env["FREEHOLD_HOME"] == str(tmp_path / "data") for env in seen)
-
-
-def test_the_log_keeps_one_megabyte_before_this_run(tmp_path: Path) -> None:
-    home = tmp_path / "data"
-    logs = home / "logs"
-    logs.mkdir(parents=True)
-    (logs / "daily.log").write_text("old\n" * 300_000)
-    schedule.run_job(home)
-    assert (logs / "daily.log.1").read_text().startswith("old\n")
-    assert (logs / "daily.log").read_text().startswith("== ")
-
-
-def test_a_broken_state_file_is_a_fresh_start(tmp_path: Path, secret: Path) -> None:
-    home = tmp_path / "data"
-    (home / "logs").mkdir(parents=True)
-    (home / "logs" / "daily.json").write_text("{not json")
-    schedule.run_job(home, secret)
-    assert "backup drill" in (home / "logs" / "daily.log").read_text()
-    assert os.path.exists(home / "logs" / "daily.json")

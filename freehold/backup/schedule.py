@@ -8,27 +8,16 @@ XML), and a crontab line anywhere else, or on a Linux without a systemd user man
 scheduler answers, the line is returned for the person to add, and nothing is pretended.
 ``remove()`` takes it out; ``installed()`` says what is there, where, and what it runs.
 
-The job runs ``python -m freehold.backup.schedule --home DATA_FOLDER`` with the interpreter
-freehold runs in (absolute: schedulers start with an empty PATH), and that runs, each in its
-own process and all of them whatever the others did:
-
-1. ``freehold backup run``: the day's snapshot to every destination;
-2. ``freehold backup verify --sample 5``: 5 % of the objects read back and checked (every
-   object within about 20 days), and ``freehold backup drill`` when the last drill the job
-   ran is a week old or failed: a real restore, compared with the archive;
-3. ``freehold exits status``: which exports of the exit plan are overdue.
-
-It exits 1 when any step failed, so the scheduler's own status shows it too, and appends what
-each step printed to ``logs/daily.log`` in the data folder. The data folder travels as an
-argument (Task Scheduler cannot set environment variables; one way everywhere). The job never
-holds the passphrase: verify and drill read it from the file given to ``--passphrase-file``
-(its path is in the job; the file stays private, 0600), and without one they are skipped and
-the log says so — a backup alone needs only the public recipients.
+The job runs ``python -m freehold.backup.daily --home DATA_FOLDER [--passphrase-file FILE]``
+(``daily.py`` says what it does) with the interpreter freehold runs in, absolute: schedulers
+start jobs with an almost empty PATH. The data folder travels as an argument (Task Scheduler
+cannot set environment variables: one way everywhere), and so does the passphrase file's path;
+the passphrase itself never enters a unit, plist, task or crontab line. ``install`` refuses a
+data folder without an archive (a mistyped or unset ``FREEHOLD_HOME`` would back up nothing).
 """
 
 from __future__ import annotations
 
-import argparse
 import configparser
 import os
 import plistlib
@@ -39,18 +28,15 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
 import mslex
-import orjson
 import platformdirs
 
-from freehold import _private
-from freehold.archive import home_dir
+from freehold.archive import ARCHIVE_NAME, home_dir
 from freehold.errors import FreeholdError
 
 __all__ = [
@@ -65,10 +51,8 @@ __all__ = [
     "install",
     "installed",
     "launchd_plist",
-    "main",
     "planned",
     "remove",
-    "run_job",
     "systemd_units",
     "task_xml",
 ]
@@ -77,10 +61,6 @@ JOB = "freehold-backup"
 LABEL = "org.freehold.backup"  # launchd
 _MARK = f"# {JOB}"  # ends freehold's crontab line
 _TASK_NS = "http://schemas.microsoft.com/windows/2004/02/mit/task"
-_SAMPLE_PERCENT = 5
-_DRILL_EVERY = timedelta(days=7)
-_LOG_LIMIT = 1 << 20
-_OUTPUT_KEPT = 8000
 _TIMEOUT = 60
 
 
@@ -93,7 +73,7 @@ class Job:
     passphrase_file: Path | None = None
 
     def command(self) -> list[str]:
-        args = [str(self.python), "-m", "freehold.backup.schedule", "--home", str(self.home)]
+        args = [str(self.python), "-m", "freehold.backup.daily", "--home", str(self.home)]
         if self.passphrase_file is not None:
             args += ["--passphrase-file", str(self.passphrase_file)]
         return args
@@ -506,6 +486,11 @@ def install(
     (default: ``FREEHOLD_HOME`` or the platform's); see the module docstring."""
     _clock(at)
     job = _job(home, passphrase_file)
+    if not (job.home / ARCHIVE_NAME).is_file():
+        raise FreeholdError(
+            f"{job.home}: no freehold archive there, nothing to back up — set FREEHOLD_HOME to "
+            "your data folder (or import an export, or add to the exit plan, first)"
+        )
     return _scheduler().install(job, at)
 
 
@@ -517,114 +502,3 @@ def remove() -> bool:
 def installed() -> Schedule | None:
     """The daily job this platform's scheduler holds, or None."""
     return _scheduler().installed()
-
-
-# -- the job itself -------------------------------------------------------------------------------
-
-
-@dataclass
-class _Step:
-    name: str
-    args: list[str]
-    code: int = -1
-    output: str = ""
-
-
-def run_job(home: Path, passphrase_file: Path | None = None, now: datetime | None = None) -> int:
-    """Run the daily steps for the data folder ``home`` (each in its own process, all of them
-    whatever the others did), log them, and return 1 when any failed."""
-    moment = now or datetime.now(UTC)
-    logs = home / "logs"
-    _private.make_dirs(logs)
-    state = _state(logs)
-    steps = _steps(passphrase_file, state, moment)
-    for step in steps:
-        _run_step(step, home)
-        if step.name == "backup drill" and step.code == 0:
-            state["drill_ok_at"] = moment.isoformat(timespec="seconds")
-    skipped = None if passphrase_file else "verify and drill skipped: no --passphrase-file"
-    _log(logs / "daily.log", moment, steps, skipped)
-    _save_state(logs, state)
-    return int(any(step.code != 0 for step in steps))
-
-
-def _steps(passphrase_file: Path | None, state: dict[str, str], now: datetime) -> list[_Step]:
-    steps = [_Step("backup run", ["backup", "run"])]
-    if passphrase_file is not None:
-        secret = ["--passphrase-file", str(passphrase_file)]
-        sample = ["--sample", str(_SAMPLE_PERCENT)]
-        steps.append(_Step("backup verify", ["backup", "verify", *sample, *secret]))
-        last = state.get("drill_ok_at")
-        if last is None or now - datetime.fromisoformat(last) >= _DRILL_EVERY:
-            steps.append(_Step("backup drill", ["backup", "drill", *secret]))
-    steps.append(_Step("exits status", ["exits", "status"]))
-    return steps
-
-
-def _run_step(step: _Step, home: Path) -> None:
-    environment = {**os.environ, "FREEHOLD_HOME": str(home)}
-    environment.pop("FREEHOLD_PASSPHRASE", None)  # the file is the one way in
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "freehold", *step.args],
-            env=environment,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except OSError as error:
-        step.code, step.output = 127, str(error)
-        return
-    step.code = done.returncode
-    step.output = (done.stdout + done.stderr)[-_OUTPUT_KEPT:]
-
-
-def _state(logs: Path) -> dict[str, str]:
-    try:
-        found = orjson.loads((logs / "daily.json").read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
-def _save_state(logs: Path, state: dict[str, str]) -> None:
-    path = logs / "daily.json"
-    new = path.with_suffix(".tmp")
-    new.unlink(missing_ok=True)
-    with _private.open_new(new) as out:
-        out.write(orjson.dumps(state))
-    os.replace(new, path)
-
-
-def _log(path: Path, moment: datetime, steps: Sequence[_Step], skipped: str | None) -> None:
-    """Append this run to the log (the previous megabyte kept as ``daily.log.1``)."""
-    if path.exists() and path.stat().st_size > _LOG_LIMIT:
-        os.replace(path, path.with_name(path.name + ".1"))
-    lines = [f"== {moment.isoformat(timespec='seconds')} freehold daily job"]
-    for step in steps:
-        lines.append(f"-- freehold {' '.join(step.args)}: exit {step.code}")
-        lines += ["   " + line for line in step.output.rstrip().splitlines()]
-    if skipped:
-        lines.append(f"-- {skipped}")
-    if not path.exists():
-        _private.create(path)
-    with path.open("a", encoding="utf-8") as out:
-        out.write("\n".join(lines) + "\n")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m freehold.backup.schedule --home DIR [--passphrase-file FILE]``."""
-    parser = argparse.ArgumentParser(prog="python -m freehold.backup.schedule")
-    parser.add_argument("--home", type=Path, required=True, help="the data folder")
-    parser.add_argument("--passphrase-file", type=Path, help="the file holding the passphrase")
-    options = parser.parse_args(argv)
-    code = run_job(options.home, options.passphrase_file)
-    if sys.stdout is not None:  # pythonw has none
-        print(
-            f"freehold daily job: {'failed' if code else 'ok'}; see {options.home}/logs/daily.log"
-        )
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())
