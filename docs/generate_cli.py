@@ -24,7 +24,8 @@ def render() -> str:
     sections = [HEADER, "## freehold\n", _help(runner, [])]
     assert isinstance(cli, click.Group)
     for path in _commands(cli, []):
-        sections += [f"## freehold {' '.join(path)}\n", _help(runner, path)]
+        level = "#" * (len(path) + 1)  # a group's commands one level below the group
+        sections += [f"{level} freehold {' '.join(path)}\n", _help(runner, path)]
     return "\n".join(sections)
 
 

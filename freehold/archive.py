@@ -5,6 +5,7 @@ its user (folders 0700, files 0600: ``_private.py``)::
 
     archive.sqlite        every table documented in docs/archive-format.md
     blobs/ab/abcdef…      attachment bytes, named by their SHA-256
+    vault/ab/abcdef…      the exit plan's export files (``freehold/exits.py``), the same way
 
 Only an import creates the archive (``open_archive(create=True)``); reading a data folder that
 holds none is a ``NoArchiveError`` that creates nothing, and ``discard_if_empty`` takes back
@@ -43,7 +44,7 @@ import orjson
 import platformdirs
 from isal import isal_zlib
 
-from freehold import _browse, _private, _queries
+from freehold import _browse, _exitplan, _private, _queries
 from freehold.errors import ArchiveError, NoArchiveError
 from freehold.migrations import migrate
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message, count_branches
@@ -334,10 +335,12 @@ class Archive:
         self.home = home
         self.path = home / ARCHIVE_NAME
         self.blobs = home / "blobs"
+        self.vault = home / "vault"
         # What this open made, so that discard_if_empty can take exactly that back.
         self.created = not self.path.exists()
         self._made: list[Path] = []
         self._blobs_existed = self.blobs.exists()
+        self._vault_existed = self.vault.exists()
         if self.created and not create:
             raise NoArchiveError(
                 f"no archive at {self.path} — run `freehold import <your export>` first, "
@@ -376,7 +379,8 @@ class Archive:
         it, remove what creating made (the database, a blob folder, the folders made for
         them). True when it did. A folder that existed before is left where it was."""
         empty = self.created and not self._scalar(
-            "SELECT EXISTS (SELECT 1 FROM sources) OR EXISTS (SELECT 1 FROM conversations)"
+            "SELECT EXISTS (SELECT 1 FROM sources) OR EXISTS (SELECT 1 FROM conversations) "
+            "OR EXISTS (SELECT 1 FROM exit_platforms)"
         )
         self.close()
         if not empty:
@@ -385,6 +389,8 @@ class Archive:
             self.path.with_name(ARCHIVE_NAME + suffix).unlink(missing_ok=True)
         if not self._blobs_existed:
             shutil.rmtree(self.blobs, ignore_errors=True)
+        if not self._vault_existed:
+            shutil.rmtree(self.vault, ignore_errors=True)
         for folder in reversed(self._made):
             with suppress(OSError):  # not empty: something else lives there now
                 folder.rmdir()
@@ -755,6 +761,37 @@ class Archive:
     def set_starred(self, cid: str, starred: bool) -> None:
         """The reader's star for a conversation (kept apart from the source's flag)."""
         _browse.set_starred(self.db, cid, starred)
+
+    # -- the exit plan (rows in _exitplan.py, logic in exits.py) ----------------------------
+
+    def exit_plan(self, *, removed: bool = False) -> list[_exitplan.PlanEntry]:
+        return _exitplan.entries(self.db, removed=removed)
+
+    def exit_platform(self, platform_id: str) -> _exitplan.PlanEntry | None:
+        return _exitplan.entry(self.db, platform_id)
+
+    def save_exit_platform(self, entry: _exitplan.PlanEntry) -> str:
+        with self.transaction():
+            return _exitplan.save(self.db, entry)
+
+    def remove_exit_platform(self, platform_id: str) -> int:
+        with self.transaction():
+            return _exitplan.remove(self.db, platform_id, now_iso())
+
+    def record_exit_export(self, values: dict[str, Any]) -> tuple[_exitplan.ExportRecord, bool]:
+        with self.transaction():
+            return _exitplan.add_export(self.db, values)
+
+    def exit_exports(self, platform_id: str | None = None) -> list[_exitplan.ExportRecord]:
+        return _exitplan.exports(self.db, platform_id)
+
+    def link_exit_import(self, export_id: int, source_id: int) -> None:
+        with self.transaction():
+            _exitplan.link_import(self.db, export_id, source_id)
+
+    def write_vault(self, stream: IO[bytes]) -> tuple[str, str | None, int]:
+        """Keep a file in the vault by content, exactly as blobs are kept (``write_blob``)."""
+        return write_blob(self.vault, stream)
 
 
 def _make_home(home: Path, database: Path) -> list[Path]:

@@ -20,6 +20,7 @@ __all__ = [
     "m004_plain_parts_once",
     "m005_branch_count_is_branches",
     "m006_fts_found_by_datasette",
+    "m008_exit_plan",
     "migrate",
 ]
 
@@ -412,3 +413,38 @@ def _schema_writable(db: sqlite3.Connection) -> bool:
     finally:
         db.execute("PRAGMA writable_schema=OFF")
     return True
+
+
+@_step
+def m008_exit_plan(_db: sqlite3.Connection) -> str:
+    # The exit plan (freehold/exits.py): the rented platforms a person keeps exports of, and
+    # each export file recorded, its bytes in vault/ by SHA-256 like blobs. A platform taken
+    # out of the plan keeps its row (``removed_at``) so its recorded exports keep theirs.
+    return """
+        CREATE TABLE exit_platforms (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            catalogue_id TEXT,
+            cadence_days INTEGER NOT NULL,
+            export_where TEXT,
+            note TEXT,
+            added_at TEXT NOT NULL,
+            removed_at TEXT
+        );
+        CREATE TABLE exit_exports (
+            id INTEGER PRIMARY KEY,
+            platform_id TEXT NOT NULL REFERENCES exit_platforms(id),
+            sha256 TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            format TEXT NOT NULL,
+            mime TEXT,
+            open INTEGER NOT NULL,
+            contents TEXT,
+            exported_at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            source_id INTEGER REFERENCES sources(id),
+            UNIQUE (platform_id, sha256)
+        );
+        CREATE INDEX exit_exports_latest ON exit_exports(platform_id, exported_at);
+        """
