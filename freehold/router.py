@@ -168,27 +168,25 @@ class Run:
         if provider is None:
             self._attempt(ref, "error", fault="error", error=f"no provider {ref.provider!r}")
             return False
+        if not router.circuits.allows(ref.provider):
+            seconds = router.circuits.reopens_in(ref.provider)
+            text = f"{ref.provider}: circuit open after repeated faults (for {seconds:.0f} s)"
+            self._attempt(ref, "skipped", fault="circuit_open", error=text)
+            yield Notice(f"skipping {ref}: {text}")
+            return False
         tries = 0
         waited = 0.0
         while True:
-            if not router.circuits.allows(ref.provider):
-                seconds = router.circuits.reopens_in(ref.provider)
-                text = f"{ref.provider}: circuit open after repeated faults (for {seconds:.0f} s)"
-                self._attempt(ref, "skipped", fault="circuit_open", error=text)
-                yield Notice(f"skipping {ref}: {text}")
-                return False
             tries += 1
             fault = yield from self._try(provider, ref, waited)
-            if fault is None:
-                return True
-            if self._pieces:  # text came: keep it, never fail over or retry
+            if fault is None or self._pieces:  # text came: keep it, never retry or fail over
                 return True
             wait = router.backoff(fault, tries) if fault.retryable else None
-            if wait is None or tries >= router.policy.attempts_per_model:
+            opened = not router.circuits.allows(ref.provider)
+            if wait is None or opened or tries >= router.policy.attempts_per_model:
                 if not last:
-                    yield Notice(
-                        f"{ref} failed ({fault.kind.replace('_', ' ')}): trying the next model"
-                    )
+                    why = fault.kind.replace("_", " ") + (", circuit opened" if opened else "")
+                    yield Notice(f"{ref} failed ({why}): trying the next model")
                 return False
             yield Notice(f"{ref}: {fault.kind.replace('_', ' ')}; trying again in {wait:.1f} s")
             router.sleep(wait)

@@ -10,7 +10,7 @@ import pytest
 
 from freehold.errors import ProviderError
 from freehold.providers.base import ChatRequest, Event, Finish, Image, Meta, Text, Turn, classify
-from tests.providers.conftest import KINDS, provider_for
+from tests.providers.fixtures import KINDS, provider_for
 from tests.providers.servers import Script, WireServer
 
 LLMOCK_PATH = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini"}

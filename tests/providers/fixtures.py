@@ -1,4 +1,5 @@
-"""Fixtures for provider tests: the wire server (ours) and llmock's server, both real."""
+"""Fixtures for provider tests (loaded by tests/conftest.py): the wire server (ours) and
+llmock's server, both real, and providers pointed at them, closed after each test."""
 
 from __future__ import annotations
 
