@@ -73,8 +73,9 @@ def _turn(prompt: str = "And what about oak?", answer: str = "Oak is harder.") -
 def _rows(archive: Archive, cid: str) -> dict[str, tuple[Any, ...]]:
     """Every imported message's stored columns but the visible-path flag."""
     rows = archive.db.execute(
-        "SELECT source_message_id, parent_id, role, author_name, model, created_at, content_type, "
-        "parts, text, hidden, status, meta FROM messages WHERE conversation_id=? AND origin IS NULL",
+        "SELECT source_message_id, parent_id, role, author_name, model, created_at, "
+        "content_type, parts, text, hidden, status, meta FROM messages "
+        "WHERE conversation_id=? AND origin IS NULL",
         (cid,),
     )
     return {row[0]: row[1:] for row in rows}
@@ -117,7 +118,7 @@ def test_a_turn_at_an_earlier_message_forks(sample: Archive) -> None:
     first_user = next(m for m in conv.messages if m.role == "user" and m.on_visible_path)
     assert sample.find_message(cid, str(first_user.id)).source_id == first_user.source_id
     assert sample.find_message(cid, first_user.source_id[:12]).id == first_user.id
-    with pytest.raises(NotFoundError, match="show .* --json"):
+    with pytest.raises(NotFoundError, match=r"show .* --json"):
         sample.find_message(cid, "no-such-message")
     sample.add_turn(cid, first_user.id, _turn())
     after = sample.get_conversation(cid)
