@@ -140,6 +140,7 @@ class Run:
         self.build = build
         self.answer = Answer()
         self._pieces: list[str] = []
+        self._told: set[str] = set()  # a conversion notice is told once per run
         self._events = self._run()
 
     def __iter__(self) -> Iterator[Text | Notice]:
@@ -205,7 +206,9 @@ class Run:
         except ProviderError as fault:
             return self._fault(record, fault, [])
         for notice in notices:
-            yield Notice(notice)
+            if notice not in self._told:
+                self._told.add(notice)
+                yield Notice(notice)
         finish: str | None = None
         events = iter(provider.stream(replace(request, model=ref.model)))
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from freehold import __version__
-from freehold.cli import history, serve
+from freehold.cli import chat, history, providers, serve
 from freehold.cli._base import Commands
 
 __all__ = ["cli", "main"]
@@ -33,6 +33,8 @@ for command in (
     history.show,
     history.export,
     serve.serve,
+    providers.providers,
+    chat.chat,
 ):
     cli.add_command(command)
 
