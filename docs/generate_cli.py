@@ -24,6 +24,9 @@ def render() -> str:
     assert isinstance(cli, click.Group)
     for name in sorted(cli.commands):
         sections += [f"## freehold {name}\n", _help(runner, [name])]
+        group = cli.commands[name]
+        for sub in sorted(group.commands) if isinstance(group, click.Group) else []:
+            sections += [f"### freehold {name} {sub}\n", _help(runner, [name, sub])]
     return "\n".join(sections)
 
 

@@ -33,7 +33,12 @@ _EXIT = {"complete": 0, "incomplete": 1, "failed": 1, "interrupted": 130}
 @click.option(
     "-m", "--model", help="A model: provider:exact-model-id, or an alias from config.toml."
 )
-@click.option("-r", "--route", help="A route from config.toml (default: the route named default).")
+@click.option(
+    "-r",
+    "--route",
+    metavar="ROUTE",
+    help="A route from config.toml (default: the route named default).",
+)
 @click.option(
     "--continue",
     "conversation",
