@@ -38,7 +38,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from freehold import _core_seam
+from freehold.archive import home_dir
+from freehold.config import load_config
 from freehold.errors import LifecycleError
 
 __all__ = [
@@ -336,7 +337,7 @@ def _load(home: str, stamp: tuple[int, int] | None) -> Table:
 def load_table(home: Path | None = None) -> Table:
     """The shipped table with ``FREEHOLD_HOME/model-lifecycle.toml`` over it (read again when the
     file changes). Raises ``LifecycleError`` naming the file when it is bad."""
-    folder = home or _core_seam.home_dir()
+    folder = home or home_dir()
     path = folder / USER_FILE
     try:
         info = path.stat()
@@ -396,7 +397,7 @@ def vendors_for(provider: str, kind: str | None, base_url: str | None) -> tuple[
 def _resolve(ref: str) -> tuple[tuple[str, ...], str]:
     """The vendors to look in and the model id for a reference, through the configuration."""
     provider, model_id = split_ref(ref)
-    config = _core_seam.load_config()
+    config = load_config()
     if not provider and model_id in config.aliases:
         provider, model_id = split_ref(config.aliases[model_id])
     settings = config.providers.get(provider)

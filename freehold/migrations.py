@@ -20,6 +20,7 @@ __all__ = [
     "m004_plain_parts_once",
     "m005_branch_count_is_branches",
     "m006_fts_found_by_datasette",
+    "m007_local_turns",
     "m008_exit_plan",
     "migrate",
 ]
@@ -413,6 +414,46 @@ def _schema_writable(db: sqlite3.Connection) -> bool:
     finally:
         db.execute("PRAGMA writable_schema=OFF")
     return True
+
+
+@_step
+def m007_local_turns(_db: sqlite3.Connection) -> str:
+    # Turns written here (``freehold chat``) live in ``messages`` like imported ones, as a
+    # branch under the message they continue; ``origin`` tells them apart (NULL: an export
+    # brought it; 'local': written here), so a re-import never takes them off the visible
+    # path. An answer's request is kept beside it: what was asked of which provider, what
+    # answered (``generations``), and every try the router made (``attempts``). Adding a
+    # nullable column and two tables is instant on any archive.
+    return """
+        ALTER TABLE messages ADD COLUMN origin TEXT;
+        CREATE TABLE generations (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+            provider TEXT,
+            requested_model TEXT,
+            served_model TEXT,
+            target TEXT,
+            finish_reason TEXT,
+            tokens_in INTEGER,
+            tokens_out INTEGER,
+            warnings TEXT
+        );
+        CREATE TABLE attempts (
+            message_id INTEGER NOT NULL REFERENCES messages(id),
+            seq INTEGER NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            fault TEXT,
+            error TEXT,
+            ms INTEGER NOT NULL DEFAULT 0,
+            waited_ms INTEGER NOT NULL DEFAULT 0,
+            tokens_in INTEGER,
+            tokens_out INTEGER,
+            served_model TEXT,
+            started_at REAL,
+            PRIMARY KEY (message_id, seq)
+        );
+        """
 
 
 @_step

@@ -12,12 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from freehold import lifecycle
-from freehold._core_seam import Config, Lister, ProviderConfig
+from freehold.config import Config, ProviderConfig
 
-__all__ = ["Pin", "ProviderState", "inventory", "pins", "uses"]
+__all__ = ["Lister", "Pin", "ProviderState", "inventory", "pins", "uses"]
+
+
+class Lister(Protocol):
+    """What ``inventory`` needs of a provider: its model list."""
+
+    def list_models(self) -> list[str]: ...
 
 
 @dataclass(frozen=True)

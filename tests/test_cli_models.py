@@ -1,7 +1,7 @@
 """``freehold models`` and ``freehold models check`` through CliRunner, on a real config.toml.
 
-The providers' model lists come from a small fake provider object (core's provider plugins are
-another branch); the lifecycle judgement is the real table's.
+The providers' model lists come from a small fake provider object, and in one test from the
+loopback wire server through the real provider; the lifecycle judgement is the real table's.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from freehold import lifecycle
-from freehold._core_seam import ProviderConfig
 from freehold.cli import cli
 from freehold.cli import models as models_cli
+from freehold.config import ProviderConfig
+from tests.providers.servers import WireServer
 
 CONFIG = """
 [providers.claude]
@@ -181,3 +182,30 @@ def test_models_without_providers_says_how_to_add_one(_isolated_home: Path) -> N
     result = run("models")
     assert result.exit_code == 0
     assert "No providers in config.toml" in result.output
+
+
+def test_models_lists_what_a_real_server_serves_beside_the_pins(
+    _isolated_home: Path, wire: WireServer
+) -> None:
+    # No fake here: the provider is built from config.toml and asks the loopback wire server.
+    configure(
+        _isolated_home,
+        f"""
+[providers.local]
+kind = "openai"
+base_url = "{wire.base_url("openai")}"
+[providers.gone]
+kind = "openai"
+base_url = "http://127.0.0.1:9/v1"
+connect_timeout = 1.0
+[routes.default]
+models = ["local:model-b-20250101", "local:model-z"]
+""",
+    )
+    result = run("models", "--json")
+    assert result.exit_code == 0, result.output
+    states = {state["name"]: state for state in json.loads(result.stdout)["providers"]}
+    assert states["local"]["serves"] == ["model-a", "model-b-20250101"]
+    served_now = {pin["model"]: pin["served_now"] for pin in states["local"]["pins"]}
+    assert served_now == {"model-b-20250101": True, "model-z": False}
+    assert states["gone"]["serves"] is None and states["gone"]["error"]

@@ -10,11 +10,28 @@ import click
 from rich.table import Table as RichTable
 
 from freehold import lifecycle, pins
-from freehold._core_seam import load_config, open_provider
 from freehold.cli._base import json_option, out, print_json
+from freehold.config import ProviderConfig, load_config
 from freehold.errors import FreeholdError
+from freehold.providers.base import connect
 
 __all__ = ["check_command", "models"]
+
+
+class _Listing:
+    """A provider opened for one model list and closed after it."""
+
+    def __init__(self, settings: ProviderConfig) -> None:
+        self.settings = settings
+
+    def list_models(self) -> list[str]:
+        with connect(self.settings) as provider:
+            return provider.list_models()
+
+
+def open_provider(settings: ProviderConfig) -> pins.Lister:
+    return _Listing(settings)
+
 
 _STYLE = {"retired": "red", "retiring": "red", "deprecated": "yellow", "unknown": "dim"}
 
