@@ -170,11 +170,12 @@ def test_a_different_model_served_warns_and_both_are_stored(home: Path, wire: Wi
         "another-model-2026",
     )
     assert any("answered as 'another-model-2026'" in w for w in reply["warnings"])
-    wire.queue(
-        Script(served="qwen2.5-7b-20250101-q4")
-    )  # the dated form of the same name: recorded, no warning
-    dated = json.loads(run("chat", "-m", "local:qwen2.5-7b-20250101", "hi", "--json").stdout)
-    assert dated["served_model"] == "qwen2.5-7b-20250101-q4"
+    wire.queue(Script(served="qwen2.5-7b-20250101"))  # the dated form: recorded, no warning
+    dated = json.loads(run("chat", "-m", "local:qwen2.5-7b", "hi", "--json").stdout)
+    assert (dated["requested_model"], dated["served_model"]) == (
+        "qwen2.5-7b",
+        "qwen2.5-7b-20250101",
+    )
     assert not any("answered as" in w for w in dated["warnings"])
 
 

@@ -160,11 +160,11 @@ def test_models_lists_what_each_provider_serves_beside_the_pins(
 
 
 def test_models_json(_isolated_home: Path, providers: None) -> None:
-    configure(_isolated_home, CONFIG + '[routes.other]\nmodels = ["gone:some-model"]\n')
+    configure(_isolated_home, CONFIG)
     result = run("models", "--json")
     assert result.exit_code == 0, result.output
     states = {state["name"]: state for state in json.loads(result.output)["providers"]}
-    assert list(states) == ["claude", "oa", "local", "gone"]
+    assert list(states) == ["claude", "oa", "local"]
     claude = {pin["model"]: pin for pin in states["claude"]["pins"]}
     assert (
         claude["claude-sonnet-4-5-20250929"]["served_now"] is False
@@ -174,8 +174,16 @@ def test_models_json(_isolated_home: Path, providers: None) -> None:
     assert states["oa"]["serves"] == ["gpt-4o", "gpt-6-luna"]
     assert states["local"]["serves"] is None and "connection refused" in states["local"]["error"]
     assert states["local"]["pins"][0]["served_now"] is None
-    assert states["gone"]["configured"] is False
-    assert "no provider 'gone' in config.toml" in states["gone"]["error"]
+
+
+def test_a_route_naming_no_configured_provider_is_refused_with_what_to_do(
+    _isolated_home: Path, providers: None
+) -> None:
+    configure(_isolated_home, CONFIG + '[routes.other]\nmodels = ["gone:some-model"]\n')
+    result = run("models", "--json")
+    assert result.exit_code == 1
+    assert "names provider 'gone', which is not configured" in result.output
+    assert "freehold providers add gone" in result.output
 
 
 def test_models_without_providers_says_how_to_add_one(_isolated_home: Path) -> None:

@@ -15,7 +15,7 @@ from freehold.config import ProviderConfig, load_config
 from freehold.errors import FreeholdError
 from freehold.providers.base import connect
 
-__all__ = ["check_command", "models"]
+__all__ = ["check_command", "models", "open_provider"]
 
 
 class _Listing:
