@@ -8,7 +8,10 @@ The tree is small on purpose::
     │   └── UnsafeArchiveError    a zip that breaks the safety rules (bomb, hostile names)
     ├── ArchiveError              the archive file cannot be opened or is not freehold's
     │   └── NoArchiveError        there is no archive yet where one is read
-    └── NotFoundError             an id or a name that the archive does not hold
+    ├── NotFoundError             an id or a name that the archive does not hold
+    └── BackupError               a backup cannot be made, read, verified or restored
+        ├── BackupKeyError        a wrong passphrase, or an identity that opens nothing here
+        └── DamagedBackupError    an object at a destination is missing, altered or foreign
 
 Library code raises these; only the CLI turns them into ``click.ClickException``.
 """
@@ -17,7 +20,10 @@ from __future__ import annotations
 
 __all__ = [
     "ArchiveError",
+    "BackupError",
+    "BackupKeyError",
     "BadExportError",
+    "DamagedBackupError",
     "FreeholdError",
     "NoArchiveError",
     "NotFoundError",
@@ -52,3 +58,15 @@ class NoArchiveError(ArchiveError):
 
 class NotFoundError(FreeholdError):
     """An id, prefix or name that matches nothing in the archive."""
+
+
+class BackupError(FreeholdError):
+    """A backup cannot be made, listed, verified or restored (freehold.backup)."""
+
+
+class BackupKeyError(BackupError):
+    """The passphrase does not open the identity, or the identity opens no file there."""
+
+
+class DamagedBackupError(BackupError):
+    """A snapshot or pack is missing, altered, truncated, replayed or not freehold's."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from freehold import __version__
-from freehold.cli import history, serve
+from freehold.cli import backup, history, serve
 from freehold.cli._base import Commands
 
 __all__ = ["cli", "main"]
@@ -33,6 +33,7 @@ for command in (
     history.show,
     history.export,
     serve.serve,
+    backup.backup,
 ):
     cli.add_command(command)
 
