@@ -34,6 +34,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -145,7 +146,8 @@ def compress(data: bytes) -> bytes:
     packed = isal_zlib.compress(data, 1, wbits=31)
     if len(packed) < len(data):
         return packed
-    return isal_zlib.compress(data, 0, wbits=31)
+    stored = zlib.compressobj(0, zlib.DEFLATED, 31)  # ISA-L's level 0 still encodes
+    return stored.compress(data) + stored.flush()
 
 
 def decompress(member: bytes) -> bytes:

@@ -33,7 +33,6 @@ from freehold.archive import ARCHIVE_NAME, now_iso
 from freehold.backup import crypto, snapshot
 from freehold.backup.destinations import Destination, media, open_destination
 from freehold.backup.format import (
-    PACK_TARGET,
     Chunk,
     FileEntry,
     Manifest,
@@ -110,8 +109,10 @@ def selected(settings: BackupSettings, names: list[str] | None) -> list[Destinat
 class _Target:
     """One destination during a run: its index, its open pack, the manifest it will get."""
 
-    def __init__(self, dest: Destination, state: State, recipients: list[x25519.Recipient]):
-        self.dest, self.state, self.recipients = dest, state, recipients
+    def __init__(
+        self, dest: Destination, state: State, recipients: list[x25519.Recipient], pack: int
+    ) -> None:
+        self.dest, self.state, self.recipients, self.pack_bytes = dest, state, recipients, pack
         self.sent = Sent(dest.name)
         listing = dest.listing()
         self.sizes = listed_packs(listing)
@@ -141,7 +142,7 @@ class _Target:
         self.entries[-1].chunks.append(found)
         if found.pack in self.sizes:
             self.used[found.pack] = self.sizes[found.pack]
-        if len(self.buffer) >= PACK_TARGET:
+        if len(self.buffer) >= self.pack_bytes:
             self.seal()
 
     def seal(self) -> None:
@@ -232,7 +233,7 @@ def _targets(
                 )
             dest = open_destination(config)
             dest.ensure()
-            targets.append(_Target(dest, state, recipients))
+            targets.append(_Target(dest, state, recipients, settings.pack_bytes))
         except (FreeholdError, OSError) as error:
             failed.append(Sent(config.name, error=str(error)))
     return targets, failed

@@ -5,6 +5,7 @@
     [backup]
     recipients = ["age1…"]          # the identity's own (written by init), plus any others
     kit_saved = "2026-12-06T09:30:00+00:00"   # when the recovery kit was confirmed saved
+    pack_kib = 8192                 # pack size: bigger, fewer files; smaller, less re-sent
     [backup.keep]                   # retention (prune); these are the defaults
     daily = 7
     weekly = 4
@@ -34,6 +35,7 @@ import tomlkit
 from tomlkit.items import Table
 
 from freehold import _private
+from freehold.backup.format import PACK_TARGET
 from freehold.errors import BackupError
 
 __all__ = [
@@ -69,6 +71,7 @@ class BackupSettings:
     destinations: dict[str, DestinationConfig] = field(default_factory=dict)
     keep: Retention = Retention()
     kit_saved: str | None = None
+    pack_bytes: int = PACK_TARGET
 
 
 def config_path(home: Path) -> Path:
@@ -100,7 +103,12 @@ def _settings(table: dict[str, Any]) -> BackupSettings:
         name: _destination(name, value) for name, value in table.get("destinations", {}).items()
     }
     saved = table.get("kit_saved")
-    return BackupSettings(tuple(recipients), destinations, retention, str(saved) if saved else None)
+    pack_kib = table.get("pack_kib", PACK_TARGET >> 10)
+    if not isinstance(pack_kib, int) or not 1 <= pack_kib <= 1 << 20:
+        raise ValueError("pack_kib must be a whole number of KiB, 1 to 1048576")
+    return BackupSettings(
+        tuple(recipients), destinations, retention, str(saved) if saved else None, pack_kib << 10
+    )
 
 
 def _count(key: str, value: object) -> int:
