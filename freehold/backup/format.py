@@ -6,8 +6,8 @@ A destination holds::
     snapshots/<id>.age           one manifest per snapshot, age(gzip(text))
     packs/<name>.age             age(chunk ‖ chunk ‖ …), each chunk a gzip member
 
-Snapshot ids sort by time (``20261206T030000Z-1a2b``); pack names are 32 random hex digits, so
-no name says anything about the content (no plaintext hash reaches the storage).
+Snapshot ids sort by time (``20261206T030000.123456Z-1a2b``, UTC); pack names are 32 random
+hex digits, so no name says anything about the content (no plaintext hash reaches the storage).
 
 The manifest is text, one record a line, fields separated by one space, so that a shell's
 ``while read`` takes it apart::
@@ -75,7 +75,7 @@ PACK_TARGET = 8 << 20
 
 _HEX64 = "[0-9a-f]{64}"
 _PATH = re.compile(rf"^(archive\.sqlite|(blobs|vault)/[0-9a-f]{{2}}/{_HEX64})$")
-_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}$")
+_ID = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{4}$")
 _PACK = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -121,12 +121,12 @@ class Manifest:
 
 
 def new_snapshot_id(now: datetime | None = None) -> str:
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%fZ")
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
 def snapshot_time(snapshot: str) -> datetime:
-    return datetime.strptime(snapshot[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return datetime.strptime(snapshot[:23], "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
 
 
 def new_pack_name() -> str:

@@ -52,7 +52,7 @@ __all__ = ["Sent", "listed_packs", "listed_snapshots", "locked", "offsite", "run
 
 Tick = Callable[[int, int, int], None]
 _PACK_FILE = re.compile(r"^packs/([0-9a-f]{32})\.age$")
-_SNAPSHOT_FILE = re.compile(r"^snapshots/(\d{8}T\d{6}Z-[0-9a-f]{4})\.age$")
+_SNAPSHOT_FILE = re.compile(r"^snapshots/(\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{4})\.age$")
 
 
 @dataclass(slots=True)
@@ -266,6 +266,11 @@ def _snapshot(
     home: Path, targets: list[_Target], state: State, mac_key: bytes, tick: Tick | None
 ) -> None:
     manifest = Manifest(new_snapshot_id(), now_iso(), None, 0)
+    newest = max((t.previous for t in targets if t.previous), default="")
+    if manifest.snapshot <= newest:  # "latest" is the greatest id: time must move on
+        raise BackupError(
+            f"this machine's clock is behind the newest snapshot there ({newest}) — set it right"
+        )
     with scratch(home / "backup", "snapshot-") as work:
         copy, digest_file = work / ARCHIVE_NAME, work / "digests"
         snapshot.consistent_copy(home, copy)

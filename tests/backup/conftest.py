@@ -2,8 +2,8 @@
 test's data folder; real destinations: a folder, and ``rclone serve s3|sftp|webdav`` on
 127.0.0.1 (the storage a remote destination reaches), each test in its own path there.
 
-``Place.backing`` is the folder where the server keeps a destination's files: the tests
-tamper with it as a storage provider could.
+``Place.backing`` is the folder where the server keeps a destination's files (to look at
+them; the tests tamper through the server, as anyone holding the storage's keys could).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from freehold.backup.destinations import rclone_binary
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from genexport import generate  # noqa: E402
+
 SAMPLE = REPO / "examples" / "sample-chatgpt-export.zip"
 SAMPLE_2026 = REPO / "examples" / "sample-chatgpt-export-2026.zip"
 PASSPHRASE = "correct horse battery staple"
@@ -34,7 +35,9 @@ KINDS = ["folder", "s3", "sftp", "webdav"]
 _S3_KEY, _S3_SECRET = "freeholdtestkey", "freeholdtestsecret123"
 
 
-def freehold(*args: str, home: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+def freehold(
+    *args: str, home: Path, check: bool = True, **env: str
+) -> subprocess.CompletedProcess[str]:
     """The real ``freehold`` command, in a child process, on ``home``."""
     environment = {**os.environ, "FREEHOLD_HOME": str(home), **env}
     done = subprocess.run(
@@ -131,7 +134,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     (``fhs3:``, ``fhsftp:``, ``fhdav:``) configured by environment variables, as a user may."""
     root = tmp_path_factory.mktemp("servers")
     folders = Servers(root / "s3", root / "sftp", root / "webdav")
-    (folders.s3 / "bucket").mkdir(parents=True)
+    folders.s3.mkdir()
     folders.sftp.mkdir()
     folders.webdav.mkdir()
     rclone = rclone_binary()
@@ -146,8 +149,15 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     }
     processes = [
         subprocess.Popen(
-            [rclone, "serve", kind, "--addr", f"127.0.0.1:{port}", *auth[kind],
-             str(getattr(folders, kind))],
+            [
+                rclone,
+                "serve",
+                kind,
+                "--addr",
+                f"127.0.0.1:{port}",
+                *auth[kind],
+                str(getattr(folders, kind)),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -198,8 +208,9 @@ def make_place(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Pla
         return Place(kind, str(tmp_path / "usb"), tmp_path / "usb")
     served: Servers = request.getfixturevalue("servers")
     unique = uuid.uuid4().hex[:12]
-    if kind == "s3":
-        return Place(kind, f"fhs3:bucket/{unique}", served.s3 / "bucket" / unique)
+    if kind == "s3":  # a bucket of its own: a bucket is listed whole
+        (served.s3 / unique).mkdir()
+        return Place(kind, f"fhs3:{unique}/backup", served.s3 / unique / "backup")
     root = served.sftp if kind == "sftp" else served.webdav
     return Place(kind, f"fh{'sftp' if kind == 'sftp' else 'dav'}:{unique}", root / unique)
 

@@ -20,7 +20,6 @@ from freehold.errors import BackupError
 
 from .conftest import Place, freehold, generate
 
-
 CANARY = "sk-proj-CANARYcanary0123456789abcdefCANARY"
 
 
@@ -142,7 +141,10 @@ def _plaintexts(folder: Path, identity: crypto.Identity) -> list[bytes]:
 
 
 def test_a_canary_api_key_is_never_inside_a_backup(
-    home: Path, folder: Place, identity: crypto.Identity, monkeypatch: pytest.MonkeyPatch,
+    home: Path,
+    folder: Place,
+    identity: crypto.Identity,
+    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)

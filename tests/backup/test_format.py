@@ -24,8 +24,9 @@ def _manifest() -> fmt.Manifest:
     chunk = fmt.Chunk(pack, 0, 10, "a" * 64)
     entry = fmt.FileEntry("archive.sqlite", 16384, "b" * 64, [chunk])
     digests = fmt.FileEntry(None, 100, "c" * 64, [fmt.Chunk(pack, 10, 5, "d" * 64)])
-    return fmt.Manifest(fmt.new_snapshot_id(), "2026-12-06T03:00:00+00:00", None, 3,
-                        {pack: 1234}, [entry], digests)
+    return fmt.Manifest(
+        fmt.new_snapshot_id(), "2026-12-06T03:00:00+00:00", None, 3, {pack: 1234}, [entry], digests
+    )
 
 
 def test_a_manifest_reads_back_as_it_was_written() -> None:
