@@ -24,6 +24,10 @@ def render() -> str:
     assert isinstance(cli, click.Group)
     for name in sorted(cli.commands):
         sections += [f"## freehold {name}\n", _help(runner, [name])]
+        group = cli.commands[name]
+        if isinstance(group, click.Group):  # a command group: each of its commands too
+            for sub in sorted(group.commands):
+                sections += [f"### freehold {name} {sub}\n", _help(runner, [name, sub])]
     return "\n".join(sections)
 
 

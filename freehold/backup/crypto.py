@@ -92,14 +92,15 @@ def _scrypt(action: str, secret: str, body: bytes) -> bytes:
     return done.stdout
 
 
-def create_identity(home: Path, passphrase: str) -> Identity:
-    """A new identity, saved under ``passphrase``; refuses to replace one."""
+def create_identity(home: Path, passphrase: str, identity: Identity | None = None) -> Identity:
+    """A new identity (or ``identity``, from a recovery kit), saved under ``passphrase``;
+    refuses to replace one."""
     path = identity_path(home)
     if path.exists():
         raise BackupError(f"{path}: a backup identity exists already — it is kept")
     if not passphrase:
         raise BackupError("an empty passphrase protects nothing — choose one")
-    identity = x25519.Identity.generate()
+    identity = identity or x25519.Identity.generate()
     locked = _scrypt("lock", passphrase, f"{identity}\n".encode())
     _private.make_dirs(path.parent)
     with _private.open_new(path) as out:

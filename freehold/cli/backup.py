@@ -125,10 +125,23 @@ def backup() -> None:
     show_default=True,
     help="Where to write the recovery kit (print it, keep it away from this computer).",
 )
-@click.option("--recipient", multiple=True, help="Another age1… public key to encrypt to.")
+@click.option(
+    "--recipient", multiple=True, metavar="AGE1…", help="Another public key to encrypt to."
+)
+@click.option(
+    "--from-kit",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Keep the identity of this recovery kit (after a restore on a new machine).",
+)
 @_passphrase_option
 @_yes_option
-def init(kit: Path, recipient: tuple[str, ...], passphrase_file: Path | None, yes: bool) -> None:
+def init(
+    kit: Path,
+    recipient: tuple[str, ...],
+    from_kit: Path | None,
+    passphrase_file: Path | None,
+    yes: bool,
+) -> None:
     """Create the backup identity and its recovery kit (again: rewrite the kit).
 
     The identity is kept in the data folder, protected by your passphrase. The kit holds the
@@ -140,7 +153,9 @@ def init(kit: Path, recipient: tuple[str, ...], passphrase_file: Path | None, ye
     if crypto.identity_path(home).exists():
         identity = crypto.unlock(home, _passphrase(passphrase_file))
     else:
-        identity = crypto.create_identity(home, _passphrase(passphrase_file, confirm=True))
+        given = crypto.identity_from_file(from_kit) if from_kit else None
+        secret = _passphrase(passphrase_file, confirm=True)
+        identity = crypto.create_identity(home, secret, given)
     recipients = [str(identity.to_public()), *recipient]
     crypto.parse_recipients(recipients)
     settings.set_value(home, "recipients", recipients)
@@ -249,7 +264,9 @@ def list_command(sources: tuple[str, ...], as_json: bool) -> None:
 @click.option(
     "--sample",
     type=click.FloatRange(0, 100, min_open=True),
-    help="Read only PERCENT of the packs, a window that moves on each time.",
+    metavar="PERCENT",
+    help="Read only PERCENT of the packs: a window that moves on each time, so every pack is "
+    "read within ceil(100/PERCENT) verifies.",
 )
 @_identity_options
 @json_option
