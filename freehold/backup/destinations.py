@@ -26,6 +26,7 @@ from typing import Protocol
 import orjson
 
 from freehold import _private
+from freehold.backup import settings
 from freehold.backup.format import MARKER, MARKER_TEXT
 from freehold.backup.settings import DestinationConfig
 from freehold.errors import BackupError, DamagedBackupError
@@ -34,6 +35,7 @@ __all__ = [
     "Destination",
     "Folder",
     "Remote",
+    "add",
     "is_folder",
     "media",
     "open_destination",
@@ -56,8 +58,9 @@ class Destination(Protocol):
 
     def delete(self, paths: list[str]) -> None: ...
 
-    def ensure(self) -> None:
-        """Create the destination, or check it is a freehold backup (its marker file)."""
+    def ensure(self, create: bool = False) -> None:
+        """Check the destination is a freehold backup (its marker file); ``create`` (when it
+        is added) makes it where there is nothing yet."""
 
 
 def is_folder(url: str) -> bool:
@@ -68,6 +71,15 @@ def open_destination(config: DestinationConfig) -> Destination:
     if is_folder(config.url):
         return Folder(config.name, config.url)
     return Remote(config.name, config.url)
+
+
+def add(home: Path, name: str, url: str, offsite: bool | None = None) -> DestinationConfig:
+    """Check that ``url`` answers and is empty (or a freehold backup already), mark it as a
+    freehold backup, and keep it in config.toml as ``name``."""
+    config = DestinationConfig(name, url, offsite)
+    open_destination(config).ensure(create=True)
+    settings.add_destination(home, name, url, offsite)
+    return config
 
 
 def media(config: DestinationConfig, home: Path) -> str:
@@ -127,14 +139,19 @@ class Folder:
         for path in paths:
             (self.root / path).unlink(missing_ok=True)
 
-    def ensure(self) -> None:
-        if self.root.is_dir() and any(self.root.iterdir()):
-            if not (self.root / MARKER).is_file():
-                raise BackupError(
-                    f"{self.name}: {self.root} holds other files and is not a freehold backup "
-                    "— choose an empty or new folder"
-                )
+    def ensure(self, create: bool = False) -> None:
+        if (self.root / MARKER).is_file():
             return
+        if not create:  # never a new folder where an unplugged disk should be mounted
+            raise BackupError(
+                f"{self.name}: no freehold backup at {self.root} — plug the disk in (or "
+                "mount it), or add the destination again"
+            )
+        if self.root.is_dir() and any(self.root.iterdir()):
+            raise BackupError(
+                f"{self.name}: {self.root} holds other files and is not a freehold backup — "
+                "choose an empty or new folder"
+            )
         _private.make_dirs(self.root)
         self.write(MARKER, MARKER_TEXT.encode())
 
@@ -193,12 +210,18 @@ class Remote:
         finally:
             os.unlink(listing.name)
 
-    def ensure(self) -> None:
-        self._rclone("mkdir", self.url)
+    def ensure(self, create: bool = False) -> None:
+        if create:
+            self._rclone("mkdir", self.url)
         top = self._rclone("lsjson", "--no-mimetype", "--no-modtime", self.url)
         names = {item["Path"] for item in orjson.loads(top)}
         if MARKER in names:
             return
+        if not create:
+            raise BackupError(
+                f"{self.name}: no freehold backup at {self.url} — was it moved or deleted? "
+                "Add the destination again"
+            )
         if names:
             raise BackupError(
                 f"{self.name}: {self.url} holds other files and is not a freehold backup — "

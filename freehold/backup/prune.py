@@ -96,5 +96,6 @@ def prune(
         state.forget_snapshots(dest.name, report.removed)
         dest.delete([pack_path(p) for p in unneeded])
         state.forget_packs(dest.name, unneeded)
+        dest.delete([p for p in listing if p.rpartition("/")[2].startswith(".tmp-")])
         state.record("prune", dest.name, True, None, removed=report.removed, packs=len(unneeded))
     return report

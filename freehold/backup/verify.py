@@ -173,7 +173,10 @@ class _Verifier:
         known = {MARKER, *(pack_path(p) for p in packs)}
         known |= {snapshot_path(s) for s in listed_snapshots(listing)}
         for path in sorted(set(listing) - known):
-            self.problem("foreign", path, "not a freehold backup file")
+            if path.rpartition("/")[2].startswith(".tmp-"):
+                self.report.notes.append(f"{path}: an interrupted write left it (prune removes it)")
+            else:
+                self.problem("foreign", path, "not a freehold backup file")
         for pack in sorted(set(packs) - wanted.keys()):
             try:
                 check_pack(self.dest, pack, [], self.identity)

@@ -20,6 +20,7 @@ import click
 from freehold import progress
 from freehold.archive import home_dir, now_iso
 from freehold.backup import crypto, settings
+from freehold.backup import destinations as destinations_module
 from freehold.backup import prune as pruning
 from freehold.backup import restore as restoring
 from freehold.backup import run as running
@@ -184,9 +185,7 @@ def add(name: str, url: str, offsite: bool | None) -> None:
     home = home_dir()
     if not url.startswith(("/", "~")) and ":" not in url:
         url = str(Path(url).resolve())
-    config = DestinationConfig(name, url, offsite)
-    open_destination(config).ensure()  # reachable, and empty or a freehold backup already
-    settings.add_destination(home, name, url, offsite)
+    config = destinations_module.add(home, name, url, offsite)
     where = "off site" if running.offsite(config, home) else "on site"
     tell(f"added {name}: {url} ({media(config, home)}, {where})")
     if media(config, home) == "this disk":

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from freehold.backup import crypto, settings
+from freehold.backup import crypto, destinations, settings
 from freehold.backup.destinations import Folder
 from freehold.backup.restore import restore
 from freehold.backup.run import run
@@ -45,7 +45,7 @@ def test_the_recipe_restores_with_age_and_a_shell_alone(
     age = shutil.which("age")
     assert age, "the age tool is missing: run scripts/install-system-packages"
     settings.set_value(home, "pack_kib", 64)  # type: ignore[arg-type]
-    settings.add_destination(home, "usb", folder.url, None)
+    destinations.add(home, "usb", folder.url, None)
     run(home)
     run(home)  # the latest snapshot points into packs of both runs
     script = tmp_path / "restore.sh"

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
 
 from freehold.archive import open_archive
-from freehold.backup import crypto, settings
+from freehold.backup import crypto, destinations, settings
 from freehold.backup.destinations import Folder
 from freehold.backup.restore import drill, restore
 from freehold.backup.run import run
@@ -32,7 +33,7 @@ def _files(folder: Path) -> dict[str, str]:
 
 
 def test_a_second_run_with_nothing_new_sends_no_chunk(home: Path, folder: Place) -> None:
-    settings.add_destination(home, "usb", folder.url, None)
+    destinations.add(home, "usb", folder.url, None)
     first = run(home)[0]
     assert first.ok and first.chunks_new > 0 and first.packs == 1
     second = run(home)[0]
@@ -45,7 +46,7 @@ def test_after_a_1_percent_import_a_run_sends_a_small_part(
     medium: Path, folder: Place, tmp_path: Path
 ) -> None:
     """The figure at 1 GB is in docs/performance.md (benchmarks/backup.py); here, 20 MB."""
-    settings.add_destination(medium, "usb", folder.url, None)
+    destinations.add(medium, "usb", folder.url, None)
     first = run(medium)[0]
     small = tmp_path / "small.zip"
     generate(small, target_bytes=200_000, layout="single", seed=5)
@@ -59,7 +60,7 @@ def test_after_a_1_percent_import_a_run_sends_a_small_part(
 def test_a_restore_is_a_data_folder_that_works(
     home: Path, folder: Place, identity: crypto.Identity, tmp_path: Path
 ) -> None:
-    settings.add_destination(home, "usb", folder.url, None)
+    destinations.add(home, "usb", folder.url, None)
     run(home)
     restored = restore(Folder("usb", folder.url), identity, "latest", tmp_path / "restored")
     assert restored.conversations == 23
@@ -77,7 +78,7 @@ def test_the_vault_is_part_of_every_snapshot(
     sha = hashlib.sha256(export).hexdigest()
     (home / "vault" / sha[:2]).mkdir(parents=True)
     (home / "vault" / sha[:2] / sha).write_bytes(export)
-    settings.add_destination(home, "usb", folder.url, None)
+    destinations.add(home, "usb", folder.url, None)
     run(home)
     restore(Folder("usb", folder.url), identity, "latest", tmp_path / "back")
     assert (tmp_path / "back" / "vault" / sha[:2] / sha).read_bytes() == export
@@ -86,7 +87,7 @@ def test_the_vault_is_part_of_every_snapshot(
 def test_a_restore_refuses_a_folder_that_holds_an_archive(
     home: Path, folder: Place, identity: crypto.Identity
 ) -> None:
-    settings.add_destination(home, "usb", folder.url, None)
+    destinations.add(home, "usb", folder.url, None)
     run(home)
     before = _files(home)
     with pytest.raises(BackupError, match="holds an archive already"):
@@ -98,19 +99,19 @@ def test_an_offsite_destination_waits_until_the_kit_is_confirmed(
     home: Path, folder: Place, tmp_path: Path
 ) -> None:
     settings.set_value(home, "kit_saved", "")
-    settings.add_destination(home, "cloud", folder.url, True)
-    settings.add_destination(home, "usb", str(tmp_path / "usb2"), None)
+    destinations.add(home, "cloud", folder.url, True)
+    destinations.add(home, "usb", str(tmp_path / "usb2"), None)
     results = {sent.destination: sent for sent in run(home)}
     assert results["usb"].ok
     assert not results["cloud"].ok
     assert "recovery kit is not confirmed" in (results["cloud"].error or "")
-    assert not Path(folder.url).exists()  # nothing was sent there
+    assert [p.name for p in Path(folder.url).iterdir()] == ["freehold-backup"]  # only added
 
 
 def test_a_drill_compares_with_the_live_archive_and_fails_when_a_file_is_gone(
     home: Path, folder: Place, identity: crypto.Identity
 ) -> None:
-    settings.add_destination(home, "usb", folder.url, None)
+    destinations.add(home, "usb", folder.url, None)
     run(home)
     state = open_state(home)
     try:
@@ -154,7 +155,7 @@ def test_a_canary_api_key_is_never_inside_a_backup(
         f'api_key = "{CANARY}"\n' + config.read_text(encoding="utf-8"),
         encoding="utf-8",
     )
-    settings.add_destination(home, "usb", folder.url, None)
+    destinations.add(home, "usb", folder.url, None)
     freehold("backup", "run", home=home)
     texts = _plaintexts(Path(folder.url), identity)
     assert len(texts) > 4
@@ -170,7 +171,7 @@ def test_a_verify_of_a_healthy_destination_reads_every_pack(
     home: Path, folder: Place, identity: crypto.Identity
 ) -> None:
     settings.set_value(home, "pack_kib", 64)  # type: ignore[arg-type]
-    settings.add_destination(home, "usb", folder.url, None)
+    destinations.add(home, "usb", folder.url, None)
     run(home)
     run(home)
     state = open_state(home)
@@ -181,3 +182,14 @@ def test_a_verify_of_a_healthy_destination_reads_every_pack(
     assert report.ok, report.problems
     assert len(report.snapshots) == 2
     assert report.packs_read == report.packs_total > 3
+
+
+def test_a_run_to_an_unplugged_disk_fails_and_makes_no_folder_in_its_place(
+    home: Path, folder: Place
+) -> None:
+    destinations.add(home, "usb", folder.url)
+    shutil.rmtree(folder.url)  # the disk is not mounted: its folder is not there
+    sent = run(home)[0]
+    assert not sent.ok
+    assert "plug the disk in" in (sent.error or "")
+    assert not Path(folder.url).exists()

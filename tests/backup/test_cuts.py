@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from freehold.backup import crypto, settings
+from freehold.backup import crypto, destinations, settings
 from freehold.backup.destinations import Folder
 from freehold.backup.restore import restore
 from freehold.backup.run import run
@@ -67,7 +67,7 @@ def test_kill_9_during_a_backup_then_the_next_run_resumes(
     medium: Path, folder: Place, identity: crypto.Identity, tmp_path: Path
 ) -> None:
     settings.set_value(medium, "pack_kib", 512)  # type: ignore[arg-type]
-    settings.add_destination(medium, "usb", folder.url, None)
+    destinations.add(medium, "usb", folder.url, None)
     archive = medium / "archive.sqlite"
     before = _sha(archive)
     _kill_after_packs(_start(medium, "backup", "run"), 2)
@@ -87,7 +87,7 @@ def test_kill_9_during_a_restore_leaves_no_plaintext(
     medium: Path, folder: Place, templates: Templates, tmp_path: Path
 ) -> None:
     settings.set_value(medium, "pack_kib", 512)  # type: ignore[arg-type]
-    settings.add_destination(medium, "usb", folder.url, None)
+    destinations.add(medium, "usb", folder.url, None)
     assert run(medium)[0].ok
     archive = medium / "archive.sqlite"
     before = _sha(archive)
@@ -117,7 +117,7 @@ def test_a_backup_taken_while_an_import_writes_restores_consistently(
 ) -> None:
     export = tmp_path / "big.zip"
     generate(export, target_bytes=60_000_000, layout="single", seed=11)
-    settings.add_destination(home, "usb", folder.url, None)
+    destinations.add(home, "usb", folder.url, None)
     start = _conversations(home)
     importing = _start(home, "import", str(export), lines=False)
     _until(lambda: _conversations(home) > start, "the import's first batch")

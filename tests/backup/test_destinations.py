@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pyrage import x25519
 
-from freehold.backup import crypto, settings
+from freehold.backup import crypto, destinations, settings
 from freehold.backup.destinations import Destination, open_destination
 from freehold.backup.restore import restore
 from freehold.backup.run import run
@@ -29,7 +29,7 @@ TAMPERS = ["flip", "truncate", "delete", "foreign", "replay", "drop-snapshot"]
 def _backed_up(home: Path, place: Place) -> None:
     """Two snapshots at ``place``, in several small packs."""
     settings.set_value(home, "pack_kib", 32)
-    settings.add_destination(home, "dest", place.url, None)
+    destinations.add(home, "dest", place.url, None)
     for _ in range(2):
         sent = run(home)[0]
         assert sent.ok, sent.error
