@@ -99,7 +99,12 @@ def _count_line(label: str, done: int, total: int, elapsed: float) -> str:
 
 
 def _read_line(
-    label: str, done: int, total: int, conversations: int, elapsed: float, noun: str
+    label: str,
+    done: int,
+    total: int,
+    conversations: int,
+    elapsed: float,
+    noun: str = "conversation",
 ) -> str:
     megabytes = f"{done / 1e6:,.1f}/{total / 1e6:,.1f} MB" if total else f"{done / 1e6:,.1f} MB"
     line = f"{label}: {megabytes}, {plural(conversations, noun)}"
