@@ -122,50 +122,55 @@ class _Verifier:
     def run(self) -> Report:
         listing = self.dest.listing()
         packs = listed_packs(listing)
-        manifests = self._manifests(listed_snapshots(listing))
-        wanted = self._wanted(manifests, packs)
+        wanted = self._manifests(listed_snapshots(listing), packs)
         self._foreign(listing, packs, wanted)
         self._read(wanted, packs)
         bad = {p.path[6:-4] for p in self.report.problems if p.path.startswith("packs/")}
         self.state.forget_packs(self.dest.name, bad)
         return self.report
 
-    def _manifests(self, snapshots: list[str]) -> list[Manifest]:
-        manifests, refused = [], 0
+    def _manifests(self, snapshots: list[str], packs: dict[str, int]) -> dict[str, list[Chunk]]:
+        """Every manifest read and checked, one at a time (memory: the chunks they share are
+        kept once); returns pack → the chunks wanted from it."""
+        wanted: dict[str, dict[str, Chunk]] = {}
+        refused = 0
         for snapshot in snapshots:
             try:
-                manifests.append(open_manifest(self.dest, snapshot, self.identity, self.mac_key))
+                manifest = open_manifest(self.dest, snapshot, self.identity, self.mac_key)
             except BackupKeyError:
                 refused += 1
                 self.problem("foreign", snapshot_path(snapshot), "the identity does not open it")
+                continue
             except DamagedBackupError as error:
                 kind = "replayed" if "replayed" in str(error) else "damaged"
                 self.problem(kind, snapshot_path(snapshot), str(error).split(" — ")[0])
+                continue
+            self.report.snapshots.append(snapshot)
+            self._absorb(manifest, packs, wanted)
         if snapshots and refused == len(snapshots):
             raise BackupKeyError(
                 f"{self.dest.name}: the identity opens none of its {len(snapshots)} snapshots — "
                 "wrong key (another kit, or another freehold's backups?)"
             )
-        self.report.snapshots = [m.snapshot for m in manifests]
         for lost in sorted(self.state.written(self.dest.name) - set(snapshots)):
             self.problem("missing", snapshot_path(lost), "this machine wrote it; it is gone")
-        return manifests
-
-    def _wanted(self, manifests: list[Manifest], packs: dict[str, int]) -> dict[str, list[Chunk]]:
-        wanted: dict[str, dict[str, Chunk]] = {}
-        for manifest in manifests:
-            for chunk in manifest.chunks():
-                wanted.setdefault(chunk.pack, {})[chunk.sha256] = chunk
-            for pack, size in manifest.packs.items():
-                if pack not in packs:
-                    self.problem(
-                        "missing", pack_path(pack), f"snapshot {manifest.snapshot} needs it"
-                    )
-                elif packs[pack] != size:
-                    self.problem(
-                        "damaged", pack_path(pack), f"{packs[pack]} bytes, {size} expected (cut?)"
-                    )
         return {pack: list(chunks.values()) for pack, chunks in wanted.items()}
+
+    def _absorb(
+        self, manifest: Manifest, packs: dict[str, int], wanted: dict[str, dict[str, Chunk]]
+    ) -> None:
+        for chunk in manifest.chunks():
+            wanted.setdefault(chunk.pack, {}).setdefault(chunk.sha256, chunk)
+        named = {p.path for p in self.report.problems}
+        for pack, size in manifest.packs.items():
+            if pack_path(pack) in named:
+                continue
+            if pack not in packs:
+                self.problem("missing", pack_path(pack), f"snapshot {manifest.snapshot} needs it")
+            elif packs[pack] != size:
+                self.problem(
+                    "damaged", pack_path(pack), f"{packs[pack]} bytes, {size} expected (cut?)"
+                )
 
     def _foreign(
         self, listing: dict[str, int], packs: dict[str, int], wanted: dict[str, list[Chunk]]
