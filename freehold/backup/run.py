@@ -200,13 +200,13 @@ class _Pass:
             return packed[0]
 
         for target in self.live():
-            guard(target, partial(target.place, sha, compressed))
+            _guard(target, partial(target.place, sha, compressed))
         self.done += len(piece)
         if self.tick:
             self.tick(self.done, self.total, sum(t.sent.packs for t in self.targets))
 
 
-def guard(target: _Target, step: Callable[[], None]) -> None:
+def _guard(target: _Target, step: Callable[[], None]) -> None:
     """Run ``step`` for ``target``; a failure stops that destination only."""
     try:
         step()
@@ -284,7 +284,7 @@ def _snapshot(
         for source in sources:
             passing.file(source)
     for target in passing.live():
-        guard(target, partial(target.finish, manifest, mac_key))
+        _guard(target, partial(target.finish, manifest, mac_key))
     for target in targets:
         sent = target.sent
         if sent.ok:

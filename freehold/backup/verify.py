@@ -53,6 +53,7 @@ class Report:
     snapshots: list[str] = field(default_factory=list)
     packs_total: int = 0
     packs_read: int = 0
+    read: list[str] = field(default_factory=list, repr=False)  # the packs read
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -210,6 +211,7 @@ class _Verifier:
             except (DamagedBackupError, BackupKeyError) as error:
                 self.problem("damaged", pack_path(pack), str(error).split(": ", 2)[-1])
             self.report.packs_read += 1
+            self.report.read.append(pack)
 
 
 def verify(

@@ -193,3 +193,21 @@ def test_a_run_to_an_unplugged_disk_fails_and_makes_no_folder_in_its_place(
     assert not sent.ok
     assert "plug the disk in" in (sent.error or "")
     assert not Path(folder.url).exists()
+
+
+def test_sampled_verifies_read_every_pack_within_ceil_100_over_percent_runs(
+    home: Path, folder: Place, identity: crypto.Identity
+) -> None:
+    settings.set_value(home, "pack_kib", 16)  # type: ignore[arg-type]
+    destinations.add(home, "usb", folder.url)
+    run(home)
+    seen: list[str] = []
+    state = open_state(home)
+    try:
+        for _ in range(4):  # --sample 25: four runs
+            report = verify(Folder("usb", folder.url), identity, state, sample=25)
+            assert report.ok and report.packs_read < report.packs_total
+            seen += report.read
+    finally:
+        state.close()
+    assert sorted(set(seen)) == sorted(p.name[:-4] for p in (folder.backing / "packs").iterdir())
