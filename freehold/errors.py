@@ -9,24 +9,32 @@ The tree is small on purpose::
     ├── ArchiveError              the archive file cannot be opened or is not freehold's
     │   └── NoArchiveError        there is no archive yet where one is read
     ├── NotFoundError             an id or a name that the archive does not hold
-    └── BackupError               a backup cannot be made, read, verified or restored
-        ├── BackupKeyError        a wrong passphrase, or an identity that opens nothing here
-        └── DamagedBackupError    an object at a destination is missing, altered or foreign
+    ├── BackupError               a backup cannot be made, read, verified or restored
+    │   ├── BackupKeyError        a wrong passphrase, or an identity that opens nothing here
+    │   └── DamagedBackupError    an object at a destination is missing, altered or foreign
+    ├── LifecycleError            the user's model-lifecycle.toml cannot be read
+    ├── ConfigError               config.toml (or a value given for it) cannot be used
+    └── ProviderError             a provider's answer failed: ``kind`` says how (router.py)
 
 Library code raises these; only the CLI turns them into ``click.ClickException``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 __all__ = [
     "ArchiveError",
     "BackupError",
     "BackupKeyError",
     "BadExportError",
+    "ConfigError",
     "DamagedBackupError",
     "FreeholdError",
+    "LifecycleError",
     "NoArchiveError",
     "NotFoundError",
+    "ProviderError",
     "UnknownExportError",
     "UnsafeArchiveError",
 ]
@@ -70,3 +78,31 @@ class BackupKeyError(BackupError):
 
 class DamagedBackupError(BackupError):
     """A snapshot or pack is missing, altered, truncated, replayed or not freehold's."""
+
+
+class LifecycleError(FreeholdError):
+    """The user's model lifecycle file (FREEHOLD_HOME/model-lifecycle.toml) is not usable."""
+
+
+class ConfigError(FreeholdError):
+    """config.toml, or a setting given on the command line, cannot be used as it is."""
+
+
+@dataclass(eq=False)
+class ProviderError(FreeholdError):
+    """A provider call failed. ``kind`` is one of ``providers.base.ERROR_KINDS`` (classified
+    from the error's body and type, not only its HTTP status); ``retryable`` says whether the
+    same model may be tried again; ``retry_after`` is the wait the provider asked for, in
+    seconds. The message never holds a key (``providers.base.redact``)."""
+
+    message: str
+    kind: str = "error"
+    retryable: bool = False
+    status: int | None = None
+    retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message

@@ -31,13 +31,16 @@ from dataclasses import dataclass, field
 from typing import IO, Any, TypeVar
 
 __all__ = [
+    "ATTEMPT_OUTCOMES",
     "FILE_PARTS",
     "KIND_NAMES",
     "ROLE_NAMES",
     "AttachmentRef",
+    "Attempt",
     "ContextRecord",
     "Conversation",
     "ExportInfo",
+    "Generation",
     "Message",
     "Part",
     "Problem",
@@ -102,9 +105,61 @@ class AttachmentRef:
     sniffed_mime: str | None = None
 
 
+ATTEMPT_OUTCOMES = ("ok", "incomplete", "interrupted", "error", "skipped")
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One try of one model for one answer (``router.py``), in the order they were made.
+
+    ``outcome``: ``ok`` (the answer, whole), ``incomplete`` (text came, then the stream broke
+    or ended without its finish marker), ``interrupted`` (stopped by the person), ``error``
+    (nothing came: ``fault`` is the kind, ``error`` the provider's words, key-free), or
+    ``skipped`` (the provider's circuit was open). ``ms`` is the time the try took;
+    ``waited_ms`` the back-off before it.
+    """
+
+    provider: str
+    model: str
+    outcome: str
+    error: str | None = None
+    fault: str | None = None
+    ms: int = 0
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    served_model: str | None = None
+    started_at: float | None = None
+    waited_ms: int = 0
+
+
+@dataclass(slots=True)
+class Generation:
+    """How freehold got an answer from a provider: what was asked, what answered, every try.
+
+    ``requested_model`` is the model id the answering provider was asked for (the route's
+    earlier models appear in ``attempts``); ``served_model`` the one its response named.
+    ``target`` is what the command named (a route, an alias or a reference).
+    """
+
+    provider: str | None
+    requested_model: str | None
+    served_model: str | None
+    target: str | None = None
+    finish_reason: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
 @dataclass(slots=True)
 class Message:
-    """One node of a conversation tree."""
+    """One node of a conversation tree.
+
+    ``origin`` is None for a message an export brought and ``"local"`` for one written here
+    (``freehold chat``): a later re-import never takes those off the visible path. An answer
+    written here carries its ``generation``.
+    """
 
     source_id: str
     parent_source_id: str | None
@@ -122,6 +177,8 @@ class Message:
     attachments: list[AttachmentRef] = field(default_factory=list)
     id: int | None = None
     parent_id: int | None = None
+    origin: str | None = None
+    generation: Generation | None = None
 
     def label(
         self, translate: Callable[[str], str] | None = None, *, with_model: bool = False

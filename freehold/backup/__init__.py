@@ -12,5 +12,7 @@ Modules: ``format`` (manifest and chunks), ``crypto`` (identity, passphrase, kit
 ``settings`` (``[backup]`` in config.toml), ``state`` (what this machine knows: runs,
 verifies, drills, which chunk lies in which pack), ``destinations`` (a folder, or any rclone
 remote), ``scratch`` (plaintext work space removed however the process ends), ``snapshot``,
-``run``, ``verify``, ``restore`` (and the drill), ``prune``, ``status``.
+``run``, ``verify``, ``restore`` (and the drill), ``prune``, ``status``; ``schedule``
+installs the daily job that runs them, and ``daily`` is that job (it also checks the exit
+plan).
 """

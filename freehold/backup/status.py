@@ -10,17 +10,17 @@ successful run in 48 hours, when its last drill failed, or when there is no dest
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from freehold.backup import schedule
 from freehold.backup.destinations import media
 from freehold.backup.run import offsite
 from freehold.backup.settings import DestinationConfig, load
 from freehold.backup.state import Event, State, open_state
+from freehold.errors import FreeholdError
 
 __all__ = ["MAX_AGE", "DestinationStatus", "Status", "scheduled", "status"]
 
@@ -67,12 +67,15 @@ def _event(event: Event | None) -> dict[str, Any] | None:
 
 
 def scheduled() -> str:
-    """What ``freehold backup schedule`` installed, where that module exists."""
-    if importlib.util.find_spec("freehold.backup.schedule") is None:
-        return "not scheduled"
-    module = importlib.import_module("freehold.backup.schedule")
-    installed = module.installed()
-    return "not scheduled" if installed is None else str(installed)
+    """What ``freehold backup schedule`` installed, in a few words."""
+    try:
+        job = schedule.installed()
+    except FreeholdError as error:  # a scheduler that cannot be asked is said, not fatal
+        return f"unknown ({error})"
+    if job is None:
+        return "not scheduled (freehold backup schedule)"
+    state = "active" if job.active else "written, NOT active"
+    return f"daily at {job.at} ({job.kind}, {state})"
 
 
 def status(home: Path, now: datetime | None = None) -> Status:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from freehold import __version__
-from freehold.cli import backup, history, serve
+from freehold.cli import backup, chat, exits, history, models, providers, serve
 from freehold.cli._base import Commands
 
 __all__ = ["cli", "main"]
@@ -34,6 +34,10 @@ for command in (
     history.export,
     serve.serve,
     backup.backup,
+    models.models,
+    exits.exits_group,
+    providers.providers,
+    chat.chat,
 ):
     cli.add_command(command)
 

@@ -29,6 +29,7 @@ __all__ = [
     "out",
     "period_options",
     "print_json",
+    "print_problems",
     "registered",
     "source_option",
     "tell",
@@ -96,6 +97,16 @@ def check_period(since: str | None, until: str | None) -> None:
 def print_json(value: Any) -> None:
     dumped = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
     click.echo(render.json_text(dumped))
+
+
+def print_problems(report: dict[str, Any]) -> None:
+    """An import report's problems on stderr, the first 50 (all of them with --json)."""
+    for problem in report["problems"][:50]:
+        style = "red" if problem["lost"] else "yellow"
+        line = f"{'lost' if problem['lost'] else 'note'}: {problem['where']}: {problem['what']}"
+        err.print(render.visible(line), style=style)
+    if report["problem_count"] > 50:
+        err.print(f"… {report['problem_count'] - 50} more: use --json for the full list")
 
 
 def tell(text: str) -> None:

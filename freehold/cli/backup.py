@@ -31,6 +31,7 @@ from freehold.backup.format import snapshot_time
 from freehold.backup.settings import DestinationConfig
 from freehold.backup.state import open_state
 from freehold.cli._base import err, json_option, out, print_json, tell
+from freehold.cli.schedule import schedule
 from freehold.errors import FreeholdError
 
 __all__ = ["backup"]
@@ -469,3 +470,6 @@ def _print_status(found: statuses.Status) -> None:
     )
     for problem in found.problems:
         out.print(f"problem: {problem}")
+
+
+backup.add_command(schedule)  # its own module, beside the daily job it installs

@@ -16,6 +16,7 @@ from freehold.cli._base import (
     out,
     period_options,
     print_json,
+    print_problems,
     registered,
     source_option,
 )
@@ -49,20 +50,11 @@ def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
             reports.append(report.to_json())
             if not as_json:
                 out.print(render.import_report(reports[-1]))
-                _print_problems(reports[-1])
+                print_problems(reports[-1])
     if as_json and reports:
         print_json(reports if len(paths) > 1 else reports[0])
     if failed or not all(r["ok"] for r in reports):
         raise click.exceptions.Exit(1)
-
-
-def _print_problems(report: dict[str, Any]) -> None:
-    for problem in report["problems"][:50]:
-        style = "red" if problem["lost"] else "yellow"
-        line = f"{'lost' if problem['lost'] else 'note'}: {problem['where']}: {problem['what']}"
-        err.print(render.visible(line), style=style)
-    if report["problem_count"] > 50:
-        err.print(f"… {report['problem_count'] - 50} more: use --json for the full list")
 
 
 @click.command()

@@ -128,13 +128,16 @@ def _announce(host: str, home: Path, url: str) -> None:
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """The listening socket, bound before anything is printed; a taken port is a clear error."""
+    """The listening socket, bound and listening before anything is printed (a browser opened
+    at once, or a script reading the address, is queued until the app starts, never refused);
+    a taken port is a clear error."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only then (else ~40 ms per small page).
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(socket.SOMAXCONN)
     except OSError as error:
         sock.close()
         raise click.ClickException(

@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from freehold.backup import crypto, settings
 from freehold.cli import cli
+from freehold.config import load_config
 
 from .conftest import PASSPHRASE, Place, Templates, make_place
 
@@ -43,6 +44,23 @@ def test_init_makes_the_identity_and_a_kit_that_opens_it(
     again = invoke("init", "--kit", str(tmp_path / "kit2.txt"), "--yes")
     assert again.exit_code == 0  # the same identity, its kit written again
     assert str(crypto.identity_from_file(tmp_path / "kit2.txt")) == str(from_kit)
+
+
+def test_backup_settings_and_providers_share_config_toml(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    # [backup] and [providers] live in one config.toml: each part reads the other's table
+    # without calling it unknown, and writing one keeps the other.
+    _isolated_home.mkdir(parents=True, exist_ok=True)
+    (_isolated_home / "config.toml").write_text(
+        '[providers.local]\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n',
+        encoding="utf-8",
+    )
+    assert invoke("init", "--kit", str(tmp_path / "kit.txt"), "--yes").exit_code == 0
+    assert settings.load(_isolated_home).recipients
+    assert list(load_config(_isolated_home).providers) == ["local"]
+    listed = CliRunner().invoke(cli, ["providers", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
 
 
 def test_init_asks_and_does_not_confirm_the_kit_on_no(_isolated_home: Path, tmp_path: Path) -> None:
