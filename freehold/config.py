@@ -57,7 +57,7 @@ __all__ = [
 CONFIG_NAME = "config.toml"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_TOP = {"providers", "aliases", "routes", "router"}
+_TOP = {"providers", "aliases", "routes", "router", "backup"}  # [backup]: freehold.backup.settings
 
 
 @dataclass(frozen=True, slots=True)

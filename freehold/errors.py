@@ -9,6 +9,9 @@ The tree is small on purpose::
     ├── ArchiveError              the archive file cannot be opened or is not freehold's
     │   └── NoArchiveError        there is no archive yet where one is read
     ├── NotFoundError             an id or a name that the archive does not hold
+    ├── BackupError               a backup cannot be made, read, verified or restored
+    │   ├── BackupKeyError        a wrong passphrase, or an identity that opens nothing here
+    │   └── DamagedBackupError    an object at a destination is missing, altered or foreign
     ├── LifecycleError            the user's model-lifecycle.toml cannot be read
     ├── ConfigError               config.toml (or a value given for it) cannot be used
     └── ProviderError             a provider's answer failed: ``kind`` says how (router.py)
@@ -22,8 +25,11 @@ from dataclasses import dataclass
 
 __all__ = [
     "ArchiveError",
+    "BackupError",
+    "BackupKeyError",
     "BadExportError",
     "ConfigError",
+    "DamagedBackupError",
     "FreeholdError",
     "LifecycleError",
     "NoArchiveError",
@@ -60,6 +66,18 @@ class NoArchiveError(ArchiveError):
 
 class NotFoundError(FreeholdError):
     """An id, prefix or name that matches nothing in the archive."""
+
+
+class BackupError(FreeholdError):
+    """A backup cannot be made, listed, verified or restored (freehold.backup)."""
+
+
+class BackupKeyError(BackupError):
+    """The passphrase does not open the identity, or the identity opens no file there."""
+
+
+class DamagedBackupError(BackupError):
+    """A snapshot or pack is missing, altered, truncated, replayed or not freehold's."""
 
 
 class LifecycleError(FreeholdError):

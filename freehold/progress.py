@@ -106,9 +106,16 @@ def _count_line(label: str, done: int, total: int, elapsed: float) -> str:
     return line
 
 
-def _read_line(label: str, done: int, total: int, conversations: int, elapsed: float) -> str:
+def _read_line(
+    label: str,
+    done: int,
+    total: int,
+    conversations: int,
+    elapsed: float,
+    noun: str = "conversation",
+) -> str:
     megabytes = f"{done / 1e6:,.1f}/{total / 1e6:,.1f} MB" if total else f"{done / 1e6:,.1f} MB"
-    line = f"{label}: {megabytes}, {plural(conversations, 'conversation')}"
+    line = f"{label}: {megabytes}, {plural(conversations, noun)}"
     pace = _pace(done, max(0, total - done), elapsed)
     if pace is not None:
         rate, left = pace
@@ -167,20 +174,21 @@ def counting(console: Console, label: str, total: int) -> Iterator[CountTick]:
 
 
 @contextmanager
-def reading(console: Console, label: str) -> Iterator[ReadTick]:
-    """Bytes read of the export's size, conversations beside: ``tick(done, total, count)``."""
+def reading(console: Console, label: str, noun: str = "conversation") -> Iterator[ReadTick]:
+    """Bytes read of the total, a count of ``noun`` (conversations) beside:
+    ``tick(done, total, count)``."""
     if not console.is_terminal:
         clock = _Clock(interval())
 
         def line(done: int, total: int, conversations: int) -> None:
             elapsed = clock.due()
             if elapsed is not None:
-                shown = _read_line(label, done, total, conversations, elapsed)
+                shown = _read_line(label, done, total, conversations, elapsed, noun)
                 console.print(shown, soft_wrap=True)
 
         yield line
         return
-    read = TextColumn("{task.fields[conversations]:,} conversations")
+    read = TextColumn("{task.fields[conversations]:,} " + noun + "s")
     bar = _bar(console, read, TransferSpeedColumn())
     task = bar.add_task(label, total=None, conversations=0)
 

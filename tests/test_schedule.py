@@ -36,6 +36,7 @@ from freehold.backup.schedule import (
     systemd_units,
     task_xml,
 )
+from freehold.backup.status import scheduled
 from freehold.cli import cli
 from freehold.errors import FreeholdError
 
@@ -224,6 +225,7 @@ def test_a_systemd_user_timer(linux: Path, tmp_path: Path, _isolated_home: Path)
     assert found is not None
     assert (found.kind, found.at, found.active) == ("systemd", "02:30", True)
     assert found.command == done.command and str(_isolated_home) in found.command
+    assert scheduled() == "daily at 02:30 (systemd, active)"  # what backup status shows
     assert schedule.remove() is True
     assert "systemctl --user disable --now freehold-backup.timer" in calls(linux)
     assert list(folder.iterdir()) == [] and schedule.installed() is None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from freehold import __version__
-from freehold.cli import chat, exits, history, models, providers, schedule, serve
+from freehold.cli import backup, chat, exits, history, models, providers, serve
 from freehold.cli._base import Commands
 
 __all__ = ["cli", "main"]
@@ -33,9 +33,9 @@ for command in (
     history.show,
     history.export,
     serve.serve,
+    backup.backup,
     models.models,
     exits.exits_group,
-    schedule.backup_group,  # until freehold/cli/backup.py brings the whole group (see there)
     providers.providers,
     chat.chat,
 ):

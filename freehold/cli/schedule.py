@@ -1,9 +1,5 @@
 """``freehold backup schedule``: install, show or remove the daily job
-(``freehold.backup.schedule``).
-
-The command belongs to the ``backup`` group. Until that group (``freehold/cli/backup.py``)
-is in this tree, a small ``backup`` group here holds it, so that ``freehold backup schedule``
-works; the full group takes it over with ``add_command(schedule)``.
+(``freehold.backup.schedule``); a command of the ``backup`` group (``freehold/cli/backup.py``).
 """
 
 from __future__ import annotations
@@ -14,10 +10,10 @@ import click
 from rich.text import Text
 
 from freehold.backup import schedule as jobs
-from freehold.cli._base import Commands, err, out
+from freehold.cli._base import err, out
 from freehold.errors import FreeholdError
 
-__all__ = ["backup_group", "schedule"]
+__all__ = ["schedule"]
 
 
 def _time(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -100,12 +96,3 @@ def _print(planned: jobs.Schedule) -> None:
     for where, text in planned.files.items():
         out.print(Text(f"# {where}", style="bold"), soft_wrap=True)
         out.print(Text(text.rstrip("\n")), soft_wrap=True)
-
-
-@click.group(name="backup", cls=Commands)
-def backup_group() -> None:
-    """Backups of the data folder (archive, attachments, exit-plan vault). See
-    docs/backups.md."""
-
-
-backup_group.add_command(schedule)

@@ -196,6 +196,43 @@ FRENCH: dict[str, str] = {
     "Cloud drives": "Stockage en ligne",
     "Mail": "Messagerie",
     "Workspaces": "Espaces de travail",
+    # Backups (backups.html) and the kinds of media (backup.destinations.media)
+    "Backups": "Sauvegardes",
+    "Three copies, on two kinds of media, one off site, made every day and proven by a restore.": (
+        "Trois copies, sur deux types de support, dont une hors site, faites chaque jour et "
+        "prouvées par une restauration."
+    ),
+    "This page only reads what this machine recorded: change it with the freehold backup "
+    "commands.": (
+        "Cette page ne fait que lire ce que cette machine a noté : modifiez-le avec les "
+        "commandes freehold backup."
+    ),
+    "3-2-1 met": "3-2-1 respectée",
+    "3-2-1 not met": "3-2-1 non respectée",
+    "copy": "copie",
+    "copies": "copies",
+    "media": "supports",
+    "one off site": "une hors site",
+    "none off site": "aucune hors site",
+    "Destination": "Destination",
+    "Last successful backup": "Dernière sauvegarde réussie",
+    "Last run": "Dernière exécution",
+    "Last verify": "Dernière vérification",
+    "Last drill": "Dernier exercice de restauration",
+    "this disk": "ce disque",
+    "another disk": "un autre disque",
+    "remote": "distant",
+    "off site": "hors site",
+    "on site": "sur site",
+    "never": "jamais",
+    "ok": "ok",
+    "FAILED": "ÉCHEC",
+    "Daily job": "Tâche quotidienne",
+    "Recovery kit": "Kit de récupération",
+    "saved, confirmed on": "conservé, confirmé le",
+    "not confirmed": "non confirmé",
+    "Set up": "Mise en place",
+    "Proof": "Preuve",
 }
 
 

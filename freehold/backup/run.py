@@ -1,0 +1,302 @@
+"""``freehold backup run``: one snapshot, sent to every destination in one pass.
+
+The archive is copied consistently into a scratch folder (``snapshot``), its digests written
+beside it, and every file is read once, chunk by chunk. For each destination a chunk is
+either found in the chunk index (the destination holds it already: the manifest points at
+it) or compressed (once, whatever the number of destinations) and appended to that
+destination's open pack; a pack is encrypted and sent when it reaches about 8 MiB, and only
+then are its chunks added to the index. The manifest is written last. So a run cut short
+leaves whole packs behind and no manifest: the next run finds their chunks in the index and
+does not send them again (resumable), and a snapshot never names a chunk that was not sent.
+
+A destination that fails (unreachable, full, refused) is reported and the others go on; a
+run succeeds only where its manifest was written. Off-site destinations wait until the
+recovery kit is confirmed saved (``freehold backup init``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import IO
+
+from pyrage import x25519
+
+from freehold.archive import ARCHIVE_NAME, now_iso
+from freehold.backup import crypto, snapshot
+from freehold.backup.destinations import Destination, media, open_destination
+from freehold.backup.format import (
+    Chunk,
+    FileEntry,
+    Manifest,
+    compress,
+    new_pack_name,
+    new_snapshot_id,
+    pack_path,
+    render_manifest,
+    snapshot_path,
+)
+from freehold.backup.scratch import scratch
+from freehold.backup.settings import BackupSettings, DestinationConfig, load
+from freehold.backup.state import State, open_state
+from freehold.errors import BackupError, FreeholdError
+
+__all__ = ["Sent", "listed_packs", "listed_snapshots", "locked", "offsite", "run", "selected"]
+
+Tick = Callable[[int, int, int], None]
+_PACK_FILE = re.compile(r"^packs/([0-9a-f]{32})\.age$")
+_SNAPSHOT_FILE = re.compile(r"^snapshots/(\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{4})\.age$")
+
+
+@dataclass(slots=True)
+class Sent:
+    """What a run did at one destination."""
+
+    destination: str
+    ok: bool = False
+    snapshot: str | None = None
+    packs: int = 0
+    bytes: int = 0
+    chunks_new: int = 0
+    chunks_kept: int = 0
+    error: str | None = None
+
+
+def listed_packs(listing: dict[str, int]) -> dict[str, int]:
+    return {m[1]: size for path, size in listing.items() if (m := _PACK_FILE.match(path))}
+
+
+def listed_snapshots(listing: dict[str, int]) -> list[str]:
+    return sorted(m[1] for path in listing if (m := _SNAPSHOT_FILE.match(path)))
+
+
+@contextmanager
+def locked(home: Path) -> Iterator[None]:
+    """One backup command at a time on this data folder (run, prune, restore's index)."""
+    path = home / "backup" / "lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        if sys.platform != "win32":
+            import fcntl
+
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as error:
+                raise BackupError(
+                    "another freehold backup command is running on this data folder — "
+                    "wait for it to finish"
+                ) from error
+        yield
+
+
+def selected(settings: BackupSettings, names: list[str] | None) -> list[DestinationConfig]:
+    if not settings.destinations:
+        raise BackupError("no backup destination yet — add one: freehold backup add NAME URL")
+    unknown = sorted(set(names or []) - settings.destinations.keys())
+    if unknown:
+        known = ", ".join(settings.destinations)
+        raise BackupError(f"no destination named {', '.join(unknown)} (there are: {known})")
+    return [d for n, d in settings.destinations.items() if not names or n in names]
+
+
+class _Target:
+    """One destination during a run: its index, its open pack, the manifest it will get."""
+
+    def __init__(
+        self, dest: Destination, state: State, recipients: list[x25519.Recipient], pack: int
+    ) -> None:
+        self.dest, self.state, self.recipients, self.pack_bytes = dest, state, recipients, pack
+        self.sent = Sent(dest.name)
+        listing = dest.listing()
+        self.sizes = listed_packs(listing)
+        snapshots = listed_snapshots(listing)
+        self.previous = snapshots[-1] if snapshots else None
+        gone = state.indexed_packs(dest.name) - self.sizes.keys()
+        state.forget_packs(dest.name, gone)  # deleted behind our back: send those chunks again
+        self.fresh: dict[str, Chunk] = {}
+        self.used: dict[str, int] = {}
+        self.entries: list[FileEntry] = []
+        self._open()
+
+    def _open(self) -> None:
+        self.pack, self.buffer, self.pending = new_pack_name(), bytearray(), list[Chunk]()
+
+    def place(self, sha: str, compressed: Callable[[], bytes]) -> None:
+        found = self.fresh.get(sha) or self.state.chunk(self.dest.name, sha)
+        if found is not None:
+            self.sent.chunks_kept += 1
+        else:
+            data = compressed()
+            found = Chunk(self.pack, len(self.buffer), len(data), sha)
+            self.buffer += data
+            self.pending.append(found)
+            self.fresh[sha] = found
+            self.sent.chunks_new += 1
+        self.entries[-1].chunks.append(found)
+        if found.pack in self.sizes:
+            self.used[found.pack] = self.sizes[found.pack]
+        if len(self.buffer) >= self.pack_bytes:
+            self.seal()
+
+    def seal(self) -> None:
+        if not self.pending:
+            return
+        encrypted = crypto.encrypt(bytes(self.buffer), self.recipients)
+        self.dest.write(pack_path(self.pack), encrypted)
+        with self.state.transaction():
+            self.state.add_chunks(self.dest.name, self.pending)
+        self.sizes[self.pack] = self.used[self.pack] = len(encrypted)
+        self.sent.packs += 1
+        self.sent.bytes += len(encrypted)
+        self._open()
+
+    def finish(self, manifest: Manifest, mac_key: bytes) -> None:
+        self.seal()
+        manifest.previous = self.previous
+        manifest.packs = dict(sorted(self.used.items()))
+        manifest.files = [e for e in self.entries if e.path is not None]
+        manifest.digests = next(e for e in self.entries if e.path is None)
+        text = gzip.compress(render_manifest(manifest, mac_key), mtime=0)
+        encrypted = crypto.encrypt(text, self.recipients)
+        self.dest.write(snapshot_path(manifest.snapshot), encrypted)
+        self.sent.bytes += len(encrypted)
+        self.sent.ok, self.sent.snapshot = True, manifest.snapshot
+
+
+class _Pass:
+    """Reads every file once, chunk by chunk, handing each chunk to every live target."""
+
+    def __init__(self, targets: list[_Target], tick: Tick | None, total: int) -> None:
+        self.targets, self.tick, self.total, self.done = targets, tick, total, 0
+
+    def live(self) -> list[_Target]:
+        return [t for t in self.targets if t.sent.error is None]
+
+    def file(self, source: snapshot.Source) -> None:
+        for target in self.live():
+            target.entries.append(FileEntry(source.path, source.size, ""))
+        whole = hashlib.sha256()
+        with source.file.open("rb") as handle:
+            for piece in _pieces(handle, snapshot.chunk_size(source.path)):
+                whole.update(piece)
+                self._chunk(piece)
+        for target in self.live():
+            target.entries[-1].sha256 = whole.hexdigest()
+
+    def _chunk(self, piece: bytes) -> None:
+        sha = hashlib.sha256(piece).hexdigest()
+        packed: list[bytes] = []
+
+        def compressed() -> bytes:
+            if not packed:
+                packed.append(compress(piece))
+            return packed[0]
+
+        for target in self.live():
+            _guard(target, partial(target.place, sha, compressed))
+        self.done += len(piece)
+        if self.tick:
+            self.tick(self.done, self.total, sum(t.sent.packs for t in self.targets))
+
+
+def _guard(target: _Target, step: Callable[[], None]) -> None:
+    """Run ``step`` for ``target``; a failure stops that destination only."""
+    try:
+        step()
+    except (FreeholdError, OSError) as error:
+        target.sent.error = str(error)
+
+
+def _pieces(handle: IO[bytes], size: int) -> Iterator[bytes]:
+    while piece := handle.read(size):
+        yield piece
+
+
+def _targets(
+    home: Path, settings: BackupSettings, configs: list[DestinationConfig], state: State
+) -> tuple[list[_Target], list[Sent]]:
+    recipients = crypto.parse_recipients(list(settings.recipients))
+    targets, failed = [], []
+    for config in configs:
+        try:
+            if offsite(config, home) and not settings.kit_saved:
+                raise BackupError(
+                    f"{config.name} is off site and the recovery kit is not confirmed saved — "
+                    "run freehold backup init (or init --yes when it is)"
+                )
+            dest = open_destination(config)
+            dest.ensure()
+            targets.append(_Target(dest, state, recipients, settings.pack_bytes))
+        except (FreeholdError, OSError) as error:
+            failed.append(Sent(config.name, error=str(error)))
+    return targets, failed
+
+
+def offsite(config: DestinationConfig, home: Path) -> bool:
+    return config.offsite if config.offsite is not None else media(config, home) == "remote"
+
+
+def run(home: Path, names: list[str] | None = None, tick: Tick | None = None) -> list[Sent]:
+    settings = load(home)
+    configs = selected(settings, names)
+    mac_key = crypto.load_mac_key(home)
+    if mac_key is None or not settings.recipients:
+        raise BackupError("no backup identity here — run freehold backup init first")
+    with locked(home):
+        state = open_state(home)
+        try:
+            targets, failed = _targets(home, settings, configs, state)
+            if targets:
+                _snapshot(home, targets, state, mac_key, tick)
+            for sent in failed:
+                state.record("run", sent.destination, False, None, error=sent.error)
+            return [*(t.sent for t in targets), *failed]
+        finally:
+            state.close()
+
+
+def _snapshot(
+    home: Path, targets: list[_Target], state: State, mac_key: bytes, tick: Tick | None
+) -> None:
+    manifest = Manifest(new_snapshot_id(), now_iso(), None, 0)
+    newest = max((t.previous for t in targets if t.previous), default="")
+    if manifest.snapshot <= newest:  # "latest" is the greatest id: time must move on
+        raise BackupError(
+            f"this machine's clock is behind the newest snapshot there ({newest}) — set it right"
+        )
+    with scratch(home / "backup", "snapshot-") as work:
+        copy, digest_file = work / ARCHIVE_NAME, work / "digests"
+        snapshot.consistent_copy(home, copy)
+        manifest.conversations = snapshot.write_digests(copy, digest_file)
+        sources = [
+            snapshot.Source(ARCHIVE_NAME, copy, copy.stat().st_size),
+            *snapshot.file_sources(home),
+            snapshot.Source(None, digest_file, digest_file.stat().st_size),
+        ]
+        passing = _Pass(targets, tick, sum(s.size for s in sources))
+        for source in sources:
+            passing.file(source)
+    for target in passing.live():
+        _guard(target, partial(target.finish, manifest, mac_key))
+    for target in targets:
+        sent = target.sent
+        if sent.ok:
+            state.wrote(sent.destination, manifest.snapshot)
+        state.record(
+            "run",
+            sent.destination,
+            sent.ok,
+            sent.snapshot,
+            packs=sent.packs,
+            bytes=sent.bytes,
+            chunks_new=sent.chunks_new,
+            chunks_kept=sent.chunks_kept,
+            error=sent.error,
+        )

@@ -1,0 +1,145 @@
+"""What this machine knows about its backups: ``$FREEHOLD_HOME/backup/state.sqlite``.
+
+Runs, verifies and drills (what ``status`` reports), the snapshots this machine wrote to each
+destination (a destination that lost one, or shows an older one in its place, is named by
+verify), the sampled verify's position, and the chunk index: for each destination, which
+chunk (by SHA-256) lies where in which pack, so that a run sends only chunks the destination
+does not hold. Each run checks the index against the destination's listing first and forgets
+chunks whose pack is gone, and verify forgets those of a damaged pack, so the next run sends
+them again: the index can make a run slower when it is wrong, never a snapshot incomplete.
+
+The state lives beside the archive, not in it: a snapshot never carries it, so a restored data
+folder says nothing about backups it did not make (``status`` says "never" until it runs).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from freehold import _private
+from freehold.archive import now_iso
+from freehold.backup.format import Chunk
+
+__all__ = ["Event", "State", "open_state"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, destination TEXT NOT NULL, at TEXT NOT NULL,
+    ok INTEGER NOT NULL, snapshot TEXT, detail TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS written (
+    destination TEXT NOT NULL, snapshot TEXT NOT NULL, PRIMARY KEY (destination, snapshot)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunks (
+    destination TEXT NOT NULL, sha256 TEXT NOT NULL, pack TEXT NOT NULL,
+    offset INTEGER NOT NULL, length INTEGER NOT NULL, PRIMARY KEY (destination, sha256)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS chunks_pack ON chunks (destination, pack);
+CREATE TABLE IF NOT EXISTS cursor (destination TEXT PRIMARY KEY, position INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A run, verify or drill: when, whether it passed, and what it found."""
+
+    kind: str
+    destination: str
+    at: str
+    ok: bool
+    snapshot: str | None
+    detail: dict[str, Any]
+
+
+class State:
+    def __init__(self, path: Path) -> None:
+        _private.make_dirs(path.parent)
+        _private.create(path)
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def record(
+        self, kind: str, destination: str, ok: bool, snapshot: str | None, **detail: Any
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO events (kind, destination, at, ok, snapshot, detail) VALUES (?,?,?,?,?,?)",
+            (kind, destination, now_iso(), int(ok), snapshot, orjson.dumps(detail).decode()),
+        )
+
+    def last(self, kind: str, destination: str, *, ok: bool | None = None) -> Event | None:
+        sql = "SELECT kind, destination, at, ok, snapshot, detail FROM events"
+        sql += " WHERE kind=? AND destination=?" + ("" if ok is None else f" AND ok={int(ok)}")
+        row = self.db.execute(sql + " ORDER BY id DESC LIMIT 1", (kind, destination)).fetchone()
+        if row is None:
+            return None
+        return Event(row[0], row[1], row[2], bool(row[3]), row[4], orjson.loads(row[5]))
+
+    def wrote(self, destination: str, snapshot: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO written VALUES (?, ?)", (destination, snapshot))
+
+    def written(self, destination: str) -> set[str]:
+        rows = self.db.execute("SELECT snapshot FROM written WHERE destination=?", (destination,))
+        return {row[0] for row in rows}
+
+    def forget_snapshots(self, destination: str, snapshots: Iterable[str]) -> None:
+        self.db.executemany(
+            "DELETE FROM written WHERE destination=? AND snapshot=?",
+            [(destination, s) for s in snapshots],
+        )
+
+    def chunk(self, destination: str, sha256: str) -> Chunk | None:
+        row = self.db.execute(
+            "SELECT pack, offset, length FROM chunks WHERE destination=? AND sha256=?",
+            (destination, sha256),
+        ).fetchone()
+        return None if row is None else Chunk(row[0], row[1], row[2], sha256)
+
+    def add_chunks(self, destination: str, chunks: Iterable[Chunk]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?)",
+            [(destination, c.sha256, c.pack, c.offset, c.length) for c in chunks],
+        )
+
+    def indexed_packs(self, destination: str) -> set[str]:
+        rows = self.db.execute(
+            "SELECT DISTINCT pack FROM chunks WHERE destination=?", (destination,)
+        )
+        return {row[0] for row in rows}
+
+    def forget_packs(self, destination: str, packs: Iterable[str]) -> None:
+        self.db.executemany(
+            "DELETE FROM chunks WHERE destination=? AND pack=?", [(destination, p) for p in packs]
+        )
+
+    def cursor(self, destination: str) -> int:
+        row = self.db.execute("SELECT position FROM cursor WHERE destination=?", (destination,))
+        found = row.fetchone()
+        return 0 if found is None else int(found[0])
+
+    def set_cursor(self, destination: str, position: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO cursor VALUES (?, ?)", (destination, position))
+
+
+def open_state(home: Path) -> State:
+    return State(home / "backup" / "state.sqlite")

@@ -1,0 +1,131 @@
+"""``freehold backup status``: per destination, the last run, verify and drill; 3-2-1 or not.
+
+Read from this machine's state alone (no network): a status is cheap enough for a scheduled
+job and the web app. A destination counts as a copy while its last successful run is at most
+48 hours old. 3-2-1 is met with at least three copies (the archive itself is the first), on
+at least two kinds of media (this disk, another disk, remote storage) and at least one off
+site. The status fails (``ok`` false, and the command exits 1) when any destination has no
+successful run in 48 hours, when its last drill failed, or when there is no destination.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from freehold.backup import schedule
+from freehold.backup.destinations import media
+from freehold.backup.run import offsite
+from freehold.backup.settings import DestinationConfig, load
+from freehold.backup.state import Event, State, open_state
+from freehold.errors import FreeholdError
+
+__all__ = ["MAX_AGE", "DestinationStatus", "Status", "scheduled", "status"]
+
+MAX_AGE = timedelta(hours=48)
+
+
+@dataclass(slots=True)
+class DestinationStatus:
+    name: str
+    url: str
+    media: str
+    offsite: bool
+    last_run: dict[str, Any] | None
+    last_success: str | None
+    last_verify: dict[str, Any] | None
+    last_drill: dict[str, Any] | None
+    current: bool  # a successful run in the last 48 hours
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Status:
+    destinations: list[DestinationStatus]
+    copies: int
+    media_kinds: list[str]
+    offsite: bool
+    three_two_one: bool
+    schedule: str
+    kit_saved: str | None
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def _event(event: Event | None) -> dict[str, Any] | None:
+    if event is None:
+        return None
+    return {"at": event.at, "ok": event.ok, "snapshot": event.snapshot, **event.detail}
+
+
+def scheduled() -> str:
+    """What ``freehold backup schedule`` installed, in a few words."""
+    try:
+        job = schedule.installed()
+    except FreeholdError as error:  # a scheduler that cannot be asked is said, not fatal
+        return f"unknown ({error})"
+    if job is None:
+        return "not scheduled (freehold backup schedule)"
+    state = "active" if job.active else "written, NOT active"
+    return f"daily at {job.at} ({job.kind}, {state})"
+
+
+def status(home: Path, now: datetime | None = None) -> Status:
+    settings = load(home)
+    moment = now or datetime.now(UTC)
+    state = open_state(home)
+    try:
+        rows = [
+            _destination(state, config, home, moment) for config in settings.destinations.values()
+        ]
+    finally:
+        state.close()
+    counted = [d for d in rows if d.current]
+    kinds = sorted({"this disk", *(d.media for d in counted)})
+    offsite = any(d.offsite for d in counted)
+    problems = [p for d in rows for p in d.problems]
+    if not rows:
+        problems.append("no backup destination — freehold backup add NAME URL")
+    copies = 1 + len(counted)
+    return Status(
+        rows,
+        copies,
+        kinds,
+        offsite,
+        copies >= 3 and len(kinds) >= 2 and offsite,
+        scheduled(),
+        settings.kit_saved,
+        problems,
+    )
+
+
+def _destination(
+    state: State, config: DestinationConfig, home: Path, moment: datetime
+) -> DestinationStatus:
+    success = state.last("run", config.name, ok=True)
+    current = success is not None and moment - datetime.fromisoformat(success.at) <= MAX_AGE
+    row = DestinationStatus(
+        config.name,
+        config.url,
+        media(config, home),
+        offsite(config, home),
+        _event(state.last("run", config.name)),
+        success.at if success else None,
+        _event(state.last("verify", config.name)),
+        _event(state.last("drill", config.name)),
+        current,
+    )
+    if not current:
+        when = f"since {success.at}" if success else "ever"
+        row.problems.append(f"{config.name}: no successful backup {when} (more than 48 hours)")
+    if row.last_drill is not None and not row.last_drill["ok"]:
+        row.problems.append(f"{config.name}: the last drill failed ({row.last_drill['at']})")
+    return row

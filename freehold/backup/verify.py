@@ -1,0 +1,223 @@
+"""``freehold backup verify``: read the destination back and name every problem.
+
+Every snapshot manifest is downloaded, decrypted and checked (its MAC, and that the snapshot
+inside is the one its name says: an old manifest copied over a newer one is *replayed*);
+every snapshot this machine wrote must still be there. Every pack a manifest needs must be
+listed at its size; the packs read (all of them, or a sample) are decrypted and every chunk
+in them is decompressed and checked against its SHA-256. A file that is neither the marker,
+a snapshot, nor a pack, or a pack that the identity cannot open and no snapshot needs, is
+*foreign*. A pack no snapshot needs but that the identity opens was left by an interrupted
+run: a note, and ``prune`` removes it.
+
+``--sample PERCENT`` reads a window of the pack names (random hex, so a fair sample) that
+moves on by PERCENT of the name space each time, so every pack is read at least once every
+``ceil(100 / PERCENT)`` sampled verifies; manifests are always all read. A damaged or
+missing pack is taken out of the chunk index, so the next run sends its chunks again.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+import zlib
+from dataclasses import dataclass, field
+
+from freehold.backup import crypto
+from freehold.backup.destinations import Destination
+from freehold.backup.format import MARKER, Chunk, Manifest, decompress, pack_path, snapshot_path
+from freehold.backup.format import parse_manifest as _parse
+from freehold.backup.run import listed_packs, listed_snapshots
+from freehold.backup.state import State
+from freehold.errors import BackupKeyError, DamagedBackupError
+
+__all__ = ["Problem", "Report", "check_pack", "open_manifest", "verify", "window"]
+
+_SPACE = 1 << 32
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    kind: str  # damaged | missing | foreign | replayed
+    path: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.path} — {self.detail}"
+
+
+@dataclass(slots=True)
+class Report:
+    destination: str
+    sample: float | None = None
+    snapshots: list[str] = field(default_factory=list)
+    packs_total: int = 0
+    packs_read: int = 0
+    read: list[str] = field(default_factory=list, repr=False)  # the packs read
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def open_manifest(
+    dest: Destination, snapshot: str, identity: crypto.Identity, mac_key: bytes
+) -> Manifest:
+    """The manifest of ``snapshot``, checked; ``DamagedBackupError`` or ``BackupKeyError``."""
+    where = f"{dest.name}: {snapshot_path(snapshot)}"
+    plain = crypto.decrypt(dest.read(snapshot_path(snapshot)), identity, where)
+    try:
+        text = gzip.decompress(plain)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DamagedBackupError(f"{where}: not a manifest ({error})") from error
+    manifest = _parse(text, mac_key, where)
+    if manifest.snapshot != snapshot:
+        raise DamagedBackupError(
+            f"{where}: holds snapshot {manifest.snapshot} — an old manifest replayed or renamed"
+        )
+    return manifest
+
+
+def check_pack(
+    dest: Destination, pack: str, chunks: list[Chunk], identity: crypto.Identity
+) -> dict[str, bytes]:
+    """The chunks of ``pack`` that are wanted, each checked: SHA-256 → plaintext."""
+    where = f"{dest.name}: {pack_path(pack)}"
+    plain = crypto.decrypt(dest.read(pack_path(pack)), identity, where)
+    found: dict[str, bytes] = {}
+    for chunk in chunks:
+        member = plain[chunk.offset : chunk.offset + chunk.length]
+        try:
+            data = decompress(member)
+        except (zlib.error, OSError) as error:
+            raise DamagedBackupError(f"{where}: a chunk does not decompress ({error})") from error
+        if hashlib.sha256(data).hexdigest() != chunk.sha256:
+            raise DamagedBackupError(f"{where}: a chunk's SHA-256 does not match the manifest")
+        found[chunk.sha256] = data
+    return found
+
+
+def window(names: list[str], position: int, percent: float) -> tuple[list[str], int]:
+    """The names whose first 8 hex digits fall in the window at ``position``; the next one."""
+    width = max(1, math.ceil(_SPACE * percent / 100))
+    if width >= _SPACE:
+        return names, 0
+    end = position + width
+    inside = [n for n in names if position <= int(n[:8], 16) < end or int(n[:8], 16) < end - _SPACE]
+    return inside, end % _SPACE
+
+
+class _Verifier:
+    def __init__(
+        self, dest: Destination, identity: crypto.Identity, state: State, sample: float | None
+    ) -> None:
+        self.dest, self.identity, self.state = dest, identity, state
+        self.report = Report(dest.name, sample)
+        self.mac_key = crypto.mac_key(identity)
+
+    def problem(self, kind: str, path: str, detail: str) -> None:
+        self.report.problems.append(Problem(kind, path, detail))
+
+    def run(self) -> Report:
+        listing = self.dest.listing()
+        packs = listed_packs(listing)
+        wanted = self._manifests(listed_snapshots(listing), packs)
+        self._foreign(listing, packs, wanted)
+        self._read(wanted, packs)
+        bad = {p.path[6:-4] for p in self.report.problems if p.path.startswith("packs/")}
+        self.state.forget_packs(self.dest.name, bad)
+        return self.report
+
+    def _manifests(self, snapshots: list[str], packs: dict[str, int]) -> dict[str, list[Chunk]]:
+        """Every manifest read and checked, one at a time (memory: the chunks they share are
+        kept once); returns pack → the chunks wanted from it."""
+        wanted: dict[str, dict[str, Chunk]] = {}
+        refused = 0
+        for snapshot in snapshots:
+            try:
+                manifest = open_manifest(self.dest, snapshot, self.identity, self.mac_key)
+            except BackupKeyError:
+                refused += 1
+                self.problem("foreign", snapshot_path(snapshot), "the identity does not open it")
+                continue
+            except DamagedBackupError as error:
+                kind = "replayed" if "replayed" in str(error) else "damaged"
+                self.problem(kind, snapshot_path(snapshot), str(error).split(" — ")[0])
+                continue
+            self.report.snapshots.append(snapshot)
+            self._absorb(manifest, packs, wanted)
+        if snapshots and refused == len(snapshots):
+            raise BackupKeyError(
+                f"{self.dest.name}: the identity opens none of its {len(snapshots)} snapshots — "
+                "wrong key (another kit, or another freehold's backups?)"
+            )
+        for lost in sorted(self.state.written(self.dest.name) - set(snapshots)):
+            self.problem("missing", snapshot_path(lost), "this machine wrote it; it is gone")
+        return {pack: list(chunks.values()) for pack, chunks in wanted.items()}
+
+    def _absorb(
+        self, manifest: Manifest, packs: dict[str, int], wanted: dict[str, dict[str, Chunk]]
+    ) -> None:
+        for chunk in manifest.chunks():
+            wanted.setdefault(chunk.pack, {}).setdefault(chunk.sha256, chunk)
+        named = {p.path for p in self.report.problems}
+        for pack, size in manifest.packs.items():
+            if pack_path(pack) in named:
+                continue
+            if pack not in packs:
+                self.problem("missing", pack_path(pack), f"snapshot {manifest.snapshot} needs it")
+            elif packs[pack] != size:
+                self.problem(
+                    "damaged", pack_path(pack), f"{packs[pack]} bytes, {size} expected (cut?)"
+                )
+
+    def _foreign(
+        self, listing: dict[str, int], packs: dict[str, int], wanted: dict[str, list[Chunk]]
+    ) -> None:
+        known = {MARKER, *(pack_path(p) for p in packs)}
+        known |= {snapshot_path(s) for s in listed_snapshots(listing)}
+        for path in sorted(set(listing) - known):
+            if path.rpartition("/")[2].startswith(".tmp-"):
+                self.report.notes.append(f"{path}: an interrupted write left it (prune removes it)")
+            else:
+                self.problem("foreign", path, "not a freehold backup file")
+        for pack in sorted(set(packs) - wanted.keys()):
+            try:
+                check_pack(self.dest, pack, [], self.identity)
+                self.report.notes.append(
+                    f"{pack_path(pack)}: no snapshot needs it (an interrupted run left it; "
+                    "prune removes it)"
+                )
+            except (BackupKeyError, DamagedBackupError):
+                self.problem(
+                    "foreign", pack_path(pack), "no snapshot needs it, the key opens it not"
+                )
+
+    def _read(self, wanted: dict[str, list[Chunk]], packs: dict[str, int]) -> None:
+        names = sorted(p for p in wanted if p in packs)
+        self.report.packs_total = len(names)
+        if self.report.sample is not None:
+            position = self.state.cursor(self.dest.name)
+            names, after = window(names, position, self.report.sample)
+            self.state.set_cursor(self.dest.name, after)
+        already = {p.path for p in self.report.problems}
+        for pack in names:
+            if pack_path(pack) in already:
+                continue
+            try:
+                check_pack(self.dest, pack, wanted[pack], self.identity)
+            except (DamagedBackupError, BackupKeyError) as error:
+                self.problem("damaged", pack_path(pack), str(error).split(": ", 2)[-1])
+            self.report.packs_read += 1
+            self.report.read.append(pack)
+
+
+def verify(
+    dest: Destination, identity: crypto.Identity, state: State, sample: float | None = None
+) -> Report:
+    report = _Verifier(dest, identity, state, sample).run()
+    detail = [str(p) for p in report.problems]
+    state.record("verify", dest.name, report.ok, None, sample=sample, problems=detail)
+    return report

@@ -1,0 +1,475 @@
+"""``freehold backup``: encrypted, incremental 3-2-1 backups, proven by restores.
+
+Thin commands over ``freehold.backup``. Whatever reads a backup back (verify, restore, drill,
+prune) needs the identity: from the recovery kit (``--identity``) or from the passphrase
+(``--passphrase-file``, the ``FREEHOLD_PASSPHRASE`` variable, else a prompt). ``run`` needs
+neither once ``init`` has been done on this machine, so a scheduled run asks for nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from freehold import progress
+from freehold.archive import home_dir, now_iso
+from freehold.backup import crypto, settings
+from freehold.backup import destinations as destinations_module
+from freehold.backup import prune as pruning
+from freehold.backup import restore as restoring
+from freehold.backup import run as running
+from freehold.backup import status as statuses
+from freehold.backup import verify as verifying
+from freehold.backup.destinations import Destination, media, open_destination
+from freehold.backup.format import snapshot_time
+from freehold.backup.settings import DestinationConfig
+from freehold.backup.state import open_state
+from freehold.cli._base import err, json_option, out, print_json, tell
+from freehold.cli.schedule import schedule
+from freehold.errors import FreeholdError
+
+__all__ = ["backup"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_KIT = "freehold-recovery-kit.txt"
+
+
+def _identity_options(function: F) -> F:
+    kit = click.option(
+        "--identity",
+        "identity_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="The recovery kit (or any age identity file) instead of the passphrase.",
+    )
+    return kit(_passphrase_option(function))
+
+
+def _passphrase_option(function: F) -> F:
+    return click.option(
+        "--passphrase-file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help=f"Read the passphrase from this file (else ${crypto.PASSPHRASE_VARIABLE}, else ask).",
+    )(function)
+
+
+def _yes_option(function: F) -> F:
+    return click.option("--yes", is_flag=True, help="Answer yes to every question.")(function)
+
+
+def _passphrase(path: Path | None, *, confirm: bool = False) -> str:
+    if path is not None:
+        return path.read_text(encoding="utf-8").splitlines()[0] if path.stat().st_size else ""
+    if crypto.PASSPHRASE_VARIABLE in os.environ:
+        return os.environ[crypto.PASSPHRASE_VARIABLE]
+    if not sys.stdin.isatty():
+        raise click.ClickException(
+            f"no passphrase: set {crypto.PASSPHRASE_VARIABLE} or give --passphrase-file"
+        )
+    text: str = click.prompt(
+        "Backup passphrase", hide_input=True, confirmation_prompt=confirm, err=True
+    )
+    return text
+
+
+def _identity(identity_file: Path | None, passphrase_file: Path | None) -> crypto.Identity:
+    if identity_file is not None:
+        return crypto.identity_from_file(identity_file)
+    return crypto.unlock(home_dir(), _passphrase(passphrase_file))
+
+
+def _destinations(names: tuple[str, ...]) -> list[Destination]:
+    """The named destinations (a configured name, or a folder or rclone URL), else all."""
+    configured = settings.load(home_dir()).destinations
+    chosen = []
+    for name in names:
+        config = configured.get(name) or DestinationConfig(name, name)
+        chosen.append(open_destination(config))
+    if not names:
+        chosen = [open_destination(c) for c in running.selected(settings.load(home_dir()), None)]
+    return chosen
+
+
+def _from_option(help_text: str) -> Callable[[F], F]:
+    return click.option("--from", "sources", multiple=True, metavar="DESTINATION", help=help_text)
+
+
+class _Group(click.Group):
+    """Library errors become one-line messages (the top-level group makes them visible)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FreeholdError as error:
+            raise click.ClickException(str(error)) from error
+
+
+@click.group(cls=_Group)
+def backup() -> None:
+    """Encrypted, incremental backups to folders, disks and clouds, proven by restores.
+
+    Start with `freehold backup init`, then `freehold backup add NAME URL` for each place
+    (three copies, two kinds of media, one off site), then `freehold backup run`.
+    docs/backups.md says how it works and how to restore without freehold.
+    """
+
+
+@backup.command()
+@click.option(
+    "--kit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=_KIT,
+    show_default=True,
+    help="Where to write the recovery kit (print it, keep it away from this computer).",
+)
+@click.option(
+    "--recipient", multiple=True, metavar="AGE1…", help="Another public key to encrypt to."
+)
+@click.option(
+    "--from-kit",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Keep the identity of this recovery kit (after a restore on a new machine).",
+)
+@_passphrase_option
+@_yes_option
+def init(
+    kit: Path,
+    recipient: tuple[str, ...],
+    from_kit: Path | None,
+    passphrase_file: Path | None,
+    yes: bool,
+) -> None:
+    """Create the backup identity and its recovery kit (again: rewrite the kit).
+
+    The identity is kept in the data folder, protected by your passphrase. The kit holds the
+    identity itself: lose the kit and forget the passphrase, and the backups are lost.
+    """
+    home = home_dir()
+    if kit.exists():
+        raise click.ClickException(f"{kit} exists — move it away or give another --kit path")
+    if crypto.identity_path(home).exists():
+        identity = crypto.unlock(home, _passphrase(passphrase_file))
+    else:
+        given = crypto.identity_from_file(from_kit) if from_kit else None
+        secret = _passphrase(passphrase_file, confirm=True)
+        identity = crypto.create_identity(home, secret, given)
+    recipients = [str(identity.to_public()), *recipient]
+    crypto.parse_recipients(recipients)
+    settings.set_value(home, "recipients", recipients)
+    with kit.open("x", encoding="utf-8") as page:
+        page.write(crypto.kit_text(identity, home))
+    os.chmod(kit, 0o600)
+    tell(f"recovery kit written to {kit}: print it or keep it in a password manager, then")
+    tell("delete it from this computer. Lose the kit AND the passphrase: the backups are lost.")
+    if yes or click.confirm("Is the recovery kit saved away from this computer?", err=True):
+        settings.set_value(home, "kit_saved", now_iso())
+        tell("kit confirmed: off-site destinations may be used")
+    else:
+        tell("not confirmed: off-site destinations wait — run freehold backup init again")
+
+
+@backup.command()
+@click.argument("name")
+@click.argument("url")
+@click.option("--offsite/--onsite", default=None, help="Override: is this copy off site?")
+def add(name: str, url: str, offsite: bool | None) -> None:
+    """Add a destination: a folder path (local folder, external disk) or an rclone remote.
+
+    URL is a path (/media/usb/freehold) or remote:path for anything rclone reaches (S3, B2,
+    SFTP, WebDAV, Google Drive, Dropbox, OneDrive…; set it up first with `rclone config`).
+    """
+    home = home_dir()
+    if not url.startswith(("/", "~")) and ":" not in url:
+        url = str(Path(url).resolve())
+    config = destinations_module.add(home, name, url, offsite)
+    where = "off site" if running.offsite(config, home) else "on site"
+    tell(f"added {name}: {url} ({media(config, home)}, {where})")
+    if media(config, home) == "this disk":
+        tell("note: on the same disk as the archive — it does not survive that disk")
+
+
+@backup.command()
+@json_option
+def destinations(as_json: bool) -> None:
+    """List the destinations: where, which medium, on or off site."""
+    home = home_dir()
+    rows = [
+        {
+            "name": c.name,
+            "url": c.url,
+            "media": media(c, home),
+            "offsite": running.offsite(c, home),
+        }
+        for c in settings.load(home).destinations.values()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        side = "off site" if row["offsite"] else "on site"
+        out.print(f"{row['name']}\t{row['url']}\t{row['media']}, {side}")
+    if not rows:
+        tell("no destination yet — freehold backup add NAME URL")
+
+
+@backup.command("run")
+@click.option("--to", "names", multiple=True, metavar="DESTINATION", help="Only these.")
+@_passphrase_option
+def run_command(names: tuple[str, ...], passphrase_file: Path | None) -> None:
+    """Take a snapshot and send what is new to every destination."""
+    home = home_dir()
+    if crypto.load_mac_key(home) is None and crypto.identity_path(home).exists():
+        crypto.unlock(home, _passphrase(passphrase_file))  # once: keeps the manifest key
+    with progress.reading(err, "backup", noun="pack") as tick:
+        results = running.run(home, list(names) or None, tick)
+    failed = 0
+    for sent in results:
+        if sent.ok:
+            tell(
+                f"{sent.destination}: snapshot {sent.snapshot}, {sent.chunks_new:,} new chunks "
+                f"in {progress.plural(sent.packs, 'pack')}, {sent.bytes / 1e6:,.1f} MB sent, "
+                f"{sent.chunks_kept:,} chunks already there"
+            )
+        else:
+            failed += 1
+            tell(f"{sent.destination}: FAILED — {sent.error}")
+    if failed:
+        raise click.ClickException(f"{failed} of {len(results)} destinations failed")
+
+
+@backup.command("list")
+@_from_option("Only this destination (a name, or a folder or rclone URL).")
+@json_option
+def list_command(sources: tuple[str, ...], as_json: bool) -> None:
+    """List the snapshots each destination holds."""
+    rows = []
+    for dest in _destinations(sources):
+        for snapshot in running.listed_snapshots(dest.listing()):
+            taken = snapshot_time(snapshot).isoformat()
+            rows.append({"destination": dest.name, "snapshot": snapshot, "taken": taken})
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        out.print(f"{row['destination']}\t{row['snapshot']}\t{row['taken']}")
+
+
+@backup.command()
+@_from_option("Only this destination (a name, or a folder or rclone URL).")
+@click.option(
+    "--sample",
+    type=click.FloatRange(0, 100, min_open=True),
+    metavar="PERCENT",
+    help="Read only PERCENT of the packs: a window that moves on each time, so every pack is "
+    "read within ceil(100/PERCENT) verifies.",
+)
+@_identity_options
+@json_option
+def verify(
+    sources: tuple[str, ...],
+    sample: float | None,
+    identity_file: Path | None,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Read the backups back, decrypt and check them; name every damaged, missing or
+    foreign object."""
+    identity = _identity(identity_file, passphrase_file)
+    state = open_state(home_dir())
+    try:
+        reports = [verifying.verify(d, identity, state, sample) for d in _destinations(sources)]
+    finally:
+        state.close()
+    if as_json:
+        print_json([_report_json(r) for r in reports])
+    else:
+        for report in reports:
+            _print_report(report)
+    if not all(r.ok for r in reports):
+        raise SystemExit(1)
+
+
+def _report_json(report: verifying.Report) -> dict[str, Any]:
+    return {
+        "destination": report.destination,
+        "ok": report.ok,
+        "sample": report.sample,
+        "snapshots": report.snapshots,
+        "packs_read": report.packs_read,
+        "packs_total": report.packs_total,
+        "problems": [{"kind": p.kind, "path": p.path, "detail": p.detail} for p in report.problems],
+        "notes": report.notes,
+    }
+
+
+def _print_report(report: verifying.Report) -> None:
+    verdict = "OK" if report.ok else f"{len(report.problems)} PROBLEMS"
+    out.print(
+        f"{report.destination}: {verdict} — {progress.plural(len(report.snapshots), 'snapshot')}, "
+        f"{report.packs_read}/{report.packs_total} packs read"
+    )
+    for problem in report.problems:
+        out.print(f"  {problem}")
+    for note in report.notes:
+        out.print(f"  note: {note}")
+
+
+@backup.command()
+@click.argument("snapshot")
+@click.option(
+    "--to",
+    "folder",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A new or empty folder: it becomes a data folder (FREEHOLD_HOME).",
+)
+@_from_option("Where to restore from (default: the first destination that answers).")
+@_identity_options
+def restore(
+    snapshot: str,
+    folder: Path,
+    sources: tuple[str, ...],
+    identity_file: Path | None,
+    passphrase_file: Path | None,
+) -> None:
+    """Restore SNAPSHOT (or `latest`) into a new data folder, checked before it is placed."""
+    identity = _identity(identity_file, passphrase_file)
+    errors = []
+    for dest in _destinations(sources):
+        try:
+            running.listed_snapshots(dest.listing())
+        except FreeholdError as error:
+            errors.append(str(error))
+            continue
+        with progress.reading(err, f"restore from {dest.name}", noun="pack") as tick:
+            done = restoring.restore(dest, identity, snapshot, folder, tick)
+        tell(
+            f"restored snapshot {done.snapshot} from {done.destination} into {done.folder}: "
+            f"{progress.plural(done.conversations, 'conversation')}, "
+            f"{progress.plural(done.files, 'file')}, {done.bytes / 1e6:,.1f} MB — checked "
+            "(SHA-256, integrity_check, conversation digests)"
+        )
+        tell(f"use it: FREEHOLD_HOME={done.folder} freehold stats")
+        return
+    raise click.ClickException("no destination answers: " + "; ".join(errors))
+
+
+@backup.command()
+@_from_option("Only this destination.")
+@_identity_options
+def drill(
+    sources: tuple[str, ...], identity_file: Path | None, passphrase_file: Path | None
+) -> None:
+    """Restore the latest snapshot of each destination into a temporary folder and compare
+    it with the live archive."""
+    identity = _identity(identity_file, passphrase_file)
+    home = home_dir()
+    state = open_state(home)
+    try:
+        reports = [restoring.drill(home, d, identity, state) for d in _destinations(sources)]
+    finally:
+        state.close()
+    for report in reports:
+        if report.error:
+            out.print(f"{report.destination}: FAILED — {report.error}")
+            continue
+        verdict = "OK" if report.ok else "FAILED"
+        out.print(
+            f"{report.destination}: {verdict} — snapshot {report.snapshot}: {report.same:,} "
+            f"conversations as live, {report.changed:,} changed since, {report.newer:,} newer "
+            f"in the archive, {len(report.gone):,} gone from it, "
+            f"{len(report.files_gone):,} attachments gone"
+        )
+    if not all(r.ok for r in reports):
+        raise SystemExit(1)
+
+
+@backup.command()
+@_from_option("Only this destination.")
+@click.option("--dry-run", is_flag=True, help="Say what would go; delete nothing.")
+@_identity_options
+@_yes_option
+def prune(
+    sources: tuple[str, ...],
+    dry_run: bool,
+    identity_file: Path | None,
+    passphrase_file: Path | None,
+    yes: bool,
+) -> None:
+    """Delete snapshots beyond the retention (7 daily, 4 weekly, 12 monthly by default) and
+    the packs no kept snapshot needs."""
+    home = home_dir()
+    keep = settings.load(home).keep
+    identity = _identity(identity_file, passphrase_file)
+    with running.locked(home):
+        state = open_state(home)
+        try:
+            for dest in _destinations(sources):
+                plan = pruning.prune(dest, identity, state, keep, dry_run=True)
+                _print_prune(plan, "would go" if dry_run else "go")
+                if dry_run or not (plan.removed or plan.packs_removed):
+                    continue
+                if yes or click.confirm(f"Delete them from {dest.name}?", err=True):
+                    pruning.prune(dest, identity, state, keep, dry_run=False)
+                    tell(f"{dest.name}: pruned")
+        finally:
+            state.close()
+
+
+def _print_prune(plan: pruning.Pruned, verb: str) -> None:
+    out.print(
+        f"{plan.destination}: {len(plan.kept)} snapshots kept, {len(plan.removed)} {verb}, "
+        f"{progress.plural(plan.packs_removed, 'pack')} ({plan.bytes_removed / 1e6:,.1f} MB) {verb}"
+    )
+
+
+@backup.command()
+@json_option
+def status(as_json: bool) -> None:
+    """Per destination: the last run, verify and drill; whether 3-2-1 is met. Exits 1 when
+    a backup is older than 48 hours or a drill failed."""
+    found = statuses.status(home_dir())
+    if as_json:
+        print_json(found.as_json())
+    else:
+        _print_status(found)
+    if not found.ok:
+        raise SystemExit(1)
+
+
+def _when(event: dict[str, Any] | None) -> str:
+    if event is None:
+        return "never"
+    age = datetime.now(UTC) - datetime.fromisoformat(event["at"])
+    hours = age.total_seconds() / 3600
+    ago = f"{hours:.0f} h ago" if hours < 48 else f"{hours / 24:.0f} days ago"
+    return f"{event['at']} ({ago}, {'ok' if event['ok'] else 'FAILED'})"
+
+
+def _print_status(found: statuses.Status) -> None:
+    for row in found.destinations:
+        side = "off site" if row.offsite else "on site"
+        out.print(f"{row.name}: {row.url} ({row.media}, {side})")
+        out.print(f"  last run:    {_when(row.last_run)}")
+        out.print(f"  last verify: {_when(row.last_verify)}")
+        out.print(f"  last drill:  {_when(row.last_drill)}")
+    met = "met" if found.three_two_one else "NOT met"
+    out.print(
+        f"3-2-1 {met}: {found.copies} copies (the archive and each destination with a backup "
+        f"in 48 h), media: {', '.join(found.media_kinds)}, "
+        f"{'one off site' if found.offsite else 'none off site'}"
+    )
+    out.print(f"schedule: {found.schedule}")
+    out.print(
+        f"recovery kit: {'confirmed ' + found.kit_saved if found.kit_saved else 'NOT confirmed'}"
+    )
+    for problem in found.problems:
+        out.print(f"problem: {problem}")
+
+
+backup.add_command(schedule)  # its own module, beside the daily job it installs

@@ -1,0 +1,208 @@
+"""``freehold backup`` from the command line: init and the kit, destinations, run, list,
+verify, restore after a disaster, prune, and status with its exit code and 3-2-1 verdict."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from freehold.backup import crypto, settings
+from freehold.cli import cli
+from freehold.config import load_config
+
+from .conftest import PASSPHRASE, Place, Templates, make_place
+
+
+def invoke(*args: str, **env: str) -> Result:
+    return CliRunner().invoke(
+        cli, ["backup", *args], env={"FREEHOLD_PASSPHRASE": PASSPHRASE, **env}
+    )
+
+
+def test_init_makes_the_identity_and_a_kit_that_opens_it(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    kit = tmp_path / "kit.txt"
+    result = invoke("init", "--kit", str(kit), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Lose the kit AND the passphrase: the backups are lost" in result.output
+    assert stat.S_IMODE(kit.stat().st_mode) == 0o600
+    from_kit = crypto.identity_from_file(kit)
+    from_passphrase = crypto.unlock(_isolated_home, PASSPHRASE)
+    assert str(from_kit) == str(from_passphrase)
+    found = settings.load(_isolated_home)
+    assert found.recipients == (str(from_kit.to_public()),) and found.kit_saved
+    assert all(
+        line.startswith("#") or line.startswith("AGE-SECRET-KEY-") or not line
+        for line in kit.read_text(encoding="utf-8").splitlines()
+    )
+    again = invoke("init", "--kit", str(tmp_path / "kit2.txt"), "--yes")
+    assert again.exit_code == 0  # the same identity, its kit written again
+    assert str(crypto.identity_from_file(tmp_path / "kit2.txt")) == str(from_kit)
+
+
+def test_backup_settings_and_providers_share_config_toml(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    # [backup] and [providers] live in one config.toml: each part reads the other's table
+    # without calling it unknown, and writing one keeps the other.
+    _isolated_home.mkdir(parents=True, exist_ok=True)
+    (_isolated_home / "config.toml").write_text(
+        '[providers.local]\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n',
+        encoding="utf-8",
+    )
+    assert invoke("init", "--kit", str(tmp_path / "kit.txt"), "--yes").exit_code == 0
+    assert settings.load(_isolated_home).recipients
+    assert list(load_config(_isolated_home).providers) == ["local"]
+    listed = CliRunner().invoke(cli, ["providers", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+
+
+def test_init_asks_and_does_not_confirm_the_kit_on_no(_isolated_home: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["backup", "init", "--kit", str(tmp_path / "k.txt")],
+        input="n\n",
+        env={"FREEHOLD_PASSPHRASE": PASSPHRASE},
+    )
+    assert result.exit_code == 0
+    assert "off-site destinations wait" in result.output
+    assert settings.load(_isolated_home).kit_saved is None
+
+
+def test_without_a_passphrase_an_unattended_command_says_how_to_give_one(
+    home: Path, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(cli, ["backup", "verify"], env={"FREEHOLD_PASSPHRASE": None})
+    assert result.exit_code == 1
+    assert "set FREEHOLD_PASSPHRASE or give --passphrase-file" in result.output
+
+
+def test_add_refuses_a_folder_holding_other_files_and_a_second_name(
+    home: Path, tmp_path: Path
+) -> None:
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "holiday.jpg").write_bytes(b"x")
+    result = invoke("add", "usb", str(busy))
+    assert result.exit_code == 1
+    assert "holds other files and is not a freehold backup" in result.output
+    assert invoke("add", "usb", str(tmp_path / "usb")).exit_code == 0
+    assert "exists already" in invoke("add", "usb", str(tmp_path / "other")).output
+    listed = json.loads(invoke("destinations", "--json").output)
+    assert listed == [
+        {"name": "usb", "url": str(tmp_path / "usb"), "media": "this disk", "offsite": False}
+    ]
+
+
+def test_run_list_verify_and_a_restore_after_the_data_folder_is_gone(
+    home: Path, folder: Place, templates: Templates, tmp_path: Path
+) -> None:
+    assert invoke("add", "usb", folder.url).exit_code == 0
+    ran = invoke("run")
+    assert ran.exit_code == 0, ran.output
+    assert "usb: snapshot " in ran.output
+    snapshots = json.loads(invoke("list", "--json").output)
+    assert [s["destination"] for s in snapshots] == ["usb"]
+    verified = json.loads(invoke("verify", "--json").output)
+    assert verified[0]["ok"] and verified[0]["problems"] == []
+    # the disaster: a new machine, no data folder, the kit and the backup folder only
+    bare = tmp_path / "new-machine"
+    result = invoke(
+        "restore",
+        "latest",
+        "--from",
+        folder.url,
+        "--identity",
+        str(templates.kit),
+        "--to",
+        str(tmp_path / "back"),
+        FREEHOLD_HOME=str(bare),
+        FREEHOLD_PASSPHRASE=None,  # type: ignore[arg-type]
+    )
+    assert result.exit_code == 0, result.output
+    assert "23 conversations" in result.output
+    stats = CliRunner().invoke(
+        cli, ["stats", "--json"], env={"FREEHOLD_HOME": str(tmp_path / "back")}
+    )
+    assert json.loads(stats.output)["conversations"] == 23
+
+
+def test_a_sampled_verify_reads_a_part_and_says_so(home: Path, folder: Place) -> None:
+    settings.set_value(home, "pack_kib", 16)  # type: ignore[arg-type]
+    invoke("add", "usb", folder.url)
+    invoke("run")
+    report = json.loads(invoke("verify", "--sample", "20", "--json").output)[0]
+    assert report["ok"] and report["sample"] == 20
+    assert report["packs_total"] > 0
+    assert report["packs_read"] < report["packs_total"]
+
+
+def test_prune_keeps_what_the_retention_says_and_the_rest_still_verifies(
+    home: Path, folder: Place
+) -> None:
+    invoke("add", "usb", folder.url)
+    for _ in range(3):
+        invoke("run")
+    settings.set_value(home, "keep", {"daily": 1, "weekly": 0, "monthly": 0})  # type: ignore[arg-type]
+    dry = invoke("prune", "--dry-run")
+    assert "1 snapshots kept, 2 would go" in dry.output
+    assert len(json.loads(invoke("list", "--json").output)) == 3
+    assert invoke("prune", "--yes").exit_code == 0
+    assert len(json.loads(invoke("list", "--json").output)) == 1
+    assert json.loads(invoke("verify", "--json").output)[0]["problems"] == []
+
+
+def _age_events(home: Path, hours: int) -> None:
+    db = sqlite3.connect(home / "backup" / "state.sqlite")
+    db.execute(f"UPDATE events SET at = datetime(at, '-{hours} hours') || '+00:00'")
+    db.commit()
+    db.close()
+
+
+def test_status_exits_1_when_a_backup_is_older_than_48_hours(home: Path, folder: Place) -> None:
+    invoke("add", "usb", folder.url)
+    invoke("run")
+    fresh = invoke("status", "--json")
+    assert fresh.exit_code == 0, fresh.output
+    _age_events(home, 49)
+    stale = invoke("status", "--json")
+    assert stale.exit_code == 1
+    found = json.loads(stale.output)
+    assert found["ok"] is False
+    assert any("no successful backup since" in p for p in found["problems"])
+
+
+def test_status_exits_1_when_the_last_drill_failed(home: Path, folder: Place) -> None:
+    invoke("add", "usb", folder.url)
+    invoke("run")
+    assert invoke("drill").exit_code == 0
+    assert invoke("status").exit_code == 0
+    next((home / "blobs").glob("??/*")).unlink()
+    drilled = invoke("drill")
+    assert drilled.exit_code == 1 and "1 attachments gone" in drilled.output
+    status = invoke("status")
+    assert status.exit_code == 1 and "the last drill failed" in status.output
+
+
+def test_status_says_3_2_1_is_met_with_a_disk_copy_and_an_offsite_copy(
+    home: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    remote = make_place("webdav", tmp_path, request)
+    invoke("add", "usb", str(tmp_path / "usb"))
+    invoke("add", "cloud", remote.url)
+    before = json.loads(invoke("status", "--json").output)
+    assert before["three_two_one"] is False and before["copies"] == 1
+    assert invoke("run").exit_code == 0
+    after = json.loads(invoke("status", "--json").output)
+    assert after["copies"] == 3 and after["offsite"] is True
+    assert after["media_kinds"] == ["remote", "this disk"]
+    assert after["three_two_one"] is True and after["ok"] is True
+    assert after["schedule"].startswith("not scheduled")
+    text = invoke("status").output
+    assert "3-2-1 met: 3 copies" in text

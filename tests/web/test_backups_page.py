@@ -1,0 +1,47 @@
+"""The backups' page over a real server: what ``freehold backup status`` says, after real
+``freehold backup`` commands (init, two destinations, a run to one of them), in English and
+French; names from config.toml escaped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from freehold.archive import open_archive
+from freehold.cli import cli
+from tests.web.conftest import start_server
+
+PASSPHRASE = "correct horse battery staple"
+HOSTILE = "<script>alert(1)</script>"
+
+
+def backup(*args: str) -> None:
+    result = CliRunner().invoke(cli, ["backup", *args], env={"FREEHOLD_PASSPHRASE": PASSPHRASE})
+    assert result.exit_code == 0, result.output
+
+
+def test_the_page_shows_each_destination_and_the_3_2_1_verdict(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    with open_archive(_isolated_home):
+        pass
+    backup("init", "--kit", str(tmp_path / "kit.txt"), "--yes")
+    backup("add", "usb", str(tmp_path / "usb"))
+    backup("add", "spare", str(tmp_path / f"spare{HOSTILE}"))
+    backup("run", "--to", "usb")
+    for server in start_server(_isolated_home):
+        with server.client() as client:
+            english = client.get("/backups")
+            french = client.get("/backups", headers={"Accept-Language": "fr"})
+    assert english.status_code == 200
+    text = english.text
+    assert "<h1>Backups</h1>" in text and 'href="/backups"' in text
+    assert "3-2-1 not met</strong>: 2 copies" in text  # the archive and usb; spare never ran
+    assert "none off site" in text
+    assert "usb" in text and "spare" in text
+    assert "spare: no successful backup ever (more than 48 hours)" in text
+    assert "Recovery kit: saved, confirmed on" in text
+    assert "Daily job: not scheduled" in text
+    assert HOSTILE not in text and "&lt;script&gt;" in text
+    assert "<h1>Sauvegardes</h1>" in french.text and "3-2-1 non respectée" in french.text
