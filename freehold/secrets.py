@@ -10,16 +10,16 @@ Maintained detectors do the work, each for what it was made for:
 - keys and tokens: every regex detector of Yelp's detect-secrets (AWS, GitHub, GitLab, Slack,
   Stripe, JWT, private keys, …) and its keyword detector (``password: …``, ``api_key = …``),
   plus the AI vendors' key formats detect-secrets 1.5 predates (Anthropic ``sk-ant-``, OpenAI
-  ``sk-proj-``, Google ``AIza``, Hugging Face ``hf_``, Groq, xAI, Replicate, Perplexity) and
-  ``Bearer`` tokens. Its entropy detectors are left out: they flag every hash and UUID;
+  ``sk-proj-``, Google ``AIza``, Hugging Face ``hf_``, Groq, xAI, Replicate, Perplexity, GitHub's
+  fine-grained ``github_pat_``, npm's ``npm_``) and ``Bearer`` tokens. Its entropy detectors are left out: they flag every hash and UUID;
 - e-mail addresses: a loose pattern proposes, email-validator decides (syntax only, no DNS);
 - phone numbers: Google's libphonenumber (``phonenumbers``), numbers valid for the person's
   region (from the locale, else US) and every number written in international form;
 - postal addresses: pyap2, for the US, Canada and the UK (the formats it knows; an address
   elsewhere is not found — docs/profiles.md says so).
 
-When two findings overlap the longer one wins (a key inside a ``password: …`` line is one
-finding). A private key is struck whole, from its BEGIN line to its END line.
+When two findings overlap, the worse kind to lose wins (the order of ``KINDS``: a key before
+an address), then the longer. A private key is struck whole, from its BEGIN line to its END line.
 """
 
 from __future__ import annotations
@@ -61,9 +61,12 @@ _VENDOR_KEYS = re.compile(
     r"|gsk_[A-Za-z0-9]{40,}"
     r"|xai-[A-Za-z0-9]{40,}"
     r"|r8_[A-Za-z0-9]{30,}"
-    r"|pplx-[A-Za-z0-9]{40,})"
+    r"|pplx-[A-Za-z0-9]{40,}"
+    r"|github_pat_[A-Za-z0-9_]{40,}"
+    r"|npm_[A-Za-z0-9]{36})"
     r"|(?i:\bbearer\s+)[A-Za-z0-9._~+/=-]{16,}"
 )
+_TOKEN_TAIL = re.compile(r"[A-Za-z0-9_\-=+/.]*")
 _EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
 _FILE_SUFFIXES = {"png", "jpg", "jpeg", "gif", "svg", "webp", "pdf", "ico"}  # icon@2x.png
 _PRIVATE_END = re.compile(r"-----END [A-Z ]*PRIVATE KEY( BLOCK)?-----")
@@ -152,9 +155,20 @@ def _keys(text: str) -> Iterator[Finding]:
                 if name == "Private Key":
                     yield _private_key(text, start, end)
                 elif end > start:
-                    yield Finding("key", name, start, end, match.group())
+                    end = _token_end(text, end)
+                    yield Finding("key", name, start, end, text[start:end])
     for match in _VENDOR_KEYS.finditer(text):
         yield Finding("key", "AI vendor key", match.start(), match.end(), match.group())
+
+
+def _token_end(text: str, end: int) -> int:
+    """Some patterns stop early (the JWT one ends lazily before the signature): a key runs
+    to the end of its token, less a full stop that ends the sentence."""
+    tail = _TOKEN_TAIL.match(text, end)
+    stop = tail.end() if tail else end
+    while stop > end and text[stop - 1] == ".":
+        stop -= 1
+    return stop
 
 
 def _private_key(text: str, start: int, end: int) -> Finding:
@@ -212,9 +226,10 @@ def _addresses(text: str) -> Iterator[Finding]:
 
 
 def _plausible(address: str) -> bool:
-    """pyap2's UK rules also take a token soup for an address ("23456 and AKIA…"): no word
-    of a postal address is a long run of letters and digits."""
-    return not any(len(word) > 12 and re.search(r"\d", word) for word in address.split())
+    """pyap2's UK rules also take a token soup for an address ("23456 and AKIA…"): a postal
+    address has a few words, none a long run of letters and digits."""
+    words = address.split()
+    return len(words) >= 3 and not any(len(w) > 12 and re.search(r"\d", w) for w in words)
 
 
 def _without_overlaps(found: list[Finding]) -> list[Finding]:
