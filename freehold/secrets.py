@@ -11,7 +11,8 @@ Maintained detectors do the work, each for what it was made for:
   Stripe, JWT, private keys, …) and its keyword detector (``password: …``, ``api_key = …``),
   plus the AI vendors' key formats detect-secrets 1.5 predates (Anthropic ``sk-ant-``, OpenAI
   ``sk-proj-``, Google ``AIza``, Hugging Face ``hf_``, Groq, xAI, Replicate, Perplexity, GitHub's
-  fine-grained ``github_pat_``, npm's ``npm_``) and ``Bearer`` tokens. Its entropy detectors are left out: they flag every hash and UUID;
+  fine-grained ``github_pat_``, npm's ``npm_``) and ``Bearer`` tokens. Its entropy detectors
+  are left out: they flag every hash and UUID;
 - e-mail addresses: a loose pattern proposes, email-validator decides (syntax only, no DNS);
 - phone numbers: Google's libphonenumber (``phonenumbers``), numbers valid for the person's
   region (from the locale, else US) and every number written in international form;

@@ -21,7 +21,11 @@ from freehold.config import Config, Target, load_config
 from freehold.errors import FreeholdError
 from freehold.profiles import PendingError, Profile, Review, store
 
-__all__ = ["profile_group", "reviewed"]
+__all__ = [
+    "profile_group",
+    "reviewed",
+    "stdin_can_answer",
+]
 
 
 def _fail(error: FreeholdError) -> click.ClickException:

@@ -40,6 +40,7 @@ __all__ = [
     "Section",
     "parse",
     "render",
+    "split",
 ]
 
 HEADINGS = {

@@ -30,7 +30,14 @@ from freehold.archive import Archive
 from freehold.errors import FreeholdError
 from freehold.profiles.document import HEADINGS, Profile
 
-__all__ = ["Found", "InstructionSet", "Note", "draft", "gather"]
+__all__ = [
+    "Found",
+    "InstructionSet",
+    "Instructions",
+    "Note",
+    "draft",
+    "gather",
+]
 
 _PLATFORM_OF_ACCOUNT = {"memories.json": "claude", "projects.json": "claude"}
 

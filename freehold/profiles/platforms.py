@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 
 from freehold.profiles.document import HEADINGS, MemoryNote, Profile, Section
 
-__all__ = ["FIELDS", "PLATFORMS", "Cut", "Field", "Filled", "fill"]
+__all__ = [
+    "FIELDS",
+    "PLATFORMS",
+    "Cut",
+    "Field",
+    "Filled",
+    "fill",
+    "size",
+]
 
 _OPENAI = "OpenAI Help Center, 'Custom instructions for ChatGPT' (help.openai.com, article 8096356)"
 _ANTHROPIC = (

@@ -36,6 +36,7 @@ __all__ = [
     "names",
     "read",
     "remember",
+    "root",
     "save",
     "versions",
 ]
