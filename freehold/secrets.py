@@ -31,14 +31,14 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from functools import cache
+from typing import TYPE_CHECKING, Literal
 
 import phonenumbers
 import pyap
-from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-from detect_secrets.plugins.base import RegexBasedDetector
-from detect_secrets.plugins.keyword import KeywordDetector
-from email_validator import EmailNotValidError, validate_email
+
+if TYPE_CHECKING:
+    from detect_secrets.plugins.base import RegexBasedDetector
 
 __all__ = ["KINDS", "Finding", "default_region", "scan", "strike"]
 
@@ -135,7 +135,13 @@ def strike(text: str, findings: list[Finding]) -> str:
 # -- detectors ---------------------------------------------------------------------------------
 
 
+@cache
 def _regex_detectors() -> list[RegexBasedDetector]:
+    # detect-secrets and email-validator are imported on first use: together they cost
+    # ~0.4 s, which every other freehold command would pay at start.
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+    from detect_secrets.plugins.base import RegexBasedDetector
+
     mapping: dict[str, type] = get_mapping_from_secret_type_to_class()
     return [
         plugin()
@@ -144,11 +150,8 @@ def _regex_detectors() -> list[RegexBasedDetector]:
     ]
 
 
-_DETECTORS = _regex_detectors()
-
-
 def _keys(text: str) -> Iterator[Finding]:
-    for detector in _DETECTORS:
+    for detector in _regex_detectors():
         name = str(detector.secret_type)
         for pattern in detector.denylist:
             for match in pattern.finditer(text):
@@ -183,6 +186,8 @@ def _private_key(text: str, start: int, end: int) -> Finding:
 def _keywords(text: str) -> Iterator[Finding]:
     """``password: …``, ``api_key = '…'``: detect-secrets' keyword rules for YAML-like text
     (the way a profile writes them), the value alone being the finding."""
+    from detect_secrets.plugins.keyword import KeywordDetector
+
     detector = KeywordDetector()
     offset = 0
     for line in text.splitlines(keepends=True):
@@ -197,6 +202,8 @@ def _keywords(text: str) -> Iterator[Finding]:
 
 
 def _emails(text: str) -> Iterator[Finding]:
+    from email_validator import EmailNotValidError, validate_email
+
     for match in _EMAIL.finditer(text):
         candidate = match.group().rstrip(".")
         if candidate.rsplit(".", 1)[-1].lower() in _FILE_SUFFIXES:
