@@ -41,6 +41,8 @@ __all__ = [
     "iso",
     "load_conversation",
     "parse_when",
+    "personal_context",
+    "projects",
     "resolve",
     "search",
     "select_ids",
@@ -529,3 +531,30 @@ def context_records(db: sqlite3.Connection) -> list[dict[str, Any]]:
         item["data"] = orjson.loads(item["data"]) if item["data"] else {}
         out.append(item)
     return out
+
+
+def personal_context(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Context records with the conversation each came from (NULLs for account records)."""
+    columns = ["conversation_id", "source_message_id", "kind", "text", "data", "created_at"]
+    more = ["source_kind", "title", "conversation_created_at", "project"]
+    rows = db.execute(
+        f"SELECT {', '.join('r.' + c for c in columns)}, c.source_kind, c.title, c.created_at, "
+        "c.project FROM context_records r LEFT JOIN conversations c ON c.id = r.conversation_id "
+        "ORDER BY coalesce(r.created_at, c.created_at), r.id"
+    )
+    out = []
+    for row in rows:
+        item = dict(zip([*columns, *more], row, strict=True))
+        item["data"] = orjson.loads(item["data"]) if item["data"] else {}
+        out.append(item)
+    return out
+
+
+def projects(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The projects and custom GPTs conversations name: how many, first and last date."""
+    rows = db.execute(
+        "SELECT source_kind, project, count(*), min(created_at), max(created_at) "
+        "FROM conversations WHERE project IS NOT NULL AND project != '' GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    keys = ["source_kind", "project", "conversations", "first", "last"]
+    return [dict(zip(keys, row, strict=True)) for row in rows]

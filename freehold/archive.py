@@ -898,6 +898,14 @@ class Archive:
     def context_records(self) -> list[dict[str, Any]]:
         return _queries.context_records(self.db)
 
+    def personal_context(self) -> list[dict[str, Any]]:
+        """Context records with their conversation's source, title, date and project."""
+        return _queries.personal_context(self.db)
+
+    def projects(self) -> list[dict[str, Any]]:
+        """Projects and custom GPTs named by conversations, with counts and dates."""
+        return _queries.projects(self.db)
+
     def conversation_rows(self, **filters: Any) -> _browse.Listing:
         return _browse.conversation_rows(self.db, **filters)
 

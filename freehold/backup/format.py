@@ -57,6 +57,7 @@ __all__ = [
     "new_snapshot_id",
     "pack_path",
     "parse_manifest",
+    "path_allowed",
     "render_manifest",
     "snapshot_path",
     "snapshot_time",
@@ -74,7 +75,16 @@ BLOB_CHUNK = 1 << 20
 PACK_TARGET = 8 << 20
 
 _HEX64 = "[0-9a-f]{64}"
-_PATH = re.compile(rf"^(archive\.sqlite|(blobs|vault)/[0-9a-f]{{2}}/{_HEX64})$")
+# Every path a manifest may name: a restore writes nowhere else (a hostile manifest cannot
+# reach outside the folder). The person's own files beside the archive go too: profiles and
+# their model-lifecycle.toml; config.toml never (a destination's URL may carry a secret).
+_PROFILE = (
+    r"profiles/[A-Za-z0-9][A-Za-z0-9_-]{0,63}/"
+    r"(v[0-9]{4,}\.md|review\.json|rejected-[0-9]+\.md)"
+)
+_PATH = re.compile(
+    rf"^(archive\.sqlite|(blobs|vault)/[0-9a-f]{{2}}/{_HEX64}|model-lifecycle\.toml|{_PROFILE})$"
+)
 _ID = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{4}$")
 _PACK = re.compile(r"^[0-9a-f]{32}$")
 
@@ -232,6 +242,11 @@ class _Parser:
             manifest.digests = FileEntry(None, int(fields[1]), _hex(fields[2]))
             return manifest.digests
         raise ValueError(f"unknown line {' '.join(fields)[:60]!r}")
+
+
+def path_allowed(path: str) -> bool:
+    """Whether a snapshot may hold a file at ``path`` (relative to the data folder)."""
+    return bool(_PATH.match(path))
 
 
 def _match(pattern: re.Pattern[str], value: str) -> str:

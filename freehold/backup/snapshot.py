@@ -27,7 +27,7 @@ from pathlib import Path
 import orjson
 
 from freehold.archive import ARCHIVE_NAME
-from freehold.backup.format import BLOB_CHUNK, DB_CHUNK
+from freehold.backup.format import BLOB_CHUNK, DB_CHUNK, path_allowed
 from freehold.errors import BackupError
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 _STORED = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")
+_SETTINGS = ("model-lifecycle.toml",)  # never config.toml: see format._PATH
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +135,16 @@ def read_digests(path: Path) -> dict[str, str]:
 
 
 def file_sources(home: Path) -> Iterator[Source]:
-    """Every stored file under ``blobs/`` and ``vault/`` (``ab/<sha256>``), sorted."""
+    """The person's own files — ``model-lifecycle.toml`` and ``profiles/`` (each
+    written whole by a rename, so read as one version) — then every stored file under
+    ``blobs/`` and ``vault/`` (``ab/<sha256>``), sorted."""
+    for name in _SETTINGS:
+        if (home / name).is_file():
+            yield Source(name, home / name, (home / name).stat().st_size)
+    for file in sorted((home / "profiles").glob("*/*")):
+        relative = file.relative_to(home).as_posix()
+        if file.is_file() and path_allowed(relative):
+            yield Source(relative, file, file.stat().st_size)
     for top in ("blobs", "vault"):
         folder = home / top
         if not folder.is_dir():

@@ -18,6 +18,7 @@ from rich.markdown import Markdown
 from freehold import render
 from freehold.chat import Pending, Reply, Session
 from freehold.cli._base import archive_session, err, out, print_json
+from freehold.cli.profile import reviewed, stdin_can_answer
 from freehold.config import Config, Target, load_config
 from freehold.errors import FreeholdError
 from freehold.providers.base import Text
@@ -51,6 +52,12 @@ _EXIT = {"complete": 0, "incomplete": 1, "failed": 1, "interrupted": 130}
     help="Continue from this message (an id from `show --json`), not the visible leaf.",
 )
 @click.option("--system", metavar="TEXT", help="A system prompt for this turn (stored with it).")
+@click.option(
+    "--profile",
+    "profile_name",
+    metavar="NAME",
+    help="Wear this profile (docs/profiles.md): its text joins the system prompt, stored with it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer and its story as JSON.")
 @click.option("--no-stream", is_flag=True, help="Ask for the whole answer at once.")
 def chat(
@@ -60,6 +67,7 @@ def chat(
     conversation: str | None,
     at: str | None,
     system: str | None,
+    profile_name: str | None,
     as_json: bool,
     no_stream: bool,
 ) -> None:
@@ -80,6 +88,8 @@ def chat(
         raise click.UsageError("--json needs a prompt: give PROMPT or pipe it in")
     if text is not None and not text.strip():
         raise click.UsageError("the prompt is empty")
+    if profile_name:
+        system = _with_profile(profile_name, system)
     with archive_session(create=True) as archive:
         session = Session(
             archive,
@@ -125,6 +135,15 @@ def _target(model: str | None, route: str | None) -> Target:
         "no model chosen — give -m provider:model or -r ROUTE, or add [routes.default] to "
         f"{config.path} (docs/providers.md)"
     )
+
+
+def _with_profile(name: str, system: str | None) -> str:
+    """The profile's text as it may leave (reviewed: ``cli/profile.py``), then --system."""
+    try:
+        worn, _ = reviewed(name, None, yes=False, strike_all=False, ask=stdin_can_answer())
+    except FreeholdError as error:
+        raise click.ClickException(str(error)) from error
+    return "\n\n".join(text for text in (worn.system, system) if text)
 
 
 def _stdin() -> str | None:

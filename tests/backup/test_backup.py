@@ -84,6 +84,28 @@ def test_the_vault_is_part_of_every_snapshot(
     assert (tmp_path / "back" / "vault" / sha[:2] / sha).read_bytes() == export
 
 
+def test_profiles_and_the_lifecycle_file_are_in_every_snapshot_but_a_stray_file_is_not(
+    home: Path, folder: Place, identity: crypto.Identity, tmp_path: Path
+) -> None:
+    versions = home / "profiles" / "work"
+    versions.mkdir(parents=True)
+    (versions / "v0001.md").write_text("---\nname: work\n---\n## About me\nI write.\n")
+    (versions / "v0002.md").write_text("---\nname: work\n---\n## About me\nI edit.\n")
+    (versions / "review.json").write_text("{}")
+    (versions / "notes.txt").write_text("not a profile's file")  # not freehold's: left out
+    (home / "model-lifecycle.toml").write_text('[[model]]\nvendor = "local"\nid = "m-1"\n')
+    destinations.add(home, "usb", folder.url, None)
+    run(home)
+    back = tmp_path / "back"
+    restore(Folder("usb", folder.url), identity, "latest", back)
+    for name in ("v0001.md", "v0002.md", "review.json"):
+        assert (back / "profiles" / "work" / name).read_bytes() == (versions / name).read_bytes()
+    assert not (back / "profiles" / "work" / "notes.txt").exists()
+    assert (back / "model-lifecycle.toml").read_text() == (
+        home / "model-lifecycle.toml"
+    ).read_text()
+
+
 def test_a_restore_refuses_a_folder_that_holds_an_archive(
     home: Path, folder: Place, identity: crypto.Identity
 ) -> None:

@@ -1,0 +1,168 @@
+"""A profile as a document: YAML front matter (python-frontmatter) over a Markdown body.
+
+The body is exactly what a model is told (``Profile.system``): what you read in the file is
+what leaves, nothing added. It is split at its level-2 headings (outside code fences) into
+``Section`` objects so that the platform exports can put each part in the right field:
+
+==========================  =================  =====================================
+heading                     ``Section.kind``   where a platform export puts it
+==========================  =================  =====================================
+``About the user``          ``about``          ChatGPT's "know about you" field
+``How to respond``          ``respond``        ChatGPT's "how to respond" field
+``Memory…``                 ``memory``         one note per ``- `` item, dated
+anything else               ``instructions``   with "how to respond"
+text before any heading     ``preamble``       first, with "know about you"
+==========================  =================  =====================================
+
+A memory note is a list item ``- YYYY-MM-DD: text`` (``- undated: text`` when the export had
+no date); lines indented under it belong to it. The front matter is freehold's record of
+where the text came from (``from``), what was left out and why (``not_included``), and the
+version's ``name``, ``version``, ``saved`` and ``how``; a person may add keys of their own,
+which are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import frontmatter
+import yaml
+
+from freehold.errors import FreeholdError
+
+__all__ = [
+    "HEADINGS",
+    "MemoryNote",
+    "Profile",
+    "Section",
+    "parse",
+    "render",
+    "split",
+]
+
+HEADINGS = {
+    "about": "About the user",
+    "respond": "How to respond",
+    "memory": "Memory (notes the user's assistant kept, dated)",
+}
+_HEADING = re.compile(r"^## +(.+?)\s*#*\s*$")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_NOTE = re.compile(r"^[-*] +(?:(\d{4}-\d{2}-\d{2}|undated):\s*)?(.*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryNote:
+    date: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A level-2 section of the body; ``text`` is its Markdown without the heading."""
+
+    title: str
+    kind: str
+    text: str
+
+    @property
+    def notes(self) -> list[MemoryNote]:
+        """The memory notes of a ``memory`` section (its list items), in the order written."""
+        notes: list[tuple[str | None, list[str]]] = []
+        for line in self.text.splitlines():
+            found = _NOTE.match(line)
+            if found:
+                notes.append((found.group(1), [found.group(2)]))
+            elif notes and line.strip():
+                notes[-1][1].append(line.strip())
+        return [
+            MemoryNote(None if d == "undated" else d, "\n".join(t).strip())
+            for d, t in notes
+            if "".join(t).strip()
+        ]
+
+
+@dataclass(slots=True)
+class Profile:
+    """One version of a profile. ``system`` is the text a model wears."""
+
+    name: str
+    version: int
+    body: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def system(self) -> str:
+        return self.body.strip()
+
+    @property
+    def sections(self) -> list[Section]:
+        return split(self.body)
+
+    @property
+    def saved(self) -> str | None:
+        value = self.meta.get("saved")
+        return str(value) if value is not None else None
+
+
+def split(body: str) -> list[Section]:
+    """The body's sections, in order (a heading inside a code fence is text)."""
+    sections: list[Section] = []
+    title, fenced = "", False
+    lines: list[str] = []
+    for line in body.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+        heading = None if fenced else _HEADING.match(line)
+        if heading:
+            _close(sections, title, lines)
+            title, lines = heading.group(1), []
+        else:
+            lines.append(line)
+    _close(sections, title, lines)
+    return sections
+
+
+def _close(sections: list[Section], title: str, lines: list[str]) -> None:
+    text = "\n".join(lines).strip()
+    if title or text:
+        sections.append(Section(title, _kind(title), text))
+
+
+def _kind(title: str) -> str:
+    lowered = title.lower()
+    if not title:
+        return "preamble"
+    if lowered.startswith("memory"):
+        return "memory"
+    for kind in ("about", "respond"):
+        if lowered == HEADINGS[kind].lower():
+            return kind
+    return "instructions"
+
+
+def parse(text: str, *, name: str, where: str) -> Profile:
+    """A profile file's text; ``where`` names it in the error a broken front matter gives."""
+    try:
+        post = frontmatter.loads(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        raise FreeholdError(
+            f"{where}: its front matter is not valid YAML{line} — fix the lines between the "
+            "two '---' lines"
+        ) from error
+    meta = dict(post.metadata)
+    version = meta.get("version")
+    return Profile(name, version if isinstance(version, int) else 0, post.content, meta)
+
+
+def render(profile: Profile) -> str:
+    """The file's text: front matter (freehold's keys first, then the person's), then body."""
+    first = {"name": profile.name, "version": profile.version}
+    meta = {**first, **{k: v for k, v in profile.meta.items() if k not in first}}
+    post = frontmatter.Post(profile.body.strip() + "\n", **meta)
+    return frontmatter.dumps(post, sort_keys=False, allow_unicode=True, width=100) + "\n"

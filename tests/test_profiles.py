@@ -1,0 +1,252 @@
+"""Profiles (freehold/profiles/) drafted from real exports, kept as plain files with every
+version, and exported within each platform field's limit without losing anything silently."""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from freehold import profiles
+from freehold.archive import Archive
+from freehold.errors import FreeholdError, NotFoundError
+from freehold.profiles import store
+from freehold.profiles.platforms import FIELDS, fill, size
+from tests.builders import ingest, write_zip
+
+GOLDEN = "echomine-aucontraire/chatgpt-golden-001/raw.json"
+CLAUDE = "echomine-aucontraire/claude/sample_export.json"
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-chatgpt-export.zip"
+
+
+def _golden_instructions(real: Path) -> dict[str, str]:
+    """The custom instructions as the real export holds them, read straight from its JSON."""
+    raw = json.loads((real / GOLDEN).read_text(encoding="utf-8"))
+    for node in raw["mapping"].values():
+        message = node.get("message") or {}
+        if message.get("content", {}).get("content_type") == "user_editable_context":
+            data: dict[str, str] = message["metadata"]["user_context_message_data"]
+            return data
+    raise AssertionError("the golden export has no custom instructions")
+
+
+def claude_export(real: Path, tmp_path: Path) -> Path:
+    """Claude's real sample conversations, with the account files a 2026 export adds."""
+    projects = [
+        {
+            "uuid": "proj-1",
+            "name": "Thesis",
+            "prompt_template": "Answer in French. Cite page numbers.",
+            "docs": [{"uuid": "d1", "filename": "style.md", "content": "Short sentences."}],
+        }
+    ]
+    memories = [{"conversations_memory": "Works on a thesis about tides.", "account_uuid": "a"}]
+    return write_zip(
+        tmp_path / "claude.zip",
+        {
+            "conversations.json": (real / CLAUDE).read_bytes(),
+            "users.json": json.dumps([{"uuid": "a", "full_name": "A"}]).encode(),
+            "projects.json": json.dumps(projects).encode(),
+            "memories.json": json.dumps(memories).encode(),
+        },
+    )
+
+
+def test_a_profile_from_a_real_chatgpt_export_takes_the_newest_instructions(
+    archive: Archive, real: Path
+) -> None:
+    ingest(archive, SAMPLE)
+    ingest(archive, real / GOLDEN)
+    made = profiles.create(profiles.gather(archive), "work", [])
+    golden = _golden_instructions(real)
+    kinds = {s.kind: s for s in made.sections}
+    # the golden conversation (2025-10-15) is newer than every sample one: its pair is used
+    assert kinds["about"].text == golden["about_user_message"].strip()
+    assert kinds["respond"].text == golden["about_model_message"].strip()
+    notes = kinds["memory"].notes
+    assert [(n.date, n.text) for n in notes] == [
+        ("2024-01-20", "User works as a nurse on night shifts."),
+        ("2024-02-04", "User is learning Japanese and wants romaji alongside kana."),
+        ("2024-07-03", "User wants recipes without peanuts."),
+    ]  # the sample saves the Japanese note twice: one note, dated when first saved
+    left = "\n".join(made.meta["not_included"])
+    assert left.count("earlier custom instructions") == 3
+    assert "custom GPT g-GFJ15ObGb" in left and "does not include its instructions" in left
+    sources = made.meta["from"]
+    assert sources[0] == {
+        "what": "custom instructions",
+        "platform": "chatgpt",
+        "date": "2025-10-15",
+        "conversation": sources[0]["conversation"],
+    }
+    assert profiles.load_profile("work").system == made.system
+
+
+def test_claude_memory_and_project_instructions_from_a_real_export(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    ingest(archive, claude_export(real, tmp_path))
+    found = profiles.gather(archive)
+    assert [s.name for s in found.sets] == ["Thesis"] and found.documents == 1
+    plain = profiles.create(found, "plain", [])
+    assert "Works on a thesis about tides." in plain.system
+    assert "Answer in French" not in plain.system
+    assert any("--include 'Thesis'" in line for line in plain.meta["not_included"])
+    thesis = profiles.create(found, "thesis", ["thesis"])
+    section = next(s for s in thesis.sections if s.kind == "instructions")
+    assert section.title == "Instructions: Thesis (claude)"
+    assert section.text == "Answer in French. Cite page numbers."
+    with pytest.raises(FreeholdError, match=r"no instructions named nope .*Thesis"):
+        profiles.create(found, "x", ["nope"])
+
+
+def test_every_version_is_a_file_of_its_own_readable_without_freehold(
+    archive: Archive, real: Path
+) -> None:
+    ingest(archive, real / GOLDEN)
+    first = profiles.create(profiles.gather(archive), "work", [])
+    assert first.path is not None
+    original = first.path.read_bytes()
+    with pytest.raises(FreeholdError, match=r"exists .*--again"):
+        profiles.create(profiles.gather(archive), "work", [])
+    edited = profiles.render(first).replace("forward-thinking", "plain-spoken")
+    second = profiles.save_text("work", edited, where="test")
+    assert second is not None and second.version == 2
+    assert profiles.save_text("work", edited, where="test") is None  # nothing new to keep
+    again = profiles.create(profiles.gather(archive), "work", [], again=True)
+    assert again.version == 3 and profiles.versions("work") == [1, 2, 3]
+    assert first.path.read_bytes() == original  # never rewritten
+    # open at every exit: the files are YAML front matter over Markdown, nothing else
+    text = (first.path.parent / "v0002.md").read_text(encoding="utf-8")
+    _, head, body = text.split("---\n", 2)
+    meta = yaml.safe_load(head)
+    assert (meta["name"], meta["version"], meta["how"]) == ("work", 2, "edited")
+    assert "plain-spoken" in body and "plain-spoken" not in first.path.read_text()
+    assert profiles.load_profile("work", 1).system == first.system
+
+
+def test_names_and_versions_that_do_not_exist_say_what_does() -> None:
+    with pytest.raises(NotFoundError, match=r"no profile named 'x' .*profile create x"):
+        profiles.load_profile("x")
+    with pytest.raises(FreeholdError, match="not a profile name"):
+        profiles.load_profile("../etc")
+    profiles.save_text("a", "## About the user\n\nHi.\n", where="t")
+    with pytest.raises(NotFoundError, match=r"no version 7 .*kept: 1"):
+        profiles.load_profile("a", 7)
+
+
+def test_broken_front_matter_is_refused_with_the_line() -> None:
+    with pytest.raises(FreeholdError, match=r"t\.md: its front matter is not valid YAML \(line"):
+        profiles.save_text("a", "---\nname: [unclosed\n---\nbody\n", where="t.md")
+    assert profiles.versions("a") == []
+
+
+def test_review_decisions_are_remembered_and_strike_what_leaves() -> None:
+    profiles.save_text(
+        "a", "## About the user\n\nMail sam@example.org, call +1 415-555-0132.\n", where="t"
+    )
+    check = profiles.review(profiles.load_profile("a"), region="US")
+    assert [f.kind for f in check.pending] == ["email", "phone"]
+    with pytest.raises(profiles.PendingError, match="2 likely secret"):
+        check.outgoing()
+    check.decide(check.findings[0], "keep", keep_record=True)
+    check.decide(check.findings[1], "strike", keep_record=True)
+    assert check.outgoing().system.endswith("Mail sam@example.org, call [struck: phone number].")
+    # a later version with the same text: nothing to ask again; the file holds no secret
+    profiles.save_text("a", "## About the user\n\nReach me: +1 415-555-0132\n", where="t")
+    again = profiles.review(profiles.load_profile("a"), region="US")
+    assert again.pending == [] and "[struck: phone number]" in again.outgoing().system
+    recorded = (store.folder("a") / "review.json").read_text()
+    assert "555-0132" not in recorded and "sam@example.org" not in recorded
+
+
+# -- platform exports within their limits ---------------------------------------------------
+
+_text = st.text(alphabet=string.ascii_letters + " .,é😀", min_size=0, max_size=2400)
+_notes = st.lists(
+    st.tuples(
+        st.dates().map(lambda d: d.isoformat()),
+        st.text(string.ascii_letters + " ", min_size=1, max_size=300),
+    ),
+    max_size=12,
+)
+
+
+def _profile(about: str, respond: str, notes: list[tuple[str, str]]) -> profiles.Profile:
+    body = [f"## About the user\n\n{about}", f"## How to respond\n\n{respond}"]
+    lines = [f"- {d}: {' '.join(t.split()) or 'x'}" for d, t in notes]
+    body.append("## Memory\n\n" + "\n".join(lines))
+    return profiles.Profile("p", 1, "\n\n".join(body))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_text, _text, _notes)
+def test_every_field_fits_its_limit_and_every_loss_is_said(
+    about: str, respond: str, notes: list[tuple[str, str]]
+) -> None:
+    profile = _profile(about.strip(), respond.strip(), notes)
+    sections = profile.sections
+    for platform in profiles.PLATFORMS:
+        for filled in fill(profile, platform):
+            assert filled.length <= filled.spec.limit
+            for section in sections:
+                if section.kind not in filled.spec.takes:
+                    continue
+                if section.kind == "memory":
+                    for note in section.notes:
+                        cut = [c for c in filled.cuts if note.text[:40] in c.what]
+                        assert (note.text in filled.text) != bool(cut)
+                elif section.text and section.text not in filled.text:
+                    assert any(repr(section.title) in c.what for c in filled.cuts)
+
+
+def test_chatgpt_gets_two_fields_and_the_cut_is_named() -> None:
+    long_about = "I write tax software. " * 100  # 2,200 characters
+    profile = _profile(long_about.strip(), "Be brief.", [("2024-01-02", "Likes tea.")])
+    about, respond = fill(profile, "chatgpt")
+    assert [f.spec.key for f in (about, respond)] == ["about_user", "about_model"]
+    assert respond.text == "Be brief." and respond.cuts == []
+    assert about.length <= 1500 and about.text.endswith("…")
+    assert [c.what for c in about.cuts] == [
+        "the end of 'About the user'",
+        "memory note of 2024-01-02 ('Likes tea.')",
+    ]
+    exported = profiles.export(profile, "chatgpt")
+    head = "=== What would you like ChatGPT to know about you? — "
+    assert f"{head}{about.length:,} of 1,500 characters (limit documented) ===" in exported.text
+    assert about.length > 1450  # cut at the last word that fits, not far before
+    assert "(limit documented)" in exported.text and len(exported.cuts) == 2
+
+
+def test_lengths_count_as_a_browser_does() -> None:
+    assert size("😀") == 2 and size("é") == 1
+    assert {f.platform for f in FIELDS} == {"chatgpt", "claude", "gemini"}
+    assert all(f.source for f in FIELDS)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.text(alphabet=string.ascii_letters + string.digits + " #-:*\n", max_size=400),
+    st.dictionaries(st.sampled_from(["note", "tags", "x"]), st.text(max_size=30), max_size=3),
+)
+def test_a_profile_file_reads_back_as_written(body: str, meta: dict[str, str]) -> None:
+    profile = profiles.Profile("p", 4, body, dict(meta))
+    again = profiles.parse(profiles.render(profile), name="p", where="t")
+    assert again.system == profile.system and again.version == 4
+    assert {k: again.meta[k] for k in meta} == meta
+
+
+def test_sections_split_at_headings_outside_code_fences() -> None:
+    body = "Intro.\n\n## About the user\n\nMe.\n\n## Tools\n\n```md\n## not a heading\n```\n"
+    sections = profiles.Profile("p", 1, body).sections
+    assert [(s.kind, s.title) for s in sections] == [
+        ("preamble", ""),
+        ("about", "About the user"),
+        ("instructions", "Tools"),
+    ]
+    assert "## not a heading" in sections[2].text
