@@ -91,10 +91,14 @@
     }
   }
 
+  function focusComposer(form) {
+    var field = form.querySelector("textarea") || form.querySelector("select, button");
+    if (field) field.focus();
+  }
+
   function readyComposer(form) {
     form.dataset.ready = "1";
-    var field = form.querySelector("textarea, select, button");
-    if (field) field.focus();
+    focusComposer(form);
     form.scrollIntoView({ block: "nearest" });
   }
 
@@ -123,6 +127,7 @@
     box.hidden = false;
     form.hidden = false;
     setBusy(form, false);
+    focusComposer(form);  // to change what was refused and send again
   }
 
   // What a refused request said: our JSON error, else the text of the guard's page.
