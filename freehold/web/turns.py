@@ -73,12 +73,12 @@ class Ask:
         if not _NUMBER.fullmatch(at):
             raise FreeholdError("at must be a message number: the message to continue from")
         model = _field(form, "model").strip()
-        if not model:
+        if not model or len(model) > 500:
             raise FreeholdError("no model chosen: pick a model or a route")
         prompt = None if again else _field(form, "prompt")
         if prompt is not None and not prompt.strip():
             raise FreeholdError("the prompt is empty: write what to ask")
-        return cls(conversation, int(at), model[:500], prompt)
+        return cls(conversation, int(at), model, prompt)
 
 
 def _field(form: Mapping[str, Any], name: str) -> str:
