@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from freehold.models import Message
 
-__all__ = ["Fork", "Step", "choose_path"]
+__all__ = ["Fork", "Step", "answers_prompt", "choose_path"]
 
 
 @dataclass(slots=True)
@@ -53,14 +53,18 @@ def choose_path(messages: list[Message], at: int | None = None) -> list[Step]:
     while (child := _descend(children, by_id, path[-1])) is not None:
         path.append(child)
     return [
-        Step(by_id[mid], _fork(children[parents[mid]], mid), _answers(by_id, parents[mid], mid))
+        Step(
+            by_id[mid],
+            _fork(children[parents[mid]], mid),
+            answers_prompt(by_id[mid], by_id.get(parents[mid] or 0)),
+        )
         for mid in path
     ]
 
 
-def _answers(by_id: dict[int, Message], parent: int | None, mid: int) -> bool:
-    """Whether message ``mid`` is an answer to a prompt: Regenerate can make it a sibling."""
-    return parent is not None and by_id[mid].role == "assistant" and by_id[parent].role == "user"
+def answers_prompt(message: Message, parent: Message | None) -> bool:
+    """Whether ``message`` answers a prompt: Regenerate can give it a sibling."""
+    return parent is not None and message.role == "assistant" and parent.role == "user"
 
 
 def _parents(by_id: dict[int, Message]) -> dict[int, int | None]:

@@ -47,6 +47,7 @@ from freehold.errors import ConfigError, FreeholdError, NotFoundError
 from freehold.models import Message
 from freehold.providers.base import Text, redact
 from freehold.router import Circuits, Notice
+from freehold.web.thread import answers_prompt
 
 __all__ = ["NDJSON", "Ask", "Choice", "Picker", "Turn", "Turns", "picker"]
 
@@ -290,7 +291,7 @@ class Turns:
 def _prompt_of(answer: Message, by_id: dict[int | None, Message]) -> Message:
     """The prompt Regenerate answers again: the user message ``answer`` answered."""
     prompt = by_id.get(answer.parent_id)
-    if answer.role != "assistant" or prompt is None or prompt.role != "user":
+    if prompt is None or not answers_prompt(answer, prompt):
         raise FreeholdError(
             f"message {answer.id} is not an answer to a prompt: Regenerate works on an "
             "assistant's message under a user's; use Continue from here instead"
