@@ -8,7 +8,9 @@ branch under that message, converts the path for each provider the router tries
 (``carry.py``) and returns a ``Pending``: iterate ``pending.run`` for the answer's text and
 notices as they come, then ``pending.finish()`` stores the answer — complete, incomplete,
 interrupted or failed, with its ``Generation`` (both models, every attempt) — and returns a
-``Reply`` whose ``to_json`` is what ``chat --json`` prints.
+``Reply`` whose ``to_json`` is what ``chat --json`` prints. ``Session.again()`` answers the
+message the session is at once more, storing nothing first: the web app's Regenerate, a new
+answer beside the others under the same prompt.
 
 Warnings come from the lifecycle module (``freehold.lifecycle``): each pin of the target is
 checked before the call; after it, a different model served than the one asked for
@@ -27,6 +29,7 @@ from freehold import carry
 from freehold import lifecycle as _lifecycle
 from freehold.archive import Archive
 from freehold.config import Config, ModelRef, Target
+from freehold.errors import FreeholdError
 from freehold.models import Attempt, Generation, Message
 from freehold.providers.base import ChatRequest, Provider, connect
 from freehold.router import Answer, Router, Run
@@ -133,15 +136,27 @@ class Session:
             self.system = None
         stored = self.archive.add_turn(self.conversation_id, self.parent, turn)
         self.parent = stored[-1].id
-        conv = self.archive.get_conversation(self.conversation_id)
-        messages = carry.path(conv, next(m for m in conv.messages if m.id == self.parent))
+        return self._answer(self.conversation_id, self.parent)
+
+    def again(self) -> Pending:
+        """A new answer to the message the session is at, stored beside the answers it has:
+        the web app's Regenerate. Nothing new is stored before the answer."""
+        if self.conversation_id is None or self.parent is None:
+            raise FreeholdError("nothing to answer again: continue a conversation at a message")
+        return self._answer(self.conversation_id, self.parent)
+
+    def _answer(self, cid: str, prompt: int | None) -> Pending:
+        """Start the answer to message ``prompt``: the path up to it, through the router."""
+        conv = self.archive.get_conversation(cid)
+        asked = next(m for m in conv.messages if m.id == prompt)
+        messages = carry.path(conv, asked)
 
         def build(provider: Provider, ref: ModelRef) -> tuple[ChatRequest, list[str]]:
             request, notices = carry.carry(messages, conv, provider, ref, self._blob)
             return replace(request, stream=self.stream), notices
 
         run = self.router.run(self.target.models, build)
-        return Pending(self, stored[-1], run, warnings=self.pin_warnings())
+        return Pending(self, asked, run, warnings=self.pin_warnings())
 
     def finish(self, pending: Pending) -> Reply:
         """Store the answer the run got (whatever its status) under the prompt."""

@@ -2,8 +2,10 @@
 
 The route list below is the whole surface. Every request first passes ``security.Guard``
 (host, token, origin, CSRF, body size, headers: see docs/web.md); errors become pages in one
-place, ``_error``. Each worker thread opens its own archive connection on first use (SQLite
-connections are not shared between threads), and all of them are closed at shutdown.
+place, ``_error`` (a page; JSON for the composer's ``fetch``, which asks for it). Each worker
+thread opens its own archive connection on first use (SQLite connections are not shared between
+threads), and all of them are closed at shutdown, after any answer still on its way has been
+stopped and kept (``turns.Turns``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -28,6 +30,7 @@ from freehold.web import views
 from freehold.web.imports import Jobs
 from freehold.web.render import page
 from freehold.web.security import Guard, GuardConfig
+from freehold.web.turns import Turns
 from freehold.web.workers import Renderers
 
 __all__ = ["Archives", "create_app", "new_token"]
@@ -76,6 +79,12 @@ ROUTES = [
     Route("/conversations/{cid}", views.conversation),
     Route("/conversations/{cid}/star", views.star, methods=["POST"]),
     Route("/conversations/{cid}/download.{fmt:str}", views.download),
+    Route("/conversations/{cid}/continue", views.composer, methods=["GET"]),
+    Route("/conversations/{cid}/continue", views.continue_turn, methods=["POST"]),
+    Route("/conversations/{cid}/regenerate", views.composer, methods=["GET"]),
+    Route("/conversations/{cid}/regenerate", views.regenerate, methods=["POST"]),
+    Route("/turns/{turn}/stop", views.stop_turn, methods=["POST"]),
+    Route("/docs/providers.md", views.providers_doc),
     Route("/search", views.search),
     Route("/attachments/{sha}", views.attachment),
     Route("/sources/{sid:int}", views.source),
@@ -100,6 +109,8 @@ def _error(request: Request, exc: Exception) -> Response:
         status, text = exc.status_code, str(exc.detail)
     else:
         status, text = 500, "Internal error"
+    if "json" in request.headers.get("accept", ""):  # the composer's fetch: it shows ``error``
+        return JSONResponse({"status": status, "error": text}, status_code=status)
     return page(request, "error.html", {"status": status, "message": text}, status_code=status)
 
 
@@ -128,10 +139,12 @@ def create_app(
         founding.close()
     archives = Archives(home)
     renderers = Renderers(render_workers)
+    turns = Turns(home)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        turns.close()
         archives.close()
         renderers.close()
         if founding.created:
@@ -145,5 +158,6 @@ def create_app(
     app.state.archives = archives
     app.state.renderers = renderers
     app.state.jobs = Jobs(home)
+    app.state.turns = turns
     config = GuardConfig(token, port, hosts or set(), max_upload=max_upload)
     return Guard(app, config)

@@ -233,6 +233,35 @@ FRENCH: dict[str, str] = {
     "not confirmed": "non confirmé",
     "Set up": "Mise en place",
     "Proof": "Preuve",
+    # Carrying on (_composer.html, _generation.html)
+    "Continue from here": "Continuer à partir d'ici",
+    "Regenerate": "Régénérer",
+    "Model or route": "Modèle ou route",
+    "Routes": "Routes",
+    "Aliases": "Alias",
+    "Models": "Modèles",
+    "Your message": "Votre message",
+    "Send": "Envoyer",
+    "Cancel": "Annuler",
+    "Stop": "Arrêter",
+    "Stopping…": "Arrêt en cours…",
+    "Answering…": "Réponse en cours…",
+    "No answer:": "Pas de réponse :",
+    "No model is configured yet: add a provider, and a route or an alias, to": (
+        "Aucun modèle n'est encore configuré : ajoutez un fournisseur, et une route ou un alias, à"
+    ),
+    "for example": "par exemple",
+    "How:": "Comment :",
+    "Back to the conversation": "Retour à la conversation",
+    "Answered by": "Réponse de",
+    "No answer": "Pas de réponse",
+    "requested": "demandé",
+    "served": "servi",
+    "via": "via",
+    "tokens": "jetons",
+    "attempt": "tentative",
+    "attempts": "tentatives",
+    "after a back-off of": "après une attente de",
 }
 
 

@@ -17,12 +17,20 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from freehold.errors import FreeholdError
-from freehold.models import Conversation
-from freehold.safehtml import one_line
+from freehold.models import Conversation, Message
+from freehold.safehtml import highlight_code, one_line, render_markdown
 from freehold.web.i18n import choose, counter, translator
 from freehold.web.thread import choose_path
+from freehold.web.turns import picker
 
-__all__ = ["CONTEXT_KINDS", "TEMPLATES", "conversation_page", "page"]
+__all__ = [
+    "CONTEXT_KINDS",
+    "TEMPLATES",
+    "composer_page",
+    "conversation_page",
+    "markdown_page",
+    "page",
+]
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -109,6 +117,7 @@ def conversation_page(request: Request, conv: Conversation, at: int | None) -> R
         {
             "message": step.message,
             "fork": step.fork,
+            "again": step.again,
             "label": step.message.label(t),
             "html": Markup(html),
         }
@@ -121,3 +130,25 @@ def conversation_page(request: Request, conv: Conversation, at: int | None) -> R
         "context_records": conv.context,
     }
     return page(request, "conversation.html", context)
+
+
+def composer_page(
+    request: Request, conv: Conversation, message: Message, *, again: bool
+) -> Response:
+    """The composer under ``message`` (Continue from here, or Regenerate when ``again``): a
+    fragment for the page's htmx request, a whole page otherwise (no JavaScript)."""
+    context = {
+        "conv": conv,
+        "message": message,
+        "label": message.label(translator(_language(request))),
+        "again": again,
+        "picker": picker(request.app.state.archives.home),
+    }
+    whole = not request.headers.get("hx-request")
+    return page(request, "compose.html" if whole else "_composer.html", context)
+
+
+def markdown_page(request: Request, title: str, text: str) -> Response:
+    """A Markdown document of freehold's own (docs/providers.md), rendered as messages are."""
+    html = Markup(render_markdown(text, highlight_code))  # safehtml made it: escaped, cleaned
+    return page(request, "document.html", {"title": title, "html": html})

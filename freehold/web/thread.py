@@ -6,6 +6,9 @@ leaf by the same rule a chat app uses: the child on the visible path if there is
 newest child. Every message on the path whose parent has several children carries a ``Fork``:
 its place among its siblings (``2/3``) and the messages the ``<`` and ``>`` arrows lead to.
 Several roots are siblings too; a message without an id (never stored) cannot be shown.
+
+An answer whose parent on the path is a prompt (an assistant message under a user message) can
+be answered again — Regenerate, a new sibling under the same prompt: ``Step.again``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 
 from freehold.models import Message
 
-__all__ = ["Fork", "Step", "choose_path"]
+__all__ = ["Fork", "Step", "answers_prompt", "choose_path"]
 
 
 @dataclass(slots=True)
@@ -29,6 +32,7 @@ class Fork:
 class Step:
     message: Message
     fork: Fork | None
+    again: bool = False  # an answer to the prompt above it: Regenerate makes a sibling
 
 
 def _order(message: Message) -> tuple[float, int]:
@@ -48,7 +52,19 @@ def choose_path(messages: list[Message], at: int | None = None) -> list[Step]:
     path = _ancestors(parents, start)
     while (child := _descend(children, by_id, path[-1])) is not None:
         path.append(child)
-    return [Step(by_id[mid], _fork(children[parents[mid]], mid)) for mid in path]
+    return [
+        Step(
+            by_id[mid],
+            _fork(children[parents[mid]], mid),
+            answers_prompt(by_id[mid], by_id.get(parents[mid] or 0)),
+        )
+        for mid in path
+    ]
+
+
+def answers_prompt(message: Message, parent: Message | None) -> bool:
+    """Whether ``message`` answers a prompt: Regenerate can give it a sibling."""
+    return parent is not None and message.role == "assistant" and parent.role == "user"
 
 
 def _parents(by_id: dict[int, Message]) -> dict[int, int | None]:

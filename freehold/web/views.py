@@ -4,11 +4,15 @@ Endpoints are plain functions (Starlette runs them in its thread pool, each thre
 archive connection); errors are raised as ``FreeholdError`` / ``NotFoundError`` /
 ``HTTPException`` and turned into pages in one place, ``app._error``. Parameters that reach
 SQL are passed as values; the only path from a URL to the file system is an attachment's
-SHA-256, which must be 64 hex digits *and* a row of the ``attachments`` table.
+SHA-256, which must be 64 hex digits *and* a row of the ``attachments`` table (and one fixed
+file, docs/providers.md, when freehold runs from its source). Continue and Regenerate stream
+the answer as NDJSON to the page's ``fetch`` (``turns.py``); a form posted without JavaScript
+waits for the whole answer and is sent on to it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import tempfile
@@ -17,9 +21,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from freehold import exits
 from freehold.backup import status as backup_status
@@ -28,11 +33,14 @@ from freehold.exporters import json as json_export
 from freehold.exporters import markdown as markdown_export
 from freehold.safehtml import RASTER
 from freehold.web.imports import UploadError
-from freehold.web.render import conversation_page, page
+from freehold.web.render import composer_page, conversation_page, markdown_page, page
+from freehold.web.turns import NDJSON, Ask
 
 __all__ = [
     "attachment",
     "backups",
+    "composer",
+    "continue_turn",
     "conversation",
     "conversations",
     "download",
@@ -42,9 +50,12 @@ __all__ = [
     "import_job",
     "import_upload",
     "language",
+    "providers_doc",
+    "regenerate",
     "search",
     "source",
     "star",
+    "stop_turn",
 ]
 
 _SHA = re.compile(r"[0-9a-f]{64}")
@@ -52,6 +63,8 @@ _NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only: "²".isdigit() is tru
 _PAGE_SIZE = 50
 _HITS_PER_PAGE = 20
 _ROLES = ("user", "assistant", "system", "tool")
+# Only from a source checkout (the README's `pip install -e .`); a wheel has no docs folder.
+_PROVIDERS_DOC = Path(__file__).resolve().parents[2] / "docs" / "providers.md"
 
 
 def _archive(request: Request) -> Any:
@@ -158,10 +171,65 @@ def _facet_url(request: Request, name: str, value: str) -> str:
 def conversation(request: Request) -> Response:
     archive = _archive(request)
     conv = archive.get_conversation(request.path_params["cid"])
+    return conversation_page(request, conv, _at(request, required=False))
+
+
+def _at(request: Request, *, required: bool) -> int | None:
     raw_at = request.query_params.get("at", "")
-    if raw_at and not _NUMBER.fullmatch(raw_at):
+    if (raw_at or required) and not _NUMBER.fullmatch(raw_at):
         raise HTTPException(400, "at must be a message number")
-    return conversation_page(request, conv, int(raw_at) if raw_at else None)
+    return int(raw_at) if raw_at else None
+
+
+def composer(request: Request) -> Response:
+    """The composer under a message: a model/route picker and, to continue, the prompt."""
+    conv = _archive(request).get_conversation(request.path_params["cid"])
+    at = _at(request, required=True)
+    message = next((m for m in conv.messages if m.id == at), None)
+    if message is None:
+        raise NotFoundError(f"no message {at} in conversation {conv.id}")
+    again = request.url.path.endswith("/regenerate")
+    return composer_page(request, conv, message, again=again)
+
+
+async def continue_turn(request: Request) -> Response:
+    return await _turn(request, again=False)
+
+
+async def regenerate(request: Request) -> Response:
+    return await _turn(request, again=True)
+
+
+async def _turn(request: Request, *, again: bool) -> Response:
+    """Store the prompt and stream the answer (``turns.py``); without JavaScript, wait for
+    the answer and go to it."""
+    async with request.form() as form:
+        ask = Ask.read(request.path_params["cid"], form, again=again)
+    loop = asyncio.get_running_loop()
+    turn = await run_in_threadpool(request.app.state.turns.start, ask, loop)
+    if NDJSON in request.headers.get("accept", ""):
+        headers = {"cache-control": "no-store", "x-accel-buffering": "no"}
+        return StreamingResponse(turn.lines(), media_type=NDJSON, headers=headers)
+    last = await turn.outcome()
+    if last["event"] != "done":
+        raise HTTPException(500, last["message"])
+    return RedirectResponse(last["url"], status_code=303)
+
+
+def stop_turn(request: Request) -> Response:
+    request.app.state.turns.stop(request.path_params["turn"])
+    return Response(status_code=204)
+
+
+def providers_doc(request: Request) -> Response:
+    try:
+        text = _PROVIDERS_DOC.read_text(encoding="utf-8")
+    except OSError as error:
+        raise NotFoundError(
+            "docs/providers.md comes with freehold's source, beside the freehold folder; "
+            "read it there (this copy was installed without it)"
+        ) from error
+    return markdown_page(request, "providers.md", text)
 
 
 def star(request: Request) -> Response:

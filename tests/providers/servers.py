@@ -39,7 +39,9 @@ class Script:
     ``{key}``, replaced by the key the request carried). Otherwise ``text`` in ``chunks``
     pieces, naming ``served`` as the model (default: the one asked for); ``error_after``
     sends a provider error event after that many pieces; ``cut_after`` ends the stream
-    there without its finish marker; ``delay`` waits before the first byte.
+    there without its finish marker; ``delay`` waits before the first byte. ``gap`` waits
+    between the stream's events, and ``hold`` (with ``hold_after``) stops the stream after
+    that many events until the test sets it: an answer provably still on its way.
     """
 
     text: str = "Hello from the wire server."
@@ -52,6 +54,9 @@ class Script:
     cut_after: int | None = None
     delay: float = 0.0
     usage: tuple[int, int] = (12, 7)
+    gap: float = 0.0
+    hold: threading.Event | None = None
+    hold_after: int = 0
 
     def pieces(self) -> list[str]:
         words = self.text.split(" ")
@@ -178,7 +183,11 @@ async def _answer(server: WireServer, request: Request, protocol: str, speak: An
 async def _delayed(script: Script, events: Iterator[bytes]) -> AsyncIterator[bytes]:
     if script.delay:
         await asyncio.sleep(script.delay)
-    for event in events:
+    for number, event in enumerate(events):
+        if number and script.gap:
+            await asyncio.sleep(script.gap)
+        while number == script.hold_after and script.hold and not script.hold.is_set():
+            await asyncio.sleep(0.01)  # polled: a client that hangs up cancels the wait
         yield event
 
 

@@ -1,5 +1,8 @@
-// freehold web app: copy buttons on code, keyboard navigation, focus after a branch switch.
+// freehold web app: copy buttons on code, keyboard navigation, focus after a branch switch,
+// and carrying a conversation on: the composer, the streamed answer, Stop.
 // Served from 'self' under a CSP with no inline script; it reads the page, never eval()s.
+// Answer text arrives as NDJSON from a fetch (docs/decisions.md) and is shown as text only;
+// once stored, the server's own rendering of the thread replaces it.
 (function () {
   "use strict";
 
@@ -78,9 +81,219 @@
     }
   });
 
-  document.addEventListener("DOMContentLoaded", function () { addCopyButtons(document); });
+  // --- Continue from here, Regenerate, Stop ---------------------------------------------
+
+  function csrf() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || "";
+    } catch (error) {
+      return "";
+    }
+  }
+
+  function focusComposer(form) {
+    var field = form.querySelector("textarea") || form.querySelector("select, button");
+    if (field) field.focus();
+  }
+
+  function readyComposer(form) {
+    form.dataset.ready = "1";
+    focusComposer(form);
+    form.scrollIntoView({ block: "nearest" });
+  }
+
+  function closeComposers() {
+    document.querySelectorAll("form.composer").forEach(function (form) {
+      if (!form.dataset.busy && form.closest("#thread")) form.remove();
+    });
+  }
+
+  function cancel(form) {
+    if (form.dataset.busy) return;
+    if (form.closest("#thread")) form.remove();
+    else window.location.assign(form.dataset.back);
+  }
+
+  function setBusy(form, busy) {
+    if (busy) form.dataset.busy = "1"; else delete form.dataset.busy;
+    form.querySelectorAll("select, textarea, button").forEach(function (field) {
+      field.disabled = busy;
+    });
+  }
+
+  function refused(form, message) {
+    var box = form.querySelector(".composer-error");
+    box.textContent = message;
+    box.hidden = false;
+    form.hidden = false;
+    setBusy(form, false);
+    focusComposer(form);  // to change what was refused and send again
+  }
+
+  // What a refused request said: our JSON error, else the text of the guard's page.
+  function reason(response) {
+    var json = (response.headers.get("content-type") || "").indexOf("json") !== -1;
+    return (json ? response.json().then(function (body) { return body.error; })
+      : response.text().then(function (text) {
+        var found = new DOMParser().parseFromString(text, "text/html").body;
+        return found ? found.textContent.trim() : "";
+      })).then(function (text) { return response.status + ": " + (text || response.statusText); });
+  }
+
+  function send(form) {
+    var data = new URLSearchParams(new FormData(form));
+    var live = form.querySelector("template.live").content.cloneNode(true);
+    var prompt = live.querySelector(".live-prompt");
+    var answer = live.querySelector(".live-answer");
+    var turn = {
+      form: form,
+      answer: answer,
+      text: answer.querySelector("[data-text]").appendChild(document.createTextNode("")),
+      status: answer.querySelector("[data-status]"),
+      notices: answer.querySelector("[data-notices]"),
+      stop: answer.querySelector("[data-stop]"),
+      finished: false
+    };
+    if (form.dataset.mode === "regenerate") prompt.remove();
+    else prompt.querySelector("[data-prompt]").textContent = data.get("prompt");
+    turn.stop.disabled = true;  // until the server names the turn
+    form.querySelector(".composer-error").hidden = true;
+    setBusy(form, true);
+    fetch(form.action, {
+      method: "POST",
+      body: data,
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf(), "Accept": "application/x-ndjson" }
+    }).then(function (response) {
+      if (!response.ok || !response.body) {
+        return reason(response).then(function (text) { refused(form, text); });
+      }
+      form.hidden = true;
+      form.after(live);
+      return read(response.body.getReader(), turn);
+    }).catch(function (error) {
+      if (!form.hidden) refused(form, String(error));
+      else if (!turn.finished) ended(turn, form.dataset.failed + " " + String(error));
+    });
+  }
+
+  function read(reader, turn) {
+    var decoder = new TextDecoder();
+    var buffer = "";
+    function pump() {
+      return reader.read().then(function (chunk) {
+        if (chunk.done) {
+          if (!turn.finished) ended(turn, turn.form.dataset.failed);
+          return undefined;
+        }
+        buffer += decoder.decode(chunk.value, { stream: true });
+        var lines = buffer.split("\n");
+        buffer = lines.pop();
+        lines.forEach(function (line) { if (line) handle(turn, JSON.parse(line)); });
+        return pump();
+      });
+    }
+    return pump();
+  }
+
+  function note(turn, text, kind) {
+    var item = document.createElement("li");
+    item.className = kind;
+    item.textContent = text;
+    turn.notices.appendChild(item);
+  }
+
+  function handle(turn, event) {
+    if (event.event === "start") {
+      turn.answer.dataset.turn = event.turn;
+      turn.stop.disabled = false;
+      event.warnings.forEach(function (text) { note(turn, "⚠ " + text, "warning"); });
+    } else if (event.event === "text") {
+      turn.text.appendData(event.text);
+    } else if (event.event === "notice") {
+      note(turn, "… " + event.text, "notice");
+    } else if (event.event === "done") {
+      turn.finished = true;
+      turn.status.textContent = event.reply.status;
+      turn.answer.setAttribute("aria-busy", "false");
+      show(event.url);
+    } else if (event.event === "error") {
+      ended(turn, turn.form.dataset.failed + " " + event.message);
+    }
+  }
+
+  function ended(turn, message) {
+    turn.finished = true;
+    turn.status.textContent = message;
+    turn.status.classList.add("failed");
+    turn.stop.remove();
+    turn.answer.setAttribute("aria-busy", "false");
+  }
+
+  // The answer as stored, rendered by the server: the thread through it (a new branch).
+  function show(url) {
+    if (!document.getElementById("thread")) {
+      window.location.assign(url);
+      return;
+    }
+    window.history.replaceState(null, "", url);
+    htmx.ajax("GET", url, { target: "#thread", select: "#thread", swap: "outerHTML" });
+  }
+
+  function stop(button) {
+    var answer = button.closest(".live-answer");
+    if (!answer || !answer.dataset.turn) return;
+    button.disabled = true;
+    answer.querySelector("[data-status]").textContent = button.dataset.stopping;
+    fetch("/turns/" + encodeURIComponent(answer.dataset.turn) + "/stop", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf(), "Accept": "application/json" }
+    });
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form.composer")) return;
+    event.preventDefault();
+    if (!form.dataset.busy) send(form);
+  });
+
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest ? event.target : null;
+    if (!target) return;
+    var cancelling = target.closest("form.composer [data-cancel]");
+    if (cancelling) cancel(cancelling.closest("form.composer"));
+    var stopping = target.closest("[data-stop]");
+    if (stopping) stop(stopping);
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var form = event.target.closest ? event.target.closest("form.composer") : null;
+    if (!form) return;
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      form.requestSubmit();
+    } else if (event.key === "Escape") {
+      cancel(form);
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    addCopyButtons(document);
+    document.querySelectorAll("form.composer").forEach(readyComposer);
+  });
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    var from = event.detail.elt;
+    if (from.matches && from.matches("a.continue, a.regenerate")) closeComposers();
+  });
   document.body.addEventListener("htmx:afterSwap", function (event) {
     addCopyButtons(document);
+    var composer = document.querySelector("form.composer:not([data-ready])");
+    if (composer) {
+      readyComposer(composer);
+      return;
+    }
     var at = new URLSearchParams(window.location.search).get("at");
     var target = at && document.getElementById("m" + at);
     if (target) target.focus({ preventScroll: false });
