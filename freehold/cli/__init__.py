@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from freehold import __version__
-from freehold.cli import chat, exits, history, models, providers, schedule, serve
+from freehold.cli import chat, exits, history, models, providers, rehearse, schedule, serve
 from freehold.cli._base import Commands
 
 __all__ = ["cli", "main"]
@@ -38,6 +38,7 @@ for command in (
     schedule.backup_group,  # until freehold/cli/backup.py brings the whole group (see there)
     providers.providers,
     chat.chat,
+    rehearse.rehearse,
 ):
     cli.add_command(command)
 
