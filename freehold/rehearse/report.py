@@ -105,21 +105,26 @@ def html(doc: dict[str, Any]) -> str:
     )
 
 
-def _grade(score: float | None) -> str:
-    return "" if score is None else "bad" if score < 50 else "fair" if score < 75 else "good"
+def _grade(score: Any) -> str:
+    return "" if not _known(score) else "bad" if score < 50 else "fair" if score < 75 else "good"
 
 
-def _num(value: float | None, places: int) -> str:
-    return "—" if value is None else f"{value:.{places}f}"
+def _known(value: Any) -> bool:
+    """A number (a missing score in a template is jinja's Undefined, not None)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
+def _num(value: Any, places: int) -> str:
+    return f"{value:.{places}f}" if _known(value) else "—"
 
 
-def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f} ms"
+def _pct(value: Any) -> str:
+    return f"{value:.0%}" if _known(value) else "—"
 
 
-def _usd(value: float | None) -> str:
-    return "?" if value is None else f"${value:.4f}"
+def _ms(value: Any) -> str:
+    return f"{value:,.0f} ms" if _known(value) else "—"
+
+
+def _usd(value: Any) -> str:
+    return f"${value:.4f}" if _known(value) else "?"
