@@ -24,14 +24,19 @@ import may change a text. Batches are committed as they are done, so a build cut
 on where it stopped. Only user and assistant messages that are shown (not hidden) and hold
 text are embedded, their first ``EMBED_CHARS`` characters.
 
-``search`` scores every vector (float16 → float32 in blocks, one matrix product each) and
-reads the best rows, with the same filters as the full-text search, from the archive.
+``search`` reads the vectors once per process (as float32: numpy has no fast float16 product,
+so the memory is twice the file's), scores all of them with one matrix product, and reads
+the best rows, with the same filters as the full-text search, from the archive.
+
+wordllama calls ``logging.basicConfig(level=INFO)`` when imported, which would print every
+HTTP request freehold makes; the import undoes that (``_import_wordllama``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import logging
 import re
 import sqlite3
 import time
@@ -67,9 +72,8 @@ __all__ = [
 ]
 
 STORE_NAME = "embeddings.sqlite"
-EMBED_CHARS = 2000  # a message's opening says what it is about; past it, wordllama's mean blurs
+EMBED_CHARS = 1000  # a message's opening says what it is about; past it, wordllama's mean blurs
 _BATCH = 512  # texts per embedding call and per commit
-_BLOCK = 65536  # rows scored at a time: float32 copies stay ~64 MB at 256 dimensions
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 Vectors = npt.NDArray[np.float32]
@@ -94,12 +98,24 @@ def _unit(vectors: Vectors) -> Vectors:
     return found
 
 
+def _import_wordllama() -> Any:
+    """``import wordllama``, leaving the root logger as it was."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        import wordllama
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+    return wordllama
+
+
 class WordLlamaEmbedder:
     """wordllama's bundled model, loaded from its own package folder with downloads off."""
 
     def __init__(self) -> None:
-        import wordllama
-
+        wordllama = _import_wordllama()
         folder = Path(wordllama.__file__).parent
         self._model = wordllama.WordLlama.load(cache_dir=folder, disable_download=True)
         self.name = "wordllama:l2_supercat"
@@ -316,15 +332,17 @@ class EmbeddingStore:
             )
         self._matrices.pop(eid, None)
 
-    def matrix(self, eid: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float16]]:
-        """Every message id and its vector, in id order (kept until the store changes)."""
-        count = self.count(eid)
+    def matrix(self, eid: int) -> tuple[npt.NDArray[np.int64], Vectors]:
+        """Every message id and its vector (as float32, for a fast product), in id order; kept
+        until this store writes or another connection commits (``PRAGMA data_version``)."""
+        version = int(self.db.execute("PRAGMA data_version").fetchone()[0])
         cached = self._matrices.get(eid)
-        if cached is not None and cached[0] == count:
+        if cached is not None and cached[0] == version:
             return cached[1], cached[2]
         dim = int(self.db.execute("SELECT dim FROM embedders WHERE id=?", (eid,)).fetchone()[0])
+        count = self.count(eid)
         ids = np.empty(count, dtype=np.int64)
-        vectors = np.empty((count, dim), dtype=np.float16)
+        vectors = np.empty((count, dim), dtype=np.float32)
         rows = self.db.execute(
             "SELECT message_id, vector FROM vectors WHERE embedder_id=? ORDER BY message_id",
             (eid,),
@@ -332,7 +350,7 @@ class EmbeddingStore:
         for n, (mid, blob) in enumerate(rows):
             ids[n] = mid
             vectors[n] = np.frombuffer(blob, dtype="<f2")
-        self._matrices[eid] = (count, ids, vectors)
+        self._matrices[eid] = (version, ids, vectors)
         return ids, vectors
 
     @contextmanager
@@ -492,23 +510,15 @@ def search(
     ids, vectors = store.matrix(eid)
     if not len(ids):
         return []
-    scores = _scores(vectors, embedder.embed([query])[0])
+    scores: npt.NDArray[np.float32] = vectors @ embedder.embed([query])[0]
     where = _queries.filters(source, model, role, since, until, conversation)
-    pool = min(len(ids), max(limit * 20, 200))
+    pool = min(len(ids), max(limit * 10, 100) if where[0] else limit)
     while True:
         best = _best(scores, pool)
         hits = _hits(archive.db, [int(ids[i]) for i in best], scores[best], where)
         if len(hits) >= limit or pool >= len(ids):
             return hits[:limit]
         pool = min(len(ids), pool * 8)
-
-
-def _scores(vectors: npt.NDArray[np.float16], query: Vectors) -> npt.NDArray[np.float32]:
-    found = np.empty(len(vectors), dtype=np.float32)
-    for start in range(0, len(vectors), _BLOCK):
-        block = vectors[start : start + _BLOCK].astype(np.float32)
-        found[start : start + len(block)] = block @ query
-    return found
 
 
 def _best(scores: npt.NDArray[np.float32], count: int) -> npt.NDArray[np.intp]:

@@ -59,7 +59,9 @@ def test_the_same_prompts_whatever_the_order(
 
 @settings(max_examples=100, deadline=None)
 @given(pools(), st.integers(1, 40), st.integers(0, 3))
-def test_never_a_prompt_twice_and_the_size_asked(pool: list[Candidate], size: int, seed: int) -> None:
+def test_never_a_prompt_twice_and_the_size_asked(
+    pool: list[Candidate], size: int, seed: int
+) -> None:
     picked = sample(pool, size, seed=seed)
     assert len({c.key for c in picked}) == len(picked)
     assert len({c.same for c in picked}) == len(picked)  # the same text typed twice: once
@@ -74,7 +76,9 @@ def test_pins_always_go_first(pool: list[Candidate], size: int, data: st.DataObj
     pins = data.draw(st.lists(st.sampled_from(keys), max_size=4, unique=True)) if keys else []
     picked = sample(pool, size, pinned=pins)
     texts = {c.same for c in pool if c.key in pins}  # pins typed alike are one prompt
-    assert [c.key for c in picked[: len(texts)]] == [k for k in pins if k in {c.key for c in picked}]
+    assert [c.key for c in picked[: len(texts)]] == [
+        k for k in pins if k in {c.key for c in picked}
+    ]
     assert {c.same for c in picked[: len(texts)]} == texts
     assert len(picked) == max(len(texts), min(size, len({c.same for c in pool})))
 

@@ -3,6 +3,7 @@ a real store beside the archive, built incrementally, usable with the network cu
 
 from __future__ import annotations
 
+import logging
 import socket
 import sqlite3
 import sys
@@ -127,10 +128,17 @@ def test_usable_offline_once_built(home: Path, monkeypatch: pytest.MonkeyPatch) 
     assert "Travel" in _hits("holiday itinerary", "--semantic")[0]["title"]
 
 
+def test_loading_the_model_leaves_logging_alone() -> None:
+    """wordllama's import calls logging.basicConfig(INFO): every HTTP request would print."""
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    sys.modules.pop("wordllama", None)
+    embeddings.choose("local")
+    assert (list(root.handlers), root.level) == before
+
+
 def test_a_bar_then_the_hits(home: Path) -> None:
-    result = _run(
-        "search", "holiday itinerary", "--semantic", FREEHOLD_PROGRESS_INTERVAL="0"
-    )
+    result = _run("search", "holiday itinerary", "--semantic", FREEHOLD_PROGRESS_INTERVAL="0")
     assert "embedding (wordllama:l2_supercat):" in result.stderr
     assert "messages" in result.stderr
     assert "Travel planning" in result.stdout

@@ -4,8 +4,9 @@ the path it had and the answer it got.
 A prompt is a user message on a conversation's visible path that holds text and got an
 answer (a shown assistant message before the next prompt). One pass over the visible paths
 in id order (the archive assigns ids parents first, so that is path order) finds them; a big
-archive is cut to the ``POOL`` prompts of lowest rank (the sampler's own shuffled order), so
-the work stays bounded and the pool is a uniform sample of all of them.
+archive is cut to the ``POOL`` prompts of lowest rank (the sampler's own shuffled order; four
+per place asked for when that is more), so the work stays bounded and the pool is a uniform
+sample of all of them.
 
 Each prompt is described by four strata: its topic (k-means over its embedding, named by
 the commonest word of its prompts; without wordllama, the conversation title's first word),
@@ -38,7 +39,7 @@ from freehold.rehearse.sample import Candidate, rank, sample
 
 __all__ = ["POOL", "Case", "Prompt", "describe", "find_prompts", "original_answer", "pick"]
 
-POOL = 5000
+POOL = 2000  # prompts described; more when more are asked for (4 per place)
 _MAX_TOPICS = 16
 _WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
 _COMMON = frozenset(
@@ -183,7 +184,7 @@ def _topics(prompts: Sequence[Prompt], embedder: Embedder, wanted: int) -> list[
     vectors = embedder.embed([p.text for p in prompts])
     logging.getLogger("kmeans_logger").setLevel(logging.WARNING)  # it logs every pass at INFO
     state = np.random.RandomState(0)
-    labels, _inertia = kmeans_clustering(vectors, count, n_init=3, random_state=state)
+    labels, _inertia = kmeans_clustering(vectors, count, n_init=1, random_state=state)
     members: dict[int, list[str]] = {}
     for prompt, label in zip(prompts, labels, strict=True):
         members.setdefault(int(label), []).append(prompt.text)
@@ -212,7 +213,9 @@ def pick(
     seed: int = 0,
 ) -> list[Case]:
     """The cases to rehearse: pins, then ``size`` representative prompts in all."""
-    prompts = find_prompts(archive, query=query, conversations=conversations, seed=seed)
+    prompts = find_prompts(
+        archive, query=query, conversations=conversations, seed=seed, pool=max(POOL, 4 * size)
+    )
     known = {p.message_id for p in prompts}
     for message in pins:
         if message.id is not None and message.id not in known:
