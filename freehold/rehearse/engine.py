@@ -44,7 +44,19 @@ from freehold.rehearse.score import Scored, Verdicts, score
 from freehold.rehearse.store import Reply, RunStore
 from freehold.router import Router
 
-__all__ = ["Estimate", "Options", "Plan", "Task", "ask", "judge", "plan", "scored"]
+__all__ = [
+    "Estimate",
+    "Options",
+    "Plan",
+    "Task",
+    "answers_by_case",
+    "ask",
+    "judge",
+    "judge_estimate",
+    "judge_tasks",
+    "plan",
+    "scored",
+]
 
 _JUDGE_SYSTEM = (
     "You compare two answers to the same request. Judge which answer serves the request "
