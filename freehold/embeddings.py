@@ -39,6 +39,7 @@ import importlib.metadata
 import logging
 import re
 import sqlite3
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -68,6 +69,7 @@ __all__ = [
     "choose",
     "cosine",
     "open_store",
+    "pending",
     "search",
 ]
 
@@ -264,7 +266,6 @@ class EmbeddingStore:
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(_SCHEMA)
-        self._matrices: dict[int, tuple[int, Any, Any]] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -322,7 +323,6 @@ class EmbeddingStore:
         ]
         with self._transaction():
             self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
-        self._matrices.pop(eid, None)
 
     def delete(self, eid: int, ids: Sequence[int]) -> None:
         with self._transaction():
@@ -330,14 +330,18 @@ class EmbeddingStore:
                 "DELETE FROM vectors WHERE embedder_id=? AND message_id=?",
                 [(eid, mid) for mid in ids],
             )
-        self._matrices.pop(eid, None)
 
     def matrix(self, eid: int) -> tuple[npt.NDArray[np.int64], Vectors]:
-        """Every message id and its vector (as float32, for a fast product), in id order; kept
-        until this store writes or another connection commits (``PRAGMA data_version``)."""
-        version = int(self.db.execute("PRAGMA data_version").fetchone()[0])
-        cached = self._matrices.get(eid)
-        if cached is not None and cached[0] == version:
+        """Every message id and its vector (as float32, for a fast product), in id order.
+
+        Kept for the process (the web app's threads share it) until the file changes: its
+        stamp is the size and time of the database and its write-ahead log, which any commit,
+        from any connection, moves."""
+        key = (str(self.path), eid)
+        stamp = _stamp(self.path)
+        with _CACHE_LOCK:
+            cached = _CACHE.get(key)
+        if cached is not None and cached[0] == stamp:
             return cached[1], cached[2]
         dim = int(self.db.execute("SELECT dim FROM embedders WHERE id=?", (eid,)).fetchone()[0])
         count = self.count(eid)
@@ -350,7 +354,8 @@ class EmbeddingStore:
         for n, (mid, blob) in enumerate(rows):
             ids[n] = mid
             vectors[n] = np.frombuffer(blob, dtype="<f2")
-        self._matrices[eid] = (version, ids, vectors)
+        with _CACHE_LOCK:
+            _CACHE[key] = (stamp, ids, vectors)
         return ids, vectors
 
     @contextmanager
@@ -362,6 +367,22 @@ class EmbeddingStore:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+
+_CACHE: dict[tuple[str, int], tuple[tuple[int, ...], Any, Any]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    found: list[int] = []
+    for name in (path, path.with_name(path.name + "-wal")):
+        try:
+            info = name.stat()
+        except OSError:
+            found += [0, 0]
+            continue
+        found += [info.st_size, info.st_mtime_ns]
+    return tuple(found)
 
 
 def open_store(archive: Archive) -> EmbeddingStore:
@@ -392,6 +413,15 @@ class BuildReport:
 
 
 _SEARCHABLE = "m.role IN ('user', 'assistant') AND m.hidden = 0 AND trim(m.text) != ''"
+
+
+def pending(archive: Archive, store: EmbeddingStore, embedder: Embedder) -> int:
+    """How many messages are newer than the last one embedded: what ``build`` will embed at
+    least (after an import it also compares the older ones, which costs reading, not
+    embedding)."""
+    above = store.highest(store.embedder_id(embedder))
+    sql = f"SELECT count(*) FROM messages m WHERE m.id > ? AND {_SEARCHABLE}"
+    return int(archive.db.execute(sql, (above,)).fetchone()[0])
 
 
 def _digest(text: str) -> bytes:

@@ -4,6 +4,7 @@ a real store beside the archive, built incrementally, usable with the network cu
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import sqlite3
 import sys
@@ -177,3 +178,33 @@ def test_an_unknown_embedder_is_one_clear_line(home: Path) -> None:
     result = CliRunner().invoke(cli, ["search", "x", "--semantic", "--embedder", "nobody:model"])
     assert result.exit_code == 1
     assert "is not a provider of kind openai" in result.output
+
+
+def test_the_web_search_by_meaning(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from freehold.web import meaning
+    from tests.web.conftest import start_server
+
+    for server in start_server(home):
+        with server.client() as client:
+            words = client.get("/search", params={"q": "holiday itinerary"})
+            assert "0 results" in words.text
+            page = client.get("/search", params={"q": "holiday itinerary", "meaning": "1"})
+            assert page.status_code == 200
+            first = re.search(
+                r'<li class="hit" data-item>\s*<a href="[^"]*">([^<]*)</a>', page.text
+            )
+            assert first is not None and "Travel" in first[1]
+            assert 'name="meaning" value="1" checked' in page.text
+            users = client.get(
+                "/search", params={"q": "holiday itinerary", "meaning": "1", "role": "user"}
+            )
+            assert "· user" in users.text and "· assistant" not in users.text
+            monkeypatch.setattr(meaning, "BUILD_IN_PAGE", 0)  # a big archive's first build
+            with open_archive() as archive:
+                cid = archive.select()[0]
+                leaf = archive.get_conversation(cid).messages[-1].id
+                turn = Message("", None, "user", "text", [], "A new prompt about tents")
+                archive.add_turn(cid, leaf, [turn])
+            refused = client.get("/search", params={"q": "tents", "meaning": "1"})
+            assert refused.status_code == 400
+            assert "needs 1 message embedded first" in refused.text

@@ -157,6 +157,7 @@ FRENCH: dict[str, str] = {
     "Message": "Message",
     # The exit plan (exits.html) and the catalogue's categories (exits.CATEGORIES)
     "Exit plan": "Plan de sortie",
+    "By meaning": "Par le sens",
     "Every platform you rent, when its last export was taken and when the next one is due.": (
         "Chaque plateforme que vous louez, la date de son dernier export et celle du prochain."
     ),
