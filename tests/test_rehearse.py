@@ -316,3 +316,37 @@ def test_a_candidate_is_one_model(answers: Answers, _isolated_home: Path) -> Non
     assert "is a route — a candidate is one model" in result.output
     result = _invoke("rehearse", "--candidates", "a:model-a,a:model-a", "--yes", code=1)
     assert "named twice" in result.output
+
+
+def test_the_web_app_lists_runs_and_shows_one(answers: Answers, _isolated_home: Path) -> None:
+    from tests.web.conftest import start_server
+
+    hostile = "<script>alert(1)</script> **bold** <img src=x onerror=alert(2)>"
+    answers.by_model["model-b"] = lambda body: Script(text=hostile)
+    doc = _rehearse("--sample", "3")
+    for server in start_server(_isolated_home):
+        with server.client() as client:
+            listing = client.get("/rehearsals")
+            assert listing.status_code == 200
+            assert f'<a href="/rehearsals/{doc["run"]["id"]}">' in listing.text
+            assert "a:model-a: <strong>" in listing.text
+            one = client.get(f"/rehearsals/{doc['run']['id']}")
+            assert one.status_code == 200
+            assert one.text.count('class="rehearsal-case"') == 3
+            assert "<strong>bold</strong>" in one.text  # Markdown rendered…
+            assert "<script>alert" not in one.text and "<img src=x" not in one.text  # …cleaned
+            assert "&lt;img src=x onerror=alert(2)&gt;" in one.text  # shown as text
+            first = doc["cases"][0]
+            assert f"/conversations/{first['conversation_id']}?at={first['message_id']}" in one.text
+            assert client.get("/rehearsals/99").status_code == 404
+            french = client.get("/rehearsals", headers={"accept-language": "fr"})
+            assert "Répétitions" in french.text
+
+
+def test_no_rehearsal_yet_creates_nothing(answers: Answers, _isolated_home: Path) -> None:
+    from tests.web.conftest import start_server
+
+    for server in start_server(_isolated_home):
+        with server.client() as client:
+            assert "No rehearsal yet." in client.get("/rehearsals").text
+    assert not (_isolated_home / STORE_NAME).exists()

@@ -34,7 +34,7 @@ from typing import Any
 from freehold.embeddings import Embedder, cosine
 from freehold.rehearse import text as _text
 from freehold.rehearse.cases import Case
-from freehold.rehearse.store import Reply
+from freehold.rehearse.store import Reply, worst_first
 
 __all__ = ["COMPARED_CHARS", "Scored", "score"]
 
@@ -73,7 +73,7 @@ def score(
             _finish(result, noise[ref])
             if verdicts and (row["position"], ref) in verdicts:
                 result["judge"] = verdicts[(row["position"], ref)]
-    rows.sort(key=_worst_first)
+    rows.sort(key=worst_first)
     return Scored(rows, [_summary(ref, rows, noise[ref]) for ref in refs])
 
 
@@ -170,11 +170,6 @@ def _finish(result: dict[str, Any], noise: float | None) -> None:
     length = math.sqrt(min(ratio, 1 / ratio))
     value = 100 * (0.6 * meaning + 0.2 * result["format_match"] + 0.2 * length)
     result["score"] = 0.0 if result["refused"] else round(value, 1)
-
-
-def _worst_first(row: dict[str, Any]) -> tuple[float, int]:
-    scores = [r["score"] for r in row["answers"].values() if r.get("score") is not None]
-    return (min(scores) if scores else 101.0, row["position"])
 
 
 def _summary(ref: str, rows: list[dict[str, Any]], noise: float | None) -> dict[str, Any]:

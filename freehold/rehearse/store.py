@@ -31,7 +31,7 @@ import orjson
 from freehold import _private
 from freehold.archive import now_iso
 
-__all__ = ["STORE_NAME", "Reply", "RunStore"]
+__all__ = ["STORE_NAME", "Reply", "RunStore", "worst_first"]
 
 STORE_NAME = "rehearsals.sqlite"
 
@@ -223,6 +223,40 @@ class RunStore:
             }
             for row in rows
         ]
+
+    def document(self, run: int) -> dict[str, Any] | None:
+        """A finished run as ``report.document`` shapes it (worst drift first), or None."""
+        found = self.runs(run)
+        if not found or found[0]["summary"] is None:
+            return None
+        scores: dict[int, dict[str, Any]] = {}
+        for position, ref, text in self.db.execute(
+            "SELECT position, ref, scores FROM results WHERE run_id=? ORDER BY rowid", (run,)
+        ):
+            scores.setdefault(position, {})[ref] = orjson.loads(text)
+        cases = [
+            {**_case(row), "answers": scores.get(row[0], {})}
+            for row in self.db.execute(
+                "SELECT position, message_id, conversation_id, title, prompt, original, "
+                "original_model, strata, pinned FROM cases WHERE run_id=?",
+                (run,),
+            )
+        ]
+        cases.sort(key=worst_first)
+        return {"run": found[0], "candidates": found[0]["summary"], "cases": cases}
+
+
+def _case(row: tuple[Any, ...]) -> dict[str, Any]:
+    names = ("position", "message_id", "conversation_id", "title", "prompt", "original")
+    found = dict(zip(names, row[:6], strict=True))
+    found.update(original_model=row[6], strata=orjson.loads(row[7]), pinned=bool(row[8]))
+    return found
+
+
+def worst_first(case: dict[str, Any]) -> tuple[float, int]:
+    """The order of a report's cases: the lowest score of any candidate first."""
+    known = [r["score"] for r in case["answers"].values() if r.get("score") is not None]
+    return (min(known) if known else 101.0, case["position"])
 
 
 def _dumps(value: Any) -> str:
