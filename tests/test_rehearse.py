@@ -350,3 +350,14 @@ def test_no_rehearsal_yet_creates_nothing(answers: Answers, _isolated_home: Path
         with server.client() as client:
             assert "No rehearsal yet." in client.get("/rehearsals").text
     assert not (_isolated_home / STORE_NAME).exists()
+
+
+def test_narrowed_by_query_or_conversation(answers: Answers) -> None:
+    with open_archive() as archive:
+        conv = next(c for c in archive.iter_conversations() if c.title == "Rust lifetimes basics")
+    doc = _rehearse("--conversation", conv.id, "--sample", "20", "--repeats", "1")
+    assert {case["conversation_id"] for case in doc["cases"]} == {conv.id}
+    doc = _rehearse("--query", "lifetimes", "--sample", "3", "--repeats", "1")
+    assert all("lifetime" in case["prompt"].lower() for case in doc["cases"])
+    result = _invoke("rehearse", "--candidates", BOTH, "--yes", "--query", "zyzzyva", code=1)
+    assert "no past prompt with an answer to rehearse matches those filters" in result.output

@@ -179,8 +179,6 @@ def plan(
     if len(set(refs)) != len(refs):
         raise FreeholdError("the same model is named twice in --candidates — name each once")
     judge_ref = _candidate(config, options.judge) if options.judge else None
-    names = {ref.provider for ref in [*refs, *([judge_ref] if judge_ref else [])]}
-    providers = {name: connect(config.providers[name]) for name in sorted(names)}
     picked = _cases.pick(
         archive,
         embedder,
@@ -190,6 +188,8 @@ def plan(
         pins=pins,
         seed=options.seed,
     )
+    names = {ref.provider for ref in [*refs, *([judge_ref] if judge_ref else [])]}
+    providers = {name: connect(config.providers[name]) for name in sorted(names)}
     found = Plan(options, refs, picked, [], providers, Router(providers, config.router), embedder)
     found.system, found.judge_ref = system, judge_ref
     blob = _reader(archive)
