@@ -344,16 +344,14 @@ class EmbeddingStore:
         if cached is not None and cached[0] == stamp:
             return cached[1], cached[2]
         dim = int(self.db.execute("SELECT dim FROM embedders WHERE id=?", (eid,)).fetchone()[0])
-        count = self.count(eid)
-        ids = np.empty(count, dtype=np.int64)
-        vectors = np.empty((count, dim), dtype=np.float32)
         rows = self.db.execute(
             "SELECT message_id, vector FROM vectors WHERE embedder_id=? ORDER BY message_id",
             (eid,),
-        )
-        for n, (mid, blob) in enumerate(rows):
-            ids[n] = mid
-            vectors[n] = np.frombuffer(blob, dtype="<f2")
+        ).fetchall()
+        ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        joined = b"".join(row[1] for row in rows)  # one buffer, one conversion
+        vectors = np.frombuffer(joined, dtype="<f2").reshape(len(rows), dim).astype(np.float32)
+        del rows, joined
         with _CACHE_LOCK:
             _CACHE[key] = (stamp, ids, vectors)
         return ids, vectors
