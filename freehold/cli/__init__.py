@@ -11,7 +11,17 @@ from __future__ import annotations
 import click
 
 from freehold import __version__
-from freehold.cli import backup, chat, exits, history, models, profile, providers, serve
+from freehold.cli import (
+    backup,
+    chat,
+    exits,
+    history,
+    models,
+    profile,
+    providers,
+    rehearse,
+    serve,
+)
 from freehold.cli._base import Commands
 
 __all__ = ["cli", "main"]
@@ -39,6 +49,7 @@ for command in (
     providers.providers,
     chat.chat,
     profile.profile_group,
+    rehearse.rehearse,
 ):
     cli.add_command(command)
 

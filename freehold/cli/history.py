@@ -20,6 +20,7 @@ from freehold.cli._base import (
     registered,
     source_option,
 )
+from freehold.cli._semantic import semantic_search
 from freehold.errors import FreeholdError
 from freehold.ingest import import_path
 
@@ -81,17 +82,25 @@ def stats(as_json: bool) -> None:
 )
 @period_options("messages")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--semantic", is_flag=True, help="Search by meaning (embeddings; docs/searching.md).")
+@click.option("--embedder", metavar="NAME", help="With --semantic: local, lexical, provider:model.")
 @json_option
-def search(query: str, as_json: bool, limit: int, **filters: Any) -> None:
+def search(
+    query: str, as_json: bool, limit: int, semantic: bool, embedder: str | None, **filters: Any
+) -> None:
     """Full-text search over every message, ranked, with highlighted snippets.
 
     Every word must match; "a phrase" matches words in a row; OR between two words matches
     either; word* matches words starting with it. Anything else is a literal word.
+    --semantic finds messages near in meaning instead (built and kept beside the archive).
     """
     check_period(filters["since"], filters["until"])
     with archive_session() as archive:
         try:
-            hits = archive.search(query, limit=limit, **filters)
+            if semantic:
+                hits = semantic_search(archive, err, query, embedder, limit=limit, **filters)
+            else:
+                hits = archive.search(query, limit=limit, **filters)
         except FreeholdError as error:
             raise click.ClickException(str(error)) from error
     if as_json:

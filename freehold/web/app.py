@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 from freehold.archive import Archive, open_archive
 from freehold.errors import FreeholdError, NotFoundError
 from freehold.safehtml import highlight_css
-from freehold.web import views
+from freehold.web import rehearsals, views
 from freehold.web.imports import Jobs
 from freehold.web.render import page
 from freehold.web.security import Guard, GuardConfig
@@ -93,6 +93,8 @@ ROUTES = [
     Route("/import/jobs/{job}", views.import_job),
     Route("/exits", views.exit_plan),
     Route("/backups", views.backups),
+    Route("/rehearsals", rehearsals.rehearsals),
+    Route("/rehearsals/{run:int}", rehearsals.rehearsal),
     Route("/language/{code}", views.language),
     Route("/highlight.css", _highlight),
     Mount("/static", StaticFiles(directory=_STATIC), name="static"),

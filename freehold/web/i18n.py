@@ -157,6 +157,27 @@ FRENCH: dict[str, str] = {
     "Message": "Message",
     # The exit plan (exits.html) and the catalogue's categories (exits.CATEGORIES)
     "Exit plan": "Plan de sortie",
+    "By meaning": "Par le sens",
+    "Rehearsals": "Répétitions",
+    "Rehearsal": "Répétition",
+    "Your own past prompts replayed on candidate models, and how far their answers drift.": (
+        "Vos propres questions passées rejouées sur des modèles candidats, et l'écart de "
+        "leurs réponses."
+    ),
+    "Run": "Exécution",
+    "Prompts": "Questions",
+    "Candidates": "Candidats",
+    "Candidate": "Candidat",
+    "No rehearsal yet.": "Aucune répétition pour l'instant.",
+    "Score": "Score",
+    "Similarity": "Similarité",
+    "Own noise": "Bruit propre",
+    "Refused": "Refusé",
+    "Failed": "Échoué",
+    "Worst drift first": "Les plus grands écarts d'abord",
+    "Original": "Original",
+    "prompt": "question",
+    "prompts": "questions",
     "Every platform you rent, when its last export was taken and when the next one is due.": (
         "Chaque plateforme que vous louez, la date de son dernier export et celle du prochain."
     ),

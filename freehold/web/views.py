@@ -17,6 +17,7 @@ import io
 import re
 import tempfile
 import zipfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -33,6 +34,7 @@ from freehold.exporters import json as json_export
 from freehold.exporters import markdown as markdown_export
 from freehold.safehtml import RASTER
 from freehold.web.imports import UploadError
+from freehold.web.meaning import search_page as meaning_search
 from freehold.web.render import composer_page, conversation_page, markdown_page, page
 from freehold.web.turns import NDJSON, Ask
 
@@ -147,12 +149,15 @@ def search(request: Request) -> Response:
         "until": _text(request, "until"),
     }
     number = _page_number(request)
+    meaning = _flag(request, "meaning")
     result = None
     if query:
         offset = (number - 1) * _HITS_PER_PAGE
-        result = archive.search_page(query, **filters, limit=_HITS_PER_PAGE, offset=offset)
+        find = partial(meaning_search, archive) if meaning else archive.search_page
+        result = find(query, **filters, limit=_HITS_PER_PAGE, offset=offset)
     context: dict[str, Any] = {
         "query": query or "",
+        "meaning": meaning,
         "filters": filters,
         "result": result,
         "roles": _ROLES,

@@ -1,0 +1,594 @@
+"""Embeddings: a vector for each message, kept beside the archive, to search by meaning and to
+compare answers (rehearsal).
+
+Embedders (``choose``), each with a name, a version and a dimension stored with its vectors:
+
+- ``local``: wordllama's 256-dimension model, which ships inside its wheel (no download, ever:
+  it is loaded with downloads off from the package's own folder). English-first.
+- ``provider:model``: the ``/embeddings`` endpoint of a provider configured in config.toml
+  whose kind is ``openai`` (OpenAI itself, or any compatible server: Ollama, llama.cpp, vLLM).
+  Texts leave the machine only to the provider the person named.
+- ``lexical``: no model at all — words hashed into 1,024 buckets (square-rooted counts). It
+  finds shared words, not shared meaning; it is what is used, and said, when no model is
+  available.
+
+The store is ``embeddings.sqlite`` in the data folder, apart from the archive (it can be
+deleted and rebuilt; a backup of the archive does not need it). Its two tables can be read
+with ``sqlite3``: ``embedders`` (name, version, dim, dtype) and ``vectors`` (message id, a
+digest of the text embedded, the vector as little-endian float16 bytes — numpy's
+``frombuffer(blob, "<f2")``). Vectors are unit length, so a dot product is the cosine.
+
+``build`` is incremental: messages above the highest id embedded are new; after an import
+(``sources`` grew since the last full pass) every message's digest is compared too, since an
+import may change a text. Batches are committed as they are done, so a build cut short goes
+on where it stopped. Only user and assistant messages that are shown (not hidden) and hold
+text are embedded, their first ``EMBED_CHARS`` characters.
+
+``search`` reads the vectors once per process (as float32: numpy has no fast float16 product,
+so the memory is twice the file's), scores all of them with one matrix product, and reads
+the best rows, with the same filters as the full-text search, from the archive.
+
+wordllama calls ``logging.basicConfig(level=INFO)`` when imported, which would print every
+HTTP request freehold makes; the import undoes that (``_import_wordllama``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import logging
+import re
+import sqlite3
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from freehold import _private, _queries
+from freehold.archive import Archive, now_iso
+from freehold.config import Config, load_config, parse_ref
+from freehold.errors import ConfigError, FreeholdError, ProviderError
+
+__all__ = [
+    "EMBED_CHARS",
+    "STORE_NAME",
+    "BuildReport",
+    "Embedder",
+    "EmbeddingStore",
+    "LexicalEmbedder",
+    "OpenAIEmbedder",
+    "WordLlamaEmbedder",
+    "build",
+    "choose",
+    "cosine",
+    "open_store",
+    "pending",
+    "search",
+]
+
+STORE_NAME = "embeddings.sqlite"
+EMBED_CHARS = 1000  # a message's opening says what it is about; past it, wordllama's mean blurs
+_BATCH = 512  # texts per embedding call and per commit
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+Vectors = npt.NDArray[np.float32]
+Progress = Callable[[int, int], None]
+
+
+class Embedder(Protocol):
+    """Turns texts into unit vectors (a zero vector for a text with nothing to embed)."""
+
+    name: str
+    version: str
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> Vectors: ...
+
+
+def _unit(vectors: Vectors) -> Vectors:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    found: Vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    return found
+
+
+def _import_wordllama() -> Any:
+    """``import wordllama``, leaving the root logger as it was."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        import wordllama
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+    return wordllama
+
+
+class WordLlamaEmbedder:
+    """wordllama's bundled model, loaded from its own package folder with downloads off."""
+
+    def __init__(self) -> None:
+        wordllama = _import_wordllama()
+        folder = Path(wordllama.__file__).parent
+        self._model = wordllama.WordLlama.load(cache_dir=folder, disable_download=True)
+        self.name = "wordllama:l2_supercat"
+        self.version = importlib.metadata.version("wordllama")
+
+    @property
+    def dim(self) -> int:
+        return int(self._model.embedding.shape[1])
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        found = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Batches of similar lengths: wordllama pads each batch to its longest text.
+        order = sorted((i for i, t in enumerate(texts) if t.strip()), key=lambda i: len(texts[i]))
+        if order:
+            vectors = self._model.embed([texts[i] for i in order], norm=False, batch_size=64)
+            found[order] = vectors
+        return _unit(found)
+
+
+class LexicalEmbedder:
+    """Shared words, not meaning: word counts hashed into buckets (the fallback)."""
+
+    name = "lexical"
+    version = "1"
+
+    def __init__(self, dim: int = 1024) -> None:
+        self._dim = dim
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        found = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = _WORD.findall(text.lower())
+            buckets = [zlib.crc32(word.encode()) % self._dim for word in words]
+            np.add.at(found[row], buckets, 1.0)
+        return _unit(np.sqrt(found))
+
+
+class OpenAIEmbedder:
+    """A configured OpenAI-compatible provider's ``/embeddings`` endpoint."""
+
+    version = "api"
+
+    def __init__(self, config: Config, reference: str) -> None:
+        ref = parse_ref(reference)
+        settings = config.providers.get(ref.provider) if ref else None
+        if ref is None or settings is None or settings.kind != "openai":
+            raise ConfigError(
+                f"{config.path}: embedder {reference!r} is not a provider of kind openai — give "
+                "local, lexical, or provider:model for an OpenAI-compatible provider"
+            )
+        from freehold.providers.base import connect
+
+        self.name = str(ref)
+        self._model = ref.model
+        self._provider = connect(settings)
+        self._dim: int | None = None
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = int(self.embed(["dimension"]).shape[1])
+        return self._dim
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        import openai
+
+        settings = self._provider.config
+        client = openai.OpenAI(
+            api_key=self._provider.key(),
+            base_url=settings.base_url or "https://api.openai.com/v1",
+            max_retries=2,
+            timeout=openai.Timeout(settings.timeout, connect=settings.connect_timeout),
+        )
+        sent = [t if t.strip() else "." for t in texts]
+        try:
+            with client:
+                reply = client.embeddings.create(model=self._model, input=sent)
+        except openai.OpenAIError as error:
+            raise ProviderError(f"{self.name}: embeddings failed: {error}") from None
+        vectors = np.array([item.embedding for item in reply.data], dtype=np.float32)
+        self._dim = int(vectors.shape[1])
+        vectors[[i for i, t in enumerate(texts) if not t.strip()]] = 0.0
+        return _unit(vectors)
+
+
+def choose(spec: str | None = None, *, notice: Callable[[str], None] | None = None) -> Embedder:
+    """``local`` (wordllama), ``lexical``, or ``provider:model``. None: the local model where
+    it is installed, else the lexical fallback with a notice saying so."""
+    if spec in (None, "local"):
+        try:
+            return WordLlamaEmbedder()
+        except ImportError:
+            if spec == "local":
+                raise FreeholdError(
+                    "the local embedding model (wordllama) is not installed — "
+                    "pip install wordllama, or give --embedder lexical or provider:model"
+                ) from None
+        if notice is not None:
+            notice("no embedding model installed (wordllama): comparing words, not meaning")
+        return LexicalEmbedder()
+    if spec == "lexical":
+        return LexicalEmbedder()
+    return OpenAIEmbedder(load_config(), spec)
+
+
+def cosine(a: Vectors, b: Vectors) -> npt.NDArray[np.float32]:
+    """Row-by-row cosine of two stacks of unit vectors."""
+    found: npt.NDArray[np.float32] = np.einsum("ij,ij->i", a, b).astype(np.float32)
+    return found
+
+
+# -- the store ----------------------------------------------------------------------------
+
+_SCHEMA = """
+    CREATE TABLE IF NOT EXISTS embedders (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        dtype TEXT NOT NULL DEFAULT '<f2',
+        created_at TEXT NOT NULL,
+        checked_source INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (name, version)
+    );
+    CREATE TABLE IF NOT EXISTS vectors (
+        embedder_id INTEGER NOT NULL REFERENCES embedders(id),
+        message_id INTEGER NOT NULL,
+        digest BLOB NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (embedder_id, message_id)
+    ) WITHOUT ROWID;
+"""
+
+
+class EmbeddingStore:
+    """``embeddings.sqlite``: the one class that writes it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if not path.exists():
+            _private.create(path)
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> EmbeddingStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def embedder_id(self, embedder: Embedder) -> int:
+        """The row for this embedder and version (made on first use)."""
+        row = self.db.execute(
+            "SELECT id FROM embedders WHERE name=? AND version=?",
+            (embedder.name, embedder.version),
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        cursor = self.db.execute(
+            "INSERT INTO embedders (name, version, dim, created_at) VALUES (?, ?, ?, ?)",
+            (embedder.name, embedder.version, embedder.dim, now_iso()),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def count(self, eid: int) -> int:
+        return int(
+            self.db.execute("SELECT count(*) FROM vectors WHERE embedder_id=?", (eid,)).fetchone()[
+                0
+            ]
+        )
+
+    def highest(self, eid: int) -> int:
+        row = self.db.execute("SELECT max(message_id) FROM vectors WHERE embedder_id=?", (eid,))
+        return int(row.fetchone()[0] or 0)
+
+    def checked_source(self, eid: int) -> int:
+        row = self.db.execute("SELECT checked_source FROM embedders WHERE id=?", (eid,))
+        return int(row.fetchone()[0])
+
+    def set_checked_source(self, eid: int, source: int) -> None:
+        self.db.execute("UPDATE embedders SET checked_source=? WHERE id=?", (source, eid))
+
+    def digests(self, eid: int, above: int) -> Iterator[tuple[int, bytes]]:
+        """(message id, digest) above an id, in id order."""
+        yield from self.db.execute(
+            "SELECT message_id, digest FROM vectors WHERE embedder_id=? AND message_id>? "
+            "ORDER BY message_id",
+            (eid, above),
+        )
+
+    def put(self, eid: int, ids: Sequence[int], digests: Sequence[bytes], vectors: Vectors) -> None:
+        rows = [
+            (eid, mid, digest, vector.astype("<f2").tobytes())
+            for mid, digest, vector in zip(ids, digests, vectors, strict=True)
+        ]
+        with self._transaction():
+            self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+
+    def delete(self, eid: int, ids: Sequence[int]) -> None:
+        with self._transaction():
+            self.db.executemany(
+                "DELETE FROM vectors WHERE embedder_id=? AND message_id=?",
+                [(eid, mid) for mid in ids],
+            )
+
+    def matrix(self, eid: int) -> tuple[npt.NDArray[np.int64], Vectors]:
+        """Every message id and its vector (as float32, for a fast product), in id order.
+
+        Kept for the process (the web app's threads share it) until the file changes: its
+        stamp is the size and time of the database and its write-ahead log, which any commit,
+        from any connection, moves."""
+        key = (str(self.path), eid)
+        stamp = _stamp(self.path)
+        with _CACHE_LOCK:
+            cached = _CACHE.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1], cached[2]
+        dim = int(self.db.execute("SELECT dim FROM embedders WHERE id=?", (eid,)).fetchone()[0])
+        rows = self.db.execute(
+            "SELECT message_id, vector FROM vectors WHERE embedder_id=? ORDER BY message_id",
+            (eid,),
+        ).fetchall()
+        ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        joined = b"".join(row[1] for row in rows)  # one buffer, one conversion
+        vectors = np.frombuffer(joined, dtype="<f2").reshape(len(rows), dim).astype(np.float32)
+        del rows, joined
+        with _CACHE_LOCK:
+            _CACHE[key] = (stamp, ids, vectors)
+        return ids, vectors
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+
+_CACHE: dict[tuple[str, int], tuple[tuple[int, ...], Any, Any]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    found: list[int] = []
+    for name in (path, path.with_name(path.name + "-wal")):
+        try:
+            info = name.stat()
+        except OSError:
+            found += [0, 0]
+            continue
+        found += [info.st_size, info.st_mtime_ns]
+    return tuple(found)
+
+
+def open_store(archive: Archive) -> EmbeddingStore:
+    """The store beside ``archive`` (made on first use)."""
+    return EmbeddingStore(archive.home / STORE_NAME)
+
+
+# -- building -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class BuildReport:
+    """What one ``build`` did."""
+
+    embedder: str
+    version: str
+    dim: int
+    checked: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    stored: int = 0
+    seconds: float = 0.0
+    full: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+_SEARCHABLE = "m.role IN ('user', 'assistant') AND m.hidden = 0 AND trim(m.text) != ''"
+
+
+def pending(archive: Archive, store: EmbeddingStore, embedder: Embedder) -> int:
+    """How many messages are newer than the last one embedded: what ``build`` will embed at
+    least (after an import it also compares the older ones, which costs reading, not
+    embedding)."""
+    above = store.highest(store.embedder_id(embedder))
+    sql = f"SELECT count(*) FROM messages m WHERE m.id > ? AND {_SEARCHABLE}"
+    return int(archive.db.execute(sql, (above,)).fetchone()[0])
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+def build(
+    archive: Archive,
+    store: EmbeddingStore,
+    embedder: Embedder,
+    *,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Embed what is new or changed since the last build (module docstring)."""
+    started = time.monotonic()
+    eid = store.embedder_id(embedder)
+    source = int(archive.db.execute("SELECT coalesce(max(id), 0) FROM sources").fetchone()[0])
+    full = source > store.checked_source(eid)
+    above = 0 if full else store.highest(eid)
+    report = BuildReport(embedder.name, embedder.version, embedder.dim, full=full)
+    total = int(
+        archive.db.execute(
+            f"SELECT count(*) FROM messages m WHERE m.id > ? AND {_SEARCHABLE}", (above,)
+        ).fetchone()[0]
+    )
+    pending = _Pending(store, eid, embedder, report)
+    known = store.digests(eid, above)
+    have = next(known, None)
+    rows = archive.db.execute(
+        f"SELECT m.id, substr(m.text, 1, {EMBED_CHARS}) FROM messages m "
+        f"WHERE m.id > ? AND {_SEARCHABLE} ORDER BY m.id",
+        (above,),
+    )
+    for mid, text in rows:
+        while have is not None and have[0] < mid:  # stored, no longer searchable
+            pending.gone.append(have[0])
+            have = next(known, None)
+        digest = _digest(text)
+        if have is not None and have[0] == mid:
+            if have[1] != digest:
+                pending.add(mid, digest, text, new=False)
+            have = next(known, None)
+        else:
+            pending.add(mid, digest, text, new=True)
+        report.checked += 1
+        if progress is not None and report.checked % 256 == 0:
+            progress(report.checked, total)
+    while have is not None:
+        pending.gone.append(have[0])
+        have = next(known, None)
+    pending.flush()
+    if full:
+        store.set_checked_source(eid, source)
+    if progress is not None:
+        progress(report.checked, total)
+    report.stored = store.count(eid)
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+class _Pending:
+    """Texts waiting for their vectors; written a batch at a time."""
+
+    def __init__(
+        self, store: EmbeddingStore, eid: int, embedder: Embedder, report: BuildReport
+    ) -> None:
+        self.store, self.eid, self.embedder, self.report = store, eid, embedder, report
+        self.ids: list[int] = []
+        self.digests: list[bytes] = []
+        self.texts: list[str] = []
+        self.gone: list[int] = []
+
+    def add(self, mid: int, digest: bytes, text: str, *, new: bool) -> None:
+        self.ids.append(mid)
+        self.digests.append(digest)
+        self.texts.append(text)
+        if new:
+            self.report.added += 1
+        else:
+            self.report.updated += 1
+        if len(self.ids) >= _BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.ids:
+            vectors = self.embedder.embed(self.texts)
+            self.store.put(self.eid, self.ids, self.digests, vectors)
+            self.ids, self.digests, self.texts = [], [], []
+        if self.gone:
+            self.store.delete(self.eid, self.gone)
+            self.report.removed += len(self.gone)
+            self.gone = []
+
+
+# -- searching ----------------------------------------------------------------------------
+
+
+def search(
+    archive: Archive,
+    store: EmbeddingStore,
+    embedder: Embedder,
+    query: str,
+    *,
+    limit: int = 20,
+    source: str | None = None,
+    model: str | None = None,
+    role: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    conversation: str | None = None,
+) -> list[_queries.Hit]:
+    """The messages nearest in meaning to ``query``, best first, with the usual filters."""
+    if not query.strip():
+        raise FreeholdError("empty search — give words or a sentence to look for")
+    eid = store.embedder_id(embedder)
+    ids, vectors = store.matrix(eid)
+    if not len(ids):
+        return []
+    scores: npt.NDArray[np.float32] = vectors @ embedder.embed([query])[0]
+    where = _queries.filters(source, model, role, since, until, conversation)
+    pool = min(len(ids), max(limit * 10, 100) if where[0] else limit)
+    while True:
+        best = _best(scores, pool)
+        hits = _hits(archive.db, [int(ids[i]) for i in best], scores[best], where)
+        if len(hits) >= limit or pool >= len(ids):
+            return hits[:limit]
+        pool = min(len(ids), pool * 8)
+
+
+def _best(scores: npt.NDArray[np.float32], count: int) -> npt.NDArray[np.intp]:
+    if count >= len(scores):
+        top = np.arange(len(scores))
+    else:
+        top = np.argpartition(-scores, count - 1)[:count]
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
+def _hits(
+    db: sqlite3.Connection,
+    ids: list[int],
+    scores: npt.NDArray[np.float32],
+    where: tuple[str, list[Any]],
+) -> list[_queries.Hit]:
+    clause, params = where
+    rows = db.execute(
+        "SELECT m.id, m.conversation_id, c.title, m.role, coalesce(m.model, c.model), "
+        "m.created_at, c.source_kind, substr(m.text, 1, 400) "
+        "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        f"WHERE m.id IN (SELECT value FROM json_each(?)) {clause}",
+        [_json_ids(ids), *params],
+    ).fetchall()
+    by_id = {row[0]: row for row in rows}
+    found = []
+    for mid, score in zip(ids, scores, strict=True):
+        row = by_id.get(mid)
+        if row is not None:
+            snippet = _snippet(row[7])
+            found.append(
+                _queries.Hit(
+                    row[1], row[2], mid, row[3], row[4], row[5], row[6], snippet, [], float(score)
+                )
+            )
+    return found
+
+
+def _json_ids(ids: list[int]) -> str:
+    return "[" + ",".join(map(str, ids)) + "]"
+
+
+def _snippet(text: str, size: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= size else flat[: size - 1].rstrip() + "…"

@@ -1,0 +1,50 @@
+"""Search by meaning in the web app (``/search?q=…&meaning=1``).
+
+The same embeddings as ``freehold search --semantic`` (``embeddings.py``), with the default
+embedder (wordllama, else the lexical fallback), loaded once per process. A page brings the
+index up to date first when little is missing (``BUILD_IN_PAGE`` messages: a second or two);
+a first build of a big archive belongs in the terminal, where it has a bar, and the page says
+so. Builds are one at a time (a lock); the vectors are shared by the server's threads
+(``EmbeddingStore.matrix``). Hits come as a ``SearchPage`` like the full-text search's, without
+facets; pages go up to the best 1,000.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from typing import Any
+
+from freehold import embeddings, progress
+from freehold._browse import SearchPage
+from freehold.archive import Archive
+from freehold.errors import FreeholdError
+
+__all__ = ["BUILD_IN_PAGE", "search_page"]
+
+BUILD_IN_PAGE = 2000
+_MOST = 1000
+_BUILDING = threading.Lock()
+
+
+@cache
+def _embedder() -> embeddings.Embedder:
+    return embeddings.choose()
+
+
+def search_page(
+    archive: Archive, query: str, *, limit: int, offset: int, **filters: Any
+) -> SearchPage:
+    embedder = _embedder()
+    with embeddings.open_store(archive) as store:
+        missing = embeddings.pending(archive, store, embedder)
+        if missing > BUILD_IN_PAGE:
+            raise FreeholdError(
+                f"search by meaning needs {progress.plural(missing, 'message')} embedded first "
+                f'— run `freehold search --semantic "{query[:40]}"` once in a terminal'
+            )
+        with _BUILDING:
+            embeddings.build(archive, store, embedder)
+        wanted = min(_MOST, offset + limit)
+        hits = embeddings.search(archive, store, embedder, query, limit=wanted, **filters)
+    return SearchPage(hits[offset : offset + limit], len(hits), len(hits) >= _MOST)

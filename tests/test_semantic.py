@@ -1,0 +1,210 @@
+"""Search by meaning (freehold/embeddings.py, ``search --semantic``): real wordllama vectors,
+a real store beside the archive, built incrementally, usable with the network cut."""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from freehold import embeddings
+from freehold.archive import open_archive
+from freehold.cli import cli
+from freehold.models import Message
+from tests.conftest import REPO
+
+SAMPLE = REPO / "examples" / "sample-chatgpt-export.zip"
+SAMPLE_2026 = REPO / "examples" / "sample-chatgpt-export-2026.zip"
+
+
+def _run(*args: str, **env: str) -> Any:
+    result = CliRunner().invoke(cli, list(args), env=env or None)
+    assert result.exit_code == 0, result.output + str(result.exception)
+    return result
+
+
+def _hits(query: str, *more: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = orjson.loads(_run("search", query, "--json", *more).stdout)
+    return found
+
+
+@pytest.fixture
+def home(_isolated_home: Path) -> Path:
+    _run("import", str(SAMPLE))
+    return _isolated_home
+
+
+@pytest.mark.parametrize(
+    ("query", "title"), [("holiday itinerary", "Travel"), ("growing tomatoes", "gardening")]
+)
+def test_meaning_found_where_no_word_is_shared(home: Path, query: str, title: str) -> None:
+    assert _hits(query) == []  # the full-text search finds none of these words
+    hits = _hits(query, "--semantic")
+    assert title in hits[0]["title"]
+    assert hits[0]["score"] > hits[-1]["score"]
+
+
+def test_the_lexical_fallback_finds_shared_words(home: Path) -> None:
+    hits = _hits("museum ticket rail pass", "--semantic", "--embedder", "lexical")
+    assert "rail pass depends on the museum ticket" in hits[0]["snippet"]
+    a, b, c = embeddings.LexicalEmbedder().embed(["sort a list", "a list to sort", "pancakes"])
+    assert float(a @ b) == pytest.approx(0.866, abs=1e-3)  # 3 words of 4 shared, sqrt counts
+    assert float(a @ c) < 0.2
+
+
+def test_filters_apply_to_a_search_by_meaning(home: Path) -> None:
+    hits = _hits("holiday itinerary", "--semantic", "--role", "user", "--limit", "5")
+    assert len(hits) == 5
+    assert {hit["role"] for hit in hits} == {"user"}
+
+
+def test_the_store_is_readable_with_sqlite_and_numpy(home: Path) -> None:
+    _hits("anything", "--semantic")
+    db = sqlite3.connect(home / embeddings.STORE_NAME)
+    name, version, dim, dtype = db.execute(
+        "SELECT name, version, dim, dtype FROM embedders"
+    ).fetchone()
+    assert (name, dim, dtype) == ("wordllama:l2_supercat", 256, "<f2")
+    assert version.startswith("0.4")
+    blobs = [row[0] for row in db.execute("SELECT vector FROM vectors")]
+    vectors = np.stack([np.frombuffer(b, dtype=dtype) for b in blobs]).astype(np.float32)
+    assert vectors.shape[1] == dim
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-2)
+    archive = sqlite3.connect(home / "archive.sqlite")
+    searchable = archive.execute(
+        "SELECT count(*) FROM messages WHERE role IN ('user', 'assistant') AND hidden = 0 "
+        "AND trim(text) != ''"
+    ).fetchone()[0]
+    assert len(blobs) == searchable
+
+
+def test_built_incrementally(home: Path) -> None:
+    with open_archive() as archive, embeddings.open_store(archive) as store:
+        embedder = embeddings.choose("local")
+        first = embeddings.build(archive, store, embedder)
+        assert first.full and first.added == first.stored > 100
+        again = embeddings.build(archive, store, embedder)
+        assert (again.checked, again.added, again.full) == (0, 0, False)
+        cid = archive.select()[0]
+        leaf = archive.get_conversation(cid).messages[-1].id
+        text = "Which tent survives a storm on a mountain?"
+        archive.add_turn(cid, leaf, [Message("", None, "user", "text", [], text)])
+        turn = embeddings.build(archive, store, embedder)
+        assert (turn.checked, turn.added, turn.stored) == (1, 1, first.stored + 1)
+        hits = embeddings.search(archive, store, embedder, "camping gear in bad weather")
+        assert hits[0].snippet == text
+
+
+def test_an_import_that_changes_a_text_is_noticed(home: Path) -> None:
+    with open_archive() as archive, embeddings.open_store(archive) as store:
+        embedder = embeddings.choose("local")
+        embeddings.build(archive, store, embedder)
+        mid = archive.db.execute("SELECT min(id) FROM messages WHERE role='user'").fetchone()[0]
+        archive.db.execute("UPDATE messages SET text=? WHERE id=?", ("Knitting a scarf", mid))
+    _run("import", str(SAMPLE_2026))  # an import: every digest is compared again
+    with open_archive() as archive, embeddings.open_store(archive) as store:
+        report = embeddings.build(archive, store, embedder)
+        assert report.full and report.updated >= 1 and report.added > 0
+        hits = embeddings.search(archive, store, embedder, "knitting wool scarf", limit=1)
+        assert hits[0].message_id == mid
+
+
+def test_usable_offline_once_built(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """wordllama never reaches for the network: every connection is refused here."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("network is cut in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert "Travel" in _hits("holiday itinerary", "--semantic")[0]["title"]
+
+
+def test_loading_the_model_leaves_logging_alone() -> None:
+    """wordllama's import calls logging.basicConfig(INFO): every HTTP request would print."""
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    sys.modules.pop("wordllama", None)
+    embeddings.choose("local")
+    assert (list(root.handlers), root.level) == before
+
+
+def test_a_bar_then_the_hits(home: Path) -> None:
+    result = _run("search", "holiday itinerary", "--semantic", FREEHOLD_PROGRESS_INTERVAL="0")
+    assert "embedding (wordllama:l2_supercat):" in result.stderr
+    assert "messages" in result.stderr
+    assert "Travel planning" in result.stdout
+
+
+def test_the_lexical_fallback_is_said_when_no_model_is_installed(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "wordllama", None)  # import wordllama now fails
+    told: list[str] = []
+    embedder = embeddings.choose(None, notice=told.append)
+    assert isinstance(embedder, embeddings.LexicalEmbedder)
+    assert "comparing words, not meaning" in told[0]
+    with pytest.raises(embeddings.FreeholdError, match="pip install wordllama"):
+        embeddings.choose("local")
+
+
+def test_a_configured_provider_embeds(home: Path, llmock: Any) -> None:
+    """An OpenAI-compatible /embeddings endpoint on loopback (llmock: a vector per text)."""
+    _run("providers", "add", "mock", "--kind", "openai", "--base-url", llmock.base_url("openai"))
+    hits = _hits(
+        "Explain travel planning to me like I'm new to it.",
+        "--semantic",
+        "--embedder",
+        "mock:text-embedding-3-small",
+    )
+    assert hits[0]["snippet"] == "Explain travel planning to me like I'm new to it."
+    assert hits[0]["score"] == pytest.approx(1.0, abs=1e-2)
+    db = sqlite3.connect(home / embeddings.STORE_NAME)
+    assert db.execute("SELECT name, dim FROM embedders").fetchall() == [
+        ("mock:text-embedding-3-small", 1536)
+    ]
+
+
+def test_an_unknown_embedder_is_one_clear_line(home: Path) -> None:
+    result = CliRunner().invoke(cli, ["search", "x", "--semantic", "--embedder", "nobody:model"])
+    assert result.exit_code == 1
+    assert "is not a provider of kind openai" in result.output
+
+
+def test_the_web_search_by_meaning(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from freehold.web import meaning
+    from tests.web.conftest import start_server
+
+    for server in start_server(home):
+        with server.client() as client:
+            words = client.get("/search", params={"q": "holiday itinerary"})
+            assert "0 results" in words.text
+            page = client.get("/search", params={"q": "holiday itinerary", "meaning": "1"})
+            assert page.status_code == 200
+            first = re.search(
+                r'<li class="hit" data-item>\s*<a href="[^"]*">([^<]*)</a>', page.text
+            )
+            assert first is not None and "Travel" in first[1]
+            assert 'name="meaning" value="1" checked' in page.text
+            users = client.get(
+                "/search", params={"q": "holiday itinerary", "meaning": "1", "role": "user"}
+            )
+            assert "· user" in users.text and "· assistant" not in users.text
+            monkeypatch.setattr(meaning, "BUILD_IN_PAGE", 0)  # a big archive's first build
+            with open_archive() as archive:
+                cid = archive.select()[0]
+                leaf = archive.get_conversation(cid).messages[-1].id
+                turn = Message("", None, "user", "text", [], "A new prompt about tents")
+                archive.add_turn(cid, leaf, [turn])
+            refused = client.get("/search", params={"q": "tents", "meaning": "1"})
+            assert refused.status_code == 400
+            assert "needs 1 message embedded first" in refused.text
