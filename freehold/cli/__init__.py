@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from freehold import __version__
-from freehold.cli import backup, chat, exits, history, models, providers, serve
+from freehold.cli import backup, breaktest, chat, exits, history, models, providers, serve
 from freehold.cli._base import Commands
 
 __all__ = ["cli", "main"]
@@ -38,6 +38,7 @@ for command in (
     exits.exits_group,
     providers.providers,
     chat.chat,
+    breaktest.break_test,
 ):
     cli.add_command(command)
 
