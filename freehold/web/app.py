@@ -84,6 +84,7 @@ ROUTES = [
     Route("/import/jobs/{job}", views.import_job),
     Route("/exits", views.exit_plan),
     Route("/backups", views.backups),
+    Route("/break-test", views.break_test),
     Route("/language/{code}", views.language),
     Route("/highlight.css", _highlight),
     Mount("/static", StaticFiles(directory=_STATIC), name="static"),
