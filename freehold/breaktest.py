@@ -489,7 +489,8 @@ class BreakTest:
         except (FreeholdError, OSError) as error:
             return Check("backups", config.name, FAIL, f"the drill failed: {error}")
         if report.error or not report.ok:
-            return Check("backups", config.name, FAIL, report.error or _gone_since(report))
+            why = (report.error or _gone_since(report)).removeprefix(f"{config.name}: ")
+            return Check("backups", config.name, FAIL, why)
         why = (
             f"restores (snapshot {report.snapshot}: {report.same:,} conversations as live, "
             f"{report.changed:,} changed since, {report.newer:,} newer in the archive)"

@@ -188,7 +188,7 @@ def test_the_scorecard_in_words(home: Path, tmp_path: Path, wire: WireServer) ->
     )
     assert any(line.startswith("  ✓ backup from usb: restores (snapshot ") for line in lines)
     assert any(line.startswith("  ! alias fast → alpha:model-a") for line in lines)
-    assert lines[-1] == "break test FAILED — 1 of 1 loss break something"
+    assert lines[-1] == "break test FAILED — 1 of 1 loss breaks something"
 
 
 def test_losing_the_only_destination_that_holds_a_backup_fails(home: Path, tmp_path: Path) -> None:

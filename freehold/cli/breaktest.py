@@ -153,8 +153,10 @@ def _print(result: Result) -> None:
         _print_loss(loss)
     if not result.ok:
         broken = sum(not loss.ok for loss in result.losses)
-        verdict = f"FAILED — {broken} of {progress.plural(len(result.losses), 'loss', 'losses')}"
-        out.print(f"break test {verdict} break something", style="bold red", soft_wrap=True)
+        losses = progress.plural(len(result.losses), "loss", "losses")
+        verb = "breaks" if broken == 1 else "break"
+        why = f" — {broken} of {losses} {verb} something" if broken else ""
+        out.print(f"break test FAILED{why}", style="bold red")
     elif not result.proven:
         out.print("break test: nothing failed, but not everything was proven", style="yellow")
     else:
