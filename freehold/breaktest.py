@@ -314,6 +314,7 @@ class BreakTest:
         _known(destinations, self.destinations, "no backup destination", "backup destinations")
         if not providers and not destinations:
             providers, destinations = list(self.config.providers), list(self.destinations)
+        providers, destinations = list(dict.fromkeys(providers)), list(dict.fromkeys(destinations))
         return [Loss("provider", n) for n in providers] + [
             Loss("destination", n) for n in destinations
         ]
@@ -423,7 +424,10 @@ class BreakTest:
 
     def _ask_route(self, route: str, gone: frozenset[str]) -> Check:
         models = self.config.route(route).models
-        answer = self._ask(models, gone, None)
+        try:
+            answer = self._ask(models, gone, None)
+        except FreeholdError as error:  # a key that cannot be read, say
+            return Check("routes", route, FAIL, str(error))
         if answer.status in ("complete", "incomplete"):
             moved = models[0].provider in gone
             after = f" (failed over: {', '.join(sorted(gone))} refused)" if moved else ""
@@ -441,7 +445,10 @@ class BreakTest:
         route = self._profile_route()
         assert route is not None
         system = next(p.system for p in self.profiles if p.name == name)
-        answer = self._ask(self.config.route(route).models, gone, system)
+        try:
+            answer = self._ask(self.config.route(route).models, gone, system)
+        except FreeholdError as error:
+            return Check("profiles", name, FAIL, str(error))
         if answer.status in ("complete", "incomplete"):
             return Check("profiles", name, PASS, f"worn on route {route} by {_who(answer)}")
         return Check("profiles", name, FAIL, f"route {route} cannot wear it: {answer.error}")
@@ -574,8 +581,13 @@ def save(home: Path, result: Result) -> Path:
 
 
 def last(home: Path) -> Result | None:
-    """The last break test kept in ``home``; None when there is none (or it is unreadable)."""
+    """The last break test kept in ``home``; None when there is none yet."""
+    path = last_path(home)
     try:
-        return Result.from_json(orjson.loads(last_path(home).read_bytes()))
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        return Result.from_json(orjson.loads(path.read_bytes()))
+    except FileNotFoundError:
         return None
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as error:
+        raise FreeholdError(
+            f"{path}: cannot be read ({error}) — run freehold break-test again to replace it"
+        ) from error

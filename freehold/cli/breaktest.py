@@ -100,7 +100,10 @@ def _passphrase(path: Path | None) -> str | None:
     """From the file (its first line), else the environment; never asked: a scheduled run
     has nobody to ask, and the drills are then skipped, which the scorecard says."""
     if path is not None:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise click.ClickException(f"{path}: cannot be read ({error})") from error
         return lines[0] if lines else ""
     return os.environ.get(PASSPHRASE_VARIABLE)
 

@@ -50,3 +50,15 @@ def test_the_page_shows_the_last_break_test(_isolated_home: Path, wire: WireServ
     assert HOSTILE not in english
     assert "Si ce fournisseur disparaissait demain: alpha — ÉCHEC</h2>" in french
     assert "<strong>Route default</strong>" in french and "<h1>Test de rupture</h1>" in french
+
+
+def test_a_damaged_result_is_said_not_hidden(_isolated_home: Path) -> None:
+    (_isolated_home / "break-test").mkdir(parents=True)
+    (_isolated_home / "break-test" / "last.json").write_text('{"ran_at": "2026-12-06", "losses"')
+    for server in start_server(_isolated_home):
+        with server.client() as client:
+            page = client.get("/break-test")
+    assert page.status_code == 400
+    assert "last.json: cannot be read" in page.text
+    assert "run freehold break-test again to replace it" in page.text
+    assert "No break test yet." not in page.text
