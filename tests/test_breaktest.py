@@ -370,3 +370,20 @@ def test_every_profile_is_worn_through_the_fallback(
     )
     worn = [seen.body for seen in wire.requests if seen.body.get("system")]
     assert [body["system"] for body in worn] == ["## How to respond\n\nShort answers, in French."]
+
+
+def test_a_profile_not_reviewed_yet_is_not_proven_and_never_sent(
+    home: Path, tmp_path: Path, wire: WireServer
+) -> None:
+    profiles = pytest.importorskip(
+        "freehold.profiles", reason="freehold.profiles is not on this branch yet (issue 13 item 1)"
+    )
+    text = "## About the user\n\nWrite to me at jane.doe@example.org.\n"
+    profiles.save_text("home", text, where="test")
+    configure(home, wire, FALLBACK)
+    destinations(home, tmp_path, "usb", "spare")
+    code, report = break_test("--provider", "alpha")
+    assert code == 0 and report["ok"] and not report["proven"]
+    status, reason = checks(report, "provider", "alpha")["profiles home"]
+    assert status == "skipped" and "not reviewed" in reason
+    assert all("system" not in seen.body for seen in wire.requests)
