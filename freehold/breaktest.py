@@ -439,7 +439,7 @@ class BreakTest:
                 f"[routes.{route}] models"
             )
             return Check("routes", route, FAIL, why)
-        return Check("routes", route, FAIL, f"no model of route {route} answered: {answer.error}")
+        return Check("routes", route, FAIL, f"no model of route {route} answered: {_why(answer)}")
 
     def _wear(self, name: str, gone: frozenset[str]) -> Check:
         route = self._profile_route()
@@ -451,7 +451,7 @@ class BreakTest:
             return Check("profiles", name, FAIL, str(error))
         if answer.status in ("complete", "incomplete"):
             return Check("profiles", name, PASS, f"worn on route {route} by {_who(answer)}")
-        return Check("profiles", name, FAIL, f"route {route} cannot wear it: {answer.error}")
+        return Check("profiles", name, FAIL, f"route {route} cannot wear it: {_why(answer)}")
 
     def _ask(self, models: Sequence[ModelRef], gone: frozenset[str], system: str | None) -> Answer:
         names = dict.fromkeys(ref.provider for ref in models)
@@ -539,6 +539,12 @@ def _nowhere(any_destination: bool) -> Check:
 
 def _who(answer: Answer) -> str:
     return f"{answer.provider}:{answer.requested_model}"
+
+
+def _why(answer: Answer) -> str:
+    """Each different error of the run's attempts, in order (one per provider, mostly)."""
+    errors = dict.fromkeys(a.error for a in answer.attempts if a.error)
+    return "; ".join(errors) or str(answer.error)
 
 
 def _gone_since(report: restoring.Drill) -> str:

@@ -173,6 +173,23 @@ def test_a_route_without_a_fallback_fails_and_says_what_to_do(
     assert {seen.protocol for seen in wire.requests} == {"anthropic"}  # solo sent nothing
 
 
+def test_a_fallback_that_does_not_answer_is_no_fallback(
+    home: Path, tmp_path: Path, wire: WireServer
+) -> None:
+    configure(home, wire, FALLBACK)
+    destinations(home, tmp_path, "usb", "spare")
+    error = {"type": "error", "error": {"type": "authentication_error", "message": "bad key"}}
+    wire.queue(Script(status=401, body=error))
+    code, report = break_test("--provider", "alpha")
+    assert code == 1
+    status, reason = checks(report, "provider", "alpha")["routes default"]
+    assert status == "fail"
+    assert reason == (
+        "no model of route default answered: alpha: refused — the break test simulates its "
+        "loss; beta: 401 auth: bad key"
+    )
+
+
 def test_the_scorecard_in_words(home: Path, tmp_path: Path, wire: WireServer) -> None:
     configure(home, wire, FALLBACK, SOLO)
     destinations(home, tmp_path, "usb", "spare")
