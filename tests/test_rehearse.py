@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import sys
 import threading
-import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -298,15 +296,15 @@ def test_a_profile_is_worn_where_profiles_exist(
     answers: Answers, wire: WireServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = _invoke("rehearse", "--candidates", BOTH, "--yes", "--profile", "work", code=1)
-    assert "has no profiles yet" in result.output
-    profiles = types.ModuleType("freehold.profiles")
-    profiles.load_profile = lambda name: types.SimpleNamespace(system=f"Profile {name}: be brief.")  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "freehold.profiles", profiles)
+    assert "no profile named 'work'" in result.output
+    _invoke("profile", "create", "work")
+    worn = _invoke("profile", "show", "work", "--system").stdout.strip()
+    assert worn
     _rehearse("--profile", "work", "--sample", "1", "--repeats", "1")
     openai_body = next(r.body for r in wire.requests if r.body["model"] == "model-a")
     anthropic_body = next(r.body for r in wire.requests if r.body["model"] == "model-b")
-    assert openai_body["messages"][0]["content"].startswith("Profile work: be brief.")
-    assert str(anthropic_body["system"]).find("Profile work: be brief.") >= 0
+    assert openai_body["messages"][0]["content"].startswith(worn[:200])
+    assert worn[:200] in str(anthropic_body["system"])
 
 
 def test_a_candidate_is_one_model(answers: Answers, _isolated_home: Path) -> None:

@@ -9,7 +9,9 @@ data folder) and every step whatever the others did:
    object within about 20 days), and ``freehold backup drill`` when the last drill this job
    ran successfully is a week old (a failed one is tried again the next day): a real restore,
    compared with the archive;
-3. ``freehold exits status``: which exports of the exit plan are overdue.
+3. ``freehold exits status``: which exports of the exit plan are overdue;
+4. ``freehold break-test --yes`` when the last one this job ran successfully is a week old
+   (like the drill): what would still work if a provider or a destination vanished.
 
 It exits 1 when any step failed, so the scheduler's own status shows it too, and appends what
 each step printed to ``logs/daily.log`` in the data folder (the previous megabyte kept as
@@ -38,6 +40,8 @@ __all__ = ["main", "run_job"]
 
 _SAMPLE_PERCENT = 5
 _DRILL_EVERY = timedelta(days=7)
+_BREAK_TEST_EVERY = timedelta(days=7)
+_PROVEN = {"backup drill": "drill_ok_at", "break test": "break_test_ok_at"}
 _LOG_LIMIT = 1 << 20
 _OUTPUT_KEPT = 8000
 
@@ -60,8 +64,8 @@ def run_job(home: Path, passphrase_file: Path | None = None, now: datetime | Non
     steps = _steps(passphrase_file, state, moment)
     for step in steps:
         _run_step(step, home)
-        if step.name == "backup drill" and step.code == 0:
-            state["drill_ok_at"] = moment.isoformat(timespec="seconds")
+        if step.name in _PROVEN and step.code == 0:
+            state[_PROVEN[step.name]] = moment.isoformat(timespec="seconds")
     skipped = None if passphrase_file else "verify and drill skipped: no --passphrase-file"
     _log(logs / "daily.log", moment, steps, skipped)
     _save_state(logs, state)
@@ -70,15 +74,21 @@ def run_job(home: Path, passphrase_file: Path | None = None, now: datetime | Non
 
 def _steps(passphrase_file: Path | None, state: dict[str, str], now: datetime) -> list[_Step]:
     steps = [_Step("backup run", ["backup", "run"])]
-    if passphrase_file is not None:
-        secret = ["--passphrase-file", str(passphrase_file)]
+    secret = ["--passphrase-file", str(passphrase_file)] if passphrase_file else []
+    if secret:
         sample = ["--sample", str(_SAMPLE_PERCENT)]
         steps.append(_Step("backup verify", ["backup", "verify", *sample, *secret]))
-        last = state.get("drill_ok_at")
-        if last is None or now - datetime.fromisoformat(last) >= _DRILL_EVERY:
+        if _due(state.get("drill_ok_at"), now, _DRILL_EVERY):
             steps.append(_Step("backup drill", ["backup", "drill", *secret]))
     steps.append(_Step("exits status", ["exits", "status"]))
+    if _due(state.get("break_test_ok_at"), now, _BREAK_TEST_EVERY):
+        steps.append(_Step("break test", ["break-test", "--yes", *secret]))
     return steps
+
+
+def _due(last: str | None, now: datetime, every: timedelta) -> bool:
+    """Never done successfully, or not for ``every``: a failure is tried again the next day."""
+    return last is None or now - datetime.fromisoformat(last) >= every
 
 
 def _run_step(step: _Step, home: Path) -> None:

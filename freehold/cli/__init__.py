@@ -13,6 +13,7 @@ import click
 from freehold import __version__
 from freehold.cli import (
     backup,
+    breaktest,
     chat,
     exits,
     history,
@@ -50,6 +51,7 @@ for command in (
     chat.chat,
     profile.profile_group,
     rehearse.rehearse,
+    breaktest.break_test,
 ):
     cli.add_command(command)
 

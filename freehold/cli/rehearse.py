@@ -18,10 +18,11 @@ from freehold import _private, embeddings
 from freehold.archive import Archive
 from freehold.cli._base import archive_session, err, json_option, out, print_json
 from freehold.cli._semantic import counting
+from freehold.cli.profile import reviewed, stdin_can_answer
 from freehold.config import load_config
 from freehold.errors import FreeholdError
 from freehold.models import Message
-from freehold.rehearse import _profile, engine, report
+from freehold.rehearse import engine, report
 from freehold.rehearse.engine import Estimate, Options, Plan
 from freehold.rehearse.store import STORE_NAME, RunStore
 
@@ -131,7 +132,7 @@ def _run(
     options: Options, embedder_name: str | None, *, yes: bool, html_path: Path | None
 ) -> dict[str, Any]:
     config = load_config()
-    system = _profile.system_text(options.profile) if options.profile else None
+    system = _profile_text(options.profile) if options.profile else None
     embedder = embeddings.choose(embedder_name, notice=lambda t: err.print(f"note: {t}"))
     with archive_session() as archive, RunStore(archive.home / STORE_NAME) as store:
         options.conversations = [archive.resolve(ref) for ref in options.conversations]
@@ -226,3 +227,9 @@ def _check(doc: dict[str, Any], fail_under: float | None) -> None:
         err.print(f"{c['ref']}: {shown}, under --fail-under {fail_under:g}", style="red")
     if low:
         raise click.exceptions.Exit(1)
+
+
+def _profile_text(name: str) -> str:
+    """The profile's text as it may leave: reviewed, as ``chat --profile`` sends it."""
+    worn, _ = reviewed(name, None, yes=False, strike_all=False, ask=stdin_can_answer())
+    return worn.system

@@ -10,7 +10,6 @@ The pieces, in the order a run uses them:
 - ``score``: similarity, length, format, refusals, drift against each model's own noise;
 - ``store``: ``rehearsals.sqlite``, apart from the archive (runs never become history);
 - ``report``: JSON, terminal tables, the self-contained HTML report;
-- ``_profile``: wearing a profile (``freehold.profiles``) where this build has one.
 
 docs/rehearse.md is the person's guide; docs/decisions.md says why it is built this way.
 """

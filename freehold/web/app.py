@@ -95,6 +95,7 @@ ROUTES = [
     Route("/backups", views.backups),
     Route("/rehearsals", rehearsals.rehearsals),
     Route("/rehearsals/{run:int}", rehearsals.rehearsal),
+    Route("/break-test", views.break_test),
     Route("/language/{code}", views.language),
     Route("/highlight.css", _highlight),
     Mount("/static", StaticFiles(directory=_STATIC), name="static"),

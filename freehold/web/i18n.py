@@ -283,6 +283,33 @@ FRENCH: dict[str, str] = {
     "attempt": "tentative",
     "attempts": "tentatives",
     "after a back-off of": "après une attente de",
+    # The break test (breaktest.html)
+    "Break test": "Test de rupture",
+    "If a provider or a backup destination vanished tomorrow, what would still work?": (
+        "Si un fournisseur ou une destination de sauvegarde disparaissait demain, que "
+        "resterait-il en état de marche ?"
+    ),
+    "This page shows the last break test: run one with freehold break-test.": (
+        "Cette page montre le dernier test de rupture : lancez-en un avec freehold break-test."
+    ),
+    "No break test yet.": "Aucun test de rupture pour l'instant.",
+    "If this provider vanished tomorrow": "Si ce fournisseur disparaissait demain",
+    "If this backup destination vanished tomorrow": (
+        "Si cette destination de sauvegarde disparaissait demain"
+    ),
+    "everything still works": "tout fonctionne encore",
+    "nothing failed, but not everything was proven": (
+        "rien n'a échoué, mais tout n'a pas été prouvé"
+    ),
+    "not proven": "non prouvé",
+    "passed": "réussi",
+    "failed": "échoué",
+    "Route": "Route",
+    "Profile": "Profil",
+    "History, offline": "Historique, hors ligne",
+    "Backup from": "Sauvegarde depuis",
+    "Run it": "Le lancer",
+    "every week in the daily job": "chaque semaine dans la tâche quotidienne",
 }
 
 

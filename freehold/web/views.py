@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
-from freehold import exits
+from freehold import breaktest, exits
 from freehold.backup import status as backup_status
 from freehold.errors import FreeholdError, NotFoundError
 from freehold.exporters import json as json_export
@@ -41,6 +41,7 @@ from freehold.web.turns import NDJSON, Ask
 __all__ = [
     "attachment",
     "backups",
+    "break_test",
     "composer",
     "continue_turn",
     "conversation",
@@ -358,6 +359,13 @@ def backups(request: Request) -> Response:
     whether the set meets 3-2-1 — from this machine's records, with no network."""
     found = backup_status.status(request.app.state.archives.home)
     return page(request, "backups.html", {"status": found, "max_age": backup_status.MAX_AGE})
+
+
+def break_test(request: Request) -> Response:
+    """The last break test, read only (``freehold break-test`` runs one): what survived the
+    loss of each provider and each backup destination, from the result it kept."""
+    found = breaktest.last(request.app.state.archives.home)
+    return page(request, "breaktest.html", {"result": found})
 
 
 def language(request: Request) -> Response:
