@@ -8,7 +8,8 @@ temperature 0 (``tests/model/server.py``; install both with ``scripts/install-lo
    tokens asked for) sent through the openai SDK directly and through freehold's router
    (``Router.run`` over the ``openai`` provider, consumed to its end), alternately, the order
    swapped every round so that drift and the server's cache treat both alike. Printed: p50/p95
-   of each and p50/p95 of the paired difference (router − direct, the same round). The same
+   of each and of the paired difference (router − direct, the same round), in wall time and
+   in this process's CPU time (which other work on the machine does not inflate). The same
    comparison runs against the wire test server (``tests/providers/servers.py``), whose
    answer costs no inference: the difference there is freehold's own time, with less noise.
    ``--session`` adds ``Session.ask``/``finish`` as ``freehold chat`` runs them (the prompt
@@ -102,22 +103,31 @@ def overhead(label: str, config: ProviderConfig, model: str, options: argparse.N
             for _ in range(5):
                 run()
         times: dict[str, list[float]] = {name: [] for name in paths}
+        cpu: dict[str, list[float]] = {name: [] for name in paths}
         names = list(paths)
         for round_number in range(options.rounds):
             order = names if round_number % 2 == 0 else names[::-1]
             for name in order:
-                started = time.perf_counter()
+                started, used = time.perf_counter(), time.process_time()
                 paths[name]()
                 times[name].append((time.perf_counter() - started) * 1000)
+                cpu[name].append((time.process_time() - used) * 1000)
     client.close()
     provider.close()
     print(f"\nrouter overhead, {label}: {options.rounds} rounds, {options.tokens} tokens each")
-    for name, found in times.items():
-        print(f"  {name:<28} {_spread(found)}")
-    direct = times["direct SDK"]
+    _table("wall time", times, names)
+    # the CPU this process spent: what freehold adds, unblurred by waiting for the two cores
+    # (against the wire server it includes the server's own, the same for every path)
+    _table("CPU time of this process", cpu, names)
+
+
+def _table(title: str, found: dict[str, list[float]], names: list[str]) -> None:
+    print(f"  {title}:")
+    for name in names:
+        print(f"    {name:<28} {_spread(found[name])}")
     for name in names[1:]:
-        differences = [a - b for a, b in zip(times[name], direct, strict=True)]
-        print(f"  {name + ' − direct':<28} {_spread(differences)}  (paired)")
+        differences = [a - b for a, b in zip(found[name], found[names[0]], strict=True)]
+        print(f"    {name + ' − direct':<28} {_spread(differences)}  (paired)")
 
 
 def _direct(client: openai.OpenAI, model: str, tokens: int) -> None:
