@@ -10,6 +10,7 @@ is stored, its status, the model that served, the attempts — never on the mode
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,6 @@ backoff_max = 0.05
 
 def _refusing_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
