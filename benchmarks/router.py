@@ -24,8 +24,8 @@ temperature 0 (``tests/model/server.py``; install both with ``scripts/install-lo
    time to first token asked directly (what any failover has to wait for). The first run is
    printed apart: it opens the fallback's connection (and its SDK client) for the first time.
 
-    python benchmarks/router.py                     # 200 rounds, 20 failovers: ~1 min
-    python benchmarks/router.py --rounds 500 --session
+    python benchmarks/router.py                     # 200 rounds, 20 failovers: ~2 min
+    python benchmarks/router.py --rounds 300 --failovers 30 --session   # ~3 min
 
 Nothing is asserted; the tests never time anything.
 """
