@@ -1,12 +1,14 @@
-"""A canary key goes to the providers and nowhere else: not the archive, the config, the
-terminal (stdout and stderr), the logs, nor any export format — even when a provider echoes
-it back in its error messages."""
+"""A canary key goes to the providers and nowhere else: not the archive (its file and its
+write-ahead log, read while the archive is live), the config, the terminal (stdout and
+stderr), Python's logs, the daily job's log file, nor any export format — even when a
+provider echoes it back in its error messages, on a failure and on a failover."""
 
 from __future__ import annotations
 
 import json
 import logging
 import secrets
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from freehold import plugins
+from freehold.backup import daily
 from freehold.cli import cli
 from tests.providers.memory_keyring import MemoryKeyring
 from tests.providers.servers import Script, WireServer
@@ -22,6 +25,7 @@ from tests.providers.servers import Script, WireServer
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-chatgpt-export.zip"
 WOOD = "9a161f4a-049a-4dc2-95e0-7f01853d64ca"
 ECHO = {"error": {"type": "authentication_error", "message": "Incorrect API key provided: {key}"}}
+BUSY = {"error": {"type": "overloaded_error", "message": "Overloaded (request by {key})"}}
 
 
 @pytest.fixture
@@ -53,6 +57,10 @@ def test_zero_hits_for_the_canary_key(
         return result
 
     assert run("import", str(SAMPLE)).exit_code == 0
+    # a reader held open keeps the write-ahead log on disk with every frame written below
+    # (the last connection to close would checkpoint it into the archive and delete it)
+    watcher = sqlite3.connect(_isolated_home / "archive.sqlite")
+    watcher.execute("SELECT count(*) FROM messages").fetchone()
     run(
         "providers",
         "add",
@@ -96,6 +104,9 @@ def test_zero_hits_for_the_canary_key(
     # the primary echoes the key in a 401; the backup answers
     wire.queue(Script(status=401, body=ECHO), Script(text="Beech."))
     assert run("chat", "--continue", WOOD, "Which wood?").exit_code == 0
+    # the primary is overloaded (529) and says so with the key; the backup answers
+    wire.queue(*[Script(status=529, body=BUSY)] * 2, Script(text="Oak, then."))
+    assert run("chat", "--continue", WOOD, "And the legs?").exit_code == 0
     # every model echoes it: a failed answer whose errors are stored
     wire.queue(Script(status=401, body=ECHO), Script(status=401, body=ECHO))
     assert run("chat", "--json", "Again?").exit_code == 1
@@ -119,13 +130,23 @@ def test_zero_hits_for_the_canary_key(
             run("export", "--format", name, "--out", str(tmp_path / "exports" / name)).exit_code
             == 0
         )
+    wal = (_isolated_home / "archive.sqlite-wal").read_bytes()
+    watcher.close()
+    # the scans below can find what was written: the answers are in the live log
+    assert b"Which wood?" in wal and b"Oak, then." in wal
+    # the daily job (its steps in their own processes, the key in their environment) logs
+    daily.run_job(_isolated_home)
+    log = _isolated_home / "logs" / "daily.log"
+    assert "exits status" in log.read_text()
     places = {
         "terminal": "\n".join(outputs),
         "logs": caplog.text,
+        "archive.sqlite-wal (live)": wal.decode("latin-1"),
         **{str(p): p.read_bytes().decode("latin-1") for p in _files(_isolated_home)},
         **{str(p): _text_of(p) for p in _files(tmp_path / "exports")},
     }
-    assert any("archive.sqlite" in name for name in places) and "config.toml" in " ".join(places)
+    names = " ".join(places)
+    assert all(n in names for n in ("archive.sqlite", "config.toml", "daily.log", "export"))
     for key in (env_key, ring_key):
         hits = [name for name, text in places.items() if key in text or key[-16:] in text]
         assert hits == [], f"the key was found in {hits}"
