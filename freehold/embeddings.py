@@ -43,7 +43,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -51,7 +51,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from freehold import _private, _queries
+from freehold import _queries
+from freehold._sqlite import open_private, transaction
 from freehold.archive import Archive, now_iso
 from freehold.config import Config, load_config, parse_ref
 from freehold.errors import ConfigError, FreeholdError, ProviderError
@@ -261,11 +262,7 @@ class EmbeddingStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        if not path.exists():
-            _private.create(path)
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(_SCHEMA)
+        self.db = open_private(path, _SCHEMA, threads=True)
 
     def close(self) -> None:
         self.db.close()
@@ -356,15 +353,8 @@ class EmbeddingStore:
             _CACHE[key] = (stamp, ids, vectors)
         return ids, vectors
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        return transaction(self.db)
 
 
 _CACHE: dict[tuple[str, int], tuple[tuple[int, ...], Any, Any]] = {}

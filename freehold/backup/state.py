@@ -14,16 +14,15 @@ folder says nothing about backups it did not make (``status`` says "never" until
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from freehold import _private
+from freehold._sqlite import open_private, transaction
 from freehold.archive import now_iso
 from freehold.backup.format import Chunk
 
@@ -60,24 +59,13 @@ class Event:
 
 class State:
     def __init__(self, path: Path) -> None:
-        _private.make_dirs(path.parent)
-        _private.create(path)
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(_SCHEMA)
+        self.db = open_private(path, _SCHEMA)
 
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[None]:
+        return transaction(self.db)
 
     def record(
         self, kind: str, destination: str, ok: bool, snapshot: str | None, **detail: Any

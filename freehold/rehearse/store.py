@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from freehold import _private
+from freehold._sqlite import open_private, transaction
 from freehold.archive import now_iso
 
 __all__ = ["STORE_NAME", "Reply", "RunStore", "worst_first"]
@@ -113,11 +113,7 @@ class RunStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        if not path.exists():
-            _private.create(path)
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(_SCHEMA)
+        self.db = open_private(path, _SCHEMA, threads=True)  # writes serialised by _lock
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -131,14 +127,8 @@ class RunStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+        with self._lock, transaction(self.db):
+            yield self.db
 
     def start(self, plan: str, options: dict[str, Any], embedder: str, cases: list[Any]) -> int:
         """A run for ``plan``: the unfinished one of the same plan when there is one (a run
