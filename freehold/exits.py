@@ -313,7 +313,10 @@ def _status(entry: PlanEntry, latest: ExportRecord | None, now: datetime) -> Sta
     start = datetime.fromisoformat(latest.exported_at if latest else entry.added_at)
     due = start + timedelta(days=entry.cadence_days) if latest else start
     late = now - due
-    return Status(entry, latest, due, late > timedelta(0), max(0, late.days))
+    # Nothing kept yet is overdue from the moment the platform is in the plan, whatever the
+    # clock says (a plan added "after" the moment asked about is still without an export).
+    overdue = latest is None or late > timedelta(0)
+    return Status(entry, latest, due, overdue, max(0, late.days))
 
 
 # -- recording an export ----------------------------------------------------------------------
