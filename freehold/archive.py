@@ -280,9 +280,10 @@ def write_blob(blobs: Path, stream: IO[bytes]) -> tuple[str, str | None, int]:
     mime = kind.mime if kind is not None else None
     if len(first) < _BLOB_CHUNK:
         sha = hashlib.sha256(first).hexdigest()
-        final = blob_path(blobs, sha)
-        if not final.exists():
-            _place(blobs, final, [first])
+        folder = os.path.join(blobs, sha[:2])
+        target = os.path.join(folder, sha)
+        if not os.path.exists(target):
+            _place(os.fspath(blobs), folder, target, first)
         return sha, mime, len(first)
     digest = hashlib.sha256(first)
     size = len(first)
@@ -304,16 +305,22 @@ def write_blob(blobs: Path, stream: IO[bytes]) -> tuple[str, str | None, int]:
     return sha, mime, size
 
 
-def _place(blobs: Path, final: Path, chunks: list[bytes]) -> None:
-    # The hot path of an export with many images, one new file each: no tempfile object and
-    # no failing mkdir per blob (``make_dirs`` is one stat when the folder is there).
-    _private.make_dirs(blobs / "tmp")
-    tmp = blobs / "tmp" / f"{final.name}.{os.getpid()}.{next(_TMP_COUNTER)}"
-    with _private.open_new(tmp) as out:  # 0600
-        for chunk in chunks:
-            out.write(chunk)
-    _private.make_dirs(final.parent)
-    os.replace(tmp, final)
+def _place(blobs: str, folder: str, final: str, data: bytes) -> None:
+    """The hot path of an export with many images, one new file each: string paths, and no
+    check that the folders are there (a folder is made when writing into it fails for want
+    of it: once per folder), so a blob costs a stat, an open, a write and a rename."""
+    tmp_dir = os.path.join(blobs, "tmp")
+    tmp = os.path.join(tmp_dir, f"{os.path.basename(final)}.{os.getpid()}.{next(_TMP_COUNTER)}")
+    try:
+        _private.write_new(tmp, data)
+    except FileNotFoundError:
+        _private.make_dirs(Path(tmp_dir))
+        _private.write_new(tmp, data)
+    try:
+        os.replace(tmp, final)
+    except FileNotFoundError:
+        _private.make_dirs(Path(folder))
+        os.replace(tmp, final)
 
 
 _TMP_COUNTER = itertools.count()
