@@ -60,6 +60,7 @@ __all__ = [
     "now_iso",
     "open_archive",
     "prepare",
+    "sealed",
     "write_blob",
 ]
 
@@ -191,33 +192,47 @@ class Prepared:
 
     ``head`` is the conversation without its messages or raw bytes; ``links`` holds each
     message's (source id, parent source id, attachments) and ``rows`` its serialised columns.
+    Until it is ``sealed`` (``raw_sha`` empty), ``raw`` and ``older`` hold the raw JSON as it
+    came and ``digest`` is empty: hashing and compressing are left to whichever process has
+    time for them (``ingest``).
     """
 
     head: Conversation
     cid: str
     raw_sha: str
-    raw: bytes  # compressed (zlib)
+    raw: bytes  # compressed (zlib) once sealed
     older: list[tuple[str, bytes]]
     links: list[tuple[str, str | None, tuple[AttachmentRef, ...]]]
     rows: list[tuple[Any, ...]]
     digest: str
 
 
-def prepare(conv: Conversation) -> Prepared:
-    """Serialise ``conv`` (ids, compressed raw, message rows, digest) without touching SQL."""
+def prepare(conv: Conversation, *, seal: bool = True) -> Prepared:
+    """Serialise ``conv`` (ids, message rows; sealed: compressed raw and digest) without
+    touching SQL."""
     messages = conv.messages
-    rows = [_message_row(m) for m in messages]
-    links = [(m.source_id, m.parent_source_id, _portable(m.attachments)) for m in messages]
-    return Prepared(
+    ready = Prepared(
         head=_head(conv),
         cid=conversation_id(conv.source_kind, conv.source_id),
-        raw_sha=hashlib.sha256(conv.raw).hexdigest(),
-        raw=_compress(conv.raw),
-        older=[(hashlib.sha256(raw).hexdigest(), _compress(raw)) for raw in conv.older_raw],
-        links=links,
-        rows=rows,
-        digest=hashlib.sha256(b"".join(_digested(conv, links, rows))).hexdigest(),
+        raw_sha="",
+        raw=conv.raw,
+        older=[("", raw) for raw in conv.older_raw],
+        links=[(m.source_id, m.parent_source_id, _portable(m.attachments)) for m in messages],
+        rows=[_message_row(m) for m in messages],
+        digest="",
     )
+    return sealed(ready) if seal else ready
+
+
+def sealed(ready: Prepared) -> Prepared:
+    """``ready`` with its raw JSON hashed and compressed and its digest computed (once)."""
+    if not ready.raw_sha:
+        chunks = _digested(ready.head, ready.links, ready.rows)
+        ready.digest = hashlib.sha256(b"".join(chunks)).hexdigest()
+        ready.raw_sha = hashlib.sha256(ready.raw).hexdigest()
+        ready.raw = _compress(ready.raw)
+        ready.older = [(hashlib.sha256(raw).hexdigest(), _compress(raw)) for _, raw in ready.older]
+    return ready
 
 
 def _digested(
@@ -622,7 +637,7 @@ class Archive:
         ``conversations_fts``, is fed by a trigger, and FTS5 writes its pending terms at every
         statement's savepoint; measured, docs/performance.md).
         """
-        ready = conv if isinstance(conv, Prepared) else prepare(conv)
+        ready = sealed(conv) if isinstance(conv, Prepared) else prepare(conv)
         cid = ready.cid
         if cid in self._queue.cids:  # the same conversation twice in one export
             self._flush()

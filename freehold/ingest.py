@@ -46,6 +46,8 @@ _MAX_LISTED_PROBLEMS = 1000
 _PROCESS_THRESHOLD = 16 << 20
 _PIPE_BATCH = 32
 _PIPE_QUEUE = 16
+_WRITER_WAITING = 2
+_BEHIND = 4
 _PROGRESS_EVERY = 50
 
 
@@ -212,12 +214,16 @@ class _Tally:
         return (_Tally, (self.messages, *counts, self.problems, self.context_records))
 
 
-def _items(source: Plan | Any, path: Path, blobs: Path) -> Generator[Any, None, None]:
+def _items(
+    source: Plan | Any, path: Path, blobs: Path, seal: Callable[[], bool] | None = None
+) -> Generator[Any, None, None]:
     """The reading side: records become (Prepared, tally, raw size); other records pass.
 
     ``source`` is the import's ``Plan`` (or one importer module, reading all of ``path``).
     Every conversation is first made to conform to the model's types, whatever importer made
     it: an odd value is dropped and noted, and only one without a usable id is skipped.
+    ``seal`` says, conversation by conversation, whether to seal it here (the default) or
+    leave that to the writer (``Archive.add_conversation`` seals what comes unsealed).
     """
     reader = _Reader(blobs)
     records = source.records() if isinstance(source, Plan) else source.iter_conversations(path)
@@ -230,7 +236,7 @@ def _items(source: Plan | Any, path: Path, blobs: Path) -> Generator[Any, None, 
                 yield Problem(where, f"{error}; it was skipped — report this importer", skipped=1)
                 continue
             tally = reader.tally(record)
-            yield prepare(record), tally, len(record.raw)
+            yield prepare(record, seal=seal is None or seal()), tally, len(record.raw)
         else:
             yield record
 
@@ -278,7 +284,7 @@ def _child(source: Plan | str, path: str, blobs: str, conn: Connection) -> None:
     try:
         batch: list[Any] = []
         found = importlib.import_module(source) if isinstance(source, str) else source
-        for item in _items(found, Path(path), Path(blobs)):
+        for item in _items(found, Path(path), Path(blobs), seal=outbox.behind):
             batch.append(item)
             if len(batch) >= _PIPE_BATCH or isinstance(item, ExportInfo):
                 outbox.put(batch)
@@ -307,6 +313,11 @@ class _Outbox:
         self.failed = False
         self.thread = threading.Thread(target=self._send_all, name="freehold-send", daemon=True)
         self.thread.start()
+
+    def behind(self) -> bool:
+        """Whether the writer is the slower side now (batches wait for it here): then this
+        process seals the conversations it sends, else the writer does (``_child``)."""
+        return self.queue.qsize() >= _BEHIND
 
     def put(self, batch: Any) -> None:
         if self.failed:
@@ -373,7 +384,7 @@ def _from_process(source: Plan | Any, path: Path, blobs: Path) -> Generator[Any,
 def _drain(receiver: Connection, waiting: deque[bytes]) -> None:
     """Take what the pipe holds now, without waiting (an ended pipe is noticed later)."""
     try:
-        while len(waiting) < _PIPE_QUEUE and receiver.poll(0):
+        while len(waiting) < _WRITER_WAITING and receiver.poll(0):
             waiting.append(receiver.recv_bytes())
     except (EOFError, OSError):
         return
