@@ -350,9 +350,10 @@ def _portable(error: BaseException) -> BaseException:
 def _from_process(source: Plan | Any, path: Path, blobs: Path) -> Generator[Any, None, None]:
     """Run ``_items`` in a spawned process: parsing on one core, SQLite on the other.
 
-    The pipe is drained after every item handed to the writer, so the reader rarely waits on a
-    full pipe (it holds only 64 KiB, and SQLite holds the GIL while it works, which starves any
-    draining thread). At most ``_PIPE_QUEUE`` batches wait here: memory stays bounded.
+    The pipe is drained after every item handed to the writer (it holds only 64 KiB, and
+    SQLite holds the GIL while it works, which starves any draining thread), but at most
+    ``_WRITER_WAITING`` batches wait here: a writer that falls behind shows in the reader's
+    outbox, which then seals what it sends (``_Outbox.behind``).
     """
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
