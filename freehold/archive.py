@@ -47,7 +47,14 @@ from isal import isal_zlib
 from freehold import _browse, _private, _queries
 from freehold.errors import ArchiveError, NoArchiveError
 from freehold.migrations import migrate
-from freehold.models import AttachmentRef, ContextRecord, Conversation, Message, count_branches
+from freehold.models import (
+    AttachmentRef,
+    ContextRecord,
+    Conversation,
+    Message,
+    count_branches,
+    pickled_by_fields,
+)
 
 __all__ = [
     "AddResult",
@@ -186,6 +193,7 @@ def _plain_json(parts: str, text: str) -> bool:
     return isinstance(value, list) and len(value) == 1 and _plain(value, text)
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class Prepared:
     """A conversation serialised for storage, small enough to pickle to the writer process.
