@@ -13,6 +13,10 @@ docs/performance.md. Nothing is asserted: the machine's speed drifts (see that p
 only the ratios within a round are compared, never figures from different runs.
 
     python benchmarks/versus_plain.py --profiles default,varied --sizes 100MB,200MB --repeats 3
+
+``--baseline DIR`` times a second freehold beside them, in the same rounds: the source tree in
+DIR (a checkout of an earlier commit, e.g. ``git worktree add DIR <commit>``), run from DIR so
+that its own ``freehold`` package is the one imported; its ratio to plain is printed too.
 """
 
 from __future__ import annotations
@@ -79,10 +83,10 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(command: list[str], env: dict[str, str]) -> Timing:
+def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> Timing:
     cpu = _children_cpu()
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=cwd)
     wall = time.perf_counter() - start
     if done.returncode not in (0, 1):  # freehold exits 1 when its report lists problems
         sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
@@ -94,9 +98,14 @@ def timed(command: list[str], env: dict[str, str]) -> Timing:
 # to 1 ms of kernel time (the allocator skips recently deleted inodes one by one:
 # ``recently_deleted`` in perf), so deleting one run's archive would slow the next run's
 # attachments, whichever importer it is.
-def run_freehold(export: Path, out: Path) -> Timing:
-    env = {**os.environ, "FREEHOLD_HOME": str(out / "home")}
-    return timed([sys.executable, "-m", "freehold", "import", str(export), "--json"], env)
+def run_freehold(export: Path, out: Path, tree: Path | None = None) -> Timing:
+    """``freehold import`` in a fresh data folder; from ``tree``'s source when given."""
+    env = {**os.environ, "FREEHOLD_HOME": str(out.resolve() / "home")}
+    command = [sys.executable, "-m", "freehold", "import", str(export.resolve()), "--json"]
+    if tree is None:
+        return timed(command, env)
+    env["PYTHONPATH"] = str(tree.resolve())
+    return timed(command, env, cwd=tree)
 
 
 def run_plain(export: Path, out: Path, tokenize: str = "") -> Timing:
@@ -105,7 +114,14 @@ def run_plain(export: Path, out: Path, tokenize: str = "") -> Timing:
     return timed([*command, "--tokenize", tokenize] if tokenize else command, dict(os.environ))
 
 
-def compare(export: Path, json_bytes: int, repeats: int, porter: bool, scratch: Path) -> None:
+def compare(
+    export: Path,
+    json_bytes: int,
+    repeats: int,
+    porter: bool,
+    scratch: Path,
+    baseline: Path | None = None,
+) -> None:
     mb = json_bytes / 1e6
     runs: dict[str, Callable[[Path], Timing]] = {
         "freehold": lambda out: run_freehold(export, out),
@@ -113,8 +129,11 @@ def compare(export: Path, json_bytes: int, repeats: int, porter: bool, scratch: 
     }
     if porter:
         runs["plain-porter"] = lambda out: run_plain(export, out, PORTER)
+    if baseline is not None:
+        runs["baseline"] = lambda out: run_freehold(export, out, baseline)
     contenders = {name: Contender(name) for name in runs}
     ratios: list[float] = []
+    base_ratios: list[float] = []
     for round_ in range(repeats):
         order = list(runs) if round_ % 2 == 0 else list(reversed(runs))
         rates = {}
@@ -131,13 +150,18 @@ def compare(export: Path, json_bytes: int, repeats: int, porter: bool, scratch: 
             print(f"  CPU {timing.cpu:5.2f} s  load {before}")
         ratios.append(rates["freehold"] / rates["plain"])
         print(f"  round {round_ + 1} ratio freehold/plain: {ratios[-1]:.2f}", flush=True)
+        if "baseline" in rates:
+            base_ratios.append(rates["baseline"] / rates["plain"])
+            print(f"  round {round_ + 1} ratio baseline/plain: {base_ratios[-1]:.2f}", flush=True)
     for contender in contenders.values():
         print(f"  {contender.name:>12} MB/s: {contender.summary()}")
-    print(
-        f"  ratio freehold/plain: {min(ratios):.2f}-{max(ratios):.2f} "
-        f"(median {statistics.median(ratios):.2f})",
-        flush=True,
-    )
+    for name, found in (("freehold", ratios), ("baseline", base_ratios)):
+        if found:
+            print(
+                f"  ratio {name}/plain: {min(found):.2f}-{max(found):.2f} "
+                f"(median {statistics.median(found):.2f})",
+                flush=True,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also time the plain importer with freehold's tokenizer",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also time freehold from this source tree (an earlier checkout)",
+    )
     args = parser.parse_args(argv)
     scratch = args.workdir / "scratch"
     shutil.rmtree(scratch, ignore_errors=True)
@@ -161,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                 size = parse_size(label)
                 export, json_bytes = export_for(args.workdir, profile, size, args.layout)
                 print(f"== {profile} {args.layout} {label}: {json_bytes / 1e6:.1f} MB of JSON")
-                compare(export, json_bytes, args.repeats, args.porter, scratch)
+                compare(export, json_bytes, args.repeats, args.porter, scratch, args.baseline)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0

@@ -85,3 +85,15 @@ def test_versus_plain_prints_both_rates_and_their_ratio(
     assert len(re.findall(r"round \d  +plain: ", out)) == 2
     assert out.count("ratio freehold/plain: ") == 3  # one per round, one in the summary
     assert not (tmp_path / "scratch").exists()  # the runs' archives are removed at the end
+
+
+def test_versus_plain_times_a_baseline_tree_in_the_same_rounds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree = Path(__file__).resolve().parents[1]  # this checkout stands in for an earlier one
+    argv = ["--profiles", "default", "--sizes", "200KB", "--repeats", "2", "--baseline", str(tree)]
+    assert versus_plain.main([*argv, "--workdir", str(tmp_path / "work")]) == 0
+    out = capsys.readouterr().out
+    assert len(re.findall(r"round \d  +baseline: ", out)) == 2
+    assert out.count("ratio baseline/plain: ") == 3
+    assert out.count("ratio freehold/plain: ") == 3
