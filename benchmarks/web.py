@@ -54,7 +54,7 @@ from run import generate_export, import_export, parse_size  # noqa: E402
 
 from freehold import safehtml  # noqa: E402
 from freehold.archive import Archive, conversation_id, open_archive  # noqa: E402
-from freehold.cli import _listen  # noqa: E402
+from freehold.cli.serve import listen  # noqa: E402
 from freehold.ingest import import_path  # noqa: E402
 from freehold.web import create_app, new_token, render, views  # noqa: E402
 from freehold.web.workers import Renderers  # noqa: E402
@@ -71,7 +71,7 @@ LONG_FORKS = {60: "edit", 180: "regenerate", 320: "edit", 450: "regenerate"}
 LONG_TOPICS = (1, 2, 7, 12, 10, 4, 14, 0, 8, 13)
 STATIC = "/static/app.css"
 MODES = {
-    "serve": "the listening socket made as `freehold serve` makes it (freehold.cli._listen)",
+    "serve": "the listening socket made as `freehold serve` makes it (freehold.cli.serve.listen)",
     "nodelay": "the socket made with IPPROTO_TCP, so asyncio sets TCP_NODELAY on connections",
 }
 
@@ -232,11 +232,11 @@ class Served:
 
 
 def listening_socket(mode: str) -> socket.socket:
-    """A bound socket on 127.0.0.1, a free port: made by ``freehold serve``'s own ``_listen``
+    """A bound socket on 127.0.0.1, a free port: made by ``freehold serve``'s own ``listen``
     (mode "serve"), or with ``IPPROTO_TCP`` named (mode "nodelay"), so that asyncio sets
     TCP_NODELAY on every connection it accepts."""
     if mode == "serve":
-        return _listen("127.0.0.1", 0)
+        return listen("127.0.0.1", 0)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

@@ -5,6 +5,7 @@ Run: ``python docs/generate_cli.py`` after changing a command.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -22,9 +23,19 @@ def render() -> str:
     runner = CliRunner()
     sections = [HEADER, "## freehold\n", _help(runner, [])]
     assert isinstance(cli, click.Group)
-    for name in sorted(cli.commands):
-        sections += [f"## freehold {name}\n", _help(runner, [name])]
+    for path in _commands(cli, []):
+        level = "#" * (len(path) + 1)  # a group's commands one level below the group
+        sections += [f"{level} freehold {' '.join(path)}\n", _help(runner, path)]
     return "\n".join(sections)
+
+
+def _commands(group: click.Group, prefix: list[str]) -> Iterator[list[str]]:
+    """Every command's words, a group's subcommands right after the group."""
+    for name in sorted(group.commands):
+        yield [*prefix, name]
+        command = group.commands[name]
+        if isinstance(command, click.Group):
+            yield from _commands(command, [*prefix, name])
 
 
 def _help(runner: CliRunner, args: list[str]) -> str:

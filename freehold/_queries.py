@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from freehold import _local
 from freehold.errors import FreeholdError, NotFoundError
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
 
@@ -34,6 +35,7 @@ __all__ = [
     "candidates",
     "context_records",
     "filters",
+    "find_message",
     "fts_query",
     "hit",
     "iso",
@@ -414,9 +416,10 @@ def _messages(db: sqlite3.Connection, cid: str) -> list[Message]:
         )
     by_id: dict[int, str] = {}
     messages = []
+    generations = _local.generations(db, cid)
     for r in db.execute(
         "SELECT id, parent_id, source_message_id, role, author_name, model, created_at, "
-        "content_type, parts, text, hidden, on_visible_path, status, meta FROM messages "
+        "content_type, parts, text, hidden, on_visible_path, status, meta, origin FROM messages "
         "WHERE conversation_id = ? ORDER BY id",
         (cid,),
     ):
@@ -439,9 +442,37 @@ def _messages(db: sqlite3.Connection, cid: str) -> list[Message]:
                 attachments=attachments.get(r[0], []),
                 id=r[0],
                 parent_id=r[1],
+                origin=r[14],
+                generation=generations.get(r[0]),
             )
         )
     return messages
+
+
+def find_message(db: sqlite3.Connection, cid: str, ref: str) -> Message:
+    """One message of conversation ``cid``: by its id in the archive, its source id, or a
+    unique prefix of the source id."""
+    ref = ref.strip()
+    rows = db.execute(
+        "SELECT id FROM messages WHERE conversation_id = ?1 AND (source_message_id = ?2 "
+        "OR CAST(id AS TEXT) = ?2)",
+        (cid, ref),
+    ).fetchall()
+    if not rows and ref:
+        rows = db.execute(
+            "SELECT id FROM messages WHERE conversation_id = ?1 "
+            "AND substr(source_message_id, 1, length(?2)) = ?2 LIMIT 2",
+            (cid, ref),
+        ).fetchall()
+    if len(rows) > 1:
+        raise NotFoundError(f"{ref!r} matches several messages — give more characters")
+    if not rows:
+        raise NotFoundError(
+            f"no message {ref!r} in conversation {cid} — `freehold show {cid} --json` lists "
+            "each message's id"
+        )
+    wanted = rows[0][0]
+    return next(m for m in _messages(db, cid) if m.id == wanted)
 
 
 def stats(db: sqlite3.Connection, *, visible: bool = True) -> dict[str, Any]:

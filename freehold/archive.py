@@ -5,6 +5,7 @@ its user (folders 0700, files 0600: ``_private.py``)::
 
     archive.sqlite        every table documented in docs/archive-format.md
     blobs/ab/abcdef…      attachment bytes, named by their SHA-256
+    vault/ab/abcdef…      the exit plan's export files (``freehold/exits.py``), the same way
 
 Only an import creates the archive (``open_archive(create=True)``); reading a data folder that
 holds none is a ``NoArchiveError`` that creates nothing, and ``discard_if_empty`` takes back
@@ -30,6 +31,8 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import time
+import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -44,19 +47,21 @@ import orjson
 import platformdirs
 from isal import isal_zlib
 
-from freehold import _browse, _private, _queries
+from freehold import _browse, _exitplan, _local, _private, _queries
 from freehold.errors import ArchiveError, NoArchiveError
 from freehold.migrations import migrate
 from freehold.models import (
     AttachmentRef,
     ContextRecord,
     Conversation,
+    Generation,
     Message,
     count_branches,
     pickled_by_fields,
 )
 
 __all__ = [
+    "LOCAL_KIND",
     "AddResult",
     "Archive",
     "Prepared",
@@ -72,6 +77,7 @@ __all__ = [
 ]
 
 ARCHIVE_NAME = "archive.sqlite"
+LOCAL_KIND = "freehold"  # the source kind of a conversation started here (``freehold chat``)
 _RAW_LEVEL = 1
 _PAGE_SIZE = 16384
 _CHECKPOINT_BYTES = 64 << 20
@@ -167,6 +173,11 @@ def _message_row(message: Message) -> tuple[Any, ...]:
     )
 
 
+def _without_path(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A stored message row (parent first) less its visible-path flag."""
+    return row[:9] + row[10:]
+
+
 def _plain(parts: list[dict[str, Any]], text: str) -> bool:
     """One plain text part that says exactly ``text``: its ``parts`` column is NULL, so the
     text is stored once (three messages in four; docs/archive-format.md)."""
@@ -213,6 +224,7 @@ class Prepared:
     links: list[tuple[str, str | None, tuple[AttachmentRef, ...]]]
     rows: list[tuple[Any, ...]]
     digest: str
+    local: dict[str, tuple[str, Generation | None]] = field(default_factory=dict)
 
 
 def prepare(conv: Conversation, *, seal: bool = True) -> Prepared:
@@ -228,6 +240,7 @@ def prepare(conv: Conversation, *, seal: bool = True) -> Prepared:
         links=[(m.source_id, m.parent_source_id, _portable(m.attachments)) for m in messages],
         rows=[_message_row(m) for m in messages],
         digest="",
+        local={m.source_id: (m.origin, m.generation) for m in messages if m.origin},
     )
     return sealed(ready) if seal else ready
 
@@ -235,7 +248,7 @@ def prepare(conv: Conversation, *, seal: bool = True) -> Prepared:
 def sealed(ready: Prepared) -> Prepared:
     """``ready`` with its raw JSON hashed and compressed and its digest computed (once)."""
     if not ready.raw_sha:
-        chunks = _digested(ready.head, ready.links, ready.rows)
+        chunks = _digested(ready.head, ready.links, ready.rows, ready.local)
         ready.digest = hashlib.sha256(b"".join(chunks)).hexdigest()
         ready.raw_sha = hashlib.sha256(ready.raw).hexdigest()
         ready.raw = _compress(ready.raw)
@@ -247,9 +260,11 @@ def _digested(
     conv: Conversation,
     links: list[tuple[str, str | None, tuple[AttachmentRef, ...]]],
     rows: list[tuple[Any, ...]],
+    local: dict[str, tuple[str, Generation | None]],
 ) -> list[bytes]:
     """What the digest hashes, in order: the conversation's fields, each message (its link,
-    its row, its pointers) and each context record, each as compact JSON."""
+    its row, its pointers), each context record and each turn written here, each as compact
+    JSON."""
     head = (conv.title, conv.created_at, conv.updated_at, conv.model, conv.current_leaf)
     chunks = [_dumps_bytes([head, conv.project, conv.archived, conv.starred])]
     for (source_id, parent, refs), row in zip(links, rows, strict=True):
@@ -259,6 +274,10 @@ def _digested(
         chunks.append(_dumps_bytes([[source_id, parent], row, pointers]))
     for record in conv.context:
         chunks.append(_dumps_bytes([record.kind, record.text, record.message_source_id]))
+    # Turns written here (a freehold export carries them): only they add to the digest, so
+    # every imported conversation's digest stays what it was.
+    for source_id, (origin, generation) in local.items():
+        chunks.append(_dumps_bytes([source_id, origin, generation and _generation_key(generation)]))
     return chunks
 
 
@@ -283,6 +302,15 @@ def _portable(refs: list[AttachmentRef]) -> tuple[AttachmentRef, ...]:
     for ref in copies:
         ref.opener = None
     return copies
+
+
+def _generation_key(generation: Generation) -> list[Any]:
+    return [
+        generation.provider,
+        generation.requested_model,
+        generation.served_model,
+        [(a.provider, a.model, a.outcome, a.ms) for a in generation.attempts],
+    ]
 
 
 def blob_path(blobs: Path, sha: str) -> Path:
@@ -462,10 +490,12 @@ class Archive:
         self.home = home
         self.path = home / ARCHIVE_NAME
         self.blobs = home / "blobs"
+        self.vault = home / "vault"
         # What this open made, so that discard_if_empty can take exactly that back.
         self.created = not self.path.exists()
         self._made: list[Path] = []
         self._blobs_existed = self.blobs.exists()
+        self._vault_existed = self.vault.exists()
         if self.created and not create:
             raise NoArchiveError(
                 f"no archive at {self.path} — run `freehold import <your export>` first, "
@@ -505,7 +535,8 @@ class Archive:
         it, remove what creating made (the database, a blob folder, the folders made for
         them). True when it did. A folder that existed before is left where it was."""
         empty = self.created and not self._scalar(
-            "SELECT EXISTS (SELECT 1 FROM sources) OR EXISTS (SELECT 1 FROM conversations)"
+            "SELECT EXISTS (SELECT 1 FROM sources) OR EXISTS (SELECT 1 FROM conversations) "
+            "OR EXISTS (SELECT 1 FROM exit_platforms)"
         )
         self.close()
         if not empty:
@@ -514,6 +545,8 @@ class Archive:
             self.path.with_name(ARCHIVE_NAME + suffix).unlink(missing_ok=True)
         if not self._blobs_existed:
             shutil.rmtree(self.blobs, ignore_errors=True)
+        if not self._vault_existed:
+            shutil.rmtree(self.vault, ignore_errors=True)
         for folder in reversed(self._made):
             with suppress(OSError):  # not empty: something else lives there now
                 folder.rmdir()
@@ -650,7 +683,8 @@ class Archive:
         if cid in self._queue.cids:  # the same conversation twice in one export
             self._flush()
         row = self.db.execute(
-            "SELECT raw_sha256, digest, message_count, problems FROM conversations WHERE id=?",
+            "SELECT raw_sha256, digest, message_count, problems, current_leaf, updated_at "
+            "FROM conversations WHERE id=?",
             (cid,),
         ).fetchone()
         if row is None:
@@ -663,7 +697,11 @@ class Archive:
             result = AddResult("unchanged", messages_unchanged=row[2])
             self._link_attachments(ready, self._ids_of_linking(cid, ready), result)
             return result
-        plan = self._plan(ready, self._existing(cid))
+        # Turns written here are kept on the path they were shown on (see _reshow); they exist
+        # only in conversations stored already, so never on the queued path (_add_new).
+        local = _local.has_local(self.db, cid)
+        shown = self._local_leaf(row[4]) if local else None
+        plan = self._plan(ready, self._existing(cid), keep_path=local)
         # A repair note belongs to the import that first met it, not to every re-import.
         known = orjson.loads(row[3]) if row[3] else []
         plan.result.notes = [note for note in ready.head.problems if note not in known]
@@ -672,6 +710,8 @@ class Archive:
         plan.result.status = "unchanged" if ready.digest == row[1] else "updated"
         self.db.executemany(_INSERT_RAW, _raw_rows(ready, source_id))
         self._write_messages(ready, plan)
+        if local:
+            self._reshow(ready, plan.tree, shown, row[5])
         return plan.result
 
     def _add_new(self, ready: Prepared, source_id: int) -> AddResult:
@@ -703,6 +743,9 @@ class Archive:
         plan.result.attachments_found += found
         plan.result.attachments_missing += len(links) - found
         queue.context.extend(_context_rows(ready.cid, head))
+        if ready.local:  # turns a freehold export carried: marked once their rows are in
+            self._flush()
+            self._write_local(ready, plan)
         return plan.result
 
     def _flush(self) -> None:
@@ -724,6 +767,40 @@ class Archive:
         self.db.executemany(_INSERT_FILE, queue.files)
         self.db.executemany(_UPSERT_LINK, queue.links)
         self.db.executemany(_UPSERT_CONTEXT, queue.context)
+
+    def _local_leaf(self, leaf: int | None) -> tuple[int, float | None] | None:
+        """The stored current leaf and its time, when it is a message written here."""
+        found = self.db.execute(
+            "SELECT id, created_at FROM messages WHERE id=? AND origin IS NOT NULL", (leaf,)
+        ).fetchone()
+        return (found[0], found[1]) if found else None
+
+    def _reshow(
+        self,
+        ready: Prepared,
+        tree: _Tree,
+        shown: tuple[int, float | None] | None,
+        updated_at: float | None,
+    ) -> None:
+        """After a re-import of a conversation holding local turns: the newer of the export's
+        leaf and the local leaf that was shown is the visible path; the other stays a branch
+        (nothing is hidden for good, nothing deleted)."""
+        leaf_source = ready.head.current_leaf
+        leaf = tree.ids.get(leaf_source) if leaf_source else None
+        when = next(
+            (
+                row[3]
+                for link, row in zip(ready.links, ready.rows, strict=True)
+                if link[0] == leaf_source
+            ),
+            None,
+        )
+        if shown is not None and (leaf is None or when is None or (shown[1] or 0) >= when):
+            leaf = shown[0]
+            times = [t for t in (updated_at, ready.head.updated_at, shown[1]) if t is not None]
+            newest = max(times, default=None)
+            self.db.execute("UPDATE conversations SET updated_at=? WHERE id=?", (newest, ready.cid))
+        _local.show_path(self.db, ready.cid, leaf)
 
     def _seen(self, cid: str, source_id: int, conv: Conversation) -> None:
         self.db.execute(
@@ -771,8 +848,17 @@ class Archive:
             found[r[1]] = (r[0], tuple(row))
         return found
 
-    def _plan(self, ready: Prepared, found_rows: dict[str, tuple[int, tuple[Any, ...]]]) -> _Plan:
-        """Assign ids to new messages and sort every message into insert, update or keep."""
+    def _plan(
+        self,
+        ready: Prepared,
+        found_rows: dict[str, tuple[int, tuple[Any, ...]]],
+        *,
+        keep_path: bool = False,
+    ) -> _Plan:
+        """Assign ids to new messages and sort every message into insert, update or keep.
+
+        With ``keep_path`` (the conversation holds local turns, whose path ``_reshow`` sets
+        afterwards) a message that differs only in its visible-path flag is kept as it is."""
         plan = _Plan(
             _Tree(
                 {source: found[0] for source, found in found_rows.items()},
@@ -789,13 +875,26 @@ class Archive:
                 self._next_message_id += 1
                 plan.inserts.append((ids[source_id], ready.cid, parent, source_id, *row))
                 plan.result.messages_new += 1
-            elif found[1] != (parent, *row):
+            elif found[1] != (parent, *row) and not (
+                keep_path and _without_path(found[1]) == _without_path((parent, *row))
+            ):
                 plan.updates.append((parent, *row, found[0]))
                 plan.result.messages_updated += 1
             else:
                 plan.result.messages_unchanged += 1
             plan.tree.parents[ids[source_id]] = parent
         return plan
+
+    def _write_local(self, ready: Prepared, plan: _Plan) -> None:
+        """Turns a freehold export carried keep their origin and how they were got."""
+        inserted = {row[3]: row[0] for row in plan.inserts}
+        for source_id, (origin, generation) in ready.local.items():
+            message_id = inserted.get(source_id)
+            if message_id is None:
+                continue  # stored already: it never changes
+            self.db.execute("UPDATE messages SET origin=? WHERE id=?", (origin, message_id))
+            if generation is not None:
+                _local.write_generation(self.db, message_id, generation)
 
     def _write_messages(self, ready: Prepared, plan: _Plan) -> None:
         if plan.found:  # an update's trigger re-indexes rows: index what waits first
@@ -804,6 +903,8 @@ class Archive:
         self._fts_pending.extend((r[0], r[10]) for r in plan.inserts)
         if plan.updates:
             self.db.executemany(_UPDATE_MESSAGE, plan.updates)
+        if ready.local:
+            self._write_local(ready, plan)
         self._link_attachments(ready, plan.tree.ids, plan.result)
         if plan.found:
             self._hide_vanished(ready, plan.found)
@@ -813,10 +914,13 @@ class Archive:
     def _hide_vanished(
         self, ready: Prepared, existing: dict[str, tuple[int, tuple[Any, ...]]]
     ) -> None:
-        """Messages a newer export no longer has are kept, but leave the visible path."""
+        """Messages a newer export no longer has are kept, but leave the visible path; turns
+        written here are never the export's to hide."""
         present = {link[0] for link in ready.links}
         vanished = [(found[0],) for source, found in existing.items() if source not in present]
-        self.db.executemany("UPDATE messages SET on_visible_path=0 WHERE id=?", vanished)
+        self.db.executemany(
+            "UPDATE messages SET on_visible_path=0 WHERE id=? AND origin IS NULL", vanished
+        )
 
     def _ids_of_linking(self, cid: str, ready: Prepared) -> dict[str, int]:
         """Stored ids of the messages that point at files (none read when none does)."""
@@ -847,6 +951,62 @@ class Archive:
             )
             result.attachments_found += bool(found)
             result.attachments_missing += not found
+
+    # -- turns written here (freehold chat) ---------------------------------------------
+
+    def new_conversation(self, title: str | None, model: str | None = None) -> str:
+        """A conversation started here: source kind ``LOCAL_KIND``, a fresh source id; no raw
+        source (nothing came from elsewhere). Returns its id."""
+        source = f"local-{uuid.uuid4().hex}"
+        cid = conversation_id(LOCAL_KIND, source)
+        now, stamp = time.time(), now_iso()
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO conversations (id, source_kind, source_conversation_id, title, "
+                "created_at, updated_at, model, digest, raw_sha256, first_seen_at, last_seen_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, '', '', ?, ?)",
+                (cid, LOCAL_KIND, source, title, now, now, model, stamp, stamp),
+            )
+        return cid
+
+    def add_turn(self, cid: str, parent: int | None, messages: list[Message]) -> list[Message]:
+        """Store ``messages``, written here, as a chain under message ``parent`` (None: at the
+        root) and show it: its last message becomes the visible leaf. Returns the messages
+        with their ids. Stored messages never change; only which path is visible does."""
+        now = time.time()
+        with self.transaction():
+            above = self._scalar("SELECT source_message_id FROM messages WHERE id=?", (parent,))
+            for message in messages:
+                message.source_id = message.source_id or f"local-{uuid.uuid4().hex}"
+                message.created_at = message.created_at or now
+                message.on_visible_path = False
+                message.parent_id, message.parent_source_id = parent, above
+                message.origin = "local"
+                above = message.source_id
+                cursor = self.db.execute(
+                    f"INSERT INTO messages ({_MESSAGE_COLUMNS}, origin) "
+                    f"VALUES ({', '.join('?' * 16)})",
+                    (None, cid, parent, message.source_id, *_message_row(message), "local"),
+                )
+                message.id = parent = int(cursor.lastrowid or 0)
+                self.db.execute(
+                    "INSERT INTO messages_fts(rowid, text) VALUES (?, ?)", (parent, message.text)
+                )
+                if message.generation is not None:
+                    _local.write_generation(self.db, parent, message.generation)
+            self.db.execute(
+                "UPDATE conversations SET updated_at=max(coalesce(updated_at, 0), ?) WHERE id=?",
+                (now, cid),
+            )
+            _local.show_path(self.db, cid, parent)
+        for message in messages:
+            message.on_visible_path = True
+        return messages
+
+    def find_message(self, cid: str, ref: str) -> Message:
+        """A message of conversation ``cid`` by its id in the archive, its source id, or a
+        unique prefix of the source id (what ``show --json`` prints)."""
+        return _queries.find_message(self.db, cid, ref)
 
     def mark_gone_upstream(self, kind: str, account_id: str | None, source_id: int) -> int:
         """Flag conversations of this account that a full export no longer had."""
@@ -912,6 +1072,37 @@ class Archive:
     def set_starred(self, cid: str, starred: bool) -> None:
         """The reader's star for a conversation (kept apart from the source's flag)."""
         _browse.set_starred(self.db, cid, starred)
+
+    # -- the exit plan (rows in _exitplan.py, logic in exits.py) ----------------------------
+
+    def exit_plan(self, *, removed: bool = False) -> list[_exitplan.PlanEntry]:
+        return _exitplan.entries(self.db, removed=removed)
+
+    def exit_platform(self, platform_id: str) -> _exitplan.PlanEntry | None:
+        return _exitplan.entry(self.db, platform_id)
+
+    def save_exit_platform(self, entry: _exitplan.PlanEntry) -> str:
+        with self.transaction():
+            return _exitplan.save(self.db, entry)
+
+    def remove_exit_platform(self, platform_id: str) -> int:
+        with self.transaction():
+            return _exitplan.remove(self.db, platform_id, now_iso())
+
+    def record_exit_export(self, values: dict[str, Any]) -> tuple[_exitplan.ExportRecord, bool]:
+        with self.transaction():
+            return _exitplan.add_export(self.db, values)
+
+    def exit_exports(self, platform_id: str | None = None) -> list[_exitplan.ExportRecord]:
+        return _exitplan.exports(self.db, platform_id)
+
+    def link_exit_import(self, export_id: int, source_id: int) -> None:
+        with self.transaction():
+            _exitplan.link_import(self.db, export_id, source_id)
+
+    def write_vault(self, stream: IO[bytes]) -> tuple[str, str | None, int]:
+        """Keep a file in the vault by content, exactly as blobs are kept (``write_blob``)."""
+        return write_blob(self.vault, stream)
 
 
 def _make_home(home: Path, database: Path) -> list[Path]:

@@ -8,19 +8,27 @@ The tree is small on purpose::
     │   └── UnsafeArchiveError    a zip that breaks the safety rules (bomb, hostile names)
     ├── ArchiveError              the archive file cannot be opened or is not freehold's
     │   └── NoArchiveError        there is no archive yet where one is read
-    └── NotFoundError             an id or a name that the archive does not hold
+    ├── NotFoundError             an id or a name that the archive does not hold
+    ├── LifecycleError            the user's model-lifecycle.toml cannot be read
+    ├── ConfigError               config.toml (or a value given for it) cannot be used
+    └── ProviderError             a provider's answer failed: ``kind`` says how (router.py)
 
 Library code raises these; only the CLI turns them into ``click.ClickException``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 __all__ = [
     "ArchiveError",
     "BadExportError",
+    "ConfigError",
     "FreeholdError",
+    "LifecycleError",
     "NoArchiveError",
     "NotFoundError",
+    "ProviderError",
     "UnknownExportError",
     "UnsafeArchiveError",
 ]
@@ -52,3 +60,31 @@ class NoArchiveError(ArchiveError):
 
 class NotFoundError(FreeholdError):
     """An id, prefix or name that matches nothing in the archive."""
+
+
+class LifecycleError(FreeholdError):
+    """The user's model lifecycle file (FREEHOLD_HOME/model-lifecycle.toml) is not usable."""
+
+
+class ConfigError(FreeholdError):
+    """config.toml, or a setting given on the command line, cannot be used as it is."""
+
+
+@dataclass(eq=False)
+class ProviderError(FreeholdError):
+    """A provider call failed. ``kind`` is one of ``providers.base.ERROR_KINDS`` (classified
+    from the error's body and type, not only its HTTP status); ``retryable`` says whether the
+    same model may be tried again; ``retry_after`` is the wait the provider asked for, in
+    seconds. The message never holds a key (``providers.base.redact``)."""
+
+    message: str
+    kind: str = "error"
+    retryable: bool = False
+    status: int | None = None
+    retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message

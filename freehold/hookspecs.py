@@ -1,4 +1,5 @@
-"""Plugin hooks: built-ins and third parties register importers and exporters the same way."""
+"""Plugin hooks: built-ins and third parties register importers, exporters and providers the
+same way."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ from typing import Any
 
 import pluggy
 
-__all__ = ["hookimpl", "hookspec", "register_exporters", "register_importers"]
+__all__ = [
+    "hookimpl",
+    "hookspec",
+    "register_exporters",
+    "register_importers",
+    "register_providers",
+]
 
 hookspec = pluggy.HookspecMarker("freehold")
 hookimpl = pluggy.HookimplMarker("freehold")
@@ -27,3 +34,9 @@ def register_importers(register: Callable[[Any], None]) -> None:
 @hookspec
 def register_exporters(register: Callable[[Any], None]) -> None:
     """Call ``register(module)`` for each exporter (FORMAT, write)."""
+
+
+@hookspec
+def register_providers(register: Callable[[Any], None]) -> None:
+    """Call ``register(cls)`` for each provider class: a ``providers.base.Provider`` subclass
+    with ``KIND`` (what ``kind =`` names in config.toml) and ``stream(request)``."""

@@ -20,6 +20,8 @@ __all__ = [
     "m004_plain_parts_once",
     "m005_branch_count_is_branches",
     "m006_fts_found_by_datasette",
+    "m007_local_turns",
+    "m008_exit_plan",
     "migrate",
 ]
 
@@ -412,3 +414,78 @@ def _schema_writable(db: sqlite3.Connection) -> bool:
     finally:
         db.execute("PRAGMA writable_schema=OFF")
     return True
+
+
+@_step
+def m007_local_turns(_db: sqlite3.Connection) -> str:
+    # Turns written here (``freehold chat``) live in ``messages`` like imported ones, as a
+    # branch under the message they continue; ``origin`` tells them apart (NULL: an export
+    # brought it; 'local': written here), so a re-import never takes them off the visible
+    # path. An answer's request is kept beside it: what was asked of which provider, what
+    # answered (``generations``), and every try the router made (``attempts``). Adding a
+    # nullable column and two tables is instant on any archive.
+    return """
+        ALTER TABLE messages ADD COLUMN origin TEXT;
+        CREATE TABLE generations (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+            provider TEXT,
+            requested_model TEXT,
+            served_model TEXT,
+            target TEXT,
+            finish_reason TEXT,
+            tokens_in INTEGER,
+            tokens_out INTEGER,
+            warnings TEXT
+        );
+        CREATE TABLE attempts (
+            message_id INTEGER NOT NULL REFERENCES messages(id),
+            seq INTEGER NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            fault TEXT,
+            error TEXT,
+            ms INTEGER NOT NULL DEFAULT 0,
+            waited_ms INTEGER NOT NULL DEFAULT 0,
+            tokens_in INTEGER,
+            tokens_out INTEGER,
+            served_model TEXT,
+            started_at REAL,
+            PRIMARY KEY (message_id, seq)
+        );
+        """
+
+
+@_step
+def m008_exit_plan(_db: sqlite3.Connection) -> str:
+    # The exit plan (freehold/exits.py): the rented platforms a person keeps exports of, and
+    # each export file recorded, its bytes in vault/ by SHA-256 like blobs. A platform taken
+    # out of the plan keeps its row (``removed_at``) so its recorded exports keep theirs.
+    return """
+        CREATE TABLE exit_platforms (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            catalogue_id TEXT,
+            cadence_days INTEGER NOT NULL,
+            export_where TEXT,
+            note TEXT,
+            added_at TEXT NOT NULL,
+            removed_at TEXT
+        );
+        CREATE TABLE exit_exports (
+            id INTEGER PRIMARY KEY,
+            platform_id TEXT NOT NULL REFERENCES exit_platforms(id),
+            sha256 TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            format TEXT NOT NULL,
+            mime TEXT,
+            open INTEGER NOT NULL,
+            contents TEXT,
+            exported_at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            source_id INTEGER REFERENCES sources(id),
+            UNIQUE (platform_id, sha256)
+        );
+        CREATE INDEX exit_exports_latest ON exit_exports(platform_id, exported_at);
+        """

@@ -25,19 +25,23 @@ A message's ``parts`` is a list of JSON-ready dicts, each with a ``type``:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import IO, Any, TypeVar
 
 __all__ = [
+    "ATTEMPT_OUTCOMES",
     "FILE_PARTS",
     "KIND_NAMES",
     "ROLE_NAMES",
     "AttachmentRef",
+    "Attempt",
     "ContextRecord",
     "Conversation",
     "ExportInfo",
+    "Generation",
     "Message",
     "Part",
     "Problem",
@@ -45,9 +49,13 @@ __all__ = [
     "SourceFile",
     "count_branches",
     "pickled_by_fields",
+    "without_citation_marks",
 ]
 
 Part = dict[str, Any]
+# ChatGPT's 2025+ citation markers (private-use U+E200 … U+E201), kept in a text part's text
+# where the answer cited a source; the ``citation`` parts say what each one points at.
+_CITATION_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
 FILE_PARTS = ("image", "audio", "file")  # part types that point at an attachment
 ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 
@@ -100,6 +108,9 @@ class AttachmentRef:
     """A file a message points at; ``opener`` is None when the export lacks the bytes.
 
     ``mime`` is the type the export declares; ``sniffed_mime`` the one read from the bytes.
+    An import reads the bytes behind a ``pointer`` once, so a pointer names one file
+    throughout the export; where it is only a place in a message (Open WebUI's ``files[0]``),
+    the importer sets ``sha256`` from the bytes it already holds, and that tells files apart.
     """
 
     pointer: str
@@ -111,9 +122,61 @@ class AttachmentRef:
     sniffed_mime: str | None = None
 
 
+ATTEMPT_OUTCOMES = ("ok", "incomplete", "interrupted", "error", "skipped")
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One try of one model for one answer (``router.py``), in the order they were made.
+
+    ``outcome``: ``ok`` (the answer, whole), ``incomplete`` (text came, then the stream broke
+    or ended without its finish marker), ``interrupted`` (stopped by the person), ``error``
+    (nothing came: ``fault`` is the kind, ``error`` the provider's words, key-free), or
+    ``skipped`` (the provider's circuit was open). ``ms`` is the time the try took;
+    ``waited_ms`` the back-off before it.
+    """
+
+    provider: str
+    model: str
+    outcome: str
+    error: str | None = None
+    fault: str | None = None
+    ms: int = 0
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    served_model: str | None = None
+    started_at: float | None = None
+    waited_ms: int = 0
+
+
+@dataclass(slots=True)
+class Generation:
+    """How freehold got an answer from a provider: what was asked, what answered, every try.
+
+    ``requested_model`` is the model id the answering provider was asked for (the route's
+    earlier models appear in ``attempts``); ``served_model`` the one its response named.
+    ``target`` is what the command named (a route, an alias or a reference).
+    """
+
+    provider: str | None
+    requested_model: str | None
+    served_model: str | None
+    target: str | None = None
+    finish_reason: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
 @dataclass(slots=True)
 class Message:
-    """One node of a conversation tree."""
+    """One node of a conversation tree.
+
+    ``origin`` is None for a message an export brought and ``"local"`` for one written here
+    (``freehold chat``): a later re-import never takes those off the visible path. An answer
+    written here carries its ``generation``.
+    """
 
     source_id: str
     parent_source_id: str | None
@@ -131,6 +194,8 @@ class Message:
     attachments: list[AttachmentRef] = field(default_factory=list)
     id: int | None = None
     parent_id: int | None = None
+    origin: str | None = None
+    generation: Generation | None = None
 
     def label(
         self, translate: Callable[[str], str] | None = None, *, with_model: bool = False
@@ -307,3 +372,8 @@ def count_branches(parents: Mapping[_Node, _Node | None], leaf: _Node | None) ->
     web app and every export say, and ``conversations.branch_count`` stores."""
     followed = {parent for parent in parents.values() if parent is not None}
     return len(parents) - len(followed & parents.keys()) + (leaf in followed)
+
+
+def without_citation_marks(text: str) -> str:
+    """A text part's text as a reader sees it: the citation markers taken out."""
+    return _CITATION_MARK.sub("", text)

@@ -1,4 +1,5 @@
-"""The plugin manager: built-in importers and exporters, then the ``freehold`` entry points.
+"""The plugin manager: built-in importers, exporters and providers, then the ``freehold``
+entry points.
 
 Third-party plugins load from the ``freehold`` entry-point group unless ``FREEHOLD_LOAD_PLUGINS``
 is set to an empty string (the tests do this, so an installed plugin never changes a result).
@@ -14,7 +15,7 @@ import pluggy
 
 from freehold import hookspecs
 
-__all__ = ["exporters", "importers", "pm"]
+__all__ = ["exporters", "importers", "pm", "providers"]
 
 pm = pluggy.PluginManager("freehold")
 pm.add_hookspecs(hookspecs)
@@ -59,6 +60,14 @@ class _BuiltIns:
         register(jsonl)
         register(openwebui)
 
+    @hookspecs.hookimpl
+    def register_providers(self, register: Any) -> None:
+        from freehold.providers import anthropic, gemini, openai
+
+        register(anthropic.AnthropicProvider)
+        register(openai.OpenAIProvider)
+        register(gemini.GeminiProvider)
+
 
 pm.register(_BuiltIns(), name="freehold-builtins")
 
@@ -83,4 +92,12 @@ def exporters() -> dict[str, Any]:
     _load_entry_points()
     found: dict[str, Any] = {}
     pm.hook.register_exporters(register=lambda module: found.setdefault(module.FORMAT, module))
+    return found
+
+
+def providers() -> dict[str, Any]:
+    """Provider classes by ``KIND``."""
+    _load_entry_points()
+    found: dict[str, Any] = {}
+    pm.hook.register_providers(register=lambda cls: found.setdefault(cls.KIND, cls))
     return found

@@ -33,7 +33,15 @@ from rich.progress import (
 )
 from rich.text import Text
 
-__all__ = ["INTERVAL_VARIABLE", "counting", "duration", "interval", "plural", "reading"]
+__all__ = [
+    "INTERVAL_VARIABLE",
+    "copying",
+    "counting",
+    "duration",
+    "interval",
+    "plural",
+    "reading",
+]
 
 INTERVAL_VARIABLE = "FREEHOLD_PROGRESS_INTERVAL"
 _DEFAULT_INTERVAL = 10.0
@@ -108,6 +116,14 @@ def _read_line(label: str, done: int, total: int, conversations: int, elapsed: f
     return line
 
 
+def _copy_line(label: str, done: int, total: int, elapsed: float) -> str:
+    line = f"{label}: {done / 1e6:,.1f}/{total / 1e6:,.1f} MB"
+    pace = _pace(done, max(0, total - done), elapsed)
+    if pace is not None:
+        line += f", {pace[0] / 1e6:,.1f} MB/s, {pace[1]}"
+    return line
+
+
 class _Rate(ProgressColumn):
     """Conversations a second, from rich's own moving estimate."""
 
@@ -173,3 +189,22 @@ def reading(console: Console, label: str) -> Iterator[ReadTick]:
 
     with bar:
         yield tick
+
+
+@contextmanager
+def copying(console: Console, label: str, total: int) -> Iterator[CountTick]:
+    """Bytes copied of ``total`` (a file kept in the vault): ``tick(done)``."""
+    if not console.is_terminal:
+        clock = _Clock(interval())
+
+        def line(done: int) -> None:
+            elapsed = clock.due()
+            if elapsed is not None:
+                console.print(_copy_line(label, done, total, elapsed), soft_wrap=True)
+
+        yield line
+        return
+    bar = _bar(console, TransferSpeedColumn())
+    task = bar.add_task(label, total=total)
+    with bar:
+        yield lambda done: bar.update(task, completed=done)

@@ -25,13 +25,15 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from freehold.models import Conversation, Message
+from freehold.models import Attempt, Conversation, Generation, Message
 from freehold.progress import plural
 from freehold.tree import branch_paths
 
 __all__ = [
     "Terminal",
+    "attempt_lines",
     "conversation",
+    "generation_line",
     "import_report",
     "json_text",
     "search_hits",
@@ -174,7 +176,46 @@ def _message(message: Message) -> RenderableType:
         _text(f"  📎 {ref.name or ref.pointer}" + ("" if ref.sha256 else " (missing)"), "blue")
         for ref in message.attachments
     )
+    if message.generation is not None:
+        body.append(_text(generation_line(message.generation), "dim"))
+        body.extend(_text(line, "dim") for line in attempt_lines(message.generation.attempts))
+        body.extend(_text(f"  ⚠ {w}", "yellow") for w in message.generation.warnings)
     return Group(*body, Text(""))
+
+
+def generation_line(generation: Generation) -> str:
+    """ "  via local:qwen2.5:7b (served qwen2.5:7b-q4) · 900 → 12 tokens · route default":
+    who answered an answer written here, what was asked, what it cost in tokens."""
+    if generation.provider is None:
+        head = "  no answer"
+    else:
+        head = f"  via {generation.provider}:{generation.requested_model}"
+        if generation.served_model and generation.served_model != generation.requested_model:
+            head += f" (served {generation.served_model})"
+    details = [head]
+    if generation.tokens_in is not None or generation.tokens_out is not None:
+        details.append(f"{generation.tokens_in or 0:,} → {generation.tokens_out or 0:,} tokens")
+    if generation.target:
+        details.append(f"asked for {generation.target}")
+    return " · ".join(details)
+
+
+def attempt_lines(attempts: list[Attempt]) -> list[str]:
+    """One line per try when there was more than one or it did not go well; none otherwise."""
+    if len(attempts) == 1 and attempts[0].outcome == "ok":
+        return []
+    lines = []
+    for number, a in enumerate(attempts, start=1):
+        line = f"  {number}. {a.provider}:{a.model} {a.outcome}"
+        if a.fault:
+            line += f" ({a.fault.replace('_', ' ')})"
+        line += f" {a.ms:,} ms"
+        if a.waited_ms:
+            line += f" after {a.waited_ms:,} ms back-off"
+        if a.error:
+            line += f" — {a.error}"
+        lines.append(line)
+    return lines
 
 
 def import_report(report: dict[str, Any]) -> Table:

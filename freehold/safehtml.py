@@ -40,7 +40,7 @@ from pygments.lexers import get_lexer_by_name  # type: ignore[import-untyped,unu
 from pygments.lexers.special import TextLexer  # type: ignore[import-untyped,unused-ignore]
 from pygments.util import ClassNotFound  # type: ignore[import-untyped,unused-ignore]
 
-from freehold.models import AttachmentRef, Message, Part
+from freehold.models import AttachmentRef, Message, Part, without_citation_marks
 
 __all__ = [
     "MAX_DEPTH",
@@ -50,13 +50,13 @@ __all__ = [
     "escape",
     "highlight_code",
     "highlight_css",
+    "lexer",
     "link",
     "one_line",
     "render_markdown",
 ]
 
 RASTER = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}
-_CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
 _SAFE_URL = re.compile(r"^(?:https?://|mailto:)", re.IGNORECASE)
 _CONTEXT_LABELS = (
     ("about_user", "About the user"),
@@ -108,7 +108,8 @@ _FORMATTER = HtmlFormatter(nowrap=True)
 
 
 @functools.lru_cache(maxsize=64)
-def _lexer(language: str) -> Any:
+def lexer(language: str) -> Any:
+    """pygments' lexer for a code block's language name; plain text when it knows none."""
     try:
         return get_lexer_by_name(language) if language else TextLexer()
     except ClassNotFound:
@@ -117,7 +118,7 @@ def _lexer(language: str) -> Any:
 
 def highlight_code(code: str, language: str = "") -> str:
     """Code as ``<pre class="highlight"><code>`` with pygments' token classes, escaped."""
-    spans = highlight(code, _lexer(language.strip()), _FORMATTER)
+    spans = highlight(code, lexer(language.strip()), _FORMATTER)
     return f'<pre class="highlight"><code>{spans}</code></pre>\n'
 
 
@@ -333,7 +334,7 @@ class Body:
         return f'<p class="file"><a href="{escape(url)}" download>{escape(name)}</a></p>'
 
     def _text(self, part: Part) -> str:
-        return self.markdown(_CITE_MARK.sub("", str(part.get("text") or "")))
+        return self.markdown(without_citation_marks(str(part.get("text") or "")))
 
     def _code(self, part: Part) -> str:
         language = part.get("language")

@@ -11,6 +11,7 @@ import pytest
 from freehold.archive import Archive, open_archive
 
 os.environ["FREEHOLD_LOAD_PLUGINS"] = ""
+pytest_plugins = ["tests.providers.fixtures"]  # loopback provider servers, for any test
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "fixtures" / "real"

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from freehold import cli as cli_module
 from freehold import progress, render
 from freehold.archive import open_archive
 from freehold.cli import cli
+from freehold.cli import history as cli_module
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-chatgpt-export.zip"
 COUNT_LINE = re.compile(r"^export markdown: ([\d,]+)/23 conversations, [\d,.]+/s, ~\d+ s left$")

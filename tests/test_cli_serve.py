@@ -133,3 +133,16 @@ def test_serve_keeps_an_archive_that_was_there(_isolated_home: Path) -> None:
         assert served.url.startswith("http://127.0.0.1:")
     assert "no archive at" not in served.log.read_text()
     assert (_isolated_home / "archive.sqlite").exists()
+
+
+def test_the_printed_address_is_listening_before_the_app_starts() -> None:
+    """What `serve` prints may be opened at once (by --open's browser, or a script): the
+    socket already listens, so a connection waits in the queue instead of being refused."""
+    from freehold.cli.serve import listen
+
+    sock = listen("127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname(), timeout=5):
+            pass  # accepted by the kernel's queue: nobody has called accept() yet
+    finally:
+        sock.close()

@@ -38,6 +38,10 @@ def test_every_command_is_in_the_reference_and_the_guides() -> None:
         assert f"## freehold {name}\n" in reference
         assert f"freehold {name}" in guides + README.read_text(encoding="utf-8"), name
         assert command.help, f"freehold {name} has no docstring"
+        for sub, subcommand in getattr(command, "commands", {}).items():  # a group's commands
+            assert f"### freehold {name} {sub}\n" in reference
+            assert f"freehold {name} {sub}" in guides, f"{name} {sub}"
+            assert subcommand.help, f"freehold {name} {sub} has no docstring"
 
 
 def test_every_table_is_documented(archive: Archive) -> None:

@@ -54,8 +54,6 @@ def test_every_message_is_stored_and_searchable(layout: str, profile: str, tmp_p
 
 @pytest.mark.parametrize("parser", ["stdlib", "ijson"])
 def test_both_parsers_read_the_same_elements(parser: str, tmp_path: Path) -> None:
-    if parser == "ijson":
-        pytest.importorskip("ijson", reason="ijson is optional (pip install ijson)")
     export = tmp_path / "export.zip"
     genexport.generate(export, target_bytes=300_000, seed=2)
     got = plain_importer.import_export(export, tmp_path / f"{parser}.sqlite", parser)

@@ -27,13 +27,10 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
 
-from pygments.lexers import get_lexer_by_name  # type: ignore[import-untyped,unused-ignore]
-from pygments.lexers.special import TextLexer  # type: ignore[import-untyped,unused-ignore]
 from pygments.styles import get_style_by_name  # type: ignore[import-untyped,unused-ignore]
-from pygments.util import ClassNotFound  # type: ignore[import-untyped,unused-ignore]
 
 from freehold.models import AttachmentRef
-from freehold.safehtml import Body, escape, one_line
+from freehold.safehtml import Body, escape, lexer, one_line
 
 __all__ = [
     "LONG_RUN",
@@ -91,14 +88,6 @@ def direction(text: str) -> str | None:
 # --- code --------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=64)
-def _lexer(language: str) -> Any:
-    try:
-        return get_lexer_by_name(language) if language else TextLexer()
-    except ClassNotFound:
-        return TextLexer()
-
-
 _STYLE = get_style_by_name("default")
 
 
@@ -119,7 +108,7 @@ def code_runs(code: str, language: str) -> list[list[Any]]:
         return [[code]]
     runs: list[list[Any]] = []
     last: tuple[str | None, int] = (None, 0)
-    for token, value in _lexer(language.strip()).get_tokens(code):
+    for token, value in lexer(language.strip()).get_tokens(code):
         paint = _paint(token)
         if runs and paint == last:
             runs[-1][0] += value

@@ -15,7 +15,11 @@ the bytes are strict UTF-8 JSON, else ``"base64"`` (the exact bytes) — lone su
 invalid UTF-8 are kept that way rather than repaired. An attachment is ``{"pointer", "name",
 "mime", "sniffed_mime", "size", "sha256"}``, its bytes in ``attachments/<sha256>`` when the
 archive has them. Timestamps stay epoch seconds as stored; message ``id``/``parent_id`` are this
-archive's row numbers, the tree itself is given by the source ids.
+archive's row numbers, the tree itself is given by the source ids. A message written here
+(``freehold chat``) has ``"origin": "local"`` and, for an answer, ``"generation"``: the
+provider, ``requested_model``, ``served_model``, the route or model named (``target``), finish
+reason, tokens, warnings and every ``attempts`` entry (provider, model, outcome, fault, error,
+ms, waited_ms, tokens_in, tokens_out, served_model, started_at); both are null otherwise.
 
 Every branch is always written, so ``all_branches`` is accepted for the common exporter signature
 and ignored. The manifest is written first with ``"complete": false`` and replaced at the end, so
@@ -32,6 +36,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -133,6 +138,8 @@ def _message_json(message: Message) -> dict[str, Any]:
         "status": message.status,
         "meta": message.meta,
         "attachments": [_attachment_json(ref) for ref in message.attachments],
+        "origin": message.origin,
+        "generation": asdict(message.generation) if message.generation else None,
     }
 
 

@@ -46,7 +46,7 @@ from cmarkgfm.cmark import Options  # type: ignore[import-untyped,unused-ignore]
 
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
-from freehold.models import AttachmentRef, Conversation, Message, Part
+from freehold.models import AttachmentRef, Conversation, Message, Part, without_citation_marks
 from freehold.tree import branch_paths
 
 __all__ = ["FORMAT", "demote_headings", "file_name", "write"]
@@ -55,7 +55,6 @@ FORMAT = "markdown"
 INDEX = "index.md"
 _MARKER = "freehold_export: markdown"
 _LISTED = _folder.listed(".md")
-_CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
 _LANGUAGE = re.compile(r"^[A-Za-z0-9_+.#-]{1,40}$")
 # A line that may hold a heading: an ATX ``#`` after container marks, or a setext underline.
 _MAYBE_HEADING = re.compile(r"^[ \t>]*(?:(?:[-+*]|\d{1,9}[.)])[ \t]+)*(?:#|(?:=+|-+)[ \t]*$)", re.M)
@@ -356,7 +355,7 @@ class _Note:
 
 
 def _text_part(note: _Note, part: Part) -> str:
-    return _CITE_MARK.sub("", str(part.get("text") or ""))
+    return without_citation_marks(str(part.get("text") or ""))
 
 
 def _code_part(note: _Note, part: Part) -> str:

@@ -49,7 +49,6 @@ import html
 import json
 import math
 import os
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -58,7 +57,7 @@ import orjson
 
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
-from freehold.models import AttachmentRef, Conversation, Message, Part
+from freehold.models import AttachmentRef, Conversation, Message, Part, without_citation_marks
 from freehold.safehtml import RASTER
 
 __all__ = ["FILE", "FORMAT", "chat_item", "write"]
@@ -68,7 +67,6 @@ FILE = "openwebui-import.json"
 _OWN = {FILE, FILE + ".tmp"}
 _HEADS = (b"[\n]", b'[\n{"id":')
 _ROLES = ("user", "assistant")
-_CITE_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
 _TEXT_PARTS = ("text", "transcript", "web")
 
 Node = dict[str, Any]
@@ -284,7 +282,7 @@ class _Content:
             self.error = text if self.error is None else f"{self.error}\n\n{text}"
         elif kind in _TEXT_PARTS and not folded and text.strip():
             self._close_call()
-            self.blocks.append((False, _CITE_MARK.sub("", text)))
+            self.blocks.append((False, without_citation_marks(text)))
 
     def _close_call(self, output: tuple[Message, Part] | None = None) -> None:
         """Write the waiting tool call (and ``output`` as its result) as one block."""

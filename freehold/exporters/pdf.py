@@ -62,7 +62,6 @@ from freehold.exporters import _folder
 from freehold.exporters._pdfnodes import Image as Picture
 from freehold.exporters._pdfnodes import Node, PdfBody, clean, nodes
 from freehold.exporters._typst import FONT_ENV, Engine, FontBook, find_fonts
-from freehold.exporters.markdown import file_name
 from freehold.models import AttachmentRef, Conversation, Message
 from freehold.safehtml import one_line
 from freehold.tree import branch_paths
@@ -155,7 +154,7 @@ class _Run:
         self.pictures = pictures
         self.all_branches = all_branches
         self.progress = progress
-        self.stems: set[str] = set()
+        self.names: set[str] = set()
         self.written: list[str] = []
         self.kept: list[bytes] = []
 
@@ -172,12 +171,12 @@ class _Run:
             _save(self.out / COMBINED, whole.result())
 
     def _start(self, pool: ThreadPoolExecutor, conv: Conversation) -> _Job:
-        stem = file_name(conv, self.stems)  # the Markdown export's name, so the files pair up
-        self.stems.add(stem)
+        name = _folder.conversation_name(conv, self.names, ".pdf")  # as the .md file is
+        self.names.add(name)
         layout = _Layout(self.pictures, self.typesetter.book, self.all_branches)
         data = layout.conversation(conv)
         job = pool.submit(self.typesetter.attempt, conv.title or "Untitled", data)
-        return _Job(conv, stem.removesuffix(".md") + ".pdf", layout, data, job)
+        return _Job(conv, name, layout, data, job)
 
     def _finish(self, job: _Job) -> None:
         pdf, data = job.pdf.result(), job.data

@@ -9,10 +9,11 @@ hash that is not 64 hex digits, or a file the folder does not hold, is an attach
 bytes). The format's constants and its lossless JSON helpers live in ``exporters/json.py``, so
 the writer and the reader cannot drift apart.
 
-Every raw version comes back: the newest as ``raw``, the earlier ones as ``older_raw`` (each
-re-serialised when it was stored as JSON), and ``gone_upstream_at`` is restored. Lines are read
-one at a time (capped at 1 GiB); a line that is
-not a readable conversation becomes a ``Problem`` and the import goes on.
+Turns written here (``freehold chat``) keep their ``origin`` and ``generation``: the attempts
+and both models come back. Every raw version comes back: the newest as ``raw``, the earlier
+ones as ``older_raw`` (each re-serialised when it was stored as JSON), and
+``gone_upstream_at`` is restored. Lines are read one at a time (capped at 1 GiB); a line that
+is not a readable conversation becomes a ``Problem`` and the import goes on.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ from freehold.importers._common import export_problems
 from freehold.importers._skeleton import Claim, Export, Format
 from freehold.models import (
     AttachmentRef,
+    Attempt,
     ContextRecord,
     Conversation,
+    Generation,
     Message,
     Part,
     Problem,
@@ -171,6 +174,8 @@ class _Freehold(Format):
             attachments=[
                 ref for ref in map(self._attachment, field.array(item, "attachments")) if ref
             ],
+            origin=field.text(item, "origin"),
+            generation=_generation(item.get("generation")),
         )
 
     def _attachment(self, item: Any) -> AttachmentRef | None:
@@ -265,6 +270,46 @@ def _order(conv: Conversation) -> None:
         message.on_visible_path = message.source_id in visible
     conv.messages = tree.messages
     conv.problems.extend(tree.problems)
+
+
+def _generation(item: Any) -> Generation | None:
+    """How an answer written here was got (``exporters/json.py``), or None."""
+    if item is None:
+        return None
+    if not isinstance(item, dict):
+        field.odd("generation", item, "a generation object")
+        return None
+    return Generation(
+        provider=field.text(item, "provider"),
+        requested_model=field.text(item, "requested_model"),
+        served_model=field.text(item, "served_model"),
+        target=field.text(item, "target"),
+        finish_reason=field.text(item, "finish_reason"),
+        tokens_in=field.integer(item, "tokens_in"),
+        tokens_out=field.integer(item, "tokens_out"),
+        attempts=[a for a in map(_attempt, field.array(item, "attempts")) if a is not None],
+        warnings=[str(w) for w in field.array(item, "warnings")],
+    )
+
+
+def _attempt(item: Any) -> Attempt | None:
+    provider, model = field.text(item, "provider"), field.text(item, "model")
+    if provider is None or model is None:
+        field.odd("attempts", item, "an attempt with a provider and a model")
+        return None
+    return Attempt(
+        provider=provider,
+        model=model,
+        outcome=field.text(item, "outcome") or "error",
+        error=field.text(item, "error"),
+        fault=field.text(item, "fault"),
+        ms=field.integer(item, "ms") or 0,
+        tokens_in=field.integer(item, "tokens_in"),
+        tokens_out=field.integer(item, "tokens_out"),
+        served_model=field.text(item, "served_model"),
+        started_at=field.number(item, "started_at"),
+        waited_ms=field.integer(item, "waited_ms") or 0,
+    )
 
 
 def _context(item: Any) -> ContextRecord | None:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import html
 import io
 import json
@@ -303,8 +304,9 @@ class _Content(PartsBuilder):
             self.parts.append(
                 {"type": "image", "pointer": pointer, **({"name": name} if name else {})}
             )
-            opener = partial(io.BytesIO, data)
-            self.attachments.append(AttachmentRef(pointer, name, found[1], len(data), opener))
+            ref = AttachmentRef(pointer, name, found[1], len(data), partial(io.BytesIO, data))
+            ref.sha256 = hashlib.sha256(data).hexdigest()  # every message has a files[0]
+            self.attachments.append(ref)
 
     def error(self, value: Any) -> None:
         """Open WebUI stores a failed reply as ``error: {content}`` (or ``true``)."""

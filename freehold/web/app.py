@@ -82,6 +82,7 @@ ROUTES = [
     Route("/import", views.import_form, methods=["GET"]),
     Route("/import", views.import_upload, methods=["POST"]),
     Route("/import/jobs/{job}", views.import_job),
+    Route("/exits", views.exit_plan),
     Route("/language/{code}", views.language),
     Route("/highlight.css", _highlight),
     Mount("/static", StaticFiles(directory=_STATIC), name="static"),

@@ -155,6 +155,47 @@ FRENCH: dict[str, str] = {
     "Assistant message": "Message de l'assistant",
     "User message": "Message de l'utilisateur",
     "Message": "Message",
+    # The exit plan (exits.html) and the catalogue's categories (exits.CATEGORIES)
+    "Exit plan": "Plan de sortie",
+    "Every platform you rent, when its last export was taken and when the next one is due.": (
+        "Chaque plateforme que vous louez, la date de son dernier export et celle du prochain."
+    ),
+    "This page only reads the plan: change it with the freehold exits commands.": (
+        "Cette page ne fait que lire le plan : modifiez-le avec les commandes freehold exits."
+    ),
+    "platform": "plateforme",
+    "platforms": "plateformes",
+    "overdue": "en retard",
+    "Overdue": "En retard",
+    "Platform": "Plateforme",
+    "Category": "Catégorie",
+    "Every": "Fréquence",
+    "day": "jour",
+    "days": "jours",
+    "Last export": "Dernier export",
+    "Next export due": "Prochain export",
+    "Latest file": "Dernier fichier",
+    "Open format": "Format ouvert",
+    "yes": "oui",
+    "no": "non",
+    "No export yet": "Aucun export pour l'instant",
+    "Nothing in your exit plan yet.": "Votre plan de sortie est vide pour l'instant.",
+    "Where to export": "Où exporter",
+    "Your own platform": "Votre propre plateforme",
+    "Add a platform": "Ajouter une plateforme",
+    "Record an export": "Enregistrer un export",
+    "The catalogue": "Le catalogue",
+    "compiled": "établi le",
+    "AI chat apps": "Applications de chat IA",
+    "Payments": "Paiements",
+    "E-mail lists": "Listes de diffusion",
+    "CRMs": "CRM",
+    "Shops": "Boutiques",
+    "Hosting": "Hébergement",
+    "Social accounts": "Réseaux sociaux",
+    "Cloud drives": "Stockage en ligne",
+    "Mail": "Messagerie",
+    "Workspaces": "Espaces de travail",
 }
 
 

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
+from freehold import exits
 from freehold.errors import FreeholdError, NotFoundError
 from freehold.exporters import json as json_export
 from freehold.exporters import markdown as markdown_export
@@ -33,6 +34,7 @@ __all__ = [
     "conversation",
     "conversations",
     "download",
+    "exit_plan",
     "home",
     "import_form",
     "import_job",
@@ -261,6 +263,18 @@ def import_job(request: Request) -> Response:
     template = "_job.html" if request.headers.get("hx-request") else "job.html"
     job = job.snapshot()  # the import thread may finish while the page is rendered
     return page(request, template, {"job": job, "report": job.report})
+
+
+def exit_plan(request: Request) -> Response:
+    """The exit plan, read only (``freehold exits`` changes it): what is overdue, what is open."""
+    found = exits.status(_archive(request))
+    context = {
+        "plan": found,
+        "overdue": sum(state.overdue for state in found),
+        "catalogue": exits.catalogue(),
+        "categories": exits.CATEGORIES,
+    }
+    return page(request, "exits.html", context)
 
 
 def language(request: Request) -> Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -288,3 +290,26 @@ def test_import_and_reimport_unchanged(archive: Archive, real: Path, tmp_path: P
     assert again.conversations["unchanged"] == 3 and again.messages["new"] == 0
     tree = ingest(archive, branching(tmp_path))
     assert tree.kind == "openwebui" and tree.not_understood == {"details:mystery": 1}
+
+
+def test_inline_images_of_different_messages_keep_their_own_bytes(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """Every message's first inline image sits at ``files[0]``: the import must not take
+    one message's bytes for another's (it reads the bytes behind a pointer once)."""
+    images = {"u1": b"\x89PNG first image", "u2": b"\x89PNG second image"}
+    nodes = [
+        node("u1", None, "user", "one", 1700000001),
+        node("a1", "u1", "assistant", "ok", 1700000002),
+        node("u2", "a1", "user", "two", 1700000003),
+    ]
+    for each in nodes:
+        if each["id"] in images:
+            url = "data:image/png;base64," + base64.b64encode(images[each["id"]]).decode()
+            each["files"] = [{"type": "image", "url": url, "name": f"{each['id']}.png"}]
+    path = tmp_path / "chat-export-1.json"
+    path.write_text(json.dumps([item("pics", nodes, "u2")]))
+    ingest(archive, path)
+    (conv,) = archive.iter_conversations()
+    stored = {m.source_id: m.attachments[0].sha256 for m in conv.messages if m.attachments}
+    assert stored == {mid: hashlib.sha256(data).hexdigest() for mid, data in images.items()}

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -50,20 +50,20 @@ class Server:
 
 
 def start_server(
-    home: Path, max_upload: int = 8 << 30, hosts: set[str] | None = None, **timeouts: float
+    home: Path, max_upload: int = 8 << 30, hosts: set[str] | None = None, **options: Any
 ) -> Iterator[Server]:
-    """``timeouts``: ``header_timeout``, ``idle_timeout`` (``serving.Config``)."""
+    """``options``: ``serving.Config``'s (``header_timeout``, ``idle_timeout``, ``loop``)."""
 
     def app(port: int) -> Guard:
         return create_app(home, TOKEN, port=port, max_upload=max_upload, hosts=hosts)
 
-    for port, guard in run(app, **timeouts):
+    for port, guard in run(app, **options):
         url = f"http://127.0.0.1:{port}"
         yield Server(url, port, TOKEN, csrf_token(TOKEN), home, guard.app.state, guard.codes)
 
 
 def run(
-    make: Callable[[int], Guard], lifespan: str = "on", **timeouts: float
+    make: Callable[[int], Guard], lifespan: str = "on", **options: Any
 ) -> Iterator[tuple[int, Guard]]:
     """Serve ``make(port)`` as ``freehold serve`` does (``serving.Config``), in a thread, on a
     free port of 127.0.0.1."""
@@ -72,7 +72,7 @@ def run(
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     guard = make(port)
-    config = Config(guard, log_level="warning", lifespan=lifespan, **timeouts)
+    config = Config(guard, log_level="warning", lifespan=lifespan, **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

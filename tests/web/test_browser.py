@@ -39,6 +39,7 @@ from playwright.sync_api import (  # noqa: E402
     sync_playwright,
 )
 
+from freehold import exits  # noqa: E402
 from freehold.archive import open_archive  # noqa: E402
 from freehold.ingest import import_path  # noqa: E402
 from tests.web.conftest import Server  # noqa: E402
@@ -513,3 +514,17 @@ def _assert_phone_layout(page: Page) -> None:
 def _luminance(css_color: str) -> float:
     red, green, blue = (int(x) for x in re.findall(r"\d+", css_color)[:3])
     return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
+
+
+def test_the_exit_plan_from_the_navigation(page: Page, server: Server, watch: Watch) -> None:
+    with open_archive(server.home) as archive:
+        exits.add(archive, "stripe")
+        exits.add(archive, "acme", name="<img src=x onerror=alert(1)>")  # shown, never run
+    log_in(page, server)
+    page.get_by_role("link", name="Exit plan").click()
+    expect(page).to_have_url(server.url + "/exits")
+    expect(page.locator("h1")).to_have_text("Exit plan")
+    expect(page.locator("table.exit-plan tbody tr")).to_have_count(2)
+    expect(page.get_by_text("<img src=x onerror=alert(1)>")).to_be_visible()
+    shoot(page, "exit-plan")
+    watch.assert_quiet()

@@ -120,6 +120,7 @@ GUARDED = [
     "/sources/1",
     "/import",
     "/import/jobs/nope",
+    "/exits",
     "/highlight.css",
     "/language/fr?next=/",
     "/no-such-page",

@@ -12,8 +12,9 @@ import socket
 import tempfile
 import time
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -273,15 +274,60 @@ def test_a_client_slow_to_send_its_headers_is_disconnected(impatient: Server, se
         assert hung_up(sock)
 
 
-def test_a_slow_but_steady_upload_is_not_cut(_isolated_home: Path) -> None:
-    """Bytes that keep coming are not idle: eight pieces a quarter of a second apart take
-    twice the idle timeout in all, and the upload arrives whole."""
+class JumpingLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock a test moves on at will, so that a server sees a slow client
+    without anyone waiting; it keeps the protocol of each connection it accepts."""
+
+    made: ClassVar[list[JumpingLoop]] = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ahead = 0.0
+        self.protocols: list[Any] = []
+        JumpingLoop.made.append(self)
+
+    def time(self) -> float:
+        return super().time() + self.ahead
+
+    async def create_server(
+        self, protocol_factory: Callable[[], asyncio.BaseProtocol], *args: Any, **kwargs: Any
+    ) -> asyncio.Server:
+        def kept() -> asyncio.BaseProtocol:
+            self.protocols.append(protocol_factory())
+            return self.protocols[-1]  # type: ignore[no-any-return]
+
+        return await super().create_server(kept, *args, **kwargs)
+
+
+@pytest.fixture
+def jumping(_isolated_home: Path) -> Iterator[tuple[Server, JumpingLoop]]:
+    """A server with a 30 s idle timeout, on a loop whose clock the test moves on."""
+    for server in start_server(_isolated_home, idle_timeout=30.0, loop=f"{__name__}:JumpingLoop"):
+        yield server, JumpingLoop.made[-1]
+
+
+def heard_after(protocol: Any, moment: float) -> None:
+    """Wait until the server's connection has heard from its client at ``moment`` or later."""
+    wait_until(lambda: protocol.heard >= moment, "the bytes never arrived")
+
+
+def test_a_slow_but_steady_upload_is_not_cut(jumping: tuple[Server, JumpingLoop]) -> None:
+    """Bytes that keep coming are not idle: eight pieces, each sent once the server's clock
+    has moved on 0.6 of the idle timeout, take 4.8 times it in all, and the upload arrives
+    whole. The clock jumps (``JumpingLoop``): nothing sleeps, and no pause of this machine
+    comes near the 12 s left over at each piece."""
+    server, clock = jumping
     sent = body(("file", "a.zip", os.urandom(8000)))
-    for server in start_server(_isolated_home, idle_timeout=1.0):
-        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-            sock.sendall(post(server, sent))
-            for start in range(0, len(sent), len(sent) // 8 + 1):
-                time.sleep(0.25)  # a slow client, not a timing assertion
-                sock.sendall(sent[start : start + len(sent) // 8 + 1])
-            status, _ = answer(sock)
-        assert status == 303
+    step, jump = len(sent) // 8 + 1, 18.0
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(post(server, sent))
+        wait_until(lambda: clock.protocols, "the server never took the connection")
+        (protocol,) = clock.protocols
+        for start in range(0, len(sent), step):
+            moment = protocol.heard + jump
+            clock.ahead += jump
+            sock.sendall(sent[start : start + step])
+            heard_after(protocol, moment)
+        status, _ = answer(sock)
+    assert clock.ahead > 4 * 30.0
+    assert status == 303

@@ -1,0 +1,280 @@
+"""Carry an archived conversation to another model: its path as that provider reads it.
+
+``path(conversation, at)`` is the chain of messages from the root to ``at`` (default: the
+visible leaf). ``convert(path, …)`` turns it into a ``ChatRequest`` for one provider, the same
+way for every source:
+
+- the system prompt is the path's system messages, then the custom instructions (the path's
+  ``context`` parts, else the conversation's ``custom_instructions`` records), as text;
+- user and assistant text is sent as written (citation markers out); code as fenced blocks;
+- tool calls and their results become text in the assistant's turn ("[Tool call: python]",
+  "[Tool result: browser]"), since no provider can replay another's tools;
+- hidden reasoning (``thought`` parts) and memory snapshots are not sent; an answer written
+  here that failed is skipped;
+- images go as images when the provider's model takes them and the archive holds the bytes,
+  else as a one-line placeholder naming the file; other files as a placeholder;
+- where the protocol requires alternation (Anthropic, Gemini), turns of one role in a row are
+  joined and a first assistant turn gets a user turn before it; OpenAI's gets them as they are;
+- when the estimate does not fit the model's context (its window less the answer's room), the
+  oldest turns are left out, whole, and a notice says how many: never silently. The newest
+  turn (the new prompt) always goes; when even it does not fit, the request is refused
+  (``ProviderError`` of kind ``context``: the router tries the next model of the route).
+
+Token counts are estimated, not tokenised (no tokenizer is available offline for every
+model): a character of ASCII counts a quarter token, any other character a whole one, an image
+1,000; an over-estimate for most text, so what is sent fits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from freehold.config import ModelRef
+from freehold.errors import ProviderError
+from freehold.models import AttachmentRef, Conversation, Message, Part, without_citation_marks
+from freehold.providers.base import ChatRequest, Image, Provider, Turn
+
+__all__ = ["Carried", "carry", "estimate", "path"]
+
+_IMAGE_TOKENS = 1000
+_TURN_TOKENS = 4
+_OPENING = "(The conversation so far, carried over from an archive.)"
+
+
+@dataclass(slots=True)
+class Carried:
+    """A path converted for one provider, before fitting."""
+
+    system: str | None
+    turns: list[Turn]
+    notices: list[str] = field(default_factory=list)
+
+
+def path(conversation: Conversation, at: Message | None = None) -> list[Message]:
+    """Root to ``at`` (default: the visible leaf), parents first."""
+    by_source = {m.source_id: m for m in conversation.messages}
+    node = at or by_source.get(conversation.current_leaf or "")
+    if node is None:
+        return [m for m in conversation.messages if m.on_visible_path]
+    chain: list[Message] = []
+    seen: set[str] = set()
+    while node is not None and node.source_id not in seen:
+        seen.add(node.source_id)
+        chain.append(node)
+        node = by_source.get(node.parent_source_id or "")
+    return chain[::-1]
+
+
+def carry(
+    messages: list[Message],
+    conversation: Conversation | None,
+    provider: Provider,
+    ref: ModelRef,
+    read_blob: Callable[[str], bytes | None],
+) -> tuple[ChatRequest, list[str]]:
+    """The request ``provider`` gets for ``messages``, fitted to its context; and the notices
+    for the person (what was left out, what could not be sent)."""
+    carried = _convert(messages, conversation, provider, read_blob)
+    room = min(provider.config.max_tokens, max(256, provider.context_window // 4))
+    turns, left_out = _fit(carried, provider.context_window - room, provider, ref)
+    notices = list(carried.notices)
+    if left_out:
+        notices.append(
+            f"left out the {left_out[0]} oldest turn(s) (~{left_out[1]:,} tokens) to fit "
+            f"{ref}'s {provider.context_window:,}-token context"
+        )
+    request = ChatRequest(ref.model, tuple(turns), carried.system, max_tokens=room)
+    return request, notices
+
+
+def estimate(turn: Turn) -> int:
+    """A turn's size in tokens, over-estimated (see the module docstring)."""
+    size = _TURN_TOKENS
+    for piece in turn.content:
+        size += _IMAGE_TOKENS if isinstance(piece, Image) else _text_tokens(piece)
+    return size
+
+
+def _text_tokens(text: str) -> int:
+    ascii_chars = sum(1 for c in text if c < "\x80")
+    return (ascii_chars + 3) // 4 + (len(text) - ascii_chars)
+
+
+def _fit(
+    carried: Carried, budget: int, provider: Provider, ref: ModelRef
+) -> tuple[list[Turn], tuple[int, int] | None]:
+    turns = list(carried.turns)
+    budget -= _text_tokens(carried.system or "")
+    sizes = [estimate(turn) for turn in turns]
+    dropped, dropped_tokens = 0, 0
+    while len(turns) > 1 and sum(sizes) > budget:
+        dropped += 1
+        dropped_tokens += sizes.pop(0)
+        turns.pop(0)
+    if sum(sizes) > budget:
+        raise ProviderError(
+            f"{ref}: the prompt alone (~{sum(sizes):,} tokens) does not fit its "
+            f"{provider.context_window:,}-token context — shorten it, or raise context_window "
+            f"for [providers.{ref.provider}] if the model reads more",
+            kind="context",
+        )
+    if dropped and provider.ALTERNATING and turns and turns[0].role != "user":
+        turns.insert(0, Turn("user", (_OPENING,)))
+    return turns, (dropped, dropped_tokens) if dropped else None
+
+
+# -- converting one path -----------------------------------------------------------------
+
+
+def _convert(
+    messages: list[Message],
+    conversation: Conversation | None,
+    provider: Provider,
+    read_blob: Callable[[str], bytes | None],
+) -> Carried:
+    system: list[str] = []
+    instructions: list[str] = []
+    turns: list[Turn] = []
+    images = _Images(provider, read_blob)
+    for message in messages:
+        if message.status == "failed" and message.origin:
+            continue  # an answer that never came
+        if message.role == "system":
+            system.extend(_system_texts(message, instructions))
+            continue
+        pieces = _pieces(message, images, instructions)
+        if pieces:
+            role = "user" if message.role == "user" else "assistant"
+            turns.append(Turn(role, tuple(pieces)))
+    if not instructions and conversation is not None:
+        instructions += [c.text for c in conversation.context if c.kind == "custom_instructions"]
+    text = "\n\n".join([*system, *_once(instructions)]).strip()
+    carried = Carried(text or None, _joined(turns, provider.ALTERNATING), images.notices())
+    return carried
+
+
+def _system_texts(message: Message, instructions: list[str]) -> list[str]:
+    found = []
+    for part in message.parts:
+        kind = part.get("type")
+        if kind == "context":
+            _context(part, instructions)
+        elif kind == "text" and str(part.get("text") or "").strip():
+            found.append(without_citation_marks(str(part["text"])).strip())
+    return found
+
+
+def _context(part: Part, instructions: list[str]) -> None:
+    """Custom instructions (and a system_content's instructions) join the system prompt;
+    a memory snapshot does not."""
+    about_user, about_model = part.get("about_user"), part.get("about_model")
+    if isinstance(about_user, str) and about_user.strip():
+        instructions.append(f"What the user wants you to know about them:\n{about_user.strip()}")
+    if isinstance(about_model, str) and about_model.strip():
+        instructions.append(f"How the user wants you to respond:\n{about_model.strip()}")
+    told = part.get("instructions")
+    if isinstance(told, str) and told.strip():
+        instructions.append(told.strip())
+
+
+def _pieces(message: Message, images: _Images, instructions: list[str]) -> list[str | Image]:
+    pieces: list[str | Image] = []
+    shown, loose = message.layout()
+    tool = message.role == "tool" or (message.hidden and message.role == "assistant")
+    for part, ref in shown:
+        pieces.extend(_part(part, ref, message, images, instructions, tool=tool))
+    for ref in loose:
+        pieces.extend(images.piece(ref))
+    return [p for p in pieces if not isinstance(p, str) or p.strip()]
+
+
+def _part(
+    part: Part,
+    ref: AttachmentRef | None,
+    message: Message,
+    images: _Images,
+    instructions: list[str],
+    *,
+    tool: bool,
+) -> Iterable[str | Image]:
+    kind = part.get("type")
+    text = str(part.get("text") or "")
+    name = part.get("name") or message.meta.get("recipient") or message.author_name or ""
+    name = name if isinstance(name, str) and name != "all" else ""
+    if kind in ("text", "transcript"):
+        text = without_citation_marks(text)
+        return [f"[Tool result: {name}]\n{text}" if tool and message.role == "tool" else text]
+    if kind == "code":
+        fence = f"```{part.get('language') or ''}\n{text}\n```"
+        return [f"[Tool call: {name}]\n{fence}" if tool and name else fence]
+    if kind == "execution_output":
+        return [f"[Tool result: {name or 'output'}]\n{text}"]
+    if kind == "web":
+        head = " ".join(str(part.get(k) or "") for k in ("title", "url")).strip()
+        return [f"[Tool result: {name or 'web'}] {head}\n{text}".rstrip()]
+    if kind in ("image", "audio", "file") and ref is not None:
+        return images.piece(ref)
+    if kind == "context":
+        _context(part, instructions)
+    if kind == "unknown":
+        images.unknown += 1
+    return []  # thoughts, citations, errors, memory: not sent
+
+
+def _joined(turns: list[Turn], alternating: bool) -> list[Turn]:
+    """Where the protocol requires alternation, turns of one role in a row become one."""
+    if not alternating:
+        return turns
+    joined: list[Turn] = []
+    for turn in turns:
+        if joined and joined[-1].role == turn.role:
+            joined[-1] = Turn(turn.role, joined[-1].content + turn.content)
+        else:
+            joined.append(turn)
+    if alternating and joined and joined[0].role != "user":
+        joined.insert(0, Turn("user", (_OPENING,)))
+    return joined
+
+
+def _once(texts: list[str]) -> list[str]:
+    return list(dict.fromkeys(t for t in texts if t))
+
+
+class _Images:
+    """Files on the path: images sent where the model takes them, else named; and counts
+    for the notices."""
+
+    def __init__(self, provider: Provider, read_blob: Callable[[str], bytes | None]) -> None:
+        self.provider = provider
+        self.read_blob = read_blob
+        self.held_back = 0
+        self.missing = 0
+        self.unknown = 0
+
+    def piece(self, ref: AttachmentRef) -> list[str | Image]:
+        name = ref.name or ref.pointer
+        mime = ref.sniffed_mime or ref.mime or ""
+        if not mime.startswith("image/"):
+            return [f"[File attached: {name}]"]
+        data = self.read_blob(ref.sha256) if ref.sha256 else None
+        if data is None:
+            self.missing += 1
+            return [f"[Image: {name} — not in the archive]"]
+        if not self.provider.takes_images:
+            self.held_back += 1
+            return [f"[Image: {name} — not sent: this model takes no images]"]
+        return [Image(data, mime)]
+
+    def notices(self) -> list[str]:
+        found = []
+        if self.held_back:
+            found.append(
+                f"{self.held_back} image(s) named but not sent: {self.provider.name} is set "
+                f"to take no images (images = true in [providers.{self.provider.name}] if it does)"
+            )
+        if self.missing:
+            found.append(f"{self.missing} image(s) named but not sent: the archive lacks the file")
+        if self.unknown:
+            found.append(f"{self.unknown} part(s) of kinds freehold does not understand not sent")
+        return found

@@ -1,0 +1,146 @@
+"""What every ``freehold`` command shares: the consoles, ``--json``, selection options, the
+archive for one command, and the group class that makes library errors visible.
+
+Whatever comes from an export is printed through ``render.visible`` (see ``freehold.render``):
+rich output by the ``render.Terminal`` consoles, error messages by ``Commands``, JSON by
+``print_json``, so no escape sequence in an export ever reaches the terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from freehold import plugins, render
+from freehold._queries import parse_when
+from freehold.archive import Archive, open_archive
+from freehold.errors import FreeholdError
+
+__all__ = [
+    "Commands",
+    "archive_session",
+    "check_period",
+    "err",
+    "json_option",
+    "out",
+    "period_options",
+    "print_json",
+    "print_problems",
+    "registered",
+    "source_option",
+    "tell",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+out = render.Terminal(highlight=False, markup=False)
+err = render.Terminal(stderr=True, highlight=False, markup=False)
+
+
+def json_option(function: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(
+        function
+    )
+
+
+def registered(noun: str, names: Callable[[], Iterable[str]]) -> Callable[..., Any]:
+    """A click callback taking a registered name (an importer's kind, an exporter's format) in
+    any case, and refusing any other with the choices."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        known = sorted(names())
+        if value.lower() not in known:
+            raise click.BadParameter(f"unknown {noun} {value!r}; choose one of: {', '.join(known)}")
+        return value.lower()
+
+    return check
+
+
+def source_option(help_text: str) -> Callable[[F], F]:
+    return click.option(
+        "--source",
+        callback=registered("source kind", plugins.importers),
+        help=f"{help_text} (chatgpt, claude, gemini, …).",
+    )
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--since``/``--until``: refused here, before the archive is opened, when not a date."""
+    if value is not None:
+        try:
+            parse_when(value)
+        except FreeholdError as error:
+            raise click.BadParameter(str(error)) from error
+    return value
+
+
+def period_options(what: str) -> Callable[[F], F]:
+    """``--since`` and ``--until`` (inclusive) over ``what``'s dates."""
+    formats = "YYYY, YYYY-MM, YYYY-MM-DD or an ISO time"
+    since = click.option("--since", callback=_date, help=f"Only {what} from this date: {formats}.")
+    until = click.option(
+        "--until", callback=_date, help=f"Only {what} up to this date, inclusive: {formats}."
+    )
+    return lambda function: since(until(function))
+
+
+def check_period(since: str | None, until: str | None) -> None:
+    if since and until and parse_when(since) >= parse_when(until, end=True):
+        raise click.UsageError(f"--since {since} is after --until {until}: nothing can match")
+
+
+def print_json(value: Any) -> None:
+    dumped = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+    click.echo(render.json_text(dumped))
+
+
+def print_problems(report: dict[str, Any]) -> None:
+    """An import report's problems on stderr, the first 50 (all of them with --json)."""
+    for problem in report["problems"][:50]:
+        style = "red" if problem["lost"] else "yellow"
+        line = f"{'lost' if problem['lost'] else 'note'}: {problem['where']}: {problem['what']}"
+        err.print(render.visible(line), style=style)
+    if report["problem_count"] > 50:
+        err.print(f"… {report['problem_count'] - 50} more: use --json for the full list")
+
+
+def tell(text: str) -> None:
+    click.echo(text, err=True)
+
+
+@contextmanager
+def archive_session(*, create: bool = False) -> Iterator[Archive]:
+    """The archive, for one command. Only ``import`` creates one (``create``): any other
+    command on a data folder without an archive says where it looked and creates nothing,
+    and an import that stored nothing takes back what creating the archive made."""
+    try:
+        archive = open_archive(notice=tell, create=create)
+    except FreeholdError as error:
+        raise click.ClickException(str(error)) from error
+    try:
+        yield archive
+    except FreeholdError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        archive.discard_if_empty()  # closes it; removes only an archive made just now
+
+
+class Commands(click.Group):
+    """The command group: a library error's message is made visible before click prints it.
+
+    Those are plain ``ClickException``s (they may quote an export); click's own usage errors
+    quote values with ``repr``, which escapes control characters already.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as error:
+            if type(error) is not click.ClickException:
+                raise
+            raise click.ClickException(render.visible(error.message)) from error.__cause__

@@ -1,0 +1,181 @@
+"""The commands over the history: ``import``, ``stats``, ``search``, ``show``, ``export``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from freehold import plugins, progress, render
+from freehold.cli._base import (
+    archive_session,
+    check_period,
+    err,
+    json_option,
+    out,
+    period_options,
+    print_json,
+    print_problems,
+    registered,
+    source_option,
+)
+from freehold.errors import FreeholdError
+from freehold.ingest import import_path
+
+__all__ = ["export", "import_command", "search", "show", "stats"]
+
+
+@click.command(name="import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@json_option
+def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Import exports (zip, folder or JSON) of ChatGPT, Claude, Gemini, Open WebUI, LibreChat,
+    Google AI Studio, Grok, Mistral; an llm logs.db; or a 'freehold export --format json' folder.
+
+    The source is detected. Importing the same file again changes nothing; a newer export adds
+    and updates, never deletes. Exits non-zero when anything was skipped.
+    """
+    reports = []
+    failed = False
+    with archive_session(create=True) as archive:
+        for path in paths:
+            try:
+                with progress.reading(err, path.name) as tick:
+                    report = import_path(archive, path, progress=tick)
+            except FreeholdError as error:
+                err.print(f"Error: {error}")
+                failed = True
+                continue
+            reports.append(report.to_json())
+            if not as_json:
+                out.print(render.import_report(reports[-1]))
+                print_problems(reports[-1])
+    if as_json and reports:
+        print_json(reports if len(paths) > 1 else reports[0])
+    if failed or not all(r["ok"] for r in reports):
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@json_option
+def stats(as_json: bool) -> None:
+    """What the archive holds (conversations, messages on every branch, attachments, imports)
+    and where it is."""
+    with archive_session() as archive:
+        numbers = {"archive": str(archive.path), **archive.stats()}
+    if as_json:
+        print_json(numbers)
+    else:
+        out.print(render.stats_table(numbers))
+
+
+@click.command()
+@click.argument("query")
+@source_option("Only messages from this source kind")
+@click.option("--model", help="Only messages from models whose slug starts with this.")
+@click.option(
+    "--role",
+    type=click.Choice(["user", "assistant", "system", "tool"], case_sensitive=False),
+    help="Only messages of this role.",
+)
+@period_options("messages")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@json_option
+def search(query: str, as_json: bool, limit: int, **filters: Any) -> None:
+    """Full-text search over every message, ranked, with highlighted snippets.
+
+    Every word must match; "a phrase" matches words in a row; OR between two words matches
+    either; word* matches words starting with it. Anything else is a literal word.
+    """
+    check_period(filters["since"], filters["until"])
+    with archive_session() as archive:
+        try:
+            hits = archive.search(query, limit=limit, **filters)
+        except FreeholdError as error:
+            raise click.ClickException(str(error)) from error
+    if as_json:
+        print_json([hit.to_json() for hit in hits])
+        return
+    if not hits:
+        err.print("no matches" + _filters_text(filters))
+    for line in render.search_hits(hits):
+        out.print(line)
+
+
+def _given(filters: dict[str, Any]) -> str:
+    """``--source chatgpt, --model gpt-5``: the filters used, which a reader may have mistyped."""
+    return ", ".join(f"--{name} {value}" for name, value in filters.items() if value)
+
+
+def _filters_text(filters: dict[str, Any]) -> str:
+    given = _given(filters)
+    return f" with {given}" if given else ""
+
+
+@click.command()
+@click.argument("conversation")
+@click.option("--all-branches", is_flag=True, help="Show every branch, not only the visible one.")
+@json_option
+def show(conversation: str, all_branches: bool, as_json: bool) -> None:
+    """Read one conversation: by freehold id, source id, or a unique prefix of either."""
+    from freehold.exporters.json import conversation_to_json
+
+    with archive_session() as archive:
+        try:
+            conv = archive.get_conversation(conversation)
+        except FreeholdError as error:
+            raise click.ClickException(str(error)) from error
+    if as_json:
+        print_json(conversation_to_json(conv))
+        return
+    for item in render.conversation(conv, all_branches=all_branches):
+        out.print(item)
+
+
+@click.command()
+@click.option(
+    "--format",
+    "format_name",
+    required=True,
+    callback=registered("format", plugins.exporters),
+    help="Output format: json, markdown, html, pdf, csv, jsonl, openwebui.",
+)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--all-branches", is_flag=True, help="Render every branch in full.")
+@source_option("Only conversations from this source kind")
+@period_options("conversations created")
+@click.option("--model", help="Only conversations with a model whose slug starts with this.")
+@click.option("--query", help="Only conversations with a message matching this search.")
+@click.option("--id", "ids", multiple=True, help="Only these conversations (repeatable).")
+def export(
+    format_name: str, out_dir: Path, all_branches: bool, ids: tuple[str, ...], **filters: Any
+) -> None:
+    """Write the archive (or a selection) in an open format, into a new folder."""
+    exporters = plugins.exporters()
+    check_period(filters["since"], filters["until"])
+    with archive_session() as archive:
+        try:
+            wanted = [archive.resolve(ref) for ref in ids] if ids else None
+            selected = archive.select(ids=wanted, **filters)
+            if not selected:
+                raise click.ClickException(_nothing_selected(filters, ids))
+            label = f"export {format_name}"
+            with progress.counting(err, label, len(selected)) as tick:
+                count = exporters[format_name].write(
+                    archive,
+                    archive.iter_conversations(ids=selected),
+                    out_dir,
+                    all_branches=all_branches,
+                    progress=tick,
+                )
+        except FreeholdError as error:
+            raise click.ClickException(str(error)) from error
+    err.print(f"wrote {progress.plural(count, 'conversation')} to {out_dir}", soft_wrap=True)
+
+
+def _nothing_selected(filters: dict[str, Any], ids: tuple[str, ...]) -> str:
+    given = _given({**filters, "id": " ".join(ids)})
+    if not given:
+        return "the archive holds no conversations — import an export first; nothing written"
+    return f"no conversation matches {given} — nothing written"

@@ -1,0 +1,351 @@
+"""What every provider family shares: the request, the events it streams, its faults.
+
+A provider module holds one ``Provider`` subclass: metadata as class attributes (``KIND``,
+the key's usual variable, the defaults for context size and images) and one method to
+implement, ``stream(request)``, which calls the vendor's official SDK — streaming or not, as
+``request.stream`` says — and yields ``Text`` pieces, ``Meta`` (the model that answered,
+token counts) whenever the wire says, and one ``Finish`` at the end. ``list_models`` says what
+the endpoint serves. SDK retries are off (``max_retries=0``): the router (``router.py``) is the
+only retry layer. The HTTP client is injectable (``http_client``), handed to the SDK as is.
+
+Faults are the provider's to notice and name, because the SDKs do not (FIELD-NOTES.md):
+a stream that ends without its finish marker raises nothing there, so ``stream`` raises
+``ProviderError(kind="truncated")`` itself; an error event in the middle of a stream arrives
+with HTTP status 200. So every failure becomes a ``ProviderError`` whose ``kind`` comes from
+``classify``: the error's type or code in the body first, the HTTP status after, then what
+the exception is (timeout, connection). ``kind`` decides what the router does:
+
+==============  =========  ================================================================
+kind            retryable  cause
+==============  =========  ================================================================
+rate_limit      yes        429, ``rate_limit_error``, ``RESOURCE_EXHAUSTED``
+overloaded      yes        529, 503, ``overloaded_error``, ``UNAVAILABLE``
+server          yes        500, 502, ``api_error``, ``server_error``, ``INTERNAL``
+timeout         yes        no byte within ``timeout`` (first byte included), 408, 504
+connection      yes        refused, reset, DNS
+truncated       yes        the stream ended without its finish marker
+auth            no         401, 403, no key
+not_found       no         404, an unknown model
+context         no         the prompt is longer than the model reads
+bad_request     no         400, 422: the request itself is wrong
+error           no         anything else
+==============  =========  ================================================================
+
+Every message passes through ``redact``: the provider's own key and anything shaped like a
+key are replaced, so a server that echoes the key back (some do, in 401 bodies) cannot put it
+in the archive, the terminal or a log.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar, TypeVar, cast
+
+from freehold.config import ProviderConfig
+from freehold.errors import ProviderError
+
+__all__ = [
+    "ERROR_KINDS",
+    "RETRYABLE",
+    "ChatRequest",
+    "Event",
+    "Finish",
+    "Image",
+    "Meta",
+    "Provider",
+    "Text",
+    "Turn",
+    "classify",
+    "connect",
+    "redact",
+    "retry_after",
+]
+
+_Client = TypeVar("_Client")
+RETRYABLE = frozenset({"rate_limit", "overloaded", "server", "timeout", "connection", "truncated"})
+ERROR_KINDS = RETRYABLE | {"auth", "not_found", "context", "bad_request", "error"}
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An image sent to a model that takes images."""
+
+    data: bytes
+    mime: str
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message sent: ``role`` is ``user`` or ``assistant``; content pieces in order."""
+
+    role: str
+    content: tuple[str | Image, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(piece for piece in self.content if isinstance(piece, str))
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """What one provider call sends. ``system`` goes where the wire protocol puts it."""
+
+    model: str
+    turns: tuple[Turn, ...]
+    system: str | None = None
+    max_tokens: int = 4096
+    stream: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A piece of the answer's text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """What the wire said about the answer; a later value replaces an earlier one."""
+
+    served_model: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The finish marker: the answer is whole. ``reason`` as the provider names it."""
+
+    reason: str
+
+
+Event = Text | Meta | Finish
+
+# What a key looks like in the wild: sk-…, sk-ant-…, AIza…, long bearer tokens.
+_KEYLIKE = re.compile(r"\b(?:sk-[A-Za-z0-9_-]{8,}|AIza[0-9A-Za-z_-]{20,})|(?i:bearer\s+)\S{12,}")
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """``text`` without any of ``secrets`` nor anything shaped like an API key."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[key]")
+    return _KEYLIKE.sub("[key]", text)
+
+
+# Error types and codes as vendors write them in bodies, lower-cased, by kind. A specific one
+# decides; a generic one (``api_error``, ``invalid_request_error``) only when the status does
+# not say more (a 529 whose body says ``server_error`` is an overload).
+_TYPES = {
+    "rate_limit": {"rate_limit_error", "rate_limit_exceeded", "resource_exhausted"},
+    "overloaded": {"overloaded_error", "overloaded", "unavailable", "service_unavailable"},
+    "timeout": {"timeout", "timeout_error", "deadline_exceeded"},
+    "auth": {
+        "authentication_error",
+        "invalid_api_key",
+        "permission_error",
+        "permission_denied",
+        "unauthenticated",
+        "insufficient_quota",
+    },
+    "not_found": {"not_found_error", "model_not_found", "not_found"},
+    "context": {"context_length_exceeded", "request_too_large", "string_above_max_length"},
+}
+_GENERIC = {
+    "server": {"api_error", "server_error", "internal", "internal_error", "internal_server_error"},
+    "bad_request": {"invalid_request_error", "invalid_argument", "failed_precondition"},
+}
+_STATUS = {
+    429: "rate_limit",
+    529: "overloaded",
+    503: "overloaded",
+    500: "server",
+    502: "server",
+    408: "timeout",
+    504: "timeout",
+    401: "auth",
+    403: "auth",
+    404: "not_found",
+    413: "context",
+    400: "bad_request",
+    422: "bad_request",
+}
+_CONTEXT_WORDS = re.compile(r"context (length|window)|too many tokens|prompt is too long", re.I)
+
+
+def classify(status: int | None, error_type: str | None, message: str = "") -> str:
+    """The fault's kind: by the body's error type or code when it is specific, then by the
+    HTTP status (a mid-stream error event arrives with status 200), then by a generic type,
+    then by the words of the message."""
+    wanted = (error_type or "").lower()
+    kind = next((k for k, names in _TYPES.items() if wanted in names), None)
+    if kind is None and status is not None:
+        kind = _STATUS.get(status, "server" if status >= 500 else None)
+    if kind is None:
+        kind = next((k for k, names in _GENERIC.items() if wanted in names), "error")
+    if kind in ("bad_request", "error") and _CONTEXT_WORDS.search(message):
+        return "context"
+    return kind
+
+
+def retry_after(headers: Any, body: Any = None) -> float | None:
+    """Seconds the provider asked to wait: ``retry-after-ms``, ``Retry-After`` (seconds or an
+    HTTP date), or Gemini's ``RetryInfo.retryDelay`` ("12s") in the body."""
+    if headers is not None:
+        millis = _header(headers, "retry-after-ms")
+        if millis is not None:
+            try:
+                return max(0.0, float(millis) / 1000)
+            except ValueError:
+                pass
+        value = _header(headers, "retry-after")
+        if value is not None:
+            return _seconds(value)
+    return _retry_delay(body)
+
+
+def _header(headers: Any, name: str) -> str | None:
+    try:
+        value = headers.get(name)
+    except AttributeError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _seconds(value: str) -> float | None:
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        import time
+
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _retry_delay(body: Any) -> float | None:
+    error = body.get("error") if isinstance(body, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else []:
+        delay = detail.get("retryDelay") if isinstance(detail, dict) else None
+        if isinstance(delay, str) and delay.endswith("s"):
+            return _seconds(delay[:-1])
+    return None
+
+
+class Provider:
+    """One configured provider. Subclasses set the class attributes and write ``stream``."""
+
+    KIND: ClassVar[str]
+    KEY_ENV: ClassVar[str | None] = None  # the vendor's usual key variable (official endpoint)
+    CONTEXT_WINDOW: ClassVar[int] = 128_000  # tokens, when the config does not say
+    LOCAL_CONTEXT_WINDOW: ClassVar[int] = 8_192  # the same, for a base_url server
+    IMAGES: ClassVar[bool] = True  # whether its models take images, when the config does not say
+    ALTERNATING: ClassVar[bool] = True  # turns must alternate and start with the user
+    NEEDS_KEY: ClassVar[bool] = True  # the vendor's own endpoint refuses a call without a key
+
+    def __init__(
+        self, config: ProviderConfig, api_key: str | None = None, *, http_client: Any = None
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self._key = api_key
+        self.http_client = http_client
+        self._sdk: Any = None  # the SDK's client, made on first use and kept (its connections)
+
+    def __enter__(self) -> Provider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the SDK client and its connections (an injected HTTP client is the caller's)."""
+        sdk, self._sdk = self._sdk, None
+        if sdk is not None and self.http_client is None:
+            sdk.close()
+
+    @property
+    def context_window(self) -> int:
+        if self.config.context_window is not None:
+            return self.config.context_window
+        return self.CONTEXT_WINDOW if self.config.base_url is None else self.LOCAL_CONTEXT_WINDOW
+
+    @property
+    def takes_images(self) -> bool:
+        if self.config.images is not None:
+            return self.config.images
+        return self.IMAGES and self.config.base_url is None
+
+    def stream(self, request: ChatRequest) -> Iterator[Event]:
+        """Send ``request``; yield ``Text``/``Meta`` events and one ``Finish``, or raise a
+        ``ProviderError``."""
+        raise NotImplementedError
+
+    def list_models(self) -> list[str]:
+        """The model ids the endpoint serves now."""
+        raise NotImplementedError
+
+    # -- for subclasses ---------------------------------------------------------------
+
+    def key(self) -> str:
+        """The key to send; a placeholder for a keyless local server (the SDKs want one)."""
+        if self._key:
+            return self._key
+        if self.NEEDS_KEY and self.config.base_url is None:
+            where = f"${self.config.api_key_env or self.KEY_ENV}"
+            raise ProviderError(
+                f"{self.name}: no API key — set {where} or run "
+                f"`freehold providers add {self.name} --kind {self.KIND} --key`",
+                kind="auth",
+            )
+        return "no-key"
+
+    def sdk(self, make: Callable[[], _Client]) -> _Client:
+        """The SDK client, made by ``make`` on first use, then kept."""
+        if self._sdk is None:
+            self._sdk = make()
+        return cast(_Client, self._sdk)
+
+    def fault(
+        self,
+        what: str,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+        headers: Any = None,
+        body: Any = None,
+        kind: str | None = None,
+    ) -> ProviderError:
+        """A ``ProviderError`` for this provider: classified, redacted, one line."""
+        kind = kind or classify(status, error_type, what)
+        line = " ".join(redact(what, self._key).split())[:500]
+        prefix = f"{status} " if status else ""
+        return ProviderError(
+            f"{self.name}: {prefix}{kind.replace('_', ' ')}: {line}",
+            kind=kind,
+            retryable=kind in RETRYABLE,
+            status=status,
+            retry_after=retry_after(headers, body),
+        )
+
+    def truncated(self, model: str) -> ProviderError:
+        return self.fault(
+            f"the stream from {model} ended without its finish marker", kind="truncated"
+        )
+
+
+def connect(config: ProviderConfig, *, http_client: Any = None) -> Provider:
+    """The provider ``config`` describes, with its key (``keys.api_key``) and the HTTP client
+    to use (None: the SDK's own)."""
+    from freehold import keys, plugins
+
+    cls = plugins.providers()[config.kind]
+    provider: Provider = cls(config, keys.api_key(config, cls.KEY_ENV), http_client=http_client)
+    return provider

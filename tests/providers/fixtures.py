@@ -1,0 +1,50 @@
+"""Fixtures for provider tests (loaded by tests/conftest.py): the wire server (ours) and
+llmock's server, both real, and providers pointed at them, closed after each test."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from freehold.config import ProviderConfig
+from freehold.providers.base import Provider, connect
+from tests.providers.servers import WireServer
+
+KINDS = ("openai", "anthropic", "gemini")
+
+
+@pytest.fixture(scope="session")
+def wire_server() -> Iterator[WireServer]:
+    with WireServer() as server:
+        yield server
+
+
+@pytest.fixture
+def wire(wire_server: WireServer) -> WireServer:
+    """The wire server with an empty script queue and request log."""
+    wire_server.scripts.clear()
+    wire_server.requests.clear()
+    return wire_server
+
+
+_OPEN: list[Provider] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_providers() -> Iterator[None]:
+    """Every provider a test made is closed after it (its SDK client's sockets)."""
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+    gc.collect()  # a socket left open warns in the test that left it, not in a later one
+
+
+def provider_for(
+    kind: str, base_url: str, *, name: str = "p", timeout: float = 5.0, **settings: object
+) -> Provider:
+    """A provider of ``kind`` pointed at a loopback server (no key needed there)."""
+    config = ProviderConfig(name, kind, base_url=base_url, timeout=timeout, **settings)  # type: ignore[arg-type]
+    _OPEN.append(connect(config))
+    return _OPEN[-1]

@@ -1,0 +1,228 @@
+"""An archived path converted for a target provider: system prompt and custom instructions,
+images where the model takes them, tool calls and results as text, hidden reasoning not sent,
+oldest turns left out with a notice when it does not fit."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from freehold import carry
+from freehold.archive import Archive
+from freehold.config import ModelRef, ProviderConfig
+from freehold.errors import ProviderError
+from freehold.ingest import import_path
+from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
+from freehold.providers.base import Image, Provider, Turn, connect
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-chatgpt-export.zip"
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
+
+
+def _provider(kind: str = "openai", **settings: Any) -> Provider:
+    return connect(ProviderConfig("p", kind, base_url="http://127.0.0.1:9/v1", **settings))
+
+
+def _m(sid: str, parent: str | None, role: str, *parts: dict[str, Any], **extra: Any) -> Message:
+    text = " ".join(str(p.get("text", "")) for p in parts)
+    return Message(sid, parent, role, "text", list(parts), text, on_visible_path=True, **extra)
+
+
+def _t(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def _conv(*messages: Message, context: list[ContextRecord] | None = None) -> Conversation:
+    return Conversation(
+        "chatgpt",
+        "c1",
+        "t",
+        list(messages),
+        b"",
+        current_leaf=messages[-1].source_id,
+        context=context or [],
+    )
+
+
+def _carry(
+    conv: Conversation, provider: Provider | None = None, blobs: dict[str, bytes] | None = None
+) -> tuple[Any, list[str]]:
+    provider = provider or _provider()
+    return carry.carry(carry.path(conv), conv, provider, ModelRef("p", "m"), (blobs or {}).get)
+
+
+def _all_text(turns: tuple[Turn, ...]) -> str:
+    return "\n".join(t.text for t in turns)
+
+
+def test_system_prompt_and_custom_instructions() -> None:
+    conv = _conv(
+        _m("s", None, "system", _t("You are terse.")),
+        _m(
+            "ci",
+            "s",
+            "user",
+            {
+                "type": "context",
+                "about_user": "I am a carpenter.",
+                "about_model": "Answer in metric.",
+            },
+            hidden=True,
+        ),
+        _m("u", "ci", "user", _t("Which glue?")),
+    )
+    request, _ = _carry(conv)
+    assert request.system == (
+        "You are terse.\n\nWhat the user wants you to know about them:\nI am a carpenter.\n\n"
+        "How the user wants you to respond:\nAnswer in metric."
+    )
+    assert [t.role for t in request.turns] == ["user"] and request.turns[0].text == "Which glue?"
+
+
+def test_custom_instructions_from_the_conversation_when_no_message_holds_them() -> None:
+    record = ContextRecord("custom_instructions", "Call me Sam.")
+    request, _ = _carry(_conv(_m("u", None, "user", _t("Hi")), context=[record]))
+    assert request.system == "Call me Sam."
+
+
+def test_tool_calls_and_results_as_text_reasoning_not_sent() -> None:
+    conv = _conv(
+        _m("u", None, "user", _t("Plot it")),
+        _m(
+            "th",
+            "u",
+            "assistant",
+            {"type": "thought", "text": "SECRET CHAIN OF THOUGHT"},
+            hidden=True,
+        ),
+        _m(
+            "c",
+            "th",
+            "assistant",
+            {"type": "code", "language": "python", "text": "print(2+2)"},
+            hidden=True,
+            meta={"recipient": "python"},
+        ),
+        _m(
+            "o",
+            "c",
+            "tool",
+            {"type": "execution_output", "text": "4"},
+            author_name="python",
+            hidden=True,
+        ),
+        _m("a", "o", "assistant", _t("It is 4.")),
+        _m("u2", "a", "user", _t("Thanks")),
+    )
+    request, _ = _carry(conv, _provider("anthropic"))
+    assert [t.role for t in request.turns] == ["user", "assistant", "user"]
+    said = request.turns[1].text
+    assert "[Tool call: python]\n```python\nprint(2+2)\n```" in said
+    assert "[Tool result: python]\n4" in said and said.endswith("It is 4.")
+    assert "SECRET" not in _all_text(request.turns) and "SECRET" not in (request.system or "")
+
+
+def test_images_sent_where_the_model_takes_them_else_named() -> None:
+    ref = AttachmentRef("file-1", "photo.png", sha256="ab" * 32, sniffed_mime="image/png")
+    conv = _conv(
+        _m("u", None, "user", _t("Look"), {"type": "image", "pointer": "file-1"}, attachments=[ref])
+    )
+    request, notices = _carry(conv, _provider(images=True), {"ab" * 32: PNG})
+    assert request.turns[0].content == ("Look", Image(PNG, "image/png"))
+    assert notices == []
+    request, notices = _carry(
+        conv, _provider(), {"ab" * 32: PNG}
+    )  # a base_url server: no images by default
+    assert request.turns[0].content == (
+        "Look",
+        "[Image: photo.png — not sent: this model takes no images]",
+    )
+    assert notices == [
+        "1 image(s) named but not sent: p is set to take no images "
+        "(images = true in [providers.p] if it does)"
+    ]
+    request, notices = _carry(conv, _provider(images=True), {})
+    assert (
+        "not in the archive" in request.turns[0].content[1]
+        and "archive lacks the file" in notices[0]
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "alternating"), [("anthropic", True), ("gemini", True), ("openai", False)]
+)
+def test_roles_alternate_where_the_protocol_requires(kind: str, alternating: bool) -> None:
+    conv = _conv(
+        _m("a0", None, "assistant", _t("Hello, how can I help?")),
+        _m("u1", "a0", "user", _t("First.")),
+        _m("u2", "u1", "user", _t("Second.")),
+    )
+    request, _ = _carry(conv, _provider(kind))
+    roles = [t.role for t in request.turns]
+    assert roles == (
+        ["user", "assistant", "user"] if alternating else ["assistant", "user", "user"]
+    )
+    assert request.turns[-1].content == (("First.", "Second.") if alternating else ("Second.",))
+
+
+def test_a_failed_local_answer_is_not_sent() -> None:
+    conv = _conv(
+        _m("u", None, "user", _t("Q1")),
+        _m(
+            "f",
+            "u",
+            "assistant",
+            {"type": "error", "text": "every model failed"},
+            status="failed",
+            origin="local",
+        ),
+        _m("u2", "f", "user", _t("Q2")),
+    )
+    request, _ = _carry(conv, _provider("anthropic"))
+    assert [t.content for t in request.turns] == [("Q1", "Q2")]
+
+
+def test_the_oldest_turns_are_left_out_to_fit_with_a_notice() -> None:
+    messages = [_m("u0", None, "user", _t("word " * 400))]
+    for n in range(1, 12):
+        messages.append(
+            _m(
+                f"m{n}",
+                messages[-1].source_id,
+                "assistant" if n % 2 else "user",
+                _t(f"turn {n} " + "word " * 400),
+            )
+        )
+    conv = _conv(*messages)
+    request, notices = _carry(conv, _provider("anthropic", context_window=2000))
+    assert request.turns[-1].text.startswith("turn 11")
+    assert request.turns[0].role == "user"
+    assert sum(carry.estimate(t) for t in request.turns) <= 2000
+    assert len(notices) == 1 and notices[0].startswith("left out the ")
+    assert "oldest turn(s)" in notices[0] and "p:m's 2,000-token context" in notices[0]
+    assert request.max_tokens == 500  # the answer's room: a quarter of a small window
+
+
+def test_a_prompt_that_can_never_fit_is_a_context_fault() -> None:
+    conv = _conv(_m("u", None, "user", _t("x" * 40_000)))
+    with pytest.raises(ProviderError) as caught:
+        _carry(conv, _provider(context_window=1000))
+    assert caught.value.kind == "context" and "context_window" in str(caught.value)
+
+
+def test_cjk_text_counts_a_token_per_character() -> None:
+    assert carry.estimate(Turn("user", ("会議の議題",))) == 4 + 5
+    assert carry.estimate(Turn("user", ("abcdefgh",))) == 4 + 2
+
+
+def test_the_sample_conversation_carries(archive: Archive) -> None:
+    import_path(archive, SAMPLE)
+    for cid in archive.select():
+        conv = archive.get_conversation(cid)
+        request, _ = _carry(conv, _provider("anthropic", images=True))
+        assert request.turns and request.turns[0].role == "user"
+        roles = [t.role for t in request.turns]
+        assert all(a != b for a, b in itertools.pairwise(roles)), cid

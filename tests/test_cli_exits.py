@@ -1,0 +1,172 @@
+"""``freehold exits``: the exit plan from the command line, on a real data folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from freehold.cli import cli
+from tests.builders import write_zip
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-chatgpt-export.zip"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def csv(path: Path, rows: int = 2) -> Path:
+    path.write_text("id,amount\n" + "".join(f"ch_{n},{n}.00\n" for n in range(rows)))
+    return path
+
+
+def test_reading_a_plan_on_a_fresh_data_folder_creates_nothing(_isolated_home: Path) -> None:
+    for args in (["list"], ["status"], ["list", "--json"], ["status", "--json"]):
+        result = run("exits", *args)
+        assert result.exit_code == 0, args
+    assert "No platform in your exit plan yet" in run("exits", "status").stdout
+    assert json.loads(run("exits", "list", "--json").stdout) == []
+    assert json.loads(run("exits", "status", "--json").stdout)["platforms"] == []
+    assert not _isolated_home.exists()
+
+
+def test_a_failed_add_on_a_fresh_data_folder_leaves_nothing(_isolated_home: Path) -> None:
+    result = run("exits", "add", "chatgtp")
+    assert result.exit_code == 1
+    assert "did you mean chatgpt?" in result.stderr
+    assert not _isolated_home.exists()
+
+
+def test_status_exits_1_while_an_export_is_overdue(tmp_path: Path) -> None:
+    assert run("exits", "add", "stripe").exit_code == 0
+    overdue = run("exits", "status")
+    assert overdue.exit_code == 1
+    assert "overdue: Stripe — no export recorded yet" in overdue.stdout
+    recorded = run("exits", "record", "stripe", str(csv(tmp_path / "payments.csv")))
+    assert recorded.exit_code == 0, recorded.output
+    assert "Recorded: payments.csv for stripe" in recorded.stdout and "csv, open" in recorded.stdout
+    fine = run("exits", "status")
+    assert fine.exit_code == 0
+    assert "ok: Stripe — last export" in fine.stdout and "0 of 1 platform overdue" in fine.stdout
+
+
+def test_an_overdue_export_after_its_cadence(tmp_path: Path) -> None:
+    run("exits", "add", "mailchimp", "--cadence", "weekly")
+    path = csv(tmp_path / "audience.csv")
+    assert run("exits", "record", "mailchimp", str(path), "--date", "2026-01-01").exit_code == 0
+    result = run("exits", "status", "--json")
+    assert result.exit_code == 1
+    found = json.loads(result.stdout)
+    assert found["overdue"] == ["mailchimp"]
+    (platform,) = found["platforms"]
+    assert platform["due"] == "2026-01-08T00:00:00+00:00" and platform["days_overdue"] > 300
+    assert "days late" in run("exits", "status").stdout
+
+
+def test_status_names_an_export_not_in_an_open_format(tmp_path: Path) -> None:
+    run("exits", "add", "acme", "--name", "Acme CRM", "--where", "Settings → Backup")
+    closed = write_zip(tmp_path / "backup.zip", {"c.csv": b"a,b\n1,2\n", "mail.pst": b"!BDN\x00"})
+    recorded = run("exits", "record", "acme", str(closed))
+    assert recorded.exit_code == 0
+    assert "NOT in an open format" in recorded.stdout and "mail.pst" in recorded.stderr
+    result = run("exits", "status")
+    assert result.exit_code == 0
+    assert "not open: Acme CRM — backup.zip (zip): mail.pst" in result.stdout
+    assert json.loads(run("exits", "status", "--json").stdout)["not_open"] == ["acme"]
+
+
+def test_recording_an_ai_export_imports_it_and_reports_like_import(_isolated_home: Path) -> None:
+    result = run("exits", "record", "chatgpt", str(SAMPLE))
+    assert result.exit_code == 0, result.output
+    assert "Added chatgpt in your exit plan." in result.stdout
+    assert "conversations" in result.stdout and "23" in result.stdout  # the import's table
+    stats = json.loads(run("stats", "--json").stdout)
+    assert stats["conversations"] == 23
+    again = run("exits", "record", "chatgpt", str(SAMPLE), "--json")
+    found = json.loads(again.stdout)
+    assert again.exit_code == 0 and found["new"] is False and found["import"] is None
+
+
+def test_record_no_import_keeps_the_file_only(_isolated_home: Path) -> None:
+    result = run("exits", "record", "chatgpt", str(SAMPLE), "--no-import", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["import"] is None
+    assert json.loads(run("stats", "--json").stdout)["conversations"] == 0
+
+
+def test_an_ai_export_that_is_not_one_is_kept_and_exits_1(tmp_path: Path) -> None:
+    path = write_zip(tmp_path / "claude.zip", {"readme.txt": b"hello"})
+    result = run("exits", "record", "claude", str(path))
+    assert result.exit_code == 1
+    assert "Recorded: claude.zip" in result.stdout and "not imported:" in result.stderr
+    assert json.loads(run("exits", "list", "--json").stdout)[0]["exports"] == 1
+
+
+def test_several_files_one_missing(tmp_path: Path) -> None:
+    good = csv(tmp_path / "orders.csv")
+    result = run("exits", "record", "shopify", str(good), str(tmp_path / "missing.csv"), "--json")
+    assert result.exit_code == 1
+    assert "missing.csv: no such file" in result.stderr
+    (recorded,) = json.loads(result.stdout)
+    assert recorded["export"]["file_name"] == "orders.csv" and recorded["ok"]
+
+
+def test_a_cut_zip_is_kept_and_exits_1(tmp_path: Path) -> None:
+    whole = write_zip(tmp_path / "whole.zip", {"a.csv": b"a,b\n" * 500, "b.csv": b"c,d\n" * 500})
+    cut = tmp_path / "export.zip"
+    cut.write_bytes(whole.read_bytes()[:-100])
+    result = run("exits", "record", "hubspot", str(cut))
+    assert result.exit_code == 1
+    assert "truncated zip" in result.stderr
+    assert json.loads(run("exits", "show", "hubspot", "--json").stdout)["exports"]
+
+
+def test_remove_keeps_the_exports(tmp_path: Path) -> None:
+    run("exits", "record", "paypal", str(csv(tmp_path / "activity.csv")))
+    result = run("exits", "remove", "PayPal")
+    assert result.exit_code == 0
+    assert "Took PayPal (paypal) out of the plan; its 1 recorded export stay" in result.stdout
+    assert run("exits", "list", "--json").stdout.strip() == "[]"
+    assert run("exits", "remove", "paypal").exit_code == 1
+    shown = json.loads(run("exits", "show", "paypal", "--json").stdout)
+    assert shown["plan"]["removed_at"] and len(shown["exports"]) == 1
+
+
+def test_show_a_catalogue_platform_and_an_unknown_one() -> None:
+    shown = run("exits", "show", "stripe")
+    assert shown.exit_code == 0
+    assert "Export: Dashboard" in shown.stdout and "https://docs.stripe.com/reports" in shown.stdout
+    unknown = run("exits", "show", "stirpe")
+    assert unknown.exit_code == 1 and "did you mean stripe?" in unknown.stderr
+
+
+def test_list_the_catalogue() -> None:
+    found = json.loads(run("exits", "list", "--catalogue", "--json").stdout)
+    assert found["compiled"] and len(found["platforms"]) >= 30
+    ai = json.loads(run("exits", "list", "--catalogue", "--category", "ai", "--json").stdout)
+    assert {p["id"] for p in ai["platforms"]} >= {"chatgpt", "claude", "perplexity"}
+    assert all(p["category"] == "ai" for p in ai["platforms"])
+    table = run("exits", "list", "--catalogue")
+    assert table.exit_code == 0 and "Mistral Le Chat" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["add", "stripe", "--cadence", "often"], "cadence 'often'"),
+        (["record", "stripe", "x.csv", "--date", "yesterday"], "YYYY-MM-DD"),
+    ],
+)
+def test_bad_options_are_refused(args: list[str], message: str) -> None:
+    result = run("exits", *args)
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_a_hostile_file_name_is_printed_visibly(tmp_path: Path) -> None:
+    path = csv(tmp_path / "evil\x1b]52;c;aGk=\x07.csv")
+    result = run("exits", "record", "stripe", str(path))
+    assert result.exit_code == 0
+    assert "\x1b]52" not in result.stdout and "\\x1b]52" in result.stdout

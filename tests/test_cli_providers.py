@@ -1,0 +1,127 @@
+"""``freehold providers add|list|remove|test`` against real loopback servers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keyring
+import pytest
+from click.testing import CliRunner, Result
+
+from freehold.cli import cli
+from tests.providers.memory_keyring import MemoryKeyring
+from tests.providers.servers import Script, WireServer
+
+
+def run(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), input=input, terminal_width=200)
+
+
+@pytest.fixture
+def ring() -> Iterator[MemoryKeyring]:
+    before = keyring.get_keyring()
+    store = MemoryKeyring()
+    keyring.set_keyring(store)
+    yield store
+    keyring.set_keyring(before)
+
+
+def test_add_list_remove(
+    _isolated_home: Path, wire: WireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    added = run(
+        "providers",
+        "add",
+        "local",
+        "--kind",
+        "OpenAI",
+        "--base-url",
+        wire.base_url("openai"),
+        "--context-window",
+        "32768",
+    )
+    assert added.exit_code == 0, added.output
+    assert "added provider local (openai, http://127.0.0.1:" in added.stderr
+    assert (
+        run(
+            "providers", "add", "claude", "--kind", "anthropic", "--api-key-env", "MY_CLAUDE_KEY"
+        ).exit_code
+        == 0
+    )
+    listing = json.loads(run("providers", "list", "--json").stdout)
+    rows = {row["name"]: row for row in listing["providers"]}
+    assert rows["local"]["context_window"] == 32768 and rows["local"]["images"] is False
+    assert rows["claude"]["key"] == "none ($MY_CLAUDE_KEY or $ANTHROPIC_API_KEY not set)"
+    assert rows["claude"]["context_window"] == 200_000 and rows["claude"]["images"] is True
+    table = run("providers", "list").stdout
+    assert "local" in table and "vendor" in table
+    assert run("providers", "remove", "claude").exit_code == 0
+    assert [
+        r["name"] for r in json.loads(run("providers", "list", "--json").stdout)["providers"]
+    ] == ["local"]
+
+
+def test_add_refuses_an_unknown_kind_and_a_bad_url(_isolated_home: Path) -> None:
+    result = run("providers", "add", "x", "--kind", "ollama")
+    assert (
+        result.exit_code == 2
+        and "unknown provider kind 'ollama'; choose one of: anthropic, gemini, openai"
+        in result.output
+    )
+    result = run("providers", "add", "x", "--kind", "openai", "--base-url", "localhost:11434")
+    assert result.exit_code == 1 and "providers.x.base_url is 'localhost:11434'" in result.output
+    assert (
+        not (_isolated_home / "config.toml").exists()
+        or "[providers.x]" not in (_isolated_home / "config.toml").read_text()
+    )
+
+
+def test_the_key_goes_to_the_keyring_never_to_the_config(
+    _isolated_home: Path, ring: MemoryKeyring
+) -> None:
+    canary = "sk-freehold-canary-keyring-0123456789"
+    result = run("providers", "add", "claude", "--kind", "anthropic", "--key", input=canary + "\n")
+    assert result.exit_code == 0, result.output
+    assert ring.store == {("freehold", "claude"): canary}
+    assert (
+        canary not in (_isolated_home / "config.toml").read_text() and canary not in result.output
+    )
+    listing = run("providers", "list", "--json")
+    assert (
+        json.loads(listing.stdout)["providers"][0]["key"] == "keyring"
+        and canary not in listing.output
+    )
+    assert run("providers", "remove", "claude", "--forget-key").exit_code == 0
+    assert ring.store == {}
+
+
+def test_remove_refuses_while_a_route_names_it(_isolated_home: Path) -> None:
+    run("providers", "add", "local", "--kind", "openai", "--base-url", "http://127.0.0.1:9/v1")
+    with (_isolated_home / "config.toml").open("a") as config:
+        config.write('[routes.default]\nmodels = ["local:m"]\n')
+    result = run("providers", "remove", "local")
+    assert result.exit_code == 1 and "named by routes.default — change those first" in result.output
+
+
+def test_test_says_what_works(_isolated_home: Path, wire: WireServer, llmock: Any) -> None:
+    run("providers", "add", "wire", "--kind", "anthropic", "--base-url", wire.base_url("anthropic"))
+    run("providers", "add", "mock", "--kind", "gemini", "--base-url", llmock.base_url("gemini"))
+    run("providers", "add", "gone", "--kind", "openai", "--base-url", "http://127.0.0.1:9/v1")
+    with (_isolated_home / "config.toml").open("a") as config:
+        config.write('[aliases]\nfast = "wire:model-b-20250101"\n')
+    wire.queue(Script(text="ok"))
+    result = run("providers", "test", "--json")
+    assert result.exit_code == 1
+    found = {r["provider"]: r for r in json.loads(result.stdout)}
+    assert found["wire"]["ok"] and found["wire"]["model"] == "model-b-20250101"  # from the alias
+    assert found["mock"]["ok"] and found["mock"]["model"] == "gemini-2.5-pro"  # what it serves
+    assert not found["gone"]["ok"] and "connection" in found["gone"]["error"]
+    assert wire.requests[0].body["max_tokens"] == 16
+    result = run("providers", "test", "wire")
+    assert result.exit_code == 0 and "wire: ok — model-b-20250101 answered in" in result.stdout
+    result = run("providers", "test", "nobody")
+    assert result.exit_code == 1 and "no provider 'nobody'" in result.output

@@ -1,0 +1,62 @@
+"""Keys: the named environment variable, else the OS keyring; never the config."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import keyring
+import pytest
+
+from freehold import keys
+from freehold.config import ProviderConfig
+from freehold.errors import ConfigError
+from tests.providers.memory_keyring import MemoryKeyring
+
+
+@pytest.fixture
+def ring() -> Iterator[MemoryKeyring]:
+    before = keyring.get_keyring()
+    store = MemoryKeyring()
+    keyring.set_keyring(store)
+    yield store
+    keyring.set_keyring(before)
+
+
+def test_the_named_variable_comes_first(
+    ring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = ProviderConfig("claude", "anthropic", api_key_env="MY_CLAUDE_KEY")
+    keys.store_key("claude", "from-the-keyring")
+    assert keys.api_key(provider, "ANTHROPIC_API_KEY") == "from-the-keyring"
+    assert keys.key_source(provider, "ANTHROPIC_API_KEY") == "keyring"
+    monkeypatch.setenv("MY_CLAUDE_KEY", "from-the-env")
+    assert keys.api_key(provider, "ANTHROPIC_API_KEY") == "from-the-env"
+    assert keys.key_source(provider, "ANTHROPIC_API_KEY") == "$MY_CLAUDE_KEY"
+    assert ring.store == {("freehold", "claude"): "from-the-keyring"}
+
+
+def test_the_vendors_usual_variable_only_for_its_own_endpoint(
+    ring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real-openai-key-000")
+    official = ProviderConfig("openai", "openai")
+    server = ProviderConfig("router", "openai", base_url="https://openrouter.example/v1")
+    assert keys.api_key(official, "OPENAI_API_KEY") == "sk-real-openai-key-000"
+    # an OpenAI key is never handed to another OpenAI-compatible server by default
+    assert keys.api_key(server, "OPENAI_API_KEY") is None
+    assert keys.key_source(server, "OPENAI_API_KEY") == "none"
+
+
+def test_forget_key(ring: MemoryKeyring) -> None:
+    keys.store_key("local", "k")
+    assert keys.forget_key("local") is True
+    assert keys.forget_key("local") is False
+    assert ring.store == {}
+
+
+def test_no_keyring_counts_as_no_key_and_storing_says_what_to_do() -> None:
+    # This machine has no OS keyring backend: keyring's own "fail" backend answers.
+    assert "fail" in type(keyring.get_keyring()).__module__
+    assert keys.api_key(ProviderConfig("x", "openai", base_url="http://127.0.0.1:1/v1")) is None
+    with pytest.raises(ConfigError, match="--api-key-env"):
+        keys.store_key("x", "k")
