@@ -7,8 +7,9 @@ exactly as a user runs it (a fresh ``FREEHOLD_HOME``, the CLI, start-up included
 ``plain_importer.py`` (also a fresh process and a fresh database). Each run prints its wall
 time, its MB/s of conversations JSON, its CPU time (user + system, every process included:
 it moves much less than the wall time when other work shares the machine, and says how much
-work each importer does) and the load average just before it; each round prints the ratio
-of the two rates measured side by side. The summary gives ranges and medians, ready for
+work each importer does), its peak RSS (the largest of its processes, from ``wait4``) and the
+load average just before it; each round prints the ratio of the two rates measured side by
+side. The summary gives ranges and medians, ready for
 docs/performance.md. Nothing is asserted: the machine's speed drifts (see that page), so
 only the ratios within a round are compared, never figures from different runs.
 
@@ -24,11 +25,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,13 +48,18 @@ class Contender:
     name: str
     rates: list[float] = field(default_factory=list)  # MB/s, one per round
     cpu: list[float] = field(default_factory=list)  # CPU seconds, one per round
+    rss: list[float] = field(default_factory=list)  # peak RSS MB, one per round
 
     def summary(self) -> str:
         if not self.rates:
             return "-"
         low, high, mid = min(self.rates), max(self.rates), statistics.median(self.rates)
         cpu = statistics.median(self.cpu)
-        return f"{low:.1f}-{high:.1f} (median {mid:.1f}); CPU median {cpu:.2f} s"
+        rss = max(self.rss)
+        return (
+            f"{low:.1f}-{high:.1f} (median {mid:.1f}); CPU median {cpu:.2f} s; "
+            f"peak RSS {rss:.0f} MB"
+        )
 
 
 def export_for(work: Path, profile: str, size: int, layout: str) -> tuple[Path, int]:
@@ -76,21 +82,22 @@ def load() -> str:
 class Timing:
     wall: float
     cpu: float  # user + system seconds of the command and every process it waited for
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    rss: float  # peak RSS in MB of the largest of those processes
 
 
 def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> Timing:
-    cpu = _children_cpu()
-    start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=cwd)
-    wall = time.perf_counter() - start
-    if done.returncode not in (0, 1):  # freehold exits 1 when its report lists problems
-        sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
-    return Timing(wall, _children_cpu() - cpu)
+    """Run ``command`` to its end; its resources come from ``wait4``, for this child alone
+    (with the processes it waited for: freehold's reader process), not the whole script's."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode not in (0, 1):  # freehold exits 1 when its report lists problems
+            err.seek(0)
+            sys.exit(f"{' '.join(command)} failed:\n{err.read().decode(errors='replace')}")
+    return Timing(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 # Every run writes to a new folder, and nothing is deleted until the end. On ext4 without a
@@ -143,11 +150,12 @@ def compare(
             rates[name] = mb / timing.wall
             contenders[name].rates.append(rates[name])
             contenders[name].cpu.append(timing.cpu)
+            contenders[name].rss.append(timing.rss)
             print(
                 f"  round {round_ + 1} {name:>12}: {timing.wall:6.2f} s {rates[name]:6.1f} MB/s",
                 end="",
             )
-            print(f"  CPU {timing.cpu:5.2f} s  load {before}")
+            print(f"  CPU {timing.cpu:5.2f} s  RSS {timing.rss:4.0f} MB  load {before}")
         ratios.append(rates["freehold"] / rates["plain"])
         print(f"  round {round_ + 1} ratio freehold/plain: {ratios[-1]:.2f}", flush=True)
         if "baseline" in rates:
