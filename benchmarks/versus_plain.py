@@ -7,11 +7,11 @@ exactly as a user runs it (a fresh ``FREEHOLD_HOME``, the CLI, start-up included
 ``plain_importer.py`` (also a fresh process and a fresh database). Each run prints its wall
 time, its MB/s of conversations JSON, its CPU time (user + system, every process included:
 it moves much less than the wall time when other work shares the machine, and says how much
-work each importer does), its peak RSS (the largest of its processes, from ``wait4``) and the
-load average just before it; each round prints the ratio of the two rates measured side by
-side. The summary gives ranges and medians, ready for
-docs/performance.md. Nothing is asserted: the machine's speed drifts (see that page), so
-only the ratios within a round are compared, never figures from different runs.
+work each importer does), its peak RSS (the largest of its processes) and the load average
+just before it; each round prints the ratio of the two rates measured side by side. The
+summary gives ranges and medians, ready for docs/performance.md. Nothing is asserted: the
+machine's speed drifts (see that page), so only the ratios within a round are compared, never
+figures from different runs.
 
     python benchmarks/versus_plain.py --profiles default,varied --sizes 100MB,200MB --repeats 3
 
@@ -29,8 +29,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,19 +83,29 @@ class Timing:
     rss: float  # peak RSS in MB of the largest of those processes
 
 
+# A fresh wrapper process runs the command and reports what its child used: RUSAGE_CHILDREN
+# of a small process. (A child's own ``ru_maxrss`` starts at its parent's RSS when it forks,
+# so measured from a big parent, a test runner's, every run would read as that big.)
+_WRAPPER = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
+wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, file=sys.stderr)
+sys.exit(done.returncode)
+"""
+
+
 def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> Timing:
-    """Run ``command`` to its end; its resources come from ``wait4``, for this child alone
-    (with the processes it waited for: freehold's reader process), not the whole script's."""
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        child = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode not in (0, 1):  # freehold exits 1 when its report lists problems
-            err.seek(0)
-            sys.exit(f"{' '.join(command)} failed:\n{err.read().decode(errors='replace')}")
-    return Timing(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    """Run ``command`` to its end: its wall time, and the CPU time and peak RSS of it and the
+    processes it waited for (freehold's reader process), measured by the wrapper."""
+    wrapped = [sys.executable, "-c", _WRAPPER, *command]
+    done = subprocess.run(wrapped, env=env, capture_output=True, text=True, cwd=cwd)
+    if done.returncode not in (0, 1):  # freehold exits 1 when its report lists problems
+        sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
+    wall, cpu, peak_kb = done.stderr.strip().splitlines()[-1].split()
+    return Timing(float(wall), float(cpu), int(peak_kb) / 1024)
 
 
 # Every run writes to a new folder, and nothing is deleted until the end. On ext4 without a
