@@ -7,11 +7,11 @@ exactly as a user runs it (a fresh ``FREEHOLD_HOME``, the CLI, start-up included
 ``plain_importer.py`` (also a fresh process and a fresh database). Each run prints its wall
 time, its MB/s of conversations JSON, its CPU time (user + system, every process included:
 it moves much less than the wall time when other work shares the machine, and says how much
-work each importer does), its peak RSS (the largest of its processes) and the load average
-just before it; each round prints the ratio of the two rates measured side by side. The
-summary gives ranges and medians, ready for docs/performance.md. Nothing is asserted: the
-machine's speed drifts (see that page), so only the ratios within a round are compared, never
-figures from different runs.
+work each importer does; its system part moves with the disk's state, see docs/performance.md),
+its peak RSS (the largest of its processes) and the load average just before it; each round
+prints the ratio of the two rates measured side by side. The summary gives ranges and
+medians, ready for docs/performance.md. Nothing is asserted: the machine's speed drifts (see
+that page), so only the ratios within a round are compared, never figures from different runs.
 
     python benchmarks/versus_plain.py --profiles default,varied --sizes 100MB,200MB --repeats 3
 
@@ -46,16 +46,18 @@ class Contender:
     name: str
     rates: list[float] = field(default_factory=list)  # MB/s, one per round
     cpu: list[float] = field(default_factory=list)  # CPU seconds, one per round
+    system: list[float] = field(default_factory=list)  # of which in the kernel
     rss: list[float] = field(default_factory=list)  # peak RSS MB, one per round
 
     def summary(self) -> str:
         if not self.rates:
             return "-"
         low, high, mid = min(self.rates), max(self.rates), statistics.median(self.rates)
-        cpu = statistics.median(self.cpu)
+        cpu, system = statistics.median(self.cpu), statistics.median(self.system)
         rss = max(self.rss)
         return (
-            f"{low:.1f}-{high:.1f} (median {mid:.1f}); CPU median {cpu:.2f} s; "
+            f"{low:.1f}-{high:.1f} (median {mid:.1f}); CPU median {cpu:.2f} s "
+            f"(system {system:.2f} s); "
             f"peak RSS {rss:.0f} MB"
         )
 
@@ -80,6 +82,7 @@ def load() -> str:
 class Timing:
     wall: float
     cpu: float  # user + system seconds of the command and every process it waited for
+    system: float  # the system part of it: the kernel's (files created, pipes, page faults)
     rss: float  # peak RSS in MB of the largest of those processes
 
 
@@ -92,7 +95,7 @@ start = time.perf_counter()
 done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
 wall = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, file=sys.stderr)
+print(wall, usage.ru_utime + usage.ru_stime, usage.ru_stime, usage.ru_maxrss, file=sys.stderr)
 sys.exit(done.returncode)
 """
 
@@ -104,8 +107,8 @@ def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> T
     done = subprocess.run(wrapped, env=env, capture_output=True, text=True, cwd=cwd)
     if done.returncode not in (0, 1):  # freehold exits 1 when its report lists problems
         sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
-    wall, cpu, peak_kb = done.stderr.strip().splitlines()[-1].split()
-    return Timing(float(wall), float(cpu), int(peak_kb) / 1024)
+    wall, cpu, system, peak_kb = done.stderr.strip().splitlines()[-1].split()
+    return Timing(float(wall), float(cpu), float(system), int(peak_kb) / 1024)
 
 
 # Every run writes to a new folder, and nothing is deleted until the end. On ext4 without a
@@ -158,12 +161,14 @@ def compare(
             rates[name] = mb / timing.wall
             contenders[name].rates.append(rates[name])
             contenders[name].cpu.append(timing.cpu)
+            contenders[name].system.append(timing.system)
             contenders[name].rss.append(timing.rss)
             print(
                 f"  round {round_ + 1} {name:>12}: {timing.wall:6.2f} s {rates[name]:6.1f} MB/s",
                 end="",
             )
-            print(f"  CPU {timing.cpu:5.2f} s  RSS {timing.rss:4.0f} MB  load {before}")
+            print(f"  CPU {timing.cpu:5.2f} s (system {timing.system:5.2f})", end="")
+            print(f"  RSS {timing.rss:4.0f} MB  load {before}")
         ratios.append(rates["freehold"] / rates["plain"])
         print(f"  round {round_ + 1} ratio freehold/plain: {ratios[-1]:.2f}", flush=True)
         if "baseline" in rates:
