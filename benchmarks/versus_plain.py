@@ -7,12 +7,17 @@ exactly as a user runs it (a fresh ``FREEHOLD_HOME``, the CLI, start-up included
 ``plain_importer.py`` (also a fresh process and a fresh database). Each run prints its wall
 time, its MB/s of conversations JSON, its CPU time (user + system, every process included:
 it moves much less than the wall time when other work shares the machine, and says how much
-work each importer does) and the load average just before it; each round prints the ratio
-of the two rates measured side by side. The summary gives ranges and medians, ready for
-docs/performance.md. Nothing is asserted: the machine's speed drifts (see that page), so
-only the ratios within a round are compared, never figures from different runs.
+work each importer does; its system part moves with the disk's state, see docs/performance.md),
+its peak RSS (the largest of its processes) and the load average just before it; each round
+prints the ratio of the two rates measured side by side. The summary gives ranges and
+medians, ready for docs/performance.md. Nothing is asserted: the machine's speed drifts (see
+that page), so only the ratios within a round are compared, never figures from different runs.
 
     python benchmarks/versus_plain.py --profiles default,varied --sizes 100MB,200MB --repeats 3
+
+``--baseline DIR`` times a second freehold beside them, in the same rounds: the source tree in
+DIR (a checkout of an earlier commit, e.g. ``git worktree add DIR <commit>``), run from DIR so
+that its own ``freehold`` package is the one imported; its ratio to plain is printed too.
 """
 
 from __future__ import annotations
@@ -20,12 +25,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,13 +46,20 @@ class Contender:
     name: str
     rates: list[float] = field(default_factory=list)  # MB/s, one per round
     cpu: list[float] = field(default_factory=list)  # CPU seconds, one per round
+    system: list[float] = field(default_factory=list)  # of which in the kernel
+    rss: list[float] = field(default_factory=list)  # peak RSS MB, one per round
 
     def summary(self) -> str:
         if not self.rates:
             return "-"
         low, high, mid = min(self.rates), max(self.rates), statistics.median(self.rates)
-        cpu = statistics.median(self.cpu)
-        return f"{low:.1f}-{high:.1f} (median {mid:.1f}); CPU median {cpu:.2f} s"
+        cpu, system = statistics.median(self.cpu), statistics.median(self.system)
+        rss = max(self.rss)
+        return (
+            f"{low:.1f}-{high:.1f} (median {mid:.1f}); CPU median {cpu:.2f} s "
+            f"(system {system:.2f} s); "
+            f"peak RSS {rss:.0f} MB"
+        )
 
 
 def export_for(work: Path, profile: str, size: int, layout: str) -> tuple[Path, int]:
@@ -72,21 +82,33 @@ def load() -> str:
 class Timing:
     wall: float
     cpu: float  # user + system seconds of the command and every process it waited for
+    system: float  # the system part of it: the kernel's (files created, pipes, page faults)
+    rss: float  # peak RSS in MB of the largest of those processes
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+# A fresh wrapper process runs the command and reports what its child used: RUSAGE_CHILDREN
+# of a small process. (A child's own ``ru_maxrss`` starts at its parent's RSS when it forks,
+# so measured from a big parent, a test runner's, every run would read as that big.)
+_WRAPPER = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
+wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(wall, usage.ru_utime + usage.ru_stime, usage.ru_stime, usage.ru_maxrss, file=sys.stderr)
+sys.exit(done.returncode)
+"""
 
 
-def timed(command: list[str], env: dict[str, str]) -> Timing:
-    cpu = _children_cpu()
-    start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> Timing:
+    """Run ``command`` to its end: its wall time, and the CPU time and peak RSS of it and the
+    processes it waited for (freehold's reader process), measured by the wrapper."""
+    wrapped = [sys.executable, "-c", _WRAPPER, *command]
+    done = subprocess.run(wrapped, env=env, capture_output=True, text=True, cwd=cwd)
     if done.returncode not in (0, 1):  # freehold exits 1 when its report lists problems
         sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
-    return Timing(wall, _children_cpu() - cpu)
+    wall, cpu, system, peak_kb = done.stderr.strip().splitlines()[-1].split()
+    return Timing(float(wall), float(cpu), float(system), int(peak_kb) / 1024)
 
 
 # Every run writes to a new folder, and nothing is deleted until the end. On ext4 without a
@@ -94,9 +116,14 @@ def timed(command: list[str], env: dict[str, str]) -> Timing:
 # to 1 ms of kernel time (the allocator skips recently deleted inodes one by one:
 # ``recently_deleted`` in perf), so deleting one run's archive would slow the next run's
 # attachments, whichever importer it is.
-def run_freehold(export: Path, out: Path) -> Timing:
-    env = {**os.environ, "FREEHOLD_HOME": str(out / "home")}
-    return timed([sys.executable, "-m", "freehold", "import", str(export), "--json"], env)
+def run_freehold(export: Path, out: Path, tree: Path | None = None) -> Timing:
+    """``freehold import`` in a fresh data folder; from ``tree``'s source when given."""
+    env = {**os.environ, "FREEHOLD_HOME": str(out.resolve() / "home")}
+    command = [sys.executable, "-m", "freehold", "import", str(export.resolve()), "--json"]
+    if tree is None:
+        return timed(command, env)
+    env["PYTHONPATH"] = str(tree.resolve())
+    return timed(command, env, cwd=tree)
 
 
 def run_plain(export: Path, out: Path, tokenize: str = "") -> Timing:
@@ -105,7 +132,14 @@ def run_plain(export: Path, out: Path, tokenize: str = "") -> Timing:
     return timed([*command, "--tokenize", tokenize] if tokenize else command, dict(os.environ))
 
 
-def compare(export: Path, json_bytes: int, repeats: int, porter: bool, scratch: Path) -> None:
+def compare(
+    export: Path,
+    json_bytes: int,
+    repeats: int,
+    porter: bool,
+    scratch: Path,
+    baseline: Path | None = None,
+) -> None:
     mb = json_bytes / 1e6
     runs: dict[str, Callable[[Path], Timing]] = {
         "freehold": lambda out: run_freehold(export, out),
@@ -113,8 +147,11 @@ def compare(export: Path, json_bytes: int, repeats: int, porter: bool, scratch: 
     }
     if porter:
         runs["plain-porter"] = lambda out: run_plain(export, out, PORTER)
+    if baseline is not None:
+        runs["baseline"] = lambda out: run_freehold(export, out, baseline)
     contenders = {name: Contender(name) for name in runs}
     ratios: list[float] = []
+    base_ratios: list[float] = []
     for round_ in range(repeats):
         order = list(runs) if round_ % 2 == 0 else list(reversed(runs))
         rates = {}
@@ -124,20 +161,28 @@ def compare(export: Path, json_bytes: int, repeats: int, porter: bool, scratch: 
             rates[name] = mb / timing.wall
             contenders[name].rates.append(rates[name])
             contenders[name].cpu.append(timing.cpu)
+            contenders[name].system.append(timing.system)
+            contenders[name].rss.append(timing.rss)
             print(
                 f"  round {round_ + 1} {name:>12}: {timing.wall:6.2f} s {rates[name]:6.1f} MB/s",
                 end="",
             )
-            print(f"  CPU {timing.cpu:5.2f} s  load {before}")
+            print(f"  CPU {timing.cpu:5.2f} s (system {timing.system:5.2f})", end="")
+            print(f"  RSS {timing.rss:4.0f} MB  load {before}")
         ratios.append(rates["freehold"] / rates["plain"])
         print(f"  round {round_ + 1} ratio freehold/plain: {ratios[-1]:.2f}", flush=True)
+        if "baseline" in rates:
+            base_ratios.append(rates["baseline"] / rates["plain"])
+            print(f"  round {round_ + 1} ratio baseline/plain: {base_ratios[-1]:.2f}", flush=True)
     for contender in contenders.values():
         print(f"  {contender.name:>12} MB/s: {contender.summary()}")
-    print(
-        f"  ratio freehold/plain: {min(ratios):.2f}-{max(ratios):.2f} "
-        f"(median {statistics.median(ratios):.2f})",
-        flush=True,
-    )
+    for name, found in (("freehold", ratios), ("baseline", base_ratios)):
+        if found:
+            print(
+                f"  ratio {name}/plain: {min(found):.2f}-{max(found):.2f} "
+                f"(median {statistics.median(found):.2f})",
+                flush=True,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also time the plain importer with freehold's tokenizer",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also time freehold from this source tree (an earlier checkout)",
+    )
     args = parser.parse_args(argv)
     scratch = args.workdir / "scratch"
     shutil.rmtree(scratch, ignore_errors=True)
@@ -161,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                 size = parse_size(label)
                 export, json_bytes = export_for(args.workdir, profile, size, args.layout)
                 print(f"== {profile} {args.layout} {label}: {json_bytes / 1e6:.1f} MB of JSON")
-                compare(export, json_bytes, args.repeats, args.porter, scratch)
+                compare(export, json_bytes, args.repeats, args.porter, scratch, args.baseline)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0

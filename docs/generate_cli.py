@@ -31,9 +31,10 @@ def render() -> str:
 
 def _commands(group: click.Group, prefix: list[str]) -> Iterator[list[str]]:
     """Every command's words, a group's subcommands right after the group."""
-    for name in sorted(group.commands):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # loads a lazy group's commands (freehold.cli)
         yield [*prefix, name]
-        command = group.commands[name]
+        command = group.get_command(ctx, name)
         if isinstance(command, click.Group):
             yield from _commands(command, [*prefix, name])
 

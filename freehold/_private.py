@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import IO
 
-__all__ = ["FILE_MODE", "FOLDER_MODE", "create", "make_dirs", "open_new"]
+__all__ = ["FILE_MODE", "FOLDER_MODE", "create", "make_dirs", "open_new", "write_new"]
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
@@ -48,6 +48,17 @@ def make_dirs(path: Path) -> list[Path]:
 def open_new(path: Path) -> IO[bytes]:
     """A new file, 0600, open for writing; refuses a path that exists (even as a link)."""
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb")
+
+
+def write_new(path: str, data: bytes) -> None:
+    """``open_new`` and write ``data``, without a file object (the blob folder's hot path)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def create(path: Path) -> None:

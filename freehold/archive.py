@@ -36,8 +36,9 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -56,6 +57,7 @@ from freehold.models import (
     Generation,
     Message,
     count_branches,
+    pickled_by_fields,
 )
 
 __all__ = [
@@ -70,6 +72,7 @@ __all__ = [
     "now_iso",
     "open_archive",
     "prepare",
+    "sealed",
     "write_blob",
 ]
 
@@ -201,18 +204,22 @@ def _plain_json(parts: str, text: str) -> bool:
     return isinstance(value, list) and len(value) == 1 and _plain(value, text)
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class Prepared:
     """A conversation serialised for storage, small enough to pickle to the writer process.
 
     ``head`` is the conversation without its messages or raw bytes; ``links`` holds each
     message's (source id, parent source id, attachments) and ``rows`` its serialised columns.
+    Until it is ``sealed`` (``raw_sha`` empty), ``raw`` and ``older`` hold the raw JSON as it
+    came and ``digest`` is empty: hashing and compressing are left to whichever process has
+    time for them (``ingest``).
     """
 
     head: Conversation
     cid: str
     raw_sha: str
-    raw: bytes  # compressed (zlib)
+    raw: bytes  # compressed (zlib) once sealed
     older: list[tuple[str, bytes]]
     links: list[tuple[str, str | None, tuple[AttachmentRef, ...]]]
     rows: list[tuple[Any, ...]]
@@ -220,39 +227,81 @@ class Prepared:
     local: dict[str, tuple[str, Generation | None]] = field(default_factory=dict)
 
 
-def prepare(conv: Conversation) -> Prepared:
-    """Serialise ``conv`` (ids, compressed raw, message rows, digest) without touching SQL."""
-    rows = [_message_row(m) for m in conv.messages]
-    links = [
-        (m.source_id, m.parent_source_id, tuple(replace(a, opener=None) for a in m.attachments))
-        for m in conv.messages
-    ]
-    digest = hashlib.sha256()
+def prepare(conv: Conversation, *, seal: bool = True) -> Prepared:
+    """Serialise ``conv`` (ids, message rows; sealed: compressed raw and digest) without
+    touching SQL."""
+    messages = conv.messages
+    ready = Prepared(
+        head=_head(conv),
+        cid=conversation_id(conv.source_kind, conv.source_id),
+        raw_sha="",
+        raw=conv.raw,
+        older=[("", raw) for raw in conv.older_raw],
+        links=[(m.source_id, m.parent_source_id, _portable(m.attachments)) for m in messages],
+        rows=[_message_row(m) for m in messages],
+        digest="",
+        local={m.source_id: (m.origin, m.generation) for m in messages if m.origin},
+    )
+    return sealed(ready) if seal else ready
+
+
+def sealed(ready: Prepared) -> Prepared:
+    """``ready`` with its raw JSON hashed and compressed and its digest computed (once)."""
+    if not ready.raw_sha:
+        chunks = _digested(ready.head, ready.links, ready.rows, ready.local)
+        ready.digest = hashlib.sha256(b"".join(chunks)).hexdigest()
+        ready.raw_sha = hashlib.sha256(ready.raw).hexdigest()
+        ready.raw = _compress(ready.raw)
+        ready.older = [(hashlib.sha256(raw).hexdigest(), _compress(raw)) for _, raw in ready.older]
+    return ready
+
+
+def _digested(
+    conv: Conversation,
+    links: list[tuple[str, str | None, tuple[AttachmentRef, ...]]],
+    rows: list[tuple[Any, ...]],
+    local: dict[str, tuple[str, Generation | None]],
+) -> list[bytes]:
+    """What the digest hashes, in order: the conversation's fields, each message (its link,
+    its row, its pointers), each context record and each turn written here, each as compact
+    JSON."""
     head = (conv.title, conv.created_at, conv.updated_at, conv.model, conv.current_leaf)
-    digest.update(_dumps_bytes([head, conv.project, conv.archived, conv.starred]))
+    chunks = [_dumps_bytes([head, conv.project, conv.archived, conv.starred])]
     for (source_id, parent, refs), row in zip(links, rows, strict=True):
         # Pointers, not whether this copy of the export had their bytes: a file that arrives
         # later is linked and counted as an attachment, and leaves the conversation unchanged.
         pointers = [(a.pointer, None) for a in refs]
-        digest.update(_dumps_bytes([[source_id, parent], row, pointers]))
+        chunks.append(_dumps_bytes([[source_id, parent], row, pointers]))
     for record in conv.context:
-        digest.update(_dumps_bytes([record.kind, record.text, record.message_source_id]))
+        chunks.append(_dumps_bytes([record.kind, record.text, record.message_source_id]))
     # Turns written here (a freehold export carries them): only they add to the digest, so
     # every imported conversation's digest stays what it was.
-    local = {m.source_id: (m.origin, m.generation) for m in conv.messages if m.origin}
     for source_id, (origin, generation) in local.items():
-        digest.update(_dumps_bytes([source_id, origin, generation and _generation_key(generation)]))
-    return Prepared(
-        head=replace(conv, messages=[], raw=b"", older_raw=[]),
-        cid=conversation_id(conv.source_kind, conv.source_id),
-        raw_sha=hashlib.sha256(conv.raw).hexdigest(),
-        raw=_compress(conv.raw),
-        older=[(hashlib.sha256(raw).hexdigest(), _compress(raw)) for raw in conv.older_raw],
-        links=links,
-        rows=rows,
-        digest=digest.hexdigest(),
-        local=local,
-    )
+        chunks.append(_dumps_bytes([source_id, origin, generation and _generation_key(generation)]))
+    return chunks
+
+
+# Copies made field by field through the constructor: ``dataclasses.replace`` costs 4x more,
+# once per conversation and attachment (measured in ``prepare``).
+_CONVERSATION_FIELDS = attrgetter(*(f.name for f in fields(Conversation)))
+_REF_FIELDS = attrgetter(*(f.name for f in fields(AttachmentRef)))
+
+
+def _head(conv: Conversation) -> Conversation:
+    """``conv`` without its messages and raw bytes."""
+    head = Conversation(*_CONVERSATION_FIELDS(conv))
+    head.messages, head.raw, head.older_raw = [], b"", []
+    return head
+
+
+def _portable(refs: list[AttachmentRef]) -> tuple[AttachmentRef, ...]:
+    """The references without their openers (which read the open export: they stay here)."""
+    if not refs:
+        return ()
+    copies = tuple(AttachmentRef(*_REF_FIELDS(ref)) for ref in refs)
+    for ref in copies:
+        ref.opener = None
+    return copies
 
 
 def _generation_key(generation: Generation) -> list[Any]:
@@ -282,9 +331,10 @@ def write_blob(blobs: Path, stream: IO[bytes]) -> tuple[str, str | None, int]:
     mime = kind.mime if kind is not None else None
     if len(first) < _BLOB_CHUNK:
         sha = hashlib.sha256(first).hexdigest()
-        final = blob_path(blobs, sha)
-        if not final.exists():
-            _place(blobs, final, [first])
+        folder = os.path.join(blobs, sha[:2])
+        target = os.path.join(folder, sha)
+        if not os.path.exists(target):
+            _place(os.fspath(blobs), folder, target, first)
         return sha, mime, len(first)
     digest = hashlib.sha256(first)
     size = len(first)
@@ -306,16 +356,22 @@ def write_blob(blobs: Path, stream: IO[bytes]) -> tuple[str, str | None, int]:
     return sha, mime, size
 
 
-def _place(blobs: Path, final: Path, chunks: list[bytes]) -> None:
-    # The hot path of an export with many images, one new file each: no tempfile object and
-    # no failing mkdir per blob (``make_dirs`` is one stat when the folder is there).
-    _private.make_dirs(blobs / "tmp")
-    tmp = blobs / "tmp" / f"{final.name}.{os.getpid()}.{next(_TMP_COUNTER)}"
-    with _private.open_new(tmp) as out:  # 0600
-        for chunk in chunks:
-            out.write(chunk)
-    _private.make_dirs(final.parent)
-    os.replace(tmp, final)
+def _place(blobs: str, folder: str, final: str, data: bytes) -> None:
+    """The hot path of an export with many images, one new file each: string paths, and no
+    check that the folders are there (a folder is made when writing into it fails for want
+    of it: once per folder), so a blob costs a stat, an open, a write and a rename."""
+    tmp_dir = os.path.join(blobs, "tmp")
+    tmp = os.path.join(tmp_dir, f"{os.path.basename(final)}.{os.getpid()}.{next(_TMP_COUNTER)}")
+    try:
+        _private.write_new(tmp, data)
+    except FileNotFoundError:
+        _private.make_dirs(Path(tmp_dir))
+        _private.write_new(tmp, data)
+    try:
+        os.replace(tmp, final)
+    except FileNotFoundError:
+        _private.make_dirs(Path(folder))
+        os.replace(tmp, final)
 
 
 _TMP_COUNTER = itertools.count()
@@ -340,16 +396,83 @@ class _Plan:
     result: AddResult = field(default_factory=lambda: AddResult("new"))
 
 
+@dataclass(slots=True)
+class _Queue:
+    """New conversations' rows, per table, waiting for ``Archive._flush``."""
+
+    conversations: list[tuple[Any, ...]] = field(default_factory=list)
+    cids: set[str] = field(default_factory=set)
+    raw: list[tuple[Any, ...]] = field(default_factory=list)
+    messages: list[tuple[Any, ...]] = field(default_factory=list)
+    files: list[tuple[Any, ...]] = field(default_factory=list)
+    shas: set[str] = field(default_factory=set)  # of the files waiting
+    links: list[tuple[Any, ...]] = field(default_factory=list)
+    context: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+_ROWS_PER_INSERT = 100
+_INSERT_RAW = "INSERT OR IGNORE INTO conversation_raw VALUES (?, ?, ?, 'zlib', ?)"
+_INSERT_FILE = "INSERT OR IGNORE INTO attachments VALUES (?, ?, ?, ?)"
+_UPSERT_LINK = (
+    "INSERT INTO message_attachments VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (message_id, pointer) DO UPDATE SET name=excluded.name, "
+    "declared_mime=excluded.declared_mime, sha256=coalesce(excluded.sha256, sha256)"
+)
+_UPSERT_CONTEXT = (
+    "INSERT INTO context_records (conversation_id, source_message_id, kind, text, data, "
+    "created_at) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (conversation_id, source_message_id, kind) DO UPDATE SET "
+    "text=excluded.text, data=excluded.data, created_at=excluded.created_at"
+)
+
+
+def _raw_rows(ready: Prepared, source_id: int) -> list[tuple[Any, ...]]:
+    versions = [*ready.older, (ready.raw_sha, ready.raw)]
+    return [(sha, ready.cid, source_id, data) for sha, data in versions]
+
+
+def _links(
+    ready: Prepared, ids: dict[str, int]
+) -> tuple[dict[tuple[int, str], AttachmentRef], dict[str, AttachmentRef]]:
+    """Each (message id, pointer) link once, preferring a reference that has the bytes, and
+    the files those links bring, by SHA-256."""
+    links: dict[tuple[int, str], AttachmentRef] = {}
+    for source_id, _, refs in ready.links:
+        for ref in refs:
+            if source_id in ids:
+                key = (ids[source_id], ref.pointer)
+                links[key] = ref if ref.sha256 or key not in links else links[key]
+    return links, {r.sha256: r for r in links.values() if r.sha256}
+
+
+def _link_rows(links: dict[tuple[int, str], AttachmentRef]) -> list[tuple[Any, ...]]:
+    return [(mid, r.pointer, r.name, r.mime, r.sha256) for (mid, _), r in links.items()]
+
+
+def _context_rows(cid: str, conv: Conversation) -> list[tuple[Any, ...]]:
+    return [
+        (cid, r.message_source_id or "", r.kind, r.text, dumps(r.data), r.created_at)
+        for r in conv.context
+    ]
+
+
 _CONVERSATION_COLUMNS = (
     "account_id, title, created_at, updated_at, model, current_leaf, project, archived, "
     "starred, message_count, branch_count, digest, raw_sha256, problems, last_seen_source, "
     "gone_upstream_at"
 )
-_INSERT_CONVERSATION = (
+_INSERT_CONVERSATIONS = (
     f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}, id, source_kind, "
-    "source_conversation_id, first_seen_source, first_seen_at, last_seen_at) "
-    f"VALUES ({', '.join('?' * 22)})"
+    "source_conversation_id, first_seen_source, first_seen_at, last_seen_at) VALUES "
 )
+_CONVERSATION_VALUES = f"({', '.join('?' * 22)})"
+
+
+def _insert_conversations(count: int) -> str:
+    """One INSERT of ``count`` conversation rows (the statement cache keeps the few sizes)."""
+    return _INSERT_CONVERSATIONS + ", ".join([_CONVERSATION_VALUES] * count)
+
+
 _UPDATE_CONVERSATION = (
     "UPDATE conversations SET account_id=coalesce(?, account_id), title=?, created_at=?, "
     "updated_at=?, model=?, current_leaf=?, project=?, archived=?, starred=?, message_count=?, "
@@ -402,6 +525,7 @@ class Archive:
             ) from error
         self._next_message_id = 0
         self._fts_pending: list[tuple[int, str]] = []
+        self._queue = _Queue()
 
     def close(self) -> None:
         self.db.close()
@@ -464,12 +588,14 @@ class Archive:
         self._next_message_id = self._scalar("SELECT coalesce(max(id), 0) + 1 FROM messages")
 
     def commit(self) -> None:
+        self._flush()
         self._index_pending()
         self.db.execute("COMMIT")
         self.db.execute("PRAGMA temp_store=DEFAULT")
 
     def rollback(self) -> None:
         self._fts_pending.clear()
+        self._queue = _Queue()
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
         self.db.execute("PRAGMA temp_store=DEFAULT")
@@ -513,6 +639,7 @@ class Archive:
 
     def add_account_context(self, record: ContextRecord) -> None:
         """Keep personal context that belongs to the account, not to one conversation."""
+        self._flush()
         self.db.execute(
             "INSERT INTO context_records (conversation_id, source_message_id, kind, text, data, "
             "created_at) VALUES (NULL, ?, ?, ?, ?, ?) "
@@ -529,6 +656,7 @@ class Archive:
 
     def add_source_file(self, source_id: int, name: str, raw: bytes) -> None:
         """Keep an account-level file (``user.json``, feedback…) raw and compressed."""
+        self._flush()
         self.db.execute(
             "INSERT OR REPLACE INTO source_files VALUES (?, ?, ?, ?)",
             (source_id, name, hashlib.sha256(raw).hexdigest(), _compress(raw)),
@@ -542,49 +670,103 @@ class Archive:
         return blob_path(self.blobs, sha)
 
     def add_conversation(self, conv: Conversation | Prepared, source_id: int) -> AddResult:
-        """Add or update one conversation; must run inside ``transaction()``."""
-        ready = conv if isinstance(conv, Prepared) else prepare(conv)
+        """Add or update one conversation; must run inside ``transaction()``.
+
+        A new conversation's rows wait in ``_queue`` and are written at the commit (or before
+        any other write), each table's rows in the order they came: the conversation rows go
+        in with one statement, which costs a fifth of one INSERT each (their title index,
+        ``conversations_fts``, is fed by a trigger, and FTS5 writes its pending terms at every
+        statement's savepoint; measured, docs/performance.md).
+        """
+        ready = sealed(conv) if isinstance(conv, Prepared) else prepare(conv)
         cid = ready.cid
+        if cid in self._queue.cids:  # the same conversation twice in one export
+            self._flush()
         row = self.db.execute(
             "SELECT raw_sha256, digest, message_count, problems, current_leaf, updated_at "
             "FROM conversations WHERE id=?",
             (cid,),
         ).fetchone()
-        if row is not None and row[0] == ready.raw_sha:
+        if row is None:
+            return self._add_new(ready, source_id)
+        self._flush()  # what it writes comes after what waits, in every table
+        if row[0] == ready.raw_sha:
             # Nothing to re-read, but this copy of the export may bring files an earlier one
             # lacked (conversations.json alone first, then the whole zip): link them.
             self._seen(cid, source_id, ready.head)
             result = AddResult("unchanged", messages_unchanged=row[2])
             self._link_attachments(ready, self._ids_of_linking(cid, ready), result)
             return result
-        # Turns written here are kept on the path they were shown on (see _reshow).
-        local = row is not None and _local.has_local(self.db, cid)
+        # Turns written here are kept on the path they were shown on (see _reshow); they exist
+        # only in conversations stored already, so never on the queued path (_add_new).
+        local = _local.has_local(self.db, cid)
         shown = self._local_leaf(row[4]) if local else None
-        plan = self._plan(ready, self._existing(cid) if row is not None else {}, keep_path=local)
+        plan = self._plan(ready, self._existing(cid), keep_path=local)
         # A repair note belongs to the import that first met it, not to every re-import.
-        known = orjson.loads(row[3]) if row is not None and row[3] else []
+        known = orjson.loads(row[3]) if row[3] else []
         plan.result.notes = [note for note in ready.head.problems if note not in known]
         values = self._conversation_values(ready, plan.tree, source_id)
-        if row is None:
-            now = now_iso()
-            self.db.execute(
-                _INSERT_CONVERSATION,
-                (*values, cid, ready.head.source_kind, ready.head.source_id, source_id, now, now),
-            )
-        else:
-            self.db.execute(_UPDATE_CONVERSATION, (*values, now_iso(), cid))
-            plan.result.status = "unchanged" if ready.digest == row[1] else "updated"
-        self.db.executemany(
-            "INSERT OR IGNORE INTO conversation_raw VALUES (?, ?, ?, 'zlib', ?)",
-            [
-                (sha, cid, source_id, data)
-                for sha, data in [*ready.older, (ready.raw_sha, ready.raw)]
-            ],
-        )
+        self.db.execute(_UPDATE_CONVERSATION, (*values, now_iso(), cid))
+        plan.result.status = "unchanged" if ready.digest == row[1] else "updated"
+        self.db.executemany(_INSERT_RAW, _raw_rows(ready, source_id))
         self._write_messages(ready, plan)
         if local:
             self._reshow(ready, plan.tree, shown, row[5])
         return plan.result
+
+    def _add_new(self, ready: Prepared, source_id: int) -> AddResult:
+        """Queue a conversation the archive does not hold yet (``add_conversation``)."""
+        queue = self._queue
+        plan = self._plan(ready, {})
+        plan.result.notes = list(ready.head.problems)
+        values = self._conversation_values(ready, plan.tree, source_id)
+        now = now_iso()
+        head = ready.head
+        queue.conversations.append(
+            (*values, ready.cid, head.source_kind, head.source_id, source_id, now, now)
+        )
+        queue.cids.add(ready.cid)
+        queue.raw.extend(_raw_rows(ready, source_id))
+        queue.messages.extend(plan.inserts)
+        links, files = _links(ready, plan.tree.ids)
+        for sha, ref in files.items():
+            # What INSERT OR IGNORE's row count said: files neither waiting nor stored.
+            if sha not in queue.shas and not self._scalar(
+                "SELECT 1 FROM attachments WHERE sha256=?", (sha,)
+            ):
+                queue.shas.add(sha)
+                queue.files.append((sha, ref.sniffed_mime, ref.size or 0, ref.name))
+                plan.result.files_new += 1
+        queue.links.extend(_link_rows(links))
+        # Every link is new: it has the file's bytes when this export brought them.
+        found = sum(ref.sha256 is not None for ref in links.values())
+        plan.result.attachments_found += found
+        plan.result.attachments_missing += len(links) - found
+        queue.context.extend(_context_rows(ready.cid, head))
+        if ready.local:  # turns a freehold export carried: marked once their rows are in
+            self._flush()
+            self._write_local(ready, plan)
+        return plan.result
+
+    def _flush(self) -> None:
+        """Write the queued new conversations: one statement per table (per 100 conversation
+        rows), in the order they were added."""
+        queue = self._queue
+        if not queue.conversations:
+            return
+        self._queue = _Queue()
+        rows = queue.conversations
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start : start + _ROWS_PER_INSERT]
+            self.db.execute(_insert_conversations(len(chunk)), [v for row in chunk for v in row])
+        self.db.executemany(_INSERT_RAW, queue.raw)
+        self.db.executemany(_INSERT_MESSAGE, queue.messages)
+        # FTS rows for new messages are written by the archive, not by a trigger: 2.4x faster
+        # (measured), and at the commit, all at once (see _index_pending).
+        self._fts_pending.extend((r[0], r[10]) for r in queue.messages)
+        self.db.executemany(_INSERT_FILE, queue.files)
+        self.db.executemany(_UPSERT_LINK, queue.links)
+        self.db.executemany(_UPSERT_CONTEXT, queue.context)
 
     def _local_leaf(self, leaf: int | None) -> tuple[int, float | None] | None:
         """The stored current leaf and its time, when it is a message written here."""
@@ -718,8 +900,6 @@ class Archive:
         if plan.found:  # an update's trigger re-indexes rows: index what waits first
             self._index_pending()
         self.db.executemany(_INSERT_MESSAGE, plan.inserts)
-        # FTS rows for new messages are written by the archive, not by a trigger: 2.4x faster
-        # (measured), and at the commit, all at once (see _index_pending).
         self._fts_pending.extend((r[0], r[10]) for r in plan.inserts)
         if plan.updates:
             self.db.executemany(_UPDATE_MESSAGE, plan.updates)
@@ -729,7 +909,7 @@ class Archive:
         if plan.found:
             self._hide_vanished(ready, plan.found)
         if ready.head.context:
-            self._upsert_context(ready.cid, ready.head)
+            self.db.executemany(_UPSERT_CONTEXT, _context_rows(ready.cid, ready.head))
 
     def _hide_vanished(
         self, ready: Prepared, existing: dict[str, tuple[int, tuple[Any, ...]]]
@@ -756,25 +936,13 @@ class Archive:
 
     def _link_attachments(self, ready: Prepared, ids: dict[str, int], result: AddResult) -> None:
         """Link each message to its files; a link keeps bytes an earlier import brought."""
-        links: dict[tuple[int, str], AttachmentRef] = {}
-        for source_id, _, refs in ready.links:
-            for ref in refs:
-                if source_id in ids:
-                    key = (ids[source_id], ref.pointer)
-                    links[key] = ref if ref.sha256 or key not in links else links[key]
+        links, files = _links(ready, ids)
         if not links:
             return
-        files = {r.sha256: r for r in links.values() if r.sha256}
         result.files_new += self.db.executemany(
-            "INSERT OR IGNORE INTO attachments VALUES (?, ?, ?, ?)",
-            [(sha, r.sniffed_mime, r.size or 0, r.name) for sha, r in files.items()],
+            _INSERT_FILE, [(sha, r.sniffed_mime, r.size or 0, r.name) for sha, r in files.items()]
         ).rowcount
-        self.db.executemany(
-            "INSERT INTO message_attachments VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (message_id, pointer) DO UPDATE SET name=excluded.name, "
-            "declared_mime=excluded.declared_mime, sha256=coalesce(excluded.sha256, sha256)",
-            [(mid, r.pointer, r.name, r.mime, r.sha256) for (mid, _), r in links.items()],
-        )
+        self.db.executemany(_UPSERT_LINK, _link_rows(links))
         for (mid, pointer), ref in links.items():
             found = ref.sha256 is not None or self._scalar(
                 "SELECT sha256 IS NOT NULL FROM message_attachments "
@@ -783,18 +951,6 @@ class Archive:
             )
             result.attachments_found += bool(found)
             result.attachments_missing += not found
-
-    def _upsert_context(self, cid: str, conv: Conversation) -> None:
-        self.db.executemany(
-            "INSERT INTO context_records (conversation_id, source_message_id, kind, text, data, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (conversation_id, source_message_id, kind) DO UPDATE SET "
-            "text=excluded.text, data=excluded.data, created_at=excluded.created_at",
-            [
-                (cid, r.message_source_id or "", r.kind, r.text, dumps(r.data), r.created_at)
-                for r in conv.context
-            ],
-        )
 
     # -- turns written here (freehold chat) ---------------------------------------------
 

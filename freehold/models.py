@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import IO, Any, TypeVar
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "Record",
     "SourceFile",
     "count_branches",
+    "pickled_by_fields",
     "without_citation_marks",
 ]
 
@@ -84,8 +86,23 @@ KIND_NAMES = frozenset(
     | {"Message"}
 )
 _TOOL_PARTS = ("code", "execution_output")
+_Class = TypeVar("_Class", bound=type)
 
 
+def pickled_by_fields(cls: _Class) -> _Class:
+    """Pickle the dataclass ``cls`` as a call of its constructor with every field, in order:
+    a third of the time of the default for a slotted dataclass, both ways (an import's reader
+    process sends thousands a second to the writer, ``ingest``)."""
+    values = attrgetter(*(f.name for f in fields(cls)))
+
+    def __reduce__(self: Any) -> tuple[Any, ...]:
+        return (cls, values(self))
+
+    setattr(cls, "__reduce__", __reduce__)  # noqa: B010
+    return cls
+
+
+@pickled_by_fields
 @dataclass(slots=True)
 class AttachmentRef:
     """A file a message points at; ``opener`` is None when the export lacks the bytes.
@@ -246,6 +263,7 @@ class Message:
         return seen
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class ContextRecord:
     """Personal context: custom instructions, a memory note, a profile text.
@@ -262,6 +280,7 @@ class ContextRecord:
     message_source_id: str | None = None
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class Conversation:
     """A whole conversation: every branch, plus the raw JSON it came from.

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType
-from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.segment import Segment
@@ -166,6 +165,10 @@ def _message(message: Message) -> RenderableType:
         return Text.assemble(kind, title, _text(f"  {preview}", "dim"))
     body: list[RenderableType] = [title]
     if message.role == "assistant":
+        # Imported here: markdown-it and rich's Markdown are a sixth of the CLI's start-up,
+        # and only ``show`` needs them.
+        from rich.markdown import Markdown
+
         body.append(Markdown(visible(message.text)))
     else:
         body.append(_text(message.text))

@@ -414,6 +414,33 @@ def test_same_raw_twice_is_unchanged_and_growth_is_an_update(archive: Archive) -
     assert len(archive.raw_versions(got.id or "")) == 2
 
 
+def test_new_conversations_sharing_a_file_in_one_batch_store_it_once(archive: Archive) -> None:
+    """New conversations wait and are written together at the commit: each still counts
+    the files it brought first and its links found or missing, as if written one by one."""
+    sha = hashlib.sha256(b"png").hexdigest()
+
+    def with_files(sid: str, *refs: AttachmentRef) -> Conversation:
+        conv = chat(sid, "2024-01-01", "a photo", "nice")
+        conv.messages[0].attachments.extend(refs)
+        return conv
+
+    def ref(pointer: str, known: bool = True) -> AttachmentRef:
+        return AttachmentRef(pointer, "a.png", sha256=sha if known else None, size=3)
+
+    source = archive.begin_source("chatgpt", "test.json", None, None, "test/1")
+    with archive.transaction():
+        first = archive.add_conversation(with_files("f1", ref("p1"), ref("gone", False)), source)
+        second = archive.add_conversation(with_files("f2", ref("p2")), source)
+    with archive.transaction():
+        third = archive.add_conversation(with_files("f3", ref("p3")), source)
+    got = [
+        (r.files_new, r.attachments_found, r.attachments_missing) for r in (first, second, third)
+    ]
+    assert got == [(1, 1, 1), (0, 1, 0), (0, 1, 0)]
+    assert archive.db.execute("SELECT count(*) FROM attachments").fetchone()[0] == 1
+    assert archive.db.execute("SELECT count(*) FROM message_attachments").fetchone()[0] == 4
+
+
 def test_raw_json_reads_back_with_plain_sqlite3_and_zlib(archive: Archive) -> None:
     # Written by ISA-L for speed, but a standard zlib stream: no freehold needed to read it.
     first = chat("z", "2024-01-01", "q " * 5000, "a")

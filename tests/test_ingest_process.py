@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pickle
 from pathlib import Path
@@ -63,3 +64,36 @@ def test_a_tally_crosses_the_pipe_with_its_counts() -> None:
     assert dict(back.content_types) == {"text": 2, "code": 1}
     assert dict(back.not_understood) == {"weird": 1}
     assert back.problems == tally.problems
+
+
+def test_a_reader_process_closed_before_its_first_item_is_stopped(tmp_path: Path) -> None:
+    """The process starts as soon as it is asked for (the export is hashed meanwhile): an
+    import that stops before reading anything must not leave it running."""
+    export = _export(tmp_path / "export.zip", 3)
+    items = ingest._from_process(chatgpt, export, tmp_path / "blobs")
+    items.close()
+    assert multiprocessing.active_children() == []
+
+
+def test_conversations_sealed_by_the_writer_are_stored_as_sealed_ones(tmp_path: Path) -> None:
+    """The reader leaves hashing, compressing and the digest to the writer when it is the
+    slower side; what is stored does not depend on who sealed what."""
+    export = _export(tmp_path / "export.zip", 6)
+    stored = []
+    for name, seal in (("reader", True), ("writer", False)):
+        os.environ["FREEHOLD_HOME"] = str(tmp_path / name)
+        with open_archive() as archive:
+            source = archive.begin_source("chatgpt", "export.zip", None, None, "chatgpt/1")
+            with archive.transaction():
+                for item in ingest._items(chatgpt, export, archive.blobs, seal=lambda s=seal: s):
+                    if isinstance(item, tuple):
+                        assert bool(item[0].raw_sha) == seal
+                        archive.add_conversation(item[0], source)
+            stored.append(
+                archive.db.execute(
+                    "SELECT c.digest, r.sha256, r.data FROM conversations c "
+                    "JOIN conversation_raw r ON r.conversation_id = c.id ORDER BY c.rowid"
+                ).fetchall()
+            )
+        stored[-1].append(_rows(tmp_path / name))
+    assert stored[0] == stored[1] and len(stored[0]) == 7

@@ -77,9 +77,27 @@ def test_versus_plain_prints_both_rates_and_their_ratio(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["--profiles", "varied", "--sizes", "200KB", "--repeats", "2"]
+    ballast = b"x" * (300 << 20)  # this process is big (as a test runner can be): the runs are not
     assert versus_plain.main([*argv, "--workdir", str(tmp_path)]) == 0
+    del ballast
     out = capsys.readouterr().out
     assert len(re.findall(r"round \d  +freehold: ", out)) == 2
     assert len(re.findall(r"round \d  +plain: ", out)) == 2
     assert out.count("ratio freehold/plain: ") == 3  # one per round, one in the summary
+    # Each run's own peak RSS (not the largest of every run so far, nor the parent's): a
+    # Python process or two.
+    rss = [int(mb) for mb in re.findall(r"  RSS +(\d+) MB", out)]
+    assert len(rss) == 4 and all(10 < mb < 250 for mb in rss)
     assert not (tmp_path / "scratch").exists()  # the runs' archives are removed at the end
+
+
+def test_versus_plain_times_a_baseline_tree_in_the_same_rounds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree = Path(__file__).resolve().parents[1]  # this checkout stands in for an earlier one
+    argv = ["--profiles", "default", "--sizes", "200KB", "--repeats", "2", "--baseline", str(tree)]
+    assert versus_plain.main([*argv, "--workdir", str(tmp_path / "work")]) == 0
+    out = capsys.readouterr().out
+    assert len(re.findall(r"round \d  +baseline: ", out)) == 2
+    assert out.count("ratio baseline/plain: ") == 3
+    assert out.count("ratio freehold/plain: ") == 3

@@ -3,7 +3,8 @@
 Each command parses flags, calls the archive or an importer/exporter, and prints with rich.
 Library errors (``FreeholdError``) become one-line ``click.ClickException`` messages in the
 commands and nowhere else. Every listing command has ``--json``. What the commands share lives
-in ``_base``.
+in ``_base``. A command's module is imported when the command is looked up (``COMMANDS``):
+each command starts with only what it uses.
 """
 
 from __future__ import annotations
@@ -11,49 +12,35 @@ from __future__ import annotations
 import click
 
 from freehold import __version__
-from freehold.cli import (
-    backup,
-    breaktest,
-    chat,
-    exits,
-    history,
-    models,
-    profile,
-    providers,
-    rehearse,
-    serve,
-)
 from freehold.cli._base import Commands
 
-__all__ = ["cli", "main"]
+__all__ = ["COMMANDS", "cli", "main"]
+
+COMMANDS = {
+    "import": "freehold.cli.history:import_command",
+    "stats": "freehold.cli.history:stats",
+    "search": "freehold.cli.history:search",
+    "show": "freehold.cli.history:show",
+    "export": "freehold.cli.history:export",
+    "serve": "freehold.cli.serve:serve",
+    "models": "freehold.cli.models:models",
+    "exits": "freehold.cli.exits:exits_group",
+    "backup": "freehold.cli.backup:backup",
+    "providers": "freehold.cli.providers:providers",
+    "chat": "freehold.cli.chat:chat",
+    "profile": "freehold.cli.profile:profile_group",
+    "rehearse": "freehold.cli.rehearse:rehearse",
+    "break-test": "freehold.cli.breaktest:break_test",
+}
 
 
-@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="freehold")
 def cli() -> None:
     """freehold: your AI history, on ground you own.
 
     The archive lives in one folder: FREEHOLD_HOME, or the platform's user data folder.
     """
-
-
-for command in (
-    history.import_command,
-    history.stats,
-    history.search,
-    history.show,
-    history.export,
-    serve.serve,
-    backup.backup,
-    models.models,
-    exits.exits_group,
-    providers.providers,
-    chat.chat,
-    profile.profile_group,
-    rehearse.rehearse,
-    breaktest.break_test,
-):
-    cli.add_command(command)
 
 
 def main() -> None:

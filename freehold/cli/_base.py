@@ -8,7 +8,8 @@ rich output by the ``render.Terminal`` consoles, error messages by ``Commands``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import importlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -135,7 +136,24 @@ class Commands(click.Group):
 
     Those are plain ``ClickException``s (they may quote an export); click's own usage errors
     quote values with ``repr``, which escapes control characters already.
+
+    ``lazy`` names commands by ``"module:attribute"``: a command's module is imported only
+    when that command is looked up (it runs, or ``--help`` lists it), so ``freehold import``
+    does not load the chat, provider or exit-plan code, their SDKs, keyring or Markdown.
     """
+
+    def __init__(self, *args: Any, lazy: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, _, attribute = self.lazy[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -110,7 +110,11 @@ def _old_sources(
 
 def _text(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:
     for part in field.array(content, "parts"):
-        if isinstance(part, str):
+        if part.__class__ is str and "【" not in part and "\ue200" not in part:
+            out.parts.append({"type": "text", "text": part})  # add_text, inline: most parts
+            if part:
+                out.text_pieces.append(part)
+        elif isinstance(part, str):
             _add_cited_text(part, out, metadata)
         else:
             _multimodal_object(part, out)
@@ -296,9 +300,10 @@ def convert_content(content: Any, metadata: dict[str, Any]) -> tuple[str, Conten
     out.hidden = kind in _HIDDEN_TYPES
     if kind != "user_editable_context" and metadata.get("user_context_message_data"):
         _legacy_instructions(metadata["user_context_message_data"], out)
-    for attachment in field.array(metadata, "attachments"):
-        if file_id := field.text(attachment, "id"):
-            _declared_attachment(file_id, attachment, out)
+    if metadata.get("attachments") is not None:
+        for attachment in field.array(metadata, "attachments"):
+            if file_id := field.text(attachment, "id"):
+                _declared_attachment(file_id, attachment, out)
     return kind, out
 
 

@@ -97,10 +97,10 @@ def _clean(m: Message) -> bool:
     for part in m.parts:
         if type(part) is not dict or type(part.get("type")) is not str:
             return False
-        for key in part.keys() & _PART_STRINGS:
-            if part[key] is not None and type(part[key]) is not str:
+        for key, value in part.items():
+            if type(value) is not str and value is not None and key in _PART_STRINGS:
                 return False
-    return all(map(_clean_ref, m.attachments))
+    return not m.attachments or all(map(_clean_ref, m.attachments))
 
 
 def _clean_ref(ref: Any) -> bool:
