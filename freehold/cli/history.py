@@ -20,7 +20,6 @@ from freehold.cli._base import (
     registered,
     source_option,
 )
-from freehold.cli._semantic import semantic_search
 from freehold.errors import FreeholdError
 from freehold.ingest import import_path
 
@@ -98,6 +97,9 @@ def search(
     with archive_session() as archive:
         try:
             if semantic:
+                # Embeddings (numpy, a model) are loaded only for a search by meaning.
+                from freehold.cli._semantic import semantic_search
+
                 hits = semantic_search(archive, err, query, embedder, limit=limit, **filters)
             else:
                 hits = archive.search(query, limit=limit, **filters)
