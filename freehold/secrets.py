@@ -176,8 +176,11 @@ def _token_end(text: str, end: int) -> int:
 
 
 def _private_key(text: str, start: int, end: int) -> Finding:
-    """From the BEGIN line to its END line (or the end of the text when it was cut)."""
-    begin = text.rfind("\n", 0, start) + 1
+    """From its ``-----BEGIN`` to its END line (or the end of the text when it was cut); not
+    from the start of the line, which may hold another finding."""
+    line = text.rfind("\n", 0, start) + 1
+    dashes = text.rfind("-----BEGIN", line, end)
+    begin = dashes if dashes != -1 else line
     closing = _PRIVATE_END.search(text, end)
     stop = closing.end() if closing else len(text)
     return Finding("private_key", "Private Key", begin, stop, text[begin:stop])
