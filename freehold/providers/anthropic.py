@@ -38,18 +38,7 @@ class AnthropicProvider(Provider):
         import anthropic
         import httpx2
 
-        fault: ProviderError | None = None
-        try:
-            if request.stream:
-                yield from self._streamed(request)
-            else:
-                yield from self._whole(request)
-        except anthropic.AnthropicError as error:
-            fault = self._fault(error)
-        except httpx2.HTTPError as error:
-            fault = self._transport(error)
-        if fault is not None:
-            raise fault  # outside the handler: no reference to the SDK's error, or its socket
+        return self.guarded(request, (anthropic.AnthropicError,), (httpx2.HTTPError,))
 
     def list_models(self) -> list[str]:
         import anthropic

@@ -294,6 +294,40 @@ class Provider:
 
     # -- for subclasses ---------------------------------------------------------------
 
+    def guarded(
+        self,
+        request: ChatRequest,
+        sdk_errors: tuple[type[BaseException], ...],
+        transport_errors: tuple[type[BaseException], ...],
+    ) -> Iterator[Event]:
+        """``_streamed`` or ``_whole`` as ``request.stream`` asks, every SDK error made
+        ``_fault``'s and every transport error ``_transport``'s ``ProviderError`` — raised
+        outside the handler, so nothing keeps a reference to the SDK's error or its socket."""
+        fault: ProviderError | None = None
+        try:
+            if request.stream:
+                yield from self._streamed(request)
+            else:
+                yield from self._whole(request)
+        except sdk_errors as error:
+            fault = self._fault(error)
+        except transport_errors as error:
+            fault = self._transport(error)
+        if fault is not None:
+            raise fault
+
+    def _streamed(self, request: ChatRequest) -> Iterator[Event]:
+        raise NotImplementedError
+
+    def _whole(self, request: ChatRequest) -> Iterator[Event]:
+        raise NotImplementedError
+
+    def _fault(self, error: Any) -> ProviderError:
+        raise NotImplementedError
+
+    def _transport(self, error: Any) -> ProviderError:
+        raise NotImplementedError
+
     def key(self) -> str:
         """The key to send; a placeholder for a keyless local server (the SDKs want one)."""
         if self._key:

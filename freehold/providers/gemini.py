@@ -45,18 +45,7 @@ class GeminiProvider(Provider):
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         from google.genai import errors
 
-        fault: ProviderError | None = None
-        try:
-            if request.stream:
-                yield from self._streamed(request)
-            else:
-                yield from self._whole(request)
-        except errors.APIError as error:
-            fault = self._fault(error)
-        except _transport_errors() as error:
-            fault = self._transport(error)
-        if fault is not None:
-            raise fault  # outside the handler: no reference to the SDK's error, or its socket
+        return self.guarded(request, (errors.APIError,), _transport_errors())
 
     def list_models(self) -> list[str]:
         from google.genai import errors

@@ -42,18 +42,8 @@ class OpenAIProvider(Provider):
         import httpx2
         import openai
 
-        fault: ProviderError | None = None
-        try:
-            if request.stream:
-                yield from self._streamed(request)
-            else:
-                yield from self._whole(request)
-        except openai.OpenAIError as error:
-            fault = self._fault(error)
-        except httpx2.HTTPError as error:  # the body's bytes stopped coming mid-stream
-            fault = self._transport(error)
-        if fault is not None:
-            raise fault  # outside the handler: no reference to the SDK's error, or its socket
+        # httpx2's errors: the body's bytes stopped coming mid-stream
+        return self.guarded(request, (openai.OpenAIError,), (httpx2.HTTPError,))
 
     def list_models(self) -> list[str]:
         import openai
