@@ -192,11 +192,18 @@ def reading(console: Console, label: str, noun: str = "conversation") -> Iterato
     bar = _bar(console, read, TransferSpeedColumn())
     task = bar.add_task(label, total=None, conversations=0)
 
+    # The bar (and the thread that redraws it) starts at the first tick: an import's reader
+    # process is started before that, by a fork where no other thread runs (``ingest``).
     def tick(done: int, total: int, conversations: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
         bar.update(task, completed=done, total=total or None, conversations=conversations)
 
-    with bar:
+    try:
         yield tick
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 @contextmanager

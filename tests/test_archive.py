@@ -157,6 +157,19 @@ def test_an_archive_from_before_m003_gets_the_per_source_index(archive: Archive)
     assert "COVERING INDEX conversations_by_kind" in str(plan)
 
 
+def test_an_archive_from_before_m009_writes_bigger_search_segments(archive: Archive) -> None:
+    def setting() -> object:
+        row = archive.db.execute("SELECT v FROM messages_fts_config WHERE k = 'hashsize'")
+        return (row.fetchone() or (None,))[0]
+
+    assert setting() == 8 << 20
+    archive.db.execute("DELETE FROM messages_fts_config WHERE k = 'hashsize'")
+    archive.db.execute("DELETE FROM _freehold_migrations WHERE name LIKE 'm009%'")
+    assert migrate(archive.db) == ["m009_fts_writes_bigger_segments"]
+    assert setting() == 8 << 20
+    archive.db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')")
+
+
 def test_blank_database_gets_every_step() -> None:
     db = sqlite3.connect(":memory:", isolation_level=None)
     assert migrate(db) == [name for name, _ in MIGRATIONS]

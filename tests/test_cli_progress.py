@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,18 @@ def test_duration_in_hours_and_plural() -> None:
         "1,234 messages",
     ]
     assert progress.plural(2, "branch", "branches") == "2 branches"
+
+
+def test_the_import_bar_starts_its_thread_at_the_first_tick() -> None:
+    """The reader process is forked only while one thread runs (``ingest._start_method``),
+    and it starts before the first tick: the bar's redraw thread must not exist before then."""
+    terminal = render.Terminal(file=io.StringIO(), force_terminal=True, width=120)
+    before = set(threading.enumerate())
+    with progress.reading(terminal, "export.zip") as tick:
+        assert set(threading.enumerate()) == before
+        tick(10, 100, 1)
+        started = set(threading.enumerate()) - before
+        assert len(started) == 1
+    redraw = started.pop()
+    redraw.join(timeout=30)  # told to stop when the bar closes
+    assert not redraw.is_alive()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,30 @@ def test_conversations_sealed_by_the_writer_are_stored_as_sealed_ones(tmp_path: 
             )
         stored[-1].append(_rows(tmp_path / name))
     assert stored[0] == stored[1] and len(stored[0]) == 7
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the reader is forked on Linux only")
+def test_the_reader_is_forked_alone_and_spawned_beside_another_thread() -> None:
+    assert ingest._start_method() == "fork"
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert ingest._start_method() == "spawn"
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_a_forked_reader_stores_what_a_spawned_one_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = _export(tmp_path / "export.zip", 40)
+    for method in ("fork", "spawn") if sys.platform == "linux" else ("spawn",):
+        monkeypatch.setattr(ingest, "_start_method", lambda m=method: m)
+        os.environ["FREEHOLD_HOME"] = str(tmp_path / method)
+        with open_archive() as archive:
+            report = import_path(archive, export, reader_process=True)
+        assert report.conversations["new"] == 40
+    if sys.platform == "linux":
+        assert _rows(tmp_path / "fork") == _rows(tmp_path / "spawn")
