@@ -22,6 +22,7 @@ __all__ = [
     "m006_fts_found_by_datasette",
     "m007_local_turns",
     "m008_exit_plan",
+    "m009_fts_writes_bigger_segments",
     "migrate",
 ]
 
