@@ -16,13 +16,17 @@ A folder is walked without following symlinks and nothing outside it is ever ope
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, BinaryIO, Protocol, cast
+
+from isal import igzip_lib, isal_zlib
 
 from freehold.errors import BadExportError, UnsafeArchiveError
 from freehold.importers import _salvage
@@ -45,6 +49,10 @@ _RATIO_FLOOR = 1 << 20
 _MAX_MEMBERS = 1_000_000
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then the name and extra field lengths
 _LOCAL_MAGIC = b"PK\x03\x04"
+_ISAL_FROM = 4 << 20  # deflated members this big are inflated by ISA-L (``_Inflating``)
+_ISAL_CHUNK = 1 << 20
+# The class ISA-L raises (its type stubs declare it as an instance).
+_ISAL_ERROR = cast(type[Exception], igzip_lib.IsalError)
 
 
 class ExportFiles(Protocol):
@@ -243,11 +251,13 @@ class ZipFiles:
     def open(self, name: str) -> IO[bytes]:
         info = self._members[name]
         try:
-            if self._zip is not None:
+            if self._zip is not None and _by_isal(info):
+                raw = _inflating(self._path, info)
+            elif self._zip is not None:
                 raw = self._zip.open(info)
             else:
                 raw = _salvage.open_member(self._path.open("rb"), info)
-        except (zipfile.BadZipFile, OSError, NotImplementedError) as error:
+        except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError) as error:
             raise BadExportError(f"{self.label}/{name}: cannot be read ({error})") from error
         capped = _Capped(raw, info.file_size, f"{self.label}/{name}", self._budget)
         return capped  # type: ignore[return-value]
@@ -255,6 +265,94 @@ class ZipFiles:
     def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
+
+
+def _by_isal(info: zipfile.ZipInfo) -> bool:
+    """A big deflated member, not encrypted: the conversations JSON of most exports."""
+    return (
+        info.compress_type == zipfile.ZIP_DEFLATED
+        and info.file_size >= _ISAL_FROM
+        and not info.flag_bits & 0x1
+    )
+
+
+def _inflating(path: Path, info: zipfile.ZipInfo) -> IO[bytes]:
+    """``info``'s bytes, inflated by ISA-L: the same bytes ``zipfile`` gives, checked the same
+    way (the local header names the member; the CRC-32 and the size at the end), in half the
+    time (200 MB of conversations JSON: 0.19-0.25 s against 0.41-0.43 s, docs/performance.md).
+    """
+    handle = path.open("rb")
+    try:
+        handle.seek(info.header_offset)
+        magic, name_size, extra_size = _LOCAL_HEADER.unpack(
+            handle.read(_LOCAL_HEADER.size).ljust(_LOCAL_HEADER.size)
+        )
+        named = handle.read(name_size).decode("utf-8" if info.flag_bits & 0x800 else "cp437")
+        if magic != _LOCAL_MAGIC or named != info.orig_filename:
+            raise zipfile.BadZipFile(f"bad local header for {info.orig_filename!r}")
+        handle.seek(extra_size, os.SEEK_CUR)
+    except BaseException:
+        handle.close()
+        raise
+    return io.BufferedReader(_Inflating(handle, info), buffer_size=_ISAL_CHUNK)
+
+
+class _Inflating(io.RawIOBase):
+    """A deflated member's data inflated by ISA-L, never more at once than asked for.
+
+    ISA-L's zlib-like ``decompressobj`` cannot stand in for zlib's inside ``zipfile``: stopped
+    by ``max_length`` it keeps the rest of its input to itself, so ``zipfile`` takes the member
+    for ended and its ``flush()`` returns all that is left at once (a lying member's every
+    byte). ``IgzipDecompressor`` says when it needs input, like ``bz2``'s, so this reader feeds
+    it 1 MiB at a time and takes out at most what was asked for. Its errors are ``zipfile``'s:
+    ``zlib.error`` for bad data, ``EOFError`` for data that stops, ``BadZipFile`` for a CRC or
+    size that does not match the directory's."""
+
+    def __init__(self, handle: BinaryIO, info: zipfile.ZipInfo) -> None:
+        super().__init__()
+        self._handle = handle
+        self._name = info.orig_filename
+        self._compressed_left = info.compress_size
+        self._left = info.file_size
+        self._crc = info.CRC
+        self._running_crc = 0
+        self._over = False
+        self._inflater = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_DEFLATE)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._over:
+            raise zipfile.BadZipFile(f"{self._name}: inflates past its declared size")
+        inflater = self._inflater
+        while not inflater.eof:
+            data = b""
+            if inflater.needs_input:
+                data = self._handle.read(min(_ISAL_CHUNK, self._compressed_left))
+                self._compressed_left -= len(data)
+                if not data:
+                    raise EOFError(f"{self._name}: compressed data ended before the end")
+            try:
+                out = inflater.decompress(data, min(len(buffer), self._left + 1))
+            except _ISAL_ERROR as error:
+                raise zlib.error(f"{self._name}: {error}") from None
+            if len(out) > self._left:  # its declared size is given, then the error
+                self._over = True
+                out = out[: self._left]
+            if out:
+                self._left -= len(out)
+                self._running_crc = isal_zlib.crc32(out, self._running_crc)
+                buffer[: len(out)] = out
+                return len(out)
+        if self._left or self._running_crc != self._crc:
+            raise zipfile.BadZipFile(f"Bad CRC-32 or size for file {self._name!r}")
+        return 0
+
+    def close(self) -> None:
+        if not self.closed:
+            self._handle.close()
+        super().close()
 
 
 class DirFiles:

@@ -20,6 +20,9 @@ from freehold.errors import BadExportError, FreeholdError, UnknownExportError, U
 from freehold.importers import _safezip
 from tests.builders import ingest, write_zip
 
+# Every test here runs with each of the two readers of a deflated member.
+pytestmark = pytest.mark.usefixtures("zip_reader")
+
 
 def conversation(cid: str, text: str = "hello there") -> dict[str, Any]:
     def node(mid: str, parent: str | None, role: str, words: str) -> dict[str, Any]:

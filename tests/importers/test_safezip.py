@@ -27,6 +27,9 @@ HOSTILE = {
     "a//b.json": "empty component",
 }
 
+# Every test here runs with each of the two readers of a deflated member.
+pytestmark = pytest.mark.usefixtures("zip_reader")
+
 
 def build(path: Path, members: dict[str, bytes], *, method: int = zipfile.ZIP_DEFLATED) -> Path:
     with zipfile.ZipFile(path, "w", method) as zf:
@@ -357,3 +360,71 @@ def test_real_exports_fit_their_budget(real: Path, tmp_path: Path) -> None:
         for name in opened.names():
             read(opened, name)
         opened.close()
+
+
+# -- a big member inflated by ISA-L --------------------------------------------------------------
+
+
+def _text(size: int) -> bytes:
+    """Compressible but not trivial: numbers and words, like an export's JSON."""
+    words = [b'{"id": "%d", "text": "word %d and %d"}' % (i, i * 7, i % 13) for i in range(size)]
+    return b"[" + b", ".join(words) + b"]"
+
+
+def test_a_big_member_reads_the_same_by_either_reader(tmp_path: Path, zip_reader: str) -> None:
+    payload = _text(300_000)  # ~13 MB: over _ISAL_FROM whatever the fixture says
+    path = build(tmp_path / "big.zip", {"conversations.json": payload})
+    files = ZipFiles(path)
+    sizes = (1, 7, 4096, 1 << 20)
+    with files.open("conversations.json") as handle:
+        inner = handle._raw  # type: ignore[attr-defined]  # inside the size cap
+        assert isinstance(inner, io.BufferedReader) == (zip_reader == "isal")
+        got = [handle.read(size) for size in sizes]
+        assert [len(chunk) for chunk in got] == list(sizes)
+        rest = handle.read()
+    assert b"".join(got) + rest == payload
+    files.close()
+
+
+def test_a_lying_member_never_gives_more_than_asked(tmp_path: Path) -> None:
+    payload = _text(100_000)
+    path = build(tmp_path / "liar.zip", {"conversations.json": payload})
+    shrink_declared_size(path, b"conversations.json", 50_000)
+    handle = _safezip._inflating(path, ZipFiles(path)._members["conversations.json"])
+    got = b""
+    with pytest.raises(zipfile.BadZipFile, match="inflates past its declared size"):
+        while chunk := handle.read(4096):
+            assert len(chunk) <= 4096
+            got += chunk
+    assert len(got) <= 50_000 and payload.startswith(got)
+
+
+@pytest.mark.parametrize(
+    ("damage", "error"),
+    [
+        ("crc", zipfile.BadZipFile),
+        ("data", zlib.error),
+        ("cut", (EOFError, zipfile.BadZipFile)),  # zipfile: a bad CRC; ours: data that stops
+    ],
+)
+def test_a_damaged_member_fails_as_zipfile_fails(
+    tmp_path: Path, damage: str, error: type[Exception] | tuple[type[Exception], ...]
+) -> None:
+    path = build(tmp_path / "bad.zip", {"conversations.json": _text(20_000)})
+    info = ZipFiles(path)._members["conversations.json"]
+    data = bytearray(path.read_bytes())
+    entry = data.rfind(b"PK\x01\x02")
+    start = info.header_offset + 30 + len(b"conversations.json")
+    if damage == "crc":
+        struct.pack_into("<I", data, entry + 16, info.CRC ^ 1)
+    elif damage == "data":
+        data[start : start + 64] = b"\xff" * 64
+    else:  # the directory says the compressed data is shorter than it is
+        struct.pack_into("<I", data, entry + 20, info.compress_size // 2)
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as zf:
+        damaged = zf.getinfo("conversations.json")
+        for opened in (_safezip._inflating(path, damaged), zf.open(damaged)):
+            with pytest.raises(error), opened as handle:
+                while handle.read(1 << 16):
+                    pass
