@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from freehold._words import plural
 from freehold.config import ModelRef
 from freehold.errors import ProviderError
 from freehold.models import AttachmentRef, Conversation, Message, Part, without_citation_marks
@@ -81,7 +82,7 @@ def carry(
     notices = list(carried.notices)
     if left_out:
         notices.append(
-            f"left out the {left_out[0]} oldest turn(s) (~{left_out[1]:,} tokens) to fit "
+            f"left out the {plural(left_out[0], 'oldest turn')} (~{left_out[1]:,} tokens) to fit "
             f"{ref}'s {provider.context_window:,}-token context"
         )
     request = ChatRequest(ref.model, tuple(turns), carried.system, max_tokens=room)
@@ -270,11 +271,16 @@ class _Images:
         found = []
         if self.held_back:
             found.append(
-                f"{self.held_back} image(s) named but not sent: {self.provider.name} is set "
-                f"to take no images (images = true in [providers.{self.provider.name}] if it does)"
+                f"{plural(self.held_back, 'image')} named but not sent: "
+                f"{self.provider.name} is set to take no images (images = true in "
+                f"[providers.{self.provider.name}] if it does)"
             )
         if self.missing:
-            found.append(f"{self.missing} image(s) named but not sent: the archive lacks the file")
+            found.append(
+                f"{plural(self.missing, 'image')} named but not sent: the archive lacks the file"
+            )
         if self.unknown:
-            found.append(f"{self.unknown} part(s) of kinds freehold does not understand not sent")
+            found.append(
+                f"{plural(self.unknown, 'part')} of kinds freehold does not understand not sent"
+            )
         return found

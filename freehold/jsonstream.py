@@ -29,6 +29,8 @@ from typing import IO, Any
 
 import orjson
 
+from freehold._words import plural
+
 __all__ = ["MAX_DEPTH", "Element", "JsonStreamError", "iter_elements"]
 
 MAX_DEPTH = 128
@@ -228,7 +230,9 @@ def _finish(buf: _Buffer, start: int, end: int, index: int, value: Any, guard: _
     if buf.is_dirty(start, end) or _lone_surrogate_escape(raw_text):
         value, repaired = _repair(value)
         if repaired:
-            problems.append(f"{repaired} string(s) with invalid UTF-8 or lone surrogates repaired")
+            problems.append(
+                f"{plural(repaired, 'string')} with invalid UTF-8 or lone surrogates repaired"
+            )
     return Element(index, buf.base + start, value, raw, problems)
 
 

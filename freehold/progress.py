@@ -33,6 +33,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from freehold._words import plural
+
 __all__ = [
     "INTERVAL_VARIABLE",
     "copying",
@@ -48,11 +50,6 @@ _DEFAULT_INTERVAL = 10.0
 
 CountTick = Callable[[int], None]
 ReadTick = Callable[[int, int, int], None]
-
-
-def plural(count: int, noun: str, nouns: str | None = None) -> str:
-    """``1 conversation``, ``12,000 conversations``; ``nouns`` when it is not ``noun`` + s."""
-    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def interval() -> float:

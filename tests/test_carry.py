@@ -141,7 +141,7 @@ def test_images_sent_where_the_model_takes_them_else_named() -> None:
         "[Image: photo.png — not sent: this model takes no images]",
     )
     assert notices == [
-        "1 image(s) named but not sent: p is set to take no images "
+        "1 image named but not sent: p is set to take no images "
         "(images = true in [providers.p] if it does)"
     ]
     request, notices = _carry(conv, _provider(images=True), {})
@@ -202,7 +202,7 @@ def test_the_oldest_turns_are_left_out_to_fit_with_a_notice() -> None:
     assert request.turns[0].role == "user"
     assert sum(carry.estimate(t) for t in request.turns) <= 2000
     assert len(notices) == 1 and notices[0].startswith("left out the ")
-    assert "oldest turn(s)" in notices[0] and "p:m's 2,000-token context" in notices[0]
+    assert "oldest turn" in notices[0] and "p:m's 2,000-token context" in notices[0]
     assert request.max_tokens == 500  # the answer's room: a quarter of a small window
 
 

@@ -54,7 +54,7 @@ def _with_secrets(tmp_path: Path) -> None:
 def test_a_newcomer_makes_a_profile_from_the_sample_archive(sample: Path) -> None:
     made = run("profile", "create", "work")
     assert made.exit_code == 0, made.output
-    assert "profile work, version 1" in made.stdout and "3 note(s)" in made.stdout
+    assert "profile work, version 1" in made.stdout and "3 notes" in made.stdout
     assert "not included: custom GPT g-GFJ15ObGb" in made.stderr
     listed = json.loads(run("profile", "list", "--json").stdout)
     assert [(p["name"], p["versions"]) for p in listed] == [("work", [1])]
@@ -181,7 +181,7 @@ def test_chat_refuses_a_profile_with_flags_nobody_reviewed(
     result = run("chat", "-m", "openai:model-x-20250101", "--profile", "work", input="Hi\n")
     assert (
         result.exit_code == 1
-        and "2 likely secret(s) or personal data not reviewed" in result.output
+        and "2 flagged items (likely secrets or personal data) not reviewed" in result.output
     )
     assert wire.requests == []  # nothing left
     run("profile", "export", "work", "--strike-all")  # unattended: not remembered

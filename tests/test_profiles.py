@@ -152,7 +152,7 @@ def test_review_decisions_are_remembered_and_strike_what_leaves() -> None:
     )
     check = profiles.review(profiles.load_profile("a"), region="US")
     assert [f.kind for f in check.pending] == ["email", "phone"]
-    with pytest.raises(profiles.PendingError, match="2 likely secret"):
+    with pytest.raises(profiles.PendingError, match=r"2 flagged items \(likely secrets"):
         check.outgoing()
     check.decide(check.findings[0], "keep", keep_record=True)
     check.decide(check.findings[1], "strike", keep_record=True)

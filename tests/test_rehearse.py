@@ -185,7 +185,7 @@ def test_the_cost_is_shown_and_nothing_is_sent_without_yes(
     )
     result = _invoke("rehearse", "--candidates", BOTH, "--sample", "4", code=2)
     assert "add --yes" in result.output
-    assert "16 request(s) to send, 0 already answered" in result.output
+    assert "16 requests to send, 0 already answered" in result.output
     assert "b:model-b (no price known" in result.output
     assert wire.requests == []
     estimate = _rehearse("--sample", "4")["run"]["estimate"]

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from freehold import profiles, secrets
+from freehold._words import plural
 from freehold.cli._base import archive_session, err, json_option, out, print_json
 from freehold.config import Config, Target, load_config
 from freehold.errors import FreeholdError
@@ -73,7 +74,7 @@ def create_command(name: str, include: tuple[str, ...], again: bool, as_json: bo
         return
     out.print(f"profile {made.name}, version {made.version}: {made.path}", soft_wrap=True)
     for section in made.sections:
-        notes = f", {len(section.notes)} note(s)" if section.kind == "memory" else ""
+        notes = f", {plural(len(section.notes), 'note')}" if section.kind == "memory" else ""
         out.print(f"  {section.title or '(untitled)'}: {len(section.text):,} characters{notes}")
     for line in made.meta.get("not_included", []):
         err.print(f"not included: {line}", style="yellow", soft_wrap=True)
@@ -273,13 +274,16 @@ def reviewed(
         _ask_each(check)
     outgoing = check.outgoing()
     if check.struck:
-        err.print(f"struck {len(check.struck)} flagged item(s) from what leaves", style="yellow")
+        err.print(
+            f"struck {plural(len(check.struck), 'flagged item')} from what leaves", style="yellow"
+        )
     return outgoing, check
 
 
 def _ask_each(check: Review) -> None:
     err.print(
-        f"{len(check.pending)} likely secret(s) or personal data in {check.profile.name} "
+        f"{plural(len(check.pending), 'flagged item')} (likely secrets or personal data) in "
+        f"{check.profile.name} "
         "(k: keep, s: strike; your answer is remembered for this profile):",
         style="yellow",
     )

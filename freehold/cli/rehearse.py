@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from freehold import _private, embeddings
+from freehold._words import plural
 from freehold.archive import Archive
 from freehold.cli._base import archive_session, err, json_option, out, print_json
 from freehold.cli._semantic import counting
@@ -193,8 +194,8 @@ def _keys(plan: Plan, position: int, ref: str) -> list[str]:
 def _confirm(plan: Plan, estimate: Estimate, *, yes: bool) -> None:
     """Say what the run would cost, and ask before spending anything."""
     line = (
-        f"{len(plan.cases)} past prompts × {len(plan.refs)} candidate(s) × "
-        f"{plan.options.repeats} repeat(s): {estimate.calls} request(s) to send, "
+        f"{len(plan.cases)} past prompts × {plural(len(plan.refs), 'candidate')} × "
+        f"{plural(plan.options.repeats, 'repeat')}: {plural(estimate.calls, 'request')} to send, "
         f"{estimate.cached} already answered (cached); ~{estimate.tokens_in:,} tokens in, "
         f"~{estimate.tokens_out:,} out; estimated ${estimate.cost_usd:.4f}"
     )

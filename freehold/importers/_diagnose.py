@@ -28,6 +28,7 @@ from typing import Any
 import filetype
 
 from freehold import plugins
+from freehold._words import plural
 from freehold.importers._skeleton import Export
 
 __all__ = ["EXPECTED", "Finding", "member", "unknown"]
@@ -110,7 +111,7 @@ def _refused(export: Export) -> str:
     if not export.rejected:
         return ""
     shown = "; ".join(f"{name}: {reason}" for name, reason in export.rejected[:3])
-    return f" ({len(export.rejected)} member(s) refused: {shown})"
+    return f" ({plural(len(export.rejected), 'member')} refused: {shown})"
 
 
 def _count(number: int) -> str:
@@ -222,7 +223,7 @@ def _shape(value: Any) -> Finding:
                 f"a JSON array of {', '.join(k + 's' for k in kinds)}, not conversations"
             )
         keys = sorted({key for item in value for key in item})
-        what = f"a JSON array of {len(value)} object(s) with keys {_keys(keys)}"
+        what = f"a JSON array of {plural(len(value), 'object')} with keys {_keys(keys)}"
         return Finding(f"{what}, not conversations freehold knows")
     if isinstance(value, dict):
         return Finding(

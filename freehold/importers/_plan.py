@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from freehold import plugins
+from freehold._words import plural
 from freehold.errors import BadExportError, UnknownExportError
 from freehold.importers import _diagnose
 from freehold.importers._common import export_problems
@@ -136,7 +137,7 @@ def _left_out(export: Export, free: list[str]) -> Iterator[Problem]:
     rest = names[_LISTED:]
     if rest:
         shown = ", ".join(rest[:5]) + (f" and {len(rest) - 5} more" if len(rest) > 5 else "")
-        what = f"{len(rest)} more file(s) no importer reads, left out: {shown}"
+        what = f"{plural(len(rest), 'more file')} no importer reads, left out: {shown}"
         yield Problem(export.label, what, lost=False)
 
 

@@ -28,6 +28,7 @@ from typing import IO, BinaryIO, Protocol, cast
 
 from isal import igzip_lib, isal_zlib
 
+from freehold._words import plural
 from freehold.errors import BadExportError, UnsafeArchiveError
 from freehold.importers import _salvage
 
@@ -172,8 +173,9 @@ class ZipFiles:
             ) from error
         cut = found.partial.filename if found.partial else "the last member"
         self.truncated = (
-            f"truncated zip (no central directory): {len(found.members)} complete member(s) "
-            f"recovered; {cut} is cut off (read up to the cut) and anything after it is lost "
+            "truncated zip (no central directory): "
+            f"{plural(len(found.members), 'complete member')} recovered; {cut} is cut off "
+            "(read up to the cut) and anything after it is lost "
             "— download the export again"
         )
         self._partial = found.partial.filename if found.partial else None

@@ -46,6 +46,7 @@ from typing import IO, Any, ClassVar, Literal
 
 import orjson
 
+from freehold._words import plural
 from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
 from freehold.importers._common import export_problems
 from freehold.importers._fields import Notes, noting
@@ -334,8 +335,8 @@ class Format:
 
         def lost() -> str:
             return (
-                f"{count} {self.noun}(s) read before it; the rest of this file was not imported "
-                f"— {self.again}"
+                f"{plural(count, self.noun)} read before it; the rest of this file was not "
+                f"imported — {self.again}"
             )
 
         try:

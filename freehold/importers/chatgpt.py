@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from freehold._words import plural
 from freehold.importers import _fields as field
 from freehold.importers._chatgpt_content import convert_content
 from freehold.importers._skeleton import Claim, Element, Format, Look
@@ -121,8 +122,8 @@ class _ChatGPT(Format):
             )
             yield Problem(
                 self.export.label,
-                f"{len(unread)} file(s) not referenced by any conversation, left in the export: "
-                f"{listed}",
+                f"{plural(len(unread), 'file')} not referenced by any conversation, left in the "
+                f"export: {listed}",
                 lost=False,
             )
 

@@ -27,6 +27,7 @@ from typing import IO, Any, ClassVar
 
 import orjson
 
+from freehold._words import plural
 from freehold.errors import BadExportError
 from freehold.exporters.json import (
     CONVERSATIONS,
@@ -105,7 +106,8 @@ class _Freehold(Format):
             count += 1
             yield from self._record(number, line)
         if complete and isinstance(expected, int) and count != expected:
-            what = f"{count} conversation line(s) but the manifest says {expected} (truncated?)"
+            lines = plural(count, "conversation line")
+            what = f"{lines} but the manifest says {expected} (truncated?)"
             yield Problem(CONVERSATIONS, what)
 
     def _record(self, number: int, line: bytes | None) -> Iterator[Record]:

@@ -45,6 +45,7 @@ from functools import partial
 from html.parser import HTMLParser
 from typing import IO, Any
 
+from freehold._words import plural
 from freehold.importers import _fields, _gemini_html
 from freehold.importers._skeleton import READ_ERRORS, Claim, Export, Format
 from freehold.jsonstream import JsonStreamError, iter_elements
@@ -173,7 +174,8 @@ class _Gemini(Format):
                 undated.append(found.bad_date)
         if undated:
             shown = ", ".join(repr(text) for text in list(dict.fromkeys(undated))[:3])
-            what = f"{len(undated)} record(s) kept without a time: date not understood ({shown})"
+            records = plural(len(undated), "record")
+            what = f"{records} kept without a time: date not understood ({shown})"
             yield Problem(name, what, lost=False)
 
     def identify(self, value: Any, raw: bytes) -> str | None:
@@ -198,7 +200,7 @@ def _is_ours(record: Any) -> bool:
 
 def _lost(count: int) -> str:
     return (
-        f"{count} Gemini record(s) read before it; the rest of this file was not imported "
+        f"{plural(count, 'Gemini record')} read before it; the rest of this file was not imported "
         "— download the export again"
     )
 

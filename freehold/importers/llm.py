@@ -43,6 +43,7 @@ from typing import Any
 
 import orjson
 
+from freehold._words import plural
 from freehold.importers import _fields as field
 from freehold.importers._skeleton import Claim, Format
 from freehold.models import Conversation, Message, Part, Problem, Record
@@ -150,8 +151,8 @@ def _guard(label: str, records: Iterator[Record]) -> Iterator[Record]:
     except sqlite3.Error as error:
         yield Problem(
             label,
-            f"database error ({error}) after {count} conversation(s); the rest was not read "
-            "— run `sqlite3 logs.db 'PRAGMA integrity_check'`",
+            f"database error ({error}) after {plural(count, 'conversation')}; the rest was not "
+            "read — run `sqlite3 logs.db 'PRAGMA integrity_check'`",
         )
 
 
@@ -161,8 +162,9 @@ def _missing(db: sqlite3.Connection, table: str, wanted: Iterable[str]) -> Itera
     if lost:
         yield Problem(
             f"{table}",
-            f"no column(s) {', '.join(lost)} (an older llm version?); read without them "
-            "— upgrade llm and run `llm logs` to migrate",
+            f"no {'column' if len(lost) == 1 else 'columns'} {', '.join(lost)} "
+            "(an older llm version?); read without them — upgrade llm and run `llm logs` to "
+            "migrate",
             lost=False,
         )
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from freehold._words import plural
 from freehold.archive import Archive
 from freehold.errors import FreeholdError
 from freehold.profiles.document import HEADINGS, Profile
@@ -172,7 +173,7 @@ def _missing(projects: list[dict[str, Any]]) -> list[str]:
             continue
         what = "ChatGPT project" if project.startswith("g-p-") else "custom GPT"
         lines.append(
-            f"{what} {project} ({item['conversations']} conversation(s), "
+            f"{what} {project} ({plural(item['conversations'], 'conversation')}, "
             f"{_day(item['first'])} to {_day(item['last'])}): ChatGPT's export does not "
             "include its instructions — paste them into a section of your own"
         )
@@ -218,7 +219,7 @@ def _chosen(sets: list[InstructionSet], include: list[str]) -> list[InstructionS
 def _left_out(found: Found, chosen: list[InstructionSet]) -> list[str]:
     lines = [
         f"earlier custom instructions ({i.platform}, in force {_day(i.first)} to "
-        f"{_day(i.last)}, {i.seen} conversation(s)): a newer version is used"
+        f"{_day(i.last)}, {plural(i.seen, 'conversation')}): a newer version is used"
         for i in found.instructions[:-1]
     ]
     lines += [
@@ -227,7 +228,9 @@ def _left_out(found: Found, chosen: list[InstructionSet]) -> list[str]:
         if s not in chosen
     ]
     if found.documents:
-        lines.append(f"{found.documents} Claude project document(s): knowledge, not instructions")
+        lines.append(
+            f"{plural(found.documents, 'Claude project document')}: knowledge, not instructions"
+        )
     return lines + found.missing
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from freehold import secrets
+from freehold._words import plural
 from freehold.errors import FreeholdError
 from freehold.profiles import store
 from freehold.profiles.document import Profile
@@ -67,7 +68,8 @@ class Review:
             what = ", ".join(sorted({f.label for f in self.pending}))
             raise PendingError(
                 f"profile {self.profile.name!r} (version {self.profile.version}) holds "
-                f"{len(self.pending)} likely secret(s) or personal data not reviewed ({what}) — "
+                f"{plural(len(self.pending), 'flagged item')} (likely secrets or personal data) "
+                f"not reviewed ({what}) — "
                 f"run `freehold profile apply {self.profile.name}` or `freehold profile export "
                 f"{self.profile.name}` on a terminal to keep or strike each, or pass --yes "
                 "(keep all) or --strike-all there"

@@ -294,7 +294,7 @@ def test_bad_input_becomes_problems(tmp_path: Path) -> None:
     assert [r.source_id for r in found if isinstance(r, Conversation)] == ["ok"]
     assert problems[0].skipped == 1 and "no uuid" in problems[0].what
     assert (
-        problems[-1].where == "conversations.json" and "2 conversation(s) read" in problems[-1].what
+        problems[-1].where == "conversations.json" and "2 conversations read" in problems[-1].what
     )
     assert all("\n" not in p.what and "—" in p.what for p in problems)
 

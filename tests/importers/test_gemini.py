@@ -199,7 +199,7 @@ def test_bad_input_becomes_problems(tmp_path: Path) -> None:
     assert len(found[1].messages) == 6  # three records at the same time: one conversation
     problems = [r for r in found if isinstance(r, Problem)]
     assert len(problems) == 2 and all(p.lost for p in problems)
-    assert "3 Gemini record(s) read" in problems[1].what
+    assert "3 Gemini records read" in problems[1].what
     assert all("—" in p.what and "\n" not in p.what for p in problems)
 
 

@@ -129,7 +129,7 @@ def test_bad_input_becomes_problems(tmp_path: Path) -> None:
     assert [c.title for c in found if isinstance(c, Conversation)] == ["ok"]
     problems = [r for r in found if isinstance(r, Problem)]
     assert [p.skipped for p in problems] == [1, 1, 0]
-    assert "3 conversation(s) read" in problems[-1].what
+    assert "3 conversations read" in problems[-1].what
     assert all("—" in p.what and "\n" not in p.what for p in problems)
 
 

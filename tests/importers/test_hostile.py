@@ -248,7 +248,7 @@ def test_truncated_json_keeps_what_came_before(archive: Archive, tmp_path: Path)
     assert not report.ok
     (problem,) = report.problems
     assert problem.where == "conversations.json" and problem.lost
-    assert "truncated" in problem.what and "4 conversation(s) read before it" in problem.what
+    assert "truncated" in problem.what and "4 conversations read before it" in problem.what
     assert "not imported" in problem.what
 
 
@@ -394,7 +394,7 @@ def test_files_nothing_points_at_are_named_but_not_counted_as_lost(
     assert report.ok
     (note,) = [p for p in report.problems if "not referenced" in p.what]
     assert not note.lost
-    assert "2 file(s)" in note.what
+    assert "2 files" in note.what
     assert "textdocs/canvas-1.md" in note.what and "file-Orphan123-notes.txt" in note.what
     assert "chat.html" not in note.what
 

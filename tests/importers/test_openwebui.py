@@ -243,7 +243,7 @@ def test_bad_input_becomes_problems(tmp_path: Path) -> None:
     assert [r.source_id for r in found if isinstance(r, Conversation)] == ["ok"]
     problems = [r for r in found if isinstance(r, Problem)]
     assert [p.skipped for p in problems] == [1, 1, 0]
-    assert "no id" in problems[1].what and "3 chat(s) read" in problems[2].what
+    assert "no id" in problems[1].what and "3 chats read" in problems[2].what
     assert all("\n" not in p.what and "—" in p.what for p in problems)
 
 

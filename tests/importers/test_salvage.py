@@ -81,7 +81,7 @@ def test_cut_inside_the_conversations_member_imports_what_precedes_the_cut(
     assert not report.ok
     whats = " ".join(p.what for p in report.problems)
     assert "truncated zip" in whats and "conversations.json is cut off" in whats
-    assert f"{read} conversation(s) read before it" in whats
+    assert f"{read} conversation{'' if read == 1 else 's'} read before it" in whats
     assert report.kept_files == ["user.json"]
     ids = [row[0] for row in archive.db.execute("SELECT source_conversation_id FROM conversations")]
     assert sorted(ids) == [f"conv-{n:04d}" for n in range(read)]
@@ -100,7 +100,7 @@ def test_members_written_with_a_data_descriptor_are_measured(
     cut.write_bytes(data[:first_central])
     report = import_path(archive, cut)
     assert report.conversations["new"] == 50
-    assert any("2 complete member(s) recovered" in p.what for p in report.problems)
+    assert any("2 complete members recovered" in p.what for p in report.problems)
 
 
 def test_a_zip_cut_before_its_first_member_ends_says_download_again(tmp_path: Path) -> None:

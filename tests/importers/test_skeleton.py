@@ -97,7 +97,7 @@ def test_bad_elements_and_a_cut_file(tmp_path: Path) -> None:
     problems = [r for r in found if isinstance(r, Problem)]
     assert [p.skipped for p in problems] == [1, 1, 0]
     assert "not a JSON object" in problems[0].what and "no id" in problems[1].what
-    assert "4 conversation(s) read before it" in problems[2].what
+    assert "4 conversations read before it" in problems[2].what
 
 
 def test_odd_values_are_noted_and_the_conversation_kept(tmp_path: Path) -> None:
