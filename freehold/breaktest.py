@@ -30,8 +30,6 @@ the last one as JSON in ``break-test/last.json`` (private), which the web app sh
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import re
 import tempfile
@@ -247,23 +245,19 @@ class Wearable:
 
 
 def profile_texts() -> list[Wearable]:
-    """Each saved profile with the text a model wears (as it may leave the machine).
+    """Each saved profile with the text a model wears (as it may leave the machine): the one
+    place the break test reads profiles, as ``chat --profile`` does (``review`` of the saved
+    version, then ``outgoing``), without asking about flagged items."""
+    from freehold import profiles  # loaded by a run that checks profiles, not by the web app
 
-    The one place the break test reads profiles, through ``freehold.profiles``'s stable API
-    (``names``, ``load_profile``, ``review(...).outgoing().system``). A freehold without that
-    module has no profiles: the check then says so.
-    """
-    if importlib.util.find_spec("freehold.profiles") is None:
-        return []
-    profiles: Any = importlib.import_module("freehold.profiles")
     found = []
     for name in profiles.names():
         try:
             outgoing = profiles.review(profiles.load_profile(name)).outgoing()
         except FreeholdError as error:  # flags not reviewed yet, a broken file
-            found.append(Wearable(str(name), None, str(error)))
+            found.append(Wearable(name, None, str(error)))
             continue
-        found.append(Wearable(str(name), str(outgoing.system)))
+        found.append(Wearable(name, outgoing.system))
     return found
 
 
