@@ -101,3 +101,42 @@ def test_versus_plain_times_a_baseline_tree_in_the_same_rounds(
     assert len(re.findall(r"round \d  +baseline: ", out)) == 2
     assert out.count("ratio baseline/plain: ") == 3
     assert out.count("ratio freehold/plain: ") == 3
+
+
+writer_bound = _load("writer_bound")
+
+
+def _counts(database: Path) -> tuple[int, ...]:
+    with sqlite3.connect(database) as db:
+        tables = ("conversations", "messages", "message_attachments", "conversation_raw")
+        counts = [db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in tables]
+        hits = "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'mistake'"
+        return (*counts, db.execute(hits).fetchone()[0])
+
+
+def test_the_writer_alone_stores_what_an_import_stores(tmp_path: Path) -> None:
+    from freehold.archive import open_archive
+    from freehold.ingest import import_path
+
+    export = tmp_path / "export.zip"
+    stats = genexport.generate(export, target_bytes=300_000, seed=3, profile="varied")
+    got = writer_bound.writer_alone(export, tmp_path / "alone" / "home")
+    assert got["conversations"] == stats.conversations and got["seconds"] > 0
+    with open_archive(tmp_path / "whole") as archive:
+        import_path(archive, export, reader_process=False)
+    alone = _counts(tmp_path / "alone" / "home" / "archive.sqlite")
+    assert alone == _counts(tmp_path / "whole" / "archive.sqlite")
+    assert alone[0] == stats.conversations and alone[-1] > 0
+
+
+def test_writer_bound_prints_the_three_runs_and_both_ratios(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--profiles", "default", "--sizes", "200KB", "--repeats", "2"]
+    assert writer_bound.main([*argv, "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for name in ("freehold", "writer alone", "plain"):
+        assert len(re.findall(rf"round \d +{name}: +[0-9.]+ s", out)) == 2
+    assert out.count("plain/writer alone") == 3  # one per round, one in the summary
+    assert out.count("plain/freehold") == 3
+    assert not (tmp_path / "scratch").exists()
