@@ -145,3 +145,17 @@ def test_the_web_page_names_hidden_items_and_counts_in_words(sample_server: Serv
     with sample_server.client(headers={"Accept-Language": "fr"}) as client:
         page = client.get("/conversations/c19ee96c229f96f6").text
     assert "<summary>Résumé du raisonnement (masqué)</summary>" in page
+
+
+def test_the_import_table_counts_attachment_links_and_files_apart(tmp_path: Path) -> None:
+    """25 links in the sample, 10 with their bytes in the zip, 8 distinct files: one row
+    mixing links (read) and files (new) read as if 8 of 25 attachments were new."""
+    shutil.copy(SAMPLE, tmp_path / "sample.zip")
+    first = CliRunner().invoke(cli, ["import", str(tmp_path / "sample.zip")], terminal_width=120)
+    again = CliRunner().invoke(cli, ["import", str(tmp_path / "sample.zip")], terminal_width=120)
+    rows = [re.sub(r"[│\s]+", " ", line).strip() for line in first.output.splitlines()]
+    assert "attachment links 25" in rows and "attachment files 8" in rows
+    assert "attachment links: 10 with their file, 15 missing it" in first.output
+    assert "attachment files 0" in [
+        re.sub(r"[│\s]+", " ", x).strip() for x in again.output.splitlines()
+    ]
