@@ -1064,7 +1064,7 @@ def test_an_unchanged_reimport_reports_nothing_new_and_no_repeated_notes(tmp_pat
     assert again["attachments"]["stored"] == 0 and again["problems"] == []  # type: ignore[index]
     assert again["attachments"]["found"] == first["attachments"]["found"]  # type: ignore[index]
     table = _run(home, "import", str(SAMPLE))
-    row = next(line for line in table.stdout.splitlines() if "attachments" in line)  # type: ignore[attr-defined]
+    row = next(line for line in table.stdout.splitlines() if "attachment files" in line)  # type: ignore[attr-defined]
     assert row.split("│")[3].strip() == "0"  # the table's "new" column
     assert "note:" not in table.stderr  # type: ignore[attr-defined]
 
