@@ -29,7 +29,7 @@ import shutil
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +39,12 @@ sys.path.insert(0, str(HERE))
 from genexport import PROFILES, generate, parse_size  # noqa: E402
 
 PORTER = "porter unicode61 remove_diacritics 2"  # freehold's tokenizer
+
+
+def spread(values: list[float], digits: int = 2) -> str:
+    """``low-high (median m)``, as the summaries print every figure."""
+    low, high, mid = min(values), max(values), statistics.median(values)
+    return f"{low:.{digits}f}-{high:.{digits}f} (median {mid:.{digits}f})"
 
 
 @dataclass
@@ -52,11 +58,10 @@ class Contender:
     def summary(self) -> str:
         if not self.rates:
             return "-"
-        low, high, mid = min(self.rates), max(self.rates), statistics.median(self.rates)
         cpu, system = statistics.median(self.cpu), statistics.median(self.system)
         rss = max(self.rss)
         return (
-            f"{low:.1f}-{high:.1f} (median {mid:.1f}); CPU median {cpu:.2f} s "
+            f"{spread(self.rates, 1)}; CPU median {cpu:.2f} s "
             f"(system {system:.2f} s); "
             f"peak RSS {rss:.0f} MB"
         )
@@ -72,6 +77,34 @@ def export_for(work: Path, profile: str, size: int, layout: str) -> tuple[Path, 
     stats = generate(path, target_bytes=size, layout=layout, seed=1, profile=profile)
     meta.write_text(json.dumps({"bytes_json": stats.bytes_json}))
     return path, stats.bytes_json
+
+
+def export_options(doc: str | None, sizes: str) -> argparse.ArgumentParser:
+    """A parser with the options every comparison here takes: which exports, how many rounds,
+    where the exports are kept."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
+    parser.add_argument("--profiles", default=",".join(PROFILES))
+    parser.add_argument("--sizes", default=sizes)
+    parser.add_argument("--layout", default="single", choices=["single", "sharded"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, default=Path("bench-out"))
+    return parser
+
+
+def exports(args: argparse.Namespace) -> Iterator[tuple[Path, int, Path]]:
+    """Each export the options name (generated once, announced), its bytes of JSON and the
+    scratch folder for the runs' data, emptied first and removed at the end."""
+    scratch = args.workdir / "scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        for profile in args.profiles.split(","):
+            for label in args.sizes.split(","):
+                size = parse_size(label)
+                export, json_bytes = export_for(args.workdir, profile, size, args.layout)
+                print(f"== {profile} {args.layout} {label}: {json_bytes / 1e6:.1f} MB of JSON")
+                yield export, json_bytes, scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def load() -> str:
@@ -178,20 +211,11 @@ def compare(
         print(f"  {contender.name:>12} MB/s: {contender.summary()}")
     for name, found in (("freehold", ratios), ("baseline", base_ratios)):
         if found:
-            print(
-                f"  ratio {name}/plain: {min(found):.2f}-{max(found):.2f} "
-                f"(median {statistics.median(found):.2f})",
-                flush=True,
-            )
+            print(f"  ratio {name}/plain: {spread(found)}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--profiles", default=",".join(PROFILES))
-    parser.add_argument("--sizes", default="100MB,200MB")
-    parser.add_argument("--layout", default="single", choices=["single", "sharded"])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=Path("bench-out"))
+    parser = export_options(__doc__, sizes="100MB,200MB")
     parser.add_argument(
         "--porter",
         action="store_true",
@@ -203,17 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         help="also time freehold from this source tree (an earlier checkout)",
     )
     args = parser.parse_args(argv)
-    scratch = args.workdir / "scratch"
-    shutil.rmtree(scratch, ignore_errors=True)
-    try:
-        for profile in args.profiles.split(","):
-            for label in args.sizes.split(","):
-                size = parse_size(label)
-                export, json_bytes = export_for(args.workdir, profile, size, args.layout)
-                print(f"== {profile} {args.layout} {label}: {json_bytes / 1e6:.1f} MB of JSON")
-                compare(export, json_bytes, args.repeats, args.porter, scratch, args.baseline)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    for export, json_bytes, scratch in exports(args):
+        compare(export, json_bytes, args.repeats, args.porter, scratch, args.baseline)
     return 0
 
 

@@ -24,8 +24,6 @@ import json
 import os
 import pickle
 import resource
-import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -36,8 +34,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from genexport import PROFILES, parse_size  # noqa: E402
-from versus_plain import export_for, load, run_freehold, run_plain  # noqa: E402
+from versus_plain import (  # noqa: E402
+    export_options,
+    exports,
+    load,
+    run_freehold,
+    run_plain,
+    spread,
+)
 
 _BATCH = 32  # items per pickled batch, as the reader process sends them
 
@@ -125,43 +129,21 @@ def compare(export: Path, json_bytes: int, repeats: int, scratch: Path) -> None:
             flush=True,
         )
     for name in names:
-        found = seconds[name]
-        print(
-            f"  {name:>12}: {min(found):.2f}-{max(found):.2f} s "
-            f"(median {statistics.median(found):.2f})"
-        )
+        print(f"  {name:>12} seconds: {spread(seconds[name])}")
     for name in ("freehold", "writer alone"):
         ratios = [p / s for p, s in zip(seconds["plain"], seconds[name], strict=True)]
-        print(
-            f"  plain/{name}: {min(ratios):.2f}-{max(ratios):.2f} "
-            f"(median {statistics.median(ratios):.2f})",
-            flush=True,
-        )
+        print(f"  plain/{name}: {spread(ratios)}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--profiles", default=",".join(PROFILES))
-    parser.add_argument("--sizes", default="200MB")
-    parser.add_argument("--layout", default="single", choices=["single", "sharded"])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=Path("bench-out"))
+    parser = export_options(__doc__, sizes="200MB")
     parser.add_argument("--writer-alone", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.writer_alone:
         print(json.dumps(writer_alone(*args.writer_alone)))
         return 0
-    scratch = args.workdir / "scratch"
-    shutil.rmtree(scratch, ignore_errors=True)
-    try:
-        for profile in args.profiles.split(","):
-            for label in args.sizes.split(","):
-                size = parse_size(label)
-                export, json_bytes = export_for(args.workdir, profile, size, args.layout)
-                print(f"== {profile} {args.layout} {label}: {json_bytes / 1e6:.1f} MB of JSON")
-                compare(export, json_bytes, args.repeats, scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    for export, json_bytes, scratch in exports(args):
+        compare(export, json_bytes, args.repeats, scratch)
     return 0
 
 
