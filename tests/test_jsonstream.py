@@ -248,3 +248,113 @@ def test_an_integer_too_long_for_python_skips_that_element_only(step: int | None
     assert elements[1].raw == b'{"n": ' + huge + b', "s": "[{"}'
     assert elements[2].raw == huge
     assert all("too long to read" in e.problems[0] for e in elements[1:3])
+
+
+# -- the byte reader (``_Fast``) against the exact reader ------------------------------------
+
+_WIDE_SCALARS = (
+    _SCALARS
+    | st.integers(-(2**70), 2**70)
+    | st.text(alphabet=st.characters(codec="utf-8"), max_size=6)
+    | st.sampled_from(["}, {", '}, {"title": 1', "\\", '"', "é€😀"])
+)
+_WIDE_VALUES = st.recursive(
+    _WIDE_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        | st.builds(lambda rest: {"title": 0, **rest}, st.dictionaries(st.text(max_size=4), inner))
+    ),
+    max_leaves=12,
+)
+# Conversations as exports hold them: objects that all begin with the same key.
+_CONVERSATIONS = st.lists(
+    st.builds(
+        lambda title, rest: {"title": title, **rest},
+        _WIDE_VALUES,
+        st.dictionaries(st.text(max_size=8), _WIDE_VALUES, max_size=4),
+    ),
+    max_size=6,
+)
+
+
+def _outcome(read: Any) -> tuple[list[tuple[Any, ...]], tuple[Any, ...] | None]:
+    """What a reader yields (everything an element carries) and how it stops."""
+    got: list[tuple[Any, ...]] = []
+    try:
+        for e in read:
+            got.append((e.index, e.offset, e.raw, e.problems, repr(e.value)))
+    except JsonStreamError as error:
+        return got, (str(error), error.offset, error.elements)
+    return got, None
+
+
+def _exact(data: bytes, step: int | None = None) -> Any:
+    stream: Any = io.BytesIO(data) if step is None else Trickle(data, step)
+    guard = jsonstream._Guard(jsonstream.MAX_DEPTH)
+    return jsonstream._text_elements(jsonstream._Buffer(stream), guard)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_CONVERSATIONS, _LAYOUTS, st.sampled_from([None, 1, 5, 64]))
+def test_shared_first_key_arrays_read_as_the_exact_reader_reads_them(
+    objects: list[Any], layout: dict[str, Any], step: int | None
+) -> None:
+    text = json.dumps(objects, **layout)
+    data = text.encode("utf-8")
+    elements = read_all(data, step)
+    assert [e.value for e in elements] == json.loads(text)
+    assert all(e.problems == [] for e in elements)
+    assert_exact_slices(text, elements)
+    stream: Any = io.BytesIO(data) if step is None else Trickle(data, step)
+    assert _outcome(iter_elements(stream)) == _outcome(_exact(data, step))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_CONVERSATIONS, _LAYOUTS, st.data())
+def test_damaged_documents_end_as_the_exact_reader_ends_them(
+    objects: list[Any], layout: dict[str, Any], data: st.DataObject
+) -> None:
+    # Cut short, a byte changed (bad UTF-8, a quote, a bracket), or bytes inserted: the byte
+    # reader yields the same elements and raises the same error, at the same place.
+    whole = json.dumps(objects, **layout).encode("utf-8")
+    damage = data.draw(st.sampled_from(["cut", "byte", "insert"]))
+    at = data.draw(st.integers(0, len(whole)))
+    if damage == "cut":
+        doc = whole[:at]
+    else:
+        junk = data.draw(st.sampled_from([b"\xff", b'"', b"}", b"]", b",", b"{", b"\\", b"\xc3"]))
+        doc = whole[:at] + junk + whole[at + (damage == "byte") :]
+    assert _outcome(iter_elements(io.BytesIO(doc))) == _outcome(_exact(doc))
+
+
+def test_the_first_key_inside_an_element_is_not_taken_for_the_next_one() -> None:
+    inner = {"title": "nested", "n": 1}
+    objects = [
+        {"title": "a", "items": [{"x": 1}, inner, inner], "text": '}, {"title": "x"'},
+        {"title": "b", "deep": {"list": [inner, {"title": 2}]}},
+        {"title": "c"},
+    ]
+    data = json.dumps(objects).encode()
+    assert b'}, {"title":' in data[: data.index(b'{"title": "b"')]
+    assert [e.value for e in read_all(data)] == objects
+
+
+def test_an_odd_element_among_shared_key_ones_is_read_exactly_and_the_rest_follow() -> None:
+    data = (
+        b'[{"title": 1}, {"title": "x\\ud800y"}, {"title": "\xff"}, {"title": NaN}, '
+        b'{"title": 123456789012345678901234567890}, {"title": '
+        + b"[" * jsonstream.MAX_DEPTH
+        + b"]" * jsonstream.MAX_DEPTH
+        + b'}, {"title": 7}]'
+    )
+    elements = read_all(data)
+    assert [e.index for e in elements] == list(range(7))
+    assert elements[0].value == {"title": 1}
+    assert elements[1].value == {"title": "x\ufffdy"} and elements[1].problems
+    assert elements[2].value == {"title": "\ufffd"} and elements[2].problems
+    assert elements[3].value["title"] != elements[3].value["title"]  # NaN, as the stdlib reads it
+    assert elements[4].value == {"title": 123456789012345678901234567890}
+    assert elements[5].value is None and "deeper than" in elements[5].problems[0]
+    assert elements[6].value == {"title": 7} and elements[6].problems == []
+    assert _outcome(iter(elements)) == _outcome(_exact(data))
