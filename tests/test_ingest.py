@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -17,7 +18,9 @@ from typing import Any
 
 import pytest
 
+from freehold import ingest as ingest_module
 from freehold.archive import Archive, open_archive
+from freehold.errors import FreeholdError
 from freehold.ingest import ImportReport, import_path
 
 ACCOUNT = b'{"id": "user-same", "email": "me@example.org"}'
@@ -405,3 +408,17 @@ def test_an_import_that_breaks_leaves_its_source_failed(
     assert source_rows(archive) == [("failing", "failed")]
     (report,) = [s["report"] for s in archive.sources()]
     assert "the import stopped: the export fell apart" in report["problems"][-1]["what"]
+
+
+def test_the_import_collects_young_objects_less_often_and_restores_the_setting(
+    archive: Archive, tmp_path: Path
+) -> None:
+    path = export_zip(tmp_path / "export.zip", [basic("c1"), grown("c2")])
+    before = gc.get_threshold()
+    during: list[tuple[int, int, int]] = []
+    import_path(archive, path, lambda *_: during.append(gc.get_threshold()), reader_process=False)
+    assert during and {t[0] for t in during} == {ingest_module._YOUNG_COLLECTION}
+    assert gc.get_threshold() == before
+    with pytest.raises(FreeholdError):  # stopped: the setting is back all the same
+        import_path(archive, tmp_path / "missing.zip", reader_process=False)
+    assert gc.get_threshold() == before
