@@ -164,7 +164,20 @@ def _fewer_collections() -> Iterator[None]:
 def _import(
     archive: Archive, path: Path, progress: Progress | None, reader_process: bool | None
 ) -> ImportReport:
-    found = plan(path)
+    found = plan(path, keep=True)
+    try:
+        return _read(archive, path, found, progress, reader_process)
+    finally:
+        found.close()
+
+
+def _read(
+    archive: Archive,
+    path: Path,
+    found: Plan,
+    progress: Progress | None,
+    reader_process: bool | None,
+) -> ImportReport:
     size = _size(path)
     if reader_process is None:
         reader_process = _unpacked_size(path, size) > _PROCESS_THRESHOLD

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import pickle
 import signal
 import sqlite3
 import subprocess
@@ -21,6 +22,8 @@ import pytest
 from freehold import ingest as ingest_module
 from freehold.archive import Archive, open_archive
 from freehold.errors import FreeholdError
+from freehold.importers import _safezip
+from freehold.importers._plan import plan
 from freehold.ingest import ImportReport, import_path
 
 ACCOUNT = b'{"id": "user-same", "email": "me@example.org"}'
@@ -422,3 +425,27 @@ def test_the_import_collects_young_objects_less_often_and_restores_the_setting(
     with pytest.raises(FreeholdError):  # stopped: the setting is back all the same
         import_path(archive, tmp_path / "missing.zip", reader_process=False)
     assert gc.get_threshold() == before
+
+
+def test_an_import_reads_the_zip_its_plan_opened_and_closes_it(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Opening a zip export reads and checks its whole directory: once per import, not once
+    # to plan and again to read. What was opened is closed at the end.
+    opened: list[_safezip.ZipFiles] = []
+    real_init = _safezip.ZipFiles.__init__
+
+    def counting_init(self: _safezip.ZipFiles, path: Path) -> None:
+        real_init(self, path)
+        opened.append(self)
+
+    monkeypatch.setattr(_safezip.ZipFiles, "__init__", counting_init)
+    path = export_zip(tmp_path / "export.zip", [basic("c1"), grown("c2")])
+    report = import_path(archive, path, reader_process=False)
+    assert report.conversations["new"] == 2 and report.kept_files == ["user.json"]
+    assert len(opened) == 1
+    assert opened[0]._zip is not None and opened[0]._zip.fp is None  # closed
+    assert not _safezip._LENT
+    found = plan(path, keep=True)
+    assert pickle.loads(pickle.dumps(found)).files is None  # a spawned reader opens its own
+    found.close()

@@ -31,6 +31,7 @@ from freehold._words import plural
 from freehold.errors import BadExportError, UnknownExportError
 from freehold.importers import _diagnose
 from freehold.importers._common import export_problems
+from freehold.importers._safezip import ExportFiles, lending
 from freehold.importers._skeleton import Claim, Export
 from freehold.models import ExportInfo, Problem, Record
 
@@ -67,6 +68,17 @@ class Plan:
     path: Path
     parts: list[Part]
     problems: list[Problem] = field(default_factory=list)
+    # The export as ``plan(keep=True)`` opened it, for ``records`` to read (never pickled: a
+    # spawned reader opens its own).
+    files: ExportFiles | None = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "files": None}
+
+    def close(self) -> None:
+        """Close what ``plan(keep=True)`` kept open."""
+        if self.files is not None:
+            self.files.close()
 
     @property
     def kind(self) -> str:
@@ -79,22 +91,36 @@ class Plan:
     def records(self) -> Iterator[Record]:
         """One ``ExportInfo`` (the parts' merged when several), what the plan found, then the
         records of each part in turn."""
-        streams = [part.records(self.path) for part in self.parts]
-        infos = [
-            _info(stream, self.path, part) for stream, part in zip(streams, self.parts, strict=True)
-        ]
+        with lending(self.files, self.path):  # each part opens the path as it starts
+            streams = [part.records(self.path) for part in self.parts]
+            infos = [
+                _info(stream, self.path, part)
+                for stream, part in zip(streams, self.parts, strict=True)
+            ]
         yield infos[0] if len(infos) == 1 else _merged(infos)
         yield from self.problems
         for stream in streams:
             yield from stream
 
 
-def plan(path: Path) -> Plan:
-    """Who reads what in ``path``; raises ``UnknownExportError`` when nobody reads anything."""
+def plan(path: Path, *, keep: bool = False) -> Plan:
+    """Who reads what in ``path``; raises ``UnknownExportError`` when nobody reads anything.
+
+    With ``keep``, the export stays open for ``Plan.records`` to read (``Plan.close`` closes
+    it): opened and checked once per import."""
     if not path.exists():
         raise BadExportError(f"{path}: no such file or folder — check the path")
-    with Export.of(path) as export:
-        return _plan(path, export)
+    export = Export.of(path)
+    try:
+        found = _plan(path, export)
+    except BaseException:
+        export.close()
+        raise
+    if keep:
+        found.files = export.files
+    else:
+        export.close()
+    return found
 
 
 def _plan(path: Path, export: Export) -> Plan:
