@@ -42,6 +42,7 @@ __all__ = [
     "ExportFiles",
     "OneFile",
     "ZipFiles",
+    "lending",
     "open_export",
 ]
 
