@@ -149,16 +149,27 @@ def import_path(
         return _import(archive, path, progress, reader_process)
 
 
+_importing = [0, 0]  # imports under way in this process, the young threshold before them
+_importing_lock = threading.Lock()
+
+
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
     """Collect the young generation every ``_YOUNG_COLLECTION`` allocations while importing
-    (a forked reader inherits it), as before afterwards."""
-    before = gc.get_threshold()
-    gc.set_threshold(_YOUNG_COLLECTION, *before[1:])
+    (a forked reader inherits it); the last import to end puts the setting back (a server
+    may run two at once)."""
+    with _importing_lock:
+        if _importing[0] == 0:
+            _importing[1] = gc.get_threshold()[0]
+            gc.set_threshold(_YOUNG_COLLECTION, *gc.get_threshold()[1:])
+        _importing[0] += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _importing_lock:
+            _importing[0] -= 1
+            if _importing[0] == 0:
+                gc.set_threshold(_importing[1], *gc.get_threshold()[1:])
 
 
 def _import(

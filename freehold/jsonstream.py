@@ -8,9 +8,11 @@ slice is the raw copy as it is. Everything else, and any element the byte reader
 for, goes to the exact reader: it decodes the bytes incrementally and hands each element to the
 standard library's C decoder (``JSONDecoder.raw_decode``), which also tells where the element
 ends, so the exact source text of every element is kept as its raw copy. Both yield the same
-elements and raise the same errors at the same places (tested on damaged documents). Only the
-element being read is in memory; the buffer grows geometrically while an element is
-incomplete, so a large element costs linear time.
+elements and raise the same errors at the same places (tested on damaged documents; one
+exception: an element past 1 GiB is refused once a buffer that doubles passes the limit, so
+one of 1–3 GiB may be refused by one path and read by the other). Only the element being read
+is in memory (the byte reader looks at most ``_SPAN`` ahead); the buffer grows geometrically
+while an element is incomplete, so a large element costs linear time.
 
 Why not ijson's item builder: its event prefixes grow with depth, and a 100,000-deep element
 exhausts memory (measured, docs/decisions.md). Here depth is bounded twice: the C decoder
@@ -412,30 +414,47 @@ _DECODE = msgspec.json.Decoder().decode
 _WS_BYTES = frozenset(b" \t\r\n")
 _FIRST_KEY = re.compile(rb'\{[ \t\r\n]*"[^"\\]{1,200}"[ \t\r\n]*:')
 _TRIES = 3  # slices tried per element before the exact reader takes it
-_GIVE_UP = 16  # misses after which, if over a quarter of the elements, the rest goes exact
-_MISSED = object()
+_SPAN = 4 << 20  # how far the byte reader looks for the next element; past it, read exactly
+_PIECE = 1 << 16  # what the exact reader decodes first when it takes one element
+_IN_A_ROW = 4  # elements missed in a row after which the rest of the stream is read exactly
+_GIVE_UP = 16  # ... or more misses than this, if they are over an eighth of the elements
 
 
 class _Joined:
-    """The bytes the byte reader holds, then the rest of its stream: what the exact reader
-    reads when it takes over; ``taken`` is everything it was given."""
+    """``data`` from ``start``, then the rest of ``stream``, in pieces of the size asked for:
+    what the exact reader reads when it takes over from the byte reader."""
 
-    def __init__(self, head: bytes, stream: IO[bytes], eof: bool) -> None:
-        self.head = head
+    def __init__(self, data: bytes, start: int, stream: IO[bytes], eof: bool) -> None:
+        self.data = data
+        self.start = start
+        self.at = start
         self.stream = stream
         self.eof = eof
-        self.taken = [head]
+        self.more: list[bytes] = []
 
     def read(self, size: int = -1) -> bytes:
-        if self.head:
-            head, self.head = self.head, b""
-            return head
+        if self.at < len(self.data):
+            end = len(self.data) if size < 0 else self.at + max(size, 1)
+            piece = self.data[self.at : end]
+            self.at += len(piece)
+            return piece
         if self.eof:
             return b""
-        data = self.stream.read(size)
-        self.eof = not data
-        self.taken.append(data)
-        return data
+        piece = self.stream.read(size)
+        self.eof = not piece
+        if piece:
+            self.more.append(piece)
+        return piece
+
+    def after(self, consumed: int) -> tuple[bytes, int]:
+        """What follows the first ``consumed`` bytes handed out: a buffer and a position."""
+        at = self.start + consumed
+        if not self.more:
+            return self.data, at
+        more = b"".join(self.more)
+        if at >= len(self.data):
+            return more[at - len(self.data) :], 0
+        return self.data[at:] + more, 0
 
 
 class _Fast:
@@ -445,8 +464,9 @@ class _Fast:
     no raw copy encoded again. A slice that decodes is exactly one element (an object's prefix
     that ends before the object does is not valid JSON); ``_Guard`` then vouches for its depth.
     Any other slice (the key met inside an element, bad UTF-8, a lone surrogate, NaN, deeper
-    than ``max_depth``, an integer past 64 bits) is read by the exact reader, from the same
-    bytes, which then hands the stream back."""
+    than ``max_depth``, an integer past 64 bits), an element bigger than ``_SPAN``, or one not
+    followed by the key, is read by the exact reader from the same bytes, which then hands the
+    stream back; when the key stops coming, the exact reader reads the rest."""
 
     def __init__(self, stream: IO[bytes], guard: _Guard) -> None:
         self.stream = stream
@@ -483,9 +503,11 @@ class _Fast:
 
     def elements(self) -> Iterator[Element]:
         self.fill(_CHUNK)
-        if self.data.startswith(b"\xef") or not self.skip_ws():
-            yield from self.exact_rest(0, after=False, start=True)  # a BOM, or nothing
+        if self.data.startswith(b"\xef"):  # a BOM: the exact reader reads it all
+            yield from self.exact_rest(0, after=False, start=True)
             return
+        if not self.skip_ws():
+            raise JsonStreamError("the file is empty", 0, 0)
         if self.data[self.pos] != ord("["):
             yield from self.exact_rest(0, after=False, start=True)
             return
@@ -501,15 +523,18 @@ class _Fast:
             yield from self.exact_rest(0, after=False)
             return
         marker = found.group()
-        index = misses = 0
+        index = misses = in_a_row = 0
         while True:
             element = self.next(marker, index)
             if element is None:
                 misses += 1
+                in_a_row += 1
                 element = self.exact_one(index)
+            else:
+                in_a_row = 0
             yield element
             index += 1
-            if misses > _GIVE_UP and misses * 4 > index:
+            if in_a_row >= _IN_A_ROW or (misses > _GIVE_UP and misses * 8 > index):
                 yield from self.exact_rest(index, after=True)
                 return
             if not self.skip_ws():
@@ -538,7 +563,7 @@ class _Fast:
             if at < 0:
                 if self.eof:
                     return self.last(index)
-                if len(data) - pos > _MAX_ELEMENT_CHARS:
+                if len(data) - pos > _SPAN:
                     return None
                 scan = max(scan, len(data) - len(marker) + 1) - pos
                 if not self.fill(max(_CHUNK, len(data) - pos)):
@@ -563,12 +588,18 @@ class _Fast:
 
     def last(self, index: int) -> Element | None:
         """The last element: what lies before the closing bracket at the end of the stream."""
-        data = self.data
-        close = len(data.rstrip(b" \t\r\n")) - 1
-        if close <= self.pos or data[close] != 0x5D:  # "]"
+        data, pos = self.data, self.pos
+        if len(data) - pos > _SPAN:
             return None
-        end = len(data[self.pos : close].rstrip(b" \t\r\n")) + self.pos
-        return self.take(self.pos, end, index)
+        end = len(data)
+        while end > pos and data[end - 1] in _WS_BYTES:
+            end -= 1
+        if end - 1 <= pos or data[end - 1] != 0x5D:  # "]"
+            return None
+        end -= 1
+        while data[end - 1] in _WS_BYTES:
+            end -= 1
+        return self.take(pos, end, index)
 
     def take(self, start: int, end: int, index: int) -> Element | None:
         """``data[start:end]`` as element ``index`` if it decodes; ``pos`` then at ``end``."""
@@ -586,15 +617,17 @@ class _Fast:
 
     def exact_one(self, index: int) -> Element:
         """Element ``index``, at ``pos``, read by the exact reader; ``pos`` then after it."""
-        joined = _Joined(self.data[self.pos :], self.stream, self.eof)
+        joined = _Joined(self.data, self.pos, self.stream, self.eof)
         buf = _Buffer(joined)
         buf.base = self.chars
-        result = _read_element(buf, _skip_ws(buf, 0), index, self.guard)
+        buf.fill(_PIECE)
+        start = _skip_ws(buf, 0)
+        result = _read_element(buf, start, index, self.guard)
         if result is None:
-            raise JsonStreamError("truncated in the middle of an element", self.chars, index)
+            message = "truncated in the middle of an element"
+            raise JsonStreamError(message, self.chars + start, index)
         element, end = result
-        self.data = b"".join(joined.taken)[len(element.raw) :]
-        self.pos = 0
+        self.data, self.pos = joined.after(start + len(element.raw))  # blanks: one byte each
         self.chars += end
         self.eof = joined.eof
         return element
@@ -603,7 +636,7 @@ class _Fast:
         """The rest of the stream, from ``pos``, by the exact reader: from the document's
         start (``start``), at the separator after element ``index - 1`` (``after``), or at
         element ``index``."""
-        buf = _Buffer(_Joined(self.data[self.pos :], self.stream, self.eof))
+        buf = _Buffer(_Joined(self.data, self.pos, self.stream, self.eof))
         buf.base = self.chars
         if start:
             yield from _text_elements(buf, self.guard)

@@ -445,7 +445,18 @@ def test_an_import_reads_the_zip_its_plan_opened_and_closes_it(
     assert report.conversations["new"] == 2 and report.kept_files == ["user.json"]
     assert len(opened) == 1
     assert opened[0]._zip is not None and opened[0]._zip.fp is None  # closed
-    assert not _safezip._LENT
+    assert not _safezip._LENT.zips
     found = plan(path, keep=True)
     assert pickle.loads(pickle.dumps(found)).files is None  # a spawned reader opens its own
     found.close()
+
+
+def test_overlapping_imports_put_the_collection_setting_back_when_the_last_ends() -> None:
+    before = gc.get_threshold()
+    first, second = ingest_module._fewer_collections(), ingest_module._fewer_collections()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first to start ends first: the other still runs
+    assert gc.get_threshold()[0] == ingest_module._YOUNG_COLLECTION
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before

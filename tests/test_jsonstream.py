@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from freehold import jsonstream
-from freehold.jsonstream import JsonStreamError, iter_elements
+from freehold.jsonstream import Element, JsonStreamError, iter_elements
 
 _SCALARS = (
     st.none()
@@ -357,4 +358,44 @@ def test_an_odd_element_among_shared_key_ones_is_read_exactly_and_the_rest_follo
     assert elements[4].value == {"title": 123456789012345678901234567890}
     assert elements[5].value is None and "deeper than" in elements[5].problems[0]
     assert elements[6].value == {"title": 7} and elements[6].problems == []
+    assert _outcome(iter(elements)) == _outcome(_exact(data))
+
+
+@pytest.mark.parametrize("blank", [b"", b" ", b"\n\n", b" \t"])
+def test_an_empty_or_blank_file_is_empty_at_its_start(blank: bytes) -> None:
+    with pytest.raises(JsonStreamError) as caught:
+        read_all(blank)
+    assert (str(caught.value), caught.value.offset) == ("the file is empty", 0)
+    assert _outcome(iter_elements(io.BytesIO(blank))) == _outcome(_exact(blank))
+
+
+def test_when_the_first_key_stops_coming_the_exact_reader_reads_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The byte reader never holds much more than its span ahead, and after a few misses in a
+    # row it hands the whole rest over once instead of searching the stream element by element.
+    monkeypatch.setattr(jsonstream, "_SPAN", 4096)
+    monkeypatch.setattr(jsonstream, "_CHUNK", 512)
+    held: list[int] = []
+    handed: list[int] = []
+    real_fill, real_rest = jsonstream._Fast.fill, jsonstream._Fast.exact_rest
+
+    def fill(self: jsonstream._Fast, at_least: int) -> bool:
+        more = real_fill(self, at_least)
+        held.append(len(self.data) - self.pos)
+        return more
+
+    def exact_rest(self: jsonstream._Fast, index: int, **how: bool) -> Iterator[Element]:
+        handed.append(index)
+        return real_rest(self, index, **how)
+
+    monkeypatch.setattr(jsonstream._Fast, "fill", fill)
+    monkeypatch.setattr(jsonstream._Fast, "exact_rest", exact_rest)
+    titled = [{"title": n} for n in range(50)]
+    others = [{"b": n} for n in range(20_000)]
+    data = json.dumps(titled + others).encode()
+    elements = read_all(data)
+    assert [e.value for e in elements] == titled + others
+    assert handed == [50 + jsonstream._IN_A_ROW - 1]
+    assert max(held) <= 2 * 4096 + 512
     assert _outcome(iter(elements)) == _outcome(_exact(data))
