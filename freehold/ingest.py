@@ -21,7 +21,7 @@ import threading
 import zipfile
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -145,12 +145,16 @@ def import_path(
     Exports over ``_PROCESS_THRESHOLD`` bytes are read in a second process (``reader_process``
     forces the choice either way).
     """
-    with _fewer_collections():
-        return _import(archive, path, progress, reader_process)
+    with _fewer_collections(), closing(plan(path, keep=True)) as found:
+        return _read(archive, path, found, progress, reader_process)
 
 
-_importing = [0, 0]  # imports under way in this process, the young threshold before them
-_importing_lock = threading.Lock()
+class _Importing:
+    """Imports under way in this process, and the young-generation threshold before them."""
+
+    lock = threading.Lock()
+    count = 0
+    before = 0
 
 
 @contextmanager
@@ -158,28 +162,18 @@ def _fewer_collections() -> Iterator[None]:
     """Collect the young generation every ``_YOUNG_COLLECTION`` allocations while importing
     (a forked reader inherits it); the last import to end puts the setting back (a server
     may run two at once)."""
-    with _importing_lock:
-        if _importing[0] == 0:
-            _importing[1] = gc.get_threshold()[0]
+    with _Importing.lock:
+        if _Importing.count == 0:
+            _Importing.before = gc.get_threshold()[0]
             gc.set_threshold(_YOUNG_COLLECTION, *gc.get_threshold()[1:])
-        _importing[0] += 1
+        _Importing.count += 1
     try:
         yield
     finally:
-        with _importing_lock:
-            _importing[0] -= 1
-            if _importing[0] == 0:
-                gc.set_threshold(_importing[1], *gc.get_threshold()[1:])
-
-
-def _import(
-    archive: Archive, path: Path, progress: Progress | None, reader_process: bool | None
-) -> ImportReport:
-    found = plan(path, keep=True)
-    try:
-        return _read(archive, path, found, progress, reader_process)
-    finally:
-        found.close()
+        with _Importing.lock:
+            _Importing.count -= 1
+            if _Importing.count == 0:
+                gc.set_threshold(_Importing.before, *gc.get_threshold()[1:])
 
 
 def _read(

@@ -144,15 +144,9 @@ def iter_elements(stream: IO[bytes], *, max_depth: int = MAX_DEPTH) -> Iterator[
     yield from _Fast(stream, _Guard(max_depth)).elements()
 
 
-def _text_elements(
-    buf: _Buffer, guard: _Guard, *, index: int = 0, pos: int = 0
-) -> Iterator[Element]:
-    """The exact reader from ``pos`` in ``buf``: the document's start when ``index`` is 0,
-    else the start of element ``index`` (what the byte reader handed over)."""
-    if index:
-        yield from _array(buf, pos, guard, index=index)
-        return
-    pos = _skip_ws(buf, pos)
+def _text_elements(buf: _Buffer, guard: _Guard) -> Iterator[Element]:
+    """The exact reader, from the start of the document in ``buf``."""
+    pos = _skip_ws(buf, 0)
     if pos >= len(buf.text):
         raise JsonStreamError("the file is empty", buf.base, 0)
     if buf.text[pos] == "{":
@@ -411,7 +405,7 @@ def _repair(value: Any) -> tuple[Any, int]:
 # -- the byte reader -----------------------------------------------------------------------
 
 _DECODE = msgspec.json.Decoder().decode
-_WS_BYTES = frozenset(b" \t\r\n")
+_WS_BYTES = frozenset(_WS.encode())
 _FIRST_KEY = re.compile(rb'\{[ \t\r\n]*"[^"\\]{1,200}"[ \t\r\n]*:')
 _TRIES = 3  # slices tried per element before the exact reader takes it
 _SPAN = 4 << 20  # how far the byte reader looks for the next element; past it, read exactly
@@ -504,12 +498,12 @@ class _Fast:
     def elements(self) -> Iterator[Element]:
         self.fill(_CHUNK)
         if self.data.startswith(b"\xef"):  # a BOM: the exact reader reads it all
-            yield from self.exact_rest(0, after=False, start=True)
+            yield from self.exact_document()
             return
         if not self.skip_ws():
             raise JsonStreamError("the file is empty", 0, 0)
         if self.data[self.pos] != ord("["):
-            yield from self.exact_rest(0, after=False, start=True)
+            yield from self.exact_document()
             return
         self.pos += 1
         self.chars += 1
@@ -617,9 +611,7 @@ class _Fast:
 
     def exact_one(self, index: int) -> Element:
         """Element ``index``, at ``pos``, read by the exact reader; ``pos`` then after it."""
-        joined = _Joined(self.data, self.pos, self.stream, self.eof)
-        buf = _Buffer(joined)
-        buf.base = self.chars
+        buf, joined = self.handed_over()
         buf.fill(_PIECE)
         start = _skip_ws(buf, 0)
         result = _read_element(buf, start, index, self.guard)
@@ -632,13 +624,20 @@ class _Fast:
         self.eof = joined.eof
         return element
 
-    def exact_rest(self, index: int, *, after: bool, start: bool = False) -> Iterator[Element]:
-        """The rest of the stream, from ``pos``, by the exact reader: from the document's
-        start (``start``), at the separator after element ``index - 1`` (``after``), or at
-        element ``index``."""
-        buf = _Buffer(_Joined(self.data, self.pos, self.stream, self.eof))
-        buf.base = self.chars
-        if start:
-            yield from _text_elements(buf, self.guard)
-            return
+    def exact_document(self) -> Iterator[Element]:
+        """The whole document, from ``pos`` (nothing but blanks before it), by the exact
+        reader: a BOM, a top-level object, anything but an array."""
+        yield from _text_elements(self.handed_over()[0], self.guard)
+
+    def exact_rest(self, index: int, *, after: bool) -> Iterator[Element]:
+        """The rest of the array, from ``pos``, by the exact reader: at the separator after
+        element ``index - 1`` (``after``), or at element ``index``."""
+        buf = self.handed_over()[0]
         yield from _array(buf, _skip_ws(buf, 0), self.guard, index, after=after)
+
+    def handed_over(self) -> tuple[_Buffer, _Joined]:
+        """The exact reader's buffer over what remains, from ``pos``, and what feeds it."""
+        joined = _Joined(self.data, self.pos, self.stream, self.eof)
+        buf = _Buffer(joined)
+        buf.base = self.chars
+        return buf, joined
