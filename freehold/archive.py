@@ -64,6 +64,7 @@ __all__ = [
     "LOCAL_KIND",
     "AddResult",
     "Archive",
+    "BlobsPlaced",
     "Prepared",
     "blob_path",
     "conversation_id",
@@ -317,35 +318,78 @@ def blob_path(blobs: Path, sha: str) -> Path:
     return blobs / sha[:2] / sha
 
 
-def write_blob(blobs: Path, stream: IO[bytes]) -> tuple[str, str | None, int]:
+class BlobsPlaced:
+    """What one writer of a blob folder knows is there without asking the file system: the
+    files it placed in sub-folders that did not exist when it first looked (all 256 of them
+    in a new archive). There a blob is looked up in memory, not by a ``stat`` each; in a
+    sub-folder that existed, ``write_blob`` asks the file system, as it does without one."""
+
+    def __init__(self) -> None:
+        self._new: dict[str, set[str]] = {}  # sub-folder made after we looked -> files placed
+        self._old: set[str] = set()  # sub-folders that were there
+
+    def holds(self, folder: str, sha: str) -> bool | None:
+        """Whether ``sha`` is in ``folder``; None when only the file system can say."""
+        prefix = sha[:2]
+        placed = self._new.get(prefix)
+        if placed is not None:
+            return sha in placed
+        if prefix in self._old:
+            return None
+        if os.path.isdir(folder):
+            self._old.add(prefix)
+            return None
+        self._new[prefix] = set()
+        return False
+
+    def placed(self, sha: str) -> None:
+        found = self._new.get(sha[:2])
+        if found is not None:
+            found.add(sha)
+
+
+def write_blob(
+    blobs: Path, stream: IO[bytes], placed: BlobsPlaced | None = None
+) -> tuple[str, str | None, int]:
     """Copy a stream into the blob folder; returns (sha256, sniffed mime, size).
 
     File work only, no SQL, so the reading side of an import can do it in its own process; the
     ``attachments`` row is written with the message that points at the blob. A blob is written
     to ``blobs/tmp`` and renamed into place, so a crash never leaves a partial blob under its
     hash. A small file is hashed in memory first and not written at all when it is already
-    there (exports repeat the same image under many pointers).
+    there (exports repeat the same image under many pointers); ``placed`` (an import's) saves
+    asking the file system whether it is, where it knows.
     """
     first = stream.read(_BLOB_CHUNK)
     kind = filetype.guess(first[:8192]) if first else None
     mime = kind.mime if kind is not None else None
     if len(first) < _BLOB_CHUNK:
         sha = hashlib.sha256(first).hexdigest()
-        folder = os.path.join(blobs, sha[:2])
-        target = os.path.join(folder, sha)
-        if not os.path.exists(target):
+        folder = f"{blobs}{os.sep}{sha[:2]}"
+        target = f"{folder}{os.sep}{sha}"
+        there = placed.holds(folder, sha) if placed is not None else None
+        if there is None:
+            there = os.path.exists(target)
+        if not there:
             _place(os.fspath(blobs), folder, target, first)
+            if placed is not None:
+                placed.placed(sha)
         return sha, mime, len(first)
     digest = hashlib.sha256(first)
     size = len(first)
     tmp_dir = blobs / "tmp"
     _private.make_dirs(tmp_dir)
     with tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False) as out:  # 0600
-        out.write(first)
-        while chunk := stream.read(_BLOB_CHUNK):
-            digest.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
+        try:
+            out.write(first)
+            while chunk := stream.read(_BLOB_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        except BaseException:  # a damaged member, a full disk: no partial file stays behind
+            out.close()
+            os.unlink(out.name)
+            raise
     sha = digest.hexdigest()
     final = blob_path(blobs, sha)
     if final.exists():
@@ -359,7 +403,8 @@ def write_blob(blobs: Path, stream: IO[bytes]) -> tuple[str, str | None, int]:
 def _place(blobs: str, folder: str, final: str, data: bytes) -> None:
     """The hot path of an export with many images, one new file each: string paths, and no
     check that the folders are there (a folder is made when writing into it fails for want
-    of it: once per folder), so a blob costs a stat, an open, a write and a rename."""
+    of it: once per folder), so a blob costs an open, a write and a rename, and a stat where
+    ``BlobsPlaced`` cannot say it is new."""
     tmp_dir = os.path.join(blobs, "tmp")
     tmp = os.path.join(tmp_dir, f"{os.path.basename(final)}.{os.getpid()}.{next(_TMP_COUNTER)}")
     try:

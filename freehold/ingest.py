@@ -19,6 +19,7 @@ import queue
 import sys
 import threading
 import zipfile
+import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, contextmanager
@@ -27,7 +28,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from freehold.archive import Archive, Prepared, prepare, write_blob
+from freehold.archive import Archive, BlobsPlaced, Prepared, prepare, write_blob
 from freehold.errors import BadExportError, FreeholdError
 from freehold.importers._conform import conform
 from freehold.importers._plan import Plan, plan
@@ -290,11 +291,18 @@ def _items(
             yield record
 
 
+# What reading one attachment can raise: the export's own errors, and a damaged member's, which
+# ``zipfile`` (and ISA-L's reader) raise only once its bytes are read (a bad CRC-32, data that
+# stops or does not inflate). Any of them costs that attachment, never the import.
+_UNREADABLE = (BadExportError, OSError, EOFError, zlib.error, zipfile.BadZipFile)
+
+
 class _Reader:
     """Counts a conversation and stores its attachments' bytes, once per pointer."""
 
     def __init__(self, blobs: Path) -> None:
         self.blobs_dir = blobs
+        self.placed = BlobsPlaced()
         self.blobs: dict[str, tuple[str, str | None, int] | None] = {}
 
     def tally(self, conv: Conversation) -> _Tally:
@@ -314,8 +322,8 @@ class _Reader:
             self.blobs[key] = None
             try:
                 with ref.opener() as stream:
-                    self.blobs[key] = write_blob(self.blobs_dir, stream)
-            except (BadExportError, OSError) as error:
+                    self.blobs[key] = write_blob(self.blobs_dir, stream, self.placed)
+            except _UNREADABLE as error:
                 tally.problems.append(Problem(ref.pointer, f"attachment unreadable: {error}"))
         blob = self.blobs.get(key)
         if blob is not None:

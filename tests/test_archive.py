@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from freehold.archive import Archive, conversation_id, open_archive
+from freehold.archive import Archive, BlobsPlaced, conversation_id, open_archive, write_blob
 from freehold.errors import ArchiveError, FreeholdError, NotFoundError
 from freehold.migrations import MIGRATIONS, migrate
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
@@ -471,6 +471,33 @@ def test_blobs_are_content_addressed_and_sniffed(archive: Archive) -> None:
     assert mime == "image/png" and size == len(PNG)
     assert archive.blob_path(sha).read_bytes() == PNG
     assert [p.name for p in archive.blob_path(sha).parent.iterdir()] == [sha]
+    assert list((archive.blobs / "tmp").iterdir()) == []
+
+
+def test_an_import_looks_up_the_blobs_it_placed_in_new_folders_in_memory(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``BlobsPlaced``: in a sub-folder made after it first looked, a blob is there exactly
+    when this writer placed it (no ``stat``); where the sub-folder was there before, the file
+    system is asked, and a file placed there by an earlier import is not written again."""
+    old = archive.write_blob(io.BytesIO(PNG))[0]  # an earlier import's file
+    old_inode = archive.blob_path(old).stat().st_ino
+    placed = BlobsPlaced()
+    asked: list[str] = []
+    exists = os.path.exists
+    monkeypatch.setattr(os.path, "exists", lambda p: asked.append(os.fspath(p)) or exists(p))
+    assert write_blob(archive.blobs, io.BytesIO(PNG), placed)[0] == old
+    assert asked == [os.fspath(archive.blob_path(old))]  # an old sub-folder: asked
+    assert archive.blob_path(old).stat().st_ino == old_inode  # and not written again
+    fresh = [bytes([n]) * 50 for n in range(40)]
+    fresh = [d for d in fresh if hashlib.sha256(d).hexdigest()[:2] != old[:2]]
+    asked.clear()
+    for data in fresh * 2:  # each twice: the second time found in memory
+        sha = write_blob(archive.blobs, io.BytesIO(data), placed)[0]
+        assert archive.blob_path(sha).read_bytes() == data
+        assert placed.holds(os.fspath(archive.blob_path(sha).parent), sha) is True
+    assert asked == []
+    assert len([p for p in archive.blobs.rglob("*") if p.is_file()]) == len(fresh) + 1
     assert list((archive.blobs / "tmp").iterdir()) == []
 
 

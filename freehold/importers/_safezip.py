@@ -55,6 +55,7 @@ _MAX_MEMBERS = 1_000_000
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then the name and extra field lengths
 _LOCAL_MAGIC = b"PK\x03\x04"
 _ISAL_FROM = 4 << 20  # deflated members this big are inflated by ISA-L (``_Inflating``)
+_WHOLE_UP_TO = 256 << 10  # members this small are read and inflated at once (``_whole``)
 _ISAL_CHUNK = 1 << 20
 # The class ISA-L raises (its type stubs declare it as an instance).
 _ISAL_ERROR = cast(type[Exception], igzip_lib.IsalError)
@@ -258,13 +259,15 @@ class ZipFiles:
     def open(self, name: str) -> IO[bytes]:
         info = self._members[name]
         try:
-            if self._zip is not None and _by_isal(info):
+            if self._zip is not None and _at_once(info):
+                raw = _whole(self._zip, info)
+            elif self._zip is not None and _by_isal(info):
                 raw = _inflating(self._path, info)
             elif self._zip is not None:
                 raw = self._zip.open(info)
             else:
                 raw = _salvage.open_member(self._path.open("rb"), info)
-        except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError) as error:
+        except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError, zlib.error) as error:
             raise BadExportError(f"{self.label}/{name}: cannot be read ({error})") from error
         capped = _Capped(raw, info.file_size, f"{self.label}/{name}", self._budget)
         return capped  # type: ignore[return-value]
@@ -287,6 +290,52 @@ def _by_isal(info: zipfile.ZipInfo) -> bool:
         and info.file_size >= _ISAL_FROM
         and not info.flag_bits & 0x1
     )
+
+
+def _at_once(info: zipfile.ZipInfo) -> bool:
+    """A small member, stored or deflated, not encrypted: an attachment of most exports."""
+    return (
+        info.file_size <= _WHOLE_UP_TO
+        and info.compress_size <= _WHOLE_UP_TO
+        and info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+        and not info.flag_bits & 0x61  # encrypted, patched data, strong encryption
+    )
+
+
+def _whole(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
+    """A small member's bytes, read with one ``pread`` (two when its local extra field is
+    longer than the directory's) and inflated at once, checked as ``zipfile`` checks them:
+    the local header names the member, the data is all there, the size and CRC-32 match.
+    ``zipfile``'s own reader costs ten times more per member (a lock, seeks, a header read
+    and a reader object each): an export of 13,600 small images spent 0.2 s of CPU there.
+    At most one byte past the declared size is inflated, so that ``_Capped`` refuses it."""
+    fd = archive.fp.fileno()  # type: ignore[union-attr]
+    start = info.header_offset
+    guess = _LOCAL_HEADER.size + len(info.orig_filename) * 4 + len(info.extra)
+    block = os.pread(fd, guess + info.compress_size, start)
+    magic, name_size, extra_size = _LOCAL_HEADER.unpack(
+        block[: _LOCAL_HEADER.size].ljust(_LOCAL_HEADER.size)
+    )
+    named = block[_LOCAL_HEADER.size : _LOCAL_HEADER.size + name_size]
+    encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
+    if magic != _LOCAL_MAGIC or named.decode(encoding, "replace") != info.orig_filename:
+        raise zipfile.BadZipFile(f"bad local header for {info.orig_filename!r}")
+    begin = _LOCAL_HEADER.size + name_size + extra_size
+    data = block[begin : begin + info.compress_size]
+    if len(data) < info.compress_size:  # a longer local extra field, or the file ends
+        data += os.pread(fd, info.compress_size - len(data), start + begin + len(data))
+    if len(data) < info.compress_size:
+        raise EOFError(f"{info.orig_filename}: compressed data ended before the end")
+    if info.compress_type == zipfile.ZIP_DEFLATED:
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        data = inflater.decompress(data, info.file_size + 1)
+        if len(data) < info.file_size and not inflater.eof:
+            raise EOFError(f"{info.orig_filename}: compressed data ended before the end")
+    if len(data) == info.file_size and zlib.crc32(data) != info.CRC:
+        raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.orig_filename!r}")
+    if len(data) < info.file_size:
+        raise zipfile.BadZipFile(f"Bad CRC-32 or size for file {info.orig_filename!r}")
+    return io.BytesIO(data)
 
 
 def _inflating(path: Path, info: zipfile.ZipInfo) -> IO[bytes]:

@@ -9,9 +9,12 @@ import pytest
 from freehold.importers import _safezip
 
 
-@pytest.fixture(params=["zipfile", "isal"])
+@pytest.fixture(params=["zipfile", "isal", "whole"])
 def zip_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Run a test twice: deflated members read by ``zipfile`` alone, then every one of them,
-    however small, inflated by ISA-L (``_safezip._Inflating``, used from 4 MiB up)."""
-    monkeypatch.setattr(_safezip, "_ISAL_FROM", 0 if request.param == "isal" else 1 << 62)
+    """Run a test three times, each member read one way whatever its size: by ``zipfile``
+    alone; inflated by ISA-L as it is read (``_safezip._Inflating``, used from 4 MiB up); read
+    and inflated at once (``_safezip._whole``, used up to 256 KiB)."""
+    never, always = 1 << 62, 0
+    monkeypatch.setattr(_safezip, "_ISAL_FROM", always if request.param == "isal" else never)
+    monkeypatch.setattr(_safezip, "_WHOLE_UP_TO", never if request.param == "whole" else -1)
     yield request.param

@@ -379,6 +379,7 @@ def test_a_big_member_reads_the_same_by_either_reader(tmp_path: Path, zip_reader
     with files.open("conversations.json") as handle:
         inner = handle._raw  # type: ignore[attr-defined]  # inside the size cap
         assert isinstance(inner, io.BufferedReader) == (zip_reader == "isal")
+        assert isinstance(inner, io.BytesIO) == (zip_reader == "whole")
         got = [handle.read(size) for size in sizes]
         assert [len(chunk) for chunk in got] == list(sizes)
         rest = handle.read()
@@ -428,3 +429,47 @@ def test_a_damaged_member_fails_as_zipfile_fails(
             with pytest.raises(error), opened as handle:
                 while handle.read(1 << 16):
                     pass
+        with pytest.raises(error):  # read at once: the damage is found before any byte is given
+            _safezip._whole(zf, damaged)
+
+
+def test_small_members_read_at_once_are_the_bytes_zipfile_reads(tmp_path: Path) -> None:
+    """Stored and deflated, empty, UTF-8 and cp437 names, and a local extra field longer than
+    the directory's (the second ``pread``): ``_whole`` gives what ``zipfile`` gives."""
+    path = tmp_path / "small.zip"
+    members = {
+        "empty.txt": (b"", zipfile.ZIP_DEFLATED),
+        "stored.png": (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 3, zipfile.ZIP_STORED),
+        "deflated.json": (_text(2_000), zipfile.ZIP_DEFLATED),
+        "dossier/été 📷.jpg": (b"\xff\xd8\xff" + b"x" * 5000, zipfile.ZIP_DEFLATED),
+        "cp437-name.bin": (b"plain", zipfile.ZIP_STORED),
+    }
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, (data, method) in members.items():
+            info = zipfile.ZipInfo(name)
+            info.compress_type = method
+            if name == "deflated.json":
+                info.extra = struct.pack("<HH", 0xCAFE, 300) + b"e" * 300  # local only
+            zf.writestr(info, data)
+    with zipfile.ZipFile(path) as zf:
+        for name, (data, _) in members.items():
+            info = zf.getinfo(name)
+            if name == "deflated.json":
+                info.extra = b""  # as a writer that puts the field in the local header alone
+                assert info.compress_size < len(data)
+            assert _safezip._whole(zf, info).read() == data == zf.read(name)
+
+
+def test_a_small_member_inflating_past_its_declared_size_is_cut_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_safezip, "_WHOLE_UP_TO", 256 << 10)  # what ZipFiles uses, unpatched
+    payload = _text(2_000)
+    path = build(tmp_path / "liar.zip", {"conversations.json": payload})
+    shrink_declared_size(path, b"conversations.json", 1_000)
+    files = ZipFiles(path)
+    with files.open("conversations.json") as handle:
+        assert isinstance(handle._raw, io.BytesIO)  # type: ignore[attr-defined]
+        assert len(handle._raw.getvalue()) == 1_001  # type: ignore[attr-defined]
+        with pytest.raises(UnsafeArchiveError, match="inflates past its declared size"):
+            handle.read()
