@@ -29,6 +29,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,23 +89,32 @@ def export_options(doc: str | None, sizes: str) -> argparse.ArgumentParser:
     parser.add_argument("--layout", default="single", choices=["single", "sharded"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=Path("bench-out"))
+    parser.add_argument(
+        "--settle",
+        type=int,
+        default=65,
+        help="seconds to wait after deleting the last run's data (see the note on ext4 below)",
+    )
     return parser
 
 
 def exports(args: argparse.Namespace) -> Iterator[tuple[Path, int, Path]]:
     """Each export the options name (generated once, announced), its bytes of JSON and the
-    scratch folder for the runs' data, emptied first and removed at the end."""
+    scratch folder for the runs' data: the last run's is removed first, and the file system
+    given ``--settle`` seconds before anything is timed; this run's stays until the next."""
     scratch = args.workdir / "scratch"
-    shutil.rmtree(scratch, ignore_errors=True)
-    try:
-        for profile in args.profiles.split(","):
-            for label in args.sizes.split(","):
-                size = parse_size(label)
-                export, json_bytes = export_for(args.workdir, profile, size, args.layout)
-                print(f"== {profile} {args.layout} {label}: {json_bytes / 1e6:.1f} MB of JSON")
-                yield export, json_bytes, scratch
-    finally:
+    if scratch.exists():
         shutil.rmtree(scratch, ignore_errors=True)
+        os.sync()  # the deleted inodes written out: "recently deleted" for a minute, not five
+        print(f"(the last run's data deleted: {args.settle} s for the file system to settle)")
+        time.sleep(args.settle)
+    for profile in args.profiles.split(","):
+        for label in args.sizes.split(","):
+            size = parse_size(label)
+            export, json_bytes = export_for(args.workdir, profile, size, args.layout)
+            print(f"== {profile} {args.layout} {label}: {json_bytes / 1e6:.1f} MB of JSON")
+            yield export, json_bytes, scratch
+    print(f"(this run's data is kept in {scratch} until the next run)")
 
 
 def load() -> str:
@@ -144,11 +154,12 @@ def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> T
     return Timing(float(wall), float(cpu), float(system), int(peak_kb) / 1024)
 
 
-# Every run writes to a new folder, and nothing is deleted until the end. On ext4 without a
-# journal (this machine's disk), creating a file soon after thousands were deleted costs up
-# to 1 ms of kernel time (the allocator skips recently deleted inodes one by one:
-# ``recently_deleted`` in perf), so deleting one run's archive would slow the next run's
-# attachments, whichever importer it is.
+# Every run writes to a new folder, and nothing is deleted until the next run starts, which
+# then waits ``--settle`` seconds. On ext4 without a journal (this machine's disk), creating a
+# file within a minute of thousands being deleted (five, while the deletions are not yet
+# written out) costs up to 1 ms of kernel time (the allocator skips recently deleted inodes
+# one by one: ``recently_deleted`` in perf): deleting one run's archives would slow the next
+# run's attachments, whichever importer writes them (a varied import read as 0.5-0.6x).
 def run_freehold(export: Path, out: Path, tree: Path | None = None) -> Timing:
     """``freehold import`` in a fresh data folder; from ``tree``'s source when given."""
     env = {**os.environ, "FREEHOLD_HOME": str(out.resolve() / "home")}
