@@ -57,8 +57,11 @@ def write_new(path: str, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-    finally:
+    except BaseException:  # a full disk: the new file goes, never a part of it stays
         os.close(fd)
+        os.unlink(path)
+        raise
+    os.close(fd)
 
 
 def create(path: Path) -> None:

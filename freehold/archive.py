@@ -319,10 +319,12 @@ def blob_path(blobs: Path, sha: str) -> Path:
 
 
 class BlobsPlaced:
-    """What one writer of a blob folder knows is there without asking the file system: the
+    """What one writer of blob folders knows is there without asking the file system: the
     files it placed in sub-folders that did not exist when it first looked (all 256 of them
     in a new archive). There a blob is looked up in memory, not by a ``stat`` each; in a
-    sub-folder that existed, ``write_blob`` asks the file system, as it does without one."""
+    sub-folder that existed, ``write_blob`` asks the file system, as it does without one.
+    A file removed by someone else while the import runs is not noticed (nor was it between
+    a ``stat`` and the attachment row written after it)."""
 
     def __init__(self) -> None:
         self._new: dict[str, set[str]] = {}  # sub-folder made after we looked -> files placed
@@ -330,20 +332,19 @@ class BlobsPlaced:
 
     def holds(self, folder: str, sha: str) -> bool | None:
         """Whether ``sha`` is in ``folder``; None when only the file system can say."""
-        prefix = sha[:2]
-        placed = self._new.get(prefix)
+        placed = self._new.get(folder)
         if placed is not None:
             return sha in placed
-        if prefix in self._old:
+        if folder in self._old:
             return None
         if os.path.isdir(folder):
-            self._old.add(prefix)
+            self._old.add(folder)
             return None
-        self._new[prefix] = set()
+        self._new[folder] = set()
         return False
 
-    def placed(self, sha: str) -> None:
-        found = self._new.get(sha[:2])
+    def placed(self, folder: str, sha: str) -> None:
+        found = self._new.get(folder)
         if found is not None:
             found.add(sha)
 
@@ -373,7 +374,7 @@ def write_blob(
         if not there:
             _place(os.fspath(blobs), folder, target, first)
             if placed is not None:
-                placed.placed(sha)
+                placed.placed(folder, sha)
         return sha, mime, len(first)
     digest = hashlib.sha256(first)
     size = len(first)

@@ -7,6 +7,8 @@ import io
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -499,6 +501,32 @@ def test_an_import_looks_up_the_blobs_it_placed_in_new_folders_in_memory(
     assert asked == []
     assert len([p for p in archive.blobs.rglob("*") if p.is_file()]) == len(fresh) + 1
     assert list((archive.blobs / "tmp").iterdir()) == []
+    # The same writer in another folder (the vault) knows nothing placed there yet.
+    sha = write_blob(archive.vault, io.BytesIO(fresh[0]), placed)[0]
+    assert (archive.vault / sha[:2] / sha).read_bytes() == fresh[0]
+
+
+def test_a_blob_that_cannot_be_written_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A full disk (a file size limit stands in for it) while a small or a big blob is
+    written: the error, and no partial file in ``blobs/tmp`` or under its hash."""
+    script = (
+        "import io, os, resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "from freehold.archive import write_blob\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))\n"
+        "for size in (10_000, 3 << 20):\n"
+        "    try:\n"
+        "        write_blob(Path(sys.argv[1]), io.BytesIO(os.urandom(size)))\n"
+        "    except OSError as error:\n"
+        "        print(size, error.strerror)\n"
+    )
+    blobs = tmp_path / "blobs"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(blobs)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines() == ["10000 File too large", f"{3 << 20} File too large"]
+    assert [p for p in blobs.rglob("*") if p.is_file()] == []
 
 
 def test_attachment_links_round_trip(archive: Archive) -> None:

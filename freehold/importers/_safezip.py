@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import io
+import lzma
 import os
 import stat
 import struct
@@ -57,6 +58,20 @@ _LOCAL_MAGIC = b"PK\x03\x04"
 _ISAL_FROM = 4 << 20  # deflated members this big are inflated by ISA-L (``_Inflating``)
 _WHOLE_UP_TO = 256 << 10  # members this small are read and inflated at once (``_whole``)
 _ISAL_CHUNK = 1 << 20
+# What opening a member can raise for the member's sake (a bad local header or name, an
+# encrypted or unsupported member): ``ZipFiles.open`` makes each a ``BadExportError``. While
+# reading, a member raises one of ``zipfile``'s: ``BadZipFile``, ``EOFError``, ``zlib.error``
+# or ``OSError`` (``_Capped`` turns an LZMA member's own error into ``BadZipFile``).
+_OPEN_ERRORS = (
+    zipfile.BadZipFile,
+    OSError,
+    NotImplementedError,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+    RuntimeError,  # "is encrypted, password required"
+    UnicodeDecodeError,  # a local header's name
+)
 # The class ISA-L raises (its type stubs declare it as an instance).
 _ISAL_ERROR = cast(type[Exception], igzip_lib.IsalError)
 
@@ -126,7 +141,10 @@ class _Capped:
         self._budget = budget
 
     def read(self, n: int = -1) -> bytes:
-        data = self._raw.read(n if n is not None and n >= 0 else self._left + 1)
+        try:
+            data = self._raw.read(n if n is not None and n >= 0 else self._left + 1)
+        except lzma.LZMAError as error:  # as zipfile says of a bad deflated member
+            raise zipfile.BadZipFile(f"{self._label}: {error}") from error
         self._left -= len(data)
         if self._left < 0:
             raise UnsafeArchiveError(
@@ -259,15 +277,16 @@ class ZipFiles:
     def open(self, name: str) -> IO[bytes]:
         info = self._members[name]
         try:
-            if self._zip is not None and _at_once(info):
-                raw = _whole(self._zip, info)
+            whole = _whole(self._zip, info) if self._zip is not None and _at_once(info) else None
+            if whole is not None:
+                raw = whole
             elif self._zip is not None and _by_isal(info):
                 raw = _inflating(self._path, info)
             elif self._zip is not None:
                 raw = self._zip.open(info)
             else:
                 raw = _salvage.open_member(self._path.open("rb"), info)
-        except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError, zlib.error) as error:
+        except _OPEN_ERRORS as error:
             raise BadExportError(f"{self.label}/{name}: cannot be read ({error})") from error
         capped = _Capped(raw, info.file_size, f"{self.label}/{name}", self._budget)
         return capped  # type: ignore[return-value]
@@ -293,48 +312,64 @@ def _by_isal(info: zipfile.ZipInfo) -> bool:
 
 
 def _at_once(info: zipfile.ZipInfo) -> bool:
-    """A small member, stored or deflated, not encrypted: an attachment of most exports."""
+    """A small member, stored or deflated, not encrypted: an attachment of most exports.
+    (Not on Windows, which has no ``pread``.)"""
     return (
         info.file_size <= _WHOLE_UP_TO
         and info.compress_size <= _WHOLE_UP_TO
         and info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
         and not info.flag_bits & 0x61  # encrypted, patched data, strong encryption
+        and _PREAD is not None
     )
 
 
-def _whole(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
+_PREAD = getattr(os, "pread", None)
+_UTF8_NAME = 0x800
+
+
+def _whole(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes] | None:
     """A small member's bytes, read with one ``pread`` (two when its local extra field is
-    longer than the directory's) and inflated at once, checked as ``zipfile`` checks them:
-    the local header names the member, the data is all there, the size and CRC-32 match.
-    ``zipfile``'s own reader costs ten times more per member (a lock, seeks, a header read
-    and a reader object each): an export of 13,600 small images spent 0.2 s of CPU there.
-    At most one byte past the declared size is inflated, so that ``_Capped`` refuses it."""
-    fd = archive.fp.fileno()  # type: ignore[union-attr]
+    longer than the directory's) and inflated at once — or None, and ``zipfile`` reads it.
+
+    ``zipfile``'s own reader costs ten times more per member (a lock, seeks, a header read and
+    a reader object each): an export of 13,600 small images spent 0.2 s of CPU there. The
+    bytes are given only when everything checks: the local header's signature and name (decoded
+    by its own flag, as ``zipfile`` does), all the compressed data, and exactly the declared
+    size (nothing more is inflated than one byte past it) with its CRC-32. Anything else — a
+    damaged, cut or lying member, a closed zip — is left to ``zipfile``, which raises what it
+    always raised, where it raised it (a bad CRC-32 at the end of the read, after the head an
+    importer may have read). ``pread`` uses the zip's own handle without moving it."""
+    if archive.fp is None or _PREAD is None:
+        return None
+    fd = archive.fp.fileno()
     start = info.header_offset
     guess = _LOCAL_HEADER.size + len(info.orig_filename) * 4 + len(info.extra)
-    block = os.pread(fd, guess + info.compress_size, start)
+    block = _PREAD(fd, guess + info.compress_size, start)
     magic, name_size, extra_size = _LOCAL_HEADER.unpack(
         block[: _LOCAL_HEADER.size].ljust(_LOCAL_HEADER.size)
     )
+    flags = int.from_bytes(block[6:8], "little")
     named = block[_LOCAL_HEADER.size : _LOCAL_HEADER.size + name_size]
-    encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
-    if magic != _LOCAL_MAGIC or named.decode(encoding, "replace") != info.orig_filename:
-        raise zipfile.BadZipFile(f"bad local header for {info.orig_filename!r}")
+    try:
+        name = named.decode("utf-8" if flags & _UTF8_NAME else "cp437")
+    except UnicodeDecodeError:
+        return None
+    if magic != _LOCAL_MAGIC or name != info.orig_filename:
+        return None
     begin = _LOCAL_HEADER.size + name_size + extra_size
     data = block[begin : begin + info.compress_size]
     if len(data) < info.compress_size:  # a longer local extra field, or the file ends
-        data += os.pread(fd, info.compress_size - len(data), start + begin + len(data))
+        data += _PREAD(fd, info.compress_size - len(data), start + begin + len(data))
     if len(data) < info.compress_size:
-        raise EOFError(f"{info.orig_filename}: compressed data ended before the end")
+        return None
     if info.compress_type == zipfile.ZIP_DEFLATED:
         inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        data = inflater.decompress(data, info.file_size + 1)
-        if len(data) < info.file_size and not inflater.eof:
-            raise EOFError(f"{info.orig_filename}: compressed data ended before the end")
-    if len(data) == info.file_size and zlib.crc32(data) != info.CRC:
-        raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.orig_filename!r}")
-    if len(data) < info.file_size:
-        raise zipfile.BadZipFile(f"Bad CRC-32 or size for file {info.orig_filename!r}")
+        try:
+            data = inflater.decompress(data, info.file_size + 1)
+        except zlib.error:
+            return None
+    if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
+        return None
     return io.BytesIO(data)
 
 

@@ -349,20 +349,22 @@ def test_unreadable_conversation_is_skipped_not_fatal(archive: Archive, tmp_path
     assert report.conversations["skipped"] == 2 and not report.ok
 
 
-def spoil_crc(path: Path, name: str) -> None:
-    """Change a member's CRC-32 in the central directory: its bytes no longer match it."""
+def spoil(path: Path, name: str, offset: int, bits: int) -> None:
+    """Flip ``bits`` of a member's central directory entry at ``offset`` (16: its CRC-32, no
+    longer matching its bytes; 8: its flags, 1 marking it encrypted)."""
     data = bytearray(path.read_bytes())
     entry = data.rfind(b"PK\x01\x02", 0, data.rfind(name.encode()))
-    struct.pack_into("<I", data, entry + 16, struct.unpack_from("<I", data, entry + 16)[0] ^ 1)
+    data[entry + offset] ^= bits
     path.write_bytes(bytes(data))
 
 
 def test_a_damaged_attachment_costs_itself_not_the_import(archive: Archive, tmp_path: Path) -> None:
-    """A member whose bytes fail their CRC-32 (``zipfile`` says so only once they are read) is
-    an unreadable attachment, reported; the conversation, the other files, the import go on,
-    and no partial file stays behind (the big one fails after its first MiB was written)."""
+    """A member whose bytes fail their CRC-32 (``zipfile`` says so only once they are read),
+    or an encrypted one, is an unreadable attachment, reported; the conversation, the other
+    files, the import go on, and no partial file stays behind (the big one fails after its
+    first MiB was written)."""
     conv = conversation("pics")
-    pointers = [f"file-service://file-{n}" for n in ("Good1", "Bad2", "Big3")]
+    pointers = [f"file-service://file-{n}" for n in ("Good1", "Bad2", "Big3", "Lock4")]
     conv["mapping"]["u"]["message"]["content"] = {
         "content_type": "multimodal_text",
         "parts": [{"content_type": "image_asset_pointer", "asset_pointer": p} for p in pointers]
@@ -374,17 +376,20 @@ def test_a_damaged_attachment_costs_itself_not_the_import(archive: Archive, tmp_
         "file-Good1-a.png": good,
         "file-Bad2-b.png": PNG + b"bad",
         "file-Big3-c.png": PNG + random.Random(3).randbytes(3 << 19),
+        "file-Lock4-d.png": PNG + b"locked",
     }
     path = write_zip(tmp_path / "pics.zip", members)
-    spoil_crc(path, "file-Bad2-b.png")
-    spoil_crc(path, "file-Big3-c.png")
+    spoil(path, "file-Bad2-b.png", 16, 1)
+    spoil(path, "file-Big3-c.png", 16, 1)
+    spoil(path, "file-Lock4-d.png", 8, 1)
     report = ingest(archive, path)
     assert imported(archive) == {"pics"}
     problems = {p.where: p.what for p in report.problems}
     assert set(problems) == set(pointers[1:])
     assert all(what.startswith("attachment unreadable") for what in problems.values())
-    assert all("CRC" in what for what in problems.values())
-    assert (report.attachments["found"], report.attachments["missing"]) == (1, 2)
+    assert all("CRC" in problems[p] for p in pointers[1:3])
+    assert "encrypted" in problems[pointers[3]]
+    assert (report.attachments["found"], report.attachments["missing"]) == (1, 3)
     assert not report.ok  # loud: the report says what was lost, and the CLI exits non-zero
     files = [p for p in archive.blobs.rglob("*") if p.is_file()]
     assert [p.name for p in files] == [hashlib.sha256(good).hexdigest()]

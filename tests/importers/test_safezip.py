@@ -429,8 +429,7 @@ def test_a_damaged_member_fails_as_zipfile_fails(
             with pytest.raises(error), opened as handle:
                 while handle.read(1 << 16):
                     pass
-        with pytest.raises(error):  # read at once: the damage is found before any byte is given
-            _safezip._whole(zf, damaged)
+        assert _safezip._whole(zf, damaged) is None  # read at once: left to zipfile
 
 
 def test_small_members_read_at_once_are_the_bytes_zipfile_reads(tmp_path: Path) -> None:
@@ -460,16 +459,82 @@ def test_small_members_read_at_once_are_the_bytes_zipfile_reads(tmp_path: Path) 
             assert _safezip._whole(zf, info).read() == data == zf.read(name)
 
 
-def test_a_small_member_inflating_past_its_declared_size_is_cut_off(
+def test_a_small_member_that_does_not_check_out_is_left_to_zipfile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Declared smaller than it inflates (stored or deflated): ``_whole`` gives nothing, and
+    ``zipfile`` reads it as it always did: no byte past the declared size, then its error."""
     monkeypatch.setattr(_safezip, "_WHOLE_UP_TO", 256 << 10)  # what ZipFiles uses, unpatched
     payload = _text(2_000)
-    path = build(tmp_path / "liar.zip", {"conversations.json": payload})
-    shrink_declared_size(path, b"conversations.json", 1_000)
+    for method in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED):
+        path = build(
+            tmp_path / f"liar-{method}.zip", {"conversations.json": payload}, method=method
+        )
+        shrink_declared_size(path, b"conversations.json", 1_000)
+        with zipfile.ZipFile(path) as zf:
+            assert _safezip._whole(zf, zf.getinfo("conversations.json")) is None
+        with ZipFiles(path).open("conversations.json") as handle:
+            assert not isinstance(handle._raw, io.BytesIO)  # type: ignore[attr-defined]
+            with pytest.raises(zipfile.BadZipFile):
+                got = handle.read(1_000)
+                assert got == payload[:1_000]
+                handle.read()
+
+
+def test_a_local_name_read_by_its_own_flag_as_zipfile_reads_it(tmp_path: Path) -> None:
+    """The local header's name decoded by the local header's UTF-8 flag, strictly: bytes that
+    are no UTF-8 there, or a flag set in one header only, are left to ``zipfile`` (which
+    refuses them), never accepted by a lenient decoding."""
+    path = tmp_path / "names.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("a\ufffd", b"data")  # the name's bytes: a EF BF BD, UTF-8 flag set
+    data = bytearray(path.read_bytes())
+    data[30:32] = b"a\xff"  # the local name: a 0xFF (no UTF-8), 2 bytes; the rest extra
+    struct.pack_into("<HH", data, 26, 2, 2)
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as zf:
+        assert _safezip._whole(zf, zf.getinfo("a\ufffd")) is None
+        with pytest.raises(UnicodeDecodeError):
+            zf.read("a\ufffd")
+    with pytest.raises(BadExportError, match="cannot be read"):
+        ZipFiles(path).open("a\ufffd")
+
+
+def test_without_pread_every_member_is_read_by_zipfile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_safezip, "_WHOLE_UP_TO", 256 << 10)
+    monkeypatch.setattr(_safezip, "_PREAD", None)  # as on Windows
+    path = build(tmp_path / "small.zip", {"conversations.json": b"[]", "a.png": b"png"})
     files = ZipFiles(path)
-    with files.open("conversations.json") as handle:
-        assert isinstance(handle._raw, io.BytesIO)  # type: ignore[attr-defined]
-        assert len(handle._raw.getvalue()) == 1_001  # type: ignore[attr-defined]
-        with pytest.raises(UnsafeArchiveError, match="inflates past its declared size"):
-            handle.read()
+    for name, data in (("conversations.json", b"[]"), ("a.png", b"png")):
+        assert not _safezip._at_once(files._members[name])
+        with files.open(name) as handle:
+            assert not isinstance(handle._raw, io.BytesIO)  # type: ignore[attr-defined]
+            assert handle.read() == data
+
+
+def test_an_encrypted_or_damaged_lzma_member_is_a_bad_member(tmp_path: Path) -> None:
+    """What ``zipfile`` raises for these (``RuntimeError`` at open, ``LZMAError`` while
+    reading) is one of the errors every reader of a member expects."""
+    path = tmp_path / "odd.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("locked.png", b"\x89PNG" + b"\0" * 100)
+        info = zipfile.ZipInfo("packed.json")
+        info.compress_type = zipfile.ZIP_LZMA
+        zf.writestr(info, _text(3_000))
+    data = bytearray(path.read_bytes())
+    entry = data.find(b"PK\x01\x02")
+    struct.pack_into("<H", data, entry + 8, 1)  # the first member marked encrypted
+    packed = ZipFiles(path)._members["packed.json"]
+    start = packed.header_offset + 30 + len("packed.json") + 40
+    data[start : start + 64] = b"\xee" * 64
+    path.write_bytes(bytes(data))
+    files = ZipFiles(path)
+    with pytest.raises(BadExportError, match=r"odd\.zip/locked\.png: cannot be read"):
+        files.open("locked.png")
+    with (
+        pytest.raises(zipfile.BadZipFile, match=r"odd\.zip/packed\.json"),
+        files.open("packed.json") as handle,
+    ):
+        handle.read()
