@@ -92,8 +92,9 @@ def export_options(doc: str | None, sizes: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--settle",
         type=int,
-        default=65,
-        help="seconds to wait after deleting the last run's data (see the note on ext4 below)",
+        default=370,
+        help="seconds to wait after deleting the last run's data, when it held 1,000 files "
+        "or more (see the note on ext4 below)",
     )
     return parser
 
@@ -104,10 +105,11 @@ def exports(args: argparse.Namespace) -> Iterator[tuple[Path, int, Path]]:
     given ``--settle`` seconds before anything is timed; this run's stays until the next."""
     scratch = args.workdir / "scratch"
     if scratch.exists():
+        files = sum(len(names) for _, _, names in os.walk(scratch))
         shutil.rmtree(scratch, ignore_errors=True)
-        os.sync()  # the deleted inodes written out: "recently deleted" for a minute, not five
-        print(f"(the last run's data deleted: {args.settle} s for the file system to settle)")
-        time.sleep(args.settle)
+        if files >= 1000:
+            print(f"(the last run's {files:,} files deleted: {args.settle} s to settle)")
+            time.sleep(args.settle)
     for profile in args.profiles.split(","):
         for label in args.sizes.split(","):
             size = parse_size(label)
@@ -156,10 +158,12 @@ def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> T
 
 # Every run writes to a new folder, and nothing is deleted until the next run starts, which
 # then waits ``--settle`` seconds. On ext4 without a journal (this machine's disk), creating a
-# file within a minute of thousands being deleted (five, while the deletions are not yet
-# written out) costs up to 1 ms of kernel time (the allocator skips recently deleted inodes
-# one by one: ``recently_deleted`` in perf): deleting one run's archives would slow the next
-# run's attachments, whichever importer writes them (a varied import read as 0.5-0.6x).
+# file near thousands deleted less than a minute ago costs up to 1 ms of kernel time: the
+# allocator skips recently deleted inodes one by one (``recently_deleted`` in perf), and "recent"
+# is six minutes while their inode table block is dirty, which creating files in it makes it
+# again. Deleting one run's archives slowed the next run's attachments, whichever importer wrote
+# them: a varied import read as 0.5-0.6x, its system time 4-6 s instead of ~1.3 s. Any large
+# deletion does it (a test run's temporary folders too): a high system time says so.
 def run_freehold(export: Path, out: Path, tree: Path | None = None) -> Timing:
     """``freehold import`` in a fresh data folder; from ``tree``'s source when given."""
     env = {**os.environ, "FREEHOLD_HOME": str(out.resolve() / "home")}

@@ -96,10 +96,12 @@ def test_versus_plain_prints_both_rates_and_their_ratio(
     old = {p.name for p in scratch.iterdir()}
     assert len(old) == 4
     marker = scratch / "left-by-the-last-run"
-    marker.touch()
+    marker.mkdir()
+    for number in range(1000):  # enough files for the next run to wait (--settle 0 here)
+        (marker / str(number)).touch()
     argv = ["--profiles", "default", "--sizes", "200KB", "--repeats", "1", "--settle", "0"]
     assert versus_plain.main([*argv, "--workdir", str(tmp_path)]) == 0
-    assert "deleted: 0 s for the file system to settle" in capsys.readouterr().out
+    assert "files deleted: 0 s to settle" in capsys.readouterr().out
     assert not marker.exists() and not old & {p.name for p in scratch.iterdir()}
 
 
