@@ -343,7 +343,8 @@ class BlobsPlaced:
         self._new[folder] = set()
         return False
 
-    def placed(self, folder: str, sha: str) -> None:
+    def add(self, folder: str, sha: str) -> None:
+        """``sha`` was placed in ``folder``."""
         found = self._new.get(folder)
         if found is not None:
             found.add(sha)
@@ -374,7 +375,7 @@ def write_blob(
         if not there:
             _place(os.fspath(blobs), folder, target, first)
             if placed is not None:
-                placed.placed(folder, sha)
+                placed.add(folder, sha)
         return sha, mime, len(first)
     digest = hashlib.sha256(first)
     size = len(first)

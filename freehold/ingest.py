@@ -19,7 +19,6 @@ import queue
 import sys
 import threading
 import zipfile
-import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, contextmanager
@@ -32,6 +31,7 @@ from freehold.archive import Archive, BlobsPlaced, Prepared, prepare, write_blob
 from freehold.errors import BadExportError, FreeholdError
 from freehold.importers._conform import conform
 from freehold.importers._plan import Plan, plan
+from freehold.importers._skeleton import READ_ERRORS
 from freehold.models import (
     AttachmentRef,
     ContextRecord,
@@ -291,12 +291,6 @@ def _items(
             yield record
 
 
-# What reading one attachment can raise: the export's own errors, and a damaged member's, which
-# ``zipfile`` (and ISA-L's reader) raise only once its bytes are read (a bad CRC-32, data that
-# stops or does not inflate). Any of them costs that attachment, never the import.
-_UNREADABLE = (BadExportError, OSError, EOFError, zlib.error, zipfile.BadZipFile)
-
-
 class _Reader:
     """Counts a conversation and stores its attachments' bytes, once per pointer."""
 
@@ -323,7 +317,7 @@ class _Reader:
             try:
                 with ref.opener() as stream:
                     self.blobs[key] = write_blob(self.blobs_dir, stream, self.placed)
-            except _UNREADABLE as error:
+            except READ_ERRORS as error:  # a damaged member raises once its bytes are read
                 tally.problems.append(Problem(ref.pointer, f"attachment unreadable: {error}"))
         blob = self.blobs.get(key)
         if blob is not None:

@@ -57,6 +57,8 @@ _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then the name and extra 
 _LOCAL_MAGIC = b"PK\x03\x04"
 _ISAL_FROM = 4 << 20  # deflated members this big are inflated by ISA-L (``_Inflating``)
 _WHOLE_UP_TO = 256 << 10  # members this small are read and inflated at once (``_whole``)
+_PREAD = getattr(os, "pread", None)  # None on Windows: ``zipfile`` reads every member there
+_UTF8_NAME = 0x800  # a general purpose flag: the name is UTF-8, not cp437
 _ISAL_CHUNK = 1 << 20
 # What opening a member can raise for the member's sake (a bad local header or name, an
 # encrypted or unsupported member): ``ZipFiles.open`` makes each a ``BadExportError``. While
@@ -323,8 +325,16 @@ def _at_once(info: zipfile.ZipInfo) -> bool:
     )
 
 
-_PREAD = getattr(os, "pread", None)
-_UTF8_NAME = 0x800
+def _names(header: bytes, name: bytes, info: zipfile.ZipInfo) -> bool:
+    """Whether a local header (its fixed part, then its name's bytes) is ``info``'s, as
+    ``zipfile`` checks it: the signature, and the name decoded by the local header's own UTF-8
+    flag, strictly, equal to the directory's."""
+    flags = int.from_bytes(header[6:8], "little")
+    try:
+        named = name.decode("utf-8" if flags & _UTF8_NAME else "cp437")
+    except UnicodeDecodeError:
+        return False
+    return header[:4] == _LOCAL_MAGIC and named == info.orig_filename
 
 
 def _whole(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes] | None:
@@ -345,16 +355,9 @@ def _whole(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes] | None:
     start = info.header_offset
     guess = _LOCAL_HEADER.size + len(info.orig_filename) * 4 + len(info.extra)
     block = _PREAD(fd, guess + info.compress_size, start)
-    magic, name_size, extra_size = _LOCAL_HEADER.unpack(
-        block[: _LOCAL_HEADER.size].ljust(_LOCAL_HEADER.size)
-    )
-    flags = int.from_bytes(block[6:8], "little")
-    named = block[_LOCAL_HEADER.size : _LOCAL_HEADER.size + name_size]
-    try:
-        name = named.decode("utf-8" if flags & _UTF8_NAME else "cp437")
-    except UnicodeDecodeError:
-        return None
-    if magic != _LOCAL_MAGIC or name != info.orig_filename:
+    header = block[: _LOCAL_HEADER.size].ljust(_LOCAL_HEADER.size)
+    _, name_size, extra_size = _LOCAL_HEADER.unpack(header)
+    if not _names(header, block[_LOCAL_HEADER.size : _LOCAL_HEADER.size + name_size], info):
         return None
     begin = _LOCAL_HEADER.size + name_size + extra_size
     data = block[begin : begin + info.compress_size]
@@ -381,11 +384,9 @@ def _inflating(path: Path, info: zipfile.ZipInfo) -> IO[bytes]:
     handle = path.open("rb")
     try:
         handle.seek(info.header_offset)
-        magic, name_size, extra_size = _LOCAL_HEADER.unpack(
-            handle.read(_LOCAL_HEADER.size).ljust(_LOCAL_HEADER.size)
-        )
-        named = handle.read(name_size).decode("utf-8" if info.flag_bits & 0x800 else "cp437")
-        if magic != _LOCAL_MAGIC or named != info.orig_filename:
+        header = handle.read(_LOCAL_HEADER.size).ljust(_LOCAL_HEADER.size)
+        _, name_size, extra_size = _LOCAL_HEADER.unpack(header)
+        if not _names(header, handle.read(name_size), info):
             raise zipfile.BadZipFile(f"bad local header for {info.orig_filename!r}")
         handle.seek(extra_size, os.SEEK_CUR)
     except BaseException:
