@@ -32,23 +32,26 @@ def wire(wire_server: WireServer) -> WireServer:
 _OPEN: list[Provider] = []
 
 
+_SERVERS = {"wire_server", "llmock"}  # fixtures of servers that SDK clients talk to
+
+
 @pytest.fixture(autouse=True)
-def _close_providers() -> Iterator[None]:
+def _close_providers(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every provider a test made is closed after it (its SDK client's sockets), and what it
     left in reference cycles is collected, so that a socket left open warns in the test that
     left it, not in a later one.
 
     A full collection walks every object the session holds: ~0.17 s once the SDKs are loaded,
-    which after each of ~1,900 tests was a third of the suite's time. The young generations
-    hold what a test made unless it allocated a great deal, so they are collected after every
-    test, and everything only after a test that made providers through ``provider_for``. A
-    leak in an old generation is still found, by a later collection, and still fails the run
-    (warnings are errors)."""
+    which after each of ~1,900 tests was most of the suite's time. The young generations hold
+    what a test made unless it allocated a great deal, so they are collected after every test,
+    and everything only after a test that made providers through ``provider_for`` or talked to
+    a provider server. A leak in an old generation is still found, by a later collection, and
+    still fails the run (warnings are errors)."""
     yield
-    made = bool(_OPEN)
+    full = bool(_OPEN) or not _SERVERS.isdisjoint(request.fixturenames)
     while _OPEN:
         _OPEN.pop().close()
-    gc.collect(2 if made else 1)
+    gc.collect(2 if full else 1)
 
 
 def provider_for(
