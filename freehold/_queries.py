@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,21 +24,22 @@ from typing import Any
 
 import orjson
 
-from freehold import _local
+from freehold import _local, _unspaced
 from freehold.errors import FreeholdError, NotFoundError
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
 
 __all__ = [
     "CANDIDATES",
     "Hit",
+    "Query",
     "candidates",
     "context_records",
     "filters",
     "find_message",
-    "fts_query",
     "hit",
     "iso",
     "load_conversation",
+    "parse",
     "parse_when",
     "personal_context",
     "projects",
@@ -123,13 +123,69 @@ def parse_when(text: str, *, end: bool = False) -> float:
     return moment.timestamp()
 
 
-def fts_query(query: str) -> str:
-    """The FTS5 expression for what a person typed (the module docstring says what it means).
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A search as SQL over ``m`` (messages), made by ``parse``.
+
+    ``match`` is the FTS5 expression of the groups the index answers (None when every group
+    holds a word in a script written without spaces, ``_unspaced``); ``tests`` the SQL
+    condition of the other groups, with ``params``; ``needles`` the words they look for as
+    substrings and ``marks`` every word FTS5 finds, joined by OR, to mark them in a snippet.
+    """
+
+    match: str | None
+    tests: str = ""
+    params: tuple[str, ...] = ()
+    needles: tuple[str, ...] = ()
+    marks: str | None = None
+
+    def rows(self) -> tuple[str, str, list[Any]]:
+        """(FROM …, WHERE …, parameters) of the matching messages, newest first by ``f.rowid``
+        when FTS5 drives, else by ``m.id`` (a scan of the text; ``f.rank`` is then 0)."""
+        if self.match is None:
+            return "messages m", f"1{self.tests}", [*self.params]
+        source = "messages_fts f JOIN messages m ON m.id = f.rowid"
+        return source, f"messages_fts MATCH ?{self.tests}", [self.match, *self.params]
+
+
+def parse(query: str) -> Query:
+    """The SQL for what a person typed (the module docstring says what it means).
 
     Words (and phrases) are joined by an explicit AND, and an OR-group is bracketed: FTS5
-    binds OR looser than AND, where a person means ``(a OR b) c``.
+    binds OR looser than AND, where a person means ``(a OR b) c``. A group holding a word that
+    FTS5 cannot find becomes an SQL test: that word a substring, its other words FTS5 lookups.
     """
-    groups: list[list[str]] = []
+    groups = _groups(query)
+    indexed = [group for group in groups if all(fts for fts, _ in group)]
+    tests, params = "", []
+    for group in (group for group in groups if not all(fts for fts, _ in group)):
+        tests += " AND (" + " OR ".join(_test(fts) for fts, _ in group) + ")"
+        params += [fts or _unspaced.like(needle) for fts, needle in group]
+    words = [fts for group in groups for fts, _ in group if fts]
+    return Query(
+        " AND ".join(_group(g) for g in indexed) or None,
+        tests,
+        tuple(params),
+        tuple(needle for group in groups for fts, needle in group if not fts),
+        " OR ".join(words) or None,
+    )
+
+
+def _test(fts: str | None) -> str:
+    if fts is None:
+        return "m.text LIKE ? ESCAPE '\\'"
+    return "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"
+
+
+def _group(words: list[tuple[str | None, str]]) -> str:
+    terms = [fts or "" for fts, _ in words]
+    return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
+
+
+def _groups(query: str) -> list[list[tuple[str | None, str]]]:
+    """The query's AND-ed groups of OR-ed words, each word (FTS5 string, None) or (None, the
+    substring looked for)."""
+    groups: list[list[tuple[str | None, str]]] = []
     joining = False
     for match in _TERM.finditer(query.replace("\x00", " ")):
         word = match["word"]
@@ -145,28 +201,27 @@ def fts_query(query: str) -> str:
             groups.append([term])
         joining = False
     if joining:  # a last OR joins nothing: it was a word
-        groups.append(['"OR"'])
+        groups.append([('"OR"', "")])
     if not groups:
         raise FreeholdError(
             f"nothing to search for in {query[:60]!r} — give one or more words "
             "(punctuation on its own is not indexed)"
         )
-    return " AND ".join(g[0] if len(g) == 1 else "(" + " OR ".join(g) + ")" for g in groups)
+    return groups
 
 
-def _term(text: str, prefix: bool) -> str | None:
-    """One quoted FTS5 string (a prefix query when asked), or None when it holds nothing the
-    tokenizer indexes (unicode61 keeps letters, numbers and private-use characters)."""
+def _term(text: str, prefix: bool) -> tuple[str | None, str] | None:
+    """One quoted FTS5 string (a prefix query when asked), or the substring to look for when
+    the text holds a letter of a script written without spaces (a prefix adds nothing there);
+    None when it holds nothing the tokenizer indexes (unicode61 keeps letters, numbers and
+    private-use characters)."""
     if text.endswith("*"):
         text, prefix = text.rstrip("*"), True
-    if not any(_indexed(c) for c in text):
+    if not any(_unspaced.indexed(c) for c in text):
         return None
-    return '"' + text.replace('"', '""') + '"' + ("*" if prefix else "")
-
-
-def _indexed(char: str) -> bool:
-    category = unicodedata.category(char)
-    return category[0] in "LN" or category == "Co"
+    if _unspaced.unspaced(text):
+        return None, _unspaced.needle(text)
+    return '"' + text.replace('"', '""') + '"' + ("*" if prefix else ""), ""
 
 
 def search(
@@ -196,36 +251,42 @@ def search(
 
 def candidates(
     db: sqlite3.Connection, query: str, filters: tuple[str, list[Any]]
-) -> tuple[str, list[tuple[Any, ...]]]:
-    """The FTS match expression and the newest ``CANDIDATES`` matching rows, best first.
+) -> tuple[Query, list[tuple[Any, ...]]]:
+    """The parsed query and the newest ``CANDIDATES`` matching rows, best first.
 
     A row is (message id, rank, conversation id, title, role, model, created_at, source_kind).
     """
     if not query.strip():
         raise FreeholdError("empty search — give one or more words to look for")
-    match = fts_query(query)
-    where, params = filters
+    parsed = parse(query)
+    source, condition, params = parsed.rows()
+    key, rank = ("f.rowid", "f.rank") if parsed.match else ("m.id", "0")
+    where, more = filters
     sql = f"""
-        SELECT f.rowid, f.rank, m.conversation_id, c.title, m.role,
+        SELECT {key}, {rank}, m.conversation_id, c.title, m.role,
                coalesce(m.model, c.model), m.created_at, c.source_kind
-        FROM messages_fts f JOIN messages m ON m.id = f.rowid
+        FROM {source}
         JOIN conversations c ON c.id = m.conversation_id
-        WHERE messages_fts MATCH ? {where}
-        ORDER BY f.rowid DESC LIMIT {CANDIDATES}"""
+        WHERE {condition} {where}
+        ORDER BY {key} DESC LIMIT {CANDIDATES}"""
     try:
-        rows = db.execute(sql, [match, *params]).fetchall()
+        rows = db.execute(sql, [*params, *more]).fetchall()
     except sqlite3.OperationalError as error:
         raise _bad_query(query, error) from error
     rows.sort(key=lambda row: (row[1], -row[0]))
-    return match, rows
+    return parsed, rows
 
 
 def snippets(
-    db: sqlite3.Connection, query: str, match: str, rows: list[tuple[Any, ...]]
+    db: sqlite3.Connection, query: str, parsed: Query, rows: list[tuple[Any, ...]]
 ) -> list[str]:
     """The marked snippet of each candidate row, in order."""
+    ids = [row[0] for row in rows]
     try:
-        found = _snippets(db, match, [row[0] for row in rows])
+        if parsed.needles:
+            found = _windows(db, parsed, ids)
+        else:
+            found = _snippets(db, parsed.match or "", ids)
     except sqlite3.OperationalError as error:
         raise _bad_query(query, error) from error
     return [found.get(row[0], "") for row in rows]
@@ -276,6 +337,42 @@ def _snippets(db: sqlite3.Connection, match: str, ids: list[int]) -> dict[int, s
         (match, orjson.dumps(ids).decode()),
     )
     return {row[0]: row[1] or "" for row in rows}
+
+
+def _windows(db: sqlite3.Connection, parsed: Query, ids: list[int]) -> dict[int, str]:
+    """Snippets for a search with words found as substrings, which FTS5's snippet() cannot
+    mark: each whole text, marked by FTS5's highlight() where it holds an indexed word, then
+    marked where it holds a substring, and cut (``_unspaced.window``)."""
+    listed = orjson.dumps(ids).decode()
+    texts = dict(
+        db.execute(
+            "SELECT id, text FROM messages WHERE id IN (SELECT value FROM json_each(?))", (listed,)
+        )
+    )
+    if parsed.marks:
+        texts.update(
+            db.execute(
+                f"SELECT rowid, highlight(messages_fts, 0, '{_OPEN}', '{_CLOSE}') "
+                "FROM messages_fts WHERE messages_fts MATCH ? "
+                "AND rowid IN (SELECT value FROM json_each(?))",
+                (parsed.marks, listed),
+            )
+        )
+    out = {}
+    for rowid, marked in texts.items():
+        text, found = spans(marked or "")
+        shown, marks = _unspaced.window(text, [*found, *_unspaced.find(text, parsed.needles)])
+        out[rowid] = _marked(shown, marks)
+    return out
+
+
+def _marked(text: str, marks: list[tuple[int, int]]) -> str:
+    """``text`` with the marks ``spans`` reads back."""
+    out, done = [], 0
+    for start, end in marks:
+        out += [text[done:start], _OPEN, text[start:end], _CLOSE]
+        done = end
+    return "".join([*out, text[done:]])
 
 
 def hit(row: tuple[Any, ...], marked: str) -> Hit:
@@ -334,16 +431,14 @@ def select_ids(
     params: list[Any] = []
     if model:
         where.append(
-            "(substr(model, 1, length(?1)) = ?1 OR id IN (SELECT conversation_id FROM messages "
-            "WHERE substr(model, 1, length(?1)) = ?1))".replace("?1", f"?{len(params) + 1}")
+            "(substr(model, 1, length(?)) = ? OR id IN (SELECT conversation_id FROM messages "
+            "WHERE substr(model, 1, length(?)) = ?))"
         )
-        params.append(model)
+        params += [model] * 4
     if query:
-        where.append(
-            f"id IN (SELECT m.conversation_id FROM messages_fts JOIN messages m "
-            f"ON m.id = messages_fts.rowid WHERE messages_fts MATCH ?{len(params) + 1})"
-        )
-        params.append(fts_query(query))
+        matching, condition, more = parse(query).rows()
+        where.append(f"id IN (SELECT m.conversation_id FROM {matching} WHERE {condition})")
+        params += more
     for clause, value in (
         ("source_kind = ?", source),
         ("created_at >= ?", parse_when(since) if since else None),
@@ -351,7 +446,7 @@ def select_ids(
     ):
         if value is not None:
             params.append(value)
-            where.append(clause.replace("?", f"?{len(params)}"))
+            where.append(clause)
     sql = f"SELECT id FROM conversations WHERE {' AND '.join(where)} ORDER BY created_at, id"
     wanted = set(ids) if ids is not None else None
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 import warnings
 import zipfile
@@ -12,7 +13,7 @@ from pathlib import Path
 from freehold.archive import Archive
 from freehold.ingest import ImportReport, import_path
 
-__all__ = ["ingest", "png", "write_zip"]
+__all__ = ["chatgpt_chats", "ingest", "png", "write_zip"]
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -41,3 +42,29 @@ def write_zip(path: Path, members: Mapping[str | zipfile.ZipInfo, bytes]) -> Pat
 def ingest(archive: Archive, path: Path) -> ImportReport:
     """Import in this process (the reader-process path has its own tests)."""
     return import_path(archive, path, reader_process=False)
+
+
+def chatgpt_chats(path: Path, chats: Mapping[str, tuple[str, list[str]]], start: float) -> Path:
+    """A ChatGPT export zip: for each id, (title, texts) with the texts a line of turns (user,
+    assistant, user…), a minute apart; each chat an hour after the one before."""
+
+    def node(mid: str, parent: str | None, role: str, text: str, t: float) -> dict[str, object]:
+        content = {"content_type": "text", "parts": [text]}
+        author = {"role": role, "name": None, "metadata": {}}
+        message = {"id": mid, "author": author, "create_time": t, "content": content}
+        return {"id": mid, "message": message, "parent": parent, "children": []}
+
+    conversations = []
+    for n, (cid, (title, texts)) in enumerate(chats.items()):
+        t = start + n * 3600
+        mapping = {"root": {"id": "root", "message": None, "parent": None, "children": []}}
+        parent = "root"
+        for i, text in enumerate(texts):
+            mid = f"{cid}-{i}"
+            mapping[mid] = node(mid, parent, ("user", "assistant")[i % 2], text, t + 60 * i)
+            mapping[parent]["children"].append(mid)  # type: ignore[attr-defined]
+            parent = mid
+        head = {"id": cid, "title": title, "create_time": t, "update_time": t + 3000}
+        conversations.append({**head, "mapping": mapping, "current_node": parent})
+    members = {"conversations.json": json.dumps(conversations, ensure_ascii=False).encode()}
+    return write_zip(path, {**members, "user.json": b'{"id": "user-chats"}'})

@@ -24,6 +24,7 @@ from freehold.errors import ArchiveError, FreeholdError, NotFoundError
 from freehold.migrations import MIGRATIONS, migrate
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
 from freehold.tree import branch_paths, build_tree
+from tests.builders import chatgpt_chats, ingest
 
 FTS_WORDS = [
     '"',
@@ -334,6 +335,132 @@ def test_bad_date_filter_is_clear(filled: Archive) -> None:
 def test_plain_words_with_punctuation_are_quoted(archive: Archive) -> None:
     add(archive, chat("p", "2024-01-01", "how do I use c++ templates", "like this"))
     assert len(archive.search("c++ templates")) == 1
+
+
+# -- search inside text written without spaces (Chinese, Japanese, Korean, Thai) ------------------
+
+FAR = (
+    "スカイツリーの近くで"
+    + "とても静かな喫茶店を見つけました。" * 12
+    + "最後に京都の話をしましょう。"
+)
+UNSPACED = {  # id: (title, [user, assistant, …])
+    "ja": (
+        "ラーメン",
+        [
+            "東京で美味しいラーメン屋を教えてください",
+            "東京駅の近くに三軒あります。Python で地図も作れます。",
+        ],
+    ),
+    "zh": ("学习", ["我想学习中文和日本文化", "学习中文需要时间。"]),
+    "ko": ("식당", ["서울에서 맛있는 식당을 추천해 주세요", "명동에 좋은 곳이 있어요"]),
+    "th": ("ภาษา", ["ฉันอยากเรียนภาษาไทยที่กรุงเทพ", "เริ่มจากตัวอักษรก่อน"]),
+    "en": ("Ramen", ["Where to eat ramen in Tokyo?", "Try the noodle shops near the station."]),
+    "far": ("長文", ["長い文章", FAR]),
+}
+
+
+@pytest.fixture(scope="module")
+def unspaced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A home with the crafted export above, imported by the real importer."""
+    folder = tmp_path_factory.mktemp("unspaced")
+    path = chatgpt_chats(folder / "export.zip", UNSPACED, epoch("2025-03-01"))
+    with open_archive(folder / "home") as archive:
+        assert ingest(archive, path).ok
+    return folder / "home"
+
+
+def _found(archive: Archive, query: str, **filters: str) -> set[str]:
+    """``chat-turn`` of each hit (``ja-0``: the Japanese chat's user message)."""
+    found = set()
+    for hit in archive.search(query, **filters):
+        source_id = archive.get_conversation(hit.conversation_id).source_id
+        turn = next(
+            m
+            for m in archive.get_conversation(hit.conversation_id).messages
+            if m.id == hit.message_id
+        )
+        assert turn.source_id and turn.source_id.startswith(source_id)
+        found.add(turn.source_id)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("東京", {"ja-0", "ja-1"}),
+        ("ラーメン", {"ja-0"}),
+        ("中文", {"zh-0", "zh-1"}),
+        ("서울", {"ko-0"}),  # a Korean word with its particle (서울에서) is one token
+        ("ภาษาไทย", {"th-0"}),
+        ("京都", {"far-1"}),
+        ("大阪", set()),
+        ("「東京」", {"ja-0", "ja-1"}),  # punctuation at the ends is dropped, as the index does
+        ("東京*", {"ja-0", "ja-1"}),
+        ('"美味しいラーメン"', {"ja-0"}),
+        ('"ラーメン 美味しい"', set()),  # a phrase is found as written
+        ("python 東京", {"ja-1"}),  # one Latin word, one Japanese: both in the same message
+        ("東京 PYTHON", {"ja-1"}),
+        ("ramen 東京", set()),  # each in a different chat
+        ("東京 OR 서울", {"ja-0", "ja-1", "ko-0"}),
+        ("noodle OR 学习", {"en-1", "zh-0", "zh-1"}),
+        ("tokyo", {"en-0"}),  # Latin words go through the index as before
+        ("ramen", {"en-0"}),
+        ("100%_東京", set()),  # LIKE's wildcards are literal characters
+    ],
+)
+def test_a_word_inside_text_without_spaces_is_found(
+    unspaced: Path, query: str, found: set[str]
+) -> None:
+    with open_archive(unspaced) as archive:
+        assert _found(archive, query) == found
+
+
+def test_words_without_spaces_take_the_filters(unspaced: Path) -> None:
+    with open_archive(unspaced) as archive:
+        assert _found(archive, "東京", role="assistant") == {"ja-1"}
+        assert _found(archive, "東京", source="claude") == set()
+        assert _found(archive, "東京 OR 서울", since="2025-03-01T00:00:30") == {"ja-1", "ko-0"}
+        chosen = {c.source_id for c in archive.iter_conversations(query="中文 OR 서울")}
+        assert chosen == {"zh", "ko"}
+        assert [c.source_id for c in archive.iter_conversations(query="python 東京")] == ["ja"]
+        page = archive.search_page("東京")
+        assert page.total == 2 and dict(page.facets["role"]) == {"user": 1, "assistant": 1}
+
+
+def test_words_without_spaces_are_marked_in_their_snippets(unspaced: Path) -> None:
+    with open_archive(unspaced) as archive:
+        for query, words in [("東京", {"東京"}), ("python 東京", {"Python", "東京"})]:
+            for hit in archive.search(query):
+                assert {hit.snippet[a:b] for a, b in hit.highlights} == words
+        (far,) = archive.search("京都")  # near the end of a long message: the window moves there
+        assert far.snippet.startswith("…") and far.snippet.endswith("話をしましょう。")
+        assert [far.snippet[a:b] for a, b in far.highlights] == ["京都"]
+        assert len(far.snippet) <= 101
+        (near,) = archive.search("スカイツリー")
+        assert near.snippet.startswith("スカイツリーの近くで") and near.snippet.endswith("…")
+        assert near.highlights == [(0, 6)]
+
+
+def test_latin_searches_keep_fts5_snippets(unspaced: Path) -> None:
+    with open_archive(unspaced) as archive:
+        (hit,) = archive.search("noodle")
+        expected = archive.db.execute(
+            "SELECT snippet(messages_fts, 0, '[', ']', '…', 16) FROM messages_fts "
+            "WHERE messages_fts MATCH 'noodle'"
+        ).fetchone()[0]
+        assert expected == "Try the [noodle] shops near the station."
+        assert (hit.snippet, hit.highlights) == (
+            "Try the noodle shops near the station.",
+            [(8, 14)],
+        )
+
+
+def test_the_cli_finds_a_word_inside_japanese_text(unspaced: Path) -> None:
+    found = _cli(unspaced, "search", "ラーメン")
+    assert [(h["snippet"], h["highlights"]) for h in found] == [  # type: ignore[attr-defined]
+        ("東京で美味しいラーメン屋を教えてください", [[7, 11]])
+    ]
 
 
 # -- resolve ---------------------------------------------------------------------------------------

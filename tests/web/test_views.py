@@ -28,7 +28,7 @@ import pytest
 from freehold.archive import conversation_id, open_archive
 from freehold.safehtml import MAX_DEPTH
 from freehold.web.imports import Job
-from tests.builders import ingest, png, write_zip
+from tests.builders import chatgpt_chats, ingest, png, write_zip
 from tests.web.conftest import Server, start_server
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-chatgpt-export.zip"
@@ -364,6 +364,46 @@ def test_bad_search_parameters_are_400(client: httpx.Client) -> None:
         {"q": "zebra", "since": "2024-02-30"},
     ):
         assert client.get("/search", params=params).status_code == 400
+
+
+@pytest.fixture(scope="module")
+def unspaced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server over Chinese, Japanese, Korean and Thai chats (and one English), imported by
+    the real importer: their words are not separated by spaces."""
+    folder = tmp_path_factory.mktemp("unspaced")
+    chats = {
+        "ja": (
+            "ラーメン",
+            ["東京で美味しいラーメン屋を教えてください", "東京駅の近く。Python も使えます。"],
+        ),
+        "zh": ("学习", ["我想学习中文和日本文化", "学习中文需要时间。"]),
+        "ko": ("식당", ["서울에서 맛있는 식당을 추천해 주세요", "명동에 좋은 곳이 있어요"]),
+        "th": ("ภาษา", ["ฉันอยากเรียนภาษาไทยที่กรุงเทพ", "เริ่มจากตัวอักษรก่อน"]),
+        "en": ("Ramen", ["Where to eat ramen in Tokyo?", "Try the noodle shops near the station."]),
+    }
+    with open_archive(folder / "home") as archive:
+        assert ingest(archive, chatgpt_chats(folder / "export.zip", chats, START)).ok
+    yield from start_server(folder / "home")
+
+
+def test_search_finds_words_inside_text_without_spaces(unspaced: Server) -> None:
+    def found(query: str) -> tuple[int, str]:
+        page = client.get("/search", params={"q": query})
+        return total(page), main(page)
+
+    with unspaced.client() as client:
+        count, page = found("東京")
+        assert count == 2 and page.count("<mark>東京</mark>") == 2
+        assert "<mark>東京</mark>で美味しいラーメン屋を教えてください" in page
+        count, page = found("python 東京")
+        assert count == 1 and "<mark>東京</mark>駅の近く。<mark>Python</mark> も使えます。" in page
+        assert found("中文")[0] == 2 and found("中文 OR 서울")[0] == 3
+        count, page = found("서울")
+        assert count == 1 and "<mark>서울</mark>에서 맛있는" in page
+        count, page = found('"ภาษาไทย"')
+        assert count == 1 and "เรียน<mark>ภาษาไทย</mark>ที่" in page
+        count, page = found("noodle")
+        assert count == 1 and "Try the <mark>noodle</mark> shops near the station." in page
 
 
 # -- one conversation ------------------------------------------------------------------------------

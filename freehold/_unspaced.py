@@ -1,0 +1,137 @@
+"""Words in scripts written without spaces between words: how search finds them and shows them.
+
+FTS5's ``unicode61`` tokenizer splits text at spaces and punctuation only, so a run of Chinese,
+Japanese or Thai (or a Korean word with its particle, 서울에서) is one token: the index cannot
+find 東京 inside 東京で美味しいラーメン屋. Python's sqlite3 cannot register a tokenizer of its
+own, and a second (trigram) index would cost every import its size and time, so a search word
+holding a letter of such a script is matched as a substring of the message text instead
+(``LIKE``, ASCII letters in any case), and the rest of the query still goes through FTS5.
+
+``needle`` turns such a word into the text looked for; ``find`` finds it in a message, and
+``window`` cuts the snippet around the marks, since FTS5's own ``snippet()`` knows nothing of
+these matches. Script detection uses the ``regex`` package's Unicode script property, imported
+only when a search is not plain ASCII.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import regex
+
+__all__ = ["WIDTH", "find", "indexed", "like", "needle", "unspaced", "window"]
+
+# The scripts whose words are not separated by spaces (Korean is, but its particles cling to
+# the word they follow, which hides the word from the index in the same way).
+_SCRIPTS = "Han Hiragana Katakana Bopomofo Hangul Yi Thai Lao Khmer Myanmar Tai_Tham New_Tai_Lue"
+_SCRIPTS += " Tai_Viet Javanese Balinese"
+WIDTH = 100  # characters of a snippet, about FTS5's 16 tokens of English
+_LEAD = 24  # characters kept before the first mark
+_SNAP = 12  # how far a cut moves to fall between two words
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_SPACES = re.compile(r"\s+")
+
+
+@cache
+def _pattern() -> regex.Pattern[str]:
+    import regex  # 20 ms to import: only a search with a non-ASCII word pays it
+
+    return regex.compile("[" + "".join(rf"\p{{sc={name}}}" for name in _SCRIPTS.split()) + "]")
+
+
+def unspaced(text: str) -> bool:
+    """Whether ``text`` holds a letter of a script written without spaces."""
+    return not text.isascii() and _pattern().search(text) is not None
+
+
+def needle(text: str) -> str:
+    """What a word (or phrase) is looked for as: punctuation at either end dropped (as the
+    index drops it), runs of white space as one space."""
+    text = _SPACES.sub(" ", text)
+    start, end = 0, len(text)
+    while start < end and not indexed(text[start]):
+        start += 1
+    while end > start and not indexed(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def indexed(char: str) -> bool:
+    """Whether the tokenizer indexes ``char`` (unicode61: letters, numbers, private use)."""
+    category = unicodedata.category(char)
+    return category[0] in "LN" or category == "Co"
+
+
+def like(word: str) -> str:
+    """The ``LIKE … ESCAPE '\\'`` pattern for ``word`` anywhere in a text."""
+    return "%" + re.sub(r"([\\%_])", r"\\\1", word) + "%"
+
+
+def find(text: str, needles: Iterable[str]) -> list[tuple[int, int]]:
+    """Where each needle occurs in ``text``, ASCII letters in any case (as ``LIKE`` matches)."""
+    folded = text.translate(_ASCII_LOWER)
+    found = []
+    for word in needles:
+        word = word.translate(_ASCII_LOWER)
+        start = folded.find(word)
+        while word and start >= 0:
+            found.append((start, start + len(word)))
+            start = folded.find(word, start + len(word))
+    return found
+
+
+def window(text: str, marks: Sequence[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """About ``WIDTH`` characters of ``text`` around the most distinct marked words, with the
+    marks inside it (overlapping marks merged) and ``…`` where the text was cut."""
+    merged = _merged(marks)
+    start = max(0, _anchor(text, merged) - _LEAD)
+    end = min(len(text), start + WIDTH)
+    start = max(0, min(start, end - WIDTH))  # near the end: show more of what comes before
+    first = merged[0][0] if merged else end
+    start, end = _between_words(text, start, end, first)
+    head = "…" if start > 0 else ""
+    shown = [
+        (max(a, start) - start + len(head), min(b, end) - start + len(head))
+        for a, b in merged
+        if a < end and b > start
+    ]
+    return head + text[start:end] + ("…" if end < len(text) else ""), shown
+
+
+def _merged(marks: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(marks):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _anchor(text: str, marks: list[tuple[int, int]]) -> int:
+    """The start of the mark that begins the window holding the most distinct marked words
+    (the first such one), as FTS5's snippet() picks its window."""
+    best, anchor = 0, marks[0][0] if marks else 0
+    for start, _ in marks[:64]:
+        stop = max(start - _LEAD, 0) + WIDTH
+        words = {text[a:b].lower() for a, b in marks if a >= start and b <= stop}
+        if len(words) > best:
+            best, anchor = len(words), start
+    return anchor
+
+
+def _between_words(text: str, start: int, end: int, first: int) -> tuple[int, int]:
+    """Move each cut a few characters inwards to a space, where there is one (Latin text), so
+    no word is cut in half; never past the first mark."""
+    if start > 0 and not text[start - 1].isspace():
+        space = text.find(" ", start, min(start + _SNAP, first))
+        start = space + 1 if space >= 0 else start
+    if end < len(text) and not text[end].isspace():
+        space = text.rfind(" ", max(end - _SNAP, start), end)
+        end = space if space > first else end
+    return start, end
