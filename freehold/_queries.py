@@ -4,13 +4,16 @@ Only ``archive.py`` calls into this module; it exists to keep that file readable
 the FTS5 index over message text (external content, kept in step by triggers) and ranks by BM25,
 lifting messages whose conversation title matches too.
 
-A search is what a person types, never FTS5's own language (``fts_query`` is the one place the
-CLI, the web app and ``export --query`` turn one into the other): every word must match;
-``"a phrase"`` matches those words in a row; ``OR`` between two words (or phrases) matches
-either; ``word*`` matches words starting with it. Everything else is a literal word: ``AND``,
-``NOT``, ``NEAR``, ``-flag``, ``column:value``, brackets. Each word is handed to FTS5 as a
-quoted string, so no input can be an FTS5 syntax error; punctuation on its own is not indexed
-and is dropped (a search of nothing but punctuation says so).
+A search is what a person types, never FTS5's own language (``parse`` is the one place the
+CLI, the web app, ``export --query`` and ``rehearse --query`` turn one into SQL): every word
+must match; ``"a phrase"`` matches those words in a row; ``OR`` between two words (or phrases)
+matches either; ``word*`` matches words starting with it. Everything else is a literal word:
+``AND``, ``NOT``, ``NEAR``, ``-flag``, ``column:value``, brackets. Each word is handed to FTS5
+as a quoted string, so no input can be an FTS5 syntax error; punctuation on its own is not
+indexed and is dropped (a search of nothing but punctuation says so). A word holding letters of
+a script written without spaces (Chinese, Japanese, Korean, Thai…) is one the index cannot find
+inside a longer run of text: it is matched as a substring instead (``_unspaced``), a scan of
+the messages' text when no other word lets FTS5 choose the candidates.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -156,36 +159,43 @@ def parse(query: str) -> Query:
     FTS5 cannot find becomes an SQL test: that word a substring, its other words FTS5 lookups.
     """
     groups = _groups(query)
-    indexed = [group for group in groups if all(fts for fts, _ in group)]
+    indexed = [group for group in groups if all(word.fts for word in group)]
     tests, params = "", []
-    for group in (group for group in groups if not all(fts for fts, _ in group)):
-        tests += " AND (" + " OR ".join(_test(fts) for fts, _ in group) + ")"
-        params += [fts or _unspaced.like(needle) for fts, needle in group]
-    words = [fts for group in groups for fts, _ in group if fts]
+    for group in (group for group in groups if group not in indexed):
+        tests += " AND (" + " OR ".join(_test(word) for word in group) + ")"
+        params += [word.fts or _unspaced.like(word.needle) for word in group]
+    words = [word.fts for group in groups for word in group if word.fts]
     return Query(
-        " AND ".join(_group(g) for g in indexed) or None,
+        " AND ".join(_group(group) for group in indexed) or None,
         tests,
         tuple(params),
-        tuple(needle for group in groups for fts, needle in group if not fts),
+        tuple(word.needle for group in groups for word in group if word.needle),
         " OR ".join(words) or None,
     )
 
 
-def _test(fts: str | None) -> str:
-    if fts is None:
+class _Word(NamedTuple):
+    """A word (or phrase) of a search: the quoted FTS5 string that finds it, or else the
+    substring looked for (``needle``)."""
+
+    fts: str | None
+    needle: str = ""
+
+
+def _test(word: _Word) -> str:
+    if word.fts is None:
         return "m.text LIKE ? ESCAPE '\\'"
     return "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"
 
 
-def _group(words: list[tuple[str | None, str]]) -> str:
-    terms = [fts or "" for fts, _ in words]
+def _group(words: list[_Word]) -> str:
+    terms = [word.fts or "" for word in words]
     return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
 
 
-def _groups(query: str) -> list[list[tuple[str | None, str]]]:
-    """The query's AND-ed groups of OR-ed words, each word (FTS5 string, None) or (None, the
-    substring looked for)."""
-    groups: list[list[tuple[str | None, str]]] = []
+def _groups(query: str) -> list[list[_Word]]:
+    """The query's AND-ed groups of OR-ed words."""
+    groups: list[list[_Word]] = []
     joining = False
     for match in _TERM.finditer(query.replace("\x00", " ")):
         word = match["word"]
@@ -201,7 +211,7 @@ def _groups(query: str) -> list[list[tuple[str | None, str]]]:
             groups.append([term])
         joining = False
     if joining:  # a last OR joins nothing: it was a word
-        groups.append([('"OR"', "")])
+        groups.append([_Word('"OR"')])
     if not groups:
         raise FreeholdError(
             f"nothing to search for in {query[:60]!r} — give one or more words "
@@ -210,7 +220,7 @@ def _groups(query: str) -> list[list[tuple[str | None, str]]]:
     return groups
 
 
-def _term(text: str, prefix: bool) -> tuple[str | None, str] | None:
+def _term(text: str, prefix: bool) -> _Word | None:
     """One quoted FTS5 string (a prefix query when asked), or the substring to look for when
     the text holds a letter of a script written without spaces (a prefix adds nothing there);
     None when it holds nothing the tokenizer indexes (unicode61 keeps letters, numbers and
@@ -220,8 +230,8 @@ def _term(text: str, prefix: bool) -> tuple[str | None, str] | None:
     if not any(_unspaced.indexed(c) for c in text):
         return None
     if _unspaced.unspaced(text):
-        return None, _unspaced.needle(text)
-    return '"' + text.replace('"', '""') + '"' + ("*" if prefix else ""), ""
+        return _Word(None, _unspaced.needle(text))
+    return _Word('"' + text.replace('"', '""') + '"' + ("*" if prefix else ""))
 
 
 def search(
@@ -293,7 +303,7 @@ def snippets(
 
 
 def _bad_query(query: str, error: sqlite3.OperationalError) -> FreeholdError:
-    """Not expected (``fts_query`` quotes everything), but a person never sees SQLite's words."""
+    """Not expected (``parse`` quotes every word), but a person never sees SQLite's words."""
     return FreeholdError(
         f"search {query[:60]!r} could not be run ({type(error).__name__}) — try fewer or plainer "
         "words, and report it if it persists"

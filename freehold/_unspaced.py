@@ -33,6 +33,7 @@ _SCRIPTS += " Tai_Viet Javanese Balinese"
 WIDTH = 100  # characters of a snippet, about FTS5's 16 tokens of English
 _LEAD = 24  # characters kept before the first mark
 _SNAP = 12  # how far a cut moves to fall between two words
+_MARKS = 64  # marks of one word looked at: a long text may hold thousands
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SPACES = re.compile(r"\s+")
 
@@ -73,15 +74,16 @@ def like(word: str) -> str:
 
 
 def find(text: str, needles: Iterable[str]) -> list[tuple[int, int]]:
-    """Where each needle occurs in ``text``, ASCII letters in any case (as ``LIKE`` matches)."""
+    """Where each needle occurs in ``text``, ASCII letters in any case (as ``LIKE`` matches);
+    the first ``_MARKS`` of each, more than a snippet can show."""
     folded = text.translate(_ASCII_LOWER)
     found = []
     for word in needles:
         word = word.translate(_ASCII_LOWER)
-        start = folded.find(word)
-        while word and start >= 0:
+        start, count = folded.find(word), 0
+        while word and start >= 0 and count < _MARKS:
             found.append((start, start + len(word)))
-            start = folded.find(word, start + len(word))
+            start, count = folded.find(word, start + len(word)), count + 1
     return found
 
 
@@ -92,7 +94,7 @@ def window(text: str, marks: Sequence[tuple[int, int]]) -> tuple[str, list[tuple
     start = max(0, _anchor(text, merged) - _LEAD)
     end = min(len(text), start + WIDTH)
     start = max(0, min(start, end - WIDTH))  # near the end: show more of what comes before
-    first = merged[0][0] if merged else end
+    first = next((a for a, _ in merged if a >= start), end)
     start, end = _between_words(text, start, end, first)
     head = "…" if start > 0 else ""
     shown = [
@@ -117,9 +119,9 @@ def _anchor(text: str, marks: list[tuple[int, int]]) -> int:
     """The start of the mark that begins the window holding the most distinct marked words
     (the first such one), as FTS5's snippet() picks its window."""
     best, anchor = 0, marks[0][0] if marks else 0
-    for start, _ in marks[:64]:
+    for n, (start, _) in enumerate(marks[:_MARKS]):
         stop = max(start - _LEAD, 0) + WIDTH
-        words = {text[a:b].lower() for a, b in marks if a >= start and b <= stop}
+        words = {text[a:b].lower() for a, b in marks[n : n + WIDTH] if b <= stop}
         if len(words) > best:
             best, anchor = len(words), start
     return anchor
