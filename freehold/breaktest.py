@@ -20,7 +20,8 @@ is simulated and five things are checked, each a ``Check`` that passes, fails, o
   scratch folder and compared with the archive) from each *remaining* destination; the lost
   one is never opened. Drills decrypt, so they need the passphrase; without one they are
   skipped and the loss is not proven.
-- **exits**: no export of the exit plan is overdue (``exits.status``).
+- **exits**: no export of the exit plan is overdue, nor its newest one unusable
+  (``exits.status``).
 
 What does not depend on the loss is done once and shared: a route whose providers were not
 lost answers the same in every block, a destination drills the same whichever other thing was
@@ -213,23 +214,30 @@ def _search_word(text: str) -> str | None:
 
 
 def exits_check(home: Path) -> Check:
-    """No export of the exit plan is overdue (read from the archive, no network)."""
+    """No export of the exit plan is overdue, nor its newest one unusable (``exits.status``:
+    read from the archive, no network)."""
     try:
         archive = open_archive(home, create=False)
     except NoArchiveError:
         return Check("exits", "", PASS, "no exit plan yet (freehold exits add PLATFORM)")
     with archive:
         plan = exits.status(archive)
-    late = [s for s in plan if s.overdue]
     if not plan:
         return Check("exits", "", PASS, "the exit plan is empty (freehold exits add PLATFORM)")
-    if not late:
+    late = [f"{s.entry.name} ({_lateness(s)})" for s in plan if s.overdue]
+    failed = [f"{s.entry.name} ({s.unusable[0].export.file_name})" for s in plan if s.unusable]
+    if not late and not failed:
         return Check("exits", "", PASS, f"no export overdue ({len(plan)} platforms in the plan)")
-    listed = ", ".join(
-        f"{s.entry.name} ({'never exported' if s.latest is None else f'{s.days_overdue} days'})"
-        for s in late
+    said = ([f"overdue: {', '.join(late)}"] if late else []) + (
+        [f"newest export not usable: {', '.join(failed)}"] if failed else []
     )
-    return Check("exits", "", FAIL, f"overdue: {listed} — freehold exits status says where")
+    return Check("exits", "", FAIL, f"{'; '.join(said)} — freehold exits status says where")
+
+
+def _lateness(state: exits.Status) -> str:
+    if state.latest is None:
+        return "no usable export" if state.unusable else "never exported"
+    return f"{state.days_overdue} days"
 
 
 # -- profiles ---------------------------------------------------------------------------------

@@ -292,6 +292,20 @@ def test_an_overdue_exit_plan_export_fails(home: Path, tmp_path: Path) -> None:
     )
 
 
+def test_an_exit_plan_export_that_failed_its_import_is_not_a_fresh_export(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "chatgpt-export.zip"
+    bad.write_text("not a zip")
+    assert run("exits", "record", "chatgpt", str(bad)).exit_code == 1  # kept, not imported
+    check = breaktest.exits_check(_isolated_home)
+    assert (check.status, check.reason) == (
+        "fail",
+        "overdue: ChatGPT (no usable export); newest export not usable: ChatGPT "
+        "(chatgpt-export.zip) — freehold exits status says where",
+    )
+
+
 def test_the_result_is_kept_private_as_the_last_one(home: Path, tmp_path: Path) -> None:
     destinations(home, tmp_path, "usb", "spare")
     _, report = break_test("--destination", "spare")
