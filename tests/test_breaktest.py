@@ -384,6 +384,67 @@ def test_an_empty_archive_has_no_history_to_prove(_isolated_home: Path) -> None:
     )
 
 
+def _chats(path: Path, *chats: tuple[str, int, str]) -> Path:
+    """A ChatGPT conversations.json: (title, update time, the user's one message) each."""
+    conversations = []
+    for n, (title, when, text) in enumerate(chats):
+        message = {
+            "id": f"m{n}",
+            "author": {"role": "user"},
+            "create_time": when,
+            "content": {"content_type": "text", "parts": [text]},
+            "metadata": {},
+        }
+        mapping = {
+            "r": {"id": "r", "message": None, "parent": None, "children": [f"m{n}"]},
+            f"m{n}": {"id": f"m{n}", "parent": "r", "children": [], "message": message},
+        }
+        conversations.append(
+            {
+                "id": f"c{n}",
+                "title": title,
+                "create_time": when,
+                "update_time": when,
+                "current_node": f"m{n}",
+                "mapping": mapping,
+            }
+        )
+    path.write_text(json.dumps(conversations), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("chats", "status", "reason"),
+    [
+        (  # the newest has no word of 4 letters: the newest that has one is searched
+            [("Greeting", 1_700_000_900, "hi"), ("Tides", 1_700_000_000, "Spring tides")],
+            breaktest.PASS,
+            "searching 'Spring' finds 'Tides'",
+        ),
+        (  # none has one: the newest with any word
+            [("Greeting", 1_700_000_900, "hi"), ("Reply", 1_700_000_000, "ok")],
+            breaktest.PASS,
+            "searching 'hi' finds 'Greeting'",
+        ),
+        (  # nothing to search for at all: not proven, not failed
+            [("Thumbs", 1_700_000_900, "👍 👍"), ("Sum", 1_700_000_000, "12 + 30 = 42")],
+            breaktest.SKIPPED,
+            "the archive holds no word to search for (no conversation has text)",
+        ),
+    ],
+)
+def test_the_history_check_finds_a_word_to_search_for(
+    _isolated_home: Path,
+    tmp_path: Path,
+    chats: list[tuple[str, int, str]],
+    status: str,
+    reason: str,
+) -> None:
+    ok("import", str(_chats(tmp_path / "conversations.json", *chats)))
+    check = breaktest.history_check(_isolated_home)
+    assert check.status == status and check.reason.startswith(reason), check
+
+
 def test_every_profile_is_worn_through_the_fallback(
     home: Path, tmp_path: Path, wire: WireServer
 ) -> None:
