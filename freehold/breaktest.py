@@ -14,13 +14,15 @@ is simulated and five things are checked, each a ``Check`` that passes, fails, o
   route ``chat`` uses (``default``, else the first route), with the provider refused
   (``profile_texts`` is the one place that reads profiles).
 - **history**: the archive is searchable and exportable offline: a word of the newest
-  conversation is searched and that conversation exported as JSON and Markdown; no provider
-  and no network is used (the tests hold this under a socket guard).
+  conversation that has one (of the 20 newest; a word of 4 or more letters if any has one) is
+  searched and that conversation exported as JSON and Markdown; no provider and no network is
+  used (the tests hold this under a socket guard). With no word to search for, it is skipped.
 - **backups**: a real drill (``backup.restore.drill``: the latest snapshot restored into a
   scratch folder and compared with the archive) from each *remaining* destination; the lost
   one is never opened. Drills decrypt, so they need the passphrase; without one they are
   skipped and the loss is not proven.
-- **exits**: no export of the exit plan is overdue (``exits.status``).
+- **exits**: no export of the exit plan is overdue, nor its newest one unusable
+  (``exits.status``).
 
 What does not depend on the loss is done once and shared: a route whose providers were not
 lost answers the same in every block, a destination drills the same whichever other thing was
@@ -51,6 +53,7 @@ from freehold.config import Config, ModelRef
 from freehold.errors import ConfigError, FreeholdError, NoArchiveError, ProviderError
 from freehold.exporters import json as json_export
 from freehold.exporters import markdown as markdown_export
+from freehold.models import Conversation
 from freehold.providers.base import ChatRequest, Event, Provider, Turn, connect
 from freehold.router import Answer, Router
 
@@ -76,6 +79,8 @@ PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
 PROMPT = "Reply with the single word OK."
 _MAX_TOKENS = 32
 _WORD = re.compile(r"[^\W\d_]{4,}")
+_SHORT_WORD = re.compile(r"[^\W\d_]+")
+_NEWEST = 20  # the newest conversations looked at for a word to search for
 Tick = Callable[[str], None]
 
 
@@ -164,28 +169,50 @@ class Result:
 
 
 def history_check(home: Path) -> Check:
-    """Search for a word of the newest conversation and export that conversation as JSON and
-    Markdown: no provider, no network, only the archive and a temporary folder."""
+    """Search for a word of the newest conversation that has one and export that conversation
+    as JSON and Markdown: no provider, no network, only the archive and a temporary folder."""
     try:
         archive = open_archive(home, create=False)
     except NoArchiveError:
         return Check("history", "", SKIPPED, f"no archive in {home} yet — freehold import EXPORT")
     with archive:
-        rows = archive.conversation_rows(limit=1, count=False).rows
+        rows = archive.conversation_rows(limit=_NEWEST, count=False).rows
         if not rows:
             return Check("history", "", SKIPPED, "the archive holds no conversation yet")
         try:
-            return _search_and_export(archive, rows[0].id)
+            found = _searchable(archive, [row.id for row in rows])
+            if found is None:
+                return Check("history", "", SKIPPED, _nothing_to_search(len(rows)))
+            return _search_and_export(archive, *found)
         except (FreeholdError, OSError, ValueError) as error:
             return Check("history", "", FAIL, f"offline use failed: {error}")
 
 
-def _search_and_export(archive: Archive, cid: str) -> Check:
-    conv = archive.get_conversation(cid)
+def _searchable(archive: Archive, ids: list[str]) -> tuple[Conversation, str] | None:
+    """The conversation to search for and its word: the newest with a word of 4 or more
+    letters (a rare word, a precise search), else the newest with any word ("hi", "ok"); None
+    when none of them holds a word."""
+    fallback: tuple[Conversation, str] | None = None
+    for cid in ids:
+        conv = archive.get_conversation(cid)
+        text = " ".join(m.text or "" for m in conv.messages if not m.hidden)[:20_000]
+        long = _WORD.findall(text)
+        if long:
+            return conv, max(long, key=len)
+        short = _SHORT_WORD.findall(text)
+        if short and fallback is None:
+            fallback = conv, max(short, key=len)
+    return fallback
+
+
+def _nothing_to_search(looked_at: int) -> str:
+    if looked_at < _NEWEST:
+        return "the archive holds no word to search for (no conversation has text)"
+    return f"none of the {looked_at} newest conversations holds a word to search for"
+
+
+def _search_and_export(archive: Archive, conv: Conversation, word: str) -> Check:
     title = conv.title or conv.id
-    word = _search_word(" ".join(m.text or "" for m in conv.messages if not m.hidden))
-    if word is None:
-        return Check("history", "", FAIL, f"{title!r}: no word in it to search for")
     if not archive.search(word, conversation=conv.id, limit=1):
         return Check("history", "", FAIL, f"searching {word!r} does not find {title!r}")
     with tempfile.TemporaryDirectory(prefix="freehold-break-test-") as tmp:
@@ -203,33 +230,34 @@ def _search_and_export(archive: Archive, cid: str) -> Check:
     )
 
 
-def _search_word(text: str) -> str | None:
-    """The longest word (letters only, 4 or more): a rare word, a precise search."""
-    words = _WORD.findall(text[:20_000])
-    return max(words, key=len) if words else None
-
-
 # -- the exit plan ----------------------------------------------------------------------------
 
 
 def exits_check(home: Path) -> Check:
-    """No export of the exit plan is overdue (read from the archive, no network)."""
+    """No export of the exit plan is overdue, nor its newest one unusable (``exits.status``:
+    read from the archive, no network)."""
     try:
         archive = open_archive(home, create=False)
     except NoArchiveError:
         return Check("exits", "", PASS, "no exit plan yet (freehold exits add PLATFORM)")
     with archive:
         plan = exits.status(archive)
-    late = [s for s in plan if s.overdue]
     if not plan:
         return Check("exits", "", PASS, "the exit plan is empty (freehold exits add PLATFORM)")
-    if not late:
+    late = [f"{s.entry.name} ({_lateness(s)})" for s in plan if s.overdue]
+    failed = [f"{s.entry.name} ({s.unusable[0].export.file_name})" for s in plan if s.unusable]
+    if not late and not failed:
         return Check("exits", "", PASS, f"no export overdue ({len(plan)} platforms in the plan)")
-    listed = ", ".join(
-        f"{s.entry.name} ({'never exported' if s.latest is None else f'{s.days_overdue} days'})"
-        for s in late
+    said = ([f"overdue: {', '.join(late)}"] if late else []) + (
+        [f"newest export not usable: {', '.join(failed)}"] if failed else []
     )
-    return Check("exits", "", FAIL, f"overdue: {listed} — freehold exits status says where")
+    return Check("exits", "", FAIL, f"{'; '.join(said)} — freehold exits status says where")
+
+
+def _lateness(state: exits.Status) -> str:
+    if state.latest is None:
+        return "no usable export" if state.unusable else "never exported"
+    return f"{state.days_overdue} days"
 
 
 # -- profiles ---------------------------------------------------------------------------------

@@ -13,7 +13,10 @@ An AI platform's export is also imported into the archive by freehold's importer
 ``status`` says, per platform, when the last export was taken and whether the next one is
 overdue (the last export's date plus the cadence has passed, or none was ever recorded), and
 whether the latest one is in an open format. The date of an export is the one given, else the
-file's modification time (when it was downloaded), never later than now.
+file's modification time (when it was downloaded), never later than now. Only a **usable**
+export counts (``unusable``): one whose container was cut short or damaged, or an AI export no
+import has read, is kept but does not move the due date, and one newer than the last usable
+export is named, so a failed download is not mistaken for a fresh export.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ __all__ = [
     "Platform",
     "Recorded",
     "Status",
+    "Unusable",
     "add",
     "catalogue",
     "import_export",
@@ -53,6 +57,7 @@ __all__ = [
     "record",
     "status",
     "unknown_platform",
+    "unusable",
 ]
 
 CATEGORIES = {
@@ -263,16 +268,29 @@ def planned(archive: Archive, wanted: str) -> PlanEntry:
 
 
 @dataclass(frozen=True)
+class Unusable:
+    """A recorded export that does not count (``why``: from ``unusable``)."""
+
+    export: ExportRecord
+    why: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.export.to_json(), "why": self.why}
+
+
+@dataclass(frozen=True)
 class Status:
-    """Where one platform of the plan stands: its latest export, when the next one is due
-    (``due``: the latest export's date plus the cadence, or the day it was added when none
-    was ever recorded), and whether that has passed."""
+    """Where one platform of the plan stands: its latest usable export, when the next one is
+    due (``due``: that export's date plus the cadence, or the day it was added when none was
+    ever recorded), whether that has passed, and the exports newer than it that are not usable
+    (``unusable``, newest first: a failed download or import to do again)."""
 
     entry: PlanEntry
     latest: ExportRecord | None
     due: datetime
     overdue: bool
     days_overdue: int
+    unusable: tuple[Unusable, ...] = ()
 
     @property
     def platform(self) -> Platform | None:
@@ -282,6 +300,11 @@ class Status:
     def not_open(self) -> bool:
         """The latest export is not (all) in an open format."""
         return self.latest is not None and not self.latest.open
+
+    @property
+    def needs_action(self) -> bool:
+        """Overdue, or the newest export recorded is not usable: take the export again."""
+        return self.overdue or bool(self.unusable)
 
     def to_json(self) -> dict[str, Any]:
         platform = self.platform
@@ -296,27 +319,56 @@ class Status:
             "days_overdue": self.days_overdue,
             "latest": self.latest.to_json() if self.latest else None,
             "latest_open": self.latest.open if self.latest else None,
+            "unusable": [u.to_json() for u in self.unusable],
         }
+
+
+def unusable(export: ExportRecord) -> str | None:
+    """Why a recorded export cannot count as the platform's latest, None when it can: its
+    container was cut short or is damaged (said when it was recorded), or it is an export of a
+    platform freehold imports (an AI app) that no import has read — the import failed, was cut,
+    or ``--no-import`` was given. The one rule for ``status`` and all who read it."""
+    problem = (export.contents or {}).get("problem")
+    if problem:
+        return str(problem)
+    if _importer(export.platform_id) is not None and export.source_id is None:
+        return (
+            "not imported (the import failed, or it was recorded with --no-import) — record "
+            "it again to import it, or download the export again"
+        )
+    return None
 
 
 def status(archive: Archive, now: datetime | None = None) -> list[Status]:
     """Every platform of the plan, most overdue first, then by name."""
     moment = now or datetime.now(UTC)
     latest: dict[str, ExportRecord] = {}
-    for export in archive.exit_exports():  # newest first: the first seen is the latest
-        latest.setdefault(export.platform_id, export)
-    found = [_status(entry, latest.get(entry.id), moment) for entry in archive.exit_plan()]
+    newer: dict[str, list[Unusable]] = {}
+    for export in archive.exit_exports():  # newest first: the first usable one is the latest
+        if export.platform_id in latest:
+            continue
+        why = unusable(export)
+        if why is None:
+            latest[export.platform_id] = export
+        else:
+            newer.setdefault(export.platform_id, []).append(Unusable(export, why))
+    found = [
+        _status(entry, latest.get(entry.id), moment, newer.get(entry.id, []))
+        for entry in archive.exit_plan()
+    ]
     return sorted(found, key=lambda s: (not s.overdue, -s.days_overdue, s.entry.name.casefold()))
 
 
-def _status(entry: PlanEntry, latest: ExportRecord | None, now: datetime) -> Status:
+def _status(
+    entry: PlanEntry, latest: ExportRecord | None, now: datetime, newer: list[Unusable]
+) -> Status:
     start = datetime.fromisoformat(latest.exported_at if latest else entry.added_at)
     due = start + timedelta(days=entry.cadence_days) if latest else start
     late = now - due
     # Nothing kept yet is overdue from the moment the platform is in the plan, whatever the
     # clock says (a plan added "after" the moment asked about is still without an export).
     overdue = latest is None or late > timedelta(0)
-    return Status(entry, latest, due, overdue, max(0, late.days))
+    return Status(entry, latest, due, overdue, max(0, late.days), tuple(newer))
 
 
 # -- recording an export ----------------------------------------------------------------------

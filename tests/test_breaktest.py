@@ -292,6 +292,20 @@ def test_an_overdue_exit_plan_export_fails(home: Path, tmp_path: Path) -> None:
     )
 
 
+def test_an_exit_plan_export_that_failed_its_import_is_not_a_fresh_export(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "chatgpt-export.zip"
+    bad.write_text("not a zip")
+    assert run("exits", "record", "chatgpt", str(bad)).exit_code == 1  # kept, not imported
+    check = breaktest.exits_check(_isolated_home)
+    assert (check.status, check.reason) == (
+        "fail",
+        "overdue: ChatGPT (no usable export); newest export not usable: ChatGPT "
+        "(chatgpt-export.zip) — freehold exits status says where",
+    )
+
+
 def test_the_result_is_kept_private_as_the_last_one(home: Path, tmp_path: Path) -> None:
     destinations(home, tmp_path, "usb", "spare")
     _, report = break_test("--destination", "spare")
@@ -368,6 +382,67 @@ def test_an_empty_archive_has_no_history_to_prove(_isolated_home: Path) -> None:
         breaktest.SKIPPED,
         f"no archive in {_isolated_home} yet — freehold import EXPORT",
     )
+
+
+def _chats(path: Path, *chats: tuple[str, int, str]) -> Path:
+    """A ChatGPT conversations.json: (title, update time, the user's one message) each."""
+    conversations = []
+    for n, (title, when, text) in enumerate(chats):
+        message = {
+            "id": f"m{n}",
+            "author": {"role": "user"},
+            "create_time": when,
+            "content": {"content_type": "text", "parts": [text]},
+            "metadata": {},
+        }
+        mapping = {
+            "r": {"id": "r", "message": None, "parent": None, "children": [f"m{n}"]},
+            f"m{n}": {"id": f"m{n}", "parent": "r", "children": [], "message": message},
+        }
+        conversations.append(
+            {
+                "id": f"c{n}",
+                "title": title,
+                "create_time": when,
+                "update_time": when,
+                "current_node": f"m{n}",
+                "mapping": mapping,
+            }
+        )
+    path.write_text(json.dumps(conversations), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("chats", "status", "reason"),
+    [
+        (  # the newest has no word of 4 letters: the newest that has one is searched
+            [("Greeting", 1_700_000_900, "hi"), ("Tides", 1_700_000_000, "Spring tides")],
+            breaktest.PASS,
+            "searching 'Spring' finds 'Tides'",
+        ),
+        (  # none has one: the newest with any word
+            [("Greeting", 1_700_000_900, "hi"), ("Reply", 1_700_000_000, "ok")],
+            breaktest.PASS,
+            "searching 'hi' finds 'Greeting'",
+        ),
+        (  # nothing to search for at all: not proven, not failed
+            [("Thumbs", 1_700_000_900, "👍 👍"), ("Sum", 1_700_000_000, "12 + 30 = 42")],
+            breaktest.SKIPPED,
+            "the archive holds no word to search for (no conversation has text)",
+        ),
+    ],
+)
+def test_the_history_check_finds_a_word_to_search_for(
+    _isolated_home: Path,
+    tmp_path: Path,
+    chats: list[tuple[str, int, str]],
+    status: str,
+    reason: str,
+) -> None:
+    ok("import", str(_chats(tmp_path / "conversations.json", *chats)))
+    check = breaktest.history_check(_isolated_home)
+    assert check.status == status and check.reason.startswith(reason), check
 
 
 def test_every_profile_is_worn_through_the_fallback(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,29 @@ def run(*args: str) -> Result:
 def csv(path: Path, rows: int = 2) -> Path:
     path.write_text("id,amount\n" + "".join(f"ch_{n},{n}.00\n" for n in range(rows)))
     return path
+
+
+def _conversation(key: str, title: str) -> dict[str, object]:
+    """One ChatGPT conversation, as conversations.json holds it."""
+    message = {
+        "id": "a",
+        "author": {"role": "user"},
+        "create_time": 1700000000,
+        "content": {"content_type": "text", "parts": ["hello there"]},
+        "metadata": {},
+    }
+    mapping = {
+        "r": {"id": "r", "message": None, "parent": None, "children": ["a"]},
+        "a": {"id": "a", "parent": "r", "children": [], "message": message},
+    }
+    return {
+        "id": key,
+        "title": title,
+        "create_time": 1700000000,
+        "update_time": 1700000000,
+        "current_node": "a",
+        "mapping": mapping,
+    }
 
 
 def test_reading_a_plan_on_a_fresh_data_folder_creates_nothing(_isolated_home: Path) -> None:
@@ -103,6 +127,36 @@ def test_an_ai_export_that_is_not_one_is_kept_and_exits_1(tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert "Recorded: claude.zip" in result.stdout and "not imported:" in result.stderr
     assert json.loads(run("exits", "list", "--json").stdout)[0]["exports"] == 1
+
+
+def test_an_export_that_failed_its_import_is_not_the_latest_export(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.zip"
+    bad.write_text("not a zip\n")
+    assert run("exits", "add", "chatgpt").exit_code == 0
+    assert run("exits", "record", "chatgpt", str(bad)).exit_code == 1  # not imported
+    result = run("exits", "status")
+    assert result.exit_code == 1
+    assert "overdue: ChatGPT — no usable export recorded yet" in result.stdout
+    assert "not usable: ChatGPT — bad.zip (exported " in result.stdout
+    assert "does not count as an export: not imported" in result.stdout
+    found = json.loads(run("exits", "status", "--json").stdout)
+    assert found["overdue"] == ["chatgpt"] and found["unusable"] == ["chatgpt"]
+    (platform,) = found["platforms"]
+    assert platform["last_export"] is None and platform["unusable"][0]["file_name"] == "bad.zip"
+    # a usable export dated before the failed one: not overdue, but the failure is still said
+    before = (datetime.now(UTC) - timedelta(days=5)).date().isoformat()
+    assert run("exits", "record", "chatgpt", str(SAMPLE), "--date", before).exit_code == 0
+    older = run("exits", "status")
+    assert older.exit_code == 1 and f"ok: ChatGPT — last export {before}" in older.stdout
+    assert "not usable: ChatGPT — bad.zip" in older.stdout
+    assert "; 1 with a newer export not usable" in older.stdout
+    # a usable export after the failed one: all is well again
+    newer = tmp_path / "conversations.json"
+    newer.write_text(json.dumps([_conversation("c-new", "Newer")]))
+    recorded = run("exits", "record", "chatgpt", str(newer))
+    assert recorded.exit_code == 0, recorded.output
+    fine = run("exits", "status")
+    assert fine.exit_code == 0 and "not usable" not in fine.stdout, fine.stdout
 
 
 def test_several_files_one_missing(tmp_path: Path) -> None:

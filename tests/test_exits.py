@@ -339,6 +339,39 @@ def test_status_names_latest_exports_not_in_an_open_format(
     assert not state.not_open  # the latest one is open now
 
 
+def test_an_export_that_is_not_usable_does_not_move_the_due_date(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """A ChatGPT export that failed its import, or a cut zip, is kept but does not count: the
+    due date runs from the last usable export, and the failed newer one is named."""
+    good = NOW - timedelta(days=20)
+    done = exits.record(archive, "chatgpt", SAMPLE, exported_at=good.isoformat())
+    exits.import_export(archive, done, SAMPLE)
+    bad = tmp_path / "chatgpt-export.zip"
+    bad.write_text("not a zip")
+    failed = exits.record(
+        archive, "chatgpt", bad, exported_at=(NOW - timedelta(days=1)).isoformat()
+    )
+    exits.import_export(archive, failed, bad)
+    assert failed.import_error is not None
+    (state,) = exits.status(archive, NOW)
+    assert state.latest is not None and state.latest.id == done.export.id
+    assert state.due == good + timedelta(days=30)
+    assert not state.overdue and state.needs_action
+    assert [u.export.file_name for u in state.unusable] == ["chatgpt-export.zip"]
+    assert state.unusable[0].why.startswith("not imported")
+    assert state.to_json()["last_export"] == good.isoformat(timespec="seconds")
+    # with no usable export at all, it is overdue from the day it was added to the plan
+    whole = write_zip(tmp_path / "whole.zip", {"a.csv": b"a,b\n" * 500, "b.csv": b"c,d\n" * 500})
+    cut = tmp_path / "hubspot.zip"
+    cut.write_bytes(whole.read_bytes()[:-100])
+    exits.record(archive, "hubspot", cut)
+    hubspot = next(s for s in exits.status(archive) if s.entry.id == "hubspot")
+    assert hubspot.overdue and hubspot.latest is None
+    assert "truncated zip" in hubspot.unusable[0].why
+    assert exits.unusable(state.latest) is None  # an import read it
+
+
 # -- the archive around it -------------------------------------------------------------------------
 
 

@@ -109,6 +109,47 @@ def test_a_broken_edit_is_refused_and_kept(
     assert json.loads(run("profile", "list", "--json").stdout)[0]["versions"] == [1]
 
 
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ("---\n- a list\n---\nmine\n", "not 'key: value' lines"),
+        ("---\nname: work\n---\n", "no profile text"),
+    ],
+)
+def test_an_edit_that_is_no_profile_is_refused_and_kept(
+    sample: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, written: str, said: str
+) -> None:
+    run("profile", "create", "work")
+    script = tmp_path / "breaker.py"
+    script.write_text(f"import sys\nopen(sys.argv[1], 'w').write({written!r})\n")
+    monkeypatch.setenv("EDITOR", f'"{sys.executable}" "{script}"')
+    result = run("profile", "edit", "work")
+    assert result.exit_code == 1 and said in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    kept = Path(result.output.split("kept in ")[1].split(")")[0])
+    assert kept.read_text() == written
+    assert json.loads(run("profile", "list", "--json").stdout)[0]["versions"] == [1]
+
+
+def test_a_file_that_starts_like_json_or_toml_is_text_not_front_matter(
+    sample: Path, tmp_path: Path
+) -> None:
+    run("profile", "create", "work")
+    toml = tmp_path / "p.md"
+    toml.write_text("+++\nnot = toml = x\n+++\nAlways answer in French.\n", encoding="utf-8")
+    edited = run("profile", "edit", "work", "--from", str(toml))
+    assert edited.exit_code == 0, edited.output
+    assert run("profile", "show", "work", "--system").stdout.startswith("+++\nnot = toml")
+    # a JSON export kept as a version: all of it is the text, none of it vanishes into fields
+    exported = tmp_path / "p.json"
+    made = run("profile", "export", "work", "--format", "json", "--out", str(exported), "--yes")
+    assert made.exit_code == 0, made.output
+    again = run("profile", "edit", "work", "--from", str(exported))
+    assert again.exit_code == 0, again.output
+    system = run("profile", "show", "work", "--system").stdout
+    assert system.strip() == exported.read_text(encoding="utf-8").strip()
+
+
 def test_export_reviews_each_flag_once_and_remembers(sample: Path, tmp_path: Path) -> None:
     run("profile", "create", "work")
     _with_secrets(tmp_path)

@@ -146,6 +146,55 @@ def test_broken_front_matter_is_refused_with_the_line() -> None:
     assert profiles.versions("a") == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{\nAlways answer in French.\n}\n",  # python-frontmatter would read this as JSON
+        "+++\nnot = toml = x\n+++\nAlways answer in French.\n",  # ... and this as TOML
+        '{"name": "work", "version": 3}\n',
+        "Always answer in French.\n---\nnot: front matter\n---\n",
+    ],
+)
+def test_only_yaml_between_dashes_is_front_matter_any_other_first_line_is_text(text: str) -> None:
+    saved = profiles.save_text("a", text, where="t.md")
+    assert saved is not None and saved.meta == {"saved": saved.saved, "how": "edited"}
+    assert profiles.load_profile("a").system == text.strip()  # every word of it, nothing moved
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("---\nname: a\nno closing line\n", "no closing '---' line"),
+        ("---\n- a\n- b\n---\nbody\n", "not 'key: value' lines"),
+        ("---\nAlways answer in French.\n---\n", "not 'key: value' lines"),
+        ("---\nname: a\n---\n", "no profile text"),
+        ("", "no profile text"),
+        ("## About the user\n\n## How to respond\n", "no profile text"),
+    ],
+)
+def test_a_file_with_no_profile_text_or_broken_front_matter_is_refused(
+    text: str, said: str
+) -> None:
+    profiles.save_text("a", "Be brief.\n", where="first")
+    with pytest.raises(FreeholdError, match=rf"^t\.md: .*{said}"):
+        profiles.save_text("a", text, where="t.md")
+    assert profiles.versions("a") == [1] and profiles.load_profile("a").system == "Be brief."
+
+
+def test_front_matter_keys_of_any_name_are_kept_and_exported() -> None:
+    text = "---\ncontent: mine\nhandler: mine too\n1: a number\n---\nBe brief.\n"
+    saved = profiles.save_text("a", text, where="t.md")
+    assert saved is not None and saved.path is not None
+    again = profiles.load_profile("a")
+    assert (again.meta["content"], again.meta["handler"], again.meta[1]) == (
+        "mine",
+        "mine too",
+        "a number",
+    )
+    exported = json.loads(profiles.export(again, "json").text)
+    assert exported["front_matter"]["1"] == "a number" and exported["system"] == "Be brief."
+
+
 def test_review_decisions_are_remembered_and_strike_what_leaves() -> None:
     profiles.save_text(
         "a", "## About the user\n\nMail sam@example.org, call +1 415-555-0132.\n", where="t"
@@ -232,7 +281,11 @@ def test_lengths_count_as_a_browser_does() -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     st.text(alphabet=string.ascii_letters + string.digits + " #-:*\n", max_size=400),
-    st.dictionaries(st.sampled_from(["note", "tags", "x"]), st.text(max_size=30), max_size=3),
+    st.dictionaries(
+        st.sampled_from(["note", "tags", "x", "content", "handler"]),
+        st.text(max_size=30),
+        max_size=3,
+    ),
 )
 def test_a_profile_file_reads_back_as_written(body: str, meta: dict[str, str]) -> None:
     profile = profiles.Profile("p", 4, body, dict(meta))

@@ -149,7 +149,8 @@ def _plan_table(found: list[exits.Status], counts: dict[str, int]) -> Table:
 def _due(state: exits.Status) -> Text:
     if not state.overdue:
         return Text(state.due.date().isoformat())
-    late = f"overdue {state.days_overdue} d" if state.latest else "no export yet"
+    never = "no usable export" if state.unusable else "no export yet"
+    late = f"overdue {state.days_overdue} d" if state.latest else never
     return Text(late, style="bold red")
 
 
@@ -237,7 +238,7 @@ def _print_entry(entry: Any, records: list[Any]) -> None:
         out.print(f"No export recorded yet: freehold exits record {entry.id} FILE")
         return
     table = Table(title=f"Recorded exports ({len(records)})")
-    for column in ("exported", "file", "size", "format", "open", "sha256"):
+    for column in ("exported", "file", "size", "format", "open", "usable", "sha256"):
         table.add_column(column)
     for r in records:
         table.add_row(
@@ -246,6 +247,7 @@ def _print_entry(entry: Any, records: list[Any]) -> None:
             _size(r.size),
             r.format,
             _open(r.open),
+            _open(exits.unusable(r) is None),
             r.sha256[:12],
         )
     out.print(table)
@@ -419,24 +421,25 @@ def _print_recorded(done: exits.Recorded) -> None:
 @exits_group.command()
 @json_option
 def status(as_json: bool) -> None:
-    """What is overdue in your exit plan, and which latest exports are not in an open format.
+    """What is overdue in your exit plan, and which exports are not usable or not open.
 
-    Exits 1 when an export is overdue (none recorded yet counts), so a scheduled job can tell.
+    Exits 1 when an export is overdue (none usable recorded yet counts) or the newest one
+    recorded is not usable (cut short, damaged, not imported), so a scheduled job can tell.
     """
     with _reading() as archive:
         found = exits.status(archive) if archive else []
-    overdue = [s for s in found if s.overdue]
     if as_json:
         print_json(
             {
                 "platforms": [s.to_json() for s in found],
-                "overdue": [s.entry.id for s in overdue],
+                "overdue": [s.entry.id for s in found if s.overdue],
+                "unusable": [s.entry.id for s in found if s.unusable],
                 "not_open": [s.entry.id for s in found if s.not_open],
             }
         )
     else:
         _print_status(found)
-    if overdue:
+    if any(s.needs_action for s in found):
         raise click.exceptions.Exit(1)
 
 
@@ -446,6 +449,9 @@ def _print_status(found: list[exits.Status]) -> None:
         return
     for state in found:
         out.print(_status_line(state), soft_wrap=True)
+    for state in found:
+        for unusable in state.unusable:
+            out.print(_unusable_line(state, unusable), soft_wrap=True)
     for state in (s for s in found if s.not_open):
         latest = state.latest
         assert latest is not None
@@ -462,13 +468,16 @@ def _print_status(found: list[exits.Status]) -> None:
         )
     overdue = sum(s.overdue for s in found)
     summary = f"{overdue} of {progress.plural(len(found), 'platform')} overdue"
-    out.print(Text(summary, style="bold red" if overdue else "bold green"))
+    failed = sum(bool(s.unusable) for s in found)
+    summary += f"; {failed} with a newer export not usable" if failed else ""
+    out.print(Text(summary, style="bold red" if overdue or failed else "bold green"))
 
 
 def _status_line(state: exits.Status) -> Text:
     name = state.entry.name
     if state.latest is None:
-        return Text(f"overdue: {name} — no export recorded yet", style="bold red")
+        never = "no usable export recorded yet" if state.unusable else "no export recorded yet"
+        return Text(f"overdue: {name} — {never}", style="bold red")
     last = f"last export {_day(state.latest.exported_at)}"
     if state.overdue:
         return Text(
@@ -477,3 +486,12 @@ def _status_line(state: exits.Status) -> Text:
             style="bold red",
         )
     return Text(f"ok: {name} — {last}, next due {state.due.date()}")
+
+
+def _unusable_line(state: exits.Status, failed: exits.Unusable) -> Text:
+    export = failed.export
+    return Text(
+        f"not usable: {state.entry.name} — {export.file_name} (exported "
+        f"{_day(export.exported_at)}) does not count as an export: {failed.why}",
+        style="bold red",
+    )

@@ -80,8 +80,15 @@ def create(found: Found, name: str, include: list[str], *, again: bool = False) 
 
 def save_text(name: str, text: str, *, where: str, how: str = "edited") -> Profile | None:
     """Keep ``text`` (a whole profile file) as the next version of ``name``; None when it is
-    the same as the newest version (nothing to keep). ``where`` names it in errors."""
+    the same as the newest version (nothing to keep). ``where`` names it in errors; a text with
+    nothing under its headings is refused (FreeholdError), as is a broken front matter."""
     edited = parse(text, name=name, where=where)
+    if not any(section.text for section in edited.sections):
+        # what a model would wear is empty (or headings only): never the current version
+        raise FreeholdError(
+            f"{where}: no profile text — write what a model should know about you and how to "
+            "answer below the front matter (docs/profiles.md)"
+        )
     known = store.versions(name)
     if known:
         newest = store.read(name)

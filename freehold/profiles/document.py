@@ -18,7 +18,8 @@ A memory note is a list item ``- YYYY-MM-DD: text`` (``- undated: text`` when th
 no date); lines indented under it belong to it. The front matter is freehold's record of
 where the text came from (``from``), what was left out and why (``not_included``), and the
 version's ``name``, ``version``, ``saved`` and ``how``; a person may add keys of their own,
-which are kept.
+which are kept. Only YAML between a first line ``---`` and the next ``---`` line is front matter;
+a file that starts any other way is all body.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 import frontmatter
 import yaml
+from frontmatter.default_handlers import YAMLHandler
 
 from freehold.errors import FreeholdError
 
@@ -51,6 +53,7 @@ HEADINGS = {
 _HEADING = re.compile(r"^## +(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _NOTE = re.compile(r"^[-*] +(?:(\d{4}-\d{2}-\d{2}|undated):\s*)?(.*)$")
+_YAML = YAMLHandler()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +149,28 @@ def _kind(title: str) -> str:
 
 def parse(text: str, *, name: str, where: str) -> Profile:
     """A profile file's text; ``where`` names it in the error a broken front matter gives."""
+    meta, body = _front_matter(text.removeprefix("\ufeff"), where)
+    version = meta.get("version")
+    return Profile(name, version if isinstance(version, int) else 0, body, meta)
+
+
+def _front_matter(text: str, where: str) -> tuple[dict[str, Any], str]:
+    """The front matter and the body. Only YAML between two ``---`` lines is front matter:
+    python-frontmatter on its own would also read JSON after a first line ``{`` and TOML after
+    ``+++``, turning a body that starts so into fields (or a traceback) — here any other first
+    line starts the body. Every way the front matter can be broken is one FreeholdError."""
+    text = text.strip()
+    if not _YAML.detect(text):
+        return {}, text
     try:
-        post = frontmatter.loads(text)
+        head, body = _YAML.split(text)
+    except ValueError:  # no second '---' line
+        raise FreeholdError(
+            f"{where}: its front matter has no closing '---' line — end it with a line '---' "
+            "(or remove the first '---' line if the file has no front matter)"
+        ) from None
+    try:
+        meta = _YAML.load(head)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark is not None else ""
@@ -155,14 +178,18 @@ def parse(text: str, *, name: str, where: str) -> Profile:
             f"{where}: its front matter is not valid YAML{line} — fix the lines between the "
             "two '---' lines"
         ) from error
-    meta = dict(post.metadata)
-    version = meta.get("version")
-    return Profile(name, version if isinstance(version, int) else 0, post.content, meta)
+    if not isinstance(meta, dict | None):
+        raise FreeholdError(
+            f"{where}: its front matter is not 'key: value' lines — write the lines between "
+            "the two '---' lines as 'key: value', or move the text below them"
+        )
+    return dict(meta or {}), body.strip()
 
 
 def render(profile: Profile) -> str:
     """The file's text: front matter (freehold's keys first, then the person's), then body."""
     first = {"name": profile.name, "version": profile.version}
     meta = {**first, **{k: v for k, v in profile.meta.items() if k not in first}}
-    post = frontmatter.Post(profile.body.strip() + "\n", **meta)
+    post = frontmatter.Post(profile.body.strip() + "\n", _YAML)
+    post.metadata.update(meta)  # not as keywords: a key may be `content`, `handler` or a number
     return frontmatter.dumps(post, sort_keys=False, allow_unicode=True, width=100) + "\n"

@@ -55,7 +55,9 @@ def _json(profile: Profile, struck: int) -> str:
         "struck": struck,
         "fields": {p: [_field_json(f) for f in fill(profile, p)] for p in PLATFORMS},
     }
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
+    # YAML allows keys JSON does not (`1: x`, dates): the front matter's become strings
+    option = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+    return orjson.dumps(value, option=option, default=str).decode() + "\n"
 
 
 def _field_json(filled: Filled) -> dict[str, Any]:

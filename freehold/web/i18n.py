@@ -196,6 +196,7 @@ FRENCH: dict[str, str] = {
     "Last export": "Dernier export",
     "Next export due": "Prochain export",
     "Latest file": "Dernier fichier",
+    "Not usable": "Inutilisable",
     "Open format": "Format ouvert",
     "yes": "oui",
     "no": "non",

@@ -90,3 +90,19 @@ def test_the_page_reads_the_plan_as_it_is_now(tmp_path: Path) -> None:
             with open_archive(home) as archive:
                 exits.add(archive, "netlify")
             assert "Netlify" in client.get("/exits").text
+
+
+def test_an_export_that_is_not_usable_is_marked_and_does_not_count(tmp_path: Path) -> None:
+    home = tmp_path / "failed"
+    bad = tmp_path / "chatgpt-export.zip"
+    bad.write_text("not a zip")
+    with open_archive(home) as archive:
+        done = exits.record(archive, "chatgpt", bad)
+        exits.import_export(archive, done, bad)  # fails: kept, not imported
+    for server in start_server(home):
+        with server.client() as client:
+            text = client.get("/exits").text
+    assert "<strong>1</strong> of <strong>1</strong> platform overdue" in text
+    assert "No export yet" in text and '<tr class="overdue">' in text
+    assert '<strong class="unusable">Not usable:</strong> chatgpt-export.zip' in text
+    assert "not imported (the import failed" in text
