@@ -19,8 +19,13 @@ Re-import semantics: a conversation is keyed by (source kind, source conversatio
 message by (conversation, source message id). Conversation raw JSON that was seen before
 (same SHA-256) is ``unchanged`` without any parsing work stored; otherwise the normalised rows
 are compared by digest: new messages are added, changed ones updated, none ever deleted, and
-each distinct raw version is kept. Conversations missing from a newer full export of the same
-account are flagged ``gone_upstream_at``, never removed. Queries live in ``_queries.py``.
+each distinct raw version is kept. A copy that must not replace the stored one (``_aside``:
+older by the conversation's own update time, or salvaged, its messages unreadable) only adds
+its raw version and the messages only it has, off the visible path: the result does not depend
+on the order exports are imported in. Conversations missing from a full export of the same
+account are flagged ``gone_upstream_at``, never removed — only those not updated after the
+export's newest conversation (an older export cannot know of later ones). Queries live in
+``_queries.py``.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ import platformdirs
 from isal import isal_zlib
 
 from freehold import _browse, _exitplan, _local, _private, _queries
+from freehold._words import plural
 from freehold.errors import ArchiveError, NoArchiveError
 from freehold.migrations import migrate
 from freehold.models import (
@@ -471,6 +477,30 @@ _UPSERT_CONTEXT = (
     "ON CONFLICT (conversation_id, source_message_id, kind) DO UPDATE SET "
     "text=excluded.text, data=excluded.data, created_at=excluded.created_at"
 )
+_ADD_CONTEXT = _UPSERT_CONTEXT.partition(" ON CONFLICT")[0] + " ON CONFLICT DO NOTHING"
+
+
+def _aside(head: Conversation, messages: int, stored: float | None) -> str | None:
+    """Why ``head``'s copy must not replace the stored one (``messages`` of them, updated
+    upstream at ``stored``), or None when it does.
+
+    A salvaged copy (its messages unreadable) never does; nor does one older than the stored
+    copy by the conversation's own update time. A stored conversation without messages has
+    nothing to lose: any readable copy replaces it. Without both times, the copy imported last
+    wins, as always."""
+    if head.salvaged:
+        return "its messages could not be read"
+    if not messages or head.updated_at is None or stored is None or head.updated_at >= stored:
+        return None
+    return f"an older copy (updated {_iso(head.updated_at)}) than the archive's ({_iso(stored)})"
+
+
+def _iso(when: float) -> str:
+    try:
+        moment = datetime.fromtimestamp(when, UTC)
+    except (OverflowError, OSError, ValueError):  # before year 1: say the number
+        return str(when)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _raw_rows(ready: Prepared, source_id: int) -> list[tuple[Any, ...]]:
@@ -573,6 +603,9 @@ class Archive:
         self._next_message_id = 0
         self._fts_pending: list[tuple[int, str]] = []
         self._queue = _Queue()
+        # Per import (source id): its newest conversation's update time, the export's date as
+        # far as it tells (``mark_gone_upstream``).
+        self._dated: dict[int, float] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -678,6 +711,7 @@ class Archive:
     def finish_source(
         self, source_id: int, status: str, report: dict[str, Any], account_id: str | None
     ) -> None:
+        self._dated.pop(source_id, None)
         with self.transaction():
             self.db.execute(
                 "UPDATE sources SET finished_at=?, status=?, report=?, account_id=? WHERE id=?",
@@ -727,6 +761,7 @@ class Archive:
         """
         ready = sealed(conv) if isinstance(conv, Prepared) else prepare(conv)
         cid = ready.cid
+        self._date(source_id, ready.head)
         if cid in self._queue.cids:  # the same conversation twice in one export
             self._flush()
         row = self.db.execute(
@@ -747,6 +782,9 @@ class Archive:
         # Turns written here are kept on the path they were shown on (see _reshow); they exist
         # only in conversations stored already, so never on the queued path (_add_new).
         local = _local.has_local(self.db, cid)
+        aside = _aside(ready.head, row[2], self._stored_time(cid, row[5], local))
+        if aside is not None:
+            return self._add_aside(ready, source_id, row, aside)
         shown = self._local_leaf(row[4]) if local else None
         plan = self._plan(ready, self._existing(cid), keep_path=local)
         # A repair note belongs to the import that first met it, not to every re-import.
@@ -760,6 +798,57 @@ class Archive:
         if local:
             self._reshow(ready, plan.tree, shown, row[5])
         return plan.result
+
+    def _add_aside(
+        self, ready: Prepared, source_id: int, row: tuple[Any, ...], why: str
+    ) -> AddResult:
+        """Keep a copy that must not replace the stored one (``_aside``): its raw JSON as a
+        version, and the messages only it has, off the visible path. The conversation's head
+        (title, times, leaf), its path and the messages it holds stay as they are; it is
+        seen in this import, but a gone-upstream flag stays (an older copy proves nothing)."""
+        cid = ready.cid
+        plan = self._plan(ready, self._existing(cid), add_only=True)
+        kept = self.db.executemany(_INSERT_RAW, _raw_rows(ready, source_id)).rowcount
+        self._write_messages(ready, plan, aside=True)
+        self.db.execute(
+            "UPDATE conversations SET message_count=?, branch_count=?, last_seen_source=?, "
+            "last_seen_at=?, account_id=coalesce(?, account_id) WHERE id=?",
+            (
+                len(plan.tree.parents),
+                count_branches(plan.tree.parents, row[4]),
+                source_id,
+                now_iso(),
+                ready.head.account_id,
+                cid,
+            ),
+        )
+        result = plan.result
+        result.status = "updated" if result.messages_new else "unchanged"
+        if kept:  # told once, by the import that brought this copy
+            added = result.messages_new
+            more = f", with {plural(added, 'message')} only it had" if added else ""
+            result.notes = [
+                f"{why}: the archive's copy was left as it was; this copy is kept beside it "
+                f"as a raw version{more}"
+            ]
+        return result
+
+    def _stored_time(self, cid: str, updated_at: float | None, local: bool) -> float | None:
+        """When the stored copy was updated upstream: its ``updated_at``, unless turns written
+        here moved that on; then its newest imported message's time (no later than it)."""
+        if not local:
+            return updated_at
+        newest = self._scalar(
+            "SELECT max(created_at) FROM messages WHERE conversation_id=? AND origin IS NULL",
+            (cid,),
+        )
+        return None if newest is None else float(newest)
+
+    def _date(self, source_id: int, head: Conversation) -> None:
+        """Note the newest conversation update time an import has brought so far."""
+        when = head.updated_at
+        if when is not None:
+            self._dated[source_id] = max(when, self._dated.get(source_id, when))
 
     def _add_new(self, ready: Prepared, source_id: int) -> AddResult:
         """Queue a conversation the archive does not hold yet (``add_conversation``)."""
@@ -901,11 +990,14 @@ class Archive:
         found_rows: dict[str, tuple[int, tuple[Any, ...]]],
         *,
         keep_path: bool = False,
+        add_only: bool = False,
     ) -> _Plan:
         """Assign ids to new messages and sort every message into insert, update or keep.
 
         With ``keep_path`` (the conversation holds local turns, whose path ``_reshow`` sets
-        afterwards) a message that differs only in its visible-path flag is kept as it is."""
+        afterwards) a message that differs only in its visible-path flag is kept as it is.
+        With ``add_only`` (a copy kept aside) every stored message is kept as it is, and new
+        ones go in off the visible path."""
         plan = _Plan(
             _Tree(
                 {source: found[0] for source, found in found_rows.items()},
@@ -920,15 +1012,20 @@ class Archive:
             if found is None:
                 ids[source_id] = self._next_message_id
                 self._next_message_id += 1
+                if add_only:
+                    row = (*row[:8], 0, *row[9:])  # on_visible_path
                 plan.inserts.append((ids[source_id], ready.cid, parent, source_id, *row))
                 plan.result.messages_new += 1
-            elif found[1] != (parent, *row) and not (
-                keep_path and _without_path(found[1]) == _without_path((parent, *row))
+            elif (
+                add_only
+                or found[1] == (parent, *row)
+                or (keep_path and _without_path(found[1]) == _without_path((parent, *row)))
             ):
+                plan.result.messages_unchanged += 1
+                continue  # its stored parent stays
+            else:
                 plan.updates.append((parent, *row, found[0]))
                 plan.result.messages_updated += 1
-            else:
-                plan.result.messages_unchanged += 1
             plan.tree.parents[ids[source_id]] = parent
         return plan
 
@@ -943,7 +1040,8 @@ class Archive:
             if generation is not None:
                 _local.write_generation(self.db, message_id, generation)
 
-    def _write_messages(self, ready: Prepared, plan: _Plan) -> None:
+    def _write_messages(self, ready: Prepared, plan: _Plan, *, aside: bool = False) -> None:
+        """Write ``plan``; a copy kept ``aside`` hides nothing and changes no context record."""
         if plan.found:  # an update's trigger re-indexes rows: index what waits first
             self._index_pending()
         self.db.executemany(_INSERT_MESSAGE, plan.inserts)
@@ -953,10 +1051,11 @@ class Archive:
         if ready.local:
             self._write_local(ready, plan)
         self._link_attachments(ready, plan.tree.ids, plan.result)
-        if plan.found:
+        if plan.found and not aside:
             self._hide_vanished(ready, plan.found)
         if ready.head.context:
-            self.db.executemany(_UPSERT_CONTEXT, _context_rows(ready.cid, ready.head))
+            upsert = _ADD_CONTEXT if aside else _UPSERT_CONTEXT
+            self.db.executemany(upsert, _context_rows(ready.cid, ready.head))
 
     def _hide_vanished(
         self, ready: Prepared, existing: dict[str, tuple[int, tuple[Any, ...]]]
@@ -1056,12 +1155,17 @@ class Archive:
         return _queries.find_message(self.db, cid, ref)
 
     def mark_gone_upstream(self, kind: str, account_id: str | None, source_id: int) -> int:
-        """Flag conversations of this account that a full export no longer had."""
+        """Flag conversations of this account that a full export no longer had — only those
+        not updated after the export's date (its newest conversation's update time): one
+        updated later may be newer than the export (an older export imported after a newer
+        one), not gone. An export without a dated conversation flags every one it lacks."""
+        dated = self._dated.get(source_id)
         with self.transaction():
             cursor = self.db.execute(
                 "UPDATE conversations SET gone_upstream_at=? WHERE source_kind=? "
-                "AND account_id IS ? AND last_seen_source IS NOT ? AND gone_upstream_at IS NULL",
-                (now_iso(), kind, account_id, source_id),
+                "AND account_id IS ? AND last_seen_source IS NOT ? AND gone_upstream_at IS NULL "
+                "AND (? IS NULL OR coalesce(updated_at, created_at, ?) <= ?)",
+                (now_iso(), kind, account_id, source_id, dated, dated, dated),
             )
         return cursor.rowcount
 

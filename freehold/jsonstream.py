@@ -18,8 +18,9 @@ Why not ijson's item builder: its event prefixes grow with depth, and a 100,000-
 exhausts memory (measured, docs/decisions.md). Here depth is bounded twice: the C decoder
 raises ``RecursionError`` long before memory grows, and every parsed element is rejected past
 ``MAX_DEPTH`` (a clean element is vouched for by one ``orjson.dumps``, see ``_Guard``; any other
-is walked). A bad element is skipped and the reader resynchronises on the next
-one; a syntax error or a truncation ends the file with a precise report of what was lost.
+is walked). A bad element is yielded without a value (its raw text and what is wrong with it:
+keeping that text is the caller's job) and the reader resynchronises on the next one; a syntax
+error or a truncation ends the file with a precise report of what was lost.
 
 Invalid UTF-8 is decoded with ``surrogateescape`` so the raw copy keeps the original bytes;
 strings with lone surrogates (from bad bytes or from ``\\udXXX`` escapes) are repaired to U+FFFD
@@ -202,7 +203,7 @@ def _read_element(buf: _Buffer, pos: int, index: int, guard: _Guard) -> tuple[El
         try:
             value, end = _DECODER.raw_decode(buf.text, pos)
         except RecursionError:
-            problem = f"nests deeper than {guard.max_depth} levels; skipped, raw kept"
+            problem = f"nests deeper than {guard.max_depth} levels"
             return _skip(buf, pos, index, problem)
         except json.JSONDecodeError as error:
             if _needs_more(buf, error) and _grow(buf, pos):
@@ -212,7 +213,7 @@ def _read_element(buf: _Buffer, pos: int, index: int, guard: _Guard) -> tuple[El
             message = f"malformed JSON: {error.msg}"
             raise JsonStreamError(message, buf.base + error.pos, index) from None
         except ValueError:  # int(): Python refuses integers of more than 4,300 digits
-            problem = "holds an integer too long to read (over 4,300 digits); skipped, raw kept"
+            problem = "holds an integer too long to read (over 4,300 digits)"
             return _skip(buf, pos, index, problem)
         if end >= len(buf.text) - 2 and type(value) in (int, float) and _grow(buf, pos):
             continue  # a number at the buffer's end ("12", "12.", "12e+") may go on
@@ -245,7 +246,7 @@ def _finish(buf: _Buffer, start: int, end: int, index: int, value: Any, guard: _
         return Element(index, buf.base + start, value, raw, [])
     problems: list[str] = []
     if type(value) in (dict, list) and _too_deep(value, guard.max_depth):
-        problems.append(f"nests deeper than {guard.max_depth} levels; skipped, raw kept")
+        problems.append(f"nests deeper than {guard.max_depth} levels")
         return Element(index, buf.base + start, None, raw, problems)
     if buf.is_dirty(start, end) or _lone_surrogate_escape(raw_text):
         value, repaired = _repair(value)

@@ -287,6 +287,8 @@ class Conversation:
 
     ``older_raw`` holds earlier raw versions to keep as well (a freehold export carries them);
     ``gone_upstream_at`` is restored from a freehold export and otherwise None (seen upstream).
+    ``salvaged`` marks one whose messages could not be read (kept with its head and raw JSON
+    only): it never replaces a copy the archive holds (``Archive.add_conversation``).
     """
 
     source_kind: str
@@ -307,6 +309,7 @@ class Conversation:
     id: str | None = None
     gone_upstream_at: str | None = None
     older_raw: list[bytes] = field(default_factory=list)
+    salvaged: bool = False
 
     @property
     def message_count(self) -> int:

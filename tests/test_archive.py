@@ -556,6 +556,35 @@ def test_same_raw_twice_is_unchanged_and_growth_is_an_update(archive: Archive) -
     assert len(archive.raw_versions(got.id or "")) == 2
 
 
+def test_a_salvaged_copy_never_replaces_a_stored_conversation(archive: Archive) -> None:
+    """A copy whose messages could not be read (``salvaged``) keeps its raw JSON as a version
+    and changes nothing else: probe 2026-12-07, defect 1 (the archive's side)."""
+    add(archive, chat("g", "2024-01-01", "q", "a", title="Kept title"))
+    cid = archive.resolve("g")
+    before = archive.db.execute("SELECT * FROM conversations").fetchall()
+    rows = archive.db.execute("SELECT * FROM messages ORDER BY id").fetchall()
+    broken = Conversation("chatgpt", "g", None, [], b'{"id": "g", "mapping": 5}', salvaged=True)
+    source = archive.begin_source("chatgpt", "test.json", None, None, "test/1")
+    with archive.transaction():
+        result = archive.add_conversation(broken, source)
+    assert result.status == "unchanged" and result.messages_new == 0
+    assert result.notes[0].startswith("its messages could not be read: the archive's copy")
+    (after,) = archive.db.execute("SELECT * FROM conversations").fetchall()
+    columns = [d[1] for d in archive.db.execute("PRAGMA table_info(conversations)")]
+    changed = {c for c, old, new in zip(columns, before[0], after, strict=True) if old != new}
+    assert changed - {"last_seen_at"} == {"last_seen_source"}  # seen in this import
+    assert archive.db.execute("SELECT * FROM messages ORDER BY id").fetchall() == rows
+    assert archive.raw_versions(cid)[-1] == b'{"id": "g", "mapping": 5}'
+
+
+def test_a_readable_copy_replaces_a_salvaged_one(archive: Archive) -> None:
+    salvaged = Conversation("chatgpt", "g", "Title", [], b"{}", updated_at=9e9, salvaged=True)
+    assert add(archive, salvaged) == ["new"]
+    assert add(archive, chat("g", "2024-01-01", "q", "a", title="Read")) == ["updated"]
+    got = archive.get_conversation("g")
+    assert got.title == "Read" and got.current_leaf == "a" and len(got.messages) == 3
+
+
 def test_new_conversations_sharing_a_file_in_one_batch_store_it_once(archive: Archive) -> None:
     """New conversations wait and are written together at the commit: each still counts
     the files it brought first and its links found or missing, as if written one by one."""

@@ -220,6 +220,124 @@ def test_account_learnt_later_still_flags_gone(archive: Archive, tmp_path: Path)
     assert report.gone_upstream == 1
 
 
+# -- an older export after a newer one -------------------------------------------------------------
+
+
+def older_and_newer(tmp_path: Path) -> tuple[Path, Path]:
+    """The probe's case (2026-12-07, defect 4): the newer export renamed ``grows`` and went
+    on with it, and holds ``fresh``, begun after the older one was made."""
+    renamed = grown("grows")
+    renamed["title"] = "New title"
+    fresh = conversation(
+        "fresh", [("u", None, "user", "hi"), ("a", "u", "assistant", "there")], "a"
+    )
+    fresh["create_time"] = fresh["update_time"] = 1_700_000_900.0
+    old = export_zip(tmp_path / "old.zip", [basic("grows")])
+    return old, export_zip(tmp_path / "new.zip", [renamed, fresh])
+
+
+def archive_state(archive: Archive) -> list[Any]:
+    """What the archive says of its conversations and messages, less where and when each
+    row was first written (import ids and clock times)."""
+    conversations = archive.db.execute(
+        "SELECT c.source_conversation_id, c.title, c.created_at, c.updated_at, m.source_message_id,"
+        " c.message_count, c.branch_count, c.digest, c.raw_sha256, c.problems, "
+        "c.gone_upstream_at IS NOT NULL FROM conversations c "
+        "LEFT JOIN messages m ON m.id = c.current_leaf ORDER BY 1"
+    ).fetchall()
+    raws = archive.db.execute(
+        "SELECT c.source_conversation_id, r.sha256 FROM conversation_raw r "
+        "JOIN conversations c ON c.id = r.conversation_id ORDER BY 1, 2"
+    ).fetchall()
+    return [conversations, message_rows(archive), raws]
+
+
+def test_an_older_export_after_a_newer_one_rolls_nothing_back(
+    archive: Archive, tmp_path: Path
+) -> None:
+    old, new = older_and_newer(tmp_path)
+    ingest(archive, new)
+    report = ingest(archive, old)
+    assert report.ok and report.gone_upstream == 0
+    assert report.conversations["unchanged"] == 1 and report.messages["new"] == 0
+    conv = archive.get_conversation("grows")
+    assert conv.title == "New title" and conv.updated_at == 1_700_000_005.0
+    assert conv.current_leaf == "a3"
+    assert [m.source_id for m in conv.messages if m.on_visible_path] == ["u", "a2", "u3", "a3"]
+    assert archive.get_conversation("fresh").gone_upstream_at is None
+    assert len(archive.raw_versions(archive.resolve("grows"))) == 2  # the older one is kept
+    (note,) = [p.what for p in report.problems]
+    assert note.startswith("an older copy (updated 2023-11-14T22:13:22Z) than the archive's")
+    again = ingest(archive, old)  # said once: by the import that brought that copy
+    assert again.problems == [] and again.conversations["unchanged"] == 1
+
+
+def test_two_exports_give_one_archive_whatever_the_order(tmp_path: Path) -> None:
+    old, new = older_and_newer(tmp_path)
+    states = []
+    for name, order in (("forwards", [old, new]), ("backwards", [new, old])):
+        with open_archive(tmp_path / name) as archive:
+            for path in order:
+                ingest(archive, path)
+            states.append(archive_state(archive))
+    assert states[0] == states[1]
+
+
+def test_an_older_copy_adds_the_messages_only_it_has_off_the_visible_path(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """A branch the newer export no longer holds is kept, as it would be the other way round."""
+    older = conversation(
+        "c",
+        [
+            ("u", None, "user", "q"),
+            ("a", "u", "assistant", "first"),
+            ("x", "u", "user", "walruses?"),
+        ],
+        "a",
+    )
+    newer = conversation(
+        "c",
+        [
+            ("u", None, "user", "q"),
+            ("a", "u", "assistant", "first"),
+            ("b", "a", "user", "more"),
+            ("c", "b", "assistant", "done"),
+        ],
+        "c",
+    )
+    ingest(archive, export_zip(tmp_path / "new.zip", [newer]))
+    report = ingest(archive, export_zip(tmp_path / "old.zip", [older]))
+    assert report.conversations["updated"] == 1 and report.messages["new"] == 1
+    assert "with 1 message only it had" in report.problems[0].what
+    conv = archive.get_conversation("c")
+    assert sorted(m.source_id for m in conv.messages) == ["a", "b", "c", "u", "x"]
+    assert [m.source_id for m in conv.messages if m.on_visible_path] == ["u", "a", "b", "c"]
+    assert by_source(conv)["x"].parent_source_id == "u" and conv.current_leaf == "c"
+    row = archive.db.execute(
+        "SELECT message_count, branch_count FROM conversations WHERE source_conversation_id='c'"
+    ).fetchone()
+    assert row == (5, 2)
+    assert [h.message_id for h in archive.search("walruses")] == [by_source(conv)["x"].id]
+
+
+def by_source(conv: Any) -> dict[str, Any]:
+    return {m.source_id: m for m in conv.messages}
+
+
+def test_a_full_export_flags_only_what_it_is_new_enough_to_miss(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """Gone upstream: missing from a full export that is not older than the conversation."""
+    late = basic("late")
+    late["update_time"] = 1_700_000_900.0
+    ingest(archive, export_zip(tmp_path / "all.zip", [basic("kept"), basic("deleted"), late]))
+    report = ingest(archive, export_zip(tmp_path / "later.zip", [basic("kept")]))
+    assert report.gone_upstream == 1
+    assert archive.get_conversation("deleted").gone_upstream_at is not None
+    assert archive.get_conversation("late").gone_upstream_at is None
+
+
 # -- kill -9 in the middle of an import ------------------------------------------------------------
 
 _IMPORT = """

@@ -209,6 +209,39 @@ def test_a_newer_upstream_answer_is_shown_and_the_local_branch_kept(
     assert after.branch_count == 2
 
 
+def test_an_older_export_after_local_turns_rolls_nothing_back(
+    sample: Archive, tmp_path: Path
+) -> None:
+    """A turn written here moves ``updated_at`` on, so the stored copy's own time is its newest
+    imported message's: a newer export is still newer, the older sample still older."""
+    cid = sample.resolve(WOOD)
+
+    def renamed_and_continued(c: dict[str, Any]) -> None:
+        leaf = c["current_node"]
+        later = c["update_time"] + 3600
+        message = {
+            "id": "upstream-1",
+            "author": {"role": "user"},
+            "create_time": later,
+            "content": {"content_type": "text", "parts": ["Back on ChatGPT."]},
+            "status": "finished_successfully",
+            "metadata": {},
+        }
+        c["mapping"]["upstream-1"] = {"id": "upstream-1", "parent": leaf, "message": message}
+        c.update(current_node="upstream-1", update_time=later, title="Woodworking (renamed)")
+
+    import_path(sample, _newer_export(tmp_path, renamed_and_continued))
+    stored = sample.add_turn(cid, sample.find_message(cid, "upstream-1").id, _turn())
+    report = import_path(sample, SAMPLE)  # the older export, once more
+    assert report.ok and report.conversations["new"] == 0
+    conv = sample.get_conversation(cid)
+    assert conv.title == "Woodworking (renamed)" and conv.current_leaf == stored[1].source_id
+    assert [m.source_id for m in branch_paths(conv.messages)[0]][-3:] == [
+        "upstream-1",
+        *(m.source_id for m in stored),
+    ]
+
+
 def test_every_export_format_includes_the_new_turns(sample: Archive, tmp_path: Path) -> None:
     from freehold import plugins
 

@@ -26,7 +26,11 @@ lost, streaming and its truncation messages, one bad element = one skipped probl
 guards that make "any field may be any JSON type" a property of every importer: the readers of
 ``_fields`` note odd values while ``convert`` runs (the notes join the conversation's
 problems), and an error that still escapes ``convert`` costs at most the conversation's
-messages, never the conversation: it is kept with its raw JSON when ``identify`` finds its id.
+messages, never the conversation: it is kept with its title, times (``heading``) and raw JSON
+when ``identify`` finds its id, marked ``salvaged`` so that it never replaces a copy the
+archive holds. Nothing read is dropped: an element that is skipped (too deep, not an object,
+no id) keeps its raw text as a kept file of the import (``SourceFile`` named
+``skipped/<where>``), which the problem names.
 
 A ``Format`` instance is one open export, so an import's state (account id, attachment index)
 lives on it. ``iter_conversations`` takes an optional ``only``: the members of a folder or zip
@@ -48,11 +52,12 @@ import orjson
 
 from freehold._words import plural
 from freehold.errors import BadExportError, FreeholdError, UnsafeArchiveError
+from freehold.importers import _fields
 from freehold.importers._common import export_problems
 from freehold.importers._fields import Notes, noting
 from freehold.importers._safezip import ExportFiles, OneFile, open_export
 from freehold.jsonstream import JsonStreamError, iter_elements
-from freehold.models import Conversation, ExportInfo, Message, Problem, Record
+from freehold.models import Conversation, ExportInfo, Message, Problem, Record, SourceFile
 
 __all__ = [
     "HEAD",
@@ -61,6 +66,7 @@ __all__ = [
     "Element",
     "Export",
     "Format",
+    "Heading",
     "Look",
     "first_time",
     "linear",
@@ -69,6 +75,7 @@ __all__ = [
 HEAD = 1 << 16
 READ_ERRORS = (FreeholdError, OSError, EOFError, zlib.error, zipfile.BadZipFile)
 FOREIGN = "freehold-export.json"  # a folder holding it is freehold's own export, read by it alone
+SKIPPED = "skipped"  # the folder, among an import's kept files, of the elements it skipped
 _BLANK = b"\xef\xbb\xbf \t\r\n"
 _CHUNK = 4096  # small reads: a member cut short (or lying about its size) still shows its head
 # What a bug or an unforeseen shape raises inside ``convert``; anything else is not ours to hide.
@@ -188,6 +195,23 @@ def _quoted(key: str) -> bytes:
     return b'"' + key.encode() + b'"'
 
 
+@dataclass(frozen=True)
+class Heading:
+    """Where an element names its title and times, the keys tried in order: what ``salvage``
+    keeps of a conversation whose messages could not be read. The defaults are the keys the
+    built-in formats use at the top of a conversation; a format may name its own."""
+
+    title: tuple[str, ...] = ("title", "name", "displayName")
+    created: tuple[str, ...] = ("create_time", "created_at", "createdAt", "createTime")
+    updated: tuple[str, ...] = (
+        "update_time",
+        "updated_at",
+        "updatedAt",
+        "updateTime",
+        "modify_time",
+    )
+
+
 @dataclass
 class Claim:
     """The members a format reads conversations from, and every member it accounts for.
@@ -221,6 +245,7 @@ class Format:
     limit: ClassVar[int] = 256 << 20  # the largest file read whole (``shape = "file"``)
     too_deep: ClassVar[str] = "check the file"  # what to do about a file nested too deeply
     invalid: ClassVar[str] = "not a JSON object"  # why an element that is not ``valid`` is not
+    heading: ClassVar[Heading] = Heading()
 
     def __init__(self, export: Export) -> None:
         self.export = export
@@ -362,21 +387,23 @@ class Format:
     def whole(self, name: str) -> Iterator[Record]:
         """``name`` as one conversation, read whole."""
         if self.export.size(name) > self.limit:
-            yield self.skip(name, f"larger than {self.limit >> 20} MiB", "split or check the file")
+            too_big = f"larger than {self.limit >> 20} MiB"
+            yield from self.skip(name, too_big, "split or check the file")
             return
         try:
             with self.export.open(name) as handle:
                 raw = handle.read()
         except READ_ERRORS as error:
-            yield self.skip(name, f"cannot be read ({error})", self.again)
+            yield from self.skip(name, f"cannot be read ({error})", self.again)
             return
         try:
             value = self.parse(raw)
         except RecursionError:
-            yield self.skip(name, "nested too deeply to read", self.too_deep)
+            yield from self.skip(name, "nested too deeply to read", self.too_deep, raw=raw)
             return
         except ValueError as error:
-            yield self.skip(name, f"not valid JSON ({error}; truncated?)", self.again)
+            bad = f"not valid JSON ({error}; truncated?)"
+            yield from self.skip(name, bad, self.again, raw=raw)
             return
         yield from self.element(name, value, raw, [], todo="check this file")
 
@@ -403,7 +430,7 @@ class Format:
         except _CONVERT_ERRORS:
             valid = False
         if not valid:
-            yield self.skip(where, "; ".join(problems) or self.invalid, todo)
+            yield from self.skip(where, "; ".join(problems) or self.invalid, todo, raw=raw)
             return
         yield from self.guarded(where, value, raw, problems, todo=todo)
 
@@ -432,7 +459,7 @@ class Format:
                 failed = None
         if failed is not None:
             known = source_id or self._identified(value, raw)
-            yield from self.salvage(where, known, raw, failed, notes, todo)
+            yield from self.salvage(where, known, value, raw, failed, notes, todo)
             return
         conversation.problems[:0] = problems or []
         conversation.problems += notes.lines()
@@ -456,6 +483,7 @@ class Format:
         self,
         where: str,
         source_id: str | None,
+        value: Any,
         raw: bytes,
         error: Exception,
         notes: Notes,
@@ -463,16 +491,55 @@ class Format:
     ) -> Iterator[Record]:
         what = f"{type(error).__name__}: {error}"
         if source_id is None or isinstance(error, RecursionError):
-            yield self.skip(where, f"not a readable {self.noun} ({what})", todo, it=True)
+            unreadable = f"not a readable {self.noun} ({what})"
+            yield from self.skip(where, unreadable, todo, it=True, raw=raw)
             return
-        lost = f"its messages could not be read ({what}); kept with its raw JSON only"
-        yield Conversation(self.kind, source_id, None, [], raw, problems=notes.lines())
-        yield Problem(where, f"{lost} — please report this (the raw JSON is in the archive)")
+        yield self.salvaged(source_id, value, raw, notes)
+        lost = f"its messages could not be read ({what}); kept with its title, times and raw JSON"
+        yield Problem(where, f"{lost} only — please report this (the raw JSON is in the archive)")
 
-    def skip(self, where: str, what: str, todo: str, *, it: bool = False) -> Problem:
-        """One skipped conversation, saying what it was and what to do."""
+    def salvaged(self, source_id: str, value: Any, raw: bytes, notes: Notes) -> Conversation:
+        """What can be kept of a conversation whose messages could not be read: its head
+        (``heading``), read loosely, and its raw JSON; marked so that the archive never lets
+        it replace a stored copy."""
+        with noting() as more:
+            title = _first(value, self.heading.title, _fields.text)
+            created = _first(value, self.heading.created, _fields.when)
+            updated = _first(value, self.heading.updated, _fields.when)
+        problems = notes.lines()
+        problems += [line for line in more.lines() if line not in problems]
+        return Conversation(
+            self.kind,
+            source_id,
+            title,
+            [],
+            raw,
+            created_at=created,
+            updated_at=updated,
+            account_id=self.account_id,
+            problems=problems,
+            salvaged=True,
+        )
+
+    def skip(
+        self, where: str, what: str, todo: str, *, it: bool = False, raw: bytes = b""
+    ) -> Iterator[Record]:
+        """One skipped conversation, saying what it was and what to do. Its raw bytes, when
+        there are any, are kept as a file of the import (lossless), and the problem says
+        under which name."""
         subject = "it" if it else f"this {self.noun}"
-        return Problem(where, f"{what}; {subject} was skipped — {todo}", skipped=1)
+        kept = ""
+        if raw:
+            file, said = self.kept(where, raw)
+            yield file
+            kept = f" ({said})"
+        yield Problem(where, f"{what}; {subject} was skipped{kept} — {todo}", skipped=1)
+
+    def kept(self, where: str, raw: bytes) -> tuple[SourceFile, str]:
+        """``raw``, the text of what was skipped at ``where``, as a file of the import
+        (``source_files``), and the words that tell a person where to find it."""
+        name = f"{SKIPPED}/{where}"
+        return SourceFile(name, raw), f"its raw text is kept in the archive as {name}"
 
 
 # -- shared pieces of mappings ---------------------------------------------------------------------
@@ -495,6 +562,15 @@ def linear(
         message.parent_source_id = messages[-1].source_id if messages else None
         messages.append(message)
     return messages
+
+
+def _first(value: Any, keys: tuple[str, ...], read: Callable[[Any, str], Any]) -> Any:
+    """The first of ``keys`` that ``read`` finds a value for in ``value``."""
+    for key in keys:
+        found = read(value, key)
+        if found is not None:
+            return found
+    return None
 
 
 def first_time(messages: list[Message]) -> float | None:

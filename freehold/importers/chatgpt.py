@@ -263,7 +263,9 @@ class _ChatGPT(Format):
         for key, node, message in live:
             parent = node.get("parent")
             seen = 0
-            while parent in empty and seen < len(empty):
+            # Only an id is looked up: a parent of another JSON type (an object is unhashable)
+            # ends the walk and is noted below, costing that one link.
+            while parent.__class__ is str and parent in empty and seen < len(empty):
                 parent_node = mapping.get(parent)
                 parent = parent_node.get("parent") if isinstance(parent_node, dict) else None
                 seen += 1

@@ -136,14 +136,16 @@ class _Gemini(Format):
             yield Problem(name, f"{others[0]} records of other Google products ignored", lost=False)
         yield from broken
 
-    def _read_json(self, name: str, items: list[_Item], others: list[int]) -> Iterator[Problem]:
+    def _read_json(self, name: str, items: list[_Item], others: list[int]) -> Iterator[Record]:
         try:
             with self.export.open(name) as handle:
                 for element in iter_elements(handle):
                     where = f"{name}[{element.index}]"
                     if not isinstance(element.value, dict):
                         why = "; ".join(element.problems) or "not a JSON object"
-                        yield Problem(where, f"record skipped ({why}) — check the export")
+                        file, kept = self.kept(where, element.raw)
+                        yield file
+                        yield Problem(where, f"record skipped ({why}; {kept}) — check the export")
                     elif not _is_ours(element.value):
                         others[0] += 1
                     else:

@@ -845,3 +845,44 @@ def test_every_content_type_report_attachments_and_context(
     }
     assert archive.search("capybara")  # an unknown type's text is still searchable
     assert archive.search("walrus") and archive.search("lemurs")
+
+
+# -- a link of another JSON type -------------------------------------------------------------------
+
+
+def _three(cid: str) -> dict[str, Any]:
+    said = [("m1", "user", "unicorn question"), ("m2", "assistant", "zebra answer")]
+    said.append(("m3", "user", "third"))
+    texts = [
+        message(m, r, {"content_type": "text", "parts": [t]}, 1.0 + n)
+        for n, (m, r, t) in enumerate(said)
+    ]
+    return chain(cid, texts)
+
+
+@pytest.mark.parametrize("odd", [{"x": 1}, ["m1"], 7, True])
+@pytest.mark.parametrize("through_an_empty_node", [False, True])
+def test_a_parent_of_another_json_type_costs_that_link_only(
+    archive: Archive, tmp_path: Path, odd: Any, through_an_empty_node: bool
+) -> None:
+    """An object or array where a node id belongs used to cost the conversation's messages
+    (a set lookup of an unhashable value): probe 2026-12-07, defect 1."""
+    good = _three("c-p")
+    bad = json.loads(json.dumps(good))
+    if through_an_empty_node:  # the walk up from m2 passes a node without a message
+        bad["mapping"]["e"] = {"id": "e", "message": None, "parent": odd}
+        bad["mapping"]["m2"]["parent"] = "e"
+    else:
+        bad["mapping"]["m2"]["parent"] = odd
+    (tmp_path / "ok.json").write_text(json.dumps([good]))
+    (tmp_path / "odd.json").write_text(json.dumps([bad]))
+    assert ingest(archive, tmp_path / "ok.json").ok
+    report = ingest(archive, tmp_path / "odd.json")
+    assert report.ok, report.problems
+    notes = [p.what for p in report.problems]
+    assert any("parent: " in n and "where a node id was expected" in n for n in notes), notes
+    conv = archive.get_conversation("c-p")
+    assert conv.title == "Conversation c-p" and conv.created_at == 1_700_000_000.0
+    assert sorted(m.text for m in conv.messages) == ["third", "unicorn question", "zebra answer"]
+    assert by_id(conv)["m2"].parent_source_id is None  # the odd link only
+    assert conv.current_leaf == "m3" and visible(conv) == ["m2", "m3"]

@@ -19,7 +19,7 @@ from freehold.importers import (
     gemini,
     grok,
 )
-from freehold.models import Conversation, ExportInfo, Problem
+from freehold.models import Conversation, ExportInfo, Problem, SourceFile
 from tests.builders import ingest, png, write_zip
 
 GEMINI = "portable-ai-context-gemini/gemini_my_activity.synthetic.json"
@@ -201,6 +201,10 @@ def test_bad_input_becomes_problems(tmp_path: Path) -> None:
     assert len(problems) == 2 and all(p.lost for p in problems)
     assert "3 Gemini records read" in problems[1].what
     assert all("—" in p.what and "\n" not in p.what for p in problems)
+    # The record skipped is kept as it was, where the problem says.
+    kept = {r.name: r.raw for r in found if isinstance(r, SourceFile)}
+    assert kept == {"skipped/MyActivity.json[3]": b'"junk"'}
+    assert "raw text is kept in the archive as skipped/MyActivity.json[3]" in problems[0].what
 
 
 # -- archive level ---------------------------------------------------------------------------------

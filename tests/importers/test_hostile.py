@@ -10,6 +10,7 @@ import struct
 import tracemalloc
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -317,6 +318,13 @@ def test_deep_nesting_skips_one_element_in_small_memory(archive: Archive, tmp_pa
     assert report.conversations["skipped"] == 1 and not report.ok
     (problem,) = report.problems
     assert problem.where == "conversations.json[1]" and "deeper than 128" in problem.what
+    # "kept" is true: the skipped element's bytes are a file of the import (defect 7 of the
+    # probe of 2026-12-07), where the problem says.
+    assert "kept in the archive as skipped/conversations.json[1]" in problem.what
+    assert report.kept_files == ["skipped/conversations.json[1]"]
+    (kept,) = archive.db.execute("SELECT name, sha256, raw FROM source_files").fetchall()
+    assert kept[0] == "skipped/conversations.json[1]" and zlib.decompress(kept[2]) == bomb
+    assert kept[1] == hashlib.sha256(bomb).hexdigest()
 
 
 def test_nan_and_duplicate_keys_are_tolerated(archive: Archive, tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ import pytest
 
 from freehold.errors import BadExportError
 from freehold.importers import _fields as field
-from freehold.importers._skeleton import Format, Look, linear
-from freehold.models import Conversation, ExportInfo, Message, Problem
+from freehold.importers._skeleton import Format, Heading, Look, linear
+from freehold.models import Conversation, ExportInfo, Message, Problem, SourceFile
 from freehold.tree import build_tree
 from tests.builders import write_zip
 
@@ -26,6 +26,7 @@ class _Notes(Format):
     version = "notes/1"
     look = Look(opens="[{", keys=("turns",), not_before=("mapping",))
     missing = "no notes found — give a notes export"
+    heading = Heading(created=("at",))
 
     def convert(self, value: dict[str, Any], raw: bytes) -> Conversation:
         source_id = field.text(value, "id")
@@ -98,6 +99,22 @@ def test_bad_elements_and_a_cut_file(tmp_path: Path) -> None:
     assert [p.skipped for p in problems] == [1, 1, 0]
     assert "not a JSON object" in problems[0].what and "no id" in problems[1].what
     assert "4 conversations read before it" in problems[2].what
+    # What was skipped is kept, byte for byte, and the problem says where.
+    kept = {r.name: r.raw for r in found if isinstance(r, SourceFile)}
+    assert kept == {"skipped/n.json[1]": b'"nope"', "skipped/n.json[2]": b'{"turns": []}'}
+    assert "its raw text is kept in the archive as skipped/n.json[1]" in problems[0].what
+
+
+def test_an_element_too_deep_to_read_is_kept_raw(tmp_path: Path) -> None:
+    deep = "[" * 200 + "]" * 200
+    path = tmp_path / "n.json"
+    path.write_text(f'[{json.dumps(note("a"))}, {{"id": "d", "turns": {deep}}}, ' + '"x"]')
+    found = records(path)
+    (problem, _) = [r for r in found if isinstance(r, Problem)]
+    assert problem.where == "n.json[1]" and problem.skipped == 1
+    assert problem.what.startswith("nests deeper than 128 levels; this conversation was skipped")
+    kept = {r.name: r.raw for r in found if isinstance(r, SourceFile)}
+    assert kept["skipped/n.json[1]"] == f'{{"id": "d", "turns": {deep}}}'.encode()
 
 
 def test_odd_values_are_noted_and_the_conversation_kept(tmp_path: Path) -> None:
@@ -113,10 +130,16 @@ def test_odd_values_are_noted_and_the_conversation_kept(tmp_path: Path) -> None:
 
 
 def test_an_error_in_the_mapping_costs_the_messages_not_the_conversation(tmp_path: Path) -> None:
-    found = records(write(tmp_path / "n.json", [note("a", "hi", explode=True), note("b")]))
+    exploding = note("a", "hi", explode=True, at=1_700_000_000, title=["odd"], name="Named")
+    found = records(write(tmp_path / "n.json", [exploding, note("b")]))
     kept = [r for r in found if isinstance(r, Conversation)]
     assert [c.source_id for c in kept] == ["a", "b"] and kept[0].messages == []
     assert json.loads(kept[0].raw)["explode"] is True
+    # What can be kept of its head is (its ``heading``), read loosely; it never replaces a
+    # stored copy (``salvaged``, tests/test_archive.py).
+    assert kept[0].salvaged and not kept[1].salvaged
+    assert (kept[0].title, kept[0].created_at) == ("Named", 1_700_000_000.0)
+    assert any(p.startswith("title: an array where text was expected") for p in kept[0].problems)
     (problem,) = [r for r in found if isinstance(r, Problem)]
     assert problem.lost and not problem.skipped and "TypeError: a bug" in problem.what
 
