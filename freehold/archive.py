@@ -578,6 +578,14 @@ class Archive:
                 f"no archive at {self.path} — run `freehold import <your export>` first, "
                 "or set FREEHOLD_HOME to the folder that holds archive.sqlite"
             )
+        # An archive is never 0 bytes (WAL mode writes its header at once): an empty file is
+        # not one, and a command that only reads must not make one of it (an import may).
+        if not create and self.path.is_file() and self.path.stat().st_size == 0:
+            raise NoArchiveError(
+                f"{self.path}: an empty file (0 bytes), not an archive — run "
+                "`freehold import <your export>` to make one there, or set FREEHOLD_HOME to the "
+                "folder that holds your archive.sqlite"
+            )
         if self.created:
             self._made = _make_home(home, self.path)
         try:

@@ -1148,6 +1148,24 @@ def test_reading_commands_on_a_missing_archive_say_so_and_create_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", [["stats"], ["search", "invoice"]], ids=" ".join)
+def test_reading_commands_on_an_empty_archive_file_say_so_and_write_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    database = tmp_path / "archive.sqlite"
+    database.write_bytes(b"")
+    result = _run(tmp_path, *command)
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    said = " ".join(result.stderr.split())  # type: ignore[attr-defined]
+    assert said == (
+        f"Error: {database}: an empty file (0 bytes), not an archive — run `freehold import "
+        "<your export>` to make one there, or set FREEHOLD_HOME to the folder that holds your "
+        "archive.sqlite"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["archive.sqlite"]
+    assert database.stat().st_size == 0
+
+
 def test_open_archive_can_refuse_to_create(tmp_path: Path) -> None:
     from freehold.errors import NoArchiveError
 

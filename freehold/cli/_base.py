@@ -4,13 +4,19 @@ archive for one command, and the group class that makes library errors visible.
 Whatever comes from an export is printed through ``render.visible`` (see ``freehold.render``):
 rich output by the ``render.Terminal`` consoles, error messages by ``Commands``, JSON by
 ``print_json``, so no escape sequence in an export ever reaches the terminal.
+
+A command that must not be cut off mid-write (``import``) runs ``stopped_by_signals``: SIGTERM
+and SIGHUP then stop it as Ctrl-C does, by an exception raised where it is, so everything on the
+way unwinds as for an error (the import marks its source ``failed`` and stops its reader).
 """
 
 from __future__ import annotations
 
 import importlib
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 import click
@@ -23,6 +29,7 @@ from freehold.errors import FreeholdError
 
 __all__ = [
     "Commands",
+    "Stopped",
     "archive_session",
     "check_period",
     "err",
@@ -33,6 +40,7 @@ __all__ = [
     "print_problems",
     "registered",
     "source_option",
+    "stopped_by_signals",
     "tell",
 ]
 
@@ -112,6 +120,46 @@ def print_problems(report: dict[str, Any]) -> None:
 
 def tell(text: str) -> None:
     click.echo(text, err=True)
+
+
+class Stopped(BaseException):
+    """A signal asked the command to stop (``stopped_by_signals``). Not an ``Exception``, as
+    KeyboardInterrupt is not: nothing that handles an error may take it for one and go on."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(f"{signal.Signals(number).name} received")
+        self.number = number
+
+
+_STOPPING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise ``Stopped`` in the command; it exits with 128 + the signal's
+    number, the status a shell shows for a process the signal killed. A second signal while
+    the first unwinds is ignored, so the cleanup is not cut short (SIGKILL still ends it).
+    The handlers in place before are put back; off the main thread nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(number: int, frame: object) -> None:
+        for each in _STOPPING:
+            signal.signal(each, signal.SIG_IGN)
+        raise Stopped(number)
+
+    before = {number: signal.signal(number, stop) for number in _STOPPING}
+    try:
+        yield
+    except Stopped as stopped:
+        with suppress(OSError):  # a hung-up terminal cannot be told
+            tell(f"Error: stopped: {stopped}")
+        raise click.exceptions.Exit(128 + stopped.number) from None
+    finally:
+        for number, handler in before.items():
+            if handler is not None:  # None: set outside Python, which cannot be put back
+                signal.signal(number, handler)
 
 
 @contextmanager

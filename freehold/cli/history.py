@@ -19,6 +19,7 @@ from freehold.cli._base import (
     print_problems,
     registered,
     source_option,
+    stopped_by_signals,
 )
 from freehold.errors import FreeholdError
 from freehold.ingest import import_path
@@ -38,7 +39,7 @@ def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
     """
     reports = []
     failed = False
-    with archive_session(create=True) as archive:
+    with stopped_by_signals(), archive_session(create=True) as archive:
         for path in paths:
             try:
                 with progress.reading(err, path.name) as tick:

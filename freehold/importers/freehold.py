@@ -62,6 +62,7 @@ PARSER_VERSION = "freehold/1"
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _MAX_LINE = 1 << 30
 _READ = 1 << 20
+_WHOLE = "copy the whole export folder again, or export again"
 _BAD_LINE = (ValueError, TypeError, KeyError, ArithmeticError, RecursionError, binascii.Error)
 
 
@@ -101,6 +102,7 @@ class _Freehold(Format):
             yield from export_problems(self.export)
         if not complete:
             yield Problem(MANIFEST, "the export was interrupted; run `freehold export` again")
+        yield from self._listed_files(manifest)
         count = 0
         for number, line in _lines(self.export.open(CONVERSATIONS)):
             count += 1
@@ -109,6 +111,21 @@ class _Freehold(Format):
             lines = plural(count, "conversation line")
             what = f"{lines} but the manifest says {expected} (truncated?)"
             yield Problem(CONVERSATIONS, what)
+
+    def _listed_files(self, manifest: dict[str, Any]) -> Iterator[Problem]:
+        """Each attachment the manifest lists that the folder lacks, or holds cut: its bytes are
+        lost to this import, so it is said loudly by name, never left to the report's count of
+        links without a file (a member refused on opening, a link, is reported already)."""
+        listed = manifest.get("files")
+        rejected = {name for name, _ in self.export.rejected}
+        for name, entry in listed.items() if isinstance(listed, dict) else ():
+            if not name.startswith("attachments/") or name in rejected:
+                continue
+            expected = entry.get("bytes") if isinstance(entry, dict) else None
+            if name[len("attachments/") :] not in self.blobs:
+                yield Problem(name, f"listed in {MANIFEST} but not in the folder; {_WHOLE}")
+            elif isinstance(expected, int) and (size := self.export.size(name)) != expected:
+                yield Problem(name, f"{size:,} bytes but {MANIFEST} says {expected:,}; {_WHOLE}")
 
     def _record(self, number: int, line: bytes | None) -> Iterator[Record]:
         where = f"{CONVERSATIONS}:{number}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,29 @@ def test_export_info_comes_first(exported: Path) -> None:
         ("file-service://file-Otter1", "otter.png", True),
         ("file-service://file-Gone9", None, False),
     }
+
+
+def test_attachments_the_manifest_lists_and_the_folder_lacks_are_lost_by_name(
+    exported: Path, tmp_path: Path
+) -> None:
+    """A copy of the folder without an attachment (or with one cut short) loses its bytes:
+    the problem names the file, and the import is not ok (the CLI exits 1)."""
+    (listed,) = (exported / "attachments").iterdir()
+    lacking, cut = tmp_path / "lacking", tmp_path / "cut"
+    shutil.copytree(exported, lacking)
+    shutil.copytree(exported, cut)
+    (lacking / "attachments" / listed.name).unlink()
+    (cut / "attachments" / listed.name).write_bytes(listed.read_bytes()[:-1])
+    size = listed.stat().st_size
+    for folder, what in (
+        (lacking, "listed in freehold-export.json but not in the folder"),
+        (cut, f"{size - 1:,} bytes but freehold-export.json says {size:,}"),
+    ):
+        with open_archive(tmp_path / f"{folder.name}-home") as fresh:
+            report = import_path(fresh, folder)
+        problems = [p for p in report.problems if p.where.startswith("attachments/")]
+        assert [(p.where, p.lost) for p in problems] == [(f"attachments/{listed.name}", True)]
+        assert problems[0].what.startswith(what) and not report.ok
 
 
 def test_malformed_lines_become_problems(tmp_path: Path, fresh: Archive) -> None:
