@@ -210,13 +210,14 @@ def _read(
                 report.gone_upstream = archive.mark_gone_upstream(
                     found.kind, first.account_id, report.source_id
                 )
+            # Inside the try: a signal (SIGTERM) that lands here still leaves it `failed`.
+            status = "complete" if report.ok else "partial"
+            archive.finish_source(report.source_id, status, report.to_json(), first.account_id)
         except BaseException as error:
             _finish_failed(archive, report, first, error)
             raise
     finally:
         items.close()
-    status = "complete" if report.ok else "partial"
-    archive.finish_source(report.source_id, status, report.to_json(), first.account_id)
     return report
 
 
