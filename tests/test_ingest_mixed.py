@@ -222,3 +222,18 @@ def test_a_file_that_may_hold_conversations_left_out_fails_the_import(
     assert result.exit_code == 1
     (lost,) = [p for p in json.loads(result.stdout)["problems"] if p["lost"]]
     assert lost["where"] == "chats-from-elsewhere.json" and "left out" in lost["what"]
+
+
+def test_a_claude_export_below_another_conversations_json_keeps_its_account_file(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """Claude's export folder is that of its own conversations.json, not of the shallowest."""
+    folder = tmp_path / "exports"
+    (folder / "claude").mkdir(parents=True)
+    (folder / "conversations.json").write_text(json.dumps({"saved": "by another tool"}))
+    (folder / "claude" / "conversations.json").write_bytes((real / CLAUDE).read_bytes())
+    (folder / "claude" / "users.json").write_text('[{"uuid": "claude-user"}]')
+    report = import_path(archive, folder, reader_process=False)
+    assert report.kind == "claude" and kinds(archive) == {"claude": 5}
+    assert report.kept_files == ["users.json"]
+    assert [p.where for p in report.problems if p.lost] == ["conversations.json"]
