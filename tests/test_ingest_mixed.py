@@ -156,15 +156,16 @@ def test_chatgpt_conversations_under_another_name_in_a_real_folder(
     assert left.where == "PROVENANCE.md" and not left.lost and report.ok
 
 
+@pytest.mark.parametrize("name", ["conversations (1).json", "my chatgpt history"])
 @pytest.mark.parametrize("beside", [None, "grok-export.json"])
 def test_a_renamed_conversations_file_is_read_as_it_is_alone(
-    archive: Archive, real: Path, tmp_path: Path, beside: str | None
+    archive: Archive, real: Path, tmp_path: Path, beside: str | None, name: str
 ) -> None:
-    """``conversations (1).json`` (a second download) alone in a folder, or beside a Grok
-    export: the same 8 conversations as the file imported on its own."""
+    """``conversations (1).json`` (a second download), or a name without ``.json``, alone in a
+    folder or beside a Grok export: the same 8 conversations as the file imported alone."""
     folder = tmp_path / "downloads"
     folder.mkdir()
-    renamed = folder / "conversations (1).json"
+    renamed = folder / name
     renamed.write_bytes((real / PK / "conversations.json").read_bytes())
     if beside:
         (folder / beside).write_bytes((real / MISC / beside).read_bytes())

@@ -89,7 +89,7 @@ class _ChatGPT(Format):
         read as it would be alone."""
         names = self.export.names()
         if self.export.one_file:
-            return Claim(names, set(names)) if self._alone(names[0]) else Claim()
+            return Claim(names, set(names)) if _ONE.matches(self.export.head(names[0])) else Claim()
         shards = self._shards(names)
         owns: set[str] = set()
         if shards:  # the export's folder: that of the shallowest one that shows conversations
@@ -99,14 +99,7 @@ class _ChatGPT(Format):
             owns = {n for n in names if n.startswith(self.root_prefix)}
         self.shards = shards
         shared = {n for n in owns if not self._own(n)}
-        loose = [
-            n
-            for n in names
-            if (n in shared or n not in owns)
-            and n not in shards
-            and n.lower().endswith(".json")
-            and self._alone(n)
-        ]
+        loose = [n for n in names if (n in shared or n not in owns) and self._alone(n)]
         self.layout = bool(shards)
         self.shards = shards + loose
         self.used = set(self.shards)
@@ -114,7 +107,10 @@ class _ChatGPT(Format):
         return Claim(self.shards, self.owned, shared - set(loose))
 
     def _alone(self, name: str) -> bool:
-        """A file of ChatGPT conversations (or one conversation) judged by its content alone."""
+        """A file of ChatGPT conversations (or one conversation) judged by its content alone,
+        whatever its name: its first bytes, then its head."""
+        if name in self.shards or self.export.start(name, 4096)[:1] not in (b"{", b"["):
+            return False  # a picture, an upload: never read further
         return _ONE.matches(self.export.head(name))
 
     def _shards(self, names: list[str]) -> list[str]:
