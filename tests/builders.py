@@ -13,7 +13,7 @@ from pathlib import Path
 from freehold.archive import Archive
 from freehold.ingest import ImportReport, import_path
 
-__all__ = ["chatgpt_chats", "ingest", "png", "write_zip"]
+__all__ = ["chatgpt_chats", "damaged_zip", "ingest", "png", "write_zip"]
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -36,6 +36,22 @@ def write_zip(path: Path, members: Mapping[str | zipfile.ZipInfo, bytes]) -> Pat
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
             for name, data in members.items():
                 archive.writestr(name, data)
+    return path
+
+
+def damaged_zip(path: Path, members: Mapping[str, bytes], damage: str) -> Path:
+    """A zip of ``members`` whose first one (small, deflated) is damaged: ``data``, its
+    compressed bytes garbled near their start; ``crc``, its CRC-32 wrong in the zip's directory
+    (found only once the member is read to its end)."""
+    write_zip(path, members)
+    data = bytearray(path.read_bytes())
+    if damage == "data":
+        start = 30 + len(next(iter(members)).encode()) + 2  # past the local header
+        data[start : start + 38] = bytes(byte ^ 0x55 for byte in data[start : start + 38])
+    else:
+        entry = data.find(b"PK\x01\x02")  # the first member's directory entry
+        data[entry + 16] ^= 1
+    path.write_bytes(bytes(data))
     return path
 
 

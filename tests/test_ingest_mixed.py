@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from freehold.archive import Archive
+from freehold.cli import cli
 from freehold.importers import aistudio, grok
 from freehold.ingest import ImportReport, import_path
 from tests.builders import write_zip
@@ -48,11 +50,12 @@ def check_mixed(archive: Archive, report: ImportReport) -> None:
     )
     left = {p.where.rpartition("/")[2]: p for p in report.problems}
     assert set(left) == {"README.txt", "settings.json"}
-    assert not any(p.lost for p in left.values()) and report.ok
+    # A README is a note; a JSON file no importer knows may be conversations: lost (exit 1).
+    assert not left["README.txt"].lost and left["settings.json"].lost and not report.ok
     assert "text file" in left["README.txt"].what and "left out" in left["README.txt"].what
     assert '"font", "theme"' in left["settings.json"].what
     (source,) = archive.sources()
-    assert (source["kind"], source["status"]) == ("claude+aistudio+grok", "complete")
+    assert (source["kind"], source["status"]) == ("claude+aistudio+grok", "partial")
     assert source["parser_version"] == "claude/1+aistudio/1+grok/1"
 
 
@@ -131,3 +134,107 @@ def test_system_clutter_is_not_named(
     }
     report = import_path(archive, write_zip(tmp_path / "g.zip", members), reader_process=False)
     assert report.kind == "grok" and report.problems == []
+
+
+# -- ChatGPT conversations recognised by what they hold (issue 10, item 3) -------------------------
+
+PK = "pkuppens-chatgpt-2023-06"
+CLAUDE = "echomine-aucontraire/claude/sample_export.json"
+
+
+def test_chatgpt_conversations_under_another_name_in_a_real_folder(
+    archive: Archive, real: Path
+) -> None:
+    """LibreChat's import test data: a ChatGPT file (``chatgpt-tree.json``) beside an Open
+    WebUI and a LibreChat file, each read by its own importer; only the notes file is left."""
+    folder = real / "librechat-import-data"
+    report = import_path(archive, folder, reader_process=False)
+    assert report.kind == "chatgpt+openwebui+librechat"
+    assert kinds(archive)["chatgpt"] == 1 and report.conversations["skipped"] == 0
+    assert "chatgpt-tree.json" in [name for name, _ in report.files]
+    (left,) = report.problems
+    assert left.where == "PROVENANCE.md" and not left.lost and report.ok
+
+
+@pytest.mark.parametrize("name", ["conversations (1).json", "my chatgpt history"])
+@pytest.mark.parametrize("beside", [None, "grok-export.json"])
+def test_a_renamed_conversations_file_is_read_as_it_is_alone(
+    archive: Archive, real: Path, tmp_path: Path, beside: str | None, name: str
+) -> None:
+    """``conversations (1).json`` (a second download), or a name without ``.json``, alone in a
+    folder or beside a Grok export: the same 8 conversations as the file imported alone."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    renamed = folder / name
+    renamed.write_bytes((real / PK / "conversations.json").read_bytes())
+    if beside:
+        (folder / beside).write_bytes((real / MISC / beside).read_bytes())
+    report = import_path(archive, folder, reader_process=False)
+    assert report.ok and report.problems == []
+    assert report.kind == ("chatgpt+grok" if beside else "chatgpt")
+    assert kinds(archive) == ({"chatgpt": 8, "grok": 1} if beside else {"chatgpt": 8})
+    alone = import_path(archive, renamed, reader_process=False)
+    assert alone.conversations["unchanged"] == 8 and alone.ok
+
+
+def test_a_claude_export_beside_a_chatgpt_export_is_read_as_claude(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """Each ``conversations.json`` is looked into, not only the shallowest: Claude's is Claude's."""
+    members = {
+        f"chatgpt/{n}": (real / PK / n).read_bytes() for n in ("conversations.json", "user.json")
+    }
+    members["claude/conversations.json"] = (real / CLAUDE).read_bytes()
+    report = import_path(archive, write_zip(tmp_path / "mix.zip", members), reader_process=False)
+    assert report.kind == "chatgpt+claude" and report.ok, report.problems
+    assert kinds(archive) == {"chatgpt": 8, "claude": 5}
+    assert report.conversations["skipped"] == 0
+
+
+def test_a_claude_export_inside_a_chatgpt_exports_folder_keeps_its_account_file(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """A folder that is not one of ChatGPT's own (uploads, media) is offered to the others: a
+    Claude export unpacked into it is read by Claude, with its ``users.json``."""
+    folder = tmp_path / "exports"
+    (folder / "claude").mkdir(parents=True)
+    for name in ("conversations.json", "user.json"):
+        (folder / name).write_bytes((real / PK / name).read_bytes())
+    (folder / "claude" / "conversations.json").write_bytes((real / CLAUDE).read_bytes())
+    (folder / "claude" / "users.json").write_text('[{"uuid": "claude-user"}]')
+    report = import_path(archive, folder, reader_process=False)
+    assert report.kind == "chatgpt+claude" and report.ok, report.problems
+    assert kinds(archive) == {"chatgpt": 8, "claude": 5}
+    assert sorted(report.kept_files) == ["user.json", "users.json"]
+
+
+def test_a_file_that_may_hold_conversations_left_out_fails_the_import(
+    real: Path, tmp_path: Path
+) -> None:
+    """Beside conversations, an unknown JSON file is lost (exit 1), a README a note (exit 0)."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    (folder / "grok-export.json").write_bytes((real / MISC / "grok-export.json").read_bytes())
+    (folder / "README.txt").write_text("my exports\n")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["import", str(folder)]).exit_code == 0
+    (folder / "chats-from-elsewhere.json").write_text(json.dumps([{"who": "me", "said": "hi"}]))
+    result = runner.invoke(cli, ["import", str(folder), "--json"])
+    assert result.exit_code == 1
+    (lost,) = [p for p in json.loads(result.stdout)["problems"] if p["lost"]]
+    assert lost["where"] == "chats-from-elsewhere.json" and "left out" in lost["what"]
+
+
+def test_a_claude_export_below_another_conversations_json_keeps_its_account_file(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """Claude's export folder is that of its own conversations.json, not of the shallowest."""
+    folder = tmp_path / "exports"
+    (folder / "claude").mkdir(parents=True)
+    (folder / "conversations.json").write_text(json.dumps({"saved": "by another tool"}))
+    (folder / "claude" / "conversations.json").write_bytes((real / CLAUDE).read_bytes())
+    (folder / "claude" / "users.json").write_text('[{"uuid": "claude-user"}]')
+    report = import_path(archive, folder, reader_process=False)
+    assert report.kind == "claude" and kinds(archive) == {"claude": 5}
+    assert report.kept_files == ["users.json"]
+    assert [p.where for p in report.problems if p.lost] == ["conversations.json"]

@@ -3,6 +3,7 @@ line naming the file, exits non-zero, and leaves nothing in the archive."""
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import sqlite3
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 
 from freehold.archive import open_archive
 from freehold.cli import cli
-from tests.builders import png, write_zip
+from tests.builders import damaged_zip, png, write_zip
 
 EXPECTED = "expected a ChatGPT, Claude, Gemini (Takeout), Open WebUI, LibreChat"
 
@@ -65,6 +66,17 @@ CLAUDE_SIDE = {
     "projects.json": b'[{"uuid": "p1", "name": "P"}]',
     "memories.json": b'[{"conversations_memory": "likes otters"}]',
 }
+
+# One ChatGPT conversation, as its export's conversations.json holds it.
+CHATGPT = json.dumps(
+    [{"id": "c1", "title": "Hi", "current_node": "m1", "mapping": {"m1": {"message": None}}}]
+)
+
+
+def _damaged(damage: str) -> Callable[[Path], Path]:
+    members = {"conversations.json": CHATGPT.encode(), "user.json": b'{"id": "user-1"}'}
+    return lambda root: damaged_zip(root / "damaged.zip", members, damage)
+
 
 CASES: list[tuple[str, Callable[[Path], Path], str]] = [
     (
@@ -187,6 +199,28 @@ CASES: list[tuple[str, Callable[[Path], Path], str]] = [
         _zip("notes.zip", {"readme.txt": b"hello", "photos/a.png": png()}),
         "notes.zip: a zip of 2 files, none of them an export freehold reads (readme.txt: a text "
         "file, not an export; photos/a.png: an image (PNG), not an export) — " + EXPECTED,
+    ),
+    (
+        "a zip whose conversations.json is damaged",
+        _damaged("data"),
+        "damaged.zip: conversations.json is damaged: its data cannot be read (Error -3 while "
+        "decompressing data",
+    ),
+    (
+        "a zip member with a bad CRC-32",
+        _damaged("crc"),
+        "damaged.zip: conversations.json is damaged: its data cannot be read (Bad CRC-32 for "
+        "file 'conversations.json') — download the export again",
+    ),
+    (
+        "a JSON export saved as UTF-16 (Windows PowerShell)",
+        _file("conversations.json", codecs.BOM_UTF16_LE + CHATGPT.encode("utf-16-le")),
+        "conversations.json: JSON in UTF-16, not UTF-8 — save it as UTF-8 and import that",
+    ),
+    (
+        "text saved as UTF-16",
+        _file("notes.txt", "my notes".encode("utf-16")),
+        "notes.txt: text in UTF-16, not UTF-8 — save it as UTF-8 and import that",
     ),
     (
         "a freehold export's lines alone",

@@ -7,19 +7,29 @@ order, each from the file's first bytes (JSON is parsed whole only when it is sm
 
 1. a file an export is known to hold beside its conversations (``Format.companions``, e.g.
    ChatGPT's ``chat.html``, Claude's ``users.json``): say whose it is and what to import;
-2. empty; a type known by its magic bytes (an image, a PDF, an archive to unpack, a SQLite
-   database that is not llm's, a zip inside the zip); a file named ``.zip`` that is not one;
-3. JSON: not valid (cut short?), an empty array, an array or object of a shape no importer
+2. empty; damaged (its bytes cannot be read: bad compressed data or CRC-32 in a zip, a read
+   error: ``Export.damage``), which says to download the export again, never what the few
+   bytes read before the damage look like;
+3. a type known by its magic bytes (an image, a PDF, an archive to unpack, a SQLite database
+   that is not llm's, a zip inside the zip); a file named ``.zip`` that is not one; text in
+   UTF-16 or UTF-32 (by its byte-order mark), to be saved as UTF-8;
+4. JSON: not valid (cut short?), an empty array, an array or object of a shape no importer
    knows (its keys are quoted, so a person can tell what it is);
-4. a web page, text, or binary data.
+5. a web page, text, or binary data.
 
-A folder or zip is summed up from its members: empty, only files of one known export without
-its conversations ("this folder holds 3 Claude files … but no conversations.json"), one file,
-or the first few members with what each is.
+A member left out is *lost* (the import fails) when it may hold conversations nobody read:
+JSON that is not empty, a database, an archive, wide text, damaged or binary data. Text, web
+pages, pictures and documents are named as notes: no chat export keeps its conversations in
+them, and an import must not fail over a README beside an export.
+
+A folder or zip is summed up from its members: damaged members first (the cause), empty, only
+files of one known export without its conversations ("this folder holds 3 Claude files … but
+no conversations.json"), one file, or the first few members with what each is.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -29,7 +39,7 @@ import filetype
 
 from freehold import plugins
 from freehold._words import plural
-from freehold.importers._skeleton import Export
+from freehold.importers._skeleton import READ_ERRORS, Export
 
 __all__ = ["EXPECTED", "Finding", "member", "unknown"]
 
@@ -42,6 +52,13 @@ _PARSE_LIMIT = 32 << 20  # JSON parsed whole to say what it is; larger files are
 _SHOWN_KEYS = 5
 _SHOWN_MEMBERS = 4
 _SQLITE = b"SQLite format 3\x00"
+# Byte-order marks of wide text, UTF-32 first (its little-endian mark starts like UTF-16's).
+_WIDE = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+)
 _ARCHIVES = {"gz": "gzip", "bz2": "bzip2", "xz": "xz", "7z": "7-Zip", "rar": "RAR", "tar": "tar"}
 _ARCHIVES |= {"zst": "zstd", "br": "Brotli", "lz": "lzip", "lz4": "LZ4", "Z": "compress"}
 _OFFICE = {"docx": "a Word document", "xlsx": "an Excel workbook", "pptx": "a PowerPoint file"}
@@ -57,6 +74,7 @@ class Finding:
     todo: str = EXPECTED
     lost: bool = False
     owner: str | None = None  # the export this file belongs with, for companions
+    damaged: bool = False  # its bytes cannot be read (bad compressed data, a read error)
 
 
 def unknown(path: Path, export: Export) -> str:
@@ -68,9 +86,12 @@ def unknown(path: Path, export: Export) -> str:
     return f"{export.label}: {_container(path, export, names)}" + _refused(export)
 
 
-def member(export: Export, name: str) -> Finding:
-    """What one member of a folder or zip is."""
-    return _file(export, name)
+def member(export: Export, name: str, *, parse: bool = True) -> Finding:
+    """What one member of a folder or zip is; ``lost`` when it may hold conversations that
+    nobody read (JSON, a database, an archive, unreadable data), not for what no chat export
+    keeps its conversations in (text, a web page, a picture, a document). Without ``parse``,
+    JSON is judged by its first bytes only."""
+    return _file(export, name, parse=parse)
 
 
 # -- a folder or zip -------------------------------------------------------------------------------
@@ -86,6 +107,10 @@ def _container(path: Path, export: Export, names: list[str]) -> str:
         empty = "holds no files" if noun == "folder" else "is empty (no files)"
         return f"the {noun} {empty} — {todo if noun == 'folder' else 'download the export again'}"
     found = {name: _file(export, name) for name in names[:50]}
+    damaged = [(name, f) for name, f in found.items() if f.damaged]
+    if damaged:  # the cause, whatever else the path holds
+        listed = "; ".join(f"{name} is {f.what}" for name, f in damaged[:_SHOWN_MEMBERS])
+        return f"{listed} — {damaged[0][1].todo}"
     owners = {f.owner for f in found.values()}
     if len(names) <= 50 and len(owners) == 1 and None not in owners:
         return _companions_only(noun, found)
@@ -127,7 +152,9 @@ def _head(path: Path) -> bytes:
 # -- one file --------------------------------------------------------------------------------------
 
 
-def _file(export: Export, name: str, whole_path: Path | None = None) -> Finding:
+def _file(
+    export: Export, name: str, whole_path: Path | None = None, *, parse: bool = True
+) -> Finding:
     companion = _companion(name)
     if companion is not None:
         return companion
@@ -137,11 +164,14 @@ def _file(export: Export, name: str, whole_path: Path | None = None) -> Finding:
             "an empty file (0 bytes)", "the download or copy did not finish; get the file again"
         )
     head = export.head(name)
+    error = export.damage(name)
+    if error is not None:
+        return _damaged(error)
     if whole_path is not None and whole_path.suffix.lower() == ".zip" and head[:2] != b"PK":
         inner = _content(export, name, head, size).what.split(", not ")[0]  # what it is
         what = f"named .zip but not a zip archive: it is {inner}"
         return Finding(what, "download the export again", lost=True)
-    return _content(export, name, head, size)
+    return _content(export, name, head, size, parse=parse)
 
 
 def _companion(name: str) -> Finding | None:
@@ -155,15 +185,34 @@ def _companion(name: str) -> Finding | None:
     return None
 
 
-def _content(export: Export, name: str, head: bytes, size: int) -> Finding:
+def _damaged(error: Exception) -> Finding:
+    """A file whose bytes cannot be read: damaged data in a zip, or a file the system refuses."""
+    reason = str(error).strip() or type(error).__name__
+    reason = reason if len(reason) <= 120 else reason[:117] + "..."
+    if isinstance(error, OSError):  # a folder's file: permissions, a failing disk
+        what, todo = (
+            f"a file that cannot be read ({reason})",
+            "check that it opens, then import again",
+        )
+    else:  # bad deflate data, a bad CRC-32, data cut short inside a zip
+        what, todo = f"damaged: its data cannot be read ({reason})", "download the export again"
+    return Finding(what, todo, lost=True, damaged=True)
+
+
+def _content(export: Export, name: str, head: bytes, size: int, *, parse: bool = True) -> Finding:
     if head.startswith(_SQLITE):
         todo = "give the database `llm logs path` prints, or export the data as JSON"
-        return Finding("a SQLite database, but not an llm logs database", todo)
+        return Finding("a SQLite database, but not an llm logs database", todo, lost=True)
+    wide = _wide(head)
+    if wide is not None:
+        return wide
     kind = filetype.guess(head[:8192])
     if kind is not None:
         return _typed(kind.mime, kind.extension)
     body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if body[:1] in (b"{", b"["):
+        if not parse:
+            return Finding("a JSON file no importer recognises", lost=True)
         return _json(export, name, size)
     if body[:1] == b"<":
         return Finding("a web page (HTML), not an export")
@@ -171,17 +220,36 @@ def _content(export: Export, name: str, head: bytes, size: int) -> Finding:
         head.decode("utf-8")
     except UnicodeDecodeError as error:
         if error.start < len(head) - 4:  # not just a character cut by the head's end
-            return Finding("binary data, not a zip, a JSON file or a SQLite database")
+            return Finding("binary data, not a zip, a JSON file or a SQLite database", lost=True)
     return Finding("a text file, not an export")
+
+
+def _wide(head: bytes) -> Finding | None:
+    """Text in UTF-16 or UTF-32, known by its byte-order mark (Windows PowerShell writes
+    UTF-16 when a file is saved with ``>`` or ``Out-File``): exports are UTF-8, and so is
+    every reader of them, so freehold asks for the file in UTF-8 rather than reading it."""
+    for bom, encoding, label in _WIDE:
+        if head.startswith(bom):
+            text = head[len(bom) : len(bom) + 256].decode(encoding, "replace")
+            is_json = text.lstrip(" \t\r\n")[:1] in ("{", "[")
+            what = f"{'JSON' if is_json else 'text'} in {label}, not UTF-8"
+            todo = (
+                "save it as UTF-8 and import that (PowerShell: `Get-Content IN | Set-Content "
+                "-Encoding utf8 OUT`), or import the export as it was downloaded"
+            )
+            return Finding(what, todo, lost=is_json)
+    return None
 
 
 def _typed(mime: str, extension: str) -> Finding:
     if extension == "zip":
-        return Finding("a zip inside the export", "unzip it and import what it holds")
+        return Finding("a zip inside the export", "unzip it and import what it holds", lost=True)
     if extension in _ARCHIVES:
-        return Finding(
-            f"a {_ARCHIVES[extension]} archive", "unpack it, then import the export it holds"
+        what, todo = (
+            f"a {_ARCHIVES[extension]} archive",
+            "unpack it, then import the export it holds",
         )
+        return Finding(what, todo, lost=True)
     if extension in _OFFICE:
         return Finding(f"{_OFFICE[extension]}, not an export")
     top = mime.split("/")[0]
@@ -195,10 +263,12 @@ def _typed(mime: str, extension: str) -> Finding:
 
 def _json(export: Export, name: str, size: int) -> Finding:
     if size > _PARSE_LIMIT:
-        return Finding(f"a JSON file of {size >> 20} MiB that no importer recognises")
+        return Finding(f"a JSON file of {size >> 20} MiB that no importer recognises", lost=True)
     try:
         with export.open(name) as handle:
             value = json.loads(handle.read())
+    except READ_ERRORS as error:  # damaged past its head
+        return _damaged(error)
     except (ValueError, RecursionError) as error:
         what = f"not valid JSON ({_short(error)}; cut short?)"
         return Finding(what, "download or export it again", lost=True)
@@ -212,6 +282,8 @@ def _short(error: BaseException) -> str:
 
 
 def _shape(value: Any) -> Finding:
+    """What a JSON value that no importer reads holds; anything but an empty array or object
+    may be conversations of a shape freehold does not know, so it counts as lost."""
     if value == []:
         return Finding("an empty JSON array: no conversations in it", "there is nothing to import")
     if value == {}:
@@ -219,17 +291,15 @@ def _shape(value: Any) -> Finding:
     if isinstance(value, list):
         kinds = sorted({_json_kind(item) for item in value})
         if kinds != ["object"]:
-            return Finding(
-                f"a JSON array of {', '.join(k + 's' for k in kinds)}, not conversations"
-            )
+            what = f"a JSON array of {', '.join(k + 's' for k in kinds)}, not conversations"
+            return Finding(what, lost=True)
         keys = sorted({key for item in value for key in item})
         what = f"a JSON array of {plural(len(value), 'object')} with keys {_keys(keys)}"
-        return Finding(f"{what}, not conversations freehold knows")
+        return Finding(f"{what}, not conversations freehold knows", lost=True)
     if isinstance(value, dict):
-        return Finding(
-            f"a JSON object with keys {_keys(sorted(value))}, not an export freehold knows"
-        )
-    return Finding(f"a lone JSON {_json_kind(value)}, not an export")
+        what = f"a JSON object with keys {_keys(sorted(value))}, not an export freehold knows"
+        return Finding(what, lost=True)
+    return Finding(f"a lone JSON {_json_kind(value)}, not an export", lost=True)
 
 
 def _json_kind(value: Any) -> str:

@@ -154,7 +154,10 @@ def _plan(path: Path, export: Export) -> Plan:
 
 
 def _left_out(export: Export, free: list[str]) -> Iterator[Problem]:
-    """Each member nobody reads, with what it is; past ``_LISTED``, a count and names."""
+    """Each member nobody reads, with what it is; past ``_LISTED``, a count and names. One
+    that may hold conversations (``_diagnose``: JSON, a database, an archive, damaged data) is
+    lost, and makes the import fail: a file of conversations nobody recognised must not pass
+    as a note."""
     names = [n for n in free if PurePosixPath(n).name not in _JUNK and "__MACOSX/" not in n]
     for name in names[:_LISTED]:
         found = _diagnose.member(export, name)
@@ -164,7 +167,8 @@ def _left_out(export: Export, free: list[str]) -> Iterator[Problem]:
     if rest:
         shown = ", ".join(rest[:5]) + (f" and {len(rest) - 5} more" if len(rest) > 5 else "")
         what = f"{plural(len(rest), 'more file')} no importer reads, left out: {shown}"
-        yield Problem(export.label, what, lost=False)
+        lost = any(_diagnose.member(export, name, parse=False).lost for name in rest)
+        yield Problem(export.label, what, lost=lost)
 
 
 def _info(stream: Iterator[Record], path: Path, part: Part) -> ExportInfo:

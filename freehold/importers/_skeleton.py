@@ -101,6 +101,7 @@ class Export:
         wanted = None if only is None else set(only)
         self._names = [n for n in files.names() if wanted is None or n in wanted]
         self._heads: dict[str, tuple[bytes, bool]] = {}  # first bytes, and whether that is all
+        self._damage: dict[str, Exception] = {}  # why reading a head stopped early
 
     @classmethod
     def of(cls, path: Path, only: Collection[str] | None = None) -> Export:
@@ -109,7 +110,7 @@ class Export:
     def restrict(self, only: Collection[str]) -> Export:
         """The same open export, showing only ``only`` (the heads read so far are shared)."""
         view = Export(self.files, self.path, only)
-        view._heads = self._heads
+        view._heads, view._damage = self._heads, self._damage
         return view
 
     def __enter__(self) -> Export:
@@ -136,7 +137,8 @@ class Export:
 
     def head(self, name: str, size: int = HEAD) -> bytes:
         """Up to ``size`` bytes from the start of ``name``; what was read before a broken end is
-        kept (reading the file itself then reports the damage)."""
+        kept (reading the file itself then reports the damage), and why it broke is kept for
+        ``damage``."""
         known, whole = self._heads.get(name, (b"", False))
         if whole or size <= len(known):
             return known[:size]
@@ -153,12 +155,16 @@ class Export:
                     got += len(chunk)
                 else:
                     whole = False  # stopped at ``size``: there may be more
-        except READ_ERRORS:
-            pass  # what was read is the whole of what can be read
+        except READ_ERRORS as error:
+            self._damage[name] = error  # what was read is the whole of what can be read
         data = b"".join(chunks)
         if len(data) > len(known):
             self._heads[name] = (data[:HEAD], whole and len(data) <= HEAD)
         return data
+
+    def damage(self, name: str) -> Exception | None:
+        """What stopped ``head`` from reading ``name`` (damaged data, a read error), if it did."""
+        return self._damage.get(name)
 
     def start(self, name: str, size: int = HEAD) -> bytes:
         """The head without a byte-order mark and leading blanks."""

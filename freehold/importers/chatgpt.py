@@ -43,6 +43,9 @@ PARSER_VERSION = "chatgpt/1"
 
 _CONVERSATIONS = re.compile(r"(?:^|/)conversations(?:-(\d+))?\.json$")
 _FILE_KEY = re.compile(r"^(file[-_][A-Za-z0-9]+)")
+# The folders of an export's own media (FORMATS.md §A.1); other folders inside it are offered
+# to the other formats first.
+_OWN_FOLDERS = re.compile(r"^(?:dalle-generations|user-.+|textdocs|sites)$")
 _SIDE_FILE_LIMIT = 256 << 20
 _STATUS = {"finished_successfully": "complete", "in_progress": "incomplete"}
 # One conversation saved on its own; Claude files name ``chat_messages`` first.
@@ -72,42 +75,74 @@ class _ChatGPT(Format):
 
     def __init__(self, export: Any) -> None:
         super().__init__(export)
-        self.shards: list[str] = []
+        self.shards: list[str] = []  # the files of conversations, read in this order
+        self.layout = False  # whether they are an export's folder (account files, attachments)
         self.root_prefix = ""
+        self.owned: set[str] = set()
         self.assets: dict[str, str] = {}
         self.used: set[str] = set()
 
     def claim(self) -> Claim:
-        """A JSON file of conversations, or a folder or zip with ``conversations.json`` (or
-        its 2026 shards) looking like ChatGPT's; such an export owns its whole folder."""
+        """ChatGPT conversations, recognised by what they hold, as a file alone or in a folder
+        or zip: there, the export's ``conversations.json`` (or its 2026 shards), which owns its
+        folder, and any other JSON file of ChatGPT conversations (``conversations (1).json``),
+        read as it would be alone."""
         names = self.export.names()
         if self.export.one_file:
-            found = _ONE.matches(self.export.head(names[0]))
-            return Claim(names, set(names)) if found else Claim()
-        shards = sorted(
-            (n for n in names if _CONVERSATIONS.search(n)),
-            key=lambda n: (n.count("/"), int(_CONVERSATIONS.search(n).group(1) or -1), n),  # type: ignore[union-attr]
-        )
-        # Claude exports have a conversations.json too: look inside, not at the name alone.
-        if not shards or not _looks_like_chatgpt(self.export.head(shards[0])):
-            return Claim()
+            return Claim(names, set(names)) if _ONE.matches(self.export.head(names[0])) else Claim()
+        shards = self._shards(names)
+        owns: set[str] = set()
+        if shards:  # the export's folder: that of the shallowest one that shows conversations
+            first = next(n for n in shards if _looks_like_chatgpt(self.export.start(n)))
+            root = first.rpartition("/")[0]
+            self.root_prefix = root + "/" if root else ""
+            owns = {n for n in names if n.startswith(self.root_prefix)}
         self.shards = shards
-        root = shards[0].rpartition("/")[0]
-        self.root_prefix = root + "/" if root else ""
-        self.used = set(shards)
-        owns = {n for n in names if n.startswith(self.root_prefix)}
-        return Claim(shards, owns, {n for n in owns if self._loose(n)})
+        shared = {n for n in owns if not self._own(n)}
+        loose = [n for n in names if (n in shared or n not in owns) and self._alone(n)]
+        self.layout = bool(shards)
+        self.shards = shards + loose
+        self.used = set(self.shards)
+        self.owned = owns | set(loose)
+        return Claim(self.shards, self.owned, shared - set(loose))
 
-    def _loose(self, name: str) -> bool:
-        """A file at the export's top that is none of its own (another export, a note)."""
+    def _alone(self, name: str) -> bool:
+        """A file of ChatGPT conversations (or one conversation) judged by its content alone,
+        whatever its name: its first bytes, then its head."""
+        if name in self.shards or self.export.start(name, 4096)[:1] not in (b"{", b"["):
+            return False  # a picture, an upload: never read further
+        return _ONE.matches(self.export.head(name))
+
+    def _shards(self, names: list[str]) -> list[str]:
+        """The export's conversation files by name (shallowest first, shards in order), each
+        looked into: one that holds something else (a Claude export's ``conversations.json``)
+        is not ChatGPT's; one that shows nothing (empty, damaged from its start) is, beside one
+        that does look like ChatGPT's, so that reading it reports what is wrong with it."""
+        named = sorted((n for n in names if _CONVERSATIONS.search(n)), key=_shard_order)
+        heads = {name: self.export.start(name) for name in named}
+        if not any(_looks_like_chatgpt(head) for head in heads.values()):
+            return []
+        return [n for n in named if not heads[n] or _looks_like_chatgpt(heads[n])]
+
+    def _own(self, name: str) -> bool:
+        """One of the export's own files: its conversations, a known file at its top, an
+        upload (``file-…``) or a file in one of its media folders. Anything else in its folder
+        (a Grok file dropped in, another export's folder) is offered to the other formats
+        first, and comes back to this export when none of them reads it."""
+        if name in self.shards:
+            return True
         local = name[len(self.root_prefix) :]
-        known = local in self.companions or _FILE_KEY.match(local) or _CONVERSATIONS.search(name)
-        return "/" not in local and not known
+        top, slash, _ = local.partition("/")
+        if slash:
+            return bool(_OWN_FOLDERS.match(top))
+        return local in self.companions or bool(_FILE_KEY.match(local))
 
     def full_export(self) -> bool:
-        return not self.export.one_file
+        return self.layout  # a conversations file on its own may be any part of an account
 
     def prologue(self, names: list[str]) -> Iterator[Record]:
+        if not self.layout:
+            return  # conversations files read as each would be alone: no account, no uploads
         yield from self._side_files()
         yield from self._check_manifest()
         self._index_assets()
@@ -115,7 +150,7 @@ class _ChatGPT(Format):
     def epilogue(self, names: list[str]) -> Iterator[Record]:
         """Name what the export holds that nothing read or pointed at (loud, not lost)."""
         ignored = {self.root_prefix + "chat.html"}  # the same conversations, as a web page
-        unread = sorted(set(self.export.names()) - self.used - ignored - set(names))
+        unread = sorted(self.owned - self.used - ignored - set(names))
         if unread:
             listed = ", ".join(unread[:5]) + (
                 f" and {len(unread) - 5} more" if len(unread) > 5 else ""
@@ -128,8 +163,6 @@ class _ChatGPT(Format):
             )
 
     def _side_files(self) -> Iterator[Record]:
-        if self.export.one_file:
-            return
         for name in self.export.names():
             if not name.startswith(self.root_prefix) or name in self.shards:
                 continue
@@ -372,6 +405,12 @@ def _account_id(raw: bytes) -> str | None:
     except orjson.JSONDecodeError:
         return None
     return field.text_or_none(user.get("id")) if isinstance(user, dict) else None
+
+
+def _shard_order(name: str) -> tuple[int, int, str]:
+    match = _CONVERSATIONS.search(name)
+    number = match.group(1) if match else None
+    return name.count("/"), int(number or -1), name
 
 
 def _looks_like_chatgpt(head: bytes) -> bool:

@@ -101,8 +101,8 @@ class _Claude(Format):
             elif _is_design(head, in_designs):
                 self.designs = names
             return Claim(self.chats + self.designs, set(names))
-        shards = _shards(names)[:1]
-        self.chats = shards if shards and _is_chats(self.export.head(shards[0])) else []
+        # Each conversations.json is looked into (another export's may be shallower).
+        self.chats = [n for n in _shards(names) if _is_chats(self.export.head(n))][:1]
         self.designs = sorted(n for n in names if _DESIGN.search(n))
         if self.chats or self.designs:
             root = _parent(self.chats[0]) if self.chats else _parent(_parent(self.designs[0]))

@@ -398,6 +398,9 @@ def test_account_files_stored_in_the_archive(archive: Archive, real: Path, tmp_p
         (PK, True),
         (TREE, True),
         (GOLDEN, True),
+        # In a folder, recognised by content as alone, whatever the file's name.
+        ("librechat-import-data", True),
+        ("echomine-aucontraire/chatgpt-golden-001", True),
         ("librechat-import-data/librechat-tree.json", False),
         ("librechat-import-data/openwebui-export.json", False),
         ("echomine-aucontraire/claude/sample_export.json", False),
@@ -886,3 +889,23 @@ def test_a_parent_of_another_json_type_costs_that_link_only(
     assert sorted(m.text for m in conv.messages) == ["third", "unicorn question", "zebra answer"]
     assert by_id(conv)["m2"].parent_source_id is None  # the odd link only
     assert conv.current_leaf == "m3" and visible(conv) == ["m2", "m3"]
+
+
+def test_a_renamed_conversations_file_in_a_folder_is_not_a_whole_export(
+    real: Path, tmp_path: Path
+) -> None:
+    """``conversations (1).json`` is read as it would be alone: not the export's folder, so not
+    a whole account's export (nothing flagged gone upstream by it), and no account file read."""
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    for name in ("conversations.json", "user.json"):
+        (folder / name).write_bytes((real / PK / name).read_bytes())
+    export = next(chatgpt.iter_conversations(folder))
+    assert isinstance(export, ExportInfo) and export.full_export and export.account_id
+    (folder / "conversations.json").rename(folder / "conversations (1).json")
+    records = list(chatgpt.iter_conversations(folder))
+    assert isinstance(records[0], ExportInfo)
+    assert not records[0].full_export and records[0].account_id is None
+    assert [name for name, _ in records[0].files] == ["conversations (1).json"]
+    assert sum(isinstance(r, Conversation) for r in records) == 8
+    assert not any(isinstance(r, SourceFile) for r in records)

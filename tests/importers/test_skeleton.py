@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from freehold.errors import BadExportError
+from freehold.errors import BadExportError, UnknownExportError
+from freehold.importers import _diagnose, _plan
 from freehold.importers import _fields as field
-from freehold.importers._skeleton import Format, Heading, Look, linear
+from freehold.importers._skeleton import READ_ERRORS, Export, Format, Heading, Look, linear
 from freehold.models import Conversation, ExportInfo, Message, Problem, SourceFile
 from freehold.tree import build_tree
-from tests.builders import write_zip
+from tests.builders import damaged_zip, write_zip
 
 
 class _Notes(Format):
@@ -152,3 +153,24 @@ def test_only_the_members_it_is_given(tmp_path: Path) -> None:
     found = list(_Notes.iter_conversations(folder, only=["two.json"]))
     assert found[0].files == [("two.json", (folder / "two.json").stat().st_size)]
     assert [r.source_id for r in found if isinstance(r, Conversation)] == ["b"]
+
+
+@pytest.mark.parametrize("damage", ["data", "crc"])
+def test_a_damaged_member_is_said_to_be_damaged(
+    tmp_path: Path, zip_reader: str, damage: str
+) -> None:
+    """The head of a member that cannot be inflated keeps why (``Export.damage``), so that a
+    damaged member is diagnosed as such, not as what its few readable bytes look like."""
+    members = {"conversations.json": json.dumps([note("a", "hi")]).encode(), "user.json": b"{}"}
+    path = damaged_zip(tmp_path / "damaged.zip", members, damage)
+    with Export.of(path) as export:
+        assert export.head("conversations.json") == b""
+        assert isinstance(export.damage("conversations.json"), READ_ERRORS)
+        assert export.head("user.json") == b"{}" and export.damage("user.json") is None
+        found = _diagnose.member(export, "conversations.json")
+    assert found.damaged and found.lost and found.todo == "download the export again"
+    assert found.what.startswith("damaged: its data cannot be read (")
+    with pytest.raises(UnknownExportError) as raised:
+        _plan.plan(path)
+    assert str(raised.value).startswith("damaged.zip: conversations.json is damaged: ")
+    assert str(raised.value).endswith(" — download the export again")
