@@ -69,17 +69,28 @@ def json_text(dumped: str) -> str:
     return _IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", dumped)
 
 
+_AS_IS = {"markup": False, "emoji": False, "highlight": False}
+
+
 class Terminal(Console):
-    """A rich console that prints every string through ``visible``.
+    """A rich console that prints every string as it is, through ``visible``.
 
     A plain string is made visible before rich lays it out (``render_str``: rich strips BEL,
     backspace and CR from text without a word); every segment of text is checked again on its
     way out, whatever made it. Rich's own control segments (a live progress bar's cursor moves)
     pass as they are, and styles become escape codes after this, so neither is touched.
+
+    What freehold prints is mostly data: file names, titles, model names, problems. So a string
+    is never read as rich markup (``[bold]``) or emoji codes (``:fire:``; the model ``x:m``
+    followed by ``:`` printed ``xⓂ``), nor highlighted (numbers, quotes, URLs coloured),
+    whatever a caller asks: styles come only from ``style=`` and ``Text``.
     """
 
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **{**options, **_AS_IS})
+
     def render_str(self, text: str, *args: Any, **options: Any) -> Text:
-        return super().render_str(visible(text), *args, **options)
+        return super().render_str(visible(text), *args, **{**options, **_AS_IS})
 
     def render(
         self, renderable: RenderableType, options: ConsoleOptions | None = None

@@ -123,6 +123,21 @@ def test_check_on_a_given_day(_isolated_home: Path, on: str, code: int) -> None:
     assert run("models", "check", "--on", on).exit_code == code
 
 
+def test_check_prints_model_names_as_they_are(_isolated_home: Path) -> None:
+    """``x:m`` is no emoji code (rich would print ``xⓂ``), nor is ``x:fire:``."""
+    configure(
+        _isolated_home,
+        '[providers.x]\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n'
+        '[routes.default]\nmodels = ["x:m", "x:fire:"]\n',
+    )
+    result = run("models", "check", "--on", "2026-12-06")
+    assert result.exit_code == 0, result.output
+    assert "unknown    x:m  (route default #1)" in result.output
+    assert "    x:m: freehold's lifecycle table" in result.output
+    assert "unknown    x:fire:  (route default #2)" in result.output
+    assert "Ⓜ" not in result.output and "🔥" not in result.output
+
+
 def test_check_without_pins_says_so(_isolated_home: Path) -> None:
     result = run("models", "check")
     assert result.exit_code == 0

@@ -110,6 +110,51 @@ def test_serve_warns_when_it_listens_beyond_this_machine(
             assert client.get(served.url, follow_redirects=True).status_code == 200
         notices = served.log.read_text()
     assert ("reachable from the network" in notices) is warned
+    assert ("add --allow-host <name>" in notices) is warned
+
+
+def network_address() -> str:
+    """This machine's address on its network, as a browser elsewhere would reach it (routing a
+    UDP socket sends nothing); without a network, 127.0.0.2: another address all the same."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("198.51.100.1", 9))  # TEST-NET-2: only the route is looked up
+        except OSError:
+            return "127.0.0.2"
+        address: str = probe.getsockname()[0]
+    return "127.0.0.2" if address.startswith("127.") else address
+
+
+def test_serve_on_every_address_answers_at_this_machines_address(_isolated_home: Path) -> None:
+    """What the warning promises: the printed address, with this machine's own address in
+    place of 127.0.0.1, opens the app; a host name it was not given is refused, saying how."""
+    address = network_address()
+    with (
+        serve_process(_isolated_home, "--host", "0.0.0.0") as served,
+        httpx.Client(timeout=30, trust_env=False) as client,
+    ):
+        url = served.url.replace("127.0.0.1", address)
+        opened = client.get(url, follow_redirects=True)
+        named = client.get(url, headers={"host": f"archive.lan:{served.port}"})
+    assert opened.status_code == 200, (address, opened.text)
+    assert str(opened.url) == f"http://{address}:{served.port}/"
+    assert named.status_code == 400
+    assert "start `freehold serve` with --allow-host archive.lan." in named.text
+
+
+@pytest.mark.parametrize(
+    ("host", "said"),
+    [
+        ("999.1.1.1", "999.1.1.1: no such address or host name ("),
+        ("203.0.113.254", "203.0.113.254: not an address of this machine ("),
+    ],
+)
+def test_serve_refuses_a_host_it_cannot_listen_on_naming_the_host(host: str, said: str) -> None:
+    result = CliRunner().invoke(cli, ["serve", "--host", host, "--port", "0"])
+    assert result.exit_code == 1
+    assert said in result.output
+    assert "give --host one of this machine's addresses" in result.output
+    assert "--port" not in result.output
 
 
 def test_serve_on_a_missing_archive_says_so_and_leaves_nothing_if_nothing_came_in(

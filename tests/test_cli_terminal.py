@@ -152,6 +152,31 @@ def test_a_colour_terminal_writes_only_rich_styles() -> None:
     assert r"visible() \x1b]52;c;ZXZpbA==" in written  # rich drops BEL and CR from a Text
 
 
+def test_names_are_printed_as_they_are_not_as_emoji_or_markup(tmp_path: Path) -> None:
+    """Rich reads ``:fire:`` as an emoji code and ``[bold]`` as markup; a file name is neither."""
+    names = ["photo :fire: 1.png", "[bold]notes[/bold] :smile:.txt"]
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("conversations.json", json.dumps([{"id": "x", "mapping": {}}]))
+        for name in names:
+            archive.writestr(name, b"not referenced")
+    result = run("import", str(path))
+    assert "leftintheexport" in flat(result.output)
+    for name in names:
+        assert flat(name) in flat(result.output)
+    assert "🔥" not in result.output and "😄" not in result.output
+
+
+def test_a_terminal_prints_strings_as_they_are() -> None:
+    """Whatever a caller asks: no emoji codes, no markup, no highlighting (no style at all)."""
+    text = "x:m :fire: [bold red]not bold[/] 192.168.1.1 True 'quoted' https://example.org"
+    for options in ({}, {"emoji": True, "markup": True, "highlight": True}):
+        file = io.StringIO()
+        console = render.Terminal(file=file, force_terminal=True, color_system="standard")
+        console.print(text, **options)
+        assert file.getvalue() == text + "\n"
+
+
 @given(st.text())
 def test_visible_leaves_nothing_a_terminal_obeys(text: str) -> None:
     shown = render.visible(text)

@@ -45,8 +45,8 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-out = render.Terminal(highlight=False, markup=False)
-err = render.Terminal(stderr=True, highlight=False, markup=False)
+out = render.Terminal()
+err = render.Terminal(stderr=True)
 
 
 def json_option(function: F) -> F:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 from pathlib import Path
 
@@ -11,6 +12,10 @@ from freehold.cli._base import tell
 from freehold.errors import FreeholdError
 
 __all__ = ["listen", "serve"]
+
+_EVERY = ("0.0.0.0", "::")  # every address of this machine: each is its own Host (security.py)
+_ANY_ADDRESS = " with one of this machine's addresses in place of 127.0.0.1"
+_HOSTS = "give --host one of this machine's addresses (127.0.0.1; 0.0.0.0 for all of them)"
 
 
 @click.command()
@@ -31,7 +36,8 @@ __all__ = ["listen", "serve"]
     "--allow-host",
     "allow_hosts",
     multiple=True,
-    help="Another host name the server may be reached by (e.g. behind a reverse proxy).",
+    help="Another host name the server may be reached by (a LAN name, or behind a reverse "
+    "proxy); the addresses it listens on need none.",
 )
 @click.option(
     "--max-upload",
@@ -119,8 +125,9 @@ def _announce(host: str, home: Path, url: str) -> None:
     if not is_loopback(host):
         tell(
             f"warning: listening on {host}: the archive is reachable from the network by "
-            "anyone who has the address below; use the default --host 127.0.0.1 unless you "
-            "mean to share it"
+            f"anyone who has the address below{_ANY_ADDRESS if host in _EVERY else ''}; to "
+            "use a host name instead, add --allow-host <name>. Use the default --host 127.0.0.1 "
+            "unless you mean to share it"
         )
     tell(f"freehold is serving {home}; open this address once (it holds the token):")
     # click, not rich: rich would wrap a long address, and the address must stay clickable.
@@ -140,8 +147,18 @@ def listen(host: str, port: int) -> socket.socket:
         sock.listen(socket.SOMAXCONN)
     except OSError as error:
         sock.close()
-        raise click.ClickException(
-            f"{host}:{port}: cannot listen ({error.strerror}) — choose another --port "
-            "(0 picks a free one) or stop what is using it"
-        ) from error
+        raise click.ClickException(_cannot_listen(host, port, error)) from error
     return sock
+
+
+def _cannot_listen(host: str, port: int, error: OSError) -> str:
+    """What went wrong, naming the option to change: the host (no such name, not an address of
+    this machine), or the port (taken, or below 1024 without the right)."""
+    if isinstance(error, socket.gaierror):
+        return f"{host}: no such address or host name ({error.strerror}) — {_HOSTS}"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return f"{host}: not an address of this machine ({error.strerror}) — {_HOSTS}"
+    where = f"{host}:{port}: cannot listen ({error.strerror})"
+    if error.errno == errno.EACCES:
+        return f"{where} — ports below 1024 need privileges: choose another --port"
+    return f"{where} — choose another --port (0 picks a free one) or stop what is using it"

@@ -3,8 +3,10 @@
 In order, for every request (DESIGN §7):
 
 1. **Host** must be a plain ``host[:port]`` naming this server (``127.0.0.1``, ``localhost``,
-   ``[::1]``, the bound host, or one given with ``--allow-host``): a DNS-rebinding page arrives
-   with its own host name and stops here with 400.
+   ``[::1]``, the bound host, one given with ``--allow-host``, or the IP address the connection
+   was made to): a DNS-rebinding page arrives with its own host name and stops here with 400.
+   An address is never a rebinding (no name was looked up), so a server listening on
+   ``0.0.0.0`` answers at each of the machine's addresses; a name must be allowed by hand.
 2. **Token**: the random access token (Jupyter-style) from the ``freehold_token_<port>`` cookie,
    an ``Authorization: Bearer`` header, or ``?token=`` on a GET — which stores it in an
    HttpOnly, SameSite=Strict cookie and redirects to the same URL without it, so the token never
@@ -81,7 +83,11 @@ _HEADERS = [
 ]
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 _TOO_LARGE = "The request body is larger than this server accepts."
-_BAD_HOST = "Invalid Host header: this server answers only to its own address."
+_BAD_HOST = "Invalid Host header: this server answers only to its own addresses."
+_ALLOW_HOST = (
+    "Invalid Host header: this server answers only to its own addresses and the names it was "
+    "given. To reach it as {name}, start `freehold serve` with --allow-host {name}."
+)
 _HOST = re.compile(r"(?:\[(?P<ip6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9._-]+))(?::[0-9]{1,5})?")
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -187,8 +193,9 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)
-        if _host_name(headers.get("host", "")) not in self.hosts:  # before a code is spent
-            await _plain(send, 400, _BAD_HOST)
+        host = _host_name(headers.get("host", ""))
+        if host not in self.hosts and not _connected_to(scope, host):  # before a code is spent
+            await _plain(send, 400, _ALLOW_HOST.format(name=host) if host else _BAD_HOST)
             return
         code = self._in_query(scope, "code")
         redeemed = code is not None and self.codes.redeem(code)
@@ -345,6 +352,19 @@ def _cookies(headers: dict[str, str]) -> dict[str, str]:
 def _is_open(path: str) -> bool:
     """Paths that answer without the token: the app's own files."""
     return path.startswith("/static/")
+
+
+def _connected_to(scope: Scope, host: str) -> bool:
+    """Whether ``host`` is the IP address this connection was made to (uvicorn's ``server``;
+    an IPv4 client of a dual-stack socket arrives at ``::ffff:a.b.c.d``)."""
+    server = scope.get("server")
+    try:
+        named = ipaddress.ip_address(host)
+        local = ipaddress.ip_address(server[0]) if server else None
+    except ValueError:
+        return False
+    mapped = getattr(local, "ipv4_mapped", None)
+    return local is not None and named in (local, mapped)
 
 
 def _host_name(host: str) -> str:

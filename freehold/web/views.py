@@ -16,11 +16,12 @@ import asyncio
 import io
 import re
 import tempfile
+import unicodedata
 import zipfile
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -43,6 +44,7 @@ __all__ = [
     "backups",
     "break_test",
     "composer",
+    "content_disposition",
     "continue_turn",
     "conversation",
     "conversations",
@@ -62,6 +64,8 @@ __all__ = [
 ]
 
 _SHA = re.compile(r"[0-9a-f]{64}")
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9 ._()-]+")
+_ATTR_CHAR = "!#$&+-.^_`|~"  # RFC 5987 attr-char beside letters and digits: sent as they are
 _NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only: "²".isdigit() is true, int("²") fails
 _PAGE_SIZE = 50
 _HITS_PER_PAGE = 20
@@ -282,8 +286,34 @@ def _zip(root: Path, files: list[Path]) -> bytes:
 
 
 def _attachment_response(body: bytes, name: str, mime: str) -> Response:
-    disposition = f'attachment; filename="{name}"'
-    return Response(body, media_type=mime, headers={"content-disposition": disposition})
+    return Response(
+        body, media_type=mime, headers={"content-disposition": content_disposition(name)}
+    )
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` named ``name``, for every download: an ASCII ``filename`` any client reads,
+    then, when that is not the whole name, the name itself as ``filename*`` (RFC 6266 and 5987:
+    UTF-8, percent-encoded), which every current browser prefers. The header stays ASCII, as
+    HTTP needs; no character of the name can end the value or the header."""
+    fallback = _ascii_name(name)
+    if fallback == name:
+        return f'attachment; filename="{name}"'
+    encoded = quote(name, safe=_ATTR_CHAR)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+
+
+def _ascii_name(name: str) -> str:
+    """``name`` in plain ASCII for the quoted ``filename``: accents dropped (NFKD), anything
+    else that is not a letter, digit, space or ``._-()`` a ``_``. RFC 6266 (appendix D) advises
+    against ``%``, ``\\`` and non-ASCII there; ``"`` would end the value. An empty stem
+    becomes ``download``."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    plain = _NOT_PLAIN.sub("_", plain)
+    stem, dot, suffix = plain.rpartition(".")
+    if not dot:
+        stem, suffix = plain, ""
+    return (stem.strip(" ._-") or "download") + (f".{suffix}" if suffix else "")
 
 
 def attachment(request: Request) -> Response:
@@ -297,11 +327,9 @@ def attachment(request: Request) -> Response:
     if info.mime in RASTER:
         return FileResponse(path, media_type=info.mime, headers={"cache-control": "private"})
     extension = RASTER.get(info.mime or "", ".bin")
+    name = content_disposition(f"attachment-{sha[:12]}{extension}")
     return FileResponse(
-        path,
-        media_type="application/octet-stream",
-        filename=f"attachment-{sha[:12]}{extension}",
-        content_disposition_type="attachment",
+        path, media_type="application/octet-stream", headers={"content-disposition": name}
     )
 
 

@@ -52,7 +52,8 @@ class Server:
 def start_server(
     home: Path, max_upload: int = 8 << 30, hosts: set[str] | None = None, **options: Any
 ) -> Iterator[Server]:
-    """``options``: ``serving.Config``'s (``header_timeout``, ``idle_timeout``, ``loop``)."""
+    """``options``: ``run``'s ``address`` and ``serving.Config``'s (``header_timeout``,
+    ``idle_timeout``, ``loop``)."""
 
     def app(port: int) -> Guard:
         return create_app(home, TOKEN, port=port, max_upload=max_upload, hosts=hosts)
@@ -63,13 +64,13 @@ def start_server(
 
 
 def run(
-    make: Callable[[int], Guard], lifespan: str = "on", **options: Any
+    make: Callable[[int], Guard], lifespan: str = "on", address: str = "127.0.0.1", **options: Any
 ) -> Iterator[tuple[int, Guard]]:
     """Serve ``make(port)`` as ``freehold serve`` does (``serving.Config``), in a thread, on a
-    free port of 127.0.0.1."""
+    free port of ``address`` (127.0.0.1; 0.0.0.0 for every address of the machine)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind((address, 0))
     port = sock.getsockname()[1]
     guard = make(port)
     config = Config(guard, log_level="warning", lifespan=lifespan, **options)

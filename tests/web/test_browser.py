@@ -10,6 +10,7 @@ is skipped, or fails when ``FREEHOLD_REQUIRE_BROWSER=1``. Screenshots go to
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -40,7 +41,7 @@ from playwright.sync_api import (  # noqa: E402
 )
 
 from freehold import exits  # noqa: E402
-from freehold.archive import open_archive  # noqa: E402
+from freehold.archive import conversation_id, open_archive  # noqa: E402
 from freehold.ingest import import_path  # noqa: E402
 from tests.web.conftest import Server  # noqa: E402
 from tests.web.hostile import CANARY, write_hostile_export  # noqa: E402
@@ -252,6 +253,34 @@ def test_import_through_the_page_shows_the_report(page: Page, server: Server, wa
     page.goto(server.url + "/")
     expect(page.locator("main .rows .row")).to_have_count(12)
     expect(page.locator(".counts")).to_contain_text("23 conversations")
+    watch.assert_quiet()
+
+
+def test_a_download_keeps_a_title_in_another_script(
+    page: Page, server: Server, watch: Watch, tmp_path: Path
+) -> None:
+    """Chromium names the saved file from the header's ``filename*``: the title, in Japanese."""
+    message = {
+        "id": "m",
+        "author": {"role": "user"},
+        "create_time": 1.7e9,
+        "content": {"content_type": "text", "parts": ["こんにちは"]},
+    }
+    mapping = {
+        "r": {"id": "r", "parent": None, "children": ["m"], "message": None},
+        "m": {"id": "m", "parent": "r", "children": [], "message": message},
+    }
+    conv = {"id": "jp-1", "title": "日本語のタイトル", "create_time": 1.7e9, "mapping": mapping}
+    export = tmp_path / "conversations.json"
+    export.write_text(json.dumps([{**conv, "current_node": "m"}]))
+    with open_archive(server.home) as archive:
+        assert import_path(archive, export).ok
+    log_in(page, server, f"/conversations/{conversation_id('chatgpt', 'jp-1')}")
+    with page.expect_download() as started:
+        page.get_by_role("link", name="Download Markdown").click()
+    name = started.value.suggested_filename
+    assert re.fullmatch(r"2023-11-14-日本語のタイトル-c[0-9a-f]{7}\.md", name), name
+    assert "こんにちは" in Path(started.value.path()).read_text(encoding="utf-8")
     watch.assert_quiet()
 
 

@@ -61,9 +61,12 @@ def marks(server: Server) -> list[tuple[str, int]]:
         return db.execute("SELECT conversation_id, starred FROM conversation_marks").fetchall()
 
 
-def raw(server: Server, head: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
-    """Send ``head`` (request line and headers, CRLF-joined) and ``body``; read to the close."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+def raw(
+    server: Server, head: str, body: bytes = b"", address: str = "127.0.0.1"
+) -> tuple[int, dict[str, str], bytes]:
+    """Send ``head`` (request line and headers, CRLF-joined) and ``body`` to ``address``; read
+    to the close."""
+    with socket.create_connection((address, server.port), timeout=30) as sock:
         # the server may answer and close before the whole body is sent
         with contextlib.suppress(OSError):
             sock.sendall(head.encode("latin-1") + b"\r\n\r\n" + body)
@@ -347,6 +350,26 @@ def test_allow_host_admits_that_host_only(lan: Server) -> None:
         assert raw(lan, get(lan, "/", host))[0] == 200, host
     for host in ("evil.example", "archive.lan.evil.example", "x.archive.lan", "archive.lan:1@x"):
         assert raw(lan, get(lan, "/", host))[0] == 400, host
+
+
+@pytest.fixture
+def everywhere(_isolated_home: Path) -> Iterator[Server]:
+    """A server listening on 0.0.0.0, as ``serve --host 0.0.0.0`` does."""
+    yield from start_server(sample_home(_isolated_home), address="0.0.0.0")
+
+
+def test_an_address_of_the_machine_is_its_own_host(everywhere: Server) -> None:
+    """A browser elsewhere on the network names the address it connected to: no name was
+    looked up, so no rebinding; 127.0.0.2 stands for a LAN address (the same path here)."""
+    for address, host in [("127.0.0.2", "127.0.0.2"), ("127.0.0.2", "127.0.0.2:{port}")]:
+        request = get(everywhere, "/", host.format(port=everywhere.port))
+        status, _, body = raw(everywhere, request, address=address)
+        assert status == 200 and TITLE.encode() in body, host
+    # the address must be the one connected to, and a name needs --allow-host
+    for address, host in [("127.0.0.1", "127.0.0.2"), ("127.0.0.2", "127.0.0.3")]:
+        assert raw(everywhere, get(everywhere, "/", host), address=address)[0] == 400
+    status, _, body = raw(everywhere, get(everywhere, "/", "archive.lan"), address="127.0.0.2")
+    assert status == 400 and b"with --allow-host archive.lan." in body
 
 
 # -- state changes: Origin and CSRF ----------------------------------------------------------------

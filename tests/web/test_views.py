@@ -21,13 +21,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import httpx
 import pytest
 
 from freehold.archive import conversation_id, open_archive
+from freehold.exporters._folder import slug
 from freehold.safehtml import MAX_DEPTH
 from freehold.web.imports import Job
+from freehold.web.views import content_disposition
 from tests.builders import chatgpt_chats, ingest, png, write_zip
 from tests.web.conftest import Server, start_server
 
@@ -189,6 +192,17 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         with archive.transaction():
             archive.set_starred(cid("syn-03"), True)
     yield from start_server(home)
+
+
+@pytest.fixture(scope="module")
+def titled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """A server over an archive of conversations with titles in other scripts (``TITLES``)."""
+    folder = tmp_path_factory.mktemp("titled")
+    with open_archive(folder / "home") as archive:
+        assert ingest(archive, titled_export(folder / "titles.zip")).ok
+    for server in start_server(folder / "home"):
+        with server.client() as opened:
+            yield opened
 
 
 @pytest.fixture(scope="module")
@@ -522,6 +536,88 @@ def test_json_download(client: httpx.Client) -> None:
     assert disposition_name(response) == f"{BRANCHED}.json"
     record = json.loads(response.content)
     assert "raw" in record and json.dumps(record).count("Data analysis troubleshooting")
+
+
+TITLES = {
+    "cjk": "日本語のタイトル",
+    "cyrillic": "Привет, мир",
+    "emoji": "Party 🎉 plans",
+    "hostile": 'He said "hi"; rm -rf\r\nX-Evil: 1\\%41',
+    "latin-1": "é café",
+}
+
+
+def titled_export(path: Path) -> Path:
+    """A conversation for each of ``TITLES``, and a CJK-titled one with a file (a zip download)."""
+    t = datetime(2002, 2, 2, tzinfo=UTC).timestamp()
+    convs = []
+    for key, title in TITLES.items():
+        nodes: list[tuple[str, str | None, Any]] = [
+            ("r", None, None),
+            ("m", "r", chatgpt_message("m", "user", f"about {key}", t, None)),
+        ]
+        convs.append(chatgpt_conversation(f"title-{key}", title, t, nodes, "m"))
+    image = {"content_type": "image_asset_pointer", "asset_pointer": "file-service://file-Png9"}
+    content = {"content_type": "multimodal_text", "parts": [image, "a picture"]}
+    nodes = [("r", None, None), ("m", "r", chatgpt_message("m", "user", content, t, None))]
+    convs.append(chatgpt_conversation("title-zip", "写真のタイトル", t, nodes, "m"))
+    members = {
+        "conversations.json": json.dumps(convs).encode(),
+        "user.json": b'{"id": "user-titles"}',
+        "file-Png9-picture.png": IMAGE,
+    }
+    return write_zip(path, members)
+
+
+def download_names(response: httpx.Response) -> tuple[str, str]:
+    """The ASCII ``filename`` and the Unicode ``filename*`` (RFC 6266/5987) of a download."""
+    assert response.status_code == 200, response.text[:300]
+    (raw,) = [v for k, v in response.headers.raw if k.lower() == b"content-disposition"]
+    assert raw.isascii() and b"\r" not in raw and b"\n" not in raw, raw
+    found = re.fullmatch(
+        rb'attachment; filename="([^"\\%;]+)"(?:; filename\*=UTF-8\'\'(\S+))?', raw
+    )
+    assert found, raw
+    fallback = found[1].decode()
+    assert re.search(r"[A-Za-z0-9]", fallback.rsplit(".", 1)[0]), fallback
+    return fallback, unquote(found[2].decode(), errors="strict") if found[2] else fallback
+
+
+@pytest.mark.parametrize("key", [*TITLES, "zip"])
+def test_downloads_keep_any_title_in_their_file_name(titled: httpx.Client, key: str) -> None:
+    response = titled.get(f"/conversations/title-{key}/download.md")
+    fallback, name = download_names(response)
+    expected = slug(TITLES.get(key, "写真のタイトル"), 200)
+    if key == "zip":
+        assert response.headers["content-type"] == "application/zip"
+        assert name.endswith(f"-{expected}-{cid('title-zip')[:8]}.zip")
+        with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+            assert name.removesuffix(".zip") + ".md" in archive.namelist()
+    else:
+        assert name.endswith(f"-{expected}-{cid('title-' + key)[:8]}.md")
+        assert f"about {key}" in response.text
+    assert fallback.endswith(name[-12:]) and fallback.startswith("2002-02-02-")
+    assert "x-evil" not in response.headers
+    json_name = download_names(titled.get(f"/conversations/title-{key}/download.json"))
+    assert json_name == (f"{cid('title-' + key)}.json",) * 2
+
+
+@pytest.mark.parametrize(
+    ("name", "fallback"),
+    [
+        ("会話.md", "download.md"),
+        ("Привет мир.zip", "download.zip"),
+        ("🎉", "download"),
+        ("é café.md", "e cafe.md"),
+        ('He said "hi"; rm\r\nX-Evil: 1\\%41.md', "He said _hi_ rm_X-Evil_ 1_41.md"),
+        ("notes.日本", "notes"),
+    ],
+)
+def test_the_disposition_of_any_name_is_ascii_and_keeps_the_name(name: str, fallback: str) -> None:
+    header = content_disposition(name)
+    assert header == f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+    assert header.isascii() and "\r" not in header and "\n" not in header
+    assert content_disposition("plain name.md") == 'attachment; filename="plain name.md"'
 
 
 @pytest.mark.parametrize("fmt", ["exe", "html", "md.exe", "JSON"])
