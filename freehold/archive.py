@@ -23,8 +23,8 @@ each distinct raw version is kept. A copy that must not replace the stored one (
 older by the conversation's own update time, or salvaged, its messages unreadable) only adds
 its raw version and the messages only it has, off the visible path: the result does not depend
 on the order exports are imported in. Conversations missing from a full export of the same
-account are flagged ``gone_upstream_at``, never removed — only those not updated after the
-export's newest conversation (an older export cannot know of later ones). Queries live in
+account are flagged ``gone_upstream_at``, never removed — unless that export brought a copy
+older than the archive's (it is older than what the archive holds). Queries live in
 ``_queries.py``.
 """
 
@@ -611,9 +611,9 @@ class Archive:
         self._next_message_id = 0
         self._fts_pending: list[tuple[int, str]] = []
         self._queue = _Queue()
-        # Per import (source id): its newest conversation's update time, the export's date as
-        # far as it tells (``mark_gone_upstream``).
-        self._dated: dict[int, float] = {}
+        # Imports (source ids) that brought a copy older than the archive's: exports older
+        # than what the archive holds, which flag nothing gone upstream (``mark_gone_upstream``).
+        self._older: set[int] = set()
 
     def close(self) -> None:
         self.db.close()
@@ -719,7 +719,7 @@ class Archive:
     def finish_source(
         self, source_id: int, status: str, report: dict[str, Any], account_id: str | None
     ) -> None:
-        self._dated.pop(source_id, None)
+        self._older.discard(source_id)
         with self.transaction():
             self.db.execute(
                 "UPDATE sources SET finished_at=?, status=?, report=?, account_id=? WHERE id=?",
@@ -769,7 +769,6 @@ class Archive:
         """
         ready = sealed(conv) if isinstance(conv, Prepared) else prepare(conv)
         cid = ready.cid
-        self._date(source_id, ready.head)
         if cid in self._queue.cids:  # the same conversation twice in one export
             self._flush()
         row = self.db.execute(
@@ -792,6 +791,8 @@ class Archive:
         local = _local.has_local(self.db, cid)
         aside = _aside(ready.head, row[2], self._stored_time(cid, row[5], local))
         if aside is not None:
+            if not ready.head.salvaged:
+                self._older.add(source_id)
             return self._add_aside(ready, source_id, row, aside)
         shown = self._local_leaf(row[4]) if local else None
         plan = self._plan(ready, self._existing(cid), keep_path=local)
@@ -851,12 +852,6 @@ class Archive:
             (cid,),
         )
         return None if newest is None else float(newest)
-
-    def _date(self, source_id: int, head: Conversation) -> None:
-        """Note the newest conversation update time an import has brought so far."""
-        when = head.updated_at
-        if when is not None:
-            self._dated[source_id] = max(when, self._dated.get(source_id, when))
 
     def _add_new(self, ready: Prepared, source_id: int) -> AddResult:
         """Queue a conversation the archive does not hold yet (``add_conversation``)."""
@@ -1163,17 +1158,20 @@ class Archive:
         return _queries.find_message(self.db, cid, ref)
 
     def mark_gone_upstream(self, kind: str, account_id: str | None, source_id: int) -> int:
-        """Flag conversations of this account that a full export no longer had — only those
-        not updated after the export's date (its newest conversation's update time): one
-        updated later may be newer than the export (an older export imported after a newer
-        one), not gone. An export without a dated conversation flags every one it lacks."""
-        dated = self._dated.get(source_id)
+        """Flag conversations of this account that a full export no longer had.
+
+        Not when the export brought a copy older than the archive's (``_aside``): it is older
+        than what the archive holds, and cannot know of what was begun or kept after it. An
+        export that proves nothing either way (its copies the same as the archive's) is taken
+        as the newest, as the order of imports says: what it lacks was deleted upstream,
+        whenever it was last updated (a person's latest conversation is deleted too)."""
+        if source_id in self._older:
+            return 0
         with self.transaction():
             cursor = self.db.execute(
                 "UPDATE conversations SET gone_upstream_at=? WHERE source_kind=? "
-                "AND account_id IS ? AND last_seen_source IS NOT ? AND gone_upstream_at IS NULL "
-                "AND (? IS NULL OR coalesce(updated_at, created_at, ?) <= ?)",
-                (now_iso(), kind, account_id, source_id, dated, dated, dated),
+                "AND account_id IS ? AND last_seen_source IS NOT ? AND gone_upstream_at IS NULL",
+                (now_iso(), kind, account_id, source_id),
             )
         return cursor.rowcount
 

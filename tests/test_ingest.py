@@ -325,17 +325,25 @@ def by_source(conv: Any) -> dict[str, Any]:
     return {m.source_id: m for m in conv.messages}
 
 
-def test_a_full_export_flags_only_what_it_is_new_enough_to_miss(
+def test_a_full_export_flags_what_it_lacks_unless_it_is_older(
     archive: Archive, tmp_path: Path
 ) -> None:
-    """Gone upstream: missing from a full export that is not older than the conversation."""
+    """Gone upstream: what a full export lacks, the newest conversation too (deleted upstream);
+    but nothing from an export that brought an older copy than the archive's."""
     late = basic("late")
     late["update_time"] = 1_700_000_900.0
     ingest(archive, export_zip(tmp_path / "all.zip", [basic("kept"), basic("deleted"), late]))
     report = ingest(archive, export_zip(tmp_path / "later.zip", [basic("kept")]))
-    assert report.gone_upstream == 1
+    assert report.gone_upstream == 2
     assert archive.get_conversation("deleted").gone_upstream_at is not None
-    assert archive.get_conversation("late").gone_upstream_at is None
+    assert archive.get_conversation("late").gone_upstream_at is not None
+    newer = basic("renamed")
+    newer["update_time"], newer["title"] = 1_700_000_900.0, "Renamed later"
+    second = b'{"id": "user-two"}'
+    ingest(archive, export_zip(tmp_path / "new.zip", [newer, basic("fresh")], account=second))
+    older = ingest(archive, export_zip(tmp_path / "old.zip", [basic("renamed")], account=second))
+    assert older.gone_upstream == 0
+    assert archive.get_conversation("fresh").gone_upstream_at is None
 
 
 # -- kill -9 in the middle of an import ------------------------------------------------------------
