@@ -133,7 +133,7 @@ def backup() -> None:
 @click.option(
     "--from-kit",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Keep the identity of this recovery kit (after a restore on a new machine).",
+    help="Keep the identity of this recovery kit, in a data folder without one (after a restore).",
 )
 @_passphrase_option
 @_yes_option
