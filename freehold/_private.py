@@ -2,7 +2,8 @@
 file 0600 (before the umask, which can only make them stricter).
 
 One rule, applied where a thing is made, never by a later sweep: ``make_dirs`` for folders,
-``open_new`` and ``create`` for files. The archive's database is created by ``create`` before
+``open_new`` and ``create`` for files, ``replace`` for a file written whole (config.toml, a
+report) in place of the one before. The archive's database is created by ``create`` before
 SQLite opens it, and SQLite gives its ``-wal``, ``-shm`` and ``-journal`` files the database's
 own mode; blobs and other temporary files come from ``tempfile``, which makes them 0600 too.
 
@@ -19,7 +20,15 @@ import os
 from pathlib import Path
 from typing import IO
 
-__all__ = ["FILE_MODE", "FOLDER_MODE", "create", "make_dirs", "open_new", "write_new"]
+__all__ = [
+    "FILE_MODE",
+    "FOLDER_MODE",
+    "create",
+    "make_dirs",
+    "open_new",
+    "replace",
+    "write_new",
+]
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
@@ -70,3 +79,19 @@ def create(path: Path) -> None:
         open_new(path).close()
     except FileExistsError:
         return
+
+
+def replace(path: Path, data: bytes) -> None:
+    """``path`` written whole, 0600: ``data`` goes to a new file beside it, which is then
+    renamed over it, so a reader finds the old file or the new one, never a part. The
+    folder is made (``make_dirs``) when missing; a cut leaves the old file as it was."""
+    make_dirs(path.parent)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)  # left by a process of the same id, cut short
+    try:
+        with open_new(temporary) as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -25,6 +25,7 @@ from freehold.migrations import MIGRATIONS, migrate
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
 from freehold.tree import branch_paths, build_tree
 from tests.builders import chatgpt_chats, ingest
+from tests.providers.servers import WireServer
 
 FTS_WORDS = [
     '"',
@@ -1278,6 +1279,57 @@ def test_the_web_apps_upload_folders_are_private(tmp_path: Path, loose_umask: No
     ((_, folder_mode), (name, file_mode)) = sorted(seen[0].items())[1:]
     assert (folder_mode, file_mode) == (0o700, 0o600) and name == f"{job.id}/export.zip"
     assert seen[0]["."] == 0o700  # uploads/
+
+
+def _private_all(root: Path) -> None:
+    for name, mode in _modes(root).items():
+        assert mode == (0o700 if (root / name).is_dir() else 0o600), f"{root / name}: {oct(mode)}"
+
+
+def test_what_the_backup_commands_make_is_private(tmp_path: Path, loose_umask: None) -> None:
+    from click.testing import CliRunner
+
+    from freehold.backup import snapshot
+    from freehold.cli import cli
+
+    home, kit = tmp_path / "made" / "home", tmp_path / "kit.txt"
+    env = {"FREEHOLD_HOME": str(home), "FREEHOLD_PASSPHRASE": "correct horse battery"}
+    commands = [
+        ["import", str(SAMPLE)],
+        ["backup", "init", "--kit", str(kit), "--yes"],
+        ["backup", "add", "usb", str(tmp_path / "usb")],
+        ["backup", "run"],  # takes backup/lock, as prune does
+        ["backup", "drill"],
+        ["backup", "restore", "latest", "--to", str(tmp_path / "restored")],
+    ]
+    for command in commands:
+        result = CliRunner().invoke(cli, command, env=env)
+        assert result.exit_code == 0, (command, result.output)
+    assert {"backup/lock", "backup/state.sqlite", "backup/identity.age", "config.toml"} <= set(
+        _modes(home)
+    )
+    _private_all(home)
+    _private_all(tmp_path / "restored")
+    assert kit.stat().st_mode & 0o777 == 0o600
+    scratch = tmp_path / "scratch"  # a snapshot's plaintext copy, while a run sends it
+    scratch.mkdir(mode=0o700)
+    snapshot.consistent_copy(home, scratch / "archive.sqlite")
+    snapshot.write_digests(scratch / "archive.sqlite", scratch / "digests")
+    _private_all(scratch)
+
+
+def test_a_rehearsal_report_is_private_in_the_data_folder_and_out_of_it(
+    tmp_path: Path, loose_umask: None, wire: WireServer
+) -> None:
+    home, elsewhere = tmp_path / "home", tmp_path / "reports" / "run.html"
+    _run(home, "import", str(SAMPLE))
+    _run(home, "providers", "add", "w", "--kind", "openai", "--base-url", wire.base_url("openai"))
+    for more in ([], ["--html", str(elsewhere)]):
+        result = _run(home, "rehearse", "--candidates", "w:m", "--sample", "2", "--yes", *more)
+        assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert "rehearsals/run-1.html" in _modes(home)
+    _private_all(home)
+    assert elsewhere.stat().st_mode & 0o777 == 0o600  # past prompts: private wherever it goes
 
 
 # -- one definition of each count (issue 10, item 15) ----------------------------------------------

@@ -6,8 +6,12 @@ ends), pack by pack: each pack is downloaded once, decrypted in memory, each wan
 decompressed, checked against its SHA-256 and written at its place (chunk k of a file starts
 at k × its chunk size). Then every file is checked whole (size, SHA-256), the archive with
 ``PRAGMA integrity_check``, and the conversation digests are recomputed from it and compared
-with the snapshot's. Only then are the files moved into the target, the archive last. A
-wrong key, a damaged pack or a cut stops it with nothing of the snapshot left behind.
+with the snapshot's. Only then does the target appear: a new folder is the scratch folder
+renamed (the scratch sits beside it, in its parent), so it exists only once the restore has
+succeeded; into an empty folder that exists already (a mounted disk), the files are moved one
+by one, the archive last, and taken out again should a move fail. A wrong key, a damaged pack
+or a cut stops it with nothing left behind: no target, no parent folder it made (but after a
+``kill -9``, which leaves those empty), and a folder that was there before stays as it was.
 
 A drill restores the latest snapshot of a destination into a scratch folder and compares it
 with the live archive: every conversation of the snapshot must still be in the archive
@@ -39,6 +43,7 @@ __all__ = ["Drill", "Restored", "choose", "drill", "restore"]
 
 Tick = Callable[[int, int, int], None]
 _DIGESTS = "digests"
+_SCRATCH = ".freehold-restore-"
 
 
 @dataclass(slots=True)
@@ -159,12 +164,44 @@ def _check(files: _Files, manifest: Manifest, where: str) -> dict[str, str]:
 
 
 def _place(work: Path, to: Path, manifest: Manifest) -> None:
+    """The checked files moved into ``to``, an empty folder that was there before; on a
+    failure, what was moved and made goes again."""
     ordered = sorted(manifest.files, key=lambda e: e.path == ARCHIVE_NAME)  # the archive last
-    for entry in ordered:
-        assert entry.path is not None
-        final = to / entry.path
-        _private.make_dirs(final.parent)
-        os.replace(work / entry.path, final)
+    placed: list[Path] = []
+    made: list[Path] = []
+    try:
+        for entry in ordered:
+            assert entry.path is not None
+            final = to / entry.path
+            made += _private.make_dirs(final.parent)
+            os.replace(work / entry.path, final)
+            placed.append(final)
+    except BaseException:
+        for path in placed:
+            path.unlink(missing_ok=True)
+        _remove_folders(made)
+        raise
+
+
+def _remove_folders(made: list[Path]) -> None:
+    """The folders this restore made (outermost first), innermost first, if still empty."""
+    for folder in reversed(made):
+        try:
+            folder.rmdir()
+        except OSError:
+            continue  # something else wrote there meanwhile: not ours to remove
+
+
+def _is_new(to: Path) -> bool:
+    """Whether ``to`` is to be made; an existing folder must be empty (but for a restore's
+    own scratch folder left by a cut)."""
+    if not to.exists():
+        return True
+    if (to / ARCHIVE_NAME).exists():
+        raise BackupError(f"{to} holds an archive already — restore into a new or empty folder")
+    if any(not p.name.startswith(_SCRATCH) for p in to.iterdir()):
+        raise BackupError(f"{to} is not empty — restore into a new or empty folder")
+    return False
 
 
 def restore(
@@ -174,23 +211,43 @@ def restore(
     to: Path,
     tick: Tick | None = None,
 ) -> Restored:
-    if (to / ARCHIVE_NAME).exists():
-        raise BackupError(f"{to} holds an archive already — restore into a new or empty folder")
+    new = _is_new(to)
     chosen = choose(dest, name)
     manifest = open_manifest(dest, chosen, identity, crypto.mac_key(identity))
-    where = f"{dest.name}: snapshot {chosen}"
-    _private.make_dirs(to)
-    with scratch(to, ".freehold-restore-") as work:
-        files = _Files(work, manifest)
-        try:
-            _assemble(dest, manifest, identity, files, tick)
-        finally:
-            files.close()
-        digests = _check(files, manifest, where)
-        _place(work, to, manifest)
+    made = _private.make_dirs(to.parent) if new else []
+    try:
+        with scratch(to.parent if new else to, _SCRATCH) as work:
+            digests = _assembled(
+                dest, manifest, identity, work, f"{dest.name}: snapshot {chosen}", tick
+            )
+            if new:
+                (work / _DIGESTS).unlink(missing_ok=True)
+                work.rename(to)  # the target appears whole, or not at all
+            else:
+                _place(work, to, manifest)
+    except BaseException:
+        _remove_folders(made)
+        raise
     return Restored(
         dest.name, chosen, to, len(manifest.files), manifest.size(), len(digests), digests
     )
+
+
+def _assembled(
+    dest: Destination,
+    manifest: Manifest,
+    identity: crypto.Identity,
+    work: Path,
+    where: str,
+    tick: Tick | None,
+) -> dict[str, str]:
+    """The snapshot's files in ``work``, every one checked; its conversation digests."""
+    files = _Files(work, manifest)
+    try:
+        _assemble(dest, manifest, identity, files, tick)
+    finally:
+        files.close()
+    return _check(files, manifest, where)
 
 
 @dataclass(slots=True)

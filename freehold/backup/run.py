@@ -29,6 +29,7 @@ from typing import IO
 
 from pyrage import x25519
 
+from freehold import _private
 from freehold.archive import ARCHIVE_NAME, now_iso
 from freehold.backup import crypto, snapshot
 from freehold.backup.destinations import Destination, media, open_destination
@@ -81,7 +82,8 @@ def listed_snapshots(listing: dict[str, int]) -> list[str]:
 def locked(home: Path) -> Iterator[None]:
     """One backup command at a time on this data folder (run, prune, restore's index)."""
     path = home / "backup" / "lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _private.make_dirs(path.parent)
+    _private.create(path)
     with path.open("a") as handle:
         if sys.platform != "win32":
             import fcntl

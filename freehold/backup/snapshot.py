@@ -26,6 +26,7 @@ from pathlib import Path
 
 import orjson
 
+from freehold import _private
 from freehold.archive import ARCHIVE_NAME
 from freehold.backup.format import BLOB_CHUNK, DB_CHUNK, path_allowed
 from freehold.errors import BackupError
@@ -62,6 +63,7 @@ def consistent_copy(home: Path, out: Path) -> None:
     if not database.is_file():
         raise BackupError(f"{database}: no archive to back up — import an export first")
     source = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    _private.create(out)  # 0600, and so its journal: SQLite gives it the database's mode
     target = sqlite3.connect(out)
     try:
         source.backup(target)  # one step (pages=-1): one read transaction, one moment
@@ -116,9 +118,9 @@ def write_digests(database: Path, out: Path) -> int:
     db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     count = 0
     try:
-        with out.open("w", encoding="ascii") as text:
+        with _private.open_new(out) as text:
             for cid, digest in digests(db):
-                text.write(f"{cid} {digest}\n")
+                text.write(f"{cid} {digest}\n".encode("ascii"))
                 count += 1
     finally:
         db.close()

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from freehold import progress
+from freehold import _private, progress
 from freehold.archive import home_dir, now_iso
 from freehold.backup import crypto, settings
 from freehold.backup import destinations as destinations_module
@@ -133,7 +133,7 @@ def backup() -> None:
 @click.option(
     "--from-kit",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Keep the identity of this recovery kit (after a restore on a new machine).",
+    help="Keep the identity of this recovery kit, in a data folder without one (after a restore).",
 )
 @_passphrase_option
 @_yes_option
@@ -148,22 +148,23 @@ def init(
 
     The identity is kept in the data folder, protected by your passphrase. The kit holds the
     identity itself: lose the kit and forget the passphrase, and the backups are lost.
+    Recipients already configured are kept; each --recipient is added to them.
     """
     home = home_dir()
     if kit.exists():
         raise click.ClickException(f"{kit} exists — move it away or give another --kit path")
-    if crypto.identity_path(home).exists():
-        identity = crypto.unlock(home, _passphrase(passphrase_file))
-    else:
-        given = crypto.identity_from_file(from_kit) if from_kit else None
-        secret = _passphrase(passphrase_file, confirm=True)
-        identity = crypto.create_identity(home, secret, given)
-    recipients = [str(identity.to_public()), *recipient]
-    crypto.parse_recipients(recipients)
+    configured = settings.load(home).recipients  # a broken [backup]: refused before any key
+    crypto.parse_recipients(list(recipient))
+    given = crypto.identity_from_file(from_kit) if from_kit else None  # no key: refused
+    identity = _own_identity(home, given, from_kit, passphrase_file)
+    own = str(identity.to_public())
+    recipients = list(dict.fromkeys([own, *configured, *recipient]))  # in order, once each
     settings.set_value(home, "recipients", recipients)
-    with kit.open("x", encoding="utf-8") as page:
-        page.write(crypto.kit_text(identity, home))
-    os.chmod(kit, 0o600)
+    for added in (r for r in recipients if r not in configured):
+        tell(f"recipient added: {added}" + (" (this data folder's key)" if added == own else ""))
+    for kept in (r for r in configured if r != own):
+        tell(f"recipient kept: {kept} (remove it from [backup] recipients in config.toml)")
+    _write_kit(kit, crypto.kit_text(identity, home))
     tell(f"recovery kit written to {kit}: print it or keep it in a password manager, then")
     tell("delete it from this computer. Lose the kit AND the passphrase: the backups are lost.")
     if yes or click.confirm("Is the recovery kit saved away from this computer?", err=True):
@@ -171,6 +172,45 @@ def init(
         tell("kit confirmed: off-site destinations may be used")
     else:
         tell("not confirmed: off-site destinations wait — run freehold backup init again")
+
+
+def _own_identity(
+    home: Path, given: crypto.Identity | None, from_kit: Path | None, passphrase_file: Path | None
+) -> crypto.Identity:
+    """The data folder's identity: the one it has (a kit given must hold that very key: an
+    identity is never replaced), else a new one, or the kit's, under a new passphrase."""
+    path = crypto.identity_path(home)
+    if not path.exists():
+        return crypto.create_identity(home, _passphrase(passphrase_file, confirm=True), given)
+    stored = crypto.load_mac_key(home)  # derived from the identity: compared without a secret
+    if given is not None and stored is not None:
+        if stored != crypto.mac_key(given):
+            raise _another_key(from_kit, path)
+        return given
+    identity = crypto.unlock(home, _passphrase(passphrase_file))
+    if given is not None and str(given) != str(identity):
+        raise _another_key(from_kit, path)
+    return identity
+
+
+def _another_key(kit: Path | None, path: Path) -> click.ClickException:
+    return click.ClickException(
+        f"{kit}: holds another key than this data folder's backup identity ({path}), which "
+        "is kept — --from-kit is for a data folder without one (after a restore); run init "
+        "without --from-kit to keep this one"
+    )
+
+
+def _write_kit(kit: Path, text: str) -> None:
+    """The kit holds the secret key: a new file, 0600 from its first byte (never a moment
+    readable by others, whatever the umask)."""
+    try:
+        with _private.open_new(kit) as page:
+            page.write(text.encode("utf-8"))
+    except OSError as error:
+        raise click.ClickException(
+            f"{kit}: cannot be written ({error.strerror}) — give another --kit path"
+        ) from error
 
 
 @backup.command()

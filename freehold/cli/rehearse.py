@@ -210,11 +210,9 @@ def _confirm(plan: Plan, estimate: Estimate, *, yes: bool) -> None:
 
 
 def _write(path: Path, text: str) -> None:
+    """The report holds past prompts: 0600 wherever it goes (chmod it to share it)."""
     try:
-        _private.make_dirs(path.parent)
-        temporary = path.with_name(path.name + ".part")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
+        _private.replace(path, text.encode("utf-8"))
     except OSError as error:
         raise FreeholdError(f"{path}: cannot write the report ({error.strerror})") from error
 

@@ -17,7 +17,7 @@ from freehold.backup.restore import drill, restore
 from freehold.backup.run import run
 from freehold.backup.state import open_state
 from freehold.backup.verify import verify
-from freehold.errors import BackupError
+from freehold.errors import BackupError, DamagedBackupError
 
 from .conftest import Place, freehold, generate
 
@@ -115,6 +115,45 @@ def test_a_restore_refuses_a_folder_that_holds_an_archive(
     with pytest.raises(BackupError, match="holds an archive already"):
         restore(Folder("usb", folder.url), identity, "latest", home)
     assert _files(home) == before
+
+
+def _damaged(folder: Place) -> Folder:
+    """The destination at ``folder``, one bit of a pack flipped (as a failing disk may)."""
+    dest = Folder("usb", folder.url)
+    pack = sorted(path for path in dest.listing() if path.startswith("packs/"))[0]
+    data = bytearray(dest.read(pack))
+    data[len(data) // 2] ^= 0x01
+    dest.write(pack, bytes(data))
+    return dest
+
+
+def test_a_failed_restore_leaves_an_empty_folder_as_it_was_and_makes_none(
+    home: Path, folder: Place, identity: crypto.Identity, tmp_path: Path
+) -> None:
+    destinations.add(home, "usb", folder.url, None)
+    run(home)
+    dest = _damaged(folder)
+    mounted = tmp_path / "disk"  # an empty folder the user made: it stays, as it was
+    mounted.mkdir(mode=0o750)
+    with pytest.raises(DamagedBackupError, match="damaged"):
+        restore(dest, identity, "latest", mounted)
+    assert list(mounted.iterdir()) == [] and mounted.stat().st_mode & 0o777 == 0o750
+    with pytest.raises(DamagedBackupError, match="damaged"):
+        restore(dest, identity, "latest", tmp_path / "made" / "for" / "it")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk", "home", "usb"]
+
+
+def test_a_restore_refuses_a_folder_holding_other_files(
+    home: Path, folder: Place, identity: crypto.Identity, tmp_path: Path
+) -> None:
+    destinations.add(home, "usb", folder.url, None)
+    run(home)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    with pytest.raises(BackupError, match="busy is not empty — restore into a new or empty"):
+        restore(Folder("usb", folder.url), identity, "latest", busy)
+    assert [p.name for p in busy.iterdir()] == ["notes.txt"]
 
 
 def test_an_offsite_destination_waits_until_the_kit_is_confirmed(

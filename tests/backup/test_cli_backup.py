@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from pyrage import x25519
 
 from freehold.backup import crypto, settings
 from freehold.cli import cli
 from freehold.config import load_config
+from freehold.errors import BackupError
 
 from .conftest import PASSPHRASE, Place, Templates, make_place
 
@@ -46,6 +48,50 @@ def test_init_makes_the_identity_and_a_kit_that_opens_it(
     assert str(crypto.identity_from_file(tmp_path / "kit2.txt")) == str(from_kit)
 
 
+def test_init_again_keeps_the_recipients_configured_and_says_what_it_changed(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    partner, spare = (str(x25519.Identity.generate().to_public()) for _ in range(2))
+    first = invoke("init", "--kit", str(tmp_path / "k1.txt"), "--recipient", partner, "--yes")
+    assert first.exit_code == 0, first.output
+    own = str(crypto.identity_from_file(tmp_path / "k1.txt").to_public())
+    assert f"recipient added: {own} (this data folder's key)" in first.output
+    assert f"recipient added: {partner}" in first.output
+    again = invoke("init", "--kit", str(tmp_path / "k2.txt"), "--yes")
+    assert again.exit_code == 0, again.output
+    assert settings.load(_isolated_home).recipients == (own, partner)
+    assert f"recipient kept: {partner}" in again.output and "added" not in again.output
+    third = invoke("init", "--kit", str(tmp_path / "k3.txt"), "--recipient", spare, "--yes")
+    assert f"recipient added: {spare}" in third.output
+    assert settings.load(_isolated_home).recipients == (own, partner, spare)
+
+
+def test_init_from_another_kit_is_refused_where_an_identity_exists(
+    home: Path, templates: Templates, tmp_path: Path
+) -> None:
+    other = tmp_path / "other-kit.txt"
+    other.write_text(crypto.kit_text(x25519.Identity.generate(), home), encoding="utf-8")
+    no_key = tmp_path / "no-key.txt"
+    no_key.write_text("# a kit whose key line was lost\n", encoding="utf-8")
+    before = (crypto.identity_path(home).read_bytes(), settings.load(home).recipients)
+    new = tmp_path / "new.txt"
+    refused = invoke("init", "--from-kit", str(other), "--kit", str(new), "--yes")
+    assert refused.exit_code == 1
+    assert refused.output == (
+        f"Error: {other}: holds another key than this data folder's backup identity "
+        f"({crypto.identity_path(home)}), which is kept — --from-kit is for a data folder "
+        "without one (after a restore); run init without --from-kit to keep this one\n"
+    )
+    keyless = invoke("init", "--from-kit", str(no_key), "--kit", str(new), "--yes")
+    assert keyless.exit_code == 1
+    assert keyless.output == f"Error: {no_key}: no AGE-SECRET-KEY line — is it the recovery kit?\n"
+    assert not new.exists()
+    assert (crypto.identity_path(home).read_bytes(), settings.load(home).recipients) == before
+    same = invoke("init", "--from-kit", str(templates.kit), "--kit", str(new), "--yes")
+    assert same.exit_code == 0, same.output  # the very key: kept, its kit written again
+    assert str(crypto.identity_from_file(new)) == str(crypto.identity_from_file(templates.kit))
+
+
 def test_backup_settings_and_providers_share_config_toml(
     _isolated_home: Path, tmp_path: Path
 ) -> None:
@@ -61,6 +107,59 @@ def test_backup_settings_and_providers_share_config_toml(
     assert list(load_config(_isolated_home).providers) == ["local"]
     listed = CliRunner().invoke(cli, ["providers", "list", "--json"])
     assert listed.exit_code == 0, listed.output
+
+
+BROKEN = [  # [backup] as a person may write it wrong: (the file, what the one line says)
+    ("[backup]\nkeep = 3\n", "backup.keep is 3 — write a table: [backup.keep]"),
+    ('backup = "x"\n', 'backup is "x" — write a table: [backup]'),
+    ("[backup]\ndestinations = []\n", "backup.destinations is [] — write tables"),
+    ('[backup.destinations]\nusb = "/x"\n', 'backup.destinations.usb is "/x" — write a table'),
+    ("[backup.destinations.usb]\noffsite = true\n", "backup.destinations.usb.url is missing"),
+    ("[backup.keep]\ndaily = -1\n", "backup.keep.daily is -1 — write a whole number, 0 or more"),
+    ("[backup]\npack_kib = true\n", "backup.pack_kib is true — write a whole number of KiB"),
+    ('[backup]\nrecipients = ["age1x", 3]\n', "backup.recipients[1] is 3 — write a list"),
+    ('[backup.destinations."my usb"]\nurl = "/x"\n', "backup.destinations.my usb: a destination"),
+    (  # B9: a misspelt or unknown key is refused, not ignored
+        '[backup.destinations.usb5]\nurl = "/x"\nofsite = true\n',
+        "backup.destinations.usb5.ofsite is not a backup setting — did you mean offsite?",
+    ),
+    (
+        "[backup.keep]\ndayly = 3\n",
+        "backup.keep.dayly is not a backup setting — did you mean daily?",
+    ),
+    (
+        "[backup]\nbogus = 1\n",
+        "backup.bogus is not a backup setting — use one of: destinations, keep, kit_saved, "
+        "pack_kib, recipients",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "said"), BROKEN)
+def test_a_broken_backup_table_is_one_line_naming_the_file_and_the_key(
+    _isolated_home: Path, tmp_path: Path, text: str, said: str
+) -> None:
+    _isolated_home.mkdir(parents=True)
+    config = _isolated_home / "config.toml"
+    config.write_text(text, encoding="utf-8")
+    commands = [["status"], ["run"], ["prune", "--dry-run"], ["destinations"], ["list"]]
+    commands += [["add", "usb", str(tmp_path / "usb")], ["init", "--kit", str(tmp_path / "k")]]
+    for command in commands:
+        result = invoke(*command)
+        assert result.exit_code == 1, (command, result.output)
+        assert result.output == f"Error: {config}: {said}" + result.output.split(said)[1]
+        assert result.output.count("\n") == 1 and "Traceback" not in result.output, command
+    assert config.read_text(encoding="utf-8") == text  # nothing written over it
+    assert not (tmp_path / "k").exists() and not (_isolated_home / "backup").exists()
+
+
+def test_a_value_set_is_checked_before_the_file_is_written(_isolated_home: Path) -> None:
+    settings.set_value(_isolated_home, "pack_kib", 64)  # type: ignore[arg-type]
+    before = (_isolated_home / "config.toml").read_bytes()
+    with pytest.raises(BackupError, match=r'backup\.pack_kib is "big" — write a whole number'):
+        settings.set_value(_isolated_home, "pack_kib", "big")
+    assert (_isolated_home / "config.toml").read_bytes() == before
+    assert settings.load(_isolated_home).pack_bytes == 64 << 10
 
 
 def test_init_asks_and_does_not_confirm_the_kit_on_no(_isolated_home: Path, tmp_path: Path) -> None:

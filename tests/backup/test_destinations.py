@@ -105,10 +105,10 @@ def test_tampering_is_detected_and_named(
     assert not report.ok
     if tamper in ("foreign", "drop-snapshot"):
         return  # the remaining snapshots are whole: a restore of them is right to succeed
-    target = tmp_path / "back"
+    target = tmp_path / "new" / "back"
     with pytest.raises(DamagedBackupError, match=path.split("/")[1].split(".")[0]):
         restore(_dest(home), identity, "latest", target)
-    assert not [p for p in target.rglob("*") if p.is_file()]  # no plaintext, not a byte
+    assert not (tmp_path / "new").exists()  # no plaintext, no folder: nothing is left behind
 
 
 def test_a_damaged_pack_is_sent_again_by_the_next_run(

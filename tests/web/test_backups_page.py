@@ -45,3 +45,17 @@ def test_the_page_shows_each_destination_and_the_3_2_1_verdict(
     assert "Daily job: not scheduled" in text
     assert HOSTILE not in text and "&lt;script&gt;" in text
     assert "<h1>Sauvegardes</h1>" in french.text and "3-2-1 non respectée" in french.text
+
+
+def test_a_broken_backup_table_is_an_error_page_naming_the_file_and_the_key(
+    _isolated_home: Path,
+) -> None:
+    with open_archive(_isolated_home):
+        pass
+    config = _isolated_home / "config.toml"
+    config.write_text("[backup]\nkeep = 3\n", encoding="utf-8")
+    for server in start_server(_isolated_home):
+        with server.client() as client:
+            page = client.get("/backups")
+    assert page.status_code == 400  # the page says what to fix; not a 500
+    assert f"{config}: backup.keep is 3 — write a table: [backup.keep]" in page.text
