@@ -39,6 +39,7 @@ in the archive, the terminal or a log.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -258,6 +259,7 @@ class Provider:
         self._key = api_key
         self.http_client = http_client
         self._sdk: Any = None  # the SDK's client, made on first use and kept (its connections)
+        self._making = threading.Lock()  # threads share a provider (rehearsal's concurrency)
 
     def __enter__(self) -> Provider:
         return self
@@ -342,9 +344,12 @@ class Provider:
         return "no-key"
 
     def sdk(self, make: Callable[[], _Client]) -> _Client:
-        """The SDK client, made by ``make`` on first use, then kept."""
+        """The SDK client, made by ``make`` on first use, then kept: made once however many
+        threads ask at once (two made together left one unclosed, with its sockets)."""
         if self._sdk is None:
-            self._sdk = make()
+            with self._making:
+                if self._sdk is None:
+                    self._sdk = make()
         return cast(_Client, self._sdk)
 
     def fault(

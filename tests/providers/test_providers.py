@@ -4,6 +4,7 @@ streamed and not, what is sent, and every fault classified (not only by HTTP sta
 from __future__ import annotations
 
 import socket
+import threading
 from typing import Any
 
 import pytest
@@ -197,6 +198,39 @@ def test_the_http_client_is_injectable(wire: WireServer) -> None:
     assert _text(list(provider.stream(_request()))) == "Hello from the wire server."
     assert seen == [wire.base_url("openai") + "/chat/completions"]
     assert isinstance(client, httpx2.Client)
+
+
+class _Client:
+    def close(self) -> None:
+        return None
+
+
+def test_one_sdk_client_however_many_threads_ask_for_it_at_once() -> None:
+    """Rehearsal asks one provider from several threads: two clients made at once left one
+    unclosed, its socket found later as a ResourceWarning (a flaky rehearsal test)."""
+    provider = provider_for("openai", "http://127.0.0.1:9")
+    threads, made, everyone = 8, [], threading.Event()
+    start = threading.Barrier(threads)
+
+    def make() -> _Client:
+        made.append(1)
+        if len(made) == threads:
+            everyone.set()
+        everyone.wait(0.5)  # long enough for every thread to be in here, were that allowed
+        return _Client()
+
+    got: list[object] = []
+
+    def ask() -> None:
+        start.wait()
+        got.append(provider.sdk(make))
+
+    workers = [threading.Thread(target=ask) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(made) == 1 and len(got) == threads and len({id(g) for g in got}) == 1
 
 
 def test_no_key_for_a_vendor_endpoint_says_where_to_put_one() -> None:
