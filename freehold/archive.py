@@ -480,19 +480,24 @@ _UPSERT_CONTEXT = (
 _ADD_CONTEXT = _UPSERT_CONTEXT.partition(" ON CONFLICT")[0] + " ON CONFLICT DO NOTHING"
 
 
-def _aside(head: Conversation, messages: int, stored: float | None) -> str | None:
-    """Why ``head``'s copy must not replace the stored one (``messages`` of them, updated
-    upstream at ``stored``), or None when it does.
+_OLDER = "an older copy"
 
-    A salvaged copy (its messages unreadable) never does; nor does one older than the stored
-    copy by the conversation's own update time. A stored conversation without messages has
-    nothing to lose: any readable copy replaces it. Without both times, the copy imported last
-    wins, as always."""
+
+def _aside(head: Conversation, count: int, messages: int, stored: float | None) -> str | None:
+    """Why ``head``'s copy (of ``count`` messages) must not replace the stored one
+    (``messages`` of them, updated upstream at ``stored``), or None when it does.
+
+    A salvaged copy (its messages unreadable) never does, nor one without messages where the
+    stored one has some (a `"mapping": null`); nor one older than the stored copy by the
+    conversation's own update time. A stored conversation without messages has nothing to
+    lose: any readable copy replaces it. Without both times, the copy imported last wins."""
     if head.salvaged:
         return "its messages could not be read"
+    if not count and messages:
+        return "it holds no messages"
     if not messages or head.updated_at is None or stored is None or head.updated_at >= stored:
         return None
-    return f"an older copy (updated {_iso(head.updated_at)}) than the archive's ({_iso(stored)})"
+    return f"{_OLDER} (updated {_iso(head.updated_at)}) than the archive's ({_iso(stored)})"
 
 
 def _iso(when: float) -> str:
@@ -614,6 +619,8 @@ class Archive:
         # Imports (source ids) that brought a copy older than the archive's: exports older
         # than what the archive holds, which flag nothing gone upstream (``mark_gone_upstream``).
         self._older: set[int] = set()
+        # Per import: flagged conversations it brought unchanged (``finish_source`` clears them).
+        self._back: dict[int, set[str]] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -654,10 +661,10 @@ class Archive:
         self.begin()
         try:
             yield
+            self.commit()  # inside: a signal during the commit still rolls back
         except BaseException:
             self.rollback()
             raise
-        self.commit()
 
     def begin(self) -> None:
         """Start a write transaction (``transaction()`` is the safe way to use one).
@@ -719,8 +726,14 @@ class Archive:
     def finish_source(
         self, source_id: int, status: str, report: dict[str, Any], account_id: str | None
     ) -> None:
+        back = self._back.pop(source_id, set())
+        if source_id in self._older:
+            back = set()  # an older export proves nothing about today (``mark_gone_upstream``)
         self._older.discard(source_id)
         with self.transaction():
+            self.db.executemany(
+                "UPDATE conversations SET gone_upstream_at=NULL WHERE id=?", [(c,) for c in back]
+            )
             self.db.execute(
                 "UPDATE sources SET finished_at=?, status=?, report=?, account_id=? WHERE id=?",
                 (now_iso(), status, dumps(report), account_id, source_id),
@@ -772,8 +785,8 @@ class Archive:
         if cid in self._queue.cids:  # the same conversation twice in one export
             self._flush()
         row = self.db.execute(
-            "SELECT raw_sha256, digest, message_count, problems, current_leaf, updated_at "
-            "FROM conversations WHERE id=?",
+            "SELECT raw_sha256, digest, message_count, problems, current_leaf, updated_at, "
+            "gone_upstream_at FROM conversations WHERE id=?",
             (cid,),
         ).fetchone()
         if row is None:
@@ -783,15 +796,18 @@ class Archive:
             # Nothing to re-read, but this copy of the export may bring files an earlier one
             # lacked (conversations.json alone first, then the whole zip): link them.
             self._seen(cid, source_id, ready.head)
+            if row[6] is not None and ready.head.gone_upstream_at is None:
+                # Back in an export; cleared when the import ends, unless it proved older.
+                self._back.setdefault(source_id, set()).add(cid)
             result = AddResult("unchanged", messages_unchanged=row[2])
             self._link_attachments(ready, self._ids_of_linking(cid, ready), result)
             return result
         # Turns written here are kept on the path they were shown on (see _reshow); they exist
         # only in conversations stored already, so never on the queued path (_add_new).
         local = _local.has_local(self.db, cid)
-        aside = _aside(ready.head, row[2], self._stored_time(cid, row[5], local))
+        aside = _aside(ready.head, len(ready.rows), row[2], self._stored_time(cid, row[5], local))
         if aside is not None:
-            if not ready.head.salvaged:
+            if aside.startswith(_OLDER):
                 self._older.add(source_id)
             return self._add_aside(ready, source_id, row, aside)
         shown = self._local_leaf(row[4]) if local else None
@@ -943,8 +959,9 @@ class Archive:
 
     def _seen(self, cid: str, source_id: int, conv: Conversation) -> None:
         self.db.execute(
-            "UPDATE conversations SET last_seen_source=?, last_seen_at=?, gone_upstream_at=?, "
-            "account_id=coalesce(?, account_id) WHERE id=?",
+            "UPDATE conversations SET last_seen_source=?, last_seen_at=?, "
+            "gone_upstream_at=coalesce(?, gone_upstream_at), account_id=coalesce(?, account_id) "
+            "WHERE id=?",
             (source_id, now_iso(), conv.gone_upstream_at, conv.account_id, cid),
         )
 

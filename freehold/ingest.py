@@ -565,11 +565,11 @@ class _Writer:
                     done, count, size = True, 0, 0
                 elif count % _PROGRESS_EVERY == 0:
                     self._tick()
-        except BaseException:
+            if not done:
+                self._commit()
+        except BaseException:  # a signal during the last commit too: no transaction left open
             self.archive.rollback()
             raise
-        if not done:
-            self._commit()
 
     def _commit(self) -> None:
         self.archive.commit()

@@ -346,6 +346,60 @@ def test_a_full_export_flags_what_it_lacks_unless_it_is_older(
     assert archive.get_conversation("fresh").gone_upstream_at is None
 
 
+def test_an_older_export_brought_again_keeps_the_flags_a_newer_one_set(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """Probe C3: Jan's export again after March's leaves what March flagged flagged — even a
+    conversation Jan brings unchanged, met before the older copy that shows Jan is older."""
+    newer = basic("a")
+    newer["update_time"] = 1_700_000_900.0
+    jan = export_zip(tmp_path / "jan.zip", [basic("b"), basic("a")])
+    ingest(archive, jan)
+    ingest(archive, export_zip(tmp_path / "mar.zip", [newer, basic("c")]))
+    assert archive.get_conversation("b").gone_upstream_at is not None
+    again = ingest(archive, jan)
+    assert again.conversations["unchanged"] == 2 and again.gone_upstream == 0
+    assert archive.get_conversation("b").gone_upstream_at is not None
+    assert archive.get_conversation("c").gone_upstream_at is None
+    back = ingest(archive, export_zip(tmp_path / "may.zip", [newer, basic("b"), basic("c")]))
+    assert back.gone_upstream == 0 and archive.stats()["gone_upstream"] == 0
+
+
+def test_a_copy_without_messages_never_replaces_one_with_them(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """Probe C2: the same update time and `"mapping": null` used to empty the visible path."""
+    empty = basic("p")
+    empty["mapping"] = None
+    ingest(archive, export_zip(tmp_path / "good.zip", [basic("p")]))
+    report = ingest(archive, export_zip(tmp_path / "empty.zip", [empty]))
+    assert any("it holds no messages" in p.what for p in report.problems), report.problems
+    conv = archive.get_conversation("p")
+    assert [m.text for m in conv.messages if m.on_visible_path] == ["question p", "answer p"]
+    assert conv.current_leaf == "a" and conv.title == "About p"
+
+
+def test_a_signal_in_the_last_commit_leaves_the_source_failed(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Probe C4: the last batch's commit sat outside the writer's try, so its transaction stayed
+    open and marking the source failed failed in turn: the row stayed `running`."""
+    convs = [basic(f"c{n}") for n in range(ingest_module._BATCH_CONVERSATIONS + 1)]
+    real = Archive._index_pending
+
+    def stopped_in_the_last(self: Archive) -> None:
+        if 0 < len(self._fts_pending) < 100:  # the last batch: a conversation or two
+            raise KeyboardInterrupt
+        real(self)
+
+    monkeypatch.setattr(Archive, "_index_pending", stopped_in_the_last)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(archive, export_zip(tmp_path / "two.zip", convs))
+    assert source_rows(archive) == [("chatgpt", "failed")]
+    assert not archive.db.in_transaction
+    assert 0 < archive.stats()["conversations"] < len(convs)  # the first batch stays
+
+
 # -- kill -9 in the middle of an import ------------------------------------------------------------
 
 _IMPORT = """
