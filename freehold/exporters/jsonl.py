@@ -99,8 +99,8 @@ class Summary:
     """What one export wrote and what it left out.
 
     ``left_out``: reason -> ids of the conversations that gave no line; ``cut``: broken answers
-    lines were cut before (each counted once); ``not_included``: the messages of written
-    conversations that no line carries, by kind (``_KINDS``).
+    lines were cut before (each counted once); ``not_included``: the messages on the paths read
+    of written conversations that this format does not carry, by kind (``_KINDS``).
     """
 
     written: int = 0
@@ -185,7 +185,7 @@ def write_summary(
 def _write_conversation(
     handle: IO[bytes], conv: Conversation, all_branches: bool, summary: Summary
 ) -> None:
-    chats, cut = _lines(conv, all_branches)
+    chats, cut, read = _lines(conv, all_branches)
     summary.cut += len(cut)
     if not chats:
         reason = "only_broken_answers" if cut else "no_answer"
@@ -195,7 +195,7 @@ def _write_conversation(
         handle.write(orjson.dumps({"messages": chat}) + b"\n")
     summary.written += 1
     summary.lines += len(chats)
-    summary.not_included.update(_kind(m) for m in conv.messages if not _kept(m) and not _broken(m))
+    summary.not_included.update(_kind(m) for m in read if not _kept(m) and not _broken(m))
 
 
 def _ids(ids: list[str], shown: int) -> str:
@@ -216,8 +216,9 @@ def chat_lines(conv: Conversation, *, all_branches: bool = True) -> list[Chat]:
     return _lines(conv, all_branches)[0]
 
 
-def _lines(conv: Conversation, all_branches: bool) -> tuple[list[Chat], set[str]]:
-    """The lines, and the source ids of the broken answers they were cut before."""
+def _lines(conv: Conversation, all_branches: bool) -> tuple[list[Chat], set[str], list[Message]]:
+    """The lines, the source ids of the broken answers they were cut before, and the messages
+    of the paths read (the visible one alone without ``all_branches``), each once."""
     by_id = {m.source_id: m for m in conv.messages}
     paths = branch_paths(conv.messages)
     if not all_branches:
@@ -225,6 +226,7 @@ def _lines(conv: Conversation, all_branches: bool) -> tuple[list[Chat], set[str]
     instructions = _instructions(conv)
     unique: list[Chat] = []
     cut: set[str] = set()
+    read = [m for segment in paths for m in segment]  # the segments partition the paths read
     for segment in paths:
         ancestors = _ancestors(segment, by_id)
         path, broken = _example(ancestors + segment, own_from=len(ancestors))
@@ -233,7 +235,7 @@ def _lines(conv: Conversation, all_branches: bool) -> tuple[list[Chat], set[str]
         chat = _chat(path, instructions)
         if chat and chat not in unique:  # a regeneration can repeat an answer word for word
             unique.append(chat)
-    return unique, cut
+    return unique, cut, read
 
 
 def _ancestors(segment: list[Message], by_id: dict[str, Message]) -> list[Message]:

@@ -164,7 +164,8 @@ def broken_archive(archive: Archive) -> dict[str, str]:
             asked("two?"),
         ],
     )
-    archive.add_turn(ids["cut"], first[-1].id, [said("alpha beta ", "incomplete")])
+    reasoned = Message("", None, "assistant", "thoughts", thought, "hmm", hidden=True)
+    archive.add_turn(ids["cut"], first[-1].id, [reasoned, said("alpha beta ", "incomplete")])
     archive.add_turn(ids["cut"], first[-1].id, [said("Two."), asked("three?")])  # unanswered
     broken = archive.add_turn(ids["stopped"], None, [asked("hi"), said("hel", "interrupted")])
     archive.add_turn(ids["stopped"], broken[-1].id, [asked("go on"), said("Hello there.")])
@@ -193,7 +194,7 @@ def test_broken_answers_are_never_training_targets(archive: Archive, tmp_path: P
         "only_broken_answers": [ids["stopped"], ids["failed"]],
         "no_answer": [ids["alone"]],
     }
-    assert summary.not_included == {"reasoning": 1, "tool": 1}
+    assert summary.not_included == {"reasoning": 2, "tool": 1}
 
 
 def test_a_line_ends_before_its_first_broken_answer() -> None:
@@ -248,7 +249,7 @@ def test_the_command_says_what_it_left_out(archive: Archive, tmp_path: Path) -> 
             "no_answer": [ids["alone"]],
         },
         "incomplete_answers_cut": 2,  # the visible path only: "alpha beta " is on a branch
-        "not_included": {"reasoning": 1, "tool": 1},
+        "not_included": {"reasoning": 1, "tool": 1},  # the other reasoning is on a branch
     }
     command = ["export", "--format", "jsonl", "--out", str(out), "--all-branches"]
     result = CliRunner().invoke(cli, command)
@@ -258,4 +259,4 @@ def test_the_command_says_what_it_left_out(archive: Archive, tmp_path: Path) -> 
     assert f"2 with only incomplete answers ({ids['stopped']}, {ids['failed']})" in text
     assert f"1 without a user prompt and an assistant answer ({ids['alone']})" in text
     assert "3 incomplete answers cut, with the turns after them" in text
-    assert "1 reasoning block, 1 tool message not included" in text
+    assert "2 reasoning blocks, 1 tool message not included" in text
