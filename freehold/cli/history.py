@@ -160,10 +160,21 @@ def show(conversation: str, all_branches: bool, as_json: bool) -> None:
 @click.option("--model", help="Only conversations with a model whose slug starts with this.")
 @click.option("--query", help="Only conversations with a message matching this search.")
 @click.option("--id", "ids", multiple=True, help="Only these conversations (repeatable).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print what was written (and left out) as JSON."
+)
 def export(
-    format_name: str, out_dir: Path, all_branches: bool, ids: tuple[str, ...], **filters: Any
+    format_name: str,
+    out_dir: Path,
+    all_branches: bool,
+    ids: tuple[str, ...],
+    as_json: bool,
+    **filters: Any,
 ) -> None:
-    """Write the archive (or a selection) in an open format, into a new folder."""
+    """Write the archive (or a selection) in an open format, into a new folder.
+
+    The jsonl format also says what it left out: conversations without an answer, incomplete
+    answers cut, and the tool calls, reasoning and hidden messages not included."""
     exporters = plugins.exporters()
     check_period(filters["since"], filters["until"])
     with archive_session() as archive:
@@ -173,8 +184,11 @@ def export(
             if not selected:
                 raise click.ClickException(_nothing_selected(filters, ids))
             label = f"export {format_name}"
+            module = exporters[format_name]
+            # An exporter that can say what it left out offers write_summary (jsonl does).
+            write = getattr(module, "write_summary", module.write)
             with progress.counting(err, label, len(selected)) as tick:
-                count = exporters[format_name].write(
+                result = write(
                     archive,
                     archive.iter_conversations(ids=selected),
                     out_dir,
@@ -183,7 +197,18 @@ def export(
                 )
         except FreeholdError as error:
             raise click.ClickException(str(error)) from error
-    err.print(f"wrote {progress.plural(count, 'conversation')} to {out_dir}", soft_wrap=True)
+    _print_written(result, format_name, out_dir, as_json)
+
+
+def _print_written(result: Any, format_name: str, out_dir: Path, as_json: bool) -> None:
+    """An int (conversations written) or an exporter's summary, as a line or as JSON."""
+    if as_json:
+        detail = result.to_json() if hasattr(result, "to_json") else {"written": result}
+        print_json({"format": format_name, "out": str(out_dir), **detail})
+    elif hasattr(result, "text"):
+        err.print(result.text(out_dir), soft_wrap=True)
+    else:
+        err.print(f"wrote {progress.plural(result, 'conversation')} to {out_dir}", soft_wrap=True)
 
 
 def _nothing_selected(filters: dict[str, Any], ids: tuple[str, ...]) -> str:

@@ -21,13 +21,21 @@ What a line keeps, and why:
   shape the format needs, ``tool_calls``/``tool_call_id``), reasoning, hidden system prompts,
   memory notes, and messages without text.
 
+Every assistant message of a line is a training target, so a broken answer — ``status``
+incomplete, interrupted, failed or error (``BROKEN``: a cut stream, a stop, an error) — must not
+be one: the line is cut just before it, and the turns after it go with it. We cut rather than
+give it OpenAI's ``"weight": 0``: the key is OpenAI's alone among the services that read this
+shape, and what follows a broken answer was said to a model that never finished. A line then
+ends with its last assistant message (a trailing user turn has nothing to learn from).
+
 A branch none of whose own messages is kept is skipped (its line would repeat a prefix of
 another), as is a path with no user or no assistant message left, or a line equal to one already
 written for the conversation (a regeneration that repeated its answer word for word, which would
-only weigh double in training); a conversation
-with no line left is skipped entirely. ``write`` returns the number of conversations written, so
-``selected - returned`` is the number skipped; ``progress`` counts conversations processed,
-skipped ones included, so a progress bar still reaches its total.
+only weigh double in training); a conversation with no line left is skipped entirely.
+``write_summary`` says what was written and what was left out — skipped conversations by reason
+with their ids, broken answers cut, and the messages not included by kind — for the command to
+print; ``write`` returns only the number of conversations written. ``progress`` counts
+conversations processed, skipped ones included, so a progress bar still reaches its total.
 
 Lines are streamed one conversation at a time into a temporary file that replaces the previous
 one at the end. A folder may be exported into again when it holds nothing but this export's
@@ -37,26 +45,102 @@ file; any other non-empty folder is refused.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
+from freehold._words import plural
 from freehold.archive import Archive
 from freehold.exporters import _folder
 from freehold.models import Conversation, Message
 from freehold.tree import branch_paths
 
-__all__ = ["CONVERSATIONS", "FORMAT", "ROLES", "chat_lines", "write"]
+__all__ = [
+    "BROKEN",
+    "CONVERSATIONS",
+    "FORMAT",
+    "ROLES",
+    "Summary",
+    "chat_lines",
+    "write",
+    "write_summary",
+]
 
 FORMAT = "jsonl"
 CONVERSATIONS = "conversations.jsonl"
 ROLES = ("system", "user", "assistant")
+# Message.status values of an answer that did not finish (freehold chat, ChatGPT, LibreChat,
+# Open WebUI and AI Studio all map theirs onto these).
+BROKEN = frozenset({"incomplete", "interrupted", "failed", "error"})
 _OWN = {CONVERSATIONS, CONVERSATIONS + ".tmp"}
 _SIGNATURE = b'{"messages":['
+# Why a conversation gave no line, as --json names it and as the summary words it.
+_REASONS = {
+    "no_answer": "without a user prompt and an assistant answer",
+    "only_broken_answers": "with only incomplete answers",
+}
+_KINDS = {
+    "tool": ("tool message", "tool messages"),
+    "reasoning": ("reasoning block", "reasoning blocks"),
+    "hidden": ("hidden message", "hidden messages"),
+    "no_text": ("message without text", "messages without text"),
+    "other_role": ("message of another role", "messages of another role"),
+}
 
 Chat = list[dict[str, Any]]
+
+
+@dataclass(slots=True)
+class Summary:
+    """What one export wrote and what it left out.
+
+    ``left_out``: reason -> ids of the conversations that gave no line; ``cut``: broken answers
+    lines were cut before (each counted once); ``not_included``: the messages on the paths read
+    of written conversations that this format does not carry, by kind (``_KINDS``).
+    """
+
+    written: int = 0
+    lines: int = 0
+    left_out: dict[str, list[str]] = field(default_factory=dict)
+    cut: int = 0
+    not_included: Counter[str] = field(default_factory=Counter)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "written": self.written,
+            "lines": self.lines,
+            "left_out": {reason: len(ids) for reason, ids in self.left_out.items()},
+            "left_out_ids": self.left_out,
+            "incomplete_answers_cut": self.cut,
+            "not_included": dict(self.not_included),
+        }
+
+    def text(self, out: Path, shown: int = 5) -> str:
+        """One paragraph: "wrote 66 conversations (80 lines) to out; left out 3: 2 without …",
+        naming the first ``shown`` conversations left out for each reason."""
+        said = [
+            f"wrote {plural(self.written, 'conversation')} ({plural(self.lines, 'line')}) to {out}"
+        ]
+        skipped = sum(len(ids) for ids in self.left_out.values())
+        if skipped:
+            reasons = [
+                f"{len(ids)} {_REASONS[reason]} ({_ids(ids, shown)})"
+                for reason, ids in self.left_out.items()
+            ]
+            said.append(f"left out {skipped}: " + ", ".join(reasons))
+        if self.cut:
+            said.append(f"{plural(self.cut, 'incomplete answer')} cut, with the turns after them")
+        if self.not_included:
+            kinds = [
+                plural(count, *_KINDS[kind])
+                for kind, count in sorted(self.not_included.items(), key=lambda item: -item[1])
+            ]
+            said.append(", ".join(kinds) + " not included")
+        return "; ".join(said)
 
 
 def write(
@@ -67,28 +151,56 @@ def write(
     all_branches: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write ``conversations.jsonl``; returns how many conversations gave at least one line.
+    """Write ``conversations.jsonl``; returns how many conversations gave at least one line."""
+    return write_summary(
+        archive, conversations, out, all_branches=all_branches, progress=progress
+    ).written
+
+
+def write_summary(
+    archive: Archive,
+    conversations: Iterable[Conversation],
+    out: Path,
+    *,
+    all_branches: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Write ``conversations.jsonl``; returns what was written and what was left out.
 
     ``progress`` is called after each conversation with the number processed so far.
     """
     _folder.prepare_fixed(out, label="JSONL", own=_OWN, ours=lambda: _is_ours(out / CONVERSATIONS))
     tmp = out / (CONVERSATIONS + ".tmp")
     tmp.unlink(missing_ok=True)  # never write through a link planted in the folder
-    written = 0
+    summary = Summary()
     with tmp.open("wb") as handle:
         for seen, conv in enumerate(conversations, start=1):
-            written += _write_conversation(handle, conv, all_branches)
+            _write_conversation(handle, conv, all_branches, summary)
             if progress is not None:
                 progress(seen)
     os.replace(tmp, out / CONVERSATIONS)
-    return written
+    return summary
 
 
-def _write_conversation(handle: IO[bytes], conv: Conversation, all_branches: bool) -> int:
-    chats = chat_lines(conv, all_branches=all_branches)
+def _write_conversation(
+    handle: IO[bytes], conv: Conversation, all_branches: bool, summary: Summary
+) -> None:
+    chats, cut, read = _lines(conv, all_branches)
+    summary.cut += len(cut)
+    if not chats:
+        reason = "only_broken_answers" if cut else "no_answer"
+        summary.left_out.setdefault(reason, []).append(conv.id or conv.source_id)
+        return
     for chat in chats:
         handle.write(orjson.dumps({"messages": chat}) + b"\n")
-    return 1 if chats else 0
+    summary.written += 1
+    summary.lines += len(chats)
+    summary.not_included.update(_kind(m) for m in read if not _kept(m) and not _broken(m))
+
+
+def _ids(ids: list[str], shown: int) -> str:
+    more = f", … {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more
 
 
 def _is_ours(path: Path) -> bool:
@@ -101,33 +213,57 @@ def _is_ours(path: Path) -> bool:
 
 def chat_lines(conv: Conversation, *, all_branches: bool = True) -> list[Chat]:
     """The ``messages`` lists of one conversation: visible path first, then other branches."""
+    return _lines(conv, all_branches)[0]
+
+
+def _lines(conv: Conversation, all_branches: bool) -> tuple[list[Chat], set[str], list[Message]]:
+    """The lines, the source ids of the broken answers they were cut before, and the messages
+    of the paths read (the visible one alone without ``all_branches``), each once."""
     by_id = {m.source_id: m for m in conv.messages}
     paths = branch_paths(conv.messages)
     if not all_branches:
         paths = paths[:1] if paths and paths[0][0].on_visible_path else []
     instructions = _instructions(conv)
-    # A branch whose own messages are all dropped would only repeat a prefix of another line.
-    kept = [segment for segment in paths if any(_kept(m) for m in segment)]
-    chats = [_chat(_from_root(segment, by_id), instructions) for segment in kept]
     unique: list[Chat] = []
-    for chat in chats:
+    cut: set[str] = set()
+    read = [m for segment in paths for m in segment]  # the segments partition the paths read
+    for segment in paths:
+        ancestors = _ancestors(segment, by_id)
+        path, broken = _example(ancestors + segment, own_from=len(ancestors))
+        if broken is not None:
+            cut.add(broken.source_id)
+        chat = _chat(path, instructions)
         if chat and chat not in unique:  # a regeneration can repeat an answer word for word
             unique.append(chat)
-    return unique
+    return unique, cut, read
 
 
-def _from_root(segment: list[Message], by_id: dict[str, Message]) -> list[Message]:
-    """``segment`` preceded by its ancestors, root first (the tree is acyclic once stored)."""
+def _ancestors(segment: list[Message], by_id: dict[str, Message]) -> list[Message]:
+    """The messages above ``segment``, root first (the tree is acyclic once stored)."""
     ancestors: list[Message] = []
     parent = by_id.get(segment[0].parent_source_id or "")
     while parent is not None and len(ancestors) < len(by_id):
         ancestors.append(parent)
         parent = by_id.get(parent.parent_source_id or "")
-    return ancestors[::-1] + segment
+    return ancestors[::-1]
+
+
+def _example(path: list[Message], own_from: int) -> tuple[list[Message], Message | None]:
+    """The kept messages of ``path`` up to its first broken answer (returned too), ending with
+    an assistant message; empty when none of the branch's own messages (from ``own_from``) is
+    left, since the line would only repeat a prefix of another."""
+    broken = next((i for i, m in enumerate(path) if _broken(m)), len(path))
+    kept = [(i, m) for i, m in enumerate(path[:broken]) if _kept(m)]
+    while kept and kept[-1][1].role != "assistant":
+        kept.pop()
+    found = path[broken] if broken < len(path) else None
+    if not any(i >= own_from for i, _ in kept):
+        return [], found
+    return [m for _, m in kept], found
 
 
 def _chat(path: list[Message], instructions: str) -> Chat:
-    chat = [{"role": m.role, "content": m.text} for m in path if _kept(m)]
+    chat = [{"role": m.role, "content": m.text} for m in path]
     roles = {entry["role"] for entry in chat}
     if "user" not in roles or "assistant" not in roles:
         return []
@@ -138,6 +274,23 @@ def _chat(path: list[Message], instructions: str) -> Chat:
 
 def _kept(message: Message) -> bool:
     return message.role in ROLES and not message.hidden and bool(message.text.strip())
+
+
+def _broken(message: Message) -> bool:
+    """An answer shown to the user that did not finish: never a training target."""
+    return message.role == "assistant" and not message.hidden and message.status in BROKEN
+
+
+def _kind(message: Message) -> str:
+    """Which of ``_KINDS`` a message no line carries is."""
+    kind = message.kind()
+    if message.role == "tool" or kind in ("Tool call", "Tool output", "Web results"):
+        return "tool"
+    if kind in ("Reasoning", "Reasoning summary"):
+        return "reasoning"
+    if message.hidden:
+        return "hidden"
+    return "no_text" if message.role in ROLES else "other_role"
 
 
 def _instructions(conv: Conversation) -> str:

@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from freehold.archive import Archive
+from freehold.cli import cli
 from freehold.errors import FreeholdError
 from freehold.exporters import jsonl
+from freehold.ingest import import_path
 from freehold.models import ContextRecord, Conversation, Message
 from freehold.tree import branch_paths, build_tree
 from tests.exporters.test_json import fill_archive
@@ -134,3 +137,126 @@ def test_refuses_a_foreign_folder_and_reuses_its_own(filled: Archive, tmp_path: 
 def test_empty_archive(archive: Archive, tmp_path: Path) -> None:
     assert export(archive, tmp_path / "out") == 0
     assert (tmp_path / "out" / jsonl.CONVERSATIONS).read_bytes() == b""
+
+
+def said(text: str, status: str = "complete", role: str = "assistant", **extra: Any) -> Message:
+    parts = [{"type": "text", "text": text}] if text else []
+    return Message("", None, role, "text", parts, text, status=status, **extra)
+
+
+def asked(text: str) -> Message:
+    return said(text, role="user")
+
+
+def broken_archive(archive: Archive) -> dict[str, str]:
+    """Local turns (as ``freehold chat`` writes them) with broken answers; ids by name."""
+    ids = {name: archive.new_conversation(name) for name in ("cut", "stopped", "failed", "alone")}
+    thought = [{"type": "thought", "text": "hmm"}]
+    tool = [{"type": "code", "name": "python", "text": "1+1"}]
+    first = archive.add_turn(
+        ids["cut"],
+        None,
+        [
+            asked("one?"),
+            Message("", None, "assistant", "thoughts", thought, "hmm", hidden=True),
+            Message("", None, "assistant", "code", tool, "1+1", hidden=True),
+            said("One."),
+            asked("two?"),
+        ],
+    )
+    reasoned = Message("", None, "assistant", "thoughts", thought, "hmm", hidden=True)
+    archive.add_turn(ids["cut"], first[-1].id, [reasoned, said("alpha beta ", "incomplete")])
+    archive.add_turn(ids["cut"], first[-1].id, [said("Two."), asked("three?")])  # unanswered
+    broken = archive.add_turn(ids["stopped"], None, [asked("hi"), said("hel", "interrupted")])
+    archive.add_turn(ids["stopped"], broken[-1].id, [asked("go on"), said("Hello there.")])
+    archive.add_turn(ids["failed"], None, [asked("fail?"), said("", "failed")])
+    archive.add_turn(ids["alone"], None, [asked("anyone?")])
+    return ids
+
+
+def test_broken_answers_are_never_training_targets(archive: Archive, tmp_path: Path) -> None:
+    ids = broken_archive(archive)
+    summary = jsonl.write_summary(archive, archive.iter_conversations(), tmp_path / "out")
+    lines = chats(tmp_path / "out")
+    assert lines == [
+        [
+            {"role": "user", "content": "one?"},
+            {"role": "assistant", "content": "One."},
+            {"role": "user", "content": "two?"},
+            {"role": "assistant", "content": "Two."},
+        ]
+    ]  # the incomplete branch's line would be a prefix of this one; "three?" has no answer
+    for chat in lines:
+        check_chat(chat)
+        assert chat[-1]["role"] == "assistant"
+    assert (summary.written, summary.lines, summary.cut) == (1, 1, 3)
+    assert summary.left_out == {
+        "only_broken_answers": [ids["stopped"], ids["failed"]],
+        "no_answer": [ids["alone"]],
+    }
+    assert summary.not_included == {"reasoning": 2, "tool": 1}
+
+
+def test_a_line_ends_before_its_first_broken_answer() -> None:
+    messages = [
+        message("u1", None, "user", "one?"),
+        message("a1", "u1", "assistant", "One."),
+        message("u2", "a1", "user", "two?"),
+        message("a2", "u2", "assistant", "alpha beta ", status="interrupted"),
+        message("u3", "a2", "user", "three?"),
+        message("a3", "u3", "assistant", "Three."),
+    ]
+    conv = Conversation("chatgpt", "c", "t", build_tree(messages, "a3").messages, b"{}")
+    first = [{"role": "user", "content": "one?"}, {"role": "assistant", "content": "One."}]
+    assert jsonl.chat_lines(conv) == [first]
+    unanswered = Conversation("chatgpt", "d", "t", build_tree(messages[:3], "u2").messages, b"")
+    assert jsonl.chat_lines(unanswered) == [first]  # a trailing user turn is dropped
+
+
+def test_an_unfinished_imported_answer_is_cut(archive: Archive, tmp_path: Path) -> None:
+    history = {
+        "u1": {"id": "u1", "parentId": None, "childrenIds": ["a1"], "role": "user",
+               "content": "Hello", "timestamp": 1700000000},
+        "a1": {"id": "a1", "parentId": "u1", "childrenIds": [], "role": "assistant",
+               "content": "Bonj", "model": "llama3", "timestamp": 1700000010, "done": False},
+    }  # fmt: skip
+    chat = {"title": "S", "models": ["llama3"], "history": {"currentId": "a1", "messages": history}}
+    owui = [{"id": "owui-1", "user_id": "u", "title": "S", "created_at": 1700000000,
+               "updated_at": 1700000100, "chat": chat}]  # fmt: skip
+    (tmp_path / "owui.json").write_text(json.dumps(owui))
+    import_path(archive, tmp_path / "owui.json")
+    summary = jsonl.write_summary(archive, archive.iter_conversations(), tmp_path / "out")
+    assert (tmp_path / "out" / jsonl.CONVERSATIONS).read_bytes() == b""
+    assert (summary.written, summary.cut) == (0, 1)
+    assert list(summary.left_out) == ["only_broken_answers"]
+
+
+def test_the_command_says_what_it_left_out(archive: Archive, tmp_path: Path) -> None:
+    ids = broken_archive(archive)
+    archive.close()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["export", "--format", "jsonl", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report == {
+        "format": "jsonl",
+        "out": str(out),
+        "written": 1,
+        "lines": 1,
+        "left_out": {"only_broken_answers": 2, "no_answer": 1},
+        "left_out_ids": {
+            "only_broken_answers": [ids["stopped"], ids["failed"]],
+            "no_answer": [ids["alone"]],
+        },
+        "incomplete_answers_cut": 2,  # the visible path only: "alpha beta " is on a branch
+        "not_included": {"reasoning": 1, "tool": 1},  # the other reasoning is on a branch
+    }
+    command = ["export", "--format", "jsonl", "--out", str(out), "--all-branches"]
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stderr.split())
+    assert f"wrote 1 conversation (1 line) to {out}; left out 3: " in text
+    assert f"2 with only incomplete answers ({ids['stopped']}, {ids['failed']})" in text
+    assert f"1 without a user prompt and an assistant answer ({ids['alone']})" in text
+    assert "3 incomplete answers cut, with the turns after them" in text
+    assert "2 reasoning blocks, 1 tool message not included" in text
