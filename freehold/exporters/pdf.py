@@ -59,8 +59,8 @@ from PIL import Image, UnidentifiedImageError
 from freehold.archive import Archive
 from freehold.errors import FreeholdError
 from freehold.exporters import _folder
+from freehold.exporters._pdfnodes import LONG_RUN, Node, PdfBody, clean, nodes
 from freehold.exporters._pdfnodes import Image as Picture
-from freehold.exporters._pdfnodes import Node, PdfBody, clean, nodes
 from freehold.exporters._typst import FONT_ENV, Engine, FontBook, find_fonts
 from freehold.models import AttachmentRef, Conversation, Message
 from freehold.safehtml import one_line
@@ -201,7 +201,12 @@ class _Typesetter:
         self.local = threading.local()
 
     def document(self, title: str, conversations: list[bytes]) -> bytes:
-        fonts = {"title": clean(title), "fonts": self.book.sans(), "mono": self.book.mono()}
+        fonts = {
+            "title": clean(title),
+            "fonts": self.book.sans(),
+            "mono": self.book.mono(),
+            "long": LONG_RUN,
+        }
         # the conversations are already JSON: spliced in, not parsed and dumped again
         data = orjson.dumps(fonts)[:-1] + b',"convs":[' + b",".join(conversations) + b"]}"
         engine = getattr(self.local, "engine", None)
