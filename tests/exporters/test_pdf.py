@@ -28,7 +28,7 @@ from freehold.archive import Archive
 from freehold.errors import FreeholdError
 from freehold.exporters import _pdfnodes
 from freehold.exporters import pdf as pdf_export
-from tests.builders import ingest, png
+from tests.builders import LIBRECHAT_PREFIX, SYSTEM_PROMPT, ingest, own_system_prompts, png
 from tests.exporters.test_json import HOSTILE_TITLES, T0, fill_archive, node, text
 from tests.exporters.test_markdown import assert_safe_name
 
@@ -430,6 +430,25 @@ def test_nesting_is_capped_before_typst(tmp_path: Path) -> None:
 
     assert max(depth(n) for n in deep) <= _pdfnodes.MAX_DEPTH + 1
     assert "leaf" in json.dumps(deep)
+
+
+def test_a_conversations_own_system_prompt_is_a_labelled_block(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """Open WebUI's params.system and LibreChat's promptPrefix, labelled, before the thread;
+    ChatGPT's custom instructions stay where their message shows them, not twice."""
+    own_system_prompts(archive, tmp_path / "in", real)
+    out = tmp_path / "out"
+    assert export(archive, out) == 3
+    shown = {
+        c.source_kind: text_of(pdf_of(archive, out, c.source_id))
+        for c in archive.iter_conversations()
+    }
+    for kind, prompt in (("openwebui", SYSTEM_PROMPT), ("librechat", LIBRECHAT_PREFIX)):
+        assert f"Custom instructions\n{prompt}" in shown[kind], shown[kind]
+        assert shown[kind].count(prompt) == 1
+        assert shown[kind].index(prompt) < shown[kind].index("User")
+    assert shown["chatgpt"].count("Preferred name: Tecolote") == 1
 
 
 HASH = "9aee368501098f011245ada28eca698dd13ad7f70658d7af41e85b20764d41c1"
