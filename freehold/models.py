@@ -33,7 +33,9 @@ from typing import IO, Any, TypeVar
 
 __all__ = [
     "ATTEMPT_OUTCOMES",
+    "CONTEXT_KINDS",
     "FILE_PARTS",
+    "INSTRUCTION_KINDS",
     "KIND_NAMES",
     "ROLE_NAMES",
     "AttachmentRef",
@@ -47,6 +49,7 @@ __all__ = [
     "Problem",
     "Record",
     "SourceFile",
+    "context_label",
     "count_branches",
     "pickled_by_fields",
     "without_citation_marks",
@@ -280,6 +283,26 @@ class ContextRecord:
     message_source_id: str | None = None
 
 
+# What the importers call their personal-context records, as a reader calls them.
+CONTEXT_KINDS = {
+    "custom_instructions": "Custom instructions",
+    "memory": "Memory note",
+    "memory_snapshot": "Memory snapshot",
+    "project_document": "Project document",
+    "project_instructions": "Project instructions",
+    "system_instructions": "System instructions",
+}
+# The kinds that instruct the model: a conversation's own system prompt.
+INSTRUCTION_KINDS = frozenset(
+    {"custom_instructions", "project_instructions", "system_instructions"}
+)
+
+
+def context_label(kind: str) -> str:
+    """The English label of a context record's kind (an unknown kind, made readable)."""
+    return CONTEXT_KINDS.get(kind) or kind.replace("_", " ").strip().capitalize() or "Context"
+
+
 @pickled_by_fields
 @dataclass(slots=True)
 class Conversation:
@@ -323,6 +346,22 @@ class Conversation:
         return count_branches(
             {m.source_id: m.parent_source_id for m in self.messages}, self.current_leaf
         )
+
+    def own_context(self) -> list[ContextRecord]:
+        """The context records no message of the thread carries, to be shown above it.
+
+        The one rule every reader (``show``, the Markdown, HTML and PDF exports) follows: a
+        record a message carries (ChatGPT's custom instructions and memory arrive as message
+        parts, AI Studio's system instructions as a system message) is shown with that message,
+        once; the rest (Open WebUI's ``params.system``, LibreChat's ``promptPrefix``, Claude's
+        project instructions) are the conversation's own and shown apart.
+        """
+        carried = {m.source_id for m in self.messages}
+        return [
+            record
+            for record in self.context
+            if record.text.strip() and record.message_source_id not in carried
+        ]
 
 
 @dataclass(slots=True)

@@ -25,7 +25,14 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from freehold.models import Attempt, Conversation, Generation, Message
+from freehold.models import (
+    Attempt,
+    ContextRecord,
+    Conversation,
+    Generation,
+    Message,
+    context_label,
+)
 from freehold.progress import plural
 from freehold.tree import branch_paths
 
@@ -116,6 +123,7 @@ def conversation(conv: Conversation, *, all_branches: bool = False) -> list[Rend
     """The visible path, then (with ``all_branches``) every other branch in full."""
     paths = branch_paths(conv.messages)
     out: list[RenderableType] = [_header(conv, conv.branch_count - 1)]
+    out += [_context(record) for record in conv.own_context()]
     forks = _fork_counts(conv.messages)
     for message in paths[0] if paths else []:
         out.append(_message(message))
@@ -163,6 +171,12 @@ def _header(conv: Conversation, other_branches: int) -> RenderableType:
         details.append(f"gone upstream {conv.gone_upstream_at}")
     lines.append("\n" + visible(" · ".join(details)), style="dim")
     return Panel(lines)
+
+
+def _context(record: ContextRecord) -> RenderableType:
+    """The conversation's own system prompt, boxed and labelled above the thread."""
+    title = _text(context_label(record.kind), "bold")
+    return Panel(_text(record.text.strip()), title=title, title_align="left", border_style="dim")
 
 
 def _message(message: Message) -> RenderableType:

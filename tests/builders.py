@@ -13,7 +13,23 @@ from pathlib import Path
 from freehold.archive import Archive
 from freehold.ingest import ImportReport, import_path
 
-__all__ = ["chatgpt_chats", "damaged_zip", "ingest", "png", "write_zip"]
+__all__ = [
+    "LIBRECHAT_PREFIX",
+    "SYSTEM_PROMPT",
+    "chatgpt_chats",
+    "damaged_zip",
+    "ingest",
+    "own_system_prompts",
+    "png",
+    "write_zip",
+]
+
+# A conversation's own system prompt: Open WebUI's ``chat.params.system`` (the probe's chat)
+# and the real LibreChat export's ``promptPrefix``.
+SYSTEM_PROMPT = "SYSPROMPT-MARKER: answer in French."
+LIBRECHAT_PREFIX = "You are an expert software engineer."
+LIBRECHAT = "librechat-import-data/librechat-tree.json"
+CUSTOM_INSTRUCTIONS = "echomine-aucontraire/chatgpt-golden-001/raw.json"  # ChatGPT's, as parts
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -58,6 +74,29 @@ def damaged_zip(path: Path, members: Mapping[str, bytes], damage: str) -> Path:
 def ingest(archive: Archive, path: Path) -> ImportReport:
     """Import in this process (the reader-process path has its own tests)."""
     return import_path(archive, path, reader_process=False)
+
+
+def own_system_prompts(archive: Archive, folder: Path, real: Path) -> None:
+    """Import an Open WebUI chat with ``params.system``, the real LibreChat export (its
+    ``promptPrefix``) and a real ChatGPT conversation whose custom instructions are parts."""
+    messages = {
+        "u1": {"id": "u1", "parentId": None, "childrenIds": ["a1"], "role": "user"},
+        "a1": {"id": "a1", "parentId": "u1", "childrenIds": [], "role": "assistant"},
+    }
+    messages["u1"].update(content="Hello", timestamp=1700000000)
+    messages["a1"].update(content="Bonjour", model="llama3", timestamp=1700000010, done=True)
+    chat = {
+        "title": "S",
+        "models": ["llama3"],
+        "params": {"system": SYSTEM_PROMPT},
+        "history": {"currentId": "a1", "messages": messages},
+    }
+    item = {"id": "sys-chat", "user_id": "u1", "title": "S", "chat": chat}
+    item.update(created_at=1700000000, updated_at=1700000100)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "openwebui.json").write_text(json.dumps([item]))
+    for path in (folder / "openwebui.json", real / LIBRECHAT, real / CUSTOM_INSTRUCTIONS):
+        ingest(archive, path)
 
 
 def chatgpt_chats(path: Path, chats: Mapping[str, tuple[str, list[str]]], start: float) -> Path:

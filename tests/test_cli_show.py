@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from freehold.archive import open_archive
 from freehold.cli import cli
+from tests.builders import LIBRECHAT_PREFIX, SYSTEM_PROMPT, own_system_prompts
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-chatgpt-export.zip"
 BRANCHED = "c19ee96c229f96f6"  # two branches, reasoning, tool calls, a hidden system message
@@ -49,3 +50,18 @@ def test_counts_agree_with_their_number(sample: None) -> None:
     assert "2 branches" in result.stdout
     assert "1 other branch: --all-branches shows them" in result.stdout
     assert "branch(es)" not in result.stdout
+
+
+def test_a_conversations_own_system_prompt_is_shown_labelled(real: Path, tmp_path: Path) -> None:
+    """Open WebUI's params.system and LibreChat's promptPrefix, boxed under their label before
+    the thread, with or without --all-branches; ChatGPT's stay with their message, once."""
+    with open_archive() as archive:
+        own_system_prompts(archive, tmp_path / "in", real)
+        ids = {c.source_kind: str(c.id) for c in archive.iter_conversations()}
+    for kind, prompt in (("openwebui", SYSTEM_PROMPT), ("librechat", LIBRECHAT_PREFIX)):
+        for extra in ((), ("--all-branches",)):
+            shown = run("show", ids[kind], *extra).stdout
+            assert re.search(r"Custom instructions ─+╮\n│ " + re.escape(prompt), shown), shown
+            assert shown.count(prompt) == 1 and shown.index(prompt) < shown.index("User")
+    chatgpt = run("show", ids["chatgpt"]).stdout
+    assert chatgpt.count("Preferred name:") == 1

@@ -13,7 +13,10 @@ Hostile content is bounded here, before Typst sees it:
   about 60 nested blocks or 80 nested calls);
 - a table wider than ``MAX_COLUMNS`` becomes monospaced rows (``a | b | c``);
 - a run of ``LONG_RUN`` or more characters with nowhere to break (a 100,000-character word,
-  a base64 blob) gets a zero-width space every ``LONG_RUN // 2`` characters, so it wraps;
+  a base64 blob, a hash) may wrap every ``LONG_RUN // 2`` characters: the template's show rule
+  puts a hair's width of space there (``h``), which Typst may break at but which is no
+  character, so the PDF's text is the message's text (a copied or searched hash is the hash).
+  Scripts Typst already breaks itself (Chinese, Japanese, Korean, Thai…) are left to it;
 - control characters are shown as ``\\x1b``-style escapes, lone surrogates as U+FFFD;
 - code over ``MAX_HIGHLIGHT`` characters is shown without colours (pygments can be slow).
 """
@@ -60,18 +63,11 @@ _CONTROLS: dict[int, str | None] = {
 }
 _CONTROLS[0x0D] = None
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_UNBROKEN = re.compile(r"[^\s\u200b\-/]{" + str(LONG_RUN) + ",}")
 
 
 def clean(text: str) -> str:
-    """Text any font can lay out: visible controls, no surrogates, long runs breakable."""
-    text = _SURROGATE.sub("\ufffd", text.translate(_CONTROLS)).replace("\t", "    ")
-    return _UNBROKEN.sub(_breakable, text)
-
-
-def _breakable(match: re.Match[str]) -> str:
-    run, step = match[0], LONG_RUN // 2
-    return "\u200b".join(run[start : start + step] for start in range(0, len(run), step))
+    """Text any font can lay out: visible controls, no surrogates (long runs: ``pdf.typ``)."""
+    return _SURROGATE.sub("\ufffd", text.translate(_CONTROLS)).replace("\t", "    ")
 
 
 def direction(text: str) -> str | None:

@@ -10,7 +10,8 @@ Layout of the output folder::
 
 A page shows what the person saw, like the Markdown export (named the same way): the
 visible path, each message with its role, time and model; what the interface hid (system
-prompts, tool calls and results, reasoning, custom instructions) sits in ``<details>``. Other
+prompts, tool calls and results, reasoning, custom instructions) sits in ``<details>``, a
+conversation's own system prompt (``Conversation.own_context``) in one under the title. Other
 branches follow under "Other branches", each saying which message it forks from: in full by
 default (``all_branches=True``), else summarised (message count and first message). A
 message's own headings are moved three levels down (``<h1>`` → ``<h4>``), below the page's title
@@ -48,7 +49,7 @@ from typing import Any
 
 from freehold.archive import Archive
 from freehold.exporters import _folder
-from freehold.models import AttachmentRef, Conversation, Message
+from freehold.models import AttachmentRef, Conversation, Message, context_label
 from freehold.safehtml import RASTER as _RASTER
 from freehold.safehtml import Body, escape, highlight_css, one_line
 from freehold.tree import branch_paths
@@ -317,6 +318,12 @@ class _Page:
             f'<nav><a href="{INDEX}">← All conversations</a></nav>\n<main>',
             f"<h1>{_e(title)}</h1>",
             self._meta(self.conv.branch_count),
+        ]
+        # the conversation's own system prompt (Open WebUI, LibreChat, a Claude project)
+        blocks += [
+            f'<details class="hidden context">\n<summary>{_e(context_label(r.kind))}</summary>\n'
+            f'<div class="body">\n{self.body.markdown(r.text)}\n</div>\n</details>'
+            for r in self.conv.own_context()
         ]
         blocks += [self._message(m) for m in main]
         if others:

@@ -9,7 +9,9 @@ Layout of the output folder::
 A note is for reading, not for round trips (that is the JSON export's job), so it shows what the
 person saw: the visible path, one heading per message (``### User``, ``### Assistant (gpt-4o)``)
 with its time. What the interface hid (system prompts, tool calls and results, custom
-instructions, reasoning) stays one click away in ``<details>`` blocks rather than being dropped.
+instructions, reasoning) stays one click away in ``<details>`` blocks rather than being dropped;
+a conversation's own system prompt (``Conversation.own_context``: Open WebUI's, LibreChat's, a
+Claude project's instructions) is one such block under the title.
 Code is fenced with a fence longer than any backtick run inside it, so no content can close it.
 Headings a message writes are moved below its role heading (``demote_headings``: a ``#`` in an
 answer under ``### Assistant`` becomes ``####``), found by cmark-gfm's own parse so that a
@@ -46,7 +48,14 @@ from cmarkgfm.cmark import Options  # type: ignore[import-untyped,unused-ignore]
 
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
-from freehold.models import AttachmentRef, Conversation, Message, Part, without_citation_marks
+from freehold.models import (
+    AttachmentRef,
+    Conversation,
+    Message,
+    Part,
+    context_label,
+    without_citation_marks,
+)
 from freehold.tree import branch_paths
 
 __all__ = ["FORMAT", "demote_headings", "file_name", "write"]
@@ -264,6 +273,11 @@ class _Note:
         blocks = [
             self._front_matter(self.conv.branch_count),
             f"# {_inline(self.conv.title or 'Untitled', 300)}",
+        ]
+        # the conversation's own system prompt (Open WebUI, LibreChat, a Claude project)
+        blocks += [
+            _details(context_label(r.kind), demote_headings(r.text, 3))
+            for r in self.conv.own_context()
         ]
         blocks += [block for m in main for block in self._message(m, 3)]
         if others:

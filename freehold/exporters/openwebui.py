@@ -10,7 +10,10 @@ and ``done``) and ``chat.history.currentId`` names the leaf of the visible path,
 answers and edited prompts stay switchable branches after the import. Message ids are the
 export's own message ids (Open WebUI gives new ones on import anyway); ``meta.tags`` holds the
 source (``chatgpt``, ``claude``…), ``pinned`` is ``starred``; times are integer epoch seconds.
-Siblings are listed in ``childrenIds`` in the archive's order (oldest first).
+Siblings are listed in ``childrenIds`` in the archive's order (oldest first). The
+conversation's own system prompt (``Conversation.own_context``'s instruction records: Open
+WebUI's own, LibreChat's ``promptPrefix``, a Claude project's instructions) is
+``chat.params.system``, where Open WebUI keeps a chat's system prompt and reads it back.
 
 Content is written from a message's parts the way Open WebUI itself writes a message (its
 ``serialize_output``, read in the 0.12 source; 0.12 still draws these blocks from ``content``):
@@ -57,7 +60,14 @@ import orjson
 
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
-from freehold.models import AttachmentRef, Conversation, Message, Part, without_citation_marks
+from freehold.models import (
+    INSTRUCTION_KINDS,
+    AttachmentRef,
+    Conversation,
+    Message,
+    Part,
+    without_citation_marks,
+)
 from freehold.safehtml import RASTER
 
 __all__ = ["FILE", "FORMAT", "chat_item", "write"]
@@ -145,11 +155,15 @@ def chat_item(conv: Conversation, image: ImageUrl | None = None) -> dict[str, An
     current = anchor.get(_visible_leaf(conv.messages) or "") or next(reversed(nodes))
     title = conv.title or "Untitled"
     history = {"currentId": current, "messages": nodes}
+    chat: dict[str, Any] = {"title": title, "models": _models(conv, nodes), "history": history}
+    system = _system(conv)
+    if system:
+        chat["params"] = {"system": system}
     return {
         "id": conv.id or conversation_id(conv.source_kind, conv.source_id),
         "user_id": conv.account_id or "",
         "title": title,
-        "chat": {"title": title, "models": _models(conv, nodes), "history": history},
+        "chat": chat,
         "meta": {"tags": [conv.source_kind]},
         "pinned": conv.starred,
         "archived": conv.archived,
@@ -158,6 +172,12 @@ def chat_item(conv: Conversation, image: ImageUrl | None = None) -> dict[str, An
         "created_at": _epoch(conv.created_at),
         "updated_at": _epoch(conv.updated_at if conv.updated_at is not None else conv.created_at),
     }
+
+
+def _system(conv: Conversation) -> str:
+    """The conversation's own system prompt (its instruction records no message carries)."""
+    texts = [r.text.strip() for r in conv.own_context() if r.kind in INSTRUCTION_KINDS]
+    return "\n\n".join(dict.fromkeys(texts))
 
 
 def _no_image(ref: AttachmentRef) -> str | None:

@@ -12,7 +12,9 @@ through ``safehtml.Body`` (Markdown, code highlighted by pygments, sources, labe
 with one heading per message (role, author, model, time); headings, lists, tables, quotes and
 links as the Markdown meant them; code in a monospaced font with the HTML export's colours;
 raster images embedded. What the interface hid (system prompts, tool calls, reasoning) is one
-grey line each, not dropped. Other branches follow under "Other branches", each saying which
+grey line each, not dropped; a conversation's own system prompt (``Conversation.own_context``:
+Open WebUI's, LibreChat's, a Claude project's instructions) is a labelled panel above the thread.
+Other branches follow under "Other branches", each saying which
 message it forks from: in full by default (``all_branches=True``), else one summary line.
 The PDF has a bookmark per conversation and page numbers ("3 / 12") in the footer.
 
@@ -59,10 +61,10 @@ from PIL import Image, UnidentifiedImageError
 from freehold.archive import Archive
 from freehold.errors import FreeholdError
 from freehold.exporters import _folder
+from freehold.exporters._pdfnodes import LONG_RUN, Node, PdfBody, clean, nodes
 from freehold.exporters._pdfnodes import Image as Picture
-from freehold.exporters._pdfnodes import Node, PdfBody, clean, nodes
 from freehold.exporters._typst import FONT_ENV, Engine, FontBook, find_fonts
-from freehold.models import AttachmentRef, Conversation, Message
+from freehold.models import AttachmentRef, ContextRecord, Conversation, Message, context_label
 from freehold.safehtml import one_line
 from freehold.tree import branch_paths
 
@@ -201,7 +203,12 @@ class _Typesetter:
         self.local = threading.local()
 
     def document(self, title: str, conversations: list[bytes]) -> bytes:
-        fonts = {"title": clean(title), "fonts": self.book.sans(), "mono": self.book.mono()}
+        fonts = {
+            "title": clean(title),
+            "fonts": self.book.sans(),
+            "mono": self.book.mono(),
+            "long": LONG_RUN,
+        }
         # the conversations are already JSON: spliced in, not parsed and dumped again
         data = orjson.dumps(fonts)[:-1] + b',"convs":[' + b",".join(conversations) + b"]}"
         engine = getattr(self.local, "engine", None)
@@ -318,6 +325,7 @@ class _Layout:
         blocks: list[Node] = []
         if plain is not None:
             blocks.append(_note(f"Shown as plain text: the full layout failed ({plain})."))
+        blocks += [self._context(record) for record in conv.own_context()]
         for message in main:
             blocks += self._message(message)
         if others:
@@ -386,6 +394,14 @@ class _Layout:
             text = clean(message.text.strip())
             return [{"k": "p", "c": text}] if text else []
         return nodes("\n".join(self.body.blocks(message)), self.body.parked)
+
+    def _context(self, record: ContextRecord) -> Node:
+        """The conversation's own system prompt: a labelled panel above the thread."""
+        if self.plain:
+            body: list[Node] = [{"k": "p", "c": clean(record.text.strip())}]
+        else:
+            body = nodes(self.body.markdown(record.text), self.body.parked)
+        return {"k": "ctx", "head": clean(context_label(record.kind)), "c": body}
 
 
 def _gist(message: Message) -> str:

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from freehold.errors import FreeholdError
-from freehold.models import Conversation, Message
+from freehold.models import CONTEXT_KINDS, Conversation, Message, context_label
 from freehold.safehtml import highlight_code, one_line, render_markdown
 from freehold.web.i18n import choose, counter, translator
 from freehold.web.thread import choose_path
@@ -54,24 +54,8 @@ def _size(size: int | None) -> str:
     return ""
 
 
-# What the importers call their personal-context records, as a reader calls them.
-CONTEXT_KINDS = {
-    "custom_instructions": "Custom instructions",
-    "memory": "Memory note",
-    "memory_snapshot": "Memory snapshot",
-    "project_document": "Project document",
-    "project_instructions": "Project instructions",
-    "system_instructions": "System instructions",
-}
-
-
-def _context_kind(kind: str) -> str:
-    """The English label of a context record's kind (an unknown kind, made readable)."""
-    return CONTEXT_KINDS.get(kind) or kind.replace("_", " ").strip().capitalize() or "Context"
-
-
 TEMPLATES.env.filters.update(when=_when, day=_day, size=_size, one_line=one_line)
-TEMPLATES.env.filters["context_kind"] = _context_kind
+TEMPLATES.env.filters["context_kind"] = context_label
 
 
 def _language(request: Request) -> str:

@@ -16,6 +16,7 @@ from freehold.archive import Archive
 from freehold.errors import FreeholdError
 from freehold.exporters import html as html_export
 from freehold.ingest import import_path
+from tests.builders import LIBRECHAT_PREFIX, SYSTEM_PROMPT, own_system_prompts
 from tests.exporters.test_json import HOSTILE_TITLES, PNG, T0, fill_archive, node, text
 from tests.exporters.test_markdown import assert_safe_name
 
@@ -208,6 +209,28 @@ def test_code_blocks_carry_pygments_classes(filled: Archive, tmp_path: Path) -> 
         assert "style" not in attrs
     css = (out / html_export.STYLE).read_text(encoding="utf-8")
     assert ".highlight .k " in css and "prefers-color-scheme: dark" in css
+
+
+def test_a_conversations_own_system_prompt_is_a_details_block(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """Open WebUI's params.system and LibreChat's promptPrefix: once, collapsed, under the title;
+    ChatGPT's custom instructions stay where their message shows them, not twice."""
+    own_system_prompts(archive, tmp_path / "in", real)
+    export(archive, tmp_path / "out")
+    shown = {}
+    for conv in archive.iter_conversations():
+        shown[conv.source_kind] = page_of(archive, tmp_path / "out", conv.source_id).read_text()
+    for kind, prompt in (("openwebui", SYSTEM_PROMPT), ("librechat", LIBRECHAT_PREFIX)):
+        page = shown[kind]
+        block = re.search(
+            r'<details class="hidden context">\n<summary>Custom instructions</summary>\n'
+            r'<div class="body">\s*<p>([^<]*)</p>\s*</div>\n</details>',
+            page,
+        )
+        assert block and block[1] == prompt and page.count(prompt) == 1
+        assert block.start() < page.index('<article class="message')
+    assert shown["chatgpt"].count("Preferred name: Tecolote") == 1
 
 
 def test_hidden_items_sit_in_details(filled: Archive, tmp_path: Path) -> None:

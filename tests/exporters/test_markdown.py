@@ -22,6 +22,7 @@ from freehold.exporters import _folder, markdown
 from freehold.exporters import html as html_export
 from freehold.ingest import import_path
 from freehold.models import Conversation
+from tests.builders import LIBRECHAT_PREFIX, SYSTEM_PROMPT, own_system_prompts
 from tests.exporters.test_json import HOSTILE_TITLES, PNG, T0, fill_archive, node, text
 
 LINK = re.compile(r"\]\(([^)<>]+)\)")
@@ -82,6 +83,23 @@ def test_body_shows_the_visible_path_and_hides_the_hidden(filled: Archive, tmp_p
     )
     assert thought and "Pondering" in thought.group(1) and "hm" in thought.group(1)
     assert "System" not in body, "an empty system message is left out"
+
+
+def test_a_conversations_own_system_prompt_is_a_details_block(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """Open WebUI's params.system and LibreChat's promptPrefix: once, collapsed, under the title;
+    ChatGPT's custom instructions stay where their message shows them, not twice."""
+    own_system_prompts(archive, tmp_path / "in", real)
+    export(archive, tmp_path / "out")
+    found = notes(tmp_path / "out")
+    librechat = next(body for meta, body in found.values() if meta["source"] == "librechat")
+    chatgpt = next(body for meta, body in found.values() if meta["source"] == "chatgpt")
+    for body, prompt in ((found["sys-chat"][1], SYSTEM_PROMPT), (librechat, LIBRECHAT_PREFIX)):
+        block = f"<details>\n<summary>Custom instructions</summary>\n\n{prompt}\n\n</details>"
+        assert body.count(prompt) == 1 and block in body
+        assert body.index(block) < body.index("### User")
+    assert chatgpt.count("Preferred name: Tecolote") == 1
 
 
 def test_code_fence_outlasts_backticks_inside(filled: Archive, tmp_path: Path) -> None:

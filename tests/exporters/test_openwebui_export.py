@@ -16,6 +16,7 @@ from freehold.exporters import openwebui
 from freehold.ingest import import_path
 from freehold.models import Conversation, Message
 from freehold.tree import build_tree
+from tests.builders import LIBRECHAT_PREFIX, SYSTEM_PROMPT, own_system_prompts
 from tests.exporters.test_json import PNG, fill_archive
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-chatgpt-export.zip"
@@ -322,3 +323,23 @@ def test_hidden_tool_steps_and_images_reach_the_next_answer(
     ]
     assert any('name="python"' in content for content in calls)
     assert any('name="dalle.text2im"' in content for content in calls)
+
+
+def test_a_conversations_own_system_prompt_is_params_system_and_comes_back(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """Open WebUI's params.system and LibreChat's promptPrefix leave as chat.params.system and
+    come back as the conversation's custom instructions; ChatGPT's stay with their message."""
+    own_system_prompts(archive, tmp_path / "in", real)
+    export(archive, tmp_path / "out")
+    system = {
+        i["meta"]["tags"][0]: i["chat"].get("params", {}).get("system")
+        for i in items(tmp_path / "out")
+    }
+    assert system == {"openwebui": SYSTEM_PROMPT, "librechat": LIBRECHAT_PREFIX, "chatgpt": None}
+    with open_archive(tmp_path / "again") as again:
+        import_path(again, tmp_path / "out" / openwebui.FILE)
+        back = {c.title: [(r.kind, r.text) for r in c.context] for c in again.iter_conversations()}
+    assert back["S"] == [("custom_instructions", SYSTEM_PROMPT)]
+    librechat = next(c.title for c in archive.iter_conversations() if c.source_kind == "librechat")
+    assert back[librechat] == [("custom_instructions", LIBRECHAT_PREFIX)]

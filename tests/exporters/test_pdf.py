@@ -28,7 +28,7 @@ from freehold.archive import Archive
 from freehold.errors import FreeholdError
 from freehold.exporters import _pdfnodes
 from freehold.exporters import pdf as pdf_export
-from tests.builders import ingest, png
+from tests.builders import LIBRECHAT_PREFIX, SYSTEM_PROMPT, ingest, own_system_prompts, png
 from tests.exporters.test_json import HOSTILE_TITLES, T0, fill_archive, node, text
 from tests.exporters.test_markdown import assert_safe_name
 
@@ -186,7 +186,7 @@ def pdf_of(archive: Archive, out: Path, source_id: str) -> Path:
 
 def text_of(path: Path) -> str:
     pages = [page.extract_text() or "" for page in PdfReader(path).pages]
-    return "\n".join(pages).replace("\u200b", "")
+    return "\n".join(pages)
 
 
 def chunks(path: Path) -> list[tuple[str, str, float, int]]:
@@ -432,10 +432,48 @@ def test_nesting_is_capped_before_typst(tmp_path: Path) -> None:
     assert "leaf" in json.dumps(deep)
 
 
-def test_long_runs_get_break_opportunities() -> None:
-    cleaned = _pdfnodes.clean("a" * 100 + " short words stay")
-    assert cleaned.replace("\u200b", "") == "a" * 100 + " short words stay"
-    assert all(len(run) <= _pdfnodes.LONG_RUN for run in cleaned.split("\u200b"))
+def test_a_conversations_own_system_prompt_is_a_labelled_block(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """Open WebUI's params.system and LibreChat's promptPrefix, labelled, before the thread;
+    ChatGPT's custom instructions stay where their message shows them, not twice."""
+    own_system_prompts(archive, tmp_path / "in", real)
+    out = tmp_path / "out"
+    assert export(archive, out) == 3
+    shown = {
+        c.source_kind: text_of(pdf_of(archive, out, c.source_id))
+        for c in archive.iter_conversations()
+    }
+    for kind, prompt in (("openwebui", SYSTEM_PROMPT), ("librechat", LIBRECHAT_PREFIX)):
+        assert f"Custom instructions\n{prompt}" in shown[kind], shown[kind]
+        assert shown[kind].count(prompt) == 1
+        assert shown[kind].index(prompt) < shown[kind].index("User")
+    assert shown["chatgpt"].count("Preferred name: Tecolote") == 1
+
+
+HASH = "9aee368501098f011245ada28eca698dd13ad7f70658d7af41e85b20764d41c1"
+JAPANESE = (
+    "日本語の文章はスペースなしで長く続くことがあるのでここでは五十文字以上の長い行を"
+    "書いてみることにしますがどうなるでしょうか確認します。"
+)
+
+
+def test_long_runs_wrap_without_changing_the_text(archive: Archive, tmp_path: Path) -> None:
+    """A hash, a long Japanese sentence and a 300-character run come out as they went in."""
+    run = "0123456789abcdef" * 19
+    said = f"Hash: {HASH} end.\n\n{JAPANESE}\n\n{run}"
+    source = tmp_path / "long.zip"
+    with zipfile.ZipFile(source, "w") as made:
+        made.writestr("conversations.json", json.dumps([_conversation("long", "Long", said)]))
+    ingest(archive, source)
+    out = tmp_path / "out"
+    assert export(archive, out) == 1
+    shown = text_of(singles(out)[0])
+    assert "\u200b" not in shown
+    assert f"Hash: {HASH} end." in shown
+    assert JAPANESE in shown.replace("\n", "")
+    assert run not in shown, "a run wider than the page wraps"
+    assert run in shown.replace("\n", "")
     assert _pdfnodes.clean("tab\there\r\n") == "tab    here\n"
 
 
