@@ -301,6 +301,53 @@ def test_ctrl_c_keeps_what_arrived_as_interrupted(home: Path, llmock: Any) -> No
     assert answer.generation and answer.generation.attempts[-1].outcome == "interrupted"
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_or_sighup_mid_answer_keeps_what_arrived_and_ends(
+    home: Path, wire: WireServer, stop: signal.Signals
+) -> None:
+    wire.queue(
+        Script(text="one two three four five six seven eight nine ten eleven twelve", gap=0.5)
+    )
+    process, _ = _spawn(
+        home, "chat", "-m", "local:m-20250101", "--continue", WOOD, "count", tty=False
+    )
+    assert process.stdout is not None
+    first = process.stdout.read1(100)  # type: ignore[attr-defined]
+    assert first  # the first words came: the answer is on its way
+    process.send_signal(stop)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 128 + stop, stderr
+    assert f"stopped: {stop.name} received".encode() in stderr and b"interrupted" in stderr
+    with open_archive(home) as archive:
+        answer = archive.get_conversation(WOOD).messages[-1]
+    assert answer.origin == "local" and answer.status == "interrupted"
+    assert answer.text.startswith(first.decode()) and "twelve" not in answer.text
+    assert answer.generation and [a.outcome for a in answer.generation.attempts] == ["interrupted"]
+
+
+def test_sigterm_ends_an_interactive_session_after_storing_the_answer(
+    home: Path, wire: WireServer
+) -> None:
+    wire.queue(Script(text="alpha beta gamma delta epsilon zeta eta theta", gap=0.5))
+    process, fd = _spawn(home, "chat", "-m", "local:m-20250101", "--continue", WOOD, tty=True)
+    assert fd is not None
+    try:
+        _read_until(fd, b"> ")
+        os.write(fd, b"a question\r")
+        _read_until(fd, b"alpha")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 128 + signal.SIGTERM  # not back at the prompt
+    finally:
+        os.close(fd)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    with open_archive(home) as archive:
+        answer = archive.get_conversation(WOOD).messages[-1]
+    assert answer.status == "interrupted" and answer.text.startswith("alpha")
+    assert "theta" not in answer.text
+
+
 def test_an_interactive_session_on_a_terminal(home: Path, wire: WireServer) -> None:
     wire.queue(Script(text="First **answer**."), Script(text="Second answer."))
     process, fd = _spawn(home, "chat", "-m", "local:m-20250101", "--continue", WOOD, tty=True)
