@@ -162,6 +162,34 @@ def test_at_an_earlier_message_forks_and_the_system_prompt_is_kept(
     assert len(after["messages"]) == len(shown["messages"]) + 3
 
 
+def test_the_system_prompt_is_the_paths_then_the_instructions_then_the_persons_choice(
+    home: Path, wire: WireServer, tmp_path: Path
+) -> None:
+    def said(*, text: str, parent: str | None, child: str | None) -> dict[str, Any]:
+        return {"parentId": parent, "childrenIds": [child] if child else [], "content": text}
+
+    history = {
+        "s0": {"id": "s0", "role": "system", **said(text="PATH-SYSTEM", parent=None, child="u1")},
+        "u1": {"id": "u1", "role": "user", **said(text="Hello", parent="s0", child="a1")},
+        "a1": {"id": "a1", "role": "assistant", **said(text="Bonjour", parent="u1", child=None)},
+    }
+    chat = {"title": "S", "params": {"system": "CUSTOM-INSTRUCTIONS"}, "history": {}}
+    chat["history"] = {"currentId": "a1", "messages": history}
+    export = tmp_path / "openwebui.json"
+    export.write_text(json.dumps([{"id": "sys-chat", "title": "S", "chat": chat}]))
+    assert run("import", str(export)).exit_code == 0
+    first = run(
+        "chat", "-m", "local:m-20250101", "--continue", "sys-chat", "--system", "FLAG", "Go"
+    )
+    assert first.exit_code == 0, first.output
+    again = run("chat", "-m", "local:m-20250101", "--continue", "sys-chat", "And then?")
+    assert again.exit_code == 0, again.output
+    for seen in wire.requests:  # the stored --system is sent again, still last: it wins
+        system = seen.body["messages"][0]
+        assert system == {"role": "system", "content": "PATH-SYSTEM\n\nCUSTOM-INSTRUCTIONS\n\nFLAG"}
+    assert len(wire.requests) == 2
+
+
 def test_a_different_model_served_warns_and_both_are_stored(home: Path, wire: WireServer) -> None:
     wire.queue(Script(served="another-model-2026"))
     reply = json.loads(run("chat", "-m", "local:qwen2.5-7b-20250101", "hi", "--json").stdout)
