@@ -255,12 +255,17 @@ def prepare(conv: Conversation, *, seal: bool = True) -> Prepared:
 def sealed(ready: Prepared) -> Prepared:
     """``ready`` with its raw JSON hashed and compressed and its digest computed (once)."""
     if not ready.raw_sha:
-        chunks = _digested(ready.head, ready.links, ready.rows, ready.local)
-        ready.digest = hashlib.sha256(b"".join(chunks)).hexdigest()
+        ready.digest = _digest(ready)
         ready.raw_sha = hashlib.sha256(ready.raw).hexdigest()
         ready.raw = _compress(ready.raw)
         ready.older = [(hashlib.sha256(raw).hexdigest(), _compress(raw)) for _, raw in ready.older]
     return ready
+
+
+def _digest(ready: Prepared) -> str:
+    return hashlib.sha256(
+        b"".join(_digested(ready.head, ready.links, ready.rows, ready.local))
+    ).hexdigest()
 
 
 def _digested(
@@ -799,7 +804,9 @@ class Archive:
             if row[6] is not None and ready.head.gone_upstream_at is None:
                 # Back in an export; cleared when the import ends, unless it proved older.
                 self._back.setdefault(source_id, set()).add(cid)
-            result = AddResult("unchanged", messages_unchanged=row[2])
+            # the messages this file holds: message_count also counts local turns and
+            # messages kept from earlier copies, which no file read here brought
+            result = AddResult("unchanged", messages_unchanged=len(ready.rows))
             self._link_attachments(ready, self._ids_of_linking(cid, ready), result)
             return result
         # Turns written here are kept on the path they were shown on (see _reshow); they exist
@@ -822,7 +829,18 @@ class Archive:
         self._write_messages(ready, plan)
         if local:
             self._reshow(ready, plan.tree, shown, row[5])
+            # A source's own copy lacks the local turns, so its digest never matches: the
+            # conversation is unchanged when what is stored is the same as before this copy.
+            plan.result.status = "unchanged" if self._redigest(cid) == row[1] else "updated"
         return plan.result
+
+    def _redigest(self, cid: str) -> str:
+        """The digest of conversation ``cid`` as stored, its local turns with it: what an import
+        of its freehold export computes, so that export imported back is unchanged. Kept by
+        ``add_turn`` and by a re-import of a conversation holding local turns."""
+        digest = _digest(prepare(self.get_conversation(cid), seal=False))
+        self.db.execute("UPDATE conversations SET digest=? WHERE id=?", (digest, cid))
+        return digest
 
     def _add_aside(
         self, ready: Prepared, source_id: int, row: tuple[Any, ...], why: str
@@ -1165,6 +1183,7 @@ class Archive:
                 (now, cid),
             )
             _local.show_path(self.db, cid, parent)
+            self._redigest(cid)
         for message in messages:
             message.on_visible_path = True
         return messages

@@ -5,7 +5,9 @@ visible leaf). ``convert(path, …)`` turns it into a ``ChatRequest`` for one pr
 way for every source:
 
 - the system prompt is the path's system messages, then the custom instructions (the path's
-  ``context`` parts, else the conversation's ``custom_instructions`` records), as text;
+  ``context`` parts, else the conversation's ``custom_instructions`` records), then the
+  system messages written here (``chat --profile``/``--system``, origin ``local``), as text:
+  the person's own choice last, so it wins over what the conversation brought;
 - user and assistant text is sent as written (citation markers out); code as fenced blocks;
 - tool calls and their results become text in the assistant's turn ("[Tool call: python]",
   "[Tool result: browser]"), since no provider can replay another's tools;
@@ -134,15 +136,16 @@ def _convert(
     provider: Provider,
     read_blob: Callable[[str], bytes | None],
 ) -> Carried:
-    system: list[str] = []
+    system: list[str] = []  # the path's own system messages, as the export had them
     instructions: list[str] = []
+    chosen: list[str] = []  # --profile and --system, stored as local system messages
     turns: list[Turn] = []
     images = _Images(provider, read_blob)
     for message in messages:
         if message.status == "failed" and message.origin:
             continue  # an answer that never came
         if message.role == "system":
-            system.extend(_system_texts(message, instructions))
+            (chosen if message.origin else system).extend(_system_texts(message, instructions))
             continue
         pieces = _pieces(message, images, instructions)
         if pieces:
@@ -150,7 +153,8 @@ def _convert(
             turns.append(Turn(role, tuple(pieces)))
     if not instructions and conversation is not None:
         instructions += [c.text for c in conversation.context if c.kind == "custom_instructions"]
-    text = "\n\n".join([*system, *_once(instructions)]).strip()
+    # the person's own choice comes last, so it wins over what the conversation brought
+    text = "\n\n".join([*system, *_once(instructions), *chosen]).strip()
     carried = Carried(text or None, _joined(turns, provider.ALTERNATING), images.notices())
     return carried
 

@@ -17,7 +17,8 @@
   tried once again (half-open): a success closes it, a fault opens it again. ``Circuits``
   live as long as the router (an interactive session, the web app); a one-shot ``chat``
   starts closed.
-- Ctrl-C (``KeyboardInterrupt``) or ``Run.stop()`` keeps what arrived as ``interrupted``.
+- Ctrl-C (``KeyboardInterrupt``), any other stop that is not an error (SIGTERM or SIGHUP in
+  ``freehold chat``) or ``Run.stop()`` keeps what arrived as ``interrupted``.
 
 Every try is an ``Attempt`` (``models.py``): provider, model, outcome, fault and error,
 milliseconds, tokens in and out, the model that answered. Time, sleep and chance are
@@ -223,7 +224,9 @@ class Run:
         except ProviderError as fault:
             record.ms = self._ms(started)
             return self._fault(record, fault, notices)
-        except (KeyboardInterrupt, GeneratorExit):
+        except Exception:
+            raise
+        except BaseException:  # Ctrl-C, close(), a signal's stop (cli/_base.py): keep what came
             record.ms = self._ms(started)
             record.outcome = "interrupted"
             self._answered(record, provider, notices, None, "interrupted")

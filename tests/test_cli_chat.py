@@ -162,6 +162,34 @@ def test_at_an_earlier_message_forks_and_the_system_prompt_is_kept(
     assert len(after["messages"]) == len(shown["messages"]) + 3
 
 
+def test_the_system_prompt_is_the_paths_then_the_instructions_then_the_persons_choice(
+    home: Path, wire: WireServer, tmp_path: Path
+) -> None:
+    def said(*, text: str, parent: str | None, child: str | None) -> dict[str, Any]:
+        return {"parentId": parent, "childrenIds": [child] if child else [], "content": text}
+
+    history = {
+        "s0": {"id": "s0", "role": "system", **said(text="PATH-SYSTEM", parent=None, child="u1")},
+        "u1": {"id": "u1", "role": "user", **said(text="Hello", parent="s0", child="a1")},
+        "a1": {"id": "a1", "role": "assistant", **said(text="Bonjour", parent="u1", child=None)},
+    }
+    chat = {"title": "S", "params": {"system": "CUSTOM-INSTRUCTIONS"}, "history": {}}
+    chat["history"] = {"currentId": "a1", "messages": history}
+    export = tmp_path / "openwebui.json"
+    export.write_text(json.dumps([{"id": "sys-chat", "title": "S", "chat": chat}]))
+    assert run("import", str(export)).exit_code == 0
+    first = run(
+        "chat", "-m", "local:m-20250101", "--continue", "sys-chat", "--system", "FLAG", "Go"
+    )
+    assert first.exit_code == 0, first.output
+    again = run("chat", "-m", "local:m-20250101", "--continue", "sys-chat", "And then?")
+    assert again.exit_code == 0, again.output
+    for seen in wire.requests:  # the stored --system is sent again, still last: it wins
+        system = seen.body["messages"][0]
+        assert system == {"role": "system", "content": "PATH-SYSTEM\n\nCUSTOM-INSTRUCTIONS\n\nFLAG"}
+    assert len(wire.requests) == 2
+
+
 def test_a_different_model_served_warns_and_both_are_stored(home: Path, wire: WireServer) -> None:
     wire.queue(Script(served="another-model-2026"))
     reply = json.loads(run("chat", "-m", "local:qwen2.5-7b-20250101", "hi", "--json").stdout)
@@ -299,6 +327,53 @@ def test_ctrl_c_keeps_what_arrived_as_interrupted(home: Path, llmock: Any) -> No
     assert answer.status == "interrupted" and answer.text and "twelve" not in answer.text
     assert first.decode() in answer.text
     assert answer.generation and answer.generation.attempts[-1].outcome == "interrupted"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_or_sighup_mid_answer_keeps_what_arrived_and_ends(
+    home: Path, wire: WireServer, stop: signal.Signals
+) -> None:
+    wire.queue(
+        Script(text="one two three four five six seven eight nine ten eleven twelve", gap=0.5)
+    )
+    process, _ = _spawn(
+        home, "chat", "-m", "local:m-20250101", "--continue", WOOD, "count", tty=False
+    )
+    assert process.stdout is not None
+    first = process.stdout.read1(100)  # type: ignore[attr-defined]
+    assert first  # the first words came: the answer is on its way
+    process.send_signal(stop)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 128 + stop, stderr
+    assert f"stopped: {stop.name} received".encode() in stderr and b"interrupted" in stderr
+    with open_archive(home) as archive:
+        answer = archive.get_conversation(WOOD).messages[-1]
+    assert answer.origin == "local" and answer.status == "interrupted"
+    assert answer.text.startswith(first.decode()) and "twelve" not in answer.text
+    assert answer.generation and [a.outcome for a in answer.generation.attempts] == ["interrupted"]
+
+
+def test_sigterm_ends_an_interactive_session_after_storing_the_answer(
+    home: Path, wire: WireServer
+) -> None:
+    wire.queue(Script(text="alpha beta gamma delta epsilon zeta eta theta", gap=0.5))
+    process, fd = _spawn(home, "chat", "-m", "local:m-20250101", "--continue", WOOD, tty=True)
+    assert fd is not None
+    try:
+        _read_until(fd, b"> ")
+        os.write(fd, b"a question\r")
+        _read_until(fd, b"alpha")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 128 + signal.SIGTERM  # not back at the prompt
+    finally:
+        os.close(fd)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    with open_archive(home) as archive:
+        answer = archive.get_conversation(WOOD).messages[-1]
+    assert answer.status == "interrupted" and answer.text.startswith("alpha")
+    assert "theta" not in answer.text
 
 
 def test_an_interactive_session_on_a_terminal(home: Path, wire: WireServer) -> None:

@@ -155,7 +155,7 @@ def _newer_export(tmp_path: Path, change: Any) -> Path:
     conv = next(c for c in conversations if c["id"] == WOOD)
     change(conv)
     out = tmp_path / "newer" / "conversations.json"
-    out.parent.mkdir()
+    out.parent.mkdir(parents=True)
     out.write_text(json.dumps([conv]), encoding="utf-8")
     return out
 
@@ -172,6 +172,51 @@ def test_a_reimport_keeps_the_local_branch_shown(sample: Archive, tmp_path: Path
     assert conv.title == "Woodworking advice (renamed)"
     assert conv.current_leaf == stored[1].source_id
     assert {m.source_id for m in stored} <= {m.source_id for m in branch_paths(conv.messages)[0]}
+
+
+def test_a_reimport_counts_only_the_messages_the_file_holds(sample: Archive) -> None:
+    cid = sample.resolve(WOOD)
+    leaf = sample.get_conversation(cid).current_leaf
+    sample.add_turn(cid, sample.find_message(cid, leaf or "").id, _turn())
+    messages = import_path(sample, SAMPLE).to_json()["messages"]
+    # one definition: each message read is new, updated or unchanged; local turns are none
+    assert messages["unchanged"] == messages["read"]
+    assert messages["new"] == messages["updated"] == 0
+
+
+def test_the_archives_own_json_export_imported_back_is_unchanged(
+    sample: Archive, tmp_path: Path
+) -> None:
+    from freehold.exporters import json as json_export
+
+    cid = sample.resolve(WOOD)
+    leaf = sample.get_conversation(cid).current_leaf
+    first = sample.add_turn(cid, sample.find_message(cid, leaf or "").id, _turn())
+    sample.add_turn(cid, first[1].id, _turn("And walnut?", "Walnut is darker."))
+    local = sample.new_conversation("Made here")
+    sample.add_turn(local, None, _turn("Kiln drying?", "Slowly."))
+    json_export.write(sample, sample.iter_conversations(), tmp_path / "export")
+    report = import_path(sample, tmp_path / "export").to_json()
+    read = report["conversations"]["read"]
+    assert report["conversations"]["unchanged"] == read and report["conversations"]["updated"] == 0
+    assert report["messages"]["unchanged"] == report["messages"]["read"]
+    with open_archive(tmp_path / "other") as other:  # the digest an import computes
+        import_path(other, tmp_path / "export")
+        digests = "SELECT id, digest FROM conversations ORDER BY id"
+        assert other.db.execute(digests).fetchall() == sample.db.execute(digests).fetchall()
+
+
+def test_a_source_copy_after_local_turns_is_updated_only_when_it_changed(
+    sample: Archive, tmp_path: Path
+) -> None:
+    cid = sample.resolve(WOOD)
+    leaf = sample.get_conversation(cid).current_leaf
+    sample.add_turn(cid, sample.find_message(cid, leaf or "").id, _turn())
+    other_bytes = _newer_export(tmp_path / "a", lambda c: c.update(safe_urls=["https://x.org"]))
+    assert import_path(sample, other_bytes).to_json()["conversations"]["unchanged"] == 1
+    renamed = _newer_export(tmp_path / "b", lambda c: c.update(title="Woodworking (renamed)"))
+    assert import_path(sample, renamed).to_json()["conversations"]["updated"] == 1
+    assert import_path(sample, renamed).to_json()["conversations"]["unchanged"] == 1
 
 
 def test_a_newer_upstream_answer_is_shown_and_the_local_branch_kept(

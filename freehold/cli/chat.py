@@ -3,13 +3,17 @@
 The command parses flags and prints; ``freehold.chat.Session`` stores and asks. The answer
 streams to the terminal as rendered Markdown (to a pipe: as plain text, piece by piece);
 warnings, failovers and the footer (who answered, tokens, cost) go to stderr, so stdout holds
-the answer alone. Ctrl-C stops an answer and keeps what arrived as ``interrupted``. Exit status:
-0 for a complete answer, 1 for an incomplete or failed one, 130 when interrupted.
+the answer alone. Ctrl-C stops an answer and keeps what arrived as ``interrupted`` (in an
+interactive session the session then goes on). SIGTERM and SIGHUP stop it the same way
+(``stopped_by_signals``, as for ``import``), then end the command, interactive or not. Exit
+status: 0 for a complete answer, 1 for an incomplete or failed one, 130 when interrupted by
+Ctrl-C, 128 + the signal's number (143, 129) when stopped by SIGTERM or SIGHUP.
 """
 
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext, suppress
 
 import click
 from rich.live import Live
@@ -17,7 +21,7 @@ from rich.markdown import Markdown
 
 from freehold import render
 from freehold.chat import Pending, Reply, Session
-from freehold.cli._base import archive_session, err, out, print_json
+from freehold.cli._base import Stopped, archive_session, err, out, print_json, stopped_by_signals
 from freehold.cli.profile import reviewed, stdin_can_answer
 from freehold.config import Config, Target, load_config
 from freehold.errors import FreeholdError
@@ -90,7 +94,7 @@ def chat(
         raise click.UsageError("the prompt is empty")
     if profile_name:
         system = _with_profile(profile_name, system)
-    with archive_session(create=True) as archive:
+    with stopped_by_signals(), archive_session(create=True) as archive:
         session = Session(
             archive,
             _config(),
@@ -107,8 +111,6 @@ def chat(
             reply = _turn(session, text, as_json=as_json, stream=not no_stream)
         finally:
             session.close()
-    if as_json:
-        print_json(reply.to_json())
     if _EXIT[reply.status]:
         raise click.exceptions.Exit(_EXIT[reply.status])
 
@@ -156,13 +158,22 @@ def _turn(session: Session, prompt: str, *, as_json: bool, stream: bool) -> Repl
         for warning in pending.warnings:
             err.print(f"warning: {warning}", style="yellow", soft_wrap=True)
     mode = "json" if as_json else "whole" if not stream else "live" if out.is_terminal else "plain"
+    stopped: Stopped | None = None
     try:
         _show(pending, mode)
     except KeyboardInterrupt:
         pending.run.stop()
+    except Stopped as stop:  # SIGTERM, SIGHUP: store what came as Ctrl-C does, then end
+        pending.run.stop()
+        stopped = stop
     reply = pending.finish()
-    if not as_json:
-        _footer(reply, printed=stream)
+    with suppress(OSError) if stopped else nullcontext():  # a hung-up terminal cannot be told
+        if as_json:
+            print_json(reply.to_json())
+        else:
+            _footer(reply, printed=stream)
+    if stopped:
+        raise stopped
     return reply
 
 
