@@ -218,9 +218,10 @@ class Prepared:
 
     ``head`` is the conversation without its messages or raw bytes; ``links`` holds each
     message's (source id, parent source id, attachments) and ``rows`` its serialised columns.
-    Until it is ``sealed`` (``raw_sha`` empty), ``raw`` and ``older`` hold the raw JSON as it
-    came and ``digest`` is empty: hashing and compressing are left to whichever process has
-    time for them (``ingest``).
+    Until it is ``sealed`` (``digest`` empty), ``raw`` and ``older`` hold the raw JSON as it
+    came: hashing and compressing are left to whichever process has time for them
+    (``ingest``). Empty ``raw`` is none (a conversation started here, brought back by a
+    freehold export): no version is stored and ``raw_sha`` stays empty.
     """
 
     head: Conversation
@@ -254,11 +255,12 @@ def prepare(conv: Conversation, *, seal: bool = True) -> Prepared:
 
 def sealed(ready: Prepared) -> Prepared:
     """``ready`` with its raw JSON hashed and compressed and its digest computed (once)."""
-    if not ready.raw_sha:
+    if not ready.digest:
         chunks = _digested(ready.head, ready.links, ready.rows, ready.local)
         ready.digest = hashlib.sha256(b"".join(chunks)).hexdigest()
-        ready.raw_sha = hashlib.sha256(ready.raw).hexdigest()
-        ready.raw = _compress(ready.raw)
+        if ready.raw:
+            ready.raw_sha = hashlib.sha256(ready.raw).hexdigest()
+            ready.raw = _compress(ready.raw)
         ready.older = [(hashlib.sha256(raw).hexdigest(), _compress(raw)) for _, raw in ready.older]
     return ready
 
@@ -505,7 +507,7 @@ def _iso(when: float) -> str:
 
 def _raw_rows(ready: Prepared, source_id: int) -> list[tuple[Any, ...]]:
     versions = [*ready.older, (ready.raw_sha, ready.raw)]
-    return [(sha, ready.cid, source_id, data) for sha, data in versions]
+    return [(sha, ready.cid, source_id, data) for sha, data in versions if sha]
 
 
 def _links(
@@ -553,8 +555,8 @@ def _insert_conversations(count: int) -> str:
 _UPDATE_CONVERSATION = (
     "UPDATE conversations SET account_id=coalesce(?, account_id), title=?, created_at=?, "
     "updated_at=?, model=?, current_leaf=?, project=?, archived=?, starred=?, message_count=?, "
-    "branch_count=?, digest=?, raw_sha256=?, problems=?, last_seen_source=?, gone_upstream_at=?, "
-    "last_seen_at=? WHERE id=?"
+    "branch_count=?, digest=?, raw_sha256=coalesce(nullif(?, ''), raw_sha256), problems=?, "
+    "last_seen_source=?, gone_upstream_at=?, last_seen_at=? WHERE id=?"
 )
 
 
@@ -779,7 +781,7 @@ class Archive:
         if row is None:
             return self._add_new(ready, source_id)
         self._flush()  # what it writes comes after what waits, in every table
-        if row[0] == ready.raw_sha:
+        if ready.raw_sha and row[0] == ready.raw_sha:
             # Nothing to re-read, but this copy of the export may bring files an earlier one
             # lacked (conversations.json alone first, then the whole zip): link them.
             self._seen(cid, source_id, ready.head)
