@@ -876,7 +876,9 @@ class Archive:
                 "SELECT 1 FROM attachments WHERE sha256=?", (sha,)
             ):
                 queue.shas.add(sha)
-                queue.files.append((sha, ref.sniffed_mime, ref.size or 0, ref.name))
+                queue.files.append(
+                    (sha, ref.sniffed_mime, ref.size or 0, ref.first_name or ref.name)
+                )
                 plan.result.files_new += 1
         queue.links.extend(_link_rows(links))
         # Every link is new: it has the file's bytes when this export brought them.
@@ -1091,7 +1093,11 @@ class Archive:
         if not links:
             return
         result.files_new += self.db.executemany(
-            _INSERT_FILE, [(sha, r.sniffed_mime, r.size or 0, r.name) for sha, r in files.items()]
+            _INSERT_FILE,
+            [
+                (sha, r.sniffed_mime, r.size or 0, r.first_name or r.name)
+                for sha, r in files.items()
+            ],
         ).rowcount
         self.db.executemany(_UPSERT_LINK, _link_rows(links))
         for (mid, pointer), ref in links.items():

@@ -16,12 +16,14 @@ duplicate keys, round huge numbers and refuse ``1e400`` — the bytes must come 
 SHA-256 whatever they hold. (Version 1 exports wrote ``"json"``, the parsed value; the reader still
 takes it, equal in value though not in bytes.) An attachment is ``{"pointer", "name", "mime",
 "sniffed_mime", "size", "sha256"}``, its bytes in ``attachments/<sha256>`` when the archive has
-them. Timestamps stay epoch seconds as stored; message ``id``/``parent_id`` are this archive's row
-numbers, the tree itself is given by the source ids. A message written here (``freehold chat``) has
-``"origin": "local"`` and, for an answer, ``"generation"``: the provider, ``requested_model``,
-``served_model``, the route or model named (``target``), finish reason, tokens, warnings and every
-``attempts`` entry (provider, model, outcome, fault, error, ms, waited_ms, tokens_in, tokens_out,
-served_model, started_at); both are null otherwise.
+them; the manifest lists each file with its ``bytes`` and the ``name`` the archive first stored it
+under (a file linked under several names keeps that one through a round trip). Timestamps stay epoch
+seconds as stored; message ``id``/``parent_id`` are this archive's row numbers, the tree itself is
+given by the source ids. A message written here (``freehold chat``) has ``"origin": "local"`` and,
+for an answer, ``"generation"``: the provider, ``requested_model``, ``served_model``, the route or
+model named (``target``), finish reason, tokens, warnings and every ``attempts`` entry (provider,
+model, outcome, fault, error, ms, waited_ms, tokens_in, tokens_out, served_model, started_at); both
+are null otherwise.
 
 Every branch is always written, so ``all_branches`` is accepted for the common exporter signature
 and ignored. The manifest is written first with ``"complete": false`` and replaced at the end, so
@@ -282,6 +284,7 @@ class _Writer:
         self.size = 0
         self.digest = hashlib.sha256()
         self.copied: dict[str, int] = {}
+        self.names: dict[str, str] = {}
         self.missing = 0
 
     def conversation(self, conv: Conversation, handle: IO[bytes]) -> None:
@@ -313,6 +316,9 @@ class _Writer:
             target.unlink(missing_ok=True)
             shutil.copyfile(source, target)
         self.copied[sha] = size
+        info = self.archive.attachment(sha)
+        if info is not None and info.name:
+            self.names[sha] = info.name
 
     def remove_stale(self, previous: dict[str, Any]) -> None:
         """Attachments a previous export into this folder wrote and this one did not."""
@@ -325,7 +331,11 @@ class _Writer:
         files: dict[str, Any] = {
             CONVERSATIONS: {"bytes": self.size, "sha256": self.digest.hexdigest()}
         }
-        files.update({f"attachments/{sha}": {"bytes": n} for sha, n in self.copied.items()})
+        for sha, size in self.copied.items():
+            entry: dict[str, Any] = {"bytes": size}
+            if sha in self.names:  # the name the file was first stored under
+                entry["name"] = self.names[sha]
+            files[f"attachments/{sha}"] = entry
         return {
             "format": FORMAT_NAME,
             "version": VERSION,

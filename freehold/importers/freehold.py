@@ -106,6 +106,7 @@ class _Freehold(Format):
         if not complete:
             yield Problem(MANIFEST, "the export was interrupted; run `freehold export` again")
         yield from self._listed_files(manifest)
+        self.first_names = _first_names(manifest)
         count = 0
         for number, line in _lines(self.export.open(CONVERSATIONS)):
             count += 1
@@ -232,6 +233,7 @@ class _Freehold(Format):
         if isinstance(sha, str) and _SHA.match(sha) and sha in self.blobs:
             ref.opener = partial(self.export.open, f"attachments/{sha}")
             ref.sha256 = sha  # keys the import's blob cache; the archive re-hashes the bytes
+            ref.first_name = self.first_names.get(sha)
         return ref
 
 
@@ -259,6 +261,17 @@ def _manifest(files: Export, names: list[str]) -> dict[str, Any]:
             f"reads ({VERSION}) — upgrade freehold"
         )
     return manifest
+
+
+def _first_names(manifest: dict[str, Any]) -> dict[str, str]:
+    """The name each attachment was first stored under, by hash, as the manifest lists it."""
+    listed = manifest.get("files")
+    names = {}
+    for name, entry in listed.items() if isinstance(listed, dict) else ():
+        first = entry.get("name") if isinstance(entry, dict) else None
+        if name.startswith("attachments/") and isinstance(first, str):
+            names[name[len("attachments/") :]] = first
+    return names
 
 
 def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +208,47 @@ def test_a_conversation_started_here_gains_no_raw(
         assert target.raw_versions(cid) == []
         assert target.db.execute("SELECT raw_sha256 FROM conversations").fetchall() == [("",)]
         assert [m.text for m in target.get_conversation(cid).messages] == ["Kiln?"]
+
+
+def test_a_file_keeps_the_name_it_was_first_stored_under(
+    archive: Archive, fresh: Archive, tmp_path: Path
+) -> None:
+    """One file linked under two names: the round trip keeps the first, whatever order the
+    export writes its links in (the probe saw IMG_4647.png come back as file-….dat)."""
+    from tests.exporters.test_json import PNG
+
+    def conversation(cid: str, updated: float, file: str, name: str | None) -> dict[str, Any]:
+        attachment = {"id": file, "name": name}
+        message = {
+            "id": "m1",
+            "author": {"role": "user"},
+            "content": {"content_type": "text", "parts": ["see"]},
+            "metadata": {"attachments": [attachment]},
+        }
+        return {
+            "id": cid,
+            "title": cid,
+            "create_time": updated,
+            "update_time": updated,
+            "current_node": "m1",
+            "mapping": {"m1": {"id": "m1", "message": message, "parent": None, "children": []}},
+        }
+
+    path = tmp_path / "two-names.zip"
+    with zipfile.ZipFile(path, "w") as zipped:
+        named = conversation("named", 2.0e9, "file-Named1", "IMG_4647.png")
+        unnamed = conversation("unnamed", 1.0e9, "file-Other2", None)
+        zipped.writestr("conversations.json", json.dumps([named, unnamed]))
+        zipped.writestr("file-Named1-IMG_4647.png", PNG)
+        zipped.writestr("file-Other2", PNG)
+    import_path(archive, path)
+    (sha,) = [row[0] for row in archive.db.execute("SELECT sha256 FROM attachments")]
+    first = archive.attachment(sha)
+    assert first is not None and first.name == "IMG_4647.png"
+    json_export.write(archive, archive.iter_conversations(), tmp_path / "export")
+    import_path(fresh, tmp_path / "export")
+    again = fresh.attachment(sha)
+    assert again is not None and again.name == "IMG_4647.png"
 
 
 def test_a_raw_version_changed_since_the_export_is_lost_and_said(
