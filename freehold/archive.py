@@ -218,9 +218,10 @@ class Prepared:
 
     ``head`` is the conversation without its messages or raw bytes; ``links`` holds each
     message's (source id, parent source id, attachments) and ``rows`` its serialised columns.
-    Until it is ``sealed`` (``raw_sha`` empty), ``raw`` and ``older`` hold the raw JSON as it
-    came and ``digest`` is empty: hashing and compressing are left to whichever process has
-    time for them (``ingest``).
+    Until it is ``sealed`` (``digest`` empty), ``raw`` and ``older`` hold the raw JSON as it
+    came: hashing and compressing are left to whichever process has time for them
+    (``ingest``). Empty ``raw`` is none (a conversation started here, brought back by a
+    freehold export): no version is stored and ``raw_sha`` stays empty.
     """
 
     head: Conversation
@@ -254,10 +255,11 @@ def prepare(conv: Conversation, *, seal: bool = True) -> Prepared:
 
 def sealed(ready: Prepared) -> Prepared:
     """``ready`` with its raw JSON hashed and compressed and its digest computed (once)."""
-    if not ready.raw_sha:
+    if not ready.digest:
         ready.digest = _digest(ready)
-        ready.raw_sha = hashlib.sha256(ready.raw).hexdigest()
-        ready.raw = _compress(ready.raw)
+        if ready.raw:
+            ready.raw_sha = hashlib.sha256(ready.raw).hexdigest()
+            ready.raw = _compress(ready.raw)
         ready.older = [(hashlib.sha256(raw).hexdigest(), _compress(raw)) for _, raw in ready.older]
     return ready
 
@@ -515,7 +517,7 @@ def _iso(when: float) -> str:
 
 def _raw_rows(ready: Prepared, source_id: int) -> list[tuple[Any, ...]]:
     versions = [*ready.older, (ready.raw_sha, ready.raw)]
-    return [(sha, ready.cid, source_id, data) for sha, data in versions]
+    return [(sha, ready.cid, source_id, data) for sha, data in versions if sha]
 
 
 def _links(
@@ -563,8 +565,8 @@ def _insert_conversations(count: int) -> str:
 _UPDATE_CONVERSATION = (
     "UPDATE conversations SET account_id=coalesce(?, account_id), title=?, created_at=?, "
     "updated_at=?, model=?, current_leaf=?, project=?, archived=?, starred=?, message_count=?, "
-    "branch_count=?, digest=?, raw_sha256=?, problems=?, last_seen_source=?, gone_upstream_at=?, "
-    "last_seen_at=? WHERE id=?"
+    "branch_count=?, digest=?, raw_sha256=coalesce(nullif(?, ''), raw_sha256), problems=?, "
+    "last_seen_source=?, gone_upstream_at=?, last_seen_at=? WHERE id=?"
 )
 
 
@@ -797,7 +799,7 @@ class Archive:
         if row is None:
             return self._add_new(ready, source_id)
         self._flush()  # what it writes comes after what waits, in every table
-        if row[0] == ready.raw_sha:
+        if ready.raw_sha and row[0] == ready.raw_sha:
             # Nothing to re-read, but this copy of the export may bring files an earlier one
             # lacked (conversations.json alone first, then the whole zip): link them.
             self._seen(cid, source_id, ready.head)
@@ -908,7 +910,9 @@ class Archive:
                 "SELECT 1 FROM attachments WHERE sha256=?", (sha,)
             ):
                 queue.shas.add(sha)
-                queue.files.append((sha, ref.sniffed_mime, ref.size or 0, ref.name))
+                queue.files.append(
+                    (sha, ref.sniffed_mime, ref.size or 0, ref.first_name or ref.name)
+                )
                 plan.result.files_new += 1
         queue.links.extend(_link_rows(links))
         # Every link is new: it has the file's bytes when this export brought them.
@@ -1124,7 +1128,11 @@ class Archive:
         if not links:
             return
         result.files_new += self.db.executemany(
-            _INSERT_FILE, [(sha, r.sniffed_mime, r.size or 0, r.name) for sha, r in files.items()]
+            _INSERT_FILE,
+            [
+                (sha, r.sniffed_mime, r.size or 0, r.first_name or r.name)
+                for sha, r in files.items()
+            ],
         ).rowcount
         self.db.executemany(_UPSERT_LINK, _link_rows(links))
         for (mid, pointer), ref in links.items():

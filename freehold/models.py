@@ -123,6 +123,9 @@ class AttachmentRef:
     opener: Callable[[], IO[bytes]] | None = None
     sha256: str | None = None
     sniffed_mime: str | None = None
+    # The name the file was first stored under, when an export says it (freehold's own): a
+    # file stored anew takes it rather than ``name``, so a round trip keeps it.
+    first_name: str | None = None
 
 
 ATTEMPT_OUTCOMES = ("ok", "incomplete", "interrupted", "error", "skipped")

@@ -8,18 +8,22 @@ Layout of the output folder::
 
 Why JSON Lines: a whole archive exports and re-imports in flat memory, one conversation at a time,
 and each line is a complete JSON document that jq, pandas or a ten-line script can read. A line is
-``conversation_to_json(conv)`` plus ``"raw"``: the raw versions the conversation arrived as,
-oldest first, each ``{"sha256", "encoding", "value"}``. ``sha256`` names the original bytes;
-``encoding`` is ``"json"`` (``value`` is the parsed JSON, equal in value though not in bytes) when
-the bytes are strict UTF-8 JSON, else ``"base64"`` (the exact bytes) — lone surrogates, NaN or
-invalid UTF-8 are kept that way rather than repaired. An attachment is ``{"pointer", "name",
-"mime", "sniffed_mime", "size", "sha256"}``, its bytes in ``attachments/<sha256>`` when the
-archive has them. Timestamps stay epoch seconds as stored; message ``id``/``parent_id`` are this
-archive's row numbers, the tree itself is given by the source ids. A message written here
-(``freehold chat``) has ``"origin": "local"`` and, for an answer, ``"generation"``: the
-provider, ``requested_model``, ``served_model``, the route or model named (``target``), finish
-reason, tokens, warnings and every ``attempts`` entry (provider, model, outcome, fault, error,
-ms, waited_ms, tokens_in, tokens_out, served_model, started_at); both are null otherwise.
+``conversation_to_json(conv)`` plus ``"raw"``: the raw versions the conversation arrived as, oldest
+first, each ``{"sha256", "encoding", "value"}``. ``sha256`` names the original bytes and ``value``
+gives those very bytes back: ``encoding`` is ``"utf-8"`` (``value`` is the text itself, a JSON
+string) when they are valid UTF-8, else ``"base64"``. Raw is never parsed here: parsing would merge
+duplicate keys, round huge numbers and refuse ``1e400`` — the bytes must come back with the same
+SHA-256 whatever they hold. (Version 1 exports wrote ``"json"``, the parsed value; the reader still
+takes it, equal in value though not in bytes.) An attachment is ``{"pointer", "name", "mime",
+"sniffed_mime", "size", "sha256"}``, its bytes in ``attachments/<sha256>`` when the archive has
+them; the manifest lists each file with its ``bytes`` and the ``name`` the archive first stored it
+under (a file linked under several names keeps that one through a round trip). Timestamps stay epoch
+seconds as stored; message ``id``/``parent_id`` are this archive's row numbers, the tree itself is
+given by the source ids. A message written here (``freehold chat``) has ``"origin": "local"`` and,
+for an answer, ``"generation"``: the provider, ``requested_model``, ``served_model``, the route or
+model named (``target``), finish reason, tokens, warnings and every ``attempts`` entry (provider,
+model, outcome, fault, error, ms, waited_ms, tokens_in, tokens_out, served_model, started_at); both
+are null otherwise.
 
 Every branch is always written, so ``all_branches`` is accepted for the common exporter signature
 and ignored. The manifest is written first with ``"complete": false`` and replaced at the end, so
@@ -32,6 +36,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -58,13 +63,14 @@ __all__ = [
     "conversation_to_json",
     "dumps",
     "loads",
+    "raw_bytes",
     "read_manifest",
     "write",
 ]
 
 FORMAT = "json"
 FORMAT_NAME = "freehold-export"
-VERSION = 1
+VERSION = 2
 MANIFEST = "freehold-export.json"
 CONVERSATIONS = "conversations.jsonl"
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -88,7 +94,19 @@ def dumps(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
     except TypeError:
-        return json.dumps(value, ensure_ascii=True, allow_nan=False).encode()
+        # orjson writes a non-finite float as null; so must the fallback, never refuse it.
+        return json.dumps(_finite(value), ensure_ascii=True, allow_nan=False).encode()
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every infinite or NaN float replaced by None, as orjson writes them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def conversation_to_json(conv: Conversation) -> dict[str, Any]:
@@ -165,12 +183,29 @@ def _context_json(record: ContextRecord) -> dict[str, Any]:
 
 
 def _raw_json(data: bytes) -> dict[str, Any]:
-    """One raw version: parsed when it is strict JSON, else its exact bytes in base64."""
+    """One raw version: its exact text when it is valid UTF-8, else its bytes in base64."""
     sha = hashlib.sha256(data).hexdigest()
     try:
-        return {"sha256": sha, "encoding": "json", "value": loads(data)}
-    except (ValueError, RecursionError):
+        return {"sha256": sha, "encoding": "utf-8", "value": data.decode("utf-8")}
+    except UnicodeDecodeError:
         return {"sha256": sha, "encoding": "base64", "value": base64.b64encode(data).decode()}
+
+
+def raw_bytes(version: Any) -> tuple[bytes, str | None]:
+    """The bytes of one exported raw version, and the SHA-256 they must have (None for the
+    ``"json"`` form of version 1 exports: re-serialised, it cannot have the original's)."""
+    if not isinstance(version, dict):
+        raise ValueError("a raw version is not a JSON object")
+    encoding, value, sha = version.get("encoding"), version.get("value"), version.get("sha256")
+    if encoding == "json":
+        return dumps(value), None
+    if not isinstance(sha, str) or not _SHA.match(sha):
+        raise ValueError("a raw version without its sha256")
+    if encoding == "utf-8" and isinstance(value, str):
+        return value.encode("utf-8"), sha
+    if encoding == "base64" and isinstance(value, str):
+        return base64.b64decode(value, validate=True), sha
+    raise ValueError(f"raw version with unknown encoding {encoding!r}")
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
@@ -249,6 +284,7 @@ class _Writer:
         self.size = 0
         self.digest = hashlib.sha256()
         self.copied: dict[str, int] = {}
+        self.names: dict[str, str] = {}
         self.missing = 0
 
     def conversation(self, conv: Conversation, handle: IO[bytes]) -> None:
@@ -280,6 +316,9 @@ class _Writer:
             target.unlink(missing_ok=True)
             shutil.copyfile(source, target)
         self.copied[sha] = size
+        info = self.archive.attachment(sha)
+        if info is not None and info.name:
+            self.names[sha] = info.name
 
     def remove_stale(self, previous: dict[str, Any]) -> None:
         """Attachments a previous export into this folder wrote and this one did not."""
@@ -292,7 +331,11 @@ class _Writer:
         files: dict[str, Any] = {
             CONVERSATIONS: {"bytes": self.size, "sha256": self.digest.hexdigest()}
         }
-        files.update({f"attachments/{sha}": {"bytes": n} for sha, n in self.copied.items()})
+        for sha, size in self.copied.items():
+            entry: dict[str, Any] = {"bytes": size}
+            if sha in self.names:  # the name the file was first stored under
+                entry["name"] = self.names[sha]
+            files[f"attachments/{sha}"] = entry
         return {
             "format": FORMAT_NAME,
             "version": VERSION,

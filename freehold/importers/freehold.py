@@ -10,16 +10,19 @@ bytes). The format's constants and its lossless JSON helpers live in ``exporters
 the writer and the reader cannot drift apart.
 
 Turns written here (``freehold chat``) keep their ``origin`` and ``generation``: the attempts
-and both models come back. Every raw version comes back: the newest as ``raw``, the earlier
-ones as ``older_raw`` (each re-serialised when it was stored as JSON), and
-``gone_upstream_at`` is restored. Lines are read one at a time (capped at 1 GiB); a line that
-is not a readable conversation becomes a ``Problem`` and the import goes on.
+and both models come back. Every raw version comes back byte for byte, checked against its
+SHA-256 (one that does not match is not kept and is reported lost): the newest as ``raw``, the
+earlier ones as ``older_raw``; a conversation exported without any (one started with ``freehold
+chat``) gets none (``raw`` empty), and ``gone_upstream_at`` is restored. A version 1 export's
+``"json"`` raw form is re-serialised: equal in value, not in bytes. Lines are read one at a
+time (capped at 1 GiB); a line that is not a readable conversation becomes a ``Problem`` and the
+import goes on.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Iterator
 from functools import partial
@@ -34,8 +37,8 @@ from freehold.exporters.json import (
     FORMAT_NAME,
     MANIFEST,
     VERSION,
-    dumps,
     loads,
+    raw_bytes,
     read_manifest,
 )
 from freehold.importers import _fields as field
@@ -103,6 +106,7 @@ class _Freehold(Format):
         if not complete:
             yield Problem(MANIFEST, "the export was interrupted; run `freehold export` again")
         yield from self._listed_files(manifest)
+        self.first_names = _first_names(manifest)
         count = 0
         for number, line in _lines(self.export.open(CONVERSATIONS)):
             count += 1
@@ -139,19 +143,23 @@ class _Freehold(Format):
                 where, f"not a readable conversation ({type(error).__name__}: {error})", skipped=1
             )
             return
+        self.altered: list[str] = []
         yield from self.element(where, value, line, [], todo="export again")
+        for sha in self.altered:
+            what = f"raw version {sha} does not match its SHA-256 (changed since the export?)"
+            yield Problem(where, f"{what}; not kept — {_WHOLE}")
 
     def convert(self, obj: dict[str, Any], line: bytes) -> Conversation:
         """One line; its messages and raw versions must be readable (they are freehold's own
         writing), every other field is read loosely."""
         messages = [self._message(item, n) for n, item in enumerate(_list(obj, "messages"))]
-        raws = [_raw(version) for version in _list(obj, "raw")]
+        raws = self._raws(_list(obj, "raw"))
         conv = Conversation(
             source_kind=_text(obj, "source_kind"),
             source_id=_text(obj, "source_id"),
             title=field.text(obj, "title"),
             messages=[m for m in messages if m is not None],
-            raw=raws[-1] if raws else line.rstrip(b"\r\n"),
+            raw=raws[-1] if raws else b"",  # none: it arrived as none (``freehold chat``)
             older_raw=raws[:-1],
             gone_upstream_at=field.text(obj, "gone_upstream_at"),
             created_at=field.number(obj, "created_at"),
@@ -167,6 +175,18 @@ class _Freehold(Format):
         )
         _order(conv)
         return conv
+
+    def _raws(self, versions: list[Any]) -> list[bytes]:
+        """The raw versions' exact bytes; one that does not match its SHA-256 is left out and
+        noted in ``altered``."""
+        kept = []
+        for version in versions:
+            data, sha = raw_bytes(version)
+            if sha is not None and hashlib.sha256(data).hexdigest() != sha:
+                self.altered.append(sha)
+            else:
+                kept.append(data)
+        return kept
 
     def _message(self, item: Any, number: int) -> Message | None:
         if not isinstance(item, dict):
@@ -213,6 +233,7 @@ class _Freehold(Format):
         if isinstance(sha, str) and _SHA.match(sha) and sha in self.blobs:
             ref.opener = partial(self.export.open, f"attachments/{sha}")
             ref.sha256 = sha  # keys the import's blob cache; the archive re-hashes the bytes
+            ref.first_name = self.first_names.get(sha)
         return ref
 
 
@@ -242,6 +263,17 @@ def _manifest(files: Export, names: list[str]) -> dict[str, Any]:
     return manifest
 
 
+def _first_names(manifest: dict[str, Any]) -> dict[str, str]:
+    """The name each attachment was first stored under, by hash, as the manifest lists it."""
+    listed = manifest.get("files")
+    names = {}
+    for name, entry in listed.items() if isinstance(listed, dict) else ():
+        first = entry.get("name") if isinstance(entry, dict) else None
+        if name.startswith("attachments/") and isinstance(first, str):
+            names[name[len("attachments/") :]] = first
+    return names
+
+
 def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
     """Non-blank lines with their numbers; None for a line too long to hold (skipped whole)."""
     with handle:
@@ -259,18 +291,6 @@ def _skip_rest_of_line(handle: IO[bytes]) -> None:
     while chunk := handle.readline(_READ):
         if chunk.endswith(b"\n"):
             return
-
-
-def _raw(last: Any) -> bytes:
-    """One raw version's bytes."""
-    if not isinstance(last, dict):
-        raise ValueError("a raw version is not a JSON object")
-    encoding = last.get("encoding")
-    if encoding == "json":
-        return dumps(last.get("value"))
-    if encoding == "base64" and isinstance(last.get("value"), str):
-        return base64.b64decode(last["value"], validate=True)
-    raise ValueError(f"raw version with unknown encoding {encoding!r}")
 
 
 def _order(conv: Conversation) -> None:

@@ -13,7 +13,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from freehold.archive import Archive
@@ -146,7 +145,7 @@ def test_manifest_counts_and_digests(filled: Archive, tmp_path: Path) -> None:
     manifest = json.loads((out / json_export.MANIFEST).read_text())
     assert count == filled.stats()["conversations"] == manifest["conversations"]
     assert ticks == list(range(1, count + 1))
-    assert manifest["format"] == "freehold-export" and manifest["version"] == 1
+    assert manifest["format"] == "freehold-export" and manifest["version"] == json_export.VERSION
     assert manifest["complete"] is True and manifest["exported_at"]
     jsonl = (out / json_export.CONVERSATIONS).read_bytes()
     entry = manifest["files"][json_export.CONVERSATIONS]
@@ -182,16 +181,29 @@ def test_every_line_is_a_whole_conversation(filled: Archive, tmp_path: Path) -> 
     assert message["attachments"][0]["name"] == "otter.png"
 
 
-def test_raw_versions_json_when_possible_base64_when_not(filled: Archive, tmp_path: Path) -> None:
+def test_raw_versions_are_their_exact_text_base64_when_not_utf8(
+    filled: Archive, tmp_path: Path
+) -> None:
     export(filled, tmp_path / "out")
     by_source = {r["source_id"]: r for r in lines(tmp_path / "out")}
     otter = by_source["otter-conv"]["raw"][0]
-    assert otter["encoding"] == "json"
-    assert otter["value"] == orjson.loads(filled.raw_versions(by_source["otter-conv"]["id"])[0])
+    assert otter["encoding"] == "utf-8"
+    assert otter["value"].encode() == filled.raw_versions(by_source["otter-conv"]["id"])[0]
     bad = by_source["bad-utf8"]
     assert bad["raw"][0]["encoding"] == "base64"
     assert base64.b64decode(bad["raw"][0]["value"]) == filled.raw_versions(bad["id"])[0]
-    assert by_source["big-int"]["raw"][0]["value"]["n"] == 123456789012345678901234567
+    assert '"n": 123456789012345678901234567' in by_source["big-int"]["raw"][0]["value"]
+
+
+def test_hostile_values_never_stop_the_export() -> None:
+    """Anything a value parsed from an export can hold (a huge integer beside an infinite
+    float) is written: the stdlib fallback writes infinity as null, as orjson does."""
+    value = {"big": 12345678901234567890123, "huge": float("inf"), "nan": [float("nan")]}
+    assert json.loads(json_export.dumps(value)) == {
+        "big": 12345678901234567890123,
+        "huge": None,
+        "nan": [None],
+    }
 
 
 def test_attachments_copied_once_by_hash(filled: Archive, tmp_path: Path) -> None:

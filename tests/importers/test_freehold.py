@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from freehold.errors import BadExportError
 from freehold.exporters import json as json_export
 from freehold.importers import freehold
 from freehold.ingest import detect_importer, import_path
-from freehold.models import Conversation, ExportInfo, Problem
+from freehold.models import Conversation, ExportInfo, Message, Problem
 from tests.exporters.test_json import fill_archive
 
 
@@ -91,11 +93,7 @@ def test_round_trip_rebuilds_the_same_archive(
     for cid in ids:
         assert head(fresh, cid) == head(archive, cid)
         assert rows(fresh, cid) == rows(archive, cid)
-        old, new = archive.raw_versions(cid)[-1], fresh.raw_versions(cid)[-1]
-        try:
-            assert orjson.loads(new) == orjson.loads(old)
-        except orjson.JSONDecodeError:
-            assert new == old, "a raw that is not strict JSON comes back byte for byte"
+        assert fresh.raw_versions(cid) == archive.raw_versions(cid), "byte for byte"
 
 
 def test_round_trip_keeps_big_integers_and_bad_bytes(
@@ -131,6 +129,147 @@ def test_importing_twice_changes_nothing(fresh: Archive, exported: Path) -> None
     import_path(fresh, exported)
     report = import_path(fresh, exported)
     assert report.conversations["unchanged"] == report.conversations["read"] > 0
+
+
+def hostile_raw_file(folder: Path) -> Path:
+    """A ChatGPT export whose conversations only their exact bytes say whole: a duplicate key,
+    an integer past 64 bits beside ``1e400`` (what the probe of 2026-12-07 crafted)."""
+
+    def conv(cid: str, extra: str) -> str:
+        node = '{"id": "%s", "message": {"id": "%s", "author": {"role": "%s"}, '
+        node += '"content": {"content_type": "text", "parts": ["%s"]}, "metadata": {}}, '
+        node += '"parent": %s, "children": [%s]}'
+        mapping = [
+            '"root": {"id": "root", "message": null, "parent": null, "children": ["m1"]}',
+            '"m1": ' + node % ("m1", "m1", "user", "hello", '"root"', '"m2"'),
+            '"m2": ' + node % ("m2", "m2", "assistant", "answer", '"m1"', ""),
+        ]
+        return (
+            f'{{"id": "{cid}", "conversation_id": "{cid}", "title": "{cid}", '
+            f'"create_time": 1700000000.0, "update_time": 1700000100.0, {extra}'
+            f'"current_node": "m2", "mapping": {{{", ".join(mapping)}}}}}'
+        )
+
+    path = folder / "hostile.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    duplicate = conv("dup-1", '"note": "first value, only here", "note": "second", ')
+    huge = conv("inf-1", '"big": 12345678901234567890123, "huge": 1e400, ')
+    path.write_text(f"[{duplicate},\n{huge}]")
+    return path
+
+
+def raw_rows(archive: Archive) -> list[tuple[str, str]]:
+    query = "SELECT conversation_id, sha256 FROM conversation_raw ORDER BY 1, 2"
+    return [tuple(row) for row in archive.db.execute(query)]
+
+
+def test_raw_versions_come_back_byte_for_byte_whatever_they_hold(
+    archive: Archive, fresh: Archive, tmp_path: Path
+) -> None:
+    report = import_path(archive, hostile_raw_file(tmp_path / "in"))
+    assert report.conversations["new"] == 2
+    json_export.write(archive, archive.iter_conversations(), tmp_path / "export")
+    import_path(fresh, tmp_path / "export")
+    assert raw_rows(fresh) == raw_rows(archive) and len(raw_rows(archive)) == 2
+    for conv in archive.iter_conversations():
+        assert fresh.raw_versions(str(conv.id)) == archive.raw_versions(str(conv.id))
+    dup = fresh.raw_versions(str(fresh.resolve("dup-1")))[0]
+    assert b'"note": "first value, only here", "note": "second"' in dup
+    # and the fresh archive's own export gives them again, still the same bytes
+    json_export.write(fresh, fresh.iter_conversations(), tmp_path / "again")
+    lines = (tmp_path / "again" / json_export.CONVERSATIONS).read_bytes().splitlines()
+    exported = [version["sha256"] for line in lines for version in orjson.loads(line)["raw"]]
+    assert sorted(exported) == sorted(sha for _, sha in raw_rows(archive))
+
+
+def test_an_archives_own_export_imported_back_changes_nothing(
+    archive: Archive, exported: Path, tmp_path: Path
+) -> None:
+    import_path(archive, hostile_raw_file(tmp_path / "in"))
+    json_export.write(archive, archive.iter_conversations(), tmp_path / "own")
+    before = raw_rows(archive)
+    shas = dict(archive.db.execute("SELECT id, raw_sha256 FROM conversations"))
+    report = import_path(archive, tmp_path / "own")
+    assert report.conversations["unchanged"] == report.conversations["read"] == len(shas)
+    assert raw_rows(archive) == before
+    assert dict(archive.db.execute("SELECT id, raw_sha256 FROM conversations")) == shas
+
+
+def test_a_conversation_started_here_gains_no_raw(
+    archive: Archive, fresh: Archive, tmp_path: Path
+) -> None:
+    cid = archive.new_conversation("Made here")
+    question = Message("", None, "user", "text", [{"type": "text", "text": "Kiln?"}], "Kiln?")
+    archive.add_turn(cid, None, [question])
+    json_export.write(archive, archive.iter_conversations(), tmp_path / "export")
+    for target in (fresh, archive):
+        report = import_path(target, tmp_path / "export")
+        assert report.ok, report.to_json()
+        assert target.raw_versions(cid) == []
+        assert target.db.execute("SELECT raw_sha256 FROM conversations").fetchall() == [("",)]
+        assert [m.text for m in target.get_conversation(cid).messages] == ["Kiln?"]
+
+
+def test_a_file_keeps_the_name_it_was_first_stored_under(
+    archive: Archive, fresh: Archive, tmp_path: Path
+) -> None:
+    """One file linked under two names: the round trip keeps the first, whatever order the
+    export writes its links in (the probe saw IMG_4647.png come back as file-….dat)."""
+    from tests.exporters.test_json import PNG
+
+    def conversation(cid: str, updated: float, file: str, name: str | None) -> dict[str, Any]:
+        attachment = {"id": file, "name": name}
+        message = {
+            "id": "m1",
+            "author": {"role": "user"},
+            "content": {"content_type": "text", "parts": ["see"]},
+            "metadata": {"attachments": [attachment]},
+        }
+        return {
+            "id": cid,
+            "title": cid,
+            "create_time": updated,
+            "update_time": updated,
+            "current_node": "m1",
+            "mapping": {"m1": {"id": "m1", "message": message, "parent": None, "children": []}},
+        }
+
+    path = tmp_path / "two-names.zip"
+    with zipfile.ZipFile(path, "w") as zipped:
+        named = conversation("named", 2.0e9, "file-Named1", "IMG_4647.png")
+        unnamed = conversation("unnamed", 1.0e9, "file-Other2", None)
+        zipped.writestr("conversations.json", json.dumps([named, unnamed]))
+        zipped.writestr("file-Named1-IMG_4647.png", PNG)
+        zipped.writestr("file-Other2", PNG)
+    import_path(archive, path)
+    (sha,) = [row[0] for row in archive.db.execute("SELECT sha256 FROM attachments")]
+    first = archive.attachment(sha)
+    assert first is not None and first.name == "IMG_4647.png"
+    json_export.write(archive, archive.iter_conversations(), tmp_path / "export")
+    import_path(fresh, tmp_path / "export")
+    again = fresh.attachment(sha)
+    assert again is not None and again.name == "IMG_4647.png"
+
+
+def test_a_raw_version_changed_since_the_export_is_lost_and_said(
+    tmp_path: Path, fresh: Archive
+) -> None:
+    good = {"sha256": hashlib.sha256(b'{"a": 1}').hexdigest(), "encoding": "utf-8"}
+    raw = [{**good, "value": '{"a": 1}'}, {**good, "value": '{"a": 2}'}]
+    folder = write_export(tmp_path / "exp", [minimal("altered", raw=raw)])
+    report = import_path(fresh, folder)
+    assert report.conversations["new"] == 1 and not report.ok
+    lost = [p for p in report.problems if "does not match its SHA-256" in p.what]
+    assert [(p.where, p.lost) for p in lost] == [("conversations.jsonl:1", True)]
+    assert fresh.raw_versions(str(fresh.resolve("altered"))) == [b'{"a": 1}']
+
+
+def test_a_version_1_export_with_parsed_raw_still_imports(tmp_path: Path, fresh: Archive) -> None:
+    raw = [{"sha256": "0" * 64, "encoding": "json", "value": {"id": "old", "n": 1}}]
+    folder = write_export(tmp_path / "exp", [minimal("old", raw=raw)])
+    report = import_path(fresh, folder)
+    assert report.ok and report.conversations["new"] == 1, report.to_json()
+    assert fresh.raw_versions(str(fresh.resolve("old"))) == [b'{"id":"old","n":1}']
 
 
 # -- detection and the record stream ---------------------------------------------------------------
@@ -224,7 +363,7 @@ def test_count_mismatch_and_interrupted_export_are_reported(tmp_path: Path) -> N
 
 
 def test_newer_version_and_missing_lines_are_refused(tmp_path: Path) -> None:
-    newer = write_export(tmp_path / "newer", [], version=2)
+    newer = write_export(tmp_path / "newer", [], version=json_export.VERSION + 1)
     with pytest.raises(BadExportError, match="upgrade freehold"):
         list(freehold.iter_conversations(newer))
     gone = write_export(tmp_path / "gone", [])
