@@ -296,6 +296,21 @@ def test_run_list_verify_and_a_restore_after_the_data_folder_is_gone(
     assert json.loads(stats.output)["conversations"] == 23
 
 
+def test_a_restore_under_a_file_is_one_line_naming_the_path(
+    home: Path, folder: Place, tmp_path: Path
+) -> None:
+    assert invoke("add", "usb", folder.url).exit_code == 0
+    assert invoke("run").exit_code == 0
+    (tmp_path / "afile").write_text("x\n")
+    to = tmp_path / "afile" / "sub"
+    result = invoke("restore", "latest", "--to", str(to))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {to}: cannot restore there ({tmp_path / 'afile'} is a file, not a folder) — "
+        "restore into a new or empty folder\n"
+    )
+
+
 def test_a_sampled_verify_reads_a_part_and_says_so(home: Path, folder: Place) -> None:
     settings.set_value(home, "pack_kib", 16)  # type: ignore[arg-type]
     invoke("add", "usb", folder.url)
