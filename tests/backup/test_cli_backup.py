@@ -72,6 +72,30 @@ def test_init_again_keeps_the_recipients_configured_and_says_what_it_changed(
     assert settings.load(_isolated_home).recipients == (own, partner, spare)
 
 
+def test_a_bad_recipient_is_named_where_it_was_given(
+    home: Path, folder: Place, tmp_path: Path
+) -> None:
+    # C11: a bad --recipient names the option and the value, not config.toml (unchanged)
+    before = (home / "config.toml").read_bytes()
+    kit = tmp_path / "k.txt"
+    result = invoke("init", "--kit", str(kit), "--recipient", "age1notakey", "--yes")
+    assert result.exit_code == 2
+    assert "Error: Invalid value for '--recipient': 'age1notakey' is not an age public key (" in (
+        result.output
+    )
+    assert "config.toml" not in result.output and not kit.exists()
+    assert (home / "config.toml").read_bytes() == before
+    # one written into config.toml is named there, with the key
+    assert invoke("add", "usb", folder.url).exit_code == 0
+    settings.set_value(home, "recipients", ["age1notakey"])
+    ran = invoke("run")
+    assert ran.exit_code == 1
+    assert (
+        f"{home / 'config.toml'}: backup.recipients: 'age1notakey' is not an age public key ("
+        in ran.output
+    )
+
+
 def test_init_from_another_kit_is_refused_where_an_identity_exists(
     home: Path, templates: Templates, tmp_path: Path
 ) -> None:
