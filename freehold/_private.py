@@ -16,6 +16,7 @@ the read-only flag; the folder has the access rules of the user's profile.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import IO
@@ -36,21 +37,28 @@ FILE_MODE = 0o600
 
 def make_dirs(path: Path) -> list[Path]:
     """Create ``path`` and its missing parents, each 0700; returns the folders it made,
-    outermost first (none when ``path`` is already a folder: one ``stat``)."""
+    outermost first (none when ``path`` is already a folder: one ``stat``); on a failure,
+    none."""
     missing: list[Path] = []
     folder = path
     while not folder.is_dir() and folder != folder.parent:
         missing.append(folder)
         folder = folder.parent
-    made = []
-    for folder in reversed(missing):
-        try:
-            folder.mkdir(mode=FOLDER_MODE)
-        except FileExistsError:
-            if not folder.is_dir():
-                raise
-            continue  # made by another process meanwhile: not ours
-        made.append(folder)
+    made: list[Path] = []
+    try:
+        for folder in reversed(missing):
+            try:
+                folder.mkdir(mode=FOLDER_MODE)
+            except FileExistsError:
+                if not folder.is_dir():
+                    raise
+                continue  # made by another process meanwhile: not ours
+            made.append(folder)
+    except OSError:
+        for folder in reversed(made):  # a failure part way leaves none of ours behind
+            with contextlib.suppress(OSError):  # (unless another process wrote there)
+                folder.rmdir()
+        raise
     return made
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "mac_key",
     "parse_recipients",
     "recipe",
+    "recipient",
     "unlock",
 ]
 
@@ -158,14 +159,24 @@ def load_mac_key(home: Path) -> bytes | None:
         return None
 
 
-def parse_recipients(values: list[str]) -> list[x25519.Recipient]:
+def recipient(value: str) -> x25519.Recipient:
+    """``value`` as an age recipient; ``BackupError`` quoting it when it is not one."""
     try:
-        return [x25519.Recipient.from_str(value) for value in values]
+        return x25519.Recipient.from_str(value)
     except pyrage.RecipientError as error:
         raise BackupError(
-            f"config.toml: [backup] recipients holds a bad recipient ({error}) — "
-            "each is an age1… public key"
+            f"{value!r} is not an age public key ({error}) — give an age1… key "
+            "(age-keygen -y prints one)"
         ) from error
+
+
+def parse_recipients(values: list[str], where: str) -> list[x25519.Recipient]:
+    """``values`` as age recipients; a bad one is ``BackupError`` naming ``where`` they came
+    from (config.toml and its key) and the value."""
+    try:
+        return [recipient(value) for value in values]
+    except BackupError as error:
+        raise BackupError(f"{where}: {error}") from error
 
 
 def encrypt(data: bytes, recipients: list[x25519.Recipient]) -> bytes:

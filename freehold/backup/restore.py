@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -73,26 +74,28 @@ def choose(dest: Destination, name: str) -> str:
 class _Files:
     """The assembled files in the scratch folder, a few kept open while packs arrive."""
 
-    def __init__(self, work: Path, manifest: Manifest) -> None:
-        self.work, self.handles = work, dict[str, IO[bytes]]()
-        for entry in manifest.entries():
-            path = self.path(entry)
-            _private.make_dirs(path.parent)
-            with _private.open_new(path) as out:
-                out.truncate(entry.size)
+    def __init__(self, work: Path, manifest: Manifest, to: Path) -> None:
+        self.work, self.to, self.handles = work, to, dict[str, IO[bytes]]()
+        with _making(to):
+            for entry in manifest.entries():
+                path = self.path(entry)
+                _private.make_dirs(path.parent)
+                with _private.open_new(path) as out:
+                    out.truncate(entry.size)
 
     def path(self, entry: FileEntry) -> Path:
         return self.work / (entry.path or _DIGESTS)
 
     def write(self, entry: FileEntry, offset: int, data: bytes) -> None:
         key = entry.path or _DIGESTS
-        handle = self.handles.get(key)
-        if handle is None:
-            if len(self.handles) >= 64:
-                self.handles.pop(next(iter(self.handles))).close()
-            handle = self.handles[key] = self.path(entry).open("r+b")
-        handle.seek(offset)
-        handle.write(data)
+        with _making(self.to):  # a full disk, say
+            handle = self.handles.get(key)
+            if handle is None:
+                if len(self.handles) >= 64:
+                    self.handles.pop(next(iter(self.handles))).close()
+                handle = self.handles[key] = self.path(entry).open("r+b")
+            handle.seek(offset)
+            handle.write(data)
 
     def close(self) -> None:
         for handle in self.handles.values():
@@ -211,20 +214,24 @@ def restore(
     to: Path,
     tick: Tick | None = None,
 ) -> Restored:
-    new = _is_new(to)
+    with _making(to):
+        new = _is_new(to)
     chosen = choose(dest, name)
     manifest = open_manifest(dest, chosen, identity, crypto.mac_key(identity))
-    made = _private.make_dirs(to.parent) if new else []
+    made: list[Path] = []
     try:
-        with scratch(to.parent if new else to, _SCRATCH) as work:
-            digests = _assembled(
-                dest, manifest, identity, work, f"{dest.name}: snapshot {chosen}", tick
-            )
-            if new:
-                (work / _DIGESTS).unlink(missing_ok=True)
-                work.rename(to)  # the target appears whole, or not at all
-            else:
-                _place(work, to, manifest)
+        with ExitStack() as stack:
+            with _making(to):
+                made = _private.make_dirs(to.parent) if new else []
+                work = stack.enter_context(scratch(to.parent if new else to, _SCRATCH))
+            where = f"{dest.name}: snapshot {chosen}"
+            digests = _assembled(dest, manifest, identity, work, to, where, tick)
+            with _making(to):
+                if new:
+                    (work / _DIGESTS).unlink(missing_ok=True)
+                    work.rename(to)  # the target appears whole, or not at all
+                else:
+                    _place(work, to, manifest)
     except BaseException:
         _remove_folders(made)
         raise
@@ -233,16 +240,39 @@ def restore(
     )
 
 
+@contextmanager
+def _making(to: Path) -> Iterator[None]:
+    """An OS error while the target ``to`` is checked, made or written (a file where a folder
+    must go, no permission, a full disk): one line naming it, not a traceback. Only the
+    target's steps run inside: the destination's errors are its own."""
+    try:
+        yield
+    except OSError as error:
+        raise BackupError(_unmade(to, error)) from error
+
+
+def _unmade(to: Path, error: OSError) -> str:
+    # os.path's tests answer False where Path's raise (a name too long, say)
+    in_way = next((p for p in (to, *to.parents) if os.path.isfile(p)), None)
+    if in_way is not None:
+        why = f"{in_way} is a file, not a folder"
+    else:
+        why = f"{error.strerror or error}" + (f": {error.filename}" if error.filename else "")
+    return f"{to}: cannot restore there ({why}) — restore into a new or empty folder"
+
+
 def _assembled(
     dest: Destination,
     manifest: Manifest,
     identity: crypto.Identity,
     work: Path,
+    to: Path,
     where: str,
     tick: Tick | None,
 ) -> dict[str, str]:
-    """The snapshot's files in ``work``, every one checked; its conversation digests."""
-    files = _Files(work, manifest)
+    """The snapshot's files in ``work`` (the scratch folder for ``to``), every one checked;
+    its conversation digests."""
+    files = _Files(work, manifest, to)
     try:
         _assemble(dest, manifest, identity, files, tick)
     finally:

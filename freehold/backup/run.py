@@ -45,7 +45,7 @@ from freehold.backup.format import (
     snapshot_path,
 )
 from freehold.backup.scratch import scratch
-from freehold.backup.settings import BackupSettings, DestinationConfig, load
+from freehold.backup.settings import BackupSettings, DestinationConfig, config_path, load
 from freehold.backup.state import State, open_state
 from freehold.errors import BackupError, FreeholdError
 
@@ -224,7 +224,8 @@ def _pieces(handle: IO[bytes], size: int) -> Iterator[bytes]:
 def _targets(
     home: Path, settings: BackupSettings, configs: list[DestinationConfig], state: State
 ) -> tuple[list[_Target], list[Sent]]:
-    recipients = crypto.parse_recipients(list(settings.recipients))
+    where = f"{config_path(home)}: backup.recipients"
+    recipients = crypto.parse_recipients(list(settings.recipients), where)
     targets, failed = [], []
     for config in configs:
         try:

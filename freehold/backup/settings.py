@@ -37,10 +37,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from types import UnionType
+from typing import Annotated, Union, get_args, get_origin
 
 import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from tomlkit.items import Table
 
@@ -133,7 +135,13 @@ class _Backup(_Table):
         _Keep, Field(description="a table: [backup.keep] with daily, weekly, monthly")
     ] = _Keep()
     destinations: Annotated[
-        dict[_DestinationName, _Destination],
+        dict[
+            _DestinationName,
+            Annotated[
+                _Destination,
+                Field(description='a table: [backup.destinations.NAME] with url = "…"'),
+            ],
+        ],
         Field(description='tables: [backup.destinations.NAME] with url = "…"'),
     ] = {}
 
@@ -170,54 +178,98 @@ def _checked(path: Path, text: str) -> _Backup:
 
 def _problem(path: Path, error: ErrorDetails) -> str:
     """One line: config.toml, the key as written in it, what is wrong and what to write."""
-    loc = error["loc"] or ("",)  # the [backup] table itself
-    key = "backup" + "".join(
-        f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc if p not in ("", "[key]")
-    )
+    place = _place(error["loc"])
     if error["type"] == "extra_forbidden":
-        known = sorted(_holder(loc).model_fields)
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        known = sorted(place.holder.model_fields)
+        close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
         todo = f"did you mean {close[0]}?" if close else f"use one of: {', '.join(known)}"
-        return f"{path}: {key} is not a backup setting — {todo}"
-    if loc[-1] == "[key]":
+        return f"{path}: {place.key} is not a backup setting — {todo}"
+    if place.names_table:
         return (
-            f"{path}: {key}: a destination name is letters, digits, - and _ (up to 32) — "
+            f"{path}: {place.key}: a destination name is letters, digits, - and _ (up to 32) — "
             "rename the table"
         )
-    wanted = _wanted(loc)
     if error["type"] == "missing":
-        return f"{path}: {key} is missing — add {wanted}"
-    return f"{path}: {key} is {_shown(error['input'])} — write {wanted} (docs/backups.md)"
+        return f"{path}: {place.key} is missing — add {place.wanted}"
+    # Any other type pydantic gives (wrong type, out of range, too short, bad pattern, …):
+    # the value as written and what belongs there; pydantic's own wording is not shown.
+    return (
+        f"{path}: {place.key} is {_shown(error['input'])} — write {place.wanted} (docs/backups.md)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    key: str  # as written in the file: backup.destinations.usb.url, backup.recipients[1]
+    holder: type[BaseModel]  # the table the key is in (for "did you mean")
+    wanted: str  # what belongs there: the description of the nearest field
+    names_table: bool  # the fault is a table's name (a destination's), not a value
+
+
+def _place(loc: tuple[int | str, ...]) -> _Place:
+    """Where pydantic's ``loc`` points in the file, found by walking the models' annotations
+    along it, so each part is read as what it is: a field, a table's name, an array index,
+    or a union's member tag (``("kit_saved", "str")``), which is no part of the key."""
+    key, wanted = "backup", "a table: [backup]"
+    names_table: bool | None = False
+    holder: type[BaseModel] = _Backup
+    shape: object = _Backup
+    for part in loc:
+        if part == "[key]" and names_table is None:
+            names_table = True  # pydantic's marker: the fault is the table's name just passed
+            continue
+        names_table = names_table or False
+        shape, described = _unwrapped(shape)
+        wanted = described or wanted
+        origin = get_origin(shape)
+        if isinstance(shape, type) and issubclass(shape, BaseModel):
+            holder, key = shape, f"{key}.{part}"
+            info = shape.model_fields.get(str(part))
+            shape = info.annotation if info else None  # None: a key no model declares
+            wanted = info.description if info and info.description else wanted
+        elif origin is dict:  # a table of named tables: the name as TOML writes it
+            key, shape = f"{key}.{tomlkit.key(str(part)).as_string()}", get_args(shape)[1]
+            names_table = None  # a "[key]" may follow
+        elif origin is list:
+            key, shape = f"{key}[{part}]", get_args(shape)[0]
+        elif origin not in (Union, UnionType):  # a union's parts are member tags: skipped
+            key, shape = f"{key}.{part}" if isinstance(part, str) else f"{key}[{part}]", None
+    return _Place(key, holder, _unwrapped(shape)[1] or wanted, bool(names_table))
+
+
+def _unwrapped(shape: object) -> tuple[object, str | None]:
+    """``Annotated[T, Field(description=…)]`` as ``T`` and the description."""
+    if get_origin(shape) is not Annotated:
+        return shape, None
+    inner, *extras = get_args(shape)
+    infos = [e.description for e in extras if isinstance(e, FieldInfo) and e.description]
+    return inner, infos[-1] if infos else None
 
 
 def _shown(value: object) -> str:
-    """A value as it is written in the file (``true``, ``"x"``), cut short."""
-    text = "a table" if isinstance(value, dict) else tomlkit.item(value).as_string()
+    """A value as it is written in the file (``true``, ``"x"``), on one line, cut short."""
+    text = "a table" if isinstance(value, dict) else _inline(value)
     return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _inline(value: object) -> str:
+    """TOML for ``value`` on one line: arrays and tables inline (tomlkit would write an array
+    of tables as ``[[…]]`` sections)."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_inline(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ", ".join(
+                f"{tomlkit.key(str(k)).as_string()} = {_inline(v)}" for k, v in value.items()
+            )
+            + "}"
+        )
+    return tomlkit.item(value).as_string()
 
 
 def _text(value: str | date | None) -> str | None:
     return value.isoformat() if isinstance(value, date) else value
-
-
-def _holder(loc: tuple[int | str, ...]) -> type[_Table]:
-    """The table that holds the key at ``loc`` (the tables nest at fixed places)."""
-    if loc[:1] == ("keep",) and len(loc) > 1:
-        return _Keep
-    if loc[:1] == ("destinations",) and len(loc) > 2:
-        return _Destination
-    return _Backup
-
-
-def _wanted(loc: tuple[int | str, ...]) -> str:
-    """What belongs at ``loc``: its field's description."""
-    names = [p for p in loc if isinstance(p, str) and p]
-    if not names:
-        return "a table: [backup]"
-    if names[0] == "destinations" and len(names) == 2:
-        return f'a table: [backup.destinations.{names[1]}] with url = "…"'
-    described = _holder(loc).model_fields[names[-1]].description
-    return described or "what docs/backups.md shows"
 
 
 def _edit(home: Path, change: Callable[[Table], None]) -> None:

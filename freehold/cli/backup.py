@@ -119,6 +119,16 @@ def backup() -> None:
     """
 
 
+def _recipients(values: tuple[str, ...]) -> tuple[str, ...]:
+    """The --recipient values, each an age public key: checked before anything is made."""
+    for value in values:
+        try:
+            crypto.recipient(value)
+        except FreeholdError as error:
+            raise click.BadParameter(str(error)) from error
+    return values
+
+
 @backup.command()
 @click.option(
     "--kit",
@@ -128,7 +138,11 @@ def backup() -> None:
     help="Where to write the recovery kit (print it, keep it away from this computer).",
 )
 @click.option(
-    "--recipient", multiple=True, metavar="AGE1…", help="Another public key to encrypt to."
+    "--recipient",
+    multiple=True,
+    metavar="AGE1…",
+    callback=lambda ctx, param, values: _recipients(values),
+    help="Another public key to encrypt to.",
 )
 @click.option(
     "--from-kit",
@@ -154,7 +168,6 @@ def init(
     if kit.exists():
         raise click.ClickException(f"{kit} exists — move it away or give another --kit path")
     configured = settings.load(home).recipients  # a broken [backup]: refused before any key
-    crypto.parse_recipients(list(recipient))
     given = crypto.identity_from_file(from_kit) if from_kit else None  # no key: refused
     identity = _own_identity(home, given, from_kit, passphrase_file)
     own = str(identity.to_public())

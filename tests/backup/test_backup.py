@@ -156,6 +156,29 @@ def test_a_restore_refuses_a_folder_holding_other_files(
     assert [p.name for p in busy.iterdir()] == ["notes.txt"]
 
 
+def test_a_target_that_cannot_be_made_is_one_error_naming_it_and_leaves_nothing(
+    home: Path, folder: Place, identity: crypto.Identity, tmp_path: Path
+) -> None:
+    # C10: a regular file where a folder must go, or any other OS error making the target
+    destinations.add(home, "usb", folder.url, None)
+    run(home)
+    dest = Folder("usb", folder.url)
+    afile = tmp_path / "afile"
+    afile.write_text("x\n")
+    for to in (afile / "sub", afile / "sub" / "deeper", afile):
+        with pytest.raises(BackupError) as raised:
+            restore(dest, identity, "latest", to)
+        assert str(raised.value) == (
+            f"{to}: cannot restore there ({afile} is a file, not a folder) — restore into a "
+            "new or empty folder"
+        )
+    too_long = tmp_path / "new" / ("x" * 300) / "data"  # "new" can be made, the next cannot
+    with pytest.raises(BackupError, match=f"^{too_long}: cannot restore there \\(File name too"):
+        restore(dest, identity, "latest", too_long)
+    assert afile.read_text() == "x\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "home", "usb"]
+
+
 def test_an_offsite_destination_waits_until_the_kit_is_confirmed(
     home: Path, folder: Place, tmp_path: Path
 ) -> None:

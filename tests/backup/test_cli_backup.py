@@ -4,12 +4,18 @@ verify, restore after a disaster, prune, and status with its exit code and 3-2-1
 from __future__ import annotations
 
 import json
+import math
+import re
 import sqlite3
 import stat
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Annotated, Any, get_args, get_origin
 
 import pytest
+import tomlkit
 from click.testing import CliRunner, Result
+from pydantic import BaseModel
 from pyrage import x25519
 
 from freehold.backup import crypto, settings
@@ -66,6 +72,30 @@ def test_init_again_keeps_the_recipients_configured_and_says_what_it_changed(
     assert settings.load(_isolated_home).recipients == (own, partner, spare)
 
 
+def test_a_bad_recipient_is_named_where_it_was_given(
+    home: Path, folder: Place, tmp_path: Path
+) -> None:
+    # C11: a bad --recipient names the option and the value, not config.toml (unchanged)
+    before = (home / "config.toml").read_bytes()
+    kit = tmp_path / "k.txt"
+    result = invoke("init", "--kit", str(kit), "--recipient", "age1notakey", "--yes")
+    assert result.exit_code == 2
+    assert "Error: Invalid value for '--recipient': 'age1notakey' is not an age public key (" in (
+        result.output
+    )
+    assert "config.toml" not in result.output and not kit.exists()
+    assert (home / "config.toml").read_bytes() == before
+    # one written into config.toml is named there, with the key
+    assert invoke("add", "usb", folder.url).exit_code == 0
+    settings.set_value(home, "recipients", ["age1notakey"])
+    ran = invoke("run")
+    assert ran.exit_code == 1
+    assert (
+        f"{home / 'config.toml'}: backup.recipients: 'age1notakey' is not an age public key ("
+        in ran.output
+    )
+
+
 def test_init_from_another_kit_is_refused_where_an_identity_exists(
     home: Path, templates: Templates, tmp_path: Path
 ) -> None:
@@ -118,7 +148,10 @@ BROKEN = [  # [backup] as a person may write it wrong: (the file, what the one l
     ("[backup.keep]\ndaily = -1\n", "backup.keep.daily is -1 — write a whole number, 0 or more"),
     ("[backup]\npack_kib = true\n", "backup.pack_kib is true — write a whole number of KiB"),
     ('[backup]\nrecipients = ["age1x", 3]\n', "backup.recipients[1] is 3 — write a list"),
-    ('[backup.destinations."my usb"]\nurl = "/x"\n', "backup.destinations.my usb: a destination"),
+    ('[backup.destinations."my usb"]\nurl = "/x"\n', 'backup.destinations."my usb": a destination'),
+    ('[backup.destinations.""]\nurl = "/x"\n', 'backup.destinations."": a destination'),
+    ("[backup]\nkit_saved = 5\n", "backup.kit_saved is 5 — write a date"),  # C6: a union
+    ("[backup]\nkit_saved = 12:00:00\n", "backup.kit_saved is 12:00:00 — write a date"),
     (  # B9: a misspelt or unknown key is refused, not ignored
         '[backup.destinations.usb5]\nurl = "/x"\nofsite = true\n',
         "backup.destinations.usb5.ofsite is not a backup setting — did you mean offsite?",
@@ -151,6 +184,61 @@ def test_a_broken_backup_table_is_one_line_naming_the_file_and_the_key(
         assert result.output.count("\n") == 1 and "Traceback" not in result.output, command
     assert config.read_text(encoding="utf-8") == text  # nothing written over it
     assert not (tmp_path / "k").exists() and not (_isolated_home / "backup").exists()
+
+
+def _places(model: type[BaseModel], path: tuple[str | int, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place a value can be written in [backup], read from the models: each key, an item
+    of each array, a named table (``usb``) of each table of tables, and what is inside it."""
+    found: list[tuple[Any, ...]] = []
+    for name, info in model.model_fields.items():
+        here, shape = (*path, name), info.annotation
+        found.append(here)
+        if get_origin(shape) is dict:
+            here, shape = (*here, "usb"), get_args(shape)[1]
+            found.append(here)
+        elif get_origin(shape) is list:
+            found.append((*here, 0))
+        shape = get_args(shape)[0] if get_origin(shape) is Annotated else shape
+        if isinstance(shape, type) and issubclass(shape, BaseModel):
+            found += _places(shape, here)
+    return found
+
+
+SHAPES: list[Any] = [  # every kind of TOML value, in and out of range
+    *(5, 0, -1, 1 << 62, 1.5, math.nan, True, "", "x", "/media/usb", "a\n" * 30),
+    *([], [1], ["x"], [[1]], [{"a": 1}], {}, {"a": 1}, {"url": "/x"}, {"daily": "x"}),
+    *(datetime(2026, 12, 6, 9, tzinfo=UTC), datetime(2026, 12, 6, 9), date(2026, 12, 6)),
+    time(12),
+]
+GOOD = {"recipients": ["age1x"], "destinations": {"usb": {"url": "/x"}}}
+ONE_LINE = re.compile(
+    r"(\.[^ ]+|\[\d+\])* (is .{1,40} — write .+ \(docs/backups\.md\)"
+    r"|is missing — add .+|is not a backup setting — .+)"
+)
+
+
+@pytest.mark.parametrize("place", [(), *_places(settings._Backup)], ids=repr)
+def test_every_value_in_every_place_is_read_or_refused_in_one_line(
+    _isolated_home: Path, place: tuple[Any, ...]
+) -> None:
+    # C6: refusals are translated from whatever pydantic says (union member tags, every error
+    # type), so a value of any shape anywhere is one line naming the key, never a traceback
+    _isolated_home.mkdir(parents=True)
+    config = _isolated_home / "config.toml"
+    key = "backup" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in place)
+    for value in SHAPES:
+        top: Any = {"backup": json.loads(json.dumps(GOOD))}  # a deep copy
+        holder, path = top, ("backup", *place)
+        for step in path[:-1]:
+            holder = holder.setdefault(step, {})
+        holder[path[-1]] = value
+        config.write_text(tomlkit.dumps(top), "utf-8")
+        try:
+            settings.load(_isolated_home)
+        except BackupError as error:
+            said = str(error)
+            assert said.startswith(f"{config}: {key}") and "\n" not in said, (value, said)
+            assert ONE_LINE.fullmatch(said.removeprefix(f"{config}: {key}")), (value, said)
 
 
 def test_a_value_set_is_checked_before_the_file_is_written(_isolated_home: Path) -> None:
@@ -230,6 +318,21 @@ def test_run_list_verify_and_a_restore_after_the_data_folder_is_gone(
         cli, ["stats", "--json"], env={"FREEHOLD_HOME": str(tmp_path / "back")}
     )
     assert json.loads(stats.output)["conversations"] == 23
+
+
+def test_a_restore_under_a_file_is_one_line_naming_the_path(
+    home: Path, folder: Place, tmp_path: Path
+) -> None:
+    assert invoke("add", "usb", folder.url).exit_code == 0
+    assert invoke("run").exit_code == 0
+    (tmp_path / "afile").write_text("x\n")
+    to = tmp_path / "afile" / "sub"
+    result = invoke("restore", "latest", "--to", str(to))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {to}: cannot restore there ({tmp_path / 'afile'} is a file, not a folder) — "
+        "restore into a new or empty folder\n"
+    )
 
 
 def test_a_sampled_verify_reads_a_part_and_says_so(home: Path, folder: Place) -> None:

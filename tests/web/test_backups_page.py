@@ -53,9 +53,14 @@ def test_a_broken_backup_table_is_an_error_page_naming_the_file_and_the_key(
     with open_archive(_isolated_home):
         pass
     config = _isolated_home / "config.toml"
-    config.write_text("[backup]\nkeep = 3\n", encoding="utf-8")
+    broken = {  # the file, what the page says (C6: kit_saved is a union: it was a 500)
+        "[backup]\nkeep = 3\n": "backup.keep is 3 — write a table: [backup.keep]",
+        "[backup]\nkit_saved = 5\n": "backup.kit_saved is 5 — write a date",
+    }
     for server in start_server(_isolated_home):
         with server.client() as client:
-            page = client.get("/backups")
-    assert page.status_code == 400  # the page says what to fix; not a 500
-    assert f"{config}: backup.keep is 3 — write a table: [backup.keep]" in page.text
+            for text, said in broken.items():
+                config.write_text(text, encoding="utf-8")
+                page = client.get("/backups")
+                assert page.status_code == 400  # the page says what to fix; not a 500
+                assert f"{config}: {said}" in page.text
