@@ -24,7 +24,7 @@ import orjson
 from freehold._words import plural
 from freehold.importers import _fields as field
 from freehold.importers._chatgpt_content import convert_content
-from freehold.importers._skeleton import Claim, Element, Format, Look
+from freehold.importers._skeleton import READ_ERRORS, Claim, Element, Format, Look
 from freehold.models import (
     AttachmentRef,
     ContextRecord,
@@ -172,9 +172,13 @@ class _ChatGPT(Format):
             if self.export.size(name) > _SIDE_FILE_LIMIT:
                 yield Problem(name, "larger than 256 MiB; not kept", lost=True)
                 continue
-            with self.export.open(name) as handle:
-                raw = handle.read()
             self.used.add(name)
+            try:
+                with self.export.open(name) as handle:
+                    raw = handle.read()
+            except READ_ERRORS as error:  # the conversations are read all the same
+                yield Problem(name, f"damaged: its data cannot be read ({error}) — {self.again}")
+                continue
             yield SourceFile(local, raw)
             if local == "user.json":
                 self.account_id = _account_id(raw)
@@ -183,11 +187,11 @@ class _ChatGPT(Format):
         name = self.root_prefix + local
         if name not in self.export.names():
             return None
-        with self.export.open(name) as handle:
-            try:
+        try:  # a damaged file is reported by ``_side_files``, which keeps the rest
+            with self.export.open(name) as handle:
                 return orjson.loads(handle.read())
-            except orjson.JSONDecodeError:
-                return None
+        except (*READ_ERRORS, orjson.JSONDecodeError):
+            return None
 
     def _check_manifest(self) -> Iterator[Problem]:
         manifest = self._json("export_manifest.json")
