@@ -238,3 +238,27 @@ def test_a_claude_export_below_another_conversations_json_keeps_its_account_file
     assert report.kind == "claude" and kinds(archive) == {"claude": 5}
     assert report.kept_files == ["users.json"]
     assert [p.where for p in report.problems if p.lost] == ["conversations.json"]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        b'[ui]\ntheme = "dark"\n',
+        b"\xef\xbb\xbf\n[tool:pytest]  ; setup.cfg\r\naddopts = -q\r\n",
+        b"[[servers]]\nname = 'a'\n",
+    ],
+)
+def test_a_settings_file_beside_an_export_is_a_note(
+    archive: Archive, real: Path, tmp_path: Path, settings: bytes
+) -> None:
+    """An INI or TOML file opens with ``[`` but is not JSON: a note, not data lost (it was
+    "not valid JSON … cut short?", exit 1: probe C 2026-12-07, C8)."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    (folder / "grok-export.json").write_bytes((real / MISC / "grok-export.json").read_bytes())
+    (folder / "config.toml").write_bytes(settings)
+    report = import_path(archive, folder, reader_process=False)
+    assert report.kind == "grok" and report.ok, report.problems
+    (left,) = report.problems
+    assert left.where == "config.toml" and not left.lost
+    assert left.what == "a settings file (INI or TOML), not an export; left out"
