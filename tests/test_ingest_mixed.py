@@ -262,3 +262,17 @@ def test_a_settings_file_beside_an_export_is_a_note(
     (left,) = report.problems
     assert left.where == "config.toml" and not left.lost
     assert left.what == "a settings file (INI or TOML), not an export; left out"
+
+
+def test_folder_entries_of_a_zip_are_not_named(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """``zip -r`` of a folder writes its subfolders as entries: not files, not in the report
+    (each was "an empty file (0 bytes)…": probe C 2026-12-07, C9)."""
+    members = {
+        "sub/": b"",
+        "sub/grok-export.json": (real / MISC / "grok-export.json").read_bytes(),
+        "empty/": b"",
+    }
+    report = import_path(archive, write_zip(tmp_path / "m6.zip", members), reader_process=False)
+    assert report.kind == "grok" and report.ok and report.problems == []

@@ -932,3 +932,19 @@ def test_a_damaged_account_file_is_reported_and_the_conversations_imported(
     assert len(lost) == 1 and lost[0][0] == account_file, report.problems
     assert "damaged" in lost[0][1] and lost[0][1].endswith("— download the export again")
     assert not report.ok
+
+
+def test_folder_entries_of_a_chatgpt_zip_are_not_unreferenced_files(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """The folders ``zip -r`` lists as entries are not files "not referenced by any
+    conversation" (probe C 2026-12-07, C9)."""
+    members = {
+        "dalle-generations/": b"",
+        "user-abc/": b"",
+        "conversations.json": json.dumps([_three("c-z")]).encode(),
+        "user.json": b'{"id": "user-abc"}',
+    }
+    report = ingest(archive, write_zip(tmp_path / "export.zip", members))
+    assert report.conversations["new"] == 1
+    assert report.ok and report.problems == [], report.problems
