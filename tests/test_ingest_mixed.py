@@ -4,12 +4,14 @@ every file no importer reads is named in the report."""
 from __future__ import annotations
 
 import json
+import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from freehold.archive import Archive
+from freehold.archive import Archive, open_archive
 from freehold.cli import cli
 from freehold.importers import aistudio, grok
 from freehold.ingest import ImportReport, import_path
@@ -93,7 +95,7 @@ def test_an_export_beside_another_in_its_folder_is_read_as_itself(
     members["export/grok-export.json"] = (real / MISC / "grok-export.json").read_bytes()
     report = import_path(archive, write_zip(tmp_path / "gpt.zip", members), reader_process=False)
     assert report.kind == "chatgpt+grok" and report.ok
-    assert report.kept_files == ["user.json"]
+    assert report.kept_files == ["export/user.json"]  # its path in the export
     assert kinds(archive) == {"chatgpt": 8, "grok": 1}
 
 
@@ -238,3 +240,84 @@ def test_a_claude_export_below_another_conversations_json_keeps_its_account_file
     assert report.kind == "claude" and kinds(archive) == {"claude": 5}
     assert report.kept_files == ["users.json"]
     assert [p.where for p in report.problems if p.lost] == ["conversations.json"]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        b'[ui]\ntheme = "dark"\n',
+        b"\xef\xbb\xbf\n[tool:pytest]  ; setup.cfg\r\naddopts = -q\r\n",
+        b"[[servers]]\nname = 'a'\n",
+    ],
+)
+def test_a_settings_file_beside_an_export_is_a_note(
+    archive: Archive, real: Path, tmp_path: Path, settings: bytes
+) -> None:
+    """An INI or TOML file opens with ``[`` but is not JSON: a note, not data lost (it was
+    "not valid JSON … cut short?", exit 1: probe C 2026-12-07, C8)."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    (folder / "grok-export.json").write_bytes((real / MISC / "grok-export.json").read_bytes())
+    (folder / "config.toml").write_bytes(settings)
+    report = import_path(archive, folder, reader_process=False)
+    assert report.kind == "grok" and report.ok, report.problems
+    (left,) = report.problems
+    assert left.where == "config.toml" and not left.lost
+    assert left.what == "a settings file (INI or TOML), not an export; left out"
+
+
+def test_folder_entries_of_a_zip_are_not_named(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """``zip -r`` of a folder writes its subfolders as entries: not files, not in the report
+    (each was "an empty file (0 bytes)…": probe C 2026-12-07, C9)."""
+    members = {
+        "sub/": b"",
+        "sub/grok-export.json": (real / MISC / "grok-export.json").read_bytes(),
+        "empty/": b"",
+    }
+    report = import_path(archive, write_zip(tmp_path / "m6.zip", members), reader_process=False)
+    assert report.kind == "grok" and report.ok and report.problems == []
+
+
+# -- two ChatGPT exports in one path (probe C 2026-12-07, C7) --------------------------------------
+
+SAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def unpack(zip_path: Path, folder: Path) -> None:
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(folder)
+
+
+@pytest.mark.parametrize("where", ["b", "a/older-export"])
+@pytest.mark.parametrize("zipped", [False, True])
+def test_two_chatgpt_exports_in_one_path_are_each_read_as_a_whole(
+    archive: Archive, tmp_path: Path, where: str, zipped: bool
+) -> None:
+    """Side by side, or one unpacked inside the other: each export keeps its own attachments
+    and account files (the second one's were left out as notes, exit 0)."""
+    alone: dict[str, Counter[str]] = {}
+    for name, sample in (
+        ("a", "sample-chatgpt-export.zip"),
+        ("b", "sample-chatgpt-export-2026.zip"),
+    ):
+        with open_archive(tmp_path / f"only-{name}") as apart:
+            alone[name] = import_path(apart, SAMPLES / sample, reader_process=False).attachments
+    folder = tmp_path / "two"
+    unpack(SAMPLES / "sample-chatgpt-export.zip", folder / "a")
+    unpack(SAMPLES / "sample-chatgpt-export-2026.zip", folder / where)
+    path = folder
+    if zipped:
+        files = {
+            str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+        }
+        path = write_zip(tmp_path / "two.zip", files)
+    report = import_path(archive, path, reader_process=False)
+    assert report.kind == "chatgpt" and report.ok, report.problems
+    assert not [p for p in report.problems if "left out" in p.what or "not referenced" in p.what]
+    assert report.attachments["found"] == alone["a"]["found"] + alone["b"]["found"]
+    assert report.attachments["missing"] == alone["a"]["missing"] + alone["b"]["missing"]
+    assert {"a/user.json", f"{where}/user.json", f"{where}/export_manifest.json"} <= set(
+        report.kept_files
+    )

@@ -189,6 +189,11 @@ CASES: list[tuple[str, Callable[[Path], Path], str]] = [
         f"notes.txt: a text file, not an export — {EXPECTED}",
     ),
     (
+        "an INI or TOML settings file",
+        _file("config.toml", b'[ui]\ntheme = "dark"\n'),
+        f"config.toml: a settings file (INI or TOML), not an export — {EXPECTED}",
+    ),
+    (
         "a zip inside a zip",
         _zip("outer.zip", {"inner.zip": b"PK\x03\x04rest"}),
         "outer.zip: its only file, inner.zip, is a zip inside the export — unzip it and import "

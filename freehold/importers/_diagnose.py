@@ -15,12 +15,13 @@ order, each from the file's first bytes (JSON is parsed whole only when it is sm
    UTF-16 or UTF-32 (by its byte-order mark), to be saved as UTF-8;
 4. JSON: not valid (cut short?), an empty array, an array or object of a shape no importer
    knows (its keys are quoted, so a person can tell what it is);
-5. a web page, text, or binary data.
+5. a settings file (INI or TOML: a section header such as ``[ui]`` first, which no JSON text
+   begins with), a web page, text, or binary data.
 
 A member left out is *lost* (the import fails) when it may hold conversations nobody read:
-JSON that is not empty, a database, an archive, wide text, damaged or binary data. Text, web
-pages, pictures and documents are named as notes: no chat export keeps its conversations in
-them, and an import must not fail over a README beside an export.
+JSON that is not empty, a database, an archive, wide text, damaged or binary data. Text,
+settings, web pages, pictures and documents are named as notes: no chat export keeps its
+conversations in them, and an import must not fail over a README beside an export.
 
 A folder or zip is summed up from its members: damaged members first (the cause), empty, only
 files of one known export without its conversations ("this folder holds 3 Claude files … but
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -52,6 +54,8 @@ _PARSE_LIMIT = 32 << 20  # JSON parsed whole to say what it is; larger files are
 _SHOWN_KEYS = 5
 _SHOWN_MEMBERS = 4
 _SQLITE = b"SQLite format 3\x00"
+# A section header (INI, TOML tables and arrays of tables), then perhaps a comment.
+_SECTION = re.compile(rb"\[\[?([A-Za-z_][\w.:\- ]*)\]\]?[ \t]*(?:[#;].*)?\r?$")
 # Byte-order marks of wide text, UTF-32 first (its little-endian mark starts like UTF-16's).
 _WIDE = (
     (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),
@@ -210,6 +214,8 @@ def _content(export: Export, name: str, head: bytes, size: int, *, parse: bool =
     if kind is not None:
         return _typed(kind.mime, kind.extension)
     body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if _settings(body):
+        return Finding("a settings file (INI or TOML), not an export")
     if body[:1] in (b"{", b"["):
         if not parse:
             return Finding("a JSON file no importer recognises", lost=True)
@@ -222,6 +228,14 @@ def _content(export: Export, name: str, head: bytes, size: int, *, parse: bool =
         if error.start < len(head) - 4:  # not just a character cut by the head's end
             return Finding("binary data, not a zip, a JSON file or a SQLite database", lost=True)
     return Finding("a text file, not an export")
+
+
+def _settings(body: bytes) -> bool:
+    """An INI or TOML file: its first line a section header (``[ui]``, ``[tool:pytest]``,
+    ``[[servers]]``), which no JSON text begins with: a bare word is not a JSON value (but
+    ``true``, ``false`` and ``null``, left to the JSON checks)."""
+    match = _SECTION.match(body.split(b"\n", 1)[0])
+    return match is not None and match.group(1) not in (b"true", b"false", b"null")
 
 
 def _wide(head: bytes) -> Finding | None:

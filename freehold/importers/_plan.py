@@ -4,12 +4,14 @@ A file is read by the first importer that recognises it. A folder or zip may hol
 exports — AI Studio prompts beside a Grok export and a Claude file — so each importer, in the
 registry's order, claims what it recognises among the members nobody claimed yet (an export
 with a folder layout, such as ChatGPT's, claims its whole folder) and is later given only those
-(``iter_conversations(path, only=…)``). The members nobody claims are named in the report, each
+(``iter_conversations(path, only=…)``); a format that says the path holds another export of it
+(``Claim.again``: two ChatGPT exports unpacked side by side) claims again among what is left,
+each export a part of its own. The members nobody claims are named in the report, each
 with what it is (``_diagnose``); when nobody claims anything, ``_diagnose`` says what the path
 is and what to do instead.
 
 One import of a path is one ``sources`` row whatever it holds: its kind is the kinds it held
-(``aistudio+claude+grok``), each conversation keeps its own kind (its identity), and the
+(``aistudio+claude+grok``, each once), each conversation keeps its own kind (its identity), and the
 records of the parts follow one another behind one ``ExportInfo``. What opening the path lost
 (refused zip members, a cut zip) is reported once here, not once per importer.
 
@@ -21,7 +23,7 @@ of it, as before.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -82,11 +84,11 @@ class Plan:
 
     @property
     def kind(self) -> str:
-        return "+".join(part.kind for part in self.parts)
+        return _joined(part.kind for part in self.parts)
 
     @property
     def version(self) -> str:
-        return "+".join(part.version for part in self.parts)
+        return _joined(part.version for part in self.parts)
 
     def records(self) -> Iterator[Record]:
         """One ``ExportInfo`` (the parts' merged when several), what the plan found, then the
@@ -136,11 +138,14 @@ def _plan(path: Path, export: Export) -> Plan:
             if not claims and module.detect(path):
                 return Plan(path, [Part(module.__name__, module.KIND, module.PARSER_VERSION)])
             continue
-        claim = fmt(export.restrict(free)).claimed() if free else Claim()
-        if claim.members:
-            claims.append((module, claim))
-            taken = set(claim.members) | (claim.owns - claim.shared)
-            free = [n for n in free if n not in taken]
+        again = True  # while the format says the path holds another export of it
+        while again and free:
+            claim = fmt(export.restrict(free)).claimed()
+            again = claim.again and bool(claim.members)
+            if claim.members:
+                claims.append((module, claim))
+                taken = set(claim.members) | (claim.owns - claim.shared)
+                free = [n for n in free if n not in taken]
     if not claims:
         raise UnknownExportError(_diagnose.unknown(path, export))
     parts = []
@@ -182,4 +187,9 @@ def _merged(infos: list[ExportInfo]) -> ExportInfo:
     """Several exports in one path: every file, and no account (nothing is flagged gone
     upstream, since no part is known to be a whole account's export on its own)."""
     files = [item for info in infos for item in info.files]
-    return ExportInfo(kind="+".join(info.kind for info in infos), files=files)
+    return ExportInfo(kind=_joined(info.kind for info in infos), files=files)
+
+
+def _joined(kinds: Iterable[str]) -> str:
+    """``claude+aistudio``: each kind once, in the order of the parts."""
+    return "+".join(dict.fromkeys(kinds))

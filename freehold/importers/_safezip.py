@@ -244,6 +244,8 @@ class ZipFiles:
             if reason:
                 self.rejected.append((info.filename, reason))
                 continue
+            if info.is_dir():  # a folder entry: not a file (its files name their folders)
+                continue
             total += info.file_size
             members[info.filename] = info
         if total > self._budget.left:
@@ -257,7 +259,9 @@ class ZipFiles:
     def _reject_reason(self, info: zipfile.ZipInfo, seen: dict[str, zipfile.ZipInfo]) -> str:
         name = info.filename
         if info.is_dir():
-            return "" if _hostile(name) is None else "hostile directory name"
+            if _hostile(name) is not None:
+                return "hostile directory name"
+            return "a folder entry that holds data" if info.file_size else ""
         hostile = _hostile(name)
         if hostile:
             return hostile

@@ -224,12 +224,15 @@ class Claim:
 
     ``shared`` are members it owns unless another format reads them as its own: the files
     lying loose in an export's folder that are none of the export's known files (a Grok file
-    dropped into a ChatGPT export's folder is Grok's; an attachment never is).
+    dropped into a ChatGPT export's folder is Grok's; an attachment never is). ``again``: the
+    path holds another export of this format, left whole to a claim of its own among what is
+    left (two ChatGPT exports unpacked side by side).
     """
 
     members: list[str] = field(default_factory=list)
     owns: set[str] = field(default_factory=set)
     shared: set[str] = field(default_factory=set)
+    again: bool = False
 
 
 class Format:

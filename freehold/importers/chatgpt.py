@@ -24,7 +24,7 @@ import orjson
 from freehold._words import plural
 from freehold.importers import _fields as field
 from freehold.importers._chatgpt_content import convert_content
-from freehold.importers._skeleton import Claim, Element, Format, Look
+from freehold.importers._skeleton import READ_ERRORS, Claim, Element, Format, Look
 from freehold.models import (
     AttachmentRef,
     ContextRecord,
@@ -86,25 +86,35 @@ class _ChatGPT(Format):
         """ChatGPT conversations, recognised by what they hold, as a file alone or in a folder
         or zip: there, the export's ``conversations.json`` (or its 2026 shards), which owns its
         folder, and any other JSON file of ChatGPT conversations (``conversations (1).json``),
-        read as it would be alone."""
+        read as it would be alone. The folder of another export's conversations (two exports
+        unpacked side by side, or one inside the other) is left whole to a claim of its own."""
         names = self.export.names()
         if self.export.one_file:
             return Claim(names, set(names)) if _ONE.matches(self.export.head(names[0])) else Claim()
-        shards = self._shards(names)
+        named = self._shards(names)
+        shards: list[str] = []
         owns: set[str] = set()
-        if shards:  # the export's folder: that of the shallowest one that shows conversations
-            first = next(n for n in shards if _looks_like_chatgpt(self.export.start(n)))
-            root = first.rpartition("/")[0]
-            self.root_prefix = root + "/" if root else ""
-            owns = {n for n in names if n.startswith(self.root_prefix)}
+        others: set[str] = set()  # the folders of other exports, left for their own claims
+        if named:  # the export's folder: that of the shallowest one that shows conversations
+            roots = [_folder(n) for n in named if _looks_like_chatgpt(self.export.start(n))]
+            self.root_prefix = roots[0]
+            others = set(roots) - {self.root_prefix}
+            # Its own conversation files, and those that show nothing outside another
+            # export's folder (reading them says what is wrong with them).
+            shards = [n for n in named if not _under(n, others)]
+            owns = {n for n in names if n.startswith(self.root_prefix) and not _under(n, others)}
         self.shards = shards
         shared = {n for n in owns if not self._own(n)}
-        loose = [n for n in names if (n in shared or n not in owns) and self._alone(n)]
+        loose = [
+            n
+            for n in names
+            if (n in shared or n not in owns) and not _under(n, others) and self._alone(n)
+        ]
         self.layout = bool(shards)
         self.shards = shards + loose
         self.used = set(self.shards)
         self.owned = owns | set(loose)
-        return Claim(self.shards, self.owned, shared - set(loose))
+        return Claim(self.shards, self.owned, shared - set(loose), again=bool(others))
 
     def _alone(self, name: str) -> bool:
         """A file of ChatGPT conversations (or one conversation) judged by its content alone,
@@ -172,10 +182,14 @@ class _ChatGPT(Format):
             if self.export.size(name) > _SIDE_FILE_LIMIT:
                 yield Problem(name, "larger than 256 MiB; not kept", lost=True)
                 continue
-            with self.export.open(name) as handle:
-                raw = handle.read()
             self.used.add(name)
-            yield SourceFile(local, raw)
+            try:
+                with self.export.open(name) as handle:
+                    raw = handle.read()
+            except READ_ERRORS as error:  # the conversations are read all the same
+                yield Problem(name, f"damaged: its data cannot be read ({error}) — {self.again}")
+                continue
+            yield SourceFile(name, raw)  # its path in the export: two exports keep two
             if local == "user.json":
                 self.account_id = _account_id(raw)
 
@@ -183,11 +197,11 @@ class _ChatGPT(Format):
         name = self.root_prefix + local
         if name not in self.export.names():
             return None
-        with self.export.open(name) as handle:
-            try:
+        try:  # a damaged file is reported by ``_side_files``, which keeps the rest
+            with self.export.open(name) as handle:
                 return orjson.loads(handle.read())
-            except orjson.JSONDecodeError:
-                return None
+        except (*READ_ERRORS, orjson.JSONDecodeError):
+            return None
 
     def _check_manifest(self) -> Iterator[Problem]:
         manifest = self._json("export_manifest.json")
@@ -405,6 +419,16 @@ def _account_id(raw: bytes) -> str | None:
     except orjson.JSONDecodeError:
         return None
     return field.text_or_none(user.get("id")) if isinstance(user, dict) else None
+
+
+def _folder(name: str) -> str:
+    """The folder of a member, with its slash ("" at the top)."""
+    folder = name.rpartition("/")[0]
+    return folder + "/" if folder else ""
+
+
+def _under(name: str, folders: set[str]) -> bool:
+    return any(name.startswith(folder) for folder in folders)
 
 
 def _shard_order(name: str) -> tuple[int, int, str]:

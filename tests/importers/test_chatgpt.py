@@ -15,7 +15,7 @@ from freehold.archive import Archive, conversation_id
 from freehold.importers import chatgpt
 from freehold.models import Conversation, ExportInfo, Message, Problem, SourceFile
 from freehold.tree import branch_paths
-from tests.builders import ingest, png, write_zip
+from tests.builders import damaged_zip, ingest, png, write_zip
 
 PK = "pkuppens-chatgpt-2023-06"
 TREE = "librechat-import-data/chatgpt-tree.json"
@@ -909,3 +909,42 @@ def test_a_renamed_conversations_file_in_a_folder_is_not_a_whole_export(
     assert [name for name, _ in records[0].files] == ["conversations (1).json"]
     assert sum(isinstance(r, Conversation) for r in records) == 8
     assert not any(isinstance(r, SourceFile) for r in records)
+
+
+@pytest.mark.parametrize("damage", ["data", "crc"])
+@pytest.mark.parametrize("account_file", ["user.json", "export_manifest.json"])
+def test_a_damaged_account_file_is_reported_and_the_conversations_imported(
+    archive: Archive, tmp_path: Path, damage: str, account_file: str
+) -> None:
+    """A damaged file beside the conversations (bad deflate data, a bad CRC-32) is one lost
+    problem; it used to stop the import with a traceback: probe C 2026-12-07, C5."""
+    account = pretty({"id": "user-abc", "email": "someone@example.com", "padding": "x" * 200})
+    members = {
+        account_file: account,
+        "conversations.json": json.dumps([_three("c-d")]).encode(),
+        "message_feedback.json": b"[]",
+    }
+    report = ingest(archive, damaged_zip(tmp_path / "damaged.zip", members, damage))
+    assert report.conversations["new"] == 1
+    assert archive.get_conversation("c-d").title == "Conversation c-d"
+    assert report.kept_files == ["message_feedback.json"]
+    lost = [(p.where, p.what) for p in report.problems if p.lost]
+    assert len(lost) == 1 and lost[0][0] == account_file, report.problems
+    assert "damaged" in lost[0][1] and lost[0][1].endswith("— download the export again")
+    assert not report.ok
+
+
+def test_folder_entries_of_a_chatgpt_zip_are_not_unreferenced_files(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """The folders ``zip -r`` lists as entries are not files "not referenced by any
+    conversation" (probe C 2026-12-07, C9)."""
+    members = {
+        "dalle-generations/": b"",
+        "user-abc/": b"",
+        "conversations.json": json.dumps([_three("c-z")]).encode(),
+        "user.json": b'{"id": "user-abc"}',
+    }
+    report = ingest(archive, write_zip(tmp_path / "export.zip", members))
+    assert report.conversations["new"] == 1
+    assert report.ok and report.problems == [], report.problems

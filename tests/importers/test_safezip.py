@@ -62,6 +62,21 @@ def test_hostile_names_are_set_aside_and_never_opened(tmp_path: Path) -> None:
     files.close()
 
 
+def test_folder_entries_are_not_files(tmp_path: Path) -> None:
+    """``zip -r`` writes an entry per folder: not a file of the export (it was named as an
+    empty file: probe C 2026-12-07, C9); one that holds data is set aside, never dropped."""
+    path = tmp_path / "dirs.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("sub/", b"")
+        zf.writestr("sub/deeper/", b"")
+        zf.writestr("sub/deeper/a.json", b"[]")
+        zf.writestr(zipfile.ZipInfo("hidden/"), b"data in a folder entry")
+    files = ZipFiles(path)
+    assert files.names() == ["sub/deeper/a.json"]
+    assert files.rejected == [("hidden/", "a folder entry that holds data")]
+    files.close()
+
+
 def test_symlink_member_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "link.zip"
     with zipfile.ZipFile(path, "w") as zf:
