@@ -2,14 +2,14 @@
 
 The export is one JSON array, **newest first**, one record per activity: ``{header:"Gemini
 Apps", title:"Prompted <prompt>", titleUrl?, time:<ISO>, products:["Gemini Apps"],
-safeHtmlItem?:[{html:<answer>}], attachedFiles?:[names], imageFile?:<name>, …}``. It is given
-as the file itself, or a Takeout folder or zip holding it (folder and file names are localised,
-so any ``*.json`` member whose first records look like My Activity records and name "Gemini
-Apps" in ``header`` or ``products`` is taken). The HTML variant (``MyActivity.html``, any
-localised ``*.html`` name) is read by ``_gemini_html`` into the same records, then grouped and
-converted by the same code, so both variants give the same conversations (``raw`` excepted: for
-HTML it is the blocks' own HTML as JSON strings). An HTML date that is not understood leaves the
-record without a time and is reported (nothing lost).
+safeHtmlItem?:[{html:<answer>}], attachedFiles?:[names], audioFiles?:[names], imageFile?:<name>,
+…}``. It is given as the file itself, or a Takeout folder or zip holding it (folder and file
+names are localised, so any ``*.json`` member whose first records look like My Activity records
+and name "Gemini Apps" in ``header`` or ``products`` is taken). The HTML variant
+(``MyActivity.html``, any localised ``*.html`` name) is read by ``_gemini_html`` into the same
+records, then grouped and converted by the same code, so both variants give the same
+conversations (``raw`` excepted: for HTML it is the blocks' own HTML as JSON strings). An HTML
+date that is not understood leaves the record without a time and is reported (nothing lost).
 
 Records of other Google products (``header:"Search"`` …) that a whole Takeout mixes in are
 counted and reported as one problem that loses nothing (they are not Gemini chats).
@@ -19,9 +19,10 @@ Each record is one prompt and one answer. The prompt is the title without its lo
 matches). The answer is ``safeHtmlItem[].html``: its plain text (``html.parser``; ``<script>``
 and ``<style>`` content dropped, block tags become line breaks) is the searchable text, and the
 HTML is kept in the part as ``html`` — never rendered here. A record without an answer keeps its
-prompt and flags the conversation ("no answer in the export"). ``attachedFiles``/``imageFile``
-names become ``takeout://<name>`` attachments, read when the file sits beside the JSON in the
-same folder or zip, otherwise reported missing.
+prompt and flags the conversation ("no answer in the export"). ``attachedFiles``,
+``audioFiles`` and ``imageFile`` names become ``takeout://<name>`` attachments (file, audio or
+image parts), read when the file sits beside the JSON in the same folder or zip, otherwise
+reported missing.
 
 Grouping (JSON records carry no conversation): records sharing a chat link
 (``gemini.google.com/app/<id>`` in ``titleUrl`` or a subtitle URL) form one conversation whose
@@ -375,25 +376,39 @@ def _answer_html(record: dict[str, Any]) -> str | None:
 
 
 def _attachments(record: dict[str, Any], beside: Opener) -> tuple[list[AttachmentRef], list[Part]]:
-    listed = _fields.array(record, "attachedFiles")
-    for odd in (n for n in listed if not isinstance(n, str)):
-        _fields.odd("attachedFiles", odd, "a file name")
-    names = [n for n in listed if isinstance(n, str) and n]
+    """``attachedFiles``, ``audioFiles`` and ``imageFile``: one attachment and part per name."""
+    names = _file_names(record, "attachedFiles")
+    audio = _file_names(record, "audioFiles")
     image = _fields.text(record, "imageFile")
-    names += [image] if image else []
     refs: list[AttachmentRef] = []
     parts: list[Part] = []
-    for name in dict.fromkeys(names):
+    for name in dict.fromkeys([*names, *audio, *([image] if image else [])]):
         pointer = f"takeout://{name}"
         refs.append(AttachmentRef(pointer=pointer, name=name, opener=beside(name)))
-        parts.append(_file_part(pointer, name, is_image=name == image))
+        if name in audio:
+            parts.append(_audio_part(pointer, name))
+        else:
+            parts.append(_file_part(pointer, name, is_image=name == image))
     return refs, parts
+
+
+def _file_names(record: dict[str, Any], key: str) -> list[str]:
+    listed = _fields.array(record, key)
+    for odd in (n for n in listed if not isinstance(n, str)):
+        _fields.odd(key, odd, "a file name")
+    return [n for n in listed if isinstance(n, str) and n]
 
 
 def _file_part(pointer: str, name: str, *, is_image: bool) -> Part:
     if is_image or name.lower().endswith(_IMAGE_SUFFIXES):
         return {"type": "image", "pointer": pointer, "name": name}
     return {"type": "file", "pointer": pointer, "name": name, "text": ""}
+
+
+def _audio_part(pointer: str, name: str) -> Part:
+    """The format is the name's suffix (``m4a``), as Takeout gives no other."""
+    suffix = name.rpartition(".")[2].lower() if "." in name else None
+    return {"type": "audio", "pointer": pointer, "name": name, "format": suffix}
 
 
 # -- answer HTML → text ----------------------------------------------------------------------------

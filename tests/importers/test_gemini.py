@@ -102,6 +102,7 @@ def test_real_sample(real: Path) -> None:
     assert b"PRIVATE_NON_GEMINI" not in conv.raw
     refs = [a for m in conv.messages for a in m.attachments]
     assert [(a.pointer, a.opener) for a in refs] == [
+        ("takeout://PRIVATE_AUDIO.m4a", None),
         ("takeout://PRIVATE_IMAGE.webp", None),
         ("takeout://PRIVATE_ATTACHMENT.bin", None),
     ]
@@ -188,6 +189,28 @@ def test_import_stores_attachments_found_beside(archive: Archive, tmp_path: Path
     report = ingest(archive, folder)
     assert report.kind == "gemini"
     assert report.attachments["found"] == 1 and report.attachments["missing"] == 1
+
+
+def test_audio_files_linked_and_stored(archive: Archive, tmp_path: Path) -> None:
+    """``audioFiles`` are attachments like ``attachedFiles``: an audio part, stored when beside."""
+    item = record("Prompted listen", BASE, audioFiles=["voice-note.m4a"], attachedFiles=["doc.txt"])
+    export(tmp_path, [item])
+    (tmp_path / "voice-note.m4a").write_bytes(b"AUDIO-BYTES")
+    (tmp_path / "doc.txt").write_bytes(b"doc")
+    (conv,) = conversations(tmp_path)  # the folder: the files beside the JSON are read
+    prompt = conv.messages[0]
+    assert [(r.pointer, r.opener is not None) for r in prompt.attachments] == [
+        ("takeout://doc.txt", True),
+        ("takeout://voice-note.m4a", True),
+    ]
+    assert prompt.parts[2] == {
+        "type": "audio",
+        "pointer": "takeout://voice-note.m4a",
+        "name": "voice-note.m4a",
+        "format": "m4a",
+    }
+    report = ingest(archive, tmp_path)
+    assert report.attachments["found"] == 2 and report.attachments["missing"] == 0
 
 
 def test_bad_input_becomes_problems(tmp_path: Path) -> None:
