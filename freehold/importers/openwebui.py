@@ -15,20 +15,23 @@ each message hangs from its ``parentId`` or, without one, from the message befor
 older releases differ); both are normalised to seconds, and ISO strings are read too.
 
 Content: when a node has ``output`` (Responses-API-like items, newer releases) it is the source of
-truth and ``content`` is only its rendering, so parts come from ``output``: ``reasoning`` →
-``thought``, ``function_call`` → ``code``, ``function_call_output`` → ``execution_output``,
-``message`` → ``text``, anything else → ``unknown``. Otherwise ``content`` (Markdown) is split:
-``<details type="reasoning">`` → ``thought`` (its ``> `` quoting and HTML escapes undone),
-``<details type="tool_calls">`` → ``code`` (the ``arguments`` attribute) and ``execution_output``
-(the ``result`` attribute, else the body), ``<details type="code_interpreter">`` → ``code`` and
+truth, and parts come from it: ``reasoning`` → ``thought``, ``function_call`` → ``code``,
+``function_call_output`` → ``execution_output``, ``message`` → ``text``, anything else →
+``unknown``. ``content`` is split too (as below), and what it holds that ``output`` does not
+render (whitespace aside) — a hand edit, the reasoning of another run — is kept after the
+``output`` parts, searchable whatever their type (it is what the chat showed); what both hold is
+kept once. Without ``output``, ``content`` (Markdown) is split: ``<details type="reasoning">`` →
+``thought`` (its ``> `` quoting and HTML escapes undone), ``<details type="tool_calls">`` →
+``code`` (the ``arguments`` attribute) and ``execution_output`` (the ``result`` attribute, else
+the body; a JSON string decoded), ``<details type="code_interpreter">`` → ``code`` and
 ``execution_output``, other ``details`` → ``unknown``, and the rest → ``text``. A reasoning
 block's ``duration`` (seconds) is kept on its ``thought`` (its label "Thought for N seconds" is
 not a summary); a tool call's ``arguments`` and ``result`` are JSON-encoded strings in Open
-WebUI's markup and are decoded. Reasoning and tool inputs stay out of the searchable ``text``,
-so search finds what was said, not what was considered; tool results are searchable. A
-reasoning-only message is hidden. Images that ``files`` holds inline (``type: image``, a base64
-``data:`` URL) become ``image`` parts with their bytes; other files (ids in Open WebUI's own
-store) are not imported and remain in ``raw``.
+WebUI's markup and are decoded. Reasoning and tool inputs stay out of the searchable ``text``, so
+search finds what was said, not what was considered; tool results are searchable. A reasoning-only
+message is hidden. Images that ``files`` holds inline (``type: image``, a base64 ``data:`` URL)
+become ``image`` parts with their bytes; other files (ids in Open WebUI's own store) are not
+imported and remain in ``raw``.
 """
 
 from __future__ import annotations
@@ -216,8 +219,7 @@ def _message(node: dict[str, Any], source_id: str) -> Message:
     if output:
         for item in output:
             content.block(item, "output")
-        if "message" not in content.types:
-            content.text_only(markdown)
+        content.unrendered(markdown)
     else:
         content.markdown(markdown)
     content.error(node.get("error"))
@@ -234,12 +236,21 @@ def _message(node: dict[str, Any], source_id: str) -> Message:
 class _Content(PartsBuilder):
     """Parts and searchable text pieces of one message."""
 
-    def text_only(self, markdown: str) -> None:
-        """The Markdown outside any ``<details>`` block, as one text part."""
-        rest = _DETAILS.sub("", markdown).strip()
-        if rest:
-            self.types.append("text")
-            self.add("text", rest, searchable=True)
+    def unrendered(self, markdown: str) -> None:
+        """What ``content`` holds that ``output`` does not (an edit, another run's reasoning):
+        its parts, searchable, so nothing it held is lost; what both hold (whitespace aside) is
+        kept once, from ``output``."""
+        rendered = _Content()
+        rendered.markdown(markdown)
+        shown = _spaced(" ".join(str(part.get("text", "")) for part in self.parts))
+        for part in rendered.parts:
+            text = part.get("text")
+            if isinstance(text, str) and _spaced(text) in shown:
+                continue  # empty text too
+            self.types.append(part["type"])
+            self.parts.append(part)
+            if isinstance(text, str):
+                self.pieces.append(text)
 
     def markdown(self, markdown: str) -> None:
         at = 0
@@ -276,7 +287,7 @@ class _Content(PartsBuilder):
             if "arguments" in attributes:
                 arguments = _json_text(attributes["arguments"])
                 self.add("code", arguments, searchable=False, language="json", name=name, **call)
-            result = _json_text(attributes["result"]) if "result" in attributes else body
+            result = _json_text(attributes.get("result", body))
             self.add("execution_output", result, searchable=True, name=name, **call)
         elif kind == "code_interpreter":
             language = attributes.get("lang") or "python"
@@ -379,6 +390,11 @@ def _duration(value: Any) -> dict[str, float]:
     if not 0 <= seconds < 1e9:  # also refuses NaN
         return {}
     return {"duration": int(seconds) if seconds.is_integer() else seconds}
+
+
+def _spaced(text: str) -> str:
+    """Text with every run of whitespace as one space, to compare renderings."""
+    return " ".join(text.split())
 
 
 def _json_text(value: str) -> str:

@@ -151,7 +151,7 @@ def test_reasoning_is_a_thought_not_searchable(real: Path) -> None:
     answer = by_id(conversations(real / EXPORT)["reasoning-chat"])["ra2"]
     thought = answer.parts[0]
     assert thought["type"] == "thought" and thought["text"].startswith("15 * 17 = 15 * 10")
-    assert answer.text == "255" and "150 + 105" not in answer.text and not answer.hidden
+    assert answer.text.startswith("255") and "150 + 105" not in answer.text and not answer.hidden
     assert (answer.role, answer.model, answer.created_at) == (
         "assistant",
         "deepseek-r1",
@@ -167,6 +167,33 @@ def test_tool_calls_are_kept(real: Path) -> None:
     assert result == {"type": "execution_output", "text": "Paris: 18C, rain", "call_id": "call_1"}
     assert text == {"type": "text", "text": "The weather in Paris is 18C with rain."}
     assert "Paris: 18C, rain" in answer.text and '"city"' not in answer.text
+
+
+def test_content_that_output_does_not_render_is_kept(real: Path) -> None:
+    """ra2's content holds another reasoning than its output[]: both kept, the answer once."""
+    answer = by_id(conversations(real / EXPORT)["reasoning-chat"])["ra2"]
+    assert [p["type"] for p in answer.parts] == ["thought", "text", "thought"]
+    assert answer.parts[2]["text"] == "Let me break this down..."
+    assert answer.parts[2]["duration"] == 3
+    assert answer.text == "255\n\nLet me break this down..."
+
+
+def test_content_and_output_that_agree_are_shown_once(tmp_path: Path) -> None:
+    agree = node("a", None, "assistant", REASONING, 1)
+    agree["output"] = [
+        {"type": "reasoning", "content": [{"type": "output_text", "text": "zebra thinking\n"}]},
+        {"type": "message", "content": [{"type": "output_text", "text": "visible answer"}]},
+    ]
+    agree["output"][0]["content"].append({"type": "output_text", "text": "second line"})
+    edited = node("e", "a", "assistant", "edited by hand", 2)
+    edited["output"] = [{"type": "message", "content": [{"type": "output_text", "text": "model"}]}]
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(item("c", [agree, edited], "e")))
+    messages = by_id(conversations(path)["c"])
+    assert [p["type"] for p in messages["a"].parts] == ["thought", "text"]
+    assert messages["a"].text == "visible answer"
+    assert messages["e"].parts[1] == {"type": "text", "text": "edited by hand"}
+    assert messages["e"].text == "model\n\nedited by hand"
 
 
 # -- synthetic exports -----------------------------------------------------------------------------
@@ -286,6 +313,7 @@ def test_import_and_reimport_unchanged(archive: Archive, real: Path, tmp_path: P
     assert report.kind == "openwebui" and report.ok
     assert report.conversations["new"] == 3 and report.messages["read"] == 6
     assert archive.search("Paris") and not archive.search("150")
+    assert archive.search("break this down")  # content's reasoning, which output[] differs from
     again = ingest(archive, real / EXPORT)
     assert again.conversations["unchanged"] == 3 and again.messages["new"] == 0
     tree = ingest(archive, branching(tmp_path))
