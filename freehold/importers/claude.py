@@ -12,6 +12,10 @@ answer together; ``text`` is used only when a message has no blocks. Blocks beco
 (citations kept), ``thought`` (hidden; a thinking-only message is hidden), ``code`` for a tool
 call's input, ``execution_output`` for its result, ``unknown`` for ``token_budget`` and anything
 new (the message's ``content_type`` names its block types, so the report names them too).
+A call and its result both carry ``call_id`` (``id``/``tool_use_id``: parallel calls are answered
+out of order); a result's non-text items and other views, and a thought's cut-off flags, stay on
+the part as they came (``_kept``). A conversation's ``summary`` is a ``conversation_summary``
+context record.
 A message's searchable ``text`` is its text blocks, the string values of its tool inputs (artifact
 bodies live there), its tool results and its attachments' extracted text; thinking is left out so
 that search finds what was said, not what was considered.
@@ -206,7 +210,7 @@ class _Claude(Format):
             account_id=account_id or self.account_id,
             project=project,
             starred=field.flag(obj, "is_starred"),
-            context=self._instructions(project),
+            context=self._instructions(project) + _summary_context(obj),
             problems=problems + tree.problems,
         )
 
@@ -337,7 +341,8 @@ def _text_block(out: _Content, block: dict[str, Any]) -> None:
 
 def _thinking_block(out: _Content, block: dict[str, Any]) -> None:
     text = _first_text(block, "thinking", "text")
-    out.add("thought", text, searchable=False, summary=_summary(field.array(block, "summaries")))
+    summary = _summary(field.array(block, "summaries"))
+    out.add("thought", text, searchable=False, summary=summary, **_kept(block, *_THOUGHT_KEYS))
 
 
 def _summary(summaries: list[Any]) -> str | None:
@@ -348,14 +353,23 @@ def _summary(summaries: list[Any]) -> str | None:
 def _tool_use_block(out: _Content, block: dict[str, Any]) -> None:
     given = block.get("input")
     code = json.dumps(given, ensure_ascii=False, indent=2)
-    out.add("code", code, searchable=False, language="json", name=field.text(block, "name"))
+    name, call = field.text(block, "name"), _call(block, "id")
+    out.add("code", code, searchable=False, language="json", name=name, **call)
     out.pieces.extend(_strings(given))
 
 
 def _tool_result_block(out: _Content, block: dict[str, Any]) -> None:
+    """A tool's result, paired with its call by ``call_id`` (parallel calls answer out of
+    order); its non-text items and the other views of it are kept as they came."""
     text = _result_text(block, "content")
     name, error = field.text(block, "name"), field.flag(block, "is_error")
-    out.add("execution_output", text, searchable=True, name=name, is_error=error)
+    extra = {**_call(block, "tool_use_id"), **_kept(block, *_RESULT_KEYS)}
+    given = block.get("content")
+    items = given if isinstance(given, list) else []
+    others = [i for i in items if field.text(i, "type") != "text"]
+    if others:
+        extra["items"] = others
+    out.add("execution_output", text, searchable=True, name=name, is_error=error, **extra)
 
 
 def _result_text(obj: dict[str, Any], key: str) -> str:
@@ -364,6 +378,23 @@ def _result_text(obj: dict[str, Any], key: str) -> str:
         return str(obj[key])
     items = field.array(obj, key)
     return "\n".join(field.string(i, "text") for i in items if field.text(i, "type") == "text")
+
+
+# Fields of a block kept on its part as they came, when present (FORMATS.md §B).
+_THOUGHT_KEYS = ("cut_off", "truncated", "alternative_display_type")
+_RESULT_KEYS = ("display_content", "structured_content", "integration_name")
+
+
+def _kept(block: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The ``keys`` that ``block`` holds a value for (absent, null, false or empty: left out,
+    so that parts read before these were kept stay the same)."""
+    return {key: block[key] for key in keys if block.get(key) not in (None, False, "", [], {})}
+
+
+def _call(block: dict[str, Any], key: str) -> dict[str, Any]:
+    """A tool call's id, as ``call_id`` on both the call and its result (Open WebUI's name)."""
+    found = field.text(block, key)
+    return {"call_id": found} if found else {}
 
 
 def _strings(value: Any) -> list[str]:
@@ -480,6 +511,12 @@ def _project_context(uuid: str, project: dict[str, Any]) -> Iterator[ContextReco
             key = f"projects.json#{uuid}/{field.text(doc, 'uuid') or number}"
             data = {"project": uuid, "name": name, "filename": field.text(doc, "filename")}
             yield ContextRecord("project_document", content, data, None, key)
+
+
+def _summary_context(obj: dict[str, Any]) -> list[ContextRecord]:
+    """Claude's summary of a conversation (often empty), as a ``conversation_summary`` record."""
+    text = field.text(obj, "summary")
+    return [ContextRecord("conversation_summary", text)] if text and text.strip() else []
 
 
 def _json_list(raw: bytes) -> list[dict[str, Any]]:
