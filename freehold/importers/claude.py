@@ -31,7 +31,9 @@ Side files at the export root (``users.json``, ``projects.json``, ``memories.jso
 raw. A project's ``prompt_template`` becomes a ``project_instructions`` context record, once for
 the account and again on every conversation whose ``project_uuid`` names that project; its
 knowledge documents (inlined as text) become ``project_document`` records; each
-``memories.json`` entry becomes an account-level ``memory`` record.
+``memories.json`` entry becomes an account-level ``memory`` record. Kept files and those
+records' keys carry the export's folder in the path (``B/memories.json#0``): a path holding two
+exports (``Claim.again``) is read as two parts, and their names must not meet.
 """
 
 from __future__ import annotations
@@ -95,7 +97,9 @@ class _Claude(Format):
 
     def claim(self) -> Claim:
         """A file of conversations or one design chat; in a folder or zip, the shallowest
-        ``conversations.json`` and every ``design_chats/*.json``, with the account files."""
+        ``conversations.json`` and the ``design_chats/*.json``, with the account files. The
+        folder of another export's ``conversations.json`` (two exports side by side) is left
+        whole to a claim of its own (``Claim.again``), with its own account files."""
         names = self.export.names()
         if self.export.one_file:
             head = self.export.head(names[0])
@@ -106,17 +110,20 @@ class _Claude(Format):
                 self.designs = names
             return Claim(self.chats + self.designs, set(names))
         # Each conversations.json is looked into (another export's may be shallower).
-        self.chats = [n for n in _shards(names) if _is_chats(self.export.head(n))][:1]
-        self.designs = sorted(n for n in names if _DESIGN.search(n))
+        found = [n for n in _shards(names) if _is_chats(self.export.head(n))]
+        others = {_folder(n) for n in found[1:]}  # the folders of other exports, left whole
+        self.chats = found[:1]
+        self.designs = sorted(n for n in names if _DESIGN.search(n) and not _under(n, others))
         if self.chats or self.designs:
             root = _parent(self.chats[0]) if self.chats else _parent(_parent(self.designs[0]))
             self.root = root + "/" if root else ""
             self.side = self._side_names()
-        self._loose(names)
+        self._loose([n for n in names if not _under(n, others)])
         if not self.chats and not self.designs:
             return Claim()
         shared = {n for n in self.side if n[len(self.root) :] not in self.companions}
-        return Claim(self.chats + self.designs, {*self.chats, *self.designs, *self.side}, shared)
+        owns = {*self.chats, *self.designs, *self.side}
+        return Claim(self.chats + self.designs, owns, shared, again=bool(others))
 
     def _loose(self, names: list[str]) -> None:
         """JSON files outside the export's layout that hold Claude conversations or a design
@@ -155,7 +162,7 @@ class _Claude(Format):
             with self.export.open(name) as handle:
                 raw = handle.read()
             local = name[len(root) :]
-            yield SourceFile(local, raw)
+            yield SourceFile(name, raw)  # its path in the export: two exports keep both
             with field.noting() as notes:
                 learnt = list(self._learn(local, raw))
             yield from learnt
@@ -169,13 +176,13 @@ class _Claude(Format):
         elif local == "projects.json":
             self.projects = {p["uuid"]: p for p in items if field.text(p, "uuid")}
             for uuid, project in self.projects.items():
-                yield from _project_context(uuid, project)
+                yield from _project_context(uuid, project, f"{self.root}projects.json")
         elif local == "memories.json":
             for number, item in enumerate(items):
                 text = field.text(item, "conversations_memory")
                 if text:
                     data = {"account": field.text(item, "account_uuid")}
-                    key = f"memories.json#{number}"
+                    key = f"{self.root}memories.json#{number}"
                     yield ContextRecord("memory", text, data, None, key)
 
     def convert(self, value: dict[str, Any], raw: bytes) -> Conversation:
@@ -479,6 +486,15 @@ def _parent(name: str) -> str:
     return name.rpartition("/")[0]
 
 
+def _folder(name: str) -> str:
+    """The folder of a member, with its slash."""
+    return _parent(name) + "/"
+
+
+def _under(name: str, folders: set[str]) -> bool:
+    return any(name.startswith(folder) for folder in folders)
+
+
 def _first_text(obj: dict[str, Any], *keys: str) -> str:
     """The first of ``keys`` that holds text (each odd one noted), else ``""``."""
     return next((found for key in keys if (found := field.text(obj, key))), "")
@@ -498,17 +514,17 @@ def _objects(
     return [item for item in items if isinstance(item, dict)]
 
 
-def _project_context(uuid: str, project: dict[str, Any]) -> Iterator[ContextRecord]:
-    """A project's instructions and its knowledge documents (inlined as text in projects.json)."""
+def _project_context(uuid: str, project: dict[str, Any], where: str) -> Iterator[ContextRecord]:
+    """A project's instructions and its knowledge documents (inlined as text in ``where``)."""
     name = field.text(project, "name")
     text = field.text(project, "prompt_template")
     if text:
         data = {"project": uuid, "name": name}
-        yield ContextRecord("project_instructions", text, data, None, f"projects.json#{uuid}")
+        yield ContextRecord("project_instructions", text, data, None, f"{where}#{uuid}")
     for number, doc in enumerate(_objects(field.array(project, "docs"), key="docs")):
         content = field.text(doc, "content")
         if content:
-            key = f"projects.json#{uuid}/{field.text(doc, 'uuid') or number}"
+            key = f"{where}#{uuid}/{field.text(doc, 'uuid') or number}"
             data = {"project": uuid, "name": name, "filename": field.text(doc, "filename")}
             yield ContextRecord("project_document", content, data, None, key)
 
