@@ -207,7 +207,7 @@ def test_a_claude_export_inside_a_chatgpt_exports_folder_keeps_its_account_file(
     report = import_path(archive, folder, reader_process=False)
     assert report.kind == "chatgpt+claude" and report.ok, report.problems
     assert kinds(archive) == {"chatgpt": 8, "claude": 5}
-    assert sorted(report.kept_files) == ["user.json", "users.json"]
+    assert sorted(report.kept_files) == ["claude/users.json", "user.json"]  # paths in the export
 
 
 def test_a_file_that_may_hold_conversations_left_out_fails_the_import(
@@ -238,7 +238,7 @@ def test_a_claude_export_below_another_conversations_json_keeps_its_account_file
     (folder / "claude" / "users.json").write_text('[{"uuid": "claude-user"}]')
     report = import_path(archive, folder, reader_process=False)
     assert report.kind == "claude" and kinds(archive) == {"claude": 5}
-    assert report.kept_files == ["users.json"]
+    assert report.kept_files == ["claude/users.json"]
     assert [p.where for p in report.problems if p.lost] == ["conversations.json"]
 
 
@@ -321,3 +321,58 @@ def test_two_chatgpt_exports_in_one_path_are_each_read_as_a_whole(
     assert {"a/user.json", f"{where}/user.json", f"{where}/export_manifest.json"} <= set(
         report.kept_files
     )
+
+
+# -- two Claude exports in one path (probe E 2026-12-07, E1) ---------------------------------------
+
+
+def claude_export(real: Path, folder: Path, tag: str) -> None:
+    """The real sample's conversations with ids and account of their own, and the account
+    files: a user, a project (instructions, a knowledge doc) and a memory."""
+    chats = json.loads((real / CLAUDE).read_text())
+    for chat in chats:
+        chat["uuid"] = f"{tag}-{chat['uuid']}"
+        chat["account"] = {"uuid": f"acc-{tag}"}
+        chat["project_uuid"] = f"proj-{tag}"
+        for message in chat["chat_messages"]:
+            message["uuid"] = f"{tag}-{message['uuid']}"
+    doc = {"uuid": f"doc-{tag}", "filename": "k.md", "content": f"Knowledge doc {tag}"}
+    project = {"uuid": f"proj-{tag}", "name": tag, "prompt_template": f"Instructions for {tag}"}
+    files = {
+        "conversations.json": chats,
+        "users.json": [{"uuid": f"acc-{tag}"}],
+        "projects.json": [{**project, "docs": [doc]}],
+        "memories.json": [{"conversations_memory": f"Memory of {tag}", "account_uuid": tag}],
+    }
+    folder.mkdir(parents=True)
+    for name, value in files.items():
+        (folder / name).write_text(json.dumps(value))
+
+
+@pytest.mark.parametrize("where", ["B", "A/older-export"])
+def test_two_claude_exports_in_one_path_keep_both_account_files(
+    archive: Archive, real: Path, tmp_path: Path, where: str
+) -> None:
+    """Side by side, or one inside the other: each export's users, projects and memories are
+    read (the second one's were left out as notes, exit 0, its chats read as loose files)."""
+    folder = tmp_path / "two"
+    claude_export(real, folder / "A", "A")
+    claude_export(real, folder / where, "B")
+    report = import_path(archive, folder, reader_process=False)
+    assert report.kind == "claude" and report.ok, report.problems
+    assert not [p for p in report.problems if p.where.endswith(".json")], report.problems
+    assert kinds(archive) == {"claude": 10}
+    names = ("memories.json", "projects.json", "users.json")
+    assert sorted(report.kept_files) == sorted(f"{d}/{n}" for d in ("A", where) for n in names)
+    account = sorted(r["text"] for r in archive.context_records() if r["conversation_id"] is None)
+    assert account == sorted(
+        f"{what} {tag}"
+        for tag in ("A", "B")
+        for what in ("Instructions for", "Knowledge doc", "Memory of")
+    )
+    rows = archive.db.execute(
+        "SELECT source_conversation_id, project, account_id FROM conversations"
+    )
+    for source_id, project, account_id in rows:
+        tag = source_id[0]
+        assert (project, account_id) == (f"proj-{tag}", f"acc-{tag}")

@@ -12,6 +12,10 @@ answer together; ``text`` is used only when a message has no blocks. Blocks beco
 (citations kept), ``thought`` (hidden; a thinking-only message is hidden), ``code`` for a tool
 call's input, ``execution_output`` for its result, ``unknown`` for ``token_budget`` and anything
 new (the message's ``content_type`` names its block types, so the report names them too).
+A call and its result both carry ``call_id`` (``id``/``tool_use_id``: parallel calls are answered
+out of order); a result's non-text items and other views, and a thought's cut-off flags, stay on
+the part as they came (``_kept``). A conversation's ``summary`` is a ``conversation_summary``
+context record.
 A message's searchable ``text`` is its text blocks, the string values of its tool inputs (artifact
 bodies live there), its tool results and its attachments' extracted text; thinking is left out so
 that search finds what was said, not what was considered.
@@ -27,7 +31,9 @@ Side files at the export root (``users.json``, ``projects.json``, ``memories.jso
 raw. A project's ``prompt_template`` becomes a ``project_instructions`` context record, once for
 the account and again on every conversation whose ``project_uuid`` names that project; its
 knowledge documents (inlined as text) become ``project_document`` records; each
-``memories.json`` entry becomes an account-level ``memory`` record.
+``memories.json`` entry becomes an account-level ``memory`` record. Kept files and those
+records' keys carry the export's folder in the path (``B/memories.json#0``): a path holding two
+exports (``Claim.again``) is read as two parts, and their names must not meet.
 """
 
 from __future__ import annotations
@@ -91,7 +97,9 @@ class _Claude(Format):
 
     def claim(self) -> Claim:
         """A file of conversations or one design chat; in a folder or zip, the shallowest
-        ``conversations.json`` and every ``design_chats/*.json``, with the account files."""
+        ``conversations.json`` and the ``design_chats/*.json``, with the account files. The
+        folder of another export's ``conversations.json`` (two exports side by side) is left
+        whole to a claim of its own (``Claim.again``), with its own account files."""
         names = self.export.names()
         if self.export.one_file:
             head = self.export.head(names[0])
@@ -102,17 +110,20 @@ class _Claude(Format):
                 self.designs = names
             return Claim(self.chats + self.designs, set(names))
         # Each conversations.json is looked into (another export's may be shallower).
-        self.chats = [n for n in _shards(names) if _is_chats(self.export.head(n))][:1]
-        self.designs = sorted(n for n in names if _DESIGN.search(n))
+        found = [n for n in _shards(names) if _is_chats(self.export.head(n))]
+        others = {_folder(n) for n in found[1:]}  # the folders of other exports, left whole
+        self.chats = found[:1]
+        self.designs = sorted(n for n in names if _DESIGN.search(n) and not _under(n, others))
         if self.chats or self.designs:
             root = _parent(self.chats[0]) if self.chats else _parent(_parent(self.designs[0]))
             self.root = root + "/" if root else ""
             self.side = self._side_names()
-        self._loose(names)
+        self._loose([n for n in names if not _under(n, others)])
         if not self.chats and not self.designs:
             return Claim()
         shared = {n for n in self.side if n[len(self.root) :] not in self.companions}
-        return Claim(self.chats + self.designs, {*self.chats, *self.designs, *self.side}, shared)
+        owns = {*self.chats, *self.designs, *self.side}
+        return Claim(self.chats + self.designs, owns, shared, again=bool(others))
 
     def _loose(self, names: list[str]) -> None:
         """JSON files outside the export's layout that hold Claude conversations or a design
@@ -151,7 +162,7 @@ class _Claude(Format):
             with self.export.open(name) as handle:
                 raw = handle.read()
             local = name[len(root) :]
-            yield SourceFile(local, raw)
+            yield SourceFile(name, raw)  # its path in the export: two exports keep both
             with field.noting() as notes:
                 learnt = list(self._learn(local, raw))
             yield from learnt
@@ -165,13 +176,13 @@ class _Claude(Format):
         elif local == "projects.json":
             self.projects = {p["uuid"]: p for p in items if field.text(p, "uuid")}
             for uuid, project in self.projects.items():
-                yield from _project_context(uuid, project)
+                yield from _project_context(uuid, project, f"{self.root}projects.json")
         elif local == "memories.json":
             for number, item in enumerate(items):
                 text = field.text(item, "conversations_memory")
                 if text:
                     data = {"account": field.text(item, "account_uuid")}
-                    key = f"memories.json#{number}"
+                    key = f"{self.root}memories.json#{number}"
                     yield ContextRecord("memory", text, data, None, key)
 
     def convert(self, value: dict[str, Any], raw: bytes) -> Conversation:
@@ -206,7 +217,7 @@ class _Claude(Format):
             account_id=account_id or self.account_id,
             project=project,
             starred=field.flag(obj, "is_starred"),
-            context=self._instructions(project),
+            context=self._instructions(project) + _summary_context(obj),
             problems=problems + tree.problems,
         )
 
@@ -337,7 +348,8 @@ def _text_block(out: _Content, block: dict[str, Any]) -> None:
 
 def _thinking_block(out: _Content, block: dict[str, Any]) -> None:
     text = _first_text(block, "thinking", "text")
-    out.add("thought", text, searchable=False, summary=_summary(field.array(block, "summaries")))
+    summary = _summary(field.array(block, "summaries"))
+    out.add("thought", text, searchable=False, summary=summary, **_kept(block, *_THOUGHT_KEYS))
 
 
 def _summary(summaries: list[Any]) -> str | None:
@@ -348,14 +360,23 @@ def _summary(summaries: list[Any]) -> str | None:
 def _tool_use_block(out: _Content, block: dict[str, Any]) -> None:
     given = block.get("input")
     code = json.dumps(given, ensure_ascii=False, indent=2)
-    out.add("code", code, searchable=False, language="json", name=field.text(block, "name"))
+    name, call = field.text(block, "name"), _call(block, "id")
+    out.add("code", code, searchable=False, language="json", name=name, **call)
     out.pieces.extend(_strings(given))
 
 
 def _tool_result_block(out: _Content, block: dict[str, Any]) -> None:
+    """A tool's result, paired with its call by ``call_id`` (parallel calls answer out of
+    order); its non-text items and the other views of it are kept as they came."""
     text = _result_text(block, "content")
     name, error = field.text(block, "name"), field.flag(block, "is_error")
-    out.add("execution_output", text, searchable=True, name=name, is_error=error)
+    extra = {**_call(block, "tool_use_id"), **_kept(block, *_RESULT_KEYS)}
+    given = block.get("content")
+    items = given if isinstance(given, list) else []
+    others = [i for i in items if field.text(i, "type") != "text"]
+    if others:
+        extra["items"] = others
+    out.add("execution_output", text, searchable=True, name=name, is_error=error, **extra)
 
 
 def _result_text(obj: dict[str, Any], key: str) -> str:
@@ -364,6 +385,23 @@ def _result_text(obj: dict[str, Any], key: str) -> str:
         return str(obj[key])
     items = field.array(obj, key)
     return "\n".join(field.string(i, "text") for i in items if field.text(i, "type") == "text")
+
+
+# Fields of a block kept on its part as they came, when present (FORMATS.md §B).
+_THOUGHT_KEYS = ("cut_off", "truncated", "alternative_display_type")
+_RESULT_KEYS = ("display_content", "structured_content", "integration_name")
+
+
+def _kept(block: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The ``keys`` that ``block`` holds a value for (absent, null, false or empty: left out,
+    so that parts read before these were kept stay the same)."""
+    return {key: block[key] for key in keys if block.get(key) not in (None, False, "", [], {})}
+
+
+def _call(block: dict[str, Any], key: str) -> dict[str, Any]:
+    """A tool call's id, as ``call_id`` on both the call and its result (Open WebUI's name)."""
+    found = field.text(block, key)
+    return {"call_id": found} if found else {}
 
 
 def _strings(value: Any) -> list[str]:
@@ -448,6 +486,15 @@ def _parent(name: str) -> str:
     return name.rpartition("/")[0]
 
 
+def _folder(name: str) -> str:
+    """The folder of a member, with its slash."""
+    return _parent(name) + "/"
+
+
+def _under(name: str, folders: set[str]) -> bool:
+    return any(name.startswith(folder) for folder in folders)
+
+
 def _first_text(obj: dict[str, Any], *keys: str) -> str:
     """The first of ``keys`` that holds text (each odd one noted), else ``""``."""
     return next((found for key in keys if (found := field.text(obj, key))), "")
@@ -467,19 +514,25 @@ def _objects(
     return [item for item in items if isinstance(item, dict)]
 
 
-def _project_context(uuid: str, project: dict[str, Any]) -> Iterator[ContextRecord]:
-    """A project's instructions and its knowledge documents (inlined as text in projects.json)."""
+def _project_context(uuid: str, project: dict[str, Any], where: str) -> Iterator[ContextRecord]:
+    """A project's instructions and its knowledge documents (inlined as text in ``where``)."""
     name = field.text(project, "name")
     text = field.text(project, "prompt_template")
     if text:
         data = {"project": uuid, "name": name}
-        yield ContextRecord("project_instructions", text, data, None, f"projects.json#{uuid}")
+        yield ContextRecord("project_instructions", text, data, None, f"{where}#{uuid}")
     for number, doc in enumerate(_objects(field.array(project, "docs"), key="docs")):
         content = field.text(doc, "content")
         if content:
-            key = f"projects.json#{uuid}/{field.text(doc, 'uuid') or number}"
+            key = f"{where}#{uuid}/{field.text(doc, 'uuid') or number}"
             data = {"project": uuid, "name": name, "filename": field.text(doc, "filename")}
             yield ContextRecord("project_document", content, data, None, key)
+
+
+def _summary_context(obj: dict[str, Any]) -> list[ContextRecord]:
+    """Claude's summary of a conversation (often empty), as a ``conversation_summary`` record."""
+    text = field.text(obj, "summary")
+    return [ContextRecord("conversation_summary", text)] if text and text.strip() else []
 
 
 def _json_list(raw: bytes) -> list[dict[str, Any]]:

@@ -329,3 +329,66 @@ def test_import_real_files_names_unknown_blocks(archive: Archive, real: Path) ->
     assert report.content_types["thinking+text"] == 1
     gpt = ingest(archive, real / "pkuppens-chatgpt-2023-06" / "conversations.json")
     assert gpt.kind == "chatgpt"
+
+
+def test_tool_ids_result_items_and_flags_are_kept(tmp_path: Path) -> None:
+    """Parallel calls are paired with their results by ``call_id``; a result's non-text items,
+    display and structured content, and a thought's cut-off flags are kept on the parts."""
+    resource = {"type": "local_resource", "file_path": "/mnt/out/B.md", "name": "B.md"}
+    display = {"type": "text", "text": "DISPLAY_CONTENT_MARKER"}
+    blocks = [
+        {"type": "tool_use", "id": "toolu_1", "name": "create_file", "input": {"path": "a"}},
+        {"type": "tool_use", "id": "toolu_2", "name": "create_file", "input": {"path": "b"}},
+        {
+            "type": "tool_result",
+            "tool_use_id": "toolu_2",
+            "name": "create_file",
+            "is_error": True,
+            "content": [resource],
+            "display_content": display,
+            "structured_content": {"k": "STRUCTURED_VALUE"},
+        },
+        {
+            "type": "tool_result",
+            "tool_use_id": "toolu_1",
+            "content": [{"type": "text", "text": "ok"}],
+        },
+        {"type": "thinking", "thinking": "hmm", "cut_off": True, "truncated": True},
+        {"type": "text", "text": "done"},
+    ]
+    answer = {**msg("a1", "assistant", "done", 2), "content": blocks}
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps([chat("tools", [msg("u1", "human", "go", 1), answer])]))
+    parts = by_id(conversations(path)["tools"])["a1"].parts
+    calls = [p["call_id"] for p in parts if p["type"] == "code"]
+    first, second = (p for p in parts if p["type"] == "execution_output")
+    assert calls == ["toolu_1", "toolu_2"] and [first["call_id"], second["call_id"]] == calls[::-1]
+    assert first["is_error"] and first["items"] == [resource] and first["text"] == ""
+    assert first["display_content"] == display
+    assert first["structured_content"] == {"k": "STRUCTURED_VALUE"}
+    assert second["text"] == "ok" and "items" not in second and not second["is_error"]
+    thought = next(p for p in parts if p["type"] == "thought")
+    assert thought["cut_off"] is True and thought["truncated"] is True
+
+
+def test_real_parallel_tool_results_name_their_calls(real: Path) -> None:
+    conv = conversations(real / ECHO / "tool_messages.json")["tool-conv-003"]
+    calls = [p["call_id"] for p in by_id(conv)["msg-mixed-003"].parts if p["type"] == "code"]
+    results = [p["call_id"] for p in by_id(conv)["msg-mixed-004"].parts]
+    assert calls == results == ["toolu_05E6F7A8B9C0D1", "toolu_06F7A8B9C0D1E2"]
+
+
+def test_conversation_summary_is_a_context_record(archive: Archive, real: Path) -> None:
+    path = real / ECHO / "sample_export.json"
+    summaries = {
+        c.source_id: [r.text for r in c.context if r.kind == "conversation_summary"]
+        for c in conversations(path).values()
+    }
+    assert sum(1 for found in summaries.values() if found) == 4
+    assert summaries["a1b2c3d4-e5f6-4789-a0b1-c2d3e4f5a6b7"] == []  # an empty one is no record
+    assert summaries["f9e8d7c6-b5a4-4321-9876-fedcba098765"] == [
+        "Conversation with no explicit title"
+    ]
+    ingest(archive, path)
+    stored = [r["text"] for r in archive.context_records() if r["kind"] == "conversation_summary"]
+    assert len(stored) == 4 and "Conversation with no explicit title" in stored
