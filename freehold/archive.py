@@ -747,21 +747,25 @@ class Archive:
             )
 
     def add_account_context(self, record: ContextRecord) -> None:
-        """Keep personal context that belongs to the account, not to one conversation."""
+        """Keep personal context that belongs to the account, not to one conversation.
+
+        Keyed by the importer's key (``memories.json#0``): the same text again updates its
+        record in place. Another text under a key already held (another account's memory
+        file, or a later version of the note) never replaces it: it is kept beside it, under
+        the key and the start of its text's SHA-256."""
         self._flush()
-        self.db.execute(
-            "INSERT INTO context_records (conversation_id, source_message_id, kind, text, data, "
-            "created_at) VALUES (NULL, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (kind, source_message_id) WHERE conversation_id IS NULL DO UPDATE SET "
-            "text=excluded.text, data=excluded.data, created_at=excluded.created_at",
-            (
-                record.message_source_id or "",
-                record.kind,
-                record.text,
-                dumps(record.data),
-                record.created_at,
-            ),
-        )
+        key = record.message_source_id or ""
+        for candidate in (key, f"{key}#{hashlib.sha256(record.text.encode()).hexdigest()[:12]}"):
+            cursor = self.db.execute(
+                "INSERT INTO context_records (conversation_id, source_message_id, kind, text, "
+                "data, created_at) VALUES (NULL, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (kind, source_message_id) WHERE conversation_id IS NULL DO UPDATE "
+                "SET data=excluded.data, created_at=excluded.created_at "
+                "WHERE text IS excluded.text",
+                (candidate, record.kind, record.text, dumps(record.data), record.created_at),
+            )
+            if cursor.rowcount:
+                return
 
     def add_source_file(self, source_id: int, name: str, raw: bytes) -> None:
         """Keep an account-level file (``user.json``, feedback…) raw and compressed."""

@@ -148,7 +148,9 @@ def _pair(
 
 
 def _account_platform(key: str | None) -> str:
-    return _PLATFORM_OF_ACCOUNT.get(str(key or "").split("#", 1)[0], "account")
+    # The file's name, wherever the export sat in the import (``B/memories.json#0``).
+    name = str(key or "").split("#", 1)[0].rsplit("/", 1)[-1]
+    return _PLATFORM_OF_ACCOUNT.get(name, "account")
 
 
 def _set_name(row: dict[str, Any], data: dict[str, Any]) -> str:

@@ -392,3 +392,28 @@ def test_conversation_summary_is_a_context_record(archive: Archive, real: Path) 
     ingest(archive, path)
     stored = [r["text"] for r in archive.context_records() if r["kind"] == "conversation_summary"]
     assert len(stored) == 4 and "Conversation with no explicit title" in stored
+
+
+def test_every_accounts_memory_is_kept_across_imports(archive: Archive, real: Path) -> None:
+    """Account memory is keyed by its file (``memories.json#0``): a second account's memory,
+    imported later, replaced the first's record. Another text under a key is kept beside it;
+    the same text again changes nothing."""
+    from freehold import profiles
+
+    chats = json.loads((real / ECHO / "sample_export.json").read_text())
+    folders = []
+    for who in ("a", "b", "c"):
+        folder = archive.home / f"export-{who}"
+        (folder / "nested").mkdir(parents=True)
+        mine = [{**chat, "uuid": who * 8 + chat["uuid"][8:]} for chat in chats]
+        where = folder / "nested" if who == "c" else folder  # c's export sits in a sub-folder
+        (where / "conversations.json").write_text(json.dumps(mine))
+        memory = [{"conversations_memory": f"Memory of {who}", "account_uuid": f"acct-{who}"}]
+        (where / "memories.json").write_text(json.dumps(memory))
+        folders.append(folder)
+    for folder in (*folders, folders[0]):
+        assert ingest(archive, folder).ok
+    memories = [r["text"] for r in archive.personal_context() if r["kind"] == "memory"]
+    assert sorted(memories) == ["Memory of a", "Memory of b", "Memory of c"]
+    notes = {n.text: n.platform for n in profiles.gather(archive).notes}
+    assert notes == {f"Memory of {who}": "claude" for who in "abc"}
