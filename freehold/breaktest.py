@@ -32,7 +32,6 @@ the last one as JSON in ``break-test/last.json`` (private), which the web app sh
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -599,12 +598,7 @@ def last_path(home: Path) -> Path:
 def save(home: Path, result: Result) -> Path:
     """Keep ``result`` as the last break test (written whole, then renamed; private)."""
     path = last_path(home)
-    _private.make_dirs(path.parent)
-    new = path.with_name(f".last.{os.getpid()}.tmp")
-    new.unlink(missing_ok=True)
-    with _private.open_new(new) as out:
-        out.write(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
-    os.replace(new, path)
+    _private.replace(path, orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
     return path
 
 

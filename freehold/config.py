@@ -27,7 +27,6 @@ keyring). The file is written whole to a temporary file and renamed, 0600 (``_pr
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -424,9 +423,4 @@ def _document(path: Path) -> tomlkit.TOMLDocument:
 def _write(path: Path, document: tomlkit.TOMLDocument) -> None:
     text = tomlkit.dumps(document)
     _checked(path, tomllib.loads(text))
-    _private.make_dirs(path.parent)
-    tmp = path.with_name(f".{CONFIG_NAME}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    with _private.open_new(tmp) as handle:
-        handle.write(text.encode("utf-8"))
-    os.replace(tmp, path)
+    _private.replace(path, text.encode("utf-8"))

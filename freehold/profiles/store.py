@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from freehold._private import FILE_MODE, make_dirs, open_new
+from freehold._private import FILE_MODE, make_dirs, open_new, replace
 from freehold.archive import home_dir
 from freehold.errors import FreeholdError, NotFoundError
 from freehold.profiles.document import Profile, parse, render
@@ -148,13 +148,9 @@ def remember(name: str, new: dict[str, dict[str, Any]]) -> None:
     """Add decisions (written whole to a temporary file, then moved into place)."""
     if not new:
         return
-    where = folder(name)
     merged = {**decisions(name), **new}
-    handle, temp = tempfile.mkstemp(dir=where, prefix=".review-", suffix=".json")
-    with os.fdopen(handle, "wb") as out:
-        out.write(orjson.dumps(merged, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    os.chmod(temp, FILE_MODE)
-    os.replace(temp, where / "review.json")
+    data = orjson.dumps(merged, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    replace(folder(name) / "review.json", data)
 
 
 def keep_rejected(name: str, text: str) -> Path:
