@@ -69,7 +69,9 @@ __all__ = [
     "Heading",
     "Look",
     "first_time",
+    "folder_of",
     "linear",
+    "under",
 ]
 
 HEAD = 1 << 16
@@ -552,6 +554,18 @@ class Format:
 
 
 # -- shared pieces of mappings ---------------------------------------------------------------------
+
+
+def folder_of(name: str) -> str:
+    """The folder of an export's member, with its slash ("" at the top)."""
+    folder = name.rpartition("/")[0]
+    return folder + "/" if folder else ""
+
+
+def under(name: str, folders: set[str]) -> bool:
+    """Whether the member ``name`` lies in one of ``folders`` (each with its slash): another
+    export's, left whole to a claim of its own (``Claim.again``)."""
+    return any(name.startswith(folder) for folder in folders)
 
 
 def linear(

@@ -24,7 +24,15 @@ import orjson
 from freehold._words import plural
 from freehold.importers import _fields as field
 from freehold.importers._chatgpt_content import convert_content
-from freehold.importers._skeleton import READ_ERRORS, Claim, Element, Format, Look
+from freehold.importers._skeleton import (
+    READ_ERRORS,
+    Claim,
+    Element,
+    Format,
+    Look,
+    folder_of,
+    under,
+)
 from freehold.models import (
     AttachmentRef,
     ContextRecord,
@@ -96,19 +104,19 @@ class _ChatGPT(Format):
         owns: set[str] = set()
         others: set[str] = set()  # the folders of other exports, left for their own claims
         if named:  # the export's folder: that of the shallowest one that shows conversations
-            roots = [_folder(n) for n in named if _looks_like_chatgpt(self.export.start(n))]
+            roots = [folder_of(n) for n in named if _looks_like_chatgpt(self.export.start(n))]
             self.root_prefix = roots[0]
             others = set(roots) - {self.root_prefix}
             # Its own conversation files, and those that show nothing outside another
             # export's folder (reading them says what is wrong with them).
-            shards = [n for n in named if not _under(n, others)]
-            owns = {n for n in names if n.startswith(self.root_prefix) and not _under(n, others)}
+            shards = [n for n in named if not under(n, others)]
+            owns = {n for n in names if n.startswith(self.root_prefix) and not under(n, others)}
         self.shards = shards
         shared = {n for n in owns if not self._own(n)}
         loose = [
             n
             for n in names
-            if (n in shared or n not in owns) and not _under(n, others) and self._alone(n)
+            if (n in shared or n not in owns) and not under(n, others) and self._alone(n)
         ]
         self.layout = bool(shards)
         self.shards = shards + loose
@@ -419,16 +427,6 @@ def _account_id(raw: bytes) -> str | None:
     except orjson.JSONDecodeError:
         return None
     return field.text_or_none(user.get("id")) if isinstance(user, dict) else None
-
-
-def _folder(name: str) -> str:
-    """The folder of a member, with its slash ("" at the top)."""
-    folder = name.rpartition("/")[0]
-    return folder + "/" if folder else ""
-
-
-def _under(name: str, folders: set[str]) -> bool:
-    return any(name.startswith(folder) for folder in folders)
 
 
 def _shard_order(name: str) -> tuple[int, int, str]:

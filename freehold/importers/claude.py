@@ -48,7 +48,7 @@ import orjson
 
 from freehold.importers import _fields as field
 from freehold.importers._common import PartsBuilder
-from freehold.importers._skeleton import Claim, Format, first_time, linear
+from freehold.importers._skeleton import Claim, Format, first_time, folder_of, linear, under
 from freehold.models import (
     AttachmentRef,
     ContextRecord,
@@ -111,14 +111,14 @@ class _Claude(Format):
             return Claim(self.chats + self.designs, set(names))
         # Each conversations.json is looked into (another export's may be shallower).
         found = [n for n in _shards(names) if _is_chats(self.export.head(n))]
-        others = {_folder(n) for n in found[1:]}  # the folders of other exports, left whole
+        others = {folder_of(n) for n in found[1:]}  # the folders of other exports, left whole
         self.chats = found[:1]
-        self.designs = sorted(n for n in names if _DESIGN.search(n) and not _under(n, others))
+        self.designs = sorted(n for n in names if _DESIGN.search(n) and not under(n, others))
         if self.chats or self.designs:
             root = _parent(self.chats[0]) if self.chats else _parent(_parent(self.designs[0]))
             self.root = root + "/" if root else ""
             self.side = self._side_names()
-        self._loose([n for n in names if not _under(n, others)])
+        self._loose([n for n in names if not under(n, others)])
         if not self.chats and not self.designs:
             return Claim()
         shared = {n for n in self.side if n[len(self.root) :] not in self.companions}
@@ -484,15 +484,6 @@ def _design_attachment(out: _Content, entry: dict[str, Any]) -> None:
 
 def _parent(name: str) -> str:
     return name.rpartition("/")[0]
-
-
-def _folder(name: str) -> str:
-    """The folder of a member, with its slash."""
-    return _parent(name) + "/"
-
-
-def _under(name: str, folders: set[str]) -> bool:
-    return any(name.startswith(folder) for folder in folders)
 
 
 def _first_text(obj: dict[str, Any], *keys: str) -> str:
