@@ -487,24 +487,25 @@ _UPSERT_CONTEXT = (
 _ADD_CONTEXT = _UPSERT_CONTEXT.partition(" ON CONFLICT")[0] + " ON CONFLICT DO NOTHING"
 
 
-_OLDER = "an older copy"
-
-
-def _aside(head: Conversation, count: int, messages: int, stored: float | None) -> str | None:
+def _aside(
+    head: Conversation, count: int, messages: int, stored: float | None
+) -> tuple[str, bool] | None:
     """Why ``head``'s copy (of ``count`` messages) must not replace the stored one
-    (``messages`` of them, updated upstream at ``stored``), or None when it does.
+    (``messages`` of them, updated upstream at ``stored``), and whether that is because it is
+    older (which says the whole export is: ``mark_gone_upstream``); None when it does.
 
     A salvaged copy (its messages unreadable) never does, nor one without messages where the
     stored one has some (a `"mapping": null`); nor one older than the stored copy by the
     conversation's own update time. A stored conversation without messages has nothing to
     lose: any readable copy replaces it. Without both times, the copy imported last wins."""
     if head.salvaged:
-        return "its messages could not be read"
+        return "its messages could not be read", False
     if not count and messages:
-        return "it holds no messages"
+        return "it holds no messages", False
     if not messages or head.updated_at is None or stored is None or head.updated_at >= stored:
         return None
-    return f"{_OLDER} (updated {_iso(head.updated_at)}) than the archive's ({_iso(stored)})"
+    when = f"updated {_iso(head.updated_at)}"
+    return f"an older copy ({when}) than the archive's ({_iso(stored)})", True
 
 
 def _iso(when: float) -> str:
@@ -820,9 +821,10 @@ class Archive:
         local = _local.has_local(self.db, cid)
         aside = _aside(ready.head, len(ready.rows), row[2], self._stored_time(cid, row[5], local))
         if aside is not None:
-            if aside.startswith(_OLDER):
+            why, older = aside
+            if older:
                 self._older.add(source_id)
-            return self._add_aside(ready, source_id, row, aside)
+            return self._add_aside(ready, source_id, row, why)
         shown = self._local_leaf(row[4]) if local else None
         plan = self._plan(ready, self._existing(cid), keep_path=local)
         # A repair note belongs to the import that first met it, not to every re-import.
@@ -830,14 +832,15 @@ class Archive:
         plan.result.notes = [note for note in ready.head.problems if note not in known]
         values = self._conversation_values(ready, plan.tree, source_id)
         self.db.execute(_UPDATE_CONVERSATION, (*values, now_iso(), cid))
-        plan.result.status = "unchanged" if ready.digest == row[1] else "updated"
         self.db.executemany(_INSERT_RAW, _raw_rows(ready, source_id))
         self._write_messages(ready, plan)
+        digest = ready.digest
         if local:
             self._reshow(ready, plan.tree, shown, row[5])
             # A source's own copy lacks the local turns, so its digest never matches: the
             # conversation is unchanged when what is stored is the same as before this copy.
-            plan.result.status = "unchanged" if self._redigest(cid) == row[1] else "updated"
+            digest = self._redigest(cid)
+        plan.result.status = "unchanged" if digest == row[1] else "updated"
         return plan.result
 
     def _redigest(self, cid: str) -> str:
