@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pyrage import x25519
 
@@ -221,11 +221,17 @@ def _pieces(handle: IO[bytes], size: int) -> Iterator[bytes]:
         yield piece
 
 
+def age_recipients(home: Path, settings: BackupSettings) -> list[Any]:
+    """The configured recipients as age keys; a bad one is one line naming config.toml, the
+    key and the value (``backup run`` and ``init``, which keeps them)."""
+    where = f"{config_path(home)}: backup.recipients"
+    return crypto.parse_recipients(list(settings.recipients), where)
+
+
 def _targets(
     home: Path, settings: BackupSettings, configs: list[DestinationConfig], state: State
 ) -> tuple[list[_Target], list[Sent]]:
-    where = f"{config_path(home)}: backup.recipients"
-    recipients = crypto.parse_recipients(list(settings.recipients), where)
+    recipients = age_recipients(home, settings)
     targets, failed = [], []
     for config in configs:
         try:

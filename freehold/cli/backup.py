@@ -167,7 +167,9 @@ def init(
     home = home_dir()
     if kit.exists():
         raise click.ClickException(f"{kit} exists — move it away or give another --kit path")
-    configured = settings.load(home).recipients  # a broken [backup]: refused before any key
+    current = settings.load(home)  # a broken [backup]: refused before any key
+    configured = current.recipients
+    running.age_recipients(home, current)  # a bad one kept would fail every later run
     given = crypto.identity_from_file(from_kit) if from_kit else None  # no key: refused
     identity = _own_identity(home, given, from_kit, passphrase_file)
     own = str(identity.to_public())

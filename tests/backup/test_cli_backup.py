@@ -408,3 +408,17 @@ def test_status_says_3_2_1_is_met_with_a_disk_copy_and_an_offsite_copy(
     assert after["schedule"].startswith("not scheduled")
     text = invoke("status").output
     assert "3-2-1 met: 3 copies" in text
+
+
+def test_init_refuses_to_keep_a_recipient_that_is_not_a_key(home: Path, tmp_path: Path) -> None:
+    """init keeps the recipients configured: one that is not an age key is refused there, in
+    one line naming config.toml, not kept to fail every later run."""
+    settings.set_value(home, "recipients", ["age1notakey"])
+    before = (home / "config.toml").read_bytes()
+    kit = tmp_path / "k.txt"
+    result = invoke("init", "--kit", str(kit), "--yes")
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"Error: {home / 'config.toml'}: backup.recipients: 'age1notakey' is not an age public key"
+    )
+    assert not kit.exists() and (home / "config.toml").read_bytes() == before
