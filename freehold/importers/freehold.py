@@ -105,8 +105,13 @@ class _Freehold(Format):
             yield from export_problems(self.export)
         if not complete:
             yield Problem(MANIFEST, "the export was interrupted; run `freehold export` again")
-        yield from self._listed_files(manifest)
-        self.first_names = _first_names(manifest)
+        listed = _attachments(manifest)
+        yield from self._listed_files(listed)
+        self.first_names = {
+            sha: entry["name"]
+            for sha, entry in listed.items()
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str)
+        }
         count = 0
         for number, line in _lines(self.export.open(CONVERSATIONS)):
             count += 1
@@ -116,17 +121,17 @@ class _Freehold(Format):
             what = f"{lines} but the manifest says {expected} (truncated?)"
             yield Problem(CONVERSATIONS, what)
 
-    def _listed_files(self, manifest: dict[str, Any]) -> Iterator[Problem]:
+    def _listed_files(self, listed: dict[str, Any]) -> Iterator[Problem]:
         """Each attachment the manifest lists that the folder lacks, or holds cut: its bytes are
         lost to this import, so it is said loudly by name, never left to the report's count of
         links without a file (a member refused on opening, a link, is reported already)."""
-        listed = manifest.get("files")
         rejected = {name for name, _ in self.export.rejected}
-        for name, entry in listed.items() if isinstance(listed, dict) else ():
-            if not name.startswith("attachments/") or name in rejected:
+        for sha, entry in listed.items():
+            name = _ATTACHMENTS + sha
+            if name in rejected:
                 continue
             expected = entry.get("bytes") if isinstance(entry, dict) else None
-            if name[len("attachments/") :] not in self.blobs:
+            if sha not in self.blobs:
                 yield Problem(name, f"listed in {MANIFEST} but not in the folder; {_WHOLE}")
             elif isinstance(expected, int) and (size := self.export.size(name)) != expected:
                 yield Problem(name, f"{size:,} bytes but {MANIFEST} says {expected:,}; {_WHOLE}")
@@ -263,15 +268,17 @@ def _manifest(files: Export, names: list[str]) -> dict[str, Any]:
     return manifest
 
 
-def _first_names(manifest: dict[str, Any]) -> dict[str, str]:
-    """The name each attachment was first stored under, by hash, as the manifest lists it."""
+_ATTACHMENTS = "attachments/"
+
+
+def _attachments(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The attachments the manifest lists, by hash: each entry as it came (``bytes``, the
+    ``name`` the file was first stored under)."""
     listed = manifest.get("files")
-    names = {}
-    for name, entry in listed.items() if isinstance(listed, dict) else ():
-        first = entry.get("name") if isinstance(entry, dict) else None
-        if name.startswith("attachments/") and isinstance(first, str):
-            names[name[len("attachments/") :]] = first
-    return names
+    if not isinstance(listed, dict):
+        return {}
+    cut = len(_ATTACHMENTS)
+    return {name[cut:]: entry for name, entry in listed.items() if name.startswith(_ATTACHMENTS)}
 
 
 def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
