@@ -49,7 +49,16 @@ from freehold.backup.settings import BackupSettings, DestinationConfig, config_p
 from freehold.backup.state import State, open_state
 from freehold.errors import BackupError, FreeholdError
 
-__all__ = ["Sent", "listed_packs", "listed_snapshots", "locked", "offsite", "run", "selected"]
+__all__ = [
+    "Sent",
+    "age_recipients",
+    "listed_packs",
+    "listed_snapshots",
+    "locked",
+    "offsite",
+    "run",
+    "selected",
+]
 
 Tick = Callable[[int, int, int], None]
 _PACK_FILE = re.compile(r"^packs/([0-9a-f]{32})\.age$")
