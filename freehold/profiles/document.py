@@ -186,10 +186,25 @@ def _front_matter(text: str, where: str) -> tuple[dict[str, Any], str]:
     return dict(meta or {}), body.strip()
 
 
+class _Dumper(yaml.SafeDumper):
+    """YAML as the safe dumper writes it, but a text with blanks at either end that YAML does
+    not count as blanks (a no-break space) is quoted: the front matter is stripped when the
+    file is written and read, and would lose them (a value became null)."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if value != value.strip() else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
 def render(profile: Profile) -> str:
     """The file's text: front matter (freehold's keys first, then the person's), then body."""
     first = {"name": profile.name, "version": profile.version}
     meta = {**first, **{k: v for k, v in profile.meta.items() if k not in first}}
     post = frontmatter.Post(profile.body.strip() + "\n", _YAML)
     post.metadata.update(meta)  # not as keywords: a key may be `content`, `handler` or a number
-    return frontmatter.dumps(post, sort_keys=False, allow_unicode=True, width=100) + "\n"
+    text = frontmatter.dumps(post, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return text + "\n"
