@@ -4,10 +4,11 @@
 visible leaf). ``convert(path, …)`` turns it into a ``ChatRequest`` for one provider, the same
 way for every source:
 
-- the system prompt is the path's system messages, then the custom instructions (the path's
-  ``context`` parts, else the conversation's ``custom_instructions`` records), then the
-  system messages written here (``chat --profile``/``--system``, origin ``local``), as text:
-  the person's own choice last, so it wins over what the conversation brought;
+- the system prompt is what the path ran under (``instructions.system_prompt``, the rule the
+  Open WebUI and JSONL exports follow too: the path's system messages, then its custom
+  instructions, then the conversation's own instruction records), then the system messages
+  written here (``chat --profile``/``--system``, origin ``local``), as text: the person's own
+  choice last, so it wins over what the conversation brought;
 - user and assistant text is sent as written (citation markers out); code as fenced blocks;
 - tool calls and their results become text in the assistant's turn ("[Tool call: python]",
   "[Tool result: browser]"), since no provider can replay another's tools;
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from freehold._words import plural
 from freehold.config import ModelRef
 from freehold.errors import ProviderError
+from freehold.instructions import system_prompt
 from freehold.models import AttachmentRef, Conversation, Message, Part, without_citation_marks
 from freehold.providers.base import ChatRequest, Image, Provider, Turn
 
@@ -136,8 +138,6 @@ def _convert(
     provider: Provider,
     read_blob: Callable[[str], bytes | None],
 ) -> Carried:
-    system: list[str] = []  # the path's own system messages, as the export had them
-    instructions: list[str] = []
     chosen: list[str] = []  # --profile and --system, stored as local system messages
     turns: list[Turn] = []
     images = _Images(provider, read_blob)
@@ -145,50 +145,32 @@ def _convert(
         if message.status == "failed" and message.origin:
             continue  # an answer that never came
         if message.role == "system":
-            (chosen if message.origin else system).extend(_system_texts(message, instructions))
+            chosen.extend(_chosen(message))
             continue
-        pieces = _pieces(message, images, instructions)
+        pieces = _pieces(message, images)
         if pieces:
             role = "user" if message.role == "user" else "assistant"
             turns.append(Turn(role, tuple(pieces)))
-    if not instructions and conversation is not None:
-        instructions += [c.text for c in conversation.context if c.kind == "custom_instructions"]
     # the person's own choice comes last, so it wins over what the conversation brought
-    text = "\n\n".join([*system, *_once(instructions), *chosen]).strip()
-    carried = Carried(text or None, _joined(turns, provider.ALTERNATING), images.notices())
-    return carried
+    texts = [system_prompt(conversation, messages), *chosen]
+    text = "\n\n".join(t for t in texts if t).strip()
+    return Carried(text or None, _joined(turns, provider.ALTERNATING), images.notices())
 
 
-def _system_texts(message: Message, instructions: list[str]) -> list[str]:
-    found = []
-    for part in message.parts:
-        kind = part.get("type")
-        if kind == "context":
-            _context(part, instructions)
-        elif kind == "text" and str(part.get("text") or "").strip():
-            found.append(without_citation_marks(str(part["text"])).strip())
-    return found
+def _chosen(message: Message) -> list[str]:
+    """A system message written here: its text (the source's own are ``system_prompt``'s)."""
+    if not message.origin:
+        return []
+    texts = (str(p.get("text") or "") for p in message.parts if p.get("type") == "text")
+    return [without_citation_marks(t).strip() for t in texts if t.strip()]
 
 
-def _context(part: Part, instructions: list[str]) -> None:
-    """Custom instructions (and a system_content's instructions) join the system prompt;
-    a memory snapshot does not."""
-    about_user, about_model = part.get("about_user"), part.get("about_model")
-    if isinstance(about_user, str) and about_user.strip():
-        instructions.append(f"What the user wants you to know about them:\n{about_user.strip()}")
-    if isinstance(about_model, str) and about_model.strip():
-        instructions.append(f"How the user wants you to respond:\n{about_model.strip()}")
-    told = part.get("instructions")
-    if isinstance(told, str) and told.strip():
-        instructions.append(told.strip())
-
-
-def _pieces(message: Message, images: _Images, instructions: list[str]) -> list[str | Image]:
+def _pieces(message: Message, images: _Images) -> list[str | Image]:
     pieces: list[str | Image] = []
     shown, loose = message.layout()
     tool = message.role == "tool" or (message.hidden and message.role == "assistant")
     for part, ref in shown:
-        pieces.extend(_part(part, ref, message, images, instructions, tool=tool))
+        pieces.extend(_part(part, ref, message, images, tool=tool))
     for ref in loose:
         pieces.extend(images.piece(ref))
     return [p for p in pieces if not isinstance(p, str) or p.strip()]
@@ -199,7 +181,6 @@ def _part(
     ref: AttachmentRef | None,
     message: Message,
     images: _Images,
-    instructions: list[str],
     *,
     tool: bool,
 ) -> Iterable[str | Image]:
@@ -220,11 +201,9 @@ def _part(
         return [f"[Tool result: {name or 'web'}] {head}\n{text}".rstrip()]
     if kind in ("image", "audio", "file") and ref is not None:
         return images.piece(ref)
-    if kind == "context":
-        _context(part, instructions)
     if kind == "unknown":
         images.unknown += 1
-    return []  # thoughts, citations, errors, memory: not sent
+    return []  # thoughts, citations, errors, context (the system prompt's): not sent
 
 
 def _joined(turns: list[Turn], alternating: bool) -> list[Turn]:
@@ -240,10 +219,6 @@ def _joined(turns: list[Turn], alternating: bool) -> list[Turn]:
     if alternating and joined and joined[0].role != "user":
         joined.insert(0, Turn("user", (_OPENING,)))
     return joined
-
-
-def _once(texts: list[str]) -> list[str]:
-    return list(dict.fromkeys(t for t in texts if t))
 
 
 class _Images:

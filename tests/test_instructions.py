@@ -217,3 +217,19 @@ def test_each_jsonl_line_has_its_own_branchs_instructions() -> None:
 def _member(path: Path, name: str) -> bytes:
     with zipfile.ZipFile(path) as zipped:
         return zipped.read(name)
+
+
+def test_the_jsonl_summary_counts_no_instructions_as_left_out(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """The message of custom instructions (and a hidden system prompt) is in the system message,
+    so the summary does not call it a hidden message not included; reasoning still is."""
+    messages = [
+        _m("s", None, "system", _t("You are terse."), hidden=True),
+        _m("ci", "s", "user", _pair("I am a carpenter.", ""), hidden=True),
+        _m("u", "ci", "user", _t("Which glue?")),
+        _m("r", "u", "assistant", {"type": "thought", "text": "hmm"}, hidden=True),
+        _m("a", "r", "assistant", _t("PVA.")),
+    ]
+    summary = jsonl.write_summary(archive, [_conv(messages, "a")], tmp_path / "out")
+    assert summary.not_included == {"reasoning": 1}

@@ -11,15 +11,17 @@ root through the fork down to that branch's leaf, so a regenerated answer become
 
 What a line keeps, and why:
 
-- user, assistant and system messages that the interface showed (``hidden`` is false) and that
-  have text; ``content`` is the message's plain text (attachments are not sent — the format takes
+- user and assistant messages that the interface showed (``hidden`` is false) and that have
+  text; ``content`` is the message's plain text (attachments are not sent — the format takes
   no files).
-- Custom instructions: the model answered with them in force, so when the conversation carries a
-  ``custom_instructions`` context record (the newest one) its text is prepended as one system
-  message, unless the line already starts with a system message.
+- The system prompt the line's branch ran under (``instructions.system_prompt``, what
+  ``freehold chat`` sends when it carries the conversation on: the source's system messages,
+  hidden or not, custom instructions, a project's or a chat's own instructions), as one leading
+  system message: the model answered with it in force. A system message written here
+  (``chat --system``/``--profile``) stays where it was said, as a system message of its own.
 - Dropped: tool calls and tool results (their ids and schemas are not in the archive in the
-  shape the format needs, ``tool_calls``/``tool_call_id``), reasoning, hidden system prompts,
-  memory notes, and messages without text.
+  shape the format needs, ``tool_calls``/``tool_call_id``), reasoning, memory notes, and
+  messages without text.
 
 Every assistant message of a line is a training target, so a broken answer — ``status``
 incomplete, interrupted, failed or error (``BROKEN``: a cut stream, a stop, an error) — must not
@@ -33,7 +35,8 @@ another), as is a path with no user or no assistant message left, or a line equa
 written for the conversation (a regeneration that repeated its answer word for word, which would
 only weigh double in training); a conversation with no line left is skipped entirely.
 ``write_summary`` says what was written and what was left out — skipped conversations by reason
-with their ids, broken answers cut, and the messages not included by kind — for the command to
+with their ids, broken answers cut, and the messages not included by kind (one whose content
+the system message carries is included) — for the command to
 print; ``write`` returns only the number of conversations written. ``progress`` counts
 conversations processed, skipped ones included, so a progress bar still reaches its total.
 
@@ -56,6 +59,7 @@ import orjson
 from freehold._words import plural
 from freehold.archive import Archive
 from freehold.exporters import _folder
+from freehold.instructions import instructs, system_prompt
 from freehold.models import Conversation, Message
 from freehold.tree import branch_paths
 
@@ -195,7 +199,8 @@ def _write_conversation(
         handle.write(orjson.dumps({"messages": chat}) + b"\n")
     summary.written += 1
     summary.lines += len(chats)
-    summary.not_included.update(_kind(m) for m in read if not _kept(m) and not _broken(m))
+    left = [m for m in read if not _kept(m) and not _broken(m) and not instructs(m)]
+    summary.not_included.update(_kind(m) for m in left)
 
 
 def _ids(ids: list[str], shown: int) -> str:
@@ -223,16 +228,18 @@ def _lines(conv: Conversation, all_branches: bool) -> tuple[list[Chat], set[str]
     paths = branch_paths(conv.messages)
     if not all_branches:
         paths = paths[:1] if paths and paths[0][0].on_visible_path else []
-    instructions = _instructions(conv)
     unique: list[Chat] = []
     cut: set[str] = set()
     read = [m for segment in paths for m in segment]  # the segments partition the paths read
     for segment in paths:
         ancestors = _ancestors(segment, by_id)
-        path, broken = _example(ancestors + segment, own_from=len(ancestors))
+        branch = ancestors + segment
+        path, broken = _example(branch, own_from=len(ancestors))
         if broken is not None:
             cut.add(broken.source_id)
-        chat = _chat(path, instructions)
+        # what the kept answers were given: the branch down to the cut
+        upto = branch.index(broken) if broken is not None else len(branch)
+        chat = _chat(path, system_prompt(conv, branch[:upto]))
         if chat and chat not in unique:  # a regeneration can repeat an answer word for word
             unique.append(chat)
     return unique, cut, read
@@ -262,14 +269,13 @@ def _example(path: list[Message], own_from: int) -> tuple[list[Message], Message
     return [m for _, m in kept], found
 
 
-def _chat(path: list[Message], instructions: str) -> Chat:
-    chat = [{"role": m.role, "content": m.text} for m in path]
+def _chat(path: list[Message], system: str) -> Chat:
+    # the source's own system messages are in ``system``; one written here stays in place
+    chat = [{"role": m.role, "content": m.text} for m in path if m.role != "system" or m.origin]
     roles = {entry["role"] for entry in chat}
     if "user" not in roles or "assistant" not in roles:
         return []
-    if instructions and chat[0]["role"] != "system":
-        chat.insert(0, {"role": "system", "content": instructions})
-    return chat
+    return [{"role": "system", "content": system}, *chat] if system else chat
 
 
 def _kept(message: Message) -> bool:
@@ -291,8 +297,3 @@ def _kind(message: Message) -> str:
     if message.hidden:
         return "hidden"
     return "no_text" if message.role in ROLES else "other_role"
-
-
-def _instructions(conv: Conversation) -> str:
-    texts = [r.text for r in conv.context if r.kind == "custom_instructions" and r.text.strip()]
-    return texts[-1] if texts else ""

@@ -10,10 +10,12 @@ and ``done``) and ``chat.history.currentId`` names the leaf of the visible path,
 answers and edited prompts stay switchable branches after the import. Message ids are the
 export's own message ids (Open WebUI gives new ones on import anyway); ``meta.tags`` holds the
 source (``chatgpt``, ``claude``…), ``pinned`` is ``starred``; times are integer epoch seconds.
-Siblings are listed in ``childrenIds`` in the archive's order (oldest first). The
-conversation's own system prompt (``Conversation.own_context``'s instruction records: Open
+Siblings are listed in ``childrenIds`` in the archive's order (oldest first). The system
+prompt the visible path ran under (``instructions.system_prompt``, what ``freehold chat`` sends
+when it carries the conversation on: system messages, ChatGPT's custom instructions, Open
 WebUI's own, LibreChat's ``promptPrefix``, a Claude project's instructions) is
-``chat.params.system``, where Open WebUI keeps a chat's system prompt and reads it back.
+``chat.params.system``, where Open WebUI keeps a chat's system prompt and sends it with every
+turn.
 
 Content is written from a message's parts the way Open WebUI itself writes a message (its
 ``serialize_output``, read in the 0.12 source; 0.12 still draws these blocks from ``content``):
@@ -60,8 +62,8 @@ import orjson
 
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
+from freehold.instructions import system_prompt
 from freehold.models import (
-    INSTRUCTION_KINDS,
     AttachmentRef,
     Conversation,
     Message,
@@ -156,7 +158,7 @@ def chat_item(conv: Conversation, image: ImageUrl | None = None) -> dict[str, An
     title = conv.title or "Untitled"
     history = {"currentId": current, "messages": nodes}
     chat: dict[str, Any] = {"title": title, "models": _models(conv, nodes), "history": history}
-    system = _system(conv)
+    system = system_prompt(conv, [m for m in conv.messages if m.on_visible_path])
     if system:
         chat["params"] = {"system": system}
     return {
@@ -172,12 +174,6 @@ def chat_item(conv: Conversation, image: ImageUrl | None = None) -> dict[str, An
         "created_at": _epoch(conv.created_at),
         "updated_at": _epoch(conv.updated_at if conv.updated_at is not None else conv.created_at),
     }
-
-
-def _system(conv: Conversation) -> str:
-    """The conversation's own system prompt (its instruction records no message carries)."""
-    texts = [r.text.strip() for r in conv.own_context() if r.kind in INSTRUCTION_KINDS]
-    return "\n\n".join(dict.fromkeys(texts))
 
 
 def _no_image(ref: AttachmentRef) -> str | None:

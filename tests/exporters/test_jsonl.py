@@ -101,14 +101,15 @@ def test_custom_instructions_prepended_tools_and_hidden_dropped() -> None:
     conv = Conversation("chatgpt", "c", "t", build_tree(messages, "a").messages, b"{}")
     conv.context = [ContextRecord("custom_instructions", "be brief"), ContextRecord("memory", "x")]
     lines = jsonl.chat_lines(conv)
+    # the hidden system prompt joins the system message (docs/decisions.md, 2026-12-07)
     assert lines == [
         [
-            {"role": "system", "content": "be brief"},
+            {"role": "system", "content": "hidden prompt\n\nbe brief"},
             {"role": "user", "content": "hi"},
             {"role": "assistant", "content": "hello"},
         ],
         [
-            {"role": "system", "content": "be brief"},
+            {"role": "system", "content": "hidden prompt\n\nbe brief"},
             {"role": "user", "content": "hi"},
             {"role": "assistant", "content": "regenerated"},
         ],

@@ -328,18 +328,23 @@ def test_hidden_tool_steps_and_images_reach_the_next_answer(
 def test_a_conversations_own_system_prompt_is_params_system_and_comes_back(
     archive: Archive, real: Path, tmp_path: Path
 ) -> None:
-    """Open WebUI's params.system and LibreChat's promptPrefix leave as chat.params.system and
-    come back as the conversation's custom instructions; ChatGPT's stay with their message."""
+    """Open WebUI's params.system, LibreChat's promptPrefix and ChatGPT's custom instructions
+    (message parts) leave as chat.params.system and come back as the conversation's custom
+    instructions."""
     own_system_prompts(archive, tmp_path / "in", real)
     export(archive, tmp_path / "out")
     system = {
         i["meta"]["tags"][0]: i["chat"].get("params", {}).get("system")
         for i in items(tmp_path / "out")
     }
-    assert system == {"openwebui": SYSTEM_PROMPT, "librechat": LIBRECHAT_PREFIX, "chatgpt": None}
+    # ChatGPT's were left out before the one system-prompt rule (docs/decisions.md, 2026-12-07)
+    chatgpt = system.pop("chatgpt")
+    assert system == {"openwebui": SYSTEM_PROMPT, "librechat": LIBRECHAT_PREFIX}
+    assert chatgpt.startswith("What the user wants you to know about them:\nPreferred name")
     with open_archive(tmp_path / "again") as again:
         import_path(again, tmp_path / "out" / openwebui.FILE)
         back = {c.title: [(r.kind, r.text) for r in c.context] for c in again.iter_conversations()}
     assert back["S"] == [("custom_instructions", SYSTEM_PROMPT)]
     librechat = next(c.title for c in archive.iter_conversations() if c.source_kind == "librechat")
     assert back[librechat] == [("custom_instructions", LIBRECHAT_PREFIX)]
+    assert back["Indigenous DNA in Mexico"] == [("custom_instructions", chatgpt)]
