@@ -238,7 +238,7 @@ def _lines(conv: Conversation, all_branches: bool) -> tuple[list[Chat], set[str]
         if broken is not None:
             cut.add(broken.source_id)
         # what the kept answers were given: the branch down to the cut
-        upto = branch.index(broken) if broken is not None else len(branch)
+        upto = next((i for i, m in enumerate(branch) if m is broken), len(branch))
         chat = _chat(path, system_prompt(conv, branch[:upto]))
         if chat and chat not in unique:  # a regeneration can repeat an answer word for word
             unique.append(chat)
