@@ -327,3 +327,28 @@ def test_a_reader_that_stopped_says_to_run_the_command_again() -> None:
     sender.close()  # the reader process is gone: its end of the pipe closed
     with pytest.raises(FreeholdError, match="stopped unexpectedly — run the command again"):
         _receive(receiver, Path("export.zip"))
+
+
+def test_a_private_file_on_a_full_disk_is_the_storage_line(tmp_path: Path) -> None:
+    """config.toml, a report: ``_private.replace`` on a full disk names the file, and the file
+    before is left as it was."""
+    target = tmp_path / "config.toml"
+    target.write_text("before")
+    script = (
+        "import resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "from freehold import _private\n"
+        "from freehold.errors import StorageError\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))\n"
+        "try:\n"
+        "    _private.replace(Path(sys.argv[1]), b'x' * 100_000)\n"
+        "except StorageError as error:\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(target)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.startswith(f"no space left for {target} (File too large)"), done.stdout
+    assert target.read_text() == "before"
+    assert os.listdir(tmp_path) == ["config.toml"]
