@@ -92,14 +92,20 @@ def create(path: Path) -> None:
 def replace(path: Path, data: bytes) -> None:
     """``path`` written whole, 0600: ``data`` goes to a new file beside it, which is then
     renamed over it, so a reader finds the old file or the new one, never a part. The
-    folder is made (``make_dirs``) when missing; a cut leaves the old file as it was."""
-    make_dirs(path.parent)
+    folder is made (``make_dirs``) when missing; a cut leaves the old file as it was. A
+    write the disk refuses is ``storage.failure``'s one line, naming ``path``."""
+    from freehold import storage  # here: storage's errors module must not wait on this one
+
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.unlink(missing_ok=True)  # left by a process of the same id, cut short
+    with storage.guarded(path):
+        make_dirs(path.parent)
+        temporary.unlink(missing_ok=True)  # left by a process of the same id, cut short
     try:
         with open_new(temporary) as out:
             out.write(data)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise storage.failure(error, path) from error
         raise

@@ -35,7 +35,6 @@ import itertools
 import os
 import shutil
 import sqlite3
-import tempfile
 import time
 import uuid
 import zlib
@@ -52,7 +51,7 @@ import orjson
 import platformdirs
 from isal import isal_zlib
 
-from freehold import _browse, _exitplan, _local, _private, _queries
+from freehold import _browse, _exitplan, _local, _private, _queries, storage
 from freehold._words import plural
 from freehold.errors import ArchiveError, NoArchiveError
 from freehold.migrations import migrate
@@ -80,6 +79,7 @@ __all__ = [
     "open_archive",
     "prepare",
     "sealed",
+    "sweep_temporary",
     "write_blob",
 ]
 
@@ -88,6 +88,9 @@ LOCAL_KIND = "freehold"  # the source kind of a conversation started here (``fre
 _RAW_LEVEL = 1
 _PAGE_SIZE = 16384
 _CHECKPOINT_BYTES = 64 << 20
+# How long a statement waits for another program's write transaction before the archive is
+# called busy (``storage.sqlite_failure``), in seconds.
+BUSY_TIMEOUT = 30.0
 
 
 def _compress(raw: bytes) -> bytes:
@@ -100,9 +103,16 @@ _BLOB_CHUNK = 1 << 20
 
 
 def home_dir() -> Path:
-    """The data folder: ``FREEHOLD_HOME`` or the platform's user data dir."""
+    """The data folder: ``FREEHOLD_HOME`` or the platform's user data dir. One that is there
+    but is not a folder is refused here, the same way for every command."""
     configured = os.environ.get("FREEHOLD_HOME")
-    return Path(configured) if configured else Path(platformdirs.user_data_dir("freehold"))
+    home = Path(configured) if configured else Path(platformdirs.user_data_dir("freehold"))
+    if home.exists() and not home.is_dir():
+        raise ArchiveError(
+            f"{home}: the data folder is a file, not a folder — point FREEHOLD_HOME at a "
+            "folder (new, or the one that holds your archive.sqlite)"
+        )
+    return home
 
 
 def conversation_id(source_kind: str, source_id: str) -> str:
@@ -393,26 +403,47 @@ def write_blob(
     digest = hashlib.sha256(first)
     size = len(first)
     tmp_dir = blobs / "tmp"
-    _private.make_dirs(tmp_dir)
-    with tempfile.NamedTemporaryFile(dir=tmp_dir, delete=False) as out:  # 0600
+    with storage.guarded(tmp_dir):
+        _private.make_dirs(tmp_dir)
+        out, tmp = _new_temporary(os.fspath(tmp_dir), "partial")
+    with out:
         try:
-            out.write(first)
-            while chunk := stream.read(_BLOB_CHUNK):
+            with storage.guarded(tmp_dir):
+                out.write(first)
+            while chunk := stream.read(_BLOB_CHUNK):  # a read error is the export's
                 digest.update(chunk)
-                out.write(chunk)
+                with storage.guarded(tmp_dir):  # a write error the archive's disk's
+                    out.write(chunk)
                 size += len(chunk)
         except BaseException:  # a damaged member, a full disk: no partial file stays behind
             out.close()
-            os.unlink(out.name)
+            os.unlink(tmp)
             raise
     sha = digest.hexdigest()
     final = blob_path(blobs, sha)
-    if final.exists():
-        os.unlink(out.name)
-    else:
-        _private.make_dirs(final.parent)
-        os.replace(out.name, final)
+    with storage.guarded(final):
+        if final.exists():
+            os.unlink(tmp)
+        else:
+            _private.make_dirs(final.parent)
+            os.replace(tmp, final)
     return sha, mime, size
+
+
+def _new_temporary(tmp_dir: str, stem: str) -> tuple[IO[bytes], str]:
+    """A new file in ``tmp_dir``, named ``<stem>.<pid>.<n>``: ``sweep_temporary`` removes
+    it once this process is gone. One of that name can only be left by a dead process that
+    had the same id."""
+    tmp = os.path.join(tmp_dir, _temporary_name(stem))
+    try:
+        return _private.open_new(Path(tmp)), tmp
+    except FileExistsError:
+        os.unlink(tmp)
+        return _private.open_new(Path(tmp)), tmp
+
+
+def _temporary_name(stem: str) -> str:
+    return f"{stem}.{os.getpid()}.{next(_TMP_COUNTER)}"
 
 
 def _place(blobs: str, folder: str, final: str, data: bytes) -> None:
@@ -421,19 +452,63 @@ def _place(blobs: str, folder: str, final: str, data: bytes) -> None:
     of it: once per folder), so a blob costs an open, a write and a rename, and a stat where
     ``BlobsPlaced`` cannot say it is new."""
     tmp_dir = os.path.join(blobs, "tmp")
-    tmp = os.path.join(tmp_dir, f"{os.path.basename(final)}.{os.getpid()}.{next(_TMP_COUNTER)}")
-    try:
-        _private.write_new(tmp, data)
-    except FileNotFoundError:
-        _private.make_dirs(Path(tmp_dir))
-        _private.write_new(tmp, data)
-    try:
-        os.replace(tmp, final)
-    except FileNotFoundError:
-        _private.make_dirs(Path(folder))
-        os.replace(tmp, final)
+    tmp = os.path.join(tmp_dir, _temporary_name(os.path.basename(final)))
+    with storage.guarded(tmp_dir):
+        try:
+            _private.write_new(tmp, data)
+        except FileNotFoundError:
+            _private.make_dirs(Path(tmp_dir))
+            _private.write_new(tmp, data)
+        except FileExistsError:  # left by a dead process that had our id
+            os.unlink(tmp)
+            _private.write_new(tmp, data)
+    with storage.guarded(final):
+        try:
+            os.replace(tmp, final)
+        except FileNotFoundError:
+            _private.make_dirs(Path(folder))
+            os.replace(tmp, final)
 
 
+def sweep_temporary(folder: Path) -> int:
+    """Remove the files in ``folder/tmp`` that no live process is writing: those named
+    ``<stem>.<pid>.<n>`` whose process is gone, and, from a freehold before those names,
+    any untouched for a day. Another import running at the same time keeps its files (its
+    process is alive). Returns how many went."""
+    try:
+        names = os.listdir(folder / "tmp")
+    except OSError:  # no tmp folder, or none we may read: nothing to sweep
+        return 0
+    removed = 0
+    for name in names:
+        path = folder / "tmp" / name
+        if _abandoned(name, path):
+            with suppress(OSError):  # gone meanwhile, or not ours to remove
+                path.unlink()
+                removed += 1
+    return removed
+
+
+def _abandoned(name: str, path: Path) -> bool:
+    parts = name.rsplit(".", 2)
+    if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+        return not _alive(int(parts[1]))
+    with suppress(OSError):
+        return time.time() - path.stat().st_mtime > _OLD_TEMPORARY
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, and is another user's
+        return True
+    return True
+
+
+_OLD_TEMPORARY = 24 * 3600
 _TMP_COUNTER = itertools.count()
 
 
@@ -601,20 +676,12 @@ class Archive:
             )
         if self.created:
             self._made = _make_home(home, self.path)
+        # A folder this process cannot write is read (``_read_only``): the commands that only
+        # read work, and a write is told as the folder's, not the archive's, fault.
+        self.read_only = not create and not os.access(home, os.W_OK)
         try:
-            self.db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30
-            )
-            # 16 KiB pages for a new archive (an existing one keeps its own): a quarter of the
-            # WAL frames and checkpoint writes of 4 KiB pages for the same bytes.
-            self.db.execute(f"PRAGMA page_size={_PAGE_SIZE}")
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute("PRAGMA cache_size=-32768")
-            # Checkpoint every 64 MB of WAL rather than 4 MB: fewer, larger copies on import.
-            page_size = self.db.execute("PRAGMA page_size").fetchone()[0]
-            self.db.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_BYTES // page_size}")
+            self.db = _connect(self.path, read_only=self.read_only)
+            self._settings()
             migrate(self.db, notice)
         except sqlite3.DatabaseError as error:
             raise ArchiveError(
@@ -629,6 +696,20 @@ class Archive:
         self._older: set[int] = set()
         # Per import: flagged conversations it brought unchanged (``finish_source`` clears them).
         self._back: dict[int, set[str]] = {}
+
+    def _settings(self) -> None:
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA cache_size=-32768")
+        if self.read_only:
+            return  # the rest writes the file, or its WAL settings
+        # 16 KiB pages for a new archive (an existing one keeps its own): a quarter of the
+        # WAL frames and checkpoint writes of 4 KiB pages for the same bytes.
+        self.db.execute(f"PRAGMA page_size={_PAGE_SIZE}")
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoint every 64 MB of WAL rather than 4 MB: fewer, larger copies on import.
+        page_size = self.db.execute("PRAGMA page_size").fetchone()[0]
+        self.db.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_BYTES // page_size}")
 
     def close(self) -> None:
         self.db.close()
@@ -685,7 +766,7 @@ class Archive:
         self.db.execute("PRAGMA temp_store=MEMORY")
         try:
             self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error:
+        except BaseException:  # busy (a StorageError), or stopped while it waited
             self.db.execute("PRAGMA temp_store=DEFAULT")
             raise
         self._next_message_id = self._scalar("SELECT coalesce(max(id), 0) + 1 FROM messages")
@@ -1316,9 +1397,63 @@ class Archive:
         with self.transaction():
             _exitplan.link_import(self.db, export_id, source_id)
 
+    def sweep_temporary(self) -> int:
+        """Remove what killed processes left half-written in the blob and vault folders."""
+        return sweep_temporary(self.blobs) + sweep_temporary(self.vault)
+
     def write_vault(self, stream: IO[bytes]) -> tuple[str, str | None, int]:
         """Keep a file in the vault by content, exactly as blobs are kept (``write_blob``)."""
         return write_blob(self.vault, stream)
+
+
+class _Connection(sqlite3.Connection):
+    """The archive's connection: a statement that fails for the storage's sake (busy, read
+    only, full, I/O) raises ``storage.sqlite_failure``'s one line, naming the file; any other
+    error is SQLite's own. Rows are read through cursors, unchanged."""
+
+    path = Path(ARCHIVE_NAME)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.OperationalError as error:
+            failed = storage.sqlite_failure(error, self.path)
+            if failed is None:
+                raise
+            raise failed from error
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.OperationalError as error:
+            failed = storage.sqlite_failure(error, self.path)
+            if failed is None:
+                raise
+            raise failed from error
+
+
+def _connect(path: Path, *, read_only: bool) -> _Connection:
+    """The archive's database, for reading and writing; or, in a folder this process cannot
+    write, read only (``docs/archive-format.md``). SQLite reads a WAL database there only
+    with its ``-wal`` and ``-shm`` files present (then ``mode=ro``); without a ``-wal`` every
+    change is in the file itself and nobody can add one (the folder is read-only), so it is
+    read as ``immutable``, which needs neither. A ``-wal`` without its ``-shm`` cannot be read
+    without writing: SQLite's read-only error says so, told as the folder's."""
+    if read_only:
+        wal = path.with_name(path.name + "-wal").exists()
+        target = f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
+    else:
+        target = os.fspath(path)
+    db = sqlite3.connect(
+        target,
+        uri=read_only,
+        isolation_level=None,
+        check_same_thread=False,
+        timeout=BUSY_TIMEOUT,
+        factory=_Connection,
+    )
+    db.path = path
+    return db
 
 
 def _make_home(home: Path, database: Path) -> list[Path]:

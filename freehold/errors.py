@@ -14,6 +14,7 @@ The tree is small on purpose::
     │   └── DamagedBackupError    an object at a destination is missing, altered or foreign
     ├── LifecycleError            the user's model-lifecycle.toml cannot be read
     ├── ConfigError               config.toml (or a value given for it) cannot be used
+    ├── StorageError              freehold's own storage refused: busy, full, not writable
     └── ProviderError             a provider's answer failed: ``kind`` says how (router.py)
 
 Library code raises these; only the CLI turns them into ``click.ClickException``.
@@ -35,6 +36,7 @@ __all__ = [
     "NoArchiveError",
     "NotFoundError",
     "ProviderError",
+    "StorageError",
     "UnknownExportError",
     "UnsafeArchiveError",
 ]
@@ -86,6 +88,12 @@ class LifecycleError(FreeholdError):
 
 class ConfigError(FreeholdError):
     """config.toml, or a setting given on the command line, cannot be used as it is."""
+
+
+class StorageError(FreeholdError):
+    """The disk under the archive, its folders or an export's output refused a write (another
+    program holds the database, no space, not writable): nothing is wrong with what was being
+    read or the archive itself (``freehold/storage.py``)."""
 
 
 @dataclass(eq=False)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from freehold.archive import Archive, BlobsPlaced, Prepared, prepare, write_blob
-from freehold.errors import BadExportError, FreeholdError
+from freehold.errors import BadExportError, FreeholdError, StorageError
 from freehold.importers._conform import conform
 from freehold.importers._plan import Plan, plan
 from freehold.importers._skeleton import READ_ERRORS
@@ -188,6 +188,7 @@ def _read(
     reader_process: bool | None,
 ) -> ImportReport:
     size = _size(path)
+    archive.sweep_temporary()  # what an import killed before left in blobs/tmp
     if reader_process is None:
         reader_process = _unpacked_size(path, size) > _PROCESS_THRESHOLD
     items = (
@@ -321,6 +322,8 @@ class _Reader:
             try:
                 with ref.opener() as stream:
                     self.blobs[key] = write_blob(self.blobs_dir, stream, self.placed)
+            except StorageError:  # the archive's disk, not the export: the import stops
+                raise
             except READ_ERRORS as error:  # a damaged member raises once its bytes are read
                 tally.problems.append(Problem(ref.pointer, f"attachment unreadable: {error}"))
         blob = self.blobs.get(key)
@@ -532,7 +535,9 @@ def _receive(receiver: Connection, path: Path) -> bytes:
     try:
         return receiver.recv_bytes()
     except (EOFError, OSError):
-        raise FreeholdError(f"{path.name}: the reader process stopped unexpectedly") from None
+        raise FreeholdError(
+            f"{path.name}: the reader process stopped unexpectedly — run the command again"
+        ) from None
 
 
 class _Writer:

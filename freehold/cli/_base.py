@@ -180,7 +180,9 @@ def archive_session(*, create: bool = False) -> Iterator[Archive]:
 
 
 class Commands(click.Group):
-    """The command group: a library error's message is made visible before click prints it.
+    """The command group: a library error's message is made visible before click prints it,
+    and any ``FreeholdError`` a command did not catch itself (``freehold.storage``'s one line
+    for a busy, full or read-only disk, met wherever the command was) is printed the same way.
 
     Those are plain ``ClickException``s (they may quote an export); click's own usage errors
     quote values with ``repr``, which escapes control characters already.
@@ -206,6 +208,8 @@ class Commands(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except FreeholdError as error:  # one a command let through (a storage failure, …)
+            raise click.ClickException(render.visible(str(error))) from error
         except click.ClickException as error:
             if type(error) is not click.ClickException:
                 raise

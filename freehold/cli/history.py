@@ -21,7 +21,7 @@ from freehold.cli._base import (
     source_option,
     stopped_by_signals,
 )
-from freehold.errors import FreeholdError
+from freehold.errors import FreeholdError, StorageError
 from freehold.ingest import import_path
 
 __all__ = ["export", "import_command", "search", "show", "stats"]
@@ -44,6 +44,8 @@ def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
             try:
                 with progress.reading(err, path.name) as tick:
                     report = import_path(archive, path, progress=tick)
+            except StorageError:
+                raise  # the archive's own disk: the next export would fail the same way
             except FreeholdError as error:
                 err.print(f"Error: {error}")
                 failed = True

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from freehold import storage
 from freehold.archive import Archive, conversation_id
 from freehold.errors import FreeholdError
 from freehold.models import AttachmentRef, Conversation
@@ -39,8 +40,10 @@ __all__ = [
     "MAX_NAME_BYTES",
     "Attachments",
     "conversation_name",
+    "copy",
     "finish",
     "listed",
+    "make_folder",
     "prepare",
     "prepare_fixed",
     "read_listing",
@@ -105,7 +108,14 @@ def listed(suffix: str, *, attachments: bool = True) -> re.Pattern[str]:
 def _make(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise FreeholdError(f"{out}: is a file — give a folder (new or empty) for the export")
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
+
+
+def make_folder(out: Path) -> None:
+    """``out`` and its missing parents; a failure (a file on the way, no permission) is told
+    in one line (``storage``)."""
+    with storage.guarded(out):
+        out.mkdir(parents=True, exist_ok=True)
 
 
 def _refuse(out: Path, label: str) -> FreeholdError:
@@ -160,9 +170,8 @@ def finish(out: Path, previous: set[str], written: set[str], header: str | None 
         if stale.is_symlink() or stale.is_file():  # a folder of that name is not one we wrote
             stale.unlink()
     lines = ([header] if header else []) + sorted(written)
-    target = out / LISTING
-    target.unlink(missing_ok=True)
-    target.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    with storage.written(out / LISTING, text=True) as listing:
+        listing.write("".join(f"{line}\n" for line in lines))
 
 
 class Attachments:
@@ -191,8 +200,14 @@ class Attachments:
         if not source.is_file():
             return None
         relative = f"attachments/{sha}{self.extension(ref)}"
-        target = self.out / relative
-        target.parent.mkdir(exist_ok=True)
-        target.unlink(missing_ok=True)
-        shutil.copyfile(source, target)
+        copy(source, self.out / relative)
         return relative
+
+
+def copy(source: Path, target: Path) -> None:
+    """A copy of the archive's file ``source`` at ``target`` (``storage.written``: whole or
+    not at all), its folder made when missing."""
+    with storage.guarded(target.parent):
+        target.parent.mkdir(exist_ok=True)
+    with source.open("rb") as stream, storage.written(target) as out:
+        shutil.copyfileobj(stream, out)

@@ -29,12 +29,12 @@ any other non-empty folder is refused.
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from freehold import storage
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
 from freehold.models import Conversation, Message
@@ -106,7 +106,12 @@ def write(
     """
     _folder.prepare_fixed(out, label="CSV", own=_OWN, ours=lambda: _is_ours(out / MESSAGES))
     count = 0
-    with _open(out / MESSAGES) as messages, _open(out / CONVERSATIONS) as convs:
+    # Both renamed only when both are complete: each is whole or not there, and a failure
+    # leaves the files of the run before as they were.
+    with (
+        storage.written(out / MESSAGES, text=True, newline="") as messages,
+        storage.written(out / CONVERSATIONS, text=True, newline="") as convs,
+    ):
         message_rows = csv.writer(messages, quoting=csv.QUOTE_MINIMAL)
         conversation_rows = csv.writer(convs, quoting=csv.QUOTE_MINIMAL)
         message_rows.writerow(MESSAGE_COLUMNS)
@@ -118,8 +123,6 @@ def write(
             count += 1
             if progress is not None:
                 progress(count)
-    for name in _FILES:
-        os.replace(out / (name + ".tmp"), out / name)
     return count
 
 
@@ -128,12 +131,6 @@ def _is_ours(path: Path) -> bool:
         return False
     with path.open("rb") as handle:
         return handle.read(len(_HEADER) + 2).rstrip(b"\r\n") == _HEADER
-
-
-def _open(final: Path) -> IO[str]:
-    tmp = final.with_name(final.name + ".tmp")
-    tmp.unlink(missing_ok=True)  # never write through a link planted in the folder
-    return tmp.open("w", encoding="utf-8", errors="replace", newline="")
 
 
 def _numbered_paths(conv: Conversation, all_branches: bool) -> list[tuple[int, list[Message]]]:

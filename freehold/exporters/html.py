@@ -47,6 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from freehold import storage
 from freehold.archive import Archive
 from freehold.exporters import _folder
 from freehold.models import AttachmentRef, Conversation, Message, context_label
@@ -115,8 +116,8 @@ def page_name(conv: Conversation, taken: set[str]) -> str:
 
 
 def _open_new(path: Path) -> Any:
-    path.unlink(missing_ok=True)  # never write through a link planted in the folder
-    return path.open("w", encoding="utf-8", errors="replace")
+    """``path`` written whole, or not at all (``storage.written``)."""
+    return storage.written(path, text=True)
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -37,9 +37,7 @@ import base64
 import hashlib
 import json
 import math
-import os
 import re
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -48,9 +46,10 @@ from typing import IO, Any
 
 import orjson
 
-from freehold import __version__
+from freehold import __version__, storage
 from freehold.archive import Archive, conversation_id
 from freehold.errors import FreeholdError
+from freehold.exporters import _folder
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
 
 __all__ = [
@@ -226,7 +225,7 @@ def _prepare(out: Path) -> dict[str, Any]:
     """Make sure ``out`` may be written; returns the previous export's file list, if any."""
     if out.exists() and not out.is_dir():
         raise FreeholdError(f"{out}: is a file — give a folder (new or empty) for the export")
-    out.mkdir(parents=True, exist_ok=True)
+    _folder.make_folder(out)
     if not any(out.iterdir()):
         return {}
     manifest = read_manifest(out)
@@ -240,10 +239,8 @@ def _prepare(out: Path) -> dict[str, Any]:
 
 
 def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    tmp = out / (MANIFEST + ".tmp")
-    tmp.unlink(missing_ok=True)  # never write through a link planted in the folder
-    tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
-    os.replace(tmp, out / MANIFEST)
+    with storage.written(out / MANIFEST) as handle:
+        handle.write(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
 
 
 def write(
@@ -261,14 +258,11 @@ def write(
     previous = _prepare(out)
     _write_manifest(out, {"format": FORMAT_NAME, "version": VERSION, "complete": False})
     writer = _Writer(archive, out)
-    tmp = out / (CONVERSATIONS + ".tmp")
-    tmp.unlink(missing_ok=True)
-    with tmp.open("wb") as handle:
+    with storage.written(out / CONVERSATIONS) as handle:
         for conv in conversations:
             writer.conversation(conv, handle)
             if progress is not None:
                 progress(writer.count)
-    os.replace(tmp, out / CONVERSATIONS)
     writer.remove_stale(previous)
     _write_manifest(out, writer.manifest())
     return writer.count
@@ -312,9 +306,7 @@ class _Writer:
         target = self.out / "attachments" / sha
         size = source.stat().st_size
         if target.is_symlink() or not target.is_file() or target.stat().st_size != size:
-            target.parent.mkdir(exist_ok=True)
-            target.unlink(missing_ok=True)
-            shutil.copyfile(source, target)
+            _folder.copy(source, target)
         self.copied[sha] = size
         info = self.archive.attachment(sha)
         if info is not None and info.name:

@@ -47,7 +47,6 @@ file; any other non-empty folder is refused.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ from typing import IO, Any
 
 import orjson
 
+from freehold import storage
 from freehold._words import plural
 from freehold.archive import Archive
 from freehold.exporters import _folder
@@ -174,15 +174,12 @@ def write_summary(
     ``progress`` is called after each conversation with the number processed so far.
     """
     _folder.prepare_fixed(out, label="JSONL", own=_OWN, ours=lambda: _is_ours(out / CONVERSATIONS))
-    tmp = out / (CONVERSATIONS + ".tmp")
-    tmp.unlink(missing_ok=True)  # never write through a link planted in the folder
     summary = Summary()
-    with tmp.open("wb") as handle:
+    with storage.written(out / CONVERSATIONS) as handle:
         for seen, conv in enumerate(conversations, start=1):
             _write_conversation(handle, conv, all_branches, summary)
             if progress is not None:
                 progress(seen)
-    os.replace(tmp, out / CONVERSATIONS)
     return summary
 
 

@@ -46,6 +46,7 @@ import cmarkgfm  # type: ignore[import-untyped,unused-ignore]
 import orjson
 from cmarkgfm.cmark import Options  # type: ignore[import-untyped,unused-ignore]
 
+from freehold import storage
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
 from freehold.models import (
@@ -98,7 +99,7 @@ def write(
         listed=_LISTED,
     )
     writer = _Writer(archive, out, all_branches)
-    with (out / INDEX).open("w", encoding="utf-8", errors="replace") as index:
+    with storage.written(out / INDEX, text=True) as index:
         index.write(_index_head())
         for conv in conversations:
             name = writer.conversation(conv)
@@ -244,9 +245,8 @@ class _Writer:
         name = file_name(conv, self.notes)
         self.notes.add(name)
         text = _Note(self, conv).render()
-        target = self.out / name
-        target.unlink(missing_ok=True)  # never write through a link planted in the folder
-        target.write_text(text, encoding="utf-8", errors="replace")
+        with storage.written(self.out / name, text=True) as note:  # whole, or not there
+            note.write(text)
         return name
 
     def attachment(self, ref: AttachmentRef) -> str | None:

@@ -53,13 +53,13 @@ import base64
 import html
 import json
 import math
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from freehold import storage
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
 from freehold.instructions import system_prompt
@@ -100,11 +100,9 @@ def write(
     called after each conversation with the number processed so far.
     """
     _folder.prepare_fixed(out, label="Open WebUI", own=_OWN, ours=lambda: _is_ours(out / FILE))
-    tmp = out / (FILE + ".tmp")
-    tmp.unlink(missing_ok=True)  # never write through a link planted in the folder
     images = _Images(archive)
     written = 0
-    with tmp.open("wb") as handle:
+    with storage.written(out / FILE) as handle:
         handle.write(b"[")
         for seen, conv in enumerate(conversations, start=1):
             item = chat_item(conv, images.url)
@@ -114,7 +112,6 @@ def write(
             if progress is not None:
                 progress(seen)
         handle.write(b"\n]\n")
-    os.replace(tmp, out / FILE)
     return written
 
 

@@ -58,6 +58,7 @@ import orjson
 import typst
 from PIL import Image, UnidentifiedImageError
 
+from freehold import storage
 from freehold.archive import Archive
 from freehold.errors import FreeholdError
 from freehold.exporters import _folder
@@ -114,8 +115,7 @@ def write(
 
 
 def _save(target: Path, pdf: bytes) -> None:
-    target.unlink(missing_ok=True)  # never write through a link planted in the folder
-    with target.open("xb") as handle:
+    with storage.written(target) as handle:  # whole, or not there
         handle.write(pdf)
 
 

@@ -1,0 +1,130 @@
+"""When freehold's own storage fails: one rule for what a person is told.
+
+The archive's database, its blob and vault folders, the files it keeps beside them, and the
+files an export writes are freehold's to write. When the disk under them refuses (another
+program holds the database, the disk is full, a folder is read-only), nothing is wrong with
+the export being read or the archive: the person has to free space, close a program or fix a
+permission, then run the command again. ``failure`` turns such an error into a
+``StorageError`` with one line that says so, naming the path and the real cause; anything else
+is not a storage failure and is left as it is (``None``).
+
+Where it applies, once each:
+
+- every SQL statement the archive runs (``Archive``'s connection class, ``archive.py``):
+  SQLite's busy, read-only, disk-full and I/O errors;
+- every file freehold writes in the data folder or an export's folder: ``guarded`` around the
+  writing, ``written`` for a whole file (a temporary name beside it, renamed when complete,
+  removed on any error: a reader never finds half a file under the final name).
+
+The command line prints the line (``cli/_base.py``), the import stops at it (a storage failure
+is not one conversation's problem), and the web app answers with it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from freehold.errors import StorageError
+
+__all__ = ["failure", "guarded", "sqlite_failure", "temporary_name", "written"]
+
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
+# SQLite's primary result codes (the low byte of ``sqlite_errorcode``).
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
+_SQLITE_IOERR, _SQLITE_FULL = 10, 13
+
+
+def failure(error: OSError, path: Path | str | None = None) -> StorageError:
+    """The one line for an ``OSError`` met while writing ``path`` (else the error's own)."""
+    where = error.filename if error.filename is not None else path
+    cause = error.strerror or str(error)
+    if error.errno in _FULL:
+        return StorageError(f"no space left for {where} ({cause}) — free space and run again")
+    if error.errno in _NOT_WRITABLE:
+        return StorageError(
+            f"{where} is not writable ({cause}) — make it writable for you (or mount the disk "
+            "read-write) and run again"
+        )
+    if error.errno == errno.ENOTDIR:
+        return StorageError(
+            f"{where}: a part of this path is a file, not a folder ({cause}) — give a folder"
+        )
+    return StorageError(f"cannot write {where} ({cause}) — check the disk and run again")
+
+
+def sqlite_failure(error: sqlite3.Error, path: Path) -> StorageError | None:
+    """The one line for SQLite's busy, read-only, full and I/O errors on ``path``; None for
+    any other error (a constraint, a damaged file: not the storage's doing)."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return StorageError(
+            f"the archive is busy: another program is writing {path} ({error}) — close it, "
+            "or wait for it to finish, and try again"
+        )
+    if code == _SQLITE_READONLY:
+        return StorageError(
+            f"{path} is not writable ({error}) — make the archive and its folder writable "
+            "for you, and run again"
+        )
+    if code == _SQLITE_FULL:
+        return StorageError(f"no space left for {path} ({error}) — free space and run again")
+    if code == _SQLITE_IOERR:
+        return StorageError(
+            f"{path}: the disk refused a read or write ({error}: it is full, over a size "
+            "limit, or failing) — free space or check the disk, and run again"
+        )
+    return None
+
+
+@contextmanager
+def guarded(path: Path | str) -> Iterator[None]:
+    """Any ``OSError`` inside becomes the ``StorageError`` for writing ``path``. Only around
+    code that writes: an error reading something else would be told as a write failure."""
+    try:
+        yield
+    except OSError as error:
+        raise failure(error, path) from error
+
+
+def temporary_name(path: Path) -> Path:
+    """Where ``written`` writes ``path`` until it is complete: beside it, ``<name>.tmp``."""
+    return path.with_name(path.name + ".tmp")
+
+
+@contextmanager
+def written(
+    path: Path, *, text: bool = False, newline: str | None = None, mode: int = 0o666
+) -> Iterator[IO[Any]]:
+    """``path`` written whole: the body writes to ``<name>.tmp`` beside it (a new file, made
+    with ``mode`` before the umask), which is renamed to ``path`` when the body ends. On any
+    error the temporary file is removed and ``path`` is as it was; a write that fails becomes
+    a ``StorageError`` naming ``path``. The rename replaces a link planted at ``path``, never
+    writes through it; text is UTF-8, anything unencodable replaced."""
+    temporary = temporary_name(path)
+    with guarded(path):
+        temporary.unlink(missing_ok=True)  # left by a run cut short (never written through)
+        handle = _open(temporary, text, newline, mode)
+    try:
+        with handle:
+            yield handle
+        with guarded(path):
+            os.replace(temporary, path)
+    except BaseException as error:
+        temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename in (None, os.fspath(temporary)):
+            raise failure(error, path) from error  # a write to the file itself failed
+        raise
+
+
+def _open(temporary: Path, text: bool, newline: str | None, mode: int) -> IO[Any]:
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    if text:
+        return os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline=newline)
+    return os.fdopen(fd, "wb")

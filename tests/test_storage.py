@@ -1,0 +1,354 @@
+"""When the archive's own storage fails (``freehold/storage.py``): busy, full, not writable.
+
+Real failures, no mocks: a second SQLite connection holds a write transaction; a full disk is
+a file-size limit (``RLIMIT_FSIZE``, with SIGXFSZ ignored so that the write fails with EFBIG)
+set in a child process that runs the ``freehold`` command; a read-only folder is ``chmod``,
+with the root's power to ignore it dropped (``setpriv``) when the tests run as root.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from freehold import archive as archive_module
+from freehold.archive import write_blob
+from freehold.cli import cli
+from tests.builders import chatgpt_chats
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "examples" / "sample-chatgpt-export.zip"
+_NO_CAPS = "-dac_override,-dac_read_search,-fowner"
+
+
+def freehold(
+    *args: str, limit: int | None = None, unprivileged: bool = False, home: Path
+) -> subprocess.CompletedProcess[str]:
+    """The ``freehold`` command in a child process, under a file-size limit if given."""
+
+    def limited() -> None:
+        if limit is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, not death
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    prefix: list[str] = []
+    if unprivileged and os.geteuid() == 0:
+        prefix = ["setpriv", "--bounding-set", _NO_CAPS, "--inh-caps", _NO_CAPS]
+    env = {**os.environ, "FREEHOLD_HOME": str(home), "COLUMNS": "300"}
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "freehold", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        preexec_fn=limited,
+        timeout=300,
+        check=False,
+    )
+
+
+def one_line_error(result: Any, *words: str) -> str:
+    """The error a command ended with: one line, no traceback, non-zero exit."""
+    code = getattr(result, "returncode", None)
+    assert (result.exit_code if code is None else code) != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    for word in words:
+        assert word in errors[0], errors[0]
+    assert "restore a backup" not in errors[0]
+    return errors[0]
+
+
+@pytest.fixture
+def imported(_isolated_home: Path) -> Path:
+    result = CliRunner().invoke(cli, ["import", str(SAMPLE)])
+    assert result.exit_code == 0, result.output
+    return _isolated_home
+
+
+@pytest.fixture
+def unprivileged() -> None:
+    """Permissions hold for this process's children: not root, or root without its powers."""
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: a read-only folder cannot be tested")
+
+
+@pytest.fixture
+def held(imported: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Another program holds a write transaction on the archive; freehold waits 0.2 s."""
+    monkeypatch.setattr(archive_module, "BUSY_TIMEOUT", 0.2)
+    other = sqlite3.connect(imported / "archive.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    yield imported / "archive.sqlite"
+    other.execute("ROLLBACK")
+    other.close()
+
+
+def test_a_busy_archive_is_one_line_for_import_and_exits_add(held: Path, tmp_path: Path) -> None:
+    export = chatgpt_chats(tmp_path / "new.zip", {"n1": ("New", ["hi", "hello"])}, 1.7e9)
+    for args in (["import", str(export)], ["exits", "add", "chatgpt"]):
+        result = CliRunner().invoke(cli, args)
+        one_line_error(result, "the archive is busy", str(held), "database is locked", "try again")
+
+
+def test_reading_a_busy_archive_works(held: Path) -> None:
+    result = CliRunner().invoke(cli, ["stats", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["conversations"] > 0
+
+
+def test_a_read_only_data_folder_is_read(
+    imported: Path, unprivileged: None, tmp_path: Path
+) -> None:
+    cid = json.loads(CliRunner().invoke(cli, ["search", "the", "--json"]).stdout)[0]
+    imported.chmod(0o500)
+    try:
+        stats = freehold("stats", "--json", home=imported, unprivileged=True)
+        assert stats.returncode == 0, stats.stderr
+        assert json.loads(stats.stdout)["conversations"] > 0
+        search = freehold("search", "the", home=imported, unprivileged=True)
+        assert search.returncode == 0, search.stderr
+        show = freehold("show", cid["conversation_id"], home=imported, unprivileged=True)
+        assert show.returncode == 0, show.stderr
+        out = tmp_path / "md"
+        export = freehold(
+            "export", "--format", "markdown", "--out", str(out), home=imported, unprivileged=True
+        )
+        assert export.returncode == 0, export.stderr
+        assert (out / "index.md").is_file()
+        again = freehold("import", str(SAMPLE), home=imported, unprivileged=True)
+        one_line_error(again, "is not writable", str(imported))
+        assert sorted(os.listdir(imported)) == ["archive.sqlite", "blobs"]  # nothing written
+    finally:
+        imported.chmod(0o700)
+
+
+def test_a_read_only_archive_file_is_one_line_for_writes(
+    imported: Path, unprivileged: None
+) -> None:
+    database = imported / "archive.sqlite"
+    database.chmod(0o400)
+    try:
+        for args in (["import", str(SAMPLE)], ["exits", "add", "chatgpt"]):
+            result = freehold(*args, home=imported, unprivileged=True)
+            one_line_error(result, "is not writable", str(database))
+    finally:
+        database.chmod(0o600)
+
+
+def _with_attachment(path: Path, size: int) -> Path:
+    """A ChatGPT export whose one message shows a file of ``size`` random bytes."""
+    image = {"content_type": "image_asset_pointer", "asset_pointer": "file-service://file-Big1"}
+    message = {
+        "id": "u1",
+        "author": {"role": "user", "name": None, "metadata": {}},
+        "create_time": 1.7e9,
+        "content": {"content_type": "multimodal_text", "parts": [image, "look"]},
+    }
+    conversation = {
+        "id": "big-conv",
+        "title": "A big file",
+        "create_time": 1.7e9,
+        "current_node": "u1",
+        "mapping": {"u1": {"id": "u1", "message": message, "parent": None, "children": []}},
+    }
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("conversations.json", json.dumps([conversation]))
+        archive.writestr("user.json", '{"id": "user-big"}')
+        archive.writestr("file-Big1-big.bin", os.urandom(size))
+    return path
+
+
+def _statuses(home: Path) -> list[str]:
+    with sqlite3.connect(home / "archive.sqlite") as db:
+        return [row[0] for row in db.execute("SELECT status FROM sources ORDER BY id")]
+
+
+def test_a_full_disk_under_an_attachment_stops_the_import(imported: Path, tmp_path: Path) -> None:
+    export = _with_attachment(tmp_path / "big.zip", 3 << 20)
+    result = freehold("import", str(export), home=imported, limit=2 << 20)
+    line = one_line_error(result, "no space left for", "File too large", "free space")
+    assert str(imported / "blobs") in line
+    assert "attachment unreadable" not in result.stderr + result.stdout
+    assert _statuses(imported)[-1] == "failed"
+    assert os.listdir(imported / "blobs" / "tmp") == []  # the partial blob went
+
+
+def test_a_read_only_blob_folder_stops_the_import(
+    imported: Path, unprivileged: None, tmp_path: Path
+) -> None:
+    export = _with_attachment(tmp_path / "big.zip", 2 << 20)
+    blobs = imported / "blobs"
+    blobs.chmod(0o500)
+    try:
+        result = freehold("import", str(export), home=imported, unprivileged=True)
+    finally:
+        blobs.chmod(0o700)
+    one_line_error(result, "is not writable", str(blobs), "Permission denied")
+    assert "attachment unreadable" not in result.stderr + result.stdout
+    assert _statuses(imported)[-1] == "failed"
+
+
+def test_a_full_disk_under_the_database_stops_the_import(imported: Path, tmp_path: Path) -> None:
+    chats = {f"c{n}": (f"Chat {n}", [f"question {n} " * 2000, "answer " * 3000]) for n in range(40)}
+    export = chatgpt_chats(tmp_path / "many.zip", chats, 1.7e9)
+    result = freehold("import", str(export), home=imported, limit=256 << 10)
+    one_line_error(result, str(imported / "archive.sqlite"), "free space")
+    assert _statuses(imported)[-1] == "failed"
+
+
+FORMATS = ["markdown", "html", "json", "csv", "jsonl", "openwebui"]
+
+
+@pytest.mark.parametrize("format_name", FORMATS)
+def test_an_export_on_a_full_disk_leaves_no_partial_file(
+    imported: Path, tmp_path: Path, format_name: str
+) -> None:
+    long = {"long": ("Long", ["tell me everything", "word " * 60_000])}
+    CliRunner().invoke(cli, ["import", str(chatgpt_chats(tmp_path / "l.zip", long, 1.8e9))])
+    out = tmp_path / "out"
+    result = freehold(
+        "export", "--format", format_name, "--out", str(out), home=imported, limit=200 << 10
+    )
+    line = one_line_error(result, "no space left for", str(out), "File too large")
+    assert ".tmp" not in line  # the file the person asked for is named
+    for path in out.rglob("*"):
+        assert not path.name.endswith(".tmp"), path
+        assert not path.is_file() or path.stat().st_size < 200 << 10, path
+    # every file there is whole: a note, a page, a JSON document that parses
+    for path in out.glob("*.json"):
+        json.loads(path.read_bytes())
+
+
+def test_an_export_under_a_regular_file_is_one_line(imported: Path, tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    for format_name in ("json", "markdown", "csv"):
+        result = CliRunner().invoke(
+            cli, ["export", "--format", format_name, "--out", str(afile / "sub")]
+        )
+        one_line_error(result, str(afile / "sub"), "Not a directory", "give a folder")
+
+
+def test_a_written_file_is_renamed_into_place_whole(tmp_path: Path) -> None:
+    from freehold import storage
+
+    target = tmp_path / "a.txt"
+    target.write_text("before")
+    with pytest.raises(RuntimeError), storage.written(target, text=True) as handle:
+        handle.write("half")
+        assert storage.temporary_name(target).is_file()
+        raise RuntimeError("cut")
+    assert target.read_text() == "before"
+    assert os.listdir(tmp_path) == ["a.txt"]
+
+
+class _Watched:
+    """A stream of two 1 MiB chunks that notes what blobs/tmp holds while it is read."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.chunks = [os.urandom(1 << 20), os.urandom(1 << 20)]
+        self.seen: list[str] = []
+
+    def read(self, size: int = -1) -> bytes:
+        if len(self.chunks) == 1:
+            self.seen = os.listdir(self.tmp)
+        return self.chunks.pop(0) if self.chunks else b""
+
+
+def test_a_blob_being_written_is_named_by_its_process(tmp_path: Path) -> None:
+    stream = _Watched(tmp_path / "blobs" / "tmp")
+    write_blob(tmp_path / "blobs", stream)  # type: ignore[arg-type]
+    assert len(stream.seen) == 1
+    assert stream.seen[0].startswith("partial.") and f".{os.getpid()}." in stream.seen[0]
+
+
+def test_an_import_sweeps_what_killed_imports_left(imported: Path) -> None:
+    tmp = imported / "blobs" / "tmp"
+    tmp.mkdir(exist_ok=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead = tmp / f"partial.{gone.stdout.strip()}.0"
+    live = tmp / f"partial.{os.getpid()}.7"  # a process alive now: another import's file
+    old = tmp / "tmpab12cd"  # an earlier freehold's name, untouched for two days
+    young = tmp / "tmpef34gh"
+    for path in (dead, live, old, young):
+        path.write_bytes(b"x" * 1000)
+    two_days_ago = os.stat(old).st_mtime - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    result = CliRunner().invoke(cli, ["import", str(SAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(tmp)) == sorted([live.name, young.name])
+
+
+def test_a_data_folder_that_is_a_file_is_one_line_everywhere(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    _isolated_home.parent.mkdir(parents=True, exist_ok=True)
+    _isolated_home.write_text("a file")
+    for args in (
+        ["stats"],
+        ["search", "x"],
+        ["import", str(SAMPLE)],
+        ["providers", "list"],
+        ["exits", "status"],
+        ["export", "--format", "json", "--out", str(tmp_path / "o")],
+    ):
+        result = CliRunner().invoke(cli, args)
+        line = one_line_error(result, str(_isolated_home), "is a file, not a folder")
+        assert "config.toml" not in line, args
+    assert _isolated_home.read_text() == "a file"
+
+
+def test_a_reader_that_stopped_says_to_run_the_command_again() -> None:
+    from freehold.errors import FreeholdError
+    from freehold.ingest import _receive
+
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    sender.close()  # the reader process is gone: its end of the pipe closed
+    with pytest.raises(FreeholdError, match="stopped unexpectedly — run the command again"):
+        _receive(receiver, Path("export.zip"))
+
+
+def test_a_private_file_on_a_full_disk_is_the_storage_line(tmp_path: Path) -> None:
+    """config.toml, a report: ``_private.replace`` on a full disk names the file, and the file
+    before is left as it was."""
+    target = tmp_path / "config.toml"
+    target.write_text("before")
+    script = (
+        "import resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "from freehold import _private\n"
+        "from freehold.errors import StorageError\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))\n"
+        "try:\n"
+        "    _private.replace(Path(sys.argv[1]), b'x' * 100_000)\n"
+        "except StorageError as error:\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(target)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.startswith(f"no space left for {target} (File too large)"), done.stdout
+    assert target.read_text() == "before"
+    assert os.listdir(tmp_path) == ["config.toml"]
