@@ -219,6 +219,23 @@ def test_a_broken_stream_keeps_the_partial_answer_and_exits_non_zero(
     assert len(wire.requests) == 1  # not sent twice
 
 
+def test_a_reply_that_cannot_be_read_keeps_what_came_without_a_traceback(
+    home: Path, wire: WireServer
+) -> None:
+    wire.queue(Script(text="hello big world", raw={1: b"data: {not json!!\n\n"}))
+    result = run("chat", "-m", "local:m-20250101", "hi")
+    assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.output
+    assert result.stdout == "hello \n" and "Traceback" not in result.output
+    assert "incomplete: local: malformed: the reply could not be read" in result.stderr
+    with open_archive() as archive:
+        conv = archive.get_conversation(archive.select(source="freehold")[0])
+    answer = conv.messages[-1]
+    assert (answer.status, answer.text) == ("incomplete", "hello ")
+    assert answer.generation and [(a.outcome, a.fault) for a in answer.generation.attempts] == [
+        ("incomplete", "malformed")
+    ]
+
+
 def test_every_model_failing_is_stored_and_said(home: Path, wire: WireServer) -> None:
     wire.queue(
         *[Script(status=503, body={"error": {"type": "overloaded_error", "message": "busy"}})] * 2
@@ -351,6 +368,39 @@ def test_sigterm_or_sighup_mid_answer_keeps_what_arrived_and_ends(
     assert answer.origin == "local" and answer.status == "interrupted"
     assert answer.text.startswith(first.decode()) and "twelve" not in answer.text
     assert answer.generation and [a.outcome for a in answer.generation.attempts] == ["interrupted"]
+
+
+def _read_pipe_until(pipe: Any, wanted: bytes, seconds: float = 20) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while wanted not in seen:
+        assert time.monotonic() < deadline, seen.decode(errors="replace")
+        ready, _, _ = select.select([pipe], [], [], 0.2)
+        if ready:
+            seen += os.read(pipe.fileno(), 4096)
+    return seen
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_a_stop_before_any_text_is_interrupted_not_failed(
+    home: Path, wire: WireServer, stop: signal.Signals
+) -> None:
+    slow = {"error": {"message": "slow down", "type": "rate_limit_error"}}
+    wire.queue(Script(status=429, headers={"retry-after": "8"}, body=slow))
+    process, _ = _spawn(home, "chat", "-m", "local:m-20250101", "hi", tty=False)
+    assert process.stderr is not None
+    _read_pipe_until(process.stderr, b"trying again in 8.0 s")  # in the back-off now
+    process.send_signal(stop)
+    _, rest = process.communicate(timeout=20)
+    assert process.returncode == (130 if stop == signal.SIGINT else 143), rest
+    assert b"interrupted" in rest and b"Traceback" not in rest
+    with open_archive(home) as archive:
+        conv = archive.get_conversation(archive.select(source="freehold")[0])
+    answer = conv.messages[-1]
+    assert (answer.status, answer.text) == ("interrupted", "")
+    assert answer.generation and [(a.outcome, a.fault) for a in answer.generation.attempts] == [
+        ("error", "rate_limit")
+    ]
 
 
 def test_sigterm_ends_an_interactive_session_after_storing_the_answer(

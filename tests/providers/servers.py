@@ -40,8 +40,10 @@ class Script:
     pieces, naming ``served`` as the model (default: the one asked for); ``error_after``
     sends a provider error event after that many pieces; ``cut_after`` ends the stream
     there without its finish marker; ``delay`` waits before the first byte. ``gap`` waits
-    between the stream's events, and ``hold`` (with ``hold_after``) stops the stream after
-    that many events until the test sets it: an answer provably still on its way.
+    between the stream's events; ``raw`` sends bytes as they are before the numbered piece
+    (a line that is not JSON, a field of the wrong type), then goes on; ``hold`` (with
+    ``hold_after``) stops the stream after that many events until the test sets it: an
+    answer provably still on its way.
     """
 
     text: str = "Hello from the wire server."
@@ -57,6 +59,7 @@ class Script:
     gap: float = 0.0
     hold: threading.Event | None = None
     hold_after: int = 0
+    raw: dict[int, bytes] = field(default_factory=dict)
 
     def pieces(self) -> list[str]:
         words = self.text.split(" ")
@@ -229,6 +232,8 @@ class _openai:
     def stream(script: Script, served: str) -> Iterator[bytes]:
         yield _openai.chunk(served, {"role": "assistant", "content": ""})
         for number, piece in enumerate(script.pieces()):
+            if number in script.raw:
+                yield script.raw[number]
             if number == script.error_after:
                 yield _sse(
                     {"error": {"message": "The server is overloaded", "type": script.error_type}}
@@ -299,6 +304,8 @@ class _anthropic:
         }
         yield _sse(block, "content_block_start")
         for number, piece in enumerate(script.pieces()):
+            if number in script.raw:
+                yield script.raw[number]
             if number == script.error_after:
                 error = {
                     "type": "error",
@@ -363,6 +370,8 @@ class _gemini:
     def stream(script: Script, served: str) -> Iterator[bytes]:
         pieces = script.pieces()
         for number, piece in enumerate(pieces):
+            if number in script.raw:
+                yield script.raw[number]
             if number == script.error_after:
                 yield _sse(
                     {

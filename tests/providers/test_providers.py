@@ -115,6 +115,47 @@ def test_a_stream_cut_without_its_finish_marker_is_noticed(wire: WireServer, kin
     assert not any(isinstance(e, Finish) for e in seen)
 
 
+# What a broken server sends in the middle of a stream, per protocol: a line that is not JSON,
+# and JSON whose fields have the wrong types (the SDKs pass both on as they find them).
+NOT_JSON = {
+    "openai": b"data: {not json!!\n\n",
+    "anthropic": b"event: content_block_delta\ndata: {broken\n\n",
+    "gemini": b"data: {broken\n\n",
+}
+WRONG_TYPES = {
+    "openai": b'data: {"id": "c1", "object": "chat.completion.chunk", "created": 0, '
+    b'"model": "m", "choices": null}\n\n',
+    "anthropic": b'event: content_block_delta\ndata: {"type": "content_block_delta", '
+    b'"index": 0, "delta": {"type": "text_delta", "text": 5}}\n\n',
+    "gemini": b'data: {"candidates": [{"content": {"role": "model", "parts": [{"text": 5}]}}]}\n\n',
+}
+OPENAI_NUMBER = (
+    b'data: {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m", '
+    b'"choices": [{"index": 0, "delta": {"content": 5}, "finish_reason": null}]}\n\n'
+)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("broken", ["not_json", "wrong_types"])
+@pytest.mark.parametrize("at", [0, 2], ids=["before-text", "after-text"])
+def test_a_reply_that_cannot_be_read_is_a_fault_of_its_own(
+    wire: WireServer, kind: str, broken: str, at: int
+) -> None:
+    bad = (NOT_JSON if broken == "not_json" else WRONG_TYPES)[kind]
+    wire.queue(Script(text="one two three four", raw={at: bad}))
+    error, seen = _fault(kind, wire.base_url(kind))
+    assert _text(seen) == ("one two " if at else "")
+    assert (error.kind, error.retryable) == ("malformed", True)
+    assert str(error).startswith("p: malformed: the reply could not be read (")
+
+
+def test_a_number_where_text_belongs_is_noticed_where_it_arrives(wire: WireServer) -> None:
+    wire.queue(Script(text="one two three", raw={1: OPENAI_NUMBER}))
+    error, seen = _fault("openai", wire.base_url("openai"))
+    assert _text(seen) == "one " and error.kind == "malformed"
+    assert "a piece of text is int" in str(error)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_model_that_answered_is_reported(wire: WireServer, kind: str) -> None:
     wire.queue(Script(served="model-z-2026"), Script(served="model-z-2026"))
