@@ -104,6 +104,30 @@ def test_a_newcomer_continues_a_chatgpt_conversation_with_failover(
     assert "3. local:qwen2.5-7b-20250101 ok" in text
 
 
+def test_an_image_a_tool_made_reaches_openai_in_a_user_message(
+    home: Path, wire: WireServer
+) -> None:
+    # the sample's conversation in which DALL·E made an image (a tool turn holding it)
+    wire.queue(Script(text="A blue one."))
+    base = wire.base_url("openai")
+    assert (
+        run("providers", "add", "oa", "--kind", "openai", "--base-url", base, "--images").exit_code
+        == 0
+    )
+    result = run("chat", "--continue", "c19c9cfe78a7260a", "-m", "oa:gpt-4o-2024-08-06", "describe")
+    assert result.exit_code == 0, result.output
+    sent = wire.requests[0].body["messages"]
+    images = [
+        (message["role"], part["type"])
+        for message in sent
+        if isinstance(message["content"], list)
+        for part in message["content"]
+        if part["type"] == "image_url"
+    ]
+    assert images and all(role == "user" for role, _ in images), images
+    assert "sent with the next user turn" in result.stderr
+
+
 def test_the_answer_streams_to_stdout_the_rest_to_stderr(home: Path, wire: WireServer) -> None:
     wire.queue(Script(text="Plain words here."))
     result = run("chat", "-m", "local:qwen2.5-7b-20250101", "--continue", WOOD, "More?")

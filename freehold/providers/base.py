@@ -65,6 +65,7 @@ __all__ = [
     "connect",
     "redact",
     "retry_after",
+    "user_images_only",
 ]
 
 _Client = TypeVar("_Client")
@@ -252,6 +253,9 @@ class Provider:
     CONTEXT_WINDOW: ClassVar[int] = 128_000  # tokens, when the config does not say
     LOCAL_CONTEXT_WINDOW: ClassVar[int] = 8_192  # the same, for a base_url server
     IMAGES: ClassVar[bool] = True  # whether its models take images, when the config does not say
+    # whether its API takes an image inside the model's own turn (an image a tool or the model
+    # made); where not, ``carry.py`` moves it to the next user turn (docs/decisions.md)
+    ANSWER_IMAGES: ClassVar[bool] = False
     ALTERNATING: ClassVar[bool] = True  # turns must alternate and start with the user
     NEEDS_KEY: ClassVar[bool] = True  # the vendor's own endpoint refuses a call without a key
 
@@ -401,6 +405,20 @@ class Provider:
         return self.fault(
             f"the stream from {model} ended without its finish marker", kind="truncated"
         )
+
+
+def user_images_only(turn: Turn) -> tuple[str | Image, ...]:
+    """``turn``'s pieces, an image outside a user turn named instead (for an API whose
+    model turns take no images; ``carry.py`` has already moved them, this guards any other
+    caller)."""
+    if turn.role == "user":
+        return turn.content
+    return tuple(
+        "[Image not sent: this API takes images in user turns only]"
+        if isinstance(piece, Image)
+        else piece
+        for piece in turn.content
+    )
 
 
 def _checked(event: Event) -> Event:

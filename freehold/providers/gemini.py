@@ -41,6 +41,7 @@ class GeminiProvider(Provider):
     KIND: ClassVar[str] = KIND
     KEY_ENV: ClassVar[str | None] = "GEMINI_API_KEY"
     CONTEXT_WINDOW: ClassVar[int] = 1_000_000
+    ANSWER_IMAGES: ClassVar[bool] = True  # a model turn's parts may hold inline_data
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         from google.genai import errors

@@ -18,7 +18,17 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from freehold.errors import ProviderError
-from freehold.providers.base import ChatRequest, Event, Finish, Image, Meta, Provider, Text
+from freehold.providers.base import (
+    ChatRequest,
+    Event,
+    Finish,
+    Image,
+    Meta,
+    Provider,
+    Text,
+    Turn,
+    user_images_only,
+)
 
 if TYPE_CHECKING:
     import httpx2
@@ -72,7 +82,7 @@ class OpenAIProvider(Provider):
         messages: list[dict[str, Any]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
-        messages.extend({"role": t.role, "content": _content(t.content)} for t in request.turns)
+        messages.extend({"role": t.role, "content": _content(t)} for t in request.turns)
         limit = "max_tokens" if self.config.base_url else "max_completion_tokens"
         return {"model": request.model, "messages": messages, limit: request.max_tokens}
 
@@ -149,9 +159,12 @@ class OpenAIProvider(Provider):
         )
 
 
-def _content(pieces: tuple[str | Image, ...]) -> str | list[dict[str, Any]]:
+def _content(turn: Turn) -> str | list[dict[str, Any]]:
     """Plain text when the turn is text only (what every compatible server reads), else
-    OpenAI's content parts with images as data URLs."""
+    OpenAI's content parts with images as data URLs. An assistant message takes text parts
+    only (``ChatCompletionAssistantMessageParam``): an image there, which ``carry.py`` never
+    sends, is named instead of a 400."""
+    pieces = user_images_only(turn)
     if all(isinstance(piece, str) for piece in pieces):
         return "\n\n".join(piece for piece in pieces if isinstance(piece, str))
     parts: list[dict[str, Any]] = []

@@ -115,6 +115,28 @@ def test_a_stream_cut_without_its_finish_marker_is_noticed(wire: WireServer, kin
     assert not any(isinstance(e, Finish) for e in seen)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_image_in_an_assistant_turn_goes_only_where_the_api_takes_it(
+    wire: WireServer, kind: str
+) -> None:
+    turns = (
+        Turn("user", ("Draw a pixel.",)),
+        Turn("assistant", ("Here:", Image(PNG, "image/png"))),
+        Turn("user", ("Thanks.",)),
+    )
+    _events(kind, wire.base_url(kind), _request(turns=turns))
+    body = wire.requests[0].body
+    if kind == "gemini":  # a model turn's parts may hold inline_data
+        assert body["contents"][1]["role"] == "model"
+        assert "inlineData" in body["contents"][1]["parts"][1]
+        return
+    answer = body["messages"][1]
+    assert answer["role"] == "assistant"
+    assert (
+        answer["content"] == "Here:\n\n[Image not sent: this API takes images in user turns only]"
+    )
+
+
 # What a broken server sends in the middle of a stream, per protocol: a line that is not JSON,
 # and JSON whose fields have the wrong types (the SDKs pass both on as they find them).
 NOT_JSON = {
