@@ -72,12 +72,14 @@ def test_add_refuses_an_unknown_kind_and_a_bad_url(_isolated_home: Path) -> None
         and "unknown provider kind 'ollama'; choose one of: anthropic, gemini, openai"
         in result.output
     )
-    result = run("providers", "add", "x", "--kind", "openai", "--base-url", "localhost:11434")
-    assert result.exit_code == 1 and "providers.x.base_url is 'localhost:11434'" in result.output
-    assert (
-        not (_isolated_home / "config.toml").exists()
-        or "[providers.x]" not in (_isolated_home / "config.toml").read_text()
-    )
+    for url in ("localhost:11434", "http://[::1/v1"):
+        result = run("providers", "add", "x", "--kind", "openai", "--base-url", url)
+        assert result.exit_code == 1 and f"providers.x.base_url is '{url}'" in result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
+        assert (
+            not (_isolated_home / "config.toml").exists()
+            or "[providers.x]" not in (_isolated_home / "config.toml").read_text()
+        )
 
 
 def test_the_key_goes_to_the_keyring_never_to_the_config(
