@@ -127,3 +127,18 @@ def test_test_says_what_works(_isolated_home: Path, wire: WireServer, llmock: An
     assert result.exit_code == 0 and "wire: ok — model-b-20250101 answered in" in result.stdout
     result = run("providers", "test", "nobody")
     assert result.exit_code == 1 and "no provider 'nobody'" in result.output
+
+
+def test_test_and_models_on_a_server_that_answers_html(
+    _isolated_home: Path, wire: WireServer
+) -> None:
+    wire.models_page = "<html>proxy error</html>"
+    run("providers", "add", "proxy", "--kind", "openai", "--base-url", wire.base_url("openai"))
+    result = run("providers", "test")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip() == (
+        f"proxy: failed — proxy: bad request: the reply from {wire.base_url('openai')} is not a "
+        "model list — check base_url"
+    )
+    (state,) = json.loads(run("models", "--json").stdout)["providers"]
+    assert state["serves"] is None and state["error"].endswith("not a model list — check base_url")

@@ -52,11 +52,12 @@ class AnthropicProvider(Provider):
 
     def list_models(self) -> list[str]:
         import anthropic
+        import httpx2
 
-        try:
+        def read() -> list[str]:
             return [model.id for model in self._client().models.list()]
-        except anthropic.AnthropicError as error:
-            raise self._fault(error) from None
+
+        return self.listed(read, (anthropic.AnthropicError,), (httpx2.HTTPError,))
 
     def _client(self) -> anthropic.Anthropic:
         return self.sdk(self._make_client)

@@ -339,6 +339,35 @@ class Provider:
         if fault is not None:
             raise fault
 
+    def listed(
+        self,
+        read: Callable[[], list[Any]],
+        sdk_errors: tuple[type[BaseException], ...],
+        transport_errors: tuple[type[BaseException], ...],
+    ) -> list[str]:
+        """``read()``'s model ids, with ``guarded``'s rule for faults. A reply that is not a
+        model list (a proxy's or a login page's HTML, a ``base_url`` without its ``/v1``),
+        which the SDKs meet with an ``AttributeError`` or a ``TypeError`` of their own, is
+        one line naming the server: ``check base_url``."""
+        fault: ProviderError | None = None
+        try:
+            names = read()
+            if all(isinstance(name, str) for name in names):
+                return names
+            raise TypeError("a model id that is not text")
+        except ProviderError:
+            raise
+        except sdk_errors as error:
+            fault = self._fault(error)
+        except transport_errors as error:
+            fault = self._transport(error)
+        except Exception:
+            where = self.config.base_url or "the vendor's endpoint"
+            fault = self.fault(
+                f"the reply from {where} is not a model list — check base_url", kind="bad_request"
+            )
+        raise fault
+
     def malformed(self, error: Exception) -> ProviderError:
         """The fault for a reply that could not be read."""
         return self.fault(

@@ -56,12 +56,13 @@ class OpenAIProvider(Provider):
         return self.guarded(request, (openai.OpenAIError,), (httpx2.HTTPError,))
 
     def list_models(self) -> list[str]:
+        import httpx2
         import openai
 
-        try:
+        def read() -> list[str]:
             return [model.id for model in self._client().models.list()]
-        except openai.OpenAIError as error:
-            raise self._fault(error) from None
+
+        return self.listed(read, (openai.OpenAIError,), (httpx2.HTTPError,))
 
     def _client(self) -> openai.OpenAI:
         return self.sdk(self._make_client)

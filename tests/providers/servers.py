@@ -82,6 +82,7 @@ class WireServer:
     def __init__(self) -> None:
         self.scripts: list[Script] = []
         self.requests: list[Seen] = []
+        self.models_page: str | None = None  # HTML served at /models instead of the list
         self.app = Starlette(routes=_routes(self))
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -128,6 +129,8 @@ def _routes(server: WireServer) -> list[Route]:
         return await _answer(server, request, "gemini", _gemini)
 
     async def models(request: Request) -> Response:
+        if server.models_page is not None:  # a proxy's or a login page, with status 200
+            return Response(server.models_page, 200, media_type="text/html")
         protocol = request.url.path.split("/")[1]
         names = ["model-a", "model-b-20250101"]
         if protocol == "gemini":

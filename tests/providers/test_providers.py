@@ -250,6 +250,16 @@ def test_list_models(wire: WireServer, llmock: Any, kind: str) -> None:
     assert provider_for(kind, llmock.base_url(LLMOCK_PATH[kind])).list_models()
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_reply_that_is_not_a_model_list_says_check_base_url(wire: WireServer, kind: str) -> None:
+    wire.models_page = "<html><body>Sign in to the proxy</body></html>"
+    with pytest.raises(ProviderError) as caught:
+        provider_for(kind, wire.base_url(kind)).list_models()
+    assert str(caught.value) == (
+        f"p: bad request: the reply from {wire.base_url(kind)} is not a model list — check base_url"
+    )
+
+
 def test_the_http_client_is_injectable(wire: WireServer) -> None:
     import httpx2
     import openai
