@@ -31,6 +31,7 @@ import math
 import re
 import tomllib
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -414,10 +415,16 @@ def _policy(path: Path, table: dict[str, Any]) -> Policy:
 # -- writing (tomlkit keeps what a person wrote) -------------------------------------------
 
 
-def add_provider(provider: ProviderConfig, home: Path | None = None) -> Path:
+def add_provider(
+    provider: ProviderConfig,
+    home: Path | None = None,
+    *,
+    before: Callable[[], None] | None = None,
+) -> Path:
     """Add or replace ``[providers.NAME]``, keeping the rest of the file as it was written.
     Only settings that differ from the defaults are written. The result is checked before it
-    replaces the file."""
+    replaces the file; ``before`` runs between the check and the write (``providers add
+    --key`` stores the key there), so when either fails the file is as it was."""
     path = config_path(home)
     document = _document(path)
     providers = document.setdefault("providers", tomlkit.table(is_super_table=True))
@@ -429,7 +436,7 @@ def add_provider(provider: ProviderConfig, home: Path | None = None) -> Path:
             table[key] = value.rstrip("/") if key == "base_url" else value
     table.add(tomlkit.nl())
     providers[provider.name] = table
-    _write(path, document)
+    _write(path, document, before)
     return path
 
 
@@ -470,7 +477,11 @@ def _document(path: Path) -> tomlkit.TOMLDocument:
         raise ConfigError(f"{path}: not valid TOML ({error}) — fix that line") from error
 
 
-def _write(path: Path, document: tomlkit.TOMLDocument) -> None:
+def _write(
+    path: Path, document: tomlkit.TOMLDocument, before: Callable[[], None] | None = None
+) -> None:
     text = tomlkit.dumps(document)
     _checked(path, tomllib.loads(text))
+    if before is not None:
+        before()
     _private.replace(path, text.encode("utf-8"))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import keyring
+import keyring.backends.fail
 import pytest
 from click.testing import CliRunner, Result
 
@@ -142,3 +143,27 @@ def test_test_and_models_on_a_server_that_answers_html(
     )
     (state,) = json.loads(run("models", "--json").stdout)["providers"]
     assert state["serves"] is None and state["error"].endswith("not a model list — check base_url")
+
+
+@pytest.mark.parametrize("stdin", ["sk-PIPED\n", None], ids=["no-keyring", "no-answer"])
+def test_add_with_a_key_that_cannot_be_kept_writes_nothing(
+    _isolated_home: Path, stdin: str | None
+) -> None:
+    config = _isolated_home / "config.toml"
+    hand = (
+        '# mine\n[providers.newp]\nkind = "openai"\napi_key_env = "MY_KEY"  # kept\n'
+        "context_window = 32000\n"
+    )
+    _isolated_home.mkdir()
+    config.write_text(hand, encoding="utf-8")
+    before = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())  # no OS keyring, as on a bare server
+    try:
+        result = run("providers", "add", "newp", "--kind", "openai", "--key", input=stdin)
+        fresh = run("providers", "add", "other", "--kind", "openai", "--key", input=stdin)
+    finally:
+        keyring.set_keyring(before)
+    assert result.exit_code == 1 and fresh.exit_code == 1
+    if stdin:
+        assert "the OS keyring cannot store the key (NoKeyringError)" in result.output
+    assert config.read_text(encoding="utf-8") == hand  # neither replaced nor added
