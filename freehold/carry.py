@@ -15,7 +15,11 @@ way for every source:
 - hidden reasoning (``thought`` parts) and memory snapshots are not sent; an answer written
   here that failed is skipped;
 - images go as images when the provider's model takes them and the archive holds the bytes,
-  else as a one-line placeholder naming the file; other files as a placeholder;
+  else as a one-line placeholder naming the file; other files as a placeholder. An image in
+  an assistant or tool turn (one a tool or the model made) stays there only where the API
+  takes images in the model's turns (Gemini: ``Provider.ANSWER_IMAGES``); elsewhere (OpenAI
+  Chat Completions, Anthropic) its placeholder stays and the image goes at the head of the
+  next user turn, named, so the model still sees what it made;
 - where the protocol requires alternation (Anthropic, Gemini), turns of one role in a row are
   joined and a first assistant turn gets a user turn before it; OpenAI's gets them as they are;
 - when the estimate does not fit the model's context (its window less the answer's room), the
@@ -166,13 +170,14 @@ def _chosen(message: Message) -> list[str]:
 
 
 def _pieces(message: Message, images: _Images) -> list[str | Image]:
-    pieces: list[str | Image] = []
+    answer = message.role != "user"  # an assistant's or a tool's turn
+    pieces: list[str | Image] = [] if answer else images.moved()
     shown, loose = message.layout()
     tool = message.role == "tool" or (message.hidden and message.role == "assistant")
     for part, ref in shown:
         pieces.extend(_part(part, ref, message, images, tool=tool))
     for ref in loose:
-        pieces.extend(images.piece(ref))
+        pieces.extend(images.piece(ref, answer=answer))
     return [p for p in pieces if not isinstance(p, str) or p.strip()]
 
 
@@ -200,7 +205,7 @@ def _part(
         head = " ".join(str(part.get(k) or "") for k in ("title", "url")).strip()
         return [f"[Tool result: {name or 'web'}] {head}\n{text}".rstrip()]
     if kind in ("image", "audio", "file") and ref is not None:
-        return images.piece(ref)
+        return images.piece(ref, answer=message.role != "user")
     if kind == "unknown":
         images.unknown += 1
     return []  # thoughts, citations, errors, context (the system prompt's): not sent
@@ -231,8 +236,18 @@ class _Images:
         self.held_back = 0
         self.missing = 0
         self.unknown = 0
+        self.waiting: list[str | Image] = []  # images of answers, for the next user turn
+        self.carried = 0
 
-    def piece(self, ref: AttachmentRef) -> list[str | Image]:
+    def moved(self) -> list[str | Image]:
+        """The images answers made since the last user turn, each named, to head it."""
+        found, self.waiting = self.waiting, []
+        self.carried += sum(isinstance(piece, Image) for piece in found)
+        return found
+
+    def piece(self, ref: AttachmentRef, *, answer: bool = False) -> list[str | Image]:
+        """What stands for ``ref`` in its turn; in an answer (``answer``) to a provider whose
+        API takes no image there, its placeholder, the image waiting for the next user turn."""
         name = ref.name or ref.pointer
         mime = ref.sniffed_mime or ref.mime or ""
         if not mime.startswith("image/"):
@@ -244,10 +259,24 @@ class _Images:
         if not self.provider.takes_images:
             self.held_back += 1
             return [f"[Image: {name} — not sent: this model takes no images]"]
+        if answer and not self.provider.ANSWER_IMAGES:
+            self.waiting += [f"[Image from the answer before: {name}]", Image(data, mime)]
+            return [f"[Image: {name} — attached to the next user turn]"]
         return [Image(data, mime)]
 
     def notices(self) -> list[str]:
         found = []
+        if self.carried:
+            found.append(
+                f"{plural(self.carried, 'image')} from answers sent with the next user turn: "
+                f"{self.provider.name} ({self.provider.KIND}) takes images in user turns only"
+            )
+        unsent = sum(isinstance(piece, Image) for piece in self.waiting)
+        if unsent:  # an answer's images with no user turn after them
+            found.append(
+                f"{plural(unsent, 'image')} from the last answer named but not sent: "
+                f"{self.provider.name} takes images in user turns only"
+            )
         if self.held_back:
             found.append(
                 f"{plural(self.held_back, 'image')} named but not sent: "

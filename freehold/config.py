@@ -27,8 +27,11 @@ keyring). The file is written whole to a temporary file and renamed, 0600 (``_pr
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
+import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -277,16 +280,34 @@ def _provider(path: Path, name: str, value: Any) -> ProviderConfig:
 
 
 def _url(path: Path, where: str, value: Any) -> str | None:
+    """An http(s) URL as the standard library parses it: a host, a port in range (when
+    given), nothing an HTTP client would refuse later (an unclosed ``[``, a space)."""
     if value is None:
         return None
-    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value):
+    if not isinstance(value, str) or _url_problem(value):
+        why = _url_problem(value) if isinstance(value, str) else "not text"
         _fail(
             path,
             f"{where}.base_url",
-            f"is {value!r}",
+            f"is {value!r} ({why})",
             'give an http(s) URL, e.g. "http://127.0.0.1:11434/v1"',
         )
     return str(value).rstrip("/")
+
+
+def _url_problem(text: str) -> str | None:
+    if any(c.isspace() or not c.isprintable() for c in text):
+        return "it holds a space or a control character"
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018 — parsed on access: raises for a port out of range
+    except ValueError as error:
+        return str(error)
+    if parts.scheme not in ("http", "https"):
+        return "not http or https"
+    if not parts.hostname:
+        return "no host"
+    return None
 
 
 def _env_name(path: Path, where: str, value: Any) -> str | None:
@@ -302,14 +323,42 @@ def _env_name(path: Path, where: str, value: Any) -> str | None:
     return str(value)
 
 
+# The largest value each number may take: finite, and far beyond any real use, so a slip
+# (``inf``, ``1e300``, a value in milliseconds) is refused here, not overflowed at chat time.
+_MOST = {
+    "context_window": 100_000_000,  # tokens
+    "max_tokens": 10_000_000,
+    "timeout": 3600.0,  # seconds
+    "connect_timeout": 3600.0,
+    "attempts_per_model": 100,
+    "backoff_base": 3600.0,
+    "backoff_max": 3600.0,
+    "max_retry_after": 86_400.0,
+    "circuit_failures": 1000,
+    "circuit_cooldown": 86_400.0,
+}
+
+
+def _in_range(value: Any, kind: type, key: str, *, zero: bool) -> bool:
+    """A finite number of ``kind`` (a whole one for ``int``), above 0 (0 too where
+    ``zero``), at most ``_MOST[key]``."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    if kind is int and not isinstance(value, int):
+        return False
+    if not math.isfinite(value) or value > _MOST[key.rpartition(".")[2]]:
+        return False
+    return value >= 0 if zero else value > 0
+
+
 def _number(path: Path, key: str, table: dict[str, Any], kind: type, default: Any) -> Any:
     value = table.get(key.rpartition(".")[2], default)
     if value is None:
         return None
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-    if not ok or (kind is int and not isinstance(value, int)):
+    if not _in_range(value, kind, key, zero=False):
         word = "a whole number" if kind is int else "a number"
-        _fail(path, key, f"is {value!r}", f"give {word} above 0")
+        most = _MOST[key.rpartition(".")[2]]
+        _fail(path, key, f"is {value!r}", f"give {word} above 0, at most {most:,g}")
     return kind(value)
 
 
@@ -352,10 +401,12 @@ def _policy(path: Path, table: dict[str, Any]) -> Policy:
             known = ", ".join(sorted(fields))
             _fail(path, f"router.{key}", "is not a router setting", f"use one of: {known}")
         kind = int if isinstance(getattr(Policy(), key), int) else float
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
-        if not ok or (kind is int and (not isinstance(value, int) or value < 1)):
+        if not _in_range(value, kind, key, zero=kind is float):
             _fail(
-                path, f"router.{key}", f"is {value!r}", "give a number (whole, above 0, for counts)"
+                path,
+                f"router.{key}",
+                f"is {value!r}",
+                f"give a number from 0 to {_MOST[key]:,g} (whole, above 0, for counts)",
             )
         values[key] = kind(value)
     return Policy(**values)
@@ -364,10 +415,16 @@ def _policy(path: Path, table: dict[str, Any]) -> Policy:
 # -- writing (tomlkit keeps what a person wrote) -------------------------------------------
 
 
-def add_provider(provider: ProviderConfig, home: Path | None = None) -> Path:
+def add_provider(
+    provider: ProviderConfig,
+    home: Path | None = None,
+    *,
+    before: Callable[[], None] | None = None,
+) -> Path:
     """Add or replace ``[providers.NAME]``, keeping the rest of the file as it was written.
     Only settings that differ from the defaults are written. The result is checked before it
-    replaces the file."""
+    replaces the file; ``before`` runs between the check and the write (``providers add
+    --key`` stores the key there), so when either fails the file is as it was."""
     path = config_path(home)
     document = _document(path)
     providers = document.setdefault("providers", tomlkit.table(is_super_table=True))
@@ -379,7 +436,7 @@ def add_provider(provider: ProviderConfig, home: Path | None = None) -> Path:
             table[key] = value.rstrip("/") if key == "base_url" else value
     table.add(tomlkit.nl())
     providers[provider.name] = table
-    _write(path, document)
+    _write(path, document, before)
     return path
 
 
@@ -420,7 +477,11 @@ def _document(path: Path) -> tomlkit.TOMLDocument:
         raise ConfigError(f"{path}: not valid TOML ({error}) — fix that line") from error
 
 
-def _write(path: Path, document: tomlkit.TOMLDocument) -> None:
+def _write(
+    path: Path, document: tomlkit.TOMLDocument, before: Callable[[], None] | None = None
+) -> None:
     text = tomlkit.dumps(document)
     _checked(path, tomllib.loads(text))
+    if before is not None:
+        before()
     _private.replace(path, text.encode("utf-8"))

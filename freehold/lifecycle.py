@@ -25,11 +25,12 @@ Design:
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -279,18 +280,65 @@ def _read_user_file(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+_USER_TEXTS = ("vendor", "id", "source", "replacement", "note")
+_USER_PRICES = ("price_input", "price_output")
+_MOST_CONTEXT = 100_000_000  # tokens: config.toml's bound for context_window
+_MOST_PRICE = 1_000_000.0  # USD per million tokens
+
+
 def _user_row_problem(row: Mapping[str, Any]) -> str | None:
+    """What is wrong with one ``[[model]]`` row, naming the field; None when nothing is.
+    Every field's type and range is checked here, so the rest of the module may trust it."""
     missing = [key for key in ("vendor", "id", "source", "checked") if not row.get(key)]
     if missing:
         return f"{', '.join(missing)} missing (every row names its source and when it was checked)"
     extra = sorted(set(row) - _USER_KEYS)
     if extra:
         return f"unknown key {extra[0]!r}"
+    return _types_problem(row) or _order_problem(row)
+
+
+def _types_problem(row: Mapping[str, Any]) -> str | None:
+    for key in _USER_TEXTS:
+        if key in row and not (isinstance(row[key], str) and row[key].strip()):
+            return f"{key} = {row[key]!r} is not text: write it in quotes"
     for key in _USER_DATES:
+        value = row.get(key)
+        if isinstance(value, datetime | time):  # TOML's date-time: a day is what is meant
+            return f"{key} = {value.isoformat()} is a time, not a date: write YYYY-MM-DD"
         try:
-            _day(row.get(key))
+            _day(value)
         except ValueError:
             return f"{key} = {row[key]!r} is not a date (YYYY-MM-DD)"
+    context = row.get("context")
+    if context is not None and not _whole(context, 1, _MOST_CONTEXT):
+        return f"context = {context!r}: give a whole number of tokens, 1 to {_MOST_CONTEXT:,}"
+    for key in _USER_PRICES:
+        price = row.get(key)
+        if price is not None and not _amount(price):
+            return f"{key} = {price!r}: give USD per million tokens, 0 to {_MOST_PRICE:,g}"
+    if (_USER_PRICES[0] in row) != (_USER_PRICES[1] in row):
+        given, lacking = _USER_PRICES if _USER_PRICES[0] in row else _USER_PRICES[::-1]
+        return f"{given} without {lacking}: give both or neither"
+    aliases = row.get("alias_of")
+    if aliases is not None and not (
+        isinstance(aliases, list) and all(isinstance(a, str) and a.strip() for a in aliases)
+    ):
+        return f'alias_of = {aliases!r} is not a list of model ids: write alias_of = ["id"]'
+    return None
+
+
+def _whole(value: Any, least: int, most: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and least <= value <= most
+
+
+def _amount(value: Any) -> bool:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    return math.isfinite(value) and 0 <= value <= _MOST_PRICE
+
+
+def _order_problem(row: Mapping[str, Any]) -> str | None:
     if row.get("state") not in (None, "deprecated", "retired"):
         return f"state = {row['state']!r}: use 'deprecated' or 'retired'"
     deprecated, retires = _day(row.get("deprecated")), _day(row.get("retires"))

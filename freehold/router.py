@@ -18,7 +18,10 @@
   live as long as the router (an interactive session, the web app); a one-shot ``chat``
   starts closed.
 - Ctrl-C (``KeyboardInterrupt``), any other stop that is not an error (SIGTERM or SIGHUP in
-  ``freehold chat``) or ``Run.stop()`` keeps what arrived as ``interrupted``.
+  ``freehold chat``) or ``Run.stop()`` keeps what arrived as ``interrupted``, whether text
+  came or not (a stop during a back-off is the person's choice, not a fault).
+- Any exception while a reply is read is a fault of that attempt (``Provider.guarded``):
+  retried or failed over before the first piece of text, ``incomplete`` after it.
 
 Every try is an ``Attempt`` (``models.py``): provider, model, outcome, fault and error,
 milliseconds, tokens in and out, the model that answered. Time, sleep and chance are
@@ -38,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from freehold.config import ModelRef, Policy
 from freehold.errors import ProviderError
 from freehold.models import Attempt
-from freehold.providers.base import ChatRequest, Finish, Meta, Provider, Text
+from freehold.providers.base import ChatRequest, Event, Finish, Meta, Provider, Text
 
 __all__ = ["Answer", "Build", "Circuits", "Notice", "Router", "Run"]
 
@@ -148,10 +151,13 @@ class Run:
         return self._events
 
     def stop(self) -> Answer:
-        """Stop now (Ctrl-C): whatever arrived is kept as ``interrupted``."""
+        """Stop now (Ctrl-C): whatever arrived is kept as ``interrupted`` — nothing at all
+        too (a stop during a back-off or before the first piece of text): the person
+        stopped it, no fault failed it."""
         self._events.close()
-        if self.answer.status == "failed" and self._pieces:
+        if self.answer.status == "failed":
             self._settle("interrupted")
+            self.answer.error = None
         return self.answer
 
     def _run(self) -> Generator[Text | Notice, None, None]:
@@ -197,22 +203,30 @@ class Run:
     def _try(
         self, provider: Provider, ref: ModelRef, waited: float
     ) -> Generator[Text | Notice, None, ProviderError | None]:
-        """One attempt; returns None when it answered (whole or partial), else the fault."""
+        """One attempt; returns None when it answered (whole or partial), else the fault.
+        Any exception while the answer is read is a fault of the attempt (``guarded``'s rule,
+        ``Provider.malformed``, for a provider that does not read through it); a stop that is
+        not an error (Ctrl-C, a signal, ``close``) at any point keeps the attempt as
+        ``interrupted``."""
         started = self.router.clock()
         record = Attempt(ref.provider, ref.model, "error", started_at=time.time())
         record.waited_ms = round(waited * 1000)
         self.answer.attempts.append(record)
-        try:  # the request may not fit this model at all: a fault of this attempt
-            request, notices = self.build(provider, ref)
-        except ProviderError as fault:
-            return self._fault(record, fault, [])
-        for notice in notices:
-            if notice not in self._told:
-                self._told.add(notice)
-                yield Notice(notice)
+        notices: list[str] = []
         finish: str | None = None
-        events = iter(provider.stream(replace(request, model=ref.model)))
+        events: Iterator[Event] | None = None
+        asked = False  # from here on, an exception is the reply's
         try:
+            try:  # the request may not fit this model at all: a fault of this attempt
+                request, notices = self.build(provider, ref)
+            except ProviderError as fault:
+                return self._fault(record, fault, [])
+            for notice in notices:
+                if notice not in self._told:
+                    self._told.add(notice)
+                    yield Notice(notice)
+            asked = True
+            events = iter(provider.stream(replace(request, model=ref.model)))
             for event in events:
                 if isinstance(event, Text) and event.text:
                     self._pieces.append(event.text)
@@ -224,8 +238,11 @@ class Run:
         except ProviderError as fault:
             record.ms = self._ms(started)
             return self._fault(record, fault, notices)
-        except Exception:
-            raise
+        except Exception as error:
+            if not asked:
+                raise  # not the reply's fault: freehold's own (carry), a traceback is right
+            record.ms = self._ms(started)
+            return self._fault(record, provider.malformed(error), notices)
         except BaseException:  # Ctrl-C, close(), a signal's stop (cli/_base.py): keep what came
             record.ms = self._ms(started)
             record.outcome = "interrupted"

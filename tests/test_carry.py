@@ -151,6 +151,55 @@ def test_images_sent_where_the_model_takes_them_else_named() -> None:
     )
 
 
+def _made_an_image() -> Conversation:
+    """A tool made an image (an image part in a tool turn), the assistant showed it, the
+    person asks about it."""
+    ref = AttachmentRef("file-9", "chart.png", sha256="cd" * 32, sniffed_mime="image/png")
+    return _conv(
+        _m("u", None, "user", _t("Plot it")),
+        _m("t", "u", "tool", {"type": "image", "pointer": "file-9"}, attachments=[ref]),
+        _m("a", "t", "assistant", _t("Here is the chart.")),
+        _m("u2", "a", "user", _t("Make it blue.")),
+    )
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_an_image_an_answer_made_goes_with_the_next_user_turn(kind: str) -> None:
+    request, notices = _carry(_made_an_image(), _provider(kind, images=True), {"cd" * 32: PNG})
+    for turn in request.turns:
+        assert turn.role == "user" or not any(isinstance(p, Image) for p in turn.content)
+    answer = next(t for t in request.turns if t.role == "assistant")
+    assert "[Image: chart.png — attached to the next user turn]" in answer.content
+    last = request.turns[-1]
+    assert last.role == "user" and last.content[-1] == "Make it blue."
+    assert last.content[:2] == (
+        "[Image from the answer before: chart.png]",
+        Image(PNG, "image/png"),
+    )
+    assert notices == [
+        "1 image from answers sent with the next user turn: "
+        f"p ({kind}) takes images in user turns only"
+    ]
+
+
+def test_gemini_keeps_an_image_in_the_model_turn_that_made_it() -> None:
+    request, notices = _carry(_made_an_image(), _provider("gemini", images=True), {"cd" * 32: PNG})
+    model = next(t for t in request.turns if t.role == "assistant")
+    assert Image(PNG, "image/png") in model.content and notices == []
+    assert not any(isinstance(p, Image) for p in request.turns[-1].content)
+
+
+def test_an_image_in_the_last_answer_is_named_and_said_not_sent() -> None:
+    conv = _made_an_image()
+    conv.messages.pop()  # the answer is the end of the path
+    conv.current_leaf = "a"
+    request, notices = _carry(conv, _provider("openai", images=True), {"cd" * 32: PNG})
+    assert not any(isinstance(p, Image) for t in request.turns for p in t.content)
+    assert notices == [
+        "1 image from the last answer named but not sent: p takes images in user turns only"
+    ]
+
+
 @pytest.mark.parametrize(
     ("kind", "alternating"), [("anthropic", True), ("gemini", True), ("openai", False)]
 )

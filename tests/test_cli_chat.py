@@ -104,6 +104,30 @@ def test_a_newcomer_continues_a_chatgpt_conversation_with_failover(
     assert "3. local:qwen2.5-7b-20250101 ok" in text
 
 
+def test_an_image_a_tool_made_reaches_openai_in_a_user_message(
+    home: Path, wire: WireServer
+) -> None:
+    # the sample's conversation in which DALL·E made an image (a tool turn holding it)
+    wire.queue(Script(text="A blue one."))
+    base = wire.base_url("openai")
+    assert (
+        run("providers", "add", "oa", "--kind", "openai", "--base-url", base, "--images").exit_code
+        == 0
+    )
+    result = run("chat", "--continue", "c19c9cfe78a7260a", "-m", "oa:gpt-4o-2024-08-06", "describe")
+    assert result.exit_code == 0, result.output
+    sent = wire.requests[0].body["messages"]
+    images = [
+        (message["role"], part["type"])
+        for message in sent
+        if isinstance(message["content"], list)
+        for part in message["content"]
+        if part["type"] == "image_url"
+    ]
+    assert images and all(role == "user" for role, _ in images), images
+    assert "sent with the next user turn" in result.stderr
+
+
 def test_the_answer_streams_to_stdout_the_rest_to_stderr(home: Path, wire: WireServer) -> None:
     wire.queue(Script(text="Plain words here."))
     result = run("chat", "-m", "local:qwen2.5-7b-20250101", "--continue", WOOD, "More?")
@@ -217,6 +241,23 @@ def test_a_broken_stream_keeps_the_partial_answer_and_exits_non_zero(
     assert (reply["status"], reply["text"]) == ("incomplete", "one two ")
     assert [a["outcome"] for a in reply["attempts"]][-1] == "incomplete"
     assert len(wire.requests) == 1  # not sent twice
+
+
+def test_a_reply_that_cannot_be_read_keeps_what_came_without_a_traceback(
+    home: Path, wire: WireServer
+) -> None:
+    wire.queue(Script(text="hello big world", raw={1: b"data: {not json!!\n\n"}))
+    result = run("chat", "-m", "local:m-20250101", "hi")
+    assert result.exit_code == 1 and not isinstance(result.exception, Exception), result.output
+    assert result.stdout == "hello \n" and "Traceback" not in result.output
+    assert "incomplete: local: malformed: the reply could not be read" in result.stderr
+    with open_archive() as archive:
+        conv = archive.get_conversation(archive.select(source="freehold")[0])
+    answer = conv.messages[-1]
+    assert (answer.status, answer.text) == ("incomplete", "hello ")
+    assert answer.generation and [(a.outcome, a.fault) for a in answer.generation.attempts] == [
+        ("incomplete", "malformed")
+    ]
 
 
 def test_every_model_failing_is_stored_and_said(home: Path, wire: WireServer) -> None:
@@ -351,6 +392,39 @@ def test_sigterm_or_sighup_mid_answer_keeps_what_arrived_and_ends(
     assert answer.origin == "local" and answer.status == "interrupted"
     assert answer.text.startswith(first.decode()) and "twelve" not in answer.text
     assert answer.generation and [a.outcome for a in answer.generation.attempts] == ["interrupted"]
+
+
+def _read_pipe_until(pipe: Any, wanted: bytes, seconds: float = 20) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while wanted not in seen:
+        assert time.monotonic() < deadline, seen.decode(errors="replace")
+        ready, _, _ = select.select([pipe], [], [], 0.2)
+        if ready:
+            seen += os.read(pipe.fileno(), 4096)
+    return seen
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_a_stop_before_any_text_is_interrupted_not_failed(
+    home: Path, wire: WireServer, stop: signal.Signals
+) -> None:
+    slow = {"error": {"message": "slow down", "type": "rate_limit_error"}}
+    wire.queue(Script(status=429, headers={"retry-after": "8"}, body=slow))
+    process, _ = _spawn(home, "chat", "-m", "local:m-20250101", "hi", tty=False)
+    assert process.stderr is not None
+    _read_pipe_until(process.stderr, b"trying again in 8.0 s")  # in the back-off now
+    process.send_signal(stop)
+    _, rest = process.communicate(timeout=20)
+    assert process.returncode == (130 if stop == signal.SIGINT else 143), rest
+    assert b"interrupted" in rest and b"Traceback" not in rest
+    with open_archive(home) as archive:
+        conv = archive.get_conversation(archive.select(source="freehold")[0])
+    answer = conv.messages[-1]
+    assert (answer.status, answer.text) == ("interrupted", "")
+    assert answer.generation and [(a.outcome, a.fault) for a in answer.generation.attempts] == [
+        ("error", "rate_limit")
+    ]
 
 
 def test_sigterm_ends_an_interactive_session_after_storing_the_answer(

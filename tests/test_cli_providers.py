@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import keyring
+import keyring.backends.fail
 import pytest
 from click.testing import CliRunner, Result
 
@@ -72,12 +73,14 @@ def test_add_refuses_an_unknown_kind_and_a_bad_url(_isolated_home: Path) -> None
         and "unknown provider kind 'ollama'; choose one of: anthropic, gemini, openai"
         in result.output
     )
-    result = run("providers", "add", "x", "--kind", "openai", "--base-url", "localhost:11434")
-    assert result.exit_code == 1 and "providers.x.base_url is 'localhost:11434'" in result.output
-    assert (
-        not (_isolated_home / "config.toml").exists()
-        or "[providers.x]" not in (_isolated_home / "config.toml").read_text()
-    )
+    for url in ("localhost:11434", "http://[::1/v1"):
+        result = run("providers", "add", "x", "--kind", "openai", "--base-url", url)
+        assert result.exit_code == 1 and f"providers.x.base_url is '{url}'" in result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
+        assert (
+            not (_isolated_home / "config.toml").exists()
+            or "[providers.x]" not in (_isolated_home / "config.toml").read_text()
+        )
 
 
 def test_the_key_goes_to_the_keyring_never_to_the_config(
@@ -125,3 +128,42 @@ def test_test_says_what_works(_isolated_home: Path, wire: WireServer, llmock: An
     assert result.exit_code == 0 and "wire: ok — model-b-20250101 answered in" in result.stdout
     result = run("providers", "test", "nobody")
     assert result.exit_code == 1 and "no provider 'nobody'" in result.output
+
+
+def test_test_and_models_on_a_server_that_answers_html(
+    _isolated_home: Path, wire: WireServer
+) -> None:
+    wire.models_page = "<html>proxy error</html>"
+    run("providers", "add", "proxy", "--kind", "openai", "--base-url", wire.base_url("openai"))
+    result = run("providers", "test")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip() == (
+        f"proxy: failed — proxy: bad request: the reply from {wire.base_url('openai')} is not a "
+        "model list — check base_url"
+    )
+    (state,) = json.loads(run("models", "--json").stdout)["providers"]
+    assert state["serves"] is None and state["error"].endswith("not a model list — check base_url")
+
+
+@pytest.mark.parametrize("stdin", ["sk-PIPED\n", None], ids=["no-keyring", "no-answer"])
+def test_add_with_a_key_that_cannot_be_kept_writes_nothing(
+    _isolated_home: Path, stdin: str | None
+) -> None:
+    config = _isolated_home / "config.toml"
+    hand = (
+        '# mine\n[providers.newp]\nkind = "openai"\napi_key_env = "MY_KEY"  # kept\n'
+        "context_window = 32000\n"
+    )
+    _isolated_home.mkdir()
+    config.write_text(hand, encoding="utf-8")
+    before = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())  # no OS keyring, as on a bare server
+    try:
+        result = run("providers", "add", "newp", "--kind", "openai", "--key", input=stdin)
+        fresh = run("providers", "add", "other", "--kind", "openai", "--key", input=stdin)
+    finally:
+        keyring.set_keyring(before)
+    assert result.exit_code == 1 and fresh.exit_code == 1
+    if stdin:
+        assert "the OS keyring cannot store the key (NoKeyringError)" in result.output
+    assert config.read_text(encoding="utf-8") == hand  # neither replaced nor added

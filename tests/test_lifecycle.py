@@ -284,6 +284,9 @@ def test_the_user_file_is_read_again_when_it_changes(home: Path) -> None:
     assert lifecycle.lookup("local:qwen2.5:7b") is None
 
 
+ROW = '[[model]]\nvendor = "openai"\nid = "gpt-4o-2024-08-06"\nsource = "x"\nchecked = 2026-01-01\n'
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
@@ -306,6 +309,46 @@ def test_the_user_file_is_read_again_when_it_changes(home: Path) -> None:
         (
             '[[model]]\nvendor = "o"\nid = "x"\nsource = "s"\nchecked = 2026-12-01\nstate = "gone"',
             "state = 'gone'",
+        ),
+        (
+            ROW + 'price_input = "x"\nprice_output = 1',
+            "number 1: price_input = 'x': give USD",
+        ),
+        (
+            ROW + "retires = 2027-01-01T10:00:00",
+            "number 1: retires = 2027-01-01T10:00:00 is a time",
+        ),
+        (
+            ROW + 'alias_of = "gpt-4o"',
+            "number 1: alias_of = 'gpt-4o' is not a list of model ids",
+        ),
+        (
+            ROW + "price_input = nan\nprice_output = 1",
+            "number 1: price_input = nan: give USD",
+        ),
+        (
+            ROW + "price_input = 1\nprice_output = -1",
+            "number 1: price_output = -1: give USD",
+        ),
+        (
+            ROW + "price_input = 1",
+            "number 1: price_input without price_output",
+        ),
+        (
+            ROW + "context = -5",
+            "number 1: context = -5: give a whole number of tokens",
+        ),
+        (
+            ROW + "context = 1.5",
+            "number 1: context = 1.5",
+        ),
+        (
+            ROW + "note = 5",
+            "number 1: note = 5 is not text",
+        ),
+        (
+            ROW + '[[model]]\nvendor = 7\nid = "y"\nsource = "s"\nchecked = 2026-01-01',
+            "number 2: vendor = 7",
         ),
     ],
 )

@@ -186,6 +186,39 @@ def test_a_stream_cut_before_any_text_is_retried(
     assert answer.status == "complete"
 
 
+NOT_JSON = b"data: {not json!!\n\n"
+
+
+def test_a_reply_that_cannot_be_read_before_any_text_is_retried_then_fails_over(
+    wire: WireServer, two: dict[str, Provider], llmock: Any
+) -> None:
+    wire.queue(Script(raw={0: NOT_JSON}), Script(raw={0: NOT_JSON}))
+    answer, pieces, notices = _drain(
+        _router(two, Clock()).run(_refs("primary:model-a", "fallback:gpt-4o"), _build)
+    )
+    assert _outcomes(answer) == [
+        ("primary:model-a", "error", "malformed"),
+        ("primary:model-a", "error", "malformed"),
+        ("fallback:gpt-4o", "ok", None),
+    ]
+    assert answer.status == "complete" and answer.text == "".join(pieces)
+    assert "primary:model-a failed (malformed): trying the next model" in notices
+    assert len(llmock.requests) == 1
+
+
+def test_a_reply_that_cannot_be_read_after_text_keeps_what_came(
+    wire: WireServer, two: dict[str, Provider], llmock: Any
+) -> None:
+    wire.queue(Script(text="hello big world", raw={1: NOT_JSON}))
+    answer, pieces, _ = _drain(
+        _router(two, Clock()).run(_refs("primary:model-a", "fallback:gpt-4o"), _build)
+    )
+    assert (answer.status, answer.text, pieces) == ("incomplete", "hello ", ["hello "])
+    assert _outcomes(answer) == [("primary:model-a", "incomplete", "malformed")]
+    assert answer.error and "could not be read" in answer.error
+    assert answer.attempts[0].ms is not None and llmock.requests == []
+
+
 def test_not_retryable_fails_over_without_waiting(
     wire: WireServer, two: dict[str, Provider]
 ) -> None:
@@ -306,3 +339,32 @@ def test_attempts_are_timed(wire: WireServer, two: dict[str, Provider]) -> None:
     assert (
         answer.attempts[0].started_at is not None and answer.attempts[0].started_at <= time.time()
     )
+
+
+def test_a_stop_before_any_text_is_interrupted(wire: WireServer, two: dict[str, Provider]) -> None:
+    def stopped(seconds: float) -> None:
+        raise KeyboardInterrupt  # Ctrl-C during the back-off
+
+    slow = {"error": {"message": "slow down", "type": "rate_limit_error"}}
+    wire.queue(Script(status=429, body=slow))
+    router = Router(two, Policy(), clock=Clock(), sleep=stopped, chance=lambda: 0.5)
+    run = router.run(_refs("primary:model-a"), _build)
+    with pytest.raises(KeyboardInterrupt):
+        _drain(run)
+    answer = run.stop()
+    assert (answer.status, answer.text, answer.error) == ("interrupted", "", None)
+    assert _outcomes(answer) == [("primary:model-a", "error", "rate_limit")]
+
+
+def test_a_stop_while_the_request_is_made_is_an_interrupted_attempt(
+    two: dict[str, Provider],
+) -> None:
+    def build(provider: Provider, ref: ModelRef) -> tuple[ChatRequest, list[str]]:
+        raise KeyboardInterrupt  # a signal while the path is converted
+
+    run = _router(two, Clock()).run(_refs("primary:model-a"), build)
+    with pytest.raises(KeyboardInterrupt):
+        _drain(run)
+    answer = run.stop()
+    assert answer.status == "interrupted"
+    assert _outcomes(answer) == [("primary:model-a", "interrupted", None)]

@@ -59,10 +59,12 @@ def add(name: str, kind: str, ask_key: bool, **settings: Any) -> None:
     """Add (or replace) a provider in config.toml; hand edits and comments are kept."""
     given = {key: value for key, value in settings.items() if value is not None}
     provider = ProviderConfig(name, kind, **given)
-    try:
-        path = add_provider(provider)
-        if ask_key:
-            keys.store_key(name, click.prompt(f"API key for {name}", hide_input=True).strip())
+
+    def store_key() -> None:  # after the new file is checked, before it is written
+        keys.store_key(name, click.prompt(f"API key for {name}", hide_input=True).strip())
+
+    try:  # nothing is written unless all of it succeeds: the settings, then the key, then both
+        path = add_provider(provider, before=store_key if ask_key else None)
         cls = plugins.providers()[kind]
         source = keys.key_source(load_config().providers[name], cls.KEY_ENV)
     except FreeholdError as error:

@@ -15,7 +15,17 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from freehold.errors import ProviderError
-from freehold.providers.base import ChatRequest, Event, Finish, Image, Meta, Provider, Text
+from freehold.providers.base import (
+    ChatRequest,
+    Event,
+    Finish,
+    Image,
+    Meta,
+    Provider,
+    Text,
+    Turn,
+    user_images_only,
+)
 
 if TYPE_CHECKING:
     import anthropic
@@ -42,11 +52,12 @@ class AnthropicProvider(Provider):
 
     def list_models(self) -> list[str]:
         import anthropic
+        import httpx2
 
-        try:
+        def read() -> list[str]:
             return [model.id for model in self._client().models.list()]
-        except anthropic.AnthropicError as error:
-            raise self._fault(error) from None
+
+        return self.listed(read, (anthropic.AnthropicError,), (httpx2.HTTPError,))
 
     def _client(self) -> anthropic.Anthropic:
         return self.sdk(self._make_client)
@@ -67,7 +78,7 @@ class AnthropicProvider(Provider):
         arguments: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
-            "messages": [{"role": t.role, "content": _content(t.content)} for t in request.turns],
+            "messages": [{"role": t.role, "content": _content(t)} for t in request.turns],
         }
         if request.system:
             arguments["system"] = request.system
@@ -140,7 +151,11 @@ class AnthropicProvider(Provider):
         )
 
 
-def _content(pieces: tuple[str | Image, ...]) -> str | list[dict[str, Any]]:
+def _content(turn: Turn) -> str | list[dict[str, Any]]:
+    """Text, or blocks with images in base64. Images go in user turns only (the Messages
+    API's vision rule; ``carry.py`` moves an answer's images there): one in an assistant
+    turn is named instead."""
+    pieces = user_images_only(turn)
     if all(isinstance(piece, str) for piece in pieces):
         return "\n\n".join(piece for piece in pieces if isinstance(piece, str))
     blocks: list[dict[str, Any]] = []

@@ -24,6 +24,8 @@ server          yes        500, 502, ``api_error``, ``server_error``, ``INTERNAL
 timeout         yes        no byte within ``timeout`` (first byte included), 408, 504
 connection      yes        refused, reset, DNS
 truncated       yes        the stream ended without its finish marker
+malformed       yes        the reply could not be read (not JSON, wrong types): any other
+                           exception while the answer is read
 auth            no         401, 403, no key
 not_found       no         404, an unknown model
 context         no         the prompt is longer than the model reads
@@ -63,10 +65,13 @@ __all__ = [
     "connect",
     "redact",
     "retry_after",
+    "user_images_only",
 ]
 
 _Client = TypeVar("_Client")
-RETRYABLE = frozenset({"rate_limit", "overloaded", "server", "timeout", "connection", "truncated"})
+RETRYABLE = frozenset(
+    {"rate_limit", "overloaded", "server", "timeout", "connection", "truncated", "malformed"}
+)
 ERROR_KINDS = RETRYABLE | {"auth", "not_found", "context", "bad_request", "error"}
 
 
@@ -248,6 +253,9 @@ class Provider:
     CONTEXT_WINDOW: ClassVar[int] = 128_000  # tokens, when the config does not say
     LOCAL_CONTEXT_WINDOW: ClassVar[int] = 8_192  # the same, for a base_url server
     IMAGES: ClassVar[bool] = True  # whether its models take images, when the config does not say
+    # whether its API takes an image inside the model's own turn (an image a tool or the model
+    # made); where not, ``carry.py`` moves it to the next user turn (docs/decisions.md)
+    ANSWER_IMAGES: ClassVar[bool] = False
     ALTERNATING: ClassVar[bool] = True  # turns must alternate and start with the user
     NEEDS_KEY: ClassVar[bool] = True  # the vendor's own endpoint refuses a call without a key
 
@@ -304,19 +312,67 @@ class Provider:
     ) -> Iterator[Event]:
         """``_streamed`` or ``_whole`` as ``request.stream`` asks, every SDK error made
         ``_fault``'s and every transport error ``_transport``'s ``ProviderError`` — raised
-        outside the handler, so nothing keeps a reference to the SDK's error or its socket."""
+        outside the handler, so nothing keeps a reference to the SDK's error or its socket.
+
+        Any other exception while the reply is read (a line that is not JSON, a field of the
+        wrong type, which the SDKs pass on as they find them) is the provider's fault too, of
+        kind ``malformed``: the router retries or fails over before the first piece of text
+        and keeps what came after it, as for any fault. Each event is checked on its way out
+        (``_checked``), so a wrong type is noticed here, not later where it is printed."""
         fault: ProviderError | None = None
+        events = self._streamed(request) if request.stream else self._whole(request)
         try:
-            if request.stream:
-                yield from self._streamed(request)
-            else:
-                yield from self._whole(request)
+            for event in events:
+                yield _checked(event)
+        except ProviderError:
+            raise
         except sdk_errors as error:
             fault = self._fault(error)
         except transport_errors as error:
             fault = self._transport(error)
+        except Exception as error:
+            fault = self.malformed(error)
+        finally:  # a stop, or a bad event, closes the SDK's stream (its response) at once
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
         if fault is not None:
             raise fault
+
+    def listed(
+        self,
+        read: Callable[[], list[Any]],
+        sdk_errors: tuple[type[BaseException], ...],
+        transport_errors: tuple[type[BaseException], ...],
+    ) -> list[str]:
+        """``read()``'s model ids, with ``guarded``'s rule for faults. A reply that is not a
+        model list (a proxy's or a login page's HTML, a ``base_url`` without its ``/v1``),
+        which the SDKs meet with an ``AttributeError`` or a ``TypeError`` of their own, is
+        one line naming the server: ``check base_url``."""
+        fault: ProviderError | None = None
+        try:
+            names = read()
+            if all(isinstance(name, str) for name in names):
+                return names
+            raise TypeError("a model id that is not text")
+        except ProviderError:
+            raise
+        except sdk_errors as error:
+            fault = self._fault(error)
+        except transport_errors as error:
+            fault = self._transport(error)
+        except Exception:
+            where = self.config.base_url or "the vendor's endpoint"
+            fault = self.fault(
+                f"the reply from {where} is not a model list — check base_url", kind="bad_request"
+            )
+        raise fault
+
+    def malformed(self, error: Exception) -> ProviderError:
+        """The fault for a reply that could not be read."""
+        return self.fault(
+            f"the reply could not be read ({type(error).__name__}: {error})", kind="malformed"
+        )
 
     def _streamed(self, request: ChatRequest) -> Iterator[Event]:
         raise NotImplementedError
@@ -378,6 +434,36 @@ class Provider:
         return self.fault(
             f"the stream from {model} ended without its finish marker", kind="truncated"
         )
+
+
+def user_images_only(turn: Turn) -> tuple[str | Image, ...]:
+    """``turn``'s pieces, an image outside a user turn named instead (for an API whose
+    model turns take no images; ``carry.py`` has already moved them, this guards any other
+    caller)."""
+    if turn.role == "user":
+        return turn.content
+    return tuple(
+        "[Image not sent: this API takes images in user turns only]"
+        if isinstance(piece, Image)
+        else piece
+        for piece in turn.content
+    )
+
+
+def _checked(event: Event) -> Event:
+    """``event`` when its fields have the types they promise; else ``TypeError``."""
+    if isinstance(event, Text) and not isinstance(event.text, str):
+        raise TypeError(f"a piece of text is {type(event.text).__name__}, not text")
+    if isinstance(event, Meta):
+        for name in ("tokens_in", "tokens_out"):
+            value = getattr(event, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise TypeError(f"{name} is {value!r}, not a whole number")
+        if event.served_model is not None and not isinstance(event.served_model, str):
+            raise TypeError(f"the model is {event.served_model!r}, not text")
+    if isinstance(event, Finish) and not isinstance(event.reason, str):
+        raise TypeError(f"the finish reason is {event.reason!r}, not text")
+    return event
 
 
 def connect(config: ProviderConfig, *, http_client: Any = None) -> Provider:

@@ -41,6 +41,7 @@ class GeminiProvider(Provider):
     KIND: ClassVar[str] = KIND
     KEY_ENV: ClassVar[str | None] = "GEMINI_API_KEY"
     CONTEXT_WINDOW: ClassVar[int] = 1_000_000
+    ANSWER_IMAGES: ClassVar[bool] = True  # a model turn's parts may hold inline_data
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         from google.genai import errors
@@ -50,13 +51,11 @@ class GeminiProvider(Provider):
     def list_models(self) -> list[str]:
         from google.genai import errors
 
-        try:
+        def read() -> list[str]:
             client = self._client()
             return [(m.name or "").removeprefix("models/") for m in client.models.list()]
-        except errors.APIError as error:
-            raise self._fault(error) from None
-        except _transport_errors() as error:
-            raise self._transport(error) from None
+
+        return self.listed(read, (errors.APIError,), _transport_errors())
 
     def _client(self) -> genai.Client:
         return self.sdk(self._make_client)

@@ -18,7 +18,17 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from freehold.errors import ProviderError
-from freehold.providers.base import ChatRequest, Event, Finish, Image, Meta, Provider, Text
+from freehold.providers.base import (
+    ChatRequest,
+    Event,
+    Finish,
+    Image,
+    Meta,
+    Provider,
+    Text,
+    Turn,
+    user_images_only,
+)
 
 if TYPE_CHECKING:
     import httpx2
@@ -46,12 +56,13 @@ class OpenAIProvider(Provider):
         return self.guarded(request, (openai.OpenAIError,), (httpx2.HTTPError,))
 
     def list_models(self) -> list[str]:
+        import httpx2
         import openai
 
-        try:
+        def read() -> list[str]:
             return [model.id for model in self._client().models.list()]
-        except openai.OpenAIError as error:
-            raise self._fault(error) from None
+
+        return self.listed(read, (openai.OpenAIError,), (httpx2.HTTPError,))
 
     def _client(self) -> openai.OpenAI:
         return self.sdk(self._make_client)
@@ -72,7 +83,7 @@ class OpenAIProvider(Provider):
         messages: list[dict[str, Any]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
-        messages.extend({"role": t.role, "content": _content(t.content)} for t in request.turns)
+        messages.extend({"role": t.role, "content": _content(t)} for t in request.turns)
         limit = "max_tokens" if self.config.base_url else "max_completion_tokens"
         return {"model": request.model, "messages": messages, limit: request.max_tokens}
 
@@ -149,9 +160,12 @@ class OpenAIProvider(Provider):
         )
 
 
-def _content(pieces: tuple[str | Image, ...]) -> str | list[dict[str, Any]]:
+def _content(turn: Turn) -> str | list[dict[str, Any]]:
     """Plain text when the turn is text only (what every compatible server reads), else
-    OpenAI's content parts with images as data URLs."""
+    OpenAI's content parts with images as data URLs. An assistant message takes text parts
+    only (``ChatCompletionAssistantMessageParam``): an image there, which ``carry.py`` never
+    sends, is named instead of a 400."""
+    pieces = user_images_only(turn)
     if all(isinstance(piece, str) for piece in pieces):
         return "\n\n".join(piece for piece in pieces if isinstance(piece, str))
     parts: list[dict[str, Any]] = []

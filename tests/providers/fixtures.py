@@ -26,6 +26,7 @@ def wire(wire_server: WireServer) -> WireServer:
     """The wire server with an empty script queue and request log."""
     wire_server.scripts.clear()
     wire_server.requests.clear()
+    wire_server.models_page = None
     return wire_server
 
 

@@ -40,8 +40,10 @@ class Script:
     pieces, naming ``served`` as the model (default: the one asked for); ``error_after``
     sends a provider error event after that many pieces; ``cut_after`` ends the stream
     there without its finish marker; ``delay`` waits before the first byte. ``gap`` waits
-    between the stream's events, and ``hold`` (with ``hold_after``) stops the stream after
-    that many events until the test sets it: an answer provably still on its way.
+    between the stream's events; ``raw`` sends bytes as they are before the numbered piece
+    (a line that is not JSON, a field of the wrong type), then goes on; ``hold`` (with
+    ``hold_after``) stops the stream after that many events until the test sets it: an
+    answer provably still on its way.
     """
 
     text: str = "Hello from the wire server."
@@ -57,6 +59,7 @@ class Script:
     gap: float = 0.0
     hold: threading.Event | None = None
     hold_after: int = 0
+    raw: dict[int, bytes] = field(default_factory=dict)
 
     def pieces(self) -> list[str]:
         words = self.text.split(" ")
@@ -79,6 +82,7 @@ class WireServer:
     def __init__(self) -> None:
         self.scripts: list[Script] = []
         self.requests: list[Seen] = []
+        self.models_page: str | None = None  # HTML served at /models instead of the list
         self.app = Starlette(routes=_routes(self))
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -125,6 +129,8 @@ def _routes(server: WireServer) -> list[Route]:
         return await _answer(server, request, "gemini", _gemini)
 
     async def models(request: Request) -> Response:
+        if server.models_page is not None:  # a proxy's or a login page, with status 200
+            return Response(server.models_page, 200, media_type="text/html")
         protocol = request.url.path.split("/")[1]
         names = ["model-a", "model-b-20250101"]
         if protocol == "gemini":
@@ -229,6 +235,8 @@ class _openai:
     def stream(script: Script, served: str) -> Iterator[bytes]:
         yield _openai.chunk(served, {"role": "assistant", "content": ""})
         for number, piece in enumerate(script.pieces()):
+            if number in script.raw:
+                yield script.raw[number]
             if number == script.error_after:
                 yield _sse(
                     {"error": {"message": "The server is overloaded", "type": script.error_type}}
@@ -299,6 +307,8 @@ class _anthropic:
         }
         yield _sse(block, "content_block_start")
         for number, piece in enumerate(script.pieces()):
+            if number in script.raw:
+                yield script.raw[number]
             if number == script.error_after:
                 error = {
                     "type": "error",
@@ -363,6 +373,8 @@ class _gemini:
     def stream(script: Script, served: str) -> Iterator[bytes]:
         pieces = script.pieces()
         for number, piece in enumerate(pieces):
+            if number in script.raw:
+                yield script.raw[number]
             if number == script.error_after:
                 yield _sse(
                     {

@@ -116,6 +116,69 @@ def test_a_stream_cut_without_its_finish_marker_is_noticed(wire: WireServer, kin
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_an_image_in_an_assistant_turn_goes_only_where_the_api_takes_it(
+    wire: WireServer, kind: str
+) -> None:
+    turns = (
+        Turn("user", ("Draw a pixel.",)),
+        Turn("assistant", ("Here:", Image(PNG, "image/png"))),
+        Turn("user", ("Thanks.",)),
+    )
+    _events(kind, wire.base_url(kind), _request(turns=turns))
+    body = wire.requests[0].body
+    if kind == "gemini":  # a model turn's parts may hold inline_data
+        assert body["contents"][1]["role"] == "model"
+        assert "inlineData" in body["contents"][1]["parts"][1]
+        return
+    answer = body["messages"][1]
+    assert answer["role"] == "assistant"
+    assert (
+        answer["content"] == "Here:\n\n[Image not sent: this API takes images in user turns only]"
+    )
+
+
+# What a broken server sends in the middle of a stream, per protocol: a line that is not JSON,
+# and JSON whose fields have the wrong types (the SDKs pass both on as they find them).
+NOT_JSON = {
+    "openai": b"data: {not json!!\n\n",
+    "anthropic": b"event: content_block_delta\ndata: {broken\n\n",
+    "gemini": b"data: {broken\n\n",
+}
+WRONG_TYPES = {
+    "openai": b'data: {"id": "c1", "object": "chat.completion.chunk", "created": 0, '
+    b'"model": "m", "choices": null}\n\n',
+    "anthropic": b'event: content_block_delta\ndata: {"type": "content_block_delta", '
+    b'"index": 0, "delta": {"type": "text_delta", "text": 5}}\n\n',
+    "gemini": b'data: {"candidates": [{"content": {"role": "model", "parts": [{"text": 5}]}}]}\n\n',
+}
+OPENAI_NUMBER = (
+    b'data: {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m", '
+    b'"choices": [{"index": 0, "delta": {"content": 5}, "finish_reason": null}]}\n\n'
+)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("broken", ["not_json", "wrong_types"])
+@pytest.mark.parametrize("at", [0, 2], ids=["before-text", "after-text"])
+def test_a_reply_that_cannot_be_read_is_a_fault_of_its_own(
+    wire: WireServer, kind: str, broken: str, at: int
+) -> None:
+    bad = (NOT_JSON if broken == "not_json" else WRONG_TYPES)[kind]
+    wire.queue(Script(text="one two three four", raw={at: bad}))
+    error, seen = _fault(kind, wire.base_url(kind))
+    assert _text(seen) == ("one two " if at else "")
+    assert (error.kind, error.retryable) == ("malformed", True)
+    assert str(error).startswith("p: malformed: the reply could not be read (")
+
+
+def test_a_number_where_text_belongs_is_noticed_where_it_arrives(wire: WireServer) -> None:
+    wire.queue(Script(text="one two three", raw={1: OPENAI_NUMBER}))
+    error, seen = _fault("openai", wire.base_url("openai"))
+    assert _text(seen) == "one " and error.kind == "malformed"
+    assert "a piece of text is int" in str(error)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_the_model_that_answered_is_reported(wire: WireServer, kind: str) -> None:
     wire.queue(Script(served="model-z-2026"), Script(served="model-z-2026"))
     for stream in (True, False):
@@ -185,6 +248,16 @@ def test_connection_refused(kind: str) -> None:
 def test_list_models(wire: WireServer, llmock: Any, kind: str) -> None:
     assert provider_for(kind, wire.base_url(kind)).list_models() == ["model-a", "model-b-20250101"]
     assert provider_for(kind, llmock.base_url(LLMOCK_PATH[kind])).list_models()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_reply_that_is_not_a_model_list_says_check_base_url(wire: WireServer, kind: str) -> None:
+    wire.models_page = "<html><body>Sign in to the proxy</body></html>"
+    with pytest.raises(ProviderError) as caught:
+        provider_for(kind, wire.base_url(kind)).list_models()
+    assert str(caught.value) == (
+        f"p: bad request: the reply from {wire.base_url(kind)} is not a model list — check base_url"
+    )
 
 
 def test_the_http_client_is_injectable(wire: WireServer) -> None:
