@@ -25,6 +25,7 @@ __all__ = [
     "m008_exit_plan",
     "m009_fts_writes_bigger_segments",
     "m010_early_schemas_caught_up",
+    "m011_conversations_parser_version",
     "migrate",
 ]
 
@@ -664,3 +665,12 @@ def _fts_caught_up(db: sqlite3.Connection) -> str:
         if name in behind:
             script += f"INSERT INTO {name}({name}) VALUES ('rebuild');\n"
     return script
+
+
+@_step
+def m011_conversations_parser_version(_db: sqlite3.Connection) -> str:
+    # Which importer version made each conversation (``chatgpt/2``), so that a newer one
+    # re-reads a conversation an older one stored when the same raw JSON comes again
+    # (``Archive.add_conversation``). Rows stored before it stay NULL: made by an unknown,
+    # older importer, they are re-read once by the next import that brings them. Instant.
+    return "ALTER TABLE conversations ADD COLUMN parser_version TEXT;"

@@ -60,7 +60,7 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "freehold"
-PARSER_VERSION = "freehold/1"
+PARSER_VERSION = "freehold/2"
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _MAX_LINE = 1 << 30
