@@ -511,13 +511,13 @@ def _aside(
 
 def _newer_parser(stored: str | None, current: str | None) -> bool:
     """Whether importer version ``current`` converts again what ``stored`` made of the same
-    raw JSON: ``chatgpt/2`` after ``chatgpt/1``, and any known version after none (stored
-    before versions were kept, m011). Another importer's version (a freehold export of the
-    same conversation), an older one (a downgrade) or one that does not end in a number
-    leaves the stored conversation as it is."""
-    if current is None:
+    raw JSON: ``chatgpt/2`` after ``chatgpt/1``, and any known version after an unknown one
+    (NULL: stored before versions were kept, m011, or brought by a freehold export). An
+    unknown ``current`` (a freehold export's copy), another importer's version, an older one
+    (a downgrade) or one that does not end in a number leaves the stored one as it is."""
+    if not current:
         return False
-    if stored is None:
+    if not stored:
         return True
     name, _, number = current.rpartition("/")
     stored_name, _, stored_number = stored.rpartition("/")
@@ -1037,7 +1037,7 @@ class Archive:
             dumps(conv.problems) if conv.problems else None,
             source_id,
             conv.gone_upstream_at,
-            conv.parser_version,
+            conv.parser_version or None,
         )
 
     def _existing(self, cid: str) -> dict[str, tuple[int, tuple[Any, ...]]]:

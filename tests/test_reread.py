@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from freehold.archive import Archive, _newer_parser
+from freehold.archive import Archive, _newer_parser, open_archive
+from freehold.exporters import json as json_export
 from freehold.ingest import import_path
 from freehold.models import Message
 from freehold.render import import_report
@@ -97,6 +98,27 @@ def test_a_reread_keeps_the_turns_written_here(archive: Archive, real: Path) -> 
     assert [m.text for m in after.messages if m.origin] == [m.text for m in ours]
 
 
+def test_a_freehold_export_neither_re_reads_nor_hides_a_fix(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """A freehold export's messages are another archive's conversion by an importer version it
+    does not say: stored as unknown, so the source's own export re-reads them; and imported
+    where that importer's version is stored, it changes nothing."""
+    export = real / EXPORT
+    import_path(archive, export, reader_process=False)
+    out = tmp_path / "freehold-export"
+    json_export.write(archive, archive.iter_conversations(), out)
+    assert import_path(archive, out, reader_process=False).conversations["unchanged"] == 3
+    versions = {row[0] for row in archive.db.execute("SELECT parser_version FROM conversations")}
+    assert versions == {"openwebui/2"}
+    with open_archive(tmp_path / "other") as other:
+        import_path(other, out, reader_process=False)
+        stored = {row[0] for row in other.db.execute("SELECT parser_version FROM conversations")}
+        assert stored == {None}
+        report = import_path(other, export, reader_process=False)
+        assert report.conversations["reread"] == 3 and report.conversations["unchanged"] == 3
+
+
 def _leaf_id(archive: Archive, cid: str, leaf: str | None) -> int:
     messages: list[Message] = archive.get_conversation(cid).messages
     return next(m.id for m in messages if m.source_id == leaf and m.id is not None)
@@ -112,6 +134,8 @@ def _leaf_id(archive: Archive, cid: str, leaf: str | None) -> int:
         ("chatgpt/3", "chatgpt/2", False),
         ("freehold/1", "chatgpt/2", False),
         ("chatgpt/1", None, False),
+        ("chatgpt/1", "", False),
+        ("", "chatgpt/2", True),
         (None, None, False),
         ("chatgpt/x", "chatgpt/2", False),
         ("chatgpt/\u00b9", "chatgpt/2", False),

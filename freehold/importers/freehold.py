@@ -177,6 +177,10 @@ class _Freehold(Format):
             starred=field.flag(obj, "starred"),
             context=[c for c in map(_context, field.array(obj, "context")) if c is not None],
             problems=[str(item) for item in field.array(obj, "problems")],
+            # Its messages are another archive's conversion, by an importer version the
+            # export does not say: unknown (stored as NULL), so the source's own importer
+            # re-reads them once, and this copy never re-reads what the archive holds.
+            parser_version="",
         )
         _order(conv)
         return conv
