@@ -301,3 +301,26 @@ def test_a_new_archive_is_left_as_it_is(tmp_path: Path, step: str) -> None:
     db = sqlite3.connect(":memory:", isolation_level=None)
     migrate(db)
     assert dict(MIGRATIONS)[step](db) == ""
+
+
+def test_an_archive_lacking_only_the_account_index_gets_it_and_keeps_its_records(
+    tmp_path: Path,
+) -> None:
+    """The shape of an archive made between 95facbb and 32dc3c8: only the index differs."""
+    with open_archive(tmp_path / "home") as archive:
+        db = archive.db
+        db.execute("DROP INDEX context_records_account")
+        db.execute("DELETE FROM _freehold_migrations WHERE name = 'm010_early_schemas_caught_up'")
+        db.executemany(
+            "INSERT INTO context_records (conversation_id, source_message_id, kind, text) "
+            "VALUES (NULL, ?, 'memory', ?)",
+            [(MEMORY, "likes tea"), (MEMORY, "likes cake")],
+        )
+        assert migrate(db) == ["m010_early_schemas_caught_up"]
+        kept = sorted(db.execute("SELECT source_message_id, text FROM context_records"))
+        assert [text for _, text in kept] == ["likes tea", "likes cake"]
+        assert kept[1][0].startswith(f"{MEMORY}#") and kept[0][0] == MEMORY
+        fresh = tmp_path / "new"
+        with open_archive(fresh):
+            pass
+    assert _schema(tmp_path / "home" / "archive.sqlite") == _schema(fresh / "archive.sqlite")
