@@ -160,6 +160,7 @@ class AddResult:
     attachments_missing: int = 0
     files_new: int = 0
     notes: list[str] = field(default_factory=list)  # repair notes this import met first
+    reread: bool = False  # the same raw JSON, stored by an older importer, converted again
 
 
 _MESSAGE_COLUMNS = (
@@ -583,6 +584,24 @@ def _aside(
     return f"an older copy ({when}) than the archive's ({_iso(stored)})", True
 
 
+def _newer_parser(stored: str | None, current: str | None) -> bool:
+    """Whether importer version ``current`` converts again what ``stored`` made of the same
+    raw JSON: ``chatgpt/2`` after ``chatgpt/1``, and any known version after an unknown one
+    (NULL: stored before versions were kept, m011, or brought by a freehold export). An
+    unknown ``current`` (a freehold export's copy), another importer's version, an older one
+    (a downgrade) or one that does not end in a number leaves the stored one as it is."""
+    if not current:
+        return False
+    if not stored:
+        return True
+    name, _, number = current.rpartition("/")
+    stored_name, _, stored_number = stored.rpartition("/")
+    numbers = (number, stored_number)
+    if name != stored_name or not all(n.isascii() and n.isdigit() for n in numbers):
+        return False
+    return int(number) > int(stored_number)
+
+
 def _iso(when: float) -> str:
     try:
         moment = datetime.fromtimestamp(when, UTC)
@@ -624,13 +643,13 @@ def _context_rows(cid: str, conv: Conversation) -> list[tuple[Any, ...]]:
 _CONVERSATION_COLUMNS = (
     "account_id, title, created_at, updated_at, model, current_leaf, project, archived, "
     "starred, message_count, branch_count, digest, raw_sha256, problems, last_seen_source, "
-    "gone_upstream_at"
+    "gone_upstream_at, parser_version"
 )
 _INSERT_CONVERSATIONS = (
     f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}, id, source_kind, "
     "source_conversation_id, first_seen_source, first_seen_at, last_seen_at) VALUES "
 )
-_CONVERSATION_VALUES = f"({', '.join('?' * 22)})"
+_CONVERSATION_VALUES = f"({', '.join('?' * 23)})"
 
 
 def _insert_conversations(count: int) -> str:
@@ -642,7 +661,7 @@ _UPDATE_CONVERSATION = (
     "UPDATE conversations SET account_id=coalesce(?, account_id), title=?, created_at=?, "
     "updated_at=?, model=?, current_leaf=?, project=?, archived=?, starred=?, message_count=?, "
     "branch_count=?, digest=?, raw_sha256=coalesce(nullif(?, ''), raw_sha256), problems=?, "
-    "last_seen_source=?, gone_upstream_at=?, last_seen_at=? WHERE id=?"
+    "last_seen_source=?, gone_upstream_at=?, parser_version=?, last_seen_at=? WHERE id=?"
 )
 
 
@@ -879,13 +898,14 @@ class Archive:
             self._flush()
         row = self.db.execute(
             "SELECT raw_sha256, digest, message_count, problems, current_leaf, updated_at, "
-            "gone_upstream_at FROM conversations WHERE id=?",
+            "gone_upstream_at, parser_version FROM conversations WHERE id=?",
             (cid,),
         ).fetchone()
         if row is None:
             return self._add_new(ready, source_id)
         self._flush()  # what it writes comes after what waits, in every table
-        if ready.raw_sha and row[0] == ready.raw_sha:
+        same = bool(ready.raw_sha) and row[0] == ready.raw_sha
+        if same and not _newer_parser(row[7], ready.head.parser_version):
             # Nothing to re-read, but this copy of the export may bring files an earlier one
             # lacked (conversations.json alone first, then the whole zip): link them.
             self._seen(cid, source_id, ready.head)
@@ -922,6 +942,7 @@ class Archive:
             # conversation is unchanged when what is stored is the same as before this copy.
             digest = self._redigest(cid)
         plan.result.status = "unchanged" if digest == row[1] else "updated"
+        plan.result.reread = same
         return plan.result
 
     def _redigest(self, cid: str) -> str:
@@ -1097,6 +1118,7 @@ class Archive:
             dumps(conv.problems) if conv.problems else None,
             source_id,
             conv.gone_upstream_at,
+            conv.parser_version or None,
         )
 
     def _existing(self, cid: str) -> dict[str, tuple[int, tuple[Any, ...]]]:

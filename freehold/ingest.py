@@ -101,7 +101,9 @@ class ImportReport:
             "source_id": self.source_id,
             "ok": self.ok,
             "files": [{"name": name, "bytes": size} for name, size in self.files],
-            "conversations": _counts(self.conversations, "read new updated unchanged skipped"),
+            "conversations": _counts(
+                self.conversations, "read new updated unchanged skipped reread"
+            ),
             "messages": _counts(self.messages, "read new updated unchanged"),
             "content_types": dict(self.content_types.most_common()),
             "not_understood": dict(self.not_understood.most_common()),
@@ -608,6 +610,7 @@ class _Writer:
         self.done_bytes += size
         result = self.archive.add_conversation(ready, report.source_id)
         report.conversations[result.status] += 1
+        report.conversations["reread"] += result.reread
         report.messages["new"] += result.messages_new
         report.messages["updated"] += result.messages_updated
         report.messages["unchanged"] += result.messages_unchanged

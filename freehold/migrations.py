@@ -7,6 +7,7 @@ test checks that every table is documented there.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ __all__ = [
     "m007_local_turns",
     "m008_exit_plan",
     "m009_fts_writes_bigger_segments",
+    "m010_early_schemas_caught_up",
+    "m011_conversations_parser_version",
     "migrate",
 ]
 
@@ -63,6 +66,15 @@ def _slow(db: sqlite3.Connection, name: str) -> bool:
     """Whether a pending step rewrites data in proportion to the archive's size."""
     if name == "m006_fts_found_by_datasette":
         return not _schema_writable(db)  # then it rebuilds the search indexes
+    if name == "m010_early_schemas_caught_up":
+        return _raw_keyed_alone(db) or bool(_fts_behind(db))
+    return _rebuilds(db, name)
+
+
+def _rebuilds(db: sqlite3.Connection, name: str) -> bool:
+    """Whether step ``name`` rebuilds a table on this database (m010 only on an early one)."""
+    if name == "m010_early_schemas_caught_up":
+        return _raw_keyed_alone(db)
     return name in _REBUILDS
 
 
@@ -72,7 +84,7 @@ def _apply(db: sqlite3.Connection, name: str, function: Step) -> bool:
     A rebuild runs with foreign keys off (the table others point at is dropped and made
     again); instead, a reference it breaks stops it (one broken by hand before is left be).
     """
-    rebuild = name in _REBUILDS
+    rebuild = _rebuilds(db, name)
     with _foreign_keys_off(db, rebuild):
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -501,3 +513,164 @@ def m009_fts_writes_bigger_segments(_db: sqlite3.Connection) -> str:
     # (8 MB). A setting in the index's own config table: a SQLite that does not know it
     # ignores it when it reads the index.
     return "INSERT INTO messages_fts(messages_fts, rank) VALUES ('hashsize', 8388608);"
+
+
+@_step
+def m010_early_schemas_caught_up(db: sqlite3.Connection) -> str:
+    # m001 was edited in place while archives made by it existed, and migrate() compares step
+    # names only, so those archives kept m001's older shapes: conversation_raw keyed by sha256
+    # alone (before 95facbb: the same raw JSON could not be kept for two conversations), no
+    # unique index for account-level context (before 32dc3c8: a Claude import with memories
+    # failed on its upsert), an index on messages(created_at) imports paid for (before
+    # 7a578b9), eager FTS merging (before 7df2b23), search indexes without stemming (before
+    # ff970bf) and a trigger feeding messages_fts besides the archive's own inserts (the first
+    # m001: each message imported since was indexed twice). Each shape is read from the
+    # schema and made as m001 and later steps make it now; nothing else changes. A test
+    # migrates an archive made by the first m001 and compares its schema with a new one's.
+    return (
+        _raw_keyed_by_conversation(db)
+        + _account_context_unique(db)
+        + _messages_extras_dropped(db)
+        + _fts_caught_up(db)
+    )
+
+
+def _raw_keyed_alone(db: sqlite3.Connection) -> bool:
+    """Whether conversation_raw has the early key, sha256 alone."""
+    columns = sorted((row[5], row[1]) for row in db.execute("PRAGMA table_info(conversation_raw)"))
+    return [name for position, name in columns if position] == ["sha256"]
+
+
+def _raw_keyed_by_conversation(db: sqlite3.Connection) -> str:
+    """Rebuild an early conversation_raw with its key (conversation_id, sha256), rowids kept
+    (they order a conversation's raw versions). Every early row is unique by the new key,
+    since it was by sha256 alone. The early index by conversation is left out (the key leads
+    with it); an index or trigger a person added is made again from its own SQL."""
+    if not _raw_keyed_alone(db):
+        return ""
+    kept = [
+        row[0]
+        for row in db.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'conversation_raw' "
+            "AND sql IS NOT NULL AND type IN ('index', 'trigger') "
+            "AND name != 'conversation_raw_conversation'"
+        )
+    ]
+    return """
+        CREATE TABLE conversation_raw_m010 (
+            sha256 TEXT NOT NULL,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id),
+            source_id INTEGER REFERENCES sources(id),
+            encoding TEXT NOT NULL DEFAULT 'zlib',
+            data BLOB NOT NULL,
+            PRIMARY KEY (conversation_id, sha256)
+        );
+        INSERT INTO conversation_raw_m010 (rowid, sha256, conversation_id, source_id, encoding,
+            data)
+        SELECT rowid, sha256, conversation_id, source_id, encoding, data
+        FROM conversation_raw ORDER BY rowid;
+        DROP TABLE conversation_raw;
+        PRAGMA legacy_alter_table=ON;
+        ALTER TABLE conversation_raw_m010 RENAME TO conversation_raw;
+        PRAGMA legacy_alter_table=OFF;
+        """ + "".join(f"{sql};\n" for sql in kept)
+
+
+def _account_context_unique(db: sqlite3.Connection) -> str:
+    """The unique index account-level context is upserted by. A record that would break it
+    (a second one under a key: none was written before the index existed, but a person may
+    have added one) is kept beside the first under the key and the start of its text's
+    SHA-256, as ``Archive.add_account_context`` keeps another text, or its row id after that
+    when even that is taken: never dropped."""
+    indexes = {row[1] for row in db.execute("PRAGMA index_list(context_records)")}
+    if "context_records_account" in indexes:
+        return ""
+    held = set(
+        db.execute(
+            "SELECT kind, source_message_id FROM context_records WHERE conversation_id IS NULL"
+        )
+    )
+    moves = []
+    for row_id, kind, key, text in db.execute(
+        "SELECT c.id, c.kind, c.source_message_id, c.text FROM context_records c "
+        "WHERE c.conversation_id IS NULL AND c.id > (SELECT min(f.id) FROM context_records f "
+        "WHERE f.conversation_id IS NULL AND f.kind = c.kind "
+        "AND f.source_message_id = c.source_message_id) ORDER BY c.id"
+    ):
+        aside = f"{key}#{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+        if (kind, aside) in held:
+            aside = f"{key}#{row_id}"
+        held.add((kind, aside))
+        moves.append(
+            f"UPDATE context_records SET source_message_id = {_quote(aside)} WHERE id = {row_id};\n"
+        )
+    return "".join(moves) + (
+        "CREATE UNIQUE INDEX context_records_account ON context_records(kind, source_message_id)\n"
+        "            WHERE conversation_id IS NULL;\n"
+    )
+
+
+def _messages_extras_dropped(db: sqlite3.Connection) -> str:
+    """The early index on messages(created_at) (m001 dropped it for import speed) and the
+    early trigger feeding messages_fts (the archive writes those rows itself)."""
+    found = {
+        row[0]
+        for row in db.execute(
+            "SELECT name FROM sqlite_master WHERE tbl_name = 'messages' "
+            "AND name IN ('messages_created', 'messages_ai')"
+        )
+    }
+    drops = {"messages_created": "DROP INDEX messages_created;\n"}
+    drops["messages_ai"] = "DROP TRIGGER messages_ai;\n"
+    return "".join(drops[name] for name in sorted(found))
+
+
+# The search indexes' settings as m001 and m009 make them.
+_FTS_NOW = {
+    "messages_fts": {"automerge": 16, "crisismerge": 32, "hashsize": 8388608},
+    "conversations_fts": {},
+}
+_UNSTEMMED = "tokenize='unicode61"
+
+
+def _fts_behind(db: sqlite3.Connection) -> set[str]:
+    """The search indexes to declare again and rebuild: those without stemming, and
+    messages_fts when the early trigger fed it twice."""
+    rows = db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE name IN ('messages_fts', 'conversations_fts')"
+    )
+    behind = {name for name, sql in rows if _UNSTEMMED in sql}
+    doubled = "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'messages_ai'"
+    if db.execute(doubled).fetchone():
+        behind.add("messages_fts")
+    return behind
+
+
+def _fts_caught_up(db: sqlite3.Connection) -> str:
+    """Stemming where the early indexes lacked it (a rebuild from their tables: ~2.5 s per
+    100 MB of export, announced), and m001's merge settings where they are missing."""
+    behind = _fts_behind(db)
+    script = ""
+    for name, wanted in _FTS_NOW.items():
+        sql = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
+        held = {} if name in behind else dict(db.execute(f"SELECT k, v FROM {name}_config"))
+        if name in behind:
+            stemmed = sql.replace(_UNSTEMMED, "tokenize='porter unicode61")
+            script += f"DROP TABLE {name};\n{stemmed};\n"
+        script += "".join(
+            f"INSERT INTO {name}({name}, rank) VALUES ('{key}', {value});\n"
+            for key, value in wanted.items()
+            if key not in held
+        )
+        if name in behind:
+            script += f"INSERT INTO {name}({name}) VALUES ('rebuild');\n"
+    return script
+
+
+@_step
+def m011_conversations_parser_version(_db: sqlite3.Connection) -> str:
+    # Which importer version made each conversation (``chatgpt/2``), so that a newer one
+    # re-reads a conversation an older one stored when the same raw JSON comes again
+    # (``Archive.add_conversation``). Rows stored before it stay NULL: made by an unknown,
+    # older importer, they are re-read once by the next import that brings them. Instant.
+    return "ALTER TABLE conversations ADD COLUMN parser_version TEXT;"

@@ -315,6 +315,8 @@ class Conversation:
     ``gone_upstream_at`` is restored from a freehold export and otherwise None (seen upstream).
     ``salvaged`` marks one whose messages could not be read (kept with its head and raw JSON
     only): it never replaces a copy the archive holds (``Archive.add_conversation``).
+    ``parser_version`` names the importer that made it (``chatgpt/2``, set by the planner):
+    a newer one re-reads a conversation stored by an older one from the same raw JSON.
     """
 
     source_kind: str
@@ -336,6 +338,7 @@ class Conversation:
     gone_upstream_at: str | None = None
     older_raw: list[bytes] = field(default_factory=list)
     salvaged: bool = False
+    parser_version: str | None = None
 
     @property
     def message_count(self) -> int:

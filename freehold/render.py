@@ -274,6 +274,9 @@ def _caption(report: dict[str, Any]) -> str:
         parts.append(f"not understood (kept raw): {odd}")
     if report["gone_upstream"]:
         parts.append(f"gone upstream: {report['gone_upstream']}")
+    reread = report["conversations"].get("reread")
+    if reread:
+        parts.append(f"re-read by a newer importer: {reread} (stored by an older one)")
     return "\n".join(parts)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from freehold.archive import Archive
 from freehold.ingest import ImportReport, import_path
+from freehold.migrations import MIGRATIONS, Step
 
 __all__ = [
     "LIBRECHAT_PREFIX",
@@ -21,6 +22,7 @@ __all__ = [
     "ingest",
     "own_system_prompts",
     "png",
+    "steps_before",
     "write_zip",
 ]
 
@@ -123,3 +125,13 @@ def chatgpt_chats(path: Path, chats: Mapping[str, tuple[str, list[str]]], start:
         conversations.append({**head, "mapping": mapping, "current_node": parent})
     members = {"conversations.json": json.dumps(conversations, ensure_ascii=False).encode()}
     return write_zip(path, {**members, "user.json": b'{"id": "user-chats"}'})
+
+
+# Columns today's archive code reads and writes for every conversation it imports.
+_WRITTEN_BY_EVERY_IMPORT = ("m011_conversations_parser_version",)
+
+
+def steps_before(count: int) -> list[tuple[str, Step]]:
+    """The first ``count`` migration steps, for a test that writes an older archive with
+    today's code: with the steps that add a column every import writes (they only add one)."""
+    return MIGRATIONS[:count] + [s for s in MIGRATIONS if s[0] in _WRITTEN_BY_EVERY_IMPORT]

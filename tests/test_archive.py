@@ -24,7 +24,7 @@ from freehold.errors import ArchiveError, FreeholdError, NotFoundError, StorageE
 from freehold.migrations import MIGRATIONS, migrate
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
 from freehold.tree import branch_paths, build_tree
-from tests.builders import chatgpt_chats, ingest
+from tests.builders import chatgpt_chats, ingest, steps_before
 from tests.providers.servers import WireServer
 
 FTS_WORDS = [
@@ -829,7 +829,7 @@ def _archive_before_m004(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from freehold import migrations
 
     with monkeypatch.context() as patch:
-        patch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:3])
+        patch.setattr(migrations, "MIGRATIONS", steps_before(3))
         patch.setattr(archive_module, "_plain", lambda parts, text: False)
         with open_archive(home) as old:
             assert (
@@ -1455,7 +1455,7 @@ def _archive_before_m006(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from freehold import migrations
 
     with monkeypatch.context() as patch:
-        patch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:5])
+        patch.setattr(migrations, "MIGRATIONS", steps_before(5))
         with open_archive(home) as old:
             add(old, chat("d-1", "2024-05-01", "otters and rivers", "otters hold hands"))
             add(old, chat("d-2", "2024-05-02", "a walrus question", "walruses nap"))

@@ -58,7 +58,7 @@ def check_mixed(archive: Archive, report: ImportReport) -> None:
     assert '"font", "theme"' in left["settings.json"].what
     (source,) = archive.sources()
     assert (source["kind"], source["status"]) == ("claude+aistudio+grok", "partial")
-    assert source["parser_version"] == "claude/1+aistudio/1+grok/1"
+    assert source["parser_version"] == "claude/2+aistudio/2+grok/2"
 
 
 def test_a_folder_of_several_exports_imports_each(

@@ -16,9 +16,9 @@ from freehold import migrations
 from freehold.archive import LOCAL_KIND, Archive, open_archive
 from freehold.errors import NotFoundError
 from freehold.ingest import import_path
-from freehold.migrations import MIGRATIONS
 from freehold.models import Attempt, Generation, Message
 from freehold.tree import branch_paths
+from tests.builders import steps_before
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-chatgpt-export.zip"
 WOOD = "9a161f4a-049a-4dc2-95e0-7f01853d64ca"  # "Woodworking advice" in the sample
@@ -374,7 +374,7 @@ def test_m007_on_an_archive_made_before_it(
     _isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as patch:
-        patch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:6])
+        patch.setattr(migrations, "MIGRATIONS", steps_before(6))
         with open_archive() as old:
             import_path(old, SAMPLE)
     with sqlite3.connect(_isolated_home / "archive.sqlite") as db:

@@ -35,7 +35,7 @@ from freehold.importers import _diagnose
 from freehold.importers._common import export_problems
 from freehold.importers._safezip import ExportFiles, lending
 from freehold.importers._skeleton import Claim, Export
-from freehold.models import ExportInfo, Problem, Record
+from freehold.models import Conversation, ExportInfo, Problem, Record
 
 __all__ = ["Part", "Plan", "plan"]
 
@@ -57,10 +57,20 @@ class Part:
         return importlib.import_module(self.module)
 
     def records(self, path: Path) -> Iterator[Record]:
+        """The importer's records, each conversation stamped with this part's version."""
         module = self.load()
         if self.only is None:
-            return iter(module.iter_conversations(path))
-        return iter(module.iter_conversations(path, only=self.only))
+            return _stamped(module.iter_conversations(path), self.version)
+        return _stamped(module.iter_conversations(path, only=self.only), self.version)
+
+
+def _stamped(records: Iterable[Record], version: str) -> Iterator[Record]:
+    """The archive keeps which importer version made each conversation, to re-read those an
+    older one made when the same raw JSON comes again (``Archive.add_conversation``)."""
+    for record in records:
+        if isinstance(record, Conversation) and record.parser_version is None:
+            record.parser_version = version
+        yield record
 
 
 @dataclass

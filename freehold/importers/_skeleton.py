@@ -15,10 +15,16 @@ The module then exposes the public protocol of ``hookspecs.py`` with plain assig
 ``FORMAT`` for the planner (``_plan``), which asks each format what it claims in a path::
 
     KIND = "grok"
-    PARSER_VERSION = "grok/1"
+    PARSER_VERSION = "grok/2"
     FORMAT = _Grok
     detect = _Grok.detect
     iter_conversations = _Grok.iter_conversations
+
+``PARSER_VERSION`` is ``<kind>/<number>``: **bump the number whenever what ``convert`` makes of
+the same raw JSON changes** (a fix, a part kept that was dropped). The archive keeps the version
+that made each conversation, and a re-import of the same raw JSON by a higher number converts it
+again (an update, counted as re-read in the report); the same number leaves it unchanged at no
+cost, so a fix without a bump never reaches conversations already stored.
 
 Everything else lives here once: opening the export through ``_safezip`` (an unsafe zip is
 refused; anything else unreadable is simply not this format), the ``ExportInfo``, what opening

@@ -47,7 +47,7 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "aistudio"
-PARSER_VERSION = "aistudio/1"
+PARSER_VERSION = "aistudio/2"
 
 _ROLES = {"user": "user", "model": "assistant", "assistant": "assistant", "system": "system"}
 _SYSTEM_ID = "system-instruction"

@@ -60,7 +60,7 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "freehold"
-PARSER_VERSION = "freehold/1"
+PARSER_VERSION = "freehold/2"
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _MAX_LINE = 1 << 30
@@ -177,6 +177,10 @@ class _Freehold(Format):
             starred=field.flag(obj, "starred"),
             context=[c for c in map(_context, field.array(obj, "context")) if c is not None],
             problems=[str(item) for item in field.array(obj, "problems")],
+            # Its messages are another archive's conversion, by an importer version the
+            # export does not say: unknown (stored as NULL), so the source's own importer
+            # re-reads them once, and this copy never re-reads what the archive holds.
+            parser_version="",
         )
         _order(conv)
         return conv

@@ -56,7 +56,7 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "html_text", "iter_conversations"]
 
 KIND = "gemini"
-PARSER_VERSION = "gemini/1"
+PARSER_VERSION = "gemini/2"
 
 PRODUCT = "Gemini Apps"
 GAP_SECONDS = 30 * 60

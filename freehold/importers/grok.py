@@ -43,7 +43,7 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "grok"
-PARSER_VERSION = "grok/1"
+PARSER_VERSION = "grok/2"
 
 _WHOLE_LIMIT = 1 << 30
 _FIRST_KEY = re.compile(rb'^\s*\{\s*"conversations"\s*:\s*(?=\[)')

@@ -40,7 +40,7 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "librechat"
-PARSER_VERSION = "librechat/1"
+PARSER_VERSION = "librechat/2"
 
 ROOT = "00000000-0000-0000-0000-000000000000"
 _META = ("sender", "endpoint", "tokenCount", "finish_reason", "unfinished")

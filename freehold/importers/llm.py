@@ -52,7 +52,7 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "llm"
-PARSER_VERSION = "llm/1"
+PARSER_VERSION = "llm/2"
 
 _MAGIC = b"SQLite format 3\x00"
 _STORE = ("threads", "turns", "messages", "parts")

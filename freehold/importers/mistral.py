@@ -35,7 +35,7 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "mistral"
-PARSER_VERSION = "mistral/1"
+PARSER_VERSION = "mistral/2"
 
 _UUID = r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
 _NAME = re.compile(rf"(?:^|/)chat-({_UUID})\.json$")

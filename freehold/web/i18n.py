@@ -39,6 +39,7 @@ FRENCH: dict[str, str] = {
     "updated": "mis à jour",
     "unchanged": "inchangés",
     "skipped": "ignorés",
+    "reread": "relus (importeur plus récent)",
     "found": "trouvées",
     "missing": "manquantes",
     "referenced": "référencées",
