@@ -313,8 +313,7 @@ class _ChatGPT(Format):
                 live.append((key, node, node["message"]))
             else:
                 empty.add(key)
-        messages: list[Message] = []
-        context: list[ContextRecord] = []
+        linked: list[tuple[str, str | None, dict[str, Any]]] = []
         for key, node, message in live:
             parent = node.get("parent")
             seen = 0
@@ -327,11 +326,22 @@ class _ChatGPT(Format):
             if parent is not None and not isinstance(parent, str):
                 field.odd("parent", parent, "a node id")
                 parent = None
-            messages.append(self._message(key, parent, message, context))
+            linked.append((key, parent, message))
+        calls = _tool_calls(linked)
+        context: list[ContextRecord] = []
+        messages = [
+            self._message(key, parent, message, context, calls.get(key))
+            for key, parent, message in linked
+        ]
         return messages, context
 
     def _message(
-        self, key: str, parent: str | None, msg: dict[str, Any], context: list[ContextRecord]
+        self,
+        key: str,
+        parent: str | None,
+        msg: dict[str, Any],
+        context: list[ContextRecord],
+        answered_by: str | None,
     ) -> Message:
         # Each field is read inline when it has its usual type, else by its ``field`` reader,
         # which notes an odd value (and reads it the same way): a third of this method's time.
@@ -351,7 +361,7 @@ class _ChatGPT(Format):
         created = msg.get("create_time")
         if created.__class__ is not float or not -1e11 <= created <= 1e11:
             created = field.when(msg, "create_time")
-        recipient = msg.get("recipient")
+        recipient, inferred = _recipient(msg, role, answered_by)
         for record in content.context:
             record.created_at, record.message_source_id = created, key
         context.extend(content.context)
@@ -376,7 +386,7 @@ class _ChatGPT(Format):
             created_at=created,
             hidden=hidden,
             status=_status(msg, metadata),
-            meta=_meta(msg, metadata),
+            meta=_meta(msg, metadata, recipient if inferred else None),
             attachments=content.attachments,
         )
 
@@ -402,8 +412,9 @@ def _status(msg: dict[str, Any], metadata: dict[str, Any]) -> str:
 _META_KEYS = ("finish_details", "gizmo_id", "invoked_plugin", "attachments", "is_complete")
 
 
-def _meta(msg: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:
-    """A small, useful subset of the message's metadata; the raw JSON keeps all of it."""
+def _meta(msg: dict[str, Any], metadata: dict[str, Any], inferred: str | None) -> dict[str, Any]:
+    """A small, useful subset of the message's metadata; the raw JSON keeps all of it. A
+    recipient ``_recipient`` inferred is kept as the recipient, and said to be inferred."""
     meta = {}
     for key in _META_KEYS:
         value = metadata.get(key)
@@ -413,7 +424,33 @@ def _meta(msg: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:
         value = msg.get(key)
         if value is not None and value != "all":
             meta[key] = value
+    if inferred is not None:
+        meta["recipient"], meta["recipient_inferred"] = inferred, True
     return meta
+
+
+def _tool_calls(linked: list[tuple[str, str | None, dict[str, Any]]]) -> dict[str, str]:
+    """Message id → the tool that answers it: the author name of a ``tool`` message that
+    follows it (``"tool"`` when that one has no name). 2026 slim messages have no
+    ``recipient`` (FORMATS.md §A.4); the next message still says who was called."""
+    calls: dict[str, str] = {}
+    for _, parent, msg in linked:
+        author = msg.get("author")
+        if parent is None or author.__class__ is not dict or author.get("role") != "tool":
+            continue
+        name = author.get("name")
+        calls.setdefault(parent, name if isinstance(name, str) and name else "tool")
+    return calls
+
+
+def _recipient(msg: dict[str, Any], role: str, answered_by: str | None) -> tuple[str | None, bool]:
+    """Whom a message speaks to, and whether that was inferred: its ``recipient``, else, for
+    an assistant message a tool answers, that tool. The one rule for what is a tool call
+    (hidden) and a memory write (``bio``), whatever the era."""
+    recipient = msg.get("recipient")
+    if recipient is None and role == "assistant" and answered_by is not None:
+        return answered_by, True
+    return recipient, False
 
 
 def _main_model(messages: list[Message]) -> str | None:
