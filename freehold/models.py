@@ -11,8 +11,11 @@ A message's ``parts`` is a list of JSON-ready dicts, each with a ``type``:
 ========================  ==========================================================
 ``text``                  ``{"text"}``
 ``code``                  ``{"language", "text"}`` (a tool call's input, or code)
-``image``                 ``{"pointer", "name"?, "width"?, "height"?}`` (see attachments)
+``image``                 ``{"pointer", "name"?, "width"?, "height"?, "frame"?}`` (see
+                          attachments; ``frame``: a video frame of a voice call)
 ``audio``                 ``{"pointer"}`` / ``transcript`` ``{"text"}``
+``file``                  ``{"pointer", "name"?, "video"?}`` (an upload; ``video``: a call's
+                          recording)
 ``execution_output``      ``{"text"}``
 ``web``                   ``{"url"?, "title"?, "domain"?, "text"}`` (browsing, quotes)
 ``citation``              ``{"marker", "url"?, "title"?}``

@@ -166,6 +166,33 @@ def _audio(part: dict[str, Any], out: Content) -> None:
     if pointer:
         size = field.integer(inner, "size_bytes")
         out.attachments.append(AttachmentRef(pointer=pointer, size=size))
+    if field.text(part, "content_type") == "real_time_user_audio_video_asset_pointer":
+        _video(part, out)
+
+
+def _video(part: dict[str, Any], out: Content) -> None:
+    """A voice-mode call with the camera on: the frames sent to the model (``image`` parts,
+    ``frame``) and the recorded video (a ``file`` part, ``video``), each a pointer or an
+    ``image_asset_pointer`` object."""
+    for frame in field.array(part, "frames_asset_pointers"):
+        if pointer := _pointer(frame, "frames_asset_pointers"):
+            out.parts.append({"type": "image", "pointer": pointer, "frame": True})
+            size = field.integer(frame, "size_bytes") if isinstance(frame, dict) else None
+            out.attachments.append(AttachmentRef(pointer=pointer, size=size))
+    container = part.get("video_container_asset_pointer")
+    if pointer := _pointer(container, "video_container_asset_pointer"):
+        out.parts.append({"type": "file", "pointer": pointer, "name": None, "video": True})
+        out.attachments.append(AttachmentRef(pointer=pointer))
+
+
+def _pointer(value: Any, where: str) -> str | None:
+    """An asset pointer given as a string or as an object holding ``asset_pointer``."""
+    if isinstance(value, dict):
+        return field.text(value, "asset_pointer")
+    if value is None or isinstance(value, str):
+        return value or None
+    field.odd(where, value, "an asset pointer")
+    return None
 
 
 def _code(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:

@@ -88,6 +88,7 @@ class _ChatGPT(Format):
         self.root_prefix = ""
         self.owned: set[str] = set()
         self.assets: dict[str, str] = {}
+        self.originals: dict[str, str] = {}  # a 2026 ``.dat`` member → the file's own name
         self.used: set[str] = set()
 
     def claim(self) -> Claim:
@@ -230,19 +231,27 @@ class _ChatGPT(Format):
                 )
 
     def _index_assets(self) -> None:
-        """Map file ids (``file-…`` / ``file_…``) to the zip members that hold their bytes."""
+        """Map file ids (``file-…`` / ``file_…``) to the zip members that hold their bytes, and
+        each 2026 ``.dat`` member to the name ``conversation_asset_file_names.json`` gives it
+        (``holiday photo.png``), the name the file is kept and shown under."""
         names = self.export.names()
         for name in names:
             match = _FILE_KEY.match(PurePosixPath(name).name)
             if match and not name.endswith(".json"):
                 self.assets.setdefault(match.group(1), name)
         mapping = self._json("conversation_asset_file_names.json")
-        if isinstance(mapping, dict):
-            for member, original in mapping.items():
-                match = _FILE_KEY.match(PurePosixPath(str(original)).name)
-                full = self.root_prefix + member
-                if match and full in names:
-                    self.assets.setdefault(match.group(1), full)
+        if not isinstance(mapping, dict):
+            return
+        present = set(names)
+        for member, original in mapping.items():
+            full = self.root_prefix + member
+            own = PurePosixPath(original).name if isinstance(original, str) else ""
+            if full not in present or not own:
+                continue
+            self.originals[full] = own
+            match = _FILE_KEY.match(own)
+            if match:
+                self.assets.setdefault(match.group(1), full)
 
     def resolve(self, ref: AttachmentRef) -> None:
         key = ref.pointer.rsplit("/", 1)[-1]
@@ -251,7 +260,7 @@ class _ChatGPT(Format):
         if member is not None:
             ref.opener = partial(self.export.open, member)
             self.used.add(member)
-            ref.name = ref.name or PurePosixPath(member).name
+            ref.name = ref.name or self.originals.get(member) or PurePosixPath(member).name
 
     def elements(self, name: str) -> Iterator[Element]:
         """Each conversation; an object wrapping a ``conversations`` list gives its items."""
