@@ -28,6 +28,7 @@ A message's ``parts`` is a list of JSON-ready dicts, each with a ``type``:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, fields
@@ -36,6 +37,7 @@ from typing import IO, Any, TypeVar
 
 __all__ = [
     "ATTEMPT_OUTCOMES",
+    "CITATION_MARK",
     "CONTEXT_KINDS",
     "FILE_PARTS",
     "INSTRUCTION_KINDS",
@@ -54,14 +56,20 @@ __all__ = [
     "SourceFile",
     "context_label",
     "count_branches",
+    "entity_label",
     "pickled_by_fields",
     "without_citation_marks",
 ]
 
 Part = dict[str, Any]
-# ChatGPT's 2025+ citation markers (private-use U+E200 … U+E201), kept in a text part's text
-# where the answer cited a source; the ``citation`` parts say what each one points at.
-_CITATION_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
+# ChatGPT's markers, kept in a text part's text as written (FORMATS.md §A.6); the ``citation``
+# parts say what each citation points at. 2023–24: ``【3†source】``, a dagger inside lenticular
+# brackets (without one they are CJK punctuation, kept). 2025+: private-use U+E200, a kind
+# (``cite``, ``entity``, …), U+E202 and its data, U+E201.
+CITATION_MARK = re.compile(
+    "【[^】†\n]{0,40}†[^】\n]{0,120}】"
+    "|\ue200(?P<kind>[^\ue201\ue202]{0,2000})(?:\ue202(?P<data>[^\ue201]{0,2000}))?\ue201"
+)
 FILE_PARTS = ("image", "audio", "file")  # part types that point at an attachment
 ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 
@@ -423,5 +431,25 @@ def count_branches(parents: Mapping[_Node, _Node | None], leaf: _Node | None) ->
 
 
 def without_citation_marks(text: str) -> str:
-    """A text part's text as a reader sees it: the citation markers taken out."""
-    return _CITATION_MARK.sub("", text)
+    """A text part's text as ChatGPT shows it, the one rule for every reader (``show``, search,
+    the exports): citation markers of every era taken out (their sources are listed apart,
+    ``Message.sources``), an entity marker shown as its label (``\ue200entity\ue202["restaurant",
+    "Chez Janou","Paris"]\ue201`` → ``Chez Janou``)."""
+    if "【" not in text and "\ue200" not in text:
+        return text  # nearly every text: no scan
+    return CITATION_MARK.sub(_shown_mark, text)
+
+
+def _shown_mark(match: re.Match[str]) -> str:
+    return entity_label(match["data"]) if match["kind"] == "entity" else ""
+
+
+def entity_label(data: str | None) -> str:
+    """The name an entity marker shows: the second item of its JSON array (type, name,
+    disambiguation); nothing when it says none."""
+    try:
+        entity = json.loads(data or "")
+    except ValueError:
+        return ""
+    name = entity[1] if isinstance(entity, list) and len(entity) > 1 else None
+    return name if isinstance(name, str) else ""
