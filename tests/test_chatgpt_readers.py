@@ -126,3 +126,35 @@ def test_the_real_2023_markers_are_not_exported(real: Path, tmp_path: Path) -> N
     for form in ("markdown", "html", "openwebui"):
         text = exported(tmp_path, form)
         assert "†source】" not in text, form
+
+
+# -- I5: late-2023 custom instructions -------------------------------------------------------------
+
+
+def instructions_2023(tmp_path: Path) -> str:
+    """A 2023 system message whose metadata holds the custom instructions; its id here."""
+    data = {"about_user_message": "I am OLDABOUT", "about_model_message": "Be OLDTERSE"}
+    messages = [
+        message(
+            "s", "system", said(""), 1.0,
+            metadata={"user_context_message_data": data, "is_user_system_message": True},
+        ),
+        message("u", "user", said("Hi"), 2.0),
+        answer("a", "Hello.", 3.0),
+    ]  # fmt: skip
+    path = tmp_path / "ci-2023.json"
+    path.write_text(json.dumps([chain("ci-2023", messages)]))
+    assert run("import", str(path)).exit_code == 0
+    with open_archive() as archive:
+        return str(archive.get_conversation("ci-2023").id)
+
+
+def test_2023_custom_instructions_are_shown(tmp_path: Path) -> None:
+    cid = instructions_2023(tmp_path)
+    shown = run("show", cid).stdout
+    assert "Custom instructions (hidden)" in shown and "OLDABOUT" in shown and "OLDTERSE" in shown
+    for form in ("markdown", "html"):
+        text = exported(tmp_path, form)
+        assert "OLDABOUT" in text and "OLDTERSE" in text, form
+        assert "How to respond" in text, form
+    assert "OLDTERSE" in run("search", "OLDTERSE").stdout

@@ -327,7 +327,9 @@ def convert_content(content: Any, metadata: dict[str, Any]) -> tuple[str, Conten
 
 
 def _legacy_instructions(data: Any, out: Content) -> None:
-    """Late-2023 custom instructions: raw values on a system message's metadata."""
+    """Late-2023 custom instructions: raw values on a system message's metadata. The message
+    carries them as a ``context`` part, as the 2025 ``user_editable_context`` form does, so
+    every reader shows them with it (``Conversation.own_context``), and they are searchable."""
     if not isinstance(data, dict):
         return
     about_user = field.string(data, "about_user_message")
@@ -335,6 +337,8 @@ def _legacy_instructions(data: Any, out: Content) -> None:
     text = "\n\n".join(t for t in (about_user, about_model) if t)
     if text:
         fields = {"about_user": about_user, "about_model": about_model}
+        out.parts.append({"type": "context", **fields})
+        out.text_pieces.append(text)
         out.context.append(ContextRecord("custom_instructions", text, fields))
 
 
