@@ -158,3 +158,24 @@ def test_2023_custom_instructions_are_shown(tmp_path: Path) -> None:
         assert "OLDABOUT" in text and "OLDTERSE" in text, form
         assert "How to respond" in text, form
     assert "OLDTERSE" in run("search", "OLDTERSE").stdout
+
+
+# -- I7a: a person's text as typed -----------------------------------------------------------------
+
+TYPED = "a*b*c and C:\\new\n    def f():\n        return 1\n1) first\n# not a heading <b>x</b>"
+
+
+def test_html_shows_user_text_as_typed(tmp_path: Path) -> None:
+    messages = [message("u", "user", said(TYPED), 1.0), answer("a", "Some *emphasis*.", 2.0)]
+    path = tmp_path / "typed.json"
+    path.write_text(json.dumps([chain("typed", messages)]))
+    assert run("import", str(path)).exit_code == 0
+    page = exported(tmp_path, "html")
+    typed = (
+        '<p class="verbatim">a*b*c and C:\\new<br>    def f():<br>        return 1<br>1) first'
+        "<br># not a heading &lt;b&gt;x&lt;/b&gt;</p>"
+    )
+    assert typed in page
+    assert "<em>b</em>" not in page and "<h1>not a heading" not in page and "<ol" not in page
+    assert "Some <em>emphasis</em>." in page  # an answer is still Markdown
+    assert ".verbatim { white-space: pre-wrap; }" in (tmp_path / "html" / "style.css").read_text()
