@@ -179,3 +179,24 @@ def test_html_shows_user_text_as_typed(tmp_path: Path) -> None:
     assert "<em>b</em>" not in page and "<h1>not a heading" not in page and "<ol" not in page
     assert "Some <em>emphasis</em>." in page  # an answer is still Markdown
     assert ".verbatim { white-space: pre-wrap; }" in (tmp_path / "html" / "style.css").read_text()
+
+
+# -- I7b, I7c: show --------------------------------------------------------------------------------
+
+
+def test_show_leaves_out_an_empty_turn_and_names_the_zone(tmp_path: Path) -> None:
+    """ChatGPT's ``parts: [""]`` answer (echomine golden-001) is no turn; times say UTC."""
+    messages = [
+        message("u", "user", said("Hello there"), 1_700_000_000.0),
+        message("e", "assistant", said(""), 1_700_000_001.0, metadata={"model_slug": "gpt-4o"}),
+        answer("a", "General Kenobi.", 1_700_000_002.0),
+    ]
+    path = tmp_path / "empty.json"
+    path.write_text(json.dumps([chain("empty", messages)]))
+    assert run("import", str(path)).exit_code == 0
+    with open_archive() as archive:
+        cid = str(archive.get_conversation("empty").id)
+    shown = run("show", cid).stdout
+    assert shown.count("Assistant (gpt-4o)") == 1 and "General Kenobi." in shown
+    assert "2023-11-14 22:13 UTC" in shown
+    assert "2023-11-14 22:13 UTC" in run("search", "Kenobi").stdout
