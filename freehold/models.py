@@ -37,7 +37,6 @@ from typing import IO, Any, TypeVar
 
 __all__ = [
     "ATTEMPT_OUTCOMES",
-    "CITATION_MARK",
     "CONTEXT_KINDS",
     "FILE_PARTS",
     "INSTRUCTION_KINDS",
@@ -54,6 +53,7 @@ __all__ = [
     "Problem",
     "Record",
     "SourceFile",
+    "citation_marks",
     "context_label",
     "count_branches",
     "entity_label",
@@ -65,10 +65,11 @@ Part = dict[str, Any]
 # ChatGPT's markers, kept in a text part's text as written (FORMATS.md §A.6); the ``citation``
 # parts say what each citation points at. 2023–24: ``【3†source】``, a dagger inside lenticular
 # brackets (without one they are CJK punctuation, kept). 2025+: private-use U+E200, a kind
-# (``cite``, ``entity``, …), U+E202 and its data, U+E201.
-CITATION_MARK = re.compile(
-    "【[^】†\n]{0,40}†[^】\n]{0,120}】"
-    "|\ue200(?P<kind>[^\ue201\ue202]{0,2000})(?:\ue202(?P<data>[^\ue201]{0,2000}))?\ue201"
+# (``cite``, ``entity``, …), U+E202 and its data, U+E201. Two patterns, not one alternation:
+# each starts with a literal, which ``re`` finds fast (one was 3.5 times slower on long texts).
+_OLD_MARK = re.compile("【[^】†\n]{0,40}†[^】\n]{0,120}】")
+_NEW_MARK = re.compile(
+    "\ue200(?P<kind>[^\ue201\ue202]{0,2000})(?:\ue202(?P<data>[^\ue201]{0,2000}))?\ue201"
 )
 FILE_PARTS = ("image", "audio", "file")  # part types that point at an attachment
 ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
@@ -435,13 +436,26 @@ def without_citation_marks(text: str) -> str:
     the exports): citation markers of every era taken out (their sources are listed apart,
     ``Message.sources``), an entity marker shown as its label (``\ue200entity\ue202["restaurant",
     "Chez Janou","Paris"]\ue201`` → ``Chez Janou``)."""
-    if "【" not in text and "\ue200" not in text:
-        return text  # nearly every text: no scan
-    return CITATION_MARK.sub(_shown_mark, text)
+    if "【" in text:
+        text = _OLD_MARK.sub("", text)
+    if "\ue200" in text:
+        text = _NEW_MARK.sub(_shown_mark, text)
+    return text
 
 
 def _shown_mark(match: re.Match[str]) -> str:
     return entity_label(match["data"]) if match["kind"] == "entity" else ""
+
+
+def citation_marks(text: str) -> list[tuple[re.Match[str], str | None]]:
+    """Every marker in ``text`` in order, each with its kind: ``None`` for a 2023 one, else the
+    2025 kind (``cite``, ``entity``, …). What ``without_citation_marks`` takes out or names."""
+    found: list[tuple[re.Match[str], str | None]] = []
+    if "【" in text:
+        found += ((match, None) for match in _OLD_MARK.finditer(text))
+    if "\ue200" in text:
+        found += ((match, match["kind"]) for match in _NEW_MARK.finditer(text))
+    return sorted(found, key=lambda pair: pair[0].start())
 
 
 def entity_label(data: str | None) -> str:

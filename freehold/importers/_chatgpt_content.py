@@ -15,10 +15,10 @@ from typing import Any
 
 from freehold.importers import _fields as field
 from freehold.models import (
-    CITATION_MARK,
     AttachmentRef,
     ContextRecord,
     Part,
+    citation_marks,
     without_citation_marks,
 )
 
@@ -66,11 +66,11 @@ def _citations(text: str, metadata: dict[str, Any]) -> list[Part]:
         if (matched := field.text(ref, "matched_text"))
     }
     by_offset, by_number = _old_sources(metadata)
-    for match in CITATION_MARK.finditer(text):
+    for match, kind in citation_marks(text):
         marker = match.group()
-        if match["kind"] == "entity":
+        if kind == "entity":
             continue
-        if marker.startswith("【"):
+        if kind is None:  # 2023–24
             number = marker[1:].split("†")[0].split(":")[0]
             source = by_offset.get(match.start()) or by_number.get(number, {})
         else:

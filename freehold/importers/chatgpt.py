@@ -322,7 +322,12 @@ class _ChatGPT(Format):
                 live.append((key, node, node["message"]))
             else:
                 empty.add(key)
-        linked: list[tuple[str, str | None, dict[str, Any]]] = []
+        # Who answers each message, looked up only in a conversation of slim messages: 2026
+        # exports drop ``recipient`` from every message, older ones name it on every one, so
+        # the first message tells, and older exports skip the pass.
+        calls = _tool_calls(live) if live and live[0][2].get("recipient") is None else {}
+        messages: list[Message] = []
+        context: list[ContextRecord] = []
         for key, node, message in live:
             parent = node.get("parent")
             seen = 0
@@ -335,13 +340,7 @@ class _ChatGPT(Format):
             if parent is not None and not isinstance(parent, str):
                 field.odd("parent", parent, "a node id")
                 parent = None
-            linked.append((key, parent, message))
-        calls = _tool_calls(linked)
-        context: list[ContextRecord] = []
-        messages = [
-            self._message(key, parent, message, context, calls.get(key))
-            for key, parent, message in linked
-        ]
+            messages.append(self._message(key, parent, message, context, calls.get(key)))
         return messages, context
 
     def _message(
@@ -370,7 +369,12 @@ class _ChatGPT(Format):
         created = msg.get("create_time")
         if created.__class__ is not float or not -1e11 <= created <= 1e11:
             created = field.when(msg, "create_time")
-        recipient, inferred = _recipient(msg, role, answered_by)
+        # The one rule for what is a tool call (hidden) and a memory write (``bio``), every era:
+        # the message's recipient, else, for an assistant message a tool answers, that tool.
+        recipient = msg.get("recipient")
+        inferred = answered_by is not None and recipient is None and role == "assistant"
+        if inferred:
+            recipient = answered_by
         for record in content.context:
             record.created_at, record.message_source_id = created, key
         context.extend(content.context)
@@ -423,7 +427,7 @@ _META_KEYS = ("finish_details", "gizmo_id", "invoked_plugin", "attachments", "is
 
 def _meta(msg: dict[str, Any], metadata: dict[str, Any], inferred: str | None) -> dict[str, Any]:
     """A small, useful subset of the message's metadata; the raw JSON keeps all of it. A
-    recipient ``_recipient`` inferred is kept as the recipient, and said to be inferred."""
+    recipient inferred from the tool that answers is kept as the recipient, and said so."""
     meta = {}
     for key in _META_KEYS:
         value = metadata.get(key)
@@ -438,28 +442,20 @@ def _meta(msg: dict[str, Any], metadata: dict[str, Any], inferred: str | None) -
     return meta
 
 
-def _tool_calls(linked: list[tuple[str, str | None, dict[str, Any]]]) -> dict[str, str]:
-    """Message id → the tool that answers it: the author name of a ``tool`` message that
-    follows it (``"tool"`` when that one has no name). 2026 slim messages have no
+def _tool_calls(live: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> dict[str, str]:
+    """Node id → the tool that answers it: the author name of a ``tool`` message whose node
+    hangs from it (``"tool"`` when that one has no name). 2026 slim messages have no
     ``recipient`` (FORMATS.md §A.4); the next message still says who was called."""
     calls: dict[str, str] = {}
-    for _, parent, msg in linked:
-        author = msg.get("author")
-        if parent is None or author.__class__ is not dict or author.get("role") != "tool":
+    for _, node, msg in live:
+        author, parent = msg.get("author"), node.get("parent")
+        if parent.__class__ is not str or author.__class__ is not dict:
+            continue
+        if author.get("role") != "tool":
             continue
         name = author.get("name")
         calls.setdefault(parent, name if isinstance(name, str) and name else "tool")
     return calls
-
-
-def _recipient(msg: dict[str, Any], role: str, answered_by: str | None) -> tuple[str | None, bool]:
-    """Whom a message speaks to, and whether that was inferred: its ``recipient``, else, for
-    an assistant message a tool answers, that tool. The one rule for what is a tool call
-    (hidden) and a memory write (``bio``), whatever the era."""
-    recipient = msg.get("recipient")
-    if recipient is None and role == "assistant" and answered_by is not None:
-        return answered_by, True
-    return recipient, False
 
 
 def _main_model(messages: list[Message]) -> str | None:
