@@ -11,8 +11,11 @@ A message's ``parts`` is a list of JSON-ready dicts, each with a ``type``:
 ========================  ==========================================================
 ``text``                  ``{"text"}``
 ``code``                  ``{"language", "text"}`` (a tool call's input, or code)
-``image``                 ``{"pointer", "name"?, "width"?, "height"?}`` (see attachments)
+``image``                 ``{"pointer", "name"?, "width"?, "height"?, "frame"?}`` (see
+                          attachments; ``frame``: a video frame of a voice call)
 ``audio``                 ``{"pointer"}`` / ``transcript`` ``{"text"}``
+``file``                  ``{"pointer", "name"?, "video"?}`` (an upload; ``video``: a call's
+                          recording)
 ``execution_output``      ``{"text"}``
 ``web``                   ``{"url"?, "title"?, "domain"?, "text"}`` (browsing, quotes)
 ``citation``              ``{"marker", "url"?, "title"?}``
@@ -25,6 +28,7 @@ A message's ``parts`` is a list of JSON-ready dicts, each with a ``type``:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, fields
@@ -49,16 +53,24 @@ __all__ = [
     "Problem",
     "Record",
     "SourceFile",
+    "citation_marks",
     "context_label",
     "count_branches",
+    "entity_label",
     "pickled_by_fields",
     "without_citation_marks",
 ]
 
 Part = dict[str, Any]
-# ChatGPT's 2025+ citation markers (private-use U+E200 … U+E201), kept in a text part's text
-# where the answer cited a source; the ``citation`` parts say what each one points at.
-_CITATION_MARK = re.compile("\ue200[^\ue201]{0,2000}\ue201")
+# ChatGPT's markers, kept in a text part's text as written (FORMATS.md §A.6); the ``citation``
+# parts say what each citation points at. 2023–24: ``【3†source】``, a dagger inside lenticular
+# brackets (without one they are CJK punctuation, kept). 2025+: private-use U+E200, a kind
+# (``cite``, ``entity``, …), U+E202 and its data, U+E201. Two patterns, not one alternation:
+# each starts with a literal, which ``re`` finds fast (one was 3.5 times slower on long texts).
+_OLD_MARK = re.compile("【[^】†\n]{0,40}†[^】\n]{0,120}】")
+_NEW_MARK = re.compile(
+    "\ue200(?P<kind>[^\ue201\ue202]{0,2000})(?:\ue202(?P<data>[^\ue201]{0,2000}))?\ue201"
+)
 FILE_PARTS = ("image", "audio", "file")  # part types that point at an attachment
 ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 
@@ -423,5 +435,38 @@ def count_branches(parents: Mapping[_Node, _Node | None], leaf: _Node | None) ->
 
 
 def without_citation_marks(text: str) -> str:
-    """A text part's text as a reader sees it: the citation markers taken out."""
-    return _CITATION_MARK.sub("", text)
+    """A text part's text as ChatGPT shows it, the one rule for every reader (``show``, search,
+    the exports): citation markers of every era taken out (their sources are listed apart,
+    ``Message.sources``), an entity marker shown as its label (``\ue200entity\ue202["restaurant",
+    "Chez Janou","Paris"]\ue201`` → ``Chez Janou``)."""
+    if "【" in text:
+        text = _OLD_MARK.sub("", text)
+    if "\ue200" in text:
+        text = _NEW_MARK.sub(_shown_mark, text)
+    return text
+
+
+def _shown_mark(match: re.Match[str]) -> str:
+    return entity_label(match["data"]) if match["kind"] == "entity" else ""
+
+
+def citation_marks(text: str) -> list[tuple[re.Match[str], str | None]]:
+    """Every marker in ``text`` in order, each with its kind: ``None`` for a 2023 one, else the
+    2025 kind (``cite``, ``entity``, …). What ``without_citation_marks`` takes out or names."""
+    found: list[tuple[re.Match[str], str | None]] = []
+    if "【" in text:
+        found += ((match, None) for match in _OLD_MARK.finditer(text))
+    if "\ue200" in text:
+        found += ((match, match["kind"]) for match in _NEW_MARK.finditer(text))
+    return sorted(found, key=lambda pair: pair[0].start())
+
+
+def entity_label(data: str | None) -> str:
+    """The name an entity marker shows: the second item of its JSON array (type, name,
+    disambiguation); nothing when it says none."""
+    try:
+        entity = json.loads(data or "")
+    except ValueError:
+        return ""
+    name = entity[1] if isinstance(entity, list) and len(entity) > 1 else None
+    return name if isinstance(name, str) else ""

@@ -114,9 +114,10 @@ def _text(value: object, style: str = "") -> Text:
 
 
 def when(epoch: float | None) -> str:
+    """A time as ``show`` and ``search`` print it, labelled with its zone as the exports do."""
     if epoch is None:
         return "—"
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def conversation(conv: Conversation, *, all_branches: bool = False) -> list[RenderableType]:
@@ -126,18 +127,28 @@ def conversation(conv: Conversation, *, all_branches: bool = False) -> list[Rend
     out += [_context(record) for record in conv.own_context()]
     forks = _fork_counts(conv.messages)
     for message in paths[0] if paths else []:
-        out.append(_message(message))
+        if _shown(message):
+            out.append(_message(message))
         if forks.get(message.source_id, 0) > 1 and not all_branches:
             out.append(Text(f"  ⑂ {forks[message.source_id]} branches here", style="magenta"))
     if all_branches:
         by_id: dict[str | None, Message] = {message.source_id: message for message in conv.messages}
         for number, segment in enumerate(paths[1:], start=2):
             out.append(_branch_rule(number, len(paths), by_id.get(segment[0].parent_source_id)))
-            out.extend(_message(m) for m in segment)
+            out.extend(_message(m) for m in segment if _shown(m))
     elif len(paths) > 1:
         others = plural(len(paths) - 1, "other branch", "other branches")
         out.append(Text(f"{others}: --all-branches shows them", "dim"))
     return out
+
+
+def _shown(message: Message) -> bool:
+    """Whether ``show`` prints a message: not an empty turn (ChatGPT's ``parts: [""]``), which
+    ChatGPT and the exports leave out too. A hidden one is still named (a system message), and
+    an unfinished one still says so."""
+    if message.hidden or message.status != "complete" or message.generation is not None:
+        return True
+    return bool(message.text.strip() or message.attachments)
 
 
 def _branch_rule(number: int, total: int, fork: Message | None) -> Rule:

@@ -2,11 +2,13 @@
 
 Everything in an archive is hostile (DESIGN §7), so there is one way to turn it into HTML:
 
-- message text is Markdown rendered by cmark-gfm (CommonMark plus tables and strikethrough, in
-  safe mode; raw HTML shown as text, as markdown-it does with html off; no linkify) and then
-  cleaned by nh3 with the small allow-list ``_TAGS`` / ``_ATTRIBUTES``: no ``img``,
-  no ``style``, classes only on ``pre``/``code``/``span``; ``href`` only for http, https and
-  mailto, and every link gets ``rel="noopener noreferrer"``;
+- a person's text (a ``user`` message) is shown as typed, escaped, spaces and line ends kept
+  (``verbatim``), as the chat showed it;
+- any other message text is Markdown rendered by cmark-gfm (CommonMark plus tables and
+  strikethrough, in safe mode; raw HTML shown as text, as markdown-it does with html off; no
+  linkify) and then cleaned by nh3 with the small allow-list ``_TAGS`` / ``_ATTRIBUTES``: no
+  ``img``, no ``style``, classes only on ``pre``/``code``/``span``; ``href`` only for http,
+  https and mailto, and every link gets ``rel="noopener noreferrer"``;
 - Markdown images are never loaded: they become plain links (``[image: alt]``) that nh3 then
   checks like any other link, so ``data:`` and remote images are neither fetched nor shown;
 - code is highlighted by pygments with CSS classes (no inline styles) and escaped by it;
@@ -286,6 +288,7 @@ class Body:
         self.link = link
         self.t = translate
         self.in_details = False
+        self.verbatim = False  # a person's own words: shown as typed, not read as Markdown
         self.painted: dict[tuple[str, str], str] = {}
 
     def highlight(self, code: str, language: str = "") -> str:
@@ -306,6 +309,7 @@ class Body:
     def blocks(self, message: Message) -> list[str]:
         """The message's parts, citations gathered as a list of sources, then unused files."""
         self.in_details = message.hidden
+        self.verbatim = message.role == "user"
         shown, unused = message.layout()
         blocks = [self.file(ref) if ref else self._part(part) for part, ref in shown]
         blocks = [block for block in blocks if block.strip()]
@@ -313,7 +317,7 @@ class Body:
         if sources:
             blocks.append(sources)
         blocks += [self.file(ref) for ref in unused]
-        self.in_details = False
+        self.in_details = self.verbatim = False
         return blocks
 
     def _part(self, part: Part) -> str:
@@ -334,7 +338,13 @@ class Body:
         return f'<p class="file"><a href="{escape(url)}" download>{escape(name)}</a></p>'
 
     def _text(self, part: Part) -> str:
-        return self.markdown(without_citation_marks(str(part.get("text") or "")))
+        text = without_citation_marks(str(part.get("text") or ""))
+        if self.verbatim and text.strip():
+            # What a person typed, as the chat showed it (ChatGPT, Claude, ``show``): escaped,
+            # its spaces kept by the ``verbatim`` class and its line ends as <br>.
+            lines = escape(text).replace("\r\n", "\n").split("\n")
+            return f'<p class="verbatim">{"<br>".join(lines)}</p>'
+        return self.markdown(text)
 
     def _code(self, part: Part) -> str:
         language = part.get("language")

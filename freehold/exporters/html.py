@@ -199,6 +199,7 @@ h1 { font-size: 1.5rem; line-height: 1.3; }
 details { background: var(--panel); border-radius: .4rem; padding: .4rem .7rem; margin: .5rem 0; }
 summary { cursor: pointer; color: var(--muted); }
 pre { overflow-x: auto; padding: .7rem; background: var(--panel); border-radius: .4rem; }
+.verbatim { white-space: pre-wrap; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9em; }
 blockquote { margin: .5rem 0; padding-left: .8rem; border-left: 3px solid var(--line); }
 table { border-collapse: collapse; display: block; overflow-x: auto; }

@@ -4,22 +4,26 @@ One small function per ``content_type`` (FORMATS.md §A.5); an unknown type is s
 ``unknown`` part, its strings still made searchable, and named in the import report. Citation
 markers, the 2023–24 ``【12†source】`` kind and the 2025+ private-use ``\\ue200…\\ue201`` kind,
 stay in the parts as written and become ``citation`` parts resolved from the message metadata
-where possible; they are removed from the searchable text.
+where possible; the searchable text is the text as readers show it
+(``models.without_citation_marks``: citations out, an entity marker's label in).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from freehold.importers import _fields as field
-from freehold.models import AttachmentRef, ContextRecord, Part
+from freehold.models import (
+    AttachmentRef,
+    ContextRecord,
+    Part,
+    citation_marks,
+    without_citation_marks,
+)
 
-__all__ = ["KNOWN_TYPES", "Content", "convert_content", "strip_citations"]
+__all__ = ["KNOWN_TYPES", "Content", "convert_content"]
 
-_OLD_CITE = re.compile(r"【[^】\n]{0,120}】")
-_NEW_CITE = re.compile("\ue200[^\ue201]{0,2000}\ue201")
 _HIDDEN_TYPES = {
     "thoughts",
     "reasoning_recap",
@@ -52,39 +56,28 @@ class Content:
         return "\n\n".join(self.text_pieces)
 
 
-def strip_citations(text: str, replacements: dict[str, str] | None = None) -> str:
-    """Searchable text: citation markers removed (or replaced by their visible words)."""
-    if "【" in text:
-        text = _OLD_CITE.sub("", text)
-    if "\ue200" in text:
-        table = replacements or {}
-        text = _NEW_CITE.sub(lambda m: table.get(m.group(), ""), text)
-    return text
-
-
-def _citations(text: str, metadata: dict[str, Any]) -> tuple[list[Part], dict[str, str]]:
-    """Citation parts for the markers in ``text``, resolved from the metadata where possible."""
+def _citations(text: str, metadata: dict[str, Any]) -> list[Part]:
+    """Citation parts for the markers in ``text``, in order, resolved from the metadata where
+    possible; an entity marker is no citation (readers show its label)."""
     parts: list[Part] = []
-    visible: dict[str, str] = {}
     refs = {
         matched: ref
         for ref in field.array(metadata, "content_references")
         if (matched := field.text(ref, "matched_text"))
     }
-    for match in _NEW_CITE.finditer(text):
-        ref = refs.get(match.group(), {})
-        items = field.array(ref, "items")
-        first = items[0] if items else {}
-        parts.append(_citation(match.group(), first))
-        alt = field.text(ref, "alt")
-        if alt is not None and ref.get("type") != "grouped_webpages":
-            visible[match.group()] = alt
     by_offset, by_number = _old_sources(metadata)
-    for match in _OLD_CITE.finditer(text):
-        number = match.group()[1:].split("†")[0].split(":")[0]
-        source = by_offset.get(match.start()) or by_number.get(number, {})
-        parts.append(_citation(match.group(), source))
-    return parts, visible
+    for match, kind in citation_marks(text):
+        marker = match.group()
+        if kind == "entity":
+            continue
+        if kind is None:  # 2023–24
+            number = marker[1:].split("†")[0].split(":")[0]
+            source = by_offset.get(match.start()) or by_number.get(number, {})
+        else:
+            items = field.array(refs.get(marker, {}), "items")
+            source = items[0] if items else {}
+        parts.append(_citation(marker, source))
+    return parts
 
 
 def _citation(marker: str, source: Any) -> Part:
@@ -121,13 +114,12 @@ def _text(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> No
 
 
 def _add_cited_text(text: str, out: Content, metadata: dict[str, Any]) -> None:
-    if "【" in text or "\ue200" in text:
-        cites, visible = _citations(text, metadata)
-        out.parts.append({"type": "text", "text": text})
-        out.text_pieces.append(strip_citations(text, visible))
-        out.parts.extend(cites)
-    else:
-        out.add_text("text", text)
+    """A text with markers: kept as written, searchable as readers show it."""
+    out.parts.append({"type": "text", "text": text})
+    shown = without_citation_marks(text)
+    if shown:
+        out.text_pieces.append(shown)
+    out.parts.extend(_citations(text, metadata))
 
 
 def _multimodal_object(part: Any, out: Content) -> None:
@@ -166,6 +158,33 @@ def _audio(part: dict[str, Any], out: Content) -> None:
     if pointer:
         size = field.integer(inner, "size_bytes")
         out.attachments.append(AttachmentRef(pointer=pointer, size=size))
+    if field.text(part, "content_type") == "real_time_user_audio_video_asset_pointer":
+        _video(part, out)
+
+
+def _video(part: dict[str, Any], out: Content) -> None:
+    """A voice-mode call with the camera on: the frames sent to the model (``image`` parts,
+    ``frame``) and the recorded video (a ``file`` part, ``video``), each a pointer or an
+    ``image_asset_pointer`` object."""
+    for frame in field.array(part, "frames_asset_pointers"):
+        if pointer := _pointer(frame, "frames_asset_pointers"):
+            out.parts.append({"type": "image", "pointer": pointer, "frame": True})
+            size = field.integer(frame, "size_bytes") if isinstance(frame, dict) else None
+            out.attachments.append(AttachmentRef(pointer=pointer, size=size))
+    container = part.get("video_container_asset_pointer")
+    if pointer := _pointer(container, "video_container_asset_pointer"):
+        out.parts.append({"type": "file", "pointer": pointer, "name": None, "video": True})
+        out.attachments.append(AttachmentRef(pointer=pointer))
+
+
+def _pointer(value: Any, where: str) -> str | None:
+    """An asset pointer given as a string or as an object holding ``asset_pointer``."""
+    if isinstance(value, dict):
+        return field.text(value, "asset_pointer")
+    if value is None or isinstance(value, str):
+        return value or None
+    field.odd(where, value, "an asset pointer")
+    return None
 
 
 def _code(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:
@@ -195,7 +214,7 @@ def _web(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> Non
             "snippet": field.text(content, "snippet"),
         }
     )
-    out.text_pieces.append(strip_citations(text))
+    out.text_pieces.append(without_citation_marks(text))
 
 
 def _system_error(content: dict[str, Any], out: Content, metadata: dict[str, Any]) -> None:
@@ -308,7 +327,9 @@ def convert_content(content: Any, metadata: dict[str, Any]) -> tuple[str, Conten
 
 
 def _legacy_instructions(data: Any, out: Content) -> None:
-    """Late-2023 custom instructions: raw values on a system message's metadata."""
+    """Late-2023 custom instructions: raw values on a system message's metadata. The message
+    carries them as a ``context`` part, as the 2025 ``user_editable_context`` form does, so
+    every reader shows them with it (``Conversation.own_context``), and they are searchable."""
     if not isinstance(data, dict):
         return
     about_user = field.string(data, "about_user_message")
@@ -316,6 +337,8 @@ def _legacy_instructions(data: Any, out: Content) -> None:
     text = "\n\n".join(t for t in (about_user, about_model) if t)
     if text:
         fields = {"about_user": about_user, "about_model": about_model}
+        out.parts.append({"type": "context", **fields})
+        out.text_pieces.append(text)
         out.context.append(ContextRecord("custom_instructions", text, fields))
 
 

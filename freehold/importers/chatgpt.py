@@ -88,6 +88,7 @@ class _ChatGPT(Format):
         self.root_prefix = ""
         self.owned: set[str] = set()
         self.assets: dict[str, str] = {}
+        self.originals: dict[str, str] = {}  # a 2026 ``.dat`` member → the file's own name
         self.used: set[str] = set()
 
     def claim(self) -> Claim:
@@ -230,19 +231,27 @@ class _ChatGPT(Format):
                 )
 
     def _index_assets(self) -> None:
-        """Map file ids (``file-…`` / ``file_…``) to the zip members that hold their bytes."""
+        """Map file ids (``file-…`` / ``file_…``) to the zip members that hold their bytes, and
+        each 2026 ``.dat`` member to the name ``conversation_asset_file_names.json`` gives it
+        (``holiday photo.png``), the name the file is kept and shown under."""
         names = self.export.names()
         for name in names:
             match = _FILE_KEY.match(PurePosixPath(name).name)
             if match and not name.endswith(".json"):
                 self.assets.setdefault(match.group(1), name)
         mapping = self._json("conversation_asset_file_names.json")
-        if isinstance(mapping, dict):
-            for member, original in mapping.items():
-                match = _FILE_KEY.match(PurePosixPath(str(original)).name)
-                full = self.root_prefix + member
-                if match and full in names:
-                    self.assets.setdefault(match.group(1), full)
+        if not isinstance(mapping, dict):
+            return
+        present = set(names)
+        for member, original in mapping.items():
+            full = self.root_prefix + member
+            own = PurePosixPath(original).name if isinstance(original, str) else ""
+            if full not in present or not own:
+                continue
+            self.originals[full] = own
+            match = _FILE_KEY.match(own)
+            if match:
+                self.assets.setdefault(match.group(1), full)
 
     def resolve(self, ref: AttachmentRef) -> None:
         key = ref.pointer.rsplit("/", 1)[-1]
@@ -251,7 +260,7 @@ class _ChatGPT(Format):
         if member is not None:
             ref.opener = partial(self.export.open, member)
             self.used.add(member)
-            ref.name = ref.name or PurePosixPath(member).name
+            ref.name = ref.name or self.originals.get(member) or PurePosixPath(member).name
 
     def elements(self, name: str) -> Iterator[Element]:
         """Each conversation; an object wrapping a ``conversations`` list gives its items."""
@@ -313,6 +322,10 @@ class _ChatGPT(Format):
                 live.append((key, node, node["message"]))
             else:
                 empty.add(key)
+        # Who answers each message, looked up only in a conversation of slim messages: 2026
+        # exports drop ``recipient`` from every message, older ones name it on every one, so
+        # the first message tells, and older exports skip the pass.
+        calls = _tool_calls(live) if live and live[0][2].get("recipient") is None else {}
         messages: list[Message] = []
         context: list[ContextRecord] = []
         for key, node, message in live:
@@ -327,11 +340,16 @@ class _ChatGPT(Format):
             if parent is not None and not isinstance(parent, str):
                 field.odd("parent", parent, "a node id")
                 parent = None
-            messages.append(self._message(key, parent, message, context))
+            messages.append(self._message(key, parent, message, context, calls.get(key)))
         return messages, context
 
     def _message(
-        self, key: str, parent: str | None, msg: dict[str, Any], context: list[ContextRecord]
+        self,
+        key: str,
+        parent: str | None,
+        msg: dict[str, Any],
+        context: list[ContextRecord],
+        answered_by: str | None,
     ) -> Message:
         # Each field is read inline when it has its usual type, else by its ``field`` reader,
         # which notes an odd value (and reads it the same way): a third of this method's time.
@@ -351,7 +369,12 @@ class _ChatGPT(Format):
         created = msg.get("create_time")
         if created.__class__ is not float or not -1e11 <= created <= 1e11:
             created = field.when(msg, "create_time")
+        # The one rule for what is a tool call (hidden) and a memory write (``bio``), every era:
+        # the message's recipient, else, for an assistant message a tool answers, that tool.
         recipient = msg.get("recipient")
+        inferred = answered_by is not None and recipient is None and role == "assistant"
+        if inferred:
+            recipient = answered_by
         for record in content.context:
             record.created_at, record.message_source_id = created, key
         context.extend(content.context)
@@ -376,7 +399,7 @@ class _ChatGPT(Format):
             created_at=created,
             hidden=hidden,
             status=_status(msg, metadata),
-            meta=_meta(msg, metadata),
+            meta=_meta(msg, metadata, recipient if inferred else None),
             attachments=content.attachments,
         )
 
@@ -402,8 +425,9 @@ def _status(msg: dict[str, Any], metadata: dict[str, Any]) -> str:
 _META_KEYS = ("finish_details", "gizmo_id", "invoked_plugin", "attachments", "is_complete")
 
 
-def _meta(msg: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:
-    """A small, useful subset of the message's metadata; the raw JSON keeps all of it."""
+def _meta(msg: dict[str, Any], metadata: dict[str, Any], inferred: str | None) -> dict[str, Any]:
+    """A small, useful subset of the message's metadata; the raw JSON keeps all of it. A
+    recipient inferred from the tool that answers is kept as the recipient, and said so."""
     meta = {}
     for key in _META_KEYS:
         value = metadata.get(key)
@@ -413,7 +437,25 @@ def _meta(msg: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:
         value = msg.get(key)
         if value is not None and value != "all":
             meta[key] = value
+    if inferred is not None:
+        meta["recipient"], meta["recipient_inferred"] = inferred, True
     return meta
+
+
+def _tool_calls(live: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> dict[str, str]:
+    """Node id → the tool that answers it: the author name of a ``tool`` message whose node
+    hangs from it (``"tool"`` when that one has no name). 2026 slim messages have no
+    ``recipient`` (FORMATS.md §A.4); the next message still says who was called."""
+    calls: dict[str, str] = {}
+    for _, node, msg in live:
+        author, parent = msg.get("author"), node.get("parent")
+        if parent.__class__ is not str or author.__class__ is not dict:
+            continue
+        if author.get("role") != "tool":
+            continue
+        name = author.get("name")
+        calls.setdefault(parent, name if isinstance(name, str) and name else "tool")
+    return calls
 
 
 def _main_model(messages: list[Message]) -> str | None:

@@ -86,7 +86,8 @@ def xss_zip(folder: Path) -> Path:
             "a1",
             "u1",
             "assistant",
-            {"content_type": "multimodal_text", "parts": [evil_svg, evil_png, XSS[1]]},
+            # Markdown is read in answers: a person's own text is shown as typed (escaped)
+            {"content_type": "multimodal_text", "parts": [evil_svg, evil_png, XSS_MARKDOWN]},
             attachments=declared,
         ),
         node("a2", "a1", "assistant", code),
@@ -411,7 +412,6 @@ def test_message_headings_sit_below_the_page_headings(archive: Archive, tmp_path
     heads = re.findall(r"<h([1-6])[^>]*>(.*?)</h\1>", page)
     assert heads == [
         ("1", "Headings"),
-        ("4", "Question heading"),
         ("4", "Idea"),
         ("4", "Plan"),
         ("5", "Step one"),
@@ -423,3 +423,4 @@ def test_message_headings_sit_below_the_page_headings(archive: Archive, tmp_path
         ("5", "Setext"),
     ]
     assert "# not a heading" in page
+    assert '<p class="verbatim"># Question heading</p>' in page  # a person's text, as typed

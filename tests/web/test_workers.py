@@ -70,7 +70,8 @@ def test_a_long_conversation_renders_the_same_with_a_helper(renderers: Renderers
         assert shared == render_bodies(messages, language)
     assert renderers._pool is not None  # the helper did take part
     assert "(missing attachment" not in shared[0] and "/attachments/" + "0" * 64 in shared[0]
-    assert len(shared) == 400 and "Message <strong>399</strong>" in shared[-1]
+    assert len(shared) == 400 and "Message <strong>398</strong>" in shared[-2]  # an answer
+    assert "Message **399** &lt;tag&gt;" in shared[-1]  # a person's text, as typed
 
 
 def test_a_short_conversation_starts_no_helper(renderers: Renderers) -> None:
