@@ -47,7 +47,7 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "chatgpt"
-PARSER_VERSION = "chatgpt/2"
+PARSER_VERSION = "chatgpt/3"
 
 _CONVERSATIONS = re.compile(r"(?:^|/)conversations(?:-(\d+))?\.json$")
 _FILE_KEY = re.compile(r"^(file[-_][A-Za-z0-9]+)")
