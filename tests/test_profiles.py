@@ -195,6 +195,36 @@ def test_front_matter_keys_of_any_name_are_kept_and_exported() -> None:
     assert exported["front_matter"]["1"] == "a number" and exported["system"] == "Be brief."
 
 
+def test_yaml_aliases_in_the_front_matter_are_refused() -> None:
+    # a 694-byte alias bomb expands to 146 MB when a JSON export writes the front matter out
+    levels = ["a: &a [" + ", ".join(['"x"'] * 9) + "]"]
+    for level, name in enumerate("bcdefg"):
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{'abcdefg'[level]}"] * 9) + "]")
+    text = "---\n" + "\n".join(levels) + "\n---\nBe brief.\n"
+    with pytest.raises(FreeholdError, match=r"^t\.md: its front matter uses a YAML alias \(\*a"):
+        profiles.save_text("bomb", text, where="t.md")
+    assert store.versions("bomb") == []
+    # an anchor alone names nothing to repeat: kept
+    assert profiles.save_text("anchor", "---\nx: &a 1\n---\nHi.\n", where="t.md") is not None
+
+
+def test_secrets_in_the_front_matter_are_flagged_and_struck_like_the_body() -> None:
+    key = "sk-proj-" + "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9" * 2
+    text = f"---\nnote: my openai key {key} and sam.jones@example.org\n---\nBe brief.\n"
+    profiles.save_text("fm", text, where="t")
+    check = profiles.review(profiles.load_profile("fm"), region="US")
+    assert sorted(f.kind for f in check.pending) == ["email", "key"]
+    with pytest.raises(profiles.PendingError):
+        check.outgoing()
+    check.decide_all("strike")
+    outgoing = check.outgoing()
+    for fmt in ("markdown", "json"):
+        exported = profiles.export(outgoing, fmt, struck=2).text
+        assert key not in exported and "sam.jones@example.org" not in exported
+        assert "[struck: API key or token]" in exported
+    assert "[struck: e-mail address]" in outgoing.meta["note"]
+
+
 def test_review_decisions_are_remembered_and_strike_what_leaves() -> None:
     profiles.save_text(
         "a", "## About the user\n\nMail sam@example.org, call +1 415-555-0132.\n", where="t"

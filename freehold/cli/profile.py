@@ -301,12 +301,14 @@ def _ask_each(check: Review) -> None:
 
 def _context(check: Review, finding: secrets.Finding) -> str:
     """The finding with up to 30 characters either side, on one line, every finding in
-    sight masked (the screen may be shared)."""
+    sight masked (the screen may be shared); one in the front matter is said to be there."""
+    if check.in_front(finding):
+        return f"in the front matter: [{finding.masked}]"
     body = check.profile.body
     start, end = max(0, finding.start - 30), min(len(body), finding.end + 30)
     shown, at = "", start
     for other in check.findings:
-        if other.end <= start or other.start >= end:
+        if check.in_front(other) or other.end <= start or other.start >= end:
             continue
         mark = f"[{other.masked}]" if other is finding else other.masked
         shown += body[at : max(at, other.start)] + mark
@@ -343,6 +345,7 @@ def _finding_json(finding: secrets.Finding, check: Review) -> dict[str, Any]:
         "start": finding.start,
         "end": finding.end,
         "fingerprint": finding.fingerprint,
+        "where": "front matter" if check.in_front(finding) else "body",
         "decision": check.decided.get(finding.fingerprint),
     }
 

@@ -187,6 +187,24 @@ def parse(text: str, *, name: str, where: str) -> Profile:
     return Profile(name, version if isinstance(version, int) else 0, body, meta)
 
 
+class _AliasError(yaml.YAMLError):
+    def __init__(self, alias: str, line: int) -> None:
+        super().__init__(alias)
+        self.alias, self.line = alias, line
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing aliases (``*name``): each repeats a whole node, and nested
+    ones multiply — a 694-byte front matter became a 146 MB JSON export. A profile's front
+    matter is a record of a few keys and needs none."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _AliasError(f"*{event.anchor}", event.start_mark.line + 1)
+        return super().compose_node(parent, index)
+
+
 def _front_matter(text: str, where: str) -> tuple[dict[str, Any], str]:
     """The front matter and the body. Only YAML between two ``---`` lines is front matter:
     python-frontmatter on its own would also read JSON after a first line ``{`` and TOML after
@@ -203,7 +221,13 @@ def _front_matter(text: str, where: str) -> tuple[dict[str, Any], str]:
             "(or remove the first '---' line if the file has no front matter)"
         ) from None
     try:
-        meta = _YAML.load(head)
+        meta = _YAML.load(head, Loader=_Loader)
+    except _AliasError as error:
+        raise FreeholdError(
+            f"{where}: its front matter uses a YAML alias ({error.alias}, line {error.line}) — "
+            "freehold refuses aliases (a few lines of them can expand to gigabytes); write "
+            "the value out in full"
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark is not None else ""
