@@ -249,14 +249,65 @@ def test_a_model_that_varies_has_noise_and_drift_is_read_against_it(
 def test_the_judge_votes_twice_positions_swapped(answers: Answers, wire: WireServer) -> None:
     doc = _rehearse("--sample", "3", "--judge", "j:model-j")
     a, b = doc["candidates"]
-    assert a["judge"] == {"better": 0, "worse": 0, "same": 3, "split": 0}
-    assert b["judge"] == {"better": 0, "worse": 3, "same": 0, "split": 0}
+    assert a["judge"] == {"better": 0, "worse": 0, "same": 3, "split": 0, "unclear": 0}
+    assert b["judge"] == {"better": 0, "worse": 3, "same": 0, "split": 0, "unclear": 0}
     votes = [r for r in wire.requests if r.body["model"] == "model-j"]
     assert len(votes) == 3 * 2 * 2
     answers.by_model["model-k"] = lambda body: Script(text="A")  # always the first: biased
     doc = _rehearse("--sample", "3", "--judge", "j:model-k")
-    assert doc["candidates"][1]["judge"] == {"better": 0, "worse": 0, "same": 0, "split": 3}
+    assert doc["candidates"][1]["judge"] == {
+        "better": 0,
+        "worse": 0,
+        "same": 0,
+        "split": 3,
+        "unclear": 0,
+    }
     assert doc["cases"][0]["answers"]["b:model-b"]["judge"]["votes"] == ["original", "candidate"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "word"),
+    [
+        ("VERDICT: B", "B"),
+        ("Verdict: tie", "tie"),
+        ("B", "B"),
+        ("**A**", "A"),
+        ("Answer B", "B"),
+        ("Answer: TIE", "tie"),
+        ("Assistant B is better", "B"),
+        ("Response A is better than response B.", "A"),
+        ("Answer A is worse than Answer B", "B"),
+        ("Both are equally good", "tie"),
+        ("B is better.", "B"),
+        ("A better answer would cite sources.", "unclear"),
+        ("I cannot judge these.", "unclear"),
+        ("Answer A, no wait, Answer B", "unclear"),
+        ("", "unclear"),
+    ],
+)
+def test_the_judges_verdict_is_read_as_written(reply: str, word: str) -> None:
+    assert engine.verdict_word(reply) == word
+
+
+def test_a_judge_that_writes_sentences_is_read_and_an_unclear_vote_is_no_vote(
+    answers: Answers, wire: WireServer
+) -> None:
+    def wordy(body: dict[str, Any]) -> Script:  # the better answer, said as a sentence
+        found = re.search(r"--- Answer B ---\n(.*)\n\nWhich", _last_text(body), re.S)
+        assert found is not None
+        return Script(text="Answer A" if "sorry" in found.group(1) else "Assistant B is better")
+
+    answers.by_model["model-w"] = wordy
+    doc = _rehearse("--sample", "2", "--judge", "j:model-w")
+    b = doc["candidates"][1]
+    assert b["judge"] == {"better": 0, "worse": 2, "same": 0, "split": 0, "unclear": 0}
+    judged = [r for r in wire.requests if r.body["model"] == "model-w"]
+    assert "VERDICT: A" in str(judged[0].body)  # the judge is asked for a strict format
+    answers.by_model["model-u"] = lambda body: Script(text="Hard to say.")
+    doc = _rehearse("--sample", "2", "--judge", "j:model-u")
+    b = doc["candidates"][1]
+    assert b["judge"] == {"better": 0, "worse": 0, "same": 0, "split": 0, "unclear": 2}
+    assert doc["cases"][0]["answers"]["b:model-b"]["judge"]["votes"] == ["unclear", "unclear"]
 
 
 def test_fail_under_for_scheduled_runs(answers: Answers) -> None:
