@@ -310,6 +310,24 @@ def test_a_judge_that_writes_sentences_is_read_and_an_unclear_vote_is_no_vote(
     assert doc["cases"][0]["answers"]["b:model-b"]["judge"]["votes"] == ["unclear", "unclear"]
 
 
+def test_a_failing_candidate_does_not_open_the_circuit_of_another_on_its_provider(
+    answers: Answers, wire: WireServer
+) -> None:
+    answers.by_model["model-fail"] = lambda body: Script(
+        status=500, body={"error": {"message": "down"}}, headers={"Retry-After": "0"}
+    )
+    result = _invoke(
+        "rehearse", "--candidates", "a:model-fail,a:model-a", "--sample", "2",
+        "--concurrency", "1", "--yes", "--json",
+    )
+    doc = orjson.loads(result.stdout)
+    failing, healthy = doc["candidates"]
+    assert failing["failed"] == 2 and healthy["failed"] == 0 and healthy["score"] > 90
+    asked = [r.body["model"] for r in wire.requests]
+    # the failing model's own circuit opened (it was not asked on every try), the other's not
+    assert asked.count("model-fail") == 3 and asked.count("model-a") == 4
+
+
 def test_fail_under_for_scheduled_runs(answers: Answers) -> None:
     result = _invoke(
         "rehearse", "--candidates", BOTH, "--yes", "--sample", "3", "--fail-under", "50", code=1

@@ -9,8 +9,12 @@ the missing ones are estimated and asked. The estimate counts tokens the way ``c
 (an over-estimate), the answer as long as the original one, and prices them with the
 lifecycle table (``lifecycle.price``); a model the table does not price is counted apart.
 
-``ask`` sends the missing requests through one ``Router`` (a candidate is one model: no
-failover, so a fault is that model's fault, recorded), ``concurrency`` at a time in threads;
+``ask`` sends the missing requests through the router, one ``Router`` per candidate (and one
+for the judge): a candidate is one model, with no failover, so a fault is that model's fault,
+recorded — and the router's circuits, which count faults per provider (for a route, a provider
+that fails is skipped for its next model), would let one failing model stop a healthy one on
+the same provider. Each candidate's own router still retries and opens a circuit on its own
+faults, so a dead model is not asked again and again. ``concurrency`` at a time in threads;
 each answer is stored as it comes, so a run cut short (Ctrl-C, a crash) loses only the
 answers in flight, and the same command again goes on (``RunStore.start`` reopens an
 unfinished run of the same plan).
@@ -140,7 +144,7 @@ class Plan:
     cases: list[Case]
     tasks: list[Task]
     providers: dict[str, Provider]
-    router: Router
+    routers: dict[str, Router]  # by model reference: each candidate's circuits its own
     embedder: Embedder
     system: str | None = None
     judge_ref: ModelRef | None = None
@@ -204,7 +208,10 @@ def plan(
     )
     names = {ref.provider for ref in [*refs, *([judge_ref] if judge_ref else [])]}
     providers = {name: connect(config.providers[name]) for name in sorted(names)}
-    found = Plan(options, refs, picked, [], providers, Router(providers, config.router), embedder)
+    routers = {
+        str(ref): Router(providers, config.router) for ref in [*refs, *filter(None, [judge_ref])]
+    }
+    found = Plan(options, refs, picked, [], providers, routers, embedder)
     found.system, found.judge_ref = system, judge_ref
     blob = _reader(archive)
     for case in picked:
@@ -316,7 +323,7 @@ def ask(
 
 
 def _answer(plan: Plan, store: RunStore, task: Task) -> Reply:
-    run = plan.router.run([task.ref], lambda provider, ref: (task.request, []))
+    run = plan.routers[str(task.ref)].run([task.ref], lambda provider, ref: (task.request, []))
     for _event in run:
         pass
     answer = run.answer
