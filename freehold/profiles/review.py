@@ -7,7 +7,8 @@ decision recorded for it in ``review.json`` (store.py), by fingerprint: a decisi
 the same text in any later version, so a person who kept their own e-mail address once is not
 asked again. ``Review.outgoing()`` is the profile as it may leave: struck findings replaced by
 ``[struck: e-mail address]``, in the body and in the front matter alike. A finding nobody decided on blocks it (``PendingError``): the
-caller asks, or takes ``--yes`` (keep) / ``--strike-all`` for this run only.
+caller asks, or takes ``--yes`` (keep) / ``--strike-all`` for this run only (a command that
+has them says so in its error: ``PendingError``'s own advice is true for every caller).
 """
 
 from __future__ import annotations
@@ -78,10 +79,8 @@ class Review:
             raise PendingError(
                 f"profile {self.profile.name!r} (version {self.profile.version}) holds "
                 f"{plural(len(self.pending), 'flagged item')} (likely secrets or personal data) "
-                f"not reviewed ({what}) — "
-                f"run `freehold profile apply {self.profile.name}` or `freehold profile export "
-                f"{self.profile.name}` on a terminal to keep or strike each, or pass --yes "
-                "(keep all) or --strike-all there"
+                f"not reviewed ({what}) — run `freehold profile export {self.profile.name}` "
+                "on a terminal to keep or strike each (your answers are remembered)"
             )
         in_body = [f for f in self.struck if not self.in_front(f)]
         body = secrets.strike(self.profile.body, in_body)
