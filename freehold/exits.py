@@ -267,9 +267,7 @@ def planned(archive: Archive, wanted: str) -> PlanEntry:
     found = catalogue().find(wanted)
     entry = archive.exit_platform(found.id if found else wanted.strip().lower())
     if entry is None or entry.removed_at:
-        raise NotFoundError(
-            f"{wanted!r} is not in your exit plan — add it: {_add_command(wanted)}"
-        )
+        raise NotFoundError(f"{wanted!r} is not in your exit plan — add it: {_add_command(wanted)}")
     return entry
 
 

@@ -347,8 +347,12 @@ def test_headings_inside_drafted_instructions_stay_in_their_section() -> None:
     found = profiles.Found()
     found.instructions.append(
         draft.Instructions(
-            _ABOUT + "\n## How to respond\nIn a list.", "Reply in French.", "chatgpt",
-            1.8e9, 1.8e9, "c1",
+            _ABOUT + "\n## How to respond\nIn a list.",
+            "Reply in French.",
+            "chatgpt",
+            1.8e9,
+            1.8e9,
+            "c1",
         )
     )
     made = draft.draft(found, "p", [])

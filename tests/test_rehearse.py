@@ -317,8 +317,15 @@ def test_a_failing_candidate_does_not_open_the_circuit_of_another_on_its_provide
         status=500, body={"error": {"message": "down"}}, headers={"Retry-After": "0"}
     )
     result = _invoke(
-        "rehearse", "--candidates", "a:model-fail,a:model-a", "--sample", "2",
-        "--concurrency", "1", "--yes", "--json",
+        "rehearse",
+        "--candidates",
+        "a:model-fail,a:model-a",
+        "--sample",
+        "2",
+        "--concurrency",
+        "1",
+        "--yes",
+        "--json",
     )
     doc = orjson.loads(result.stdout)
     failing, healthy = doc["candidates"]

@@ -112,7 +112,8 @@ def rehearse(
 
     The estimated cost is shown and asked about before anything is spent (--yes skips the
     question). A --profile with flagged items nobody reviewed is asked about on a terminal;
-    unattended, --yes keeps them and --strike-all strikes them, for this run only. Answers are cached: a run cut short goes on when the same command runs again.
+    unattended, --yes keeps them and --strike-all strikes them, for this run only. Answers
+    are cached: a run cut short goes on when the same command runs again.
     Runs are stored apart from the history (rehearsals.sqlite in the data folder).
     """
     options = Options(

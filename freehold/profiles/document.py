@@ -21,11 +21,12 @@ makes a line of pasted text that looks like one of the profile's headings level 
 A memory note is a list item ``- YYYY-MM-DD: text`` (``- undated: text`` when the export had
 no date; ``*``, ``+`` and ``1.`` items too); lines indented under it, or written right under it,
 belong to it. Any other paragraph of a memory section is an undated note of its own: nothing a
-person wrote there is dropped on the way to a platform field. The front matter is freehold's record of
-where the text came from (``from``), what was left out and why (``not_included``), and the
-version's ``name``, ``version``, ``saved`` and ``how``; a person may add keys of their own,
-which are kept. Only YAML between a first line ``---`` and the next ``---`` line is front matter;
-a file that starts any other way is all body.
+person wrote there is dropped on the way to a platform field.
+
+The front matter is freehold's record of where the text came from (``from``), what was left out
+and why (``not_included``), and the version's ``name``, ``version``, ``saved`` and ``how``; a
+person may add keys of their own, which are kept. Only YAML between a first line ``---`` and the
+next ``---`` line is front matter; a file that starts any other way is all body.
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ class _Loader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise _AliasError(f"*{event.anchor}", event.start_mark.line + 1)
         return super().compose_node(parent, index)
 

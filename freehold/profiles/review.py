@@ -6,9 +6,10 @@ Markdown or JSON export carries both — (``freehold.secrets``) and pairs each f
 decision recorded for it in ``review.json`` (store.py), by fingerprint: a decision holds for
 the same text in any later version, so a person who kept their own e-mail address once is not
 asked again. ``Review.outgoing()`` is the profile as it may leave: struck findings replaced by
-``[struck: e-mail address]``, in the body and in the front matter alike. A finding nobody decided on blocks it (``PendingError``): the
-caller asks, or takes ``--yes`` (keep) / ``--strike-all`` for this run only (a command that
-has them says so in its error: ``PendingError``'s own advice is true for every caller).
+``[struck: e-mail address]``, in the body and in the front matter alike. A finding nobody
+decided on blocks it (``PendingError``): the caller asks, or takes ``--yes`` (keep) /
+``--strike-all`` for this run only (a command that has them says so in its error:
+``PendingError``'s own advice is true for every caller).
 """
 
 from __future__ import annotations

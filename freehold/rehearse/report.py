@@ -54,7 +54,8 @@ def tables(doc: dict[str, Any], worst: int = 10) -> list[Table]:
         ]
         if doc["run"]["options"].get("judge"):
             j = c["judge"] or {}
-            row.append("/".join(str(j.get(k, 0)) for k in ("better", "same", "worse", "split", "unclear")))
+            counts = ("better", "same", "worse", "split", "unclear")
+            row.append("/".join(str(j.get(k, 0)) for k in counts))
         summary.add_row(*row)
     return [summary, _cases(doc, worst)]
 
