@@ -2,7 +2,8 @@
 
 Two tables (migration m008, docs/archive-format.md): ``exit_platforms``, the platforms in a
 person's plan, and ``exit_exports``, every export file recorded for one of them, its bytes kept
-in ``vault/`` under its SHA-256. The same file recorded twice for a platform is one row. A
+in ``vault/`` under its SHA-256. The same file recorded twice for a platform is one row (with
+the later of the two export dates). A
 platform taken out of the plan is marked ``removed_at``, never deleted, so its recorded
 exports keep their platform; adding it again brings it back with them. ``Archive`` calls these
 functions inside its transactions; ``freehold/exits.py`` holds the plan's logic.
@@ -141,21 +142,36 @@ def remove(db: sqlite3.Connection, platform_id: str, when: str) -> int:
     return int(row.fetchone()[0])
 
 
-def add_export(db: sqlite3.Connection, values: dict[str, Any]) -> tuple[ExportRecord, bool]:
-    """Record an export (``values``: every column but ``id``); the same file recorded for the
-    same platform again changes nothing. Returns the row and whether it is new."""
+def add_export(
+    db: sqlite3.Connection, values: dict[str, Any]
+) -> tuple[ExportRecord, bool, str | None]:
+    """Record an export (``values``: every column but ``id``). The same file recorded for the
+    same platform again is the same row, but a later export date moves its date forward: the
+    same content exported again later (nothing changed on the platform) is a fresh export, and
+    the plan is not overdue. Returns the row, whether it is new, and the date it had before
+    when the date moved (else None)."""
     columns = _EXPORT_COLUMNS.split(", ")[1:]
     stored = {**values, "contents": _json(values.get("contents")), "open": int(values["open"])}
+    key = (values["platform_id"], values["sha256"])
+    before = db.execute(
+        "SELECT exported_at FROM exit_exports WHERE platform_id = ? AND sha256 = ?", key
+    ).fetchone()
     cursor = db.execute(
         f"INSERT OR IGNORE INTO exit_exports ({', '.join(columns)}) "
         f"VALUES ({', '.join('?' * len(columns))})",
         [stored.get(column) for column in columns],
     )
+    moved = None
+    if before is not None and str(values["exported_at"]) > str(before[0]):
+        db.execute(
+            "UPDATE exit_exports SET exported_at = ? WHERE platform_id = ? AND sha256 = ?",
+            (values["exported_at"], *key),
+        )
+        moved = str(before[0])
     row = db.execute(
-        f"SELECT {_EXPORT_COLUMNS} FROM exit_exports WHERE platform_id = ? AND sha256 = ?",
-        (values["platform_id"], values["sha256"]),
+        f"SELECT {_EXPORT_COLUMNS} FROM exit_exports WHERE platform_id = ? AND sha256 = ?", key
     ).fetchone()
-    return _export(row), cursor.rowcount == 1
+    return _export(row), cursor.rowcount == 1, moved
 
 
 def _json(value: Any) -> str | None:

@@ -1408,7 +1408,9 @@ class Archive:
         with self.transaction():
             return _exitplan.remove(self.db, platform_id, now_iso())
 
-    def record_exit_export(self, values: dict[str, Any]) -> tuple[_exitplan.ExportRecord, bool]:
+    def record_exit_export(
+        self, values: dict[str, Any]
+    ) -> tuple[_exitplan.ExportRecord, bool, str | None]:
         with self.transaction():
             return _exitplan.add_export(self.db, values)
 

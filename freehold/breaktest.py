@@ -12,7 +12,8 @@ is simulated and five things are checked, each a ``Check`` that passes, fails, o
   ALIAS`` has no fallback by nature.
 - **profiles**: every saved profile can still be worn: its text as the system prompt, on the
   route ``chat`` uses (``default``, else the first route), with the provider refused
-  (``profile_texts`` is the one place that reads profiles).
+  (``profile_texts`` is the one place that reads profiles). A profile that cannot be read
+  (a broken file) fails; one whose flagged items are not reviewed yet is skipped.
 - **history**: the archive is searchable and exportable offline: a word of the newest
   conversation that has one (of the 20 newest; a word of 4 or more letters if any has one) is
   searched and that conversation exported as JSON and Markdown; no provider and no network is
@@ -264,11 +265,13 @@ def _lateness(state: exits.Status) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Wearable:
-    """A saved profile and the text a model wears; ``system`` None: it may not leave yet."""
+    """A saved profile and the text a model wears; ``system`` None: it may not leave yet
+    (flags not reviewed: not proven), or — ``broken`` — it cannot be worn at all (a fault)."""
 
     name: str
     system: str | None
     why: str = ""
+    broken: bool = False
 
 
 def profile_texts() -> list[Wearable]:
@@ -281,8 +284,11 @@ def profile_texts() -> list[Wearable]:
     for name in profiles.names():
         try:
             outgoing = profiles.review(profiles.load_profile(name)).outgoing()
-        except FreeholdError as error:  # flags not reviewed yet, a broken file
+        except profiles.PendingError as error:  # the person has not decided yet: not proven
             found.append(Wearable(name, None, str(error)))
+            continue
+        except FreeholdError as error:  # a broken file: `chat --profile` fails on it too
+            found.append(Wearable(name, None, str(error), broken=True))
             continue
         found.append(Wearable(name, outgoing.system))
     return found
@@ -364,7 +370,8 @@ class BreakTest:
         items: list[Step | Check] = []
         for profile in self.profiles:
             if profile.system is None:
-                items.append(Check("profiles", profile.name, SKIPPED, profile.why))
+                status = FAIL if profile.broken else SKIPPED
+                items.append(Check("profiles", profile.name, status, profile.why))
             elif route is None:
                 why = "no route to wear it on — add [routes.default] to config.toml"
                 items.append(Check("profiles", profile.name, FAIL, why))

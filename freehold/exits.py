@@ -37,6 +37,7 @@ from freehold import formats
 from freehold._exitplan import ExportRecord, PlanEntry
 from freehold.archive import Archive, now_iso
 from freehold.errors import FreeholdError, NotFoundError
+from freehold.importers._plan import plan as import_plan
 from freehold.ingest import ImportReport, Progress, import_path
 
 __all__ = [
@@ -245,12 +246,20 @@ def unknown_platform(wanted: str) -> str:
     """The message for a name that is neither in the catalogue nor in the plan."""
     close = catalogue().suggest(wanted)
     hint = f"did you mean {' or '.join(close)}? " if close else ""
-    slug = re.sub(r"[^a-z0-9]+", "-", wanted.lower()).strip("-")[:40] or "my-platform"
     return (
         f"{wanted!r} is not in the catalogue — {hint}`freehold exits list --catalogue` lists "
-        f"the platforms it knows; to add one of your own, give its name: "
-        f"freehold exits add {slug} --name {shlex.quote(wanted.strip())}"
+        f"the platforms it knows; to add one of your own, give its name: {_add_command(wanted)}"
     )
+
+
+def _add_command(wanted: str) -> str:
+    """The ``exits add`` command that adds ``wanted``: a platform of the catalogue by its id,
+    one of the person's own with the --name it needs."""
+    found = catalogue().find(wanted)
+    if found is not None:
+        return f"freehold exits add {found.id}"
+    slug = re.sub(r"[^a-z0-9]+", "-", wanted.lower()).strip("-")[:40] or "my-platform"
+    return f"freehold exits add {slug} --name {shlex.quote(wanted.strip())}"
 
 
 def planned(archive: Archive, wanted: str) -> PlanEntry:
@@ -258,9 +267,7 @@ def planned(archive: Archive, wanted: str) -> PlanEntry:
     found = catalogue().find(wanted)
     entry = archive.exit_platform(found.id if found else wanted.strip().lower())
     if entry is None or entry.removed_at:
-        raise NotFoundError(
-            f"{wanted!r} is not in your exit plan — add it: freehold exits add {wanted}"
-        )
+        raise NotFoundError(f"{wanted!r} is not in your exit plan — add it: {_add_command(wanted)}")
     return entry
 
 
@@ -376,7 +383,8 @@ def _status(
 
 @dataclass
 class Recorded:
-    """What ``record`` did: the row (``new`` False when this file was recorded before), the
+    """What ``record`` did: the row (``new`` False when this file was recorded before;
+    ``moved_from``: the earlier export date it had, when this record moved it forward), the
     platform added to the plan on the way (``added``), and for an AI export the import's
     report, or why the import failed."""
 
@@ -387,6 +395,7 @@ class Recorded:
     report: ImportReport | None = None
     import_error: str | None = None
     notes: list[str] = field(default_factory=list)
+    moved_from: str | None = None  # recorded before with this earlier export date
 
 
 CopyProgress = Callable[[int], None]
@@ -404,11 +413,12 @@ def record(
     then imports an AI export). A catalogue platform not yet in the plan is added; a missing,
     empty or folder path is refused before anything is written."""
     _check_file(path)
+    _check_kind(wanted, path)
     entry, added = _entry_for(archive, wanted)
     sniffed = formats.sniff(path)
     with path.open("rb") as handle:
         sha, _, size = archive.write_vault(cast(IO[bytes], _Counted(handle, copying)))
-    export, new = archive.record_exit_export(
+    export, new, earlier = archive.record_exit_export(
         {
             "platform_id": entry.id,
             "sha256": sha,
@@ -422,7 +432,7 @@ def record(
             "recorded_at": now_iso(),
         }
     )
-    return Recorded(export, new, sniffed, added)
+    return Recorded(export, new, sniffed, added, moved_from=earlier)
 
 
 def needs_import(done: Recorded) -> bool:
@@ -462,6 +472,32 @@ def _check_file(path: Path) -> None:
         raise FreeholdError(
             f"{path.name}: an empty file (0 bytes) — the download did not finish; get it again"
         )
+
+
+def _check_kind(wanted: str, path: Path) -> None:
+    """An AI platform's export must be that platform's: a ChatGPT export recorded under
+    Gemini would count as Gemini's latest export (status: not due for a month) while Gemini's
+    own history was never saved. Refused before anything is written, naming the platform it
+    belongs to. A file no importer recognises passes here: its import fails and says so, and
+    ``unusable`` does not count it."""
+    found = catalogue().find(wanted)
+    expected = found.importer if found else None
+    if found is None or expected is None:
+        return
+    try:
+        read = import_plan(path).kind
+    except FreeholdError:
+        return
+    if expected in read.split("+"):
+        return
+    owner = next(
+        (p.id for p in catalogue().platforms.values() if p.importer in read.split("+")), None
+    )
+    where = f"freehold exits record {owner} {shlex.quote(str(path))}" if owner else "its own"
+    raise FreeholdError(
+        f"{path.name}: a {read} export, not {found.name}'s — nothing was recorded; record it "
+        f"under the platform it comes from: {where}"
+    )
 
 
 def _entry_for(archive: Archive, wanted: str) -> tuple[PlanEntry, str | None]:

@@ -479,3 +479,17 @@ def test_a_profile_not_reviewed_yet_is_not_proven_and_never_sent(
     status, reason = checks(report, "provider", "alpha")["profiles home"]
     assert status == "skipped" and "not reviewed" in reason
     assert all("system" not in seen.body for seen in wire.requests)
+
+
+def test_a_profile_that_cannot_be_worn_fails(home: Path, tmp_path: Path, wire: WireServer) -> None:
+    profiles = pytest.importorskip("freehold.profiles")
+    profiles.save_text("work", "## How to respond\n\nShort answers.\n", where="test")
+    # a later version broken by hand: `chat --profile work` fails on it, so must the break test
+    broken = profiles.store.folder("work") / "v0002.md"
+    broken.write_text("---\nversion: [2\n---\n\n## How to respond\n\nShort.\n")
+    configure(home, wire, FALLBACK)
+    destinations(home, tmp_path, "usb", "spare")
+    code, report = break_test("--provider", "alpha")
+    assert code == 1 and not report["ok"], report
+    status, reason = checks(report, "provider", "alpha")["profiles work"]
+    assert status == "fail" and "not valid YAML" in reason and "v0002.md" in reason

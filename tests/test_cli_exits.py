@@ -224,3 +224,43 @@ def test_a_hostile_file_name_is_printed_visibly(tmp_path: Path) -> None:
     result = run("exits", "record", "stripe", str(path))
     assert result.exit_code == 0
     assert "\x1b]52" not in result.stdout and "\\x1b]52" in result.stdout
+
+
+def test_another_ai_platforms_export_is_refused_and_nothing_is_kept(_isolated_home: Path) -> None:
+    assert run("exits", "add", "gemini").exit_code == 0
+    for extra in ([], ["--no-import"]):
+        result = run("exits", "record", "gemini", str(SAMPLE), *extra)
+        assert result.exit_code == 1, result.output
+        assert "a chatgpt export, not Google Gemini's" in result.stderr
+        assert "freehold exits record chatgpt" in result.stderr
+    listed = json.loads(run("exits", "list", "--json").stdout)
+    assert [(p["id"], p["exports"]) for p in listed] == [("gemini", 0)]
+    assert json.loads(run("stats", "--json").stdout)["conversations"] == 0
+    assert run("exits", "status").exit_code == 1  # still overdue: nothing usable recorded
+
+
+def test_the_same_file_recorded_with_a_new_date_moves_the_export_date(tmp_path: Path) -> None:
+    run("exits", "add", "stripe", "--cadence", "weekly")
+    path = csv(tmp_path / "customers.csv")
+    assert run("exits", "record", "stripe", str(path), "--date", "2026-10-01").exit_code == 0
+    today = datetime.now(UTC).date().isoformat()
+    again = run("exits", "record", "stripe", str(path), "--date", today)
+    assert again.exit_code == 0, again.output
+    assert f"Already recorded (same content), export date now {today}" in " ".join(
+        again.stdout.split()
+    )
+    found = json.loads(run("exits", "status", "--json").stdout)
+    assert found["overdue"] == [] and found["platforms"][0]["last_export"].startswith(today)
+    # an older date than the one recorded does not move it back
+    older = run("exits", "record", "stripe", str(path), "--date", "2026-09-01", "--json")
+    assert json.loads(older.stdout)["export"]["exported_at"].startswith(today)
+
+
+def test_the_hint_for_a_platform_not_in_the_plan_is_a_command_that_works(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    result = run("exits", "record", "nosuch", str(csv(tmp_path / "f.csv")))
+    assert result.exit_code == 1
+    hint = " ".join(result.stderr.split()).split("freehold ", 1)[1].split(" —")[0]
+    assert hint == "exits add nosuch --name nosuch"
+    assert run(*hint.split()).exit_code == 0

@@ -272,7 +272,7 @@ def test_an_ai_export_freehold_cannot_read_is_kept_and_says_why(
     assert exits.needs_import(done)  # a later freehold may read it: recording it again tries
 
 
-def test_an_export_of_another_kind_is_noted(archive: Archive, tmp_path: Path) -> None:
+def test_an_export_of_another_kind_is_refused(archive: Archive, tmp_path: Path) -> None:
     claude = tmp_path / "conversations.json"
     claude.write_text(
         json.dumps(
@@ -290,10 +290,9 @@ def test_an_export_of_another_kind_is_noted(archive: Archive, tmp_path: Path) ->
             ]
         )
     )  # fmt: skip
-    done = exits.record(archive, "chatgpt", claude)
-    exits.import_export(archive, done, claude)
-    assert done.report is not None and done.report.kind == "claude"
-    assert done.notes == ["recorded under chatgpt but read as claude"]
+    with pytest.raises(FreeholdError, match=r"a claude export, not ChatGPT's — nothing was"):
+        exits.record(archive, "chatgpt", claude)
+    assert archive.exit_exports() == [] and archive.exit_plan() == []
 
 
 # -- status ----------------------------------------------------------------------------------------

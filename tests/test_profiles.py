@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from freehold import profiles
 from freehold.archive import Archive
 from freehold.errors import FreeholdError, NotFoundError
-from freehold.profiles import store
+from freehold.profiles import draft, store
 from freehold.profiles.platforms import FIELDS, fill, size
 from tests.builders import ingest, write_zip
 
@@ -195,6 +195,36 @@ def test_front_matter_keys_of_any_name_are_kept_and_exported() -> None:
     assert exported["front_matter"]["1"] == "a number" and exported["system"] == "Be brief."
 
 
+def test_yaml_aliases_in_the_front_matter_are_refused() -> None:
+    # a 694-byte alias bomb expands to 146 MB when a JSON export writes the front matter out
+    levels = ["a: &a [" + ", ".join(['"x"'] * 9) + "]"]
+    for level, name in enumerate("bcdefg"):
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{'abcdefg'[level]}"] * 9) + "]")
+    text = "---\n" + "\n".join(levels) + "\n---\nBe brief.\n"
+    with pytest.raises(FreeholdError, match=r"^t\.md: its front matter uses a YAML alias \(\*a"):
+        profiles.save_text("bomb", text, where="t.md")
+    assert store.versions("bomb") == []
+    # an anchor alone names nothing to repeat: kept
+    assert profiles.save_text("anchor", "---\nx: &a 1\n---\nHi.\n", where="t.md") is not None
+
+
+def test_secrets_in_the_front_matter_are_flagged_and_struck_like_the_body() -> None:
+    key = "sk-proj-" + "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9" * 2
+    text = f"---\nnote: my openai key {key} and sam.jones@example.org\n---\nBe brief.\n"
+    profiles.save_text("fm", text, where="t")
+    check = profiles.review(profiles.load_profile("fm"), region="US")
+    assert sorted(f.kind for f in check.pending) == ["email", "key"]
+    with pytest.raises(profiles.PendingError):
+        check.outgoing()
+    check.decide_all("strike")
+    outgoing = check.outgoing()
+    for fmt in ("markdown", "json"):
+        exported = profiles.export(outgoing, fmt, struck=2).text
+        assert key not in exported and "sam.jones@example.org" not in exported
+        assert "[struck: API key or token]" in exported
+    assert "[struck: e-mail address]" in outgoing.meta["note"]
+
+
 def test_review_decisions_are_remembered_and_strike_what_leaves() -> None:
     profiles.save_text(
         "a", "## About the user\n\nMail sam@example.org, call +1 415-555-0132.\n", where="t"
@@ -295,12 +325,61 @@ def test_a_profile_file_reads_back_as_written(body: str, meta: dict[str, str]) -
     assert {k: again.meta[k] for k in meta} == meta
 
 
-def test_sections_split_at_headings_outside_code_fences() -> None:
-    body = "Intro.\n\n## About the user\n\nMe.\n\n## Tools\n\n```md\n## not a heading\n```\n"
+def test_sections_split_at_the_profiles_own_headings_outside_code_fences() -> None:
+    body = (
+        "Intro.\n\n## About the user\n\nMe.\n\n## Tools\n\nA saw.\n\n"
+        "## Instructions: Thesis (claude)\n\n```md\n## How to respond\n```\n"
+    )
     sections = profiles.Profile("p", 1, body).sections
     assert [(s.kind, s.title) for s in sections] == [
         ("preamble", ""),
         ("about", "About the user"),
-        ("instructions", "Tools"),
+        ("instructions", "Instructions: Thesis (claude)"),
     ]
-    assert "## not a heading" in sections[2].text
+    assert sections[1].text == "Me.\n\n## Tools\n\nA saw."  # not a heading of the profile's
+    assert "## How to respond" in sections[2].text  # in a code fence
+
+
+_ABOUT = "## Background\nI run a bakery in Lyon.\n\n## Memory aids\nRemind me of deadlines."
+
+
+def test_headings_inside_drafted_instructions_stay_in_their_section() -> None:
+    found = profiles.Found()
+    found.instructions.append(
+        draft.Instructions(
+            _ABOUT + "\n## How to respond\nIn a list.",
+            "Reply in French.",
+            "chatgpt",
+            1.8e9,
+            1.8e9,
+            "c1",
+        )
+    )
+    made = draft.draft(found, "p", [])
+    about, respond = fill(made, "chatgpt")
+    assert [s.kind for s in made.sections] == ["about", "respond"]
+    for words in ("## Background", "I run a bakery in Lyon.", "Remind me of deadlines."):
+        assert words in about.text
+    assert "In a list." in about.text  # a line like a profile heading is made level 3
+    assert respond.text == "Reply in French." and not about.cuts
+
+
+_MEMORY = (
+    "## About the user\n\nNurse.\n\n## Memory\n\nThe user prefers to be addressed as Dr. Kim."
+    "\n\n1. Allergic to penicillin.\n- 2024-01-01: Likes tea.\n  Green, no sugar.\n"
+)
+
+
+@pytest.mark.parametrize("fmt", ["chatgpt", "claude", "gemini", "json"])
+def test_every_line_of_a_memory_section_leaves_or_is_said_cut(fmt: str) -> None:
+    profile = profiles.Profile("mem", 1, _MEMORY)
+    notes = [(n.date, n.text) for s in profile.sections if s.kind == "memory" for n in s.notes]
+    assert notes == [
+        (None, "The user prefers to be addressed as Dr. Kim."),
+        (None, "Allergic to penicillin."),
+        ("2024-01-01", "Likes tea.\nGreen, no sugar."),
+    ]
+    exported = profiles.export(profile, fmt)
+    for words in ("Dr. Kim.", "Allergic to penicillin.", "Likes tea.", "Green, no sugar."):
+        assert words in exported.text
+    assert exported.cuts == []

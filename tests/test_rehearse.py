@@ -249,14 +249,110 @@ def test_a_model_that_varies_has_noise_and_drift_is_read_against_it(
 def test_the_judge_votes_twice_positions_swapped(answers: Answers, wire: WireServer) -> None:
     doc = _rehearse("--sample", "3", "--judge", "j:model-j")
     a, b = doc["candidates"]
-    assert a["judge"] == {"better": 0, "worse": 0, "same": 3, "split": 0}
-    assert b["judge"] == {"better": 0, "worse": 3, "same": 0, "split": 0}
+    assert a["judge"] == {"better": 0, "worse": 0, "same": 3, "split": 0, "unclear": 0}
+    assert b["judge"] == {"better": 0, "worse": 3, "same": 0, "split": 0, "unclear": 0}
     votes = [r for r in wire.requests if r.body["model"] == "model-j"]
     assert len(votes) == 3 * 2 * 2
     answers.by_model["model-k"] = lambda body: Script(text="A")  # always the first: biased
     doc = _rehearse("--sample", "3", "--judge", "j:model-k")
-    assert doc["candidates"][1]["judge"] == {"better": 0, "worse": 0, "same": 0, "split": 3}
+    assert doc["candidates"][1]["judge"] == {
+        "better": 0,
+        "worse": 0,
+        "same": 0,
+        "split": 3,
+        "unclear": 0,
+    }
     assert doc["cases"][0]["answers"]["b:model-b"]["judge"]["votes"] == ["original", "candidate"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "word"),
+    [
+        ("VERDICT: B", "B"),
+        ("Verdict: tie", "tie"),
+        ("B", "B"),
+        ("**A**", "A"),
+        ("Answer B", "B"),
+        ("Answer: TIE", "tie"),
+        ("Assistant B is better", "B"),
+        ("Response A is better than response B.", "A"),
+        ("Answer A is worse than Answer B", "B"),
+        ("Both are equally good", "tie"),
+        ("B is better.", "B"),
+        ("A better answer would cite sources.", "unclear"),
+        ("I cannot judge these.", "unclear"),
+        ("Answer A, no wait, Answer B", "unclear"),
+        ("", "unclear"),
+    ],
+)
+def test_the_judges_verdict_is_read_as_written(reply: str, word: str) -> None:
+    assert engine.verdict_word(reply) == word
+
+
+def test_a_judge_that_writes_sentences_is_read_and_an_unclear_vote_is_no_vote(
+    answers: Answers, wire: WireServer
+) -> None:
+    def wordy(body: dict[str, Any]) -> Script:  # the better answer, said as a sentence
+        found = re.search(r"--- Answer B ---\n(.*)\n\nWhich", _last_text(body), re.S)
+        assert found is not None
+        return Script(text="Answer A" if "sorry" in found.group(1) else "Assistant B is better")
+
+    answers.by_model["model-w"] = wordy
+    doc = _rehearse("--sample", "2", "--judge", "j:model-w")
+    b = doc["candidates"][1]
+    assert b["judge"] == {"better": 0, "worse": 2, "same": 0, "split": 0, "unclear": 0}
+    judged = [r for r in wire.requests if r.body["model"] == "model-w"]
+    assert "VERDICT: A" in str(judged[0].body)  # the judge is asked for a strict format
+    answers.by_model["model-u"] = lambda body: Script(text="Hard to say.")
+    doc = _rehearse("--sample", "2", "--judge", "j:model-u")
+    b = doc["candidates"][1]
+    assert b["judge"] == {"better": 0, "worse": 0, "same": 0, "split": 0, "unclear": 2}
+    assert doc["cases"][0]["answers"]["b:model-b"]["judge"]["votes"] == ["unclear", "unclear"]
+
+
+def test_a_failing_candidate_does_not_open_the_circuit_of_another_on_its_provider(
+    answers: Answers, wire: WireServer
+) -> None:
+    answers.by_model["model-fail"] = lambda body: Script(
+        status=500, body={"error": {"message": "down"}}, headers={"Retry-After": "0"}
+    )
+    result = _invoke(
+        "rehearse",
+        "--candidates",
+        "a:model-fail,a:model-a",
+        "--sample",
+        "2",
+        "--concurrency",
+        "1",
+        "--yes",
+        "--json",
+    )
+    doc = orjson.loads(result.stdout)
+    failing, healthy = doc["candidates"]
+    assert failing["failed"] == 2 and healthy["failed"] == 0 and healthy["score"] > 90
+    asked = [r.body["model"] for r in wire.requests]
+    # the failing model's own circuit opened (it was not asked on every try), the other's not
+    assert asked.count("model-fail") == 3 and asked.count("model-a") == 4
+
+
+def test_a_profile_with_flags_is_worn_unattended_with_yes_or_strike_all(
+    answers: Answers, wire: WireServer
+) -> None:
+    from freehold import profiles
+
+    profiles.save_text("sec", "## About the user\n\nMail me: sam.jones@example.org\n", where="t")
+    base = ("rehearse", "--candidates", "a:model-a", "--sample", "1", "--profile", "sec")
+    refused = _invoke(*base, code=1)
+    assert "not reviewed" in refused.stderr and wire.requests == []
+    # the advice is true: this command takes --yes and --strike-all
+    assert "pass --yes (keep all) or --strike-all" in " ".join(refused.stderr.split())
+    _invoke(*base, "--yes")
+    assert "sam.jones@example.org" in str(wire.requests[-1].body)
+    _invoke(*base, "--yes", "--strike-all")
+    assert "[struck: e-mail address]" in str(wire.requests[-1].body)
+    assert "sam.jones@example.org" not in str(wire.requests[-1].body)
+    # --yes and --strike-all held for their run only: nothing was remembered
+    assert profiles.review(profiles.load_profile("sec")).pending
 
 
 def test_fail_under_for_scheduled_runs(answers: Answers) -> None:

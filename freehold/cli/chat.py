@@ -142,7 +142,9 @@ def _target(model: str | None, route: str | None) -> Target:
 def _with_profile(name: str, system: str | None) -> str:
     """The profile's text as it may leave (reviewed: ``cli/profile.py``), then --system."""
     try:
-        worn, _ = reviewed(name, None, yes=False, strike_all=False, ask=stdin_can_answer())
+        worn, _ = reviewed(
+            name, None, yes=False, strike_all=False, ask=stdin_can_answer(), flags=False
+        )
     except FreeholdError as error:
         raise click.ClickException(str(error)) from error
     return "\n\n".join(text for text in (worn.system, system) if text)

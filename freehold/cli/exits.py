@@ -378,6 +378,7 @@ def _recorded_json(done: exits.Recorded) -> dict[str, Any]:
     return {
         "ok": ok,
         "new": done.new,
+        "date_moved_from": done.moved_from,
         "added_to_plan": done.added,
         "export": done.export.to_json(),
         "problem": done.sniffed.problem,
@@ -393,6 +394,8 @@ def _print_recorded(done: exits.Recorded) -> None:
         out.print(f"{done.added.capitalize()} {export.platform_id} in your exit plan.")
     kind = f"{export.format}, {'open' if export.open else 'NOT in an open format'}"
     head = "Recorded" if done.new else "Already recorded (same content)"
+    if done.moved_from:
+        head += f", export date now {_day(export.exported_at)} (was {_day(done.moved_from)})"
     out.print(
         Text(
             f"{head}: {export.file_name} for {export.platform_id}, {_size(export.size)}, {kind}, "

@@ -259,20 +259,33 @@ def apply_command(
 # -- what leaves, reviewed -------------------------------------------------------------------
 
 
+_FLAGS = ", or pass --yes (keep all) or --strike-all (strike all) — for this run only"
+
+
 def reviewed(
-    name: str, version: int | None, *, yes: bool, strike_all: bool, ask: bool
+    name: str,
+    version: int | None,
+    *,
+    yes: bool,
+    strike_all: bool,
+    ask: bool,
+    flags: bool = True,
 ) -> tuple[Profile, Review]:
     """Profile ``name`` as it may leave. Pending findings: kept (``yes``), struck
     (``strike_all``), asked about one by one (``ask``; each answer remembered), else
-    ``PendingError``."""
+    ``PendingError`` — whose advice names --yes and --strike-all when the command has them
+    (``flags``)."""
     if yes and strike_all:
         raise click.UsageError("give --yes or --strike-all, not both")
     check = profiles.review(profiles.load_profile(name, version))
     if yes or strike_all:
         check.decide_all("keep" if yes else "strike")
     elif ask and check.pending:
-        _ask_each(check)
-    outgoing = check.outgoing()
+        _ask_each(check, flags=flags)
+    try:
+        outgoing = check.outgoing()
+    except PendingError as error:
+        raise PendingError(str(error) + (_FLAGS if flags else "")) from None
     if check.struck:
         err.print(
             f"struck {plural(len(check.struck), 'flagged item')} from what leaves", style="yellow"
@@ -280,7 +293,7 @@ def reviewed(
     return outgoing, check
 
 
-def _ask_each(check: Review) -> None:
+def _ask_each(check: Review, *, flags: bool) -> None:
     err.print(
         f"{plural(len(check.pending), 'flagged item')} (likely secrets or personal data) in "
         f"{check.profile.name} "
@@ -293,20 +306,22 @@ def _ask_each(check: Review) -> None:
             answer = click.prompt("  keep or strike?", type=click.Choice(["k", "s"]), err=True)
         except click.Abort as error:
             raise PendingError(
-                f"no answer for the {finding.label} {finding.masked} — review on a terminal, "
-                "or pass --yes (keep all) or --strike-all"
+                f"no answer for the {finding.label} {finding.masked} — review on a terminal"
+                + (_FLAGS if flags else "")
             ) from error
         check.decide(finding, "keep" if answer == "k" else "strike", keep_record=True)
 
 
 def _context(check: Review, finding: secrets.Finding) -> str:
     """The finding with up to 30 characters either side, on one line, every finding in
-    sight masked (the screen may be shared)."""
+    sight masked (the screen may be shared); one in the front matter is said to be there."""
+    if check.in_front(finding):
+        return f"in the front matter: [{finding.masked}]"
     body = check.profile.body
     start, end = max(0, finding.start - 30), min(len(body), finding.end + 30)
     shown, at = "", start
     for other in check.findings:
-        if other.end <= start or other.start >= end:
+        if check.in_front(other) or other.end <= start or other.start >= end:
             continue
         mark = f"[{other.masked}]" if other is finding else other.masked
         shown += body[at : max(at, other.start)] + mark
@@ -343,6 +358,7 @@ def _finding_json(finding: secrets.Finding, check: Review) -> dict[str, Any]:
         "start": finding.start,
         "end": finding.end,
         "fingerprint": finding.fingerprint,
+        "where": "front matter" if check.in_front(finding) else "body",
         "decision": check.decided.get(finding.fingerprint),
     }
 

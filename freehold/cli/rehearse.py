@@ -69,7 +69,18 @@ __all__ = ["rehearse"]
     help="local (wordllama, the default), lexical, or provider:model (an /embeddings endpoint).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Another seed, other prompts.")
-@click.option("--yes", is_flag=True, help="Spend without asking (scheduled runs).")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Spend without asking, and keep what --profile's review flagged and nobody decided "
+    "on (scheduled runs; for this run only).",
+)
+@click.option(
+    "--strike-all",
+    is_flag=True,
+    help="Strike from the --profile text what its review flagged and nobody decided on "
+    "(for this run only).",
+)
 @click.option(
     "--html",
     "html_path",
@@ -89,6 +100,7 @@ def rehearse(
     profile: str | None,
     embedder: str | None,
     yes: bool,
+    strike_all: bool,
     html_path: Path | None,
     fail_under: float | None,
     as_json: bool,
@@ -99,7 +111,9 @@ def rehearse(
     language, refusals, latency, tokens and cost, read against each model's own noise.
 
     The estimated cost is shown and asked about before anything is spent (--yes skips the
-    question). Answers are cached: a run cut short goes on when the same command runs again.
+    question). A --profile with flagged items nobody reviewed is asked about on a terminal;
+    unattended, --yes keeps them and --strike-all strikes them, for this run only. Answers
+    are cached: a run cut short goes on when the same command runs again.
     Runs are stored apart from the history (rehearsals.sqlite in the data folder).
     """
     options = Options(
@@ -117,7 +131,7 @@ def rehearse(
     if not options.candidates:
         raise click.UsageError("--candidates needs at least one model")
     try:
-        doc = _run(options, embedder, yes=yes, html_path=html_path)
+        doc = _run(options, embedder, yes=yes, strike_all=strike_all, html_path=html_path)
     except FreeholdError as error:
         raise click.ClickException(str(error)) from error
     if as_json:
@@ -130,10 +144,15 @@ def rehearse(
 
 
 def _run(
-    options: Options, embedder_name: str | None, *, yes: bool, html_path: Path | None
+    options: Options,
+    embedder_name: str | None,
+    *,
+    yes: bool,
+    strike_all: bool,
+    html_path: Path | None,
 ) -> dict[str, Any]:
     config = load_config()
-    system = _profile_text(options.profile) if options.profile else None
+    system = _profile_text(options.profile, yes, strike_all) if options.profile else None
     embedder = embeddings.choose(embedder_name, notice=lambda t: err.print(f"note: {t}"))
     with archive_session() as archive, RunStore(archive.home / STORE_NAME) as store:
         options.conversations = [archive.resolve(ref) for ref in options.conversations]
@@ -228,7 +247,11 @@ def _check(doc: dict[str, Any], fail_under: float | None) -> None:
         raise click.exceptions.Exit(1)
 
 
-def _profile_text(name: str) -> str:
-    """The profile's text as it may leave: reviewed, as ``chat --profile`` sends it."""
-    worn, _ = reviewed(name, None, yes=False, strike_all=False, ask=stdin_can_answer())
+def _profile_text(name: str, yes: bool, strike_all: bool) -> str:
+    """The profile's text as it may leave: reviewed, as ``chat --profile`` sends it. Flagged
+    items nobody decided on: struck (--strike-all), else kept (--yes: a scheduled run answers
+    no question), else asked on a terminal."""
+    worn, _ = reviewed(
+        name, None, yes=yes and not strike_all, strike_all=strike_all, ask=stdin_can_answer()
+    )
     return worn.system

@@ -4,22 +4,29 @@ The body is exactly what a model is told (``Profile.system``): what you read in 
 what leaves, nothing added. It is split at its level-2 headings (outside code fences) into
 ``Section`` objects so that the platform exports can put each part in the right field:
 
-==========================  =================  =====================================
-heading                     ``Section.kind``   where a platform export puts it
-==========================  =================  =====================================
-``About the user``          ``about``          ChatGPT's "know about you" field
-``How to respond``          ``respond``        ChatGPT's "how to respond" field
-``Memory…``                 ``memory``         one note per ``- `` item, dated
-anything else               ``instructions``   with "how to respond"
-text before any heading     ``preamble``       first, with "know about you"
-==========================  =================  =====================================
+===============================  =================  ================================
+heading                          ``Section.kind``   where a platform export puts it
+===============================  =================  ================================
+``About the user``               ``about``          ChatGPT's "know about you" field
+``How to respond``               ``respond``        ChatGPT's "how to respond" field
+``Memory``, ``Memory (…)``       ``memory``         one note per item, dated
+``Instructions``, ``…: NAME``    ``instructions``   with "how to respond"
+text before any heading          ``preamble``       first, with "know about you"
+===============================  =================  ================================
+
+Only these are the profile's own headings; any other ``## `` line is text of the section it is
+in, so instructions pasted with headings of their own stay whole in their place (``inside``
+makes a line of pasted text that looks like one of the profile's headings level 3).
 
 A memory note is a list item ``- YYYY-MM-DD: text`` (``- undated: text`` when the export had
-no date); lines indented under it belong to it. The front matter is freehold's record of
-where the text came from (``from``), what was left out and why (``not_included``), and the
-version's ``name``, ``version``, ``saved`` and ``how``; a person may add keys of their own,
-which are kept. Only YAML between a first line ``---`` and the next ``---`` line is front matter;
-a file that starts any other way is all body.
+no date; ``*``, ``+`` and ``1.`` items too); lines indented under it, or written right under it,
+belong to it. Any other paragraph of a memory section is an undated note of its own: nothing a
+person wrote there is dropped on the way to a platform field.
+
+The front matter is freehold's record of where the text came from (``from``), what was left out
+and why (``not_included``), and the version's ``name``, ``version``, ``saved`` and ``how``; a
+person may add keys of their own, which are kept. Only YAML between a first line ``---`` and the
+next ``---`` line is front matter; a file that starts any other way is all body.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ __all__ = [
     "MemoryNote",
     "Profile",
     "Section",
+    "inside",
     "parse",
     "render",
     "split",
@@ -52,7 +60,9 @@ HEADINGS = {
 }
 _HEADING = re.compile(r"^## +(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
-_NOTE = re.compile(r"^[-*] +(?:(\d{4}-\d{2}-\d{2}|undated):\s*)?(.*)$")
+_NOTE = re.compile(r"^(?:[-*+]|\d{1,9}[.)]) +(?:(\d{4}-\d{2}-\d{2}|undated):\s*)?(.*)$")
+_MEMORY = re.compile(r"memory(?: \(.*\))?", re.IGNORECASE)
+_INSTRUCTIONS = re.compile(r"instructions(?:[:(].*)?", re.IGNORECASE)
 _YAML = YAMLHandler()
 
 
@@ -74,12 +84,16 @@ class Section:
     def notes(self) -> list[MemoryNote]:
         """The memory notes of a ``memory`` section (its list items), in the order written."""
         notes: list[tuple[str | None, list[str]]] = []
+        after_blank = True
         for line in self.text.splitlines():
             found = _NOTE.match(line)
             if found:
                 notes.append((found.group(1), [found.group(2)]))
-            elif notes and line.strip():
-                notes[-1][1].append(line.strip())
+            elif line.strip() and notes and (line[:1].isspace() or not after_blank):
+                notes[-1][1].append(line.strip())  # indented under it, or right under it
+            elif line.strip():
+                notes.append((None, [line.strip()]))  # a paragraph of its own: kept, undated
+            after_blank = not line.strip()
         return [
             MemoryNote(None if d == "undated" else d, "\n".join(t).strip())
             for d, t in notes
@@ -119,32 +133,52 @@ def split(body: str) -> list[Section]:
     for line in body.splitlines():
         if _FENCE.match(line):
             fenced = not fenced
-        heading = None if fenced else _HEADING.match(line)
-        if heading:
+        title_of = None if fenced else _heading(line)
+        if title_of is not None:
             _close(sections, title, lines)
-            title, lines = heading.group(1), []
+            title, lines = title_of, []
         else:
             lines.append(line)
     _close(sections, title, lines)
     return sections
 
 
+def inside(text: str) -> str:
+    """``text`` made to stay inside one section: each line (outside code fences) that would
+    start a section of its own is made a level-3 heading. The draft pastes instructions with
+    it — text a person wrote elsewhere may have a ``## How to respond`` line of its own."""
+    lines, fenced = [], False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+        lines.append("#" + line if not fenced and _heading(line) is not None else line)
+    return "\n".join(lines)
+
+
+def _heading(line: str) -> str | None:
+    """The title when ``line`` is one of the profile's own headings, else None."""
+    found = _HEADING.match(line)
+    if found is None or _kind(found.group(1)) is None:
+        return None
+    return found.group(1)
+
+
 def _close(sections: list[Section], title: str, lines: list[str]) -> None:
     text = "\n".join(lines).strip()
     if title or text:
-        sections.append(Section(title, _kind(title), text))
+        sections.append(Section(title, _kind(title) or "instructions", text))
 
 
-def _kind(title: str) -> str:
-    lowered = title.lower()
+def _kind(title: str) -> str | None:
+    """The section kind of a heading's title; None for a heading that is not the profile's."""
     if not title:
         return "preamble"
-    if lowered.startswith("memory"):
-        return "memory"
     for kind in ("about", "respond"):
-        if lowered == HEADINGS[kind].lower():
+        if title.casefold() == HEADINGS[kind].casefold():
             return kind
-    return "instructions"
+    if _MEMORY.fullmatch(title):
+        return "memory"
+    return "instructions" if _INSTRUCTIONS.fullmatch(title) else None
 
 
 def parse(text: str, *, name: str, where: str) -> Profile:
@@ -152,6 +186,24 @@ def parse(text: str, *, name: str, where: str) -> Profile:
     meta, body = _front_matter(text.removeprefix("\ufeff"), where)
     version = meta.get("version")
     return Profile(name, version if isinstance(version, int) else 0, body, meta)
+
+
+class _AliasError(yaml.YAMLError):
+    def __init__(self, alias: str, line: int) -> None:
+        super().__init__(alias)
+        self.alias, self.line = alias, line
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing aliases (``*name``): each repeats a whole node, and nested
+    ones multiply — a 694-byte front matter became a 146 MB JSON export. A profile's front
+    matter is a record of a few keys and needs none."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise _AliasError(f"*{event.anchor}", event.start_mark.line + 1)
+        return super().compose_node(parent, index)
 
 
 def _front_matter(text: str, where: str) -> tuple[dict[str, Any], str]:
@@ -170,7 +222,13 @@ def _front_matter(text: str, where: str) -> tuple[dict[str, Any], str]:
             "(or remove the first '---' line if the file has no front matter)"
         ) from None
     try:
-        meta = _YAML.load(head)
+        meta = _YAML.load(head, Loader=_Loader)
+    except _AliasError as error:
+        raise FreeholdError(
+            f"{where}: its front matter uses a YAML alias ({error.alias}, line {error.line}) — "
+            "freehold refuses aliases (a few lines of them can expand to gigabytes); write "
+            "the value out in full"
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark is not None else ""

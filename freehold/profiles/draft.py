@@ -29,7 +29,7 @@ from typing import Any
 from freehold._words import plural
 from freehold.archive import Archive
 from freehold.errors import FreeholdError
-from freehold.profiles.document import HEADINGS, Profile
+from freehold.profiles.document import HEADINGS, Profile, inside
 
 __all__ = [
     "Found",
@@ -192,13 +192,13 @@ def draft(found: Found, name: str, include: list[str]) -> Profile:
         newest = found.instructions[-1]
         for kind, text in (("about", newest.about), ("respond", newest.respond)):
             if text:
-                body.append(f"## {HEADINGS[kind]}\n\n{text}")
+                body.append(f"## {HEADINGS[kind]}\n\n{inside(text)}")
         sources.append(_source("custom instructions", newest.platform, newest.last, newest))
     if found.notes:
         body.append(f"## {HEADINGS['memory']}\n\n" + "\n".join(_note(n) for n in found.notes))
         sources += [_source("memory note", n.platform, n.date, n) for n in found.notes]
     for entry in chosen:
-        body.append(f"## Instructions: {entry.name} ({entry.platform})\n\n{entry.text}")
+        body.append(f"## Instructions: {entry.name} ({entry.platform})\n\n{inside(entry.text)}")
         sources.append(_source("instructions", entry.platform, entry.date, entry))
     meta: dict[str, Any] = {"from": sources, "not_included": _left_out(found, chosen)}
     return Profile(name, 0, "\n\n".join(body) + "\n", meta)

@@ -1,18 +1,23 @@
 """Before a profile leaves the machine: its likely secrets and personal data, and the
 person's decision on each (keep or strike).
 
-``review(profile)`` scans the body (``freehold.secrets``) and pairs each finding with the
+``review(profile)`` scans the body and every value (and key) of the front matter — a
+Markdown or JSON export carries both — (``freehold.secrets``) and pairs each finding with the
 decision recorded for it in ``review.json`` (store.py), by fingerprint: a decision holds for
 the same text in any later version, so a person who kept their own e-mail address once is not
 asked again. ``Review.outgoing()`` is the profile as it may leave: struck findings replaced by
-``[struck: e-mail address]``. A finding nobody decided on blocks it (``PendingError``): the
-caller asks, or takes ``--yes`` (keep) / ``--strike-all`` for this run only.
+``[struck: e-mail address]``, in the body and in the front matter alike. A finding nobody
+decided on blocks it (``PendingError``): the caller asks, or takes ``--yes`` (keep) /
+``--strike-all`` for this run only (a command that has them says so in its error:
+``PendingError``'s own advice is true for every caller).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from freehold import secrets
 from freehold._words import plural
@@ -32,8 +37,14 @@ class PendingError(FreeholdError):
 @dataclass(slots=True)
 class Review:
     profile: Profile
-    findings: list[secrets.Finding]
+    findings: list[secrets.Finding]  # in the body, then those in the front matter
     decided: dict[str, str] = field(default_factory=dict)
+    front: list[secrets.Finding] = field(default_factory=list)  # in the front matter
+    region: str | None = None
+
+    def in_front(self, finding: secrets.Finding) -> bool:
+        """Whether ``finding`` is in the front matter (its place is in one value there)."""
+        return any(finding is other for other in self.front)
 
     @property
     def pending(self) -> list[secrets.Finding]:
@@ -69,21 +80,49 @@ class Review:
             raise PendingError(
                 f"profile {self.profile.name!r} (version {self.profile.version}) holds "
                 f"{plural(len(self.pending), 'flagged item')} (likely secrets or personal data) "
-                f"not reviewed ({what}) — "
-                f"run `freehold profile apply {self.profile.name}` or `freehold profile export "
-                f"{self.profile.name}` on a terminal to keep or strike each, or pass --yes "
-                "(keep all) or --strike-all there"
+                f"not reviewed ({what}) — run `freehold profile export {self.profile.name}` "
+                "on a terminal to keep or strike each (your answers are remembered)"
             )
-        body = secrets.strike(self.profile.body, self.struck)
-        return replace(self.profile, body=body)
+        in_body = [f for f in self.struck if not self.in_front(f)]
+        body = secrets.strike(self.profile.body, in_body)
+        struck = {f.fingerprint for f in self.struck}
+        meta = _struck(self.profile.meta, struck, self.region) if struck else self.profile.meta
+        return replace(self.profile, body=body, meta=meta)
+
+
+def _scalars(value: Any) -> Iterator[str]:
+    """Every key and value of the front matter, as text (a phone number may be a YAML int)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _scalars(key)
+            yield from _scalars(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _scalars(item)
+    elif value is not None and not isinstance(value, bool):
+        yield str(value)
+
+
+def _struck(value: Any, struck: set[str], region: str | None) -> Any:
+    """The front matter with each struck finding replaced, scanned again value by value."""
+    if isinstance(value, dict):
+        return {_struck(k, struck, region): _struck(v, struck, region) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_struck(item, struck, region) for item in value]
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value)
+    chosen = [f for f in secrets.scan(text, region=region) if f.fingerprint in struck]
+    return secrets.strike(text, chosen) if chosen else value
 
 
 def review(profile: Profile, *, region: str | None = None) -> Review:
-    found = secrets.scan(profile.body, region=region)
+    front = [f for text in _scalars(profile.meta) for f in secrets.scan(text, region=region)]
+    found = secrets.scan(profile.body, region=region) + front
     recorded = store.decisions(profile.name)
     decided = {
         f.fingerprint: str(recorded[f.fingerprint].get("decision"))
         for f in found
         if f.fingerprint in recorded and recorded[f.fingerprint].get("decision") in DECISIONS
     }
-    return Review(profile, found, decided)
+    return Review(profile, found, decided, front, region)

@@ -9,8 +9,12 @@ the missing ones are estimated and asked. The estimate counts tokens the way ``c
 (an over-estimate), the answer as long as the original one, and prices them with the
 lifecycle table (``lifecycle.price``); a model the table does not price is counted apart.
 
-``ask`` sends the missing requests through one ``Router`` (a candidate is one model: no
-failover, so a fault is that model's fault, recorded), ``concurrency`` at a time in threads;
+``ask`` sends the missing requests through the router, one ``Router`` per candidate (and one
+for the judge): a candidate is one model, with no failover, so a fault is that model's fault,
+recorded — and the router's circuits, which count faults per provider (for a route, a provider
+that fails is skipped for its next model), would let one failing model stop a healthy one on
+the same provider. Each candidate's own router still retries and opens a circuit on its own
+faults, so a dead model is not asked again and again. ``concurrency`` at a time in threads;
 each answer is stored as it comes, so a run cut short (Ctrl-C, a crash) loses only the
 answers in flight, and the same command again goes on (``RunStore.start`` reopens an
 unfinished run of the same plan).
@@ -23,6 +27,7 @@ candidate's first answer, twice, positions swapped. The same verdict both ways c
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -56,14 +61,27 @@ __all__ = [
     "judge_tasks",
     "plan",
     "scored",
+    "verdict_word",
 ]
 
 _JUDGE_SYSTEM = (
     "You compare two answers to the same request. Judge which answer serves the request "
     "better: correct, complete, clear, in the form asked for. Length alone is no merit. "
-    "Reply with one word: A, B, or TIE."
+    "Reply with exactly one line and nothing else: VERDICT: A, VERDICT: B, or VERDICT: TIE."
 )
-_JUDGE_TOKENS = 8
+_JUDGE_TOKENS = 16
+# How judges say it when they do not keep to the format: "Answer B", "Assistant B is better",
+# "Response A is worse than response B", "Both are equally good".
+_LABEL = r"(?:VERDICT|ANSWER|ASSISTANT|RESPONSE|OPTION|OUTPUT|CANDIDATE|CHOICE)"
+_STRICT = re.compile(r"\bVERDICT\s*[:=-]?\s*(A|B|TIE)\b")
+_BARE = re.compile(r"\(?(A|B|TIE)\)?[.!]?")
+_COMPARED = re.compile(
+    rf"(?:{_LABEL}\s*)?\b(A|B)\s+(?:IS|WAS|SEEMS)\s+(?:(BETTER|STRONGER|PREFERRED|SUPERIOR"
+    r")|(WORSE|WEAKER|INFERIOR))\b"
+)
+_NAMED = re.compile(rf"\b{_LABEL}\s*[:#-]?\s*\(?(A|B|TIE)\b")
+_LEAD = re.compile(r"(B|TIE)\b")
+_TIE = re.compile(r"\b(?:TIE|TIED|EQUAL|EQUALLY|NEITHER|NO DIFFERENCE|ABOUT THE SAME)\b")
 _DEFAULT_OUT = 500  # tokens an answer is estimated at when there is no original to go by
 
 
@@ -126,7 +144,7 @@ class Plan:
     cases: list[Case]
     tasks: list[Task]
     providers: dict[str, Provider]
-    router: Router
+    routers: dict[str, Router]  # by model reference: each candidate's circuits its own
     embedder: Embedder
     system: str | None = None
     judge_ref: ModelRef | None = None
@@ -190,7 +208,10 @@ def plan(
     )
     names = {ref.provider for ref in [*refs, *([judge_ref] if judge_ref else [])]}
     providers = {name: connect(config.providers[name]) for name in sorted(names)}
-    found = Plan(options, refs, picked, [], providers, Router(providers, config.router), embedder)
+    routers = {
+        str(ref): Router(providers, config.router) for ref in [*refs, *filter(None, [judge_ref])]
+    }
+    found = Plan(options, refs, picked, [], providers, routers, embedder)
     found.system, found.judge_ref = system, judge_ref
     blob = _reader(archive)
     for case in picked:
@@ -302,7 +323,7 @@ def ask(
 
 
 def _answer(plan: Plan, store: RunStore, task: Task) -> Reply:
-    run = plan.router.run([task.ref], lambda provider, ref: (task.request, []))
+    run = plan.routers[str(task.ref)].run([task.ref], lambda provider, ref: (task.request, []))
     for _event in run:
         pass
     answer = run.answer
@@ -376,7 +397,8 @@ def _vote(
     first, second = (answer, case.original) if swapped else (case.original, answer)
     text = (
         f"Request:\n{case.prompt}\n\n--- Answer A ---\n{first}\n\n--- Answer B ---\n{second}"
-        "\n\nWhich answer serves the request better? Reply A, B, or TIE."
+        "\n\nWhich answer serves the request better? Reply with one line: VERDICT: A, "
+        "VERDICT: B, or VERDICT: TIE."
     )
     request = ChatRequest(
         plan.judge_ref.model, (Turn("user", (text,)),), _JUDGE_SYSTEM, _JUDGE_TOKENS, False
@@ -395,26 +417,66 @@ def judge(
     for task in tasks:
         reply = replies.get(task.key)
         answered = reply is not None and reply.status in ("complete", "incomplete")
-        word = _word(reply.text) if reply is not None and answered else "none"
+        word = verdict_word(reply.text) if reply is not None and answered else "none"
         sides = ("candidate", "original") if task.swapped else ("original", "candidate")
         said = {"A": sides[0], "B": sides[1]}.get(word, word)
         votes.setdefault((task.position, str(task.candidate)), []).append(said)
     return {key: _verdict(said) for key, said in votes.items()}
 
 
-def _word(text: str) -> str:
-    head = text.strip().upper().lstrip("*#`\"' ")
-    for word in ("TIE", "A", "B"):
-        if head.startswith(word):
-            return "tie" if word == "TIE" else word
+def verdict_word(text: str) -> str:
+    """``A``, ``B``, ``tie`` or ``unclear``. The strict line (``VERDICT: B``) first; else the
+    reply as judges write it — a bare letter, "Answer B", "Assistant B is better", "A is worse
+    than B", "Both are equally good". A reply naming more than one verdict, or none, is
+    ``unclear``: no vote, rather than a wrong one (an "A" that is only an article)."""
+    flat = " ".join(re.sub(r"[*_`#\"']", " ", text).upper().split())
+    for read in (_strict, _bare, _compared, _named):
+        said = read(flat)
+        if said:
+            return next(iter(said)) if len(said) == 1 else "unclear"
     return "unclear"
 
 
+def _strict(flat: str) -> set[str]:
+    return {_side(m.group(1)) for m in _STRICT.finditer(flat)}
+
+
+def _bare(flat: str) -> set[str]:
+    found = _BARE.fullmatch(flat)
+    return {_side(found.group(1))} if found else set()
+
+
+def _compared(flat: str) -> set[str]:
+    said = set()
+    for found in _COMPARED.finditer(flat):
+        letter = found.group(1)
+        said.add(letter if found.group(2) else {"A": "B", "B": "A"}[letter])
+    return said
+
+
+def _named(flat: str) -> set[str]:
+    said = {_side(m.group(1)) for m in _NAMED.finditer(flat)}
+    lead = _LEAD.match(flat)
+    if lead:
+        said.add(_side(lead.group(1)))
+    if _TIE.search(flat):
+        said.add("tie")
+    return said
+
+
+def _side(word: str) -> str:
+    return "tie" if word == "TIE" else word
+
+
 def _verdict(votes: list[str]) -> dict[str, Any]:
+    """The same verdict both ways counts; two that differ are ``split``. A vote the judge did
+    not give clearly (``unclear``, ``none``) is no vote: the other one decides, and with none
+    the verdict is ``unclear``."""
     names = {"candidate": "better", "original": "worse", "tie": "same"}
-    verdicts = {names.get(v, "unclear") for v in votes}
-    verdict = verdicts.pop() if len(verdicts) == 1 else "split"
-    return {"verdict": "split" if verdict == "unclear" else verdict, "votes": votes}
+    verdicts = {names[v] for v in votes if v in names}
+    if not verdicts:
+        return {"verdict": "unclear", "votes": votes}
+    return {"verdict": verdicts.pop() if len(verdicts) == 1 else "split", "votes": votes}
 
 
 def scored(plan: Plan, replies: dict[str, Reply], verdicts: Verdicts | None = None) -> Scored:

@@ -36,7 +36,7 @@ def tables(doc: dict[str, Any], worst: int = 10) -> list[Table]:
     for name in ("format", "refused", "failed", "latency", "tokens in/out", "cost"):
         summary.add_column(name, justify="right")
     if doc["run"]["options"].get("judge"):
-        summary.add_column("judge +/=/−/split", justify="right")
+        summary.add_column("judge +/=/−/split/?", justify="right")
     for c in doc["candidates"]:
         row = [
             render.visible(c["ref"]),
@@ -54,7 +54,8 @@ def tables(doc: dict[str, Any], worst: int = 10) -> list[Table]:
         ]
         if doc["run"]["options"].get("judge"):
             j = c["judge"] or {}
-            row.append("/".join(str(j.get(k, 0)) for k in ("better", "same", "worse", "split")))
+            counts = ("better", "same", "worse", "split", "unclear")
+            row.append("/".join(str(j.get(k, 0)) for k in counts))
         summary.add_row(*row)
     return [summary, _cases(doc, worst)]
 

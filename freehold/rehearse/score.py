@@ -192,7 +192,7 @@ def _summary(ref: str, rows: list[dict[str, Any]], noise: float | None) -> dict[
         "tokens_in": _total([r.get("tokens_in") for r in results]),
         "tokens_out": _total([r.get("tokens_out") for r in results]),
         "cost_usd": _total([r.get("cost_usd") for r in results]),
-        "judge": {v: verdicts.count(v) for v in ("better", "worse", "same", "split")}
+        "judge": {v: verdicts.count(v) for v in ("better", "worse", "same", "split", "unclear")}
         if verdicts
         else None,
     }
