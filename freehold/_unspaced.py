@@ -11,6 +11,15 @@ holding a letter of such a script is matched as a substring of the message text 
 ``window`` cuts the snippet around the marks, since FTS5's own ``snippet()`` knows nothing of
 these matches. Script detection uses the ``regex`` package's Unicode script property, imported
 only when a search is not plain ASCII.
+
+A word of another script written against such letters (新しいiPhoneを買った, 2024年3月,
+我用Python编程) is hidden in the same way, and the search for it is an ordinary word: for it,
+``glued`` lists the words of a message that touch such a letter inside one index token, which
+the archive keeps in a small second index beside the first (``messages_glued_fts``). Most
+messages are ASCII, and ``str.isascii`` answers for them; the others are tested first by a
+standard-library pattern of the scripts' Unicode blocks (a few ns a character; the ``regex``
+package's script test costs some 70), and ``regex`` is imported only when one holds a letter of
+those blocks.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import regex
 
-__all__ = ["WIDTH", "find", "indexed", "like", "needle", "unspaced", "window"]
+__all__ = ["SEPARATOR", "WIDTH", "find", "glued", "indexed", "like", "needle", "unspaced", "window"]
 
 # The scripts whose words are not separated by spaces (Korean is, but its particles cling to
 # the word they follow, which hides the word from the index in the same way).
@@ -36,6 +45,17 @@ _SNAP = 12  # how far a cut moves to fall between two words
 _MARKS = 64  # marks of one word looked at: a long text may hold thousands
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SPACES = re.compile(r"\s+")
+# The Unicode blocks of those scripts' letters (a test checks it holds every one ``_glue``
+# knows): where no character of a text is in them, it holds no glued word.
+_BLOCKS = re.compile(
+    "[\u0e00-\u0eff\u1000-\u11ff\u1780-\u17ff\u1980-\u19df\u1a20-\u1aaf\u1b00-\u1b7f"
+    "\u3005-\u303c\u3041-\u31ff\u3220-\u32ff\u3400-\ua4cf\ua960-\uaadf\uac00-\ud7ff"
+    "\uf900-\ufaff\uff66-\uffdc\U000116d0-\U000116ef\U00016fe0-\U00016fff"
+    "\U0001aff0-\U0001b16f\U0001d360-\U0001d37f\U00020000-\U0003ffff]"
+)
+# Between the glued words of one message: a private-use character the tokenizer indexes as a
+# word of its own, so that no phrase spans two glued words that were apart in the text.
+SEPARATOR = "\U0010fffd"
 
 
 @cache
@@ -43,6 +63,62 @@ def _pattern() -> regex.Pattern[str]:
     import regex  # 20 ms to import: only a search with a non-ASCII word pays it
 
     return regex.compile("[" + "".join(rf"\p{{sc={name}}}" for name in _SCRIPTS.split()) + "]")
+
+
+@cache
+def _glue() -> regex.Pattern[str]:
+    """Runs of characters that are neither white space nor a letter of those scripts.
+
+    The letters here are the script extensions (ー, the kana voiced marks), those the index
+    keeps (a letter, number or mark), less those Latin, Greek or Cyrillic share (U+0303, the
+    combining tilde of a decomposed ñ, is also Thai's).
+    """
+    import regex
+
+    scripts = "".join(rf"\p{{scx={name}}}" for name in _SCRIPTS.split())
+    shared = r"\p{scx=Latin}\p{scx=Greek}\p{scx=Cyrillic}"
+    return regex.compile(rf"(?V1)[^\s[[{scripts}]&&[\p{{L}}\p{{N}}\p{{M}}\p{{Co}}]--[{shared}]]]+")
+
+
+def glued(text: str) -> str:
+    """The words of ``text`` that touch a letter of a script written without spaces, with no
+    space or punctuation between (``iPhone`` in 新しいiPhoneを買った, ``2024`` and ``3`` in
+    2024年3月), each once, ``SEPARATOR`` between two; '' when it holds none.
+
+    A word runs to the next space or such letter, punctuation inside it kept (``GPT-4o``を), so
+    a search for the whole of it finds it as a phrase; the tokenizer splits it as it does the
+    message. Where punctuation stands between the word and the letter (``「iPhone」を``), the
+    index finds the word already and it is not listed.
+    """
+    if text.isascii() or _BLOCKS.search(text) is None:
+        return ""
+    words: dict[str, None] = {}
+    end_of_text = len(text)
+    for run in _glue().finditer(text):
+        start, end = run.span()
+        before = start > 0 and not text[start - 1].isspace() and _joins(text[start])
+        after = end < end_of_text and not text[end].isspace() and _joins(text[end - 1])
+        if before or after:
+            words[_trimmed(run[0])] = None
+    return f" {SEPARATOR} ".join(words)
+
+
+def _trimmed(word: str) -> str:
+    """``word`` less the punctuation at its ends (。iPhone, written after a full stop, is the
+    iPhone of another place)."""
+    start, end = 0, len(word)
+    while not _joins(word[start]):
+        start += 1
+    while not _joins(word[end - 1]):
+        end -= 1
+    return word[start:end]
+
+
+def _joins(char: str) -> bool:
+    """Whether ``char`` and a letter beside it are one token to the index (a mark too: the
+    tokenizer keeps the diacritics it removes)."""
+    category = unicodedata.category(char)
+    return category[0] in "LNM" or category == "Co"
 
 
 def unspaced(text: str) -> bool:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from freehold import _unspaced
+
 __all__ = [
     "MIGRATIONS",
     "m001_initial",
@@ -23,6 +25,7 @@ __all__ = [
     "m007_local_turns",
     "m008_exit_plan",
     "m009_fts_writes_bigger_segments",
+    "m010_glued_words",
     "migrate",
 ]
 
@@ -501,3 +504,42 @@ def m009_fts_writes_bigger_segments(_db: sqlite3.Connection) -> str:
     # (8 MB). A setting in the index's own config table: a SQLite that does not know it
     # ignores it when it reads the index.
     return "INSERT INTO messages_fts(messages_fts, rank) VALUES ('hashsize', 8388608);"
+
+
+# The index of words glued to letters of scripts written without spaces (``_unspaced.glued``).
+_GLUED = """
+    CREATE VIRTUAL TABLE messages_glued_fts USING fts5(
+        text, tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER messages_glued_ad AFTER DELETE ON messages BEGIN
+        DELETE FROM messages_glued_fts WHERE rowid = old.id;
+    END;
+    CREATE TRIGGER messages_glued_au AFTER UPDATE OF text ON messages BEGIN
+        DELETE FROM messages_glued_fts WHERE rowid = old.id;
+    END;
+    """
+_BACKFILL = 20000  # messages read at a time
+
+
+@_step
+def m010_glued_words(db: sqlite3.Connection) -> str:
+    # A word written against Chinese, Japanese or Thai letters (iPhoneを) is inside one token
+    # of messages_fts; the archive lists such words apart, in an FTS5 table of its own that
+    # stores them (a few bytes a message, for the few messages that hold such letters), with
+    # the same tokenizer so a search word stems the same. Its rowid is the message's id, so
+    # the triggers drop a message's row with plain SQL when the message goes or its text
+    # changes (the archive writes the new row; SQL alone cannot find the words). The messages
+    # already stored are read once, in batches of ids: 0.3 s for a 150 MB export's 67 MB of
+    # text, too short to announce.
+    for statement in _statements(_GLUED):
+        db.execute(statement)
+    last = 0
+    while batch := db.execute(
+        "SELECT id, text FROM messages WHERE id > ? ORDER BY id LIMIT ?", (last, _BACKFILL)
+    ).fetchall():
+        last = batch[-1][0]
+        db.executemany(
+            "INSERT INTO messages_glued_fts(rowid, text) VALUES (?, ?)",
+            [(mid, words) for mid, text in batch if (words := _unspaced.glued(text))],
+        )
+    return ""
