@@ -4,16 +4,19 @@ the searches themselves are tested on a real archive in tests/test_archive.py.""
 from __future__ import annotations
 
 import sqlite3
+import unicodedata
 from contextlib import closing
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from freehold._unspaced import (
-    _BLOCKS,
+    _RANGES,
     SEPARATOR,
     WIDTH,
+    _blocks,
     _glue,
+    _letters,
     find,
     glued,
     like,
@@ -85,10 +88,16 @@ def test_glued_words_are_those_written_against_such_letters() -> None:
 def test_the_blocks_prefilter_holds_every_letter_that_glues() -> None:
     import regex
 
-    letters = _glue().pattern.replace("[^\\s", "[", 1).removesuffix("+")
+    letters = f"(?V1){_letters()}"
     every = "".join(chr(c) for c in range(0x80, 0x110000) if not 0xD800 <= c < 0xE000)
-    missed = {ord(m[0]) for m in regex.finditer(letters, every) if not _BLOCKS.match(m[0])}
+    missed = {ord(m[0]) for m in regex.finditer(letters, every) if not _blocks().match(m[0])}
     assert missed and all(0x10000 <= c < 0x20000 for c in missed)  # only those left out
+    # and the standard library's pattern written from them says what ``regex`` says
+    found = regex.compile(letters)
+    for first, last in _RANGES:
+        for char in map(chr, range(first, last + 1)):
+            if unicodedata.category(char) != "Cn":  # unassigned: between the CJK extensions
+                assert (_glue().match(char) is None) == bool(found.match(char)), hex(ord(char))
 
 
 def _tokens(db: sqlite3.Connection, text: str) -> set[str]:
@@ -104,8 +113,9 @@ def test_glued_words_are_the_words_the_index_hides(text: str) -> None:
     with closing(sqlite3.connect(":memory:")) as db:
         db.execute(f"CREATE VIRTUAL TABLE t USING fts5(text, tokenize='{TOKENIZER}')")
         db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'row')")
-        letters = _glue().pattern.replace("[^\\s", "[", 1)
         import regex
+
+        letters = f"(?V1){_letters()}"
 
         words = _tokens(db, regex.sub(letters, " ", text))
         index, side = _tokens(db, text), _tokens(db, glued(text))
