@@ -47,16 +47,17 @@ _MARKS = 64  # marks of one word looked at: a long text may hold thousands
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SPACES = re.compile(r"\s+")
 # The Unicode blocks of those scripts' letters (a test checks they hold every one ``_letters``
-# knows): where no character of a text is in them, it holds no glued word. The blocks of the
-# Basic Multilingual Plane are one bitmap to ``re``, each range above it one more test a
-# character: only the CJK extensions are kept there, and the few letters between (hentaigana,
-# counting rods, old iteration marks), never met without a common one, are left out; with
-# them a text of English prose took 2-4x as long to clear.
+# knows in the Basic Multilingual Plane): where no character of a text is in them, it holds no
+# glued word. They are one bitmap to ``re``; each range above the BMP would be one more test
+# of every character (the CJK extensions alone made English prose 1.8x as long to clear), so
+# the letters there (the rare CJK extensions, hentaigana, counting rods), never met without a
+# common one beside them, are left out of this first test; ``_glue`` still knows them.
 _RANGES = (
     (0x0E00, 0x0EFF), (0x1000, 0x11FF), (0x1780, 0x17FF), (0x1980, 0x19DF), (0x1A20, 0x1AAF),
     (0x1B00, 0x1B7F), (0x3005, 0x303C), (0x3041, 0x31FF), (0x3220, 0x32FF), (0x3400, 0xA4CF),
-    (0xA960, 0xAADF), (0xAC00, 0xD7FF), (0xF900, 0xFAFF), (0xFF66, 0xFFDC), (0x20000, 0x3FFFF),
+    (0xA960, 0xAADF), (0xAC00, 0xD7FF), (0xF900, 0xFAFF), (0xFF66, 0xFFDC),
 )  # fmt: skip
+_EXTENSIONS = (0x20000, 0x3FFFF)  # the CJK extensions: Han, or not yet assigned
 # Between the glued words of one message: a private-use character the tokenizer indexes as a
 # word of its own, so that no phrase spans two glued words that were apart in the text.
 SEPARATOR = "\U0010fffd"
@@ -87,19 +88,17 @@ def _letters() -> str:
 @cache
 def _glue() -> re.Pattern[str]:
     """Runs of characters that are neither white space nor a letter that glues, as a pattern
-    of the standard library: the letters of ``_RANGES`` that ``regex`` finds are written out
-    as ranges once (~15 ms), because ``regex``'s script test costs ~70 ns a character and a
-    character class of ``re`` ~5: a Japanese archive reads all its text through it."""
+    of the standard library: the letters of ``_RANGES`` that ``regex`` finds, and the CJK
+    extensions, are written out as ranges once (~20 ms), because ``regex``'s script test
+    costs ~70 ns a character and a character class of ``re`` ~5: a Japanese archive reads all
+    its text through it."""
     import regex
 
     found = regex.compile(f"(?V1){_letters()}+")
-    runs = []
+    runs = [_EXTENSIONS]
     for first, last in _RANGES:
         block = "".join(map(chr, range(first, last + 1)))
         runs += [(first + run.start(), first + run.end() - 1) for run in found.finditer(block)]
-    # Above the BMP, one range: the gaps between the CJK extensions are unassigned.
-    astral = [run for run in runs if run[0] > 0xFFFF]
-    runs = [run for run in runs if run[0] <= 0xFFFF] + [(astral[0][0], astral[-1][1])]
     return re.compile(r"[^\s" + "".join(f"{chr(a)}-{chr(b)}" for a, b in runs) + "]+")
 
 
