@@ -138,9 +138,10 @@ class Query:
     holds a word in a script written without spaces, ``_unspaced``); ``tests`` the SQL
     condition of the other groups, with ``params``; ``needles`` the words they look for as
     substrings and ``marks`` every word FTS5 finds, joined by OR, to mark them in a snippet.
-    ``groups`` holds the FTS5 strings of the groups in ``match`` and ``words`` their words as
-    typed, for the messages found through ``messages_glued_fts`` (``glued``); ``side`` the ids
-    of those messages among the candidates (``candidates`` sets it).
+    ``groups`` holds the FTS5 strings of the groups in ``match``, for the messages found
+    through ``messages_glued_fts`` (``glued``), and ``side`` the ids of those messages among
+    the candidates (``candidates`` sets it); ``words`` every word FTS5 finds, as typed, to
+    mark where no FTS5 ``highlight()`` can (a glued word).
     """
 
     match: str | None
@@ -171,7 +172,7 @@ class Query:
         if len(self.groups) > 1:  # one group: the MATCH of its words is the whole test
             for group in self.groups:
                 tests += " AND (" + " OR ".join([_EITHER_HERE] * len(group)) + ")"
-                params += [word for word in group for word in (word, word)]
+                params += [fts for word in group for fts in (word, word)]
         condition = f"messages_glued_fts MATCH ?{tests}{self.tests}"
         words = " OR ".join(word for group in self.groups for word in group)
         return source, condition, [words, *params, *self.params]
@@ -199,7 +200,7 @@ def parse(query: str) -> Query:
         tuple(word.needle for group in groups for word in group if word.needle),
         " OR ".join(words) or None,
         tuple(tuple(word.fts or "" for word in group) for group in indexed),
-        tuple(word.typed for group in indexed for word in group),
+        tuple(word.typed for group in groups for word in group if word.fts),
     )
 
 
@@ -438,7 +439,8 @@ def _windows(db: sqlite3.Connection, parsed: Query, ids: list[int]) -> dict[int,
     glued = (*parsed.needles, *parsed.words)
     for rowid, marked in texts.items():
         text, found = spans(marked or "")
-        needles = glued if rowid in parsed.side else parsed.needles
+        # found through a glued word: by the side index, or by a test that looks in both
+        needles = glued if rowid in parsed.side or parsed.match is None else parsed.needles
         shown, marks = _unspaced.window(text, [*found, *_unspaced.find(text, needles)])
         out[rowid] = _marked(shown, marks)
     return out

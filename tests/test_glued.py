@@ -108,6 +108,8 @@ def test_a_glued_word_is_marked_in_its_snippet(glued: Path) -> None:
         assert [hit.snippet[a:b] for a, b in hit.highlights] == ["iPhone"]
         english = by_text["The iPhone or a Pixel phone."]  # FTS5's own snippet, as before
         assert english.highlights == [(4, 10)]
+        for hit in archive.search("iPhone OR 東京"):  # a test that looks in both indexes
+            assert {hit.snippet[a:b] for a, b in hit.highlights} & {"iPhone", "東京"}, hit.snippet
         for both in archive.search("python 编程"):  # a glued word and one as written
             assert [both.snippet[a:b] for a, b in both.highlights] == ["Python编程"]  # touching
 
