@@ -171,7 +171,7 @@ class Query:
         tests, params = "", []
         if len(self.groups) > 1:  # one group: the MATCH of its words is the whole test
             for group in self.groups:
-                tests += " AND (" + " OR ".join([_EITHER_HERE] * len(group)) + ")"
+                tests += " AND (" + " OR ".join([_EITHER] * len(group)) + ")"
                 params += [fts for word in group for fts in (word, word)]
         condition = f"messages_glued_fts MATCH ?{tests}{self.tests}"
         words = " OR ".join(word for group in self.groups for word in group)
@@ -213,18 +213,12 @@ class _Word(NamedTuple):
     typed: str = ""
 
 
-# An ordinary word, in a message: in the index of its text or among its glued words.
+# An ordinary word, in a message: in the index of its text or among its glued words. Each set
+# of ids is read once, when a row first needs it (a look-up of each row's id in FTS5 instead
+# took 670 ms for `python docker` over 2,323 rows, 3.4 ms this way).
 _EITHER = (
     "(m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?) "
     "OR m.id IN (SELECT rowid FROM messages_glued_fts WHERE messages_glued_fts MATCH ?))"
-)
-
-
-# The same for one message, in a search driven by an index: a look-up of its id in each.
-_EITHER_HERE = (
-    "(EXISTS (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? AND rowid = m.id) "
-    "OR EXISTS (SELECT 1 FROM messages_glued_fts g WHERE messages_glued_fts MATCH ? "
-    "AND g.rowid = m.id))"
 )
 
 
