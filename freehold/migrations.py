@@ -529,8 +529,8 @@ def m010_glued_words(db: sqlite3.Connection) -> str:
     # the same tokenizer so a search word stems the same. Its rowid is the message's id, so
     # the triggers drop a message's row with plain SQL when the message goes or its text
     # changes (the archive writes the new row; SQL alone cannot find the words). The messages
-    # already stored are read once, in batches of ids: 0.3 s for a 150 MB export's 67 MB of
-    # text, too short to announce.
+    # already stored are read once, in batches of ids: 0.4-0.5 s for a 150 MB export (67 MB of
+    # text), too short to announce.
     for statement in _statements(_GLUED):
         db.execute(statement)
     last = 0
