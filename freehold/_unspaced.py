@@ -11,6 +11,16 @@ holding a letter of such a script is matched as a substring of the message text 
 ``window`` cuts the snippet around the marks, since FTS5's own ``snippet()`` knows nothing of
 these matches. Script detection uses the ``regex`` package's Unicode script property, imported
 only when a search is not plain ASCII.
+
+A word of another script written against such letters (新しいiPhoneを買った, 2024年3月,
+我用Python编程) is hidden in the same way, and the search for it is an ordinary word: for it,
+``glued`` lists the words of a message that touch such a letter inside one index token, which
+the archive keeps in a small second index beside the first (``messages_glued_fts``). Most
+messages are ASCII, and ``str.isascii`` answers for them; the others are tested first by a
+standard-library pattern of the scripts' Unicode blocks (a few ns a character; the ``regex``
+package's script test costs some 70). Only when one holds a letter of those blocks is ``regex``
+imported, once, to write out the exact letters as another standard-library pattern, which
+cuts the words.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import regex
 
-__all__ = ["WIDTH", "find", "indexed", "like", "needle", "unspaced", "window"]
+__all__ = ["SEPARATOR", "WIDTH", "find", "glued", "indexed", "like", "needle", "unspaced", "window"]
 
 # The scripts whose words are not separated by spaces (Korean is, but its particles cling to
 # the word they follow, which hides the word from the index in the same way).
@@ -36,6 +46,21 @@ _SNAP = 12  # how far a cut moves to fall between two words
 _MARKS = 64  # marks of one word looked at: a long text may hold thousands
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SPACES = re.compile(r"\s+")
+# The Unicode blocks of those scripts' letters (a test checks they hold every one ``_letters``
+# knows in the Basic Multilingual Plane): where no character of a text is in them, it holds no
+# glued word. They are one bitmap to ``re``; each range above the BMP would be one more test
+# of every character (the CJK extensions alone made English prose 1.8x as long to clear), so
+# the letters there (the rare CJK extensions, hentaigana, counting rods), never met without a
+# common one beside them, are left out of this first test; ``_glue`` still knows them.
+_RANGES = (
+    (0x0E00, 0x0EFF), (0x1000, 0x11FF), (0x1780, 0x17FF), (0x1980, 0x19DF), (0x1A20, 0x1AAF),
+    (0x1B00, 0x1B7F), (0x3005, 0x303C), (0x3041, 0x31FF), (0x3220, 0x32FF), (0x3400, 0xA4CF),
+    (0xA960, 0xAADF), (0xAC00, 0xD7FF), (0xF900, 0xFAFF), (0xFF66, 0xFFDC),
+)  # fmt: skip
+_EXTENSIONS = (0x20000, 0x3FFFF)  # the CJK extensions: Han, or not yet assigned
+# Between the glued words of one message: a private-use character the tokenizer indexes as a
+# word of its own, so that no phrase spans two glued words that were apart in the text.
+SEPARATOR = "\U0010fffd"
 
 
 @cache
@@ -43,6 +68,79 @@ def _pattern() -> regex.Pattern[str]:
     import regex  # 20 ms to import: only a search with a non-ASCII word pays it
 
     return regex.compile("[" + "".join(rf"\p{{sc={name}}}" for name in _SCRIPTS.split()) + "]")
+
+
+@cache
+def _blocks() -> re.Pattern[str]:
+    """``_RANGES`` as a character class (compiled on first use: 10 ms, no cost to start-up)."""
+    return re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in _RANGES) + "]")
+
+
+def _letters() -> str:
+    """The ``regex`` class of the letters that glue: the scripts' extensions (ー, the kana voiced
+    marks), those the index keeps (a letter, number or mark), less those Latin, Greek or
+    Cyrillic share (U+0303, the combining tilde of a decomposed ñ, is also Thai's)."""
+    scripts = "".join(rf"\p{{scx={name}}}" for name in _SCRIPTS.split())
+    shared = r"\p{scx=Latin}\p{scx=Greek}\p{scx=Cyrillic}"
+    return rf"[[{scripts}]&&[\p{{L}}\p{{N}}\p{{M}}\p{{Co}}]--[{shared}]]"
+
+
+@cache
+def _glue() -> re.Pattern[str]:
+    """Runs of characters that are neither white space nor a letter that glues, as a pattern
+    of the standard library: the letters of ``_RANGES`` that ``regex`` finds, and the CJK
+    extensions, are written out as ranges once (~20 ms), because ``regex``'s script test
+    costs ~70 ns a character and a character class of ``re`` ~5: a Japanese archive reads all
+    its text through it."""
+    import regex
+
+    found = regex.compile(f"(?V1){_letters()}+")
+    runs = [_EXTENSIONS]
+    for first, last in _RANGES:
+        block = "".join(map(chr, range(first, last + 1)))
+        runs += [(first + run.start(), first + run.end() - 1) for run in found.finditer(block)]
+    return re.compile(r"[^\s" + "".join(f"{chr(a)}-{chr(b)}" for a, b in runs) + "]+")
+
+
+def glued(text: str) -> str:
+    """The words of ``text`` that touch a letter of a script written without spaces, with no
+    space or punctuation between (``iPhone`` in 新しいiPhoneを買った, ``2024`` and ``3`` in
+    2024年3月), each once, ``SEPARATOR`` between two; '' when it holds none.
+
+    A word runs to the next space or such letter, punctuation inside it kept (``GPT-4o``を), so
+    a search for the whole of it finds it as a phrase; the tokenizer splits it as it does the
+    message. Where punctuation stands between the word and the letter (``「iPhone」を``), the
+    index finds the word already and it is not listed.
+    """
+    if text.isascii() or _blocks().search(text) is None:
+        return ""
+    words: dict[str, None] = {}
+    end_of_text = len(text)
+    for run in _glue().finditer(text):
+        start, end = run.span()
+        before = start > 0 and not text[start - 1].isspace() and _joins(text[start])
+        after = end < end_of_text and not text[end].isspace() and _joins(text[end - 1])
+        if before or after:
+            words[_trimmed(run[0])] = None
+    return f" {SEPARATOR} ".join(words)
+
+
+def _trimmed(word: str) -> str:
+    """``word`` less the punctuation at its ends (。iPhone, written after a full stop, is the
+    iPhone of another place)."""
+    start, end = 0, len(word)
+    while not _joins(word[start]):
+        start += 1
+    while not _joins(word[end - 1]):
+        end -= 1
+    return word[start:end]
+
+
+def _joins(char: str) -> bool:
+    """Whether ``char`` and a letter beside it are one token to the index (a mark too: the
+    tokenizer keeps the diacritics it removes)."""
+    category = unicodedata.category(char)
+    return category[0] in "LNM" or category == "Co"
 
 
 def unspaced(text: str) -> bool:

@@ -51,7 +51,7 @@ import orjson
 import platformdirs
 from isal import isal_zlib
 
-from freehold import _browse, _exitplan, _local, _private, _queries, storage
+from freehold import _browse, _exitplan, _local, _private, _queries, _unspaced, storage
 from freehold._words import plural
 from freehold.errors import ArchiveError, NoArchiveError
 from freehold.migrations import migrate
@@ -652,6 +652,19 @@ _INSERT_CONVERSATIONS = (
 _CONVERSATION_VALUES = f"({', '.join('?' * 23)})"
 
 
+def _index_glued(db: sqlite3.Connection, rows: list[tuple[int, str]]) -> None:
+    """Index the words of these (message id, text) rows written against letters of scripts
+    without spaces (``_unspaced.glued``): a row only for the few messages holding any, and
+    nothing but ``isascii`` for an ASCII text."""
+    glued = [
+        (mid, words)
+        for mid, text in rows
+        if not text.isascii() and (words := _unspaced.glued(text))
+    ]
+    if glued:
+        db.executemany("INSERT INTO messages_glued_fts(rowid, text) VALUES (?, ?)", glued)
+
+
 def _insert_conversations(count: int) -> str:
     """One INSERT of ``count`` conversation rows (the statement cache keeps the few sizes)."""
     return _INSERT_CONVERSATIONS + ", ".join([_CONVERSATION_VALUES] * count)
@@ -814,6 +827,7 @@ class Archive:
             self.db.executemany(
                 "INSERT INTO messages_fts(rowid, text) VALUES (?, ?)", self._fts_pending
             )
+            _index_glued(self.db, self._fts_pending)
             self._fts_pending.clear()
 
     def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
@@ -1198,8 +1212,9 @@ class Archive:
             self._index_pending()
         self.db.executemany(_INSERT_MESSAGE, plan.inserts)
         self._fts_pending.extend((r[0], r[10]) for r in plan.inserts)
-        if plan.updates:
+        if plan.updates:  # their triggers drop their glued words: listed again
             self.db.executemany(_UPDATE_MESSAGE, plan.updates)
+            _index_glued(self.db, [(row[-1], row[7]) for row in plan.updates])
         if ready.local:
             self._write_local(ready, plan)
         self._link_attachments(ready, plan.tree.ids, plan.result)
@@ -1294,6 +1309,7 @@ class Archive:
                 self.db.execute(
                     "INSERT INTO messages_fts(rowid, text) VALUES (?, ?)", (parent, message.text)
                 )
+                _index_glued(self.db, [(parent, message.text)])
                 if message.generation is not None:
                     _local.write_generation(self.db, parent, message.generation)
             self.db.execute(

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from freehold import _unspaced
+
 __all__ = [
     "MIGRATIONS",
     "m001_initial",
@@ -26,6 +28,7 @@ __all__ = [
     "m009_fts_writes_bigger_segments",
     "m010_early_schemas_caught_up",
     "m011_conversations_parser_version",
+    "m012_glued_words",
     "migrate",
 ]
 
@@ -674,3 +677,42 @@ def m011_conversations_parser_version(_db: sqlite3.Connection) -> str:
     # (``Archive.add_conversation``). Rows stored before it stay NULL: made by an unknown,
     # older importer, they are re-read once by the next import that brings them. Instant.
     return "ALTER TABLE conversations ADD COLUMN parser_version TEXT;"
+
+
+# The index of words glued to letters of scripts written without spaces (``_unspaced.glued``).
+_GLUED = """
+    CREATE VIRTUAL TABLE messages_glued_fts USING fts5(
+        text, tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER messages_glued_ad AFTER DELETE ON messages BEGIN
+        DELETE FROM messages_glued_fts WHERE rowid = old.id;
+    END;
+    CREATE TRIGGER messages_glued_au AFTER UPDATE OF text ON messages BEGIN
+        DELETE FROM messages_glued_fts WHERE rowid = old.id;
+    END;
+    """
+_BACKFILL = 20000  # messages read at a time
+
+
+@_step
+def m012_glued_words(db: sqlite3.Connection) -> str:
+    # A word written against Chinese, Japanese or Thai letters (iPhoneを) is inside one token
+    # of messages_fts; the archive lists such words apart, in an FTS5 table of its own that
+    # stores them (a few bytes a message, for the few messages that hold such letters), with
+    # the same tokenizer so a search word stems the same. Its rowid is the message's id, so
+    # the triggers drop a message's row with plain SQL when the message goes or its text
+    # changes (the archive writes the new row; SQL alone cannot find the words). The messages
+    # already stored are read once, in batches of ids: 0.4-0.5 s for a 150 MB export (67 MB of
+    # text), too short to announce.
+    for statement in _statements(_GLUED):
+        db.execute(statement)
+    last = 0
+    while batch := db.execute(
+        "SELECT id, text FROM messages WHERE id > ? ORDER BY id LIMIT ?", (last, _BACKFILL)
+    ).fetchall():
+        last = batch[-1][0]
+        db.executemany(
+            "INSERT INTO messages_glued_fts(rowid, text) VALUES (?, ?)",
+            [(mid, words) for mid, text in batch if (words := _unspaced.glued(text))],
+        )
+    return ""
