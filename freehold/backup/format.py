@@ -44,8 +44,10 @@ from freehold.errors import DamagedBackupError
 
 __all__ = [
     "BLOB_CHUNK",
+    "CHUNK_LIMIT",
     "DB_CHUNK",
     "FORMAT",
+    "MANIFEST_LIMIT",
     "MARKER",
     "PACK_TARGET",
     "Chunk",
@@ -73,6 +75,10 @@ MARKER_TEXT = (
 DB_CHUNK = 16 << 10  # one page of a freehold archive: changed pages cost what they changed
 BLOB_CHUNK = 1 << 20
 PACK_TARGET = 8 << 20
+# What an inflated object may grow to: anyone who knows the public recipient can write an age
+# file the key opens, so a few KB of gzip must not become gigabytes in memory before a check.
+CHUNK_LIMIT = max(DB_CHUNK, BLOB_CHUNK)  # no chunk is bigger than its file's chunk size
+MANIFEST_LIMIT = 128 << 20  # ~118 bytes a chunk: an archive of some 18 GB in 16 KiB pages
 
 _HEX64 = "[0-9a-f]{64}"
 # Every path a manifest may name: a restore writes nowhere else (a hostile manifest cannot
@@ -160,8 +166,19 @@ def compress(data: bytes) -> bytes:
     return stored.compress(data) + stored.flush()
 
 
-def decompress(member: bytes) -> bytes:
-    return isal_zlib.decompress(member, wbits=31)
+def decompress(member: bytes, limit: int = CHUNK_LIMIT) -> bytes:
+    """One gzip member inflated, never past ``limit`` bytes (memory stays bounded whatever
+    the member holds); ``ValueError`` when it would grow past it or is cut short."""
+    inflater = isal_zlib.decompressobj(wbits=31)
+    try:
+        data = inflater.decompress(member, limit + 1)
+    except isal_zlib.error as error:
+        raise ValueError(str(error)) from error
+    if len(data) > limit:
+        raise ValueError(f"it inflates past {limit:,} bytes, more than freehold ever writes")
+    if not inflater.eof:
+        raise ValueError("it is cut short")
+    return bytes(data)
 
 
 def render_manifest(manifest: Manifest, mac_key: bytes) -> bytes:

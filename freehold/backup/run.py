@@ -34,6 +34,7 @@ from freehold.archive import ARCHIVE_NAME, now_iso
 from freehold.backup import crypto, snapshot
 from freehold.backup.destinations import Destination, media, open_destination
 from freehold.backup.format import (
+    MANIFEST_LIMIT,
     Chunk,
     FileEntry,
     Manifest,
@@ -174,7 +175,14 @@ class _Target:
         manifest.packs = dict(sorted(self.used.items()))
         manifest.files = [e for e in self.entries if e.path is not None]
         manifest.digests = next(e for e in self.entries if e.path is None)
-        text = gzip.compress(render_manifest(manifest, mac_key), mtime=0)
+        rendered = render_manifest(manifest, mac_key)
+        if len(rendered) > MANIFEST_LIMIT:  # a restore would refuse it: never write one
+            raise BackupError(
+                f"{self.dest.name}: the snapshot's manifest would be {len(rendered):,} bytes, "
+                f"past the {MANIFEST_LIMIT:,} a restore reads — the archive is too big for "
+                "this format"
+            )
+        text = gzip.compress(rendered, mtime=0)
         encrypted = crypto.encrypt(text, self.recipients)
         self.dest.write(snapshot_path(manifest.snapshot), encrypted)
         self.sent.bytes += len(encrypted)

@@ -17,15 +17,21 @@ missing pack is taken out of the chunk index, so the next run sends its chunks a
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import math
-import zlib
 from dataclasses import dataclass, field
 
 from freehold.backup import crypto
 from freehold.backup.destinations import Destination
-from freehold.backup.format import MARKER, Chunk, Manifest, decompress, pack_path, snapshot_path
+from freehold.backup.format import (
+    MANIFEST_LIMIT,
+    MARKER,
+    Chunk,
+    Manifest,
+    decompress,
+    pack_path,
+    snapshot_path,
+)
 from freehold.backup.format import parse_manifest as _parse
 from freehold.backup.run import listed_packs, listed_snapshots
 from freehold.backup.state import State
@@ -69,8 +75,8 @@ def open_manifest(
     where = f"{dest.name}: {snapshot_path(snapshot)}"
     plain = crypto.decrypt(dest.read(snapshot_path(snapshot)), identity, where)
     try:
-        text = gzip.decompress(plain)
-    except (OSError, EOFError, zlib.error) as error:
+        text = decompress(plain, MANIFEST_LIMIT)
+    except ValueError as error:
         raise DamagedBackupError(f"{where}: not a manifest ({error})") from error
     manifest = _parse(text, mac_key, where)
     if manifest.snapshot != snapshot:
@@ -91,7 +97,7 @@ def check_pack(
         member = plain[chunk.offset : chunk.offset + chunk.length]
         try:
             data = decompress(member)
-        except (zlib.error, OSError) as error:
+        except ValueError as error:
             raise DamagedBackupError(f"{where}: a chunk does not decompress ({error})") from error
         if hashlib.sha256(data).hexdigest() != chunk.sha256:
             raise DamagedBackupError(f"{where}: a chunk's SHA-256 does not match the manifest")
