@@ -172,7 +172,7 @@ def decompress(member: bytes, limit: int = CHUNK_LIMIT) -> bytes:
     inflater = isal_zlib.decompressobj(wbits=31)
     try:
         data = inflater.decompress(member, limit + 1)
-    except isal_zlib.error as error:
+    except Exception as error:  # isal_zlib.error, which its stubs type as an instance
         raise ValueError(str(error)) from error
     if len(data) > limit:
         raise ValueError(f"it inflates past {limit:,} bytes, more than freehold ever writes")
