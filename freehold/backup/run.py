@@ -201,13 +201,15 @@ class _Pass:
     def file(self, source: snapshot.Source) -> None:
         for target in self.live():
             target.entries.append(FileEntry(source.path, source.size, ""))
-        whole = hashlib.sha256()
+        whole, size = hashlib.sha256(), 0
         with source.file.open("rb") as handle:
             for piece in _pieces(handle, snapshot.chunk_size(source.path)):
                 whole.update(piece)
+                size += len(piece)
                 self._chunk(piece)
-        for target in self.live():
-            target.entries[-1].sha256 = whole.hexdigest()
+        for target in self.live():  # the bytes read, not the size listed: a file replaced
+            entry = target.entries[-1]  # since (a rename) is recorded as it was read
+            entry.size, entry.sha256 = size, whole.hexdigest()
 
     def _chunk(self, piece: bytes) -> None:
         sha = hashlib.sha256(piece).hexdigest()

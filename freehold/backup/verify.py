@@ -27,6 +27,7 @@ from freehold.backup.format import (
     MANIFEST_LIMIT,
     MARKER,
     Chunk,
+    FileEntry,
     Manifest,
     decompress,
     pack_path,
@@ -34,6 +35,7 @@ from freehold.backup.format import (
 )
 from freehold.backup.format import parse_manifest as _parse
 from freehold.backup.run import listed_packs, listed_snapshots
+from freehold.backup.snapshot import chunk_size
 from freehold.backup.state import State
 from freehold.errors import BackupKeyError, DamagedBackupError
 
@@ -105,6 +107,25 @@ def check_pack(
     return found
 
 
+def _lengths(entry: FileEntry) -> list[int]:
+    """The length of each chunk of ``entry`` that its size implies (chunk k starts at k × the
+    chunk size, so all but the last are whole)."""
+    size, count = chunk_size(entry.path), len(entry.chunks)
+    return [size] * (count - 1) + [entry.size - size * (count - 1)] if count else []
+
+
+def _size_fault(entry: FileEntry) -> str | None:
+    """Why ``entry``'s size cannot be what its chunks hold, or None."""
+    size = chunk_size(entry.path)
+    needed = math.ceil(entry.size / size)
+    if needed == len(entry.chunks):
+        return None
+    return (
+        f"{entry.path or 'the digests'} is {entry.size:,} bytes, which takes "
+        f"{needed:,} chunks; the manifest lists {len(entry.chunks):,}"
+    )
+
+
 def window(names: list[str], position: int, percent: float) -> tuple[list[str], int]:
     """The names whose first 8 hex digits fall in the window at ``position``; the next one."""
     width = max(1, math.ceil(_SPACE * percent / 100))
@@ -122,6 +143,7 @@ class _Verifier:
         self.dest, self.identity, self.state = dest, identity, state
         self.report = Report(dest.name, sample)
         self.mac_key = crypto.mac_key(identity)
+        self.lengths: dict[str, dict[int, str]] = {}  # chunk → its lengths by file sizes → where
 
     def problem(self, kind: str, path: str, detail: str) -> None:
         self.report.problems.append(Problem(kind, path, detail))
@@ -166,8 +188,14 @@ class _Verifier:
     def _absorb(
         self, manifest: Manifest, packs: dict[str, int], wanted: dict[str, dict[str, Chunk]]
     ) -> None:
-        for chunk in manifest.chunks():
-            wanted.setdefault(chunk.pack, {}).setdefault(chunk.sha256, chunk)
+        where = snapshot_path(manifest.snapshot)
+        for entry in manifest.entries():
+            fault = _size_fault(entry)
+            if fault is not None:
+                self.problem("damaged", where, fault)
+            for chunk, length in zip(entry.chunks, _lengths(entry), strict=True):
+                wanted.setdefault(chunk.pack, {}).setdefault(chunk.sha256, chunk)
+                self.lengths.setdefault(chunk.sha256, {}).setdefault(length, where)
         named = {p.path for p in self.report.problems}
         for pack, size in manifest.packs.items():
             if pack_path(pack) in named:
@@ -178,6 +206,20 @@ class _Verifier:
                 self.problem(
                     "damaged", pack_path(pack), f"{packs[pack]} bytes, {size} expected (cut?)"
                 )
+
+    def _lengths_match(self, found: dict[str, bytes]) -> None:
+        """Each chunk as long as its file's size says (a size recorded apart from the bytes
+        sent would pass every chunk's SHA-256 and fail the restore)."""
+        for sha, data in found.items():
+            for length, where in self.lengths.get(sha, {}).items():
+                named = {(p.kind, p.path) for p in self.report.problems}
+                if length != len(data) and ("damaged", where) not in named:
+                    self.problem(
+                        "damaged",
+                        where,
+                        f"a chunk is {len(data):,} bytes, its file's size "
+                        f"says {length:,}: the snapshot would not restore",
+                    )
 
     def _foreign(
         self, listing: dict[str, int], packs: dict[str, int], wanted: dict[str, list[Chunk]]
@@ -213,9 +255,11 @@ class _Verifier:
             if pack_path(pack) in already:
                 continue
             try:
-                check_pack(self.dest, pack, wanted[pack], self.identity)
+                found = check_pack(self.dest, pack, wanted[pack], self.identity)
             except (DamagedBackupError, BackupKeyError) as error:
                 self.problem("damaged", pack_path(pack), str(error).split(": ", 2)[-1])
+            else:
+                self._lengths_match(found)
             self.report.packs_read += 1
             self.report.read.append(pack)
 

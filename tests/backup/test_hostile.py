@@ -4,19 +4,30 @@ must restore."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import subprocess
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from freehold.backup import crypto, destinations
 from freehold.backup.destinations import Folder
-from freehold.backup.format import Chunk, new_pack_name, pack_path, snapshot_path
+from freehold.backup.format import (
+    Chunk,
+    Manifest,
+    new_pack_name,
+    pack_path,
+    render_manifest,
+    snapshot_path,
+)
+from freehold.backup.restore import restore
 from freehold.backup.run import run
-from freehold.backup.verify import check_pack
+from freehold.backup.state import open_state
+from freehold.backup.verify import check_pack, open_manifest, verify
 from freehold.errors import DamagedBackupError
 
 from .conftest import Place, Templates
@@ -70,3 +81,63 @@ def test_a_manifest_bomb_is_refused_in_bounded_memory(
     assert "inflates past" in done.stdout
     peak_kib = int(done.stdout.rsplit("peak ", 1)[1])
     assert peak_kib < 400 << 10, f"{peak_kib >> 10} MiB"  # the 1 GiB never held whole
+
+
+def test_a_file_replaced_during_a_run_is_recorded_as_read_and_restores(
+    home: Path, folder: Place, identity: crypto.Identity, tmp_path: Path
+) -> None:
+    lifecycle = home / "model-lifecycle.toml"
+    lifecycle.write_text("# mine\n", encoding="utf-8")
+    longer = "# mine, edited while the backup ran: longer than it was when listed\n"
+    destinations.add(home, "usb", folder.url, None)
+
+    def replace_once(done: int, total: int, packs: int) -> None:
+        if lifecycle.read_text(encoding="utf-8") != longer:
+            swap = home / "model-lifecycle.toml.new"
+            swap.write_text(longer, encoding="utf-8")
+            swap.replace(lifecycle)  # written whole and renamed, as freehold writes it
+
+    sent = run(home, tick=replace_once)[0]
+    assert sent.ok
+    state = open_state(home)
+    try:
+        assert verify(Folder("usb", folder.url), identity, state).ok
+    finally:
+        state.close()
+    restore(Folder("usb", folder.url), identity, "latest", tmp_path / "back")
+    assert (tmp_path / "back" / "model-lifecycle.toml").read_text(encoding="utf-8") == longer
+
+
+def _rewritten(folder: Place, identity: crypto.Identity, change: Callable[[Manifest], None]) -> str:
+    """The newest manifest changed by ``change`` and signed again (as its writer could)."""
+    newest = sorted((folder.backing / "snapshots").iterdir())[-1]
+    dest = Folder("usb", folder.url)
+    snapshot = newest.name.removesuffix(".age")
+    manifest = open_manifest(dest, snapshot, identity, crypto.mac_key(identity))
+    change(manifest)
+    text = gzip.compress(render_manifest(manifest, crypto.mac_key(identity)))
+    newest.write_bytes(crypto.encrypt(text, [identity.to_public()]))
+    return snapshot
+
+
+@pytest.mark.parametrize("grow", [1, -1, 1 << 20])
+def test_verify_checks_each_file_size_against_its_chunks(
+    home: Path, folder: Place, identity: crypto.Identity, grow: int
+) -> None:
+    (home / "model-lifecycle.toml").write_text("# mine\n" * 100, encoding="utf-8")
+    destinations.add(home, "usb", folder.url, None)
+    assert run(home)[0].ok
+
+    def wrong_size(manifest: Manifest) -> None:
+        entry = next(e for e in manifest.files if e.path == "model-lifecycle.toml")
+        entry.size += grow
+
+    snapshot = _rewritten(folder, identity, wrong_size)
+    state = open_state(home)
+    try:
+        report = verify(Folder("usb", folder.url), identity, state)
+    finally:
+        state.close()
+    assert [(p.kind, p.path) for p in report.problems] == [("damaged", snapshot_path(snapshot))], (
+        report.problems
+    )
