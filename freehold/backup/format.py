@@ -50,6 +50,7 @@ __all__ = [
     "MANIFEST_LIMIT",
     "MARKER",
     "PACK_TARGET",
+    "SKIP_MAC_HINT",
     "Chunk",
     "FileEntry",
     "Manifest",
@@ -202,16 +203,25 @@ def _mac(key: bytes, body: bytes) -> str:
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def parse_manifest(text: bytes, mac_key: bytes, where: str) -> Manifest:
+SKIP_MAC_HINT = (
+    "restoring with a second recipient's key, not the one that made the backups? It cannot "
+    "check the MAC: give --skip-mac"
+)
+
+
+def parse_manifest(text: bytes, mac_key: bytes | None, where: str) -> Manifest:
     """The manifest in ``text``, refused (``DamagedBackupError`` naming ``where``) unless its
-    MAC is right and every line is well formed."""
+    MAC is right (``mac_key`` None: not checked, for a second recipient, who cannot) and every
+    line is well formed."""
     body, _, tail = text.rpartition(b"mac ")
-    if not body.endswith(b"\n") or not hmac.compare_digest(
+    if not body.endswith(b"\n"):
+        raise DamagedBackupError(f"{where}: a malformed manifest (no mac line)")
+    if mac_key is not None and not hmac.compare_digest(
         tail.strip().decode("ascii", "replace"), _mac(mac_key, body)
     ):
         raise DamagedBackupError(
             f"{where}: the manifest's MAC does not match — it was altered, or written with "
-            "another identity"
+            f"another identity ({SKIP_MAC_HINT})"
         )
     try:
         return _Parser(where).parse(body.decode("ascii").splitlines())

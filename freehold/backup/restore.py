@@ -213,11 +213,16 @@ def restore(
     name: str,
     to: Path,
     tick: Tick | None = None,
+    *,
+    check_mac: bool = True,
 ) -> Restored:
+    """``name`` (``latest``: the newest) restored from ``dest`` into ``to``; ``check_mac``
+    False for a second recipient's identity, which cannot check the manifest's MAC."""
     with _making(to):
         new = _is_new(to)
     chosen = choose(dest, name)
-    manifest = open_manifest(dest, chosen, identity, crypto.mac_key(identity))
+    mac_key = crypto.mac_key(identity) if check_mac else None
+    manifest = open_manifest(dest, chosen, identity, mac_key)
     made: list[Path] = []
     try:
         with ExitStack() as stack:

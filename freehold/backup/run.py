@@ -9,6 +9,10 @@ then are its chunks added to the index. The manifest is written last. So a run c
 leaves whole packs behind and no manifest: the next run finds their chunks in the index and
 does not send them again (resumable), and a snapshot never names a chunk that was not sent.
 
+The chunk index belongs to the recipients it was sent for: when ``[backup] recipients``
+changes (a partner's key added), the next run sends every chunk again, so each recipient opens
+every pack the new snapshot needs (the old packs stay until ``prune`` finds them unneeded).
+
 A destination that fails (unreachable, full, refused) is reported and the others go on; a
 run succeeds only where its manifest was written. Off-site destinations wait until the
 recovery kit is confirmed saved (``freehold backup init``).
@@ -122,10 +126,17 @@ class _Target:
     """One destination during a run: its index, its open pack, the manifest it will get."""
 
     def __init__(
-        self, dest: Destination, state: State, recipients: list[x25519.Recipient], pack: int
+        self,
+        dest: Destination,
+        state: State,
+        recipients: list[x25519.Recipient],
+        pack: int,
+        fingerprint: str,
     ) -> None:
         self.dest, self.state, self.recipients, self.pack_bytes = dest, state, recipients, pack
         self.sent = Sent(dest.name)
+        if state.recipients(dest.name) != fingerprint:  # a key added or dropped: every
+            state.new_recipients(dest.name, fingerprint)  # chunk goes again, for all of them
         listing = dest.listing()
         self.sizes = listed_packs(listing)
         snapshots = listed_snapshots(listing)
@@ -251,6 +262,7 @@ def _targets(
     home: Path, settings: BackupSettings, configs: list[DestinationConfig], state: State
 ) -> tuple[list[_Target], list[Sent]]:
     recipients = age_recipients(home, settings)
+    fingerprint = hashlib.sha256("\n".join(sorted(settings.recipients)).encode()).hexdigest()
     targets, failed = [], []
     for config in configs:
         try:
@@ -261,7 +273,7 @@ def _targets(
                 )
             dest = open_destination(config)
             dest.ensure()
-            targets.append(_Target(dest, state, recipients, settings.pack_bytes))
+            targets.append(_Target(dest, state, recipients, settings.pack_bytes, fingerprint))
         except (FreeholdError, OSError) as error:
             failed.append(Sent(config.name, error=str(error)))
     return targets, failed

@@ -6,7 +6,9 @@ verify), the sampled verify's position, and the chunk index: for each destinatio
 chunk (by SHA-256) lies where in which pack, so that a run sends only chunks the destination
 does not hold. Each run checks the index against the destination's listing first and forgets
 chunks whose pack is gone, and verify forgets those of a damaged pack, so the next run sends
-them again: the index can make a run slower when it is wrong, never a snapshot incomplete.
+them again: the index can make a run slower when it is wrong, never a snapshot incomplete. The index
+belongs to one set of recipients: when ``[backup] recipients`` changes, it is emptied, so a
+snapshot never points into a pack that one of its recipients cannot open.
 
 The state lives beside the archive, not in it: a snapshot never carries it, so a restored data
 folder says nothing about backups it did not make (``status`` says "never" until it runs).
@@ -42,6 +44,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS chunks_pack ON chunks (destination, pack);
 CREATE TABLE IF NOT EXISTS cursor (destination TEXT PRIMARY KEY, position INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS recipients (destination TEXT PRIMARY KEY, fingerprint TEXT NOT NULL);
 """
 
 
@@ -119,6 +122,22 @@ class State:
         self.db.executemany(
             "DELETE FROM chunks WHERE destination=? AND pack=?", [(destination, p) for p in packs]
         )
+
+    def recipients(self, destination: str) -> str | None:
+        """The fingerprint of the recipients the indexed packs were encrypted to."""
+        row = self.db.execute(
+            "SELECT fingerprint FROM recipients WHERE destination=?", (destination,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def new_recipients(self, destination: str, fingerprint: str) -> None:
+        """The recipients changed: the chunk index is emptied, so that the next snapshot's
+        every chunk is sent again, in packs each recipient opens."""
+        with self.transaction():
+            self.db.execute("DELETE FROM chunks WHERE destination=?", (destination,))
+            self.db.execute(
+                "INSERT OR REPLACE INTO recipients VALUES (?, ?)", (destination, fingerprint)
+            )
 
     def cursor(self, destination: str) -> int:
         row = self.db.execute("SELECT position FROM cursor WHERE destination=?", (destination,))

@@ -26,6 +26,7 @@ from freehold.backup.destinations import Destination
 from freehold.backup.format import (
     MANIFEST_LIMIT,
     MARKER,
+    SKIP_MAC_HINT,
     Chunk,
     FileEntry,
     Manifest,
@@ -71,9 +72,10 @@ class Report:
 
 
 def open_manifest(
-    dest: Destination, snapshot: str, identity: crypto.Identity, mac_key: bytes
+    dest: Destination, snapshot: str, identity: crypto.Identity, mac_key: bytes | None
 ) -> Manifest:
-    """The manifest of ``snapshot``, checked; ``DamagedBackupError`` or ``BackupKeyError``."""
+    """The manifest of ``snapshot``, checked (its MAC too, unless ``mac_key`` is None);
+    ``DamagedBackupError`` or ``BackupKeyError``."""
     where = f"{dest.name}: {snapshot_path(snapshot)}"
     plain = crypto.decrypt(dest.read(snapshot_path(snapshot)), identity, where)
     try:
@@ -138,11 +140,16 @@ def window(names: list[str], position: int, percent: float) -> tuple[list[str], 
 
 class _Verifier:
     def __init__(
-        self, dest: Destination, identity: crypto.Identity, state: State, sample: float | None
+        self,
+        dest: Destination,
+        identity: crypto.Identity,
+        state: State,
+        sample: float | None,
+        check_mac: bool,
     ) -> None:
         self.dest, self.identity, self.state = dest, identity, state
         self.report = Report(dest.name, sample)
-        self.mac_key = crypto.mac_key(identity)
+        self.mac_key = crypto.mac_key(identity) if check_mac else None
         self.lengths: dict[str, dict[int, str]] = {}  # chunk → its lengths by file sizes → where
 
     def problem(self, kind: str, path: str, detail: str) -> None:
@@ -154,8 +161,18 @@ class _Verifier:
         wanted = self._manifests(listed_snapshots(listing), packs)
         self._foreign(listing, packs, wanted)
         self._read(wanted, packs)
-        bad = {p.path[6:-4] for p in self.report.problems if p.path.startswith("packs/")}
+        # Only a pack proven damaged or gone leaves the chunk index (the next run sends its
+        # chunks again); one this identity cannot open may be whole for another recipient.
+        bad = {
+            p.path[6:-4]
+            for p in self.report.problems
+            if p.path.startswith("packs/") and p.kind in ("damaged", "missing")
+        }
         self.state.forget_packs(self.dest.name, bad)
+        if self.mac_key is None:
+            self.report.notes.append("the manifests' MAC was not checked (--skip-mac)")
+        elif any("MAC does not match" in p.detail for p in self.report.problems):
+            self.report.notes.append(f"a manifest's MAC does not match: {SKIP_MAC_HINT}")
         return self.report
 
     def _manifests(self, snapshots: list[str], packs: dict[str, int]) -> dict[str, list[Chunk]]:
@@ -238,10 +255,12 @@ class _Verifier:
                     f"{pack_path(pack)}: no snapshot needs it (an interrupted run left it; "
                     "prune removes it)"
                 )
-            except (BackupKeyError, DamagedBackupError):
+            except BackupKeyError:
                 self.problem(
                     "foreign", pack_path(pack), "no snapshot needs it, the key opens it not"
                 )
+            except DamagedBackupError as error:
+                self.problem("damaged", pack_path(pack), str(error).split(": ", 2)[-1])
 
     def _read(self, wanted: dict[str, list[Chunk]], packs: dict[str, int]) -> None:
         names = sorted(p for p in wanted if p in packs)
@@ -256,7 +275,14 @@ class _Verifier:
                 continue
             try:
                 found = check_pack(self.dest, pack, wanted[pack], self.identity)
-            except (DamagedBackupError, BackupKeyError) as error:
+            except BackupKeyError:
+                self.problem(
+                    "foreign",
+                    pack_path(pack),
+                    "a snapshot needs it and this identity does not open it (written before "
+                    "this key was a recipient?)",
+                )
+            except DamagedBackupError as error:
                 self.problem("damaged", pack_path(pack), str(error).split(": ", 2)[-1])
             else:
                 self._lengths_match(found)
@@ -265,9 +291,14 @@ class _Verifier:
 
 
 def verify(
-    dest: Destination, identity: crypto.Identity, state: State, sample: float | None = None
+    dest: Destination,
+    identity: crypto.Identity,
+    state: State,
+    sample: float | None = None,
+    *,
+    check_mac: bool = True,
 ) -> Report:
-    report = _Verifier(dest, identity, state, sample).run()
+    report = _Verifier(dest, identity, state, sample, check_mac).run()
     detail = [str(p) for p in report.problems]
     state.record("verify", dest.name, report.ok, None, sample=sample, problems=detail)
     return report

@@ -58,6 +58,16 @@ def _passphrase_option(function: F) -> F:
     )(function)
 
 
+def _skip_mac_option(function: F) -> F:
+    return click.option(
+        "--skip-mac",
+        is_flag=True,
+        help="With a second recipient's key (not the one that made the backups), which cannot "
+        "check the manifests' MAC: read them without it. Damage is still found; a manifest "
+        "forged by someone who knows your public key is not.",
+    )(function)
+
+
 def _yes_option(function: F) -> F:
     return click.option("--yes", is_flag=True, help="Answer yes to every question.")(function)
 
@@ -324,12 +334,14 @@ def list_command(sources: tuple[str, ...], as_json: bool) -> None:
     "read within ceil(100/PERCENT) verifies.",
 )
 @_identity_options
+@_skip_mac_option
 @json_option
 def verify(
     sources: tuple[str, ...],
     sample: float | None,
     identity_file: Path | None,
     passphrase_file: Path | None,
+    skip_mac: bool,
     as_json: bool,
 ) -> None:
     """Read the backups back, decrypt and check them; name every damaged, missing or
@@ -337,7 +349,10 @@ def verify(
     identity = _identity(identity_file, passphrase_file)
     state = open_state(home_dir())
     try:
-        reports = [verifying.verify(d, identity, state, sample) for d in _destinations(sources)]
+        reports = [
+            verifying.verify(d, identity, state, sample, check_mac=not skip_mac)
+            for d in _destinations(sources)
+        ]
     finally:
         state.close()
     if as_json:
@@ -385,12 +400,14 @@ def _print_report(report: verifying.Report) -> None:
 )
 @_from_option("Where to restore from (default: the first destination that answers).")
 @_identity_options
+@_skip_mac_option
 def restore(
     snapshot: str,
     folder: Path,
     sources: tuple[str, ...],
     identity_file: Path | None,
     passphrase_file: Path | None,
+    skip_mac: bool,
 ) -> None:
     """Restore SNAPSHOT (or `latest`) into a new data folder, checked before it is placed."""
     identity = _identity(identity_file, passphrase_file)
@@ -402,13 +419,18 @@ def restore(
             errors.append(str(error))
             continue
         with progress.reading(err, f"restore from {dest.name}", noun="pack") as tick:
-            done = restoring.restore(dest, identity, snapshot, folder, tick)
+            done = restoring.restore(dest, identity, snapshot, folder, tick, check_mac=not skip_mac)
         tell(
             f"restored snapshot {done.snapshot} from {done.destination} into {done.folder}: "
             f"{progress.plural(done.conversations, 'conversation')}, "
             f"{progress.plural(done.files, 'file')}, {done.bytes / 1e6:,.1f} MB — checked "
             "(SHA-256, integrity_check, conversation digests)"
         )
+        if skip_mac:
+            tell(
+                "the manifest's MAC was not checked (--skip-mac): damage would have been found, "
+                "a snapshot forged by someone who knows the public key would not"
+            )
         tell(f"use it: FREEHOLD_HOME={done.folder} freehold stats")
         return
     raise click.ClickException("no destination answers: " + "; ".join(errors))
