@@ -306,25 +306,15 @@ def _snapshot(
     home: Path, targets: list[_Target], state: State, mac_key: bytes, tick: Tick | None
 ) -> None:
     manifest = Manifest(new_snapshot_id(), now_iso(), None, 0)
-    newest = max((t.previous for t in targets if t.previous), default="")
-    if manifest.snapshot <= newest:  # "latest" is the greatest id: time must move on
-        raise BackupError(
-            f"this machine's clock is behind the newest snapshot there ({newest}) — set it right"
-        )
-    with scratch(home / "backup", "snapshot-") as work:
-        copy, digest_file = work / ARCHIVE_NAME, work / "digests"
-        snapshot.consistent_copy(home, copy)
-        manifest.conversations = snapshot.write_digests(copy, digest_file)
-        sources = [
-            snapshot.Source(ARCHIVE_NAME, copy, copy.stat().st_size),
-            *snapshot.file_sources(home),
-            snapshot.Source(None, digest_file, digest_file.stat().st_size),
-        ]
-        passing = _Pass(targets, tick, sum(s.size for s in sources))
-        for source in sources:
-            passing.file(source)
-    for target in passing.live():
-        _guard(target, partial(target.finish, manifest, mac_key))
+    for target in targets:  # "latest" is the greatest id: time must move on, there
+        if target.previous and manifest.snapshot <= target.previous:
+            target.sent.error = (
+                f"{target.dest.name} holds a snapshot named {target.previous}, after this "
+                "machine's clock — set the clock right; or, if this machine did not write it, "
+                "take it away: freehold backup prune --forget-damaged"
+            )
+    if any(t.sent.error is None for t in targets):
+        _send(home, targets, manifest, mac_key, tick)
     for target in targets:
         sent = target.sent
         if sent.ok:
@@ -340,3 +330,23 @@ def _snapshot(
             chunks_kept=sent.chunks_kept,
             error=sent.error,
         )
+
+
+def _send(
+    home: Path, targets: list[_Target], manifest: Manifest, mac_key: bytes, tick: Tick | None
+) -> None:
+    """The snapshot read once and sent to every target still live."""
+    with scratch(home / "backup", "snapshot-") as work:
+        copy, digest_file = work / ARCHIVE_NAME, work / "digests"
+        snapshot.consistent_copy(home, copy)
+        manifest.conversations = snapshot.write_digests(copy, digest_file)
+        sources = [
+            snapshot.Source(ARCHIVE_NAME, copy, copy.stat().st_size),
+            *snapshot.file_sources(home),
+            snapshot.Source(None, digest_file, digest_file.stat().st_size),
+        ]
+        passing = _Pass(targets, tick, sum(s.size for s in sources))
+        for source in sources:
+            passing.file(source)
+    for target in passing.live():
+        _guard(target, partial(target.finish, manifest, mac_key))

@@ -248,6 +248,7 @@ class _Verifier:
                 self.report.notes.append(f"{path}: an interrupted write left it (prune removes it)")
             else:
                 self.problem("foreign", path, "not a freehold backup file")
+        indexed = self.state.indexed_packs(self.dest.name)
         for pack in sorted(set(packs) - wanted.keys()):
             try:
                 check_pack(self.dest, pack, [], self.identity)
@@ -259,8 +260,11 @@ class _Verifier:
                 self.problem(
                     "foreign", pack_path(pack), "no snapshot needs it, the key opens it not"
                 )
-            except DamagedBackupError as error:
-                self.problem("damaged", pack_path(pack), str(error).split(": ", 2)[-1])
+            except DamagedBackupError as error:  # a pack this machine wrote is damaged (the
+                if pack in indexed:  # index must forget it); any other is not freehold's
+                    self.problem("damaged", pack_path(pack), str(error).split(": ", 2)[-1])
+                else:
+                    self.problem("foreign", pack_path(pack), "not a pack this machine wrote")
 
     def _read(self, wanted: dict[str, list[Chunk]], packs: dict[str, int]) -> None:
         names = sorted(p for p in wanted if p in packs)

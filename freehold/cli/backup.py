@@ -414,12 +414,18 @@ def restore(
     errors = []
     for dest in _destinations(sources):
         try:
-            running.listed_snapshots(dest.listing())
+            with progress.reading(err, f"restore from {dest.name}", noun="pack") as tick:
+                done = restoring.restore(
+                    dest, identity, snapshot, folder, tick, check_mac=not skip_mac
+                )
+        except restoring.TargetError:
+            raise  # the folder is the problem: another destination would not help
         except FreeholdError as error:
+            tell(f"not restored from {dest.name}: {error}")
             errors.append(str(error))
             continue
-        with progress.reading(err, f"restore from {dest.name}", noun="pack") as tick:
-            done = restoring.restore(dest, identity, snapshot, folder, tick, check_mac=not skip_mac)
+        for skipped in done.skipped:
+            tell(f"skipped: {skipped}")
         tell(
             f"restored snapshot {done.snapshot} from {done.destination} into {done.folder}: "
             f"{progress.plural(done.conversations, 'conversation')}, "
@@ -433,7 +439,7 @@ def restore(
             )
         tell(f"use it: FREEHOLD_HOME={done.folder} freehold stats")
         return
-    raise click.ClickException("no destination answers: " + "; ".join(errors))
+    raise click.ClickException("no destination restores: " + "; ".join(errors))
 
 
 @backup.command()

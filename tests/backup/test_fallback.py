@@ -1,0 +1,76 @@
+"""One bad destination fails only itself, and `restore latest` takes the newest snapshot that
+restores: the one before a damaged one, then the next destination."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from freehold.backup import crypto, destinations
+from freehold.backup.destinations import Folder
+from freehold.backup.restore import restore
+from freehold.backup.run import run
+from freehold.backup.state import open_state
+
+from .conftest import Templates, freehold
+
+JUNK = "20991231T000000.000000Z-0000"
+
+
+def _two(home: Path, tmp_path: Path) -> tuple[Path, Path]:
+    one, two = tmp_path / "one", tmp_path / "two"
+    destinations.add(home, "one", str(one), None)
+    destinations.add(home, "two", str(two), None)
+    return one, two
+
+
+def test_a_junk_snapshot_at_one_destination_fails_that_one_only_and_is_recorded(
+    home: Path, tmp_path: Path
+) -> None:
+    one, _ = _two(home, tmp_path)
+    assert all(sent.ok for sent in run(home))
+    (one / "snapshots" / f"{JUNK}.age").write_bytes(b"")
+    sent = {s.destination: s for s in run(home)}
+    assert sent["two"].ok
+    assert not sent["one"].ok
+    assert sent["one"].error is not None and "one holds a snapshot named" in sent["one"].error
+    assert JUNK in sent["one"].error
+    state = open_state(home)
+    try:
+        last = state.last("run", "one")
+    finally:
+        state.close()
+    assert last is not None and not last.ok and JUNK in last.detail["error"]
+    shown = freehold("backup", "status", home=home, check=False)
+    assert "FAILED" in shown.stdout
+
+
+def test_restore_latest_skips_a_damaged_newest_snapshot_and_says_so(
+    home: Path, tmp_path: Path, identity: crypto.Identity
+) -> None:
+    one, _ = _two(home, tmp_path)
+    first = run(home)[0].snapshot
+    (one / "snapshots" / f"{JUNK}.age").write_bytes(b"")
+    done = restore(Folder("one", str(one)), identity, "latest", tmp_path / "back")
+    assert done.snapshot == first
+    assert len(done.skipped) == 1 and JUNK in done.skipped[0]
+
+
+def test_restore_latest_goes_on_to_the_next_destination(
+    home: Path, tmp_path: Path, templates: Templates
+) -> None:
+    one, _ = _two(home, tmp_path)
+    run(home)
+    shutil.rmtree(one / "snapshots")  # the first answers, and holds no snapshot
+    done = freehold(
+        "backup",
+        "restore",
+        "latest",
+        "--identity",
+        str(templates.kit),
+        "--to",
+        str(tmp_path / "back"),
+        home=home,
+    )
+    assert "from two" in done.stderr and "no snapshot there yet" in done.stderr
+    assert (tmp_path / "back" / "archive.sqlite").is_file()
