@@ -26,7 +26,7 @@ from typing import Protocol
 import orjson
 
 from freehold import _private
-from freehold.backup import settings
+from freehold.backup import credentials, settings
 from freehold.backup.format import MARKER, MARKER_TEXT
 from freehold.backup.settings import DestinationConfig
 from freehold.errors import BackupError, DamagedBackupError
@@ -76,6 +76,13 @@ def open_destination(config: DestinationConfig) -> Destination:
 def add(home: Path, name: str, url: str, offsite: bool | None = None) -> DestinationConfig:
     """Check that ``url`` answers and is empty (or a freehold backup already), mark it as a
     freehold backup, and keep it in config.toml as ``name``."""
+    secrets = credentials.found(url)
+    if secrets:
+        raise BackupError(
+            f"{name}: the URL carries a credential ({', '.join(secrets)}) — freehold keeps no "
+            "password or token: make a named rclone remote with `rclone config` (rclone keeps "
+            f"the secret in its own config), then freehold backup add {name} REMOTE:PATH"
+        )
     config = DestinationConfig(name, url, offsite)
     open_destination(config).ensure(create=True)
     settings.add_destination(home, name, url, offsite)
@@ -172,6 +179,7 @@ class Remote:
 
     def __init__(self, name: str, url: str) -> None:
         self.name, self.url = name, url.rstrip("/")
+        self.shown = credentials.masked(self.url)
 
     def _at(self, path: str) -> str:
         return f"{self.url}/{path}" if path else self.url
@@ -182,7 +190,8 @@ class Remote:
         )
         if done.returncode != 0:
             lines = done.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
-            raise BackupError(f"{self.name}: rclone {args[0]} failed: {lines[-1][-300:]}")
+            said = credentials.masked(lines[-1].replace(self.url, self.shown))
+            raise BackupError(f"{self.name}: rclone {args[0]} failed: {said[-300:]}")
         return done.stdout
 
     def listing(self) -> dict[str, int]:
@@ -219,12 +228,12 @@ class Remote:
             return
         if not create:
             raise BackupError(
-                f"{self.name}: no freehold backup at {self.url} — was it moved or deleted? "
+                f"{self.name}: no freehold backup at {self.shown} — was it moved or deleted? "
                 "Add the destination again"
             )
         if names:
             raise BackupError(
-                f"{self.name}: {self.url} holds other files and is not a freehold backup — "
+                f"{self.name}: {self.shown} holds other files and is not a freehold backup — "
                 "choose an empty or new path"
             )
         self.write(MARKER, MARKER_TEXT.encode())

@@ -26,6 +26,7 @@ import orjson
 
 from freehold._sqlite import open_private, transaction
 from freehold.archive import now_iso
+from freehold.backup.credentials import masked
 from freehold.backup.format import Chunk
 
 __all__ = ["Event", "State", "open_state"]
@@ -75,7 +76,7 @@ class State:
     ) -> None:
         self.db.execute(
             "INSERT INTO events (kind, destination, at, ok, snapshot, detail) VALUES (?,?,?,?,?,?)",
-            (kind, destination, now_iso(), int(ok), snapshot, orjson.dumps(detail).decode()),
+            (kind, destination, now_iso(), int(ok), snapshot, _dumped(detail)),
         )
 
     def last(self, kind: str, destination: str, *, ok: bool | None = None) -> Event | None:
@@ -146,6 +147,20 @@ class State:
 
     def set_cursor(self, destination: str, position: int) -> None:
         self.db.execute("INSERT OR REPLACE INTO cursor VALUES (?, ?)", (destination, position))
+
+
+def _dumped(detail: dict[str, Any]) -> str:
+    """An event's detail as JSON, every secret in a quoted URL masked (an error may quote a
+    destination URL written with a password into config.toml by hand)."""
+
+    def hide(value: Any) -> Any:
+        if isinstance(value, str):
+            return masked(value)
+        if isinstance(value, list):
+            return [hide(item) for item in value]
+        return value
+
+    return orjson.dumps({key: hide(value) for key, value in detail.items()}).decode()
 
 
 def open_state(home: Path) -> State:

@@ -26,6 +26,7 @@ from freehold.backup import restore as restoring
 from freehold.backup import run as running
 from freehold.backup import status as statuses
 from freehold.backup import verify as verifying
+from freehold.backup.credentials import masked
 from freehold.backup.destinations import Destination, media, open_destination
 from freehold.backup.format import snapshot_time
 from freehold.backup.settings import DestinationConfig
@@ -115,8 +116,8 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except FreeholdError as error:
-            raise click.ClickException(str(error)) from error
+        except FreeholdError as error:  # a URL it quotes is shown without its secrets
+            raise click.ClickException(masked(str(error))) from error
 
 
 @click.group(cls=_Group)
@@ -253,7 +254,7 @@ def add(name: str, url: str, offsite: bool | None) -> None:
         url = str(Path(url).resolve())
     config = destinations_module.add(home, name, url, offsite)
     where = "off site" if running.offsite(config, home) else "on site"
-    tell(f"added {name}: {url} ({media(config, home)}, {where})")
+    tell(f"added {name}: {masked(url)} ({media(config, home)}, {where})")
     if media(config, home) == "this disk":
         tell("note: on the same disk as the archive — it does not survive that disk")
 
@@ -266,7 +267,7 @@ def destinations(as_json: bool) -> None:
     rows = [
         {
             "name": c.name,
-            "url": c.url,
+            "url": masked(c.url),
             "media": media(c, home),
             "offsite": running.offsite(c, home),
         }
@@ -302,7 +303,7 @@ def run_command(names: tuple[str, ...], passphrase_file: Path | None) -> None:
             )
         else:
             failed += 1
-            tell(f"{sent.destination}: FAILED — {sent.error}")
+            tell(f"{sent.destination}: FAILED — {masked(sent.error or '')}")
     if failed:
         raise click.ClickException(f"{failed} of {len(results)} destinations failed")
 
