@@ -89,11 +89,24 @@ def add(home: Path, name: str, url: str, offsite: bool | None = None) -> Destina
     return config
 
 
+def folder_path(url: str) -> Path:
+    """A folder URL as a path, ``~`` expanded; ``BackupError`` for a ``~user`` unknown here."""
+    try:
+        return Path(url).expanduser()
+    except RuntimeError as error:
+        raise BackupError(
+            f"{url}: {error} — no such user here; write the folder's full path"
+        ) from error
+
+
 def media(config: DestinationConfig, home: Path) -> str:
     """The kind of medium: ``this disk`` (the archive's own), ``another disk``, or ``remote``."""
     if not is_folder(config.url):
         return "remote"
-    folder = Path(config.url).expanduser()
+    try:
+        folder = folder_path(config.url)
+    except BackupError:
+        return "another disk"  # a home folder that is not there (run names it)
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent  # an unplugged disk's mount point, or a folder not made yet
     here = home if home.exists() else home.parent
@@ -109,7 +122,7 @@ class Folder:
 
     def __init__(self, name: str, url: str) -> None:
         self.name, self.url = name, url
-        self.root = Path(url).expanduser()
+        self.root = folder_path(url)
 
     def listing(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -119,8 +132,8 @@ class Folder:
             )
         for folder, _, files in os.walk(self.root):
             for file in files:
-                path = Path(folder, file)
-                found[path.relative_to(self.root).as_posix()] = path.stat().st_size
+                path = Path(folder, file)  # lstat: a link (even a dangling one) is listed as
+                found[path.relative_to(self.root).as_posix()] = path.lstat().st_size  # itself
         return found
 
     def read(self, path: str) -> bytes:
@@ -131,7 +144,7 @@ class Folder:
 
     def write(self, path: str, data: bytes) -> None:
         final = self.root / path
-        final.parent.mkdir(parents=True, exist_ok=True)
+        _private.make_dirs(final.parent)  # 0700, like the destination's root
         with tempfile.NamedTemporaryFile(dir=final.parent, prefix=".tmp-", delete=False) as out:
             try:
                 out.write(data)
@@ -147,6 +160,17 @@ class Folder:
             (self.root / path).unlink(missing_ok=True)
 
     def ensure(self, create: bool = False) -> None:
+        try:
+            self._ensure(create)
+        except OSError as error:  # a file where the folder goes, no permission, …
+            why = error.strerror or str(error)
+            if error.filename:
+                why += f": {error.filename}"
+            raise BackupError(
+                f"{self.name}: {self.root} cannot be a backup folder ({why}) — give a folder"
+            ) from error
+
+    def _ensure(self, create: bool) -> None:
         if (self.root / MARKER).is_file():
             return
         if not create:  # never a new folder where an unplugged disk should be mounted

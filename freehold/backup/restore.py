@@ -374,6 +374,11 @@ def _compare(home: Path, restored: Restored, report: Drill) -> None:
 def drill(home: Path, dest: Destination, identity: crypto.Identity, state: State) -> Drill:
     report = Drill(dest.name, ok=False)
     try:
+        if not (home / ARCHIVE_NAME).is_file():
+            raise BackupError(
+                f"no archive at {home / ARCHIVE_NAME} to compare with — a drill checks a "
+                "snapshot against the live archive; without one, use verify, or restore"
+            )
         with scratch(home / "backup", "drill-") as work:
             restored = restore(dest, identity, "latest", work / "data", fallback=False)
             report.snapshot = restored.snapshot

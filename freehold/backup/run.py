@@ -94,7 +94,11 @@ def listed_snapshots(listing: dict[str, int]) -> list[str]:
 
 @contextmanager
 def locked(home: Path) -> Iterator[None]:
-    """One backup command at a time on this data folder (run, prune, restore's index)."""
+    """One backup command at a time on this data folder (run, prune, restore's index); where
+    there is no data folder (a prune from the recovery kit), nothing to lock and none made."""
+    if not home.is_dir():
+        yield
+        return
     path = home / "backup" / "lock"
     _private.make_dirs(path.parent)
     _private.create(path)

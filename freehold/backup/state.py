@@ -16,6 +16,7 @@ folder says nothing about backups it did not make (``status`` says "never" until
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -62,8 +63,13 @@ class Event:
 
 
 class State:
-    def __init__(self, path: Path) -> None:
-        self.db = open_private(path, _SCHEMA)
+    def __init__(self, path: Path | None) -> None:
+        """The state at ``path``; None: one in memory, forgotten at the end."""
+        if path is None:
+            self.db = sqlite3.connect(":memory:", isolation_level=None)
+            self.db.executescript(_SCHEMA)
+        else:
+            self.db = open_private(path, _SCHEMA)
 
     def close(self) -> None:
         self.db.close()
@@ -164,4 +170,8 @@ def _dumped(detail: dict[str, Any]) -> str:
 
 
 def open_state(home: Path) -> State:
+    """The data folder's state; where there is no data folder (a verify or restore from the
+    recovery kit after a disaster), one in memory: a command never makes a data folder."""
+    if not home.is_dir():
+        return State(None)
     return State(home / "backup" / "state.sqlite")

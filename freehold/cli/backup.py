@@ -75,7 +75,14 @@ def _yes_option(function: F) -> F:
 
 def _passphrase(path: Path | None, *, confirm: bool = False) -> str:
     if path is not None:
-        return path.read_text(encoding="utf-8").splitlines()[0] if path.stat().st_size else ""
+        try:
+            content = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise click.ClickException(
+                f"{path}: cannot be read as a passphrase file ({error}) — give a text file "
+                "(UTF-8) whose first line is the passphrase"
+            ) from error
+        return content.splitlines()[0] if content else ""
     if crypto.PASSPHRASE_VARIABLE in os.environ:
         return os.environ[crypto.PASSPHRASE_VARIABLE]
     if not sys.stdin.isatty():
