@@ -39,9 +39,11 @@ __all__ = [
     "Folder",
     "Remote",
     "add",
+    "folder_path",
     "is_folder",
     "media",
     "open_destination",
+    "same_place",
     "rclone_binary",
 ]
 
@@ -100,6 +102,19 @@ def folder_path(url: str) -> Path:
         raise BackupError(
             f"{url}: {error} — no such user here; write the folder's full path"
         ) from error
+
+
+def same_place(one: str, other: str) -> bool:
+    """Whether two URLs name the same destination: the same folder (``~``, ``..``, a trailing
+    ``/`` and links resolved), or the same rclone remote and path (but for a trailing ``/``)."""
+    if is_folder(one) != is_folder(other):
+        return False
+    if not is_folder(one):
+        return one.rstrip("/") == other.rstrip("/")
+    try:
+        return folder_path(one).resolve() == folder_path(other).resolve()
+    except (BackupError, OSError):
+        return False
 
 
 def media(config: DestinationConfig, home: Path) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -102,15 +102,22 @@ def _identity(identity_file: Path | None, passphrase_file: Path | None) -> crypt
 
 
 def _destinations(names: tuple[str, ...]) -> list[Destination]:
-    """The named destinations (a configured name, or a folder or rclone URL), else all."""
+    """The named destinations (a configured name, or a folder or rclone URL), else all. A URL
+    that a configured destination has is that destination (its state is kept under its
+    name); any other URL is a destination of its own, named by the URL."""
     configured = settings.load(home_dir()).destinations
     chosen = []
     for name in names:
-        config = configured.get(name) or DestinationConfig(name, name)
+        config = configured.get(name) or _by_url(configured.values(), name)
         chosen.append(open_destination(config))
     if not names:
         chosen = [open_destination(c) for c in running.selected(settings.load(home_dir()), None)]
     return chosen
+
+
+def _by_url(configured: Iterable[DestinationConfig], url: str) -> DestinationConfig:
+    same = destinations_module.same_place
+    return next((c for c in configured if same(c.url, url)), DestinationConfig(url, url))
 
 
 def _from_option(help_text: str) -> Callable[[F], F]:

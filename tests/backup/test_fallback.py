@@ -74,3 +74,21 @@ def test_restore_latest_goes_on_to_the_next_destination(
     )
     assert "from two" in done.stderr and "no snapshot there yet" in done.stderr
     assert (tmp_path / "back" / "archive.sqlite").is_file()
+
+
+def test_from_a_configured_url_is_that_destination_and_keeps_its_state(
+    home: Path, tmp_path: Path, templates: Templates
+) -> None:
+    one, _ = _two(home, tmp_path)
+    with (home / "config.toml").open("a", encoding="utf-8") as config:
+        config.write("\n[backup.keep]\ndaily = 0\nweekly = 0\nmonthly = 0\n")
+    for _ in range(3):
+        assert run(home, ["one"])[0].ok
+    kit = ("--identity", str(templates.kit))
+    pruned = freehold("backup", "prune", "--from", f"{one}/", *kit, "--yes", home=home)
+    assert "one: 1 snapshots kept, 2 go" in pruned.stdout
+    verified = freehold("backup", "verify", "--from", "one", *kit, home=home, check=False)
+    assert verified.returncode == 0, verified.stdout
+    by_url = freehold("backup", "verify", "--from", str(one), *kit, home=home)
+    assert by_url.stdout.startswith("one: OK")
+
