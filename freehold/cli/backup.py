@@ -30,7 +30,7 @@ from freehold.backup.credentials import masked
 from freehold.backup.destinations import Destination, media, open_destination
 from freehold.backup.format import snapshot_time
 from freehold.backup.settings import DestinationConfig
-from freehold.backup.state import open_state
+from freehold.backup.state import State, open_state
 from freehold.cli._base import err, json_option, out, print_json, tell
 from freehold.cli.schedule import schedule
 from freehold.errors import FreeholdError
@@ -490,17 +490,25 @@ def drill(
 @backup.command()
 @_from_option("Only this destination.")
 @click.option("--dry-run", is_flag=True, help="Say what would go; delete nothing.")
+@click.option(
+    "--forget-damaged",
+    is_flag=True,
+    help="First verify everything, and delete the snapshots that are damaged, foreign or "
+    "replayed, or that need a damaged or missing pack; forget those this machine wrote that "
+    "are gone. Then verify can pass again.",
+)
 @_identity_options
 @_yes_option
 def prune(
     sources: tuple[str, ...],
     dry_run: bool,
+    forget_damaged: bool,
     identity_file: Path | None,
     passphrase_file: Path | None,
     yes: bool,
 ) -> None:
     """Delete snapshots beyond the retention (7 daily, 4 weekly, 12 monthly by default) and
-    the packs no kept snapshot needs."""
+    the packs no kept snapshot needs; with --forget-damaged, the broken snapshots first."""
     home = home_dir()
     keep = settings.load(home).keep
     identity = _identity(identity_file, passphrase_file)
@@ -508,6 +516,8 @@ def prune(
         state = open_state(home)
         try:
             for dest in _destinations(sources):
+                if forget_damaged and not _forget(dest, identity, state, dry_run, yes):
+                    continue
                 plan = pruning.prune(dest, identity, state, keep, dry_run=True)
                 _print_prune(plan, "would go" if dry_run else "go")
                 if dry_run or not (plan.removed or plan.packs_removed):
@@ -517,6 +527,29 @@ def prune(
                     tell(f"{dest.name}: pruned")
         finally:
             state.close()
+
+
+def _forget(
+    dest: Destination, identity: crypto.Identity, state: State, dry_run: bool, yes: bool
+) -> bool:
+    """The broken snapshots of ``dest`` named, and deleted once confirmed; whether the
+    retention may be planned next (not while broken snapshots stay)."""
+    found = pruning.damaged(dest, identity, state)
+    verb = "would go" if dry_run else "go"
+    for snapshot, why in sorted(found.snapshots.items()):
+        out.print(f"{dest.name}: snapshot {snapshot} {verb} — {why}")
+    for snapshot in found.lost:
+        out.print(f"{dest.name}: snapshot {snapshot} is gone — forgotten")
+    if not (found.snapshots or found.lost):
+        out.print(f"{dest.name}: nothing damaged")
+        return True
+    if dry_run:
+        return False
+    if yes or click.confirm(f"Delete the damaged snapshots from {dest.name}?", err=True):
+        pruning.forget(dest, state, found)
+        tell(f"{dest.name}: {progress.plural(len(found.snapshots), 'damaged snapshot')} deleted")
+        return True
+    return False
 
 
 def _print_prune(plan: pruning.Pruned, verb: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from freehold.backup import crypto, destinations
+from freehold.backup import crypto, destinations, settings
 from freehold.backup.destinations import Folder
 from freehold.backup.restore import restore
 from freehold.backup.run import run
@@ -92,3 +92,33 @@ def test_from_a_configured_url_is_that_destination_and_keeps_its_state(
     by_url = freehold("backup", "verify", "--from", str(one), *kit, home=home)
     assert by_url.stdout.startswith("one: OK")
 
+
+def test_prune_forget_damaged_lets_verify_pass_again(
+    home: Path, tmp_path: Path, templates: Templates
+) -> None:
+    one, _ = _two(home, tmp_path)
+    settings.set_value(home, "pack_kib", 32)  # type: ignore[arg-type]
+    assert run(home, ["one"])[0].ok
+    assert run(home, ["one"])[0].ok
+    pack = sorted((one / "packs").iterdir())[0]
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 1
+    pack.write_bytes(bytes(data))
+    kit = ("--identity", str(templates.kit))
+    assert freehold("backup", "verify", "--from", "one", *kit, home=home, check=False).returncode
+    assert run(home, ["one"])[0].ok  # sends the damaged pack's chunks again
+    oldest = sorted((one / "snapshots").iterdir())[0]
+    assert len(list((one / "snapshots").iterdir())) == 3
+    # the older two still need the damaged pack; one more is lost by hand
+    oldest.unlink()
+    still = freehold("backup", "verify", "--from", "one", *kit, home=home, check=False)
+    assert still.returncode == 1 and "this machine wrote it" in " ".join(still.stdout.split())
+    planned = freehold(
+        "backup", "prune", "--forget-damaged", "--dry-run", "--from", "one", *kit, home=home
+    )
+    assert "would go" in planned.stdout and len(list((one / "snapshots").iterdir())) == 2
+    freehold("backup", "prune", "--forget-damaged", "--yes", "--from", "one", *kit, home=home)
+    assert len(list((one / "snapshots").iterdir())) == 1
+    verified = freehold("backup", "verify", "--from", "one", *kit, home=home, check=False)
+    assert verified.returncode == 0, verified.stdout
+    assert not pack.exists()  # no kept snapshot needs it: pruned
