@@ -43,8 +43,8 @@ __all__ = [
     "is_folder",
     "media",
     "open_destination",
-    "same_place",
     "rclone_binary",
+    "same_place",
 ]
 
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
