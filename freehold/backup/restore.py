@@ -13,6 +13,11 @@ by one, the archive last, and taken out again should a move fail. A wrong key, a
 or a cut stops it with nothing left behind: no target, no parent folder it made (but after a
 ``kill -9``, which leaves those empty), and a folder that was there before stays as it was.
 
+``latest`` is the newest snapshot that restores: a newer one whose manifest or packs are
+damaged, foreign or replayed is skipped and named (``Restored.skipped``), so one junk file
+at a destination never stands between a person and their data. The drill takes the very
+latest, whatever it holds: finding that damage is its job.
+
 A drill restores the latest snapshot of a destination into a scratch folder and compares it
 with the live archive: every conversation of the snapshot must still be in the archive
 (changed since is expected; gone is not), every attachment must still be there.

@@ -12,7 +12,12 @@ run: a note, and ``prune`` removes it.
 ``--sample PERCENT`` reads a window of the pack names (random hex, so a fair sample) that
 moves on by PERCENT of the name space each time, so every pack is read at least once every
 ``ceil(100 / PERCENT)`` sampled verifies; manifests are always all read. A damaged or
-missing pack is taken out of the chunk index, so the next run sends its chunks again.
+missing pack is taken out of the chunk index, so the next run sends its chunks again; a pack
+the identity merely cannot open is not (it may be whole for another recipient: a partner's
+key verifying never costs the owner's index). Every file's size is checked against its
+chunks (their number, and each one's length once read), so a snapshot verify calls OK
+restores. With ``check_mac`` False (``--skip-mac``, a second recipient's key) the manifests'
+MAC is not checked, and the report says so.
 """
 
 from __future__ import annotations
