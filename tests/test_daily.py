@@ -89,6 +89,7 @@ def test_the_passphrase_reaches_the_steps_only_as_the_file(
         return real(*args, **kwargs)  # type: ignore[call-overload]
 
     monkeypatch.setattr(subprocess, "run", spy)
+    (tmp_path / "data").mkdir()  # the job never makes a data folder
     daily.run_job(tmp_path / "data", secret)
     assert seen and all("FREEHOLD_PASSPHRASE" not in env for env in seen)
     assert all(env["FREEHOLD_HOME"] == str(tmp_path / "data") for env in seen)

@@ -35,6 +35,8 @@ from pathlib import Path
 import orjson
 
 from freehold import _private
+from freehold.archive import ARCHIVE_NAME
+from freehold.errors import BackupError
 
 __all__ = ["main", "run_job"]
 
@@ -58,6 +60,11 @@ def run_job(home: Path, passphrase_file: Path | None = None, now: datetime | Non
     """Run the daily steps for the data folder ``home`` (each in its own process, all of them
     whatever the others did), log them, and return 1 when any failed."""
     moment = now or datetime.now(UTC)
+    if not home.is_dir():  # a data folder is never made here: say so
+        raise BackupError(
+            f"no archive at {home / ARCHIVE_NAME}: {home} is not there — the job runs for your "
+            "data folder: install it again with FREEHOLD_HOME set to it (is its disk mounted?)"
+        )
     logs = home / "logs"
     _private.make_dirs(logs)
     state = _state(logs)
@@ -148,7 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, required=True, help="the data folder")
     parser.add_argument("--passphrase-file", type=Path, help="the file holding the passphrase")
     options = parser.parse_args(argv)
-    code = run_job(options.home, options.passphrase_file)
+    try:
+        code = run_job(options.home, options.passphrase_file)
+    except BackupError as error:
+        print(f"freehold daily job: {error}", file=sys.stderr)
+        return 1
     if sys.stdout is not None:  # pythonw has none
         print(
             f"freehold daily job: {'failed' if code else 'ok'}; see {options.home}/logs/daily.log"

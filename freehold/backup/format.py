@@ -44,10 +44,13 @@ from freehold.errors import DamagedBackupError
 
 __all__ = [
     "BLOB_CHUNK",
+    "CHUNK_LIMIT",
     "DB_CHUNK",
     "FORMAT",
+    "MANIFEST_LIMIT",
     "MARKER",
     "PACK_TARGET",
+    "SKIP_MAC_HINT",
     "Chunk",
     "FileEntry",
     "Manifest",
@@ -73,6 +76,10 @@ MARKER_TEXT = (
 DB_CHUNK = 16 << 10  # one page of a freehold archive: changed pages cost what they changed
 BLOB_CHUNK = 1 << 20
 PACK_TARGET = 8 << 20
+# What an inflated object may grow to: anyone who knows the public recipient can write an age
+# file the key opens, so a few KB of gzip must not become gigabytes in memory before a check.
+CHUNK_LIMIT = max(DB_CHUNK, BLOB_CHUNK)  # no chunk is bigger than its file's chunk size
+MANIFEST_LIMIT = 128 << 20  # ~118 bytes a chunk: an archive of some 18 GB in 16 KiB pages
 
 _HEX64 = "[0-9a-f]{64}"
 # Every path a manifest may name: a restore writes nowhere else (a hostile manifest cannot
@@ -160,8 +167,19 @@ def compress(data: bytes) -> bytes:
     return stored.compress(data) + stored.flush()
 
 
-def decompress(member: bytes) -> bytes:
-    return isal_zlib.decompress(member, wbits=31)
+def decompress(member: bytes, limit: int = CHUNK_LIMIT) -> bytes:
+    """One gzip member inflated, never past ``limit`` bytes (memory stays bounded whatever
+    the member holds); ``ValueError`` when it would grow past it or is cut short."""
+    inflater = isal_zlib.decompressobj(wbits=31)
+    try:
+        data = inflater.decompress(member, limit + 1)
+    except Exception as error:  # isal_zlib.error, which its stubs type as an instance
+        raise ValueError(str(error)) from error
+    if len(data) > limit:
+        raise ValueError(f"it inflates past {limit:,} bytes, more than freehold ever writes")
+    if not inflater.eof:
+        raise ValueError("it is cut short")
+    return bytes(data)
 
 
 def render_manifest(manifest: Manifest, mac_key: bytes) -> bytes:
@@ -185,16 +203,25 @@ def _mac(key: bytes, body: bytes) -> str:
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def parse_manifest(text: bytes, mac_key: bytes, where: str) -> Manifest:
+SKIP_MAC_HINT = (
+    "restoring with a second recipient's key, not the one that made the backups? It cannot "
+    "check the MAC: give --skip-mac"
+)
+
+
+def parse_manifest(text: bytes, mac_key: bytes | None, where: str) -> Manifest:
     """The manifest in ``text``, refused (``DamagedBackupError`` naming ``where``) unless its
-    MAC is right and every line is well formed."""
+    MAC is right (``mac_key`` None: not checked, for a second recipient, who cannot) and every
+    line is well formed."""
     body, _, tail = text.rpartition(b"mac ")
-    if not body.endswith(b"\n") or not hmac.compare_digest(
+    if not body.endswith(b"\n"):
+        raise DamagedBackupError(f"{where}: a malformed manifest (no mac line)")
+    if mac_key is not None and not hmac.compare_digest(
         tail.strip().decode("ascii", "replace"), _mac(mac_key, body)
     ):
         raise DamagedBackupError(
             f"{where}: the manifest's MAC does not match — it was altered, or written with "
-            "another identity"
+            f"another identity ({SKIP_MAC_HINT})"
         )
     try:
         return _Parser(where).parse(body.decode("ascii").splitlines())

@@ -8,6 +8,12 @@ read is never deleted, and the packs it may need are kept with it: prune stops a
 
 A pack some kept snapshot needs stays whole, even where most of its chunks are no longer
 needed (packs are not rewritten); prune reports those bytes.
+
+``--forget-damaged`` (``damaged`` then ``forget``) first takes away what a full verify finds
+broken, so that verify can pass again: every snapshot whose manifest is damaged, replayed or
+not opened by the key (while others are: a wrong key stops verify first), and every snapshot
+that needs a damaged or missing pack; and this machine forgets the snapshots it wrote that
+are gone. The packs only those snapshots needed then go with the rest of the prune.
 """
 
 from __future__ import annotations
@@ -22,10 +28,50 @@ from freehold.backup.format import pack_path, snapshot_path, snapshot_time
 from freehold.backup.run import listed_packs, listed_snapshots
 from freehold.backup.settings import Retention
 from freehold.backup.state import State
-from freehold.backup.verify import open_manifest
+from freehold.backup.verify import open_manifest, verify
 from freehold.errors import BackupError
 
-__all__ = ["Pruned", "kept", "prune"]
+__all__ = ["Damaged", "Pruned", "damaged", "forget", "kept", "prune"]
+
+
+@dataclass(slots=True)
+class Damaged:
+    """What ``--forget-damaged`` takes away at one destination."""
+
+    destination: str
+    snapshots: dict[str, str] = field(default_factory=dict)  # snapshot → why it goes
+    lost: list[str] = field(default_factory=list)  # written here once, gone: forgotten
+
+
+def damaged(dest: Destination, identity: crypto.Identity, state: State) -> Damaged:
+    """A full verify of ``dest``, and the snapshots it shows broken."""
+    report = verify(dest, identity, state)
+    found = Damaged(dest.name)
+    bad_packs: dict[str, str] = {}
+    for problem in report.problems:
+        top, _, rest = problem.path.partition("/")
+        name = rest.removesuffix(".age")
+        if top == "snapshots" and problem.kind == "missing":
+            found.lost.append(name)
+        elif top == "snapshots":
+            found.snapshots[name] = f"{problem.kind}: {problem.detail}"
+        elif top == "packs" and problem.kind in ("damaged", "missing"):
+            bad_packs[name] = f"needs {problem.path}, {problem.kind}"
+    mac_key = crypto.mac_key(identity)
+    for snapshot in report.snapshots:
+        if snapshot in found.snapshots:
+            continue
+        needs = open_manifest(dest, snapshot, identity, mac_key).packs.keys() & bad_packs.keys()
+        if needs:
+            found.snapshots[snapshot] = bad_packs[min(needs)]
+    return found
+
+
+def forget(dest: Destination, state: State, found: Damaged) -> None:
+    """Delete the broken snapshots ``damaged`` found; forget them and the lost ones."""
+    dest.delete([snapshot_path(s) for s in sorted(found.snapshots)])
+    state.forget_snapshots(dest.name, [*found.snapshots, *found.lost])
+    state.record("prune", dest.name, True, None, forgot=sorted(found.snapshots), lost=found.lost)
 
 
 @dataclass(slots=True)

@@ -13,6 +13,11 @@ by one, the archive last, and taken out again should a move fail. A wrong key, a
 or a cut stops it with nothing left behind: no target, no parent folder it made (but after a
 ``kill -9``, which leaves those empty), and a folder that was there before stays as it was.
 
+``latest`` is the newest snapshot that restores: a newer one whose manifest or packs are
+damaged, foreign or replayed is skipped and named (``Restored.skipped``), so one junk file
+at a destination never stands between a person and their data. The drill takes the very
+latest, whatever it holds: finding that damage is its job.
+
 A drill restores the latest snapshot of a destination into a scratch folder and compares it
 with the live archive: every conversation of the snapshot must still be in the archive
 (changed since is expected; gone is not), every attachment must still be there.
@@ -38,9 +43,9 @@ from freehold.backup.run import listed_snapshots
 from freehold.backup.scratch import scratch
 from freehold.backup.state import State
 from freehold.backup.verify import check_pack, open_manifest
-from freehold.errors import BackupError, DamagedBackupError
+from freehold.errors import BackupError, BackupKeyError, DamagedBackupError
 
-__all__ = ["Drill", "Restored", "choose", "drill", "restore"]
+__all__ = ["Drill", "Restored", "TargetError", "choose", "drill", "restore"]
 
 Tick = Callable[[int, int, int], None]
 _DIGESTS = "digests"
@@ -56,19 +61,27 @@ class Restored:
     bytes: int
     conversations: int
     digests: dict[str, str] = field(default_factory=dict, repr=False)
+    skipped: list[str] = field(default_factory=list)  # newer snapshots that did not restore
 
 
-def choose(dest: Destination, name: str) -> str:
+class TargetError(BackupError):
+    """The folder restored into is the problem (not the destination): no other destination
+    would do better."""
+
+
+def choose(dest: Destination, name: str) -> list[str]:
+    """The snapshots ``name`` may be: ``latest`` is every one, newest first (the first that
+    restores is taken); any other name is itself."""
     snapshots = listed_snapshots(dest.listing())
     if not snapshots:
         raise BackupError(f"{dest.name}: no snapshot there yet — run freehold backup run")
     if name == "latest":
-        return snapshots[-1]
+        return snapshots[::-1]
     if name not in snapshots:
         raise BackupError(
             f"{dest.name}: no snapshot {name} — freehold backup list names those it holds"
         )
-    return name
+    return [name]
 
 
 class _Files:
@@ -201,9 +214,9 @@ def _is_new(to: Path) -> bool:
     if not to.exists():
         return True
     if (to / ARCHIVE_NAME).exists():
-        raise BackupError(f"{to} holds an archive already — restore into a new or empty folder")
+        raise TargetError(f"{to} holds an archive already — restore into a new or empty folder")
     if any(not p.name.startswith(_SCRATCH) for p in to.iterdir()):
-        raise BackupError(f"{to} is not empty — restore into a new or empty folder")
+        raise TargetError(f"{to} is not empty — restore into a new or empty folder")
     return False
 
 
@@ -213,11 +226,52 @@ def restore(
     name: str,
     to: Path,
     tick: Tick | None = None,
+    *,
+    check_mac: bool = True,
+    fallback: bool = True,
+) -> Restored:
+    """``name`` restored from ``dest`` into ``to``; ``check_mac`` False for a second
+    recipient's identity, which cannot check the manifest's MAC. ``latest`` is the newest
+    snapshot that restores: one that is damaged, foreign or unreadable is skipped (named in
+    ``Restored.skipped``) for the one before it, unless ``fallback`` is False (the drill)."""
+    with _making(to):
+        _is_new(to)
+    candidates = choose(dest, name)
+    if not fallback:
+        candidates = candidates[:1]
+    mac_key = crypto.mac_key(identity) if check_mac else None
+    skipped: list[BackupError] = []
+    for chosen in candidates:
+        try:
+            manifest = open_manifest(dest, chosen, identity, mac_key)
+            done = _restore(dest, identity, chosen, manifest, to, tick)
+        except (DamagedBackupError, BackupKeyError) as error:
+            skipped.append(error)
+            continue
+        done.skipped = [str(error) for error in skipped]
+        return done
+    if len(skipped) == 1:
+        raise skipped[0]
+    kind = (
+        BackupKeyError
+        if all(isinstance(e, BackupKeyError) for e in skipped)
+        else DamagedBackupError
+    )
+    raise kind(
+        f"{dest.name}: none of its {len(skipped)} snapshots restores — the newest: {skipped[0]}"
+    )
+
+
+def _restore(
+    dest: Destination,
+    identity: crypto.Identity,
+    chosen: str,
+    manifest: Manifest,
+    to: Path,
+    tick: Tick | None,
 ) -> Restored:
     with _making(to):
         new = _is_new(to)
-    chosen = choose(dest, name)
-    manifest = open_manifest(dest, chosen, identity, crypto.mac_key(identity))
     made: list[Path] = []
     try:
         with ExitStack() as stack:
@@ -248,7 +302,7 @@ def _making(to: Path) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        raise BackupError(_unmade(to, error)) from error
+        raise TargetError(_unmade(to, error)) from error
 
 
 def _unmade(to: Path, error: OSError) -> str:
@@ -325,8 +379,13 @@ def _compare(home: Path, restored: Restored, report: Drill) -> None:
 def drill(home: Path, dest: Destination, identity: crypto.Identity, state: State) -> Drill:
     report = Drill(dest.name, ok=False)
     try:
+        if not (home / ARCHIVE_NAME).is_file():
+            raise BackupError(
+                f"no archive at {home / ARCHIVE_NAME} to compare with — a drill checks a "
+                "snapshot against the live archive; without one, use verify, or restore"
+            )
         with scratch(home / "backup", "drill-") as work:
-            restored = restore(dest, identity, "latest", work / "data")
+            restored = restore(dest, identity, "latest", work / "data", fallback=False)
             report.snapshot = restored.snapshot
             _compare(home, restored, report)
     except BackupError as error:

@@ -9,6 +9,10 @@ then are its chunks added to the index. The manifest is written last. So a run c
 leaves whole packs behind and no manifest: the next run finds their chunks in the index and
 does not send them again (resumable), and a snapshot never names a chunk that was not sent.
 
+The chunk index belongs to the recipients it was sent for: when ``[backup] recipients``
+changes (a partner's key added), the next run sends every chunk again, so each recipient opens
+every pack the new snapshot needs (the old packs stay until ``prune`` finds them unneeded).
+
 A destination that fails (unreachable, full, refused) is reported and the others go on; a
 run succeeds only where its manifest was written. Off-site destinations wait until the
 recovery kit is confirmed saved (``freehold backup init``).
@@ -34,6 +38,7 @@ from freehold.archive import ARCHIVE_NAME, now_iso
 from freehold.backup import crypto, snapshot
 from freehold.backup.destinations import Destination, media, open_destination
 from freehold.backup.format import (
+    MANIFEST_LIMIT,
     Chunk,
     FileEntry,
     Manifest,
@@ -89,7 +94,11 @@ def listed_snapshots(listing: dict[str, int]) -> list[str]:
 
 @contextmanager
 def locked(home: Path) -> Iterator[None]:
-    """One backup command at a time on this data folder (run, prune, restore's index)."""
+    """One backup command at a time on this data folder (run, prune, restore's index); where
+    there is no data folder (a prune from the recovery kit), nothing to lock and none made."""
+    if not home.is_dir():
+        yield
+        return
     path = home / "backup" / "lock"
     _private.make_dirs(path.parent)
     _private.create(path)
@@ -121,10 +130,17 @@ class _Target:
     """One destination during a run: its index, its open pack, the manifest it will get."""
 
     def __init__(
-        self, dest: Destination, state: State, recipients: list[x25519.Recipient], pack: int
+        self,
+        dest: Destination,
+        state: State,
+        recipients: list[x25519.Recipient],
+        pack: int,
+        fingerprint: str,
     ) -> None:
         self.dest, self.state, self.recipients, self.pack_bytes = dest, state, recipients, pack
         self.sent = Sent(dest.name)
+        if state.recipients(dest.name) != fingerprint:  # a key added or dropped: every
+            state.new_recipients(dest.name, fingerprint)  # chunk goes again, for all of them
         listing = dest.listing()
         self.sizes = listed_packs(listing)
         snapshots = listed_snapshots(listing)
@@ -174,7 +190,14 @@ class _Target:
         manifest.packs = dict(sorted(self.used.items()))
         manifest.files = [e for e in self.entries if e.path is not None]
         manifest.digests = next(e for e in self.entries if e.path is None)
-        text = gzip.compress(render_manifest(manifest, mac_key), mtime=0)
+        rendered = render_manifest(manifest, mac_key)
+        if len(rendered) > MANIFEST_LIMIT:  # a restore would refuse it: never write one
+            raise BackupError(
+                f"{self.dest.name}: the snapshot's manifest would be {len(rendered):,} bytes, "
+                f"past the {MANIFEST_LIMIT:,} a restore reads — the archive is too big for "
+                "this format"
+            )
+        text = gzip.compress(rendered, mtime=0)
         encrypted = crypto.encrypt(text, self.recipients)
         self.dest.write(snapshot_path(manifest.snapshot), encrypted)
         self.sent.bytes += len(encrypted)
@@ -193,13 +216,15 @@ class _Pass:
     def file(self, source: snapshot.Source) -> None:
         for target in self.live():
             target.entries.append(FileEntry(source.path, source.size, ""))
-        whole = hashlib.sha256()
+        whole, size = hashlib.sha256(), 0
         with source.file.open("rb") as handle:
             for piece in _pieces(handle, snapshot.chunk_size(source.path)):
                 whole.update(piece)
+                size += len(piece)
                 self._chunk(piece)
-        for target in self.live():
-            target.entries[-1].sha256 = whole.hexdigest()
+        for target in self.live():  # the bytes read, not the size listed: a file replaced
+            entry = target.entries[-1]  # since (a rename) is recorded as it was read
+            entry.size, entry.sha256 = size, whole.hexdigest()
 
     def _chunk(self, piece: bytes) -> None:
         sha = hashlib.sha256(piece).hexdigest()
@@ -241,6 +266,7 @@ def _targets(
     home: Path, settings: BackupSettings, configs: list[DestinationConfig], state: State
 ) -> tuple[list[_Target], list[Sent]]:
     recipients = age_recipients(home, settings)
+    fingerprint = hashlib.sha256("\n".join(sorted(settings.recipients)).encode()).hexdigest()
     targets, failed = [], []
     for config in configs:
         try:
@@ -251,7 +277,7 @@ def _targets(
                 )
             dest = open_destination(config)
             dest.ensure()
-            targets.append(_Target(dest, state, recipients, settings.pack_bytes))
+            targets.append(_Target(dest, state, recipients, settings.pack_bytes, fingerprint))
         except (FreeholdError, OSError) as error:
             failed.append(Sent(config.name, error=str(error)))
     return targets, failed
@@ -284,25 +310,15 @@ def _snapshot(
     home: Path, targets: list[_Target], state: State, mac_key: bytes, tick: Tick | None
 ) -> None:
     manifest = Manifest(new_snapshot_id(), now_iso(), None, 0)
-    newest = max((t.previous for t in targets if t.previous), default="")
-    if manifest.snapshot <= newest:  # "latest" is the greatest id: time must move on
-        raise BackupError(
-            f"this machine's clock is behind the newest snapshot there ({newest}) — set it right"
-        )
-    with scratch(home / "backup", "snapshot-") as work:
-        copy, digest_file = work / ARCHIVE_NAME, work / "digests"
-        snapshot.consistent_copy(home, copy)
-        manifest.conversations = snapshot.write_digests(copy, digest_file)
-        sources = [
-            snapshot.Source(ARCHIVE_NAME, copy, copy.stat().st_size),
-            *snapshot.file_sources(home),
-            snapshot.Source(None, digest_file, digest_file.stat().st_size),
-        ]
-        passing = _Pass(targets, tick, sum(s.size for s in sources))
-        for source in sources:
-            passing.file(source)
-    for target in passing.live():
-        _guard(target, partial(target.finish, manifest, mac_key))
+    for target in targets:  # "latest" is the greatest id: time must move on, there
+        if target.previous and manifest.snapshot <= target.previous:
+            target.sent.error = (
+                f"{target.dest.name} holds a snapshot named {target.previous}, after this "
+                "machine's clock — set the clock right; or, if this machine did not write it, "
+                "take it away: freehold backup prune --forget-damaged"
+            )
+    if any(t.sent.error is None for t in targets):
+        _send(home, targets, manifest, mac_key, tick)
     for target in targets:
         sent = target.sent
         if sent.ok:
@@ -318,3 +334,23 @@ def _snapshot(
             chunks_kept=sent.chunks_kept,
             error=sent.error,
         )
+
+
+def _send(
+    home: Path, targets: list[_Target], manifest: Manifest, mac_key: bytes, tick: Tick | None
+) -> None:
+    """The snapshot read once and sent to every target still live."""
+    with scratch(home / "backup", "snapshot-") as work:
+        copy, digest_file = work / ARCHIVE_NAME, work / "digests"
+        snapshot.consistent_copy(home, copy)
+        manifest.conversations = snapshot.write_digests(copy, digest_file)
+        sources = [
+            snapshot.Source(ARCHIVE_NAME, copy, copy.stat().st_size),
+            *snapshot.file_sources(home),
+            snapshot.Source(None, digest_file, digest_file.stat().st_size),
+        ]
+        passing = _Pass(targets, tick, sum(s.size for s in sources))
+        for source in sources:
+            passing.file(source)
+    for target in passing.live():
+        _guard(target, partial(target.finish, manifest, mac_key))

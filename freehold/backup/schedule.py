@@ -53,6 +53,7 @@ __all__ = [
     "launchd_plist",
     "planned",
     "remove",
+    "require_archive",
     "systemd_units",
     "task_xml",
 ]
@@ -473,7 +474,8 @@ def _check_private(path: Path) -> None:
 def planned(
     *, at: str = "03:00", passphrase_file: Path | None = None, home: Path | None = None
 ) -> Schedule:
-    """What ``install`` would put in place here, written nowhere (``--print``)."""
+    """What ``install`` would put in place here, written nowhere (``--print`` first checks
+    ``require_archive``, as ``install`` does)."""
     job, scheduler = _job(home, passphrase_file), _scheduler()
     texts = scheduler.texts(job, at)
     return Schedule(scheduler.kind, at, tuple(job.command()), tuple(texts), False, texts)
@@ -486,12 +488,17 @@ def install(
     (default: ``FREEHOLD_HOME`` or the platform's); see the module docstring."""
     _clock(at)
     job = _job(home, passphrase_file)
-    if not (job.home / ARCHIVE_NAME).is_file():
+    require_archive(job.home)
+    return _scheduler().install(job, at)
+
+
+def require_archive(home: Path) -> None:
+    """A job is only for a data folder holding an archive."""
+    if not (home / ARCHIVE_NAME).is_file():
         raise FreeholdError(
-            f"{job.home}: no freehold archive there, nothing to back up — set FREEHOLD_HOME to "
+            f"{home}: no freehold archive there, nothing to back up — set FREEHOLD_HOME to "
             "your data folder (or import an export, or add to the exit plan, first)"
         )
-    return _scheduler().install(job, at)
 
 
 def remove() -> bool:

@@ -6,7 +6,9 @@ verify), the sampled verify's position, and the chunk index: for each destinatio
 chunk (by SHA-256) lies where in which pack, so that a run sends only chunks the destination
 does not hold. Each run checks the index against the destination's listing first and forgets
 chunks whose pack is gone, and verify forgets those of a damaged pack, so the next run sends
-them again: the index can make a run slower when it is wrong, never a snapshot incomplete.
+them again: the index can make a run slower when it is wrong, never a snapshot incomplete. The index
+belongs to one set of recipients: when ``[backup] recipients`` changes, it is emptied, so a
+snapshot never points into a pack that one of its recipients cannot open.
 
 The state lives beside the archive, not in it: a snapshot never carries it, so a restored data
 folder says nothing about backups it did not make (``status`` says "never" until it runs).
@@ -14,6 +16,7 @@ folder says nothing about backups it did not make (``status`` says "never" until
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ import orjson
 
 from freehold._sqlite import open_private, transaction
 from freehold.archive import now_iso
+from freehold.backup.credentials import masked
 from freehold.backup.format import Chunk
 
 __all__ = ["Event", "State", "open_state"]
@@ -42,6 +46,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS chunks_pack ON chunks (destination, pack);
 CREATE TABLE IF NOT EXISTS cursor (destination TEXT PRIMARY KEY, position INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS recipients (destination TEXT PRIMARY KEY, fingerprint TEXT NOT NULL);
 """
 
 
@@ -58,8 +63,13 @@ class Event:
 
 
 class State:
-    def __init__(self, path: Path) -> None:
-        self.db = open_private(path, _SCHEMA)
+    def __init__(self, path: Path | None) -> None:
+        """The state at ``path``; None: one in memory, forgotten at the end."""
+        if path is None:
+            self.db = sqlite3.connect(":memory:", isolation_level=None)
+            self.db.executescript(_SCHEMA)
+        else:
+            self.db = open_private(path, _SCHEMA)
 
     def close(self) -> None:
         self.db.close()
@@ -72,7 +82,7 @@ class State:
     ) -> None:
         self.db.execute(
             "INSERT INTO events (kind, destination, at, ok, snapshot, detail) VALUES (?,?,?,?,?,?)",
-            (kind, destination, now_iso(), int(ok), snapshot, orjson.dumps(detail).decode()),
+            (kind, destination, now_iso(), int(ok), snapshot, _dumped(detail)),
         )
 
     def last(self, kind: str, destination: str, *, ok: bool | None = None) -> Event | None:
@@ -120,6 +130,22 @@ class State:
             "DELETE FROM chunks WHERE destination=? AND pack=?", [(destination, p) for p in packs]
         )
 
+    def recipients(self, destination: str) -> str | None:
+        """The fingerprint of the recipients the indexed packs were encrypted to."""
+        row = self.db.execute(
+            "SELECT fingerprint FROM recipients WHERE destination=?", (destination,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def new_recipients(self, destination: str, fingerprint: str) -> None:
+        """The recipients changed: the chunk index is emptied, so that the next snapshot's
+        every chunk is sent again, in packs each recipient opens."""
+        with self.transaction():
+            self.db.execute("DELETE FROM chunks WHERE destination=?", (destination,))
+            self.db.execute(
+                "INSERT OR REPLACE INTO recipients VALUES (?, ?)", (destination, fingerprint)
+            )
+
     def cursor(self, destination: str) -> int:
         row = self.db.execute("SELECT position FROM cursor WHERE destination=?", (destination,))
         found = row.fetchone()
@@ -129,5 +155,23 @@ class State:
         self.db.execute("INSERT OR REPLACE INTO cursor VALUES (?, ?)", (destination, position))
 
 
+def _dumped(detail: dict[str, Any]) -> str:
+    """An event's detail as JSON, every secret in a quoted URL masked (an error may quote a
+    destination URL written with a password into config.toml by hand)."""
+
+    def hide(value: Any) -> Any:
+        if isinstance(value, str):
+            return masked(value)
+        if isinstance(value, list):
+            return [hide(item) for item in value]
+        return value
+
+    return orjson.dumps({key: hide(value) for key, value in detail.items()}).decode()
+
+
 def open_state(home: Path) -> State:
+    """The data folder's state; where there is no data folder (a verify or restore from the
+    recovery kit after a disaster), one in memory: a command never makes a data folder."""
+    if not home.is_dir():
+        return State(None)
     return State(home / "backup" / "state.sqlite")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from freehold.backup import schedule
+from freehold.backup.credentials import masked
 from freehold.backup.destinations import media
 from freehold.backup.run import offsite
 from freehold.backup.settings import DestinationConfig, load
@@ -114,7 +115,7 @@ def _destination(
     current = success is not None and moment - datetime.fromisoformat(success.at) <= MAX_AGE
     row = DestinationStatus(
         config.name,
-        config.url,
+        masked(config.url),  # a URL with a password in it (written by hand) is never shown
         media(config, home),
         offsite(config, home),
         _event(state.last("run", config.name)),

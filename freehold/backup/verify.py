@@ -12,22 +12,36 @@ run: a note, and ``prune`` removes it.
 ``--sample PERCENT`` reads a window of the pack names (random hex, so a fair sample) that
 moves on by PERCENT of the name space each time, so every pack is read at least once every
 ``ceil(100 / PERCENT)`` sampled verifies; manifests are always all read. A damaged or
-missing pack is taken out of the chunk index, so the next run sends its chunks again.
+missing pack is taken out of the chunk index, so the next run sends its chunks again; a pack
+the identity merely cannot open is not (it may be whole for another recipient: a partner's
+key verifying never costs the owner's index). Every file's size is checked against its
+chunks (their number, and each one's length once read), so a snapshot verify calls OK
+restores. With ``check_mac`` False (``--skip-mac``, a second recipient's key) the manifests'
+MAC is not checked, and the report says so.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import math
-import zlib
 from dataclasses import dataclass, field
 
 from freehold.backup import crypto
 from freehold.backup.destinations import Destination
-from freehold.backup.format import MARKER, Chunk, Manifest, decompress, pack_path, snapshot_path
+from freehold.backup.format import (
+    MANIFEST_LIMIT,
+    MARKER,
+    SKIP_MAC_HINT,
+    Chunk,
+    FileEntry,
+    Manifest,
+    decompress,
+    pack_path,
+    snapshot_path,
+)
 from freehold.backup.format import parse_manifest as _parse
 from freehold.backup.run import listed_packs, listed_snapshots
+from freehold.backup.snapshot import chunk_size
 from freehold.backup.state import State
 from freehold.errors import BackupKeyError, DamagedBackupError
 
@@ -63,14 +77,15 @@ class Report:
 
 
 def open_manifest(
-    dest: Destination, snapshot: str, identity: crypto.Identity, mac_key: bytes
+    dest: Destination, snapshot: str, identity: crypto.Identity, mac_key: bytes | None
 ) -> Manifest:
-    """The manifest of ``snapshot``, checked; ``DamagedBackupError`` or ``BackupKeyError``."""
+    """The manifest of ``snapshot``, checked (its MAC too, unless ``mac_key`` is None);
+    ``DamagedBackupError`` or ``BackupKeyError``."""
     where = f"{dest.name}: {snapshot_path(snapshot)}"
     plain = crypto.decrypt(dest.read(snapshot_path(snapshot)), identity, where)
     try:
-        text = gzip.decompress(plain)
-    except (OSError, EOFError, zlib.error) as error:
+        text = decompress(plain, MANIFEST_LIMIT)
+    except ValueError as error:
         raise DamagedBackupError(f"{where}: not a manifest ({error})") from error
     manifest = _parse(text, mac_key, where)
     if manifest.snapshot != snapshot:
@@ -91,12 +106,31 @@ def check_pack(
         member = plain[chunk.offset : chunk.offset + chunk.length]
         try:
             data = decompress(member)
-        except (zlib.error, OSError) as error:
+        except ValueError as error:
             raise DamagedBackupError(f"{where}: a chunk does not decompress ({error})") from error
         if hashlib.sha256(data).hexdigest() != chunk.sha256:
             raise DamagedBackupError(f"{where}: a chunk's SHA-256 does not match the manifest")
         found[chunk.sha256] = data
     return found
+
+
+def _lengths(entry: FileEntry) -> list[int]:
+    """The length of each chunk of ``entry`` that its size implies (chunk k starts at k × the
+    chunk size, so all but the last are whole)."""
+    size, count = chunk_size(entry.path), len(entry.chunks)
+    return [size] * (count - 1) + [entry.size - size * (count - 1)] if count else []
+
+
+def _size_fault(entry: FileEntry) -> str | None:
+    """Why ``entry``'s size cannot be what its chunks hold, or None."""
+    size = chunk_size(entry.path)
+    needed = math.ceil(entry.size / size)
+    if needed == len(entry.chunks):
+        return None
+    return (
+        f"{entry.path or 'the digests'} is {entry.size:,} bytes, which takes "
+        f"{needed:,} chunks; the manifest lists {len(entry.chunks):,}"
+    )
 
 
 def window(names: list[str], position: int, percent: float) -> tuple[list[str], int]:
@@ -111,11 +145,17 @@ def window(names: list[str], position: int, percent: float) -> tuple[list[str], 
 
 class _Verifier:
     def __init__(
-        self, dest: Destination, identity: crypto.Identity, state: State, sample: float | None
+        self,
+        dest: Destination,
+        identity: crypto.Identity,
+        state: State,
+        sample: float | None,
+        check_mac: bool,
     ) -> None:
         self.dest, self.identity, self.state = dest, identity, state
         self.report = Report(dest.name, sample)
-        self.mac_key = crypto.mac_key(identity)
+        self.mac_key = crypto.mac_key(identity) if check_mac else None
+        self.lengths: dict[str, dict[int, str]] = {}  # chunk → its lengths by file sizes → where
 
     def problem(self, kind: str, path: str, detail: str) -> None:
         self.report.problems.append(Problem(kind, path, detail))
@@ -126,8 +166,18 @@ class _Verifier:
         wanted = self._manifests(listed_snapshots(listing), packs)
         self._foreign(listing, packs, wanted)
         self._read(wanted, packs)
-        bad = {p.path[6:-4] for p in self.report.problems if p.path.startswith("packs/")}
+        # Only a pack proven damaged or gone leaves the chunk index (the next run sends its
+        # chunks again); one this identity cannot open may be whole for another recipient.
+        bad = {
+            p.path[6:-4]
+            for p in self.report.problems
+            if p.path.startswith("packs/") and p.kind in ("damaged", "missing")
+        }
         self.state.forget_packs(self.dest.name, bad)
+        if self.mac_key is None:
+            self.report.notes.append("the manifests' MAC was not checked (--skip-mac)")
+        elif any("MAC does not match" in p.detail for p in self.report.problems):
+            self.report.notes.append(f"a manifest's MAC does not match: {SKIP_MAC_HINT}")
         return self.report
 
     def _manifests(self, snapshots: list[str], packs: dict[str, int]) -> dict[str, list[Chunk]]:
@@ -160,8 +210,14 @@ class _Verifier:
     def _absorb(
         self, manifest: Manifest, packs: dict[str, int], wanted: dict[str, dict[str, Chunk]]
     ) -> None:
-        for chunk in manifest.chunks():
-            wanted.setdefault(chunk.pack, {}).setdefault(chunk.sha256, chunk)
+        where = snapshot_path(manifest.snapshot)
+        for entry in manifest.entries():
+            fault = _size_fault(entry)
+            if fault is not None:
+                self.problem("damaged", where, fault)
+            for chunk, length in zip(entry.chunks, _lengths(entry), strict=True):
+                wanted.setdefault(chunk.pack, {}).setdefault(chunk.sha256, chunk)
+                self.lengths.setdefault(chunk.sha256, {}).setdefault(length, where)
         named = {p.path for p in self.report.problems}
         for pack, size in manifest.packs.items():
             if pack_path(pack) in named:
@@ -173,6 +229,20 @@ class _Verifier:
                     "damaged", pack_path(pack), f"{packs[pack]} bytes, {size} expected (cut?)"
                 )
 
+    def _lengths_match(self, found: dict[str, bytes]) -> None:
+        """Each chunk as long as its file's size says (a size recorded apart from the bytes
+        sent would pass every chunk's SHA-256 and fail the restore)."""
+        for sha, data in found.items():
+            for length, where in self.lengths.get(sha, {}).items():
+                named = {(p.kind, p.path) for p in self.report.problems}
+                if length != len(data) and ("damaged", where) not in named:
+                    self.problem(
+                        "damaged",
+                        where,
+                        f"a chunk is {len(data):,} bytes, its file's size "
+                        f"says {length:,}: the snapshot would not restore",
+                    )
+
     def _foreign(
         self, listing: dict[str, int], packs: dict[str, int], wanted: dict[str, list[Chunk]]
     ) -> None:
@@ -183,6 +253,7 @@ class _Verifier:
                 self.report.notes.append(f"{path}: an interrupted write left it (prune removes it)")
             else:
                 self.problem("foreign", path, "not a freehold backup file")
+        indexed = self.state.indexed_packs(self.dest.name)
         for pack in sorted(set(packs) - wanted.keys()):
             try:
                 check_pack(self.dest, pack, [], self.identity)
@@ -190,10 +261,15 @@ class _Verifier:
                     f"{pack_path(pack)}: no snapshot needs it (an interrupted run left it; "
                     "prune removes it)"
                 )
-            except (BackupKeyError, DamagedBackupError):
+            except BackupKeyError:
                 self.problem(
                     "foreign", pack_path(pack), "no snapshot needs it, the key opens it not"
                 )
+            except DamagedBackupError as error:  # a pack this machine wrote is damaged (the
+                if pack in indexed:  # index must forget it); any other is not freehold's
+                    self.problem("damaged", pack_path(pack), str(error).split(": ", 2)[-1])
+                else:
+                    self.problem("foreign", pack_path(pack), "not a pack this machine wrote")
 
     def _read(self, wanted: dict[str, list[Chunk]], packs: dict[str, int]) -> None:
         names = sorted(p for p in wanted if p in packs)
@@ -207,17 +283,31 @@ class _Verifier:
             if pack_path(pack) in already:
                 continue
             try:
-                check_pack(self.dest, pack, wanted[pack], self.identity)
-            except (DamagedBackupError, BackupKeyError) as error:
+                found = check_pack(self.dest, pack, wanted[pack], self.identity)
+            except BackupKeyError:
+                self.problem(
+                    "foreign",
+                    pack_path(pack),
+                    "a snapshot needs it and this identity does not open it (written before "
+                    "this key was a recipient?)",
+                )
+            except DamagedBackupError as error:
                 self.problem("damaged", pack_path(pack), str(error).split(": ", 2)[-1])
+            else:
+                self._lengths_match(found)
             self.report.packs_read += 1
             self.report.read.append(pack)
 
 
 def verify(
-    dest: Destination, identity: crypto.Identity, state: State, sample: float | None = None
+    dest: Destination,
+    identity: crypto.Identity,
+    state: State,
+    sample: float | None = None,
+    *,
+    check_mac: bool = True,
 ) -> Report:
-    report = _Verifier(dest, identity, state, sample).run()
+    report = _Verifier(dest, identity, state, sample, check_mac).run()
     detail = [str(p) for p in report.problems]
     state.record("verify", dest.name, report.ok, None, sample=sample, problems=detail)
     return report

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,10 +26,11 @@ from freehold.backup import restore as restoring
 from freehold.backup import run as running
 from freehold.backup import status as statuses
 from freehold.backup import verify as verifying
+from freehold.backup.credentials import masked
 from freehold.backup.destinations import Destination, media, open_destination
 from freehold.backup.format import snapshot_time
 from freehold.backup.settings import DestinationConfig
-from freehold.backup.state import open_state
+from freehold.backup.state import State, open_state
 from freehold.cli._base import err, json_option, out, print_json, tell
 from freehold.cli.schedule import schedule
 from freehold.errors import FreeholdError
@@ -58,13 +59,30 @@ def _passphrase_option(function: F) -> F:
     )(function)
 
 
+def _skip_mac_option(function: F) -> F:
+    return click.option(
+        "--skip-mac",
+        is_flag=True,
+        help="With a second recipient's key (not the one that made the backups), which cannot "
+        "check the manifests' MAC: read them without it. Damage is still found; a manifest "
+        "forged by someone who knows your public key is not.",
+    )(function)
+
+
 def _yes_option(function: F) -> F:
     return click.option("--yes", is_flag=True, help="Answer yes to every question.")(function)
 
 
 def _passphrase(path: Path | None, *, confirm: bool = False) -> str:
     if path is not None:
-        return path.read_text(encoding="utf-8").splitlines()[0] if path.stat().st_size else ""
+        try:
+            content = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise click.ClickException(
+                f"{path}: cannot be read as a passphrase file ({error}) — give a text file "
+                "(UTF-8) whose first line is the passphrase"
+            ) from error
+        return content.splitlines()[0] if content else ""
     if crypto.PASSPHRASE_VARIABLE in os.environ:
         return os.environ[crypto.PASSPHRASE_VARIABLE]
     if not sys.stdin.isatty():
@@ -84,15 +102,22 @@ def _identity(identity_file: Path | None, passphrase_file: Path | None) -> crypt
 
 
 def _destinations(names: tuple[str, ...]) -> list[Destination]:
-    """The named destinations (a configured name, or a folder or rclone URL), else all."""
+    """The named destinations (a configured name, or a folder or rclone URL), else all. A URL
+    that a configured destination has is that destination (its state is kept under its
+    name); any other URL is a destination of its own, named by the URL."""
     configured = settings.load(home_dir()).destinations
     chosen = []
     for name in names:
-        config = configured.get(name) or DestinationConfig(name, name)
+        config = configured.get(name) or _by_url(configured.values(), name)
         chosen.append(open_destination(config))
     if not names:
         chosen = [open_destination(c) for c in running.selected(settings.load(home_dir()), None)]
     return chosen
+
+
+def _by_url(configured: Iterable[DestinationConfig], url: str) -> DestinationConfig:
+    same = destinations_module.same_place
+    return next((c for c in configured if same(c.url, url)), DestinationConfig(url, url))
 
 
 def _from_option(help_text: str) -> Callable[[F], F]:
@@ -105,8 +130,8 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except FreeholdError as error:
-            raise click.ClickException(str(error)) from error
+        except FreeholdError as error:  # a URL it quotes is shown without its secrets
+            raise click.ClickException(masked(str(error))) from error
 
 
 @click.group(cls=_Group)
@@ -243,7 +268,7 @@ def add(name: str, url: str, offsite: bool | None) -> None:
         url = str(Path(url).resolve())
     config = destinations_module.add(home, name, url, offsite)
     where = "off site" if running.offsite(config, home) else "on site"
-    tell(f"added {name}: {url} ({media(config, home)}, {where})")
+    tell(f"added {name}: {masked(url)} ({media(config, home)}, {where})")
     if media(config, home) == "this disk":
         tell("note: on the same disk as the archive — it does not survive that disk")
 
@@ -256,7 +281,7 @@ def destinations(as_json: bool) -> None:
     rows = [
         {
             "name": c.name,
-            "url": c.url,
+            "url": masked(c.url),
             "media": media(c, home),
             "offsite": running.offsite(c, home),
         }
@@ -292,7 +317,7 @@ def run_command(names: tuple[str, ...], passphrase_file: Path | None) -> None:
             )
         else:
             failed += 1
-            tell(f"{sent.destination}: FAILED — {sent.error}")
+            tell(f"{sent.destination}: FAILED — {masked(sent.error or '')}")
     if failed:
         raise click.ClickException(f"{failed} of {len(results)} destinations failed")
 
@@ -324,12 +349,14 @@ def list_command(sources: tuple[str, ...], as_json: bool) -> None:
     "read within ceil(100/PERCENT) verifies.",
 )
 @_identity_options
+@_skip_mac_option
 @json_option
 def verify(
     sources: tuple[str, ...],
     sample: float | None,
     identity_file: Path | None,
     passphrase_file: Path | None,
+    skip_mac: bool,
     as_json: bool,
 ) -> None:
     """Read the backups back, decrypt and check them; name every damaged, missing or
@@ -337,7 +364,10 @@ def verify(
     identity = _identity(identity_file, passphrase_file)
     state = open_state(home_dir())
     try:
-        reports = [verifying.verify(d, identity, state, sample) for d in _destinations(sources)]
+        reports = [
+            verifying.verify(d, identity, state, sample, check_mac=not skip_mac)
+            for d in _destinations(sources)
+        ]
     finally:
         state.close()
     if as_json:
@@ -385,33 +415,46 @@ def _print_report(report: verifying.Report) -> None:
 )
 @_from_option("Where to restore from (default: the first destination that answers).")
 @_identity_options
+@_skip_mac_option
 def restore(
     snapshot: str,
     folder: Path,
     sources: tuple[str, ...],
     identity_file: Path | None,
     passphrase_file: Path | None,
+    skip_mac: bool,
 ) -> None:
     """Restore SNAPSHOT (or `latest`) into a new data folder, checked before it is placed."""
     identity = _identity(identity_file, passphrase_file)
     errors = []
     for dest in _destinations(sources):
         try:
-            running.listed_snapshots(dest.listing())
+            with progress.reading(err, f"restore from {dest.name}", noun="pack") as tick:
+                done = restoring.restore(
+                    dest, identity, snapshot, folder, tick, check_mac=not skip_mac
+                )
+        except restoring.TargetError:
+            raise  # the folder is the problem: another destination would not help
         except FreeholdError as error:
+            tell(f"not restored from {dest.name}: {error}")
             errors.append(str(error))
             continue
-        with progress.reading(err, f"restore from {dest.name}", noun="pack") as tick:
-            done = restoring.restore(dest, identity, snapshot, folder, tick)
+        for skipped in done.skipped:
+            tell(f"skipped: {skipped}")
         tell(
             f"restored snapshot {done.snapshot} from {done.destination} into {done.folder}: "
             f"{progress.plural(done.conversations, 'conversation')}, "
             f"{progress.plural(done.files, 'file')}, {done.bytes / 1e6:,.1f} MB — checked "
             "(SHA-256, integrity_check, conversation digests)"
         )
+        if skip_mac:
+            tell(
+                "the manifest's MAC was not checked (--skip-mac): damage would have been found, "
+                "a snapshot forged by someone who knows the public key would not"
+            )
         tell(f"use it: FREEHOLD_HOME={done.folder} freehold stats")
         return
-    raise click.ClickException("no destination answers: " + "; ".join(errors))
+    raise click.ClickException("no destination restores: " + "; ".join(errors))
 
 
 @backup.command()
@@ -447,17 +490,25 @@ def drill(
 @backup.command()
 @_from_option("Only this destination.")
 @click.option("--dry-run", is_flag=True, help="Say what would go; delete nothing.")
+@click.option(
+    "--forget-damaged",
+    is_flag=True,
+    help="First verify everything, and delete the snapshots that are damaged, foreign or "
+    "replayed, or that need a damaged or missing pack; forget those this machine wrote that "
+    "are gone. Then verify can pass again.",
+)
 @_identity_options
 @_yes_option
 def prune(
     sources: tuple[str, ...],
     dry_run: bool,
+    forget_damaged: bool,
     identity_file: Path | None,
     passphrase_file: Path | None,
     yes: bool,
 ) -> None:
     """Delete snapshots beyond the retention (7 daily, 4 weekly, 12 monthly by default) and
-    the packs no kept snapshot needs."""
+    the packs no kept snapshot needs; with --forget-damaged, the broken snapshots first."""
     home = home_dir()
     keep = settings.load(home).keep
     identity = _identity(identity_file, passphrase_file)
@@ -465,6 +516,8 @@ def prune(
         state = open_state(home)
         try:
             for dest in _destinations(sources):
+                if forget_damaged and not _forget(dest, identity, state, dry_run, yes):
+                    continue
                 plan = pruning.prune(dest, identity, state, keep, dry_run=True)
                 _print_prune(plan, "would go" if dry_run else "go")
                 if dry_run or not (plan.removed or plan.packs_removed):
@@ -474,6 +527,29 @@ def prune(
                     tell(f"{dest.name}: pruned")
         finally:
             state.close()
+
+
+def _forget(
+    dest: Destination, identity: crypto.Identity, state: State, dry_run: bool, yes: bool
+) -> bool:
+    """The broken snapshots of ``dest`` named, and deleted once confirmed; whether the
+    retention may be planned next (not while broken snapshots stay)."""
+    found = pruning.damaged(dest, identity, state)
+    verb = "would go" if dry_run else "go"
+    for snapshot, why in sorted(found.snapshots.items()):
+        out.print(f"{dest.name}: snapshot {snapshot} {verb} — {why}")
+    for snapshot in found.lost:
+        out.print(f"{dest.name}: snapshot {snapshot} is gone — forgotten")
+    if not (found.snapshots or found.lost):
+        out.print(f"{dest.name}: nothing damaged")
+        return True
+    if dry_run:
+        return False
+    if yes or click.confirm(f"Delete the damaged snapshots from {dest.name}?", err=True):
+        pruning.forget(dest, state, found)
+        tell(f"{dest.name}: {progress.plural(len(found.snapshots), 'damaged snapshot')} deleted")
+        return True
+    return False
 
 
 def _print_prune(plan: pruning.Pruned, verb: str) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.text import Text
 
+from freehold.archive import home_dir
 from freehold.backup import schedule as jobs
 from freehold.cli._base import err, out
 from freehold.errors import FreeholdError
@@ -58,7 +59,9 @@ def schedule(at: str, passphrase_file: Path | None, remove: bool, show: bool) ->
         if remove:
             _remove()
         elif show:
-            _print(jobs.planned(at=at, passphrase_file=passphrase_file))
+            planned = jobs.planned(at=at, passphrase_file=passphrase_file)
+            jobs.require_archive(home_dir())  # what install would refuse is refused here too
+            _print(planned)
         else:
             _install(at, passphrase_file)
     except FreeholdError as error:

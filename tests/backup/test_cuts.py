@@ -12,16 +12,20 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from freehold.backup import crypto, destinations, settings
-from freehold.backup.destinations import Folder
+from freehold.backup.destinations import Folder, Remote
 from freehold.backup.restore import restore
 from freehold.backup.run import run
+from freehold.errors import BackupError
 
-from .conftest import Place, Templates, generate
+from .conftest import Place, Templates, generate, make_place
 
 PACKS = re.compile(r", ([\d,]+) packs?")
 
@@ -128,3 +132,61 @@ def test_a_backup_taken_while_an_import_writes_restores_consistently(
     restored = restore(Folder("usb", folder.url), identity, "latest", tmp_path / "back")
     # checked by the restore: SHA-256, integrity_check, every conversation digest
     assert start < restored.conversations < _conversations(home)  # taken mid-import
+
+
+def _rcat_pid(marker: str) -> int | None:
+    """The running ``rclone rcat`` whose target holds ``marker``."""
+    for entry in Path("/proc").iterdir():
+        try:
+            words = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"rcat" in words and any(marker.encode() in word for word in words):
+            return int(entry.name)
+    return None
+
+
+def test_an_upload_cut_by_kill_9_leaves_no_part_under_a_real_name(
+    home: Path,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    templates: Templates,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    place = make_place("sftp", tmp_path, request)  # SFTP keeps what arrived of a cut upload
+    destinations.add(home, "nas", place.url, None)
+    assert run(home)[0].ok
+    dest = Remote("nas", place.url)
+    name = f"packs/{'c' * 32}.age"
+    monkeypatch.setenv("RCLONE_BWLIMIT", "256k")  # slow enough to cut it in the middle
+    failed: list[BaseException] = []
+
+    def upload() -> None:
+        try:
+            dest.write(name, os.urandom(8 << 20))
+        except BackupError as error:
+            failed.append(error)
+
+    writer = threading.Thread(target=upload)
+    writer.start()
+    arrived = [p for p in place.backing.rglob("*") if p.is_file()]
+    _until(
+        lambda: any(
+            p.stat().st_size > 0 for p in (place.backing / "packs").iterdir() if p not in arrived
+        ),
+        "a part of the pack at the server",
+    )
+    pid = _rcat_pid(place.url)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    writer.join()
+    assert failed, "the upload finished before it could be cut"
+    assert not (place.backing / name).exists()
+    done = subprocess.run(
+        [sys.executable, "-m", "freehold", "backup", "verify", "--identity", str(templates.kit)],
+        env={**os.environ, "FREEHOLD_HOME": str(home)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr  # at most a note, never a problem
+    assert "nas: OK" in done.stdout

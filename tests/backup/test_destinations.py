@@ -105,6 +105,11 @@ def test_tampering_is_detected_and_named(
     assert not report.ok
     if tamper in ("foreign", "drop-snapshot"):
         return  # the remaining snapshots are whole: a restore of them is right to succeed
+    if tamper == "replay":  # latest is the newest that restores: the one before, named
+        done = restore(_dest(home), identity, "latest", tmp_path / "back")
+        assert done.snapshot == _names(_dest(home), "snapshots")[0].removesuffix(".age")[10:]
+        assert len(done.skipped) == 1 and "replayed" in done.skipped[0]
+        return
     target = tmp_path / "new" / "back"
     with pytest.raises(DamagedBackupError, match=path.split("/")[1].split(".")[0]):
         restore(_dest(home), identity, "latest", target)
