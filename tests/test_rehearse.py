@@ -283,6 +283,17 @@ def test_the_judge_votes_twice_positions_swapped(answers: Answers, wire: WireSer
         ("I cannot judge these.", "unclear"),
         ("Answer A, no wait, Answer B", "unclear"),
         ("", "unclear"),
+        ("Option B.", "B"),
+        ("B wins", "B"),
+        ("Answer A is slightly better.", "A"),
+        # naming an answer is no vote for it (review R2): only a reply that is the name alone is
+        ("Answer A is wrong.", "unclear"),
+        ("Answer A contains a factual error.", "unclear"),
+        ("Response A fails to answer the question.", "unclear"),
+        ("Answer A is incorrect because it ignores the", "unclear"),  # cut at 16 tokens
+        ("B is less accurate than A", "unclear"),
+        ("Answer A is not better than B", "unclear"),
+        ("To decide, compare Answer A with", "unclear"),
     ],
 )
 def test_the_judges_verdict_is_read_as_written(reply: str, word: str) -> None:
