@@ -225,6 +225,29 @@ def test_secrets_in_the_front_matter_are_flagged_and_struck_like_the_body() -> N
     assert "[struck: e-mail address]" in outgoing.meta["note"]
 
 
+def test_a_secret_under_its_key_in_the_front_matter_is_flagged_and_struck() -> None:
+    # the keyword detector needs `password: …`: a key and its value scanned apart hid both
+    text = (
+        "---\npassword: hunter2hunter2\ndb:\n  api_key: 'q8Zr4TxLmW2pN7vB'\n---\n"
+        "password: hunter2hunter2\n\nBody text.\n"
+    )
+    profiles.save_text("fk", text, where="t")
+    check = profiles.review(profiles.load_profile("fk"), region="US")
+    flagged = sorted((check.in_front(f), f.text) for f in check.findings)
+    assert flagged == [
+        (False, "hunter2hunter2"),
+        (True, "hunter2hunter2"),
+        (True, "q8Zr4TxLmW2pN7vB"),
+    ]
+    check.decide(check.findings[0], "strike", keep_record=False)  # struck in the body only
+    check.decide(check.findings[2], "strike", keep_record=False)
+    outgoing = check.outgoing()
+    assert outgoing.meta["password"] == "[struck: password or secret]"
+    for fmt in ("markdown", "json"):
+        exported = profiles.export(outgoing, fmt, struck=3).text
+        assert "hunter2hunter2" not in exported and "q8Zr4TxLmW2pN7vB" not in exported
+
+
 def test_review_decisions_are_remembered_and_strike_what_leaves() -> None:
     profiles.save_text(
         "a", "## About the user\n\nMail sam@example.org, call +1 415-555-0132.\n", where="t"
