@@ -49,6 +49,7 @@ __all__ = ["Carried", "carry", "estimate", "path"]
 _IMAGE_TOKENS = 1000
 _TURN_TOKENS = 4
 _OPENING = "(The conversation so far, carried over from an archive.)"
+_MOVED = "[Image from the answer before: "
 
 
 @dataclass(slots=True)
@@ -58,6 +59,7 @@ class Carried:
     system: str | None
     turns: list[Turn]
     notices: list[str] = field(default_factory=list)
+    moved: list[Image] = field(default_factory=list)  # answers' images moved to user turns
 
 
 def path(conversation: Conversation, at: Message | None = None) -> list[Message]:
@@ -86,8 +88,13 @@ def carry(
     for the person (what was left out, what could not be sent)."""
     carried = _convert(messages, conversation, provider, read_blob)
     room = min(provider.config.max_tokens, max(256, provider.context_window // 4))
-    turns, left_out = _fit(carried, provider.context_window - room, provider, ref)
+    turns, left_out, unsent = _fit(carried, provider.context_window - room, provider, ref)
     notices = list(carried.notices)
+    if unsent:
+        notices.append(
+            f"{plural(unsent, 'image')} from the last answer named but not sent: they do not "
+            f"fit {ref}'s {provider.context_window:,}-token context with the prompt"
+        )
     if left_out:
         notices.append(
             f"left out the {plural(left_out[0], 'oldest turn')} (~{left_out[1]:,} tokens) to fit "
@@ -112,9 +119,14 @@ def _text_tokens(text: str) -> int:
 
 def _fit(
     carried: Carried, budget: int, provider: Provider, ref: ModelRef
-) -> tuple[list[Turn], tuple[int, int] | None]:
+) -> tuple[list[Turn], tuple[int, int] | None, int]:
+    """The turns that fit ``budget``, oldest left out first; how many were left out (and
+    their tokens); how many images moved from the last answer were named instead of sent."""
     turns = list(carried.turns)
     budget -= _text_tokens(carried.system or "")
+    unsent = 0
+    if turns and estimate(turns[-1]) > budget:  # the new prompt never goes: its images may
+        turns[-1], unsent = _named_only(turns[-1], carried.moved)
     sizes = [estimate(turn) for turn in turns]
     dropped, dropped_tokens = 0, 0
     while len(turns) > 1 and sum(sizes) > budget:
@@ -130,7 +142,21 @@ def _fit(
         )
     if dropped and provider.ALTERNATING and turns and turns[0].role != "user":
         turns.insert(0, Turn("user", (_OPENING,)))
-    return turns, (dropped, dropped_tokens) if dropped else None
+    return turns, (dropped, dropped_tokens) if dropped else None, unsent
+
+
+def _named_only(turn: Turn, moved: list[Image]) -> tuple[Turn, int]:
+    """``turn`` with the images moved into it from an answer left out, their names kept."""
+    pieces: list[str | Image] = []
+    unsent = 0
+    for piece in turn.content:
+        if isinstance(piece, Image) and any(piece is image for image in moved):
+            unsent += 1
+            if pieces and isinstance(pieces[-1], str) and pieces[-1].startswith(_MOVED):
+                pieces[-1] = pieces[-1].removesuffix("]") + " — not sent: no room]"
+            continue
+        pieces.append(piece)
+    return Turn(turn.role, tuple(pieces)), unsent
 
 
 # -- converting one path -----------------------------------------------------------------
@@ -158,7 +184,8 @@ def _convert(
     # the person's own choice comes last, so it wins over what the conversation brought
     texts = [system_prompt(conversation, messages), *chosen]
     text = "\n\n".join(t for t in texts if t).strip()
-    return Carried(text or None, _joined(turns, provider.ALTERNATING), images.notices())
+    turns = _joined(turns, provider.ALTERNATING)
+    return Carried(text or None, turns, images.notices(), images.sent)
 
 
 def _chosen(message: Message) -> list[str]:
@@ -238,11 +265,13 @@ class _Images:
         self.unknown = 0
         self.waiting: list[str | Image] = []  # images of answers, for the next user turn
         self.carried = 0
+        self.sent: list[Image] = []  # those moved to a user turn (known by identity)
 
     def moved(self) -> list[str | Image]:
         """The images answers made since the last user turn, each named, to head it."""
         found, self.waiting = self.waiting, []
         self.carried += sum(isinstance(piece, Image) for piece in found)
+        self.sent += [piece for piece in found if isinstance(piece, Image)]
         return found
 
     def piece(self, ref: AttachmentRef, *, answer: bool = False) -> list[str | Image]:
@@ -260,7 +289,7 @@ class _Images:
             self.held_back += 1
             return [f"[Image: {name} — not sent: this model takes no images]"]
         if answer and not self.provider.ANSWER_IMAGES:
-            self.waiting += [f"[Image from the answer before: {name}]", Image(data, mime)]
+            self.waiting += [f"{_MOVED}{name}]", Image(data, mime)]
             return [f"[Image: {name} — attached to the next user turn]"]
         return [Image(data, mime)]
 
