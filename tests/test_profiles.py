@@ -307,6 +307,27 @@ def test_every_field_fits_its_limit_and_every_loss_is_said(
                     assert any(repr(section.title) in c.what for c in filled.cuts)
 
 
+def test_a_heading_of_ones_own_after_the_memory_starts_instructions() -> None:
+    # a `## Style guide` after `## Memory` became a memory note, sent to ChatGPT's "know about
+    # you" field (review R2); drafted notes are indented, so a pasted heading stays in its note
+    body = (
+        "Preamble.\n\n## How to respond\nBe brief.\n\n## Memory\n- 2024-01-01: likes tea\n"
+        "- undated: my notes\n  ## Not a heading here\n\n## Style guide\nWrite in British English.\n"
+    )
+    profile = profiles.parse(body, name="s", where="t")
+    kinds = [(s.kind, s.title) for s in profile.sections]
+    assert kinds == [
+        ("preamble", ""),
+        ("respond", "How to respond"),
+        ("memory", "Memory"),
+        ("instructions", "Style guide"),
+    ]
+    memory = profile.sections[2]
+    assert [n.text for n in memory.notes] == ["likes tea", "my notes\n## Not a heading here"]
+    about, respond = fill(profile, "chatgpt")
+    assert "British English" in respond.text and "British English" not in about.text
+
+
 def test_chatgpt_gets_two_fields_and_the_cut_is_named() -> None:
     long_about = "I write tax software. " * 100  # 2,200 characters
     profile = _profile(long_about.strip(), "Be brief.", [("2024-01-02", "Likes tea.")])
