@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from freehold._words import plural
 from freehold.config import ModelRef
 from freehold.errors import ProviderError
-from freehold.instructions import system_prompt
+from freehold.instructions import worn_prompt
 from freehold.models import AttachmentRef, Conversation, Message, Part, without_citation_marks
 from freehold.providers.base import ChatRequest, Image, Provider, Turn
 
@@ -168,32 +168,20 @@ def _convert(
     provider: Provider,
     read_blob: Callable[[str], bytes | None],
 ) -> Carried:
-    chosen: list[str] = []  # --profile and --system, stored as local system messages
     turns: list[Turn] = []
     images = _Images(provider, read_blob)
     for message in messages:
         if message.status == "failed" and message.origin:
             continue  # an answer that never came
         if message.role == "system":
-            chosen.extend(_chosen(message))
-            continue
+            continue  # the system prompt's (``worn_prompt``)
         pieces = _pieces(message, images)
         if pieces:
             role = "user" if message.role == "user" else "assistant"
             turns.append(Turn(role, tuple(pieces)))
-    # the person's own choice comes last, so it wins over what the conversation brought
-    texts = [system_prompt(conversation, messages), *chosen]
-    text = "\n\n".join(t for t in texts if t).strip()
+    text = worn_prompt(conversation, messages)
     turns = _joined(turns, provider.ALTERNATING)
     return Carried(text or None, turns, images.notices(), images.sent)
-
-
-def _chosen(message: Message) -> list[str]:
-    """A system message written here: its text (the source's own are ``system_prompt``'s)."""
-    if not message.origin:
-        return []
-    texts = (str(p.get("text") or "") for p in message.parts if p.get("type") == "text")
-    return [without_citation_marks(t).strip() for t in texts if t.strip()]
 
 
 def _pieces(message: Message, images: _Images) -> list[str | Image]:
