@@ -89,7 +89,7 @@ def carry(
     carried = _convert(messages, conversation, provider, read_blob)
     room = min(provider.config.max_tokens, max(256, provider.context_window // 4))
     turns, left_out, unsent = _fit(carried, provider.context_window - room, provider, ref)
-    notices = list(carried.notices)
+    notices = _moved_notice(turns, carried.moved, provider) + carried.notices
     if unsent:
         notices.append(
             f"{plural(unsent, 'image')} from the last answer named but not sent: they do not "
@@ -145,6 +145,18 @@ def _fit(
     return turns, (dropped, dropped_tokens) if dropped else None, unsent
 
 
+def _moved_notice(turns: list[Turn], moved: list[Image], provider: Provider) -> list[str]:
+    """The notice for the answers' images sent in user turns: counted in the turns that go,
+    after fitting (a turn left out took its images with it)."""
+    sent = sum(any(piece is image for image in moved) for turn in turns for piece in turn.content)
+    if not sent:
+        return []
+    return [
+        f"{plural(sent, 'image')} from answers sent with the next user turn: "
+        f"{provider.name} ({provider.KIND}) takes images in user turns only"
+    ]
+
+
 def _named_only(turn: Turn, moved: list[Image]) -> tuple[Turn, int]:
     """``turn`` with the images moved into it from an answer left out, their names kept."""
     pieces: list[str | Image] = []
@@ -180,7 +192,7 @@ def _convert(
             role = "user" if message.role == "user" else "assistant"
             turns.append(Turn(role, tuple(pieces)))
     text = worn_prompt(conversation, messages)
-    turns = _joined(turns, provider.ALTERNATING)
+    turns = _joined(images.unplaced(turns), provider.ALTERNATING)
     return Carried(text or None, turns, images.notices(), images.sent)
 
 
@@ -241,6 +253,10 @@ def _joined(turns: list[Turn], alternating: bool) -> list[Turn]:
     return joined
 
 
+def _placeholder(name: str) -> str:
+    return f"[Image: {name} — attached to the next user turn]"
+
+
 class _Images:
     """Files on the path: images sent where the model takes them, else named; and counts
     for the notices."""
@@ -252,13 +268,11 @@ class _Images:
         self.missing = 0
         self.unknown = 0
         self.waiting: list[str | Image] = []  # images of answers, for the next user turn
-        self.carried = 0
         self.sent: list[Image] = []  # those moved to a user turn (known by identity)
 
     def moved(self) -> list[str | Image]:
         """The images answers made since the last user turn, each named, to head it."""
         found, self.waiting = self.waiting, []
-        self.carried += sum(isinstance(piece, Image) for piece in found)
         self.sent += [piece for piece in found if isinstance(piece, Image)]
         return found
 
@@ -278,16 +292,30 @@ class _Images:
             return [f"[Image: {name} — not sent: this model takes no images]"]
         if answer and not self.provider.ANSWER_IMAGES:
             self.waiting += [f"{_MOVED}{name}]", Image(data, mime)]
-            return [f"[Image: {name} — attached to the next user turn]"]
+            return [_placeholder(name)]
         return [Image(data, mime)]
+
+    def unplaced(self, turns: list[Turn]) -> list[Turn]:
+        """``turns`` with the placeholders of the images still waiting — no user turn came
+        after their answer — saying so, instead of promising the next user turn."""
+        names = [p.removeprefix(_MOVED)[:-1] for p in self.waiting if isinstance(p, str)]
+        unsent = {
+            _placeholder(name): f"[Image: {name} — not sent: this API takes images in user "
+            "turns only]"
+            for name in names
+        }
+        end = len(turns)
+        while unsent and end and turns[end - 1].role != "user":
+            end -= 1
+            turn = turns[end]
+            turns[end] = Turn(
+                turn.role,
+                tuple(unsent.get(p, p) if isinstance(p, str) else p for p in turn.content),
+            )
+        return turns
 
     def notices(self) -> list[str]:
         found = []
-        if self.carried:
-            found.append(
-                f"{plural(self.carried, 'image')} from answers sent with the next user turn: "
-                f"{self.provider.name} ({self.provider.KIND}) takes images in user turns only"
-            )
         unsent = sum(isinstance(piece, Image) for piece in self.waiting)
         if unsent:  # an answer's images with no user turn after them
             found.append(

@@ -198,6 +198,24 @@ def test_an_image_in_the_last_answer_is_named_and_said_not_sent() -> None:
     assert notices == [
         "1 image from the last answer named but not sent: p takes images in user turns only"
     ]
+    # no user turn follows: the placeholder does not promise one (review R2)
+    told = _all_text(request.turns)
+    assert "[Image: chart.png — not sent: this API takes images in user turns only]" in told
+    assert "attached to the next user turn" not in told
+
+
+def test_an_image_moved_into_a_turn_left_out_is_not_counted_as_sent() -> None:
+    conv = _made_an_image()
+    conv.messages += [
+        _m("a2", "u2", "assistant", _t("Done.")),
+        _m("u3", "a2", "user", _t("word " * 1600)),  # ~2,000 tokens: u2 and the image go
+    ]
+    conv.current_leaf = "u3"
+    provider = _provider("openai", images=True, context_window=4000)
+    request, notices = _carry(conv, provider, {"cd" * 32: PNG})
+    assert not any(isinstance(p, Image) for t in request.turns for p in t.content)
+    assert not any("sent with the next user turn" in n for n in notices), notices
+    assert any(n.startswith("left out the 4 oldest turns") for n in notices), notices
 
 
 def _eight_charts() -> Conversation:
