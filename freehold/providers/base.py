@@ -361,7 +361,8 @@ class Provider:
         """``read()``'s model ids, with ``guarded``'s rule for faults. A reply that is not a
         model list (a proxy's or a login page's HTML, a ``base_url`` without its ``/v1``),
         which the SDKs meet with an ``AttributeError`` or a ``TypeError`` of their own, is
-        one line naming the server: ``check base_url``."""
+        one line naming the server: ``check base_url`` where it has one; the vendor's own
+        endpoint (no ``base_url``) is asked to check the provider's kind and key."""
         fault: ProviderError | None = None
         try:
             names = read()
@@ -375,11 +376,16 @@ class Provider:
         except transport_errors as error:
             fault = self._transport(error)
         except Exception:
-            where = self.config.base_url or "the vendor's endpoint"
-            fault = self.fault(
-                f"the reply from {where} is not a model list — check base_url", kind="bad_request"
-            )
+            fault = self.fault(self._not_a_list(), kind="bad_request")
         raise fault
+
+    def _not_a_list(self) -> str:
+        if self.config.base_url:
+            return f"the reply from {self.config.base_url} is not a model list — check base_url"
+        return (
+            f"the reply from the vendor's endpoint ({self.KIND}) is not a model list — check the "
+            f"provider's kind and key (`freehold providers add {self.name} --kind …`)"
+        )
 
     def malformed(self, error: Exception) -> ProviderError:
         """The fault for a reply that could not be read."""
