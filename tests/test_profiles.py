@@ -312,7 +312,8 @@ def test_a_heading_of_ones_own_after_the_memory_starts_instructions() -> None:
     # you" field (review R2); drafted notes are indented, so a pasted heading stays in its note
     body = (
         "Preamble.\n\n## How to respond\nBe brief.\n\n## Memory\n- 2024-01-01: likes tea\n"
-        "- undated: my notes\n  ## Not a heading here\n\n## Style guide\nWrite in British English.\n"
+        "- undated: my notes\n  ## Not a heading here\n\n"
+        "## Style guide\nWrite in British English.\n"
     )
     profile = profiles.parse(body, name="s", where="t")
     kinds = [(s.kind, s.title) for s in profile.sections]
