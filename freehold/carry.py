@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from freehold._words import plural
 from freehold.config import ModelRef
 from freehold.errors import ProviderError
-from freehold.instructions import system_prompt
+from freehold.instructions import worn_prompt
 from freehold.models import AttachmentRef, Conversation, Message, Part, without_citation_marks
 from freehold.providers.base import ChatRequest, Image, Provider, Turn
 
@@ -49,6 +49,7 @@ __all__ = ["Carried", "carry", "estimate", "path"]
 _IMAGE_TOKENS = 1000
 _TURN_TOKENS = 4
 _OPENING = "(The conversation so far, carried over from an archive.)"
+_MOVED = "[Image from the answer before: "
 
 
 @dataclass(slots=True)
@@ -58,6 +59,7 @@ class Carried:
     system: str | None
     turns: list[Turn]
     notices: list[str] = field(default_factory=list)
+    moved: list[Image] = field(default_factory=list)  # answers' images moved to user turns
 
 
 def path(conversation: Conversation, at: Message | None = None) -> list[Message]:
@@ -86,8 +88,13 @@ def carry(
     for the person (what was left out, what could not be sent)."""
     carried = _convert(messages, conversation, provider, read_blob)
     room = min(provider.config.max_tokens, max(256, provider.context_window // 4))
-    turns, left_out = _fit(carried, provider.context_window - room, provider, ref)
-    notices = list(carried.notices)
+    turns, left_out, unsent = _fit(carried, provider.context_window - room, provider, ref)
+    notices = _moved_notice(turns, carried.moved, provider) + carried.notices
+    if unsent:
+        notices.append(
+            f"{plural(unsent, 'image')} from the last answer named but not sent: they do not "
+            f"fit {ref}'s {provider.context_window:,}-token context with the prompt"
+        )
     if left_out:
         notices.append(
             f"left out the {plural(left_out[0], 'oldest turn')} (~{left_out[1]:,} tokens) to fit "
@@ -112,9 +119,14 @@ def _text_tokens(text: str) -> int:
 
 def _fit(
     carried: Carried, budget: int, provider: Provider, ref: ModelRef
-) -> tuple[list[Turn], tuple[int, int] | None]:
+) -> tuple[list[Turn], tuple[int, int] | None, int]:
+    """The turns that fit ``budget``, oldest left out first; how many were left out (and
+    their tokens); how many images moved from the last answer were named instead of sent."""
     turns = list(carried.turns)
     budget -= _text_tokens(carried.system or "")
+    unsent = 0
+    if turns and estimate(turns[-1]) > budget:  # the new prompt never goes: its images may
+        turns[-1], unsent = _named_only(turns[-1], carried.moved)
     sizes = [estimate(turn) for turn in turns]
     dropped, dropped_tokens = 0, 0
     while len(turns) > 1 and sum(sizes) > budget:
@@ -130,7 +142,33 @@ def _fit(
         )
     if dropped and provider.ALTERNATING and turns and turns[0].role != "user":
         turns.insert(0, Turn("user", (_OPENING,)))
-    return turns, (dropped, dropped_tokens) if dropped else None
+    return turns, (dropped, dropped_tokens) if dropped else None, unsent
+
+
+def _moved_notice(turns: list[Turn], moved: list[Image], provider: Provider) -> list[str]:
+    """The notice for the answers' images sent in user turns: counted in the turns that go,
+    after fitting (a turn left out took its images with it)."""
+    sent = sum(any(piece is image for image in moved) for turn in turns for piece in turn.content)
+    if not sent:
+        return []
+    return [
+        f"{plural(sent, 'image')} from answers sent with the next user turn: "
+        f"{provider.name} ({provider.KIND}) takes images in user turns only"
+    ]
+
+
+def _named_only(turn: Turn, moved: list[Image]) -> tuple[Turn, int]:
+    """``turn`` with the images moved into it from an answer left out, their names kept."""
+    pieces: list[str | Image] = []
+    unsent = 0
+    for piece in turn.content:
+        if isinstance(piece, Image) and any(piece is image for image in moved):
+            unsent += 1
+            if pieces and isinstance(pieces[-1], str) and pieces[-1].startswith(_MOVED):
+                pieces[-1] = pieces[-1].removesuffix("]") + " — not sent: no room]"
+            continue
+        pieces.append(piece)
+    return Turn(turn.role, tuple(pieces)), unsent
 
 
 # -- converting one path -----------------------------------------------------------------
@@ -142,31 +180,20 @@ def _convert(
     provider: Provider,
     read_blob: Callable[[str], bytes | None],
 ) -> Carried:
-    chosen: list[str] = []  # --profile and --system, stored as local system messages
     turns: list[Turn] = []
     images = _Images(provider, read_blob)
     for message in messages:
         if message.status == "failed" and message.origin:
             continue  # an answer that never came
         if message.role == "system":
-            chosen.extend(_chosen(message))
-            continue
+            continue  # the system prompt's (``worn_prompt``)
         pieces = _pieces(message, images)
         if pieces:
             role = "user" if message.role == "user" else "assistant"
             turns.append(Turn(role, tuple(pieces)))
-    # the person's own choice comes last, so it wins over what the conversation brought
-    texts = [system_prompt(conversation, messages), *chosen]
-    text = "\n\n".join(t for t in texts if t).strip()
-    return Carried(text or None, _joined(turns, provider.ALTERNATING), images.notices())
-
-
-def _chosen(message: Message) -> list[str]:
-    """A system message written here: its text (the source's own are ``system_prompt``'s)."""
-    if not message.origin:
-        return []
-    texts = (str(p.get("text") or "") for p in message.parts if p.get("type") == "text")
-    return [without_citation_marks(t).strip() for t in texts if t.strip()]
+    text = worn_prompt(conversation, messages)
+    turns = _joined(images.unplaced(turns), provider.ALTERNATING)
+    return Carried(text or None, turns, images.notices(), images.sent)
 
 
 def _pieces(message: Message, images: _Images) -> list[str | Image]:
@@ -226,6 +253,10 @@ def _joined(turns: list[Turn], alternating: bool) -> list[Turn]:
     return joined
 
 
+def _placeholder(name: str) -> str:
+    return f"[Image: {name} — attached to the next user turn]"
+
+
 class _Images:
     """Files on the path: images sent where the model takes them, else named; and counts
     for the notices."""
@@ -237,12 +268,12 @@ class _Images:
         self.missing = 0
         self.unknown = 0
         self.waiting: list[str | Image] = []  # images of answers, for the next user turn
-        self.carried = 0
+        self.sent: list[Image] = []  # those moved to a user turn (known by identity)
 
     def moved(self) -> list[str | Image]:
         """The images answers made since the last user turn, each named, to head it."""
         found, self.waiting = self.waiting, []
-        self.carried += sum(isinstance(piece, Image) for piece in found)
+        self.sent += [piece for piece in found if isinstance(piece, Image)]
         return found
 
     def piece(self, ref: AttachmentRef, *, answer: bool = False) -> list[str | Image]:
@@ -260,17 +291,31 @@ class _Images:
             self.held_back += 1
             return [f"[Image: {name} — not sent: this model takes no images]"]
         if answer and not self.provider.ANSWER_IMAGES:
-            self.waiting += [f"[Image from the answer before: {name}]", Image(data, mime)]
-            return [f"[Image: {name} — attached to the next user turn]"]
+            self.waiting += [f"{_MOVED}{name}]", Image(data, mime)]
+            return [_placeholder(name)]
         return [Image(data, mime)]
+
+    def unplaced(self, turns: list[Turn]) -> list[Turn]:
+        """``turns`` with the placeholders of the images still waiting — no user turn came
+        after their answer — saying so, instead of promising the next user turn."""
+        names = [p.removeprefix(_MOVED)[:-1] for p in self.waiting if isinstance(p, str)]
+        unsent = {
+            _placeholder(name): f"[Image: {name} — not sent: this API takes images in user "
+            "turns only]"
+            for name in names
+        }
+        end = len(turns)
+        while unsent and end and turns[end - 1].role != "user":
+            end -= 1
+            turn = turns[end]
+            turns[end] = Turn(
+                turn.role,
+                tuple(unsent.get(p, p) if isinstance(p, str) else p for p in turn.content),
+            )
+        return turns
 
     def notices(self) -> list[str]:
         found = []
-        if self.carried:
-            found.append(
-                f"{plural(self.carried, 'image')} from answers sent with the next user turn: "
-                f"{self.provider.name} ({self.provider.KIND}) takes images in user turns only"
-            )
         unsent = sum(isinstance(piece, Image) for piece in self.waiting)
         if unsent:  # an answer's images with no user turn after them
             found.append(

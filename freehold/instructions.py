@@ -9,7 +9,8 @@ this order, each text once:
 1. the text of the path's system messages, as the source had them (AI Studio's system
    instruction, a system prompt of ChatGPT's); a system message written here
    (``chat --profile``/``--system``, ``origin`` set) is the person's choice for one turn, not
-   what the conversation brought: ``carry`` adds it, last, and no export counts it here;
+   what the conversation brought: ``worn_prompt`` adds it, last, for ``carry`` and the Open
+   WebUI export; the JSONL export keeps it where it was said;
 2. the custom instructions that messages of the path carry as ``context`` parts: ChatGPT's pair
    as "What the user wants you to know about them:" and "How the user wants you to respond:",
    and a ``system_content``'s ``instructions`` (a memory snapshot instructs nothing);
@@ -31,7 +32,7 @@ from typing import Any
 
 from freehold.models import INSTRUCTION_KINDS, Conversation, Message, without_citation_marks
 
-__all__ = ["instructs", "system_prompt"]
+__all__ = ["instructs", "system_prompt", "worn_prompt"]
 
 _ABOUT_USER = "What the user wants you to know about them:\n"
 _ABOUT_MODEL = "How the user wants you to respond:\n"
@@ -54,6 +55,17 @@ def system_prompt(conversation: Conversation | None, path: Sequence[Message]) ->
     if conversation is not None:
         instructions.extend(_records(conversation, path, said))
     return "\n\n".join(dict.fromkeys(t for t in [*system, *instructions] if t))
+
+
+def worn_prompt(conversation: Conversation | None, path: Sequence[Message]) -> str:
+    """``system_prompt`` and then the system messages written here on ``path``
+    (``chat --profile``/``--system``): the person's own choice last, so it wins over what the
+    conversation brought. What ``carry`` sends and the Open WebUI export's ``params.system``
+    (Open WebUI sends it with every new turn, as carrying on here does); the JSONL export
+    keeps such a message where it was said instead."""
+    chosen = [text for m in path if m.origin and m.role == "system" for text in _texts(m)]
+    texts = [system_prompt(conversation, path), *chosen]
+    return "\n\n".join(text for text in texts if text).strip()
 
 
 def instructs(message: Message) -> bool:

@@ -19,7 +19,7 @@ import keyring.errors
 from freehold.config import ProviderConfig
 from freehold.errors import ConfigError
 
-__all__ = ["SERVICE", "api_key", "forget_key", "key_source", "store_key"]
+__all__ = ["SERVICE", "api_key", "forget_key", "kept_key", "key_source", "put_back", "store_key"]
 
 SERVICE = "freehold"
 
@@ -67,6 +67,19 @@ def store_key(name: str, key: str) -> None:
             f"the OS keyring cannot store the key ({type(error).__name__}) — set an "
             f"environment variable instead and name it with --api-key-env"
         ) from error
+
+
+def kept_key(name: str) -> str | None:
+    """The key the OS keyring holds for provider ``name`` (None: none, or no keyring)."""
+    return _from_keyring(name)
+
+
+def put_back(name: str, previous: str | None) -> None:
+    """The keyring as it was before ``store_key``: ``previous`` again, or no key."""
+    if previous is None:
+        forget_key(name)
+    else:
+        store_key(name, previous)
 
 
 def forget_key(name: str) -> bool:

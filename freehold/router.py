@@ -204,8 +204,9 @@ class Run:
         self, provider: Provider, ref: ModelRef, waited: float
     ) -> Generator[Text | Notice, None, ProviderError | None]:
         """One attempt; returns None when it answered (whole or partial), else the fault.
-        Any exception while the answer is read is a fault of the attempt (``guarded``'s rule,
-        ``Provider.malformed``, for a provider that does not read through it); a stop that is
+        Any exception while the provider reads the answer is a fault of the attempt
+        (``guarded``'s rule, ``Provider.malformed``, for a provider that does not read through
+        it: ``_next``); one in freehold's own handling is a traceback; a stop that is
         not an error (Ctrl-C, a signal, ``close``) at any point keeps the attempt as
         ``interrupted``."""
         started = self.router.clock()
@@ -215,7 +216,6 @@ class Run:
         notices: list[str] = []
         finish: str | None = None
         events: Iterator[Event] | None = None
-        asked = False  # from here on, an exception is the reply's
         try:
             try:  # the request may not fit this model at all: a fault of this attempt
                 request, notices = self.build(provider, ref)
@@ -225,9 +225,8 @@ class Run:
                 if notice not in self._told:
                     self._told.add(notice)
                     yield Notice(notice)
-            asked = True
             events = iter(provider.stream(replace(request, model=ref.model)))
-            for event in events:
+            while (event := _next(events, provider)) is not None:
                 if isinstance(event, Text) and event.text:
                     self._pieces.append(event.text)
                     yield event
@@ -238,11 +237,6 @@ class Run:
         except ProviderError as fault:
             record.ms = self._ms(started)
             return self._fault(record, fault, notices)
-        except Exception as error:
-            if not asked:
-                raise  # not the reply's fault: freehold's own (carry), a traceback is right
-            record.ms = self._ms(started)
-            return self._fault(record, provider.malformed(error), notices)
         except BaseException:  # Ctrl-C, close(), a signal's stop (cli/_base.py): keep what came
             record.ms = self._ms(started)
             record.outcome = "interrupted"
@@ -304,6 +298,20 @@ class Run:
 
     def _ms(self, started: float) -> int:
         return max(0, round((self.router.clock() - started) * 1000))
+
+
+def _next(events: Iterator[Event], provider: Provider) -> Event | None:
+    """The reply's next event, None at its end. Any exception while the provider reads it is
+    the reply's fault (``malformed``); what is done with the event after is freehold's own
+    code, whose bug stays a traceback (as does one in ``build``, i.e. ``carry.py``)."""
+    try:
+        return next(events)
+    except StopIteration:
+        return None
+    except ProviderError:
+        raise
+    except Exception as error:
+        raise provider.malformed(error) from None
 
 
 def _merge(record: Attempt, meta: Meta) -> None:

@@ -198,6 +198,52 @@ def test_an_image_in_the_last_answer_is_named_and_said_not_sent() -> None:
     assert notices == [
         "1 image from the last answer named but not sent: p takes images in user turns only"
     ]
+    # no user turn follows: the placeholder does not promise one (review R2)
+    told = _all_text(request.turns)
+    assert "[Image: chart.png — not sent: this API takes images in user turns only]" in told
+    assert "attached to the next user turn" not in told
+
+
+def test_an_image_moved_into_a_turn_left_out_is_not_counted_as_sent() -> None:
+    conv = _made_an_image()
+    conv.messages += [
+        _m("a2", "u2", "assistant", _t("Done.")),
+        _m("u3", "a2", "user", _t("word " * 1600)),  # ~2,000 tokens: u2 and the image go
+    ]
+    conv.current_leaf = "u3"
+    provider = _provider("openai", images=True, context_window=4000)
+    request, notices = _carry(conv, provider, {"cd" * 32: PNG})
+    assert not any(isinstance(p, Image) for t in request.turns for p in t.content)
+    assert not any("sent with the next user turn" in n for n in notices), notices
+    assert any(n.startswith("left out the 4 oldest turns") for n in notices), notices
+
+
+def _eight_charts() -> Conversation:
+    """The last answer made eight images; the person asks about one in five words."""
+    refs = [
+        AttachmentRef(f"p{k}", f"chart{k}.png", sha256=f"{k:02d}" * 32, sniffed_mime="image/png")
+        for k in range(8)
+    ]
+    return _conv(
+        _m("u1", None, "user", _t("Make eight charts.")),
+        _m("a1", "u1", "assistant", _t("Here they are."), attachments=refs),
+        _m("u2", "a1", "user", _t("Make the third one bluer.")),
+    )
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_images_moved_from_the_last_answer_are_named_when_they_do_not_fit(kind: str) -> None:
+    # 8 images (~8,000 tokens) joined the final user turn, which is never left out: a five-word
+    # prompt was refused as "the prompt alone does not fit" an 8,192-token local model
+    blobs = {f"{k:02d}" * 32: PNG for k in range(8)}
+    provider = _provider(kind, images=True, context_window=8192)
+    request, notices = _carry(_eight_charts(), provider, blobs)
+    last = request.turns[-1]
+    assert last.content[-1] == "Make the third one bluer."
+    assert not any(isinstance(p, Image) for t in request.turns for p in t.content)
+    assert "[Image from the answer before: chart2.png — not sent: no room]" in last.content
+    assert "8 images from the last answer named but not sent: they do not fit" in "\n".join(notices)
+    assert [t.role for t in request.turns][-2:] == ["assistant", "user"]  # nothing else lost
 
 
 @pytest.mark.parametrize(

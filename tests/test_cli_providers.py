@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from freehold.cli import cli
+from freehold.errors import ProviderError
 from tests.providers.memory_keyring import MemoryKeyring
 from tests.providers.servers import Script, WireServer
 
@@ -167,3 +169,51 @@ def test_add_with_a_key_that_cannot_be_kept_writes_nothing(
     if stdin:
         assert "the OS keyring cannot store the key (NoKeyringError)" in result.output
     assert config.read_text(encoding="utf-8") == hand  # neither replaced nor added
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["replaced", "new"])
+def test_add_whose_write_fails_leaves_the_keyring_as_it_was(
+    _isolated_home: Path, ring: MemoryKeyring, existing: bool
+) -> None:
+    # the key is stored after the file is checked and before it is written; when the write
+    # fails, the keyring must not hold a new key beside an unchanged config.toml (review R2)
+    if existing:
+        first = run("providers", "add", "claude", "--kind", "anthropic", "--key", input="old\n")
+        assert first.exit_code == 0, first.output
+    else:
+        _isolated_home.mkdir()
+    config = _isolated_home / "config.toml"
+    before = config.read_text() if existing else None
+    blocker = _isolated_home / f".config.toml.{os.getpid()}.tmp"
+    blocker.mkdir()  # the write's temporary file cannot be made: the write fails
+    (blocker / "x").write_text("")
+    result = run(
+        "providers",
+        "add",
+        "claude",
+        "--kind",
+        "anthropic",
+        "--timeout",
+        "30",
+        "--key",
+        input="new\n",
+    )
+    assert result.exit_code == 1, result.output
+    assert (config.read_text() if existing else None) == before
+    assert ring.store == ({("freehold", "claude"): "old"} if existing else {})
+
+
+def test_a_reply_that_is_not_a_model_list_from_the_vendor_names_no_base_url() -> None:
+    from freehold.config import ProviderConfig
+    from freehold.providers.base import connect
+
+    provider = connect(ProviderConfig("p", "openai"))
+
+    def read() -> list[str]:
+        raise AttributeError("no data")
+
+    with pytest.raises(ProviderError) as caught:
+        provider.listed(read, (), ())
+    message = str(caught.value)
+    assert "base_url" not in message  # a setting this provider does not have
+    assert "the vendor's endpoint" in message and "kind" in message

@@ -233,3 +233,22 @@ def test_the_jsonl_summary_counts_no_instructions_as_left_out(
     ]
     summary = jsonl.write_summary(archive, [_conv(messages, "a")], tmp_path / "out")
     assert summary.not_included == {"reasoning": 1}
+
+
+def test_a_local_system_prompt_reaches_open_webui_as_carry_sends_it() -> None:
+    # `chat --continue --system` (or --profile) stores a local system message: carry sends it
+    # after the conversation's own, JSONL keeps it where it was said; the Open WebUI export
+    # dropped it (review R2)
+    messages = [
+        _m("ci", None, "user", _pair("I am a carpenter.", ""), hidden=True),
+        _m("u1", "ci", "user", _t("Which glue?")),
+        _m("a1", "u1", "assistant", _t("PVA.")),
+        _m("s", "a1", "system", _t("Answer in French."), origin="local"),
+        _m("u2", "s", "user", _t("And for oak?"), origin="local"),
+        _m("a2", "u2", "assistant", _t("Polyuréthane."), origin="local"),
+    ]
+    conv = _conv(messages, "a2")
+    sent, params, _ = outputs(conv)
+    assert sent == f"{ABOUT}I am a carpenter.\n\nAnswer in French."
+    assert params == sent
+    assert {"role": "system", "content": "Answer in French."} in jsonl.chat_lines(conv)[-1]

@@ -225,6 +225,29 @@ def test_secrets_in_the_front_matter_are_flagged_and_struck_like_the_body() -> N
     assert "[struck: e-mail address]" in outgoing.meta["note"]
 
 
+def test_a_secret_under_its_key_in_the_front_matter_is_flagged_and_struck() -> None:
+    # the keyword detector needs `password: …`: a key and its value scanned apart hid both
+    text = (
+        "---\npassword: hunter2hunter2\ndb:\n  api_key: 'q8Zr4TxLmW2pN7vB'\n---\n"
+        "password: hunter2hunter2\n\nBody text.\n"
+    )
+    profiles.save_text("fk", text, where="t")
+    check = profiles.review(profiles.load_profile("fk"), region="US")
+    flagged = sorted((check.in_front(f), f.text) for f in check.findings)
+    assert flagged == [
+        (False, "hunter2hunter2"),
+        (True, "hunter2hunter2"),
+        (True, "q8Zr4TxLmW2pN7vB"),
+    ]
+    check.decide(check.findings[0], "strike", keep_record=False)  # struck in the body only
+    check.decide(check.findings[2], "strike", keep_record=False)
+    outgoing = check.outgoing()
+    assert outgoing.meta["password"] == "[struck: password or secret]"
+    for fmt in ("markdown", "json"):
+        exported = profiles.export(outgoing, fmt, struck=3).text
+        assert "hunter2hunter2" not in exported and "q8Zr4TxLmW2pN7vB" not in exported
+
+
 def test_review_decisions_are_remembered_and_strike_what_leaves() -> None:
     profiles.save_text(
         "a", "## About the user\n\nMail sam@example.org, call +1 415-555-0132.\n", where="t"
@@ -282,6 +305,28 @@ def test_every_field_fits_its_limit_and_every_loss_is_said(
                         assert (note.text in filled.text) != bool(cut)
                 elif section.text and section.text not in filled.text:
                     assert any(repr(section.title) in c.what for c in filled.cuts)
+
+
+def test_a_heading_of_ones_own_after_the_memory_starts_instructions() -> None:
+    # a `## Style guide` after `## Memory` became a memory note, sent to ChatGPT's "know about
+    # you" field (review R2); drafted notes are indented, so a pasted heading stays in its note
+    body = (
+        "Preamble.\n\n## How to respond\nBe brief.\n\n## Memory\n- 2024-01-01: likes tea\n"
+        "- undated: my notes\n  ## Not a heading here\n\n"
+        "## Style guide\nWrite in British English.\n"
+    )
+    profile = profiles.parse(body, name="s", where="t")
+    kinds = [(s.kind, s.title) for s in profile.sections]
+    assert kinds == [
+        ("preamble", ""),
+        ("respond", "How to respond"),
+        ("memory", "Memory"),
+        ("instructions", "Style guide"),
+    ]
+    memory = profile.sections[2]
+    assert [n.text for n in memory.notes] == ["likes tea", "my notes\n## Not a heading here"]
+    about, respond = fill(profile, "chatgpt")
+    assert "British English" in respond.text and "British English" not in about.text
 
 
 def test_chatgpt_gets_two_fields_and_the_cut_is_named() -> None:

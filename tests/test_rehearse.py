@@ -283,6 +283,17 @@ def test_the_judge_votes_twice_positions_swapped(answers: Answers, wire: WireSer
         ("I cannot judge these.", "unclear"),
         ("Answer A, no wait, Answer B", "unclear"),
         ("", "unclear"),
+        ("Option B.", "B"),
+        ("B wins", "B"),
+        ("Answer A is slightly better.", "A"),
+        # naming an answer is no vote for it (review R2): only a reply that is the name alone is
+        ("Answer A is wrong.", "unclear"),
+        ("Answer A contains a factual error.", "unclear"),
+        ("Response A fails to answer the question.", "unclear"),
+        ("Answer A is incorrect because it ignores the", "unclear"),  # cut at 16 tokens
+        ("B is less accurate than A", "unclear"),
+        ("Answer A is not better than B", "unclear"),
+        ("To decide, compare Answer A with", "unclear"),
     ],
 )
 def test_the_judges_verdict_is_read_as_written(reply: str, word: str) -> None:
@@ -335,23 +346,27 @@ def test_a_failing_candidate_does_not_open_the_circuit_of_another_on_its_provide
     assert asked.count("model-fail") == 3 and asked.count("model-a") == 4
 
 
-def test_a_profile_with_flags_is_worn_unattended_with_yes_or_strike_all(
+def test_a_profile_with_flags_is_worn_unattended_with_keep_flagged_or_strike_all(
     answers: Answers, wire: WireServer
 ) -> None:
     from freehold import profiles
 
     profiles.save_text("sec", "## About the user\n\nMail me: sam.jones@example.org\n", where="t")
-    base = ("rehearse", "--candidates", "a:model-a", "--sample", "1", "--profile", "sec")
+    base = ("rehearse", "--candidates", "a:model-a", "--sample", "1", "--profile", "sec", "--yes")
+    # --yes consents to spending only: sending personal data to every candidate and the judge
+    # is a consent of its own (review R2)
     refused = _invoke(*base, code=1)
     assert "not reviewed" in refused.stderr and wire.requests == []
-    # the advice is true: this command takes --yes and --strike-all
-    assert "pass --yes (keep all) or --strike-all" in " ".join(refused.stderr.split())
-    _invoke(*base, "--yes")
+    # the advice is true: this command takes --keep-flagged and --strike-all
+    assert "pass --keep-flagged (keep all) or --strike-all" in " ".join(refused.stderr.split())
+    _invoke(*base, "--keep-flagged")
     assert "sam.jones@example.org" in str(wire.requests[-1].body)
-    _invoke(*base, "--yes", "--strike-all")
+    _invoke(*base, "--strike-all")
     assert "[struck: e-mail address]" in str(wire.requests[-1].body)
     assert "sam.jones@example.org" not in str(wire.requests[-1].body)
-    # --yes and --strike-all held for their run only: nothing was remembered
+    both = _invoke(*base, "--keep-flagged", "--strike-all", code=2)
+    assert "give --keep-flagged or --strike-all, not both" in both.stderr
+    # --keep-flagged and --strike-all held for their run only: nothing was remembered
     assert profiles.review(profiles.load_profile("sec")).pending
 
 

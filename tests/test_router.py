@@ -368,3 +368,17 @@ def test_a_stop_while_the_request_is_made_is_an_interrupted_attempt(
     answer = run.stop()
     assert answer.status == "interrupted"
     assert _outcomes(answer) == [("primary:model-a", "interrupted", None)]
+
+
+def test_a_bug_in_freeholds_own_handling_of_an_event_is_a_traceback(
+    wire: WireServer, two: dict[str, Provider], llmock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any) -> None:
+        raise KeyError("freehold's own bug")
+
+    monkeypatch.setattr("freehold.router._merge", broken)
+    wire.queue(Script(text="hello"))
+    run = _router(two, Clock()).run(_refs("primary:model-a", "fallback:gpt-4o"), _build)
+    with pytest.raises(KeyError, match="freehold's own bug"):
+        _drain(run)
+    assert len(wire.requests) == 1 and llmock.requests == []  # not retried, no failover

@@ -259,7 +259,7 @@ def apply_command(
 # -- what leaves, reviewed -------------------------------------------------------------------
 
 
-_FLAGS = ", or pass --yes (keep all) or --strike-all (strike all) — for this run only"
+_FLAGS = ", or pass {keep} (keep all) or --strike-all (strike all) — for this run only"
 
 
 def reviewed(
@@ -270,13 +270,14 @@ def reviewed(
     strike_all: bool,
     ask: bool,
     flags: bool = True,
+    keep_flag: str = "--yes",
 ) -> tuple[Profile, Review]:
     """Profile ``name`` as it may leave. Pending findings: kept (``yes``), struck
     (``strike_all``), asked about one by one (``ask``; each answer remembered), else
-    ``PendingError`` — whose advice names --yes and --strike-all when the command has them
-    (``flags``)."""
+    ``PendingError`` — whose advice names the command's flag that keeps (``keep_flag``) and
+    --strike-all when the command has them (``flags``)."""
     if yes and strike_all:
-        raise click.UsageError("give --yes or --strike-all, not both")
+        raise click.UsageError(f"give {keep_flag} or --strike-all, not both")
     check = profiles.review(profiles.load_profile(name, version))
     if yes or strike_all:
         check.decide_all("keep" if yes else "strike")
@@ -285,7 +286,7 @@ def reviewed(
     try:
         outgoing = check.outgoing()
     except PendingError as error:
-        raise PendingError(str(error) + (_FLAGS if flags else "")) from None
+        raise PendingError(str(error) + (_FLAGS.format(keep=keep_flag) if flags else "")) from None
     if check.struck:
         err.print(
             f"struck {plural(len(check.struck), 'flagged item')} from what leaves", style="yellow"

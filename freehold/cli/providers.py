@@ -60,11 +60,21 @@ def add(name: str, kind: str, ask_key: bool, **settings: Any) -> None:
     given = {key: value for key, value in settings.items() if value is not None}
     provider = ProviderConfig(name, kind, **given)
 
+    replaced: list[str | None] = []  # the key the keyring held, once the new one is stored
+
     def store_key() -> None:  # after the new file is checked, before it is written
-        keys.store_key(name, click.prompt(f"API key for {name}", hide_input=True).strip())
+        key = click.prompt(f"API key for {name}", hide_input=True).strip()
+        previous = keys.kept_key(name)
+        keys.store_key(name, key)
+        replaced.append(previous)
 
     try:  # nothing is written unless all of it succeeds: the settings, then the key, then both
-        path = add_provider(provider, before=store_key if ask_key else None)
+        try:
+            path = add_provider(provider, before=store_key if ask_key else None)
+        except BaseException:  # the file was not written: nor is the key (the old one back)
+            if replaced:
+                keys.put_back(name, replaced[0])
+            raise
         cls = plugins.providers()[kind]
         source = keys.key_source(load_config().providers[name], cls.KEY_ENV)
     except FreeholdError as error:

@@ -72,8 +72,13 @@ __all__ = ["rehearse"]
 @click.option(
     "--yes",
     is_flag=True,
-    help="Spend without asking, and keep what --profile's review flagged and nobody decided "
-    "on (scheduled runs; for this run only).",
+    help="Spend without asking (scheduled runs).",
+)
+@click.option(
+    "--keep-flagged",
+    is_flag=True,
+    help="Send the --profile text with what its review flagged and nobody decided on, to every "
+    "candidate and the judge (for this run only).",
 )
 @click.option(
     "--strike-all",
@@ -100,6 +105,7 @@ def rehearse(
     profile: str | None,
     embedder: str | None,
     yes: bool,
+    keep_flagged: bool,
     strike_all: bool,
     html_path: Path | None,
     fail_under: float | None,
@@ -112,7 +118,8 @@ def rehearse(
 
     The estimated cost is shown and asked about before anything is spent (--yes skips the
     question). A --profile with flagged items nobody reviewed is asked about on a terminal;
-    unattended, --yes keeps them and --strike-all strikes them, for this run only. Answers
+    unattended, --keep-flagged keeps them and --strike-all strikes them, for this run only
+    (--yes consents to the cost alone, not to sending personal data). Answers
     are cached: a run cut short goes on when the same command runs again.
     Runs are stored apart from the history (rehearsals.sqlite in the data folder).
     """
@@ -131,7 +138,8 @@ def rehearse(
     if not options.candidates:
         raise click.UsageError("--candidates needs at least one model")
     try:
-        doc = _run(options, embedder, yes=yes, strike_all=strike_all, html_path=html_path)
+        flagged = (keep_flagged, strike_all)
+        doc = _run(options, embedder, yes=yes, flagged=flagged, html_path=html_path)
     except FreeholdError as error:
         raise click.ClickException(str(error)) from error
     if as_json:
@@ -148,11 +156,11 @@ def _run(
     embedder_name: str | None,
     *,
     yes: bool,
-    strike_all: bool,
+    flagged: tuple[bool, bool],
     html_path: Path | None,
 ) -> dict[str, Any]:
     config = load_config()
-    system = _profile_text(options.profile, yes, strike_all) if options.profile else None
+    system = _profile_text(options.profile, *flagged) if options.profile else None
     embedder = embeddings.choose(embedder_name, notice=lambda t: err.print(f"note: {t}"))
     with archive_session() as archive, RunStore(archive.home / STORE_NAME) as store:
         options.conversations = [archive.resolve(ref) for ref in options.conversations]
@@ -247,11 +255,17 @@ def _check(doc: dict[str, Any], fail_under: float | None) -> None:
         raise click.exceptions.Exit(1)
 
 
-def _profile_text(name: str, yes: bool, strike_all: bool) -> str:
+def _profile_text(name: str, keep_flagged: bool, strike_all: bool) -> str:
     """The profile's text as it may leave: reviewed, as ``chat --profile`` sends it. Flagged
-    items nobody decided on: struck (--strike-all), else kept (--yes: a scheduled run answers
-    no question), else asked on a terminal."""
+    items nobody decided on: kept (--keep-flagged) or struck (--strike-all) — consent to send
+    personal data to every candidate and the judge is its own flag, not --yes's consent to
+    spend — else asked on a terminal."""
     worn, _ = reviewed(
-        name, None, yes=yes and not strike_all, strike_all=strike_all, ask=stdin_can_answer()
+        name,
+        None,
+        yes=keep_flagged,
+        strike_all=strike_all,
+        ask=stdin_can_answer(),
+        keep_flag="--keep-flagged",
     )
     return worn.system

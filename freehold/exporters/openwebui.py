@@ -13,9 +13,10 @@ source (``chatgpt``, ``claude``…), ``pinned`` is ``starred``; times are intege
 Siblings are listed in ``childrenIds`` in the archive's order (oldest first). The system
 prompt the visible path ran under (``instructions.system_prompt``, what ``freehold chat`` sends
 when it carries the conversation on: system messages, ChatGPT's custom instructions, Open
-WebUI's own, LibreChat's ``promptPrefix``, a Claude project's instructions) is
-``chat.params.system``, where Open WebUI keeps a chat's system prompt and sends it with every
-turn.
+WebUI's own, LibreChat's ``promptPrefix``, a Claude project's instructions), then the person's
+own ``chat --system``/``--profile`` texts on that path (``instructions.worn_prompt``, as carry
+sends them), is ``chat.params.system``, where Open WebUI keeps a chat's system prompt and sends
+it with every turn.
 
 Content is written from a message's parts the way Open WebUI itself writes a message (its
 ``serialize_output``, read in the 0.12 source; 0.12 still draws these blocks from ``content``):
@@ -62,7 +63,7 @@ import orjson
 from freehold import storage
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
-from freehold.instructions import system_prompt
+from freehold.instructions import worn_prompt
 from freehold.models import (
     AttachmentRef,
     Conversation,
@@ -155,7 +156,7 @@ def chat_item(conv: Conversation, image: ImageUrl | None = None) -> dict[str, An
     title = conv.title or "Untitled"
     history = {"currentId": current, "messages": nodes}
     chat: dict[str, Any] = {"title": title, "models": _models(conv, nodes), "history": history}
-    system = system_prompt(conv, [m for m in conv.messages if m.on_visible_path])
+    system = worn_prompt(conv, [m for m in conv.messages if m.on_visible_path])
     if system:
         chat["params"] = {"system": system}
     return {

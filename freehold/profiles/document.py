@@ -16,7 +16,9 @@ text before any heading          ``preamble``       first, with "know about you"
 
 Only these are the profile's own headings; any other ``## `` line is text of the section it is
 in, so instructions pasted with headings of their own stay whole in their place (``inside``
-makes a line of pasted text that looks like one of the profile's headings level 3).
+makes a line of pasted text that looks like one of the profile's headings level 3) — except in
+a memory section, which holds notes: there a ``## `` line at the start of a line starts an
+instructions section (a person's own ``## Style guide`` written after the memory).
 
 A memory note is a list item ``- YYYY-MM-DD: text`` (``- undated: text`` when the export had
 no date; ``*``, ``+`` and ``1.`` items too); lines indented under it, or written right under it,
@@ -133,7 +135,7 @@ def split(body: str) -> list[Section]:
     for line in body.splitlines():
         if _FENCE.match(line):
             fenced = not fenced
-        title_of = None if fenced else _heading(line)
+        title_of = None if fenced else _heading(line, memory=_kind(title) == "memory")
         if title_of is not None:
             _close(sections, title, lines)
             title, lines = title_of, []
@@ -155,10 +157,13 @@ def inside(text: str) -> str:
     return "\n".join(lines)
 
 
-def _heading(line: str) -> str | None:
-    """The title when ``line`` is one of the profile's own headings, else None."""
+def _heading(line: str, *, memory: bool = False) -> str | None:
+    """The title when ``line`` is one of the profile's own headings, else None. In a memory
+    section (``memory``) any ``## `` line starts a section: a memory section holds notes, and a
+    person's own heading after it (``## Style guide``) starts instructions, not a note (the
+    draft indents a note's lines, so a heading pasted inside a note stays in it)."""
     found = _HEADING.match(line)
-    if found is None or _kind(found.group(1)) is None:
+    if found is None or (_kind(found.group(1)) is None and not memory):
         return None
     return found.group(1)
 

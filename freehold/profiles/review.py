@@ -2,7 +2,8 @@
 person's decision on each (keep or strike).
 
 ``review(profile)`` scans the body and every value (and key) of the front matter — a
-Markdown or JSON export carries both — (``freehold.secrets``) and pairs each finding with the
+Markdown or JSON export carries both — (``freehold.secrets``; a value as the line ``key:
+value`` it is written as, so a ``password:`` is known by its key) and pairs each finding with the
 decision recorded for it in ``review.json`` (store.py), by fingerprint: a decision holds for
 the same text in any later version, so a person who kept their own e-mail address once is not
 asked again. ``Review.outgoing()`` is the profile as it may leave: struck findings replaced by
@@ -90,34 +91,52 @@ class Review:
         return replace(self.profile, body=body, meta=meta)
 
 
-def _scalars(value: Any) -> Iterator[str]:
-    """Every key and value of the front matter, as text (a phone number may be a YAML int)."""
+def _found(value: Any, region: str | None, key: object = None) -> Iterator[secrets.Finding]:
+    """The findings in every key and value of the front matter (``_in_value``)."""
     if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _scalars(key)
-            yield from _scalars(item)
+        for name, item in value.items():
+            yield from _found(name, region)
+            yield from _found(item, region, name)
     elif isinstance(value, list):
         for item in value:
-            yield from _scalars(item)
+            yield from _found(item, region, key)
     elif value is not None and not isinstance(value, bool):
-        yield str(value)
+        yield from _in_value(str(value), key, region)
 
 
-def _struck(value: Any, struck: set[str], region: str | None) -> Any:
-    """The front matter with each struck finding replaced, scanned again value by value."""
+def _struck(value: Any, struck: set[str], region: str | None, key: object = None) -> Any:
+    """The front matter with each struck finding replaced, found again as ``_found`` finds it
+    (a secret struck in the body is struck here too: the same text, the same fingerprint)."""
     if isinstance(value, dict):
-        return {_struck(k, struck, region): _struck(v, struck, region) for k, v in value.items()}
+        return {
+            _struck(name, struck, region): _struck(item, struck, region, name)
+            for name, item in value.items()
+        }
     if isinstance(value, list):
-        return [_struck(item, struck, region) for item in value]
+        return [_struck(item, struck, region, key) for item in value]
     if value is None or isinstance(value, bool):
         return value
-    text = str(value)
-    chosen = [f for f in secrets.scan(text, region=region) if f.fingerprint in struck]
+    text = str(value)  # a phone number may be a YAML int
+    chosen = [f for f in _in_value(text, key, region) if f.fingerprint in struck]
     return secrets.strike(text, chosen) if chosen else value
 
 
+def _in_value(text: str, key: object, region: str | None) -> list[secrets.Finding]:
+    """The findings in one value, scanned as the line ``key: value`` it is written as — the
+    keyword detector knows a secret by its key (``password: …``) — and kept in the value's
+    span, with offsets into the value (a finding that starts in the key is cut to the value)."""
+    prefix = "" if key is None else f"{key}: "
+    found = []
+    for finding in secrets.scan(prefix + text, region=region):
+        if finding.end <= len(prefix):
+            continue  # the key alone: found when the key is scanned as itself
+        start, end = max(finding.start - len(prefix), 0), finding.end - len(prefix)
+        found.append(replace(finding, start=start, end=end, text=text[start:end]))
+    return found
+
+
 def review(profile: Profile, *, region: str | None = None) -> Review:
-    front = [f for text in _scalars(profile.meta) for f in secrets.scan(text, region=region)]
+    front = list(_found(profile.meta, region))
     found = secrets.scan(profile.body, region=region) + front
     recorded = store.decisions(profile.name)
     decided = {

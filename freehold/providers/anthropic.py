@@ -30,6 +30,7 @@ from freehold.providers.base import (
 if TYPE_CHECKING:
     import anthropic
     import httpx2
+    from anthropic.types import Message, RawMessageStreamEvent
 
 __all__ = ["KIND", "AnthropicProvider"]
 
@@ -84,12 +85,19 @@ class AnthropicProvider(Provider):
             arguments["system"] = request.system
         return arguments
 
-    def _streamed(self, request: ChatRequest) -> Iterator[Event]:
+    def _send(self, arguments: dict[str, Any], *, stream: bool) -> Any:
+        messages = self._client().messages
+        if stream:
+            return messages.create(**arguments, stream=True)
+        return messages.with_raw_response.create(**arguments)  # parsed when read
+
+    def _streamed(
+        self, reply: anthropic.Stream[RawMessageStreamEvent], request: ChatRequest
+    ) -> Iterator[Event]:
         reason: str | None = None
         stopped = False
-        stream = self._client().messages.create(**self._arguments(request), stream=True)
-        with stream:
-            for event in stream:
+        with reply:
+            for event in reply:
                 if event.type == "message_start":
                     usage = event.message.usage
                     yield Meta(served_model=event.message.model, tokens_in=usage.input_tokens)
@@ -104,8 +112,8 @@ class AnthropicProvider(Provider):
             raise self.truncated(request.model)
         yield Finish(reason or "end_turn")
 
-    def _whole(self, request: ChatRequest) -> Iterator[Event]:
-        message = self._client().messages.create(**self._arguments(request))
+    def _whole(self, reply: Any, request: ChatRequest) -> Iterator[Event]:
+        message: Message = reply.parse()
         yield Meta(
             served_model=message.model,
             tokens_in=message.usage.input_tokens,

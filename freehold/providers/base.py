@@ -310,17 +310,30 @@ class Provider:
         sdk_errors: tuple[type[BaseException], ...],
         transport_errors: tuple[type[BaseException], ...],
     ) -> Iterator[Event]:
-        """``_streamed`` or ``_whole`` as ``request.stream`` asks, every SDK error made
-        ``_fault``'s and every transport error ``_transport``'s ``ProviderError`` — raised
-        outside the handler, so nothing keeps a reference to the SDK's error or its socket.
-
-        Any other exception while the reply is read (a line that is not JSON, a field of the
-        wrong type, which the SDKs pass on as they find them) is the provider's fault too, of
-        kind ``malformed``: the router retries or fails over before the first piece of text
-        and keeps what came after it, as for any fault. Each event is checked on its way out
-        (``_checked``), so a wrong type is noticed here, not later where it is printed."""
+        """The reply to ``request``, in three steps with a rule each. What freehold builds —
+        the SDK client (the key), the arguments (``_arguments``) — is built before any
+        handler: a bug there is freehold's own and stays a traceback, never a fault of a reply
+        nobody sent. ``_send`` sends the request: there every SDK error is ``_fault``'s and
+        every transport error ``_transport``'s ``ProviderError``, nothing else. ``_streamed``
+        or ``_whole`` (as ``request.stream`` asks) reads the reply: SDK and transport errors
+        alike, and any other exception (a line that is not JSON, a field of the wrong type,
+        which the SDKs pass on as they find them) is the provider's fault too, of kind
+        ``malformed``: the router retries or fails over before the first piece of text and
+        keeps what came after it. Each event is checked on its way out (``_checked``), so a
+        wrong type is noticed here, not later where it is printed. Faults are raised outside
+        the handlers, so nothing keeps a reference to the SDK's error or its socket."""
+        self._client()
+        arguments = self._arguments(request)
         fault: ProviderError | None = None
-        events = self._streamed(request) if request.stream else self._whole(request)
+        try:
+            reply = self._send(arguments, stream=request.stream)
+        except sdk_errors as error:
+            fault = self._fault(error)
+        except transport_errors as error:
+            fault = self._transport(error)
+        if fault is not None:
+            raise fault
+        events = self._streamed(reply, request) if request.stream else self._whole(reply, request)
         try:
             for event in events:
                 yield _checked(event)
@@ -348,7 +361,8 @@ class Provider:
         """``read()``'s model ids, with ``guarded``'s rule for faults. A reply that is not a
         model list (a proxy's or a login page's HTML, a ``base_url`` without its ``/v1``),
         which the SDKs meet with an ``AttributeError`` or a ``TypeError`` of their own, is
-        one line naming the server: ``check base_url``."""
+        one line naming the server: ``check base_url`` where it has one; the vendor's own
+        endpoint (no ``base_url``) is asked to check the provider's kind and key."""
         fault: ProviderError | None = None
         try:
             names = read()
@@ -362,11 +376,16 @@ class Provider:
         except transport_errors as error:
             fault = self._transport(error)
         except Exception:
-            where = self.config.base_url or "the vendor's endpoint"
-            fault = self.fault(
-                f"the reply from {where} is not a model list — check base_url", kind="bad_request"
-            )
+            fault = self.fault(self._not_a_list(), kind="bad_request")
         raise fault
+
+    def _not_a_list(self) -> str:
+        if self.config.base_url:
+            return f"the reply from {self.config.base_url} is not a model list — check base_url"
+        return (
+            f"the reply from the vendor's endpoint ({self.KIND}) is not a model list — check the "
+            f"provider's kind and key (`freehold providers add {self.name} --kind …`)"
+        )
 
     def malformed(self, error: Exception) -> ProviderError:
         """The fault for a reply that could not be read."""
@@ -374,10 +393,22 @@ class Provider:
             f"the reply could not be read ({type(error).__name__}: {error})", kind="malformed"
         )
 
-    def _streamed(self, request: ChatRequest) -> Iterator[Event]:
+    def _client(self) -> Any:
+        """The SDK's client (``sdk``), made before the request is sent."""
         raise NotImplementedError
 
-    def _whole(self, request: ChatRequest) -> Iterator[Event]:
+    def _arguments(self, request: ChatRequest) -> dict[str, Any]:
+        """The SDK call's arguments for ``request``: freehold's own code, run before sending."""
+        raise NotImplementedError
+
+    def _send(self, arguments: dict[str, Any], *, stream: bool) -> Any:
+        """Send the request; the SDK's stream, or its not yet parsed response."""
+        raise NotImplementedError
+
+    def _streamed(self, reply: Any, request: ChatRequest) -> Iterator[Event]:
+        raise NotImplementedError
+
+    def _whole(self, reply: Any, request: ChatRequest) -> Iterator[Event]:
         raise NotImplementedError
 
     def _fault(self, error: Any) -> ProviderError:

@@ -12,7 +12,8 @@ when given one): transport errors of both are caught.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+import functools
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from freehold.errors import ProviderError
@@ -88,10 +89,20 @@ class GeminiProvider(Provider):
         )
         return {"model": request.model, "contents": contents, "config": settings}
 
-    def _streamed(self, request: ChatRequest) -> Iterator[Event]:
+    def _send(self, arguments: dict[str, Any], *, stream: bool) -> Any:
+        """google-genai sends when it is read: its stream is a generator, and its whole
+        answer comes from one call that sends and parses (given here, called by ``_whole``) —
+        so for Gemini the request goes under the reader's rule."""
+        models = self._client().models
+        if stream:
+            return models.generate_content_stream(**arguments)
+        return functools.partial(models.generate_content, **arguments)
+
+    def _streamed(
+        self, reply: Iterator[types.GenerateContentResponse], request: ChatRequest
+    ) -> Iterator[Event]:
         reason: str | None = None
-        client = self._client()
-        chunks = client.models.generate_content_stream(**self._arguments(request))
+        chunks = reply
         try:
             for chunk in chunks:
                 found = yield from _events(chunk)
@@ -104,9 +115,10 @@ class GeminiProvider(Provider):
             raise self.truncated(request.model)
         yield Finish(reason)
 
-    def _whole(self, request: ChatRequest) -> Iterator[Event]:
-        client = self._client()
-        response = client.models.generate_content(**self._arguments(request))
+    def _whole(
+        self, reply: Callable[[], types.GenerateContentResponse], request: ChatRequest
+    ) -> Iterator[Event]:
+        response = reply()
         reason = yield from _events(response)
         if reason is None:
             raise self.truncated(request.model)

@@ -33,6 +33,7 @@ from freehold.providers.base import (
 if TYPE_CHECKING:
     import httpx2
     import openai
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["KIND", "OpenAIProvider"]
 
@@ -87,14 +88,21 @@ class OpenAIProvider(Provider):
         limit = "max_tokens" if self.config.base_url else "max_completion_tokens"
         return {"model": request.model, "messages": messages, limit: request.max_tokens}
 
-    def _streamed(self, request: ChatRequest) -> Iterator[Event]:
+    def _send(self, arguments: dict[str, Any], *, stream: bool) -> Any:
+        completions = self._client().chat.completions
+        if stream:
+            return completions.create(
+                **arguments, stream=True, stream_options={"include_usage": True}
+            )
+        return completions.with_raw_response.create(**arguments)  # parsed when read
+
+    def _streamed(
+        self, reply: openai.Stream[ChatCompletionChunk], request: ChatRequest
+    ) -> Iterator[Event]:
         finish: str | None = None
         served: str | None = None
-        stream = self._client().chat.completions.create(
-            **self._arguments(request), stream=True, stream_options={"include_usage": True}
-        )
-        with stream:
-            for chunk in stream:
+        with reply:
+            for chunk in reply:
                 if chunk.model and chunk.model != served:
                     served = chunk.model
                     yield Meta(served_model=served)
@@ -112,8 +120,8 @@ class OpenAIProvider(Provider):
             raise self.truncated(request.model)
         yield Finish(finish)
 
-    def _whole(self, request: ChatRequest) -> Iterator[Event]:
-        response = self._client().chat.completions.create(**self._arguments(request))
+    def _whole(self, reply: Any, request: ChatRequest) -> Iterator[Event]:
+        response: ChatCompletion = reply.parse()
         usage = response.usage
         yield Meta(
             served_model=response.model or None,

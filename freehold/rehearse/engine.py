@@ -76,11 +76,12 @@ _LABEL = r"(?:VERDICT|ANSWER|ASSISTANT|RESPONSE|OPTION|OUTPUT|CANDIDATE|CHOICE)"
 _STRICT = re.compile(r"\bVERDICT\s*[:=-]?\s*(A|B|TIE)\b")
 _BARE = re.compile(r"\(?(A|B|TIE)\)?[.!]?")
 _COMPARED = re.compile(
-    rf"(?:{_LABEL}\s*)?\b(A|B)\s+(?:IS|WAS|SEEMS)\s+(?:(BETTER|STRONGER|PREFERRED|SUPERIOR"
+    rf"(?:{_LABEL}\s*)?\b(A|B)\s+(?:IS|WAS|SEEMS)\s+(?:SLIGHTLY\s+|MUCH\s+|CLEARLY\s+)?(?:(BETTER|STRONGER|PREFERRED|SUPERIOR"
     r")|(WORSE|WEAKER|INFERIOR))\b"
 )
-_NAMED = re.compile(rf"\b{_LABEL}\s*[:#-]?\s*\(?(A|B|TIE)\b")
+_NAMED = re.compile(rf"{_LABEL}\s*[:#-]?\s*\(?(A|B|TIE)\)?[.!]?")
 _LEAD = re.compile(r"(B|TIE)\b")
+_LEAD_WORDS = 3  # "B wins", "B - more complete"; a longer reply led by B is a sentence about B
 _TIE = re.compile(r"\b(?:TIE|TIED|EQUAL|EQUALLY|NEITHER|NO DIFFERENCE|ABOUT THE SAME)\b")
 _DEFAULT_OUT = 500  # tokens an answer is estimated at when there is no original to go by
 
@@ -426,8 +427,9 @@ def judge(
 
 def verdict_word(text: str) -> str:
     """``A``, ``B``, ``tie`` or ``unclear``. The strict line (``VERDICT: B``) first; else the
-    reply as judges write it — a bare letter, "Answer B", "Assistant B is better", "A is worse
-    than B", "Both are equally good". A reply naming more than one verdict, or none, is
+    reply as judges write it — a bare letter, a reply that is only "Answer B", "Assistant B is
+    better", "A is worse than B", "Both are equally good". Naming an answer in a sentence is
+    no vote for it ("Answer A is wrong"). A reply naming more than one verdict, or none, is
     ``unclear``: no vote, rather than a wrong one (an "A" that is only an article)."""
     flat = " ".join(re.sub(r"[*_`#\"']", " ", text).upper().split())
     for read in (_strict, _bare, _compared, _named):
@@ -455,9 +457,15 @@ def _compared(flat: str) -> set[str]:
 
 
 def _named(flat: str) -> set[str]:
-    said = {_side(m.group(1)) for m in _NAMED.finditer(flat)}
+    """A reply that is an answer's name alone ("Answer B", "Option A."), or a short one led by
+    a letter ("B wins"). Naming an answer inside a sentence is no vote for it: "Answer A is
+    wrong", "B is less accurate than A" name the answer they judge against."""
+    said = set()
+    named = _NAMED.fullmatch(flat)
+    if named:
+        said.add(_side(named.group(1)))
     lead = _LEAD.match(flat)
-    if lead:
+    if lead and len(re.findall(r"\w+", flat)) <= _LEAD_WORDS:
         said.add(_side(lead.group(1)))
     if _TIE.search(flat):
         said.add("tie")

@@ -332,3 +332,23 @@ def test_no_key_for_a_vendor_endpoint_says_where_to_put_one() -> None:
 )
 def test_classify(status: int | None, error_type: str | None, message: str, kind: str) -> None:
     assert classify(status, error_type, message) == kind
+
+
+# Where each provider builds a turn of the request: freehold's own code, run before anything is
+# sent. A bug there is freehold's, so it stays a traceback (docs/decisions.md, 2026-12-07).
+_BUILDS_A_TURN = {"openai": "_content", "anthropic": "_content", "gemini": "_part"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
+def test_a_bug_building_the_request_is_a_traceback_not_a_fault_of_the_reply(
+    wire: WireServer, kind: str, stream: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any) -> Any:
+        raise KeyError("freehold's own bug")
+
+    module = __import__(f"freehold.providers.{kind}", fromlist=["_"])
+    monkeypatch.setattr(module, _BUILDS_A_TURN[kind], broken)
+    with pytest.raises(KeyError, match="freehold's own bug"):
+        _events(kind, wire.base_url(kind), _request(stream=stream))
+    assert wire.requests == []  # nothing was sent, nothing to retry
