@@ -674,7 +674,8 @@ _UPDATE_CONVERSATION = (
     "UPDATE conversations SET account_id=coalesce(?, account_id), title=?, created_at=?, "
     "updated_at=?, model=?, current_leaf=?, project=?, archived=?, starred=?, message_count=?, "
     "branch_count=?, digest=?, raw_sha256=coalesce(nullif(?, ''), raw_sha256), problems=?, "
-    "last_seen_source=?, gone_upstream_at=?, parser_version=?, last_seen_at=? WHERE id=?"
+    "last_seen_source=?, gone_upstream_at=coalesce(?, gone_upstream_at), parser_version=?, "
+    "last_seen_at=? WHERE id=?"
 )
 
 
@@ -923,9 +924,7 @@ class Archive:
             # Nothing to re-read, but this copy of the export may bring files an earlier one
             # lacked (conversations.json alone first, then the whole zip): link them.
             self._seen(cid, source_id, ready.head)
-            if row[6] is not None and ready.head.gone_upstream_at is None:
-                # Back in an export; cleared when the import ends, unless it proved older.
-                self._back.setdefault(source_id, set()).add(cid)
+            self._brought_back(cid, source_id, row[6], ready.head)
             # the messages this file holds: message_count also counts local turns and
             # messages kept from earlier copies, which no file read here brought
             result = AddResult("unchanged", messages_unchanged=len(ready.rows))
@@ -947,6 +946,7 @@ class Archive:
         plan.result.notes = [note for note in ready.head.problems if note not in known]
         values = self._conversation_values(ready, plan.tree, source_id)
         self.db.execute(_UPDATE_CONVERSATION, (*values, now_iso(), cid))
+        self._brought_back(cid, source_id, row[6], ready.head)
         self.db.executemany(_INSERT_RAW, _raw_rows(ready, source_id))
         self._write_messages(ready, plan)
         digest = ready.digest
@@ -958,6 +958,16 @@ class Archive:
         plan.result.status = "unchanged" if digest == row[1] else "updated"
         plan.result.reread = same
         return plan.result
+
+    def _brought_back(
+        self, cid: str, source_id: int, flagged: str | None, conv: Conversation
+    ) -> None:
+        """A conversation flagged gone upstream (``flagged``) is in this export: its flag is
+        cleared when the import ends, unless the export proved older (``finish_source``).
+        The same for an unchanged copy, a re-read and an update: the UPDATE keeps the stored
+        flag (``coalesce``), so an old export read again by a newer importer un-flags nothing."""
+        if flagged is not None and conv.gone_upstream_at is None:
+            self._back.setdefault(source_id, set()).add(cid)
 
     def _redigest(self, cid: str) -> str:
         """The digest of conversation ``cid`` as stored, its local turns with it: what an import
