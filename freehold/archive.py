@@ -709,9 +709,11 @@ class Archive:
             )
         if self.created:
             self._made = _make_home(home, self.path)
-        # A folder this process cannot write is read (``_read_only``): the commands that only
-        # read work, and a write is told as the folder's, not the archive's, fault.
-        self.read_only = not create and not os.access(home, os.W_OK)
+        # An existing archive in a folder this process cannot write (a read-only disk, too)
+        # is read (``_connect``), whatever the command: the commands that only read work, and
+        # a write is told as the folder's, not the archive's, fault. Opened read-write there,
+        # SQLite falls back to reading and cannot open its WAL (review R1, finding 2).
+        self.read_only = not self.created and not os.access(home, os.W_OK)
         try:
             self.db = _connect(self.path, read_only=self.read_only)
             self._settings()

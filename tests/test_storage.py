@@ -352,3 +352,63 @@ def test_a_private_file_on_a_full_disk_is_the_storage_line(tmp_path: Path) -> No
     assert done.stdout.startswith(f"no space left for {target} (File too large)"), done.stdout
     assert target.read_text() == "before"
     assert os.listdir(tmp_path) == ["config.toml"]
+
+
+def _on_a_read_only_mount(
+    home: Path, tmp_path: Path, script: str
+) -> subprocess.CompletedProcess[str]:
+    """``script`` (sh) run with ``home`` mounted read-only at ``$RO``: a real EROFS, in a mount
+    namespace of its own (``unshare``, as an unprivileged user through a user namespace);
+    skips where the machine allows neither."""
+    mounted = tmp_path / "read-only-mount"
+    mounted.mkdir()
+    mount = f"mount --bind {home} {mounted} && mount -o remount,ro,bind {mounted}"
+    probe = ["unshare", "-rm", "sh", "-c", f"{mount} && ! touch {mounted}/probe 2>/dev/null"]
+    if shutil.which("unshare") is None or subprocess.run(probe, check=False).returncode:
+        pytest.skip("no read-only bind mount possible here (unshare -rm refused)")
+    env = {**os.environ, "RO": str(mounted), "FREEHOLD_HOME": str(mounted), "COLUMNS": "300"}
+    return subprocess.run(
+        ["unshare", "-rm", "sh", "-c", f"{mount} && {script}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_writing_on_a_read_only_mount_is_one_line(imported: Path, tmp_path: Path) -> None:
+    """Review R1, finding 2: the commands that create an archive (import, exits add) opened an
+    existing one read-write on a read-only disk; SQLite fell back to reading, `journal_mode=WAL`
+    failed to open the WAL (CANTOPEN), told as "not a usable archive — restore a backup"."""
+    python = f"{sys.executable} -m freehold"
+    script = (
+        f"{python} import {SAMPLE}; echo rc=$?; {python} exits add chatgpt; echo rc=$?; "
+        f"{python} stats --json"
+    )
+    result = _on_a_read_only_mount(imported, tmp_path, script)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.count("rc=1") == 2, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 2, result.stderr
+    for error in errors:
+        assert "is not writable" in error and "Read-only file system" not in error, error
+        assert "restore a backup" not in error
+    assert json.loads(result.stdout.rsplit("rc=1", 1)[1])["conversations"] > 0
+
+
+def test_a_wal_that_cannot_be_opened_on_a_read_only_mount_is_the_storage_line(
+    imported: Path, tmp_path: Path
+) -> None:
+    """SQLite's CANTOPEN for an existing archive in a place that cannot be written is the
+    storage line (the archive opened read-write there by anything else than ``Archive``)."""
+    code = (
+        "import os, pathlib; from freehold import archive; "
+        "path = pathlib.Path(os.environ['RO']) / 'archive.sqlite'\n"
+        "db = archive._connect(path, read_only=False)\n"
+        "try: db.execute('PRAGMA journal_mode=WAL')\n"
+        "except Exception as e: print(type(e).__name__, e)"
+    )
+    result = _on_a_read_only_mount(imported, tmp_path, f'{sys.executable} -c "{code}"')
+    assert result.stdout.startswith("StorageError"), result.stdout + result.stderr
+    assert "is not writable (unable to open database file)" in result.stdout
