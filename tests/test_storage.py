@@ -412,3 +412,15 @@ def test_a_wal_that_cannot_be_opened_on_a_read_only_mount_is_the_storage_line(
     result = _on_a_read_only_mount(imported, tmp_path, f'{sys.executable} -c "{code}"')
     assert result.stdout.startswith("StorageError"), result.stdout + result.stderr
     assert "is not writable (unable to open database file)" in result.stdout
+
+
+def test_backup_status_on_a_read_only_mount_is_one_line(imported: Path, tmp_path: Path) -> None:
+    """Review R1, finding 3: `backup status` made its state folder and ended in a traceback
+    (EROFS) on a read-only disk; now the storage line, naming the folder."""
+    result = _on_a_read_only_mount(
+        imported, tmp_path, f"{sys.executable} -m freehold backup status"
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert "backup is not writable (Read-only file system)" in error, error
