@@ -719,6 +719,8 @@ class Archive:
             self._settings()
             migrate(self.db, notice)
         except sqlite3.DatabaseError as error:
+            if self.read_only:  # another program may be writing it (``_connect``)
+                raise ArchiveError(_changed_while_read(self.path, error)) from error
             raise ArchiveError(
                 f"{self.path}: not a usable freehold archive ({error}) — "
                 "point FREEHOLD_HOME at another folder or restore a backup"
@@ -1464,33 +1466,49 @@ class _Connection(sqlite3.Connection):
     error is SQLite's own. Rows are read through cursors, unchanged."""
 
     path = Path(ARCHIVE_NAME)
+    read_only = False
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:
             return super().execute(sql, parameters)
-        except sqlite3.OperationalError as error:
-            failed = storage.sqlite_failure(error, self.path)
-            if failed is None:
-                raise
-            raise failed from error
+        except sqlite3.DatabaseError as error:
+            raise self._failure(error) from error
 
     def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
         try:
             return super().executemany(sql, parameters)
-        except sqlite3.OperationalError as error:
+        except sqlite3.DatabaseError as error:
+            raise self._failure(error) from error
+
+    def _failure(self, error: sqlite3.DatabaseError) -> Exception:
+        """What a failed statement raises. Read read-only, a damaged page is most likely
+        another program's write under this reader (``_connect``): run again, not a backup."""
+        if isinstance(error, sqlite3.OperationalError):
             failed = storage.sqlite_failure(error, self.path)
-            if failed is None:
-                raise
-            raise failed from error
+            if failed is not None:
+                return failed
+        if self.read_only and type(error) in (sqlite3.DatabaseError, sqlite3.OperationalError):
+            return ArchiveError(_changed_while_read(self.path, error))
+        return error
+
+
+def _changed_while_read(path: Path, error: sqlite3.Error) -> str:
+    return (
+        f"{path}: the archive changed while it was read read-only ({error}) — another program "
+        "writes it: run again (if it says so every time, the archive is damaged: restore it)"
+    )
 
 
 def _connect(path: Path, *, read_only: bool) -> _Connection:
     """The archive's database, for reading and writing; or, in a folder this process cannot
     write, read only (``docs/archive-format.md``). SQLite reads a WAL database there only
-    with its ``-wal`` and ``-shm`` files present (then ``mode=ro``); without a ``-wal`` every
-    change is in the file itself and nobody can add one (the folder is read-only), so it is
-    read as ``immutable``, which needs neither. A ``-wal`` without its ``-shm`` cannot be read
-    without writing: SQLite's read-only error says so, told as the folder's."""
+    with its ``-wal`` and ``-shm`` files present (then ``mode=ro``); without a ``-wal`` it is
+    read as ``immutable``, which needs neither. That folder is read-only to this process only:
+    another program may write the archive meanwhile (a read-only mount of a live archive,
+    another user's), and ``immutable`` then reads pages of two states: a "malformed" error
+    while read read-only is told as that (``_changed_while_read``), to run again. A ``-wal``
+    without its ``-shm`` cannot be read without writing: SQLite's read-only error says so,
+    told as the folder's."""
     if read_only:
         wal = path.with_name(path.name + "-wal").exists()
         target = f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
@@ -1505,6 +1523,7 @@ def _connect(path: Path, *, read_only: bool) -> _Connection:
         factory=_Connection,
     )
     db.path = path
+    db.read_only = read_only
     return db
 
 

@@ -28,6 +28,7 @@ from click.testing import CliRunner
 from freehold import archive as archive_module
 from freehold.archive import write_blob
 from freehold.cli import cli
+from freehold.errors import FreeholdError
 from tests.builders import chatgpt_chats
 
 REPO = Path(__file__).resolve().parents[1]
@@ -424,3 +425,21 @@ def test_backup_status_on_a_read_only_mount_is_one_line(imported: Path, tmp_path
     assert "Traceback" not in result.stderr, result.stderr
     (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert "backup is not writable (Read-only file system)" in error, error
+
+
+def test_an_archive_changed_under_a_read_only_reader_says_run_again(imported: Path) -> None:
+    """Review R1, finding 4: a read-only folder is not proof that nobody writes the archive (a
+    read-only bind mount of a live archive, another user's archive): read as ``immutable``, a
+    change under the reader can be SQLite's "malformed", which is not a damaged archive."""
+    path = imported / "archive.sqlite"
+    reader = archive_module._connect(path, read_only=True)
+    assert reader.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+    size = path.stat().st_size
+    with path.open("r+b") as rewritten:  # another program's writes, as seen by this reader
+        rewritten.seek(4096)
+        rewritten.write(b"\xff" * (size - 4096))
+    with pytest.raises(FreeholdError) as raised:
+        reader.execute("SELECT text FROM messages ORDER BY id DESC").fetchall()
+    assert "changed while it was read read-only" in str(raised.value)
+    assert "run again" in str(raised.value) and "restore a backup" not in str(raised.value)
+    reader.close()
