@@ -502,7 +502,7 @@ def _abandoned(name: str, path: Path) -> bool:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # gone; or a number no pid can be
         return False
     except OSError:  # it exists, and is another user's
         return True

@@ -301,6 +301,17 @@ def test_an_import_sweeps_what_killed_imports_left(imported: Path) -> None:
     assert sorted(os.listdir(tmp)) == sorted([live.name, young.name])
 
 
+def test_a_temporary_name_with_a_pid_too_big_is_swept(imported: Path) -> None:
+    """Review R1, 5a: ``os.kill`` raises OverflowError (not OSError) for a number no pid can
+    be: the sweep at every import's start crashed on such a name. No process has it: gone."""
+    tmp = imported / "blobs" / "tmp"
+    tmp.mkdir(exist_ok=True)
+    (tmp / "x.99999999999.1").write_bytes(b"x")
+    result = CliRunner().invoke(cli, ["import", str(SAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert os.listdir(tmp) == []
+
+
 def test_a_data_folder_that_is_a_file_is_one_line_everywhere(
     _isolated_home: Path, tmp_path: Path
 ) -> None:
