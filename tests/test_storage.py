@@ -204,6 +204,26 @@ def test_a_read_only_blob_folder_stops_the_import(
     assert _statuses(imported)[-1] == "failed"
 
 
+def test_import_json_keeps_the_reports_of_the_paths_before_a_storage_failure(
+    imported: Path, unprivileged: None, tmp_path: Path
+) -> None:
+    """Review R1, 5b: with --json, a storage failure on the second path lost the first's
+    report (committed) from the output; it is printed before the error."""
+    first = chatgpt_chats(tmp_path / "first.zip", {"f1": ("First", ["hi", "hello"])}, 1.7e9)
+    second = _with_attachment(tmp_path / "big.zip", 1 << 10)
+    blobs = imported / "blobs"
+    blobs.chmod(0o500)
+    try:
+        result = freehold(
+            "import", "--json", str(first), str(second), home=imported, unprivileged=True
+        )
+    finally:
+        blobs.chmod(0o700)
+    one_line_error(result, "is not writable", str(blobs))
+    (report,) = json.loads(result.stdout)
+    assert report["path"].endswith("first.zip") and report["conversations"]["new"] == 1
+
+
 def test_a_full_disk_under_the_database_stops_the_import(imported: Path, tmp_path: Path) -> None:
     chats = {f"c{n}": (f"Chat {n}", [f"question {n} " * 2000, "answer " * 3000]) for n in range(40)}
     export = chatgpt_chats(tmp_path / "many.zip", chats, 1.7e9)
