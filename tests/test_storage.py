@@ -255,6 +255,32 @@ def test_an_export_on_a_full_disk_leaves_no_partial_file(
         json.loads(path.read_bytes())
 
 
+@pytest.mark.parametrize("format_name", ["markdown", "html", "pdf"])
+def test_a_run_again_removes_what_a_killed_run_left_half_written(
+    imported: Path, tmp_path: Path, format_name: str
+) -> None:
+    """Review R1, 5c: a killed run leaves ``<note>.md.tmp`` and ``attachments/<sha>.tmp``
+    (``storage.written``); the next run into that folder removes such names, and only those."""
+    out = tmp_path / "out"
+    export = ["export", "--format", format_name, "--out", str(out)]
+    assert CliRunner().invoke(cli, export).exit_code == 0
+    suffix = {"markdown": ".md", "html": ".html", "pdf": ".pdf"}[format_name]
+    (out / "attachments").mkdir(exist_ok=True)
+    # a note of a conversation no longer exported: this run does not write that name again
+    half = [
+        out / f"2020-01-01-gone-0123abcd{suffix}.tmp",
+        out / "attachments" / f"{'ab' * 32}.png.tmp",
+    ]
+    left = half if format_name != "pdf" else half[:1]  # a PDF export copies no attachments
+    theirs = [*half[len(left) :], out / "mine.txt.tmp", out / "attachments" / "mine.tmp"]
+    for path in left + theirs:
+        path.write_text("half")
+    result = CliRunner().invoke(cli, export)
+    assert result.exit_code == 0, result.output
+    assert [path for path in left if path.exists()] == []
+    assert all(path.exists() for path in theirs)
+
+
 def test_an_export_under_a_regular_file_is_one_line(imported: Path, tmp_path: Path) -> None:
     afile = tmp_path / "afile"
     afile.write_text("not a folder")
