@@ -719,7 +719,8 @@ class Archive:
             self._settings()
             migrate(self.db, notice)
         except sqlite3.DatabaseError as error:
-            if self.read_only:  # another program may be writing it (``_connect``)
+            damaged = getattr(error, "sqlite_errorcode", 0) & 0xFF in _DAMAGED
+            if self.read_only and damaged:  # another program may be writing it (``_connect``)
                 raise ArchiveError(_changed_while_read(self.path, error)) from error
             raise ArchiveError(
                 f"{self.path}: not a usable freehold archive ({error}) — "
@@ -1487,9 +1488,14 @@ class _Connection(sqlite3.Connection):
             failed = storage.sqlite_failure(error, self.path)
             if failed is not None:
                 return failed
-        if self.read_only and type(error) in (sqlite3.DatabaseError, sqlite3.OperationalError):
+        code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+        if self.read_only and code in _DAMAGED:
             return ArchiveError(_changed_while_read(self.path, error))
         return error
+
+
+# SQLite's CORRUPT and NOTADB: what pages of two states look like to a reader.
+_DAMAGED = (11, 26)
 
 
 def _changed_while_read(path: Path, error: sqlite3.Error) -> str:
