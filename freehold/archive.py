@@ -502,7 +502,7 @@ def _abandoned(name: str, path: Path) -> bool:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # gone; or a number no pid can be
         return False
     except OSError:  # it exists, and is another user's
         return True
@@ -674,7 +674,8 @@ _UPDATE_CONVERSATION = (
     "UPDATE conversations SET account_id=coalesce(?, account_id), title=?, created_at=?, "
     "updated_at=?, model=?, current_leaf=?, project=?, archived=?, starred=?, message_count=?, "
     "branch_count=?, digest=?, raw_sha256=coalesce(nullif(?, ''), raw_sha256), problems=?, "
-    "last_seen_source=?, gone_upstream_at=?, parser_version=?, last_seen_at=? WHERE id=?"
+    "last_seen_source=?, gone_upstream_at=coalesce(?, gone_upstream_at), parser_version=?, "
+    "last_seen_at=? WHERE id=?"
 )
 
 
@@ -708,14 +709,19 @@ class Archive:
             )
         if self.created:
             self._made = _make_home(home, self.path)
-        # A folder this process cannot write is read (``_read_only``): the commands that only
-        # read work, and a write is told as the folder's, not the archive's, fault.
-        self.read_only = not create and not os.access(home, os.W_OK)
+        # An existing archive in a folder this process cannot write (a read-only disk, too)
+        # is read (``_connect``), whatever the command: the commands that only read work, and
+        # a write is told as the folder's, not the archive's, fault. Opened read-write there,
+        # SQLite falls back to reading and cannot open its WAL (review R1, finding 2).
+        self.read_only = not self.created and not os.access(home, os.W_OK)
         try:
             self.db = _connect(self.path, read_only=self.read_only)
             self._settings()
             migrate(self.db, notice)
         except sqlite3.DatabaseError as error:
+            damaged = getattr(error, "sqlite_errorcode", 0) & 0xFF in _DAMAGED
+            if self.read_only and damaged:  # another program may be writing it (``_connect``)
+                raise ArchiveError(_changed_while_read(self.path, error)) from error
             raise ArchiveError(
                 f"{self.path}: not a usable freehold archive ({error}) — "
                 "point FREEHOLD_HOME at another folder or restore a backup"
@@ -923,9 +929,7 @@ class Archive:
             # Nothing to re-read, but this copy of the export may bring files an earlier one
             # lacked (conversations.json alone first, then the whole zip): link them.
             self._seen(cid, source_id, ready.head)
-            if row[6] is not None and ready.head.gone_upstream_at is None:
-                # Back in an export; cleared when the import ends, unless it proved older.
-                self._back.setdefault(source_id, set()).add(cid)
+            self._brought_back(cid, source_id, row[6], ready.head)
             # the messages this file holds: message_count also counts local turns and
             # messages kept from earlier copies, which no file read here brought
             result = AddResult("unchanged", messages_unchanged=len(ready.rows))
@@ -947,6 +951,7 @@ class Archive:
         plan.result.notes = [note for note in ready.head.problems if note not in known]
         values = self._conversation_values(ready, plan.tree, source_id)
         self.db.execute(_UPDATE_CONVERSATION, (*values, now_iso(), cid))
+        self._brought_back(cid, source_id, row[6], ready.head)
         self.db.executemany(_INSERT_RAW, _raw_rows(ready, source_id))
         self._write_messages(ready, plan)
         digest = ready.digest
@@ -958,6 +963,16 @@ class Archive:
         plan.result.status = "unchanged" if digest == row[1] else "updated"
         plan.result.reread = same
         return plan.result
+
+    def _brought_back(
+        self, cid: str, source_id: int, flagged: str | None, conv: Conversation
+    ) -> None:
+        """A conversation flagged gone upstream (``flagged``) is in this export: its flag is
+        cleared when the import ends, unless the export proved older (``finish_source``).
+        The same for an unchanged copy, a re-read and an update: the UPDATE keeps the stored
+        flag (``coalesce``), so an old export read again by a newer importer un-flags nothing."""
+        if flagged is not None and conv.gone_upstream_at is None:
+            self._back.setdefault(source_id, set()).add(cid)
 
     def _redigest(self, cid: str) -> str:
         """The digest of conversation ``cid`` as stored, its local turns with it: what an import
@@ -1452,33 +1467,54 @@ class _Connection(sqlite3.Connection):
     error is SQLite's own. Rows are read through cursors, unchanged."""
 
     path = Path(ARCHIVE_NAME)
+    read_only = False
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:
             return super().execute(sql, parameters)
-        except sqlite3.OperationalError as error:
-            failed = storage.sqlite_failure(error, self.path)
-            if failed is None:
-                raise
-            raise failed from error
+        except sqlite3.DatabaseError as error:
+            raise self._failure(error) from error
 
     def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
         try:
             return super().executemany(sql, parameters)
-        except sqlite3.OperationalError as error:
+        except sqlite3.DatabaseError as error:
+            raise self._failure(error) from error
+
+    def _failure(self, error: sqlite3.DatabaseError) -> Exception:
+        """What a failed statement raises. Read read-only, a damaged page is most likely
+        another program's write under this reader (``_connect``): run again, not a backup."""
+        if isinstance(error, sqlite3.OperationalError):
             failed = storage.sqlite_failure(error, self.path)
-            if failed is None:
-                raise
-            raise failed from error
+            if failed is not None:
+                return failed
+        code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+        if self.read_only and code in _DAMAGED:
+            return ArchiveError(_changed_while_read(self.path, error))
+        return error
+
+
+# SQLite's CORRUPT and NOTADB: what pages of two states look like to a reader.
+_DAMAGED = (11, 26)
+
+
+def _changed_while_read(path: Path, error: sqlite3.Error) -> str:
+    return (
+        f"{path}: the archive changed while it was read read-only ({error}) — another program "
+        "writes it: run again (if it says so every time, the archive is damaged: restore it)"
+    )
 
 
 def _connect(path: Path, *, read_only: bool) -> _Connection:
     """The archive's database, for reading and writing; or, in a folder this process cannot
     write, read only (``docs/archive-format.md``). SQLite reads a WAL database there only
-    with its ``-wal`` and ``-shm`` files present (then ``mode=ro``); without a ``-wal`` every
-    change is in the file itself and nobody can add one (the folder is read-only), so it is
-    read as ``immutable``, which needs neither. A ``-wal`` without its ``-shm`` cannot be read
-    without writing: SQLite's read-only error says so, told as the folder's."""
+    with its ``-wal`` and ``-shm`` files present (then ``mode=ro``); without a ``-wal`` it is
+    read as ``immutable``, which needs neither. That folder is read-only to this process only:
+    another program may write the archive meanwhile (a read-only mount of a live archive,
+    another user's), and ``immutable`` then reads pages of two states: a "malformed" error
+    while read read-only is told as that (``_changed_while_read``), to run again. A ``-wal``
+    without its ``-shm`` cannot be read without writing: SQLite's read-only error says so,
+    told as the folder's."""
     if read_only:
         wal = path.with_name(path.name + "-wal").exists()
         target = f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
@@ -1493,6 +1529,7 @@ def _connect(path: Path, *, read_only: bool) -> _Connection:
         factory=_Connection,
     )
     db.path = path
+    db.read_only = read_only
     return db
 
 

@@ -38,7 +38,7 @@ _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
 # SQLite's primary result codes (the low byte of ``sqlite_errorcode``).
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
-_SQLITE_IOERR, _SQLITE_FULL = 10, 13
+_SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 10, 13, 14
 
 
 def failure(error: OSError, path: Path | str | None = None) -> StorageError:
@@ -60,15 +60,16 @@ def failure(error: OSError, path: Path | str | None = None) -> StorageError:
 
 
 def sqlite_failure(error: sqlite3.Error, path: Path) -> StorageError | None:
-    """The one line for SQLite's busy, read-only, full and I/O errors on ``path``; None for
-    any other error (a constraint, a damaged file: not the storage's doing)."""
+    """The one line for SQLite's busy, read-only, full and I/O errors on ``path``, and for
+    one it cannot open in a place that cannot be written; None for any other error (a
+    constraint, a damaged file: not the storage's doing)."""
     code = getattr(error, "sqlite_errorcode", 0) & 0xFF
     if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
         return StorageError(
             f"the archive is busy: another program is writing {path} ({error}) — close it, "
             "or wait for it to finish, and try again"
         )
-    if code == _SQLITE_READONLY:
+    if code == _SQLITE_READONLY or (code == _SQLITE_CANTOPEN and _unwritable(path)):
         return StorageError(
             f"{path} is not writable ({error}) — make the archive and its folder writable "
             "for you, and run again"
@@ -81,6 +82,12 @@ def sqlite_failure(error: sqlite3.Error, path: Path) -> StorageError | None:
             "limit, or failing) — free space or check the disk, and run again"
         )
     return None
+
+
+def _unwritable(path: Path) -> bool:
+    """An existing file in a folder this process cannot write (a read-only disk, too): where
+    SQLite cannot open what it needs beside the file (its WAL) and says only "cannot open"."""
+    return path.exists() and not os.access(path.parent, os.W_OK)
 
 
 @contextmanager

@@ -9,6 +9,8 @@ older version (or none: stored before versions were kept) and the digest it had.
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from freehold.exporters import json as json_export
 from freehold.ingest import import_path
 from freehold.models import Message
 from freehold.render import import_report
+from tests.builders import chatgpt_chats, write_zip
 from tests.test_local_turns import _turn
 
 EXPORT = "librechat-import-data/openwebui-export.json"
@@ -117,6 +120,66 @@ def test_a_freehold_export_neither_re_reads_nor_hides_a_fix(
         assert stored == {None}
         report = import_path(other, export, reader_process=False)
         assert report.conversations["reread"] == 3 and report.conversations["unchanged"] == 3
+
+
+def _gone(archive: Archive) -> dict[str, bool]:
+    rows = archive.db.execute("SELECT source_conversation_id, gone_upstream_at FROM conversations")
+    return {cid: flag is not None for cid, flag in rows}
+
+
+def _deleted_upstream(archive: Archive, tmp_path: Path) -> tuple[Path, Path]:
+    """Review R1, finding 1: ``early`` holds X and Y; ``later`` holds Y grown, X deleted
+    upstream, so X is flagged. Returns both exports."""
+    chats = {"X": ("x", ["hello x", "ans"]), "Y": ("y", ["hello y", "ans"])}
+    early = chatgpt_chats(tmp_path / "early.zip", chats, 1.7e9)
+    grown = {"Y": ("y", ["hello y", "ans", "more", "ans2"])}
+    later = chatgpt_chats(tmp_path / "later.zip", grown, 1.7e9 + 86400)
+    import_path(archive, early, reader_process=False)
+    import_path(archive, later, reader_process=False)
+    assert _gone(archive) == {"X": True, "Y": False}
+    return early, later
+
+
+def _conversations(export: Path) -> list[object]:
+    with zipfile.ZipFile(export) as opened:
+        return list(json.loads(opened.read("conversations.json")))
+
+
+@pytest.mark.parametrize("version", [None, "chatgpt/2"], ids=["before-versions", "older"])
+def test_a_reread_keeps_a_gone_upstream_flag_as_an_unchanged_import_does(
+    archive: Archive, tmp_path: Path, version: str | None
+) -> None:
+    """An older export read again by a newer importer proves nothing about today: X stays
+    flagged, as it does when the same importer re-imports that export unchanged. A re-read
+    in an export that is not older brings X back, as an unchanged copy does."""
+    early, later = _deleted_upstream(archive, tmp_path)
+    archive.db.execute("UPDATE conversations SET parser_version = ?", (version,))
+    report = import_path(archive, early, reader_process=False)
+    assert report.conversations["reread"] == 1 and _gone(archive) == {"X": True, "Y": False}
+    # Both conversations as the newest export would hold them: X is back upstream.
+    both = _conversations(early)[:1] + _conversations(later)
+    members: dict[str | zipfile.ZipInfo, bytes] = {
+        "conversations.json": json.dumps(both).encode(),
+        "user.json": b'{"id": "user-chats"}',
+    }
+    archive.db.execute("UPDATE conversations SET parser_version = ?", (version,))
+    again = import_path(archive, write_zip(tmp_path / "both.zip", members), reader_process=False)
+    assert again.conversations["reread"] == 2 and _gone(archive) == {"X": False, "Y": False}
+
+
+def test_a_freehold_export_s_flag_survives_the_source_s_older_export(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """A freehold export carrying the flag, imported first into another archive (versions
+    unknown there), then the source's own older export: X stays flagged."""
+    early, _ = _deleted_upstream(archive, tmp_path)
+    out = tmp_path / "freehold-export"
+    json_export.write(archive, archive.iter_conversations(), out)
+    with open_archive(tmp_path / "other") as other:
+        import_path(other, out, reader_process=False)
+        assert _gone(other) == {"X": True, "Y": False}
+        report = import_path(other, early, reader_process=False)
+        assert report.conversations["reread"] == 1 and _gone(other) == {"X": True, "Y": False}
 
 
 def _leaf_id(archive: Archive, cid: str, leaf: str | None) -> int:

@@ -28,6 +28,7 @@ from click.testing import CliRunner
 from freehold import archive as archive_module
 from freehold.archive import write_blob
 from freehold.cli import cli
+from freehold.errors import FreeholdError
 from tests.builders import chatgpt_chats
 
 REPO = Path(__file__).resolve().parents[1]
@@ -203,6 +204,26 @@ def test_a_read_only_blob_folder_stops_the_import(
     assert _statuses(imported)[-1] == "failed"
 
 
+def test_import_json_keeps_the_reports_of_the_paths_before_a_storage_failure(
+    imported: Path, unprivileged: None, tmp_path: Path
+) -> None:
+    """Review R1, 5b: with --json, a storage failure on the second path lost the first's
+    report (committed) from the output; it is printed before the error."""
+    first = chatgpt_chats(tmp_path / "first.zip", {"f1": ("First", ["hi", "hello"])}, 1.7e9)
+    second = _with_attachment(tmp_path / "big.zip", 1 << 10)
+    blobs = imported / "blobs"
+    blobs.chmod(0o500)
+    try:
+        result = freehold(
+            "import", "--json", str(first), str(second), home=imported, unprivileged=True
+        )
+    finally:
+        blobs.chmod(0o700)
+    one_line_error(result, "is not writable", str(blobs))
+    (report,) = json.loads(result.stdout)
+    assert report["path"].endswith("first.zip") and report["conversations"]["new"] == 1
+
+
 def test_a_full_disk_under_the_database_stops_the_import(imported: Path, tmp_path: Path) -> None:
     chats = {f"c{n}": (f"Chat {n}", [f"question {n} " * 2000, "answer " * 3000]) for n in range(40)}
     export = chatgpt_chats(tmp_path / "many.zip", chats, 1.7e9)
@@ -232,6 +253,32 @@ def test_an_export_on_a_full_disk_leaves_no_partial_file(
     # every file there is whole: a note, a page, a JSON document that parses
     for path in out.glob("*.json"):
         json.loads(path.read_bytes())
+
+
+@pytest.mark.parametrize("format_name", ["markdown", "html", "pdf"])
+def test_a_run_again_removes_what_a_killed_run_left_half_written(
+    imported: Path, tmp_path: Path, format_name: str
+) -> None:
+    """Review R1, 5c: a killed run leaves ``<note>.md.tmp`` and ``attachments/<sha>.tmp``
+    (``storage.written``); the next run into that folder removes such names, and only those."""
+    out = tmp_path / "out"
+    export = ["export", "--format", format_name, "--out", str(out)]
+    assert CliRunner().invoke(cli, export).exit_code == 0
+    suffix = {"markdown": ".md", "html": ".html", "pdf": ".pdf"}[format_name]
+    (out / "attachments").mkdir(exist_ok=True)
+    # a note of a conversation no longer exported: this run does not write that name again
+    half = [
+        out / f"2020-01-01-gone-0123abcd{suffix}.tmp",
+        out / "attachments" / f"{'ab' * 32}.png.tmp",
+    ]
+    left = half if format_name != "pdf" else half[:1]  # a PDF export copies no attachments
+    theirs = [*half[len(left) :], out / "mine.txt.tmp", out / "attachments" / "mine.tmp"]
+    for path in left + theirs:
+        path.write_text("half")
+    result = CliRunner().invoke(cli, export)
+    assert result.exit_code == 0, result.output
+    assert [path for path in left if path.exists()] == []
+    assert all(path.exists() for path in theirs)
 
 
 def test_an_export_under_a_regular_file_is_one_line(imported: Path, tmp_path: Path) -> None:
@@ -300,6 +347,17 @@ def test_an_import_sweeps_what_killed_imports_left(imported: Path) -> None:
     assert sorted(os.listdir(tmp)) == sorted([live.name, young.name])
 
 
+def test_a_temporary_name_with_a_pid_too_big_is_swept(imported: Path) -> None:
+    """Review R1, 5a: ``os.kill`` raises OverflowError (not OSError) for a number no pid can
+    be: the sweep at every import's start crashed on such a name. No process has it: gone."""
+    tmp = imported / "blobs" / "tmp"
+    tmp.mkdir(exist_ok=True)
+    (tmp / "x.99999999999.1").write_bytes(b"x")
+    result = CliRunner().invoke(cli, ["import", str(SAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert os.listdir(tmp) == []
+
+
 def test_a_data_folder_that_is_a_file_is_one_line_everywhere(
     _isolated_home: Path, tmp_path: Path
 ) -> None:
@@ -352,3 +410,93 @@ def test_a_private_file_on_a_full_disk_is_the_storage_line(tmp_path: Path) -> No
     assert done.stdout.startswith(f"no space left for {target} (File too large)"), done.stdout
     assert target.read_text() == "before"
     assert os.listdir(tmp_path) == ["config.toml"]
+
+
+def _on_a_read_only_mount(
+    home: Path, tmp_path: Path, script: str
+) -> subprocess.CompletedProcess[str]:
+    """``script`` (sh) run with ``home`` mounted read-only at ``$RO``: a real EROFS, in a mount
+    namespace of its own (``unshare``, as an unprivileged user through a user namespace);
+    skips where the machine allows neither."""
+    mounted = tmp_path / "read-only-mount"
+    mounted.mkdir()
+    mount = f"mount --bind {home} {mounted} && mount -o remount,ro,bind {mounted}"
+    probe = ["unshare", "-rm", "sh", "-c", f"{mount} && ! touch {mounted}/probe 2>/dev/null"]
+    if shutil.which("unshare") is None or subprocess.run(probe, check=False).returncode:
+        pytest.skip("no read-only bind mount possible here (unshare -rm refused)")
+    env = {**os.environ, "RO": str(mounted), "FREEHOLD_HOME": str(mounted), "COLUMNS": "300"}
+    return subprocess.run(
+        ["unshare", "-rm", "sh", "-c", f"{mount} && {script}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_writing_on_a_read_only_mount_is_one_line(imported: Path, tmp_path: Path) -> None:
+    """Review R1, finding 2: the commands that create an archive (import, exits add) opened an
+    existing one read-write on a read-only disk; SQLite fell back to reading, `journal_mode=WAL`
+    failed to open the WAL (CANTOPEN), told as "not a usable archive — restore a backup"."""
+    python = f"{sys.executable} -m freehold"
+    script = (
+        f"{python} import {SAMPLE}; echo rc=$?; {python} exits add chatgpt; echo rc=$?; "
+        f"{python} stats --json"
+    )
+    result = _on_a_read_only_mount(imported, tmp_path, script)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.count("rc=1") == 2, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 2, result.stderr
+    for error in errors:
+        assert "is not writable" in error and "Read-only file system" not in error, error
+        assert "restore a backup" not in error
+    assert json.loads(result.stdout.rsplit("rc=1", 1)[1])["conversations"] > 0
+
+
+def test_a_wal_that_cannot_be_opened_on_a_read_only_mount_is_the_storage_line(
+    imported: Path, tmp_path: Path
+) -> None:
+    """SQLite's CANTOPEN for an existing archive in a place that cannot be written is the
+    storage line (the archive opened read-write there by anything else than ``Archive``)."""
+    code = (
+        "import os, pathlib; from freehold import archive; "
+        "path = pathlib.Path(os.environ['RO']) / 'archive.sqlite'\n"
+        "db = archive._connect(path, read_only=False)\n"
+        "try: db.execute('PRAGMA journal_mode=WAL')\n"
+        "except Exception as e: print(type(e).__name__, e)"
+    )
+    result = _on_a_read_only_mount(imported, tmp_path, f'{sys.executable} -c "{code}"')
+    assert result.stdout.startswith("StorageError"), result.stdout + result.stderr
+    assert "is not writable (unable to open database file)" in result.stdout
+
+
+def test_backup_status_on_a_read_only_mount_is_one_line(imported: Path, tmp_path: Path) -> None:
+    """Review R1, finding 3: `backup status` made its state folder and ended in a traceback
+    (EROFS) on a read-only disk; now the storage line, naming the folder."""
+    result = _on_a_read_only_mount(
+        imported, tmp_path, f"{sys.executable} -m freehold backup status"
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert "backup is not writable (Read-only file system)" in error, error
+
+
+def test_an_archive_changed_under_a_read_only_reader_says_run_again(imported: Path) -> None:
+    """Review R1, finding 4: a read-only folder is not proof that nobody writes the archive (a
+    read-only bind mount of a live archive, another user's archive): read as ``immutable``, a
+    change under the reader can be SQLite's "malformed", which is not a damaged archive."""
+    path = imported / "archive.sqlite"
+    reader = archive_module._connect(path, read_only=True)
+    assert reader.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+    size = path.stat().st_size
+    with path.open("r+b") as rewritten:  # another program's writes, as seen by this reader
+        rewritten.seek(4096)
+        rewritten.write(b"\xff" * (size - 4096))
+    with pytest.raises(FreeholdError) as raised:
+        reader.execute("SELECT text FROM messages ORDER BY id DESC").fetchall()
+    assert "changed while it was read read-only" in str(raised.value)
+    assert "run again" in str(raised.value) and "restore a backup" not in str(raised.value)
+    reader.close()

@@ -37,25 +37,27 @@ def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
     The source is detected. Importing the same file again changes nothing; a newer export adds
     and updates, never deletes. Exits non-zero when anything was skipped.
     """
-    reports = []
+    reports: list[dict[str, Any]] = []
     failed = False
-    with stopped_by_signals(), archive_session(create=True) as archive:
-        for path in paths:
-            try:
-                with progress.reading(err, path.name) as tick:
-                    report = import_path(archive, path, progress=tick)
-            except StorageError:
-                raise  # the archive's own disk: the next export would fail the same way
-            except FreeholdError as error:
-                err.print(f"Error: {error}")
-                failed = True
-                continue
-            reports.append(report.to_json())
-            if not as_json:
-                out.print(render.import_report(reports[-1]))
-                print_problems(reports[-1])
-    if as_json and reports:
-        print_json(reports if len(paths) > 1 else reports[0])
+    try:
+        with stopped_by_signals(), archive_session(create=True) as archive:
+            for path in paths:
+                try:
+                    with progress.reading(err, path.name) as tick:
+                        report = import_path(archive, path, progress=tick)
+                except StorageError:
+                    raise  # the archive's own disk: the next export would fail the same way
+                except FreeholdError as error:
+                    err.print(f"Error: {error}")
+                    failed = True
+                    continue
+                reports.append(report.to_json())
+                if not as_json:
+                    out.print(render.import_report(reports[-1]))
+                    print_problems(reports[-1])
+    finally:  # the reports of what was committed, before any error that stopped the rest
+        if as_json and reports:
+            print_json(reports if len(paths) > 1 else reports[0])
     if failed or not all(r["ok"] for r in reports):
         raise click.exceptions.Exit(1)
 

@@ -163,15 +163,37 @@ def starts_with(path: Path, marker: str, size: int = 1024) -> bool:
         return marker in handle.read(size).decode("utf-8", "replace")
 
 
-def finish(out: Path, previous: set[str], written: set[str], header: str | None = None) -> None:
-    """Remove what the last run wrote and this one did not; list what this one wrote."""
-    for name in previous - written:
+def finish(
+    out: Path,
+    previous: set[str],
+    written: set[str],
+    header: str | None = None,
+    *,
+    listed: re.Pattern[str] | None = None,
+) -> None:
+    """Remove what the last run wrote and this one did not, and what a killed run left half
+    written (``<name>.tmp`` of a name ``listed`` matches); list what this one wrote."""
+    for name in (previous - written) | _half_written(out, listed):
         stale = out / name
         if stale.is_symlink() or stale.is_file():  # a folder of that name is not one we wrote
             stale.unlink()
     lines = ([header] if header else []) + sorted(written)
     with storage.written(out / LISTING, text=True) as listing:
         listing.write("".join(f"{line}\n" for line in lines))
+
+
+def _half_written(out: Path, listed: re.Pattern[str] | None) -> set[str]:
+    """The temporary files ``storage.written`` leaves when its process is killed, of names
+    this export writes: never a file a person keeps there under another name."""
+    if listed is None:
+        return set()
+    found = set()
+    for folder in (out, out / "attachments"):
+        for path in folder.glob("*.tmp") if folder.is_dir() else ():
+            name = path.relative_to(out).as_posix()
+            if listed.match(name.removesuffix(".tmp")):
+                found.add(name)
+    return found
 
 
 class Attachments:

@@ -296,7 +296,7 @@ class _Writer:
         return self.files.link(ref)
 
     def finish(self, previous: set[str]) -> None:
-        _folder.finish(self.out, previous, self.pages | self.files.written())
+        _folder.finish(self.out, previous, self.pages | self.files.written(), listed=_LISTED)
 
 
 # --- one conversation page -----------------------------------------------------------------

@@ -254,7 +254,7 @@ class _Writer:
         return self.files.link(ref)
 
     def finish(self, previous: set[str]) -> None:
-        _folder.finish(self.out, previous, self.notes | self.files.written())
+        _folder.finish(self.out, previous, self.notes | self.files.written(), listed=_LISTED)
 
 
 class _Note:

@@ -110,7 +110,7 @@ def write(
     root = archive.blobs if archive.blobs.is_dir() else out
     run = _Run(out, _Typesetter(book, root), _Pictures(archive), all_branches, progress)
     run.export(conversations)
-    _folder.finish(out, previous, {*run.written, COMBINED}, header=_MARKER)
+    _folder.finish(out, previous, {*run.written, COMBINED}, header=_MARKER, listed=_LISTED)
     return len(run.written)
 
 
