@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,31 @@ def _backed_up(home: Path, place: Place) -> None:
     for _ in range(2):
         sent = run(home)[0]
         assert sent.ok, sent.error
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the first backup of each kind of destination is kept, for the tests after it."""
+    return tmp_path_factory.mktemp("backed-up")
+
+
+@pytest.fixture
+def backed_up(home: Path, place: Place, made: Path) -> None:
+    """``_backed_up(home, place)``, made for real once per kind of destination; the other tests
+    of that kind get a copy of its stored files (put in their own place, as the storage would
+    hold them) and of the state beside it. They tamper with their copy, never with the first.
+    Each destination is still added as a user adds it (``destinations.add`` finds a freehold
+    backup there), and each test still verifies and restores through its own server."""
+    kept = made / place.kind
+    if not kept.is_dir():
+        _backed_up(home, place)
+        shutil.copytree(place.backing, kept / "stored")
+        shutil.copytree(home / "backup", kept / "backup")
+        return
+    shutil.copytree(kept / "stored", place.backing, dirs_exist_ok=True)
+    shutil.copytree(kept / "backup", home / "backup", dirs_exist_ok=True)
+    settings.set_value(home, "pack_kib", 32)
+    destinations.add(home, "dest", place.url, None)
 
 
 def _dest(home: Path) -> Destination:
@@ -96,9 +122,13 @@ def test_backup_verify_restore_round_trip(
 
 @pytest.mark.parametrize("tamper", TAMPERS)
 def test_tampering_is_detected_and_named(
-    home: Path, place: Place, identity: crypto.Identity, tamper: str, tmp_path: Path
+    backed_up: None,
+    home: Path,
+    place: Place,
+    identity: crypto.Identity,
+    tamper: str,
+    tmp_path: Path,
 ) -> None:
-    _backed_up(home, place)
     kind, path = _tamper(tamper, _dest(home))
     report = _verify(home, identity)
     assert (kind, path) in [(p.kind, p.path) for p in report.problems], report.problems
@@ -117,11 +147,10 @@ def test_tampering_is_detected_and_named(
 
 
 def test_a_damaged_pack_is_sent_again_by_the_next_run(
-    home: Path, place: Place, identity: crypto.Identity, tmp_path: Path
+    backed_up: None, home: Path, place: Place, identity: crypto.Identity, tmp_path: Path
 ) -> None:
     """Verify takes a damaged pack out of the index; the next run sends its chunks again,
     so the newest snapshot restores although the damaged pack is still there."""
-    _backed_up(home, place)
     _tamper("flip", _dest(home))
     report = _verify(home, identity)
     assert not report.ok
@@ -130,8 +159,9 @@ def test_a_damaged_pack_is_sent_again_by_the_next_run(
     restore(_dest(home), identity, "latest", tmp_path / "back")
 
 
-def test_a_wrong_key_is_named_and_leaves_nothing(home: Path, place: Place, tmp_path: Path) -> None:
-    _backed_up(home, place)
+def test_a_wrong_key_is_named_and_leaves_nothing(
+    backed_up: None, home: Path, place: Place, tmp_path: Path
+) -> None:
     stranger = x25519.Identity.generate()
     with pytest.raises(BackupKeyError, match="wrong key"):
         _verify(home, stranger)
@@ -140,8 +170,9 @@ def test_a_wrong_key_is_named_and_leaves_nothing(home: Path, place: Place, tmp_p
     assert not [p for p in (tmp_path / "back").rglob("*") if p.is_file()]
 
 
-def test_a_wrong_passphrase_is_named(home: Path, place: Place, tmp_path: Path) -> None:
-    _backed_up(home, place)
+def test_a_wrong_passphrase_is_named(
+    backed_up: None, home: Path, place: Place, tmp_path: Path
+) -> None:
     with pytest.raises(BackupKeyError, match="wrong passphrase"):
         crypto.unlock(home, PASSPHRASE + "!")
     done = freehold(
