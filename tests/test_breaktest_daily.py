@@ -5,9 +5,11 @@ day, a successful one a week later."""
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from freehold import exits
@@ -19,13 +21,23 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-chatgpt-expo
 NOW = datetime(2026, 12, 6, 3, tzinfo=UTC)
 
 
-def _data_folder(tmp_path: Path) -> Path:
-    """The sample archive, an identity, two folder destinations with no backup yet."""
-    home = tmp_path / "data"
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample imported and an identity made once (scrypt takes a second each time)."""
+    home = tmp_path_factory.mktemp("daily-break-test") / "data"
     environment = {"FREEHOLD_HOME": str(home)}
     assert CliRunner().invoke(cli, ["import", str(SAMPLE)], env=environment).exit_code == 0
     identity = crypto.create_identity(home, "correct horse battery staple")
     settings.set_value(home, "recipients", [str(identity.to_public())])
+    return home
+
+
+@pytest.fixture
+def data_folder(tmp_path: Path, template: Path) -> Path:
+    """A copy of the template (the sample archive, an identity), and two folder destinations
+    with no backup yet."""
+    home = tmp_path / "data"
+    shutil.copytree(template, home)
     for name in ("usb", "spare"):
         destinations.add(home, name, str(tmp_path / name))  # makes its marker
     return home
@@ -36,9 +48,9 @@ def _last_run(home: Path) -> str:
 
 
 def test_the_daily_job_runs_the_break_test_weekly_and_retries_a_failed_one(
-    tmp_path: Path,
+    data_folder: Path,
 ) -> None:
-    home = _data_folder(tmp_path)
+    home = data_folder
     with open_archive(home) as archive:
         exits.add(archive, "stripe")  # never exported: overdue, so the break test fails
     assert daily.run_job(home, None, NOW) == 1
@@ -62,8 +74,8 @@ def test_the_daily_job_runs_the_break_test_weekly_and_retries_a_failed_one(
     assert "-- freehold break-test --yes: exit 0" in _last_run(home)
 
 
-def test_with_a_passphrase_file_the_break_test_drills(tmp_path: Path) -> None:
-    home = _data_folder(tmp_path)
+def test_with_a_passphrase_file_the_break_test_drills(data_folder: Path, tmp_path: Path) -> None:
+    home = data_folder
     secret = tmp_path / "passphrase"
     secret.write_text("correct horse battery staple")
     secret.chmod(0o600)
