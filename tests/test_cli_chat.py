@@ -313,6 +313,12 @@ def test_no_route_and_no_model_says_what_to_do(_isolated_home: Path) -> None:
 # -- a real terminal and a real Ctrl-C --------------------------------------------------------
 
 
+def _as_on_a_terminal() -> None:
+    # Ctrl-C reaches a command typed at a terminal; a shell running the suite in the background
+    # (`pytest &`) ignores SIGINT, and a child inherits that: it would then run to its end.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _spawn(home: Path, *args: str, tty: bool) -> tuple[subprocess.Popen[bytes], int | None]:
     env = {**os.environ, "FREEHOLD_HOME": str(home), "COLUMNS": "100", "TERM": "xterm"}
     if not tty:
@@ -322,11 +328,17 @@ def _spawn(home: Path, *args: str, tty: bool) -> tuple[subprocess.Popen[bytes], 
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             env=env,
+            preexec_fn=_as_on_a_terminal,
         )
         return process, None
     main, child = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "freehold", *args], stdin=child, stdout=child, stderr=child, env=env
+        [sys.executable, "-m", "freehold", *args],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=env,
+        preexec_fn=_as_on_a_terminal,
     )
     os.close(child)
     return process, main
