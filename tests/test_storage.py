@@ -151,6 +151,14 @@ def test_a_read_only_archive_file_is_one_line_for_writes(
         database.chmod(0o600)
 
 
+def _folders_mode(top: Path, mode: int) -> None:
+    """``top`` and every folder in it: the blob store read-only as a whole. Only ``blobs``
+    itself left a random blob's sub-folder writable when the sample had made it already (8 of
+    256), and the import then wrote it: the test passed or failed by chance."""
+    for folder in [top, *(p for p in top.rglob("*") if p.is_dir())]:
+        folder.chmod(mode)
+
+
 def _with_attachment(path: Path, size: int) -> Path:
     """A ChatGPT export whose one message shows a file of ``size`` random bytes."""
     image = {"content_type": "image_asset_pointer", "asset_pointer": "file-service://file-Big1"}
@@ -194,11 +202,11 @@ def test_a_read_only_blob_folder_stops_the_import(
 ) -> None:
     export = _with_attachment(tmp_path / "big.zip", 2 << 20)
     blobs = imported / "blobs"
-    blobs.chmod(0o500)
+    _folders_mode(blobs, 0o500)
     try:
         result = freehold("import", str(export), home=imported, unprivileged=True)
     finally:
-        blobs.chmod(0o700)
+        _folders_mode(blobs, 0o700)
     one_line_error(result, "is not writable", str(blobs), "Permission denied")
     assert "attachment unreadable" not in result.stderr + result.stdout
     assert _statuses(imported)[-1] == "failed"
@@ -212,13 +220,13 @@ def test_import_json_keeps_the_reports_of_the_paths_before_a_storage_failure(
     first = chatgpt_chats(tmp_path / "first.zip", {"f1": ("First", ["hi", "hello"])}, 1.7e9)
     second = _with_attachment(tmp_path / "big.zip", 1 << 10)
     blobs = imported / "blobs"
-    blobs.chmod(0o500)
+    _folders_mode(blobs, 0o500)
     try:
         result = freehold(
             "import", "--json", str(first), str(second), home=imported, unprivileged=True
         )
     finally:
-        blobs.chmod(0o700)
+        _folders_mode(blobs, 0o700)
     one_line_error(result, "is not writable", str(blobs))
     (report,) = json.loads(result.stdout)
     assert report["path"].endswith("first.zip") and report["conversations"]["new"] == 1
