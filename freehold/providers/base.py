@@ -327,10 +327,8 @@ class Provider:
         fault: ProviderError | None = None
         try:
             reply = self._send(arguments, stream=request.stream)
-        except sdk_errors as error:
-            fault = self._fault(error)
-        except transport_errors as error:
-            fault = self._transport(error)
+        except (*sdk_errors, *transport_errors) as error:
+            fault = self._known(error, sdk_errors)
         if fault is not None:
             raise fault
         events = self._streamed(reply, request) if request.stream else self._whole(reply, request)
@@ -339,10 +337,8 @@ class Provider:
                 yield _checked(event)
         except ProviderError:
             raise
-        except sdk_errors as error:
-            fault = self._fault(error)
-        except transport_errors as error:
-            fault = self._transport(error)
+        except (*sdk_errors, *transport_errors) as error:
+            fault = self._known(error, sdk_errors)
         except Exception as error:
             fault = self.malformed(error)
         finally:  # a stop, or a bad event, closes the SDK's stream (its response) at once
@@ -371,13 +367,18 @@ class Provider:
             raise TypeError("a model id that is not text")
         except ProviderError:
             raise
-        except sdk_errors as error:
-            fault = self._fault(error)
-        except transport_errors as error:
-            fault = self._transport(error)
+        except (*sdk_errors, *transport_errors) as error:
+            fault = self._known(error, sdk_errors)
         except Exception:
             fault = self.fault(self._not_a_list(), kind="bad_request")
         raise fault
+
+    def _known(
+        self, error: BaseException, sdk_errors: tuple[type[BaseException], ...]
+    ) -> ProviderError:
+        """An error the SDK or the transport names: the one rule ``guarded`` and ``listed``
+        share (an SDK error is ``_fault``'s, any other ``_transport``'s)."""
+        return self._fault(error) if isinstance(error, sdk_errors) else self._transport(error)
 
     def _not_a_list(self) -> str:
         if self.config.base_url:
