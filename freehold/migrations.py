@@ -139,6 +139,19 @@ def _statements(script: str) -> Iterator[str]:
             statement = ""
 
 
+def _own_sql(db: sqlite3.Connection, table: str, leave_out: str = "") -> list[str]:
+    """The SQL of ``table``'s indexes and triggers (freehold's and any a person added), to be
+    made again after a table rebuild; ``leave_out`` names one not to keep."""
+    return [
+        row[0]
+        for row in db.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
+            "AND type IN ('index', 'trigger') AND name != ?",
+            (table, leave_out),
+        )
+    ]
+
+
 @_step
 def m001_initial(_db: sqlite3.Connection) -> str:
     return """
@@ -302,13 +315,7 @@ def m004_plain_parts_once(db: sqlite3.Connection) -> str:
     # and triggers (freehold's FTS triggers, and any a person added with sqlite3) are made
     # again from their own SQL; views on it are left as they are (legacy_alter_table: the
     # rename does not re-check them while the table is away).
-    kept = [
-        row[0]
-        for row in db.execute(
-            "SELECT sql FROM sqlite_master WHERE tbl_name = 'messages' AND sql IS NOT NULL "
-            "AND type IN ('index', 'trigger')"
-        )
-    ]
+    kept = _own_sql(db, "messages")
     return """
         CREATE TABLE messages_m004 (
             id INTEGER PRIMARY KEY,
@@ -551,14 +558,7 @@ def _raw_keyed_by_conversation(db: sqlite3.Connection) -> str:
     with it); an index or trigger a person added is made again from its own SQL."""
     if not _raw_keyed_alone(db):
         return ""
-    kept = [
-        row[0]
-        for row in db.execute(
-            "SELECT sql FROM sqlite_master WHERE tbl_name = 'conversation_raw' "
-            "AND sql IS NOT NULL AND type IN ('index', 'trigger') "
-            "AND name != 'conversation_raw_conversation'"
-        )
-    ]
+    kept = _own_sql(db, "conversation_raw", leave_out="conversation_raw_conversation")
     return """
         CREATE TABLE conversation_raw_m010 (
             sha256 TEXT NOT NULL,
