@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -51,7 +52,7 @@ import orjson
 import platformdirs
 from isal import isal_zlib
 
-from freehold import _browse, _exitplan, _local, _private, _queries, _unspaced, storage
+from freehold import _browse, _exitplan, _kept, _local, _private, _queries, _unspaced, storage
 from freehold._words import plural
 from freehold.errors import ArchiveError, NoArchiveError
 from freehold.migrations import migrate
@@ -75,6 +76,7 @@ __all__ = [
     "conversation_id",
     "dumps",
     "home_dir",
+    "newer_parser",
     "now_iso",
     "open_archive",
     "prepare",
@@ -584,7 +586,7 @@ def _aside(
     return f"an older copy ({when}) than the archive's ({_iso(stored)})", True
 
 
-def _newer_parser(stored: str | None, current: str | None) -> bool:
+def newer_parser(stored: str | None, current: str | None) -> bool:
     """Whether importer version ``current`` converts again what ``stored`` made of the same
     raw JSON: ``chatgpt/2`` after ``chatgpt/1``, and any known version after an unknown one
     (NULL: stored before versions were kept, m011, or brought by a freehold export). An
@@ -841,14 +843,26 @@ class Archive:
         return row[0] if row else None
 
     def begin_source(
-        self, kind: str, file_name: str, sha256: str | None, size: int | None, parser: str
+        self,
+        kind: str,
+        file_name: str,
+        sha256: str | None,
+        size: int | None,
+        parser: str,
+        *,
+        inside: bool = False,
     ) -> int:
+        """The ``sources`` row of an import, committed at once; ``inside`` the transaction
+        the caller holds instead (a dry run's, rolled back with everything it wrote)."""
+        values = (kind, file_name, sha256, size, parser, now_iso())
+        sql = (
+            "INSERT INTO sources (kind, file_name, sha256, size, parser_version, started_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        if inside:
+            return int(self.db.execute(sql, values).lastrowid or 0)
         with self.transaction():
-            cursor = self.db.execute(
-                "INSERT INTO sources (kind, file_name, sha256, size, parser_version, started_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (kind, file_name, sha256, size, parser, now_iso()),
-            )
+            cursor = self.db.execute(sql, values)
         return int(cursor.lastrowid or 0)
 
     def finish_source(
@@ -903,8 +917,14 @@ class Archive:
     def blob_path(self, sha: str) -> Path:
         return blob_path(self.blobs, sha)
 
-    def add_conversation(self, conv: Conversation | Prepared, source_id: int) -> AddResult:
+    def add_conversation(
+        self, conv: Conversation | Prepared, source_id: int, *, again: bool = False
+    ) -> AddResult:
         """Add or update one conversation; must run inside ``transaction()``.
+
+        The same raw JSON that a stored copy came from is converted again when an older
+        importer stored it (``newer_parser``), or whatever stored it with ``again``
+        (``freehold reparse --all``); else it is unchanged without a look at its rows.
 
         A new conversation's rows wait in ``_queue`` and are written at the commit (or before
         any other write), each table's rows in the order they came: the conversation rows go
@@ -925,7 +945,7 @@ class Archive:
             return self._add_new(ready, source_id)
         self._flush()  # what it writes comes after what waits, in every table
         same = bool(ready.raw_sha) and row[0] == ready.raw_sha
-        if same and not _newer_parser(row[7], ready.head.parser_version):
+        if same and not (again or newer_parser(row[7], ready.head.parser_version)):
             # Nothing to re-read, but this copy of the export may bring files an earlier one
             # lacked (conversations.json alone first, then the whole zip): link them.
             self._seen(cid, source_id, ready.head)
@@ -1382,6 +1402,22 @@ class Archive:
         """The selected conversations, loaded one at a time; a bad filter raises right here."""
         ids = list(_queries.select_ids(self.db, **filters))
         return (_queries.load_conversation(self.db, cid) for cid in ids)
+
+    # -- what converting again reads (``reparse.py``; the SQL lives in _kept.py) ----------
+
+    def stored(self, kind: str | None = None) -> list[_kept.Stored]:
+        """The conversations that came from elsewhere (of ``kind`` only, when given)."""
+        return _kept.stored(self.db, LOCAL_KIND, kind)
+
+    def kept_raw(self, cid: str, sha256: str) -> tuple[bytes, int | None] | None:
+        """Raw JSON ``sha256`` of ``cid`` and the import that brought it, if kept."""
+        return _kept.raw(self.db, cid, sha256)
+
+    def kept_files(self, source_id: int, wanted: re.Pattern[str]) -> dict[str, bytes]:
+        return _kept.files(self.db, source_id, wanted)
+
+    def attachment_links(self, cid: str) -> dict[str, tuple[str | None, str | None]]:
+        return _kept.attachment_links(self.db, cid)
 
     def raw_versions(self, cid: str) -> list[bytes]:
         """Every distinct raw JSON this conversation arrived as, oldest first, decompressed."""

@@ -22,14 +22,14 @@ import sys
 import threading
 import zipfile
 from collections import Counter, deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from freehold.archive import Archive, BlobsPlaced, Prepared, prepare, write_blob
+from freehold.archive import AddResult, Archive, BlobsPlaced, Prepared, prepare, write_blob
 from freehold.errors import BadExportError, FreeholdError, StorageError
 from freehold.importers._conform import conform
 from freehold.importers._plan import Plan, plan
@@ -43,7 +43,15 @@ from freehold.models import (
     SourceFile,
 )
 
-__all__ = ["ImportReport", "Progress", "detect_importer", "import_path"]
+__all__ = [
+    "ImportReport",
+    "Progress",
+    "Reader",
+    "detect_importer",
+    "finish_failed",
+    "import_path",
+    "prepared",
+]
 
 Progress = Callable[[int, int, int], None]
 _BATCH_CONVERSATIONS = 500
@@ -93,6 +101,27 @@ class ImportReport:
         self.conversations["skipped"] += problem.skipped
         if len(self.problems) < _MAX_LISTED_PROBLEMS:
             self.problems.append(problem)
+
+    def count(self, ready: Prepared, tally: _Tally, result: AddResult) -> None:
+        """What reading one conversation (``tally``) and writing it (``result``) came to."""
+        self.conversations["read"] += 1
+        self.messages["read"] += tally.messages
+        self.content_types.update(tally.content_types)
+        self.not_understood.update(tally.not_understood)
+        self.context_records += tally.context_records
+        for problem in tally.problems:
+            self.problem(problem)
+        self.conversations[result.status] += 1
+        self.conversations["reread"] += result.reread
+        self.messages["new"] += result.messages_new
+        self.messages["updated"] += result.messages_updated
+        self.messages["unchanged"] += result.messages_unchanged
+        for note in result.notes:  # repairs: reported once, by the import that made them
+            self.problem(Problem(f"conversation {ready.head.source_id}", note, lost=False))
+        found, missing = result.attachments_found, result.attachments_missing
+        self.attachments.update(
+            referenced=found + missing, found=found, missing=missing, stored=result.files_new
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -217,22 +246,22 @@ def _read(
             status = "complete" if report.ok else "partial"
             archive.finish_source(report.source_id, status, report.to_json(), first.account_id)
         except BaseException as error:
-            _finish_failed(archive, report, first, error)
+            finish_failed(archive, report, first.account_id, error)
             raise
     finally:
         items.close()
     return report
 
 
-def _finish_failed(
-    archive: Archive, report: ImportReport, info: ExportInfo, error: BaseException
+def finish_failed(
+    archive: Archive, report: ImportReport, account_id: str | None, error: BaseException
 ) -> None:
     """An import that stops after its source row was written leaves it ``failed``, with the
     report so far and what stopped it, never ``running``; the batches already committed stay."""
     what = str(error) or type(error).__name__
     report.problem(Problem(Path(report.path).name, f"the import stopped: {what}"))
     try:
-        archive.finish_source(report.source_id, "failed", report.to_json(), info.account_id)
+        archive.finish_source(report.source_id, "failed", report.to_json(), account_id)
     except Exception:  # the archive itself failed: the first error is the one to tell
         return
 
@@ -277,19 +306,27 @@ def _items(
     """The reading side: records become (Prepared, tally, raw size); other records pass.
 
     ``source`` is the import's ``Plan`` (or one importer module, reading all of ``path``).
-    Every conversation is first made to conform to the model's types, whatever importer made
-    it: an odd value is dropped and noted, and only one without a usable id is skipped.
     ``seal`` says, conversation by conversation, whether to seal it here (the default) or
     leave that to the writer (``Archive.add_conversation`` seals what comes unsealed).
     """
-    reader = _Reader(blobs)
     records = source.records() if isinstance(source, Plan) else source.iter_conversations(path)
+    yield from prepared(records, path.name, Reader(blobs), seal)
+
+
+def prepared(
+    records: Iterable[Any], label: str, reader: Reader, seal: Callable[[], bool] | None = None
+) -> Generator[Any, None, None]:
+    """Records as the writer takes them: each conversation (Prepared, tally, raw size), its
+    attachments' bytes stored by ``reader``; other records as they are. Every conversation
+    is first made to conform to the model's types, whatever importer made it: an odd value
+    is dropped and noted, and only one without a usable id is skipped (``label`` names
+    where it came from)."""
     for record in records:
         if isinstance(record, Conversation):
             try:
                 conform(record)
             except ValueError as error:
-                where = f"{path.name}: a {record.source_kind!s} conversation"
+                where = f"{label}: a {record.source_kind!s} conversation"
                 yield Problem(where, f"{error}; it was skipped — report this importer", skipped=1)
                 continue
             tally = reader.tally(record)
@@ -298,7 +335,7 @@ def _items(
             yield record
 
 
-class _Reader:
+class Reader:
     """Counts a conversation and stores its attachments' bytes, once per pointer."""
 
     def __init__(self, blobs: Path) -> None:
@@ -599,24 +636,6 @@ class _Writer:
             self.report.context_records += 1
 
     def _conversation(self, ready: Prepared, tally: _Tally, size: int) -> None:
-        report = self.report
-        report.conversations["read"] += 1
-        report.messages["read"] += tally.messages
-        report.content_types.update(tally.content_types)
-        report.not_understood.update(tally.not_understood)
-        report.context_records += tally.context_records
-        for problem in tally.problems:
-            report.problem(problem)
         self.done_bytes += size
-        result = self.archive.add_conversation(ready, report.source_id)
-        report.conversations[result.status] += 1
-        report.conversations["reread"] += result.reread
-        report.messages["new"] += result.messages_new
-        report.messages["updated"] += result.messages_updated
-        report.messages["unchanged"] += result.messages_unchanged
-        for note in result.notes:  # repairs: reported once, by the import that made them
-            report.problem(Problem(f"conversation {ready.head.source_id}", note, lost=False))
-        found, missing = result.attachments_found, result.attachments_missing
-        report.attachments.update(
-            referenced=found + missing, found=found, missing=missing, stored=result.files_new
-        )
+        result = self.archive.add_conversation(ready, self.report.source_id)
+        self.report.count(ready, tally, result)

@@ -43,6 +43,8 @@ __all__ = [
     "generation_line",
     "import_report",
     "json_text",
+    "reparse_items",
+    "reparse_report",
     "search_hits",
     "stats_table",
     "visible",
@@ -289,6 +291,41 @@ def _caption(report: dict[str, Any]) -> str:
     if reread:
         parts.append(f"re-read by a newer importer: {reread} (stored by an older one)")
     return "\n".join(parts)
+
+
+def reparse_report(report: dict[str, Any]) -> Table:
+    """The end of ``freehold reparse`` (the same numbers as ``--json``)."""
+    title = "reparse (dry run: nothing was changed)" if report["dry_run"] else "reparse"
+    table = Table(title=title, show_header=True)
+    table.add_column("what")
+    columns = ("read", "reconverted", "unchanged", "skipped")
+    for column in columns:
+        table.add_column(column.replace("reconverted", "re-converted"), justify="right")
+    counts = report["conversations"]
+    table.add_row("conversations", *(str(counts[c]) for c in columns))
+    messages = report["messages"]
+    table.add_row("messages", "", str(messages["updated"] + messages["new"]), "", "")
+    att = report["attachments"]
+    table.caption = _text(
+        f"messages: {messages['updated']} changed, {messages['new']} new, "
+        f"{messages['unchanged']} as they were\n"
+        f"attachment links: {att['found']} with their file, {att['missing']} missing it"
+    )
+    return table
+
+
+def reparse_items(report: dict[str, Any], limit: int = 50) -> list[Text]:
+    """The conversations a reparse changed (or would), one line each, the first ``limit``."""
+    changed = [item for item in report["items"] if item["status"] == "reconverted"]
+    verb = "would change" if report["dry_run"] else "changed"
+    lines = []
+    for item in changed[:limit]:
+        versions = f"{item['parser_version'] or 'unknown'} → {item['converted_by']}"
+        line = f"{verb}: {item['id']} {item['source_kind']} ({versions}) "
+        lines.append(Text.assemble(line, _text(item["title"] or "(untitled)", "bold")))
+    if len(changed) > limit:
+        lines.append(Text(f"… {len(changed) - limit} more: use --json for the full list"))
+    return lines
 
 
 def stats_table(stats: dict[str, Any]) -> Table:

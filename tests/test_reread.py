@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from freehold.archive import Archive, _newer_parser, open_archive
+from freehold.archive import Archive, newer_parser, open_archive
 from freehold.exporters import json as json_export
 from freehold.ingest import import_path
 from freehold.models import Message
@@ -205,4 +205,4 @@ def _leaf_id(archive: Archive, cid: str, leaf: str | None) -> int:
     ],
 )
 def test_which_version_reads_again(stored: str | None, current: str | None, newer: bool) -> None:
-    assert _newer_parser(stored, current) is newer
+    assert newer_parser(stored, current) is newer

@@ -22,6 +22,7 @@ COMMANDS = {
     "search": "freehold.cli.history:search",
     "show": "freehold.cli.history:show",
     "export": "freehold.cli.history:export",
+    "reparse": "freehold.cli.history:reparse",
     "serve": "freehold.cli.serve:serve",
     "models": "freehold.cli.models:models",
     "exits": "freehold.cli.exits:exits_group",

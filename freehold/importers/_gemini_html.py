@@ -40,7 +40,15 @@ from datetime import UTC, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from typing import IO, Any
 
-__all__ = ["HEAD_BYTES", "MAX_BYTES", "HtmlRecord", "iter_records", "looks_like", "parse_date"]
+__all__ = [
+    "HEAD_BYTES",
+    "MAX_BYTES",
+    "HtmlRecord",
+    "iter_records",
+    "looks_like",
+    "parse_date",
+    "record_of",
+]
 
 PRODUCT = "Gemini Apps"
 MAX_BYTES = 256 << 20
@@ -196,6 +204,11 @@ def iter_records(text: str) -> Iterator[HtmlRecord]:
     for block in _blocks(text[found.start() :]):
         parsed = _parse(block)
         yield _record(parsed, block)
+
+
+def record_of(block: str) -> HtmlRecord:
+    """One block as a record again: what a conversation's raw JSON keeps of it."""
+    return _record(_parse(block), block)
 
 
 def _blocks(text: str) -> Iterator[str]:

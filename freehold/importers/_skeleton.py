@@ -39,13 +39,22 @@ no id) keeps its raw text as a kept file of the import (``SourceFile`` named
 ``skipped/<where>``), which the problem names.
 
 A ``Format`` instance is one open export, so an import's state (account id, attachment index)
-lives on it. ``iter_conversations`` takes an optional ``only``: the members of a folder or zip
+lives on it.
+
+Converting again (``freehold reparse``, ``freehold/reparse.py``): ``reconvert`` turns one raw JSON
+the archive kept back into a ``Conversation`` with no export at hand. The import's state is
+rebuilt from what the archive kept (``Kept``): the account id from the conversation's row, the
+import's kept files that ``kept_files`` names (an instance sees them as its export, and
+``restore`` reads them: Claude's ``projects.json``), and the conversation's own id. A format whose
+conversations cannot be made from their raw JSON alone says why in ``refuses_again``, and is
+never asked. ``iter_conversations`` takes an optional ``only``: the members of a folder or zip
 this importer is given when the path holds several exports (``_plan``); the import then reports
 what opening the export lost once, not per importer.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 import zlib
@@ -73,6 +82,8 @@ __all__ = [
     "Export",
     "Format",
     "Heading",
+    "Kept",
+    "KeptFiles",
     "Look",
     "first_time",
     "folder_of",
@@ -243,6 +254,40 @@ class Claim:
     again: bool = False
 
 
+@dataclass(frozen=True)
+class Kept:
+    """What the archive kept of a conversation, to convert its raw JSON again (``reconvert``):
+    its id in its source, its account, and the files kept by the import that brought the raw
+    JSON which the format's ``kept_files`` names (path in the export → bytes)."""
+
+    source_id: str
+    account_id: str | None = None
+    files: Mapping[str, bytes] = field(default_factory=dict)
+
+
+class KeptFiles:
+    """Kept files seen as an export's files (``ExportFiles``), read from memory."""
+
+    label = "the archive's kept files"
+    truncated: str | None = None
+
+    def __init__(self, files: Mapping[str, bytes]) -> None:
+        self.files = files
+        self.rejected: list[tuple[str, str]] = []
+
+    def names(self) -> list[str]:
+        return list(self.files)
+
+    def size(self, name: str) -> int:
+        return len(self.files[name])
+
+    def open(self, name: str) -> IO[bytes]:
+        return io.BytesIO(self.files[name])
+
+    def close(self) -> None:
+        return None
+
+
 class Format:
     """One export format; an instance is one open export of it (see the module docstring)."""
 
@@ -263,6 +308,10 @@ class Format:
     too_deep: ClassVar[str] = "check the file"  # what to do about a file nested too deeply
     invalid: ClassVar[str] = "not a JSON object"  # why an element that is not ``valid`` is not
     heading: ClassVar[Heading] = Heading()
+    # Converting again from kept raw JSON (``reconvert``): the import's kept files ``restore``
+    # reads, and why this format cannot convert its raw JSON alone (then it is never asked).
+    kept_files: ClassVar[re.Pattern[str] | None] = None
+    refuses_again: ClassVar[str] = ""
 
     def __init__(self, export: Export) -> None:
         self.export = export
@@ -426,6 +475,48 @@ class Format:
 
     def parse(self, raw: bytes) -> Any:
         return orjson.loads(raw)
+
+    # -- converting again from kept raw JSON (``freehold reparse``) --------------------------
+
+    @classmethod
+    def reconvert(cls, raw: bytes, kept: Kept) -> Iterator[Record]:
+        """The conversation ``raw`` holds, converted again with the state ``kept`` rebuilds,
+        and its problems; a raw JSON that is not one of this format's conversations is one
+        skipped problem (the archive keeps it as it was)."""
+        with Export(KeptFiles(kept.files), Path(KeptFiles.label)) as export:
+            reading = cls(export)
+            reading.account_id = kept.account_id
+            reading.restore(kept)
+            yield from reading.read_again(raw, kept)
+
+    def restore(self, kept: Kept) -> None:
+        """Rebuild the import's state from the kept files (by default there is none to)."""
+        return None
+
+    def read_again(self, raw: bytes, kept: Kept) -> Iterator[Record]:
+        """One kept raw JSON, parsed and converted as an element of the export was."""
+        where = f"{self.kind} conversation {kept.source_id}"
+        try:
+            value = self.parse(raw)
+        except (ValueError, RecursionError) as error:
+            what = f"its raw JSON cannot be parsed ({error}); left as it was"
+            yield Problem(where, what, skipped=1)
+            return
+        try:
+            valid = self.valid(value)
+        except _CONVERT_ERRORS:
+            valid = False
+        if not valid:
+            what = f"its raw JSON is not read as a {self.noun} ({self.invalid}); left as it was"
+            yield Problem(where, what, skipped=1)
+            return
+        convert = self.converter(value)
+        yield from self.guarded(where, value, raw, convert=convert, source_id=kept.source_id)
+
+    def converter(self, value: Any) -> Callable[[Any, bytes], Conversation]:
+        """What converts ``value`` when it is read again (``convert``, unless a format has
+        several kinds of conversation and told them apart by the file they were in)."""
+        return self.convert
 
     # -- one element -------------------------------------------------------------------------
 

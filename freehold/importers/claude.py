@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import pairwise
 from typing import Any, ClassVar
 
@@ -48,7 +48,15 @@ import orjson
 
 from freehold.importers import _fields as field
 from freehold.importers._common import PartsBuilder
-from freehold.importers._skeleton import Claim, Format, first_time, folder_of, linear, under
+from freehold.importers._skeleton import (
+    Claim,
+    Format,
+    Kept,
+    first_time,
+    folder_of,
+    linear,
+    under,
+)
 from freehold.models import (
     AttachmentRef,
     ContextRecord,
@@ -86,6 +94,7 @@ class _Claude(Format):
         "no conversations.json or design_chats/ found "
         "— is this a Claude export? Unzip it and check, or download it again"
     )
+    kept_files = re.compile(r"(?:^|/)projects\.json$")
 
     def __init__(self, export: Any) -> None:
         super().__init__(export)
@@ -184,6 +193,19 @@ class _Claude(Format):
                     data = {"account": field.text(item, "account_uuid")}
                     key = f"{self.root}memories.json#{number}"
                     yield ContextRecord("memory", text, data, None, key)
+
+    def restore(self, kept: Kept) -> None:
+        """Converting again: the projects of every ``projects.json`` the import kept (a path
+        holding two exports kept two; project ids are unique), for their instructions."""
+        for raw in kept.files.values():
+            items = _json_list(raw)
+            self.projects.update((p["uuid"], p) for p in items if field.text(p, "uuid"))
+
+    def converter(self, value: Any) -> Callable[[Any, bytes], Conversation]:
+        """Converting again, a design chat is told by what it holds (``messages``, never
+        ``chat_messages``), as the file it was in is not known."""
+        design = isinstance(value, dict) and "chat_messages" not in value
+        return self.design if design and isinstance(value.get("messages"), list) else self.convert
 
     def convert(self, value: dict[str, Any], raw: bytes) -> Conversation:
         if self.member in self.designs:

@@ -79,6 +79,8 @@ class _Freehold(Format):
     }
     advice = "import the whole folder `freehold export --format json` wrote"
     missing = "not a folder written by `freehold export --format json` — give that folder"
+    # Its conversations keep their source's kind, and are converted again by that importer.
+    refuses_again = "a freehold export is not converted: its conversations keep their own kind"
 
     def claim(self) -> Claim:
         """A folder (not a zip) holding a ``freehold-export.json`` manifest: all of it."""

@@ -48,7 +48,7 @@ from typing import IO, Any
 
 from freehold._words import plural
 from freehold.importers import _fields, _gemini_html
-from freehold.importers._skeleton import READ_ERRORS, Claim, Export, Format
+from freehold.importers._skeleton import READ_ERRORS, Claim, Export, Format, Kept
 from freehold.jsonstream import JsonStreamError, iter_elements
 from freehold.models import AttachmentRef, Conversation, Message, Part, Problem, Record
 from freehold.tree import build_tree
@@ -184,6 +184,29 @@ class _Gemini(Format):
     def identify(self, value: Any, raw: bytes) -> str | None:
         return _source_id(value)
 
+    def read_again(self, raw: bytes, kept: Kept) -> Iterator[Record]:
+        """A conversation's raw JSON is its group's records in order, each the JSON variant's
+        object or the HTML variant's block (a JSON string): read back into the group, with
+        each record's exact bytes (its time, else those bytes, are the messages' ids). Files
+        beside the export are not at hand: their bytes are what the archive already holds."""
+        where = f"{self.kind} conversation {kept.source_id}"
+        group: list[_Item] = []
+        try:
+            for element in iter_elements(io.BytesIO(raw)):
+                value = element.value
+                if isinstance(value, str):
+                    html = _gemini_html.record_of(value)
+                    group.append(_item(html.value, element.raw, []))
+                elif isinstance(value, dict):
+                    group.append(_item(value, element.raw, element.problems))
+        except JsonStreamError as error:
+            yield Problem(
+                where, f"its raw JSON cannot be parsed ({error}); left as it was", skipped=1
+            )
+            return
+        convert = partial(_conversation, beside=_nothing_beside)
+        yield from self.guarded(where, group, raw, convert=convert, source_id=kept.source_id)
+
 
 FORMAT = _Gemini
 detect = _Gemini.detect
@@ -299,6 +322,10 @@ def _beside(files: Export, name: str) -> Opener:
         return partial(files.open, member)
 
     return opener
+
+
+def _nothing_beside(file_name: str) -> None:
+    return None
 
 
 def _conversation(group: list[_Item], raw: bytes, *, beside: Opener) -> Conversation:

@@ -82,6 +82,10 @@ class _Llm(Format):
         "not an llm logs database (a SQLite file with a responses table or "
         "threads/turns/messages/parts) — find it with `llm logs path`"
     )
+    refuses_again = (
+        "the llm importer reads logs.db's tables, not the JSON kept of their rows — import "
+        "logs.db again to convert it with this freehold"
+    )
 
     def claim(self) -> Claim:
         """A SQLite file (given on its own) holding llm's ``responses`` table or its 0.32+

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from freehold.importers import _fields as field
-from freehold.importers._skeleton import READ_ERRORS, Claim, Format, linear
+from freehold.importers._skeleton import READ_ERRORS, Claim, Format, Kept, linear
 from freehold.models import Conversation, Message, Part
 from freehold.tree import build_tree
 
@@ -73,6 +73,10 @@ class _Mistral(Format):
 
     def valid(self, value: Any) -> bool:
         return _messages_of(value) is not None
+
+    def restore(self, kept: Kept) -> None:
+        """Converting again: the chat's id is its file's name, which is rebuilt from it."""
+        self.member = f"chat-{kept.source_id}.json"
 
     def convert(self, value: Any, raw: bytes) -> Conversation:
         problems: list[str] = []
