@@ -1,0 +1,297 @@
+"""``freehold reparse``: stored conversations converted again from their kept raw JSON.
+
+What an older importer stored is simulated as in ``test_reread``: the old text, an older
+version, and the digest it had. Every comparison is of the archive's own tables (ids left out
+where two archives are compared), read with SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from freehold import archive as archive_module
+from freehold import reparse
+from freehold.archive import Archive, open_archive
+from freehold.cli import cli
+from freehold.ingest import import_path
+from tests.importers.test_claude import tree_export
+from tests.importers.test_gemini import BASE, block, html_export, record
+from tests.importers.test_gemini import export as gemini_export
+from tests.importers.test_llm import legacy_db
+from tests.importers.test_mistral import folder as mistral_folder
+from tests.test_local_turns import _turn
+from tests.test_reread import EXPORT, FIXED, _stored_by_an_older_importer, _text
+from tests.test_storage import SAMPLE, freehold, one_line_error
+
+_TABLES = {
+    "conversations": (
+        "SELECT id, account_id, title, created_at, updated_at, model, current_leaf, project, "
+        "archived, starred, message_count, branch_count, digest, raw_sha256, problems, "
+        "gone_upstream_at, parser_version FROM conversations ORDER BY id"
+    ),
+    "messages": "SELECT * FROM messages ORDER BY id",
+    "links": "SELECT * FROM message_attachments ORDER BY message_id, pointer",
+    "attachments": "SELECT * FROM attachments ORDER BY sha256",
+    "context": (
+        "SELECT conversation_id, source_message_id, kind, text, data, created_at "
+        "FROM context_records ORDER BY 1, 2, 3"
+    ),
+    "raw": "SELECT sha256, conversation_id, source_id FROM conversation_raw ORDER BY rowid",
+    "generations": "SELECT * FROM generations ORDER BY message_id",
+}
+
+
+def _tables(archive: Archive) -> dict[str, list[Any]]:
+    return {name: archive.db.execute(sql).fetchall() for name, sql in _TABLES.items()}
+
+
+def _shape(archive: Archive) -> list[Any]:
+    """Every message as a fresh import of the same export would store it, without ids."""
+    return archive.db.execute(
+        "SELECT c.source_kind, c.source_conversation_id, c.title, c.parser_version, "
+        "m.source_message_id, p.source_message_id, m.role, m.text, m.parts, m.hidden, "
+        "m.on_visible_path, m.status, m.meta FROM messages m "
+        "JOIN conversations c ON c.id = m.conversation_id "
+        "LEFT JOIN messages p ON p.id = m.parent_id ORDER BY 1, 2, 5"
+    ).fetchall()
+
+
+def _versions(archive: Archive) -> list[str | None]:
+    rows = archive.db.execute("SELECT parser_version FROM conversations ORDER BY rowid")
+    return [row[0] for row in rows]
+
+
+def _older(archive: Archive, version: str | None) -> None:
+    """What an older importer left: its version, and a digest the conversion does not give."""
+    archive.db.execute("UPDATE conversations SET parser_version = ?, digest = 'older'", (version,))
+
+
+def _run(archive: Archive, **options: Any) -> reparse.ReparseReport:
+    everything = options.pop("everything", False)
+    todo = reparse.due(archive, everything=everything)
+    return reparse.run(archive, todo, **options)
+
+
+def test_an_older_importers_conversation_is_converted_as_a_fresh_import_makes_it(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    export = real / EXPORT
+    import_path(archive, export, reader_process=False)
+    _stored_by_an_older_importer(archive, "openwebui/1")
+    report = _run(archive).to_json()
+    assert report["ok"] and _text(archive, "ra2") == FIXED
+    counts = {"read": 3, "reconverted": 1, "unchanged": 2, "skipped": 0}
+    assert report["conversations"] == counts
+    assert [hit.conversation_id for hit in archive.search("break this down")]  # re-indexed
+    with open_archive(tmp_path / "fresh") as fresh:
+        import_path(fresh, export, reader_process=False)
+        assert _shape(archive) == _shape(fresh)
+    source = archive.sources()[-1]
+    assert (source["file_name"], source["kind"], source["status"]) == (
+        reparse.FILE_NAME,
+        "openwebui",
+        "complete",
+    )
+    assert source["report"]["conversations"]["updated"] == 1
+    assert reparse.due(archive) == []  # converted: nothing is left to do
+
+
+def test_every_importer_converts_its_kept_raw_json_to_the_same_rows(
+    archive: Archive, real: Path, tmp_path: Path
+) -> None:
+    """Converted again with nothing but the archive, every importer gives back byte for byte
+    what the import stored: the export-level state (accounts, Claude's projects, ChatGPT's
+    attachment names, Mistral's id from its file name, Gemini's groups, JSON or HTML) is
+    rebuilt from the archive. The stored rows were damaged first, so each is really written."""
+    link = "https://gemini.google.com/app/chat9"
+    items = [record("Prompted first", BASE, attachedFiles=["notes.txt"])]
+    items += [record("Prompted linked", BASE + 7200, None, titleUrl=link)]
+    html = [block("alone", "Jan 5, 2026, 10:00:00 AM UTC", "<p>one</p>")]
+    for path in (
+        SAMPLE,
+        tree_export(tmp_path),
+        real / "polylogue-aistudio-and-misc",
+        real / "librechat-import-data" / "librechat-tree.json",
+        mistral_folder(tmp_path),
+        gemini_export(tmp_path, items),
+        html_export(tmp_path, html),
+    ):
+        assert import_path(archive, path, reader_process=False).ok, path
+    before = _tables(archive)
+    assert {"claude", "gemini", "mistral", "aistudio", "grok", "librechat"} <= {
+        row[0] for row in archive.db.execute("SELECT source_kind FROM conversations")
+    }
+    assert any(row[2] for row in before["links"]) and any(row[4] for row in before["links"])
+    archive.db.execute("UPDATE messages SET text = 'old', parts = NULL")
+    archive.db.execute(
+        "DELETE FROM context_records WHERE kind = 'project_instructions' "
+        "AND conversation_id IS NOT NULL"
+    )
+    _older(archive, None)
+    report = _run(archive).to_json()
+    assert report["ok"], report["problems"]
+    assert report["conversations"]["skipped"] == 0 and report["conversations"]["unchanged"] == 0
+    after = _tables(archive)
+    for name, rows in before.items():
+        assert after[name] == rows, name
+
+
+def test_a_locally_continued_conversation_keeps_its_turns(archive: Archive, real: Path) -> None:
+    import_path(archive, real / EXPORT, reader_process=False)
+    cid = _stored_by_an_older_importer(archive, "openwebui/1")
+    leaf = archive.get_conversation(cid).current_leaf
+    parent = archive.db.execute(
+        "SELECT id FROM messages WHERE conversation_id=? AND source_message_id=?", (cid, leaf)
+    ).fetchone()[0]
+    ours = archive.add_turn(cid, parent, _turn())
+    generations = _tables(archive)["generations"]
+    assert _run(archive).ok and _text(archive, "ra2") == FIXED
+    after = archive.get_conversation(cid)
+    assert after.current_leaf == ours[1].source_id
+    assert [m.text for m in after.messages if m.origin] == [m.text for m in ours]
+    assert all(m.on_visible_path for m in after.messages if m.origin)
+    assert _tables(archive)["generations"] == generations
+
+
+def test_attachments_stay_linked_and_missing_ones_stay_missing(archive: Archive) -> None:
+    """The sample's files were stored from its zip, which the reparse never sees."""
+    import_path(archive, SAMPLE, reader_process=False)
+    before = _tables(archive)
+    missing = archive.stats()["attachments_missing"]
+    assert missing and before["attachments"]
+    linking = "SELECT message_id FROM message_attachments"
+    archive.db.execute(f"UPDATE messages SET text = 'old' WHERE id IN ({linking})")
+    _older(archive, "chatgpt/2")
+    report = _run(archive).to_json()
+    assert report["ok"] and report["conversations"]["reconverted"] > 0
+    assert report["attachments"]["missing"] == missing
+    assert _tables(archive)["links"] == before["links"]
+    assert _tables(archive)["messages"] == before["messages"]
+
+
+def test_dry_run_lists_what_would_change_and_changes_nothing(
+    archive: Archive, real: Path, _isolated_home: Path
+) -> None:
+    import_path(archive, real / EXPORT, reader_process=False)
+    cid = _stored_by_an_older_importer(archive, "openwebui/1")
+    before, sources = _tables(archive), archive.sources()
+    result = CliRunner().invoke(cli, ["reparse", "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["dry_run"] and report["source_id"] is None
+    assert report["conversations"]["reconverted"] == 1
+    changed = [item for item in report["items"] if item["status"] == "reconverted"]
+    assert [(i["id"], i["parser_version"], i["converted_by"]) for i in changed] == [
+        (cid, "openwebui/1", "openwebui/2")
+    ]
+    assert _tables(archive) == before and archive.sources() == sources
+    assert _text(archive, "ra2") == "255"
+    shown = CliRunner().invoke(cli, ["reparse", "--dry-run"])
+    assert "would change: " + cid in shown.stdout and "dry run" in shown.stdout
+
+
+def test_interrupted_midway_leaves_it_consistent_and_a_second_run_finishes(
+    archive: Archive, real: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped (Ctrl-C) in its second batch: the first batch is converted, the rest is as it
+    was, the run's source row says it failed; the next run converts what is left."""
+    export = real / EXPORT
+    import_path(archive, export, reader_process=False)
+    _older(archive, "openwebui/1")
+    _stored_by_an_older_importer(archive, "openwebui/1")
+    monkeypatch.setattr(reparse, "_BATCH", 2)
+
+    def stop(done: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        reparse.run(archive, reparse.due(archive), progress=stop)
+    assert not archive.db.in_transaction
+    assert archive.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert archive.db.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert _versions(archive) == ["openwebui/2", "openwebui/2", "openwebui/1"]
+    assert archive.sources()[-1]["status"] == "failed"
+    assert len(reparse.due(archive)) == 1
+    assert _run(archive).ok and _versions(archive) == ["openwebui/2"] * 3
+    with open_archive(tmp_path / "fresh") as fresh:
+        import_path(fresh, export, reader_process=False)
+        assert _shape(archive) == _shape(fresh)
+
+
+def test_what_cannot_be_converted_is_named_and_the_rest_go_on(
+    archive: Archive, real: Path, tmp_path: Path, _isolated_home: Path
+) -> None:
+    import_path(archive, real / EXPORT, reader_process=False)
+    import_path(archive, legacy_db(tmp_path), reader_process=False)
+    first, second = [
+        row[0]
+        for row in archive.db.execute(
+            "SELECT id FROM conversations WHERE source_kind = 'openwebui' ORDER BY rowid LIMIT 2"
+        )
+    ]
+    archive.db.execute("DELETE FROM conversation_raw WHERE conversation_id = ?", (second,))
+    archive.db.execute("UPDATE conversations SET source_kind = 'gone' WHERE id = ?", (first,))
+    _older(archive, None)
+    result = CliRunner().invoke(cli, ["reparse", "--json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    why = {i["id"]: i["why"] for i in report["items"] if i["status"] == "skipped"}
+    assert "no importer of 'gone'" in why.pop(first)
+    assert "raw JSON is not in the archive" in why.pop(second)
+    assert why and all("import logs.db again" in text for text in why.values())  # llm
+    assert report["conversations"]["skipped"] == 2 + len(why)
+    assert report["conversations"]["unchanged"] + report["conversations"]["reconverted"] == 1
+    assert {p["where"].rpartition("(")[2].rstrip(")") for p in report["problems"]} >= {first}
+
+
+def test_a_newer_importers_conversation_is_left_as_it_is(archive: Archive, real: Path) -> None:
+    import_path(archive, real / EXPORT, reader_process=False)
+    _stored_by_an_older_importer(archive, "openwebui/9")
+    assert reparse.due(archive) == []
+    report = _run(archive, everything=True).to_json()
+    assert report["conversations"]["skipped"] == 3 and _text(archive, "ra2") == "255"
+    assert "newer than this freehold's openwebui/2" in report["problems"][0]["what"]
+
+
+def test_a_busy_archive_is_one_line(
+    archive: Archive, real: Path, monkeypatch: pytest.MonkeyPatch, _isolated_home: Path
+) -> None:
+    import_path(archive, real / EXPORT, reader_process=False)
+    _older(archive, None)
+    monkeypatch.setattr(archive_module, "BUSY_TIMEOUT", 0.2)
+    other = sqlite3.connect(_isolated_home / "archive.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        result = CliRunner().invoke(cli, ["reparse"])
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    one_line_error(result, "the archive is busy", "try again")
+    assert set(_versions(archive)) == {None}
+
+
+def test_a_read_only_archive_is_one_line(
+    archive: Archive, real: Path, _isolated_home: Path
+) -> None:
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: a read-only folder cannot be tested")
+    import_path(archive, real / EXPORT, reader_process=False)
+    _older(archive, None)
+    archive.close()
+    _isolated_home.chmod(0o500)
+    try:
+        result = freehold("reparse", home=_isolated_home, unprivileged=True)
+        one_line_error(result, "is not writable", str(_isolated_home))
+    finally:
+        _isolated_home.chmod(0o700)
+    with open_archive() as again:
+        assert set(_versions(again)) == {None}
