@@ -28,7 +28,14 @@ from tests.importers.test_gemini import export as gemini_export
 from tests.importers.test_llm import legacy_db
 from tests.importers.test_mistral import folder as mistral_folder
 from tests.test_local_turns import _turn
-from tests.test_reread import EXPORT, FIXED, _stored_by_an_older_importer, _text
+from tests.test_reread import (
+    EXPORT,
+    FIXED,
+    _deleted_upstream,
+    _gone,
+    _stored_by_an_older_importer,
+    _text,
+)
 from tests.test_storage import SAMPLE, freehold, one_line_error
 
 _TABLES = {
@@ -251,6 +258,15 @@ def test_what_cannot_be_converted_is_named_and_the_rest_go_on(
     assert report["conversations"]["skipped"] == 2 + len(why)
     assert report["conversations"]["unchanged"] + report["conversations"]["reconverted"] == 1
     assert {p["where"].rpartition("(")[2].rstrip(")") for p in report["problems"]} >= {first}
+
+
+def test_a_gone_upstream_flag_stays(archive: Archive, tmp_path: Path) -> None:
+    """Converting again proves nothing about the platform: a flag stays, and so does the
+    conversation of a later export that the run saw too."""
+    _deleted_upstream(archive, tmp_path)
+    _older(archive, "chatgpt/2")
+    assert _run(archive).ok
+    assert _gone(archive) == {"X": True, "Y": False}
 
 
 def test_a_newer_importers_conversation_is_left_as_it_is(archive: Archive, real: Path) -> None:
