@@ -151,6 +151,18 @@ def test_every_importer_converts_its_kept_raw_json_to_the_same_rows(
         assert after[name] == rows, name
 
 
+def test_a_fixed_time_is_not_taken_for_an_older_copy(archive: Archive, real: Path) -> None:
+    """An older importer read the times wrong (milliseconds as seconds): converted again from
+    the same raw JSON, the right, earlier time is not an older copy of the conversation."""
+    import_path(archive, real / EXPORT, reader_process=False)
+    right = archive.db.execute("SELECT id, updated_at FROM conversations").fetchall()
+    archive.db.execute("UPDATE conversations SET updated_at = updated_at * 1000")
+    _older(archive, "openwebui/1")
+    report = _run(archive).to_json()
+    assert report["ok"] and report["conversations"]["reconverted"] == 3, report["problems"]
+    assert archive.db.execute("SELECT id, updated_at FROM conversations").fetchall() == right
+
+
 def test_a_locally_continued_conversation_keeps_its_turns(archive: Archive, real: Path) -> None:
     import_path(archive, real / EXPORT, reader_process=False)
     cid = _stored_by_an_older_importer(archive, "openwebui/1")
