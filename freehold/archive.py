@@ -958,7 +958,10 @@ class Archive:
         # Turns written here are kept on the path they were shown on (see _reshow); they exist
         # only in conversations stored already, so never on the queued path (_add_new).
         local = _local.has_local(self.db, cid)
-        aside = _aside(ready.head, len(ready.rows), row[2], self._stored_time(cid, row[5], local))
+        # The raw JSON the stored copy came from is never an older copy of itself: re-read, its
+        # times are what a fixed importer reads in it, not a time to compare (``_aside``).
+        stored = None if same else self._stored_time(cid, row[5], local)
+        aside = _aside(ready.head, len(ready.rows), row[2], stored)
         if aside is not None:
             why, older = aside
             if older:
