@@ -18,10 +18,11 @@ import pytest
 from click.testing import CliRunner
 
 from freehold import archive as archive_module
-from freehold import reparse
+from freehold import hookspecs, plugins, reparse
 from freehold.archive import Archive, open_archive
 from freehold.cli import cli
 from freehold.ingest import import_path
+from tests import sloppy_importer
 from tests.importers.test_claude import tree_export
 from tests.importers.test_gemini import BASE, block, html_export, record
 from tests.importers.test_gemini import export as gemini_export
@@ -279,6 +280,31 @@ def test_a_gone_upstream_flag_stays(archive: Archive, tmp_path: Path) -> None:
     _older(archive, "chatgpt/2")
     assert _run(archive).ok
     assert _gone(archive) == {"X": True, "Y": False}
+
+
+class _Sloppy:
+    """Registers ``tests.sloppy_importer`` as a third-party plugin would."""
+
+    @hookspecs.hookimpl
+    def register_importers(self, register: Any) -> None:
+        register(sloppy_importer)
+
+
+def test_a_plugin_importer_without_format_is_named(archive: Archive, tmp_path: Path) -> None:
+    """A third-party importer with only ``detect`` and ``iter_conversations`` cannot convert
+    one raw JSON: its conversations are named, and left as they are."""
+    name = plugins.pm.register(_Sloppy())
+    try:
+        path = tmp_path / "data.sloppy"
+        path.write_text("{}")
+        import_path(archive, path, reader_process=False)
+        before = _tables(archive)
+        report = _run(archive, everything=True).to_json()
+    finally:
+        plugins.pm.unregister(name=name)
+    assert report["conversations"]["skipped"] == 1 and not report["ok"]
+    assert "no FORMAT" in report["items"][0]["why"]
+    assert _tables(archive) == before
 
 
 def test_a_newer_importers_conversation_is_left_as_it_is(archive: Archive, real: Path) -> None:
