@@ -187,8 +187,8 @@ class _Run:
                 self._skip(stored, item.what)
                 continue
             ready, tally, _ = item
-            everything = not newer_parser(stored.parser_version, module.PARSER_VERSION)
-            result = self.archive.add_conversation(ready, source_id, again=everything)
+            again = not newer_parser(stored.parser_version, module.PARSER_VERSION)
+            result = self.archive.add_conversation(ready, source_id, again=again)
             self.report.counts.count(ready, tally, result)
             self._item(stored, module.PARSER_VERSION, _status(result))
 

@@ -214,8 +214,10 @@ def test_dry_run_lists_what_would_change_and_changes_nothing(
     ]
     assert _tables(archive) == before and archive.sources() == sources
     assert _text(archive, "ra2") == "255"
-    shown = CliRunner().invoke(cli, ["reparse", "--dry-run"])
+    every_step = {"FREEHOLD_PROGRESS_INTERVAL": "0"}
+    shown = CliRunner().invoke(cli, ["reparse", "--dry-run"], env=every_step)
     assert "would change: " + cid in shown.stdout and "dry run" in shown.stdout
+    assert "reparse: 3/3 conversations" in shown.stderr  # the progress line off a terminal
 
 
 def test_interrupted_midway_leaves_it_consistent_and_a_second_run_finishes(
