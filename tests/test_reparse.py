@@ -21,12 +21,14 @@ from freehold import archive as archive_module
 from freehold import hookspecs, plugins, reparse
 from freehold.archive import Archive, open_archive
 from freehold.cli import cli
+from freehold.importers._skeleton import Format, Kept
 from freehold.ingest import import_path
+from freehold.models import Problem
 from tests import sloppy_importer
 from tests.importers.test_claude import tree_export
 from tests.importers.test_gemini import BASE, block, html_export, record
 from tests.importers.test_gemini import export as gemini_export
-from tests.importers.test_llm import legacy_db
+from tests.importers.test_llm import legacy_db, store_db
 from tests.importers.test_mistral import folder as mistral_folder
 from tests.test_local_turns import _turn
 from tests.test_reread import (
@@ -129,12 +131,13 @@ def test_every_importer_converts_its_kept_raw_json_to_the_same_rows(
         real / "polylogue-aistudio-and-misc",
         real / "librechat-import-data" / "librechat-tree.json",
         mistral_folder(tmp_path),
+        legacy_db(tmp_path),
         gemini_export(tmp_path, items),
         html_export(tmp_path, html),
     ):
         assert import_path(archive, path, reader_process=False).ok, path
     before = _tables(archive)
-    assert {"claude", "gemini", "mistral", "aistudio", "grok", "librechat"} <= {
+    assert {"claude", "gemini", "mistral", "aistudio", "grok", "librechat", "llm"} <= {
         row[0] for row in archive.db.execute("SELECT source_kind FROM conversations")
     }
     assert any(row[2] for row in before["links"]) and any(row[4] for row in before["links"])
@@ -253,7 +256,7 @@ def test_what_cannot_be_converted_is_named_and_the_rest_go_on(
     archive: Archive, real: Path, tmp_path: Path, _isolated_home: Path
 ) -> None:
     import_path(archive, real / EXPORT, reader_process=False)
-    import_path(archive, legacy_db(tmp_path), reader_process=False)
+    import_path(archive, store_db(tmp_path)[0], reader_process=False)
     first, second = [
         row[0]
         for row in archive.db.execute(
@@ -269,7 +272,7 @@ def test_what_cannot_be_converted_is_named_and_the_rest_go_on(
     why = {i["id"]: i["why"] for i in report["items"] if i["status"] == "skipped"}
     assert "no importer of 'gone'" in why.pop(first)
     assert "raw JSON is not in the archive" in why.pop(second)
-    assert why and all("import logs.db again" in text for text in why.values())  # llm
+    assert why and all("import logs.db again" in text for text in why.values())  # 0.32 threads
     assert report["conversations"]["skipped"] == 2 + len(why)
     assert report["conversations"]["unchanged"] + report["conversations"]["reconverted"] == 1
     assert {p["where"].rpartition("(")[2].rstrip(")") for p in report["problems"]} >= {first}
@@ -307,6 +310,19 @@ def test_a_plugin_importer_without_format_is_named(archive: Archive, tmp_path: P
     assert report["conversations"]["skipped"] == 1 and not report["ok"]
     assert "no FORMAT" in report["items"][0]["why"]
     assert _tables(archive) == before
+
+
+class _ReadsItsOwnWay(Format):
+    """A skeleton format that reads its export without ``convert`` (as llm's 0.32 store)."""
+
+    kind = "own-way"
+    version = "own-way/1"
+
+
+def test_a_format_without_convert_says_so() -> None:
+    (problem,) = _ReadsItsOwnWay.reconvert(b"{}", Kept("x1"))
+    assert isinstance(problem, Problem) and problem.skipped == 1
+    assert "converts no raw JSON on its own" in problem.what and "x1" in problem.where
 
 
 def test_a_newer_importers_conversation_is_left_as_it_is(archive: Archive, real: Path) -> None:

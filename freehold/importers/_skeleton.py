@@ -100,6 +100,8 @@ _CHUNK = 4096  # small reads: a member cut short (or lying about its size) still
 # What a bug or an unforeseen shape raises inside ``convert``; anything else is not ours to hide.
 _CONVERT_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError)
 
+_NO_CONVERT = "its importer converts no raw JSON on its own"
+
 Element = tuple[str, Any, bytes, list[str]]  # where, value, raw bytes, problems found parsing it
 
 
@@ -496,6 +498,9 @@ class Format:
     def read_again(self, raw: bytes, kept: Kept) -> Iterator[Record]:
         """One kept raw JSON, parsed and converted as an element of the export was."""
         where = f"{self.kind} conversation {kept.source_id}"
+        if type(self).convert is Format.convert:  # it reads its export another way
+            yield Problem(where, f"{_NO_CONVERT} — import its export again", skipped=1)
+            return
         try:
             value = self.parse(raw)
         except (ValueError, RecursionError) as error:

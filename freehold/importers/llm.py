@@ -45,7 +45,7 @@ import orjson
 
 from freehold._words import plural
 from freehold.importers import _fields as field
-from freehold.importers._skeleton import Claim, Format
+from freehold.importers._skeleton import Claim, Format, Kept
 from freehold.models import Conversation, Message, Part, Problem, Record
 from freehold.tree import build_tree
 
@@ -72,6 +72,10 @@ _PART_TYPES = {
 }
 
 Row = dict[str, Any]
+_STORE_AGAIN = (
+    "an llm 0.32+ thread is read through logs.db's tables, not from the JSON kept of its rows "
+    "— import logs.db again to convert it with this freehold"
+)
 
 
 class _Llm(Format):
@@ -82,10 +86,28 @@ class _Llm(Format):
         "not an llm logs database (a SQLite file with a responses table or "
         "threads/turns/messages/parts) — find it with `llm logs path`"
     )
-    refuses_again = (
-        "the llm importer reads logs.db's tables, not the JSON kept of their rows — import "
-        "logs.db again to convert it with this freehold"
-    )
+
+    def read_again(self, raw: bytes, kept: Kept) -> Iterator[Record]:
+        """A legacy conversation's raw JSON holds its rows whole (``conversation``,
+        ``responses``): they convert again as read from the database. A 0.32+ thread's holds
+        its thread and turns, and messages that were read through the tables' links: not
+        converted again here (``_STORE_AGAIN``)."""
+        where = f"{self.kind} conversation {kept.source_id}"
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            yield Problem(
+                where, f"its raw JSON cannot be parsed ({error}); left as it was", skipped=1
+            )
+            return
+        rows = value.get("responses") if isinstance(value, dict) else None
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            yield Problem(where, _STORE_AGAIN, skipped=1)
+            return
+        head = value.get("conversation")
+        legacy = (kept.source_id, head if isinstance(head, dict) else None, rows)
+        convert = _legacy_conversation
+        yield from self.guarded(where, legacy, raw, convert=convert, source_id=kept.source_id)
 
     def claim(self) -> Claim:
         """A SQLite file (given on its own) holding llm's ``responses`` table or its 0.32+
