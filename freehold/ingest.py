@@ -6,6 +6,10 @@ completes the job), stores attachments once per pointer, and fills an ``ImportRe
 read, what was new, updated or unchanged, per content type, attachments found and missing,
 anything not understood, and every problem. A bad conversation is a problem, never the end of
 the import; the report's ``ok`` is False whenever anything was skipped.
+
+``prepared`` (conform, count, store attachment bytes, serialise) and ``ImportReport.count``
+are the import's write path for one conversation; ``freehold reparse`` (``reparse.py``) feeds
+the conversations it converts again from kept raw JSON through them too.
 """
 
 from __future__ import annotations
