@@ -217,6 +217,8 @@ def test_dry_run_lists_what_would_change_and_changes_nothing(
     ]
     assert _tables(archive) == before and archive.sources() == sources
     assert _text(archive, "ra2") == "255"
+    other = CliRunner().invoke(cli, ["reparse", "--dry-run", "--json", "--source", "claude"])
+    assert json.loads(other.stdout)["conversations"]["read"] == 0
     every_step = {"FREEHOLD_PROGRESS_INTERVAL": "0"}
     shown = CliRunner().invoke(cli, ["reparse", "--dry-run"], env=every_step)
     assert "would change: " + cid in shown.stdout and "dry run" in shown.stdout
