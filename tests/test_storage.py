@@ -508,3 +508,25 @@ def test_an_archive_changed_under_a_read_only_reader_says_run_again(imported: Pa
     assert "changed while it was read read-only" in str(raised.value)
     assert "run again" in str(raised.value) and "restore a backup" not in str(raised.value)
     reader.close()
+
+
+def test_rows_fetched_after_the_archive_changed_under_a_read_only_reader_say_run_again(
+    imported: Path,
+) -> None:
+    """An error met while rows are fetched (SQLite reads most pages then, not at ``execute``)
+    is told as one met at ``execute``: the same one line, not SQLite's "malformed"."""
+    path = imported / "archive.sqlite"
+    reader = archive_module._connect(path, read_only=True)
+    fetched = [reader.execute("SELECT text FROM messages ORDER BY id DESC") for _ in "ab"]
+    for rows in fetched:  # each statement ran: only its last page was read
+        assert rows.fetchone() is not None
+    size = path.stat().st_size
+    with path.open("r+b") as rewritten:  # another program's writes, as seen by this reader
+        rewritten.seek(4096)
+        rewritten.write(b"\xff" * (size - 4096))
+    for fetch in (fetched[0].fetchall, lambda: list(fetched[1])):
+        with pytest.raises(FreeholdError) as raised:
+            fetch()
+        assert "changed while it was read read-only" in str(raised.value)
+        assert str(path) in str(raised.value) and "run again" in str(raised.value)
+    reader.close()
