@@ -1464,22 +1464,17 @@ class Archive:
 class _Connection(sqlite3.Connection):
     """The archive's connection: a statement that fails for the storage's sake (busy, read
     only, full, I/O) raises ``storage.sqlite_failure``'s one line, naming the file; any other
-    error is SQLite's own. Rows are read through cursors, unchanged."""
+    error is SQLite's own. A statement reads its pages while its rows are fetched, too, not
+    only at ``execute``: its cursor (``_Cursor``) tells a failure there the same way."""
 
     path = Path(ARCHIVE_NAME)
     read_only = False
 
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
-        try:
-            return super().execute(sql, parameters)
-        except sqlite3.DatabaseError as error:
-            raise self._failure(error) from error
+    def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
+        return self.cursor(_Cursor).execute(sql, parameters)
 
-    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
-        try:
-            return super().executemany(sql, parameters)
-        except sqlite3.DatabaseError as error:
-            raise self._failure(error) from error
+    def executemany(self, sql: str, parameters: Any, /) -> _Cursor:
+        return self.cursor(_Cursor).executemany(sql, parameters)
 
     def _failure(self, error: sqlite3.DatabaseError) -> Exception:
         """What a failed statement raises. Read read-only, a damaged page is most likely
@@ -1492,6 +1487,52 @@ class _Connection(sqlite3.Connection):
         if self.read_only and code in _DAMAGED:
             return ArchiveError(_changed_while_read(self.path, error))
         return error
+
+
+class _Cursor(sqlite3.Cursor):
+    """The one place the archive's statements run and their rows are fetched: every error
+    there becomes ``_Connection._failure``'s. Iteration fetches in batches (a Python
+    ``__next__`` per row would cost about half again on a long scan)."""
+
+    connection: _Connection
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
+        with self._told():
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> _Cursor:
+        with self._told():
+            return super().executemany(sql, parameters)
+
+    def fetchone(self) -> Any:
+        with self._told():
+            return super().fetchone()
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        with self._told():
+            return super().fetchmany(self.arraysize if size is None else size)
+
+    def fetchall(self) -> list[Any]:
+        with self._told():
+            return super().fetchall()
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # a generator, not self
+        return self._rows()
+
+    def __next__(self) -> Any:
+        with self._told():
+            return super().__next__()
+
+    def _rows(self) -> Iterator[Any]:
+        while rows := self.fetchmany(256):
+            yield from rows
+
+    @contextmanager
+    def _told(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            raise self.connection._failure(error) from error
 
 
 # SQLite's CORRUPT and NOTADB: what pages of two states look like to a reader.
