@@ -1477,8 +1477,9 @@ class _Connection(sqlite3.Connection):
         return self.cursor(_Cursor).executemany(sql, parameters)
 
     def _failure(self, error: sqlite3.DatabaseError) -> Exception:
-        """What a failed statement raises. Read read-only, a damaged page is most likely
-        another program's write under this reader (``_connect``): run again, not a backup."""
+        """What a failed statement raises. A damaged page is the archive's one line: read
+        read-only, it is most likely another program's write under this reader (``_connect``):
+        run again, not a backup."""
         if isinstance(error, sqlite3.OperationalError):
             failed = storage.sqlite_failure(error, self.path)
             if failed is not None:
@@ -1486,6 +1487,11 @@ class _Connection(sqlite3.Connection):
         code = getattr(error, "sqlite_errorcode", 0) & 0xFF
         if self.read_only and code in _DAMAGED:
             return ArchiveError(_changed_while_read(self.path, error))
+        if code == _DAMAGED[0]:  # not NOTADB: a file that is no database at all is told at open
+            return ArchiveError(
+                f"{self.path}: the archive is damaged ({error}) — restore a backup "
+                "(`freehold backup restore`, see docs/backups.md)"
+            )
         return error
 
 
