@@ -51,7 +51,7 @@ import orjson
 import platformdirs
 from isal import isal_zlib
 
-from freehold import _browse, _exitplan, _local, _private, _queries, _unspaced, storage
+from freehold import _browse, _exitplan, _local, _private, _queries, _sqlite, _unspaced, storage
 from freehold._words import plural
 from freehold.errors import ArchiveError, NoArchiveError
 from freehold.migrations import migrate
@@ -1562,11 +1562,7 @@ def _connect(path: Path, *, read_only: bool) -> _Connection:
     while read read-only is told as that (``_changed_while_read``), to run again. A ``-wal``
     without its ``-shm`` cannot be read without writing: SQLite's read-only error says so,
     told as the folder's."""
-    if read_only:
-        wal = path.with_name(path.name + "-wal").exists()
-        target = f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
-    else:
-        target = os.fspath(path)
+    target = _sqlite.read_only_uri(path) if read_only else os.fspath(path)
     db = sqlite3.connect(
         target,
         uri=read_only,
