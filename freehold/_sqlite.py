@@ -3,29 +3,71 @@
 Each is private like everything in the data folder (0600 in 0700 folders), in WAL mode (a
 reader never waits for the writer), and in autocommit mode, its writes grouped by
 ``transaction`` (``BEGIN IMMEDIATE``: a second writer waits at the start, never half-way).
+
+Reading never creates: opened for a command that only reads (``create=False``), a file that is
+not there is an empty database in memory (it reads as "nothing yet"), and one in a folder this
+process cannot write is read read-only (``read_only_uri``, the archive's rule too), so neither
+a folder nor a file, nor SQLite's ``-wal`` and ``-shm`` beside it, is made. A file that cannot
+be opened for writing is the storage line (``storage.sqlite_failure``), not a traceback.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from freehold import _private
+from freehold import _private, storage
 
-__all__ = ["open_private", "transaction"]
+__all__ = ["open_private", "read_only_uri", "transaction"]
 
 
-def open_private(path: Path, schema: str, *, threads: bool = False) -> sqlite3.Connection:
+def open_private(
+    path: Path, schema: str, *, threads: bool = False, create: bool = True
+) -> sqlite3.Connection:
     """``path`` opened (made private first when new) with ``schema`` applied (idempotent SQL);
-    ``threads``: the connection may be used from other threads (the caller serialises)."""
-    _private.make_dirs(path.parent)
-    _private.create(path)
-    db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=not threads)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.executescript(schema)
+    ``threads``: the connection may be used from other threads (the caller serialises);
+    ``create=False``: for reading only, making nothing (the module's docstring)."""
+    if not create and not path.exists():
+        return _connect(":memory:", threads, schema)
+    if not create and not os.access(path.parent, os.W_OK):
+        return _connect(read_only_uri(path), threads, uri=True)
+    with storage.guarded(path):
+        _private.make_dirs(path.parent)
+        _private.create(path)
+    try:
+        return _connect(os.fspath(path), threads, "PRAGMA journal_mode=WAL;" + schema)
+    except sqlite3.OperationalError as error:
+        failed = storage.sqlite_failure(error, path)
+        if failed is None:
+            raise
+        raise failed from error
+
+
+def _connect(
+    target: str, threads: bool, script: str = "", *, uri: bool = False
+) -> sqlite3.Connection:
+    """``target`` opened in autocommit mode, ``script`` run; closed again if it fails."""
+    db = sqlite3.connect(
+        target, uri=uri, isolation_level=None, timeout=30, check_same_thread=not threads
+    )
+    try:
+        db.executescript(script)
+    except BaseException:
+        db.close()
+        raise
     return db
+
+
+def read_only_uri(path: Path) -> str:
+    """``path`` to be read in a folder this process cannot write. SQLite reads a WAL database
+    there only with its ``-wal`` and ``-shm`` files present (then ``mode=ro``); without a
+    ``-wal`` it is read as ``immutable``, which needs neither (and sees no other program's
+    writes while it reads: ``archive._connect``)."""
+    wal = path.with_name(path.name + "-wal").exists()
+    return f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
 
 
 @contextmanager

@@ -52,7 +52,17 @@ import orjson
 import platformdirs
 from isal import isal_zlib
 
-from freehold import _browse, _exitplan, _kept, _local, _private, _queries, _unspaced, storage
+from freehold import (
+    _browse,
+    _exitplan,
+    _kept,
+    _local,
+    _private,
+    _queries,
+    _sqlite,
+    _unspaced,
+    storage,
+)
 from freehold._words import plural
 from freehold.errors import ArchiveError, NoArchiveError
 from freehold.migrations import migrate
@@ -1503,26 +1513,22 @@ class Archive:
 class _Connection(sqlite3.Connection):
     """The archive's connection: a statement that fails for the storage's sake (busy, read
     only, full, I/O) raises ``storage.sqlite_failure``'s one line, naming the file; any other
-    error is SQLite's own. Rows are read through cursors, unchanged."""
+    error is SQLite's own. A statement reads its pages while its rows are fetched, too, not
+    only at ``execute``: its cursor (``_Cursor``) tells a failure there the same way."""
 
     path = Path(ARCHIVE_NAME)
     read_only = False
 
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
-        try:
-            return super().execute(sql, parameters)
-        except sqlite3.DatabaseError as error:
-            raise self._failure(error) from error
+    def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
+        return self.cursor(_Cursor).execute(sql, parameters)
 
-    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
-        try:
-            return super().executemany(sql, parameters)
-        except sqlite3.DatabaseError as error:
-            raise self._failure(error) from error
+    def executemany(self, sql: str, parameters: Any, /) -> _Cursor:
+        return self.cursor(_Cursor).executemany(sql, parameters)
 
     def _failure(self, error: sqlite3.DatabaseError) -> Exception:
-        """What a failed statement raises. Read read-only, a damaged page is most likely
-        another program's write under this reader (``_connect``): run again, not a backup."""
+        """What a failed statement raises. A damaged page is the archive's one line: read
+        read-only, it is most likely another program's write under this reader (``_connect``):
+        run again, not a backup."""
         if isinstance(error, sqlite3.OperationalError):
             failed = storage.sqlite_failure(error, self.path)
             if failed is not None:
@@ -1530,7 +1536,58 @@ class _Connection(sqlite3.Connection):
         code = getattr(error, "sqlite_errorcode", 0) & 0xFF
         if self.read_only and code in _DAMAGED:
             return ArchiveError(_changed_while_read(self.path, error))
+        if code == _DAMAGED[0]:  # not NOTADB: a file that is no database at all is told at open
+            return ArchiveError(
+                f"{self.path}: the archive is damaged ({error}) — restore a backup "
+                "(`freehold backup restore`, see docs/backups.md)"
+            )
         return error
+
+
+class _Cursor(sqlite3.Cursor):
+    """The one place the archive's statements run and their rows are fetched: every error
+    there becomes ``_Connection._failure``'s. Iteration fetches in batches (a Python
+    ``__next__`` per row would cost about half again on a long scan)."""
+
+    connection: _Connection
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
+        with self._told():
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> _Cursor:
+        with self._told():
+            return super().executemany(sql, parameters)
+
+    def fetchone(self) -> Any:
+        with self._told():
+            return super().fetchone()
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        with self._told():
+            return super().fetchmany(self.arraysize if size is None else size)
+
+    def fetchall(self) -> list[Any]:
+        with self._told():
+            return super().fetchall()
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # a generator, not self
+        return self._rows()
+
+    def __next__(self) -> Any:
+        with self._told():
+            return super().__next__()
+
+    def _rows(self) -> Iterator[Any]:
+        while rows := self.fetchmany(256):
+            yield from rows
+
+    @contextmanager
+    def _told(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            raise self.connection._failure(error) from error
 
 
 # SQLite's CORRUPT and NOTADB: what pages of two states look like to a reader.
@@ -1554,11 +1611,7 @@ def _connect(path: Path, *, read_only: bool) -> _Connection:
     while read read-only is told as that (``_changed_while_read``), to run again. A ``-wal``
     without its ``-shm`` cannot be read without writing: SQLite's read-only error says so,
     told as the folder's."""
-    if read_only:
-        wal = path.with_name(path.name + "-wal").exists()
-        target = f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
-    else:
-        target = os.fspath(path)
+    target = _sqlite.read_only_uri(path) if read_only else os.fspath(path)
     db = sqlite3.connect(
         target,
         uri=read_only,

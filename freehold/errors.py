@@ -93,7 +93,12 @@ class ConfigError(FreeholdError):
 class StorageError(FreeholdError):
     """The disk under the archive, its folders or an export's output refused a write (another
     program holds the database, no space, not writable): nothing is wrong with what was being
-    read or the archive itself (``freehold/storage.py``)."""
+    read or the archive itself (``freehold/storage.py``). ``kind`` says how, one of
+    ``storage.STORAGE_KINDS``: the web app answers each with its own status."""
+
+    def __init__(self, message: str, kind: str = "write") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(eq=False)

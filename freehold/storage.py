@@ -32,7 +32,12 @@ from typing import IO, Any
 
 from freehold.errors import StorageError
 
-__all__ = ["failure", "guarded", "sqlite_failure", "temporary_name", "written"]
+__all__ = ["STORAGE_KINDS", "failure", "guarded", "sqlite_failure", "temporary_name", "written"]
+
+# Each ``StorageError.kind``: another program writes the database; the place cannot be written
+# here (a permission, a read-only disk); no space (or over a size limit); the disk refused a
+# read or write; a part of the path is a file; any other refusal.
+STORAGE_KINDS = ("busy", "read-only", "full", "io", "path", "write")
 
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
@@ -46,15 +51,19 @@ def failure(error: OSError, path: Path | str | None = None) -> StorageError:
     where = error.filename if error.filename is not None else path
     cause = error.strerror or str(error)
     if error.errno in _FULL:
-        return StorageError(f"no space left for {where} ({cause}) — free space and run again")
+        return StorageError(
+            f"no space left for {where} ({cause}) — free space and run again", "full"
+        )
     if error.errno in _NOT_WRITABLE:
         return StorageError(
             f"{where} is not writable ({cause}) — make it writable for you (or mount the disk "
-            "read-write) and run again"
+            "read-write) and run again",
+            "read-only",
         )
     if error.errno == errno.ENOTDIR:
         return StorageError(
-            f"{where}: a part of this path is a file, not a folder ({cause}) — give a folder"
+            f"{where}: a part of this path is a file, not a folder ({cause}) — give a folder",
+            "path",
         )
     return StorageError(f"cannot write {where} ({cause}) — check the disk and run again")
 
@@ -67,19 +76,24 @@ def sqlite_failure(error: sqlite3.Error, path: Path) -> StorageError | None:
     if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
         return StorageError(
             f"the archive is busy: another program is writing {path} ({error}) — close it, "
-            "or wait for it to finish, and try again"
+            "or wait for it to finish, and try again",
+            "busy",
         )
     if code == _SQLITE_READONLY or (code == _SQLITE_CANTOPEN and _unwritable(path)):
         return StorageError(
             f"{path} is not writable ({error}) — make the archive and its folder writable "
-            "for you, and run again"
+            "for you, and run again",
+            "read-only",
         )
     if code == _SQLITE_FULL:
-        return StorageError(f"no space left for {path} ({error}) — free space and run again")
+        return StorageError(
+            f"no space left for {path} ({error}) — free space and run again", "full"
+        )
     if code == _SQLITE_IOERR:
         return StorageError(
             f"{path}: the disk refused a read or write ({error}: it is full, over a size "
-            "limit, or failing) — free space or check the disk, and run again"
+            "limit, or failing) — free space or check the disk, and run again",
+            "io",
         )
     return None
 

@@ -27,6 +27,7 @@ from click.testing import CliRunner
 
 from freehold import archive as archive_module
 from freehold.archive import write_blob
+from freehold.backup.state import open_state
 from freehold.cli import cli
 from freehold.errors import FreeholdError
 from tests.builders import chatgpt_chats
@@ -480,16 +481,67 @@ def test_a_wal_that_cannot_be_opened_on_a_read_only_mount_is_the_storage_line(
     assert "is not writable (unable to open database file)" in result.stdout
 
 
-def test_backup_status_on_a_read_only_mount_is_one_line(imported: Path, tmp_path: Path) -> None:
+def test_backup_status_on_a_read_only_mount_reads(imported: Path, tmp_path: Path) -> None:
     """Review R1, finding 3: `backup status` made its state folder and ended in a traceback
-    (EROFS) on a read-only disk; now the storage line, naming the folder."""
+    (EROFS) on a read-only disk; it only reads now, and says there is no backup yet."""
     result = _on_a_read_only_mount(
         imported, tmp_path, f"{sys.executable} -m freehold backup status"
     )
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr, result.stderr
-    (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert "backup is not writable (Read-only file system)" in error, error
+    assert result.returncode == 1  # not ok: no destination, no backup
+    assert result.stderr == "", result.stderr
+    assert "problem: no backup destination" in result.stdout, result.stdout
+
+
+def _listing(home: Path) -> list[str]:
+    return sorted(str(path.relative_to(home)) for path in home.rglob("*"))
+
+
+READING = [  # every command that only reads the data folder
+    ["stats"],
+    ["search", "the"],
+    ["show", "c19ee96c229f96f6"],
+    ["exits", "list"],
+    ["exits", "status"],
+    ["exits", "show", "chatgpt"],
+    ["backup", "status"],
+    ["backup", "destinations"],
+    ["backup", "list"],
+    ["providers", "list"],
+    ["profile", "list"],
+    ["models", "check"],
+]
+
+
+def test_a_command_that_only_reads_creates_nothing(imported: Path, tmp_path: Path) -> None:
+    """One rule: reading never creates. `backup status` made backup/state.sqlite."""
+    before = _listing(imported)
+    for args in [*READING, ["export", "--format", "json", "--out", str(tmp_path / "out")]]:
+        result = CliRunner().invoke(cli, args)
+        assert "Traceback" not in result.output, (args, result.output)
+        assert _listing(imported) == before, args
+
+
+def test_backup_status_reads_the_state_in_a_read_only_data_folder(
+    imported: Path, unprivileged: None, tmp_path: Path
+) -> None:
+    """`backup status` opened the state read-write: a traceback (SQLite's "attempt to write a
+    readonly database") in a folder it may only read; it reads the last run there now."""
+    assert CliRunner().invoke(cli, ["backup", "add", "here", str(tmp_path / "dest")]).exit_code == 0
+    state = open_state(imported)
+    state.record("run", "here", True, "20261207T000000Z-abcd")
+    state.close()
+    before = _listing(imported)
+    for folder in (imported, *(path for path in imported.rglob("*") if path.is_dir())):
+        folder.chmod(0o500)
+    try:
+        result = freehold("backup", "status", "--json", home=imported, unprivileged=True)
+    finally:
+        for folder in (imported, *(path for path in imported.rglob("*") if path.is_dir())):
+            folder.chmod(0o700)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["destinations"][0]["last_run"]["snapshot"] == "20261207T000000Z-abcd"
+    assert _listing(imported) == before
 
 
 def test_an_archive_changed_under_a_read_only_reader_says_run_again(imported: Path) -> None:
@@ -507,4 +559,26 @@ def test_an_archive_changed_under_a_read_only_reader_says_run_again(imported: Pa
         reader.execute("SELECT text FROM messages ORDER BY id DESC").fetchall()
     assert "changed while it was read read-only" in str(raised.value)
     assert "run again" in str(raised.value) and "restore a backup" not in str(raised.value)
+    reader.close()
+
+
+def test_rows_fetched_after_the_archive_changed_under_a_read_only_reader_say_run_again(
+    imported: Path,
+) -> None:
+    """An error met while rows are fetched (SQLite reads most pages then, not at ``execute``)
+    is told as one met at ``execute``: the same one line, not SQLite's "malformed"."""
+    path = imported / "archive.sqlite"
+    reader = archive_module._connect(path, read_only=True)
+    fetched = [reader.execute("SELECT text FROM messages ORDER BY id DESC") for _ in "ab"]
+    for rows in fetched:  # each statement ran: only its last page was read
+        assert rows.fetchone() is not None
+    size = path.stat().st_size
+    with path.open("r+b") as rewritten:  # another program's writes, as seen by this reader
+        rewritten.seek(4096)
+        rewritten.write(b"\xff" * (size - 4096))
+    for fetch in (fetched[0].fetchall, lambda: list(fetched[1])):
+        with pytest.raises(FreeholdError) as raised:
+            fetch()
+        assert "changed while it was read read-only" in str(raised.value)
+        assert str(path) in str(raised.value) and "run again" in str(raised.value)
     reader.close()

@@ -63,13 +63,14 @@ class Event:
 
 
 class State:
-    def __init__(self, path: Path | None) -> None:
-        """The state at ``path``; None: one in memory, forgotten at the end."""
+    def __init__(self, path: Path | None, *, create: bool = True) -> None:
+        """The state at ``path``; None: one in memory, forgotten at the end. ``create=False``
+        (a command that only reads) makes nothing: no state there reads as nothing yet."""
         if path is None:
             self.db = sqlite3.connect(":memory:", isolation_level=None)
             self.db.executescript(_SCHEMA)
         else:
-            self.db = open_private(path, _SCHEMA)
+            self.db = open_private(path, _SCHEMA, create=create)
 
     def close(self) -> None:
         self.db.close()
@@ -169,9 +170,10 @@ def _dumped(detail: dict[str, Any]) -> str:
     return orjson.dumps({key: hide(value) for key, value in detail.items()}).decode()
 
 
-def open_state(home: Path) -> State:
+def open_state(home: Path, *, create: bool = True) -> State:
     """The data folder's state; where there is no data folder (a verify or restore from the
-    recovery kit after a disaster), one in memory: a command never makes a data folder."""
+    recovery kit after a disaster), one in memory: a command never makes a data folder.
+    ``create=False``: for reading only (``status``), making nothing (``_sqlite``)."""
     if not home.is_dir():
         return State(None)
-    return State(home / "backup" / "state.sqlite")
+    return State(home / "backup" / "state.sqlite", create=create)

@@ -82,7 +82,7 @@ def scheduled() -> str:
 def status(home: Path, now: datetime | None = None) -> Status:
     settings = load(home)
     moment = now or datetime.now(UTC)
-    state = open_state(home)
+    state = open_state(home, create=False)  # a status only reads: it makes nothing
     try:
         rows = [
             _destination(state, config, home, moment) for config in settings.destinations.values()

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from freehold import _private, progress, storage
+from freehold import _private, progress
 from freehold.archive import home_dir, now_iso
 from freehold.backup import crypto, settings
 from freehold.backup import destinations as destinations_module
@@ -564,10 +564,7 @@ def _print_prune(plan: pruning.Pruned, verb: str) -> None:
 def status(as_json: bool) -> None:
     """Per destination: the last run, verify and drill; whether 3-2-1 is met. Exits 1 when
     a backup is older than 48 hours or a drill failed."""
-    # Reading the status makes the state folder when missing: on a read-only disk that is
-    # the storage line, not a traceback (review R1, 3; freehold/backup/ left as it is).
-    with storage.guarded(home_dir() / "backup"):
-        found = statuses.status(home_dir())
+    found = statuses.status(home_dir())
     if as_json:
         print_json(found.as_json())
     else:

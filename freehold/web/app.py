@@ -2,10 +2,11 @@
 
 The route list below is the whole surface. Every request first passes ``security.Guard``
 (host, token, origin, CSRF, body size, headers: see docs/web.md); errors become pages in one
-place, ``_error`` (a page; JSON for the composer's ``fetch``, which asks for it). Each worker
-thread opens its own archive connection on first use (SQLite connections are not shared between
-threads), and all of them are closed at shutdown, after any answer still on its way has been
-stopped and kept (``turns.Turns``).
+place, ``_error`` (a page; JSON for the composer's ``fetch``, which asks for it), with the
+status, line and headers ``failures.answer`` gives each. Each worker thread opens its own
+archive connection on first use (SQLite connections are not shared between threads), and all
+of them are closed at shutdown, after any answer still on its way has been stopped and kept
+(``turns.Turns``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from freehold.archive import Archive, open_archive
-from freehold.errors import FreeholdError, NotFoundError
+from freehold.errors import FreeholdError
 from freehold.safehtml import highlight_css
 from freehold.web import rehearsals, views
+from freehold.web.failures import answer
 from freehold.web.imports import Jobs
 from freehold.web.render import page
 from freehold.web.security import Guard, GuardConfig
@@ -103,18 +105,13 @@ ROUTES = [
 
 
 def _error(request: Request, exc: Exception) -> Response:
-    """The one place errors become status codes and pages."""
-    if isinstance(exc, NotFoundError):
-        status, text = 404, str(exc)
-    elif isinstance(exc, FreeholdError):
-        status, text = 400, str(exc)
-    elif isinstance(exc, HTTPException):
-        status, text = exc.status_code, str(exc.detail)
-    else:
-        status, text = 500, "Internal error"
+    """Errors become pages here, with the status ``failures.answer`` gives them."""
+    said = answer(exc)
     if "json" in request.headers.get("accept", ""):  # the composer's fetch: it shows ``error``
-        return JSONResponse({"status": status, "error": text}, status_code=status)
-    return page(request, "error.html", {"status": status, "message": text}, status_code=status)
+        body = {"status": said.status, "error": said.text}
+        return JSONResponse(body, status_code=said.status, headers=said.headers)
+    context = {"status": said.status, "message": said.text}
+    return page(request, "error.html", context, status_code=said.status, headers=said.headers)
 
 
 def create_app(

@@ -29,7 +29,7 @@ from freehold.archive import open_archive
 from freehold.errors import FreeholdError
 from freehold.ingest import import_path
 
-__all__ = ["Job", "Jobs", "UploadError", "clean_name"]
+__all__ = ["ImportRunning", "Job", "Jobs", "UploadError", "clean_name"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -86,10 +86,10 @@ class Jobs:
         return any(job.state == "running" for job in self.jobs.values())
 
     def reserve(self) -> tuple[Job, Path]:
-        """A new job and its empty folder; FreeholdError while another import runs."""
+        """A new job and its empty folder; ``ImportRunning`` while another import runs."""
         with self.lock:
             if self.busy():
-                raise FreeholdError("Another import is running; wait for it to finish.")
+                raise ImportRunning("Another import is running; wait for it to finish.")
             job = Job(secrets.token_hex(8), "upload")
             self.jobs[job.id] = job
         folder = self.home / "uploads" / job.id
@@ -156,6 +156,10 @@ _FLUSH_AT = 1 << 20  # bytes of upload held in memory before they go to disk
 _MAX_FIELD = 4096  # bytes of any form field that is not the file (none is expected)
 _MAX_PARTS = 4
 _AGAIN = "send the file again from the import page"
+
+
+class ImportRunning(FreeholdError):
+    """An import asked for while another import from the web app runs."""
 
 
 class UploadError(FreeholdError):

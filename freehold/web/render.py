@@ -62,7 +62,13 @@ def _language(request: Request) -> str:
     return choose(request.cookies.get("lang"), request.headers.get("accept-language"))
 
 
-def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+def page(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """A template rendered with what every page needs: language, CSRF token, current path."""
     language = _language(request)
     common = {
@@ -74,7 +80,7 @@ def page(request: Request, name: str, context: dict[str, Any], status_code: int 
         "sidebar": _sidebar(request),
     }
     response = TEMPLATES.TemplateResponse(
-        request, name, {**common, **context}, status_code=status_code
+        request, name, {**common, **context}, status_code=status_code, headers=headers
     )
     response.headers["cache-control"] = "no-store"
     return response

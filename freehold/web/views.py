@@ -34,7 +34,7 @@ from freehold.errors import FreeholdError, NotFoundError
 from freehold.exporters import json as json_export
 from freehold.exporters import markdown as markdown_export
 from freehold.safehtml import RASTER
-from freehold.web.imports import UploadError
+from freehold.web.failures import Answer, answer
 from freehold.web.meaning import search_page as meaning_search
 from freehold.web.render import composer_page, conversation_page, markdown_page, page
 from freehold.web.turns import NDJSON, Ask
@@ -341,20 +341,21 @@ def source(request: Request) -> Response:
     return page(request, "source.html", {"source": found[0], "report": found[0]["report"]})
 
 
-def import_form(request: Request, error: str | None = None, status: int = 200) -> Response:
+def import_form(request: Request, refused: Answer | None = None) -> Response:
+    """The import page; ``refused``: why the upload just sent was not imported."""
     jobs = request.app.state.jobs
-    context = {"error": error, "jobs": list(jobs.jobs.values())[::-1]}
-    return page(request, "import.html", context, status_code=status)
+    context = {"error": refused.text if refused else None, "jobs": list(jobs.jobs.values())[::-1]}
+    if refused is None:
+        return page(request, "import.html", context)
+    return page(request, "import.html", context, refused.status, refused.headers)
 
 
 async def import_upload(request: Request) -> Response:
     jobs = request.app.state.jobs
     try:
         job = await jobs.receive(request.headers.get("content-type", ""), request.stream())
-    except UploadError as error:
-        return import_form(request, str(error), 400)
-    except FreeholdError as error:  # another import is running
-        return import_form(request, str(error), 409)
+    except FreeholdError as error:  # not an upload, another import runs, the disk refused…
+        return import_form(request, answer(error))  # shown on the form, with its status
     except ClientDisconnect:  # hung up, or silent past the idle timeout: nothing was kept
         return Response(status_code=400)  # nobody is left to read it
     return RedirectResponse(f"/import/jobs/{job.id}", status_code=303)

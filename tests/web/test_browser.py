@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,9 @@ from playwright.sync_api import (  # noqa: E402
     sync_playwright,
 )
 
+from freehold import archive as archive_module  # noqa: E402
 from freehold import exits  # noqa: E402
-from freehold.archive import conversation_id, open_archive  # noqa: E402
+from freehold.archive import ARCHIVE_NAME, conversation_id, open_archive  # noqa: E402
 from freehold.ingest import import_path  # noqa: E402
 from tests.web.conftest import Server  # noqa: E402
 from tests.web.hostile import CANARY, write_hostile_export  # noqa: E402
@@ -295,6 +297,32 @@ def test_star_toggles_in_place_through_htmx(page: Page, sample: Server, watch: W
     expect(page).to_have_url(sample.url + f"/conversations/{cid}")  # swapped, not navigated
     page.reload()
     expect(button).to_have_attribute("aria-pressed", now)
+    watch.assert_quiet()
+
+
+def test_a_busy_archive_is_said_where_the_star_was_clicked(
+    page: Page, sample: Server, watch: Watch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """htmx swaps nothing for an error: the star stayed as it was and the page said nothing.
+    Now the error page's line is shown (``app.js``), and goes at the next answer."""
+    monkeypatch.setattr(archive_module, "BUSY_TIMEOUT", 0.2)  # before the server's connections
+    cid = branched_conversation(sample)
+    log_in(page, sample, f"/conversations/{cid}")
+    button = page.locator("form.star button")
+    was = button.get_attribute("aria-pressed")
+    said = page.locator("#failure")
+    with closing(sqlite3.connect(sample.home / ARCHIVE_NAME, isolation_level=None)) as other:
+        other.execute("BEGIN IMMEDIATE")  # another freehold command writing
+        button.click()
+        expect(said).to_have_text(
+            "the archive is busy — another freehold command is writing; try again in a moment"
+        )
+        expect(said).to_have_attribute("role", "alert")
+        expect(button).to_have_attribute("aria-pressed", was or "")
+        other.execute("ROLLBACK")
+    button.click()
+    expect(button).not_to_have_attribute("aria-pressed", was or "")
+    expect(said).to_be_hidden()
     watch.assert_quiet()
 
 

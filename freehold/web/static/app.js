@@ -283,6 +283,36 @@
     addCopyButtons(document);
     document.querySelectorAll("form.composer").forEach(readyComposer);
   });
+
+  // --- What htmx could not do (a star refused: the archive busy) ---------------------------
+  // htmx swaps nothing for an error: the error page's line (web/failures.py) is said at the
+  // top of the page instead, and goes at the next answer that succeeds.
+
+  function failure() {
+    var said = document.getElementById("failure");
+    if (!said) {
+      said = document.createElement("p");
+      said.id = "failure";
+      said.className = "notice error";
+      said.setAttribute("role", "alert");
+      document.getElementById("main").prepend(said);
+    }
+    return said;
+  }
+
+  document.body.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var line = new DOMParser().parseFromString(xhr.responseText, "text/html")
+      .querySelector(".notice.error");
+    var said = failure();
+    said.textContent = line ? line.textContent : xhr.status + ": " + xhr.statusText;
+    said.hidden = false;
+  });
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    var said = document.getElementById("failure");
+    if (said && event.detail.successful) said.hidden = true;
+  });
+
   document.body.addEventListener("htmx:beforeRequest", function (event) {
     var from = event.detail.elt;
     if (from.matches && from.matches("a.continue, a.regenerate")) closeComposers();
