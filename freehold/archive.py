@@ -666,9 +666,17 @@ def _index_glued(db: sqlite3.Connection, rows: list[tuple[int, str]]) -> None:
 
 
 def _index_file_names(db: sqlite3.Connection, ids: set[int]) -> None:
-    """Write the row of names in ``messages_files_fts`` of each message of ``ids`` whose links
-    were written (``migrations.file_names`` says what it holds), where it is not that already:
-    a new message gets its row, a link renamed or added changes it, the same links again
+    """Write the row of names in ``messages_files_fts`` (``migrations.file_names`` says what it
+    holds) of each new message of ``ids``, those stored with their links in this transaction:
+    one statement, nothing read back."""
+    listed = orjson.dumps(sorted(ids)).decode()
+    names = file_names("SELECT value FROM json_each(?)")
+    db.execute(f"INSERT INTO messages_files_fts(rowid, text) {names}", (listed,))
+
+
+def _reindex_file_names(db: sqlite3.Connection, ids: set[int]) -> None:
+    """Write the row of names of each message of ``ids`` whose links were written again, where
+    it is not what they say already: a link renamed or added changes it, the same links again
     leave it be (an unchanged re-import rewrites nothing)."""
     listed = orjson.dumps(sorted(ids)).decode()
     wanted = dict(db.execute(file_names("SELECT value FROM json_each(?)"), (listed,)))
@@ -750,7 +758,10 @@ class Archive:
             ) from error
         self._next_message_id = 0
         self._fts_pending: list[tuple[int, str]] = []
-        self._links_pending: set[int] = set()  # messages whose links were written
+        # Messages whose links were written, for their rows in messages_files_fts: new ones
+        # (``_flush``) and those linked again (``_link_attachments``).
+        self._links_new: set[int] = set()
+        self._links_again: set[int] = set()
         self._queue = _Queue()
         # Imports (source ids) that brought a copy older than the archive's: exports older
         # than what the archive holds, which flag nothing gone upstream (``mark_gone_upstream``).
@@ -840,7 +851,8 @@ class Archive:
 
     def rollback(self) -> None:
         self._fts_pending.clear()
-        self._links_pending.clear()
+        self._links_new.clear()
+        self._links_again.clear()
         self._queue = _Queue()
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
@@ -859,9 +871,15 @@ class Archive:
             )
             _index_glued(self.db, self._fts_pending)
             self._fts_pending.clear()
-        if self._links_pending:
-            _index_file_names(self.db, self._links_pending)
-            self._links_pending.clear()
+        self._index_new_file_names()
+        if self._links_again:
+            _reindex_file_names(self.db, self._links_again)
+            self._links_again.clear()
+
+    def _index_new_file_names(self) -> None:
+        if self._links_new:
+            _index_file_names(self.db, self._links_new)
+            self._links_new.clear()
 
     def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         row = self.db.execute(sql, params).fetchone()
@@ -1108,7 +1126,7 @@ class Archive:
         self._fts_pending.extend((r[0], r[10]) for r in queue.messages)
         self.db.executemany(_INSERT_FILE, queue.files)
         self.db.executemany(_UPSERT_LINK, queue.links)
-        self._links_pending.update(row[0] for row in queue.links)
+        self._links_new.update(row[0] for row in queue.links)
         self.db.executemany(_UPSERT_CONTEXT, queue.context)
 
     def _local_leaf(self, leaf: int | None) -> tuple[int, float | None] | None:
@@ -1302,8 +1320,11 @@ class Archive:
                 for sha, r in files.items()
             ],
         ).rowcount
+        linked = {mid for mid, _ in links}
+        if linked & self._links_new:  # the same conversation twice in one export:
+            self._index_new_file_names()  # its rows first, for a trigger to write again
         self.db.executemany(_UPSERT_LINK, _link_rows(links))
-        self._links_pending.update(mid for mid, _ in links)
+        self._links_again.update(linked)
         for (mid, pointer), ref in links.items():
             found = ref.sha256 is not None or self._scalar(
                 "SELECT sha256 IS NOT NULL FROM message_attachments "

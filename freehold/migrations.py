@@ -728,9 +728,9 @@ def file_names(ids: str | None = None) -> str:
     spans two names."""
     return f"""
         SELECT message_id, group_concat(name, ' {_unspaced.SEPARATOR} ') FROM (
-            SELECT DISTINCT ma.message_id, coalesce(nullif(ma.name, ''), at.first_name) AS name
-            FROM message_attachments ma LEFT JOIN attachments at ON at.sha256 = ma.sha256
-            WHERE {"1" if ids is None else f"ma.message_id IN ({ids})"}
+            SELECT DISTINCT ma.message_id, coalesce(nullif(ma.name, ''),
+                (SELECT first_name FROM attachments at WHERE at.sha256 = ma.sha256)) AS name
+            FROM message_attachments ma WHERE {"1" if ids is None else f"ma.message_id IN ({ids})"}
             ORDER BY ma.message_id, name
         ) WHERE name != '' GROUP BY message_id"""
 

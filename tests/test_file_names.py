@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zipfile
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime
@@ -259,4 +260,20 @@ def test_an_archive_from_before_the_index_of_file_names_gets_it_filled(tmp_path:
         assert found(archive, "IMG_2024") == {"img-0"}
     assert said == []  # quick: not announced
     assert len(_rows(home)) == 2
+    _checked(home)
+
+
+def test_a_conversation_twice_in_one_export_keeps_the_later_names(tmp_path: Path) -> None:
+    renamed = [("file-Q1", "annual-summary.pdf"), ("file-Q2", "appendix.xlsx")]
+    copies = []
+    for name, uploads in (("one.zip", None), ("two.zip", renamed)):
+        with zipfile.ZipFile(export(tmp_path / name, uploads=uploads)) as opened:
+            copies += json.loads(opened.read("conversations.json"))
+    both = write_zip(tmp_path / "both.zip", {"conversations.json": json.dumps(copies).encode()})
+    home = tmp_path / "home"
+    _import(both, home)  # one transaction: the first copy queued, the second an update
+    with open_archive(home) as archive:
+        assert found(archive, "quarterly-report.pdf") == set()
+        assert found(archive, "annual-summary.pdf") == {"q-0"}
+    assert _rows(home)["q-0"] == "annual-summary.pdf \U0010fffd appendix.xlsx"
     _checked(home)
