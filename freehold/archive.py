@@ -668,10 +668,11 @@ def _index_glued(db: sqlite3.Connection, rows: list[tuple[int, str]]) -> None:
 def _index_file_names(db: sqlite3.Connection, ids: set[int]) -> None:
     """Write the row of names in ``messages_files_fts`` (``migrations.file_names`` says what it
     holds) of each new message of ``ids``, those stored with their links in this transaction:
-    one statement, nothing read back."""
+    one statement, nothing read back; a row a trigger wrote meanwhile (the same conversation
+    twice in one export, a file renamed) is replaced."""
     listed = orjson.dumps(sorted(ids)).decode()
     names = file_names("SELECT value FROM json_each(?)")
-    db.execute(f"INSERT INTO messages_files_fts(rowid, text) {names}", (listed,))
+    db.execute(f"INSERT OR REPLACE INTO messages_files_fts(rowid, text) {names}", (listed,))
 
 
 def _reindex_file_names(db: sqlite3.Connection, ids: set[int]) -> None:
@@ -871,15 +872,12 @@ class Archive:
             )
             _index_glued(self.db, self._fts_pending)
             self._fts_pending.clear()
-        self._index_new_file_names()
-        if self._links_again:
-            _reindex_file_names(self.db, self._links_again)
-            self._links_again.clear()
-
-    def _index_new_file_names(self) -> None:
         if self._links_new:
             _index_file_names(self.db, self._links_new)
             self._links_new.clear()
+        if self._links_again:
+            _reindex_file_names(self.db, self._links_again)
+            self._links_again.clear()
 
     def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         row = self.db.execute(sql, params).fetchone()
@@ -1320,11 +1318,8 @@ class Archive:
                 for sha, r in files.items()
             ],
         ).rowcount
-        linked = {mid for mid, _ in links}
-        if linked & self._links_new:  # the same conversation twice in one export:
-            self._index_new_file_names()  # its rows first, for a trigger to write again
         self.db.executemany(_UPSERT_LINK, _link_rows(links))
-        self._links_again.update(linked)
+        self._links_again.update(mid for mid, _ in links)
         for (mid, pointer), ref in links.items():
             found = ref.sha256 is not None or self._scalar(
                 "SELECT sha256 IS NOT NULL FROM message_attachments "

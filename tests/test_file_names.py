@@ -19,17 +19,21 @@ from click.testing import CliRunner
 
 from freehold.archive import Archive, open_archive
 from freehold.cli import cli
+from freehold.models import AttachmentRef
 from tests.builders import ingest, png, write_zip
+from tests.test_archive import add, conversation, msg
 
 START = datetime(2025, 3, 1, tzinfo=UTC).timestamp()
 IMAGE = "file-IMG1-IMG_20240312_0930.jpg"  # the zip member: the image's name in the export
 UPLOADS = [("file-Q1", "quarterly-report.pdf"), ("file-Q2", "appendix.xlsx")]
 
 
-def _node(mid: str, parent: str, role: str, content: dict[str, Any], t: float) -> dict[str, Any]:
+def _node(
+    mid: str, parent: str, role: str, content: dict[str, Any], t: float, uploads: list[Any]
+) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     if mid == "q-0":
-        meta["attachments"] = [{"id": i, "name": n, "mime_type": "x/y"} for i, n in UPLOADS]
+        meta["attachments"] = [{"id": i, "name": n, "mime_type": "x/y"} for i, n in uploads]
     author = {"role": role, "name": None, "metadata": {}}
     message = {"id": mid, "author": author, "create_time": t, "content": content, "metadata": meta}
     return {"id": mid, "message": message, "parent": parent, "children": []}
@@ -56,25 +60,20 @@ def export(path: Path, *, image: bool = True, uploads: list[tuple[str, str]] | N
     """A ChatGPT export zip of ``CHATS``, each an hour after the one before; ``image``: with
     the photo's bytes (else conversations.json alone names it, without a name); ``uploads``:
     the files the first message names (``UPLOADS``), updated an hour later when given."""
-    global UPLOADS
     conversations = []
-    saved, UPLOADS = UPLOADS, uploads or UPLOADS
-    try:
-        for n, (cid, (title, contents)) in enumerate(CHATS.items()):
-            t = START + n * 3600
-            mapping = {"root": {"id": "root", "message": None, "parent": None, "children": []}}
-            parent = "root"
-            for i, content in enumerate(contents):
-                mid = f"{cid}-{i}"
-                role = ("user", "assistant")[i % 2]
-                mapping[mid] = _node(mid, parent, role, content, t + 60 * i)
-                mapping[parent]["children"].append(mid)
-                parent = mid
-            updated = t + 3000 + (3600 if uploads else 0)
-            head = {"id": cid, "title": title, "create_time": t, "update_time": updated}
-            conversations.append({**head, "mapping": mapping, "current_node": parent})
-    finally:
-        UPLOADS = saved
+    for n, (cid, (title, contents)) in enumerate(CHATS.items()):
+        t = START + n * 3600
+        mapping = {"root": {"id": "root", "message": None, "parent": None, "children": []}}
+        parent = "root"
+        for i, content in enumerate(contents):
+            mid = f"{cid}-{i}"
+            role = ("user", "assistant")[i % 2]
+            mapping[mid] = _node(mid, parent, role, content, t + 60 * i, uploads or UPLOADS)
+            mapping[parent]["children"].append(mid)
+            parent = mid
+        updated = t + 3000 + (3600 if uploads else 0)
+        head = {"id": cid, "title": title, "create_time": t, "update_time": updated}
+        conversations.append({**head, "mapping": mapping, "current_node": parent})
     members = {"conversations.json": json.dumps(conversations).encode()}
     if image:
         members[IMAGE] = png()
@@ -277,3 +276,19 @@ def test_a_conversation_twice_in_one_export_keeps_the_later_names(tmp_path: Path
         assert found(archive, "annual-summary.pdf") == {"q-0"}
     assert _rows(home)["q-0"] == "annual-summary.pdf \U0010fffd appendix.xlsx"
     _checked(home)
+
+
+def test_a_file_named_again_in_the_same_transaction_keeps_one_row(tmp_path: Path) -> None:
+    """The same raw JSON twice in one transaction, its file named only the second time: the
+    link's trigger writes the new message's row before the commit does (replaced, not doubled)."""
+
+    def copy(name: str | None) -> Any:
+        message = msg("u", None, "user", "see the file")
+        message.attachments = [AttachmentRef("file-service://file-R", name=name)]
+        return conversation("twice", [message])
+
+    with open_archive(tmp_path / "home") as archive:
+        assert add(archive, copy(None), copy("roadmap-2025.key")) == ["new", "unchanged"]
+        assert found(archive, "roadmap") == {"u"}
+    assert _rows(tmp_path / "home") == {"u": "roadmap-2025.key"}
+    _checked(tmp_path / "home")
