@@ -17,7 +17,10 @@ the messages' text when no other word lets FTS5 choose the candidates. An ordina
 found in ``messages_fts`` or, written against such letters (iPhoneを), in the small index of
 those words, ``messages_glued_fts`` (``_unspaced.glued``): the search runs as before, then once
 more driven by that index for the messages only it finds, merged newest first; their snippets
-are cut as those of a word found as a substring.
+are cut as those of a word found as a substring. The names of the files a message points at
+are a third index of the same kind, ``messages_files_fts`` (migration m013), searched the same
+way once more, each word there as the start of a word (``quart`` finds quarterly-report.pdf,
+as a file search does); such a hit says so (``Hit.found_in``) and its snippet is the names.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
 
 __all__ = [
     "CANDIDATES",
+    "FILE_NAME",
     "Hit",
     "Query",
     "candidates",
@@ -79,6 +83,7 @@ class Hit:
     snippet: str
     highlights: list[tuple[int, int]]
     score: float
+    found_in: str = "text"  # or "file_name": the snippet is then the names of its files
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +97,7 @@ class Hit:
             "snippet": self.snippet,
             "highlights": [list(span) for span in self.highlights],
             "score": round(self.score, 4),
+            "found_in": self.found_in,
         }
 
 
@@ -141,7 +147,8 @@ class Query:
     ``groups`` holds the FTS5 strings of the groups in ``match``, for the messages found
     through ``messages_glued_fts`` (``glued``), and ``side`` the ids of those messages among
     the candidates (``candidates`` sets it); ``words`` every word FTS5 finds, as typed, to
-    mark where no FTS5 ``highlight()`` can (a glued word).
+    mark where no FTS5 ``highlight()`` can (a glued word). ``named`` is ``glued`` for the
+    names of the messages' files.
     """
 
     match: str | None
@@ -163,18 +170,33 @@ class Query:
 
     def glued(self) -> tuple[str, str, list[Any]] | None:
         """``rows`` for the messages where a word of ``match`` is one of their glued words,
-        each group matched in either index; ``f`` is then ``messages_glued_fts``. None when
-        ``rows`` does not use the index (its tests look in both)."""
+        each group matched in any index; ``f`` is then ``messages_glued_fts``. None when
+        ``rows`` does not use the index (its tests look in every one)."""
+        return self._beside("messages_glued_fts", self.groups)
+
+    def named(self) -> tuple[str, str, list[Any]] | None:
+        """``glued`` for the names of the files the messages point at: ``f`` is
+        ``messages_files_fts``, each word a prefix (``_start``)."""
+        starts = tuple(tuple(_start(word) for word in group) for group in self.groups)
+        return self._beside("messages_files_fts", starts)
+
+    def marks_in_names(self) -> str:
+        """The FTS5 expression that marks every word of ``match`` in a message's file names."""
+        return " OR ".join(_start(word) for group in self.groups for word in group)
+
+    def _beside(
+        self, index: str, groups: tuple[tuple[str, ...], ...]
+    ) -> tuple[str, str, list[Any]] | None:
         if self.match is None:
             return None
-        source = "messages_glued_fts f JOIN messages m ON m.id = f.rowid"
+        source = f"{index} f JOIN messages m ON m.id = f.rowid"
         tests, params = "", []
         if len(self.groups) > 1:  # one group: the MATCH of its words is the whole test
             for group in self.groups:
-                tests += " AND (" + " OR ".join([_EITHER] * len(group)) + ")"
-                params += [fts for word in group for fts in (word, word)]
-        condition = f"messages_glued_fts MATCH ?{tests}{self.tests}"
-        words = " OR ".join(word for group in self.groups for word in group)
+                tests += " AND (" + " OR ".join([_ANY] * len(group)) + ")"
+                params += [fts for word in group for fts in _any(word)]
+        condition = f"{index} MATCH ?{tests}{self.tests}"
+        words = " OR ".join(word for group in groups for word in group)
         return source, condition, [words, *params, *self.params]
 
 
@@ -187,11 +209,12 @@ def parse(query: str) -> Query:
     """
     groups = _groups(query)
     indexed = [group for group in groups if all(word.fts for word in group)]
-    tests, params = "", []
+    tests = ""
+    params: list[str] = []
     for group in (group for group in groups if group not in indexed):
         tests += " AND (" + " OR ".join(_test(word) for word in group) + ")"
         for word in group:
-            params += [word.fts, word.fts] if word.fts else [_unspaced.like(word.needle)]
+            params += _any(word.fts) if word.fts else [_unspaced.like(word.needle)]
     words = [word.fts for group in groups for word in group if word.fts]
     return Query(
         " AND ".join(_group(group) for group in indexed) or None,
@@ -213,17 +236,30 @@ class _Word(NamedTuple):
     typed: str = ""
 
 
-# An ordinary word, in a message: in the index of its text or among its glued words. Each set
-# of ids is read once, when a row first needs it (a look-up of each row's id in FTS5 instead
-# took 670 ms for `python docker` over 2,323 rows, 3.4 ms this way).
-_EITHER = (
+# An ordinary word, in a message: in the index of its text, among its glued words or in the
+# names of its files (parameters: ``_any``). Each set of ids is read once, when a row first
+# needs it (a look-up of each row's id in FTS5 instead took 670 ms for `python docker` over
+# 2,323 rows, 3.4 ms this way).
+_ANY = (
     "(m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?) "
-    "OR m.id IN (SELECT rowid FROM messages_glued_fts WHERE messages_glued_fts MATCH ?))"
+    "OR m.id IN (SELECT rowid FROM messages_glued_fts WHERE messages_glued_fts MATCH ?) "
+    "OR m.id IN (SELECT rowid FROM messages_files_fts WHERE messages_files_fts MATCH ?))"
 )
 
 
+def _any(fts: str) -> tuple[str, str, str]:
+    """The parameters of ``_ANY`` for one word's FTS5 string."""
+    return fts, fts, _start(fts)
+
+
+def _start(fts: str) -> str:
+    """A word's FTS5 string as it is looked for in file names: as the start of a word (its
+    last word, in a phrase), as a file search matches what is typed."""
+    return fts if fts.endswith("*") else fts + "*"
+
+
 def _test(word: _Word) -> str:
-    return "m.text LIKE ? ESCAPE '\\'" if word.fts is None else _EITHER
+    return "m.text LIKE ? ESCAPE '\\'" if word.fts is None else _ANY
 
 
 def _group(words: list[_Word]) -> str:
@@ -303,24 +339,39 @@ def candidates(
 ) -> tuple[Query, list[tuple[Any, ...]]]:
     """The parsed query and the newest ``CANDIDATES`` matching rows, best first.
 
-    A row is (message id, rank, conversation id, title, role, model, created_at, source_kind).
+    A row is (message id, rank, conversation id, title, role, model, created_at, source_kind,
+    found_in). A message found in its text is not looked for among its file names again.
     """
     if not query.strip():
         raise FreeholdError("empty search — give one or more words to look for")
     parsed = parse(query)
-    glued = parsed.glued()
+    glued, named = parsed.glued(), parsed.named()
     try:
         rows = _candidates(db, parsed.rows(), filters, bool(parsed.match))
         side = _candidates(db, glued, filters, True) if glued else []
+        files = _candidates(db, named, filters, True, FILE_NAME) if named else []
     except sqlite3.OperationalError as error:
         raise _bad_query(query, error) from error
     if side:  # the newest of both, each message once; bm25 of the index that found it
-        found = {row[0] for row in rows}
-        extra = [row for row in side if row[0] not in found]
-        rows = sorted([*rows, *extra], key=lambda row: -row[0])[:CANDIDATES]
+        rows, extra = _merged(rows, side)
         parsed = replace(parsed, side=frozenset(row[0] for row in extra))
+    if files:
+        rows, _ = _merged(rows, files)
     rows.sort(key=lambda row: (row[1], -row[0]))
     return parsed, rows
+
+
+FILE_NAME = "file_name"  # ``Hit.found_in`` of a message found by the names of its files
+
+
+def _merged(
+    rows: list[tuple[Any, ...]], more: list[tuple[Any, ...]]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The newest ``CANDIDATES`` of ``rows`` and of the rows of ``more`` not among them, and
+    those rows of ``more``."""
+    found = {row[0] for row in rows}
+    extra = [row for row in more if row[0] not in found]
+    return sorted([*rows, *extra], key=lambda row: -row[0])[:CANDIDATES], extra
 
 
 def _candidates(
@@ -328,6 +379,7 @@ def _candidates(
     rows: tuple[str, str, list[Any]],
     filters: tuple[str, list[Any]],
     indexed: bool,
+    found_in: str = "text",
 ) -> list[tuple[Any, ...]]:
     """The newest ``CANDIDATES`` rows of one ``Query.rows`` (``indexed``: FTS5 drives)."""
     source, condition, params = rows
@@ -335,7 +387,7 @@ def _candidates(
     where, more = filters
     sql = f"""
         SELECT {key}, {rank}, m.conversation_id, c.title, m.role,
-               coalesce(m.model, c.model), m.created_at, c.source_kind
+               coalesce(m.model, c.model), m.created_at, c.source_kind, '{found_in}'
         FROM {source}
         JOIN conversations c ON c.id = m.conversation_id
         WHERE {condition} {where}
@@ -347,7 +399,8 @@ def snippets(
     db: sqlite3.Connection, query: str, parsed: Query, rows: list[tuple[Any, ...]]
 ) -> list[str]:
     """The marked snippet of each candidate row, in order."""
-    ids = [row[0] for row in rows]
+    named = [row[0] for row in rows if row[8] == FILE_NAME]
+    ids = [row[0] for row in rows if row[8] != FILE_NAME]
     side = [mid for mid in ids if mid in parsed.side]
     try:
         if parsed.needles:
@@ -355,6 +408,7 @@ def snippets(
         else:
             found = _snippets(db, parsed.match or "", [mid for mid in ids if mid not in side])
             found.update(_windows(db, parsed, side))
+        found.update(_names(db, parsed, named))
     except sqlite3.OperationalError as error:
         raise _bad_query(query, error) from error
     return [found.get(row[0], "") for row in rows]
@@ -407,6 +461,20 @@ def _snippets(db: sqlite3.Connection, match: str, ids: list[int]) -> dict[int, s
     return {row[0]: row[1] or "" for row in rows}
 
 
+def _names(db: sqlite3.Connection, parsed: Query, ids: list[int]) -> dict[int, str]:
+    """The snippets of messages found by the names of their files: those names, the words
+    marked, ", " between two."""
+    if not ids:
+        return {}
+    rows = db.execute(
+        f"SELECT rowid, snippet(messages_files_fts, 0, '{_OPEN}', '{_CLOSE}', '…', 16) "
+        "FROM messages_files_fts WHERE messages_files_fts MATCH ? "
+        "AND rowid IN (SELECT value FROM json_each(?))",
+        (parsed.marks_in_names(), orjson.dumps(ids).decode()),
+    )
+    return {row[0]: row[1].replace(f" {_unspaced.SEPARATOR} ", ", ") for row in rows}
+
+
 def _windows(db: sqlite3.Connection, parsed: Query, ids: list[int]) -> dict[int, str]:
     """Snippets for a search with words found as substrings, which FTS5's snippet() cannot
     mark: each whole text, marked by FTS5's highlight() where it holds an indexed word, then
@@ -451,7 +519,9 @@ def _marked(text: str, marks: list[tuple[int, int]]) -> str:
 
 def hit(row: tuple[Any, ...], marked: str) -> Hit:
     snippet, marks = spans(marked)
-    return Hit(row[2], row[3], row[0], row[4], row[5], row[6], row[7], snippet, marks, -row[1])
+    return Hit(
+        row[2], row[3], row[0], row[4], row[5], row[6], row[7], snippet, marks, -row[1], row[8]
+    )
 
 
 def spans(marked: str) -> tuple[str, list[tuple[int, int]]]:
@@ -511,8 +581,8 @@ def select_ids(
         params += [model] * 4
     if query:
         parsed = parse(query)
-        found = []  # in either index
-        for each in (parsed.rows(), parsed.glued()):
+        found = []  # in any index
+        for each in (parsed.rows(), parsed.glued(), parsed.named()):
             if each is not None:
                 matching, condition, more = each
                 found.append(f"id IN (SELECT m.conversation_id FROM {matching} WHERE {condition})")

@@ -65,7 +65,7 @@ from freehold import (
 )
 from freehold._words import plural
 from freehold.errors import ArchiveError, NoArchiveError
-from freehold.migrations import migrate
+from freehold.migrations import file_names, migrate
 from freehold.models import (
     AttachmentRef,
     ContextRecord,
@@ -677,6 +677,37 @@ def _index_glued(db: sqlite3.Connection, rows: list[tuple[int, str]]) -> None:
         db.executemany("INSERT INTO messages_glued_fts(rowid, text) VALUES (?, ?)", glued)
 
 
+def _index_file_names(db: sqlite3.Connection, ids: set[int]) -> None:
+    """Write the row of names in ``messages_files_fts`` (``migrations.file_names`` says what it
+    holds) of each new message of ``ids``, those stored with their links in this transaction:
+    one statement, nothing read back; a row a trigger wrote meanwhile (the same conversation
+    twice in one export, a file renamed) is replaced."""
+    listed = orjson.dumps(sorted(ids)).decode()
+    names = file_names("SELECT value FROM json_each(?)")
+    db.execute(f"INSERT OR REPLACE INTO messages_files_fts(rowid, text) {names}", (listed,))
+
+
+def _reindex_file_names(db: sqlite3.Connection, ids: set[int]) -> None:
+    """Write the row of names of each message of ``ids`` whose links were written again, where
+    it is not what they say already: a link renamed or added changes it, the same links again
+    leave it be (an unchanged re-import rewrites nothing)."""
+    listed = orjson.dumps(sorted(ids)).decode()
+    wanted = dict(db.execute(file_names("SELECT value FROM json_each(?)"), (listed,)))
+    held = dict(
+        db.execute(
+            "SELECT rowid, text FROM messages_files_fts "
+            "WHERE rowid IN (SELECT value FROM json_each(?))",
+            (listed,),
+        )
+    )
+    stale = [(mid,) for mid, names in held.items() if wanted.get(mid) != names]
+    db.executemany("DELETE FROM messages_files_fts WHERE rowid = ?", stale)
+    db.executemany(
+        "INSERT INTO messages_files_fts(rowid, text) VALUES (?, ?)",
+        [(mid, names) for mid, names in wanted.items() if held.get(mid) != names],
+    )
+
+
 def _insert_conversations(count: int) -> str:
     """One INSERT of ``count`` conversation rows (the statement cache keeps the few sizes)."""
     return _INSERT_CONVERSATIONS + ", ".join([_CONVERSATION_VALUES] * count)
@@ -740,6 +771,10 @@ class Archive:
             ) from error
         self._next_message_id = 0
         self._fts_pending: list[tuple[int, str]] = []
+        # Messages whose links were written, for their rows in messages_files_fts: new ones
+        # (``_flush``) and those linked again (``_link_attachments``).
+        self._links_new: set[int] = set()
+        self._links_again: set[int] = set()
         self._queue = _Queue()
         # Imports (source ids) that brought a copy older than the archive's: exports older
         # than what the archive holds, which flag nothing gone upstream (``mark_gone_upstream``).
@@ -829,6 +864,8 @@ class Archive:
 
     def rollback(self) -> None:
         self._fts_pending.clear()
+        self._links_new.clear()
+        self._links_again.clear()
         self._queue = _Queue()
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
@@ -847,6 +884,12 @@ class Archive:
             )
             _index_glued(self.db, self._fts_pending)
             self._fts_pending.clear()
+        if self._links_new:
+            _index_file_names(self.db, self._links_new)
+            self._links_new.clear()
+        if self._links_again:
+            _reindex_file_names(self.db, self._links_again)
+            self._links_again.clear()
 
     def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         row = self.db.execute(sql, params).fetchone()
@@ -1114,6 +1157,7 @@ class Archive:
         self._fts_pending.extend((r[0], r[10]) for r in queue.messages)
         self.db.executemany(_INSERT_FILE, queue.files)
         self.db.executemany(_UPSERT_LINK, queue.links)
+        self._links_new.update(row[0] for row in queue.links)
         self.db.executemany(_UPSERT_CONTEXT, queue.context)
 
     def _local_leaf(self, leaf: int | None) -> tuple[int, float | None] | None:
@@ -1308,6 +1352,7 @@ class Archive:
             ],
         ).rowcount
         self.db.executemany(_UPSERT_LINK, _link_rows(links))
+        self._links_again.update(mid for mid, _ in links)
         for (mid, pointer), ref in links.items():
             found = ref.sha256 is not None or self._scalar(
                 "SELECT sha256 IS NOT NULL FROM message_attachments "

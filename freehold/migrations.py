@@ -17,6 +17,7 @@ from freehold import _unspaced
 
 __all__ = [
     "MIGRATIONS",
+    "file_names",
     "m001_initial",
     "m002_conversation_marks",
     "m003_conversations_by_kind",
@@ -29,6 +30,7 @@ __all__ = [
     "m010_early_schemas_caught_up",
     "m011_conversations_parser_version",
     "m012_glued_words",
+    "m013_file_names",
     "migrate",
 ]
 
@@ -716,3 +718,58 @@ def m012_glued_words(db: sqlite3.Connection) -> str:
             [(mid, words) for mid, text in batch if (words := _unspaced.glued(text))],
         )
     return ""
+
+
+def file_names(ids: str | None = None) -> str:
+    """The SQL of (message id, names) for the messages ``ids`` (an SQL list; every message
+    when None) that point at files: what the index of file names holds for each (m013), one
+    rule for the import, its triggers and its backfill. A link's own name, else the name its
+    file was first stored under; each once, ``_unspaced.SEPARATOR`` between two, so no phrase
+    spans two names."""
+    return f"""
+        SELECT message_id, group_concat(name, ' {_unspaced.SEPARATOR} ') FROM (
+            SELECT DISTINCT ma.message_id, coalesce(nullif(ma.name, ''),
+                (SELECT first_name FROM attachments at WHERE at.sha256 = ma.sha256)) AS name
+            FROM message_attachments ma WHERE {"1" if ids is None else f"ma.message_id IN ({ids})"}
+            ORDER BY ma.message_id, name
+        ) WHERE name != '' GROUP BY message_id"""
+
+
+def _file_names_again(ids: str) -> str:
+    """A trigger's statements that write the names row of the messages ``ids`` anew."""
+    return (
+        f"DELETE FROM messages_files_fts WHERE rowid IN ({ids});\n"
+        f"INSERT INTO messages_files_fts(rowid, text) {file_names(ids)};\n"
+    )
+
+
+@_step
+def m013_file_names(_db: sqlite3.Connection) -> str:
+    # The names of the files a message points at (quarterly-report.pdf, IMG_2024.jpg) are in
+    # no message's text: an FTS5 table of their own lists them, rowid = message id, with the
+    # search indexes' tokenizer, a row only for the messages that point at a named file. The
+    # import writes the rows of the links it writes (at the commit, like messages_fts); the
+    # triggers keep the rows in step with what else changes: a link renamed, given its bytes
+    # (and so the name its file was stored under), or deleted, a message deleted. The links
+    # already stored are listed in one statement (a few thousand rows per 100 MB of export).
+    return (
+        """
+        CREATE VIRTUAL TABLE messages_files_fts USING fts5(
+            text, tokenize='porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER messages_files_ad AFTER DELETE ON messages BEGIN
+            DELETE FROM messages_files_fts WHERE rowid = old.id;
+        END;
+        CREATE TRIGGER message_attachments_files_ad AFTER DELETE ON message_attachments BEGIN
+        """
+        + _file_names_again("old.message_id")
+        + """END;
+        CREATE TRIGGER message_attachments_files_au
+            AFTER UPDATE OF message_id, name, sha256 ON message_attachments
+            WHEN old.name IS NOT new.name OR old.sha256 IS NOT new.sha256
+                OR old.message_id IS NOT new.message_id BEGIN
+        """
+        + _file_names_again("old.message_id, new.message_id")
+        + "END;\n"
+        + f"INSERT INTO messages_files_fts(rowid, text) {file_names()};\n"
+    )

@@ -25,6 +25,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
+from freehold._queries import FILE_NAME
 from freehold.models import (
     Attempt,
     ContextRecord,
@@ -352,7 +353,10 @@ def search_hits(hits: list[Any]) -> list[RenderableType]:
         head = Text.assemble(
             _text(hit.title or "(untitled)", "bold"), _text(f"{where} · {hit.source_kind}", "dim")
         )
-        out.extend([head, _snippet(hit.snippet.replace("\n", " "), hit.highlights), Text("")])
+        snippet = _snippet(hit.snippet.replace("\n", " "), hit.highlights)
+        if hit.found_in == FILE_NAME:  # the words are in the names of its files
+            snippet = Text.assemble(_text("attached file: ", "dim"), snippet)
+        out.extend([head, snippet, Text("")])
     return out
 
 

@@ -127,11 +127,12 @@ def chatgpt_chats(path: Path, chats: Mapping[str, tuple[str, list[str]]], start:
     return write_zip(path, {**members, "user.json": b'{"id": "user-chats"}'})
 
 
-# Columns today's archive code reads and writes for every conversation it imports.
-_WRITTEN_BY_EVERY_IMPORT = ("m011_conversations_parser_version",)
+# Columns and tables today's archive code reads and writes for every conversation it imports
+# (m013: the index of file names, for each message that points at a file).
+_WRITTEN_BY_EVERY_IMPORT = ("m011_conversations_parser_version", "m013_file_names")
 
 
 def steps_before(count: int) -> list[tuple[str, Step]]:
     """The first ``count`` migration steps, for a test that writes an older archive with
-    today's code: with the steps that add a column every import writes (they only add one)."""
+    today's code: with the steps that add what every import writes (a column, an index)."""
     return MIGRATIONS[:count] + [s for s in MIGRATIONS if s[0] in _WRITTEN_BY_EVERY_IMPORT]

@@ -254,6 +254,24 @@ def test_the_early_archive_keeps_every_row_and_is_searchable_once(tmp_path: Path
         assert len(archive.context_records()) == 4
 
 
+def test_the_early_archive_finds_a_file_by_its_name(tmp_path: Path) -> None:
+    """Migration m013 lists the names of the files stored before it, in any early archive."""
+    path = _early_archive(tmp_path / "early")
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO message_attachments (message_id, pointer, name) "
+            "VALUES (1, 'file-service://file-C', 'otter-census_2019.csv')"
+        )
+    with open_archive(tmp_path / "early") as archive:
+        (hit,) = archive.search("otter-census_2019")
+        assert (hit.message_id, hit.found_in, hit.snippet) == (
+            1,
+            "file_name",
+            "otter-census_2019.csv",
+        )
+        assert sorted(hit.message_id for hit in archive.search("otter")) == [1, 2]  # the text
+
+
 def test_a_claude_import_with_memories_works_in_an_early_archive(tmp_path: Path) -> None:
     """Probe J1: the account memory's upsert named an index the early archive lacked."""
     _early_archive(tmp_path / "early")

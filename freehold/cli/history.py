@@ -128,8 +128,10 @@ def search(
 ) -> None:
     """Full-text search over every message, ranked, with highlighted snippets.
 
-    Every word must match; "a phrase" matches words in a row; OR between two words matches
-    either; word* matches words starting with it. Anything else is a literal word.
+    Messages are found by their text and by the names of the files they attach (a word
+    there may be the start of one: quart finds quarterly-report.pdf). Every word must
+    match; "a phrase" matches words in a row; OR between two words matches either; word*
+    matches words starting with it. Anything else is a literal word.
     --semantic finds messages near in meaning instead (built and kept beside the archive).
     """
     check_period(filters["since"], filters["until"])

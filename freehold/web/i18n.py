@@ -143,6 +143,7 @@ FRENCH: dict[str, str] = {
     "conversation": "conversation",
     "message": "message",
     "attachment": "pièce jointe",
+    "Attached file:": "Fichier joint :",
     "import": "import",
     "result": "résultat",
     "branch": "branche",
