@@ -9,9 +9,15 @@ way for every source:
   instructions, then the conversation's own instruction records), then the system messages
   written here (``chat --profile``/``--system``, origin ``local``), as text: the person's own
   choice last, so it wins over what the conversation brought;
-- user and assistant text is sent as written (citation markers out); code as fenced blocks;
-- tool calls and their results become text in the assistant's turn ("[Tool call: python]",
-  "[Tool result: browser]"), since no provider can replay another's tools;
+- user and assistant text is sent as written (citation markers out);
+- tool calls and their results become text in the assistant's turn ("[Tool call: python]"
+  with the input fenced, "[Tool result: browser]"), since no provider can replay another's
+  tools. Every ``code`` part is a tool's input (ChatGPT's code interpreter, Claude's and Open
+  WebUI's tool calls, AI Studio's code execution), so each is headed as a call, named by the
+  part, else the message's recipient or author, else ``code``;
+- a file whose text the export carried (Claude's attachments: extracted text, no bytes) goes
+  as its name and that text, fenced, as the original model read it; a file without text as a
+  line naming it;
 - hidden reasoning (``thought`` parts) and memory snapshots are not sent; an answer written
   here that failed is skipped;
 - images go as images when the provider's model takes them and the archive holds the bytes,
@@ -34,6 +40,7 @@ model): a character of ASCII counts a quarter token, any other character a whole
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -203,8 +210,10 @@ def _pieces(message: Message, images: _Images) -> list[str | Image]:
     tool = message.role == "tool" or (message.hidden and message.role == "assistant")
     for part, ref in shown:
         pieces.extend(_part(part, ref, message, images, tool=tool))
+    read = {part.get("name") for part, _ in shown if _file_text(part)}
     for ref in loose:
-        pieces.extend(images.piece(ref, answer=answer))
+        if ref.name not in read or _is_image(ref):  # else its text went with its name above
+            pieces.extend(images.piece(ref, answer=answer))
     return [p for p in pieces if not isinstance(p, str) or p.strip()]
 
 
@@ -223,19 +232,37 @@ def _part(
     if kind in ("text", "transcript"):
         text = without_citation_marks(text)
         return [f"[Tool result: {name}]\n{text}" if tool and message.role == "tool" else text]
-    if kind == "code":
-        fence = f"```{part.get('language') or ''}\n{text}\n```"
-        return [f"[Tool call: {name}]\n{fence}" if tool and name else fence]
+    if kind == "code":  # always a tool's input (module docstring)
+        return [f"[Tool call: {name or 'code'}]\n{_fenced(text, part.get('language'))}"]
     if kind == "execution_output":
-        return [f"[Tool result: {name or 'output'}]\n{text}"]
+        return [f"[Tool result: {name or 'code'}]\n{text}"]
     if kind == "web":
         head = " ".join(str(part.get(k) or "") for k in ("title", "url")).strip()
         return [f"[Tool result: {name or 'web'}] {head}\n{text}".rstrip()]
+    if _file_text(part):
+        label = part.get("name") or (ref.name if ref is not None else None) or "file"
+        return [f"[File attached: {label}]\n{_fenced(text)}"]
     if kind in ("image", "audio", "file") and ref is not None:
         return images.piece(ref, answer=message.role != "user")
     if kind == "unknown":
         images.unknown += 1
     return []  # thoughts, citations, errors, context (the system prompt's): not sent
+
+
+def _file_text(part: Part) -> bool:
+    """Whether ``part`` is a file whose text the export carried."""
+    return part.get("type") == "file" and bool(str(part.get("text") or "").strip())
+
+
+def _is_image(ref: AttachmentRef) -> bool:
+    return (ref.sniffed_mime or ref.mime or "").startswith("image/")
+
+
+def _fenced(text: str, language: object = None) -> str:
+    """``text`` in a Markdown fence longer than any run of backticks inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language or ''}\n{text}\n{fence}"
 
 
 def _joined(turns: list[Turn], alternating: bool) -> list[Turn]:
@@ -280,9 +307,9 @@ class _Images:
         """What stands for ``ref`` in its turn; in an answer (``answer``) to a provider whose
         API takes no image there, its placeholder, the image waiting for the next user turn."""
         name = ref.name or ref.pointer
-        mime = ref.sniffed_mime or ref.mime or ""
-        if not mime.startswith("image/"):
+        if not _is_image(ref):
             return [f"[File attached: {name}]"]
+        mime = ref.sniffed_mime or ref.mime or ""
         data = self.read_blob(ref.sha256) if ref.sha256 else None
         if data is None:
             self.missing += 1

@@ -321,3 +321,48 @@ def test_the_sample_conversation_carries(archive: Archive) -> None:
         assert request.turns and request.turns[0].role == "user"
         roles = [t.role for t in request.turns]
         assert all(a != b for a, b in itertools.pairwise(roles)), cid
+
+
+def test_a_file_whose_text_the_export_carried_goes_with_its_name() -> None:
+    # Claude's attachments: extracted text as a ``file`` part, and a reference with no bytes
+    ref = AttachmentRef("claude-file://notes.txt", "notes.txt", mime="text/plain")
+    notes = {"type": "file", "text": "ZANZIBAR budget is 40k", "name": "notes.txt"}
+    conv = _conv(
+        _m("u", None, "user", _t("Summarise my notes"), notes, attachments=[ref]),
+        _m("a", "u", "assistant", _t("Your budget is 40k.")),
+    )
+    request, _ = _carry(conv)
+    said = request.turns[0].text
+    assert "[File attached: notes.txt]\n```\nZANZIBAR budget is 40k\n```" in said
+    assert said.count("notes.txt") == 1  # the reference is not named a second time
+
+
+def test_a_file_without_text_is_named() -> None:
+    ref = AttachmentRef("claude-file://scan.pdf", "scan.pdf", mime="application/pdf")
+    conv = _conv(_m("u", None, "user", _t("Read this"), attachments=[ref]))
+    request, _ = _carry(conv)
+    assert request.turns[0].text.endswith("[File attached: scan.pdf]")
+
+
+def test_every_code_part_is_a_tool_call_named_by_the_part() -> None:
+    call = {"type": "code", "language": "json", "text": '{"query": "oak"}', "name": "web_search"}
+    result = {"type": "execution_output", "text": "found", "name": "web_search"}
+    run = {"type": "code", "language": "python", "text": "print(sum(range(1, 11)))"}
+    conv = _conv(
+        _m("u", None, "user", _t("Search, then add")),
+        _m("a", "u", "assistant", _t("Let me look."), call, result, run),
+        _m("o", "a", "assistant", {"type": "execution_output", "text": "55"}, _t("It is 55.")),
+    )
+    request, _ = _carry(conv, _provider("anthropic"))
+    said = request.turns[1].text
+    assert '[Tool call: web_search]\n```json\n{"query": "oak"}\n```' in said  # Claude's tool_use
+    assert "[Tool result: web_search]\nfound" in said
+    assert "[Tool call: code]\n```python\nprint(sum(range(1, 11)))\n```" in said  # AI Studio's
+    assert "[Tool result: code]\n55" in said
+
+
+def test_a_fence_outlasts_the_backticks_inside() -> None:
+    code = {"type": "code", "language": "md", "text": "```py\nx = 1\n```", "name": "canvas"}
+    conv = _conv(_m("u", None, "user", _t("Write it")), _m("a", "u", "assistant", code))
+    request, _ = _carry(conv)
+    assert "[Tool call: canvas]\n````md\n```py\nx = 1\n```\n````" in request.turns[1].text
