@@ -7,8 +7,9 @@ of content it held; ``block`` sends typed blocks (``{"type": "text", …}``) to 
 The field readers are in ``_fields``; the importer skeleton in ``_skeleton``.
 
 Files a message names, one rule for every importer (``PartsBuilder.name_files``): each file a
-message names, as a bare name or an object, becomes an ``AttachmentRef`` (``<scheme>://<name>``,
-once per pointer), so that the report's found and missing counts are true. Its ``opener`` is
+message names, as a bare name or an object, becomes an ``AttachmentRef`` (``<scheme>://<id>`` where
+the source keeps files by id, else ``<scheme>://<name>``; once per pointer), so that the report's
+found and missing counts are true. Its ``opener`` is
 what the importer's ``locate`` finds for the name (Mistral's ``chat-<uuid>-files/<name>``);
 without one the file is reported missing, which it is. An entry that names no file is noted.
 """
@@ -130,20 +131,24 @@ class PartsBuilder:
         locate: Callable[[str], Opener | None] | None = None,
         *,
         key: str = "files",
+        ids: tuple[str, ...] = (),
     ) -> list[AttachmentRef]:
         """A reference for each file ``entries`` name (a string, or an object naming it under
-        one of ``NAME_KEYS``); ``locate`` gives the bytes' opener where the export holds them."""
+        one of ``NAME_KEYS``), its pointer the first of ``ids`` it has (the source's own file
+        id: two uploads may share a name), else its name; ``locate`` gives the bytes' opener
+        where the export holds them."""
         refs: list[AttachmentRef] = []
         for entry in entries:
             name = _named(entry)
-            if name is None:
+            ident = _first(entry, ids, field.text) or name
+            if name is None or ident is None:
                 field_note(f"{key}: {describe(entry)} names no file; left in the raw JSON")
                 continue
             mime = _first(entry, _MIME_KEYS, field.text)
             mime = mime if mime and "/" in mime else None  # ``type: "image"`` is no MIME type
             size = _first(entry, _SIZE_KEYS, field.integer)
             opener = locate(name) if locate is not None else None
-            refs.append(self.refer(f"{scheme}://{name}", name, mime, size, opener))
+            refs.append(self.refer(f"{scheme}://{ident}", name, mime, size, opener))
         return refs
 
 

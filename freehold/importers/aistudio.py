@@ -47,7 +47,7 @@ from freehold.tree import build_tree, unique_names
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "aistudio"
-PARSER_VERSION = "aistudio/2"
+PARSER_VERSION = "aistudio/3"
 
 _ROLES = {"user": "user", "model": "assistant", "assistant": "assistant", "system": "system"}
 _SYSTEM_ID = "system-instruction"

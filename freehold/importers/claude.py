@@ -62,7 +62,7 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "claude"
-PARSER_VERSION = "claude/2"
+PARSER_VERSION = "claude/3"
 
 _CONVERSATIONS = re.compile(r"(?:^|/)conversations\.json$")
 _DESIGN = re.compile(r"(?:^|/)design_chats/[^/]+\.json$")
