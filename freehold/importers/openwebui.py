@@ -322,9 +322,7 @@ class _Content(PartsBuilder):
             return False
         pointer, name = f"files[{index}]", field.text(entry, "name")
         self.types.append("image")
-        self.parts.append(
-            {"type": "image", "pointer": pointer, **({"name": name} if name else {})}
-        )
+        self.parts.append({"type": "image", "pointer": pointer, **({"name": name} if name else {})})
         ref = AttachmentRef(pointer, name, found[1], len(data), partial(io.BytesIO, data))
         ref.sha256 = hashlib.sha256(data).hexdigest()  # every message has a files[0]
         self.attachments.append(ref)
