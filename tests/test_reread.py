@@ -17,8 +17,8 @@ import pytest
 
 from freehold.archive import Archive, _newer_parser, open_archive
 from freehold.exporters import json as json_export
-from freehold.ingest import import_path
 from freehold.importers import openwebui
+from freehold.ingest import import_path
 from freehold.models import Message
 from freehold.render import import_report
 from tests.builders import chatgpt_chats, write_zip

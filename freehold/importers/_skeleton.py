@@ -15,7 +15,7 @@ The module then exposes the public protocol of ``hookspecs.py`` with plain assig
 ``FORMAT`` for the planner (``_plan``), which asks each format what it claims in a path::
 
     KIND = "grok"
-    PARSER_VERSION = "grok/2"
+    PARSER_VERSION = "grok/3"
     FORMAT = _Grok
     detect = _Grok.detect
     iter_conversations = _Grok.iter_conversations
