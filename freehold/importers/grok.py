@@ -102,11 +102,17 @@ class _Grok(Format):
     def prologue(self, names: list[str]) -> Iterator[Record]:
         """Each file's top-level keys beside ``conversations``, kept and read (projects)."""
         for name in names:
+            if self.export.size(name) > _WHOLE_LIMIT:
+                what = "larger than 1 GiB: keys beside its conversations (projects…) not read"
+                yield Problem(name, f"{what} — please report this")
+                continue
             try:
-                value = self._load(name) if self.export.size(name) <= _WHOLE_LIMIT else None
+                value = self._load(name)
             except (*READ_ERRORS, orjson.JSONDecodeError):
                 continue  # reading its conversations reports the damage
-            rest = {k: v for k, v in value.items() if k != "conversations"} if value else {}
+            if not isinstance(value, dict):
+                continue
+            rest = {key: item for key, item in value.items() if key != "conversations"}
             if rest:
                 yield from _rest(name, rest)
 

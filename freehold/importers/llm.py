@@ -140,7 +140,7 @@ class _Llm(Format):
                 read |= {"responses", "conversations", *_BY_RESPONSE}
                 read |= {table for _, _, table, _ in _POINTED}
                 yield from _guard(path.name, _legacy(self, db, threads, tables))
-            yield from _guard(path.name, _unread(db, tables, read))
+            yield from _guard(path.name, _unread(db, read))
         finally:
             db.close()
 
@@ -394,9 +394,11 @@ class _Linked:
         return [_row(r) for r in self.db.execute(query, (value,))]
 
 
-def _unread(db: sqlite3.Connection, tables: set[str], read: set[str]) -> Iterator[Problem]:
-    """Each table with rows that nothing read: named, its rows not in the archive."""
-    for table in sorted(tables - read - _ALSO_READ):
+def _unread(db: sqlite3.Connection, read: set[str]) -> Iterator[Problem]:
+    """Each table with rows that nothing read: named, its rows not in the archive. Views are
+    not asked (they show rows of tables)."""
+    rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    for table in sorted({str(row[0]) for row in rows} - read - _ALSO_READ):
         if any(mark in table for mark in _INDEXES):
             continue
         try:

@@ -337,6 +337,7 @@ CREATE TABLE tool_results_attachments (tool_result_id INTEGER, attachment_id TEX
     "order" INTEGER, PRIMARY KEY (tool_result_id, attachment_id));
 CREATE VIRTUAL TABLE responses_fts USING fts5(prompt, response);
 CREATE TABLE logs (id INTEGER PRIMARY KEY, prompt TEXT, response TEXT);
+CREATE VIEW every_prompt AS SELECT prompt FROM responses;
 """
 
 
