@@ -419,12 +419,9 @@ def _fragments(rows: list[Row]) -> list[Part]:
     for row in rows:
         fragment = row.get("fragments") or {}
         part: Part = {"type": "file", "text": field.string(fragment, "content")}
-        part |= {k: fragment[k] for k in ("source", "hash") if fragment.get(k) is not None}
-        if row.get("fragment_aliases"):
-            part["aliases"] = row["fragment_aliases"]
-        if part.get("source"):
-            part["name"] = part["source"]
-        parts.append(part)
+        part |= _texts(fragment, name="source", source="source", hash="hash")
+        aliases = [a for a in row.get("fragment_aliases", []) if isinstance(a, str)]
+        parts.append(part | ({"aliases": aliases} if aliases else {}))
     return parts
 
 
@@ -453,8 +450,7 @@ def _file_part(ref: AttachmentRef) -> Part:
 
 def _tool_call(row: Row) -> Part:
     part: Part = {"type": "code", "language": "json", "text": _plain(row.get("arguments"))}
-    part |= {"name": row["name"]} if row.get("name") else {}
-    return part | ({"call_id": row["tool_call_id"]} if row.get("tool_call_id") else {})
+    return part | _texts(row, name="name", call_id="tool_call_id")
 
 
 def _tool_results(rows: list[Row]) -> tuple[list[Part], list[AttachmentRef]]:
@@ -462,13 +458,16 @@ def _tool_results(rows: list[Row]) -> tuple[list[Part], list[AttachmentRef]]:
     files: list[AttachmentRef] = []
     for row in rows:
         part: Part = {"type": "execution_output", "text": _plain(row.get("output"))}
-        part |= {k: row[k] for k in ("name", "exception") if row.get(k)}
-        part |= {"call_id": row["tool_call_id"]} if row.get("tool_call_id") else {}
-        parts.append(part)
+        parts.append(part | _texts(row, name="name", exception="exception", call_id="tool_call_id"))
         refs = [_attachment(a) for a in row.get("attachments", []) if a]
         parts += [_file_part(ref) for ref in refs]
         files += refs
     return parts, files
+
+
+def _texts(row: Row, **columns: str) -> Part:
+    """The text of each column named that holds text, under its key (an odd value noted)."""
+    return {key: found for key, column in columns.items() if (found := field.text(row, column))}
 
 
 def _as_raw(tables: Tables) -> Tables:
