@@ -34,7 +34,7 @@ import orjson
 
 from freehold.importers import _fields as field
 from freehold.importers._common import Opener, PartsBuilder
-from freehold.importers._skeleton import READ_ERRORS, Claim, Format, linear
+from freehold.importers._skeleton import READ_ERRORS, Claim, Export, Format, linear
 from freehold.models import Conversation, Message, Part, Problem, Record, SourceFile
 from freehold.tree import build_tree
 
@@ -60,9 +60,10 @@ class _Mistral(Format):
     invalid = "not a list of messages"
     missing = "no Le Chat chat-<uuid>.json file found — is this Mistral's export?"
 
-    def __init__(self, export: Any) -> None:
+    def __init__(self, export: Export) -> None:
         super().__init__(export)
         self.used: set[str] = set()  # the files of chat-<uuid>-files/ a message named
+        self.members = set(export.names())
 
     def claim(self) -> Claim:
         """The chats, and the files folder beside each (its attachments)."""
@@ -96,15 +97,30 @@ class _Mistral(Format):
         folders = tuple(_files_folder(name) for name in names)
         for name in self.export.names():
             if folders and name.startswith(folders) and name not in self.used:
-                with self.export.open(name) as handle:
-                    yield SourceFile(name, handle.read())
-                what = "no message names this file; kept as a file of the import, not attached"
-                yield Problem(name, what, lost=False)
+                yield from self.stray(name)
+
+    def stray(self, name: str) -> Iterator[Record]:
+        """A file no message names, kept whole (when it can be read and is not too large)."""
+        if self.export.size(name) > self.limit:
+            yield Problem(
+                name,
+                f"no message names this file, larger than {self.limit >> 20} MiB; "
+                "not imported — keep it yourself",
+            )
+            return
+        try:
+            with self.export.open(name) as handle:
+                yield SourceFile(name, handle.read())
+        except READ_ERRORS as error:
+            yield Problem(name, f"cannot be read ({error}); not imported — {self.again}")
+            return
+        what = "no message names this file; kept as a file of the import, not attached"
+        yield Problem(name, what, lost=False)
 
     def locate(self, name: str) -> Opener | None:
         """The bytes of a file the chat being read names, in its ``chat-<uuid>-files/``."""
         member = _files_folder(self.member) + PurePosixPath(name).name
-        if member not in self.export.names():
+        if member not in self.members:
             return None
         self.used.add(member)
         return partial(self.export.open, member)
