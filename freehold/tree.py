@@ -4,18 +4,20 @@ Exports describe a tree by parent links (ChatGPT's ``mapping``, Claude's ``paren
 and are often damaged: parents that are not there, parent cycles, several roots, a current node
 that points nowhere. ``build_tree`` repairs all of it without dropping a node: orphans become
 roots, a cycle is cut at the node that closes it, a dangling current node falls back to the
-newest leaf. Each repair is reported as a problem string. The result lists parents before children
-(siblings oldest first; siblings of the same or no time in the export's order) and marks the
-visible path (current leaf up to its root).
+newest leaf, and a message whose id an earlier one holds is kept under ``<id>#2`` (``#3``…;
+``unique_ids``, the one rule for every importer: a link to the id means the first). Each repair
+is reported as a problem string. The result lists parents before children (siblings oldest
+first; siblings of the same or no time in the export's order) and marks the visible path
+(current leaf up to its root).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from freehold.models import Message
 
-__all__ = ["Tree", "branch_paths", "build_tree"]
+__all__ = ["Tree", "branch_paths", "build_tree", "unique_ids", "unique_names"]
 
 
 class Tree:
@@ -44,14 +46,42 @@ def build_tree(messages: Sequence[Message], current_leaf: str | None) -> Tree:
 
 
 def _unique(messages: Sequence[Message], problems: list[str]) -> dict[str, Message]:
+    unique_ids(messages, problems)
     by_id: dict[str, Message] = {}
     for message in messages:
         message.on_visible_path = False
-        if message.source_id in by_id:
-            problems.append(f"message {message.source_id} appears twice; the first was kept")
-            continue
         by_id[message.source_id] = message
     return by_id
+
+
+def unique_ids(messages: Sequence[Message], problems: list[str], noun: str = "message") -> None:
+    """Give each message whose id an earlier one holds the first free ``<id>#2``, ``#3``…, and
+    say so. Run before a linear conversation is linked (``_skeleton.linear``), so that each
+    link names the message meant; ``build_tree`` runs it again, finding nothing to do."""
+    names = unique_names([m.source_id for m in messages], problems, noun)
+    for message, name in zip(messages, names, strict=True):
+        message.source_id = name
+
+
+def unique_names(
+    ids: Sequence[str], problems: list[str], noun: str = "message", earlier: Iterable[str] = ()
+) -> list[str]:
+    """``ids`` with each one an earlier id (or one of ``earlier``) holds renamed ``<id>#2``…"""
+    seen = set(earlier)
+    taken = seen | set(ids)
+    names: list[str] = []
+    for given in ids:
+        name = given
+        if given in seen:
+            number = 2
+            while f"{given}#{number}" in taken:
+                number += 1
+            name = f"{given}#{number}"
+            taken.add(name)
+            problems.append(f"{noun} {given} appears twice; kept as {name}")
+        seen.add(name)
+        names.append(name)
+    return names
 
 
 def _cut_orphans_and_cycles(by_id: dict[str, Message], problems: list[str]) -> None:

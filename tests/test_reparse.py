@@ -22,6 +22,7 @@ from freehold import hookspecs, plugins, reparse
 from freehold.archive import Archive, open_archive
 from freehold.cli import cli
 from freehold.importers._skeleton import Format, Kept
+from freehold.importers.openwebui import PARSER_VERSION as OPENWEBUI
 from freehold.ingest import import_path
 from freehold.models import Problem
 from tests import sloppy_importer
@@ -213,7 +214,7 @@ def test_dry_run_lists_what_would_change_and_changes_nothing(
     assert report["conversations"]["reconverted"] == 1
     changed = [item for item in report["items"] if item["status"] == "reconverted"]
     assert [(i["id"], i["parser_version"], i["converted_by"]) for i in changed] == [
-        (cid, "openwebui/1", "openwebui/2")
+        (cid, "openwebui/1", OPENWEBUI)
     ]
     assert _tables(archive) == before and archive.sources() == sources
     assert _text(archive, "ra2") == "255"
@@ -245,10 +246,10 @@ def test_interrupted_midway_leaves_it_consistent_and_a_second_run_finishes(
     assert not archive.db.in_transaction
     assert archive.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert archive.db.execute("PRAGMA foreign_key_check").fetchall() == []
-    assert _versions(archive) == ["openwebui/2", "openwebui/2", "openwebui/1"]
+    assert _versions(archive) == [OPENWEBUI, OPENWEBUI, "openwebui/1"]
     assert archive.sources()[-1]["status"] == "failed"
     assert len(reparse.due(archive)) == 1
-    assert _run(archive).ok and _versions(archive) == ["openwebui/2"] * 3
+    assert _run(archive).ok and _versions(archive) == [OPENWEBUI] * 3
     with open_archive(tmp_path / "fresh") as fresh:
         import_path(fresh, export, reader_process=False)
         assert _shape(archive) == _shape(fresh)
@@ -333,7 +334,7 @@ def test_a_newer_importers_conversation_is_left_as_it_is(archive: Archive, real:
     assert reparse.due(archive) == []
     report = _run(archive, everything=True).to_json()
     assert report["conversations"]["skipped"] == 3 and _text(archive, "ra2") == "255"
-    assert "newer than this freehold's openwebui/2" in report["problems"][0]["what"]
+    assert f"newer than this freehold's {OPENWEBUI}" in report["problems"][0]["what"]
 
 
 def test_a_busy_archive_is_one_line(

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from freehold.models import Message
-from freehold.tree import branch_paths, build_tree
+from freehold.tree import branch_paths, build_tree, unique_ids
 
 _IDS = [f"n{i}" for i in range(8)]
 _MISSING = ["gone", "x9"]
@@ -66,17 +66,33 @@ def chain_to_root(by_id: dict[str, Message], leaf: str) -> list[str]:
 @settings(max_examples=200, deadline=None)
 @given(graphs())
 def test_build_tree_keeps_every_node_once(graph: Graph) -> None:
-    unique = first_occurrences(graph.messages)
+    """Every message is kept, one whose id an earlier one holds under ``<id>#2`` (``#3``…)."""
+    given = [m.source_id for m in graph.messages]
     tree = build_tree(graph.messages, graph.current)
-    assert sorted(m.source_id for m in tree.messages) == sorted(unique)
-    assert all(any(m is kept for kept in unique.values()) for m in tree.messages)
-    duplicates = len(graph.messages) - len(unique)
+    assert len(tree.messages) == len(given)
+    assert len({m.source_id for m in tree.messages}) == len(given)
+    assert {m.source_id.partition("#")[0] for m in tree.messages} == set(given)
+    duplicates = len(given) - len(set(given))
     assert sum("appears twice" in p for p in tree.problems) == duplicates
+
+
+def test_a_duplicate_id_is_kept_renamed_and_links_mean_the_first() -> None:
+    """Claude, Open WebUI and LibreChat trees kept the first of two messages with one id and
+    dropped the second, off the visible path; AI Studio and Grok renamed it. One rule now."""
+    messages = [message("a", None, 1), message("b", "a", 2), message("a", "b", 3)]
+    tree = build_tree(messages, "a")
+    assert [(m.source_id, m.parent_source_id) for m in tree.messages] == [
+        ("a", None),
+        ("b", "a"),
+        ("a#2", "b"),
+    ]
+    assert tree.leaf == "a" and tree.problems == ["message a appears twice; kept as a#2"]
 
 
 @settings(max_examples=200, deadline=None)
 @given(graphs())
 def test_build_tree_is_parents_first_and_only_cuts_links(graph: Graph) -> None:
+    unique_ids(graph.messages, [])
     unique = first_occurrences(graph.messages)
     original = {sid: m.parent_source_id for sid, m in unique.items()}
     clean = is_clean_forest(unique)

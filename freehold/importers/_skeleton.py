@@ -15,7 +15,7 @@ The module then exposes the public protocol of ``hookspecs.py`` with plain assig
 ``FORMAT`` for the planner (``_plan``), which asks each format what it claims in a path::
 
     KIND = "grok"
-    PARSER_VERSION = "grok/2"
+    PARSER_VERSION = "grok/3"
     FORMAT = _Grok
     detect = _Grok.detect
     iter_conversations = _Grok.iter_conversations
@@ -73,6 +73,7 @@ from freehold.importers._fields import Notes, noting
 from freehold.importers._safezip import ExportFiles, OneFile, open_export
 from freehold.jsonstream import JsonStreamError, iter_elements
 from freehold.models import Conversation, ExportInfo, Message, Problem, Record, SourceFile
+from freehold.tree import unique_ids
 
 __all__ = [
     "HEAD",
@@ -676,16 +677,17 @@ def linear(
     problems: list[str],
     noun: str = "message",
 ) -> list[Message]:
-    """Messages of a linear conversation: each hangs from the one before; a non-object item is
-    left out with a problem."""
+    """Messages of a linear conversation: each hangs from the one before (an id given twice is
+    made unique first, ``tree.unique_ids``); a non-object item is left out with a problem."""
     messages: list[Message] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             problems.append(f"{noun} {index} is not an object; left out — check the export")
             continue
-        message = build(item, index)
-        message.parent_source_id = messages[-1].source_id if messages else None
-        messages.append(message)
+        messages.append(build(item, index))
+    unique_ids(messages, problems, noun)
+    for before, message in zip([None, *messages], messages, strict=False):
+        message.parent_source_id = before.source_id if before else None
     return messages
 
 

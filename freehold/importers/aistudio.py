@@ -42,12 +42,12 @@ from freehold.importers import _fields as field
 from freehold.importers._common import PartsBuilder
 from freehold.importers._skeleton import Format, Look, first_time
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
-from freehold.tree import build_tree
+from freehold.tree import build_tree, unique_names
 
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "aistudio"
-PARSER_VERSION = "aistudio/2"
+PARSER_VERSION = "aistudio/3"
 
 _ROLES = {"user": "user", "model": "assistant", "assistant": "assistant", "system": "system"}
 _SYSTEM_ID = "system-instruction"
@@ -181,15 +181,10 @@ def _chunk_messages(
 
 
 def _chunk_ids(chunks: list[Any], seen: set[str], problems: list[str]) -> list[str]:
-    ids: list[str] = []
-    for index, chunk in enumerate(chunks):
-        given = field.text(chunk, "id")
-        source_id = given if given and given not in seen else f"chunk-{index}"
-        if given and given in seen:
-            problems.append(f"chunk id {given} appears twice; chunk {index} kept as {source_id}")
-        seen.add(source_id)
-        ids.append(source_id)
-    return ids
+    """Each chunk's ``id`` (else ``chunk-<index>``), one given twice made unique by the rule
+    of every importer (``tree.unique_names``)."""
+    given = [field.text(c, "id") or f"chunk-{index}" for index, c in enumerate(chunks)]
+    return unique_names(given, problems, "chunk", seen)
 
 
 def _branch_parent(value: Any) -> str | None:

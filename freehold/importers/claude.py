@@ -58,7 +58,6 @@ from freehold.importers._skeleton import (
     under,
 )
 from freehold.models import (
-    AttachmentRef,
     ContextRecord,
     Conversation,
     Message,
@@ -71,12 +70,13 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "claude"
-PARSER_VERSION = "claude/2"
+PARSER_VERSION = "claude/3"
 
 _CONVERSATIONS = re.compile(r"(?:^|/)conversations\.json$")
 _DESIGN = re.compile(r"(?:^|/)design_chats/[^/]+\.json$")
 _SENTINEL = re.compile(r"^0{8}-0{4}-[0-9a-f]0{3}-[0-9a-f]0{3}-0{12}$")
 _SIDE_FILE_LIMIT = 256 << 20
+_FILES = "claude-file://"  # an attachment's pointer: Claude's exports hold no bytes
 _ROLES = {"human": "user", "assistant": "assistant", "user": "user"}
 
 
@@ -346,20 +346,15 @@ class _Content(PartsBuilder):
     """Parts, searchable text pieces and attachments of one message."""
 
     def attach(self, item: dict[str, Any]) -> None:
-        """Attachments (extracted text, no bytes) and uploaded files (names only)."""
+        """Attachments (extracted text, no bytes) and uploaded files (names only: an object
+        or, in some exports, the bare name)."""
         for entry in _objects(field.array(item, "attachments"), key="attachments"):
             name = field.text(entry, "file_name")
             text = field.string(entry, "extracted_content")
             self.add("file", text, searchable=True, name=name)
-            self.ref(name, field.text(entry, "file_type"), field.integer(entry, "file_size"))
-        for entry in _objects(field.array(item, "files"), key="files"):
-            self.ref(field.text(entry, "file_name"), None, None)
-
-    def ref(self, name: str | None, mime: str | None, size: int | None) -> None:
-        pointer = f"claude-file://{name or ''}"
-        if any(ref.pointer == pointer for ref in self.attachments):
-            return
-        self.attachments.append(AttachmentRef(pointer, name=name, mime=mime, size=size))
+            mime, size = field.text(entry, "file_type"), field.integer(entry, "file_size")
+            self.refer(f"{_FILES}{name or ''}", name, mime, size)
+        self.name_files(_FILES.removesuffix("://"), field.array(item, "files"))
 
 
 def _text_block(out: _Content, block: dict[str, Any]) -> None:
@@ -498,7 +493,7 @@ def _design_attachment(out: _Content, entry: dict[str, Any]) -> None:
     text = _first_text(entry, "extracted_content", "content")
     out.add("file", text, searchable=True, name=name)
     mime = _first_text(entry, "mimeType", "file_type") or None
-    out.ref(name, mime, field.integer(entry, "size"))
+    out.refer(f"{_FILES}{name or ''}", name, mime, field.integer(entry, "size"))
 
 
 # -- small helpers ---------------------------------------------------------------------------------

@@ -10,9 +10,22 @@ When ``conversations`` is the object's first key (as in every export seen), the 
 conversation at a time (``jsonstream``) and each keeps the exact bytes of its element as ``raw``;
 otherwise the whole file is parsed and ``raw`` is the element re-serialised.
 
-Conversations are linear: each response hangs from the one before it, the last is the leaf.
-``sender`` ``human``/``user`` → ``user``, ``assistant``/``grok``/``model`` (any case) →
-``assistant``. ``thinking_trace`` is a hidden ``thought`` part, left out of the searchable text.
+Trees: when any response names ``parent_response_id`` (the x.ai download), each hangs from the
+response it names (none, or one not in the conversation: a root) and the newest leaf is the
+visible one, so a regenerated answer is a branch beside the kept one; otherwise (the older,
+flat shape) each response hangs from the one before it and the last is the leaf. ``sender``
+``human``/``user`` → ``user``, ``assistant``/``grok``/``model`` (any case) → ``assistant``.
+``thinking_trace`` is a hidden ``thought`` part, left out of the searchable text.
+``conversation.starred`` is kept. The files a response names (``file_attachments``,
+``image_attachments``, ``generated_image_urls``: ids, names or URLs) are references
+(``grok-file://…``) the export holds no bytes for, so the report counts them missing.
+
+The file's other top-level keys (``projects``, ``media_posts``, ``tasks``…) are kept as a file
+of the import under the member's name, its ``conversations`` left out (each conversation keeps
+its own raw); the report names the keys not converted. A project's ``custom_personality`` (its
+custom instructions) becomes an account-level ``project_instructions`` context record, keyed
+``<member>#projects/<workspace_id>``. These shapes come from third-party parsers' tests, not a
+real export [unverified].
 
 Timestamps: ISO 8601 strings (the fixture), epoch numbers or digit strings (seconds, or
 milliseconds when above 10^11), and MongoDB ``{"$date": …}`` / ``{"$numberLong": …}`` wrappers.
@@ -35,20 +48,22 @@ import orjson
 from freehold.errors import BadExportError
 from freehold.importers import _fields as field
 from freehold.importers._common import PartsBuilder
-from freehold.importers._skeleton import Element, Format, Look, first_time, linear
+from freehold.importers._skeleton import READ_ERRORS, Element, Format, Look, first_time, linear
 from freehold.jsonstream import iter_elements
-from freehold.models import Conversation, Message
-from freehold.tree import build_tree
+from freehold.models import ContextRecord, Conversation, Message, Problem, Record, SourceFile
+from freehold.tree import build_tree, unique_ids
 
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "grok"
-PARSER_VERSION = "grok/2"
+PARSER_VERSION = "grok/3"
 
 _WHOLE_LIMIT = 1 << 30
 _FIRST_KEY = re.compile(rb'^\s*\{\s*"conversations"\s*:\s*(?=\[)')
 _USER = {"human", "user"}
 _ASSISTANT = {"assistant", "grok", "model", "bot"}
+_FILE_KEYS = ("file_attachments", "image_attachments", "generated_image_urls")
+_CONVERTED = {"conversations", "projects"}  # the top-level keys read into records
 
 
 class _Grok(Format):
@@ -75,11 +90,31 @@ class _Grok(Format):
     def _whole(self, name: str) -> Iterator[Element]:
         if self.export.size(name) > _WHOLE_LIMIT:
             raise BadExportError("larger than 1 GiB with conversations not first; not read")
-        with self.export.open(name) as handle:
-            value = orjson.loads(handle.read())
+        value = self._load(name)
         items = value.get("conversations") if isinstance(value, dict) else None
         for index, item in enumerate(items if isinstance(items, list) else []):
             yield f"{name}[{index}]", item, orjson.dumps(item), []
+
+    def _load(self, name: str) -> Any:
+        with self.export.open(name) as handle:
+            return orjson.loads(handle.read())
+
+    def prologue(self, names: list[str]) -> Iterator[Record]:
+        """Each file's top-level keys beside ``conversations``, kept and read (projects)."""
+        for name in names:
+            if self.export.size(name) > _WHOLE_LIMIT:
+                what = "larger than 1 GiB: keys beside its conversations (projects…) not read"
+                yield Problem(name, f"{what} — please report this")
+                continue
+            try:
+                value = self._load(name)
+            except (*READ_ERRORS, orjson.JSONDecodeError):
+                continue  # reading its conversations reports the damage
+            if not isinstance(value, dict):
+                continue
+            rest = {key: item for key, item in value.items() if key != "conversations"}
+            if rest:
+                yield from _rest(name, rest)
 
     def convert(self, value: dict[str, Any], raw: bytes) -> Conversation:
         head = value.get("conversation")
@@ -89,8 +124,8 @@ class _Grok(Format):
         problems = (
             [] if isinstance(responses, list) else ["no responses list: kept without messages"]
         )
-        messages = _messages(responses if isinstance(responses, list) else [], problems)
-        tree = build_tree(messages, messages[-1].source_id if messages else None)
+        messages, leaf = _messages(responses if isinstance(responses, list) else [], problems)
+        tree = build_tree(messages, leaf)
         models = [m.model for m in messages if m.model]
         return Conversation(
             source_kind=KIND,
@@ -102,6 +137,7 @@ class _Grok(Format):
             updated_at=field.when(head, "modify_time"),
             current_leaf=tree.leaf,
             model=models[-1] if models else None,
+            starred=field.flag(head, "starred"),
             problems=problems + tree.problems,
         )
 
@@ -137,31 +173,65 @@ def _conversation_id(head: dict[str, Any]) -> str:
     return "grok-" + hashlib.sha256(key).hexdigest()[:32]
 
 
+# -- the rest of the file --------------------------------------------------------------------------
+
+
+def _rest(name: str, rest: dict[str, Any]) -> Iterator[Record]:
+    """The file's other keys kept whole, projects' custom instructions as records, and the
+    keys nothing converted named."""
+    yield SourceFile(name, orjson.dumps(rest))
+    for number, project in enumerate(field.array(rest, "projects")):
+        yield from _project(name, number, project)
+    other = sorted(k for k, v in rest.items() if k not in _CONVERTED and v not in ([], {}, None))
+    if other:
+        keys = ", ".join(other)
+        yield Problem(
+            name,
+            f"{keys}: kept as a file of the import ({name}, without its conversations), "
+            "not converted",
+            lost=False,
+        )
+
+
+def _project(name: str, number: int, project: Any) -> Iterator[ContextRecord]:
+    key = field.text(project, "workspace_id") or field.text(project, "id") or str(number)
+    text = field.text(project, "custom_personality")
+    if text:
+        data = {"project": key, "name": field.text(project, "name")}
+        yield ContextRecord("project_instructions", text, data, None, f"{name}#projects/{key}")
+
+
 # -- responses -------------------------------------------------------------------------------------
 
 
-def _messages(responses: list[Any], problems: list[str]) -> list[Message]:
-    seen: set[str] = set()
+def _messages(responses: list[Any], problems: list[str]) -> tuple[list[Message], str | None]:
+    """The messages and the leaf: linked by ``parent_response_id`` when any response names
+    one (the leaf is then the newest, ``build_tree``), else in array order."""
     unwrapped = [_unwrap(entry) for entry in responses]
+    if not any(isinstance(r, dict) and "parent_response_id" in r for r in unwrapped):
+        chain = linear(unwrapped, _built, problems, noun="response")
+        return chain, chain[-1].source_id if chain else None
+    kept = [(r, index) for index, r in enumerate(unwrapped) if isinstance(r, dict)]
+    for index, item in enumerate(unwrapped):
+        if not isinstance(item, dict):
+            problems.append(f"response {index} is not an object; left out — check the export")
+    messages = [_built(response, index) for response, index in kept]
+    parents = [field.text(response, "parent_response_id") for response, _ in kept]
+    unique_ids(messages, problems, "response")
+    ids = {m.source_id for m in messages}
+    for message, parent in zip(messages, parents, strict=True):
+        message.parent_source_id = parent if parent in ids and parent != message.source_id else None
+    return messages, None
 
-    def build(response: dict[str, Any], index: int) -> Message:
-        return _message(response, _response_id(response, index, seen, problems))
 
-    return linear(unwrapped, build, problems, noun="response")
+def _built(response: dict[str, Any], index: int) -> Message:
+    given = field.text(response, "_id") or field.text(response, "id")
+    return _message(response, given or f"response-{index}")
 
 
 def _unwrap(entry: Any) -> Any:
     inner = entry.get("response") if isinstance(entry, dict) else None
     return inner if isinstance(inner, dict) else entry
-
-
-def _response_id(response: dict[str, Any], index: int, seen: set[str], problems: list[str]) -> str:
-    given = field.text(response, "_id") or field.text(response, "id")
-    source_id = given if given and given not in seen else f"response-{index}"
-    if given and given in seen:
-        problems.append(f"response id {given} appears twice; response {index} kept as {source_id}")
-    seen.add(source_id)
-    return source_id
 
 
 def _message(response: dict[str, Any], source_id: str) -> Message:
@@ -170,6 +240,8 @@ def _message(response: dict[str, Any], source_id: str) -> Message:
         content.add("thought", thinking, searchable=False)
     if text := field.string(response, "message"):
         content.add("text", text, searchable=True)
+    for key in _FILE_KEYS:
+        content.name_files("grok-file", field.array(response, key), key=key)
     role = _role(field.text(response, "sender"))
     return content.message(
         source_id,

@@ -16,19 +16,29 @@ Python's JSON reader stops near 1,000 levels, so a very long ``recursive`` expor
 with the advice to export it flat.
 
 Content: ``text`` is the message; newer agent messages carry ``content`` parts instead, mapped as
-``text`` → text, ``think`` → thought (hidden, not searchable), ``tool_call`` → code (its args)
-and execution_output (its output), anything else → unknown. A message flagged ``error`` becomes
+``text`` → text, ``think`` → thought (hidden, not searchable), ``image_file`` → an image part and
+its attachment, ``tool_call`` → code and execution_output by the call's ``type`` (below),
+anything else → unknown. Tool calls come in two shapes: the Agents endpoint's ``{name, args,
+output}`` (no ``type``, or ``tool_call``), and the Assistants endpoint's, OpenAI's run steps:
+``code_interpreter: {input, outputs}`` (code in Python; each ``logs`` output an
+execution_output, each ``image`` output an image part and attachment), ``function: {name,
+arguments, output}``, and ``file_search``/``retrieval`` (their object as the call, named by the
+type). A call of another type is an unknown part, named ``tool_call:<type>`` in the report.
+Every part of a call carries its ``id`` as ``call_id``. A message flagged ``error`` becomes
 an error part. Role is ``user`` when ``isCreatedByUser`` else ``assistant``; the model is the
 message's, else ``options.model``. ``options.promptPrefix`` (the custom instructions of the
 conversation's preset) becomes a ``custom_instructions`` context record. The export has no
 conversation times (``exportAt`` is a bare time of day), so ``created_at``/``updated_at`` are the
-earliest and latest message times. Files and attachments are not imported; they stay in ``raw``.
+earliest and latest message times. Each file a message's ``files`` lists, and each image a part
+points at, is an attachment ``librechat-file://<file_id>`` (else its name): the export holds no
+bytes, so the report counts them missing (``_common``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from freehold.importers import _fields as field
@@ -40,10 +50,12 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "librechat"
-PARSER_VERSION = "librechat/2"
+PARSER_VERSION = "librechat/3"
 
 ROOT = "00000000-0000-0000-0000-000000000000"
 _META = ("sender", "endpoint", "tokenCount", "finish_reason", "unfinished")
+_FILES = "librechat-file"  # an attachment's pointer scheme
+_IDS = ("file_id",)
 
 
 class _LibreChat(Format):
@@ -198,6 +210,7 @@ def _message(
         kind = "error" if item.get("error") is True else "text"
         content.types.append(kind)
         content.add(kind, field.string(item, "text"), searchable=True)
+    content.name_files(_FILES, field.array(item, "files"), ids=_IDS)
     by_user = field.flag(item, "isCreatedByUser")
     return content.message(
         source_id,
@@ -228,12 +241,74 @@ def _think_block(out: _Content, block: dict[str, Any]) -> None:
     out.add("thought", _value(block, "think"), searchable=False)
 
 
+def _image_block(out: _Content, block: dict[str, Any]) -> None:
+    _image(out, field.mapping(block, "image_file"))
+
+
+def _image(out: _Content, image: dict[str, Any], **extra: Any) -> None:
+    """An image a part points at (``{file_id, filepath?}``): an image part and its reference."""
+    refs = out.name_files(_FILES, [image], ids=_IDS, key="image_file")
+    if refs:
+        out.parts.append({"type": "image", "pointer": refs[0].pointer, **extra})
+
+
 def _tool_block(out: _Content, block: dict[str, Any]) -> None:
+    """A tool call, by its ``type``: the Agents shape, or the Assistants endpoint's."""
     call = field.mapping(block, "tool_call")
+    kind = field.text(call, "type") or "tool_call"
+    ident = field.text(call, "id")
+    extra = {"call_id": ident} if ident else {}
+    read = _TOOL_CALLS.get(kind)
+    if read is None:
+        out.types[-1] = f"tool_call:{kind}"
+        out.parts.append({"type": "unknown", "content_type": f"tool_call:{kind}", "raw": block})
+        return
+    read(out, call, kind, extra)
+
+
+def _agent_call(out: _Content, call: dict[str, Any], kind: str, extra: dict[str, Any]) -> None:
     name = field.text(call, "name")
-    out.add("code", _json(call.get("args"), indent=2), searchable=False, language="json", name=name)
-    if call.get("output") is not None:
-        out.add("execution_output", _json(call["output"]), searchable=True, name=name)
+    _call(out, name, call.get("args"), call.get("output"), extra)
+
+
+def _function_call(out: _Content, call: dict[str, Any], kind: str, extra: dict[str, Any]) -> None:
+    function = field.mapping(call, kind)
+    name = field.text(function, "name")
+    _call(out, name, function.get("arguments"), function.get("output"), extra)
+
+
+def _search_call(out: _Content, call: dict[str, Any], kind: str, extra: dict[str, Any]) -> None:
+    _call(out, kind, call.get(kind, {}), None, extra)
+
+
+def _code_call(out: _Content, call: dict[str, Any], kind: str, extra: dict[str, Any]) -> None:
+    code = field.mapping(call, kind)
+    text = field.string(code, "input")
+    out.add("code", text, searchable=False, language="python", name=kind, **extra)
+    for output in field.array(code, "outputs"):
+        if isinstance(output, dict) and output.get("type") == "image":
+            _image(out, field.mapping(output, "image"), **extra)
+        elif isinstance(output, dict) and output.get("type") == "logs":
+            out.add("execution_output", field.string(output, "logs"), searchable=True, **extra)
+        else:
+            out.add("execution_output", _json(output), searchable=True, name=kind, **extra)
+
+
+def _call(out: _Content, name: str | None, args: Any, output: Any, extra: dict[str, Any]) -> None:
+    text = _json(args, indent=2)
+    out.add("code", text, searchable=False, language="json", name=name, **extra)
+    if output is not None:
+        out.add("execution_output", _json(output), searchable=True, name=name, **extra)
+
+
+_ToolCall = Callable[[_Content, dict[str, Any], str, dict[str, Any]], None]
+_TOOL_CALLS: dict[str, _ToolCall] = {
+    "tool_call": _agent_call,
+    "function": _function_call,
+    "code_interpreter": _code_call,
+    "file_search": _search_call,
+    "retrieval": _search_call,
+}
 
 
 def _json(value: Any, indent: int | None = None) -> str:
@@ -241,4 +316,9 @@ def _json(value: Any, indent: int | None = None) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=indent)
 
 
-_Content.handlers = {"text": _text_block, "think": _think_block, "tool_call": _tool_block}
+_Content.handlers = {
+    "text": _text_block,
+    "think": _think_block,
+    "tool_call": _tool_block,
+    "image_file": _image_block,
+}

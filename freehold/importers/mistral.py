@@ -14,28 +14,34 @@ custom_element, …}] | null, createdAt: ISO, files: [{type, name}], …}``. The
 Conversations are linear (each message hangs from the one before). ``contentChunks`` become
 parts when present (``text`` → text, ``tool_call`` → code with ``publicArguments`` plus an
 execution_output for ``publicResult``, others → unknown); otherwise ``content`` is one text part.
-``files`` names are kept in ``meta``; their bytes are not imported. Title: the first user text,
-truncated to 80 characters. Source id: the uuid from the file name; message ids: ``id`` or
-``message-<index>``. ``raw`` is the file's bytes.
+Each file ``files`` names is an attachment (``mistral-file://<name>``, ``_common``) whose bytes
+are read from ``chat-<uuid>-files/<name>`` beside the chat, where the export holds it (else it is
+reported missing); the chat claims its files folder, and a file there that no message names is
+kept as a file of the import, named in the report. Title: the first user text, truncated to 80
+characters. Source id: the uuid from the file name; message ids: ``id`` or ``message-<index>``
+(one given twice: ``tree.unique_ids``). ``raw`` is the file's bytes.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from functools import partial
 from pathlib import PurePosixPath
 from typing import Any
 
 import orjson
 
 from freehold.importers import _fields as field
-from freehold.importers._skeleton import READ_ERRORS, Claim, Format, Kept, linear
-from freehold.models import Conversation, Message, Part
+from freehold.importers._common import Opener, PartsBuilder
+from freehold.importers._skeleton import READ_ERRORS, Claim, Export, Format, Kept, linear
+from freehold.models import Conversation, Message, Part, Problem, Record, SourceFile
 from freehold.tree import build_tree
 
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "mistral"
-PARSER_VERSION = "mistral/2"
+PARSER_VERSION = "mistral/3"
 
 _UUID = r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
 _NAME = re.compile(rf"(?:^|/)chat-({_UUID})\.json$")
@@ -53,6 +59,18 @@ class _Mistral(Format):
     again = "download it again"
     invalid = "not a list of messages"
     missing = "no Le Chat chat-<uuid>.json file found — is this Mistral's export?"
+
+    def __init__(self, export: Export) -> None:
+        super().__init__(export)
+        self.used: set[str] = set()  # the files of chat-<uuid>-files/ a message named
+        self.members = set(export.names())
+
+    def claim(self) -> Claim:
+        """The chats, and the files folder beside each (its attachments)."""
+        claim = super().claim()
+        folders = tuple(_files_folder(name) for name in claim.members)
+        claim.owns |= {n for n in self.export.names() if folders and n.startswith(folders)}
+        return claim
 
     def accepts(self, name: str) -> bool:
         """A ``chat-<uuid>.json`` (even given on its own) that holds messages."""
@@ -78,11 +96,43 @@ class _Mistral(Format):
         """Converting again: the chat's id is its file's name, which is rebuilt from it."""
         self.member = f"chat-{kept.source_id}.json"
 
+    def epilogue(self, names: list[str]) -> Iterator[Record]:
+        """The files beside the chats that no message named: kept, and said so."""
+        folders = tuple(_files_folder(name) for name in names)
+        for name in self.export.names():
+            if folders and name.startswith(folders) and name not in self.used:
+                yield from self.stray(name)
+
+    def stray(self, name: str) -> Iterator[Record]:
+        """A file no message names, kept whole (when it can be read and is not too large)."""
+        if self.export.size(name) > self.limit:
+            yield Problem(
+                name,
+                f"no message names this file, larger than {self.limit >> 20} MiB; "
+                "not imported — keep it yourself",
+            )
+            return
+        try:
+            with self.export.open(name) as handle:
+                yield SourceFile(name, handle.read())
+        except READ_ERRORS as error:
+            yield Problem(name, f"cannot be read ({error}); not imported — {self.again}")
+            return
+        what = "no message names this file; kept as a file of the import, not attached"
+        yield Problem(name, what, lost=False)
+
+    def locate(self, name: str) -> Opener | None:
+        """The bytes of a file the chat being read names, in its ``chat-<uuid>-files/``."""
+        member = _files_folder(self.member) + PurePosixPath(name).name
+        if member not in self.members:
+            return None
+        self.used.add(member)
+        return partial(self.export.open, member)
+
     def convert(self, value: Any, raw: bytes) -> Conversation:
         problems: list[str] = []
-        seen: set[str] = set()
         items = _messages_of(value) or []
-        messages = linear(items, lambda item, index: _message(item, index, seen), problems)
+        messages = linear(items, lambda item, index: _message(item, index, self), problems)
         tree = build_tree(messages, messages[-1].source_id if messages else None)
         times = [m.created_at for m in messages if m.created_at is not None]
         return Conversation(
@@ -106,6 +156,11 @@ detect = _Mistral.detect
 iter_conversations = _Mistral.iter_conversations
 
 
+def _files_folder(name: str) -> str:
+    """``chat-<uuid>-files/`` beside the chat file ``name`` (``…/chat-<uuid>.json``)."""
+    return name.removesuffix(".json") + "-files/"
+
+
 def _uuid(name: str) -> str | None:
     found = _NAME.search("/" + PurePosixPath(name).name)
     return found.group(1).lower() if found else None
@@ -125,10 +180,8 @@ def _str_in(value: Any, allowed: set[str]) -> bool:
     return isinstance(value, str) and value in allowed
 
 
-def _message(item: dict[str, Any], index: int, seen: set[str]) -> Message:
-    given = field.text(item, "id")
-    source_id = given if given and given not in seen else f"message-{index}"
-    seen.add(source_id)
+def _message(item: dict[str, Any], index: int, chat: _Mistral) -> Message:
+    source_id = field.text(item, "id") or f"message-{index}"
     chunks = field.array(item, "contentChunks")
     content = field.string(item, "content")
     parts = _chunks(chunks)
@@ -136,7 +189,7 @@ def _message(item: dict[str, Any], index: int, seen: set[str]) -> Message:
         parts.insert(0, {"type": "text", "text": content})
     kinds = list(dict.fromkeys(p["type"] for p in parts))
     text = "\n\n".join(p["text"] for p in parts if p["type"] == "text") or content
-    names = [field.text(f, "name") for f in field.array(item, "files") if isinstance(f, dict)]
+    files = PartsBuilder().name_files("mistral-file", field.array(item, "files"), chat.locate)
     return Message(
         source_id=source_id,
         parent_source_id=None,
@@ -145,7 +198,7 @@ def _message(item: dict[str, Any], index: int, seen: set[str]) -> Message:
         parts=parts,
         text=text,
         created_at=field.when(item, "createdAt"),
-        meta={"files": names} if names else {},
+        attachments=files,
     )
 
 

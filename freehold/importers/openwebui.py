@@ -30,8 +30,10 @@ not a summary); a tool call's ``arguments`` and ``result`` are JSON-encoded stri
 WebUI's markup and are decoded. Reasoning and tool inputs stay out of the searchable ``text``, so
 search finds what was said, not what was considered; tool results are searchable. A reasoning-only
 message is hidden. Images that ``files`` holds inline (``type: image``, a base64 ``data:`` URL)
-become ``image`` parts with their bytes; other files (ids in Open WebUI's own store) are not
-imported and remain in ``raw``.
+become ``image`` parts with their bytes; every other file (kept in Open WebUI's own store, not
+in the export) is an attachment ``openwebui-file://<id>`` (else its name) reported missing,
+which it is (``_common``); a ``collection`` entry names a knowledge base, not a file, and stays
+in ``raw``.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "openwebui"
-PARSER_VERSION = "openwebui/2"
+PARSER_VERSION = "openwebui/3"
 
 _DETAILS = re.compile(r"<details\b([^>]*)>(.*?)</details>", re.DOTALL | re.IGNORECASE)
 _ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
@@ -300,24 +302,31 @@ class _Content(PartsBuilder):
             )
 
     def files(self, value: list[Any]) -> None:
-        """Images kept inline in ``files`` (a base64 data URL), first, as Open WebUI shows them."""
+        """Images kept inline in ``files`` (a base64 data URL), first, as Open WebUI shows them;
+        then a reference for each other file (its bytes are not in the export)."""
+        stored: list[Any] = []
         for index, entry in enumerate(value):
-            url = field.text(entry, "url") if isinstance(entry, dict) else None
-            found = _DATA_URL.fullmatch(url or "")
-            if found is None or not isinstance(entry, dict) or entry.get("type") != "image":
-                continue
-            try:
-                data = base64.b64decode("".join(found[2].split()), validate=True)
-            except (binascii.Error, ValueError):
-                continue
-            pointer, name = f"files[{index}]", field.text(entry, "name")
-            self.types.append("image")
-            self.parts.append(
-                {"type": "image", "pointer": pointer, **({"name": name} if name else {})}
-            )
-            ref = AttachmentRef(pointer, name, found[1], len(data), partial(io.BytesIO, data))
-            ref.sha256 = hashlib.sha256(data).hexdigest()  # every message has a files[0]
-            self.attachments.append(ref)
+            if not self.inline(index, entry) and field.text(entry, "type") != "collection":
+                stored.append(entry)
+        self.name_files("openwebui-file", stored, ids=("id",))
+
+    def inline(self, index: int, entry: Any) -> bool:
+        """``entry`` as an image part with its bytes, when it holds them (a data URL)."""
+        url = field.text(entry, "url") if isinstance(entry, dict) else None
+        found = _DATA_URL.fullmatch(url or "")
+        if found is None or not isinstance(entry, dict) or entry.get("type") != "image":
+            return False
+        try:
+            data = base64.b64decode("".join(found[2].split()), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        pointer, name = f"files[{index}]", field.text(entry, "name")
+        self.types.append("image")
+        self.parts.append({"type": "image", "pointer": pointer, **({"name": name} if name else {})})
+        ref = AttachmentRef(pointer, name, found[1], len(data), partial(io.BytesIO, data))
+        ref.sha256 = hashlib.sha256(data).hexdigest()  # every message has a files[0]
+        self.attachments.append(ref)
+        return True
 
     def error(self, value: Any) -> None:
         """Open WebUI stores a failed reply as ``error: {content}`` (or ``true``)."""

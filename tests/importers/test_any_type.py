@@ -465,13 +465,29 @@ _LLM_LINKS = {
     ("messages", "hash"),
     ("messages", "parent_hash"),
     ("parts", "message_hash"),
+    *((table, "response_id") for table in ("prompt_fragments", "system_fragments")),
+    *((table, "response_id") for table in ("prompt_attachments", "tool_responses")),
+    *((table, "response_id") for table in ("tool_calls", "tool_results")),
+    ("prompt_fragments", "fragment_id"),
+    ("system_fragments", "fragment_id"),
+    ("fragment_aliases", "fragment_id"),
+    ("fragments", "id"),
+    ("prompt_attachments", "attachment_id"),
+    ("attachments", "id"),
+    ("tool_responses", "tool_id"),
+    ("tools", "id"),
+    ("responses", "schema_id"),
+    ("schemas", "id"),
+    ("tool_results", "instance_id"),
 }
 
 
 def _llm_seed(layout: str, folder: Path) -> Path:
-    from tests.importers.test_llm import legacy_db, store_db
+    from tests.importers.test_llm import legacy_db, linked_db, store_db
 
     folder.mkdir()
+    if layout == "linked":
+        return linked_db(folder)
     return legacy_db(folder) if layout == "legacy" else store_db(folder)[0]
 
 
@@ -481,10 +497,17 @@ def _cells(db_path: Path) -> list[tuple[str, int, str, str]]:
     with sqlite3.connect(db_path) as db:
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         for table in tables:
-            columns = [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')]
+            info = list(db.execute(f'PRAGMA table_info("{table}")'))
+            keys = [r for r in info if r[5]]
+            # An INTEGER PRIMARY KEY of its own is the rowid: SQLite holds nothing else in it.
+            rowid = keys[0][1] if len(keys) == 1 and keys[0][2].upper() == "INTEGER" else None
+            columns = [r[1] for r in info if r[1] != rowid]
             for column in columns:
                 query = f'SELECT rowid, typeof("{column}") FROM "{table}"'
-                cells += [(table, rowid, column, kind) for rowid, kind in db.execute(query)]
+                try:
+                    cells += [(table, rowid, column, kind) for rowid, kind in db.execute(query)]
+                except sqlite3.OperationalError:  # a full-text index's own table: no rowid
+                    break
     return cells
 
 
@@ -501,7 +524,7 @@ def _made_llm(path: Path) -> list[Any]:
     return sorted((c.source_id, _projection(conform(c))) for c in found)
 
 
-@pytest.mark.parametrize("layout", ["legacy", "store"])
+@pytest.mark.parametrize("layout", ["legacy", "store", "linked"])
 def test_any_llm_column_may_hold_any_sqlite_type(layout: str, tmp_path: Path) -> None:
     seed = _llm_seed(layout, tmp_path / "seed")
     cells = _cells(seed)

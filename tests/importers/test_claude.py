@@ -417,3 +417,25 @@ def test_every_accounts_memory_is_kept_across_imports(archive: Archive, real: Pa
     assert sorted(memories) == ["Memory of a", "Memory of b", "Memory of c"]
     notes = {n.text: n.platform for n in profiles.gather(archive).notes}
     assert notes == {f"Memory of {who}": "claude" for who in "abc"}
+
+
+def test_files_named_by_a_bare_string_are_referenced(real: Path, tmp_path: Path) -> None:
+    """``files: ["name.txt"]`` (the echomine export) was left out as "not an object": the
+    file it names is now a reference like any other, once when an attachment names it too."""
+    conv = conversations(real / ECHO / "sample_export.json")["7892bc45-def3-4a21-9c12-3d5e6f7a8b9c"]
+    assert not [p for p in conv.problems if "files" in p]
+    (ref,) = by_id(conv)["msg-101-uuid"].attachments
+    assert (ref.pointer, ref.name, ref.size) == (
+        "claude-file://slow_query_log.txt",
+        "slow_query_log.txt",
+        4096,
+    )
+    alone = msg("u1", "human", "see the file", 1)
+    alone["files"] = ["plan.pdf", {"file_name": "photo.png"}]
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps([chat("c", [alone])]))
+    (got,) = conversations(path).values()
+    assert [r.pointer for r in got.messages[0].attachments] == [
+        "claude-file://plan.pdf",
+        "claude-file://photo.png",
+    ]

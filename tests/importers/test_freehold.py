@@ -424,6 +424,7 @@ def test_children_before_parents_are_reordered_keeping_the_path(
         ("a", None, True),
         ("b", "a", True),
         ("c", "b", True),
+        ("a#2", None, False),  # the duplicate is kept under a new id (``tree.unique_ids``)
     ]
     assert any("appears twice" in problem for problem in conv.problems)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from freehold.archive import Archive
 from freehold.importers import aistudio, chatgpt, claude, freehold, grok
-from freehold.models import Conversation, ExportInfo, Problem
+from freehold.models import ContextRecord, Conversation, ExportInfo, Problem, SourceFile
 from tests.builders import ingest, write_zip
 
 GROK = "polylogue-aistudio-and-misc/grok-export.json"
@@ -143,3 +143,66 @@ def test_import_and_reimport_unchanged(archive: Archive, real: Path) -> None:
     assert archive.search("witness")
     again = ingest(archive, real / GROK)
     assert again.conversations["unchanged"] == 1 and again.messages["new"] == 0
+
+
+def test_download_shape_branches_projects_starred_and_files(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """The x.ai download links responses by ``parent_response_id``: a regenerated answer was
+    chained as the parent of the kept one, both on the visible path; ``projects``,
+    ``media_posts`` and ``tasks`` were dropped without trace, ``starred`` lost, and the files a
+    response names gave no reference. Each is kept now."""
+
+    def at(ms: int) -> dict[str, Any]:
+        return {"$date": {"$numberLong": str(ms)}}
+
+    base = 1_735_689_600_000
+    responses = [
+        wrapped("human", "Q", at(base), _id="u1", parent_response_id=None, file_attachments=["f1"]),
+        wrapped(
+            "ASSISTANT", "regenerated away", at(base + 10_000), _id="a1", parent_response_id="u1"
+        ),
+        wrapped("ASSISTANT", "kept", at(base + 20_000), _id="a1b", parent_response_id="u1"),
+    ]
+    item = {
+        "conversation": {
+            "id": "c1",
+            "title": "B",
+            "create_time": iso(base / 1000),
+            "starred": True,
+        },
+        "responses": responses,
+    }
+    path = tmp_path / "prod-grok-backend.json"
+    rest = {
+        "projects": [{"workspace_id": "p", "name": "P", "custom_personality": "Be concise"}],
+        "media_posts": [{"id": "m"}],
+        "tasks": [],
+    }
+    path.write_text(json.dumps({"conversations": [item], **rest}))
+    found = records(path)
+    (conv,) = [r for r in found if isinstance(r, Conversation)]
+    links = {m.source_id: (m.parent_source_id, m.on_visible_path) for m in conv.messages}
+    assert links == {"u1": (None, True), "a1": ("u1", False), "a1b": ("u1", True)}
+    assert conv.current_leaf == "a1b" and conv.starred and not conv.problems
+    (ref,) = conv.messages[0].attachments
+    assert ref.pointer == "grok-file://f1" and ref.opener is None
+    (kept,) = [r for r in found if isinstance(r, SourceFile)]
+    assert kept.name == "prod-grok-backend.json" and json.loads(kept.raw) == rest
+    (record,) = [r for r in found if isinstance(r, ContextRecord)]
+    assert (record.kind, record.text) == ("project_instructions", "Be concise")
+    (problem,) = [r for r in found if isinstance(r, Problem)]
+    assert problem.what.startswith("media_posts: kept as a file") and not problem.lost
+    report = ingest(archive, path)
+    assert report.attachments["missing"] == 1 and report.kept_files == [kept.name]
+
+
+def test_flat_responses_with_a_repeated_id_stay_one_chain(tmp_path: Path) -> None:
+    """The older shape (no ``parent_response_id``) is linked in array order; an id given twice
+    is kept under ``<id>#2`` by the one rule (``tree.unique_ids``), the chain unbroken."""
+    responses = [wrapped("human", "a", 1, _id="r"), wrapped("assistant", "b", 2, _id="r")]
+    (conv,) = conversations(
+        export(tmp_path, [{"conversation": {"id": "c"}, "responses": responses}])
+    )
+    assert [(m.source_id, m.parent_source_id) for m in conv.messages] == [("r", None), ("r#2", "r")]
+    assert conv.problems == ["response r appears twice; kept as r#2"]

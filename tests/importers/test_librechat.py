@@ -228,3 +228,60 @@ def test_import_and_reimport_unchanged(archive: Archive, real: Path) -> None:
     again = ingest(archive, real / EXPORT)
     assert again.conversations["unchanged"] == 1 and again.messages["new"] == 0
     assert ingest(archive, real / DATA / "chatgpt-tree.json").kind == "chatgpt"
+
+
+def test_assistants_tool_calls_by_their_type(archive: Archive, tmp_path: Path) -> None:
+    """The Assistants endpoint's calls (OpenAI run steps) were read as the Agents shape:
+    ``code: "null"`` with no name, counted as understood. Each type is read now, each part
+    keeps the call's id, and an unknown type is named in the report."""
+    plot = {"input": "print(1)", "outputs": [{"type": "logs", "logs": "1"},
+            {"type": "image", "image": {"file_id": "img-1"}}]}  # fmt: skip
+    weather = {"name": "wx", "arguments": "{}", "output": "3C"}
+    answer = msg("a", "q", False, "", 2)
+    answer["content"] = [
+        {
+            "type": "tool_call",
+            "tool_call": {"id": "c", "type": "code_interpreter", "code_interpreter": plot},
+        },
+        {"type": "tool_call", "tool_call": {"id": "d", "type": "function", "function": weather}},
+        {"type": "tool_call", "tool_call": {"id": "e", "type": "file_search", "file_search": {}}},
+        {"type": "tool_call", "tool_call": {"id": "f", "type": "telepathy"}},
+    ]
+    path = tmp_path / "lc.json"
+    path.write_text(json.dumps(export("lc", [msg("q", ROOT, True, "plot", 1), answer])))
+    parts = by_id(conversations(path)["lc"])["a"].parts
+    assert [(p["type"], p.get("name"), p.get("call_id"), p.get("text")) for p in parts] == [
+        ("code", "code_interpreter", "c", "print(1)"),
+        ("execution_output", None, "c", "1"),
+        ("image", None, "c", None),
+        ("code", "wx", "d", "{}"),
+        ("execution_output", "wx", "d", "3C"),
+        ("code", "file_search", "e", "{}"),
+        ("unknown", None, None, None),
+    ]
+    assert parts[2]["pointer"] == "librechat-file://img-1"
+    report = ingest(archive, path)
+    assert "tool_call+tool_call:telepathy" in report.not_understood
+    assert report.attachments["missing"] == 1
+
+
+def test_files_and_image_parts_are_referenced(tmp_path: Path) -> None:
+    """``files`` and ``image_file`` parts gave no reference ("not imported"): the report said 0
+    referenced. Each is a missing attachment now, once per file id."""
+    question = msg("q", ROOT, True, "see", 1)
+    question["files"] = [
+        {"file_id": "f1", "filename": "a.pdf", "type": "application/pdf", "bytes": 9}
+    ]
+    question["content"] = [
+        {"type": "text", "text": "see"},
+        {"type": "image_file", "image_file": {"file_id": "f2", "filepath": "/images/u/f2.png"}},
+    ]
+    path = tmp_path / "files.json"
+    path.write_text(json.dumps(export("f", [question])))
+    message = by_id(conversations(path)["f"])["q"]
+    refs = [(r.pointer, r.name, r.mime, r.size) for r in message.attachments]
+    assert refs == [
+        ("librechat-file://f2", "f2", None, None),
+        ("librechat-file://f1", "a.pdf", "application/pdf", 9),
+    ]
+    assert message.parts[1] == {"type": "image", "pointer": "librechat-file://f2"}

@@ -307,3 +307,102 @@ def test_import_store_and_reimport_unchanged(archive: Archive, tmp_path: Path) -
     assert report.kind == "llm" and report.ok and report.conversations["new"] == 2
     again = ingest(archive, path)
     assert again.conversations["unchanged"] == 2
+
+
+# -- what llm keeps beside a response --------------------------------------------------------------
+
+# The tables of llm/migrations.py (m012, m014–m021) that link rows to a response.
+LINKED = """
+CREATE TABLE _llm_migrations (name TEXT PRIMARY KEY, applied_at TEXT);
+CREATE TABLE schemas (id TEXT PRIMARY KEY, content TEXT);
+CREATE TABLE attachments (id TEXT PRIMARY KEY, type TEXT, path TEXT, url TEXT, content BLOB);
+CREATE TABLE prompt_attachments (response_id TEXT, attachment_id TEXT, "order" INTEGER,
+    PRIMARY KEY (response_id, attachment_id));
+CREATE TABLE fragments (id INTEGER PRIMARY KEY, hash TEXT, content TEXT, datetime_utc TEXT,
+    source TEXT);
+CREATE TABLE fragment_aliases (alias TEXT PRIMARY KEY, fragment_id INTEGER);
+CREATE TABLE prompt_fragments (response_id TEXT, fragment_id INTEGER, "order" INTEGER,
+    PRIMARY KEY (response_id, fragment_id, "order"));
+CREATE TABLE system_fragments (response_id TEXT, fragment_id INTEGER, "order" INTEGER,
+    PRIMARY KEY (response_id, fragment_id, "order"));
+CREATE TABLE tools (id INTEGER PRIMARY KEY, hash TEXT, name TEXT, description TEXT,
+    input_schema TEXT, plugin TEXT);
+CREATE TABLE tool_responses (tool_id INTEGER, response_id TEXT, PRIMARY KEY (tool_id, response_id));
+CREATE TABLE tool_calls (id INTEGER PRIMARY KEY, response_id TEXT, tool_id INTEGER, name TEXT,
+    arguments TEXT, tool_call_id TEXT);
+CREATE TABLE tool_instances (id INTEGER PRIMARY KEY, plugin TEXT, name TEXT, arguments TEXT);
+CREATE TABLE tool_results (id INTEGER PRIMARY KEY, response_id TEXT, tool_id INTEGER, name TEXT,
+    output TEXT, tool_call_id TEXT, instance_id INTEGER, exception TEXT);
+CREATE TABLE tool_results_attachments (tool_result_id INTEGER, attachment_id TEXT,
+    "order" INTEGER, PRIMARY KEY (tool_result_id, attachment_id));
+CREATE VIRTUAL TABLE responses_fts USING fts5(prompt, response);
+CREATE TABLE logs (id INTEGER PRIMARY KEY, prompt TEXT, response TEXT);
+CREATE VIEW every_prompt AS SELECT prompt FROM responses;
+"""
+
+
+def linked_db(tmp_path: Path) -> Path:
+    """``llm -f code.py -s 'Be brief' -a chart.png --tool llm_time "review this"``, then the
+    tool's result sent back with the next prompt; and a pre-0.4 ``logs`` row."""
+    png = b"\x89PNG\r\n\x1a\n" + bytes(40)
+    return build(
+        tmp_path / "logs.db",
+        LEGACY + LINKED,
+        {
+            "conversations": [("c", "Review", "m")],
+            "responses": [
+                response("r1", "c", "review this", "Loop is O(n^2).", "2025-06-01T10:00:00",
+                         schema_id="s1"),
+                response("r2", "c", "", "It is 10:00.", "2025-06-01T10:01:00"),
+            ],
+            "schemas": [("s1", '{"type": "object"}')],
+            "fragments": [(1, "h1", "def f(xs): ...", "2025-06-01", "code.py"),
+                          (2, "h2", "Be brief.", "2025-06-01", "style.txt")],
+            "fragment_aliases": [("code", 1)],
+            "prompt_fragments": [("r1", 1, 0)],
+            "system_fragments": [("r1", 2, 0)],
+            "attachments": [("a1", "image/png", "/home/me/chart.png", None, png),
+                            ("a2", "image/jpeg", None, "https://x.test/p.jpg", None)],
+            "prompt_attachments": [("r1", "a1", 0), ("r1", "a2", 1)],
+            "tools": [(1, "th", "llm_time", "The time", "{}", None)],
+            "tool_responses": [(1, "r1")],
+            "tool_calls": [(1, "r1", 1, "llm_time", "{}", "call_1")],
+            "tool_instances": [],
+            "tool_results": [(1, "r2", 1, "llm_time", "10:00", "call_1", None, None)],
+            "logs": [(1, "ancient prompt", "ancient answer")],
+        },
+    )  # fmt: skip
+
+
+def test_fragments_attachments_and_tool_calls_are_kept(archive: Archive, tmp_path: Path) -> None:
+    """Only responses and conversations were read: a prompt written with ``-f code.py`` kept
+    only "review this"; system fragments, attachments, tool calls and results were in no part
+    and not in raw, and the report said nothing (ok, exit 0)."""
+    path = linked_db(tmp_path)
+    found = records(path)
+    (conv,) = [r for r in found if isinstance(r, Conversation)]
+    messages = {m.source_id: m for m in conv.messages}
+    assert list(messages) == ["r1:system", "r1:prompt", "r1", "r2:tool_results", "r2"]
+    system, prompt = messages["r1:system"], messages["r1:prompt"]
+    assert system.hidden and system.parts[0]["name"] == "style.txt"
+    assert [p["type"] for p in prompt.parts] == ["file", "image", "image", "text"]
+    fragment = prompt.parts[0]
+    assert (fragment["name"], fragment["hash"], fragment["aliases"]) == ("code.py", "h1", ["code"])
+    assert prompt.text == "def f(xs): ...\n\nreview this"
+    chart, photo = prompt.attachments
+    assert (chart.name, chart.mime, chart.size) == ("chart.png", "image/png", 48)
+    assert chart.opener is not None and photo.opener is None and photo.name == "p.jpg"
+    call = messages["r1"].parts[-1]
+    assert (call["type"], call["name"], call["call_id"]) == ("code", "llm_time", "call_1")
+    assert messages["r1"].meta["tools"] == ["llm_time"]
+    assert messages["r1"].meta["schema"] == {"type": "object"}
+    result = messages["r2:tool_results"].parts[0]
+    assert (result["text"], result["call_id"]) == ("10:00", "call_1")
+    raw = json.loads(conv.raw)
+    assert raw["linked"]["r1"]["prompt_fragments"][0]["fragments"]["content"] == "def f(xs): ..."
+    assert raw["linked"]["r1"]["prompt_attachments"][0]["attachments"]["content"]["size"] == 48
+    (unread,) = [r for r in found if isinstance(r, Problem)]
+    assert unread.where == "logs" and unread.lost and "1 row" in unread.what
+    report = ingest(archive, path)
+    assert report.attachments == {"referenced": 2, "found": 1, "missing": 1, "stored": 1}
+    assert archive.search("def") and not report.ok

@@ -8,7 +8,7 @@ from typing import Any
 
 from freehold.archive import Archive
 from freehold.importers import chatgpt, claude, freehold, grok, llm, mistral
-from freehold.models import Conversation, ExportInfo, Problem
+from freehold.models import Conversation, ExportInfo, Problem, SourceFile
 from tests.builders import ingest, write_zip
 
 U1 = "0b6f2a5e-3c1d-4e8f-9a7b-1c2d3e4f5a6b"
@@ -86,7 +86,8 @@ def test_folder_of_two_chats(tmp_path: Path) -> None:
     assert second.title == "short one"
     assert [m.role for m in first.messages] == ["user", "assistant"]
     assert [m.source_id for m in first.messages] == ["m1", "m2"]
-    assert first.messages[0].meta["files"] == ["cat.png"]
+    (cat,) = first.messages[0].attachments  # no chat-<uuid>-files/ folder: missing
+    assert (cat.pointer, cat.name, cat.opener) == ("mistral-file://cat.png", "cat.png", None)
     answer = first.messages[1]
     assert [p["type"] for p in answer.parts] == ["text", "code", "execution_output", "unknown"]
     assert answer.text == "Searching." and answer.parent_source_id == "m1"
@@ -113,3 +114,25 @@ def test_import_and_reimport_unchanged(archive: Archive, tmp_path: Path) -> None
     assert archive.search("Searching")
     again = ingest(archive, root)
     assert again.conversations["unchanged"] == 2 and again.messages["new"] == 0
+
+
+def test_a_chats_files_are_attachments_with_their_bytes(archive: Archive, tmp_path: Path) -> None:
+    """The files of ``chat-<uuid>-files/`` were named in ``meta`` only and reported "an image
+    (PNG), not an export; left out" as not lost: their bytes never reached the archive."""
+    root = folder(tmp_path)
+    files = root / f"chat-{U1}-files"
+    files.mkdir()
+    png = b"\x89PNG\r\n\x1a\n" + bytes(300)
+    (files / "cat.png").write_bytes(png)
+    (files / "stray.txt").write_text("named by no message")
+    found = records(root)
+    first = next(r for r in found if isinstance(r, Conversation))
+    (cat,) = first.messages[0].attachments
+    assert cat.opener is not None
+    with cat.opener() as handle:
+        assert handle.read() == png
+    (stray,) = [r for r in found if isinstance(r, SourceFile)]
+    assert stray.name.endswith(f"chat-{U1}-files/stray.txt")
+    report = ingest(archive, root)
+    assert report.attachments["found"] == 1 and report.attachments["stored"] == 1
+    assert not [p for p in report.to_json()["problems"] if "left out" in str(p)]

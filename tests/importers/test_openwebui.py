@@ -341,3 +341,23 @@ def test_inline_images_of_different_messages_keep_their_own_bytes(
     (conv,) = archive.iter_conversations()
     stored = {m.source_id: m.attachments[0].sha256 for m in conv.messages if m.attachments}
     assert stored == {mid: hashlib.sha256(data).hexdigest() for mid, data in images.items()}
+
+
+def test_every_file_a_message_names_is_referenced(archive: Archive, tmp_path: Path) -> None:
+    """Only inline images became attachments: an uploaded ``report.pdf`` (kept in Open WebUI's
+    own store) gave no reference, and the report said 0 referenced. It is a missing one now;
+    a knowledge ``collection`` is no file."""
+    user = node("u1", None, "user", "summarise", 1700000001)
+    pdf = {"type": "file", "id": "f-1", "name": "report.pdf", "url": "/api/v1/files/f-1"}
+    twin = {"type": "file", "id": "f-2", "name": "report.pdf"}  # another upload, same name
+    user["files"] = [pdf, twin, {"type": "collection", "id": "kb", "name": "Docs"}]
+    path = tmp_path / "chat-export.json"
+    path.write_text(json.dumps([item("c1", [user], "u1")]))
+    (conv,) = conversations(path).values()
+    refs = conv.messages[0].attachments
+    assert [(r.pointer, r.name, r.opener) for r in refs] == [
+        ("openwebui-file://f-1", "report.pdf", None),
+        ("openwebui-file://f-2", "report.pdf", None),
+    ]
+    report = ingest(archive, path)
+    assert report.attachments["referenced"] == 2 and report.attachments["missing"] == 2
