@@ -530,6 +530,7 @@ class _Plan:
     inserts: list[tuple[Any, ...]] = field(default_factory=list)
     updates: list[tuple[Any, ...]] = field(default_factory=list)
     result: AddResult = field(default_factory=lambda: AddResult("new"))
+    revisions: int = 0  # earlier texts kept (``_revision``): among the inserts, never read
 
 
 @dataclass(slots=True)
@@ -563,25 +564,66 @@ _UPSERT_CONTEXT = (
 _ADD_CONTEXT = _UPSERT_CONTEXT.partition(" ON CONFLICT")[0] + " ON CONFLICT DO NOTHING"
 
 
-def _aside(
-    head: Conversation, count: int, messages: int, stored: float | None
-) -> tuple[str, bool] | None:
-    """Why ``head``'s copy (of ``count`` messages) must not replace the stored one
-    (``messages`` of them, updated upstream at ``stored``), and whether that is because it is
-    older (which says the whole export is: ``mark_gone_upstream``); None when it does.
+@dataclass(slots=True)
+class _Stored:
+    """What ``_aside`` weighs of the stored copy: its message count, the platform's own update
+    time (``source_updated_at``: never one a turn written here moved) and its account."""
 
-    A salvaged copy (its messages unreadable) never does, nor one without messages where the
-    stored one has some (a `"mapping": null`); nor one older than the stored copy by the
-    conversation's own update time. A stored conversation without messages has nothing to
-    lose: any readable copy replaces it. Without both times, the copy imported last wins."""
+    messages: int
+    updated: float | None
+    account: str | None
+
+
+def _aside(head: Conversation, count: int, stored: _Stored) -> tuple[str, bool] | None:
+    """Why ``head``'s copy (of ``count`` messages) must not replace the ``stored`` one, and
+    whether that is because it is older (which says the whole export is:
+    ``mark_gone_upstream``); None when it does.
+
+    A salvaged copy (its messages unreadable) never does, nor one of another account (the
+    same conversation id in two accounts: positional ids make it likely), nor one without
+    messages where the stored one has some (a `"mapping": null`); nor one older than the
+    stored copy by the platform's own update time. A stored conversation without messages
+    has nothing to lose: any readable copy replaces it. Without both times, the copy
+    imported last wins."""
     if head.salvaged:
         return "its messages could not be read", False
-    if not count and messages:
+    if head.account_id and stored.account and head.account_id != stored.account:
+        account = f"another account ({head.account_id}) than the archive's copy ({stored.account})"
+        return f"it belongs to {account}", False
+    if not count and stored.messages:
         return "it holds no messages", False
-    if not messages or head.updated_at is None or stored is None or head.updated_at >= stored:
+    when = _upstream_time(head)
+    if not stored.messages or when is None or stored.updated is None or when >= stored.updated:
         return None
-    when = f"updated {_iso(head.updated_at)}"
-    return f"an older copy ({when}) than the archive's ({_iso(stored)})", True
+    older = f"updated {_iso(when)}"
+    return f"an older copy ({older}) than the archive's ({_iso(stored.updated)})", True
+
+
+def _upstream_time(head: Conversation) -> float | None:
+    """When the platform last updated this copy: what a freehold export says apart from its
+    ``updated_at`` (which turns written there moved on), else ``updated_at``."""
+    return head.source_updated_at if head.source_updated_at is not None else head.updated_at
+
+
+def _aside_more(added: int, revisions: int) -> str:
+    """What the note on a copy kept aside says it added to the archive."""
+    more = [f"{plural(added, 'message')} only it had"] if added else []
+    if revisions:
+        more.append(f"its own words of {plural(revisions, 'message')} that differ")
+    return f", with {' and '.join(more)} (off the visible path)" if more else ""
+
+
+def _revising(row: tuple[Any, ...], ready: Prepared) -> bool:
+    """Whether words that differ from the stored ``row``'s messages are the platform's: the
+    copy is another raw version (not the same JSON with local turns, or re-read), converted
+    by the importer version that stored the row (not a newer one, whose conversion changed)."""
+    same = bool(ready.raw_sha) and row[0] == ready.raw_sha
+    return not same and not _newer_parser(row[7], ready.head.parser_version)
+
+
+def _content(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What a message says, of a stored row (parent first): its parts and its text."""
+    return row[6], row[7]
 
 
 def _newer_parser(stored: str | None, current: str | None) -> bool:
@@ -643,13 +685,13 @@ def _context_rows(cid: str, conv: Conversation) -> list[tuple[Any, ...]]:
 _CONVERSATION_COLUMNS = (
     "account_id, title, created_at, updated_at, model, current_leaf, project, archived, "
     "starred, message_count, branch_count, digest, raw_sha256, problems, last_seen_source, "
-    "gone_upstream_at, parser_version"
+    "gone_upstream_at, parser_version, source_updated_at"
 )
 _INSERT_CONVERSATIONS = (
     f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}, id, source_kind, "
     "source_conversation_id, first_seen_source, first_seen_at, last_seen_at) VALUES "
 )
-_CONVERSATION_VALUES = f"({', '.join('?' * 23)})"
+_CONVERSATION_VALUES = f"({', '.join('?' * 24)})"
 
 
 def _index_glued(db: sqlite3.Connection, rows: list[tuple[int, str]]) -> None:
@@ -671,11 +713,11 @@ def _insert_conversations(count: int) -> str:
 
 
 _UPDATE_CONVERSATION = (
-    "UPDATE conversations SET account_id=coalesce(?, account_id), title=?, created_at=?, "
+    "UPDATE conversations SET account_id=coalesce(account_id, ?), title=?, created_at=?, "
     "updated_at=?, model=?, current_leaf=?, project=?, archived=?, starred=?, message_count=?, "
     "branch_count=?, digest=?, raw_sha256=coalesce(nullif(?, ''), raw_sha256), problems=?, "
     "last_seen_source=?, gone_upstream_at=coalesce(?, gone_upstream_at), parser_version=?, "
-    "last_seen_at=? WHERE id=?"
+    "source_updated_at=?, last_seen_at=? WHERE id=?"
 )
 
 
@@ -918,14 +960,18 @@ class Archive:
             self._flush()
         row = self.db.execute(
             "SELECT raw_sha256, digest, message_count, problems, current_leaf, updated_at, "
-            "gone_upstream_at, parser_version FROM conversations WHERE id=?",
+            "gone_upstream_at, parser_version, source_updated_at, account_id "
+            "FROM conversations WHERE id=?",
             (cid,),
         ).fetchone()
         if row is None:
             return self._add_new(ready, source_id)
         self._flush()  # what it writes comes after what waits, in every table
         same = bool(ready.raw_sha) and row[0] == ready.raw_sha
-        if same and not _newer_parser(row[7], ready.head.parser_version):
+        newer = _newer_parser(row[7], ready.head.parser_version)
+        # A freehold export's copy carries turns written there beside the platform's raw JSON:
+        # the same raw JSON says nothing of them (they are planned, added where missing).
+        if same and not newer and not ready.local:
             # Nothing to re-read, but this copy of the export may bring files an earlier one
             # lacked (conversations.json alone first, then the whole zip): link them.
             self._seen(cid, source_id, ready.head)
@@ -938,17 +984,24 @@ class Archive:
         # Turns written here are kept on the path they were shown on (see _reshow); they exist
         # only in conversations stored already, so never on the queued path (_add_new).
         local = _local.has_local(self.db, cid)
-        aside = _aside(ready.head, len(ready.rows), row[2], self._stored_time(cid, row[5], local))
+        aside = _aside(ready.head, len(ready.rows), _Stored(row[2], row[8], row[9]))
         if aside is not None:
             why, older = aside
             if older:
                 self._older.add(source_id)
             return self._add_aside(ready, source_id, row, why)
         shown = self._local_leaf(row[4]) if local else None
-        plan = self._plan(ready, self._existing(cid), keep_path=local)
+        revisions = _revising(row, ready)
+        plan = self._plan(ready, self._existing(cid), keep_path=local, revisions=revisions)
         # A repair note belongs to the import that first met it, not to every re-import.
         known = orjson.loads(row[3]) if row[3] else []
         plan.result.notes = [note for note in ready.head.problems if note not in known]
+        if plan.revisions:
+            changed = plural(plan.revisions, "message")
+            plan.result.notes.append(
+                f"{changed} changed upstream; the earlier text is kept as a branch beside the "
+                "new (off the visible path)"
+            )
         values = self._conversation_values(ready, plan.tree, source_id)
         self.db.execute(_UPDATE_CONVERSATION, (*values, now_iso(), cid))
         self._brought_back(cid, source_id, row[6], ready.head)
@@ -961,7 +1014,7 @@ class Archive:
             # conversation is unchanged when what is stored is the same as before this copy.
             digest = self._redigest(cid)
         plan.result.status = "unchanged" if digest == row[1] else "updated"
-        plan.result.reread = same
+        plan.result.reread = same and newer
         return plan.result
 
     def _brought_back(
@@ -990,12 +1043,14 @@ class Archive:
         (title, times, leaf), its path and the messages it holds stay as they are; it is
         seen in this import, but a gone-upstream flag stays (an older copy proves nothing)."""
         cid = ready.cid
-        plan = self._plan(ready, self._existing(cid), add_only=True)
+        plan = self._plan(
+            ready, self._existing(cid), add_only=True, revisions=_revising(row, ready)
+        )
         kept = self.db.executemany(_INSERT_RAW, _raw_rows(ready, source_id)).rowcount
         self._write_messages(ready, plan, aside=True)
         self.db.execute(
             "UPDATE conversations SET message_count=?, branch_count=?, last_seen_source=?, "
-            "last_seen_at=?, account_id=coalesce(?, account_id) WHERE id=?",
+            "last_seen_at=?, account_id=coalesce(account_id, ?) WHERE id=?",
             (
                 len(plan.tree.parents),
                 count_branches(plan.tree.parents, row[4]),
@@ -1006,26 +1061,14 @@ class Archive:
             ),
         )
         result = plan.result
-        result.status = "updated" if result.messages_new else "unchanged"
-        if kept:  # told once, by the import that brought this copy
-            added = result.messages_new
-            more = f", with {plural(added, 'message')} only it had" if added else ""
+        result.status = "updated" if result.messages_new or plan.revisions else "unchanged"
+        if kept or plan.revisions:  # told once, by the import that brought this copy
+            more = _aside_more(result.messages_new, plan.revisions)
             result.notes = [
                 f"{why}: the archive's copy was left as it was; this copy is kept beside it "
                 f"as a raw version{more}"
             ]
         return result
-
-    def _stored_time(self, cid: str, updated_at: float | None, local: bool) -> float | None:
-        """When the stored copy was updated upstream: its ``updated_at``, unless turns written
-        here moved that on; then its newest imported message's time (no later than it)."""
-        if not local:
-            return updated_at
-        newest = self._scalar(
-            "SELECT max(created_at) FROM messages WHERE conversation_id=? AND origin IS NULL",
-            (cid,),
-        )
-        return None if newest is None else float(newest)
 
     def _add_new(self, ready: Prepared, source_id: int) -> AddResult:
         """Queue a conversation the archive does not hold yet (``add_conversation``)."""
@@ -1120,7 +1163,7 @@ class Archive:
     def _seen(self, cid: str, source_id: int, conv: Conversation) -> None:
         self.db.execute(
             "UPDATE conversations SET last_seen_source=?, last_seen_at=?, "
-            "gone_upstream_at=coalesce(?, gone_upstream_at), account_id=coalesce(?, account_id) "
+            "gone_upstream_at=coalesce(?, gone_upstream_at), account_id=coalesce(account_id, ?) "
             "WHERE id=?",
             (source_id, now_iso(), conv.gone_upstream_at, conv.account_id, cid),
         )
@@ -1148,6 +1191,7 @@ class Archive:
             source_id,
             conv.gone_upstream_at,
             conv.parser_version or None,
+            _upstream_time(conv),
         )
 
     def _existing(self, cid: str) -> dict[str, tuple[int, tuple[Any, ...]]]:
@@ -1172,13 +1216,16 @@ class Archive:
         *,
         keep_path: bool = False,
         add_only: bool = False,
+        revisions: bool = False,
     ) -> _Plan:
         """Assign ids to new messages and sort every message into insert, update or keep.
 
         With ``keep_path`` (the conversation holds local turns, whose path ``_reshow`` sets
         afterwards) a message that differs only in its visible-path flag is kept as it is.
         With ``add_only`` (a copy kept aside) every stored message is kept as it is, and new
-        ones go in off the visible path."""
+        ones go in off the visible path. With ``revisions``, a message whose words differ
+        keeps the words the archive did not show (the stored ones an update replaces, or
+        the copy's own beside a stored message kept) as a revision (``_revision``)."""
         plan = _Plan(
             _Tree(
                 {source: found[0] for source, found in found_rows.items()},
@@ -1202,13 +1249,35 @@ class Archive:
                 or found[1] == (parent, *row)
                 or (keep_path and _without_path(found[1]) == _without_path((parent, *row)))
             ):
+                if add_only and revisions and _content(found[1]) != _content((parent, *row)):
+                    self._revision(plan, ready.cid, source_id, (parent, *row))
                 plan.result.messages_unchanged += 1
                 continue  # its stored parent stays
             else:
+                if revisions and _content(found[1]) != _content((parent, *row)):
+                    self._revision(plan, ready.cid, source_id, found[1])
                 plan.updates.append((parent, *row, found[0]))
                 plan.result.messages_updated += 1
             plan.tree.parents[ids[source_id]] = parent
         return plan
+
+    def _revision(self, plan: _Plan, cid: str, source_id: str, row: tuple[Any, ...]) -> None:
+        """Keep ``row`` (parent first), words message ``source_id`` had in another copy, as
+        a sibling beside it: source id ``<id>#rev-<n>``, off the visible path, searchable; its
+        children stay with the message. Words kept as a revision already are not kept again,
+        so importing copies in any order, any number of times, keeps each text once."""
+        n = 1
+        while (key := f"{source_id}#rev-{n}") in plan.tree.ids:
+            kept = plan.found.get(key)
+            if kept is not None and _content(kept[1]) == _content(row):
+                return
+            n += 1
+        ids = plan.tree.ids
+        ids[key] = self._next_message_id
+        self._next_message_id += 1
+        plan.inserts.append((ids[key], cid, row[0], key, *row[1:9], 0, *row[10:]))
+        plan.tree.parents[ids[key]] = row[0]
+        plan.revisions += 1
 
     def _write_local(self, ready: Prepared, plan: _Plan) -> None:
         """Turns a freehold export carried keep their origin and how they were got."""

@@ -127,11 +127,24 @@ def chatgpt_chats(path: Path, chats: Mapping[str, tuple[str, list[str]]], start:
     return write_zip(path, {**members, "user.json": b'{"id": "user-chats"}'})
 
 
-# Columns today's archive code reads and writes for every conversation it imports.
-_WRITTEN_BY_EVERY_IMPORT = ("m011_conversations_parser_version",)
+# Columns today's archive code reads and writes for every conversation it imports, by the step
+# that adds each.
+_WRITTEN_BY_EVERY_IMPORT = {
+    "m011_conversations_parser_version": "parser_version TEXT",
+    "m013_source_updated_at": "source_updated_at REAL",
+}
 
 
 def steps_before(count: int) -> list[tuple[str, Step]]:
     """The first ``count`` migration steps, for a test that writes an older archive with
-    today's code: with the steps that add a column every import writes (they only add one)."""
-    return MIGRATIONS[:count] + [s for s in MIGRATIONS if s[0] in _WRITTEN_BY_EVERY_IMPORT]
+    today's code: with the steps that add a column every import writes, as that column alone
+    (m013 also backfills it from columns an older archive may not have yet)."""
+    return MIGRATIONS[:count] + [
+        (name, _column_added(column))
+        for name, column in _WRITTEN_BY_EVERY_IMPORT.items()
+        if name not in dict(MIGRATIONS[:count])
+    ]
+
+
+def _column_added(column: str) -> Step:
+    return lambda _db: f"ALTER TABLE conversations ADD COLUMN {column};"
