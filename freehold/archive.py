@@ -17,12 +17,15 @@ kill -9 leaves the archive as it was after the last batch; WAL keeps readers unb
 
 Re-import semantics: a conversation is keyed by (source kind, source conversation id) and a
 message by (conversation, source message id). Conversation raw JSON that was seen before
-(same SHA-256) is ``unchanged`` without any parsing work stored; otherwise the normalised rows
-are compared by digest: new messages are added, changed ones updated, none ever deleted, and
+(same SHA-256) is ``unchanged`` without any parsing work stored, unless it carries turns
+written on another machine (a freehold export: they are added); otherwise the normalised rows
+are compared by digest: new messages are added, changed ones updated (the words they had kept
+beside them as a revision, ``<id>#rev-<n>``, off the visible path), none ever deleted, and
 each distinct raw version is kept. A copy that must not replace the stored one (``_aside``:
-older by the conversation's own update time, or salvaged, its messages unreadable) only adds
-its raw version and the messages only it has, off the visible path: the result does not depend
-on the order exports are imported in. Conversations missing from a full export of the same
+older by the platform's own update time, ``source_updated_at``, which only imports write;
+another account's; or salvaged, its messages unreadable) only adds its raw version, the
+messages only it has and its own differing words, off the visible path: the result does not
+depend on the order exports are imported in. Conversations missing from a full export of the same
 account are flagged ``gone_upstream_at``, never removed — unless that export brought a copy
 older than the archive's (it is older than what the archive holds). Queries live in
 ``_queries.py``.

@@ -219,6 +219,10 @@ def test_a_message_changed_upstream_keeps_its_earlier_text(
     assert conv.branch_count == 2  # the earlier text is a branch beside the new one
     again = import_path(archive, tmp_path / "v1b.json").to_json()
     assert again["conversations"]["unchanged"] == 1 and not _notes(again)
+    json_export.write(archive, archive.iter_conversations(), tmp_path / "out")
+    with open_archive(tmp_path / "elsewhere") as other:  # the JSON export carries it
+        import_path(other, tmp_path / "out")
+        assert _texts(other, cid) == _texts(archive, cid)
 
 
 def test_changed_messages_merge_the_same_whichever_copy_comes_first(tmp_path: Path) -> None:
