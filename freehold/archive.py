@@ -972,9 +972,9 @@ class Archive:
         self._flush()  # what it writes comes after what waits, in every table
         same = bool(ready.raw_sha) and row[0] == ready.raw_sha
         newer = _newer_parser(row[7], ready.head.parser_version)
-        # A freehold export's copy carries turns written there beside the platform's raw JSON:
-        # the same raw JSON says nothing of them (they are planned, added where missing).
-        if same and not newer and not ready.local:
+        if same and not newer and ready.local:
+            return self._add_carried(ready, source_id, row)
+        if same and not newer:
             # Nothing to re-read, but this copy of the export may bring files an earlier one
             # lacked (conversations.json alone first, then the whole zip): link them.
             self._seen(cid, source_id, ready.head)
@@ -1017,7 +1017,29 @@ class Archive:
             # conversation is unchanged when what is stored is the same as before this copy.
             digest = self._redigest(cid)
         plan.result.status = "unchanged" if digest == row[1] else "updated"
-        plan.result.reread = same and newer
+        plan.result.reread = same
+        return plan.result
+
+    def _add_carried(self, ready: Prepared, source_id: int, row: tuple[Any, ...]) -> AddResult:
+        """A freehold export's copy of a conversation whose platform copy the archive holds
+        (the same raw JSON), carrying turns written on the machine it came from: the same raw
+        JSON says nothing of those. What the archive lacks is added, and the newer of the
+        copy's leaf and the archive's is shown (``_reshow``); the platform's messages, the head
+        and the importer version that made them stay as they are."""
+        cid = ready.cid
+        shown = self._local_leaf(row[4])
+        plan = self._plan(ready, self._existing(cid), add_only=True)
+        self._write_messages(ready, plan, aside=True)
+        self._seen(cid, source_id, ready.head)
+        self._brought_back(cid, source_id, row[6], ready.head)
+        if plan.result.messages_new:
+            self.db.execute(
+                "UPDATE conversations SET updated_at=max(coalesce(updated_at, 0), ?) WHERE id=?",
+                (ready.head.updated_at or 0, cid),
+            )
+            self._reshow(ready, plan.tree, shown, row[5])
+        digest = self._redigest(cid) if plan.result.messages_new else row[1]
+        plan.result.status = "unchanged" if digest == row[1] else "updated"
         return plan.result
 
     def _brought_back(
