@@ -111,7 +111,10 @@ def test_turns_a_freehold_export_carries_arrive_when_the_platform_copy_is_the_sa
     with open_archive(tmp_path / "b") as b:
         import_path(b, v1)
         ours = _turn(b, "machineB question")
+        version = "SELECT parser_version FROM conversations"
+        made_by = b.db.execute(version).fetchone()
         report = import_path(b, tmp_path / "exA").to_json()
+        assert b.db.execute(version).fetchone() == made_by  # its own conversion stays
         assert report["messages"]["new"] == 2  # A's two turns, counted new
         assert report["conversations"]["updated"] == 1 and report["conversations"]["reread"] == 0
         assert b.stats()["messages"] == 6
