@@ -613,8 +613,8 @@ def load_conversation(db: sqlite3.Connection, cid: str) -> Conversation:
         "SELECT source_kind, source_conversation_id, title, created_at, updated_at, model, "
         "(SELECT source_message_id FROM messages WHERE id = current_leaf), account_id, project, "
         "archived, coalesce((SELECT starred FROM conversation_marks mk "
-        "WHERE mk.conversation_id = conversations.id), starred), problems, gone_upstream_at "
-        "FROM conversations WHERE id = ?",
+        "WHERE mk.conversation_id = conversations.id), starred), problems, gone_upstream_at, "
+        "source_updated_at FROM conversations WHERE id = ?",
         (cid,),
     ).fetchone()
     if row is None:
@@ -646,6 +646,7 @@ def load_conversation(db: sqlite3.Connection, cid: str) -> Conversation:
         problems=orjson.loads(row[11]) if row[11] else [],
         id=cid,
         gone_upstream_at=row[12],
+        source_updated_at=row[13],
     )
 
 

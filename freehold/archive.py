@@ -17,12 +17,15 @@ kill -9 leaves the archive as it was after the last batch; WAL keeps readers unb
 
 Re-import semantics: a conversation is keyed by (source kind, source conversation id) and a
 message by (conversation, source message id). Conversation raw JSON that was seen before
-(same SHA-256) is ``unchanged`` without any parsing work stored; otherwise the normalised rows
-are compared by digest: new messages are added, changed ones updated, none ever deleted, and
+(same SHA-256) is ``unchanged`` without any parsing work stored, unless it carries turns
+written on another machine (a freehold export: they are added); otherwise the normalised rows
+are compared by digest: new messages are added, changed ones updated (the words they had kept
+beside them as a revision, ``<id>#rev-<n>``, off the visible path), none ever deleted, and
 each distinct raw version is kept. A copy that must not replace the stored one (``_aside``:
-older by the conversation's own update time, or salvaged, its messages unreadable) only adds
-its raw version and the messages only it has, off the visible path: the result does not depend
-on the order exports are imported in. Conversations missing from a full export of the same
+older by the platform's own update time, ``source_updated_at``, which only imports write;
+another account's; or salvaged, its messages unreadable) only adds its raw version, the
+messages only it has and its own differing words, off the visible path: the result does not
+depend on the order exports are imported in. Conversations missing from a full export of the same
 account are flagged ``gone_upstream_at``, never removed — unless that export brought a copy
 older than the archive's (it is older than what the archive holds). Queries live in
 ``_queries.py``.
@@ -542,6 +545,7 @@ class _Plan:
     inserts: list[tuple[Any, ...]] = field(default_factory=list)
     updates: list[tuple[Any, ...]] = field(default_factory=list)
     result: AddResult = field(default_factory=lambda: AddResult("new"))
+    revisions: int = 0  # earlier texts kept (``_revision``): among the inserts, never read
 
 
 @dataclass(slots=True)
@@ -575,25 +579,66 @@ _UPSERT_CONTEXT = (
 _ADD_CONTEXT = _UPSERT_CONTEXT.partition(" ON CONFLICT")[0] + " ON CONFLICT DO NOTHING"
 
 
-def _aside(
-    head: Conversation, count: int, messages: int, stored: float | None
-) -> tuple[str, bool] | None:
-    """Why ``head``'s copy (of ``count`` messages) must not replace the stored one
-    (``messages`` of them, updated upstream at ``stored``), and whether that is because it is
-    older (which says the whole export is: ``mark_gone_upstream``); None when it does.
+@dataclass(slots=True)
+class _Stored:
+    """What ``_aside`` weighs of the stored copy: its message count, the platform's own update
+    time (``source_updated_at``: never one a turn written here moved) and its account."""
 
-    A salvaged copy (its messages unreadable) never does, nor one without messages where the
-    stored one has some (a `"mapping": null`); nor one older than the stored copy by the
-    conversation's own update time. A stored conversation without messages has nothing to
-    lose: any readable copy replaces it. Without both times, the copy imported last wins."""
+    messages: int
+    updated: float | None
+    account: str | None
+
+
+def _aside(head: Conversation, count: int, stored: _Stored) -> tuple[str, bool] | None:
+    """Why ``head``'s copy (of ``count`` messages) must not replace the ``stored`` one, and
+    whether that is because it is older (which says the whole export is:
+    ``mark_gone_upstream``); None when it does.
+
+    A salvaged copy (its messages unreadable) never does, nor one of another account (the
+    same conversation id in two accounts: positional ids make it likely), nor one without
+    messages where the stored one has some (a `"mapping": null`); nor one older than the
+    stored copy by the platform's own update time. A stored conversation without messages
+    has nothing to lose: any readable copy replaces it. Without both times, the copy
+    imported last wins."""
     if head.salvaged:
         return "its messages could not be read", False
-    if not count and messages:
+    if head.account_id and stored.account and head.account_id != stored.account:
+        account = f"another account ({head.account_id}) than the archive's copy ({stored.account})"
+        return f"it belongs to {account}", False
+    if not count and stored.messages:
         return "it holds no messages", False
-    if not messages or head.updated_at is None or stored is None or head.updated_at >= stored:
+    when = _upstream_time(head)
+    if not stored.messages or when is None or stored.updated is None or when >= stored.updated:
         return None
-    when = f"updated {_iso(head.updated_at)}"
-    return f"an older copy ({when}) than the archive's ({_iso(stored)})", True
+    older = f"updated {_iso(when)}"
+    return f"an older copy ({older}) than the archive's ({_iso(stored.updated)})", True
+
+
+def _upstream_time(head: Conversation) -> float | None:
+    """When the platform last updated this copy: what a freehold export says apart from its
+    ``updated_at`` (which turns written there moved on), else ``updated_at``."""
+    return head.source_updated_at if head.source_updated_at is not None else head.updated_at
+
+
+def _aside_more(added: int, revisions: int) -> str:
+    """What the note on a copy kept aside says it added to the archive."""
+    more = [f"{plural(added, 'message')} only it had"] if added else []
+    if revisions:
+        more.append(f"its own words of {plural(revisions, 'message')} that differ")
+    return f", with {' and '.join(more)} (off the visible path)" if more else ""
+
+
+def _revising(row: tuple[Any, ...], ready: Prepared) -> bool:
+    """Whether words that differ from the stored ``row``'s messages are the platform's: the
+    copy is another raw version (not the same JSON with local turns, or re-read), converted
+    by the importer version that stored the row (not a newer one, whose conversion changed)."""
+    same = bool(ready.raw_sha) and row[0] == ready.raw_sha
+    return not same and not newer_parser(row[7], ready.head.parser_version)
+
+
+def _content(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What a message says, of a stored row (parent first): its parts and its text."""
+    return row[6], row[7]
 
 
 def newer_parser(stored: str | None, current: str | None) -> bool:
@@ -655,13 +700,13 @@ def _context_rows(cid: str, conv: Conversation) -> list[tuple[Any, ...]]:
 _CONVERSATION_COLUMNS = (
     "account_id, title, created_at, updated_at, model, current_leaf, project, archived, "
     "starred, message_count, branch_count, digest, raw_sha256, problems, last_seen_source, "
-    "gone_upstream_at, parser_version"
+    "gone_upstream_at, parser_version, source_updated_at"
 )
 _INSERT_CONVERSATIONS = (
     f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}, id, source_kind, "
     "source_conversation_id, first_seen_source, first_seen_at, last_seen_at) VALUES "
 )
-_CONVERSATION_VALUES = f"({', '.join('?' * 23)})"
+_CONVERSATION_VALUES = f"({', '.join('?' * 24)})"
 
 
 def _index_glued(db: sqlite3.Connection, rows: list[tuple[int, str]]) -> None:
@@ -714,11 +759,11 @@ def _insert_conversations(count: int) -> str:
 
 
 _UPDATE_CONVERSATION = (
-    "UPDATE conversations SET account_id=coalesce(?, account_id), title=?, created_at=?, "
+    "UPDATE conversations SET account_id=coalesce(account_id, ?), title=?, created_at=?, "
     "updated_at=?, model=?, current_leaf=?, project=?, archived=?, starred=?, message_count=?, "
     "branch_count=?, digest=?, raw_sha256=coalesce(nullif(?, ''), raw_sha256), problems=?, "
     "last_seen_source=?, gone_upstream_at=coalesce(?, gone_upstream_at), parser_version=?, "
-    "last_seen_at=? WHERE id=?"
+    "source_updated_at=?, last_seen_at=? WHERE id=?"
 )
 
 
@@ -991,14 +1036,18 @@ class Archive:
             self._flush()
         row = self.db.execute(
             "SELECT raw_sha256, digest, message_count, problems, current_leaf, updated_at, "
-            "gone_upstream_at, parser_version FROM conversations WHERE id=?",
+            "gone_upstream_at, parser_version, source_updated_at, account_id "
+            "FROM conversations WHERE id=?",
             (cid,),
         ).fetchone()
         if row is None:
             return self._add_new(ready, source_id)
         self._flush()  # what it writes comes after what waits, in every table
         same = bool(ready.raw_sha) and row[0] == ready.raw_sha
-        if same and not (again or newer_parser(row[7], ready.head.parser_version)):
+        newer = newer_parser(row[7], ready.head.parser_version)
+        if same and not (again or newer) and ready.local:
+            return self._add_carried(ready, source_id, row)
+        if same and not (again or newer):
             # Nothing to re-read, but this copy of the export may bring files an earlier one
             # lacked (conversations.json alone first, then the whole zip): link them.
             self._seen(cid, source_id, ready.head)
@@ -1013,18 +1062,26 @@ class Archive:
         local = _local.has_local(self.db, cid)
         # The raw JSON the stored copy came from is never an older copy of itself: re-read, its
         # times are what a fixed importer reads in it, not a time to compare (``_aside``).
-        stored = None if same else self._stored_time(cid, row[5], local)
-        aside = _aside(ready.head, len(ready.rows), row[2], stored)
+        aside = _aside(
+            ready.head, len(ready.rows), _Stored(row[2], None if same else row[8], row[9])
+        )
         if aside is not None:
             why, older = aside
             if older:
                 self._older.add(source_id)
             return self._add_aside(ready, source_id, row, why)
         shown = self._local_leaf(row[4]) if local else None
-        plan = self._plan(ready, self._existing(cid), keep_path=local)
+        revisions = _revising(row, ready)
+        plan = self._plan(ready, self._existing(cid), keep_path=local, revisions=revisions)
         # A repair note belongs to the import that first met it, not to every re-import.
         known = orjson.loads(row[3]) if row[3] else []
         plan.result.notes = [note for note in ready.head.problems if note not in known]
+        if plan.revisions:
+            changed = plural(plan.revisions, "message")
+            plan.result.notes.append(
+                f"{changed} changed upstream; the earlier text is kept as a branch beside the "
+                "new (off the visible path)"
+            )
         values = self._conversation_values(ready, plan.tree, source_id)
         self.db.execute(_UPDATE_CONVERSATION, (*values, now_iso(), cid))
         self._brought_back(cid, source_id, row[6], ready.head)
@@ -1038,6 +1095,28 @@ class Archive:
             digest = self._redigest(cid)
         plan.result.status = "unchanged" if digest == row[1] else "updated"
         plan.result.reread = same
+        return plan.result
+
+    def _add_carried(self, ready: Prepared, source_id: int, row: tuple[Any, ...]) -> AddResult:
+        """A freehold export's copy of a conversation whose platform copy the archive holds
+        (the same raw JSON), carrying turns written on the machine it came from: the same raw
+        JSON says nothing of those. What the archive lacks is added, and the newer of the
+        copy's leaf and the archive's is shown (``_reshow``); the platform's messages, the head
+        and the importer version that made them stay as they are."""
+        cid = ready.cid
+        shown = self._local_leaf(row[4])
+        plan = self._plan(ready, self._existing(cid), add_only=True)
+        self._write_messages(ready, plan, aside=True)
+        self._seen(cid, source_id, ready.head)
+        self._brought_back(cid, source_id, row[6], ready.head)
+        if plan.result.messages_new:
+            self.db.execute(
+                "UPDATE conversations SET updated_at=max(coalesce(updated_at, 0), ?) WHERE id=?",
+                (ready.head.updated_at or 0, cid),
+            )
+            self._reshow(ready, plan.tree, shown, row[5])
+        digest = self._redigest(cid) if plan.result.messages_new else row[1]
+        plan.result.status = "unchanged" if digest == row[1] else "updated"
         return plan.result
 
     def _brought_back(
@@ -1066,12 +1145,14 @@ class Archive:
         (title, times, leaf), its path and the messages it holds stay as they are; it is
         seen in this import, but a gone-upstream flag stays (an older copy proves nothing)."""
         cid = ready.cid
-        plan = self._plan(ready, self._existing(cid), add_only=True)
+        plan = self._plan(
+            ready, self._existing(cid), add_only=True, revisions=_revising(row, ready)
+        )
         kept = self.db.executemany(_INSERT_RAW, _raw_rows(ready, source_id)).rowcount
         self._write_messages(ready, plan, aside=True)
         self.db.execute(
             "UPDATE conversations SET message_count=?, branch_count=?, last_seen_source=?, "
-            "last_seen_at=?, account_id=coalesce(?, account_id) WHERE id=?",
+            "last_seen_at=?, account_id=coalesce(account_id, ?) WHERE id=?",
             (
                 len(plan.tree.parents),
                 count_branches(plan.tree.parents, row[4]),
@@ -1082,26 +1163,14 @@ class Archive:
             ),
         )
         result = plan.result
-        result.status = "updated" if result.messages_new else "unchanged"
-        if kept:  # told once, by the import that brought this copy
-            added = result.messages_new
-            more = f", with {plural(added, 'message')} only it had" if added else ""
+        result.status = "updated" if result.messages_new or plan.revisions else "unchanged"
+        if kept or plan.revisions:  # told once, by the import that brought this copy
+            more = _aside_more(result.messages_new, plan.revisions)
             result.notes = [
                 f"{why}: the archive's copy was left as it was; this copy is kept beside it "
                 f"as a raw version{more}"
             ]
         return result
-
-    def _stored_time(self, cid: str, updated_at: float | None, local: bool) -> float | None:
-        """When the stored copy was updated upstream: its ``updated_at``, unless turns written
-        here moved that on; then its newest imported message's time (no later than it)."""
-        if not local:
-            return updated_at
-        newest = self._scalar(
-            "SELECT max(created_at) FROM messages WHERE conversation_id=? AND origin IS NULL",
-            (cid,),
-        )
-        return None if newest is None else float(newest)
 
     def _add_new(self, ready: Prepared, source_id: int) -> AddResult:
         """Queue a conversation the archive does not hold yet (``add_conversation``)."""
@@ -1197,7 +1266,7 @@ class Archive:
     def _seen(self, cid: str, source_id: int, conv: Conversation) -> None:
         self.db.execute(
             "UPDATE conversations SET last_seen_source=?, last_seen_at=?, "
-            "gone_upstream_at=coalesce(?, gone_upstream_at), account_id=coalesce(?, account_id) "
+            "gone_upstream_at=coalesce(?, gone_upstream_at), account_id=coalesce(account_id, ?) "
             "WHERE id=?",
             (source_id, now_iso(), conv.gone_upstream_at, conv.account_id, cid),
         )
@@ -1225,6 +1294,7 @@ class Archive:
             source_id,
             conv.gone_upstream_at,
             conv.parser_version or None,
+            _upstream_time(conv),
         )
 
     def _existing(self, cid: str) -> dict[str, tuple[int, tuple[Any, ...]]]:
@@ -1249,13 +1319,16 @@ class Archive:
         *,
         keep_path: bool = False,
         add_only: bool = False,
+        revisions: bool = False,
     ) -> _Plan:
         """Assign ids to new messages and sort every message into insert, update or keep.
 
         With ``keep_path`` (the conversation holds local turns, whose path ``_reshow`` sets
         afterwards) a message that differs only in its visible-path flag is kept as it is.
         With ``add_only`` (a copy kept aside) every stored message is kept as it is, and new
-        ones go in off the visible path."""
+        ones go in off the visible path. With ``revisions``, a message whose words differ
+        keeps the words the archive did not show (the stored ones an update replaces, or
+        the copy's own beside a stored message kept) as a revision (``_revision``)."""
         plan = _Plan(
             _Tree(
                 {source: found[0] for source, found in found_rows.items()},
@@ -1279,13 +1352,35 @@ class Archive:
                 or found[1] == (parent, *row)
                 or (keep_path and _without_path(found[1]) == _without_path((parent, *row)))
             ):
+                if add_only and revisions and _content(found[1]) != _content((parent, *row)):
+                    self._revision(plan, ready.cid, source_id, (parent, *row))
                 plan.result.messages_unchanged += 1
                 continue  # its stored parent stays
             else:
+                if revisions and _content(found[1]) != _content((parent, *row)):
+                    self._revision(plan, ready.cid, source_id, found[1])
                 plan.updates.append((parent, *row, found[0]))
                 plan.result.messages_updated += 1
             plan.tree.parents[ids[source_id]] = parent
         return plan
+
+    def _revision(self, plan: _Plan, cid: str, source_id: str, row: tuple[Any, ...]) -> None:
+        """Keep ``row`` (parent first), words message ``source_id`` had in another copy, as
+        a sibling beside it: source id ``<id>#rev-<n>``, off the visible path, searchable; its
+        children stay with the message. Words kept as a revision already are not kept again,
+        so importing copies in any order, any number of times, keeps each text once."""
+        n = 1
+        while (key := f"{source_id}#rev-{n}") in plan.tree.ids:
+            kept = plan.found.get(key)
+            if kept is not None and _content(kept[1]) == _content(row):
+                return
+            n += 1
+        ids = plan.tree.ids
+        ids[key] = self._next_message_id
+        self._next_message_id += 1
+        plan.inserts.append((ids[key], cid, row[0], key, *row[1:9], 0, *row[10:]))
+        plan.tree.parents[ids[key]] = row[0]
+        plan.revisions += 1
 
     def _write_local(self, ready: Prepared, plan: _Plan) -> None:
         """Turns a freehold export carried keep their origin and how they were got."""

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import orjson
+
 from freehold import _unspaced
+from freehold.importers._fields import any_time
+from freehold.importers._skeleton import Heading
 
 __all__ = [
     "MIGRATIONS",
@@ -31,6 +36,7 @@ __all__ = [
     "m011_conversations_parser_version",
     "m012_glued_words",
     "m013_file_names",
+    "m014_source_updated_at",
     "migrate",
 ]
 
@@ -773,3 +779,43 @@ def m013_file_names(_db: sqlite3.Connection) -> str:
         + "END;\n"
         + f"INSERT INTO messages_files_fts(rowid, text) {file_names()};\n"
     )
+
+
+@_step
+def m014_source_updated_at(db: sqlite3.Connection) -> str:
+    # The platform's own update time, apart from ``updated_at``, which a turn written here
+    # (``freehold chat``) moves on: which of two copies is older (``archive._aside``) is judged
+    # by it, and only an import writes it. Backfilled: a conversation without such turns has
+    # the platform's time in ``updated_at``; one with them has it at the top of its newest raw
+    # version (``raw_sha256``), read by the keys every built-in format uses (``Heading``), else
+    # the newest imported message's time (the estimate used before). Those are few: the step
+    # is instant on any archive. A conversation started here has no platform: NULL.
+    db.execute("ALTER TABLE conversations ADD COLUMN source_updated_at REAL")
+    db.execute(
+        "UPDATE conversations SET source_updated_at = updated_at WHERE raw_sha256 != '' "
+        "AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id "
+        "AND m.origin IS NOT NULL)"
+    )
+    continued = db.execute(
+        "SELECT c.id, r.data, (SELECT max(created_at) FROM messages m "
+        "WHERE m.conversation_id = c.id AND m.origin IS NULL) FROM conversations c "
+        "JOIN conversation_raw r ON r.conversation_id = c.id AND r.sha256 = c.raw_sha256 "
+        "WHERE c.raw_sha256 != '' AND c.source_updated_at IS NULL"
+    ).fetchall()
+    db.executemany(
+        "UPDATE conversations SET source_updated_at = ? WHERE id = ?",
+        [(_raw_updated(data, estimate), cid) for cid, data, estimate in continued],
+    )
+    return ""
+
+
+def _raw_updated(data: bytes, estimate: float | None) -> float | None:
+    """The update time at the top of a raw version (zlib-compressed JSON), else ``estimate``."""
+    try:
+        value = orjson.loads(zlib.decompress(data))
+    except (zlib.error, orjson.JSONDecodeError):
+        return estimate
+    if not isinstance(value, dict):
+        return estimate
+    found = (any_time(value.get(key)) for key in Heading().updated)
+    return next((when for when in found if when is not None), estimate)

@@ -329,6 +329,9 @@ class Conversation:
     only): it never replaces a copy the archive holds (``Archive.add_conversation``).
     ``parser_version`` names the importer that made it (``chatgpt/2``, set by the planner):
     a newer one re-reads a conversation stored by an older one from the same raw JSON.
+    ``source_updated_at`` is the platform's own update time where ``updated_at`` is not it:
+    a freehold export says it apart, since turns written there (``freehold chat``) moved
+    ``updated_at`` on; None: ``updated_at`` is the platform's (every other importer).
     """
 
     source_kind: str
@@ -351,6 +354,7 @@ class Conversation:
     older_raw: list[bytes] = field(default_factory=list)
     salvaged: bool = False
     parser_version: str | None = None
+    source_updated_at: float | None = None
 
     @property
     def message_count(self) -> int:

@@ -127,12 +127,29 @@ def chatgpt_chats(path: Path, chats: Mapping[str, tuple[str, list[str]]], start:
     return write_zip(path, {**members, "user.json": b'{"id": "user-chats"}'})
 
 
-# Columns and tables today's archive code reads and writes for every conversation it imports
-# (m013: the index of file names, for each message that points at a file).
-_WRITTEN_BY_EVERY_IMPORT = ("m011_conversations_parser_version", "m013_file_names")
+# What today's archive code reads and writes for every conversation it imports, by the step
+# that adds it: columns (added alone: m014 also backfills its column from columns an older
+# archive may not have yet), and the index of file names (m013, for each message that points
+# at a file), added by its own step.
+_COLUMNS_WRITTEN_BY_EVERY_IMPORT = {
+    "m011_conversations_parser_version": "parser_version TEXT",
+    "m014_source_updated_at": "source_updated_at REAL",
+}
+_STEPS_WRITTEN_BY_EVERY_IMPORT = ("m013_file_names",)
 
 
 def steps_before(count: int) -> list[tuple[str, Step]]:
     """The first ``count`` migration steps, for a test that writes an older archive with
-    today's code: with the steps that add what every import writes (a column, an index)."""
-    return MIGRATIONS[:count] + [s for s in MIGRATIONS if s[0] in _WRITTEN_BY_EVERY_IMPORT]
+    today's code: with what every import writes (a column alone, an index by its step)."""
+    before = dict(MIGRATIONS[:count])
+    columns = [
+        (name, _column_added(column))
+        for name, column in _COLUMNS_WRITTEN_BY_EVERY_IMPORT.items()
+        if name not in before
+    ]
+    steps = [s for s in MIGRATIONS if s[0] in _STEPS_WRITTEN_BY_EVERY_IMPORT and s[0] not in before]
+    return MIGRATIONS[:count] + columns + steps
+
+
+def _column_added(column: str) -> Step:
+    return lambda _db: f"ALTER TABLE conversations ADD COLUMN {column};"

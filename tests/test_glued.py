@@ -161,9 +161,11 @@ def test_a_reimport_with_changed_text_leaves_no_stale_words(tmp_path: Path) -> N
     changed = {**CHATS, "ja": ("買い物", ["新しいPixelを買った", "GPT-4oを使って比べました。"])}
     _import(tmp_path / "two", changed, home)
     with open_archive(home) as archive:
-        assert _found(archive, "iPhone") == {"apart-0", "en-1"}
+        # the earlier text is kept as a revision beside the message, found there alone
+        assert _found(archive, "iPhone") == {"apart-0", "en-1", "ja-0#rev-1"}
         assert _found(archive, "Pixel") == {"ja-0", "en-1"}
     assert _glued_rows(home)["ja-0"] == "Pixel"
+    assert _glued_rows(home)["ja-0#rev-1"] == "iPhone"
     _checked(home)
 
 

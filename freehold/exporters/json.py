@@ -117,6 +117,7 @@ def conversation_to_json(conv: Conversation) -> dict[str, Any]:
         "title": conv.title,
         "created_at": conv.created_at,
         "updated_at": conv.updated_at,
+        "source_updated_at": conv.source_updated_at,
         "current_leaf": conv.current_leaf,
         "model": conv.model,
         "account_id": conv.account_id,

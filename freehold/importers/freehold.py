@@ -171,6 +171,8 @@ class _Freehold(Format):
             gone_upstream_at=field.text(obj, "gone_upstream_at"),
             created_at=field.number(obj, "created_at"),
             updated_at=field.number(obj, "updated_at"),
+            # the platform's own, apart from turns written here (absent before 2026-12-07)
+            source_updated_at=field.number(obj, "source_updated_at"),
             current_leaf=field.text(obj, "current_leaf"),
             model=field.text(obj, "model"),
             account_id=field.text(obj, "account_id"),
