@@ -384,7 +384,6 @@ class _Writer:
 
 def _write_file(target: Path, data: bytes) -> None:
     """``data`` at ``target`` (whole or not at all), its folder made when missing."""
-    with storage.guarded(target.parent):
-        target.parent.mkdir(exist_ok=True)
+    _folder.subfolder(target.parent)
     with storage.written(target) as handle:
         handle.write(data)

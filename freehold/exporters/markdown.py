@@ -26,9 +26,11 @@ saying which message it forks from. By default (``all_branches=True``) each bran
 in full like the main path; with ``all_branches=False`` it is summarised (message count and its
 first message) so the note stays short while still showing that the branch exists.
 
-Exporting again into the same folder replaces the notes it wrote before (a hidden file lists
-them; a renamed conversation leaves no stale note behind) and keeps anything else there; any
-other non-empty folder is refused. Conversations are rendered one at a time.
+Exporting again into the same folder brings the notes of the selected conversations up to date
+and keeps anything else there (``_folder.Run``: a note a person edited is never overwritten,
+a renamed conversation leaves no stale note behind, notes of conversations outside a narrower
+selection stay and the index links them under ``## Also in this folder``); any other non-empty
+folder is refused. Conversations are rendered one at a time.
 """
 
 from __future__ import annotations
@@ -59,12 +61,11 @@ from freehold.models import (
 )
 from freehold.tree import branch_paths
 
-__all__ = ["FORMAT", "demote_headings", "file_name", "write"]
+__all__ = ["FORMAT", "demote_headings", "file_name", "write", "write_summary"]
 
 FORMAT = "markdown"
 INDEX = "index.md"
 _MARKER = "freehold_export: markdown"
-_LISTED = _folder.listed(".md")
 _LANGUAGE = re.compile(r"^[A-Za-z0-9_+.#-]{1,40}$")
 # A line that may hold a heading: an ATX ``#`` after container marks, or a setext underline.
 _MAYBE_HEADING = re.compile(r"^[ \t>]*(?:(?:[-+*]|\d{1,9}[.)])[ \t]+)*(?:#|(?:=+|-+)[ \t]*$)", re.M)
@@ -88,17 +89,27 @@ def write(
     all_branches: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write one note per conversation and ``index.md``; returns how many were written.
+    """Write one note per conversation and ``index.md``; returns how many were written."""
+    return write_summary(
+        archive, conversations, out, all_branches=all_branches, progress=progress
+    ).written
+
+
+def write_summary(
+    archive: Archive,
+    conversations: Iterable[Conversation],
+    out: Path,
+    *,
+    all_branches: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> _folder.Summary:
+    """Write one note per conversation and ``index.md``; returns what was written, removed and
+    left alone (``_folder.Summary``).
 
     ``progress`` is called after each conversation with the number written so far.
     """
-    previous = _folder.prepare(
-        out,
-        label="Markdown",
-        ours=lambda folder: _folder.starts_with(folder / INDEX, _MARKER, 512),
-        listed=_LISTED,
-    )
-    writer = _Writer(archive, out, all_branches)
+    run = _folder.Run(out, label="Markdown", suffix=".md", ours=_ours)
+    writer = _Writer(archive, run, all_branches)
     with storage.written(out / INDEX, text=True) as index:
         index.write(_index_head())
         for conv in conversations:
@@ -106,8 +117,16 @@ def write(
             index.write(_index_line(conv, name))
             if progress is not None:
                 progress(len(writer.notes))
-    writer.finish(previous)
-    return len(writer.notes)
+        index.write(_index_others(run.others()))
+    return run.finish(len(writer.notes))
+
+
+def _index_others(names: list[str]) -> str:
+    """The notes an earlier export left here, of conversations this one did not select."""
+    if not names:
+        return ""
+    links = "".join(f"- [{_inline(name, 200)}](<{name}>)\n" for name in names)
+    return f"\n## Also in this folder\n\nFrom earlier exports:\n\n{links}"
 
 
 def _index_head() -> str:
@@ -234,27 +253,23 @@ def _label(message: Message) -> str:
 class _Writer:
     """One export run: the notes and attachment files written so far."""
 
-    def __init__(self, archive: Archive, out: Path, all_branches: bool) -> None:
+    def __init__(self, archive: Archive, run: _folder.Run, all_branches: bool) -> None:
         self.archive = archive
-        self.out = out
+        self.run = run
         self.all_branches = all_branches
         self.notes: set[str] = set()
-        self.files = _folder.Attachments(archive, out, _extension)
+        self.files = _folder.Attachments(archive, run, _extension)
 
     def conversation(self, conv: Conversation) -> str:
         name = file_name(conv, self.notes)
         self.notes.add(name)
-        text = _Note(self, conv).render()
-        with storage.written(self.out / name, text=True) as note:  # whole, or not there
-            note.write(text)
+        self.files.current = conv.id or conversation_id(conv.source_kind, conv.source_id)
+        self.run.write_text(name, _Note(self, conv).render(), self.files.current)
         return name
 
     def attachment(self, ref: AttachmentRef) -> str | None:
         """The relative link to the attachment's copy, made on first use; None if missing."""
         return self.files.link(ref)
-
-    def finish(self, previous: set[str]) -> None:
-        _folder.finish(self.out, previous, self.notes | self.files.written(), listed=_LISTED)
 
 
 class _Note:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,10 @@ import pytest
 from freehold.archive import Archive
 from freehold.errors import FreeholdError
 from freehold.exporters import csv as csv_export
+from freehold.exporters import jsonl, openwebui
+from freehold.ingest import import_path
 from freehold.tree import branch_paths
-from tests.exporters.test_json import fill_archive
+from tests.exporters.test_json import fill_archive, small_conversation
 
 
 @pytest.fixture
@@ -111,3 +114,20 @@ def test_empty_archive(archive: Archive, tmp_path: Path) -> None:
     assert export(archive, tmp_path / "out") == 0
     header, messages = rows(tmp_path / "out" / csv_export.MESSAGES)
     assert header == list(csv_export.MESSAGE_COLUMNS) and messages == []
+
+
+@pytest.mark.parametrize("module", [csv_export, jsonl, openwebui])
+def test_a_folder_a_killed_run_left_is_written_again(
+    module: Any, archive: Archive, tmp_path: Path
+) -> None:
+    """Probe N #4: a kill leaves only ``<name>.tmp`` files; they are this export's own names,
+    so the next run takes the folder (and replaces them)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    own = sorted(name for name in module._OWN if name.endswith(".tmp"))
+    for name in own:
+        (out / name).write_text("half")
+    (tmp_path / "one.json").write_text(f"[{json.dumps(small_conversation('c1', 'one'))}]")
+    import_path(archive, tmp_path / "one.json")
+    module.write(archive, archive.iter_conversations(), out)
+    assert not any(p.name.endswith(".tmp") for p in out.iterdir())
