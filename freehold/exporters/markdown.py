@@ -13,6 +13,13 @@ instructions, reasoning) stays one click away in ``<details>`` blocks rather tha
 a conversation's own system prompt (``Conversation.own_context``: Open WebUI's, LibreChat's, a
 Claude project's instructions) is one such block under the title.
 Code is fenced with a fence longer than any backtick run inside it, so no content can close it.
+A message's Markdown stays Markdown, but nothing in it acts as HTML or fetches anything
+(``inert``): outside code, a ``<`` that would open a tag, comment or declaration is written
+``&lt;`` (so a system prompt holding ``</details>`` cannot close its block, an ``<img>`` cannot
+load), and an image written in the text (``![](https://tracker…)``) becomes a link; code is
+found by cmark-gfm's own parse (blocks) and CommonMark's backtick rule (spans). Control
+characters are shown as their escapes (``\x1b``), as ``show`` and the PDF show them
+(``render.visible``), so a note never turns binary to grep nor drives a terminal.
 Headings a message writes are moved below its role heading (``demote_headings``: a ``#`` in an
 answer under ``### Assistant`` becomes ``####``), found by cmark-gfm's own parse so that a
 ``#`` in a code block, an HTML block or mid-paragraph is never touched.
@@ -40,6 +47,7 @@ import mimetypes
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from itertools import groupby
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
@@ -59,9 +67,10 @@ from freehold.models import (
     context_label,
     without_citation_marks,
 )
+from freehold.render import visible
 from freehold.tree import branch_paths
 
-__all__ = ["FORMAT", "demote_headings", "file_name", "write", "write_summary"]
+__all__ = ["FORMAT", "demote_headings", "file_name", "inert", "write", "write_summary"]
 
 FORMAT = "markdown"
 INDEX = "index.md"
@@ -73,6 +82,15 @@ _HEADING_AT = re.compile(r'<h([1-6]) data-sourcepos="(\d+):(\d+)-(\d+):')
 _SOURCEPOS = Options.CMARK_OPT_SOURCEPOS  # tables and strikethrough change no heading: not needed
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _UNDERLINE = re.compile(r"^[ \t>]*(?:=+|-+)[ \t]*$")
+_CODE_BLOCK = re.compile(r'<pre data-sourcepos="(\d+):\d+-(\d+):')
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
+# A "<" that opens raw HTML (a tag, closing tag, comment, declaration or processing
+# instruction), unless it is an autolink: ``<scheme:…>``.
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])(?![A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*>)")
+# Outside YAML's printable set (tab and newline never reach here raw: JSON escapes them), and
+# the characters YAML 1.1 readers fold as line breaks.
+_NOT_YAML = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
+_IMAGE_OPEN = re.compile(r"(?<!\\)!\[")
 _CONTEXT_LABELS = (
     ("about_user", "About the user"),
     ("about_model", "How to respond"),
@@ -187,6 +205,57 @@ def _lower(lines: list[str], where: tuple[int, int, int], level: int) -> None:
     lines[row : end + 1] = [f"{line[:at]}{'#' * level} {words.strip()}{closing}"]
 
 
+def inert(text: str) -> str:
+    """Markdown ``text`` with nothing that acts as HTML or loads a file, code left as written:
+    outside code, ``&lt;`` for a ``<`` that opens a tag, a comment or a declaration (an
+    autolink ``<https://…>`` stays), ``\\!`` before an image's ``[``."""
+    if "<" not in text and "![" not in text:
+        return text
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    code = _code_block_lines("\n".join(lines))
+    runs = groupby(enumerate(lines), key=lambda item: item[0] in code)
+    return "\n".join(
+        "\n".join(line for _, line in run)
+        if in_code
+        else _outside_spans("\n".join(line for _, line in run))
+        for in_code, run in runs
+    )
+
+
+def _code_block_lines(text: str) -> set[int]:
+    """The 0-based lines of ``text`` that cmark-gfm parses as code blocks (fenced or indented)."""
+    try:
+        rendered: str = cmarkgfm.markdown_to_html(text, options=_SOURCEPOS)
+    except UnicodeEncodeError:  # a lone surrogate: cmark takes UTF-8 only; lines stay the same
+        rendered = cmarkgfm.markdown_to_html(_SURROGATE.sub("\ufffd", text), options=_SOURCEPOS)
+    lines: set[int] = set()
+    for first, last in _CODE_BLOCK.findall(rendered):
+        lines.update(range(int(first) - 1, int(last)))
+    return lines
+
+
+def _outside_spans(text: str) -> str:
+    """``_neutral`` applied to ``text`` outside its code spans (CommonMark: a run of backticks
+    up to the next run of the same length)."""
+    pieces, at = [], 0
+    for match in _CODE_SPAN.finditer(text):
+        pieces += [_neutral(text[at : match.start()]), match.group()]
+        at = match.end()
+    return "".join([*pieces, _neutral(text[at:])])
+
+
+def _neutral(text: str) -> str:
+    return _IMAGE_OPEN.sub(r"\\![", _TAG_OPEN.sub("&lt;", text))
+
+
+def _yaml(value: Any) -> str:
+    """``value`` as YAML: its JSON, every character YAML may not hold raw (C0 and C1 controls,
+    DEL, U+FFFE/FFFF) or reads as a line break (NEL, U+2028, U+2029) written ``\\uXXXX``. JSON
+    is YAML only then; so it parses back exactly (a test checks with yaml.safe_load), at a
+    fraction of PyYAML's emitter's cost."""
+    return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", orjson.dumps(value).decode())
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
@@ -291,7 +360,7 @@ class _Note:
         ]
         # the conversation's own system prompt (Open WebUI, LibreChat, a Claude project)
         blocks += [
-            _details(context_label(r.kind), demote_headings(r.text, 3))
+            _details(context_label(r.kind), demote_headings(inert(r.text), 3))
             for r in self.conv.own_context()
         ]
         blocks += [block for m in main for block in self._message(m, 3)]
@@ -299,7 +368,7 @@ class _Note:
             blocks.append("## Other branches")
             for number, segment in enumerate(others, start=2):
                 blocks += self._branch(number, segment)
-        return "\n\n".join(blocks) + "\n"
+        return visible("\n\n".join(blocks) + "\n")
 
     def _front_matter(self, branches: int) -> str:
         conv = self.conv
@@ -318,9 +387,7 @@ class _Note:
             "branches": branches,
             "tags": ["freehold", conv.source_kind],
         }
-        # YAML is a superset of JSON: each value written as JSON is valid YAML, parses back
-        # exactly (a test checks with yaml.safe_load), and costs a fraction of PyYAML's emitter.
-        lines = "".join(f"{key}: {orjson.dumps(value).decode()}\n" for key, value in data.items())
+        lines = "".join(f"{key}: {_yaml(value)}\n" for key, value in data.items())
         return f"---\n{lines}---"
 
     def _branch(self, number: int, segment: list[Message]) -> list[str]:
@@ -384,7 +451,7 @@ class _Note:
 
 
 def _text_part(note: _Note, part: Part) -> str:
-    return without_citation_marks(str(part.get("text") or ""))
+    return inert(without_citation_marks(str(part.get("text") or "")))
 
 
 def _code_part(note: _Note, part: Part) -> str:
@@ -403,12 +470,12 @@ def _web_part(note: _Note, part: Part) -> str:
     head = f"**{_link(part.get('url'), title)}**"
     if part.get("domain"):
         head += f" · {_inline(str(part['domain']), 80)}"
-    text = str(part.get("text") or "")
+    text = inert(str(part.get("text") or ""))
     return _quote(f"{head}\n\n{text}" if text else head)
 
 
 def _thought_part(note: _Note, part: Part) -> str:
-    text = str(part.get("text") or "")
+    text = inert(str(part.get("text") or ""))
     summary = part.get("summary")
     label = f"Thought: {' '.join(summary.split())}" if isinstance(summary, str) else "Thought"
     if note.in_details:
@@ -417,17 +484,21 @@ def _thought_part(note: _Note, part: Part) -> str:
 
 
 def _context_part(note: _Note, part: Part) -> str:
-    blocks = [f"**{label}:**\n\n{part[key]}" for key, label in _CONTEXT_LABELS if part.get(key)]
+    blocks = [
+        f"**{label}:**\n\n{inert(str(part[key]))}"
+        for key, label in _CONTEXT_LABELS
+        if part.get(key)
+    ]
     return "\n\n".join(blocks)
 
 
 def _error_part(note: _Note, part: Part) -> str:
     name = f" ({_inline(str(part['name']), 80)})" if part.get("name") else ""
-    return _quote(f"**Error**{name}: {part.get('text') or ''}")
+    return _quote(f"**Error**{name}: {inert(str(part.get('text') or ''))}")
 
 
 def _transcript_part(note: _Note, part: Part) -> str:
-    text = str(part.get("text") or "")
+    text = inert(str(part.get("text") or ""))
     return f"*(voice)* {text}" if text else ""
 
 

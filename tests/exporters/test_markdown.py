@@ -463,3 +463,48 @@ def test_one_conversation_has_one_name_stem_in_every_format() -> None:
         for s in (".md", ".html", ".pdf")
     }
     assert len(stems) == 1, stems
+
+
+def injection_chat(folder: Path) -> Path:
+    nodes = [
+        node("s", None, "system", text("sys </details>\n\n<h1>OUT OF THE BOX</h1>")),
+        node(
+            "u",
+            "s",
+            "user",
+            text('<img src="https://t.example/p.png"> ![](https://t.example/q.png) `<kbd>`'),
+        ),
+        node("a", "u", "assistant", text("ok\x00 \x1b[31mred\n\n```html\n<b>kept</b>\n```")),
+    ]
+    conversation = {"id": "inj", "title": "Inj", "create_time": T0, "current_node": "a"}
+    conversation["mapping"] = {n["id"]: n for n in nodes}
+    path = folder / "inj.json"
+    path.write_text(json.dumps([conversation]))
+    return path
+
+
+def test_message_text_never_acts_as_html_nor_loads_a_file(archive: Archive, tmp_path: Path) -> None:
+    """Probe N #9: a hidden system prompt cannot close its <details>, no remote image loads,
+    controls are escapes; code keeps its text."""
+    import_path(archive, injection_chat(tmp_path))
+    export(archive, tmp_path / "out")
+    _, body = notes(tmp_path / "out")["inj"]
+    tokens = MarkdownIt("commonmark").parse(body)
+    html_blocks = [t.content for t in tokens if t.type == "html_block"]
+    assert all(b.startswith(("<details>", "</details>")) for b in html_blocks), html_blocks
+    inline = [c for t in tokens for c in (t.children or [])]
+    assert not [c for c in inline if c.type in ("html_inline", "image")]
+    assert "\x00" not in body and "\x1b" not in body and "\\x1b[31mred" in body
+    assert "`<kbd>`" in body and "<b>kept</b>" in body
+
+
+def test_front_matter_is_yaml_whatever_the_title_holds(archive: Archive, tmp_path: Path) -> None:
+    """Probe N #5: DEL, C1 controls, NEL, the line and paragraph separators and U+FFFE are
+    not YAML as raw characters (or fold to a space): written as escapes, they parse back."""
+    titles = ["del\x7fx", "csi\x9bx", "nel\x85x", "ls\u2028ps\u2029x", "non\ufffex", "tab\tnul\x00"]
+    path = tmp_path / "titles.json"
+    path.write_text(json.dumps([small_conversation(f"t{n}", t) for n, t in enumerate(titles)]))
+    import_path(archive, path)
+    export(archive, tmp_path / "out")
+    found = notes(tmp_path / "out")
+    assert [found[f"t{n}"][0]["title"] for n in range(len(titles))] == titles
