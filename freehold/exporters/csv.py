@@ -107,8 +107,9 @@ CONVERSATION_COLUMNS = (
 )
 _FILES = (MESSAGES, CONVERSATIONS)
 _OWN = {*_FILES, *(name + ".tmp" for name in _FILES)}
-# A file of either header is this export's: the one before the added columns too.
-_HEADERS = (",".join(MESSAGE_COLUMNS).encode(), ",".join(MESSAGE_COLUMNS[:18]).encode())
+# A file of either header is this export's: the one before the columns after ``attachments``.
+_FIRST = MESSAGE_COLUMNS[: MESSAGE_COLUMNS.index("attachments") + 1]
+_HEADERS = (",".join(MESSAGE_COLUMNS).encode(), ",".join(_FIRST).encode())
 _TOOL_PARTS = ("code", "execution_output", "web")
 
 
