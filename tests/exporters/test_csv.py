@@ -182,3 +182,15 @@ OLD_COLUMNS = [
     "text",
     "attachments",
 ]
+
+
+def test_a_folder_of_the_earlier_columns_is_still_this_exports(
+    archive: Archive, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / csv_export.MESSAGES).write_text(",".join(OLD_COLUMNS) + "\r\n")
+    (tmp_path / "one.json").write_text(f"[{json.dumps(small_conversation('c1', 'one'))}]")
+    import_path(archive, tmp_path / "one.json")
+    assert export(archive, out) == 1
+    assert rows(out / csv_export.MESSAGES)[0] == list(csv_export.MESSAGE_COLUMNS)
