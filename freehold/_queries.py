@@ -29,7 +29,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
@@ -107,33 +107,59 @@ def iso(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
+_CLOCK = re.compile(
+    r"[T ](?P<hour>\d{2}):?(?P<minute>\d{2})?:?(?P<second>\d{2})?(?:[.,](?P<fraction>\d+))?"
+)
+
+
 def parse_when(text: str, *, end: bool = False) -> float:
     """``2024``, ``2024-01``, ``2024-01-15`` or a full ISO time → epoch seconds (UTC).
 
-    With ``end`` a partial date means the end of that period (``--until 2024-01`` is inclusive).
+    With ``end``, the first instant after the period ``text`` names, every form alike: the
+    end of a year, month or day, and an ISO time plus its precision (``10:13`` a minute,
+    ``10:13:20`` a second): so ``--until`` is inclusive, compared with ``<``. A period ending
+    past the last date there is (``--until 9999``) ends at ``datetime.max``.
     """
     parts = text.strip().split("-")
     try:
         if len(parts) <= 3 and all(p.isdigit() for p in parts):
             year, month, day = (int(p) for p in [*parts, "1", "1"][:3])
             start = datetime(year, month, day, tzinfo=UTC)
-            if not end:
-                return start.timestamp()
-            if len(parts) == 1:
-                stop = datetime(year + 1, 1, 1, tzinfo=UTC)
-            elif len(parts) == 2:
-                stop = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
-            else:
-                return start.timestamp() + 86400
-            return stop.timestamp()
-        moment = datetime.fromisoformat(text)
+            step: str | float = {1: "year", 2: "month"}.get(len(parts), "day")
+        else:
+            start = datetime.fromisoformat(text)
+            step = _precision(text)
     except (ValueError, OverflowError) as error:
         raise FreeholdError(
             f"{text!r}: not a date — use YYYY, YYYY-MM, YYYY-MM-DD or an ISO time"
         ) from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    return _after(start, step).timestamp() if end else start.timestamp()
+
+
+def _precision(text: str) -> str | float:
+    """How long the ISO time ``text`` names: a ``day``, an ``hour``, a ``minute``, or seconds
+    (1, or the last digit of its fraction)."""
+    clock = _CLOCK.search(text)
+    if clock is None:
+        return "day"
+    if clock["fraction"]:
+        return 10.0 ** -len(clock["fraction"])
+    return 1.0 if clock["second"] else "minute" if clock["minute"] else "hour"
+
+
+def _after(start: datetime, step: str | float) -> datetime:
+    """The first instant after the ``step`` that begins at ``start`` (capped at the last)."""
+    try:
+        if step == "year":
+            return start.replace(year=start.year + 1)
+        if step == "month":
+            return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+        seconds = {"day": 86400.0, "hour": 3600.0, "minute": 60.0}.get(str(step))
+        return start + timedelta(seconds=seconds if seconds is not None else float(step))
+    except (ValueError, OverflowError):
+        return datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1579,6 +1579,24 @@ class Archive:
         )
         return [zlib.decompress(row[0]) for row in rows]
 
+    def account_context(self) -> list[ContextRecord]:
+        """The context records of the account (no conversation's): memories, project
+        instructions and documents, each keyed by its importer's key, oldest first."""
+        rows = self.db.execute(
+            "SELECT kind, text, data, created_at, source_message_id FROM context_records "
+            "WHERE conversation_id IS NULL ORDER BY created_at, id"
+        )
+        return [
+            ContextRecord(kind, text, orjson.loads(data) if data else {}, created, key)
+            for kind, text, data, created, key in rows
+        ]
+
+    def source_files(self) -> Iterator[tuple[str, bytes]]:
+        """Every account-level file an import kept (``user.json``, ``skipped/…``), by name,
+        decompressed, one at a time, in the order they were kept."""
+        rows = self.db.execute("SELECT name, raw FROM source_files ORDER BY source_id, name")
+        return ((name, zlib.decompress(raw)) for name, raw in rows)
+
     def sources(self) -> list[dict[str, Any]]:
         return _queries.sources(self.db)
 

@@ -42,6 +42,7 @@ __all__ = [
     "INSTRUCTION_KINDS",
     "KIND_NAMES",
     "ROLE_NAMES",
+    "SHOWN_TEXT",
     "AttachmentRef",
     "Attempt",
     "ContextRecord",
@@ -73,6 +74,9 @@ _NEW_MARK = re.compile(
 )
 FILE_PARTS = ("image", "audio", "file")  # part types that point at an attachment
 ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
+# The parts that are a message's own words (what ``Message.shown_text`` joins); every other part
+# is a tool call or result, reasoning, a web result, an error or a file, shown apart.
+SHOWN_TEXT = ("text", "transcript")
 
 # What a reader calls a message (a hidden one, mostly) by what it holds, first rule that matches:
 # a few source content types that say more than their parts, then the parts, then the role.
@@ -270,6 +274,28 @@ class Message:
                 shown.append((part, None))
         pointed = {ref.pointer for _, ref in shown if ref is not None}
         return shown, [ref for ref in self.attachments if ref.pointer not in pointed]
+
+    def shown_text(self) -> str:
+        """The message's own words as plain text, the one rule for every export that takes a
+        message as text (JSONL ``content``, CSV ``text``, Open WebUI ``content``): its
+        ``SHOWN_TEXT`` parts in ``layout`` order as Markdown renders them, citation markers
+        out, joined by blank lines. ``text`` is the search text, which also holds tool inputs
+        and results and some reasoning: never a message's words."""
+        shown, _ = self.layout()
+        texts = (
+            without_citation_marks(str(part.get("text") or ""))
+            for part, ref in shown
+            if ref is None and part.get("type") in SHOWN_TEXT
+        )
+        return "\n\n".join(text for text in texts if text.strip())
+
+    @property
+    def turn_role(self) -> str:
+        """Who speaks in a chat format: ``tool`` for a message holding nothing but tool output
+        (Claude's tool results sent as a human turn, AI Studio's code execution results),
+        else its role. The rule the JSONL and Open WebUI exports share."""
+        types = {part.get("type") for part in self.parts}
+        return "tool" if types == {"execution_output"} else self.role
 
     def sources(self) -> dict[str, str]:
         """The URLs the message's citations point at, once each, with a title (else the URL)."""

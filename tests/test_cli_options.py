@@ -84,3 +84,22 @@ def test_no_matches_names_the_filters_that_may_be_mistyped(sample: None) -> None
     result = run("search", "pivot", "--model", "gtp-4")
     assert result.exit_code == 0
     assert "no matches with --model gtp-4" in result.stderr
+
+
+def test_until_an_iso_time_takes_that_whole_second_or_minute(sample: None, tmp_path: Path) -> None:
+    """Probe N #8: ``--until`` is inclusive for an ISO time as for a date (the sample has a
+    conversation made at 2023-11-20T19:35:26.77Z), ``--since T --until T`` is that instant's
+    period, and a year past the last date there is ends at the last one."""
+    moment = "2023-11-20T19:35:26Z"
+    for args in (
+        ["--until", moment],
+        ["--since", moment, "--until", moment],
+        ["--since", "2023-11-20T19:35", "--until", "2023-11-20T19:35"],
+        ["--since", "2023-11-20T19:35:26", "--until", "9999"],
+    ):
+        out = tmp_path / str(len(list(tmp_path.iterdir())))
+        result = run("export", "--format", "csv", "--out", str(out), "--json", *args)
+        assert result.exit_code == 0, (args, result.output)
+        assert '"written": ' in result.output
+    result = run("export", "--format", "csv", "--out", str(tmp_path / "x"), "--until", moment[:-4])
+    assert result.exit_code == 0

@@ -21,6 +21,16 @@ other branch (a segment starts at its fork, so every message is on exactly one r
 ``all_branches=False`` only branch 0 is written. ``attachments`` is the attachment names joined
 with ``"; "``.
 
+``text`` is the message's own words (``Message.shown_text``, the text parts as the Markdown
+export shows them, the JSONL export's ``content``), not the search text. What the message holds
+besides comes in columns added after the first ones, so scripts reading the older columns by
+name or position keep working: ``reasoning`` (its thought parts' text, blank-line joined),
+``tool`` (a JSON array of its tool calls, outputs and web results, each ``{"type", "name"?,
+"text", "url"?, "title"?}``: a call's input is its JSON text as stored), ``sources`` (a JSON array
+of ``{"url", "title"}``: the citations and web results it points at) and ``error``. A
+conversation row adds ``system_prompt``: what the visible path ran under
+(``instructions.system_prompt``, the JSONL export's leading system message).
+
 Rows are streamed one conversation at a time into temporary files that replace the previous ones
 at the end. A folder may be exported into again when it holds nothing but this export's files;
 any other non-empty folder is refused.
@@ -34,10 +44,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from freehold import storage
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
-from freehold.models import Conversation, Message
+from freehold.instructions import system_prompt
+from freehold.models import Conversation, Message, Part
 from freehold.tree import branch_paths
 
 __all__ = [
@@ -71,6 +84,10 @@ MESSAGE_COLUMNS = (
     "content_type",
     "text",
     "attachments",
+    "reasoning",
+    "tool",
+    "sources",
+    "error",
 )
 CONVERSATION_COLUMNS = (
     "conversation_id",
@@ -86,10 +103,14 @@ CONVERSATION_COLUMNS = (
     "gone_upstream_at",
     "messages",
     "branches",
+    "system_prompt",
 )
 _FILES = (MESSAGES, CONVERSATIONS)
 _OWN = {*_FILES, *(name + ".tmp" for name in _FILES)}
-_HEADER = ",".join(MESSAGE_COLUMNS).encode()
+# A file of either header is this export's: the one before the columns after ``attachments``.
+_FIRST = MESSAGE_COLUMNS[: MESSAGE_COLUMNS.index("attachments") + 1]
+_HEADERS = (",".join(MESSAGE_COLUMNS).encode(), ",".join(_FIRST).encode())
+_TOOL_PARTS = ("code", "execution_output", "web")
 
 
 def write(
@@ -130,7 +151,8 @@ def _is_ours(path: Path) -> bool:
     if path.is_symlink() or not path.is_file():
         return False
     with path.open("rb") as handle:
-        return handle.read(len(_HEADER) + 2).rstrip(b"\r\n") == _HEADER
+        head = handle.read(len(_HEADERS[0]) + 2).split(b"\r\n", 1)[0]
+    return head in _HEADERS
 
 
 def _numbered_paths(conv: Conversation, all_branches: bool) -> list[tuple[int, list[Message]]]:
@@ -159,9 +181,40 @@ def _message_row(conv: Conversation, branch: int, message: Message) -> list[Any]
         _iso(message.created_at),
         message.status,
         message.content_type,
-        message.text,
+        message.shown_text(),
         "; ".join(ref.name or ref.pointer for ref in message.attachments),
+        *_beside_text(message),
     ]
+
+
+def _beside_text(message: Message) -> list[str]:
+    """The ``reasoning``, ``tool``, ``sources`` and ``error`` cells, from ``layout``."""
+    shown, _ = message.layout()
+    parts = [part for part, ref in shown if ref is None]
+    reasoning = _texts(parts, "thought")
+    tools = [_tool(part) for part in parts if part.get("type") in _TOOL_PARTS]
+    sources = [{"url": url, "title": title} for url, title in message.sources().items()]
+    seen = {source["url"] for source in sources}
+    for part in parts:
+        url = part.get("url")
+        if part.get("type") == "web" and isinstance(url, str) and url not in seen:
+            seen.add(url)
+            sources.append({"url": url, "title": str(part.get("title") or url)})
+    return [reasoning, _json(tools), _json(sources), _texts(parts, "error")]
+
+
+def _texts(parts: list[Part], kind: str) -> str:
+    texts = (str(part.get("text") or "") for part in parts if part.get("type") == kind)
+    return "\n\n".join(text for text in texts if text.strip())
+
+
+def _tool(part: Part) -> dict[str, Any]:
+    kept = {key: part[key] for key in ("name", "url", "title") if part.get(key) is not None}
+    return {"type": part.get("type"), **kept, "text": str(part.get("text") or "")}
+
+
+def _json(items: list[dict[str, Any]]) -> str:
+    return orjson.dumps(items, default=str).decode() if items else ""
 
 
 def _conversation_row(conv: Conversation, branches: int) -> list[Any]:
@@ -179,6 +232,7 @@ def _conversation_row(conv: Conversation, branches: int) -> list[Any]:
         conv.gone_upstream_at or "",
         conv.message_count,
         branches,
+        system_prompt(conv, [m for m in conv.messages if m.on_visible_path]),
     ]
 
 

@@ -48,7 +48,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from freehold import storage
-from freehold.archive import Archive
+from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
 from freehold.models import AttachmentRef, Conversation, Message, context_label
 from freehold.safehtml import RASTER as _RASTER
@@ -63,6 +63,7 @@ __all__ = [
     "page_name",
     "stylesheet",
     "write",
+    "write_summary",
 ]
 
 FORMAT = "html"
@@ -70,7 +71,6 @@ INDEX = "index.html"
 STYLE = "style.css"
 CSP = "default-src 'none'; img-src 'self'; style-src 'self'"
 _MARKER = '<meta name="generator" content="freehold html export">'
-_LISTED = _folder.listed(".html")
 _RUNNABLE = {".htm", ".html", ".xhtml", ".xht", ".shtml", ".svg", ".svgz", ".xml", ".xsl"}
 _RUNNABLE |= {".js", ".mjs", ".hta", ".mht", ".mhtml", ".swf", ".pdf"}
 
@@ -83,17 +83,32 @@ def write(
     all_branches: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write one page per conversation, ``index.html`` and ``style.css``; returns the count.
+    """Write one page per conversation, ``index.html`` and ``style.css``; returns the count."""
+    return write_summary(
+        archive, conversations, out, all_branches=all_branches, progress=progress
+    ).written
+
+
+def write_summary(
+    archive: Archive,
+    conversations: Iterable[Conversation],
+    out: Path,
+    *,
+    all_branches: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> _folder.Summary:
+    """Write one page per conversation, ``index.html`` and ``style.css``; returns what was
+    written, removed and left alone (``_folder.Summary``, the rule Markdown follows).
 
     ``progress`` is called after each conversation with the number written so far.
     """
-    previous = _folder.prepare(
+    run = _folder.Run(
         out,
         label="HTML",
+        suffix=".html",
         ours=lambda folder: _folder.starts_with(folder / INDEX, _MARKER, 1024),
-        listed=_LISTED,
     )
-    writer = _Writer(archive, out, all_branches)
+    writer = _Writer(archive, run, all_branches)
     _write_text(out / STYLE, stylesheet())
     with _open_new(out / INDEX) as index:
         index.write(_index_head())
@@ -102,9 +117,8 @@ def write(
             index.write(_index_row(conv, name))
             if progress is not None:
                 progress(len(writer.pages))
-        index.write(_index_foot(len(writer.pages)))
-    writer.finish(previous)
-    return len(writer.pages)
+        index.write(_index_foot(len(writer.pages), run.others()))
+    return run.finish(len(writer.pages))
 
 
 def page_name(conv: Conversation, taken: set[str]) -> str:
@@ -234,9 +248,15 @@ def _index_row(conv: Conversation, name: str) -> str:
     )
 
 
-def _index_foot(count: int) -> str:
+def _index_foot(count: int, others: list[str]) -> str:
+    """The table's end; then the pages an earlier export left here, of conversations this
+    one did not select."""
+    links = "".join(f'<li><a href="{_e(n)}">{_e(n)}</a></li>\n' for n in others)
+    also = f"<h2>Also in this folder</h2>\n<ul>\n{links}</ul>\n" if others else ""
     return (
-        f'</tbody>\n</table>\n<p class="meta">{_count(count, "conversation")}</p>\n</main>\n'
+        f'</tbody>\n</table>\n<p class="meta">{_count(count, "conversation")}</p>\n'
+        + also
+        + "</main>\n"
         + _FOOT
     )
 
@@ -278,25 +298,23 @@ def _lower_heading(match: re.Match[str]) -> str:
 class _Writer:
     """One export run: the pages and attachment files written so far."""
 
-    def __init__(self, archive: Archive, out: Path, all_branches: bool) -> None:
+    def __init__(self, archive: Archive, run: _folder.Run, all_branches: bool) -> None:
         self.archive = archive
-        self.out = out
+        self.run = run
         self.all_branches = all_branches
         self.pages: set[str] = set()
-        self.files = _folder.Attachments(archive, out, _extension)
+        self.files = _folder.Attachments(archive, run, _extension)
 
     def conversation(self, conv: Conversation) -> str:
         name = page_name(conv, self.pages)
         self.pages.add(name)
-        _write_text(self.out / name, _Page(self, conv).render())
+        self.files.current = conv.id or conversation_id(conv.source_kind, conv.source_id)
+        self.run.write_text(name, _Page(self, conv).render(), self.files.current)
         return name
 
     def attachment(self, ref: AttachmentRef) -> str | None:
         """The relative link to the attachment's copy, made on first use; None if missing."""
         return self.files.link(ref)
-
-    def finish(self, previous: set[str]) -> None:
-        _folder.finish(self.out, previous, self.pages | self.files.written(), listed=_LISTED)
 
 
 # --- one conversation page -----------------------------------------------------------------

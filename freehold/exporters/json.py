@@ -4,7 +4,9 @@ Layout of the output folder::
 
     freehold-export.json   manifest: format, version, exported_at, counts, files (written last)
     conversations.jsonl    one conversation per line, every field, every branch, every raw version
+    account.jsonl          the account's context records, one per line (version 3)
     attachments/<sha256>   attachment bytes, once each, named by their content hash
+    source-files/<sha256>  the files imports kept whole, once each by hash (version 3)
 
 Why JSON Lines: a whole archive exports and re-imports in flat memory, one conversation at a time,
 and each line is a complete JSON document that jq, pandas or a ten-line script can read. A line is
@@ -24,6 +26,14 @@ for an answer, ``"generation"``: the provider, ``requested_model``, ``served_mod
 model named (``target``), finish reason, tokens, warnings and every ``attempts`` entry (provider,
 model, outcome, fault, error, ms, waited_ms, tokens_in, tokens_out, served_model, started_at); both
 are null otherwise.
+
+What belongs to the account rather than to one conversation is written whatever the selection,
+since a conversation may lean on it: ``account.jsonl`` holds the context records of no conversation
+(Claude's memory, project instructions and documents), each ``_context_json`` with its importer's
+key as ``message_source_id``; ``source-files/<sha256>`` holds the bytes of each file an import kept
+whole (``user.json``, feedback, the raw text of a skipped element, ``skipped/…``), and its manifest
+entry its ``names``. Every file the manifest lists has its ``bytes``; the JSON Lines files their
+``sha256`` too, which the importer checks while it reads.
 
 Every branch is always written, so ``all_branches`` is accepted for the common exporter signature
 and ignored. The manifest is written first with ``"complete": false`` and replaced at the end, so
@@ -53,11 +63,14 @@ from freehold.exporters import _folder
 from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
 
 __all__ = [
+    "ACCOUNT",
     "CONVERSATIONS",
     "FORMAT",
     "FORMAT_NAME",
     "MANIFEST",
+    "SOURCE_FILES",
     "VERSION",
+    "context_json",
     "conversation_record",
     "conversation_to_json",
     "dumps",
@@ -69,9 +82,11 @@ __all__ = [
 
 FORMAT = "json"
 FORMAT_NAME = "freehold-export"
-VERSION = 2
+VERSION = 3
 MANIFEST = "freehold-export.json"
 CONVERSATIONS = "conversations.jsonl"
+ACCOUNT = "account.jsonl"
+SOURCE_FILES = "source-files/"
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _BIG_NUMBER = re.compile(rb"\d{19}")
 _MANIFEST_LIMIT = 256 << 20
@@ -126,7 +141,7 @@ def conversation_to_json(conv: Conversation) -> dict[str, Any]:
         "starred": conv.starred,
         "gone_upstream_at": conv.gone_upstream_at,
         "problems": list(conv.problems),
-        "context": [_context_json(record) for record in conv.context],
+        "context": [context_json(record) for record in conv.context],
         "messages": [_message_json(message) for message in conv.messages],
     }
 
@@ -172,7 +187,7 @@ def _attachment_json(ref: AttachmentRef) -> dict[str, Any]:
     }
 
 
-def _context_json(record: ContextRecord) -> dict[str, Any]:
+def context_json(record: ContextRecord) -> dict[str, Any]:
     return {
         "kind": record.kind,
         "text": record.text,
@@ -264,6 +279,7 @@ def write(
             writer.conversation(conv, handle)
             if progress is not None:
                 progress(writer.count)
+    writer.account()
     writer.remove_stale(previous)
     _write_manifest(out, writer.manifest())
     return writer.count
@@ -278,7 +294,10 @@ class _Writer:
         self.count = 0
         self.size = 0
         self.digest = hashlib.sha256()
+        self.lines: dict[str, dict[str, Any]] = {}
         self.copied: dict[str, int] = {}
+        self.kept: dict[str, dict[str, Any]] = {}
+        self.records = 0
         self.names: dict[str, str] = {}
         self.missing = 0
 
@@ -313,22 +332,42 @@ class _Writer:
         if info is not None and info.name:
             self.names[sha] = info.name
 
+    def account(self) -> None:
+        """What belongs to the account: its context records, and the files imports kept."""
+        self.lines[CONVERSATIONS] = {"bytes": self.size, "sha256": self.digest.hexdigest()}
+        records = self.archive.account_context()
+        lines = b"".join(dumps(context_json(record)) + b"\n" for record in records)
+        with storage.written(self.out / ACCOUNT) as handle:
+            handle.write(lines)
+        self.lines[ACCOUNT] = {"bytes": len(lines), "sha256": hashlib.sha256(lines).hexdigest()}
+        self.records = len(records)
+        for name, raw in self.archive.source_files():
+            sha = hashlib.sha256(raw).hexdigest()
+            entry = self.kept.setdefault(sha, {"bytes": len(raw), "names": []})
+            if name not in entry["names"]:
+                entry["names"].append(name)
+            target = self.out / SOURCE_FILES / sha
+            if target.is_symlink() or not target.is_file() or target.stat().st_size != len(raw):
+                _write_file(target, raw)
+
     def remove_stale(self, previous: dict[str, Any]) -> None:
-        """Attachments a previous export into this folder wrote and this one did not."""
+        """Attachments and kept files a previous export into this folder wrote and this one
+        did not."""
         for name in previous:
-            sha = name.removeprefix("attachments/")
-            if name.startswith("attachments/") and _SHA.match(sha) and sha not in self.copied:
-                (self.out / "attachments" / sha).unlink(missing_ok=True)
+            folder, _, sha = name.partition("/")
+            written = self.copied if folder == "attachments" else self.kept
+            ours = folder in ("attachments", SOURCE_FILES[:-1]) and _SHA.match(sha)
+            if ours and sha not in written:
+                (self.out / folder / sha).unlink(missing_ok=True)
 
     def manifest(self) -> dict[str, Any]:
-        files: dict[str, Any] = {
-            CONVERSATIONS: {"bytes": self.size, "sha256": self.digest.hexdigest()}
-        }
+        files: dict[str, Any] = dict(self.lines)
         for sha, size in self.copied.items():
             entry: dict[str, Any] = {"bytes": size}
             if sha in self.names:  # the name the file was first stored under
                 entry["name"] = self.names[sha]
             files[f"attachments/{sha}"] = entry
+        files.update({SOURCE_FILES + sha: entry for sha, entry in self.kept.items()})
         return {
             "format": FORMAT_NAME,
             "version": VERSION,
@@ -338,5 +377,14 @@ class _Writer:
             "conversations": self.count,
             "attachments": len(self.copied),
             "attachments_missing": self.missing,
+            "account_records": self.records,
+            "source_files": len(self.kept),
             "files": files,
         }
+
+
+def _write_file(target: Path, data: bytes) -> None:
+    """``data`` at ``target`` (whole or not at all), its folder made when missing."""
+    _folder.subfolder(target.parent)
+    with storage.written(target) as handle:
+        handle.write(data)

@@ -12,16 +12,19 @@ root through the fork down to that branch's leaf, so a regenerated answer become
 What a line keeps, and why:
 
 - user and assistant messages that the interface showed (``hidden`` is false) and that have
-  text; ``content`` is the message's plain text (attachments are not sent — the format takes
-  no files).
+  text of their own; ``content`` is that text, ``Message.shown_text`` (the text parts as the
+  Markdown export shows them). A message holding only tool output (``Message.turn_role`` is
+  ``tool``: Claude's tool results sent as a human turn) is a tool message, not a user turn.
 - The system prompt the line's branch ran under (``instructions.system_prompt``, what
   ``freehold chat`` sends when it carries the conversation on: the source's system messages,
   hidden or not, custom instructions, a project's or a chat's own instructions), as one leading
   system message: the model answered with it in force. A system message written here
   (``chat --system``/``--profile``) stays where it was said, as a system message of its own.
 - Dropped: tool calls and tool results (their ids and schemas are not in the archive in the
-  shape the format needs, ``tool_calls``/``tool_call_id``), reasoning, memory notes, and
-  messages without text.
+  shape the format needs, ``tool_calls``/``tool_call_id``), reasoning, memory notes, files
+  (the format takes none), and messages without text. A kept message's parts that are not its
+  text are counted too (``tool_parts``, ``reasoning_parts``, ``file_parts``, ``other_parts``),
+  so ``not_included`` names everything a line does not carry.
 
 Every assistant message of a line is a training target, so a broken answer — ``status``
 incomplete, interrupted, failed or error (``BROKEN``: a cut stream, a stop, an error) — must not
@@ -60,7 +63,7 @@ from freehold._words import plural
 from freehold.archive import Archive
 from freehold.exporters import _folder
 from freehold.instructions import instructs, system_prompt
-from freehold.models import Conversation, Message
+from freehold.models import SHOWN_TEXT, Conversation, Message, Part
 from freehold.tree import branch_paths
 
 __all__ = [
@@ -93,7 +96,26 @@ _KINDS = {
     "hidden": ("hidden message", "hidden messages"),
     "no_text": ("message without text", "messages without text"),
     "other_role": ("message of another role", "messages of another role"),
+    "tool_parts": (
+        "tool call or result in a kept message",
+        "tool calls or results in kept messages",
+    ),
+    "reasoning_parts": ("reasoning part in a kept message", "reasoning parts in kept messages"),
+    "file_parts": ("file in a kept message", "files in kept messages"),
+    "other_parts": ("other part in a kept message", "other parts in kept messages"),
 }
+# Which count a part of a kept message that is not its text goes to (citations are the text's
+# own; custom instructions are the system message's).
+_PART_KINDS = {
+    "code": "tool_parts",
+    "execution_output": "tool_parts",
+    "web": "tool_parts",
+    "thought": "reasoning_parts",
+    "image": "file_parts",
+    "audio": "file_parts",
+    "file": "file_parts",
+}
+_CARRIED = (*SHOWN_TEXT, "citation", "context")
 
 Chat = list[dict[str, Any]]
 
@@ -198,6 +220,7 @@ def _write_conversation(
     summary.lines += len(chats)
     left = [m for m in read if not _kept(m) and not _broken(m) and not instructs(m)]
     summary.not_included.update(_kind(m) for m in left)
+    summary.not_included.update(_part_kind(p) for m in read if _kept(m) for p in _unsaid(m))
 
 
 def _ids(ids: list[str], shown: int) -> str:
@@ -268,7 +291,9 @@ def _example(path: list[Message], own_from: int) -> tuple[list[Message], Message
 
 def _chat(path: list[Message], system: str) -> Chat:
     # the source's own system messages are in ``system``; one written here stays in place
-    chat = [{"role": m.role, "content": m.text} for m in path if m.role != "system" or m.origin]
+    chat = [
+        {"role": m.role, "content": m.shown_text()} for m in path if m.role != "system" or m.origin
+    ]
     roles = {entry["role"] for entry in chat}
     if "user" not in roles or "assistant" not in roles:
         return []
@@ -276,7 +301,18 @@ def _chat(path: list[Message], system: str) -> Chat:
 
 
 def _kept(message: Message) -> bool:
-    return message.role in ROLES and not message.hidden and bool(message.text.strip())
+    if message.turn_role not in ROLES or message.hidden:
+        return False
+    return bool(message.shown_text().strip())
+
+
+def _unsaid(message: Message) -> list[Part]:
+    """The parts of a kept message its line does not carry."""
+    return [part for part in message.parts if part.get("type") not in _CARRIED]
+
+
+def _part_kind(part: Part) -> str:
+    return _PART_KINDS.get(str(part.get("type")), "other_parts")
 
 
 def _broken(message: Message) -> bool:
@@ -287,7 +323,7 @@ def _broken(message: Message) -> bool:
 def _kind(message: Message) -> str:
     """Which of ``_KINDS`` a message no line carries is."""
     kind = message.kind()
-    if message.role == "tool" or kind in ("Tool call", "Tool output", "Web results"):
+    if message.turn_role == "tool" or kind in ("Tool call", "Tool output", "Web results"):
         return "tool"
     if kind in ("Reasoning", "Reasoning summary"):
         return "reasoning"

@@ -13,6 +13,13 @@ instructions, reasoning) stays one click away in ``<details>`` blocks rather tha
 a conversation's own system prompt (``Conversation.own_context``: Open WebUI's, LibreChat's, a
 Claude project's instructions) is one such block under the title.
 Code is fenced with a fence longer than any backtick run inside it, so no content can close it.
+A message's Markdown stays Markdown, but nothing in it acts as HTML or fetches anything
+(``inert``): outside code, a ``<`` that would open a tag, comment or declaration is written
+``&lt;`` (so a system prompt holding ``</details>`` cannot close its block, an ``<img>`` cannot
+load), and an image written in the text (``![](https://tracker…)``) becomes a link; code is
+found by cmark-gfm's own parse (blocks) and CommonMark's backtick rule (spans). Control
+characters are shown as their escapes (``\x1b``), as ``show`` and the PDF show them
+(``render.visible``), so a note never turns binary to grep nor drives a terminal.
 Headings a message writes are moved below its role heading (``demote_headings``: a ``#`` in an
 answer under ``### Assistant`` becomes ``####``), found by cmark-gfm's own parse so that a
 ``#`` in a code block, an HTML block or mid-paragraph is never touched.
@@ -26,9 +33,11 @@ saying which message it forks from. By default (``all_branches=True``) each bran
 in full like the main path; with ``all_branches=False`` it is summarised (message count and its
 first message) so the note stays short while still showing that the branch exists.
 
-Exporting again into the same folder replaces the notes it wrote before (a hidden file lists
-them; a renamed conversation leaves no stale note behind) and keeps anything else there; any
-other non-empty folder is refused. Conversations are rendered one at a time.
+Exporting again into the same folder brings the notes of the selected conversations up to date
+and keeps anything else there (``_folder.Run``: a note a person edited is never overwritten,
+a renamed conversation leaves no stale note behind, notes of conversations outside a narrower
+selection stay and the index links them under ``## Also in this folder``); any other non-empty
+folder is refused. Conversations are rendered one at a time.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ import mimetypes
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from itertools import groupby
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
@@ -57,14 +67,14 @@ from freehold.models import (
     context_label,
     without_citation_marks,
 )
+from freehold.render import visible
 from freehold.tree import branch_paths
 
-__all__ = ["FORMAT", "demote_headings", "file_name", "write"]
+__all__ = ["FORMAT", "demote_headings", "file_name", "inert", "write", "write_summary"]
 
 FORMAT = "markdown"
 INDEX = "index.md"
 _MARKER = "freehold_export: markdown"
-_LISTED = _folder.listed(".md")
 _LANGUAGE = re.compile(r"^[A-Za-z0-9_+.#-]{1,40}$")
 # A line that may hold a heading: an ATX ``#`` after container marks, or a setext underline.
 _MAYBE_HEADING = re.compile(r"^[ \t>]*(?:(?:[-+*]|\d{1,9}[.)])[ \t]+)*(?:#|(?:=+|-+)[ \t]*$)", re.M)
@@ -72,6 +82,15 @@ _HEADING_AT = re.compile(r'<h([1-6]) data-sourcepos="(\d+):(\d+)-(\d+):')
 _SOURCEPOS = Options.CMARK_OPT_SOURCEPOS  # tables and strikethrough change no heading: not needed
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _UNDERLINE = re.compile(r"^[ \t>]*(?:=+|-+)[ \t]*$")
+_CODE_BLOCK = re.compile(r'<pre data-sourcepos="(\d+):\d+-(\d+):')
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
+# A "<" that opens raw HTML (a tag, closing tag, comment, declaration or processing
+# instruction), unless it is an autolink: ``<scheme:…>``.
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])(?![A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*>)")
+# Outside YAML's printable set (tab and newline never reach here raw: JSON escapes them), and
+# the characters YAML 1.1 readers fold as line breaks.
+_NOT_YAML = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
+_IMAGE_OPEN = re.compile(r"(?<!\\)!\[")
 _CONTEXT_LABELS = (
     ("about_user", "About the user"),
     ("about_model", "How to respond"),
@@ -88,17 +107,27 @@ def write(
     all_branches: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write one note per conversation and ``index.md``; returns how many were written.
+    """Write one note per conversation and ``index.md``; returns how many were written."""
+    return write_summary(
+        archive, conversations, out, all_branches=all_branches, progress=progress
+    ).written
+
+
+def write_summary(
+    archive: Archive,
+    conversations: Iterable[Conversation],
+    out: Path,
+    *,
+    all_branches: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> _folder.Summary:
+    """Write one note per conversation and ``index.md``; returns what was written, removed and
+    left alone (``_folder.Summary``).
 
     ``progress`` is called after each conversation with the number written so far.
     """
-    previous = _folder.prepare(
-        out,
-        label="Markdown",
-        ours=lambda folder: _folder.starts_with(folder / INDEX, _MARKER, 512),
-        listed=_LISTED,
-    )
-    writer = _Writer(archive, out, all_branches)
+    run = _folder.Run(out, label="Markdown", suffix=".md", ours=_ours)
+    writer = _Writer(archive, run, all_branches)
     with storage.written(out / INDEX, text=True) as index:
         index.write(_index_head())
         for conv in conversations:
@@ -106,8 +135,16 @@ def write(
             index.write(_index_line(conv, name))
             if progress is not None:
                 progress(len(writer.notes))
-    writer.finish(previous)
-    return len(writer.notes)
+        index.write(_index_others(run.others()))
+    return run.finish(len(writer.notes))
+
+
+def _index_others(names: list[str]) -> str:
+    """The notes an earlier export left here, of conversations this one did not select."""
+    if not names:
+        return ""
+    links = "".join(f"- [{_inline(name, 200)}](<{name}>)\n" for name in names)
+    return f"\n## Also in this folder\n\nFrom earlier exports:\n\n{links}"
 
 
 def _index_head() -> str:
@@ -166,6 +203,57 @@ def _lower(lines: list[str], where: tuple[int, int, int], level: int) -> None:
     )
     closing = " " + "#" * level if words.endswith("#") else ""  # keep a final "#" as text
     lines[row : end + 1] = [f"{line[:at]}{'#' * level} {words.strip()}{closing}"]
+
+
+def inert(text: str) -> str:
+    """Markdown ``text`` with nothing that acts as HTML or loads a file, code left as written:
+    outside code, ``&lt;`` for a ``<`` that opens a tag, a comment or a declaration (an
+    autolink ``<https://…>`` stays), ``\\!`` before an image's ``[``."""
+    if "<" not in text and "![" not in text:
+        return text
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    code = _code_block_lines("\n".join(lines))
+    runs = groupby(enumerate(lines), key=lambda item: item[0] in code)
+    return "\n".join(
+        "\n".join(line for _, line in run)
+        if in_code
+        else _outside_spans("\n".join(line for _, line in run))
+        for in_code, run in runs
+    )
+
+
+def _code_block_lines(text: str) -> set[int]:
+    """The 0-based lines of ``text`` that cmark-gfm parses as code blocks (fenced or indented)."""
+    try:
+        rendered: str = cmarkgfm.markdown_to_html(text, options=_SOURCEPOS)
+    except UnicodeEncodeError:  # a lone surrogate: cmark takes UTF-8 only; lines stay the same
+        rendered = cmarkgfm.markdown_to_html(_SURROGATE.sub("\ufffd", text), options=_SOURCEPOS)
+    lines: set[int] = set()
+    for first, last in _CODE_BLOCK.findall(rendered):
+        lines.update(range(int(first) - 1, int(last)))
+    return lines
+
+
+def _outside_spans(text: str) -> str:
+    """``_neutral`` applied to ``text`` outside its code spans (CommonMark: a run of backticks
+    up to the next run of the same length)."""
+    pieces, at = [], 0
+    for match in _CODE_SPAN.finditer(text):
+        pieces += [_neutral(text[at : match.start()]), match.group()]
+        at = match.end()
+    return "".join([*pieces, _neutral(text[at:])])
+
+
+def _neutral(text: str) -> str:
+    return _IMAGE_OPEN.sub(r"\\![", _TAG_OPEN.sub("&lt;", text))
+
+
+def _yaml(value: Any) -> str:
+    """``value`` as YAML: its JSON, every character YAML may not hold raw (C0 and C1 controls,
+    DEL, U+FFFE/FFFF) or reads as a line break (NEL, U+2028, U+2029) written ``\\uXXXX``. JSON
+    is YAML only then; so it parses back exactly (a test checks with yaml.safe_load), at a
+    fraction of PyYAML's emitter's cost."""
+    return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", orjson.dumps(value).decode())
 
 
 def _count(number: int, noun: str) -> str:
@@ -234,27 +322,23 @@ def _label(message: Message) -> str:
 class _Writer:
     """One export run: the notes and attachment files written so far."""
 
-    def __init__(self, archive: Archive, out: Path, all_branches: bool) -> None:
+    def __init__(self, archive: Archive, run: _folder.Run, all_branches: bool) -> None:
         self.archive = archive
-        self.out = out
+        self.run = run
         self.all_branches = all_branches
         self.notes: set[str] = set()
-        self.files = _folder.Attachments(archive, out, _extension)
+        self.files = _folder.Attachments(archive, run, _extension)
 
     def conversation(self, conv: Conversation) -> str:
         name = file_name(conv, self.notes)
         self.notes.add(name)
-        text = _Note(self, conv).render()
-        with storage.written(self.out / name, text=True) as note:  # whole, or not there
-            note.write(text)
+        self.files.current = conv.id or conversation_id(conv.source_kind, conv.source_id)
+        self.run.write_text(name, _Note(self, conv).render(), self.files.current)
         return name
 
     def attachment(self, ref: AttachmentRef) -> str | None:
         """The relative link to the attachment's copy, made on first use; None if missing."""
         return self.files.link(ref)
-
-    def finish(self, previous: set[str]) -> None:
-        _folder.finish(self.out, previous, self.notes | self.files.written(), listed=_LISTED)
 
 
 class _Note:
@@ -276,7 +360,7 @@ class _Note:
         ]
         # the conversation's own system prompt (Open WebUI, LibreChat, a Claude project)
         blocks += [
-            _details(context_label(r.kind), demote_headings(r.text, 3))
+            _details(context_label(r.kind), demote_headings(inert(r.text), 3))
             for r in self.conv.own_context()
         ]
         blocks += [block for m in main for block in self._message(m, 3)]
@@ -284,7 +368,7 @@ class _Note:
             blocks.append("## Other branches")
             for number, segment in enumerate(others, start=2):
                 blocks += self._branch(number, segment)
-        return "\n\n".join(blocks) + "\n"
+        return visible("\n\n".join(blocks) + "\n")
 
     def _front_matter(self, branches: int) -> str:
         conv = self.conv
@@ -303,9 +387,7 @@ class _Note:
             "branches": branches,
             "tags": ["freehold", conv.source_kind],
         }
-        # YAML is a superset of JSON: each value written as JSON is valid YAML, parses back
-        # exactly (a test checks with yaml.safe_load), and costs a fraction of PyYAML's emitter.
-        lines = "".join(f"{key}: {orjson.dumps(value).decode()}\n" for key, value in data.items())
+        lines = "".join(f"{key}: {_yaml(value)}\n" for key, value in data.items())
         return f"---\n{lines}---"
 
     def _branch(self, number: int, segment: list[Message]) -> list[str]:
@@ -369,7 +451,7 @@ class _Note:
 
 
 def _text_part(note: _Note, part: Part) -> str:
-    return without_citation_marks(str(part.get("text") or ""))
+    return inert(without_citation_marks(str(part.get("text") or "")))
 
 
 def _code_part(note: _Note, part: Part) -> str:
@@ -388,12 +470,12 @@ def _web_part(note: _Note, part: Part) -> str:
     head = f"**{_link(part.get('url'), title)}**"
     if part.get("domain"):
         head += f" · {_inline(str(part['domain']), 80)}"
-    text = str(part.get("text") or "")
+    text = inert(str(part.get("text") or ""))
     return _quote(f"{head}\n\n{text}" if text else head)
 
 
 def _thought_part(note: _Note, part: Part) -> str:
-    text = str(part.get("text") or "")
+    text = inert(str(part.get("text") or ""))
     summary = part.get("summary")
     label = f"Thought: {' '.join(summary.split())}" if isinstance(summary, str) else "Thought"
     if note.in_details:
@@ -402,17 +484,21 @@ def _thought_part(note: _Note, part: Part) -> str:
 
 
 def _context_part(note: _Note, part: Part) -> str:
-    blocks = [f"**{label}:**\n\n{part[key]}" for key, label in _CONTEXT_LABELS if part.get(key)]
+    blocks = [
+        f"**{label}:**\n\n{inert(str(part[key]))}"
+        for key, label in _CONTEXT_LABELS
+        if part.get(key)
+    ]
     return "\n\n".join(blocks)
 
 
 def _error_part(note: _Note, part: Part) -> str:
     name = f" ({_inline(str(part['name']), 80)})" if part.get("name") else ""
-    return _quote(f"**Error**{name}: {part.get('text') or ''}")
+    return _quote(f"**Error**{name}: {inert(str(part.get('text') or ''))}")
 
 
 def _transcript_part(note: _Note, part: Part) -> str:
-    text = str(part.get("text") or "")
+    text = inert(str(part.get("text") or ""))
     return f"*(voice)* {text}" if text else ""
 
 

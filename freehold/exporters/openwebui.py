@@ -21,7 +21,8 @@ it with every turn.
 Content is written from a message's parts the way Open WebUI itself writes a message (its
 ``serialize_output``, read in the 0.12 source; 0.12 still draws these blocks from ``content``):
 
-- text as Markdown, citation markers removed;
+- text as Markdown, citation markers removed: the message's own words, the parts
+  ``Message.shown_text`` joins (``SHOWN_TEXT``, the rule the JSONL and CSV exports follow);
 - reasoning (``thought``) as ``<details type="reasoning" done="true" duration="7">`` with its
   summary and the text quoted and HTML-escaped (``duration`` only when the archive knows it);
 - a tool call (``code``, with the ``execution_output`` after it as its result) as
@@ -34,8 +35,9 @@ Content is written from a message's parts the way Open WebUI itself writes a mes
   uploaded to its own store).
 
 Open WebUI's tree holds only what its chat view shows: user and assistant messages. Folding, in
-one rule: every message that is hidden, or whose role is neither user nor assistant (system
-prompts, tool calls and results, custom instructions, memory notes), leaves the tree and its
+one rule: every message that is hidden, or whose ``Message.turn_role`` is neither user nor
+assistant (system prompts, tool calls and results, a human turn holding only tool results,
+custom instructions, memory notes), leaves the tree and its
 children hang from its nearest kept ancestor. What Open WebUI can show of such a message — its
 reasoning, tool calls and results, images — moves to the front of the next assistant message on
 the same path (a ChatGPT DALL·E image arrives with the answer that follows it); what is left
@@ -65,6 +67,7 @@ from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
 from freehold.instructions import worn_prompt
 from freehold.models import (
+    SHOWN_TEXT,
     AttachmentRef,
     Conversation,
     Message,
@@ -80,7 +83,6 @@ FILE = "openwebui-import.json"
 _OWN = {FILE, FILE + ".tmp"}
 _HEADS = (b"[\n]", b'[\n{"id":')
 _ROLES = ("user", "assistant")
-_TEXT_PARTS = ("text", "transcript", "web")
 
 Node = dict[str, Any]
 ImageUrl = Callable[[AttachmentRef], str | None]
@@ -211,7 +213,7 @@ class _Fold:
     def _visit(
         self, message: Message, parent: str | None, pending: _Content | None
     ) -> tuple[str | None, _Content | None]:
-        if message.hidden or message.role not in _ROLES:
+        if message.hidden or message.turn_role not in _ROLES:
             self.anchor[message.source_id] = parent
             carried = pending.copy() if pending else _Content(self.image)
             carried.add(message, folded=True)
@@ -294,7 +296,7 @@ class _Content:
             self._close_call((message, part))
         elif kind == "error" and not folded:
             self.error = text if self.error is None else f"{self.error}\n\n{text}"
-        elif kind in _TEXT_PARTS and not folded and text.strip():
+        elif kind in SHOWN_TEXT and not folded and text.strip():
             self._close_call()
             self.blocks.append((False, without_citation_marks(text)))
 

@@ -59,7 +59,7 @@ import typst
 from PIL import Image, UnidentifiedImageError
 
 from freehold import storage
-from freehold.archive import Archive
+from freehold.archive import Archive, conversation_id
 from freehold.errors import FreeholdError
 from freehold.exporters import _folder
 from freehold.exporters._pdfnodes import LONG_RUN, Node, PdfBody, clean, nodes
@@ -76,13 +76,12 @@ __all__ = [
     "MAX_PIXELS",
     "find_fonts",
     "write",
+    "write_summary",
 ]
 
 FORMAT = "pdf"
 COMBINED = "all-conversations.pdf"
 MAX_PIXELS = 40_000_000
-_MARKER = "# freehold_export: pdf"
-_LISTED = _folder.listed(".pdf", attachments=False)
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _FORMATS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 _TEXT_WIDTH = 493.0  # pt: A4 less 18 mm margins
@@ -103,15 +102,27 @@ def write(
 
     ``progress`` is called after each conversation with the number written so far.
     """
+    return write_summary(
+        archive, conversations, out, all_branches=all_branches, progress=progress
+    ).written
+
+
+def write_summary(
+    archive: Archive,
+    conversations: Iterable[Conversation],
+    out: Path,
+    *,
+    all_branches: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> _folder.Summary:
+    """Write one PDF per conversation and ``all-conversations.pdf``; returns what was written,
+    removed and left alone (``_folder.Summary``, the rule Markdown follows)."""
     book = find_fonts()
-    previous = _folder.prepare(out, label="PDF", ours=_ours, listed=_LISTED)
-    # an interrupted run still leaves a folder this export may reuse
-    _folder.finish(out, set(), previous, header=_MARKER)
+    folder = _folder.Run(out, label="PDF", suffix=".pdf", ours=_ours, attachments=False)
     root = archive.blobs if archive.blobs.is_dir() else out
-    run = _Run(out, _Typesetter(book, root), _Pictures(archive), all_branches, progress)
+    run = _Run(folder, _Typesetter(book, root), _Pictures(archive), all_branches, progress)
     run.export(conversations)
-    _folder.finish(out, previous, {*run.written, COMBINED}, header=_MARKER, listed=_LISTED)
-    return len(run.written)
+    return folder.finish(len(run.written))
 
 
 def _save(target: Path, pdf: bytes) -> None:
@@ -120,8 +131,7 @@ def _save(target: Path, pdf: bytes) -> None:
 
 
 def _ours(out: Path) -> bool:
-    lines = _folder.read_listing(out)
-    return bool(lines) and lines[0] == _MARKER
+    return False  # a PDF export is known by its listing's first line alone (``_folder.Run``)
 
 
 # --- the run -------------------------------------------------------------------------------
@@ -145,13 +155,14 @@ class _Run:
 
     def __init__(
         self,
-        out: Path,
+        folder: _folder.Run,
         typesetter: _Typesetter,
         pictures: _Pictures,
         all_branches: bool,
         progress: Callable[[int], None] | None,
     ) -> None:
-        self.out = out
+        self.folder = folder
+        self.out = folder.out
         self.typesetter = typesetter
         self.pictures = pictures
         self.all_branches = all_branches
@@ -184,7 +195,8 @@ class _Run:
         pdf, data = job.pdf.result(), job.data
         if isinstance(pdf, str):  # Typst refused the layout: once more as plain text, here
             data, pdf = self.typesetter.plainly(job.conv, job.layout, pdf)
-        _save(self.out / job.name, pdf)
+        cid = job.conv.id or conversation_id(job.conv.source_kind, job.conv.source_id)
+        self.folder.write(job.name, pdf, cid)
         self.kept.append(data)
         self.written.append(job.name)
         if self.progress is not None:

@@ -16,7 +16,15 @@ earlier ones as ``older_raw``; a conversation exported without any (one started 
 chat``) gets none (``raw`` empty), and ``gone_upstream_at`` is restored. A version 1 export's
 ``"json"`` raw form is re-serialised: equal in value, not in bytes. Lines are read one at a
 time (capped at 1 GiB); a line that is not a readable conversation becomes a ``Problem`` and the
-import goes on.
+import goes on. Each JSON Lines file is hashed as it streams and checked against the SHA-256 the
+manifest gives it: a file edited or rotted since the export is said loudly, by name.
+
+What belongs to the account (version 3 on) comes back too: each line of ``account.jsonl`` as an
+account ``ContextRecord`` under its key, and each ``source-files/<sha256>`` the manifest lists as a
+``SourceFile`` under each of its names (bytes that do not match their hash are not kept and are
+reported lost). Two different files under one name (``user.json`` of two accounts) cannot both
+keep it in one import: the later ones are kept as ``<name>#<sha256[:12]>``, the rule the archive
+follows for account records. Older exports have neither and import as before.
 """
 
 from __future__ import annotations
@@ -33,9 +41,11 @@ import orjson
 from freehold._words import plural
 from freehold.errors import BadExportError
 from freehold.exporters.json import (
+    ACCOUNT,
     CONVERSATIONS,
     FORMAT_NAME,
     MANIFEST,
+    SOURCE_FILES,
     VERSION,
     loads,
     raw_bytes,
@@ -54,6 +64,7 @@ from freehold.models import (
     Part,
     Problem,
     Record,
+    SourceFile,
 )
 from freehold.tree import build_tree
 
@@ -115,13 +126,46 @@ class _Freehold(Format):
             if isinstance(entry, dict) and isinstance(entry.get("name"), str)
         }
         count = 0
-        for number, line in _lines(self.export.open(CONVERSATIONS)):
+        digest = hashlib.sha256()
+        for number, line in _lines(self.export.open(CONVERSATIONS), digest):
             count += 1
             yield from self._record(number, line)
         if complete and isinstance(expected, int) and count != expected:
             lines = plural(count, "conversation line")
             what = f"{lines} but the manifest says {expected} (truncated?)"
             yield Problem(CONVERSATIONS, what)
+        yield from _changed(CONVERSATIONS, digest, manifest)
+        yield from self._account(manifest, names)
+
+    def _account(self, manifest: dict[str, Any], names: list[str]) -> Iterator[Record]:
+        """The account's context records and the files imports kept (version 3 on)."""
+        if ACCOUNT in names:
+            digest = hashlib.sha256()
+            for number, line in _lines(self.export.open(ACCOUNT), digest):
+                yield from _account_record(f"{ACCOUNT}:{number}", line)
+            yield from _changed(ACCOUNT, digest, manifest)
+        taken: set[str] = set()
+        for sha, entry in _listed(manifest, SOURCE_FILES).items():
+            yield from self._source_file(sha, entry, taken)
+
+    def _source_file(self, sha: str, entry: Any, taken: set[str]) -> Iterator[Record]:
+        name = SOURCE_FILES + sha
+        names = entry.get("names") if isinstance(entry, dict) else None
+        if not _SHA.match(sha) or not isinstance(names, list) or not names:
+            yield Problem(f"{MANIFEST}: {name}", "not a kept file freehold listed; skipped")
+            return
+        if name not in self.export.names():
+            yield Problem(name, f"listed in {MANIFEST} but not in the folder; {_WHOLE}")
+            return
+        with self.export.open(name) as handle:
+            raw = handle.read()
+        if hashlib.sha256(raw).hexdigest() != sha:
+            yield Problem(name, f"does not match its SHA-256 (changed since the export?); {_WHOLE}")
+            return
+        for given in map(str, names):
+            kept = given if given not in taken else f"{given}#{sha[:12]}"
+            taken.add(kept)
+            yield SourceFile(kept, raw)
 
     def _listed_files(self, listed: dict[str, Any]) -> Iterator[Problem]:
         """Each attachment the manifest lists that the folder lacks, or holds cut: its bytes are
@@ -282,28 +326,57 @@ _ATTACHMENTS = "attachments/"
 def _attachments(manifest: dict[str, Any]) -> dict[str, Any]:
     """The attachments the manifest lists, by hash: each entry as it came (``bytes``, the
     ``name`` the file was first stored under)."""
+    return _listed(manifest, _ATTACHMENTS)
+
+
+def _listed(manifest: dict[str, Any], folder: str) -> dict[str, Any]:
+    """The files the manifest lists in ``folder``, by the rest of their name."""
     listed = manifest.get("files")
     if not isinstance(listed, dict):
         return {}
-    cut = len(_ATTACHMENTS)
-    return {name[cut:]: entry for name, entry in listed.items() if name.startswith(_ATTACHMENTS)}
+    cut = len(folder)
+    return {name[cut:]: entry for name, entry in listed.items() if name.startswith(folder)}
 
 
-def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
-    """Non-blank lines with their numbers; None for a line too long to hold (skipped whole)."""
+def _changed(name: str, digest: Any, manifest: dict[str, Any]) -> Iterator[Problem]:
+    """A problem when the file ``name`` read (``digest``) is not what the export wrote."""
+    files = manifest.get("files")
+    entry = files.get(name) if isinstance(files, dict) else None
+    sha = entry.get("sha256") if isinstance(entry, dict) else None
+    if isinstance(sha, str) and digest.hexdigest() != sha:
+        what = f"changed since the export: its SHA-256 is not the one {MANIFEST} gives"
+        yield Problem(name, f"{what}; what it holds now was imported — {_WHOLE}")
+
+
+def _account_record(where: str, line: bytes | None) -> Iterator[Record]:
+    try:
+        record = _context(loads(line)) if line is not None else None
+    except _BAD_LINE:
+        record = None
+    if record is None:
+        yield Problem(where, "not a readable context record; skipped")
+    else:
+        yield record
+
+
+def _lines(handle: IO[bytes], digest: Any) -> Iterator[tuple[int, bytes | None]]:
+    """Non-blank lines with their numbers; None for a line too long to hold (skipped whole).
+    Every byte read goes into ``digest``."""
     with handle:
         number = 0
         while line := handle.readline(_MAX_LINE + 1):
+            digest.update(line)
             number += 1
             if len(line) > _MAX_LINE and not line.endswith(b"\n"):
-                _skip_rest_of_line(handle)
+                _skip_rest_of_line(handle, digest)
                 yield number, None
             elif line.strip():
                 yield number, line
 
 
-def _skip_rest_of_line(handle: IO[bytes]) -> None:
+def _skip_rest_of_line(handle: IO[bytes], digest: Any) -> None:
     while chunk := handle.readline(_READ):
+        digest.update(chunk)
         if chunk.endswith(b"\n"):
             return
 

@@ -311,12 +311,14 @@ def test_refuses_a_foreign_non_empty_folder(archive: Archive, tmp_path: Path) ->
 def test_export_again_replaces_its_own_pages_only(filled: Archive, tmp_path: Path) -> None:
     out = tmp_path / "out"
     export(filled, out)
+    before = sorted(p.name for p in out.glob("*.html"))
     (out / "my-page.html").write_text("mine")
     only = [c.id for c in filled.iter_conversations() if c.source_id == "hostile-1"]
     assert html_export.write(filled, filled.iter_conversations(ids=only), out) == 1
     left = sorted(p.name for p in out.glob("*.html"))
-    assert left == ["2024-05-01-con-" + only[0][:8] + ".html", "index.html", "my-page.html"]
-    assert not any((out / "attachments").iterdir())
+    assert left == sorted([*before, "my-page.html"]), "a narrower selection removes nothing"
+    assert "Also in this folder" in (out / "index.html").read_text()
+    assert any((out / "attachments").iterdir())
     assert (out / html_export.STYLE).is_file()
     assert export(filled, out) == filled.stats()["conversations"]
 

@@ -261,3 +261,42 @@ def test_the_command_says_what_it_left_out(archive: Archive, tmp_path: Path) -> 
     assert f"1 without a user prompt and an assistant answer ({ids['alone']})" in text
     assert "3 incomplete answers cut, with the turns after them" in text
     assert "2 reasoning blocks, 1 tool message not included" in text
+
+
+def claude_tool_chat(folder: Path) -> Path:
+    """Probe N #1: a Claude answer that searches (tool_use, tool_result) between two texts,
+    then a human turn holding only a tool result."""
+    call = {"type": "tool_use", "id": "t1", "name": "web_search", "input": {"query": "Q lisbon"}}
+    result = {"type": "tool_result", "tool_use_id": "t1", "name": "web_search"}
+    result["content"] = [{"type": "text", "text": "RESULT 18C rain"}]
+    blocks = [{"type": "text", "text": "Let me search."}, call, result]
+    blocks.append({"type": "text", "text": "It is 18C."})
+    t = "2025-05-01T10:00:0{}Z"
+    turns = [
+        ("u1", "human", [{"type": "text", "text": "Find the weather"}]),
+        ("a1", "assistant", blocks),
+        ("u2", "human", [{**result, "tool_use_id": "t2"}]),
+        ("a2", "assistant", [{"type": "text", "text": "Still 18C."}]),
+    ]
+    messages = [
+        {"uuid": u, "sender": s, "text": "", "content": c, "created_at": t.format(n)}
+        for n, (u, s, c) in enumerate(turns)
+    ]
+    chat = {"uuid": "c1", "name": "Weather", "created_at": t.format(0), "updated_at": t.format(5)}
+    path = folder / "claude-tools.json"
+    path.write_text(json.dumps([{**chat, "chat_messages": messages}]))
+    return path
+
+
+def test_content_is_the_shown_text_and_tool_parts_are_counted(
+    archive: Archive, tmp_path: Path
+) -> None:
+    import_path(archive, claude_tool_chat(tmp_path))
+    summary = jsonl.write_summary(archive, archive.iter_conversations(), tmp_path / "out")
+    (chat,) = chats(tmp_path / "out")
+    assert chat == [
+        {"role": "user", "content": "Find the weather"},
+        {"role": "assistant", "content": "Let me search.\n\nIt is 18C."},
+        {"role": "assistant", "content": "Still 18C."},
+    ]
+    assert summary.not_included == {"tool_parts": 2, "tool": 1}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -23,7 +24,15 @@ from freehold.exporters import html as html_export
 from freehold.ingest import import_path
 from freehold.models import Conversation
 from tests.builders import LIBRECHAT_PREFIX, SYSTEM_PROMPT, own_system_prompts
-from tests.exporters.test_json import HOSTILE_TITLES, PNG, T0, fill_archive, node, text
+from tests.exporters.test_json import (
+    HOSTILE_TITLES,
+    PNG,
+    T0,
+    fill_archive,
+    node,
+    small_conversation,
+    text,
+)
 
 LINK = re.compile(r"\]\(([^)<>]+)\)")
 FIELDS = {"title", "id", "source", "source_id", "created", "updated", "model", "project"}
@@ -252,15 +261,61 @@ def test_refuses_a_foreign_non_empty_folder(archive: Archive, tmp_path: Path) ->
     assert (out / "index.md").read_text() == "# my own notes\n"
 
 
-def test_export_again_replaces_its_own_notes_only(filled: Archive, tmp_path: Path) -> None:
+def test_export_again_with_a_narrower_selection_keeps_the_other_notes(
+    filled: Archive, tmp_path: Path
+) -> None:
+    """Probe N #3: a narrower selection brings its notes up to date and deletes none of the
+    others; the index links them apart, and the attachments they use stay."""
     out = tmp_path / "out"
     export(filled, out)
+    before = sorted(p.name for p in out.glob("*.md"))
     (out / "my-note.md").write_text("mine")
     only = [c.id for c in filled.iter_conversations() if c.source_id == "hostile-1"]
-    assert markdown.write(filled, filled.iter_conversations(ids=only), out) == 1
-    left = sorted(p.name for p in out.glob("*.md"))
-    assert left == ["2024-05-01-con-" + only[0][:8] + ".md", "index.md", "my-note.md"]
-    assert not any((out / "attachments").iterdir())
+    summary = markdown.write_summary(filled, filled.iter_conversations(ids=only), out)
+    assert (summary.written, summary.removed, summary.edited) == (1, [], [])
+    assert sorted(p.name for p in out.glob("*.md")) == sorted([*before, "my-note.md"])
+    others = [n for n in before if n != "index.md" and only[0][:8] not in n]
+    assert summary.earlier == len(others) > 0
+    index = (out / "index.md").read_text()
+    assert "## Also in this folder" in index and all(f"(<{n}>)" in index for n in others)
+    assert any((out / "attachments").iterdir()), "an attachment a kept note links was removed"
+    assert export(filled, out) == filled.stats()["conversations"]
+    assert "Also in this folder" not in (out / "index.md").read_text()
+
+
+def three(folder: Path, titles: list[str]) -> Path:
+    path = folder / "three.json"
+    convs = [small_conversation(f"y{n}", title) for n, title in enumerate(titles)]
+    path.write_text(json.dumps(convs))
+    return path
+
+
+def test_a_note_a_person_edited_is_never_overwritten_nor_removed(
+    archive: Archive, tmp_path: Path
+) -> None:
+    import_path(archive, three(tmp_path, ["t0", "t1", "t2"]))
+    out = tmp_path / "out"
+    export(archive, out)
+    names = {front_matter(p)[0]["source_id"]: p.name for p in out.glob("2*.md")}
+    edited = out / names["y0"]
+    edited.write_text(edited.read_text() + "my annotation\n")
+    mine = edited.read_text()
+    y1 = [str(archive.resolve("y1"))]
+    assert markdown.write(archive, archive.iter_conversations(ids=y1), out) == 1
+    assert {p.name for p in out.glob("2*.md")} == set(names.values())
+    # renamed upstream: the old name of an unedited note goes, an edited one stays
+    import_path(archive, three(tmp_path, ["t0 renamed", "t1", "t2 renamed"]))
+    summary = markdown.write_summary(archive, archive.iter_conversations(), out)
+    assert summary.removed == [names["y2"]] and summary.edited == [names["y0"]]
+    assert not (out / names["y2"]).exists() and edited.read_text() == mine
+    assert len(list(out.glob("2*.md"))) == 4
+    text = summary.text(out)
+    assert "removed 1 stale file" in text and names["y0"] in text
+    # an edited note under the name this run writes is left as it is, and said
+    kept = out / names["y1"]
+    kept.write_text("rewritten by hand\n")
+    again = markdown.write_summary(archive, archive.iter_conversations(), out)
+    assert again.edited == [names["y1"]] and kept.read_text() == "rewritten by hand\n"
 
 
 def test_a_tampered_listing_deletes_nothing_outside(filled: Archive, tmp_path: Path) -> None:
@@ -365,3 +420,91 @@ def test_message_headings_sit_below_the_role_heading(archive: Archive, tmp_path:
         (6, "Setext"),
     ]
     assert "```python\n# not a heading\n```" in body
+
+
+def test_an_export_cut_short_can_be_run_again_into_its_folder(
+    filled: Archive, tmp_path: Path
+) -> None:
+    """Probe N #4: the listing is written before the first note, so a run that stopped half
+    way (a full disk, here an error from the conversations) left a folder the next run
+    recognises; every format of files per conversation follows the one rule."""
+
+    def cut(convs: Any) -> Any:
+        for n, conv in enumerate(convs):
+            if n == 2:
+                raise RuntimeError("cut short")
+            yield conv
+
+    for module in (markdown, html_export):
+        out = tmp_path / module.FORMAT
+        with pytest.raises(RuntimeError, match="cut short"):
+            module.write(filled, cut(filled.iter_conversations()), out)
+        assert not (out / module.INDEX).exists() and len(list(out.glob("2*"))) == 2
+        assert module.write(filled, filled.iter_conversations(), out) > 2
+
+
+def test_an_attachments_folder_that_is_a_link_is_refused(filled: Archive, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "out"
+    export(filled, out)
+    shutil.rmtree(out / "attachments")
+    (out / "attachments").symlink_to(elsewhere)
+    with pytest.raises(FreeholdError, match="is a link, not a folder"):
+        export(filled, out)
+    assert not any(elsewhere.iterdir())
+
+
+def test_one_conversation_has_one_name_stem_in_every_format() -> None:
+    """Probe N #10a: a long title is cut to the same stem for .md, .html and .pdf."""
+    conv = Conversation("chatgpt", "x", "truncation " * 30, [], b"", created_at=T0, id="c173162a9")
+    stems = {
+        _folder.conversation_name(conv, set(), s).rsplit(".", 1)[0]
+        for s in (".md", ".html", ".pdf")
+    }
+    assert len(stems) == 1, stems
+
+
+def injection_chat(folder: Path) -> Path:
+    nodes = [
+        node("s", None, "system", text("sys </details>\n\n<h1>OUT OF THE BOX</h1>")),
+        node(
+            "u",
+            "s",
+            "user",
+            text('<img src="https://t.example/p.png"> ![](https://t.example/q.png) `<kbd>`'),
+        ),
+        node("a", "u", "assistant", text("ok\x00 \x1b[31mred\n\n```html\n<b>kept</b>\n```")),
+    ]
+    conversation = {"id": "inj", "title": "Inj", "create_time": T0, "current_node": "a"}
+    conversation["mapping"] = {n["id"]: n for n in nodes}
+    path = folder / "inj.json"
+    path.write_text(json.dumps([conversation]))
+    return path
+
+
+def test_message_text_never_acts_as_html_nor_loads_a_file(archive: Archive, tmp_path: Path) -> None:
+    """Probe N #9: a hidden system prompt cannot close its <details>, no remote image loads,
+    controls are escapes; code keeps its text."""
+    import_path(archive, injection_chat(tmp_path))
+    export(archive, tmp_path / "out")
+    _, body = notes(tmp_path / "out")["inj"]
+    tokens = MarkdownIt("commonmark").parse(body)
+    html_blocks = [t.content for t in tokens if t.type == "html_block"]
+    assert all(b.startswith(("<details>", "</details>")) for b in html_blocks), html_blocks
+    inline = [c for t in tokens for c in (t.children or [])]
+    assert not [c for c in inline if c.type in ("html_inline", "image")]
+    assert "\x00" not in body and "\x1b" not in body and "\\x1b[31mred" in body
+    assert "`<kbd>`" in body and "<b>kept</b>" in body
+
+
+def test_front_matter_is_yaml_whatever_the_title_holds(archive: Archive, tmp_path: Path) -> None:
+    """Probe N #5: DEL, C1 controls, NEL, the line and paragraph separators and U+FFFE are
+    not YAML as raw characters (or fold to a space): written as escapes, they parse back."""
+    titles = ["del\x7fx", "csi\x9bx", "nel\x85x", "ls\u2028ps\u2029x", "non\ufffex", "tab\tnul\x00"]
+    path = tmp_path / "titles.json"
+    path.write_text(json.dumps([small_conversation(f"t{n}", t) for n, t in enumerate(titles)]))
+    import_path(archive, path)
+    export(archive, tmp_path / "out")
+    found = notes(tmp_path / "out")
+    assert [found[f"t{n}"][0]["title"] for n in range(len(titles))] == titles

@@ -18,6 +18,7 @@ from freehold.models import Conversation, Message
 from freehold.tree import build_tree
 from tests.builders import LIBRECHAT_PREFIX, SYSTEM_PROMPT, own_system_prompts
 from tests.exporters.test_json import PNG, fill_archive
+from tests.exporters.test_jsonl import claude_tool_chat
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-chatgpt-export.zip"
 KEYS = {"id", "user_id", "title", "chat", "meta", "pinned", "archived", "created_at", "updated_at"}
@@ -348,3 +349,17 @@ def test_a_conversations_own_system_prompt_is_params_system_and_comes_back(
     librechat = next(c.title for c in archive.iter_conversations() if c.source_kind == "librechat")
     assert back[librechat] == [("custom_instructions", LIBRECHAT_PREFIX)]
     assert back["Indigenous DNA in Mexico"] == [("custom_instructions", chatgpt)]
+
+
+def test_a_human_turn_of_only_tool_results_is_not_a_user_message(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """Probe N #1: Claude sends tool results as a human turn; Open WebUI gets them as the next
+    answer's tool block, never as a user message with an empty, nameless call."""
+    import_path(archive, claude_tool_chat(tmp_path))
+    item = openwebui.chat_item(next(archive.iter_conversations()))
+    assert item is not None
+    nodes = list(item["chat"]["history"]["messages"].values())
+    assert [n["role"] for n in nodes] == ["user", "assistant", "assistant"]
+    last = nodes[-1]["content"]
+    assert 'name="web_search"' in last and last.endswith("Still 18C.")

@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from freehold.exporters import json as json_export
 from freehold.importers import freehold
 from freehold.ingest import detect_importer, import_path
 from freehold.models import Conversation, ExportInfo, Message, Problem
-from tests.exporters.test_json import fill_archive
+from tests.exporters.test_json import PK, fill_archive
 
 
 @pytest.fixture
@@ -450,3 +451,73 @@ def test_every_raw_version_and_the_gone_upstream_flag_come_back(
     assert [v["title"] for v in versions] == ["First title", "Renamed later"]
     assert fresh.get_conversation(cid).gone_upstream_at == "2026-01-01T00:00:00+00:00"
     assert fresh.get_conversation(cid).title == "Renamed later"
+
+
+# -- what belongs to the account -------------------------------------------------------------------
+
+
+def claude_zip(folder: Path) -> Path:
+    """A Claude export with a project (instructions and a document) and a memory."""
+    conversations = [
+        {
+            "uuid": "c1",
+            "name": "t",
+            "created_at": "2025-01-01T00:00:00Z",
+            "updated_at": "2025-01-01T00:00:00Z",
+            "chat_messages": [],
+        }
+    ]
+    doc = {"uuid": "d1", "filename": "o.md", "content": "# Outline"}
+    projects = [{"uuid": "p1", "name": "Thesis", "prompt_template": "British.", "docs": [doc]}]
+    memories = [{"conversations_memory": "User writes a thesis.", "account_uuid": "a"}]
+    path = folder / "claude.zip"
+    with zipfile.ZipFile(path, "w") as zipped:
+        zipped.writestr("conversations.json", json.dumps(conversations))
+        zipped.writestr("projects.json", json.dumps(projects))
+        zipped.writestr("memories.json", json.dumps(memories))
+    return path
+
+
+def account(archive: Archive) -> tuple[list[tuple[Any, ...]], list[tuple[str, bytes]]]:
+    records = archive.db.execute(
+        "SELECT source_message_id, kind, text, data, created_at FROM context_records "
+        "WHERE conversation_id IS NULL ORDER BY source_message_id, kind"
+    ).fetchall()
+    rows = archive.db.execute("SELECT name, raw FROM source_files")
+    return records, sorted((name, zlib.decompress(raw)) for name, raw in rows)
+
+
+def test_round_trip_keeps_the_account_records_and_the_kept_files(
+    archive: Archive, fresh: Archive, real: Path, tmp_path: Path
+) -> None:
+    """Memory, project instructions and documents (no conversation's) and every file an import
+    kept whole come back; two different ``user.json`` keep both, the later one renamed."""
+    fill_archive(archive, real, tmp_path / "inputs")
+    import_path(archive, claude_zip(tmp_path))
+    import_path(archive, (real / PK).parent)  # its user.json, feedback and comparisons
+    records, files = account(archive)
+    assert len(records) == 3 and len(files) == 6, files
+    out = tmp_path / "export"
+    json_export.write(archive, archive.iter_conversations(), out)
+    report = import_path(fresh, out)
+    assert report.ok, report.to_json()
+    again, kept = account(fresh)
+    assert again == records
+    assert sorted(raw for _, raw in kept) == sorted(raw for _, raw in files)
+    names = {name for name, _ in kept}
+    users = {raw for name, raw in kept if name.startswith("user.json")}
+    assert "user.json" in names and len(users) == 2, names
+    manifest = json.loads((out / json_export.MANIFEST).read_text())
+    assert manifest["version"] == 3 and manifest["account_records"] == 3
+
+
+def test_a_changed_conversations_file_is_said_by_name(exported: Path, fresh: Archive) -> None:
+    """An edit after the export (or bit rot) that still parses is imported, and said loudly:
+    the file's SHA-256 is not the manifest's."""
+    path = exported / json_export.CONVERSATIONS
+    text = b'"text":"An otter. **Lovely**."'
+    path.write_bytes(path.read_bytes().replace(text, b'"text":"TAMPERED"'))
+    report = import_path(fresh, exported)
+    changed = [p for p in report.problems if p.where == json_export.CONVERSATIONS]
+    assert len(changed) == 1 and "changed since the export" in changed[0].what
+    assert not report.ok
