@@ -78,6 +78,20 @@ def test_detect_matrix(real: Path, tmp_path: Path) -> None:
     assert not any(m.detect(real / GEMINI) for m in (freehold, chatgpt, claude, aistudio, grok))
 
 
+def test_any_of_the_first_records_naming_gemini_decides(tmp_path: Path) -> None:
+    """A Takeout mixing products, and a Gemini record without a title, are still Gemini: one
+    record of it among the first few is enough; the others are counted, not a refusal."""
+    search = {**record("Searched x", BASE + 600), "header": "Search", "products": ["Search"]}
+    mixed = export(tmp_path, [search, search, search, record("Prompted hi", BASE)])
+    assert gemini.detect(mixed)
+    (conv,) = conversations(mixed)
+    assert conv.messages[0].text == "hi"
+    untitled = {k: v for k, v in record("", BASE + 60).items() if k != "title"}
+    path = export(tmp_path, [untitled, record("Prompted there", BASE)], "Untitled.json")
+    assert gemini.detect(path)
+    assert [m.text for m in conversations(path)[0].messages][::2] == ["there", ""]
+
+
 # -- real sample -----------------------------------------------------------------------------------
 
 

@@ -114,6 +114,18 @@ def test_detect_zip_folder_and_legacy(real: Path, tmp_path: Path) -> None:
     assert not openwebui.detect(tmp_path / "junk.json")
 
 
+def test_a_first_element_that_is_no_chat_does_not_refuse_the_file(tmp_path: Path) -> None:
+    """Any of the first elements being a chat makes the file Open WebUI's; the odd one is
+    reported on its own."""
+    good = item("ok", [node("m", None, "user", "hi", 1)], "m")
+    path = tmp_path / "chat-export.json"
+    path.write_text(json.dumps([{"id": "odd", "chat": "broken"}, good]))
+    assert openwebui.detect(path)
+    found = conversations(path)
+    assert found["ok"].messages[0].text == "hi"
+    assert any("chat" in problem for problem in found["odd"].problems)
+
+
 # -- the real file ---------------------------------------------------------------------------------
 
 
