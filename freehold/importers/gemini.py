@@ -4,8 +4,9 @@ The export is one JSON array, **newest first**, one record per activity: ``{head
 Apps", title:"Prompted <prompt>", titleUrl?, time:<ISO>, products:["Gemini Apps"],
 safeHtmlItem?:[{html:<answer>}], attachedFiles?:[names], audioFiles?:[names], imageFile?:<name>,
 …}``. It is given as the file itself, or a Takeout folder or zip holding it (folder and file
-names are localised, so any ``*.json`` member whose first records look like My Activity records
-and name "Gemini Apps" in ``header`` or ``products`` is taken). The HTML variant
+names are localised, so any ``*.json`` array is taken when one of its first 50 records is a My
+Activity record naming "Gemini Apps" in ``header`` or ``products``: a Takeout that mixes
+products may open with others, and a record may lack its title). The HTML variant
 (``MyActivity.html``, any localised ``*.html`` name) is read by ``_gemini_html`` into the same
 records, then grouped and converted by the same code, so both variants give the same
 conversations (``raw`` excepted: for HTML it is the blocks' own HTML as JSON strings). An HTML
@@ -60,7 +61,7 @@ PARSER_VERSION = "gemini/2"
 
 PRODUCT = "Gemini Apps"
 GAP_SECONDS = 30 * 60
-_PEEK_RECORDS = 3
+_PEEK_RECORDS = 50
 _TITLE_CHARS = 80
 _PREFIX = re.compile(r"^(?:Prompted|Live Prompt|Asked|Prompt[ \u00a0\u202f]?:)[ \u00a0\u202f]+")
 _CHAT = re.compile(r"gemini\.google\.com/app/([0-9A-Za-z_-]+)")
@@ -85,8 +86,8 @@ class _Gemini(Format):
     )
 
     def accepts(self, name: str) -> bool:
-        """Any JSON or HTML member (folder and file names are localised) whose first records
-        are My Activity records naming Gemini Apps; a lone member whatever its name."""
+        """Any JSON or HTML member (folder and file names are localised) with a My Activity
+        record naming Gemini Apps among its first records; a lone member whatever its name."""
         lone = len(self.export.names()) == 1
         if not lone and not name.lower().endswith((".json", *_HTML)):
             return False
@@ -96,8 +97,7 @@ class _Gemini(Format):
                     return _gemini_html.looks_like(handle)
             except READ_ERRORS:
                 return False
-        head = self._records_head(name)
-        return bool(head) and all(map(_looks_like_activity, head)) and any(map(_is_ours, head))
+        return self._leads_with_gemini(name)
 
     def claim(self) -> Claim:
         """The activity files, and the files beside them (attachments are read from there)."""
@@ -109,20 +109,16 @@ class _Gemini(Format):
     def _is_html(self, name: str) -> bool:
         return name.lower().endswith(_HTML) or self.export.start(name, 64)[:1] == b"<"
 
-    def _records_head(self, name: str) -> list[Any]:
-        """The first few records of an array file; [] when it is not one."""
+    def _leads_with_gemini(self, name: str) -> bool:
+        """Whether an array file holds a Gemini activity record among its first records."""
         if self.export.start(name, 64)[:1] != b"[":
-            return []
-        found: list[Any] = []
+            return False
         try:
             with self.export.open(name) as handle:
-                for element in iter_elements(handle):
-                    found.append(element.value)
-                    if len(found) >= _PEEK_RECORDS:
-                        break
+                head = itertools.islice(iter_elements(handle), _PEEK_RECORDS)
+                return any(_is_gemini_activity(element.value) for element in head)
         except (JsonStreamError, *READ_ERRORS):
-            pass
-        return found
+            return False
 
     def read(self, name: str) -> Iterator[Record]:
         reader = self._read_html if self._is_html(name) else self._read_json
@@ -190,8 +186,9 @@ detect = _Gemini.detect
 iter_conversations = _Gemini.iter_conversations
 
 
-def _looks_like_activity(record: Any) -> bool:
-    return isinstance(record, dict) and all(k in record for k in ("header", "title", "time"))
+def _is_gemini_activity(record: Any) -> bool:
+    """A My Activity record (``header`` and ``time``; the title may be missing) of Gemini."""
+    return isinstance(record, dict) and "header" in record and "time" in record and _is_ours(record)
 
 
 def _is_ours(record: Any) -> bool:

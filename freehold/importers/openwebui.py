@@ -2,10 +2,11 @@
 
 Accepts the exported JSON array (``chat-export-*.json``: "Export All Chats" or one chat), a single
 chat object, or a folder/zip of such files. Chats are read one at a time (``jsonstream``), each
-keeping the exact bytes of its array element as ``raw``. A file is an Open WebUI export when its
-first element has ``chat.history`` (the standard item) or, for "legacy" items that omit the
-``chat`` wrapper, ``history`` beside ``messages``; ChatGPT (``mapping``) and Claude
-(``chat_messages``) files never qualify. Other JSON files in a folder or zip are reported, not read.
+keeping the exact bytes of its array element as ``raw``. A file is an Open WebUI export when one
+of its first 20 elements has ``chat.history`` (the standard item) or, for "legacy" items that
+omit the ``chat`` wrapper, ``history`` beside ``messages`` (one odd chat first does not refuse
+the rest; it is kept and reported on its own); ChatGPT (``mapping``) and Claude
+(``chat_messages``) elements never qualify. Other JSON files in a folder or zip are reported, not read.
 
 Trees: ``history.messages`` maps ids to nodes; ``parentId`` is the link (``childrenIds`` only
 repeats it, and Open WebUI itself walks ``parentId`` up from ``currentId`` to draw a chat), and
@@ -41,6 +42,7 @@ import binascii
 import hashlib
 import html
 import io
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -70,6 +72,7 @@ _DETAILS = re.compile(r"<details\b([^>]*)>(.*?)</details>", re.DOTALL | re.IGNOR
 _ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
 _SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.DOTALL | re.IGNORECASE)
 _FOREIGN = ("mapping", "chat_messages")
+_PEEK_CHATS = 20
 _DATA_URL = re.compile(r"data:(image/[\w.+-]+)(?:;[^,;]*)*;base64,(.*)", re.DOTALL | re.IGNORECASE)
 
 
@@ -86,14 +89,13 @@ class _OpenWebUI(Format):
     )
 
     def confirm(self, name: str, head: bytes) -> bool:
-        """The file's first element (or its one object) is an Open WebUI chat."""
+        """One of the file's first elements (or its one object) is an Open WebUI chat."""
         try:
             with self.export.open(name) as handle:
-                for element in iter_elements(handle):
-                    return _is_chat(element.value)
+                head = itertools.islice(iter_elements(handle), _PEEK_CHATS)
+                return any(_is_chat(element.value) for element in head)
         except (JsonStreamError, *READ_ERRORS):
             return False
-        return False
 
     def prologue(self, names: list[str]) -> Iterator[Record]:
         """Other JSON files beside the chats are named, not read."""
