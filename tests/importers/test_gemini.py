@@ -158,6 +158,47 @@ def test_grouping_by_chat_link_and_time_gap(tmp_path: Path) -> None:
     assert [m.parent_source_id for m in chain[1:]] == [m.source_id for m in chain[:-1]]
 
 
+def test_chat_link_id_is_the_last_path_segment(tmp_path: Path) -> None:
+    """``/app/c/<id>`` and a gem's ``/gem/<gem>/<id>`` name the chat by their last segment."""
+    app, gem = "https://gemini.google.com/app/", "https://gemini.google.com/gem/g1"
+    items = [
+        record("Prompted one", BASE, titleUrl=app + "c/conv-001"),
+        record("Prompted two", BASE + 60, titleUrl=app + "c/conv-002"),
+        record("Prompted gem", BASE + 120, titleUrl=gem + "/abc"),
+        record("Prompted gem again", BASE + 7200, titleUrl=gem + "/abc?hl=en"),
+        record("Prompted the gem itself", BASE + 9000, titleUrl=gem),
+    ]
+    convs = conversations(export(tmp_path, items))
+    prompts = {c.source_id: [m.text for m in c.messages if m.role == "user"] for c in convs}
+    assert prompts == {
+        "conv-001": ["one"],
+        "conv-002": ["two"],
+        "abc": ["gem", "gem again"],
+        "gemini-" + iso(BASE + 9000): ["the gem itself"],
+    }
+    blocks = [block("in a gem", "Jan 5, 2026, 10:00:00 AM UTC", chat="gem/g1/xyz")]
+    (conv,) = conversations(html_export(tmp_path, blocks))
+    assert conv.source_id == "xyz"
+
+
+def test_request_and_response_in_details(tmp_path: Path) -> None:
+    """A record that says "Used Gemini Apps" and keeps the exchange in ``details``."""
+    details = [{"name": "Request", "value": "Hello"}, {"name": "Response", "value": "Hi!"}]
+    items = [record("Used Gemini Apps", BASE, None, details=details)]
+    (conv,) = conversations(export(tmp_path, items))
+    assert [(m.role, m.text) for m in conv.messages] == [("user", "Hello"), ("assistant", "Hi!")]
+    assert not conv.problems
+
+
+def test_answer_in_fields_not_understood_is_said_so(tmp_path: Path) -> None:
+    interactions = [{"prompt": "Hello", "reply": "Hi!"}]
+    items = [record("Used Gemini Apps", BASE, None, userInteractions=interactions)]
+    (conv,) = conversations(export(tmp_path, items))
+    (problem,) = conv.problems
+    assert "answer not understood" in problem and "userInteractions" in problem
+    assert "no answer in the export" not in problem
+
+
 def test_title_truncated_and_answer_missing_flagged(tmp_path: Path) -> None:
     long = "x" * 200
     items = [record("Prompted " + long, BASE, html=None), record("Prompted next", BASE + 60)]
@@ -277,7 +318,8 @@ def block(
     if files:
         links = "".join(f'&emsp;-&nbsp;<a href="{f}">{f}</a><br>' for f in files)
         attached = f"Attached {len(files)} file(s).<br>{links}"
-    link = f'<a href="https://gemini.google.com/app/{chat}">Gemini Apps</a><br>' if chat else ""
+    where = chat if chat is None or "/" in chat else f"app/{chat}"  # a path: a gem's chat
+    link = f'<a href="https://gemini.google.com/{where}">Gemini Apps</a><br>' if where else ""
     return (
         '<div class="outer-cell mdl-cell mdl-cell--12-col mdl-shadow--2dp"><div class="mdl-grid">'
         '<div class="header-cell mdl-cell mdl-cell--12-col">'
