@@ -13,7 +13,7 @@ The file is a large inlined stylesheet, then one ``div.outer-cell`` per activity
     </div></div>
 
 Each block becomes the record the JSON variant has (``header``, ``title``, ``time`` as UTC ISO,
-``products``, ``titleUrl`` for the chat link, ``safeHtmlItem``, ``attachedFiles``) plus
+``products``, ``titleUrl`` for the chat link (as written), ``safeHtmlItem``, ``attachedFiles``) plus
 ``prompt`` (the title without its localised prefix, cut at the first no-break space), so the
 JSON path groups and converts both alike. ``raw`` is the block's own HTML as a JSON string.
 
@@ -24,7 +24,7 @@ with ``html.parser``, so one malformed block cannot spill into the next.
 Heuristics: the date line is the first ``<br>``-separated line of the content cell, after the
 prompt, holding a ``h:mm:ss`` time and a four-digit year; lines before it are the prompt, except
 lines with links to local files (attachments) and the notice line just before them. The chat
-link is the last ``gemini.google.com/app/`` link outside the answer. A block is Gemini when its
+link is the last link outside the answer that ``chat_id`` reads. A block is Gemini when its
 header contains "Gemini" (localised product names keep the word) or its caption names
 "Gemini Apps". Localised dates: see ``parse_date``.
 """
@@ -40,13 +40,22 @@ from datetime import UTC, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from typing import IO, Any
 
-__all__ = ["HEAD_BYTES", "MAX_BYTES", "HtmlRecord", "iter_records", "looks_like", "parse_date"]
+__all__ = [
+    "HEAD_BYTES",
+    "MAX_BYTES",
+    "HtmlRecord",
+    "chat_id",
+    "iter_records",
+    "looks_like",
+    "parse_date",
+]
 
 PRODUCT = "Gemini Apps"
 MAX_BYTES = 256 << 20
 HEAD_BYTES = 256 << 10
 _STYLE_SCAN = 8 << 20
-_CHAT = re.compile(r"gemini\.google\.com/app/([0-9A-Za-z_-]+)")
+_CHAT = re.compile(r"gemini\.google\.com/(app|gem/[^/?#\s]+)((?:/[^/?#\s]*)*)")
+_CHAT_ID = re.compile(r"[0-9A-Za-z_-]+")
 _OUTER = re.compile(r"<div\s[^>]*?class\s*=\s*[\"'][^\"']*\bouter-cell\b", re.IGNORECASE)
 _TIME = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})")
 _YEAR = re.compile(r"\b\d{4}\b")
@@ -157,6 +166,21 @@ def _day(text: str) -> tuple[int, int, int] | None:
     return int(year), int(month), int(day)
 
 
+# -- chat links ------------------------------------------------------------------------------------
+
+
+def chat_id(url: str) -> str | None:
+    """The chat a Gemini link names: the last segment of its path after ``/app`` (``/app/<id>``,
+    ``/app/c/<id>``) or after a gem's ``/gem/<gem>``; None for a link to no chat (``/app``, a gem
+    itself) or a segment that is no id."""
+    found = _CHAT.search(url)
+    if found is None:
+        return None
+    segments = [segment for segment in found.group(2).split("/") if segment]
+    last = segments[-1] if segments else ""
+    return last if _CHAT_ID.fullmatch(last) else None
+
+
 # -- detection -------------------------------------------------------------------------------------
 
 
@@ -212,7 +236,7 @@ def _record(parsed: _Parsed, block: str) -> HtmlRecord:
         value["time"] = parsed_date
     value["products"] = [PRODUCT] if parsed.ours else []
     if parsed.chat is not None:
-        value["titleUrl"] = f"https://gemini.google.com/app/{parsed.chat}"
+        value["titleUrl"] = parsed.chat
     if parsed.answer:
         value["safeHtmlItem"] = [{"html": parsed.answer}]
     if parsed.files:
@@ -243,7 +267,7 @@ class _Parsed:
     prompt_lines: list[str] = field(default_factory=list)
     date_text: str = ""
     answer: str = ""
-    chat: str | None = None
+    chat: str | None = None  # the chat link
     files: list[str] = field(default_factory=list)
     end: int | None = None
 
@@ -301,9 +325,9 @@ class _BlockParser(HTMLParser):
             self.roles.append(self._div_role(found.get("class") or ""))
         in_answer = self._role() == "body" and self.answer_start is not None
         if tag == "a" and not in_answer:
-            chat = _CHAT.search(found.get("href") or "")
-            if chat:
-                self.chats.append(chat.group(1))
+            href = found.get("href") or ""
+            if chat_id(href):
+                self.chats.append(href)
         if self._pre_answer():
             local = _local(found.get("href") if tag == "a" else found.get("src"))
             if tag in ("a", "img") and local:

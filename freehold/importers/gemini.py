@@ -19,15 +19,20 @@ Each record is one prompt and one answer. The prompt is the title without its lo
 (``Prompted ``, ``Live Prompt ``, ``Asked ``, French ``Prompt : ``; the whole title when none
 matches). The answer is ``safeHtmlItem[].html``: its plain text (``html.parser``; ``<script>``
 and ``<style>`` content dropped, block tags become line breaks) is the searchable text, and the
-HTML is kept in the part as ``html`` — never rendered here. A record without an answer keeps its
-prompt and flags the conversation ("no answer in the export"). ``attachedFiles``,
+HTML is kept in the part as ``html`` — never rendered here. Records that say only "Used Gemini
+Apps" keep the exchange in ``details`` instead: the ``Request`` entry's value is the prompt and
+the ``Response`` entry's the answer (plain text). A record without an answer keeps its prompt and
+flags the conversation: "no answer in the export", or "answer not understood" when the record
+holds fields freehold does not read (they may hold it; they stay in ``raw``). ``attachedFiles``,
 ``audioFiles`` and ``imageFile`` names become ``takeout://<name>`` attachments (file, audio or
 image parts), read when the file sits beside the JSON in the same folder or zip, otherwise
 reported missing.
 
-Grouping (JSON records carry no conversation): records sharing a chat link
-(``gemini.google.com/app/<id>`` in ``titleUrl`` or a subtitle URL) form one conversation whose
-source id is that chat id. Otherwise, oldest first, consecutive records less than 30 minutes
+Grouping (JSON records carry no conversation): records sharing a chat link in ``titleUrl`` or a
+subtitle URL form one conversation whose source id is that chat id, the link's last path segment
+(``gemini.google.com/app/<id>``, ``/app/c/<id>``, a gem's ``/gem/<gem>/<id>``; the shapes beyond
+the first are not seen in a real export yet, and the last segment is the one that differs
+between chats). Otherwise, oldest first, consecutive records less than 30 minutes
 apart form one conversation whose source id is ``gemini-`` + the ``time`` of its first record.
 This is a heuristic: a later export with different neighbours (records deleted, or a new prompt
 within 30 minutes of the last one) can regroup them, so re-import is keyed on the first
@@ -57,14 +62,13 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "html_text", "iter_conversations"]
 
 KIND = "gemini"
-PARSER_VERSION = "gemini/2"
+PARSER_VERSION = "gemini/3"
 
 PRODUCT = "Gemini Apps"
 GAP_SECONDS = 30 * 60
 _PEEK_RECORDS = 50
 _TITLE_CHARS = 80
 _PREFIX = re.compile(r"^(?:Prompted|Live Prompt|Asked|Prompt[ \u00a0\u202f]?:)[ \u00a0\u202f]+")
-_CHAT = re.compile(r"gemini\.google\.com/app/([0-9A-Za-z_-]+)")
 _BLOCKS = frozenset(
     {"address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption"}
     | {"figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main"}
@@ -72,6 +76,13 @@ _BLOCKS = frozenset(
 )
 _HIDDEN = frozenset({"script", "style", "template", "noscript"})
 _HTML = (".html", ".htm")
+# The record fields read (or known to hold no part of the exchange); another one on a record
+# without an answer may hold it, so such a record is said not understood, not answerless.
+_KNOWN = frozenset(
+    {"header", "title", "titleUrl", "time", "products", "activityControls", "safeHtmlItem"}
+    | {"subtitles", "details", "attachedFiles", "audioFiles", "imageFile", "locationInfos"}
+    | {"prompt"}
+)
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".heic", ".bmp")
 
 
@@ -227,9 +238,9 @@ def _chat_id(record: dict[str, Any]) -> str | None:
     if isinstance(subtitles, list):
         urls += [s.get("url") for s in subtitles if isinstance(s, dict)]  # noted on conversion
     for url in urls:
-        found = _CHAT.search(url) if isinstance(url, str) else None
+        found = _gemini_html.chat_id(url) if isinstance(url, str) else None
         if found:
-            return found.group(1)
+            return found
     return None
 
 
@@ -337,17 +348,42 @@ def _exchange(item: _Item, key: str, beside: Opener, problems: list[str]) -> lis
     if item.when is None:
         _fields.when(item.value, "time")  # notes an odd one
     text = item.value.get("prompt")
-    text = text if isinstance(text, str) else _prompt(_fields.string(item.value, "title"))
+    if not isinstance(text, str):
+        title = _prompt(_fields.string(item.value, "title"))
+        text = _detail(item.value, "Request") or title
     prompt = _message(key + "/prompt", "user", text, item.when)
     prompt.attachments, files = _attachments(item.value, beside)
     prompt.parts += files
     html = _answer_html(item.value)
-    if html is None:
-        problems.append(f"record at {key}: no answer in the export; the prompt is kept")
+    said = _detail(item.value, "Response")
+    if html is not None:
+        answer = _message(key + "/answer", "assistant", html_text(html), item.when)
+        answer.parts[0]["html"] = html
+    elif said is not None:
+        answer = _message(key + "/answer", "assistant", said, item.when)
+    else:
+        problems.append(_no_answer(item.value, key))
         return [prompt]
-    answer = _message(key + "/answer", "assistant", html_text(html), item.when)
-    answer.parts[0]["html"] = html
     return [prompt, answer]
+
+
+def _detail(record: dict[str, Any], name: str) -> str | None:
+    """The value of the ``details`` entry named ``name`` (``Request``, ``Response``); other
+    ``details`` (a note, text) are no part of the exchange and stay in ``raw`` unremarked."""
+    details = record.get("details")
+    for entry in details if isinstance(details, list) else []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return _fields.text(entry, "value")
+    return None
+
+
+def _no_answer(record: dict[str, Any], key: str) -> str:
+    """Why a record gives no answer: none in the export, or fields that may hold it unread."""
+    unread = sorted(name for name in record if name not in _KNOWN)
+    if unread:
+        kept = ", ".join(unread[:5])
+        return f"record at {key}: answer not understood ({kept} kept in the raw JSON, not read)"
+    return f"record at {key}: no answer in the export; the prompt is kept"
 
 
 def _message(source_id: str, role: str, text: str, when: float | None) -> Message:

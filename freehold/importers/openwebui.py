@@ -6,7 +6,8 @@ keeping the exact bytes of its array element as ``raw``. A file is an Open WebUI
 of its first 20 elements has ``chat.history`` (the standard item) or, for "legacy" items that
 omit the ``chat`` wrapper, ``history`` beside ``messages`` (one odd chat first does not refuse
 the rest; it is kept and reported on its own); ChatGPT (``mapping``) and Claude
-(``chat_messages``) elements never qualify. Other JSON files in a folder or zip are reported, not read.
+(``chat_messages``) elements never qualify. Other JSON files in a folder or zip are reported,
+not read.
 
 Trees: ``history.messages`` maps ids to nodes; ``parentId`` is the link (``childrenIds`` only
 repeats it, and Open WebUI itself walks ``parentId`` up from ``currentId`` to draw a chat), and
@@ -92,8 +93,8 @@ class _OpenWebUI(Format):
         """One of the file's first elements (or its one object) is an Open WebUI chat."""
         try:
             with self.export.open(name) as handle:
-                head = itertools.islice(iter_elements(handle), _PEEK_CHATS)
-                return any(_is_chat(element.value) for element in head)
+                first = itertools.islice(iter_elements(handle), _PEEK_CHATS)
+                return any(_is_chat(element.value) for element in first)
         except (JsonStreamError, *READ_ERRORS):
             return False
 
