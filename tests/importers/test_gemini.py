@@ -385,6 +385,20 @@ def test_parse_date_forms() -> None:
         assert parse(bad) is None
 
 
+def test_ambiguous_zone_is_noted_on_the_conversation(tmp_path: Path) -> None:
+    """IST is India's, Ireland's or Israel's: read as India's, and said so, once."""
+    blocks = [
+        block("later", "Jan 5, 2026, 3:35:00 PM IST"),
+        block("first", "Jan 5, 2026, 3:30:00 PM IST"),
+    ]
+    (conv,) = conversations(html_export(tmp_path, blocks))
+    assert conv.created_at == JAN5 + 3600
+    (note,) = conv.problems
+    assert "IST" in note and "ambiguous" in note and "+5:30" in note
+    (plain,) = conversations(html_export(tmp_path, [block("x", "5 Jan 2026, 10:00:00 CET")]))
+    assert not plain.problems
+
+
 def test_html_date_not_understood_is_reported(tmp_path: Path) -> None:
     path = html_export(tmp_path, [block("when?", "5 Foo 2026, 10:00:00 CET")])
     found = records(path)
