@@ -41,6 +41,7 @@ from html.parser import HTMLParser
 from typing import IO, Any
 
 __all__ = [
+    "AMBIGUOUS",
     "HEAD_BYTES",
     "MAX_BYTES",
     "HtmlRecord",
@@ -48,6 +49,7 @@ __all__ = [
     "iter_records",
     "looks_like",
     "parse_date",
+    "zone_note",
 ]
 
 PRODUCT = "Gemini Apps"
@@ -65,8 +67,9 @@ _NEWLINE_RUN = re.compile(r"[ \t\r]*\n\s*")
 _AM = ("AM", "A.M.", "오전", "午前", "上午")
 _PM = ("PM", "P.M.", "오후", "午後", "下午")
 
-#: Zone abbreviations as Takeout prints them, to UTC offsets in hours. "CST" is read as US
-#: Central (Google's English default); ``GMT+1``/``UTC+01:00`` forms are parsed directly.
+#: Zone abbreviations as Takeout prints them, to UTC offsets in hours. Those that name more
+#: than one zone (``AMBIGUOUS``) are read as the one Google's English default means, and the
+#: record says so; ``GMT+1``/``UTC+01:00`` forms are parsed directly.
 ZONES: dict[str, float] = {
     "UTC": 0, "GMT": 0, "UT": 0, "WET": 0, "WEZ": 0, "WEST": 1, "WESZ": 1, "BST": 1,
     "CET": 1, "MEZ": 1, "SEČ": 1, "CEST": 2, "MESZ": 2, "SELČ": 2,
@@ -75,6 +78,12 @@ ZONES: dict[str, float] = {
     "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
     "AKST": -9, "AKDT": -8, "HST": -10,
 }  # fmt: skip
+#: What an ambiguous abbreviation is read as, and what else it may mean.
+AMBIGUOUS: dict[str, str] = {
+    "IST": "India Standard Time (UTC+5:30), not Irish (UTC+1) or Israel (UTC+2) Standard Time",
+    "BST": "British Summer Time (UTC+1), not Bangladesh Standard Time (UTC+6)",
+    "CST": "US Central Standard Time (UTC-6), not China (UTC+8) or Cuba (UTC-5) Standard Time",
+}
 _OFFSET = re.compile(r"^(?:GMT|UTC)(?:([+\-\u2212])(\d{1,2})(?::?(\d{2}))?)?$")
 
 _MONTH_NAMES = {
@@ -204,12 +213,14 @@ def looks_like(handle: IO[bytes]) -> bool:
 
 @dataclass(slots=True)
 class HtmlRecord:
-    """One outer-cell block as a JSON-variant record; ``bad_date``: a date not understood."""
+    """One outer-cell block as a JSON-variant record; ``bad_date``: a date not understood;
+    ``zone_note``: how a date's ambiguous zone abbreviation was read."""
 
     value: dict[str, Any]
     raw: bytes
     ours: bool
     bad_date: str | None
+    zone_note: str | None = None  # how an ambiguous zone abbreviation was read
 
 
 def iter_records(text: str) -> Iterator[HtmlRecord]:
@@ -245,7 +256,18 @@ def _record(parsed: _Parsed, block: str) -> HtmlRecord:
     bad = None
     if parsed_date is None:
         bad = parsed.date_text or "(no date line)"
-    return HtmlRecord(value, raw, parsed.ours, bad)
+    return HtmlRecord(
+        value, raw, parsed.ours, bad, zone_note(parsed.date_text) if not bad else None
+    )
+
+
+def zone_note(date_text: str) -> str | None:
+    """The note for a date line whose zone abbreviation names more than one zone, else None."""
+    words = _SPACES.sub(" ", date_text).replace(",", " ").upper().split()
+    found = next((word for word in words if word in AMBIGUOUS), None)
+    if found is None:
+        return None
+    return f"time zone {found} is ambiguous: read as {AMBIGUOUS[found]} — check the times"
 
 
 def _prompt(title: str) -> str:

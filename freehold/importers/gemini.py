@@ -10,7 +10,9 @@ products may open with others, and a record may lack its title). The HTML varian
 (``MyActivity.html``, any localised ``*.html`` name) is read by ``_gemini_html`` into the same
 records, then grouped and converted by the same code, so both variants give the same
 conversations (``raw`` excepted: for HTML it is the blocks' own HTML as JSON strings). An HTML
-date that is not understood leaves the record without a time and is reported (nothing lost).
+date that is not understood leaves the record without a time and is reported (nothing lost); a
+zone abbreviation that names several zones (IST, BST, CST) is read as Google's English default
+means it and noted on the conversation, once.
 
 Records of other Google products (``header:"Search"`` …) that a whole Takeout mixes in are
 counted and reported as one problem that loses nothing (they are not Gemini chats).
@@ -179,7 +181,9 @@ class _Gemini(Format):
             if not found.ours:
                 others[0] += 1
                 continue
-            items.append(_item(found.value, found.raw, []))
+            items.append(
+                _item(found.value, found.raw, [found.zone_note] if found.zone_note else [])
+            )
             if found.bad_date is not None:
                 undated.append(found.bad_date)
         if undated:
@@ -314,7 +318,7 @@ def _conversation(group: list[_Item], raw: bytes, *, beside: Opener) -> Conversa
     problems: list[str] = []
     seen: set[str] = set()
     for item in group:
-        problems += item.problems
+        problems += [problem for problem in item.problems if problem not in problems]
         messages += _exchange(item, _key(item, seen), beside, problems)
     for before, after in itertools.pairwise(messages):
         after.parent_source_id = before.source_id
