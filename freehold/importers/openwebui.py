@@ -34,6 +34,13 @@ search finds what was said, not what was considered; tool results are searchable
 message is hidden. Images that ``files`` holds inline (``type: image``, a base64 ``data:`` URL)
 become ``image`` parts with their bytes; other files (ids in Open WebUI's own store) are not
 imported and remain in ``raw``.
+
+Around the messages: ``folder_id`` is the conversation's ``project`` (the folder's name is not in
+the export); a message's ``sources`` (older: ``citations``) become ``citation`` parts, numbered
+as Open WebUI numbers them (one per ``metadata.source``, else ``source.id``), the passages left
+in ``raw``; its ``annotation`` (the person's rating, reason, comment) is kept whole in the
+message's ``meta``. Chat tags (``meta.tags``) have no place in the archive: the import report
+counts the chats that had them, and they stay in ``raw``.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
+from freehold._words import plural
 from freehold.importers import _fields as field
 from freehold.importers._common import PartsBuilder
 from freehold.importers._skeleton import READ_ERRORS, Format
@@ -67,7 +75,7 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
 KIND = "openwebui"
-PARSER_VERSION = "openwebui/2"
+PARSER_VERSION = "openwebui/3"
 
 _DETAILS = re.compile(r"<details\b([^>]*)>(.*?)</details>", re.DOTALL | re.IGNORECASE)
 _ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
@@ -83,6 +91,7 @@ class _OpenWebUI(Format):
     title = "Open WebUI"
     names = re.compile(r"(?i)\.json$")
     noun = "chat"
+    tagged = 0  # chats with tags, counted as they are converted (``epilogue``)
     again = "export the chats from Open WebUI again"
     missing = (
         "no Open WebUI chats found — export them again from "
@@ -106,7 +115,17 @@ class _OpenWebUI(Format):
             yield Problem(name, what, lost=False)
 
     def convert(self, value: dict[str, Any], raw: bytes) -> Conversation:
+        if field.array(field.mapping(value, "meta"), "tags"):
+            self.tagged += 1
         return _conversation(value, raw)
+
+    def epilogue(self, names: list[str]) -> Iterator[Record]:
+        """Chat tags have no place in the archive: said once, for all the chats that had some."""
+        if self.tagged:
+            what = f"{plural(self.tagged, 'chat')} had tags (meta.tags): freehold keeps no tags"
+            yield Problem(
+                names[0], f"{what}; not converted, kept in each chat's raw JSON", lost=False
+            )
 
     def identify(self, value: Any, raw: bytes) -> str | None:
         return field.text(value, "id")
@@ -148,6 +167,7 @@ def _conversation(obj: dict[str, Any], raw: bytes) -> Conversation:
         updated_at=field.when(obj, "updated_at"),
         current_leaf=tree.leaf,
         model=_first_model(chat),
+        project=field.text(obj, "folder_id"),
         archived=field.flag(obj, "archived"),
         starred=field.flag(obj, "pinned"),
         context=_system(chat),
@@ -226,14 +246,19 @@ def _message(node: dict[str, Any], source_id: str) -> Message:
     else:
         content.markdown(markdown)
     content.error(node.get("error"))
+    content.sources(field.array(node, "sources") or field.array(node, "citations"))
     role = field.text(node, "role") or "unknown"
-    return content.message(
+    message = content.message(
         source_id,
         role,
         model=field.text(node, "model"),
         created_at=field.when(node, "timestamp"),
         status="incomplete" if node.get("done") is False else "complete",
     )
+    annotation = field.mapping(node, "annotation")
+    if annotation:
+        message.meta["annotation"] = annotation  # the person's rating, reason and comment
+    return message
 
 
 class _Content(PartsBuilder):
@@ -328,6 +353,31 @@ class _Content(PartsBuilder):
             self.types.append("error")
             text = field.text(value, "content") or field.string(value, "message")
             self.add("error", text, searchable=True)
+
+    def sources(self, value: list[Any]) -> None:
+        """What the answer drew on (web results, documents): one ``citation`` per source, the
+        number Open WebUI gives it (``[1]`` …: its ``metadata.source``, else its ``source.id``,
+        in order), with its URL and title; the passages stay in ``raw``."""
+        seen: set[str] = set()
+        number = 0
+        for entry in value:
+            source = field.mapping(entry, "source")
+            metadata = [m for m in field.array(entry, "metadata") if isinstance(m, dict)] or [{}]
+            for meta in metadata:
+                key = field.text(meta, "source") or field.text(source, "id")
+                if key is None or key not in seen:
+                    seen.add(key or "")
+                    number += 1
+                    self.parts.append(_citation(number, meta, source))
+
+
+def _citation(number: int, meta: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    names = (field.text(meta, "title"), field.text(meta, "name"), field.text(source, "name"))
+    links = (field.text(meta, "source"), field.text(meta, "url"), field.text(source, "url"))
+    url = next((link for link in links if link and link.startswith(("http://", "https://"))), None)
+    title = next((name for name in names if name), None)
+    found = {"url": url, "title": title}
+    return {"type": "citation", "marker": f"[{number}]", **{k: v for k, v in found.items() if v}}
 
 
 def _reasoning(out: _Content, item: dict[str, Any]) -> None:
