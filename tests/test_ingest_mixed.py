@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from freehold.archive import Archive, open_archive
 from freehold.cli import cli
-from freehold.importers import aistudio, grok
+from freehold.importers import aistudio, claude, grok
 from freehold.ingest import ImportReport, import_path
 from tests.builders import write_zip
 
@@ -58,7 +58,8 @@ def check_mixed(archive: Archive, report: ImportReport) -> None:
     assert '"font", "theme"' in left["settings.json"].what
     (source,) = archive.sources()
     assert (source["kind"], source["status"]) == ("claude+aistudio+grok", "partial")
-    assert source["parser_version"] == "claude/2+aistudio/2+grok/2"
+    versions = (claude.PARSER_VERSION, aistudio.PARSER_VERSION, grok.PARSER_VERSION)
+    assert source["parser_version"] == "+".join(versions)
 
 
 def test_a_folder_of_several_exports_imports_each(

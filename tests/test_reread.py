@@ -17,6 +17,7 @@ import pytest
 
 from freehold.archive import Archive, _newer_parser, open_archive
 from freehold.exporters import json as json_export
+from freehold.importers import openwebui
 from freehold.ingest import import_path
 from freehold.models import Message
 from freehold.render import import_report
@@ -61,7 +62,7 @@ def test_a_conversation_an_older_importer_stored_is_read_again(
     assert report.ok and _text(archive, "ra2") == FIXED
     assert [hit.conversation_id for hit in archive.search("break this down")]
     versions = {row[0] for row in archive.db.execute("SELECT parser_version FROM conversations")}
-    assert versions == {"openwebui/2"}
+    assert versions == {openwebui.PARSER_VERSION}
     caption = str(import_report(report.to_json()).caption)
     assert "re-read by a newer importer: 3" in caption
     # Read again by the same version: unchanged, and not one message row written.
@@ -113,7 +114,7 @@ def test_a_freehold_export_neither_re_reads_nor_hides_a_fix(
     json_export.write(archive, archive.iter_conversations(), out)
     assert import_path(archive, out, reader_process=False).conversations["unchanged"] == 3
     versions = {row[0] for row in archive.db.execute("SELECT parser_version FROM conversations")}
-    assert versions == {"openwebui/2"}
+    assert versions == {openwebui.PARSER_VERSION}
     with open_archive(tmp_path / "other") as other:
         import_path(other, out, reader_process=False)
         stored = {row[0] for row in other.db.execute("SELECT parser_version FROM conversations")}
