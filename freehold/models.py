@@ -14,8 +14,8 @@ A message's ``parts`` is a list of JSON-ready dicts, each with a ``type``:
 ``image``                 ``{"pointer", "name"?, "width"?, "height"?, "frame"?}`` (see
                           attachments; ``frame``: a video frame of a voice call)
 ``audio``                 ``{"pointer"}`` / ``transcript`` ``{"text"}``
-``file``                  ``{"pointer", "name"?, "video"?}`` (an upload; ``video``: a call's
-                          recording)
+``file``                  ``{"pointer", "name"?, "video"?, "size"?}`` (an upload; ``video``: a
+                          call's recording; ``size``: bytes, as an export without them says)
 ``execution_output``      ``{"text"}``
 ``web``                   ``{"url"?, "title"?, "domain"?, "text"}`` (browsing, quotes)
 ``citation``              ``{"marker", "url"?, "title"?}``

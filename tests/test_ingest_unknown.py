@@ -21,6 +21,10 @@ from tests.builders import damaged_zip, png, write_zip
 EXPECTED = "expected a ChatGPT, Claude, Gemini (Takeout), Open WebUI, LibreChat"
 
 
+# A line as `freehold export --format jsonl` writes it (compact: exporters/jsonl.py).
+TRAINING = b'{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]}\n'
+
+
 def _file(name: str, data: bytes) -> Callable[[Path], Path]:
     def make(root: Path) -> Path:
         (root / name).write_bytes(data)
@@ -226,6 +230,18 @@ CASES: list[tuple[str, Callable[[Path], Path], str]] = [
         "text saved as UTF-16",
         _file("notes.txt", "my notes".encode("utf-16")),
         "notes.txt: text in UTF-16, not UTF-8 — save it as UTF-8 and import that",
+    ),
+    (
+        "a folder `freehold export --format jsonl` wrote",
+        _folder("exj", {"conversations.jsonl": TRAINING}),
+        "exj: its only file, conversations.jsonl, is a JSONL export, for training: it cannot be "
+        "imported — import a `freehold export --format json` export",
+    ),
+    (
+        "a training JSONL file alone",
+        _file("conversations.jsonl", TRAINING),
+        "conversations.jsonl: a JSONL export, for training: it cannot be imported — import a "
+        "`freehold export --format json` export",
     ),
     (
         "a freehold export's lines alone",

@@ -5,17 +5,20 @@ message of the ``UnknownExportError``), and for each member of a folder or zip t
 importer reads (``member``: named in the report as left out). The same checks serve both, in
 order, each from the file's first bytes (JSON is parsed whole only when it is small):
 
-1. a file an export is known to hold beside its conversations (``Format.companions``, e.g.
+1. a JSONL file for training (``{"messages": [...]}`` lines, as ``freehold export --format
+   jsonl`` writes them; freehold's JSON export names its lines file alike), which no importer
+   reads: say so and point at the JSON export;
+2. a file an export is known to hold beside its conversations (``Format.companions``, e.g.
    ChatGPT's ``chat.html``, Claude's ``users.json``): say whose it is and what to import;
-2. empty; damaged (its bytes cannot be read: bad compressed data or CRC-32 in a zip, a read
+3. empty; damaged (its bytes cannot be read: bad compressed data or CRC-32 in a zip, a read
    error: ``Export.damage``), which says to download the export again, never what the few
    bytes read before the damage look like;
-3. a type known by its magic bytes (an image, a PDF, an archive to unpack, a SQLite database
+4. a type known by its magic bytes (an image, a PDF, an archive to unpack, a SQLite database
    that is not llm's, a zip inside the zip); a file named ``.zip`` that is not one; text in
    UTF-16 or UTF-32 (by its byte-order mark), to be saved as UTF-8;
-4. JSON: not valid (cut short?), an empty array, an array or object of a shape no importer
+5. JSON: not valid (cut short?), an empty array, an array or object of a shape no importer
    knows (its keys are quoted, so a person can tell what it is);
-5. a settings file (INI or TOML: a section header such as ``[ui]`` first, which no JSON text
+6. a settings file (INI or TOML: a section header such as ``[ui]`` first, which no JSON text
    begins with), a web page, text, or binary data.
 
 A member left out is *lost* (the import fails) when it may hold conversations nobody read:
@@ -54,6 +57,8 @@ _PARSE_LIMIT = 32 << 20  # JSON parsed whole to say what it is; larger files are
 _SHOWN_KEYS = 5
 _SHOWN_MEMBERS = 4
 _SQLITE = b"SQLite format 3\x00"
+# A chat fine-tuning line: what `freehold export --format jsonl` writes (and OpenAI reads).
+_TRAINING = re.compile(rb'[\xef\xbb\xbf \t\r\n]*\{\s*"messages"\s*:\s*\[')
 # A section header (INI, TOML tables and arrays of tables), then perhaps a comment.
 _SECTION = re.compile(rb"\[\[?([A-Za-z_][\w.:\- ]*)\]\]?[ \t]*(?:[#;].*)?\r?$")
 # Byte-order marks of wide text, UTF-32 first (its little-endian mark starts like UTF-16's).
@@ -159,6 +164,9 @@ def _head(path: Path) -> bytes:
 def _file(
     export: Export, name: str, whole_path: Path | None = None, *, parse: bool = True
 ) -> Finding:
+    if _TRAINING.match(export.head(name)):
+        what = "a JSONL export, for training: it cannot be imported"
+        return Finding(what, "import a `freehold export --format json` export")
     companion = _companion(name)
     if companion is not None:
         return companion

@@ -13,7 +13,7 @@ The file is a large inlined stylesheet, then one ``div.outer-cell`` per activity
     </div></div>
 
 Each block becomes the record the JSON variant has (``header``, ``title``, ``time`` as UTC ISO,
-``products``, ``titleUrl`` for the chat link, ``safeHtmlItem``, ``attachedFiles``) plus
+``products``, ``titleUrl`` for the chat link (as written), ``safeHtmlItem``, ``attachedFiles``) plus
 ``prompt`` (the title without its localised prefix, cut at the first no-break space), so the
 JSON path groups and converts both alike. ``raw`` is the block's own HTML as a JSON string.
 
@@ -24,7 +24,7 @@ with ``html.parser``, so one malformed block cannot spill into the next.
 Heuristics: the date line is the first ``<br>``-separated line of the content cell, after the
 prompt, holding a ``h:mm:ss`` time and a four-digit year; lines before it are the prompt, except
 lines with links to local files (attachments) and the notice line just before them. The chat
-link is the last ``gemini.google.com/app/`` link outside the answer. A block is Gemini when its
+link is the last link outside the answer that ``chat_id`` reads. A block is Gemini when its
 header contains "Gemini" (localised product names keep the word) or its caption names
 "Gemini Apps". Localised dates: see ``parse_date``.
 """
@@ -41,20 +41,23 @@ from html.parser import HTMLParser
 from typing import IO, Any
 
 __all__ = [
+    "AMBIGUOUS",
     "HEAD_BYTES",
     "MAX_BYTES",
     "HtmlRecord",
+    "chat_id",
     "iter_records",
     "looks_like",
     "parse_date",
-    "record_of",
+    "zone_note",
 ]
 
 PRODUCT = "Gemini Apps"
 MAX_BYTES = 256 << 20
 HEAD_BYTES = 256 << 10
 _STYLE_SCAN = 8 << 20
-_CHAT = re.compile(r"gemini\.google\.com/app/([0-9A-Za-z_-]+)")
+_CHAT = re.compile(r"gemini\.google\.com/(app|gem/[^/?#\s]+)((?:/[^/?#\s]*)*)")
+_CHAT_ID = re.compile(r"[0-9A-Za-z_-]+")
 _OUTER = re.compile(r"<div\s[^>]*?class\s*=\s*[\"'][^\"']*\bouter-cell\b", re.IGNORECASE)
 _TIME = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})")
 _YEAR = re.compile(r"\b\d{4}\b")
@@ -64,8 +67,9 @@ _NEWLINE_RUN = re.compile(r"[ \t\r]*\n\s*")
 _AM = ("AM", "A.M.", "오전", "午前", "上午")
 _PM = ("PM", "P.M.", "오후", "午後", "下午")
 
-#: Zone abbreviations as Takeout prints them, to UTC offsets in hours. "CST" is read as US
-#: Central (Google's English default); ``GMT+1``/``UTC+01:00`` forms are parsed directly.
+#: Zone abbreviations as Takeout prints them, to UTC offsets in hours. Those that name more
+#: than one zone (``AMBIGUOUS``) are read as the one Google's English default means, and the
+#: record says so; ``GMT+1``/``UTC+01:00`` forms are parsed directly.
 ZONES: dict[str, float] = {
     "UTC": 0, "GMT": 0, "UT": 0, "WET": 0, "WEZ": 0, "WEST": 1, "WESZ": 1, "BST": 1,
     "CET": 1, "MEZ": 1, "SEČ": 1, "CEST": 2, "MESZ": 2, "SELČ": 2,
@@ -74,6 +78,12 @@ ZONES: dict[str, float] = {
     "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
     "AKST": -9, "AKDT": -8, "HST": -10,
 }  # fmt: skip
+#: What an ambiguous abbreviation is read as, and what else it may mean.
+AMBIGUOUS: dict[str, str] = {
+    "IST": "India Standard Time (UTC+5:30), not Irish (UTC+1) or Israel (UTC+2) Standard Time",
+    "BST": "British Summer Time (UTC+1), not Bangladesh Standard Time (UTC+6)",
+    "CST": "US Central Standard Time (UTC-6), not China (UTC+8) or Cuba (UTC-5) Standard Time",
+}
 _OFFSET = re.compile(r"^(?:GMT|UTC)(?:([+\-\u2212])(\d{1,2})(?::?(\d{2}))?)?$")
 
 _MONTH_NAMES = {
@@ -165,6 +175,21 @@ def _day(text: str) -> tuple[int, int, int] | None:
     return int(year), int(month), int(day)
 
 
+# -- chat links ------------------------------------------------------------------------------------
+
+
+def chat_id(url: str) -> str | None:
+    """The chat a Gemini link names: the last segment of its path after ``/app`` (``/app/<id>``,
+    ``/app/c/<id>``) or after a gem's ``/gem/<gem>``; None for a link to no chat (``/app``, a gem
+    itself) or a segment that is no id."""
+    found = _CHAT.search(url)
+    if found is None:
+        return None
+    segments = [segment for segment in found.group(2).split("/") if segment]
+    last = segments[-1] if segments else ""
+    return last if _CHAT_ID.fullmatch(last) else None
+
+
 # -- detection -------------------------------------------------------------------------------------
 
 
@@ -188,12 +213,14 @@ def looks_like(handle: IO[bytes]) -> bool:
 
 @dataclass(slots=True)
 class HtmlRecord:
-    """One outer-cell block as a JSON-variant record; ``bad_date``: a date not understood."""
+    """One outer-cell block as a JSON-variant record; ``bad_date``: a date not understood;
+    ``zone_note``: how a date's ambiguous zone abbreviation was read."""
 
     value: dict[str, Any]
     raw: bytes
     ours: bool
     bad_date: str | None
+    zone_note: str | None = None  # how an ambiguous zone abbreviation was read
 
 
 def iter_records(text: str) -> Iterator[HtmlRecord]:
@@ -225,7 +252,7 @@ def _record(parsed: _Parsed, block: str) -> HtmlRecord:
         value["time"] = parsed_date
     value["products"] = [PRODUCT] if parsed.ours else []
     if parsed.chat is not None:
-        value["titleUrl"] = f"https://gemini.google.com/app/{parsed.chat}"
+        value["titleUrl"] = parsed.chat
     if parsed.answer:
         value["safeHtmlItem"] = [{"html": parsed.answer}]
     if parsed.files:
@@ -234,7 +261,18 @@ def _record(parsed: _Parsed, block: str) -> HtmlRecord:
     bad = None
     if parsed_date is None:
         bad = parsed.date_text or "(no date line)"
-    return HtmlRecord(value, raw, parsed.ours, bad)
+    return HtmlRecord(
+        value, raw, parsed.ours, bad, zone_note(parsed.date_text) if not bad else None
+    )
+
+
+def zone_note(date_text: str) -> str | None:
+    """The note for a date line whose zone abbreviation names more than one zone, else None."""
+    words = _SPACES.sub(" ", date_text).replace(",", " ").upper().split()
+    found = next((word for word in words if word in AMBIGUOUS), None)
+    if found is None:
+        return None
+    return f"time zone {found} is ambiguous: read as {AMBIGUOUS[found]} — check the times"
 
 
 def _prompt(title: str) -> str:
@@ -256,7 +294,7 @@ class _Parsed:
     prompt_lines: list[str] = field(default_factory=list)
     date_text: str = ""
     answer: str = ""
-    chat: str | None = None
+    chat: str | None = None  # the chat link
     files: list[str] = field(default_factory=list)
     end: int | None = None
 
@@ -314,9 +352,9 @@ class _BlockParser(HTMLParser):
             self.roles.append(self._div_role(found.get("class") or ""))
         in_answer = self._role() == "body" and self.answer_start is not None
         if tag == "a" and not in_answer:
-            chat = _CHAT.search(found.get("href") or "")
-            if chat:
-                self.chats.append(chat.group(1))
+            href = found.get("href") or ""
+            if chat_id(href):
+                self.chats.append(href)
         if self._pre_answer():
             local = _local(found.get("href") if tag == "a" else found.get("src"))
             if tag in ("a", "img") and local:

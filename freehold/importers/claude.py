@@ -20,7 +20,8 @@ A message's searchable ``text`` is its text blocks, the string values of its too
 bodies live there), its tool results and its attachments' extracted text; thinking is left out so
 that search finds what was said, not what was considered.
 
-Attachments carry extracted text only, never bytes: the text becomes a ``file`` part and an
+Attachments carry extracted text only, never bytes: the text becomes a ``file`` part (with the
+export's ``file_size`` as ``size``: the archive keeps a size only with a file's bytes) and an
 ``AttachmentRef`` (``claude-file://<name>``) with no opener is reported as missing, which it is.
 
 Trees: 2026 messages name ``parent_message_uuid`` (a root sentinel that is no message means no
@@ -29,7 +30,9 @@ message hangs from the one before it and the last is the leaf. ``tree.build_tree
 
 Side files at the export root (``users.json``, ``projects.json``, ``memories.json``…) are kept
 raw. A project's ``prompt_template`` becomes a ``project_instructions`` context record, once for
-the account and again on every conversation whose ``project_uuid`` names that project; its
+the account and again on every conversation whose ``project_uuid`` names that project, and on
+every design chat whose ``project.uuid`` does (its ``project.name`` names the project in the
+record's data when projects.json does not); its
 knowledge documents (inlined as text) become ``project_document`` records; each
 ``memories.json`` entry becomes an account-level ``memory`` record. Kept files and those
 records' keys carry the export's folder in the path (``B/memories.json#0``): a path holding two
@@ -61,6 +64,7 @@ from freehold.models import (
     ContextRecord,
     Conversation,
     Message,
+    Part,
     Problem,
     Record,
     SourceFile,
@@ -243,12 +247,14 @@ class _Claude(Format):
             problems=problems + tree.problems,
         )
 
-    def _instructions(self, project: str | None) -> list[ContextRecord]:
+    def _instructions(self, project: str | None, name: str | None = None) -> list[ContextRecord]:
+        """The project's instructions, named by projects.json, else by ``name`` (a design
+        chat's own ``project.name``)."""
         found = self.projects.get(project) if project else None
         text = field.text(found, "prompt_template") if found else None
         if found is None or text is None:
             return []
-        data = {"project_uuid": project, "project_name": found.get("name")}
+        data = {"project_uuid": project, "project_name": found.get("name") or name}
         created = field.known(field.when(found, "updated_at"), field.when(found, "created_at"))
         return [ContextRecord("project_instructions", text, data, created)]
 
@@ -264,6 +270,7 @@ class _Claude(Format):
             problems,
         )
         tree = build_tree(messages, messages[-1].source_id if messages else None)
+        project = field.text(field.mapping(obj, "project"), "uuid")
         return Conversation(
             source_kind=KIND,
             source_id=source_id,
@@ -274,7 +281,8 @@ class _Claude(Format):
             updated_at=field.when(obj, "updated_at"),
             current_leaf=tree.leaf,
             account_id=self.account_id,
-            project=field.text(field.mapping(obj, "project"), "uuid"),
+            project=project,
+            context=self._instructions(project, field.text(field.mapping(obj, "project"), "name")),
             problems=problems + tree.problems,
         )
 
@@ -350,10 +358,10 @@ class _Content(PartsBuilder):
         or, in some exports, the bare name)."""
         for entry in _objects(field.array(item, "attachments"), key="attachments"):
             name = field.text(entry, "file_name")
-            text = field.string(entry, "extracted_content")
-            self.add("file", text, searchable=True, name=name)
-            mime, size = field.text(entry, "file_type"), field.integer(entry, "file_size")
-            self.refer(f"{_FILES}{name or ''}", name, mime, size)
+            size = field.integer(entry, "file_size")
+            self.add("file", field.string(entry, "extracted_content"), searchable=True, name=name)
+            _sized(self.parts[-1], size)
+            self.refer(f"{_FILES}{name or ''}", name, field.text(entry, "file_type"), size)
         self.name_files(_FILES.removesuffix("://"), field.array(item, "files"))
 
 
@@ -491,9 +499,18 @@ def _design_block(out: _Content, block: Any) -> None:
 def _design_attachment(out: _Content, entry: dict[str, Any]) -> None:
     name = _first_text(entry, "name", "file_name", "fileName") or None
     text = _first_text(entry, "extracted_content", "content")
+    size = field.integer(entry, "size")
     out.add("file", text, searchable=True, name=name)
+    _sized(out.parts[-1], size)
     mime = _first_text(entry, "mimeType", "file_type") or None
-    out.refer(f"{_FILES}{name or ''}", name, mime, field.integer(entry, "size"))
+    out.refer(f"{_FILES}{name or ''}", name, mime, size)
+
+
+def _sized(part: Part, size: int | None) -> None:
+    """The file's size on its part: the archive keeps a size only with a file's bytes, and a
+    Claude export holds none, so the part is where the export's ``file_size`` survives."""
+    if size is not None:
+        part["size"] = size
 
 
 # -- small helpers ---------------------------------------------------------------------------------

@@ -4,12 +4,15 @@ The export is one JSON array, **newest first**, one record per activity: ``{head
 Apps", title:"Prompted <prompt>", titleUrl?, time:<ISO>, products:["Gemini Apps"],
 safeHtmlItem?:[{html:<answer>}], attachedFiles?:[names], audioFiles?:[names], imageFile?:<name>,
 …}``. It is given as the file itself, or a Takeout folder or zip holding it (folder and file
-names are localised, so any ``*.json`` member whose first records look like My Activity records
-and name "Gemini Apps" in ``header`` or ``products`` is taken). The HTML variant
+names are localised, so any ``*.json`` array is taken when one of its first 50 records is a My
+Activity record naming "Gemini Apps" in ``header`` or ``products``: a Takeout that mixes
+products may open with others, and a record may lack its title). The HTML variant
 (``MyActivity.html``, any localised ``*.html`` name) is read by ``_gemini_html`` into the same
 records, then grouped and converted by the same code, so both variants give the same
 conversations (``raw`` excepted: for HTML it is the blocks' own HTML as JSON strings). An HTML
-date that is not understood leaves the record without a time and is reported (nothing lost).
+date that is not understood leaves the record without a time and is reported (nothing lost); a
+zone abbreviation that names several zones (IST, BST, CST) is read as Google's English default
+means it and noted on the conversation, once.
 
 Records of other Google products (``header:"Search"`` …) that a whole Takeout mixes in are
 counted and reported as one problem that loses nothing (they are not Gemini chats).
@@ -18,15 +21,20 @@ Each record is one prompt and one answer. The prompt is the title without its lo
 (``Prompted ``, ``Live Prompt ``, ``Asked ``, French ``Prompt : ``; the whole title when none
 matches). The answer is ``safeHtmlItem[].html``: its plain text (``html.parser``; ``<script>``
 and ``<style>`` content dropped, block tags become line breaks) is the searchable text, and the
-HTML is kept in the part as ``html`` — never rendered here. A record without an answer keeps its
-prompt and flags the conversation ("no answer in the export"). ``attachedFiles``,
+HTML is kept in the part as ``html`` — never rendered here. Records that say only "Used Gemini
+Apps" keep the exchange in ``details`` instead: the ``Request`` entry's value is the prompt and
+the ``Response`` entry's the answer (plain text). A record without an answer keeps its prompt and
+flags the conversation: "no answer in the export", or "answer not understood" when the record
+holds fields freehold does not read (they may hold it; they stay in ``raw``). ``attachedFiles``,
 ``audioFiles`` and ``imageFile`` names become ``takeout://<name>`` attachments (file, audio or
 image parts), read when the file sits beside the JSON in the same folder or zip, otherwise
 reported missing.
 
-Grouping (JSON records carry no conversation): records sharing a chat link
-(``gemini.google.com/app/<id>`` in ``titleUrl`` or a subtitle URL) form one conversation whose
-source id is that chat id. Otherwise, oldest first, consecutive records less than 30 minutes
+Grouping (JSON records carry no conversation): records sharing a chat link in ``titleUrl`` or a
+subtitle URL form one conversation whose source id is that chat id, the link's last path segment
+(``gemini.google.com/app/<id>``, ``/app/c/<id>``, a gem's ``/gem/<gem>/<id>``; the shapes beyond
+the first are not seen in a real export yet, and the last segment is the one that differs
+between chats). Otherwise, oldest first, consecutive records less than 30 minutes
 apart form one conversation whose source id is ``gemini-`` + the ``time`` of its first record.
 This is a heuristic: a later export with different neighbours (records deleted, or a new prompt
 within 30 minutes of the last one) can regroup them, so re-import is keyed on the first
@@ -56,14 +64,13 @@ from freehold.tree import build_tree
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "html_text", "iter_conversations"]
 
 KIND = "gemini"
-PARSER_VERSION = "gemini/2"
+PARSER_VERSION = "gemini/3"
 
 PRODUCT = "Gemini Apps"
 GAP_SECONDS = 30 * 60
-_PEEK_RECORDS = 3
+_PEEK_RECORDS = 50
 _TITLE_CHARS = 80
 _PREFIX = re.compile(r"^(?:Prompted|Live Prompt|Asked|Prompt[ \u00a0\u202f]?:)[ \u00a0\u202f]+")
-_CHAT = re.compile(r"gemini\.google\.com/app/([0-9A-Za-z_-]+)")
 _BLOCKS = frozenset(
     {"address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption"}
     | {"figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main"}
@@ -71,6 +78,13 @@ _BLOCKS = frozenset(
 )
 _HIDDEN = frozenset({"script", "style", "template", "noscript"})
 _HTML = (".html", ".htm")
+# The record fields read (or known to hold no part of the exchange); another one on a record
+# without an answer may hold it, so such a record is said not understood, not answerless.
+_KNOWN = frozenset(
+    {"header", "title", "titleUrl", "time", "products", "activityControls", "safeHtmlItem"}
+    | {"subtitles", "details", "attachedFiles", "audioFiles", "imageFile", "locationInfos"}
+    | {"prompt"}
+)
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".heic", ".bmp")
 
 
@@ -85,8 +99,8 @@ class _Gemini(Format):
     )
 
     def accepts(self, name: str) -> bool:
-        """Any JSON or HTML member (folder and file names are localised) whose first records
-        are My Activity records naming Gemini Apps; a lone member whatever its name."""
+        """Any JSON or HTML member (folder and file names are localised) with a My Activity
+        record naming Gemini Apps among its first records; a lone member whatever its name."""
         lone = len(self.export.names()) == 1
         if not lone and not name.lower().endswith((".json", *_HTML)):
             return False
@@ -96,8 +110,7 @@ class _Gemini(Format):
                     return _gemini_html.looks_like(handle)
             except READ_ERRORS:
                 return False
-        head = self._records_head(name)
-        return bool(head) and all(map(_looks_like_activity, head)) and any(map(_is_ours, head))
+        return self._leads_with_gemini(name)
 
     def claim(self) -> Claim:
         """The activity files, and the files beside them (attachments are read from there)."""
@@ -109,20 +122,16 @@ class _Gemini(Format):
     def _is_html(self, name: str) -> bool:
         return name.lower().endswith(_HTML) or self.export.start(name, 64)[:1] == b"<"
 
-    def _records_head(self, name: str) -> list[Any]:
-        """The first few records of an array file; [] when it is not one."""
+    def _leads_with_gemini(self, name: str) -> bool:
+        """Whether an array file holds a Gemini activity record among its first records."""
         if self.export.start(name, 64)[:1] != b"[":
-            return []
-        found: list[Any] = []
+            return False
         try:
             with self.export.open(name) as handle:
-                for element in iter_elements(handle):
-                    found.append(element.value)
-                    if len(found) >= _PEEK_RECORDS:
-                        break
+                head = itertools.islice(iter_elements(handle), _PEEK_RECORDS)
+                return any(_is_gemini_activity(element.value) for element in head)
         except (JsonStreamError, *READ_ERRORS):
-            pass
-        return found
+            return False
 
     def read(self, name: str) -> Iterator[Record]:
         reader = self._read_html if self._is_html(name) else self._read_json
@@ -172,7 +181,9 @@ class _Gemini(Format):
             if not found.ours:
                 others[0] += 1
                 continue
-            items.append(_item(found.value, found.raw, []))
+            items.append(
+                _item(found.value, found.raw, [found.zone_note] if found.zone_note else [])
+            )
             if found.bad_date is not None:
                 undated.append(found.bad_date)
         if undated:
@@ -213,8 +224,9 @@ detect = _Gemini.detect
 iter_conversations = _Gemini.iter_conversations
 
 
-def _looks_like_activity(record: Any) -> bool:
-    return isinstance(record, dict) and all(k in record for k in ("header", "title", "time"))
+def _is_gemini_activity(record: Any) -> bool:
+    """A My Activity record (``header`` and ``time``; the title may be missing) of Gemini."""
+    return isinstance(record, dict) and "header" in record and "time" in record and _is_ours(record)
 
 
 def _is_ours(record: Any) -> bool:
@@ -253,9 +265,9 @@ def _chat_id(record: dict[str, Any]) -> str | None:
     if isinstance(subtitles, list):
         urls += [s.get("url") for s in subtitles if isinstance(s, dict)]  # noted on conversion
     for url in urls:
-        found = _CHAT.search(url) if isinstance(url, str) else None
+        found = _gemini_html.chat_id(url) if isinstance(url, str) else None
         if found:
-            return found.group(1)
+            return found
     return None
 
 
@@ -333,7 +345,7 @@ def _conversation(group: list[_Item], raw: bytes, *, beside: Opener) -> Conversa
     problems: list[str] = []
     seen: set[str] = set()
     for item in group:
-        problems += item.problems
+        problems += [problem for problem in item.problems if problem not in problems]
         messages += _exchange(item, _key(item, seen), beside, problems)
     for before, after in itertools.pairwise(messages):
         after.parent_source_id = before.source_id
@@ -367,17 +379,42 @@ def _exchange(item: _Item, key: str, beside: Opener, problems: list[str]) -> lis
     if item.when is None:
         _fields.when(item.value, "time")  # notes an odd one
     text = item.value.get("prompt")
-    text = text if isinstance(text, str) else _prompt(_fields.string(item.value, "title"))
+    if not isinstance(text, str):
+        title = _prompt(_fields.string(item.value, "title"))
+        text = _detail(item.value, "Request") or title
     prompt = _message(key + "/prompt", "user", text, item.when)
     prompt.attachments, files = _attachments(item.value, beside)
     prompt.parts += files
     html = _answer_html(item.value)
-    if html is None:
-        problems.append(f"record at {key}: no answer in the export; the prompt is kept")
+    said = _detail(item.value, "Response")
+    if html is not None:
+        answer = _message(key + "/answer", "assistant", html_text(html), item.when)
+        answer.parts[0]["html"] = html
+    elif said is not None:
+        answer = _message(key + "/answer", "assistant", said, item.when)
+    else:
+        problems.append(_no_answer(item.value, key))
         return [prompt]
-    answer = _message(key + "/answer", "assistant", html_text(html), item.when)
-    answer.parts[0]["html"] = html
     return [prompt, answer]
+
+
+def _detail(record: dict[str, Any], name: str) -> str | None:
+    """The value of the ``details`` entry named ``name`` (``Request``, ``Response``); other
+    ``details`` (a note, text) are no part of the exchange and stay in ``raw`` unremarked."""
+    details = record.get("details")
+    for entry in details if isinstance(details, list) else []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return _fields.text(entry, "value")
+    return None
+
+
+def _no_answer(record: dict[str, Any], key: str) -> str:
+    """Why a record gives no answer: none in the export, or fields that may hold it unread."""
+    unread = sorted(name for name in record if name not in _KNOWN)
+    if unread:
+        kept = ", ".join(unread[:5])
+        return f"record at {key}: answer not understood ({kept} kept in the raw JSON, not read)"
+    return f"record at {key}: no answer in the export; the prompt is kept"
 
 
 def _message(source_id: str, role: str, text: str, when: float | None) -> Message:

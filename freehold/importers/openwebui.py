@@ -2,10 +2,12 @@
 
 Accepts the exported JSON array (``chat-export-*.json``: "Export All Chats" or one chat), a single
 chat object, or a folder/zip of such files. Chats are read one at a time (``jsonstream``), each
-keeping the exact bytes of its array element as ``raw``. A file is an Open WebUI export when its
-first element has ``chat.history`` (the standard item) or, for "legacy" items that omit the
-``chat`` wrapper, ``history`` beside ``messages``; ChatGPT (``mapping``) and Claude
-(``chat_messages``) files never qualify. Other JSON files in a folder or zip are reported, not read.
+keeping the exact bytes of its array element as ``raw``. A file is an Open WebUI export when one
+of its first 20 elements has ``chat.history`` (the standard item) or, for "legacy" items that
+omit the ``chat`` wrapper, ``history`` beside ``messages`` (one odd chat first does not refuse
+the rest; it is kept and reported on its own); ChatGPT (``mapping``) and Claude
+(``chat_messages``) elements never qualify. Other JSON files in a folder or zip are reported,
+not read.
 
 Trees: ``history.messages`` maps ids to nodes; ``parentId`` is the link (``childrenIds`` only
 repeats it, and Open WebUI itself walks ``parentId`` up from ``currentId`` to draw a chat), and
@@ -34,6 +36,13 @@ become ``image`` parts with their bytes; every other file (kept in Open WebUI's 
 in the export) is an attachment ``openwebui-file://<id>`` (else its name) reported missing,
 which it is (``_common``); a ``collection`` entry names a knowledge base, not a file, and stays
 in ``raw``.
+
+Around the messages: ``folder_id`` is the conversation's ``project`` (the folder's name is not in
+the export); a message's ``sources`` (older: ``citations``) become ``citation`` parts, numbered
+as Open WebUI numbers them (one per ``metadata.source``, else ``source.id``), the passages left
+in ``raw``; its ``annotation`` (the person's rating, reason, comment) is kept whole in the
+message's ``meta``. Chat tags (``meta.tags``) have no place in the archive: the import report
+counts the chats that had them, and they stay in ``raw``.
 """
 
 from __future__ import annotations
@@ -43,12 +52,14 @@ import binascii
 import hashlib
 import html
 import io
+import itertools
 import json
 import re
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
+from freehold._words import plural
 from freehold.importers import _fields as field
 from freehold.importers._common import PartsBuilder
 from freehold.importers._skeleton import READ_ERRORS, Format
@@ -72,6 +83,7 @@ _DETAILS = re.compile(r"<details\b([^>]*)>(.*?)</details>", re.DOTALL | re.IGNOR
 _ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
 _SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.DOTALL | re.IGNORECASE)
 _FOREIGN = ("mapping", "chat_messages")
+_PEEK_CHATS = 20
 _DATA_URL = re.compile(r"data:(image/[\w.+-]+)(?:;[^,;]*)*;base64,(.*)", re.DOTALL | re.IGNORECASE)
 
 
@@ -81,6 +93,7 @@ class _OpenWebUI(Format):
     title = "Open WebUI"
     names = re.compile(r"(?i)\.json$")
     noun = "chat"
+    tagged = 0  # chats with tags, counted as they are converted (``epilogue``)
     again = "export the chats from Open WebUI again"
     missing = (
         "no Open WebUI chats found — export them again from "
@@ -88,14 +101,13 @@ class _OpenWebUI(Format):
     )
 
     def confirm(self, name: str, head: bytes) -> bool:
-        """The file's first element (or its one object) is an Open WebUI chat."""
+        """One of the file's first elements (or its one object) is an Open WebUI chat."""
         try:
             with self.export.open(name) as handle:
-                for element in iter_elements(handle):
-                    return _is_chat(element.value)
+                first = itertools.islice(iter_elements(handle), _PEEK_CHATS)
+                return any(_is_chat(element.value) for element in first)
         except (JsonStreamError, *READ_ERRORS):
             return False
-        return False
 
     def prologue(self, names: list[str]) -> Iterator[Record]:
         """Other JSON files beside the chats are named, not read."""
@@ -105,7 +117,17 @@ class _OpenWebUI(Format):
             yield Problem(name, what, lost=False)
 
     def convert(self, value: dict[str, Any], raw: bytes) -> Conversation:
+        if field.array(field.mapping(value, "meta"), "tags"):
+            self.tagged += 1
         return _conversation(value, raw)
+
+    def epilogue(self, names: list[str]) -> Iterator[Record]:
+        """Chat tags have no place in the archive: said once, for all the chats that had some."""
+        if self.tagged:
+            what = f"{plural(self.tagged, 'chat')} had tags (meta.tags): freehold keeps no tags"
+            yield Problem(
+                names[0], f"{what}; not converted, kept in each chat's raw JSON", lost=False
+            )
 
     def identify(self, value: Any, raw: bytes) -> str | None:
         return field.text(value, "id")
@@ -147,6 +169,7 @@ def _conversation(obj: dict[str, Any], raw: bytes) -> Conversation:
         updated_at=field.when(obj, "updated_at"),
         current_leaf=tree.leaf,
         model=_first_model(chat),
+        project=field.text(obj, "folder_id"),
         archived=field.flag(obj, "archived"),
         starred=field.flag(obj, "pinned"),
         context=_system(chat),
@@ -225,14 +248,19 @@ def _message(node: dict[str, Any], source_id: str) -> Message:
     else:
         content.markdown(markdown)
     content.error(node.get("error"))
+    content.sources(field.array(node, "sources") or field.array(node, "citations"))
     role = field.text(node, "role") or "unknown"
-    return content.message(
+    message = content.message(
         source_id,
         role,
         model=field.text(node, "model"),
         created_at=field.when(node, "timestamp"),
         status="incomplete" if node.get("done") is False else "complete",
     )
+    annotation = field.mapping(node, "annotation")
+    if annotation:
+        message.meta["annotation"] = annotation  # the person's rating, reason and comment
+    return message
 
 
 class _Content(PartsBuilder):
@@ -334,6 +362,31 @@ class _Content(PartsBuilder):
             self.types.append("error")
             text = field.text(value, "content") or field.string(value, "message")
             self.add("error", text, searchable=True)
+
+    def sources(self, value: list[Any]) -> None:
+        """What the answer drew on (web results, documents): one ``citation`` per source, the
+        number Open WebUI gives it (``[1]`` …: its ``metadata.source``, else its ``source.id``,
+        in order), with its URL and title; the passages stay in ``raw``."""
+        seen: set[str] = set()
+        number = 0
+        for entry in value:
+            source = field.mapping(entry, "source")
+            metadata = [m for m in field.array(entry, "metadata") if isinstance(m, dict)] or [{}]
+            for meta in metadata:
+                key = field.text(meta, "source") or field.text(source, "id")
+                if key is None or key not in seen:
+                    seen.add(key or "")
+                    number += 1
+                    self.parts.append(_citation(number, meta, source))
+
+
+def _citation(number: int, meta: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    names = (field.text(meta, "title"), field.text(meta, "name"), field.text(source, "name"))
+    links = (field.text(meta, "source"), field.text(meta, "url"), field.text(source, "url"))
+    url = next((link for link in links if link and link.startswith(("http://", "https://"))), None)
+    title = next((name for name in names if name), None)
+    found = {"url": url, "title": title}
+    return {"type": "citation", "marker": f"[{number}]", **{k: v for k, v in found.items() if v}}
 
 
 def _reasoning(out: _Content, item: dict[str, Any]) -> None:

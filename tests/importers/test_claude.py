@@ -225,7 +225,8 @@ def test_2026_tree_follows_the_current_leaf(tmp_path: Path) -> None:
 
 def test_attachments_are_searchable_text_without_bytes(tmp_path: Path) -> None:
     first = by_id(conversations(tree_export(tmp_path))["tree"])["u1"]
-    assert {"type": "file", "name": "notes.txt", "text": "zanzibar notes"} in first.parts
+    part = {"type": "file", "name": "notes.txt", "text": "zanzibar notes", "size": 11}
+    assert part in first.parts  # the size kept with the file, which the export lacks
     assert "zanzibar" in first.text
     (ref,) = first.attachments
     assert (ref.pointer, ref.mime, ref.size, ref.opener) == (
@@ -283,6 +284,28 @@ def test_design_chat_in_a_zip(tmp_path: Path) -> None:
     answer = by_id(conv)["r"]
     assert [p["type"] for p in answer.parts] == ["thought", "text", "code", "execution_output"]
     assert answer.parent_source_id == "q" and "hmm" not in answer.text and "Done." in answer.text
+
+
+def test_design_chat_keeps_its_project_name_and_instructions(tmp_path: Path) -> None:
+    """A design chat runs under its project's instructions, as a chat does; the project's name
+    is kept with them, from the session when projects.json does not name it."""
+    session = {
+        "uuid": "d2",
+        "title": "Cowork",
+        "project": {"uuid": "proj-2", "name": "Thesis"},
+        "messages": [{"uuid": "q", "role": "user", "content": "Outline it"}],
+    }
+    projects = [{"uuid": "proj-2", "prompt_template": "British English."}]
+    members = {
+        "design_chats/d2.json": json.dumps(session).encode(),
+        "conversations.json": b"[]",
+        "projects.json": json.dumps(projects).encode(),
+    }
+    conv = conversations(write_zip(tmp_path / "d.zip", members))["d2"]
+    assert conv.project == "proj-2"
+    (instructions,) = conv.context
+    assert (instructions.kind, instructions.text) == ("project_instructions", "British English.")
+    assert instructions.data["project_name"] == "Thesis"
 
 
 def test_bad_input_becomes_problems(tmp_path: Path) -> None:

@@ -78,6 +78,20 @@ def test_detect_matrix(real: Path, tmp_path: Path) -> None:
     assert not any(m.detect(real / GEMINI) for m in (freehold, chatgpt, claude, aistudio, grok))
 
 
+def test_any_of_the_first_records_naming_gemini_decides(tmp_path: Path) -> None:
+    """A Takeout mixing products, and a Gemini record without a title, are still Gemini: one
+    record of it among the first few is enough; the others are counted, not a refusal."""
+    search = {**record("Searched x", BASE + 600), "header": "Search", "products": ["Search"]}
+    mixed = export(tmp_path, [search, search, search, record("Prompted hi", BASE)])
+    assert gemini.detect(mixed)
+    (conv,) = conversations(mixed)
+    assert conv.messages[0].text == "hi"
+    untitled = {k: v for k, v in record("", BASE + 60).items() if k != "title"}
+    path = export(tmp_path, [untitled, record("Prompted there", BASE)], "Untitled.json")
+    assert gemini.detect(path)
+    assert [m.text for m in conversations(path)[0].messages][::2] == ["there", ""]
+
+
 # -- real sample -----------------------------------------------------------------------------------
 
 
@@ -142,6 +156,47 @@ def test_grouping_by_chat_link_and_time_gap(tmp_path: Path) -> None:
     assert len(by_id["abc123"].messages) == 4 and by_id["abc123"].title == "b1"
     chain = by_id["gemini-" + iso(BASE + 120)].messages
     assert [m.parent_source_id for m in chain[1:]] == [m.source_id for m in chain[:-1]]
+
+
+def test_chat_link_id_is_the_last_path_segment(tmp_path: Path) -> None:
+    """``/app/c/<id>`` and a gem's ``/gem/<gem>/<id>`` name the chat by their last segment."""
+    app, gem = "https://gemini.google.com/app/", "https://gemini.google.com/gem/g1"
+    items = [
+        record("Prompted one", BASE, titleUrl=app + "c/conv-001"),
+        record("Prompted two", BASE + 60, titleUrl=app + "c/conv-002"),
+        record("Prompted gem", BASE + 120, titleUrl=gem + "/abc"),
+        record("Prompted gem again", BASE + 7200, titleUrl=gem + "/abc?hl=en"),
+        record("Prompted the gem itself", BASE + 9000, titleUrl=gem),
+    ]
+    convs = conversations(export(tmp_path, items))
+    prompts = {c.source_id: [m.text for m in c.messages if m.role == "user"] for c in convs}
+    assert prompts == {
+        "conv-001": ["one"],
+        "conv-002": ["two"],
+        "abc": ["gem", "gem again"],
+        "gemini-" + iso(BASE + 9000): ["the gem itself"],
+    }
+    blocks = [block("in a gem", "Jan 5, 2026, 10:00:00 AM UTC", chat="gem/g1/xyz")]
+    (conv,) = conversations(html_export(tmp_path, blocks))
+    assert conv.source_id == "xyz"
+
+
+def test_request_and_response_in_details(tmp_path: Path) -> None:
+    """A record that says "Used Gemini Apps" and keeps the exchange in ``details``."""
+    details = [{"name": "Request", "value": "Hello"}, {"name": "Response", "value": "Hi!"}]
+    items = [record("Used Gemini Apps", BASE, None, details=details)]
+    (conv,) = conversations(export(tmp_path, items))
+    assert [(m.role, m.text) for m in conv.messages] == [("user", "Hello"), ("assistant", "Hi!")]
+    assert not conv.problems
+
+
+def test_answer_in_fields_not_understood_is_said_so(tmp_path: Path) -> None:
+    interactions = [{"prompt": "Hello", "reply": "Hi!"}]
+    items = [record("Used Gemini Apps", BASE, None, userInteractions=interactions)]
+    (conv,) = conversations(export(tmp_path, items))
+    (problem,) = conv.problems
+    assert "answer not understood" in problem and "userInteractions" in problem
+    assert "no answer in the export" not in problem
 
 
 def test_title_truncated_and_answer_missing_flagged(tmp_path: Path) -> None:
@@ -263,7 +318,8 @@ def block(
     if files:
         links = "".join(f'&emsp;-&nbsp;<a href="{f}">{f}</a><br>' for f in files)
         attached = f"Attached {len(files)} file(s).<br>{links}"
-    link = f'<a href="https://gemini.google.com/app/{chat}">Gemini Apps</a><br>' if chat else ""
+    where = chat if chat is None or "/" in chat else f"app/{chat}"  # a path: a gem's chat
+    link = f'<a href="https://gemini.google.com/{where}">Gemini Apps</a><br>' if where else ""
     return (
         '<div class="outer-cell mdl-cell mdl-cell--12-col mdl-shadow--2dp"><div class="mdl-grid">'
         '<div class="header-cell mdl-cell mdl-cell--12-col">'
@@ -327,6 +383,20 @@ def test_parse_date_forms() -> None:
         "31.02.2026, 10:00:00 MEZ",
     ):
         assert parse(bad) is None
+
+
+def test_ambiguous_zone_is_noted_on_the_conversation(tmp_path: Path) -> None:
+    """IST is India's, Ireland's or Israel's: read as India's, and said so, once."""
+    blocks = [
+        block("later", "Jan 5, 2026, 3:35:00 PM IST"),
+        block("first", "Jan 5, 2026, 3:30:00 PM IST"),
+    ]
+    (conv,) = conversations(html_export(tmp_path, blocks))
+    assert conv.created_at == JAN5 + 3600
+    (note,) = conv.problems
+    assert "IST" in note and "ambiguous" in note and "+5:30" in note
+    (plain,) = conversations(html_export(tmp_path, [block("x", "5 Jan 2026, 10:00:00 CET")]))
+    assert not plain.problems
 
 
 def test_html_date_not_understood_is_reported(tmp_path: Path) -> None:

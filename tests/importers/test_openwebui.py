@@ -114,6 +114,18 @@ def test_detect_zip_folder_and_legacy(real: Path, tmp_path: Path) -> None:
     assert not openwebui.detect(tmp_path / "junk.json")
 
 
+def test_a_first_element_that_is_no_chat_does_not_refuse_the_file(tmp_path: Path) -> None:
+    """Any of the first elements being a chat makes the file Open WebUI's; the odd one is
+    reported on its own."""
+    good = item("ok", [node("m", None, "user", "hi", 1)], "m")
+    path = tmp_path / "chat-export.json"
+    path.write_text(json.dumps([{"id": "odd", "chat": "broken"}, good]))
+    assert openwebui.detect(path)
+    found = conversations(path)
+    assert found["ok"].messages[0].text == "hi"
+    assert any("chat" in problem for problem in found["odd"].problems)
+
+
 # -- the real file ---------------------------------------------------------------------------------
 
 
@@ -272,6 +284,44 @@ def test_bad_input_becomes_problems(tmp_path: Path) -> None:
     assert [p.skipped for p in problems] == [1, 1, 0]
     assert "no id" in problems[1].what and "3 chats read" in problems[2].what
     assert all("\n" not in p.what and "—" in p.what for p in problems)
+
+
+def test_folder_sources_and_rating_are_converted_tags_reported(tmp_path: Path) -> None:
+    """``folder_id`` is the chat's project, ``sources`` become citations (numbered as Open WebUI
+    numbers them), ``annotation`` stays on its message; tags have no place and are said so."""
+    answer = node("a", "q", "assistant", "Light is fast [1].", 2)
+    web = {"type": "web_search", "name": "search", "urls": ["https://nasa.gov/c"]}
+    answer["sources"] = [
+        {
+            "source": web,
+            "document": ["299,792,458 m/s", "exact since 1983", "breaks every two hours"],
+            "metadata": [
+                {"source": "https://nasa.gov/c", "title": "NASA"},
+                {"source": "https://nasa.gov/c", "title": "NASA"},
+                {"source": "https://aaa.com/b", "title": "AAA"},
+            ],
+        },
+        {"source": {"id": "f1", "name": "notes.pdf"}, "document": ["p. 3"], "metadata": [{}]},
+    ]
+    answer["annotation"] = {"rating": 1, "reason": "Accurate information", "comment": "good"}
+    chat = item("c", [node("q", None, "user", "speed of light?", 1), answer], "a")
+    chat |= {"folder_id": "folder-7", "meta": {"tags": ["physics", "facts"]}}
+    path = tmp_path / "chat-export.json"
+    path.write_text(json.dumps([chat, item("d", [node("m", None, "user", "hi", 1)], "m")]))
+    found = records(path)
+    conv = next(r for r in found if isinstance(r, Conversation) and r.source_id == "c")
+    assert conv.project == "folder-7"
+    reply = by_id(conv)["a"]
+    cited = [p for p in reply.parts if p["type"] == "citation"]
+    assert [(c["marker"], c.get("url"), c.get("title")) for c in cited] == [
+        ("[1]", "https://nasa.gov/c", "NASA"),
+        ("[2]", "https://aaa.com/b", "AAA"),
+        ("[3]", None, "notes.pdf"),
+    ]
+    assert reply.text == "Light is fast [1]."
+    assert reply.meta["annotation"] == answer["annotation"]
+    (tags,) = [r for r in found if isinstance(r, Problem) and "tags" in r.what]
+    assert not tags.lost and "1 chat" in tags.what and "meta.tags" in tags.what
 
 
 def test_broken_links_are_repaired_and_reported(tmp_path: Path) -> None:
