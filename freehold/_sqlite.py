@@ -3,6 +3,11 @@
 Each is private like everything in the data folder (0600 in 0700 folders), in WAL mode (a
 reader never waits for the writer), and in autocommit mode, its writes grouped by
 ``transaction`` (``BEGIN IMMEDIATE``: a second writer waits at the start, never half-way).
+Opening one is a write (the folder, the file, the WAL setting): a disk that refuses is the
+storage line (``storage.py``), never a bare ``OSError`` or SQLite's "unable to open database
+file". In a data folder that cannot be written (the archive is then read read-only,
+``Archive.read_only``), an existing file is opened read-only by the archive's rule
+(``read_only``): ``mode=ro`` beside its ``-wal``, else ``immutable``.
 """
 
 from __future__ import annotations
@@ -12,20 +17,38 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from freehold import _private
+from freehold import _private, storage
 
-__all__ = ["open_private", "transaction"]
+__all__ = ["open_private", "read_only", "transaction"]
 
 
 def open_private(path: Path, schema: str, *, threads: bool = False) -> sqlite3.Connection:
     """``path`` opened (made private first when new) with ``schema`` applied (idempotent SQL);
     ``threads``: the connection may be used from other threads (the caller serialises)."""
-    _private.make_dirs(path.parent)
-    _private.create(path)
-    db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=not threads)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.executescript(schema)
+    with storage.guarded(path):
+        _private.make_dirs(path.parent)
+        _private.create(path)
+    try:
+        db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=not threads)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(schema)
+    except sqlite3.OperationalError as error:
+        raise storage.sqlite_failure(error, path) or error from error
     return db
+
+
+def read_only(path: Path, *, threads: bool = False) -> sqlite3.Connection:
+    """An existing ``path`` opened for reading only, in a folder this process cannot write:
+    ``mode=ro`` when its ``-wal`` is there (SQLite needs it), else ``immutable`` (which needs
+    neither it nor a ``-shm``) — the rule ``archive._connect`` follows for the archive."""
+    wal = path.with_name(path.name + "-wal").exists()
+    target = f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
+    try:
+        return sqlite3.connect(
+            target, uri=True, isolation_level=None, timeout=30, check_same_thread=not threads
+        )
+    except sqlite3.OperationalError as error:
+        raise storage.sqlite_failure(error, path) or error from error
 
 
 @contextmanager

@@ -30,11 +30,11 @@ from starlette.responses import FileResponse, RedirectResponse, Response, Stream
 
 from freehold import breaktest, exits
 from freehold.backup import status as backup_status
-from freehold.errors import FreeholdError, NotFoundError
+from freehold.errors import NotFoundError
 from freehold.exporters import json as json_export
 from freehold.exporters import markdown as markdown_export
 from freehold.safehtml import RASTER
-from freehold.web.imports import UploadError
+from freehold.web.imports import ImportRunningError, UploadError
 from freehold.web.meaning import search_page as meaning_search
 from freehold.web.render import composer_page, conversation_page, markdown_page, page
 from freehold.web.turns import NDJSON, Ask
@@ -343,7 +343,11 @@ def source(request: Request) -> Response:
 
 def import_form(request: Request, error: str | None = None, status: int = 200) -> Response:
     jobs = request.app.state.jobs
-    context = {"error": error, "jobs": list(jobs.jobs.values())[::-1]}
+    context = {
+        "error": error,
+        "jobs": list(jobs.jobs.values())[::-1],
+        "read_only": _archive(request).read_only,
+    }
     return page(request, "import.html", context, status_code=status)
 
 
@@ -353,7 +357,7 @@ async def import_upload(request: Request) -> Response:
         job = await jobs.receive(request.headers.get("content-type", ""), request.stream())
     except UploadError as error:
         return import_form(request, str(error), 400)
-    except FreeholdError as error:  # another import is running
+    except ImportRunningError as error:
         return import_form(request, str(error), 409)
     except ClientDisconnect:  # hung up, or silent past the idle timeout: nothing was kept
         return Response(status_code=400)  # nobody is left to read it
