@@ -33,6 +33,7 @@ from freehold.backup import status as backup_status
 from freehold.errors import NotFoundError
 from freehold.exporters import json as json_export
 from freehold.exporters import markdown as markdown_export
+from freehold.models import Conversation, Message
 from freehold.safehtml import RASTER
 from freehold.web.imports import ImportRunningError, UploadError
 from freehold.web.meaning import search_page as meaning_search
@@ -181,7 +182,18 @@ def _facet_url(request: Request, name: str, value: str) -> str:
 def conversation(request: Request) -> Response:
     archive = _archive(request)
     conv = archive.get_conversation(request.path_params["cid"])
-    return conversation_page(request, conv, _at(request, required=False))
+    at = _at(request, required=False)
+    if at is not None:
+        _message(conv, at)  # a link to a message elsewhere is a dead link, not this page
+    return conversation_page(request, conv, at)
+
+
+def _message(conv: Conversation, at: int) -> Message:
+    """Message ``at`` of ``conv``; NotFoundError (404) when it holds none of that number."""
+    message = next((m for m in conv.messages if m.id == at), None)
+    if message is None:
+        raise NotFoundError(f"no message {at} in conversation {conv.id}")
+    return message
 
 
 def _at(request: Request, *, required: bool) -> int | None:
@@ -194,10 +206,7 @@ def _at(request: Request, *, required: bool) -> int | None:
 def composer(request: Request) -> Response:
     """The composer under a message: a model/route picker and, to continue, the prompt."""
     conv = _archive(request).get_conversation(request.path_params["cid"])
-    at = _at(request, required=True)
-    message = next((m for m in conv.messages if m.id == at), None)
-    if message is None:
-        raise NotFoundError(f"no message {at} in conversation {conv.id}")
+    message = _message(conv, _at(request, required=True) or 0)
     again = request.url.path.endswith("/regenerate")
     return composer_page(request, conv, message, again=again)
 

@@ -468,11 +468,41 @@ def test_conversation_at_another_branch(client: httpx.Client) -> None:
     assert 136 in shown and 112 in shown  # the shared start of both branches
     assert '<span class="count">1/2</span>' in main(page)
     assert f'href="/conversations/{BRANCHED}?at=138"' in main(page)
-    # a message of another conversation, or none at all, falls back to the visible path
+    # a message of another conversation, or none at all: a dead link, as /continue says
     for at in ("1", "999999999999999"):
-        assert articles(client.get(f"/conversations/{BRANCHED}?at={at}")) == articles(
-            client.get(f"/conversations/{BRANCHED}")
-        )
+        for page in ("", "/continue"):
+            missing = client.get(f"/conversations/{BRANCHED}{page}?at={at}")
+            assert missing.status_code == 404, page
+            assert f"no message {at} in conversation {BRANCHED}" in missing.text
+
+
+def test_the_page_stops_at_the_visible_leaf_as_its_download_does(
+    server: Server, tmp_path: Path
+) -> None:
+    """Probe K, item 3: with the current node mid-thread, the page ran on to the newest leaf
+    (four messages, no sign of a branch) while its Markdown download, ``show`` and the list's
+    "2 branches" end the thread at the current node, the rest another branch."""
+    texts = [("u1", "user", "first"), ("a1", "assistant", "first answer")]
+    texts += [("u2", "user", "later"), ("a2", "assistant", "later answer")]
+    nodes: list[tuple[str, str | None, Any]] = [("root", None, None)]
+    for n, (mid, role, text) in enumerate(texts):
+        nodes.append((mid, nodes[-1][0], chatgpt_message(mid, role, text, START + n, None)))
+    chat = chatgpt_conversation("c-mid", "Mid", START, nodes, "a1")
+    export = write_zip(tmp_path / "mid.zip", {"conversations.json": json.dumps([chat]).encode()})
+    with open_archive(server.home) as archive:
+        assert ingest(archive, export).ok
+    url = f"/conversations/{cid('c-mid')}"
+    with server.client() as client:
+        default = client.get(url)
+        markdown = client.get(f"{url}/download.md").text
+        more = re.search(rf'<a class="more" href="{url}\?at=(\d+)"', main(default))
+        assert more is not None, main(default)
+        beyond = client.get(url, params={"at": more[1]})
+    assert len(articles(default)) == 2 and "later answer" not in main(default)
+    thread = markdown.split("## Other branches")[0]
+    assert "first answer" in thread and "later" not in thread  # the same thread
+    assert len(articles(beyond)) == 4 and "later answer" in main(beyond)
+    assert f'<a class="passes" href="{url}">' in main(beyond)  # back to where it stops
 
 
 @pytest.mark.parametrize("at", ["x", "-1", "1.0", "%C2%B2", "9" * 19, "9" * 5000])
