@@ -371,6 +371,25 @@ def _bad_query(query: str, error: sqlite3.OperationalError) -> FreeholdError:
 CANDIDATES = 1000
 
 
+def model_match(column: str, model: str) -> tuple[str, list[Any]]:
+    """The one rule for a model filter, everywhere (search, the list, exports, the web app's
+    facets and their links): ``column`` is the model's exact name; ``gpt-4*``, with a ``*`` at
+    the end, any name that starts with ``gpt-4`` (gpt-4, gpt-4o, gpt-4-turbo)."""
+    if model.endswith("*"):
+        prefix = model.rstrip("*")
+        return f"substr({column}, 1, ?) = ?", [len(prefix), prefix]
+    return f"{column} = ?", [model]
+
+
+def conversation_model(model: str, conversations: str = "c") -> tuple[str, list[Any]]:
+    """A conversation matches ``model`` (``model_match``) by its own model or any of its
+    messages' (a conversation changes model when the person picks another)."""
+    own, params = model_match(f"{conversations}.model", model)
+    any_message, more = model_match("model", model)
+    found = f"SELECT conversation_id FROM messages WHERE {any_message}"
+    return f"({own} OR {conversations}.id IN ({found}))", params + more
+
+
 def filters(
     source: str | None,
     model: str | None,
@@ -379,11 +398,15 @@ def filters(
     until: str | None,
     conversation: str | None,
 ) -> tuple[str, list[Any]]:
+    """Where a message hit (``m``, its conversation ``c``) must be; a message's model is its
+    own, else its conversation's."""
     clauses: list[str] = []
     params: list[Any] = []
+    if model is not None:
+        clause, params = model_match("coalesce(m.model, c.model)", model)
+        clauses.append(clause)
     for clause, value in (
         ("c.source_kind = ?", source),
-        ("substr(coalesce(m.model, c.model), 1, length(?)) = ?", model),
         ("m.role = ?", role),
         ("m.created_at >= ?", parse_when(since) if since else None),
         ("m.created_at < ?", parse_when(until, end=True) if until else None),
@@ -498,17 +521,14 @@ def select_ids(
 ) -> Iterator[str]:
     """Conversation ids in creation order, filtered.
 
-    ``model`` matches a prefix of the conversation's model or of any of its messages' models;
+    ``model`` keeps the conversations with that model (``conversation_model``);
     ``query`` keeps conversations with at least one message matching the full-text query.
     """
     where = ["1"]
     params: list[Any] = []
     if model:
-        where.append(
-            "(substr(model, 1, length(?)) = ? OR id IN (SELECT conversation_id FROM messages "
-            "WHERE substr(model, 1, length(?)) = ?))"
-        )
-        params += [model] * 4
+        clause, params = conversation_model(model, "conversations")
+        where.append(clause)
     if query:
         parsed = parse(query)
         found = []  # in either index

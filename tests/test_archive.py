@@ -238,8 +238,10 @@ def test_search_snippet_highlights_point_at_the_words(filled: Archive) -> None:
         ({"source": "claude"}, {"k-1"}),
         ({"source": "chatgpt"}, {"c-invoice", "c-travel"}),
         ({"role": "user"}, {"c-invoice", "k-1"}),
-        ({"model": "gpt-3"}, {"c-travel"}),
-        ({"model": "claude"}, {"k-1"}),
+        ({"model": "gpt-3*"}, {"c-travel"}),  # a prefix, with its "*"
+        ({"model": "gpt-3"}, set()),  # else the exact name
+        ({"model": "gpt-3.5"}, {"c-travel"}),
+        ({"model": "claude*"}, {"k-1"}),
         ({"since": "2024-02"}, {"c-travel", "k-1"}),
         ({"until": "2024-01"}, {"c-invoice"}),
         ({"since": "2024-01-11", "until": "2024-02-01"}, {"k-1"}),
@@ -746,9 +748,17 @@ def test_export_selection_by_model_and_query(tmp_path: Path) -> None:
         add(archive, conversation("bread", [first]))
         add(archive, conversation("k8s", [second, answer]))
         by_query = [c.source_id for c in archive.iter_conversations(query="sourdough")]
-        by_model = [c.source_id for c in archive.iter_conversations(model="o3")]
-        both = [c.source_id for c in archive.iter_conversations(model="o3", query="bread")]
-        assert (by_query, by_model, both) == (["bread"], ["k8s"], [])
+        by_model = [c.source_id for c in archive.iter_conversations(model="o3-mini")]
+        by_prefix = [c.source_id for c in archive.iter_conversations(model="o3*")]
+        not_exact = [c.source_id for c in archive.iter_conversations(model="o3")]
+        both = [c.source_id for c in archive.iter_conversations(model="o3*", query="bread")]
+        assert (by_query, by_model, by_prefix, not_exact, both) == (
+            ["bread"],
+            ["k8s"],
+            ["k8s"],
+            [],
+            [],
+        )
         with pytest.raises(FreeholdError, match="nothing to search for"):
             archive.iter_conversations(query='"(')
     out = tmp_path / "never-made"

@@ -237,13 +237,13 @@ def _next(page: httpx.Response) -> str:
 
 
 def test_list_pages_of_fifty(client: httpx.Client) -> None:
-    first = client.get("/conversations", params={"model": "synth-model"})
+    first = client.get("/conversations", params={"model": "synth-model*"})
     link = _next(first)
     second = client.get(link)
-    third = client.get("/conversations", params={"model": "synth-model", "page": "3"})
+    third = client.get("/conversations", params={"model": "synth-model*", "page": "3"})
     assert total(first) == SYNTHETIC
     assert titles(first) == [f"Synthetic {i:02d}" for i in range(59, 9, -1)]
-    assert "model=synth-model" in link and "page=2" in link
+    assert "model=synth-model%2A" in link and "page=2" in link
     assert titles(second) == [f"Synthetic {i:02d}" for i in range(9, -1, -1)]
     assert _next(second) == ""
     assert titles(third) == [] and "No conversation matches" in main(third)
@@ -260,7 +260,7 @@ def test_list_pages_of_fifty(client: httpx.Client) -> None:
             ["Synthetic 59", "Synthetic 57", "Synthetic 55"],
         ),
         (
-            {"model": "synth-model", "until": "2001-01-21"},
+            {"model": "synth-model*", "until": "2001-01-21"},
             ["Synthetic 02", "Synthetic 01", "Synthetic 00"],
         ),
         (
@@ -268,10 +268,10 @@ def test_list_pages_of_fifty(client: httpx.Client) -> None:
             ["Synthetic 02"],
         ),
         (
-            {"model": "synth", "branched": "1", "until": "2001-06"},
+            {"model": "synth*", "branched": "1", "until": "2001-06"},
             ["Synthetic 14", "Synthetic 07", "Synthetic 00"],
         ),
-        ({"model": "synth", "starred": "1"}, ["Synthetic 03"]),
+        ({"model": "synth*", "starred": "1"}, ["Synthetic 03"]),
         ({"gone": "1"}, ["Synthetic 59"]),
         ({"source": "claude", "gone": "1"}, []),
         ({"source": "chatgpt", "model": "gpt-4-5"}, ["Travel planning tips"]),
@@ -350,6 +350,32 @@ def test_search_with_facets_and_pages(client: httpx.Client) -> None:
     only_users = client.get(role[1].replace("&amp;", "&"))
     assert f"{SYNTHETIC} results" in main(only_users)
     assert facet(only_users, "Role") == {"user": SYNTHETIC}
+
+
+def _results(page: httpx.Response) -> int:
+    found = re.search(r"([\d,]+) results?", main(page))
+    return int(found[1].replace(",", "")) if found else 0
+
+
+def test_a_model_facet_counts_what_its_link_finds(client: httpx.Client, library: Server) -> None:
+    """Probe K, item 4: the facet counted exact models ("gpt-4 2") while its link's filter was
+    a prefix (8 results: gpt-4-browsing, gpt-4-plugins, gpt-4-turbo too), and the list's
+    filter took the conversation's model only. One rule now: a model's exact name, or a prefix
+    when it ends with ``*``; a conversation matches by its model or any of its messages'."""
+    page = client.get("/search", params={"q": "python"})
+    models = facet(page, "Model")
+    assert "gpt-4" in models and len(models) > 2
+    for model, count in models.items():
+        assert _results(client.get("/search", params={"q": "python", "model": model})) == count
+    prefix = _results(client.get("/search", params={"q": "python", "model": "gpt-4*"}))
+    assert prefix == sum(n for model, n in models.items() if model.startswith("gpt-4"))
+    exact = main(client.get("/conversations", params={"model": "gpt-4"}))
+    listed = set(re.findall(r'<li class="row" data-item>\s*<a href="/conversations/(\w+)"', exact))
+    with open_archive(library.home) as archive:
+        wanted = {c.id: c for c in archive.iter_conversations(model="gpt-4")}
+    assert wanted and listed == set(wanted)
+    for conv in wanted.values():
+        assert "gpt-4" in {conv.model, *(m.model for m in conv.messages)}
 
 
 def test_search_filters(client: httpx.Client) -> None:
