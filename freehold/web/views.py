@@ -80,8 +80,15 @@ def _archive(request: Request) -> Any:
 
 
 def _text(request: Request, name: str, limit: int = 200) -> str | None:
+    """A text parameter, None when empty; over ``limit`` characters, refused (400): cut, a
+    query or a filter would silently ask for something else."""
     value = request.query_params.get(name, "").strip()
-    return value[:limit] or None
+    if len(value) > limit:
+        what = "the search" if name == "q" else name
+        raise HTTPException(
+            400, f"{what} is {len(value)} characters long; at most {limit} — shorten it"
+        )
+    return value or None
 
 
 def _flag(request: Request, name: str) -> bool:

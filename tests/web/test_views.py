@@ -378,6 +378,16 @@ def test_a_model_facet_counts_what_its_link_finds(client: httpx.Client, library:
         assert "gpt-4" in {conv.model, *(m.model for m in conv.messages)}
 
 
+def test_an_over_long_query_is_refused_not_cut(client: httpx.Client) -> None:
+    """Probe K, item 5: a query over 500 characters was cut silently, mid-word."""
+    long = "zebra " * 84  # 504 characters
+    page = client.get("/search", params={"q": long})
+    assert page.status_code == 400
+    assert "the search is 503 characters long; at most 500" in page.text
+    assert client.get("/search", params={"q": long[:500]}).status_code == 200
+    assert client.get("/conversations", params={"model": "m" * 201}).status_code == 400
+
+
 def test_search_filters(client: httpx.Client) -> None:
     page = client.get("/search", params={"q": "zebra", "role": "assistant", "until": "2001-01-11"})
     assert "2 results" in main(page)
