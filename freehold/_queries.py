@@ -505,7 +505,8 @@ def resolve(db: sqlite3.Connection, ref: str) -> str:
         if len(rows) == 1:
             return str(rows[0][0])
         if len(rows) > 1:
-            raise NotFoundError(f"{ref!r} matches several conversations — give more characters")
+            # Not "not found" (404): the request names too little (FreeholdError, 400).
+            raise FreeholdError(f"{ref!r} matches several conversations — give more characters")
     raise NotFoundError(f"no conversation {ref!r} — `freehold search` finds ids")
 
 
@@ -661,7 +662,7 @@ def find_message(db: sqlite3.Connection, cid: str, ref: str) -> Message:
             (cid, ref),
         ).fetchall()
     if len(rows) > 1:
-        raise NotFoundError(f"{ref!r} matches several messages — give more characters")
+        raise FreeholdError(f"{ref!r} matches several messages — give more characters")
     if not rows:
         raise NotFoundError(
             f"no message {ref!r} in conversation {cid} — `freehold show {cid} --json` lists "

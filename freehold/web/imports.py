@@ -119,7 +119,7 @@ class Jobs:
 
     def abandon(self, job: Job, folder: Path) -> None:
         """Forget a job whose upload did not arrive whole, and everything it saved."""
-        shutil.rmtree(folder, ignore_errors=True)
+        _remove(folder)
         with self.lock:
             self.jobs.pop(job.id, None)
 
@@ -164,8 +164,17 @@ class Jobs:
             error = f"{type(failure).__name__}: {failure}"
         finally:
             # The upload goes first: a job seen as finished has left nothing behind.
-            shutil.rmtree(folder, ignore_errors=True)
+            _remove(folder)
             job.report, job.error, job.state = report, error, state  # state last: see snapshot
+
+
+def _remove(folder: Path) -> None:
+    """A job's folder, and ``uploads`` when no other job's is in it: an upload leaves nothing
+    in the data folder. Only while the job still holds the one import slot (no other folder
+    is being made)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):  # another job's folder is there, or it is gone
+        folder.parent.rmdir()
 
 
 _FLUSH_AT = 1 << 20  # bytes of upload held in memory before they go to disk

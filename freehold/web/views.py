@@ -19,7 +19,7 @@ import tempfile
 import unicodedata
 import zipfile
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -33,8 +33,9 @@ from freehold.backup import status as backup_status
 from freehold.errors import NotFoundError
 from freehold.exporters import json as json_export
 from freehold.exporters import markdown as markdown_export
+from freehold.exporters._folder import conversation_name
 from freehold.models import Conversation, Message
-from freehold.safehtml import RASTER
+from freehold.safehtml import RASTER, RUNNABLE
 from freehold.web.imports import ImportRunningError, UploadError
 from freehold.web.meaning import search_page as meaning_search
 from freehold.web.render import composer_page, conversation_page, markdown_page, page
@@ -275,9 +276,10 @@ def download(request: Request) -> Response:
     if fmt not in ("md", "json"):
         raise NotFoundError(f"no download format {fmt[:20]!r}: use .md or .json")
     conv = archive.get_conversation(request.path_params["cid"])
-    if fmt == "json":
+    if fmt == "json":  # named as the Markdown note is: date, title, id
         body = json_export.dumps(json_export.conversation_record(archive, conv))
-        return _attachment_response(body, f"{conv.id}.json", "application/json")
+        name = conversation_name(conv, set(), ".json")
+        return _attachment_response(body, name, "application/json")
     with tempfile.TemporaryDirectory(prefix="freehold-") as tmp:
         out = Path(tmp) / "export"
         markdown_export.write(archive, [conv], out)
@@ -342,11 +344,23 @@ def attachment(request: Request) -> Response:
         raise NotFoundError(f"attachment {sha} is listed but its file is missing")
     if info.mime in RASTER:
         return FileResponse(path, media_type=info.mime, headers={"cache-control": "private"})
-    extension = RASTER.get(info.mime or "", ".bin")
-    name = content_disposition(f"attachment-{sha[:12]}{extension}")
+    name = content_disposition(_download_name(info.name, sha))
     return FileResponse(
         path, media_type="application/octet-stream", headers={"content-disposition": name}
     )
+
+
+def _download_name(name: str | None, sha: str) -> str:
+    """An attachment's download name: the name it came with (``content_disposition`` makes
+    any name safe to send), but ``.bin`` for a type a browser would run (``RUNNABLE``)."""
+    stem, dot, suffix = PurePosixPath(name or "").name.rpartition(".")
+    if not dot:
+        stem, suffix = suffix, ""
+    if not stem.strip(" ."):
+        stem = f"attachment-{sha[:12]}"
+    if not suffix or f".{suffix.lower()}" in RUNNABLE:
+        suffix = "bin"
+    return f"{stem}.{suffix}"
 
 
 def source(request: Request) -> Response:
