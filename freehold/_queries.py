@@ -17,13 +17,15 @@ the messages' text when no other word lets FTS5 choose the candidates. An ordina
 found in ``messages_fts`` or, written against such letters (iPhoneを), in the small index of
 those words, ``messages_glued_fts`` (``_unspaced.glued``): the search runs as before, then once
 more driven by that index for the messages only it finds, merged newest first; their snippets
-are cut as those of a word found as a substring.
+are cut as those of a word found as a substring. A word whose NFKC form differs (full-width
+``ｉＰｈｏｎｅ``) is looked for in both forms (``_terms``).
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -240,13 +242,13 @@ def _groups(query: str) -> list[list[_Word]]:
         if word == "OR" and groups and not joining:
             joining = True
             continue
-        term = _term(match["phrase"] if word is None else word, bool(match["pstar"]))
-        if term is None:
+        terms = _terms(match["phrase"] if word is None else word, bool(match["pstar"]))
+        if not terms:
             continue
         if joining:
-            groups[-1].append(term)
+            groups[-1] += terms
         else:
-            groups.append([term])
+            groups.append(terms)
         joining = False
     if joining:  # a last OR joins nothing: it was a word
         groups.append([_Word('"OR"', typed="OR")])
@@ -256,6 +258,18 @@ def _groups(query: str) -> list[list[_Word]]:
             "(punctuation on its own is not indexed)"
         )
     return groups
+
+
+def _terms(text: str, prefix: bool) -> list[_Word]:
+    """The word as typed and, when its NFKC form differs (full-width ``ｉＰｈｏｎｅ``, a
+    ligature), that form too, either found: a Japanese keyboard types Latin letters full
+    width, and the text looked for seldom is. The index keeps text as typed (a folded index
+    needs a tokenizer of our own that every SQLite reader would lack: docs/decisions.md)."""
+    found = [_term(text, prefix)]
+    folded = unicodedata.normalize("NFKC", text)
+    if folded != text:
+        found.append(_term(folded, prefix))
+    return list(dict.fromkeys(word for word in found if word is not None))
 
 
 def _term(text: str, prefix: bool) -> _Word | None:

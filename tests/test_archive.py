@@ -479,8 +479,9 @@ def test_resolve_by_id_source_id_and_prefix(filled: Archive) -> None:
 
 
 def test_resolve_ambiguous_and_unknown(filled: Archive) -> None:
-    with pytest.raises(NotFoundError, match="several"):
+    with pytest.raises(FreeholdError, match="several") as ambiguous:  # names too little
         filled.resolve("c-")
+    assert not isinstance(ambiguous.value, NotFoundError)  # a 400 in the web app, not a 404
     with pytest.raises(NotFoundError, match="no conversation"):
         filled.resolve("zzz-nothing")
     with pytest.raises(NotFoundError):
@@ -1545,3 +1546,23 @@ def test_digest_format_is_stable() -> None:
     from freehold.archive import prepare
 
     assert prepare(_digest_sample()).digest == DIGEST_PINNED
+
+
+def test_full_width_letters_in_a_search_find_the_usual_ones(archive: Archive) -> None:
+    """Probe K, minor: ｉＰｈｏｎｅ (full-width Latin, as a Japanese keyboard types it) found no
+    iPhone. A word whose NFKC form differs is looked for in both forms: the full-width text
+    typed so is found as before."""
+    add(
+        archive,
+        conversation("plain", [msg("p", None, "user", "I bought an iPhone today")]),
+        conversation("wide", [msg("w", None, "user", "ｉＰｈｏｎｅ 15 ケース")]),
+    )
+
+    def found(query: str) -> set[str]:
+        return {hit.conversation_id for hit in archive.search(query)}
+
+    plain, wide = (archive.resolve(sid) for sid in ("plain", "wide"))
+    assert found("ｉＰｈｏｎｅ") == {plain, wide}
+    assert found("iPhone") == {plain}  # the index keeps text as typed (docs/decisions.md)
+    assert found("ｉＰｈｏｎｅ OR android") == {plain, wide}
+    assert found("ｂｏｕｇｈｔ ｉＰｈｏｎｅ") == {plain}
