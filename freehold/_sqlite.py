@@ -28,12 +28,10 @@ def open_private(path: Path, schema: str, *, threads: bool = False) -> sqlite3.C
     with storage.guarded(path):
         _private.make_dirs(path.parent)
         _private.create(path)
-    try:
+    with _storage(path):
         db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=not threads)
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(schema)
-    except sqlite3.OperationalError as error:
-        raise storage.sqlite_failure(error, path) or error from error
     return db
 
 
@@ -43,12 +41,23 @@ def read_only(path: Path, *, threads: bool = False) -> sqlite3.Connection:
     neither it nor a ``-shm``) — the rule ``archive._connect`` follows for the archive."""
     wal = path.with_name(path.name + "-wal").exists()
     target = f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
-    try:
+    with _storage(path):
         return sqlite3.connect(
             target, uri=True, isolation_level=None, timeout=30, check_same_thread=not threads
         )
+
+
+@contextmanager
+def _storage(path: Path) -> Iterator[None]:
+    """SQLite's busy, read-only, full and I/O errors on ``path`` as the storage line; any
+    other error as it is."""
+    try:
+        yield
     except sqlite3.OperationalError as error:
-        raise storage.sqlite_failure(error, path) or error from error
+        failed = storage.sqlite_failure(error, path)
+        if failed is None:
+            raise
+        raise failed from error
 
 
 @contextmanager
