@@ -539,7 +539,7 @@ def test_the_page_stops_at_the_visible_leaf_as_its_download_does(
     thread = markdown.split("## Other branches")[0]
     assert "first answer" in thread and "later" not in thread  # the same thread
     assert len(articles(beyond)) == 4 and "later answer" in main(beyond)
-    assert f'<a class="passes" href="{url}">' in main(beyond)  # back to where it stops
+    assert f'<a class="passes" href="{url}" ' in main(beyond)  # back to where it stops
 
 
 @pytest.mark.parametrize("at", ["x", "-1", "1.0", "%C2%B2", "9" * 19, "9" * 5000])
