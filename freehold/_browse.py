@@ -85,9 +85,11 @@ def _list_filters(
 ) -> tuple[str, list[Any]]:
     clauses = ["1"]
     params: list[Any] = []
+    if model:
+        clause, params = _queries.conversation_model(model)
+        clauses.append(clause)
     for clause, value in (
         ("c.source_kind = ?", source),
-        ("substr(c.model, 1, length(?)) = ?", model),
         ("c.created_at >= ?", _when(since) if since else None),
         ("c.created_at < ?", _when(until, end=True) if until else None),
     ):

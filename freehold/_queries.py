@@ -21,12 +21,15 @@ are cut as those of a word found as a substring. The names of the files a messag
 are a third index of the same kind, ``messages_files_fts`` (migration m013), searched the same
 way once more, each word there as the start of a word (``quart`` finds quarterly-report.pdf,
 as a file search does); such a hit says so (``Hit.found_in``) and its snippet is the names.
+A word whose NFKC form differs (full-width
+``ｉＰｈｏｎｅ``) is looked for in both forms (``_terms``).
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -45,11 +48,13 @@ __all__ = [
     "Query",
     "candidates",
     "context_records",
+    "conversation_model",
     "filters",
     "find_message",
     "hit",
     "iso",
     "load_conversation",
+    "model_match",
     "parse",
     "parse_when",
     "personal_context",
@@ -302,13 +307,13 @@ def _groups(query: str) -> list[list[_Word]]:
         if word == "OR" and groups and not joining:
             joining = True
             continue
-        term = _term(match["phrase"] if word is None else word, bool(match["pstar"]))
-        if term is None:
+        terms = _terms(match["phrase"] if word is None else word, bool(match["pstar"]))
+        if not terms:
             continue
         if joining:
-            groups[-1].append(term)
+            groups[-1] += terms
         else:
-            groups.append([term])
+            groups.append(terms)
         joining = False
     if joining:  # a last OR joins nothing: it was a word
         groups.append([_Word('"OR"', typed="OR")])
@@ -318,6 +323,18 @@ def _groups(query: str) -> list[list[_Word]]:
             "(punctuation on its own is not indexed)"
         )
     return groups
+
+
+def _terms(text: str, prefix: bool) -> list[_Word]:
+    """The word as typed and, when its NFKC form differs (full-width ``ｉＰｈｏｎｅ``, a
+    ligature), that form too, either found: a Japanese keyboard types Latin letters full
+    width, and the text looked for seldom is. The index keeps text as typed (a folded index
+    needs a tokenizer of our own that every SQLite reader would lack: docs/decisions.md)."""
+    found = [_term(text, prefix)]
+    folded = unicodedata.normalize("NFKC", text)
+    if folded != text:
+        found.append(_term(folded, prefix))
+    return list(dict.fromkeys(word for word in found if word is not None))
 
 
 def _term(text: str, prefix: bool) -> _Word | None:
@@ -451,6 +468,25 @@ def _bad_query(query: str, error: sqlite3.OperationalError) -> FreeholdError:
 CANDIDATES = 1000
 
 
+def model_match(column: str, model: str) -> tuple[str, list[Any]]:
+    """The one rule for a model filter, everywhere (search, the list, exports, the web app's
+    facets and their links): ``column`` is the model's exact name; ``gpt-4*``, with a ``*`` at
+    the end, any name that starts with ``gpt-4`` (gpt-4, gpt-4o, gpt-4-turbo)."""
+    if model.endswith("*"):
+        prefix = model.rstrip("*")
+        return f"substr({column}, 1, ?) = ?", [len(prefix), prefix]
+    return f"{column} = ?", [model]
+
+
+def conversation_model(model: str, conversations: str = "c") -> tuple[str, list[Any]]:
+    """A conversation matches ``model`` (``model_match``) by its own model or any of its
+    messages' (a conversation changes model when the person picks another)."""
+    own, params = model_match(f"{conversations}.model", model)
+    any_message, more = model_match("model", model)
+    found = f"SELECT conversation_id FROM messages WHERE {any_message}"
+    return f"({own} OR {conversations}.id IN ({found}))", params + more
+
+
 def filters(
     source: str | None,
     model: str | None,
@@ -459,11 +495,15 @@ def filters(
     until: str | None,
     conversation: str | None,
 ) -> tuple[str, list[Any]]:
+    """Where a message hit (``m``, its conversation ``c``) must be; a message's model is its
+    own, else its conversation's."""
     clauses: list[str] = []
     params: list[Any] = []
+    if model is not None:
+        clause, params = model_match("coalesce(m.model, c.model)", model)
+        clauses.append(clause)
     for clause, value in (
         ("c.source_kind = ?", source),
-        ("substr(coalesce(m.model, c.model), 1, length(?)) = ?", model),
         ("m.role = ?", role),
         ("m.created_at >= ?", parse_when(since) if since else None),
         ("m.created_at < ?", parse_when(until, end=True) if until else None),
@@ -578,7 +618,8 @@ def resolve(db: sqlite3.Connection, ref: str) -> str:
         if len(rows) == 1:
             return str(rows[0][0])
         if len(rows) > 1:
-            raise NotFoundError(f"{ref!r} matches several conversations — give more characters")
+            # Not "not found" (404): the request names too little (FreeholdError, 400).
+            raise FreeholdError(f"{ref!r} matches several conversations — give more characters")
     raise NotFoundError(f"no conversation {ref!r} — `freehold search` finds ids")
 
 
@@ -594,17 +635,14 @@ def select_ids(
 ) -> Iterator[str]:
     """Conversation ids in creation order, filtered.
 
-    ``model`` matches a prefix of the conversation's model or of any of its messages' models;
+    ``model`` keeps the conversations with that model (``conversation_model``);
     ``query`` keeps conversations with at least one message matching the full-text query.
     """
     where = ["1"]
     params: list[Any] = []
     if model:
-        where.append(
-            "(substr(model, 1, length(?)) = ? OR id IN (SELECT conversation_id FROM messages "
-            "WHERE substr(model, 1, length(?)) = ?))"
-        )
-        params += [model] * 4
+        clause, params = conversation_model(model, "conversations")
+        where.append(clause)
     if query:
         parsed = parse(query)
         found = []  # in any index
@@ -738,7 +776,7 @@ def find_message(db: sqlite3.Connection, cid: str, ref: str) -> Message:
             (cid, ref),
         ).fetchall()
     if len(rows) > 1:
-        raise NotFoundError(f"{ref!r} matches several messages — give more characters")
+        raise FreeholdError(f"{ref!r} matches several messages — give more characters")
     if not rows:
         raise NotFoundError(
             f"no message {ref!r} in conversation {cid} — `freehold show {cid} --json` lists "

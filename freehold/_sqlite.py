@@ -9,6 +9,12 @@ not there is an empty database in memory (it reads as "nothing yet"), and one in
 process cannot write is read read-only (``read_only_uri``, the archive's rule too), so neither
 a folder nor a file, nor SQLite's ``-wal`` and ``-shm`` beside it, is made. A file that cannot
 be opened for writing is the storage line (``storage.sqlite_failure``), not a traceback.
+
+Opening one to write is a write (the folder, the file, the WAL setting): a disk that refuses is the
+storage line (``storage.py``), never a bare ``OSError`` or SQLite's "unable to open database
+file". In a data folder that cannot be written (the archive is then read read-only,
+``Archive.read_only``), an existing file is opened read-only by the archive's rule
+(``read_only``, ``read_only_uri``): ``mode=ro`` beside its ``-wal``, else ``immutable``.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from pathlib import Path
 
 from freehold import _private, storage
 
-__all__ = ["open_private", "read_only_uri", "transaction"]
+__all__ = ["open_private", "read_only", "read_only_uri", "transaction"]
 
 
 def open_private(
@@ -33,17 +39,12 @@ def open_private(
     if not create and not path.exists():
         return _connect(":memory:", threads, schema)
     if not create and not os.access(path.parent, os.W_OK):
-        return _connect(read_only_uri(path), threads, uri=True)
+        return read_only(path, threads=threads)
     with storage.guarded(path):
         _private.make_dirs(path.parent)
         _private.create(path)
-    try:
+    with _storage(path):
         return _connect(os.fspath(path), threads, "PRAGMA journal_mode=WAL;" + schema)
-    except sqlite3.OperationalError as error:
-        failed = storage.sqlite_failure(error, path)
-        if failed is None:
-            raise
-        raise failed from error
 
 
 def _connect(
@@ -61,6 +62,13 @@ def _connect(
     return db
 
 
+def read_only(path: Path, *, threads: bool = False) -> sqlite3.Connection:
+    """An existing ``path`` opened for reading only, in a folder this process cannot write
+    (``read_only_uri``, the rule ``archive._connect`` follows for the archive)."""
+    with _storage(path):
+        return _connect(read_only_uri(path), threads, uri=True)
+
+
 def read_only_uri(path: Path) -> str:
     """``path`` to be read in a folder this process cannot write. SQLite reads a WAL database
     there only with its ``-wal`` and ``-shm`` files present (then ``mode=ro``); without a
@@ -68,6 +76,19 @@ def read_only_uri(path: Path) -> str:
     writes while it reads: ``archive._connect``)."""
     wal = path.with_name(path.name + "-wal").exists()
     return f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
+
+
+@contextmanager
+def _storage(path: Path) -> Iterator[None]:
+    """SQLite's busy, read-only, full and I/O errors on ``path`` as the storage line; any
+    other error as it is."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        failed = storage.sqlite_failure(error, path)
+        if failed is None:
+            raise
+        raise failed from error
 
 
 @contextmanager

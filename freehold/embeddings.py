@@ -53,9 +53,10 @@ import numpy.typing as npt
 
 from freehold import _queries
 from freehold._sqlite import open_private, transaction
+from freehold._sqlite import read_only as _read_only
 from freehold.archive import Archive, now_iso
 from freehold.config import Config, load_config, parse_ref
-from freehold.errors import ConfigError, FreeholdError, ProviderError
+from freehold.errors import ConfigError, FreeholdError, ProviderError, StorageError
 
 __all__ = [
     "EMBED_CHARS",
@@ -258,11 +259,21 @@ _SCHEMA = """
 
 
 class EmbeddingStore:
-    """``embeddings.sqlite``: the one class that writes it."""
+    """``embeddings.sqlite``: the one class that writes it. ``read_only`` (a data folder that
+    cannot be written): the store built before is read as it is, never brought up to date;
+    with none, or none for this embedder, ``StorageError`` says to build it once where the
+    folder is writable."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
-        self.db = open_private(path, _SCHEMA, threads=True)
+        self.read_only = read_only
+        if read_only and not path.is_file():
+            raise StorageError(_needs_writable(path))
+        self.db = (
+            _read_only(path, threads=True)
+            if read_only
+            else open_private(path, _SCHEMA, threads=True)
+        )
 
     def close(self) -> None:
         self.db.close()
@@ -281,6 +292,8 @@ class EmbeddingStore:
         ).fetchone()
         if row is not None:
             return int(row[0])
+        if self.read_only:
+            raise StorageError(_needs_writable(self.path, embedder.name))
         cursor = self.db.execute(
             "INSERT INTO embedders (name, version, dim, created_at) VALUES (?, ?, ?, ?)",
             (embedder.name, embedder.version, embedder.dim, now_iso()),
@@ -374,8 +387,17 @@ def _stamp(path: Path) -> tuple[int, ...]:
 
 
 def open_store(archive: Archive) -> EmbeddingStore:
-    """The store beside ``archive`` (made on first use)."""
-    return EmbeddingStore(archive.home / STORE_NAME)
+    """The store beside ``archive`` (made on first use); read only where the archive is."""
+    return EmbeddingStore(archive.home / STORE_NAME, read_only=archive.read_only)
+
+
+def _needs_writable(path: Path, embedder: str | None = None) -> str:
+    what = f"holds no vectors of the {embedder} embedder" if embedder else "is not there"
+    return (
+        f"search by meaning needs a writable data folder once: {path} {what}, "
+        f"and {path.parent} is not writable — make it writable (or mount the disk "
+        "read-write) and search by meaning once; after that it works read-only too"
+    )
 
 
 # -- building -----------------------------------------------------------------------------
@@ -423,9 +445,12 @@ def build(
     *,
     progress: Progress | None = None,
 ) -> BuildReport:
-    """Embed what is new or changed since the last build (module docstring)."""
+    """Embed what is new or changed since the last build (module docstring); nothing where
+    the store is read only (what it holds is searched as it is)."""
     started = time.monotonic()
     eid = store.embedder_id(embedder)
+    if store.read_only:
+        return BuildReport(embedder.name, embedder.version, embedder.dim, stored=store.count(eid))
     source = int(archive.db.execute("SELECT coalesce(max(id), 0) FROM sources").fetchone()[0])
     full = source > store.checked_source(eid)
     above = 0 if full else store.highest(eid)

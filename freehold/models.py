@@ -73,6 +73,8 @@ _NEW_MARK = re.compile(
     "\ue200(?P<kind>[^\ue201\ue202]{0,2000})(?:\ue202(?P<data>[^\ue201]{0,2000}))?\ue201"
 )
 FILE_PARTS = ("image", "audio", "file")  # part types that point at an attachment
+# Part types whose whole content is their ``text``: blank text, nothing to show.
+_TEXT_ONLY_PARTS = ("text", "code", "execution_output", "thought", "transcript")
 ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 # The parts that are a message's own words (what ``Message.shown_text`` joins); every other part
 # is a tool call or result, reasoning, a web result, an error or a file, shown apart.
@@ -297,6 +299,15 @@ class Message:
         types = {part.get("type") for part in self.parts}
         return "tool" if types == {"execution_output"} else self.role
 
+    def has_content(self) -> bool:
+        """Whether a reader has anything to see: text, a file, or a part that is not blank
+        (what ``layout`` gives, the rule every renderer reads). False only for an empty
+        turn, ChatGPT's ``parts: [""]``, which ChatGPT and the exports leave out."""
+        if self.text.strip():
+            return True
+        shown, unused = self.layout()
+        return bool(unused) or any(ref is not None or not _blank(part) for part, ref in shown)
+
     def sources(self) -> dict[str, str]:
         """The URLs the message's citations point at, once each, with a title (else the URL)."""
         seen: dict[str, str] = {}
@@ -305,6 +316,10 @@ class Message:
             if part.get("type") == "citation" and isinstance(url, str) and url not in seen:
                 seen[url] = str(part.get("title") or url)
         return seen
+
+
+def _blank(part: Part) -> bool:
+    return part.get("type") in _TEXT_ONLY_PARTS and not str(part.get("text") or "").strip()
 
 
 @pickled_by_fields

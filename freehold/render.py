@@ -146,12 +146,12 @@ def conversation(conv: Conversation, *, all_branches: bool = False) -> list[Rend
 
 
 def _shown(message: Message) -> bool:
-    """Whether ``show`` prints a message: not an empty turn (ChatGPT's ``parts: [""]``), which
-    ChatGPT and the exports leave out too. A hidden one is still named (a system message), and
-    an unfinished one still says so."""
+    """Whether ``show`` prints a message: not an empty turn (``Message.has_content``: ChatGPT's
+    ``parts: [""]``), which ChatGPT and the exports leave out too. A hidden one is still named
+    (a system message), and an unfinished one still says so."""
     if message.hidden or message.status != "complete" or message.generation is not None:
         return True
-    return bool(message.text.strip() or message.attachments)
+    return message.has_content()
 
 
 def _branch_rule(number: int, total: int, fork: Message | None) -> Rule:
@@ -211,6 +211,8 @@ def _message(message: Message) -> RenderableType:
         body.append(Markdown(visible(message.text)))
     else:
         body.append(_text(message.text))
+    if not message.text.strip():  # a tool call's input, a part not understood: its parts
+        body.extend(_text(line, "dim") for line in _part_lines(message))
     body.extend(
         _text(f"  📎 {ref.name or ref.pointer}" + ("" if ref.sha256 else " (missing)"), "blue")
         for ref in message.attachments
@@ -220,6 +222,20 @@ def _message(message: Message) -> RenderableType:
         body.extend(_text(line, "dim") for line in attempt_lines(message.generation.attempts))
         body.extend(_text(f"  ⚠ {w}", "yellow") for w in message.generation.warnings)
     return Group(*body, Text(""))
+
+
+def _part_lines(message: Message) -> list[str]:
+    """What a message without text holds, a line or block per part (files are listed apart):
+    a tool call's input, an output, a part not understood named by its type (kept raw)."""
+    lines = []
+    for part, ref in message.layout()[0]:
+        if ref is not None:
+            continue
+        if part.get("type") == "unknown":
+            lines.append(f"(content not understood: {part.get('content_type')}, kept raw)")
+        elif text := str(part.get("text") or part.get("url") or "").strip():
+            lines.append(text)
+    return lines
 
 
 def generation_line(generation: Generation) -> str:

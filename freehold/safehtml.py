@@ -47,6 +47,7 @@ from freehold.models import AttachmentRef, Message, Part, without_citation_marks
 __all__ = [
     "MAX_DEPTH",
     "RASTER",
+    "RUNNABLE",
     "Body",
     "cap_depth",
     "escape",
@@ -59,6 +60,10 @@ __all__ = [
 ]
 
 RASTER = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}
+# File extensions a browser opens and runs (or renders with scripts) when the file is opened
+# from the downloads folder: a downloaded attachment never keeps one.
+RUNNABLE = {".htm", ".html", ".xhtml", ".xht", ".shtml", ".svg", ".svgz", ".xml", ".xsl"}
+RUNNABLE |= {".js", ".mjs", ".hta", ".mht", ".mhtml", ".swf", ".pdf"}
 _SAFE_URL = re.compile(r"^(?:https?://|mailto:)", re.IGNORECASE)
 _CONTEXT_LABELS = (
     ("about_user", "About the user"),

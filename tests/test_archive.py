@@ -238,8 +238,10 @@ def test_search_snippet_highlights_point_at_the_words(filled: Archive) -> None:
         ({"source": "claude"}, {"k-1"}),
         ({"source": "chatgpt"}, {"c-invoice", "c-travel"}),
         ({"role": "user"}, {"c-invoice", "k-1"}),
-        ({"model": "gpt-3"}, {"c-travel"}),
-        ({"model": "claude"}, {"k-1"}),
+        ({"model": "gpt-3*"}, {"c-travel"}),  # a prefix, with its "*"
+        ({"model": "gpt-3"}, set()),  # else the exact name
+        ({"model": "gpt-3.5"}, {"c-travel"}),
+        ({"model": "claude*"}, {"k-1"}),
         ({"since": "2024-02"}, {"c-travel", "k-1"}),
         ({"until": "2024-01"}, {"c-invoice"}),
         ({"since": "2024-01-11", "until": "2024-02-01"}, {"k-1"}),
@@ -477,8 +479,9 @@ def test_resolve_by_id_source_id_and_prefix(filled: Archive) -> None:
 
 
 def test_resolve_ambiguous_and_unknown(filled: Archive) -> None:
-    with pytest.raises(NotFoundError, match="several"):
+    with pytest.raises(FreeholdError, match="several") as ambiguous:  # names too little
         filled.resolve("c-")
+    assert not isinstance(ambiguous.value, NotFoundError)  # a 400 in the web app, not a 404
     with pytest.raises(NotFoundError, match="no conversation"):
         filled.resolve("zzz-nothing")
     with pytest.raises(NotFoundError):
@@ -746,9 +749,17 @@ def test_export_selection_by_model_and_query(tmp_path: Path) -> None:
         add(archive, conversation("bread", [first]))
         add(archive, conversation("k8s", [second, answer]))
         by_query = [c.source_id for c in archive.iter_conversations(query="sourdough")]
-        by_model = [c.source_id for c in archive.iter_conversations(model="o3")]
-        both = [c.source_id for c in archive.iter_conversations(model="o3", query="bread")]
-        assert (by_query, by_model, both) == (["bread"], ["k8s"], [])
+        by_model = [c.source_id for c in archive.iter_conversations(model="o3-mini")]
+        by_prefix = [c.source_id for c in archive.iter_conversations(model="o3*")]
+        not_exact = [c.source_id for c in archive.iter_conversations(model="o3")]
+        both = [c.source_id for c in archive.iter_conversations(model="o3*", query="bread")]
+        assert (by_query, by_model, by_prefix, not_exact, both) == (
+            ["bread"],
+            ["k8s"],
+            ["k8s"],
+            [],
+            [],
+        )
         with pytest.raises(FreeholdError, match="nothing to search for"):
             archive.iter_conversations(query='"(')
     out = tmp_path / "never-made"
@@ -1542,3 +1553,23 @@ def test_digest_format_is_stable() -> None:
     from freehold.archive import prepare
 
     assert prepare(_digest_sample()).digest == DIGEST_PINNED
+
+
+def test_full_width_letters_in_a_search_find_the_usual_ones(archive: Archive) -> None:
+    """Probe K, minor: ｉＰｈｏｎｅ (full-width Latin, as a Japanese keyboard types it) found no
+    iPhone. A word whose NFKC form differs is looked for in both forms: the full-width text
+    typed so is found as before."""
+    add(
+        archive,
+        conversation("plain", [msg("p", None, "user", "I bought an iPhone today")]),
+        conversation("wide", [msg("w", None, "user", "ｉＰｈｏｎｅ 15 ケース")]),
+    )
+
+    def found(query: str) -> set[str]:
+        return {hit.conversation_id for hit in archive.search(query)}
+
+    plain, wide = (archive.resolve(sid) for sid in ("plain", "wide"))
+    assert found("ｉＰｈｏｎｅ") == {plain, wide}
+    assert found("iPhone") == {plain}  # the index keeps text as typed (docs/decisions.md)
+    assert found("ｉＰｈｏｎｅ OR android") == {plain, wide}
+    assert found("ｂｏｕｇｈｔ ｉＰｈｏｎｅ") == {plain}

@@ -65,3 +65,27 @@ def test_a_conversations_own_system_prompt_is_shown_labelled(real: Path, tmp_pat
             assert shown.count(prompt) == 1 and shown.index(prompt) < shown.index("User")
     chatgpt = run("show", ids["chatgpt"]).stdout
     assert chatgpt.count("Preferred name:") == 1
+
+
+def test_a_message_without_text_but_with_content_is_shown(real: Path) -> None:
+    """Probe K, item 6: ``show`` kept a message only when its text was not blank, so a Claude
+    tool call whose input is not a string (text "", a code part) and a part it does not
+    understand were left out, while the web page and the exports show them."""
+    claude = real / "echomine-aucontraire" / "claude"
+    for name in ("tool_messages.json", "claude_thinking.json"):
+        assert run("import", str(claude / name)).exit_code == 0
+    tools = run("show", "tool-conv-004").stdout
+    assert "check_prime" in tools and '"number": 5754' in tools
+    assert tools.count("Assistant ·") == 4  # two tool calls, two answers
+    thinking = run("show", "conv-thinking").stdout
+    assert "content not understood: token_budget" in thinking
+
+
+def test_an_empty_turn_is_still_left_out(_isolated_home: Path, tmp_path: Path) -> None:
+    """ChatGPT's ``parts: [""]`` (a turn with nothing in it): left out, as ChatGPT does."""
+    from tests.builders import chatgpt_chats
+
+    export = chatgpt_chats(tmp_path / "e.zip", {"e1": ("Empty", ["hi", "", "bye"])}, 1.7e9)
+    assert run("import", str(export)).exit_code == 0
+    shown = run("show", "e1").stdout
+    assert "hi" in shown and "bye" in shown and "Assistant ·" not in shown

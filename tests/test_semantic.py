@@ -208,3 +208,24 @@ def test_the_web_search_by_meaning(home: Path, monkeypatch: pytest.MonkeyPatch) 
             refused = client.get("/search", params={"q": "tents", "meaning": "1"})
             assert refused.status_code == 400
             assert "needs 1 message embedded first" in refused.text
+
+
+def test_search_by_meaning_on_a_read_only_data_folder(home: Path, tmp_path: Path) -> None:
+    """Probe K, item 2: on a read-only disk the store was always opened read-write (made, in
+    WAL mode): a traceback (EROFS, or SQLite's "unable to open database file"). Now a store
+    built before is read as it is; with none, one line says what to do."""
+    from tests.test_storage import _on_a_read_only_mount
+
+    python = f"{sys.executable} -m freehold search --semantic --embedder lexical --json"
+    script = f"{python} 'museum ticket'; echo rc=$?"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = _on_a_read_only_mount(home, tmp_path / "a", script)
+    assert "Traceback" not in first.stderr, first.stderr
+    assert first.stdout.strip() == "rc=1", first.stdout
+    assert "search by meaning needs a writable data folder once" in first.stderr
+    _hits("museum ticket", "--semantic", "--embedder", "lexical")  # built, writable
+    second = _on_a_read_only_mount(home, tmp_path / "b", script)
+    assert "Traceback" not in second.stderr, second.stderr
+    found = orjson.loads(second.stdout.rsplit("rc=", 1)[0])
+    assert "rail pass depends on the museum ticket" in found[0]["snippet"]

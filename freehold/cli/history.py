@@ -112,7 +112,9 @@ def stats(as_json: bool) -> None:
 @click.command()
 @click.argument("query")
 @source_option("Only messages from this source kind")
-@click.option("--model", help="Only messages from models whose slug starts with this.")
+@click.option(
+    "--model", help="Only messages from this model (its exact name; gpt-4* for gpt-4, gpt-4o…)."
+)
 @click.option(
     "--role",
     type=click.Choice(["user", "assistant", "system", "tool"], case_sensitive=False),
@@ -197,7 +199,10 @@ def show(conversation: str, all_branches: bool, as_json: bool) -> None:
 @click.option("--all-branches", is_flag=True, help="Render every branch in full.")
 @source_option("Only conversations from this source kind")
 @period_options("conversations created")
-@click.option("--model", help="Only conversations with a model whose slug starts with this.")
+@click.option(
+    "--model",
+    help="Only conversations with this model, theirs or a message's (gpt-4* for a prefix).",
+)
 @click.option("--query", help="Only conversations with a message matching this search.")
 @click.option("--id", "ids", multiple=True, help="Only these conversations (repeatable).")
 @click.option(

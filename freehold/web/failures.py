@@ -4,7 +4,7 @@ shows and its headers (``app._error`` answers every request with it; the import 
 What each error is answered with (docs/web.md; the choices in docs/decisions.md, 2026-12-07)::
 
     NotFoundError                      404  its line
-    ImportRunning                      409  its line (another import from this page runs)
+    ImportRunningError                      409  its line (another import from this page runs)
     StorageError  busy                 503  a plain line, Retry-After: 5 (another command
                                             writes; reading works meanwhile)
                   read-only            409  its line: writing conflicts with the archive's
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from starlette.exceptions import HTTPException
 
 from freehold.errors import ArchiveError, FreeholdError, NotFoundError, StorageError
-from freehold.web.imports import ImportRunning
+from freehold.web.imports import ImportRunningError
 
 __all__ = ["BUSY", "RETRY_AFTER", "Answer", "answer"]
 
@@ -50,7 +50,7 @@ def answer(error: Exception) -> Answer:
         return _storage(error)
     if isinstance(error, NotFoundError):
         return Answer(404, str(error))
-    if isinstance(error, ImportRunning):
+    if isinstance(error, ImportRunningError):
         return Answer(409, str(error))
     if isinstance(error, ArchiveError):
         return Answer(500, str(error))

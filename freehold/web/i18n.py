@@ -116,6 +116,16 @@ FRENCH: dict[str, str] = {
         "Un autre import est en cours ; attendez qu'il se termine."
     ),
     "Nothing was uploaded.": "Aucun fichier n'a été envoyé.",
+    "The thread continues in another branch": "La conversation continue dans une autre branche",
+    "The thread stops here; what follows is another branch": (
+        "La conversation s'arrête ici ; la suite est une autre branche"
+    ),
+    "This data folder is read-only: pages can be read, but an import cannot be saved here. "
+    "Make the folder writable, then restart freehold serve.": (
+        "Ce dossier de données est en lecture seule : les pages se lisent, mais un import ne "
+        "peut pas y être enregistré. Rendez le dossier accessible en écriture, puis relancez "
+        "freehold serve."
+    ),
     "Nothing was uploaded. Send the export as a file from the import page's form "
     "(multipart/form-data).": (
         "Aucun fichier n'a été envoyé. Envoyez l'export comme fichier depuis le formulaire de "

@@ -1,15 +1,19 @@
 """Imports started from the web app: the upload is saved, imported in a thread, then deleted.
 
-One import runs at a time (the archive has one writer); a second is refused while it runs.
-The upload is streamed (never spooled in the system's temporary folder) to
-``<data folder>/uploads/<job id>/<cleaned name>`` — the name keeps only
-letters, digits, dots, dashes and underscores, because detection looks at the suffix
+One import runs at a time (the archive has one writer); a second is refused while it runs
+(``ImportRunningError``, the only error that means so). The upload is streamed (never spooled
+in the system's temporary folder) to ``<data folder>/uploads/<job id>/<name>`` — the name the
+browser sent, in any script, made one safe path component (``clean_name``): it is the name the
+import reports and records (``sources.file_name``), and detection looks at its suffix
 (``.zip``, ``.json``, ``logs.db``) — and is removed when the import ends, whatever happened;
-what the import kept is in the archive, and the person still has their original file.
+what the import kept is in the archive, and the person still has their original file. Its
+writes (the folder, the file) go through ``storage.guarded``: a full or read-only disk is the
+one ``StorageError`` line, like every write freehold makes in the data folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import shutil
@@ -24,21 +28,31 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
-from freehold import _private
+from freehold import _private, storage
 from freehold.archive import open_archive
 from freehold.errors import FreeholdError
 from freehold.ingest import import_path
 
-__all__ = ["ImportRunning", "Job", "Jobs", "UploadError", "clean_name"]
+__all__ = ["ImportRunningError", "Job", "Jobs", "UploadError", "clean_name"]
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Controls (C0, DEL, C1) and the bidi embeddings, overrides and isolates: never in a name.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+")
+_MAX_NAME = 250  # bytes of UTF-8: under the 255 most file systems allow for one component
 
 
 def clean_name(name: str | None) -> str:
-    """A file name safe to create: the last path component, tamed; never empty or dotted."""
+    """The name sent, as one file name safe to create in the job's own folder: its last path
+    component, controls made ``_``, no leading or trailing dots or spaces (never ``..`` or
+    hidden), at most ``_MAX_NAME`` bytes with its suffix kept; "upload" when nothing is left.
+    Letters of every script stay: "会話.json" is saved, reported and recorded as it is."""
     base = re.split(r"[\\/]", name or "")[-1]
-    cleaned = _UNSAFE.sub("_", base).strip("._")[:120]
-    return cleaned or "upload"
+    cleaned = _UNSAFE.sub("_", base).strip(". ")
+    stem, dot, suffix = cleaned.rpartition(".")
+    if not dot or len(suffix.encode()) > 20:
+        stem, dot, suffix = cleaned, "", ""
+    room = _MAX_NAME - len((dot + suffix).encode())
+    stem = stem.encode()[:room].decode("utf-8", "ignore").rstrip(". ")
+    return f"{stem}{dot}{suffix}" if stem else "upload"
 
 
 @dataclass
@@ -86,16 +100,18 @@ class Jobs:
         return any(job.state == "running" for job in self.jobs.values())
 
     def reserve(self) -> tuple[Job, Path]:
-        """A new job and its empty folder; ``ImportRunning`` while another import runs."""
+        """A new job and its empty folder; ``ImportRunningError`` while another import runs,
+        ``StorageError`` when the folder cannot be made."""
         with self.lock:
             if self.busy():
-                raise ImportRunning("Another import is running; wait for it to finish.")
+                raise ImportRunningError("Another import is running; wait for it to finish.")
             job = Job(secrets.token_hex(8), "upload")
             self.jobs[job.id] = job
         folder = self.home / "uploads" / job.id
         try:
-            if not _private.make_dirs(folder):  # 0700, like everything in the data folder
-                raise FileExistsError(folder)
+            with storage.guarded(folder.parent):
+                if not _private.make_dirs(folder):  # 0700, like everything in the data folder
+                    raise FileExistsError(folder)
         except BaseException:
             self.abandon(job, folder)
             raise
@@ -103,7 +119,7 @@ class Jobs:
 
     def abandon(self, job: Job, folder: Path) -> None:
         """Forget a job whose upload did not arrive whole, and everything it saved."""
-        shutil.rmtree(folder, ignore_errors=True)
+        _remove(folder)
         with self.lock:
             self.jobs.pop(job.id, None)
 
@@ -124,11 +140,11 @@ class Jobs:
         saver = _Upload(folder)
         try:
             path = await saver.receive(content_type, body)
-        except BaseException:
             saver.close()
+        except BaseException:
+            saver.discard()
             self.abandon(job, folder)
             raise
-        saver.close()
         job.name = path.name
         self.launch(job, folder)
         return job
@@ -148,8 +164,17 @@ class Jobs:
             error = f"{type(failure).__name__}: {failure}"
         finally:
             # The upload goes first: a job seen as finished has left nothing behind.
-            shutil.rmtree(folder, ignore_errors=True)
+            _remove(folder)
             job.report, job.error, job.state = report, error, state  # state last: see snapshot
+
+
+def _remove(folder: Path) -> None:
+    """A job's folder, and ``uploads`` when no other job's is in it: an upload leaves nothing
+    in the data folder. Only while the job still holds the one import slot (no other folder
+    is being made)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):  # another job's folder is there, or it is gone
+        folder.parent.rmdir()
 
 
 _FLUSH_AT = 1 << 20  # bytes of upload held in memory before they go to disk
@@ -158,12 +183,13 @@ _MAX_PARTS = 4
 _AGAIN = "send the file again from the import page"
 
 
-class ImportRunning(FreeholdError):
-    """An import asked for while another import from the web app runs."""
-
-
 class UploadError(FreeholdError):
     """An upload that is not one file in a multipart/form-data body."""
+
+
+class ImportRunningError(FreeholdError):
+    """Another import started from the web app is running (one at a time): the page says so
+    (409) and the person sends the file again when it is done."""
 
 
 class _Upload:
@@ -246,7 +272,8 @@ class _Upload:
             return  # not the file: its bytes are dropped
         name = clean_name(filename.decode("utf-8", "replace"))
         self.path = self.folder / name
-        self.out = _private.open_new(self.path)  # 0600
+        with storage.guarded(self.path):
+            self.out = _private.open_new(self.path)  # 0600
         self.writing = True
 
     def _data(self, data: bytes, start: int, end: int) -> None:
@@ -266,8 +293,21 @@ class _Upload:
     async def flush(self, at_least: int) -> None:
         if self.out is not None and self.pending and len(self.pending) >= at_least:
             data, self.pending = bytes(self.pending), bytearray()
-            await run_in_threadpool(self.out.write, data)
+            await run_in_threadpool(self._write, data)
+
+    def _write(self, data: bytes) -> None:
+        assert self.out is not None and self.path is not None
+        with storage.guarded(self.path):
+            self.out.write(data)
 
     def close(self) -> None:
+        """Close the file, its last bytes written (``StorageError`` when they cannot be)."""
+        if self.out is not None and self.path is not None:
+            with storage.guarded(self.path):
+                self.out.close()
+
+    def discard(self) -> None:
+        """Close the file of an upload being abandoned: what it still held is not wanted."""
         if self.out is not None:
-            self.out.close()
+            with contextlib.suppress(OSError):
+                self.out.close()

@@ -35,8 +35,8 @@ def _embedder() -> embeddings.Embedder:
 def search_page(
     archive: Archive, query: str, *, limit: int, offset: int, **filters: Any
 ) -> SearchPage:
-    embedder = _embedder()
-    with embeddings.open_store(archive) as store:
+    with embeddings.open_store(archive) as store:  # first: it may say it cannot be made
+        embedder = _embedder()
         missing = embeddings.pending(archive, store, embedder)
         if missing > BUILD_IN_PAGE:
             raise FreeholdError(

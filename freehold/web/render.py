@@ -108,6 +108,8 @@ def conversation_page(request: Request, conv: Conversation, at: int | None) -> R
             "message": step.message,
             "fork": step.fork,
             "again": step.again,
+            "more": step.more,
+            "passes": step.passes,
             "label": step.message.label(t),
             "html": Markup(html),
         }

@@ -241,12 +241,24 @@ class Guard:
             if not overflow:  # Starlette re-raises what reached its 500 handler
                 raise
         if overflow and not started:
-            await _plain(send, 413, _TOO_LARGE)
+            await _plain(send, 413, self._too_large(scope))
 
     def _limit(self, scope: Scope) -> int:
         if scope["path"] in self.config.upload_paths:
             return self.config.max_upload
         return self.config.max_body
+
+    def _too_large(self, scope: Scope) -> str:
+        """The 413's line; for an upload, with the limit and the two ways past it."""
+        if scope["path"] not in self.config.upload_paths:
+            return _TOO_LARGE
+        limit = self.config.max_upload
+        size = f"{limit:,} bytes" if limit < 1 << 20 else f"{limit / (1 << 20):,.0f} MB"
+        return (
+            f"The upload is larger than this server accepts ({size}). Start it again with "
+            "`freehold serve --max-upload <MB>` to accept more, or import the file in a "
+            "terminal: `freehold import <file>`."
+        )
 
     def _refusal(
         self, scope: Scope, headers: dict[str, str], authorized: bool, code: bool
@@ -264,7 +276,7 @@ class Guard:
                 return refusal
         declared = headers.get("content-length", "")
         if declared.isdecimal() and int(declared) > self._limit(scope):
-            return 413, _TOO_LARGE
+            return 413, self._too_large(scope)
         return None
 
     def _state_change_refusal(

@@ -1,11 +1,17 @@
 """Which path through a conversation's tree the page shows, and the forks along it.
 
-A page shows one root-to-leaf path. By default that is the visible path (what the person saw
-last); ``?at=<message id>`` asks for the path through that message instead, continued down to a
-leaf by the same rule a chat app uses: the child on the visible path if there is one, else the
-newest child. Every message on the path whose parent has several children carries a ``Fork``:
-its place among its siblings (``2/3``) and the messages the ``<`` and ``>`` arrows lead to.
-Several roots are siblings too; a message without an id (never stored) cannot be shown.
+A page shows one path from a root. By default that is the visible path (what the person saw
+last), which ends at the visible leaf (the export's current node) even when messages follow it:
+those are another branch, as ``tree.branch_paths``, ``show``, the exports and the branch count
+(``models.count_branches``) have it. ``?at=<message id>`` asks for the path through that
+message instead; from a message off the visible path it goes on down to a leaf by the rule a
+chat app uses: the child on the visible path if there is one, else the newest child. Every
+message on the path whose parent has several children carries a ``Fork``: its place among its
+siblings (``2/3``) and the messages the ``<`` and ``>`` arrows lead to. The visible leaf is a
+fork of its own kind: where the path stops there, ``Step.more`` is the first message of what
+follows (a link to that branch); where the path goes on past it, ``Step.passes`` says so (a
+link back). Several roots are siblings too; a message without an id (never stored) cannot be
+shown.
 
 An answer whose parent on the path is a prompt (an assistant message under a user message) can
 be answered again — Regenerate, a new sibling under the same prompt: ``Step.again``.
@@ -33,6 +39,8 @@ class Step:
     message: Message
     fork: Fork | None
     again: bool = False  # an answer to the prompt above it: Regenerate makes a sibling
+    more: int | None = None  # the path stops here, at the visible leaf: what follows begins here
+    passes: bool = False  # the visible leaf, which the path goes on past (into another branch)
 
 
 def _order(message: Message) -> tuple[float, int]:
@@ -52,14 +60,18 @@ def choose_path(messages: list[Message], at: int | None = None) -> list[Step]:
     path = _ancestors(parents, start)
     while (child := _descend(children, by_id, path[-1])) is not None:
         path.append(child)
-    return [
+    steps = [
         Step(
             by_id[mid],
             _fork(children[parents[mid]], mid),
             answers_prompt(by_id[mid], by_id.get(parents[mid] or 0)),
+            passes=_visible_leaf(children, by_id, mid) and mid != path[-1],
         )
         for mid in path
     ]
+    following = children.get(path[-1])
+    steps[-1].more = following[-1] if following else None
+    return steps
 
 
 def answers_prompt(message: Message, parent: Message | None) -> bool:
@@ -90,12 +102,22 @@ def _parents(by_id: dict[int, Message]) -> dict[int, int | None]:
 def _descend(
     children: dict[int | None, list[int]], by_id: dict[int, Message], parent: int | None
 ) -> int | None:
-    """The child a chat app would show: the one on the visible path, else the newest."""
+    """The child a chat app would show: the one on the visible path, else the newest; none
+    below the visible leaf (what follows it is another branch)."""
     kids = children.get(parent)
-    if not kids:
+    if not kids or _visible_leaf(children, by_id, parent):
         return None
     visible = [kid for kid in kids if by_id[kid].on_visible_path]
     return visible[-1] if visible else kids[-1]
+
+
+def _visible_leaf(
+    children: dict[int | None, list[int]], by_id: dict[int, Message], mid: int | None
+) -> bool:
+    """Whether ``mid`` ends the visible path: on it, and none of its children is."""
+    if mid is None or not by_id[mid].on_visible_path:
+        return False
+    return not any(by_id[kid].on_visible_path for kid in children.get(mid, ()))
 
 
 def _ancestors(parents: dict[int, int | None], mid: int) -> list[int]:

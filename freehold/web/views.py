@@ -19,7 +19,7 @@ import tempfile
 import unicodedata
 import zipfile
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -33,7 +33,9 @@ from freehold.backup import status as backup_status
 from freehold.errors import FreeholdError, NotFoundError
 from freehold.exporters import json as json_export
 from freehold.exporters import markdown as markdown_export
-from freehold.safehtml import RASTER
+from freehold.exporters._folder import conversation_name
+from freehold.models import Conversation, Message
+from freehold.safehtml import RASTER, RUNNABLE
 from freehold.web.failures import Answer, answer
 from freehold.web.meaning import search_page as meaning_search
 from freehold.web.render import composer_page, conversation_page, markdown_page, page
@@ -79,8 +81,15 @@ def _archive(request: Request) -> Any:
 
 
 def _text(request: Request, name: str, limit: int = 200) -> str | None:
+    """A text parameter, None when empty; over ``limit`` characters, refused (400): cut, a
+    query or a filter would silently ask for something else."""
     value = request.query_params.get(name, "").strip()
-    return value[:limit] or None
+    if len(value) > limit:
+        what = "the search" if name == "q" else name
+        raise HTTPException(
+            400, f"{what} is {len(value)} characters long; at most {limit} — shorten it"
+        )
+    return value or None
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -181,7 +190,18 @@ def _facet_url(request: Request, name: str, value: str) -> str:
 def conversation(request: Request) -> Response:
     archive = _archive(request)
     conv = archive.get_conversation(request.path_params["cid"])
-    return conversation_page(request, conv, _at(request, required=False))
+    at = _at(request, required=False)
+    if at is not None:
+        _message(conv, at)  # a link to a message elsewhere is a dead link, not this page
+    return conversation_page(request, conv, at)
+
+
+def _message(conv: Conversation, at: int) -> Message:
+    """Message ``at`` of ``conv``; NotFoundError (404) when it holds none of that number."""
+    message = next((m for m in conv.messages if m.id == at), None)
+    if message is None:
+        raise NotFoundError(f"no message {at} in conversation {conv.id}")
+    return message
 
 
 def _at(request: Request, *, required: bool) -> int | None:
@@ -194,10 +214,7 @@ def _at(request: Request, *, required: bool) -> int | None:
 def composer(request: Request) -> Response:
     """The composer under a message: a model/route picker and, to continue, the prompt."""
     conv = _archive(request).get_conversation(request.path_params["cid"])
-    at = _at(request, required=True)
-    message = next((m for m in conv.messages if m.id == at), None)
-    if message is None:
-        raise NotFoundError(f"no message {at} in conversation {conv.id}")
+    message = _message(conv, _at(request, required=True) or 0)
     again = request.url.path.endswith("/regenerate")
     return composer_page(request, conv, message, again=again)
 
@@ -259,9 +276,10 @@ def download(request: Request) -> Response:
     if fmt not in ("md", "json"):
         raise NotFoundError(f"no download format {fmt[:20]!r}: use .md or .json")
     conv = archive.get_conversation(request.path_params["cid"])
-    if fmt == "json":
+    if fmt == "json":  # named as the Markdown note is: date, title, id
         body = json_export.dumps(json_export.conversation_record(archive, conv))
-        return _attachment_response(body, f"{conv.id}.json", "application/json")
+        name = conversation_name(conv, set(), ".json")
+        return _attachment_response(body, name, "application/json")
     with tempfile.TemporaryDirectory(prefix="freehold-") as tmp:
         out = Path(tmp) / "export"
         markdown_export.write(archive, [conv], out)
@@ -326,11 +344,23 @@ def attachment(request: Request) -> Response:
         raise NotFoundError(f"attachment {sha} is listed but its file is missing")
     if info.mime in RASTER:
         return FileResponse(path, media_type=info.mime, headers={"cache-control": "private"})
-    extension = RASTER.get(info.mime or "", ".bin")
-    name = content_disposition(f"attachment-{sha[:12]}{extension}")
+    name = content_disposition(_download_name(info.name, sha))
     return FileResponse(
         path, media_type="application/octet-stream", headers={"content-disposition": name}
     )
+
+
+def _download_name(name: str | None, sha: str) -> str:
+    """An attachment's download name: the name it came with (``content_disposition`` makes
+    any name safe to send), but ``.bin`` for a type a browser would run (``RUNNABLE``)."""
+    stem, dot, suffix = PurePosixPath(name or "").name.rpartition(".")
+    if not dot:
+        stem, suffix = suffix, ""
+    if not stem.strip(" ."):
+        stem = f"attachment-{sha[:12]}"
+    if not suffix or f".{suffix.lower()}" in RUNNABLE:
+        suffix = "bin"
+    return f"{stem}.{suffix}"
 
 
 def source(request: Request) -> Response:
@@ -344,7 +374,11 @@ def source(request: Request) -> Response:
 def import_form(request: Request, refused: Answer | None = None) -> Response:
     """The import page; ``refused``: why the upload just sent was not imported."""
     jobs = request.app.state.jobs
-    context = {"error": refused.text if refused else None, "jobs": list(jobs.jobs.values())[::-1]}
+    context = {
+        "error": refused.text if refused else None,
+        "jobs": list(jobs.jobs.values())[::-1],
+        "read_only": _archive(request).read_only,
+    }
     if refused is None:
         return page(request, "import.html", context)
     return page(request, "import.html", context, refused.status, refused.headers)

@@ -128,13 +128,16 @@ def read_line(pipe: IO[str], timeout: float = 30) -> str:
 
 
 @contextmanager
-def serve_process(home: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
-    """Start ``python -m freehold serve --port 0 *args``; stop it at the end."""
+def serve_process(
+    home: Path, *args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
+) -> Iterator[Served]:
+    """Start ``python -m freehold serve --port 0 *args`` (after ``prefix``, a command that
+    runs the rest: ``unshare ...``); stop it at the end."""
     log = home.parent / "serve-stderr.txt"
     environment = {**os.environ, "FREEHOLD_HOME": str(home), "FREEHOLD_TOKEN": "", **(env or {})}
     with log.open("w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "freehold", "serve", "--port", "0", *args],
+            [*prefix, sys.executable, "-m", "freehold", "serve", "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,

@@ -348,6 +348,38 @@ def test_search_from_the_keyboard_then_open_a_hit(page: Page, sample: Server, wa
     watch.assert_quiet()
 
 
+def test_the_thread_past_the_visible_leaf_by_keyboard(
+    page: Page, server: Server, watch: Watch, tmp_path: Path
+) -> None:
+    """Probe K, item 3: the page stops at the current message; what follows it is another
+    branch, reached with ] (or its link) and left with [, in place, as a fork's arrows are."""
+    from tests.web.test_views import START, chatgpt_conversation, chatgpt_message, write_zip
+
+    nodes: list[tuple[str, str | None, Any]] = [("root", None, None)]
+    for n, (mid, role) in enumerate([("u1", "user"), ("a1", "assistant"), ("u2", "user")]):
+        nodes.append(
+            (mid, nodes[-1][0], chatgpt_message(mid, role, f"text {mid}", START + n, None))
+        )
+    chat = chatgpt_conversation("c-mid", "Mid", START, nodes, "a1")
+    export = write_zip(tmp_path / "mid.zip", {"conversations.json": json.dumps([chat]).encode()})
+    with open_archive(server.home) as archive:
+        import_path(archive, export)
+    cid = conversation_id("chatgpt", "c-mid")
+    log_in(page, server, f"/conversations/{cid}")
+    articles = page.locator("#thread article")
+    expect(articles).to_have_count(2)
+    page.evaluate("window.freeholdSamePage = true")
+    page.keyboard.press("]")
+    expect(page).to_have_url(re.compile(r"\?at=\d+$"))
+    expect(articles).to_have_count(3)
+    expect(page.locator("#thread")).to_contain_text("text u2")
+    page.keyboard.press("[")
+    expect(page).to_have_url(f"{server.url}/conversations/{cid}")
+    expect(articles).to_have_count(2)
+    assert page.evaluate("window.freeholdSamePage") is True  # htmx swapped the thread in
+    watch.assert_quiet()
+
+
 def test_branch_switch_by_click_then_keyboard(page: Page, sample: Server, watch: Watch) -> None:
     cid = branched_conversation(sample)
     log_in(page, sample, f"/conversations/{cid}")

@@ -541,8 +541,10 @@ def test_upload_streamed_without_length_is_caught(small: Server) -> None:
     )
     status, headers, body = raw(small, head, chunked(multipart("big.zip", b"z" * 8000), 1000))
     assert status == 413 and b"larger than this server accepts" in body
+    # probe K, minor: the limit and what to do, and no empty uploads/ folder left behind
+    assert b"(4,000 bytes)" in body and b"freehold serve --max-upload" in body
     assert_secured(headers)
-    assert list((small.home / "uploads").glob("**/*")) == []
+    assert not (small.home / "uploads").exists()
     assert small.state.jobs.jobs == {}  # type: ignore[attr-defined]
 
 

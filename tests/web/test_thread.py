@@ -79,6 +79,7 @@ def reachable(messages: list[Message]) -> set[int | None]:
             seen.add(step.message.id)
             if step.fork is not None:
                 queue += [step.fork.previous, step.fork.next]
+            queue.append(step.more)
     return seen
 
 
@@ -114,6 +115,7 @@ def test_forest_paths_run_root_to_leaf(data: st.DataObject) -> None:
     messages = data.draw(forests())
     at = data.draw(ats(messages))
     known = {m.id for m in messages}
+    key = {m.id: (m.created_at or 0.0, m.id) for m in messages}
     parent: dict[int | None, int | None] = {
         m.id: m.parent_id if m.parent_id in known else None for m in messages
     }
@@ -126,7 +128,10 @@ def test_forest_paths_run_root_to_leaf(data: st.DataObject) -> None:
     assert parent[path[0]] is None
     for above, below in itertools.pairwise(path):
         assert parent[below] == above
-    assert not [m for m in messages if parent[m.id] == path[-1]]
+    followers = [m.id for m in messages if parent[m.id] == path[-1]]
+    assert steps[-1].more == (max(followers, key=lambda i: key[i]) if followers else None)
+    if followers:  # only the visible path stops at a message with followers
+        assert steps[-1].message.on_visible_path
     if at in known:
         assert at in path
     check_forks(messages, steps, parent)
@@ -187,6 +192,25 @@ def test_visible_path_and_branch_switch() -> None:
     assert fork is not None and (fork.index, fork.previous, fork.next) == (2, 3, None)
     assert ids(choose_path(messages, 5)) == [1, 2, 4, 5]
     assert ids(choose_path(messages, 99)) == [1, 2, 3]  # unknown: the visible path
+
+
+def test_the_visible_path_ends_at_the_visible_leaf() -> None:
+    """Probe K, item 3: the page ran on past the visible leaf (``current_node``) to the newest
+    child, and hid that those messages are another branch (``tree.branch_paths``)."""
+    #   1 ─ 2 (visible leaf) ─ 3 ─ 4
+    messages = [
+        message(1, None, 1.0, True),
+        message(2, 1, 2.0, True),
+        message(3, 2, 3.0, False),
+        message(4, 3, 4.0, False),
+    ]
+    default = choose_path(messages)
+    assert ids(default) == [1, 2] and default[-1].more == 3
+    assert ids(choose_path(messages, 1)) == [1, 2]  # a visible message: the visible path
+    beyond = choose_path(messages, 3)
+    assert ids(beyond) == [1, 2, 3, 4]
+    assert [step.passes for step in beyond] == [False, True, False, False]
+    assert all(step.more is None for step in beyond)
 
 
 def test_newest_child_when_none_is_visible() -> None:

@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import io
 import os
+import resource
 import secrets
+import signal
 import socket
 import tempfile
 import time
@@ -20,8 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from freehold.errors import StorageError
 from freehold.web import imports
-from freehold.web.imports import Jobs, UploadError
+from freehold.web.imports import ImportRunningError, Jobs, UploadError
 from tests.web.conftest import Server, start_server
 from tests.web.test_views import SAMPLE, finished, upload
 
@@ -126,6 +129,61 @@ def test_an_upload_cut_short_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(ConnectionResetError):
         asyncio.run(jobs.receive(TYPE, cut()))
     assert jobs.jobs == {} and leftovers(tmp_path) == []
+
+
+def test_a_full_disk_mid_upload_is_the_storage_line_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Probe K, item 1: the upload's own writes (its folder, its file) raised a bare OSError,
+    a 500 "Internal error" in the web app. A full disk is a file-size limit, SIGXFSZ ignored."""
+    monkeypatch.setattr(imports, "_FLUSH_AT", 64 << 10)
+    jobs = Jobs(tmp_path)
+    sent = body(("file", "a.zip", os.urandom(1 << 20)))
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    before = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 << 10, hard))
+    try:
+        with pytest.raises(StorageError, match=r"no space left for .*a\.zip \(File too large"):
+            asyncio.run(jobs.receive(TYPE, chunks(sent, 1 << 16)))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, before)
+    assert jobs.jobs == {} and leftovers(tmp_path) == []
+
+
+def test_only_a_running_import_is_busy(tmp_path: Path) -> None:
+    """The one error that means "another import is running" (409): not any FreeholdError."""
+    jobs = Jobs(tmp_path)
+    jobs.jobs["running"] = imports.Job("running", "other.zip")
+    with pytest.raises(ImportRunningError, match="Another import is running"):
+        jobs.reserve()
+    assert not issubclass(StorageError, ImportRunningError)
+
+
+def test_a_name_in_any_script_is_kept(tmp_path: Path) -> None:
+    """Probe K, item 7: "会話.json" was saved (and recorded, and reported) as "json"."""
+    jobs = Jobs(tmp_path)
+    jobs.launch = lambda job, folder: None  # type: ignore[method-assign]
+    sent = body(("file", "会話 (1).json", b"[]"))
+    job = asyncio.run(jobs.receive(TYPE, chunks(sent, 1000)))
+    assert job.name == "会話 (1).json"
+    assert (tmp_path / "uploads" / job.id / "会話 (1).json").read_bytes() == b"[]"
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\me\\chats.zip", "chats.zip"),
+        ("..", "upload"),
+        (".hidden.json", "hidden.json"),
+        ("a\x00b\x1bc\u202e.zip", "a_b_c_.zip"),
+        ("é" * 200 + ".zip", "é" * 123 + ".zip"),
+    ],
+)
+def test_a_name_is_one_safe_component(sent: str, kept: str) -> None:
+    assert imports.clean_name(sent) == kept
+    assert len(kept.encode()) <= 255
 
 
 def test_a_big_upload_never_touches_the_system_temp_folder(

@@ -48,11 +48,15 @@
     next.scrollIntoView({ block: "nearest" });
   }
 
+  // A fork's arrows; where the visible path stops, "continues in another branch" is the next
+  // branch and, on that branch, "the thread stops here" the previous one.
+  var BRANCH_LINKS = { prev: ".fork a.prev, .branch-end a.passes", next: ".fork a.next, .branch-end a.more" };
+
   function switchBranch(which) {
     var current = document.activeElement && document.activeElement.closest
       ? document.activeElement.closest("[data-item]") : null;
-    var scope = current && current.querySelector(".fork") ? current : document;
-    var link = scope.querySelector(".fork a." + which);
+    var scope = current && current.querySelector(".fork, .branch-end") ? current : document;
+    var link = scope.querySelector(BRANCH_LINKS[which]);
     if (link) link.click();
   }
 
