@@ -268,7 +268,7 @@ class EmbeddingStore:
         self.path = path
         self.read_only = read_only
         if read_only and not path.is_file():
-            raise StorageError(_needs_writable(path))
+            raise StorageError(_needs_writable(path), "read-only")
         self.db = (
             _read_only(path, threads=True)
             if read_only
@@ -293,7 +293,7 @@ class EmbeddingStore:
         if row is not None:
             return int(row[0])
         if self.read_only:
-            raise StorageError(_needs_writable(self.path, embedder.name))
+            raise StorageError(_needs_writable(self.path, embedder.name), "read-only")
         cursor = self.db.execute(
             "INSERT INTO embedders (name, version, dim, created_at) VALUES (?, ?, ?, ?)",
             (embedder.name, embedder.version, embedder.dim, now_iso()),

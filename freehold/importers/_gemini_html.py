@@ -49,6 +49,7 @@ __all__ = [
     "iter_records",
     "looks_like",
     "parse_date",
+    "record_of",
     "zone_note",
 ]
 
