@@ -1,30 +1,141 @@
-"""The SQLite files freehold keeps beside the archive: backup state, embeddings, rehearsals.
+"""Freehold's SQLite files: the archive, and those it keeps beside it (backup state,
+embeddings, rehearsals). One connection class for all of them, so each tells a failure the
+same way.
 
-Each is private like everything in the data folder (0600 in 0700 folders), in WAL mode (a
-reader never waits for the writer), and in autocommit mode, its writes grouped by
-``transaction`` (``BEGIN IMMEDIATE``: a second writer waits at the start, never half-way).
+``Connection``: a statement that fails for the storage's sake (busy, read only, full, I/O)
+raises ``storage.sqlite_failure``'s one line, naming the file; a file that is not a database
+(or a damaged one) raises ``ArchiveError`` naming it with what to do (``damaged``: for a file
+beside the archive, which can be set aside and made again; the archive gives none and tells
+it itself). Any other error is SQLite's own. ``connect`` opens one, read-write or read only.
+
+The files beside the archive (``open_private``) are private like everything in the data
+folder (0600 in 0700 folders), in WAL mode (a reader never waits for the writer), and in
+autocommit mode, their writes grouped by ``transaction`` (``BEGIN IMMEDIATE``: a second
+writer waits at the start, never half-way). Making them where the disk refuses is
+``storage.guarded``'s line.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from freehold import _private
+from freehold import _private, storage
+from freehold.errors import ArchiveError
 
-__all__ = ["open_private", "transaction"]
+__all__ = ["BUSY_TIMEOUT", "Connection", "connect", "open_private", "transaction"]
+
+# How long a statement waits for another program's write transaction before the file is
+# called busy (``storage.sqlite_failure``), in seconds.
+BUSY_TIMEOUT = 30.0
+# SQLite's CORRUPT and NOTADB: a damaged file, or what pages of two states look like to a reader.
+DAMAGED = (11, 26)
 
 
-def open_private(path: Path, schema: str, *, threads: bool = False) -> sqlite3.Connection:
+class Connection(sqlite3.Connection):
+    """A connection whose failed statements are told as the storage's or the file's (above).
+    Rows are read through cursors, unchanged."""
+
+    path = Path("archive.sqlite")
+    read_only = False
+    damaged: str | None = None  # what to do with a damaged file; None: the caller tells it
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.DatabaseError as error:
+            raise self.failure(error) from error
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.DatabaseError as error:
+            raise self.failure(error) from error
+
+    def executescript(self, sql_script: str, /) -> sqlite3.Cursor:
+        try:
+            return super().executescript(sql_script)
+        except sqlite3.DatabaseError as error:
+            raise self.failure(error) from error
+
+    def failure(self, error: sqlite3.DatabaseError) -> Exception:
+        """What a failed statement raises. Read read-only, a damaged page is most likely
+        another program's write under this reader (``connect``): run again, not a backup."""
+        if isinstance(error, sqlite3.OperationalError):
+            failed = storage.sqlite_failure(error, self.path)
+            if failed is not None:
+                return failed
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF not in DAMAGED:
+            return error
+        if self.read_only:
+            return ArchiveError(changed_while_read(self.path, error))
+        if self.damaged is not None:
+            return ArchiveError(
+                f"{self.path}: damaged, not a usable database ({error}) — {self.damaged}"
+            )
+        return error
+
+
+def changed_while_read(path: Path, error: sqlite3.Error) -> str:
+    return (
+        f"{path}: the archive changed while it was read read-only ({error}) — another program "
+        "writes it: run again (if it says so every time, the archive is damaged: restore it)"
+    )
+
+
+def connect(
+    path: Path, *, read_only: bool = False, threads: bool = True, damaged: str | None = None
+) -> Connection:
+    """``path`` for reading and writing; or, ``read_only`` (a folder this process cannot
+    write), read only (``docs/archive-format.md``). SQLite reads a WAL database there only
+    with its ``-wal`` and ``-shm`` files present (then ``mode=ro``); without a ``-wal`` it is
+    read as ``immutable``, which needs neither. That folder is read-only to this process only:
+    another program may write the file meanwhile (a read-only mount of a live archive,
+    another user's), and ``immutable`` then reads pages of two states: a "malformed" error
+    while read read-only is told as that (``changed_while_read``), to run again. A ``-wal``
+    without its ``-shm`` cannot be read without writing: SQLite's read-only error says so,
+    told as the folder's. ``threads``: the connection may be used from other threads (the
+    caller serialises)."""
+    if read_only:
+        wal = path.with_name(path.name + "-wal").exists()
+        target = f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
+    else:
+        target = os.fspath(path)
+    try:
+        db = sqlite3.connect(
+            target,
+            uri=read_only,
+            isolation_level=None,
+            check_same_thread=not threads,
+            timeout=BUSY_TIMEOUT,
+            factory=Connection,
+        )
+    except sqlite3.OperationalError as error:  # cannot open: where it cannot be written
+        raise storage.sqlite_failure(error, path) or error from error
+    db.path, db.read_only, db.damaged = path, read_only, damaged
+    return db
+
+
+def open_private(
+    path: Path, schema: str, *, damaged: str, threads: bool = False
+) -> sqlite3.Connection:
     """``path`` opened (made private first when new) with ``schema`` applied (idempotent SQL);
+    ``damaged``: what to do when it is not a usable database (told with its name);
     ``threads``: the connection may be used from other threads (the caller serialises)."""
-    _private.make_dirs(path.parent)
-    _private.create(path)
-    db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=not threads)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.executescript(schema)
+    with storage.guarded(path):
+        _private.make_dirs(path.parent)
+        _private.create(path)
+    db = connect(path, threads=threads, damaged=damaged)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(schema)
+    except BaseException:
+        db.close()
+        raise
     return db
 
 

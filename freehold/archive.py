@@ -51,7 +51,7 @@ import orjson
 import platformdirs
 from isal import isal_zlib
 
-from freehold import _browse, _exitplan, _local, _private, _queries, _unspaced, storage
+from freehold import _browse, _exitplan, _local, _private, _queries, _sqlite, _unspaced, storage
 from freehold._words import plural
 from freehold.errors import ArchiveError, NoArchiveError
 from freehold.migrations import migrate
@@ -88,9 +88,6 @@ LOCAL_KIND = "freehold"  # the source kind of a conversation started here (``fre
 _RAW_LEVEL = 1
 _PAGE_SIZE = 16384
 _CHECKPOINT_BYTES = 64 << 20
-# How long a statement waits for another program's write transaction before the archive is
-# called busy (``storage.sqlite_failure``), in seconds.
-BUSY_TIMEOUT = 30.0
 
 
 def _compress(raw: bytes) -> bytes:
@@ -710,18 +707,18 @@ class Archive:
         if self.created:
             self._made = _make_home(home, self.path)
         # An existing archive in a folder this process cannot write (a read-only disk, too)
-        # is read (``_connect``), whatever the command: the commands that only read work, and
+        # is read (``_sqlite.connect``), whatever the command: the commands that only read work, and
         # a write is told as the folder's, not the archive's, fault. Opened read-write there,
         # SQLite falls back to reading and cannot open its WAL (review R1, finding 2).
         self.read_only = not self.created and not os.access(home, os.W_OK)
         try:
-            self.db = _connect(self.path, read_only=self.read_only)
+            self.db = _sqlite.connect(self.path, read_only=self.read_only)
             self._settings()
             migrate(self.db, notice)
         except sqlite3.DatabaseError as error:
-            damaged = getattr(error, "sqlite_errorcode", 0) & 0xFF in _DAMAGED
-            if self.read_only and damaged:  # another program may be writing it (``_connect``)
-                raise ArchiveError(_changed_while_read(self.path, error)) from error
+            damaged = getattr(error, "sqlite_errorcode", 0) & 0xFF in _sqlite.DAMAGED
+            if self.read_only and damaged:  # another program may be writing it (``connect``)
+                raise ArchiveError(_sqlite.changed_while_read(self.path, error)) from error
             raise ArchiveError(
                 f"{self.path}: not a usable freehold archive ({error}) — "
                 "point FREEHOLD_HOME at another folder or restore a backup"
@@ -1459,78 +1456,6 @@ class Archive:
     def write_vault(self, stream: IO[bytes]) -> tuple[str, str | None, int]:
         """Keep a file in the vault by content, exactly as blobs are kept (``write_blob``)."""
         return write_blob(self.vault, stream)
-
-
-class _Connection(sqlite3.Connection):
-    """The archive's connection: a statement that fails for the storage's sake (busy, read
-    only, full, I/O) raises ``storage.sqlite_failure``'s one line, naming the file; any other
-    error is SQLite's own. Rows are read through cursors, unchanged."""
-
-    path = Path(ARCHIVE_NAME)
-    read_only = False
-
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
-        try:
-            return super().execute(sql, parameters)
-        except sqlite3.DatabaseError as error:
-            raise self._failure(error) from error
-
-    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
-        try:
-            return super().executemany(sql, parameters)
-        except sqlite3.DatabaseError as error:
-            raise self._failure(error) from error
-
-    def _failure(self, error: sqlite3.DatabaseError) -> Exception:
-        """What a failed statement raises. Read read-only, a damaged page is most likely
-        another program's write under this reader (``_connect``): run again, not a backup."""
-        if isinstance(error, sqlite3.OperationalError):
-            failed = storage.sqlite_failure(error, self.path)
-            if failed is not None:
-                return failed
-        code = getattr(error, "sqlite_errorcode", 0) & 0xFF
-        if self.read_only and code in _DAMAGED:
-            return ArchiveError(_changed_while_read(self.path, error))
-        return error
-
-
-# SQLite's CORRUPT and NOTADB: what pages of two states look like to a reader.
-_DAMAGED = (11, 26)
-
-
-def _changed_while_read(path: Path, error: sqlite3.Error) -> str:
-    return (
-        f"{path}: the archive changed while it was read read-only ({error}) — another program "
-        "writes it: run again (if it says so every time, the archive is damaged: restore it)"
-    )
-
-
-def _connect(path: Path, *, read_only: bool) -> _Connection:
-    """The archive's database, for reading and writing; or, in a folder this process cannot
-    write, read only (``docs/archive-format.md``). SQLite reads a WAL database there only
-    with its ``-wal`` and ``-shm`` files present (then ``mode=ro``); without a ``-wal`` it is
-    read as ``immutable``, which needs neither. That folder is read-only to this process only:
-    another program may write the archive meanwhile (a read-only mount of a live archive,
-    another user's), and ``immutable`` then reads pages of two states: a "malformed" error
-    while read read-only is told as that (``_changed_while_read``), to run again. A ``-wal``
-    without its ``-shm`` cannot be read without writing: SQLite's read-only error says so,
-    told as the folder's."""
-    if read_only:
-        wal = path.with_name(path.name + "-wal").exists()
-        target = f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
-    else:
-        target = os.fspath(path)
-    db = sqlite3.connect(
-        target,
-        uri=read_only,
-        isolation_level=None,
-        check_same_thread=False,
-        timeout=BUSY_TIMEOUT,
-        factory=_Connection,
-    )
-    db.path = path
-    db.read_only = read_only
-    return db
 
 
 def _make_home(home: Path, database: Path) -> list[Path]:

@@ -257,12 +257,16 @@ _SCHEMA = """
 """
 
 
+# What to do with a damaged store: it holds nothing that cannot be made again.
+_DAMAGED = "delete it: it is built again at the next search by meaning (docs/searching.md)"
+
+
 class EmbeddingStore:
     """``embeddings.sqlite``: the one class that writes it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.db = open_private(path, _SCHEMA, threads=True)
+        self.db = open_private(path, _SCHEMA, threads=True, damaged=_DAMAGED)
 
     def close(self) -> None:
         self.db.close()

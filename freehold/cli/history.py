@@ -20,7 +20,9 @@ from freehold.cli._base import (
     registered,
     source_option,
     stopped_by_signals,
+    tell,
 )
+from freehold.archive import Archive
 from freehold.errors import FreeholdError, StorageError
 from freehold.ingest import import_path
 
@@ -37,29 +39,35 @@ def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
     The source is detected. Importing the same file again changes nothing; a newer export adds
     and updates, never deletes. Exits non-zero when anything was skipped.
     """
-    reports: list[dict[str, Any]] = []
-    failed = False
+    entries: list[dict[str, Any]] = []  # one per path tried: its report, or why it failed
     try:
         with stopped_by_signals(), archive_session(create=True) as archive:
             for path in paths:
-                try:
-                    with progress.reading(err, path.name) as tick:
-                        report = import_path(archive, path, progress=tick)
-                except StorageError:
-                    raise  # the archive's own disk: the next export would fail the same way
-                except FreeholdError as error:
-                    err.print(f"Error: {error}")
-                    failed = True
-                    continue
-                reports.append(report.to_json())
-                if not as_json:
-                    out.print(render.import_report(reports[-1]))
-                    print_problems(reports[-1])
-    finally:  # the reports of what was committed, before any error that stopped the rest
-        if as_json and reports:
-            print_json(reports if len(paths) > 1 else reports[0])
-    if failed or not all(r["ok"] for r in reports):
+                _import_one(archive, path, as_json, entries)
+    finally:  # what was tried, before any error that stopped the rest: always valid JSON
+        if as_json and entries:
+            print_json(entries if len(paths) > 1 else entries[0])
+    if not all(entry["ok"] for entry in entries):
         raise click.exceptions.Exit(1)
+
+
+def _import_one(archive: Archive, path: Path, as_json: bool, entries: list[dict[str, Any]]) -> None:
+    """``path``'s report added to ``entries``; or, when it cannot be read, ``{"path", "ok":
+    false, "error"}``, said on stderr. A storage failure is added too, then stops the whole
+    import (the next export would fail the same way)."""
+    try:
+        with progress.reading(err, path.name) as tick:
+            report = import_path(archive, path, progress=tick).to_json()
+    except FreeholdError as error:
+        entries.append({"path": str(path), "ok": False, "error": str(error)})
+        if isinstance(error, StorageError):
+            raise
+        tell(f"Error: {error}")
+        return
+    entries.append(report)
+    if not as_json:
+        out.print(render.import_report(report))
+        print_problems(report)
 
 
 @click.command()

@@ -86,7 +86,7 @@ def unknown(path: Path, export: Export) -> str:
     names = export.names()
     if export.one_file:
         found = _file(export, names[0], whole_path=path)
-        return f"{path.name}: {found.what} — {found.todo}"
+        return f"{path}: {found.what} — {found.todo}"
     return f"{export.label}: {_container(path, export, names)}" + _refused(export)
 
 
