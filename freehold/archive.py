@@ -100,10 +100,14 @@ _BLOB_CHUNK = 1 << 20
 
 
 def home_dir() -> Path:
-    """The data folder: ``FREEHOLD_HOME`` or the platform's user data dir. One that is there
-    but is not a folder is refused here, the same way for every command."""
+    """The data folder: ``FREEHOLD_HOME`` or the platform's user data dir, as an absolute
+    path (``~`` expanded: a shell does not expand it inside quotes or after ``=``; a relative
+    one taken from the current folder once, so every path printed is whole). Links are not
+    followed: the folder keeps the name it was given. One that is there but is not a folder
+    is refused here, the same way for every command."""
     configured = os.environ.get("FREEHOLD_HOME")
-    home = Path(configured) if configured else Path(platformdirs.user_data_dir("freehold"))
+    chosen = configured or platformdirs.user_data_dir("freehold")
+    home = Path(os.path.abspath(os.path.expanduser(chosen)))
     if home.exists() and not home.is_dir():
         raise ArchiveError(
             f"{home}: the data folder is a file, not a folder — point FREEHOLD_HOME at a "

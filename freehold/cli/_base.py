@@ -50,6 +50,7 @@ __all__ = [
     "confirmed",
     "err",
     "json_option",
+    "not_blank",
     "out",
     "period_options",
     "print_json",
@@ -84,6 +85,14 @@ def registered(noun: str, names: Callable[[], Iterable[str]]) -> Callable[..., A
         return value.lower()
 
     return check
+
+
+def not_blank(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback refusing an empty (or all-space) value: given, a filter or an address
+    must say something (an empty one matched everything, or listened on every address)."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty — give a value, or leave the option out")
+    return value
 
 
 def source_option(help_text: str) -> Callable[[F], F]:

@@ -8,11 +8,13 @@ from typing import Any
 import click
 
 from freehold import plugins, progress, render
+from freehold.archive import Archive
 from freehold.cli._base import (
     archive_session,
     check_period,
     err,
     json_option,
+    not_blank,
     out,
     period_options,
     print_json,
@@ -22,7 +24,6 @@ from freehold.cli._base import (
     stopped_by_signals,
     tell,
 )
-from freehold.archive import Archive
 from freehold.errors import FreeholdError, StorageError
 from freehold.ingest import import_path
 
@@ -86,7 +87,9 @@ def stats(as_json: bool) -> None:
 @click.command()
 @click.argument("query")
 @source_option("Only messages from this source kind")
-@click.option("--model", help="Only messages from models whose slug starts with this.")
+@click.option(
+    "--model", callback=not_blank, help="Only messages from models whose slug starts with this."
+)
 @click.option(
     "--role",
     type=click.Choice(["user", "assistant", "system", "tool"], case_sensitive=False),
@@ -107,6 +110,8 @@ def search(
     --semantic finds messages near in meaning instead (built and kept beside the archive).
     """
     check_period(filters["since"], filters["until"])
+    if embedder is not None and not semantic:
+        raise click.UsageError("--embedder chooses how --semantic searches: give --semantic too")
     with archive_session() as archive:
         try:
             if semantic:
@@ -169,8 +174,14 @@ def show(conversation: str, all_branches: bool, as_json: bool) -> None:
 @click.option("--all-branches", is_flag=True, help="Render every branch in full.")
 @source_option("Only conversations from this source kind")
 @period_options("conversations created")
-@click.option("--model", help="Only conversations with a model whose slug starts with this.")
-@click.option("--query", help="Only conversations with a message matching this search.")
+@click.option(
+    "--model",
+    callback=not_blank,
+    help="Only conversations with a model whose slug starts with this.",
+)
+@click.option(
+    "--query", callback=not_blank, help="Only conversations with a message matching this search."
+)
 @click.option("--id", "ids", multiple=True, help="Only these conversations (repeatable).")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print what was written (and left out) as JSON."

@@ -33,6 +33,15 @@ def _fail(error: FreeholdError) -> click.ClickException:
     return click.ClickException(str(error))
 
 
+def _new_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A name a profile may be kept under, checked before anything is read or written."""
+    try:
+        store.folder(value)
+    except FreeholdError as error:
+        raise click.BadParameter(str(error)) from error
+    return value
+
+
 @click.group("profile")
 def profile_group() -> None:
     """Your custom instructions and memory as a profile any model can wear: drafted from the
@@ -41,7 +50,7 @@ def profile_group() -> None:
 
 
 @profile_group.command("create")
-@click.argument("name")
+@click.argument("name", callback=_new_name)
 @click.option(
     "--include",
     "include",
@@ -130,7 +139,7 @@ def show_command(name: str, version: int | None, system: bool, as_json: bool) ->
 
 
 @profile_group.command("edit")
-@click.argument("name")
+@click.argument("name", callback=_new_name)
 @click.option(
     "--from",
     "source",

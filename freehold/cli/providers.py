@@ -13,7 +13,7 @@ import click
 from rich.table import Table
 
 from freehold import keys, plugins
-from freehold.cli._base import err, json_option, out, print_json, registered
+from freehold.cli._base import ask_secret, err, json_option, out, print_json, registered
 from freehold.config import Config, ProviderConfig, add_provider, load_config, remove_provider
 from freehold.errors import FreeholdError, ProviderError
 from freehold.providers.base import ChatRequest, Finish, Meta, Text, Turn, connect
@@ -63,7 +63,7 @@ def add(name: str, kind: str, ask_key: bool, **settings: Any) -> None:
     replaced: list[str | None] = []  # the key the keyring held, once the new one is stored
 
     def store_key() -> None:  # after the new file is checked, before it is written
-        key = click.prompt(f"API key for {name}", hide_input=True).strip()
+        key = ask_secret(f"API key for {name}", "use --api-key-env NAME instead")
         previous = keys.kept_key(name)
         keys.store_key(name, key)
         replaced.append(previous)

@@ -44,6 +44,7 @@ __all__ = [
     "ExportFiles",
     "OneFile",
     "ZipFiles",
+    "check_on_disk",
     "lending",
     "open_export",
 ]
@@ -170,7 +171,7 @@ class ZipFiles:
     """A zip export, checked for safety when opened."""
 
     def __init__(self, path: Path) -> None:
-        self.label = path.name
+        self.label = str(path)  # as given: the person finds the file by it
         self.rejected: list[tuple[str, str]] = []
         self._path = path
         self._lent = False
@@ -461,7 +462,7 @@ class DirFiles:
     """An unpacked export folder; symlinks are never followed."""
 
     def __init__(self, path: Path) -> None:
-        self.label = path.name or str(path)
+        self.label = str(path)
         self.rejected: list[tuple[str, str]] = []
         self.truncated: str | None = None
         self._root = path
@@ -497,7 +498,7 @@ class OneFile:
     """A single JSON file given on its own."""
 
     def __init__(self, path: Path) -> None:
-        self.label = path.name
+        self.label = str(path)
         self.rejected: list[tuple[str, str]] = []
         self.truncated: str | None = None
         self._path = path
@@ -543,6 +544,19 @@ def lending(files: ExportFiles | None, path: Path) -> Iterator[None]:
         _LENT.zips.pop(path, None)
 
 
+def check_on_disk(path: Path) -> None:
+    """``path`` is a folder or a regular file; anything else is refused in one line, before
+    it is opened (opening a pipe could wait forever, and it can be read once only)."""
+    if path.is_dir() or path.is_file():
+        return
+    if not path.exists():
+        raise BadExportError(f"{path}: no such file or folder — check the path")
+    raise BadExportError(
+        f"{path}: not a regular file (a pipe or a device) — save the export to a file and "
+        "import that file"
+    )
+
+
 def open_export(path: Path) -> ExportFiles:
     """Open ``path`` as a zip, a folder or a single file, by what it is on disk."""
     lent = _LENT.zips.get(path)
@@ -550,8 +564,7 @@ def open_export(path: Path) -> ExportFiles:
         return lent.borrowed()
     if path.is_dir():
         return DirFiles(path)
-    if not path.is_file():
-        raise BadExportError(f"{path}: no such file or folder — check the path")
+    check_on_disk(path)
     with path.open("rb") as handle:
         magic = handle.read(4)
     if magic[:2] == b"PK":
