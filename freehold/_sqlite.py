@@ -27,7 +27,15 @@ from typing import Any
 from freehold import _private, storage
 from freehold.errors import ArchiveError
 
-__all__ = ["BUSY_TIMEOUT", "Connection", "connect", "open_private", "transaction"]
+__all__ = [
+    "BUSY_TIMEOUT",
+    "DAMAGED",
+    "Connection",
+    "changed_while_read",
+    "connect",
+    "open_private",
+    "transaction",
+]
 
 # How long a statement waits for another program's write transaction before the file is
 # called busy (``storage.sqlite_failure``), in seconds.

@@ -229,7 +229,10 @@ def test_a_pipe_or_a_device_is_not_imported_and_says_why(
     ],
     ids=" ".join,
 )
-def test_an_empty_filter_or_address_is_a_usage_error(home: Path, args: tuple[str, ...]) -> None:
+def test_an_empty_filter_or_address_is_a_usage_error(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where an export would go, were it not refused
     result = run(*args)
     assert result.exit_code == 2, result.output
     assert "Usage:" in result.output

@@ -227,9 +227,10 @@ def test_import_json_keeps_the_reports_of_the_paths_before_a_storage_failure(
         )
     finally:
         _folders_mode(blobs, 0o700)
-    one_line_error(result, "is not writable", str(blobs))
-    (report,) = json.loads(result.stdout)
+    error = one_line_error(result, "is not writable", str(blobs))
+    report, failed = json.loads(result.stdout)  # every path tried (probe M, item 4)
     assert report["path"].endswith("first.zip") and report["conversations"]["new"] == 1
+    assert failed == {"path": str(second), "ok": False, "error": error.removeprefix("Error: ")}
 
 
 def test_a_full_disk_under_the_database_stops_the_import(imported: Path, tmp_path: Path) -> None:

@@ -49,6 +49,9 @@ def cli() -> None:
     """freehold: your AI history, on ground you own.
 
     The archive lives in one folder: FREEHOLD_HOME, or the platform's user data folder.
+
+    Exit status: 0 done, 1 an error (one line on stderr), 2 a usage error, 130 stopped by
+    Ctrl-C (143 SIGTERM, 129 SIGHUP), 141 when the reader of the output went (| head).
     """
 
 

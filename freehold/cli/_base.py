@@ -49,6 +49,7 @@ __all__ = [
     "check_period",
     "confirmed",
     "err",
+    "is_utf8",
     "json_option",
     "not_blank",
     "out",

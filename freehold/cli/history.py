@@ -127,7 +127,7 @@ def search(
         print_json([hit.to_json() for hit in hits])
         return
     if not hits:
-        err.print("no matches" + _filters_text(filters))
+        tell("no matches" + _filters_text(filters))
     for line in render.search_hits(hits):
         out.print(line)
 
