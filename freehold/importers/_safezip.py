@@ -171,7 +171,7 @@ class ZipFiles:
     """A zip export, checked for safety when opened."""
 
     def __init__(self, path: Path) -> None:
-        self.label = str(path)  # as given: the person finds the file by it
+        self.label = path.name
         self.rejected: list[tuple[str, str]] = []
         self._path = path
         self._lent = False
@@ -462,7 +462,7 @@ class DirFiles:
     """An unpacked export folder; symlinks are never followed."""
 
     def __init__(self, path: Path) -> None:
-        self.label = str(path)
+        self.label = path.name or str(path)
         self.rejected: list[tuple[str, str]] = []
         self.truncated: str | None = None
         self._root = path
@@ -498,7 +498,7 @@ class OneFile:
     """A single JSON file given on its own."""
 
     def __init__(self, path: Path) -> None:
-        self.label = str(path)
+        self.label = path.name
         self.rejected: list[tuple[str, str]] = []
         self.truncated: str | None = None
         self._path = path
