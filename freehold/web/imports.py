@@ -10,6 +10,7 @@ what the import kept is in the archive, and the person still has their original 
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -142,8 +143,8 @@ class Jobs:
             with open_archive(self.home) as archive:
                 result = import_path(archive, folder / job.name, progress)
             report, state = result.to_json(), "done" if result.ok else "problems"
-        except FreeholdError as failure:
-            error = str(failure)
+        except FreeholdError as failure:  # named by the upload's name, not where it was kept
+            error = str(failure).replace(f"{folder}{os.sep}", "")
         except Exception as failure:  # reported on the page rather than lost in a thread
             error = f"{type(failure).__name__}: {failure}"
         finally:
