@@ -8,15 +8,18 @@ import json
 import os
 import pty
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
 from freehold.archive import home_dir
 from freehold.cli import cli
+from freehold.cli._base import Commands
 from tests.builders import chatgpt_chats
 from tests.test_storage import one_line_error
 
@@ -259,3 +262,38 @@ def test_freehold_home_is_expanded_and_made_absolute(
 def test_a_profile_name_windows_keeps_for_a_device_is_refused(home: Path, name: str) -> None:
     result = run("profile", "create", name)
     assert result.exit_code == 2 and "Windows keeps for a device" in result.output
+
+
+# -- the last net: what no command turned into a line (item 1) ------------------------------------
+
+
+def _failing(error: BaseException) -> click.Group:
+    """A group of freehold's own class with one command that fails with ``error``."""
+
+    @click.group(cls=Commands)
+    def group() -> None:
+        pass
+
+    @group.command()
+    def fail() -> None:
+        raise error
+
+    return group
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "line"),
+    [
+        (PermissionError(13, "Permission denied", "/x/y"), 1, "Error: /x/y: Permission denied"),
+        (sqlite3.OperationalError("disk I/O error"), 1, "Error: SQLite: disk I/O error"),
+        (KeyboardInterrupt(), 130, "Error: stopped: SIGINT received"),
+    ],
+    ids=["OSError", "sqlite3.Error", "KeyboardInterrupt"],
+)
+def test_what_no_command_caught_is_one_line_not_a_traceback(
+    error: BaseException, code: int, line: str
+) -> None:
+    result = CliRunner().invoke(_failing(error), ["fail"])
+    assert result.exit_code == code, result.output
+    assert result.stderr.splitlines()[0].startswith(line), result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Aborted!" not in result.output
