@@ -1,20 +1,23 @@
-"""The SQLite files freehold keeps beside the archive: backup state, embeddings, rehearsals.
+"""Freehold's SQLite files: the archive, and those it keeps beside it (backup state,
+embeddings, rehearsals). One connection class for all of them, so each tells a failure the
+same way.
 
-Each is private like everything in the data folder (0600 in 0700 folders), in WAL mode (a
-reader never waits for the writer), and in autocommit mode, its writes grouped by
-``transaction`` (``BEGIN IMMEDIATE``: a second writer waits at the start, never half-way).
+``Connection``: a statement that fails for the storage's sake (busy, read only, full, I/O)
+raises ``storage.sqlite_failure``'s one line, naming the file; a file that is not a database
+(or a damaged one) raises ``ArchiveError`` naming it with what to do (``damaged``: for a file
+beside the archive, which can be set aside and made again; the archive gives none and tells
+it itself). Any other error is SQLite's own. ``connect`` opens one, read-write or read only.
+
+The files beside the archive (``open_private``) are private like everything in the data
+folder (0600 in 0700 folders), in WAL mode (a reader never waits for the writer), and in
+autocommit mode, their writes grouped by ``transaction`` (``BEGIN IMMEDIATE``: a second
+writer waits at the start, never half-way). Making them where the disk refuses is
+``storage.guarded``'s line.
 
 Reading never creates: opened for a command that only reads (``create=False``), a file that is
 not there is an empty database in memory (it reads as "nothing yet"), and one in a folder this
-process cannot write is read read-only (``read_only_uri``, the archive's rule too), so neither
-a folder nor a file, nor SQLite's ``-wal`` and ``-shm`` beside it, is made. A file that cannot
-be opened for writing is the storage line (``storage.sqlite_failure``), not a traceback.
-
-Opening one to write is a write (the folder, the file, the WAL setting): a disk that refuses is the
-storage line (``storage.py``), never a bare ``OSError`` or SQLite's "unable to open database
-file". In a data folder that cannot be written (the archive is then read read-only,
-``Archive.read_only``), an existing file is opened read-only by the archive's rule
-(``read_only``, ``read_only_uri``): ``mode=ro`` beside its ``-wal``, else ``immutable``.
+process cannot write is read read-only (``connect(read_only=True)``, the archive's rule too), so
+neither a folder nor a file, nor SQLite's ``-wal`` and ``-shm`` beside it, is made.
 """
 
 from __future__ import annotations
@@ -24,36 +27,173 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from freehold import _private, storage
+from freehold.errors import ArchiveError
 
-__all__ = ["open_private", "read_only", "read_only_uri", "transaction"]
+__all__ = [
+    "BUSY_TIMEOUT",
+    "DAMAGED",
+    "Connection",
+    "Cursor",
+    "changed_while_read",
+    "connect",
+    "open_private",
+    "read_only",
+    "transaction",
+]
+
+# How long a statement waits for another program's write transaction before the file is
+# called busy (``storage.sqlite_failure``), in seconds.
+BUSY_TIMEOUT = 30.0
+# SQLite's CORRUPT and NOTADB: a damaged file, or what pages of two states look like to a reader.
+DAMAGED = (11, 26)
+
+
+class Connection(sqlite3.Connection):
+    """A connection whose failed statements are told as the storage's or the file's (above).
+    A statement reads its pages while its rows are fetched, too, not only at ``execute``: its
+    cursor (``Cursor``) tells a failure there the same way."""
+
+    path = Path("archive.sqlite")
+    read_only = False
+    damaged: str | None = None  # what to do with a damaged file; None: SQLite's own error
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
+        return self.cursor(Cursor).execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> Cursor:
+        return self.cursor(Cursor).executemany(sql, parameters)
+
+    def executescript(self, sql_script: str, /) -> sqlite3.Cursor:
+        try:
+            return super().executescript(sql_script)
+        except sqlite3.DatabaseError as error:
+            raise self.failure(error) from error
+
+    def failure(self, error: sqlite3.DatabaseError) -> Exception:
+        """What a failed statement raises. Read read-only, a damaged page is most likely
+        another program's write under this reader (``connect``): run again, not a backup."""
+        if isinstance(error, sqlite3.OperationalError):
+            failed = storage.sqlite_failure(error, self.path)
+            if failed is not None:
+                return failed
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF not in DAMAGED:
+            return error
+        if self.read_only:
+            return ArchiveError(changed_while_read(self.path, error))
+        if self.damaged is not None:
+            return ArchiveError(
+                f"{self.path}: damaged, not a usable database ({error}) — {self.damaged}"
+            )
+        return error
+
+
+class Cursor(sqlite3.Cursor):
+    """The one place statements run and their rows are fetched: every error there becomes
+    ``Connection.failure``'s. Iteration fetches in batches (a Python ``__next__`` per row
+    would cost about half again on a long scan)."""
+
+    connection: Connection
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
+        with self._told():
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> Cursor:
+        with self._told():
+            return super().executemany(sql, parameters)
+
+    def fetchone(self) -> Any:
+        with self._told():
+            return super().fetchone()
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        with self._told():
+            return super().fetchmany(self.arraysize if size is None else size)
+
+    def fetchall(self) -> list[Any]:
+        with self._told():
+            return super().fetchall()
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # a generator, not self
+        return self._rows()
+
+    def __next__(self) -> Any:
+        with self._told():
+            return super().__next__()
+
+    def _rows(self) -> Iterator[Any]:
+        while rows := self.fetchmany(256):
+            yield from rows
+
+    @contextmanager
+    def _told(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            raise self.connection.failure(error) from error
+
+
+def changed_while_read(path: Path, error: sqlite3.Error) -> str:
+    return (
+        f"{path}: the archive changed while it was read read-only ({error}) — another program "
+        "writes it: run again (if it says so every time, the archive is damaged: restore it)"
+    )
+
+
+def connect(
+    path: Path, *, read_only: bool = False, threads: bool = True, damaged: str | None = None
+) -> Connection:
+    """``path`` for reading and writing; or, ``read_only`` (a folder this process cannot
+    write), read only (``docs/archive-format.md``). SQLite reads a WAL database there only
+    with its ``-wal`` and ``-shm`` files present (then ``mode=ro``); without a ``-wal`` it is
+    read as ``immutable``, which needs neither. That folder is read-only to this process only:
+    another program may write the file meanwhile (a read-only mount of a live archive,
+    another user's), and ``immutable`` then reads pages of two states: a "malformed" error
+    while read read-only is told as that (``changed_while_read``), to run again. A ``-wal``
+    without its ``-shm`` cannot be read without writing: SQLite's read-only error says so,
+    told as the folder's. ``threads``: the connection may be used from other threads (the
+    caller serialises)."""
+    if read_only:
+        wal = path.with_name(path.name + "-wal").exists()
+        target = f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
+    else:
+        target = os.fspath(path)
+    try:
+        db = sqlite3.connect(
+            target,
+            uri=read_only,
+            isolation_level=None,
+            check_same_thread=not threads,
+            timeout=BUSY_TIMEOUT,
+            factory=Connection,
+        )
+    except sqlite3.OperationalError as error:  # cannot open: where it cannot be written
+        raise storage.sqlite_failure(error, path) or error from error
+    db.path, db.read_only, db.damaged = path, read_only, damaged
+    return db
 
 
 def open_private(
-    path: Path, schema: str, *, threads: bool = False, create: bool = True
+    path: Path, schema: str, *, damaged: str, threads: bool = False, create: bool = True
 ) -> sqlite3.Connection:
     """``path`` opened (made private first when new) with ``schema`` applied (idempotent SQL);
+    ``damaged``: what to do when it is not a usable database (told with its name);
     ``threads``: the connection may be used from other threads (the caller serialises);
     ``create=False``: for reading only, making nothing (the module's docstring)."""
     if not create and not path.exists():
-        return _connect(":memory:", threads, schema)
-    if not create and not os.access(path.parent, os.W_OK):
-        return read_only(path, threads=threads)
-    with storage.guarded(path):
-        _private.make_dirs(path.parent)
-        _private.create(path)
-    with _storage(path):
-        return _connect(os.fspath(path), threads, "PRAGMA journal_mode=WAL;" + schema)
-
-
-def _connect(
-    target: str, threads: bool, script: str = "", *, uri: bool = False
-) -> sqlite3.Connection:
-    """``target`` opened in autocommit mode, ``script`` run; closed again if it fails."""
-    db = sqlite3.connect(
-        target, uri=uri, isolation_level=None, timeout=30, check_same_thread=not threads
-    )
+        db = connect(Path(":memory:"), threads=threads, damaged=damaged)
+        script = schema
+    elif not create and not os.access(path.parent, os.W_OK):
+        return read_only(path, threads=threads, damaged=damaged)
+    else:
+        with storage.guarded(path):
+            _private.make_dirs(path.parent)
+            _private.create(path)
+        db = connect(path, threads=threads, damaged=damaged)
+        script = "PRAGMA journal_mode=WAL;" + schema
     try:
         db.executescript(script)
     except BaseException:
@@ -62,33 +202,12 @@ def _connect(
     return db
 
 
-def read_only(path: Path, *, threads: bool = False) -> sqlite3.Connection:
+def read_only(
+    path: Path, *, threads: bool = False, damaged: str | None = None
+) -> sqlite3.Connection:
     """An existing ``path`` opened for reading only, in a folder this process cannot write
-    (``read_only_uri``, the rule ``archive._connect`` follows for the archive)."""
-    with _storage(path):
-        return _connect(read_only_uri(path), threads, uri=True)
-
-
-def read_only_uri(path: Path) -> str:
-    """``path`` to be read in a folder this process cannot write. SQLite reads a WAL database
-    there only with its ``-wal`` and ``-shm`` files present (then ``mode=ro``); without a
-    ``-wal`` it is read as ``immutable``, which needs neither (and sees no other program's
-    writes while it reads: ``archive._connect``)."""
-    wal = path.with_name(path.name + "-wal").exists()
-    return f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
-
-
-@contextmanager
-def _storage(path: Path) -> Iterator[None]:
-    """SQLite's busy, read-only, full and I/O errors on ``path`` as the storage line; any
-    other error as it is."""
-    try:
-        yield
-    except sqlite3.OperationalError as error:
-        failed = storage.sqlite_failure(error, path)
-        if failed is None:
-            raise
-        raise failed from error
+    (``connect``'s rule, the archive's too)."""
+    return connect(path, read_only=True, threads=threads, damaged=damaged)
 
 
 @contextmanager

@@ -99,13 +99,12 @@ __all__ = [
 ]
 
 ARCHIVE_NAME = "archive.sqlite"
+# What to do with a damaged archive (``_sqlite.Connection``).
+_RESTORE = "restore a backup (`freehold backup restore`, see docs/backups.md)"
 LOCAL_KIND = "freehold"  # the source kind of a conversation started here (``freehold chat``)
 _RAW_LEVEL = 1
 _PAGE_SIZE = 16384
 _CHECKPOINT_BYTES = 64 << 20
-# How long a statement waits for another program's write transaction before the archive is
-# called busy (``storage.sqlite_failure``), in seconds.
-BUSY_TIMEOUT = 30.0
 
 
 def _compress(raw: bytes) -> bytes:
@@ -118,10 +117,14 @@ _BLOB_CHUNK = 1 << 20
 
 
 def home_dir() -> Path:
-    """The data folder: ``FREEHOLD_HOME`` or the platform's user data dir. One that is there
-    but is not a folder is refused here, the same way for every command."""
+    """The data folder: ``FREEHOLD_HOME`` or the platform's user data dir, as an absolute
+    path (``~`` expanded: a shell does not expand it inside quotes or after ``=``; a relative
+    one taken from the current folder once, so every path printed is whole). Links are not
+    followed: the folder keeps the name it was given. One that is there but is not a folder
+    is refused here, the same way for every command."""
     configured = os.environ.get("FREEHOLD_HOME")
-    home = Path(configured) if configured else Path(platformdirs.user_data_dir("freehold"))
+    chosen = configured or platformdirs.user_data_dir("freehold")
+    home = Path(os.path.abspath(os.path.expanduser(chosen)))
     if home.exists() and not home.is_dir():
         raise ArchiveError(
             f"{home}: the data folder is a file, not a folder — point FREEHOLD_HOME at a "
@@ -798,18 +801,18 @@ class Archive:
         if self.created:
             self._made = _make_home(home, self.path)
         # An existing archive in a folder this process cannot write (a read-only disk, too)
-        # is read (``_connect``), whatever the command: the commands that only read work, and
+        # is read (``_sqlite.connect``), whatever the command: the commands that only read work, and
         # a write is told as the folder's, not the archive's, fault. Opened read-write there,
         # SQLite falls back to reading and cannot open its WAL (review R1, finding 2).
         self.read_only = not self.created and not os.access(home, os.W_OK)
         try:
-            self.db = _connect(self.path, read_only=self.read_only)
+            self.db = _sqlite.connect(self.path, read_only=self.read_only, damaged=_RESTORE)
             self._settings()
             migrate(self.db, notice)
         except sqlite3.DatabaseError as error:
-            damaged = getattr(error, "sqlite_errorcode", 0) & 0xFF in _DAMAGED
-            if self.read_only and damaged:  # another program may be writing it (``_connect``)
-                raise ArchiveError(_changed_while_read(self.path, error)) from error
+            damaged = getattr(error, "sqlite_errorcode", 0) & 0xFF in _sqlite.DAMAGED
+            if self.read_only and damaged:  # another program may be writing it (``connect``)
+                raise ArchiveError(_sqlite.changed_while_read(self.path, error)) from error
             raise ArchiveError(
                 f"{self.path}: not a usable freehold archive ({error}) — "
                 "point FREEHOLD_HOME at another folder or restore a backup"
@@ -1666,121 +1669,6 @@ class Archive:
     def write_vault(self, stream: IO[bytes]) -> tuple[str, str | None, int]:
         """Keep a file in the vault by content, exactly as blobs are kept (``write_blob``)."""
         return write_blob(self.vault, stream)
-
-
-class _Connection(sqlite3.Connection):
-    """The archive's connection: a statement that fails for the storage's sake (busy, read
-    only, full, I/O) raises ``storage.sqlite_failure``'s one line, naming the file; any other
-    error is SQLite's own. A statement reads its pages while its rows are fetched, too, not
-    only at ``execute``: its cursor (``_Cursor``) tells a failure there the same way."""
-
-    path = Path(ARCHIVE_NAME)
-    read_only = False
-
-    def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
-        return self.cursor(_Cursor).execute(sql, parameters)
-
-    def executemany(self, sql: str, parameters: Any, /) -> _Cursor:
-        return self.cursor(_Cursor).executemany(sql, parameters)
-
-    def _failure(self, error: sqlite3.DatabaseError) -> Exception:
-        """What a failed statement raises. A damaged page is the archive's one line: read
-        read-only, it is most likely another program's write under this reader (``_connect``):
-        run again, not a backup."""
-        if isinstance(error, sqlite3.OperationalError):
-            failed = storage.sqlite_failure(error, self.path)
-            if failed is not None:
-                return failed
-        code = getattr(error, "sqlite_errorcode", 0) & 0xFF
-        if self.read_only and code in _DAMAGED:
-            return ArchiveError(_changed_while_read(self.path, error))
-        if code == _DAMAGED[0]:  # not NOTADB: a file that is no database at all is told at open
-            return ArchiveError(
-                f"{self.path}: the archive is damaged ({error}) — restore a backup "
-                "(`freehold backup restore`, see docs/backups.md)"
-            )
-        return error
-
-
-class _Cursor(sqlite3.Cursor):
-    """The one place the archive's statements run and their rows are fetched: every error
-    there becomes ``_Connection._failure``'s. Iteration fetches in batches (a Python
-    ``__next__`` per row would cost about half again on a long scan)."""
-
-    connection: _Connection
-
-    def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
-        with self._told():
-            return super().execute(sql, parameters)
-
-    def executemany(self, sql: str, parameters: Any, /) -> _Cursor:
-        with self._told():
-            return super().executemany(sql, parameters)
-
-    def fetchone(self) -> Any:
-        with self._told():
-            return super().fetchone()
-
-    def fetchmany(self, size: int | None = None) -> list[Any]:
-        with self._told():
-            return super().fetchmany(self.arraysize if size is None else size)
-
-    def fetchall(self) -> list[Any]:
-        with self._told():
-            return super().fetchall()
-
-    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # a generator, not self
-        return self._rows()
-
-    def __next__(self) -> Any:
-        with self._told():
-            return super().__next__()
-
-    def _rows(self) -> Iterator[Any]:
-        while rows := self.fetchmany(256):
-            yield from rows
-
-    @contextmanager
-    def _told(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.DatabaseError as error:
-            raise self.connection._failure(error) from error
-
-
-# SQLite's CORRUPT and NOTADB: what pages of two states look like to a reader.
-_DAMAGED = (11, 26)
-
-
-def _changed_while_read(path: Path, error: sqlite3.Error) -> str:
-    return (
-        f"{path}: the archive changed while it was read read-only ({error}) — another program "
-        "writes it: run again (if it says so every time, the archive is damaged: restore it)"
-    )
-
-
-def _connect(path: Path, *, read_only: bool) -> _Connection:
-    """The archive's database, for reading and writing; or, in a folder this process cannot
-    write, read only (``docs/archive-format.md``). SQLite reads a WAL database there only
-    with its ``-wal`` and ``-shm`` files present (then ``mode=ro``); without a ``-wal`` it is
-    read as ``immutable``, which needs neither. That folder is read-only to this process only:
-    another program may write the archive meanwhile (a read-only mount of a live archive,
-    another user's), and ``immutable`` then reads pages of two states: a "malformed" error
-    while read read-only is told as that (``_changed_while_read``), to run again. A ``-wal``
-    without its ``-shm`` cannot be read without writing: SQLite's read-only error says so,
-    told as the folder's."""
-    target = _sqlite.read_only_uri(path) if read_only else os.fspath(path)
-    db = sqlite3.connect(
-        target,
-        uri=read_only,
-        isolation_level=None,
-        check_same_thread=False,
-        timeout=BUSY_TIMEOUT,
-        factory=_Connection,
-    )
-    db.path = path
-    db.read_only = read_only
-    return db
 
 
 def _make_home(home: Path, database: Path) -> list[Path]:

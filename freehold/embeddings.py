@@ -258,6 +258,10 @@ _SCHEMA = """
 """
 
 
+# What to do with a damaged store: it holds nothing that cannot be made again.
+_DAMAGED = "delete it: it is built again at the next search by meaning (docs/searching.md)"
+
+
 class EmbeddingStore:
     """``embeddings.sqlite``: the one class that writes it. ``read_only`` (a data folder that
     cannot be written): the store built before is read as it is, never brought up to date;
@@ -270,9 +274,9 @@ class EmbeddingStore:
         if read_only and not path.is_file():
             raise StorageError(_needs_writable(path), "read-only")
         self.db = (
-            _read_only(path, threads=True)
+            _read_only(path, threads=True, damaged=_DAMAGED)
             if read_only
-            else open_private(path, _SCHEMA, threads=True)
+            else open_private(path, _SCHEMA, threads=True, damaged=_DAMAGED)
         )
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ export is named, so a failed download is not mistaken for a fresh export.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 import shlex
@@ -38,6 +39,7 @@ from freehold._exitplan import ExportRecord, PlanEntry
 from freehold.archive import Archive, now_iso
 from freehold.errors import FreeholdError, NotFoundError
 from freehold.importers._plan import plan as import_plan
+from freehold.importers._safezip import check_on_disk
 from freehold.ingest import ImportReport, Progress, import_path
 
 __all__ = [
@@ -221,6 +223,11 @@ def add(
     before = archive.exit_platform(key)
     if found is None and name is None and before is None:
         raise FreeholdError(unknown_platform(wanted))
+    if found is not None and name is not None:
+        raise FreeholdError(
+            f"{found.id}: a catalogue platform keeps its own name ({found.name}) — leave out "
+            "--name (it names a platform of your own)"
+        )
     if found is None and not _ID.fullmatch(key):
         raise FreeholdError(
             f"{wanted!r}: a platform id is 1–40 lowercase letters, digits and dashes "
@@ -228,7 +235,7 @@ def add(
         )
     entry = PlanEntry(
         id=key,
-        name=name or (before.name if before else found.name if found else key),
+        name=found.name if found else name or (before.name if before else key),
         catalogue_id=found.id if found else None,
         cadence_days=cadence or (before.cadence_days if before else _cadence_of(found)),
         export_where=where if where is not None else before.export_where if before else None,
@@ -456,6 +463,7 @@ def import_export(
         return
     done.report = report
     archive.link_exit_import(done.export.id, report.source_id)
+    done.export = dataclasses.replace(done.export, source_id=report.source_id)  # as stored
     if importer not in report.kind.split("+"):
         done.notes.append(f"recorded under {done.export.platform_id} but read as {report.kind}")
 
@@ -466,8 +474,7 @@ def _check_file(path: Path) -> None:
             f"{path}: a folder — record the export file itself (or zip the folder first: "
             f"zip -r {path.name}.zip {path.name})"
         )
-    if not path.is_file():
-        raise FreeholdError(f"{path}: no such file — check the path")
+    check_on_disk(path)  # missing, or a pipe or a device
     if path.stat().st_size == 0:
         raise FreeholdError(
             f"{path.name}: an empty file (0 bytes) — the download did not finish; get it again"

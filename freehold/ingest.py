@@ -262,7 +262,8 @@ def finish_failed(
 ) -> None:
     """An import that stops after its source row was written leaves it ``failed``, with the
     report so far and what stopped it, never ``running``; the batches already committed stay."""
-    what = str(error) or type(error).__name__
+    what = "SIGINT received" if isinstance(error, KeyboardInterrupt) else str(error)
+    what = what or type(error).__name__
     report.problem(Problem(Path(report.path).name, f"the import stopped: {what}"))
     try:
         archive.finish_source(report.source_id, "failed", report.to_json(), account_id)

@@ -13,6 +13,8 @@ whatever the renderable; ``json_text`` escapes the same characters in JSON outpu
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -101,6 +103,12 @@ class Terminal(Console):
 
     def render_str(self, text: str, *args: Any, **options: Any) -> Text:
         return super().render_str(visible(text), *args, **{**options, **_AS_IS})
+
+    def on_broken_pipe(self) -> None:
+        """The reader of the output went (``| head``): raised as the pipe's error, which the
+        command line ends quietly, as it does for any write (``cli/_base.py``); rich's own
+        way exits 1, as if something had failed."""
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
     def render(
         self, renderable: RenderableType, options: ConsoleOptions | None = None

@@ -51,7 +51,7 @@ def test_reading_a_plan_on_a_fresh_data_folder_creates_nothing(_isolated_home: P
     for args in (["list"], ["status"], ["list", "--json"], ["status", "--json"]):
         result = run("exits", *args)
         assert result.exit_code == 0, args
-    assert "No platform in your exit plan yet" in run("exits", "status").stdout
+    assert "No platform in your exit plan yet" in run("exits", "status").stderr
     assert json.loads(run("exits", "list", "--json").stdout) == []
     assert json.loads(run("exits", "status", "--json").stdout)["platforms"] == []
     assert not _isolated_home.exists()
@@ -264,3 +264,23 @@ def test_the_hint_for_a_platform_not_in_the_plan_is_a_command_that_works(
     hint = " ".join(result.stderr.split()).split("freehold ", 1)[1].split(" —")[0]
     assert hint == "exits add nosuch --name nosuch"
     assert run(*hint.split()).exit_code == 0
+
+
+def test_record_json_names_the_import_it_just_made(_isolated_home: Path) -> None:
+    """Probe M, item 10: the export's row was linked to its import, the JSON said null."""
+    found = json.loads(run("exits", "record", "chatgpt", str(SAMPLE), "--json").stdout)
+    assert found["import"]["source_id"] is not None
+    assert found["export"]["source_id"] == found["import"]["source_id"]
+
+
+def test_a_catalogue_platform_keeps_its_name(_isolated_home: Path) -> None:
+    result = run("exits", "add", "chatgpt", "--name", "Foo")
+    assert result.exit_code == 1 and "leave out --name" in result.stderr
+    assert run("exits", "add", "chatgpt").exit_code == 0
+    assert "Foo" not in run("exits", "list").stdout
+
+
+def test_an_empty_plan_is_said_on_stderr_by_list_and_status(_isolated_home: Path) -> None:
+    for command in ("list", "status"):
+        result = run("exits", command)
+        assert result.stdout == "" and "No platform in your exit plan yet" in result.stderr

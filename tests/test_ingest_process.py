@@ -193,18 +193,25 @@ def big_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @linux_only
-@pytest.mark.parametrize("number", STOPPING, ids=lambda n: n.name)
+@pytest.mark.parametrize("number", [*STOPPING, signal.SIGINT], ids=lambda n: n.name)
 def test_a_stopped_import_leaves_no_reader_and_says_how_it_ended(
     tmp_path: Path, big_export: Path, number: signal.Signals
 ) -> None:
     """SIGTERM and SIGHUP end an import as Ctrl-C does: its source ``failed`` with the report
-    so far, a non-zero exit. Nothing at all runs after SIGKILL, so its source stays
-    ``running``; but its reader process ends too, instead of parsing on as an orphan."""
+    so far, exit 128 + the signal's number (130 for Ctrl-C: probe M, item 5, was 1). Nothing
+    at all runs after SIGKILL, so its source stays ``running``; but its reader process ends
+    too, instead of parsing on as an orphan."""
     home, said = tmp_path / "home", tmp_path / "stderr"
     env = {**os.environ, "FREEHOLD_HOME": str(home)}
     command = [sys.executable, "-m", "freehold", "import", str(big_export)]
     with said.open("wb") as stderr:
-        run = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        run = subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal
+        )
     readers: list[int] = []
     try:
         _until(lambda: _status(home) == "running", "the import to start writing")

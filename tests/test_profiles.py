@@ -3,7 +3,9 @@ version, and exported within each platform field's limit without losing anything
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import string
 from pathlib import Path
 
@@ -428,3 +430,20 @@ def test_every_line_of_a_memory_section_leaves_or_is_said_cut(fmt: str) -> None:
     for words in ("Dr. Kim.", "Allergic to penicillin.", "Likes tea.", "Green, no sugar."):
         assert words in exported.text
     assert exported.cuts == []
+
+
+def test_a_disk_without_hard_links_keeps_every_version_whole(
+    _isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Probe M, item 1: FAT and exFAT refuse ``os.link`` (EPERM): a save was a traceback. The
+    name is claimed with a new empty file instead, which the whole version then replaces."""
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", refused)
+    first = store.save(profiles.Profile("fat", 0, "## About\n\nfirst\n"), "test")
+    second = store.save(profiles.Profile("fat", 0, "## About\n\nsecond\n"), "test")
+    assert (first.version, second.version) == (1, 2)
+    assert "second" in store.read("fat").body and "first" in store.read("fat", 1).body
+    assert sorted(p.name for p in store.folder("fat").iterdir()) == ["v0001.md", "v0002.md"]

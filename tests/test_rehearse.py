@@ -222,8 +222,8 @@ def test_a_run_cut_short_goes_on_where_it_stopped(
 
     monkeypatch.setattr(engine, "_answer", cut_after_five)
     _invoke(
-        "rehearse", "--candidates", BOTH, "--yes", "--sample", "4", "--concurrency", "1", code=1
-    )
+        "rehearse", "--candidates", BOTH, "--yes", "--sample", "4", "--concurrency", "1", code=130
+    )  # Ctrl-C: 130, as for every command (probe M, item 5)
     assert len(wire.requests) == 5
     monkeypatch.setattr(engine, "_answer", real)
     wire.requests.clear()

@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from freehold import archive as archive_module
-from freehold import hookspecs, plugins, reparse
+from freehold import _sqlite, hookspecs, plugins, reparse
 from freehold.archive import Archive, open_archive
 from freehold.cli import cli
 from freehold.importers._skeleton import Format, Kept
@@ -342,7 +341,7 @@ def test_a_busy_archive_is_one_line(
 ) -> None:
     import_path(archive, real / EXPORT, reader_process=False)
     _older(archive, None)
-    monkeypatch.setattr(archive_module, "BUSY_TIMEOUT", 0.2)
+    monkeypatch.setattr(_sqlite, "BUSY_TIMEOUT", 0.2)
     other = sqlite3.connect(_isolated_home / "archive.sqlite", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     try:

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from freehold import archive as archive_module
+from freehold import _sqlite
 from freehold.archive import write_blob
 from freehold.backup.state import open_state
 from freehold.cli import cli
@@ -92,7 +92,7 @@ def unprivileged() -> None:
 @pytest.fixture
 def held(imported: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Another program holds a write transaction on the archive; freehold waits 0.2 s."""
-    monkeypatch.setattr(archive_module, "BUSY_TIMEOUT", 0.2)
+    monkeypatch.setattr(_sqlite, "BUSY_TIMEOUT", 0.2)
     other = sqlite3.connect(imported / "archive.sqlite", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     yield imported / "archive.sqlite"
@@ -228,9 +228,10 @@ def test_import_json_keeps_the_reports_of_the_paths_before_a_storage_failure(
         )
     finally:
         _folders_mode(blobs, 0o700)
-    one_line_error(result, "is not writable", str(blobs))
-    (report,) = json.loads(result.stdout)
+    error = one_line_error(result, "is not writable", str(blobs))
+    report, failed = json.loads(result.stdout)  # every path tried (probe M, item 4)
     assert report["path"].endswith("first.zip") and report["conversations"]["new"] == 1
+    assert failed == {"path": str(second), "ok": False, "error": error.removeprefix("Error: ")}
 
 
 def test_a_full_disk_under_the_database_stops_the_import(imported: Path, tmp_path: Path) -> None:
@@ -470,9 +471,9 @@ def test_a_wal_that_cannot_be_opened_on_a_read_only_mount_is_the_storage_line(
     """SQLite's CANTOPEN for an existing archive in a place that cannot be written is the
     storage line (the archive opened read-write there by anything else than ``Archive``)."""
     code = (
-        "import os, pathlib; from freehold import archive; "
+        "import os, pathlib; from freehold import _sqlite; "
         "path = pathlib.Path(os.environ['RO']) / 'archive.sqlite'\n"
-        "db = archive._connect(path, read_only=False)\n"
+        "db = _sqlite.connect(path, read_only=False)\n"
         "try: db.execute('PRAGMA journal_mode=WAL')\n"
         "except Exception as e: print(type(e).__name__, e)"
     )
@@ -549,7 +550,7 @@ def test_an_archive_changed_under_a_read_only_reader_says_run_again(imported: Pa
     read-only bind mount of a live archive, another user's archive): read as ``immutable``, a
     change under the reader can be SQLite's "malformed", which is not a damaged archive."""
     path = imported / "archive.sqlite"
-    reader = archive_module._connect(path, read_only=True)
+    reader = _sqlite.connect(path, read_only=True)
     assert reader.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
     size = path.stat().st_size
     with path.open("r+b") as rewritten:  # another program's writes, as seen by this reader
@@ -568,7 +569,7 @@ def test_rows_fetched_after_the_archive_changed_under_a_read_only_reader_say_run
     """An error met while rows are fetched (SQLite reads most pages then, not at ``execute``)
     is told as one met at ``execute``: the same one line, not SQLite's "malformed"."""
     path = imported / "archive.sqlite"
-    reader = archive_module._connect(path, read_only=True)
+    reader = _sqlite.connect(path, read_only=True)
     fetched = [reader.execute("SELECT text FROM messages ORDER BY id DESC") for _ in "ab"]
     for rows in fetched:  # each statement ran: only its last page was read
         assert rows.fetchone() is not None

@@ -62,6 +62,13 @@ class Event:
     detail: dict[str, Any]
 
 
+# What to do with a damaged state: the snapshots are at the destinations, not in it.
+_DAMAGED = (
+    "move it away (or delete it): a new one is started; the next run sends every chunk "
+    "again and `status` says never until it runs (docs/backups.md)"
+)
+
+
 class State:
     def __init__(self, path: Path | None, *, create: bool = True) -> None:
         """The state at ``path``; None: one in memory, forgotten at the end. ``create=False``
@@ -70,7 +77,7 @@ class State:
             self.db = sqlite3.connect(":memory:", isolation_level=None)
             self.db.executescript(_SCHEMA)
         else:
-            self.db = open_private(path, _SCHEMA, create=create)
+            self.db = open_private(path, _SCHEMA, damaged=_DAMAGED, create=create)
 
     def close(self) -> None:
         self.db.close()

@@ -8,12 +8,26 @@ rich output by the ``render.Terminal`` consoles, error messages by ``Commands``,
 A command that must not be cut off mid-write (``import``) runs ``stopped_by_signals``: SIGTERM
 and SIGHUP then stop it as Ctrl-C does, by an exception raised where it is, so everything on the
 way unwinds as for an error (the import marks its source ``failed`` and stops its reader).
+
+``Commands.invoke`` is the last net, for every command: a ``FreeholdError`` a command let
+through, an ``OSError`` or SQLite error nothing turned into one (a one-line error, never a
+traceback), Ctrl-C (``Error: stopped: SIGINT received``, exit 130, as a signal stops ``import``),
+and a reader that closed the pipe (``| head``: exit 141 quietly, the status of a process that
+SIGPIPE ended). Lines on stderr go through ``tell``: one line each, never hard-wrapped at the
+terminal's width (a path or an error is found whole by copying or ``grep``). Questions go
+through ``confirmed`` and ``ask_secret``, which never wait on a stdin that is not a terminal
+and has nothing to say.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
+import re
 import signal
+import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -31,9 +45,13 @@ __all__ = [
     "Commands",
     "Stopped",
     "archive_session",
+    "ask_secret",
     "check_period",
+    "confirmed",
     "err",
+    "is_utf8",
     "json_option",
+    "not_blank",
     "out",
     "period_options",
     "print_json",
@@ -70,6 +88,14 @@ def registered(noun: str, names: Callable[[], Iterable[str]]) -> Callable[..., A
     return check
 
 
+def not_blank(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback refusing an empty (or all-space) value: given, a filter or an address
+    must say something (an empty one matched everything, or listened on every address)."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty — give a value, or leave the option out")
+    return value
+
+
 def source_option(help_text: str) -> Callable[[F], F]:
     return click.option(
         "--source",
@@ -104,8 +130,28 @@ def check_period(since: str | None, until: str | None) -> None:
 
 
 def print_json(value: Any) -> None:
+    """``value`` as JSON on stdout. Where stdout cannot hold every character (a terminal in
+    another code page than UTF-8: ``main``), each other one is its ``\\uXXXX`` escape: the
+    same JSON, in ASCII."""
     dumped = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
-    click.echo(render.json_text(dumped))
+    text = render.json_text(dumped)
+    if not is_utf8(sys.stdout):
+        text = _NON_ASCII.sub(_json_escape, text)
+    click.echo(text)
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    """One character as JSON escapes: one, or a surrogate pair beyond the first plane."""
+    units = match.group().encode("utf-16-be")
+    return "".join(f"\\u{units[i] << 8 | units[i + 1]:04x}" for i in range(0, len(units), 2))
+
+
+def is_utf8(stream: Any) -> bool:
+    encoding = str(getattr(stream, "encoding", None) or "utf-8")
+    return encoding.lower().replace("-", "").replace("_", "") == "utf8"
 
 
 def print_problems(report: dict[str, Any]) -> None:
@@ -113,13 +159,41 @@ def print_problems(report: dict[str, Any]) -> None:
     for problem in report["problems"][:50]:
         style = "red" if problem["lost"] else "yellow"
         line = f"{'lost' if problem['lost'] else 'note'}: {problem['where']}: {problem['what']}"
-        err.print(render.visible(line), style=style)
+        tell(line, style=style)
     if report["problem_count"] > 50:
-        err.print(f"… {report['problem_count'] - 50} more: use --json for the full list")
+        tell(f"… {report['problem_count'] - 50} more: use --json for the full list")
 
 
-def tell(text: str) -> None:
-    click.echo(text, err=True)
+def tell(text: str, *, style: str = "") -> None:
+    """One line on stderr, made visible (``render.visible``), never wrapped: the one way a
+    message, a note or an error is printed on its own line."""
+    err.print(render.visible(text), style=style, soft_wrap=True)
+
+
+def confirmed(question: str) -> bool:
+    """A yes/no question on stderr. A stdin that is not a terminal and ends before an answer
+    (a pipe, /dev/null, a scheduled job) answers no, said so: it never stops the command."""
+    try:
+        return click.confirm(question, err=True)
+    except click.Abort:
+        if sys.stdin.isatty():
+            raise  # Ctrl-C at the question: stopped (``Commands.invoke``)
+        tell("no answer (stdin is not a terminal and ended): taken as no")
+        return False
+
+
+def ask_secret(question: str, instead: str) -> str:
+    """A secret: asked without echo on a terminal; otherwise the first line of stdin (piped
+    in, nothing asked). None there is refused, saying what to do ``instead``."""
+    if sys.stdin.isatty():
+        return str(click.prompt(question, hide_input=True, err=True)).strip()
+    line = sys.stdin.readline().strip()
+    if not line:
+        raise click.ClickException(
+            f"no answer to {question!r}: stdin is not a terminal and gave none — pipe it in, "
+            f"run in a terminal, or {instead}"
+        )
+    return line
 
 
 class Stopped(BaseException):
@@ -153,13 +227,18 @@ def stopped_by_signals() -> Iterator[None]:
     try:
         yield
     except Stopped as stopped:
-        with suppress(OSError):  # a hung-up terminal cannot be told
-            tell(f"Error: stopped: {stopped}")
-        raise click.exceptions.Exit(128 + stopped.number) from None
+        raise _stopped(stopped.number) from None
     finally:
         for number, handler in before.items():
             if handler is not None:  # None: set outside Python, which cannot be put back
                 signal.signal(number, handler)
+
+
+def _stopped(number: int) -> click.exceptions.Exit:
+    """Said on stderr (unless the terminal hung up); exit 128 + the signal's number."""
+    with suppress(OSError):  # a hung-up terminal cannot be told
+        tell(f"Error: stopped: {signal.Signals(number).name} received")
+    return click.exceptions.Exit(128 + number)
 
 
 @contextmanager
@@ -214,3 +293,40 @@ class Commands(click.Group):
             if type(error) is not click.ClickException:
                 raise
             raise click.ClickException(render.visible(error.message)) from error.__cause__
+        except click.Abort as error:  # a question: Ctrl-C there, or a stdin that ended
+            if not sys.stdin.isatty():
+                raise click.ClickException(_NO_ANSWER) from error
+            raise _stopped(signal.SIGINT) from None
+        except KeyboardInterrupt:
+            raise _stopped(signal.SIGINT) from None
+        except OSError as error:
+            if error.errno == errno.EPIPE:
+                raise _closed_pipe() from None
+            raise click.ClickException(render.visible(_os_line(error))) from error
+        except sqlite3.Error as error:
+            raise click.ClickException(render.visible(_sqlite_line(error))) from error
+
+
+_NO_ANSWER = (
+    "no answer: stdin is not a terminal and ended before a question was answered — run it "
+    "in a terminal, or give the answer as an option (see --help)"
+)
+_SIGPIPE = 13
+
+
+def _closed_pipe() -> click.exceptions.Exit:
+    """The reader of stdout went (``| head``): nothing more can be said there, and nothing
+    is wrong; what is still buffered goes to the null device (the way Python's documentation
+    gives), so the flush at exit fails nowhere, and the exit is SIGPIPE's."""
+    with suppress(OSError, ValueError):  # no file descriptor (a test's stdout): nothing to do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return click.exceptions.Exit(128 + _SIGPIPE)
+
+
+def _os_line(error: OSError) -> str:
+    where = f"{error.filename}: " if error.filename is not None else ""
+    return f"{where}{error.strerror or error} — check it, its folder and the disk, then run again"
+
+
+def _sqlite_line(error: sqlite3.Error) -> str:
+    return f"SQLite: {error} — check the files in the data folder and the disk, then run again"

@@ -31,7 +31,7 @@ from freehold.backup.destinations import Destination, media, open_destination
 from freehold.backup.format import snapshot_time
 from freehold.backup.settings import DestinationConfig
 from freehold.backup.state import State, open_state
-from freehold.cli._base import err, json_option, out, print_json, tell
+from freehold.cli._base import confirmed, err, json_option, out, print_json, tell
 from freehold.cli.schedule import schedule
 from freehold.errors import FreeholdError
 
@@ -192,6 +192,11 @@ def init(
     home = home_dir()
     if kit.exists():
         raise click.ClickException(f"{kit} exists — move it away or give another --kit path")
+    folder = kit.absolute().parent  # checked before any key is made: nothing half-done
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise click.ClickException(
+            f"{folder}: no folder you can write the kit in — give a --kit path in one"
+        )
     current = settings.load(home)  # a broken [backup]: refused before any key
     configured = current.recipients
     running.age_recipients(home, current)  # a bad one kept would fail every later run
@@ -207,7 +212,7 @@ def init(
     _write_kit(kit, crypto.kit_text(identity, home))
     tell(f"recovery kit written to {kit}: print it or keep it in a password manager, then")
     tell("delete it from this computer. Lose the kit AND the passphrase: the backups are lost.")
-    if yes or click.confirm("Is the recovery kit saved away from this computer?", err=True):
+    if yes or confirmed("Is the recovery kit saved away from this computer?"):
         settings.set_value(home, "kit_saved", now_iso())
         tell("kit confirmed: off-site destinations may be used")
     else:
@@ -522,7 +527,7 @@ def prune(
                 _print_prune(plan, "would go" if dry_run else "go")
                 if dry_run or not (plan.removed or plan.packs_removed):
                     continue
-                if yes or click.confirm(f"Delete them from {dest.name}?", err=True):
+                if yes or confirmed(f"Delete them from {dest.name}?"):
                     pruning.prune(dest, identity, state, keep, dry_run=False)
                     tell(f"{dest.name}: pruned")
         finally:
@@ -545,7 +550,7 @@ def _forget(
         return True
     if dry_run:
         return False
-    if yes or click.confirm(f"Delete the damaged snapshots from {dest.name}?", err=True):
+    if yes or confirmed(f"Delete the damaged snapshots from {dest.name}?"):
         pruning.forget(dest, state, found)
         tell(f"{dest.name}: {progress.plural(len(found.snapshots), 'damaged snapshot')} deleted")
         return True

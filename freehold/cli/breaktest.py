@@ -23,7 +23,7 @@ from freehold import breaktest, progress
 from freehold.archive import home_dir
 from freehold.backup.crypto import PASSPHRASE_VARIABLE
 from freehold.breaktest import FAIL, PASS, BreakTest, Check, Loss, Result, Tick
-from freehold.cli._base import err, json_option, out, print_json, tell
+from freehold.cli._base import confirmed, err, json_option, out, print_json, tell
 from freehold.config import load_config
 from freehold.errors import FreeholdError
 
@@ -120,7 +120,8 @@ def _ask(test: BreakTest) -> None:
             f"restore the latest backup of {progress.plural(drills, 'destination')} "
             "into a scratch folder"
         )
-    click.confirm(f"The break test will {' and '.join(spend)}. Go on?", abort=True, err=True)
+    if not confirmed(f"The break test will {' and '.join(spend)}. Go on?"):
+        raise click.ClickException("not confirmed: nothing was sent or restored")
 
 
 @contextmanager

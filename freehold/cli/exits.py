@@ -107,7 +107,7 @@ def list_command(catalogue: bool, category: str | None, as_json: bool) -> None:
     if as_json:
         print_json([{**s.to_json(), "exports": counts.get(s.entry.id, 0)} for s in found])
     elif not found:
-        err.print(_empty_plan(), soft_wrap=True)
+        tell(_empty_plan())
     else:
         out.print(_plan_table(found, counts))
 
@@ -448,7 +448,7 @@ def status(as_json: bool) -> None:
 
 def _print_status(found: list[exits.Status]) -> None:
     if not found:
-        out.print(_empty_plan(), soft_wrap=True)
+        tell(_empty_plan())  # a message, not a status: on stderr, as `exits list` says it
         return
     for state in found:
         out.print(_status_line(state), soft_wrap=True)

@@ -9,11 +9,13 @@ import click
 
 from freehold import plugins, progress, render
 from freehold import reparse as reparse_module
+from freehold.archive import Archive
 from freehold.cli._base import (
     archive_session,
     check_period,
     err,
     json_option,
+    not_blank,
     out,
     period_options,
     print_json,
@@ -21,6 +23,7 @@ from freehold.cli._base import (
     registered,
     source_option,
     stopped_by_signals,
+    tell,
 )
 from freehold.errors import FreeholdError, StorageError
 from freehold.ingest import import_path
@@ -38,29 +41,35 @@ def import_command(paths: tuple[Path, ...], as_json: bool) -> None:
     The source is detected. Importing the same file again changes nothing; a newer export adds
     and updates, never deletes. Exits non-zero when anything was skipped.
     """
-    reports: list[dict[str, Any]] = []
-    failed = False
+    entries: list[dict[str, Any]] = []  # one per path tried: its report, or why it failed
     try:
         with stopped_by_signals(), archive_session(create=True) as archive:
             for path in paths:
-                try:
-                    with progress.reading(err, path.name) as tick:
-                        report = import_path(archive, path, progress=tick)
-                except StorageError:
-                    raise  # the archive's own disk: the next export would fail the same way
-                except FreeholdError as error:
-                    err.print(f"Error: {error}")
-                    failed = True
-                    continue
-                reports.append(report.to_json())
-                if not as_json:
-                    out.print(render.import_report(reports[-1]))
-                    print_problems(reports[-1])
-    finally:  # the reports of what was committed, before any error that stopped the rest
-        if as_json and reports:
-            print_json(reports if len(paths) > 1 else reports[0])
-    if failed or not all(r["ok"] for r in reports):
+                _import_one(archive, path, as_json, entries)
+    finally:  # what was tried, before any error that stopped the rest: always valid JSON
+        if as_json and entries:
+            print_json(entries if len(paths) > 1 else entries[0])
+    if not all(entry["ok"] for entry in entries):
         raise click.exceptions.Exit(1)
+
+
+def _import_one(archive: Archive, path: Path, as_json: bool, entries: list[dict[str, Any]]) -> None:
+    """``path``'s report added to ``entries``; or, when it cannot be read, ``{"path", "ok":
+    false, "error"}``, said on stderr. A storage failure is added too, then stops the whole
+    import (the next export would fail the same way)."""
+    try:
+        with progress.reading(err, path.name) as tick:
+            report = import_path(archive, path, progress=tick).to_json()
+    except FreeholdError as error:
+        entries.append({"path": str(path), "ok": False, "error": str(error)})
+        if isinstance(error, StorageError):
+            raise
+        tell(f"Error: {error}")
+        return
+    entries.append(report)
+    if not as_json:
+        out.print(render.import_report(report))
+        print_problems(report)
 
 
 @click.command()
@@ -113,7 +122,9 @@ def stats(as_json: bool) -> None:
 @click.argument("query")
 @source_option("Only messages from this source kind")
 @click.option(
-    "--model", help="Only messages from this model (its exact name; gpt-4* for gpt-4, gpt-4o…)."
+    "--model",
+    callback=not_blank,
+    help="Only messages from this model (its exact name; gpt-4* for gpt-4, gpt-4o…).",
 )
 @click.option(
     "--role",
@@ -137,6 +148,8 @@ def search(
     --semantic finds messages near in meaning instead (built and kept beside the archive).
     """
     check_period(filters["since"], filters["until"])
+    if embedder is not None and not semantic:
+        raise click.UsageError("--embedder chooses how --semantic searches: give --semantic too")
     with archive_session() as archive:
         try:
             if semantic:
@@ -152,7 +165,7 @@ def search(
         print_json([hit.to_json() for hit in hits])
         return
     if not hits:
-        err.print("no matches" + _filters_text(filters))
+        tell("no matches" + _filters_text(filters))
     for line in render.search_hits(hits):
         out.print(line)
 
@@ -201,9 +214,12 @@ def show(conversation: str, all_branches: bool, as_json: bool) -> None:
 @period_options("conversations created")
 @click.option(
     "--model",
+    callback=not_blank,
     help="Only conversations with this model, theirs or a message's (gpt-4* for a prefix).",
 )
-@click.option("--query", help="Only conversations with a message matching this search.")
+@click.option(
+    "--query", callback=not_blank, help="Only conversations with a message matching this search."
+)
 @click.option("--id", "ids", multiple=True, help="Only these conversations (repeatable).")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print what was written (and left out) as JSON."

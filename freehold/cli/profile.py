@@ -17,7 +17,7 @@ import click
 
 from freehold import profiles, secrets
 from freehold._words import plural
-from freehold.cli._base import archive_session, err, json_option, out, print_json
+from freehold.cli._base import archive_session, err, json_option, out, print_json, tell
 from freehold.config import Config, Target, load_config
 from freehold.errors import FreeholdError
 from freehold.profiles import PendingError, Profile, Review, store
@@ -33,6 +33,15 @@ def _fail(error: FreeholdError) -> click.ClickException:
     return click.ClickException(str(error))
 
 
+def _new_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A name a profile may be kept under, checked before anything is read or written."""
+    try:
+        store.folder(value)
+    except FreeholdError as error:
+        raise click.BadParameter(str(error)) from error
+    return value
+
+
 @click.group("profile")
 def profile_group() -> None:
     """Your custom instructions and memory as a profile any model can wear: drafted from the
@@ -41,7 +50,7 @@ def profile_group() -> None:
 
 
 @profile_group.command("create")
-@click.argument("name")
+@click.argument("name", callback=_new_name)
 @click.option(
     "--include",
     "include",
@@ -78,7 +87,7 @@ def create_command(name: str, include: tuple[str, ...], again: bool, as_json: bo
         out.print(f"  {section.title or '(untitled)'}: {len(section.text):,} characters{notes}")
     for line in made.meta.get("not_included", []):
         err.print(f"not included: {line}", style="yellow", soft_wrap=True)
-    err.print(f"review it: freehold profile show {name}; change it: freehold profile edit {name}")
+    tell(f"review it: freehold profile show {name}; change it: freehold profile edit {name}")
 
 
 @profile_group.command("list")
@@ -93,7 +102,7 @@ def list_command(as_json: bool) -> None:
         print_json(rows)
         return
     if not rows:
-        err.print("no profiles yet — make one with `freehold profile create NAME`")
+        tell("no profiles yet — make one with `freehold profile create NAME`")
     for row in rows:
         out.print(
             f"{row['name']}  version {row['version']} of {len(row['versions'])}  "
@@ -130,7 +139,7 @@ def show_command(name: str, version: int | None, system: bool, as_json: bool) ->
 
 
 @profile_group.command("edit")
-@click.argument("name")
+@click.argument("name", callback=_new_name)
 @click.option(
     "--from",
     "source",
@@ -146,7 +155,7 @@ def edit_command(name: str, source: Path | None) -> None:
         raise _fail(error) from error
     text = _read(source) if source else _edit(current or _blank(name))
     if text is None:
-        err.print(f"no change: {name} stays as it was")
+        tell(f"no change: {name} stays as it was")
         return
     try:
         where = str(source) if source else f"the edited text of {name}"
@@ -157,7 +166,7 @@ def edit_command(name: str, source: Path | None) -> None:
             raise click.ClickException(f"{error} (your text is kept in {kept})") from error
         raise _fail(error) from error
     if saved is None:
-        err.print(f"no change: {name} stays at its newest version")
+        tell(f"no change: {name} stays at its newest version")
         return
     out.print(f"profile {name}, version {saved.version}: {saved.path}", soft_wrap=True)
 
@@ -201,7 +210,7 @@ def export_command(
         target.write_text(exported.text, encoding="utf-8")
     except OSError as error:
         raise click.ClickException(f"{target}: cannot be written ({error.strerror})") from error
-    err.print(f"wrote {target}")
+    tell(f"wrote {target}")
 
 
 @profile_group.command("apply")
@@ -288,14 +297,12 @@ def reviewed(
     except PendingError as error:
         raise PendingError(str(error) + (_FLAGS.format(keep=keep_flag) if flags else "")) from None
     if check.struck:
-        err.print(
-            f"struck {plural(len(check.struck), 'flagged item')} from what leaves", style="yellow"
-        )
+        tell(f"struck {plural(len(check.struck), 'flagged item')} from what leaves", style="yellow")
     return outgoing, check
 
 
 def _ask_each(check: Review, *, flags: bool) -> None:
-    err.print(
+    tell(
         f"{plural(len(check.pending), 'flagged item')} (likely secrets or personal data) in "
         f"{check.profile.name} "
         "(k: keep, s: strike; your answer is remembered for this profile):",

@@ -13,7 +13,7 @@ import click
 from rich.table import Table
 
 from freehold import keys, plugins
-from freehold.cli._base import err, json_option, out, print_json, registered
+from freehold.cli._base import ask_secret, err, json_option, out, print_json, registered, tell
 from freehold.config import Config, ProviderConfig, add_provider, load_config, remove_provider
 from freehold.errors import FreeholdError, ProviderError
 from freehold.providers.base import ChatRequest, Finish, Meta, Text, Turn, connect
@@ -63,7 +63,7 @@ def add(name: str, kind: str, ask_key: bool, **settings: Any) -> None:
     replaced: list[str | None] = []  # the key the keyring held, once the new one is stored
 
     def store_key() -> None:  # after the new file is checked, before it is written
-        key = click.prompt(f"API key for {name}", hide_input=True).strip()
+        key = ask_secret(f"API key for {name}", "use --api-key-env NAME instead")
         previous = keys.kept_key(name)
         keys.store_key(name, key)
         replaced.append(previous)
@@ -94,7 +94,7 @@ def list_command(as_json: bool) -> None:
         print_json({"providers": rows, "aliases": config.aliases, "routes": config.routes})
         return
     if not rows:
-        err.print(f"no providers in {config.path} — `freehold providers add NAME --kind …`")
+        tell(f"no providers in {config.path} — `freehold providers add NAME --kind …`")
         return
     table = Table(title=f"providers in {config.path}")
     for column in ("name", "kind", "endpoint", "key", "context", "images"):
@@ -139,7 +139,7 @@ def remove(name: str, forget_key: bool) -> None:
     except FreeholdError as error:
         raise click.ClickException(str(error)) from error
     forgotten = forget_key and keys.forget_key(name)
-    err.print(f"removed provider {name}" + ("; its key left the keyring" if forgotten else ""))
+    tell(f"removed provider {name}" + ("; its key left the keyring" if forgotten else ""))
 
 
 @providers.command()
@@ -169,7 +169,7 @@ def test(names: tuple[str, ...], model: str | None, as_json: bool) -> None:
                 f"{result['provider']}: failed — {result['error']}", style="red", soft_wrap=True
             )
     if not results:
-        err.print(f"no providers in {config.path} — `freehold providers add NAME --kind …`")
+        tell(f"no providers in {config.path} — `freehold providers add NAME --kind …`")
     if not all(r["ok"] for r in results):
         raise click.exceptions.Exit(1)
 

@@ -17,7 +17,7 @@ import click
 from freehold import _private, embeddings
 from freehold._words import plural
 from freehold.archive import Archive
-from freehold.cli._base import archive_session, err, json_option, out, print_json
+from freehold.cli._base import archive_session, err, json_option, out, print_json, tell
 from freehold.cli._semantic import counting
 from freehold.cli.profile import reviewed, stdin_can_answer
 from freehold.config import load_config
@@ -161,7 +161,7 @@ def _run(
 ) -> dict[str, Any]:
     config = load_config()
     system = _profile_text(options.profile, *flagged) if options.profile else None
-    embedder = embeddings.choose(embedder_name, notice=lambda t: err.print(f"note: {t}"))
+    embedder = embeddings.choose(embedder_name, notice=lambda t: tell(f"note: {t}"))
     with archive_session() as archive, RunStore(archive.home / STORE_NAME) as store:
         options.conversations = [archive.resolve(ref) for ref in options.conversations]
         pins = [_pin(archive, ref) for ref in options.pins]
@@ -250,7 +250,7 @@ def _check(doc: dict[str, Any], fail_under: float | None) -> None:
     low = [c for c in doc["candidates"] if c["score"] is None or c["score"] < fail_under]
     for c in low:
         shown = "no score" if c["score"] is None else f"{c['score']:.1f}"
-        err.print(f"{c['ref']}: {shown}, under --fail-under {fail_under:g}", style="red")
+        tell(f"{c['ref']}: {shown}, under --fail-under {fail_under:g}", style="red")
     if low:
         raise click.exceptions.Exit(1)
 

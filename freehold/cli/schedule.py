@@ -11,7 +11,7 @@ from rich.text import Text
 
 from freehold.archive import home_dir
 from freehold.backup import schedule as jobs
-from freehold.cli._base import err, out
+from freehold.cli._base import err, out, tell
 from freehold.errors import FreeholdError
 
 __all__ = ["schedule"]
@@ -72,7 +72,7 @@ def _remove() -> None:
     if jobs.remove():
         out.print("Removed the daily job.")
     else:
-        err.print("No daily job was installed.")
+        tell("No daily job was installed.")
 
 
 def _install(at: str, passphrase_file: Path | None) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from freehold.cli._base import tell
+from freehold.cli._base import not_blank, tell
 from freehold.errors import FreeholdError
 
 __all__ = ["listen", "serve"]
@@ -22,6 +22,7 @@ _HOSTS = "give --host one of this machine's addresses (127.0.0.1; 0.0.0.0 for al
 @click.option(
     "--host",
     default="127.0.0.1",
+    callback=not_blank,
     show_default=True,
     help="Address to listen on (anything but a loopback address opens the archive to the network).",
 )

@@ -87,12 +87,13 @@ class Finding:
 
 
 def unknown(path: Path, export: Export) -> str:
-    """The one-line message for a path that no importer reads."""
+    """The one-line message for a path that no importer reads, naming it as given (of
+    several paths, or a long one, its last part alone may not find it)."""
     names = export.names()
     if export.one_file:
         found = _file(export, names[0], whole_path=path)
-        return f"{path.name}: {found.what} — {found.todo}"
-    return f"{export.label}: {_container(path, export, names)}" + _refused(export)
+        return f"{path}: {found.what} — {found.todo}"
+    return f"{path}: {_container(path, export, names)}" + _refused(export)
 
 
 def member(export: Export, name: str, *, parse: bool = True) -> Finding:

@@ -33,7 +33,7 @@ from freehold._words import plural
 from freehold.errors import BadExportError, UnknownExportError
 from freehold.importers import _diagnose
 from freehold.importers._common import export_problems
-from freehold.importers._safezip import ExportFiles, lending
+from freehold.importers._safezip import ExportFiles, check_on_disk, lending
 from freehold.importers._skeleton import Claim, Export
 from freehold.models import Conversation, ExportInfo, Problem, Record
 
@@ -120,8 +120,7 @@ def plan(path: Path, *, keep: bool = False) -> Plan:
 
     With ``keep``, the export stays open for ``Plan.records`` to read (``Plan.close`` closes
     it): opened and checked once per import."""
-    if not path.exists():
-        raise BadExportError(f"{path}: no such file or folder — check the path")
+    check_on_disk(path)
     export = Export.of(path)
     try:
         found = _plan(path, export)

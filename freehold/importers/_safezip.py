@@ -44,6 +44,7 @@ __all__ = [
     "ExportFiles",
     "OneFile",
     "ZipFiles",
+    "check_on_disk",
     "lending",
     "open_export",
 ]
@@ -543,6 +544,19 @@ def lending(files: ExportFiles | None, path: Path) -> Iterator[None]:
         _LENT.zips.pop(path, None)
 
 
+def check_on_disk(path: Path) -> None:
+    """``path`` is a folder or a regular file; anything else is refused in one line, before
+    it is opened (opening a pipe could wait forever, and it can be read once only)."""
+    if path.is_dir() or path.is_file():
+        return
+    if not path.exists():
+        raise BadExportError(f"{path}: no such file or folder — check the path")
+    raise BadExportError(
+        f"{path}: not a regular file (a pipe or a device) — save the export to a file and "
+        "import that file"
+    )
+
+
 def open_export(path: Path) -> ExportFiles:
     """Open ``path`` as a zip, a folder or a single file, by what it is on disk."""
     lent = _LENT.zips.get(path)
@@ -550,8 +564,7 @@ def open_export(path: Path) -> ExportFiles:
         return lent.borrowed()
     if path.is_dir():
         return DirFiles(path)
-    if not path.is_file():
-        raise BadExportError(f"{path}: no such file or folder — check the path")
+    check_on_disk(path)
     with path.open("rb") as handle:
         magic = handle.read(4)
     if magic[:2] == b"PK":

@@ -10,11 +10,15 @@
 
 A version file is never rewritten: a new one is linked into place only if its name is free
 (``os.link`` fails on an existing name), so two saves at once cannot overwrite each other and a
-crash leaves either the whole file or none. Names are letters, digits, ``-`` and ``_``.
+crash leaves either the whole file or none. A disk without hard links (FAT, exFAT) claims the
+name with an empty file instead, which the whole one then replaces. Names are letters, digits,
+``-`` and ``_``, but not the names Windows keeps for devices (``CON``, ``NUL``, ``COM1``, …): a
+data folder may move there. A write the disk refuses is ``storage.failure``'s one line.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -24,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from freehold import storage
 from freehold._private import FILE_MODE, make_dirs, open_new, replace
 from freehold.archive import home_dir
 from freehold.errors import FreeholdError, NotFoundError
@@ -43,6 +48,9 @@ __all__ = [
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _VERSION = re.compile(r"v(\d{4,})\.md")
+_DEVICE = re.compile(r"(con|prn|aux|nul|com[0-9]|lpt[0-9])", re.IGNORECASE)
+# What a file system without hard links answers to ``os.link``.
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
 
 
 def root() -> Path:
@@ -54,6 +62,8 @@ def folder(name: str) -> Path:
         raise FreeholdError(
             f"{name!r}: not a profile name — use letters, digits, '-' and '_' (64 at most)"
         )
+    if _DEVICE.fullmatch(name):
+        raise FreeholdError(f"{name!r}: a name Windows keeps for a device — choose another name")
     return root() / name
 
 
@@ -100,14 +110,17 @@ def read(name: str, version: int | None = None) -> Profile:
 def save(profile: Profile, how: str) -> Profile:
     """Keep ``profile`` as the next version of its name; returns it with version and path."""
     where = folder(profile.name)
-    make_dirs(where)
+    with storage.guarded(where):
+        make_dirs(where)
     saved = datetime.now(UTC).isoformat(timespec="seconds")
     for _ in range(100):  # another save took the number meanwhile: take the next one
         number = (versions(profile.name) or [0])[-1] + 1
         meta = {**profile.meta, "saved": saved, "how": how}
         fresh = Profile(profile.name, number, profile.body, meta)
         path = where / f"v{number:04d}.md"
-        if _link_new(where, path, render(fresh).encode()):
+        with storage.guarded(path):
+            linked = _link_new(where, path, render(fresh).encode())
+        if linked:
             fresh.path = path
             return fresh
     raise FreeholdError(f"{where}: could not find a free version number — check the folder")
@@ -125,9 +138,25 @@ def _link_new(where: Path, path: Path, data: bytes) -> bool:
             os.link(temp, path)
         except FileExistsError:
             return False
+        except OSError as error:
+            if error.errno not in _NO_LINKS:
+                raise
+            return _claim(temp, path)
         return True
     finally:
-        os.unlink(temp)
+        if os.path.lexists(temp):
+            os.unlink(temp)
+
+
+def _claim(temp: str, path: Path) -> bool:
+    """Without hard links: the name taken by a new empty file (refused when it exists), then
+    replaced by the whole one (a reader may see it empty for that moment, never a part)."""
+    try:
+        open_new(path).close()
+    except FileExistsError:
+        return False
+    os.replace(temp, path)
+    return True
 
 
 def decisions(name: str) -> dict[str, dict[str, Any]]:
@@ -157,12 +186,13 @@ def keep_rejected(name: str, text: str) -> Path:
     """An edit that could not be saved (broken front matter) is not lost: it is written
     beside the versions as ``rejected-N.md``, never over another file."""
     where = folder(name)
-    make_dirs(where)
+    with storage.guarded(where):
+        make_dirs(where)
     number = 1
     while True:
         path = where / f"rejected-{number}.md"
         try:
-            with open_new(path) as handle:
+            with storage.guarded(path), open_new(path) as handle:
                 handle.write(text.encode())
             return path
         except FileExistsError:

@@ -108,12 +108,19 @@ class Reply:
 _REPLY_COLUMNS = [f.name for f in fields(Reply)]
 
 
+# What to do with a damaged file: it holds rehearsals only, never the history.
+_DAMAGED = (
+    "move it away (or delete it): a new one is started, without the rehearsals kept in it "
+    "(docs/rehearse.md)"
+)
+
+
 class RunStore:
     """The rehearsal file; the one class that writes it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.db = open_private(path, _SCHEMA, threads=True)  # writes serialised by _lock
+        self.db = open_private(path, _SCHEMA, threads=True, damaged=_DAMAGED)  # writes: _lock
         self._lock = threading.Lock()
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ one ``StorageError`` line, like every write freehold makes in the data folder.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import secrets
 import shutil
@@ -158,8 +159,8 @@ class Jobs:
             with open_archive(self.home) as archive:
                 result = import_path(archive, folder / job.name, progress)
             report, state = result.to_json(), "done" if result.ok else "problems"
-        except FreeholdError as failure:
-            error = str(failure)
+        except FreeholdError as failure:  # named by the upload's name, not where it was kept
+            error = str(failure).replace(f"{folder}{os.sep}", "")
         except Exception as failure:  # reported on the page rather than lost in a thread
             error = f"{type(failure).__name__}: {failure}"
         finally:

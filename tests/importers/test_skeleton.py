@@ -172,5 +172,5 @@ def test_a_damaged_member_is_said_to_be_damaged(
     assert found.what.startswith("damaged: its data cannot be read (")
     with pytest.raises(UnknownExportError) as raised:
         _plan.plan(path)
-    assert str(raised.value).startswith("damaged.zip: conversations.json is damaged: ")
+    assert str(raised.value).startswith(f"{path}: conversations.json is damaged: ")
     assert str(raised.value).endswith(" — download the export again")

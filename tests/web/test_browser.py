@@ -41,8 +41,7 @@ from playwright.sync_api import (  # noqa: E402
     sync_playwright,
 )
 
-from freehold import archive as archive_module  # noqa: E402
-from freehold import exits  # noqa: E402
+from freehold import _sqlite, exits  # noqa: E402
 from freehold.archive import ARCHIVE_NAME, conversation_id, open_archive  # noqa: E402
 from freehold.ingest import import_path  # noqa: E402
 from tests.web.conftest import Server  # noqa: E402
@@ -305,7 +304,7 @@ def test_a_busy_archive_is_said_where_the_star_was_clicked(
 ) -> None:
     """htmx swaps nothing for an error: the star stayed as it was and the page said nothing.
     Now the error page's line is shown (``app.js``), and goes at the next answer."""
-    monkeypatch.setattr(archive_module, "BUSY_TIMEOUT", 0.2)  # before the server's connections
+    monkeypatch.setattr(_sqlite, "BUSY_TIMEOUT", 0.2)  # before the server's connections
     cid = branched_conversation(sample)
     log_in(page, sample, f"/conversations/{cid}")
     button = page.locator("form.star button")

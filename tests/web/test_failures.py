@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from freehold import archive as archive_module
+from freehold import _sqlite as sqlite_module
 from freehold import storage
 from freehold.archive import ARCHIVE_NAME
 from freehold.errors import StorageError
@@ -27,7 +27,7 @@ BUSY = "the archive is busy — another freehold command is writing; try again i
 def busy(_isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     """A server over the sample while another program holds a write transaction on it;
     the server's connections wait 0.2 s for it (opened after this patch)."""
-    monkeypatch.setattr(archive_module, "BUSY_TIMEOUT", 0.2)
+    monkeypatch.setattr(sqlite_module, "BUSY_TIMEOUT", 0.2)
     home = sample_home(_isolated_home)
     with closing(sqlite3.connect(home / ARCHIVE_NAME, isolation_level=None)) as other:
         other.execute("BEGIN IMMEDIATE")

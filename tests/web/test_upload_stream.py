@@ -395,3 +395,15 @@ def test_a_slow_but_steady_upload_is_not_cut(jumping: tuple[Server, JumpingLoop]
         status, _ = answer(sock)
     assert clock.ahead > 4 * 30.0
     assert status == 303
+
+
+def test_an_upload_that_is_not_an_export_is_named_by_its_own_name(tmp_path: Path) -> None:
+    """Probe M, item 6: the one-line message names the path it was given; an upload's path is
+    its job folder's, which the page does not show: the upload's own name is."""
+    jobs = Jobs(tmp_path)
+    job = asyncio.run(jobs.receive(TYPE, chunks(body(("file", "notes.txt", b"hello\n")), 4096)))
+    deadline = time.monotonic() + 60
+    while jobs.busy() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert job.state == "failed" and job.error is not None
+    assert job.error.startswith("notes.txt: "), job.error

@@ -1,0 +1,100 @@
+"""The SQLite files beside the archive (``freehold/_sqlite.py``): backup state, embeddings,
+rehearsals, and the profiles folder beside them — a damaged file, a busy one and a read-only
+data folder are each one line naming the file, as for the archive (probe M, item 1)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from freehold import _sqlite
+from freehold.cli import cli
+from freehold.embeddings import EmbeddingStore
+from tests.test_storage import SAMPLE, freehold, one_line_error, unprivileged
+
+__all__ = ["unprivileged"]  # the fixture, shared
+
+SEMANTIC = ("search", "the", "--semantic", "--embedder", "lexical")
+
+
+@pytest.fixture
+def imported(_isolated_home: Path) -> Path:
+    result = CliRunner().invoke(cli, ["import", str(SAMPLE)])
+    assert result.exit_code == 0, result.output
+    return _isolated_home
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "todo"),
+    [
+        ("backup/state.sqlite", ("backup", "status"), "the next run sends every chunk again"),
+        ("embeddings.sqlite", SEMANTIC, "delete it: it is built again"),
+    ],
+)
+def test_a_damaged_file_beside_the_archive_is_named_with_what_to_do(
+    imported: Path, name: str, args: tuple[str, ...], todo: str
+) -> None:
+    damaged = imported / name
+    damaged.parent.mkdir(exist_ok=True)
+    damaged.write_text("garbage\n")
+    result = CliRunner().invoke(cli, list(args))
+    one_line_error(result, str(damaged), "damaged", "file is not a database", todo)
+    assert damaged.read_text() == "garbage\n"  # told, never replaced
+
+
+def test_a_busy_embeddings_store_is_the_busy_line(
+    imported: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = imported / "embeddings.sqlite"
+    EmbeddingStore(path).close()  # made, empty: the search has every vector to write
+    monkeypatch.setattr(_sqlite, "BUSY_TIMEOUT", 0.2)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        result = CliRunner().invoke(cli, list(SEMANTIC))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    one_line_error(result, "the archive is busy", str(path), "database is locked", "try again")
+
+
+def test_a_read_only_data_folder_is_one_line_for_the_files_beside_the_archive(
+    imported: Path, unprivileged: None
+) -> None:
+    """Nothing beside the archive exists yet: each command has a file or a folder to make."""
+    before = sorted(os.listdir(imported))
+    imported.chmod(0o500)
+    try:
+        for args in (["profile", "create", "p"], list(SEMANTIC)):
+            result = freehold(*args, home=imported, unprivileged=True)
+            one_line_error(result, "is not writable", str(imported))
+        rehearse = freehold(
+            "rehearse", "--candidates", "a:b", "--yes", home=imported, unprivileged=True
+        )
+        one_line_error(rehearse, "is not writable", str(imported / "rehearsals.sqlite"))
+    finally:
+        imported.chmod(0o700)
+    assert sorted(os.listdir(imported)) == before
+
+
+def test_an_existing_file_in_a_read_only_folder_is_one_line(
+    imported: Path, unprivileged: None
+) -> None:
+    """SQLite opens it, then cannot make its WAL beside it: "unable to open", told as the
+    folder's (``storage.sqlite_failure``)."""
+    path = imported / "rehearsals.sqlite"
+    made = sqlite3.connect(path)
+    made.execute("PRAGMA journal_mode=WAL")
+    made.close()  # its -wal and -shm go with the last connection
+    imported.chmod(0o500)
+    try:
+        result = freehold(
+            "rehearse", "--candidates", "a:b", "--yes", home=imported, unprivileged=True
+        )
+    finally:
+        imported.chmod(0o700)
+    one_line_error(result, "is not writable", str(path))
