@@ -89,3 +89,17 @@ def test_an_empty_turn_is_still_left_out(_isolated_home: Path, tmp_path: Path) -
     assert run("import", str(export)).exit_code == 0
     shown = run("show", "e1").stdout
     assert "hi" in shown and "bye" in shown and "Assistant ·" not in shown
+
+
+def test_tool_input_is_code_and_a_tool_result_is_a_tool_turn(real: Path) -> None:
+    """R2 #7: ``show`` printed ``Message.text`` (the search text): a tool call's input came out
+    as Markdown prose (``__name__`` turned bold, indentation gone), and a Claude tool result
+    sent as a human turn was "User" while the exports made it a tool turn (``turn_role``)."""
+    path = real / "echomine-aucontraire" / "claude" / "tool_messages.json"
+    assert run("import", str(path)).exit_code == 0
+    shown = run("show", "tool-conv-001").stdout
+    assert 'if __name__ == "__main__":' in shown
+    assert "        return n\n" in shown or "        return n " in shown  # indentation kept
+    assert re.search(r"^Tool · .*\n.*File written successfully", shown, re.M), shown
+    assert not re.search(r"^User · .*\n.*File written successfully", shown, re.M)
+    assert shown.count("User ·") == 1 and shown.count("Assistant ·") == 3
