@@ -98,8 +98,9 @@ def test_tool_input_is_code_and_a_tool_result_is_a_tool_turn(real: Path) -> None
     path = real / "echomine-aucontraire" / "claude" / "tool_messages.json"
     assert run("import", str(path)).exit_code == 0
     shown = run("show", "tool-conv-001").stdout
-    assert 'if __name__ == "__main__":' in shown
-    assert "        return n\n" in shown or "        return n " in shown  # indentation kept
-    assert re.search(r"^Tool · .*\n.*File written successfully", shown, re.M), shown
+    # The input as the exports show it (a code block: its JSON, as written).
+    assert '\n  "path": "fibonacci.py",' in shown  # indentation kept
+    assert "if __name__" in shown and '\\"__main__\\"' in shown  # not Markdown's bold
+    assert re.search(r"^Tool · .*\nOutput:\nFile written successfully", shown, re.M), shown
     assert not re.search(r"^User · .*\n.*File written successfully", shown, re.M)
     assert shown.count("User ·") == 1 and shown.count("Assistant ·") == 3

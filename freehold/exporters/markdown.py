@@ -60,6 +60,7 @@ from freehold import storage
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
 from freehold.models import (
+    CONTEXT_FIELDS,
     AttachmentRef,
     Conversation,
     Message,
@@ -93,12 +94,6 @@ _TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])(?![A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]
 # the characters YAML 1.1 readers fold as line breaks.
 _NOT_YAML = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 _IMAGE_OPEN = "!["
-_CONTEXT_LABELS = (
-    ("about_user", "About the user"),
-    ("about_model", "How to respond"),
-    ("memory", "Memory"),
-    ("instructions", "Instructions"),
-)
 
 
 def write(
@@ -488,9 +483,7 @@ def _thought_part(note: _Note, part: Part) -> str:
 
 def _context_part(note: _Note, part: Part) -> str:
     blocks = [
-        f"**{label}:**\n\n{inert(str(part[key]))}"
-        for key, label in _CONTEXT_LABELS
-        if part.get(key)
+        f"**{label}:**\n\n{inert(str(part[key]))}" for key, label in CONTEXT_FIELDS if part.get(key)
     ]
     return "\n\n".join(blocks)
 
