@@ -184,10 +184,13 @@ OLD_COLUMNS = [
 ]
 
 
-def test_every_text_a_message_holds_is_in_a_column(filled: Archive, tmp_path: Path) -> None:
+def test_every_text_a_message_holds_is_in_a_column(
+    filled: Archive, real: Path, tmp_path: Path
+) -> None:
     """R2 #4: ``text`` became the message's own words; custom instructions (ChatGPT's
     ``user_editable_context``) and a part not understood (``computer_output``) were then in no
     column. ``search_text``, the last column, holds ``messages.text``: what search matches."""
+    import_path(filled, real / "echomine-aucontraire" / "chatgpt-golden-001" / "raw.json")
     export(filled, tmp_path / "out")
     header, messages = rows(tmp_path / "out" / csv_export.MESSAGES)
     assert header[-1] == "search_text" and header[: len(OLD_COLUMNS)] == OLD_COLUMNS
