@@ -68,7 +68,7 @@ __all__ = [
 RASTER = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}
 # File extensions a browser opens and runs (or renders with scripts) when the file is opened
 # from the downloads folder: a downloaded attachment never keeps one.
-RUNNABLE = {".htm", ".html", ".xhtml", ".xht", ".shtml", ".svg", ".svgz", ".xml", ".xsl"}
+RUNNABLE = {".htm", ".html", ".xhtml", ".xht", ".shtml", ".svg", ".svgz", ".xml", ".xsl", ".xslt"}
 RUNNABLE |= {".js", ".mjs", ".hta", ".mht", ".mhtml", ".swf", ".pdf"}
 _SAFE_URL = re.compile(r"^(?:https?://|mailto:)", re.IGNORECASE)
 
