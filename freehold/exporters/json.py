@@ -77,6 +77,7 @@ __all__ = [
     "MANIFEST",
     "SOURCE_FILES",
     "VERSION",
+    "Summary",
     "context_json",
     "conversation_record",
     "conversation_to_json",
