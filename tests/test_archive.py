@@ -1575,7 +1575,6 @@ def test_full_width_letters_in_a_search_find_the_usual_ones(archive: Archive) ->
     assert found("ｂｏｕｇｈｔ ｉＰｈｏｎｅ") == {plain}
 
 
-
 def test_full_width_search_syntax_is_syntax(archive: Archive) -> None:
     """R2 #9: the query was folded word by word after it was parsed, so a full-width ＯＲ was
     looked for as a word, ＂…＂ quoted nothing and ＊ made no prefix."""
