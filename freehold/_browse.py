@@ -60,6 +60,7 @@ class SearchPage:
     total: int
     capped: bool
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    notice: str | None = None  # what the page must say of the search (``web/meaning.py``)
 
 
 @dataclass(slots=True)

@@ -22,7 +22,8 @@ are a third index of the same kind, ``messages_files_fts`` (migration m013), sea
 way once more, each word there as the start of a word (``quart`` finds quarterly-report.pdf,
 as a file search does); such a hit says so (``Hit.found_in``) and its snippet is the names.
 A word whose NFKC form differs (full-width
-``ｉＰｈｏｎｅ``) is looked for in both forms (``_terms``).
+``ｉＰｈｏｎｅ``) is looked for in both forms (``_terms``); the syntax (``＂``, ``＊``, ``ＯＲ``) is
+folded before the query is parsed, so it acts as its ASCII form does.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ _OPEN, _CLOSE = "\x02", "\x03"
 # A phrase in double quotes (its closing quote optional), or a run of anything but space and
 # quotes; either may end in ``*`` (a prefix).
 _TERM = re.compile(r'"(?P<phrase>[^"]*)"?(?P<pstar>\*?)|(?P<word>[^\s"]+)')
+# The query's syntax characters in their full-width forms (NFKC folds them to ASCII), made
+# syntax before the query is parsed: a Japanese keyboard types ＂…＂, ＊ and ＯＲ so. Words keep
+# their two forms (``_terms``); only the syntax is folded here.
+_SYNTAX = str.maketrans({"＂": '"', "＊": "*"})
 
 
 @dataclass(slots=True)
@@ -302,9 +307,14 @@ def _groups(query: str) -> list[list[_Word]]:
     """The query's AND-ed groups of OR-ed words."""
     groups: list[list[_Word]] = []
     joining = False
-    for match in _TERM.finditer(query.replace("\x00", " ")):
+    for match in _TERM.finditer(query.replace("\x00", " ").translate(_SYNTAX)):
         word = match["word"]
-        if word == "OR" and groups and not joining:
+        if (
+            word is not None
+            and unicodedata.normalize("NFKC", word) == "OR"
+            and groups
+            and not joining
+        ):
             joining = True
             continue
         terms = _terms(match["phrase"] if word is None else word, bool(match["pstar"]))

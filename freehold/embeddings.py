@@ -20,9 +20,11 @@ digest of the text embedded, the vector as little-endian float16 bytes — numpy
 
 ``build`` is incremental: messages above the highest id embedded are new; after an import
 (``sources`` grew since the last full pass) every message's digest is compared too, since an
-import may change a text. Batches are committed as they are done, so a build cut short goes
-on where it stopped. Only user and assistant messages that are shown (not hidden) and hold
-text are embedded, their first ``EMBED_CHARS`` characters.
+import may change a text. Batches are committed as they are done, so a build cut short goes on
+where it stopped. A read-only store (a data folder on a read-only disk) is searched as it is:
+``build`` adds nothing and counts the newer messages it leaves out, and every search by meaning
+says so (``BuildReport.notice``). Only user and assistant messages that are shown (not hidden)
+and hold text are embedded, their first ``EMBED_CHARS`` characters.
 
 ``search`` reads the vectors once per process (as float32: numpy has no fast float16 product,
 so the memory is twice the file's), scores all of them with one matrix product, and reads
@@ -54,6 +56,7 @@ import numpy.typing as npt
 from freehold import _queries
 from freehold._sqlite import open_private, transaction
 from freehold._sqlite import read_only as _read_only
+from freehold._words import plural
 from freehold.archive import Archive, now_iso
 from freehold.config import Config, load_config, parse_ref
 from freehold.errors import ConfigError, FreeholdError, ProviderError, StorageError
@@ -421,6 +424,19 @@ class BuildReport:
     stored: int = 0
     seconds: float = 0.0
     full: bool = False
+    not_searched: int = 0
+
+    def notice(self) -> str | None:
+        """The line a search over this store must show: the messages a read-only store could
+        not take in (``not_searched``), which the search leaves out; None when it holds all."""
+        if not self.not_searched:
+            return None
+        verb = "is" if self.not_searched == 1 else "are"
+        return (
+            f"{plural(self.not_searched, 'message')} newer than the meaning index {verb} not "
+            "searched: the data folder is read-only — make it writable and search by meaning "
+            "once to add them"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -450,11 +466,15 @@ def build(
     progress: Progress | None = None,
 ) -> BuildReport:
     """Embed what is new or changed since the last build (module docstring); nothing where
-    the store is read only (what it holds is searched as it is)."""
+    the store is read only (what it holds is searched as it is, and the report counts the
+    newer messages left out: ``BuildReport.notice``)."""
     started = time.monotonic()
     eid = store.embedder_id(embedder)
     if store.read_only:
-        return BuildReport(embedder.name, embedder.version, embedder.dim, stored=store.count(eid))
+        left_out = pending(archive, store, embedder)
+        report = BuildReport(embedder.name, embedder.version, embedder.dim, stored=store.count(eid))
+        report.not_searched = left_out
+        return report
     source = int(archive.db.execute("SELECT coalesce(max(id), 0) FROM sources").fetchone()[0])
     full = source > store.checked_source(eid)
     above = 0 if full else store.highest(eid)
@@ -464,7 +484,7 @@ def build(
             f"SELECT count(*) FROM messages m WHERE m.id > ? AND {_SEARCHABLE}", (above,)
         ).fetchone()[0]
     )
-    pending = _Pending(store, eid, embedder, report)
+    waiting = _Pending(store, eid, embedder, report)
     known = store.digests(eid, above)
     have = next(known, None)
     rows = archive.db.execute(
@@ -474,22 +494,22 @@ def build(
     )
     for mid, text in rows:
         while have is not None and have[0] < mid:  # stored, no longer searchable
-            pending.gone.append(have[0])
+            waiting.gone.append(have[0])
             have = next(known, None)
         digest = _digest(text)
         if have is not None and have[0] == mid:
             if have[1] != digest:
-                pending.add(mid, digest, text, new=False)
+                waiting.add(mid, digest, text, new=False)
             have = next(known, None)
         else:
-            pending.add(mid, digest, text, new=True)
+            waiting.add(mid, digest, text, new=True)
         report.checked += 1
         if progress is not None and report.checked % 256 == 0:
             progress(report.checked, total)
     while have is not None:
-        pending.gone.append(have[0])
+        waiting.gone.append(have[0])
         have = next(known, None)
-    pending.flush()
+    waiting.flush()
     if full:
         store.set_checked_source(eid, source)
     if progress is not None:

@@ -37,6 +37,7 @@ from typing import IO, Any, TypeVar
 
 __all__ = [
     "ATTEMPT_OUTCOMES",
+    "CONTEXT_FIELDS",
     "CONTEXT_KINDS",
     "FILE_PARTS",
     "INSTRUCTION_KINDS",
@@ -79,6 +80,13 @@ ROLE_NAMES = {"user": "User", "assistant": "Assistant", "system": "System", "too
 # The parts that are a message's own words (what ``Message.shown_text`` joins); every other part
 # is a tool call or result, reasoning, a web result, an error or a file, shown apart.
 SHOWN_TEXT = ("text", "transcript")
+# A ``context`` part's fields, each with the label every renderer gives it.
+CONTEXT_FIELDS = (
+    ("about_user", "About the user"),
+    ("about_model", "How to respond"),
+    ("memory", "Memory"),
+    ("instructions", "Instructions"),
+)
 
 # What a reader calls a message (a hidden one, mostly) by what it holds, first rule that matches:
 # a few source content types that say more than their parts, then the parts, then the role.
@@ -231,7 +239,8 @@ class Message:
         reader's language.
         """
         tr = translate or _same
-        label = tr(ROLE_NAMES.get(self.role, self.role.title() or "Unknown"))
+        role = self.turn_role
+        label = tr(ROLE_NAMES.get(role, role.title() or "Unknown"))
         if self.author_name:
             label += f": {self.author_name}"
         if with_model and self.model and self.role == "assistant":

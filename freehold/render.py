@@ -29,12 +29,16 @@ from rich.text import Text
 
 from freehold._queries import FILE_NAME
 from freehold.models import (
+    CONTEXT_FIELDS,
+    SHOWN_TEXT,
     Attempt,
     ContextRecord,
     Conversation,
     Generation,
     Message,
+    Part,
     context_label,
+    without_citation_marks,
 )
 from freehold.progress import plural
 from freehold.tree import branch_paths
@@ -205,22 +209,16 @@ def _message(message: Message) -> RenderableType:
     label = f"{message.label(with_model=True)} · {when(message.created_at)}"
     if message.status != "complete":
         label += f" · {message.status}"
-    title = _text(label, _ROLE_STYLE.get(message.role, "bold"))
+    title = _text(label, _ROLE_STYLE.get(message.turn_role, "bold"))
     if message.hidden:
         preview = message.text.strip().replace("\n", " ")[:100]
         kind = _text(f"  ▸ {message.kind()} (hidden) · ", "dim")
         return Text.assemble(kind, title, _text(f"  {preview}", "dim"))
     body: list[RenderableType] = [title]
-    if message.role == "assistant":
-        # Imported here: markdown-it and rich's Markdown are a sixth of the CLI's start-up,
-        # and only ``show`` needs them.
-        from rich.markdown import Markdown
-
-        body.append(Markdown(visible(message.text)))
-    else:
-        body.append(_text(message.text))
-    if not message.text.strip():  # a tool call's input, a part not understood: its parts
-        body.extend(_text(line, "dim") for line in _part_lines(message))
+    shown, _ = message.layout()
+    for part, ref in shown:
+        if ref is None:  # files are listed below, with the message's other attachments
+            body.extend(_part(part, markdown=message.role == "assistant"))
     body.extend(
         _text(f"  📎 {ref.name or ref.pointer}" + ("" if ref.sha256 else " (missing)"), "blue")
         for ref in message.attachments
@@ -232,18 +230,47 @@ def _message(message: Message) -> RenderableType:
     return Group(*body, Text(""))
 
 
-def _part_lines(message: Message) -> list[str]:
-    """What a message without text holds, a line or block per part (files are listed apart):
-    a tool call's input, an output, a part not understood named by its type (kept raw)."""
-    lines = []
-    for part, ref in message.layout()[0]:
-        if ref is not None:
-            continue
-        if part.get("type") == "unknown":
-            lines.append(f"(content not understood: {part.get('content_type')}, kept raw)")
-        elif text := str(part.get("text") or part.get("url") or "").strip():
-            lines.append(text)
-    return lines
+def _part(part: Part, *, markdown: bool) -> list[RenderableType]:
+    """One part of a message as the exports show it (``layout``'s order, never the search
+    text): words (Markdown in an answer), a tool call's input as code, an output as a tool
+    result, custom instructions under their labels, a part not understood named (kept raw)."""
+    kind, text = part.get("type"), str(part.get("text") or "")
+    if kind == "unknown":
+        return [_text(f"(content not understood: {part.get('content_type')}, kept raw)", "dim")]
+    if kind in SHOWN_TEXT:
+        words = without_citation_marks(text).strip()
+        if kind == "transcript" and words:
+            words = f"(voice) {words}"
+        return [_words(words, markdown=markdown)] if words else []
+    if kind == "code":
+        return [_code(text, part.get("language"))] if text.strip() else []
+    if kind == "execution_output":
+        return [_text("Output:", "dim"), _code(text, None)] if text.strip() else []
+    if kind == "context":
+        fields = ((label, part.get(key)) for key, label in CONTEXT_FIELDS)
+        return [_text(f"{label}: {value}") for label, value in fields if value]
+    if kind == "error":
+        return [_text(f"Error ({part.get('name') or 'unnamed'}): {text}", "red")]
+    shown = (text or str(part.get("url") or "")).strip()  # reasoning, a web result, …
+    return [_text(shown, "dim")] if shown else []
+
+
+def _words(text: str, *, markdown: bool) -> RenderableType:
+    if not markdown:
+        return _text(text)
+    # Imported here: markdown-it and rich's Markdown are a sixth of the CLI's start-up, and only
+    # ``show`` needs them.
+    from rich.markdown import Markdown
+
+    return Markdown(visible(text))
+
+
+def _code(text: str, language: object) -> RenderableType:
+    """Code as written (indentation, underscores), highlighted when its language is known."""
+    from rich.syntax import Syntax
+
+    lexer = language if isinstance(language, str) and language != "unknown" else "text"
+    return Syntax(visible(text.rstrip("\n")), lexer, theme="ansi_dark", word_wrap=True)
 
 
 def generation_line(generation: Generation) -> str:

@@ -42,7 +42,13 @@ from pygments.lexers import get_lexer_by_name  # type: ignore[import-untyped,unu
 from pygments.lexers.special import TextLexer  # type: ignore[import-untyped,unused-ignore]
 from pygments.util import ClassNotFound  # type: ignore[import-untyped,unused-ignore]
 
-from freehold.models import AttachmentRef, Message, Part, without_citation_marks
+from freehold.models import (
+    CONTEXT_FIELDS,
+    AttachmentRef,
+    Message,
+    Part,
+    without_citation_marks,
+)
 
 __all__ = [
     "MAX_DEPTH",
@@ -62,15 +68,9 @@ __all__ = [
 RASTER = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}
 # File extensions a browser opens and runs (or renders with scripts) when the file is opened
 # from the downloads folder: a downloaded attachment never keeps one.
-RUNNABLE = {".htm", ".html", ".xhtml", ".xht", ".shtml", ".svg", ".svgz", ".xml", ".xsl"}
+RUNNABLE = {".htm", ".html", ".xhtml", ".xht", ".shtml", ".svg", ".svgz", ".xml", ".xsl", ".xslt"}
 RUNNABLE |= {".js", ".mjs", ".hta", ".mht", ".mhtml", ".swf", ".pdf"}
 _SAFE_URL = re.compile(r"^(?:https?://|mailto:)", re.IGNORECASE)
-_CONTEXT_LABELS = (
-    ("about_user", "About the user"),
-    ("about_model", "How to respond"),
-    ("memory", "Memory"),
-    ("instructions", "Instructions"),
-)
 
 # The sanitiser's allow-list: what CommonMark (plus tables and strikethrough) can produce,
 # minus images (made links) and raw HTML (off). Classes only carry pygments' token names.
@@ -384,7 +384,7 @@ class Body:
     def _context(self, part: Part) -> str:
         blocks = [
             f"<p><strong>{escape(self.t(label))}:</strong></p>\n{self.markdown(str(part[key]))}"
-            for key, label in _CONTEXT_LABELS
+            for key, label in CONTEXT_FIELDS
             if part.get(key)
         ]
         return "\n".join(blocks)

@@ -1573,3 +1573,21 @@ def test_full_width_letters_in_a_search_find_the_usual_ones(archive: Archive) ->
     assert found("iPhone") == {plain}  # the index keeps text as typed (docs/decisions.md)
     assert found("ｉＰｈｏｎｅ OR android") == {plain, wide}
     assert found("ｂｏｕｇｈｔ ｉＰｈｏｎｅ") == {plain}
+
+
+def test_full_width_search_syntax_is_syntax(archive: Archive) -> None:
+    """R2 #9: the query was folded word by word after it was parsed, so a full-width ＯＲ was
+    looked for as a word, ＂…＂ quoted nothing and ＊ made no prefix."""
+    add(
+        archive,
+        conversation("py", [msg("p", None, "user", "python scripts for data")]),
+        conversation("rs", [msg("r", None, "user", "rust borrow checker help")]),
+    )
+
+    def found(query: str) -> set[str]:
+        return {hit.conversation_id for hit in archive.search(query)}
+
+    py, rs = (archive.resolve(sid) for sid in ("py", "rs"))
+    assert found("ｐｙｔｈｏｎ ＯＲ ｒｕｓｔ") == found("python OR rust") == {py, rs}
+    assert found("ｐｙｔｈ＊") == {py}
+    assert found("＂borrow checker＂") == {rs} and not found("＂checker borrow＂")

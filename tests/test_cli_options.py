@@ -103,3 +103,24 @@ def test_until_an_iso_time_takes_that_whole_second_or_minute(sample: None, tmp_p
         assert '"written": ' in result.output
     result = run("export", "--format", "csv", "--out", str(tmp_path / "x"), "--until", moment[:-4])
     assert result.exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["search", "the", "--json", "--model", "gpt-5"],
+        ["search", "zzzznothing", "--model", "gpt-5"],
+        ["export", "--format", "csv", "--out", "{out}", "--model", "gpt-5"],
+    ],
+)
+def test_an_exact_model_says_which_names_it_leaves_out(
+    sample: None, tmp_path: Path, args: list[str]
+) -> None:
+    """R2 #3: ``--model`` became exact, so ``gpt-5`` leaves out ``gpt-5-thinking``; scripts got
+    fewer results with no word. One line on stderr names them and the prefix that takes them."""
+    result = run(*(arg.format(out=tmp_path / "out") for arg in args))
+    assert result.exit_code in (0, 1), result.output
+    said = " ".join(result.stderr.split())
+    assert "models starting with gpt-5: gpt-5-thinking — gpt-5* takes them" in said, said
+    prefixed = run(*(arg.format(out=tmp_path / "o2") for arg in args[:-1]), "gpt-5*")
+    assert "models starting with" not in prefixed.stderr

@@ -89,3 +89,18 @@ def test_an_empty_turn_is_still_left_out(_isolated_home: Path, tmp_path: Path) -
     assert run("import", str(export)).exit_code == 0
     shown = run("show", "e1").stdout
     assert "hi" in shown and "bye" in shown and "Assistant ·" not in shown
+
+
+def test_tool_input_is_code_and_a_tool_result_is_a_tool_turn(real: Path) -> None:
+    """R2 #7: ``show`` printed ``Message.text`` (the search text): a tool call's input came out
+    as Markdown prose (``__name__`` turned bold, indentation gone), and a Claude tool result
+    sent as a human turn was "User" while the exports made it a tool turn (``turn_role``)."""
+    path = real / "echomine-aucontraire" / "claude" / "tool_messages.json"
+    assert run("import", str(path)).exit_code == 0
+    shown = run("show", "tool-conv-001").stdout
+    # The input as the exports show it (a code block: its JSON, as written).
+    assert '\n  "path": "fibonacci.py",' in shown  # indentation kept
+    assert "if __name__" in shown and '\\"__main__\\"' in shown  # not Markdown's bold
+    assert re.search(r"^Tool · .*\nOutput:\nFile written successfully", shown, re.M), shown
+    assert not re.search(r"^User · .*\n.*File written successfully", shown, re.M)
+    assert shown.count("User ·") == 1 and shown.count("Assistant ·") == 3

@@ -229,3 +229,15 @@ def test_search_by_meaning_on_a_read_only_data_folder(home: Path, tmp_path: Path
     assert "Traceback" not in second.stderr, second.stderr
     found = orjson.loads(second.stdout.rsplit("rc=", 1)[0])
     assert "rail pass depends on the museum ticket" in found[0]["snippet"]
+    assert "not searched" not in second.stderr  # the index holds every message
+    # R2 #2: a message newer than the index is not searched, and the search says so.
+    with open_archive() as archive:
+        cid = archive.select()[0]
+        leaf = archive.get_conversation(cid).messages[-1].id
+        archive.add_turn(cid, leaf, [Message("", None, "user", "text", [], "museum tents")])
+    (tmp_path / "c").mkdir()
+    third = _on_a_read_only_mount(home, tmp_path / "c", script)
+    assert third.stdout.strip().endswith("rc=0"), third.stdout + third.stderr
+    said = " ".join(third.stderr.split())
+    assert "1 message newer than the meaning index is not searched: the data folder is" in said
+    assert "make it writable" in said

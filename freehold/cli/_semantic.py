@@ -2,7 +2,8 @@
 
 The index is brought up to date before each search (``embeddings.build``: only what is new,
 seconds after an import, nothing otherwise), with a bar while it works; then the query is
-embedded and compared with every message (``embeddings.search``).
+embedded and compared with every message (``embeddings.search``). Where the data folder is
+read-only the index cannot catch up: one line on stderr says how many messages it leaves out.
 """
 
 from __future__ import annotations
@@ -80,5 +81,8 @@ def semantic_search(
     )
     with embeddings.open_store(archive) as store:
         with counting(console, f"embedding ({embedder.name})", "messages") as tick:
-            embeddings.build(archive, store, embedder, progress=tick)
+            report = embeddings.build(archive, store, embedder, progress=tick)
+        notice = report.notice()
+        if notice is not None:
+            console.print(f"note: {notice}", soft_wrap=True)
         return embeddings.search(archive, store, embedder, query, **filters)

@@ -151,6 +151,7 @@ def search(
     if embedder is not None and not semantic:
         raise click.UsageError("--embedder chooses how --semantic searches: give --semantic too")
     with archive_session() as archive:
+        _say_models_left_out(archive, filters["model"])
         try:
             if semantic:
                 # Embeddings (numpy, a model) are loaded only for a search by meaning.
@@ -173,6 +174,19 @@ def search(
 def _given(filters: dict[str, Any]) -> str:
     """``--source chatgpt, --model gpt-5``: the filters used, which a reader may have mistyped."""
     return ", ".join(f"--{name} {value}" for name, value in filters.items() if value)
+
+
+def _say_models_left_out(archive: Archive, model: str | None, shown: int = 3) -> None:
+    """One stderr line when an exact ``--model`` leaves out names that start with it (the
+    archive's conversation models): ``gpt-4`` is not ``gpt-4o``; ``gpt-4*`` takes both."""
+    if not model or model.endswith("*"):
+        return
+    names = [name for name in archive.models() if name.startswith(model) and name != model]
+    if names:
+        listed = ", ".join(names[:shown]) + ("…" if len(names) > shown else "")
+        err.print(
+            f"note: models starting with {model}: {listed} — {model}* takes them", soft_wrap=True
+        )
 
 
 def _filters_text(filters: dict[str, Any]) -> str:
@@ -239,6 +253,7 @@ def export(
     exporters = plugins.exporters()
     check_period(filters["since"], filters["until"])
     with archive_session() as archive:
+        _say_models_left_out(archive, filters["model"])
         try:
             wanted = [archive.resolve(ref) for ref in ids] if ids else None
             selected = archive.select(ids=wanted, **filters)

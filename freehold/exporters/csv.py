@@ -29,7 +29,10 @@ name or position keep working: ``reasoning`` (its thought parts' text, blank-lin
 "text", "url"?, "title"?}``: a call's input is its JSON text as stored), ``sources`` (a JSON array
 of ``{"url", "title"}``: the citations and web results it points at) and ``error``. A
 conversation row adds ``system_prompt``: what the visible path ran under
-(``instructions.system_prompt``, the JSONL export's leading system message).
+(``instructions.system_prompt``, the JSONL export's leading system message). The last column,
+``search_text``, is the message's search text (``messages.text``: what ``freehold search``
+matches, custom instructions and parts not understood included), so no text a message holds
+is in no column.
 
 Rows are streamed one conversation at a time into temporary files that replace the previous ones
 at the end. A folder may be exported into again when it holds nothing but this export's files;
@@ -88,6 +91,7 @@ MESSAGE_COLUMNS = (
     "tool",
     "sources",
     "error",
+    "search_text",
 )
 CONVERSATION_COLUMNS = (
     "conversation_id",
@@ -107,9 +111,16 @@ CONVERSATION_COLUMNS = (
 )
 _FILES = (MESSAGES, CONVERSATIONS)
 _OWN = {*_FILES, *(name + ".tmp" for name in _FILES)}
-# A file of either header is this export's: the one before the columns after ``attachments``.
-_FIRST = MESSAGE_COLUMNS[: MESSAGE_COLUMNS.index("attachments") + 1]
-_HEADERS = (",".join(MESSAGE_COLUMNS).encode(), ",".join(_FIRST).encode())
+# A file of any of these headers is this export's: today's and the two before it (up to
+# ``attachments``; up to ``error``).
+_EARLIER = ("attachments", "error")
+_HEADERS = tuple(
+    ",".join(columns).encode()
+    for columns in (
+        MESSAGE_COLUMNS,
+        *(MESSAGE_COLUMNS[: MESSAGE_COLUMNS.index(last) + 1] for last in _EARLIER),
+    )
+)
 _TOOL_PARTS = ("code", "execution_output", "web")
 
 
@@ -184,6 +195,7 @@ def _message_row(conv: Conversation, branch: int, message: Message) -> list[Any]
         message.shown_text(),
         "; ".join(ref.name or ref.pointer for ref in message.attachments),
         *_beside_text(message),
+        message.text,
     ]
 
 

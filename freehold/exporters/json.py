@@ -27,12 +27,18 @@ model named (``target``), finish reason, tokens, warnings and every ``attempts``
 model, outcome, fault, error, ms, waited_ms, tokens_in, tokens_out, served_model, started_at); both
 are null otherwise.
 
-What belongs to the account rather than to one conversation is written whatever the selection,
-since a conversation may lean on it: ``account.jsonl`` holds the context records of no conversation
+What belongs to the account rather than to one conversation goes with the conversations it
+serves, since they may lean on it: ``account.jsonl`` holds the context records of no conversation
 (Claude's memory, project instructions and documents), each ``_context_json`` with its importer's
 key as ``message_source_id``; ``source-files/<sha256>`` holds the bytes of each file an import kept
 whole (``user.json``, feedback, the raw text of a skipped element, ``skipped/…``), and its manifest
-entry its ``names``. Every file the manifest lists has its ``bytes``; the JSON Lines files their
+entry its ``names``. A whole-archive export writes them all. A narrower one (``--source``,
+``--id``…) writes the kept files of the imports of its conversations' platforms and accounts
+(``sources.kind``/``account_id``: a Grok conversation never carries ChatGPT's ``user.json``),
+and the records that name an account or a project of its conversations (``data.account``,
+``data.project``; a record naming neither, which no platform writes, goes with a whole export
+only). ``write_summary`` counts them, and the CLI's line says so (``+ 3 account records and kept
+files``). Every file the manifest lists has its ``bytes``; the JSON Lines files their
 ``sha256`` too, which the importer checks while it reads.
 
 Every branch is always written, so ``all_branches`` is accepted for the common exporter signature
@@ -48,8 +54,8 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -57,6 +63,7 @@ from typing import IO, Any
 import orjson
 
 from freehold import __version__, storage
+from freehold._words import plural
 from freehold.archive import Archive, conversation_id
 from freehold.errors import FreeholdError
 from freehold.exporters import _folder
@@ -70,6 +77,7 @@ __all__ = [
     "MANIFEST",
     "SOURCE_FILES",
     "VERSION",
+    "Summary",
     "context_json",
     "conversation_record",
     "conversation_to_json",
@@ -78,6 +86,7 @@ __all__ = [
     "raw_bytes",
     "read_manifest",
     "write",
+    "write_summary",
 ]
 
 FORMAT = "json"
@@ -88,6 +97,7 @@ CONVERSATIONS = "conversations.jsonl"
 ACCOUNT = "account.jsonl"
 SOURCE_FILES = "source-files/"
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+_ANY_NAME = re.compile("")
 _BIG_NUMBER = re.compile(rb"\d{19}")
 _MANIFEST_LIMIT = 256 << 20
 
@@ -259,6 +269,23 @@ def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
         handle.write(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
 
 
+@dataclass(slots=True)
+class Summary:
+    """What one run wrote: conversations, and the account's records and kept files with them."""
+
+    written: int
+    account_records: int
+    source_files: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def text(self, out: Path) -> str:
+        said = f"wrote {plural(self.written, 'conversation')} to {out}"
+        beside = self.account_records + self.source_files
+        return said + (f" + {beside} account records and kept files" if beside else "")
+
+
 def write(
     archive: Archive,
     conversations: Iterable[Conversation],
@@ -267,7 +294,20 @@ def write(
     all_branches: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write ``conversations`` to ``out``; returns how many were written.
+    """Write ``conversations`` to ``out``; returns how many were written."""
+    return write_summary(archive, conversations, out, progress=progress).written
+
+
+def write_summary(
+    archive: Archive,
+    conversations: Iterable[Conversation],
+    out: Path,
+    *,
+    all_branches: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Write ``conversations`` to ``out``, and what belongs to their accounts (module
+    docstring); returns what was written.
 
     ``progress`` is called after each conversation with the number written so far.
     """
@@ -279,10 +319,10 @@ def write(
             writer.conversation(conv, handle)
             if progress is not None:
                 progress(writer.count)
-    writer.account()
+    writer.account(whole=writer.count == len(archive.select()))
     writer.remove_stale(previous)
     _write_manifest(out, writer.manifest())
-    return writer.count
+    return Summary(writer.count, writer.records, len(writer.kept))
 
 
 class _Writer:
@@ -300,6 +340,9 @@ class _Writer:
         self.records = 0
         self.names: dict[str, str] = {}
         self.missing = 0
+        # Whose conversations were written: (platform, account) pairs, accounts, projects.
+        self.sources: set[tuple[str, str | None]] = set()
+        self.named: set[str] = set()
 
     def conversation(self, conv: Conversation, handle: IO[bytes]) -> None:
         record = conversation_record(self.archive, conv)
@@ -308,6 +351,8 @@ class _Writer:
         self.digest.update(line)
         self.size += len(line)
         self.count += 1
+        self.sources.add((conv.source_kind, conv.account_id))
+        self.named.update(name for name in (conv.account_id, conv.project) if name)
         for message in conv.messages:
             for ref in message.attachments:
                 self._copy(ref)
@@ -332,16 +377,17 @@ class _Writer:
         if info is not None and info.name:
             self.names[sha] = info.name
 
-    def account(self) -> None:
-        """What belongs to the account: its context records, and the files imports kept."""
+    def account(self, *, whole: bool) -> None:
+        """What belongs to the accounts written: their context records, and the files their
+        imports kept (all of them when ``whole``: the export holds every conversation)."""
         self.lines[CONVERSATIONS] = {"bytes": self.size, "sha256": self.digest.hexdigest()}
-        records = self.archive.account_context()
+        records = [r for r in self.archive.account_context() if whole or self._serves(r)]
         lines = b"".join(dumps(context_json(record)) + b"\n" for record in records)
         with storage.written(self.out / ACCOUNT) as handle:
             handle.write(lines)
         self.lines[ACCOUNT] = {"bytes": len(lines), "sha256": hashlib.sha256(lines).hexdigest()}
         self.records = len(records)
-        for name, raw in self.archive.source_files():
+        for name, raw in self.archive.source_files() if whole else self._kept_files():
             sha = hashlib.sha256(raw).hexdigest()
             entry = self.kept.setdefault(sha, {"bytes": len(raw), "names": []})
             if name not in entry["names"]:
@@ -349,6 +395,21 @@ class _Writer:
             target = self.out / SOURCE_FILES / sha
             if target.is_symlink() or not target.is_file() or target.stat().st_size != len(raw):
                 _write_file(target, raw)
+
+    def _serves(self, record: ContextRecord) -> bool:
+        """Whether ``record`` names an account or a project of a conversation written."""
+        return any(record.data.get(key) in self.named for key in ("account", "project"))
+
+    def _kept_files(self) -> Iterator[tuple[str, bytes]]:
+        """The files kept by the imports of the platforms and accounts written, by import
+        then name (as ``Archive.source_files``). Where an import or a conversation knew no
+        account, the platform alone decides."""
+        kinds = {kind for kind, _ in self.sources}
+        for source in self.archive.sources():
+            kind, account = source["kind"], source["account_id"]
+            anyone = account is None or (kind, None) in self.sources
+            if kind in kinds and (anyone or (kind, account) in self.sources):
+                yield from sorted(self.archive.kept_files(source["id"], _ANY_NAME).items())
 
     def remove_stale(self, previous: dict[str, Any]) -> None:
         """Attachments and kept files a previous export into this folder wrote and this one

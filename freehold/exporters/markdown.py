@@ -60,6 +60,7 @@ from freehold import storage
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
 from freehold.models import (
+    CONTEXT_FIELDS,
     AttachmentRef,
     Conversation,
     Message,
@@ -83,20 +84,16 @@ _SOURCEPOS = Options.CMARK_OPT_SOURCEPOS  # tables and strikethrough change no h
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _UNDERLINE = re.compile(r"^[ \t>]*(?:=+|-+)[ \t]*$")
 _CODE_BLOCK = re.compile(r'<pre data-sourcepos="(\d+):\d+-(\d+):')
-_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
+# A code span opens at a run of backticks after an even number of backslashes (an odd number
+# escapes its first backtick), and closes at the next run of the same length (no escapes inside).
+_CODE_SPAN = re.compile(r"(?<![`\\])(?:\\\\)*(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
 # A "<" that opens raw HTML (a tag, closing tag, comment, declaration or processing
 # instruction), unless it is an autolink: ``<scheme:…>``.
 _TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])(?![A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*>)")
 # Outside YAML's printable set (tab and newline never reach here raw: JSON escapes them), and
 # the characters YAML 1.1 readers fold as line breaks.
 _NOT_YAML = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
-_IMAGE_OPEN = re.compile(r"(?<!\\)!\[")
-_CONTEXT_LABELS = (
-    ("about_user", "About the user"),
-    ("about_model", "How to respond"),
-    ("memory", "Memory"),
-    ("instructions", "Instructions"),
-)
+_IMAGE_OPEN = "!["
 
 
 def write(
@@ -208,7 +205,8 @@ def _lower(lines: list[str], where: tuple[int, int, int], level: int) -> None:
 def inert(text: str) -> str:
     """Markdown ``text`` with nothing that acts as HTML or loads a file, code left as written:
     outside code, ``&lt;`` for a ``<`` that opens a tag, a comment or a declaration (an
-    autolink ``<https://…>`` stays), ``\\!`` before an image's ``[``."""
+    autolink ``<https://…>`` stays), ``!\\[`` for an image's ``![`` (whatever precedes it).
+    ``text`` is parsed alone, so it must start a block of its own where it is written."""
     if "<" not in text and "![" not in text:
         return text
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -245,7 +243,7 @@ def _outside_spans(text: str) -> str:
 
 
 def _neutral(text: str) -> str:
-    return _IMAGE_OPEN.sub(r"\\![", _TAG_OPEN.sub("&lt;", text))
+    return _TAG_OPEN.sub("&lt;", text).replace(_IMAGE_OPEN, "!\\[")
 
 
 def _yaml(value: Any) -> str:
@@ -485,21 +483,20 @@ def _thought_part(note: _Note, part: Part) -> str:
 
 def _context_part(note: _Note, part: Part) -> str:
     blocks = [
-        f"**{label}:**\n\n{inert(str(part[key]))}"
-        for key, label in _CONTEXT_LABELS
-        if part.get(key)
+        f"**{label}:**\n\n{inert(str(part[key]))}" for key, label in CONTEXT_FIELDS if part.get(key)
     ]
     return "\n\n".join(blocks)
 
 
 def _error_part(note: _Note, part: Part) -> str:
     name = f" ({_inline(str(part['name']), 80)})" if part.get("name") else ""
-    return _quote(f"**Error**{name}: {inert(str(part.get('text') or ''))}")
+    text = inert(str(part.get("text") or ""))
+    return _quote(f"**Error**{name}:\n\n{text}" if text else f"**Error**{name}")
 
 
 def _transcript_part(note: _Note, part: Part) -> str:
     text = inert(str(part.get("text") or ""))
-    return f"*(voice)* {text}" if text else ""
+    return f"*(voice)*\n\n{text}" if text else ""
 
 
 def _unknown(note: _Note, part: Part) -> str:

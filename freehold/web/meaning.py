@@ -2,12 +2,13 @@
 
 The same embeddings as ``freehold search --semantic`` (``embeddings.py``), with the default
 embedder (wordllama, else the lexical fallback), loaded once per process. A page brings the
-index up to date first when little is missing (``BUILD_IN_PAGE`` messages: a second or two);
-a first build of a big archive belongs in the terminal, where it has a bar, and the page says
-so. Builds are one at a time (a lock); the vectors are shared by the server's threads
-(``EmbeddingStore.matrix``). Hits come as a ``SearchPage`` like the full-text search's, without
-facets; pages go up to the best 1,000.
-"""
+index up to date first when little is missing (``BUILD_IN_PAGE`` messages: a second or two); a
+first build of a big archive belongs in the terminal, where it has a bar, and the page says so.
+Where the data folder is read-only nothing can be built, here or in a terminal: the page
+searches what the index holds and says how many newer messages it leaves out and that the
+folder must be made writable (``BuildReport.notice``). Builds are one at a time (a lock); the
+vectors are shared by the server's threads (``EmbeddingStore.matrix``). Hits come as a
+``SearchPage`` like the full-text search's, without facets; pages go up to the best 1,000."""
 
 from __future__ import annotations
 
@@ -38,13 +39,15 @@ def search_page(
     with embeddings.open_store(archive) as store:  # first: it may say it cannot be made
         embedder = _embedder()
         missing = embeddings.pending(archive, store, embedder)
-        if missing > BUILD_IN_PAGE:
+        if missing > BUILD_IN_PAGE and not store.read_only:
             raise FreeholdError(
                 f"search by meaning needs {progress.plural(missing, 'message')} embedded first "
                 f'— run `freehold search --semantic "{query[:40]}"` once in a terminal'
             )
         with _BUILDING:
-            embeddings.build(archive, store, embedder)
+            report = embeddings.build(archive, store, embedder)
         wanted = min(_MOST, offset + limit)
         hits = embeddings.search(archive, store, embedder, query, limit=wanted, **filters)
-    return SearchPage(hits[offset : offset + limit], len(hits), len(hits) >= _MOST)
+    page = SearchPage(hits[offset : offset + limit], len(hits), len(hits) >= _MOST)
+    page.notice = report.notice()
+    return page

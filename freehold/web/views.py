@@ -67,6 +67,7 @@ __all__ = [
 
 _SHA = re.compile(r"[0-9a-f]{64}")
 _NOT_PLAIN = re.compile(r"[^A-Za-z0-9 ._()-]+")
+_TRAILING = re.compile(r"[\s.]+$")
 _ATTR_CHAR = "!#$&+-.^_`|~"  # RFC 5987 attr-char beside letters and digits: sent as they are
 _NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only: "²".isdigit() is true, int("²") fails
 _PAGE_SIZE = 50
@@ -352,15 +353,27 @@ def attachment(request: Request) -> Response:
 
 def _download_name(name: str | None, sha: str) -> str:
     """An attachment's download name: the name it came with (``content_disposition`` makes
-    any name safe to send), but ``.bin`` for a type a browser would run (``RUNNABLE``)."""
-    stem, dot, suffix = PurePosixPath(name or "").name.rpartition(".")
+    any name safe to send), as a browser saves it (``_as_saved``), but ``.bin`` for a type a
+    browser would run (``RUNNABLE``), judged on both names sent: that one and its ASCII form
+    (``_ascii_name``, which drops accents: ``.htmĺ`` is ``.html`` there)."""
+    saved = _as_saved(PurePosixPath(name or "").name)
+    stem, dot, suffix = saved.rpartition(".")
     if not dot:
         stem, suffix = suffix, ""
     if not stem.strip(" ."):
         stem = f"attachment-{sha[:12]}"
-    if not suffix or f".{suffix.lower()}" in RUNNABLE:
+    plain = _ascii_name(f"x.{suffix}").rpartition(".")[2]
+    if not suffix or {f".{suffix.lower()}", f".{plain.lower()}"} & RUNNABLE:
         suffix = "bin"
     return f"{stem}.{suffix}"
+
+
+def _as_saved(name: str) -> str:
+    """``name`` as a browser or a file system keeps it: compatibility forms folded (NFKC:
+    ``ｈｔｍｌ`` is ``html``), format characters (zero-width, bidi marks) dropped, trailing
+    spaces and dots trimmed."""
+    folded = unicodedata.normalize("NFKC", name)
+    return _TRAILING.sub("", "".join(c for c in folded if unicodedata.category(c) != "Cf"))
 
 
 def source(request: Request) -> Response:

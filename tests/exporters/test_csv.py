@@ -184,12 +184,31 @@ OLD_COLUMNS = [
 ]
 
 
+def test_every_text_a_message_holds_is_in_a_column(
+    filled: Archive, real: Path, tmp_path: Path
+) -> None:
+    """R2 #4: ``text`` became the message's own words; custom instructions (ChatGPT's
+    ``user_editable_context``) and a part not understood (``computer_output``) were then in no
+    column. ``search_text``, the last column, holds ``messages.text``: what search matches."""
+    import_path(filled, real / "echomine-aucontraire" / "chatgpt-golden-001" / "raw.json")
+    export(filled, tmp_path / "out")
+    header, messages = rows(tmp_path / "out" / csv_export.MESSAGES)
+    assert header[-1] == "search_text" and header[: len(OLD_COLUMNS)] == OLD_COLUMNS
+    stored = dict(filled.db.execute("SELECT id, text FROM messages"))
+    assert {int(row["message_id"]): row["search_text"] for row in messages} == stored
+    custom = [row for row in messages if row["content_type"] == "user_editable_context"]
+    assert custom and all(not row["text"] and row["search_text"] for row in custom)
+
+
+@pytest.mark.parametrize(
+    "earlier", [OLD_COLUMNS, [*OLD_COLUMNS, "reasoning", "tool", "sources", "error"]]
+)
 def test_a_folder_of_the_earlier_columns_is_still_this_exports(
-    archive: Archive, tmp_path: Path
+    archive: Archive, tmp_path: Path, earlier: list[str]
 ) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    (out / csv_export.MESSAGES).write_text(",".join(OLD_COLUMNS) + "\r\n")
+    (out / csv_export.MESSAGES).write_text(",".join(earlier) + "\r\n")
     (tmp_path / "one.json").write_text(f"[{json.dumps(small_conversation('c1', 'one'))}]")
     import_path(archive, tmp_path / "one.json")
     assert export(archive, out) == 1

@@ -253,3 +253,56 @@ def test_empty_archive_gives_an_empty_valid_export(archive: Archive, tmp_path: P
     manifest = json.loads((tmp_path / "out" / json_export.MANIFEST).read_text())
     assert manifest["conversations"] == 0 and manifest["complete"] is True
     assert (tmp_path / "out" / json_export.CONVERSATIONS).read_bytes() == b""
+
+
+# -- what belongs to the account goes with the selection's sources ---------------------------------
+
+
+def _claude_account_zip(folder: Path) -> Path:
+    """A Claude export: one conversation of account "a" in project "p1", that project's
+    instructions and a document, and the account's memory."""
+    conv = {"uuid": "c1", "name": "t", "created_at": "2025-01-01T00:00:00Z", "chat_messages": []}
+    conv |= {"account": {"uuid": "a"}, "project_uuid": "p1"}
+    doc = {"uuid": "d1", "filename": "o.md", "content": "# Outline"}
+    projects = [{"uuid": "p1", "name": "Thesis", "prompt_template": "British.", "docs": [doc]}]
+    memories = [{"conversations_memory": "User writes a thesis.", "account_uuid": "a"}]
+    path = folder / "claude.zip"
+    with zipfile.ZipFile(path, "w") as zipped:
+        zipped.writestr("conversations.json", json.dumps([conv]))
+        zipped.writestr("projects.json", json.dumps(projects))
+        zipped.writestr("memories.json", json.dumps(memories))
+    return path
+
+
+def test_account_records_and_kept_files_go_with_the_selections_sources(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    """R2 #8: ``--source grok`` wrote ChatGPT's user.json (an email address) and every other
+    platform's account files, and said "wrote 1 conversation". Now what belongs to an account
+    goes with the conversations of that account's platform; a whole export carries all."""
+    from click.testing import CliRunner
+
+    from freehold.cli import cli
+
+    sample = Path(__file__).resolve().parents[2] / "examples" / "sample-chatgpt-export.zip"
+    for path in (sample, _claude_account_zip(tmp_path)):
+        assert CliRunner().invoke(cli, ["import", str(path)]).exit_code == 0
+
+    def exported(name: str, *selection: str) -> tuple[dict[str, Any], list[str], str]:
+        out = tmp_path / name
+        args = ["export", "--format", "json", "--out", str(out), *selection]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        manifest = json.loads((out / json_export.MANIFEST).read_text())
+        kept = [n for entry in manifest["files"].values() for n in entry.get("names", [])]
+        return manifest, kept, " ".join(result.stderr.split())
+
+    claude, claude_files, said = exported("claude", "--source", "claude")
+    assert "user.json" not in claude_files and claude["account_records"] == 3
+    assert f"+ {3 + len(claude_files)} account records and kept files" in said
+    chatgpt, chatgpt_files, said = exported("chatgpt", "--source", "chatgpt")
+    assert "user.json" in chatgpt_files and chatgpt["account_records"] == 0
+    assert not (tmp_path / "chatgpt" / json_export.ACCOUNT).read_bytes()
+    whole, whole_files, _ = exported("whole")
+    assert whole["account_records"] == 3
+    assert sorted(whole_files) == sorted(claude_files + chatgpt_files)

@@ -465,6 +465,15 @@ def test_one_conversation_has_one_name_stem_in_every_format() -> None:
     assert len(stems) == 1, stems
 
 
+def error(name: str, words: str) -> dict[str, Any]:
+    return {"content_type": "system_error", "name": name, "text": words}
+
+
+def voice(words: str) -> dict[str, Any]:
+    part = {"content_type": "audio_transcription", "text": words}
+    return {"content_type": "multimodal_text", "parts": [part]}
+
+
 def injection_chat(folder: Path) -> Path:
     nodes = [
         node("s", None, "system", text("sys </details>\n\n<h1>OUT OF THE BOX</h1>")),
@@ -475,8 +484,15 @@ def injection_chat(folder: Path) -> Path:
             text('<img src="https://t.example/p.png"> ![](https://t.example/q.png) `<kbd>`'),
         ),
         node("a", "u", "assistant", text("ok\x00 \x1b[31mred\n\n```html\n<b>kept</b>\n```")),
+        # R2 #1: an escaped backtick opens no code span; an escaped backslash does not escape
+        # the image's "!"; an error's or a voice note's code is code only in a block of its own.
+        node("e", "a", "user", text("see \\`<img src=https://t.example/esc.png>`")),
+        node("b", "e", "user", text("a \\\\![](https://t.example/x.png)")),
+        node("f", "b", "assistant", error("x", "```\n<img src=https://t.example/err.png>")),
+        node("i", "f", "assistant", error("y", "    <img src=https://t.example/err2.png>")),
+        node("v", "i", "user", voice("    <img src=https://t.example/voice.png>")),
     ]
-    conversation = {"id": "inj", "title": "Inj", "create_time": T0, "current_node": "a"}
+    conversation = {"id": "inj", "title": "Inj", "create_time": T0, "current_node": "v"}
     conversation["mapping"] = {n["id"]: n for n in nodes}
     path = folder / "inj.json"
     path.write_text(json.dumps([conversation]))
@@ -493,7 +509,8 @@ def test_message_text_never_acts_as_html_nor_loads_a_file(archive: Archive, tmp_
     html_blocks = [t.content for t in tokens if t.type == "html_block"]
     assert all(b.startswith(("<details>", "</details>")) for b in html_blocks), html_blocks
     inline = [c for t in tokens for c in (t.children or [])]
-    assert not [c for c in inline if c.type in ("html_inline", "image")]
+    live = [c.content or c.attrs.get("src") for c in inline if c.type in ("html_inline", "image")]
+    assert not live
     assert "\x00" not in body and "\x1b" not in body and "\\x1b[31mred" in body
     assert "`<kbd>`" in body and "<b>kept</b>" in body
 

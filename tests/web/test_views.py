@@ -16,10 +16,11 @@ import json
 import re
 import socket
 import time
+import unicodedata
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -28,9 +29,9 @@ import pytest
 
 from freehold.archive import conversation_id, open_archive
 from freehold.exporters._folder import slug
-from freehold.safehtml import MAX_DEPTH
+from freehold.safehtml import MAX_DEPTH, RUNNABLE
 from freehold.web.imports import Job
-from freehold.web.views import content_disposition
+from freehold.web.views import _download_name, content_disposition
 from tests.builders import chatgpt_chats, ingest, png, write_zip
 from tests.web.conftest import Server, start_server
 
@@ -693,6 +694,27 @@ def test_the_disposition_of_any_name_is_ascii_and_keeps_the_name(name: str, fall
     assert header == f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
     assert header.isascii() and "\r" not in header and "\n" not in header
     assert content_disposition("plain name.md") == 'attachment; filename="plain name.md"'
+
+
+@pytest.mark.parametrize(
+    "name", ["evil.ｈｔｍｌ", "evil.svg ", "evil.svg.", "evil.html\u200b", "evil.htmĺ", "evil.xslt"]
+)
+def test_no_download_name_is_saved_with_a_runnable_suffix(name: str) -> None:
+    """R2 #6: the runnable-suffix rule looked at the raw suffix, while the ASCII ``filename``
+    folds full-width and accented letters (``.ｈｔｍｌ`` → ``.html``) and browsers drop trailing
+    spaces, dots and invisible characters. Both names sent are checked as a browser saves them."""
+    header = content_disposition(_download_name(name, "0" * 64))
+    fallback = re.search(r'filename="([^"]*)"', header)
+    encoded = re.search(r"filename\*=UTF-8''(\S+)", header)
+    sent = [fallback[1]] if fallback else []
+    sent += [unquote(encoded[1])] if encoded else []
+    for saved in sent:
+        folded = "".join(
+            c for c in unicodedata.normalize("NFKC", saved) if unicodedata.category(c) != "Cf"
+        )
+        suffix = PurePosixPath(folded.rstrip(" .")).suffix.lower()
+        assert suffix not in RUNNABLE | {".xslt"}, (name, header)  # XSLT runs as XSL does
+    assert sent and all(s.startswith("evil") for s in sent), header
 
 
 @pytest.mark.parametrize("fmt", ["exe", "html", "md.exe", "JSON"])
