@@ -7,6 +7,7 @@ where two archives are compared), read with SQL.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ from tests.importers.test_gemini import BASE, block, html_export, record
 from tests.importers.test_gemini import export as gemini_export
 from tests.importers.test_llm import legacy_db, store_db
 from tests.importers.test_mistral import folder as mistral_folder
+from tests.importers.test_openwebui import item, node
 from tests.test_local_turns import _turn
 from tests.test_reread import (
     EXPORT,
@@ -161,11 +163,38 @@ def test_a_fixed_time_is_not_taken_for_an_older_copy(archive: Archive, real: Pat
     the same raw JSON, the right, earlier time is not an older copy of the conversation."""
     import_path(archive, real / EXPORT, reader_process=False)
     right = archive.db.execute("SELECT id, updated_at FROM conversations").fetchall()
-    archive.db.execute("UPDATE conversations SET updated_at = updated_at * 1000")
+    archive.db.execute(
+        "UPDATE conversations SET updated_at = updated_at * 1000, "
+        "source_updated_at = source_updated_at * 1000"
+    )
     _older(archive, "openwebui/1")
     report = _run(archive).to_json()
     assert report["ok"] and report["conversations"]["reconverted"] == 3, report["problems"]
     assert archive.db.execute("SELECT id, updated_at FROM conversations").fetchall() == right
+
+
+def test_each_message_keeps_its_own_files_name(archive: Archive, tmp_path: Path) -> None:
+    """Two messages each hold an inline image at ``files[0]``, only the second named: converted
+    again, the first is not lent the second's name (links are looked up per message)."""
+    nodes = [
+        node("u1", None, "user", "one", 1700000001),
+        node("a1", "u1", "assistant", "ok", 1700000002),
+        node("u2", "a1", "user", "two", 1700000003),
+    ]
+    for at, name in ((0, None), (2, "otter.png")):
+        url = "data:image/png;base64," + base64.b64encode(b"png" * (at + 3)).decode()
+        nodes[at]["files"] = [{"type": "image", "url": url, **({"name": name} if name else {})}]
+    path = tmp_path / "chat-export-1.json"
+    path.write_text(json.dumps([item("pics", nodes, "u2")]))
+    links = (
+        "SELECT m.source_message_id, a.name FROM message_attachments a "
+        "JOIN messages m ON m.id = a.message_id ORDER BY 1"
+    )
+    import_path(archive, path, reader_process=False)
+    before = archive.db.execute(links).fetchall()
+    assert _run(archive, everything=True).ok
+    assert archive.db.execute(links).fetchall() == before
+    assert [hit.message_id for hit in archive.search("otter")] == [3]
 
 
 def test_a_locally_continued_conversation_keeps_its_turns(archive: Archive, real: Path) -> None:
