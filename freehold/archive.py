@@ -546,6 +546,9 @@ class _Plan:
     updates: list[tuple[Any, ...]] = field(default_factory=list)
     result: AddResult = field(default_factory=lambda: AddResult("new"))
     revisions: int = 0  # earlier texts kept (``_revision``): among the inserts, never read
+    # The copy's own messages (parent first, parent unresolved) by source id, when revisions
+    # are kept: the revisions a freehold export carries are among them (``_revision``).
+    carried: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -636,9 +639,10 @@ def _revising(row: tuple[Any, ...], ready: Prepared) -> bool:
     return not same and not newer_parser(row[7], ready.head.parser_version)
 
 
-def _content(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """What a message says, of a stored row (parent first): its parts and its text."""
-    return row[6], row[7]
+def _words(row: tuple[Any, ...]) -> Any:
+    """What a message says, of a stored row (parent first): its text. Parts written another
+    way (another conversion's fields: a file part's ``size``) say the same words: no revision."""
+    return row[7]
 
 
 def newer_parser(stored: str | None, current: str | None) -> bool:
@@ -1337,6 +1341,10 @@ class Archive:
             found_rows,
         )
         ids = plan.tree.ids
+        if revisions:
+            plan.carried = {
+                link[0]: (None, *row) for link, row in zip(ready.links, ready.rows, strict=True)
+            }
         for (source_id, parent_source, _), row in zip(ready.links, ready.rows, strict=True):
             parent = ids.get(parent_source) if parent_source else None
             found = found_rows.get(source_id)
@@ -1352,12 +1360,12 @@ class Archive:
                 or found[1] == (parent, *row)
                 or (keep_path and _without_path(found[1]) == _without_path((parent, *row)))
             ):
-                if add_only and revisions and _content(found[1]) != _content((parent, *row)):
+                if add_only and revisions and _words(found[1]) != _words((parent, *row)):
                     self._revision(plan, ready.cid, source_id, (parent, *row))
                 plan.result.messages_unchanged += 1
                 continue  # its stored parent stays
             else:
-                if revisions and _content(found[1]) != _content((parent, *row)):
+                if revisions and _words(found[1]) != _words((parent, *row)):
                     self._revision(plan, ready.cid, source_id, found[1])
                 plan.updates.append((parent, *row, found[0]))
                 plan.result.messages_updated += 1
@@ -1367,12 +1375,15 @@ class Archive:
     def _revision(self, plan: _Plan, cid: str, source_id: str, row: tuple[Any, ...]) -> None:
         """Keep ``row`` (parent first), words message ``source_id`` had in another copy, as
         a sibling beside it: source id ``<id>#rev-<n>``, off the visible path, searchable; its
-        children stay with the message. Words kept as a revision already are not kept again,
-        so importing copies in any order, any number of times, keeps each text once."""
+        children stay with the message. Every ``<n>`` the archive holds or the copy carries
+        (a freehold export's revisions) is taken; words kept as a revision by either already
+        are not kept again, so importing copies in any order, any number of times, keeps each
+        text once."""
         n = 1
-        while (key := f"{source_id}#rev-{n}") in plan.tree.ids:
-            kept = plan.found.get(key)
-            if kept is not None and _content(kept[1]) == _content(row):
+        while (key := f"{source_id}#rev-{n}") in plan.tree.ids or key in plan.carried:
+            stored = plan.found.get(key)
+            kept = [plan.carried.get(key), stored[1] if stored else None]
+            if any(k is not None and _words(k) == _words(row) for k in kept):
                 return
             n += 1
         ids = plan.tree.ids
