@@ -567,6 +567,7 @@ class _Queue:
 
 _ROWS_PER_INSERT = 100
 _INSERT_RAW = "INSERT OR IGNORE INTO conversation_raw VALUES (?, ?, ?, 'zlib', ?)"
+_RAW_SHAS = "SELECT sha256 FROM conversation_raw WHERE conversation_id=?"
 _INSERT_FILE = "INSERT OR IGNORE INTO attachments VALUES (?, ?, ?, ?)"
 _UPSERT_LINK = (
     "INSERT INTO message_attachments VALUES (?, ?, ?, ?, ?) "
@@ -1049,7 +1050,7 @@ class Archive:
         self._flush()  # what it writes comes after what waits, in every table
         same = bool(ready.raw_sha) and row[0] == ready.raw_sha
         newer = newer_parser(row[7], ready.head.parser_version)
-        if same and not (again or newer) and ready.local:
+        if same and not (again or newer) and self._carries_more(ready):
             return self._add_carried(ready, source_id, row)
         if same and not (again or newer):
             # Nothing to re-read, but this copy of the export may bring files an earlier one
@@ -1101,15 +1102,32 @@ class Archive:
         plan.result.reread = same
         return plan.result
 
+    def _carries_more(self, ready: Prepared) -> bool:
+        """Whether a freehold export's copy (``parser_version`` "") of the raw JSON the archive
+        holds carries what the same raw JSON says nothing of: messages (turns written on the
+        machine it came from, revisions kept there) or earlier raw versions the archive lacks.
+        A platform's copy of the same raw JSON never does."""
+        if ready.head.parser_version != "":
+            return False
+        held = self.db.execute(
+            "SELECT source_message_id FROM messages WHERE conversation_id=?", (ready.cid,)
+        )
+        ids = {found[0] for found in held}
+        if any(link[0] not in ids for link in ready.links):
+            return True
+        shas = {v[0] for v in self.db.execute(_RAW_SHAS, (ready.cid,))} if ready.older else set()
+        return any(sha not in shas for sha, _ in ready.older)
+
     def _add_carried(self, ready: Prepared, source_id: int, row: tuple[Any, ...]) -> AddResult:
         """A freehold export's copy of a conversation whose platform copy the archive holds
-        (the same raw JSON), carrying turns written on the machine it came from: the same raw
-        JSON says nothing of those. What the archive lacks is added, and the newer of the
-        copy's leaf and the archive's is shown (``_reshow``); the platform's messages, the head
-        and the importer version that made them stay as they are."""
+        (the same raw JSON), carrying more than it (``_carries_more``). What the archive lacks
+        is added (messages off the visible path, raw versions), and the newer of the copy's
+        leaf and the archive's is shown (``_reshow``); the platform's messages, the head and
+        the importer version that made them stay as they are."""
         cid = ready.cid
         shown = self._local_leaf(row[4])
         plan = self._plan(ready, self._existing(cid), add_only=True)
+        kept = self.db.executemany(_INSERT_RAW, _raw_rows(ready, source_id)).rowcount
         self._write_messages(ready, plan, aside=True)
         self._seen(cid, source_id, ready.head)
         self._brought_back(cid, source_id, row[6], ready.head)
@@ -1120,7 +1138,7 @@ class Archive:
             )
             self._reshow(ready, plan.tree, shown, row[5])
         digest = self._redigest(cid) if plan.result.messages_new else row[1]
-        plan.result.status = "unchanged" if digest == row[1] else "updated"
+        plan.result.status = "unchanged" if digest == row[1] and not kept else "updated"
         return plan.result
 
     def _brought_back(
