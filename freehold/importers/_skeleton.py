@@ -89,6 +89,7 @@ __all__ = [
     "first_time",
     "folder_of",
     "linear",
+    "platform_time",
     "under",
 ]
 
@@ -238,6 +239,22 @@ class Heading:
         "updateTime",
         "modify_time",
     )
+
+
+def platform_time(raw: bytes, estimate: float | None) -> float | None:
+    """When the platform last updated a conversation that holds turns written here (they
+    moved its ``updated_at`` on), read again from ``raw``, its newest raw JSON: the update
+    time at its top, by the keys every built-in format uses (``Heading``), else ``estimate``
+    (the newest time of a message the platform wrote). The one rule of migration m014 and of
+    a freehold export written before the time was said apart (2026-12-07)."""
+    try:
+        value = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        return estimate
+    if not isinstance(value, dict):
+        return estimate
+    found = (_fields.any_time(value.get(key)) for key in Heading().updated)
+    return next((when for when in found if when is not None), estimate)
 
 
 @dataclass

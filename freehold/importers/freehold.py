@@ -53,7 +53,7 @@ from freehold.exporters.json import (
 )
 from freehold.importers import _fields as field
 from freehold.importers._common import export_problems
-from freehold.importers._skeleton import Claim, Export, Format
+from freehold.importers._skeleton import Claim, Export, Format, platform_time
 from freehold.models import (
     AttachmentRef,
     Attempt,
@@ -231,6 +231,8 @@ class _Freehold(Format):
             parser_version="",
         )
         _order(conv)
+        if "source_updated_at" not in obj:
+            conv.source_updated_at = _platform_time(conv)
         return conv
 
     def _raws(self, versions: list[Any]) -> list[bytes]:
@@ -397,6 +399,16 @@ def _order(conv: Conversation) -> None:
         message.on_visible_path = message.source_id in visible
     conv.messages = tree.messages
     conv.problems.extend(tree.problems)
+
+
+def _platform_time(conv: Conversation) -> float | None:
+    """The platform's own update time of a line written before an export said it (version 2,
+    2026-12-07): ``updated_at`` unless a turn written there moved it on, else read again from
+    its newest raw version as migration m014 reads a stored one (``platform_time``)."""
+    imported = [m.created_at for m in conv.messages if not m.origin]
+    if len(imported) == len(conv.messages):
+        return conv.updated_at
+    return platform_time(conv.raw, max((t for t in imported if t is not None), default=None))
 
 
 def _generation(item: Any) -> Generation | None:
