@@ -14,7 +14,7 @@ import sqlite3
 import zlib
 from dataclasses import dataclass
 
-__all__ = ["Stored", "attachment_links", "files", "raw", "stored"]
+__all__ = ["Link", "Stored", "attachment_links", "files", "raw", "stored"]
 
 # Conversations started here (``freehold chat``) have no raw JSON and nothing to convert.
 _STORED = (
@@ -64,13 +64,18 @@ def files(db: sqlite3.Connection, source_id: int, wanted: re.Pattern[str]) -> di
     return {name: zlib.decompress(data) for name, data in rows if wanted.search(name)}
 
 
-def attachment_links(db: sqlite3.Connection, cid: str) -> dict[str, tuple[str | None, str | None]]:
-    """Pointer → (SHA-256, name) of the files conversation ``cid``'s messages link to; a
-    link that has the file's bytes wins over one that lacks them."""
+Link = tuple[str, str]  # (message source id, pointer)
+
+
+def attachment_links(db: sqlite3.Connection, cid: str) -> dict[Link, tuple[str | None, str | None]]:
+    """(Message source id, pointer) → (SHA-256, name) of the files conversation ``cid``'s
+    messages link to; a link that has the file's bytes wins over one that lacks them. Keyed
+    by message: a pointer is a message's own (Open WebUI's ``files[0]`` is every message's
+    first file), so one message's file or name is never lent to another."""
     rows = db.execute(
-        "SELECT a.pointer, a.sha256, a.name FROM message_attachments a "
+        "SELECT m.source_message_id, a.pointer, a.sha256, a.name FROM message_attachments a "
         "JOIN messages m ON m.id = a.message_id WHERE m.conversation_id=? "
         "ORDER BY a.sha256 IS NOT NULL",
         (cid,),
     )
-    return {pointer: (sha, name) for pointer, sha, name in rows}
+    return {(source, pointer): (sha, name) for source, pointer, sha, name in rows}

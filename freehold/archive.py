@@ -1598,7 +1598,7 @@ class Archive:
     def kept_files(self, source_id: int, wanted: re.Pattern[str]) -> dict[str, bytes]:
         return _kept.files(self.db, source_id, wanted)
 
-    def attachment_links(self, cid: str) -> dict[str, tuple[str | None, str | None]]:
+    def attachment_links(self, cid: str) -> dict[_kept.Link, tuple[str | None, str | None]]:
         return _kept.attachment_links(self.db, cid)
 
     def raw_versions(self, cid: str) -> list[bytes]:
