@@ -197,6 +197,30 @@ def test_each_message_keeps_its_own_files_name(archive: Archive, tmp_path: Path)
     assert [hit.message_id for hit in archive.search("otter")] == [3]
 
 
+def test_a_duplicate_id_keeps_the_name_its_format_gave_it(archive: Archive, tmp_path: Path) -> None:
+    """Mistral named a message whose id an earlier one holds ``message-<index>`` (so did Grok,
+    ``response-<index>``, and AI Studio, ``chunk-<index>``): converted again, or imported again,
+    it keeps that name, never stored a second time as ``<id>#2``."""
+    chat = [
+        {"id": "m1", "role": "user", "content": "hello", "createdAt": "2025-01-01T00:00:00Z"},
+        {"id": "m2", "role": "assistant", "content": "one", "createdAt": "2025-01-01T00:00:01Z"},
+        {"id": "m2", "role": "assistant", "content": "two", "createdAt": "2025-01-01T00:00:02Z"},
+    ]
+    path = tmp_path / "chat-12345678-1234-1234-1234-123456789abc.json"
+    path.write_text(json.dumps(chat))
+    import_path(archive, path, reader_process=False)
+    ids = "SELECT source_message_id, text FROM messages ORDER BY id"
+    assert archive.db.execute(ids).fetchall() == [
+        ("m1", "hello"),
+        ("m2", "one"),
+        ("message-2", "two"),
+    ]
+    _older(archive, "mistral/2")
+    assert _run(archive).ok
+    assert import_path(archive, path, reader_process=False).ok
+    assert len(archive.db.execute(ids).fetchall()) == 3 and len(archive.search("two")) == 1
+
+
 def test_a_locally_continued_conversation_keeps_its_turns(archive: Archive, real: Path) -> None:
     import_path(archive, real / EXPORT, reader_process=False)
     cid = _stored_by_an_older_importer(archive, "openwebui/1")
