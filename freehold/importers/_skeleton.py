@@ -693,16 +693,21 @@ def linear(
     build: Callable[[dict[str, Any], int], Message],
     problems: list[str],
     noun: str = "message",
+    rename: Callable[[int], str] | None = None,
 ) -> list[Message]:
     """Messages of a linear conversation: each hangs from the one before (an id given twice is
-    made unique first, ``tree.unique_ids``); a non-object item is left out with a problem."""
+    made unique first, ``tree.unique_ids``: ``rename`` gives the format's own name for the
+    duplicate at an item's index); a non-object item is left out with a problem."""
     messages: list[Message] = []
+    indexes: list[int] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             problems.append(f"{noun} {index} is not an object; left out — check the export")
             continue
         messages.append(build(item, index))
-    unique_ids(messages, problems, noun)
+        indexes.append(index)
+    own = (lambda at: rename(indexes[at])) if rename is not None else None
+    unique_ids(messages, problems, noun, own)
     for before, message in zip([None, *messages], messages, strict=False):
         message.parent_source_id = before.source_id if before else None
     return messages

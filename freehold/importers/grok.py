@@ -209,7 +209,7 @@ def _messages(responses: list[Any], problems: list[str]) -> tuple[list[Message],
     one (the leaf is then the newest, ``build_tree``), else in array order."""
     unwrapped = [_unwrap(entry) for entry in responses]
     if not any(isinstance(r, dict) and "parent_response_id" in r for r in unwrapped):
-        chain = linear(unwrapped, _built, problems, noun="response")
+        chain = linear(unwrapped, _built, problems, noun="response", rename=_renamed)
         return chain, chain[-1].source_id if chain else None
     kept = [(r, index) for index, r in enumerate(unwrapped) if isinstance(r, dict)]
     for index, item in enumerate(unwrapped):
@@ -217,11 +217,16 @@ def _messages(responses: list[Any], problems: list[str]) -> tuple[list[Message],
             problems.append(f"response {index} is not an object; left out — check the export")
     messages = [_built(response, index) for response, index in kept]
     parents = [field.text(response, "parent_response_id") for response, _ in kept]
-    unique_ids(messages, problems, "response")
+    unique_ids(messages, problems, "response", lambda at: _renamed(kept[at][1]))
     ids = {m.source_id for m in messages}
     for message, parent in zip(messages, parents, strict=True):
         message.parent_source_id = parent if parent in ids and parent != message.source_id else None
     return messages, None
+
+
+def _renamed(index: int) -> str:
+    """A response whose id an earlier one holds: ``response-<index>``, as before 2026-12-07."""
+    return f"response-{index}"
 
 
 def _built(response: dict[str, Any], index: int) -> Message:

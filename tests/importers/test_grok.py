@@ -199,10 +199,12 @@ def test_download_shape_branches_projects_starred_and_files(
 
 def test_flat_responses_with_a_repeated_id_stay_one_chain(tmp_path: Path) -> None:
     """The older shape (no ``parent_response_id``) is linked in array order; an id given twice
-    is kept under ``<id>#2`` by the one rule (``tree.unique_ids``), the chain unbroken."""
+    is kept as ``response-<index>``, the name it had before the one rule (``tree.unique_ids``)
+    was shared, the chain unbroken."""
     responses = [wrapped("human", "a", 1, _id="r"), wrapped("assistant", "b", 2, _id="r")]
     (conv,) = conversations(
         export(tmp_path, [{"conversation": {"id": "c"}, "responses": responses}])
     )
-    assert [(m.source_id, m.parent_source_id) for m in conv.messages] == [("r", None), ("r#2", "r")]
-    assert conv.problems == ["response r appears twice; kept as r#2"]
+    links = [(m.source_id, m.parent_source_id) for m in conv.messages]
+    assert links == [("r", None), ("response-1", "r")]
+    assert conv.problems == ["response r appears twice; kept as response-1"]
