@@ -22,12 +22,14 @@ from freehold import archive as archive_module
 from freehold import hookspecs, plugins, reparse
 from freehold.archive import Archive, open_archive
 from freehold.cli import cli
+from freehold.exporters import json as json_export
 from freehold.importers._skeleton import Format, Kept
 from freehold.importers.openwebui import PARSER_VERSION as OPENWEBUI
 from freehold.ingest import import_path
 from freehold.models import Problem
 from tests import sloppy_importer
-from tests.importers.test_claude import tree_export
+from tests.builders import write_zip
+from tests.importers.test_claude import chat, msg, tree_export
 from tests.importers.test_gemini import BASE, block, html_export, record
 from tests.importers.test_gemini import export as gemini_export
 from tests.importers.test_llm import legacy_db, store_db
@@ -219,6 +221,57 @@ def test_a_duplicate_id_keeps_the_name_its_format_gave_it(archive: Archive, tmp_
     assert _run(archive).ok
     assert import_path(archive, path, reader_process=False).ok
     assert len(archive.db.execute(ids).fetchall()) == 3 and len(archive.search("two")) == 1
+
+
+def _claude_account(tmp_path: Path, account: str, instructions: str) -> Path:
+    """A Claude export of ``account``: one chat in a project with its own instructions."""
+    users = [{"uuid": account, "full_name": account}]
+    project = {"uuid": f"p-{account}", "name": "N", "prompt_template": instructions, "docs": []}
+    message = msg(f"u-{account}", "human", f"hello {account}", 1)
+    talk = chat(f"c-{account}", [message], project_uuid=project["uuid"], account={"uuid": account})
+    members = {"conversations.json": [talk], "users.json": users, "projects.json": [project]}
+    encoded = {name: json.dumps(value).encode() for name, value in members.items()}
+    return write_zip(tmp_path / f"{account}.zip", encoded)
+
+
+_PROJECTS = (
+    "SELECT c.source_conversation_id, r.text FROM context_records r "
+    "JOIN conversations c ON c.id = r.conversation_id ORDER BY 1"
+)
+
+
+def test_a_second_accounts_kept_file_is_read_when_converting_again(tmp_path: Path) -> None:
+    """Two accounts' ``projects.json`` in one freehold export: the second is kept as
+    ``projects.json#<sha12>``, and converting its conversations again still reads it."""
+    with open_archive(tmp_path / "a") as a:
+        import_path(a, _claude_account(tmp_path, "acc-1", "Answer in French."))
+        import_path(a, _claude_account(tmp_path, "acc-2", "Answer in German."))
+        made = a.db.execute(_PROJECTS).fetchall()
+        json_export.write(a, a.iter_conversations(), tmp_path / "out")
+    with open_archive(tmp_path / "b") as b:
+        import_path(b, tmp_path / "out")
+        b.db.execute("DELETE FROM context_records WHERE conversation_id IS NOT NULL")
+        assert _run(b).ok
+        assert b.db.execute(_PROJECTS).fetchall() == made
+
+
+def test_a_file_kept_already_is_not_kept_again_by_an_import_that_adds_nothing(
+    tmp_path: Path,
+) -> None:
+    """The same export imported again keeps none of its files a second time (they convert no
+    raw JSON of its own); the files stay one copy each."""
+    kept = "SELECT name, sha256 FROM source_files ORDER BY 1"
+    with open_archive(tmp_path / "a") as a:
+        export = _claude_account(tmp_path, "acc-1", "Answer in French.")
+        import_path(a, export)
+        once = a.db.execute(kept).fetchall()
+        json_export.write(a, a.iter_conversations(), tmp_path / "out")
+        assert import_path(a, export).to_json()["conversations"]["unchanged"] == 1
+        assert a.db.execute(kept).fetchall() == once
+    with open_archive(tmp_path / "b") as b:
+        for _ in range(2):
+            import_path(b, tmp_path / "out")
+        assert b.db.execute(kept).fetchall() == once
 
 
 def test_a_locally_continued_conversation_keeps_its_turns(archive: Archive, real: Path) -> None:
