@@ -58,10 +58,18 @@ def raw(db: sqlite3.Connection, cid: str, sha256: str) -> tuple[bytes, int | Non
     return None if row is None else (zlib.decompress(row[0]), row[1])
 
 
+# A second file under a name an import kept already (another account's ``projects.json``
+# in one freehold export) is kept as ``<name>#<sha256[:12]>`` (``importers/freehold.py``).
+_AGAIN = re.compile(r"#[0-9a-f]{12}$")
+
+
 def files(db: sqlite3.Connection, source_id: int, wanted: re.Pattern[str]) -> dict[str, bytes]:
-    """The kept files of import ``source_id`` whose names ``wanted`` matches, decompressed."""
+    """The kept files of import ``source_id`` whose names ``wanted`` matches, decompressed:
+    the name without the ``#<sha256[:12]>`` a second file of that name was kept under."""
     rows = db.execute("SELECT name, raw FROM source_files WHERE source_id=?", (source_id,))
-    return {name: zlib.decompress(data) for name, data in rows if wanted.search(name)}
+    return {
+        name: zlib.decompress(data) for name, data in rows if wanted.search(_AGAIN.sub("", name))
+    }
 
 
 Link = tuple[str, str]  # (message source id, pointer)
