@@ -567,6 +567,14 @@ class _Queue:
 
 _ROWS_PER_INSERT = 100
 _INSERT_RAW = "INSERT OR IGNORE INTO conversation_raw VALUES (?, ?, ?, 'zlib', ?)"
+# An import's kept files are there to convert its raw JSON again (``_kept.files``) and to
+# carry the account's files out (the JSON export): one that stored no raw version keeps none
+# that an earlier import kept already, name and bytes (the same export imported again).
+_DROP_KEPT_ALREADY = (
+    "DELETE FROM source_files WHERE source_id = ? AND EXISTS (SELECT 1 FROM source_files k "
+    "WHERE k.source_id != source_files.source_id AND k.name = source_files.name "
+    "AND k.sha256 = source_files.sha256)"
+)
 _RAW_SHAS = "SELECT sha256 FROM conversation_raw WHERE conversation_id=?"
 _INSERT_FILE = "INSERT OR IGNORE INTO attachments VALUES (?, ?, ?, ?)"
 _UPSERT_LINK = (
@@ -831,6 +839,8 @@ class Archive:
         self._older: set[int] = set()
         # Per import: flagged conversations it brought unchanged (``finish_source`` clears them).
         self._back: dict[int, set[str]] = {}
+        # Imports that stored a raw version: their kept files convert it again (``reparse``).
+        self._raw_from: set[int] = set()
 
     def _settings(self) -> None:
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -975,7 +985,11 @@ class Archive:
         if source_id in self._older:
             back = set()  # an older export proves nothing about today (``mark_gone_upstream``)
         self._older.discard(source_id)
+        converts = source_id in self._raw_from
+        self._raw_from.discard(source_id)
         with self.transaction():
+            if not converts:
+                self.db.execute(_DROP_KEPT_ALREADY, (source_id,))
             self.db.executemany(
                 "UPDATE conversations SET gone_upstream_at=NULL WHERE id=?", [(c,) for c in back]
             )
@@ -1090,7 +1104,7 @@ class Archive:
         values = self._conversation_values(ready, plan.tree, source_id)
         self.db.execute(_UPDATE_CONVERSATION, (*values, now_iso(), cid))
         self._brought_back(cid, source_id, row[6], ready.head)
-        self.db.executemany(_INSERT_RAW, _raw_rows(ready, source_id))
+        self._keep_raw(_raw_rows(ready, source_id))
         self._write_messages(ready, plan)
         digest = ready.digest
         if local:
@@ -1127,7 +1141,7 @@ class Archive:
         cid = ready.cid
         shown = self._local_leaf(row[4])
         plan = self._plan(ready, self._existing(cid), add_only=True)
-        kept = self.db.executemany(_INSERT_RAW, _raw_rows(ready, source_id)).rowcount
+        kept = self._keep_raw(_raw_rows(ready, source_id))
         self._write_messages(ready, plan, aside=True)
         self._seen(cid, source_id, ready.head)
         self._brought_back(cid, source_id, row[6], ready.head)
@@ -1170,7 +1184,7 @@ class Archive:
         plan = self._plan(
             ready, self._existing(cid), add_only=True, revisions=_revising(row, ready)
         )
-        kept = self.db.executemany(_INSERT_RAW, _raw_rows(ready, source_id)).rowcount
+        kept = self._keep_raw(_raw_rows(ready, source_id))
         self._write_messages(ready, plan, aside=True)
         self.db.execute(
             "UPDATE conversations SET message_count=?, branch_count=?, last_seen_source=?, "
@@ -1241,7 +1255,7 @@ class Archive:
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             chunk = rows[start : start + _ROWS_PER_INSERT]
             self.db.execute(_insert_conversations(len(chunk)), [v for row in chunk for v in row])
-        self.db.executemany(_INSERT_RAW, queue.raw)
+        self._keep_raw(queue.raw)
         self.db.executemany(_INSERT_MESSAGE, queue.messages)
         # FTS rows for new messages are written by the archive, not by a trigger: 2.4x faster
         # (measured), and at the commit, all at once (see _index_pending).
@@ -1250,6 +1264,13 @@ class Archive:
         self.db.executemany(_UPSERT_LINK, queue.links)
         self._links_new.update(row[0] for row in queue.links)
         self.db.executemany(_UPSERT_CONTEXT, queue.context)
+
+    def _keep_raw(self, rows: list[tuple[Any, ...]]) -> int:
+        """Store raw versions (sha, conversation, import, data) the archive lacks; how many."""
+        kept = self.db.executemany(_INSERT_RAW, rows).rowcount
+        if kept > 0:
+            self._raw_from.update(row[2] for row in rows)
+        return kept
 
     def _local_leaf(self, leaf: int | None) -> tuple[int, float | None] | None:
         """The stored current leaf and its time, when it is a message written here."""
