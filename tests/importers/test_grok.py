@@ -208,3 +208,18 @@ def test_flat_responses_with_a_repeated_id_stay_one_chain(tmp_path: Path) -> Non
     links = [(m.source_id, m.parent_source_id) for m in conv.messages]
     assert links == [("r", None), ("response-1", "r")]
     assert conv.problems == ["response r appears twice; kept as response-1"]
+
+
+def test_a_generated_images_name_is_the_last_segment_of_its_url(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """The URL stays the pointer; its name, the one searched, is the file's (a search for
+    "https" or "assets" matched every message with a generated image)."""
+    url = "https://assets.grok.com/users/u/generated/otter-42.png?cache=1"
+    responses = [wrapped("assistant", "here", 1, _id="a", generated_image_urls=[url])]
+    path = export(tmp_path, [{"conversation": {"id": "c"}, "responses": responses}])
+    (conv,) = conversations(path)
+    (ref,) = conv.messages[0].attachments
+    assert (ref.pointer, ref.name) == (f"grok-file://{url}", "otter-42.png")
+    ingest(archive, path)
+    assert archive.search("otter") and not archive.search("assets")
