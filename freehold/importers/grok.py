@@ -18,7 +18,8 @@ flat shape) each response hangs from the one before it and the last is the leaf.
 ``thinking_trace`` is a hidden ``thought`` part, left out of the searchable text.
 ``conversation.starred`` is kept. The files a response names (``file_attachments``,
 ``image_attachments``, ``generated_image_urls``: ids, names or URLs) are references
-(``grok-file://…``) the export holds no bytes for, so the report counts them missing.
+(``grok-file://…``) the export holds no bytes for, so the report counts them missing; a
+generated image is named by the last segment of its URL's path.
 
 The file's other top-level keys (``projects``, ``media_posts``, ``tasks``…) are kept as a file
 of the import under the member's name, its ``conversations`` left out (each conversation keeps
@@ -41,7 +42,9 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -62,7 +65,8 @@ _WHOLE_LIMIT = 1 << 30
 _FIRST_KEY = re.compile(rb'^\s*\{\s*"conversations"\s*:\s*(?=\[)')
 _USER = {"human", "user"}
 _ASSISTANT = {"assistant", "grok", "model", "bot"}
-_FILE_KEYS = ("file_attachments", "image_attachments", "generated_image_urls")
+_FILE_KEYS = ("file_attachments", "image_attachments")
+_IMAGE_URLS = "generated_image_urls"
 _CONVERTED = {"conversations", "projects"}  # the top-level keys read into records
 
 
@@ -247,6 +251,8 @@ def _message(response: dict[str, Any], source_id: str) -> Message:
         content.add("text", text, searchable=True)
     for key in _FILE_KEYS:
         content.name_files("grok-file", field.array(response, key), key=key)
+    images = [_image(entry) for entry in field.array(response, _IMAGE_URLS)]
+    content.name_files("grok-file", images, key=_IMAGE_URLS, ids=("url",))
     role = _role(field.text(response, "sender"))
     return content.message(
         source_id,
@@ -254,6 +260,15 @@ def _message(response: dict[str, Any], source_id: str) -> Message:
         model=field.text(response, "model") if role == "assistant" else None,
         created_at=field.when(response, "create_time"),
     )
+
+
+def _image(entry: Any) -> Any:
+    """A generated image's URL as a file: the URL its pointer, the last segment of its path
+    its name (the whole URL's words, ``https``, ``assets``…, would find every such message)."""
+    if not isinstance(entry, str) or not entry.strip():
+        return entry
+    segment = PurePosixPath(urlsplit(entry.strip()).path).name
+    return {"url": entry.strip(), "name": segment or entry.strip()}
 
 
 def _role(sender: str | None) -> str:
