@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from freehold.archive import Archive
 from freehold.importers import aistudio, chatgpt, claude, freehold, grok
+from freehold.importers._skeleton import Export
 from freehold.models import ContextRecord, Conversation, ExportInfo, Problem, SourceFile
 from tests.builders import ingest, write_zip
 
@@ -223,3 +225,27 @@ def test_a_generated_images_name_is_the_last_segment_of_its_url(
     assert (ref.pointer, ref.name) == (f"grok-file://{url}", "otter-42.png")
     ingest(archive, path)
     assert archive.search("otter") and not archive.search("assets")
+
+
+def test_the_keys_beside_conversations_are_read_in_flat_memory(tmp_path: Path) -> None:
+    """``prologue`` streams past the conversations (their words in any script) to read the
+    keys after them: its memory does not grow with the file (it parsed the whole file)."""
+    item = {
+        "conversation": {"id": "c", "title": "日本語 ✓"},
+        "responses": [wrapped("human", "é" * 400, 1)],
+    }
+    rest = {"projects": [{"workspace_id": "p", "custom_personality": "Sois concis ✓"}], "tasks": []}
+    path = tmp_path / "prod-grok-backend.json"
+    path.write_text(json.dumps({"conversations": [item] * 12000, **rest}, ensure_ascii=False))
+    with Export.of(path) as opened:
+        tracemalloc.start()
+        try:
+            found = list(grok.FORMAT(opened).prologue(opened.names()))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    (kept,) = [r for r in found if isinstance(r, SourceFile)]
+    assert json.loads(kept.raw) == rest
+    (record,) = [r for r in found if isinstance(r, ContextRecord)]
+    assert record.text == "Sois concis ✓"
+    assert path.stat().st_size > 10_000_000 and peak < 6_000_000, peak
