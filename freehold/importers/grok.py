@@ -43,7 +43,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import PurePosixPath
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -52,7 +52,7 @@ from freehold.errors import BadExportError
 from freehold.importers import _fields as field
 from freehold.importers._common import PartsBuilder
 from freehold.importers._skeleton import READ_ERRORS, Element, Format, Look, first_time, linear
-from freehold.jsonstream import iter_elements
+from freehold.jsonstream import JsonStreamError, iter_elements
 from freehold.models import ContextRecord, Conversation, Message, Problem, Record, SourceFile
 from freehold.tree import build_tree, unique_ids
 
@@ -62,6 +62,7 @@ KIND = "grok"
 PARSER_VERSION = "grok/3"
 
 _WHOLE_LIMIT = 1 << 30
+_STEP = 1 << 20
 _FIRST_KEY = re.compile(rb'^\s*\{\s*"conversations"\s*:\s*(?=\[)')
 _USER = {"human", "user"}
 _ASSISTANT = {"assistant", "grok", "model", "bot"}
@@ -106,19 +107,38 @@ class _Grok(Format):
     def prologue(self, names: list[str]) -> Iterator[Record]:
         """Each file's top-level keys beside ``conversations``, kept and read (projects)."""
         for name in names:
-            if self.export.size(name) > _WHOLE_LIMIT:
+            try:
+                value = self._beside(name)
+            except (*READ_ERRORS, orjson.JSONDecodeError, JsonStreamError):
+                continue  # reading its conversations reports the damage
+            if value is None:
                 what = "larger than 1 GiB: keys beside its conversations (projects…) not read"
                 yield Problem(name, f"{what} — please report this")
-                continue
-            try:
-                value = self._load(name)
-            except (*READ_ERRORS, orjson.JSONDecodeError):
-                continue  # reading its conversations reports the damage
-            if not isinstance(value, dict):
                 continue
             rest = {key: item for key, item in value.items() if key != "conversations"}
             if rest:
                 yield from _rest(name, rest)
+
+    def _beside(self, name: str) -> dict[str, Any] | None:
+        """The file's top-level object less its conversations. When they come first (every
+        export seen), the array is streamed past in flat memory and the keys after it parsed;
+        else the whole file is (None past 1 GiB, as ``_whole`` refuses it)."""
+        found = _FIRST_KEY.match(self.export.head(name))
+        if found is None:
+            if self.export.size(name) > _WHOLE_LIMIT:
+                return None
+            value = self._load(name)
+            return value if isinstance(value, dict) else {}
+        with self.export.open(name) as handle:
+            _skip(handle.read, found.end())
+            end = _array_end(handle)
+        with self.export.open(name) as handle:
+            _skip(handle.read, found.end() + end)
+            after = handle.read().lstrip()
+        if not after.startswith(b"]"):
+            raise orjson.JSONDecodeError("no end to the conversations", "", 0)
+        after = after[1:].lstrip()
+        return orjson.loads(b"{" + after[1:]) if after.startswith(b",") else {}
 
     def convert(self, value: dict[str, Any], raw: bytes) -> Conversation:
         head = value.get("conversation")
@@ -155,9 +175,27 @@ detect = _Grok.detect
 iter_conversations = _Grok.iter_conversations
 
 
+def _array_end(handle: IO[bytes]) -> int:
+    """Where the last element of the array ``handle`` starts with ends, in bytes from its
+    ``[`` (just after it when empty): each element's offset counts characters, its raw copy
+    is its exact bytes, and what lies between two elements (blanks, a comma) is ASCII."""
+    end = chars = 1
+    for element in iter_elements(handle):
+        raw = element.raw
+        end += element.offset - chars + len(raw)
+        chars = element.offset + (len(raw) if raw.isascii() else _characters(raw))
+    return end
+
+
+def _characters(raw: bytes) -> int:
+    """How many characters ``jsonstream`` counts in ``raw`` (a bad byte is one)."""
+    return len(raw.decode("utf-8", "surrogateescape"))
+
+
 def _skip(read: Any, count: int) -> None:
+    """Read past ``count`` bytes, a megabyte at a time."""
     while count > 0:
-        got = read(count)
+        got = read(min(count, _STEP))
         if not got:
             return
         count -= len(got)
