@@ -17,9 +17,10 @@ kill -9 leaves the archive as it was after the last batch; WAL keeps readers unb
 
 Re-import semantics: a conversation is keyed by (source kind, source conversation id) and a
 message by (conversation, source message id). Conversation raw JSON that was seen before
-(same SHA-256) is ``unchanged`` without any parsing work stored, unless it carries turns
-written on another machine (a freehold export: they are added); otherwise the normalised rows
-are compared by digest: new messages are added, changed ones updated (the words they had kept
+(same SHA-256) is ``unchanged`` without any parsing work stored, unless it carries messages or
+raw versions the archive lacks (a freehold export: turns written on another machine, revisions
+kept there; they are added, ``_carries_more``); otherwise the normalised rows are compared by
+digest: new messages are added, changed ones updated (other words keep the words they had
 beside them as a revision, ``<id>#rev-<n>``, off the visible path), none ever deleted, and
 each distinct raw version is kept. A copy that must not replace the stored one (``_aside``:
 older by the platform's own update time, ``source_updated_at``, which only imports write;
