@@ -13,11 +13,11 @@ Turns written here (``freehold chat``) keep their ``origin`` and ``generation``:
 and both models come back. Every raw version comes back byte for byte, checked against its
 SHA-256 (one that does not match is not kept and is reported lost): the newest as ``raw``, the
 earlier ones as ``older_raw``; a conversation exported without any (one started with ``freehold
-chat``) gets none (``raw`` empty), and ``gone_upstream_at`` is restored, as is ``source_updated_at`` (a line written before
-2026-12-07 lacks it: it is read as migration m014 reads it, ``_skeleton.platform_time``).
-A version 1 export's
-``"json"`` raw form is re-serialised: equal in value, not in bytes. Lines are read one at a
-time (capped at 1 GiB); a line that is not a readable conversation becomes a ``Problem`` and the
+chat``) gets none (``raw`` empty), and ``gone_upstream_at`` is restored, as is
+``source_updated_at`` (a line written before 2026-12-07 lacks it: it is read as migration m014
+reads it, ``_skeleton.platform_time``). A version 1 export's ``"json"`` raw form is
+re-serialised: equal in value, not in bytes. Lines are read one at a time (capped at 1 GiB); a
+line that is not a readable conversation becomes a ``Problem`` and the
 import goes on. Each JSON Lines file is hashed as it streams and checked against the SHA-256 the
 manifest gives it: a file edited or rotted since the export is said loudly, by name.
 
