@@ -14,7 +14,7 @@ import sqlite3
 import zlib
 from dataclasses import dataclass
 
-__all__ = ["Stored", "attachment_links", "files", "raw", "stored"]
+__all__ = ["Link", "Stored", "attachment_links", "files", "raw", "stored"]
 
 # Conversations started here (``freehold chat``) have no raw JSON and nothing to convert.
 _STORED = (
@@ -58,19 +58,32 @@ def raw(db: sqlite3.Connection, cid: str, sha256: str) -> tuple[bytes, int | Non
     return None if row is None else (zlib.decompress(row[0]), row[1])
 
 
+# A second file under a name an import kept already (another account's ``projects.json``
+# in one freehold export) is kept as ``<name>#<sha256[:12]>`` (``importers/freehold.py``).
+_AGAIN = re.compile(r"#[0-9a-f]{12}$")
+
+
 def files(db: sqlite3.Connection, source_id: int, wanted: re.Pattern[str]) -> dict[str, bytes]:
-    """The kept files of import ``source_id`` whose names ``wanted`` matches, decompressed."""
+    """The kept files of import ``source_id`` whose names ``wanted`` matches, decompressed:
+    the name without the ``#<sha256[:12]>`` a second file of that name was kept under."""
     rows = db.execute("SELECT name, raw FROM source_files WHERE source_id=?", (source_id,))
-    return {name: zlib.decompress(data) for name, data in rows if wanted.search(name)}
+    return {
+        name: zlib.decompress(data) for name, data in rows if wanted.search(_AGAIN.sub("", name))
+    }
 
 
-def attachment_links(db: sqlite3.Connection, cid: str) -> dict[str, tuple[str | None, str | None]]:
-    """Pointer → (SHA-256, name) of the files conversation ``cid``'s messages link to; a
-    link that has the file's bytes wins over one that lacks them."""
+Link = tuple[str, str]  # (message source id, pointer)
+
+
+def attachment_links(db: sqlite3.Connection, cid: str) -> dict[Link, tuple[str | None, str | None]]:
+    """(Message source id, pointer) → (SHA-256, name) of the files conversation ``cid``'s
+    messages link to; a link that has the file's bytes wins over one that lacks them. Keyed
+    by message: a pointer is a message's own (Open WebUI's ``files[0]`` is every message's
+    first file), so one message's file or name is never lent to another."""
     rows = db.execute(
-        "SELECT a.pointer, a.sha256, a.name FROM message_attachments a "
+        "SELECT m.source_message_id, a.pointer, a.sha256, a.name FROM message_attachments a "
         "JOIN messages m ON m.id = a.message_id WHERE m.conversation_id=? "
         "ORDER BY a.sha256 IS NOT NULL",
         (cid,),
     )
-    return {pointer: (sha, name) for pointer, sha, name in rows}
+    return {(source, pointer): (sha, name) for source, pointer, sha, name in rows}

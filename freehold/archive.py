@@ -17,9 +17,10 @@ kill -9 leaves the archive as it was after the last batch; WAL keeps readers unb
 
 Re-import semantics: a conversation is keyed by (source kind, source conversation id) and a
 message by (conversation, source message id). Conversation raw JSON that was seen before
-(same SHA-256) is ``unchanged`` without any parsing work stored, unless it carries turns
-written on another machine (a freehold export: they are added); otherwise the normalised rows
-are compared by digest: new messages are added, changed ones updated (the words they had kept
+(same SHA-256) is ``unchanged`` without any parsing work stored, unless it carries messages or
+raw versions the archive lacks (a freehold export: turns written on another machine, revisions
+kept there; they are added, ``_carries_more``); otherwise the normalised rows are compared by
+digest: new messages are added, changed ones updated (other words keep the words they had
 beside them as a revision, ``<id>#rev-<n>``, off the visible path), none ever deleted, and
 each distinct raw version is kept. A copy that must not replace the stored one (``_aside``:
 older by the platform's own update time, ``source_updated_at``, which only imports write;
@@ -549,6 +550,9 @@ class _Plan:
     updates: list[tuple[Any, ...]] = field(default_factory=list)
     result: AddResult = field(default_factory=lambda: AddResult("new"))
     revisions: int = 0  # earlier texts kept (``_revision``): among the inserts, never read
+    # The copy's own messages (parent first, parent unresolved) by source id, when revisions
+    # are kept: the revisions a freehold export carries are among them (``_revision``).
+    carried: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -567,6 +571,15 @@ class _Queue:
 
 _ROWS_PER_INSERT = 100
 _INSERT_RAW = "INSERT OR IGNORE INTO conversation_raw VALUES (?, ?, ?, 'zlib', ?)"
+# An import's kept files are there to convert its raw JSON again (``_kept.files``) and to
+# carry the account's files out (the JSON export): one that stored no raw version keeps none
+# that an earlier import kept already, name and bytes (the same export imported again).
+_DROP_KEPT_ALREADY = (
+    "DELETE FROM source_files WHERE source_id = ? AND EXISTS (SELECT 1 FROM source_files k "
+    "WHERE k.source_id != source_files.source_id AND k.name = source_files.name "
+    "AND k.sha256 = source_files.sha256)"
+)
+_RAW_SHAS = "SELECT sha256 FROM conversation_raw WHERE conversation_id=?"
 _INSERT_FILE = "INSERT OR IGNORE INTO attachments VALUES (?, ?, ?, ?)"
 _UPSERT_LINK = (
     "INSERT INTO message_attachments VALUES (?, ?, ?, ?, ?) "
@@ -639,9 +652,10 @@ def _revising(row: tuple[Any, ...], ready: Prepared) -> bool:
     return not same and not newer_parser(row[7], ready.head.parser_version)
 
 
-def _content(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """What a message says, of a stored row (parent first): its parts and its text."""
-    return row[6], row[7]
+def _words(row: tuple[Any, ...]) -> Any:
+    """What a message says, of a stored row (parent first): its text. Parts written another
+    way (another conversion's fields: a file part's ``size``) say the same words: no revision."""
+    return row[7]
 
 
 def newer_parser(stored: str | None, current: str | None) -> bool:
@@ -829,6 +843,8 @@ class Archive:
         self._older: set[int] = set()
         # Per import: flagged conversations it brought unchanged (``finish_source`` clears them).
         self._back: dict[int, set[str]] = {}
+        # Imports that stored a raw version: their kept files convert it again (``reparse``).
+        self._raw_from: set[int] = set()
 
     def _settings(self) -> None:
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -973,7 +989,11 @@ class Archive:
         if source_id in self._older:
             back = set()  # an older export proves nothing about today (``mark_gone_upstream``)
         self._older.discard(source_id)
+        converts = source_id in self._raw_from
+        self._raw_from.discard(source_id)
         with self.transaction():
+            if not converts:
+                self.db.execute(_DROP_KEPT_ALREADY, (source_id,))
             self.db.executemany(
                 "UPDATE conversations SET gone_upstream_at=NULL WHERE id=?", [(c,) for c in back]
             )
@@ -1048,7 +1068,7 @@ class Archive:
         self._flush()  # what it writes comes after what waits, in every table
         same = bool(ready.raw_sha) and row[0] == ready.raw_sha
         newer = newer_parser(row[7], ready.head.parser_version)
-        if same and not (again or newer) and ready.local:
+        if same and not (again or newer) and self._carries_more(ready):
             return self._add_carried(ready, source_id, row)
         if same and not (again or newer):
             # Nothing to re-read, but this copy of the export may bring files an earlier one
@@ -1088,7 +1108,7 @@ class Archive:
         values = self._conversation_values(ready, plan.tree, source_id)
         self.db.execute(_UPDATE_CONVERSATION, (*values, now_iso(), cid))
         self._brought_back(cid, source_id, row[6], ready.head)
-        self.db.executemany(_INSERT_RAW, _raw_rows(ready, source_id))
+        self._keep_raw(_raw_rows(ready, source_id))
         self._write_messages(ready, plan)
         digest = ready.digest
         if local:
@@ -1100,15 +1120,32 @@ class Archive:
         plan.result.reread = same
         return plan.result
 
+    def _carries_more(self, ready: Prepared) -> bool:
+        """Whether a freehold export's copy (``parser_version`` "") of the raw JSON the archive
+        holds carries what the same raw JSON says nothing of: messages (turns written on the
+        machine it came from, revisions kept there) or earlier raw versions the archive lacks.
+        A platform's copy of the same raw JSON never does."""
+        if ready.head.parser_version != "":
+            return False
+        held = self.db.execute(
+            "SELECT source_message_id FROM messages WHERE conversation_id=?", (ready.cid,)
+        )
+        ids = {found[0] for found in held}
+        if any(link[0] not in ids for link in ready.links):
+            return True
+        shas = {v[0] for v in self.db.execute(_RAW_SHAS, (ready.cid,))} if ready.older else set()
+        return any(sha not in shas for sha, _ in ready.older)
+
     def _add_carried(self, ready: Prepared, source_id: int, row: tuple[Any, ...]) -> AddResult:
         """A freehold export's copy of a conversation whose platform copy the archive holds
-        (the same raw JSON), carrying turns written on the machine it came from: the same raw
-        JSON says nothing of those. What the archive lacks is added, and the newer of the
-        copy's leaf and the archive's is shown (``_reshow``); the platform's messages, the head
-        and the importer version that made them stay as they are."""
+        (the same raw JSON), carrying more than it (``_carries_more``). What the archive lacks
+        is added (messages off the visible path, raw versions), and the newer of the copy's
+        leaf and the archive's is shown (``_reshow``); the platform's messages, the head and
+        the importer version that made them stay as they are."""
         cid = ready.cid
         shown = self._local_leaf(row[4])
         plan = self._plan(ready, self._existing(cid), add_only=True)
+        kept = self._keep_raw(_raw_rows(ready, source_id))
         self._write_messages(ready, plan, aside=True)
         self._seen(cid, source_id, ready.head)
         self._brought_back(cid, source_id, row[6], ready.head)
@@ -1119,7 +1156,7 @@ class Archive:
             )
             self._reshow(ready, plan.tree, shown, row[5])
         digest = self._redigest(cid) if plan.result.messages_new else row[1]
-        plan.result.status = "unchanged" if digest == row[1] else "updated"
+        plan.result.status = "unchanged" if digest == row[1] and not kept else "updated"
         return plan.result
 
     def _brought_back(
@@ -1151,7 +1188,7 @@ class Archive:
         plan = self._plan(
             ready, self._existing(cid), add_only=True, revisions=_revising(row, ready)
         )
-        kept = self.db.executemany(_INSERT_RAW, _raw_rows(ready, source_id)).rowcount
+        kept = self._keep_raw(_raw_rows(ready, source_id))
         self._write_messages(ready, plan, aside=True)
         self.db.execute(
             "UPDATE conversations SET message_count=?, branch_count=?, last_seen_source=?, "
@@ -1222,7 +1259,7 @@ class Archive:
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             chunk = rows[start : start + _ROWS_PER_INSERT]
             self.db.execute(_insert_conversations(len(chunk)), [v for row in chunk for v in row])
-        self.db.executemany(_INSERT_RAW, queue.raw)
+        self._keep_raw(queue.raw)
         self.db.executemany(_INSERT_MESSAGE, queue.messages)
         # FTS rows for new messages are written by the archive, not by a trigger: 2.4x faster
         # (measured), and at the commit, all at once (see _index_pending).
@@ -1231,6 +1268,13 @@ class Archive:
         self.db.executemany(_UPSERT_LINK, queue.links)
         self._links_new.update(row[0] for row in queue.links)
         self.db.executemany(_UPSERT_CONTEXT, queue.context)
+
+    def _keep_raw(self, rows: list[tuple[Any, ...]]) -> int:
+        """Store raw versions (sha, conversation, import, data) the archive lacks; how many."""
+        kept = self.db.executemany(_INSERT_RAW, rows).rowcount
+        if kept > 0:
+            self._raw_from.update(row[2] for row in rows)
+        return kept
 
     def _local_leaf(self, leaf: int | None) -> tuple[int, float | None] | None:
         """The stored current leaf and its time, when it is a message written here."""
@@ -1340,6 +1384,10 @@ class Archive:
             found_rows,
         )
         ids = plan.tree.ids
+        if revisions:
+            plan.carried = {
+                link[0]: (None, *row) for link, row in zip(ready.links, ready.rows, strict=True)
+            }
         for (source_id, parent_source, _), row in zip(ready.links, ready.rows, strict=True):
             parent = ids.get(parent_source) if parent_source else None
             found = found_rows.get(source_id)
@@ -1355,12 +1403,12 @@ class Archive:
                 or found[1] == (parent, *row)
                 or (keep_path and _without_path(found[1]) == _without_path((parent, *row)))
             ):
-                if add_only and revisions and _content(found[1]) != _content((parent, *row)):
+                if add_only and revisions and _words(found[1]) != _words((parent, *row)):
                     self._revision(plan, ready.cid, source_id, (parent, *row))
                 plan.result.messages_unchanged += 1
                 continue  # its stored parent stays
             else:
-                if revisions and _content(found[1]) != _content((parent, *row)):
+                if revisions and _words(found[1]) != _words((parent, *row)):
                     self._revision(plan, ready.cid, source_id, found[1])
                 plan.updates.append((parent, *row, found[0]))
                 plan.result.messages_updated += 1
@@ -1370,12 +1418,15 @@ class Archive:
     def _revision(self, plan: _Plan, cid: str, source_id: str, row: tuple[Any, ...]) -> None:
         """Keep ``row`` (parent first), words message ``source_id`` had in another copy, as
         a sibling beside it: source id ``<id>#rev-<n>``, off the visible path, searchable; its
-        children stay with the message. Words kept as a revision already are not kept again,
-        so importing copies in any order, any number of times, keeps each text once."""
+        children stay with the message. Every ``<n>`` the archive holds or the copy carries
+        (a freehold export's revisions) is taken; words kept as a revision by either already
+        are not kept again, so importing copies in any order, any number of times, keeps each
+        text once."""
         n = 1
-        while (key := f"{source_id}#rev-{n}") in plan.tree.ids:
-            kept = plan.found.get(key)
-            if kept is not None and _content(kept[1]) == _content(row):
+        while (key := f"{source_id}#rev-{n}") in plan.tree.ids or key in plan.carried:
+            stored = plan.found.get(key)
+            kept = [plan.carried.get(key), stored[1] if stored else None]
+            if any(k is not None and _words(k) == _words(row) for k in kept):
                 return
             n += 1
         ids = plan.tree.ids
@@ -1572,7 +1623,7 @@ class Archive:
     def kept_files(self, source_id: int, wanted: re.Pattern[str]) -> dict[str, bytes]:
         return _kept.files(self.db, source_id, wanted)
 
-    def attachment_links(self, cid: str) -> dict[str, tuple[str | None, str | None]]:
+    def attachment_links(self, cid: str) -> dict[_kept.Link, tuple[str | None, str | None]]:
         return _kept.attachment_links(self.db, cid)
 
     def raw_versions(self, cid: str) -> list[bytes]:

@@ -14,11 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-import orjson
-
 from freehold import _unspaced
-from freehold.importers._fields import any_time
-from freehold.importers._skeleton import Heading
+from freehold.importers._skeleton import platform_time
 
 __all__ = [
     "MIGRATIONS",
@@ -812,10 +809,7 @@ def m014_source_updated_at(db: sqlite3.Connection) -> str:
 def _raw_updated(data: bytes, estimate: float | None) -> float | None:
     """The update time at the top of a raw version (zlib-compressed JSON), else ``estimate``."""
     try:
-        value = orjson.loads(zlib.decompress(data))
-    except (zlib.error, orjson.JSONDecodeError):
+        raw = zlib.decompress(data)
+    except zlib.error:
         return estimate
-    if not isinstance(value, dict):
-        return estimate
-    found = (any_time(value.get(key)) for key in Heading().updated)
-    return next((when for when in found if when is not None), estimate)
+    return platform_time(raw, estimate)

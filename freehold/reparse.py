@@ -222,13 +222,16 @@ class _Run:
         return Kept(stored.source_id, stored.account_id, files)
 
     def _relink(
-        self, conversation: Conversation, links: dict[str, tuple[str | None, str | None]]
+        self,
+        conversation: Conversation,
+        links: dict[tuple[str, str], tuple[str | None, str | None]],
     ) -> None:
-        """Each attachment keeps the file and the name the archive holds for its pointer; a
-        dry run writes no file."""
+        """Each attachment keeps the file and the name the archive holds for its message's
+        pointer; a dry run writes no file."""
         for message in conversation.messages:
             for ref in message.attachments:
-                _relinked(ref, links.get(ref.pointer), self.report.dry_run)
+                link = links.get((message.source_id, ref.pointer))
+                _relinked(ref, link, self.report.dry_run)
 
     def _skip(self, stored: Stored, why: str) -> None:
         where = f"{stored.kind} conversation {stored.source_id} ({stored.cid})"

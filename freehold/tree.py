@@ -4,8 +4,9 @@ Exports describe a tree by parent links (ChatGPT's ``mapping``, Claude's ``paren
 and are often damaged: parents that are not there, parent cycles, several roots, a current node
 that points nowhere. ``build_tree`` repairs all of it without dropping a node: orphans become
 roots, a cycle is cut at the node that closes it, a dangling current node falls back to the
-newest leaf, and a message whose id an earlier one holds is kept under ``<id>#2`` (``#3``…;
-``unique_ids``, the one rule for every importer: a link to the id means the first). Each repair
+newest leaf, and a message whose id an earlier one holds is kept under ``<id>#2`` (``#3``…, or
+the name its format gave such a message before; ``unique_ids``, the one rule for every
+importer: a link to the id means the first). Each repair
 is reported as a problem string. The result lists parents before children (siblings oldest
 first; siblings of the same or no time in the export's order) and marks the visible path
 (current leaf up to its root).
@@ -13,11 +14,11 @@ first; siblings of the same or no time in the export's order) and marks the visi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from freehold.models import Message
 
-__all__ = ["Tree", "branch_paths", "build_tree", "unique_ids", "unique_names"]
+__all__ = ["Rename", "Tree", "branch_paths", "build_tree", "unique_ids", "unique_names"]
 
 
 class Tree:
@@ -54,29 +55,48 @@ def _unique(messages: Sequence[Message], problems: list[str]) -> dict[str, Messa
     return by_id
 
 
-def unique_ids(messages: Sequence[Message], problems: list[str], noun: str = "message") -> None:
-    """Give each message whose id an earlier one holds the first free ``<id>#2``, ``#3``…, and
-    say so. Run before a linear conversation is linked (``_skeleton.linear``), so that each
-    link names the message meant; ``build_tree`` runs it again, finding nothing to do."""
-    names = unique_names([m.source_id for m in messages], problems, noun)
+Rename = Callable[[int], str]  # a format's own name for the duplicate at a position
+
+
+def unique_ids(
+    messages: Sequence[Message],
+    problems: list[str],
+    noun: str = "message",
+    rename: Rename | None = None,
+) -> None:
+    """Give each message whose id an earlier one holds another (``unique_names``), and say so.
+    Run before a linear conversation is linked (``_skeleton.linear``), so that each link names
+    the message meant; ``build_tree`` runs it again, finding nothing to do."""
+    names = unique_names([m.source_id for m in messages], problems, noun, rename=rename)
     for message, name in zip(messages, names, strict=True):
         message.source_id = name
 
 
 def unique_names(
-    ids: Sequence[str], problems: list[str], noun: str = "message", earlier: Iterable[str] = ()
+    ids: Sequence[str],
+    problems: list[str],
+    noun: str = "message",
+    earlier: Iterable[str] = (),
+    rename: Rename | None = None,
 ) -> list[str]:
-    """``ids`` with each one an earlier id (or one of ``earlier``) holds renamed ``<id>#2``…"""
+    """``ids`` with each one an earlier id (or one of ``earlier``) holds renamed: the name
+    ``rename`` gives its position, when no id holds it, else the first free ``<id>#2``, ``#3``…
+
+    ``rename`` is a format's own name for a duplicate, the one it gave before this rule was
+    shared (Mistral's ``message-<index>``, Grok's ``response-<index>``, AI Studio's
+    ``chunk-<index>``): a stored message keeps its id across versions, so converting it again
+    never stores it a second time."""
     seen = set(earlier)
     taken = seen | set(ids)
     names: list[str] = []
-    for given in ids:
+    for position, given in enumerate(ids):
         name = given
         if given in seen:
+            name = rename(position) if rename is not None else given
             number = 2
-            while f"{given}#{number}" in taken:
+            while name in taken:
+                name = f"{given}#{number}"
                 number += 1
-            name = f"{given}#{number}"
             taken.add(name)
             problems.append(f"{noun} {given} appears twice; kept as {name}")
         seen.add(name)

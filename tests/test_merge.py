@@ -6,11 +6,14 @@ the same conversation id from another account is kept aside, not merged."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import zipfile
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from freehold.archive import Archive, open_archive
 from freehold.exporters import json as json_export
@@ -256,3 +259,101 @@ def test_the_same_conversation_from_another_account_is_kept_aside(
     assert branch_paths(conv.messages)[0][-1].text == "Use a sharp plane."
     assert archive.search("Account Y's answer")  # kept, off the visible path
     assert len(archive.raw_versions(cid)) == 2
+
+
+# -- review R1: a freehold export's revisions, raw versions and times -----------------------
+
+_V1B = {"update_time": 1750000000.0}
+
+
+def _exported_with_a_revision(tmp: Path, *turns: str) -> Path:
+    """Archive A holds v1 then v1b (``a1#rev-1``, two raw versions), with ``turns`` written
+    there; its JSON export."""
+    with open_archive(tmp / "a") as a:
+        import_path(a, _file(tmp / "v1.json", [_oak()]))
+        import_path(a, _file(tmp / "v1b.json", [_oak("REWRITTEN", **_V1B)]))
+        for text in turns:
+            _turn(a, text)
+        json_export.write(a, a.iter_conversations(), tmp / "out")
+    return tmp / "out"
+
+
+def test_an_export_carrying_a_revision_merges_into_the_older_copy(tmp_path: Path) -> None:
+    """The revision the copy carries is the stored words: kept once, not made again."""
+    out = _exported_with_a_revision(tmp_path)
+    with open_archive(tmp_path / "b") as b:
+        import_path(b, tmp_path / "v1.json")
+        report = import_path(b, out)
+        assert report.ok, report.to_json()["problems"]
+        texts = _texts(b, b.resolve("conv-oak"))
+        assert texts["a1#rev-1"] == "Use a sharp plane." and texts["a1"] == "REWRITTEN"
+        assert len(texts) == 3
+        assert import_path(b, out).to_json()["conversations"]["unchanged"] == 1
+
+
+@pytest.mark.parametrize("turns", [(), ("local follow-up",)])
+def test_an_export_of_the_same_newest_raw_brings_what_only_it_holds(
+    tmp_path: Path, turns: tuple[str, ...]
+) -> None:
+    out = _exported_with_a_revision(tmp_path, *turns)
+    with open_archive(tmp_path / "b") as b:
+        import_path(b, tmp_path / "v1b.json")
+        report = import_path(b, out).to_json()
+        cid = b.resolve("conv-oak")
+        assert _texts(b, cid)["a1#rev-1"] == "Use a sharp plane."
+        assert len(b.raw_versions(cid)) == 2
+        assert report["conversations"]["updated"] == 1
+        assert import_path(b, out).to_json()["conversations"]["unchanged"] == 1
+
+
+def test_the_same_words_written_as_other_parts_are_no_revision(tmp_path: Path) -> None:
+    """Another conversion (a newer importer's parts, in the archive that exported) of the
+    same words updates the message in place: nothing changed upstream."""
+    with open_archive(tmp_path / "a") as a:
+        import_path(a, _file(tmp_path / "r.json", [_oak(title="Renamed", **_V1B)]))
+        a.db.execute(
+            "UPDATE messages SET parts = json_array(json_object('type', 'text', 'text', text, "
+            "'size', 1)) WHERE source_message_id = 'a1'"
+        )
+        json_export.write(a, a.iter_conversations(), tmp_path / "out")
+    with open_archive(tmp_path / "b") as b:
+        import_path(b, _file(tmp_path / "v1.json", [_oak()]))
+        report = import_path(b, tmp_path / "out").to_json()
+        assert not any("changed upstream" in note for note in _notes(report))
+        assert "a1#rev-1" not in _texts(b, b.resolve("conv-oak"))
+        assert len(b.search("sharp plane")) == 1
+
+
+def test_no_revision_when_a_newer_importer_wrote_the_other_words(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """Words that differ because the importer changed are its conversion, not the platform's."""
+    import_path(archive, _file(tmp_path / "v1.json", [_oak()]))
+    archive.db.execute("UPDATE conversations SET parser_version = 'chatgpt/0'")
+    newer = _oak("Use a sharp plane, well set.", **_V1B)
+    report = import_path(archive, _file(tmp_path / "v1b.json", [newer])).to_json()
+    assert report["messages"]["updated"] == 1
+    assert "a1#rev-1" not in _texts(archive, archive.resolve("conv-oak"))
+
+
+def test_an_export_without_the_platforms_time_judges_by_its_newest_raw(tmp_path: Path) -> None:
+    """An export written before ``source_updated_at`` was (2026-12-07), of a conversation with
+    a local turn: the platform's time is read as m014 reads it, not the turn's."""
+    out = _exported_with_a_revision(tmp_path, "local follow-up")
+    lines = [json.loads(line) for line in (out / "conversations.jsonl").read_text().splitlines()]
+    for line in lines:
+        del line["source_updated_at"]
+    data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    (out / "conversations.jsonl").write_bytes(data)
+    manifest = json.loads((out / "freehold-export.json").read_text())
+    entry = manifest["files"]["conversations.jsonl"]
+    entry.update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    (out / "freehold-export.json").write_text(json.dumps(manifest))
+    newer = _oak("REWRITTEN", title="Renamed", update_time=1760000000.0)
+    with open_archive(tmp_path / "b") as b:
+        import_path(b, out)
+        row = b.db.execute("SELECT source_updated_at FROM conversations").fetchone()
+        assert row == (1750000000.0,)
+        report = import_path(b, _file(tmp_path / "v2.json", [newer])).to_json()
+        assert not any("older copy" in note for note in _notes(report)), _notes(report)
+        assert b.get_conversation(b.resolve("conv-oak")).title == "Renamed"

@@ -7,6 +7,7 @@ where two archives are compared), read with SQL.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -20,16 +21,19 @@ from click.testing import CliRunner
 from freehold import _sqlite, hookspecs, plugins, reparse
 from freehold.archive import Archive, open_archive
 from freehold.cli import cli
+from freehold.exporters import json as json_export
 from freehold.importers._skeleton import Format, Kept
 from freehold.importers.openwebui import PARSER_VERSION as OPENWEBUI
 from freehold.ingest import import_path
 from freehold.models import Problem
 from tests import sloppy_importer
-from tests.importers.test_claude import tree_export
+from tests.builders import write_zip
+from tests.importers.test_claude import chat, msg, tree_export
 from tests.importers.test_gemini import BASE, block, html_export, record
 from tests.importers.test_gemini import export as gemini_export
 from tests.importers.test_llm import legacy_db, store_db
 from tests.importers.test_mistral import folder as mistral_folder
+from tests.importers.test_openwebui import item, node
 from tests.test_local_turns import _turn
 from tests.test_reread import (
     EXPORT,
@@ -160,11 +164,113 @@ def test_a_fixed_time_is_not_taken_for_an_older_copy(archive: Archive, real: Pat
     the same raw JSON, the right, earlier time is not an older copy of the conversation."""
     import_path(archive, real / EXPORT, reader_process=False)
     right = archive.db.execute("SELECT id, updated_at FROM conversations").fetchall()
-    archive.db.execute("UPDATE conversations SET updated_at = updated_at * 1000")
+    archive.db.execute(
+        "UPDATE conversations SET updated_at = updated_at * 1000, "
+        "source_updated_at = source_updated_at * 1000"
+    )
     _older(archive, "openwebui/1")
     report = _run(archive).to_json()
     assert report["ok"] and report["conversations"]["reconverted"] == 3, report["problems"]
     assert archive.db.execute("SELECT id, updated_at FROM conversations").fetchall() == right
+
+
+def test_each_message_keeps_its_own_files_name(archive: Archive, tmp_path: Path) -> None:
+    """Two messages each hold an inline image at ``files[0]``, only the second named: converted
+    again, the first is not lent the second's name (links are looked up per message)."""
+    nodes = [
+        node("u1", None, "user", "one", 1700000001),
+        node("a1", "u1", "assistant", "ok", 1700000002),
+        node("u2", "a1", "user", "two", 1700000003),
+    ]
+    for at, name in ((0, None), (2, "otter.png")):
+        url = "data:image/png;base64," + base64.b64encode(b"png" * (at + 3)).decode()
+        nodes[at]["files"] = [{"type": "image", "url": url, **({"name": name} if name else {})}]
+    path = tmp_path / "chat-export-1.json"
+    path.write_text(json.dumps([item("pics", nodes, "u2")]))
+    links = (
+        "SELECT m.source_message_id, a.name FROM message_attachments a "
+        "JOIN messages m ON m.id = a.message_id ORDER BY 1"
+    )
+    import_path(archive, path, reader_process=False)
+    before = archive.db.execute(links).fetchall()
+    assert _run(archive, everything=True).ok
+    assert archive.db.execute(links).fetchall() == before
+    assert [hit.message_id for hit in archive.search("otter")] == [3]
+
+
+def test_a_duplicate_id_keeps_the_name_its_format_gave_it(archive: Archive, tmp_path: Path) -> None:
+    """Mistral named a message whose id an earlier one holds ``message-<index>`` (so did Grok,
+    ``response-<index>``, and AI Studio, ``chunk-<index>``): converted again, or imported again,
+    it keeps that name, never stored a second time as ``<id>#2``."""
+    chat = [
+        {"id": "m1", "role": "user", "content": "hello", "createdAt": "2025-01-01T00:00:00Z"},
+        {"id": "m2", "role": "assistant", "content": "one", "createdAt": "2025-01-01T00:00:01Z"},
+        {"id": "m2", "role": "assistant", "content": "two", "createdAt": "2025-01-01T00:00:02Z"},
+    ]
+    path = tmp_path / "chat-12345678-1234-1234-1234-123456789abc.json"
+    path.write_text(json.dumps(chat))
+    import_path(archive, path, reader_process=False)
+    ids = "SELECT source_message_id, text FROM messages ORDER BY id"
+    assert archive.db.execute(ids).fetchall() == [
+        ("m1", "hello"),
+        ("m2", "one"),
+        ("message-2", "two"),
+    ]
+    _older(archive, "mistral/2")
+    assert _run(archive).ok
+    assert import_path(archive, path, reader_process=False).ok
+    assert len(archive.db.execute(ids).fetchall()) == 3 and len(archive.search("two")) == 1
+
+
+def _claude_account(tmp_path: Path, account: str, instructions: str) -> Path:
+    """A Claude export of ``account``: one chat in a project with its own instructions."""
+    users = [{"uuid": account, "full_name": account}]
+    project = {"uuid": f"p-{account}", "name": "N", "prompt_template": instructions, "docs": []}
+    message = msg(f"u-{account}", "human", f"hello {account}", 1)
+    talk = chat(f"c-{account}", [message], project_uuid=project["uuid"], account={"uuid": account})
+    members = {"conversations.json": [talk], "users.json": users, "projects.json": [project]}
+    encoded = {name: json.dumps(value).encode() for name, value in members.items()}
+    return write_zip(tmp_path / f"{account}.zip", encoded)
+
+
+_PROJECTS = (
+    "SELECT c.source_conversation_id, r.text FROM context_records r "
+    "JOIN conversations c ON c.id = r.conversation_id ORDER BY 1"
+)
+
+
+def test_a_second_accounts_kept_file_is_read_when_converting_again(tmp_path: Path) -> None:
+    """Two accounts' ``projects.json`` in one freehold export: the second is kept as
+    ``projects.json#<sha12>``, and converting its conversations again still reads it."""
+    with open_archive(tmp_path / "a") as a:
+        import_path(a, _claude_account(tmp_path, "acc-1", "Answer in French."))
+        import_path(a, _claude_account(tmp_path, "acc-2", "Answer in German."))
+        made = a.db.execute(_PROJECTS).fetchall()
+        json_export.write(a, a.iter_conversations(), tmp_path / "out")
+    with open_archive(tmp_path / "b") as b:
+        import_path(b, tmp_path / "out")
+        b.db.execute("DELETE FROM context_records WHERE conversation_id IS NOT NULL")
+        assert _run(b).ok
+        assert b.db.execute(_PROJECTS).fetchall() == made
+
+
+def test_a_file_kept_already_is_not_kept_again_by_an_import_that_adds_nothing(
+    tmp_path: Path,
+) -> None:
+    """The same export imported again keeps none of its files a second time (they convert no
+    raw JSON of its own); the files stay one copy each."""
+    kept = "SELECT name, sha256 FROM source_files ORDER BY 1"
+    with open_archive(tmp_path / "a") as a:
+        export = _claude_account(tmp_path, "acc-1", "Answer in French.")
+        import_path(a, export)
+        once = a.db.execute(kept).fetchall()
+        json_export.write(a, a.iter_conversations(), tmp_path / "out")
+        assert import_path(a, export).to_json()["conversations"]["unchanged"] == 1
+        assert a.db.execute(kept).fetchall() == once
+    with open_archive(tmp_path / "b") as b:
+        for _ in range(2):
+            import_path(b, tmp_path / "out")
+        assert b.db.execute(kept).fetchall() == once
 
 
 def test_a_locally_continued_conversation_keeps_its_turns(archive: Archive, real: Path) -> None:

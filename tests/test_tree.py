@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from freehold.models import Message
-from freehold.tree import branch_paths, build_tree, unique_ids
+from freehold.tree import branch_paths, build_tree, unique_ids, unique_names
 
 _IDS = [f"n{i}" for i in range(8)]
 _MISSING = ["gone", "x9"]
@@ -87,6 +87,20 @@ def test_a_duplicate_id_is_kept_renamed_and_links_mean_the_first() -> None:
         ("a#2", "b"),
     ]
     assert tree.leaf == "a" and tree.problems == ["message a appears twice; kept as a#2"]
+
+
+def test_a_format_names_its_duplicates_as_it_did_before_unless_an_id_holds_the_name() -> None:
+    """Mistral, Grok and AI Studio keep the ids they gave a duplicate (stable across versions);
+    a name some message holds already falls back to ``<id>#2``."""
+    problems: list[str] = []
+    own = unique_names(["a", "b", "a", "a"], problems, rename=lambda at: f"message-{at}")
+    assert own == ["a", "b", "message-2", "message-3"]
+    held = unique_names(["a", "message-1", "a"], [], rename=lambda at: f"message-{at - 1}")
+    assert held == ["a", "message-1", "a#2"]
+    assert problems == [
+        "message a appears twice; kept as message-2",
+        "message a appears twice; kept as message-3",
+    ]
 
 
 @settings(max_examples=200, deadline=None)

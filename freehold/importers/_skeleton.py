@@ -89,6 +89,7 @@ __all__ = [
     "first_time",
     "folder_of",
     "linear",
+    "platform_time",
     "under",
 ]
 
@@ -238,6 +239,22 @@ class Heading:
         "updateTime",
         "modify_time",
     )
+
+
+def platform_time(raw: bytes, estimate: float | None) -> float | None:
+    """When the platform last updated a conversation that holds turns written here (they
+    moved its ``updated_at`` on), read again from ``raw``, its newest raw JSON: the update
+    time at its top, by the keys every built-in format uses (``Heading``), else ``estimate``
+    (the newest time of a message the platform wrote). The one rule of migration m014 and of
+    a freehold export written before the time was said apart (2026-12-07)."""
+    try:
+        value = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        return estimate
+    if not isinstance(value, dict):
+        return estimate
+    found = (_fields.any_time(value.get(key)) for key in Heading().updated)
+    return next((when for when in found if when is not None), estimate)
 
 
 @dataclass
@@ -676,16 +693,21 @@ def linear(
     build: Callable[[dict[str, Any], int], Message],
     problems: list[str],
     noun: str = "message",
+    rename: Callable[[int], str] | None = None,
 ) -> list[Message]:
     """Messages of a linear conversation: each hangs from the one before (an id given twice is
-    made unique first, ``tree.unique_ids``); a non-object item is left out with a problem."""
+    made unique first, ``tree.unique_ids``: ``rename`` gives the format's own name for the
+    duplicate at an item's index); a non-object item is left out with a problem."""
     messages: list[Message] = []
+    indexes: list[int] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             problems.append(f"{noun} {index} is not an object; left out — check the export")
             continue
         messages.append(build(item, index))
-    unique_ids(messages, problems, noun)
+        indexes.append(index)
+    own = (lambda at: rename(indexes[at])) if rename is not None else None
+    unique_ids(messages, problems, noun, own)
     for before, message in zip([None, *messages], messages, strict=False):
         message.parent_source_id = before.source_id if before else None
     return messages

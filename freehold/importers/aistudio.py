@@ -182,9 +182,9 @@ def _chunk_messages(
 
 def _chunk_ids(chunks: list[Any], seen: set[str], problems: list[str]) -> list[str]:
     """Each chunk's ``id`` (else ``chunk-<index>``), one given twice made unique by the rule
-    of every importer (``tree.unique_names``)."""
+    of every importer (``tree.unique_names``) under the name it had before: ``chunk-<index>``."""
     given = [field.text(c, "id") or f"chunk-{index}" for index, c in enumerate(chunks)]
-    return unique_names(given, problems, "chunk", seen)
+    return unique_names(given, problems, "chunk", seen, rename=lambda index: f"chunk-{index}")
 
 
 def _branch_parent(value: Any) -> str | None:

@@ -13,9 +13,11 @@ Turns written here (``freehold chat``) keep their ``origin`` and ``generation``:
 and both models come back. Every raw version comes back byte for byte, checked against its
 SHA-256 (one that does not match is not kept and is reported lost): the newest as ``raw``, the
 earlier ones as ``older_raw``; a conversation exported without any (one started with ``freehold
-chat``) gets none (``raw`` empty), and ``gone_upstream_at`` is restored. A version 1 export's
-``"json"`` raw form is re-serialised: equal in value, not in bytes. Lines are read one at a
-time (capped at 1 GiB); a line that is not a readable conversation becomes a ``Problem`` and the
+chat``) gets none (``raw`` empty), and ``gone_upstream_at`` is restored, as is
+``source_updated_at`` (a line written before 2026-12-07 lacks it: it is read as migration m014
+reads it, ``_skeleton.platform_time``). A version 1 export's ``"json"`` raw form is
+re-serialised: equal in value, not in bytes. Lines are read one at a time (capped at 1 GiB); a
+line that is not a readable conversation becomes a ``Problem`` and the
 import goes on. Each JSON Lines file is hashed as it streams and checked against the SHA-256 the
 manifest gives it: a file edited or rotted since the export is said loudly, by name.
 
@@ -53,7 +55,7 @@ from freehold.exporters.json import (
 )
 from freehold.importers import _fields as field
 from freehold.importers._common import export_problems
-from freehold.importers._skeleton import Claim, Export, Format
+from freehold.importers._skeleton import Claim, Export, Format, platform_time
 from freehold.models import (
     AttachmentRef,
     Attempt,
@@ -231,6 +233,8 @@ class _Freehold(Format):
             parser_version="",
         )
         _order(conv)
+        if "source_updated_at" not in obj:
+            conv.source_updated_at = _platform_time(conv)
         return conv
 
     def _raws(self, versions: list[Any]) -> list[bytes]:
@@ -397,6 +401,16 @@ def _order(conv: Conversation) -> None:
         message.on_visible_path = message.source_id in visible
     conv.messages = tree.messages
     conv.problems.extend(tree.problems)
+
+
+def _platform_time(conv: Conversation) -> float | None:
+    """The platform's own update time of a line written before an export said it (version 2,
+    2026-12-07): ``updated_at`` unless a turn written there moved it on, else read again from
+    its newest raw version as migration m014 reads a stored one (``platform_time``)."""
+    imported = [m.created_at for m in conv.messages if not m.origin]
+    if len(imported) == len(conv.messages):
+        return conv.updated_at
+    return platform_time(conv.raw, max((t for t in imported if t is not None), default=None))
 
 
 def _generation(item: Any) -> Generation | None:

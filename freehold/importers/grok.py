@@ -18,7 +18,8 @@ flat shape) each response hangs from the one before it and the last is the leaf.
 ``thinking_trace`` is a hidden ``thought`` part, left out of the searchable text.
 ``conversation.starred`` is kept. The files a response names (``file_attachments``,
 ``image_attachments``, ``generated_image_urls``: ids, names or URLs) are references
-(``grok-file://…``) the export holds no bytes for, so the report counts them missing.
+(``grok-file://…``) the export holds no bytes for, so the report counts them missing; a
+generated image is named by the last segment of its URL's path.
 
 The file's other top-level keys (``projects``, ``media_posts``, ``tasks``…) are kept as a file
 of the import under the member's name, its ``conversations`` left out (each conversation keeps
@@ -41,7 +42,9 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from pathlib import PurePosixPath
+from typing import IO, Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -49,7 +52,7 @@ from freehold.errors import BadExportError
 from freehold.importers import _fields as field
 from freehold.importers._common import PartsBuilder
 from freehold.importers._skeleton import READ_ERRORS, Element, Format, Look, first_time, linear
-from freehold.jsonstream import iter_elements
+from freehold.jsonstream import JsonStreamError, iter_elements
 from freehold.models import ContextRecord, Conversation, Message, Problem, Record, SourceFile
 from freehold.tree import build_tree, unique_ids
 
@@ -59,10 +62,12 @@ KIND = "grok"
 PARSER_VERSION = "grok/3"
 
 _WHOLE_LIMIT = 1 << 30
+_STEP = 1 << 20
 _FIRST_KEY = re.compile(rb'^\s*\{\s*"conversations"\s*:\s*(?=\[)')
 _USER = {"human", "user"}
 _ASSISTANT = {"assistant", "grok", "model", "bot"}
-_FILE_KEYS = ("file_attachments", "image_attachments", "generated_image_urls")
+_FILE_KEYS = ("file_attachments", "image_attachments")
+_IMAGE_URLS = "generated_image_urls"
 _CONVERTED = {"conversations", "projects"}  # the top-level keys read into records
 
 
@@ -102,19 +107,38 @@ class _Grok(Format):
     def prologue(self, names: list[str]) -> Iterator[Record]:
         """Each file's top-level keys beside ``conversations``, kept and read (projects)."""
         for name in names:
-            if self.export.size(name) > _WHOLE_LIMIT:
+            try:
+                value = self._beside(name)
+            except (*READ_ERRORS, orjson.JSONDecodeError, JsonStreamError):
+                continue  # reading its conversations reports the damage
+            if value is None:
                 what = "larger than 1 GiB: keys beside its conversations (projects…) not read"
                 yield Problem(name, f"{what} — please report this")
-                continue
-            try:
-                value = self._load(name)
-            except (*READ_ERRORS, orjson.JSONDecodeError):
-                continue  # reading its conversations reports the damage
-            if not isinstance(value, dict):
                 continue
             rest = {key: item for key, item in value.items() if key != "conversations"}
             if rest:
                 yield from _rest(name, rest)
+
+    def _beside(self, name: str) -> dict[str, Any] | None:
+        """The file's top-level object less its conversations. When they come first (every
+        export seen), the array is streamed past in flat memory and the keys after it parsed;
+        else the whole file is (None past 1 GiB, as ``_whole`` refuses it)."""
+        found = _FIRST_KEY.match(self.export.head(name))
+        if found is None:
+            if self.export.size(name) > _WHOLE_LIMIT:
+                return None
+            value = self._load(name)
+            return value if isinstance(value, dict) else {}
+        with self.export.open(name) as handle:
+            _skip(handle.read, found.end())
+            end = _array_end(handle)
+        with self.export.open(name) as handle:
+            _skip(handle.read, found.end() + end)
+            after = handle.read().lstrip()
+        if not after.startswith(b"]"):
+            raise orjson.JSONDecodeError("no end to the conversations", "", 0)
+        after = after[1:].lstrip()
+        return orjson.loads(b"{" + after[1:]) if after.startswith(b",") else {}
 
     def convert(self, value: dict[str, Any], raw: bytes) -> Conversation:
         head = value.get("conversation")
@@ -151,9 +175,27 @@ detect = _Grok.detect
 iter_conversations = _Grok.iter_conversations
 
 
+def _array_end(handle: IO[bytes]) -> int:
+    """Where the last element of the array ``handle`` starts with ends, in bytes from its
+    ``[`` (just after it when empty): each element's offset counts characters, its raw copy
+    is its exact bytes, and what lies between two elements (blanks, a comma) is ASCII."""
+    end = chars = 1
+    for element in iter_elements(handle):
+        raw = element.raw
+        end += element.offset - chars + len(raw)
+        chars = element.offset + (len(raw) if raw.isascii() else _characters(raw))
+    return end
+
+
+def _characters(raw: bytes) -> int:
+    """How many characters ``jsonstream`` counts in ``raw`` (a bad byte is one)."""
+    return len(raw.decode("utf-8", "surrogateescape"))
+
+
 def _skip(read: Any, count: int) -> None:
+    """Read past ``count`` bytes, a megabyte at a time."""
     while count > 0:
-        got = read(count)
+        got = read(min(count, _STEP))
         if not got:
             return
         count -= len(got)
@@ -209,7 +251,7 @@ def _messages(responses: list[Any], problems: list[str]) -> tuple[list[Message],
     one (the leaf is then the newest, ``build_tree``), else in array order."""
     unwrapped = [_unwrap(entry) for entry in responses]
     if not any(isinstance(r, dict) and "parent_response_id" in r for r in unwrapped):
-        chain = linear(unwrapped, _built, problems, noun="response")
+        chain = linear(unwrapped, _built, problems, noun="response", rename=_renamed)
         return chain, chain[-1].source_id if chain else None
     kept = [(r, index) for index, r in enumerate(unwrapped) if isinstance(r, dict)]
     for index, item in enumerate(unwrapped):
@@ -217,11 +259,16 @@ def _messages(responses: list[Any], problems: list[str]) -> tuple[list[Message],
             problems.append(f"response {index} is not an object; left out — check the export")
     messages = [_built(response, index) for response, index in kept]
     parents = [field.text(response, "parent_response_id") for response, _ in kept]
-    unique_ids(messages, problems, "response")
+    unique_ids(messages, problems, "response", lambda at: _renamed(kept[at][1]))
     ids = {m.source_id for m in messages}
     for message, parent in zip(messages, parents, strict=True):
         message.parent_source_id = parent if parent in ids and parent != message.source_id else None
     return messages, None
+
+
+def _renamed(index: int) -> str:
+    """A response whose id an earlier one holds: ``response-<index>``, as before 2026-12-07."""
+    return f"response-{index}"
 
 
 def _built(response: dict[str, Any], index: int) -> Message:
@@ -242,6 +289,8 @@ def _message(response: dict[str, Any], source_id: str) -> Message:
         content.add("text", text, searchable=True)
     for key in _FILE_KEYS:
         content.name_files("grok-file", field.array(response, key), key=key)
+    images = [_image(entry) for entry in field.array(response, _IMAGE_URLS)]
+    content.name_files("grok-file", images, key=_IMAGE_URLS, ids=("url",))
     role = _role(field.text(response, "sender"))
     return content.message(
         source_id,
@@ -249,6 +298,15 @@ def _message(response: dict[str, Any], source_id: str) -> Message:
         model=field.text(response, "model") if role == "assistant" else None,
         created_at=field.when(response, "create_time"),
     )
+
+
+def _image(entry: Any) -> Any:
+    """A generated image's URL as a file: the URL its pointer, the last segment of its path
+    its name (the whole URL's words, ``https``, ``assets``…, would find every such message)."""
+    if not isinstance(entry, str) or not entry.strip():
+        return entry
+    segment = PurePosixPath(urlsplit(entry.strip()).path).name
+    return {"url": entry.strip(), "name": segment or entry.strip()}
 
 
 def _role(sender: str | None) -> str:

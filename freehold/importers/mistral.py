@@ -132,7 +132,9 @@ class _Mistral(Format):
     def convert(self, value: Any, raw: bytes) -> Conversation:
         problems: list[str] = []
         items = _messages_of(value) or []
-        messages = linear(items, lambda item, index: _message(item, index, self), problems)
+        messages = linear(
+            items, lambda item, index: _message(item, index, self), problems, rename=_renamed
+        )
         tree = build_tree(messages, messages[-1].source_id if messages else None)
         times = [m.created_at for m in messages if m.created_at is not None]
         return Conversation(
@@ -178,6 +180,11 @@ def _messages_of(value: Any) -> list[Any] | None:
 
 def _str_in(value: Any, allowed: set[str]) -> bool:
     return isinstance(value, str) and value in allowed
+
+
+def _renamed(index: int) -> str:
+    """A message whose id an earlier one holds: ``message-<index>``, as before 2026-12-07."""
+    return f"message-{index}"
 
 
 def _message(item: dict[str, Any], index: int, chat: _Mistral) -> Message:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from freehold.archive import Archive
 from freehold.importers import aistudio, chatgpt, claude, freehold, grok
+from freehold.importers._skeleton import Export
 from freehold.models import ContextRecord, Conversation, ExportInfo, Problem, SourceFile
 from tests.builders import ingest, write_zip
 
@@ -199,10 +201,51 @@ def test_download_shape_branches_projects_starred_and_files(
 
 def test_flat_responses_with_a_repeated_id_stay_one_chain(tmp_path: Path) -> None:
     """The older shape (no ``parent_response_id``) is linked in array order; an id given twice
-    is kept under ``<id>#2`` by the one rule (``tree.unique_ids``), the chain unbroken."""
+    is kept as ``response-<index>``, the name it had before the one rule (``tree.unique_ids``)
+    was shared, the chain unbroken."""
     responses = [wrapped("human", "a", 1, _id="r"), wrapped("assistant", "b", 2, _id="r")]
     (conv,) = conversations(
         export(tmp_path, [{"conversation": {"id": "c"}, "responses": responses}])
     )
-    assert [(m.source_id, m.parent_source_id) for m in conv.messages] == [("r", None), ("r#2", "r")]
-    assert conv.problems == ["response r appears twice; kept as r#2"]
+    links = [(m.source_id, m.parent_source_id) for m in conv.messages]
+    assert links == [("r", None), ("response-1", "r")]
+    assert conv.problems == ["response r appears twice; kept as response-1"]
+
+
+def test_a_generated_images_name_is_the_last_segment_of_its_url(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """The URL stays the pointer; its name, the one searched, is the file's (a search for
+    "https" or "assets" matched every message with a generated image)."""
+    url = "https://assets.grok.com/users/u/generated/otter-42.png?cache=1"
+    responses = [wrapped("assistant", "here", 1, _id="a", generated_image_urls=[url])]
+    path = export(tmp_path, [{"conversation": {"id": "c"}, "responses": responses}])
+    (conv,) = conversations(path)
+    (ref,) = conv.messages[0].attachments
+    assert (ref.pointer, ref.name) == (f"grok-file://{url}", "otter-42.png")
+    ingest(archive, path)
+    assert archive.search("otter") and not archive.search("assets")
+
+
+def test_the_keys_beside_conversations_are_read_in_flat_memory(tmp_path: Path) -> None:
+    """``prologue`` streams past the conversations (their words in any script) to read the
+    keys after them: its memory does not grow with the file (it parsed the whole file)."""
+    item = {
+        "conversation": {"id": "c", "title": "日本語 ✓"},
+        "responses": [wrapped("human", "é" * 400, 1)],
+    }
+    rest = {"projects": [{"workspace_id": "p", "custom_personality": "Sois concis ✓"}], "tasks": []}
+    path = tmp_path / "prod-grok-backend.json"
+    path.write_text(json.dumps({"conversations": [item] * 12000, **rest}, ensure_ascii=False))
+    with Export.of(path) as opened:
+        tracemalloc.start()
+        try:
+            found = list(grok.FORMAT(opened).prologue(opened.names()))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    (kept,) = [r for r in found if isinstance(r, SourceFile)]
+    assert json.loads(kept.raw) == rest
+    (record,) = [r for r in found if isinstance(r, ContextRecord)]
+    assert record.text == "Sois concis ✓"
+    assert path.stat().st_size > 10_000_000 and peak < 6_000_000, peak
