@@ -465,6 +465,8 @@ def _attachment(row: Row | None) -> AttachmentRef:
     data = bytes(content) if isinstance(content, bytes | bytearray | memoryview) else None
     if isinstance(content, str):
         data = content.encode()
+    elif data is None and content is not None:
+        field.odd("content", content, "the attachment's bytes")
     opener = partial(io.BytesIO, data) if data is not None else None
     size = len(data) if data is not None else None
     mime = field.text(found, "type")

@@ -406,3 +406,12 @@ def test_fragments_attachments_and_tool_calls_are_kept(archive: Archive, tmp_pat
     report = ingest(archive, path)
     assert report.attachments == {"referenced": 2, "found": 1, "missing": 1, "stored": 1}
     assert archive.search("def") and not report.ok
+
+
+def test_an_attachments_bytes_of_the_wrong_type_are_noted(tmp_path: Path) -> None:
+    # found by the any-type test: a number where the bytes belong was a missing file, unsaid
+    path = linked_db(tmp_path)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE attachments SET content = 0 WHERE rowid = 1")
+    found = conversations(path)
+    assert any("content: a number (0)" in p for c in found for p in c.problems)
