@@ -82,7 +82,7 @@ class Connection(sqlite3.Connection):
         if getattr(error, "sqlite_errorcode", 0) & 0xFF not in DAMAGED:
             return error
         if self.read_only:
-            return ArchiveError(changed_while_read(self.path, error))
+            return ArchiveError(changed_while_read(self.path, error, self.damaged))
         if self.damaged is not None:
             return ArchiveError(
                 f"{self.path}: damaged, not a usable database ({error}) — {self.damaged}"
@@ -136,10 +136,13 @@ class Cursor(sqlite3.Cursor):
             raise self.connection.failure(error) from error
 
 
-def changed_while_read(path: Path, error: sqlite3.Error) -> str:
+def changed_while_read(path: Path, error: sqlite3.Error, damaged: str | None = None) -> str:
+    """A damaged page met read read-only: most likely another program's write under this
+    reader, so run again first; ``damaged``: what to do with this file if it says so every
+    time (each file its own: restore the archive, delete the embeddings…)."""
     return (
-        f"{path}: the archive changed while it was read read-only ({error}) — another program "
-        "writes it: run again (if it says so every time, the archive is damaged: restore it)"
+        f"{path}: changed while it was read read-only ({error}) — another program writes it: "
+        f"run again (if it says so every time, it is damaged: {damaged or 'restore it'})"
     )
 
 

@@ -820,17 +820,17 @@ class Archive:
         # SQLite falls back to reading and cannot open its WAL (review R1, finding 2).
         self.read_only = not self.created and not os.access(home, os.W_OK)
         try:
-            self.db = _sqlite.connect(self.path, read_only=self.read_only, damaged=_RESTORE)
+            # Until it is open, a file that is no archive is told as that, below; read
+            # read-only, a damaged page is told as a change under the reader (``_sqlite``).
+            self.db = _sqlite.connect(self.path, read_only=self.read_only)
             self._settings()
             migrate(self.db, notice)
         except sqlite3.DatabaseError as error:
-            damaged = getattr(error, "sqlite_errorcode", 0) & 0xFF in _sqlite.DAMAGED
-            if self.read_only and damaged:  # another program may be writing it (``connect``)
-                raise ArchiveError(_sqlite.changed_while_read(self.path, error)) from error
             raise ArchiveError(
                 f"{self.path}: not a usable freehold archive ({error}) — "
                 "point FREEHOLD_HOME at another folder or restore a backup"
             ) from error
+        self.db.damaged = _RESTORE  # open: a damaged page met from now on is told so
         self._next_message_id = 0
         self._fts_pending: list[tuple[int, str]] = []
         # Messages whose links were written, for their rows in messages_files_fts: new ones

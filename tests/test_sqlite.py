@@ -46,6 +46,21 @@ def test_a_damaged_file_beside_the_archive_is_named_with_what_to_do(
     assert damaged.read_text() == "garbage\n"  # told, never replaced
 
 
+def test_a_damaged_file_read_read_only_says_what_to_do_with_that_file(tmp_path: Path) -> None:
+    """Review R3, item 2: read read-only, a damaged page is first a change under the reader
+    (run again), then the file's own remedy, never the archive's ("restore it")."""
+    damaged = tmp_path / "embeddings.sqlite"
+    damaged.write_text("garbage\n")
+    reader = _sqlite.read_only(damaged, damaged="delete it: it is built again")
+    with pytest.raises(Exception) as raised:
+        reader.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    told = str(raised.value)
+    assert told.startswith(f"{damaged}: changed while it was read read-only"), told
+    assert told.endswith("it is damaged: delete it: it is built again)"), told
+    assert "archive" not in told and "restore" not in told
+    reader.close()
+
+
 def test_a_busy_embeddings_store_is_the_busy_line(
     imported: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
