@@ -47,6 +47,7 @@ __all__ = [
     "FILE_NAME",
     "Hit",
     "Query",
+    "account_names",
     "candidates",
     "context_records",
     "conversation_model",
@@ -867,6 +868,16 @@ def personal_context(db: sqlite3.Connection) -> list[dict[str, Any]]:
         item["data"] = orjson.loads(item["data"]) if item["data"] else {}
         out.append(item)
     return out
+
+
+def account_names(db: sqlite3.Connection) -> set[str]:
+    """The accounts and projects conversations name (an account-level record naming none of
+    them belongs to no conversation known here)."""
+    rows = db.execute(
+        "SELECT account_id FROM conversations WHERE account_id != '' "
+        "UNION SELECT project FROM conversations WHERE project != ''"
+    )
+    return {row[0] for row in rows}
 
 
 def projects(db: sqlite3.Connection) -> list[dict[str, Any]]:

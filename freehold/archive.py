@@ -1671,6 +1671,10 @@ class Archive:
     def models(self) -> list[str]:
         return _browse.models(self.db)
 
+    def account_names(self) -> set[str]:
+        """Every account and project some conversation names (one pass over conversations)."""
+        return _queries.account_names(self.db)
+
     def kinds(self) -> list[str]:
         return _browse.kinds(self.db)
 

@@ -22,9 +22,10 @@ digest of the text embedded, the vector as little-endian float16 bytes — numpy
 (``sources`` grew since the last full pass) every message's digest is compared too, since an
 import may change a text. Batches are committed as they are done, so a build cut short goes on
 where it stopped. A read-only store (a data folder on a read-only disk) is searched as it is:
-``build`` adds nothing and counts the newer messages it leaves out, and every search by meaning
-says so (``BuildReport.notice``). Only user and assistant messages that are shown (not hidden)
-and hold text are embedded, their first ``EMBED_CHARS`` characters.
+``build`` adds nothing and counts the newer messages it leaves out and the imports since its
+last full pass (whose changed texts it still searches by their earlier words), and every search
+by meaning says so (``BuildReport.notice``). Only user and assistant messages that are shown
+(not hidden) and hold text are embedded, their first ``EMBED_CHARS`` characters.
 
 ``search`` reads the vectors once per process (as float32: numpy has no fast float16 product,
 so the memory is twice the file's), scores all of them with one matrix product, and reads
@@ -425,17 +426,30 @@ class BuildReport:
     seconds: float = 0.0
     full: bool = False
     not_searched: int = 0
+    imports_unchecked: int = 0
 
     def notice(self) -> str | None:
         """The line a search over this store must show: the messages a read-only store could
-        not take in (``not_searched``), which the search leaves out; None when it holds all."""
-        if not self.not_searched:
+        not take in (``not_searched``), which the search leaves out, and the imports since it
+        was last compared with the archive (``imports_unchecked``), whose changed texts it
+        searches by their earlier words; None when it is up to date."""
+        said = []
+        if self.not_searched:
+            verb = "is" if self.not_searched == 1 else "are"
+            said.append(
+                f"{plural(self.not_searched, 'message')} newer than the meaning index {verb} "
+                "not searched"
+            )
+        if self.imports_unchecked:
+            said.append(
+                f"{plural(self.imports_unchecked, 'import')} since the meaning index was built "
+                "may have changed messages it searches by their earlier words"
+            )
+        if not said:
             return None
-        verb = "is" if self.not_searched == 1 else "are"
         return (
-            f"{plural(self.not_searched, 'message')} newer than the meaning index {verb} not "
-            "searched: the data folder is read-only — make it writable and search by meaning "
-            "once to add them"
+            f"{'; '.join(said)}: the data folder is read-only — make it writable and search by "
+            "meaning once to bring the index up to date"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -470,13 +484,15 @@ def build(
     newer messages left out: ``BuildReport.notice``)."""
     started = time.monotonic()
     eid = store.embedder_id(embedder)
+    checked = store.checked_source(eid)
     if store.read_only:
-        left_out = pending(archive, store, embedder)
         report = BuildReport(embedder.name, embedder.version, embedder.dim, stored=store.count(eid))
-        report.not_searched = left_out
+        report.not_searched = pending(archive, store, embedder)
+        sql = "SELECT count(*) FROM sources WHERE id > ?"  # what a full pass would compare
+        report.imports_unchecked = int(archive.db.execute(sql, (checked,)).fetchone()[0])
         return report
     source = int(archive.db.execute("SELECT coalesce(max(id), 0) FROM sources").fetchone()[0])
-    full = source > store.checked_source(eid)
+    full = source > checked
     above = 0 if full else store.highest(eid)
     report = BuildReport(embedder.name, embedder.version, embedder.dim, full=full)
     total = int(

@@ -267,6 +267,22 @@ def test_a_profile_name_windows_keeps_for_a_device_is_refused(home: Path, name: 
 # -- the last net: what no command turned into a line (item 1) ------------------------------------
 
 
+def _sqlite_error(script: str) -> sqlite3.Error:
+    """The error SQLite itself raises running ``script`` on a new in-memory database."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(script)
+    except sqlite3.Error as error:
+        return error
+    finally:
+        db.close()
+    raise AssertionError(f"{script} ran")
+
+
+_FULL = "PRAGMA max_page_count=1; CREATE TABLE t (a);"  # no page left: SQLITE_FULL
+_TWICE = "CREATE TABLE t (a UNIQUE); INSERT INTO t VALUES (1); INSERT INTO t VALUES (1);"
+
+
 def _failing(error: BaseException) -> click.Group:
     """A group of freehold's own class with one command that fails with ``error``."""
 
@@ -285,7 +301,7 @@ def _failing(error: BaseException) -> click.Group:
     ("error", "code", "line"),
     [
         (PermissionError(13, "Permission denied", "/x/y"), 1, "Error: /x/y: Permission denied"),
-        (sqlite3.OperationalError("disk I/O error"), 1, "Error: SQLite: disk I/O error"),
+        (_sqlite_error(_FULL), 1, "Error: SQLite: database or disk is full — check the files"),
         (KeyboardInterrupt(), 130, "Error: stopped: SIGINT received"),
     ],
     ids=["OSError", "sqlite3.Error", "KeyboardInterrupt"],
@@ -297,3 +313,32 @@ def test_what_no_command_caught_is_one_line_not_a_traceback(
     assert result.exit_code == code, result.output
     assert result.stderr.splitlines()[0].startswith(line), result.stderr
     assert len(result.stderr.splitlines()) == 1 and "Aborted!" not in result.output
+
+
+@pytest.mark.parametrize(
+    "error",
+    [_sqlite_error(_TWICE), _sqlite_error("SELECT * FROM nowhere"), sqlite3.ProgrammingError("x")],
+    ids=["IntegrityError", "no such table", "ProgrammingError"],
+)
+def test_a_sqlite_error_that_is_freeholds_own_bug_says_so_and_keeps_its_traceback(
+    _isolated_home: Path, error: sqlite3.Error
+) -> None:
+    """Review R3 #6: a constraint or SQL that cannot run told the person to "check the files
+    in the data folder and the disk". It is freehold's bug: the line says so and names the
+    file in the data folder's logs that holds its traceback."""
+    result = CliRunner().invoke(_failing(error), ["fail"])
+    line = one_line_error(result, "a freehold bug — please report it", str(error))
+    assert "check the files" not in line
+    kept = sorted((_isolated_home / "logs").glob("bug-*.txt"))
+    assert len(kept) == 1 and str(kept[0]) in line
+    assert "Traceback" in kept[0].read_text() and type(error).__name__ in kept[0].read_text()
+
+
+def test_freehold_debug_puts_a_bugs_traceback_on_stderr(
+    _isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FREEHOLD_DEBUG", "1")
+    result = CliRunner().invoke(_failing(_sqlite_error(_TWICE)), ["fail"])
+    assert result.exit_code == 1 and "Traceback" in result.stderr
+    assert "Error: a freehold bug — please report it: IntegrityError" in result.stderr
+    assert not (_isolated_home / "logs").exists()

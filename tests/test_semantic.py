@@ -118,6 +118,22 @@ def test_an_import_that_changes_a_text_is_noticed(home: Path) -> None:
         assert hits[0].message_id == mid
 
 
+def test_a_read_only_index_says_imports_since_may_have_changed_what_it_searches(
+    home: Path,
+) -> None:
+    """Review R3: read only, ``build`` counted only messages above the highest embedded, so a
+    re-import that changed a text left it searched by its old words, unmentioned."""
+    embedder = embeddings.choose("lexical")
+    with open_archive() as archive, embeddings.open_store(archive) as store:
+        embeddings.build(archive, store, embedder)
+    _run("import", str(SAMPLE_2026))
+    path = home / embeddings.STORE_NAME
+    with open_archive() as archive, embeddings.EmbeddingStore(path, read_only=True) as store:
+        notice = embeddings.build(archive, store, embedder).notice()
+    assert notice is not None and "1 import since the meaning index was built" in notice
+    assert "changed" in notice and "make it writable" in notice
+
+
 def test_usable_offline_once_built(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """wordllama never reaches for the network: every connection is refused here."""
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,8 @@ from click.testing import CliRunner
 from freehold import _sqlite
 from freehold.cli import cli
 from freehold.embeddings import EmbeddingStore
-from tests.test_storage import SAMPLE, freehold, one_line_error, unprivileged
+from freehold.rehearse.store import STORE_NAME, RunStore
+from tests.test_storage import _NO_CAPS, SAMPLE, freehold, one_line_error, unprivileged
 
 __all__ = ["unprivileged"]  # the fixture, shared
 
@@ -113,3 +116,45 @@ def test_an_existing_file_in_a_read_only_folder_is_one_line(
     finally:
         imported.chmod(0o700)
     one_line_error(result, "is not writable", str(path))
+
+
+# The web app's rehearsal pages, read in a child process (permissions hold for children only).
+_READ_PAGES = """
+import sys
+from pathlib import Path
+from starlette.testclient import TestClient
+from freehold.web import create_app
+app = create_app(Path(sys.argv[1]), "tok-0123456789abcdefgh", port=8765)
+with TestClient(app, base_url="http://127.0.0.1:8765") as client:
+    client.cookies.set("freehold_token_8765", "tok-0123456789abcdefgh")
+    for url in sys.argv[2:]:
+        print(url, client.get(url).status_code)
+"""
+
+
+def test_rehearsal_pages_read_a_read_only_data_folder(imported: Path, unprivileged: None) -> None:
+    """Review R3 #5: the pages only read ``rehearsals.sqlite``, so a folder they cannot write
+    shows them (opening the store for writing switched it to WAL: a write, refused)."""
+    with RunStore(imported / STORE_NAME) as store:
+        run = store.start("plan", {}, "lexical", [])
+        candidate = {"ref": "a:b", "score": 91.5, "similarity": 0.9, "noise": 0.1}
+        store.finish(run, [], [{**candidate, "refused": 0, "failed": 0}])
+    before = sorted(os.listdir(imported))
+    prefix = ["setpriv", "--bounding-set", _NO_CAPS, "--inh-caps", _NO_CAPS]
+    imported.chmod(0o500)
+    try:
+        shown = subprocess.run(
+            [
+                *(prefix if os.geteuid() == 0 else []),
+                *(sys.executable, "-c", _READ_PAGES, str(imported)),
+                *("/rehearsals", f"/rehearsals/{run}"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    finally:
+        imported.chmod(0o700)
+    assert shown.stdout.split() == ["/rehearsals", "200", f"/rehearsals/{run}", "200"]
+    assert sorted(os.listdir(imported)) == before

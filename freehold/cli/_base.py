@@ -11,12 +11,13 @@ way unwinds as for an error (the import marks its source ``failed`` and stops it
 
 ``Commands.invoke`` is the last net, for every command: a ``FreeholdError`` a command let
 through, an ``OSError`` or SQLite error nothing turned into one (a one-line error, never a
-traceback), Ctrl-C (``Error: stopped: SIGINT received``, exit 130, as a signal stops ``import``),
-and a reader that closed the pipe (``| head``: exit 141 quietly, the status of a process that
-SIGPIPE ended). Lines on stderr go through ``tell``: one line each, never hard-wrapped at the
-terminal's width (a path or an error is found whole by copying or ``grep``). Questions go
-through ``confirmed`` and ``ask_secret``, which never wait on a stdin that is not a terminal
-and has nothing to say.
+traceback; a SQLite error that is freehold's own bug, ``faults.is_bug``, says so and names the
+file its traceback went to), Ctrl-C (``Error: stopped: SIGINT received``, exit 130, as a signal
+stops ``import``), and a reader that closed the pipe (``| head``: exit 141 quietly, the status
+of a process that SIGPIPE ended). Lines on stderr go through ``tell``: one line each, never
+hard-wrapped at the terminal's width (a path or an error is found whole by copying or ``grep``).
+Questions go through ``confirmed`` and ``ask_secret``, which never wait on a stdin that is not a
+terminal and has nothing to say.
 """
 
 from __future__ import annotations
@@ -31,14 +32,15 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import orjson
 
-from freehold import plugins, render
+from freehold import faults, plugins, render
 from freehold._queries import parse_when
-from freehold.archive import Archive, open_archive
+from freehold.archive import Archive, home_dir, open_archive
 from freehold.errors import FreeholdError
 
 __all__ = [
@@ -304,7 +306,8 @@ class Commands(click.Group):
                 raise _closed_pipe() from None
             raise click.ClickException(render.visible(_os_line(error))) from error
         except sqlite3.Error as error:
-            raise click.ClickException(render.visible(_sqlite_line(error))) from error
+            line = str(faults.reported(error, _bug_home())) if faults.is_bug(error) else None
+            raise click.ClickException(render.visible(line or _sqlite_line(error))) from error
 
 
 _NO_ANSWER = (
@@ -321,6 +324,14 @@ def _closed_pipe() -> click.exceptions.Exit:
     with suppress(OSError, ValueError):  # no file descriptor (a test's stdout): nothing to do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return click.exceptions.Exit(128 + _SIGPIPE)
+
+
+def _bug_home() -> Path | None:
+    """The data folder a bug's traceback is kept in, None when it cannot be named."""
+    try:
+        return home_dir()
+    except FreeholdError:
+        return None
 
 
 def _os_line(error: OSError) -> str:

@@ -34,12 +34,14 @@ key as ``message_source_id``; ``source-files/<sha256>`` holds the bytes of each 
 whole (``user.json``, feedback, the raw text of a skipped element, ``skipped/…``), and its manifest
 entry its ``names``. A whole-archive export writes them all. A narrower one (``--source``,
 ``--id``…) writes the kept files of the imports of its conversations' platforms and accounts
-(``sources.kind``/``account_id``: a Grok conversation never carries ChatGPT's ``user.json``),
-and the records that name an account or a project of its conversations (``data.account``,
-``data.project``; a record naming neither, which no platform writes, goes with a whole export
-only). ``write_summary`` counts them, and the CLI's line says so (``+ 3 account records and kept
-files``). Every file the manifest lists has its ``bytes``; the JSON Lines files their
-``sha256`` too, which the importer checks while it reads.
+(``sources.kind``/``account_id``: a Grok conversation never carries ChatGPT's ``user.json``)
+and those of every import of a freehold export (``IMPORT_KIND``: which platform they came from
+is not recorded), and the records that name an account or a project of its conversations
+(``data.account``, ``data.project``) or none that any conversation here names (Grok's project
+instructions: whose they are cannot be told, so they are carried). When in doubt, carry it.
+``write_summary`` counts records and files apart, and the CLI's line says so (``+ 3 account
+records, 2 kept files``). Every file the manifest lists has its ``bytes``; the JSON Lines files
+their ``sha256`` too, which the importer checks while it reads.
 
 Every branch is always written, so ``all_branches`` is accepted for the common exporter signature
 and ignored. The manifest is written first with ``"complete": false`` and replaced at the end, so
@@ -74,6 +76,7 @@ __all__ = [
     "CONVERSATIONS",
     "FORMAT",
     "FORMAT_NAME",
+    "IMPORT_KIND",
     "MANIFEST",
     "SOURCE_FILES",
     "VERSION",
@@ -91,6 +94,7 @@ __all__ = [
 
 FORMAT = "json"
 FORMAT_NAME = "freehold-export"
+IMPORT_KIND = "freehold"  # ``sources.kind`` of an import of this format (importers/freehold.py)
 VERSION = 3
 MANIFEST = "freehold-export.json"
 CONVERSATIONS = "conversations.jsonl"
@@ -282,8 +286,10 @@ class Summary:
 
     def text(self, out: Path) -> str:
         said = f"wrote {plural(self.written, 'conversation')} to {out}"
-        beside = self.account_records + self.source_files
-        return said + (f" + {beside} account records and kept files" if beside else "")
+        if not self.account_records and not self.source_files:
+            return said
+        records = plural(self.account_records, "account record")
+        return f"{said} + {records}, {plural(self.source_files, 'kept file')}"
 
 
 def write(
@@ -381,7 +387,8 @@ class _Writer:
         """What belongs to the accounts written: their context records, and the files their
         imports kept (all of them when ``whole``: the export holds every conversation)."""
         self.lines[CONVERSATIONS] = {"bytes": self.size, "sha256": self.digest.hexdigest()}
-        records = [r for r in self.archive.account_context() if whole or self._serves(r)]
+        claimed = set() if whole else self.archive.account_names()
+        records = [r for r in self.archive.account_context() if whole or self._serves(r, claimed)]
         lines = b"".join(dumps(context_json(record)) + b"\n" for record in records)
         with storage.written(self.out / ACCOUNT) as handle:
             handle.write(lines)
@@ -396,19 +403,24 @@ class _Writer:
             if target.is_symlink() or not target.is_file() or target.stat().st_size != len(raw):
                 _write_file(target, raw)
 
-    def _serves(self, record: ContextRecord) -> bool:
-        """Whether ``record`` names an account or a project of a conversation written."""
-        return any(record.data.get(key) in self.named for key in ("account", "project"))
+    def _serves(self, record: ContextRecord, claimed: set[str]) -> bool:
+        """Whether ``record`` goes with the conversations written: it names an account or a
+        project of one of them, or none that any conversation of the archive has (``claimed``):
+        whose it is cannot be told then (a record keeps no platform), so it is carried."""
+        names = {record.data.get(key) for key in ("account", "project")} - {None, ""}
+        return bool(names & self.named) or not names & claimed
 
     def _kept_files(self) -> Iterator[tuple[str, bytes]]:
         """The files kept by the imports of the platforms and accounts written, by import
         then name (as ``Archive.source_files``). Where an import or a conversation knew no
-        account, the platform alone decides."""
+        account, the platform alone decides; the files of a freehold export's import
+        (``IMPORT_KIND``) came from a platform it does not name, so they go with any."""
         kinds = {kind for kind, _ in self.sources}
         for source in self.archive.sources():
             kind, account = source["kind"], source["account_id"]
             anyone = account is None or (kind, None) in self.sources
-            if kind in kinds and (anyone or (kind, account) in self.sources):
+            mine = kind in kinds and (anyone or (kind, account) in self.sources)
+            if mine or kind == IMPORT_KIND:
                 yield from sorted(self.archive.kept_files(source["id"], _ANY_NAME).items())
 
     def remove_stale(self, previous: dict[str, Any]) -> None:

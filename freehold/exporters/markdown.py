@@ -17,8 +17,10 @@ A message's Markdown stays Markdown, but nothing in it acts as HTML or fetches a
 (``inert``): outside code, a ``<`` that would open a tag, comment or declaration is written
 ``&lt;`` (so a system prompt holding ``</details>`` cannot close its block, an ``<img>`` cannot
 load), and an image written in the text (``![](https://tracker…)``) becomes a link; code is
-found by cmark-gfm's own parse (blocks) and CommonMark's backtick rule (spans). Control
-characters are shown as their escapes (``\x1b``), as ``show`` and the PDF show them
+found by a CommonMark block parse (markdown-it-py: code blocks, and the leaf block each line of
+text belongs to) and CommonMark's backtick rule inside one leaf block (spans), so a backtick
+cannot pair with one past a blank line or a heading and carry raw HTML out of the neutraliser.
+Control characters are shown as their escapes (``\x1b``), as ``show`` and the PDF show them
 (``render.visible``), so a note never turns binary to grep nor drives a terminal.
 Headings a message writes are moved below its role heading (``demote_headings``: a ``#`` in an
 answer under ``### Assistant`` becomes ``####``), found by cmark-gfm's own parse so that a
@@ -55,6 +57,7 @@ from urllib.parse import quote
 import cmarkgfm  # type: ignore[import-untyped,unused-ignore]
 import orjson
 from cmarkgfm.cmark import Options  # type: ignore[import-untyped,unused-ignore]
+from markdown_it import MarkdownIt
 
 from freehold import storage
 from freehold.archive import Archive, conversation_id
@@ -83,7 +86,11 @@ _HEADING_AT = re.compile(r'<h([1-6]) data-sourcepos="(\d+):(\d+)-(\d+):')
 _SOURCEPOS = Options.CMARK_OPT_SOURCEPOS  # tables and strikethrough change no heading: not needed
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _UNDERLINE = re.compile(r"^[ \t>]*(?:=+|-+)[ \t]*$")
-_CODE_BLOCK = re.compile(r'<pre data-sourcepos="(\d+):\d+-(\d+):')
+# CommonMark's block structure only (no inline pass): which lines are code, which leaf block
+# holds each line of text. Its tokens carry their lines (``map``).
+_BLOCKS = MarkdownIt("commonmark").disable(["inline", "text_join"])
+_LEAVES = frozenset({"fence", "code_block", "inline"})
+_CODE, _OTHER = -1, -2
 # A code span opens at a run of backticks after an even number of backslashes (an odd number
 # escapes its first backtick), and closes at the next run of the same length (no escapes inside).
 _CODE_SPAN = re.compile(r"(?<![`\\])(?:\\\\)*(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
@@ -210,31 +217,37 @@ def inert(text: str) -> str:
     if "<" not in text and "![" not in text:
         return text
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    code = _code_block_lines("\n".join(lines))
-    runs = groupby(enumerate(lines), key=lambda item: item[0] in code)
-    return "\n".join(
-        "\n".join(line for _, line in run)
-        if in_code
-        else _outside_spans("\n".join(line for _, line in run))
-        for in_code, run in runs
-    )
+    kinds = _line_kinds("\n".join(lines), len(lines))
+    runs = groupby(zip(kinds, lines, strict=True), key=lambda item: item[0])
+    return "\n".join(_made_inert(kind, [line for _, line in run]) for kind, run in runs)
 
 
-def _code_block_lines(text: str) -> set[int]:
-    """The 0-based lines of ``text`` that cmark-gfm parses as code blocks (fenced or indented)."""
-    try:
-        rendered: str = cmarkgfm.markdown_to_html(text, options=_SOURCEPOS)
-    except UnicodeEncodeError:  # a lone surrogate: cmark takes UTF-8 only; lines stay the same
-        rendered = cmarkgfm.markdown_to_html(_SURROGATE.sub("\ufffd", text), options=_SOURCEPOS)
-    lines: set[int] = set()
-    for first, last in _CODE_BLOCK.findall(rendered):
-        lines.update(range(int(first) - 1, int(last)))
-    return lines
+def _line_kinds(text: str, count: int) -> list[int]:
+    """For each line of ``text``: ``_CODE`` in a code block (fenced or indented), the number
+    of the leaf block holding inline text (a paragraph, a heading) it belongs to, or
+    ``_OTHER`` (blank lines, HTML blocks, thematic breaks), from a CommonMark parse of blocks
+    only. A code span lives inside one such leaf block, never across two."""
+    kinds = [_OTHER] * count
+    for number, token in enumerate(_BLOCKS.parse(text)):
+        if token.map is None or token.type not in _LEAVES:
+            continue
+        first, end = token.map
+        kind = _CODE if token.type in ("fence", "code_block") else number
+        kinds[first:end] = [kind] * (min(end, count) - first)
+    return kinds
+
+
+def _made_inert(kind: int, lines: list[str]) -> str:
+    if kind == _CODE:
+        return "\n".join(lines)
+    if kind == _OTHER:
+        return "\n".join(_neutral(line) for line in lines)
+    return _outside_spans("\n".join(lines))
 
 
 def _outside_spans(text: str) -> str:
-    """``_neutral`` applied to ``text`` outside its code spans (CommonMark: a run of backticks
-    up to the next run of the same length)."""
+    """``_neutral`` applied to the text of one leaf block outside its code spans (CommonMark:
+    a run of backticks up to the next run of the same length in the same block)."""
     pieces, at = [], 0
     for match in _CODE_SPAN.finditer(text):
         pieces += [_neutral(text[at : match.start()]), match.group()]

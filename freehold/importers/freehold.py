@@ -46,6 +46,7 @@ from freehold.exporters.json import (
     ACCOUNT,
     CONVERSATIONS,
     FORMAT_NAME,
+    IMPORT_KIND,
     MANIFEST,
     SOURCE_FILES,
     VERSION,
@@ -72,7 +73,7 @@ from freehold.tree import build_tree
 
 __all__ = ["FORMAT", "KIND", "PARSER_VERSION", "detect", "iter_conversations"]
 
-KIND = "freehold"
+KIND = IMPORT_KIND
 PARSER_VERSION = "freehold/2"
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")

@@ -1,6 +1,7 @@
 """simonw ``llm`` logs databases (``logs.db``, FORMATS.md §D.3).
 
-The database is opened read-only (``mode=ro`` URI, ``PRAGMA query_only``) and never written to.
+The database is opened read-only (``mode=ro`` URI, ``immutable`` when it has no ``-wal``, ``PRAGMA
+query_only``) and never written to: no ``-wal`` or ``-shm`` is made beside it.
 Two schemas are read, both when a database holds both:
 
 Legacy (llm ≤ 0.31): each ``conversations`` row (``id``, ``name`` → title, ``model``) becomes a
@@ -180,7 +181,13 @@ iter_conversations = _Llm.iter_conversations
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    """The person's ``logs.db`` for reading, never written: ``_sqlite.connect``'s read-only
+    rule (``mode=ro`` makes a WAL database's ``-wal`` and ``-shm`` beside it and leaves them;
+    ``immutable`` needs neither, so it is read so when it has no ``-wal``). Its own errors stay
+    SQLite's here: ``_guard`` turns them into the import's problems, not the archive's lines."""
+    wal = path.with_name(path.name + "-wal").exists()
+    target = f"{path.resolve().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
+    db = sqlite3.connect(target, uri=True)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA query_only = ON")
     return db

@@ -116,11 +116,15 @@ _DAMAGED = (
 
 
 class RunStore:
-    """The rehearsal file; the one class that writes it."""
+    """The rehearsal file; the one class that writes it. ``create=False``: for reading only
+    (the web pages): nothing is made nor switched to WAL, a folder this process cannot write
+    is read as it is, and a file not there reads as no run (``open_private``'s rule)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
-        self.db = open_private(path, _SCHEMA, threads=True, damaged=_DAMAGED)  # writes: _lock
+        self.db = open_private(  # writes: _lock
+            path, _SCHEMA, threads=True, damaged=_DAMAGED, create=create
+        )
         self._lock = threading.Lock()
 
     def close(self) -> None:

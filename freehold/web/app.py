@@ -12,6 +12,7 @@ of them are closed at shutdown, after any answer still on its way has been stopp
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from freehold import faults
 from freehold.archive import Archive, open_archive
 from freehold.errors import FreeholdError
 from freehold.safehtml import highlight_css
@@ -105,7 +107,11 @@ ROUTES = [
 
 
 def _error(request: Request, exc: Exception) -> Response:
-    """Errors become pages here, with the status ``failures.answer`` gives them."""
+    """Errors become pages here, with the status ``failures.answer`` gives them; one that is
+    freehold's own bug (``faults.is_bug``) has its traceback kept in the data folder's logs
+    first, and says so."""
+    if faults.is_bug(exc):
+        exc = faults.reported(exc, Path(request.app.state.archives.home))
     said = answer(exc)
     if "json" in request.headers.get("accept", ""):  # the composer's fetch: it shows ``error``
         body = {"status": said.status, "error": said.text}
@@ -152,7 +158,14 @@ def create_app(
 
     app = Starlette(
         routes=ROUTES,
-        exception_handlers={FreeholdError: _error, HTTPException: _error, Exception: _error},
+        exception_handlers={
+            FreeholdError: _error,
+            HTTPException: _error,
+            # handled where they are raised: the disk's fault logs no traceback (faults)
+            OSError: _error,
+            sqlite3.Error: _error,
+            Exception: _error,
+        },
         lifespan=lifespan,
     )
     app.state.archives = archives

@@ -13,8 +13,12 @@ What each error is answered with (docs/web.md; the choices in docs/decisions.md,
                   full                 507  its line (Insufficient Storage)
                   io, path, write      500  its line
     ArchiveError                       500  its line (damaged, or changed while read)
+    BugError                           500  its line: freehold's own bug, the file in the
+                                            data folder's logs its traceback went to
+                                            (``faults``: ``app._error`` makes it)
     any other FreeholdError            400  its line (what was asked cannot be done)
     HTTPException                      its own status and detail
+    OSError, a SQLite storage error    500  the error, "check the data folder and the disk"
     anything else                      500  "Internal error" (the traceback goes to the log)
 
 The lines are freehold's one-line messages, never a traceback.
@@ -22,11 +26,13 @@ The lines are freehold's one-line messages, never a traceback.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 
 from starlette.exceptions import HTTPException
 
 from freehold.errors import ArchiveError, FreeholdError, NotFoundError, StorageError
+from freehold.faults import BugError
 from freehold.web.imports import ImportRunningError
 
 __all__ = ["BUSY", "RETRY_AFTER", "Answer", "answer"]
@@ -52,12 +58,14 @@ def answer(error: Exception) -> Answer:
         return Answer(404, str(error))
     if isinstance(error, ImportRunningError):
         return Answer(409, str(error))
-    if isinstance(error, ArchiveError):
+    if isinstance(error, ArchiveError | BugError):
         return Answer(500, str(error))
     if isinstance(error, FreeholdError):
         return Answer(400, str(error))
     if isinstance(error, HTTPException):
         return Answer(error.status_code, str(error.detail), dict(error.headers or {}))
+    if isinstance(error, OSError | sqlite3.Error):  # faults.is_bug: not freehold's own
+        return Answer(500, f"{error} — check the files in the data folder and the disk")
     return Answer(500, "Internal error")
 
 

@@ -9,7 +9,6 @@ through ``safehtml`` like messages are.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from markupsafe import Markup
 from starlette.requests import Request
@@ -28,21 +27,15 @@ def _path(request: Request) -> Path:
 
 
 def rehearsals(request: Request) -> Response:
-    path = _path(request)
-    runs: list[dict[str, Any]] = []
-    if path.exists():
-        with RunStore(path) as store:
-            runs = [run for run in store.runs() if run["summary"] is not None]
+    with RunStore(_path(request), create=False) as store:
+        runs = [run for run in store.runs() if run["summary"] is not None]
     return page(request, "rehearsals.html", {"runs": runs})
 
 
 def rehearsal(request: Request) -> Response:
     number = int(request.path_params["run"])
-    path = _path(request)
-    doc = None
-    if path.exists():
-        with RunStore(path) as store:
-            doc = store.document(number)
+    with RunStore(_path(request), create=False) as store:
+        doc = store.document(number)
     if doc is None:
         raise NotFoundError(f"no finished rehearsal {number} — `freehold rehearse` makes one")
     markdown = lambda text: Markup(render_markdown(text))  # noqa: E731

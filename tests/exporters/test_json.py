@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from freehold._words import plural
 from freehold.archive import Archive
 from freehold.errors import FreeholdError
 from freehold.exporters import json as json_export
@@ -299,10 +300,79 @@ def test_account_records_and_kept_files_go_with_the_selections_sources(
 
     claude, claude_files, said = exported("claude", "--source", "claude")
     assert "user.json" not in claude_files and claude["account_records"] == 3
-    assert f"+ {3 + len(claude_files)} account records and kept files" in said
+    assert f"+ 3 account records, {plural(claude['source_files'], 'kept file')}" in said
     chatgpt, chatgpt_files, said = exported("chatgpt", "--source", "chatgpt")
     assert "user.json" in chatgpt_files and chatgpt["account_records"] == 0
     assert not (tmp_path / "chatgpt" / json_export.ACCOUNT).read_bytes()
     whole, whole_files, _ = exported("whole")
     assert whole["account_records"] == 3
     assert sorted(whole_files) == sorted(claude_files + chatgpt_files)
+
+
+def _export(home: Path, out: Path, *selection: str) -> tuple[dict[str, Any], list[str], str]:
+    """``freehold export --format json`` from ``home``: its manifest, the names of its kept
+    files and its summary line."""
+    from click.testing import CliRunner
+
+    from freehold.cli import cli
+
+    args = ["export", "--format", "json", "--out", str(out), *selection]
+    result = CliRunner().invoke(cli, args, env={"FREEHOLD_HOME": str(home)})
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / json_export.MANIFEST).read_text())
+    kept = [n for entry in manifest["files"].values() for n in entry.get("names", [])]
+    return manifest, kept, " ".join(result.stderr.split())
+
+
+def _import(home: Path, path: Path) -> None:
+    from click.testing import CliRunner
+
+    from freehold.cli import cli
+
+    result = CliRunner().invoke(cli, ["import", str(path)], env={"FREEHOLD_HOME": str(home)})
+    assert result.exit_code == 0, result.output
+
+
+def test_kept_files_that_came_through_a_freehold_export_go_with_any_export(
+    tmp_path: Path,
+) -> None:
+    """R3 #3 A: a second machine imports the first one's export, then the platform's own zip
+    (whose identical files are not stored twice): a narrower export carried no kept file,
+    since the freehold-kind import names no platform. Its files now go with any export."""
+    sample = Path(__file__).resolve().parents[2] / "examples" / "sample-chatgpt-export.zip"
+    first, second = tmp_path / "h1", tmp_path / "h2"
+    _import(first, sample)
+    _, whole_files, _ = _export(first, tmp_path / "ex1")
+    assert "user.json" in whole_files
+    _import(second, tmp_path / "ex1")
+    _import(second, sample)
+    some = json.loads((tmp_path / "ex1" / json_export.CONVERSATIONS).read_text().split("\n")[0])
+    manifest, kept, said = _export(second, tmp_path / "ex3", "--id", some["id"])
+    assert manifest["conversations"] == 1
+    assert sorted(set(kept)) == sorted(set(whole_files))
+    assert f"+ 0 account records, {plural(manifest['source_files'], 'kept file')}" in said
+
+
+def test_a_record_naming_no_conversations_project_goes_with_its_platform(
+    tmp_path: Path,
+) -> None:
+    """R3 #3 B: Grok's project instructions name a workspace no Grok conversation carries:
+    ``--source grok`` wrote an empty account.jsonl while the summary counted the kept file
+    as if it were the record. A record naming no conversation's account or project now goes
+    with its platform's export, and the summary counts records and files apart."""
+    home = tmp_path / "h"
+    grok = tmp_path / "g" / "prod-grok-backend.json"
+    grok.parent.mkdir()
+    turn = {"sender": "human", "message": "Q", "_id": "u1"}
+    turn["create_time"] = {"$date": {"$numberLong": "1735689600000"}}
+    conversation = {"id": "c1", "title": "B", "create_time": "2025-01-01T00:00:00+00:00"}
+    project = {"workspace_id": "p", "name": "P", "custom_personality": "Be concise"}
+    body = {"conversations": [{"conversation": conversation, "responses": [{"response": turn}]}]}
+    grok.write_text(json.dumps(body | {"projects": [project]}))
+    _import(home, grok)
+    _import(home, Path(__file__).resolve().parents[2] / "examples" / "sample-chatgpt-export.zip")
+    manifest, kept, said = _export(home, tmp_path / "ex5", "--source", "grok")
+    records = (tmp_path / "ex5" / json_export.ACCOUNT).read_text().splitlines()
+    assert [json.loads(line)["text"] for line in records] == ["Be concise"]
+    assert manifest["account_records"] == 1 and "user.json" not in kept
+    assert f"+ 1 account record, {plural(manifest['source_files'], 'kept file')}" in said

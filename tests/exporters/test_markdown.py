@@ -491,8 +491,12 @@ def injection_chat(folder: Path) -> Path:
         node("f", "b", "assistant", error("x", "```\n<img src=https://t.example/err.png>")),
         node("i", "f", "assistant", error("y", "    <img src=https://t.example/err2.png>")),
         node("v", "i", "user", voice("    <img src=https://t.example/voice.png>")),
+        # R3 #4: a code span never crosses a block boundary (a blank line, a heading).
+        node("p1", "v", "user", text("`a\n\n<img src=https://t.example/p1.png>\n\nb`")),
+        node("p2", "p1", "user", text("x `y\n\n![i](https://t.example/p2.png)\n\nz`")),
+        node("p3", "p2", "user", text("`a\n# <img src=https://t.example/p3.png> `")),
     ]
-    conversation = {"id": "inj", "title": "Inj", "create_time": T0, "current_node": "v"}
+    conversation = {"id": "inj", "title": "Inj", "create_time": T0, "current_node": "p3"}
     conversation["mapping"] = {n["id"]: n for n in nodes}
     path = folder / "inj.json"
     path.write_text(json.dumps([conversation]))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -299,6 +301,19 @@ def test_import_and_reimport_unchanged(archive: Archive, tmp_path: Path) -> None
     again = ingest(archive, path)
     assert again.conversations["unchanged"] == 3 and again.messages["new"] == 0
     assert sha(path) == before
+
+
+def test_a_wal_logs_db_is_read_without_a_file_made_beside_it(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """Review R3: ``mode=ro`` on a WAL database left ``logs.db-wal`` and ``-shm`` beside the
+    person's file; read as ``immutable`` when it has no ``-wal``, nothing is made."""
+    path = legacy_db(tmp_path)
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA journal_mode=WAL")  # its -wal and -shm go with the last connection
+    before = sorted(os.listdir(path.parent)), sha(path)
+    assert ingest(archive, path).conversations["new"] == 3
+    assert (sorted(os.listdir(path.parent)), sha(path)) == before
 
 
 def test_import_store_and_reimport_unchanged(archive: Archive, tmp_path: Path) -> None:

@@ -100,3 +100,27 @@ def test_each_kind_of_storage_failure_has_its_status(kind: str) -> None:
     assert isinstance(error, StorageError) and error.kind == kind
     assert answer(error).status == status
     assert set(FAILURES) == set(storage.STORAGE_KINDS)  # a new kind needs its status here
+
+
+def test_a_bug_is_said_to_be_one_with_its_traceback_kept(
+    _isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review R3 #6: freehold's own bug (here a constraint SQLite refuses) is the same rule
+    as the command line's (``faults``): the page says it is a bug to report and names the
+    file in the data folder's logs that holds its traceback; the page itself holds none."""
+    from freehold.archive import Archive
+
+    def broken(*args: object, **kwargs: object) -> None:
+        db = sqlite3.connect(":memory:")
+        db.executescript("CREATE TABLE t (a UNIQUE); INSERT INTO t VALUES (1), (1);")
+
+    home = sample_home(_isolated_home)
+    monkeypatch.setattr(Archive, "stats", broken)
+    for server in start_server(home):
+        with server.client() as client:
+            answered = client.get("/")
+    assert answered.status_code == 500 and "Traceback" not in answered.text
+    (line,) = [row for row in answered.text.splitlines() if 'class="notice error"' in row]
+    kept = sorted((home / "logs").glob("bug-*.txt"))
+    assert len(kept) == 1 and str(kept[0]) in line and "please report it" in line, line
+    assert "IntegrityError: UNIQUE constraint failed: t.a" in kept[0].read_text()
