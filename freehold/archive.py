@@ -27,10 +27,10 @@ conversation id in two accounts, ``_foreign``) is never merged: its raw version 
 A copy of the same account that must not replace the stored one (``_aside``: older by the
 platform's own update time, ``source_updated_at``, which only imports write; or salvaged, its
 messages unreadable) only adds its raw version, the messages only it has and its own differing
-words, off the visible path: the result does not depend on the order exports are imported in. Conversations missing from a full export of the same
-account are flagged ``gone_upstream_at``, never removed — unless that export brought a copy
-older than the archive's (it is older than what the archive holds). Queries live in
-``_queries.py``.
+words, off the visible path: the result does not depend on the order exports are imported
+in. Conversations missing from a full export of the same account are flagged
+``gone_upstream_at``, never removed — unless that export brought a copy older than the
+archive's (it is older than what the archive holds). Queries live in ``_queries.py``.
 """
 
 from __future__ import annotations
@@ -550,7 +550,7 @@ class _Plan:
     inserts: list[tuple[Any, ...]] = field(default_factory=list)
     updates: list[tuple[Any, ...]] = field(default_factory=list)
     result: AddResult = field(default_factory=lambda: AddResult("new"))
-    revisions: int = 0  # earlier texts kept (``_revision``): among the inserts, never read
+    revisions: int = 0  # earlier texts kept (``_revision``): among inserts or updates
     # The copy's own messages (parent first, parent unresolved) by source id, when revisions
     # are kept: the revisions a freehold export carries are among them (``_revision``).
     carried: dict[str, tuple[Any, ...]] = field(default_factory=dict)
@@ -1205,9 +1205,10 @@ class Archive:
         self, ready: Prepared, source_id: int, row: tuple[Any, ...], why: str
     ) -> AddResult:
         """Keep a copy of the same account that must not replace the stored one (``_aside``):
-        its raw JSON as a version, and the messages only it has, off the visible path. The conversation's head
-        (title, times, leaf), its path and the messages it holds stay as they are; it is
-        seen in this import, but a gone-upstream flag stays (an older copy proves nothing)."""
+        its raw JSON as a version, and the messages only it has, off the visible path. The
+        conversation's head (title, times, leaf), its path and the messages it holds stay as
+        they are; it is seen in this import, but a gone-upstream flag stays (an older copy
+        proves nothing)."""
         cid = ready.cid
         plan = self._plan(
             ready, self._existing(cid), add_only=True, revisions=_revising(row, ready)
@@ -1428,37 +1429,48 @@ class Archive:
                 or (keep_path and _without_path(found[1]) == _without_path((parent, *row)))
             ):
                 if add_only and revisions and _words(found[1]) != _words((parent, *row)):
-                    self._revision(plan, ready.cid, source_id, (parent, *row))
+                    self._revision(plan, ready.cid, source_id, (parent, *row), found[1])
                 plan.result.messages_unchanged += 1
                 continue  # its stored parent stays
             else:
                 if revisions and _words(found[1]) != _words((parent, *row)):
-                    self._revision(plan, ready.cid, source_id, found[1])
+                    self._revision(plan, ready.cid, source_id, found[1], (parent, *row))
                 plan.updates.append((parent, *row, found[0]))
                 plan.result.messages_updated += 1
             plan.tree.parents[ids[source_id]] = parent
         return plan
 
-    def _revision(self, plan: _Plan, cid: str, source_id: str, row: tuple[Any, ...]) -> None:
+    def _revision(
+        self, plan: _Plan, cid: str, source_id: str, row: tuple[Any, ...], shown: tuple[Any, ...]
+    ) -> None:
         """Keep ``row`` (parent first), words message ``source_id`` had in another copy, as
         a sibling beside it: source id ``<id>#rev-<n>``, off the visible path, searchable; its
         children stay with the message. Every ``<n>`` the archive holds or the copy carries
         (a freehold export's revisions) is taken; words kept as a revision by either already
         are not kept again, so importing copies in any order, any number of times, keeps each
-        text once."""
+        text once. No revision holds the words the message has after this copy (``shown``):
+        a stored one that does (the words came back, A→B→A) takes ``row``'s words instead."""
         n = 1
+        back = None  # a stored revision (not one the copy carries) with the shown words
         while (key := f"{source_id}#rev-{n}") in plan.tree.ids or key in plan.carried:
             stored = plan.found.get(key)
             kept = [plan.carried.get(key), stored[1] if stored else None]
             if any(k is not None and _words(k) == _words(row) for k in kept):
                 return
+            if stored and key not in plan.carried and _words(stored[1]) == _words(shown):
+                back = back or stored[0]
             n += 1
+        plan.revisions += 1
+        revision = (row[0], *row[1:9], 0, *row[10:])
+        if back is not None:
+            plan.updates.append((*revision, back))
+            plan.tree.parents[back] = row[0]
+            return
         ids = plan.tree.ids
         ids[key] = self._next_message_id
         self._next_message_id += 1
-        plan.inserts.append((ids[key], cid, row[0], key, *row[1:9], 0, *row[10:]))
+        plan.inserts.append((ids[key], cid, row[0], key, *revision[1:]))
         plan.tree.parents[ids[key]] = row[0]
-        plan.revisions += 1
 
     def _write_local(self, ready: Prepared, plan: _Plan) -> None:
         """Turns a freehold export carried keep their origin and how they were got."""

@@ -245,6 +245,34 @@ def test_changed_messages_merge_the_same_whichever_copy_comes_first(tmp_path: Pa
     assert len(found[0]) == 3
 
 
+def test_words_that_come_back_are_not_kept_again_as_a_revision(tmp_path: Path) -> None:
+    """Probe P item 6: a message changed A→B→A kept A as a revision beside A itself (two
+    search hits, the same words); no revision holds a message's current words, and the
+    archive is the same whichever order the copies come in."""
+    copies = [
+        _file(tmp_path / f"{name}.json", [_oak(text, update_time=at)])
+        for name, text, at in (
+            ("a", "Use a sharp plane.", 1700000002.0),
+            ("b", "REWRITTEN", 1750000000.0),
+            ("c", "Use a sharp plane.", 1760000000.0),
+        )
+    ]
+    found = []
+    for name, order in (("abc", copies), ("cab", [copies[2], *copies[:2]])):
+        with open_archive(tmp_path / name) as archive:
+            for path in order:
+                import_path(archive, path)
+            cid = archive.resolve("conv-oak")
+            found.append(_texts(archive, cid))
+            assert len(archive.search("sharp plane")) == 1
+    assert found[0] == found[1]
+    assert found[0] == {
+        "u1": "How do I plane oak?",
+        "a1": "Use a sharp plane.",
+        "a1#rev-1": "REWRITTEN",
+    }
+
+
 def test_the_same_conversation_from_another_account_is_kept_as_raw_json_only(
     archive: Archive, tmp_path: Path
 ) -> None:
