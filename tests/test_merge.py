@@ -265,6 +265,7 @@ def test_words_that_come_back_are_not_kept_again_as_a_revision(tmp_path: Path) -
             cid = archive.resolve("conv-oak")
             found.append(_texts(archive, cid))
             assert len(archive.search("sharp plane")) == 1
+            assert len(archive.search("REWRITTEN")) == 1  # the swapped row is indexed anew
     assert found[0] == found[1]
     assert found[0] == {
         "u1": "How do I plane oak?",
