@@ -22,14 +22,15 @@ raw versions the archive lacks (a freehold export: turns written on another mach
 kept there; they are added, ``_carries_more``); otherwise the normalised rows are compared by
 digest: new messages are added, changed ones updated (other words keep the words they had
 beside them as a revision, ``<id>#rev-<n>``, off the visible path), none ever deleted, and
-each distinct raw version is kept. A copy that must not replace the stored one (``_aside``:
-older by the platform's own update time, ``source_updated_at``, which only imports write;
-another account's; or salvaged, its messages unreadable) only adds its raw version, the
-messages only it has and its own differing words, off the visible path: the result does not
-depend on the order exports are imported in. Conversations missing from a full export of the same
-account are flagged ``gone_upstream_at``, never removed — unless that export brought a copy
-older than the archive's (it is older than what the archive holds). Queries live in
-``_queries.py``.
+each distinct raw version is kept. A copy of another account than the stored one's (the same
+conversation id in two accounts, ``_foreign``) is never merged: its raw version alone is kept.
+A copy of the same account that must not replace the stored one (``_aside``: older by the
+platform's own update time, ``source_updated_at``, which only imports write; or salvaged, its
+messages unreadable) only adds its raw version, the messages only it has and its own differing
+words, off the visible path: the result does not depend on the order exports are imported
+in. Conversations missing from a full export of the same account are flagged
+``gone_upstream_at``, never removed — unless that export brought a copy older than the
+archive's (it is older than what the archive holds). Queries live in ``_queries.py``.
 """
 
 from __future__ import annotations
@@ -549,7 +550,7 @@ class _Plan:
     inserts: list[tuple[Any, ...]] = field(default_factory=list)
     updates: list[tuple[Any, ...]] = field(default_factory=list)
     result: AddResult = field(default_factory=lambda: AddResult("new"))
-    revisions: int = 0  # earlier texts kept (``_revision``): among the inserts, never read
+    revisions: int = 0  # earlier texts kept (``_revision``): among inserts or updates
     # The copy's own messages (parent first, parent unresolved) by source id, when revisions
     # are kept: the revisions a freehold export carries are among them (``_revision``).
     carried: dict[str, tuple[Any, ...]] = field(default_factory=dict)
@@ -610,17 +611,13 @@ def _aside(head: Conversation, count: int, stored: _Stored) -> tuple[str, bool] 
     whether that is because it is older (which says the whole export is:
     ``mark_gone_upstream``); None when it does.
 
-    A salvaged copy (its messages unreadable) never does, nor one of another account (the
-    same conversation id in two accounts: positional ids make it likely), nor one without
-    messages where the stored one has some (a `"mapping": null`); nor one older than the
-    stored copy by the platform's own update time. A stored conversation without messages
-    has nothing to lose: any readable copy replaces it. Without both times, the copy
-    imported last wins."""
+    A salvaged copy (its messages unreadable) never does, nor one without messages where
+    the stored one has some (a `"mapping": null`); nor one older than the stored copy by the
+    platform's own update time. A stored conversation without messages has nothing to lose:
+    any readable copy replaces it. Without both times, the copy imported last wins. (A copy
+    of another account is weighed before: ``_foreign``.)"""
     if head.salvaged:
         return "its messages could not be read", False
-    if head.account_id and stored.account and head.account_id != stored.account:
-        account = f"another account ({head.account_id}) than the archive's copy ({stored.account})"
-        return f"it belongs to {account}", False
     if not count and stored.messages:
         return "it holds no messages", False
     when = _upstream_time(head)
@@ -628,6 +625,16 @@ def _aside(head: Conversation, count: int, stored: _Stored) -> tuple[str, bool] 
         return None
     older = f"updated {_iso(when)}"
     return f"an older copy ({older}) than the archive's ({_iso(stored.updated)})", True
+
+
+def _foreign(head: Conversation, stored: _Stored) -> str | None:
+    """The account ``head``'s copy belongs to when it is another than the ``stored`` copy's
+    (both known): the same conversation id in two accounts, which positional ids make likely.
+    Its messages are another person's, never the stored conversation's branches or revisions:
+    only its raw JSON is kept (``_add_foreign``). None for a copy of the same account."""
+    if head.account_id and stored.account and head.account_id != stored.account:
+        return head.account_id
+    return None
 
 
 def _upstream_time(head: Conversation) -> float | None:
@@ -1085,9 +1092,10 @@ class Archive:
         local = _local.has_local(self.db, cid)
         # The raw JSON the stored copy came from is never an older copy of itself: re-read, its
         # times are what a fixed importer reads in it, not a time to compare (``_aside``).
-        aside = _aside(
-            ready.head, len(ready.rows), _Stored(row[2], None if same else row[8], row[9])
-        )
+        stored = _Stored(row[2], None if same else row[8], row[9])
+        if (account := _foreign(ready.head, stored)) is not None:
+            return self._add_foreign(ready, source_id, account, row[9])
+        aside = _aside(ready.head, len(ready.rows), stored)
         if aside is not None:
             why, older = aside
             if older:
@@ -1177,13 +1185,30 @@ class Archive:
         self.db.execute("UPDATE conversations SET digest=? WHERE id=?", (digest, cid))
         return digest
 
+    def _add_foreign(
+        self, ready: Prepared, source_id: int, account: str, stored_account: str
+    ) -> AddResult:
+        """Keep a copy of another ``account`` (``_foreign``) as a raw version only: no
+        message, revision or file link is added and the conversation's row is left as it
+        was (it is not seen in this import: the export is another account's). The report
+        says so once, by the import that brought this raw JSON."""
+        result = AddResult("unchanged")
+        if self._keep_raw(_raw_rows(ready, source_id)):
+            result.notes = [
+                f"a copy of another account ({account}) is kept as raw JSON only — its "
+                f"messages are not merged into the archive's copy ({stored_account}); to "
+                "read them, import that export into a data folder of its own (FREEHOLD_HOME)"
+            ]
+        return result
+
     def _add_aside(
         self, ready: Prepared, source_id: int, row: tuple[Any, ...], why: str
     ) -> AddResult:
-        """Keep a copy that must not replace the stored one (``_aside``): its raw JSON as a
-        version, and the messages only it has, off the visible path. The conversation's head
-        (title, times, leaf), its path and the messages it holds stay as they are; it is
-        seen in this import, but a gone-upstream flag stays (an older copy proves nothing)."""
+        """Keep a copy of the same account that must not replace the stored one (``_aside``):
+        its raw JSON as a version, and the messages only it has, off the visible path. The
+        conversation's head (title, times, leaf), its path and the messages it holds stay as
+        they are; it is seen in this import, but a gone-upstream flag stays (an older copy
+        proves nothing)."""
         cid = ready.cid
         plan = self._plan(
             ready, self._existing(cid), add_only=True, revisions=_revising(row, ready)
@@ -1404,37 +1429,48 @@ class Archive:
                 or (keep_path and _without_path(found[1]) == _without_path((parent, *row)))
             ):
                 if add_only and revisions and _words(found[1]) != _words((parent, *row)):
-                    self._revision(plan, ready.cid, source_id, (parent, *row))
+                    self._revision(plan, ready.cid, source_id, (parent, *row), found[1])
                 plan.result.messages_unchanged += 1
                 continue  # its stored parent stays
             else:
                 if revisions and _words(found[1]) != _words((parent, *row)):
-                    self._revision(plan, ready.cid, source_id, found[1])
+                    self._revision(plan, ready.cid, source_id, found[1], (parent, *row))
                 plan.updates.append((parent, *row, found[0]))
                 plan.result.messages_updated += 1
             plan.tree.parents[ids[source_id]] = parent
         return plan
 
-    def _revision(self, plan: _Plan, cid: str, source_id: str, row: tuple[Any, ...]) -> None:
+    def _revision(
+        self, plan: _Plan, cid: str, source_id: str, row: tuple[Any, ...], shown: tuple[Any, ...]
+    ) -> None:
         """Keep ``row`` (parent first), words message ``source_id`` had in another copy, as
         a sibling beside it: source id ``<id>#rev-<n>``, off the visible path, searchable; its
         children stay with the message. Every ``<n>`` the archive holds or the copy carries
         (a freehold export's revisions) is taken; words kept as a revision by either already
         are not kept again, so importing copies in any order, any number of times, keeps each
-        text once."""
+        text once. No revision holds the words the message has after this copy (``shown``):
+        a stored one that does (the words came back, A→B→A) takes ``row``'s words instead."""
         n = 1
+        back = None  # a stored revision (not one the copy carries) with the shown words
         while (key := f"{source_id}#rev-{n}") in plan.tree.ids or key in plan.carried:
             stored = plan.found.get(key)
             kept = [plan.carried.get(key), stored[1] if stored else None]
             if any(k is not None and _words(k) == _words(row) for k in kept):
                 return
+            if stored and key not in plan.carried and _words(stored[1]) == _words(shown):
+                back = back or stored[0]
             n += 1
+        plan.revisions += 1
+        revision = (row[0], *row[1:9], 0, *row[10:])
+        if back is not None:
+            plan.updates.append((*revision, back))
+            plan.tree.parents[back] = row[0]
+            return
         ids = plan.tree.ids
         ids[key] = self._next_message_id
         self._next_message_id += 1
-        plan.inserts.append((ids[key], cid, row[0], key, *row[1:9], 0, *row[10:]))
+        plan.inserts.append((ids[key], cid, row[0], key, *revision[1:]))
         plan.tree.parents[ids[key]] = row[0]
-        plan.revisions += 1
 
     def _write_local(self, ready: Prepared, plan: _Plan) -> None:
         """Turns a freehold export carried keep their origin and how they were got."""

@@ -66,7 +66,8 @@ class ReparseReport:
         return {
             "ok": self.ok,
             "dry_run": self.dry_run,
-            "source_id": None if self.dry_run else counts["source_id"],
+            # a dry run's rows are rolled back, and nothing to convert makes none (0)
+            "source_id": None if self.dry_run else counts["source_id"] or None,
             "conversations": {
                 "read": read["read"] + read["skipped"],
                 "reconverted": read["updated"],
@@ -190,7 +191,7 @@ class _Run:
             again = not newer_parser(stored.parser_version, module.PARSER_VERSION)
             result = self.archive.add_conversation(ready, source_id, again=again)
             self.report.counts.count(ready, tally, result)
-            self._item(stored, module.PARSER_VERSION, _status(result))
+            self._item(stored, module.PARSER_VERSION, _status(result), result=result)
 
     def _converted(self, stored: Stored, module: Any) -> tuple[Conversation, list[Problem]] | str:
         """The conversation converted again and its problems, or why it cannot be."""
@@ -238,8 +239,17 @@ class _Run:
         self.report.counts.problem(Problem(where, why, lost=False, skipped=1))
         self._item(stored, None, "skipped", why)
 
-    def _item(self, stored: Stored, version: str | None, status: str, why: str = "") -> None:
-        item = {
+    def _item(
+        self,
+        stored: Stored,
+        version: str | None,
+        status: str,
+        why: str = "",
+        result: AddResult | None = None,
+    ) -> None:
+        """One conversation of the report: what converted it, and what that did (or would)
+        to its messages."""
+        item: dict[str, Any] = {
             "id": stored.cid,
             "source_kind": stored.kind,
             "title": stored.title,
@@ -249,6 +259,12 @@ class _Run:
         }
         if why:
             item["why"] = why
+        if result is not None:
+            item["messages"] = {
+                "new": result.messages_new,
+                "updated": result.messages_updated,
+                "unchanged": result.messages_unchanged,
+            }
         self.report.items.append(item)
 
 

@@ -110,6 +110,26 @@ def test_a_reader_that_closed_the_pipe_ends_the_command_quietly(home: Path) -> N
     assert done.stderr == b""
 
 
+def test_a_reader_that_leaves_during_a_long_json_ends_the_command_with_141(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    """Probe P item 3: ``show … --json | head -1`` with more JSON than a pipe holds. With
+    Python's output unbuffered (``PYTHONUNBUFFERED``, as here) the whole document was one
+    write, which the reader's leaving cut short with no error: exit 0, the JSON cut."""
+    long = "word " * 40_000  # 200 KB, three times what a pipe holds
+    export = chatgpt_chats(tmp_path / "c.zip", {"c1": ("Long", ["q", long])}, 1.7e9)
+    assert run("import", str(export)).exit_code == 0
+    reading, writing = os.pipe()
+    command = [sys.executable, "-m", "freehold", "show", "c1", "--json"]
+    env = {**os.environ, "FREEHOLD_HOME": str(_isolated_home), "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(command, stdout=writing, stderr=subprocess.PIPE, env=env) as process:
+        os.close(writing)
+        assert os.read(reading, 100)  # it is writing: the reader reads a line and goes
+        os.close(reading)
+        _, stderr = process.communicate(timeout=60)
+    assert (process.returncode, stderr) == (141, b"")
+
+
 def _as_on_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # a suite run in the background ignores it
 

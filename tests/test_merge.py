@@ -2,7 +2,7 @@
 freehold export carries arrive even when the platform's copy is the same; which copy is older
 is judged by the platform's own update time (``conversations.source_updated_at``), never by one
 a local turn moved; a message whose text changed upstream keeps its earlier text as a revision;
-the same conversation id from another account is kept aside, not merged."""
+the same conversation id from another account is kept as raw JSON only, not merged."""
 
 from __future__ import annotations
 
@@ -245,20 +245,58 @@ def test_changed_messages_merge_the_same_whichever_copy_comes_first(tmp_path: Pa
     assert len(found[0]) == 3
 
 
-def test_the_same_conversation_from_another_account_is_kept_aside(
+def test_words_that_come_back_are_not_kept_again_as_a_revision(tmp_path: Path) -> None:
+    """Probe P item 6: a message changed A→B→A kept A as a revision beside A itself (two
+    search hits, the same words); no revision holds a message's current words, and the
+    archive is the same whichever order the copies come in."""
+    copies = [
+        _file(tmp_path / f"{name}.json", [_oak(text, update_time=at)])
+        for name, text, at in (
+            ("a", "Use a sharp plane.", 1700000002.0),
+            ("b", "REWRITTEN", 1750000000.0),
+            ("c", "Use a sharp plane.", 1760000000.0),
+        )
+    ]
+    found = []
+    for name, order in (("abc", copies), ("cab", [copies[2], *copies[:2]])):
+        with open_archive(tmp_path / name) as archive:
+            for path in order:
+                import_path(archive, path)
+            cid = archive.resolve("conv-oak")
+            found.append(_texts(archive, cid))
+            assert len(archive.search("sharp plane")) == 1
+            assert len(archive.search("REWRITTEN")) == 1  # the swapped row is indexed anew
+    assert found[0] == found[1]
+    assert found[0] == {
+        "u1": "How do I plane oak?",
+        "a1": "Use a sharp plane.",
+        "a1#rev-1": "REWRITTEN",
+    }
+
+
+def test_the_same_conversation_from_another_account_is_kept_as_raw_json_only(
     archive: Archive, tmp_path: Path
 ) -> None:
+    """Probe P item 1: another account's copy adds no message and no revision (it was
+    merged as a branch); its raw version is kept and the report says so, once."""
     import_path(archive, _zip(tmp_path / "x.zip", [_oak()], account="user-X"))
-    other = _oak("Account Y's answer", update_time=1750000000.0)
-    report = import_path(archive, _zip(tmp_path / "y.zip", [other], account="user-Y")).to_json()
-    assert any("another account (user-Y)" in note for note in _notes(report))
     cid = archive.resolve("conv-oak")
-    row = archive.db.execute("SELECT account_id FROM conversations").fetchone()
-    assert row == ("user-X",)
+    before = _texts(archive, cid)
+    other = _oak("Account Y's answer", update_time=1750000000.0)
+    other["mapping"]["a2"] = _node("a2", "a1", "user", "Only Y asked this", 1700000003.0)
+    other["mapping"]["a1"]["children"].append("a2")
+    y_zip = _zip(tmp_path / "y.zip", [other], account="user-Y")
+    report = import_path(archive, y_zip).to_json()
+    note = "a copy of another account (user-Y) is kept as raw JSON only"
+    assert sum(note in n for n in _notes(report)) == 1, _notes(report)
+    assert _texts(archive, cid) == before  # no message of Y's, no revision
+    assert not archive.search("Account Y's answer") and not archive.search("Only Y asked")
     conv = archive.get_conversation(cid)
-    assert branch_paths(conv.messages)[0][-1].text == "Use a sharp plane."
-    assert archive.search("Account Y's answer")  # kept, off the visible path
-    assert len(archive.raw_versions(cid)) == 2
+    assert (conv.message_count, conv.branch_count) == (2, 1)
+    assert archive.db.execute("SELECT account_id FROM conversations").fetchone() == ("user-X",)
+    assert len(archive.raw_versions(cid)) == 2  # Y's words are kept, as raw JSON
+    again = import_path(archive, y_zip).to_json()
+    assert not _notes(again) and _texts(archive, cid) == before
 
 
 # -- review R1: a freehold export's revisions, raw versions and times -----------------------

@@ -321,6 +321,8 @@ def test_dry_run_lists_what_would_change_and_changes_nothing(
     assert [(i["id"], i["parser_version"], i["converted_by"]) for i in changed] == [
         (cid, "openwebui/1", OPENWEBUI)
     ]
+    # what would change in it, per conversation (probe P item 7): ra2's text
+    assert changed[0]["messages"] == {"new": 0, "updated": 1, "unchanged": 1}
     assert _tables(archive) == before and archive.sources() == sources
     assert _text(archive, "ra2") == "255"
     other = CliRunner().invoke(cli, ["reparse", "--dry-run", "--json", "--source", "claude"])
@@ -329,6 +331,26 @@ def test_dry_run_lists_what_would_change_and_changes_nothing(
     shown = CliRunner().invoke(cli, ["reparse", "--dry-run"], env=every_step)
     assert "would change: " + cid in shown.stdout and "dry run" in shown.stdout
     assert "reparse: 3/3 conversations" in shown.stderr  # the progress line off a terminal
+
+
+def test_nothing_to_convert_is_one_line_and_no_run(
+    archive: Archive, real: Path, _isolated_home: Path
+) -> None:
+    """Probe P item 7: a table of zeros, and ``"source_id": 0`` (no such run) in --json."""
+    import_path(archive, real / EXPORT, reader_process=False)
+    sources = archive.sources()
+    for options in ([], ["--dry-run"]):
+        shown = CliRunner().invoke(cli, ["reparse", *options])
+        assert shown.exit_code == 0, shown.output
+        assert shown.stdout == (
+            "nothing to convert: every conversation was stored by its importer's current "
+            "version (use --all)\n"
+        )
+        report = json.loads(CliRunner().invoke(cli, ["reparse", "--json", *options]).stdout)
+        assert report["source_id"] is None and report["conversations"]["read"] == 0
+    none = CliRunner().invoke(cli, ["reparse", "--all", "--source", "claude"])
+    assert none.stdout == "nothing to convert: the archive holds no claude conversation\n"
+    assert archive.sources() == sources
 
 
 def test_interrupted_midway_leaves_it_consistent_and_a_second_run_finishes(

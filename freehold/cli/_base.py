@@ -134,12 +134,25 @@ def check_period(since: str | None, until: str | None) -> None:
 def print_json(value: Any) -> None:
     """``value`` as JSON on stdout. Where stdout cannot hold every character (a terminal in
     another code page than UTF-8: ``main``), each other one is its ``\\uXXXX`` escape: the
-    same JSON, in ASCII."""
+    same JSON, in ASCII.
+
+    Written in pieces a pipe takes whole or refuses (``_PIECE``), so a reader that leaves
+    (``| head``) makes a write fail with EPIPE, which ``Commands.invoke`` ends with 141. One
+    write of the whole document could be cut short instead, and with Python's output
+    unbuffered (``PYTHONUNBUFFERED``, ``-u``) the text layer drops what a short write left,
+    with no error: exit 0, the JSON cut."""
     dumped = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
     text = render.json_text(dumped)
     if not is_utf8(sys.stdout):
         text = _NON_ASCII.sub(_json_escape, text)
-    click.echo(text)
+    for start in range(0, len(text), _PIECE):
+        click.echo(text[start : start + _PIECE], nl=False)
+    click.echo()
+
+
+# Characters: at most 4 KiB in UTF-8, PIPE_BUF on Linux, the most a pipe writes whole or not
+# at all (POSIX); each piece is one write to an unbuffered stdout.
+_PIECE = 1024
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")

@@ -96,6 +96,8 @@ def reparse(source: str | None, everything: bool, dry_run: bool, as_json: bool) 
             report = reparse_module.run(archive, todo, dry_run=dry_run, progress=tick).to_json()
     if as_json:
         print_json(report)
+    elif not todo:
+        out.print(_nothing_to_convert(source, everything), highlight=False, soft_wrap=True)
     else:
         out.print(render.reparse_report(report))
         for line in render.reparse_items(report):
@@ -103,6 +105,16 @@ def reparse(source: str | None, everything: bool, dry_run: bool, as_json: bool) 
         print_problems(report)
     if not report["ok"]:
         raise click.exceptions.Exit(1)
+
+
+def _nothing_to_convert(kind: str | None, everything: bool) -> str:
+    """The one line of a reparse that found nothing to convert: a table of zeros said less."""
+    if everything:
+        return f"nothing to convert: the archive holds no {kind + ' ' if kind else ''}conversation"
+    return (
+        f"nothing to convert: every {kind + ' ' if kind else ''}conversation was stored by "
+        "its importer's current version (use --all)"
+    )
 
 
 @click.command()
