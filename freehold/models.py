@@ -42,6 +42,7 @@ __all__ = [
     "FILE_PARTS",
     "INSTRUCTION_KINDS",
     "KIND_NAMES",
+    "PART_LABELS",
     "ROLE_NAMES",
     "SHOWN_TEXT",
     "AttachmentRef",
@@ -59,6 +60,8 @@ __all__ = [
     "context_label",
     "count_branches",
     "entity_label",
+    "not_understood",
+    "part_label",
     "pickled_by_fields",
     "without_citation_marks",
 ]
@@ -87,6 +90,17 @@ CONTEXT_FIELDS = (
     ("memory", "Memory"),
     ("instructions", "Instructions"),
 )
+# The label every renderer puts on a part shown apart from the message's words (English: the
+# web page translates it): ``show``, the Markdown, HTML and PDF exports and the web page, by one
+# table (``part_label``), so reasoning never reads as the answer in one of them and not another.
+PART_LABELS = {
+    "thought": "Thought",
+    "web": "Web result",
+    "execution_output": "Output",
+    "error": "Error",
+    "transcript": "voice",
+    "unknown": "Content not understood",
+}
 
 # What a reader calls a message (a hidden one, mostly) by what it holds, first rule that matches:
 # a few source content types that say more than their parts, then the parts, then the role.
@@ -325,6 +339,26 @@ class Message:
             if part.get("type") == "citation" and isinstance(url, str) and url not in seen:
                 seen[url] = str(part.get("title") or url)
         return seen
+
+
+def part_label(part: Part, translate: Callable[[str], str] | None = None) -> str:
+    """The label a part shown apart carries (``PART_LABELS``), ``translate`` turning it into the
+    reader's language: a thought's with its summary (``Thought: Weighing the options``), an
+    unknown part's with its content type; "" for a part that is the message's own words."""
+    kind = str(part.get("type"))
+    if kind not in PART_LABELS:
+        return ""
+    label = (translate or _same)(PART_LABELS[kind])
+    summary = part.get("summary") if kind == "thought" else part.get("content_type")
+    if kind in ("thought", "unknown") and isinstance(summary, str) and summary.strip():
+        label += f": {' '.join(summary.split())}"
+    return label
+
+
+def not_understood(part: Part) -> Part:
+    """A part no renderer knows, as an ``unknown`` one naming what it is (its content type,
+    else its type): what its label (``part_label``) says."""
+    return {"type": "unknown", "content_type": part.get("content_type") or part.get("type")}
 
 
 def _blank(part: Part) -> bool:

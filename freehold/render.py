@@ -38,6 +38,7 @@ from freehold.models import (
     Message,
     Part,
     context_label,
+    part_label,
     without_citation_marks,
 )
 from freehold.progress import plural
@@ -219,6 +220,7 @@ def _message(message: Message) -> RenderableType:
     for part, ref in shown:
         if ref is None:  # files are listed below, with the message's other attachments
             body.extend(_part(part, markdown=message.role == "assistant"))
+    body.extend(_sources(message.sources()))
     body.extend(
         _text(f"  📎 {ref.name or ref.pointer}" + ("" if ref.sha256 else " (missing)"), "blue")
         for ref in message.attachments
@@ -230,29 +232,58 @@ def _message(message: Message) -> RenderableType:
     return Group(*body, Text(""))
 
 
+def _sources(sources: dict[str, str]) -> list[RenderableType]:
+    """A message's citations (``Message.sources``) listed apart, as the exports list them:
+    "Sources:", then one line each, ``url — title`` (the URL alone when it has no title)."""
+    if not sources:
+        return []
+    lines = (url if title == url else f"{url} — {title}" for url, title in sources.items())
+    return [_text("Sources:", "dim"), *(_text(f"  {line}", "blue") for line in lines)]
+
+
 def _part(part: Part, *, markdown: bool) -> list[RenderableType]:
     """One part of a message as the exports show it (``layout``'s order, never the search
     text): words (Markdown in an answer), a tool call's input as code, an output as a tool
-    result, custom instructions under their labels, a part not understood named (kept raw)."""
+    result, custom instructions under their labels, and every other part under the label the
+    exports give it (``part_label``: reasoning is never printed as if it were the answer)."""
     kind, text = part.get("type"), str(part.get("text") or "")
+    label = part_label(part)
     if kind == "unknown":
-        return [_text(f"(content not understood: {part.get('content_type')}, kept raw)", "dim")]
+        return [_text(f"({label}, kept raw)", "dim")]
     if kind in SHOWN_TEXT:
         words = without_citation_marks(text).strip()
         if kind == "transcript" and words:
-            words = f"(voice) {words}"
+            words = f"({label}) {words}"
         return [_words(words, markdown=markdown)] if words else []
     if kind == "code":
         return [_code(text, part.get("language"))] if text.strip() else []
     if kind == "execution_output":
-        return [_text("Output:", "dim"), _code(text, None)] if text.strip() else []
+        return [_text(f"{label}:", "dim"), _code(text, None)] if text.strip() else []
     if kind == "context":
         fields = ((label, part.get(key)) for key, label in CONTEXT_FIELDS)
         return [_text(f"{label}: {value}") for label, value in fields if value]
     if kind == "error":
-        return [_text(f"Error ({part.get('name') or 'unnamed'}): {text}", "red")]
-    shown = (text or str(part.get("url") or "")).strip()  # reasoning, a web result, …
-    return [_text(shown, "dim")] if shown else []
+        return [_text(f"{label} ({part.get('name') or 'unnamed'}): {text}", "red")]
+    if kind == "web":
+        return _web(part, label)
+    shown = text.strip()  # reasoning, or a part of a kind no renderer names
+    if not shown:
+        return []
+    return [_text(label, "italic dim"), _text(shown, "dim")] if label else [_text(shown, "dim")]
+
+
+def _web(part: Part, label: str) -> list[RenderableType]:
+    """A web result as the exports show it: its title (else its URL) and domain, the URL, the
+    words it quotes."""
+    url, title = str(part.get("url") or ""), str(part.get("title") or "")
+    head = f"{label}: {title or url}" if title or url else label
+    if part.get("domain"):
+        head += f" · {part['domain']}"
+    lines: list[RenderableType] = [_text(head, "italic dim")]
+    if url and title:
+        lines.append(_text(f"  {url}", "blue"))
+    words = str(part.get("text") or "").strip()
+    return lines + ([_text(words, "dim")] if words else [])
 
 
 def _words(text: str, *, markdown: bool) -> RenderableType:

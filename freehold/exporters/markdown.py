@@ -66,6 +66,8 @@ from freehold.models import (
     Message,
     Part,
     context_label,
+    not_understood,
+    part_label,
     without_citation_marks,
 )
 from freehold.render import visible
@@ -460,11 +462,11 @@ def _code_part(note: _Note, part: Part) -> str:
 
 def _output_part(note: _Note, part: Part) -> str:
     text = str(part.get("text") or "")
-    return f"*Output:*\n\n{_fence(text)}" if text else ""
+    return f"*{part_label(part)}:*\n\n{_fence(text)}" if text else ""
 
 
 def _web_part(note: _Note, part: Part) -> str:
-    title = _inline(str(part.get("title") or part.get("url") or "Web result"), 200)
+    title = _inline(str(part.get("title") or part.get("url") or part_label(part)), 200)
     head = f"**{_link(part.get('url'), title)}**"
     if part.get("domain"):
         head += f" · {_inline(str(part['domain']), 80)}"
@@ -474,8 +476,7 @@ def _web_part(note: _Note, part: Part) -> str:
 
 def _thought_part(note: _Note, part: Part) -> str:
     text = inert(str(part.get("text") or ""))
-    summary = part.get("summary")
-    label = f"Thought: {' '.join(summary.split())}" if isinstance(summary, str) else "Thought"
+    label = part_label(part)
     if note.in_details:
         return f"*{_inline(label, 200)}*\n\n{text}" if text else ""
     return _details(label, text) if text else ""
@@ -491,18 +492,18 @@ def _context_part(note: _Note, part: Part) -> str:
 def _error_part(note: _Note, part: Part) -> str:
     name = f" ({_inline(str(part['name']), 80)})" if part.get("name") else ""
     text = inert(str(part.get("text") or ""))
-    return _quote(f"**Error**{name}:\n\n{text}" if text else f"**Error**{name}")
+    head = f"**{part_label(part)}**{name}"
+    return _quote(f"{head}:\n\n{text}" if text else head)
 
 
 def _transcript_part(note: _Note, part: Part) -> str:
     text = inert(str(part.get("text") or ""))
-    return f"*(voice)*\n\n{text}" if text else ""
+    return f"*({part_label(part)})*\n\n{text}" if text else ""
 
 
 def _unknown(note: _Note, part: Part) -> str:
-    kind = part.get("content_type") or part.get("type") or "unknown"
     dumped = orjson.dumps(part, option=orjson.OPT_INDENT_2, default=str).decode()
-    return _details(f"Content not understood: {kind}", _fence(dumped, "json"))
+    return _details(part_label(not_understood(part)), _fence(dumped, "json"))
 
 
 def _sources(sources: dict[str, str]) -> str:
