@@ -40,7 +40,7 @@ import orjson
 
 from freehold import _local, _unspaced
 from freehold.errors import FreeholdError, NotFoundError
-from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
+from freehold.models import AttachmentRef, ContextRecord, Conversation, Message, revision_of
 
 __all__ = [
     "CANDIDATES",
@@ -94,6 +94,7 @@ class Hit:
     highlights: list[tuple[int, int]]
     score: float
     found_in: str = "text"  # or "file_name": the snippet is then the names of its files
+    revision: bool = False  # an earlier version of a message (``Message.revision_of``)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +109,7 @@ class Hit:
             "highlights": [list(span) for span in self.highlights],
             "score": round(self.score, 4),
             "found_in": self.found_in,
+            "revision": self.revision,
         }
 
 
@@ -393,7 +395,8 @@ def candidates(
     """The parsed query and the newest ``CANDIDATES`` matching rows, best first.
 
     A row is (message id, rank, conversation id, title, role, model, created_at, source_kind,
-    found_in). A message found in its text is not looked for among its file names again.
+    found_in, the message's source id). A message found in its text is not looked for among
+    its file names again.
     """
     if not query.strip():
         raise FreeholdError("empty search — give one or more words to look for")
@@ -440,7 +443,8 @@ def _candidates(
     where, more = filters
     sql = f"""
         SELECT {key}, {rank}, m.conversation_id, c.title, m.role,
-               coalesce(m.model, c.model), m.created_at, c.source_kind, '{found_in}'
+               coalesce(m.model, c.model), m.created_at, c.source_kind, '{found_in}',
+               m.source_message_id
         FROM {source}
         JOIN conversations c ON c.id = m.conversation_id
         WHERE {condition} {where}
@@ -596,7 +600,18 @@ def _marked(text: str, marks: list[tuple[int, int]]) -> str:
 def hit(row: tuple[Any, ...], marked: str) -> Hit:
     snippet, marks = spans(marked)
     return Hit(
-        row[2], row[3], row[0], row[4], row[5], row[6], row[7], snippet, marks, -row[1], row[8]
+        row[2],
+        row[3],
+        row[0],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        snippet,
+        marks,
+        -row[1],
+        row[8],
+        revision_of(row[9]) is not None,
     )
 
 

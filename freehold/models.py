@@ -43,6 +43,7 @@ __all__ = [
     "INSTRUCTION_KINDS",
     "KIND_NAMES",
     "PART_LABELS",
+    "REVISION_LABEL",
     "ROLE_NAMES",
     "SHOWN_TEXT",
     "AttachmentRef",
@@ -63,6 +64,7 @@ __all__ = [
     "not_understood",
     "part_label",
     "pickled_by_fields",
+    "revision_of",
     "without_citation_marks",
 ]
 
@@ -101,6 +103,11 @@ PART_LABELS = {
     "transcript": "voice",
     "unknown": "Content not understood",
 }
+
+# An earlier text of a message, kept on import when the platform changed it
+# (``archive._revision``): ``<id>#rev-<n>``, a sibling of message ``<id>``, off the visible path.
+_REVISION = re.compile(r"(.+)#rev-[1-9][0-9]*")
+REVISION_LABEL = "Earlier version (changed upstream, kept on import)"
 
 # What a reader calls a message (a hidden one, mostly) by what it holds, first rule that matches:
 # a few source content types that say more than their parts, then the parts, then the role.
@@ -264,6 +271,14 @@ class Message:
             label += f" · {tr('Tool' if len(tools) == 1 else 'Tools')}: {', '.join(tools)}"
         return " ".join(label.split())
 
+    @property
+    def revision_of(self) -> str | None:
+        """The source id of the message this one is an earlier version of (words the platform
+        changed since, kept on import as ``<id>#rev-<n>``), None for any other message: the
+        one rule every reader asks, so a revision is labelled ``REVISION_LABEL`` beside its
+        message, never shown as a branch nor continued from."""
+        return revision_of(self.source_id)
+
     def tool_names(self) -> list[str]:
         """The tools the message's calls and outputs name (Claude, Open WebUI, LibreChat keep
         them on the parts), once each, in order."""
@@ -339,6 +354,13 @@ class Message:
             if part.get("type") == "citation" and isinstance(url, str) and url not in seen:
                 seen[url] = str(part.get("title") or url)
         return seen
+
+
+def revision_of(source_id: str) -> str | None:
+    """The source id a message's ``source_id`` names it an earlier version of
+    (``<id>#rev-<n>``, ``Message.revision_of``), else None."""
+    match = _REVISION.fullmatch(source_id)
+    return match[1] if match else None
 
 
 def part_label(part: Part, translate: Callable[[str], str] | None = None) -> str:

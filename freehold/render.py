@@ -30,6 +30,7 @@ from rich.text import Text
 from freehold._queries import FILE_NAME
 from freehold.models import (
     CONTEXT_FIELDS,
+    REVISION_LABEL,
     SHOWN_TEXT,
     Attempt,
     ContextRecord,
@@ -42,7 +43,7 @@ from freehold.models import (
     without_citation_marks,
 )
 from freehold.progress import plural
-from freehold.tree import branch_paths
+from freehold.tree import reading_paths
 
 __all__ = [
     "Terminal",
@@ -137,25 +138,41 @@ def when(epoch: float | None) -> str:
 
 
 def conversation(conv: Conversation, *, all_branches: bool = False) -> list[RenderableType]:
-    """The visible path, then (with ``all_branches``) every other branch in full."""
-    paths = branch_paths(conv.messages)
-    out: list[RenderableType] = [_header(conv, conv.branch_count - 1)]
+    """The visible path, then (with ``all_branches``) every other branch in full. A message's
+    earlier versions (``Message.revision_of``) are no branch: each follows its message,
+    labelled, in full with ``all_branches``, else named in one line."""
+    paths, revisions = reading_paths(conv.messages)
+    out: list[RenderableType] = [_header(conv, len(paths) - 1)]
     out += [_context(record) for record in conv.own_context()]
-    forks = _fork_counts(conv.messages)
+    forks = _fork_counts([message for path in paths for message in path])
     for message in paths[0] if paths else []:
         if _shown(message):
             out.append(_message(message))
+        out += _revisions(revisions.get(message.source_id, []), all_branches)
         if forks.get(message.source_id, 0) > 1 and not all_branches:
             out.append(Text(f"  ⑂ {forks[message.source_id]} branches here", style="magenta"))
     if all_branches:
         by_id: dict[str | None, Message] = {message.source_id: message for message in conv.messages}
         for number, segment in enumerate(paths[1:], start=2):
             out.append(_branch_rule(number, len(paths), by_id.get(segment[0].parent_source_id)))
-            out.extend(_message(m) for m in segment if _shown(m))
+            for message in segment:
+                if _shown(message):
+                    out.append(_message(message))
+                out += _revisions(revisions.get(message.source_id, []), all_branches)
     elif len(paths) > 1:
         others = plural(len(paths) - 1, "other branch", "other branches")
         out.append(Text(f"{others}: --all-branches shows them", "dim"))
     return out
+
+
+def _revisions(revisions: list[Message], in_full: bool) -> list[RenderableType]:
+    """A message's earlier versions, each under ``REVISION_LABEL`` (``_message``), or a line
+    naming how many there are."""
+    if in_full or not revisions:
+        return [_message(revision) for revision in revisions]
+    kept = plural(len(revisions), "earlier version", "earlier versions")
+    them = "it" if len(revisions) == 1 else "them"
+    return [Text(f"  ↺ {kept} kept (changed upstream): --all-branches shows {them}", "dim")]
 
 
 def _shown(message: Message) -> bool:
@@ -208,6 +225,8 @@ def _context(record: ContextRecord) -> RenderableType:
 
 def _message(message: Message) -> RenderableType:
     label = f"{message.label(with_model=True)} · {when(message.created_at)}"
+    if message.revision_of is not None:
+        label = f"{REVISION_LABEL} · {label}"
     if message.status != "complete":
         label += f" · {message.status}"
     title = _text(label, _ROLE_STYLE.get(message.turn_role, "bold"))

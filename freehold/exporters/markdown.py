@@ -32,6 +32,9 @@ Branches: every other branch (``tree.branch_paths``) is listed under ``## Other 
 saying which message it forks from. By default (``all_branches=True``) each branch is rendered
 in full like the main path; with ``all_branches=False`` it is summarised (message count and its
 first message) so the note stays short while still showing that the branch exists.
+A message's earlier versions (``Message.revision_of``: words the platform changed, kept on
+import) are no branch (``tree.reading_paths``): each follows its message in a ``<details>``
+block under ``REVISION_LABEL``.
 
 Exporting again into the same folder brings the notes of the selected conversations up to date
 and keeps anything else there (``_folder.Run``: a note a person edited is never overwritten,
@@ -61,6 +64,7 @@ from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
 from freehold.models import (
     CONTEXT_FIELDS,
+    REVISION_LABEL,
     AttachmentRef,
     Conversation,
     Message,
@@ -71,7 +75,7 @@ from freehold.models import (
     without_citation_marks,
 )
 from freehold.render import visible
-from freehold.tree import branch_paths
+from freehold.tree import reading_paths
 
 __all__ = ["FORMAT", "demote_headings", "file_name", "inert", "write", "write_summary"]
 
@@ -349,13 +353,14 @@ class _Note:
         self.conv = conv
         self.by_id = {m.source_id: m for m in conv.messages}
         self.in_details = False
+        self.revisions: dict[str, list[Message]] = {}
 
     def render(self) -> str:
-        paths = branch_paths(self.conv.messages)
+        paths, self.revisions = reading_paths(self.conv.messages)
         main = paths[0] if paths and paths[0][0].on_visible_path else []
         others = paths[1:] if main else paths
         blocks = [
-            self._front_matter(self.conv.branch_count),
+            self._front_matter(len(paths)),
             f"# {_inline(self.conv.title or 'Untitled', 300)}",
         ]
         # the conversation's own system prompt (Open WebUI, LibreChat, a Claude project)
@@ -363,7 +368,7 @@ class _Note:
             _details(context_label(r.kind), demote_headings(inert(r.text), 3))
             for r in self.conv.own_context()
         ]
-        blocks += [block for m in main for block in self._message(m, 3)]
+        blocks += [block for m in main for block in self._with_revisions(m, 3)]
         if others:
             blocks.append("## Other branches")
             for number, segment in enumerate(others, start=2):
@@ -399,13 +404,19 @@ class _Note:
             fork = f"forks after {_label(parent)} (`{parent.source_id}`): “{excerpt}”"
         head = f"### Branch {number}\n\n*{fork}*"
         if self.writer.all_branches:
-            return [head] + [block for m in segment for block in self._message(m, 4)]
+            return [head] + [block for m in segment for block in self._with_revisions(m, 4)]
         first = next((m for m in segment if not m.hidden), segment[0])
         summary = f"{_count(len(segment), 'message')}, starting with {_label(first)}: "
         return [head, summary + f"“{_inline(first.text, 200)}”"]
 
+    def _with_revisions(self, message: Message, level: int) -> list[str]:
+        """The message, then its earlier versions (``reading_paths``), each folded under
+        ``REVISION_LABEL`` (``_message``)."""
+        earlier = self.revisions.get(message.source_id, [])
+        return [block for m in (message, *earlier) for block in self._message(m, level)]
+
     def _message(self, message: Message, level: int) -> list[str]:
-        self.in_details = message.hidden
+        self.in_details = message.hidden or message.revision_of is not None
         blocks = self._content(message)
         self.in_details = False
         if not blocks:
@@ -417,6 +428,9 @@ class _Note:
             summary = f"{_label(message)} · {message.kind()} (hidden){' · ' + when if when else ''}"
             summary += status
             return [_details(summary, body)]
+        if message.revision_of is not None:
+            summary = f"{REVISION_LABEL} · {_label(message)}{' · ' + when if when else ''}"
+            return [_details(summary + status, body)]
         head = f"{'#' * level} {_label(message)}"
         stamp = f"*{when}{status}*" if when or status else ""
         return [f"{head}\n\n{stamp}".rstrip(), body]
