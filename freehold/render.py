@@ -457,6 +457,9 @@ def search_hits(hits: list[Any]) -> list[RenderableType]:
         snippet = _snippet(hit.snippet.replace("\n", " "), hit.highlights)
         if hit.found_in == FILE_NAME:  # the words are in the names of its files
             snippet = Text.assemble(_text("attached file: ", "dim"), snippet)
+            if hit.text_snippet:  # and some in its text
+                text = _snippet(hit.text_snippet.replace("\n", " "), hit.text_highlights)
+                snippet = Text.assemble(text, "\n", snippet)
         out.extend([head, snippet, Text("")])
     return out
 
