@@ -14,6 +14,8 @@ prompts, tool calls and results, reasoning, custom instructions) sits in ``<deta
 conversation's own system prompt (``Conversation.own_context``) in one under the title. Other
 branches follow under "Other branches", each saying which message it forks from: in full by
 default (``all_branches=True``), else summarised (message count and first message). A
+message's earlier versions (``Message.revision_of``) are no branch: each follows its message in
+a ``<details class="revision">`` under ``REVISION_LABEL`` (``tree.reading_paths``). A
 message's own headings are moved three levels down (``<h1>`` → ``<h4>``), below the page's title
 and branch headings.
 
