@@ -32,7 +32,7 @@ import re
 import sqlite3
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -40,7 +40,7 @@ import orjson
 
 from freehold import _local, _unspaced
 from freehold.errors import FreeholdError, NotFoundError
-from freehold.models import AttachmentRef, ContextRecord, Conversation, Message
+from freehold.models import AttachmentRef, ContextRecord, Conversation, Message, revision_of
 
 __all__ = [
     "CANDIDATES",
@@ -95,6 +95,11 @@ class Hit:
     highlights: list[tuple[int, int]]
     score: float
     found_in: str = "text"  # or "file_name": the snippet is then the names of its files
+    revision: bool = False  # an earlier version of a message (``Message.revision_of``)
+    # A hit found by its files' names: its text's snippet, where the text holds words of the
+    # search too (``snippets``), and their spans; else "" and none.
+    text_snippet: str = ""
+    text_highlights: list[tuple[int, int]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,6 +114,9 @@ class Hit:
             "highlights": [list(span) for span in self.highlights],
             "score": round(self.score, 4),
             "found_in": self.found_in,
+            "revision": self.revision,
+            "text_snippet": self.text_snippet,
+            "text_highlights": [list(span) for span in self.text_highlights],
         }
 
 
@@ -394,7 +402,8 @@ def candidates(
     """The parsed query and the newest ``CANDIDATES`` matching rows, best first.
 
     A row is (message id, rank, conversation id, title, role, model, created_at, source_kind,
-    found_in). A message found in its text is not looked for among its file names again.
+    found_in, the message's source id). A message found in its text is not looked for among
+    its file names again.
     """
     if not query.strip():
         raise FreeholdError("empty search — give one or more words to look for")
@@ -441,7 +450,8 @@ def _candidates(
     where, more = filters
     sql = f"""
         SELECT {key}, {rank}, m.conversation_id, c.title, m.role,
-               coalesce(m.model, c.model), m.created_at, c.source_kind, '{found_in}'
+               coalesce(m.model, c.model), m.created_at, c.source_kind, '{found_in}',
+               m.source_message_id
         FROM {source}
         JOIN conversations c ON c.id = m.conversation_id
         WHERE {condition} {where}
@@ -451,8 +461,10 @@ def _candidates(
 
 def snippets(
     db: sqlite3.Connection, query: str, parsed: Query, rows: list[tuple[Any, ...]]
-) -> list[str]:
-    """The marked snippet of each candidate row, in order."""
+) -> list[tuple[str, str]]:
+    """The marked snippet of each candidate row, in order, and for a row found by the names
+    of its files, the marked snippet of its text where that holds a word of the search too
+    (a search's words may be split between the text and the names), else ""."""
     named = [row[0] for row in rows if row[8] == FILE_NAME]
     ids = [row[0] for row in rows if row[8] != FILE_NAME]
     side = [mid for mid in ids if mid in parsed.side]
@@ -463,9 +475,10 @@ def snippets(
             found = _snippets(db, parsed.match or "", [mid for mid in ids if mid not in side])
             found.update(_windows(db, parsed, side))
         found.update(_names(db, parsed, named))
+        beside = _snippets(db, parsed.marks, named) if parsed.marks and named else {}
     except sqlite3.OperationalError as error:
         raise _bad_query(query, error) from error
-    return [found.get(row[0], "") for row in rows]
+    return [(found.get(row[0], ""), beside.get(row[0], "")) for row in rows]
 
 
 def _bad_query(query: str, error: sqlite3.OperationalError) -> FreeholdError:
@@ -594,10 +607,24 @@ def _marked(text: str, marks: list[tuple[int, int]]) -> str:
     return "".join([*out, text[done:]])
 
 
-def hit(row: tuple[Any, ...], marked: str) -> Hit:
-    snippet, marks = spans(marked)
+def hit(row: tuple[Any, ...], marked: tuple[str, str]) -> Hit:
+    snippet, marks = spans(marked[0])
+    text, text_marks = spans(marked[1])
     return Hit(
-        row[2], row[3], row[0], row[4], row[5], row[6], row[7], snippet, marks, -row[1], row[8]
+        row[2],
+        row[3],
+        row[0],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        snippet,
+        marks,
+        -row[1],
+        row[8],
+        revision_of(row[9]) is not None,
+        text,
+        text_marks,
     )
 
 

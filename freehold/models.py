@@ -42,6 +42,8 @@ __all__ = [
     "FILE_PARTS",
     "INSTRUCTION_KINDS",
     "KIND_NAMES",
+    "PART_LABELS",
+    "REVISION_LABEL",
     "ROLE_NAMES",
     "SHOWN_TEXT",
     "AttachmentRef",
@@ -59,7 +61,10 @@ __all__ = [
     "context_label",
     "count_branches",
     "entity_label",
+    "not_understood",
+    "part_label",
     "pickled_by_fields",
+    "revision_of",
     "without_citation_marks",
 ]
 
@@ -87,6 +92,22 @@ CONTEXT_FIELDS = (
     ("memory", "Memory"),
     ("instructions", "Instructions"),
 )
+# The label every renderer puts on a part shown apart from the message's words (English: the
+# web page translates it): ``show``, the Markdown, HTML and PDF exports and the web page, by one
+# table (``part_label``), so reasoning never reads as the answer in one of them and not another.
+PART_LABELS = {
+    "thought": "Thought",
+    "web": "Web result",
+    "execution_output": "Output",
+    "error": "Error",
+    "transcript": "voice",
+    "unknown": "Content not understood",
+}
+
+# An earlier text of a message, kept on import when the platform changed it
+# (``archive._revision``): ``<id>#rev-<n>``, a sibling of message ``<id>``, off the visible path.
+_REVISION = re.compile(r"(.+)#rev-[1-9][0-9]*")
+REVISION_LABEL = "Earlier version (changed upstream, kept on import)"
 
 # What a reader calls a message (a hidden one, mostly) by what it holds, first rule that matches:
 # a few source content types that say more than their parts, then the parts, then the role.
@@ -250,6 +271,14 @@ class Message:
             label += f" · {tr('Tool' if len(tools) == 1 else 'Tools')}: {', '.join(tools)}"
         return " ".join(label.split())
 
+    @property
+    def revision_of(self) -> str | None:
+        """The source id of the message this one is an earlier version of (words the platform
+        changed since, kept on import as ``<id>#rev-<n>``), None for any other message: the
+        one rule every reader asks, so a revision is labelled ``REVISION_LABEL`` beside its
+        message, never shown as a branch nor continued from."""
+        return revision_of(self.source_id)
+
     def tool_names(self) -> list[str]:
         """The tools the message's calls and outputs name (Claude, Open WebUI, LibreChat keep
         them on the parts), once each, in order."""
@@ -325,6 +354,33 @@ class Message:
             if part.get("type") == "citation" and isinstance(url, str) and url not in seen:
                 seen[url] = str(part.get("title") or url)
         return seen
+
+
+def revision_of(source_id: str) -> str | None:
+    """The source id a message's ``source_id`` names it an earlier version of
+    (``<id>#rev-<n>``, ``Message.revision_of``), else None."""
+    match = _REVISION.fullmatch(source_id)
+    return match[1] if match else None
+
+
+def part_label(part: Part, translate: Callable[[str], str] | None = None) -> str:
+    """The label a part shown apart carries (``PART_LABELS``), ``translate`` turning it into the
+    reader's language: a thought's with its summary (``Thought: Weighing the options``), an
+    unknown part's with its content type; "" for a part that is the message's own words."""
+    kind = str(part.get("type"))
+    if kind not in PART_LABELS:
+        return ""
+    label = (translate or _same)(PART_LABELS[kind])
+    summary = part.get("summary") if kind == "thought" else part.get("content_type")
+    if kind in ("thought", "unknown") and isinstance(summary, str) and summary.strip():
+        label += f": {' '.join(summary.split())}"
+    return label
+
+
+def not_understood(part: Part) -> Part:
+    """A part no renderer knows, as an ``unknown`` one naming what it is (its content type,
+    else its type): what its label (``part_label``) says."""
+    return {"type": "unknown", "content_type": part.get("content_type") or part.get("type")}
 
 
 def _blank(part: Part) -> bool:

@@ -30,6 +30,7 @@ from rich.text import Text
 from freehold._queries import FILE_NAME
 from freehold.models import (
     CONTEXT_FIELDS,
+    REVISION_LABEL,
     SHOWN_TEXT,
     Attempt,
     ContextRecord,
@@ -38,10 +39,11 @@ from freehold.models import (
     Message,
     Part,
     context_label,
+    part_label,
     without_citation_marks,
 )
 from freehold.progress import plural
-from freehold.tree import branch_paths
+from freehold.tree import reading_paths
 
 __all__ = [
     "Terminal",
@@ -136,25 +138,41 @@ def when(epoch: float | None) -> str:
 
 
 def conversation(conv: Conversation, *, all_branches: bool = False) -> list[RenderableType]:
-    """The visible path, then (with ``all_branches``) every other branch in full."""
-    paths = branch_paths(conv.messages)
-    out: list[RenderableType] = [_header(conv, conv.branch_count - 1)]
+    """The visible path, then (with ``all_branches``) every other branch in full. A message's
+    earlier versions (``Message.revision_of``) are no branch: each follows its message,
+    labelled, in full with ``all_branches``, else named in one line."""
+    paths, revisions = reading_paths(conv.messages)
+    out: list[RenderableType] = [_header(conv, len(paths) - 1)]
     out += [_context(record) for record in conv.own_context()]
-    forks = _fork_counts(conv.messages)
+    forks = _fork_counts([message for path in paths for message in path])
     for message in paths[0] if paths else []:
         if _shown(message):
             out.append(_message(message))
+        out += _revisions(revisions.get(message.source_id, []), all_branches)
         if forks.get(message.source_id, 0) > 1 and not all_branches:
             out.append(Text(f"  ⑂ {forks[message.source_id]} branches here", style="magenta"))
     if all_branches:
         by_id: dict[str | None, Message] = {message.source_id: message for message in conv.messages}
         for number, segment in enumerate(paths[1:], start=2):
             out.append(_branch_rule(number, len(paths), by_id.get(segment[0].parent_source_id)))
-            out.extend(_message(m) for m in segment if _shown(m))
+            for message in segment:
+                if _shown(message):
+                    out.append(_message(message))
+                out += _revisions(revisions.get(message.source_id, []), all_branches)
     elif len(paths) > 1:
         others = plural(len(paths) - 1, "other branch", "other branches")
         out.append(Text(f"{others}: --all-branches shows them", "dim"))
     return out
+
+
+def _revisions(revisions: list[Message], in_full: bool) -> list[RenderableType]:
+    """A message's earlier versions, each under ``REVISION_LABEL`` (``_message``), or a line
+    naming how many there are."""
+    if in_full or not revisions:
+        return [_message(revision) for revision in revisions]
+    kept = plural(len(revisions), "earlier version", "earlier versions")
+    them = "it" if len(revisions) == 1 else "them"
+    return [Text(f"  ↺ {kept} kept (changed upstream): --all-branches shows {them}", "dim")]
 
 
 def _shown(message: Message) -> bool:
@@ -207,6 +225,8 @@ def _context(record: ContextRecord) -> RenderableType:
 
 def _message(message: Message) -> RenderableType:
     label = f"{message.label(with_model=True)} · {when(message.created_at)}"
+    if message.revision_of is not None:
+        label = f"{REVISION_LABEL} · {label}"
     if message.status != "complete":
         label += f" · {message.status}"
     title = _text(label, _ROLE_STYLE.get(message.turn_role, "bold"))
@@ -219,6 +239,7 @@ def _message(message: Message) -> RenderableType:
     for part, ref in shown:
         if ref is None:  # files are listed below, with the message's other attachments
             body.extend(_part(part, markdown=message.role == "assistant"))
+    body.extend(_sources(message.sources()))
     body.extend(
         _text(f"  📎 {ref.name or ref.pointer}" + ("" if ref.sha256 else " (missing)"), "blue")
         for ref in message.attachments
@@ -230,29 +251,58 @@ def _message(message: Message) -> RenderableType:
     return Group(*body, Text(""))
 
 
+def _sources(sources: dict[str, str]) -> list[RenderableType]:
+    """A message's citations (``Message.sources``) listed apart, as the exports list them:
+    "Sources:", then one line each, ``url — title`` (the URL alone when it has no title)."""
+    if not sources:
+        return []
+    lines = (url if title == url else f"{url} — {title}" for url, title in sources.items())
+    return [_text("Sources:", "dim"), *(_text(f"  {line}", "blue") for line in lines)]
+
+
 def _part(part: Part, *, markdown: bool) -> list[RenderableType]:
     """One part of a message as the exports show it (``layout``'s order, never the search
     text): words (Markdown in an answer), a tool call's input as code, an output as a tool
-    result, custom instructions under their labels, a part not understood named (kept raw)."""
+    result, custom instructions under their labels, and every other part under the label the
+    exports give it (``part_label``: reasoning is never printed as if it were the answer)."""
     kind, text = part.get("type"), str(part.get("text") or "")
+    label = part_label(part)
     if kind == "unknown":
-        return [_text(f"(content not understood: {part.get('content_type')}, kept raw)", "dim")]
+        return [_text(f"({label}, kept raw)", "dim")]
     if kind in SHOWN_TEXT:
         words = without_citation_marks(text).strip()
         if kind == "transcript" and words:
-            words = f"(voice) {words}"
+            words = f"({label}) {words}"
         return [_words(words, markdown=markdown)] if words else []
     if kind == "code":
         return [_code(text, part.get("language"))] if text.strip() else []
     if kind == "execution_output":
-        return [_text("Output:", "dim"), _code(text, None)] if text.strip() else []
+        return [_text(f"{label}:", "dim"), _code(text, None)] if text.strip() else []
     if kind == "context":
         fields = ((label, part.get(key)) for key, label in CONTEXT_FIELDS)
         return [_text(f"{label}: {value}") for label, value in fields if value]
     if kind == "error":
-        return [_text(f"Error ({part.get('name') or 'unnamed'}): {text}", "red")]
-    shown = (text or str(part.get("url") or "")).strip()  # reasoning, a web result, …
-    return [_text(shown, "dim")] if shown else []
+        return [_text(f"{label} ({part.get('name') or 'unnamed'}): {text}", "red")]
+    if kind == "web":
+        return _web(part, label)
+    shown = text.strip()  # reasoning, or a part of a kind no renderer names
+    if not shown:
+        return []
+    return [_text(label, "italic dim"), _text(shown, "dim")] if label else [_text(shown, "dim")]
+
+
+def _web(part: Part, label: str) -> list[RenderableType]:
+    """A web result as the exports show it: its title (else its URL) and domain, the URL, the
+    words it quotes."""
+    url, title = str(part.get("url") or ""), str(part.get("title") or "")
+    head = f"{label}: {title or url}" if title or url else label
+    if part.get("domain"):
+        head += f" · {part['domain']}"
+    lines: list[RenderableType] = [_text(head, "italic dim")]
+    if url and title:
+        lines.append(_text(f"  {url}", "blue"))
+    words = str(part.get("text") or "").strip()
+    return lines + ([_text(words, "dim")] if words else [])
 
 
 def _words(text: str, *, markdown: bool) -> RenderableType:
@@ -407,6 +457,9 @@ def search_hits(hits: list[Any]) -> list[RenderableType]:
         snippet = _snippet(hit.snippet.replace("\n", " "), hit.highlights)
         if hit.found_in == FILE_NAME:  # the words are in the names of its files
             snippet = Text.assemble(_text("attached file: ", "dim"), snippet)
+            if hit.text_snippet:  # and some in its text
+                text = _snippet(hit.text_snippet.replace("\n", " "), hit.text_highlights)
+                snippet = Text.assemble(text, "\n", snippet)
         out.extend([head, snippet, Text("")])
     return out
 

@@ -47,6 +47,8 @@ from freehold.models import (
     AttachmentRef,
     Message,
     Part,
+    not_understood,
+    part_label,
     without_citation_marks,
 )
 
@@ -358,11 +360,11 @@ class Body:
 
     def _output(self, part: Part) -> str:
         text = str(part.get("text") or "")
-        label = escape(self.t("Output"))
+        label = escape(part_label(part, self.t))
         return f"<p><em>{label}:</em></p>\n{self.highlight(text)}" if text else ""
 
     def _web(self, part: Part) -> str:
-        title = one_line(str(part.get("title") or part.get("url") or self.t("Web result")), 200)
+        title = one_line(str(part.get("title") or part.get("url") or part_label(part, self.t)), 200)
         head = f"<p><strong>{link(part.get('url'), title)}</strong>"
         if part.get("domain"):
             head += f" · {escape(one_line(str(part['domain']), 80))}"
@@ -371,10 +373,7 @@ class Body:
 
     def _thought(self, part: Part) -> str:
         text = str(part.get("text") or "")
-        summary = part.get("summary")
-        label = self.t("Thought")
-        if isinstance(summary, str):
-            label = f"{label}: {one_line(summary, 200)}"
+        label = one_line(part_label(part, self.t), 200)
         if not text:
             return ""
         if self.in_details:
@@ -392,16 +391,17 @@ class Body:
     def _error(self, part: Part) -> str:
         name = f" ({escape(one_line(str(part['name']), 80))})" if part.get("name") else ""
         text = escape(part.get("text") or "")
-        return f'<p class="error"><strong>{escape(self.t("Error"))}</strong>{name}: {text}</p>'
+        label = escape(part_label(part, self.t))
+        return f'<p class="error"><strong>{label}</strong>{name}: {text}</p>'
 
     def _transcript(self, part: Part) -> str:
         text = str(part.get("text") or "")
-        return f"<p><em>({escape(self.t('voice'))})</em> {escape(text)}</p>" if text else ""
+        label = escape(part_label(part, self.t))
+        return f"<p><em>({label})</em> {escape(text)}</p>" if text else ""
 
     def _unknown(self, part: Part) -> str:
-        kind = part.get("content_type") or part.get("type") or "unknown"
         dumped = orjson.dumps(part, option=orjson.OPT_INDENT_2, default=str).decode()
-        label = f"{self.t('Content not understood')}: {kind}"
+        label = part_label(not_understood(part), self.t)
         return _details(label, self.highlight(dumped, "json"))
 
     def _sources(self, sources: dict[str, str]) -> str:

@@ -18,7 +18,15 @@ from collections.abc import Callable, Iterable, Sequence
 
 from freehold.models import Message
 
-__all__ = ["Rename", "Tree", "branch_paths", "build_tree", "unique_ids", "unique_names"]
+__all__ = [
+    "Rename",
+    "Tree",
+    "branch_paths",
+    "build_tree",
+    "reading_paths",
+    "unique_ids",
+    "unique_names",
+]
 
 
 class Tree:
@@ -191,3 +199,22 @@ def branch_paths(messages: Sequence[Message]) -> list[list[Message]]:
             kids = children.get(nxt.source_id)
         paths.append(segment)
     return paths
+
+
+def reading_paths(
+    messages: Sequence[Message],
+) -> tuple[list[list[Message]], dict[str, list[Message]]]:
+    """``branch_paths`` as a reader sees them: without revisions (``Message.revision_of``),
+    which are earlier words of one message, not branches; and those revisions by the source
+    id of their message, in the conversation's order, to be shown beside it. A revision whose
+    message is not there stays in the paths (nothing is left out)."""
+    ids = {m.source_id for m in messages}
+    revisions: dict[str, list[Message]] = {}
+    rest: list[Message] = []
+    for message in messages:
+        of = message.revision_of
+        if of is not None and of in ids:
+            revisions.setdefault(of, []).append(message)
+        else:
+            rest.append(message)
+    return branch_paths(rest), revisions

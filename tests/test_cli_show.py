@@ -78,7 +78,7 @@ def test_a_message_without_text_but_with_content_is_shown(real: Path) -> None:
     assert "check_prime" in tools and '"number": 5754' in tools
     assert tools.count("Assistant ·") == 4  # two tool calls, two answers
     thinking = run("show", "conv-thinking").stdout
-    assert "content not understood: token_budget" in thinking
+    assert "Content not understood: token_budget" in thinking
 
 
 def test_an_empty_turn_is_still_left_out(_isolated_home: Path, tmp_path: Path) -> None:
@@ -104,3 +104,27 @@ def test_tool_input_is_code_and_a_tool_result_is_a_tool_turn(real: Path) -> None
     assert re.search(r"^Tool · .*\nOutput:\nFile written successfully", shown, re.M), shown
     assert not re.search(r"^User · .*\n.*File written successfully", shown, re.M)
     assert shown.count("User ·") == 1 and shown.count("Assistant ·") == 3
+
+
+def test_reasoning_is_labelled_not_printed_as_the_answer(real: Path) -> None:
+    """Probe P, item 4: ``show`` printed a Claude reply's reasoning dim but unlabelled, right
+    above its answer, as if it were part of it; the exports label it "Thought" (one table of
+    part labels, ``models.PART_LABELS``)."""
+    path = real / "echomine-aucontraire" / "claude" / "claude_thinking.json"
+    assert run("import", str(path)).exit_code == 0
+    shown = run("show", "conv-thinking").stdout
+    assert re.search(r"^Thought.*\nLet me analyze this step by step\.\.\.$", shown, re.M), shown
+    assert shown.index("Let me analyze") < shown.index("Here is my answer.")
+    assert "(Content not understood: token_budget, kept raw)" in shown
+
+
+def test_citation_sources_are_listed_apart(real: Path) -> None:
+    """Probe P, item 5: the docs say citations' sources are "listed apart" in ``show`` as in
+    the exports; ``show`` dropped them (an AI Studio answer's grounding came out bare)."""
+    path = real / "polylogue-aistudio-and-misc" / "aistudio-branching_session.json"
+    assert run("import", str(path)).exit_code == 0
+    shown = run("show", "gemini-branching-1", "--all-branches").stdout
+    assert re.search(
+        r"Second answer with grounding\. *\nSources:\n  https://example\.com/source — Example\n",
+        shown,
+    ), shown

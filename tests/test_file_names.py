@@ -167,6 +167,23 @@ def test_the_cli_finds_a_file_by_its_name(named: Path) -> None:
     assert "no matches" in missing.output
 
 
+def test_a_hit_split_between_text_and_names_shows_both(named: Path) -> None:
+    """Probe P, item 8: "report numbers" finds q-0 by "report" in a file's name and "numbers"
+    in its text, but the snippet was the names alone, the text's word nowhere."""
+    env = {"FREEHOLD_HOME": str(named)}
+    result = CliRunner().invoke(cli, ["search", "report numbers", "--json"], env=env)
+    (hit,) = orjson.loads(result.stdout)
+    assert (
+        hit["found_in"] == "file_name" and hit["snippet"] == "appendix.xlsx, quarterly-report.pdf"
+    )
+    assert hit["text_snippet"] == "Here are the numbers"
+    assert [hit["text_snippet"][a:b] for a, b in hit["text_highlights"]] == ["numbers"]
+    shown = CliRunner().invoke(cli, ["search", "report numbers"], env=env).output
+    assert "Here are the numbers\nattached file: appendix.xlsx, quarterly-report.pdf" in shown
+    alone = orjson.loads(CliRunner().invoke(cli, ["search", "appendix", "--json"], env=env).stdout)
+    assert [(h["text_snippet"], h["text_highlights"]) for h in alone] == [("", [])]
+
+
 def _rows(home: Path) -> dict[str, str]:
     with closing(sqlite3.connect(home / "archive.sqlite")) as db:
         rows = db.execute(

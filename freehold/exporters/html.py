@@ -14,6 +14,8 @@ prompts, tool calls and results, reasoning, custom instructions) sits in ``<deta
 conversation's own system prompt (``Conversation.own_context``) in one under the title. Other
 branches follow under "Other branches", each saying which message it forks from: in full by
 default (``all_branches=True``), else summarised (message count and first message). A
+message's earlier versions (``Message.revision_of``) are no branch: each follows its message in
+a ``<details class="revision">`` under ``REVISION_LABEL`` (``tree.reading_paths``). A
 message's own headings are moved three levels down (``<h1>`` → ``<h4>``), below the page's title
 and branch headings.
 
@@ -50,10 +52,10 @@ from typing import Any
 from freehold import storage
 from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
-from freehold.models import AttachmentRef, Conversation, Message, context_label
+from freehold.models import REVISION_LABEL, AttachmentRef, Conversation, Message, context_label
 from freehold.safehtml import RASTER as _RASTER
 from freehold.safehtml import Body, escape, highlight_css, one_line
-from freehold.tree import branch_paths
+from freehold.tree import reading_paths
 
 __all__ = [
     "CSP",
@@ -328,16 +330,17 @@ class _Page:
         self.conv = conv
         self.by_id = {m.source_id: m for m in conv.messages}
         self.body = _Body(writer.attachment)
+        self.revisions: dict[str, list[Message]] = {}
 
     def render(self) -> str:
-        paths = branch_paths(self.conv.messages)
+        paths, self.revisions = reading_paths(self.conv.messages)
         main = paths[0] if paths and paths[0][0].on_visible_path else []
         others = paths[1:] if main else paths
         title = self.conv.title or "Untitled"
         blocks = [
             f'<nav><a href="{INDEX}">← All conversations</a></nav>\n<main>',
             f"<h1>{_e(title)}</h1>",
-            self._meta(self.conv.branch_count),
+            self._meta(len(paths)),
         ]
         # the conversation's own system prompt (Open WebUI, LibreChat, a Claude project)
         blocks += [
@@ -345,7 +348,7 @@ class _Page:
             f'<div class="body">\n{self.body.markdown(r.text)}\n</div>\n</details>'
             for r in self.conv.own_context()
         ]
-        blocks += [self._message(m) for m in main]
+        blocks += [self._with_revisions(m) for m in main]
         if others:
             blocks.append('<h2 id="other-branches">Other branches</h2>')
             blocks += [self._branch(n, seg) for n, seg in enumerate(others, start=2)]
@@ -369,12 +372,18 @@ class _Page:
             fork = f"Forks after {parent.label()} ({parent.source_id}): “{excerpt}”"
         head = f'<section class="branch">\n<h3>Branch {number}</h3>\n<p class="fork">{_e(fork)}</p>'
         if self.writer.all_branches:
-            body = "\n".join(self._message(m) for m in segment)
+            body = "\n".join(self._with_revisions(m) for m in segment)
         else:
             first = next((m for m in segment if not m.hidden), segment[0])
             summary = f"{_count(len(segment), 'message')}, starting with {first.label()}: "
             body = f'<p class="summary">{_e(summary + "“" + _one_line(first.text, 200) + "”")}</p>'
         return f"{head}\n{body}\n</section>"
+
+    def _with_revisions(self, message: Message) -> str:
+        """The message, then its earlier versions (``reading_paths``), each folded under
+        ``REVISION_LABEL``."""
+        earlier = self.revisions.get(message.source_id, [])
+        return "\n".join(block for m in (message, *earlier) if (block := self._message(m)))
 
     def _message(self, message: Message) -> str:
         blocks = self.body.blocks(message)
@@ -382,6 +391,12 @@ class _Page:
             return ""
         body = "\n".join(blocks)
         status = f" · {message.status}" if message.status != "complete" else ""
+        if message.revision_of is not None:
+            when = _time(message.created_at)
+            summary = f"{REVISION_LABEL} · {message.label()}{' · ' + when if when else ''}"
+            inner = f'<div class="body">\n{body}\n</div>'
+            summary = _e(summary + status)
+            return f'<details class="revision">\n<summary>{summary}</summary>\n{inner}\n</details>'
         if message.hidden:
             when = _time(message.created_at)
             summary = f"{message.label()} · {message.kind()} (hidden){' · ' + when if when else ''}"

@@ -34,6 +34,9 @@ Branches: every other branch (``tree.branch_paths``) is listed under ``## Other 
 saying which message it forks from. By default (``all_branches=True``) each branch is rendered
 in full like the main path; with ``all_branches=False`` it is summarised (message count and its
 first message) so the note stays short while still showing that the branch exists.
+A message's earlier versions (``Message.revision_of``: words the platform changed, kept on
+import) are no branch (``tree.reading_paths``): each follows its message in a ``<details>``
+block under ``REVISION_LABEL``.
 
 Exporting again into the same folder brings the notes of the selected conversations up to date
 and keeps anything else there (``_folder.Run``: a note a person edited is never overwritten,
@@ -64,15 +67,18 @@ from freehold.archive import Archive, conversation_id
 from freehold.exporters import _folder
 from freehold.models import (
     CONTEXT_FIELDS,
+    REVISION_LABEL,
     AttachmentRef,
     Conversation,
     Message,
     Part,
     context_label,
+    not_understood,
+    part_label,
     without_citation_marks,
 )
 from freehold.render import visible
-from freehold.tree import branch_paths
+from freehold.tree import reading_paths
 
 __all__ = ["FORMAT", "demote_headings", "file_name", "inert", "write", "write_summary"]
 
@@ -360,13 +366,14 @@ class _Note:
         self.conv = conv
         self.by_id = {m.source_id: m for m in conv.messages}
         self.in_details = False
+        self.revisions: dict[str, list[Message]] = {}
 
     def render(self) -> str:
-        paths = branch_paths(self.conv.messages)
+        paths, self.revisions = reading_paths(self.conv.messages)
         main = paths[0] if paths and paths[0][0].on_visible_path else []
         others = paths[1:] if main else paths
         blocks = [
-            self._front_matter(self.conv.branch_count),
+            self._front_matter(len(paths)),
             f"# {_inline(self.conv.title or 'Untitled', 300)}",
         ]
         # the conversation's own system prompt (Open WebUI, LibreChat, a Claude project)
@@ -374,7 +381,7 @@ class _Note:
             _details(context_label(r.kind), demote_headings(inert(r.text), 3))
             for r in self.conv.own_context()
         ]
-        blocks += [block for m in main for block in self._message(m, 3)]
+        blocks += [block for m in main for block in self._with_revisions(m, 3)]
         if others:
             blocks.append("## Other branches")
             for number, segment in enumerate(others, start=2):
@@ -410,13 +417,19 @@ class _Note:
             fork = f"forks after {_label(parent)} (`{parent.source_id}`): “{excerpt}”"
         head = f"### Branch {number}\n\n*{fork}*"
         if self.writer.all_branches:
-            return [head] + [block for m in segment for block in self._message(m, 4)]
+            return [head] + [block for m in segment for block in self._with_revisions(m, 4)]
         first = next((m for m in segment if not m.hidden), segment[0])
         summary = f"{_count(len(segment), 'message')}, starting with {_label(first)}: "
         return [head, summary + f"“{_inline(first.text, 200)}”"]
 
+    def _with_revisions(self, message: Message, level: int) -> list[str]:
+        """The message, then its earlier versions (``reading_paths``), each folded under
+        ``REVISION_LABEL`` (``_message``)."""
+        earlier = self.revisions.get(message.source_id, [])
+        return [block for m in (message, *earlier) for block in self._message(m, level)]
+
     def _message(self, message: Message, level: int) -> list[str]:
-        self.in_details = message.hidden
+        self.in_details = message.hidden or message.revision_of is not None
         blocks = self._content(message)
         self.in_details = False
         if not blocks:
@@ -428,6 +441,9 @@ class _Note:
             summary = f"{_label(message)} · {message.kind()} (hidden){' · ' + when if when else ''}"
             summary += status
             return [_details(summary, body)]
+        if message.revision_of is not None:
+            summary = f"{REVISION_LABEL} · {_label(message)}{' · ' + when if when else ''}"
+            return [_details(summary + status, body)]
         head = f"{'#' * level} {_label(message)}"
         stamp = f"*{when}{status}*" if when or status else ""
         return [f"{head}\n\n{stamp}".rstrip(), body]
@@ -473,11 +489,11 @@ def _code_part(note: _Note, part: Part) -> str:
 
 def _output_part(note: _Note, part: Part) -> str:
     text = str(part.get("text") or "")
-    return f"*Output:*\n\n{_fence(text)}" if text else ""
+    return f"*{part_label(part)}:*\n\n{_fence(text)}" if text else ""
 
 
 def _web_part(note: _Note, part: Part) -> str:
-    title = _inline(str(part.get("title") or part.get("url") or "Web result"), 200)
+    title = _inline(str(part.get("title") or part.get("url") or part_label(part)), 200)
     head = f"**{_link(part.get('url'), title)}**"
     if part.get("domain"):
         head += f" · {_inline(str(part['domain']), 80)}"
@@ -487,8 +503,7 @@ def _web_part(note: _Note, part: Part) -> str:
 
 def _thought_part(note: _Note, part: Part) -> str:
     text = inert(str(part.get("text") or ""))
-    summary = part.get("summary")
-    label = f"Thought: {' '.join(summary.split())}" if isinstance(summary, str) else "Thought"
+    label = part_label(part)
     if note.in_details:
         return f"*{_inline(label, 200)}*\n\n{text}" if text else ""
     return _details(label, text) if text else ""
@@ -504,18 +519,18 @@ def _context_part(note: _Note, part: Part) -> str:
 def _error_part(note: _Note, part: Part) -> str:
     name = f" ({_inline(str(part['name']), 80)})" if part.get("name") else ""
     text = inert(str(part.get("text") or ""))
-    return _quote(f"**Error**{name}:\n\n{text}" if text else f"**Error**{name}")
+    head = f"**{part_label(part)}**{name}"
+    return _quote(f"{head}:\n\n{text}" if text else head)
 
 
 def _transcript_part(note: _Note, part: Part) -> str:
     text = inert(str(part.get("text") or ""))
-    return f"*(voice)*\n\n{text}" if text else ""
+    return f"*({part_label(part)})*\n\n{text}" if text else ""
 
 
 def _unknown(note: _Note, part: Part) -> str:
-    kind = part.get("content_type") or part.get("type") or "unknown"
     dumped = orjson.dumps(part, option=orjson.OPT_INDENT_2, default=str).decode()
-    return _details(f"Content not understood: {kind}", _fence(dumped, "json"))
+    return _details(part_label(not_understood(part)), _fence(dumped, "json"))
 
 
 def _sources(sources: dict[str, str]) -> str:

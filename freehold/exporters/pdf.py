@@ -65,9 +65,16 @@ from freehold.exporters import _folder
 from freehold.exporters._pdfnodes import LONG_RUN, Node, PdfBody, clean, nodes
 from freehold.exporters._pdfnodes import Image as Picture
 from freehold.exporters._typst import FONT_ENV, Engine, FontBook, find_fonts
-from freehold.models import AttachmentRef, ContextRecord, Conversation, Message, context_label
+from freehold.models import (
+    REVISION_LABEL,
+    AttachmentRef,
+    ContextRecord,
+    Conversation,
+    Message,
+    context_label,
+)
 from freehold.safehtml import one_line
-from freehold.tree import branch_paths
+from freehold.tree import reading_paths
 
 __all__ = [
     "COMBINED",
@@ -327,11 +334,12 @@ class _Layout:
         self.all_branches = all_branches
         self.plain = False
         self.body = PdfBody(pictures)
+        self.revisions: dict[str, list[Message]] = {}
 
     def conversation(self, conv: Conversation, plain: str | None = None) -> bytes:
         self.plain = plain is not None
         self.body = PdfBody(self.pictures)
-        paths = branch_paths(conv.messages)
+        paths, self.revisions = reading_paths(conv.messages)
         main = paths[0] if paths and paths[0][0].on_visible_path else []
         others = paths[1:] if main else paths
         blocks: list[Node] = []
@@ -339,7 +347,7 @@ class _Layout:
             blocks.append(_note(f"Shown as plain text: the full layout failed ({plain})."))
         blocks += [self._context(record) for record in conv.own_context()]
         for message in main:
-            blocks += self._message(message)
+            blocks += self._with_revisions(message)
         if others:
             blocks.append({"k": "sec", "c": "Other branches"})
             by_id = {m.source_id: m for m in conv.messages}
@@ -381,16 +389,23 @@ class _Layout:
         blocks: list[Node] = [{"k": "branch", "c": f"Branch {number}"}, _note(fork)]
         if self.all_branches:
             for message in segment:
-                blocks += self._message(message)
+                blocks += self._with_revisions(message)
             return blocks
         first = next((m for m in segment if not m.hidden), segment[0])
         summary = f"{_count(len(segment), 'message')}, starting with {first.label()}: "
         return [*blocks, _note(summary + f"“{one_line(first.text, 200)}”")]
 
+    def _with_revisions(self, message: Message) -> list[Node]:
+        """The message, then its earlier versions (``reading_paths``) under ``REVISION_LABEL``."""
+        earlier = self.revisions.get(message.source_id, [])
+        return [node for m in (message, *earlier) for node in self._message(m)]
+
     def _message(self, message: Message) -> list[Node]:
         status = f" · {message.status}" if message.status != "complete" else ""
         when = _time(message.created_at)
         label = message.label(with_model=True)
+        if message.revision_of is not None:
+            label = f"{REVISION_LABEL} · {label}"
         if message.hidden:
             if not _shows_anything(message):
                 return []

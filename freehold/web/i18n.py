@@ -104,6 +104,9 @@ FRENCH: dict[str, str] = {
     "Error": "Erreur",
     "voice": "voix",
     "Content not understood": "Contenu non compris",
+    "Earlier version (changed upstream, kept on import)": (
+        "Version antérieure (modifiée à la source, gardée à l'import)"
+    ),
     "Choose an export (zip, folder as zip, JSON file or logs.db)": (
         "Choisissez un export (zip, JSON ou logs.db)"
     ),

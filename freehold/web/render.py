@@ -7,6 +7,7 @@ HTML off, cleaned by nh3 — so that module is the one place to review for injec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from freehold.errors import FreeholdError
-from freehold.models import CONTEXT_KINDS, Conversation, Message, context_label
+from freehold.models import CONTEXT_KINDS, REVISION_LABEL, Conversation, Message, context_label
 from freehold.safehtml import highlight_code, one_line, render_markdown
 from freehold.web.i18n import choose, counter, translator
 from freehold.web.thread import choose_path
@@ -107,10 +108,10 @@ def conversation_page(request: Request, conv: Conversation, at: int | None) -> R
         {
             "message": step.message,
             "fork": step.fork,
-            "again": step.again,
+            "again": step.again and step.message.revision_of is None,
             "more": step.more,
             "passes": step.passes,
-            "label": step.message.label(t),
+            "label": _step_label(step.message, t),
             "html": Markup(html),
         }
         for step, html in zip(path, bodies, strict=True)
@@ -122,6 +123,13 @@ def conversation_page(request: Request, conv: Conversation, at: int | None) -> R
         "context_records": conv.context,
     }
     return page(request, "conversation.html", context)
+
+
+def _step_label(message: Message, t: Callable[[str], str]) -> str:
+    """Who speaks, after ``REVISION_LABEL`` for an earlier version of a message."""
+    if message.revision_of is None:
+        return message.label(t)
+    return f"{t(REVISION_LABEL)} · {message.label(t)}"
 
 
 def composer_page(

@@ -255,6 +255,11 @@ class Turns:
                 f"no message {ask.at} in conversation {cid} — reload the page and choose "
                 "a message shown there"
             )
+        if message.revision_of is not None:
+            raise FreeholdError(
+                f"message {ask.at} is an earlier version of a message (changed upstream, kept "
+                "on import) — continue from the message itself"
+            )
         if ask.prompt is None:
             message = _prompt_of(message, by_id)
         session = Session(archive, config, target, conversation=cid)

@@ -39,6 +39,15 @@ def test_search_finds_a_file_by_its_name(named: Server) -> None:
         ) in page
         count, page = found(q="report")
         assert count == 3 and page.count("Attached file:") == 1
+        count, page = found(q="report numbers")  # one word in the text, one in a name
+        assert (
+            count == 1
+            and (
+                '<p class="snippet">Here are the <mark>numbers</mark></p>\n'
+                '    <p class="snippet"><span class="meta">Attached file:</span>'
+            )
+            in page
+        )
         assert found(q="IMG_2024")[0] == 1
         assert found(q="quarterly-report.pdf", role="assistant")[0] == 0
         assert found(q="quarterly-report.pdf", until="2025-02-28")[0] == 0

@@ -12,7 +12,7 @@ import pytest
 
 from freehold import safehtml
 from freehold.archive import open_archive
-from freehold.models import CONTEXT_FIELDS, ROLE_NAMES
+from freehold.models import CONTEXT_FIELDS, PART_LABELS, ROLE_NAMES
 from freehold.web import i18n, imports, views
 from freehold.web.i18n import FRENCH, choose, translator
 from freehold.web.render import CONTEXT_KINDS
@@ -67,7 +67,8 @@ def test_messages_the_upload_page_shows_are_the_catalogued_ones() -> None:
 
 def test_every_message_label_has_french() -> None:
     labels = {text for _, text in SELF_CALL.findall(Path(safehtml.__file__).read_text())}
-    assert {"Output", "Thought", "Error", "missing attachment"} <= labels
+    assert {"Sources", "missing attachment"} <= labels
+    labels |= set(PART_LABELS.values())  # the part labels every renderer shares
     labels |= {label for _, label in CONTEXT_FIELDS}
     labels |= set(ROLE_NAMES.values()) | {"Unknown"}
     assert sorted(labels - FRENCH.keys()) == []
