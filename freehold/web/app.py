@@ -110,7 +110,7 @@ def _error(request: Request, exc: Exception) -> Response:
     """Errors become pages here, with the status ``failures.answer`` gives them; one that is
     freehold's own bug (``faults.is_bug``) has its traceback kept in the data folder's logs
     first, and says so."""
-    if faults.is_bug(exc):
+    if not isinstance(exc, HTTPException) and faults.is_bug(exc):  # a 404, a 405: no bug
         exc = faults.reported(exc, Path(request.app.state.archives.home))
     said = answer(exc)
     if "json" in request.headers.get("accept", ""):  # the composer's fetch: it shows ``error``
