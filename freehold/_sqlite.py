@@ -41,6 +41,7 @@ __all__ = [
     "connect",
     "open_private",
     "read_only",
+    "read_only_uri",
     "transaction",
 ]
 
@@ -159,11 +160,7 @@ def connect(
     without its ``-shm`` cannot be read without writing: SQLite's read-only error says so,
     told as the folder's. ``threads``: the connection may be used from other threads (the
     caller serialises)."""
-    if read_only:
-        wal = path.with_name(path.name + "-wal").exists()
-        target = f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
-    else:
-        target = os.fspath(path)
+    target = read_only_uri(path) if read_only else os.fspath(path)
     try:
         db = sqlite3.connect(
             target,
@@ -177,6 +174,13 @@ def connect(
         raise storage.sqlite_failure(error, path) or error from error
     db.path, db.read_only, db.damaged = path, read_only, damaged
     return db
+
+
+def read_only_uri(path: Path) -> str:
+    """The URI that reads ``path`` without writing anything beside it (``connect``'s rule):
+    ``mode=ro`` when its ``-wal`` is there, else ``immutable``."""
+    wal = path.with_name(path.name + "-wal").exists()
+    return f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
 
 
 def open_private(

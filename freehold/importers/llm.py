@@ -65,6 +65,7 @@ from typing import Any
 
 import orjson
 
+from freehold import _sqlite
 from freehold._words import plural
 from freehold.importers import _fields as field
 from freehold.importers._skeleton import Claim, Format, Kept
@@ -181,13 +182,11 @@ iter_conversations = _Llm.iter_conversations
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    """The person's ``logs.db`` for reading, never written: ``_sqlite.connect``'s read-only
-    rule (``mode=ro`` makes a WAL database's ``-wal`` and ``-shm`` beside it and leaves them;
-    ``immutable`` needs neither, so it is read so when it has no ``-wal``). Its own errors stay
-    SQLite's here: ``_guard`` turns them into the import's problems, not the archive's lines."""
-    wal = path.with_name(path.name + "-wal").exists()
-    target = f"{path.resolve().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
-    db = sqlite3.connect(target, uri=True)
+    """The person's ``logs.db`` for reading, never written: ``_sqlite``'s read-only rule
+    (``mode=ro`` alone would make a WAL database's ``-wal`` and ``-shm`` beside it and leave
+    them). Its own errors stay SQLite's here (a plain connection, not ``_sqlite.Connection``):
+    ``_guard`` turns them into the import's problems, not the archive's lines."""
+    db = sqlite3.connect(_sqlite.read_only_uri(path.resolve()), uri=True)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA query_only = ON")
     return db
