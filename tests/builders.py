@@ -19,6 +19,7 @@ __all__ = [
     "SYSTEM_PROMPT",
     "chatgpt_chats",
     "damaged_zip",
+    "found_messages",
     "ingest",
     "own_system_prompts",
     "png",
@@ -153,3 +154,14 @@ def steps_before(count: int) -> list[tuple[str, Step]]:
 
 def _column_added(column: str) -> Step:
     return lambda _db: f"ALTER TABLE conversations ADD COLUMN {column};"
+
+
+def found_messages(archive: Archive, query: str, **filters: str) -> set[str]:
+    """The source id of each message ``archive.search`` finds (``ja-0``: the first message of
+    chat ``ja``)."""
+    ids = [hit.message_id for hit in archive.search(query, limit=100, **filters)]
+    rows = archive.db.execute(
+        "SELECT source_message_id FROM messages WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(ids),),
+    )
+    return {row[0] for row in rows}

@@ -17,10 +17,10 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from freehold.archive import Archive, open_archive
+from freehold.archive import open_archive
 from freehold.cli import cli
 from freehold.models import AttachmentRef
-from tests.builders import ingest, png, write_zip
+from tests.builders import found_messages, ingest, png, write_zip
 from tests.test_archive import add, conversation, msg
 
 START = datetime(2025, 3, 1, tzinfo=UTC).timestamp()
@@ -92,16 +92,6 @@ def named(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     return folder / "home"
 
 
-def found(archive: Archive, query: str, **filters: str) -> set[str]:
-    """The source id of each message found (``q-0``: the first chat's first message)."""
-    ids = [hit.message_id for hit in archive.search(query, limit=100, **filters)]
-    rows = archive.db.execute(
-        "SELECT source_message_id FROM messages WHERE id IN (SELECT value FROM json_each(?))",
-        (orjson.dumps(ids).decode(),),
-    )
-    return {row[0] for row in rows}
-
-
 @pytest.mark.parametrize(
     ("query", "messages"),
     [
@@ -123,7 +113,7 @@ def found(archive: Archive, query: str, **filters: str) -> set[str]:
 )
 def test_a_file_name_is_found(named: Path, query: str, messages: set[str]) -> None:
     with open_archive(named) as archive:
-        assert found(archive, query) == messages
+        assert found_messages(archive, query) == messages
 
 
 def test_a_hit_in_a_file_name_says_so_in_its_snippet(named: Path) -> None:
@@ -141,11 +131,11 @@ def test_a_hit_in_a_file_name_says_so_in_its_snippet(named: Path) -> None:
 
 def test_the_filters_and_export_selection_apply_to_file_names(named: Path) -> None:
     with open_archive(named) as archive:
-        assert found(archive, "quarterly-report.pdf", role="user") == {"q-0"}
-        assert found(archive, "quarterly-report.pdf", role="assistant") == set()
-        assert found(archive, "quarterly-report.pdf", source="claude") == set()
-        assert found(archive, "quarterly-report.pdf", since="2025-03-01") == {"q-0"}
-        assert found(archive, "quarterly-report.pdf", until="2025-02-28") == set()
+        assert found_messages(archive, "quarterly-report.pdf", role="user") == {"q-0"}
+        assert found_messages(archive, "quarterly-report.pdf", role="assistant") == set()
+        assert found_messages(archive, "quarterly-report.pdf", source="claude") == set()
+        assert found_messages(archive, "quarterly-report.pdf", since="2025-03-01") == {"q-0"}
+        assert found_messages(archive, "quarterly-report.pdf", until="2025-02-28") == set()
         chosen = {c.source_id for c in archive.iter_conversations(query="IMG_2024")}
         assert chosen == {"img"}
         page = archive.search_page("report", role="user")
@@ -217,11 +207,11 @@ def test_a_file_brought_by_a_later_import_is_found_by_its_name(tmp_path: Path) -
     home = tmp_path / "home"
     _import(export(tmp_path / "alone.zip", image=False), home)  # no bytes: no name yet
     with open_archive(home) as archive:
-        assert found(archive, "IMG_2024") == set()
-        assert found(archive, "quarterly-report.pdf") == {"q-0"}
+        assert found_messages(archive, "IMG_2024") == set()
+        assert found_messages(archive, "quarterly-report.pdf") == {"q-0"}
     _import(export(tmp_path / "whole.zip"), home)
     with open_archive(home) as archive:
-        assert found(archive, "IMG_2024") == {"img-0"}
+        assert found_messages(archive, "IMG_2024") == {"img-0"}
     assert _rows(home)["img-0"] == IMAGE
     _checked(home)
 
@@ -233,9 +223,9 @@ def test_a_reimport_that_renames_a_file_leaves_no_stale_name(tmp_path: Path) -> 
     renamed = [("file-Q1", "annual-summary.pdf"), ("file-Q2", "appendix.xlsx")]
     _import(export(tmp_path / "two.zip", uploads=renamed), home)
     with open_archive(home) as archive:
-        assert found(archive, "quarterly-report.pdf") == set()
-        assert found(archive, "annual-summary.pdf") == {"q-0"}
-        assert found(archive, "appendix") == {"q-0"}
+        assert found_messages(archive, "quarterly-report.pdf") == set()
+        assert found_messages(archive, "annual-summary.pdf") == {"q-0"}
+        assert found_messages(archive, "appendix") == {"q-0"}
     assert _rows(home)["q-0"] == "annual-summary.pdf \U0010fffd appendix.xlsx"
     _checked(home)
 
@@ -254,9 +244,9 @@ def test_deleted_links_and_messages_take_their_names_with_them(tmp_path: Path) -
         db.execute("DELETE FROM messages WHERE id = ?", img)
     assert _rows(home) == {"q-0": "appendix.xlsx"}
     with open_archive(home) as archive:
-        assert found(archive, "quarterly-report.pdf") == set()
-        assert found(archive, "IMG_2024") == set()
-        assert found(archive, "appendix") == {"q-0"}
+        assert found_messages(archive, "quarterly-report.pdf") == set()
+        assert found_messages(archive, "IMG_2024") == set()
+        assert found_messages(archive, "appendix") == {"q-0"}
     _checked(home)
 
 
@@ -272,8 +262,8 @@ def test_an_archive_from_before_the_index_of_file_names_gets_it_filled(tmp_path:
         db.execute("DELETE FROM _freehold_migrations WHERE name = 'm013_file_names'")
     said: list[str] = []
     with open_archive(home, notice=said.append) as archive:
-        assert found(archive, "quarterly-report.pdf") == {"q-0"}
-        assert found(archive, "IMG_2024") == {"img-0"}
+        assert found_messages(archive, "quarterly-report.pdf") == {"q-0"}
+        assert found_messages(archive, "IMG_2024") == {"img-0"}
     assert said == []  # quick: not announced
     assert len(_rows(home)) == 2
     _checked(home)
@@ -289,8 +279,8 @@ def test_a_conversation_twice_in_one_export_keeps_the_later_names(tmp_path: Path
     home = tmp_path / "home"
     _import(both, home)  # one transaction: the first copy queued, the second an update
     with open_archive(home) as archive:
-        assert found(archive, "quarterly-report.pdf") == set()
-        assert found(archive, "annual-summary.pdf") == {"q-0"}
+        assert found_messages(archive, "quarterly-report.pdf") == set()
+        assert found_messages(archive, "annual-summary.pdf") == {"q-0"}
     assert _rows(home)["q-0"] == "annual-summary.pdf \U0010fffd appendix.xlsx"
     _checked(home)
 
@@ -306,6 +296,6 @@ def test_a_file_named_again_in_the_same_transaction_keeps_one_row(tmp_path: Path
 
     with open_archive(tmp_path / "home") as archive:
         assert add(archive, copy(None), copy("roadmap-2025.key")) == ["new", "unchanged"]
-        assert found(archive, "roadmap") == {"u"}
+        assert found_messages(archive, "roadmap") == {"u"}
     assert _rows(tmp_path / "home") == {"u": "roadmap-2025.key"}
     _checked(tmp_path / "home")

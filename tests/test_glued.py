@@ -14,9 +14,9 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from freehold.archive import Archive, open_archive
+from freehold.archive import open_archive
 from freehold.cli import cli
-from tests.builders import chatgpt_chats, ingest
+from tests.builders import chatgpt_chats, found_messages, ingest
 
 START = datetime(2025, 3, 1, tzinfo=UTC).timestamp()
 CHATS = {  # id: (title, [user, assistant, …])
@@ -40,16 +40,6 @@ def glued(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("glued")
     _import(folder, CHATS, folder / "home")
     return folder / "home"
-
-
-def _found(archive: Archive, query: str, **filters: str) -> set[str]:
-    """The source id of each message found (``ja-0``: the Japanese chat's first message)."""
-    ids = [hit.message_id for hit in archive.search(query, limit=100, **filters)]
-    rows = archive.db.execute(
-        "SELECT source_message_id FROM messages WHERE id IN (SELECT value FROM json_each(?))",
-        (orjson.dumps(ids).decode(),),
-    )
-    return {row[0] for row in rows}
 
 
 @pytest.mark.parametrize(
@@ -86,14 +76,14 @@ def test_a_word_written_against_such_letters_is_found(
     glued: Path, query: str, found: set[str]
 ) -> None:
     with open_archive(glued) as archive:
-        assert _found(archive, query) == found
+        assert found_messages(archive, query) == found
 
 
 def test_the_filters_and_export_selection_take_glued_words(glued: Path) -> None:
     with open_archive(glued) as archive:
-        assert _found(archive, "Python", role="assistant") == {"zh-1"}
-        assert _found(archive, "iPhone", role="user") == {"ja-0", "apart-0"}
-        assert _found(archive, "iPhone", source="claude") == set()
+        assert found_messages(archive, "Python", role="assistant") == {"zh-1"}
+        assert found_messages(archive, "iPhone", role="user") == {"ja-0", "apart-0"}
+        assert found_messages(archive, "iPhone", source="claude") == set()
         chosen = [c.source_id for c in archive.iter_conversations(query="iPhone 2024")]
         assert chosen == ["apart"]
         assert {c.source_id for c in archive.iter_conversations(query="Python")} == {"zh"}
@@ -162,8 +152,8 @@ def test_a_reimport_with_changed_text_leaves_no_stale_words(tmp_path: Path) -> N
     _import(tmp_path / "two", changed, home)
     with open_archive(home) as archive:
         # the earlier text is kept as a revision beside the message, found there alone
-        assert _found(archive, "iPhone") == {"apart-0", "en-1", "ja-0#rev-1"}
-        assert _found(archive, "Pixel") == {"ja-0", "en-1"}
+        assert found_messages(archive, "iPhone") == {"apart-0", "en-1", "ja-0#rev-1"}
+        assert found_messages(archive, "Pixel") == {"ja-0", "en-1"}
     assert _glued_rows(home)["ja-0"] == "Pixel"
     assert _glued_rows(home)["ja-0#rev-1"] == "iPhone"
     _checked(home)
@@ -177,8 +167,8 @@ def test_deleted_messages_take_their_glued_words_with_them(tmp_path: Path) -> No
         db.execute("UPDATE messages SET text = 'no longer' WHERE source_message_id = 'ja-0'")
     assert not {"zh-0", "zh-1", "ja-0"} & set(_glued_rows(home))
     with open_archive(home) as archive:
-        assert _found(archive, "Python") == set()
-        assert _found(archive, "iPhone") == {"apart-0", "en-1"}
+        assert found_messages(archive, "Python") == set()
+        assert found_messages(archive, "iPhone") == {"apart-0", "en-1"}
     _checked(home)
 
 
@@ -198,8 +188,8 @@ def test_an_archive_from_before_the_glued_index_gets_it_filled(
     monkeypatch.setattr(migrations, "_BACKFILL", 3)  # several batches
     said: list[str] = []
     with open_archive(home, notice=said.append) as archive:
-        assert _found(archive, "Python") == {"zh-0", "zh-1"}
-        assert _found(archive, "2024") == {"date-0", "apart-0"}
+        assert found_messages(archive, "Python") == {"zh-0", "zh-1"}
+        assert found_messages(archive, "2024") == {"date-0", "apart-0"}
     assert said == []  # quick: not announced
     assert len(_glued_rows(home)) == 8
     _checked(home)
@@ -214,5 +204,5 @@ def test_a_turn_written_here_is_found_by_its_glued_words(tmp_path: Path) -> None
         cid = archive.new_conversation("ローカル")
         text = "Rustで書き直した"
         (turn,) = archive.add_turn(cid, None, [Message("", None, "user", "text", [], text)])
-        assert _found(archive, "Rust") == {turn.source_id}
+        assert found_messages(archive, "Rust") == {turn.source_id}
     _checked(home)
