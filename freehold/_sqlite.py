@@ -40,7 +40,6 @@ __all__ = [
     "changed_while_read",
     "connect",
     "open_private",
-    "read_only",
     "read_only_uri",
     "transaction",
 ]
@@ -194,7 +193,7 @@ def open_private(
         db = connect(Path(":memory:"), threads=threads, damaged=damaged)
         script = schema
     elif not create and not os.access(path.parent, os.W_OK):
-        return read_only(path, threads=threads, damaged=damaged)
+        return connect(path, read_only=True, threads=threads, damaged=damaged)
     else:
         with storage.guarded(path):
             _private.make_dirs(path.parent)
@@ -207,14 +206,6 @@ def open_private(
         db.close()
         raise
     return db
-
-
-def read_only(
-    path: Path, *, threads: bool = False, damaged: str | None = None
-) -> sqlite3.Connection:
-    """An existing ``path`` opened for reading only, in a folder this process cannot write
-    (``connect``'s rule, the archive's too)."""
-    return connect(path, read_only=True, threads=threads, damaged=damaged)
 
 
 @contextmanager

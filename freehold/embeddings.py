@@ -54,9 +54,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from freehold import _queries
+from freehold import _queries, _sqlite
 from freehold._sqlite import open_private, transaction
-from freehold._sqlite import read_only as _read_only
 from freehold._words import plural
 from freehold.archive import Archive, now_iso
 from freehold.config import Config, load_config, parse_ref
@@ -278,7 +277,7 @@ class EmbeddingStore:
         if read_only and not path.is_file():
             raise StorageError(_needs_writable(path), "read-only")
         self.db = (
-            _read_only(path, threads=True, damaged=_DAMAGED)
+            _sqlite.connect(path, read_only=True, threads=True, damaged=_DAMAGED)
             if read_only
             else open_private(path, _SCHEMA, threads=True, damaged=_DAMAGED)
         )

@@ -54,7 +54,7 @@ def test_a_damaged_file_read_read_only_says_what_to_do_with_that_file(tmp_path: 
     (run again), then the file's own remedy, never the archive's ("restore it")."""
     damaged = tmp_path / "embeddings.sqlite"
     damaged.write_text("garbage\n")
-    reader = _sqlite.read_only(damaged, damaged="delete it: it is built again")
+    reader = _sqlite.connect(damaged, read_only=True, damaged="delete it: it is built again")
     with pytest.raises(Exception) as raised:
         reader.execute("SELECT count(*) FROM sqlite_master").fetchone()
     told = str(raised.value)
