@@ -347,11 +347,9 @@ def test_search_from_the_keyboard_then_open_a_hit(page: Page, sample: Server, wa
     watch.assert_quiet()
 
 
-def test_the_thread_past_the_visible_leaf_by_keyboard(
-    page: Page, server: Server, watch: Watch, tmp_path: Path
-) -> None:
-    """Probe K, item 3: the page stops at the current message; what follows it is another
-    branch, reached with ] (or its link) and left with [, in place, as a fork's arrows are."""
+def _past_the_leaf(server: Server, path: Path, source_id: str) -> str:
+    """A conversation whose current message (a1) has a follower (u2): the page stops at a1,
+    u2 is another branch. Its id."""
     from tests.web.test_views import START, chatgpt_conversation, chatgpt_message, write_zip
 
     nodes: list[tuple[str, str | None, Any]] = [("root", None, None)]
@@ -359,11 +357,19 @@ def test_the_thread_past_the_visible_leaf_by_keyboard(
         nodes.append(
             (mid, nodes[-1][0], chatgpt_message(mid, role, f"text {mid}", START + n, None))
         )
-    chat = chatgpt_conversation("c-mid", "Mid", START, nodes, "a1")
-    export = write_zip(tmp_path / "mid.zip", {"conversations.json": json.dumps([chat]).encode()})
+    chat = chatgpt_conversation(source_id, source_id, START, nodes, "a1")
+    export = write_zip(path, {"conversations.json": json.dumps([chat]).encode()})
     with open_archive(server.home) as archive:
         import_path(archive, export)
-    cid = conversation_id("chatgpt", "c-mid")
+    return conversation_id("chatgpt", source_id)
+
+
+def test_the_thread_past_the_visible_leaf_by_keyboard(
+    page: Page, server: Server, watch: Watch, tmp_path: Path
+) -> None:
+    """Probe K, item 3: the page stops at the current message; what follows it is another
+    branch, reached with ] (or its link) and left with [, in place, as a fork's arrows are."""
+    cid = _past_the_leaf(server, tmp_path / "mid.zip", "c-mid")
     log_in(page, server, f"/conversations/{cid}")
     articles = page.locator("#thread article")
     expect(articles).to_have_count(2)
@@ -376,6 +382,26 @@ def test_the_thread_past_the_visible_leaf_by_keyboard(
     expect(page).to_have_url(f"{server.url}/conversations/{cid}")
     expect(articles).to_have_count(2)
     assert page.evaluate("window.freeholdSamePage") is True  # htmx swapped the thread in
+    watch.assert_quiet()
+
+
+def test_a_branch_key_pressed_before_the_swap_settles_stays_in_the_page(
+    page: Page, server: Server, watch: Watch, tmp_path: Path
+) -> None:
+    """A key pressed just after a swap, before htmx has bound the new links (it does so when
+    the swap settles), still switches in place: under load the thread test above loaded the
+    whole page. The settling is made slow here so the key always comes first."""
+    cid = _past_the_leaf(server, tmp_path / "fast.zip", "c-fast")
+    log_in(page, server, f"/conversations/{cid}")
+    articles = page.locator("#thread article")
+    expect(articles).to_have_count(2)
+    page.evaluate("window.freeholdSamePage = true; htmx.config.defaultSettleDelay = 3000")
+    page.keyboard.press("]")
+    expect(articles).to_have_count(3)
+    page.keyboard.press("[")  # the new thread's links are not bound yet
+    expect(articles).to_have_count(2)
+    expect(page).to_have_url(f"{server.url}/conversations/{cid}")
+    assert page.evaluate("window.freeholdSamePage") is True
     watch.assert_quiet()
 
 

@@ -57,7 +57,11 @@
       ? document.activeElement.closest("[data-item]") : null;
     var scope = current && current.querySelector(".fork, .branch-end") ? current : document;
     var link = scope.querySelector(BRANCH_LINKS[which]);
-    if (link) link.click();
+    if (!link) return;
+    // A key pressed just after a swap can come before htmx has bound the new links (it does so
+    // once the swap settles): bind this one now, or the click would load the whole page.
+    if (window.htmx) window.htmx.process(link);
+    link.click();
   }
 
   function typing(target) {
