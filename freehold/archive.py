@@ -77,8 +77,9 @@ from freehold.models import (
     Conversation,
     Generation,
     Message,
-    count_branches,
     pickled_by_fields,
+    revision_of,
+    thread_counts,
 )
 
 __all__ = [
@@ -665,6 +666,18 @@ def _words(row: tuple[Any, ...]) -> Any:
     return row[7]
 
 
+def _revisions_of(source_id: str, plan: _Plan) -> list[str]:
+    """The source ids of message ``source_id``'s revisions the archive holds or the copy
+    carries (``_revision``), by number."""
+    held = (key for key in (*plan.tree.ids, *plan.carried) if revision_of(key) == source_id)
+    return sorted(set(held), key=_revision_number)
+
+
+def _revision_number(key: str) -> int:
+    """The ``<n>`` of a revision's source id, ``<id>#rev-<n>``."""
+    return int(key.rpartition("#rev-")[2])
+
+
 def newer_parser(stored: str | None, current: str | None) -> bool:
     """Whether importer version ``current`` converts again what ``stored`` made of the same
     raw JSON: ``chatgpt/2`` after ``chatgpt/1``, and any known version after an unknown one
@@ -1219,8 +1232,7 @@ class Archive:
             "UPDATE conversations SET message_count=?, branch_count=?, last_seen_source=?, "
             "last_seen_at=?, account_id=coalesce(account_id, ?) WHERE id=?",
             (
-                len(plan.tree.parents),
-                count_branches(plan.tree.parents, row[4]),
+                *thread_counts(plan.tree.ids, plan.tree.parents, row[4]),
                 source_id,
                 now_iso(),
                 ready.head.account_id,
@@ -1358,8 +1370,7 @@ class Archive:
             conv.project,
             int(conv.archived),
             int(conv.starred),
-            len(tree.parents),
-            count_branches(tree.parents, leaf),
+            *thread_counts(tree.ids, tree.parents, leaf),
             ready.digest,
             ready.raw_sha,
             dumps(conv.problems) if conv.problems else None,
@@ -1449,17 +1460,17 @@ class Archive:
         (a freehold export's revisions) is taken; words kept as a revision by either already
         are not kept again, so importing copies in any order, any number of times, keeps each
         text once. No revision holds the words the message has after this copy (``shown``):
-        a stored one that does (the words came back, A→B→A) takes ``row``'s words instead."""
-        n = 1
+        a stored one that does (the words came back, A→B→A) takes ``row``'s words instead.
+        Every revision is weighed, numbers a migration left unused between them (m015) too;
+        a new one takes the number after the highest."""
         back = None  # a stored revision (not one the copy carries) with the shown words
-        while (key := f"{source_id}#rev-{n}") in plan.tree.ids or key in plan.carried:
+        for key in _revisions_of(source_id, plan):
             stored = plan.found.get(key)
             kept = [plan.carried.get(key), stored[1] if stored else None]
             if any(k is not None and _words(k) == _words(row) for k in kept):
                 return
             if stored and key not in plan.carried and _words(stored[1]) == _words(shown):
                 back = back or stored[0]
-            n += 1
         plan.revisions += 1
         revision = (row[0], *row[1:9], 0, *row[10:])
         if back is not None:
@@ -1467,6 +1478,8 @@ class Archive:
             plan.tree.parents[back] = row[0]
             return
         ids = plan.tree.ids
+        taken = [_revision_number(key) for key in _revisions_of(source_id, plan)]
+        key = f"{source_id}#rev-{max(taken, default=0) + 1}"
         ids[key] = self._next_message_id
         self._next_message_id += 1
         plan.inserts.append((ids[key], cid, row[0], key, *revision[1:]))
