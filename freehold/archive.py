@@ -673,6 +673,38 @@ def _revisions_of(source_id: str, plan: _Plan) -> list[str]:
     return sorted(set(held), key=_revision_number)
 
 
+def _drop_kept_words(plan: _Plan, ready: Prepared) -> None:
+    """Leave out of ``plan`` the revisions the copy brings (a freehold export's
+    ``<id>#rev-<n>``) whose words are kept already: the words their message has after this
+    copy, a stored revision's, or a brought one's with a lower number. One the copy makes
+    a parent or links a file to stays. An export written before m015 carries the duplicates
+    an older import made (A→B→A kept A beside A): each text is kept once, as ``_revision``
+    keeps it."""
+    brought = {row[3]: row for row in plan.inserts if revision_of(row[3]) in plan.tree.ids}
+    if not brought:
+        return
+    sources = {mid: source for source, mid in plan.tree.ids.items()}
+    words = {source: _words(found[1]) for source, found in plan.found.items()}
+    words.update((sources[row[-1]], _words(row)) for row in plan.updates)
+    words.update((row[3], row[10]) for row in plan.inserts)
+    needed = {link[1] for link in ready.links} | {link[0] for link in ready.links if link[2]}
+    kept: dict[str, set[Any]] = {}
+    for source in plan.found:
+        if (of := revision_of(source)) is not None:
+            kept.setdefault(of, set()).add(words[source])
+    dropped = set()
+    for source in sorted(brought, key=_revision_number):
+        of = str(revision_of(source))
+        held = kept.setdefault(of, set())
+        if (words[source] in held or words[source] == words[of]) and source not in needed:
+            dropped.add(source)
+            del plan.tree.parents[plan.tree.ids.pop(source)]
+        held.add(words[source])
+    plan.inserts = [row for row in plan.inserts if row[3] not in dropped]
+    plan.result.messages_new -= len(dropped)
+    plan.result.messages_unchanged += len(dropped)
+
+
 def _revision_number(key: str) -> int:
     """The ``<n>`` of a revision's source id, ``<id>#rev-<n>``."""
     return int(key.rpartition("#rev-")[2])
@@ -1123,8 +1155,8 @@ class Archive:
         if plan.revisions:
             changed = plural(plan.revisions, "message")
             plan.result.notes.append(
-                f"{changed} changed upstream; the earlier text is kept as a branch beside the "
-                "new (off the visible path)"
+                f"{changed} changed upstream; the earlier text is kept as an earlier version "
+                "beside the new (off the visible path)"
             )
         values = self._conversation_values(ready, plan.tree, source_id)
         self.db.execute(_UPDATE_CONVERSATION, (*values, now_iso(), cid))
@@ -1449,6 +1481,7 @@ class Archive:
                 plan.updates.append((parent, *row, found[0]))
                 plan.result.messages_updated += 1
             plan.tree.parents[ids[source_id]] = parent
+        _drop_kept_words(plan, ready)
         return plan
 
     def _revision(

@@ -19,6 +19,7 @@ from freehold import archive as archive_module
 from freehold import migrations
 from freehold.archive import Archive, open_archive
 from freehold.cli import cli
+from freehold.exporters import json as json_export
 from freehold.models import count_branches
 from tests.builders import chatgpt_chats, ingest, steps_before
 
@@ -89,7 +90,8 @@ def _archive_before_m015(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     """Archive written by the code before m015 (through real imports): c1's answer went
     forty-two → forty-three → forty-two, which kept forty-two twice (``c1-1`` and
     ``c1-1#rev-1``, the import before probe P #6 never compared the incoming words) and
-    counted the revisions as messages and branches."""
+    counted the revisions as messages and branches. Its JSON export, written then, is in
+    ``old-export``."""
     real = archive_module.Archive._revision
 
     def before_p6(self: Archive, *args: Any) -> None:  # the words shown: never any stored
@@ -103,6 +105,7 @@ def _archive_before_m015(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
             for n, answer in enumerate(("forty-two", "forty-three", "forty-two")):
                 ingest(old, _version(tmp_path, answer, n))
             assert _stored(old) == (4, 3)
+            json_export.write(old, old.iter_conversations(), tmp_path / "old-export")
 
 
 def test_m015_recounts_and_drops_the_revision_that_holds_the_current_words(
@@ -126,3 +129,21 @@ def test_m015_recounts_and_drops_the_revision_that_holds_the_current_words(
             "c1-1#rev-2": "forty-two",
         }
         assert _stored(archive) == (2, 1)
+
+
+def test_an_export_written_before_m015_brings_no_duplicate_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    _archive_before_m015(home, tmp_path, monkeypatch)
+    once = {"c1-0": "question", "c1-1": "forty-two", "c1-1#rev-2": "forty-three"}
+    with open_archive(tmp_path / "elsewhere") as fresh:
+        report = ingest(fresh, tmp_path / "old-export").to_json()
+        assert _texts(fresh) == once and _stored(fresh) == (2, 1)
+        assert report["messages"]["new"] == len(once)  # its duplicate left out
+        again = ingest(fresh, tmp_path / "old-export").to_json()
+        assert again["conversations"]["unchanged"] == 1 and _texts(fresh) == once
+    with open_archive(home) as archive:  # migrated: the duplicate it held is gone
+        report = ingest(archive, tmp_path / "old-export").to_json()
+        assert _texts(archive) == once and _stored(archive) == (2, 1)
+        assert report["messages"]["new"] == 0
