@@ -20,7 +20,7 @@ from freehold import migrations
 from freehold.archive import Archive, open_archive
 from freehold.cli import cli
 from freehold.exporters import json as json_export
-from freehold.models import count_branches
+from freehold.models import Message, count_branches
 from tests.builders import chatgpt_chats, ingest, steps_before
 
 
@@ -62,6 +62,21 @@ def test_a_revision_is_neither_a_message_nor_a_branch_in_the_stored_counts(
     stats = archive.stats()
     assert stats["messages"] == 2 and stats["branched_conversations"] == 0
     assert stats["per_source"]["chatgpt"]["messages"] == 2
+
+
+def test_a_turn_written_here_recounts_without_the_revision(
+    archive: Archive, tmp_path: Path
+) -> None:
+    for n, answer in enumerate(("forty-two", "forty-three")):
+        ingest(archive, _version(tmp_path, answer, n))
+    cid = archive.resolve("c1")
+    leaf = archive.find_message(cid, archive.get_conversation(cid).current_leaf or "")
+    turn = [
+        Message("", None, "user", "text", [{"type": "text", "text": "why?"}], "why?"),
+        Message("", None, "assistant", "text", [{"type": "text", "text": "Sure."}], "Sure."),
+    ]
+    archive.add_turn(cid, leaf.id, turn)
+    assert _stored(archive) == (4, 1)  # _local.show_path
 
 
 def test_stats_csv_and_indexes_say_the_counts_without_the_revision(tmp_path: Path) -> None:
