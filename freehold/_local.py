@@ -14,11 +14,10 @@ export's leaf and the local leaf is shown; the other stays a branch).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
 
 import orjson
 
-from freehold.models import Attempt, Generation, count_branches
+from freehold.models import Attempt, Generation, thread_counts
 
 __all__ = ["generations", "has_local", "show_path", "write_generation"]
 
@@ -141,15 +140,13 @@ def show_path(db: sqlite3.Connection, cid: str, leaf: int | None) -> None:
         "WHERE conversation_id = ?2 AND on_visible_path != (id IN (SELECT id FROM up))",
         (leaf, cid),
     )
-    parents = dict(
-        _parents(db.execute("SELECT id, parent_id FROM messages WHERE conversation_id = ?", (cid,)))
-    )
+    rows = db.execute(
+        "SELECT id, source_message_id, parent_id FROM messages WHERE conversation_id = ?", (cid,)
+    ).fetchall()
+    ids: dict[str, int] = {row[1]: row[0] for row in rows}
+    parents: dict[int, int | None] = {row[0]: row[2] for row in rows}
     db.execute(
         "UPDATE conversations SET current_leaf = ?, message_count = ?, branch_count = ? "
         "WHERE id = ?",
-        (leaf, len(parents), count_branches(parents, leaf), cid),
+        (leaf, *thread_counts(ids, parents, leaf), cid),
     )
-
-
-def _parents(rows: Iterable[tuple[int, int | None]]) -> Iterable[tuple[int, int | None]]:
-    return ((row[0], row[1]) for row in rows)

@@ -844,7 +844,8 @@ def stats(db: sqlite3.Connection, *, visible: bool = True) -> dict[str, Any]:
     visible_count = "SELECT count(*) FROM messages WHERE on_visible_path"
     return {
         "conversations": one("SELECT count(*) FROM conversations"),
-        "messages": one("SELECT count(*) FROM messages"),
+        # each conversation's stored count (``models.thread_counts``): no earlier version
+        "messages": one("SELECT sum(message_count) FROM conversations"),
         "visible_messages": one(visible_count) if visible else None,
         "branched_conversations": one("SELECT count(*) FROM conversations WHERE branch_count > 1"),
         "attachments": one("SELECT count(*) FROM attachments"),

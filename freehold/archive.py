@@ -77,8 +77,9 @@ from freehold.models import (
     Conversation,
     Generation,
     Message,
-    count_branches,
     pickled_by_fields,
+    revision_of,
+    thread_counts,
 )
 
 __all__ = [
@@ -665,6 +666,50 @@ def _words(row: tuple[Any, ...]) -> Any:
     return row[7]
 
 
+def _revisions_of(source_id: str, plan: _Plan) -> list[str]:
+    """The source ids of message ``source_id``'s revisions the archive holds or the copy
+    carries (``_revision``), by number."""
+    held = (key for key in (*plan.tree.ids, *plan.carried) if revision_of(key) == source_id)
+    return sorted(set(held), key=_revision_number)
+
+
+def _drop_kept_words(plan: _Plan, ready: Prepared) -> None:
+    """Leave out of ``plan`` the revisions the copy brings (a freehold export's
+    ``<id>#rev-<n>``) whose words are kept already: the words their message has after this
+    copy, a stored revision's, or a brought one's with a lower number. One the copy makes
+    a parent or links a file to stays. An export written before m015 carries the duplicates
+    an older import made (A→B→A kept A beside A): each text is kept once, as ``_revision``
+    keeps it."""
+    brought = {row[3]: row for row in plan.inserts if revision_of(row[3]) in plan.tree.ids}
+    if not brought:
+        return
+    sources = {mid: source for source, mid in plan.tree.ids.items()}
+    words = {source: _words(found[1]) for source, found in plan.found.items()}
+    words.update((sources[row[-1]], _words(row)) for row in plan.updates)
+    words.update((row[3], row[10]) for row in plan.inserts)
+    needed = {link[1] for link in ready.links} | {link[0] for link in ready.links if link[2]}
+    kept: dict[str, set[Any]] = {}
+    for source in plan.found:
+        if (of := revision_of(source)) is not None:
+            kept.setdefault(of, set()).add(words[source])
+    dropped = set()
+    for source in sorted(brought, key=_revision_number):
+        of = str(revision_of(source))
+        held = kept.setdefault(of, set())
+        if (words[source] in held or words[source] == words[of]) and source not in needed:
+            dropped.add(source)
+            del plan.tree.parents[plan.tree.ids.pop(source)]
+        held.add(words[source])
+    plan.inserts = [row for row in plan.inserts if row[3] not in dropped]
+    plan.result.messages_new -= len(dropped)
+    plan.result.messages_unchanged += len(dropped)
+
+
+def _revision_number(key: str) -> int:
+    """The ``<n>`` of a revision's source id, ``<id>#rev-<n>``."""
+    return int(key.rpartition("#rev-")[2])
+
+
 def newer_parser(stored: str | None, current: str | None) -> bool:
     """Whether importer version ``current`` converts again what ``stored`` made of the same
     raw JSON: ``chatgpt/2`` after ``chatgpt/1``, and any known version after an unknown one
@@ -1110,8 +1155,8 @@ class Archive:
         if plan.revisions:
             changed = plural(plan.revisions, "message")
             plan.result.notes.append(
-                f"{changed} changed upstream; the earlier text is kept as a branch beside the "
-                "new (off the visible path)"
+                f"{changed} changed upstream; the earlier text is kept as an earlier version "
+                "beside the new (off the visible path)"
             )
         values = self._conversation_values(ready, plan.tree, source_id)
         self.db.execute(_UPDATE_CONVERSATION, (*values, now_iso(), cid))
@@ -1219,8 +1264,7 @@ class Archive:
             "UPDATE conversations SET message_count=?, branch_count=?, last_seen_source=?, "
             "last_seen_at=?, account_id=coalesce(account_id, ?) WHERE id=?",
             (
-                len(plan.tree.parents),
-                count_branches(plan.tree.parents, row[4]),
+                *thread_counts(plan.tree.ids, plan.tree.parents, row[4]),
                 source_id,
                 now_iso(),
                 ready.head.account_id,
@@ -1358,8 +1402,7 @@ class Archive:
             conv.project,
             int(conv.archived),
             int(conv.starred),
-            len(tree.parents),
-            count_branches(tree.parents, leaf),
+            *thread_counts(tree.ids, tree.parents, leaf),
             ready.digest,
             ready.raw_sha,
             dumps(conv.problems) if conv.problems else None,
@@ -1438,6 +1481,7 @@ class Archive:
                 plan.updates.append((parent, *row, found[0]))
                 plan.result.messages_updated += 1
             plan.tree.parents[ids[source_id]] = parent
+        _drop_kept_words(plan, ready)
         return plan
 
     def _revision(
@@ -1449,17 +1493,17 @@ class Archive:
         (a freehold export's revisions) is taken; words kept as a revision by either already
         are not kept again, so importing copies in any order, any number of times, keeps each
         text once. No revision holds the words the message has after this copy (``shown``):
-        a stored one that does (the words came back, A→B→A) takes ``row``'s words instead."""
-        n = 1
+        a stored one that does (the words came back, A→B→A) takes ``row``'s words instead.
+        Every revision is weighed, numbers a migration left unused between them (m015) too;
+        a new one takes the number after the highest."""
         back = None  # a stored revision (not one the copy carries) with the shown words
-        while (key := f"{source_id}#rev-{n}") in plan.tree.ids or key in plan.carried:
+        for key in _revisions_of(source_id, plan):
             stored = plan.found.get(key)
             kept = [plan.carried.get(key), stored[1] if stored else None]
             if any(k is not None and _words(k) == _words(row) for k in kept):
                 return
             if stored and key not in plan.carried and _words(stored[1]) == _words(shown):
                 back = back or stored[0]
-            n += 1
         plan.revisions += 1
         revision = (row[0], *row[1:9], 0, *row[10:])
         if back is not None:
@@ -1467,6 +1511,8 @@ class Archive:
             plan.tree.parents[back] = row[0]
             return
         ids = plan.tree.ids
+        taken = [_revision_number(key) for key in _revisions_of(source_id, plan)]
+        key = f"{source_id}#rev-{max(taken, default=0) + 1}"
         ids[key] = self._next_message_id
         self._next_message_id += 1
         plan.inserts.append((ids[key], cid, row[0], key, *revision[1:]))

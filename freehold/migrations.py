@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from freehold import _unspaced
 from freehold.importers._skeleton import platform_time
+from freehold.models import revision_of, thread_counts
 
 __all__ = [
     "MIGRATIONS",
@@ -34,6 +35,7 @@ __all__ = [
     "m012_glued_words",
     "m013_file_names",
     "m014_source_updated_at",
+    "m015_revisions_counted_apart",
     "migrate",
 ]
 
@@ -813,3 +815,69 @@ def _raw_updated(data: bytes, estimate: float | None) -> float | None:
     except zlib.error:
         return estimate
     return platform_time(raw, estimate)
+
+
+@_step
+def m015_revisions_counted_apart(db: sqlite3.Connection) -> str:
+    # A message's earlier version (``<id>#rev-<n>``, ``archive._revision``) is neither a
+    # message of its conversation nor a branch (``models.thread_counts``); the import counted
+    # it as both. The conversations that hold one are recounted, after their revisions that
+    # an older import kept twice are dropped: a revision whose words and parts are its
+    # message's own or an earlier-numbered revision's (A→B→A kept A beside A), which nothing
+    # points at (``_duplicates``). Every raw version stays, so nothing is lost. The
+    # conversations are found through the (conversation, source id) index: instant on any
+    # archive, as is reading the few that hold a revision.
+    found = db.execute(
+        "SELECT DISTINCT conversation_id FROM messages WHERE source_message_id LIKE '%#rev-%'"
+    ).fetchall()
+    for (cid,) in found:
+        rows = db.execute(_REVISION_ROWS, (cid,)).fetchall()
+        gone = _duplicates(rows)
+        db.executemany("DELETE FROM messages WHERE id = ?", [(mid,) for mid in gone])
+        ids = {row[1]: row[0] for row in rows if row[0] not in gone}
+        parents = {row[0]: row[2] for row in rows if row[0] not in gone}
+        leaf = db.execute("SELECT current_leaf FROM conversations WHERE id = ?", (cid,))
+        counts = thread_counts(ids, parents, leaf.fetchone()[0])
+        db.execute(
+            "UPDATE conversations SET message_count = ?, branch_count = ? WHERE id = ?",
+            (*counts, cid),
+        )
+    return ""
+
+
+# Each message of a conversation: id, source id, parent, what it says (role to status), and
+# whether anything points at it (a follower, a file link, a turn's request, the current leaf).
+_REVISION_ROWS = """
+    SELECT m.id, m.source_message_id, m.parent_id,
+        m.parent_id, m.role, m.author_name, m.model, m.content_type, m.parts, m.text, m.hidden,
+        m.status,
+        m.origin IS NOT NULL OR m.id = c.current_leaf
+        OR EXISTS (SELECT 1 FROM messages f WHERE f.parent_id = m.id)
+        OR EXISTS (SELECT 1 FROM message_attachments a WHERE a.message_id = m.id)
+        OR EXISTS (SELECT 1 FROM generations g WHERE g.message_id = m.id)
+        OR EXISTS (SELECT 1 FROM attempts t WHERE t.message_id = m.id)
+    FROM messages m JOIN conversations c ON c.id = m.conversation_id
+    WHERE m.conversation_id = ?"""
+
+
+def _duplicates(rows: list[tuple[object, ...]]) -> set[object]:
+    """The ids of the revisions among ``rows`` (``_REVISION_ROWS``) that are exact duplicates
+    of kept content: the same parent, role, author, model, content type, parts, text, hidden
+    flag and status as their message or a revision of it with a lower number, and pointed at
+    by nothing. Times and ``meta`` are not compared: each raw version keeps them."""
+    ids = {str(row[1]) for row in rows}
+    said = {str(row[1]): row[3:12] for row in rows}
+    revisions = sorted(
+        (row for row in rows if revision_of(str(row[1])) in ids),
+        key=lambda row: int(str(row[1]).rpartition("#rev-")[2]),
+    )
+    kept: dict[str, set[tuple[object, ...]]] = {}
+    gone = set()
+    for row in revisions:
+        of = str(revision_of(str(row[1])))
+        words = kept.setdefault(of, {said[of]})
+        if row[3:12] in words and not row[12]:
+            gone.add(row[0])
+        else:
+            words.add(row[3:12])
+    return gone

@@ -222,7 +222,7 @@ def test_a_message_changed_upstream_keeps_its_earlier_text(
     conv = archive.get_conversation(cid)
     shown = [m.text for m in branch_paths(conv.messages)[0]]
     assert shown[-1] == "REWRITTEN by the platform" and "Use a sharp plane." not in shown
-    assert conv.branch_count == 2  # the earlier text is a branch beside the new one
+    assert conv.branch_count == 1  # the earlier text is an earlier version, not a branch
     again = import_path(archive, tmp_path / "v1b.json").to_json()
     assert again["conversations"]["unchanged"] == 1 and not _notes(again)
     json_export.write(archive, archive.iter_conversations(), tmp_path / "out")
