@@ -17,6 +17,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from freehold import faults, storage
 from freehold.archive import home_dir
 from freehold.cli import cli
 from freehold.cli._base import Commands
@@ -362,3 +363,24 @@ def test_freehold_debug_puts_a_bugs_traceback_on_stderr(
     assert result.exit_code == 1 and "Traceback" in result.stderr
     assert "Error: a freehold bug — please report it: IntegrityError" in result.stderr
     assert not (_isolated_home / "logs").exists()
+
+
+def _coded(code: int) -> sqlite3.OperationalError:
+    error = sqlite3.OperationalError(f"code {code}")
+    error.sqlite_errorcode = code  # type: ignore[attr-defined]
+    return error
+
+
+def test_sqlites_storage_codes_are_one_table(tmp_path: Path) -> None:
+    """``faults`` wrote out SQLite's storage codes as numbers beside ``storage``'s and
+    ``_sqlite``'s: now one table, in sqlite3's own names, that all three read. Every code the
+    storage's line answers, or that a damaged file raises, is the storage's, never a bug."""
+    assert {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB} == storage.DAMAGED
+    assert storage.DAMAGED < storage.STORAGE_CODES
+    told = {
+        code for code in range(1, 30) if storage.sqlite_failure(_coded(code), tmp_path) is not None
+    }
+    assert told and told < storage.STORAGE_CODES
+    for code in storage.STORAGE_CODES:
+        assert not faults.is_bug(_coded(code)) and storage.sqlite_code(_coded(code)) == code
+    assert faults.is_bug(_coded(sqlite3.SQLITE_ERROR))
