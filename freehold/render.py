@@ -391,8 +391,24 @@ def _caption(report: dict[str, Any]) -> str:
         parts.append(f"gone upstream: {report['gone_upstream']}")
     reread = report["conversations"].get("reread")
     if reread:
-        parts.append(f"re-read by a newer importer: {reread} (stored by an older one)")
+        parts.append(f"re-read by a newer importer: {reread} ({_stored_by(report)})")
     return "\n".join(parts)
+
+
+def _stored_by(report: dict[str, Any]) -> str:
+    """What had stored the conversations an import re-read: an older version of their
+    importer, or none recorded (stored before versions were kept, m011, or brought by a
+    freehold export), each counted."""
+    counts = report["conversations"]
+    unversioned = counts.get("reread_unversioned", 0)
+    older = counts["reread"] - unversioned
+    said = [f"{older} stored by an older importer version"] if older else []
+    if unversioned:
+        said.append(
+            f"{unversioned} stored with no importer version: before versions were kept, "
+            "or from a freehold export"
+        )
+    return ", ".join(said)
 
 
 def reparse_report(report: dict[str, Any]) -> Table:
