@@ -1709,6 +1709,9 @@ class Archive:
     def models(self) -> list[str]:
         return _browse.models(self.db)
 
+    def models_starting(self, prefix: str) -> list[str]:
+        return _browse.models_starting(self.db, prefix)
+
     def account_names(self) -> set[str]:
         """Every account and project some conversation names (one pass over conversations)."""
         return _queries.account_names(self.db)
