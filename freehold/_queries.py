@@ -20,7 +20,8 @@ more driven by that index for the messages only it finds, merged newest first; t
 are cut as those of a word found as a substring. The names of the files a message points at
 are a third index of the same kind, ``messages_files_fts`` (migration m013), searched the same
 way once more, each word there as the start of a word (``quart`` finds quarterly-report.pdf,
-as a file search does); such a hit says so (``Hit.found_in``) and its snippet is the names.
+as a file search does; a word found as a substring is looked for there as a substring
+too); such a hit says so (``Hit.found_in``) and its snippet is the names.
 A word whose NFKC form differs (full-width
 ``ｉＰｈｏｎｅ``) is looked for in both forms (``_terms``); the syntax (``＂``, ``＊``, ``ＯＲ``) is
 folded before the query is parsed, so it acts as its ASCII form does.
