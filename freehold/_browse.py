@@ -27,6 +27,7 @@ __all__ = [
     "conversation_rows",
     "kinds",
     "models",
+    "models_starting",
     "search_page",
     "set_starred",
 ]
@@ -154,6 +155,19 @@ def _row(row: tuple[Any, ...]) -> ConversationRow:
 def kinds(db: sqlite3.Connection) -> list[str]:
     """The source kinds present (served by the conversations' unique index: no table scan)."""
     return [row[0] for row in db.execute("SELECT DISTINCT source_kind FROM conversations")]
+
+
+def models_starting(db: sqlite3.Connection, prefix: str) -> list[str]:
+    """Every model name that starts with ``prefix``, a conversation's or a message's own: a
+    ``--model`` filter matches either (``_queries.conversation_model``). A message's is read
+    by a scan of the messages (no index holds it): for a note, not for every page."""
+    own, params = _queries.model_match("model", prefix + "*")
+    rows = db.execute(
+        f"SELECT model FROM conversations WHERE {own} UNION "
+        f"SELECT model FROM messages WHERE {own} ORDER BY model",
+        params + params,
+    )
+    return [row[0] for row in rows]
 
 
 def models(db: sqlite3.Connection) -> list[str]:

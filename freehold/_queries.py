@@ -20,7 +20,8 @@ more driven by that index for the messages only it finds, merged newest first; t
 are cut as those of a word found as a substring. The names of the files a message points at
 are a third index of the same kind, ``messages_files_fts`` (migration m013), searched the same
 way once more, each word there as the start of a word (``quart`` finds quarterly-report.pdf,
-as a file search does); such a hit says so (``Hit.found_in``) and its snippet is the names.
+as a file search does; a word found as a substring is looked for there as a substring
+too); such a hit says so (``Hit.found_in``) and its snippet is the names.
 A word whose NFKC form differs (full-width
 ``ｉＰｈｏｎｅ``) is looked for in both forms (``_terms``); the syntax (``＂``, ``＊``, ``ＯＲ``) is
 folded before the query is parsed, so it acts as its ASCII form does.
@@ -193,7 +194,8 @@ class Query:
     through ``messages_glued_fts`` (``glued``), and ``side`` the ids of those messages among
     the candidates (``candidates`` sets it); ``words`` every word FTS5 finds, as typed, to
     mark where no FTS5 ``highlight()`` can (a glued word). ``named`` is ``glued`` for the
-    names of the messages' files.
+    names of the messages' files, where ``named_tests`` (with ``named_params``) stand for
+    ``tests``: a substring there is looked for in the text or in the names.
     """
 
     match: str | None
@@ -204,6 +206,8 @@ class Query:
     groups: tuple[tuple[str, ...], ...] = ()
     words: tuple[str, ...] = ()
     side: frozenset[int] = frozenset()
+    named_tests: str = ""
+    named_params: tuple[str, ...] = ()
 
     def rows(self) -> tuple[str, str, list[Any]]:
         """(FROM …, WHERE …, parameters) of the matching messages, newest first by ``f.rowid``
@@ -221,9 +225,27 @@ class Query:
 
     def named(self) -> tuple[str, str, list[Any]] | None:
         """``glued`` for the names of the files the messages point at: ``f`` is
-        ``messages_files_fts``, each word a prefix (``_start``)."""
+        ``messages_files_fts``, each word a prefix (``_start``). A search with substrings
+        (``needles``) looks for them in the names as in the text: the rows are those where
+        one of its words is in the names, every group in the text or the names; FTS5 does
+        not drive them (``ranked`` false)."""
         starts = tuple(tuple(_start(word) for word in group) for group in self.groups)
-        return self._beside("messages_files_fts", starts)
+        if not self.needles:
+            return self._beside("messages_files_fts", starts)
+        found = [_IN_NAMES] * len(self.needles)
+        params = [_unspaced.like(needle) for needle in self.needles]
+        if self.match is not None:
+            found.append(_MATCH_IN_NAMES)
+            params.append(" OR ".join(word for group in starts for word in group))
+        tests = "".join(" AND (" + " OR ".join([_ANY] * len(g)) + ")" for g in self.groups)
+        params += [fts for group in self.groups for word in group for fts in _any(word)]
+        condition = "(" + " OR ".join(found) + ")" + tests + self.named_tests
+        return _NAMES, condition, [*params, *self.named_params]
+
+    @property
+    def ranked(self) -> bool:
+        """Whether FTS5 drives ``named``'s rows (``f.rank``)."""
+        return not self.needles
 
     def marks_in_names(self) -> str:
         """The FTS5 expression that marks every word of ``match`` in a message's file names."""
@@ -254,12 +276,15 @@ def parse(query: str) -> Query:
     """
     groups = _groups(query)
     indexed = [group for group in groups if all(word.fts for word in group)]
-    tests = ""
+    tests = named = ""
     params: list[str] = []
+    named_params: list[str] = []
     for group in (group for group in groups if group not in indexed):
         tests += " AND (" + " OR ".join(_test(word) for word in group) + ")"
+        named += " AND (" + " OR ".join(_test(word, _LIKE_ANYWHERE) for word in group) + ")"
         for word in group:
             params += _any(word.fts) if word.fts else [_unspaced.like(word.needle)]
+            named_params += _any(word.fts) if word.fts else [_unspaced.like(word.needle)] * 2
     words = [word.fts for group in groups for word in group if word.fts]
     return Query(
         " AND ".join(_group(group) for group in indexed) or None,
@@ -269,6 +294,8 @@ def parse(query: str) -> Query:
         " OR ".join(words) or None,
         tuple(tuple(word.fts or "" for word in group) for group in indexed),
         tuple(word.typed for group in groups for word in group if word.fts),
+        named_tests=named,
+        named_params=tuple(named_params),
     )
 
 
@@ -303,8 +330,20 @@ def _start(fts: str) -> str:
     return fts if fts.endswith("*") else fts + "*"
 
 
-def _test(word: _Word) -> str:
-    return "m.text LIKE ? ESCAPE '\\'" if word.fts is None else _ANY
+_LIKE = "m.text LIKE ? ESCAPE '\\'"
+# The names of a message's files (``Query.named``): ``f`` is its row of ``messages_files_fts``.
+_NAMES = "messages_files_fts f JOIN messages m ON m.id = f.rowid"
+_IN_NAMES = "f.text LIKE ? ESCAPE '\\'"
+_MATCH_IN_NAMES = (
+    "f.rowid IN (SELECT rowid FROM messages_files_fts WHERE messages_files_fts MATCH ?)"
+)
+# A substring, in a message found by its files' names: in its text or in those names, as an
+# ordinary word is in any index (``_ANY``).
+_LIKE_ANYWHERE = f"({_LIKE} OR {_IN_NAMES})"
+
+
+def _test(word: _Word, like: str = _LIKE) -> str:
+    return like if word.fts is None else _ANY
 
 
 def _group(words: list[_Word]) -> str:
@@ -412,7 +451,7 @@ def candidates(
     try:
         rows = _candidates(db, parsed.rows(), filters, bool(parsed.match))
         side = _candidates(db, glued, filters, True) if glued else []
-        files = _candidates(db, named, filters, True, FILE_NAME) if named else []
+        files = _candidates(db, named, filters, parsed.ranked, FILE_NAME) if named else []
     except sqlite3.OperationalError as error:
         raise _bad_query(query, error) from error
     if side:  # the newest of both, each message once; bm25 of the index that found it
@@ -556,6 +595,8 @@ def _names(db: sqlite3.Connection, parsed: Query, ids: list[int]) -> dict[int, s
     marked, ", " between two."""
     if not ids:
         return {}
+    if parsed.needles:
+        return _names_with_substrings(db, parsed, ids)
     rows = db.execute(
         f"SELECT rowid, snippet(messages_files_fts, 0, '{_OPEN}', '{_CLOSE}', '…', 16) "
         "FROM messages_files_fts WHERE messages_files_fts MATCH ? "
@@ -563,6 +604,35 @@ def _names(db: sqlite3.Connection, parsed: Query, ids: list[int]) -> dict[int, s
         (parsed.marks_in_names(), orjson.dumps(ids).decode()),
     )
     return {row[0]: row[1].replace(f" {_unspaced.SEPARATOR} ", ", ") for row in rows}
+
+
+def _names_with_substrings(db: sqlite3.Connection, parsed: Query, ids: list[int]) -> dict[int, str]:
+    """``_names`` for a search with substrings, which FTS5's snippet() cannot mark: the
+    names, marked by highlight() where they hold an indexed word and where they hold a
+    substring, cut as a text is (``_unspaced.window``)."""
+    listed = orjson.dumps(ids).decode()
+    names = dict(
+        db.execute(
+            "SELECT rowid, text FROM messages_files_fts "
+            "WHERE rowid IN (SELECT value FROM json_each(?))",
+            (listed,),
+        )
+    )
+    if parsed.groups:
+        names.update(
+            db.execute(
+                f"SELECT rowid, highlight(messages_files_fts, 0, '{_OPEN}', '{_CLOSE}') "
+                "FROM messages_files_fts WHERE messages_files_fts MATCH ? "
+                "AND rowid IN (SELECT value FROM json_each(?))",
+                (parsed.marks_in_names(), listed),
+            )
+        )
+    out = {}
+    for rowid, marked in names.items():
+        text, found = spans(marked.replace(f" {_unspaced.SEPARATOR} ", ", "))
+        shown, marks = _unspaced.window(text, [*found, *_unspaced.find(text, parsed.needles)])
+        out[rowid] = _marked(shown, marks)
+    return out
 
 
 def _windows(db: sqlite3.Connection, parsed: Query, ids: list[int]) -> dict[int, str]:

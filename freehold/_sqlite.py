@@ -34,7 +34,6 @@ from freehold.errors import ArchiveError
 
 __all__ = [
     "BUSY_TIMEOUT",
-    "DAMAGED",
     "Connection",
     "Cursor",
     "changed_while_read",
@@ -47,8 +46,6 @@ __all__ = [
 # How long a statement waits for another program's write transaction before the file is
 # called busy (``storage.sqlite_failure``), in seconds.
 BUSY_TIMEOUT = 30.0
-# SQLite's CORRUPT and NOTADB: a damaged file, or what pages of two states look like to a reader.
-DAMAGED = (11, 26)
 
 
 class Connection(sqlite3.Connection):
@@ -79,7 +76,7 @@ class Connection(sqlite3.Connection):
             failed = storage.sqlite_failure(error, self.path)
             if failed is not None:
                 return failed
-        if getattr(error, "sqlite_errorcode", 0) & 0xFF not in DAMAGED:
+        if storage.sqlite_code(error) not in storage.DAMAGED:
             return error
         if self.read_only:
             return ArchiveError(changed_while_read(self.path, error, self.damaged))

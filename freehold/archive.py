@@ -182,6 +182,7 @@ class AddResult:
     files_new: int = 0
     notes: list[str] = field(default_factory=list)  # repair notes this import met first
     reread: bool = False  # the same raw JSON, stored by an older importer, converted again
+    unversioned: bool = False  # re-read, and its stored copy named no importer version
 
 
 _MESSAGE_COLUMNS = (
@@ -1171,6 +1172,7 @@ class Archive:
             digest = self._redigest(cid)
         plan.result.status = "unchanged" if digest == row[1] else "updated"
         plan.result.reread = same
+        plan.result.unversioned = same and not row[7]
         return plan.result
 
     def _carries_more(self, ready: Prepared) -> bool:
@@ -1752,6 +1754,9 @@ class Archive:
 
     def models(self) -> list[str]:
         return _browse.models(self.db)
+
+    def models_starting(self, prefix: str) -> list[str]:
+        return _browse.models_starting(self.db, prefix)
 
     def account_names(self) -> set[str]:
         """Every account and project some conversation names (one pass over conversations)."""

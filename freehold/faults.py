@@ -4,8 +4,9 @@ One rule for the command line's last net (``cli._base``) and the web app (``web/
 
 - the disk's, the folder's or another program's (``is_bug`` false): every ``OSError``, and a
   SQLite error whose result code says so (busy, locked, read-only, full, I/O, cannot open,
-  damaged, no permission, out of memory: what ``storage.sqlite_failure`` and a damaged file's
-  line name). These are one line saying what to check; no traceback, which would not help;
+  damaged, no permission, out of memory: ``storage.STORAGE_CODES``, the one table of them
+  that ``storage.sqlite_failure`` and a damaged file's line read too). These are one line
+  saying what to check; no traceback, which would not help;
 - freehold's own bug: any other SQLite error (a constraint, a misuse, SQL that does not run:
   ``IntegrityError``, ``ProgrammingError``, ``InterfaceError``, an ``OperationalError`` of
   ``SQLITE_ERROR``), or any other exception that is not a ``FreeholdError``. Telling the
@@ -24,14 +25,11 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from freehold import _private
+from freehold import _private, storage
 from freehold.errors import FreeholdError
 
 __all__ = ["BugError", "is_bug", "reported"]
 
-# SQLite's primary result codes that are the storage's doing, not the code's: PERM, BUSY,
-# LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB.
-_STORAGE_CODES = frozenset({3, 5, 6, 7, 8, 10, 11, 13, 14, 26})
 _REPORT = "a freehold bug — please report it"
 
 
@@ -44,7 +42,7 @@ def is_bug(error: BaseException) -> bool:
     if isinstance(error, FreeholdError | OSError):
         return False
     if isinstance(error, sqlite3.Error):
-        return getattr(error, "sqlite_errorcode", 0) & 0xFF not in _STORAGE_CODES
+        return storage.sqlite_code(error) not in storage.STORAGE_CODES
     return isinstance(error, Exception)
 
 

@@ -117,6 +117,7 @@ class ImportReport:
             self.problem(problem)
         self.conversations[result.status] += 1
         self.conversations["reread"] += result.reread
+        self.conversations["reread_unversioned"] += result.unversioned
         self.messages["new"] += result.messages_new
         self.messages["updated"] += result.messages_updated
         self.messages["unchanged"] += result.messages_unchanged
@@ -135,7 +136,7 @@ class ImportReport:
             "ok": self.ok,
             "files": [{"name": name, "bytes": size} for name, size in self.files],
             "conversations": _counts(
-                self.conversations, "read new updated unchanged skipped reread"
+                self.conversations, "read new updated unchanged skipped reread reread_unversioned"
             ),
             "messages": _counts(self.messages, "read new updated unchanged"),
             "content_types": dict(self.content_types.most_common()),

@@ -391,34 +391,57 @@ def _caption(report: dict[str, Any]) -> str:
         parts.append(f"gone upstream: {report['gone_upstream']}")
     reread = report["conversations"].get("reread")
     if reread:
-        parts.append(f"re-read by a newer importer: {reread} (stored by an older one)")
+        parts.append(f"re-read by a newer importer: {reread} ({_stored_by(report)})")
     return "\n".join(parts)
 
 
-def reparse_report(report: dict[str, Any]) -> Table:
-    """The end of ``freehold reparse`` (the same numbers as ``--json``)."""
-    title = "reparse (dry run: nothing was changed)" if report["dry_run"] else "reparse"
-    table = Table(title=title, show_header=True)
-    table.add_column("what")
-    columns = ("read", "reconverted", "unchanged", "skipped")
-    for column in columns:
-        table.add_column(column.replace("reconverted", "re-converted"), justify="right")
+def _stored_by(report: dict[str, Any]) -> str:
+    """What had stored the conversations an import re-read: an older version of their
+    importer, or none recorded (stored before versions were kept, m011, or brought by a
+    freehold export), each counted."""
     counts = report["conversations"]
-    table.add_row("conversations", *(str(counts[c]) for c in columns))
-    messages = report["messages"]
-    table.add_row("messages", "", str(messages["updated"] + messages["new"]), "", "")
+    unversioned = counts.get("reread_unversioned", 0)
+    older = counts["reread"] - unversioned
+    said = [f"{older} stored by an older importer version"] if older else []
+    if unversioned:
+        said.append(
+            f"{unversioned} stored with no importer version: before versions were kept, "
+            "or from a freehold export"
+        )
+    return ", ".join(said)
+
+
+def reparse_report(report: dict[str, Any]) -> Table:
+    """The end of ``freehold reparse`` (the same numbers as ``--json``), as the import's
+    table: conversations read, converted again, updated, unchanged, skipped, and each source
+    kind's when there are several; the messages the conversions held."""
+    kinds = report["sources"]
+    title = f"reparse ({', '.join(kinds)}"
+    title += "; dry run: nothing was changed)" if report["dry_run"] else ")"
+    table = Table(title=_text(title), show_header=True)
+    table.add_column("what")
+    columns = ("read", "converted", "new", "updated", "unchanged", "skipped")
+    for column in columns:
+        table.add_column(column.replace("converted", "converted again"), justify="right")
+    table.add_row("conversations", *_cells(report["conversations"], columns))
+    for kind, counts in kinds.items() if len(kinds) > 1 else ():
+        table.add_row(_text(f"  {kind}"), *_cells(counts, columns))
+    table.add_row("messages", *_cells(report["messages"], columns))
     att = report["attachments"]
     table.caption = _text(
-        f"messages: {messages['updated']} changed, {messages['new']} new, "
-        f"{messages['unchanged']} as they were\n"
         f"attachment links: {att['found']} with their file, {att['missing']} missing it"
     )
     return table
 
 
+def _cells(counts: dict[str, int], columns: tuple[str, ...]) -> list[str]:
+    """A row's numbers under ``columns``, blank where it has none."""
+    return [str(counts[column]) if column in counts else "" for column in columns]
+
+
 def reparse_items(report: dict[str, Any], limit: int = 50) -> list[Text]:
     """The conversations a reparse changed (or would), one line each, the first ``limit``."""
-    changed = [item for item in report["items"] if item["status"] == "reconverted"]
+    changed = [item for item in report["items"] if item["status"] == "updated"]
     verb = "would change" if report["dry_run"] else "changed"
     lines = []
     for item in changed[:limit]:

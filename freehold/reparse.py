@@ -29,6 +29,7 @@ batch back: the report says what would change, and nothing does.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +51,8 @@ Tick = Callable[[int], None]
 
 @dataclass
 class ReparseReport:
-    """What a run read, converted again, left unchanged and could not convert."""
+    """What a run read, converted again, updated, left unchanged and could not convert, in
+    all and per source kind."""
 
     dry_run: bool
     counts: ImportReport
@@ -70,16 +72,29 @@ class ReparseReport:
             "source_id": None if self.dry_run else counts["source_id"] or None,
             "conversations": {
                 "read": read["read"] + read["skipped"],
-                "reconverted": read["updated"],
+                "converted": read["read"],  # every one not skipped was converted again
+                "updated": read["updated"],
                 "unchanged": read["unchanged"],
                 "skipped": read["skipped"],
             },
-            "messages": {k: counts["messages"][k] for k in ("new", "updated", "unchanged")},
+            "sources": self._per_kind(),
+            "messages": counts["messages"],
             "attachments": counts["attachments"],
             "items": self.items,
             "problems": counts["problems"],
             "problem_count": counts["problem_count"],
         }
+
+    def _per_kind(self) -> dict[str, dict[str, int]]:
+        """The conversations' counts of each source kind, from the items (one per
+        conversation read)."""
+        kinds: dict[str, Counter[str]] = {}
+        for item in self.items:
+            tally = kinds.setdefault(item["source_kind"], Counter())
+            tally.update(read=1, converted=item["status"] != "skipped")
+            tally[item["status"]] += 1
+        keys = ("read", "converted", "updated", "unchanged", "skipped")
+        return {kind: {key: kinds[kind][key] for key in keys} for kind in sorted(kinds)}
 
 
 def due(archive: Archive, *, kind: str | None = None, everything: bool = False) -> list[Stored]:
@@ -191,7 +206,7 @@ class _Run:
             again = not newer_parser(stored.parser_version, module.PARSER_VERSION)
             result = self.archive.add_conversation(ready, source_id, again=again)
             self.report.counts.count(ready, tally, result)
-            self._item(stored, module.PARSER_VERSION, _status(result), result=result)
+            self._item(stored, module.PARSER_VERSION, result.status, result=result)
 
     def _converted(self, stored: Stored, module: Any) -> tuple[Conversation, list[Problem]] | str:
         """The conversation converted again and its problems, or why it cannot be."""
@@ -292,7 +307,3 @@ def _relinked(ref: AttachmentRef, link: tuple[str | None, str | None] | None, dr
     if ref.opener is None and ref.sha256 is None:
         ref.sha256 = sha
     ref.name = ref.name or name
-
-
-def _status(result: AddResult) -> str:
-    return "reconverted" if result.status == "updated" else result.status

@@ -32,7 +32,17 @@ from typing import IO, Any
 
 from freehold.errors import StorageError
 
-__all__ = ["STORAGE_KINDS", "failure", "guarded", "sqlite_failure", "temporary_name", "written"]
+__all__ = [
+    "DAMAGED",
+    "STORAGE_CODES",
+    "STORAGE_KINDS",
+    "failure",
+    "guarded",
+    "sqlite_code",
+    "sqlite_failure",
+    "temporary_name",
+    "written",
+]
 
 # Each ``StorageError.kind``: another program writes the database; the place cannot be written
 # here (a permission, a read-only disk); no space (or over a size limit); the disk refused a
@@ -41,9 +51,23 @@ STORAGE_KINDS = ("busy", "read-only", "full", "io", "path", "write")
 
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
-# SQLite's primary result codes (the low byte of ``sqlite_errorcode``).
-_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
-_SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 10, 13, 14
+# SQLite's primary result codes (``sqlite_code``) that are the storage's doing, not the code's:
+# the one table of them (``_sqlite`` reads DAMAGED, ``faults`` STORAGE_CODES). DAMAGED: a file
+# that is not a database, or what pages of two states look like to a reader.
+DAMAGED = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+_BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+STORAGE_CODES = (
+    DAMAGED
+    | _BUSY
+    | {
+        sqlite3.SQLITE_PERM,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+    }
+)
 
 
 def failure(error: OSError, path: Path | str | None = None) -> StorageError:
@@ -72,30 +96,36 @@ def sqlite_failure(error: sqlite3.Error, path: Path) -> StorageError | None:
     """The one line for SQLite's busy, read-only, full and I/O errors on ``path``, and for
     one it cannot open in a place that cannot be written; None for any other error (a
     constraint, a damaged file: not the storage's doing)."""
-    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
-    if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+    code = sqlite_code(error)
+    if code in _BUSY:
         return StorageError(
             f"the archive is busy: another program is writing {path} ({error}) — close it, "
             "or wait for it to finish, and try again",
             "busy",
         )
-    if code == _SQLITE_READONLY or (code == _SQLITE_CANTOPEN and _unwritable(path)):
+    if code == sqlite3.SQLITE_READONLY or (code == sqlite3.SQLITE_CANTOPEN and _unwritable(path)):
         return StorageError(
             f"{path} is not writable ({error}) — make the archive and its folder writable "
             "for you, and run again",
             "read-only",
         )
-    if code == _SQLITE_FULL:
+    if code == sqlite3.SQLITE_FULL:
         return StorageError(
             f"no space left for {path} ({error}) — free space and run again", "full"
         )
-    if code == _SQLITE_IOERR:
+    if code == sqlite3.SQLITE_IOERR:
         return StorageError(
             f"{path}: the disk refused a read or write ({error}: it is full, over a size "
             "limit, or failing) — free space or check the disk, and run again",
             "io",
         )
     return None
+
+
+def sqlite_code(error: BaseException) -> int:
+    """SQLite's primary result code of ``error`` (the low byte of its ``sqlite_errorcode``);
+    0 when it has none."""
+    return int(getattr(error, "sqlite_errorcode", 0)) & 0xFF
 
 
 def _unwritable(path: Path) -> bool:

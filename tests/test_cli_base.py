@@ -17,6 +17,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from freehold import faults, storage
 from freehold.archive import home_dir
 from freehold.cli import cli
 from freehold.cli._base import Commands
@@ -354,11 +355,52 @@ def test_a_sqlite_error_that_is_freeholds_own_bug_says_so_and_keeps_its_tracebac
     assert "Traceback" in kept[0].read_text() and type(error).__name__ in kept[0].read_text()
 
 
+def test_any_other_exception_is_a_bug_in_one_line_with_its_traceback_kept(
+    _isolated_home: Path,
+) -> None:
+    """The last net turned only SQLite errors into a line: any other exception a command let
+    through (a ``KeyError``, a ``TypeError``) came out as a Python traceback. It is freehold's
+    bug, said as the web app says it: one line naming the file its traceback went to."""
+    result = CliRunner().invoke(_failing(KeyError("conversation")), ["fail"])
+    line = one_line_error(result, "a freehold bug — please report it", "KeyError: 'conversation'")
+    kept = sorted((_isolated_home / "logs").glob("bug-*.txt"))
+    assert len(kept) == 1 and str(kept[0]) in line and "Traceback" not in result.stderr
+    assert "Traceback" in kept[0].read_text() and "KeyError" in kept[0].read_text()
+
+
+def test_a_commands_own_exit_status_goes_through_the_net() -> None:
+    """``click.exceptions.Exit`` is a ``RuntimeError``: the net must not take it for a bug."""
+    result = CliRunner().invoke(_failing(click.exceptions.Exit(3)), ["fail"])
+    assert result.exit_code == 3 and result.stderr == ""
+
+
 def test_freehold_debug_puts_a_bugs_traceback_on_stderr(
     _isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FREEHOLD_DEBUG", "1")
-    result = CliRunner().invoke(_failing(_sqlite_error(_TWICE)), ["fail"])
-    assert result.exit_code == 1 and "Traceback" in result.stderr
-    assert "Error: a freehold bug — please report it: IntegrityError" in result.stderr
+    for error, name in ((_sqlite_error(_TWICE), "IntegrityError"), (TypeError("x"), "TypeError")):
+        result = CliRunner().invoke(_failing(error), ["fail"])
+        assert result.exit_code == 1 and "Traceback" in result.stderr
+        assert f"Error: a freehold bug — please report it: {name}" in result.stderr
     assert not (_isolated_home / "logs").exists()
+
+
+def _coded(code: int) -> sqlite3.OperationalError:
+    error = sqlite3.OperationalError(f"code {code}")
+    error.sqlite_errorcode = code  # type: ignore[attr-defined]
+    return error
+
+
+def test_sqlites_storage_codes_are_one_table(tmp_path: Path) -> None:
+    """``faults`` wrote out SQLite's storage codes as numbers beside ``storage``'s and
+    ``_sqlite``'s: now one table, in sqlite3's own names, that all three read. Every code the
+    storage's line answers, or that a damaged file raises, is the storage's, never a bug."""
+    assert {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB} == storage.DAMAGED
+    assert storage.DAMAGED < storage.STORAGE_CODES
+    told = {
+        code for code in range(1, 30) if storage.sqlite_failure(_coded(code), tmp_path) is not None
+    }
+    assert told and told < storage.STORAGE_CODES
+    for code in storage.STORAGE_CODES:
+        assert not faults.is_bug(_coded(code)) and storage.sqlite_code(_coded(code)) == code
+    assert faults.is_bug(_coded(sqlite3.SQLITE_ERROR))

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from freehold import plugins
+from freehold.archive import open_archive
 from freehold.cli import cli
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-chatgpt-export.zip"
@@ -124,3 +125,16 @@ def test_an_exact_model_says_which_names_it_leaves_out(
     assert "models starting with gpt-5: gpt-5-thinking — gpt-5* takes them" in said, said
     prefixed = run(*(arg.format(out=tmp_path / "o2") for arg in args[:-1]), "gpt-5*")
     assert "models starting with" not in prefixed.stderr
+
+
+def test_the_model_note_names_models_only_messages_name(sample: None) -> None:
+    """The note listed conversations' models only; a message's own model (the person picked
+    another mid-conversation), which ``--model`` matches too, was left out of it."""
+    with open_archive() as archive:
+        archive.db.execute(
+            "UPDATE messages SET model = 'gpt-5-mini' WHERE id = (SELECT max(id) FROM messages)"
+        )
+        named = archive.db.execute("SELECT group_concat(model) FROM conversations").fetchone()
+        assert "gpt-5-mini" not in named[0]
+    said = " ".join(run("search", "zzzznothing", "--model", "gpt-5").stderr.split())
+    assert "models starting with gpt-5: gpt-5-mini, gpt-5-thinking — gpt-5* takes them" in said

@@ -299,3 +299,48 @@ def test_a_file_named_again_in_the_same_transaction_keeps_one_row(tmp_path: Path
         assert found_messages(archive, "roadmap") == {"u"}
     assert _rows(tmp_path / "home") == {"u": "roadmap-2025.key"}
     _checked(tmp_path / "home")
+
+
+@pytest.fixture(scope="module")
+def japanese(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("japanese")
+    uploads = [("file-J1", "会議メモ.pdf"), ("file-J2", "report-2024年.xlsx")]
+    _import(export(folder / "export.zip", uploads=uploads), folder / "home")
+    return folder / "home"
+
+
+@pytest.mark.parametrize(
+    ("query", "messages"),
+    [
+        ("会議", {"q-0"}),
+        ("会議メモ", {"q-0"}),
+        ("会議メモ.pdf", {"q-0"}),
+        ("メモ", {"q-0"}),  # inside a run, as in a message's text
+        ("2024年", {"q-0"}),
+        ("会議 numbers", {"q-0"}),  # one word in a name, the other in the text
+        ("会議 OR sofa", {"q-0", "img-1"}),
+        ("会議 photo", set()),  # each word in the same message
+        ("議事録", set()),
+    ],
+)
+def test_a_cjk_file_name_is_found_as_text_in_that_script_is(
+    japanese: Path, query: str, messages: set[str]
+) -> None:
+    """An attachment named 会議メモ.pdf was not found by 会議 or 会議メモ: a word of a script
+    written without spaces is found as a substring of a message's text (``_unspaced``), and
+    was looked for in the text only. It follows the same rule in the names."""
+    with open_archive(japanese) as archive:
+        assert found_messages(archive, query) == messages
+
+
+def test_a_cjk_file_name_hit_marks_the_word_in_the_names(japanese: Path) -> None:
+    with open_archive(japanese) as archive:
+        (hit,) = archive.search("会議")
+        assert hit.found_in == "file_name" and hit.title == "Numbers"
+        assert hit.snippet == "report-2024年.xlsx, 会議メモ.pdf"
+        assert [hit.snippet[a:b] for a, b in hit.highlights] == ["会議"]
+        (both,) = archive.search("会議 numbers")
+        assert [both.snippet[a:b] for a, b in both.highlights] == ["会議"]
+        assert [both.text_snippet[a:b] for a, b in both.text_highlights] == ["numbers"]
+        chosen = {c.source_id for c in archive.iter_conversations(query="会議メモ")}
+        assert chosen == {"q"}  # export --query: the same rule

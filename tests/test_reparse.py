@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -102,7 +103,7 @@ def test_an_older_importers_conversation_is_converted_as_a_fresh_import_makes_it
     _stored_by_an_older_importer(archive, "openwebui/1")
     report = _run(archive).to_json()
     assert report["ok"] and _text(archive, "ra2") == FIXED
-    counts = {"read": 3, "reconverted": 1, "unchanged": 2, "skipped": 0}
+    counts = {"read": 3, "converted": 3, "updated": 1, "unchanged": 2, "skipped": 0}
     assert report["conversations"] == counts
     assert [hit.conversation_id for hit in archive.search("break this down")]  # re-indexed
     with open_archive(tmp_path / "fresh") as fresh:
@@ -170,7 +171,7 @@ def test_a_fixed_time_is_not_taken_for_an_older_copy(archive: Archive, real: Pat
     )
     _older(archive, "openwebui/1")
     report = _run(archive).to_json()
-    assert report["ok"] and report["conversations"]["reconverted"] == 3, report["problems"]
+    assert report["ok"] and report["conversations"]["updated"] == 3, report["problems"]
     assert archive.db.execute("SELECT id, updated_at FROM conversations").fetchall() == right
 
 
@@ -300,7 +301,7 @@ def test_attachments_stay_linked_and_missing_ones_stay_missing(archive: Archive)
     archive.db.execute(f"UPDATE messages SET text = 'old' WHERE id IN ({linking})")
     _older(archive, "chatgpt/2")
     report = _run(archive).to_json()
-    assert report["ok"] and report["conversations"]["reconverted"] > 0
+    assert report["ok"] and report["conversations"]["updated"] > 0
     assert report["attachments"]["missing"] == missing
     assert _tables(archive)["links"] == before["links"]
     assert _tables(archive)["messages"] == before["messages"]
@@ -316,8 +317,8 @@ def test_dry_run_lists_what_would_change_and_changes_nothing(
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["dry_run"] and report["source_id"] is None
-    assert report["conversations"]["reconverted"] == 1
-    changed = [item for item in report["items"] if item["status"] == "reconverted"]
+    assert report["conversations"]["updated"] == 1
+    changed = [item for item in report["items"] if item["status"] == "updated"]
     assert [(i["id"], i["parser_version"], i["converted_by"]) for i in changed] == [
         (cid, "openwebui/1", OPENWEBUI)
     ]
@@ -331,6 +332,44 @@ def test_dry_run_lists_what_would_change_and_changes_nothing(
     shown = CliRunner().invoke(cli, ["reparse", "--dry-run"], env=every_step)
     assert "would change: " + cid in shown.stdout and "dry run" in shown.stdout
     assert "reparse: 3/3 conversations" in shown.stderr  # the progress line off a terminal
+
+
+def _cells(shown: str, label: str) -> list[int]:
+    """The numbers of the table row that ``label`` starts."""
+    rows = [line for line in shown.splitlines() if line.strip("│ ").startswith(label)]
+    assert len(rows) == 1, shown
+    return [int(n) for n in re.findall(r"(?<![\w-])\d+(?![\w-])", rows[0])]
+
+
+def test_the_report_counts_each_source_kind_as_the_import_table_does(
+    archive: Archive, real: Path, _isolated_home: Path
+) -> None:
+    """Its table had one row of conversations, whose "re-converted" counted only those that
+    changed, and a row of messages with one number (changed + new): nothing said how many
+    were converted, nor of which source. Now: read, converted again, updated, unchanged,
+    skipped, per source kind (--json: ``sources``), and the messages' own counts."""
+    import_path(archive, real / EXPORT, reader_process=False)
+    import_path(archive, SAMPLE, reader_process=False)
+    _stored_by_an_older_importer(archive, None)  # every conversation: none recorded
+    (chats,) = archive.db.execute(
+        "SELECT count(*) FROM conversations WHERE source_kind = 'chatgpt'"
+    ).fetchone()
+    report = json.loads(CliRunner().invoke(cli, ["reparse", "--dry-run", "--json"]).stdout)
+    keys = ("read", "converted", "updated", "unchanged", "skipped")
+    assert report["sources"] == {
+        "chatgpt": dict(zip(keys, (chats, chats, 0, chats, 0), strict=True)),
+        "openwebui": dict(zip(keys, (3, 3, 1, 2, 0), strict=True)),
+    }
+    total = (chats + 3, chats + 3, 1, chats + 2, 0)
+    assert report["conversations"] == dict(zip(keys, total, strict=True))
+    messages = report["messages"]
+    assert messages["updated"] == 1 and messages["read"] == messages["unchanged"] + 1 > 1
+    shown = CliRunner().invoke(cli, ["reparse", "--dry-run"]).stdout
+    assert "reparse (chatgpt, openwebui; dry run: nothing was changed)" in shown
+    assert _cells(shown, "conversations") == list(total)
+    assert _cells(shown, "chatgpt") == [chats, chats, 0, chats, 0]
+    assert _cells(shown, "openwebui") == [3, 3, 1, 2, 0]
+    assert _cells(shown, "messages") == [messages["read"], 0, 1, messages["unchanged"]]
 
 
 def test_nothing_to_convert_is_one_line_and_no_run(
@@ -404,7 +443,7 @@ def test_what_cannot_be_converted_is_named_and_the_rest_go_on(
     assert "raw JSON is not in the archive" in why.pop(second)
     assert why and all("import logs.db again" in text for text in why.values())  # 0.32 threads
     assert report["conversations"]["skipped"] == 2 + len(why)
-    assert report["conversations"]["unchanged"] + report["conversations"]["reconverted"] == 1
+    assert report["conversations"]["unchanged"] + report["conversations"]["updated"] == 1
     assert {p["where"].rpartition("(")[2].rstrip(")") for p in report["problems"]} >= {first}
 
 

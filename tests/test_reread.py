@@ -48,23 +48,48 @@ def _text(archive: Archive, source_message_id: str) -> str:
     return str(row[0])
 
 
-@pytest.mark.parametrize("version", [None, "openwebui/1"], ids=["before-versions", "older"])
+_OLDER = "stored by an older importer version"
+_NONE = "stored with no importer version"
+
+
+@pytest.mark.parametrize(
+    ("version", "unversioned", "said"),
+    [
+        (None, 3, f"(3 {_NONE}"),
+        ("openwebui/1", 0, f"(3 {_OLDER})"),
+        ("mixed", 1, f"(2 {_OLDER}, 1 {_NONE}"),
+    ],
+    ids=["before-versions", "older", "mixed"],
+)
 def test_a_conversation_an_older_importer_stored_is_read_again(
-    archive: Archive, real: Path, version: str | None
+    archive: Archive, real: Path, version: str | None, unversioned: int, said: str
 ) -> None:
+    """The caption says which: an older version stored it, or none was recorded (stored
+    before versions were kept, or brought by a freehold export); it said "older" of both."""
     export = real / EXPORT
     import_path(archive, export, reader_process=False)
-    _stored_by_an_older_importer(archive, version)
+    cid = _stored_by_an_older_importer(archive, None if version is None else "openwebui/1")
+    if version == "mixed":
+        archive.db.execute("UPDATE conversations SET parser_version = NULL WHERE id = ?", (cid,))
     assert not archive.search("break this down")
     report = import_path(archive, export, reader_process=False)
     counts = report.to_json()["conversations"]
-    assert counts == {"read": 3, "new": 0, "updated": 1, "unchanged": 2, "skipped": 0, "reread": 3}
+    assert counts == {
+        "read": 3,
+        "new": 0,
+        "updated": 1,
+        "unchanged": 2,
+        "skipped": 0,
+        "reread": 3,
+        "reread_unversioned": unversioned,
+    }
     assert report.ok and _text(archive, "ra2") == FIXED
     assert [hit.conversation_id for hit in archive.search("break this down")]
     versions = {row[0] for row in archive.db.execute("SELECT parser_version FROM conversations")}
     assert versions == {openwebui.PARSER_VERSION}
     caption = str(import_report(report.to_json()).caption)
-    assert "re-read by a newer importer: 3" in caption
+    assert "re-read by a newer importer: 3 " + said in caption
+    assert (_OLDER in caption) == (unversioned < 3) and (_NONE in caption) == (unversioned > 0)
     # Read again by the same version: unchanged, and not one message row written.
     written: list[str] = []
     archive.db.set_trace_callback(written.append)

@@ -11,13 +11,14 @@ way unwinds as for an error (the import marks its source ``failed`` and stops it
 
 ``Commands.invoke`` is the last net, for every command: a ``FreeholdError`` a command let
 through, an ``OSError`` or SQLite error nothing turned into one (a one-line error, never a
-traceback; a SQLite error that is freehold's own bug, ``faults.is_bug``, says so and names the
-file its traceback went to), Ctrl-C (``Error: stopped: SIGINT received``, exit 130, as a signal
-stops ``import``), and a reader that closed the pipe (``| head``: exit 141 quietly, the status
-of a process that SIGPIPE ended). Lines on stderr go through ``tell``: one line each, never
-hard-wrapped at the terminal's width (a path or an error is found whole by copying or ``grep``).
-Questions go through ``confirmed`` and ``ask_secret``, which never wait on a stdin that is not a
-terminal and has nothing to say.
+traceback), and any other exception: freehold's own bug (``faults.is_bug``: a constraint, SQL
+that does not run, a ``KeyError``…), one line that says so and names the file its traceback
+went to (``FREEHOLD_DEBUG=1``: on stderr), exit 1; Ctrl-C (``Error: stopped: SIGINT
+received``, exit 130, as a signal stops ``import``), and a reader that closed the pipe
+(``| head``: exit 141 quietly, the status of a process that SIGPIPE ended). Lines on stderr
+go through ``tell``: one line each, never hard-wrapped at the terminal's width (a path or an
+error is found whole by copying or ``grep``). Questions go through ``confirmed`` and
+``ask_secret``, which never wait on a stdin that is not a terminal and has nothing to say.
 """
 
 from __future__ import annotations
@@ -321,6 +322,11 @@ class Commands(click.Group):
         except sqlite3.Error as error:
             line = str(faults.reported(error, _bug_home())) if faults.is_bug(error) else None
             raise click.ClickException(render.visible(line or _sqlite_line(error))) from error
+        except click.exceptions.Exit:  # a command's own status (a RuntimeError, not a bug)
+            raise
+        except Exception as error:  # anything else is freehold's bug (faults.is_bug)
+            bug = str(faults.reported(error, _bug_home()))
+            raise click.ClickException(render.visible(bug)) from error
 
 
 _NO_ANSWER = (

@@ -190,10 +190,11 @@ def _given(filters: dict[str, Any]) -> str:
 
 def _say_models_left_out(archive: Archive, model: str | None, shown: int = 3) -> None:
     """One stderr line when an exact ``--model`` leaves out names that start with it (the
-    archive's conversation models): ``gpt-4`` is not ``gpt-4o``; ``gpt-4*`` takes both."""
+    archive's models, conversations' and messages'): ``gpt-4`` is not ``gpt-4o``; ``gpt-4*``
+    takes both."""
     if not model or model.endswith("*"):
         return
-    names = [name for name in archive.models() if name.startswith(model) and name != model]
+    names = [name for name in archive.models_starting(model) if name != model]
     if names:
         listed = ", ".join(names[:shown]) + ("…" if len(names) > shown else "")
         err.print(

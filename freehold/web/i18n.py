@@ -40,6 +40,7 @@ FRENCH: dict[str, str] = {
     "unchanged": "inchangés",
     "skipped": "ignorés",
     "reread": "relus (importeur plus récent)",
+    "reread_unversioned": "dont sans version d'importeur",
     "found": "trouvées",
     "missing": "manquantes",
     "referenced": "référencées",
