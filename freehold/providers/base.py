@@ -33,19 +33,23 @@ bad_request     no         400, 422: the request itself is wrong
 error           no         anything else
 ==============  =========  ================================================================
 
-Every message passes through ``redact``: the provider's own key and anything shaped like a
-key are replaced, so a server that echoes the key back (some do, in 401 bodies) cannot put it
-in the archive, the terminal or a log.
+Every message passes through ``redact``: the provider's own key, in every form an error can
+quote it (as is, Python's repr of the text or of its bytes, JSON, a URL), and anything shaped
+like a key are replaced, so a server that echoes the key back (some do, in 401 bodies) or an
+HTTP library that quotes a header it refuses cannot put it in the archive, the terminal or a
+log. ``keys.api_key`` refuses such a key before it is sent; this is the second wall.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, TypeVar, cast
+from urllib.parse import quote
 
 from freehold.config import ProviderConfig
 from freehold.errors import ProviderError
@@ -136,11 +140,27 @@ _KEYLIKE = re.compile(r"\b(?:sk-[A-Za-z0-9_-]{8,}|AIza[0-9A-Za-z_-]{20,})|(?i:be
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """``text`` without any of ``secrets`` nor anything shaped like an API key."""
+    """``text`` without any of ``secrets`` (in any form ``_quoted`` knows) nor anything
+    shaped like an API key."""
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, "[key]")
+            for form in sorted(_quoted(secret), key=len, reverse=True):
+                text = text.replace(form, "[key]")
     return _KEYLIKE.sub("[key]", text)
+
+
+def _quoted(secret: str) -> set[str]:
+    """Every way an error message quotes ``secret``: as is, as Python's repr of the text and
+    of its UTF-8 bytes (h11's ``Illegal header value b'…'``), JSON-escaped, percent-encoded."""
+    return {
+        secret,
+        repr(secret)[1:-1],
+        repr(secret.encode("utf-8", "surrogatepass"))[2:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote(secret),
+    }
 
 
 # Error types and codes as vendors write them in bodies, lower-cased, by kind. A specific one

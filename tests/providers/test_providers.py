@@ -364,9 +364,11 @@ def test_a_key_the_http_library_refuses_is_not_quoted_in_the_fault(
     from freehold.plugins import providers
 
     config = ProviderConfig("p", kind, base_url=wire.base_url(kind), timeout=5.0)
-    with providers()[kind](config, "canary\nSECRET-42") as provider:
-        with pytest.raises(ProviderError) as caught:
-            list(provider.stream(_request()))
+    with (
+        providers()[kind](config, "canary\nSECRET-42") as provider,
+        pytest.raises(ProviderError) as caught,
+    ):
+        list(provider.stream(_request()))
     assert "SECRET" not in str(caught.value) and "canary" not in str(caught.value)
 
 
