@@ -110,7 +110,7 @@ def _one(case: Case, replies: list[Reply], vectors: _Vectors) -> dict[str, Any]:
         "texts": [r.text for r in replies],
         "errors": [r.error for r in replies if r.error],
         "served_model": next((r.served_model for r in good if r.served_model), None),
-        "latency_ms": _mean([r.ms for r in replies if r.ms is not None]),
+        "latency_ms": _mean([r.ms for r in good if r.ms is not None]),
         "tokens_in": _total([r.tokens_in for r in good]),
         "tokens_out": _total([r.tokens_out for r in good]),
         "cost_usd": _total([r.cost_usd for r in good]),
