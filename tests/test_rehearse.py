@@ -347,6 +347,11 @@ def test_the_judge_votes_twice_positions_swapped(answers: Answers, wire: WireSer
         ("B is less accurate than A", "unclear"),
         ("Answer A is not better than B", "unclear"),
         ("To decide, compare Answer A with", "unclear"),
+        # a comparison whose subject is negated or one of two is no vote for it (probe R 4)
+        ("Neither A nor B is better.", "tie"),
+        ("Neither A nor B is better; they are equal.", "tie"),
+        ("Neither answer A nor answer B is worse.", "tie"),
+        ("Not A, B is better.", "B"),
     ],
 )
 def test_the_judges_verdict_is_read_as_written(reply: str, word: str) -> None:
