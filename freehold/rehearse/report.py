@@ -38,7 +38,7 @@ def tables(doc: dict[str, Any], worst: int = 10) -> list[Table]:
     if doc["run"]["options"].get("judge"):
         summary.add_column("judge +/=/−/split/?", justify="right")
     for c in doc["candidates"]:
-        row = [
+        row: list[str | Text] = [
             render.visible(c["ref"]),
             _num(c["score"], 1),
             _num(c["similarity"], 3),
