@@ -328,6 +328,14 @@ def test_no_key_for_a_vendor_endpoint_says_where_to_put_one() -> None:
         (None, "RESOURCE_EXHAUSTED", "", "rate_limit"),
         (418, None, "", "error"),
         (599, None, "", "server"),
+        # llama-server's context overflow (probe R 7)
+        (
+            400,
+            "exceed_context_size_error",
+            "the request exceeds the available context size, try increasing it",
+            "context",
+        ),
+        (400, None, "the request exceeds the available context size", "context"),
     ],
 )
 def test_classify(status: int | None, error_type: str | None, message: str, kind: str) -> None:
@@ -387,3 +395,33 @@ def test_redact_covers_every_way_an_error_quotes_the_key(quoted: str) -> None:
 
     said = redact(f"Illegal header value b'{quoted}' sent", "canary\nSECRET-42\u00e9")
     assert said == "Illegal header value b'[key]' sent"
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        # a generic type beside a specific code: the code decides (OpenAI writes both)
+        (
+            {
+                "message": "This model's maximum is 8192 tokens.",
+                "type": "invalid_request_error",
+                "code": "context_length_exceeded",
+            },
+            "context",
+        ),
+        (
+            {
+                "message": "the request exceeds the available context size, try increasing it",
+                "type": "exceed_context_size_error",
+                "code": 400,
+            },
+            "context",
+        ),
+    ],
+)
+def test_an_openai_error_is_classified_by_its_code_and_its_type(
+    wire: WireServer, error: dict[str, Any], kind: str
+) -> None:
+    wire.queue(Script(status=400, body={"error": error}))
+    fault, _ = _fault("openai", wire.base_url("openai"))
+    assert (fault.kind, fault.retryable) == (kind, False)
