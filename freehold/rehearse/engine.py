@@ -453,7 +453,7 @@ def _bare(flat: str) -> set[str]:
 
 
 def _compared(flat: str) -> set[str]:
-    """"B is better", "A is worse": a vote, unless its subject is negated or one of two
+    """ "B is better", "A is worse": a vote, unless its subject is negated or one of two
     (``_UNSAID``): "Neither A nor B is better" is read by ``_named`` (a tie)."""
     said = set()
     for found in _COMPARED.finditer(flat):
