@@ -32,7 +32,8 @@ so the memory is twice the file's), scores all of them with one matrix product, 
 the best rows, with the same filters as the full-text search, from the archive.
 
 wordllama calls ``logging.basicConfig(level=INFO)`` when imported, which would print every
-HTTP request freehold makes; the import undoes that (``_import_wordllama``).
+HTTP request freehold makes; every import of it, the rehearsal's clustering included, goes
+through ``import_wordllama``, which undoes that.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ __all__ = [
     "build",
     "choose",
     "cosine",
+    "import_wordllama",
     "open_store",
     "pending",
     "search",
@@ -105,24 +107,26 @@ def _unit(vectors: Vectors) -> Vectors:
     return found
 
 
-def _import_wordllama() -> Any:
-    """``import wordllama``, leaving the root logger as it was."""
+def import_wordllama(module: str = "wordllama") -> Any:
+    """``import wordllama`` (or one of its modules, ``wordllama.algorithms``), leaving the root
+    logger as it was: wordllama calls ``logging.basicConfig(level=INFO)`` when imported, which
+    would print every HTTP request (URLs with their credentials) to stderr. Every import of
+    wordllama in freehold goes through here. ``ImportError`` when it is not installed."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     try:
-        import wordllama
+        return importlib.import_module(module)
     finally:
         for handler in [h for h in root.handlers if h not in handlers]:
             root.removeHandler(handler)
         root.setLevel(level)
-    return wordllama
 
 
 class WordLlamaEmbedder:
     """wordllama's bundled model, loaded from its own package folder with downloads off."""
 
     def __init__(self) -> None:
-        wordllama = _import_wordllama()
+        wordllama = import_wordllama()
         folder = Path(wordllama.__file__).parent
         self._model = wordllama.WordLlama.load(cache_dir=folder, disable_download=True)
         self.name = "wordllama:l2_supercat"

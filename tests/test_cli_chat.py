@@ -494,3 +494,19 @@ def test_an_interactive_session_on_a_terminal(home: Path, wire: WireServer) -> N
         "second question",
         "Second answer.",
     ]
+
+
+def test_a_key_no_http_header_can_carry_is_refused_before_anything_is_stored(
+    home: Path, wire: WireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (home / "config.toml").open("a", encoding="utf-8") as config:
+        config.write(
+            f'\n[providers.ge]\nkind = "gemini"\nbase_url = "{wire.base_url("gemini")}"\n'
+            'api_key_env = "GKEY"\n'
+        )
+    monkeypatch.setenv("GKEY", "canary\nSECRET-42")
+    before = json.loads(run("stats", "--json").stdout)["messages"]
+    result = run("chat", "-m", "ge:gemini-2.0-flash-001", "hi")
+    assert result.exit_code == 1 and "$GKEY" in result.stderr, result.output
+    assert "SECRET" not in result.output and wire.requests == []
+    assert json.loads(run("stats", "--json").stdout)["messages"] == before

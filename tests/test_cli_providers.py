@@ -217,3 +217,16 @@ def test_a_reply_that_is_not_a_model_list_from_the_vendor_names_no_base_url() ->
     message = str(caught.value)
     assert "base_url" not in message  # a setting this provider does not have
     assert "the vendor's endpoint" in message and "kind" in message
+
+
+def test_list_says_a_key_is_unusable_without_quoting_it(
+    _isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("providers", "add", "ge", "--kind", "gemini", "--api-key-env", "GKEY")
+    monkeypatch.setenv("GKEY", "canary\nSECRET-42")
+    listing = run("providers", "list", "--json")
+    assert listing.exit_code == 0, listing.output
+    row = json.loads(listing.stdout)["providers"][0]
+    assert row["key"] == "$GKEY (unusable: a control character)" and "SECRET" not in listing.output
+    tested = run("providers", "test", "ge")
+    assert tested.exit_code == 1 and "$GKEY" in tested.output and "SECRET" not in tested.output

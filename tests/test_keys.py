@@ -60,3 +60,33 @@ def test_no_keyring_counts_as_no_key_and_storing_says_what_to_do() -> None:
     assert keys.api_key(ProviderConfig("x", "openai", base_url="http://127.0.0.1:1/v1")) is None
     with pytest.raises(ConfigError, match="--api-key-env"):
         keys.store_key("x", "k")
+
+
+@pytest.mark.parametrize(
+    "bad", ["canary\nSECRET-42", "canary\tSECRET-42", "canary\x7fSECRET-42", "canarySÉCRET-42"]
+)
+def test_a_key_no_http_header_can_carry_is_refused_by_where_it_is_never_by_its_value(
+    ring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    provider = ProviderConfig("ge", "gemini", base_url="http://127.0.0.1:1/g", api_key_env="GKEY")
+    monkeypatch.setenv("GKEY", bad)
+    with pytest.raises(ConfigError, match=r"\$GKEY") as caught:
+        keys.api_key(provider)
+    assert "SECRET" not in str(caught.value) and "canary" not in str(caught.value)
+    assert "SECRET" not in keys.key_source(provider) and "unusable" in keys.key_source(provider)
+    monkeypatch.delenv("GKEY")
+    ring.store[("freehold", "ge")] = bad  # put there by another tool: read, then refused
+    with pytest.raises(ConfigError, match="keyring") as caught:
+        keys.api_key(provider)
+    assert "SECRET" not in str(caught.value)
+    with pytest.raises(ConfigError, match="keyring") as caught:
+        keys.store_key("other", bad)
+    assert "SECRET" not in str(caught.value) and ("freehold", "other") not in ring.store
+
+
+def test_a_key_with_spaces_around_it_is_read_without_them(
+    ring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = ProviderConfig("oa", "openai", api_key_env="OKEY")
+    monkeypatch.setenv("OKEY", "  sk-usable-key-0123 \n")
+    assert keys.api_key(provider) == "sk-usable-key-0123"

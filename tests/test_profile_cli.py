@@ -140,14 +140,42 @@ def test_a_file_that_starts_like_json_or_toml_is_text_not_front_matter(
     edited = run("profile", "edit", "work", "--from", str(toml))
     assert edited.exit_code == 0, edited.output
     assert run("profile", "show", "work", "--system").stdout.startswith("+++\nnot = toml")
-    # a JSON export kept as a version: all of it is the text, none of it vanishes into fields
-    exported = tmp_path / "p.json"
-    made = run("profile", "export", "work", "--format", "json", "--out", str(exported), "--yes")
+    # JSON that is not freehold's own export of a profile: all of it is the text
+    other = tmp_path / "other.json"
+    other.write_text('{"system": "x", "note": "mine"}\n', encoding="utf-8")
+    assert run("profile", "edit", "work", "--from", str(other)).exit_code == 0
+    assert run("profile", "show", "work", "--system").stdout.strip() == other.read_text().strip()
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "json"])
+def test_each_importable_export_comes_back_as_the_same_profile(
+    sample: Path, tmp_path: Path, fmt: str
+) -> None:
+    run("profile", "create", "work")
+    exported = tmp_path / f"work.{fmt}"
+    made = run("profile", "export", "work", "--format", fmt, "--out", str(exported), "--yes")
     assert made.exit_code == 0, made.output
-    again = run("profile", "edit", "work", "--from", str(exported))
-    assert again.exit_code == 0, again.output
-    system = run("profile", "show", "work", "--system").stdout
-    assert system.strip() == exported.read_text(encoding="utf-8").strip()
+    kept = run("profile", "edit", "other", "--from", str(exported))
+    assert kept.exit_code == 0, kept.output
+    work, other = (
+        json.loads(run("profile", "show", n, "--json").stdout) for n in ("work", "other")
+    )
+    assert other["text"] == work["text"] and "## About the user" in other["text"]
+    shown = run("profile", "show", "other").stdout
+    assert "from:" in shown and shown.count("name: other") == 1  # its front matter, renamed
+
+
+def test_a_broken_json_export_is_refused_naming_the_markdown_export(
+    sample: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "work.json"
+    broken.write_text(
+        '{"name": "work", "version": 1, "system": 3, "front_matter": {}}\n', encoding="utf-8"
+    )
+    result = run("profile", "edit", "other", "--from", str(broken))
+    assert result.exit_code == 1 and str(broken) in result.output
+    assert "--format markdown" in result.output and len(result.output.strip().splitlines()) == 1
+    assert run("profile", "list", "--json").stdout.strip() == "[]"
 
 
 def test_export_reviews_each_flag_once_and_remembers(sample: Path, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ protocols) on the loopback wire server answering by model, real wordllama simila
 from __future__ import annotations
 
 import re
+import socket
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -13,10 +14,11 @@ from typing import Any
 import orjson
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
 
 from freehold.archive import open_archive
 from freehold.cli import cli
-from freehold.rehearse import engine
+from freehold.rehearse import engine, report
 from freehold.rehearse.cases import original_answer
 from freehold.rehearse.store import STORE_NAME
 from tests.conftest import REPO
@@ -208,6 +210,57 @@ def test_a_failed_candidate_is_asked_again_the_rest_is_cached(
     assert again["candidates"][1]["failed"] == 0 and again["candidates"][1]["refused"] == 3
 
 
+def test_failed_answers_are_counted_and_lower_the_score_tokens_over_those_that_answered(
+    answers: Answers, _isolated_home: Path
+) -> None:
+    count = iter(range(1000))
+    refused = Script(status=401, body={"error": {"type": "authentication_error", "message": "x"}})
+    answers.by_model["model-a"] = lambda body: (
+        refused if next(count) % 2 else Script(text=answers.original(body), usage=(12, 7))
+    )
+    args = ("--candidates", "a:model-a", "--yes", "--sample", "4", "--concurrency", "1")
+    ran = _invoke("rehearse", *args, "--json")
+    doc = orjson.loads(ran.stdout)
+    (a,) = doc["candidates"]
+    assert (a["asked"], a["failed_answers"]) == (8, 4)
+    assert (a["tokens_in"], a["tokens_out"]) == (4 * 12, 4 * 7)  # the four that answered
+    assert 40 < a["score"] <= 50  # half its answers failed: each of those scores 0
+    for case in doc["cases"]:
+        result = case["answers"]["a:model-a"]
+        assert result["asked"] == 2 and result["failed_answers"] == sum(
+            1 for e in result["errors"] if "401 auth" in e
+        )
+    page = Path(doc["run"]["report"]).read_text()
+    assert "4 of 8" in page and "answers failed" in page
+    table = Console(record=True, width=200)
+    for part in report.tables(doc):
+        table.print(part)
+    assert "4 of 8" in table.export_text()
+    assert "a:model-a: 4 of 8 answers failed" in " ".join(ran.stderr.split())
+
+
+def test_a_candidate_that_never_answered_has_no_latency(
+    answers: Answers, _isolated_home: Path
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    _invoke("providers", "add", "dn", "--kind", "openai", "--base-url", down)
+    shown = ("rehearse", "--candidates", "a:model-a,dn:model-x", "--yes", "--sample", "2")
+    result = _invoke(*shown, COLUMNS="200")
+    doc = orjson.loads(
+        _invoke(
+            "rehearse", "--candidates", "a:model-a,dn:model-x", "--yes", "--sample", "2", "--json"
+        ).stdout
+    )
+    a, dn = doc["candidates"]
+    assert a["latency_ms"] is not None and dn["latency_ms"] is None
+    assert all(c["answers"]["dn:model-x"]["latency_ms"] is None for c in doc["cases"])
+    assert dn["failed_answers"] == dn["asked"] == 4 and dn["tokens_in"] is None
+    row = next(line for line in result.stdout.splitlines() if line.startswith("│ dn:model-x"))
+    assert " 0 ms" not in row and "—" in row
+
+
 def test_a_run_cut_short_goes_on_where_it_stopped(
     answers: Answers, wire: WireServer, monkeypatch: pytest.MonkeyPatch, _isolated_home: Path
 ) -> None:
@@ -294,6 +347,11 @@ def test_the_judge_votes_twice_positions_swapped(answers: Answers, wire: WireSer
         ("B is less accurate than A", "unclear"),
         ("Answer A is not better than B", "unclear"),
         ("To decide, compare Answer A with", "unclear"),
+        # a comparison whose subject is negated or one of two is no vote for it (probe R 4)
+        ("Neither A nor B is better.", "tie"),
+        ("Neither A nor B is better; they are equal.", "tie"),
+        ("Neither answer A nor answer B is worse.", "tie"),
+        ("Not A, B is better.", "B"),
     ],
 )
 def test_the_judges_verdict_is_read_as_written(reply: str, word: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from collections import Counter
 
 from hypothesis import given, settings
@@ -114,3 +116,22 @@ def test_another_seed_gives_other_prompts_but_keeps_the_spread() -> None:
     for picked in (one, two):
         assert {c.strata[0] for c in picked} == set(TOPICS)
         assert {c.strata[1] for c in picked} == set(LENGTHS)
+
+
+_TOPICS_THEN_LOG = """
+import logging
+from freehold.embeddings import LexicalEmbedder
+from freehold.rehearse.cases import Prompt, _topics
+texts = ["rust lifetimes", "a trip to lyon", "green tea"]
+prompts = [Prompt(n, "c", text, None) for n, text in enumerate(texts)]
+_topics(prompts, LexicalEmbedder(), 2)
+logging.getLogger("httpx").info("HTTP Request: POST http://user:pw@host/v1")
+"""
+
+
+def test_topics_with_the_lexical_embedder_leave_logging_as_it_was() -> None:
+    # a fresh interpreter: wordllama configures the root logger when it is first imported
+    done = subprocess.run(
+        [sys.executable, "-c", _TOPICS_THEN_LOG], capture_output=True, text=True, check=True
+    )
+    assert done.stderr == ""

@@ -144,7 +144,8 @@ def show_command(name: str, version: int | None, system: bool, as_json: bool) ->
     "--from",
     "source",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Keep this file as the next version instead of opening an editor.",
+    help="Keep this file (a profile file, or freehold's JSON export of one) as the next "
+    "version instead of opening an editor.",
 )
 def edit_command(name: str, source: Path | None) -> None:
     """Edit profile NAME in $VISUAL or $EDITOR (as git does); saving keeps a new version, the

@@ -148,6 +148,8 @@ def rehearse(
         for table in report.tables(doc):
             out.print(table)
         out.print(f"report: {doc['run']['report']}", soft_wrap=True)
+    for line in report.failures(doc):
+        tell(line, style="red")
     _check(doc, fail_under)
 
 

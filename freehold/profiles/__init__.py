@@ -20,7 +20,7 @@ The stable API for other commands (``freehold rehearse``, the break test)::
 from __future__ import annotations
 
 from freehold.errors import FreeholdError
-from freehold.profiles import draft, store
+from freehold.profiles import draft, exports, store
 from freehold.profiles.apply import CHECK_PROMPT, ask
 from freehold.profiles.document import HEADINGS, MemoryNote, Profile, Section, parse, render
 from freehold.profiles.draft import Found, gather
@@ -82,7 +82,7 @@ def save_text(name: str, text: str, *, where: str, how: str = "edited") -> Profi
     """Keep ``text`` (a whole profile file) as the next version of ``name``; None when it is
     the same as the newest version (nothing to keep). ``where`` names it in errors; a text with
     nothing under its headings is refused (FreeholdError), as is a broken front matter."""
-    edited = parse(text, name=name, where=where)
+    edited = exports.imported(text, name=name, where=where) or parse(text, name=name, where=where)
     if not any(section.text for section in edited.sections):
         # what a model would wear is empty (or headings only): never the current version
         raise FreeholdError(

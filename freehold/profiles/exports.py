@@ -4,6 +4,12 @@ custom-instruction fields, each within its limit; ``platforms.py``).
 
 Every format is made from the profile as it may leave (``review.Review.outgoing``), so what
 was struck is struck everywhere. ``Exported.cuts`` lists what a field could not hold.
+
+``markdown`` and ``json`` come back: ``profile edit --from`` keeps a Markdown export as it is,
+and ``imported`` rebuilds the profile a JSON export holds (its ``system`` text under its
+``front_matter``; the sections, notes and fields are made from them again) — a JSON object
+is freehold's export when it has all four of ``name``, ``version``, ``system`` and
+``front_matter``; any other text, JSON or not, is a profile file.
 """
 
 from __future__ import annotations
@@ -13,12 +19,14 @@ from typing import Any
 
 import orjson
 
+from freehold.errors import FreeholdError
 from freehold.profiles.document import Profile, render
 from freehold.profiles.platforms import FIELDS, PLATFORMS, Cut, Filled, fill
 
-__all__ = ["FORMATS", "Exported", "export"]
+__all__ = ["FORMATS", "Exported", "export", "imported"]
 
 FORMATS = ("markdown", "json", *PLATFORMS)
+_EXPORT_KEYS = frozenset({"name", "version", "system", "front_matter"})
 
 
 @dataclass(slots=True)
@@ -58,6 +66,28 @@ def _json(profile: Profile, struck: int) -> str:
     # YAML allows keys JSON does not (`1: x`, dates): the front matter's become strings
     option = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
     return orjson.dumps(value, option=option, default=str).decode() + "\n"
+
+
+def imported(text: str, *, name: str, where: str) -> Profile | None:
+    """The profile a freehold JSON export (``_json``) holds, as profile ``name``; None when
+    ``text`` is not one. One whose ``system`` is not text or ``front_matter`` not an object
+    is refused (``where`` names it)."""
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(value, dict) or not value.keys() >= _EXPORT_KEYS:
+        return None
+    system, meta = value["system"], value["front_matter"]
+    if not isinstance(system, str) or not isinstance(meta, dict | None):
+        raise FreeholdError(
+            f"{where}: a freehold JSON export of a profile whose 'system' is not text or "
+            "'front_matter' not an object — export it again, or keep the Markdown export "
+            "(`freehold profile export NAME --format markdown`)"
+        )
+    return Profile(name, 0, system, dict(meta or {}))
 
 
 def _field_json(filled: Filled) -> dict[str, Any]:

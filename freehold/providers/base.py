@@ -12,8 +12,9 @@ Faults are the provider's to notice and name, because the SDKs do not (FIELD-NOT
 a stream that ends without its finish marker raises nothing there, so ``stream`` raises
 ``ProviderError(kind="truncated")`` itself; an error event in the middle of a stream arrives
 with HTTP status 200. So every failure becomes a ``ProviderError`` whose ``kind`` comes from
-``classify``: the error's type or code in the body first, the HTTP status after, then what
-the exception is (timeout, connection). ``kind`` decides what the router does:
+``classify``: the error's code or type in the body first (both, where the body has both), the
+HTTP status after, then what the exception is (timeout, connection). ``kind`` decides what the
+router does:
 
 ==============  =========  ================================================================
 kind            retryable  cause
@@ -33,19 +34,23 @@ bad_request     no         400, 422: the request itself is wrong
 error           no         anything else
 ==============  =========  ================================================================
 
-Every message passes through ``redact``: the provider's own key and anything shaped like a
-key are replaced, so a server that echoes the key back (some do, in 401 bodies) cannot put it
-in the archive, the terminal or a log.
+Every message passes through ``redact``: the provider's own key, in every form an error can
+quote it (as is, Python's repr of the text or of its bytes, JSON, a URL), and anything shaped
+like a key are replaced, so a server that echoes the key back (some do, in 401 bodies) or an
+HTTP library that quotes a header it refuses cannot put it in the archive, the terminal or a
+log. ``keys.api_key`` refuses such a key before it is sent; this is the second wall.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, TypeVar, cast
+from urllib.parse import quote
 
 from freehold.config import ProviderConfig
 from freehold.errors import ProviderError
@@ -136,11 +141,27 @@ _KEYLIKE = re.compile(r"\b(?:sk-[A-Za-z0-9_-]{8,}|AIza[0-9A-Za-z_-]{20,})|(?i:be
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """``text`` without any of ``secrets`` nor anything shaped like an API key."""
+    """``text`` without any of ``secrets`` (in any form ``_quoted`` knows) nor anything
+    shaped like an API key."""
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, "[key]")
+            for form in sorted(_quoted(secret), key=len, reverse=True):
+                text = text.replace(form, "[key]")
     return _KEYLIKE.sub("[key]", text)
+
+
+def _quoted(secret: str) -> set[str]:
+    """Every way an error message quotes ``secret``: as is, as Python's repr of the text and
+    of its UTF-8 bytes (h11's ``Illegal header value b'…'``), JSON-escaped, percent-encoded."""
+    return {
+        secret,
+        repr(secret)[1:-1],
+        repr(secret.encode("utf-8", "surrogatepass"))[2:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote(secret),
+    }
 
 
 # Error types and codes as vendors write them in bodies, lower-cased, by kind. A specific one
@@ -159,7 +180,12 @@ _TYPES = {
         "insufficient_quota",
     },
     "not_found": {"not_found_error", "model_not_found", "not_found"},
-    "context": {"context_length_exceeded", "request_too_large", "string_above_max_length"},
+    "context": {
+        "context_length_exceeded",
+        "request_too_large",
+        "string_above_max_length",
+        "exceed_context_size_error",  # llama-server
+    },
 }
 _GENERIC = {
     "server": {"api_error", "server_error", "internal", "internal_error", "internal_server_error"},
@@ -180,22 +206,33 @@ _STATUS = {
     400: "bad_request",
     422: "bad_request",
 }
-_CONTEXT_WORDS = re.compile(r"context (length|window)|too many tokens|prompt is too long", re.I)
+_CONTEXT_WORDS = re.compile(
+    r"context (length|window|size)|too many tokens|prompt is too long", re.I
+)
 
 
-def classify(status: int | None, error_type: str | None, message: str = "") -> str:
-    """The fault's kind: by the body's error type or code when it is specific, then by the
-    HTTP status (a mid-stream error event arrives with status 200), then by a generic type,
-    then by the words of the message."""
-    wanted = (error_type or "").lower()
-    kind = next((k for k, names in _TYPES.items() if wanted in names), None)
+def classify(
+    status: int | None, error_type: str | None, message: str = "", *, error_code: Any = None
+) -> str:
+    """The fault's kind: by the body's error code or type when either is specific (a body may
+    carry both, a generic type beside a specific code: OpenAI's ``invalid_request_error`` with
+    ``context_length_exceeded``), then by the HTTP status (a mid-stream error event arrives
+    with status 200), then by a generic one, then by the words of the message. A code that is
+    not text (a number) names nothing."""
+    wanted = [n.lower() for n in (error_code, error_type) if isinstance(n, str) and n]
+    kind = _named(wanted, _TYPES)
     if kind is None and status is not None:
         kind = _STATUS.get(status, "server" if status >= 500 else None)
     if kind is None:
-        kind = next((k for k, names in _GENERIC.items() if wanted in names), "error")
+        kind = _named(wanted, _GENERIC) or "error"
     if kind in ("bad_request", "error") and _CONTEXT_WORDS.search(message):
         return "context"
     return kind
+
+
+def _named(wanted: list[str], table: dict[str, set[str]]) -> str | None:
+    """The kind the first of ``wanted`` that ``table`` knows names, or None."""
+    return next((k for name in wanted for k, names in table.items() if name in names), None)
 
 
 def retry_after(headers: Any, body: Any = None) -> float | None:
@@ -446,12 +483,14 @@ class Provider:
         *,
         status: int | None = None,
         error_type: str | None = None,
+        error_code: Any = None,
         headers: Any = None,
         body: Any = None,
         kind: str | None = None,
     ) -> ProviderError:
-        """A ``ProviderError`` for this provider: classified, redacted, one line."""
-        kind = kind or classify(status, error_type, what)
+        """A ``ProviderError`` for this provider: classified (``classify``), redacted, one
+        line."""
+        kind = kind or classify(status, error_type, what, error_code=error_code)
         line = " ".join(redact(what, self._key).split())[:500]
         prefix = f"{status} " if status else ""
         return ProviderError(

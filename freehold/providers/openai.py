@@ -150,12 +150,15 @@ class OpenAIProvider(Provider):
             return self.fault(
                 error.message,
                 status=error.status_code,
-                error_type=error.type or error.code,
+                error_type=error.type,
+                error_code=error.code,
                 headers=error.response.headers,
                 body=error.body,
             )
         if isinstance(error, openai.APIError):  # an error event inside the stream
-            return self.fault(error.message, error_type=error.type or error.code, body=error.body)
+            return self.fault(
+                error.message, error_type=error.type, error_code=error.code, body=error.body
+            )
         return self.fault(f"{type(error).__name__}: {error}")
 
     def _transport(self, error: httpx2.HTTPError) -> ProviderError:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from freehold import _queries, carry
+from freehold import _queries, carry, embeddings
 from freehold.archive import Archive
 from freehold.embeddings import Embedder
 from freehold.errors import FreeholdError
@@ -176,7 +176,7 @@ def _same(text: str) -> str:
 def _topics(prompts: Sequence[Prompt], embedder: Embedder, wanted: int) -> list[str]:
     count = min(_MAX_TOPICS, max(1, wanted), len(prompts))
     try:
-        from wordllama.algorithms import kmeans_clustering
+        kmeans_clustering = embeddings.import_wordllama("wordllama.algorithms").kmeans_clustering
     except ImportError:  # no clustering: the conversation's title says what it is about
         return [_name([p.title or p.text]) for p in prompts]
     if count < 2:

@@ -79,6 +79,9 @@ _COMPARED = re.compile(
     rf"(?:{_LABEL}\s*)?\b(A|B)\s+(?:IS|WAS|SEEMS)\s+(?:SLIGHTLY\s+|MUCH\s+|CLEARLY\s+)?(?:(BETTER|STRONGER|PREFERRED|SUPERIOR"
     r")|(WORSE|WEAKER|INFERIOR))\b"
 )
+# a comparison whose subject follows one of these is not about that answer alone: "Neither A nor
+# B is better" says no answer is better, "Not A" negates the name it stands before
+_UNSAID = re.compile(r"\b(?:NEITHER|NOR|NOT|OR)\s*$")
 _NAMED = re.compile(rf"{_LABEL}\s*[:#-]?\s*\(?(A|B|TIE)\)?[.!]?")
 _LEAD = re.compile(r"(B|TIE)\b")
 _LEAD_WORDS = 3  # "B wins", "B - more complete"; a longer reply led by B is a sentence about B
@@ -428,8 +431,9 @@ def judge(
 def verdict_word(text: str) -> str:
     """``A``, ``B``, ``tie`` or ``unclear``. The strict line (``VERDICT: B``) first; else the
     reply as judges write it — a bare letter, a reply that is only "Answer B", "Assistant B is
-    better", "A is worse than B", "Both are equally good". Naming an answer in a sentence is
-    no vote for it ("Answer A is wrong"). A reply naming more than one verdict, or none, is
+    better", "A is worse than B", "Both are equally good", "Neither A nor B is better" (a
+    tie: a negated subject is no vote for it). Naming an answer in a sentence is no vote for
+    it ("Answer A is wrong"). A reply naming more than one verdict, or none, is
     ``unclear``: no vote, rather than a wrong one (an "A" that is only an article)."""
     flat = " ".join(re.sub(r"[*_`#\"']", " ", text).upper().split())
     for read in (_strict, _bare, _compared, _named):
@@ -449,8 +453,12 @@ def _bare(flat: str) -> set[str]:
 
 
 def _compared(flat: str) -> set[str]:
+    """ "B is better", "A is worse": a vote, unless its subject is negated or one of two
+    (``_UNSAID``): "Neither A nor B is better" is read by ``_named`` (a tie)."""
     said = set()
     for found in _COMPARED.finditer(flat):
+        if _UNSAID.search(flat, 0, found.start()):
+            continue
         letter = found.group(1)
         said.add(letter if found.group(2) else {"A": "B", "B": "A"}[letter])
     return said

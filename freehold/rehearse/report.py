@@ -21,7 +21,7 @@ from rich.text import Text
 from freehold import render, safehtml
 from freehold.rehearse.score import Scored
 
-__all__ = ["document", "html", "tables"]
+__all__ = ["document", "failures", "html", "tables"]
 
 
 def document(run: dict[str, Any], scored: Scored) -> dict[str, Any]:
@@ -33,12 +33,12 @@ def tables(doc: dict[str, Any], worst: int = 10) -> list[Table]:
     summary = Table(title=f"rehearsal {doc['run']['id']}: {len(doc['cases'])} past prompts")
     for name in ("candidate", "score", "similarity", "noise", "beyond noise", "length ×"):
         summary.add_column(name, justify="left" if name == "candidate" else "right")
-    for name in ("format", "refused", "failed", "latency", "tokens in/out", "cost"):
+    for name in ("format", "refused", "answers failed", "latency", "tokens in/out", "cost"):
         summary.add_column(name, justify="right")
     if doc["run"]["options"].get("judge"):
         summary.add_column("judge +/=/−/split/?", justify="right")
     for c in doc["candidates"]:
-        row = [
+        row: list[str | Text] = [
             render.visible(c["ref"]),
             _num(c["score"], 1),
             _num(c["similarity"], 3),
@@ -47,7 +47,7 @@ def tables(doc: dict[str, Any], worst: int = 10) -> list[Table]:
             _num(c["length_ratio"], 2),
             _pct(c["format_match"]),
             str(c["refused"]),
-            str(c["failed"]),
+            Text(_failed(c), style="red" if c.get("failed_answers", c["failed"]) else ""),
             _ms(c["latency_ms"]),
             f"{c['tokens_in'] or '?'}/{c['tokens_out'] or '?'}",
             _usd(c["cost_usd"]),
@@ -58,6 +58,30 @@ def tables(doc: dict[str, Any], worst: int = 10) -> list[Table]:
             row.append("/".join(str(j.get(k, 0)) for k in counts))
         summary.add_row(*row)
     return [summary, _cases(doc, worst)]
+
+
+def failures(doc: dict[str, Any]) -> list[str]:
+    """One line per candidate some of whose answers failed: how many, and the first error."""
+    lines = []
+    for c in doc["candidates"]:
+        if not c.get("failed_answers"):
+            continue
+        errors = (e for case in doc["cases"] for e in case["answers"][c["ref"]]["errors"])
+        first = next(errors, None)
+        lines.append(
+            f"{c['ref']}: {_failed(c)} answers failed — its score counts each as 0, its "
+            f"latency, tokens and cost are of the answers that came; they are asked again on "
+            f"the next run" + (f" (first: {first})" if first else "")
+        )
+    return lines
+
+
+def _failed(c: dict[str, Any]) -> str:
+    """``failed_answers`` of ``asked`` ("4 of 8"); a run stored before they were counted
+    says its failed cases."""
+    if "asked" not in c:
+        return str(c["failed"])
+    return f"{c['failed_answers']} of {c['asked']}"
 
 
 def _cases(doc: dict[str, Any], worst: int) -> Table:
@@ -78,6 +102,8 @@ def _cell(result: dict[str, Any]) -> Text:
         return Text(result["status"], style="red")
     text = f"{_num(result.get('score'), 0)} (sim {_num(result.get('similarity'), 2)})"
     flags = [f for f in ("refused",) if result.get(f)]
+    if result.get("failed_answers"):
+        flags.append(f"{_failed(result)} failed")
     if result.get("judge"):
         flags.append(result["judge"]["verdict"])
     return Text(text + (" " + ", ".join(flags) if flags else ""), style=_style(result))
@@ -97,6 +123,7 @@ def html(doc: dict[str, Any]) -> str:
         ms=_ms,
         usd=_usd,
         grade=_grade,
+        failed=_failed,
         markdown=lambda text: Markup(safehtml.render_markdown(text)),
     )
     source = resources.files("freehold.rehearse").joinpath("report.html").read_text("utf-8")

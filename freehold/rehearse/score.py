@@ -14,13 +14,19 @@ similarity):
 - ``format``: whether code blocks, lists, headings and the language agree with the
   original's, and ``format_match``, the share that agree;
 - ``refused``: the answer refuses where the original did not;
-- latency, tokens and cost, from the answers.
+- ``asked`` and ``failed_answers``: how many answers were asked (the repeats) and how many
+  failed (an error, or no text);
+- latency, tokens and cost over the answers that came (a failed attempt's milliseconds are
+  not an answer's latency, and its unknown tokens do not make the others' unknown): None
+  when none came.
 
 The case's ``score`` (0–100): 60 % meaning (similarity over the candidate's own
 self-similarity, capped at 1: a model cannot be asked to be closer to the original than to
-itself), 20 % format, 20 % length (the square root of the smaller ratio). A failed answer or a
+itself), 20 % format, 20 % length (the square root of the smaller ratio), times the share of
+its answers that came: a failed answer scores 0, whether it is one repeat or all of them. A
 new refusal scores 0. A case without an original answer (a pinned prompt that got none) has
-no score. A candidate's score is the mean of its cases'.
+no score. A candidate's score is the mean of its cases'; its ``failed`` counts the cases that
+got no answer at all, ``failed_answers`` of ``asked`` every answer.
 """
 
 from __future__ import annotations
@@ -99,13 +105,15 @@ def _one(case: Case, replies: list[Reply], vectors: _Vectors) -> dict[str, Any]:
     good = _good(replies)
     result: dict[str, Any] = {
         "status": replies[0].status if replies and not good else "ok" if good else "missing",
+        "asked": len(replies),
+        "failed_answers": len(replies) - len(good),
         "texts": [r.text for r in replies],
         "errors": [r.error for r in replies if r.error],
         "served_model": next((r.served_model for r in good if r.served_model), None),
-        "latency_ms": _mean([r.ms for r in replies if r.ms is not None]),
-        "tokens_in": _total([r.tokens_in for r in replies]),
-        "tokens_out": _total([r.tokens_out for r in replies]),
-        "cost_usd": _total([r.cost_usd for r in replies]),
+        "latency_ms": _mean([r.ms for r in good if r.ms is not None]),
+        "tokens_in": _total([r.tokens_in for r in good]),
+        "tokens_out": _total([r.tokens_out for r in good]),
+        "cost_usd": _total([r.cost_usd for r in good]),
     }
     if not good:
         return result
@@ -169,11 +177,13 @@ def _finish(result: dict[str, Any], noise: float | None) -> None:
     ratio = result["length_ratio"] or 1e-6
     length = math.sqrt(min(ratio, 1 / ratio))
     value = 100 * (0.6 * meaning + 0.2 * result["format_match"] + 0.2 * length)
-    result["score"] = 0.0 if result["refused"] else round(value, 1)
+    came = 1 - result["failed_answers"] / result["asked"]  # a failed answer scores 0
+    result["score"] = 0.0 if result["refused"] else round(value * came, 1)
 
 
 def _summary(ref: str, rows: list[dict[str, Any]], noise: float | None) -> dict[str, Any]:
     results = [row["answers"][ref] for row in rows]
+    answered = [r for r in results if r["status"] == "ok"]  # tokens and cost: of what came
     scored = [r["score"] for r in results if r.get("score") is not None]
     verdicts = [r["judge"]["verdict"] for r in results if "judge" in r]
     return {
@@ -181,6 +191,8 @@ def _summary(ref: str, rows: list[dict[str, Any]], noise: float | None) -> dict[
         "score": round(statistics.fmean(scored), 1) if scored else None,
         "cases": len(results),
         "failed": sum(1 for r in results if r["status"] not in ("ok",)),
+        "asked": sum(r["asked"] for r in results),
+        "failed_answers": sum(r["failed_answers"] for r in results),
         "refused": sum(1 for r in results if r.get("refused")),
         "similarity": _mean([r.get("similarity") for r in results]),
         "self_similarity": _mean([r.get("self_similarity") for r in results]),
@@ -189,9 +201,9 @@ def _summary(ref: str, rows: list[dict[str, Any]], noise: float | None) -> dict[
         "length_ratio": _median([r.get("length_ratio") for r in results]),
         "format_match": _mean([r.get("format_match") for r in results]),
         "latency_ms": _median([r.get("latency_ms") for r in results]),
-        "tokens_in": _total([r.get("tokens_in") for r in results]),
-        "tokens_out": _total([r.get("tokens_out") for r in results]),
-        "cost_usd": _total([r.get("cost_usd") for r in results]),
+        "tokens_in": _total([r.get("tokens_in") for r in answered]),
+        "tokens_out": _total([r.get("tokens_out") for r in answered]),
+        "cost_usd": _total([r.get("cost_usd") for r in answered]),
         "judge": {v: verdicts.count(v) for v in ("better", "worse", "same", "split", "unclear")}
         if verdicts
         else None,

@@ -328,6 +328,14 @@ def test_no_key_for_a_vendor_endpoint_says_where_to_put_one() -> None:
         (None, "RESOURCE_EXHAUSTED", "", "rate_limit"),
         (418, None, "", "error"),
         (599, None, "", "server"),
+        # llama-server's context overflow (probe R 7)
+        (
+            400,
+            "exceed_context_size_error",
+            "the request exceeds the available context size, try increasing it",
+            "context",
+        ),
+        (400, None, "the request exceeds the available context size", "context"),
     ],
 )
 def test_classify(status: int | None, error_type: str | None, message: str, kind: str) -> None:
@@ -352,3 +360,68 @@ def test_a_bug_building_the_request_is_a_traceback_not_a_fault_of_the_reply(
     with pytest.raises(KeyError, match="freehold's own bug"):
         _events(kind, wire.base_url(kind), _request(stream=stream))
     assert wire.requests == []  # nothing was sent, nothing to retry
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_key_the_http_library_refuses_is_not_quoted_in_the_fault(
+    wire: WireServer, kind: str
+) -> None:
+    # keys.api_key refuses such a key; a provider handed one anyway (a plugin, a test) must
+    # not let the HTTP library's own message quote it (h11 writes it as a bytes repr)
+    from freehold.config import ProviderConfig
+    from freehold.plugins import providers
+
+    config = ProviderConfig("p", kind, base_url=wire.base_url(kind), timeout=5.0)
+    with (
+        providers()[kind](config, "canary\nSECRET-42") as provider,
+        pytest.raises(ProviderError) as caught,
+    ):
+        list(provider.stream(_request()))
+    assert "SECRET" not in str(caught.value) and "canary" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "quoted",
+    [
+        "canary\nSECRET-42\u00e9",
+        "canary\\nSECRET-42\u00e9",  # repr of the text
+        "canary\\nSECRET-42\\xc3\\xa9",  # repr of its UTF-8 bytes (h11, httpx)
+        "canary\\nSECRET-42\\u00e9",  # JSON
+        "canary%0ASECRET-42%C3%A9",  # a URL
+    ],
+)
+def test_redact_covers_every_way_an_error_quotes_the_key(quoted: str) -> None:
+    from freehold.providers.base import redact
+
+    said = redact(f"Illegal header value b'{quoted}' sent", "canary\nSECRET-42\u00e9")
+    assert said == "Illegal header value b'[key]' sent"
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        # a generic type beside a specific code: the code decides (OpenAI writes both)
+        (
+            {
+                "message": "This model's maximum is 8192 tokens.",
+                "type": "invalid_request_error",
+                "code": "context_length_exceeded",
+            },
+            "context",
+        ),
+        (
+            {
+                "message": "the request exceeds the available context size, try increasing it",
+                "type": "exceed_context_size_error",
+                "code": 400,
+            },
+            "context",
+        ),
+    ],
+)
+def test_an_openai_error_is_classified_by_its_code_and_its_type(
+    wire: WireServer, error: dict[str, Any], kind: str
+) -> None:
+    wire.queue(Script(status=400, body={"error": error}))
+    fault, _ = _fault("openai", wire.base_url("openai"))
+    assert (fault.kind, fault.retryable) == (kind, False)
