@@ -876,13 +876,16 @@ class Archive:
             # Until it is open, a file that is no archive is told as that, below; read
             # read-only, a damaged page is told as a change under the reader (``_sqlite``).
             self.db = _sqlite.connect(self.path, read_only=self.read_only)
+        except sqlite3.DatabaseError as error:
+            raise self._unusable(error) from error
+        try:
             self._settings()
             migrate(self.db, notice)
-        except sqlite3.DatabaseError as error:
-            raise ArchiveError(
-                f"{self.path}: not a usable freehold archive ({error}) — "
-                "point FREEHOLD_HOME at another folder or restore a backup"
-            ) from error
+        except BaseException as error:  # refused (a newer freehold's archive), or unusable
+            self.db.close()
+            if isinstance(error, sqlite3.DatabaseError):
+                raise self._unusable(error) from error
+            raise
         self.db.damaged = _RESTORE  # open: a damaged page met from now on is told so
         self._next_message_id = 0
         self._fts_pending: list[tuple[int, str]] = []
@@ -898,6 +901,12 @@ class Archive:
         self._back: dict[int, set[str]] = {}
         # Imports that stored a raw version: their kept files convert it again (``reparse``).
         self._raw_from: set[int] = set()
+
+    def _unusable(self, error: sqlite3.DatabaseError) -> ArchiveError:
+        return ArchiveError(
+            f"{self.path}: not a usable freehold archive ({error}) — "
+            "point FREEHOLD_HOME at another folder or restore a backup"
+        )
 
     def _settings(self) -> None:
         self.db.execute("PRAGMA foreign_keys=ON")

@@ -3,6 +3,13 @@
 Each step is a named function; ``_freehold_migrations`` records which ran. Never edit a step
 that has shipped: add a new one. docs/archive-format.md documents the resulting schema, and a
 test checks that every table is documented there.
+
+An archive that names a step this freehold does not know was updated by a newer freehold: it is
+refused (``NewerArchiveError``), for reading too, before anything is written — this one would
+leave what the newer one keeps (an index, a column) out of date, and read less than it holds.
+Each step also writes the number of steps the archive has seen into ``PRAGMA user_version``,
+in its own transaction, so that other tools can tell the format without reading freehold's
+table (``m016_format_in_user_version`` brings the archives made before to it).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from freehold import _unspaced
+from freehold.errors import NewerArchiveError
 from freehold.importers._skeleton import platform_time
 from freehold.models import revision_of, thread_counts
 
@@ -36,6 +44,7 @@ __all__ = [
     "m013_file_names",
     "m014_source_updated_at",
     "m015_revisions_counted_apart",
+    "m016_format_in_user_version",
     "migrate",
 ]
 
@@ -63,6 +72,7 @@ def migrate(db: sqlite3.Connection, notice: Callable[[str], None] | None = None)
         "CREATE TABLE IF NOT EXISTS _freehold_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
     )
     done = {row[0] for row in db.execute("SELECT name FROM _freehold_migrations")}
+    _refuse_newer(db, done)
     pending = [(name, function) for name, function in MIGRATIONS if name not in done]
     if notice is not None and done and any(_slow(db, name) for name, _ in pending):
         notice(
@@ -70,6 +80,18 @@ def migrate(db: sqlite3.Connection, notice: Callable[[str], None] | None = None)
             "do not interrupt it — an interrupted update is simply redone)…"
         )
     return [name for name, function in pending if _apply(db, name, function)]
+
+
+def _refuse_newer(db: sqlite3.Connection, done: set[str]) -> None:
+    """A step this freehold does not know: a newer one updated the archive (module docstring)."""
+    unknown = sorted(done - {name for name, _ in MIGRATIONS})
+    if unknown:
+        path = db.execute("PRAGMA database_list").fetchone()[2] or "the archive"
+        raise NewerArchiveError(
+            f"{path}: updated by a newer freehold (format step {unknown[-1]}, unknown to this "
+            "one) — upgrade freehold to open it; this version could misread it or leave it "
+            "half-updated"
+        )
 
 
 def _slow(db: sqlite3.Connection, name: str) -> bool:
@@ -112,6 +134,8 @@ def _apply(db: sqlite3.Connection, name: str, function: Step) -> bool:
                 )
             now = datetime.now(UTC).isoformat(timespec="seconds")
             db.execute("INSERT INTO _freehold_migrations VALUES (?, ?)", (name, now))
+            steps = db.execute("SELECT count(*) FROM _freehold_migrations").fetchone()[0]
+            db.execute(f"PRAGMA user_version = {int(steps)}")  # no parameters in a PRAGMA
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -881,3 +905,11 @@ def _duplicates(rows: list[tuple[object, ...]]) -> set[object]:
         else:
             words.add(row[3:12])
     return gone
+
+
+@_step
+def m016_format_in_user_version(_db: sqlite3.Connection) -> str:
+    # Nothing of its own: ``_apply`` writes the number of steps seen into ``user_version`` in
+    # every step's transaction, this one included, so an archive whose last step ran before
+    # that gets the number too. Instant.
+    return ""

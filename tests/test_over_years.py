@@ -9,7 +9,6 @@ step this freehold does not know in ``_freehold_migrations``, as a newer freehol
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
