@@ -9,16 +9,22 @@ step this freehold does not know in ``_freehold_migrations``, as a newer freehol
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from freehold import migrations
 from freehold.archive import open_archive
 from freehold.cli import cli
 from freehold.errors import NewerArchiveError
 from freehold.migrations import MIGRATIONS
+from tests.builders import ingest, steps_before
+from tests.test_storage import freehold, one_line_error
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "sample-chatgpt-export.zip"
@@ -84,3 +90,60 @@ def test_user_version_counts_the_steps_for_other_tools(tmp_path: Path) -> None:
         pass
     version = _rows(tmp_path / "home" / "archive.sqlite", "PRAGMA user_version")
     assert version == [(len(MIGRATIONS),)]
+
+
+# -- 3. an older archive on a read-only disk -----------------------------------------------
+
+
+@pytest.fixture
+def unprivileged() -> None:
+    """Permissions hold for this process's children: not root, or root without its powers."""
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: a read-only folder cannot be tested")
+
+
+def _older(home: Path, monkeypatch: pytest.MonkeyPatch, steps: int) -> Path:
+    """A data folder written by the freehold of the first ``steps`` migration steps."""
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", steps_before(steps))
+        with open_archive(home) as old:
+            ingest(old, SAMPLE)
+    return home
+
+
+def test_an_older_archive_on_a_read_only_disk_says_to_copy_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unprivileged: None
+) -> None:
+    home = _older(tmp_path / "old", monkeypatch, 14)  # m015 recounts what readers show
+    listing = sorted(os.listdir(home))
+    home.chmod(0o500)
+    try:
+        result = freehold("stats", "--json", home=home, unprivileged=True)
+    finally:
+        home.chmod(0o700)
+    error = one_line_error(result, str(home / "archive.sqlite"), "older freehold")
+    assert "copy the folder" in error and "FREEHOLD_HOME" in error, error
+    assert "attempt to write" not in error
+    assert sorted(os.listdir(home)) == listing  # nothing written
+    assert ("m015_revisions_counted_apart",) not in _rows(
+        home / "archive.sqlite", "SELECT name FROM _freehold_migrations"
+    )
+
+
+def test_steps_that_readers_do_not_need_wait_for_a_writable_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unprivileged: None
+) -> None:
+    """m016 changes nothing a reader reads: an archive lacking only it is read as it is, and
+    updated by the first command that can write it."""
+    home = _older(tmp_path / "m015", monkeypatch, 15)
+    home.chmod(0o500)
+    try:
+        result = freehold("stats", "--json", home=home, unprivileged=True)
+    finally:
+        home.chmod(0o700)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["conversations"] > 0
+    assert _rows(home / "archive.sqlite", "PRAGMA user_version") == [(0,)]
+    code, _, err = _invoke(home, "stats", "--json")
+    assert code == 0, err
+    assert _rows(home / "archive.sqlite", "PRAGMA user_version") == [(len(MIGRATIONS),)]
