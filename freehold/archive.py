@@ -880,7 +880,7 @@ class Archive:
             raise self._unusable(error) from error
         try:
             self._settings()
-            migrate(self.db, notice)
+            migrate(self.db, notice, writable=not self.read_only)
         except BaseException as error:  # refused (a newer freehold's archive), or unusable
             self.db.close()
             if isinstance(error, sqlite3.DatabaseError):
