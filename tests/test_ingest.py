@@ -400,6 +400,35 @@ def test_a_signal_in_the_last_commit_leaves_the_source_failed(
     assert 0 < archive.stats()["conversations"] < len(convs)  # the first batch stays
 
 
+def test_an_interrupted_import_reports_what_it_committed(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Probe S #2: stopped in its second batch, the import saved a report that counted the
+    batch it rolled back (the archive held 996 conversations, the report said 1,496 new)."""
+    monkeypatch.setattr(ingest_module, "_BATCH_CONVERSATIONS", 2)
+    real = Archive.add_conversation
+    calls = []
+
+    def stopped_in_the_second_batch(self: Archive, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 4:  # the third is written, uncommitted
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Archive, "add_conversation", stopped_in_the_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(archive, export_zip(tmp_path / "five.zip", [basic(f"c{n}") for n in range(5)]))
+    assert source_rows(archive) == [("chatgpt", "failed")]
+    report = json.loads(archive.db.execute("SELECT report FROM sources").fetchone()[0])
+    held = archive.db.execute(
+        "SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM messages)"
+    ).fetchone()
+    assert held == (2, 4)
+    assert (report["conversations"]["new"], report["messages"]["new"]) == held
+    assert report["conversations"]["read"] == 2 and report["messages"]["read"] == 4
+    assert "the import stopped: SIGINT received" in report["problems"][-1]["what"]
+
+
 # -- kill -9 in the middle of an import ------------------------------------------------------------
 
 _IMPORT = """
