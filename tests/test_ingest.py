@@ -25,6 +25,7 @@ from freehold.errors import FreeholdError
 from freehold.importers import _safezip
 from freehold.importers._plan import plan
 from freehold.ingest import ImportReport, import_path
+from freehold.render import import_report
 
 ACCOUNT = b'{"id": "user-same", "email": "me@example.org"}'
 
@@ -190,6 +191,27 @@ def test_conversation_back_upstream_clears_the_flag(
     assert report.conversations["unchanged"] == 4 and report.gone_upstream == 0
     assert archive.get_conversation("removed").gone_upstream_at is None
     assert archive.stats()["gone_upstream"] == 0
+
+
+def test_the_report_counts_the_flags_it_clears(
+    archive: Archive, tmp_path: Path, two_exports: Any
+) -> None:
+    """Probe S #4: the flag was cleared after the report was built, and no field counted it:
+    the report said "unchanged 4, gone upstream 0" and `stats` then one flag fewer."""
+    back = export_zip(
+        tmp_path / "2026.zip", [grown("grows"), basic("same"), basic("fresh"), basic("removed")]
+    )
+    report = ingest(archive, back).to_json()
+    saved = json.loads(
+        archive.db.execute("SELECT report FROM sources ORDER BY id DESC").fetchone()[0]
+    )
+    assert report.get("back_upstream") == saved.get("back_upstream") == 1
+    assert archive.stats()["gone_upstream"] == 0
+    caption = str(import_report(report).caption)
+    assert "back upstream (flag cleared): 1" in caption, caption
+    again = ingest(archive, back).to_json()  # nothing flagged any more: nothing cleared
+    assert again["back_upstream"] == 0
+    assert "back upstream" not in str(import_report(again).caption)
 
 
 def test_partial_export_flags_nothing(archive: Archive, tmp_path: Path) -> None:
