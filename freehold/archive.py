@@ -1044,12 +1044,22 @@ class Archive:
             cursor = self.db.execute(sql, values)
         return int(cursor.lastrowid or 0)
 
+    def brought_back(self, source_id: int) -> int:
+        """How many gone-upstream flags ``finish_source`` clears for import ``source_id``: its
+        report counts them (``back_upstream``) before it is saved with them."""
+        return len(self._cleared(source_id))
+
+    def _cleared(self, source_id: int) -> set[str]:
+        """The flagged conversations import ``source_id`` brought, whose flags its end clears;
+        none when it brought an older copy (it proves nothing about today,
+        ``mark_gone_upstream``)."""
+        return set() if source_id in self._older else self._back.get(source_id, set())
+
     def finish_source(
         self, source_id: int, status: str, report: dict[str, Any], account_id: str | None
     ) -> None:
-        back = self._back.pop(source_id, set())
-        if source_id in self._older:
-            back = set()  # an older export proves nothing about today (``mark_gone_upstream``)
+        back = self._cleared(source_id)
+        self._back.pop(source_id, None)
         self._older.discard(source_id)
         converts = source_id in self._raw_from
         self._raw_from.discard(source_id)

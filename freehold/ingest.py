@@ -56,6 +56,7 @@ __all__ = [
     "Progress",
     "Reader",
     "detect_importer",
+    "finish",
     "finish_failed",
     "import_path",
     "prepared",
@@ -95,6 +96,7 @@ class ImportReport:
     context_records: int = 0
     kept_files: list[str] = field(default_factory=list)
     gone_upstream: int = 0
+    back_upstream: int = 0  # conversations flagged gone upstream that it brought: flags cleared
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
     lost_count: int = 0
@@ -165,6 +167,7 @@ class ImportReport:
             "context_records": self.context_records,
             "kept_files": self.kept_files,
             "gone_upstream": self.gone_upstream,
+            "back_upstream": self.back_upstream,
             "problems": [{"where": p.where, "what": p.what, "lost": p.lost} for p in self.problems],
             "problem_count": self.problem_count,
         }
@@ -326,7 +329,7 @@ def _read(
                 )
             # Inside the try: a signal (SIGTERM) that lands here still leaves it `failed`.
             status = "complete" if report.ok else "partial"
-            archive.finish_source(report.source_id, status, report.to_json(), first.account_id)
+            finish(archive, report, status, first.account_id)
         except BaseException as error:
             finish_failed(archive, report, first.account_id, error)
             raise
@@ -344,9 +347,17 @@ def finish_failed(
     what = what or type(error).__name__
     report.problem(Problem(Path(report.path).name, f"the import stopped: {what}"))
     try:
-        archive.finish_source(report.source_id, "failed", report.to_json(), account_id)
+        finish(archive, report, "failed", account_id)
     except Exception:  # the archive itself failed: the first error is the one to tell
         return
+
+
+def finish(archive: Archive, report: ImportReport, status: str, account: str | None) -> None:
+    """Save the report with the source's end (an import's, a reparse's), which clears the
+    gone-upstream flags of the conversations it brought back: counted first
+    (``back_upstream``), never cleared unsaid."""
+    report.back_upstream = archive.brought_back(report.source_id)
+    archive.finish_source(report.source_id, status, report.to_json(), account)
 
 
 def _size(path: Path) -> int:

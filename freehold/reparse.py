@@ -39,7 +39,7 @@ from freehold import plugins
 from freehold._kept import Stored
 from freehold.archive import AddResult, Archive, newer_parser
 from freehold.importers._skeleton import Kept
-from freehold.ingest import Batch, ImportReport, Reader, finish_failed, prepared
+from freehold.ingest import Batch, ImportReport, Reader, finish, finish_failed, prepared
 from freehold.models import AttachmentRef, Conversation, Problem, Record
 
 __all__ = ["FILE_NAME", "ReparseReport", "due", "run"]
@@ -129,7 +129,7 @@ def run(
         _Run(archive, report, versions).batches(todo, progress)
         if not dry_run:
             status = "complete" if report.ok else "partial"
-            archive.finish_source(counts.source_id, status, counts.to_json(), None)
+            finish(archive, counts, status, None)
     except BaseException as error:
         if not dry_run:
             finish_failed(archive, counts, None, error)
