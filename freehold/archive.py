@@ -876,13 +876,16 @@ class Archive:
             # Until it is open, a file that is no archive is told as that, below; read
             # read-only, a damaged page is told as a change under the reader (``_sqlite``).
             self.db = _sqlite.connect(self.path, read_only=self.read_only)
-            self._settings()
-            migrate(self.db, notice)
         except sqlite3.DatabaseError as error:
-            raise ArchiveError(
-                f"{self.path}: not a usable freehold archive ({error}) — "
-                "point FREEHOLD_HOME at another folder or restore a backup"
-            ) from error
+            raise self._unusable(error) from error
+        try:
+            self._settings()
+            migrate(self.db, notice, writable=not self.read_only)
+        except BaseException as error:  # refused (a newer freehold's archive), or unusable
+            self.db.close()
+            if isinstance(error, sqlite3.DatabaseError):
+                raise self._unusable(error) from error
+            raise
         self.db.damaged = _RESTORE  # open: a damaged page met from now on is told so
         self._next_message_id = 0
         self._fts_pending: list[tuple[int, str]] = []
@@ -898,6 +901,12 @@ class Archive:
         self._back: dict[int, set[str]] = {}
         # Imports that stored a raw version: their kept files convert it again (``reparse``).
         self._raw_from: set[int] = set()
+
+    def _unusable(self, error: sqlite3.DatabaseError) -> ArchiveError:
+        return ArchiveError(
+            f"{self.path}: not a usable freehold archive ({error}) — "
+            "point FREEHOLD_HOME at another folder or restore a backup"
+        )
 
     def _settings(self) -> None:
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -1035,12 +1044,22 @@ class Archive:
             cursor = self.db.execute(sql, values)
         return int(cursor.lastrowid or 0)
 
+    def brought_back(self, source_id: int) -> int:
+        """How many gone-upstream flags ``finish_source`` clears for import ``source_id``: its
+        report counts them (``back_upstream``) before it is saved with them."""
+        return len(self._cleared(source_id))
+
+    def _cleared(self, source_id: int) -> set[str]:
+        """The flagged conversations import ``source_id`` brought, whose flags its end clears;
+        none when it brought an older copy (it proves nothing about today,
+        ``mark_gone_upstream``)."""
+        return set() if source_id in self._older else self._back.get(source_id, set())
+
     def finish_source(
         self, source_id: int, status: str, report: dict[str, Any], account_id: str | None
     ) -> None:
-        back = self._back.pop(source_id, set())
-        if source_id in self._older:
-            back = set()  # an older export proves nothing about today (``mark_gone_upstream``)
+        back = self._cleared(source_id)
+        self._back.pop(source_id, None)
         self._older.discard(source_id)
         converts = source_id in self._raw_from
         self._raw_from.discard(source_id)

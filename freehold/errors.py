@@ -7,7 +7,8 @@ The tree is small on purpose::
     ├── BadExportError            a file that claims to be an export but cannot be read
     │   └── UnsafeArchiveError    a zip that breaks the safety rules (bomb, hostile names)
     ├── ArchiveError              the archive file cannot be opened or is not freehold's
-    │   └── NoArchiveError        there is no archive yet where one is read
+    │   ├── NoArchiveError        there is no archive yet where one is read
+    │   └── NewerArchiveError     a newer freehold updated the archive to a format not known here
     ├── NotFoundError             an id or a name that the archive does not hold
     ├── BackupError               a backup cannot be made, read, verified or restored
     │   ├── BackupKeyError        a wrong passphrase, or an identity that opens nothing here
@@ -33,6 +34,7 @@ __all__ = [
     "DamagedBackupError",
     "FreeholdError",
     "LifecycleError",
+    "NewerArchiveError",
     "NoArchiveError",
     "NotFoundError",
     "ProviderError",
@@ -64,6 +66,11 @@ class ArchiveError(FreeholdError):
 
 class NoArchiveError(ArchiveError):
     """A command that reads the archive found none (it never creates one)."""
+
+
+class NewerArchiveError(ArchiveError):
+    """A newer freehold updated the archive: ``_freehold_migrations`` names a step this one
+    does not know. It is opened for nothing, reading included (``migrations.migrate``)."""
 
 
 class NotFoundError(FreeholdError):

@@ -9,7 +9,10 @@ the import; the report's ``ok`` is False whenever anything was skipped.
 
 ``prepared`` (conform, count, store attachment bytes, serialise) and ``ImportReport.count``
 are the import's write path for one conversation; ``freehold reparse`` (``reparse.py``) feeds
-the conversations it converts again from kept raw JSON through them too.
+the conversations it converts again from kept raw JSON through them too. Both write loops
+count through ``Batch``: what a report says was stored is what was committed, so the report
+an interrupted run saves matches the archive (the batch rolled back is not counted; the
+problems seen reading it are still listed).
 """
 
 from __future__ import annotations
@@ -48,10 +51,12 @@ from freehold.models import (
 )
 
 __all__ = [
+    "Batch",
     "ImportReport",
     "Progress",
     "Reader",
     "detect_importer",
+    "finish",
     "finish_failed",
     "import_path",
     "prepared",
@@ -91,6 +96,7 @@ class ImportReport:
     context_records: int = 0
     kept_files: list[str] = field(default_factory=list)
     gone_upstream: int = 0
+    back_upstream: int = 0  # conversations flagged gone upstream that it brought: flags cleared
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
     lost_count: int = 0
@@ -128,6 +134,22 @@ class ImportReport:
             referenced=found + missing, found=found, missing=missing, stored=result.files_new
         )
 
+    def add(self, other: ImportReport) -> None:
+        """Add ``other``'s counts and problems to these (a committed batch's, ``Batch``)."""
+        for mine, theirs in (
+            (self.conversations, other.conversations),
+            (self.messages, other.messages),
+            (self.content_types, other.content_types),
+            (self.not_understood, other.not_understood),
+            (self.attachments, other.attachments),
+        ):
+            mine.update(theirs)
+        self.context_records += other.context_records
+        self.kept_files += other.kept_files
+        self.problem_count += other.problem_count
+        self.lost_count += other.lost_count
+        self.problems += other.problems[: max(0, _MAX_LISTED_PROBLEMS - len(self.problems))]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "path": self.path,
@@ -145,6 +167,7 @@ class ImportReport:
             "context_records": self.context_records,
             "kept_files": self.kept_files,
             "gone_upstream": self.gone_upstream,
+            "back_upstream": self.back_upstream,
             "problems": [{"where": p.where, "what": p.what, "lost": p.lost} for p in self.problems],
             "problem_count": self.problem_count,
         }
@@ -152,6 +175,63 @@ class ImportReport:
 
 def _counts(counter: Counter[str], keys: str) -> dict[str, int]:
     return {key: counter[key] for key in keys.split()}
+
+
+class Batch:
+    """One write transaction's share of a report, for both write loops (``_Writer`` and
+    ``reparse``): what it stores is counted in ``counts`` (a report of its own) and its
+    per-conversation ``rows`` (reparse's items) are held, both added to the report only once
+    the transaction is committed — a report's counts of what was stored are what the archive
+    holds, also when a run is interrupted. Rolled back, only the problems seen while reading
+    it are kept (``seen``: they are the export's, whatever became of the batch); the repairs
+    its writes made (``AddResult.notes``) went with them."""
+
+    def __init__(
+        self, archive: Archive, report: ImportReport, rows: list[dict[str, Any]] | None = None
+    ) -> None:
+        self.archive = archive
+        self.report = report
+        self._rows_into = rows
+        self.counts = ImportReport(report.path)
+        self.rows: list[dict[str, Any]] = []
+        self.seen: list[Problem] = []
+
+    def begin(self) -> None:
+        self.archive.begin()
+
+    def problem(self, problem: Problem) -> None:
+        """A problem seen reading the batch: listed whether or not the batch is kept."""
+        self.seen.append(problem)
+        self.counts.problem(problem)
+
+    def count(self, ready: Prepared, tally: _Tally, result: AddResult) -> None:
+        self.seen += tally.problems
+        self.counts.count(ready, tally, result)
+
+    def commit(self, *, dry_run: bool = False) -> None:
+        """Keep the writes (a dry run rolls them back, as it means to) and add their counts."""
+        if dry_run:
+            self.archive.rollback()
+        else:
+            self.archive.commit()
+        counts, rows = self._taken()
+        self.report.add(counts)
+        if self._rows_into is not None:
+            self._rows_into += rows
+
+    def rollback(self) -> None:
+        """Undo the writes; of what was counted, only the problems seen stay."""
+        self.archive.rollback()
+        seen = self.seen
+        self._taken()
+        for problem in seen:
+            self.report.problem(problem)
+
+    def _taken(self) -> tuple[ImportReport, list[dict[str, Any]]]:
+        """What the batch counted, the batch emptied for the next one."""
+        taken = self.counts, self.rows
+        self.counts, self.rows, self.seen = ImportReport(self.report.path), [], []
+        return taken
 
 
 def detect_importer(path: Path) -> Any:
@@ -249,7 +329,7 @@ def _read(
                 )
             # Inside the try: a signal (SIGTERM) that lands here still leaves it `failed`.
             status = "complete" if report.ok else "partial"
-            archive.finish_source(report.source_id, status, report.to_json(), first.account_id)
+            finish(archive, report, status, first.account_id)
         except BaseException as error:
             finish_failed(archive, report, first.account_id, error)
             raise
@@ -267,9 +347,17 @@ def finish_failed(
     what = what or type(error).__name__
     report.problem(Problem(Path(report.path).name, f"the import stopped: {what}"))
     try:
-        archive.finish_source(report.source_id, "failed", report.to_json(), account_id)
+        finish(archive, report, "failed", account_id)
     except Exception:  # the archive itself failed: the first error is the one to tell
         return
+
+
+def finish(archive: Archive, report: ImportReport, status: str, account: str | None) -> None:
+    """Save the report with the source's end (an import's, a reparse's), which clears the
+    gone-upstream flags of the conversations it brought back: counted first
+    (``back_upstream``), never cleared unsaid."""
+    report.back_upstream = archive.brought_back(report.source_id)
+    archive.finish_source(report.source_id, status, report.to_json(), account)
 
 
 def _size(path: Path) -> int:
@@ -593,6 +681,7 @@ class _Writer:
     ) -> None:
         self.archive = archive
         self.report = report
+        self.batch = Batch(archive, report)
         self.progress = progress
         self.total = sum(size for _, size in info.files)
         self.done_bytes = 0
@@ -605,7 +694,7 @@ class _Writer:
         try:
             for item in items:
                 if done:
-                    self.archive.begin()
+                    self.batch.begin()
                     done = False
                 self._one(item)
                 count += 1
@@ -618,30 +707,31 @@ class _Writer:
             if not done:
                 self._commit()
         except BaseException:  # a signal during the last commit too: no transaction left open
-            self.archive.rollback()
+            self.batch.rollback()
             raise
 
     def _commit(self) -> None:
-        self.archive.commit()
+        self.batch.commit()
         self._tick()
 
     def _tick(self) -> None:
         if self.progress is not None:
-            self.progress(self.done_bytes, self.total, self.report.conversations["read"])
+            read = self.report.conversations["read"] + self.batch.counts.conversations["read"]
+            self.progress(self.done_bytes, self.total, read)
 
     def _one(self, item: Any) -> None:
         if isinstance(item, tuple):
             self._conversation(*item)
         elif isinstance(item, SourceFile):
             self.archive.add_source_file(self.report.source_id, item.name, item.raw)
-            self.report.kept_files.append(item.name)
+            self.batch.counts.kept_files.append(item.name)
         elif isinstance(item, Problem):
-            self.report.problem(item)
+            self.batch.problem(item)
         elif isinstance(item, ContextRecord):
             self.archive.add_account_context(item)
-            self.report.context_records += 1
+            self.batch.counts.context_records += 1
 
     def _conversation(self, ready: Prepared, tally: _Tally, size: int) -> None:
         self.done_bytes += size
         result = self.archive.add_conversation(ready, self.report.source_id)
-        self.report.count(ready, tally, result)
+        self.batch.count(ready, tally, result)

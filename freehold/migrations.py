@@ -3,6 +3,18 @@
 Each step is a named function; ``_freehold_migrations`` records which ran. Never edit a step
 that has shipped: add a new one. docs/archive-format.md documents the resulting schema, and a
 test checks that every table is documented there.
+
+An archive that names a step this freehold does not know was updated by a newer freehold: it is
+refused (``NewerArchiveError``), for reading too, before anything is written — this one would
+leave what the newer one keeps (an index, a column) out of date, and read less than it holds.
+Each step also writes the number of steps the archive has seen into ``PRAGMA user_version``,
+in its own transaction, so that other tools can tell the format without reading freehold's
+table (``m016_format_in_user_version`` brings the archives made before to it).
+
+An archive that cannot be written here (a read-only folder or disk: ``writable`` False) is
+never half-updated: a pending step that readers need (any but ``_READERS_SKIP``, which change
+nothing a reader reads) stops the open with one line saying the update must write it and to
+copy the folder somewhere writable; those readers skip wait for the first open that can write.
 """
 
 from __future__ import annotations
@@ -13,8 +25,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from freehold import _unspaced
+from freehold.errors import NewerArchiveError, StorageError
 from freehold.importers._skeleton import platform_time
 from freehold.models import revision_of, thread_counts
 
@@ -36,6 +50,7 @@ __all__ = [
     "m013_file_names",
     "m014_source_updated_at",
     "m015_revisions_counted_apart",
+    "m016_format_in_user_version",
     "migrate",
 ]
 
@@ -44,6 +59,9 @@ MIGRATIONS: list[tuple[str, Step]] = []
 # Steps that rebuild a table (SQLite's procedure for what ALTER TABLE cannot do): they run with
 # foreign keys off, must not add a broken reference, and an existing archive is told first.
 _REBUILDS = {"m004_plain_parts_once"}
+# Steps that change nothing a reader reads (an FTS5 write setting; the format number): a
+# read-only open leaves them pending instead of refusing the archive.
+_READERS_SKIP = {"m009_fts_writes_bigger_segments", "m016_format_in_user_version"}
 
 
 def _step(function: Step) -> Step:
@@ -51,9 +69,13 @@ def _step(function: Step) -> Step:
     return function
 
 
-def migrate(db: sqlite3.Connection, notice: Callable[[str], None] | None = None) -> list[str]:
+def migrate(
+    db: sqlite3.Connection, notice: Callable[[str], None] | None = None, *, writable: bool = True
+) -> list[str]:
     """Apply the steps this database has not seen; returns their names. ``notice`` is told
-    before a step that rebuilds a table runs on an archive that already holds data.
+    before a step that rebuilds a table runs on an archive that already holds data. Not
+    ``writable`` (a read-only folder), it applies none, and refuses the archive when a pending
+    step is one readers need (module docstring).
 
     ``db`` must be in autocommit mode (``isolation_level=None``): each step runs in its own
     ``BEGIN IMMEDIATE`` transaction, so a failed step leaves nothing behind and a second
@@ -63,13 +85,45 @@ def migrate(db: sqlite3.Connection, notice: Callable[[str], None] | None = None)
         "CREATE TABLE IF NOT EXISTS _freehold_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
     )
     done = {row[0] for row in db.execute("SELECT name FROM _freehold_migrations")}
+    _refuse_newer(db, done)
     pending = [(name, function) for name, function in MIGRATIONS if name not in done]
+    if not writable:
+        _refuse_older(db, [name for name, _ in pending if name not in _READERS_SKIP])
+        return []
     if notice is not None and done and any(_slow(db, name) for name, _ in pending):
         notice(
             "Updating the archive to a new format (once; about 20 s per GB of messages, "
             "do not interrupt it — an interrupted update is simply redone)…"
         )
     return [name for name, function in pending if _apply(db, name, function)]
+
+
+def _refuse_newer(db: sqlite3.Connection, done: set[str]) -> None:
+    """A step this freehold does not know: a newer one updated the archive (module docstring)."""
+    unknown = sorted(done - {name for name, _ in MIGRATIONS})
+    if unknown:
+        raise NewerArchiveError(
+            f"{_path(db)}: updated by a newer freehold (format step {unknown[-1]}, unknown to this "
+            "one) — upgrade freehold to open it; this version could misread it or leave it "
+            "half-updated"
+        )
+
+
+def _refuse_older(db: sqlite3.Connection, needed: list[str]) -> None:
+    """Steps readers need, on an archive that cannot be written here (module docstring)."""
+    if needed:
+        path = Path(_path(db))
+        raise StorageError(
+            f"{path}: made by an older freehold; its one-time update to this version's format "
+            f"({needed[-1]}) must write it, and it cannot be written here — copy the folder "
+            f"somewhere writable (cp -a {path.parent} <a writable place>) and point "
+            "FREEHOLD_HOME there, or make this folder writable",
+            "read-only",
+        )
+
+
+def _path(db: sqlite3.Connection) -> str:
+    return str(db.execute("PRAGMA database_list").fetchone()[2] or "the archive")
 
 
 def _slow(db: sqlite3.Connection, name: str) -> bool:
@@ -112,6 +166,8 @@ def _apply(db: sqlite3.Connection, name: str, function: Step) -> bool:
                 )
             now = datetime.now(UTC).isoformat(timespec="seconds")
             db.execute("INSERT INTO _freehold_migrations VALUES (?, ?)", (name, now))
+            steps = db.execute("SELECT count(*) FROM _freehold_migrations").fetchone()[0]
+            db.execute(f"PRAGMA user_version = {int(steps)}")  # no parameters in a PRAGMA
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -881,3 +937,11 @@ def _duplicates(rows: list[tuple[object, ...]]) -> set[object]:
         else:
             words.add(row[3:12])
     return gone
+
+
+@_step
+def m016_format_in_user_version(_db: sqlite3.Connection) -> str:
+    # Nothing of its own: ``_apply`` writes the number of steps seen into ``user_version`` in
+    # every step's transaction, this one included, so an archive whose last step ran before
+    # that gets the number too. Instant.
+    return ""

@@ -389,6 +389,8 @@ def _caption(report: dict[str, Any]) -> str:
         parts.append(f"not understood (kept raw): {odd}")
     if report["gone_upstream"]:
         parts.append(f"gone upstream: {report['gone_upstream']}")
+    if report.get("back_upstream"):  # a report saved before it was counted has none
+        parts.append(f"back upstream (flag cleared): {report['back_upstream']}")
     reread = report["conversations"].get("reread")
     if reread:
         parts.append(f"re-read by a newer importer: {reread} ({_stored_by(report)})")

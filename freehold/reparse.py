@@ -21,8 +21,9 @@ raw JSON (``refuses_again``), its raw JSON not kept, another identity once conve
 version stored than this freehold's — is counted as skipped with a problem that names it,
 and left exactly as it was; the rest go on.
 
-Batches of ``_BATCH`` conversations are one transaction each: an interrupted run leaves every
-batch before it converted and the rest as they were, and a second run converts what is left
+Batches of ``_BATCH`` conversations are one transaction each, counted as the import's are
+(``ingest.Batch``): an interrupted run leaves every batch before it converted and the rest as
+they were, its report counting the batches committed, and a second run converts what is left
 (those converted now carry the current version). ``dry_run`` does all of it and rolls each
 batch back: the report says what would change, and nothing does.
 """
@@ -38,7 +39,7 @@ from freehold import plugins
 from freehold._kept import Stored
 from freehold.archive import AddResult, Archive, newer_parser
 from freehold.importers._skeleton import Kept
-from freehold.ingest import ImportReport, Reader, finish_failed, prepared
+from freehold.ingest import Batch, ImportReport, Reader, finish, finish_failed, prepared
 from freehold.models import AttachmentRef, Conversation, Problem, Record
 
 __all__ = ["FILE_NAME", "ReparseReport", "due", "run"]
@@ -128,7 +129,7 @@ def run(
         _Run(archive, report, versions).batches(todo, progress)
         if not dry_run:
             status = "complete" if report.ok else "partial"
-            archive.finish_source(counts.source_id, status, counts.to_json(), None)
+            finish(archive, counts, status, None)
     except BaseException as error:
         if not dry_run:
             finish_failed(archive, counts, None, error)
@@ -156,11 +157,12 @@ class _Run:
         self.importers = plugins.importers()
         self.reader = Reader(archive.blobs)
         self.files: dict[tuple[int, str], dict[str, bytes]] = {}
+        self.batch = Batch(archive, report.counts, report.items)
         self.done = 0
 
     def batches(self, todo: list[Stored], progress: Tick | None) -> None:
         for start in range(0, len(todo), _BATCH):
-            self.archive.begin()
+            self.batch.begin()
             try:
                 source_id = self._source_id()
                 for stored in todo[start : start + _BATCH]:
@@ -168,12 +170,9 @@ class _Run:
                     self.done += 1
                     if progress is not None:
                         progress(self.done)
-                if self.report.dry_run:
-                    self.archive.rollback()
-                else:
-                    self.archive.commit()
+                self.batch.commit(dry_run=self.report.dry_run)
             except BaseException:  # a signal during the commit too: no transaction left open
-                self.archive.rollback()
+                self.batch.rollback()
                 raise
 
     def _source_id(self) -> int:
@@ -196,7 +195,7 @@ class _Run:
         conversation.gone_upstream_at = stored.gone_upstream_at  # proves nothing upstream
         self._relink(conversation, self.archive.attachment_links(stored.cid))
         for problem in problems:
-            self.report.counts.problem(problem)
+            self.batch.problem(problem)
         label = f"{stored.kind} conversation {stored.source_id}"
         for item in prepared([conversation], label, self.reader):
             if isinstance(item, Problem):
@@ -205,7 +204,7 @@ class _Run:
             ready, tally, _ = item
             again = not newer_parser(stored.parser_version, module.PARSER_VERSION)
             result = self.archive.add_conversation(ready, source_id, again=again)
-            self.report.counts.count(ready, tally, result)
+            self.batch.count(ready, tally, result)
             self._item(stored, module.PARSER_VERSION, result.status, result=result)
 
     def _converted(self, stored: Stored, module: Any) -> tuple[Conversation, list[Problem]] | str:
@@ -251,7 +250,7 @@ class _Run:
 
     def _skip(self, stored: Stored, why: str) -> None:
         where = f"{stored.kind} conversation {stored.source_id} ({stored.cid})"
-        self.report.counts.problem(Problem(where, why, lost=False, skipped=1))
+        self.batch.problem(Problem(where, why, lost=False, skipped=1))
         self._item(stored, None, "skipped", why)
 
     def _item(
@@ -280,7 +279,7 @@ class _Run:
                 "updated": result.messages_updated,
                 "unchanged": result.messages_unchanged,
             }
-        self.report.items.append(item)
+        self.batch.rows.append(item)
 
 
 def _one_conversation(

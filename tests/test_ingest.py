@@ -25,6 +25,7 @@ from freehold.errors import FreeholdError
 from freehold.importers import _safezip
 from freehold.importers._plan import plan
 from freehold.ingest import ImportReport, import_path
+from freehold.render import import_report
 
 ACCOUNT = b'{"id": "user-same", "email": "me@example.org"}'
 
@@ -190,6 +191,27 @@ def test_conversation_back_upstream_clears_the_flag(
     assert report.conversations["unchanged"] == 4 and report.gone_upstream == 0
     assert archive.get_conversation("removed").gone_upstream_at is None
     assert archive.stats()["gone_upstream"] == 0
+
+
+def test_the_report_counts_the_flags_it_clears(
+    archive: Archive, tmp_path: Path, two_exports: Any
+) -> None:
+    """Probe S #4: the flag was cleared after the report was built, and no field counted it:
+    the report said "unchanged 4, gone upstream 0" and `stats` then one flag fewer."""
+    back = export_zip(
+        tmp_path / "2026.zip", [grown("grows"), basic("same"), basic("fresh"), basic("removed")]
+    )
+    report = ingest(archive, back).to_json()
+    saved = json.loads(
+        archive.db.execute("SELECT report FROM sources ORDER BY id DESC").fetchone()[0]
+    )
+    assert report.get("back_upstream") == saved.get("back_upstream") == 1
+    assert archive.stats()["gone_upstream"] == 0
+    caption = str(import_report(report).caption)
+    assert "back upstream (flag cleared): 1" in caption, caption
+    again = ingest(archive, back).to_json()  # nothing flagged any more: nothing cleared
+    assert again["back_upstream"] == 0
+    assert "back upstream" not in str(import_report(again).caption)
 
 
 def test_partial_export_flags_nothing(archive: Archive, tmp_path: Path) -> None:
@@ -398,6 +420,35 @@ def test_a_signal_in_the_last_commit_leaves_the_source_failed(
     assert source_rows(archive) == [("chatgpt", "failed")]
     assert not archive.db.in_transaction
     assert 0 < archive.stats()["conversations"] < len(convs)  # the first batch stays
+
+
+def test_an_interrupted_import_reports_what_it_committed(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Probe S #2: stopped in its second batch, the import saved a report that counted the
+    batch it rolled back (the archive held 996 conversations, the report said 1,496 new)."""
+    monkeypatch.setattr(ingest_module, "_BATCH_CONVERSATIONS", 2)
+    real = Archive.add_conversation
+    calls = []
+
+    def stopped_in_the_second_batch(self: Archive, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 5:  # the fourth is written and counted, uncommitted
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Archive, "add_conversation", stopped_in_the_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(archive, export_zip(tmp_path / "five.zip", [basic(f"c{n}") for n in range(5)]))
+    assert source_rows(archive) == [("chatgpt", "failed")]
+    report = json.loads(archive.db.execute("SELECT report FROM sources").fetchone()[0])
+    held = archive.db.execute(
+        "SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM messages)"
+    ).fetchone()
+    assert held == (3, 6)  # batches of two items: user.json and c0, c1 and c2; c3 rolled back
+    assert (report["conversations"]["new"], report["messages"]["new"]) == held
+    assert (report["conversations"]["read"], report["messages"]["read"]) == held
+    assert "the import stopped: SIGINT received" in report["problems"][-1]["what"]
 
 
 # -- kill -9 in the middle of an import ------------------------------------------------------------

@@ -414,6 +414,12 @@ def test_interrupted_midway_leaves_it_consistent_and_a_second_run_finishes(
     assert archive.db.execute("PRAGMA foreign_key_check").fetchall() == []
     assert _versions(archive) == [OPENWEBUI, OPENWEBUI, "openwebui/1"]
     assert archive.sources()[-1]["status"] == "failed"
+    # Probe S #2: the report saved counts what was committed, not the batch rolled back.
+    saved = json.loads(
+        archive.db.execute("SELECT report FROM sources ORDER BY id DESC").fetchone()[0]
+    )
+    assert saved["conversations"]["read"] == 2
+    assert saved["conversations"]["updated"] + saved["conversations"]["unchanged"] == 2
     assert len(reparse.due(archive)) == 1
     assert _run(archive).ok and _versions(archive) == [OPENWEBUI] * 3
     with open_archive(tmp_path / "fresh") as fresh:

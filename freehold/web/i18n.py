@@ -56,6 +56,8 @@ FRENCH: dict[str, str] = {
     "Has branches": "Avec branches",
     "Starred": "Favoris",
     "Gone upstream": "Disparues chez la source",
+    "flagged": "signalées",
+    "back upstream (flag cleared)": "revenues chez la source (signalement levé)",
     "Filter": "Filtrer",
     "Previous": "Précédent",
     "Next": "Suivant",

@@ -16,7 +16,7 @@ from freehold.models import CONTEXT_FIELDS, PART_LABELS, ROLE_NAMES
 from freehold.web import i18n, imports, views
 from freehold.web.i18n import FRENCH, choose, translator
 from freehold.web.render import CONTEXT_KINDS
-from tests.builders import ingest
+from tests.builders import chatgpt_chats, ingest
 from tests.web.conftest import Server, start_server
 
 TEMPLATES = Path(i18n.__file__).parent / "templates"
@@ -139,6 +139,24 @@ def test_page_in_french_from_accept_language(sample: Server) -> None:
     assert "nouveaux 23" in report.text and "stockées 8" in report.text  # 8 distinct files
     with sample.client(headers={"Accept-Language": "de, en;q=0.5"}) as client:
         assert lang(client.get("/")) == "en"
+
+
+def test_the_report_page_counts_flags_set_and_cleared(tmp_path: Path) -> None:
+    """Probe S #4: an import that brings back a conversation flagged gone upstream says so."""
+    home = tmp_path / "home"
+    chats = {"x": ("X", ["hi x", "hello x"]), "y": ("Y", ["hi y", "hello y"])}
+    with open_archive(home) as archive:
+        # b: y alone (at y's own time, else b is older and flags nothing); c: both again
+        for name, kept, start in (("a", chats, 0), ("b", {"y": chats["y"]}, 3600), ("c", chats, 0)):
+            ingest(archive, chatgpt_chats(tmp_path / f"{name}.zip", kept, 1.7e9 + start))
+    for server in start_server(home):
+        with server.client(headers={"Accept-Language": "fr"}) as client:
+            flagged, cleared = client.get("/sources/2").text, client.get("/sources/3").text
+        with server.client() as client:
+            english = client.get("/sources/3").text
+    assert "Disparues chez la source" in flagged and "signalées 1" in flagged
+    assert "revenues chez la source (signalement levé) 1" in cleared
+    assert "back upstream (flag cleared) 1" in english
 
 
 def test_language_cookie_wins_over_accept_language(sample: Server) -> None:
