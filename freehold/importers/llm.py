@@ -455,9 +455,19 @@ def _fragments(rows: list[Row]) -> list[Part]:
         fragment = row.get("fragments") or {}
         part: Part = {"type": "file", "text": field.string(fragment, "content")}
         part |= _texts(fragment, name="source", source="source", hash="hash")
-        aliases = [a for a in row.get("fragment_aliases", []) if isinstance(a, str)]
+        aliases = [a for a in row.get("fragment_aliases", []) if _alias(a)]
         parts.append(part | ({"aliases": aliases} if aliases else {}))
     return parts
+
+
+def _alias(value: Any) -> bool:
+    """A fragment's alias is text; one of another type is noted and left out (the raw copy
+    keeps it)."""
+    if isinstance(value, str):
+        return True
+    if value is not None:
+        field.odd("alias", value, "text")
+    return False
 
 
 def _attachment(row: Row | None) -> AttachmentRef:

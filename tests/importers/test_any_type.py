@@ -554,3 +554,15 @@ def test_any_llm_column_may_hold_any_sqlite_type(layout: str, tmp_path: Path) ->
             assert any(cell[2] in n for n in noted), (cell, value, noted)
 
     run()
+
+
+def test_an_alias_that_is_not_text_is_noted(tmp_path: Path) -> None:
+    """A fragment alias stored as a blob (found by the property test above: b"\\x00") is left
+    out of the fragment's aliases and said, never dropped without a word."""
+    seed = _llm_seed("linked", tmp_path / "seed")
+    path = _updated(seed, tmp_path / "logs.db", ("fragment_aliases", 1, "alias", "text"), b"\x00")
+    with open_archive(_fresh(tmp_path / "home")) as archive:
+        report = import_path(archive, path, reader_process=False)
+    noted = [p.what for p in report.problems if not p.lost]
+    assert any("alias" in what for what in noted), noted
+    assert report.conversations["skipped"] == 0
