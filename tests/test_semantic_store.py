@@ -1,0 +1,70 @@
+"""The meaning index against archives it was not built from, vectors of the wrong width, and
+queries that share nothing (freehold/embeddings.py): small ChatGPT exports, the lexical
+embedder, real SQLite stores — no model loaded, each test well under a second."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from freehold import embeddings
+from freehold.archive import ARCHIVE_NAME
+from freehold.cli import cli
+from tests.builders import chatgpt_chats
+
+TRIP = ("Trip", ["plan a cheap weekend trip to Lisbon", "Take the train and stay in a hostel."])
+CODE = ("Code", ["how do I sort a list in python", "Use sorted(list)."])
+BREAD = ("Bread", ["how do I bake sourdough bread", "Feed the starter, then bake at 250C."])
+
+
+def run(*args: str, code: int = 0) -> Any:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == code, result.output + str(result.exception)
+    return result
+
+
+def meaning(query: str, *more: str) -> list[dict[str, Any]]:
+    result = run("search", query, "--semantic", "--embedder", "lexical", "--json", *more)
+    found: list[dict[str, Any]] = orjson.loads(result.stdout)
+    return found
+
+
+def an_export(folder: Path, name: str, chat: tuple[str, list[str]], start: float) -> Path:
+    return chatgpt_chats(folder / f"{name}.zip", {name: chat}, start)
+
+
+def test_a_recreated_archive_is_not_searched_with_the_old_vectors(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    """Probe T, item 1: the index was only compared again when ``sources`` grew past what it
+    had seen; a new archive's ids start again, so its messages were searched by the vectors
+    of the old archive's messages of the same ids (a search for python found Bread)."""
+    run("import", str(an_export(tmp_path, "trip", TRIP, 1_700_000_000)))
+    run("import", str(an_export(tmp_path, "code", CODE, 1_700_100_000)))
+    assert meaning("python", "--limit", "1")[0]["title"] == "Code"
+    for path in _isolated_home.glob(ARCHIVE_NAME + "*"):
+        path.unlink()
+    run("import", str(an_export(tmp_path, "bread", BREAD, 1_700_200_000)))
+    assert all(hit["score"] <= 0 for hit in meaning("sorting a list in python"))  # no word
+    assert meaning("sourdough bread", "--limit", "1")[0]["title"] == "Bread"
+    with embeddings.EmbeddingStore(_isolated_home / embeddings.STORE_NAME) as store:
+        assert store.count(store.embedder_id(embeddings.LexicalEmbedder())) == 2
+
+
+def test_an_older_copy_of_the_archive_is_compared_again(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    """A backup restored over the archive: its last import is not the one the index saw."""
+    run("import", str(an_export(tmp_path, "trip", TRIP, 1_700_000_000)))
+    saved = tmp_path / "saved.sqlite"
+    saved.write_bytes((_isolated_home / ARCHIVE_NAME).read_bytes())
+    run("import", str(an_export(tmp_path, "code", CODE, 1_700_100_000)))
+    assert meaning("python", "--limit", "1")[0]["title"] == "Code"
+    (_isolated_home / ARCHIVE_NAME).write_bytes(saved.read_bytes())  # the restore
+    run("import", str(an_export(tmp_path, "bread", BREAD, 1_700_200_000)))
+    assert all(hit["score"] <= 0 for hit in meaning("python"))
+    assert meaning("sourdough", "--limit", "1")[0]["title"] == "Bread"
