@@ -20,7 +20,11 @@ digest of the text embedded, the vector as little-endian float16 bytes — numpy
 
 ``build`` is incremental: messages above the highest id embedded are new; after an import
 (``sources`` grew since the last full pass) every message's digest is compared too, since an
-import may change a text. Batches are committed as they are done, so a build cut short goes on
+import may change a text. So are they when the archive is not the one the index was built
+from, or not as it was (made again, restored from a backup, copied beside the store: its ids
+may name other messages): the index keeps a mark of the last import it compared with (id,
+start time, file digest) and one vector id above the archive's highest also tells
+(``_same_archive``). Batches are committed as they are done, so a build cut short goes on
 where it stopped. A read-only store (a data folder on a read-only disk) is searched as it is:
 ``build`` adds nothing and counts the newer messages it leaves out and the imports since its
 last full pass (whose changed texts it still searches by their earlier words), and every search
@@ -249,6 +253,7 @@ _SCHEMA = """
         dtype TEXT NOT NULL DEFAULT '<f2',
         created_at TEXT NOT NULL,
         checked_source INTEGER NOT NULL DEFAULT 0,
+        checked_mark TEXT NOT NULL DEFAULT '',
         UNIQUE (name, version)
     );
     CREATE TABLE IF NOT EXISTS vectors (
@@ -281,6 +286,8 @@ class EmbeddingStore:
             if read_only
             else open_private(path, _SCHEMA, threads=True, damaged=_DAMAGED)
         )
+        if not read_only:
+            _add_mark_column(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -318,12 +325,19 @@ class EmbeddingStore:
         row = self.db.execute("SELECT max(message_id) FROM vectors WHERE embedder_id=?", (eid,))
         return int(row.fetchone()[0] or 0)
 
-    def checked_source(self, eid: int) -> int:
-        row = self.db.execute("SELECT checked_source FROM embedders WHERE id=?", (eid,))
-        return int(row.fetchone()[0])
+    def checked_source(self, eid: int) -> tuple[int, str]:
+        """The last import a full pass compared with, and its mark (``_mark``)."""
+        if not _has_mark_column(self.db):  # a read-only store made before the mark
+            row = self.db.execute("SELECT checked_source FROM embedders WHERE id=?", (eid,))
+            return int(row.fetchone()[0]), ""
+        sql = "SELECT checked_source, checked_mark FROM embedders WHERE id=?"
+        found = self.db.execute(sql, (eid,)).fetchone()
+        return int(found[0]), str(found[1])
 
-    def set_checked_source(self, eid: int, source: int) -> None:
-        self.db.execute("UPDATE embedders SET checked_source=? WHERE id=?", (source, eid))
+    def set_checked_source(self, eid: int, source: int, mark: str) -> None:
+        self.db.execute(
+            "UPDATE embedders SET checked_source=?, checked_mark=? WHERE id=?", (source, mark, eid)
+        )
 
     def digests(self, eid: int, above: int) -> Iterator[tuple[int, bytes]]:
         """(message id, digest) above an id, in id order."""
@@ -393,6 +407,17 @@ def _stamp(path: Path) -> tuple[int, ...]:
     return tuple(found)
 
 
+def _has_mark_column(db: sqlite3.Connection) -> bool:
+    return any(row[1] == "checked_mark" for row in db.execute("PRAGMA table_info(embedders)"))
+
+
+def _add_mark_column(db: sqlite3.Connection) -> None:
+    """A store made before ``checked_mark`` gets it, empty: its next build compares every
+    message once (``_same_archive``)."""
+    if not _has_mark_column(db):
+        db.execute("ALTER TABLE embedders ADD COLUMN checked_mark TEXT NOT NULL DEFAULT ''")
+
+
 def open_store(archive: Archive) -> EmbeddingStore:
     """The store beside ``archive`` (made on first use); read only where the archive is."""
     return EmbeddingStore(archive.home / STORE_NAME, read_only=archive.read_only)
@@ -404,6 +429,14 @@ def _needs_writable(path: Path, embedder: str | None = None) -> str:
         f"search by meaning needs a writable data folder once: {path} {what}, "
         f"and {path.parent} is not writable — make it writable (or mount the disk "
         "read-write) and search by meaning once; after that it works read-only too"
+    )
+
+
+def _another_archive(path: Path) -> str:
+    return (
+        f"{path} was built from another archive, or an older or newer copy of this one (it "
+        f"would find the wrong messages), and {path.parent} is not writable — make it "
+        "writable and search by meaning once to compare it again"
     )
 
 
@@ -461,10 +494,31 @@ _SEARCHABLE = "m.role IN ('user', 'assistant') AND m.hidden = 0 AND trim(m.text)
 def pending(archive: Archive, store: EmbeddingStore, embedder: Embedder) -> int:
     """How many messages are newer than the last one embedded: what ``build`` will embed at
     least (after an import it also compares the older ones, which costs reading, not
-    embedding)."""
-    above = store.highest(store.embedder_id(embedder))
+    embedding); every message where the index was built from another archive."""
+    eid = store.embedder_id(embedder)
+    above = store.highest(eid) if _same_archive(archive, store, eid) else 0
     sql = f"SELECT count(*) FROM messages m WHERE m.id > ? AND {_SEARCHABLE}"
     return int(archive.db.execute(sql, (above,)).fetchone()[0])
+
+
+def _mark(db: sqlite3.Connection, source: int) -> str:
+    """What identifies import ``source`` of an archive: its id, start time and file digest
+    ("" for none). Another archive, or an older copy of this one, has no such row or
+    another row under that id."""
+    row = db.execute("SELECT started_at, sha256 FROM sources WHERE id=?", (source,)).fetchone()
+    return f"{source} {row[0]} {row[1] or ''}" if row else ""
+
+
+def _same_archive(archive: Archive, store: EmbeddingStore, eid: int) -> bool:
+    """Whether the index holds this archive as it grew: the import its last full pass
+    compared with is still there, unchanged, and no vector is for a message id above the
+    archive's highest. Not so (the archive was made again, restored from a backup, or
+    copied from elsewhere beside this store), ids may name other messages now."""
+    checked, mark = store.checked_source(eid)
+    if mark != _mark(archive.db, checked):
+        return False
+    highest = archive.db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
+    return store.highest(eid) <= int(highest)
 
 
 def _digest(text: str) -> bytes:
@@ -483,15 +537,18 @@ def build(
     newer messages left out: ``BuildReport.notice``)."""
     started = time.monotonic()
     eid = store.embedder_id(embedder)
-    checked = store.checked_source(eid)
+    checked = store.checked_source(eid)[0]
+    same = _same_archive(archive, store, eid)
     if store.read_only:
+        if not same:
+            raise StorageError(_another_archive(store.path), "read-only")
         report = BuildReport(embedder.name, embedder.version, embedder.dim, stored=store.count(eid))
         report.not_searched = pending(archive, store, embedder)
         sql = "SELECT count(*) FROM sources WHERE id > ?"  # what a full pass would compare
         report.imports_unchecked = int(archive.db.execute(sql, (checked,)).fetchone()[0])
         return report
     source = int(archive.db.execute("SELECT coalesce(max(id), 0) FROM sources").fetchone()[0])
-    full = source > checked
+    full = source > checked or not same  # not same: every message is compared, by digest
     above = 0 if full else store.highest(eid)
     report = BuildReport(embedder.name, embedder.version, embedder.dim, full=full)
     total = int(
@@ -526,7 +583,7 @@ def build(
         have = next(known, None)
     waiting.flush()
     if full:
-        store.set_checked_source(eid, source)
+        store.set_checked_source(eid, source, _mark(archive.db, source))
     if progress is not None:
         progress(report.checked, total)
     report.stored = store.count(eid)

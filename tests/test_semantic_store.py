@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from freehold import embeddings
-from freehold.archive import ARCHIVE_NAME
+from freehold.archive import ARCHIVE_NAME, open_archive
 from freehold.cli import cli
+from freehold.errors import StorageError
 from tests.builders import chatgpt_chats
 
 TRIP = ("Trip", ["plan a cheap weekend trip to Lisbon", "Take the train and stay in a hostel."])
@@ -49,6 +50,13 @@ def test_a_recreated_archive_is_not_searched_with_the_old_vectors(
     for path in _isolated_home.glob(ARCHIVE_NAME + "*"):
         path.unlink()
     run("import", str(an_export(tmp_path, "bread", BREAD, 1_700_200_000)))
+    path = _isolated_home / embeddings.STORE_NAME
+    with (
+        open_archive() as archive,
+        embeddings.EmbeddingStore(path, read_only=True) as store,
+        pytest.raises(StorageError, match="was built from another archive"),
+    ):
+        embeddings.build(archive, store, embeddings.LexicalEmbedder())
     assert all(hit["score"] <= 0 for hit in meaning("sorting a list in python"))  # no word
     assert meaning("sourdough bread", "--limit", "1")[0]["title"] == "Bread"
     with embeddings.EmbeddingStore(_isolated_home / embeddings.STORE_NAME) as store:
