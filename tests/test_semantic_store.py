@@ -4,6 +4,7 @@ embedder, real SQLite stores — no model loaded, each test well under a second.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from freehold.archive import ARCHIVE_NAME, open_archive
 from freehold.cli import cli
 from freehold.errors import StorageError
 from tests.builders import chatgpt_chats
+from tests.providers.servers import WireServer
 
 TRIP = ("Trip", ["plan a cheap weekend trip to Lisbon", "Take the train and stay in a hostel."])
 CODE = ("Code", ["how do I sort a list in python", "Use sorted(list)."])
@@ -76,3 +78,37 @@ def test_an_older_copy_of_the_archive_is_compared_again(
     run("import", str(an_export(tmp_path, "bread", BREAD, 1_700_200_000)))
     assert all(hit["score"] <= 0 for hit in meaning("python"))
     assert meaning("sourdough", "--limit", "1")[0]["title"] == "Bread"
+
+
+def test_a_model_that_changes_its_width_is_one_line(
+    _isolated_home: Path, tmp_path: Path, wire: WireServer
+) -> None:
+    """Probe T, item 3: a provider's model that answers with another number of dimensions
+    than the index holds was a numpy traceback at every search, and after an import the
+    store held both widths for good ("cannot reshape array")."""
+    run("import", str(an_export(tmp_path, "trip", TRIP, 1_700_000_000)))
+    run("providers", "add", "emb", "--kind", "openai", "--base-url", wire.base_url("openai"))
+    hit = "search", "Lisbon trip", "--semantic", "--embedder", "emb:e1", "--json"
+    assert orjson.loads(run(*hit).stdout)[0]["title"] == "Trip"
+    wire.embedding_dim = 16
+    said = "emb:e1 now returns 16 numbers, the index holds 8: the model behind this name changed"
+    assert said in run(*hit, code=1).output
+    run("import", str(an_export(tmp_path, "code", CODE, 1_700_100_000)))
+    refused = run(*hit, code=1).output
+    assert said in refused and "delete" in refused and "Traceback" not in refused
+    db = sqlite3.connect(_isolated_home / embeddings.STORE_NAME)
+    assert {row[0] for row in db.execute("SELECT length(vector) FROM vectors")} == {16}
+
+
+def test_a_damaged_vector_is_one_line(_isolated_home: Path, tmp_path: Path) -> None:
+    """A vector of the wrong length in the store is the damaged-store line, not numpy's."""
+    run("import", str(an_export(tmp_path, "trip", TRIP, 1_700_000_000)))
+    meaning("Lisbon")
+    db = sqlite3.connect(_isolated_home / embeddings.STORE_NAME)
+    with db:
+        db.execute("UPDATE vectors SET vector = x'00' WHERE message_id = 1")
+    db.close()
+    result = CliRunner().invoke(cli, ["search", "Lisbon", "--semantic", "--embedder", "lexical"])
+    assert result.exit_code == 1, result.output
+    line = " ".join(result.output.split())
+    assert "embeddings.sqlite: damaged" in line and "delete it" in line
