@@ -5,6 +5,8 @@ embedder, real SQLite stores — no model loaded, each test well under a second.
 from __future__ import annotations
 
 import sqlite3
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +114,42 @@ def test_a_damaged_vector_is_one_line(_isolated_home: Path, tmp_path: Path) -> N
     assert result.exit_code == 1, result.output
     line = " ".join(result.output.split())
     assert "embeddings.sqlite: damaged" in line and "delete it" in line
+
+
+def test_a_query_that_shares_nothing_finds_nothing(_isolated_home: Path, tmp_path: Path) -> None:
+    """Probe T, item 4: every message was listed, at score 0, for a word no message holds; a
+    query of punctuation alone searched with a vector of zeros; the terminal never showed
+    the score."""
+    run("import", str(an_export(tmp_path, "trip", TRIP, 1_700_000_000)))
+    assert meaning("xylophone") == []
+    nothing = run("search", "xylophone", "--semantic", "--embedder", "lexical")
+    assert "no matches" in nothing.output
+    empty = run("search", "!!!", "--semantic", "--embedder", "lexical", code=1)
+    assert "nothing to search for in '!!!'" in empty.output
+    shown = run("search", "Lisbon weekend", "--semantic", "--embedder", "lexical").output
+    score = meaning("Lisbon weekend")[0]["score"]
+    assert 0 < score < 1 and f"score {score:.2f}" in shown
+
+
+@pytest.fixture
+def words_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The web app's embedder as where no model is installed: the lexical fallback."""
+    from freehold.web import meaning as web_meaning
+
+    monkeypatch.setitem(sys.modules, "wordllama", None)  # import wordllama now fails
+    web_meaning._embedder.cache_clear()
+    yield
+    web_meaning._embedder.cache_clear()
+
+
+def test_the_web_page_says_it_compares_words(
+    _isolated_home: Path, tmp_path: Path, words_only: None
+) -> None:
+    from tests.web.conftest import start_server
+
+    run("import", str(an_export(tmp_path, "trip", TRIP, 1_700_000_000)))
+    for server in start_server(_isolated_home):
+        with server.client() as client:
+            page = client.get("/search", params={"q": "Lisbon", "meaning": "1"})
+    assert page.status_code == 200 and "1 result" in page.text
+    assert "comparing words, not meaning" in page.text
