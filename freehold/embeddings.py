@@ -63,7 +63,13 @@ from freehold._sqlite import open_private, transaction
 from freehold._words import plural
 from freehold.archive import Archive, now_iso
 from freehold.config import Config, load_config, parse_ref
-from freehold.errors import ConfigError, FreeholdError, ProviderError, StorageError
+from freehold.errors import (
+    ArchiveError,
+    ConfigError,
+    FreeholdError,
+    ProviderError,
+    StorageError,
+)
 
 __all__ = [
     "EMBED_CHARS",
@@ -314,6 +320,21 @@ class EmbeddingStore:
         )
         return int(cursor.lastrowid or 0)
 
+    def dim(self, eid: int) -> int:
+        """How many numbers each of this embedder's vectors holds (recorded on first use)."""
+        return int(self.db.execute("SELECT dim FROM embedders WHERE id=?", (eid,)).fetchone()[0])
+
+    def check_width(self, eid: int, embedder: Embedder, width: int) -> None:
+        """Refuse vectors of another width than the index holds: the model behind a
+        provider's name was changed (its version cannot say so)."""
+        held = self.dim(eid)
+        if width != held:
+            raise FreeholdError(
+                f"{embedder.name} now returns {width} numbers, the index holds {held}: the model "
+                f"behind this name changed — delete {self.path} to rebuild it (or give "
+                "--embedder another name)"
+            )
+
     def count(self, eid: int) -> int:
         return int(
             self.db.execute("SELECT count(*) FROM vectors WHERE embedder_id=?", (eid,)).fetchone()[
@@ -347,7 +368,15 @@ class EmbeddingStore:
             (eid, above),
         )
 
-    def put(self, eid: int, ids: Sequence[int], digests: Sequence[bytes], vectors: Vectors) -> None:
+    def put(
+        self,
+        eid: int,
+        embedder: Embedder,
+        ids: Sequence[int],
+        digests: Sequence[bytes],
+        vectors: Vectors,
+    ) -> None:
+        self.check_width(eid, embedder, int(vectors.shape[1]))
         rows = [
             (eid, mid, digest, vector.astype("<f2").tobytes())
             for mid, digest, vector in zip(ids, digests, vectors, strict=True)
@@ -374,11 +403,14 @@ class EmbeddingStore:
             cached = _CACHE.get(key)
         if cached is not None and cached[0] == stamp:
             return cached[1], cached[2]
-        dim = int(self.db.execute("SELECT dim FROM embedders WHERE id=?", (eid,)).fetchone()[0])
+        dim = self.dim(eid)
         rows = self.db.execute(
             "SELECT message_id, vector FROM vectors WHERE embedder_id=? ORDER BY message_id",
             (eid,),
         ).fetchall()
+        for mid, blob in rows:
+            if len(blob) != 2 * dim:
+                raise self.damaged(mid, len(blob), dim)
         ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         joined = b"".join(row[1] for row in rows)  # one buffer, one conversion
         vectors = np.frombuffer(joined, dtype="<f2").reshape(len(rows), dim).astype(np.float32)
@@ -386,6 +418,12 @@ class EmbeddingStore:
         with _CACHE_LOCK:
             _CACHE[key] = (stamp, ids, vectors)
         return ids, vectors
+
+    def damaged(self, mid: int, size: int, dim: int) -> ArchiveError:
+        return ArchiveError(
+            f"{self.path}: damaged, the vector of message {mid} holds {size} bytes, not "
+            f"{2 * dim} — {_DAMAGED}"
+        )
 
     def _transaction(self) -> AbstractContextManager[None]:
         return transaction(self.db)
@@ -617,7 +655,7 @@ class _Pending:
     def flush(self) -> None:
         if self.ids:
             vectors = self.embedder.embed(self.texts)
-            self.store.put(self.eid, self.ids, self.digests, vectors)
+            self.store.put(self.eid, self.embedder, self.ids, self.digests, vectors)
             self.ids, self.digests, self.texts = [], [], []
         if self.gone:
             self.store.delete(self.eid, self.gone)
@@ -649,7 +687,9 @@ def search(
     ids, vectors = store.matrix(eid)
     if not len(ids):
         return []
-    scores: npt.NDArray[np.float32] = vectors @ embedder.embed([query])[0]
+    asked = embedder.embed([query])[0]
+    store.check_width(eid, embedder, len(asked))
+    scores: npt.NDArray[np.float32] = vectors @ asked
     where = _queries.filters(source, model, role, since, until, conversation)
     pool = min(len(ids), max(limit * 10, 100) if where[0] else limit)
     while True:

@@ -9,6 +9,8 @@ echoes the key it was sent (some providers' 401s do), and every request kept for
 
 One server speaks all three protocols under ``/openai/v1``, ``/anthropic`` and
 ``/gemini``; each request takes the next ``Script`` from a queue (an answer by default).
+``/openai/v1/embeddings`` answers each text with its words counted into ``embedding_dim``
+buckets (a model whose width a test can change).
 """
 
 from __future__ import annotations
