@@ -680,16 +680,24 @@ def search(
     until: str | None = None,
     conversation: str | None = None,
 ) -> list[_queries.Hit]:
-    """The messages nearest in meaning to ``query``, best first, with the usual filters."""
+    """The messages nearest in meaning to ``query``, best first, with the usual filters: only
+    those with something in common with it (a score above 0)."""
     if not query.strip():
         raise FreeholdError("empty search — give words or a sentence to look for")
+    asked = embedder.embed([query])[0]
+    if not asked.any():  # the embedder found nothing in it: every score would be 0
+        raise FreeholdError(
+            f"nothing to search for in {query[:60]!r} — give one or more words "
+            f"({embedder.name} finds none in it)"
+        )
     eid = store.embedder_id(embedder)
+    store.check_width(eid, embedder, len(asked))
     ids, vectors = store.matrix(eid)
+    scores: npt.NDArray[np.float32] = vectors @ asked
+    near = np.flatnonzero(scores > 0)  # nothing in common: not a hit, however few there are
+    ids, scores = ids[near], scores[near]
     if not len(ids):
         return []
-    asked = embedder.embed([query])[0]
-    store.check_width(eid, embedder, len(asked))
-    scores: npt.NDArray[np.float32] = vectors @ asked
     where = _queries.filters(source, model, role, since, until, conversation)
     pool = min(len(ids), max(limit * 10, 100) if where[0] else limit)
     while True:

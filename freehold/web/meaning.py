@@ -29,15 +29,18 @@ _BUILDING = threading.Lock()
 
 
 @cache
-def _embedder() -> embeddings.Embedder:
-    return embeddings.choose()
+def _embedder() -> tuple[embeddings.Embedder, str | None]:
+    """The default embedder, and the note a page must show when it is the lexical fallback
+    (no model installed: words are compared, not meaning)."""
+    said: list[str] = []
+    return embeddings.choose(notice=said.append), (said[0] if said else None)
 
 
 def search_page(
     archive: Archive, query: str, *, limit: int, offset: int, **filters: Any
 ) -> SearchPage:
     with embeddings.open_store(archive) as store:  # first: it may say it cannot be made
-        embedder = _embedder()
+        embedder, fallback = _embedder()
         missing = embeddings.pending(archive, store, embedder)
         if missing > BUILD_IN_PAGE and not store.read_only:
             raise FreeholdError(
@@ -49,5 +52,6 @@ def search_page(
         wanted = min(_MOST, offset + limit)
         hits = embeddings.search(archive, store, embedder, query, limit=wanted, **filters)
     page = SearchPage(hits[offset : offset + limit], len(hits), len(hits) >= _MOST)
-    page.notice = report.notice()
+    said = [note for note in (fallback, report.notice()) if note]
+    page.notice = "; ".join(said) or None
     return page
