@@ -153,3 +153,22 @@ def test_the_web_page_says_it_compares_words(
             page = client.get("/search", params={"q": "Lisbon", "meaning": "1"})
     assert page.status_code == 200 and "1 result" in page.text
     assert "comparing words, not meaning" in page.text
+
+
+def test_the_web_search_by_meaning_has_pages(
+    _isolated_home: Path, tmp_path: Path, words_only: None
+) -> None:
+    """Probe T, item 2: the page asked for as many hits as it showed and counted those, so page
+    1 said "20 results" with no page 2, and page 2 said "40 results"."""
+    from tests.web.conftest import start_server
+
+    texts = [f"Lisbon day {n}" for n in range(26)]
+    run("import", str(an_export(tmp_path, "long", ("Long", texts), 1_700_000_000)))
+    for server in start_server(_isolated_home):
+        with server.client() as client:
+            first = client.get("/search", params={"q": "Lisbon", "meaning": "1"})
+            second = client.get("/search", params={"q": "Lisbon", "meaning": "1", "page": "2"})
+    assert "26 results" in first.text and "Page 1 of 2" in first.text
+    assert 'rel="next" href="/search?q=Lisbon&amp;meaning=1&amp;page=2"' in first.text
+    assert "26 results" in second.text and "Page 2 of 2" in second.text
+    assert second.text.count('<li class="hit" data-item>') == 6
