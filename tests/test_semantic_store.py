@@ -156,10 +156,11 @@ def test_the_web_page_says_it_compares_words(
 
 
 def test_the_web_search_by_meaning_has_pages(
-    _isolated_home: Path, tmp_path: Path, words_only: None
+    _isolated_home: Path, tmp_path: Path, words_only: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Probe T, item 2: the page asked for as many hits as it showed and counted those, so page
     1 said "20 results" with no page 2, and page 2 said "40 results"."""
+    from freehold.web import meaning as web_meaning
     from tests.web.conftest import start_server
 
     texts = [f"Lisbon day {n}" for n in range(26)]
@@ -168,7 +169,11 @@ def test_the_web_search_by_meaning_has_pages(
         with server.client() as client:
             first = client.get("/search", params={"q": "Lisbon", "meaning": "1"})
             second = client.get("/search", params={"q": "Lisbon", "meaning": "1", "page": "2"})
+            monkeypatch.setattr(web_meaning, "_MOST", 20)  # the best 1,000, made 20
+            capped = client.get("/search", params={"q": "Lisbon", "meaning": "1", "page": "2"})
     assert "26 results" in first.text and "Page 1 of 2" in first.text
     assert 'rel="next" href="/search?q=Lisbon&amp;meaning=1&amp;page=2"' in first.text
     assert "26 results" in second.text and "Page 2 of 2" in second.text
     assert second.text.count('<li class="hit" data-item>') == 6
+    assert "20 results — Showing the nearest matches only." in capped.text
+    assert "Page 1 of 1" not in capped.text and '<li class="hit"' not in capped.text
