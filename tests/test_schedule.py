@@ -362,3 +362,27 @@ def test_cron_and_systemd_classes_are_what_linux_picks(linux: Path) -> None:
     assert isinstance(schedule._scheduler(), Cron)
     fake(linux, "systemctl", "exit 0")
     assert isinstance(schedule._scheduler(), Systemd)
+
+
+# -- the job whichever scheduler holds it (probe T) ---------------------------------------------
+
+
+def test_a_cron_job_is_seen_once_a_user_manager_answers(linux: Path, tmp_path: Path) -> None:
+    """Probe T, item 6: each call asked the one scheduler it would install with, so a crontab
+    line installed when no systemd user manager answered was not shown, not removed, and a
+    second install beside it ran the job twice a day."""
+    fake(linux, "crontab", CRONTAB)
+    assert schedule.install(at="03:00").kind == "cron"
+    fake(linux, "systemctl", SYSTEMCTL)  # a user manager answers now
+    found = schedule.installed()
+    assert found is not None and (found.kind, found.at) == ("cron", "03:00")
+    assert scheduled() == "daily at 03:00 (cron, active)"
+    assert schedule.install(at="04:00").kind == "systemd"  # replaces the cron line
+    assert "freehold-backup" not in (linux / "crontab.txt").read_text()
+    found = schedule.installed()
+    assert found is not None and (found.kind, found.at) == ("systemd", "04:00")
+    (linux / "crontab.txt").write_text(cron_line(job(), "05:00") + "\n")  # both, by hand
+    assert schedule.remove() is True
+    assert schedule.installed() is None
+    assert "freehold-backup" not in (linux / "crontab.txt").read_text()
+    assert not (tmp_path / "config" / "systemd" / "user" / "freehold-backup.timer").exists()
