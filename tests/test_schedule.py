@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from datetime import date
 from pathlib import Path
 
+import orjson
 import pytest
 from click.testing import CliRunner
 
@@ -386,3 +387,20 @@ def test_a_cron_job_is_seen_once_a_user_manager_answers(linux: Path, tmp_path: P
     assert schedule.installed() is None
     assert "freehold-backup" not in (linux / "crontab.txt").read_text()
     assert not (tmp_path / "config" / "systemd" / "user" / "freehold-backup.timer").exists()
+
+
+def test_status_says_whose_data_folder_the_job_backs_up(
+    linux: Path, tmp_path: Path, _isolated_home: Path
+) -> None:
+    """Probe T, item 5: ``backup status`` of one data folder said the job installed for
+    another was "daily at 03:00 (cron, active)": the job's --home was never compared."""
+    fake(linux, "crontab", CRONTAB)
+    schedule.install(at="03:00")
+    other = an_archive(tmp_path / "other-home")
+    said = f"not scheduled: the daily job backs up {_isolated_home} (freehold backup schedule)"
+    result = CliRunner().invoke(
+        cli, ["backup", "status", "--json"], env={"FREEHOLD_HOME": str(other)}
+    )
+    assert orjson.loads(result.stdout)["schedule"] == said
+    assert scheduled(other) == said
+    assert scheduled(_isolated_home) == "daily at 03:00 (cron, active)"
