@@ -226,7 +226,7 @@ def test_a_systemd_user_timer(linux: Path, tmp_path: Path, _isolated_home: Path)
     assert found is not None
     assert (found.kind, found.at, found.active) == ("systemd", "02:30", True)
     assert found.command == done.command and str(_isolated_home) in found.command
-    assert scheduled() == "daily at 02:30 (systemd, active)"  # what backup status shows
+    assert scheduled(_isolated_home) == "daily at 02:30 (systemd, active)"  # as backup status
     assert schedule.remove() is True
     assert "systemctl --user disable --now freehold-backup.timer" in calls(linux)
     assert list(folder.iterdir()) == [] and schedule.installed() is None
@@ -377,7 +377,7 @@ def test_a_cron_job_is_seen_once_a_user_manager_answers(linux: Path, tmp_path: P
     fake(linux, "systemctl", SYSTEMCTL)  # a user manager answers now
     found = schedule.installed()
     assert found is not None and (found.kind, found.at) == ("cron", "03:00")
-    assert scheduled() == "daily at 03:00 (cron, active)"
+    assert found.home is not None and scheduled(found.home) == "daily at 03:00 (cron, active)"
     assert schedule.install(at="04:00").kind == "systemd"  # replaces the cron line
     assert "freehold-backup" not in (linux / "crontab.txt").read_text()
     found = schedule.installed()

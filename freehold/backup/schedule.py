@@ -98,6 +98,14 @@ class Schedule:
     files: dict[str, str] = field(default_factory=dict)
     note: str | None = None
 
+    @property
+    def home(self) -> Path | None:
+        """The data folder the job backs up (its ``--home``); None in a command not ours."""
+        words = list(self.command)
+        if "--home" not in words[:-1]:
+            return None
+        return Path(words[words.index("--home") + 1])
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
