@@ -404,3 +404,17 @@ def test_status_says_whose_data_folder_the_job_backs_up(
     assert orjson.loads(result.stdout)["schedule"] == said
     assert scheduled(other) == said
     assert scheduled(_isolated_home) == "daily at 03:00 (cron, active)"
+
+
+@pytest.mark.parametrize(
+    "more", [["--print"], ["--at", "05:00"], ["--passphrase-file", "x"], ["--at", "03:00"]]
+)
+def test_remove_takes_no_option_of_an_install(linux: Path, more: list[str]) -> None:
+    """Probe T, item 7: ``--print --remove`` removed the job (``--print`` promises to change
+    nothing), and ``--remove --at 05:00`` was accepted and the time ignored."""
+    fake(linux, "crontab", CRONTAB)
+    schedule.install(at="03:00")
+    result = CliRunner().invoke(cli, ["backup", "schedule", "--remove", *more])
+    assert result.exit_code == 2, result.output
+    assert f"--remove takes the job out: give it without {more[0]}" in result.stderr
+    assert schedule.installed() is not None
