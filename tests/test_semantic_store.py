@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 import tracemalloc
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,22 @@ def test_loading_the_vectors_costs_little_beyond_them(
     assert ids.tolist() == list(range(1, count + 1))
     assert np.array_equal(vectors, made.astype("<f2").astype(np.float32))
     assert peak < 1.25 * (ids.nbytes + vectors.nbytes), peak / (ids.nbytes + vectors.nbytes)
+
+
+def test_wordllama_without_its_weights_falls_back_to_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Probe T, low note: wordllama installed without its weights raised FileNotFoundError from
+    ``choose`` (only ImportError was the fallback). The real loader, pointed at an empty
+    package folder, with downloads off as always."""
+    import wordllama
+
+    empty = types.SimpleNamespace(
+        __file__=str(tmp_path / "wordllama" / "__init__.py"), WordLlama=wordllama.WordLlama
+    )
+    monkeypatch.setattr(embeddings, "_import_wordllama", lambda: empty)
+    told: list[str] = []
+    assert isinstance(embeddings.choose(None, notice=told.append), embeddings.LexicalEmbedder)
+    assert "cannot be loaded" in told[0] and "comparing words, not meaning" in told[0]
+    with pytest.raises(embeddings.FreeholdError, match=r"cannot be loaded.*not found"):
+        embeddings.choose("local")
