@@ -230,13 +230,18 @@ def choose(spec: str | None = None, *, notice: Callable[[str], None] | None = No
         try:
             return WordLlamaEmbedder()
         except ImportError:
-            if spec == "local":
-                raise FreeholdError(
-                    "the local embedding model (wordllama) is not installed — "
-                    "pip install wordllama, or give --embedder lexical or provider:model"
-                ) from None
+            missing = "no embedding model installed (wordllama)"
+            advice = "is not installed — pip install wordllama"
+        except OSError as error:  # installed without its weights (a trimmed or broken wheel)
+            missing = f"the local embedding model (wordllama) cannot be loaded ({error})"
+            advice = f"cannot be loaded ({error}) — pip install --force-reinstall wordllama"
+        if spec == "local":
+            raise FreeholdError(
+                f"the local embedding model (wordllama) {advice}, or give --embedder lexical "
+                "or provider:model"
+            )
         if notice is not None:
-            notice("no embedding model installed (wordllama): comparing words, not meaning")
+            notice(f"{missing}: comparing words, not meaning")
         return LexicalEmbedder()
     if spec == "lexical":
         return LexicalEmbedder()
