@@ -20,7 +20,11 @@ digest of the text embedded, the vector as little-endian float16 bytes — numpy
 
 ``build`` is incremental: messages above the highest id embedded are new; after an import
 (``sources`` grew since the last full pass) every message's digest is compared too, since an
-import may change a text. Batches are committed as they are done, so a build cut short goes on
+import may change a text. So are they when the archive is not the one the index was built
+from, or not as it was (made again, restored from a backup, copied beside the store: its ids
+may name other messages): the index keeps a mark of the last import it compared with (id,
+start time, file digest) and one vector id above the archive's highest also tells
+(``_same_archive``). Batches are committed as they are done, so a build cut short goes on
 where it stopped. A read-only store (a data folder on a read-only disk) is searched as it is:
 ``build`` adds nothing and counts the newer messages it leaves out and the imports since its
 last full pass (whose changed texts it still searches by their earlier words), and every search
@@ -28,7 +32,8 @@ by meaning says so (``BuildReport.notice``). Only user and assistant messages th
 (not hidden) and hold text are embedded, their first ``EMBED_CHARS`` characters.
 
 ``search`` reads the vectors once per process (as float32: numpy has no fast float16 product,
-so the memory is twice the file's), scores all of them with one matrix product, and reads
+so the memory is twice the file's; filled in chunks into arrays made at their final size, so
+loading them takes little more), scores all of them with one matrix product, and reads
 the best rows, with the same filters as the full-text search, from the archive.
 
 wordllama calls ``logging.basicConfig(level=INFO)`` when imported, which would print every
@@ -47,7 +52,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,7 +65,13 @@ from freehold._sqlite import open_private, transaction
 from freehold._words import plural
 from freehold.archive import Archive, now_iso
 from freehold.config import Config, load_config, parse_ref
-from freehold.errors import ConfigError, FreeholdError, ProviderError, StorageError
+from freehold.errors import (
+    ArchiveError,
+    ConfigError,
+    FreeholdError,
+    ProviderError,
+    StorageError,
+)
 
 __all__ = [
     "EMBED_CHARS",
@@ -223,13 +234,18 @@ def choose(spec: str | None = None, *, notice: Callable[[str], None] | None = No
         try:
             return WordLlamaEmbedder()
         except ImportError:
-            if spec == "local":
-                raise FreeholdError(
-                    "the local embedding model (wordllama) is not installed — "
-                    "pip install wordllama, or give --embedder lexical or provider:model"
-                ) from None
+            missing = "no embedding model installed (wordllama)"
+            advice = "is not installed — pip install wordllama"
+        except OSError as error:  # installed without its weights (a trimmed or broken wheel)
+            missing = f"the local embedding model (wordllama) cannot be loaded ({error})"
+            advice = f"cannot be loaded ({error}) — pip install --force-reinstall wordllama"
+        if spec == "local":
+            raise FreeholdError(
+                f"the local embedding model (wordllama) {advice}, or give --embedder lexical "
+                "or provider:model"
+            )
         if notice is not None:
-            notice("no embedding model installed (wordllama): comparing words, not meaning")
+            notice(f"{missing}: comparing words, not meaning")
         return LexicalEmbedder()
     if spec == "lexical":
         return LexicalEmbedder()
@@ -253,6 +269,7 @@ _SCHEMA = """
         dtype TEXT NOT NULL DEFAULT '<f2',
         created_at TEXT NOT NULL,
         checked_source INTEGER NOT NULL DEFAULT 0,
+        checked_mark TEXT NOT NULL DEFAULT '',
         UNIQUE (name, version)
     );
     CREATE TABLE IF NOT EXISTS vectors (
@@ -285,6 +302,8 @@ class EmbeddingStore:
             if read_only
             else open_private(path, _SCHEMA, threads=True, damaged=_DAMAGED)
         )
+        if not read_only:
+            _add_mark_column(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -311,6 +330,21 @@ class EmbeddingStore:
         )
         return int(cursor.lastrowid or 0)
 
+    def dim(self, eid: int) -> int:
+        """How many numbers each of this embedder's vectors holds (recorded on first use)."""
+        return int(self.db.execute("SELECT dim FROM embedders WHERE id=?", (eid,)).fetchone()[0])
+
+    def check_width(self, eid: int, embedder: Embedder, width: int) -> None:
+        """Refuse vectors of another width than the index holds: the model behind a
+        provider's name was changed (its version cannot say so)."""
+        held = self.dim(eid)
+        if width != held:
+            raise FreeholdError(
+                f"{embedder.name} now returns {width} numbers, the index holds {held}: the model "
+                f"behind this name changed — delete {self.path} to rebuild it (or give "
+                "--embedder another name)"
+            )
+
     def count(self, eid: int) -> int:
         return int(
             self.db.execute("SELECT count(*) FROM vectors WHERE embedder_id=?", (eid,)).fetchone()[
@@ -322,12 +356,19 @@ class EmbeddingStore:
         row = self.db.execute("SELECT max(message_id) FROM vectors WHERE embedder_id=?", (eid,))
         return int(row.fetchone()[0] or 0)
 
-    def checked_source(self, eid: int) -> int:
-        row = self.db.execute("SELECT checked_source FROM embedders WHERE id=?", (eid,))
-        return int(row.fetchone()[0])
+    def checked_source(self, eid: int) -> tuple[int, str]:
+        """The last import a full pass compared with, and its mark (``_mark``)."""
+        if not _has_mark_column(self.db):  # a read-only store made before the mark
+            row = self.db.execute("SELECT checked_source FROM embedders WHERE id=?", (eid,))
+            return int(row.fetchone()[0]), ""
+        sql = "SELECT checked_source, checked_mark FROM embedders WHERE id=?"
+        found = self.db.execute(sql, (eid,)).fetchone()
+        return int(found[0]), str(found[1])
 
-    def set_checked_source(self, eid: int, source: int) -> None:
-        self.db.execute("UPDATE embedders SET checked_source=? WHERE id=?", (source, eid))
+    def set_checked_source(self, eid: int, source: int, mark: str) -> None:
+        self.db.execute(
+            "UPDATE embedders SET checked_source=?, checked_mark=? WHERE id=?", (source, mark, eid)
+        )
 
     def digests(self, eid: int, above: int) -> Iterator[tuple[int, bytes]]:
         """(message id, digest) above an id, in id order."""
@@ -337,7 +378,15 @@ class EmbeddingStore:
             (eid, above),
         )
 
-    def put(self, eid: int, ids: Sequence[int], digests: Sequence[bytes], vectors: Vectors) -> None:
+    def put(
+        self,
+        eid: int,
+        embedder: Embedder,
+        ids: Sequence[int],
+        digests: Sequence[bytes],
+        vectors: Vectors,
+    ) -> None:
+        self.check_width(eid, embedder, int(vectors.shape[1]))
         rows = [
             (eid, mid, digest, vector.astype("<f2").tobytes())
             for mid, digest, vector in zip(ids, digests, vectors, strict=True)
@@ -364,21 +413,55 @@ class EmbeddingStore:
             cached = _CACHE.get(key)
         if cached is not None and cached[0] == stamp:
             return cached[1], cached[2]
-        dim = int(self.db.execute("SELECT dim FROM embedders WHERE id=?", (eid,)).fetchone()[0])
-        rows = self.db.execute(
-            "SELECT message_id, vector FROM vectors WHERE embedder_id=? ORDER BY message_id",
-            (eid,),
-        ).fetchall()
-        ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        joined = b"".join(row[1] for row in rows)  # one buffer, one conversion
-        vectors = np.frombuffer(joined, dtype="<f2").reshape(len(rows), dim).astype(np.float32)
-        del rows, joined
+        with _snapshot(self.db):  # the count and the rows of one state of the file
+            ids, vectors = self._read(eid, self.count(eid), self.dim(eid))
         with _CACHE_LOCK:
             _CACHE[key] = (stamp, ids, vectors)
         return ids, vectors
 
+    def _read(self, eid: int, count: int, dim: int) -> tuple[npt.NDArray[np.int64], Vectors]:
+        """The arrays made once at their final size and filled ``_CHUNK`` rows at a time: the
+        peak is theirs and one chunk's bytes (about 1.0x them; reading every row first, then
+        one joined buffer, then converting it held 2.1x)."""
+        ids = np.empty(count, dtype=np.int64)
+        vectors = np.empty((count, dim), dtype=np.float32)
+        cursor = self.db.execute(
+            "SELECT message_id, vector FROM vectors WHERE embedder_id=? ORDER BY message_id",
+            (eid,),
+        )
+        done = 0
+        while rows := cursor.fetchmany(_CHUNK):
+            for mid, blob in rows:
+                if len(blob) != 2 * dim:
+                    raise self.damaged(mid, len(blob), dim)
+            end = done + len(rows)
+            ids[done:end] = [row[0] for row in rows]
+            joined = b"".join(row[1] for row in rows)
+            vectors[done:end] = np.frombuffer(joined, dtype="<f2").reshape(len(rows), dim)
+            done = end
+        return ids, vectors
+
+    def damaged(self, mid: int, size: int, dim: int) -> ArchiveError:
+        return ArchiveError(
+            f"{self.path}: damaged, the vector of message {mid} holds {size} bytes, not "
+            f"{2 * dim} — {_DAMAGED}"
+        )
+
     def _transaction(self) -> AbstractContextManager[None]:
         return transaction(self.db)
+
+
+_CHUNK = 1024  # rows read at a time into the vectors (512 KiB of float16 at 256 dimensions)
+
+
+@contextmanager
+def _snapshot(db: sqlite3.Connection) -> Iterator[None]:
+    """A read transaction: statements inside it see one state of the database."""
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.execute("COMMIT")
 
 
 _CACHE: dict[tuple[str, int], tuple[tuple[int, ...], Any, Any]] = {}
@@ -397,6 +480,17 @@ def _stamp(path: Path) -> tuple[int, ...]:
     return tuple(found)
 
 
+def _has_mark_column(db: sqlite3.Connection) -> bool:
+    return any(row[1] == "checked_mark" for row in db.execute("PRAGMA table_info(embedders)"))
+
+
+def _add_mark_column(db: sqlite3.Connection) -> None:
+    """A store made before ``checked_mark`` gets it, empty: its next build compares every
+    message once (``_same_archive``)."""
+    if not _has_mark_column(db):
+        db.execute("ALTER TABLE embedders ADD COLUMN checked_mark TEXT NOT NULL DEFAULT ''")
+
+
 def open_store(archive: Archive) -> EmbeddingStore:
     """The store beside ``archive`` (made on first use); read only where the archive is."""
     return EmbeddingStore(archive.home / STORE_NAME, read_only=archive.read_only)
@@ -408,6 +502,14 @@ def _needs_writable(path: Path, embedder: str | None = None) -> str:
         f"search by meaning needs a writable data folder once: {path} {what}, "
         f"and {path.parent} is not writable — make it writable (or mount the disk "
         "read-write) and search by meaning once; after that it works read-only too"
+    )
+
+
+def _another_archive(path: Path) -> str:
+    return (
+        f"{path} was built from another archive, or an older or newer copy of this one (it "
+        f"would find the wrong messages), and {path.parent} is not writable — make it "
+        "writable and search by meaning once to compare it again"
     )
 
 
@@ -465,10 +567,31 @@ _SEARCHABLE = "m.role IN ('user', 'assistant') AND m.hidden = 0 AND trim(m.text)
 def pending(archive: Archive, store: EmbeddingStore, embedder: Embedder) -> int:
     """How many messages are newer than the last one embedded: what ``build`` will embed at
     least (after an import it also compares the older ones, which costs reading, not
-    embedding)."""
-    above = store.highest(store.embedder_id(embedder))
+    embedding); every message where the index was built from another archive."""
+    eid = store.embedder_id(embedder)
+    above = store.highest(eid) if _same_archive(archive, store, eid) else 0
     sql = f"SELECT count(*) FROM messages m WHERE m.id > ? AND {_SEARCHABLE}"
     return int(archive.db.execute(sql, (above,)).fetchone()[0])
+
+
+def _mark(db: sqlite3.Connection, source: int) -> str:
+    """What identifies import ``source`` of an archive: its id, start time and file digest
+    ("" for none). Another archive, or an older copy of this one, has no such row or
+    another row under that id."""
+    row = db.execute("SELECT started_at, sha256 FROM sources WHERE id=?", (source,)).fetchone()
+    return f"{source} {row[0]} {row[1] or ''}" if row else ""
+
+
+def _same_archive(archive: Archive, store: EmbeddingStore, eid: int) -> bool:
+    """Whether the index holds this archive as it grew: the import its last full pass
+    compared with is still there, unchanged, and no vector is for a message id above the
+    archive's highest. Not so (the archive was made again, restored from a backup, or
+    copied from elsewhere beside this store), ids may name other messages now."""
+    checked, mark = store.checked_source(eid)
+    if mark != _mark(archive.db, checked):
+        return False
+    highest = archive.db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
+    return store.highest(eid) <= int(highest)
 
 
 def _digest(text: str) -> bytes:
@@ -487,15 +610,18 @@ def build(
     newer messages left out: ``BuildReport.notice``)."""
     started = time.monotonic()
     eid = store.embedder_id(embedder)
-    checked = store.checked_source(eid)
+    checked = store.checked_source(eid)[0]
+    same = _same_archive(archive, store, eid)
     if store.read_only:
+        if not same:
+            raise StorageError(_another_archive(store.path), "read-only")
         report = BuildReport(embedder.name, embedder.version, embedder.dim, stored=store.count(eid))
         report.not_searched = pending(archive, store, embedder)
         sql = "SELECT count(*) FROM sources WHERE id > ?"  # what a full pass would compare
         report.imports_unchecked = int(archive.db.execute(sql, (checked,)).fetchone()[0])
         return report
     source = int(archive.db.execute("SELECT coalesce(max(id), 0) FROM sources").fetchone()[0])
-    full = source > checked
+    full = source > checked or not same  # not same: every message is compared, by digest
     above = 0 if full else store.highest(eid)
     report = BuildReport(embedder.name, embedder.version, embedder.dim, full=full)
     total = int(
@@ -530,7 +656,7 @@ def build(
         have = next(known, None)
     waiting.flush()
     if full:
-        store.set_checked_source(eid, source)
+        store.set_checked_source(eid, source, _mark(archive.db, source))
     if progress is not None:
         progress(report.checked, total)
     report.stored = store.count(eid)
@@ -564,7 +690,7 @@ class _Pending:
     def flush(self) -> None:
         if self.ids:
             vectors = self.embedder.embed(self.texts)
-            self.store.put(self.eid, self.ids, self.digests, vectors)
+            self.store.put(self.eid, self.embedder, self.ids, self.digests, vectors)
             self.ids, self.digests, self.texts = [], [], []
         if self.gone:
             self.store.delete(self.eid, self.gone)
@@ -589,14 +715,24 @@ def search(
     until: str | None = None,
     conversation: str | None = None,
 ) -> list[_queries.Hit]:
-    """The messages nearest in meaning to ``query``, best first, with the usual filters."""
+    """The messages nearest in meaning to ``query``, best first, with the usual filters: only
+    those with something in common with it (a score above 0)."""
     if not query.strip():
         raise FreeholdError("empty search — give words or a sentence to look for")
+    asked = embedder.embed([query])[0]
+    if not asked.any():  # the embedder found nothing in it: every score would be 0
+        raise FreeholdError(
+            f"nothing to search for in {query[:60]!r} — give one or more words "
+            f"({embedder.name} finds none in it)"
+        )
     eid = store.embedder_id(embedder)
+    store.check_width(eid, embedder, len(asked))
     ids, vectors = store.matrix(eid)
+    scores: npt.NDArray[np.float32] = vectors @ asked
+    near = np.flatnonzero(scores > 0)  # nothing in common: not a hit, however few there are
+    ids, scores = ids[near], scores[near]
     if not len(ids):
         return []
-    scores: npt.NDArray[np.float32] = vectors @ embedder.embed([query])[0]
     where = _queries.filters(source, model, role, since, until, conversation)
     pool = min(len(ids), max(limit * 10, 100) if where[0] else limit)
     while True:

@@ -472,10 +472,14 @@ def stats_table(stats: dict[str, Any]) -> Table:
     return table
 
 
-def search_hits(hits: list[Any]) -> list[RenderableType]:
+def search_hits(hits: list[Any], *, scores: bool = False) -> list[RenderableType]:
+    """Each hit: its title and where it is, then its snippet; ``scores``: the score too (a
+    search by meaning's cosine, which says how near a hit is)."""
     out: list[RenderableType] = []
     for hit in hits:
         where = f"  {hit.conversation_id} · {hit.role} · {when(hit.created_at)}"
+        if scores:
+            where += f" · score {hit.score:.2f}"
         head = Text.assemble(
             _text(hit.title or "(untitled)", "bold"), _text(f"{where} · {hit.source_kind}", "dim")
         )

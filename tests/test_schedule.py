@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from datetime import date
 from pathlib import Path
 
+import orjson
 import pytest
 from click.testing import CliRunner
 
@@ -225,7 +226,7 @@ def test_a_systemd_user_timer(linux: Path, tmp_path: Path, _isolated_home: Path)
     assert found is not None
     assert (found.kind, found.at, found.active) == ("systemd", "02:30", True)
     assert found.command == done.command and str(_isolated_home) in found.command
-    assert scheduled() == "daily at 02:30 (systemd, active)"  # what backup status shows
+    assert scheduled(_isolated_home) == "daily at 02:30 (systemd, active)"  # as backup status
     assert schedule.remove() is True
     assert "systemctl --user disable --now freehold-backup.timer" in calls(linux)
     assert list(folder.iterdir()) == [] and schedule.installed() is None
@@ -362,3 +363,58 @@ def test_cron_and_systemd_classes_are_what_linux_picks(linux: Path) -> None:
     assert isinstance(schedule._scheduler(), Cron)
     fake(linux, "systemctl", "exit 0")
     assert isinstance(schedule._scheduler(), Systemd)
+
+
+# -- the job whichever scheduler holds it (probe T) ---------------------------------------------
+
+
+def test_a_cron_job_is_seen_once_a_user_manager_answers(linux: Path, tmp_path: Path) -> None:
+    """Probe T, item 6: each call asked the one scheduler it would install with, so a crontab
+    line installed when no systemd user manager answered was not shown, not removed, and a
+    second install beside it ran the job twice a day."""
+    fake(linux, "crontab", CRONTAB)
+    assert schedule.install(at="03:00").kind == "cron"
+    fake(linux, "systemctl", SYSTEMCTL)  # a user manager answers now
+    found = schedule.installed()
+    assert found is not None and (found.kind, found.at) == ("cron", "03:00")
+    assert found.home is not None and scheduled(found.home) == "daily at 03:00 (cron, active)"
+    assert schedule.install(at="04:00").kind == "systemd"  # replaces the cron line
+    assert "freehold-backup" not in (linux / "crontab.txt").read_text()
+    found = schedule.installed()
+    assert found is not None and (found.kind, found.at) == ("systemd", "04:00")
+    (linux / "crontab.txt").write_text(cron_line(job(), "05:00") + "\n")  # both, by hand
+    assert schedule.remove() is True
+    assert schedule.installed() is None
+    assert "freehold-backup" not in (linux / "crontab.txt").read_text()
+    assert not (tmp_path / "config" / "systemd" / "user" / "freehold-backup.timer").exists()
+
+
+def test_status_says_whose_data_folder_the_job_backs_up(
+    linux: Path, tmp_path: Path, _isolated_home: Path
+) -> None:
+    """Probe T, item 5: ``backup status`` of one data folder said the job installed for
+    another was "daily at 03:00 (cron, active)": the job's --home was never compared."""
+    fake(linux, "crontab", CRONTAB)
+    schedule.install(at="03:00")
+    other = an_archive(tmp_path / "other-home")
+    said = f"not scheduled: the daily job backs up {_isolated_home} (freehold backup schedule)"
+    result = CliRunner().invoke(
+        cli, ["backup", "status", "--json"], env={"FREEHOLD_HOME": str(other)}
+    )
+    assert orjson.loads(result.stdout)["schedule"] == said
+    assert scheduled(other) == said
+    assert scheduled(_isolated_home) == "daily at 03:00 (cron, active)"
+
+
+@pytest.mark.parametrize(
+    "more", [["--print"], ["--at", "05:00"], ["--passphrase-file", "x"], ["--at", "03:00"]]
+)
+def test_remove_takes_no_option_of_an_install(linux: Path, more: list[str]) -> None:
+    """Probe T, item 7: ``--print --remove`` removed the job (``--print`` promises to change
+    nothing), and ``--remove --at 05:00`` was accepted and the time ignored."""
+    fake(linux, "crontab", CRONTAB)
+    schedule.install(at="03:00")
+    result = CliRunner().invoke(cli, ["backup", "schedule", "--remove", *more])
+    assert result.exit_code == 2, result.output
+    assert f"--remove takes the job out: give it without {more[0]}" in result.stderr
+    assert schedule.installed() is not None

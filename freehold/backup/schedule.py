@@ -6,7 +6,10 @@ platform keeps such things: a systemd user timer on Linux (unit files in
 macOS (``~/Library/LaunchAgents``), a Task Scheduler task on Windows (``schtasks`` with a task
 XML), and a crontab line anywhere else, or on a Linux without a systemd user manager. When no
 scheduler answers, the line is returned for the person to add, and nothing is pretended.
-``remove()`` takes it out; ``installed()`` says what is there, where, and what it runs.
+``remove()`` takes it out; ``installed()`` says what is there, where, and what it runs. Both
+look in every scheduler that may hold the job here (on Linux systemd and cron: a user manager
+may answer now that did not when the job was installed), and ``install`` takes freehold's job
+out of the others once it is in place, so there is one job, wherever it went.
 
 The job runs ``python -m freehold.backup.daily --home DATA_FOLDER [--passphrase-file FILE]``
 (``daily.py`` says what it does) with the interpreter freehold runs in, absolute: schedulers
@@ -94,6 +97,14 @@ class Schedule:
     active: bool
     files: dict[str, str] = field(default_factory=dict)
     note: str | None = None
+
+    @property
+    def home(self) -> Path | None:
+        """The data folder the job backs up (its ``--home``); None in a command not ours."""
+        words = list(self.command)
+        if "--home" not in words[:-1]:
+            return None
+        return Path(words[words.index("--home") + 1])
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -434,14 +445,21 @@ def _task_schedule(text: str) -> Schedule:
 
 
 def _scheduler() -> _Scheduler:
-    """This platform's scheduler (see the module docstring)."""
+    """The scheduler a job is installed with here (see the module docstring)."""
+    return _schedulers()[0]
+
+
+def _schedulers() -> list[_Scheduler]:
+    """Every scheduler that may hold freehold's job here, the one to install with first: on
+    Linux both systemd and cron, since which one answers can change (a user manager that
+    was not running when the job went into the crontab)."""
     if sys.platform == "win32":
-        return TaskScheduler()
+        return [TaskScheduler()]
     if sys.platform == "darwin":
-        return Launchd()
-    if sys.platform.startswith("linux") and Systemd.available():
-        return Systemd()
-    return Cron()
+        return [Launchd()]
+    if sys.platform.startswith("linux"):
+        return [Systemd(), Cron()] if Systemd.available() else [Cron(), Systemd()]
+    return [Cron()]
 
 
 # -- the public surface ------------------------------------------------------------------------
@@ -489,7 +507,12 @@ def install(
     _clock(at)
     job = _job(home, passphrase_file)
     require_archive(job.home)
-    return _scheduler().install(job, at)
+    chosen, *others = _schedulers()
+    done = chosen.install(job, at)
+    if done.active:  # one job: the one another scheduler held goes
+        for other in others:
+            other.remove()
+    return done
 
 
 def require_archive(home: Path) -> None:
@@ -502,10 +525,15 @@ def require_archive(home: Path) -> None:
 
 
 def remove() -> bool:
-    """Take the daily job out; False when there was none."""
-    return _scheduler().remove()
+    """Take the daily job out of every scheduler that holds it; False when none did."""
+    removed = [scheduler.remove() for scheduler in _schedulers()]
+    return any(removed)
 
 
 def installed() -> Schedule | None:
-    """The daily job this platform's scheduler holds, or None."""
-    return _scheduler().installed()
+    """The daily job, whichever of this platform's schedulers holds it, or None."""
+    for scheduler in _schedulers():
+        found = scheduler.installed()
+        if found is not None:
+            return found
+    return None

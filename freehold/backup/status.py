@@ -67,14 +67,17 @@ def _event(event: Event | None) -> dict[str, Any] | None:
     return {"at": event.at, "ok": event.ok, "snapshot": event.snapshot, **event.detail}
 
 
-def scheduled() -> str:
-    """What ``freehold backup schedule`` installed, in a few words."""
+def scheduled(home: Path) -> str:
+    """What ``freehold backup schedule`` installed for the data folder ``home``, in a few
+    words (the job is one per user account: one for another folder does not back this up)."""
     try:
         job = schedule.installed()
     except FreeholdError as error:  # a scheduler that cannot be asked is said, not fatal
         return f"unknown ({error})"
     if job is None:
         return "not scheduled (freehold backup schedule)"
+    if job.home != home.expanduser().absolute():
+        return f"not scheduled: the daily job backs up {job.home} (freehold backup schedule)"
     state = "active" if job.active else "written, NOT active"
     return f"daily at {job.at} ({job.kind}, {state})"
 
@@ -102,7 +105,7 @@ def status(home: Path, now: datetime | None = None) -> Status:
         kinds,
         offsite,
         copies >= 3 and len(kinds) >= 2 and offsite,
-        scheduled(),
+        scheduled(home),
         settings.kit_saved,
         problems,
     )

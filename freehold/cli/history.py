@@ -179,7 +179,7 @@ def search(
         return
     if not hits:
         tell("no matches" + _filters_text(filters))
-    for line in render.search_hits(hits):
+    for line in render.search_hits(hits, scores=semantic):
         out.print(line)
 
 

@@ -53,8 +53,10 @@ def schedule(at: str, passphrase_file: Path | None, remove: bool, show: bool) ->
     Each day the job runs `freehold backup run`, a 5 % sampled `freehold backup verify`, a
     `freehold backup drill` once a week, and `freehold exits status`, for the data folder
     FREEHOLD_HOME names now, and logs them in its logs/daily.log. Installing again replaces
-    the job. See docs/backups.md.
+    the job. --remove takes it out, and takes none of the other options. See docs/backups.md.
     """
+    if remove:
+        _remove_alone()
     try:
         if remove:
             _remove()
@@ -66,6 +68,19 @@ def schedule(at: str, passphrase_file: Path | None, remove: bool, show: bool) ->
             _install(at, passphrase_file)
     except FreeholdError as error:
         raise click.ClickException(str(error)) from error
+
+
+def _remove_alone() -> None:
+    """``--remove`` with an option of an install (``--print`` promises to change nothing; a
+    time or a passphrase file would be ignored) is a mistake said, not a guess."""
+    ctx = click.get_current_context()
+    for name, flag in (
+        ("show", "--print"),
+        ("at", "--at"),
+        ("passphrase_file", "--passphrase-file"),
+    ):
+        if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT:
+            raise click.UsageError(f"--remove takes the job out: give it without {flag}")
 
 
 def _remove() -> None:

@@ -71,6 +71,9 @@ FRENCH: dict[str, str] = {
     "Showing the newest matches only.": (
         "Seules les correspondances les plus récentes sont montrées."
     ),
+    "Showing the nearest matches only.": (
+        "Seules les correspondances les plus proches sont montrées."
+    ),
     "No results.": "Aucun résultat.",
     "Download Markdown": "Télécharger en Markdown",
     "Download JSON": "Télécharger en JSON",

@@ -8,7 +8,8 @@ Where the data folder is read-only nothing can be built, here or in a terminal: 
 searches what the index holds and says how many newer messages it leaves out and that the
 folder must be made writable (``BuildReport.notice``). Builds are one at a time (a lock); the
 vectors are shared by the server's threads (``EmbeddingStore.matrix``). Hits come as a
-``SearchPage`` like the full-text search's, without facets; pages go up to the best 1,000."""
+``SearchPage`` like the full-text search's, without facets; pages go up to the best 1,000, and
+the count is of every hit up to there (``capped`` past it), so the pager links every page."""
 
 from __future__ import annotations
 
@@ -29,15 +30,18 @@ _BUILDING = threading.Lock()
 
 
 @cache
-def _embedder() -> embeddings.Embedder:
-    return embeddings.choose()
+def _embedder() -> tuple[embeddings.Embedder, str | None]:
+    """The default embedder, and the note a page must show when it is the lexical fallback
+    (no model installed: words are compared, not meaning)."""
+    said: list[str] = []
+    return embeddings.choose(notice=said.append), (said[0] if said else None)
 
 
 def search_page(
     archive: Archive, query: str, *, limit: int, offset: int, **filters: Any
 ) -> SearchPage:
     with embeddings.open_store(archive) as store:  # first: it may say it cannot be made
-        embedder = _embedder()
+        embedder, fallback = _embedder()
         missing = embeddings.pending(archive, store, embedder)
         if missing > BUILD_IN_PAGE and not store.read_only:
             raise FreeholdError(
@@ -46,8 +50,11 @@ def search_page(
             )
         with _BUILDING:
             report = embeddings.build(archive, store, embedder)
-        wanted = min(_MOST, offset + limit)
-        hits = embeddings.search(archive, store, embedder, query, limit=wanted, **filters)
-    page = SearchPage(hits[offset : offset + limit], len(hits), len(hits) >= _MOST)
-    page.notice = report.notice()
+        # Every hit up to the cap, one more to know it was reached: the count and the pager
+        # need them all, and it costs reading 1,001 rows at most (the scores are all made).
+        hits = embeddings.search(archive, store, embedder, query, limit=_MOST + 1, **filters)
+    capped = len(hits) > _MOST
+    page = SearchPage(hits[offset : min(offset + limit, _MOST)], min(len(hits), _MOST), capped)
+    said = [note for note in (fallback, report.notice()) if note]
+    page.notice = "; ".join(said) or None
     return page

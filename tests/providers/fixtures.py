@@ -27,6 +27,7 @@ def wire(wire_server: WireServer) -> WireServer:
     wire_server.scripts.clear()
     wire_server.requests.clear()
     wire_server.models_page = None
+    wire_server.embedding_dim = 8
     return wire_server
 
 

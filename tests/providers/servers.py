@@ -9,6 +9,8 @@ echoes the key it was sent (some providers' 401s do), and every request kept for
 
 One server speaks all three protocols under ``/openai/v1``, ``/anthropic`` and
 ``/gemini``; each request takes the next ``Script`` from a queue (an answer by default).
+``/openai/v1/embeddings`` answers each text with its words counted into ``embedding_dim``
+buckets (a model whose width a test can change).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import socket
 import threading
 import time
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +86,7 @@ class WireServer:
         self.scripts: list[Script] = []
         self.requests: list[Seen] = []
         self.models_page: str | None = None  # HTML served at /models instead of the list
+        self.embedding_dim = 8  # how many numbers /openai/v1/embeddings answers per text
         self.app = Starlette(routes=_routes(self))
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -156,14 +160,37 @@ def _routes(server: WireServer) -> list[Route]:
             }
         )
 
+    async def openai_embeddings(request: Request) -> Response:
+        body = await request.json()
+        server.requests.append(Seen("openai", request.url.path, dict(request.headers), body))
+        texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+        data = [
+            {"object": "embedding", "index": i, "embedding": _words(text, server.embedding_dim)}
+            for i, text in enumerate(texts)
+        ]
+        usage = {"prompt_tokens": len(texts), "total_tokens": len(texts)}
+        return JSONResponse(
+            {"object": "list", "data": data, "model": body["model"], "usage": usage}
+        )
+
     return [
         Route("/openai/v1/chat/completions", openai_chat, methods=["POST"]),
+        Route("/openai/v1/embeddings", openai_embeddings, methods=["POST"]),
         Route("/openai/v1/models", models),
         Route("/anthropic/v1/messages", anthropic_messages, methods=["POST"]),
         Route("/anthropic/v1/models", models),
         Route("/gemini/v1beta/models/{call:path}", gemini_generate, methods=["POST"]),
         Route("/gemini/v1beta/models", models),
     ]
+
+
+def _words(text: str, dim: int) -> list[float]:
+    """A text's words counted into ``dim`` buckets by a stable hash: texts that share words
+    are near, as an embedding model's are."""
+    found = [0.0] * dim
+    for word in text.lower().split():
+        found[zlib.crc32(word.encode()) % dim] += 1.0
+    return found
 
 
 async def _answer(server: WireServer, request: Request, protocol: str, speak: Any) -> Response:
