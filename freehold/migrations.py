@@ -825,8 +825,10 @@ def m015_revisions_counted_apart(db: sqlite3.Connection) -> str:
     # an older import kept twice are dropped: a revision whose words and parts are its
     # message's own or an earlier-numbered revision's (A→B→A kept A beside A), which nothing
     # points at (``_duplicates``). Every raw version stays, so nothing is lost. The
-    # conversations are found through the (conversation, source id) index: instant on any
-    # archive, as is reading the few that hold a revision.
+    # conversations are found by one read of the (conversation, source id) index, and each is
+    # read once through it (the other tables by their keys; whether a message has a follower
+    # from the rows read, as messages.parent_id has no index): about a second per GB of
+    # messages, so the step gives no notice (``_slow``).
     found = db.execute(
         "SELECT DISTINCT conversation_id FROM messages WHERE source_message_id LIKE '%#rev-%'"
     ).fetchall()
@@ -846,13 +848,13 @@ def m015_revisions_counted_apart(db: sqlite3.Connection) -> str:
 
 
 # Each message of a conversation: id, source id, parent, what it says (role to status), and
-# whether anything points at it (a follower, a file link, a turn's request, the current leaf).
+# whether anything but a follower points at it (a file link, a turn's request, the current
+# leaf): each by its table's key. A follower is found among the rows (``_duplicates``).
 _REVISION_ROWS = """
     SELECT m.id, m.source_message_id, m.parent_id,
         m.parent_id, m.role, m.author_name, m.model, m.content_type, m.parts, m.text, m.hidden,
         m.status,
         m.origin IS NOT NULL OR m.id = c.current_leaf
-        OR EXISTS (SELECT 1 FROM messages f WHERE f.parent_id = m.id)
         OR EXISTS (SELECT 1 FROM message_attachments a WHERE a.message_id = m.id)
         OR EXISTS (SELECT 1 FROM generations g WHERE g.message_id = m.id)
         OR EXISTS (SELECT 1 FROM attempts t WHERE t.message_id = m.id)
@@ -864,8 +866,10 @@ def _duplicates(rows: list[tuple[object, ...]]) -> set[object]:
     """The ids of the revisions among ``rows`` (``_REVISION_ROWS``) that are exact duplicates
     of kept content: the same parent, role, author, model, content type, parts, text, hidden
     flag and status as their message or a revision of it with a lower number, and pointed at
-    by nothing. Times and ``meta`` are not compared: each raw version keeps them."""
+    by nothing (a follower is a row whose parent it is: a child is in its parent's
+    conversation). Times and ``meta`` are not compared: each raw version keeps them."""
     ids = {str(row[1]) for row in rows}
+    followed = {row[2] for row in rows}
     said = {str(row[1]): row[3:12] for row in rows}
     revisions = sorted(
         (row for row in rows if revision_of(str(row[1])) in ids),
@@ -876,7 +880,7 @@ def _duplicates(rows: list[tuple[object, ...]]) -> set[object]:
     for row in revisions:
         of = str(revision_of(str(row[1])))
         words = kept.setdefault(of, {said[of]})
-        if row[3:12] in words and not row[12]:
+        if row[3:12] in words and not row[12] and row[0] not in followed:
             gone.add(row[0])
         else:
             words.add(row[3:12])

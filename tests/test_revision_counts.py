@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from freehold import archive as archive_module
 from freehold import migrations
-from freehold.archive import Archive, open_archive
+from freehold.archive import ARCHIVE_NAME, Archive, open_archive
 from freehold.cli import cli
 from freehold.exporters import json as json_export
 from freehold.models import Message, count_branches
@@ -162,3 +163,24 @@ def test_an_export_written_before_m015_brings_no_duplicate_back(
         report = ingest(archive, tmp_path / "old-export").to_json()
         assert _texts(archive) == once and _stored(archive) == (2, 1)
         assert report["messages"]["new"] == 0
+
+
+def test_m015_reads_each_conversation_through_indexes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review R4 #1: "has a follower" was a correlated subquery on messages.parent_id, which has
+    # no index: a SCAN of messages per message (3 min 52 s on a 69 MB archive). The only scan
+    # left is the one that finds the conversations holding a revision (over an index).
+    home = tmp_path / "home"
+    _archive_before_m015(home, tmp_path, monkeypatch)
+    db = sqlite3.connect(home / ARCHIVE_NAME, isolation_level=None)
+    statements: list[str] = []
+    db.set_trace_callback(statements.append)
+    assert migrations.migrate(db) == ["m015_revisions_counted_apart"]
+    db.set_trace_callback(None)
+    reads = [s for s in statements if s.lstrip().startswith("SELECT") and "FROM messages" in s]
+    plans = [[row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {s}")] for s in reads]
+    scans = [step for plan in plans for step in plan if step.startswith("SCAN")]
+    assert scans == ["SCAN messages USING COVERING INDEX sqlite_autoindex_messages_1"], plans
+    assert len(plans) == 2  # the finder, then one read per conversation holding a revision
+    db.close()
