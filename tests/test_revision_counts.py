@@ -184,3 +184,54 @@ def test_m015_reads_each_conversation_through_indexes(
     assert scans == ["SCAN messages USING COVERING INDEX sqlite_autoindex_messages_1"], plans
     assert len(plans) == 2  # the finder, then one read per conversation holding a revision
     db.close()
+
+
+def _kept_revision(archive: Archive, parts: str | None) -> int:
+    """Keep a revision ``c1-1#rev-1`` beside c1's answer with its words and ``parts``, as an
+    older import could (before review R1 compared words alone); its id."""
+    archive.db.execute(
+        "INSERT INTO messages (conversation_id, parent_id, source_message_id, role, author_name, "
+        "model, created_at, content_type, parts, text, hidden, on_visible_path, status, meta) "
+        "SELECT conversation_id, parent_id, source_message_id || '#rev-1', role, author_name, "
+        "model, created_at, content_type, ?, text, hidden, 0, status, meta FROM messages "
+        "WHERE source_message_id = 'c1-1'",
+        (parts,),
+    )
+    return int(archive.db.execute("SELECT max(id) FROM messages").fetchone()[0])
+
+
+def _exported_and_imported(archive: Archive, tmp_path: Path) -> Archive:
+    json_export.write(archive, archive.iter_conversations(), tmp_path / "export")
+    fresh = open_archive(tmp_path / "elsewhere")
+    ingest(fresh, tmp_path / "export")
+    return fresh
+
+
+def test_a_revision_of_the_same_words_in_other_parts_survives_a_json_round_trip(
+    archive: Archive, tmp_path: Path
+) -> None:
+    # Review R4 #2: m015 keeps such a revision (not an exact duplicate); the import of the JSON
+    # export that carries it compared words alone and dropped it. One rule now: message_content.
+    ingest(archive, _version(tmp_path, "forty-two", 0))
+    code = '[{"type": "code", "language": "unknown", "text": "forty-two"}]'
+    _kept_revision(archive, code)
+    with _exported_and_imported(archive, tmp_path) as fresh:
+        assert _texts(fresh) == {"c1-0": "question", "c1-1": "forty-two", "c1-1#rev-1": "forty-two"}
+        (parts,) = fresh.db.execute(
+            "SELECT parts FROM messages WHERE source_message_id = 'c1-1#rev-1'"
+        ).fetchone()
+        assert json.loads(parts) == json.loads(code)
+        assert _stored(fresh) == (2, 1)
+
+
+def test_a_carried_duplicate_that_is_the_current_leaf_stays(
+    archive: Archive, tmp_path: Path
+) -> None:
+    # m015 keeps a duplicate the conversation shows (its current leaf); the import of the JSON
+    # export left it out, and the copy's current leaf with it.
+    ingest(archive, _version(tmp_path, "forty-two", 0))
+    leaf = _kept_revision(archive, None)
+    archive.db.execute("UPDATE conversations SET current_leaf = ?", (leaf,))
+    with _exported_and_imported(archive, tmp_path) as fresh:
+        assert "c1-1#rev-1" in _texts(fresh)
+        assert fresh.get_conversation(fresh.resolve("c1")).current_leaf == "c1-1#rev-1"
