@@ -44,7 +44,7 @@ import sqlite3
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -556,6 +556,9 @@ class _Plan:
     # The copy's own messages (parent first, parent unresolved) by source id, when revisions
     # are kept: the revisions a freehold export carries are among them (``_revision``).
     carried: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    # The source ids of each message's revisions held or carried, by the message's source id:
+    # read once per plan, added to by ``_revision`` (``_revisions_of``).
+    revision_keys: dict[str, set[str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -669,9 +672,19 @@ def _words(row: tuple[Any, ...]) -> Any:
 
 def _revisions_of(source_id: str, plan: _Plan) -> list[str]:
     """The source ids of message ``source_id``'s revisions the archive holds or the copy
-    carries (``_revision``), by number."""
-    held = (key for key in (*plan.tree.ids, *plan.carried) if revision_of(key) == source_id)
-    return sorted(set(held), key=_revision_number)
+    carries, or this plan made (``_revision``), by number."""
+    return sorted(plan.revision_keys.get(source_id, ()), key=_revision_number)
+
+
+def _revision_keys(keys: Iterable[str]) -> dict[str, set[str]]:
+    """The revisions among source ids ``keys``, by the source id of their message: read once
+    per conversation, so a conversation whose every message changed is planned in linear time
+    (it was looked through twice per revision made: 4.69 s for 3,000 messages, review R4)."""
+    found: dict[str, set[str]] = {}
+    for key in keys:
+        if (of := revision_of(key)) is not None:
+            found.setdefault(of, set()).add(key)
+    return found
 
 
 def _drop_kept_words(plan: _Plan, ready: Prepared) -> None:
@@ -1468,6 +1481,7 @@ class Archive:
             plan.carried = {
                 link[0]: (None, *row) for link, row in zip(ready.links, ready.rows, strict=True)
             }
+            plan.revision_keys = _revision_keys(itertools.chain(found_rows, plan.carried))
         for (source_id, parent_source, _), row in zip(ready.links, ready.rows, strict=True):
             parent = ids.get(parent_source) if parent_source else None
             found = found_rows.get(source_id)
@@ -1525,6 +1539,7 @@ class Archive:
         ids = plan.tree.ids
         taken = [_revision_number(key) for key in _revisions_of(source_id, plan)]
         key = f"{source_id}#rev-{max(taken, default=0) + 1}"
+        plan.revision_keys.setdefault(source_id, set()).add(key)
         ids[key] = self._next_message_id
         self._next_message_id += 1
         plan.inserts.append((ids[key], cid, row[0], key, *revision[1:]))
