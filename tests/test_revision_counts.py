@@ -275,3 +275,14 @@ def test_revisions_of_a_long_conversation_are_numbered_in_linear_time(
     ingest(archive, chatgpt_chats(tmp_path / "2.zip", {"c1": ("Long", texts)}, 1.7e9 + 2))
     assert _texts(archive)["c1-0#rev-2"] == "turn 0 (edited)"
     assert asked < 10 * n, asked  # 7 n now; quadratic before (280,600 for n = 200)
+
+
+def test_reparse_recounts_without_the_revision(tmp_path: Path) -> None:
+    # reparse writes through the import (Archive.add_conversation, again): its counts are
+    # models.thread_counts's, the revision left out.
+    for n, answer in enumerate(("forty-two", "forty-three")):
+        assert run("import", str(_version(tmp_path, answer, n))).exit_code == 0
+    result = run("reparse", "--all")
+    assert result.exit_code == 0, result.output
+    stats = json.loads(run("stats", "--json").stdout)
+    assert stats["messages"] == 2 and stats["branched_conversations"] == 0
