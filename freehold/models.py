@@ -57,6 +57,7 @@ __all__ = [
     "Problem",
     "Record",
     "SourceFile",
+    "ThreadCounts",
     "citation_marks",
     "context_label",
     "count_branches",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from freehold import archive as archive_module
 from freehold import migrations
-from freehold.archive import Archive, open_archive
+from freehold.archive import ARCHIVE_NAME, Archive, open_archive
 from freehold.cli import cli
 from freehold.exporters import json as json_export
 from freehold.models import Message, count_branches
@@ -162,3 +163,126 @@ def test_an_export_written_before_m015_brings_no_duplicate_back(
         report = ingest(archive, tmp_path / "old-export").to_json()
         assert _texts(archive) == once and _stored(archive) == (2, 1)
         assert report["messages"]["new"] == 0
+
+
+def test_m015_reads_each_conversation_through_indexes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review R4 #1: "has a follower" was a correlated subquery on messages.parent_id, which has
+    # no index: a SCAN of messages per message (3 min 52 s on a 69 MB archive). The only scan
+    # left is the one that finds the conversations holding a revision (over an index).
+    home = tmp_path / "home"
+    _archive_before_m015(home, tmp_path, monkeypatch)
+    db = sqlite3.connect(home / ARCHIVE_NAME, isolation_level=None)
+    statements: list[str] = []
+    db.set_trace_callback(statements.append)
+    assert migrations.migrate(db) == ["m015_revisions_counted_apart"]
+    db.set_trace_callback(None)
+    reads = [s for s in statements if s.lstrip().startswith("SELECT") and "FROM messages" in s]
+    plans = [[row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {s}")] for s in reads]
+    scans = [step for plan in plans for step in plan if step.startswith("SCAN")]
+    assert scans == ["SCAN messages USING COVERING INDEX sqlite_autoindex_messages_1"], plans
+    assert len(plans) == 2  # the finder, then one read per conversation holding a revision
+    db.close()
+
+
+def _kept_revision(archive: Archive, parts: str | None) -> int:
+    """Keep a revision ``c1-1#rev-1`` beside c1's answer with its words and ``parts``, as an
+    older import could (before review R1 compared words alone); its id."""
+    archive.db.execute(
+        "INSERT INTO messages (conversation_id, parent_id, source_message_id, role, author_name, "
+        "model, created_at, content_type, parts, text, hidden, on_visible_path, status, meta) "
+        "SELECT conversation_id, parent_id, source_message_id || '#rev-1', role, author_name, "
+        "model, created_at, content_type, ?, text, hidden, 0, status, meta FROM messages "
+        "WHERE source_message_id = 'c1-1'",
+        (parts,),
+    )
+    return int(archive.db.execute("SELECT max(id) FROM messages").fetchone()[0])
+
+
+def _exported_and_imported(archive: Archive, tmp_path: Path) -> Archive:
+    json_export.write(archive, archive.iter_conversations(), tmp_path / "export")
+    fresh = open_archive(tmp_path / "elsewhere")
+    ingest(fresh, tmp_path / "export")
+    return fresh
+
+
+def test_a_revision_of_the_same_words_in_other_parts_survives_a_json_round_trip(
+    archive: Archive, tmp_path: Path
+) -> None:
+    # Review R4 #2: m015 keeps such a revision (not an exact duplicate); the import of the JSON
+    # export that carries it compared words alone and dropped it. One rule now: message_content.
+    ingest(archive, _version(tmp_path, "forty-two", 0))
+    code = '[{"type": "code", "language": "unknown", "text": "forty-two"}]'
+    _kept_revision(archive, code)
+    with _exported_and_imported(archive, tmp_path) as fresh:
+        assert _texts(fresh) == {"c1-0": "question", "c1-1": "forty-two", "c1-1#rev-1": "forty-two"}
+        (parts,) = fresh.db.execute(
+            "SELECT parts FROM messages WHERE source_message_id = 'c1-1#rev-1'"
+        ).fetchone()
+        assert json.loads(parts) == json.loads(code)
+        assert _stored(fresh) == (2, 1)
+
+
+def test_a_carried_duplicate_that_is_the_current_leaf_stays(
+    archive: Archive, tmp_path: Path
+) -> None:
+    # m015 keeps a duplicate the conversation shows (its current leaf); the import of the JSON
+    # export left it out, and the copy's current leaf with it.
+    ingest(archive, _version(tmp_path, "forty-two", 0))
+    leaf = _kept_revision(archive, None)
+    archive.db.execute("UPDATE conversations SET current_leaf = ?", (leaf,))
+    with _exported_and_imported(archive, tmp_path) as fresh:
+        assert "c1-1#rev-1" in _texts(fresh)
+        assert fresh.get_conversation(fresh.resolve("c1")).current_leaf == "c1-1#rev-1"
+
+
+def test_a_new_revision_takes_the_number_after_the_highest_after_a_gap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    _archive_before_m015(home, tmp_path, monkeypatch)  # m015 leaves c1-1#rev-2 alone
+    with open_archive(home) as archive:
+        ingest(archive, _version(tmp_path, "forty-four", 3))
+        assert _texts(archive) == {
+            "c1-0": "question",
+            "c1-1": "forty-four",
+            "c1-1#rev-2": "forty-three",
+            "c1-1#rev-3": "forty-two",
+        }
+
+
+def test_revisions_of_a_long_conversation_are_numbered_in_linear_time(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review R4 #3: each revision made looked through every message of the conversation and
+    # of the copy, twice (4.69 s for 3,000 messages all changed). Counted, not timed: how
+    # often a source id is asked whether it names a revision.
+    n = 200
+    for v, tag in enumerate(("", " (edited)")):
+        texts = [f"turn {i}{tag}" for i in range(n)]
+        ingest(archive, chatgpt_chats(tmp_path / f"{v}.zip", {"c1": ("Long", texts)}, 1.7e9 + v))
+    asked = 0
+    real = archive_module.revision_of
+
+    def counted(source_id: str) -> str | None:
+        nonlocal asked
+        asked += 1
+        return real(source_id)
+
+    monkeypatch.setattr(archive_module, "revision_of", counted)
+    texts = [f"turn {i} (again)" for i in range(n)]
+    ingest(archive, chatgpt_chats(tmp_path / "2.zip", {"c1": ("Long", texts)}, 1.7e9 + 2))
+    assert _texts(archive)["c1-0#rev-2"] == "turn 0 (edited)"
+    assert asked < 10 * n, asked  # 7 n now; quadratic before (280,600 for n = 200)
+
+
+def test_reparse_recounts_without_the_revision(tmp_path: Path) -> None:
+    # reparse writes through the import (Archive.add_conversation, again): its counts are
+    # models.thread_counts's, the revision left out.
+    for n, answer in enumerate(("forty-two", "forty-three")):
+        assert run("import", str(_version(tmp_path, answer, n))).exit_code == 0
+    result = run("reparse", "--all")
+    assert result.exit_code == 0, result.output
+    stats = json.loads(run("stats", "--json").stdout)
+    assert stats["messages"] == 2 and stats["branched_conversations"] == 0
