@@ -216,7 +216,7 @@ def test_wordllama_without_its_weights_falls_back_to_words(
     empty = types.SimpleNamespace(
         __file__=str(tmp_path / "wordllama" / "__init__.py"), WordLlama=wordllama.WordLlama
     )
-    monkeypatch.setattr(embeddings, "_import_wordllama", lambda: empty)
+    monkeypatch.setattr(embeddings, "import_wordllama", lambda module="wordllama": empty)
     told: list[str] = []
     assert isinstance(embeddings.choose(None, notice=told.append), embeddings.LexicalEmbedder)
     assert "cannot be loaded" in told[0] and "comparing words, not meaning" in told[0]
