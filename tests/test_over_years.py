@@ -85,6 +85,25 @@ def test_the_library_refuses_it_with_its_own_error(newer: Path) -> None:
         open_archive(newer, create=False)
 
 
+def test_an_unknown_step_numbered_below_the_newest_is_from_a_development_build(
+    newer: Path,
+) -> None:
+    """Review R5-1: a step no release has (a branch build's, renamed before it landed, as
+    m010_glued_words became m012_glued_words) is not from a newer freehold: no upgrade opens
+    it, so the line says where it came from and to restore a backup made before."""
+    path = newer / "archive.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM _freehold_migrations WHERE name = ?", (NEWER_STEP,))
+        db.execute("INSERT INTO _freehold_migrations VALUES ('m013_x', '2026-12-01')")
+    code, out, err = _invoke(newer, "stats")
+    assert code != 0 and out == ""
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, err
+    assert str(path) in errors[0] and "m013_x" in errors[0]
+    assert "development build" in errors[0] and "backup" in errors[0]
+    assert "upgrade freehold" not in errors[0]
+
+
 def test_user_version_counts_the_steps_for_other_tools(tmp_path: Path) -> None:
     with open_archive(tmp_path / "home"):
         pass
