@@ -7,6 +7,9 @@ test checks that every table is documented there.
 An archive that names a step this freehold does not know was updated by a newer freehold: it is
 refused (``NewerArchiveError``), for reading too, before anything is written — this one would
 leave what the newer one keeps (an index, a column) out of date, and read less than it holds.
+An unknown step numbered at or below this freehold's newest is a development build's (a branch's
+step renamed before it landed, as ``m010_glued_words`` became ``m012_glued_words``): no release
+knows it, so the same refusal says to restore a backup made before that build opened it.
 Each step also writes the number of steps the archive has seen into ``PRAGMA user_version``,
 in its own transaction, so that other tools can tell the format without reading freehold's
 table (``m016_format_in_user_version`` brings the archives made before to it).
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import sys
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -101,14 +105,30 @@ def migrate(
 
 
 def _refuse_newer(db: sqlite3.Connection, done: set[str]) -> None:
-    """A step this freehold does not know: a newer one updated the archive (module docstring)."""
+    """A step this freehold does not know: a newer one updated the archive, or a development
+    build whose step no release has (module docstring)."""
     unknown = sorted(done - {name for name, _ in MIGRATIONS})
-    if unknown:
+    if not unknown:
+        return
+    newest = max(_number(name) for name, _ in MIGRATIONS)
+    built = [name for name in unknown if _number(name) <= newest]
+    if built:
         raise NewerArchiveError(
-            f"{_path(db)}: updated by a newer freehold (format step {unknown[-1]}, unknown to this "
-            "one) — upgrade freehold to open it; this version could misread it or leave it "
-            "half-updated"
+            f"{_path(db)}: updated by a development build of freehold (format step "
+            f"{built[-1]}, which no release has) — only that build opens it; restore a backup "
+            "made before it opened the archive (`freehold backup restore`, see docs/backups.md)"
         )
+    raise NewerArchiveError(
+        f"{_path(db)}: updated by a newer freehold (format step {unknown[-1]}, unknown to this "
+        "one) — upgrade freehold to open it; this version could misread it or leave it "
+        "half-updated"
+    )
+
+
+def _number(name: str) -> int:
+    """A step's number: ``m013_file_names`` is 13; a name without one comes after every step."""
+    digits = name[1:].partition("_")[0]
+    return int(digits) if name.startswith("m") and digits.isdigit() else sys.maxsize
 
 
 def _refuse_older(db: sqlite3.Connection, needed: list[str]) -> None:
