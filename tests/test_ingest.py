@@ -451,6 +451,60 @@ def test_an_interrupted_import_reports_what_it_committed(
     assert "the import stopped: SIGINT received" in report["problems"][-1]["what"]
 
 
+def _report_and_held(archive: Archive) -> tuple[dict[str, Any], int]:
+    report = json.loads(archive.db.execute("SELECT report FROM sources").fetchone()[0])
+    return report, archive.db.execute("SELECT count(*) FROM conversations").fetchone()[0]
+
+
+def test_a_stop_just_after_a_commit_keeps_the_batch_counted(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review R5-2: a signal that lands after a batch's COMMIT, before its counts were added,
+    found no transaction to undo, and the report lost what the archive held (3 held, 1 new)."""
+    monkeypatch.setattr(ingest_module, "_BATCH_CONVERSATIONS", 2)
+    real = Archive.commit
+    calls = []
+
+    def stopped_after_the_second_batch(self: Archive) -> None:
+        real(self)
+        calls.append(1)
+        if len(calls) == 3:  # the source row's, the first batch's, the second batch's
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Archive, "commit", stopped_after_the_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(archive, export_zip(tmp_path / "five.zip", [basic(f"c{n}") for n in range(5)]))
+    report, held = _report_and_held(archive)
+    assert held == 3  # user.json and c0, c1 and c2 committed; c3 and c4 never begun
+    assert report["conversations"]["new"] == report["conversations"]["read"] == held
+
+
+def test_a_batch_sqlite_rolled_back_itself_is_not_counted(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No transaction open is not proof of a COMMIT: an error SQLite answers by rolling the
+    transaction back itself (a full disk; here ON CONFLICT ROLLBACK) leaves none either."""
+    monkeypatch.setattr(ingest_module, "_BATCH_CONVERSATIONS", 2)
+    real = Archive.add_conversation
+    calls = []
+
+    def rolled_back_in_the_third_batch(self: Archive, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 5:  # c4; c3 is written and counted in the same batch
+            self.db.execute(
+                "INSERT OR ROLLBACK INTO _freehold_migrations SELECT * FROM "
+                "_freehold_migrations LIMIT 1"
+            )
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Archive, "add_conversation", rolled_back_in_the_third_batch)
+    with pytest.raises(sqlite3.IntegrityError):
+        ingest(archive, export_zip(tmp_path / "five.zip", [basic(f"c{n}") for n in range(5)]))
+    report, held = _report_and_held(archive)
+    assert held == 3
+    assert report["conversations"]["new"] == report["conversations"]["read"] == held
+
+
 # -- kill -9 in the middle of an import ------------------------------------------------------------
 
 _IMPORT = """
