@@ -911,6 +911,7 @@ class Archive:
             raise
         self.db.damaged = _RESTORE  # open: a damaged page met from now on is told so
         self._next_message_id = 0
+        self._committing = False  # ``committed``
         self._fts_pending: list[tuple[int, str]] = []
         # Messages whose links were written, for their rows in messages_files_fts: new ones
         # (``_flush``) and those linked again (``_link_attachments``).
@@ -998,6 +999,7 @@ class Archive:
         that rewrites a big table (a migration) would hold the whole table in memory.
         """
         self.db.execute("PRAGMA temp_store=MEMORY")
+        self._committing = False
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except BaseException:  # busy (a StorageError), or stopped while it waited
@@ -1008,8 +1010,21 @@ class Archive:
     def commit(self) -> None:
         self._flush()
         self._index_pending()
-        self.db.execute("COMMIT")
+        self._committing = True
+        try:
+            self.db.execute("COMMIT")
+        except BaseException:
+            self._committing = False
+            raise
         self.db.execute("PRAGMA temp_store=DEFAULT")
+
+    def committed(self) -> bool:
+        """Whether the transaction begun last was committed: its ``COMMIT`` ran and returned,
+        and none is open. True also when a signal lands just after the ``COMMIT``, before the
+        code that called it goes on; false when SQLite rolled it back itself (an error it
+        answers so: a full disk, ON CONFLICT ROLLBACK), though no transaction is open then
+        either. What depends on a transaction's outcome asks this, not ``in_transaction``."""
+        return self._committing and not self.db.in_transaction
 
     def rollback(self) -> None:
         self._fts_pending.clear()

@@ -214,24 +214,28 @@ class Batch:
             self.archive.rollback()
         else:
             self.archive.commit()
-        counts, rows = self._taken()
-        self.report.add(counts)
-        if self._rows_into is not None:
-            self._rows_into += rows
+        self._settle(kept=True)
 
     def rollback(self) -> None:
-        """Undo the writes; of what was counted, only the problems seen stay."""
+        """Undo the writes; of what was counted, only the problems seen stay. A stop that
+        lands after the batch's ``COMMIT`` (``Archive.committed``) finds nothing to undo: its
+        counts are added as ``commit`` adds them, so the report counts what the archive holds."""
+        kept = self.archive.committed()
         self.archive.rollback()
-        seen = self.seen
-        self._taken()
+        self._settle(kept=kept)
+
+    def _settle(self, *, kept: bool) -> None:
+        """The batch's counts into the report (all when ``kept``; else only the problems seen),
+        the batch emptied for the next one."""
+        counts, rows, seen = self.counts, self.rows, self.seen
+        self.counts, self.rows, self.seen = ImportReport(self.report.path), [], []
+        if kept:
+            self.report.add(counts)
+            if self._rows_into is not None:
+                self._rows_into += rows
+            return
         for problem in seen:
             self.report.problem(problem)
-
-    def _taken(self) -> tuple[ImportReport, list[dict[str, Any]]]:
-        """What the batch counted, the batch emptied for the next one."""
-        taken = self.counts, self.rows
-        self.counts, self.rows, self.seen = ImportReport(self.report.path), [], []
-        return taken
 
 
 def detect_importer(path: Path) -> Any:
