@@ -505,6 +505,36 @@ def test_a_batch_sqlite_rolled_back_itself_is_not_counted(
     assert report["conversations"]["new"] == report["conversations"]["read"] == held
 
 
+def test_a_rolled_back_batch_brings_nothing_back_upstream(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review R5-3: the archive remembered that a batch it rolled back brought a flagged
+    conversation back: the failed import's report counted it in back_upstream and its end
+    cleared the flag, though nothing of that batch was kept."""
+    ingest(archive, export_zip(tmp_path / "a.zip", [basic(f"c{n}") for n in range(4)]))
+    ingest(archive, export_zip(tmp_path / "b.zip", [basic(f"c{n}") for n in range(3)]))
+    assert archive.stats()["gone_upstream"] == 1  # c3
+    monkeypatch.setattr(ingest_module, "_BATCH_CONVERSATIONS", 2)
+    real = Archive.add_conversation
+    calls = []
+
+    def stopped_in_the_third_batch(self: Archive, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 5:  # c4; c3, flagged, is written in the same batch
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Archive, "add_conversation", stopped_in_the_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(archive, export_zip(tmp_path / "c.zip", [basic(f"c{n}") for n in range(5)]))
+    report = json.loads(
+        archive.db.execute("SELECT report FROM sources ORDER BY id DESC").fetchone()[0]
+    )
+    assert report["conversations"]["unchanged"] == 3  # c0, c1, c2 committed
+    assert report["back_upstream"] == 0
+    assert archive.stats()["gone_upstream"] == 1  # c3 still flagged
+
+
 # -- kill -9 in the middle of an import ------------------------------------------------------------
 
 _IMPORT = """
