@@ -925,6 +925,9 @@ class Archive:
         self._back: dict[int, set[str]] = {}
         # Imports that stored a raw version: their kept files convert it again (``reparse``).
         self._raw_from: set[int] = set()
+        # What the open transaction added to the three memories above: its rollback forgets
+        # it (``_remember``), so an import's end acts on what was committed only.
+        self._remembered: list[tuple[set[Any], Any]] = []
 
     def _unusable(self, error: sqlite3.DatabaseError) -> ArchiveError:
         return ArchiveError(
@@ -1000,6 +1003,7 @@ class Archive:
         """
         self.db.execute("PRAGMA temp_store=MEMORY")
         self._committing = False
+        self._remembered.clear()
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except BaseException:  # busy (a StorageError), or stopped while it waited
@@ -1027,6 +1031,10 @@ class Archive:
         return self._committing and not self.db.in_transaction
 
     def rollback(self) -> None:
+        if not self.committed():  # a stop just after the COMMIT keeps what it committed
+            for memory, item in self._remembered:
+                memory.discard(item)
+        self._remembered.clear()
         self._fts_pending.clear()
         self._links_new.clear()
         self._links_again.clear()
@@ -1202,7 +1210,7 @@ class Archive:
         if aside is not None:
             why, older = aside
             if older:
-                self._older.add(source_id)
+                self._remember(self._older, source_id)
             return self._add_aside(ready, source_id, row, why)
         shown = self._local_leaf(row[4]) if local else None
         revisions = _revising(row, ready)
@@ -1279,7 +1287,15 @@ class Archive:
         The same for an unchanged copy, a re-read and an update: the UPDATE keeps the stored
         flag (``coalesce``), so an old export read again by a newer importer un-flags nothing."""
         if flagged is not None and conv.gone_upstream_at is None:
-            self._back.setdefault(source_id, set()).add(cid)
+            self._remember(self._back.setdefault(source_id, set()), cid)
+
+    def _remember(self, memory: set[Any], item: Any) -> None:
+        """Add ``item`` to one of the per-import memories (``_older``, ``_back``,
+        ``_raw_from``) for the open transaction: its rollback forgets it again, as it undoes
+        the rows that made it true (``rollback``)."""
+        if item not in memory:
+            memory.add(item)
+            self._remembered.append((memory, item))
 
     def _redigest(self, cid: str) -> str:
         """The digest of conversation ``cid`` as stored, its local turns with it: what an import
@@ -1401,7 +1417,8 @@ class Archive:
         """Store raw versions (sha, conversation, import, data) the archive lacks; how many."""
         kept = self.db.executemany(_INSERT_RAW, rows).rowcount
         if kept > 0:
-            self._raw_from.update(row[2] for row in rows)
+            for row in rows:
+                self._remember(self._raw_from, row[2])
         return kept
 
     def _local_leaf(self, leaf: int | None) -> tuple[int, float | None] | None:
