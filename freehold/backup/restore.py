@@ -168,8 +168,10 @@ def _check(files: _Files, manifest: Manifest, where: str) -> dict[str, str]:
                 f"{where}: the restored archive fails integrity_check: {verdict}"
             )
         found = dict(snapshot.digests(db))
+        held = snapshot.held(db)
     finally:
         db.close()
+    _complete(held, manifest, where)
     stored = snapshot.read_digests(files.work / _DIGESTS)
     if found != stored:
         differ = sorted(k for k in stored.keys() | found.keys() if stored.get(k) != found.get(k))
@@ -177,6 +179,19 @@ def _check(files: _Files, manifest: Manifest, where: str) -> dict[str, str]:
             f"{where}: {len(differ)} conversation digests differ (first: {differ[0]})"
         )
     return stored
+
+
+def _complete(held: set[str], manifest: Manifest, where: str) -> None:
+    """Every stored file the restored archive holds is in the snapshot (the rule of stored
+    files, ``snapshot``); a snapshot made before freehold kept the rule may lack one."""
+    lacking = sorted(held - {entry.path for entry in manifest.files if entry.path})
+    if lacking:
+        more = f" and {len(lacking) - 1:,} more" if len(lacking) > 1 else ""
+        raise DamagedBackupError(
+            f"{where}: lacks {lacking[0]}{more}, which its archive holds (the file was gone "
+            "when the snapshot was made) — restore an earlier snapshot that holds it "
+            "(freehold backup list names them)"
+        )
 
 
 def _place(work: Path, to: Path, manifest: Manifest) -> None:
