@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sysconfig
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -46,6 +47,7 @@ __all__ = [
     "Folder",
     "Remote",
     "add",
+    "duplicates",
     "folder_path",
     "is_folder",
     "media",
@@ -99,6 +101,12 @@ def add(home: Path, name: str, url: str, offsite: bool | None = None) -> Destina
             "password or token: make a named rclone remote with `rclone config` (rclone keeps "
             f"the secret in its own config), then freehold backup add {name} REMOTE:PATH"
         )
+    for other in settings.load(home).destinations.values():
+        if same_place(url, other.url):
+            raise BackupError(
+                f"{name}: {credentials.masked(url)} is destination {other.name} already — the "
+                "same place is one copy, whatever its names; give another folder or remote"
+            )
     config = DestinationConfig(name, url, offsite)
     open_destination(config).ensure(create=True)
     settings.add_destination(home, name, url, offsite)
@@ -126,6 +134,21 @@ def same_place(one: str, other: str) -> bool:
         return folder_path(one).resolve() == folder_path(other).resolve()
     except (BackupError, OSError):
         return False
+
+
+def duplicates(configs: Iterable[DestinationConfig]) -> dict[str, str]:
+    """Each destination that is the same place as one listed before it (``same_place``) →
+    that one's name: one place is one copy, and two names writing there spoil each other's
+    checks (one's prune deletes the manifests the other wrote)."""
+    first: list[DestinationConfig] = []
+    found: dict[str, str] = {}
+    for config in configs:
+        earlier = next((f for f in first if same_place(config.url, f.url)), None)
+        if earlier is None:
+            first.append(config)
+        else:
+            found[config.name] = earlier.name
+    return found
 
 
 def media(config: DestinationConfig, home: Path) -> str:

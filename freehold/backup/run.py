@@ -40,7 +40,7 @@ from pyrage import x25519
 from freehold import _private
 from freehold.archive import ARCHIVE_NAME, now_iso
 from freehold.backup import crypto, snapshot
-from freehold.backup.destinations import Destination, media, open_destination
+from freehold.backup.destinations import Destination, duplicates, media, open_destination
 from freehold.backup.format import (
     MANIFEST_LIMIT,
     Chunk,
@@ -67,6 +67,7 @@ __all__ = [
     "locked",
     "offsite",
     "run",
+    "same_place_problem",
     "selected",
 ]
 
@@ -277,8 +278,11 @@ def _targets(
     recipients = age_recipients(home, settings)
     fingerprint = hashlib.sha256("\n".join(sorted(settings.recipients)).encode()).hexdigest()
     targets, failed = [], []
+    twins = duplicates(settings.destinations.values())
     for config in configs:
         try:
+            if config.name in twins:
+                raise BackupError(same_place_problem(config.name, twins[config.name]))
             if offsite(config, home) and not settings.kit_saved:
                 raise BackupError(
                     f"{config.name} is off site and the recovery kit is not confirmed saved — "
@@ -290,6 +294,13 @@ def _targets(
         except (FreeholdError, OSError) as error:
             failed.append(Sent(config.name, error=str(error)))
     return targets, failed
+
+
+def same_place_problem(name: str, first: str) -> str:
+    return (
+        f"{name} is the same place as {first} — one copy, whatever its names, and two names "
+        f"there spoil each other's checks: freehold backup remove {name}"
+    )
 
 
 def offsite(config: DestinationConfig, home: Path) -> bool:

@@ -279,6 +279,24 @@ def add(name: str, url: str, offsite: bool | None) -> None:
 
 
 @backup.command()
+@click.argument("name")
+def remove(name: str) -> None:
+    """Remove a destination: take it out of config.toml and forget its runs, snapshots and
+    chunk index here. The files at the destination stay; delete them yourself if they are
+    not wanted (another destination at the same place may still need them)."""
+    home = home_dir()
+    with running.locked(home):  # not while a run or prune writes there
+        config = settings.remove_destination(home, name)
+        if (home / "backup" / "state.sqlite").is_file():
+            state = open_state(home)
+            try:
+                state.forget_destination(name)
+            finally:
+                state.close()
+    tell(f"removed {name}: {masked(config.url)} — its files there stay, unused")
+
+
+@backup.command()
 @json_option
 def destinations(as_json: bool) -> None:
     """List the destinations: where, which medium, on or off site."""
