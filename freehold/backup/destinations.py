@@ -41,6 +41,7 @@ from freehold.backup import credentials, settings
 from freehold.backup.format import MARKER, MARKER_TEXT
 from freehold.backup.settings import DestinationConfig
 from freehold.errors import BackupError, DamagedBackupError
+from freehold.litter import is_litter
 
 __all__ = [
     "Destination",
@@ -230,7 +231,7 @@ class Folder:
                 f"{self.name}: no freehold backup at {self.root} — plug the disk in (or "
                 "mount it), or add the destination again"
             )
-        if self.root.is_dir() and any(self.root.iterdir()):
+        if self.root.is_dir() and any(not is_litter(p.name) for p in self.root.iterdir()):
             raise BackupError(
                 f"{self.name}: {self.root} holds other files and is not a freehold backup — "
                 "choose an empty or new folder"
@@ -333,7 +334,7 @@ class Remote:
         if create:
             self._rclone("mkdir", self.url)
         top = self._rclone("lsjson", "--no-mimetype", "--no-modtime", self.url)
-        names = {item["Path"] for item in orjson.loads(top)}
+        names = {item["Path"] for item in orjson.loads(top) if not is_litter(item["Path"])}
         if MARKER in names:
             return
         if not create:

@@ -455,3 +455,29 @@ def test_a_place_named_twice_by_hand_counts_once_and_remove_takes_the_name_out(
     assert cloud["last_run"] is None
     unknown = invoke("remove", "nas")
     assert unknown.exit_code == 1 and "no destination named nas" in unknown.output
+
+
+def test_what_finder_or_explorer_leaves_in_a_destination_is_a_note_not_a_problem(
+    home: Path, tmp_path: Path
+) -> None:
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    (usb / ".DS_Store").write_bytes(b"Bud1")  # Finder opened the new folder first
+    assert invoke("add", "usb", str(usb)).exit_code == 0
+    assert invoke("run").exit_code == 0
+    (usb / "packs" / ".DS_Store").write_bytes(b"Bud1")
+    (usb / "Thumbs.db").write_bytes(b"\xd0\xcf")
+    pack = next((usb / "packs").glob("*.age")).name
+    (usb / "packs" / f"._{pack}").write_bytes(b"\x00\x05\x16\x07")  # AppleDouble, on exFAT
+    clean = invoke("verify")
+    assert clean.exit_code == 0, clean.output
+    said = " ".join(clean.output.split())  # as the terminal wraps it
+    for litter in (".DS_Store", "packs/.DS_Store", "Thumbs.db", f"packs/._{pack}"):
+        assert f"{litter}: the operating system left it" in said
+    (usb / "holiday.jpg").write_bytes(b"\xff\xd8")
+    foreign = invoke("verify")
+    assert foreign.exit_code == 1
+    assert (
+        "foreign: holiday.jpg — not a freehold backup file: delete it if you put it there"
+        in " ".join(foreign.output.split())
+    )
