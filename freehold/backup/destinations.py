@@ -36,7 +36,7 @@ from typing import Protocol
 
 import orjson
 
-from freehold import _private
+from freehold import _private, storage
 from freehold.backup import credentials, settings
 from freehold.backup.format import MARKER, MARKER_TEXT
 from freehold.backup.settings import DestinationConfig
@@ -196,6 +196,12 @@ class Folder:
             raise DamagedBackupError(f"{self.name}: {path} is missing") from error
 
     def write(self, path: str, data: bytes) -> None:
+        try:
+            self._write(path, data)
+        except OSError as error:  # full, read-only: the one wording, naming the folder
+            raise storage.failure(error, self.root, place=True) from error
+
+    def _write(self, path: str, data: bytes) -> None:
         final = self.root / path
         _private.make_dirs(final.parent)  # 0700, like the destination's root
         with tempfile.NamedTemporaryFile(dir=final.parent, prefix=".tmp-", delete=False) as out:

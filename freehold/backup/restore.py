@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from freehold import _private
+from freehold import _private, storage
 from freehold.archive import ARCHIVE_NAME
 from freehold.backup import crypto, snapshot
 from freehold.backup.destinations import Destination
@@ -89,7 +89,8 @@ class _Files:
 
     def __init__(self, work: Path, manifest: Manifest, to: Path) -> None:
         self.work, self.to, self.handles = work, to, dict[str, IO[bytes]]()
-        with _making(to):
+        self.needs = manifest.size()
+        with _making(to, self.needs):
             for entry in manifest.entries():
                 path = self.path(entry)
                 _private.make_dirs(path.parent)
@@ -101,7 +102,7 @@ class _Files:
 
     def write(self, entry: FileEntry, offset: int, data: bytes) -> None:
         key = entry.path or _DIGESTS
-        with _making(self.to):  # a full disk, say
+        with _making(self.to, self.needs):  # a full disk, say
             handle = self.handles.get(key)
             if handle is None:
                 if len(self.handles) >= 64:
@@ -310,21 +311,23 @@ def _restore(
 
 
 @contextmanager
-def _making(to: Path) -> Iterator[None]:
+def _making(to: Path, needs: int | None = None) -> Iterator[None]:
     """An OS error while the target ``to`` is checked, made or written (a file where a folder
     must go, no permission, a full disk): one line naming it, not a traceback. Only the
     target's steps run inside: the destination's errors are its own."""
     try:
         yield
     except OSError as error:
-        raise TargetError(_unmade(to, error)) from error
+        raise TargetError(_unmade(to, error, needs)) from error
 
 
-def _unmade(to: Path, error: OSError) -> str:
+def _unmade(to: Path, error: OSError, needs: int | None = None) -> str:
     # os.path's tests answer False where Path's raise (a name too long, say)
     in_way = next((p for p in (to, *to.parents) if os.path.isfile(p)), None)
     if in_way is not None:
         why = f"{in_way} is a file, not a folder"
+    elif error.errno in storage.FULL | storage.NOT_WRITABLE:  # the storage's one wording
+        return f"cannot restore: {storage.failure(error, to, place=True, needs=needs)}"
     else:
         why = f"{error.strerror or error}" + (f": {error.filename}" if error.filename else "")
     return f"{to}: cannot restore there ({why}) — restore into a new or empty folder"

@@ -37,7 +37,7 @@ from typing import IO, Any
 
 from pyrage import x25519
 
-from freehold import _private
+from freehold import _private, storage
 from freehold.archive import ARCHIVE_NAME, now_iso
 from freehold.backup import crypto, snapshot
 from freehold.backup.destinations import Destination, duplicates, media, open_destination
@@ -256,8 +256,10 @@ def _guard(target: _Target, step: Callable[[], None]) -> None:
     """Run ``step`` for ``target``; a failure stops that destination only."""
     try:
         step()
-    except (FreeholdError, OSError) as error:
+    except FreeholdError as error:
         target.sent.error = str(error)
+    except OSError as error:
+        target.sent.error = str(storage.failure(error, target.dest.url, place=True))
 
 
 def _pieces(handle: IO[bytes], size: int) -> Iterator[bytes]:
