@@ -12,7 +12,6 @@ import pytest
 
 from freehold.backup import destinations
 from freehold.backup.run import run
-
 from tests.test_storage import freehold as storage_freehold
 
 from .conftest import Place, Templates, freehold
