@@ -20,7 +20,8 @@ latest, whatever it holds: finding that damage is its job.
 
 A drill restores the latest snapshot of a destination into a scratch folder and compares it
 with the live archive: every conversation of the snapshot must still be in the archive
-(changed since is expected; gone is not), every attachment must still be there.
+(changed since is expected; gone is not), every attachment and vault file must still be
+there, its bytes still those its name says.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from freehold import _private, storage
 from freehold.archive import ARCHIVE_NAME
 from freehold.backup import crypto, snapshot
 from freehold.backup.destinations import Destination
-from freehold.backup.format import Chunk, FileEntry, Manifest
+from freehold.backup.format import Chunk, FileEntry, Manifest, stored_fault
 from freehold.backup.run import listed_snapshots
 from freehold.backup.scratch import scratch
 from freehold.backup.state import State
@@ -362,6 +363,7 @@ class Drill:
     gone: list[str] = field(default_factory=list)  # in the snapshot, not in the archive
     newer: int = 0
     files_gone: list[str] = field(default_factory=list)
+    files_changed: list[str] = field(default_factory=list)  # live bytes not their name's
     error: str | None = None
 
 
@@ -389,9 +391,12 @@ def _compare(home: Path, restored: Restored, report: Drill) -> None:
     for top in ("blobs", "vault"):
         for path in sorted((restored.folder / top).glob("??/*")):
             relative = path.relative_to(restored.folder).as_posix()
-            if not (home / relative).is_file():
+            here = home / relative
+            if not here.is_file():
                 report.files_gone.append(relative)
-    report.ok = not report.gone and not report.files_gone
+            elif stored_fault(relative, _file_sha(here)) is not None:
+                report.files_changed.append(relative)
+    report.ok = not report.gone and not report.files_gone and not report.files_changed
 
 
 def drill(home: Path, dest: Destination, identity: crypto.Identity, state: State) -> Drill:
@@ -417,6 +422,7 @@ def drill(home: Path, dest: Destination, identity: crypto.Identity, state: State
         **detail,
         gone=report.gone[:20],
         files_gone=report.files_gone[:20],
+        files_changed=report.files_changed[:20],
         error=report.error,
     )
     return report

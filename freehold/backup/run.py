@@ -376,14 +376,16 @@ class _Refused(Exception):
 
 def _refusal(home: Path, faults: list[str], targets: list[_Target]) -> str:
     """The refusal: each file, and where its last good copy is."""
-    held = [f"{t.dest.name}: {t.previous}" for t in targets if t.previous]
-    where = (
-        f"put each back from the last snapshot made before it was lost ({'; '.join(held)}): "
-        f"freehold backup restore SNAPSHOT --from DESTINATION --to DIR, then copy DIR/<file> "
-        f"to {home}/<file>"
-        if held
-        else "no snapshot holds it yet: import again the export that brought it"
-    )
+    held = [t for t in targets if t.previous]
+    if held:
+        others = "".join(f"; or {t.previous} at {t.dest.name}" for t in held[1:])
+        where = (
+            f"put each back from the last snapshot made before it was lost: freehold backup "
+            f"restore {held[0].previous} --from {held[0].dest.name} --to DIR, then copy "
+            f"DIR/<file> to {home}/<file>{others}"
+        )
+    else:
+        where = "no snapshot holds them yet: import again the export that brought each"
     lines = "\n".join(f"  {fault}" for fault in faults)
     count = "1 stored file is" if len(faults) == 1 else f"{len(faults):,} stored files are"
     return (

@@ -22,7 +22,7 @@ from freehold.backup.state import open_state
 from freehold.backup.verify import verify
 from freehold.errors import BackupError, DamagedBackupError
 
-from .conftest import Place
+from .conftest import PASSPHRASE, Place, freehold
 from .test_hostile import _rewritten
 
 
@@ -45,7 +45,7 @@ def test_a_run_refuses_when_a_stored_attachment_is_gone_and_names_the_good_snaps
         run(home)
     path = blob.relative_to(home).as_posix()
     assert f"{path}: gone from the data folder" in str(refused.value)
-    assert f"usb: {good}" in str(refused.value)
+    assert f"freehold backup restore {good} --from usb --to DIR" in str(refused.value)
     assert _snapshots(folder) == [good]  # the good copy is still the latest, kept by prune
     state = open_state(home)
     try:
@@ -152,3 +152,18 @@ def test_a_restore_refuses_a_snapshot_that_lacks_a_file_its_archive_holds(
     assert back.snapshot == good
     assert [f"lacks {blob}" in s for s in back.skipped] == [True]
     assert (tmp_path / "two" / blob).is_file()
+
+
+def test_a_drill_names_a_live_file_changed_on_disk_and_the_snapshot_to_take_it_from(
+    home: Path, folder: Place
+) -> None:
+    destinations.add(home, "usb", folder.url, None)
+    good = run(home)[0].snapshot
+    blob = _blob(home)
+    blob.write_bytes(b"rot" + blob.read_bytes()[3:])
+    done = freehold("backup", "drill", home=home, check=False, FREEHOLD_PASSPHRASE=PASSPHRASE)
+    assert done.returncode == 1
+    said = " ".join(done.stdout.split())
+    assert "1 changed on disk" in said
+    assert f"changed on disk: {blob.relative_to(home).as_posix()}" in said
+    assert f"freehold backup restore {good} --from usb --to DIR" in said
