@@ -576,9 +576,10 @@ def _why(answer: Answer) -> str:
 
 
 def _gone_since(report: restoring.Drill) -> str:
+    changed = f", {len(report.files_changed)} changed on disk since" if report.files_changed else ""
     return (
         f"snapshot {report.snapshot}: {len(report.gone)} conversations and "
-        f"{len(report.files_gone)} attachments of it are gone from the archive"
+        f"{len(report.files_gone)} attachments of it are gone from the archive{changed}"
     )
 
 

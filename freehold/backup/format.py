@@ -64,6 +64,7 @@ __all__ = [
     "render_manifest",
     "snapshot_path",
     "snapshot_time",
+    "stored_fault",
 ]
 
 FORMAT = 1
@@ -92,6 +93,7 @@ _PROFILE = (
 _PATH = re.compile(
     rf"^(archive\.sqlite|(blobs|vault)/[0-9a-f]{{2}}/{_HEX64}|model-lifecycle\.toml|{_PROFILE})$"
 )
+_STORED = re.compile(rf"^(blobs|vault)/[0-9a-f]{{2}}/{_HEX64}$")
 _ID = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{4}$")
 _PACK = re.compile(r"^[0-9a-f]{32}$")
 
@@ -263,6 +265,9 @@ class _Parser:
             return entry
         if kind == "file":
             new = FileEntry(_match(_PATH, fields[1]), int(fields[2]), _hex(fields[3]))
+            fault = stored_fault(new.path or "", new.sha256)
+            if fault is not None:
+                raise ValueError(fault)
             manifest.files.append(new)
             return new
         if kind == "digests":
@@ -274,6 +279,19 @@ class _Parser:
 def path_allowed(path: str) -> bool:
     """Whether a snapshot may hold a file at ``path`` (relative to the data folder)."""
     return bool(_PATH.match(path))
+
+
+def stored_fault(path: str, sha256: str) -> str | None:
+    """Why the file at ``path`` with bytes of ``sha256`` breaks the rule of a stored file, or
+    None. The rule: a stored file (an attachment under ``blobs/``, an exit-plan export under
+    ``vault/``) is named by its content, ``ab/<sha256>``, so its SHA-256 is its name. Other
+    paths (the archive, profiles) have no such rule."""
+    if not _STORED.match(path):
+        return None
+    top = path.partition("/")[0]
+    if path == f"{top}/{sha256[:2]}/{sha256}":
+        return None
+    return f"{path}: its bytes do not hash to its name (they hash to {sha256[:12]}…)"
 
 
 def _match(pattern: re.Pattern[str], value: str) -> str:

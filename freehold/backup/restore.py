@@ -20,7 +20,8 @@ latest, whatever it holds: finding that damage is its job.
 
 A drill restores the latest snapshot of a destination into a scratch folder and compares it
 with the live archive: every conversation of the snapshot must still be in the archive
-(changed since is expected; gone is not), every attachment must still be there.
+(changed since is expected; gone is not), every attachment and vault file must still be
+there, its bytes still those its name says.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from freehold import _private
+from freehold import _private, storage
 from freehold.archive import ARCHIVE_NAME
 from freehold.backup import crypto, snapshot
 from freehold.backup.destinations import Destination
-from freehold.backup.format import Chunk, FileEntry, Manifest
+from freehold.backup.format import Chunk, FileEntry, Manifest, stored_fault
 from freehold.backup.run import listed_snapshots
 from freehold.backup.scratch import scratch
 from freehold.backup.state import State
@@ -89,7 +90,8 @@ class _Files:
 
     def __init__(self, work: Path, manifest: Manifest, to: Path) -> None:
         self.work, self.to, self.handles = work, to, dict[str, IO[bytes]]()
-        with _making(to):
+        self.needs = manifest.size()
+        with _making(to, self.needs):
             for entry in manifest.entries():
                 path = self.path(entry)
                 _private.make_dirs(path.parent)
@@ -101,7 +103,7 @@ class _Files:
 
     def write(self, entry: FileEntry, offset: int, data: bytes) -> None:
         key = entry.path or _DIGESTS
-        with _making(self.to):  # a full disk, say
+        with _making(self.to, self.needs):  # a full disk, say
             handle = self.handles.get(key)
             if handle is None:
                 if len(self.handles) >= 64:
@@ -168,8 +170,10 @@ def _check(files: _Files, manifest: Manifest, where: str) -> dict[str, str]:
                 f"{where}: the restored archive fails integrity_check: {verdict}"
             )
         found = dict(snapshot.digests(db))
+        held = snapshot.held(db)
     finally:
         db.close()
+    _complete(held, manifest, where)
     stored = snapshot.read_digests(files.work / _DIGESTS)
     if found != stored:
         differ = sorted(k for k in stored.keys() | found.keys() if stored.get(k) != found.get(k))
@@ -177,6 +181,19 @@ def _check(files: _Files, manifest: Manifest, where: str) -> dict[str, str]:
             f"{where}: {len(differ)} conversation digests differ (first: {differ[0]})"
         )
     return stored
+
+
+def _complete(held: set[str], manifest: Manifest, where: str) -> None:
+    """Every stored file the restored archive holds is in the snapshot (the rule of stored
+    files, ``snapshot``); a snapshot made before freehold kept the rule may lack one."""
+    lacking = sorted(held - {entry.path for entry in manifest.files if entry.path})
+    if lacking:
+        more = f" and {len(lacking) - 1:,} more" if len(lacking) > 1 else ""
+        raise DamagedBackupError(
+            f"{where}: lacks {lacking[0]}{more}, which its archive holds (the file was gone "
+            "when the snapshot was made) — restore an earlier snapshot that holds it "
+            "(freehold backup list names them)"
+        )
 
 
 def _place(work: Path, to: Path, manifest: Manifest) -> None:
@@ -295,21 +312,23 @@ def _restore(
 
 
 @contextmanager
-def _making(to: Path) -> Iterator[None]:
+def _making(to: Path, needs: int | None = None) -> Iterator[None]:
     """An OS error while the target ``to`` is checked, made or written (a file where a folder
     must go, no permission, a full disk): one line naming it, not a traceback. Only the
     target's steps run inside: the destination's errors are its own."""
     try:
         yield
     except OSError as error:
-        raise TargetError(_unmade(to, error)) from error
+        raise TargetError(_unmade(to, error, needs)) from error
 
 
-def _unmade(to: Path, error: OSError) -> str:
+def _unmade(to: Path, error: OSError, needs: int | None = None) -> str:
     # os.path's tests answer False where Path's raise (a name too long, say)
     in_way = next((p for p in (to, *to.parents) if os.path.isfile(p)), None)
     if in_way is not None:
         why = f"{in_way} is a file, not a folder"
+    elif error.errno in storage.FULL | storage.NOT_WRITABLE:  # the storage's one wording
+        return f"cannot restore: {storage.failure(error, to, place=True, needs=needs)}"
     else:
         why = f"{error.strerror or error}" + (f": {error.filename}" if error.filename else "")
     return f"{to}: cannot restore there ({why}) — restore into a new or empty folder"
@@ -344,6 +363,7 @@ class Drill:
     gone: list[str] = field(default_factory=list)  # in the snapshot, not in the archive
     newer: int = 0
     files_gone: list[str] = field(default_factory=list)
+    files_changed: list[str] = field(default_factory=list)  # live bytes not their name's
     error: str | None = None
 
 
@@ -371,9 +391,12 @@ def _compare(home: Path, restored: Restored, report: Drill) -> None:
     for top in ("blobs", "vault"):
         for path in sorted((restored.folder / top).glob("??/*")):
             relative = path.relative_to(restored.folder).as_posix()
-            if not (home / relative).is_file():
+            here = home / relative
+            if not here.is_file():
                 report.files_gone.append(relative)
-    report.ok = not report.gone and not report.files_gone
+            elif stored_fault(relative, _file_sha(here)) is not None:
+                report.files_changed.append(relative)
+    report.ok = not report.gone and not report.files_gone and not report.files_changed
 
 
 def drill(home: Path, dest: Destination, identity: crypto.Identity, state: State) -> Drill:
@@ -399,6 +422,7 @@ def drill(home: Path, dest: Destination, identity: crypto.Identity, state: State
         **detail,
         gone=report.gone[:20],
         files_gone=report.files_gone[:20],
+        files_changed=report.files_changed[:20],
         error=report.error,
     )
     return report

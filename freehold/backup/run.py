@@ -14,7 +14,11 @@ changes (a partner's key added), the next run sends every chunk again, so each r
 every pack the new snapshot needs (the old packs stay until ``prune`` finds them unneeded).
 
 A destination that fails (unreachable, full, refused) is reported and the others go on; a
-run succeeds only where its manifest was written. Off-site destinations wait until the
+run succeeds only where its manifest was written. A snapshot that would break the rule of
+stored files (``snapshot``: a stored file's SHA-256 is its name, every file the archive holds
+is in the snapshot) is refused at every destination and named, file by file, with the
+snapshot that still holds them: a snapshot lacking a file never stands beside, and so never
+outlives after a prune, the last good copy of it. Off-site destinations wait until the
 recovery kit is confirmed saved (``freehold backup init``).
 """
 
@@ -33,10 +37,10 @@ from typing import IO, Any
 
 from pyrage import x25519
 
-from freehold import _private
+from freehold import _private, storage
 from freehold.archive import ARCHIVE_NAME, now_iso
 from freehold.backup import crypto, snapshot
-from freehold.backup.destinations import Destination, media, open_destination
+from freehold.backup.destinations import Destination, duplicates, media, open_destination
 from freehold.backup.format import (
     MANIFEST_LIMIT,
     Chunk,
@@ -48,6 +52,7 @@ from freehold.backup.format import (
     pack_path,
     render_manifest,
     snapshot_path,
+    stored_fault,
 )
 from freehold.backup.scratch import scratch
 from freehold.backup.settings import BackupSettings, DestinationConfig, config_path, load
@@ -62,6 +67,7 @@ __all__ = [
     "locked",
     "offsite",
     "run",
+    "same_place_problem",
     "selected",
 ]
 
@@ -209,6 +215,7 @@ class _Pass:
 
     def __init__(self, targets: list[_Target], tick: Tick | None, total: int) -> None:
         self.targets, self.tick, self.total, self.done = targets, tick, total, 0
+        self.faults: list[str] = []  # stored files whose bytes are not their name's
 
     def live(self) -> list[_Target]:
         return [t for t in self.targets if t.sent.error is None]
@@ -225,6 +232,9 @@ class _Pass:
         for target in self.live():  # the bytes read, not the size listed: a file replaced
             entry = target.entries[-1]  # since (a rename) is recorded as it was read
             entry.size, entry.sha256 = size, whole.hexdigest()
+        fault = stored_fault(source.path or "", whole.hexdigest())
+        if fault is not None:
+            self.faults.append(fault + " (changed on disk)")
 
     def _chunk(self, piece: bytes) -> None:
         sha = hashlib.sha256(piece).hexdigest()
@@ -246,8 +256,10 @@ def _guard(target: _Target, step: Callable[[], None]) -> None:
     """Run ``step`` for ``target``; a failure stops that destination only."""
     try:
         step()
-    except (FreeholdError, OSError) as error:
+    except FreeholdError as error:
         target.sent.error = str(error)
+    except OSError as error:
+        target.sent.error = str(storage.failure(error, target.dest.url, place=True))
 
 
 def _pieces(handle: IO[bytes], size: int) -> Iterator[bytes]:
@@ -268,8 +280,11 @@ def _targets(
     recipients = age_recipients(home, settings)
     fingerprint = hashlib.sha256("\n".join(sorted(settings.recipients)).encode()).hexdigest()
     targets, failed = [], []
+    twins = duplicates(settings.destinations.values())
     for config in configs:
         try:
+            if config.name in twins:
+                raise BackupError(same_place_problem(config.name, twins[config.name]))
             if offsite(config, home) and not settings.kit_saved:
                 raise BackupError(
                     f"{config.name} is off site and the recovery kit is not confirmed saved — "
@@ -281,6 +296,13 @@ def _targets(
         except (FreeholdError, OSError) as error:
             failed.append(Sent(config.name, error=str(error)))
     return targets, failed
+
+
+def same_place_problem(name: str, first: str) -> str:
+    return (
+        f"{name} is the same place as {first} — one copy, whatever its names, and two names "
+        f"there spoil each other's checks: freehold backup remove {name}"
+    )
 
 
 def offsite(config: DestinationConfig, home: Path) -> bool:
@@ -317,8 +339,14 @@ def _snapshot(
                 "machine's clock — set the clock right; or, if this machine did not write it, "
                 "take it away: freehold backup prune --forget-damaged"
             )
+    refused: BackupError | None = None
     if any(t.sent.error is None for t in targets):
-        _send(home, targets, manifest, mac_key, tick)
+        try:
+            _send(home, targets, manifest, mac_key, tick)
+        except _Refused as error:
+            refused = BackupError(_refusal(home, error.faults, targets))
+            for target in targets:
+                target.sent.error = target.sent.error or "refused: " + error.faults[0]
     for target in targets:
         sent = target.sent
         if sent.ok:
@@ -334,6 +362,36 @@ def _snapshot(
             chunks_kept=sent.chunks_kept,
             error=sent.error,
         )
+    if refused is not None:
+        raise refused
+
+
+class _Refused(Exception):
+    """The snapshot breaks the rule of stored files: ``faults`` names each file."""
+
+    def __init__(self, faults: list[str]) -> None:
+        super().__init__(faults[0])
+        self.faults = faults
+
+
+def _refusal(home: Path, faults: list[str], targets: list[_Target]) -> str:
+    """The refusal: each file, and where its last good copy is."""
+    held = [t for t in targets if t.previous]
+    if held:
+        others = "".join(f"; or {t.previous} at {t.dest.name}" for t in held[1:])
+        where = (
+            f"put each back from the last snapshot made before it was lost: freehold backup "
+            f"restore {held[0].previous} --from {held[0].dest.name} --to DIR, then copy "
+            f"DIR/<file> to {home}/<file>{others}"
+        )
+    else:
+        where = "no snapshot holds them yet: import again the export that brought each"
+    lines = "\n".join(f"  {fault}" for fault in faults)
+    count = "1 stored file is" if len(faults) == 1 else f"{len(faults):,} stored files are"
+    return (
+        f"no snapshot written: {count} not as the archive stored them (a snapshot without "
+        f"them could outlive their last good copy)\n{lines}\n{where}"
+    )
 
 
 def _send(
@@ -349,8 +407,12 @@ def _send(
             *snapshot.file_sources(home),
             snapshot.Source(None, digest_file, digest_file.stat().st_size),
         ]
+        gone = snapshot.lacking(copy, {s.path for s in sources if s.path})
         passing = _Pass(targets, tick, sum(s.size for s in sources))
         for source in sources:
             passing.file(source)
+        faults = [f"{path}: gone from the data folder" for path in gone] + passing.faults
+        if faults:
+            raise _Refused(faults)
     for target in passing.live():
         _guard(target, partial(target.finish, manifest, mac_key))

@@ -318,3 +318,21 @@ def add_destination(home: Path, name: str, url: str, offsite: bool | None) -> No
         destinations[name] = entry
 
     _edit(home, change)
+
+
+def remove_destination(home: Path, name: str) -> DestinationConfig:
+    """Take destination ``name`` out of config.toml; returns what it was."""
+    found = load(home).destinations.get(name)
+    if found is None:
+        known = ", ".join(load(home).destinations) or "none"
+        raise BackupError(f"no destination named {name} (there are: {known})")
+
+    def change(backup: Table) -> None:
+        destinations = backup["destinations"]
+        assert isinstance(destinations, dict)
+        del destinations[name]
+        if not destinations:
+            del backup["destinations"]
+
+    _edit(home, change)
+    return found

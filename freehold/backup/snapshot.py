@@ -13,6 +13,17 @@ rowid order, each row as the JSON array of its values, a BLOB as the hex SHA-256
 bytes; orjson writes it, as fast as SQLite reads the rows). The digests, one
 ``<id> <sha256>`` line per conversation in rowid order, are stored with the snapshot; a
 restore recomputes them from the restored archive, a drill from the live one.
+
+The files the archive *holds* are those it says it stored: ``blobs/ab/<sha256>`` for every
+row of ``attachments`` (a row is written only with the bytes, by the import that brought
+them) and ``vault/ab/<sha256>`` for every export ``exit_exports`` names. An attachment an
+export never brought has a link (``message_attachments``) without a SHA-256 and no row: it
+is counted missing by ``stats``, and is no loss. One rule holds every snapshot together
+(``format.stored_fault``, ``lacking``): a stored file's SHA-256 is its name, and every file
+the archive holds is in the snapshot. A run refuses to write a snapshot that breaks it (a
+file gone from the data folder, or changed on disk), so no snapshot ever replaces the last
+good copy with a bad one; the manifest parser refuses a stored file whose SHA-256 is not its
+name, and a restore (so a drill) refuses a snapshot whose archive holds a file it lacks.
 """
 
 from __future__ import annotations
@@ -37,6 +48,8 @@ __all__ = [
     "consistent_copy",
     "digests",
     "file_sources",
+    "held",
+    "lacking",
     "read_digests",
     "write_digests",
 ]
@@ -134,6 +147,27 @@ def read_digests(path: Path) -> dict[str, str]:
             cid, _, digest = line.strip().partition(" ")
             found[cid] = digest
     return found
+
+
+def held(db: sqlite3.Connection) -> set[str]:
+    """The stored files ``db`` says it holds (see the module docstring), as snapshot paths."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    found: set[str] = set()
+    for top, table in (("blobs", "attachments"), ("vault", "exit_exports")):
+        if table in tables:
+            for (sha,) in db.execute(f"SELECT DISTINCT sha256 FROM {table}"):
+                found.add(f"{top}/{sha[:2]}/{sha}")
+        # a name that is no SHA-256 cannot be a stored file's: it is in no snapshot's paths
+    return found
+
+
+def lacking(database: Path, paths: set[str]) -> list[str]:
+    """The stored files the archive at ``database`` holds that are not among ``paths``."""
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        return sorted(held(db) - paths)
+    finally:
+        db.close()
 
 
 def file_sources(home: Path) -> Iterator[Source]:

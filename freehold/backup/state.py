@@ -114,6 +114,13 @@ class State:
             [(destination, s) for s in snapshots],
         )
 
+    def forget_destination(self, destination: str) -> None:
+        """Everything kept about ``destination`` (it was removed): a later one given its
+        name starts with no runs, snapshots, chunks or cursor of the old one."""
+        with self.transaction():
+            for table in ("events", "written", "chunks", "cursor", "recipients"):
+                self.db.execute(f"DELETE FROM {table} WHERE destination=?", (destination,))
+
     def chunk(self, destination: str, sha256: str) -> Chunk | None:
         row = self.db.execute(
             "SELECT pack, offset, length FROM chunks WHERE destination=? AND sha256=?",

@@ -4,8 +4,11 @@ Read from this machine's state alone (no network): a status is cheap enough for 
 job and the web app. A destination counts as a copy while its last successful run is at most
 48 hours old. 3-2-1 is met with at least three copies (the archive itself is the first), on
 at least two kinds of media (this disk, another disk, remote storage) and at least one off
-site. The status fails (``ok`` false, and the command exits 1) when any destination has no
-successful run in 48 hours, when its last drill failed, or when there is no destination.
+site. A place is one copy whatever its names: a destination that is the same place as one
+before it (``destinations.duplicates``) is not counted, and is a problem. The status fails
+(``ok`` false, and the command exits 1) when any destination has no successful run in 48
+hours, when its last drill failed, when two names are one place, or when there is no
+destination.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from typing import Any
 
 from freehold.backup import schedule
 from freehold.backup.credentials import masked
-from freehold.backup.destinations import media
-from freehold.backup.run import offsite
+from freehold.backup.destinations import duplicates, media
+from freehold.backup.run import offsite, same_place_problem
 from freehold.backup.settings import DestinationConfig, load
 from freehold.backup.state import Event, State, open_state
 from freehold.errors import FreeholdError
@@ -92,7 +95,11 @@ def status(home: Path, now: datetime | None = None) -> Status:
         ]
     finally:
         state.close()
-    counted = [d for d in rows if d.current]
+    twins = duplicates(settings.destinations.values())
+    for row in rows:
+        if row.name in twins:
+            row.problems.append(same_place_problem(row.name, twins[row.name]))
+    counted = [d for d in rows if d.current and d.name not in twins]  # one place, one copy
     kinds = sorted({"this disk", *(d.media for d in counted)})
     offsite = any(d.offsite for d in counted)
     problems = [p for d in rows for p in d.problems]

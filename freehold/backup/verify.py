@@ -7,7 +7,8 @@ listed at its size; the packs read (all of them, or a sample) are decrypted and 
 in them is decompressed and checked against its SHA-256. A file that is neither the marker,
 a snapshot, nor a pack, or a pack that the identity cannot open and no snapshot needs, is
 *foreign*. A pack no snapshot needs but that the identity opens was left by an interrupted
-run: a note, and ``prune`` removes it.
+run: a note, and ``prune`` removes it. What an operating system leaves in a folder it shows
+(``.DS_Store``, ``Thumbs.db``, ``._`` files: ``freehold.litter``) is a note, not a problem.
 
 ``--sample PERCENT`` reads a window of the pack names (random hex, so a fair sample) that
 moves on by PERCENT of the name space each time, so every pack is read at least once every
@@ -44,6 +45,7 @@ from freehold.backup.run import listed_packs, listed_snapshots
 from freehold.backup.snapshot import chunk_size
 from freehold.backup.state import State
 from freehold.errors import BackupKeyError, DamagedBackupError
+from freehold.litter import is_litter
 
 __all__ = ["Problem", "Report", "check_pack", "open_manifest", "verify", "window"]
 
@@ -251,8 +253,17 @@ class _Verifier:
         for path in sorted(set(listing) - known):
             if path.rpartition("/")[2].startswith(".tmp-"):
                 self.report.notes.append(f"{path}: an interrupted write left it (prune removes it)")
+            elif is_litter(path):
+                self.report.notes.append(
+                    f"{path}: the operating system left it (Finder, Explorer), not a problem"
+                )
             else:
-                self.problem("foreign", path, "not a freehold backup file")
+                self.problem(
+                    "foreign",
+                    path,
+                    "not a freehold backup file: delete it if you put it there (the folder "
+                    "is for the backup alone)",
+                )
         indexed = self.state.indexed_packs(self.dest.name)
         for pack in sorted(set(packs) - wanted.keys()):
             try:

@@ -279,6 +279,24 @@ def add(name: str, url: str, offsite: bool | None) -> None:
 
 
 @backup.command()
+@click.argument("name")
+def remove(name: str) -> None:
+    """Remove a destination: take it out of config.toml and forget its runs, snapshots and
+    chunk index here. The files at the destination stay; delete them yourself if they are
+    not wanted (another destination at the same place may still need them)."""
+    home = home_dir()
+    with running.locked(home):  # not while a run or prune writes there
+        config = settings.remove_destination(home, name)
+        if (home / "backup" / "state.sqlite").is_file():
+            state = open_state(home)
+            try:
+                state.forget_destination(name)
+            finally:
+                state.close()
+    tell(f"removed {name}: {masked(config.url)} — its files there stay, unused")
+
+
+@backup.command()
 @json_option
 def destinations(as_json: bool) -> None:
     """List the destinations: where, which medium, on or off site."""
@@ -462,6 +480,20 @@ def restore(
     raise click.ClickException("no destination restores: " + "; ".join(errors))
 
 
+def _lost_files(report: restoring.Drill) -> None:
+    """Each stored file the drill found gone or changed, and where its good copy is."""
+    lost = [("gone", p) for p in report.files_gone] + [
+        ("changed on disk", p) for p in report.files_changed
+    ]
+    for what, path in lost[:20]:
+        out.print(f"  {what}: {path}")
+    if lost:
+        out.print(
+            f"  put each back from this snapshot: freehold backup restore {report.snapshot} "
+            f"--from {report.destination} --to DIR, then copy DIR/<file> into the data folder"
+        )
+
+
 @backup.command()
 @_from_option("Only this destination.")
 @_identity_options
@@ -487,7 +519,9 @@ def drill(
             f"conversations as live, {report.changed:,} changed since, {report.newer:,} newer "
             f"in the archive, {len(report.gone):,} gone from it, "
             f"{len(report.files_gone):,} attachments gone"
+            + (f", {len(report.files_changed):,} changed on disk" if report.files_changed else "")
         )
+        _lost_files(report)
     if not all(r.ok for r in reports):
         raise SystemExit(1)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from freehold import plugins
@@ -35,13 +35,12 @@ from freehold.importers import _diagnose
 from freehold.importers._common import export_problems
 from freehold.importers._safezip import ExportFiles, check_on_disk, lending
 from freehold.importers._skeleton import Claim, Export
+from freehold.litter import is_litter
 from freehold.models import Conversation, ExportInfo, Problem, Record
 
 __all__ = ["Part", "Plan", "plan"]
 
 _LISTED = 20  # left-out members named one by one; the rest are counted
-# Files an operating system leaves in folders and zips: never anyone's data.
-_JUNK = {".DS_Store", "Thumbs.db", "desktop.ini", ".localized"}
 
 
 @dataclass(frozen=True)
@@ -172,7 +171,7 @@ def _left_out(export: Export, free: list[str]) -> Iterator[Problem]:
     that may hold conversations (``_diagnose``: JSON, a database, an archive, damaged data) is
     lost, and makes the import fail: a file of conversations nobody recognised must not pass
     as a note."""
-    names = [n for n in free if PurePosixPath(n).name not in _JUNK and "__MACOSX/" not in n]
+    names = [n for n in free if not is_litter(n)]
     for name in names[:_LISTED]:
         found = _diagnose.member(export, name)
         todo = f" — {found.todo}" if found.todo != _diagnose.EXPECTED else ""

@@ -422,3 +422,62 @@ def test_init_refuses_to_keep_a_recipient_that_is_not_a_key(home: Path, tmp_path
         f"Error: {home / 'config.toml'}: backup.recipients: 'age1notakey' is not an age public key"
     )
     assert not kit.exists() and (home / "config.toml").read_bytes() == before
+
+
+def test_one_place_is_one_destination_whatever_its_names(home: Path, tmp_path: Path) -> None:
+    usb = tmp_path / "usb"
+    assert invoke("add", "usb", str(usb)).exit_code == 0
+    for other in (f"{usb}/", str(tmp_path / ".." / tmp_path.name / "usb")):
+        refused = invoke("add", "usb2", other)
+        assert refused.exit_code == 1 and "is destination usb already" in refused.output
+    assert [d["name"] for d in json.loads(invoke("destinations", "--json").output)] == ["usb"]
+
+
+def test_a_place_named_twice_by_hand_counts_once_and_remove_takes_the_name_out(
+    home: Path, tmp_path: Path
+) -> None:
+    usb = tmp_path / "usb"
+    invoke("add", "usb", str(usb))
+    settings.add_destination(home, "cloud", f"{usb}/", True)  # written before add refused it
+    ran = invoke("run")
+    assert ran.exit_code == 1
+    assert "cloud: FAILED — cloud is the same place as usb" in ran.output
+    found = json.loads(invoke("status", "--json").output)
+    assert found["copies"] == 2 and found["offsite"] is False and found["ok"] is False
+    assert any("freehold backup remove cloud" in p for p in found["problems"])
+    removed = invoke("remove", "cloud")
+    assert removed.exit_code == 0 and "removed cloud" in removed.output
+    assert [d["name"] for d in json.loads(invoke("destinations", "--json").output)] == ["usb"]
+    assert json.loads(invoke("status", "--json").output)["ok"] is True
+    assert invoke("add", "cloud", str(tmp_path / "elsewhere")).exit_code == 0
+    again = json.loads(invoke("status", "--json").output)  # the old cloud's runs are gone
+    cloud = next(d for d in again["destinations"] if d["name"] == "cloud")
+    assert cloud["last_run"] is None
+    unknown = invoke("remove", "nas")
+    assert unknown.exit_code == 1 and "no destination named nas" in unknown.output
+
+
+def test_what_finder_or_explorer_leaves_in_a_destination_is_a_note_not_a_problem(
+    home: Path, tmp_path: Path
+) -> None:
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    (usb / ".DS_Store").write_bytes(b"Bud1")  # Finder opened the new folder first
+    assert invoke("add", "usb", str(usb)).exit_code == 0
+    assert invoke("run").exit_code == 0
+    (usb / "packs" / ".DS_Store").write_bytes(b"Bud1")
+    (usb / "Thumbs.db").write_bytes(b"\xd0\xcf")
+    pack = next((usb / "packs").glob("*.age")).name
+    (usb / "packs" / f"._{pack}").write_bytes(b"\x00\x05\x16\x07")  # AppleDouble, on exFAT
+    clean = invoke("verify")
+    assert clean.exit_code == 0, clean.output
+    said = " ".join(clean.output.split())  # as the terminal wraps it
+    for litter in (".DS_Store", "packs/.DS_Store", "Thumbs.db", f"packs/._{pack}"):
+        assert f"{litter}: the operating system left it" in said
+    (usb / "holiday.jpg").write_bytes(b"\xff\xd8")
+    foreign = invoke("verify")
+    assert foreign.exit_code == 1
+    assert (
+        "foreign: holiday.jpg — not a freehold backup file: delete it if you put it there"
+        in " ".join(foreign.output.split())
+    )

@@ -15,14 +15,14 @@ import pytest
 from pyrage import x25519
 
 from freehold.backup import crypto, destinations, settings
-from freehold.backup.destinations import Destination, open_destination
+from freehold.backup.destinations import Destination, _last_words, open_destination
 from freehold.backup.restore import restore
 from freehold.backup.run import run
 from freehold.backup.state import open_state
 from freehold.backup.verify import Report, verify
 from freehold.errors import BackupKeyError, DamagedBackupError
 
-from .conftest import PASSPHRASE, Place, freehold
+from .conftest import PASSPHRASE, Place, _free_port, freehold
 
 TAMPERS = ["flip", "truncate", "delete", "foreign", "replay", "drop-snapshot"]
 
@@ -188,3 +188,33 @@ def test_a_wrong_passphrase_is_named(
     assert done.returncode == 1
     assert "wrong passphrase for the backup identity" in done.stderr
     assert not (tmp_path / "back").exists()
+
+
+def test_an_unreachable_remote_fails_alone_after_bounded_retries_with_rclone_s_whole_line(
+    home: Path, folder: Place, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An S3 endpoint where nothing listens (a server gone since it was added): rclone's own
+    line says how often it tried (2, not rclone's default 10 × 10, some 12 minutes a call)."""
+    for key, value in {
+        "TYPE": "s3",
+        "PROVIDER": "Rclone",
+        "ENDPOINT": f"http://127.0.0.1:{_free_port()}",
+        "ACCESS_KEY_ID": "k",
+        "SECRET_ACCESS_KEY": "s",
+    }.items():
+        monkeypatch.setenv(f"RCLONE_CONFIG_FHGONE_{key}", value)
+    destinations.add(home, "usb", folder.url, None)
+    settings.add_destination(home, "cloud", "fhgone:bucket/backup", True)
+    sent = {s.destination: s for s in run(home)}
+    assert sent["usb"].ok
+    error = sent["cloud"].error or ""
+    assert error.startswith("cloud: rclone lsjson failed: Failed to lsjson")
+    assert "exceeded maximum number of attempts, 2," in error
+    assert error.endswith("connection refused")
+
+
+def test_a_long_rclone_line_is_cut_at_a_word() -> None:
+    line = "2026/12/07 10:01:45 NOTICE: Failed: " + "error S3: " * 60 + "connection refused"
+    said = _last_words(line)
+    assert said.startswith("…error S3: ") and said.endswith(" connection refused")
+    assert len(said) <= 501

@@ -12,6 +12,7 @@ import pytest
 
 from freehold.backup import destinations
 from freehold.backup.run import run
+from tests.test_storage import freehold as storage_freehold
 
 from .conftest import Place, Templates, freehold
 
@@ -147,3 +148,42 @@ def test_reading_commands_make_no_data_folder(command: list[str], tmp_path: Path
     missing = tmp_path / "missing"
     freehold("backup", *command, home=missing, check=False)
     assert not missing.exists()
+
+
+def test_a_read_only_destination_is_the_storage_s_one_line_naming_the_folder(
+    home: Path, folder: Place
+) -> None:
+    """A read-only disk, as the kernel says it to a user without root's powers (``chmod``)."""
+    destinations.add(home, "usb", folder.url, None)
+    folder.backing.chmod(0o500)
+    try:
+        done = storage_freehold("backup", "run", unprivileged=True, home=home)
+    finally:
+        folder.backing.chmod(0o700)
+    assert done.returncode == 1
+    said = " ".join((done.stdout + done.stderr).split())
+    assert (
+        f"usb: FAILED — {folder.backing} is not writable (Permission denied) — make it "
+        "writable for you (or mount the disk read-write) and run again"
+    ) in said
+    assert "Errno" not in said and ".tmp-" not in said
+
+
+def test_a_restore_without_space_says_so_and_how_much_it_needs(
+    home: Path, folder: Place, templates: Templates, tmp_path: Path
+) -> None:
+    """A full disk is a file-size limit in the child (EFBIG, one of the storage's "full")."""
+    destinations.add(home, "usb", folder.url, None)
+    assert run(home)[0].ok
+    to = tmp_path / "back"
+    done = storage_freehold(
+        "backup", "restore", "latest", "--identity", str(templates.kit), "--to", str(to),
+        limit=200_000, home=home,
+    )  # fmt: skip
+    line = _one_line(done)
+    assert line.startswith(f"Error: cannot restore: no space left for {to} (File too large)")
+    files = [home / "archive.sqlite", *(home / "blobs").glob("??/*")]  # what it restores
+    needs = sum(f.stat().st_size for f in files) / 1e6
+    assert line.endswith(f"— it needs {needs:,.1f} MB: free space and run again")
+    assert "new or empty folder" not in line
+    assert not to.exists()
