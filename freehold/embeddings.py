@@ -69,7 +69,6 @@ from freehold.errors import (
     ArchiveError,
     ConfigError,
     FreeholdError,
-    ProviderError,
     StorageError,
 )
 
@@ -193,10 +192,14 @@ class OpenAIEmbedder:
                 "local, lexical, or provider:model for an OpenAI-compatible provider"
             )
         from freehold.providers.base import connect
+        from freehold.providers.openai import OpenAIProvider
 
+        provider = connect(settings)
+        if not isinstance(provider, OpenAIProvider):  # a plugin that took the kind's name
+            raise ConfigError(f"{config.path}: embedder {reference!r} is not OpenAI's SDK")
         self.name = str(ref)
         self._model = ref.model
-        self._provider = connect(settings)
+        self._provider = provider
         self._dim: int | None = None
 
     @property
@@ -206,22 +209,14 @@ class OpenAIEmbedder:
         return self._dim
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        import openai
-
-        settings = self._provider.config
-        client = openai.OpenAI(
-            api_key=self._provider.key(),
-            base_url=settings.base_url or "https://api.openai.com/v1",
-            max_retries=2,
-            timeout=openai.Timeout(settings.timeout, connect=settings.connect_timeout),
-        )
+        """Through the provider (``OpenAIProvider.embeddings``): its faults, redacted, are the
+        only error text; its client is closed after each call."""
         sent = [t if t.strip() else "." for t in texts]
         try:
-            with client:
-                reply = client.embeddings.create(model=self._model, input=sent)
-        except openai.OpenAIError as error:
-            raise ProviderError(f"{self.name}: embeddings failed: {error}") from None
-        vectors = np.array([item.embedding for item in reply.data], dtype=np.float32)
+            found = self._provider.embeddings(self._model, sent)
+        finally:
+            self._provider.close()
+        vectors = np.array(found, dtype=np.float32)
         self._dim = int(vectors.shape[1])
         vectors[[i for i, t in enumerate(texts) if not t.strip()]] = 0.0
         return _unit(vectors)
