@@ -85,6 +85,31 @@ def test_an_older_copy_of_the_archive_is_compared_again(
     assert meaning("sourdough", "--limit", "1")[0]["title"] == "Bread"
 
 
+def test_a_read_only_index_made_before_the_mark_is_searched(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    """Review R6-2: a store made before ``checked_mark`` (a mounted backup of an older
+    freehold's data folder) has no mark to compare; read only, it was refused as "built from
+    another archive" — every read-only archive ever indexed. Not yet marked, it is searched as
+    it was; writable, its next build compares every message once and marks it."""
+    run("import", str(an_export(tmp_path, "trip", TRIP, 1_700_000_000)))
+    meaning("Lisbon")
+    path = _isolated_home / embeddings.STORE_NAME
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("ALTER TABLE embedders DROP COLUMN checked_mark")  # as made before the mark
+    db.close()
+    lexical = embeddings.LexicalEmbedder()
+    with open_archive() as archive, embeddings.EmbeddingStore(path, read_only=True) as store:
+        report = embeddings.build(archive, store, lexical)
+        assert (report.stored, report.notice()) == (2, None)
+        hits = embeddings.search(archive, store, lexical, "Lisbon weekend", limit=1)
+        assert hits[0].title == "Trip"
+    with open_archive() as archive, embeddings.open_store(archive) as store:
+        assert embeddings.build(archive, store, lexical).full  # compared once, then marked
+        assert store.checked_source(store.embedder_id(lexical))[1].startswith("1 ")
+
+
 def test_a_model_that_changes_its_width_is_one_line(
     _isolated_home: Path, tmp_path: Path, wire: WireServer
 ) -> None:
