@@ -481,7 +481,7 @@ def _has_mark_column(db: sqlite3.Connection) -> bool:
 
 def _add_mark_column(db: sqlite3.Connection) -> None:
     """A store made before ``checked_mark`` gets it, empty: its next build compares every
-    message once (``_same_archive``)."""
+    message once (``_unmarked``)."""
     if not _has_mark_column(db):
         db.execute("ALTER TABLE embedders ADD COLUMN checked_mark TEXT NOT NULL DEFAULT ''")
 
@@ -577,13 +577,21 @@ def _mark(db: sqlite3.Connection, source: int) -> str:
     return f"{source} {row[0]} {row[1] or ''}" if row else ""
 
 
+def _unmarked(checked: int, mark: str) -> bool:
+    """A store made before ``checked_mark`` (the column added, empty, or absent where it is
+    read only): a full pass compared it with an import, but nothing says which archive's."""
+    return checked > 0 and not mark
+
+
 def _same_archive(archive: Archive, store: EmbeddingStore, eid: int) -> bool:
     """Whether the index holds this archive as it grew: the import its last full pass
     compared with is still there, unchanged, and no vector is for a message id above the
     archive's highest. Not so (the archive was made again, restored from a backup, or
-    copied from elsewhere beside this store), ids may name other messages now."""
+    copied from elsewhere beside this store), ids may name other messages now. A store not
+    yet marked (``_unmarked``) is taken as it was taken before the mark: a writable one is
+    compared in full at its next build (``build``), a read-only one searched as it is."""
     checked, mark = store.checked_source(eid)
-    if mark != _mark(archive.db, checked):
+    if mark != _mark(archive.db, checked) and not _unmarked(checked, mark):
         return False
     highest = archive.db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
     return store.highest(eid) <= int(highest)
@@ -605,7 +613,7 @@ def build(
     newer messages left out: ``BuildReport.notice``)."""
     started = time.monotonic()
     eid = store.embedder_id(embedder)
-    checked = store.checked_source(eid)[0]
+    checked, mark = store.checked_source(eid)
     same = _same_archive(archive, store, eid)
     if store.read_only:
         if not same:
@@ -616,7 +624,8 @@ def build(
         report.imports_unchecked = int(archive.db.execute(sql, (checked,)).fetchone()[0])
         return report
     source = int(archive.db.execute("SELECT coalesce(max(id), 0) FROM sources").fetchone()[0])
-    full = source > checked or not same  # not same: every message is compared, by digest
+    # not the same archive, or none said which (unmarked): every message compared, by digest
+    full = source > checked or not same or _unmarked(checked, mark)
     above = 0 if full else store.highest(eid)
     report = BuildReport(embedder.name, embedder.version, embedder.dim, full=full)
     total = int(
