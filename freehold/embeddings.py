@@ -23,12 +23,14 @@ digest of the text embedded, the vector as little-endian float16 bytes — numpy
 import may change a text. So are they when the archive is not the one the index was built
 from, or not as it was (made again, restored from a backup, copied beside the store: its ids
 may name other messages): the index keeps a mark of the last import it compared with (id,
-start time, file digest) and one vector id above the archive's highest also tells
-(``_same_archive``). Batches are committed as they are done, so a build cut short goes on
-where it stopped. A read-only store (a data folder on a read-only disk) is searched as it is:
-``build`` adds nothing and counts the newer messages it leaves out and the imports since its
-last full pass (whose changed texts it still searches by their earlier words), and every search
-by meaning says so (``BuildReport.notice``). Only user and assistant messages that are shown
+start time, file digest), and the message of the highest id it holds must be in the
+archive with the text it was embedded from (a vector id above the archive's highest, or chat
+turns that took ids again after a restore, also tell: ``_same_archive``). Batches are
+committed as they are done, so a build cut short goes on where it stopped. A read-only store
+(a data folder on a read-only disk) is searched as it is: ``build`` adds nothing and counts
+the newer messages it leaves out and the imports since its last full pass (whose changed
+texts it still searches by their earlier words), and every search by meaning says so
+(``BuildReport.notice``). Only user and assistant messages that are shown
 (not hidden) and hold text are embedded, their first ``EMBED_CHARS`` characters.
 
 ``search`` reads the vectors once per process (as float32: numpy has no fast float16 product,
@@ -351,6 +353,15 @@ class EmbeddingStore:
         row = self.db.execute("SELECT max(message_id) FROM vectors WHERE embedder_id=?", (eid,))
         return int(row.fetchone()[0] or 0)
 
+    def top(self, eid: int) -> tuple[int, bytes] | None:
+        """The highest message id embedded and its text's digest; None for none."""
+        row = self.db.execute(
+            "SELECT message_id, digest FROM vectors WHERE embedder_id=? "
+            "ORDER BY message_id DESC LIMIT 1",
+            (eid,),
+        ).fetchone()
+        return (int(row[0]), bytes(row[1])) if row else None
+
     def checked_source(self, eid: int) -> tuple[int, str]:
         """The last import a full pass compared with, and its mark (``_mark``)."""
         if not _has_mark_column(self.db):  # a read-only store made before the mark
@@ -593,8 +604,22 @@ def _same_archive(archive: Archive, store: EmbeddingStore, eid: int) -> bool:
     checked, mark = store.checked_source(eid)
     if mark != _mark(archive.db, checked) and not _unmarked(checked, mark):
         return False
-    highest = archive.db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
-    return store.highest(eid) <= int(highest)
+    return _holds_its_top(archive, store, eid)
+
+
+def _holds_its_top(archive: Archive, store: EmbeddingStore, eid: int) -> bool:
+    """Whether the message of the highest id the index holds is in the archive with the text
+    it was embedded from (one row each side). Chat turns make no ``sources`` row and ids are
+    given again after a restore, so the mark alone passed an archive whose newest turns had
+    taken the ids of turns the index held (review R6-4); an archive whose highest id is
+    lower has no such message."""
+    top = store.top(eid)
+    if top is None:
+        return True
+    row = archive.db.execute(
+        f"SELECT substr(text, 1, {EMBED_CHARS}) FROM messages WHERE id=?", (top[0],)
+    ).fetchone()
+    return row is not None and _digest(row[0]) == top[1]
 
 
 def _digest(text: str) -> bytes:
