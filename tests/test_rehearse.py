@@ -210,6 +210,20 @@ def test_a_failed_candidate_is_asked_again_the_rest_is_cached(
     assert again["candidates"][1]["failed"] == 0 and again["candidates"][1]["refused"] == 3
 
 
+def test_an_empty_answer_is_asked_again(answers: Answers, wire: WireServer) -> None:
+    """Review R6-5a: a complete reply with no text scored as failed, but the cache reused
+    every reply not failed, so it was never asked again (a scheduled run under --fail-under
+    failed for ever) while the run said "they are asked again on the next run"."""
+    answers.by_model["model-b"] = lambda body: Script(text="")
+    first = _rehearse("--sample", "2")
+    assert first["candidates"][1]["failed_answers"] == 4 and first["candidates"][1]["score"] == 0
+    answers.by_model["model-b"] = lambda body: Script(text=REFUSAL)
+    wire.requests.clear()
+    again = _rehearse("--sample", "2")
+    assert {r.body["model"] for r in wire.requests} == {"model-b"} and len(wire.requests) == 4
+    assert again["candidates"][1]["failed_answers"] == 0 and again["candidates"][1]["refused"] == 2
+
+
 def test_failed_answers_are_counted_and_lower_the_score_tokens_over_those_that_answered(
     answers: Answers, _isolated_home: Path
 ) -> None:
