@@ -524,6 +524,33 @@ def test_the_web_app_lists_runs_and_shows_one(answers: Answers, _isolated_home: 
             assert "Répétitions" in french.text
 
 
+def test_the_web_page_counts_failed_answers_of_asked(
+    answers: Answers, _isolated_home: Path
+) -> None:
+    """Review R6-5b: the page's "Failed" column showed the prompts with no answer at all,
+    where the table and the HTML report say "answers failed 4 of 8"."""
+    from tests.web.conftest import start_server
+
+    count = iter(range(1000))
+    refused = Script(status=401, body={"error": {"type": "authentication_error", "message": "x"}})
+    answers.by_model["model-a"] = lambda body: (
+        refused if next(count) % 2 else Script(text=answers.original(body))
+    )
+    args = ("rehearse", "--candidates", "a:model-a", "--yes", "--sample", "4", "--json")
+    doc = orjson.loads(_invoke(*args, "--concurrency", "1").stdout)
+    assert (doc["candidates"][0]["failed"], doc["candidates"][0]["failed_answers"]) == (0, 4)
+    for server in start_server(_isolated_home):
+        with server.client() as client:
+            one = client.get(f"/rehearsals/{doc['run']['id']}")
+            french = client.get(
+                f"/rehearsals/{doc['run']['id']}", headers={"accept-language": "fr"}
+            )
+    row = re.search(r"<tr><td>a:model-a</td>(.*?)</tr>", one.text)
+    assert row is not None and row[1].endswith("<td>4 of 8</td>"), row
+    assert "<th>Answers failed</th>" in one.text
+    assert "<th>Réponses échouées</th>" in french.text and "<td>4 sur 8</td>" in french.text
+
+
 def test_no_rehearsal_yet_creates_nothing(answers: Answers, _isolated_home: Path) -> None:
     from tests.web.conftest import start_server
 
