@@ -23,12 +23,14 @@ digest of the text embedded, the vector as little-endian float16 bytes — numpy
 import may change a text. So are they when the archive is not the one the index was built
 from, or not as it was (made again, restored from a backup, copied beside the store: its ids
 may name other messages): the index keeps a mark of the last import it compared with (id,
-start time, file digest) and one vector id above the archive's highest also tells
-(``_same_archive``). Batches are committed as they are done, so a build cut short goes on
-where it stopped. A read-only store (a data folder on a read-only disk) is searched as it is:
-``build`` adds nothing and counts the newer messages it leaves out and the imports since its
-last full pass (whose changed texts it still searches by their earlier words), and every search
-by meaning says so (``BuildReport.notice``). Only user and assistant messages that are shown
+start time, file digest), and the message of the highest id it holds must be in the
+archive with the text it was embedded from (a vector id above the archive's highest, or chat
+turns that took ids again after a restore, also tell: ``_same_archive``). Batches are
+committed as they are done, so a build cut short goes on where it stopped. A read-only store
+(a data folder on a read-only disk) is searched as it is: ``build`` adds nothing and counts
+the newer messages it leaves out and the imports since its last full pass (whose changed
+texts it still searches by their earlier words), and every search by meaning says so
+(``BuildReport.notice``). Only user and assistant messages that are shown
 (not hidden) and hold text are embedded, their first ``EMBED_CHARS`` characters.
 
 ``search`` reads the vectors once per process (as float32: numpy has no fast float16 product,
@@ -69,7 +71,6 @@ from freehold.errors import (
     ArchiveError,
     ConfigError,
     FreeholdError,
-    ProviderError,
     StorageError,
 )
 
@@ -193,10 +194,14 @@ class OpenAIEmbedder:
                 "local, lexical, or provider:model for an OpenAI-compatible provider"
             )
         from freehold.providers.base import connect
+        from freehold.providers.openai import OpenAIProvider
 
+        provider = connect(settings)
+        if not isinstance(provider, OpenAIProvider):  # a plugin that took the kind's name
+            raise ConfigError(f"{config.path}: embedder {reference!r} is not OpenAI's SDK")
         self.name = str(ref)
         self._model = ref.model
-        self._provider = connect(settings)
+        self._provider = provider
         self._dim: int | None = None
 
     @property
@@ -206,22 +211,14 @@ class OpenAIEmbedder:
         return self._dim
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        import openai
-
-        settings = self._provider.config
-        client = openai.OpenAI(
-            api_key=self._provider.key(),
-            base_url=settings.base_url or "https://api.openai.com/v1",
-            max_retries=2,
-            timeout=openai.Timeout(settings.timeout, connect=settings.connect_timeout),
-        )
+        """Through the provider (``OpenAIProvider.embeddings``): its faults, redacted, are the
+        only error text; its client is closed after each call."""
         sent = [t if t.strip() else "." for t in texts]
         try:
-            with client:
-                reply = client.embeddings.create(model=self._model, input=sent)
-        except openai.OpenAIError as error:
-            raise ProviderError(f"{self.name}: embeddings failed: {error}") from None
-        vectors = np.array([item.embedding for item in reply.data], dtype=np.float32)
+            found = self._provider.embeddings(self._model, sent)
+        finally:
+            self._provider.close()
+        vectors = np.array(found, dtype=np.float32)
         self._dim = int(vectors.shape[1])
         vectors[[i for i, t in enumerate(texts) if not t.strip()]] = 0.0
         return _unit(vectors)
@@ -356,6 +353,15 @@ class EmbeddingStore:
         row = self.db.execute("SELECT max(message_id) FROM vectors WHERE embedder_id=?", (eid,))
         return int(row.fetchone()[0] or 0)
 
+    def top(self, eid: int) -> tuple[int, bytes] | None:
+        """The highest message id embedded and its text's digest; None for none."""
+        row = self.db.execute(
+            "SELECT message_id, digest FROM vectors WHERE embedder_id=? "
+            "ORDER BY message_id DESC LIMIT 1",
+            (eid,),
+        ).fetchone()
+        return (int(row[0]), bytes(row[1])) if row else None
+
     def checked_source(self, eid: int) -> tuple[int, str]:
         """The last import a full pass compared with, and its mark (``_mark``)."""
         if not _has_mark_column(self.db):  # a read-only store made before the mark
@@ -486,7 +492,7 @@ def _has_mark_column(db: sqlite3.Connection) -> bool:
 
 def _add_mark_column(db: sqlite3.Connection) -> None:
     """A store made before ``checked_mark`` gets it, empty: its next build compares every
-    message once (``_same_archive``)."""
+    message once (``_unmarked``)."""
     if not _has_mark_column(db):
         db.execute("ALTER TABLE embedders ADD COLUMN checked_mark TEXT NOT NULL DEFAULT ''")
 
@@ -582,16 +588,38 @@ def _mark(db: sqlite3.Connection, source: int) -> str:
     return f"{source} {row[0]} {row[1] or ''}" if row else ""
 
 
+def _unmarked(checked: int, mark: str) -> bool:
+    """A store made before ``checked_mark`` (the column added, empty, or absent where it is
+    read only): a full pass compared it with an import, but nothing says which archive's."""
+    return checked > 0 and not mark
+
+
 def _same_archive(archive: Archive, store: EmbeddingStore, eid: int) -> bool:
     """Whether the index holds this archive as it grew: the import its last full pass
     compared with is still there, unchanged, and no vector is for a message id above the
     archive's highest. Not so (the archive was made again, restored from a backup, or
-    copied from elsewhere beside this store), ids may name other messages now."""
+    copied from elsewhere beside this store), ids may name other messages now. A store not
+    yet marked (``_unmarked``) is taken as it was taken before the mark: a writable one is
+    compared in full at its next build (``build``), a read-only one searched as it is."""
     checked, mark = store.checked_source(eid)
-    if mark != _mark(archive.db, checked):
+    if mark != _mark(archive.db, checked) and not _unmarked(checked, mark):
         return False
-    highest = archive.db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
-    return store.highest(eid) <= int(highest)
+    return _holds_its_top(archive, store, eid)
+
+
+def _holds_its_top(archive: Archive, store: EmbeddingStore, eid: int) -> bool:
+    """Whether the message of the highest id the index holds is in the archive with the text
+    it was embedded from (one row each side). Chat turns make no ``sources`` row and ids are
+    given again after a restore, so the mark alone passed an archive whose newest turns had
+    taken the ids of turns the index held (review R6-4); an archive whose highest id is
+    lower has no such message."""
+    top = store.top(eid)
+    if top is None:
+        return True
+    row = archive.db.execute(
+        f"SELECT substr(text, 1, {EMBED_CHARS}) FROM messages WHERE id=?", (top[0],)
+    ).fetchone()
+    return row is not None and _digest(row[0]) == top[1]
 
 
 def _digest(text: str) -> bytes:
@@ -610,7 +638,7 @@ def build(
     newer messages left out: ``BuildReport.notice``)."""
     started = time.monotonic()
     eid = store.embedder_id(embedder)
-    checked = store.checked_source(eid)[0]
+    checked, mark = store.checked_source(eid)
     same = _same_archive(archive, store, eid)
     if store.read_only:
         if not same:
@@ -621,7 +649,8 @@ def build(
         report.imports_unchecked = int(archive.db.execute(sql, (checked,)).fetchone()[0])
         return report
     source = int(archive.db.execute("SELECT coalesce(max(id), 0) FROM sources").fetchone()[0])
-    full = source > checked or not same  # not same: every message is compared, by digest
+    # not the same archive, or none said which (unmarked): every message compared, by digest
+    full = source > checked or not same or _unmarked(checked, mark)
     above = 0 if full else store.highest(eid)
     report = BuildReport(embedder.name, embedder.version, embedder.dim, full=full)
     total = int(

@@ -210,6 +210,20 @@ def test_a_failed_candidate_is_asked_again_the_rest_is_cached(
     assert again["candidates"][1]["failed"] == 0 and again["candidates"][1]["refused"] == 3
 
 
+def test_an_empty_answer_is_asked_again(answers: Answers, wire: WireServer) -> None:
+    """Review R6-5a: a complete reply with no text scored as failed, but the cache reused
+    every reply not failed, so it was never asked again (a scheduled run under --fail-under
+    failed for ever) while the run said "they are asked again on the next run"."""
+    answers.by_model["model-b"] = lambda body: Script(text="")
+    first = _rehearse("--sample", "2")
+    assert first["candidates"][1]["failed_answers"] == 4 and first["candidates"][1]["score"] == 0
+    answers.by_model["model-b"] = lambda body: Script(text=REFUSAL)
+    wire.requests.clear()
+    again = _rehearse("--sample", "2")
+    assert {r.body["model"] for r in wire.requests} == {"model-b"} and len(wire.requests) == 4
+    assert again["candidates"][1]["failed_answers"] == 0 and again["candidates"][1]["refused"] == 2
+
+
 def test_failed_answers_are_counted_and_lower_the_score_tokens_over_those_that_answered(
     answers: Answers, _isolated_home: Path
 ) -> None:
@@ -508,6 +522,33 @@ def test_the_web_app_lists_runs_and_shows_one(answers: Answers, _isolated_home: 
             assert client.get("/rehearsals/99").status_code == 404
             french = client.get("/rehearsals", headers={"accept-language": "fr"})
             assert "Répétitions" in french.text
+
+
+def test_the_web_page_counts_failed_answers_of_asked(
+    answers: Answers, _isolated_home: Path
+) -> None:
+    """Review R6-5b: the page's "Failed" column showed the prompts with no answer at all,
+    where the table and the HTML report say "answers failed 4 of 8"."""
+    from tests.web.conftest import start_server
+
+    count = iter(range(1000))
+    refused = Script(status=401, body={"error": {"type": "authentication_error", "message": "x"}})
+    answers.by_model["model-a"] = lambda body: (
+        refused if next(count) % 2 else Script(text=answers.original(body))
+    )
+    args = ("rehearse", "--candidates", "a:model-a", "--yes", "--sample", "4", "--json")
+    doc = orjson.loads(_invoke(*args, "--concurrency", "1").stdout)
+    assert (doc["candidates"][0]["failed"], doc["candidates"][0]["failed_answers"]) == (0, 4)
+    for server in start_server(_isolated_home):
+        with server.client() as client:
+            one = client.get(f"/rehearsals/{doc['run']['id']}")
+            french = client.get(
+                f"/rehearsals/{doc['run']['id']}", headers={"accept-language": "fr"}
+            )
+    row = re.search(r"<tr><td>a:model-a</td>(.*?)</tr>", one.text)
+    assert row is not None and row[1].endswith("<td>4 of 8</td>"), row
+    assert "<th>Answers failed</th>" in one.text
+    assert "<th>Réponses échouées</th>" in french.text and "<td>4 sur 8</td>" in french.text
 
 
 def test_no_rehearsal_yet_creates_nothing(answers: Answers, _isolated_home: Path) -> None:

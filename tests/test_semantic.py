@@ -190,6 +190,31 @@ def test_a_configured_provider_embeds(home: Path, llmock: Any) -> None:
     ]
 
 
+def test_a_key_the_embeddings_endpoint_echoes_is_never_printed(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review R6-3: the embedder built its error from the SDK's text, unredacted, so a 401
+    quoting the key put it on the terminal and the web search page. Its errors are the
+    provider's own faults now: classified, one line, the key replaced. The key is not shaped
+    like one (no sk-), so only the provider's own key redaction can catch it."""
+    from tests.providers.servers import Script, WireServer
+
+    secret = "fh-secret-ABCDEF0123456789"
+    monkeypatch.setenv("EMB_KEY", secret)
+    body = {"error": {"message": "Incorrect API key provided: {key}", "code": "invalid_api_key"}}
+    with WireServer() as wire:
+        base = wire.base_url("openai")
+        _run("providers", "add", "emb", "--kind", "openai", "--base-url", base,
+             "--api-key-env", "EMB_KEY")  # fmt: skip
+        wire.embedding_faults.append(Script(status=401, body=body))
+        result = CliRunner().invoke(cli, ["search", "Lisbon", "--semantic", "--embedder", "emb:e1"])
+        assert wire.requests[0].headers["authorization"] == f"Bearer {secret}"  # it was sent
+    assert result.exit_code == 1
+    assert secret not in result.output
+    said = result.output.strip()
+    assert said.startswith("Error: emb: 401 auth:") and said.endswith("provided: [key]"), said
+
+
 def test_an_unknown_embedder_is_one_clear_line(home: Path) -> None:
     result = CliRunner().invoke(cli, ["search", "x", "--semantic", "--embedder", "nobody:model"])
     assert result.exit_code == 1

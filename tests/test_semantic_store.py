@@ -21,6 +21,7 @@ from freehold import embeddings
 from freehold.archive import ARCHIVE_NAME, open_archive
 from freehold.cli import cli
 from freehold.errors import StorageError
+from freehold.models import Message
 from tests.builders import chatgpt_chats
 from tests.providers.servers import WireServer
 
@@ -83,6 +84,59 @@ def test_an_older_copy_of_the_archive_is_compared_again(
     run("import", str(an_export(tmp_path, "bread", BREAD, 1_700_200_000)))
     assert all(hit["score"] <= 0 for hit in meaning("python"))
     assert meaning("sourdough", "--limit", "1")[0]["title"] == "Bread"
+
+
+def test_a_read_only_index_made_before_the_mark_is_searched(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    """Review R6-2: a store made before ``checked_mark`` (a mounted backup of an older
+    freehold's data folder) has no mark to compare; read only, it was refused as "built from
+    another archive" — every read-only archive ever indexed. Not yet marked, it is searched as
+    it was; writable, its next build compares every message once and marks it."""
+    run("import", str(an_export(tmp_path, "trip", TRIP, 1_700_000_000)))
+    meaning("Lisbon")
+    path = _isolated_home / embeddings.STORE_NAME
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("ALTER TABLE embedders DROP COLUMN checked_mark")  # as made before the mark
+    db.close()
+    lexical = embeddings.LexicalEmbedder()
+    with open_archive() as archive, embeddings.EmbeddingStore(path, read_only=True) as store:
+        report = embeddings.build(archive, store, lexical)
+        assert (report.stored, report.notice()) == (2, None)
+        hits = embeddings.search(archive, store, lexical, "Lisbon weekend", limit=1)
+        assert hits[0].title == "Trip"
+    with open_archive() as archive, embeddings.open_store(archive) as store:
+        assert embeddings.build(archive, store, lexical).full  # compared once, then marked
+        assert store.checked_source(store.embedder_id(lexical))[1].startswith("1 ")
+
+
+def _a_turn(text: str) -> None:
+    """A chat turn in the archive's one conversation: new messages, no ``sources`` row."""
+    with open_archive() as archive:
+        cid = archive.select()[0]
+        leaf = archive.get_conversation(cid).messages[-1].id
+        archive.add_turn(cid, leaf, [Message("", None, "user", "text", [], text)])
+
+
+def test_ids_a_restore_gives_again_to_other_turns_are_compared(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    """Review R6-4: chat turns make no ``sources`` row and message ids are reused, so after a
+    restore of a copy holding the same last import, the next turns took the ids of turns the
+    index held: searched by those turns' vectors (python found Bread's words)."""
+    run("import", str(an_export(tmp_path, "trip", TRIP, 1_700_000_000)))
+    meaning("Lisbon")
+    archive_file = _isolated_home / ARCHIVE_NAME
+    saved = archive_file.read_bytes()
+    _a_turn("how do I bake sourdough bread")
+    assert meaning("sourdough", "--limit", "1")[0]["snippet"] == "how do I bake sourdough bread"
+    for extra in _isolated_home.glob(ARCHIVE_NAME + "-*"):  # the restore: the copy alone
+        extra.unlink()
+    archive_file.write_bytes(saved)  # (it holds the same last import)
+    _a_turn("how do I sort a python list")
+    assert meaning("python", "--limit", "1")[0]["snippet"] == "how do I sort a python list"
+    assert meaning("sourdough") == []
 
 
 def test_a_model_that_changes_its_width_is_one_line(

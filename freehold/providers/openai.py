@@ -65,6 +65,24 @@ class OpenAIProvider(Provider):
 
         return self.listed(read, (openai.OpenAIError,), (httpx2.HTTPError,))
 
+    def embeddings(self, model: str, texts: list[str]) -> list[list[float]]:
+        """The ``/embeddings`` endpoint's vector for each of ``texts`` (not empty: servers
+        refuse an empty input). Its faults are ``ProviderError``s by the rule every call here
+        shares (``_known``: classified, redacted — a 401 that echoes the key included — one
+        line). The SDK retries twice: no router stands between an embedder and its endpoint."""
+        import httpx2
+        import openai
+
+        client = self._client().with_options(max_retries=2)
+        fault: ProviderError | None = None
+        try:
+            reply = client.embeddings.create(model=model, input=texts)
+        except (openai.OpenAIError, httpx2.HTTPError) as error:
+            fault = self._known(error, (openai.OpenAIError,))
+        if fault is not None:
+            raise fault
+        return [item.embedding for item in reply.data]
+
     def _client(self) -> openai.OpenAI:
         return self.sdk(self._make_client)
 

@@ -420,8 +420,7 @@ def judge(
     votes: dict[tuple[int, str], list[str]] = {}
     for task in tasks:
         reply = replies.get(task.key)
-        answered = reply is not None and reply.status in ("complete", "incomplete")
-        word = verdict_word(reply.text) if reply is not None and answered else "none"
+        word = verdict_word(reply.text) if reply is not None and reply.usable else "none"
         sides = ("candidate", "original") if task.swapped else ("original", "candidate")
         said = {"A": sides[0], "B": sides[1]}.get(word, word)
         votes.setdefault((task.position, str(task.candidate)), []).append(said)

@@ -45,7 +45,6 @@ from freehold.rehearse.store import Reply, worst_first
 __all__ = ["COMPARED_CHARS", "Scored", "score"]
 
 COMPARED_CHARS = 8000
-_OK = ("complete", "incomplete")
 
 Answers = dict[tuple[int, str], list[Reply]]
 Verdicts = dict[tuple[int, str], dict[str, Any]]
@@ -98,7 +97,7 @@ class _Vectors:
 
 
 def _good(replies: list[Reply]) -> list[Reply]:
-    return [r for r in replies if r.status in _OK and r.text.strip()]
+    return [r for r in replies if r.usable]
 
 
 def _one(case: Case, replies: list[Reply], vectors: _Vectors) -> dict[str, Any]:

@@ -101,10 +101,18 @@ class Reply:
     cost_usd: float | None = None
     error: str | None = None
 
+    @property
+    def usable(self) -> bool:
+        """An answer to score and to keep: one that came (whole or cut at its token limit)
+        and holds text. The one rule: what is not usable scores 0 (``score.py``) and is asked
+        again on the next run (``RunStore.cached``)."""
+        return self.status in _USABLE and bool(self.text.strip())
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
+_USABLE = ("complete", "incomplete")  # not failed, nor interrupted (a stop)
 _REPLY_COLUMNS = [f.name for f in fields(Reply)]
 
 
@@ -176,12 +184,13 @@ class RunStore:
         return run
 
     def cached(self, key: str) -> Reply | None:
-        """An answer already got for exactly this request (never a failed one)."""
+        """A usable answer (``Reply.usable``) already got for exactly this request; any other
+        is asked again."""
         row = self.db.execute(
-            f"SELECT {', '.join(_REPLY_COLUMNS)} FROM answers WHERE key=? AND status != 'failed'",
-            (key,),
+            f"SELECT {', '.join(_REPLY_COLUMNS)} FROM answers WHERE key=?", (key,)
         ).fetchone()
-        return None if row is None else Reply(*row)
+        reply = None if row is None else Reply(*row)
+        return reply if reply is not None and reply.usable else None
 
     def keep(self, reply: Reply) -> None:
         marks = ", ".join("?" * (len(_REPLY_COLUMNS) + 1))

@@ -194,7 +194,7 @@ FRENCH: dict[str, str] = {
     "Similarity": "Similarité",
     "Own noise": "Bruit propre",
     "Refused": "Refusé",
-    "Failed": "Échoué",
+    "Answers failed": "Réponses échouées",
     "Worst drift first": "Les plus grands écarts d'abord",
     "Original": "Original",
     "prompt": "question",

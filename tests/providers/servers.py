@@ -10,7 +10,8 @@ echoes the key it was sent (some providers' 401s do), and every request kept for
 One server speaks all three protocols under ``/openai/v1``, ``/anthropic`` and
 ``/gemini``; each request takes the next ``Script`` from a queue (an answer by default).
 ``/openai/v1/embeddings`` answers each text with its words counted into ``embedding_dim``
-buckets (a model whose width a test can change).
+buckets (a model whose width a test can change), after the HTTP errors queued in
+``embedding_faults``.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class WireServer:
         self.requests: list[Seen] = []
         self.models_page: str | None = None  # HTML served at /models instead of the list
         self.embedding_dim = 8  # how many numbers /openai/v1/embeddings answers per text
+        self.embedding_faults: list[Script] = []  # HTTP errors /openai/v1/embeddings sends first
         self.app = Starlette(routes=_routes(self))
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -163,6 +165,8 @@ def _routes(server: WireServer) -> list[Route]:
     async def openai_embeddings(request: Request) -> Response:
         body = await request.json()
         server.requests.append(Seen("openai", request.url.path, dict(request.headers), body))
+        if server.embedding_faults:
+            return _refused(server.embedding_faults.pop(0), request)
         texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
         data = [
             {"object": "embedding", "index": i, "embedding": _words(text, server.embedding_dim)}
@@ -198,9 +202,7 @@ async def _answer(server: WireServer, request: Request, protocol: str, speak: An
     server.requests.append(Seen(protocol, request.url.path, dict(request.headers), body))
     script = server.next_script()
     if script.status is not None:
-        key = _key(request)
-        text = json.dumps(script.body).replace("{key}", key) if script.body is not None else "{}"
-        return Response(text, script.status, script.headers, media_type="application/json")
+        return _refused(script, request)
     model = _model(protocol, request, body)
     served = script.served or model
     streaming = body.get("stream") is True or request.url.path.endswith(":streamGenerateContent")
@@ -211,6 +213,13 @@ async def _answer(server: WireServer, request: Request, protocol: str, speak: An
     return StreamingResponse(
         _delayed(script, speak.stream(script, served)), media_type="text/event-stream"
     )
+
+
+def _refused(script: Script, request: Request) -> Response:
+    """``script``'s HTTP error, its body's ``{key}`` replaced by the key the request carried."""
+    key = _key(request)
+    text = json.dumps(script.body).replace("{key}", key) if script.body is not None else "{}"
+    return Response(text, script.status or 500, script.headers, media_type="application/json")
 
 
 async def _delayed(script: Script, events: Iterator[bytes]) -> AsyncIterator[bytes]:
