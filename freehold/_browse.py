@@ -28,6 +28,7 @@ __all__ = [
     "kinds",
     "models",
     "models_starting",
+    "page_of",
     "search_page",
     "set_starred",
 ]
@@ -205,6 +206,16 @@ def search_page(
         "role": Counter(row[4] for row in rows).most_common(),
     }
     return SearchPage(hits, len(rows), len(rows) >= _queries.CANDIDATES, facets)
+
+
+def page_of(hits: list[_queries.Hit], *, limit: int, offset: int) -> SearchPage:
+    """One page of ``hits``, best first, as ``search_page`` pages the full-text search: up to
+    the best ``CANDIDATES``, the total counting every hit up to there, ``capped`` past it (give
+    one hit more than the cap to know). For a search by meaning, which ranks every message."""
+    most = _queries.CANDIDATES
+    return SearchPage(
+        hits[offset : min(offset + limit, most)], min(len(hits), most), len(hits) > most
+    )
 
 
 def attachment(db: sqlite3.Connection, sha256: str) -> AttachmentInfo | None:

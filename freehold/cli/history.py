@@ -9,6 +9,8 @@ import click
 
 from freehold import plugins, progress, render
 from freehold import reparse as reparse_module
+from freehold._browse import SearchPage, page_of
+from freehold._queries import CANDIDATES
 from freehold.archive import Archive
 from freehold.cli._base import (
     archive_session,
@@ -145,11 +147,23 @@ def stats(as_json: bool) -> None:
 )
 @period_options("messages")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option(
+    "--offset",
+    type=click.IntRange(0),
+    default=0,
+    help="Skip this many of the ranked matches: --offset 20 shows the second page of 20.",
+)
 @click.option("--semantic", is_flag=True, help="Search by meaning (embeddings; docs/searching.md).")
 @click.option("--embedder", metavar="NAME", help="With --semantic: local, lexical, provider:model.")
 @json_option
 def search(
-    query: str, as_json: bool, limit: int, semantic: bool, embedder: str | None, **filters: Any
+    query: str,
+    as_json: bool,
+    limit: int,
+    offset: int,
+    semantic: bool,
+    embedder: str | None,
+    **filters: Any,
 ) -> None:
     """Full-text search over every message, ranked, with highlighted snippets.
 
@@ -158,6 +172,7 @@ def search(
     match; "a phrase" matches words in a row; OR between two words matches either; word*
     matches words starting with it. Anything else is a literal word.
     --semantic finds messages near in meaning instead (built and kept beside the archive).
+    When more match than are shown, stderr says how many (stdout holds only the matches).
     """
     check_period(filters["since"], filters["until"])
     if embedder is not None and not semantic:
@@ -169,18 +184,41 @@ def search(
                 # Embeddings (numpy, a model) are loaded only for a search by meaning.
                 from freehold.cli._semantic import semantic_search
 
-                hits = semantic_search(archive, err, query, embedder, limit=limit, **filters)
+                most = CANDIDATES + 1  # one past the cap: page_of says it was reached
+                found = semantic_search(archive, err, query, embedder, limit=most, **filters)
+                result = page_of(found, limit=limit, offset=offset)
             else:
-                hits = archive.search(query, limit=limit, **filters)
+                result = archive.search_page(query, limit=limit, offset=offset, **filters)
         except FreeholdError as error:
             raise click.ClickException(str(error)) from error
+    _print_hits(result, offset, filters, as_json=as_json, scores=semantic)
+
+
+def _print_hits(
+    result: SearchPage, offset: int, filters: dict[str, Any], *, as_json: bool, scores: bool
+) -> None:
+    """The hits on stdout (lines, or a JSON list), and on stderr how many there are when
+    that is more than these."""
     if as_json:
-        print_json([hit.to_json() for hit in hits])
-        return
-    if not hits:
+        print_json([hit.to_json() for hit in result.hits])
+    else:
+        for line in render.search_hits(result.hits, scores=scores):
+            out.print(line)
+    if not result.total:
         tell("no matches" + _filters_text(filters))
-    for line in render.search_hits(hits, scores=semantic):
-        out.print(line)
+    elif not result.hits:
+        tell(f"no matches past --offset {offset}: {result.total} in all")
+    elif len(result.hits) < result.total:
+        tell(_showing(result, offset))
+
+
+def _showing(result: SearchPage, offset: int) -> str:
+    """``showing 21–40 of 118 matches — --offset 40 for the next``: where a page is in the
+    list, as the web pager says it."""
+    last = offset + len(result.hits)
+    total = f"{result.total:,}{'+' if result.capped else ''}"
+    more = f" — --offset {last} for the next" if last < result.total else ""
+    return f"showing {offset + 1}–{last} of {total} matches{more}"
 
 
 def _given(filters: dict[str, Any]) -> str:

@@ -17,15 +17,14 @@ import threading
 from functools import cache
 from typing import Any
 
-from freehold import embeddings, progress
-from freehold._browse import SearchPage
+from freehold import _queries, embeddings, progress
+from freehold._browse import SearchPage, page_of
 from freehold.archive import Archive
 from freehold.errors import FreeholdError
 
 __all__ = ["BUILD_IN_PAGE", "search_page"]
 
 BUILD_IN_PAGE = 2000
-_MOST = 1000
 _BUILDING = threading.Lock()
 
 
@@ -52,9 +51,9 @@ def search_page(
             report = embeddings.build(archive, store, embedder)
         # Every hit up to the cap, one more to know it was reached: the count and the pager
         # need them all, and it costs reading 1,001 rows at most (the scores are all made).
-        hits = embeddings.search(archive, store, embedder, query, limit=_MOST + 1, **filters)
-    capped = len(hits) > _MOST
-    page = SearchPage(hits[offset : min(offset + limit, _MOST)], min(len(hits), _MOST), capped)
+        most = _queries.CANDIDATES + 1
+        hits = embeddings.search(archive, store, embedder, query, limit=most, **filters)
+    page = page_of(hits, limit=limit, offset=offset)
     said = [note for note in (fallback, report.notice()) if note]
     page.notice = "; ".join(said) or None
     return page
