@@ -154,9 +154,10 @@ def test_the_import_table_counts_attachment_links_and_files_apart(tmp_path: Path
     first = CliRunner().invoke(cli, ["import", str(tmp_path / "sample.zip")], terminal_width=120)
     again = CliRunner().invoke(cli, ["import", str(tmp_path / "sample.zip")], terminal_width=120)
     assert "attachment links 25" in _rows(first.output)
-    assert "attachment files 8" in _rows(first.output)
-    assert "attachment links: 10 with their file, 15 missing it" in first.output
-    assert "attachment files 0" in _rows(again.output)
+    assert "new attachment files 8" in _rows(first.output)
+    # the words of the web page's report too (report_labels.LABELS, probe U-4)
+    assert "attachment links: 10 with their file, 15 missing their file" in first.output
+    assert "new attachment files 0" in _rows(again.output)
 
 
 def _rows(output: str) -> list[str]:

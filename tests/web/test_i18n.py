@@ -178,3 +178,34 @@ def test_error_pages_are_translated(sample: Server) -> None:
         bad = client.get("/conversations?page=x")
     assert missing.status_code == 404 and "Introuvable" in missing.text
     assert bad.status_code == 400 and "Requête invalide" in bad.text
+
+
+def _report_cells(page: str) -> list[str]:
+    """The report table's headers and cells, as text."""
+    table = re.search(r'<table class="report">(.*?)</table>', page, re.S)
+    assert table, "no report table on the page"
+    return [re.sub(r"\s+", " ", cell).strip() for cell in re.findall(r">([^<]+)<", table[1])]
+
+
+def test_the_web_report_words_every_counter_as_the_terminal_does(sample: Server) -> None:
+    """Probe U-4: the page showed keys (``reread 0 · reread_unversioned 0``) and worded the
+    attachment links otherwise than ``freehold import``; both read one table of labels now."""
+    with sample.client() as client:
+        english = _report_cells(client.get("/sources/1").text)
+    with sample.client(headers={"Accept-Language": "fr"}) as client:
+        french = _report_cells(client.get("/sources/1").text)
+    assert not [cell for cell in english if "_" in cell or "reread" in cell]
+    text = " ".join(english)
+    assert "with their file 10 · missing their file 15" in text  # the sample's 25 links
+    assert "Context records" in english and "Content types" in english  # shown, as the CLI
+    french_text = " ".join(french)
+    assert "avec leur fichier 10" in french_text and "Enregistrements de contexte" in french
+    shared = {"with their file", "missing their file", "context records", "content types"}
+    assert not [word for word in shared if word in french_text.lower()]  # all translated
+
+
+def test_every_report_label_is_words_and_has_french() -> None:
+    from freehold.report_labels import LABELS
+
+    assert not [text for text in LABELS.values() if "_" in text]
+    assert sorted(set(LABELS.values()) - FRENCH.keys()) == []
