@@ -43,6 +43,8 @@ from freehold.models import (
     without_citation_marks,
 )
 from freehold.progress import plural
+from freehold.report_labels import COLUMNS, label
+from freehold.report_labels import lines as report_lines
 from freehold.tree import reading_paths
 
 __all__ = [
@@ -359,42 +361,43 @@ def attempt_lines(attempts: list[Attempt]) -> list[str]:
 
 
 def import_report(report: dict[str, Any]) -> Table:
-    """The end-of-import table (the same numbers as ``--json``)."""
+    """The end-of-import table (the same numbers as ``--json``), worded as the web page's
+    report is (``report_labels``)."""
     table = Table(title=_text(f"import {report['path']} ({report['kind']})"), show_header=True)
     table.add_column("what")
-    for column in ("read", "new", "updated", "unchanged", "skipped"):
-        table.add_column(column, justify="right")
+    for column in COLUMNS:
+        table.add_column(label(column), justify="right")
     for key in ("conversations", "messages"):
         row = report[key]
-        table.add_row(
-            key, *(str(row.get(c, "")) for c in ("read", "new", "updated", "unchanged", "skipped"))
-        )
+        table.add_row(label(key), *(str(row.get(c, "")) for c in COLUMNS))
     # Links (a message pointing at a file) and files (bytes, stored once however many link
     # to them) are counted apart: one row mixing them read as if 24 of 4,422 were new.
     att = report["attachments"]
-    table.add_row("attachment links", str(att["referenced"]), "", "", "", "")
-    table.add_row("attachment files", "", str(att["stored"]), "", "", "")
+    table.add_row(label("referenced"), str(att["referenced"]), "", "", "", "")
+    table.add_row(label("stored"), "", str(att["stored"]), "", "", "")
     table.caption = _text(_caption(report))
     return table
 
 
 def _caption(report: dict[str, Any]) -> str:
-    att = report["attachments"]
-    parts = [f"attachment links: {att['found']} with their file, {att['missing']} missing it"]
-    parts.append(f"context records {report['context_records']}")
-    types = ", ".join(f"{k} {v}" for k, v in list(report["content_types"].items())[:12])
-    parts.append(f"content types: {types}")
-    if report["not_understood"]:
-        odd = ", ".join(f"{k} {v}" for k, v in report["not_understood"].items())
-        parts.append(f"not understood (kept raw): {odd}")
-    if report["gone_upstream"]:
-        parts.append(f"gone upstream: {report['gone_upstream']}")
-    if report.get("back_upstream"):  # a report saved before it was counted has none
-        parts.append(f"back upstream (flag cleared): {report['back_upstream']}")
+    """What the table does not hold, one line each, from the lines the web page shows."""
+    parts = [_links(report)]
+    for line in report_lines(report)[3:]:  # after conversations, messages, attachments
+        said = ", ".join(f"{name} {value}" for name, value in line.counts)
+        parts.append(f"{line.label}: {said or line.value}")
     reread = report["conversations"].get("reread")
     if reread:
-        parts.append(f"re-read by a newer importer: {reread} ({_stored_by(report)})")
+        parts.append(f"{label('reread')}: {reread} ({_stored_by(report)})")
     return "\n".join(parts)
+
+
+def _links(report: dict[str, Any]) -> str:
+    """``attachment links: 10 with their file, 15 missing their file``."""
+    att = report["attachments"]
+    return (
+        f"{label('referenced')}: {att['found']} {label('found')}, "
+        f"{att['missing']} {label('missing')}"
+    )
 
 
 def _stored_by(report: dict[str, Any]) -> str:
@@ -429,10 +432,7 @@ def reparse_report(report: dict[str, Any]) -> Table:
     for kind, counts in kinds.items() if len(kinds) > 1 else ():
         table.add_row(_text(f"  {kind}"), *_cells(counts, columns))
     table.add_row("messages", *_cells(report["messages"], columns))
-    att = report["attachments"]
-    table.caption = _text(
-        f"attachment links: {att['found']} with their file, {att['missing']} missing it"
-    )
+    table.caption = _text(_links(report))
     return table
 
 

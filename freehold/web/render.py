@@ -19,6 +19,7 @@ from starlette.templating import Jinja2Templates
 
 from freehold.errors import FreeholdError
 from freehold.models import CONTEXT_KINDS, REVISION_LABEL, Conversation, Message, context_label
+from freehold.report_labels import lines as report_lines
 from freehold.safehtml import highlight_code, one_line, render_markdown
 from freehold.web.i18n import choose, counter, translator
 from freehold.web.thread import choose_path
@@ -57,6 +58,7 @@ def _size(size: int | None) -> str:
 
 TEMPLATES.env.filters.update(when=_when, day=_day, size=_size, one_line=one_line)
 TEMPLATES.env.filters["context_kind"] = context_label
+TEMPLATES.env.globals["report_lines"] = report_lines  # _report.html: the terminal's words
 
 
 def _language(request: Request) -> str:
