@@ -77,7 +77,8 @@ def test_a_period_that_ends_before_it_starts_is_refused(sample: None) -> None:
 def test_a_role_that_is_none_lists_the_roles(sample: None) -> None:
     result = run("search", "pivot", "--role", "bot")
     assert result.exit_code == 2
-    assert "'bot' is not one of 'user', 'assistant', 'system', 'tool'" in result.stderr
+    # worded as the web app's 400 page words it (freehold/filters.py, probe U-5)
+    assert "unknown role 'bot'; choose one of: user, assistant, system, tool" in result.stderr
     assert run("search", "pivot", "--role", "Assistant").exit_code == 0
 
 

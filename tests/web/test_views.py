@@ -11,6 +11,7 @@ imports have their own server.
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import json
 import re
@@ -26,8 +27,10 @@ from urllib.parse import quote, unquote
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from freehold.archive import conversation_id, open_archive
+from freehold.cli import cli
 from freehold.exporters._folder import slug
 from freehold.safehtml import MAX_DEPTH, RUNNABLE
 from freehold.web.imports import Job
@@ -248,7 +251,7 @@ def test_list_pages_of_fifty(client: httpx.Client) -> None:
     assert "model=synth-model%2A" in link and "page=2" in link
     assert titles(second) == [f"Synthetic {i:02d}" for i in range(9, -1, -1)]
     assert _next(second) == ""
-    assert titles(third) == [] and "No conversation matches" in main(third)
+    assert third.status_code == 404 and "no page 3: the last is 2" in third.text  # probe U-5
     everything = client.get("/conversations")
     assert total(everything) == 23 + SYNTHETIC + 2 and len(titles(everything)) == 50
 
@@ -316,6 +319,59 @@ def test_bad_list_parameters_are_400_pages(client: httpx.Client, query: str) -> 
     page = client.get(f"/conversations?{query}")
     assert page.status_code == 400
     assert "<h1>Bad request</h1>" in page.text
+
+
+def _said(page: httpx.Response) -> str:
+    """The one line an error page says."""
+    found = re.search(r'<p class="notice error">([^<]*)</p>', page.text)
+    assert found, page.text
+    return html.unescape(found[1])
+
+
+@pytest.mark.parametrize(
+    ("params", "args"),
+    [
+        ({"source": "nope"}, ["--source", "nope"]),
+        ({"role": "bot"}, ["--role", "bot"]),
+        (
+            {"since": "2026-01-01", "until": "2025-01-01"},
+            ["--since", "2026-01-01", "--until", "2025-01-01"],
+        ),
+    ],
+)
+def test_a_filter_the_cli_refuses_is_a_400_with_its_line(
+    client: httpx.Client, library: Server, params: dict[str, str], args: list[str]
+) -> None:
+    """Probe U-5: the pages answered "0 results" where ``freehold search`` refuses; the same
+    checks (``freehold/filters.py``) refuse both, with the same line."""
+    refused = CliRunner().invoke(
+        cli, ["search", "zebra", *args], env={"FREEHOLD_HOME": str(library.home)}
+    )
+    assert refused.exit_code == 2
+    pages = [client.get("/search", params={"q": "zebra", **params})]
+    if "role" not in params:  # the list has no role filter
+        pages.append(client.get("/conversations", params=params))
+    for page in pages:
+        assert page.status_code == 400 and "<h1>Bad request</h1>" in page.text
+        line = _said(page)
+        assert line and line in " ".join(refused.stderr.split())
+
+
+def test_a_source_kind_in_any_case_is_the_kind_on_the_pages(client: httpx.Client) -> None:
+    assert total(client.get("/conversations", params={"source": "Claude"})) == 1
+    assert "2 results" in main(client.get("/search", params={"q": "otters", "source": "CLAUDE"}))
+
+
+def test_a_page_past_the_last_is_a_404(client: httpx.Client) -> None:
+    """Probe U-5: page 99 of 2 answered 200, "Page 99 of 2", no rows."""
+    listing = client.get("/conversations", params={"page": "99"})
+    assert listing.status_code == 404 and _said(listing) == "no page 99: the last is 2"
+    found = client.get("/search", params={"q": "zebra", "page": "99"})
+    assert found.status_code == 404 and _said(found) == "no page 99: the last is 6"
+    nothing = client.get("/search", params={"q": "qwertyuiop"})  # page 1 of none: the page
+    assert nothing.status_code == 200 and "0 results" in main(nothing)
+    last = client.get("/search", params={"q": "zebra", "page": "6"})
+    assert len(hits(last)) == 2 * SYNTHETIC - 5 * 20
 
 
 # -- search ----------------------------------------------------------------------------------------
