@@ -39,8 +39,7 @@ from typing import Any, TypeVar
 import click
 import orjson
 
-from freehold import faults, plugins, render
-from freehold._queries import parse_when
+from freehold import faults, filters, render
 from freehold.archive import Archive, home_dir, open_archive
 from freehold.errors import FreeholdError
 
@@ -50,6 +49,7 @@ __all__ = [
     "archive_session",
     "ask_secret",
     "check_period",
+    "checked",
     "confirmed",
     "err",
     "is_utf8",
@@ -99,37 +99,45 @@ def not_blank(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     return value
 
 
+def checked(check: Callable[[str], str]) -> Callable[..., Any]:
+    """A click callback from one of ``freehold.filters``' checks (the web app's too): its
+    ``FreeholdError`` is the option's usage error, the same line the web page shows."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except FreeholdError as error:
+            raise click.BadParameter(str(error)) from error
+
+    return callback
+
+
 def source_option(help_text: str) -> Callable[[F], F]:
     return click.option(
         "--source",
-        callback=registered("source kind", plugins.importers),
+        callback=checked(filters.check_source),
         help=f"{help_text} (chatgpt, claude, gemini, …).",
     )
-
-
-def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """``--since``/``--until``: refused here, before the archive is opened, when not a date."""
-    if value is not None:
-        try:
-            parse_when(value)
-        except FreeholdError as error:
-            raise click.BadParameter(str(error)) from error
-    return value
 
 
 def period_options(what: str) -> Callable[[F], F]:
     """``--since`` and ``--until`` (inclusive) over ``what``'s dates."""
     formats = "YYYY, YYYY-MM, YYYY-MM-DD or an ISO time"
-    since = click.option("--since", callback=_date, help=f"Only {what} from this date: {formats}.")
+    date = checked(filters.check_date)  # refused before the archive is opened
+    since = click.option("--since", callback=date, help=f"Only {what} from this date: {formats}.")
     until = click.option(
-        "--until", callback=_date, help=f"Only {what} up to this date, inclusive: {formats}."
+        "--until", callback=date, help=f"Only {what} up to this date, inclusive: {formats}."
     )
     return lambda function: since(until(function))
 
 
 def check_period(since: str | None, until: str | None) -> None:
-    if since and until and parse_when(since) >= parse_when(until, end=True):
-        raise click.UsageError(f"--since {since} is after --until {until}: nothing can match")
+    try:
+        filters.check_period(since, until)
+    except FreeholdError as error:
+        raise click.UsageError(str(error)) from error
 
 
 def print_json(value: Any) -> None:

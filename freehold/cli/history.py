@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from freehold import plugins, progress, render
+from freehold import filters, plugins, progress, render
 from freehold import reparse as reparse_module
 from freehold._browse import SearchPage, page_of
 from freehold._queries import CANDIDATES
@@ -15,6 +15,7 @@ from freehold.archive import Archive
 from freehold.cli._base import (
     archive_session,
     check_period,
+    checked,
     err,
     json_option,
     not_blank,
@@ -142,8 +143,8 @@ def stats(as_json: bool) -> None:
 )
 @click.option(
     "--role",
-    type=click.Choice(["user", "assistant", "system", "tool"], case_sensitive=False),
-    help="Only messages of this role.",
+    callback=checked(filters.check_role),
+    help="Only messages of this role: user, assistant, system, tool.",
 )
 @period_options("messages")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)

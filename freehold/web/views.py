@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
-from freehold import breaktest, exits
+from freehold import breaktest, exits, filters
 from freehold.backup import status as backup_status
 from freehold.errors import FreeholdError, NotFoundError
 from freehold.exporters import json as json_export
@@ -72,7 +72,6 @@ _ATTR_CHAR = "!#$&+-.^_`|~"  # RFC 5987 attr-char beside letters and digits: sen
 _NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only: "²".isdigit() is true, int("²") fails
 _PAGE_SIZE = 50
 _HITS_PER_PAGE = 20
-_ROLES = ("user", "assistant", "system", "tool")
 # Only from a source checkout (the README's `pip install -e .`); a wheel has no docs folder.
 _PROVIDERS_DOC = Path(__file__).resolve().parents[2] / "docs" / "providers.md"
 
@@ -120,6 +119,25 @@ def _pager(request: Request, number: int, total: int, size: int) -> dict[str, An
     }
 
 
+def _filters(request: Request, *names: str) -> dict[str, Any]:
+    """The filters ``names`` of a list or a search, checked as the CLI checks its options
+    (``freehold.filters``): a value no option would take is a 400 with the CLI's line."""
+    found: dict[str, Any] = {name: _text(request, name) for name in names}
+    for name, check in _CHECKS.items():
+        if found.get(name) is not None:
+            found[name] = check(found[name])
+    filters.check_period(found.get("since"), found.get("until"))
+    return found
+
+
+_CHECKS = {
+    "source": filters.check_source,
+    "role": filters.check_role,
+    "since": filters.check_date,
+    "until": filters.check_date,
+}
+
+
 def home(request: Request) -> Response:
     archive = _archive(request)
     recent = archive.conversation_rows(limit=12, count=False).rows
@@ -131,21 +149,15 @@ def home(request: Request) -> Response:
 def conversations(request: Request) -> Response:
     archive = _archive(request)
     number = _page_number(request)
-    filters: dict[str, Any] = {
-        "source": _text(request, "source"),
-        "model": _text(request, "model"),
-        "since": _text(request, "since"),
-        "until": _text(request, "until"),
-        "branched": _flag(request, "branched"),
-        "starred": _flag(request, "starred"),
-        "gone": _flag(request, "gone"),
-    }
+    chosen = _filters(request, "source", "model", "since", "until")
+    chosen.update({flag: _flag(request, flag) for flag in ("branched", "starred", "gone")})
     listing = archive.conversation_rows(
-        **filters, limit=_PAGE_SIZE, offset=(number - 1) * _PAGE_SIZE
+        **chosen, limit=_PAGE_SIZE, offset=(number - 1) * _PAGE_SIZE
     )
+    filters.check_page(number, listing.total, _PAGE_SIZE)
     context = {
         "listing": listing,
-        "filters": filters,
+        "filters": chosen,
         "kinds": sorted(archive.kinds()),
         "models": archive.models(),
         "pager": _pager(request, number, listing.total, _PAGE_SIZE),
@@ -156,26 +168,21 @@ def conversations(request: Request) -> Response:
 def search(request: Request) -> Response:
     archive = _archive(request)
     query = _text(request, "q", 500)
-    filters: dict[str, Any] = {
-        "source": _text(request, "source"),
-        "model": _text(request, "model"),
-        "role": _text(request, "role"),
-        "since": _text(request, "since"),
-        "until": _text(request, "until"),
-    }
+    chosen = _filters(request, "source", "model", "role", "since", "until")
     number = _page_number(request)
     meaning = _flag(request, "meaning")
     result = None
     if query:
         offset = (number - 1) * _HITS_PER_PAGE
         find = partial(meaning_search, archive) if meaning else archive.search_page
-        result = find(query, **filters, limit=_HITS_PER_PAGE, offset=offset)
+        result = find(query, **chosen, limit=_HITS_PER_PAGE, offset=offset)
+        filters.check_page(number, result.total, _HITS_PER_PAGE)
     context: dict[str, Any] = {
         "query": query or "",
         "meaning": meaning,
-        "filters": filters,
+        "filters": chosen,
         "result": result,
-        "roles": _ROLES,
+        "roles": filters.ROLES,
         "kinds": sorted(archive.kinds()),
         "facet_url": lambda name, value: _facet_url(request, name, value),
         "pager": _pager(request, number, result.total if result else 0, _HITS_PER_PAGE),
