@@ -964,7 +964,7 @@ def test_upload_imports_and_deletes_the_file(server: Server) -> None:
         listing = client.get("/conversations")
         form = main(client.get("/import"))
     assert "Import finished" in page and "sample-chatgpt-export.zip" in page
-    assert "new 23" in page and "new 250" in page and "found 10" in page
+    assert "new 23" in page and "new 250" in page and "with their file 10" in page
     assert not (server.home / "uploads" / job[1]).exists()
     assert total(listing) == 23
     assert f'<a href="/import/jobs/{job[1]}">sample-chatgpt-export.zip</a> · done' in form
