@@ -128,3 +128,21 @@ def test_citation_sources_are_listed_apart(real: Path) -> None:
         r"Second answer with grounding\. *\nSources:\n  https://example\.com/source — Example\n",
         shown,
     ), shown
+
+
+def test_show_json_is_the_json_export_record_with_epoch_times_and_says_so(
+    sample: None, tmp_path: Path
+) -> None:
+    """Probe U-6: ``show --json`` gives epoch seconds where ``search --json`` gives ISO
+    strings. It is the JSON export's record, unchanged; its help and docs say so."""
+    import orjson
+
+    shown = orjson.loads(run("show", BRANCHED, "--json").stdout)
+    assert run("export", "--format", "json", "--out", str(tmp_path / "out")).exit_code == 0
+    lines = (tmp_path / "out" / "conversations.jsonl").read_bytes().splitlines()
+    record = next(r for r in map(orjson.loads, lines) if r["id"] == BRANCHED)
+    assert shown == {key: value for key, value in record.items() if key != "raw"}
+    assert isinstance(shown["created_at"], float)
+    assert isinstance(shown["messages"][0]["created_at"], float | None)
+    said = " ".join(run("show", "--help").stdout.split())
+    assert "a line of the JSON export" in said and "epoch seconds" in said
