@@ -249,9 +249,18 @@ def _filters_text(filters: dict[str, Any]) -> str:
 @click.command()
 @click.argument("conversation")
 @click.option("--all-branches", is_flag=True, help="Show every branch, not only the visible one.")
-@json_option
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the conversation as a line of the JSON export (times in epoch seconds, UTC).",
+)
 def show(conversation: str, all_branches: bool, as_json: bool) -> None:
-    """Read one conversation: by freehold id, source id, or a unique prefix of either."""
+    """Read one conversation: by freehold id, source id, or a unique prefix of either.
+
+    --json prints it as a line of the JSON export's conversations.jsonl, every branch, without
+    its raw versions: times are epoch seconds (UTC, as the platform gave them), where search
+    --json and exits list --json write ISO 8601 (docs/exporting.md)."""
     from freehold.exporters.json import conversation_to_json
 
     with archive_session() as archive:
