@@ -563,7 +563,8 @@ def test_upload_path_limit_applies_to_uploads_only(reader: Server) -> None:
     ("path", "status"),
     [
         ("/", 200),
-        ("/conversations?page=2", 200),
+        ("/conversations?page=1", 200),
+        ("/conversations?page=2", 404),  # past the last of the sample's 23 (probe U-5)
         (f"/conversations/{CID}", 200),
         ("/conversations/nope", 404),
         ("/conversations?page=x", 400),
