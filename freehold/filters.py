@@ -15,7 +15,15 @@ from freehold import plugins
 from freehold._queries import parse_when
 from freehold.errors import FreeholdError, NotFoundError
 
-__all__ = ["ROLES", "check_date", "check_page", "check_period", "check_role", "check_source"]
+__all__ = [
+    "ROLES",
+    "check_date",
+    "check_page",
+    "check_period",
+    "check_role",
+    "check_source",
+    "last_page",
+]
 
 ROLES = ("user", "assistant", "system", "tool")
 
@@ -50,6 +58,11 @@ def check_period(since: str | None, until: str | None) -> None:
 def check_page(number: int, total: int, size: int) -> None:
     """Page ``number`` of ``total`` items, ``size`` a page: past the last is not there (page 1
     always is, the page that says nothing matches)."""
-    last = max(1, -(-total // size))
+    last = last_page(total, size)
     if number > last:
         raise NotFoundError(f"no page {number}: the last is {last}")
+
+
+def last_page(total: int, size: int) -> int:
+    """The number of the last page of ``total`` items, ``size`` a page: 1 when there are none."""
+    return max(1, -(-total // size))

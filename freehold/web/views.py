@@ -110,7 +110,7 @@ def _pager(request: Request, number: int, total: int, size: int) -> dict[str, An
     def url(n: int) -> str:
         return f"{request.url.path}?{urlencode([*params, ('page', str(n))])}"
 
-    last = max(1, -(-total // size))
+    last = filters.last_page(total, size)
     return {
         "number": number,
         "last": last,
