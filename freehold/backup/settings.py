@@ -57,6 +57,7 @@ __all__ = [
     "add_destination",
     "config_path",
     "load",
+    "remove_destination",
     "set_value",
 ]
 
