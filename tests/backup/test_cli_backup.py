@@ -337,6 +337,9 @@ def test_run_list_verify_and_a_restore_after_the_data_folder_is_gone(
     ran = invoke("run")
     assert ran.exit_code == 0, ran.output
     assert "usb: snapshot " in ran.output
+    # the folder was empty: no chunk was "already there"; repeats within the run are said so
+    assert "already there" not in ran.output
+    assert re.search(r", \d+ repeated chunks? stored once\n", ran.output), ran.output
     snapshots = json.loads(invoke("list", "--json").output)
     assert [s["destination"] for s in snapshots] == ["usb"]
     verified = json.loads(invoke("verify", "--json").output)
