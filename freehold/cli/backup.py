@@ -345,6 +345,20 @@ def destinations(as_json: bool) -> None:
         tell("no destination yet — freehold backup add NAME URL")
 
 
+def _sent_line(sent: running.Sent) -> str:
+    """One destination's run; a count of chunks kept or repeated only when there are some."""
+    line = (
+        f"{sent.destination}: snapshot {sent.snapshot}, "
+        f"{progress.plural(sent.chunks_new, 'new chunk')} in "
+        f"{progress.plural(sent.packs, 'pack')}, {sent.bytes / 1e6:,.1f} MB sent"
+    )
+    if sent.chunks_kept:
+        line += f", {progress.plural(sent.chunks_kept, 'chunk')} already there"
+    if sent.chunks_repeated:
+        line += f", {progress.plural(sent.chunks_repeated, 'repeated chunk')} stored once"
+    return line
+
+
 @backup.command("run")
 @click.option("--to", "names", multiple=True, metavar="DESTINATION", help="Only these.")
 @_passphrase_option
@@ -358,11 +372,7 @@ def run_command(names: tuple[str, ...], passphrase_file: Path | None) -> None:
     failed = 0
     for sent in results:
         if sent.ok:
-            tell(
-                f"{sent.destination}: snapshot {sent.snapshot}, {sent.chunks_new:,} new chunks "
-                f"in {progress.plural(sent.packs, 'pack')}, {sent.bytes / 1e6:,.1f} MB sent, "
-                f"{sent.chunks_kept:,} chunks already there"
-            )
+            tell(_sent_line(sent))
         else:
             failed += 1
             tell(f"{sent.destination}: FAILED — {masked(sent.error or '')}")
