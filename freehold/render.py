@@ -146,6 +146,8 @@ def conversation(conv: Conversation, *, all_branches: bool = False) -> list[Rend
     out: list[RenderableType] = [_header(conv, len(paths) - 1)]
     out += [_context(record) for record in conv.own_context()]
     forks = _fork_counts([message for path in paths for message in path])
+    if all_branches and len(paths) > 1:
+        out.append(Rule(_text(f"Branch 1 of {len(paths)} — the visible one")))
     for message in paths[0] if paths else []:
         if _shown(message):
             out.append(_message(message))
@@ -162,7 +164,8 @@ def conversation(conv: Conversation, *, all_branches: bool = False) -> list[Rend
                 out += _revisions(revisions.get(message.source_id, []), all_branches)
     elif len(paths) > 1:
         others = plural(len(paths) - 1, "other branch", "other branches")
-        out.append(Text(f"{others}: --all-branches shows them", "dim"))
+        them = "it" if len(paths) == 2 else "them"
+        out.append(Text(f"{others}: --all-branches shows {them}", "dim"))
     return out
 
 
