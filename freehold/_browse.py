@@ -49,6 +49,21 @@ class ConversationRow:
     starred: bool
     gone_upstream_at: str | None
 
+    def to_json(self) -> dict[str, Any]:
+        """``freehold conversations --json``: times as ISO strings, as ``search --json``."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "source": self.source_kind,
+            "model": self.model,
+            "created_at": _queries.iso(self.created_at),
+            "updated_at": _queries.iso(self.updated_at),
+            "messages": self.message_count,
+            "branches": self.branch_count,
+            "starred": self.starred,
+            "gone_upstream_at": self.gone_upstream_at,
+        }
+
 
 @dataclass(slots=True)
 class Listing:

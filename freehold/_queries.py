@@ -718,17 +718,39 @@ def resolve(db: sqlite3.Connection, ref: str) -> str:
     """A conversation id from freehold's id, the source's id, or a unique prefix of either."""
     ref = ref.strip()
     for sql in (
-        "SELECT id FROM conversations WHERE id = ?1 OR source_conversation_id = ?1",
-        "SELECT id FROM conversations WHERE substr(id, 1, length(?1)) = ?1 "
-        "OR substr(source_conversation_id, 1, length(?1)) = ?1 LIMIT 2",
+        "SELECT id, title FROM conversations WHERE id = ?1 OR source_conversation_id = ?1",
+        "SELECT id, title FROM conversations WHERE substr(id, 1, length(?1)) = ?1 "
+        f"OR substr(source_conversation_id, 1, length(?1)) = ?1 ORDER BY id LIMIT {_NAMED + 1}",
     ):
         rows = db.execute(sql, (ref,)).fetchall() if ref else []
         if len(rows) == 1:
             return str(rows[0][0])
         if len(rows) > 1:
             # Not "not found" (404): the request names too little (FreeholdError, 400).
-            raise FreeholdError(f"{ref!r} matches several conversations — give more characters")
-    raise NotFoundError(f"no conversation {ref!r} — `freehold search` finds ids")
+            raise FreeholdError(_several(ref, rows))
+    raise NotFoundError(f"no conversation {ref!r} — `freehold conversations` lists ids")
+
+
+_NAMED = 10  # the conversations an ambiguous prefix names, with their titles
+
+
+def _several(ref: str, rows: list[tuple[str, str | None]]) -> str:
+    """An id prefix that matches several conversations, with (up to ``_NAMED`` of) them."""
+    how_many = (
+        f"more than {_NAMED} conversations, among them"
+        if len(rows) > _NAMED
+        else (f"{len(rows)} conversations")
+    )
+    named = ", ".join(f"{cid} ({_short(title or 'untitled')})" for cid, title in rows[:_NAMED])
+    return (
+        f"{ref!r} matches {how_many}: {named} — give more characters "
+        "(freehold conversations lists them)"
+    )
+
+
+def _short(title: str, most: int = 40) -> str:
+    flat = " ".join(title.split())
+    return flat if len(flat) <= most else flat[: most - 1] + "…"
 
 
 def select_ids(

@@ -51,6 +51,7 @@ __all__ = [
     "Terminal",
     "attempt_lines",
     "conversation",
+    "conversation_lines",
     "generation_line",
     "import_report",
     "json_text",
@@ -147,6 +148,8 @@ def conversation(conv: Conversation, *, all_branches: bool = False) -> list[Rend
     out: list[RenderableType] = [_header(conv, len(paths) - 1)]
     out += [_context(record) for record in conv.own_context()]
     forks = _fork_counts([message for path in paths for message in path])
+    if all_branches and len(paths) > 1:
+        out.append(Rule(_text(f"Branch 1 of {len(paths)} — the visible one")))
     for message in paths[0] if paths else []:
         if _shown(message):
             out.append(_message(message))
@@ -163,7 +166,8 @@ def conversation(conv: Conversation, *, all_branches: bool = False) -> list[Rend
                 out += _revisions(revisions.get(message.source_id, []), all_branches)
     elif len(paths) > 1:
         others = plural(len(paths) - 1, "other branch", "other branches")
-        out.append(Text(f"{others}: --all-branches shows them", "dim"))
+        them = "it" if len(paths) == 2 else "them"
+        out.append(Text(f"{others}: --all-branches shows {them}", "dim"))
     return out
 
 
@@ -491,6 +495,23 @@ def search_hits(hits: list[Any], *, scores: bool = False) -> list[RenderableType
                 snippet = Text.assemble(text, "\n", snippet)
         out.extend([head, snippet, Text("")])
     return out
+
+
+def conversation_lines(rows: list[Any]) -> list[str]:
+    """``freehold conversations``: one line each, in columns — the id, the day it was last
+    updated (else made), the source, the messages and the title on one line."""
+    kind_width = max((len(row.source_kind) for row in rows), default=0)
+    count_width = max((len(f"{row.message_count:,}") for row in rows), default=0)
+    return [
+        f"{row.id}  {_day(row.updated_at or row.created_at)}  {row.source_kind:<{kind_width}}  "
+        f"{row.message_count:>{count_width},} {'message' if row.message_count == 1 else 'messages'}"
+        f"  {' '.join((row.title or '(untitled)').split())}"
+        for row in rows
+    ]
+
+
+def _day(epoch: float | None) -> str:
+    return "—" if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d")
 
 
 def _snippet(flat: str, highlights: list[tuple[int, int]]) -> Text:

@@ -29,6 +29,7 @@ def sample() -> None:
     [
         ["search", "pivot", "--source", "chatgtp"],
         ["export", "--format", "json", "--out", "{out}", "--source", "chatgtp"],
+        ["conversations", "--source", "chatgtp"],
     ],
 )
 def test_an_unknown_source_kind_is_refused_with_the_kinds(
@@ -61,15 +62,17 @@ def test_an_unknown_format_is_refused_with_the_formats(sample: None, tmp_path: P
 def test_a_date_that_is_not_one_is_refused_naming_the_option(
     sample: None, tmp_path: Path, option: str, value: str
 ) -> None:
-    for args in (["search", "pivot"], ["export", "--format", "json", "--out", str(tmp_path)]):
+    export = ["export", "--format", "json", "--out", str(tmp_path)]
+    for args in (["search", "pivot"], export, ["conversations"]):
         result = run(*args, option, value)
         assert result.exit_code == 2
         assert f"Invalid value for '{option}': '{value}': not a date" in result.stderr
         assert "YYYY-MM-DD" in result.stderr
 
 
-def test_a_period_that_ends_before_it_starts_is_refused(sample: None) -> None:
-    result = run("search", "pivot", "--since", "2025", "--until", "2024")
+@pytest.mark.parametrize("command", [["search", "pivot"], ["conversations"]])
+def test_a_period_that_ends_before_it_starts_is_refused(sample: None, command: list[str]) -> None:
+    result = run(*command, "--since", "2025", "--until", "2024")
     assert result.exit_code == 2
     assert "--since 2025 is after --until 2024: nothing can match" in result.stderr
 
@@ -113,6 +116,7 @@ def test_until_an_iso_time_takes_that_whole_second_or_minute(sample: None, tmp_p
         ["search", "the", "--json", "--model", "gpt-5"],
         ["search", "zzzznothing", "--model", "gpt-5"],
         ["export", "--format", "csv", "--out", "{out}", "--model", "gpt-5"],
+        ["conversations", "--model", "gpt-5"],
     ],
 )
 def test_an_exact_model_says_which_names_it_leaves_out(

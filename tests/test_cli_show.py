@@ -32,9 +32,11 @@ def test_a_branch_is_headed_by_the_message_it_forks_from(sample: None) -> None:
     node_ids = {message.source_id for message in conv.messages}
     result = run("show", BRANCHED, "--all-branches")
     headers = [line for line in result.stdout.splitlines() if "Branch " in line]
-    assert len(headers) == 1
-    assert re.search(r"Branch 2 of 2 — from User: “Compare two approaches [^”]*”", headers[0])
-    assert not [node for node in node_ids if node in headers[0]]
+    assert len(headers) == 2  # the first labelled too (probe U: only "Branch 2 of 2" was)
+    assert "Branch 1 of 2 — the visible one" in headers[0]
+    assert re.search(r"Branch 2 of 2 — from User: “Compare two approaches [^”]*”", headers[1])
+    assert not [node for node in node_ids if node in headers[1]]
+    assert "Branch " not in run("show", BRANCHED).stdout  # one path: no rule
 
 
 def test_hidden_items_are_named_for_a_reader(sample: None) -> None:
@@ -48,7 +50,7 @@ def test_hidden_items_are_named_for_a_reader(sample: None) -> None:
 def test_counts_agree_with_their_number(sample: None) -> None:
     result = run("show", BRANCHED)
     assert "2 branches" in result.stdout
-    assert "1 other branch: --all-branches shows them" in result.stdout
+    assert "1 other branch: --all-branches shows it" in result.stdout
     assert "branch(es)" not in result.stdout
 
 

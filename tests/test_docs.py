@@ -82,3 +82,12 @@ def test_the_readme_try_it_leaves_nothing_for_git_to_show() -> None:
     assert {"demo-archive", "demo-markdown"} <= folders
     ignored = (DOCS.parent / ".gitignore").read_text(encoding="utf-8").splitlines()
     assert sorted(f for f in folders if f"/{f}/" not in ignored and f"{f}/" not in ignored) == []
+
+
+def test_the_readme_imports_your_own_export_outside_the_demo_archive() -> None:
+    """The Try-it block exports FREEHOLD_HOME=demo-archive; the next step, your own export,
+    unsets it first, or your conversations land among the 23 synthetic ones for good."""
+    text = README.read_text(encoding="utf-8")
+    own = text.split("```", 2)[2].split("Your own export", 1)[1].split("\n\n", 1)[0]
+    assert "unset FREEHOLD_HOME" in own.split("freehold import ~/Downloads/", 1)[0]
+    assert "~/.local/share/freehold" in own  # and says where the archive then lives

@@ -86,7 +86,8 @@ class Sent:
     packs: int = 0
     bytes: int = 0
     chunks_new: int = 0
-    chunks_kept: int = 0
+    chunks_kept: int = 0  # already at the destination, from an earlier run
+    chunks_repeated: int = 0  # met again in this run (the same bytes twice): stored once
     error: str | None = None
 
 
@@ -162,8 +163,10 @@ class _Target:
         self.pack, self.buffer, self.pending = new_pack_name(), bytearray(), list[Chunk]()
 
     def place(self, sha: str, compressed: Callable[[], bytes]) -> None:
-        found = self.fresh.get(sha) or self.state.chunk(self.dest.name, sha)
+        found = self.fresh.get(sha)
         if found is not None:
+            self.sent.chunks_repeated += 1
+        elif (found := self.state.chunk(self.dest.name, sha)) is not None:
             self.sent.chunks_kept += 1
         else:
             data = compressed()
@@ -360,6 +363,7 @@ def _snapshot(
             bytes=sent.bytes,
             chunks_new=sent.chunks_new,
             chunks_kept=sent.chunks_kept,
+            chunks_repeated=sent.chunks_repeated,
             error=sent.error,
         )
     if refused is not None:

@@ -28,6 +28,7 @@ __all__ = ["COMMANDS", "cli", "main"]
 COMMANDS = {
     "import": "freehold.cli.history:import_command",
     "stats": "freehold.cli.history:stats",
+    "conversations": "freehold.cli.history:conversations",
     "search": "freehold.cli.history:search",
     "show": "freehold.cli.history:show",
     "export": "freehold.cli.history:export",

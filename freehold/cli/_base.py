@@ -54,6 +54,7 @@ __all__ = [
     "err",
     "is_utf8",
     "json_option",
+    "model_option",
     "not_blank",
     "out",
     "period_options",
@@ -120,6 +121,11 @@ def source_option(help_text: str) -> Callable[[F], F]:
         callback=checked(filters.check_source),
         help=f"{help_text} (chatgpt, claude, gemini, …).",
     )
+
+
+def model_option(help_text: str) -> Callable[[F], F]:
+    """``--model``: an exact model name, or a prefix with ``*``; never empty."""
+    return click.option("--model", callback=not_blank, help=help_text)
 
 
 def period_options(what: str) -> Callable[[F], F]:

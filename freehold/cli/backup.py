@@ -39,6 +39,7 @@ __all__ = ["backup"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _KIT = "freehold-recovery-kit.txt"
+_VERSION_CONTROL = {".git": "git", ".hg": "Mercurial", ".svn": "Subversion", ".jj": "Jujutsu"}
 
 
 def _identity_options(function: F) -> F:
@@ -158,9 +159,9 @@ def _recipients(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option(
     "--kit",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=_KIT,
-    show_default=True,
-    help="Where to write the recovery kit (print it, keep it away from this computer).",
+    show_default=f"~/{_KIT}",
+    help="Where to write the recovery kit (print it, keep it away from this computer); "
+    "never inside a git work tree.",
 )
 @click.option(
     "--recipient",
@@ -177,7 +178,7 @@ def _recipients(values: tuple[str, ...]) -> tuple[str, ...]:
 @_passphrase_option
 @_yes_option
 def init(
-    kit: Path,
+    kit: Path | None,
     recipient: tuple[str, ...],
     from_kit: Path | None,
     passphrase_file: Path | None,
@@ -190,13 +191,7 @@ def init(
     Recipients already configured are kept; each --recipient is added to them.
     """
     home = home_dir()
-    if kit.exists():
-        raise click.ClickException(f"{kit} exists — move it away or give another --kit path")
-    folder = kit.absolute().parent  # checked before any key is made: nothing half-done
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise click.ClickException(
-            f"{folder}: no folder you can write the kit in — give a --kit path in one"
-        )
+    kit = _kit_path(kit or Path.home() / _KIT)  # checked before any key: nothing half-done
     current = settings.load(home)  # a broken [backup]: refused before any key
     configured = current.recipients
     running.age_recipients(home, current)  # a bad one kept would fail every later run
@@ -217,6 +212,36 @@ def init(
         tell("kit confirmed: off-site destinations may be used")
     else:
         tell("not confirmed: off-site destinations wait — run freehold backup init again")
+
+
+def _kit_path(kit: Path) -> Path:
+    """Where the kit may go: a new file in a folder you can write, outside any version-controlled
+    work tree (the README leaves you in a git clone: the kit there is one commit from shared)."""
+    if kit.exists():
+        raise click.ClickException(f"{kit} exists — move it away or give another --kit path")
+    folder = kit.absolute().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise click.ClickException(
+            f"{folder}: no folder you can write the kit in — give a --kit path in one"
+        )
+    found = _work_tree(folder.resolve())
+    if found is not None:
+        tree, kind = found
+        raise click.ClickException(
+            f"{kit}: inside the {kind} work tree {tree}, where a secret key is one commit "
+            "away from being shared — give a --kit path outside it"
+        )
+    return kit
+
+
+def _work_tree(folder: Path) -> tuple[Path, str] | None:
+    """The version-controlled work tree ``folder`` is in (itself or one above it) and its
+    kind, if any: a ``.git`` folder or file (a worktree, a submodule), ``.hg``, ``.svn``…"""
+    for place in (folder, *folder.parents):
+        for marker, kind in _VERSION_CONTROL.items():
+            if (place / marker).exists():
+                return place, kind
+    return None
 
 
 def _own_identity(
@@ -320,6 +345,20 @@ def destinations(as_json: bool) -> None:
         tell("no destination yet — freehold backup add NAME URL")
 
 
+def _sent_line(sent: running.Sent) -> str:
+    """One destination's run; a count of chunks kept or repeated only when there are some."""
+    line = (
+        f"{sent.destination}: snapshot {sent.snapshot}, "
+        f"{progress.plural(sent.chunks_new, 'new chunk')} in "
+        f"{progress.plural(sent.packs, 'pack')}, {sent.bytes / 1e6:,.1f} MB sent"
+    )
+    if sent.chunks_kept:
+        line += f", {progress.plural(sent.chunks_kept, 'chunk')} already there"
+    if sent.chunks_repeated:
+        line += f", {progress.plural(sent.chunks_repeated, 'repeated chunk')} stored once"
+    return line
+
+
 @backup.command("run")
 @click.option("--to", "names", multiple=True, metavar="DESTINATION", help="Only these.")
 @_passphrase_option
@@ -333,11 +372,7 @@ def run_command(names: tuple[str, ...], passphrase_file: Path | None) -> None:
     failed = 0
     for sent in results:
         if sent.ok:
-            tell(
-                f"{sent.destination}: snapshot {sent.snapshot}, {sent.chunks_new:,} new chunks "
-                f"in {progress.plural(sent.packs, 'pack')}, {sent.bytes / 1e6:,.1f} MB sent, "
-                f"{sent.chunks_kept:,} chunks already there"
-            )
+            tell(_sent_line(sent))
         else:
             failed += 1
             tell(f"{sent.destination}: FAILED — {masked(sent.error or '')}")

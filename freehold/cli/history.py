@@ -1,4 +1,6 @@
-"""The commands over the history: ``import``, ``stats``, ``search``, ``show``, ``export``."""
+"""The commands over the history: ``import``, ``stats``, ``conversations``, ``search``,
+``show``, ``export``. The selection options (``--source``, ``--since``/``--until``,
+``--model``) and their checks are ``_base``'s, shared by every command that selects."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from freehold.cli._base import (
     checked,
     err,
     json_option,
+    model_option,
     not_blank,
     out,
     period_options,
@@ -31,7 +34,11 @@ from freehold.cli._base import (
 from freehold.errors import FreeholdError, StorageError
 from freehold.ingest import import_path
 
-__all__ = ["export", "import_command", "reparse", "search", "show", "stats"]
+__all__ = ["conversations", "export", "import_command", "reparse", "search", "show", "stats"]
+
+_CONVERSATION_MODEL = (
+    "Only conversations with this model, theirs or a message's (gpt-4* for a prefix)."
+)
 
 
 @click.command(name="import")
@@ -136,11 +143,7 @@ def stats(as_json: bool) -> None:
 @click.command()
 @click.argument("query")
 @source_option("Only messages from this source kind")
-@click.option(
-    "--model",
-    callback=not_blank,
-    help="Only messages from this model (its exact name; gpt-4* for gpt-4, gpt-4o…).",
-)
+@model_option("Only messages from this model (its exact name; gpt-4* for gpt-4, gpt-4o…).")
 @click.option(
     "--role",
     callback=checked(filters.check_role),
@@ -247,6 +250,48 @@ def _filters_text(filters: dict[str, Any]) -> str:
 
 
 @click.command()
+@source_option("Only conversations from this source kind")
+@period_options("conversations created")
+@model_option(_CONVERSATION_MODEL)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="At most this many, the most recently updated.",
+)
+@json_option
+def conversations(limit: int, as_json: bool, **filters: Any) -> None:
+    """List conversations, most recently updated first: id, day, source, messages, title.
+
+    The id (or a unique start of it) is what show, export --id and chat --continue take.
+    When --limit leaves some out, a line on stderr says how many there are.
+    """
+    check_period(filters["since"], filters["until"])
+    with archive_session() as archive:
+        _say_models_left_out(archive, filters["model"])
+        try:
+            listing = archive.conversation_rows(**filters, limit=limit)
+        except FreeholdError as error:
+            raise click.ClickException(str(error)) from error
+    if as_json:
+        print_json([row.to_json() for row in listing.rows])
+    else:
+        for line in render.conversation_lines(listing.rows):
+            out.print(line, soft_wrap=True)
+    if not listing.rows:
+        tell(f"no conversations{_filters_text(filters)}" if _given(filters) else _EMPTY)
+    elif listing.total > len(listing.rows):
+        tell(
+            f"showing {len(listing.rows):,} of {progress.plural(listing.total, 'conversation')} "
+            f"— --limit {listing.total} lists them all"
+        )
+
+
+_EMPTY = "the archive holds no conversations — import an export first"
+
+
+@click.command()
 @click.argument("conversation")
 @click.option("--all-branches", is_flag=True, help="Show every branch, not only the visible one.")
 @click.option(
@@ -287,11 +332,7 @@ def show(conversation: str, all_branches: bool, as_json: bool) -> None:
 @click.option("--all-branches", is_flag=True, help="Render every branch in full.")
 @source_option("Only conversations from this source kind")
 @period_options("conversations created")
-@click.option(
-    "--model",
-    callback=not_blank,
-    help="Only conversations with this model, theirs or a message's (gpt-4* for a prefix).",
-)
+@model_option(_CONVERSATION_MODEL)
 @click.option(
     "--query", callback=not_blank, help="Only conversations with a message matching this search."
 )

@@ -46,7 +46,7 @@ from freehold import plugins
 from freehold._words import plural
 from freehold.importers._skeleton import READ_ERRORS, Export
 
-__all__ = ["EXPECTED", "Finding", "member", "unknown"]
+__all__ = ["EXPECTED", "Finding", "left_out", "member", "unknown"]
 
 EXPECTED = (
     "expected a ChatGPT, Claude, Gemini (Takeout), Open WebUI, LibreChat, Google AI Studio, "
@@ -102,6 +102,13 @@ def member(export: Export, name: str, *, parse: bool = True) -> Finding:
     keeps its conversations in (text, a web page, a picture, a document). Without ``parse``,
     JSON is judged by its first bytes only."""
     return _file(export, name, parse=parse)
+
+
+def left_out(found: Finding) -> str:
+    """How a report says a member nobody read: what it is, left out, and what to do (unless
+    the usual: import an export)."""
+    todo = f" — {found.todo}" if found.todo != EXPECTED else ""
+    return f"{found.what}; left out{todo}"
 
 
 # -- a folder or zip -------------------------------------------------------------------------------

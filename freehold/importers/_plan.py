@@ -174,8 +174,7 @@ def _left_out(export: Export, free: list[str]) -> Iterator[Problem]:
     names = [n for n in free if not is_litter(n)]
     for name in names[:_LISTED]:
         found = _diagnose.member(export, name)
-        todo = f" — {found.todo}" if found.todo != _diagnose.EXPECTED else ""
-        yield Problem(name, f"{found.what}; left out{todo}", lost=found.lost)
+        yield Problem(name, _diagnose.left_out(found), lost=found.lost)
     rest = names[_LISTED:]
     if rest:
         shown = ", ".join(rest[:5]) + (f" and {len(rest) - 5} more" if len(rest) > 5 else "")

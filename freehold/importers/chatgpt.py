@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import orjson
 
 from freehold._words import plural
+from freehold.importers import _diagnose
 from freehold.importers import _fields as field
 from freehold.importers._chatgpt_content import convert_content
 from freehold.importers._skeleton import (
@@ -170,14 +171,18 @@ class _ChatGPT(Format):
         """Name what the export holds that nothing read or pointed at (loud, not lost)."""
         ignored = {self.root_prefix + "chat.html"}  # the same conversations, as a web page
         unread = sorted(self.owned - self.used - ignored - set(names))
-        if unread:
-            listed = ", ".join(unread[:5]) + (
-                f" and {len(unread) - 5} more" if len(unread) > 5 else ""
-            )
+        own = [name for name in unread if self._own(name)]
+        for name in (name for name in unread if name not in own):
+            # another file in its folder, no format's (a README): said what it is, as a
+            # folder of several exports says it; a note, as before, inside an export read
+            found = _diagnose.member(self.export, name)
+            yield Problem(name, _diagnose.left_out(found), lost=False)
+        if own:
+            listed = ", ".join(own[:5]) + (f" and {len(own) - 5} more" if len(own) > 5 else "")
             yield Problem(
                 self.export.label,
-                f"{plural(len(unread), 'file')} not referenced by any conversation, left in the "
-                f"export: {listed}",
+                f"{plural(len(own), 'file')} not referenced by any conversation, left out: "
+                f"{listed}",
                 lost=False,
             )
 

@@ -143,7 +143,8 @@ class _Gemini(Format):
             raw = b"[" + b",".join(item.raw for item in group) + b"]"
             yield from self.guarded(name, group, raw, convert=partial(_conversation, beside=beside))
         if others[0]:
-            yield Problem(name, f"{others[0]} records of other Google products ignored", lost=False)
+            ignored = f"{plural(others[0], 'record')} of other Google products ignored"
+            yield Problem(name, ignored, lost=False)
         yield from broken
 
     def _read_json(self, name: str, items: list[_Item], others: list[int]) -> Iterator[Record]:

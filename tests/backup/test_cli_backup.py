@@ -8,6 +8,7 @@ import math
 import re
 import sqlite3
 import stat
+import subprocess
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
@@ -52,6 +53,48 @@ def test_init_makes_the_identity_and_a_kit_that_opens_it(
     again = invoke("init", "--kit", str(tmp_path / "kit2.txt"), "--yes")
     assert again.exit_code == 0  # the same identity, its kit written again
     assert str(crypto.identity_from_file(tmp_path / "kit2.txt")) == str(from_kit)
+
+
+def _git_clone(folder: Path) -> Path:
+    """A real git work tree, as the README's ``git clone`` leaves one (``git status`` clean)."""
+    folder.mkdir()
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    return folder
+
+
+def _untracked(clone: Path) -> str:
+    status = ["git", "-C", str(clone), "status", "--porcelain", "--untracked-files=all"]
+    return subprocess.run(status, check=True, capture_output=True, text=True).stdout
+
+
+def test_init_writes_the_kit_in_the_home_folder_never_in_the_clone_it_runs_from(
+    _isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the README leaves you in a git clone: a kit written there is one `git add .` from a commit
+    clone, user_home = _git_clone(tmp_path / "clone"), tmp_path / "user"
+    user_home.mkdir()
+    monkeypatch.chdir(clone)
+    result = invoke("init", "--yes", HOME=str(user_home), USERPROFILE=str(user_home))
+    assert result.exit_code == 0, result.output
+    assert _untracked(clone) == ""
+    kit = user_home / "freehold-recovery-kit.txt"
+    assert f"recovery kit written to {kit}:" in result.output
+    assert stat.S_IMODE(kit.stat().st_mode) == 0o600
+
+
+def test_init_refuses_a_kit_inside_a_git_work_tree_before_any_key(
+    _isolated_home: Path, tmp_path: Path
+) -> None:
+    clone = _git_clone(tmp_path / "clone")
+    (clone / "notes").mkdir()
+    kit = clone / "notes" / "kit.txt"
+    result = invoke("init", "--kit", str(kit), "--yes")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {kit}: inside the git work tree {clone.resolve()}, where a secret key is one "
+        "commit away from being shared — give a --kit path outside it\n"
+    )
+    assert _untracked(clone) == "" and not crypto.identity_path(_isolated_home).exists()
 
 
 def test_init_again_keeps_the_recipients_configured_and_says_what_it_changed(
@@ -294,6 +337,9 @@ def test_run_list_verify_and_a_restore_after_the_data_folder_is_gone(
     ran = invoke("run")
     assert ran.exit_code == 0, ran.output
     assert "usb: snapshot " in ran.output
+    # the folder was empty: no chunk was "already there"; repeats within the run are said so
+    assert "already there" not in ran.output
+    assert re.search(r", \d+ repeated chunks? stored once\n", ran.output), ran.output
     snapshots = json.loads(invoke("list", "--json").output)
     assert [s["destination"] for s in snapshots] == ["usb"]
     verified = json.loads(invoke("verify", "--json").output)

@@ -948,3 +948,29 @@ def test_folder_entries_of_a_chatgpt_zip_are_not_unreferenced_files(
     report = ingest(archive, write_zip(tmp_path / "export.zip", members))
     assert report.conversations["new"] == 1
     assert report.ok and report.problems == [], report.problems
+
+
+def test_a_file_no_conversation_reads_is_worded_as_every_file_left_out(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """Probe U (wording): PROVENANCE.md beside a ChatGPT export was "1 file not referenced by
+    any conversation, left in the export", and in a folder of several exports "a text file,
+    not an export; left out". A file that is not the export's own is now said what it is, as
+    everywhere; the export's own upload no conversation points at is counted, left out too."""
+    members = {
+        "conversations.json": json.dumps([_three("c-p")]).encode(),
+        "user.json": b'{"id": "user-abc"}',
+        "PROVENANCE.md": b"# Where this export came from\n",
+        "file-Orphan1-photo.png": png(),
+    }
+    report = ingest(archive, write_zip(tmp_path / "export.zip", members))
+    assert report.ok and report.conversations["new"] == 1
+    said = sorted((p.where, p.what, p.lost) for p in report.problems)
+    assert said == [
+        ("PROVENANCE.md", "a text file, not an export; left out", False),
+        (
+            "export.zip",
+            "1 file not referenced by any conversation, left out: file-Orphan1-photo.png",
+            False,
+        ),
+    ]

@@ -101,7 +101,7 @@ def test_real_sample(real: Path) -> None:
     found = records(path)
     assert isinstance(found[0], ExportInfo) and found[0].kind == "gemini"
     (problem,) = [r for r in found if isinstance(r, Problem)]
-    assert problem.what == "1 records of other Google products ignored" and not problem.lost
+    assert problem.what == "1 record of other Google products ignored" and not problem.lost
     (conv,) = conversations(path)  # 10:00 and 10:05: one conversation by the time gap
     assert conv.source_id == "gemini-2026-08-18T10:00:00Z" and not conv.problems
     assert conv.title == "Build a privacy-safe Gemini activity adapter."
@@ -364,7 +364,7 @@ def test_html_locales(tmp_path: Path, name: str, prefix: str, date: str, when: f
     assert isinstance(found[0], ExportInfo) and found[0].files[0][0] == name
     (conv,) = [r for r in found if isinstance(r, Conversation)]
     (problem,) = [r for r in found if isinstance(r, Problem)]
-    assert problem.what == "1 records of other Google products ignored" and not problem.lost
+    assert problem.what == "1 record of other Google products ignored" and not problem.lost
     assert conv.created_at == when and conv.title == "hello & bye"
     assert [m.text for m in conv.messages] == ["hello & bye", "answer\n\nx"]
     assert conv.messages[1].parts[0]["html"] == "<p>answer</p><ul><li>x</li></ul>"

@@ -620,7 +620,7 @@ def test_unknown_conversation_is_a_404_page(client: httpx.Client) -> None:
     for path in ("/conversations/c", "/conversations/c/download.md"):
         page = client.get(path)
         assert page.status_code == 400, path
-        assert "matches several conversations" in page.text
+        assert "matches more than 10 conversations, among them" in page.text
 
 
 def test_gone_upstream_is_said_on_the_page(client: httpx.Client) -> None:
