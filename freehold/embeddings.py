@@ -73,6 +73,7 @@ from freehold.errors import (
     FreeholdError,
     StorageError,
 )
+from freehold.models import revision_of
 
 __all__ = [
     "EMBED_CHARS",
@@ -789,7 +790,7 @@ def _hits(
     clause, params = where
     rows = db.execute(
         "SELECT m.id, m.conversation_id, c.title, m.role, coalesce(m.model, c.model), "
-        "m.created_at, c.source_kind, substr(m.text, 1, 400) "
+        "m.created_at, c.source_kind, substr(m.text, 1, 400), m.source_message_id "
         "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
         f"WHERE m.id IN (SELECT value FROM json_each(?)) {clause}",
         [_json_ids(ids), *params],
@@ -800,11 +801,11 @@ def _hits(
         row = by_id.get(mid)
         if row is not None:
             snippet = _snippet(row[7])
-            found.append(
-                _queries.Hit(
-                    row[1], row[2], mid, row[3], row[4], row[5], row[6], snippet, [], float(score)
-                )
+            hit = _queries.Hit(
+                row[1], row[2], mid, row[3], row[4], row[5], row[6], snippet, [], float(score)
             )
+            hit.revision = revision_of(row[8]) is not None  # the full-text search's rule
+            found.append(hit)
     return found
 
 

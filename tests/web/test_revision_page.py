@@ -77,6 +77,7 @@ def test_an_earlier_version_follows_its_message_and_is_no_branch(
         current = http.get(f"/conversations/{cid}").text
         at = http.get(f"/conversations/{cid}?at={revision}").text
         hits = http.get("/search", params={"q": "forty-two"}).text
+        meaning = http.get("/search", params={"q": "forty-two", "meaning": "1"}).text
     for page in (current, at):
         assert 'class="fork"' not in page and 'class="more"' not in page
         assert "forty-three" in _article(page, answer)  # the current answer stays
@@ -86,6 +87,9 @@ def test_an_earlier_version_follows_its_message_and_is_no_branch(
         assert after.index("</article>") < after.index('<details class="revision"')
         assert "forty-two" in folded.group() and REVISION_LABEL in folded.group()
         assert (folded.group(1) is not None) == (page is at)
-    hit = re.search(r'<li class="hit".*?</li>', hits, re.S)
-    assert hit is not None and f"?at={revision}" in hit.group()
-    assert REVISION_LABEL in hit.group(), hit.group()
+    for found in (hits, meaning):
+        hit = re.search(
+            rf'<li class="hit"[^>]*>\s*<a href="[^"]*\?at={revision}#.*?</li>', found, re.S
+        )
+        assert hit is not None and REVISION_LABEL in hit.group(), found
+        assert f"?at={answer}#" not in hit.group()
