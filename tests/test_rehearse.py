@@ -551,6 +551,26 @@ def test_the_web_page_counts_failed_answers_of_asked(
     assert "<th>Réponses échouées</th>" in french.text and "<td>4 sur 8</td>" in french.text
 
 
+def test_the_runs_page_counts_the_prompts_rehearsed(
+    answers: Answers, _isolated_home: Path
+) -> None:
+    """Probe V, item 2: the list's "Prompts" column showed the --sample asked for (1000), not the
+    prompts the run rehearsed (the archive held fewer)."""
+    from tests.web.conftest import start_server
+
+    args = ("rehearse", "--candidates", "a:model-a", "--yes", "--sample", "1000", "--json")
+    doc = orjson.loads(_invoke(*args).stdout)
+    rehearsed = len(doc["cases"])
+    assert 0 < rehearsed < 1000
+    assert doc["run"]["cases"] == rehearsed
+    for server in start_server(_isolated_home):
+        with server.client() as client:
+            listing = client.get("/rehearsals").text
+    row = re.search(rf'<a href="/rehearsals/{doc["run"]["id"]}">.*?</tr>', listing, re.S)
+    assert row is not None and f"<td>{rehearsed}</td>" in row.group(), listing
+    assert "<td>1000</td>" not in row.group()
+
+
 def test_no_rehearsal_yet_creates_nothing(answers: Answers, _isolated_home: Path) -> None:
     from tests.web.conftest import start_server
 
