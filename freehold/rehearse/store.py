@@ -216,9 +216,12 @@ class RunStore:
             )
 
     def runs(self, run: int | None = None) -> list[dict[str, Any]]:
-        """Every run (or the one asked for), newest first: id, when, options and summary."""
+        """Every run (or the one asked for), newest first: id, when, options, summary and the
+        number of prompts it rehearsed (``cases``: ``options`` holds the ``--sample`` asked for,
+        which an archive with fewer prompts does not fill)."""
         rows = self.db.execute(
-            "SELECT id, started_at, finished_at, options, embedder, summary FROM runs "
+            "SELECT id, started_at, finished_at, options, embedder, summary, "
+            "(SELECT count(*) FROM cases WHERE run_id = runs.id) FROM runs "
             "WHERE ?1 IS NULL OR id = ?1 ORDER BY id DESC",
             (run,),
         )
@@ -230,6 +233,7 @@ class RunStore:
                 "options": orjson.loads(row[3]),
                 "embedder": row[4],
                 "summary": orjson.loads(row[5]) if row[5] else None,
+                "cases": row[6],
             }
             for row in rows
         ]
