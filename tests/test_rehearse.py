@@ -552,9 +552,7 @@ def test_the_web_page_counts_failed_answers_of_asked(
     assert "<th>Réponses échouées</th>" in french.text and "<td>4 sur 8</td>" in french.text
 
 
-def test_the_runs_page_counts_the_prompts_rehearsed(
-    answers: Answers, _isolated_home: Path
-) -> None:
+def test_the_runs_page_counts_the_prompts_rehearsed(answers: Answers, _isolated_home: Path) -> None:
     """Probe V, item 2: the list's "Prompts" column showed the --sample asked for (1000), not the
     prompts the run rehearsed (the archive held fewer)."""
     from tests.web.conftest import start_server

@@ -108,6 +108,12 @@ class Reply:
         again on the next run (``RunStore.cached``)."""
         return self.status in _USABLE and bool(self.text.strip())
 
+    @property
+    def outcome(self) -> str:
+        """What a reader is told of it, by the same rule as ``usable``: ``empty`` for one that
+        came (complete or incomplete) without text, else its status."""
+        return "empty" if self.status in _USABLE and not self.usable else self.status
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 

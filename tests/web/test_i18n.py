@@ -13,7 +13,7 @@ import pytest
 from freehold import safehtml
 from freehold.archive import open_archive
 from freehold.models import CONTEXT_FIELDS, PART_LABELS, ROLE_NAMES
-from freehold.web import i18n, imports, views
+from freehold.web import i18n, imports, rehearsals, views
 from freehold.web.i18n import FRENCH, choose, translator
 from freehold.web.render import CONTEXT_KINDS
 from tests.builders import chatgpt_chats, ingest
@@ -53,6 +53,7 @@ def test_strings_templates_translate_indirectly_have_french(tmp_path: Path) -> N
         "A form field other than the file is too large.",
     }
     wanted |= set(CONTEXT_KINDS.values())  # conversation.html: t(record.kind|context_kind)
+    wanted |= set(rehearsals.STATUS_LABELS.values())  # rehearsal.html: t(statuses.get(…))
     assert sorted(wanted - FRENCH.keys()) == []
 
 
