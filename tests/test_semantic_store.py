@@ -208,8 +208,14 @@ def test_the_web_page_says_it_compares_words(
     for server in start_server(_isolated_home):
         with server.client() as client:
             page = client.get("/search", params={"q": "Lisbon", "meaning": "1"})
+            french = client.get(
+                "/search", params={"q": "Lisbon", "meaning": "1"}, headers={"Accept-Language": "fr"}
+            )
     assert page.status_code == 200 and "1 result" in page.text
     assert "comparing words, not meaning" in page.text
+    # probe V, item 4: the note is said in the page's language
+    assert "les mots sont comparés, pas le sens" in french.text
+    assert "comparing words" not in french.text
 
 
 def test_the_web_search_by_meaning_has_pages(

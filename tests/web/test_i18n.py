@@ -179,3 +179,22 @@ def test_error_pages_are_translated(sample: Server) -> None:
         bad = client.get("/conversations?page=x")
     assert missing.status_code == 404 and "Introuvable" in missing.text
     assert bad.status_code == 400 and "Requête invalide" in bad.text
+
+
+def test_codes_the_pages_show_are_said_in_french(sample: Server) -> None:
+    """Probe V, item 4: an import's status, the backups' media and daily job, and the search's
+    roles came through as English codes on French pages."""
+    with sample.client(headers={"Accept-Language": "fr"}) as client:
+        home = client.get("/").text
+        report = client.get("/sources/1").text
+        backups = " ".join(client.get("/backups").text.split())
+        found = client.get("/search", params={"q": "python"}).text
+    assert '<td class="status-complete">terminé</td>' in home
+    assert '<span class="status-complete">terminé</span>' in report
+    assert "supports: ce disque" in backups and "this disk" not in backups
+    assert "Tâche quotidienne: non planifiée" in backups and "not scheduled" not in backups
+    assert '<option value="user">Utilisateur</option>' in found
+    assert '<option value="assistant">Assistant</option>' in found
+    metas = re.findall(r'<li class="hit".*?<span class="meta">([^<]*)</span>', found, re.S)
+    assert metas and all(re.search(r"· (Utilisateur|Assistant)\b", m) for m in metas), metas
+    assert not any(re.search(r"· (user|assistant)\b", m) for m in metas)
