@@ -22,6 +22,7 @@ from tests.web.conftest import Server, start_server
 TEMPLATES = Path(i18n.__file__).parent / "templates"
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-chatgpt-export.zip"
 CALL = re.compile(r"""\bt\(\s*(["'])(.*?)\1\s*\)""")
+NOUN = re.compile(r"""\bnoun\([^,]+,\s*(["'])(.*?)\1\s*,\s*(["'])(.*?)\3\s*\)""", re.S)
 SELF_CALL = re.compile(r"""\bself\.t\(\s*(["'])(.*?)\1\s*\)""")
 
 
@@ -36,6 +37,18 @@ def template_strings() -> set[str]:
 def test_every_template_string_has_french() -> None:
     missing = sorted(template_strings() - FRENCH.keys())
     assert missing == []
+
+
+def test_every_counted_word_has_french() -> None:
+    """``noun(count, 'one', 'many')``: both words, as ``counter`` translates them."""
+    found = {
+        word
+        for path in TEMPLATES.glob("*.html")
+        for match in NOUN.finditer(path.read_text())
+        for word in (match[2], match[4])
+    }
+    assert "message newer than the meaning index is not searched" in found  # still found
+    assert sorted(found - FRENCH.keys()) == []
 
 
 def test_strings_templates_translate_indirectly_have_french(tmp_path: Path) -> None:
@@ -54,6 +67,7 @@ def test_strings_templates_translate_indirectly_have_french(tmp_path: Path) -> N
     }
     wanted |= set(CONTEXT_KINDS.values())  # conversation.html: t(record.kind|context_kind)
     wanted |= set(rehearsals.STATUS_LABELS.values())  # rehearsal.html: t(statuses.get(…))
+    wanted |= {"running", "complete", "partial", "failed"}  # home, source: t(source.status)
     assert sorted(wanted - FRENCH.keys()) == []
 
 
