@@ -178,7 +178,7 @@ def test_a_name_as_browsers_escape_it_is_kept_as_chosen(tmp_path: Path) -> None:
     jobs.launch = lambda job, folder: None  # type: ignore[method-assign]
     sent = body(("file", "my %22chat%22 100%25%0D%0A.json", b"[]"))
     job = asyncio.run(jobs.receive(TYPE, chunks(sent, 1000)))
-    assert job.name == 'my "chat" 100%25__.json'
+    assert job.name == 'my "chat" 100%25_.json'  # CR LF: controls, made one "_"
     assert (tmp_path / "uploads" / job.id / job.name).read_bytes() == b"[]"
 
 
