@@ -216,6 +216,10 @@ def test_the_web_page_says_it_compares_words(
     # probe V, item 4: the note is said in the page's language
     assert "les mots sont comparés, pas le sens" in french.text
     assert "comparing words" not in french.text
+    # probe V, item 7: each hit says how near it is, as `search --semantic --json` does
+    (hit,) = orjson.loads(run("search", "Lisbon", "--semantic", "--json").stdout)
+    assert f"· Similarity {hit['score']:.2f}</span>" in page.text
+    assert f"· Similarité {hit['score']:.2f}</span>" in french.text
 
 
 def test_the_web_search_by_meaning_has_pages(
