@@ -77,7 +77,9 @@ class SearchPage:
     total: int
     capped: bool
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-    notice: str | None = None  # what the page must say of the search (``web/meaning.py``)
+    # What the page must say of the search (``web/meaning.py``): codes with a count or a
+    # detail, phrased by the page in its language (``templates/search.html``).
+    notes: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

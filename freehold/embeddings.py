@@ -73,6 +73,7 @@ from freehold.errors import (
     FreeholdError,
     StorageError,
 )
+from freehold.models import revision_of
 
 __all__ = [
     "EMBED_CHARS",
@@ -82,11 +83,13 @@ __all__ = [
     "EmbeddingStore",
     "LexicalEmbedder",
     "OpenAIEmbedder",
+    "Unloaded",
     "WordLlamaEmbedder",
     "build",
     "choose",
     "cosine",
     "import_wordllama",
+    "local_or_words",
     "open_store",
     "pending",
     "search",
@@ -226,27 +229,59 @@ class OpenAIEmbedder:
 
 def choose(spec: str | None = None, *, notice: Callable[[str], None] | None = None) -> Embedder:
     """``local`` (wordllama), ``lexical``, or ``provider:model``. None: the local model where
-    it is installed, else the lexical fallback with a notice saying so."""
-    if spec in (None, "local"):
-        try:
-            return WordLlamaEmbedder()
-        except ImportError:
-            missing = "no embedding model installed (wordllama)"
-            advice = "is not installed — pip install wordllama"
-        except OSError as error:  # installed without its weights (a trimmed or broken wheel)
-            missing = f"the local embedding model (wordllama) cannot be loaded ({error})"
-            advice = f"cannot be loaded ({error}) — pip install --force-reinstall wordllama"
-        if spec == "local":
+    it is installed, else the lexical fallback with a notice saying so (``local_or_words``)."""
+    if spec is None:
+        embedder, unloaded = local_or_words()
+        if unloaded is not None and notice is not None:
+            notice(f"{unloaded.what()}: comparing words, not meaning")
+        return embedder
+    if spec == "local":
+        local = _local()
+        if isinstance(local, Unloaded):
             raise FreeholdError(
-                f"the local embedding model (wordllama) {advice}, or give --embedder lexical "
-                "or provider:model"
+                f"the local embedding model (wordllama) {local.advice()}, or give --embedder "
+                "lexical or provider:model"
             )
-        if notice is not None:
-            notice(f"{missing}: comparing words, not meaning")
-        return LexicalEmbedder()
+        return local
     if spec == "lexical":
         return LexicalEmbedder()
     return OpenAIEmbedder(load_config(), spec)
+
+
+@dataclass(frozen=True, slots=True)
+class Unloaded:
+    """Why the local model cannot be used: not installed (``error`` None), or installed
+    without what it needs to load (its weights: ``error`` says what failed)."""
+
+    error: str | None = None
+
+    def what(self) -> str:
+        if self.error is None:
+            return "no embedding model installed (wordllama)"
+        return f"the local embedding model (wordllama) cannot be loaded ({self.error})"
+
+    def advice(self) -> str:
+        if self.error is None:
+            return "is not installed — pip install wordllama"
+        return f"cannot be loaded ({self.error}) — pip install --force-reinstall wordllama"
+
+
+def local_or_words() -> tuple[Embedder, Unloaded | None]:
+    """The default embedder: the local model where it loads, else the lexical fallback and
+    why (``choose(None)`` says it in a line; the web page in its language)."""
+    local = _local()
+    if isinstance(local, Unloaded):
+        return LexicalEmbedder(), local
+    return local, None
+
+
+def _local() -> Embedder | Unloaded:
+    try:
+        return WordLlamaEmbedder()
+    except ImportError:
+        return Unloaded()
+    except OSError as error:  # installed without its weights (a trimmed or broken wheel)
+        return Unloaded(str(error))
 
 
 def cosine(a: Vectors, b: Vectors) -> npt.NDArray[np.float32]:
@@ -539,6 +574,13 @@ class BuildReport:
     not_searched: int = 0
     imports_unchecked: int = 0
 
+    def notes(self) -> list[tuple[str, int]]:
+        """``notice`` as codes and counts, for a page to phrase in its language:
+        ``not_searched``, ``imports_unchecked``, then ``read_only`` when either is there."""
+        found = [("not_searched", self.not_searched), ("imports_unchecked", self.imports_unchecked)]
+        said = [(code, count) for code, count in found if count]
+        return [*said, ("read_only", 0)] if said else []
+
     def notice(self) -> str | None:
         """The line a search over this store must show: the messages a read-only store could
         not take in (``not_searched``), which the search leaves out, and the imports since it
@@ -789,7 +831,7 @@ def _hits(
     clause, params = where
     rows = db.execute(
         "SELECT m.id, m.conversation_id, c.title, m.role, coalesce(m.model, c.model), "
-        "m.created_at, c.source_kind, substr(m.text, 1, 400) "
+        "m.created_at, c.source_kind, substr(m.text, 1, 400), m.source_message_id "
         "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
         f"WHERE m.id IN (SELECT value FROM json_each(?)) {clause}",
         [_json_ids(ids), *params],
@@ -800,11 +842,11 @@ def _hits(
         row = by_id.get(mid)
         if row is not None:
             snippet = _snippet(row[7])
-            found.append(
-                _queries.Hit(
-                    row[1], row[2], mid, row[3], row[4], row[5], row[6], snippet, [], float(score)
-                )
+            hit = _queries.Hit(
+                row[1], row[2], mid, row[3], row[4], row[5], row[6], snippet, [], float(score)
             )
+            hit.revision = revision_of(row[8]) is not None  # the full-text search's rule
+            found.append(hit)
     return found
 
 

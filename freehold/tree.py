@@ -24,6 +24,7 @@ __all__ = [
     "branch_paths",
     "build_tree",
     "reading_paths",
+    "split_revisions",
     "unique_ids",
     "unique_names",
 ]
@@ -208,6 +209,17 @@ def reading_paths(
     which are earlier words of one message, not branches; and those revisions by the source
     id of their message, in the conversation's order, to be shown beside it. A revision whose
     message is not there stays in the paths (nothing is left out)."""
+    rest, revisions = split_revisions(messages)
+    return branch_paths(rest), revisions
+
+
+def split_revisions(
+    messages: Sequence[Message],
+) -> tuple[list[Message], dict[str, list[Message]]]:
+    """The readers' one rule (``reading_paths``, the web page's ``thread.choose_path``): the
+    messages that make the tree, and apart from them the revisions (``Message.revision_of``)
+    by the source id of their message, in the conversation's order. A revision whose message
+    is not there stays among the messages."""
     ids = {m.source_id for m in messages}
     revisions: dict[str, list[Message]] = {}
     rest: list[Message] = []
@@ -217,4 +229,4 @@ def reading_paths(
             revisions.setdefault(of, []).append(message)
         else:
             rest.append(message)
-    return branch_paths(rest), revisions
+    return rest, revisions

@@ -3,6 +3,7 @@ protocols) on the loopback wire server answering by model, real wordllama simila
 
 from __future__ import annotations
 
+import html
 import re
 import socket
 import sqlite3
@@ -549,6 +550,54 @@ def test_the_web_page_counts_failed_answers_of_asked(
     assert row is not None and row[1].endswith("<td>4 of 8</td>"), row
     assert "<th>Answers failed</th>" in one.text
     assert "<th>Réponses échouées</th>" in french.text and "<td>4 sur 8</td>" in french.text
+
+
+def test_the_runs_page_counts_the_prompts_rehearsed(answers: Answers, _isolated_home: Path) -> None:
+    """Probe V, item 2: the list's "Prompts" column showed the --sample asked for (1000), not the
+    prompts the run rehearsed (the archive held fewer)."""
+    from tests.web.conftest import start_server
+
+    args = ("rehearse", "--candidates", "a:model-a", "--yes", "--sample", "1000", "--json")
+    doc = orjson.loads(_invoke(*args).stdout)
+    rehearsed = len(doc["cases"])
+    assert 0 < rehearsed < 1000
+    assert doc["run"]["cases"] == rehearsed
+    for server in start_server(_isolated_home):
+        with server.client() as client:
+            listing = client.get("/rehearsals").text
+    row = re.search(rf'<a href="/rehearsals/{doc["run"]["id"]}">.*?</tr>', listing, re.S)
+    assert row is not None and f"<td>{rehearsed}</td>" in row.group(), listing
+    assert "<td>1000</td>" not in row.group()
+
+
+def test_an_empty_answer_is_labelled_empty_and_the_page_says_why_answers_failed(
+    answers: Answers, _isolated_home: Path
+) -> None:
+    """Probe V, item 3: an answer that came back complete but empty scored as failed (the
+    one rule, ``Reply.usable``) yet was labelled "complete"; the web page showed neither a
+    prompt's failed answers nor their errors, which the HTML report shows."""
+    from tests.web.conftest import start_server
+
+    count = iter(range(1000))
+    refused = Script(status=401, body={"error": {"type": "authentication_error", "message": "x"}})
+    answers.by_model["model-a"] = lambda body: refused if next(count) % 2 else Script(text="")
+    args = ("rehearse", "--candidates", "a:model-a", "--yes", "--sample", "1", "--json")
+    doc = orjson.loads(_invoke(*args, "--concurrency", "1").stdout)
+    answer = doc["cases"][0]["answers"]["a:model-a"]
+    assert answer["status"] == "empty"  # the first reply: complete, no text
+    assert (answer["failed_answers"], answer["asked"]) == (2, 2) and answer["errors"]
+    for server in start_server(_isolated_home):
+        with server.client() as client:
+            one = client.get(f"/rehearsals/{doc['run']['id']}").text
+            french = client.get(
+                f"/rehearsals/{doc['run']['id']}", headers={"accept-language": "fr"}
+            ).text
+    case = re.search(r'<section class="rehearsal-case".*?</section>', one, re.S)
+    assert case is not None
+    said = _flat(case.group())
+    assert "empty answer" in said and "Answers failed 2 of 2" in said, said
+    assert html.escape(answer["errors"][0], quote=False) in case.group()
+    assert "réponse vide" in french and "Réponses échouées 2 sur 2" in _flat(french)
 
 
 def test_no_rehearsal_yet_creates_nothing(answers: Answers, _isolated_home: Path) -> None:

@@ -37,7 +37,7 @@ from freehold.backup.schedule import (
     systemd_units,
     task_xml,
 )
-from freehold.backup.status import scheduled
+from freehold.backup.status import daily_job
 from freehold.cli import cli
 from freehold.errors import FreeholdError
 
@@ -226,7 +226,9 @@ def test_a_systemd_user_timer(linux: Path, tmp_path: Path, _isolated_home: Path)
     assert found is not None
     assert (found.kind, found.at, found.active) == ("systemd", "02:30", True)
     assert found.command == done.command and str(_isolated_home) in found.command
-    assert scheduled(_isolated_home) == "daily at 02:30 (systemd, active)"  # as backup status
+    assert (
+        daily_job(_isolated_home).words() == "daily at 02:30 (systemd, active)"
+    )  # as backup status
     assert schedule.remove() is True
     assert "systemctl --user disable --now freehold-backup.timer" in calls(linux)
     assert list(folder.iterdir()) == [] and schedule.installed() is None
@@ -377,7 +379,9 @@ def test_a_cron_job_is_seen_once_a_user_manager_answers(linux: Path, tmp_path: P
     fake(linux, "systemctl", SYSTEMCTL)  # a user manager answers now
     found = schedule.installed()
     assert found is not None and (found.kind, found.at) == ("cron", "03:00")
-    assert found.home is not None and scheduled(found.home) == "daily at 03:00 (cron, active)"
+    assert (
+        found.home is not None and daily_job(found.home).words() == "daily at 03:00 (cron, active)"
+    )
     assert schedule.install(at="04:00").kind == "systemd"  # replaces the cron line
     assert "freehold-backup" not in (linux / "crontab.txt").read_text()
     found = schedule.installed()
@@ -402,8 +406,8 @@ def test_status_says_whose_data_folder_the_job_backs_up(
         cli, ["backup", "status", "--json"], env={"FREEHOLD_HOME": str(other)}
     )
     assert orjson.loads(result.stdout)["schedule"] == said
-    assert scheduled(other) == said
-    assert scheduled(_isolated_home) == "daily at 03:00 (cron, active)"
+    assert daily_job(other).words() == said
+    assert daily_job(_isolated_home).words() == "daily at 03:00 (cron, active)"
 
 
 @pytest.mark.parametrize(

@@ -239,7 +239,7 @@ def test_the_web_search_by_meaning(home: Path, monkeypatch: pytest.MonkeyPatch) 
             users = client.get(
                 "/search", params={"q": "holiday itinerary", "meaning": "1", "role": "user"}
             )
-            assert "· user" in users.text and "· assistant" not in users.text
+            assert "· User" in users.text and "· Assistant" not in users.text
             monkeypatch.setattr(meaning, "BUILD_IN_PAGE", 0)  # a big archive's first build
             with open_archive() as archive:
                 cid = archive.select()[0]

@@ -208,8 +208,18 @@ def test_the_web_page_says_it_compares_words(
     for server in start_server(_isolated_home):
         with server.client() as client:
             page = client.get("/search", params={"q": "Lisbon", "meaning": "1"})
+            french = client.get(
+                "/search", params={"q": "Lisbon", "meaning": "1"}, headers={"Accept-Language": "fr"}
+            )
     assert page.status_code == 200 and "1 result" in page.text
     assert "comparing words, not meaning" in page.text
+    # probe V, item 4: the note is said in the page's language
+    assert "les mots sont comparés, pas le sens" in french.text
+    assert "comparing words" not in french.text
+    # probe V, item 7: each hit says how near it is, as `search --semantic --json` does
+    (hit,) = orjson.loads(run("search", "Lisbon", "--semantic", "--json").stdout)
+    assert f"· Similarity {hit['score']:.2f}</span>" in page.text
+    assert f"· Similarité {hit['score']:.2f}</span>" in french.text
 
 
 def test_the_web_search_by_meaning_has_pages(
@@ -217,7 +227,7 @@ def test_the_web_search_by_meaning_has_pages(
 ) -> None:
     """Probe T, item 2: the page asked for as many hits as it showed and counted those, so page
     1 said "20 results" with no page 2, and page 2 said "40 results"."""
-    from freehold.web import meaning as web_meaning
+    from freehold import _queries
     from tests.web.conftest import start_server
 
     texts = [f"Lisbon day {n}" for n in range(26)]
@@ -226,14 +236,14 @@ def test_the_web_search_by_meaning_has_pages(
         with server.client() as client:
             first = client.get("/search", params={"q": "Lisbon", "meaning": "1"})
             second = client.get("/search", params={"q": "Lisbon", "meaning": "1", "page": "2"})
-            monkeypatch.setattr(web_meaning, "_MOST", 20)  # the best 1,000, made 20
-            capped = client.get("/search", params={"q": "Lisbon", "meaning": "1", "page": "2"})
+            monkeypatch.setattr(_queries, "CANDIDATES", 20)  # the best 1,000, made 20
+            capped = client.get("/search", params={"q": "Lisbon", "meaning": "1"})
     assert "26 results" in first.text and "Page 1 of 2" in first.text
     assert 'rel="next" href="/search?q=Lisbon&amp;meaning=1&amp;page=2"' in first.text
     assert "26 results" in second.text and "Page 2 of 2" in second.text
     assert second.text.count('<li class="hit" data-item>') == 6
     assert "20 results — Showing the nearest matches only." in capped.text
-    assert "Page 1 of 1" not in capped.text and '<li class="hit"' not in capped.text
+    assert capped.text.count('<li class="hit" data-item>') == 20  # the capped page shows them
 
 
 def test_loading_the_vectors_costs_little_beyond_them(

@@ -26,7 +26,7 @@ from freehold.backup.settings import DestinationConfig, load
 from freehold.backup.state import Event, State, open_state
 from freehold.errors import FreeholdError
 
-__all__ = ["MAX_AGE", "DestinationStatus", "Status", "scheduled", "status"]
+__all__ = ["MAX_AGE", "DailyJob", "DestinationStatus", "Status", "daily_job", "status"]
 
 MAX_AGE = timedelta(hours=48)
 
@@ -52,9 +52,10 @@ class Status:
     media_kinds: list[str]
     offsite: bool
     three_two_one: bool
-    schedule: str
+    schedule: str  # ``daily_job.words()``: what the terminal and ``--json`` have said
     kit_saved: str | None
     problems: list[str]
+    daily_job: DailyJob  # the same, as a state a page phrases in its language
 
     @property
     def ok(self) -> bool:
@@ -70,19 +71,43 @@ def _event(event: Event | None) -> dict[str, Any] | None:
     return {"at": event.at, "ok": event.ok, "snapshot": event.snapshot, **event.detail}
 
 
-def scheduled(home: Path) -> str:
-    """What ``freehold backup schedule`` installed for the data folder ``home``, in a few
-    words (the job is one per user account: one for another folder does not back this up)."""
+@dataclass(slots=True)
+class DailyJob:
+    """What ``freehold backup schedule`` installed for a data folder, as a state a page can
+    phrase in its language (``web/templates/backups.html``) and ``words`` in English: ``active``
+    or ``inactive`` (written, not active; ``at``, ``kind``), ``none``, ``elsewhere`` (the job
+    backs up another folder, ``home``), ``unknown`` (the scheduler could not be asked,
+    ``error``)."""
+
+    state: str
+    at: str | None = None
+    kind: str | None = None
+    home: str | None = None
+    error: str | None = None
+
+    def words(self) -> str:
+        if self.state == "unknown":
+            return f"unknown ({self.error})"
+        if self.state == "none":
+            return "not scheduled (freehold backup schedule)"
+        if self.state == "elsewhere":
+            return f"not scheduled: the daily job backs up {self.home} (freehold backup schedule)"
+        state = "active" if self.state == "active" else "written, NOT active"
+        return f"daily at {self.at} ({self.kind}, {state})"
+
+
+def daily_job(home: Path) -> DailyJob:
+    """The daily job for the data folder ``home`` (the job is one per user account: one for
+    another folder does not back this up)."""
     try:
         job = schedule.installed()
     except FreeholdError as error:  # a scheduler that cannot be asked is said, not fatal
-        return f"unknown ({error})"
+        return DailyJob("unknown", error=str(error))
     if job is None:
-        return "not scheduled (freehold backup schedule)"
+        return DailyJob("none")
     if job.home != home.expanduser().absolute():
-        return f"not scheduled: the daily job backs up {job.home} (freehold backup schedule)"
-    state = "active" if job.active else "written, NOT active"
-    return f"daily at {job.at} ({job.kind}, {state})"
+        return DailyJob("elsewhere", home=str(job.home))
+    return DailyJob("active" if job.active else "inactive", at=job.at, kind=job.kind)
 
 
 def status(home: Path, now: datetime | None = None) -> Status:
@@ -106,15 +131,17 @@ def status(home: Path, now: datetime | None = None) -> Status:
     if not rows:
         problems.append("no backup destination — freehold backup add NAME URL")
     copies = 1 + len(counted)
+    job = daily_job(home)
     return Status(
         rows,
         copies,
         kinds,
         offsite,
         copies >= 3 and len(kinds) >= 2 and offsite,
-        scheduled(home),
+        job.words(),
         settings.kit_saved,
         problems,
+        job,
     )
 
 

@@ -103,7 +103,7 @@ def _good(replies: list[Reply]) -> list[Reply]:
 def _one(case: Case, replies: list[Reply], vectors: _Vectors) -> dict[str, Any]:
     good = _good(replies)
     result: dict[str, Any] = {
-        "status": replies[0].status if replies and not good else "ok" if good else "missing",
+        "status": replies[0].outcome if replies and not good else "ok" if good else "missing",
         "asked": len(replies),
         "failed_answers": len(replies) - len(good),
         "texts": [r.text for r in replies],

@@ -108,6 +108,12 @@ class Reply:
         again on the next run (``RunStore.cached``)."""
         return self.status in _USABLE and bool(self.text.strip())
 
+    @property
+    def outcome(self) -> str:
+        """What a reader is told of it, by the same rule as ``usable``: ``empty`` for one that
+        came (complete or incomplete) without text, else its status."""
+        return "empty" if self.status in _USABLE and not self.usable else self.status
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -216,9 +222,12 @@ class RunStore:
             )
 
     def runs(self, run: int | None = None) -> list[dict[str, Any]]:
-        """Every run (or the one asked for), newest first: id, when, options and summary."""
+        """Every run (or the one asked for), newest first: id, when, options, summary and the
+        number of prompts it rehearsed (``cases``: ``options`` holds the ``--sample`` asked for,
+        which an archive with fewer prompts does not fill)."""
         rows = self.db.execute(
-            "SELECT id, started_at, finished_at, options, embedder, summary FROM runs "
+            "SELECT id, started_at, finished_at, options, embedder, summary, "
+            "(SELECT count(*) FROM cases WHERE run_id = runs.id) FROM runs "
             "WHERE ?1 IS NULL OR id = ?1 ORDER BY id DESC",
             (run,),
         )
@@ -230,6 +239,7 @@ class RunStore:
                 "options": orjson.loads(row[3]),
                 "embedder": row[4],
                 "summary": orjson.loads(row[5]) if row[5] else None,
+                "cases": row[6],
             }
             for row in rows
         ]

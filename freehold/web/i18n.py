@@ -199,6 +199,9 @@ FRENCH: dict[str, str] = {
     "Own noise": "Bruit propre",
     "Refused": "Refusé",
     "Answers failed": "Réponses échouées",
+    "empty answer": "réponse vide",
+    "interrupted": "interrompue",
+    "no answer stored": "aucune réponse enregistrée",
     "Worst drift first": "Les plus grands écarts d'abord",
     "Original": "Original",
     "prompt": "question",
@@ -336,6 +339,49 @@ FRENCH: dict[str, str] = {
     "Backup from": "Sauvegarde depuis",
     "Run it": "Le lancer",
     "every week in the daily job": "chaque semaine dans la tâche quotidienne",
+    # An import's status (home.html, source.html: t(status)); "failed" is above
+    "complete": "terminé",
+    "partial": "partiel",
+    "running": "en cours",
+    # The daily job's states (backups.html, backup.status.DailyJob)
+    "daily at": "chaque jour à",
+    "active": "active",
+    "written, NOT active": "écrite, PAS active",
+    "not scheduled": "non planifiée",
+    "not scheduled: the daily job backs up another data folder": (
+        "non planifiée : la tâche quotidienne sauvegarde un autre dossier de données"
+    ),
+    "unknown": "inconnu",
+    # Search by meaning's notes (search.html, web/meaning.py)
+    "No embedding model is installed (wordllama): comparing words, not meaning.": (
+        "Aucun modèle d'embeddings n'est installé (wordllama) : les mots sont comparés, "
+        "pas le sens."
+    ),
+    "The local embedding model (wordllama) cannot be loaded: comparing words, not meaning.": (
+        "Le modèle d'embeddings local (wordllama) ne peut pas être chargé : les mots sont "
+        "comparés, pas le sens."
+    ),
+    "message newer than the meaning index is not searched": (
+        "message plus récent que l'index du sens n'est pas cherché"
+    ),
+    "messages newer than the meaning index are not searched": (
+        "messages plus récents que l'index du sens ne sont pas cherchés"
+    ),
+    "import since the meaning index was built may have changed messages it searches by their "
+    "earlier words": (
+        "import depuis la construction de l'index du sens a pu changer des messages qu'il "
+        "cherche par leurs mots d'avant"
+    ),
+    "imports since the meaning index was built may have changed messages it searches by their "
+    "earlier words": (
+        "imports depuis la construction de l'index du sens ont pu changer des messages qu'il "
+        "cherche par leurs mots d'avant"
+    ),
+    "The data folder is read-only: make it writable and search by meaning once to bring the "
+    "index up to date.": (
+        "Le dossier de données est en lecture seule : rendez-le accessible en écriture et "
+        "cherchez une fois par le sens pour mettre l'index à jour."
+    ),
 }
 
 

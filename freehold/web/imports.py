@@ -41,6 +41,17 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+")
 _MAX_NAME = 250  # bytes of UTF-8: under the 255 most file systems allow for one component
 
 
+# A browser sends a file name's ``"``, CR and LF as ``%22``, ``%0D``, ``%0A`` and nothing else
+# escaped (the WHATWG's multipart/form-data encoding): those three, undone, are the name chosen.
+_BROWSER_ESCAPES = re.compile("%22|%0D|%0A")  # as sent: upper case
+_ESCAPED = {"%22": '"', "%0D": "\r", "%0A": "\n"}
+
+
+def _unescaped(name: str) -> str:
+    """The file name as chosen, from the name a browser sent (``_BROWSER_ESCAPES``)."""
+    return _BROWSER_ESCAPES.sub(lambda match: _ESCAPED[match[0]], name)
+
+
 def clean_name(name: str | None) -> str:
     """The name sent, as one file name safe to create in the job's own folder: its last path
     component, controls made ``_``, no leading or trailing dots or spaces (never ``..`` or
@@ -271,7 +282,7 @@ class _Upload:
         filename = options.get(b"filename")
         if options.get(b"name") != b"file" or not filename or self.path is not None:
             return  # not the file: its bytes are dropped
-        name = clean_name(filename.decode("utf-8", "replace"))
+        name = clean_name(_unescaped(filename.decode("utf-8", "replace")))
         self.path = self.folder / name
         with storage.guarded(self.path):
             self.out = _private.open_new(self.path)  # 0600

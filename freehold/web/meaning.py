@@ -6,10 +6,12 @@ index up to date first when little is missing (``BUILD_IN_PAGE`` messages: a sec
 first build of a big archive belongs in the terminal, where it has a bar, and the page says so.
 Where the data folder is read-only nothing can be built, here or in a terminal: the page
 searches what the index holds and says how many newer messages it leaves out and that the
-folder must be made writable (``BuildReport.notice``). Builds are one at a time (a lock); the
-vectors are shared by the server's threads (``EmbeddingStore.matrix``). Hits come as a
-``SearchPage`` like the full-text search's, without facets; pages go up to the best 1,000, and
-the count is of every hit up to there (``capped`` past it), so the pager links every page."""
+folder must be made writable (``BuildReport.notes``). What the page says of the search is
+codes and counts (``SearchPage.notes``), phrased by ``search.html`` in the page's language.
+Builds are one at a time (a lock); the vectors are shared by the server's threads
+(``EmbeddingStore.matrix``). Hits come as a ``SearchPage`` like the full-text search's, without
+facets; pages go up to the best 1,000, and the count is of every hit up to there (``capped``
+past it), so the pager links every page."""
 
 from __future__ import annotations
 
@@ -29,11 +31,10 @@ _BUILDING = threading.Lock()
 
 
 @cache
-def _embedder() -> tuple[embeddings.Embedder, str | None]:
-    """The default embedder, and the note a page must show when it is the lexical fallback
-    (no model installed: words are compared, not meaning)."""
-    said: list[str] = []
-    return embeddings.choose(notice=said.append), (said[0] if said else None)
+def _embedder() -> tuple[embeddings.Embedder, embeddings.Unloaded | None]:
+    """The default embedder, and why it is the lexical fallback where it is (no model
+    installed, or one that cannot be loaded: words are compared, not meaning)."""
+    return embeddings.local_or_words()
 
 
 def search_page(
@@ -54,6 +55,8 @@ def search_page(
         most = _queries.CANDIDATES + 1
         hits = embeddings.search(archive, store, embedder, query, limit=most, **filters)
     page = page_of(hits, limit=limit, offset=offset)
-    said = [note for note in (fallback, report.notice()) if note]
-    page.notice = "; ".join(said) or None
+    if fallback is not None:
+        code = "words_missing" if fallback.error is None else "words_broken"
+        page.notes.append((code, 0, fallback.error or ""))
+    page.notes += [(code, count, "") for code, count in report.notes()]
     return page

@@ -19,7 +19,16 @@ from freehold.rehearse.store import STORE_NAME, RunStore
 from freehold.safehtml import render_markdown
 from freehold.web.render import page
 
-__all__ = ["rehearsal", "rehearsals"]
+__all__ = ["STATUS_LABELS", "rehearsal", "rehearsals"]
+
+# What the page calls an answer that is not ``ok`` (``score._one``'s ``status``: a reply's
+# ``outcome``, or ``missing`` where none was stored), translated in the template.
+STATUS_LABELS = {
+    "empty": "empty answer",
+    "failed": "failed",
+    "interrupted": "interrupted",
+    "missing": "no answer stored",
+}
 
 
 def _path(request: Request) -> Path:
@@ -39,4 +48,4 @@ def rehearsal(request: Request) -> Response:
     if doc is None:
         raise NotFoundError(f"no finished rehearsal {number} — `freehold rehearse` makes one")
     markdown = lambda text: Markup(render_markdown(text))  # noqa: E731
-    return page(request, "rehearsal.html", {**doc, "markdown": markdown})
+    return page(request, "rehearsal.html", {**doc, "markdown": markdown, "statuses": STATUS_LABELS})

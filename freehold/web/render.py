@@ -22,7 +22,7 @@ from freehold.models import CONTEXT_KINDS, REVISION_LABEL, Conversation, Message
 from freehold.report_labels import lines as report_lines
 from freehold.safehtml import highlight_code, one_line, render_markdown
 from freehold.web.i18n import choose, counter, translator
-from freehold.web.thread import choose_path
+from freehold.web.thread import Step, choose_path
 from freehold.web.turns import picker
 
 __all__ = [
@@ -105,7 +105,10 @@ def conversation_page(request: Request, conv: Conversation, at: int | None) -> R
     language = _language(request)
     t = translator(language)
     path = choose_path(conv.messages, at)
-    bodies = request.app.state.renderers.bodies([step.message for step in path], language)
+    shown = [step.message for step in path]
+    earlier = [revision for step in path for revision in step.revisions]
+    bodies = request.app.state.renderers.bodies(shown + earlier, language)
+    earlier_html = iter(bodies[len(shown) :])
     steps = [
         {
             "message": step.message,
@@ -115,8 +118,9 @@ def conversation_page(request: Request, conv: Conversation, at: int | None) -> R
             "passes": step.passes,
             "label": _step_label(step.message, t),
             "html": Markup(html),
+            "revisions": [_revision(r, step, next(earlier_html), t) for r in step.revisions],
         }
-        for step, html in zip(path, bodies, strict=True)
+        for step, html in zip(path, bodies[: len(shown)], strict=True)
     ]
     context = {
         "conv": conv,
@@ -125,6 +129,17 @@ def conversation_page(request: Request, conv: Conversation, at: int | None) -> R
         "context_records": conv.context,
     }
     return page(request, "conversation.html", context)
+
+
+def _revision(revision: Message, step: Step, html: str, t: Callable[[str], str]) -> dict[str, Any]:
+    """An earlier version of ``step``'s message, shown folded after it (open when asked for)."""
+    label = _step_label(revision, t)
+    return {
+        "message": revision,
+        "label": label,
+        "html": Markup(html),
+        "open": revision.id == step.opened,
+    }
 
 
 def _step_label(message: Message, t: Callable[[str], str]) -> str:

@@ -13,15 +13,23 @@ follows (a link to that branch); where the path goes on past it, ``Step.passes``
 link back). Several roots are siblings too; a message without an id (never stored) cannot be
 shown.
 
+A message's earlier versions (``Message.revision_of``: words the platform changed, kept on
+import) are no branch: the readers' one rule, ``tree.split_revisions`` (``reading_paths``), sets
+them apart before the tree is walked, so none is a child, a sibling or a fork; each step carries
+its message's (``Step.revisions``), which the page shows folded right after it.
+``?at=<revision>`` shows the path through its message, with that revision open
+(``Step.opened``).
+
 An answer whose parent on the path is a prompt (an assistant message under a user message) can
 be answered again — Regenerate, a new sibling under the same prompt: ``Step.again``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from freehold.models import Message
+from freehold.tree import split_revisions
 
 __all__ = ["Fork", "Step", "answers_prompt", "choose_path"]
 
@@ -41,6 +49,8 @@ class Step:
     again: bool = False  # an answer to the prompt above it: Regenerate makes a sibling
     more: int | None = None  # the path stops here, at the visible leaf: what follows begins here
     passes: bool = False  # the visible leaf, which the path goes on past (into another branch)
+    revisions: list[Message] = field(default_factory=list)  # its earlier versions, oldest first
+    opened: int | None = None  # the revision ``?at=`` asked for, shown open
 
 
 def _order(message: Message) -> tuple[float, int]:
@@ -48,8 +58,13 @@ def _order(message: Message) -> tuple[float, int]:
 
 
 def choose_path(messages: list[Message], at: int | None = None) -> list[Step]:
-    """The path through message ``at`` (or the visible path), root first, with its forks."""
-    by_id = {m.id: m for m in messages if m.id is not None}
+    """The path through message ``at`` (or the visible path), root first, with its forks;
+    ``at`` a revision: the path through its message, with the revision opened."""
+    tree, revisions = split_revisions(messages)
+    by_id = {m.id: m for m in tree if m.id is not None}
+    opened = _revision(messages, revisions, at)
+    if opened is not None:
+        at = opened[0]
     parents = _parents(by_id)
     children: dict[int | None, list[int]] = {}
     for mid in sorted(by_id, key=lambda i: _order(by_id[i])):
@@ -71,7 +86,22 @@ def choose_path(messages: list[Message], at: int | None = None) -> list[Step]:
     ]
     following = children.get(path[-1])
     steps[-1].more = following[-1] if following else None
+    for step in steps:
+        step.revisions = revisions.get(step.message.source_id, [])
+        if opened is not None and step.message.id == opened[0]:
+            step.opened = opened[1]
     return steps
+
+
+def _revision(
+    messages: list[Message], revisions: dict[str, list[Message]], at: int | None
+) -> tuple[int, int] | None:
+    """(its message's id, ``at``) when ``at`` is a revision set apart, else None."""
+    revision = next((m for kept in revisions.values() for m in kept if m.id == at), None)
+    if revision is None or at is None:
+        return None
+    message = next(m for m in messages if m.source_id == revision.revision_of)
+    return (message.id, at) if message.id is not None else None
 
 
 def answers_prompt(message: Message, parent: Message | None) -> bool:

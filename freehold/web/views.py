@@ -34,7 +34,7 @@ from freehold.errors import FreeholdError, NotFoundError
 from freehold.exporters import json as json_export
 from freehold.exporters import markdown as markdown_export
 from freehold.exporters._folder import conversation_name
-from freehold.models import Conversation, Message
+from freehold.models import ROLE_NAMES, Conversation, Message
 from freehold.safehtml import RASTER, RUNNABLE
 from freehold.web.failures import Answer, answer
 from freehold.web.meaning import search_page as meaning_search
@@ -183,6 +183,7 @@ def search(request: Request) -> Response:
         "filters": chosen,
         "result": result,
         "roles": filters.ROLES,
+        "role_names": ROLE_NAMES,  # each role as a reader calls it, translated in the page
         "kinds": sorted(archive.kinds()),
         "facet_url": lambda name, value: _facet_url(request, name, value),
         "pager": _pager(request, number, result.total if result else 0, _HITS_PER_PAGE),

@@ -44,9 +44,10 @@ def test_the_page_shows_the_last_break_test(_isolated_home: Path, wire: WireServ
         "through beta:model-b (failed over: alpha refused)"
     ) in english
     assert '<span class="failed" title="failed">✗</span> <strong>Route &lt;script&gt;' in english
-    assert "<strong>Backup from</strong>: no backup destination: nothing to restore from" in (
-        english
-    )
+    # probe V, minor: a check with no destination to name is "Backups", as the terminal says
+    # ("backups: no backup destination…"), not "Backup from: no backup destination…"
+    assert "<strong>Backups</strong>: no backup destination: nothing to restore from" in english
+    assert "<strong>Sauvegardes</strong>: no backup destination" in french
     assert HOSTILE not in english
     assert "Si ce fournisseur disparaissait demain: alpha — ÉCHEC</h2>" in french
     assert "<strong>Route default</strong>" in french and "<h1>Test de rupture</h1>" in french

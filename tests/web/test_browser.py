@@ -385,6 +385,28 @@ def test_the_thread_past_the_visible_leaf_by_keyboard(
     watch.assert_quiet()
 
 
+def test_an_earlier_version_is_folded_under_its_message(
+    page: Page, server: Server, watch: Watch, tmp_path: Path
+) -> None:
+    """Probe V, item 1: a message's earlier version was a branch (] went to it, in place of
+    the current answer). It is folded under its message; a link to it (a search hit's) opens
+    it there, the current answer above it."""
+    from tests.web.test_revision_page import _revised
+
+    cid, ids = _revised(tmp_path)
+    revision, answer = page.locator(f"#m{ids['c1-1#rev-1']}"), page.locator(f"#m{ids['c1-1']}")
+    log_in(page, server, f"/conversations/{cid}")
+    expect(answer).to_contain_text("forty-three")
+    expect(revision).to_be_hidden()
+    page.locator("#thread details.revision summary").click()
+    expect(revision).to_contain_text("forty-two")
+    expect(revision).to_be_visible()
+    page.goto(f"{server.url}/conversations/{cid}?at={ids['c1-1#rev-1']}#m{ids['c1-1#rev-1']}")
+    expect(revision).to_be_visible()
+    expect(answer).to_contain_text("forty-three")
+    watch.assert_quiet()
+
+
 def test_a_branch_key_pressed_before_the_swap_settles_stays_in_the_page(
     page: Page, server: Server, watch: Watch, tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ import pytest
 from freehold import safehtml
 from freehold.archive import open_archive
 from freehold.models import CONTEXT_FIELDS, PART_LABELS, ROLE_NAMES
-from freehold.web import i18n, imports, views
+from freehold.web import i18n, imports, rehearsals, views
 from freehold.web.i18n import FRENCH, choose, translator
 from freehold.web.render import CONTEXT_KINDS
 from tests.builders import chatgpt_chats, ingest
@@ -22,6 +22,7 @@ from tests.web.conftest import Server, start_server
 TEMPLATES = Path(i18n.__file__).parent / "templates"
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-chatgpt-export.zip"
 CALL = re.compile(r"""\bt\(\s*(["'])(.*?)\1\s*\)""")
+NOUN = re.compile(r"""\bnoun\([^,]+,\s*(["'])(.*?)\1\s*,\s*(["'])(.*?)\3\s*\)""", re.S)
 SELF_CALL = re.compile(r"""\bself\.t\(\s*(["'])(.*?)\1\s*\)""")
 
 
@@ -38,6 +39,18 @@ def test_every_template_string_has_french() -> None:
     assert missing == []
 
 
+def test_every_counted_word_has_french() -> None:
+    """``noun(count, 'one', 'many')``: both words, as ``counter`` translates them."""
+    found = {
+        word
+        for path in TEMPLATES.glob("*.html")
+        for match in NOUN.finditer(path.read_text())
+        for word in (match[2], match[4])
+    }
+    assert "message newer than the meaning index is not searched" in found  # still found
+    assert sorted(found - FRENCH.keys()) == []
+
+
 def test_strings_templates_translate_indirectly_have_french(tmp_path: Path) -> None:
     # _report.html: t(line.label) over report_labels (test_every_report_label_is_words…);
     # search.html: t(label) over its facet names; import.html: t(error) over the upload errors
@@ -50,6 +63,8 @@ def test_strings_templates_translate_indirectly_have_french(tmp_path: Path) -> N
         "A form field other than the file is too large.",
     }
     wanted |= set(CONTEXT_KINDS.values())  # conversation.html: t(record.kind|context_kind)
+    wanted |= set(rehearsals.STATUS_LABELS.values())  # rehearsal.html: t(statuses.get(…))
+    wanted |= {"running", "complete", "partial", "failed"}  # home, source: t(source.status)
     assert sorted(wanted - FRENCH.keys()) == []
 
 
@@ -215,3 +230,22 @@ def test_every_report_label_is_words_and_has_french() -> None:
 
     assert not [text for text in LABELS.values() if "_" in text]
     assert sorted(set(LABELS.values()) - FRENCH.keys()) == []
+
+
+def test_codes_the_pages_show_are_said_in_french(sample: Server) -> None:
+    """Probe V, item 4: an import's status, the backups' media and daily job, and the search's
+    roles came through as English codes on French pages."""
+    with sample.client(headers={"Accept-Language": "fr"}) as client:
+        home = client.get("/").text
+        report = client.get("/sources/1").text
+        backups = " ".join(client.get("/backups").text.split())
+        found = client.get("/search", params={"q": "python"}).text
+    assert '<td class="status-complete">terminé</td>' in home
+    assert '<span class="status-complete">terminé</span>' in report
+    assert "supports: ce disque" in backups and "this disk" not in backups
+    assert "Tâche quotidienne: non planifiée" in backups and "not scheduled" not in backups
+    assert '<option value="user">Utilisateur</option>' in found
+    assert '<option value="assistant">Assistant</option>' in found
+    metas = re.findall(r'<li class="hit".*?<span class="meta">([^<]*)</span>', found, re.S)
+    assert metas and all(re.search(r"· (Utilisateur|Assistant)\b", m) for m in metas), metas
+    assert not any(re.search(r"· (user|assistant)\b", m) for m in metas)

@@ -57,3 +57,39 @@ def test_a_turn_asked_from_an_earlier_version_is_refused(
     assert answer.status_code == 400
     assert "is an earlier version of a message" in answer.text
     assert wire.requests == [] and message_count(server.home) == before
+
+
+def _article(page: str, mid: int | None) -> str:
+    found = re.search(rf'<article [^>]*id="m{mid}".*?</article>', page, re.S)
+    assert found is not None, page
+    return found.group()
+
+
+def test_an_earlier_version_follows_its_message_and_is_no_branch(
+    server: Server, tmp_path: Path
+) -> None:
+    """tree.reading_paths is the readers' one rule: a revision is no fork (no 2/2, nothing for
+    ``]`` to follow), it comes folded right after its message; ?at=<revision> shows the message
+    with the revision open; a search hit on its words says it is an earlier version."""
+    cid, ids = _revised(tmp_path)
+    answer, revision = ids["c1-1"], ids["c1-1#rev-1"]
+    with server.client() as http:
+        current = http.get(f"/conversations/{cid}").text
+        at = http.get(f"/conversations/{cid}?at={revision}").text
+        hits = http.get("/search", params={"q": "forty-two"}).text
+        meaning = http.get("/search", params={"q": "forty-two", "meaning": "1"}).text
+    for page in (current, at):
+        assert 'class="fork"' not in page and 'class="more"' not in page
+        assert "forty-three" in _article(page, answer)  # the current answer stays
+        after = page[page.index(f'id="m{answer}"') :]
+        folded = re.search(r"<details class=\"revision\"( open)?>.*?</details>", after, re.S)
+        assert folded is not None and f'id="m{revision}"' in folded.group(), page
+        assert after.index("</article>") < after.index('<details class="revision"')
+        assert "forty-two" in folded.group() and REVISION_LABEL in folded.group()
+        assert (folded.group(1) is not None) == (page is at)
+    for found in (hits, meaning):
+        hit = re.search(
+            rf'<li class="hit"[^>]*>\s*<a href="[^"]*\?at={revision}#.*?</li>', found, re.S
+        )
+        assert hit is not None and REVISION_LABEL in hit.group(), found
+        assert f"?at={answer}#" not in hit.group()

@@ -170,6 +170,18 @@ def test_a_name_in_any_script_is_kept(tmp_path: Path) -> None:
     assert (tmp_path / "uploads" / job.id / "会話 (1).json").read_bytes() == b"[]"
 
 
+def test_a_name_as_browsers_escape_it_is_kept_as_chosen(tmp_path: Path) -> None:
+    """Probe V, item 5: browsers send a file name's ``"``, CR and LF as %22, %0D, %0A (the
+    WHATWG's multipart/form-data encoding); 'my "chat".json' was recorded as
+    'my %22chat%22.json'. Other percent signs are the name's own."""
+    jobs = Jobs(tmp_path)
+    jobs.launch = lambda job, folder: None  # type: ignore[method-assign]
+    sent = body(("file", "my %22chat%22 100%25%0D%0A.json", b"[]"))
+    job = asyncio.run(jobs.receive(TYPE, chunks(sent, 1000)))
+    assert job.name == 'my "chat" 100%25_.json'  # CR LF: controls, made one "_"
+    assert (tmp_path / "uploads" / job.id / job.name).read_bytes() == b"[]"
+
+
 @pytest.mark.parametrize(
     ("sent", "kept"),
     [

@@ -397,7 +397,10 @@ def test_empty_search_shows_the_form(client: httpx.Client) -> None:
 def test_search_with_facets_and_pages(client: httpx.Client) -> None:
     page = client.get("/search", params={"q": "zebra"})
     assert f"{2 * SYNTHETIC} results" in main(page)
-    assert facet(page, "Role") == {"user": SYNTHETIC, "assistant": SYNTHETIC}
+    assert facet(page, "Role") == {
+        "User": SYNTHETIC,
+        "Assistant": SYNTHETIC,
+    }  # named as readers call them
     assert facet(page, "Model") == {"synth-model-a": SYNTHETIC, "synth-model-b": SYNTHETIC}
     assert facet(page, "Source") == {"chatgpt": 2 * SYNTHETIC}
     first = hits(page)
@@ -407,7 +410,7 @@ def test_search_with_facets_and_pages(client: httpx.Client) -> None:
     assert role is not None
     only_users = client.get(role[1].replace("&amp;", "&"))
     assert f"{SYNTHETIC} results" in main(only_users)
-    assert facet(only_users, "Role") == {"user": SYNTHETIC}
+    assert facet(only_users, "Role") == {"User": SYNTHETIC}
 
 
 def _results(page: httpx.Response) -> int:
