@@ -327,7 +327,8 @@ def _targets(
 
 def same_place_problem(name: str, first: str) -> str:
     return (
-        f"{name} is the same place as {first} — one copy, whatever its names, and two names "
+        f"{name} is the same place as {first} (or one holds the other) — one copy, whatever "
+        "its names, and two names "
         f"there spoil each other's checks: freehold backup remove {name}"
     )
 

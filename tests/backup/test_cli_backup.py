@@ -433,6 +433,27 @@ def test_one_place_is_one_destination_whatever_its_names(home: Path, tmp_path: P
     assert [d["name"] for d in json.loads(invoke("destinations", "--json").output)] == ["usb"]
 
 
+def test_a_destination_inside_another_is_refused_either_way(home: Path, tmp_path: Path) -> None:
+    """One backup folder within another would be counted as two copies, and each one's
+    verify would call the other's files foreign (review R7-5)."""
+    usb = tmp_path / "usb"
+    assert invoke("add", "usb", str(usb)).exit_code == 0
+    inner = invoke("add", "inner", str(usb / "inner"))
+    assert inner.exit_code == 1 and "is inside destination usb" in inner.output
+    outer = invoke("add", "outer", str(tmp_path))
+    assert outer.exit_code == 1 and "holds destination usb" in outer.output
+    assert invoke("add", "beside", str(tmp_path / "usb-2")).exit_code == 0  # a name, not a path
+
+
+def test_a_remote_path_inside_another_is_the_same_place() -> None:
+    from freehold.backup.destinations import overlaps
+
+    assert overlaps("s3:bucket/backup", "s3:bucket/backup/inner/")
+    assert overlaps("s3:bucket/backup/inner", "s3:bucket")
+    assert not overlaps("s3:bucket/backup", "s3:bucket/backup-2")
+    assert not overlaps("s3:bucket/backup", "b2:bucket/backup/inner")
+
+
 def test_a_place_named_twice_by_hand_counts_once_and_remove_takes_the_name_out(
     home: Path, tmp_path: Path
 ) -> None:
