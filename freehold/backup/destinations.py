@@ -275,7 +275,9 @@ class Folder:
                 f"{self.name}: no freehold backup at {self.root} — plug the disk in (or "
                 "mount it), or add the destination again"
             )
-        if self.root.is_dir() and any(not is_litter(p.name) for p in self.root.iterdir()):
+        if self.root.is_dir() and any(
+            not is_litter(p.name, folder=p.is_dir()) for p in self.root.iterdir()
+        ):
             raise BackupError(
                 f"{self.name}: {self.root} holds other files and is not a freehold backup — "
                 "choose an empty or new folder"
@@ -378,7 +380,11 @@ class Remote:
         if create:
             self._rclone("mkdir", self.url)
         top = self._rclone("lsjson", "--no-mimetype", "--no-modtime", self.url)
-        names = {item["Path"] for item in orjson.loads(top) if not is_litter(item["Path"])}
+        names = {
+            item["Path"]
+            for item in orjson.loads(top)
+            if not is_litter(item["Path"], folder=bool(item.get("IsDir")))
+        }
         if MARKER in names:
             return
         if not create:

@@ -502,3 +502,28 @@ def test_what_finder_or_explorer_leaves_in_a_destination_is_a_note_not_a_problem
         "foreign: holiday.jpg — not a freehold backup file: delete it if you put it there"
         in " ".join(foreign.output.split())
     )
+
+
+def test_a_disk_root_holding_only_system_folders_is_taken_as_empty(tmp_path: Path) -> None:
+    """A freshly formatted disk's root: Windows' and macOS's own folders and files, nothing
+    of anyone's (review R7-7). A file of the same name as such a folder is no litter."""
+    root = tmp_path / "disk"
+    (root / "System Volume Information").mkdir(parents=True)
+    (root / "System Volume Information" / "IndexerVolumeGuid").write_bytes(b"{0}")
+    (root / ".Spotlight-V100").mkdir()
+    (root / ".DS_Store").write_bytes(b"Bud1")
+    assert invoke("add", "usb", str(root)).exit_code == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / ".Trashes").write_bytes(b"a file, not the folder")
+    refused = invoke("add", "other", str(other))
+    assert refused.exit_code == 1 and "holds other files" in refused.output
+
+
+def test_litter_is_a_system_folder_itself_only_as_a_folder() -> None:
+    from freehold.litter import is_litter
+
+    assert is_litter("System Volume Information", folder=True)
+    assert is_litter(".Spotlight-V100", folder=True)
+    assert not is_litter(".Spotlight-V100")  # a file of that name is someone's
+    assert is_litter(".Spotlight-V100/store.db")
