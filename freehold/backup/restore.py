@@ -53,7 +53,7 @@ from freehold.backup.state import State
 from freehold.backup.verify import check_pack, open_manifest
 from freehold.errors import BackupError, BackupKeyError, DamagedBackupError
 
-__all__ = ["Drill", "Restored", "TargetError", "choose", "drill", "restore"]
+__all__ = ["Drill", "Lacking", "Restored", "TargetError", "choose", "drill", "restore"]
 
 Tick = Callable[[int, int, int], None]
 _DIGESTS = "digests"
@@ -70,7 +70,7 @@ class Restored:
     conversations: int
     digests: dict[str, str] = field(default_factory=dict, repr=False)
     skipped: list[str] = field(default_factory=list)  # newer snapshots that did not restore
-    lacking: list[str] = field(default_factory=list)  # stored files left out, and where held
+    lacking: list[Lacking] = field(default_factory=list)  # stored files left out
 
 
 class TargetError(BackupError):
@@ -229,27 +229,38 @@ def _held_elsewhere(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Lacking:
+    """A stored file a restore left out: why, and the newest other snapshot holding it whole
+    (None: none there does)."""
+
+    path: str
+    why: str
+    held_in: str | None
+
+    def said(self, source: str, home: Path) -> str:
+        """One line: the file, why, and how to put it into the data folder ``home``."""
+        if self.held_in is None:
+            return f"{self.path}: {self.why} — no snapshot at {source} holds it"
+        return (
+            f"{self.path}: {self.why} — snapshot {self.held_in} holds it: freehold backup "
+            f"restore {self.held_in} --from {source} --to DIR2, then copy DIR2/{self.path} to "
+            f"{home / self.path}"
+        )
+
+
 def _lacking(
     dest: Destination,
     identity: crypto.Identity,
     mac_key: bytes | None,
     chosen: str,
     left_out: dict[str, str],
-) -> list[str]:
-    """One line per stored file the restore lacks: why, and which snapshot holds it."""
+) -> list[Lacking]:
+    """Each stored file the restore lacks: why, and which snapshot holds it."""
     if not left_out:
         return []
     held = _held_elsewhere(dest, identity, mac_key, chosen, set(left_out))
-    return [
-        f"{path}: {why} — "
-        + (
-            f"snapshot {held[path]} holds it: freehold backup restore {held[path]} "
-            f"--from {dest.name} --to DIR2, then copy DIR2/{path} to the same place here"
-            if path in held
-            else f"no snapshot at {dest.name} holds it"
-        )
-        for path, why in sorted(left_out.items())
-    ]
+    return [Lacking(path, why, held.get(path)) for path, why in sorted(left_out.items())]
 
 
 def _place(work: Path, to: Path, manifest: Manifest) -> None:
@@ -456,7 +467,7 @@ def _compare(home: Path, restored: Restored, report: Drill) -> None:
                 report.files_gone.append(relative)
             elif stored_fault(relative, _file_sha(here)) is not None:
                 report.files_changed.append(relative)
-    report.files_lacking = restored.lacking
+    report.files_lacking = [item.said(restored.destination, home) for item in restored.lacking]
     report.ok = not (report.gone or report.files_gone or report.files_changed or restored.lacking)
 
 

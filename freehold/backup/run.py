@@ -227,12 +227,25 @@ class _Target:
         self.dest.write(snapshot_path(manifest.snapshot), encrypted)
         self.sent.bytes += len(encrypted)
         self.sent.ok, self.sent.snapshot = True, manifest.snapshot
-        with self.state.transaction():
-            self.state.keep_stored(self.dest.name, (e for e in manifest.files if stored(e.path)))
+        self._remember(manifest)
         unneeded = sorted(self.sealed - manifest.packs.keys())  # a changed file's bytes alone
         if unneeded:
             self.dest.delete([pack_path(p) for p in unneeded])
             self.state.forget_packs(self.dest.name, unneeded)
+
+    def _remember(self, manifest: Manifest) -> None:
+        """Where each stored file of the snapshot lies, for a later run to carry forward:
+        those not known yet, or sent again in this run's packs (a copy known is the same
+        bytes, its path being its SHA-256)."""
+        known = self.state.stored_paths(self.dest.name)
+        new = [
+            e
+            for e in manifest.files
+            if stored(e.path)
+            and (e.path not in known or any(c.pack in self.sealed for c in e.chunks))
+        ]
+        with self.state.transaction():
+            self.state.keep_stored(self.dest.name, new)
 
 
 class _Pass:

@@ -161,6 +161,10 @@ class State:
             [(destination, e.path, e.size, orjson.dumps(_rows(e)).decode()) for e in entries],
         )
 
+    def stored_paths(self, destination: str) -> set[str]:
+        rows = self.db.execute("SELECT path FROM stored WHERE destination=?", (destination,))
+        return {row[0] for row in rows}
+
     def stored(self, destination: str, path: str) -> FileEntry | None:
         """The good copy of the stored file ``path`` at ``destination`` (``keep_stored``)."""
         row = self.db.execute(

@@ -521,13 +521,13 @@ def restore(
                 "the manifest's MAC was not checked (--skip-mac): damage would have been found, "
                 "a snapshot forged by someone who knows the public key would not"
             )
-        for line in done.lacking:
-            tell(f"not restored: {line}")
+        for item in done.lacking:
+            tell(f"not restored: {item.said(done.destination, done.folder)}")
         tell(f"use it: FREEHOLD_HOME={done.folder} freehold stats")
         if done.lacking:
             raise click.ClickException(
                 f"restored without {progress.plural(len(done.lacking), 'stored file')} "
-                "(above): the snapshot lacks them"
+                f"(above): the snapshot lacks {'it' if len(done.lacking) == 1 else 'them'}"
             )
         return
     raise click.ClickException("no destination restores: " + "; ".join(errors))

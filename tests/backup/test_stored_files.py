@@ -205,10 +205,9 @@ def test_an_older_snapshot_with_a_changed_file_restores_all_else_and_names_it(
     back = restore(dest, identity, "latest", tmp_path / "back")
     assert back.snapshot == newest and back.skipped == []
     assert not (tmp_path / "back" / blob).exists()
-    assert [line.split(" — ")[0] for line in back.lacking] == [
-        f"{blob}: its bytes do not hash to its name (they hash to {other[:12]}…)"
+    assert [(i.path, i.why, i.held_in) for i in back.lacking] == [
+        (blob, f"its bytes do not hash to its name (they hash to {other[:12]}…)", good)
     ]
-    assert f"snapshot {good} holds it: freehold backup restore {good}" in back.lacking[0]
 
 
 def test_an_older_snapshot_lacking_a_file_restores_latest_and_says_where_it_is(
@@ -226,15 +225,19 @@ def test_an_older_snapshot_lacking_a_file_restores_latest_and_says_where_it_is(
     dest = Folder("usb", folder.url)
     back = restore(dest, identity, "latest", tmp_path / "one")  # the newest, not a fallback
     assert back.snapshot == lacking and back.skipped == []
-    assert back.lacking[0].startswith(f"{blob}: gone when the snapshot was made — ")
-    assert f"snapshot {good} holds it" in back.lacking[0]
+    assert [(i.path, i.why, i.held_in) for i in back.lacking] == [
+        (blob, "gone when the snapshot was made", good)
+    ]
     assert (tmp_path / "one" / "archive.sqlite").is_file()
     state = open_state(home)
     try:
         tried = drill(home, dest, identity, state)
     finally:
         state.close()
-    assert not tried.ok and tried.files_lacking == back.lacking
+    assert not tried.ok and tried.files_lacking == [
+        f"{blob}: gone when the snapshot was made — snapshot {good} holds it: freehold backup "
+        f"restore {good} --from usb --to DIR2, then copy DIR2/{blob} to {home / blob}"
+    ]
 
 
 def test_verify_teaches_a_run_to_carry_a_copy_only_an_older_snapshot_holds(
