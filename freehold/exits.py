@@ -420,7 +420,7 @@ def record(
     then imports an AI export). A catalogue platform not yet in the plan is added; a missing,
     empty or folder path is refused before anything is written."""
     _check_file(path)
-    _check_kind(wanted, path)
+    note = _check_kind(wanted, path)
     entry, added = _entry_for(archive, wanted)
     sniffed = formats.sniff(path)
     with path.open("rb") as handle:
@@ -439,7 +439,7 @@ def record(
             "recorded_at": now_iso(),
         }
     )
-    return Recorded(export, new, sniffed, added, moved_from=earlier)
+    return Recorded(export, new, sniffed, added, notes=[note] if note else [], moved_from=earlier)
 
 
 def needs_import(done: Recorded) -> bool:
@@ -481,33 +481,48 @@ def _check_file(path: Path) -> None:
         )
 
 
-def _check_kind(wanted: str, path: Path) -> None:
+def _check_kind(wanted: str, path: Path) -> str | None:
     """An AI platform's export is that platform's, and counts for no other: a ChatGPT export
     recorded under Gemini (or under Perplexity or Mailchimp, which freehold cannot import)
     would count as that platform's latest export (status: not due for a month) while its own
-    history was never saved. Every file is sniffed, whatever the platform; one that reads as
-    an AI platform's export is refused under any other, before anything is written, naming
-    the platform it belongs to. Under a platform freehold imports, a file of another kind is
-    refused too. A file no importer recognises passes: under an AI platform its import fails
-    and says so, and ``unusable`` does not count it."""
+    history was never saved. Every file is sniffed, whatever the platform; one that is
+    nothing but an AI platform's export is refused under any other, before anything is
+    written, naming the platform it belongs to. Under a platform freehold imports, a file of
+    another kind is refused too. Under one it does not import, a file that holds more than an
+    AI export (a Google Drive Takeout with a Google AI Studio folder among the documents) is
+    that platform's export: kept, with a note (returned) to record it under the AI platform
+    too. A file no importer recognises passes: under an AI platform its import fails and
+    says so, and ``unusable`` does not count it."""
     found = catalogue().find(wanted)
     expected = found.importer if found else None
     try:
-        read = import_plan(path).kind
+        read = import_plan(path)
     except FreeholdError:
-        return
-    kinds = read.split("+")
+        return None
+    kinds = read.kind.split("+")
     if expected in kinds:
-        return
+        return None
     owner = next((p for p in catalogue().platforms.values() if p.importer in kinds), None)
-    if owner is None and expected is None:
-        return  # nobody's AI export, under a platform freehold does not import: kept
+    if expected is None and (owner is None or read.left_out):
+        return None if owner is None else _also(owner.id, read.kind, path)
     where = f"freehold exits record {owner.id} {shlex.quote(str(path))}" if owner else "its own"
     name = found.name if found else wanted
     raise FreeholdError(
-        f"{path.name}: a {read} export, not {name}'s — nothing was recorded; record it "
-        f"under the platform it comes from: {where}"
+        f"{path.name}: {_article(read.kind)} {read.kind} export, not {name}'s — nothing was "
+        f"recorded; record it under the platform it comes from: {where}"
     )
+
+
+def _also(owner: str, kind: str, path: Path) -> str:
+    return (
+        f"it holds {_article(kind)} {kind} export too — record it under that platform as "
+        f"well, so the plan counts it there: freehold exits record {owner} "
+        f"{shlex.quote(str(path))}"
+    )
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def _entry_for(archive: Archive, wanted: str) -> tuple[PlanEntry, str | None]:

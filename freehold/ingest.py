@@ -466,6 +466,8 @@ class Reader:
         blob = self.blobs.get(key)
         if blob is not None:
             ref.sha256, ref.sniffed_mime, ref.size = blob
+        elif ref.opener is not None:  # an importer's SHA-256 only found the file: never a row
+            ref.sha256 = None  # for bytes that were not stored (the archive's ``_links``)
 
 
 def _child(

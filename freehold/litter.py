@@ -30,11 +30,14 @@ _FOLDERS = frozenset(
 )
 
 
-def is_litter(path: str) -> bool:
-    """Whether ``path`` (``/``-separated, relative) is a file an operating system left: its
-    name is one of those files or an AppleDouble ``._`` file, or it is inside such a folder."""
+def is_litter(path: str, *, folder: bool = False) -> bool:
+    """Whether ``path`` (``/``-separated, relative) is what an operating system left: a file
+    whose name is one of those files or an AppleDouble ``._`` file, anything inside one of
+    those folders, or (``folder``: ``path`` is a folder) one of those folders itself."""
     parts = PurePosixPath(path).parts
     if not parts:
         return False
     name = parts[-1]
+    if folder and name in _FOLDERS:
+        return True
     return name in _FILES or name.startswith("._") or any(p in _FOLDERS for p in parts[:-1])

@@ -431,3 +431,43 @@ def test_a_file_no_importer_reads_is_kept_under_a_platform_freehold_cannot_impor
     exits.add(archive, "mailchimp")
     done = exits.record(archive, "mailchimp", _csv(tmp_path / "audience.csv"))
     assert done.new and [e.platform_id for e in archive.exit_exports()] == ["mailchimp"]
+
+
+_PROMPT = (
+    b'{"id": "p1", "title": "Capital trivia", "createTime": "2025-02-01T08:00:00Z", '
+    b'"updateTime": "2025-02-01T08:00:30Z", "chunkedPrompt": {"chunks": ['
+    b'{"role": "user", "text": "What is the capital of France?", '
+    b'"createTime": "2025-02-01T08:00:00Z"}, {"role": "model", "text": "Paris.", '
+    b'"createTime": "2025-02-01T08:00:05Z", "finishReason": "STOP"}]}}'
+)
+
+
+def test_a_drive_takeout_holding_an_ai_studio_folder_is_google_drives(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """A Drive Takeout holds the AI Studio prompts among the person's documents: it is the
+    Drive export (review R7-6), with a note to record it under aistudio too."""
+    exits.add(archive, "google-drive")
+    path = write_zip(
+        tmp_path / "takeout-drive.zip",
+        {
+            "Takeout/Drive/Documents/notes.txt": b"shopping list\n",
+            "Takeout/Drive/Documents/photo.jpg": b"\xff\xd8\xff\xe0" + b"\0" * 2000,
+            "Takeout/Drive/Google AI Studio/My prompt": _PROMPT,
+        },
+    )
+    done = exits.record(archive, "google-drive", path)
+    assert done.new and [e.platform_id for e in archive.exit_exports()] == ["google-drive"]
+    assert [n for n in done.notes if "an aistudio export too" in n and "record aistudio" in n]
+
+
+def test_a_file_that_is_nothing_but_an_ai_studio_export_is_refused_under_drive(
+    archive: Archive, tmp_path: Path
+) -> None:
+    exits.add(archive, "google-drive")
+    path = write_zip(
+        tmp_path / "prompts.zip", {"Takeout/Drive/Google AI Studio/My prompt": _PROMPT}
+    )
+    with pytest.raises(FreeholdError, match=r"an aistudio export, not Google Drive"):
+        exits.record(archive, "google-drive", path)
+    assert archive.exit_exports() == []

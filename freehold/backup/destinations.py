@@ -53,6 +53,7 @@ __all__ = [
     "is_folder",
     "media",
     "open_destination",
+    "overlaps",
     "rclone_binary",
     "same_place",
 ]
@@ -108,6 +109,13 @@ def add(home: Path, name: str, url: str, offsite: bool | None = None) -> Destina
                 f"{name}: {credentials.masked(url)} is destination {other.name} already — the "
                 "same place is one copy, whatever its names; give another folder or remote"
             )
+        where = overlaps(url, other.url)
+        if where is not None:
+            raise BackupError(
+                f"{name}: {credentials.masked(url)} {where} destination {other.name} — one "
+                "backup within another is one copy, and each one's verify would call the "
+                "other's files foreign; give a folder or remote outside it"
+            )
     config = DestinationConfig(name, url, offsite)
     open_destination(config).ensure(create=True)
     settings.add_destination(home, name, url, offsite)
@@ -137,14 +145,44 @@ def same_place(one: str, other: str) -> bool:
         return False
 
 
+def overlaps(one: str, other: str) -> str | None:
+    """How the place ``one`` names lies in the place ``other`` names, where one holds the other
+    (``is inside``, ``holds``), or None: a folder within another (links resolved), or an rclone
+    path under another on the same remote. The same place is ``same_place``."""
+    if is_folder(one) != is_folder(other) or same_place(one, other):
+        return None
+    if is_folder(one):
+        try:
+            a, b = folder_path(one).resolve().parts, folder_path(other).resolve().parts
+        except (BackupError, OSError):
+            return None
+    else:
+        a, b = _remote_parts(one), _remote_parts(other)
+    if a[: len(b)] == b:
+        return "is inside"
+    if b[: len(a)] == a:
+        return "holds"
+    return None
+
+
+def _remote_parts(url: str) -> tuple[str, ...]:
+    """An rclone URL as its remote, then its path's parts (``s3:bucket/x/`` → s3:, bucket, x)."""
+    remote, _, path = url.partition(":")
+    return (remote + ":", *(part for part in path.split("/") if part))
+
+
 def duplicates(configs: Iterable[DestinationConfig]) -> dict[str, str]:
-    """Each destination that is the same place as one listed before it (``same_place``) →
+    """Each destination that is the same place as one listed before it, or inside it or
+    holding it (``same_place``, ``overlaps``) →
     that one's name: one place is one copy, and two names writing there spoil each other's
     checks (one's prune deletes the manifests the other wrote)."""
     first: list[DestinationConfig] = []
     found: dict[str, str] = {}
     for config in configs:
-        earlier = next((f for f in first if same_place(config.url, f.url)), None)
+        earlier = next(
+            (f for f in first if same_place(config.url, f.url) or overlaps(config.url, f.url)),
+            None,
+        )
         if earlier is None:
             first.append(config)
         else:
@@ -237,7 +275,9 @@ class Folder:
                 f"{self.name}: no freehold backup at {self.root} — plug the disk in (or "
                 "mount it), or add the destination again"
             )
-        if self.root.is_dir() and any(not is_litter(p.name) for p in self.root.iterdir()):
+        if self.root.is_dir() and any(
+            not is_litter(p.name, folder=p.is_dir()) for p in self.root.iterdir()
+        ):
             raise BackupError(
                 f"{self.name}: {self.root} holds other files and is not a freehold backup — "
                 "choose an empty or new folder"
@@ -340,7 +380,11 @@ class Remote:
         if create:
             self._rclone("mkdir", self.url)
         top = self._rclone("lsjson", "--no-mimetype", "--no-modtime", self.url)
-        names = {item["Path"] for item in orjson.loads(top) if not is_litter(item["Path"])}
+        names = {
+            item["Path"]
+            for item in orjson.loads(top)
+            if not is_litter(item["Path"], folder=bool(item.get("IsDir")))
+        }
         if MARKER in names:
             return
         if not create:

@@ -18,6 +18,13 @@ damaged, foreign or replayed is skipped and named (``Restored.skipped``), so one
 at a destination never stands between a person and their data. The drill takes the very
 latest, whatever it holds: finding that damage is its job.
 
+A snapshot whose manifest's MAC checks out is never damaged for what it holds. One made
+before freehold carried the last good copy forward (``run``) may lack a stored file its
+archive holds (gone when it was made), or hold one whose bytes are not its name's (changed
+on disk when it was made): the restore leaves that file out, restores everything else, and
+names each file it lacks with the newest other snapshot there that holds it whole
+(``Restored.lacking``); a drill fails on it.
+
 A drill restores the latest snapshot of a destination into a scratch folder and compares it
 with the live archive: every conversation of the snapshot must still be in the archive
 (changed since is expected; gone is not), every attachment and vault file must still be
@@ -31,7 +38,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -46,7 +53,7 @@ from freehold.backup.state import State
 from freehold.backup.verify import check_pack, open_manifest
 from freehold.errors import BackupError, BackupKeyError, DamagedBackupError
 
-__all__ = ["Drill", "Restored", "TargetError", "choose", "drill", "restore"]
+__all__ = ["Drill", "Lacking", "Restored", "TargetError", "choose", "drill", "restore"]
 
 Tick = Callable[[int, int, int], None]
 _DIGESTS = "digests"
@@ -63,6 +70,7 @@ class Restored:
     conversations: int
     digests: dict[str, str] = field(default_factory=dict, repr=False)
     skipped: list[str] = field(default_factory=list)  # newer snapshots that did not restore
+    lacking: list[Lacking] = field(default_factory=list)  # stored files left out
 
 
 class TargetError(BackupError):
@@ -154,7 +162,9 @@ def _file_sha(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check(files: _Files, manifest: Manifest, where: str) -> dict[str, str]:
+def _check(files: _Files, manifest: Manifest, where: str) -> tuple[dict[str, str], list[str]]:
+    """Every file whole, the archive sound, the digests the same; returns the digests and
+    the stored files the restored archive holds that the snapshot does not give."""
     for entry in manifest.entries():
         path = files.path(entry)
         if path.stat().st_size != entry.size or _file_sha(path) != entry.sha256:
@@ -173,27 +183,84 @@ def _check(files: _Files, manifest: Manifest, where: str) -> dict[str, str]:
         held = snapshot.held(db)
     finally:
         db.close()
-    _complete(held, manifest, where)
-    stored = snapshot.read_digests(files.work / _DIGESTS)
-    if found != stored:
-        differ = sorted(k for k in stored.keys() | found.keys() if stored.get(k) != found.get(k))
+    stored_digests = snapshot.read_digests(files.work / _DIGESTS)
+    if found != stored_digests:
+        differ = sorted(
+            k for k in stored_digests.keys() | found.keys() if stored_digests.get(k) != found.get(k)
+        )
         raise DamagedBackupError(
             f"{where}: {len(differ)} conversation digests differ (first: {differ[0]})"
         )
-    return stored
+    return stored_digests, sorted(held - {entry.path for entry in manifest.files if entry.path})
 
 
-def _complete(held: set[str], manifest: Manifest, where: str) -> None:
-    """Every stored file the restored archive holds is in the snapshot (the rule of stored
-    files, ``snapshot``); a snapshot made before freehold kept the rule may lack one."""
-    lacking = sorted(held - {entry.path for entry in manifest.files if entry.path})
-    if lacking:
-        more = f" and {len(lacking) - 1:,} more" if len(lacking) > 1 else ""
-        raise DamagedBackupError(
-            f"{where}: lacks {lacking[0]}{more}, which its archive holds (the file was gone "
-            "when the snapshot was made) — restore an earlier snapshot that holds it "
-            "(freehold backup list names them)"
+def _whole(manifest: Manifest) -> tuple[Manifest, dict[str, str]]:
+    """The snapshot without its stored files whose bytes are not their name's (a run before
+    the last good copy was carried forward sent them so), and those left out, with why."""
+    bad = {
+        e.path: fault
+        for e in manifest.files
+        if e.path and (fault := stored_fault(e.path, e.sha256)) is not None
+    }
+    kept = [e for e in manifest.files if e.path not in bad]
+    return replace(manifest, files=kept), {p: why.partition(": ")[2] for p, why in bad.items()}
+
+
+def _held_elsewhere(
+    dest: Destination,
+    identity: crypto.Identity,
+    mac_key: bytes | None,
+    chosen: str,
+    paths: set[str],
+) -> dict[str, str]:
+    """For each stored file of ``paths``, the newest other snapshot at ``dest`` that holds it
+    whole (one that does not open is passed over: the restore's own report is of ``chosen``)."""
+    found: dict[str, str] = {}
+    for other in listed_snapshots(dest.listing())[::-1]:
+        if other == chosen or not paths - found.keys():
+            continue
+        try:
+            manifest = open_manifest(dest, other, identity, mac_key)
+        except (DamagedBackupError, BackupKeyError):
+            continue
+        for entry in manifest.files:
+            if entry.path in paths and stored_fault(entry.path, entry.sha256) is None:
+                found.setdefault(entry.path, other)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Lacking:
+    """A stored file a restore left out: why, and the newest other snapshot holding it whole
+    (None: none there does)."""
+
+    path: str
+    why: str
+    held_in: str | None
+
+    def said(self, source: str, home: Path) -> str:
+        """One line: the file, why, and how to put it into the data folder ``home``."""
+        if self.held_in is None:
+            return f"{self.path}: {self.why} — no snapshot at {source} holds it"
+        return (
+            f"{self.path}: {self.why} — snapshot {self.held_in} holds it: freehold backup "
+            f"restore {self.held_in} --from {source} --to DIR2, then copy DIR2/{self.path} to "
+            f"{home / self.path}"
         )
+
+
+def _lacking(
+    dest: Destination,
+    identity: crypto.Identity,
+    mac_key: bytes | None,
+    chosen: str,
+    left_out: dict[str, str],
+) -> list[Lacking]:
+    """Each stored file the restore lacks: why, and which snapshot holds it."""
+    if not left_out:
+        return []
+    held = _held_elsewhere(dest, identity, mac_key, chosen, set(left_out))
+    return [Lacking(path, why, held.get(path)) for path, why in sorted(left_out.items())]
 
 
 def _place(work: Path, to: Path, manifest: Manifest) -> None:
@@ -261,7 +328,7 @@ def restore(
     for chosen in candidates:
         try:
             manifest = open_manifest(dest, chosen, identity, mac_key)
-            done = _restore(dest, identity, chosen, manifest, to, tick)
+            done = _restore(dest, identity, chosen, manifest, to, tick, mac_key)
         except (DamagedBackupError, BackupKeyError) as error:
             skipped.append(error)
             continue
@@ -286,9 +353,11 @@ def _restore(
     manifest: Manifest,
     to: Path,
     tick: Tick | None,
+    mac_key: bytes | None,
 ) -> Restored:
     with _making(to):
         new = _is_new(to)
+    whole, bad = _whole(manifest)
     made: list[Path] = []
     try:
         with ExitStack() as stack:
@@ -296,19 +365,20 @@ def _restore(
                 made = _private.make_dirs(to.parent) if new else []
                 work = stack.enter_context(scratch(to.parent if new else to, _SCRATCH))
             where = f"{dest.name}: snapshot {chosen}"
-            digests = _assembled(dest, manifest, identity, work, to, where, tick)
+            digests, absent = _assembled(dest, whole, identity, work, to, where, tick)
             with _making(to):
                 if new:
                     (work / _DIGESTS).unlink(missing_ok=True)
                     work.rename(to)  # the target appears whole, or not at all
                 else:
-                    _place(work, to, manifest)
+                    _place(work, to, whole)
     except BaseException:
         _remove_folders(made)
         raise
-    return Restored(
-        dest.name, chosen, to, len(manifest.files), manifest.size(), len(digests), digests
-    )
+    gone = dict.fromkeys((p for p in absent if p not in bad), "gone when the snapshot was made")
+    done = Restored(dest.name, chosen, to, len(whole.files), whole.size(), len(digests), digests)
+    done.lacking = _lacking(dest, identity, mac_key, chosen, bad | gone)
+    return done
 
 
 @contextmanager
@@ -342,9 +412,9 @@ def _assembled(
     to: Path,
     where: str,
     tick: Tick | None,
-) -> dict[str, str]:
+) -> tuple[dict[str, str], list[str]]:
     """The snapshot's files in ``work`` (the scratch folder for ``to``), every one checked;
-    its conversation digests."""
+    its conversation digests, and the stored files its archive holds that it lacks."""
     files = _Files(work, manifest, to)
     try:
         _assemble(dest, manifest, identity, files, tick)
@@ -364,6 +434,7 @@ class Drill:
     newer: int = 0
     files_gone: list[str] = field(default_factory=list)
     files_changed: list[str] = field(default_factory=list)  # live bytes not their name's
+    files_lacking: list[str] = field(default_factory=list)  # the snapshot lacks (Restored)
     error: str | None = None
 
 
@@ -396,7 +467,8 @@ def _compare(home: Path, restored: Restored, report: Drill) -> None:
                 report.files_gone.append(relative)
             elif stored_fault(relative, _file_sha(here)) is not None:
                 report.files_changed.append(relative)
-    report.ok = not report.gone and not report.files_gone and not report.files_changed
+    report.files_lacking = [item.said(restored.destination, home) for item in restored.lacking]
+    report.ok = not (report.gone or report.files_gone or report.files_changed or restored.lacking)
 
 
 def drill(home: Path, dest: Destination, identity: crypto.Identity, state: State) -> Drill:
@@ -423,6 +495,7 @@ def drill(home: Path, dest: Destination, identity: crypto.Identity, state: State
         gone=report.gone[:20],
         files_gone=report.files_gone[:20],
         files_changed=report.files_changed[:20],
+        files_lacking=report.files_lacking[:20],
         error=report.error,
     )
     return report

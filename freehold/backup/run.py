@@ -14,12 +14,19 @@ changes (a partner's key added), the next run sends every chunk again, so each r
 every pack the new snapshot needs (the old packs stay until ``prune`` finds them unneeded).
 
 A destination that fails (unreachable, full, refused) is reported and the others go on; a
-run succeeds only where its manifest was written. A snapshot that would break the rule of
-stored files (``snapshot``: a stored file's SHA-256 is its name, every file the archive holds
-is in the snapshot) is refused at every destination and named, file by file, with the
-snapshot that still holds them: a snapshot lacking a file never stands beside, and so never
-outlives after a prune, the last good copy of it. Off-site destinations wait until the
+run succeeds only where its manifest was written. Off-site destinations wait until the
 recovery kit is confirmed saved (``freehold backup init``).
+
+The last good copy never goes. A stored file (``blobs/``, ``vault/``: named by its SHA-256)
+that the archive holds but that is gone from the data folder, or changed on disk (its bytes
+no longer its name's), never stops the run: the new snapshot carries forward the good copy an
+earlier snapshot sent there (its chunks are in that destination's packs already; ``State``
+keeps where, for every stored file a snapshot written there holds), so the newest snapshot
+holds it and no prune can drop it. A file no snapshot there holds is *lost*: the snapshot is
+written without it. Either way the run names each file (``Sent.carried``, ``Sent.lost``),
+records it for ``status``, and the command exits 1 until the file is put back or the loss is
+accepted (``freehold backup forget-lost``). A changed file's bytes are never in the manifest;
+a pack this run sent that no snapshot needs (it held only those bytes) is deleted at once.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
@@ -52,6 +59,7 @@ from freehold.backup.format import (
     pack_path,
     render_manifest,
     snapshot_path,
+    stored,
     stored_fault,
 )
 from freehold.backup.scratch import scratch
@@ -89,6 +97,8 @@ class Sent:
     chunks_kept: int = 0  # already at the destination, from an earlier run
     chunks_repeated: int = 0  # met again in this run (the same bytes twice): stored once
     error: str | None = None
+    carried: list[str] = field(default_factory=list)  # "path: why", good copy carried forward
+    lost: list[str] = field(default_factory=list)  # "path: why", no snapshot there holds it
 
 
 def listed_packs(listing: dict[str, int]) -> dict[str, int]:
@@ -155,7 +165,7 @@ class _Target:
         gone = state.indexed_packs(dest.name) - self.sizes.keys()
         state.forget_packs(dest.name, gone)  # deleted behind our back: send those chunks again
         self.fresh: dict[str, Chunk] = {}
-        self.used: dict[str, int] = {}
+        self.sealed: set[str] = set()  # the packs this run sent
         self.entries: list[FileEntry] = []
         self._open()
 
@@ -176,8 +186,6 @@ class _Target:
             self.fresh[sha] = found
             self.sent.chunks_new += 1
         self.entries[-1].chunks.append(found)
-        if found.pack in self.sizes:
-            self.used[found.pack] = self.sizes[found.pack]
         if len(self.buffer) >= self.pack_bytes:
             self.seal()
 
@@ -188,17 +196,28 @@ class _Target:
         self.dest.write(pack_path(self.pack), encrypted)
         with self.state.transaction():
             self.state.add_chunks(self.dest.name, self.pending)
-        self.sizes[self.pack] = self.used[self.pack] = len(encrypted)
+        self.sizes[self.pack] = len(encrypted)
+        self.sealed.add(self.pack)
         self.sent.packs += 1
         self.sent.bytes += len(encrypted)
         self._open()
 
+    def carry(self, path: str, why: str) -> None:
+        """The good copy of the stored file ``path`` (gone or changed here) carried forward
+        from an earlier snapshot at this destination, where one holds it whole."""
+        good = self.state.stored(self.dest.name, path)
+        if good is not None and all(c.pack in self.sizes for c in good.chunks):
+            self.entries.append(good)
+            self.sent.carried.append(f"{path}: {why}")
+        else:
+            self.sent.lost.append(f"{path}: {why}")
+
     def finish(self, manifest: Manifest, mac_key: bytes) -> None:
         self.seal()
         manifest.previous = self.previous
-        manifest.packs = dict(sorted(self.used.items()))
         manifest.files = [e for e in self.entries if e.path is not None]
         manifest.digests = next(e for e in self.entries if e.path is None)
+        manifest.packs = {p: self.sizes[p] for p in sorted({c.pack for c in manifest.chunks()})}
         rendered = render_manifest(manifest, mac_key)
         if len(rendered) > MANIFEST_LIMIT:  # a restore would refuse it: never write one
             raise BackupError(
@@ -211,6 +230,25 @@ class _Target:
         self.dest.write(snapshot_path(manifest.snapshot), encrypted)
         self.sent.bytes += len(encrypted)
         self.sent.ok, self.sent.snapshot = True, manifest.snapshot
+        self._remember(manifest)
+        unneeded = sorted(self.sealed - manifest.packs.keys())  # a changed file's bytes alone
+        if unneeded:
+            self.dest.delete([pack_path(p) for p in unneeded])
+            self.state.forget_packs(self.dest.name, unneeded)
+
+    def _remember(self, manifest: Manifest) -> None:
+        """Where each stored file of the snapshot lies, for a later run to carry forward:
+        those not known yet, or sent again in this run's packs (a copy known is the same
+        bytes, its path being its SHA-256)."""
+        known = self.state.stored_paths(self.dest.name)
+        new = [
+            e
+            for e in manifest.files
+            if stored(e.path)
+            and (e.path not in known or any(c.pack in self.sealed for c in e.chunks))
+        ]
+        with self.state.transaction():
+            self.state.keep_stored(self.dest.name, new)
 
 
 class _Pass:
@@ -218,7 +256,7 @@ class _Pass:
 
     def __init__(self, targets: list[_Target], tick: Tick | None, total: int) -> None:
         self.targets, self.tick, self.total, self.done = targets, tick, total, 0
-        self.faults: list[str] = []  # stored files whose bytes are not their name's
+        self.changed: dict[str, str] = {}  # stored files whose bytes are not their name's
 
     def live(self) -> list[_Target]:
         return [t for t in self.targets if t.sent.error is None]
@@ -236,8 +274,10 @@ class _Pass:
             entry = target.entries[-1]  # since (a rename) is recorded as it was read
             entry.size, entry.sha256 = size, whole.hexdigest()
         fault = stored_fault(source.path or "", whole.hexdigest())
-        if fault is not None:
-            self.faults.append(fault + " (changed on disk)")
+        if fault is not None:  # never its bytes: the good copy is carried, or it is lost
+            self.changed[source.path or ""] = "changed on disk: " + fault.partition(": ")[2]
+            for target in self.live():
+                target.entries.pop()
 
     def _chunk(self, piece: bytes) -> None:
         sha = hashlib.sha256(piece).hexdigest()
@@ -303,7 +343,8 @@ def _targets(
 
 def same_place_problem(name: str, first: str) -> str:
     return (
-        f"{name} is the same place as {first} — one copy, whatever its names, and two names "
+        f"{name} is the same place as {first} (or one holds the other) — one copy, whatever "
+        "its names, and two names "
         f"there spoil each other's checks: freehold backup remove {name}"
     )
 
@@ -342,14 +383,8 @@ def _snapshot(
                 "machine's clock — set the clock right; or, if this machine did not write it, "
                 "take it away: freehold backup prune --forget-damaged"
             )
-    refused: BackupError | None = None
     if any(t.sent.error is None for t in targets):
-        try:
-            _send(home, targets, manifest, mac_key, tick)
-        except _Refused as error:
-            refused = BackupError(_refusal(home, error.faults, targets))
-            for target in targets:
-                target.sent.error = target.sent.error or "refused: " + error.faults[0]
+        _send(home, targets, manifest, mac_key, tick)
     for target in targets:
         sent = target.sent
         if sent.ok:
@@ -365,37 +400,44 @@ def _snapshot(
             chunks_kept=sent.chunks_kept,
             chunks_repeated=sent.chunks_repeated,
             error=sent.error,
+            carried=sent.carried[:20],
+            lost=sent.lost[:20],
+            files_not_kept=len(sent.carried) + len(sent.lost),
         )
-    if refused is not None:
-        raise refused
 
 
-class _Refused(Exception):
-    """The snapshot breaks the rule of stored files: ``faults`` names each file."""
+def not_kept(home: Path, sent: Sent) -> list[str]:
+    """What a run says of the stored files it found gone or changed at one destination: each
+    one, and what to do (put it back, or accept the loss)."""
+    lines = []
+    if sent.carried:
+        lines += [
+            f"{sent.destination}: {_files(len(sent.carried))} not as the archive stored "
+            f"{_them(sent.carried)} — the good copy is carried forward in snapshot "
+            f"{sent.snapshot}:",
+            *(f"  {line}" for line in sent.carried),
+            f"  put each back: freehold backup restore {sent.snapshot} --from "
+            f"{sent.destination} --to DIR, then copy DIR/<file> to {home}/<file>",
+        ]
+    if sent.lost:
+        lines += [
+            f"{sent.destination}: {_files(len(sent.lost))} LOST — no snapshot this machine "
+            "wrote there holds " + _them(sent.lost) + ":",
+            *(f"  {line}" for line in sent.lost),
+            "  a snapshot made before freehold carried files forward may: run freehold backup "
+            "verify (it learns which do; the next run carries the copy forward). Else import "
+            "again the export that brought each, or accept the loss: freehold backup "
+            "forget-lost",
+        ]
+    return lines
 
-    def __init__(self, faults: list[str]) -> None:
-        super().__init__(faults[0])
-        self.faults = faults
+
+def _files(count: int) -> str:
+    return "1 stored file" if count == 1 else f"{count:,} stored files"
 
 
-def _refusal(home: Path, faults: list[str], targets: list[_Target]) -> str:
-    """The refusal: each file, and where its last good copy is."""
-    held = [t for t in targets if t.previous]
-    if held:
-        others = "".join(f"; or {t.previous} at {t.dest.name}" for t in held[1:])
-        where = (
-            f"put each back from the last snapshot made before it was lost: freehold backup "
-            f"restore {held[0].previous} --from {held[0].dest.name} --to DIR, then copy "
-            f"DIR/<file> to {home}/<file>{others}"
-        )
-    else:
-        where = "no snapshot holds them yet: import again the export that brought each"
-    lines = "\n".join(f"  {fault}" for fault in faults)
-    count = "1 stored file is" if len(faults) == 1 else f"{len(faults):,} stored files are"
-    return (
-        f"no snapshot written: {count} not as the archive stored them (a snapshot without "
-        f"them could outlive their last good copy)\n{lines}\n{where}"
-    )
+def _them(lines: list[str]) -> str:
+    return "it" if len(lines) == 1 else "them"
 
 
 def _send(
@@ -415,8 +457,8 @@ def _send(
         passing = _Pass(targets, tick, sum(s.size for s in sources))
         for source in sources:
             passing.file(source)
-        faults = [f"{path}: gone from the data folder" for path in gone] + passing.faults
-        if faults:
-            raise _Refused(faults)
+    missing = {path: "gone from the data folder" for path in gone} | passing.changed
     for target in passing.live():
+        for path, why in sorted(missing.items()):
+            target.carry(path, why)
         _guard(target, partial(target.finish, manifest, mac_key))

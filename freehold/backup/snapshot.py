@@ -18,12 +18,11 @@ The files the archive *holds* are those it says it stored: ``blobs/ab/<sha256>``
 row of ``attachments`` (a row is written only with the bytes, by the import that brought
 them) and ``vault/ab/<sha256>`` for every export ``exit_exports`` names. An attachment an
 export never brought has a link (``message_attachments``) without a SHA-256 and no row: it
-is counted missing by ``stats``, and is no loss. One rule holds every snapshot together
-(``format.stored_fault``, ``lacking``): a stored file's SHA-256 is its name, and every file
-the archive holds is in the snapshot. A run refuses to write a snapshot that breaks it (a
-file gone from the data folder, or changed on disk), so no snapshot ever replaces the last
-good copy with a bad one; the manifest parser refuses a stored file whose SHA-256 is not its
-name, and a restore (so a drill) refuses a snapshot whose archive holds a file it lacks.
+is counted missing by ``stats``, and is no loss. A stored file's SHA-256 is its name
+(``format.stored_fault``), and every file the archive holds belongs in each snapshot
+(``lacking``): one gone from the data folder, or changed on disk, is carried forward from
+the last good copy a snapshot holds, or named lost (``run``); a restore leaves out what a
+snapshot lacks and names it (``restore``).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import orjson
 from freehold._sqlite import open_private, transaction
 from freehold.archive import now_iso
 from freehold.backup.credentials import masked
-from freehold.backup.format import Chunk
+from freehold.backup.format import Chunk, FileEntry
 
 __all__ = ["Event", "State", "open_state"]
 
@@ -47,6 +47,10 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_pack ON chunks (destination, pack);
 CREATE TABLE IF NOT EXISTS cursor (destination TEXT PRIMARY KEY, position INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS recipients (destination TEXT PRIMARY KEY, fingerprint TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stored (
+    destination TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, chunks TEXT NOT NULL,
+    PRIMARY KEY (destination, path)
+) WITHOUT ROWID;
 """
 
 
@@ -118,7 +122,7 @@ class State:
         """Everything kept about ``destination`` (it was removed): a later one given its
         name starts with no runs, snapshots, chunks or cursor of the old one."""
         with self.transaction():
-            for table in ("events", "written", "chunks", "cursor", "recipients"):
+            for table in ("events", "written", "chunks", "cursor", "recipients", "stored"):
                 self.db.execute(f"DELETE FROM {table} WHERE destination=?", (destination,))
 
     def chunk(self, destination: str, sha256: str) -> Chunk | None:
@@ -145,6 +149,37 @@ class State:
             "DELETE FROM chunks WHERE destination=? AND pack=?", [(destination, p) for p in packs]
         )
 
+    def keep_stored(
+        self, destination: str, entries: Iterable[FileEntry], *, replace: bool = True
+    ) -> None:
+        """Where the good copy of each stored file (``blobs/``, ``vault/``: named by its
+        SHA-256, so one path is one content for ever) lies at ``destination``: its chunks, so
+        that a later run can carry it forward into its snapshot once the file is lost here.
+        ``replace`` False: a copy known already stays (verify learning older snapshots')."""
+        self.db.executemany(
+            f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO stored VALUES (?, ?, ?, ?)",
+            [(destination, e.path, e.size, orjson.dumps(_rows(e)).decode()) for e in entries],
+        )
+
+    def stored_paths(self, destination: str) -> set[str]:
+        rows = self.db.execute("SELECT path FROM stored WHERE destination=?", (destination,))
+        return {row[0] for row in rows}
+
+    def stored(self, destination: str, path: str) -> FileEntry | None:
+        """The good copy of the stored file ``path`` at ``destination`` (``keep_stored``)."""
+        row = self.db.execute(
+            "SELECT size, chunks FROM stored WHERE destination=? AND path=?", (destination, path)
+        ).fetchone()
+        if row is None:
+            return None
+        chunks = [Chunk(p, int(o), int(n), h) for p, o, n, h in orjson.loads(row[1])]
+        return FileEntry(path, int(row[0]), path.rpartition("/")[2], chunks)
+
+    def holds_stored(self, path: str) -> list[str]:
+        """The destinations whose snapshots this machine knows to hold ``path``."""
+        rows = self.db.execute("SELECT destination FROM stored WHERE path=?", (path,))
+        return sorted(row[0] for row in rows)
+
     def recipients(self, destination: str) -> str | None:
         """The fingerprint of the recipients the indexed packs were encrypted to."""
         row = self.db.execute(
@@ -168,6 +203,10 @@ class State:
 
     def set_cursor(self, destination: str, position: int) -> None:
         self.db.execute("INSERT OR REPLACE INTO cursor VALUES (?, ?)", (destination, position))
+
+
+def _rows(entry: FileEntry) -> list[tuple[str, int, int, str]]:
+    return [(c.pack, c.offset, c.length, c.sha256) for c in entry.chunks]
 
 
 def _dumped(detail: dict[str, Any]) -> str:

@@ -7,7 +7,8 @@ at least two kinds of media (this disk, another disk, remote storage) and at lea
 site. A place is one copy whatever its names: a destination that is the same place as one
 before it (``destinations.duplicates``) is not counted, and is a problem. The status fails
 (``ok`` false, and the command exits 1) when any destination has no successful run in 48
-hours, when its last drill failed, when two names are one place, or when there is no
+hours, when its last run found a stored file gone or changed on disk (``run``: the last good
+copy), when its last drill failed, when two names are one place, or when there is no
 destination.
 """
 
@@ -164,6 +165,20 @@ def _destination(
     if not current:
         when = f"since {success.at}" if success else "ever"
         row.problems.append(f"{config.name}: no successful backup {when} (more than 48 hours)")
+    if row.last_run is not None and row.last_run.get("files_not_kept"):
+        row.problems.append(_not_kept(config.name, row.last_run))
     if row.last_drill is not None and not row.last_drill["ok"]:
         row.problems.append(f"{config.name}: the last drill failed ({row.last_drill['at']})")
     return row
+
+
+def _not_kept(name: str, run: dict[str, Any]) -> str:
+    """The last run found stored files gone or changed on disk: how many, how many lost."""
+    lost, count = len(run.get("lost", [])), run["files_not_kept"]
+    first = (run.get("lost") or run.get("carried") or ["?"])[0]
+    files = "1 stored file" if count == 1 else f"{count:,} stored files"
+    return (
+        f"{name}: the last run found {files} gone or changed on disk ({first}"
+        f"{'' if count == 1 else ', …'}), {lost:,} of them in no snapshot — freehold backup "
+        "run names each and what to do"
+    )

@@ -17,7 +17,12 @@ missing pack is taken out of the chunk index, so the next run sends its chunks a
 the identity merely cannot open is not (it may be whole for another recipient: a partner's
 key verifying never costs the owner's index). Every file's size is checked against its
 chunks (their number, and each one's length once read), so a snapshot verify calls OK
-restores. With ``check_mac`` False (``--skip-mac``, a second recipient's key) the manifests'
+restores. A stored file whose bytes are not its name's (sent so by a run before the last good
+copy was carried forward, ``run``) is a note naming it: the manifest is not damaged, and a
+restore leaves that file out alone. A verify that checks the MAC also tells the state where
+each stored file's good copy lies (``State.keep_stored``, keeping what it knows already), so
+the next run carries forward a copy that only a snapshot made before this machine's state
+holds. With ``check_mac`` False (``--skip-mac``, a second recipient's key) the manifests'
 MAC is not checked, and the report says so.
 """
 
@@ -39,6 +44,8 @@ from freehold.backup.format import (
     decompress,
     pack_path,
     snapshot_path,
+    stored,
+    stored_fault,
 )
 from freehold.backup.format import parse_manifest as _parse
 from freehold.backup.run import listed_packs, listed_snapshots
@@ -158,6 +165,7 @@ class _Verifier:
         self.report = Report(dest.name, sample)
         self.mac_key = crypto.mac_key(identity) if check_mac else None
         self.lengths: dict[str, dict[int, str]] = {}  # chunk → its lengths by file sizes → where
+        self.good: dict[str, FileEntry] = {}  # stored file → its newest whole copy
 
     def problem(self, kind: str, path: str, detail: str) -> None:
         self.report.problems.append(Problem(kind, path, detail))
@@ -176,6 +184,7 @@ class _Verifier:
             if p.path.startswith("packs/") and p.kind in ("damaged", "missing")
         }
         self.state.forget_packs(self.dest.name, bad)
+        self._learn(bad, packs)
         if self.mac_key is None:
             self.report.notes.append("the manifests' MAC was not checked (--skip-mac)")
         elif any("MAC does not match" in p.detail for p in self.report.problems):
@@ -217,6 +226,10 @@ class _Verifier:
             fault = _size_fault(entry)
             if fault is not None:
                 self.problem("damaged", where, fault)
+            elif stored(entry.path) and (bad := stored_fault(entry.path or "", entry.sha256)):
+                self.report.notes.append(f"{where}: {bad} — a restore leaves that file out")
+            elif stored(entry.path):
+                self.good[entry.path or ""] = entry
             for chunk, length in zip(entry.chunks, _lengths(entry), strict=True):
                 wanted.setdefault(chunk.pack, {}).setdefault(chunk.sha256, chunk)
                 self.lengths.setdefault(chunk.sha256, {}).setdefault(length, where)
@@ -230,6 +243,19 @@ class _Verifier:
                 self.problem(
                     "damaged", pack_path(pack), f"{packs[pack]} bytes, {size} expected (cut?)"
                 )
+
+    def _learn(self, bad: set[str], packs: dict[str, int]) -> None:
+        """Where each stored file's good copy lies, for the next run to carry forward (only
+        with the MAC checked: a forged manifest teaches nothing)."""
+        if self.mac_key is None:
+            return
+        whole = [
+            e
+            for e in self.good.values()
+            if all(c.pack in packs and c.pack not in bad for c in e.chunks)
+        ]
+        with self.state.transaction():
+            self.state.keep_stored(self.dest.name, whole, replace=False)
 
     def _lengths_match(self, found: dict[str, bytes]) -> None:
         """Each chunk as long as its file's size says (a size recorded apart from the bytes

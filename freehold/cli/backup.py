@@ -21,6 +21,7 @@ from freehold import _private, progress
 from freehold.archive import home_dir, now_iso
 from freehold.backup import crypto, settings
 from freehold.backup import destinations as destinations_module
+from freehold.backup import lost as losing
 from freehold.backup import prune as pruning
 from freehold.backup import restore as restoring
 from freehold.backup import run as running
@@ -321,6 +322,43 @@ def remove(name: str) -> None:
     tell(f"removed {name}: {masked(config.url)} — its files there stay, unused")
 
 
+@backup.command("forget-lost")
+@_yes_option
+def forget_lost(yes: bool) -> None:
+    """Accept the loss of stored files no snapshot holds: attachments and exit-plan exports
+    gone from the data folder or changed on disk, which make every backup run exit 1 until
+    they are put back or forgotten. The archive forgets each (an attachment is then counted
+    missing, as one an export never brought); a changed file is moved aside as
+    <name>.changed, never deleted. A file a snapshot holds is kept: put it back with
+    freehold backup restore."""
+    home = home_dir()
+    with running.locked(home):
+        state = open_state(home)
+        try:
+            found = losing.find(home, state)
+        finally:
+            state.close()
+        for item in (i for i in found if i.held_at):
+            tell(
+                f"kept: {item.path}: {item.why} — a snapshot at {item.held_at[0]} holds it: put "
+                f"it back (freehold backup restore latest --from {item.held_at[0]} --to DIR, "
+                f"then copy DIR/{item.path} to {home}/{item.path})"
+            )
+        gone = [item for item in found if not item.held_at]
+        if not gone:
+            tell("no stored file is lost: nothing to forget")
+            return
+        for item in gone:
+            tell(f"lost: {item.path}: {item.why}")
+        if not yes and not confirmed(f"Forget {progress.plural(len(gone), 'lost file')}?"):
+            raise click.ClickException("nothing forgotten")
+        losing.forget(home, gone)
+    tell(
+        f"forgot {progress.plural(len(gone), 'lost file')}: the archive no longer holds "
+        "them, and backup runs no longer name them"
+    )
+
+
 @backup.command()
 @json_option
 def destinations(as_json: bool) -> None:
@@ -376,8 +414,16 @@ def run_command(names: tuple[str, ...], passphrase_file: Path | None) -> None:
         else:
             failed += 1
             tell(f"{sent.destination}: FAILED — {masked(sent.error or '')}")
+    faults = [line for sent in results if sent.ok for line in running.not_kept(home, sent)]
+    for line in faults:
+        tell(line)
     if failed:
         raise click.ClickException(f"{failed} of {len(results)} destinations failed")
+    if faults:
+        raise click.ClickException(
+            "stored files are gone or changed on disk (above): put them back, or accept the "
+            "loss with freehold backup forget-lost"
+        )
 
 
 @backup.command("list")
@@ -510,7 +556,14 @@ def restore(
                 "the manifest's MAC was not checked (--skip-mac): damage would have been found, "
                 "a snapshot forged by someone who knows the public key would not"
             )
+        for item in done.lacking:
+            tell(f"not restored: {item.said(done.destination, done.folder)}")
         tell(f"use it: FREEHOLD_HOME={done.folder} freehold stats")
+        if done.lacking:
+            raise click.ClickException(
+                f"restored without {progress.plural(len(done.lacking), 'stored file')} "
+                f"(above): the snapshot lacks {'it' if len(done.lacking) == 1 else 'them'}"
+            )
         return
     raise click.ClickException("no destination restores: " + "; ".join(errors))
 
@@ -520,6 +573,8 @@ def _lost_files(report: restoring.Drill) -> None:
     lost = [("gone", p) for p in report.files_gone] + [
         ("changed on disk", p) for p in report.files_changed
     ]
+    for line in report.files_lacking[:20]:
+        out.print(f"  the snapshot lacks {line}")
     for what, path in lost[:20]:
         out.print(f"  {what}: {path}")
     if lost:
@@ -555,6 +610,7 @@ def drill(
             f"in the archive, {len(report.gone):,} gone from it, "
             f"{len(report.files_gone):,} attachments gone"
             + (f", {len(report.files_changed):,} changed on disk" if report.files_changed else "")
+            + (f", {len(report.files_lacking):,} not in it" if report.files_lacking else "")
         )
         _lost_files(report)
     if not all(r.ok for r in reports):

@@ -79,6 +79,7 @@ class Plan:
     path: Path
     parts: list[Part]
     problems: list[Problem] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  # members no importer reads (not litter)
     # The export as ``plan(keep=True)`` opened it, for ``records`` to read (never pickled: a
     # spawned reader opens its own).
     files: ExportFiles | None = field(default=None, repr=False, compare=False)
@@ -163,7 +164,7 @@ def _plan(path: Path, export: Export) -> Plan:
         only = tuple(sorted({*claim.members, *(claim.owns - claim.shared), *extra}))
         parts.append(Part(module.__name__, module.KIND, module.PARSER_VERSION, only))
     problems = list(export_problems(export)) + list(_left_out(export, free))
-    return Plan(path, parts, problems)
+    return Plan(path, parts, problems, [n for n in free if not is_litter(n)])
 
 
 def _left_out(export: Export, free: list[str]) -> Iterator[Problem]:

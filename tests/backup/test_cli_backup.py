@@ -479,6 +479,27 @@ def test_one_place_is_one_destination_whatever_its_names(home: Path, tmp_path: P
     assert [d["name"] for d in json.loads(invoke("destinations", "--json").output)] == ["usb"]
 
 
+def test_a_destination_inside_another_is_refused_either_way(home: Path, tmp_path: Path) -> None:
+    """One backup folder within another would be counted as two copies, and each one's
+    verify would call the other's files foreign (review R7-5)."""
+    usb = tmp_path / "usb"
+    assert invoke("add", "usb", str(usb)).exit_code == 0
+    inner = invoke("add", "inner", str(usb / "inner"))
+    assert inner.exit_code == 1 and "is inside destination usb" in inner.output
+    outer = invoke("add", "outer", str(tmp_path))
+    assert outer.exit_code == 1 and "holds destination usb" in outer.output
+    assert invoke("add", "beside", str(tmp_path / "usb-2")).exit_code == 0  # a name, not a path
+
+
+def test_a_remote_path_inside_another_is_the_same_place() -> None:
+    from freehold.backup.destinations import overlaps
+
+    assert overlaps("s3:bucket/backup", "s3:bucket/backup/inner/")
+    assert overlaps("s3:bucket/backup/inner", "s3:bucket")
+    assert not overlaps("s3:bucket/backup", "s3:bucket/backup-2")
+    assert not overlaps("s3:bucket/backup", "b2:bucket/backup/inner")
+
+
 def test_a_place_named_twice_by_hand_counts_once_and_remove_takes_the_name_out(
     home: Path, tmp_path: Path
 ) -> None:
@@ -527,3 +548,28 @@ def test_what_finder_or_explorer_leaves_in_a_destination_is_a_note_not_a_problem
         "foreign: holiday.jpg — not a freehold backup file: delete it if you put it there"
         in " ".join(foreign.output.split())
     )
+
+
+def test_a_disk_root_holding_only_system_folders_is_taken_as_empty(tmp_path: Path) -> None:
+    """A freshly formatted disk's root: Windows' and macOS's own folders and files, nothing
+    of anyone's (review R7-7). A file of the same name as such a folder is no litter."""
+    root = tmp_path / "disk"
+    (root / "System Volume Information").mkdir(parents=True)
+    (root / "System Volume Information" / "IndexerVolumeGuid").write_bytes(b"{0}")
+    (root / ".Spotlight-V100").mkdir()
+    (root / ".DS_Store").write_bytes(b"Bud1")
+    assert invoke("add", "usb", str(root)).exit_code == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / ".Trashes").write_bytes(b"a file, not the folder")
+    refused = invoke("add", "other", str(other))
+    assert refused.exit_code == 1 and "holds other files" in refused.output
+
+
+def test_litter_is_a_system_folder_itself_only_as_a_folder() -> None:
+    from freehold.litter import is_litter
+
+    assert is_litter("System Volume Information", folder=True)
+    assert is_litter(".Spotlight-V100", folder=True)
+    assert not is_litter(".Spotlight-V100")  # a file of that name is someone's
+    assert is_litter(".Spotlight-V100/store.db")

@@ -1,8 +1,10 @@
-"""The rule of stored files: a stored file's SHA-256 is its name, and every file the archive
-holds (a row of ``attachments``, an export ``exit_exports`` names) is in the snapshot. A run
-refuses a snapshot that breaks it, naming each file and the snapshot that still holds it; the
-manifest parser and a restore refuse one too. An attachment an export never brought is no
-loss."""
+"""The last good copy never goes. A stored file the archive holds (an ``attachments`` row, an
+export ``exit_exports`` names) that is gone from the data folder or changed on disk never
+stops a run: the snapshot is written, the good copy an earlier snapshot holds is carried
+forward into it (so no prune drops it), and a file no snapshot holds is named lost on every
+run until it is put back or ``backup forget-lost`` accepts the loss. A manifest whose MAC
+checks out is never damaged for what it holds: snapshots an older freehold wrote (lacking a
+file, or holding one whose bytes are not its name's) restore all else and name the rest."""
 
 from __future__ import annotations
 
@@ -16,11 +18,11 @@ from freehold.backup import crypto, destinations
 from freehold.backup import format as fmt
 from freehold.backup.destinations import Folder
 from freehold.backup.format import Manifest
-from freehold.backup.restore import restore
-from freehold.backup.run import listed_snapshots, run
+from freehold.backup.prune import damaged
+from freehold.backup.restore import drill, restore
+from freehold.backup.run import listed_packs, listed_snapshots, run
 from freehold.backup.state import open_state
-from freehold.backup.verify import verify
-from freehold.errors import BackupError, DamagedBackupError
+from freehold.backup.verify import open_manifest, verify
 
 from .conftest import PASSPHRASE, Place, freehold
 from .test_hostile import _rewritten
@@ -34,43 +36,95 @@ def _snapshots(folder: Place) -> list[str]:
     return listed_snapshots(Folder("usb", folder.url).listing())
 
 
-def test_a_run_refuses_when_a_stored_attachment_is_gone_and_names_the_good_snapshot(
-    home: Path, folder: Place
+def _manifest(folder: Place, identity: crypto.Identity, snapshot: str) -> Manifest:
+    return open_manifest(Folder("usb", folder.url), snapshot, identity, crypto.mac_key(identity))
+
+
+def _flip(file: Path) -> None:
+    data = bytearray(file.read_bytes())
+    data[0] ^= 0x01
+    file.write_bytes(bytes(data))
+
+
+def test_a_gone_attachment_is_carried_forward_and_outlives_every_prune(
+    home: Path, folder: Place, identity: crypto.Identity, tmp_path: Path
 ) -> None:
     destinations.add(home, "usb", folder.url, None)
     good = run(home)[0].snapshot
+    assert good is not None
+    blob = _blob(home)
+    path = blob.relative_to(home).as_posix()
+    kept = next(e for e in _manifest(folder, identity, good).files if e.path == path)
+    blob.unlink()
+    sent = run(home)[0]
+    assert sent.ok and sent.snapshot is not None  # the run goes on: a snapshot is written
+    assert sent.carried == [f"{path}: gone from the data folder"] and sent.lost == []
+    newest = next(e for e in _manifest(folder, identity, sent.snapshot).files if e.path == path)
+    assert newest == kept  # the good copy's chunks, already at the destination
+    (folder.backing / "snapshots" / f"{good}.age").unlink()  # as a prune of the older one
+    back = restore(Folder("usb", folder.url), identity, "latest", tmp_path / "back")
+    assert back.snapshot == sent.snapshot and back.lacking == []
+    assert hashlib.sha256((tmp_path / "back" / path).read_bytes()).hexdigest() == blob.name
+
+
+def test_the_cli_run_writes_the_snapshot_exits_1_and_status_names_the_file(
+    home: Path, folder: Place
+) -> None:
+    destinations.add(home, "usb", folder.url, None)
+    run(home)
     blob = _blob(home)
     blob.unlink()
-    with pytest.raises(BackupError) as refused:
-        run(home)
+    done = freehold("backup", "run", home=home, check=False)
+    said = " ".join(done.stderr.split())
     path = blob.relative_to(home).as_posix()
-    assert f"{path}: gone from the data folder" in str(refused.value)
-    assert f"freehold backup restore {good} --from usb --to DIR" in str(refused.value)
-    assert _snapshots(folder) == [good]  # the good copy is still the latest, kept by prune
-    state = open_state(home)
-    try:
-        last = state.last("run", "usb")
-        assert last is not None and not last.ok
-    finally:
-        state.close()
+    assert done.returncode == 1
+    assert f"{path}: gone from the data folder" in said
+    assert "the good copy is carried forward in snapshot" in said
+    assert len(_snapshots(folder)) == 2
+    status = freehold("backup", "status", home=home, check=False)
+    assert status.returncode == 1
+    assert f"1 stored file gone or changed on disk ({path}: gone" in " ".join(status.stdout.split())
 
 
-def test_a_run_refuses_a_stored_file_whose_bytes_are_not_its_name(
+def test_a_file_no_snapshot_holds_is_lost_loudly_until_forget_lost_accepts_it(
     home: Path, folder: Place
 ) -> None:
     destinations.add(home, "usb", folder.url, None)
     blob = _blob(home)
-    data = bytearray(blob.read_bytes())
-    data[0] ^= 0x01
-    blob.write_bytes(bytes(data))
-    with pytest.raises(BackupError, match="do not hash to its name") as refused:
-        run(home)
-    assert blob.relative_to(home).as_posix() in str(refused.value)
-    assert "import again the export" in str(refused.value)  # no snapshot holds it yet
-    assert _snapshots(folder) == []
+    _flip(blob)  # changed on disk before any snapshot held it
+    path = blob.relative_to(home).as_posix()
+    for _ in range(2):  # every run says so
+        done = freehold("backup", "run", home=home, check=False)
+        said = " ".join(done.stderr.split())
+        assert done.returncode == 1
+        assert "1 stored file LOST" in said and f"{path}: changed on disk" in said
+        assert "freehold backup forget-lost" in said
+    snapshots = _snapshots(folder)
+    assert len(snapshots) == 2  # each run wrote its snapshot, without the changed bytes
+    forgot = freehold("backup", "forget-lost", "--yes", home=home)
+    assert f"lost: {path}" in forgot.stderr
+    assert not blob.exists() and blob.with_name(blob.name + ".changed").is_file()  # kept aside
+    db = sqlite3.connect(home / "archive.sqlite")
+    links = db.execute("SELECT count(*) FROM message_attachments WHERE sha256=?", (blob.name,))
+    assert links.fetchone()[0] == 0  # counted missing now, as one an export never brought
+    db.close()
+    assert freehold("backup", "run", home=home, check=False).returncode == 0
 
 
-def test_a_run_refuses_when_an_export_the_exit_plan_names_is_gone(
+def test_forget_lost_keeps_a_file_a_snapshot_holds(home: Path, folder: Place) -> None:
+    destinations.add(home, "usb", folder.url, None)
+    run(home)
+    blob = _blob(home)
+    blob.unlink()
+    done = freehold("backup", "forget-lost", "--yes", home=home)
+    assert f"kept: {blob.relative_to(home).as_posix()}" in done.stderr
+    assert "a snapshot at usb holds it" in " ".join(done.stderr.split())
+    db = sqlite3.connect(home / "archive.sqlite")
+    assert db.execute("SELECT count(*) FROM attachments WHERE sha256=?", (blob.name,)).fetchone()
+    db.close()
+
+
+def test_a_gone_export_of_the_exit_plan_is_lost_and_the_rest_backed_up(
     home: Path, folder: Place
 ) -> None:
     sha = hashlib.sha256(b"an export that was recorded, then lost").hexdigest()
@@ -88,8 +142,23 @@ def test_a_run_refuses_when_an_export_the_exit_plan_names_is_gone(
         )
     db.close()
     destinations.add(home, "usb", folder.url, None)
-    with pytest.raises(BackupError, match=f"vault/{sha[:2]}/{sha}: gone from the data folder"):
-        run(home)
+    sent = run(home)[0]
+    assert sent.ok and sent.lost == [f"vault/{sha[:2]}/{sha}: gone from the data folder"]
+
+
+def test_a_changed_file_sends_no_pack_that_no_snapshot_needs(
+    home: Path, folder: Place, identity: crypto.Identity
+) -> None:
+    from freehold.backup import settings
+
+    settings.set_value(home, "pack_kib", 1)  # type: ignore[arg-type]
+    big = max((home / "blobs").glob("??/*"), key=lambda p: p.stat().st_size)
+    _flip(big)
+    destinations.add(home, "usb", folder.url, None)
+    sent = run(home)[0]
+    assert sent.snapshot is not None and len(sent.lost) == 1
+    needed = _manifest(folder, identity, sent.snapshot).packs.keys()
+    assert set(listed_packs(Folder("usb", folder.url).listing())) == set(needed)
 
 
 def test_an_attachment_never_brought_is_no_loss(home: Path, folder: Place) -> None:
@@ -98,60 +167,103 @@ def test_an_attachment_never_brought_is_no_loss(home: Path, folder: Place) -> No
     assert never.fetchone()[0] > 0  # the sample's export lacks some of its files
     db.close()
     destinations.add(home, "usb", folder.url, None)
-    assert run(home)[0].ok
+    sent = run(home)[0]
+    assert sent.ok and sent.carried == [] and sent.lost == []
 
 
-def test_a_manifest_whose_stored_file_is_not_named_by_its_sha256_is_refused() -> None:
+def test_a_manifest_whose_stored_file_is_not_named_by_its_sha256_parses() -> None:
     pack = fmt.new_pack_name()
     sha = "ab" + "0" * 62
     entry = fmt.FileEntry(f"blobs/ab/{sha}", 1, "cd" + "0" * 62, [fmt.Chunk(pack, 0, 1, sha)])
     manifest = fmt.Manifest(fmt.new_snapshot_id(), "2026-12-07", None, 0, {pack: 1}, [entry])
-    with pytest.raises(DamagedBackupError, match=f"blobs/ab/{sha}: its bytes do not hash"):
-        fmt.parse_manifest(fmt.render_manifest(manifest, b"k" * 32), b"k" * 32, "here")
+    parsed = fmt.parse_manifest(fmt.render_manifest(manifest, b"k" * 32), b"k" * 32, "here")
+    assert parsed.files == [entry]
 
 
-def test_verify_and_restore_refuse_a_snapshot_whose_stored_file_is_not_its_name(
-    home: Path, folder: Place, identity: crypto.Identity, tmp_path: Path
-) -> None:
-    destinations.add(home, "usb", folder.url, None)
-    run(home)
-    blob = _blob(home).relative_to(home).as_posix()
-
-    def renamed(manifest: Manifest) -> None:  # as a run before the rule wrote a rotted file
-        entry = next(e for e in manifest.files if e.path == blob)
-        entry.path = blob[:-1] + ("0" if blob[-1] != "0" else "1")
-
-    _rewritten(folder, identity, renamed)
-    state = open_state(home)
-    try:
-        report = verify(Folder("usb", folder.url), identity, state)
-    finally:
-        state.close()
-    assert [p.kind for p in report.problems] == ["damaged"]
-    assert "do not hash to its name" in report.problems[0].detail
-    with pytest.raises(DamagedBackupError, match="do not hash to its name"):
-        restore(Folder("usb", folder.url), identity, "latest", tmp_path / "back")
-
-
-def test_a_restore_refuses_a_snapshot_that_lacks_a_file_its_archive_holds(
+def test_an_older_snapshot_with_a_changed_file_restores_all_else_and_names_it(
     home: Path, folder: Place, identity: crypto.Identity, tmp_path: Path
 ) -> None:
     destinations.add(home, "usb", folder.url, None)
     good = run(home)[0].snapshot
-    lacking = run(home)[0].snapshot
+    run(home)
+    blob = _blob(home).relative_to(home).as_posix()
+    other = hashlib.sha256(b"the bytes an older freehold read after they rotted").hexdigest()
+
+    def rotted(manifest: Manifest) -> None:  # as a run before the rule sent a changed file
+        next(e for e in manifest.files if e.path == blob).sha256 = other
+
+    newest = _rewritten(folder, identity, rotted)
+    dest = Folder("usb", folder.url)
+    state = open_state(home)
+    try:
+        report = verify(dest, identity, state)
+        assert damaged(dest, identity, state).snapshots == {}  # --forget-damaged keeps it
+    finally:
+        state.close()
+    assert report.ok
+    assert [n for n in report.notes if blob in n and "a restore leaves that file out" in n]
+    back = restore(dest, identity, "latest", tmp_path / "back")
+    assert back.snapshot == newest and back.skipped == []
+    assert not (tmp_path / "back" / blob).exists()
+    assert [(i.path, i.why, i.held_in) for i in back.lacking] == [
+        (blob, f"its bytes do not hash to its name (they hash to {other[:12]}…)", good)
+    ]
+
+
+def test_an_older_snapshot_lacking_a_file_restores_latest_and_says_where_it_is(
+    home: Path, folder: Place, identity: crypto.Identity, tmp_path: Path
+) -> None:
+    destinations.add(home, "usb", folder.url, None)
+    good = run(home)[0].snapshot
+    run(home)
     blob = _blob(home).relative_to(home).as_posix()
 
     def dropped(manifest: Manifest) -> None:  # as a run before the rule wrote it
         manifest.files = [e for e in manifest.files if e.path != blob]
 
-    _rewritten(folder, identity, dropped)
+    lacking = _rewritten(folder, identity, dropped)
     dest = Folder("usb", folder.url)
-    with pytest.raises(DamagedBackupError, match=f"lacks {blob}, which its archive holds"):
-        restore(dest, identity, str(lacking), tmp_path / "one")
-    back = restore(dest, identity, "latest", tmp_path / "two")  # the one before it, named
-    assert back.snapshot == good
-    assert [f"lacks {blob}" in s for s in back.skipped] == [True]
-    assert (tmp_path / "two" / blob).is_file()
+    back = restore(dest, identity, "latest", tmp_path / "one")  # the newest, not a fallback
+    assert back.snapshot == lacking and back.skipped == []
+    assert [(i.path, i.why, i.held_in) for i in back.lacking] == [
+        (blob, "gone when the snapshot was made", good)
+    ]
+    assert (tmp_path / "one" / "archive.sqlite").is_file()
+    state = open_state(home)
+    try:
+        tried = drill(home, dest, identity, state)
+    finally:
+        state.close()
+    assert not tried.ok and tried.files_lacking == [
+        f"{blob}: gone when the snapshot was made — snapshot {good} holds it: freehold backup "
+        f"restore {good} --from usb --to DIR2, then copy DIR2/{blob} to {home / blob}"
+    ]
+
+
+def test_verify_teaches_a_run_to_carry_a_copy_only_an_older_snapshot_holds(
+    home: Path, folder: Place, identity: crypto.Identity
+) -> None:
+    destinations.add(home, "usb", folder.url, None)
+    run(home)
+    run(home)
+    blob = _blob(home)
+    path = blob.relative_to(home).as_posix()
+    _rewritten(
+        folder, identity, lambda m: setattr(m, "files", [e for e in m.files if e.path != path])
+    )
+    db = sqlite3.connect(home / "backup" / "state.sqlite")
+    with db:
+        db.execute("DELETE FROM stored")  # as the state an older freehold kept
+    db.close()
+    blob.unlink()
+    assert run(home)[0].lost == [f"{path}: gone from the data folder"]
+    state = open_state(home)
+    try:
+        verify(Folder("usb", folder.url), identity, state)
+    finally:
+        state.close()
+    sent = run(home)[0]
+    assert sent.carried == [f"{path}: gone from the data folder"] and sent.lost == []
 
 
 def test_a_drill_names_a_live_file_changed_on_disk_and_the_snapshot_to_take_it_from(
@@ -167,3 +279,33 @@ def test_a_drill_names_a_live_file_changed_on_disk_and_the_snapshot_to_take_it_f
     assert "1 changed on disk" in said
     assert f"changed on disk: {blob.relative_to(home).as_posix()}" in said
     assert f"freehold backup restore {good} --from usb --to DIR" in said
+
+
+@pytest.mark.parametrize("changed", [False, True])
+def test_the_cli_restore_lists_what_the_snapshot_lacks(
+    home: Path, folder: Place, identity: crypto.Identity, tmp_path: Path, changed: bool
+) -> None:
+    destinations.add(home, "usb", folder.url, None)
+    run(home)
+    path = _blob(home).relative_to(home).as_posix()
+
+    def spoiled(manifest: Manifest) -> None:
+        if changed:
+            next(e for e in manifest.files if e.path == path).sha256 = "0" * 64
+        else:
+            manifest.files = [e for e in manifest.files if e.path != path]
+
+    _rewritten(folder, identity, spoiled)
+    done = freehold(
+        "backup",
+        "restore",
+        "latest",
+        "--to",
+        str(tmp_path / "back"),
+        home=home,
+        check=False,
+        FREEHOLD_PASSPHRASE=PASSPHRASE,
+    )
+    assert done.returncode == 1
+    assert f"not restored: {path}: " in done.stderr
+    assert (tmp_path / "back" / "archive.sqlite").is_file()

@@ -521,3 +521,23 @@ def test_a_changed_conversations_file_is_said_by_name(exported: Path, fresh: Arc
     changed = [p for p in report.problems if p.where == json_export.CONVERSATIONS]
     assert len(changed) == 1 and "changed since the export" in changed[0].what
     assert not report.ok
+
+
+def test_an_attachment_unreadable_keeps_no_sha256(tmp_path: Path) -> None:
+    """The freehold importer names a file by the export's SHA-256 to find it; a read that
+    fails (a damaged member, a disk error) leaves the reference without one, so the archive
+    writes no ``attachments`` row for bytes it never stored (review R7-1)."""
+    from freehold.ingest import Reader, _Tally
+    from freehold.models import AttachmentRef
+
+    def unreadable() -> Any:
+        raise OSError(5, "Input/output error")
+
+    ref = AttachmentRef(pointer="p", name="x.png", mime=None, size=1)
+    ref.sha256, ref.opener = "83" + "7" * 62, unreadable
+    tally = _Tally(messages=0, context_records=0)
+    Reader(tmp_path / "blobs")._attachment(ref, tally)
+    assert ref.sha256 is None
+    assert [p.what for p in tally.problems] == [
+        "attachment unreadable: [Errno 5] Input/output error"
+    ]
