@@ -357,6 +357,7 @@ def test_lengths_count_as_a_browser_does() -> None:
 
 @settings(max_examples=60, deadline=None)
 @example(body="", meta={"note": "\xa0"})  # a no-break space, stripped with the front matter
+@example(body="", meta={"note": "0\x850"})  # a YAML line break, folded unless escaped
 @given(
     st.text(alphabet=string.ascii_letters + string.digits + " #-:*\n", max_size=400),
     st.dictionaries(

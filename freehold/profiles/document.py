@@ -255,8 +255,14 @@ class _Dumper(yaml.SafeDumper):
     file is written and read, and would lose them (a value became null)."""
 
 
+# Line breaks other than "\n": YAML reads them back folded or as "\n" unless escaped, which
+# only double quotes do (a value "0\x850" came back "0 0").
+_OTHER_BREAKS = frozenset("\r\x85\u2028\u2029")
+
+
 def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = '"' if value != value.strip() else None
+    quoted = value != value.strip() or not _OTHER_BREAKS.isdisjoint(value)
+    style = '"' if quoted else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
