@@ -479,7 +479,7 @@ def test_resolve_by_id_source_id_and_prefix(filled: Archive) -> None:
 
 
 def test_resolve_ambiguous_and_unknown(filled: Archive) -> None:
-    with pytest.raises(FreeholdError, match="several") as ambiguous:  # names too little
+    with pytest.raises(FreeholdError, match="matches 3 conversations: c") as ambiguous:  # named
         filled.resolve("c-")
     assert not isinstance(ambiguous.value, NotFoundError)  # a 400 in the web app, not a 404
     with pytest.raises(NotFoundError, match="no conversation"):

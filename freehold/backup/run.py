@@ -73,6 +73,7 @@ __all__ = [
     "listed_packs",
     "listed_snapshots",
     "locked",
+    "not_kept",
     "offsite",
     "run",
     "same_place_problem",
