@@ -82,6 +82,11 @@ __all__ = [
 
 Tick = Callable[[int, int, int], None]
 _PACK_FILE = re.compile(r"^packs/([0-9a-f]{32})\.age$")
+# A stored row the chunk index no longer backs (State.stale_stored): said with the loss.
+_STALE = (
+    "a snapshot there held it in packs this run cannot point at (gone, damaged, or sent "
+    "before the recipients changed, so a recipient now set cannot open them)"
+)
 _SNAPSHOT_FILE = re.compile(r"^snapshots/(\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{4})\.age$")
 
 
@@ -207,9 +212,11 @@ class _Target:
         """The good copy of the stored file ``path`` (gone or changed here) carried forward
         from an earlier snapshot at this destination, where one holds it whole."""
         good = self.state.stored(self.dest.name, path)
-        if good is not None and all(c.pack in self.sizes for c in good.chunks):
+        if good is not None:
             self.entries.append(good)
             self.sent.carried.append(f"{path}: {why}")
+        elif self.state.stale_stored(self.dest.name, path):
+            self.sent.lost.append(f"{path}: {why}; {_STALE}")
         else:
             self.sent.lost.append(f"{path}: {why}")
 
@@ -238,18 +245,11 @@ class _Target:
             self.state.forget_packs(self.dest.name, unneeded)
 
     def _remember(self, manifest: Manifest) -> None:
-        """Where each stored file of the snapshot lies, for a later run to carry forward:
-        those not known yet, or sent again in this run's packs (a copy known is the same
-        bytes, its path being its SHA-256)."""
-        known = self.state.stored_paths(self.dest.name)
-        new = [
-            e
-            for e in manifest.files
-            if stored(e.path)
-            and (e.path not in known or any(c.pack in self.sealed for c in e.chunks))
-        ]
+        """Where each stored file of the snapshot lies, for a later run to carry forward: a
+        row whose chunks differ from the manifest's entry is replaced (``State.keep_stored``),
+        so the state names the chunks the newest snapshot points at."""
         with self.state.transaction():
-            self.state.keep_stored(self.dest.name, new)
+            self.state.keep_stored(self.dest.name, [e for e in manifest.files if stored(e.path)])
 
 
 class _Pass:

@@ -155,30 +155,59 @@ class State:
         """Where the good copy of each stored file (``blobs/``, ``vault/``: named by its
         SHA-256, so one path is one content for ever) lies at ``destination``: its chunks, so
         that a later run can carry it forward into its snapshot once the file is lost here.
-        ``replace`` False: a copy known already stays (verify learning older snapshots')."""
-        self.db.executemany(
-            f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO stored VALUES (?, ?, ?, ?)",
-            [(destination, e.path, e.size, orjson.dumps(_rows(e)).decode()) for e in entries],
+        ``replace`` True (a snapshot just written): a row whose chunks differ from the entry's
+        is replaced; False (verify learning older snapshots'): only a row that does not count
+        (``stored``) is."""
+        kept = dict(
+            self.db.execute("SELECT path, chunks FROM stored WHERE destination=?", (destination,))
         )
+        rows = []
+        for entry in entries:
+            chunks = orjson.dumps(_rows(entry)).decode()
+            row = kept.get(entry.path)
+            if row == chunks or (
+                not replace and row is not None and self._counts(destination, row)
+            ):
+                continue
+            rows.append((destination, entry.path, entry.size, chunks))
+        self.db.executemany("INSERT OR REPLACE INTO stored VALUES (?, ?, ?, ?)", rows)
 
-    def stored_paths(self, destination: str) -> set[str]:
-        rows = self.db.execute("SELECT path FROM stored WHERE destination=?", (destination,))
-        return {row[0] for row in rows}
+    def _counts(self, destination: str, chunks: str) -> bool:
+        """The one rule for a stored row: it counts only while every chunk it names is in the
+        chunk index at that same pack. The index is what ``forget_packs`` (a pack gone or
+        damaged) and ``new_recipients`` keep right; a row is a cache nothing else marks out
+        of date, so a row the index does not back holds nothing a run may point at."""
+        for pack, _, _, sha in orjson.loads(chunks):
+            found = self.chunk(destination, sha)
+            if found is None or found.pack != pack:
+                return False
+        return True
 
     def stored(self, destination: str, path: str) -> FileEntry | None:
-        """The good copy of the stored file ``path`` at ``destination`` (``keep_stored``)."""
+        """The good copy of the stored file ``path`` at ``destination`` (``keep_stored``),
+        where its row counts (``_counts``)."""
         row = self.db.execute(
             "SELECT size, chunks FROM stored WHERE destination=? AND path=?", (destination, path)
         ).fetchone()
-        if row is None:
+        if row is None or not self._counts(destination, row[1]):
             return None
         chunks = [Chunk(p, int(o), int(n), h) for p, o, n, h in orjson.loads(row[1])]
         return FileEntry(path, int(row[0]), path.rpartition("/")[2], chunks)
 
+    def stale_stored(self, destination: str, path: str) -> bool:
+        """Whether a row for ``path`` is kept that does not count: the copy a snapshot held
+        lies in a pack the index no longer trusts (gone, damaged, or sent before the
+        recipients changed, so a recipient cannot open it)."""
+        row = self.db.execute(
+            "SELECT chunks FROM stored WHERE destination=? AND path=?", (destination, path)
+        ).fetchone()
+        return row is not None and not self._counts(destination, row[0])
+
     def holds_stored(self, path: str) -> list[str]:
-        """The destinations whose snapshots this machine knows to hold ``path``."""
-        rows = self.db.execute("SELECT destination FROM stored WHERE path=?", (path,))
-        return sorted(row[0] for row in rows)
+        """The destinations whose snapshots this machine knows to hold ``path`` (rows that
+        count)."""
+        rows = self.db.execute("SELECT destination, chunks FROM stored WHERE path=?", (path,))
+        return sorted(d for d, chunks in rows.fetchall() if self._counts(d, chunks))
 
     def recipients(self, destination: str) -> str | None:
         """The fingerprint of the recipients the indexed packs were encrypted to."""

@@ -20,7 +20,7 @@ chunks (their number, and each one's length once read), so a snapshot verify cal
 restores. A stored file whose bytes are not its name's (sent so by a run before the last good
 copy was carried forward, ``run``) is a note naming it: the manifest is not damaged, and a
 restore leaves that file out alone. A verify that checks the MAC also tells the state where
-each stored file's good copy lies (``State.keep_stored``, keeping what it knows already), so
+each stored file's good copy lies (``State.keep_stored``, replacing a row that no longer counts), so
 the next run carries forward a copy that only a snapshot made before this machine's state
 holds. With ``check_mac`` False (``--skip-mac``, a second recipient's key) the manifests'
 MAC is not checked, and the report says so.

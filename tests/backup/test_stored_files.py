@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from pyrage import x25519
 
 from freehold.backup import crypto, destinations
 from freehold.backup import format as fmt
@@ -20,7 +21,7 @@ from freehold.backup.destinations import Folder
 from freehold.backup.format import Manifest
 from freehold.backup.prune import damaged
 from freehold.backup.restore import drill, restore
-from freehold.backup.run import listed_packs, listed_snapshots, run
+from freehold.backup.run import _STALE, listed_packs, listed_snapshots, run
 from freehold.backup.state import open_state
 from freehold.backup.verify import open_manifest, verify
 
@@ -309,3 +310,60 @@ def test_the_cli_restore_lists_what_the_snapshot_lacks(
     assert done.returncode == 1
     assert f"not restored: {path}: " in done.stderr
     assert (tmp_path / "back" / "archive.sqlite").is_file()
+
+
+def test_after_a_failed_run_the_run_carries_the_copy_the_newest_snapshot_points_at(
+    home: Path, folder: Place, identity: crypto.Identity
+) -> None:
+    destinations.add(home, "usb", folder.url, None)
+    first = run(home)[0].snapshot
+    assert first is not None
+    for pack in (folder.backing / "packs").iterdir():
+        pack.unlink()  # every pack the stored rows name, gone
+    snapshots = folder.backing / "snapshots"
+    snapshots.rename(folder.backing / "aside")
+    snapshots.write_bytes(b"")  # a file where the folder goes: the manifest cannot be written
+    failed = run(home)[0]
+    assert not failed.ok and failed.packs > 0  # every chunk sent again, into new packs
+    snapshots.unlink()
+    (folder.backing / "aside").rename(snapshots)
+    newest = run(home)[0]  # every chunk found in the index: those new packs
+    assert newest.ok and newest.chunks_new == 0
+    blob = _blob(home)
+    path = blob.relative_to(home).as_posix()
+    blob.unlink()
+    sent = run(home)[0]
+    assert sent.carried == [f"{path}: gone from the data folder"] and sent.lost == []
+    assert sent.snapshot is not None
+    carried = next(e for e in _manifest(folder, identity, sent.snapshot).files if e.path == path)
+    assert carried.chunks[0].pack in listed_packs(Folder("usb", folder.url).listing())
+
+
+@pytest.mark.parametrize("how", ["damaged", "recipients"])
+def test_a_copy_in_a_pack_the_index_no_longer_trusts_is_not_carried(
+    home: Path, folder: Place, identity: crypto.Identity, how: str
+) -> None:
+    destinations.add(home, "usb", folder.url, None)
+    run(home)
+    blob = _blob(home)
+    path = blob.relative_to(home).as_posix()
+    if how == "damaged":
+        for pack in (folder.backing / "packs").iterdir():
+            _flip(pack)
+        state = open_state(home)
+        try:
+            assert not verify(Folder("usb", folder.url), identity, state).ok
+        finally:
+            state.close()
+    else:  # a partner's key added: the old packs open for the owner only
+        from freehold.backup import settings
+
+        partner = x25519.Identity.generate().to_public()
+        settings.set_value(home, "recipients", [*settings.load(home).recipients, str(partner)])
+    blob.unlink()
+    sent = run(home)[0]
+    assert sent.ok and sent.carried == []
+    assert sent.lost == [f"{path}: gone from the data folder; {_STALE}"]
+    assert sent.snapshot is not None
+    newest = _manifest(folder, identity, sent.snapshot)
+    assert path not in {e.path for e in newest.files}
