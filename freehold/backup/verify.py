@@ -54,7 +54,7 @@ from freehold.backup.state import State
 from freehold.errors import BackupKeyError, DamagedBackupError
 from freehold.litter import is_litter
 
-__all__ = ["Problem", "Report", "check_pack", "open_manifest", "verify", "window"]
+__all__ = ["Problem", "Report", "check_pack", "holdings", "open_manifest", "verify", "window"]
 
 _SPACE = 1 << 32
 
@@ -348,3 +348,17 @@ def verify(
     detail = [str(p) for p in report.problems]
     state.record("verify", dest.name, report.ok, None, sample=sample, problems=detail)
     return report
+
+
+def holdings(dest: Destination, identity: crypto.Identity, state: State) -> set[str]:
+    """The stored files some snapshot at ``dest`` holds whole (its MAC checked, every pack
+    it names listed), read from every manifest as verify reads them, and learnt by the state
+    (``_learn``); no pack is read. ``forget-lost`` proves a loss with it."""
+    verifier = _Verifier(dest, identity, state, None, True)
+    listing = dest.listing()
+    packs = listed_packs(listing)
+    verifier._manifests(listed_snapshots(listing), packs)
+    verifier._learn(set(), packs)
+    return {
+        path for path, entry in verifier.good.items() if all(c.pack in packs for c in entry.chunks)
+    }

@@ -324,18 +324,21 @@ def remove(name: str) -> None:
 
 @backup.command("forget-lost")
 @_yes_option
-def forget_lost(yes: bool) -> None:
+@_identity_options
+def forget_lost(yes: bool, identity_file: Path | None, passphrase_file: Path | None) -> None:
     """Accept the loss of stored files no snapshot holds: attachments and exit-plan exports
     gone from the data folder or changed on disk, which make every backup run exit 1 until
-    they are put back or forgotten. The archive forgets each (an attachment is then counted
-    missing, as one an export never brought); a changed file is moved aside as
-    <name>.changed, never deleted. A file a snapshot holds is kept: put it back with
-    freehold backup restore."""
+    they are put back or forgotten. Every destination's snapshots are read with the key to
+    prove the loss (none forgotten while one does not answer). The archive forgets each (an
+    attachment is then counted missing, as one an export never brought); a changed file is
+    moved aside as <name>.changed, never deleted. A file a snapshot holds is kept: put it
+    back with freehold backup restore."""
     home = home_dir()
+    identity = _identity(identity_file, passphrase_file)
     with running.locked(home):
         state = open_state(home)
         try:
-            found = losing.find(home, state)
+            found = losing.find(home, losing.proof(home, identity, state))
         finally:
             state.close()
         for item in (i for i in found if i.held_at):
@@ -352,9 +355,12 @@ def forget_lost(yes: bool) -> None:
             tell(f"lost: {item.path}: {item.why}")
         if not yes and not confirmed(f"Forget {progress.plural(len(gone), 'lost file')}?"):
             raise click.ClickException("nothing forgotten")
-        losing.forget(home, gone)
+        forgotten = losing.forget(home, gone)
+    for item in gone:
+        if item not in forgotten:
+            tell(f"back: {item.path} — its bytes are its name's again: left alone")
     tell(
-        f"forgot {progress.plural(len(gone), 'lost file')}: the archive no longer holds "
+        f"forgot {progress.plural(len(forgotten), 'lost file')}: the archive no longer holds "
         "them, and backup runs no longer name them"
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from pyrage import x25519
 
 from freehold.backup import crypto, destinations
 from freehold.backup import format as fmt
+from freehold.backup import lost as losing
 from freehold.backup.destinations import Folder
 from freehold.backup.format import Manifest
 from freehold.backup.prune import damaged
@@ -39,6 +41,12 @@ def _snapshots(folder: Place) -> list[str]:
 
 def _manifest(folder: Place, identity: crypto.Identity, snapshot: str) -> Manifest:
     return open_manifest(Folder("usb", folder.url), snapshot, identity, crypto.mac_key(identity))
+
+
+def _forget_lost(home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return freehold(
+        "backup", "forget-lost", "--yes", home=home, check=check, FREEHOLD_PASSPHRASE=PASSPHRASE
+    )
 
 
 def _flip(file: Path) -> None:
@@ -102,7 +110,7 @@ def test_a_file_no_snapshot_holds_is_lost_loudly_until_forget_lost_accepts_it(
         assert "freehold backup forget-lost" in said
     snapshots = _snapshots(folder)
     assert len(snapshots) == 2  # each run wrote its snapshot, without the changed bytes
-    forgot = freehold("backup", "forget-lost", "--yes", home=home)
+    forgot = _forget_lost(home)
     assert f"lost: {path}" in forgot.stderr
     assert not blob.exists() and blob.with_name(blob.name + ".changed").is_file()  # kept aside
     db = sqlite3.connect(home / "archive.sqlite")
@@ -117,7 +125,7 @@ def test_forget_lost_keeps_a_file_a_snapshot_holds(home: Path, folder: Place) ->
     run(home)
     blob = _blob(home)
     blob.unlink()
-    done = freehold("backup", "forget-lost", "--yes", home=home)
+    done = _forget_lost(home)
     assert f"kept: {blob.relative_to(home).as_posix()}" in done.stderr
     assert "a snapshot at usb holds it" in " ".join(done.stderr.split())
     db = sqlite3.connect(home / "archive.sqlite")
@@ -367,3 +375,66 @@ def test_a_copy_in_a_pack_the_index_no_longer_trusts_is_not_carried(
     assert sent.snapshot is not None
     newest = _manifest(folder, identity, sent.snapshot)
     assert path not in {e.path for e in newest.files}
+
+
+def _attachment_kept(home: Path, sha: str) -> bool:
+    db = sqlite3.connect(home / "archive.sqlite")
+    try:
+        found = db.execute("SELECT count(*) FROM attachments WHERE sha256=?", (sha,))
+        return bool(found.fetchone()[0])
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("how", ["no rows", "removed and added"])
+def test_forget_lost_reads_the_snapshots_and_keeps_a_file_one_holds(
+    home: Path, folder: Place, how: str
+) -> None:
+    destinations.add(home, "usb", folder.url, None)
+    run(home)
+    blob = _blob(home)
+    blob.unlink()
+    if how == "no rows":  # as the state of a freehold before stored rows were kept
+        db = sqlite3.connect(home / "backup" / "state.sqlite")
+        with db:
+            db.execute("DELETE FROM stored")
+        db.close()
+    else:  # the same place removed and added again: the state forgets all of it
+        freehold("backup", "remove", "usb", home=home)
+        destinations.add(home, "usb", folder.url, None)
+    done = _forget_lost(home)
+    assert f"kept: {blob.relative_to(home).as_posix()}" in done.stderr
+    assert _attachment_kept(home, blob.name)
+
+
+def test_forget_lost_forgets_nothing_while_a_destination_does_not_answer(
+    home: Path, folder: Place
+) -> None:
+    destinations.add(home, "usb", folder.url, None)
+    blob = _blob(home)
+    _flip(blob)
+    folder.backing.rename(folder.backing.with_name("unplugged"))
+    done = _forget_lost(home, check=False)
+    assert done.returncode == 1
+    assert "usb did not answer" in done.stderr and "nothing forgotten" in done.stderr
+    assert blob.is_file() and _attachment_kept(home, blob.name)
+
+
+def test_a_file_put_back_before_forget_is_left_alone_and_nothing_moved_aside_is_overwritten(
+    home: Path,
+) -> None:
+    gone, changed = sorted((home / "blobs").glob("??/*"))[:2]
+    good = gone.read_bytes()
+    gone.unlink()
+    (changed.with_name(changed.name + ".changed")).write_bytes(b"moved aside before")
+    _flip(changed)
+    found = losing.find(home, {})  # no snapshot holds either
+    assert [item.path for item in found] == sorted(
+        p.relative_to(home).as_posix() for p in (gone, changed)
+    )
+    gone.write_bytes(good)  # put back between the listing and the confirmation
+    forgotten = losing.forget(home, found)
+    assert [item.path for item in forgotten] == [changed.relative_to(home).as_posix()]
+    assert gone.read_bytes() == good and _attachment_kept(home, gone.name)
+    assert changed.with_name(changed.name + ".changed").read_bytes() == b"moved aside before"
+    assert changed.with_name(changed.name + ".changed.1").is_file() and not changed.exists()
