@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS stored (
     destination TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, chunks TEXT NOT NULL,
     PRIMARY KEY (destination, path)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS stored_path ON stored (path);
 """
 
 

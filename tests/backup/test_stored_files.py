@@ -438,3 +438,14 @@ def test_a_file_put_back_before_forget_is_left_alone_and_nothing_moved_aside_is_
     assert gone.read_bytes() == good and _attachment_kept(home, gone.name)
     assert changed.with_name(changed.name + ".changed").read_bytes() == b"moved aside before"
     assert changed.with_name(changed.name + ".changed.1").is_file() and not changed.exists()
+
+
+def test_the_destinations_holding_a_stored_file_are_found_through_an_index(home: Path) -> None:
+    state = open_state(home)
+    try:
+        plan = state.db.execute(
+            "EXPLAIN QUERY PLAN SELECT destination, chunks FROM stored WHERE path=?", ("x",)
+        ).fetchall()
+    finally:
+        state.close()
+    assert "USING INDEX stored_path" in " ".join(str(row[-1]) for row in plan)
