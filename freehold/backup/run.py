@@ -403,6 +403,8 @@ def _snapshot(
             error=sent.error,
             carried=sent.carried[:20],
             lost=sent.lost[:20],
+            carried_count=len(sent.carried),
+            lost_count=len(sent.lost),
             files_not_kept=len(sent.carried) + len(sent.lost),
         )
 

@@ -174,7 +174,8 @@ def _destination(
 
 def _not_kept(name: str, run: dict[str, Any]) -> str:
     """The last run found stored files gone or changed on disk: how many, how many lost."""
-    lost, count = len(run.get("lost", [])), run["files_not_kept"]
+    count = run["files_not_kept"]  # the first 20 of each are listed; the counts are whole
+    lost = run.get("lost_count", len(run.get("lost", [])))  # (a run before lost_count)
     first = (run.get("lost") or run.get("carried") or ["?"])[0]
     files = "1 stored file" if count == 1 else f"{count:,} stored files"
     return (

@@ -449,3 +449,28 @@ def test_the_destinations_holding_a_stored_file_are_found_through_an_index(home:
     finally:
         state.close()
     assert "USING INDEX stored_path" in " ".join(str(row[-1]) for row in plan)
+
+
+def test_status_counts_every_lost_file_past_the_twenty_a_run_lists(
+    home: Path, folder: Place
+) -> None:
+    shas = [hashlib.sha256(f"export {n}".encode()).hexdigest() for n in range(21)]
+    db = sqlite3.connect(home / "archive.sqlite")
+    with db:
+        db.execute(
+            "INSERT INTO exit_platforms (id, name, cadence_days, added_at) "
+            "VALUES ('claude', 'Claude', 30, '2026-12-01')"
+        )
+        db.executemany(
+            "INSERT INTO exit_exports (platform_id, sha256, file_name, size, format, open, "
+            "exported_at, recorded_at) VALUES ('claude', ?, 'x.zip', 1, 'zip', 1, "
+            "'2026-12-01', '2026-12-01')",
+            [(sha,) for sha in shas],
+        )
+    db.close()
+    destinations.add(home, "usb", folder.url, None)
+    assert len(run(home)[0].lost) == 21
+    status = freehold("backup", "status", home=home, check=False)
+    said = " ".join(status.stdout.split())
+    assert "found 21 stored files gone or changed on disk" in said
+    assert "21 of them in no snapshot" in said
