@@ -238,8 +238,17 @@ class Lacking:
     why: str
     held_in: str | None
 
-    def said(self, source: str, home: Path) -> str:
-        """One line: the file, why, and how to put it into the data folder ``home``."""
+    def said(self, source: str, home: Path, elsewhere: list[str] | None = None) -> str:
+        """One line: the file, why, and how to put it into the data folder ``home``; where no
+        other snapshot at ``source`` holds it, the other destinations this machine knows to
+        hold it (``elsewhere``: ``State.holds_stored``)."""
+        if self.held_in is None and elsewhere:
+            return (
+                f"{self.path}: {self.why} — no other snapshot at {source} holds it; one at "
+                f"{', '.join(elsewhere)} does, as far as this machine knows: freehold backup "
+                f"restore latest --from {elsewhere[0]} --to DIR2, then copy DIR2/{self.path} "
+                f"to {home / self.path}"
+            )
         if self.held_in is None:
             return f"{self.path}: {self.why} — no snapshot at {source} holds it"
         return (
@@ -247,6 +256,12 @@ class Lacking:
             f"restore {self.held_in} --from {source} --to DIR2, then copy DIR2/{self.path} to "
             f"{home / self.path}"
         )
+
+
+def elsewhere(state: State, source: str, path: str) -> list[str]:
+    """The destinations other than ``source`` whose snapshots this machine knows to hold the
+    stored file ``path``."""
+    return [name for name in state.holds_stored(path) if name != source]
 
 
 def _lacking(
@@ -449,7 +464,7 @@ def _live_digests(home: Path) -> dict[str, str]:
         db.close()
 
 
-def _compare(home: Path, restored: Restored, report: Drill) -> None:
+def _compare(home: Path, restored: Restored, report: Drill, state: State) -> None:
     live = _live_digests(home)
     for cid, digest in restored.digests.items():
         if cid not in live:
@@ -467,7 +482,10 @@ def _compare(home: Path, restored: Restored, report: Drill) -> None:
                 report.files_gone.append(relative)
             elif stored_fault(relative, _file_sha(here)) is not None:
                 report.files_changed.append(relative)
-    report.files_lacking = [item.said(restored.destination, home) for item in restored.lacking]
+    report.files_lacking = [
+        item.said(restored.destination, home, elsewhere(state, restored.destination, item.path))
+        for item in restored.lacking
+    ]
     report.ok = not (report.gone or report.files_gone or report.files_changed or restored.lacking)
 
 
@@ -482,7 +500,7 @@ def drill(home: Path, dest: Destination, identity: crypto.Identity, state: State
         with scratch(home / "backup", "drill-") as work:
             restored = restore(dest, identity, "latest", work / "data", fallback=False)
             report.snapshot = restored.snapshot
-            _compare(home, restored, report)
+            _compare(home, restored, report, state)
     except BackupError as error:
         report.error = str(error)
     detail = {"same": report.same, "changed": report.changed, "newer": report.newer}

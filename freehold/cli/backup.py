@@ -562,8 +562,13 @@ def restore(
                 "the manifest's MAC was not checked (--skip-mac): damage would have been found, "
                 "a snapshot forged by someone who knows the public key would not"
             )
-        for item in done.lacking:
-            tell(f"not restored: {item.said(done.destination, done.folder)}")
+        state = open_state(home_dir(), create=False)
+        try:
+            for item in done.lacking:
+                others = restoring.elsewhere(state, done.destination, item.path)
+                tell(f"not restored: {item.said(done.destination, done.folder, others)}")
+        finally:
+            state.close()
         tell(f"use it: FREEHOLD_HOME={done.folder} freehold stats")
         if done.lacking:
             raise click.ClickException(

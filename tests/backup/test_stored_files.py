@@ -474,3 +474,23 @@ def test_status_counts_every_lost_file_past_the_twenty_a_run_lists(
     said = " ".join(status.stdout.split())
     assert "found 21 stored files gone or changed on disk" in said
     assert "21 of them in no snapshot" in said
+
+
+def test_a_drill_names_another_destination_that_holds_a_file_this_one_lacks(
+    home: Path, folder: Place, identity: crypto.Identity, tmp_path: Path
+) -> None:
+    destinations.add(home, "usb", folder.url, None)
+    destinations.add(home, "nas", str(tmp_path / "nas"), None)
+    run(home)
+    path = _blob(home).relative_to(home).as_posix()
+    _rewritten(  # usb's only snapshot made without it, as an older freehold did
+        folder, identity, lambda m: setattr(m, "files", [e for e in m.files if e.path != path])
+    )
+    state = open_state(home)
+    try:
+        tried = drill(home, Folder("usb", folder.url), identity, state)
+    finally:
+        state.close()
+    assert len(tried.files_lacking) == 1
+    said = tried.files_lacking[0]
+    assert "one at nas does" in said and "restore latest --from nas" in said
