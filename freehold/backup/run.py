@@ -425,12 +425,12 @@ def not_kept(home: Path, sent: Sent) -> list[str]:
     if sent.lost:
         lines += [
             f"{sent.destination}: {_files(len(sent.lost))} LOST — no snapshot this machine "
-            "wrote there holds " + _them(sent.lost) + ":",
+            "knows of there holds " + _them(sent.lost) + ":",
             *(f"  {line}" for line in sent.lost),
             "  a snapshot made before freehold carried files forward may: run freehold backup "
-            "verify (it learns which do; the next run carries the copy forward). Else import "
-            "again the export that brought each, or accept the loss: freehold backup "
-            "forget-lost",
+            "verify (it learns which do; the next run carries the copy forward). Else accept "
+            "the loss: freehold backup forget-lost (a changed file is moved aside, never "
+            "deleted; a re-import does not repair it)",
         ]
     return lines
 

@@ -106,8 +106,10 @@ def test_a_file_no_snapshot_holds_is_lost_loudly_until_forget_lost_accepts_it(
         done = freehold("backup", "run", home=home, check=False)
         said = " ".join(done.stderr.split())
         assert done.returncode == 1
-        assert "1 stored file LOST" in said and f"{path}: changed on disk" in said
-        assert "freehold backup forget-lost" in said
+        assert "1 stored file LOST — no snapshot this machine knows of there holds it" in said
+        assert f"{path}: changed on disk" in said
+        assert "freehold backup forget-lost (a changed file is moved aside" in said
+        assert "import again" not in said  # a re-import skips a blob already there
     snapshots = _snapshots(folder)
     assert len(snapshots) == 2  # each run wrote its snapshot, without the changed bytes
     forgot = _forget_lost(home)
