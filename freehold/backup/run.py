@@ -21,8 +21,9 @@ The last good copy never goes. A stored file (``blobs/``, ``vault/``: named by i
 that the archive holds but that is gone from the data folder, or changed on disk (its bytes
 no longer its name's), never stops the run: the new snapshot carries forward the good copy an
 earlier snapshot sent there (its chunks are in that destination's packs already; ``State``
-keeps where, for every stored file a snapshot written there holds), so the newest snapshot
-holds it and no prune can drop it. A file no snapshot there holds is *lost*: the snapshot is
+keeps where, for every stored file a snapshot written there holds, and that copy counts only
+while the chunk index still holds its chunks in those packs), so the newest snapshot holds
+it and no prune can drop it. A file no snapshot there holds is *lost*: the snapshot is
 written without it. Either way the run names each file (``Sent.carried``, ``Sent.lost``),
 records it for ``status``, and the command exits 1 until the file is put back or the loss is
 accepted (``freehold backup forget-lost``). A changed file's bytes are never in the manifest;
