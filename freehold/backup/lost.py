@@ -51,11 +51,8 @@ class Lost:
 
 
 def _sha(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def proof(home: Path, identity: crypto.Identity, state: State) -> dict[str, list[str]]:

@@ -155,11 +155,8 @@ def _assemble(
 
 
 def _file_sha(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _check(files: _Files, manifest: Manifest, where: str) -> tuple[dict[str, str], list[str]]:
