@@ -53,7 +53,7 @@ from freehold.backup.state import State
 from freehold.backup.verify import check_pack, open_manifest
 from freehold.errors import BackupError, BackupKeyError, DamagedBackupError
 
-__all__ = ["Drill", "Lacking", "Restored", "TargetError", "choose", "drill", "restore"]
+__all__ = ["Drill", "Lacking", "Restored", "TargetError", "choose", "drill", "elsewhere", "restore"]
 
 Tick = Callable[[int, int, int], None]
 _DIGESTS = "digests"
