@@ -31,7 +31,15 @@ from genexport import generate  # noqa: E402
 SAMPLE = REPO / "examples" / "sample-chatgpt-export.zip"
 SAMPLE_2026 = REPO / "examples" / "sample-chatgpt-export-2026.zip"
 PASSPHRASE = "correct horse battery staple"
-KINDS = ["folder", "s3", "sftp", "webdav"]
+# A folder and S3 in every run; SFTP and WebDAV, the same rclone path over other servers, in
+# the slow tier (`pytest -m slow`, which .ci/run also runs): the default run stays under ten
+# minutes on two cores.
+KINDS = [
+    "folder",
+    "s3",
+    pytest.param("sftp", marks=pytest.mark.slow),
+    pytest.param("webdav", marks=pytest.mark.slow),
+]
 _S3_KEY, _S3_SECRET = "freeholdtestkey", "freeholdtestsecret123"
 
 
