@@ -18,7 +18,6 @@ problems seen reading it are still listed).
 from __future__ import annotations
 
 import gc
-import hashlib
 import importlib
 import multiprocessing
 import os
@@ -49,6 +48,7 @@ from freehold.models import (
     Problem,
     SourceFile,
 )
+from freehold.storage import sha256_of
 
 __all__ = [
     "Batch",
@@ -250,8 +250,7 @@ def detect_importer(path: Path) -> Any:
 def _sha256(path: Path) -> str | None:
     if not path.is_file():
         return None
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    return sha256_of(path)
 
 
 def import_path(

@@ -23,6 +23,7 @@ is not one conversation's problem), and the web app answers with it.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ __all__ = [
     "STORAGE_KINDS",
     "failure",
     "guarded",
+    "sha256_of",
     "sqlite_code",
     "sqlite_failure",
     "temporary_name",
@@ -191,3 +193,9 @@ def _open(temporary: Path, text: bool, newline: str | None, mode: int) -> IO[Any
     if text:
         return os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline=newline)
     return os.fdopen(fd, "wb")
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes, hex (read in blocks by ``hashlib.file_digest``)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

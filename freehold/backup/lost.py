@@ -22,7 +22,6 @@ under a name no earlier move took (``<sha256>.changed``, ``.changed.1``, …).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from freehold.backup.settings import load
 from freehold.backup.state import State
 from freehold.backup.verify import holdings
 from freehold.errors import BackupError, FreeholdError
+from freehold.storage import sha256_of
 
 __all__ = ["Lost", "find", "forget", "proof"]
 
@@ -48,11 +48,6 @@ class Lost:
     path: str
     why: str
     held_at: list[str] = field(default_factory=list)
-
-
-def _sha(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def proof(home: Path, identity: crypto.Identity, state: State) -> dict[str, list[str]]:
@@ -86,7 +81,7 @@ def find(home: Path, held: dict[str, list[str]]) -> list[Lost]:
         db.close()
     found = {path: "gone from the data folder" for path in archived if not (home / path).is_file()}
     for source in snapshot.file_sources(home):
-        fault = stored_fault(source.path or "", _sha(source.file))
+        fault = stored_fault(source.path or "", sha256_of(source.file))
         if fault is not None:
             found[source.path or ""] = "changed on disk: " + fault.partition(": ")[2]
     return [Lost(path, why, held.get(path, [])) for path, why in sorted(found.items())]
@@ -95,7 +90,7 @@ def find(home: Path, held: dict[str, list[str]]) -> list[Lost]:
 def _still_lost(home: Path, item: Lost) -> bool:
     """Whether ``item`` is still gone, or still holds bytes that are not its name's."""
     file = home / item.path
-    return not file.is_file() or _sha(file) != file.name
+    return not file.is_file() or sha256_of(file) != file.name
 
 
 def _aside(file: Path) -> None:

@@ -33,7 +33,6 @@ there, its bytes still those its name says.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -154,17 +153,12 @@ def _assemble(
             tick(done, total, count)
 
 
-def _file_sha(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def _check(files: _Files, manifest: Manifest, where: str) -> tuple[dict[str, str], list[str]]:
     """Every file whole, the archive sound, the digests the same; returns the digests and
     the stored files the restored archive holds that the snapshot does not give."""
     for entry in manifest.entries():
         path = files.path(entry)
-        if path.stat().st_size != entry.size or _file_sha(path) != entry.sha256:
+        if path.stat().st_size != entry.size or storage.sha256_of(path) != entry.sha256:
             raise DamagedBackupError(
                 f"{where}: {entry.path or _DIGESTS} does not match its SHA-256"
             )
@@ -477,7 +471,7 @@ def _compare(home: Path, restored: Restored, report: Drill, state: State) -> Non
             here = home / relative
             if not here.is_file():
                 report.files_gone.append(relative)
-            elif stored_fault(relative, _file_sha(here)) is not None:
+            elif stored_fault(relative, storage.sha256_of(here)) is not None:
                 report.files_changed.append(relative)
     report.files_lacking = [
         item.said(restored.destination, home, elsewhere(state, restored.destination, item.path))

@@ -271,7 +271,7 @@ class Run:
         entry = _Entry({sha}, {conversation})
         target = self.out / name
         if _plain(target):
-            now = _sha_of(target)
+            now = storage.sha256_of(target)
             if now == sha:  # already what this run writes
                 self.written[name] = entry
                 return True
@@ -304,7 +304,7 @@ class Run:
         target = self.out / relative
         there = _plain(target)
         whole = there and target.stat().st_size == source.stat().st_size
-        if there and not whole and not self._ours(relative, _sha_of(target)):
+        if there and not whole and not self._ours(relative, storage.sha256_of(target)):
             self.summary.edited.append(relative)
             return
         entry = self.written[relative] = _Entry({sha}, {conversation})
@@ -349,7 +349,7 @@ class Run:
         stale = self.out / name
         if stale.is_symlink() or not stale.is_file():  # a folder of that name is not ours
             return
-        if _sha_of(stale) in entry.hashes:
+        if storage.sha256_of(stale) in entry.hashes:
             stale.unlink()
             self.summary.removed.append(name)
         else:
@@ -366,11 +366,6 @@ def _line(name: str, entry: _Entry) -> str:
 
 def _plain(path: Path) -> bool:
     return path.is_file() and not path.is_symlink()
-
-
-def _sha_of(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def read_listing(out: Path) -> list[str]:
